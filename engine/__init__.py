@@ -1,0 +1,25 @@
+"""stepgrad's autodiff core: scalar ``Value`` graphs and numpy-backed ``Tensor`` graphs.
+
+>>> from engine import Value
+>>> a = Value(2.0, label="a"); b = Value(-3.0, label="b")
+>>> c = (a * b).tanh(); c.backward()
+>>> round(a.grad, 6), round(b.grad, 6)
+(-0.000537, 0.000358)
+"""
+from .autograd import (AnomalyError, Op, backward_steps, detect_anomaly, enable_grad,
+                       is_grad_enabled, no_grad)
+from .creation import (arange, eye, full, ones, ones_like, rand, randn, tensor, zeros,
+                       zeros_like)
+from .functional import cat, concatenate, maximum, minimum, split, stack, where
+from .gradcheck import GradcheckError, gradcheck
+from .random import get_rng, manual_seed
+from .tensor import Tensor
+from .value import Constant, Value
+
+__all__ = [
+    "AnomalyError", "Constant", "GradcheckError", "Op", "Tensor", "Value", "arange",
+    "backward_steps", "cat", "concatenate", "detect_anomaly", "enable_grad", "eye", "full",
+    "get_rng", "gradcheck", "is_grad_enabled", "manual_seed", "maximum", "minimum", "no_grad",
+    "ones", "ones_like", "rand", "randn", "split", "stack", "tensor", "where", "zeros",
+    "zeros_like",
+]

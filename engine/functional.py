@@ -1,0 +1,65 @@
+"""Function forms of tensor ops that take several tensors: concatenate stack split where
+maximum minimum (the methods live on Tensor; these are the ``engine.`` spellings)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .ops import elementwise as E, shape as S
+from .tensor import Tensor, as_tensor
+
+
+def concatenate(tensors, axis=0) -> Tensor:
+    """Join tensors along an existing axis; gradients are split back."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("concatenate: needs at least one tensor")
+    return S.Concatenate.apply(*tensors, axis=axis)
+
+
+cat = concatenate
+
+
+def stack(tensors, axis=0) -> Tensor:
+    """Join same-shape tensors along a new axis."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: needs at least one tensor")
+    return S.Stack.apply(*tensors, axis=axis)
+
+
+def split(t, split_size_or_sections, axis=0):
+    """PyTorch's split: an int gives chunks of that size (the last may be smaller), a list
+    gives the size of each chunk. Each chunk is a differentiable slice of ``t``."""
+    t = as_tensor(t)
+    n = t.shape[axis]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        if split_size_or_sections < 1:
+            raise ValueError(f"split: chunk size must be ≥ 1, got {split_size_or_sections}")
+        sizes = [min(split_size_or_sections, n - i) for i in range(0, n, split_size_or_sections)]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise ValueError(f"split: sizes {sizes} sum to {sum(sizes)}, but axis {axis} of "
+                             f"shape {t.shape} has {n}")
+    out, start = [], 0
+    for size in sizes:
+        index = [slice(None)] * t.ndim
+        index[axis] = slice(start, start + size)
+        out.append(t[tuple(index)])
+        start += size
+    return tuple(out)
+
+
+def where(cond, a, b) -> Tensor:
+    """``a`` where ``cond`` is true, else ``b`` (broadcasting); no gradient to ``cond``."""
+    cond = cond if isinstance(cond, Tensor) else Tensor._wrap(np.asarray(cond, bool))
+    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
+    return E.Where.apply(cond, as_tensor(a, like), as_tensor(b, like))
+
+
+def maximum(a, b) -> Tensor:
+    return E.Maximum.apply(a, b)
+
+
+def minimum(a, b) -> Tensor:
+    return E.Minimum.apply(a, b)

@@ -1,0 +1,144 @@
+"""Strict gradient checking by central finite differences (float64, PyTorch's tolerances).
+
+For an input x and output y = f(x), the numerical Jacobian column for element i is
+``(f(x + eps·eᵢ) − f(x − eps·eᵢ)) / 2eps``; the analytical one comes from ``backward`` with a
+one-hot upstream gradient. Small problems compare every Jacobian entry; large ones compare
+random projections ``vᵀ J u`` (u a random input direction, v a random output cotangent).
+An element passes when ``|analytic − numeric| ≤ atol + rtol·|numeric|``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .tensor import Tensor
+from .value import Value
+
+FULL_LIMIT = 4096  # check every Jacobian entry when n_inputs × n_outputs is at most this
+
+
+class GradcheckError(AssertionError):
+    """A gradient disagrees with finite differences; the message names input, element, values."""
+
+
+def _output_array(out):
+    if isinstance(out, Value):
+        return np.array([out.data])
+    if isinstance(out, Tensor):
+        return out.data.astype(np.float64).ravel()
+    raise TypeError(f"gradcheck: fn must return a Tensor or a Value, got {type(out).__name__}")
+
+
+def _analytic_vjp(fn, inputs, targets, v):
+    """Gradients of v·f(inputs) w.r.t. each target (list of flat float64 arrays)."""
+    for t in targets:
+        t.grad = 0.0 if isinstance(t, Value) else None
+    out = fn(*inputs)
+    if isinstance(out, Value):
+        out.backward(float(v[0]))
+    else:
+        if not out.requires_grad:
+            raise GradcheckError("gradcheck: the output does not require grad (no input needing "
+                                 "a gradient reaches it)")
+        out.backward(v.reshape(out.shape).astype(out.dtype))
+    grads = []
+    for t in targets:
+        if isinstance(t, Value):
+            grads.append(np.array([t.grad]))
+        else:
+            grads.append(np.zeros(t.size) if t.grad is None else t.grad.astype(np.float64).ravel())
+    return grads
+
+
+def _numeric_jvp(fn, inputs, target, u, eps):
+    """(f(x + eps·u) − f(x − eps·u)) / 2eps for one target input, u flat."""
+    if isinstance(target, Value):
+        x0 = target.data
+        target.data = x0 + eps * u[0]
+        plus = _output_array(fn(*inputs))
+        target.data = x0 - eps * u[0]
+        minus = _output_array(fn(*inputs))
+        target.data = x0
+    else:
+        x0 = target.data.copy()
+        flat = target.data.reshape(-1)  # a view: perturb in place, restore after
+        flat += eps * u
+        plus = _output_array(fn(*inputs))
+        flat[...] = x0.reshape(-1) - eps * u
+        minus = _output_array(fn(*inputs))
+        flat[...] = x0.reshape(-1)
+    return (plus - minus) / (2 * eps)
+
+
+def _describe(i, t):
+    if isinstance(t, Value):
+        return f"input {i} (Value {t.label or t.data!r})"
+    return f"input {i} ({t.name + ', ' if t.name else ''}shape {t.shape})"
+
+
+def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=8, seed=0):
+    """Check ``fn``'s analytic gradients against central finite differences.
+
+    ``inputs`` are float64 Tensors (those with ``requires_grad`` are checked) or Values.
+    Returns True, or raises :class:`GradcheckError` naming the input, the worst element and
+    both values.
+
+    >>> import engine, numpy as np
+    >>> x = engine.tensor(np.linspace(-1, 1, 5), requires_grad=True, dtype=np.float64)
+    >>> engine.gradcheck(lambda t: (t.tanh() * t).sum(), x)
+    True
+    """
+    targets = []
+    for i, t in enumerate(inputs):
+        if isinstance(t, Tensor) and t.requires_grad:
+            if t.dtype != np.float64:
+                raise TypeError(f"gradcheck: {_describe(i, t)} is {t.dtype}; finite differences "
+                                f"need float64 (use dtype=np.float64 or .double())")
+            targets.append((i, t))
+        elif isinstance(t, Value):
+            targets.append((i, t))
+    if not targets:
+        raise ValueError("gradcheck: no input requires grad")
+    n_out = _output_array(fn(*inputs)).size
+    n_in = sum(1 if isinstance(t, Value) else t.size for _, t in targets)
+    rng = np.random.default_rng(seed)
+    ts = [t for _, t in targets]
+
+    if n_in * n_out <= FULL_LIMIT:
+        # Full Jacobians: analytic row by row (one backward per output element) ...
+        analytic = [np.zeros((n_out, 1 if isinstance(t, Value) else t.size)) for t in ts]
+        for k in range(n_out):
+            v = np.zeros(n_out)
+            v[k] = 1.0
+            for a, g in zip(analytic, _analytic_vjp(fn, inputs, ts, v)):
+                a[k] = g
+        # ... numeric column by column (two forwards per input element).
+        for (i, t), a in zip(targets, analytic):
+            size = a.shape[1]
+            for j in range(size):
+                u = np.zeros(size)
+                u[j] = 1.0
+                num = _numeric_jvp(fn, inputs, t, u, eps)
+                bad = np.abs(a[:, j] - num) > atol + rtol * np.abs(num)
+                if bad.any():
+                    k = int(np.argmax(np.abs(a[:, j] - num) * bad))
+                    elem = () if isinstance(t, Value) else np.unravel_index(j, t.shape)
+                    raise GradcheckError(
+                        f"gradcheck: {_describe(i, t)}, element {tuple(int(e) for e in elem)}, "
+                        f"output element {k}: analytic {a[k, j]!r} vs numeric {num[k]!r} "
+                        f"(|diff| {abs(a[k, j] - num[k]):.3g} > atol {atol} + rtol {rtol}·|numeric|)")
+        return True
+
+    # Large: random projections vᵀ J u, one input at a time so a failure names it.
+    for d in range(n_directions):
+        v = rng.standard_normal(n_out)
+        grads = _analytic_vjp(fn, inputs, ts, v)
+        for (i, t), g in zip(targets, grads):
+            u = rng.standard_normal(g.size)
+            ana = float(g @ u)
+            num = float(v @ _numeric_jvp(fn, inputs, t, u, eps))
+            if abs(ana - num) > atol + rtol * abs(num):
+                raise GradcheckError(
+                    f"gradcheck: {_describe(i, t)}, random direction {d} (vᵀJu): analytic "
+                    f"{ana!r} vs numeric {num!r} (|diff| {abs(ana - num):.3g} > atol {atol} + "
+                    f"rtol {rtol}·|numeric|)")
+    return True
