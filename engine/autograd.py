@@ -283,6 +283,8 @@ class Step:
         self.op = node.op
         self.formula = node._formula()
         self.local = node._local_numbers()
+        ctx = getattr(node, "_ctx", None)
+        self.detail = ctx.describe() if ctx is not None else ""
 
     def __repr__(self) -> str:
         name = self.node._short()
@@ -291,7 +293,7 @@ class Step:
         args = ", ".join(p._short() for p in self.node.parents)
         lines = [f"step {self.index}: {name} = {self.op}({args}) received grad {_fmt(self.grad)}"]
         if self.formula:
-            lines.append(f"  rule: {self.formula}")
+            lines.append(f"  rule: {self.formula}" + (f"  [{self.detail}]" if self.detail else ""))
         for i, (p, pg) in enumerate(zip(self.node.parents, self.parent_grads)):
             local = ""
             if self.local is not None and self.local[i] is not None:

@@ -28,40 +28,42 @@ def _make(array, dtype, requires_grad, name=""):
     return Tensor(array, requires_grad=requires_grad, dtype=dtype or np.float32, name=name)
 
 
-def zeros(*shape, dtype=None, requires_grad=False) -> Tensor:
-    return _make(np.zeros(_shape(shape)), dtype, requires_grad)
+def zeros(*shape, dtype=None, requires_grad=False, name="") -> Tensor:
+    return _make(np.zeros(_shape(shape)), dtype, requires_grad, name)
 
 
-def ones(*shape, dtype=None, requires_grad=False) -> Tensor:
-    return _make(np.ones(_shape(shape)), dtype, requires_grad)
+def ones(*shape, dtype=None, requires_grad=False, name="") -> Tensor:
+    return _make(np.ones(_shape(shape)), dtype, requires_grad, name)
 
 
-def full(shape, value, dtype=None, requires_grad=False) -> Tensor:
-    return _make(np.full(shape, value), dtype, requires_grad)
+def full(shape, value, dtype=None, requires_grad=False, name="") -> Tensor:
+    return _make(np.full(shape, value), dtype, requires_grad, name)
 
 
-def zeros_like(t, dtype=None, requires_grad=False) -> Tensor:
-    return zeros(np.shape(t), dtype=dtype or getattr(t, "dtype", None), requires_grad=requires_grad)
+def zeros_like(t, dtype=None, requires_grad=False, name="") -> Tensor:
+    return zeros(np.shape(t), dtype=dtype or getattr(t, "dtype", None),
+                 requires_grad=requires_grad, name=name)
 
 
-def ones_like(t, dtype=None, requires_grad=False) -> Tensor:
-    return ones(np.shape(t), dtype=dtype or getattr(t, "dtype", None), requires_grad=requires_grad)
+def ones_like(t, dtype=None, requires_grad=False, name="") -> Tensor:
+    return ones(np.shape(t), dtype=dtype or getattr(t, "dtype", None), requires_grad=requires_grad,
+                name=name)
 
 
-def rand(*shape, dtype=None, requires_grad=False) -> Tensor:
+def rand(*shape, dtype=None, requires_grad=False, name="") -> Tensor:
     """Uniform on [0, 1)."""
-    return _make(get_rng().random(_shape(shape)), dtype, requires_grad)
+    return _make(get_rng().random(_shape(shape)), dtype, requires_grad, name)
 
 
-def randn(*shape, dtype=None, requires_grad=False) -> Tensor:
+def randn(*shape, dtype=None, requires_grad=False, name="") -> Tensor:
     """Standard normal."""
-    return _make(get_rng().standard_normal(_shape(shape)), dtype, requires_grad)
+    return _make(get_rng().standard_normal(_shape(shape)), dtype, requires_grad, name)
 
 
-def arange(start, stop=None, step=1, dtype=None, requires_grad=False) -> Tensor:
+def arange(start, stop=None, step=1, dtype=None, requires_grad=False, name="") -> Tensor:
     return _make(np.arange(start, stop, step) if stop is not None else np.arange(start),
-                 dtype, requires_grad)
+                 dtype, requires_grad, name)
 
 
-def eye(n, m=None, dtype=None, requires_grad=False) -> Tensor:
-    return _make(np.eye(n, m), dtype, requires_grad)
+def eye(n, m=None, dtype=None, requires_grad=False, name="") -> Tensor:
+    return _make(np.eye(n, m), dtype, requires_grad, name)

@@ -27,6 +27,7 @@ class MatMul(Op):
             raise ValueError(f"matmul: batch dims of shapes {a.shape} and {b.shape} "
                              f"do not broadcast") from None
         self.save(a, b)
+        self.shapes = (a.shape, b.shape)
         return np.matmul(a, b)
 
     def backward(self, g):
@@ -49,5 +50,4 @@ class MatMul(Op):
         return da, db
 
     def describe(self):
-        a, b = self.saved if self.saved else (None, None)
-        return "" if a is None else f"{a.shape} @ {b.shape}"
+        return f"{self.shapes[0]} @ {self.shapes[1]}"

@@ -1,0 +1,1 @@
+"""Layers, losses, optimizers and Keras-style training, built on engine's public API."""
