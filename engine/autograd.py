@@ -200,32 +200,35 @@ def topo_order(root) -> list:
 
     Iterative depth-first search with an explicit stack: a 10⁶-node chain never touches
     Python's recursion limit. Each node is visited once even when re-used (``b = a + a``).
+    Nodes hash by identity, so they key the ``seen`` set directly.
     """
-    order, seen = [], {id(root)}
-    stack = [(root, iter(root.parents))]
+    order, seen = [], set()
+    stack = [(root, False)]
+    push, pop, append, mark = stack.append, stack.pop, order.append, seen.add
     while stack:
-        node, it = stack[-1]
-        for parent in it:
-            if id(parent) not in seen:
-                seen.add(id(parent))
-                stack.append((parent, iter(parent.parents)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
+        node, expanded = pop()
+        if expanded:
+            append(node)  # all its parents are already in `order`
+        elif node not in seen:
+            mark(node)
+            push((node, True))
+            for parent in reversed(node.parents):  # first parent explored first
+                if parent not in seen:
+                    push((parent, False))
     order.reverse()
     return order
 
 
 def walk(root, seed, retain_graph=False):
     """Generator over backprop: for each node (reverse topological order) it sets the node's
-    ``.grad``, computes one gradient per parent, sends them on and yields
-    ``(node, grad, parent_grads)``. Exhausting it *is* ``backward()``.
+    ``.grad``, computes one gradient per parent (already fitted to the parent's shape), sends
+    them on and yields ``(node, grad, parent_grads)``. Exhausting it *is* ``backward()``.
     """
-    pending = {id(root): seed}
+    pending = {root: seed}
+    take, peek = pending.pop, pending.get  # bound once: this loop runs once per node
     anomaly = _state["anomaly"]
     for node in topo_order(root):
-        g = pending.pop(id(node), None)
+        g = take(node, None)
         if g is None:  # not on a path from the root (can happen for nodes not needing grad)
             continue
         node._store_grad(g)
@@ -236,14 +239,13 @@ def walk(root, seed, retain_graph=False):
         for parent, pg in zip(node.parents, grads):
             if pg is None or not parent.requires_grad:
                 continue
-            pg = parent._fit_grad(pg, node)
             if anomaly and _nonfinite(pg):
                 raise AnomalyError(
                     f"detect_anomaly: backward of '{node.op}' produced NaN/Inf in the gradient "
                     f"of its input {parent._short()}; the op was created at "
                     f"{node._site()}")
-            key = id(parent)
-            pending[key] = pending[key] + pg if key in pending else pg
+            prev = peek(parent)
+            pending[parent] = pg if prev is None else prev + pg
         yield node, g, grads
 
 

@@ -60,12 +60,13 @@ def _numeric_jvp(fn, inputs, target, u, eps):
         target.data = x0
     else:
         x0 = target.data.copy()
-        flat = target.data.reshape(-1)  # a view: perturb in place, restore after
-        flat += eps * u
+        u = u.reshape(x0.shape)
+        # Assign through [...] so any memory layout (Fortran, strided) is perturbed in place.
+        target.data[...] = x0 + eps * u
         plus = _output_array(fn(*inputs))
-        flat[...] = x0.reshape(-1) - eps * u
+        target.data[...] = x0 - eps * u
         minus = _output_array(fn(*inputs))
-        flat[...] = x0.reshape(-1)
+        target.data[...] = x0
     return (plus - minus) / (2 * eps)
 
 
@@ -124,7 +125,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=8, seed=
                     elem = () if isinstance(t, Value) else np.unravel_index(j, t.shape)
                     raise GradcheckError(
                         f"gradcheck: {_describe(i, t)}, element {tuple(int(e) for e in elem)}, "
-                        f"output element {k}: analytic {a[k, j]!r} vs numeric {num[k]!r} "
+                        f"output element {k}: analytic {float(a[k, j])!r} vs numeric {float(num[k])!r} "
                         f"(|diff| {abs(a[k, j] - num[k]):.3g} > atol {atol} + rtol {rtol}·|numeric|)")
         return True
 

@@ -175,7 +175,8 @@ class Tensor:
         grads = op.backward(g)
         if not retain_graph and op.saved:
             op.saved = None
-        return grads
+        return tuple(None if pg is None else p._fit_grad(pg, self)
+                     for p, pg in zip(self.parents, grads))
 
     def _fit_grad(self, g, child):
         """Sum a gradient back to this tensor's shape (the one place broadcasting is undone)."""

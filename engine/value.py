@@ -138,15 +138,11 @@ class Value:
             self.grad += g
 
     def _grads_for_parents(self, g, retain_graph):
-        local = SCALAR_OPS[self.op].local
         ps = self.parents
         if len(ps) == 1:
-            return (g * local(ps[0].data, self.data),)
-        da, db = local(ps[0].data, ps[1].data, self.data)
+            return (g * _LOCAL[self.op](ps[0].data, self.data),)
+        da, db = _LOCAL[self.op](ps[0].data, ps[1].data, self.data)
         return g * da, g * db
-
-    def _fit_grad(self, g, child):
-        return g
 
     def _formula(self):
         return SCALAR_OPS[self.op].formula if self.op else ""
@@ -179,4 +175,11 @@ class Constant(Value):
     requires_grad = False
 
     def __init__(self, data):
-        super().__init__(data, label=f"{float(data):g}")
+        # Set directly (no label formatting): constants are made on every `v + 1.0`.
+        self.data, self.grad, self.label, self.op, self.parents = float(data), 0.0, "", "", ()
+
+    def _short(self) -> str:
+        return self.label or f"{self.data:g}"
+
+
+_LOCAL = {name: cls.local for name, cls in SCALAR_OPS.items()}
