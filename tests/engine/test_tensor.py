@@ -1,0 +1,268 @@
+"""Tensor behaviour beyond single ops: dtypes, graph freeing, in-place detection, no_grad,
+stepping, anomalies, gradcheck's own failure reports."""
+import numpy as np
+import pytest
+
+import engine
+from engine import Tensor, backward_steps, gradcheck, tensor
+
+
+def f64(a, requires_grad=True):
+    return tensor(a, requires_grad=requires_grad, dtype=np.float64)
+
+
+# -- dtypes ------------------------------------------------------------------------------
+def test_float32_by_default_and_float64_on_request():
+    assert tensor([1, 2]).dtype == np.float32
+    assert tensor(np.arange(3.0)).dtype == np.float32  # numpy float64 data too
+    assert tensor([1.0], dtype=np.float64).dtype == np.float64
+    assert engine.randn(2, 3).dtype == engine.zeros(2).dtype == np.float32
+
+
+def test_no_silent_upcast():
+    x = tensor([1.0, 2.0])
+    assert (x * np.float64(2.5)).dtype == np.float32
+    assert (x + np.arange(2.0)).dtype == np.float32        # a float64 numpy array joins x's dtype
+    assert (x * tensor([1, 2], dtype=np.int64)).dtype == np.float32
+    with pytest.raises(TypeError, match="add: dtype mismatch float32 vs float64"):
+        x + tensor([1.0, 2.0], dtype=np.float64)
+
+
+def test_tensor_copies_its_input():
+    a = np.ones(3)
+    t = tensor(a)
+    a[0] = 5
+    assert t.data[0] == 1
+
+
+# -- backward rules ------------------------------------------------------------------------
+def test_non_scalar_root_needs_grad():
+    x = tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"scalar outputs.*shape \(2,\)"):
+        (x * 2).backward()
+    (x * 2).backward(np.array([1.0, 10.0]))
+    np.testing.assert_array_equal(x.grad, [2.0, 20.0])
+
+
+def test_backward_on_tensor_without_grad_raises():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        tensor([1.0]).sum().backward()
+
+
+def test_second_backward_through_freed_graph_raises_unless_retained():
+    x = tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match=r"backward of 'mul'.*second time.*retain_graph=True"):
+        y.backward()
+    z = (x * x).sum()
+    x.grad = None
+    z.backward(retain_graph=True)
+    z.backward()
+    np.testing.assert_array_equal(x.grad, 2 * 2 * x.data)  # leaves accumulate
+
+
+def test_intermediate_grads_are_recomputed_not_compounded():
+    x = tensor([3.0], requires_grad=True)
+    h = x * 2
+    y = (h * h).sum()
+    y.backward(retain_graph=True)
+    first = h.grad.copy()
+    y.backward()
+    np.testing.assert_array_equal(h.grad, first)
+    np.testing.assert_array_equal(x.grad, 2 * 2 * (2 * 2 * 3.0))
+
+
+def test_inplace_change_of_saved_input_is_detected():
+    w = tensor([1.0, 2.0], requires_grad=True)
+    x = tensor([3.0, 4.0])
+    y = (w * x).sum()
+    x[0] = 10.0  # x was saved by mul
+    with pytest.raises(RuntimeError, match=r"modified by an in-place operation.*version 1.*"
+                                           r"expected version 0"):
+        y.backward()
+
+
+def test_inplace_on_tensor_requiring_grad_is_refused_while_recording():
+    w = tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="in place"):
+        w[0] = 2.0
+    with engine.no_grad():
+        w.add_(tensor([1.0]), alpha=-0.5)
+    assert w.data[0] == 0.5 and w._version == 1
+
+
+def test_optimizer_style_update_then_old_graph_backward_raises():
+    w = tensor([1.0, 2.0], requires_grad=True)
+    y = (w * w).sum()
+    with engine.no_grad():
+        w.add_(np.ones(2))
+    with pytest.raises(RuntimeError, match="in-place"):
+        y.backward()
+
+
+def test_repeated_indices_accumulate():
+    x = tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x[np.array([0, 0, 2, 0])].sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 0.0, 1.0])
+
+
+def test_broadcast_gradients_sum_back_to_input_shapes():
+    a = tensor(np.ones((2, 1, 3)), requires_grad=True)
+    b = tensor(np.ones((4, 1)), requires_grad=True)
+    (a * b).sum().backward()
+    assert a.grad.shape == (2, 1, 3) and b.grad.shape == (4, 1)
+    np.testing.assert_array_equal(a.grad, np.full((2, 1, 3), 4.0))
+    np.testing.assert_array_equal(b.grad, np.full((4, 1), 6.0))
+
+
+# -- no_grad, detach, seeds -------------------------------------------------------------------
+def test_no_grad_as_context_and_decorator():
+    x = tensor([1.0], requires_grad=True)
+    with engine.no_grad():
+        assert not (x * 2).requires_grad
+
+    @engine.no_grad()
+    def f(t):
+        return t * 2
+    assert not f(x).requires_grad
+    assert (x * 2).requires_grad and engine.is_grad_enabled()
+
+
+def test_detach_cuts_the_graph():
+    x = tensor([2.0], requires_grad=True)
+    y = (x * x).detach() * x
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [4.0])
+
+
+def test_manual_seed_makes_draws_reproducible():
+    engine.manual_seed(7)
+    a = engine.randn(5).data, engine.rand(2).data
+    engine.manual_seed(7)
+    b = engine.randn(5).data, engine.rand(2).data
+    assert all((p == q).all() for p, q in zip(a, b))
+
+
+# -- stable softmax ---------------------------------------------------------------------------
+@pytest.mark.parametrize("scale", [1000.0, -1000.0])
+def test_softmax_and_log_softmax_stable_at_large_inputs(scale):
+    x = tensor(np.array([[1.0, 2.0, 3.0]]) * scale, requires_grad=True)
+    p = x.softmax(axis=1)
+    lp = x.log_softmax(axis=1)
+    assert np.isfinite(p.data).all() and np.isfinite(lp.data).all()
+    np.testing.assert_allclose(p.data.sum(), 1.0, rtol=1e-6)
+    lp.sum().backward()
+    assert np.isfinite(x.grad).all()
+
+
+def test_softmax_matches_course_slide():
+    # Slides (003, EXERCISES.md): softmax of scores (2, 1, -0.1) = (0.671, 0.247, 0.082).
+    p = tensor([2.0, 1.0, -0.1], dtype=np.float64).softmax()
+    np.testing.assert_allclose(p.data, [0.671, 0.247, 0.082], atol=1e-3)
+
+
+# -- backward_steps on tensors -------------------------------------------------------------------
+def _mlp(seed=0):
+    rng = np.random.default_rng(seed)
+    x = tensor(rng.standard_normal((5, 3)), name="x")
+    w1 = tensor(rng.standard_normal((3, 4)), requires_grad=True, name="W1")
+    w2 = tensor(rng.standard_normal((4, 1)), requires_grad=True, name="W2")
+    loss = ((x @ w1).tanh() @ w2).sigmoid().mean()
+    return loss, (w1, w2)
+
+
+def test_backward_steps_on_tensors_give_backward_grads_and_readable_text():
+    loss, (w1, w2) = _mlp()
+    loss.backward()
+    ref = w1.grad.copy(), w2.grad.copy()
+    loss2, (v1, v2) = _mlp()
+    steps = list(backward_steps(loss2))
+    np.testing.assert_array_equal(v1.grad, ref[0])
+    np.testing.assert_array_equal(v2.grad, ref[1])
+    text = "\n".join(map(str, steps))
+    assert "d(A·B)/dA = G·Bᵀ" in text and "(4, 1)" in text and "‖·‖" in text
+    assert "W1 is a leaf" in text
+
+
+def test_steps_show_only_grads_known_so_far():
+    loss, (w1, _) = _mlp()
+    it = backward_steps(loss)
+    first = next(it)
+    assert first.node is loss and w1.grad is None
+    list(it)
+    assert w1.grad is not None
+
+
+# -- anomaly mode ----------------------------------------------------------------------------------
+def test_detect_anomaly_forward_names_op_and_user_line():
+    x = tensor([0.0, 1.0], requires_grad=True)
+    with engine.detect_anomaly():
+        with pytest.raises(engine.AnomalyError, match=r"forward of 'log'.*test_tensor\.py:\d+"):
+            x.log()
+    x.log()  # outside the context: -inf, no error
+
+
+def test_detect_anomaly_backward_names_op():
+    x = tensor([0.0, 4.0], requires_grad=True)
+    with engine.detect_anomaly():
+        y = x.sqrt()  # finite forward, infinite derivative at 0
+        with pytest.raises(engine.AnomalyError, match=r"backward of 'sqrt'.*test_tensor\.py"):
+            y.sum().backward()
+
+
+# -- gradcheck itself -----------------------------------------------------------------------------
+class _WrongTanh(engine.Op):
+    name, formula = "wrong_tanh", "deliberately wrong: d/du = 1 − tanh u"
+    differentiable = False  # keep it out of the registry meta-test's op list
+
+    def forward(self, x):
+        out = np.tanh(x)
+        self.save(out)
+        return out
+
+    def backward(self, g):
+        (out,) = self.saved
+        return (g * (1 - out),)
+
+
+class _WrongTanhRecorded(_WrongTanh):
+    differentiable = True
+    name = None  # no public name: not a registered op
+
+
+def test_gradcheck_reports_input_element_and_values():
+    x = f64([0.3, -0.7])
+    with pytest.raises(engine.GradcheckError,
+                       match=r"input 0 \(shape \(2,\)\), element \(0,\).*analytic .* vs numeric"):
+        gradcheck(lambda t: _WrongTanhRecorded.apply(t).sum(), x)
+
+
+def test_gradcheck_random_directions_catch_errors_on_large_inputs():
+    big = f64(np.random.default_rng(0).uniform(-1, 1, (80, 80)))
+    assert gradcheck(lambda t: (t.tanh() * t).sum(axis=0), big)
+    with pytest.raises(engine.GradcheckError, match="random direction"):
+        gradcheck(lambda t: _WrongTanhRecorded.apply(t).sum(axis=0), big)
+
+
+def test_gradcheck_refuses_float32():
+    with pytest.raises(TypeError, match="float64"):
+        gradcheck(lambda t: t.sum(), tensor([1.0], requires_grad=True))
+
+
+def test_gradcheck_on_value_functions():
+    a, b = engine.Value(0.4), engine.Value(-1.1)
+    assert gradcheck(lambda p, q: (p * q).tanh() + p ** 2, a, b)
+
+
+def test_repr_shows_shape_dtype_op():
+    x = tensor([[1.0, 2.0]], requires_grad=True, name="x")
+    r = repr(x * 2)
+    assert "shape=(1, 2)" in r and "float32" in r and "op='mul'" in r
+    assert "name='x'" in repr(x) and "requires_grad=True" in repr(x)
+    assert isinstance(np.asarray(x), np.ndarray) and len(x) == 1 and (x * 0).sum().item() == 0.0
+
+
+def test_tensor_is_a_leaf_until_an_op_makes_it():
+    x = tensor([1.0], requires_grad=True)
+    assert x.is_leaf and not (x * 2).is_leaf and isinstance(x * 2, Tensor)
