@@ -22,6 +22,12 @@ _state = {"grad_enabled": True, "anomaly": False}
 _ENGINE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
+# Modules currently running (outermost first). nn.Module.__call__ pushes itself so that each
+# op can record where it ran (``Tensor.scope``) and pictures can group ops by module. The
+# engine only stores the objects; it knows nothing about what a module is.
+scope_stack: list = []
+
+
 def is_grad_enabled() -> bool:
     return _state["grad_enabled"]
 
@@ -181,6 +187,8 @@ class Op:
             out.parents = tensors
             out.op = cls.name
             out._ctx = op
+            if scope_stack:
+                out.scope = tuple(scope_stack)
             # Version counters: an in-place change of an input after this point must make
             # backward raise instead of silently using the modified array.
             op.versions = tuple(t._version for t in tensors)

@@ -51,6 +51,7 @@ class Tensor:
            [6., 8.]], dtype=float32)
     """
 
+    scope = ()  # the modules (outermost first) whose forward made this tensor, if any
     __array_priority__ = 1000  # numpy array (op) Tensor → Tensor's reflected operator
     __hash__ = object.__hash__  # == is elementwise, identity stays the hash
 

@@ -1,0 +1,22 @@
+"""Dropout: inverted scaling, active only in training mode."""
+from __future__ import annotations
+
+from .. import functional as F
+from ..module import Module
+
+
+class Dropout(Module):
+    """Zero each element with probability ``p`` during training and scale the survivors by
+    ``1/(1 − p)``; in eval mode the identity."""
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"

@@ -1,0 +1,65 @@
+"""Batch normalisation (Ioffe & Szegedy 2015, Algorithm 1), PyTorch's conventions.
+
+Training: ``x̂ = (x − μ_B) / √(σ²_B + eps)``, ``y = γ x̂ + β`` with the batch mean and the
+biased batch variance over every axis but the channel one; the running statistics (buffers)
+move as ``r ← (1 − momentum)·r + momentum·batch`` (running variance unbiased, as PyTorch).
+Eval: the running statistics replace the batch ones.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import engine
+from ..module import Module, Parameter
+
+
+class _BatchNorm(Module):
+    _dims: tuple = ()
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 affine: bool = True):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.weight = Parameter(np.ones(num_features)) if affine else None
+        self.bias = Parameter(np.zeros(num_features)) if affine else None
+        self.register_buffer("running_mean", np.zeros(num_features))
+        self.register_buffer("running_var", np.ones(num_features))
+
+    def _check(self, x):
+        if x.ndim not in self._dims or x.shape[1] != self.num_features:
+            raise ValueError(f"{type(self).__name__}: expected input of {self._dims} dims with "
+                             f"{self.num_features} channels in dim 1, got shape {x.shape}")
+
+    def forward(self, x):
+        self._check(x)
+        axes = (0,) + tuple(range(2, x.ndim))
+        shape = (1, self.num_features) + (1,) * (x.ndim - 2)
+        if self.training:
+            mean = x.mean(axis=axes, keepdims=True)
+            var = x.var(axis=axes, keepdims=True, correction=0)
+            n = x.size // self.num_features
+            with engine.no_grad():
+                m = self.momentum
+                unbiased = var.data.reshape(-1) * (n / max(n - 1, 1))
+                self.running_mean.copy_((1 - m) * self.running_mean.data + m * mean.data.reshape(-1))
+                self.running_var.copy_((1 - m) * self.running_var.data + m * unbiased)
+        else:
+            mean = self.running_mean.reshape(shape)
+            var = self.running_var.reshape(shape)
+        y = (x - mean) / (var + self.eps).sqrt()
+        if self.weight is not None:
+            y = y * self.weight.reshape(shape) + self.bias.reshape(shape)
+        return y
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch norm over (N, C) or (N, C, L) input, statistics per channel C."""
+    _dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch norm over (N, C, H, W) input, statistics per channel C."""
+    _dims = (4,)

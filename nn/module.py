@@ -1,0 +1,254 @@
+"""Module, Parameter, Sequential: PyTorch's containers, built on engine's public API.
+
+A Module registers, by attribute assignment, its Parameters (trainable Tensors), its
+sub-Modules and its buffers (arrays that are state but not trained, e.g. BatchNorm's running
+statistics). ``state_dict()`` names them with dotted paths (``features.0.weight``) exactly as
+PyTorch does, so a PyTorch state dict of the same architecture loads.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+import engine
+from engine import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that is a trainable parameter of a Module (``requires_grad=True``).
+
+    >>> p = Parameter([[1.0, 2.0]])
+    >>> p.requires_grad, p.dtype
+    (True, dtype('float32'))
+    """
+
+    def __init__(self, data, requires_grad=True, dtype=None, name=""):
+        super().__init__(data, requires_grad=requires_grad, dtype=dtype, name=name)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class Module:
+    """Base class of every layer and model: subclass it, assign layers and Parameters as
+    attributes in ``__init__``, and write ``forward``.
+
+    >>> from nn import Linear
+    >>> class Net(Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.fc = Linear(3, 2)
+    ...     def forward(self, x):
+    ...         return self.fc(x).relu()
+    >>> [name for name, _ in Net().named_parameters()]
+    ['fc.weight', 'fc.bias']
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # -- registration by attribute --------------------------------------------------------
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before "
+                                 f"assigning attributes")
+        for registry in (self._parameters, self._modules, self._buffers):
+            registry.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        for registry in (self._parameters, self._modules, self._buffers):
+            registry.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, value) -> None:
+        """State that is saved and loaded but not trained (a Tensor without grad)."""
+        t = value if isinstance(value, Tensor) else Tensor(value)
+        object.__setattr__(self, name, t)
+        self._buffers[name] = t
+
+    def add_module(self, name: str, module: "Module") -> None:
+        setattr(self, name, module)
+
+    # -- calling ---------------------------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} has no forward()")
+
+    def __call__(self, *args, **kwargs):
+        stack = engine.autograd.scope_stack  # lets ops record which module made them
+        stack.append(self)
+        try:
+            return self.forward(*args, **kwargs)
+        finally:
+            stack.pop()
+
+    # -- traversal ---------------------------------------------------------------------------
+    def named_modules(self, prefix=""):
+        """(dotted name, module) for this module and every descendant, depth first."""
+        seen = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = list(module._modules.items())
+            for child_name, child in reversed(children):
+                stack.append((f"{name}.{child_name}" if name else child_name, child))
+
+    def modules(self):
+        return (m for _, m in self.named_modules())
+
+    def named_children(self):
+        return iter(self._modules.items())
+
+    def children(self):
+        return iter(self._modules.values())
+
+    def named_parameters(self, prefix=""):
+        """(dotted name, Parameter), each shared Parameter once."""
+        seen = set()
+        for mod_name, module in self.named_modules(prefix):
+            for name, p in module._parameters.items():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{mod_name}.{name}" if mod_name else name), p
+
+    def parameters(self):
+        return (p for _, p in self.named_parameters())
+
+    def named_buffers(self):
+        for mod_name, module in self.named_modules():
+            for name, b in module._buffers.items():
+                yield (f"{mod_name}.{name}" if mod_name else name), b
+
+    # -- modes -----------------------------------------------------------------------------------
+    def train(self, mode: bool = True) -> "Module":
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> "Module":
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+    def freeze(self) -> "Module":
+        """Stop training these parameters: no gradient is computed for them, no optimizer
+        updates them (the optimizers skip parameters without a gradient)."""
+        for p in self.parameters():
+            p.requires_grad = False
+            p.grad = None
+        return self
+
+    def unfreeze(self) -> "Module":
+        for p in self.parameters():
+            p.requires_grad = True
+        return self
+
+    # -- state ---------------------------------------------------------------------------------
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        """Dotted name → a copy of the array, parameters then buffers per module (PyTorch order)."""
+        out = OrderedDict()
+        for mod_name, module in self.named_modules():
+            for name, t in list(module._parameters.items()) + list(module._buffers.items()):
+                out[f"{mod_name}.{name}" if mod_name else name] = t.data.copy()
+        return out
+
+    def load_state_dict(self, state, strict: bool = True) -> None:
+        """Copy arrays into the parameters and buffers in place.
+
+        Refuses, naming the key and both shapes, an entry whose shape differs; with
+        ``strict`` also missing and unexpected keys. Accepts numpy arrays or anything with
+        ``__array__`` (PyTorch tensors included, via ``.detach().numpy()``).
+        """
+        own = OrderedDict()
+        for mod_name, module in self.named_modules():
+            for name, t in list(module._parameters.items()) + list(module._buffers.items()):
+                own[f"{mod_name}.{name}" if mod_name else name] = t
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own and not k.endswith("num_batches_tracked")]
+        if strict and (missing or unexpected):
+            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys "
+                           f"{unexpected}")
+        arrays = {}
+        for key, target in own.items():
+            if key not in state:
+                continue
+            value = state[key]
+            if hasattr(value, "detach"):  # a torch tensor
+                value = value.detach().cpu().numpy()
+            value = np.asarray(value)
+            if value.shape != target.shape:
+                raise ValueError(f"load_state_dict: size mismatch for {key}: the file has shape "
+                                 f"{value.shape}, the model has shape {target.shape}")
+            arrays[key] = value
+        with engine.no_grad():  # all shapes checked first: nothing is half-loaded
+            for key, value in arrays.items():
+                own[key].copy_(value)
+
+    # -- display -------------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__}({self.extra_repr()}"]
+        children = list(self._modules.items())
+        if not children:
+            return lines[0] + ")"
+        for name, child in children:
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        return "\n".join(lines) + "\n)"
+
+
+class Sequential(Module):
+    """Layers applied in order; indexable; sub-module names are '0', '1', ...
+
+    >>> from nn import Linear, ReLU
+    >>> model = Sequential(Linear(2, 4), ReLU(), Linear(4, 1))
+    >>> model(engine.zeros(5, 2)).shape
+    (5, 1)
+    """
+
+    def __init__(self, *layers):
+        super().__init__()
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: item {i} is a {type(layer).__name__}, not a Module")
+            self.add_module(str(i), layer)
+
+    def forward(self, x):
+        for layer in self._modules.values():
+            x = layer(x)
+        return x
+
+    def __getitem__(self, i):
+        layers = list(self._modules.values())
+        if isinstance(i, slice):
+            return Sequential(*layers[i])
+        return layers[i]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, layer: Module) -> "Sequential":
+        self.add_module(str(len(self)), layer)
+        return self
+

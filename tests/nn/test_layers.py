@@ -1,0 +1,232 @@
+"""Modules and layers: registration, state dicts, modes, freezing, parameter counts, and a
+float64 gradcheck of every layer (BatchNorm in both modes, the recurrent layers included)."""
+import numpy as np
+import pytest
+
+import engine
+import nn
+
+
+def f64(model):
+    """The same model in float64 (gradcheck needs it)."""
+    for _, p in model.named_parameters():
+        p.data = p.data.astype(np.float64)
+    for _, b in model.named_buffers():
+        b.data = b.data.astype(np.float64)
+    return model
+
+
+def x64(*shape, seed=0, requires_grad=True):
+    rng = np.random.default_rng(seed)
+    return engine.tensor(rng.standard_normal(shape), requires_grad=requires_grad,
+                         dtype=np.float64)
+
+
+def check_layer(model, *inputs):
+    """gradcheck w.r.t. the inputs and every parameter."""
+    params = [p for _, p in model.named_parameters()]
+    n_in = len(inputs)
+    # The Parameters themselves are the other checked inputs: gradcheck perturbs their data.
+    return engine.gradcheck(lambda *ts: _first(model(*ts[:n_in])), *inputs, *params)
+
+
+def _first(out):
+    return out[0] if isinstance(out, tuple) else out
+
+
+# -- Module machinery ---------------------------------------------------------------------
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Linear(3, 4), nn.ReLU())
+        self.head = nn.Linear(4, 2)
+        self.register_buffer("counter", np.zeros(1))
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+def test_registration_dotted_names_and_order():
+    net = Net()
+    assert [n for n, _ in net.named_parameters()] == [
+        "features.0.weight", "features.0.bias", "head.weight", "head.bias"]
+    assert list(net.state_dict()) == ["counter", "features.0.weight", "features.0.bias",
+                                      "head.weight", "head.bias"]
+    assert [type(m).__name__ for m in net.modules()] == ["Net", "Sequential", "Linear", "ReLU",
+                                                          "Linear"]
+    assert "(head): Linear(in_features=4, out_features=2, bias=True)" in repr(net)
+
+
+def test_state_dict_round_trip_and_shape_error():
+    a, b = Net(), Net()
+    b.load_state_dict(a.state_dict())
+    for (_, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+    bad = a.state_dict()
+    bad["head.weight"] = np.zeros((3, 4))
+    with pytest.raises(ValueError, match=r"head\.weight.*\(3, 4\).*\(2, 4\)"):
+        b.load_state_dict(bad)
+    with pytest.raises(KeyError, match="missing keys"):
+        b.load_state_dict({})
+
+
+def test_train_eval_propagate_and_freeze_stops_gradients():
+    net = Net()
+    net.eval()
+    assert not any(m.training for m in net.modules())
+    net.train()
+    net.features.freeze()
+    out = net(engine.randn(5, 3)).sum()
+    out.backward()
+    assert net.features[0].weight.grad is None and net.head.weight.grad is not None
+
+
+def test_linear_layout_and_glorot_bounds():
+    engine.manual_seed(0)
+    lin = nn.Linear(13, 16)
+    assert lin.weight.shape == (16, 13) and lin.bias.shape == (16,)
+    limit = np.sqrt(6 / (13 + 16))
+    assert np.abs(lin.weight.data).max() <= limit and not lin.bias.data.any()
+    with pytest.raises(ValueError, match=r"linear: input of shape \(2, 5\) has 5 features"):
+        lin(engine.zeros(2, 5))
+
+
+@pytest.mark.parametrize("sizes,count", [((13, 16, 8, 1), 369), ((20, 10, 5, 1), 271)])
+def test_course_parameter_counts(sizes, count):
+    layers = []
+    for a, b in zip(sizes, sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    model = nn.Sequential(*layers)
+    assert sum(p.size for p in model.parameters()) == count
+
+
+# -- gradchecks of layers -------------------------------------------------------------------
+@pytest.mark.parametrize("make,shape", [
+    (lambda: nn.Linear(3, 2), (4, 3)),
+    (lambda: nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2), nn.Sigmoid()), (5, 3)),
+    (lambda: nn.Sequential(nn.Linear(3, 3), nn.Softmax()), (2, 3)),
+    (lambda: nn.LeakyReLU(0.2), (3, 4)),
+    (lambda: nn.Flatten(), (2, 3, 2)),
+    (lambda: nn.Identity(), (2, 2)),
+])
+def test_simple_layers_gradcheck(make, shape):
+    engine.manual_seed(1)
+    model = f64(make())
+    x = x64(*shape)
+    if isinstance(model, nn.LeakyReLU):
+        x.data[np.abs(x.data) < 0.1] = 0.5  # keep away from the kink
+    assert check_layer(model, x)
+
+
+@pytest.mark.parametrize("cls,shape", [(nn.BatchNorm1d, (6, 3)), (nn.BatchNorm1d, (5, 3, 4)),
+                                       (nn.BatchNorm2d, (4, 3, 2, 2))])
+def test_batchnorm_train_mode_gradcheck_and_statistics(cls, shape):
+    bn = f64(cls(3))
+    bn.weight.data[:] = [0.5, 1.5, -1.0]
+    x = x64(*shape)
+    assert check_layer(bn, x)
+    y = bn(x).data
+    axes = (0,) + tuple(range(2, len(shape)))
+    # Normalised per channel: mean 0, biased var 1 before γ, β.
+    np.testing.assert_allclose((y / bn.weight.data.reshape((1, 3) + (1,) * (len(shape) - 2)))
+                               .mean(axis=axes), 0, atol=1e-9)
+
+
+def test_batchnorm_eval_uses_running_stats_and_updates_them_in_training():
+    bn = f64(nn.BatchNorm1d(2, momentum=0.5))
+    x = x64(8, 2, requires_grad=False)
+    bn(x)
+    np.testing.assert_allclose(bn.running_mean.data, 0.5 * x.data.mean(axis=0))
+    np.testing.assert_allclose(bn.running_var.data, 0.5 + 0.5 * x.data.var(axis=0, ddof=1))
+    bn.eval()
+    before = bn.running_mean.data.copy()
+    y = bn(x).data
+    np.testing.assert_array_equal(bn.running_mean.data, before)
+    expected = (x.data - bn.running_mean.data) / np.sqrt(bn.running_var.data + bn.eps)
+    np.testing.assert_allclose(y, expected)
+    assert check_layer(bn, x64(3, 2))
+
+
+def test_dropout_inverted_scaling_only_in_training():
+    engine.manual_seed(0)
+    drop = nn.Dropout(0.25)
+    x = engine.ones(1000, 10)
+    y = drop(x).data
+    kept = y != 0
+    np.testing.assert_allclose(y[kept], 1 / 0.75, rtol=1e-6)
+    assert 0.7 < kept.mean() < 0.8
+    drop.eval()
+    np.testing.assert_array_equal(drop(x).data, x.data)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: nn.RNNCell(3, 4), lambda: nn.RNNCell(3, 4, nonlinearity="relu"),
+    lambda: nn.LSTMCell(3, 4), lambda: nn.GRUCell(3, 4),
+])
+def test_cells_gradcheck(make):
+    engine.manual_seed(2)
+    cell = f64(make())
+    x = x64(2, 3)
+    assert check_layer(cell, x)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: nn.RNN(2, 3), lambda: nn.RNN(2, 3, nonlinearity="linear"), lambda: nn.LSTM(2, 3),
+    lambda: nn.GRU(2, 3), lambda: nn.LSTM(2, 3, batch_first=False),
+])
+def test_recurrent_layers_gradcheck(make):
+    engine.manual_seed(3)
+    layer = f64(make())
+    x = x64(2, 4, 2)
+    assert check_layer(layer, x)
+
+
+def test_rnn_matches_its_equation_by_hand():
+    engine.manual_seed(4)
+    rnn = f64(nn.RNN(1, 2))
+    x = np.array([[[0.5], [-1.0], [2.0]]])
+    out, h = rnn(engine.tensor(x, dtype=np.float64))
+    W, U = rnn.weight_ih_l0.data, rnn.weight_hh_l0.data
+    b = rnn.bias_ih_l0.data + rnn.bias_hh_l0.data
+    s = np.zeros(2)
+    for t in range(3):
+        s = np.tanh(W @ x[0, t] + U @ s + b)
+        np.testing.assert_allclose(out.data[0, t], s)
+    np.testing.assert_allclose(h.data[0], s)
+
+
+def test_stateful_rnn_keeps_state_until_reset():
+    engine.manual_seed(5)
+    rnn = nn.RNN(1, 3, stateful=True)
+    x = engine.randn(2, 4, 1)
+    _, h1 = rnn(x)
+    _, h2 = rnn(x)
+    assert not np.allclose(h1.data, h2.data)  # started from h1, not from zeros
+    rnn.reset_state()
+    _, h3 = rnn(x)
+    np.testing.assert_allclose(h3.data, h1.data, rtol=1e-6)
+    with pytest.raises(ValueError, match="stateful layer kept a state for batch 2, got batch 3"):
+        rnn(engine.randn(3, 4, 1))
+
+
+def test_recurrent_input_errors():
+    with pytest.raises(ValueError, match=r"LSTM: expected \(batch, time, features\)"):
+        nn.LSTM(2, 3)(engine.zeros(4, 2))
+    with pytest.raises(ValueError, match="LSTM: input of shape .* has 5 features"):
+        nn.LSTM(2, 3)(engine.zeros(4, 3, 5))
+    with pytest.raises(ValueError, match="nonlinearity"):
+        nn.RNN(1, 1, nonlinearity="cube")
+
+
+@pytest.mark.skipif(not __import__("importlib").util.find_spec("torch"), reason="torch absent")
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_recurrent_layers_match_torch_with_copied_weights(name):
+    import torch
+    engine.manual_seed(6)
+    ours = getattr(nn, name)(3, 4)
+    theirs = getattr(torch.nn, name)(3, 4, batch_first=True)
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((2, 5, 3)).astype(np.float32)
+    out, _ = ours(engine.tensor(x))
+    ref, _ = theirs(torch.tensor(x))
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-5, atol=1e-6)
