@@ -1,8 +1,9 @@
 """Layers, losses, optimizers and Keras-style training, built on engine's public API."""
-from . import data, datasets, functional
+from . import attacks, data, datasets, functional
 from . import functional as F
 from .layers import (GRU, LSTM, RNN, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout,
                      Flatten, GlobalAvgPool2d, GRUCell, Identity, LeakyReLU, Linear, LSTMCell,
                      MaxPool2d, ReLU, RNNCell, Sigmoid, Softmax, Tanh)
 from .module import Module, Parameter, Sequential
 from .serialization import load, save
+from .summary import Summary, summary
