@@ -70,6 +70,27 @@ def _numeric_jvp(fn, inputs, target, u, eps):
     return (plus - minus) / (2 * eps)
 
 
+def jacobians(fn, inputs, targets, n_out, eps=1e-6):
+    """(analytic, numeric) Jacobians, each (n_out, target size), for every target input:
+    analytic row by row (one backward per output element), numeric column by column (two
+    forwards per input element)."""
+    analytic = [np.zeros((n_out, 1 if isinstance(t, Value) else t.size)) for t in targets]
+    for k in range(n_out):
+        v = np.zeros(n_out)
+        v[k] = 1.0
+        for a, g in zip(analytic, _analytic_vjp(fn, inputs, targets, v)):
+            a[k] = g
+    out = []
+    for t, a in zip(targets, analytic):
+        num = np.zeros_like(a)
+        for j in range(a.shape[1]):
+            u = np.zeros(a.shape[1])
+            u[j] = 1.0
+            num[:, j] = _numeric_jvp(fn, inputs, t, u, eps)
+        out.append((a, num))
+    return out
+
+
 def _describe(i, t):
     if isinstance(t, Value):
         return f"input {i} (Value {t.label or t.data!r})"
@@ -105,28 +126,16 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=8, seed=
     ts = [t for _, t in targets]
 
     if n_in * n_out <= FULL_LIMIT:
-        # Full Jacobians: analytic row by row (one backward per output element) ...
-        analytic = [np.zeros((n_out, 1 if isinstance(t, Value) else t.size)) for t in ts]
-        for k in range(n_out):
-            v = np.zeros(n_out)
-            v[k] = 1.0
-            for a, g in zip(analytic, _analytic_vjp(fn, inputs, ts, v)):
-                a[k] = g
-        # ... numeric column by column (two forwards per input element).
-        for (i, t), a in zip(targets, analytic):
-            size = a.shape[1]
-            for j in range(size):
-                u = np.zeros(size)
-                u[j] = 1.0
-                num = _numeric_jvp(fn, inputs, t, u, eps)
-                bad = np.abs(a[:, j] - num) > atol + rtol * np.abs(num)
-                if bad.any():
-                    k = int(np.argmax(np.abs(a[:, j] - num) * bad))
-                    elem = () if isinstance(t, Value) else np.unravel_index(j, t.shape)
-                    raise GradcheckError(
-                        f"gradcheck: {_describe(i, t)}, element {tuple(int(e) for e in elem)}, "
-                        f"output element {k}: analytic {float(a[k, j])!r} vs numeric {float(num[k])!r} "
-                        f"(|diff| {abs(a[k, j] - num[k]):.3g} > atol {atol} + rtol {rtol}·|numeric|)")
+        for (i, t), (ana, num) in zip(targets, jacobians(fn, inputs, ts, n_out, eps)):
+            bad = np.abs(ana - num) > atol + rtol * np.abs(num)
+            if bad.any():
+                k, j = np.unravel_index(np.argmax(np.abs(ana - num) * bad), bad.shape)
+                elem = () if isinstance(t, Value) else np.unravel_index(j, t.shape)
+                raise GradcheckError(
+                    f"gradcheck: {_describe(i, t)}, element {tuple(int(e) for e in elem)}, "
+                    f"output element {k}: analytic {float(ana[k, j])!r} vs numeric "
+                    f"{float(num[k, j])!r} (|diff| {abs(ana[k, j] - num[k, j]):.3g} > atol "
+                    f"{atol} + rtol {rtol}·|numeric|)")
         return True
 
     # Large: random projections vᵀ J u, one input at a time so a failure names it.

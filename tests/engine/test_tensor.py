@@ -233,8 +233,11 @@ class _WrongTanhRecorded(_WrongTanh):
 
 def test_gradcheck_reports_input_element_and_values():
     x = f64([0.3, -0.7])
+    # Worst element: u = −0.7, where the wrong rule gives 1 − tanh(u) = 1.604 instead of
+    # 1 − tanh²(u) = 0.6347.
     with pytest.raises(engine.GradcheckError,
-                       match=r"input 0 \(shape \(2,\)\), element \(0,\).*analytic .* vs numeric"):
+                       match=r"input 0 \(shape \(2,\)\), element \(1,\).*analytic 1\.604\d* "
+                             r"vs numeric 0\.6347"):
         gradcheck(lambda t: _WrongTanhRecorded.apply(t).sum(), x)
 
 
