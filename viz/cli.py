@@ -47,11 +47,54 @@ def tour(args) -> int:
     return 0
 
 
+def gradcheck_table(args) -> int:
+    """Run every registered op's gradient check on a few random examples and print a table:
+    op, input shapes, max abs error, max rel error, pass. Non-zero exit on any failure."""
+    import engine
+    from engine.gradcheck import jacobians
+    from engine.registry import REGISTRY
+
+    rng = np.random.default_rng(args.seed)
+    rows, failed = [], 0
+    for name in sorted(REGISTRY):
+        if args.ops and name not in args.ops:
+            continue
+        spec = REGISTRY[name]
+        tol = {"eps": 1e-6, "atol": 1e-5, "rtol": 1e-3, **spec.check}
+        worst_abs = worst_rel = 0.0
+        ok, shapes = True, ""
+        for _ in range(args.examples):
+            arrays, params = spec.sample(rng)
+            ts = [engine.Tensor(a, requires_grad=True, dtype=np.float64) for a in arrays]
+            fn = lambda *t: spec.fn(*t, **params)  # noqa: E731
+            n_out = np.asarray(fn(*ts).data).size
+            for ana, num in jacobians(fn, ts, ts, n_out, tol["eps"]):
+                diff = np.abs(ana - num)
+                worst_abs = max(worst_abs, float(diff.max(initial=0)))
+                worst_rel = max(worst_rel, float((diff / np.maximum(np.abs(num), 1e-12))
+                                                 .max(initial=0)))
+                ok &= bool((diff <= tol["atol"] + tol["rtol"] * np.abs(num)).all())
+            shapes = " ".join(str(a.shape) for a in arrays)
+        failed += not ok
+        rows.append((name, shapes, f"{worst_abs:.2e}", f"{worst_rel:.2e}", "ok" if ok else "FAIL"))
+    head = ("op", "inputs (last example)", "max abs err", "max rel err", "pass")
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+    for row in [head] + rows:
+        print("  ".join(f"{c:<{w}}" for c, w in zip(row, widths)))
+    print(f"{len(rows) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="stepgrad", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("tour", help="step through backprop on a scalar and a tensor graph")
     p.set_defaults(run=tour)
+    p = sub.add_parser("gradcheck", help="check every op's gradients by finite differences")
+    p.add_argument("ops", nargs="*", help="only these ops (default: all)")
+    p.add_argument("--examples", type=int, default=3, help="random examples per op")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=gradcheck_table)
     args = parser.parse_args(argv)
     return args.run(args)
 
