@@ -240,11 +240,12 @@ def walk(root, seed, retain_graph=False):
         if g is None:  # not on a path from the root (can happen for nodes not needing grad)
             continue
         node._store_grad(g)
-        if not node.parents:
+        parents = node.parents
+        if not parents:
             yield node, g, ()
             continue
         grads = node._grads_for_parents(g, retain_graph)
-        for parent, pg in zip(node.parents, grads):
+        for parent, pg in zip(parents, grads):
             if pg is None or not parent.requires_grad:
                 continue
             if anomaly and _nonfinite(pg):

