@@ -1,0 +1,17 @@
+"""Optimizers (SGD, Adam, AdamW, RMSprop), learning-rate schedulers and gradient clipping.
+
+>>> import engine
+>>> from nn import optim
+>>> w = engine.tensor([3.0], requires_grad=True)
+>>> opt = optim.SGD([w], lr=0.25)
+>>> for _ in range(2):
+...     opt.zero_grad(); (w * w).sum().backward(); opt.step()   # w ← w − 0.25·2w = w/2
+>>> w.data
+array([0.75], dtype=float32)
+"""
+from .clip import clip_grad_norm_, clip_grad_value_
+from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
+from .schedulers import ExponentialLR, LambdaLR, LRScheduler, StepLR
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "LRScheduler", "ExponentialLR",
+           "StepLR", "LambdaLR", "clip_grad_norm_", "clip_grad_value_"]

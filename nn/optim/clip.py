@@ -1,0 +1,72 @@
+"""Gradient clipping, in place, between ``backward()`` and ``optimizer.step()``."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from engine import Tensor
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_"]
+
+
+def _grads(params):
+    params = [params] if isinstance(params, Tensor) else list(params)
+    return [p for p in params if p.grad is not None]
+
+
+def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False) -> float:
+    """Rescale the gradients together so that their total norm is at most ``max_norm``.
+
+    The total norm treats all the gradients as one vector: for p-norms
+    ``‖g‖ = (Σ_params ‖g_i‖_p^p)^(1/p)``, and ``max |g|`` for ``norm_type=inf``. When it
+    exceeds ``max_norm`` every gradient is multiplied by ``max_norm / (‖g‖ + 1e-6)``
+    (PyTorch's factor; the direction is kept). Parameters without a gradient are ignored.
+
+    Returns the total norm BEFORE clipping, a float (watch it to spot exploding gradients).
+
+    >>> import engine, numpy as np
+    >>> w = engine.zeros(2, requires_grad=True); w.grad = np.array([3.0, 4.0], np.float32)
+    >>> clip_grad_norm_([w], max_norm=1.0)
+    5.0
+    >>> np.round(w.grad, 4)
+    array([0.6, 0.8], dtype=float32)
+    """
+    if not max_norm >= 0:
+        raise ValueError(f"clip_grad_norm_: max_norm must be >= 0, got {max_norm!r}")
+    norm_type = float(norm_type)
+    if not norm_type > 0:
+        raise ValueError(f"clip_grad_norm_: norm_type must be > 0 (or inf), got {norm_type}")
+    params = _grads(params)
+    if not params:
+        return 0.0
+    # Per-parameter norms in float64: the returned number is exact enough to print.
+    if math.isinf(norm_type):
+        total = max(float(np.max(np.abs(p.grad))) if p.grad.size else 0.0 for p in params)
+    else:
+        norms = [np.linalg.norm(np.asarray(p.grad, np.float64).ravel(), ord=norm_type)
+                 for p in params]
+        total = float(np.linalg.norm(np.array(norms), ord=norm_type))
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(f"clip_grad_norm_: the total norm of the gradients is {total}; "
+                           "some gradient is NaN or infinite (try engine.detect_anomaly())")
+    if total > max_norm:
+        factor = max_norm / (total + 1e-6)
+        for p in params:
+            p.grad *= p.grad.dtype.type(factor)  # in place, in the grad's own dtype
+    return total
+
+
+def clip_grad_value_(params, clip_value: float) -> None:
+    """Clamp every gradient element to ``[-clip_value, clip_value]``, in place.
+
+    >>> import engine, numpy as np
+    >>> w = engine.zeros(3, requires_grad=True); w.grad = np.array([-5.0, 0.5, 2.0], np.float32)
+    >>> clip_grad_value_([w], 1.0); w.grad
+    array([-1. ,  0.5,  1. ], dtype=float32)
+    """
+    if not clip_value >= 0:
+        raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value!r}")
+    for p in _grads(params):
+        np.clip(p.grad, -clip_value, clip_value, out=p.grad)

@@ -1,0 +1,405 @@
+"""Optimizers: SGD, Adam, AdamW, RMSprop, with PyTorch's update equations.
+
+Each optimizer holds ``param_groups`` (a list of dicts: ``'params'`` plus the
+hyper-parameters, ``'lr'`` included, that schedulers and ``nn.fit`` read and write) and a
+per-parameter ``state`` (moment estimates, step counts). ``step()`` updates every parameter
+that has a gradient; a frozen parameter (``requires_grad=False``) or one whose ``.grad`` is
+None is skipped: no update, no state.
+
+Updates go through the Tensors' in-place methods (``add_``, ``mul_``) under ``no_grad``, so
+the version counter moves and a stale graph that saved a parameter raises on backward
+instead of giving wrong gradients. All state lives in the parameter's dtype: a float32
+model never gets float64 arrays mixed in.
+
+``state_dict()`` has PyTorch's layout, plain dicts of numpy arrays and Python numbers that
+``nn.save`` stores::
+
+    {'state': {param_index: {'step': int, 'exp_avg': ndarray, ...}},
+     'param_groups': [{'lr': ..., <hyper-parameters>, 'params': [param_index, ...]}]}
+"""
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+import numpy as np
+
+import engine
+from engine import Tensor
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop"]
+
+
+class Optimizer:
+    """Base class: parameter groups, state, ``zero_grad``, ``step`` and state dicts.
+
+    Subclasses give ``defaults`` (hyper-parameter name → default) and ``_update(p, g, state,
+    group)``, the rule for one parameter ``p`` with gradient ``g`` (an ndarray in p's dtype).
+    """
+
+    def __init__(self, params, defaults: dict):
+        self.defaults = dict(defaults)
+        self.state: dict = {}  # Parameter -> {name: ndarray or int}; keyed by identity
+        self.param_groups: list[dict] = []
+        if isinstance(params, Tensor):
+            raise TypeError(f"{type(self).__name__}: params must be an iterable of Tensors "
+                            "(e.g. model.parameters()), got a single Tensor: wrap it in a list")
+        if hasattr(params, "parameters") and callable(params.parameters):
+            raise TypeError(f"{type(self).__name__}: got a model; pass model.parameters()")
+        params = list(params)  # a generator would be exhausted after one pass
+        if not params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        for group in groups:
+            self.add_param_group(group)
+
+    # -- groups ------------------------------------------------------------------------------
+    def add_param_group(self, group: dict) -> None:
+        """Add ``{'params': [...], <hyper-parameter overrides>}``; missing ones take defaults."""
+        if not isinstance(group, dict) or "params" not in group:
+            raise TypeError(f"{type(self).__name__}: a parameter group must be a dict with a "
+                            f"'params' entry, got {type(group).__name__}")
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        name = type(self).__name__
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{name}: parameter {i} is a {type(p).__name__}, not a Tensor")
+            if p.dtype.kind != "f":
+                raise TypeError(f"{name}: parameter {i} has dtype {p.dtype}; only floating "
+                                "point tensors can be optimized")
+            if not p.is_leaf:
+                raise ValueError(f"{name}: parameter {i} is not a leaf tensor (it was computed "
+                                 f"by '{p.op}'); optimize the tensors it was computed from")
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        ids = [id(p) for p in params]
+        if len(set(ids)) != len(ids) or seen.intersection(ids):
+            raise ValueError(f"{name}: a parameter appears more than once (it would be "
+                             "updated twice per step)")
+        unknown = set(group) - set(self.defaults) - {"params", "initial_lr"}
+        if unknown:
+            raise ValueError(f"{name}: unknown hyper-parameter(s) {sorted(unknown)}; "
+                             f"known: {sorted(self.defaults)}")
+        full = {k: group.get(k, v) for k, v in self.defaults.items()}
+        if "initial_lr" in group:
+            full["initial_lr"] = group["initial_lr"]
+        self._validate(full)
+        full["params"] = params
+        self.param_groups.append(full)
+
+    def _validate(self, group: dict) -> None:
+        lr = group["lr"]
+        if not isinstance(lr, Real) or not math.isfinite(lr) or lr < 0:
+            raise ValueError(f"{type(self).__name__}: invalid learning rate {lr!r} "
+                             "(must be a finite number >= 0)")
+        for key in ("weight_decay", "eps", "momentum"):
+            if key in group and not group[key] >= 0:
+                raise ValueError(f"{type(self).__name__}: invalid {key} {group[key]!r} "
+                                 "(must be >= 0)")
+
+    # -- the update --------------------------------------------------------------------------
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients (set them to None; or to zeros with ``set_to_none=False``)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad = np.zeros_like(p.data)
+
+    def step(self, closure=None):
+        """Update each parameter that requires grad and has a ``.grad``.
+
+        ``closure`` (optional, as in PyTorch) re-evaluates the model and returns the loss;
+        it runs with gradients enabled before the update, and its loss is returned.
+        """
+        loss = None
+        if closure is not None:
+            with engine.enable_grad():
+                loss = closure()
+        with engine.no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is None or not p.requires_grad:
+                        continue
+                    g = np.asarray(p.grad, dtype=p.dtype)
+                    if g.shape != p.shape:
+                        raise ValueError(f"{type(self).__name__}: gradient of shape {g.shape} "
+                                         f"for a parameter of shape {p.shape}")
+                    state = self.state.get(p)
+                    if state is None:
+                        state = self.state[p] = {}
+                    self._update(p, g, state, group)
+        return loss
+
+    def _update(self, p, g, state, group):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- state -------------------------------------------------------------------------------
+    def _indexed_params(self):
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def state_dict(self) -> dict:
+        """PyTorch's layout with parameters replaced by their index (arrays are copies)."""
+        index = {id(p): i for i, p in enumerate(self._indexed_params())}
+        groups, start = [], 0
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            packed["params"] = list(range(start, start + len(group["params"])))
+            start += len(group["params"])
+            groups.append(packed)
+        state = {}
+        for p, s in sorted(self.state.items(), key=lambda kv: index[id(kv[0])]):
+            if s:
+                state[index[id(p)]] = {k: (v.copy() if isinstance(v, np.ndarray) else v)
+                                       for k, v in s.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore state and hyper-parameters saved by ``state_dict()`` (maybe via nn.load).
+
+        The optimizer must have been built on the same parameters in the same order. Arrays
+        are copied into the parameter's dtype; everything is checked before anything changes.
+        """
+        name = type(self).__name__
+        if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
+            raise ValueError(f"{name}.load_state_dict: expected a dict with keys 'state' and "
+                             f"'param_groups' (from optimizer.state_dict())")
+        saved_groups = list(state_dict["param_groups"])
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"{name}.load_state_dict: the state dict has {len(saved_groups)} "
+                             f"parameter group(s), this optimizer has {len(self.param_groups)}")
+        new_groups = []
+        for i, (own, saved) in enumerate(zip(self.param_groups, saved_groups, strict=True)):
+            if len(saved["params"]) != len(own["params"]):
+                raise ValueError(f"{name}.load_state_dict: group {i} has "
+                                 f"{len(saved['params'])} parameters in the state dict, "
+                                 f"{len(own['params'])} here")
+            missing = set(self.defaults) - set(saved)
+            if missing:
+                raise ValueError(f"{name}.load_state_dict: group {i} lacks {sorted(missing)}: "
+                                 "was it saved from a different optimizer?")
+            group = {k: v for k, v in saved.items() if k != "params"}
+            self._validate(group)
+            group["params"] = own["params"]
+            new_groups.append(group)
+        # Saved indices refer to the saved groups' 'params' lists, in order.
+        by_index = {}
+        for own, saved in zip(self.param_groups, saved_groups, strict=True):
+            by_index.update(zip((int(j) for j in saved["params"]), own["params"],
+                                strict=True))
+        new_state = {}
+        for key, s in state_dict["state"].items():
+            if int(key) not in by_index:
+                raise ValueError(f"{name}.load_state_dict: state for parameter index {key}, "
+                                 f"which no group lists")
+            p = by_index[int(key)]
+            entry = {}
+            for k, v in s.items():
+                if isinstance(v, np.ndarray):
+                    if v.shape != p.shape:
+                        raise ValueError(f"{name}.load_state_dict: state '{k}' of parameter "
+                                         f"{key} has shape {v.shape}, the parameter has "
+                                         f"shape {p.shape}")
+                    v = np.array(v, dtype=p.dtype)  # a copy, in the parameter's dtype
+                elif isinstance(v, (np.integer, int)) and not isinstance(v, bool):
+                    v = int(v)
+                entry[k] = v
+            new_state[p] = entry
+        for group, new in zip(self.param_groups, new_groups, strict=True):
+            group.clear()
+            group.update(new)
+        self.state = new_state
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {group[k]}" for k in sorted(group) if k != "params"]
+        return "\n".join(lines + [")"])
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent with optional momentum (PyTorch's rule).
+
+    With learning rate γ, momentum μ, dampening τ, weight decay λ and gradient g_t::
+
+        g_t ← g_t + λ·θ_{t−1}                        (if λ ≠ 0)
+        b_t ← g_t                                    (first step)
+        b_t ← μ·b_{t−1} + (1 − τ)·g_t                (later steps)      (if μ ≠ 0)
+        g_t ← g_t + μ·b_t  if nesterov  else  b_t                         (if μ ≠ 0)
+        θ_t ← θ_{t−1} − γ·g_t
+
+    State per parameter: ``momentum_buffer`` (only when μ ≠ 0).
+
+    >>> import engine
+    >>> w = engine.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = SGD([w], lr=0.1)
+    >>> (w * w).sum().backward()      # grad = 2w
+    >>> opt.step(); w.data
+    array([ 0.8, -1.6], dtype=float32)
+    """
+
+    def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0,
+                 dampening=0.0):
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov))
+
+    def _validate(self, group):
+        super()._validate(group)
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("SGD: nesterov momentum requires momentum > 0 and dampening = 0")
+
+    def _update(self, p, g, state, group):
+        lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
+        if wd:
+            g = g + wd * p.data  # L2 penalty folded into the gradient (not decoupled)
+        if mu:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = g.copy()  # the first step takes g as is
+            else:
+                buf *= mu
+                buf += (1 - group["dampening"]) * g
+            g = g + mu * buf if group["nesterov"] else buf
+        p.add_(g, alpha=-lr)
+
+
+class Adam(Optimizer):
+    r"""Adam (PyTorch's rule, Keras's default eps 1e-7).
+
+    With learning rate γ, betas (β₁, β₂), weight decay λ (an L2 term added to the
+    gradient) and step t = 1, 2, ...::
+
+        g_t ← g_t + λ·θ_{t−1}                        (if λ ≠ 0)
+        m_t ← β₁·m_{t−1} + (1 − β₁)·g_t              first moment
+        v_t ← β₂·v_{t−1} + (1 − β₂)·g_t²             second moment
+        m̂_t ← m_t / (1 − β₁ᵗ),   v̂_t ← v_t / (1 − β₂ᵗ)   bias corrections
+        θ_t ← θ_{t−1} − γ·m̂_t / (√v̂_t + ε)
+
+    (Keras adds ε to √v_t before the bias correction, so the same ε means slightly
+    different things early in training; the equations here are PyTorch's.)
+    State per parameter: ``step``, ``exp_avg`` (m), ``exp_avg_sq`` (v).
+
+    >>> import engine
+    >>> w = engine.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = Adam([w], lr=0.1)
+    >>> (w * w).sum().backward()
+    >>> opt.step(); np.round(w.data, 4)   # the first Adam step moves each weight by ≈ lr
+    array([ 0.9, -1.9], dtype=float32)
+    """
+
+    _decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-7, weight_decay=0.0):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay))
+
+    def _validate(self, group):
+        super()._validate(group)
+        betas = tuple(group["betas"])
+        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"{type(self).__name__}: betas must be two numbers in [0, 1), "
+                             f"got {group['betas']!r}")
+        group["betas"] = betas
+
+    def _update(self, p, g, state, group):
+        lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        if not state:
+            state.update(step=0, exp_avg=np.zeros_like(p.data), exp_avg_sq=np.zeros_like(p.data))
+        state["step"] += 1
+        t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        if wd:
+            if self._decoupled:
+                p.mul_(1 - lr * wd)  # AdamW: shrink θ directly, outside the moments
+            else:
+                g = g + wd * p.data
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * g * g
+        bias1, bias2 = 1 - b1 ** t, 1 - b2 ** t
+        denom = np.sqrt(v) / math.sqrt(bias2) + eps  # √v̂_t + ε, in p's dtype
+        p.add_(m / denom, alpha=-lr / bias1)
+
+
+class AdamW(Adam):
+    r"""Adam with decoupled weight decay (Loshchilov & Hutter; PyTorch's rule)::
+
+        θ_{t−1} ← θ_{t−1} − γ·λ·θ_{t−1}             decay first, outside the moments
+        m_t, v_t, m̂_t, v̂_t as in Adam (on the plain gradient g_t)
+        θ_t ← θ_{t−1} − γ·m̂_t / (√v̂_t + ε)
+
+    Default λ = 0.01 (PyTorch), eps 1e-7 (Keras).
+
+    >>> import engine
+    >>> w = engine.tensor([1.0], requires_grad=True)
+    >>> w.grad = np.zeros(1, np.float32)       # no gradient at all: only the decay acts
+    >>> AdamW([w], lr=0.1, weight_decay=0.5).step(); w.data
+    array([0.95], dtype=float32)
+    """
+
+    _decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-7, weight_decay=0.01):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+
+class RMSprop(Optimizer):
+    r"""RMSprop (PyTorch's rule; Keras's eps 1e-7). With smoothing α, momentum μ::
+
+        g_t ← g_t + λ·θ_{t−1}                        (if λ ≠ 0)
+        v_t ← α·v_{t−1} + (1 − α)·g_t²
+        ṽ_t ← v_t − (ḡ_t)²,  ḡ_t ← α·ḡ_{t−1} + (1 − α)·g_t   (if centered; else ṽ_t = v_t)
+        b_t ← μ·b_{t−1} + g_t / (√ṽ_t + ε);  θ_t ← θ_{t−1} − γ·b_t        (if μ > 0)
+        θ_t ← θ_{t−1} − γ·g_t / (√ṽ_t + ε)                                (if μ = 0)
+
+    State per parameter: ``step``, ``square_avg`` (v), ``momentum_buffer`` (if μ > 0),
+    ``grad_avg`` (ḡ, if centered).
+
+    >>> import engine
+    >>> w = engine.tensor([1.0], requires_grad=True)
+    >>> w.grad = np.array([2.0], np.float32)
+    >>> RMSprop([w], lr=0.01).step(); np.round(w.data, 4)   # 1 − 0.01·2/√(0.01·4) = 0.9
+    array([0.9], dtype=float32)
+    """
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-7, momentum=0.0, weight_decay=0.0,
+                 centered=False):
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, momentum=momentum,
+                                      weight_decay=weight_decay, centered=centered))
+
+    def _validate(self, group):
+        super()._validate(group)
+        if not 0 <= group["alpha"] <= 1:
+            raise ValueError(f"RMSprop: alpha must be in [0, 1], got {group['alpha']!r}")
+
+    def _update(self, p, g, state, group):
+        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
+        mu, wd = group["momentum"], group["weight_decay"]
+        if not state:
+            state.update(step=0, square_avg=np.zeros_like(p.data))
+            if mu > 0:
+                state["momentum_buffer"] = np.zeros_like(p.data)
+            if group["centered"]:
+                state["grad_avg"] = np.zeros_like(p.data)
+        state["step"] += 1
+        if wd:
+            g = g + wd * p.data
+        v = state["square_avg"]
+        v *= alpha
+        v += (1 - alpha) * g * g
+        if group["centered"]:
+            ga = state["grad_avg"]
+            ga *= alpha
+            ga += (1 - alpha) * g
+            avg = np.sqrt(v - ga * ga) + eps
+        else:
+            avg = np.sqrt(v) + eps
+        if mu > 0:
+            buf = state["momentum_buffer"]
+            buf *= mu
+            buf += g / avg
+            p.add_(buf, alpha=-lr)
+        else:
+            p.add_(g / avg, alpha=-lr)

@@ -1,0 +1,173 @@
+"""Learning-rate schedulers, usable the PyTorch way and the Keras way.
+
+- PyTorch way: build the scheduler (it sets the lr of epoch 0), train an epoch, call
+  ``step()`` to move to the next epoch; ``get_last_lr()`` says what is in use.
+- Keras way: ``on_epoch_begin(epoch)`` sets the lr for that epoch (epochs counted from 0).
+  ``nn.fit(..., scheduler=s)`` calls it before each epoch and records the lr in
+  ``history.history['lr']``.
+
+Every scheduler writes ``group['lr']`` of each of the optimizer's ``param_groups``, and
+remembers where it started in ``group['initial_lr']`` (PyTorch's convention), so a scheduler
+built on an optimizer restored with ``load_state_dict`` picks up the original base lr.
+"""
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+__all__ = ["LRScheduler", "ExponentialLR", "StepLR", "LambdaLR"]
+
+
+class LRScheduler:
+    """Base class. Subclasses give ``_lr_at(epoch, base_lr, current_lr)``.
+
+    ``last_epoch=-1`` (default) means a fresh start: the current lr of each group becomes
+    its base lr and the lr of epoch 0 is set at once. To resume, pass the last finished
+    epoch (the optimizer's groups must then hold ``'initial_lr'``), or restore the
+    scheduler's ``state_dict()``.
+    """
+
+    def __init__(self, optimizer, last_epoch: int = -1):
+        if not hasattr(optimizer, "param_groups"):
+            raise TypeError(f"{type(self).__name__}: expected an optimizer (with "
+                            f"param_groups), got {type(optimizer).__name__}")
+        self.optimizer = optimizer
+        if not isinstance(last_epoch, Integral) or last_epoch < -1:
+            raise ValueError(f"{type(self).__name__}: last_epoch must be an int >= -1, "
+                             f"got {last_epoch!r}")
+        for i, group in enumerate(optimizer.param_groups):
+            if last_epoch == -1:
+                group.setdefault("initial_lr", group["lr"])
+            elif "initial_lr" not in group:
+                raise KeyError(f"{type(self).__name__}: param_groups[{i}] has no "
+                               f"'initial_lr'; resuming (last_epoch={last_epoch}) needs an "
+                               "optimizer that a scheduler has run on (or its state_dict)")
+        self.base_lrs = [float(g["initial_lr"]) for g in optimizer.param_groups]
+        self.last_epoch = int(last_epoch)
+        self._last_lr = [float(g["lr"]) for g in optimizer.param_groups]
+        if last_epoch == -1:
+            self.on_epoch_begin(0)
+
+    def _lr_at(self, epoch: int, base_lr: float, current_lr: float) -> float:
+        raise NotImplementedError  # pragma: no cover
+
+    def on_epoch_begin(self, epoch: int) -> list[float]:
+        """Set (and return) the learning rates of epoch ``epoch`` (0-based)."""
+        if not isinstance(epoch, Integral) or epoch < 0:
+            raise ValueError(f"{type(self).__name__}: epoch must be an int >= 0, got {epoch!r}")
+        groups = self.optimizer.param_groups
+        lrs = []
+        for base, group in zip(self.base_lrs, groups, strict=True):
+            lr = self._lr_at(int(epoch), base, float(group["lr"]))
+            if isinstance(lr, bool) or not isinstance(lr, Real) or not math.isfinite(lr) \
+                    or lr < 0:
+                raise ValueError(f"{type(self).__name__}: the learning rate for epoch {epoch} "
+                                 f"is {lr!r}; it must be a finite number >= 0")
+            lrs.append(float(lr))
+        for group, lr in zip(groups, lrs, strict=True):
+            group["lr"] = lr
+        self.last_epoch = int(epoch)
+        self._last_lr = lrs
+        return list(lrs)
+
+    def step(self) -> None:
+        """Advance one epoch (call after each epoch of training, as in PyTorch)."""
+        self.on_epoch_begin(self.last_epoch + 1)
+
+    def get_last_lr(self) -> list[float]:
+        """The learning rate of each param group, as last set by this scheduler."""
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict:
+        """Everything but the optimizer (and functions, which cannot be saved)."""
+        return {k: (list(v) if isinstance(v, list) else v) for k, v in self.__dict__.items()
+                if k != "optimizer" and not callable(v)}
+
+    def load_state_dict(self, state: dict) -> None:
+        for k, v in state.items():
+            setattr(self, k, list(v) if isinstance(v, (list, tuple)) else v)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(last_epoch={self.last_epoch}, lr={self._last_lr})"
+
+
+class ExponentialLR(LRScheduler):
+    """``lr = base_lr · gammaᵉᵖᵒᶜʰ``.
+
+    >>> import engine
+    >>> from nn.optim import SGD
+    >>> opt = SGD([engine.zeros(1, requires_grad=True)], lr=1.0)
+    >>> s = ExponentialLR(opt, gamma=0.5)
+    >>> s.step(); s.step(); s.get_last_lr()
+    [0.25]
+    """
+
+    def __init__(self, optimizer, gamma: float, last_epoch: int = -1):
+        if not isinstance(gamma, Real) or not gamma > 0:
+            raise ValueError(f"ExponentialLR: gamma must be > 0, got {gamma!r}")
+        self.gamma = float(gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def _lr_at(self, epoch, base_lr, current_lr):
+        return base_lr * self.gamma ** epoch
+
+
+class StepLR(LRScheduler):
+    """``lr = base_lr · gamma^⌊epoch / step_size⌋``: decay by ``gamma`` every ``step_size``
+    epochs.
+
+    >>> import engine
+    >>> from nn.optim import SGD
+    >>> opt = SGD([engine.zeros(1, requires_grad=True)], lr=1.0)
+    >>> s = StepLR(opt, step_size=2, gamma=0.1)
+    >>> [s.on_epoch_begin(e)[0] for e in range(5)]
+    [1.0, 1.0, 0.1, 0.1, 0.010000000000000002]
+    """
+
+    def __init__(self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
+        if not isinstance(step_size, Integral) or step_size < 1:
+            raise ValueError(f"StepLR: step_size must be an int >= 1, got {step_size!r}")
+        if not isinstance(gamma, Real) or not gamma > 0:
+            raise ValueError(f"StepLR: gamma must be > 0, got {gamma!r}")
+        self.step_size, self.gamma = int(step_size), float(gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def _lr_at(self, epoch, base_lr, current_lr):
+        return base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class LambdaLR(LRScheduler):
+    """Keras's ``LearningRateScheduler`` rule: ``lr ← fn(epoch, lr)`` at the start of each
+    epoch, with epochs counted from 0 and ``lr`` the rate currently in use.
+
+    Unlike PyTorch's LambdaLR (a factor of the base lr), ``fn`` returns the new rate itself.
+    It is applied once per epoch: building the scheduler applies epoch 0, and
+    ``on_epoch_begin`` for the epoch already applied does nothing, so ``nn.fit`` (which
+    calls ``on_epoch_begin(0)``) and the PyTorch loop (build, then ``step()`` after each
+    epoch) give the same rates. ``fn`` itself is not part of ``state_dict()``.
+
+    >>> import engine
+    >>> from nn.optim import SGD
+    >>> opt = SGD([engine.zeros(1, requires_grad=True)], lr=0.1)
+    >>> s = LambdaLR(opt, lambda epoch, lr: lr if epoch < 2 else lr / 2)
+    >>> [s.on_epoch_begin(e)[0] for e in range(4)]
+    [0.1, 0.1, 0.05, 0.025]
+    """
+
+    def __init__(self, optimizer, fn, last_epoch: int = -1):
+        if not callable(fn):
+            raise TypeError(f"LambdaLR: fn must be callable fn(epoch, lr) -> lr, got "
+                            f"{type(fn).__name__}")
+        self.fn = fn
+        super().__init__(optimizer, last_epoch)
+
+    def on_epoch_begin(self, epoch):
+        if epoch == self.last_epoch:  # already applied: fn(epoch, lr) must not run twice
+            return self.get_last_lr()
+        return super().on_epoch_begin(epoch)
+
+    def _lr_at(self, epoch, base_lr, current_lr):
+        lr = self.fn(epoch, current_lr)
+        if hasattr(lr, "item") and getattr(lr, "size", 1) == 1:  # np.round → numpy scalar
+            lr = lr.item()
+        return lr

@@ -1,0 +1,583 @@
+"""nn.optim: optimizers against their equations (float64 references written here), against
+torch.optim when torch is installed, state dicts (resume = one run, bit for bit), frozen
+parameters, clipping and schedulers."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import engine
+import nn
+from nn import optim
+from nn.optim import (
+    SGD,
+    Adam,
+    AdamW,
+    ExponentialLR,
+    LambdaLR,
+    RMSprop,
+    StepLR,
+    clip_grad_norm_,
+    clip_grad_value_,
+)
+
+# The tiny problem: f(w) = Σ c·(w − t)², gradient 2c(w − t), plus a second parameter b with
+# f(b) = Σ (b − 1)⁴, gradient 4(b − 1)³, so that two parameters and a non-quadratic term are
+# covered.
+W0 = np.array([[0.5, -1.0], [2.0, 0.25], [-0.75, 1.5]])
+T = np.array([[1.0, 0.0], [-1.0, 2.0], [0.5, 0.5]])
+C = np.array([[1.0, 2.0], [0.5, 1.0], [3.0, 0.1]])
+B0 = np.array([0.0, 2.5])
+
+
+def grads64(w, b):
+    return 2 * C * (w - T), 4 * (b - 1) ** 3
+
+
+def make_params(dtype=np.float32):
+    return (engine.Tensor(W0, requires_grad=True, dtype=dtype, name="w"),
+            engine.Tensor(B0, requires_grad=True, dtype=dtype, name="b"))
+
+
+def loss_of(w, b):
+    d = b - 1
+    return (engine.Tensor(C, dtype=w.dtype) * (w - engine.Tensor(T, dtype=w.dtype)) ** 2).sum() \
+        + (d * d * d * d).sum()
+
+
+def run(opt_cls, steps, dtype=np.float32, **kw):
+    w, b = make_params(dtype)
+    opt = opt_cls([w, b], **kw)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss_of(w, b).backward()
+        opt.step()
+    return w, b, opt
+
+
+# -- float64 references, straight from the documented equations ---------------------------
+def ref_sgd(steps, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+    ps, bufs = [W0.copy(), B0.copy()], [None, None]
+    for _ in range(steps):
+        gs = grads64(*ps)
+        for i, (p, g) in enumerate(zip(ps, gs, strict=True)):
+            g = g + weight_decay * p
+            if momentum:
+                bufs[i] = g.copy() if bufs[i] is None else momentum * bufs[i] + (1 - dampening) * g
+                g = g + momentum * bufs[i] if nesterov else bufs[i]
+            ps[i] = p - lr * g
+    return ps
+
+
+def ref_adam(steps, lr, betas=(0.9, 0.999), eps=1e-7, weight_decay=0.0, decoupled=False):
+    b1, b2 = betas
+    ps = [W0.copy(), B0.copy()]
+    ms, vs = [0 * p for p in ps], [0 * p for p in ps]
+    for t in range(1, steps + 1):
+        gs = grads64(*ps)
+        for i, (p, g) in enumerate(zip(ps, gs, strict=True)):
+            if decoupled:
+                p = p - lr * weight_decay * p
+            else:
+                g = g + weight_decay * p
+            ms[i] = b1 * ms[i] + (1 - b1) * g
+            vs[i] = b2 * vs[i] + (1 - b2) * g * g
+            m_hat, v_hat = ms[i] / (1 - b1 ** t), vs[i] / (1 - b2 ** t)
+            ps[i] = p - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return ps
+
+
+def ref_rmsprop(steps, lr, alpha=0.99, eps=1e-7, momentum=0.0, weight_decay=0.0,
+                centered=False):
+    ps = [W0.copy(), B0.copy()]
+    vs, gas, bufs = [0 * p for p in ps], [0 * p for p in ps], [0 * p for p in ps]
+    for _ in range(steps):
+        gs = grads64(*ps)
+        for i, (p, g) in enumerate(zip(ps, gs, strict=True)):
+            g = g + weight_decay * p
+            vs[i] = alpha * vs[i] + (1 - alpha) * g * g
+            v = vs[i]
+            if centered:
+                gas[i] = alpha * gas[i] + (1 - alpha) * g
+                v = v - gas[i] ** 2
+            if momentum > 0:
+                bufs[i] = momentum * bufs[i] + g / (np.sqrt(v) + eps)
+                ps[i] = p - lr * bufs[i]
+            else:
+                ps[i] = p - lr * g / (np.sqrt(v) + eps)
+    return ps
+
+
+CASES = [
+    (SGD, ref_sgd, dict(lr=0.05)),
+    (SGD, ref_sgd, dict(lr=0.05, momentum=0.9)),
+    (SGD, ref_sgd, dict(lr=0.05, momentum=0.9, nesterov=True)),
+    (SGD, ref_sgd, dict(lr=0.05, momentum=0.8, dampening=0.3, weight_decay=0.1)),
+    (Adam, ref_adam, dict(lr=0.1)),
+    (Adam, ref_adam, dict(lr=0.1, betas=(0.8, 0.99), weight_decay=0.2)),
+    (AdamW, lambda n, **k: ref_adam(n, decoupled=True, **k), dict(lr=0.1, weight_decay=0.3)),
+    (RMSprop, ref_rmsprop, dict(lr=0.01)),
+    (RMSprop, ref_rmsprop, dict(lr=0.01, momentum=0.9, weight_decay=0.1)),
+    (RMSprop, ref_rmsprop, dict(lr=0.01, alpha=0.9, centered=True)),
+]
+IDS = [f"{c.__name__}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for c, _, kw in CASES]
+
+
+@pytest.mark.parametrize("cls, ref, kw", CASES, ids=IDS)
+@pytest.mark.parametrize("steps", [1, 3])
+def test_matches_equations(cls, ref, kw, steps):
+    w, b, opt = run(cls, steps, **kw)
+    rw, rb = ref(steps, **kw)
+    np.testing.assert_allclose(w.data, rw, rtol=2e-5, atol=1e-6)
+    np.testing.assert_allclose(b.data, rb, rtol=2e-5, atol=1e-6)
+    # Never a float64 array mixed into a float32 model.
+    assert w.dtype == b.dtype == np.float32
+    for state in opt.state.values():
+        for v in state.values():
+            if isinstance(v, np.ndarray):
+                assert v.dtype == np.float32
+
+
+def test_sgd_momentum_by_hand():
+    # w = 1, f = w², lr 0.1, μ 0.9: g1 = 2, b1 = 2, w1 = 0.8; g2 = 1.6, b2 = 0.9·2 + 1.6 = 3.4,
+    # w2 = 0.8 − 0.34 = 0.46.
+    w = engine.tensor([1.0], requires_grad=True)
+    opt = SGD([w], lr=0.1, momentum=0.9)
+    for expected in (0.8, 0.46):
+        opt.zero_grad()
+        (w * w).sum().backward()
+        opt.step()
+        assert w.data[0] == pytest.approx(expected, rel=1e-6)
+    assert opt.state[w]["momentum_buffer"][0] == pytest.approx(3.4, rel=1e-6)
+
+
+def test_adam_by_hand():
+    # First step of Adam: m̂ = g, v̂ = g², so Δ = lr·g/(|g| + eps).
+    # Second step with g1 = 2, g2 = 1 (β = 0.9, 0.999): m2 = 0.9·0.2 + 0.1 = 0.28, m̂ = 0.28/0.19,
+    # v2 = 0.999·0.004 + 0.001 = 0.004996, v̂ = 0.004996/0.001999.
+    w = engine.tensor([0.0], requires_grad=True)
+    opt = Adam([w], lr=0.01)
+    w.grad = np.array([2.0], np.float32)
+    opt.step()
+    step1 = -0.01 * 2 / (2 + 1e-7)
+    assert w.data[0] == pytest.approx(step1, rel=1e-6)
+    w.grad = np.array([1.0], np.float32)
+    opt.step()
+    step2 = -0.01 * (0.28 / 0.19) / (math.sqrt(0.004996 / 0.001999) + 1e-7)
+    assert w.data[0] == pytest.approx(step1 + step2, rel=1e-5)
+    assert opt.state[w]["step"] == 2
+
+
+def test_float64_parameters_keep_float64_state():
+    w, b, opt = run(Adam, 2, dtype=np.float64, lr=0.1)
+    assert w.dtype == np.float64
+    assert opt.state[w]["exp_avg"].dtype == np.float64
+    np.testing.assert_allclose(w.data, ref_adam(2, lr=0.1)[0], rtol=1e-12)
+
+
+@given(lr=st.floats(1e-3, 0.2), momentum=st.sampled_from([0.0, 0.5, 0.9]),
+       weight_decay=st.sampled_from([0.0, 0.01, 0.3]), nesterov=st.booleans())
+def test_sgd_property(lr, momentum, weight_decay, nesterov):
+    nesterov = nesterov and momentum > 0
+    kw = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
+    w, b, _ = run(SGD, 3, dtype=np.float64, **kw)
+    rw, rb = ref_sgd(3, **kw)
+    np.testing.assert_allclose(w.data, rw, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(b.data, rb, rtol=1e-10, atol=1e-12)
+
+
+@given(lr=st.floats(1e-3, 0.2), b1=st.floats(0.0, 0.95), b2=st.floats(0.5, 0.9999),
+       weight_decay=st.sampled_from([0.0, 0.05]), decoupled=st.booleans())
+def test_adam_property(lr, b1, b2, weight_decay, decoupled):
+    cls = AdamW if decoupled else Adam
+    kw = dict(lr=lr, betas=(b1, b2), weight_decay=weight_decay)
+    w, b, _ = run(cls, 3, dtype=np.float64, **kw)
+    rw, rb = ref_adam(3, decoupled=decoupled, **kw)
+    np.testing.assert_allclose(w.data, rw, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(b.data, rb, rtol=1e-9, atol=1e-12)
+
+
+# -- torch (optional) ---------------------------------------------------------------------
+TORCH_CASES = [
+    ("SGD", dict(lr=0.01)),
+    ("SGD", dict(lr=0.01, momentum=0.9)),
+    ("SGD", dict(lr=0.01, momentum=0.9, nesterov=True, weight_decay=0.05)),
+    ("SGD", dict(lr=0.01, momentum=0.5, dampening=0.5)),
+    ("Adam", dict(lr=0.05, eps=1e-7)),
+    ("Adam", dict(lr=0.05, betas=(0.8, 0.95), eps=1e-7, weight_decay=0.1)),
+    ("AdamW", dict(lr=0.05, eps=1e-7)),
+    ("AdamW", dict(lr=0.05, eps=1e-7, weight_decay=0.5)),
+    ("RMSprop", dict(lr=0.01, eps=1e-7)),
+    ("RMSprop", dict(lr=0.01, eps=1e-7, momentum=0.9, weight_decay=0.01)),
+    ("RMSprop", dict(lr=0.005, eps=1e-7, alpha=0.9, centered=True)),
+]
+
+
+@pytest.mark.parametrize("name, kw", TORCH_CASES,
+                         ids=[f"{n}-{'-'.join(map(str, k.values()))}" for n, k in TORCH_CASES])
+def test_matches_torch_for_20_steps(name, kw):
+    torch = pytest.importorskip("torch")
+    tw = torch.tensor(W0, dtype=torch.float32, requires_grad=True)
+    tb = torch.tensor(B0, dtype=torch.float32, requires_grad=True)
+    tc, tt = torch.tensor(C, dtype=torch.float32), torch.tensor(T, dtype=torch.float32)
+    topt = getattr(torch.optim, name)([tw, tb], foreach=False, **kw)
+    w, b = make_params()
+    opt = getattr(optim, name)([w, b], **kw)
+    for _ in range(20):
+        topt.zero_grad()
+        (tc * (tw - tt) ** 2).sum().add((tb - 1).pow(4).sum()).backward()
+        topt.step()
+        opt.zero_grad()
+        loss_of(w, b).backward()
+        opt.step()
+    np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(b.data, tb.detach().numpy(), rtol=1e-4, atol=1e-5)
+    # Same state layout and contents as torch's state_dict.
+    ts, ours = topt.state_dict(), opt.state_dict()
+    assert ours["param_groups"][0]["params"] == ts["param_groups"][0]["params"]
+    assert set(ours["state"]) == set(ts["state"])
+    for i, entry in ours["state"].items():
+        assert set(entry) == set(ts["state"][i])
+        for k, v in entry.items():
+            tv = ts["state"][i][k]
+            if k == "step":
+                assert v == int(tv)
+            else:
+                np.testing.assert_allclose(v, tv.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_clip_grad_norm_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    arrays = [rng.normal(size=s).astype(np.float32) for s in [(3, 4), (5,), (2, 2, 2)]]
+    for norm_type in (2.0, 1.0, 3.0, math.inf):
+        ts = [torch.zeros(a.shape, requires_grad=True) for a in arrays]
+        ps = [engine.zeros(*a.shape, requires_grad=True) for a in arrays]
+        for t, p, a in zip(ts, ps, arrays, strict=True):
+            t.grad, p.grad = torch.tensor(a), a.copy()
+        tn = torch.nn.utils.clip_grad_norm_(ts, 0.5, norm_type=norm_type)
+        n = clip_grad_norm_(ps, 0.5, norm_type=norm_type)
+        assert n == pytest.approx(float(tn), rel=1e-5)
+        for t, p in zip(ts, ps, strict=True):
+            np.testing.assert_allclose(p.grad, t.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+# -- state dicts ---------------------------------------------------------------------------
+RESUME_CASES = [(SGD, dict(lr=0.05, momentum=0.9, nesterov=True)),
+                (Adam, dict(lr=0.1, weight_decay=0.01)), (AdamW, dict(lr=0.1)),
+                (RMSprop, dict(lr=0.01, momentum=0.5, centered=True))]
+
+
+@pytest.mark.parametrize("cls, kw", RESUME_CASES, ids=[c.__name__ for c, _ in RESUME_CASES])
+def test_resume_through_nn_save_equals_one_run(cls, kw, tmp_path):
+    n = 4
+    w_full, b_full, _ = run(cls, 2 * n, **kw)
+
+    w, b, opt = run(cls, n, **kw)
+    nn.save({"params": [w.data, b.data], "optim": opt.state_dict()}, tmp_path / "ckpt.npz")
+    ckpt = nn.load(tmp_path / "ckpt.npz")
+    w2, b2 = make_params()  # fresh parameters and a fresh optimizer
+    with engine.no_grad():
+        w2.copy_(ckpt["params"][0])
+        b2.copy_(ckpt["params"][1])
+    opt2 = cls([w2, b2], lr=123.0)  # a wrong lr: the state dict's hyper-parameters win
+    opt2.load_state_dict(ckpt["optim"])
+    assert opt2.param_groups[0]["lr"] == kw["lr"]
+    for _ in range(n):
+        opt2.zero_grad()
+        loss_of(w2, b2).backward()
+        opt2.step()
+    assert np.array_equal(w2.data, w_full.data) and np.array_equal(b2.data, b_full.data)
+
+
+def test_state_dict_layout_and_copies():
+    w, b, opt = run(Adam, 2, lr=0.1)
+    sd = opt.state_dict()
+    assert set(sd) == {"state", "param_groups"}
+    assert sd["param_groups"] == [{"lr": 0.1, "betas": (0.9, 0.999), "eps": 1e-7,
+                                   "weight_decay": 0.0, "params": [0, 1]}]
+    assert sd["state"][0]["step"] == 2 and isinstance(sd["state"][0]["step"], int)
+    assert set(sd["state"][0]) == {"step", "exp_avg", "exp_avg_sq"}
+    sd["state"][0]["exp_avg"][...] = 99  # a copy: the optimizer's state is untouched
+    assert not (opt.state[w]["exp_avg"] == 99).any()
+    # Loading copies too, into the parameter's dtype.
+    sd64 = opt.state_dict()
+    sd64["state"][0]["exp_avg"] = sd64["state"][0]["exp_avg"].astype(np.float64)
+    opt.load_state_dict(sd64)
+    assert opt.state[w]["exp_avg"].dtype == np.float32
+    sd64["state"][0]["exp_avg"][...] = 7
+    assert not (opt.state[w]["exp_avg"] == 7).any()
+
+
+def test_load_state_dict_errors():
+    w, b, opt = run(Adam, 1, lr=0.1)
+    sd = opt.state_dict()
+    with pytest.raises(ValueError, match="2 parameters in the state dict, 1 here"):
+        Adam([make_params()[0]]).load_state_dict(sd)
+    bad = opt.state_dict()
+    bad["state"][1]["exp_avg"] = np.zeros(3, np.float32)
+    with pytest.raises(ValueError, match=r"shape \(3,\).*shape \(2,\)"):
+        Adam(list(make_params())).load_state_dict(bad)
+    with pytest.raises(ValueError, match="different optimizer"):
+        SGD(list(make_params()), lr=0.1).load_state_dict(sd)
+    with pytest.raises(ValueError, match="'state' and 'param_groups'"):
+        Adam(list(make_params())).load_state_dict({"w": 1})
+    fresh = Adam(list(make_params()), lr=0.5)
+    with pytest.raises(ValueError):
+        fresh.load_state_dict(bad)
+    assert fresh.param_groups[0]["lr"] == 0.5 and not fresh.state  # nothing half-loaded
+
+
+# -- what gets updated ---------------------------------------------------------------------
+@pytest.mark.parametrize("cls, kw", RESUME_CASES, ids=[c.__name__ for c, _ in RESUME_CASES])
+def test_frozen_and_gradless_params_are_untouched(cls, kw):
+    engine.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
+    model[0].freeze()
+    spare = engine.tensor([1.0, 2.0], requires_grad=True)  # never gets a gradient
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    opt = cls(list(model.parameters()) + [spare], **kw)
+    x = engine.randn(8, 3)
+    for _ in range(3):
+        opt.zero_grad()
+        model(x).sum().backward()
+        opt.step()
+    after = model.state_dict()
+    for key in ("0.weight", "0.bias"):
+        assert np.array_equal(after[key], before[key])
+    assert not np.array_equal(after["2.weight"], before["2.weight"])
+    assert spare.data.tolist() == [1.0, 2.0]
+    frozen = {id(model[0].weight), id(model[0].bias), id(spare)}
+    assert not any(id(p) in frozen for p in opt.state)
+    # A frozen parameter that still carries an old gradient is skipped too.
+    model[0].weight.grad = np.ones_like(model[0].weight.data)
+    opt.step()
+    assert np.array_equal(model.state_dict()["0.weight"], before["0.weight"])
+
+
+def test_step_bumps_version_so_stale_graphs_raise():
+    w = engine.tensor([1.0, 2.0], requires_grad=True)
+    opt = SGD([w], lr=0.1)
+    y = (w * w).sum()
+    y2 = (w * w).sum()
+    y.backward()
+    opt.step()
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y2.backward()
+
+
+def test_zero_grad_and_generator_params():
+    engine.manual_seed(0)
+    model = nn.Linear(2, 1)
+    opt = SGD(model.parameters(), lr=0.1)  # a generator: materialised once
+    assert len(opt.param_groups[0]["params"]) == 2
+    model(engine.ones(1, 2)).sum().backward()
+    opt.zero_grad()
+    assert all(p.grad is None for p in model.parameters())
+    model(engine.ones(1, 2)).sum().backward()
+    opt.zero_grad(set_to_none=False)
+    assert all(p.grad is not None and not p.grad.any() for p in model.parameters())
+
+
+def test_param_groups_with_own_hyper_parameters():
+    w, b = make_params()
+    opt = SGD([{"params": [w]}, {"params": [b], "lr": 0.0}], lr=0.1, momentum=0.9)
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.0]
+    assert opt.param_groups[1]["momentum"] == 0.9
+    loss_of(w, b).backward()
+    opt.step()
+    assert np.array_equal(b.data, B0.astype(np.float32)) and not np.array_equal(w.data, W0)
+    assert opt.state_dict()["param_groups"][1]["params"] == [1]
+    assert "Parameter Group 1" in repr(opt)
+
+
+def test_constructor_errors():
+    w, b = make_params()
+    with pytest.raises(ValueError, match="empty parameter list"):
+        SGD([], lr=0.1)
+    with pytest.raises(ValueError, match="empty parameter list"):
+        Adam(iter([]))
+    with pytest.raises(ValueError, match="invalid learning rate -0.1"):
+        SGD([w], lr=-0.1)
+    with pytest.raises(ValueError, match="invalid learning rate"):
+        Adam([w], lr=float("nan"))
+    with pytest.raises(TypeError, match="model.parameters"):
+        Adam(nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="single Tensor"):
+        Adam(w)
+    with pytest.raises(ValueError, match="more than once"):
+        SGD([w, b, w], lr=0.1)
+    with pytest.raises(ValueError, match="nesterov"):
+        SGD([w], lr=0.1, nesterov=True)
+    with pytest.raises(ValueError, match="betas"):
+        Adam([w], betas=(0.9, 1.0))
+    with pytest.raises(ValueError, match="weight_decay"):
+        AdamW([w], weight_decay=-1)
+    with pytest.raises(ValueError, match="unknown hyper-parameter"):
+        SGD([{"params": [w], "learning_rate": 0.1}], lr=0.1)
+    with pytest.raises(ValueError, match="not a leaf"):
+        SGD([w * 2], lr=0.1)
+
+
+def test_closure_is_evaluated_and_returned():
+    w, b = make_params()
+    opt = SGD([w, b], lr=0.01)
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_of(w, b)
+        loss.backward()
+        return loss
+
+    loss = opt.step(closure)
+    assert loss.item() == pytest.approx(loss_of(*make_params()).item())
+    assert not np.array_equal(w.data, W0.astype(np.float32))
+
+
+# -- clipping ------------------------------------------------------------------------------
+def test_clip_grad_norm_returns_pre_clip_norm_and_rescales():
+    a, b = engine.zeros(2, requires_grad=True), engine.zeros(1, requires_grad=True)
+    a.grad, b.grad = np.array([3.0, 4.0], np.float32), np.array([12.0], np.float32)
+    c = engine.zeros(1, requires_grad=True)  # no grad: ignored
+    total = clip_grad_norm_([a, b, c], max_norm=2.6)
+    assert isinstance(total, float) and total == pytest.approx(13.0)
+    new_norm = math.sqrt(float((a.grad ** 2).sum() + (b.grad ** 2).sum()))
+    assert new_norm == pytest.approx(2.6, rel=1e-5)
+    np.testing.assert_allclose(a.grad, [0.6, 0.8], rtol=1e-5)  # direction kept
+    assert a.grad.dtype == np.float32
+    # Under the limit: unchanged, norm still returned.
+    assert clip_grad_norm_([a, b], max_norm=10.0) == pytest.approx(2.6, rel=1e-5)
+    np.testing.assert_allclose(a.grad, [0.6, 0.8], rtol=1e-5)
+    assert clip_grad_norm_(a, max_norm=1.0, norm_type=math.inf) == pytest.approx(0.8, rel=1e-5)
+    assert clip_grad_norm_([c], 1.0) == 0.0
+
+
+def test_clip_grad_norm_nonfinite_and_value():
+    a = engine.zeros(2, requires_grad=True)
+    a.grad = np.array([np.inf, 1.0], np.float32)
+    with pytest.raises(RuntimeError, match="NaN or infinite"):
+        clip_grad_norm_([a], 1.0, error_if_nonfinite=True)
+    a.grad = np.array([-3.0, 0.25], np.float32)
+    clip_grad_value_([a], 0.5)
+    assert a.grad.tolist() == [-0.5, 0.25] and a.grad.dtype == np.float32
+    with pytest.raises(ValueError, match="max_norm"):
+        clip_grad_norm_([a], -1.0)
+
+
+# -- schedulers ----------------------------------------------------------------------------
+def one_param_opt(lr=0.1, cls=SGD):
+    return cls([engine.zeros(1, requires_grad=True)], lr=lr)
+
+
+def test_exponential_and_step_lr():
+    opt = one_param_opt(0.1)
+    s = ExponentialLR(opt, gamma=0.9)
+    assert s.get_last_lr() == [0.1] and opt.param_groups[0]["initial_lr"] == 0.1
+    lrs = [s.get_last_lr()[0]]
+    for _ in range(4):
+        s.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    np.testing.assert_allclose(lrs, [0.1 * 0.9 ** e for e in range(5)], rtol=1e-15)
+    assert s.on_epoch_begin(10) == [pytest.approx(0.1 * 0.9 ** 10)]  # Keras hook: any epoch
+
+    opt = one_param_opt(1.0)
+    s = StepLR(opt, step_size=3, gamma=0.5)
+    got = [s.on_epoch_begin(e)[0] for e in range(8)]
+    assert got == [1.0] * 3 + [0.5] * 3 + [0.25] * 2
+
+
+def test_lambda_lr_exercise_7b_schedule():
+    # Exercise 001 Ex7B: Adam(0.02); from epoch 10 on, lr ← round(lr·exp(−0.05), 4).
+    def schedule(epoch, lr):
+        return lr if epoch < 10 else np.round(lr * np.exp(-0.05), 4)
+
+    expected, lr = [], 0.02  # computed here, independently of the scheduler
+    for epoch in range(25):
+        if epoch >= 10:
+            lr = round(lr * math.exp(-0.05), 4)
+        expected.append(lr)
+    # The course's printed rates ("Taxa atual") for epochs 10..24 agree.
+    assert expected[10:] == [0.019, 0.0181, 0.0172, 0.0164, 0.0156, 0.0148, 0.0141, 0.0134,
+                             0.0127, 0.0121, 0.0115, 0.0109, 0.0104, 0.0099, 0.0094]
+
+    opt = one_param_opt(0.02, Adam)
+    s = LambdaLR(opt, schedule)
+    keras_way = [s.on_epoch_begin(e)[0] for e in range(25)]
+    assert keras_way == pytest.approx(expected, abs=1e-12)
+    assert all(type(v) is float for v in keras_way)
+
+    opt = one_param_opt(0.02, Adam)
+    s = LambdaLR(opt, schedule)
+    torch_way = [s.get_last_lr()[0]]
+    for _ in range(24):
+        s.step()
+        torch_way.append(opt.param_groups[0]["lr"])
+    assert torch_way == keras_way
+
+
+def test_lambda_lr_applies_fn_once_per_epoch():
+    calls = []
+
+    def halve(epoch, lr):
+        calls.append(epoch)
+        return lr / 2
+
+    opt = one_param_opt(1.0)
+    s = LambdaLR(opt, halve)  # applies epoch 0
+    s.on_epoch_begin(0)  # fit's first call: already applied, nothing happens
+    s.on_epoch_begin(1)
+    assert calls == [0, 1] and opt.param_groups[0]["lr"] == 0.25
+
+
+def test_scheduler_state_dict_and_resume():
+    opt = one_param_opt(0.1)
+    s = ExponentialLR(opt, gamma=0.5)
+    s.step()
+    s.step()
+    sd = s.state_dict()
+    assert sd["last_epoch"] == 2 and "optimizer" not in sd
+    opt2 = one_param_opt(0.1)
+    s2 = ExponentialLR(opt2, gamma=0.5)
+    s2.load_state_dict(sd)
+    s2.step()
+    assert opt2.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 ** 3)
+    # Resuming by last_epoch needs the 'initial_lr' a scheduler left in the groups.
+    with pytest.raises(KeyError, match="initial_lr"):
+        ExponentialLR(one_param_opt(), gamma=0.5, last_epoch=3)
+    opt3 = one_param_opt(0.1)
+    opt3.load_state_dict(opt.state_dict())  # carries lr 0.025 and initial_lr 0.1
+    s3 = ExponentialLR(opt3, gamma=0.5, last_epoch=2)
+    s3.step()
+    assert s3.get_last_lr() == [pytest.approx(0.1 * 0.5 ** 3)]
+
+
+def test_scheduler_errors():
+    with pytest.raises(ValueError, match="gamma"):
+        ExponentialLR(one_param_opt(), gamma=0)
+    with pytest.raises(ValueError, match="step_size"):
+        StepLR(one_param_opt(), step_size=0)
+    with pytest.raises(TypeError, match="callable"):
+        LambdaLR(one_param_opt(), 0.5)
+    s = LambdaLR(one_param_opt(), lambda e, lr: lr if e < 1 else -1.0)
+    with pytest.raises(ValueError, match="epoch 1 is -1.0"):
+        s.step()
+    with pytest.raises(TypeError, match="optimizer"):
+        StepLR([1, 2], step_size=1)
+
+
+def test_schedulers_match_torch():
+    torch = pytest.importorskip("torch")
+    for ours, theirs in [(lambda o: ExponentialLR(o, gamma=0.8),
+                          lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.8)),
+                         (lambda o: StepLR(o, step_size=2, gamma=0.3),
+                          lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=2, gamma=0.3))]:
+        opt = one_param_opt(0.5)
+        topt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.5)
+        s, ts = ours(opt), theirs(topt)
+        for _ in range(7):
+            assert s.get_last_lr() == pytest.approx(ts.get_last_lr(), rel=1e-12)
+            topt.step()
+            s.step()
+            ts.step()

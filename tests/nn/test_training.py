@@ -1,0 +1,475 @@
+"""nn.training: fit / evaluate / predict with Keras semantics, History, callbacks, resuming."""
+import math
+
+import numpy as np
+import pytest
+
+import engine
+import nn
+from nn import functional as F
+from nn.optim import SGD, Adam, ExponentialLR, LambdaLR
+from nn.training import (
+    Callback,
+    EarlyStopping,
+    History,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    TerminateOnNaN,
+    evaluate,
+    fit,
+    load_checkpoint,
+    predict,
+)
+
+
+def regression_data(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    y = x @ np.array([[1.5], [-2.0], [0.5]]) + 0.3
+    return x, y
+
+
+def blobs(n_per=40, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = np.array([[3.0, 0.0], [-3.0, 0.0], [0.0, 3.0]])
+    x = np.concatenate([c + rng.normal(scale=0.5, size=(n_per, 2)) for c in centers])
+    return x, np.repeat(np.arange(3), n_per)
+
+
+def test_linear_regression_converges():
+    engine.manual_seed(0)
+    x, y = regression_data()
+    model = nn.Linear(3, 1)
+    h = fit(model, x, y, loss="mse", optimizer=Adam(model.parameters(), lr=0.05), epochs=60,
+            batch_size=16, verbose=0)
+    assert h.history["loss"][-1] < 1e-3 < h.history["loss"][0]
+    np.testing.assert_allclose(model.weight.data, [[1.5, -2.0, 0.5]], atol=0.02)
+    np.testing.assert_allclose(model.bias.data, [0.3], atol=0.02)
+    assert model.weight.dtype == np.float32
+
+
+def test_target_of_shape_n_meets_prediction_n_by_1():
+    # Keras reshapes a (N,) target to the (N, 1) prediction (Boston housing's y is (404,)).
+    engine.manual_seed(0)
+    x, y = regression_data()
+    model = nn.Linear(3, 1)
+    opt = SGD(model.parameters(), lr=0.0)
+    kw = dict(loss="mse", optimizer=opt, epochs=1, verbose=0, metrics=["mae"], shuffle=False)
+    flat = fit(model, x, y.ravel(), **kw)
+    col = fit(model, x, y, **kw)
+    assert flat.history == col.history
+
+
+class Recorder(nn.Module):
+    """A linear model that remembers which rows it saw, and in which mode."""
+
+    def __init__(self, d):
+        super().__init__()
+        self.fc = nn.Linear(d, 1)
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append((self.training, x.data[:, 0].copy()))
+        return self.fc(x)
+
+
+def test_validation_split_takes_the_last_fraction_before_shuffling():
+    n = 20
+    x = np.zeros((n, 2))
+    x[:, 0] = np.arange(n)  # row i is recognisable by its first feature
+    y = np.zeros((n, 1))
+    model = Recorder(2)
+    fit(model, x, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.0), epochs=3,
+        batch_size=4, validation_split=0.25, verbose=0)
+    train = [rows for training, rows in model.seen if training]
+    val = [rows for training, rows in model.seen if not training]
+    per_epoch = [np.concatenate(train[i:i + 4]) for i in range(0, 12, 4)]  # 15 rows, 4 batches
+    for rows in per_epoch:
+        assert sorted(rows) == list(range(15))  # the first 75 % train ...
+    assert not all(np.array_equal(per_epoch[0], r) for r in per_epoch[1:])  # ... shuffled
+    assert [sorted(np.concatenate(val[i:i + 2])) for i in range(0, 6, 2)] == [
+        list(range(15, 20))] * 3  # the last 25 % validate, in eval mode
+    assert model.training  # back in training mode after validation
+
+
+def test_no_shuffle_keeps_order():
+    x, y = np.arange(10.0).reshape(-1, 1), np.zeros((10, 1))
+    model = Recorder(1)
+    fit(model, x, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.0), epochs=2,
+        batch_size=4, shuffle=False, verbose=0)
+    assert [r.tolist() for _, r in model.seen] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]] * 2
+
+
+def test_epoch_loss_is_sample_weighted_mean_of_batch_losses():
+    engine.manual_seed(1)
+    x, y = regression_data(n=10)
+    model = nn.Linear(3, 1)
+    # lr = 0: every batch sees the same model, so the weighted mean of the batch means
+    # (batches of 4, 4, 2) is exactly the full-data mean.
+    h = fit(model, x, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.0), epochs=1,
+            batch_size=4, metrics=["mae", "mse"], verbose=0)
+    pred = x.astype(np.float32) @ model.weight.data.T + model.bias.data
+    err = pred - y.astype(np.float32)
+    assert h.history["loss"][0] == pytest.approx(float(np.mean(err ** 2)), rel=1e-5)
+    assert h.history["mse"][0] == pytest.approx(h.history["loss"][0], rel=1e-6)
+    assert h.history["mae"][0] == pytest.approx(float(np.mean(np.abs(err))), rel=1e-5)
+
+
+def test_history_keys_epochs_and_lr():
+    engine.manual_seed(0)
+    x, y = regression_data(n=40)
+    model = nn.Linear(3, 1)
+    opt = SGD(model.parameters(), lr=0.1)
+    h = fit(model, x, y, loss="mse", optimizer=opt, epochs=3, metrics=["mae"],
+            validation_data=(x[:10], y[:10]), scheduler=ExponentialLR(opt, gamma=0.5),
+            verbose=0)
+    assert isinstance(h, History)
+    assert list(h.history) == ["loss", "mae", "val_loss", "val_mae", "lr"]
+    assert h.epoch == [0, 1, 2] and all(len(v) == 3 for v in h.history.values())
+    assert h.history["lr"] == [0.1, 0.05, 0.025]
+    assert all(isinstance(v, float) for vals in h.history.values() for v in vals)
+    h2 = fit(model, x, y, loss=F.mse_loss, optimizer=opt, epochs=1, verbose=0)
+    assert list(h2.history) == ["loss"]  # no scheduler: no 'lr'
+    assert "History(epochs=3" in repr(h)
+
+
+def test_learning_rate_scheduler_callback_exercise_7b():
+    def schedule(epoch, lr):
+        return lr if epoch < 10 else np.round(lr * np.exp(-0.05), 4)
+
+    expected, lr = [], 0.02
+    for epoch in range(14):
+        lr = lr if epoch < 10 else round(lr * math.exp(-0.05), 4)
+        expected.append(lr)
+    engine.manual_seed(0)
+    x, y = regression_data(n=16)
+    model = nn.Linear(3, 1)
+    opt = Adam(model.parameters(), lr=0.02)
+    h = fit(model, x, y, loss="mse", optimizer=opt, epochs=14, batch_size=16,
+            callbacks=[LearningRateScheduler(schedule)], verbose=0)
+    assert h.history["lr"] == pytest.approx(expected, abs=1e-12)
+    assert h.history["lr"][10:] == pytest.approx([0.019, 0.0181, 0.0172, 0.0164])
+    # The same schedule through scheduler=LambdaLR gives the same run, bit for bit.
+    engine.manual_seed(0)
+    model2 = nn.Linear(3, 1)
+    opt2 = Adam(model2.parameters(), lr=0.02)
+    h2 = fit(model2, x, y, loss="mse", optimizer=opt2, epochs=14, batch_size=16,
+             scheduler=LambdaLR(opt2, schedule), verbose=0)
+    assert h2.history == h.history
+    assert np.array_equal(model2.weight.data, model.weight.data)
+
+
+def test_classification_with_integer_labels_and_names():
+    engine.manual_seed(0)
+    x, y = blobs()
+    logits = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 3))
+    h = fit(logits, x, y, loss="cross_entropy", metrics=["accuracy"],
+            optimizer=Adam(logits.parameters(), lr=0.05), epochs=15, verbose=0)
+    assert h.history["accuracy"][-1] > 0.95
+    res = evaluate(logits, x, y, loss="cross_entropy", metrics=["accuracy"])
+    assert res["accuracy"] > 0.95 and res["loss"] < 0.3
+
+    # Keras's names take probabilities (a Softmax output): integer labels or one-hot.
+    engine.manual_seed(0)
+    probs = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 3), nn.Softmax())
+    fit(probs, x, y, loss="sparse_categorical_crossentropy", metrics=["acc"],
+        optimizer=Adam(probs.parameters(), lr=0.05), epochs=15, verbose=0)
+    one_hot = np.eye(3)[y]
+    res = evaluate(probs, x, one_hot, loss="categorical_crossentropy", metrics=["accuracy"])
+    assert res["accuracy"] > 0.95
+    sparse = evaluate(probs, x, y, loss="sparse_categorical_crossentropy")
+    assert sparse["loss"] == pytest.approx(res["loss"], rel=1e-5)
+    # Same loss as nn.F.cross_entropy on the logits underneath.
+    with engine.no_grad():
+        z = probs[:3](engine.Tensor(x))
+    assert sparse["loss"] == pytest.approx(F.cross_entropy(z, y).item(), rel=1e-4)
+
+
+def test_probability_and_logit_mixups_are_caught():
+    x, y = blobs(n_per=5)
+    logits = nn.Linear(2, 3)
+    with pytest.raises(ValueError, match="probabilities.*cross_entropy"):
+        evaluate(logits, x * 10, y, loss="categorical_crossentropy")
+    with pytest.raises(ValueError, match="probabilities.*binary_crossentropy_with_logits"):
+        evaluate(nn.Linear(2, 1), x * 10, y > 0, loss="binary_crossentropy")
+    probs = nn.Sequential(nn.Linear(2, 3), nn.Softmax())
+    with pytest.warns(UserWarning, match="look like probabilities"):
+        evaluate(probs, x, y, loss="cross_entropy")
+
+
+def test_binary_classification_with_bce():
+    engine.manual_seed(0)
+    x, y = blobs(n_per=30)
+    keep = y < 2
+    x, y = x[keep], (y[keep] == 1).astype(np.int64)  # integer 0/1 targets, y of shape (N,)
+    model = nn.Sequential(nn.Linear(2, 1), nn.Sigmoid())
+    h = fit(model, x, y, loss="binary_crossentropy", metrics=["accuracy"],
+            optimizer=SGD(model.parameters(), lr=0.5), epochs=10, verbose=0)
+    assert h.history["accuracy"][-1] == 1.0
+
+
+def test_evaluate_and_predict_shapes_modes_and_no_grad():
+    engine.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 6), nn.Dropout(0.5), nn.Linear(6, 2))
+    x = np.random.default_rng(0).normal(size=(70, 4))
+    out = predict(model, x, batch_size=32)
+    assert isinstance(out, np.ndarray) and out.shape == (70, 2) and out.dtype == np.float32
+    assert np.array_equal(out, predict(model, engine.Tensor(x), batch_size=7))  # eval: no dropout
+    assert model.training  # mode restored
+    assert all(p.grad is None for p in model.parameters())
+    res = evaluate(model, x, np.zeros((70, 2)), loss="mse", metrics=["mae"], batch_size=16)
+    assert set(res) == {"loss", "mae"} and all(isinstance(v, float) for v in res.values())
+    assert res["loss"] == pytest.approx(float(np.mean(out.astype(np.float64) ** 2)), rel=1e-5)
+
+
+def test_deterministic_with_manual_seed():
+    x, y = regression_data(n=50)
+
+    def train(seed):
+        engine.manual_seed(seed)
+        model = nn.Sequential(nn.Linear(3, 8), nn.Dropout(0.2), nn.Linear(8, 1))
+        h = fit(model, x, y, loss="mse", optimizer=Adam(model.parameters(), lr=0.01),
+                epochs=3, batch_size=8, verbose=0)
+        return h.history["loss"], model.state_dict()
+
+    (h1, s1), (h2, s2), (h3, _) = train(5), train(5), train(6)
+    assert h1 == h2 and all(np.array_equal(s1[k], s2[k]) for k in s1)
+    assert h1 != h3
+
+
+def make_run(seed=3):
+    engine.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Dropout(0.25), nn.Linear(8, 1))
+    opt = Adam(model.parameters(), lr=0.02)
+    sched = LambdaLR(opt, lambda epoch, lr: lr if epoch < 2 else round(lr * 0.9, 4))
+    return model, opt, sched
+
+
+def test_resume_3_plus_3_equals_6_epochs_bit_for_bit(tmp_path):
+    x, y = regression_data(n=50)
+    kw = dict(loss="mse", batch_size=8, metrics=["mae"], verbose=0, shuffle=True)
+
+    model, opt, sched = make_run()
+    full = fit(model, x, y, optimizer=opt, scheduler=sched, epochs=6, **kw)
+
+    model_a, opt_a, sched_a = make_run()
+    first = fit(model_a, x, y, optimizer=opt_a, scheduler=sched_a, epochs=3, **kw)
+    nn.save({"model": model_a.state_dict(), "optimizer": opt_a.state_dict(),
+             "rng": engine.get_rng().bit_generator.state}, tmp_path / "ckpt.npz")
+    engine.manual_seed(999)  # anything may happen to the generator in between
+
+    model_b, opt_b, sched_b = make_run(seed=42)  # fresh objects, different init
+    ckpt = nn.load(tmp_path / "ckpt.npz")
+    model_b.load_state_dict(ckpt["model"])
+    opt_b.load_state_dict(ckpt["optimizer"])
+    engine.get_rng().bit_generator.state = ckpt["rng"]
+    second = fit(model_b, x, y, optimizer=opt_b, scheduler=sched_b, epochs=6, initial_epoch=3,
+                 **kw)
+
+    assert second.epoch == [3, 4, 5]
+    for key in full.history:
+        assert first.history[key] + second.history[key] == full.history[key]
+    final, resumed = model.state_dict(), model_b.state_dict()
+    assert all(np.array_equal(final[k], resumed[k]) for k in final)
+
+
+def test_resume_without_restoring_the_generator_differs(tmp_path):
+    # Why the generator state is part of a checkpoint: without it the batches differ.
+    x, y = regression_data(n=50)
+    kw = dict(loss="mse", batch_size=8, verbose=0)
+    model, opt, sched = make_run()
+    full = fit(model, x, y, optimizer=opt, scheduler=sched, epochs=4, **kw)
+    model_a, opt_a, sched_a = make_run()
+    fit(model_a, x, y, optimizer=opt_a, scheduler=sched_a, epochs=2, **kw)
+    engine.manual_seed(999)
+    second = fit(model_a, x, y, optimizer=opt_a, scheduler=sched_a, epochs=4, initial_epoch=2,
+                 **kw)
+    assert second.history["loss"] != full.history["loss"][2:]
+
+
+def test_model_checkpoint_and_load_checkpoint(tmp_path):
+    x, y = regression_data(n=50)
+    kw = dict(loss="mse", batch_size=8, verbose=0, validation_split=0.2)
+    model, opt, sched = make_run()
+    full = fit(model, x, y, optimizer=opt, scheduler=sched, epochs=4, **kw)
+
+    model_a, opt_a, sched_a = make_run()
+    ckpt = ModelCheckpoint(tmp_path / "last.npz", save_best_only=False)
+    every = ModelCheckpoint(str(tmp_path / "ckpt-{epoch:02d}-{val_loss:.3f}.npz"))
+    fit(model_a, x, y, optimizer=opt_a, scheduler=sched_a, epochs=2, callbacks=[ckpt, every],
+        **kw)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len(names) == 3 and names[0].startswith("ckpt-01-") and names[1].startswith("ckpt-02-")
+    assert not any(n.endswith(".tmp") for n in names)  # atomic writes leave no temporaries
+    saved = nn.load(tmp_path / "last.npz")
+    assert set(saved) == {"model", "optimizer", "epoch", "rng", "scheduler"}
+    assert saved["epoch"] == 2 and saved["optimizer"]["state"][0]["step"] == 10
+
+    model_b, opt_b, sched_b = make_run(seed=7)
+    engine.manual_seed(123)
+    start = load_checkpoint(tmp_path / "last.npz", model_b, opt_b, sched_b)
+    assert start == 2
+    second = fit(model_b, x, y, optimizer=opt_b, scheduler=sched_b, epochs=4,
+                 initial_epoch=start, **kw)
+    assert second.history["val_loss"] == full.history["val_loss"][2:]
+    assert all(np.array_equal(model.state_dict()[k], model_b.state_dict()[k])
+               for k in model.state_dict())
+    nn.save({"w": np.zeros(1)}, tmp_path / "other.npz")
+    with pytest.raises(ValueError, match="not a checkpoint"):
+        load_checkpoint(tmp_path / "other.npz", model_b)
+
+
+def test_model_checkpoint_save_best_only(tmp_path):
+    fake = iter([3.0, 2.0, 2.5, 1.0])
+    path = tmp_path / "best.npz"
+    written = []
+
+    class FakeVal(Callback):  # runs before the checkpoint and sets val_loss
+        def on_epoch_end(self, epoch, logs=None):
+            logs["val_loss"] = next(fake)
+
+    class Reader(Callback):  # runs after it: which epoch does the file hold?
+        def on_epoch_end(self, epoch, logs=None):
+            written.append(nn.load(path)["epoch"])
+
+    x, y = regression_data(n=16)
+    model = nn.Linear(3, 1)
+    ckpt = ModelCheckpoint(path, save_best_only=True, save_weights_only=True)
+    fit(model, x, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.01), epochs=4,
+        callbacks=[FakeVal(), ckpt, Reader()], verbose=0)
+    assert written == [1, 2, 2, 4]  # epoch 3 (val_loss 2.5) did not improve
+    assert set(nn.load(path)) == {"model", "epoch"}
+    assert np.array_equal(nn.load(path)["model"]["weight"], model.weight.data)
+
+
+def early_stopping_setup():
+    # Training pulls w towards +2, validation wants −2: val_loss rises after every epoch.
+    x = np.linspace(-1, 1, 32).reshape(-1, 1)
+    model = nn.Linear(1, 1, bias=False)
+    with engine.no_grad():
+        model.weight.zero_()
+    snapshots = []
+
+    class Snap(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            snapshots.append(self.model.state_dict())
+
+    return x, model, snapshots, Snap()
+
+
+def test_early_stopping_stops_and_restores_best_weights():
+    x, model, snapshots, snap = early_stopping_setup()
+    stop = EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+    h = fit(model, x, 2 * x, loss="mse", optimizer=SGD(model.parameters(), lr=0.1),
+            epochs=20, batch_size=8, validation_data=(x, -2 * x), callbacks=[snap, stop],
+            verbose=0)
+    assert h.epoch == [0, 1, 2]  # best at epoch 0, two epochs without improvement
+    assert stop.stopped_epoch == 2 and stop.best_epoch == 0
+    assert np.all(np.diff(h.history["val_loss"]) > 0)
+    assert np.array_equal(model.weight.data, snapshots[0]["weight"])  # restored
+    assert not np.array_equal(snapshots[2]["weight"], snapshots[0]["weight"])
+
+
+def test_early_stopping_without_restore_and_max_mode():
+    x, model, snapshots, snap = early_stopping_setup()
+    stop = EarlyStopping(monitor="loss", patience=0, min_delta=10.0)  # never improves enough
+    h = fit(model, x, 2 * x, loss="mse", optimizer=SGD(model.parameters(), lr=0.1),
+            epochs=20, batch_size=8, callbacks=[snap, stop], verbose=0)
+    assert h.epoch == [0, 1]
+    assert np.array_equal(model.weight.data, snapshots[-1]["weight"])  # not restored
+    assert EarlyStopping(monitor="val_accuracy").mode == "max"
+    assert EarlyStopping(monitor="val_loss").mode == "min"
+    with pytest.warns(UserWarning, match="'val_loss' is not in the logs"):
+        fit(model, x, 2 * x, loss="mse", optimizer=SGD(model.parameters(), lr=0.1),
+            epochs=1, callbacks=[EarlyStopping()], verbose=0)
+
+
+def test_callback_hooks_order_and_attributes():
+    calls = []
+
+    class Log(Callback):
+        def on_train_begin(self, logs=None): calls.append("train_begin")
+        def on_train_end(self, logs=None): calls.append("train_end")
+        def on_epoch_begin(self, epoch, logs=None): calls.append(f"epoch_begin {epoch}")
+        def on_epoch_end(self, epoch, logs=None): calls.append(f"epoch_end {epoch}")
+        def on_batch_begin(self, batch, logs=None): calls.append(f"batch_begin {batch}")
+        def on_batch_end(self, batch, logs=None): calls.append(f"batch_end {batch}")
+
+    x, y = regression_data(n=10)
+    model = nn.Linear(3, 1)
+    opt = SGD(model.parameters(), lr=0.01)
+    cb = Log()
+    fit(model, x, y, loss="mse", optimizer=opt, epochs=2, batch_size=6, callbacks=[cb],
+        verbose=0)
+    epoch = ["batch_begin 0", "batch_end 0", "batch_begin 1", "batch_end 1"]
+    assert calls == (["train_begin", "epoch_begin 0"] + epoch + ["epoch_end 0", "epoch_begin 1"]
+                     + epoch + ["epoch_end 1", "train_end"])
+    assert cb.model is model and cb.optimizer is opt and cb.params["steps"] == 2
+
+
+def test_terminate_on_nan():
+    x, y = regression_data(n=32)
+    model = nn.Linear(3, 1)
+    h = fit(model, x, y, loss=lambda p, t: F.mse_loss(p, t) * float("nan"),
+            optimizer=SGD(model.parameters(), lr=0.1), epochs=5, batch_size=8,
+            callbacks=[TerminateOnNaN()], verbose=0)
+    assert h.epoch == [0] and math.isnan(h.history["loss"][0])
+
+
+def test_float64_model_gets_float64_batches():
+    engine.manual_seed(0)
+    x, y = regression_data(n=20)
+    model = nn.Linear(3, 1)
+    with engine.no_grad():
+        for p in model.parameters():
+            p.data = p.data.astype(np.float64)
+    fit(model, x, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.1), epochs=2,
+        verbose=0)
+    assert model.weight.dtype == np.float64
+    assert predict(model, x).dtype == np.float64
+
+
+def test_tensor_inputs_and_progress_bar(capsys):
+    x, y = regression_data(n=20)
+    model = nn.Linear(3, 1)
+    opt = SGD(model.parameters(), lr=0.01)
+    fit(model, engine.Tensor(x), engine.Tensor(y), loss="mse", optimizer=opt, epochs=2,
+        verbose=1)
+    err = capsys.readouterr().err
+    assert "Epoch 1/2" in err and "Epoch 2/2" in err and "loss=" in err
+    fit(model, x, y, loss="mse", optimizer=opt, epochs=1, verbose=0)
+    assert capsys.readouterr() == ("", "")
+    fit(model, x, y, loss="mse", optimizer=opt, epochs=1, verbose=2)
+    assert "Epoch 1/1 - loss:" in capsys.readouterr().err
+
+
+def test_fit_errors():
+    model = nn.Linear(3, 1)
+    opt = SGD(model.parameters(), lr=0.1)
+    x, y = regression_data(n=10)
+    with pytest.raises(ValueError, match=r"len\(x\)=10, len\(y\)=9"):
+        fit(model, x, y[:9], loss="mse", optimizer=opt, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="unknown loss 'msqe'.*binary_crossentropy.*mse"):
+        fit(model, x, y, loss="msqe", optimizer=opt, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="unknown metric 'f1'.*accuracy.*mae"):
+        fit(model, x, y, loss="mse", metrics=["f1"], optimizer=opt, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="epochs must be an int >= 1, got 0"):
+        fit(model, x, y, loss="mse", optimizer=opt, epochs=0, verbose=0)
+    with pytest.raises(ValueError, match="validation_split"):
+        fit(model, x, y, loss="mse", optimizer=opt, epochs=1, validation_split=1.5, verbose=0)
+    with pytest.raises(ValueError, match="leaves 0 for training"):
+        fit(model, x[:1], y[:1], loss="mse", optimizer=opt, epochs=1, validation_split=0.5,
+            verbose=0)
+    with pytest.raises(ValueError, match=r"len\(x_val\)=3, len\(y_val\)=2"):
+        fit(model, x, y, loss="mse", optimizer=opt, epochs=1, verbose=0,
+            validation_data=(x[:3], y[:2]))
+    with pytest.raises(ValueError, match="scalar"):
+        fit(model, x, y, loss=lambda p, t: F.mse_loss(p, t, reduction="none"), optimizer=opt,
+            epochs=1, verbose=0)
+    with pytest.raises(TypeError, match="scheduler must be"):
+        fit(model, x, y, loss="mse", optimizer=opt, epochs=1, verbose=0, scheduler=0.5)
+    with pytest.raises(TypeError, match="optimizer"):
+        fit(model, x, y, loss="mse", optimizer="adam", epochs=1, verbose=0)
+    with pytest.warns(UserWarning, match="nothing to train"):
+        h = fit(model, x, y, loss="mse", optimizer=opt, epochs=3, initial_epoch=3, verbose=0)
+    assert h.epoch == []
