@@ -274,7 +274,7 @@ def _fmt(x) -> str:
     x = np.asarray(x)
     if x.size == 1:
         return f"{float(x.reshape(())):.4g}"
-    head = ", ".join(f"{v:.3g}" for v in x.ravel()[:3])
+    head = ", ".join(f"{v + 0.0:.3g}" for v in x.ravel()[:3])  # + 0.0: print −0 as 0
     more = ", …" if x.size > 3 else ""
     return f"{x.shape} [{head}{more}] ‖·‖={float(np.linalg.norm(x)):.4g}"
 

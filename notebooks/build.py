@@ -40,6 +40,7 @@ def build(name: str, fast: bool, timeout: int = 3600) -> Path:
     fd, tmp = tempfile.mkstemp(dir=HERE, suffix=".ipynb.tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         nbformat.write(nb, f)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, out)  # atomic: a failed run never leaves a half-written notebook
     return out
 
