@@ -19,6 +19,23 @@ from .render import atomic_write
 _LR_KEYS = ("lr", "learning_rate")
 
 
+class NotebookFigure(Figure):
+    """A matplotlib Figure that Jupyter shows as a PNG by itself.
+
+    IPython only registers its figure formatter once pyplot's inline backend is active; a
+    figure built without pyplot would otherwise display as ``<Figure size ...>``.
+    """
+
+    def _repr_png_(self):
+        import io
+
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        FigureCanvasAgg(self)
+        buf = io.BytesIO()
+        self.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+        return buf.getvalue()
+
+
 def _save(fig, path):
     if path is not None:
         fmt = Path(path).suffix.lstrip(".").lower() or "png"
@@ -69,7 +86,7 @@ def plot_history(history, log_scale=False, path=None) -> Figure:
     groups = _groups(list(h))
     lr_key = next((k for k in _LR_KEYS if k in h), None)
     n = len(groups) + (lr_key is not None)
-    fig = Figure(figsize=(4.6 * n, 3.4), layout="constrained")
+    fig = NotebookFigure(figsize=(4.6 * n, 3.4), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, n, squeeze=False)[0])
     for ax, (name, members) in zip(axes, groups, strict=False):  # lr: last axis
         for key in members:
@@ -125,7 +142,7 @@ def plot_curve(xs, ys, xlabel="x", ylabel="y", title=None, path=None, logx=False
         if len(names) != len(columns):
             raise ValueError(f"plot_curve: {len(columns)} lines but {len(names)} labels")
         series = list(zip(names, columns, strict=True))
-    fig = Figure(figsize=(5.2, 3.6), layout="constrained")
+    fig = NotebookFigure(figsize=(5.2, 3.6), layout="constrained")
     ax = fig.subplots()
     for label, values in series:
         values = np.asarray(values, dtype=float)
@@ -203,7 +220,7 @@ def show_images(images, labels=None, predictions=None, ncols=8, path=None,
 
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
-    fig = Figure(figsize=(1.35 * ncols, 1.55 * nrows + 0.3), layout="constrained")
+    fig = NotebookFigure(figsize=(1.35 * ncols, 1.55 * nrows + 0.3), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     wrong = 0
     for i, ax in enumerate(axes):
