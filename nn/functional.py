@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 import engine
-from engine import Tensor, no_grad
+from engine import Tensor, avg_pool2d, conv2d, max_pool2d, no_grad  # noqa: F401 (re-exported)
 
 _EPS = 1e-7  # Keras's epsilon: probabilities are clipped to [eps, 1 − eps] before log
 

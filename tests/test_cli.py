@@ -22,8 +22,18 @@ def test_gradcheck_command_selects_ops():
     assert r.returncode == 0 and len(r.stdout.splitlines()) == 4
 
 
-def test_tour_steps_through_backprop():
-    r = run("tour")
+def test_tour_writes_its_files(tmp_path):
+    import shutil
+    r = run("tour", "--fast", "-o", str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert "d(tanh u)/du = 1 − tanh²u" in r.stdout
     assert "gradcheck (float64, finite differences) of dloss/dW: passed" in r.stdout
+    assert "accuracy" in r.stdout
+    names = {p.name for p in tmp_path.iterdir()}
+    expected = {"cnn_loss.png", "cnn_predictions.png"}
+    if shutil.which("dot"):
+        expected |= {"neuron.svg", "neuron_grad.svg", "neuron_step00.svg", "rnn_unrolled.svg",
+                     "rnn_rolled.svg", "softmax_classifier_grad.svg"}
+    assert expected <= names
+    for name in expected:
+        assert str(tmp_path / name) in r.stdout and (tmp_path / name).stat().st_size > 1000

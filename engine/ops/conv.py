@@ -1,0 +1,351 @@
+"""conv2d: im2col (a Numba kernel) + GEMMs (numpy's BLAS), the batch in L2-sized chunks.
+
+Shapes: x (N, C, H, W), weight (F, C/groups, kh, kw), bias (F,), out (N, F, Ho, Wo) with
+``Ho = (H + top + bottom − dh·(kh − 1) − 1) // sh + 1`` (Wo alike), P = Ho·Wo. With ``cols``
+the column matrix of ``engine/kernels/im2col.py`` (one column per output pixel, K = C·kh·kw
+rows) and ``Wm = weight.reshape(F, K)``, per channel group::
+
+    forward   Y  = Wm · cols (+ b)
+    backward  dW = dY · colsᵀ      dcols = Wmᵀ · dY      dx = col2im(dcols)      db = Σ dY
+
+How the work is laid out (each choice measured on the seed CNN's layers, bench/conv_pool.py):
+
+- Chunks: the batch runs in chunks whose column matrix fits in a core's L2 (``CHUNK_BYTES``):
+  im2col writes a chunk and BLAS reads it while it is still in cache.
+- Layout: for small images (P < ``PER_SAMPLE_MIN_P``) one GEMM covers the whole chunk, and its
+  (F, n·P) result is transposed into NCHW; for large ones one GEMM per sample writes NCHW
+  directly (the transpose cost more than the many GEMMs save).
+- Columns for dW: kept from the forward when small (``KEEP_COLS_BYTES``), otherwise rebuilt
+  chunk by chunk in backward: rebuilding into a cache-hot buffer beat writing and re-reading
+  megabytes of fresh memory.
+- Scratch arrays come from a pool reused across calls (``workspace``), so steady-state calls
+  do not page-fault fresh memory in (~1 µs per 4 KiB page).
+
+Padding: an int or (ph, pw) pads both sides; ``'valid'`` is 0; ``'same'`` follows TensorFlow
+(out = ceil(in / stride); an odd total puts the extra row/column at the bottom/right).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Op
+from ..kernels import col2im, col2im_shift, column_masks, im2col, im2col_shift, window_tables
+from ..registry import ErrorCase, OpSpec, normal, register
+
+CHUNK_BYTES = 1 << 20       # column-matrix bytes per chunk: about half the 2 MiB L2 of a core
+KEEP_COLS_BYTES = 4 << 20   # keep the forward's columns for dW up to this size, else rebuild
+PER_SAMPLE_MIN_P = 400      # output pixels per sample from which one GEMM per sample wins
+_FLOATS = (np.float32, np.float64)
+
+
+# ----------------------------------------------------------------------------- arguments
+def pair(v, what, op, minimum):
+    """``v`` (an int or a pair of ints) as a pair, each ≥ ``minimum``; else a ValueError."""
+    vals = (v, v) if isinstance(v, (int, np.integer)) else tuple(v) if isinstance(
+        v, (tuple, list)) else None
+    if (vals is None or len(vals) != 2 or isinstance(v, bool)
+            or not all(isinstance(a, (int, np.integer)) and a >= minimum for a in vals)):
+        raise ValueError(f"{op}: {what} must be an int ≥ {minimum} or a pair of them, got {v!r}")
+    return int(vals[0]), int(vals[1])
+
+
+def check_4d(op, x, what="input", layout="(N, C, H, W)"):
+    if x.ndim != 4:
+        raise ValueError(f"{op}: expected a 4-D {what} {layout}, got shape {x.shape}")
+    if x.dtype.type not in _FLOATS:
+        raise TypeError(f"{op}: {what} must be float32 or float64, got {x.dtype}")
+
+
+def same_padding(size, k, s, d):
+    """TensorFlow's 'same': (before, after) so that out = ceil(size / s)."""
+    total = max((-(-size // s) - 1) * s + d * (k - 1) + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+class ConvGeometry:
+    """Validated sizes of one conv2d call (everything but the arrays)."""
+
+    def __init__(self, x_shape, w_shape, b_shape, stride, padding, dilation, groups):
+        N, C, H, W = x_shape
+        F, Cg, kh, kw = w_shape
+        self.sh, self.sw = pair(stride, "stride", "conv2d", 1)
+        self.dh, self.dw = pair(dilation, "dilation", "conv2d", 1)
+        if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
+            raise ValueError(f"conv2d: groups must be a positive int, got {groups!r}")
+        if C % groups or F % groups:
+            raise ValueError(f"conv2d: groups={groups} must divide both the {C} input channels "
+                             f"and the {F} filters (input {x_shape}, weight {w_shape})")
+        if Cg * groups != C:
+            raise ValueError(f"conv2d: channel mismatch: input {x_shape} has {C} channels but "
+                             f"weight {w_shape} with groups={groups} expects {Cg * groups}")
+        if b_shape is not None and tuple(b_shape) != (F,):
+            raise ValueError(f"conv2d: bias of shape {tuple(b_shape)} does not match the {F} "
+                             f"filters of weight {w_shape}")
+        if isinstance(padding, str):
+            if padding.lower() == "same":
+                (top, bottom), (left, right) = (same_padding(H, kh, self.sh, self.dh),
+                                                same_padding(W, kw, self.sw, self.dw))
+            elif padding.lower() == "valid":
+                top = bottom = left = right = 0
+            else:
+                raise ValueError(f"conv2d: padding must be an int, a pair, 'same' or 'valid', "
+                                 f"got {padding!r}")
+        else:
+            (top, left) = pair(padding, "padding", "conv2d", 0)
+            bottom, right = top, left
+        eh, ew = self.dh * (kh - 1) + 1, self.dw * (kw - 1) + 1  # dilated kernel extent
+        if eh > H + top + bottom or ew > W + left + right:
+            raise ValueError(f"conv2d: kernel {kh}x{kw} (dilation {self.dh}x{self.dw}, extent "
+                             f"{eh}x{ew}) is larger than the padded input "
+                             f"{H + top + bottom}x{W + left + right} (input {x_shape}, "
+                             f"weight {w_shape}, padding {(top, bottom, left, right)})")
+        self.N, self.C, self.H, self.W, self.F, self.kh, self.kw = N, C, H, W, F, kh, kw
+        self.groups, self.Cg, self.Fg = groups, Cg, F // groups
+        self.top, self.bottom, self.left, self.right = top, bottom, left, right
+        self.Ho = (H + top + bottom - eh) // self.sh + 1
+        self.Wo = (W + left + right - ew) // self.sw + 1
+        self.P = self.Ho * self.Wo           # output pixels per sample
+        self.Kg = Cg * kh * kw               # GEMM depth per group
+        self.K = C * kh * kw                 # rows of the column matrix
+
+    def plan(self, itemsize, keep_cols):
+        """Pick the column layout and chunk size for this call (see the module docstring)."""
+        self.per_sample = self.P >= PER_SAMPLE_MIN_P
+        self.shift = self.sh == self.sw == 1 and self.Wo == self.W
+        self.nb = max(1, min(self.N, CHUNK_BYTES // max(1, self.K * self.P * itemsize)))
+        self.keep_cols = keep_cols and self.N * self.K * self.P * itemsize <= KEEP_COLS_BYTES
+
+    def chunks(self):
+        """(n0, n1, cols shape) for each chunk of the batch."""
+        for n0 in range(0, self.N, self.nb):
+            n1 = min(self.N, n0 + self.nb)
+            n = n1 - n0
+            yield n0, n1, (n * self.K, self.P) if self.per_sample else (self.K, n * self.P)
+
+    def to_columns(self, x3, cols):
+        """im2col of x3 (n, C, H·W) into cols, with the faster kernel that applies."""
+        if self.shift:
+            im2col_shift(x3, cols, self.H, self.W, self.kh, self.kw, self.top, self.left,
+                         self.dh, self.dw, self.Ho, self._masks(), self.per_sample)
+        else:
+            im2col(x3, cols, self._tables()[0], self.per_sample)
+
+    def from_columns(self, cols, dx3):
+        """col2im of cols into dx3 (n, C, H·W)."""
+        if self.shift:
+            col2im_shift(cols, dx3, self.H, self.W, self.kh, self.kw, self.top, self.left,
+                         self.dh, self.dw, self.Ho, self._masks(), self.per_sample)
+        else:
+            col2im(cols, dx3, self._tables()[1], self.per_sample)
+
+    def _masks(self):
+        return column_masks(self.W, self.Ho, self.kw, self.left, self.dw)
+
+    def _tables(self):
+        return window_tables(self.H, self.W, self.kh, self.kw, self.sh, self.sw, self.top,
+                             self.left, self.dh, self.dw, self.Ho, self.Wo)
+
+
+# ----------------------------------------------------------------------------- scratch pool
+_POOL: dict = {}
+
+
+def workspace(name, shape, dtype):
+    """A scratch array of ``shape`` (contents undefined), reusing one growing buffer per name.
+
+    Freed multi-MB temporaries go back to the OS and every first touch of a fresh page costs a
+    page fault (~1 µs per 4 KiB): reusing the buffer keeps steady-state calls fault-free.
+    Only for temporaries that die before the call returns.
+    """
+    n = int(np.prod(shape))
+    buf = _POOL.get((name, np.dtype(dtype)))
+    if buf is None or buf.size < n:
+        buf = _POOL[(name, np.dtype(dtype))] = np.empty(max(n, 1), dtype)
+    return buf[:n].reshape(shape)
+
+
+# ----------------------------------------------------------------------------- the op
+class Conv2d(Op):
+    name = "conv2d"
+    formula = "dx = col2im(Wᵀ·dy), dW = dy·colsᵀ, db = Σ dy"
+
+    def forward(self, x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
+        check_4d("conv2d", x)
+        check_4d("conv2d", w, "weight", "(F, C/groups, kh, kw)")
+        if b is not None and b.ndim != 1:
+            raise ValueError(f"conv2d: bias must be 1-D (F,), got shape {b.shape}")
+        geo = self.geo = ConvGeometry(x.shape, w.shape, None if b is None else b.shape,
+                                      stride, padding, dilation, groups)
+        need = getattr(self, "needs_grad", (True,) * 3)
+        x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
+        geo.plan(x.itemsize, keep_cols=need[1])
+        N, F, P, G, Fg, Kg = geo.N, geo.F, geo.P, geo.groups, geo.Fg, geo.Kg
+        w3, x3 = w.reshape(G, Fg, Kg), x.reshape(N, geo.C, -1)
+        out = np.empty((N, F, geo.Ho, geo.Wo), x.dtype)
+        # Columns kept for dW (when small enough) instead of rebuilt in backward.
+        kept = np.empty(N * geo.K * P, x.dtype) if geo.keep_cols else None
+        per = geo.K * P  # column-matrix entries per sample
+        for n0, n1, shape in geo.chunks():
+            n = n1 - n0
+            cols = (kept[n0 * per:n1 * per] if geo.keep_cols
+                    else workspace("cols", n * per, x.dtype)).reshape(shape)
+            geo.to_columns(x3[n0:n1], cols)
+            out_n = out[n0:n1].reshape(n, G, Fg, P)
+            if geo.per_sample:  # one GEMM per sample, straight into NCHW
+                np.matmul(w3, cols.reshape(n, G, Kg, P), out=out_n)
+                if b is not None:
+                    out_n += b.reshape(G, Fg, 1)
+            else:               # one GEMM for the chunk, then (F, n, P) -> (n, F, P)
+                y = workspace("y", (G, Fg, n * P), x.dtype)
+                np.matmul(w3, cols.reshape(G, Kg, n * P), out=y)
+                y = y.reshape(F, n, P).transpose(1, 0, 2)
+                if b is None:
+                    out_n.reshape(n, F, P)[...] = y
+                else:
+                    np.add(y, b.reshape(F, 1), out=out_n.reshape(n, F, P))
+        # dW needs the columns (kept, or x to rebuild them); dx needs w.
+        self.save(x if need[1] and kept is None else None, w if need[0] else None, kept)
+        self.shapes = (x.shape, w.shape, out.shape)
+        return out
+
+    def backward(self, g):
+        x, w, kept = self.saved
+        geo = self.geo
+        need = tuple(self.needs_grad) + (False,) * (3 - len(self.needs_grad))
+        N, F, P, G, Fg, Kg = geo.N, geo.F, geo.P, geo.groups, geo.Fg, geo.Kg
+        g = np.ascontiguousarray(g)  # upstream gradients can be broadcast or strided views
+        dt = g.dtype
+        dx = np.empty((N, geo.C, geo.H, geo.W), dt) if need[0] else None
+        dw = np.zeros((G, Fg, Kg), dt) if need[1] else None
+        db = g.sum(axis=(0, 2, 3)) if need[2] else None
+        if not (need[0] or need[1]):
+            return (dx, dw, db)[:len(self.needs_grad)]
+        wt = w.reshape(G, Fg, Kg).transpose(0, 2, 1) if need[0] else None
+        x3 = x.reshape(N, geo.C, -1) if x is not None else None
+        dx3 = dx.reshape(N, geo.C, -1) if need[0] else None
+        per = geo.K * P
+        for n0, n1, shape in geo.chunks():
+            n = n1 - n0
+            if geo.per_sample:  # dY as it comes: (n, G, Fg, P)
+                dy = g[n0:n1].reshape(n, G, Fg, P)
+            else:               # dY with channels as rows, as the forward GEMM made it
+                dy = workspace("dy", (G, Fg, n * P), dt)
+                dy.reshape(F, n, P)[...] = g[n0:n1].reshape(n, F, P).transpose(1, 0, 2)
+            if need[1]:
+                if kept is not None:
+                    cols = kept[n0 * per:n1 * per].reshape(shape)
+                else:
+                    cols = workspace("cols", shape, dt)
+                    geo.to_columns(x3[n0:n1], cols)
+                if geo.per_sample:
+                    colsT = cols.reshape(n, G, Kg, P).transpose(0, 1, 3, 2)
+                    dw += np.matmul(dy, colsT, out=workspace("dw", (n, G, Fg, Kg), dt)).sum(0)
+                else:
+                    colsT = cols.reshape(G, Kg, n * P).transpose(0, 2, 1)
+                    dw += np.matmul(dy, colsT, out=workspace("dw", (G, Fg, Kg), dt))
+            if need[0]:
+                dshape = (n, G, Kg, P) if geo.per_sample else (G, Kg, n * P)
+                dcols = np.matmul(wt, dy, out=workspace("dcols", dshape, dt))
+                geo.from_columns(dcols.reshape(shape), dx3[n0:n1])
+        dw = None if dw is None else dw.reshape(geo.F, geo.Cg, geo.kh, geo.kw)
+        return (dx, dw, db)[:len(self.needs_grad)]
+
+    def describe(self):
+        x, w, out = self.shapes
+        geo = self.geo
+        return (f"x {x} ⊛ W {w} → {out}, stride {(geo.sh, geo.sw)}, padding "
+                f"{(geo.top, geo.bottom, geo.left, geo.right)}, dilation {(geo.dh, geo.dw)}, "
+                f"groups {geo.groups}")
+
+
+def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation, as in PyTorch) of NCHW ``x`` with ``w``.
+
+    ``w`` has shape (F, C/groups, kh, kw), ``b`` (F,) or None. ``padding``: int, (ph, pw),
+    ``'same'`` (TensorFlow's rule, extra on the bottom/right) or ``'valid'``.
+
+    >>> import numpy as np, engine
+    >>> from engine.ops.conv import conv2d
+    >>> x = engine.ones(1, 1, 4, 4, requires_grad=True)
+    >>> w = engine.ones(2, 1, 3, 3, requires_grad=True)
+    >>> y = conv2d(x, w, padding=1)
+    >>> y.shape
+    (1, 2, 4, 4)
+    >>> y.data[0, 0]
+    array([[4., 6., 6., 4.],
+           [6., 9., 9., 6.],
+           [6., 9., 9., 6.],
+           [4., 6., 6., 4.]], dtype=float32)
+    >>> y.sum().backward(); x.grad[0, 0, 0]   # each corner pixel is seen by 4 windows, 2 filters
+    array([ 8., 12., 12.,  8.], dtype=float32)
+    """
+    inputs = (x, w) if b is None else (x, w, b)
+    return Conv2d.apply(*inputs, stride=stride, padding=padding, dilation=dilation,
+                        groups=groups)
+
+
+# ----------------------------------------------------------------------------- reference
+def conv2d_reference(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """The definition, one output pixel at a time (slow; for tests and the op registry)."""
+    geo = ConvGeometry(x.shape, w.shape, None if b is None else b.shape, stride, padding,
+                       dilation, groups)
+    xp = np.pad(x, ((0, 0), (0, 0), (geo.top, geo.bottom), (geo.left, geo.right)))
+    out = np.zeros((geo.N, geo.F, geo.Ho, geo.Wo), np.result_type(x, w))
+    for grp in range(groups):
+        cs, fs = slice(grp * geo.Cg, (grp + 1) * geo.Cg), slice(grp * geo.Fg, (grp + 1) * geo.Fg)
+        for oh in range(geo.Ho):
+            for ow in range(geo.Wo):
+                h, v = oh * geo.sh, ow * geo.sw
+                patch = xp[:, cs, h:h + geo.dh * (geo.kh - 1) + 1:geo.dh,
+                           v:v + geo.dw * (geo.kw - 1) + 1:geo.dw]        # (N, Cg, kh, kw)
+                out[:, fs, oh, ow] = np.einsum("nckl,fckl->nf", patch, w[fs])
+    return out if b is None else out + b.reshape(1, -1, 1, 1)
+
+
+# ----------------------------------------------------------------------------- registry
+def _conv_shapes(rng):
+    groups = int(rng.choice([1, 1, 2, 3]))
+    n, cg, fg = (int(v) for v in rng.integers(1, 3, size=3))
+    h, w = (int(v) for v in rng.integers(1, 7, size=2))
+    kh, kw = (int(v) for v in rng.integers(1, 4, size=2))
+    shapes = ((n, cg * groups, h, w), (fg * groups, cg, kh, kw))
+    return shapes + ((fg * groups,),) if rng.random() < 0.5 else shapes
+
+
+def _conv_params(rng, shapes):
+    (_, c, h, w), (_, cg, kh, kw) = shapes[:2]
+    stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+    padding = [0, 1, 2, (int(rng.integers(0, 3)), int(rng.integers(0, 3))), "same", "valid"][
+        int(rng.integers(0, 6))]
+    pads = {"same": (9, 9), "valid": (0, 0)}.get(padding) if isinstance(padding, str) else \
+        pair(padding, "padding", "conv2d", 0)
+    # The largest dilation (≤ 2) whose kernel extent fits; 'same' if even 1 does not fit.
+    dil = []
+    for k, size, p in ((kh, h, pads[0]), (kw, w, pads[1])):
+        fits = [d for d in (1, 2) if d * (k - 1) + 1 <= size + 2 * p]
+        dil.append(int(rng.choice(fits)) if fits else 1)
+        if not fits:
+            padding = "same"
+    return {"stride": stride, "padding": padding, "dilation": tuple(dil), "groups": c // cg}
+
+
+def _t(shape):
+    from ..tensor import Tensor
+    return Tensor(np.ones(shape))
+
+
+register(OpSpec(
+    "conv2d", lambda x, w, b=None, **p: conv2d(x, w, b, **p), conv2d_reference,
+    arity=2, shapes=_conv_shapes, params=_conv_params, values=(normal,), ops=("conv2d",),
+    errors=(
+        ErrorCase(lambda: conv2d(_t((2, 3, 5)), _t((4, 3, 3, 3))), ValueError,
+                  r"conv2d: expected a 4-D input .*\(2, 3, 5\)"),
+        ErrorCase(lambda: conv2d(_t((1, 3, 5, 5)), _t((4, 2, 3, 3))), ValueError,
+                  r"conv2d: channel mismatch: input \(1, 3, 5, 5\) .* weight \(4, 2, 3, 3\)"),
+        ErrorCase(lambda: conv2d(_t((1, 4, 5, 5)), _t((6, 2, 3, 3)), groups=3), ValueError,
+                  r"conv2d: groups=3 must divide .*\(1, 4, 5, 5\).*\(6, 2, 3, 3\)"),
+        ErrorCase(lambda: conv2d(_t((1, 1, 2, 2)), _t((1, 1, 5, 5)), padding=1), ValueError,
+                  r"conv2d: kernel 5x5 .* larger than the padded input 4x4 .*\(1, 1, 2, 2\)"),
+        ErrorCase(lambda: conv2d(_t((1, 1, 5, 5)), _t((1, 1, 3, 3)), padding="full"),
+                  ValueError, r"conv2d: padding must be .*'full'"),
+    )))

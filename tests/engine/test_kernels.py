@@ -1,0 +1,296 @@
+"""The Numba kernels on plain arrays, against slow, obvious references (direct Python loops).
+
+Geometry here is drawn freely (any padding on each side, stride, dilation), not through the
+ops' argument rules, so the kernels are checked on every layout the wrappers can produce.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.kernels import (
+    avg_pool_backward,
+    avg_pool_forward,
+    col2im,
+    col2im_shift,
+    column_masks,
+    im2col,
+    im2col_shift,
+    max_pool_backward,
+    max_pool_forward,
+    window_tables,
+)
+from engine.ops.pool import pool_output_size
+
+DTYPES = [np.float64, np.float32]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def warm_jit():
+    """Load (or compile, once per machine) every kernel for both dtypes before any test runs."""
+    for dt in DTYPES:
+        x = np.ones((1, 1, 3, 3), dt)
+        for kind in KINDS:
+            cols = run_im2col(kind, x, (2, 2, 1, 1, 0, 0, 1, 1, 2, 3))
+            run_col2im(kind, cols, x, (2, 2, 1, 1, 0, 0, 1, 1, 2, 3))
+        out, idx = np.empty((1, 1, 2, 2), dt), np.empty((1, 1, 2, 2), np.int32)
+        max_pool_forward(x, out, idx, 2, 2, 1, 1, 0, 0)
+        max_pool_backward(out, idx, x.reshape(1, 1, 9))
+        avg_pool_forward(x, out, 2, 2, 1, 1, 0, 0, True)
+        avg_pool_backward(out, x, 2, 2, 1, 1, 0, 0, True)
+
+
+# --------------------------------------------------------------------------- im2col / col2im
+# (implementation, per_sample layout): the table kernels take any geometry, the shift kernels
+# stride 1 with Wo = W; each writes either column layout.
+KINDS = [("tables", False), ("tables", True), ("shift", False), ("shift", True)]
+KIND_IDS = ["tables", "tables-per-sample", "shift", "shift-per-sample"]
+
+
+def to_layout(cols, n, per_sample):
+    """(K, N·P) -> the kernel's layout: (N·K, P) when per_sample."""
+    k = cols.shape[0]
+    return cols.reshape(k, n, -1).transpose(1, 0, 2).reshape(n * k, -1) if per_sample else cols
+
+
+def from_layout(cols, n, k, per_sample):
+    return cols.reshape(n, k, -1).transpose(1, 0, 2).reshape(k, -1) if per_sample else cols
+
+
+def run_im2col(kind, x, args, check_guards=False):
+    """The column matrix of x by one kernel, returned as (K, N·P) whatever its layout."""
+    impl, per_sample = kind
+    n, c, h, w = x.shape
+    kh, kw, sh, sw, top, left, dh, dw, ho, wo = args
+    k, p = c * kh * kw, ho * wo
+    cols, guards_intact = guarded((n * k, p) if per_sample else (k, n * p), x.dtype)
+    x3 = x.reshape(n, c, -1)
+    if impl == "shift":
+        im2col_shift(x3, cols, h, w, kh, kw, top, left, dh, dw, ho,
+                     column_masks(w, ho, kw, left, dw), per_sample)
+    else:
+        im2col(x3, cols, window_tables(h, w, *args)[0], per_sample)
+    assert guards_intact(), "the kernel wrote outside its output"
+    return from_layout(cols, n, k, per_sample)
+
+
+def run_col2im(kind, cols, dx, args):
+    """col2im of cols (K, N·P) into dx (N, C, H, W) by one kernel."""
+    impl, per_sample = kind
+    n, c, h, w = dx.shape
+    kh, kw, sh, sw, top, left, dh, dw, ho, wo = args
+    cols = np.ascontiguousarray(to_layout(cols, n, per_sample))
+    dx3 = dx.reshape(n, c, -1)
+    if impl == "shift":
+        col2im_shift(cols, dx3, h, w, kh, kw, top, left, dh, dw, ho,
+                     column_masks(w, ho, kw, left, dw), per_sample)
+    else:
+        col2im(cols, dx3, window_tables(h, w, *args)[1], per_sample)
+
+
+@st.composite
+def conv_geometry(draw, kind=KINDS[0]):
+    """x shape and (kh, kw, sh, sw, top, left, dh, dw, Ho, Wo) with any bottom/right padding."""
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    h, w = draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    dh, dw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    top, bottom = draw(st.integers(0, 3)), draw(st.integers(0, 3))
+    left, right = draw(st.integers(0, 3)), draw(st.integers(0, 3))
+    eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    if kind[0] == "shift":  # stride 1 and Wo = W: left + right = ew − 1
+        sh = sw = 1
+        left = min(left, ew - 1)
+        right = ew - 1 - left
+    # Grow the padding until the dilated kernel fits (keeps every draw useful).
+    bottom += max(0, eh - (h + top + bottom))
+    right += max(0, ew - (w + left + right))
+    ho, wo = (h + top + bottom - eh) // sh + 1, (w + left + right - ew) // sw + 1
+    return (n, c, h, w), (kh, kw, sh, sw, top, left, dh, dw, ho, wo)
+
+
+def guarded(shape, dtype, pad=64):
+    """A NaN-filled C-contiguous array inside a larger buffer, and a check that the kernel
+    wrote nothing outside it (Numba does no bounds checks)."""
+    n = int(np.prod(shape))
+    buf = np.full(n + 2 * pad, 7.0, dtype)
+    buf[pad:pad + n] = np.nan
+    return buf[pad:pad + n].reshape(shape), lambda: (buf[:pad] == 7).all() and (
+        buf[pad + n:] == 7).all()
+
+
+def im2col_reference(x, kh, kw, sh, sw, top, left, dh, dw, ho, wo):
+    n_, c_, h_, w_ = x.shape
+    cols = np.zeros((c_ * kh * kw, n_ * ho * wo), x.dtype)
+    for n in range(n_):
+        for c in range(c_):
+            for i in range(kh):
+                for j in range(kw):
+                    for oh in range(ho):
+                        for ow in range(wo):
+                            ih, iw = oh * sh - top + i * dh, ow * sw - left + j * dw
+                            r, col = (c * kh + i) * kw + j, (n * ho + oh) * wo + ow
+                            if 0 <= ih < h_ and 0 <= iw < w_:
+                                cols[r, col] = x[n, c, ih, iw]
+    return cols
+
+
+def col2im_reference(cols, shape, kh, kw, sh, sw, top, left, dh, dw, ho, wo):
+    n_, c_, h_, w_ = shape
+    dx = np.zeros(shape, cols.dtype)
+    for n in range(n_):
+        for c in range(c_):
+            for i in range(kh):
+                for j in range(kw):
+                    for oh in range(ho):
+                        for ow in range(wo):
+                            ih, iw = oh * sh - top + i * dh, ow * sw - left + j * dw
+                            r, col = (c * kh + i) * kw + j, (n * ho + oh) * wo + ow
+                            if 0 <= ih < h_ and 0 <= iw < w_:
+                                dx[n, c, ih, iw] += cols[r, col]
+    return dx
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data(), seed=st.integers(0, 2**32 - 1))
+def test_im2col_matches_loops(kind, dtype, data, seed):
+    shape, args = data.draw(conv_geometry(kind))
+    x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    np.testing.assert_array_equal(run_im2col(kind, x, args), im2col_reference(x, *args))
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data(), seed=st.integers(0, 2**32 - 1))
+def test_col2im_matches_loops_and_is_the_adjoint(kind, dtype, data, seed):
+    shape, args = data.draw(conv_geometry(kind))
+    kh, kw, ho, wo = args[0], args[1], args[-2], args[-1]
+    rng = np.random.default_rng(seed)
+    cols = rng.standard_normal((shape[1] * kh * kw, shape[0] * ho * wo)).astype(dtype)
+    dx, guards_intact = guarded(shape, dtype)  # col2im overwrites: no accumulation into dx
+    run_col2im(kind, cols, dx, args)
+    assert guards_intact(), "the kernel wrote outside its output"
+    tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-12}
+    np.testing.assert_allclose(dx, col2im_reference(cols, shape, *args), **tol)
+    # <im2col(x), cols> = <x, col2im(cols)>: col2im is im2col's transpose.
+    x = rng.standard_normal(shape)
+    np.testing.assert_allclose(np.vdot(im2col_reference(x, *args), cols.astype(np.float64)),
+                               np.vdot(x, dx.astype(np.float64)), rtol=1e-4, atol=1e-6)
+
+
+def test_window_tables_are_cached_and_read_only():
+    a = window_tables(5, 5, 3, 3, 1, 1, 1, 1, 1, 1, 5, 5)
+    assert window_tables(5, 5, 3, 3, 1, 1, 1, 1, 1, 1, 5, 5) is a
+    assert not a[0].flags.writeable and a[0].dtype == np.int32
+    # centre tap of a 'same' 3x3: output pixel p reads input pixel p
+    np.testing.assert_array_equal(a[0][4], np.arange(25))
+    np.testing.assert_array_equal(a[1][4], np.arange(25))
+
+
+# --------------------------------------------------------------------------- pooling
+@st.composite
+def pool_geometry(draw):
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    h, w = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    sh, sw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    ph, pw = draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2))
+    ceil = draw(st.booleans())
+    kh, kw = min(kh, h + 2 * ph), min(kw, w + 2 * pw)
+    ph, pw = min(ph, kh // 2), min(pw, kw // 2)
+    ho = pool_output_size(h, kh, sh, ph, ceil)
+    wo = pool_output_size(w, kw, sw, pw, ceil)
+    return (n, c, h, w), (kh, kw, sh, sw, ph, pw), (ho, wo)
+
+
+def windows(shape, args, out_hw):
+    """Yield (oh, ow, rows, cols) of every window, clipped to the input."""
+    _, _, h, w = shape
+    kh, kw, sh, sw, ph, pw = args
+    for oh in range(out_hw[0]):
+        for ow in range(out_hw[1]):
+            h0, w0 = oh * sh - ph, ow * sw - pw
+            yield oh, ow, range(max(h0, 0), min(h0 + kh, h)), range(max(w0, 0), min(w0 + kw, w))
+
+
+def distinct_values(rng, shape, dtype):
+    """A random permutation of 0..n−1 (shifted): no two values tie, so argmax is unique."""
+    return (rng.permutation(int(np.prod(shape))) - 3.5).reshape(shape).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(geo=pool_geometry(), seed=st.integers(0, 2**32 - 1))
+def test_max_pool_kernels_match_loops(dtype, geo, seed):
+    shape, args, (ho, wo) = geo
+    rng = np.random.default_rng(seed)
+    x = distinct_values(rng, shape, dtype)
+    out, idx = np.empty(shape[:2] + (ho, wo), dtype), np.empty(shape[:2] + (ho, wo), np.int32)
+    max_pool_forward(x, out, idx, *args)
+    g = rng.standard_normal(out.shape).astype(dtype)
+    ref_out, ref_dx = np.empty_like(out), np.zeros_like(x)
+    for n in range(shape[0]):
+        for c in range(shape[1]):
+            for oh, ow, hs, ws in windows(shape, args, (ho, wo)):
+                best = max((x[n, c, h, w], h, w) for h in hs for w in ws)
+                ref_out[n, c, oh, ow] = best[0]
+                assert idx[n, c, oh, ow] == best[1] * shape[3] + best[2]
+                ref_dx[n, c, best[1], best[2]] += g[n, c, oh, ow]
+    np.testing.assert_array_equal(out, ref_out)
+    dx = np.full(shape, np.nan, dtype)
+    max_pool_backward(g, idx, dx.reshape(shape[0], shape[1], -1))
+    np.testing.assert_allclose(dx, ref_dx, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(geo=pool_geometry(), include_pad=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_avg_pool_kernels_match_loops(dtype, geo, include_pad, seed):
+    shape, args, (ho, wo) = geo
+    kh, kw, _, _, ph, pw = args
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(dtype)
+    out = np.empty(shape[:2] + (ho, wo), dtype)
+    avg_pool_forward(x, out, *args, include_pad)
+    g = rng.standard_normal(out.shape).astype(dtype)
+    ref_out, ref_dx = np.empty_like(out), np.zeros(shape)
+    _, _, h, w = shape
+    for oh, ow, hs, ws in windows(shape, args, (ho, wo)):
+        if include_pad:  # padding cells count, cells past the padding (ceil mode) do not
+            h0, w0 = oh * args[2] - ph, ow * args[3] - pw
+            count = (min(h0 + kh, h + ph) - h0) * (min(w0 + kw, w + pw) - w0)
+        else:
+            count = len(hs) * len(ws)
+        window = (slice(None), slice(None), slice(hs.start, hs.stop), slice(ws.start, ws.stop))
+        ref_out[:, :, oh, ow] = x[window].sum(axis=(2, 3)) / count
+        ref_dx[window] += (g[:, :, oh, ow] / count)[:, :, None, None]
+    tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12}
+    np.testing.assert_allclose(out, ref_out, **tol)
+    dx = np.full(shape, np.nan, dtype)
+    avg_pool_backward(g, dx, *args, include_pad)
+    np.testing.assert_allclose(dx, ref_dx, **tol)
+
+
+def test_max_pool_nan_propagates_and_ties_pick_the_first():
+    x = np.array([[[[1.0, np.nan], [3.0, 2.0]], [[5.0, 5.0], [5.0, 5.0]]]])
+    out, idx = np.empty((1, 2, 1, 1)), np.empty((1, 2, 1, 1), np.int32)
+    max_pool_forward(x, out, idx, 2, 2, 2, 2, 0, 0)
+    assert np.isnan(out[0, 0, 0, 0]) and idx[0, 0, 0, 0] == 1   # as PyTorch
+    assert out[0, 1, 0, 0] == 5.0 and idx[0, 1, 0, 0] == 0      # first of equal values
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
+@settings(max_examples=10)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_kernels_take_chunks_of_a_larger_array(kind, seed):
+    """The conv wrapper passes x[n0:n1] and dx[n0:n1]: views into bigger arrays."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((5, 2, 4, 4))
+    args = (3, 3, 1, 1, 1, 1, 1, 1, 4, 4)
+    whole = run_im2col(kind, x, args)
+    part = run_im2col(kind, x[2:4], args)
+    np.testing.assert_array_equal(part, whole[:, 32:64])
+    dx = np.zeros_like(x)
+    run_col2im(kind, part, dx[2:4], args)
+    assert not dx[:2].any() and not dx[4:].any()
+    np.testing.assert_allclose(dx[2:4], col2im_reference(part, (2, 2, 4, 4), *args))
