@@ -1,6 +1,10 @@
 """Pictures of graphs, backprop steps, unrolled recurrent nets and training curves.
 
-(Being built: see the viz issue. The ``stepgrad`` command lives in ``viz.cli``.)
+Graph drawings (``draw_graph``, ``draw_step``, ``draw_unrolled``, ``draw_rolled``) return a
+``graphviz.Digraph``: Jupyter shows it inline, ``.source`` is the DOT text, and
+``viz.save(g, "graph.svg")`` writes it (Graphviz's ``dot`` renders; ``.dot`` needs none).
+Plots (``plot_history``, ``plot_curve``, ``show_images``) return matplotlib Figures.
+The ``stepgrad`` command lives in ``viz.cli``.
 """
 from .graph import draw_graph, draw_step
 from .plots import plot_curve, plot_history, show_images
