@@ -26,6 +26,8 @@ Padding: an int or (ph, pw) pads both sides; ``'valid'`` is 0; ``'same'`` follow
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd import Op
@@ -155,9 +157,10 @@ def workspace(name, shape, dtype):
 
     Freed multi-MB temporaries go back to the OS and every first touch of a fresh page costs a
     page fault (~1 µs per 4 KiB): reusing the buffer keeps steady-state calls fault-free.
-    Only for temporaries that die before the call returns.
+    Only for temporaries that die before the call returns (and one call at a time: the pool
+    is shared by the whole process, not per thread).
     """
-    n = int(np.prod(shape))
+    n = math.prod(shape) if isinstance(shape, tuple) else int(shape)
     buf = _POOL.get((name, np.dtype(dtype)))
     if buf is None or buf.size < n:
         buf = _POOL[(name, np.dtype(dtype))] = np.empty(max(n, 1), dtype)
