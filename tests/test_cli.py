@@ -37,3 +37,23 @@ def test_tour_writes_its_files(tmp_path):
     assert expected <= names
     for name in expected:
         assert str(tmp_path / name) in r.stdout and (tmp_path / name).stat().st_size > 1000
+
+
+def test_draw_command_writes_the_graph_and_prints_gradients(tmp_path):
+    out = tmp_path / "g.dot"  # .dot needs no Graphviz
+    r = run("draw", "(a*b + b).tanh()", "a=2", "b=-3", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    # d/da tanh(ab + b) = b(1 − t²), d/db = (a + 1)(1 − t²), t = tanh(−9)
+    import math
+    t = math.tanh(-9.0)
+    assert f"d/da = {-3 * (1 - t * t):.6g}" in r.stdout
+    assert f"d/db = {3 * (1 - t * t):.6g}" in r.stdout
+    assert "digraph" in out.read_text() and "tanh" in out.read_text()
+
+
+def test_draw_command_refuses_code():
+    for expr in ("__import__('os').system('true')", "a.__class__", "[a]", "open('x')"):
+        r = run("draw", expr, "a=1")
+        assert r.returncode == 2 and "stepgrad draw:" in r.stderr and "Traceback" not in r.stderr
+    r = run("draw", "a + c", "a=1")
+    assert r.returncode == 2 and "unknown name 'c'" in r.stderr

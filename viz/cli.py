@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 from pathlib import Path
 
@@ -159,6 +160,86 @@ def gradcheck_table(args) -> int:
     return 1 if failed else 0
 
 
+_METHODS = ("exp", "log", "tanh", "sigmoid", "relu")
+_BINARY = {ast.Add: "__add__", ast.Sub: "__sub__", ast.Mult: "__mul__",
+           ast.Div: "__truediv__", ast.Pow: "__pow__"}
+
+
+def parse_expression(text: str, values: dict):
+    """Build a Value graph from ``text`` without ``eval``: only numbers, the named Values,
+    ``+ - * / **``, unary minus and the Value methods (``x.tanh()`` or ``tanh(x)``)."""
+    from engine import Value
+
+    def build(node):
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+            return float(node.value)
+        if isinstance(node, ast.Name):
+            if node.id not in values:
+                raise ValueError(f"stepgrad draw: unknown name {node.id!r} (give it as "
+                                 f"{node.id}=NUMBER)")
+            return values[node.id]
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            left, right = build(node.left), build(node.right)
+            if not isinstance(left, Value):
+                left = Value(left)  # so that number ∘ number still makes a node
+            return getattr(left, _BINARY[type(node.op)])(right)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            inner = build(node.operand)
+            return -inner if isinstance(node.op, ast.USub) else inner
+        if isinstance(node, ast.Call) and not node.args[1:] and not node.keywords:
+            if isinstance(node.func, ast.Attribute) and node.func.attr in _METHODS \
+                    and not node.args:
+                target, method = build(node.func.value), node.func.attr
+            elif isinstance(node.func, ast.Name) and node.func.id in _METHODS and node.args:
+                target, method = build(node.args[0]), node.func.id
+            else:
+                raise ValueError(f"stepgrad draw: only the methods {', '.join(_METHODS)} "
+                                 f"can be called, got {ast.unparse(node)!r}")
+            target = target if isinstance(target, Value) else Value(target)
+            return getattr(target, method)()
+        raise ValueError(f"stepgrad draw: {ast.unparse(node)!r} is not allowed (numbers, "
+                         f"names, + - * / **, and {', '.join(_METHODS)})")
+
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as e:
+        raise ValueError(f"stepgrad draw: cannot parse {text!r}: {e.msg}") from None
+    root = build(tree.body)
+    return root if isinstance(root, Value) else Value(root)
+
+
+def draw_expr(args) -> int:
+    """``stepgrad draw "EXPR" a=2 b=-3 -o out.svg``: the graph of a scalar expression, after
+    backward, with data and gradient on every node."""
+    import viz
+    from engine import Value
+
+    values = {}
+    for item in args.values:
+        name, sep, number = item.partition("=")
+        if not sep or not name.isidentifier():
+            print(f"stepgrad draw: expected NAME=NUMBER, got {item!r}", file=sys.stderr)
+            return 2
+        try:
+            values[name] = Value(float(number), label=name)
+        except ValueError:
+            print(f"stepgrad draw: {number!r} is not a number (in {item!r})", file=sys.stderr)
+            return 2
+    try:
+        root = parse_expression(args.expr, values)
+    except ValueError as e:
+        print(e, file=sys.stderr)
+        return 2
+    root.label = root.label or "out"
+    root.backward()
+    graph = viz.draw_graph(root, color_by="grad" if args.grad else None, params=values)
+    path = viz.save(graph, args.output)
+    print(f"{args.expr} = {root.data:.6g}; " + ", ".join(
+        f"d/d{n} = {v.grad:.6g}" for n, v in values.items()))
+    print(f"wrote {Path(path).resolve()}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="stepgrad", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -171,6 +252,12 @@ def main(argv=None) -> int:
     p.add_argument("--examples", type=int, default=3, help="random examples per op")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=gradcheck_table)
+    p = sub.add_parser("draw", help='draw a scalar expression: stepgrad draw "a*b + b" a=2 b=-3')
+    p.add_argument("expr", help="arithmetic over named values and exp/log/tanh/sigmoid/relu")
+    p.add_argument("values", nargs="*", help="NAME=NUMBER for each name in the expression")
+    p.add_argument("-o", "--output", default="graph.svg", help=".svg, .png, .pdf or .dot")
+    p.add_argument("--grad", action="store_true", help="colour nodes by gradient magnitude")
+    p.set_defaults(run=draw_expr)
     args = parser.parse_args(argv)
     return args.run(args)
 
