@@ -1,5 +1,5 @@
 """Layers, losses, optimizers and Keras-style training, built on engine's public API."""
-from . import attacks, data, datasets, functional, optim
+from . import attacks, data, datasets, functional, models, optim
 from . import functional as F
 from .layers import (GRU, LSTM, RNN, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout,
                      Flatten, GlobalAvgPool2d, GRUCell, Identity, LeakyReLU, Linear, LSTMCell,
