@@ -227,18 +227,63 @@ def topo_order(root) -> list:
     return order
 
 
+class SliceGrad:
+    """The gradient of a basic slice ``x[index]``: zero everywhere but ``index``, kept sparse.
+
+    ``GetItem.backward`` returns one instead of a zero-filled array of ``x``'s shape, so a
+    recurrent layer taking ``xw[:, t]`` at each of T steps costs T slice additions in the walk,
+    not T full-size arrays (T² work). ``np.asarray`` gives the dense array.
+    """
+
+    __slots__ = ("shape", "index", "g")
+
+    def __init__(self, shape, index, g):
+        self.shape, self.index, self.g = shape, index, g
+
+    dtype = property(lambda self: self.g.dtype)
+
+    def dense(self) -> np.ndarray:
+        out = np.zeros(self.shape, self.g.dtype)
+        out[self.index] = self.g
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        d = self.dense()
+        return d if dtype is None else d.astype(dtype, copy=False)
+
+
+def _accumulate(prev, pg, owned: bool):
+    """prev + pg, in place when ``prev`` is an array this walk allocated (``owned``): the
+    arrays ops return may be shared with other nodes or read-only views, so those are never
+    written into."""
+    if type(prev) is SliceGrad:
+        prev, owned = prev.dense(), True
+    if type(pg) is SliceGrad:
+        if not owned:
+            prev = prev.copy()
+        prev[pg.index] += pg.g
+        return prev
+    if owned:
+        prev += pg
+        return prev
+    return prev + pg
+
+
 def walk(root, seed, retain_graph=False):
     """Generator over backprop: for each node (reverse topological order) it sets the node's
     ``.grad``, computes one gradient per parent (already fitted to the parent's shape), sends
     them on and yields ``(node, grad, parent_grads)``. Exhausting it *is* ``backward()``.
     """
     pending = {root: seed}
+    owned = set()  # nodes whose pending gradient is a sum this walk allocated
     take, peek = pending.pop, pending.get  # bound once: this loop runs once per node
     anomaly = _state["anomaly"]
     for node in topo_order(root):
         g = take(node, None)
         if g is None:  # not on a path from the root (can happen for nodes not needing grad)
             continue
+        if type(g) is SliceGrad:
+            g = g.dense()
         node._store_grad(g)
         parents = node.parents
         if not parents:
@@ -248,13 +293,17 @@ def walk(root, seed, retain_graph=False):
         for parent, pg in zip(parents, grads):
             if pg is None or not parent.requires_grad:
                 continue
-            if anomaly and _nonfinite(pg):
+            if anomaly and _nonfinite(pg.g if type(pg) is SliceGrad else pg):
                 raise AnomalyError(
                     f"detect_anomaly: backward of '{node.op}' produced NaN/Inf in the gradient "
                     f"of its input {parent._short()}; the op was created at "
                     f"{node._site()}")
             prev = peek(parent)
-            pending[parent] = pg if prev is None else prev + pg
+            if prev is None:
+                pending[parent] = pg
+            else:
+                pending[parent] = _accumulate(prev, pg, parent in owned)
+                owned.add(parent)
         yield node, g, grads
 
 
@@ -290,7 +339,10 @@ class Step:
 
     def __init__(self, index, node, grad, parent_grads, done):
         self.index, self.node, self.grad = index, node, grad
-        self.parent_grads, self.done = tuple(parent_grads), done
+        # Slice gradients are shown dense: a student inspecting a step sees plain arrays.
+        self.parent_grads = tuple(pg.dense() if type(pg) is SliceGrad else pg
+                                  for pg in parent_grads)
+        self.done = done
         self.op = node.op
         self.formula = node._formula()
         self.local = node._local_numbers()

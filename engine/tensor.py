@@ -181,6 +181,13 @@ class Tensor:
 
     def _fit_grad(self, g, child):
         """Sum a gradient back to this tensor's shape (the one place broadcasting is undone)."""
+        if type(g) is autograd.SliceGrad:  # a slice's gradient: already this tensor's shape
+            if g.shape != self.shape:
+                raise RuntimeError(f"backward of '{child.op}': slice gradient of shape "
+                                   f"{g.shape} does not fit its input of shape {self.shape}")
+            if g.g.dtype != self.dtype:
+                g.g = g.g.astype(self.dtype)
+            return g
         g = np.asarray(g)
         if g.shape != self.shape:
             lead = g.ndim - self.ndim

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Op
+from ..autograd import Op, SliceGrad
 
 
 class Reshape(Op):
@@ -89,11 +89,11 @@ class GetItem(Op):
                 from None
 
     def backward(self, g):
+        if not _is_advanced(self.index):
+            # Basic slicing never repeats an element: the walk adds g into the slice.
+            return (SliceGrad(self.shape, self.index, g),)
         dx = np.zeros(self.shape, g.dtype)
-        if _is_advanced(self.index):
-            np.add.at(dx, self.index, g)  # repeated indices accumulate
-        else:
-            dx[self.index] = g  # basic slicing never repeats an element
+        np.add.at(dx, self.index, g)  # repeated indices accumulate
         return (dx,)
 
     def describe(self):

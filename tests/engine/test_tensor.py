@@ -269,3 +269,39 @@ def test_repr_shows_shape_dtype_op():
 def test_tensor_is_a_leaf_until_an_op_makes_it():
     x = tensor([1.0], requires_grad=True)
     assert x.is_leaf and not (x * 2).is_leaf and isinstance(x * 2, Tensor)
+
+
+def test_slice_gradients_accumulate_in_place_without_touching_shared_arrays():
+    # Overlapping basic slices, a re-used node whose op hands the same array to both parents
+    # (add), and a leaf reached by slice and dense paths: the walk's in-place sums must give
+    # the finite-difference gradient, and the upstream arrays must not be modified.
+    def f(x, w):
+        a = x * w
+        b = a + a                      # add's backward passes one array to both parents
+        s = b[:, 0:2] * b[:, 1:3]      # overlapping slices of one node
+        return (s.sum(axis=1) + b[1] + x[0].tanh() + x[:, 2] * 3.0).sum()
+
+    rng = np.random.default_rng(0)
+    x = engine.tensor(rng.standard_normal((3, 3)), requires_grad=True, dtype=np.float64)
+    w = engine.tensor(rng.standard_normal((3, 3)), requires_grad=True, dtype=np.float64)
+    assert engine.gradcheck(f, x, w)
+    # add's backward hands one array to both of its parents: summing them must not write
+    # into that array, which is also b's .grad.
+    c = np.arange(9.0).reshape(3, 3)
+    a = x * 1.0
+    b = a + a
+    (b * c).sum().backward()
+    np.testing.assert_array_equal(b.grad, c)
+    np.testing.assert_array_equal(a.grad, 2 * c)
+    seed = np.ones((2, 2))
+    y = (x * 1.0)[0:2, 0:2]
+    y.backward(seed)
+    np.testing.assert_array_equal(seed, np.ones((2, 2)))  # the caller's array is untouched
+
+
+def test_backward_steps_show_slice_gradients_as_arrays():
+    x = engine.tensor(np.arange(4.0), requires_grad=True, dtype=np.float64)
+    steps = list(engine.backward_steps((x[1:3] * 2.0).sum()))
+    getitem = next(s for s in steps if s.op == "getitem")
+    assert isinstance(getitem.parent_grads[0], np.ndarray)
+    np.testing.assert_array_equal(getitem.parent_grads[0], [0, 2, 2, 0])
