@@ -13,6 +13,7 @@ from .creation import (arange, eye, full, ones, ones_like, rand, randn, tensor, 
 from .functional import cat, concatenate, maximum, minimum, split, stack, where
 from .gradcheck import GradcheckError, gradcheck
 from .ops.conv import conv2d
+from .ops.lstm import lstm_c, lstm_h
 from .ops.pool import avg_pool2d, max_pool2d
 from .random import get_rng, manual_seed
 from .tensor import Tensor
@@ -21,7 +22,7 @@ from .value import Constant, Value
 __all__ = [
     "AnomalyError", "Constant", "avg_pool2d", "conv2d", "max_pool2d", "GradcheckError", "Op", "Tensor", "Value", "arange",
     "backward_steps", "cat", "concatenate", "detect_anomaly", "enable_grad", "eye", "full",
-    "get_rng", "gradcheck", "is_grad_enabled", "manual_seed", "maximum", "minimum", "no_grad",
+    "get_rng", "gradcheck", "is_grad_enabled", "lstm_c", "lstm_h", "manual_seed", "maximum", "minimum", "no_grad",
     "ones", "ones_like", "rand", "randn", "split", "stack", "tensor", "where", "zeros",
     "zeros_like",
 ]

@@ -164,9 +164,10 @@ def draw_unrolled(module, x_seq, max_steps=6, first=3, last=2, show_data=True,
             n in is_root or any(step[c] != t for c in consumers.get(n, ())))
 
     def state_label(n):
-        # An LSTM's cell state is the one its own step takes tanh of (h = o ⊙ tanh(c)).
-        if isinstance(layer, LSTM) and any(c.op == "tanh" and step[c] == step[n]
-                                           for c in consumers.get(n, ())):
+        # An LSTM's cell state: the fused step's lstm_c, or (one op per gate) the state its
+        # own step takes tanh of (h = o ⊙ tanh(c)).
+        if n.op == "lstm_c" or isinstance(layer, LSTM) and any(
+                c.op == "tanh" and step[c] == step[n] for c in consumers.get(n, ())):
             return f"c{_sub(step[n])}"
         return f"h{_sub(step[n])}"
 

@@ -80,14 +80,18 @@ class _CellParams:
 
 
 # ------------------------------------------------------------------------------------- steps
-def _rnn_step(cell, xw_t, h, act):
-    return act(xw_t + h @ cell._p("weight_hh").T)
+# ``whh_t`` is W_hhᵀ, transposed once per sequence by the caller (not once per step).
+def _rnn_step(cell, xw_t, h, act, whh_t):
+    return act(xw_t + h @ whh_t)
 
 
-def _lstm_step(cell, xw_t, state):
+def _lstm_step(cell, xw_t, state, whh_t):
     h, c = state
+    gates = xw_t + h @ whh_t
+    if cell.fused:  # two ops (engine/ops/lstm.py): the same math, a fraction of the cost
+        c = engine.lstm_c(gates, c)
+        return engine.lstm_h(gates, c), c
     H = cell.hidden_size
-    gates = xw_t + h @ cell._p("weight_hh").T
     i = gates[:, :H].sigmoid()
     f = gates[:, H:2 * H].sigmoid()
     g = gates[:, 2 * H:3 * H].tanh()
@@ -96,10 +100,10 @@ def _lstm_step(cell, xw_t, state):
     return o * c.tanh(), c
 
 
-def _gru_step(cell, xw_t, h):
+def _gru_step(cell, xw_t, h, whh_t):
     # PyTorch's GRU: b_hn stays inside r ⊙ (W_hn h + b_hn), so it is kept apart from b_in.
     H = cell.hidden_size
-    hw = h @ cell._p("weight_hh").T
+    hw = h @ whh_t
     if cell._p("bias_hh") is not None:
         hw = hw + cell._p("bias_hh")
     r = (xw_t[:, :H] + hw[:, :H]).sigmoid()
@@ -122,7 +126,7 @@ class RNNCell(Module, _CellParams):
     def forward(self, x, h=None):
         self._check_input(x, "RNNCell")
         h = engine.zeros(x.shape[0], self.hidden_size, dtype=x.dtype) if h is None else h
-        return _rnn_step(self, self._input_part(x), h, self._act)
+        return _rnn_step(self, self._input_part(x), h, self._act, self.weight_hh.T)
 
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}, nonlinearity={self.nonlinearity!r}"
@@ -131,18 +135,23 @@ class RNNCell(Module, _CellParams):
 class LSTMCell(Module, _CellParams):
     """One LSTM step (gates i, f, g, o stacked in that order):
     ``i, f, o = σ(·)``, ``g = tanh(·)``, ``c' = f⊙c + i⊙g``, ``h' = o⊙tanh(c')``;
-    x (N, in), (h, c) each (N, H) → (h', c')."""
+    x (N, in), (h, c) each (N, H) → (h', c').
 
-    def __init__(self, input_size, hidden_size, bias=True):
+    ``fused=True`` runs the step as two ops (``engine.lstm_c``, ``engine.lstm_h``); ``False``
+    builds every gate as its own op (slices, σ, tanh, products) — to step through them or see
+    them drawn. Same numbers either way."""
+
+    def __init__(self, input_size, hidden_size, bias=True, fused=True):
         Module.__init__(self)
         self._make_params(input_size, hidden_size, 4, bias)
+        self.fused = fused
 
     def forward(self, x, state=None):
         self._check_input(x, "LSTMCell")
         if state is None:
             z = engine.zeros(x.shape[0], self.hidden_size, dtype=x.dtype)
             state = (z, z)
-        return _lstm_step(self, self._input_part(x), state)
+        return _lstm_step(self, self._input_part(x), state, self.weight_hh.T)
 
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}"
@@ -163,7 +172,7 @@ class GRUCell(Module, _CellParams):
     def forward(self, x, h=None):
         self._check_input(x, "GRUCell")
         h = engine.zeros(x.shape[0], self.hidden_size, dtype=x.dtype) if h is None else h
-        return _gru_step(self, self._input_part(x), h)
+        return _gru_step(self, self._input_part(x), h, self.weight_hh.T)
 
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}"
@@ -203,11 +212,12 @@ class _Recurrent(Module, _CellParams):
         if state is None:
             state = self._initial_state(n, x.dtype)
         xw = self._input_part(x)
+        whh_t = self._p("weight_hh").T  # shared by every step: drawn once, outside the steps
         outputs = []
         for t in range(steps):
             scope_stack.append(TimeStep(t, self))
             try:
-                state = self._step(xw[:, t], state)
+                state = self._step(xw[:, t], state, whh_t)
             finally:
                 scope_stack.pop()
             outputs.append(state[0] if isinstance(state, tuple) else state)
@@ -249,20 +259,28 @@ class RNN(_Recurrent):
     def _initial_state(self, n, dtype):
         return self._zero_state(n, dtype)
 
-    def _step(self, xw_t, h):
-        return _rnn_step(self, xw_t, h, self._act)
+    def _step(self, xw_t, h, whh_t):
+        return _rnn_step(self, xw_t, h, self._act, whh_t)
 
 
 class LSTM(_Recurrent):
-    """LSTM over a sequence: x (N, T, in) → (outputs (N, T, H), (h_T, c_T))."""
+    """LSTM over a sequence: x (N, T, in) → (outputs (N, T, H), (h_T, c_T)).
+
+    ``fused``: as for :class:`LSTMCell` (two ops per step, or ``False`` for one op per gate).
+    """
 
     _name, _gates = "LSTM", 4
+
+    def __init__(self, input_size, hidden_size, bias=True, batch_first=True, stateful=False,
+                 fused=True):
+        super().__init__(input_size, hidden_size, bias, batch_first, stateful)
+        self.fused = fused
 
     def _initial_state(self, n, dtype):
         return self._zero_state(n, dtype), self._zero_state(n, dtype)
 
-    def _step(self, xw_t, state):
-        return _lstm_step(self, xw_t, state)
+    def _step(self, xw_t, state, whh_t):
+        return _lstm_step(self, xw_t, state, whh_t)
 
 
 class GRU(_Recurrent):
@@ -274,5 +292,5 @@ class GRU(_Recurrent):
     def _initial_state(self, n, dtype):
         return self._zero_state(n, dtype)
 
-    def _step(self, xw_t, h):
-        return _gru_step(self, xw_t, h)
+    def _step(self, xw_t, h, whh_t):
+        return _gru_step(self, xw_t, h, whh_t)

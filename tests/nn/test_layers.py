@@ -173,12 +173,30 @@ def test_cells_gradcheck(make):
 @pytest.mark.parametrize("make", [
     lambda: nn.RNN(2, 3), lambda: nn.RNN(2, 3, nonlinearity="linear"), lambda: nn.LSTM(2, 3),
     lambda: nn.GRU(2, 3), lambda: nn.LSTM(2, 3, batch_first=False),
+    lambda: nn.LSTM(2, 3, fused=False),
 ])
 def test_recurrent_layers_gradcheck(make):
     engine.manual_seed(3)
     layer = f64(make())
     x = x64(2, 4, 2)
     assert check_layer(layer, x)
+
+
+@pytest.mark.parametrize("cls, x_shape", [(nn.LSTM, (3, 5, 2)), (nn.LSTMCell, (3, 2))])
+def test_fused_lstm_equals_gate_by_gate(cls, x_shape):
+    # The two-op step (engine.lstm_c / lstm_h) and the one-op-per-gate graph: same numbers.
+    results = []
+    for fused in (True, False):
+        engine.manual_seed(5)
+        layer = f64(cls(2, 4, fused=fused))
+        x = x64(*x_shape, seed=6)
+        out = layer(x)
+        h, c = out[1] if cls is nn.LSTM else out
+        loss = (h * h).sum() if cls is nn.LSTMCell else out[0].sum() + (c * h).sum()
+        loss.backward()
+        results.append([h.data, c.data, x.grad] + [p.grad for p in layer.parameters()])
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
 def test_rnn_matches_its_equation_by_hand():

@@ -18,9 +18,9 @@ needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
                                reason="Graphviz's dot is not installed")
 
 
-def unrolled(cls=nn.RNN, T=4, F=2, H=3, seed=0, **kw):
+def unrolled(cls=nn.RNN, T=4, F=2, H=3, seed=0, layer_kw=None, **kw):
     engine.manual_seed(seed)
-    layer = cls(F, H)
+    layer = cls(F, H, **(layer_kw or {}))
     x = np.random.default_rng(seed).normal(size=(T, F)).astype(np.float32)
     return layer, viz.draw_unrolled(layer, x, **kw)
 
@@ -94,8 +94,20 @@ def test_state_edges_go_from_step_t_to_step_t_plus_1(cls):
     assert len(init) == 1 and owner(steps, init[0]) is None
 
 
-def test_lstm_states_and_gates_are_named():
+def test_fused_lstm_steps_hold_one_state_op_each():
     _, g = unrolled(nn.LSTM, T=3)
+    for t in range(3):
+        assert len(named(g, f"h{vrec._sub(t)}")) == 1
+        assert len(named(g, f"c{vrec._sub(t)}")) == 1
+    all_nodes = nodes(g)
+    for cl in step_clusters(g).values():
+        ops = [label(all_nodes[n]) for n in cl if "record" not in all_nodes[n]]
+        assert sum("lstm_c" in o for o in ops) == sum("lstm_h" in o for o in ops) == 1, ops
+    assert "gate i" not in g.source
+
+
+def test_lstm_states_and_gates_are_named():
+    _, g = unrolled(nn.LSTM, T=3, layer_kw={"fused": False})
     for t in range(3):
         assert len(named(g, f"h{vrec._sub(t)}")) == 1
         assert len(named(g, f"c{vrec._sub(t)}")) == 1
