@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-SECTIONS = ["scalar", "conv_pool"]
+SECTIONS = ["scalar", "conv_pool", "nn_train"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
