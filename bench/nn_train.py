@@ -154,7 +154,7 @@ def main():
                         "target_ratio": target,
                         "meets_target": None if ratio is None else ratio <= target})
     m = memory["ours"]
-    notes = [f"ms: median and min of ≥ 20 steps after 3 warm-up steps; ratio: ours / torch.",
+    notes = ["ms: median and min of ≥ 20 steps after 3 warm-up steps; ratio: ours / torch.",
              f"CNN training, peak RSS over {MEMORY_STEPS} steps (fresh process each): ours "
              f"{m['rss_peak_mb']:.0f} MB (+{m['growth_mb']:.0f} MB over set-up; numpy's "
              f"traced peak in one step {m['traced_peak_mb']:.1f} MB)"

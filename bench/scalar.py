@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import random
 import time
+from itertools import pairwise
 
 from engine import Value
 from engine.autograd import topo_order
@@ -78,7 +79,7 @@ class ClosureValue:
 
 def mlp_params(rng, sizes=(2, 16, 16, 1), cls=Value):
     layers = []
-    for n_in, n_out in zip(sizes, sizes[1:]):
+    for n_in, n_out in pairwise(sizes):
         layers.append([([cls(rng.uniform(-1, 1)) for _ in range(n_in)], cls(0.0))
                        for _ in range(n_out)])
     return layers
@@ -89,7 +90,7 @@ def forward(layers, x):
         out = []
         for w, b in layer:
             act = b
-            for wi, xi in zip(w, x):
+            for wi, xi in zip(w, x, strict=True):
                 act = act + wi * xi
             out.append(act.tanh() if li < len(layers) - 1 else act)
         x = out

@@ -6,10 +6,16 @@
 >>> a.grad, b.grad
 (1.0, 2.0)
 """
-from .autograd import (AnomalyError, Op, backward_steps, detect_anomaly, enable_grad,
-                       is_grad_enabled, no_grad)
-from .creation import (arange, eye, full, ones, ones_like, rand, randn, tensor, zeros,
-                       zeros_like)
+from .autograd import (
+                       AnomalyError,
+                       Op,
+                       backward_steps,
+                       detect_anomaly,
+                       enable_grad,
+                       is_grad_enabled,
+                       no_grad,
+)
+from .creation import arange, eye, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .functional import cat, concatenate, maximum, minimum, split, stack, where
 from .gradcheck import GradcheckError, gradcheck
 from .ops.conv import conv2d
@@ -20,9 +26,9 @@ from .tensor import Tensor
 from .value import Constant, Value
 
 __all__ = [
-    "AnomalyError", "Constant", "avg_pool2d", "conv2d", "max_pool2d", "GradcheckError", "Op", "Tensor", "Value", "arange",
-    "backward_steps", "cat", "concatenate", "detect_anomaly", "enable_grad", "eye", "full",
-    "get_rng", "gradcheck", "is_grad_enabled", "lstm_c", "lstm_h", "manual_seed", "maximum", "minimum", "no_grad",
-    "ones", "ones_like", "rand", "randn", "split", "stack", "tensor", "where", "zeros",
-    "zeros_like",
+    "AnomalyError", "Constant", "GradcheckError", "Op", "Tensor", "Value", "arange",
+    "avg_pool2d", "backward_steps", "cat", "concatenate", "conv2d", "detect_anomaly",
+    "enable_grad", "eye", "full", "get_rng", "gradcheck", "is_grad_enabled", "lstm_c", "lstm_h",
+    "manual_seed", "max_pool2d", "maximum", "minimum", "no_grad", "ones", "ones_like", "rand",
+    "randn", "split", "stack", "tensor", "where", "zeros", "zeros_like",
 ]

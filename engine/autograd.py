@@ -290,7 +290,7 @@ def walk(root, seed, retain_graph=False):
             yield node, g, ()
             continue
         grads = node._grads_for_parents(g, retain_graph)
-        for parent, pg in zip(parents, grads):
+        for parent, pg in zip(parents, grads, strict=True):
             if pg is None or not parent.requires_grad:
                 continue
             if anomaly and _nonfinite(pg.g if type(pg) is SliceGrad else pg):
@@ -357,7 +357,7 @@ class Step:
         lines = [f"step {self.index}: {name} = {self.op}({args}) received grad {_fmt(self.grad)}"]
         if self.formula:
             lines.append(f"  rule: {self.formula}" + (f"  [{self.detail}]" if self.detail else ""))
-        for i, (p, pg) in enumerate(zip(self.node.parents, self.parent_grads)):
+        for i, (p, pg) in enumerate(zip(self.node.parents, self.parent_grads, strict=True)):
             local = ""
             if self.local is not None and self.local[i] is not None:
                 local = f" = {_fmt(self.grad)} × {_fmt(self.local[i])}"

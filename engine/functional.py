@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ops import elementwise as E, shape as S
+from .ops import elementwise as E
+from .ops import shape as S
 from .tensor import Tensor, as_tensor
 
 

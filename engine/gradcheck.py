@@ -78,10 +78,10 @@ def jacobians(fn, inputs, targets, n_out, eps=1e-6):
     for k in range(n_out):
         v = np.zeros(n_out)
         v[k] = 1.0
-        for a, g in zip(analytic, _analytic_vjp(fn, inputs, targets, v)):
+        for a, g in zip(analytic, _analytic_vjp(fn, inputs, targets, v), strict=True):
             a[k] = g
     out = []
-    for t, a in zip(targets, analytic):
+    for t, a in zip(targets, analytic, strict=True):
         num = np.zeros_like(a)
         for j in range(a.shape[1]):
             u = np.zeros(a.shape[1])
@@ -126,7 +126,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=8, seed=
     ts = [t for _, t in targets]
 
     if n_in * n_out <= FULL_LIMIT:
-        for (i, t), (ana, num) in zip(targets, jacobians(fn, inputs, ts, n_out, eps)):
+        for (i, t), (ana, num) in zip(targets, jacobians(fn, inputs, ts, n_out, eps), strict=True):
             bad = np.abs(ana - num) > atol + rtol * np.abs(num)
             if bad.any():
                 k, j = np.unravel_index(np.argmax(np.abs(ana - num) * bad), bad.shape)
@@ -142,7 +142,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=8, seed=
     for d in range(n_directions):
         v = rng.standard_normal(n_out)
         grads = _analytic_vjp(fn, inputs, ts, v)
-        for (i, t), g in zip(targets, grads):
+        for (i, t), g in zip(targets, grads, strict=True):
             u = rng.standard_normal(g.size)
             ana = float(g @ u)
             num = float(v @ _numeric_jvp(fn, inputs, t, u, eps))

@@ -36,7 +36,8 @@ def positive(rng, shape):
 def distinct(rng, shape):
     """All values distinct, at least ~0.1 apart (max/min have no ties to split)."""
     n = int(np.prod(shape))
-    return ((rng.permutation(n) + rng.uniform(0.05, 0.2, n)) * (4.0 / max(n, 1)) - 2.0).reshape(shape)
+    spread = (rng.permutation(n) + rng.uniform(0.05, 0.2, n)) * (4.0 / max(n, 1))
+    return (spread - 2.0).reshape(shape)
 
 
 def half_grid(offset):
@@ -48,7 +49,8 @@ def half_grid(offset):
 
 def clip_safe(rng, shape):
     """Values away from the clip bounds ±1: inside (0.1..0.9) or outside (1.1..2), random sign."""
-    mag = np.where(rng.random(shape) < 0.5, rng.uniform(0.1, 0.9, shape), rng.uniform(1.1, 2, shape))
+    mag = np.where(rng.random(shape) < 0.5, rng.uniform(0.1, 0.9, shape),
+                   rng.uniform(1.1, 2, shape))
     return rng.choice([-1.0, 1.0], size=shape) * mag
 
 

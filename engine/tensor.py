@@ -14,9 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import autograd
-from .autograd import Op
 from .ops import elementwise as E
-from .ops import linalg, neural, reduce as R, shape as S
+from .ops import linalg, neural
+from .ops import reduce as R
+from .ops import shape as S
 
 _FLOAT = np.float32
 
@@ -166,7 +167,7 @@ class Tensor:
         if op.saved is None:
             raise RuntimeError(f"backward of '{op.name}': " + autograd._FREED_MSG)
         if op.saved:
-            for i, (p, v) in enumerate(zip(self.parents, op.versions)):
+            for i, (p, v) in enumerate(zip(self.parents, op.versions, strict=True)):
                 if p._version != v:
                     raise RuntimeError(
                         f"backward of '{op.name}': one of the tensors needed for gradient "
@@ -177,7 +178,7 @@ class Tensor:
         if not retain_graph and op.saved:
             op.saved = None
         return tuple(None if pg is None else p._fit_grad(pg, self)
-                     for p, pg in zip(self.parents, grads))
+                     for p, pg in zip(self.parents, grads, strict=True))
 
     def _fit_grad(self, g, child):
         """Sum a gradient back to this tensor's shape (the one place broadcasting is undone)."""
@@ -191,7 +192,8 @@ class Tensor:
         g = np.asarray(g)
         if g.shape != self.shape:
             lead = g.ndim - self.ndim
-            if lead < 0 or any(n not in (1, gn) for n, gn in zip(self.shape, g.shape[lead:])):
+            if lead < 0 or any(n not in (1, gn)
+                               for n, gn in zip(self.shape, g.shape[lead:], strict=True)):
                 raise RuntimeError(f"backward of '{child.op}': gradient of shape {g.shape} does "
                                    f"not fit its input of shape {self.shape}")
             axes = tuple(range(lead)) + tuple(
@@ -322,7 +324,8 @@ class Tensor:
 
     # -- reductions -------------------------------------------------------------------------
     def sum(self, axis=None, keepdims=False): return R.Sum.apply(self, axis=axis, keepdims=keepdims)
-    def mean(self, axis=None, keepdims=False): return R.Mean.apply(self, axis=axis, keepdims=keepdims)
+    def mean(self, axis=None, keepdims=False):
+        return R.Mean.apply(self, axis=axis, keepdims=keepdims)
     def max(self, axis=None, keepdims=False): return R.Max.apply(self, axis=axis, keepdims=keepdims)
     def min(self, axis=None, keepdims=False): return R.Min.apply(self, axis=axis, keepdims=keepdims)
 

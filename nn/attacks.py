@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-import engine
 from engine import Tensor
 
 from . import functional as F

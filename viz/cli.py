@@ -136,7 +136,7 @@ def gradcheck_table(args) -> int:
         for _ in range(args.examples):
             arrays, params = spec.sample(rng)
             ts = [engine.Tensor(a, requires_grad=True, dtype=np.float64) for a in arrays]
-            fn = lambda *t: spec.fn(*t, **params)  # noqa: E731
+            fn = lambda *t, spec=spec, params=params: spec.fn(*t, **params)  # noqa: E731
             n_out = np.asarray(fn(*ts).data).size
             for ana, num in jacobians(fn, ts, ts, n_out, tol["eps"]):
                 diff = np.abs(ana - num)
@@ -150,7 +150,7 @@ def gradcheck_table(args) -> int:
     head = ("op", "inputs (last example)", "max abs err", "max rel err", "pass")
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
     for row in [head] + rows:
-        print("  ".join(f"{c:<{w}}" for c, w in zip(row, widths)))
+        print("  ".join(f"{c:<{w}}" for c, w in zip(row, widths, strict=True)))
     print(f"{len(rows) - failed} passed, {failed} failed")
     return 1 if failed else 0
 

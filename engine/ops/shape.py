@@ -65,7 +65,7 @@ class Pad(Op):
         pw = np.broadcast_to(np.asarray(pad_width, dtype=int), (x.ndim, 2))
         if (pw < 0).any():
             raise ValueError(f"pad: negative pad width {pad_width} for shape {x.shape}")
-        self.index = tuple(slice(lo, lo + n) for (lo, _), n in zip(pw, x.shape))
+        self.index = tuple(slice(lo, lo + n) for (lo, _), n in zip(pw, x.shape, strict=True))
         return np.pad(x, pw, constant_values=value)
 
     def backward(self, g):

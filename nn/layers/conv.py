@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import engine
+
 from ..module import Module, Parameter
 from .init import glorot_uniform, zeros
 

@@ -31,7 +31,8 @@ class Linear(Module):
 
 
 class Flatten(Module):
-    """Merge dims ``start_dim..end_dim`` (default: all but the batch dim): (N, C, H, W) → (N, C·H·W)."""
+    """Merge dims ``start_dim..end_dim`` (default: all but the batch dim):
+    (N, C, H, W) → (N, C·H·W)."""
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 import engine
+
 from ..module import Module, Parameter
 
 
@@ -41,7 +42,8 @@ class _BatchNorm(Module):
             with engine.no_grad():
                 m = self.momentum
                 unbiased = var.data.reshape(-1) * (n / max(n - 1, 1))
-                self.running_mean.copy_((1 - m) * self.running_mean.data + m * mean.data.reshape(-1))
+                self.running_mean.copy_((1 - m) * self.running_mean.data
+                                        + m * mean.data.reshape(-1))
                 self.running_var.copy_((1 - m) * self.running_var.data + m * unbiased)
         else:
             mean = self.running_mean.reshape(shape)

@@ -15,10 +15,9 @@ every op of step t into its own cluster.
 """
 from __future__ import annotations
 
-import numpy as np
-
 import engine
 from engine.autograd import scope_stack
+
 from ..module import Module, Parameter
 from .init import glorot_uniform, zeros
 
@@ -230,7 +229,7 @@ class _Recurrent(Module, _CellParams):
         return out, state
 
     def extra_repr(self):
-        extra = f", stateful=True" if self.stateful else ""
+        extra = ", stateful=True" if self.stateful else ""
         return f"{self.input_size}, {self.hidden_size}, batch_first={self.batch_first}{extra}"
 
 

@@ -36,7 +36,7 @@ def examples(draw, spec):
     arrays, params = spec.sample(rng, shapes)
     layouts = draw(st.lists(st.sampled_from(["c", "f", "strided"]), min_size=len(arrays),
                             max_size=len(arrays)))
-    return [relayout(a, how) for a, how in zip(arrays, layouts)], params
+    return [relayout(a, how) for a, how in zip(arrays, layouts, strict=True)], params
 
 
 def relayout(a, how):

@@ -141,7 +141,7 @@ def test_manual_seed_makes_draws_reproducible():
     a = engine.randn(5).data, engine.rand(2).data
     engine.manual_seed(7)
     b = engine.randn(5).data, engine.rand(2).data
-    assert all((p == q).all() for p, q in zip(a, b))
+    assert all((p == q).all() for p, q in zip(a, b, strict=True))
 
 
 # -- stable softmax ---------------------------------------------------------------------------

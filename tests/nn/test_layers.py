@@ -1,5 +1,7 @@
 """Modules and layers: registration, state dicts, modes, freezing, parameter counts, and a
 float64 gradcheck of every layer (BatchNorm in both modes, the recurrent layers included)."""
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -60,7 +62,7 @@ def test_registration_dotted_names_and_order():
 def test_state_dict_round_trip_and_shape_error():
     a, b = Net(), Net()
     b.load_state_dict(a.state_dict())
-    for (_, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+    for (_, p), (_, q) in zip(a.named_parameters(), b.named_parameters(), strict=True):
         np.testing.assert_array_equal(p.data, q.data)
     bad = a.state_dict()
     bad["head.weight"] = np.zeros((3, 4))
@@ -94,7 +96,7 @@ def test_linear_layout_and_glorot_bounds():
 @pytest.mark.parametrize("sizes,count", [((13, 16, 8, 1), 369), ((20, 10, 5, 1), 271)])
 def test_course_parameter_counts(sizes, count):
     layers = []
-    for a, b in zip(sizes, sizes[1:]):
+    for a, b in pairwise(sizes):
         layers += [nn.Linear(a, b), nn.ReLU()]
     model = nn.Sequential(*layers)
     assert sum(p.size for p in model.parameters()) == count
