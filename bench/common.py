@@ -81,6 +81,7 @@ def write_json(name: str, data: dict, directory: str = RESULTS) -> str:
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(payload, f, indent=2, default=float)
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .serialization import publish_mode
+
 __all__ = ["mnist", "fashion_mnist", "mnist_sample", "boston_housing", "nonlinear_regression",
            "sine_series", "read_idx", "data_dir", "DatasetNotAvailable", "ChecksumError"]
 
@@ -185,6 +187,7 @@ def _try_download(url, dest: Path, md5: str, problems: list) -> bool:
         if (actual := _md5(tmp)) != md5:
             problems.append(f"{url}: checksum mismatch (MD5 {actual}, expected {md5})")
             return False
+        publish_mode(tmp)
         os.replace(tmp, dest)
         return True
     except (OSError, http.client.HTTPException) as e:  # URLError and timeouts are OSErrors

@@ -66,7 +66,7 @@ def save(obj, path, *, compress: bool = False) -> None:
                         np.lib.format.write_array(member, arr, allow_pickle=False)
             f.flush()
             # mkstemp makes the file 0600; give it the mode a plain open() would.
-            os.chmod(tmp, 0o666 & ~_umask())
+            publish_mode(tmp)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -221,6 +221,12 @@ def _umask():
     mask = os.umask(0o022)  # the only portable way to read it is to set it
     os.umask(mask)
     return mask
+
+
+def publish_mode(path) -> None:
+    """Give a temporary file from ``mkstemp`` (mode 0600) the mode a plain ``open()`` would,
+    before it is renamed into place: other users can read what we write, as usual."""
+    os.chmod(path, 0o666 & ~_umask())
 
 
 def _fsync_dir(directory):

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import graphviz
 
+from nn.serialization import publish_mode
+
 INSTALL_HINT = ("Graphviz's 'dot' program is needed to render pictures and was not found on "
                 "PATH. Install Graphviz: 'sudo apt-get install graphviz' (Debian/Ubuntu), "
                 "'brew install graphviz' (macOS), 'conda install -c conda-forge graphviz' "
@@ -87,6 +89,7 @@ def atomic_write(path, write) -> Path:
     os.close(fd)
     try:
         write(tmp)
+        publish_mode(tmp)  # mkstemp's 0600 would hide the picture from other users
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

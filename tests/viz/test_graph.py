@@ -1,6 +1,7 @@
 """viz.draw_graph / draw_step and the rendering helpers: DOT structure, labels, colours,
 clusters, determinism, SVG output with Graphviz, and the fallbacks without it."""
 import doctest
+import os
 import re
 import shutil
 
@@ -344,6 +345,9 @@ def test_save_is_atomic_and_checks_the_suffix(tmp_path):
     save(g, target)
     assert "a -> b" in target.read_text()
     assert [p.name for p in tmp_path.iterdir()] == ["g.dot"]
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's private 0600
     with pytest.raises(ValueError, match="format"):
         save(g, tmp_path / "g.xyz")
 
