@@ -33,6 +33,8 @@ import numpy as np
 import engine
 from engine import Tensor
 
+from .optim.clip import clip_grad_norm_
+
 __all__ = ["History", "fit", "evaluate", "predict", "Callback", "EarlyStopping",
            "ModelCheckpoint", "LearningRateScheduler", "TerminateOnNaN", "load_checkpoint"]
 
@@ -296,7 +298,7 @@ class History(Callback):
 # -------------------------------------------------------------------------------- training
 def fit(model, x, y, *, loss, optimizer, epochs, batch_size=32, validation_data=None,
         validation_split=0.0, metrics=(), callbacks=(), scheduler=None, shuffle=True,
-        verbose=1, initial_epoch=0) -> History:
+        verbose=1, initial_epoch=0, clipnorm=None) -> History:
     """Train ``model`` on ``x`` (N, ...) and ``y`` (N, ...) with mini-batches, Keras style.
 
     Each batch: ``optimizer.zero_grad()``, ``loss(model(x_b), y_b).backward()``,
@@ -312,6 +314,9 @@ def fit(model, x, y, *, loss, optimizer, epochs, batch_size=32, validation_data=
       each epoch, and the lr used is recorded in ``history['lr']`` (also recorded when a
       ``LearningRateScheduler`` callback is given). Only param group 0's lr is recorded.
     - ``verbose``: 0 silent, 1 a tqdm progress bar per epoch (stderr), 2 one line per epoch.
+    - ``clipnorm``: clip the gradients of all the optimizer's parameters together to this
+      global L2 norm before each step (``nn.optim.clip_grad_norm_``; Keras calls it
+      ``global_clipnorm``).
 
     Returns a ``History``.
 
@@ -339,6 +344,9 @@ def fit(model, x, y, *, loss, optimizer, epochs, batch_size=32, validation_data=
     if scheduler is not None and not callable(getattr(scheduler, "on_epoch_begin", None)):
         raise TypeError(f"{who}: scheduler must be an nn.optim scheduler (with "
                         f"on_epoch_begin(epoch)), got {type(scheduler).__name__}")
+    if clipnorm is not None and not (isinstance(clipnorm, (int, float)) and clipnorm > 0):
+        raise ValueError(f"{who}: clipnorm must be a positive number, got {clipnorm!r}")
+    clipped = [p for g in optimizer.param_groups for p in g["params"]]
     dtype = _model_dtype(model)
     x, y = _prepare_x(x, who, dtype), _prepare_y(y, who, dtype)
     _check_lengths(who, x, y)
@@ -403,6 +411,8 @@ def fit(model, x, y, *, loss, optimizer, epochs, batch_size=32, validation_data=
                 batch_loss = loss_fn(pred, yb)
                 value = _scalar(batch_loss, "loss")
                 batch_loss.backward()
+                if clipnorm is not None:
+                    clip_grad_norm_(clipped, clipnorm)
                 optimizer.step()
                 k = len(xb)
                 seen += k

@@ -473,3 +473,26 @@ def test_fit_errors():
     with pytest.warns(UserWarning, match="nothing to train"):
         h = fit(model, x, y, loss="mse", optimizer=opt, epochs=3, initial_epoch=3, verbose=0)
     assert h.epoch == []
+
+
+def test_fit_clipnorm_clips_the_global_gradient_norm_before_each_step():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 3)).astype(np.float32) * 10
+    y = rng.standard_normal((8, 1)).astype(np.float32) * 10
+    models = []
+    for _ in range(2):
+        engine.manual_seed(1)
+        models.append(nn.Linear(3, 1))
+    fitted, manual = models
+    nn.fit(fitted, x, y, loss="mse", optimizer=nn.optim.SGD(fitted.parameters(), lr=0.1),
+           epochs=1, batch_size=8, shuffle=False, verbose=0, clipnorm=0.5)
+    opt = nn.optim.SGD(manual.parameters(), lr=0.1)
+    opt.zero_grad()
+    nn.F.mse_loss(manual(engine.tensor(x)), engine.tensor(y)).backward()
+    norm = nn.optim.clip_grad_norm_(manual.parameters(), 0.5)
+    assert norm > 5  # large: the clip really acted
+    opt.step()
+    for (_, a), (_, b) in zip(fitted.named_parameters(), manual.named_parameters(), strict=True):
+        np.testing.assert_array_equal(a.data, b.data)
+    with pytest.raises(ValueError, match="fit: clipnorm must be a positive number"):
+        nn.fit(fitted, x, y, loss="mse", optimizer=opt, epochs=1, verbose=0, clipnorm=-1)
