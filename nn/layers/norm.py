@@ -7,6 +7,8 @@ Eval: the running statistics replace the batch ones.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 import engine
@@ -20,6 +22,16 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
                  affine: bool = True):
         super().__init__()
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1], got {momentum}")
+        if momentum > 0.5:
+            # Keras's momentum is the weight of the OLD statistics (default 0.99); ours is
+            # PyTorch's, the weight of the NEW batch (default 0.1). A Keras value silently
+            # gives running statistics that follow the last batch only.
+            warnings.warn(f"{type(self).__name__}: momentum={momentum} weights the new batch "
+                          f"statistics by {momentum} (PyTorch's convention); Keras's "
+                          f"momentum={momentum} is momentum={1 - momentum:.4g} here",
+                          stacklevel=2)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.weight = Parameter(np.ones(num_features)) if affine else None
         self.bias = Parameter(np.zeros(num_features)) if affine else None

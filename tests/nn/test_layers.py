@@ -250,3 +250,10 @@ def test_recurrent_layers_match_torch_with_copied_weights(name):
     out, _ = ours(engine.tensor(x))
     ref, _ = theirs(torch.tensor(x))
     np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_batchnorm_warns_about_a_keras_style_momentum():
+    with pytest.warns(UserWarning, match=r"Keras's momentum=0.99 is momentum=0.01 here"):
+        nn.BatchNorm1d(3, momentum=0.99)
+    with pytest.raises(ValueError, match="BatchNorm2d: momentum must be in"):
+        nn.BatchNorm2d(3, momentum=1.5)
