@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.stepgrad-installed
 
-.PHONY: setup test demo bench lint graphviz clean
+.PHONY: setup test demo bench lint system-packages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,20 +17,25 @@ $(STAMP): setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,notebooks]'
 	touch $(STAMP)
 
-# Graphviz's `dot` renders the pictures; install Debian's package when apt is there.
-graphviz:
-	@if command -v dot >/dev/null 2>&1; then :; \
+# System packages, from apt where it is there: Graphviz's `dot` renders the pictures;
+# Debian's dataset-fashion-mnist gives nn.datasets.fashion_mnist the real files offline
+# (notebook 8's exercise). Only what is missing is installed.
+system-packages:
+	@PKGS=""; \
+	command -v dot >/dev/null 2>&1 || PKGS="graphviz"; \
+	[ -d /usr/share/datasets/fashion-mnist ] || PKGS="$$PKGS dataset-fashion-mnist"; \
+	if [ -z "$$PKGS" ]; then :; \
 	elif command -v apt-get >/dev/null 2>&1; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  echo "Installing Graphviz (Debian package graphviz) ..."; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq graphviz >/dev/null \
-	    || echo "WARNING: could not install Graphviz; pictures will not render (install the 'graphviz' package)"; \
+	  echo "Installing Debian packages:$$PKGS ..."; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$PKGS >/dev/null \
+	    || echo "WARNING: could not install$$PKGS (pictures need graphviz; without dataset-fashion-mnist notebook 8 uses the MNIST sample)"; \
 	else \
-	  echo "WARNING: Graphviz's 'dot' is missing and apt-get is not available:"; \
-	  echo "         install Graphviz from your package manager (e.g. 'brew install graphviz')."; \
+	  echo "WARNING: apt-get is not available: install$$PKGS with your package manager"; \
+	  echo "         (Graphviz e.g. 'brew install graphviz'; Fashion-MNIST: see nn.datasets.fashion_mnist)."; \
 	fi
 
-setup: $(STAMP) graphviz
+setup: $(STAMP) system-packages
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -59,6 +59,17 @@ _SOURCES = {
         "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
         "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310"}),
 }
+# Copies installed by an OS package, used when the default cache lacks a file (never with an
+# explicit cache_dir). Debian re-gzips the files, so what is checked is the MD5 of the
+# un-gzipped IDX file against the published file's.
+_SYSTEM_COPIES = {
+    "fashion_mnist": (Path("/usr/share/datasets/fashion-mnist"),
+                      "Debian's package dataset-fashion-mnist", {
+        "train-images-idx3-ubyte.gz": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+        "train-labels-idx1-ubyte.gz": "9018921c3c673c538a1fc5bad174d6f9",
+        "t10k-images-idx3-ubyte.gz": "8181f5470baa50b63fa0f6fddb340f0a",
+        "t10k-labels-idx1-ubyte.gz": "15d484375f8d13e6eb1aabb0c3f46965"}),
+}
 _SPLIT_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
                 "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
 _TIMEOUT = 15  # seconds per connection attempt and per read: fail fast when offline
@@ -154,8 +165,28 @@ def _download(url: str, dest: str, timeout: float = _TIMEOUT) -> None:
             f.write(chunk)
 
 
+def _system_copy(key: str, filename: str) -> Path | None:
+    """The OS package's verified copy of ``filename`` (see ``_SYSTEM_COPIES``), or None."""
+    if key not in _SYSTEM_COPIES:
+        return None
+    folder, package, raw_md5s = _SYSTEM_COPIES[key]
+    path = folder / filename
+    if not path.is_file():
+        return None
+    try:
+        raw = gzip.decompress(path.read_bytes())
+    except (EOFError, OSError, zlib.error) as e:
+        raise ChecksumError(f"nn.datasets.{key}: {path} ({package}) is not a readable gzip "
+                            f"file ({e})") from None
+    if (actual := hashlib.md5(raw, usedforsecurity=False).hexdigest()) != raw_md5s[filename]:
+        raise ChecksumError(f"nn.datasets.{key}: {path} ({package}) is not the published file "
+                            f"(MD5 {actual} un-gzipped, expected {raw_md5s[filename]})")
+    return path
+
+
 def _fetch(key: str, filenames, cache_dir, download: bool) -> list[Path]:
-    """Paths of verified cached copies of ``filenames``, downloading the missing ones."""
+    """Paths of verified copies of ``filenames``: the cache's, else (default cache only) an OS
+    package's, else downloaded into the cache."""
     title, mirrors, md5s = _SOURCES[key]
     folder = Path(cache_dir) if cache_dir is not None else data_dir(key)
     for f in filenames:
@@ -163,7 +194,12 @@ def _fetch(key: str, filenames, cache_dir, download: bool) -> list[Path]:
             raise ChecksumError(
                 f"nn.datasets.{key}: {folder / f} is not the published {title} file "
                 f"(MD5 {actual}, expected {md5s[f]}); delete it to download it again")
-    missing = [f for f in filenames if not (folder / f).exists()]
+    found = {}
+    if cache_dir is None:
+        for f in filenames:
+            if not (folder / f).exists() and (path := _system_copy(key, f)) is not None:
+                found[f] = path
+    missing = [f for f in filenames if f not in found and not (folder / f).exists()]
     for i, f in enumerate(missing):
         problems = []
         if download:
@@ -174,7 +210,7 @@ def _fetch(key: str, filenames, cache_dir, download: bool) -> list[Path]:
         if not (folder / f).exists():
             why = problems or ["downloading is off (download=False)"]
             raise DatasetNotAvailable(_how_to_get(key, missing[i:], folder, why, cache_dir))
-    return [folder / f for f in filenames]
+    return [found.get(f, folder / f) for f in filenames]
 
 
 def _try_download(url, dest: Path, md5: str, problems: list) -> bool:
@@ -211,6 +247,9 @@ def _how_to_get(key, files, folder, why, cache_dir) -> str:
     if cache_dir is None:
         lines.append("(set the environment variable STEPGRAD_DATA to use another folder: "
                      f"$STEPGRAD_DATA/{key})")
+        if key in _SYSTEM_COPIES:
+            folder, package, _ = _SYSTEM_COPIES[key]
+            lines.append(f"or install {package} (it puts them in {folder}).")
     return "\n".join(lines)
 
 
@@ -268,7 +307,9 @@ def fashion_mnist(split=None, *, cache_dir=None, download=True):
     0 T-shirt/top, 1 Trouser, 2 Pullover, 3 Dress, 4 Coat, 5 Sandal, 6 Shirt,
     7 Sneaker, 8 Bag, 9 Ankle boot. Files from
     fashion-mnist.s3-website.eu-central-1.amazonaws.com, cached in
-    ``data_dir('fashion_mnist')``, MD5-verified.
+    ``data_dir('fashion_mnist')``, MD5-verified. Offline, the copy of Debian's package
+    ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``, which ``make setup``
+    installs where apt is available) serves when the default cache lacks the files.
 
     >>> (x_train, y_train), (x_test, y_test) = fashion_mnist()  # doctest: +SKIP
     >>> x_train[:800].shape                                     # doctest: +SKIP

@@ -16,6 +16,16 @@ from hypothesis import strategies as st
 from nn import datasets as ds
 from nn.datasets import ChecksumError, DatasetNotAvailable, read_idx
 
+
+@pytest.fixture(autouse=True)
+def no_system_copies(monkeypatch, tmp_path_factory):
+    """OS-package copies (Debian's Fashion-MNIST) point at an empty folder, so these tests
+    behave the same on machines with and without the package."""
+    empty = tmp_path_factory.mktemp("no-system-copies")
+    monkeypatch.setattr(ds, "_SYSTEM_COPIES", {
+        key: (empty, package, md5s) for key, (_, package, md5s) in ds._SYSTEM_COPIES.items()})
+
+
 CODES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
@@ -366,3 +376,32 @@ def test_sine_series_noise_is_seeded():
 def test_sine_series_errors(kwargs, needle):
     with pytest.raises(ValueError, match=needle):
         ds.sine_series(**kwargs)
+
+
+def test_fashion_mnist_reads_an_os_package_copy_checked_after_gunzip(monkeypatch, tmp_path):
+    rng = np.random.default_rng(0)
+    raw = {"t10k-images-idx3-ubyte.gz": idx_bytes(rng.integers(0, 256, (3, 28, 28)), 0x08),
+           "t10k-labels-idx1-ubyte.gz": idx_bytes(np.array([9, 0, 4]), 0x08)}
+    system = tmp_path / "system"
+    system.mkdir()
+    for name, blob in raw.items():  # re-gzipped: the .gz bytes differ from the published ones
+        (system / name).write_bytes(gzip.compress(blob, mtime=0))
+    md5s = {name: hashlib.md5(blob).hexdigest() for name, blob in raw.items()}
+    monkeypatch.setattr(ds, "_SYSTEM_COPIES", {"fashion_mnist": (system, "the test's package",
+                                                                 md5s)})
+    monkeypatch.setenv("STEPGRAD_DATA", str(tmp_path / "cache"))
+    monkeypatch.setattr(ds, "_download", lambda *a, **k: (_ for _ in ()).throw(OSError("no")))
+    x, y = ds.fashion_mnist("test", download=False)
+    assert x.shape == (3, 28, 28) and y.tolist() == [9, 0, 4]
+    # An explicit cache_dir means that folder only.
+    with pytest.raises(DatasetNotAvailable):
+        ds.fashion_mnist("test", cache_dir=tmp_path / "elsewhere", download=False)
+    # A copy that is not the published file is refused, naming it.
+    (system / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"\0\0\x08\x01" + bytes(4)))
+    with pytest.raises(ChecksumError, match=r"t10k-labels.*the test's package.*not the published"):
+        ds.fashion_mnist("test", download=False)
+    # Without the package, the offline error says it would help.
+    monkeypatch.setattr(ds, "_SYSTEM_COPIES", {"fashion_mnist": (tmp_path / "none",
+                                                                 "the test's package", md5s)})
+    with pytest.raises(DatasetNotAvailable, match="or install the test's package"):
+        ds.fashion_mnist("test", download=False)
