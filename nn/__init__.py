@@ -1,41 +1,11 @@
 """Layers, losses, optimizers and Keras-style training, built on engine's public API."""
-from . import attacks, data, datasets, functional, models, optim
+from . import attacks, data, datasets, functional, models, optim, pretrained
 from . import functional as F
-from .layers import (
-                     GRU,
-                     LSTM,
-                     RNN,
-                     AvgPool2d,
-                     BatchNorm1d,
-                     BatchNorm2d,
-                     Conv2d,
-                     Dropout,
-                     Flatten,
-                     GlobalAvgPool2d,
-                     GRUCell,
-                     Identity,
-                     LeakyReLU,
-                     Linear,
-                     LSTMCell,
-                     MaxPool2d,
-                     ReLU,
-                     RNNCell,
-                     Sigmoid,
-                     Softmax,
-                     Tanh,
-)
+from .layers import (GRU, LSTM, RNN, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout,
+                     Flatten, GlobalAvgPool2d, GRUCell, Identity, LeakyReLU, Linear, LSTMCell,
+                     MaxPool2d, ReLU, RNNCell, Sigmoid, Softmax, Tanh)
 from .module import Module, Parameter, Sequential
 from .serialization import load, save
 from .summary import Summary, summary
-from .training import (
-                     Callback,
-                     EarlyStopping,
-                     History,
-                     LearningRateScheduler,
-                     ModelCheckpoint,
-                     TerminateOnNaN,
-                     evaluate,
-                     fit,
-                     load_checkpoint,
-                     predict,
-)
+from .training import (Callback, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint,
+                       TerminateOnNaN, evaluate, fit, load_checkpoint, predict)
