@@ -89,6 +89,21 @@ def write_json(name: str, data: dict, directory: str = RESULTS) -> str:
     return path
 
 
+def run_torch_section(name: str):
+    """Run ``bench.<name>`` (PyTorch's side of a section) in its own process and return its
+    JSON, or None when torch is not installed or the run failed (the table then has no
+    comparison): the two libraries' thread pools interfere when mixed in one process."""
+    import importlib.util
+    import subprocess
+    if importlib.util.find_spec("torch") is None:
+        return None
+    rc = subprocess.call([sys.executable, "-m", f"bench.{name}"], cwd=ROOT_DIR)
+    if rc:
+        print(f"bench.{name} failed (exit {rc}); no PyTorch comparison")
+        return None
+    return read_json(name)
+
+
 def read_json(name: str, directory: str = RESULTS) -> dict:
     with open(os.path.join(directory, f"{name}.json")) as f:
         return json.load(f)

@@ -28,11 +28,10 @@ Timings need a quiet machine: the run warns when the load average says otherwise
 from __future__ import annotations
 
 import ast
-import importlib.util
 import subprocess
 import sys
 
-from bench.common import ROOT_DIR, busy_warning, measure, print_table, read_json, write_json
+from bench.common import ROOT_DIR, busy_warning, measure, print_table, run_torch_section, write_json
 
 BATCH = 128
 # (name, kind, input shape, weight shape or pool kernel, input needs grad)
@@ -164,17 +163,6 @@ def first_call(block_scipy=False):
 
 
 # ----------------------------------------------------------------------------- torch
-def time_torch():
-    """PyTorch's numbers from its own process, or None when torch is not installed."""
-    if importlib.util.find_spec("torch") is None:
-        return None
-    rc = subprocess.call([sys.executable, "-m", "bench.torch_conv_pool"], cwd=ROOT_DIR)
-    if rc:
-        print(f"bench.torch_conv_pool failed (exit {rc}); no PyTorch comparison")
-        return None
-    return read_json("torch_conv_pool")
-
-
 # ----------------------------------------------------------------------------- report
 def row_for(name, kind, phase, ours, torch):
     """One table row and one JSON record for a layer and a pass."""
@@ -214,7 +202,7 @@ def main():
     if warn:
         print(warn)
     ours = time_ours()
-    torch = time_torch()
+    torch = run_torch_section("torch_conv_pool")
     first = first_call()
     first_no_scipy = first_call(block_scipy=True)
 

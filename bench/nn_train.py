@@ -20,13 +20,12 @@ interfere when mixed in one process. Results: bench/results/nn_train.json
 """
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 
 import numpy as np
 
-from bench.common import ROOT_DIR, busy_warning, measure, print_table, read_json, write_json
+from bench.common import ROOT_DIR, busy_warning, measure, print_table, run_torch_section, write_json
 
 WORKLOADS = {  # name: (description, target ratio)
     "cnn": ("seed CNN step, batch 128", 1.0),
@@ -116,24 +115,13 @@ def peak_memory(module, fn):
     return ast.literal_eval(out.stdout.strip().splitlines()[-1])
 
 
-def time_torch():
-    """PyTorch's numbers from its own process, or None when torch is not installed."""
-    if importlib.util.find_spec("torch") is None:
-        return None
-    rc = subprocess.call([sys.executable, "-m", "bench.torch_nn_train"], cwd=ROOT_DIR)
-    if rc:
-        print(f"bench.torch_nn_train failed (exit {rc}); no PyTorch comparison")
-        return None
-    return read_json("torch_nn_train")
-
-
 def main():
     warn = busy_warning()
     if warn:
         print(warn)
     ours = {name: measure(our_step(name), warmup=3, repeat=20, min_seconds=1.0)
             for name in WORKLOADS}
-    torch = time_torch()
+    torch = run_torch_section("torch_nn_train")
     memory = {"ours": peak_memory("nn_train", "our_step")}
     if torch:
         memory["torch"] = peak_memory("torch_nn_train", "torch_step")

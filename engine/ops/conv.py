@@ -32,7 +32,7 @@ import numpy as np
 
 from ..autograd import Op
 from ..kernels import col2im, col2im_shift, column_masks, im2col, im2col_shift, window_tables
-from ..registry import ErrorCase, OpSpec, normal, register
+from ..registry import ErrorCase, OpSpec, _tensor, normal, register
 
 CHUNK_BYTES = 1 << 20       # column-matrix bytes per chunk: about half the 2 MiB L2 of a core
 KEEP_COLS_BYTES = 4 << 20   # keep the forward's columns for dW up to this size, else rebuild
@@ -332,23 +332,20 @@ def _conv_params(rng, shapes):
     return {"stride": stride, "padding": padding, "dilation": tuple(dil), "groups": c // cg}
 
 
-def _t(shape):
-    from ..tensor import Tensor
-    return Tensor(np.ones(shape))
-
-
 register(OpSpec(
     "conv2d", lambda x, w, b=None, **p: conv2d(x, w, b, **p), conv2d_reference,
     arity=2, shapes=_conv_shapes, params=_conv_params, values=(normal,), ops=("conv2d",),
     errors=(
-        ErrorCase(lambda: conv2d(_t((2, 3, 5)), _t((4, 3, 3, 3))), ValueError,
+        ErrorCase(lambda: conv2d(_tensor((2, 3, 5)), _tensor((4, 3, 3, 3))), ValueError,
                   r"conv2d: expected a 4-D input .*\(2, 3, 5\)"),
-        ErrorCase(lambda: conv2d(_t((1, 3, 5, 5)), _t((4, 2, 3, 3))), ValueError,
+        ErrorCase(lambda: conv2d(_tensor((1, 3, 5, 5)), _tensor((4, 2, 3, 3))), ValueError,
                   r"conv2d: channel mismatch: input \(1, 3, 5, 5\) .* weight \(4, 2, 3, 3\)"),
-        ErrorCase(lambda: conv2d(_t((1, 4, 5, 5)), _t((6, 2, 3, 3)), groups=3), ValueError,
+        ErrorCase(lambda: conv2d(_tensor((1, 4, 5, 5)), _tensor((6, 2, 3, 3)), groups=3),
+                  ValueError,
                   r"conv2d: groups=3 must divide .*\(1, 4, 5, 5\).*\(6, 2, 3, 3\)"),
-        ErrorCase(lambda: conv2d(_t((1, 1, 2, 2)), _t((1, 1, 5, 5)), padding=1), ValueError,
+        ErrorCase(lambda: conv2d(_tensor((1, 1, 2, 2)), _tensor((1, 1, 5, 5)), padding=1),
+                  ValueError,
                   r"conv2d: kernel 5x5 .* larger than the padded input 4x4 .*\(1, 1, 2, 2\)"),
-        ErrorCase(lambda: conv2d(_t((1, 1, 5, 5)), _t((1, 1, 3, 3)), padding="full"),
+        ErrorCase(lambda: conv2d(_tensor((1, 1, 5, 5)), _tensor((1, 1, 3, 3)), padding="full"),
                   ValueError, r"conv2d: padding must be .*'full'"),
     )))

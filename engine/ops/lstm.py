@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Op, SliceGrad
-from ..registry import ErrorCase, OpSpec, register
+from ..registry import ErrorCase, OpSpec, _tensor, register
 from .elementwise import _array_sigmoid
 
 
@@ -103,14 +103,9 @@ def _shapes(rng):
     return (n, 4 * h), (n, h)
 
 
-def _t(shape):
-    from ..tensor import Tensor
-    return Tensor(np.ones(shape))
-
-
 register(OpSpec("lstm_c", lstm_c, _lstm_c_ref, arity=2, shapes=_shapes, ops=("lstm_c",),
-                errors=(ErrorCase(lambda: lstm_c(_t((2, 6)), _t((2, 2))), ValueError,
+                errors=(ErrorCase(lambda: lstm_c(_tensor((2, 6)), _tensor((2, 2))), ValueError,
                                   r"lstm_c: gates must be \(N, 4H\) .*\(2, 6\) .*\(2, 2\)"),)))
 register(OpSpec("lstm_h", lstm_h, _lstm_h_ref, arity=2, shapes=_shapes, ops=("lstm_h",),
-                errors=(ErrorCase(lambda: lstm_h(_t((3, 8)), _t((2, 2))), ValueError,
+                errors=(ErrorCase(lambda: lstm_h(_tensor((3, 8)), _tensor((2, 2))), ValueError,
                                   r"lstm_h: gates must be \(N, 4H\) .*\(3, 8\) .*\(2, 2\)"),)))

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..autograd import Op
 from ..kernels import avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward
-from ..registry import ErrorCase, OpSpec, distinct, normal, register
+from ..registry import ErrorCase, OpSpec, _tensor, distinct, normal, register
 from .conv import check_4d, pair
 
 
@@ -196,26 +196,21 @@ def _avg_params(rng, shapes):
     return dict(_pool_params(rng, shapes), count_include_pad=bool(rng.random() < 0.5))
 
 
-def _t(shape):
-    from ..tensor import Tensor
-    return Tensor(np.ones(shape))
-
-
 register(OpSpec(
     "max_pool2d", lambda x, **p: max_pool2d(x, **p), max_pool2d_reference,
     shapes=_pool_shapes, params=_pool_params, values=(distinct,), ops=("max_pool2d",),
     errors=(
-        ErrorCase(lambda: max_pool2d(_t((3, 8, 8)), 2), ValueError,
+        ErrorCase(lambda: max_pool2d(_tensor((3, 8, 8)), 2), ValueError,
                   r"max_pool2d: expected a 4-D input .*\(3, 8, 8\)"),
-        ErrorCase(lambda: max_pool2d(_t((1, 1, 2, 2)), 3), ValueError,
+        ErrorCase(lambda: max_pool2d(_tensor((1, 1, 2, 2)), 3), ValueError,
                   r"max_pool2d: kernel 3x3 is larger than the padded input 2x2 .*\(1, 1, 2, 2\)"),
-        ErrorCase(lambda: max_pool2d(_t((1, 1, 8, 8)), 2, padding=2), ValueError,
+        ErrorCase(lambda: max_pool2d(_tensor((1, 1, 8, 8)), 2, padding=2), ValueError,
                   r"max_pool2d: padding \(2, 2\) must be at most half the kernel"),
     )))
 register(OpSpec(
     "avg_pool2d", lambda x, **p: avg_pool2d(x, **p), avg_pool2d_reference,
     shapes=_pool_shapes, params=_avg_params, values=(normal,), ops=("avg_pool2d",),
     errors=(
-        ErrorCase(lambda: avg_pool2d(_t((1, 1, 4, 4)), (2, 0)), ValueError,
+        ErrorCase(lambda: avg_pool2d(_tensor((1, 1, 4, 4)), (2, 0)), ValueError,
                   r"avg_pool2d: kernel must be an int ≥ 1 or a pair of them, got \(2, 0\)"),
     )))
