@@ -136,6 +136,18 @@ def column_masks(W, Ho, kw, left, dw):
     return mask
 
 
+@njit(cache=True, inline="always")
+def _tap_span(i, j, H, W, Ho, top, left, dh, dw, HW):
+    """For tap (i, j) of a shift kernel: output pixel p reads input pixel p + d, and only
+    output pixels [a, b) read inside the image plane (rows [lo, hi) of the tap, clipped to
+    the plane's ends). Returns (d, a, b)."""
+    lo = min(Ho, max(0, top - i * dh)) * W
+    hi = max(lo, min(Ho, H + top - i * dh) * W)
+    d = (i * dh - top) * W + j * dw - left
+    a = min(max(lo, -d), hi)
+    return d, a, max(a, min(hi, HW - d))
+
+
 @njit(parallel=True, cache=True)
 def im2col_shift(x, cols, H, W, kh, kw, top, left, dh, dw, Ho, masks, per_sample):
     """``im2col`` for stride 1 and Wo = W, x (N, C, H·W): one contiguous copy per tap, with
@@ -149,14 +161,10 @@ def im2col_shift(x, cols, H, W, kh, kw, top, left, dh, dw, Ho, masks, per_sample
         c = nc % C
         xs = x[n, c]
         for i in range(kh):
-            lo = min(Ho, max(0, top - i * dh)) * W  # rows [lo, hi) of this tap read the image
-            hi = max(lo, min(Ho, H + top - i * dh) * W)
             for j in range(kw):
                 row, base = _row(cols, n, (c * kh + i) * kw + j, K, P, per_sample)
                 mask = masks[j]
-                d = (i * dh - top) * W + j * dw - left  # output pixel p reads input p + d
-                a = min(max(lo, -d), hi)
-                b = max(a, min(hi, HW - d))                # [a, b): inside the plane
+                d, a, b = _tap_span(i, j, H, W, Ho, top, left, dh, dw, HW)
                 for k in range(uint64(a)):
                     row[base + k] = 0
                 src, dst, m = uint64(max(a + d, 0)), base + uint64(a), uint64(a)  # (b > a: a+d ≥ 0)
@@ -179,14 +187,10 @@ def col2im_shift(cols, dx, H, W, kh, kw, top, left, dh, dw, Ho, masks, per_sampl
         out = dx[n, c]
         out[:] = 0
         for i in range(kh):
-            lo = min(Ho, max(0, top - i * dh)) * W
-            hi = max(lo, min(Ho, H + top - i * dh) * W)
             for j in range(kw):
                 row, base = _row(cols, n, (c * kh + i) * kw + j, K, P, per_sample)
                 mask = masks[j]
-                d = (i * dh - top) * W + j * dw - left
-                a = min(max(lo, -d), hi)
-                b = max(a, min(hi, HW - d))
+                d, a, b = _tap_span(i, j, H, W, Ho, top, left, dh, dw, HW)
                 src, dst, m = base + uint64(a), uint64(max(a + d, 0)), uint64(a)
                 for k in range(uint64(b - a)):
                     out[dst + k] += row[src + k] if mask[m + k] else 0
