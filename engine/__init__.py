@@ -6,6 +6,8 @@
 >>> a.grad, b.grad
 (1.0, 2.0)
 """
+from stepgrad._shadow import check_siblings as _check_siblings  # first: a clear error
+_check_siblings(__name__, __file__)  # if a local file hides a package this one needs
 from .autograd import (
                        AnomalyError,
                        Op,

@@ -1,4 +1,6 @@
 """Layers, losses, optimizers and Keras-style training, built on engine's public API."""
+from stepgrad._shadow import check_siblings as _check_siblings  # first: a clear error
+_check_siblings(__name__, __file__)  # if a local file hides a package this one needs
 from . import attacks, data, datasets, functional, models, optim, pretrained
 from . import functional as F
 from .layers import (GRU, LSTM, RNN, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout,
