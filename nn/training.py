@@ -34,6 +34,7 @@ import engine
 from engine import Tensor
 
 from .optim.clip import clip_grad_norm_
+from .serialization import load_checkpoint  # all-or-nothing; public as nn.load_checkpoint
 
 __all__ = ["History", "fit", "evaluate", "predict", "Callback", "EarlyStopping",
            "ModelCheckpoint", "LearningRateScheduler", "TerminateOnNaN", "load_checkpoint"]
@@ -588,7 +589,7 @@ class ModelCheckpoint(Callback):
     # callback never overwrites the best file with a worse model.
 
     def on_epoch_end(self, epoch, logs=None):
-        from .serialization import save
+        from .serialization import make_checkpoint, save
         logs = logs or {}
         if self.save_best_only:
             current = logs.get(self.monitor)
@@ -604,38 +605,11 @@ class ModelCheckpoint(Callback):
         path = str(self.filepath)
         if "{" in path:
             path = path.format(epoch=epoch + 1, **logs)
-        ckpt = {"model": self.model.state_dict(), "epoch": epoch + 1}
-        if not self.save_weights_only:
-            ckpt["optimizer"] = self.optimizer.state_dict()
-            ckpt["rng"] = _rng_state()
-            if self.scheduler is not None:
-                ckpt["scheduler"] = self.scheduler.state_dict()
-        save(ckpt, path)
+        full = not self.save_weights_only
+        save(make_checkpoint(self.model, epoch + 1, self.optimizer if full else None,
+                             self.scheduler if full else None, rng=full), path)
         if self.verbose:
             print(f"Epoch {epoch + 1}: saved {path}")
-
-
-def load_checkpoint(path, model, optimizer=None, scheduler=None, restore_rng=True) -> int:
-    """Restore what ``ModelCheckpoint`` wrote; returns the number of epochs done, to pass
-    as ``fit(..., initial_epoch=...)``.
-
-    Loads the model's weights, and when given (and present in the file) the optimizer's
-    and scheduler's state; ``restore_rng`` puts the shuffling generator back where it was
-    (``engine.get_rng().bit_generator.state``), so the resumed run sees the same batches.
-    """
-    from .serialization import load
-    ckpt = load(path)
-    if not isinstance(ckpt, dict) or "model" not in ckpt:
-        raise ValueError(f"{path}: not a checkpoint (no 'model' entry); was it written by "
-                         "ModelCheckpoint?")
-    model.load_state_dict(ckpt["model"])
-    if optimizer is not None and "optimizer" in ckpt:
-        optimizer.load_state_dict(ckpt["optimizer"])
-    if scheduler is not None and "scheduler" in ckpt:
-        scheduler.load_state_dict(ckpt["scheduler"])
-    if restore_rng and "rng" in ckpt:
-        engine.get_rng().bit_generator.state = ckpt["rng"]
-    return int(ckpt.get("epoch", 0))
 
 
 class LearningRateScheduler(Callback):

@@ -302,7 +302,8 @@ def test_model_checkpoint_and_load_checkpoint(tmp_path):
     assert len(names) == 3 and names[0].startswith("ckpt-01-") and names[1].startswith("ckpt-02-")
     assert not any(n.endswith(".tmp") for n in names)  # atomic writes leave no temporaries
     saved = nn.load(tmp_path / "last.npz")
-    assert set(saved) == {"model", "optimizer", "epoch", "rng", "scheduler"}
+    assert set(saved) == {"model", "optimizer", "epoch", "rng", "scheduler", "kinds"}
+    assert saved["kinds"] == {"optimizer": type(opt_a).__name__, "scheduler": type(sched_a).__name__}
     assert saved["epoch"] == 2 and saved["optimizer"]["state"][0]["step"] == 10
 
     model_b, opt_b, sched_b = make_run(seed=7)
