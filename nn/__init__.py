@@ -7,6 +7,7 @@ from .layers import (GRU, LSTM, RNN, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d
                      Flatten, GlobalAvgPool2d, GRUCell, Identity, LeakyReLU, Linear, LSTMCell,
                      MaxPool2d, ReLU, RNNCell, Sigmoid, Softmax, Tanh)
 from .module import Module, Parameter, Sequential
+from .interchange import export_onnx, from_torch, load_safetensors, save_safetensors, to_torch
 from .serialization import load, save
 from .summary import Summary, summary
 from .training import (Callback, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint,
