@@ -24,7 +24,6 @@ and the random generator that shuffles: ``ModelCheckpoint`` saves all three and
 from __future__ import annotations
 
 import math
-import sys
 import warnings
 from numbers import Integral
 
@@ -33,11 +32,13 @@ import numpy as np
 import engine
 from engine import Tensor
 
+from .callbacks import Callback, CSVLogger, TensorBoard, progress_bar  # noqa: F401 (re-exported)
 from .optim.clip import clip_grad_norm_
 from .serialization import load_checkpoint  # all-or-nothing; public as nn.load_checkpoint
 
 __all__ = ["History", "fit", "evaluate", "predict", "Callback", "EarlyStopping",
-           "ModelCheckpoint", "LearningRateScheduler", "TerminateOnNaN", "load_checkpoint"]
+           "ModelCheckpoint", "LearningRateScheduler", "TerminateOnNaN", "load_checkpoint",
+           "CSVLogger", "TensorBoard"]
 
 _EPS = 1e-7  # Keras's epsilon: probabilities are clipped to [eps, 1 − eps] before log
 
@@ -249,29 +250,6 @@ def _run_eval(model, x, y, loss_fn, metric_fns, batch_size):
 
 
 # --------------------------------------------------------------------------------- History
-class Callback:
-    """Base class of fit's callbacks: override the hooks you need.
-
-    ``fit`` sets ``model``, ``optimizer``, ``scheduler`` (or None) and ``params`` (epochs,
-    steps, batch_size, ...) before ``on_train_begin``. ``logs`` at epoch end hold 'loss',
-    the metrics, 'val_*' entries and 'lr' (when a schedule runs). Set
-    ``self.model.stop_training = True`` to stop after the current epoch (as in Keras).
-    """
-
-    model = None
-    optimizer = None
-    scheduler = None
-    params: dict = {}
-
-    def set_model(self, model): self.model = model
-    def on_train_begin(self, logs=None): pass
-    def on_train_end(self, logs=None): pass
-    def on_epoch_begin(self, epoch, logs=None): pass
-    def on_epoch_end(self, epoch, logs=None): pass
-    def on_batch_begin(self, batch, logs=None): pass
-    def on_batch_end(self, batch, logs=None): pass
-
-
 class History(Callback):
     """What ``fit`` returns: ``history`` maps 'loss', each metric, 'val_loss', 'val_<metric>'
     and 'lr' (when a scheduler runs) to one value per epoch; ``epoch`` lists the epochs
@@ -314,7 +292,8 @@ def fit(model, x, y, *, loss, optimizer, epochs, batch_size=32, validation_data=
     - ``scheduler``: an ``nn.optim`` scheduler; its ``on_epoch_begin(epoch)`` runs before
       each epoch, and the lr used is recorded in ``history['lr']`` (also recorded when a
       ``LearningRateScheduler`` callback is given). Only param group 0's lr is recorded.
-    - ``verbose``: 0 silent, 1 a tqdm progress bar per epoch (stderr), 2 one line per epoch.
+    - ``verbose``: 0 silent, 1 a progress bar per epoch (``nn.callbacks.progress_bar``:
+      stdout, Jupyter's widget), 2 one line per epoch.
     - ``clipnorm``: clip the gradients of all the optimizer's parameters together to this
       global L2 norm before each step (``nn.optim.clip_grad_norm_``; Keras calls it
       ``global_clipnorm``).
@@ -331,8 +310,6 @@ def fit(model, x, y, *, loss, optimizer, epochs, batch_size=32, validation_data=
     >>> h.history["loss"][-1] < 1e-3, np.round(model.weight.data, 2)
     (True, array([[3.]], dtype=float32))
     """
-    from tqdm import tqdm  # the plain bar: tqdm.auto would need ipywidgets in notebooks
-
     who = "fit"
     loss_fn = _resolve_loss(loss)
     metric_fns = _resolve_metrics(metrics)
@@ -399,8 +376,7 @@ def fit(model, x, y, *, loss, optimizer, epochs, batch_size=32, validation_data=
         order = engine.get_rng().permutation(n) if shuffle else None
         totals = dict.fromkeys(["loss"] + [m for m, _ in metric_fns], 0.0)
         seen = 0
-        bar = tqdm(total=steps, desc=f"Epoch {epoch + 1}/{epochs}", unit="batch",
-                   file=sys.stderr, disable=verbose != 1, leave=True)
+        bar = progress_bar(steps, f"Epoch {epoch + 1}/{epochs}", verbose)
         try:
             for b, idx in enumerate(_batches(n, batch_size, order)):
                 xb, yb = Tensor(x[idx], dtype=x.dtype), Tensor(y[idx], dtype=y.dtype)
@@ -441,7 +417,7 @@ def fit(model, x, y, *, loss, optimizer, epochs, batch_size=32, validation_data=
             bar.close()
         if verbose == 2:
             print(f"Epoch {epoch + 1}/{epochs} - "
-                  + " - ".join(f"{k}: {v:.4g}" for k, v in logs.items()), file=sys.stderr)
+                  + " - ".join(f"{k}: {v:.4g}" for k, v in logs.items()))  # stdout, as Keras
         for cb in callbacks:
             cb.on_epoch_end(epoch, logs)
         if getattr(model, "stop_training", False):
