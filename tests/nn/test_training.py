@@ -303,7 +303,8 @@ def test_model_checkpoint_and_load_checkpoint(tmp_path):
     assert not any(n.endswith(".tmp") for n in names)  # atomic writes leave no temporaries
     saved = nn.load(tmp_path / "last.npz")
     assert set(saved) == {"model", "optimizer", "epoch", "rng", "scheduler", "kinds"}
-    assert saved["kinds"] == {"optimizer": type(opt_a).__name__, "scheduler": type(sched_a).__name__}
+    assert saved["kinds"] == {"optimizer": type(opt_a).__name__,
+                              "scheduler": type(sched_a).__name__}
     assert saved["epoch"] == 2 and saved["optimizer"]["state"][0]["step"] == 10
 
     model_b, opt_b, sched_b = make_run(seed=7)
