@@ -432,7 +432,10 @@ def export_onnx(model, example_input, path, *, opset: int = 17, input_name: str 
     finally:
         for m, mode in modes:
             m.train(mode)
-    builder.nodes.append(helper.make_node("Identity", [out_name], [output_name]))
+    if builder.nodes and builder.nodes[-1].output[0] == out_name:
+        builder.nodes[-1].output[0] = output_name  # the last layer's node gives the output
+    else:  # (a model that is the identity)
+        builder.nodes.append(helper.make_node("Identity", [out_name], [output_name]))
     elem = helper.np_dtype_to_tensor_dtype
     graph = helper.make_graph(
         builder.nodes, type(model).__name__,
