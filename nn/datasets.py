@@ -27,14 +27,13 @@ import importlib.util
 import os
 import struct
 import sys
-import tempfile
 import urllib.request
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from .files import publish_mode
+from .files import atomic_write
 
 __all__ = ["mnist", "fashion_mnist", "mnist_sample", "boston_housing", "nonlinear_regression",
            "sine_series", "drawn_digits", "offline_images", "read_idx", "data_dir",
@@ -219,25 +218,29 @@ def _fetch(key: str, filenames, cache_dir, download: bool) -> list[Path]:
     return [found.get(f, folder / f) for f in filenames]
 
 
+class _ChecksumMismatch(Exception):
+    pass
+
+
 def _try_download(url, dest: Path, md5: str, problems: list) -> bool:
-    """Download to a temporary file beside ``dest``, check the MD5, then rename."""
+    """Download into an unnamed temporary file beside ``dest`` (``nn.files.atomic_write``:
+    nothing is left behind, even if the process is killed), check the MD5, then rename."""
     print(f"Downloading {url}", file=sys.stderr)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
-    os.close(fd)
-    try:
+
+    def write(tmp):
         _download(url, tmp)
         if (actual := _md5(tmp)) != md5:
-            problems.append(f"{url}: checksum mismatch (MD5 {actual}, expected {md5})")
-            return False
-        publish_mode(tmp)
-        os.replace(tmp, dest)
+            raise _ChecksumMismatch(f"{url}: checksum mismatch (MD5 {actual}, expected {md5})")
+
+    try:
+        atomic_write(dest, write, who=f"downloading {url}")
         return True
+    except _ChecksumMismatch as e:
+        problems.append(str(e))
+        return False
     except (OSError, http.client.HTTPException) as e:  # URLError and timeouts are OSErrors
         problems.append(f"{url}: {type(e).__name__}: {e}")
         return False
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _how_to_get(key, files, folder, why, cache_dir) -> str:
