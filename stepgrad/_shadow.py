@@ -59,6 +59,9 @@ def _problem(name: str, root: str) -> str | None:
                     "reinstall stepgrad: pip install --force-reinstall stepgrad")
         origin = spec.origin if spec.has_location else None
         locations = list(spec.submodule_search_locations or ())
+    if origin is None and module is not None and not locations:
+        return (f"'{name}' is already imported as {module!r}, which is not stepgrad's "
+                f"{name} package ({expected}); do not replace it in sys.modules")
     if origin is None:  # a namespace package: a folder named `name` without __init__.py
         if any(_same(loc, expected) for loc in locations):
             return (f"{os.path.join(expected, '__init__.py')} is missing (did uninstalling "

@@ -236,7 +236,9 @@ def test_plain_install_in_a_fresh_venv_runs_the_tour_offline(tmp_path):
     log = tmp_path / "network.log"
     home = tmp_path / "home"
     home.mkdir()
-    env = {"PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+    # PATH: the venv only -- so no Graphviz either, an optional piece the tour must
+    # report in one line (and write .dot files instead of .svg)
+    env = {"PATH": str(venv / "bin"),
            "HOME": str(home), "PYTHONPATH": str(sitedir), "STEPGRAD_TEST_NETWORK_LOG": str(log),
            "STEPGRAD_DATA": str(tmp_path / "empty-cache"), "MPLCONFIGDIR": str(home / "mpl"),
            "LANG": "C.UTF-8"}
@@ -253,6 +255,18 @@ def test_plain_install_in_a_fresh_venv_runs_the_tour_offline(tmp_path):
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     assert "Traceback" not in r.stderr
     assert "== Files written" in r.stdout and (out / "cnn_predictions.png").stat().st_size
+    notes = r.stderr.strip().splitlines()
+    assert len(notes) == 1 and "Install Graphviz" in notes[0], r.stderr  # one line
+    assert (out / "neuron.dot").read_text().startswith("digraph")
     assert not log.exists(), log.read_text()  # nothing tried the network
     print(f"\nfresh venv: build + wheels {t1 - t0:.1f} s, install {t2 - t1:.1f} s, "
           f"tour --fast {t3 - t2:.1f} s")
+
+
+def test_a_module_put_in_sys_modules_is_named(tmp_path):
+    r = run_script(tmp_path, """
+        import sys, types
+        sys.modules["engine"] = types.ModuleType("engine")
+        import nn
+    """)
+    assert "'engine' is already imported as <module 'engine'>" in the_error(r)

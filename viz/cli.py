@@ -45,7 +45,7 @@ def tour(args) -> int:
                 viz.save(obj, path)
             except viz.GraphvizNotFound as e:  # still useful: the DOT text renders anywhere
                 if not missing_dot:
-                    print(f"note: {e}\n      writing .dot files instead of .svg", file=sys.stderr)
+                    print(f"note: writing .dot files instead of .svg: {e}", file=sys.stderr)
                 missing_dot.append(path)
                 path = path.with_suffix(".dot")
                 viz.save(obj, path)
