@@ -54,10 +54,8 @@ def atomic_write(path, write, *, who: str = "save") -> Path:
         directory = str(path.parent)
         remove_stale_temporaries(directory)
         fd = _open_unnamed(directory)
-        if fd is None:
+        if fd is None or not _write_unnamed(path, directory, fd, write):
             _write_named(path, directory, write)
-        else:
-            _write_unnamed(path, directory, fd, write)
         _fsync_dir(directory)
     except OSError as e:
         if e.errno is None:  # e.g. OSError("disk full") from a callback: keep it as it is
@@ -87,7 +85,9 @@ def _temp_name(path: Path) -> str:
     return str(path.parent / f".{path.name}{_TAG}{os.getpid()}-{secrets.token_hex(4)}.tmp")
 
 
-def _write_unnamed(path: Path, directory: str, fd: int, write) -> None:
+def _write_unnamed(path: Path, directory: str, fd: int, write) -> bool:
+    """Write through the unnamed file ``fd`` and move it to ``path``. False (nothing
+    written at ``path``) when the kernel will not give it a name: then use a named file."""
     named = None
     try:
         write(f"/proc/self/fd/{fd}")
@@ -98,10 +98,17 @@ def _write_unnamed(path: Path, directory: str, fd: int, write) -> None:
         dir_fd = os.open(directory, os.O_RDONLY)
         try:
             os.link(f"/proc/self/fd/{fd}", named, src_dir_fd=dir_fd, follow_symlinks=True)
+        except OSError as e:
+            if e.errno in (errno.EXDEV, errno.ENOENT, errno.EPERM, errno.EACCES,
+                           errno.EOPNOTSUPP, errno.EINVAL):
+                named = None  # a sandbox or file system that refuses: nothing was created
+                return False
+            raise
         finally:
             os.close(dir_fd)
         os.replace(named, path)
         named = None
+        return True
     finally:
         os.close(fd)
         if named is not None:

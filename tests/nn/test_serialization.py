@@ -764,3 +764,20 @@ def test_load_errors_are_load_errors(good_file):
     good_file.write_bytes(good_file.read_bytes()[:50])
     with pytest.raises(LoadError):
         load(good_file)
+
+
+def test_a_kernel_that_refuses_linkat_falls_back_to_a_named_file(tmp_path, monkeypatch):
+    real_link = os.link
+    calls = []
+
+    def refuse(src, dst, **kwargs):
+        if str(src).startswith("/proc/self/fd/"):
+            calls.append(src)
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real_link(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "link", refuse)
+    save({"v": np.arange(3)}, tmp_path / "c")
+    assert (load(tmp_path / "c")["v"] == np.arange(3)).all()
+    assert os.listdir(tmp_path) == ["c"]
+    assert calls or not hasattr(os, "O_TMPFILE")
