@@ -45,7 +45,8 @@ def _analytic_vjp(fn, inputs, targets, v):
         if isinstance(t, Value):
             grads.append(np.array([t.grad]))
         else:
-            grads.append(np.zeros(t.size) if t.grad is None else t.grad.astype(np.float64).ravel())
+            grads.append(np.zeros(t.numel()) if t.grad is None else
+                         t.grad.data.astype(np.float64).ravel())
     return grads
 
 
@@ -74,7 +75,7 @@ def jacobians(fn, inputs, targets, n_out, eps=1e-6):
     """(analytic, numeric) Jacobians, each (n_out, target size), for every target input:
     analytic row by row (one backward per output element), numeric column by column (two
     forwards per input element)."""
-    analytic = [np.zeros((n_out, 1 if isinstance(t, Value) else t.size)) for t in targets]
+    analytic = [np.zeros((n_out, 1 if isinstance(t, Value) else t.numel())) for t in targets]
     for k in range(n_out):
         v = np.zeros(n_out)
         v[k] = 1.0
@@ -121,7 +122,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=8, seed=
     if not targets:
         raise ValueError("gradcheck: no input requires grad")
     n_out = _output_array(fn(*inputs)).size
-    n_in = sum(1 if isinstance(t, Value) else t.size for _, t in targets)
+    n_in = sum(1 if isinstance(t, Value) else t.numel() for _, t in targets)
     rng = np.random.default_rng(seed)
     ts = [t for _, t in targets]
 

@@ -83,12 +83,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        stack = engine.autograd.scope_stack  # lets ops record which module made them
-        stack.append(self)
-        try:
+        with engine.module_scope(self):  # lets ops record which module made them
             return self.forward(*args, **kwargs)
-        finally:
-            stack.pop()
 
     # -- traversal ---------------------------------------------------------------------------
     def named_modules(self, prefix=""):

@@ -122,7 +122,7 @@ def gradcheck_table(args) -> int:
     op, input shapes, max abs error, max rel error, pass. Non-zero exit on any failure."""
     import engine
     from engine.gradcheck import jacobians
-    from engine.registry import REGISTRY
+    from engine.testing import REGISTRY
 
     rng = np.random.default_rng(args.seed)
     rows, failed = [], 0
@@ -155,7 +155,16 @@ def gradcheck_table(args) -> int:
     return 1 if failed else 0
 
 
-_METHODS = ("exp", "log", "tanh", "sigmoid", "relu")
+def _methods():
+    """The one-input ops with a float form: what an expression may call (derived from the ops)."""
+    import inspect
+
+    from engine.ops.base import scalar_ops
+    return tuple(sorted(name for name, cls in scalar_ops().items()
+                        if len(inspect.signature(cls.forward).parameters) == 2))  # self, x
+
+
+_METHODS = _methods()
 _BINARY = {ast.Add: "__add__", ast.Sub: "__sub__", ast.Mult: "__mul__",
            ast.Div: "__truediv__", ast.Pow: "__pow__"}
 

@@ -50,7 +50,7 @@ class _BatchNorm(Module):
         if self.training:
             mean = x.mean(axis=axes, keepdims=True)
             var = x.var(axis=axes, keepdims=True, correction=0)
-            n = x.size // self.num_features
+            n = x.numel() // self.num_features
             with engine.no_grad():
                 m = self.momentum
                 unbiased = var.data.reshape(-1) * (n / max(n - 1, 1))
