@@ -17,6 +17,7 @@ from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_li
                        zeros_like)
 from .functional import cat, concatenate, maximum, minimum, split, stack, where
 from .gradcheck import GradcheckError, gradcheck
+from .higher import gradgradcheck, hessian, hvp, jacobian
 from .memory import keep_freed_memory
 from .ops.base import OPS, Op
 from .ops.conv import conv2d
@@ -32,7 +33,8 @@ __all__ = [
     "AnomalyError", "Constant", "GradcheckError", "Node", "OPS", "Op", "Tensor", "Value",
     "arange", "avg_pool2d", "backward_steps", "cat", "concatenate", "conv2d", "detect_anomaly",
     "empty", "empty_like", "enable_grad", "eye", "from_numpy", "full", "full_like",
-    "get_default_dtype", "get_rng", "grad", "gradcheck", "is_grad_enabled", "keep_freed_memory",
+    "get_default_dtype", "get_rng", "grad", "gradcheck", "gradgradcheck", "hessian", "hvp",
+    "jacobian", "is_grad_enabled", "keep_freed_memory",
     "linspace", "lstm_c", "lstm_h", "manual_seed", "max_pool2d", "maximum", "minimum",
     "module_scope", "no_grad", "ones", "ones_like", "rand", "rand_like", "randint", "randn",
     "randn_like", "set_default_dtype", "split", "stack", "tensor", "topo_order", "where",
