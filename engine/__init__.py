@@ -19,7 +19,7 @@ from .functional import cat, concatenate, maximum, minimum, split, stack, where
 from .gradcheck import GradcheckError, gradcheck
 from .higher import gradgradcheck, hessian, hvp, jacobian
 from .memory import keep_freed_memory
-from .ops.base import OPS, Op
+from .ops.base import OPS, Op, scalar_ops
 from .ops.conv import conv2d
 from .ops.lstm import lstm_c, lstm_h
 from .ops.pool import avg_pool2d, max_pool2d
@@ -37,6 +37,6 @@ __all__ = [
     "jacobian", "is_grad_enabled", "keep_freed_memory",
     "linspace", "lstm_c", "lstm_h", "manual_seed", "max_pool2d", "maximum", "minimum",
     "module_scope", "no_grad", "ones", "ones_like", "rand", "rand_like", "randint", "randn",
-    "randn_like", "set_default_dtype", "split", "stack", "tensor", "topo_order", "where",
+    "randn_like", "scalar_ops", "set_default_dtype", "split", "stack", "tensor", "topo_order", "where",
     "zeros", "zeros_like",
 ]
