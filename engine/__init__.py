@@ -37,6 +37,6 @@ __all__ = [
     "jacobian", "is_grad_enabled", "keep_freed_memory",
     "linspace", "lstm_c", "lstm_h", "manual_seed", "max_pool2d", "maximum", "minimum",
     "module_scope", "no_grad", "ones", "ones_like", "rand", "rand_like", "randint", "randn",
-    "randn_like", "scalar_ops", "set_default_dtype", "split", "stack", "tensor", "topo_order", "where",
-    "zeros", "zeros_like",
+    "randn_like", "scalar_ops", "set_default_dtype", "split", "stack", "tensor", "topo_order",
+    "where", "zeros", "zeros_like",
 ]
