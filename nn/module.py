@@ -85,12 +85,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        stack = engine.autograd.scope_stack  # lets ops record which module made them
-        stack.append(self)
-        try:
+        with engine.module_scope(self):  # lets ops record which module made them
             return self.forward(*args, **kwargs)
-        finally:
-            stack.pop()
 
     # -- traversal ---------------------------------------------------------------------------
     def named_modules(self, prefix=""):
@@ -141,6 +137,32 @@ class Module:
 
     def eval(self) -> "Module":
         return self.train(False)
+
+    def apply(self, fn) -> "Module":
+        """Call ``fn(module)`` on every sub-module, then on this one (PyTorch's order)."""
+        for m in reversed(list(self.modules())):
+            fn(m)
+        return self
+
+    def to(self, dtype) -> "Module":
+        """Cast every parameter and floating-point buffer to ``dtype``, in place (the same
+        Parameter objects, so an optimizer built before still holds them)."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}.to: a floating point dtype, got {dtype}")
+        for _, t in list(self.named_parameters()) + list(self.named_buffers()):
+            if t.dtype.kind == "f" and t.dtype != dtype:
+                t.data = t.data.astype(dtype)
+                t._vc.n += 1  # a graph that saved the old array must not use it
+                if t.grad is not None:
+                    t.grad = engine.from_numpy(t.grad.data.astype(dtype))
+        return self
+
+    def double(self) -> "Module":
+        return self.to(np.float64)
+
+    def float(self) -> "Module":
+        return self.to(np.float32)
 
     def zero_grad(self) -> None:
         for p in self.parameters():

@@ -29,6 +29,7 @@ import copy
 import json
 import math
 import os
+import warnings
 import zipfile
 import zlib
 from collections import OrderedDict
@@ -410,10 +411,18 @@ def check_state_dict(own, state, strict: bool = True, *, who: str = "load_state_
                   and not (isinstance(k, str) and k.endswith("num_batches_tracked"))]
     if strict and (missing or unexpected):
         raise KeyError(f"{who}: missing keys {missing}, unexpected keys {unexpected}")
-    arrays = {}
+    arrays, cast = {}, []
     for key, target in own.items():
         if key in state:
-            arrays[key] = _checked_array(state[key], key, target.shape, target.dtype, who)
+            given = _as_array(state[key], key, who)  # (a torch tensor converted once)
+            arrays[key] = _checked_array(given, key, target.shape, target.dtype, who)
+            if given.dtype != target.dtype:
+                cast.append(f"{key} ({given.dtype})")
+    if cast:  # the module keeps its dtype (as PyTorch's copy_); say so
+        warnings.warn(f"{who}: {len(cast)} entries cast from "
+                      f"{', '.join(sorted({c.split('(')[1][:-1] for c in cast}))} to "
+                      f"{next(iter(own.values())).dtype} (the module's dtype): "
+                      f"{', '.join(cast[:4])}{' …' if len(cast) > 4 else ''}", stacklevel=3)
     return arrays
 
 

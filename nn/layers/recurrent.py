@@ -16,7 +16,6 @@ every op of step t into its own cluster.
 from __future__ import annotations
 
 import engine
-from engine.autograd import scope_stack
 
 from ..module import Module, Parameter
 from .init import glorot_uniform, zeros
@@ -214,11 +213,8 @@ class _Recurrent(Module, _CellParams):
         whh_t = self._p("weight_hh").T  # shared by every step: drawn once, outside the steps
         outputs = []
         for t in range(steps):
-            scope_stack.append(TimeStep(t, self))
-            try:
+            with engine.module_scope(TimeStep(t, self)):
                 state = self._step(xw[:, t], state, whh_t)
-            finally:
-                scope_stack.pop()
             outputs.append(state[0] if isinstance(state, tuple) else state)
         out = engine.stack(outputs, axis=1)
         if not self.batch_first:
