@@ -456,10 +456,12 @@ class DataLoader:
     open files or lambdas — with nothing pickled or copied, and numpy, file reads and image
     decoders release the GIL, so indexing, reading and decoding overlap with training.
     Pure-Python ``__getitem__`` code holds the GIL and gains nothing from threads
-    (measured in ``tests/nn/test_data.py``'s docstring). ``worker_init_fn(worker_id)`` runs
-    once in each worker; ``get_worker_info()`` tells a worker who it is. A worker's error is
-    raised in the loop that reads the batch. ``pin_memory``, ``pin_memory_device``,
-    ``persistent_workers``, ``timeout`` and ``multiprocessing_context`` are accepted and
+    (``python -m bench.dataloader_workers``: on I/O-like items 4 threads take 0.11 s where
+    one takes 0.42 s and 4 forked processes 0.13 s; numpy-heavy items tie).
+    ``worker_init_fn(worker_id)`` runs once in each worker; ``get_worker_info()`` tells a
+    worker who it is. A worker's error is raised in the loop that reads the batch.
+    ``pin_memory``, ``pin_memory_device``, ``persistent_workers``, ``timeout`` and
+    ``multiprocessing_context`` are accepted and
     have no effect (no GPU, thread workers).
 
     >>> x = np.arange(10).reshape(5, 2); y = np.arange(5)

@@ -52,13 +52,13 @@ def _sample_shape(input_shape):
     except TypeError:
         raise TypeError(f"summary: input_shape must be a tuple of sizes, e.g. (784,) or "
                         f"(None, 784), got {input_shape!r}") from None
-    if shape and shape[0] is None:
-        shape = shape[1:]
+    start = 1 if shape and shape[0] is None else 0
+    shape = shape[start:]
     for i, d in enumerate(shape):
         if d is None or isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
             raise ValueError(f"summary: input_shape {tuple(input_shape)!r} has {d!r} at "
-                             f"position {i}; every size but a leading batch None must be "
-                             "an int >= 1")
+                             f"position {i + start}; every size but a leading batch None "
+                             "must be an int >= 1")
     return tuple(int(d) for d in shape)
 
 

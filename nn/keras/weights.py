@@ -103,8 +103,12 @@ def set_weights(model, weights):
     layers = _layers(model)
     expected = [np.shape(w) for w in get_weights(model)]
     if len(weights) != len(expected):
+        unbuilt = [type(m).__name__ for m in model.modules() if getattr(m, "built", True)
+                   is False]
+        hint = (f" ({', '.join(unbuilt)} not built yet: call the model once, or give "
+                "input_shape=)") if unbuilt else ""
         raise ValueError(f"set_weights: the model has {len(expected)} weight arrays, got "
-                         f"{len(weights)}")
+                         f"{len(weights)}{hint}")
     state, i = {}, 0
     for prefix, m, names, to_keras, from_keras in layers:
         k = len(to_keras([_tensor(m, n).data for n in names]))
