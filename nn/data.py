@@ -460,9 +460,9 @@ class DataLoader:
     one takes 0.42 s and 4 forked processes 0.13 s; numpy-heavy items tie).
     ``worker_init_fn(worker_id)`` runs once in each worker; ``get_worker_info()`` tells a
     worker who it is. A worker's error is raised in the loop that reads the batch.
-    ``pin_memory``, ``pin_memory_device``, ``persistent_workers``, ``timeout`` and
-    ``multiprocessing_context`` are accepted and
-    have no effect (no GPU, thread workers).
+    ``timeout`` (seconds, > 0) bounds the wait for a worker's batch (RuntimeError, as
+    PyTorch). ``pin_memory``, ``pin_memory_device``, ``persistent_workers`` and
+    ``multiprocessing_context`` are accepted and have no effect (no GPU, thread workers).
 
     >>> x = np.arange(10).reshape(5, 2); y = np.arange(5)
     >>> loader = DataLoader(x, y, batch_size=2)
@@ -491,6 +491,8 @@ class DataLoader:
                                             or prefetch_factor < 1):
             raise ValueError(f"{who}: prefetch_factor must be an integer >= 1, "
                              f"got {prefetch_factor!r}")
+        if not isinstance(timeout, (int, float)) or timeout < 0:
+            raise ValueError(f"{who}: timeout must be a number >= 0, got {timeout!r}")
         if not in_order:
             raise ValueError(f"{who}: in_order=False is not supported (batches always come "
                              "in sampler order)")
@@ -602,11 +604,19 @@ class DataLoader:
             for batch in batches:
                 pending.append(pool.submit(self._fetch, batch))
                 if len(pending) >= window:
-                    yield pending.popleft().result()
+                    yield self._result(pending.popleft())
             while pending:
-                yield pending.popleft().result()
+                yield self._result(pending.popleft())
         finally:  # also when the loop breaks early: drop what is queued, join the threads
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def _result(self, future):
+        from concurrent.futures import TimeoutError as FutureTimeout
+        try:
+            return future.result(timeout=self.timeout if self.timeout > 0 else None)
+        except FutureTimeout:
+            raise RuntimeError(f"DataLoader timed out after {self.timeout} seconds waiting "
+                               "for a batch from its workers") from None
 
     def __repr__(self):
         data = (f"x{self.x.shape}" + ("" if self.y is None else f", y{self.y.shape}")

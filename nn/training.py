@@ -300,16 +300,22 @@ class _Source:
             return None
 
     def first_x(self):
-        """One input batch (or sample) to build lazy layers with, without losing data."""
+        """One input batch (or sample) to build lazy layers with, without losing data or
+        drawing from the random generator (a shuffling loader is not iterated)."""
+        from .data import DataLoader, default_collate
         if self.kind == "arrays":
             return self.x[:1]
-        if self.kind == "dataset":
-            return self._split(self.loader._fetch([0]))[0]
         if self.kind == "iterator":
             first = next(self.iterator)
             self.iterator = itertools.chain([first], self.iterator)
             return self._split(first)[0]
-        return self._split(next(iter(self.loader)))[0]
+        loader = self.loader
+        if isinstance(loader, DataLoader):
+            if loader.x is not None:
+                return _prepare_x(loader.x[:1], self.who, self.dtype)
+            batch = (loader.collate_fn or default_collate)([loader.dataset[0]])
+            return self._split(batch)[0]
+        return self._split(next(iter(loader)))[0]
 
     # -- batches ---------------------------------------------------------------------------
     def _split(self, batch):
@@ -631,7 +637,8 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
         val = _Source(who, source.x[split_at:], source.y[split_at:], source.batch_size, dtype)
         source.x, source.y = source.x[:split_at], source.y[:split_at]
 
-    build_model(model, source.first_x())  # lazy layers first: the optimizer needs them
+    if _needs_build(model):  # lazy layers first: the optimizer needs them
+        build_model(model, source.first_x())
     if dtype != _model_dtype(model):  # a lazy model had no parameter to take a dtype from
         raise ValueError(f"{who}: the model's first parameters appeared in dtype "
                          f"{_model_dtype(model)} after the build, batches were {dtype}")
@@ -811,7 +818,8 @@ def evaluate(model, x, y=None, *, loss, metrics=(), batch_size=None, return_dict
     if steps is not None:
         steps = _check_int(who, "steps", steps, 1)
     source = _Source(who, x, y, batch_size, _model_dtype(model))
-    build_model(model, source.first_x())
+    if _needs_build(model):
+        build_model(model, source.first_x())
     logs = _run_eval(model, source, loss_fn, metric_fns, steps=steps, verbose=verbose)
     if return_dict:
         return logs
@@ -834,7 +842,8 @@ def predict(model, x, batch_size=None, verbose=0, steps=None) -> np.ndarray:
     if steps is not None:
         steps = _check_int(who, "steps", steps, 1)
     source = _Source(who, x, None, batch_size, _model_dtype(model), need_y=False)
-    build_model(model, source.first_x())
+    if _needs_build(model):
+        build_model(model, source.first_x())
     was_training = getattr(model, "training", True)
     _set_training(model, False)
     outs = []

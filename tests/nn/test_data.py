@@ -454,6 +454,8 @@ def test_worker_errors_early_break_init_fn_and_worker_info():
                         worker_init_fn=started.append)
     assert len(list(loader)) == 4 and sorted(started) == [0, 1]
     assert D.get_worker_info() is None  # in the main thread
+    with pytest.raises(RuntimeError, match="timed out after 0.01 seconds"):
+        list(DataLoader(SlowDataset(4, delay=0.2), batch_size=2, num_workers=2, timeout=0.01))
     with pytest.raises(ValueError, match="in_order=False"):
         DataLoader(ListDataset(2), in_order=False)
 

@@ -760,3 +760,22 @@ def test_model_checkpoint_initial_threshold_and_load_model(tmp_path):
     rebuilt = nn.load_model(tmp_path / "best.npz")
     np.testing.assert_array_equal(rebuilt[2].weight.data, model[2].weight.data)
     np.testing.assert_array_equal(predict(rebuilt, x), predict(model, x))
+
+
+def test_shuffling_loader_equals_shuffled_arrays_with_lazy_layers():
+    # DataLoader(shuffle=True) draws the same permutation per epoch as fit's own shuffling;
+    # building the lazy layers must not draw from the generator (no peek into the loader).
+    from nn.data import DataLoader
+    x, y = regression_data(n=48)
+    runs = []
+    for make in (lambda: dict(x=x, y=y, batch_size=16),
+                 lambda: dict(x=DataLoader(x, y, batch_size=16, shuffle=True)),
+                 lambda: dict(x=DataLoader(nn.data.TensorDataset(x, y), batch_size=16,
+                                           shuffle=True, num_workers=2))):
+        engine.manual_seed(6)
+        model = nn.Sequential(nn.Dense(4, "tanh"), nn.Dense(1))
+        h = fit(model, loss="mse", optimizer="sgd", epochs=3, verbose=0, **make())
+        runs.append((h.history, [p.data.copy() for p in model.parameters()]))
+    for history, weights in runs[1:]:
+        assert history == runs[0][0]
+        assert all(np.array_equal(a, b) for a, b in zip(weights, runs[0][1], strict=True))
