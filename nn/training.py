@@ -242,7 +242,8 @@ def _is_batch_list(x):
 class _Source:
     """Where the batches of one fit/evaluate/predict come from, converted to the model's dtype.
 
-    ``kind`` is 'arrays' (x, y numpy arrays: batched, shuffled, split here), 'loader' (a
+    ``kind`` is 'arrays' (x, y numpy arrays: batched, shuffled, split here), 'dataset' (a
+    map-style Dataset, batched by a DataLoader with batch_size and shuffle), 'loader' (a
     DataLoader or any re-iterable of batches: iterated afresh each epoch) or 'iterator' (a
     one-shot generator: each epoch takes ``steps`` batches, or runs to its end).
     """
@@ -254,9 +255,8 @@ class _Source:
         given_batch_size = batch_size is not None
         batch_size = _check_int(who, "batch_size", 32 if batch_size is None else batch_size, 1)
         self.batch_size = batch_size
-        if _is_loader(x) or (hasattr(x, "__iter__") and not hasattr(x, "__len__")
-                             and not _is_array_like(x)) or hasattr(x, "__next__") \
-                or _is_batch_list(x):
+        if not _is_dataset(x) and (_is_loader(x) or _is_batch_list(x) or (
+                hasattr(x, "__iter__") and not _is_array_like(x))):
             if y is not None:
                 raise ValueError(f"{who}: y must be None when x is a {type(x).__name__} "
                                  "(its batches carry the targets)")

@@ -779,3 +779,17 @@ def test_shuffling_loader_equals_shuffled_arrays_with_lazy_layers():
     for history, weights in runs[1:]:
         assert history == runs[0][0]
         assert all(np.array_equal(a, b) for a, b in zip(weights, runs[0][1], strict=True))
+
+
+def test_fit_takes_a_torch_dataloader():
+    torch = pytest.importorskip("torch")
+    x, y = regression_data(n=32)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(y)), batch_size=8)
+    histories = []
+    for source in (dict(x=loader), dict(x=x, y=y, batch_size=8, shuffle=False)):
+        engine.manual_seed(0)
+        model = nn.Linear(3, 1)
+        histories.append(fit(model, loss="mse", optimizer="sgd", epochs=2, verbose=0,
+                             **source).history)
+    assert histories[0] == histories[1]
