@@ -8,8 +8,15 @@
 - the epoch's ``loss`` (and each metric) is the sample-weighted mean of the batch values,
   each computed before that batch's update, as Keras reports it;
 - validation runs at the end of each epoch in eval mode, under ``no_grad``;
-- ``epochs`` is the index of the last epoch + 1: ``fit(..., epochs=6, initial_epoch=3)``
-  trains epochs 3, 4, 5 (a resumed run).
+- ``epochs`` (default 1) is the index of the last epoch + 1: ``fit(..., epochs=6,
+  initial_epoch=3)`` trains epochs 3, 4, 5 (a resumed run);
+- ``evaluate`` returns the loss alone, or ``[loss, *metrics]`` (a dict with
+  ``return_dict=True``);
+- the data may be arrays, or (``x`` alone) a DataLoader, a Dataset or a generator of
+  ``(x, y)`` batches; the optimizer may be a name ('adam', ...) with Keras's defaults.
+
+Every ``nn.Module`` also has these as methods, Keras's way (``model.compile(...)``,
+``model.fit(...)``): see ``nn.keras.model``.
 
 Losses by name: 'mse' 'mae' 'binary_crossentropy' 'hinge' (elementwise, on probabilities
 for BCE, as Keras), 'categorical_crossentropy' / 'sparse_categorical_crossentropy'

@@ -299,6 +299,9 @@ def test_lstm_32_on_50_by_2_has_4480_parameters():
     # PyTorch's layout has two biases: 4,608; single_bias gives Keras's count.
     assert sum(p.size for p in nn.LSTM(2, 32).parameters()) == 4608
     assert sum(p.size for p in nn.LSTM(2, 32, single_bias=True).parameters()) == 4480
+
+
+def test_pytorch_lstm_count_is_4608():
     torch = pytest.importorskip("torch")
     assert sum(p.numel() for p in torch.nn.LSTM(2, 32).parameters()) == 4608
 
