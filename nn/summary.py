@@ -88,8 +88,8 @@ def summary(model, input_shape, dtype=np.float32) -> Summary:
         def traced(*args, _m=module, _name=name, _fwd=module.forward, **kwargs):
             out = _fwd(*args, **kwargs)
             # Buffers count too, as Keras counts BatchNorm's moving statistics.
-            own = sum(p.size for p in _m._parameters.values() if p is not None) + \
-                sum(b.size for b in _m._buffers.values())
+            own = sum(p.numel() for p in _m._parameters.values() if p is not None) + \
+                sum(b.numel() for b in _m._buffers.values())
             rows.append((_name or type(_m).__name__.lower(), type(_m).__name__,
                          _shape_text(out), own))
             return out
@@ -106,7 +106,7 @@ def summary(model, input_shape, dtype=np.float32) -> Summary:
             object.__delattr__(module, "forward")
         model.train(was_training)
     params = list(model.parameters())
-    trainable = sum(p.size for p in params if p.requires_grad)
-    frozen = sum(p.size for p in params if not p.requires_grad)
-    buffers = sum(b.size for _, b in model.named_buffers())
+    trainable = sum(p.numel() for p in params if p.requires_grad)
+    frozen = sum(p.numel() for p in params if not p.requires_grad)
+    buffers = sum(b.numel() for _, b in model.named_buffers())
     return Summary(type(model).__name__, rows, trainable, frozen + buffers)

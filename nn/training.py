@@ -166,7 +166,7 @@ def _resolve_metrics(metrics):
 
 def _scalar(value, what):
     if isinstance(value, Tensor):
-        if value.size != 1:
+        if value.numel() != 1:
             raise ValueError(f"{what} returned a tensor of shape {value.shape}; expected a "
                              "scalar (use reduction='mean')")
         return float(value.item())

@@ -179,7 +179,7 @@ class KerasModelMixin:
 
     def count_params(self) -> int:
         """The number of parameters (built layers only)."""
-        return int(sum(p.size for p in self.parameters()))
+        return int(sum(p.numel() for p in self.parameters()))
 
     # -- weights ---------------------------------------------------------------------------------
     def get_weights(self) -> list:

@@ -17,12 +17,14 @@ class Linear(Module):
     (16, 13)
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(glorot_uniform((out_features, in_features), in_features,
                                                out_features))
         self.bias = Parameter(zeros(out_features)) if bias else None
+        if dtype is not None:
+            self.to(dtype)
 
     def forward(self, x):
         return F.linear(x, self.weight, self.bias)

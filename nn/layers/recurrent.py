@@ -25,7 +25,6 @@ from __future__ import annotations
 import numpy as np
 
 import engine
-from engine.autograd import scope_stack
 
 from ..module import Module, Parameter
 from .init import glorot_uniform, zeros
@@ -233,11 +232,8 @@ class _Recurrent(Module, _CellParams):
         whh_t = self._p("weight_hh").T  # shared by every step: drawn once, outside the steps
         outputs = []
         for t in range(steps):
-            scope_stack.append(TimeStep(t, self))
-            try:
+            with engine.module_scope(TimeStep(t, self)):
                 state = self._step(xw[:, t], state, whh_t)
-            finally:
-                scope_stack.pop()
             outputs.append(state[0] if isinstance(state, tuple) else state)
         out = engine.stack(outputs, axis=1)
         if not self.batch_first:
@@ -418,7 +414,7 @@ class SimpleRNN(_KerasRecurrent, RNN):
     example, SimpleRNN(4) on windows of 10×1 values: 4 + 16 + 4 = 24).
 
     >>> rnn = SimpleRNN(4, input_shape=(10, 1))
-    >>> rnn(engine.zeros(2, 10, 1)).shape, sum(p.size for p in rnn.parameters())
+    >>> rnn(engine.zeros(2, 10, 1)).shape, sum(p.numel() for p in rnn.parameters())
     ((2, 4), 24)
     """
 

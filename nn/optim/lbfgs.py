@@ -191,7 +191,7 @@ class LBFGS(Optimizer):
     # -- the flat vector ---------------------------------------------------------------------
     def _gather_flat_grad(self):
         """∇f as one vector; a parameter without a gradient contributes zeros."""
-        return np.concatenate([np.zeros(p.size, self._dtype) if p.grad is None
+        return np.concatenate([np.zeros(p.numel(), self._dtype) if p.grad is None
                                else np.asarray(p.grad, dtype=self._dtype).reshape(-1)
                                for p in self._params])
 
@@ -199,7 +199,7 @@ class LBFGS(Optimizer):
         """θ ← θ + step_size · update (in place, through the Tensors' own add_)."""
         offset = 0
         for p in self._params:
-            n = p.size
+            n = p.numel()
             p.add_(np.asarray(update[offset:offset + n] * step_size,
                               dtype=p.dtype).reshape(p.shape))
             offset += n
@@ -348,7 +348,7 @@ class LBFGS(Optimizer):
         if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
             raise ValueError("LBFGS.load_state_dict: expected a dict with keys 'state' and "
                              "'param_groups' (from optimizer.state_dict())")
-        n = sum(p.size for p in self._params)
+        n = sum(p.numel() for p in self._params)
         saved = dict(state_dict["state"])
         flat = saved.pop(0, None)
         if saved:

@@ -169,7 +169,7 @@ def test_fit_history_evaluate_predict_and_validation_split():
     assert list(h.history) == ["loss", "accuracy", "val_loss", "val_accuracy"]
     assert h.params["steps"] == 8 and h.params["samples"] == 80  # the first 80 train
     # the LAST 20 % (unshuffled) is the validation set, as Keras
-    last = model.evaluate(x[80:], y[80:], verbose=0, return_dict=True)
+    last = model.evaluate(x[80:], y[80:], batch_size=10, verbose=0, return_dict=True)
     assert last == {"loss": h.history["val_loss"][-1], "accuracy": h.history["val_accuracy"][-1]}
     loss, acc = model.evaluate(x, y, verbose=0)
     model.compile(optimizer=model.optimizer, loss="binary_crossentropy")
@@ -297,8 +297,8 @@ def test_lstm_32_on_50_by_2_has_4480_parameters():
     assert [r[3] for r in s.rows] == [4480, 33] and s.total_params == 4513
     assert [r[2] for r in s.rows] == ["(None, 32)", "(None, 1)"]
     # PyTorch's layout has two biases: 4,608; single_bias gives Keras's count.
-    assert sum(p.size for p in nn.LSTM(2, 32).parameters()) == 4608
-    assert sum(p.size for p in nn.LSTM(2, 32, single_bias=True).parameters()) == 4480
+    assert sum(p.numel() for p in nn.LSTM(2, 32).parameters()) == 4608
+    assert sum(p.numel() for p in nn.LSTM(2, 32, single_bias=True).parameters()) == 4480
 
 
 def test_pytorch_lstm_count_is_4608():
