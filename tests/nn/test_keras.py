@@ -582,3 +582,15 @@ def test_to_categorical():
         to_categorical([0, 2], 2)
     with pytest.raises(ValueError, match="whole numbers"):
         to_categorical([0.5])
+
+
+def test_load_model_keeps_float64(tmp_path):
+    engine.manual_seed(0)
+    model = nn.Sequential([nn.Dense(3, input_dim=2), nn.Dense(1)])
+    model(engine.zeros(1, 2))
+    model.double()
+    model.save(tmp_path / "m.npz")
+    loaded = nn.load_model(tmp_path / "m.npz")
+    assert [p.dtype for p in loaded.parameters()] == [np.dtype(np.float64)] * 4
+    x = np.random.default_rng(0).normal(size=(5, 2))
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
