@@ -1,114 +1,90 @@
-"""Callbacks for ``nn.fit``, Keras's way: ``Callback`` (the base class), ``CSVLogger``,
-``TensorBoard``, and the progress bar ``fit`` shows.
+"""Callbacks that write files -- ``CSVLogger`` and ``TensorBoard`` (Keras's) -- and the
+progress bar ``fit`` draws.
 
-``EarlyStopping``, ``ModelCheckpoint``, ``LearningRateScheduler``, ``TerminateOnNaN`` and
-``History`` live in ``nn.training`` and can be imported from here too
-(``from nn.callbacks import EarlyStopping``), as from ``keras.callbacks``.
+The training callbacks (``EarlyStopping``, ``ModelCheckpoint``, ``LearningRateScheduler``,
+``TerminateOnNaN``) live in ``nn.training``; this module re-exports them so that
+``nn.callbacks`` reads like ``keras.callbacks``.
 """
 from __future__ import annotations
 
 import csv
+import io
 import os
 import sys
-from pathlib import Path
 
-__all__ = ["Callback", "CSVLogger", "TensorBoard", "progress_bar"]
+from .files import atomic_write
+from .training import (
+    Callback,
+    EarlyStopping,
+    History,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    TerminateOnNaN,
+)
 
-# Defined in nn.training (which imports this module): reachable here on first use.
-_FROM_TRAINING = ("EarlyStopping", "History", "LearningRateScheduler", "ModelCheckpoint",
-                  "TerminateOnNaN")
-
-
-def __getattr__(name):
-    if name in _FROM_TRAINING:
-        from . import training
-        return getattr(training, name)
-    raise AttributeError(f"module 'nn.callbacks' has no attribute {name!r}")
-
-
-class Callback:
-    """Base class of fit's callbacks: override the hooks you need.
-
-    ``fit`` sets ``model``, ``optimizer``, ``scheduler`` (or None) and ``params`` (epochs,
-    steps, batch_size, ...) before ``on_train_begin``. ``logs`` at epoch end hold 'loss',
-    the metrics, 'val_*' entries and 'lr' (when a schedule runs). Set
-    ``self.model.stop_training = True`` to stop after the current epoch (as in Keras).
-    """
-
-    model = None
-    optimizer = None
-    scheduler = None
-    params: dict = {}
-
-    def set_model(self, model): self.model = model
-    def on_train_begin(self, logs=None): pass
-    def on_train_end(self, logs=None): pass
-    def on_epoch_begin(self, epoch, logs=None): pass
-    def on_epoch_end(self, epoch, logs=None): pass
-    def on_batch_begin(self, batch, logs=None): pass
-    def on_batch_end(self, batch, logs=None): pass
+__all__ = ["Callback", "CSVLogger", "EarlyStopping", "History", "LearningRateScheduler",
+           "ModelCheckpoint", "TensorBoard", "TerminateOnNaN", "progress_bar"]
 
 
-# ------------------------------------------------------------------------------- CSVLogger
 class CSVLogger(Callback):
-    """Keras's ``CSVLogger``: one row per epoch -- ``epoch`` (from 0) and every log value
-    (loss, metrics, val_*, lr) in sorted column order -- written and flushed as each epoch
-    ends, so the file is readable while training runs.
+    """Write one row per epoch to a CSV file, as Keras's ``CSVLogger``: a header
+    ``epoch,<log keys sorted>`` then ``epoch`` (0-based) and each value (``'NA'`` for a key
+    missing that epoch).
 
-    ``append=True`` continues an existing file (a resumed run) without repeating its
-    header. A value missing in a later epoch is written ``NA``, as Keras does.
+    ``append=True`` continues an existing file (its header kept; one is written when the
+    file is empty or missing), as when resuming with ``initial_epoch``. Unlike Keras, which
+    appends each row to an open file, the whole file is rewritten atomically after every
+    epoch (temporary file + rename): a crash leaves the rows of the finished epochs, never
+    half a row.
 
-    >>> import os, tempfile
+    >>> import os, tempfile, numpy as np, nn
     >>> path = os.path.join(tempfile.mkdtemp(), "log.csv")
-    >>> log = CSVLogger(path)
-    >>> log.on_train_begin(); log.on_epoch_end(0, {"loss": 0.5, "val_loss": 0.75})
-    >>> log.on_train_end(); print(open(path).read(), end="")
-    epoch,loss,val_loss
-    0,0.5,0.75
+    >>> model = nn.Linear(1, 1)
+    >>> _ = nn.fit(model, np.zeros((4, 1)), np.zeros((4, 1)), loss="mse", epochs=2,
+    ...            optimizer="sgd", verbose=0, callbacks=[CSVLogger(path)])
+    >>> print(open(path).read().strip())
+    epoch,loss
+    0,0.0
+    1,0.0
     """
 
-    def __init__(self, filename, separator: str = ",", append: bool = False):
-        self.filename, self.sep, self.append = os.fspath(filename), separator, append
-        self.keys, self._file, self._writer = None, None, None
+    def __init__(self, filename, separator=",", append=False):
+        self.filename, self.sep, self.append = os.fspath(filename), separator, bool(append)
+        self.keys = None
+        self._text = ""
 
     def on_train_begin(self, logs=None):
-        path = Path(self.filename)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        has_header = self.append and path.exists() and path.stat().st_size > 0
         self.keys = None
-        if has_header:
-            with open(path, newline="") as f:
-                header = next(csv.reader(f, delimiter=self.sep), None)
-            self.keys = header[1:] if header and header[0] == "epoch" else None
-        self._file = open(path, "a" if self.append else "w", newline="")
-        self._writer = None
+        self._text = ""
+        self._header_needed = True
+        if self.append and os.path.exists(self.filename):
+            with open(self.filename, newline="") as f:
+                self._text = f.read()
+            if self._text and not self._text.endswith("\n"):
+                raise ValueError(f"CSVLogger: {self.filename} ends in the middle of a line; "
+                                 "it is not a log this callback wrote")
+            self._header_needed = not self._text
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = dict(logs or {})
-        if self._file is None:  # used outside fit: open as fit would
-            self.on_train_begin()
+        logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)
-        if self._writer is None:
-            self._writer = csv.DictWriter(self._file, fieldnames=["epoch", *self.keys],
-                                          delimiter=self.sep, restval="NA",
-                                          extrasaction="ignore")
-            if self._file.tell() == 0:
-                self._writer.writeheader()
-        self._writer.writerow({"epoch": epoch, **{k: _plain(v) for k, v in logs.items()}})
-        self._file.flush()
-
-    def on_train_end(self, logs=None):
-        if self._file is not None:
-            self._file.close()
-        self._file, self._writer = None, None
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=self.sep, lineterminator="\n")
+        if self._header_needed:
+            writer.writerow(["epoch"] + self.keys)
+            self._header_needed = False
+        writer.writerow([epoch] + [logs.get(k, "NA") for k in self.keys])
+        self._text += buffer.getvalue()
+        _write_text_atomically(self.filename, self._text)
 
 
-def _plain(v):
-    """A number as Python writes it (repr: no precision lost)."""
-    if hasattr(v, "item") and getattr(v, "size", 1) == 1:
-        v = v.item()
-    return v
+def _write_text_atomically(path, text):
+    def write(tmp):
+        with open(tmp, "w", newline="") as f:
+            f.write(text)
+
+    atomic_write(path, write, who="CSVLogger")
 
 
 # ------------------------------------------------------------------------------ TensorBoard
@@ -148,6 +124,13 @@ class TensorBoard(Callback):
         self._writers = {}
 
 
+def _plain(v):
+    """A numpy scalar as a Python number."""
+    if hasattr(v, "item") and getattr(v, "size", 1) == 1:
+        v = v.item()
+    return v
+
+
 def _summary_writer():
     try:
         from tensorboardX import SummaryWriter
@@ -159,7 +142,7 @@ def _summary_writer():
 
 
 # ------------------------------------------------------------------------------ progress bar
-def progress_bar(total: int, desc: str, verbose: int = 1):
+def progress_bar(total: int, desc: str, verbose=1, unit: str = "batch"):
     """The bar ``fit`` draws for one epoch (a ``tqdm`` bar; ``verbose != 1`` disables it).
 
     In Jupyter it is tqdm's widget (``tqdm.auto``: one bar that updates in place; without
@@ -174,7 +157,7 @@ def progress_bar(total: int, desc: str, verbose: int = 1):
         warnings.simplefilter("ignore")
         from tqdm.auto import tqdm
     interactive = _in_notebook() or _isatty(sys.stdout)
-    return tqdm(total=total, desc=desc, unit="batch", file=sys.stdout, leave=True,
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stdout, leave=True,
                 disable=verbose != 1, mininterval=0.1 if interactive else 30.0,
                 dynamic_ncols=interactive)
 

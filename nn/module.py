@@ -14,6 +14,7 @@ import numpy as np
 import engine
 from engine import Tensor
 
+from .keras.model import KerasModelMixin  # Keras's Model methods (compile, fit, ...)
 from .serialization import check_state_dict
 
 
@@ -32,7 +33,7 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
-class Module:
+class Module(KerasModelMixin):
     """Base class of every layer and model: subclass it, assign layers and Parameters as
     attributes in ``__init__``, and write ``forward``.
 

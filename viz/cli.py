@@ -101,7 +101,8 @@ def tour(args) -> int:
     hist = nn.fit(model, prep(xtr), ytr, loss="cross_entropy", metrics=["accuracy"],
                   optimizer=nn.optim.Adam(model.parameters(), lr=1e-3), epochs=1,
                   batch_size=64, callbacks=[BatchLoss()], verbose=1)
-    result = nn.evaluate(model, prep(xte), yte, loss="cross_entropy", metrics=["accuracy"])
+    result = nn.evaluate(model, prep(xte), yte, loss="cross_entropy", metrics=["accuracy"],
+                         return_dict=True)
     print(f"train loss {hist.history['loss'][-1]:.4f}; held-out: loss {result['loss']:.4f}, "
           f"accuracy {result['accuracy']:.3f} on {len(yte)} images")
     save(viz.plot_curve(np.arange(1, len(batch_losses) + 1), batch_losses, xlabel="batch",

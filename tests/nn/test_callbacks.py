@@ -39,7 +39,6 @@ def test_callbacks_module_has_the_keras_names():
     for name in ("Callback", "CSVLogger", "TensorBoard", "EarlyStopping", "ModelCheckpoint",
                  "LearningRateScheduler", "TerminateOnNaN", "History"):
         assert getattr(nn.callbacks, name) is getattr(nn, name)
-    assert nn.training.CSVLogger is CSVLogger
     with pytest.raises(AttributeError):
         nn.callbacks.NoSuchCallback  # noqa: B018
 
