@@ -215,6 +215,12 @@ def test_plain_install_in_a_fresh_venv_runs_the_tour_offline(tmp_path):
     cut off: it must succeed (no mlxtend, scikit-learn, pandas, torch, safetensors, onnx)."""
     t0 = time.perf_counter()
     wheel = build_wheel(tmp_path)
+    with zipfile.ZipFile(wheel) as zf:  # every package and subpackage, no tests
+        in_wheel = {n for n in zf.namelist() if n.endswith("/__init__.py")}
+        assert "LICENSE" in {Path(n).name for n in zf.namelist()}
+    in_repo = {p.relative_to(REPO).as_posix() for name in PACKAGES
+               for p in (REPO / name).rglob("__init__.py") if "__pycache__" not in p.parts}
+    assert in_wheel == in_repo, (in_repo - in_wheel, in_wheel - in_repo)
     requirements = runtime_requirements(wheel)
     assert not any(r.split(">")[0].split("=")[0].strip().lower() in
                    ("mlxtend", "scikit-learn", "pandas", "torch") for r in requirements)
