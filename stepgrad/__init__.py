@@ -22,7 +22,7 @@ import importlib.util
 import sys
 
 # The one place the version is written: setup.cfg reads it (version = attr: ...).
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 PACKAGES = ("engine", "nn", "viz")
 __all__ = ["__version__", *PACKAGES]
