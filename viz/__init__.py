@@ -10,10 +10,12 @@ matplotlib figures. The colours are defined once, in ``viz.style``. The ``stepgr
 lives in ``viz.cli``.
 """
 from .graph import draw_graph, draw_step
+from .player import Player, player
 from .plots import plot_curve, plot_history, show_images
 from .recurrent import draw_rolled, draw_unrolled
 from .render import GraphvizNotFound, save
 from .text import rule, step_text
 
-__all__ = ["GraphvizNotFound", "draw_graph", "draw_rolled", "draw_step", "draw_unrolled",
-           "plot_curve", "plot_history", "rule", "save", "show_images", "step_text"]
+__all__ = ["GraphvizNotFound", "Player", "draw_graph", "draw_rolled", "draw_step",
+           "draw_unrolled", "player", "plot_curve", "plot_history", "rule", "save",
+           "show_images", "step_text"]

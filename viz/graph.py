@@ -39,6 +39,11 @@ _INFIX = {"add": "+", "sub": "−", "mul": "×", "div": "/", "pow": "^"}
 _LEVELS = ("op", "module")
 
 
+def dot_lines(text) -> str:
+    """Line breaks as DOT writes them in a quoted label (centred lines)."""
+    return str(text).replace("\\", "\\\\").replace("\n", "\\n")
+
+
 def _esc(text) -> str:
     """Text for an HTML-like label (DOT's own escapes are not needed there)."""
     return html.escape(str(text), quote=False)
@@ -463,7 +468,7 @@ def _grad_template(n) -> str:
     return "grad " + ("[" + ", ".join(["-0.00"] * size) + "]" if size <= 4 else "‖·‖ 0.000")
 
 
-def _grad_text(n, grad, show):
+def grad_text_of(n, grad, show):
     if not show or not n.requires_grad:
         return None
     if isinstance(n, Value):
@@ -471,8 +476,12 @@ def _grad_text(n, grad, show):
     return "grad " + ("None" if grad is None else grad_summary(grad))
 
 
+HALO_PT = 3  # the frame that turns red around the current step's node
+
+
 def value_table(item, rankdir, show_data, grad_text, pending, fill, border, width,
-                font_colour=None, compact=False, root_dtype=None, incoming="") -> str:
+                font_colour=None, compact=False, root_dtype=None, incoming="",
+                halo="#ffffff") -> str:
     """An item's HTML-like label: title (bold) and shape, data and grad cells; with
     ``compact`` the op that made the value heads the box (no ellipse of its own). The grad
     cell is as wide as its final text will be, so "grad ?" and the number take the same
@@ -525,11 +534,14 @@ def value_table(item, rankdir, show_data, grad_text, pending, fill, border, widt
             if bottom:
                 rows.append("<TR>" + "".join(bottom) + "</TR>")
     rounded = ' STYLE="rounded"' if item.group is not None else ""
-    bw = 3 if border == style.CURRENT else (2 if item.kind in ("parameter", "loss") or
-                                            item.group is not None else 1)
-    return (f'<<TABLE BORDER="{bw}"{rounded} CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" '
-            f'ROWS="*" COLUMNS="*" BGCOLOR="{fill}" COLOR="{border}">' + "".join(rows)
-            + "</TABLE>>")
+    bw = 2 if item.kind in ("parameter", "loss") or item.group is not None else 1
+    inner = (f'<TABLE BORDER="{bw}"{rounded} CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" '
+             f'ROWS="*" COLUMNS="*" BGCOLOR="{fill}" COLOR="{border}">' + "".join(rows)
+             + "</TABLE>")
+    # A frame around every box, white (unseen) unless the box is this step's node: red
+    # then, and no box changes size from one step to the next.
+    return (f'<<TABLE BORDER="{HALO_PT}" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0" '
+            f'COLOR="{halo}"><TR><TD>{inner}</TD></TR></TABLE>>')
 
 
 class State:
@@ -551,7 +563,7 @@ class State:
         return self.done is not None and n.requires_grad and n not in self.done
 
 
-def _sent_text(p, pg) -> str:
+def sent_text(p, pg) -> str:
     return fmt_num(pg) if isinstance(p, Value) else grad_summary(pg)
 
 
@@ -561,7 +573,7 @@ def sent_texts(red, state):
     incoming, on_edges = {}, {}
     view = red.view
     for (p, n), pg in state.sent.items():
-        text = _sent_text(p, pg)
+        text = sent_text(p, pg)
         if p in view.edge_ids:
             on_edges[view.edge_ids[p]] = text
             continue
@@ -607,19 +619,18 @@ def emit(red: Reduced, rankdir="TB", show_data=True, show_grad=True, color_by=No
         pending = state.pending(n)
         g = None if pending else state.grad(n)
         font_colour = None
-        if scale is not None and not pending:
-            m = gm.grad_magnitude(n, g)
-            if m is not None:
-                fill = scale.colour(m)
-                font_colour = "#ffffff" if style.is_dark(fill) else None
-        if item.id == current:
-            border = style.CURRENT
-        final = _grad_text(n, final_grads.get(n, state.grad(n)), show_grad)
-        shown = final if pending else _grad_text(n, g, show_grad)
-        width = max(text_width(final), text_width(_grad_template(n))) if final else 0
+        if scale is not None and not pending:  # fill = |grad| (white: none), border = kind
+            fill = scale.colour(gm.grad_magnitude(n, g))
+            font_colour = "#ffffff" if style.is_dark(fill) else None
+        halo = style.CURRENT if item.id == current else "#ffffff"
+        final = grad_text_of(n, final_grads.get(n, state.grad(n)), show_grad)
+        shown = final if pending else grad_text_of(n, g, show_grad)
+        # Room for the longest the cell will say: "grad ← g" at the step sending to it.
+        width = max(text_width(final), text_width(_grad_template(n))) + \
+            text_width("← ") if final else 0
         label = value_table(item, rankdir, show_data, shown, pending, fill, border, width,
                             font_colour, compact, getattr(gm.roots[0], "dtype", None),
-                            incoming.get(item.id, ""))
+                            incoming.get(item.id, ""), halo)
         # plaintext nodes are at least 0.5 in tall unless told: the table is the node.
         attrs = dict(shape="plaintext", label=label, id=item.id, margin="0", width="0",
                      height="0")
@@ -632,7 +643,8 @@ def emit(red: Reduced, rankdir="TB", show_data=True, show_grad=True, color_by=No
         path = tuple(id(s) for s in item.scope)
         clusters.add(path, item.id, attrs)
         if item.op and not compact:
-            oattrs = dict(label=item.op, shape="ellipse", height="0.3", id=item.id + "_op",
+            oattrs = dict(label=dot_lines(item.op), shape="ellipse", height="0.3",
+                          id=item.id + "_op",
                           tooltip=item.tooltip or n.op)
             if len(n.parents) > 1:
                 oattrs["ordering"] = "in"  # operands in argument order (a − b: a first)
@@ -863,7 +875,7 @@ def draw_graph(root, show_data=True, show_grad=True, color_by=None, rankdir=None
     return pic.draw()
 
 
-def _step_state(step, grads=None) -> State:
+def step_state(step, grads=None) -> State:
     sent = {}
     for p, pg in zip(step.node.parents, step.parent_grads, strict=True):
         if pg is not None:
@@ -897,6 +909,6 @@ def draw_step(step, show_data=True, color_by=None, rankdir=None, level="op", exp
     pic = Picture(gm, rankdir, level, expand, group_modules, max_nodes, fit,
                   reserve=(0, 16 * n_lines + 8), show_data=show_data, show_grad=True,
                   color_by=color_by, step=True)
-    state = _step_state(step)
+    state = step_state(step)
     return pic.draw(state, caption=text.splitlines())
 

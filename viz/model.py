@@ -99,7 +99,7 @@ class GraphModel:
         """An unnamed number that entered an op (the 2 of ``x * 2``, the 1 of ``1 − p``):
         drawn inside its consumer's op label, not as a node of its own."""
         return (not n.parents and not n.requires_grad and not self.names[n]
-                and np.size(n.data) == 1 and bool(self.consumers[n]))
+                and np.ndim(n.data) == 0 and bool(self.consumers[n]))
 
     # -- scopes -----------------------------------------------------------------------------
     def _scope(self, n) -> tuple:

@@ -23,7 +23,7 @@ from pathlib import Path
 from engine import Value, backward_steps
 
 from . import style
-from .graph import Picture, State, _grad_text, _sent_text, _step_state
+from .graph import Picture, State, grad_text_of, sent_text, step_state
 from .style import GradScale
 from .model import GraphModel
 from .render import atomic_write
@@ -71,7 +71,7 @@ class Player:
             n = item.out
             if n is None:
                 continue
-            text = _grad_text(n, grads.get(n, n.grad), True)
+            text = grad_text_of(n, grads.get(n, n.grad), True)
             if text is None:
                 continue
             entry = dict(grad=text, known=known_at.get(n, -1))
@@ -82,13 +82,13 @@ class Player:
             items[item.id] = entry
         steps = []
         for s in self.steps:
-            state = _step_state(s, grads)
+            state = step_state(s, grads)
             target = self.dot_id(s.node)
             sent = {}
             for (p, _), pg in state.sent.items():
                 where = self.dot_id(p)
                 if where and where != target:
-                    text = _sent_text(p, pg)
+                    text = sent_text(p, pg)
                     sent[where] = sent[where] + " + " + text if where in sent else text
             links = [e for e, pairs in self._edge_pairs.items()
                      if any(n is s.node and (p, n) in state.sent for p, n in pairs)]

@@ -23,7 +23,7 @@ from engine import Tensor
 from nn.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, TimeStep
 
 from . import style
-from .graph import Item, value_table
+from .graph import Item, dot_lines, value_table
 from .model import GraphModel
 from .render import Graph, svg_size
 from .style import FONT, KINDS
@@ -274,11 +274,13 @@ def _emit(u: _Unrolled, show_data, first, note=None, level="op") -> Graph:
 
     def op_node(graph, n):
         if u.step_input(n):  # a small label on the way in, not an ellipse
-            graph.node(ids[n] + "_op", label=u.op_text(n), shape="plaintext", height="0",
+            graph.node(ids[n] + "_op", label=dot_lines(u.op_text(n)), shape="plaintext",
+                       height="0",
                        width="0", margin="0.02", tooltip=f"x{_sub(step[n])} · W_ihᵀ + b: "
                                                          f"this step's part of the input")
             return
-        graph.node(ids[n] + "_op", label=u.op_text(n), shape="ellipse", height="0.3",
+        graph.node(ids[n] + "_op", label=dot_lines(u.op_text(n)), shape="ellipse",
+                   height="0.3",
                    tooltip=n.grad_fn.formula if n.grad_fn is not None else n.op)
 
     has_box = set()
@@ -328,8 +330,9 @@ def _emit(u: _Unrolled, show_data, first, note=None, level="op") -> Graph:
         has_box.add(n)
     for k, ts in enumerate(clusters):
         if len(ts) > 1 or ts[0] in hidden:  # a node, no cluster: no label to cross
-            g.node("ellipsis", label=f"⋯ t = {ts[0]} … {ts[-1]} ⋯\n{len(ts)} more steps:\nthe "
-                                     f"same ops,\nthe same weights", shape="box",
+            g.node("ellipsis", label=dot_lines(f"⋯ t = {ts[0]} … {ts[-1]} ⋯\n{len(ts)} more "
+                                                f"steps:\nthe same ops,\nthe same weights"),
+                   shape="box",
                    style="rounded,dashed", color="#999999")
             continue
         t = ts[0]
@@ -390,8 +393,10 @@ def _emit(u: _Unrolled, show_data, first, note=None, level="op") -> Graph:
             if (u.is_state(p) or p in u.inits) and step[n] is not None and \
                     step[n] != step[p] and level == "step":
                 attrs = dict(color=style.STATE, penwidth="2.2")  # boxes side by side: flat
-            elif (u.is_state(p) or p in u.inits) and step[n] is not None and \
-                    step[n] != step[p]:
+            elif p in u.inits:
+                # Forward (a flat edge on the entry row): the start state left of t = 0.
+                attrs = dict(color=style.STATE, penwidth="2.2")
+            elif u.is_state(p) and step[n] is not None and step[n] != step[p]:
                 # The state handed to the next step. Written head -> tail with dir=back: the
                 # arrow still points forward in time, but for the layout it runs from the
                 # bottom of step t + 1 to the top of step t, so the steps share ranks and sit
