@@ -14,7 +14,6 @@ import numpy as np
 import engine
 from engine import Tensor
 
-
 _NAMING = [0]  # bumped by every registration: parameter names are refreshed when it moved
 
 

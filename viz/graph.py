@@ -256,7 +256,6 @@ class View:
         return item
 
     def _edges(self, group_of):
-        gm = self.gm
         for item in self.items.values():
             if item.group is not None:
                 seen = set()
@@ -336,7 +335,7 @@ class Reduced:
     def elide_chains(self, keep: int) -> int:
         """Keep ``keep`` items at each end of every chain longer than 2·keep + 1; returns
         how many items were elided."""
-        preds, succs = _item_graph(self.items, self._edges())
+        preds, succs = _item_graph(self.items, self.edges())
         roots = {self.view.rep.get(r) for r in self.view.gm.roots}
 
         def leaf(k):
@@ -371,7 +370,7 @@ class Reduced:
         return elided
 
     def _replace(self, middle, name, chain):
-        preds, succs = _item_graph(self.items, self._edges())
+        preds, succs = _item_graph(self.items, self.edges())
         gone = set(middle)
         # Leaves that only feed the elided items go too.
         for k in middle:
@@ -397,7 +396,7 @@ class Reduced:
     def keep_nearest(self, target: int) -> int:
         """Keep the ``target`` items nearest to the roots (breadth first), one note for the
         rest."""
-        preds, _ = _item_graph(self.items, self._edges())
+        preds, _ = _item_graph(self.items, self.edges())
         queue = deque(self.view.rep.get(r) for r in self.view.gm.roots)
         kept = []
         seen = set()
@@ -413,7 +412,7 @@ class Reduced:
             return 0
         return self._replace(rest, "more_", chain=False)
 
-    def _edges(self):
+    def edges(self):
         """The view's edges redirected to what now shows their ends, deduplicated where an
         end is a replacement."""
         out, seen = [], set()
@@ -448,10 +447,11 @@ class Reduced:
 
 
 # ---------------------------------------------------------------------------------- emitting
-def _new_graph(rankdir, label=None, name="stepgrad"):
+def _new_graph(rankdir, label=None, name="stepgrad", compact=False):
     g = Graph(name)
+    # Flat boxes (compact) need less room between ranks than boxes and ellipses.
     g.attr(rankdir=rankdir, fontname=FONT, fontsize=str(style.MIN_PT), newrank="true",
-           nodesep="0.15", ranksep="0.25")
+           nodesep="0.15", ranksep="0.17" if compact else "0.25")
     if label:
         g.attr(label=label, labelloc="t", labeljust="l")
     g.attr("node", fontname=FONT, fontsize=str(style.MIN_PT), margin="0.04,0.02")
@@ -651,11 +651,11 @@ def emit(red: Reduced, rankdir="TB", show_data=True, show_grad=True, color_by=No
             if item.id == current:
                 oattrs.update(color=style.CURRENT, fontcolor=style.CURRENT, penwidth="2.5")
             clusters.add(path, item.id + "_op", oattrs)
-    g = _new_graph(rankdir)
+    g = _new_graph(rankdir, compact=bool(compact))
     clusters.emit(g, gm)
     strip = (lambda name: name[:-3] if name.endswith("_op") else name) if compact else \
         (lambda name: name)
-    for i, (t, h, attrs, pairs) in enumerate(red._edges()):
+    for i, (t, h, attrs, pairs) in enumerate(red.edges()):
         t, h = strip(t), strip(h)
         if t == h:
             continue
@@ -737,6 +737,7 @@ class Picture:
         self.opts = dict(show_data=show_data, show_grad=show_grad, color_by=color_by,
                          final_grads=final_grads, step=step)
         box = box or style.BOX_PX
+        self.full_box = box
         self.box = (box[0] - reserve[0], box[1] - reserve[1])
         self.notes = []
         self.scaled = None
@@ -795,8 +796,9 @@ class Picture:
         if chains:
             self.notes.append(f"The middle of {len(chains)} long chain"
                               f"{'s' if len(chains) > 1 else ''} is not drawn (… n nodes …)"
-                              f" so that the picture fits {style.BOX_PX[0]}×{style.BOX_PX[1]}"
-                              f" px; draw_graph(..., fit=False, max_nodes=None) draws all.")
+                              f" so that the picture fits {self.full_box[0]}×"
+                              f"{self.full_box[1]} px; "
+                              f"fit=False, max_nodes=None draws all.")
         if more is not None:
             self.notes.append(f"Only the values nearest to the output are drawn ({more.title}"
                               f"); try level='module', draw a sub-graph (an intermediate "

@@ -24,14 +24,14 @@ from engine import Value, backward_steps
 
 from . import style
 from .graph import Picture, State, grad_text_of, sent_text, step_state
-from .style import GradScale
 from .model import GraphModel
 from .render import atomic_write
+from .style import GradScale
 from .text import step_text
 
 # The box for the picture inside the page: the text panel takes the rest of a 1,600 px wide
-# window.
-PLAYER_BOX = (1150, 800)
+# window, the title and the buttons the rest of its 1,000 px.
+PLAYER_BOX = (1150, 880)
 
 
 class Player:
@@ -55,8 +55,14 @@ class Player:
         if rep is None:
             return ""
         if rep in view.edge_ids.values():
-            return rep
+            if rep in self._edges_drawn():
+                return rep
+            # The edge is not drawn (its ends were elided): what shows the matrix instead.
+            return red.where(view.rep.get(node.parents[0], "")) or ""
         return red.where(rep) or ""
+
+    def _edges_drawn(self):
+        return {a.get("id") for a, _ in _edge_ids(self.picture)}
 
     def _data(self) -> dict:
         pic = self.picture
@@ -141,7 +147,7 @@ class Player:
 def _edge_ids(pic):
     """(attrs, pairs) of every edge as drawn (ids as in the SVG)."""
     out = []
-    for i, (t, h, attrs, pairs) in enumerate(pic.red._edges()):
+    for i, (_, _, attrs, pairs) in enumerate(pic.red.edges()):
         a = dict(attrs)
         a.setdefault("id", f"e{i}")
         out.append((a, pairs))
@@ -180,7 +186,7 @@ _PAGE = """<!DOCTYPE html>
 <title>{title}</title>
 <style>
   body {{ font: 14px Helvetica, Arial, sans-serif; margin: 12px; color: #222; }}
-  h1 {{ font-size: 18px; margin: 0 0 8px 0; }}
+  h1 {{ font-size: 16px; margin: 0 12px 0 0; }}
   #controls {{ display: flex; align-items: center; gap: 8px; flex-wrap: wrap;
               margin-bottom: 8px; }}
   #controls button {{ font-size: 14px; padding: 3px 10px; }}
@@ -194,8 +200,8 @@ _PAGE = """<!DOCTYPE html>
   .help {{ color: #666; font-size: 12px; margin-top: 8px; }}
 </style></head>
 <body>
-<h1>{title}</h1>
 <div id="controls">
+  <h1>{title}</h1>
   <button id="first" title="first step (Home)">&#xAB; first</button>
   <button id="prev" title="previous step (&#x2190;)">&#x2039; back</button>
   <button id="next" title="next step (&#x2192;)">next &#x203A;</button>
@@ -256,8 +262,8 @@ _PAGE = """<!DOCTYPE html>
     g.classList.remove("current", "sent");
     g.querySelectorAll("polygon, ellipse, path").forEach(function (p) {{
       p.setAttribute("stroke", p.getAttribute("data-stroke"));
-      if (p.getAttribute("data-width")) p.setAttribute("stroke-width", p.getAttribute("data-width"));
-      else p.removeAttribute("stroke-width");
+      var w = p.getAttribute("data-width");
+      if (w) p.setAttribute("stroke-width", w); else p.removeAttribute("stroke-width");
       p.setAttribute("fill", p.getAttribute("data-fillc"));
     }});
     g.querySelectorAll("text").forEach(function (t) {{

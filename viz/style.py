@@ -140,8 +140,8 @@ def legend(kinds=(), scale=None, step=False, group=False, extra=()) -> list:
         sc.append(f'<TD BGCOLOR="{NO_GRAD}" BORDER="1" COLOR="#666666">no grad</TD>')
         rows.append(sc)
     # Each row is a table of its own: the scale's cells need not line up with the kinds'.
-    return ['<TR><TD ALIGN="LEFT" BORDER="0"><TABLE BORDER="0" CELLSPACING="3" '
-            'CELLPADDING="2"><TR>' + "".join(r) + "</TR></TABLE></TD></TR>"
+    return ['<TR><TD ALIGN="LEFT" BORDER="0"><TABLE BORDER="0" CELLSPACING="2" '
+            'CELLPADDING="1"><TR>' + "".join(r) + "</TR></TABLE></TD></TR>"
             for r in rows if r]
 
 

@@ -178,6 +178,9 @@ def rule(node, names=None) -> str:
     >>> rule((d * f).tanh())
     'd(tanh u)/du = 1 − tanh²u  with u = <mul -8>'
     """
+    if not hasattr(node, "parents") or not hasattr(node, "grad_fn"):
+        raise TypeError(f"rule: expected an engine.Value or engine.Tensor, got "
+                        f"{type(node).__name__}")
     fn = node.grad_fn
     if fn is None or not fn.formula:
         return ""

@@ -21,8 +21,18 @@ from viz import style as vstyle
 from viz import text as vtext
 from viz.render import Graph, GraphvizNotFound, save
 
-from .helpers import (attr, by_title, cells, edges, halo, needs_dot, nodes, table_colours,
-                      text, visible_edges)
+from .helpers import (
+    attr,
+    by_title,
+    cells,
+    edges,
+    halo,
+    needs_dot,
+    nodes,
+    table_colours,
+    text,
+    visible_edges,
+)
 
 
 def neuron():
