@@ -476,12 +476,12 @@ def grad_text_of(n, grad, show):
     return "grad " + ("None" if grad is None else grad_summary(grad))
 
 
-HALO_PT = 3  # the frame that turns red around the current step's node
+HALO_PT = 2  # the frame that turns red around the current step's node
 
 
 def value_table(item, rankdir, show_data, grad_text, pending, fill, border, width,
                 font_colour=None, compact=False, root_dtype=None, incoming="",
-                halo="#ffffff") -> str:
+                halo="transparent") -> str:
     """An item's HTML-like label: title (bold) and shape, data and grad cells; with
     ``compact`` the op that made the value heads the box (no ellipse of its own). The grad
     cell is as wide as its final text will be, so "grad ?" and the number take the same
@@ -538,8 +538,10 @@ def value_table(item, rankdir, show_data, grad_text, pending, fill, border, widt
     inner = (f'<TABLE BORDER="{bw}"{rounded} CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" '
              f'ROWS="*" COLUMNS="*" BGCOLOR="{fill}" COLOR="{border}">' + "".join(rows)
              + "</TABLE>")
-    # A frame around every box, white (unseen) unless the box is this step's node: red
-    # then, and no box changes size from one step to the next.
+    # A frame around every box, transparent unless the box is this step's node: red then,
+    # and no box changes size from one step to the next.
+    if halo is None:  # a picture without steps (draw_unrolled): no frame
+        return f"<{inner}>"
     return (f'<<TABLE BORDER="{HALO_PT}" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0" '
             f'COLOR="{halo}"><TR><TD>{inner}</TD></TR></TABLE>>')
 
@@ -622,7 +624,7 @@ def emit(red: Reduced, rankdir="TB", show_data=True, show_grad=True, color_by=No
         if scale is not None and not pending:  # fill = |grad| (white: none), border = kind
             fill = scale.colour(gm.grad_magnitude(n, g))
             font_colour = "#ffffff" if style.is_dark(fill) else None
-        halo = style.CURRENT if item.id == current else "#ffffff"
+        halo = style.CURRENT if item.id == current else "transparent"
         final = grad_text_of(n, final_grads.get(n, state.grad(n)), show_grad)
         shown = final if pending else grad_text_of(n, g, show_grad)
         # Room for the longest the cell will say: "grad ← g" at the step sending to it.

@@ -270,7 +270,7 @@ def _emit(u: _Unrolled, show_data, first, note=None, level="op") -> Graph:
         item = Item(ids[n], [n], n, kind, title)
         graph.node(ids[n], shape="plaintext", margin="0", width="0", height="0",
                    label=value_table(item, "LR", show_data, None, False, fill, border, 0,
-                                     root_dtype=dtype))
+                                     root_dtype=dtype, halo=None))
 
     def op_node(graph, n):
         if u.step_input(n):  # a small label on the way in, not an ellipse

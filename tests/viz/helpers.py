@@ -66,8 +66,8 @@ def table_colours(attrs):
 
 def halo(attrs):
     """The colour of the frame around a value box (red: this step's node)."""
-    m = re.search(r'label=<<TABLE BORDER="\d+" CELLBORDER="0" CELLSPACING="0" '
-                  r'CELLPADDING="0" COLOR="(#[0-9a-f]{6})"', attrs)
+    m = re.search(r'label=<<TABLE BORDER="\d+" CELLBORDER="0" CELLSPACING="\d" '
+                  r'CELLPADDING="0" COLOR="(#[0-9a-f]{6}|transparent)"', attrs)
     return m.group(1) if m else None
 
 
