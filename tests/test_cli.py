@@ -33,7 +33,8 @@ def test_tour_writes_its_files(tmp_path):
     expected = {"cnn_loss.png", "cnn_predictions.png"}
     if shutil.which("dot"):
         expected |= {"neuron.svg", "neuron_grad.svg", "neuron_step03.svg",
-                     "neuron_backprop.html", "mlp.svg", "mlp_layers.svg", "mlp_backprop.html",
+                     "neuron_backprop.html", "neuron_backprop.gif", "mlp.svg", "mlp_layers.svg",
+                     "mlp_backprop.html",
                      "softmax_classifier_grad.svg", "cnn_graph.svg", "rnn_unrolled.svg",
                      "rnn_rolled.svg", "lstm_unrolled.svg"}
     assert expected <= names

@@ -66,8 +66,13 @@ def tour(args) -> int:
     save(viz.draw_step(steps[3], params=params), "neuron_step03.svg")
     for p in (x1, x2, w1, w2, b):
         p.grad = 0.0  # the player runs backprop again: start from zero, as before backward()
-    save(viz.player(o, params=params, title="Backprop on a neuron: o = tanh(x1·w1 + x2·w2 + "
-                                             "b)"), "neuron_backprop.html")
+    neuron_player = viz.player(o, params=params, title="Backprop on a neuron: o = tanh(x1·w1 + "
+                                                       "x2·w2 + b)")
+    save(neuron_player, "neuron_backprop.html")
+    try:  # the same steps as an animated GIF, for slides
+        written.append(neuron_player.gif(out / "neuron_backprop.gif"))
+    except viz.GraphvizNotFound:
+        pass
 
     print("\n== 1b. The course's MLP: 2 → 4 → 3 → 1, sigmoid, binary cross-entropy ==")
     engine.manual_seed(0)

@@ -129,6 +129,43 @@ class Player:
 
         return atomic_write(path, write)
 
+    def gif(self, path, seconds_per_step=1.5) -> Path:
+        """An animated GIF of the same steps for slides: each frame is the fixed picture at
+        one step (``draw_step``'s look) under that step's text. Needs Graphviz and Pillow
+        (installed with matplotlib)."""
+        import io
+
+        from matplotlib import font_manager
+        from PIL import Image, ImageDraw, ImageFont
+
+        pic = self.picture
+        grads = {s.node: s.grad for s in self.steps}
+        frames = []
+        for s in self.steps:
+            png = pic.draw(step_state(s, grads)).pipe(format="png")
+            frames.append(Image.open(io.BytesIO(png)).convert("RGB"))
+        font = ImageFont.truetype(font_manager.findfont("DejaVu Sans Mono"), 13)
+        line_h = 17
+        text_h = line_h * max(len(t.splitlines()) for t in self.texts) + 16
+        width = max(max(f.width for f in frames),
+                    max(int(font.getlength(line)) for t in self.texts
+                        for line in t.splitlines()) + 24)
+        height = text_h + max(f.height for f in frames)
+        out = []
+        for frame, text in zip(frames, self.texts, strict=True):
+            canvas = Image.new("RGB", (width, height), "white")
+            draw = ImageDraw.Draw(canvas)
+            for i, line in enumerate(text.splitlines()):
+                draw.text((12, 8 + i * line_h), line, fill="black", font=font)
+            canvas.paste(frame, (0, text_h))
+            out.append(canvas.convert("P", palette=Image.Palette.ADAPTIVE))
+
+        def write(tmp):
+            out[0].save(tmp, format="GIF", save_all=True, append_images=out[1:],
+                        duration=int(seconds_per_step * 1000), loop=0)
+
+        return atomic_write(path, write)
+
     def _repr_html_(self):
         # An iframe keeps the page's ids, style and script apart from the notebook's (two
         # players in one notebook do not collide); srcdoc needs no file or server.

@@ -89,6 +89,18 @@ def test_jupyter_shows_the_page_in_an_iframe():
     assert "12 steps" in repr(viz.player(neuron()[0])) or "steps of backprop" in repr(p)
 
 
+def test_the_gif_has_one_frame_per_step(tmp_path):
+    from PIL import Image
+    o, params = neuron()
+    p = viz.player(o, params=params)
+    path = p.gif(tmp_path / "steps.gif", seconds_per_step=0.5)
+    with Image.open(path) as im:
+        assert im.format == "GIF" and im.n_frames == len(p.steps)
+        assert im.info["duration"] == 500
+        assert im.size[0] <= 1600 and im.size[1] <= 1000
+    assert [q.name for q in tmp_path.iterdir()] == ["steps.gif"]
+
+
 def test_a_transposed_weight_step_highlights_its_edge():
     loss = course_mlp()
     p = viz.player(loss)
