@@ -85,22 +85,33 @@ def _expr(gm, n, depth=0) -> str:
 class View:
     """What is drawn for a :class:`GraphModel`, and which drawn item stands for each node.
 
-    ``items`` (DOT name → :class:`Item`, roots first), ``edges`` (tail, head, attrs, pairs):
-    ``pairs`` lists the (parent, node) links of the graph an edge stands for), ``rep``
-    (node → DOT name of what shows it: its item, the op that uses it for a folded number,
-    or the ``.T`` edge of a folded transpose), and ``notes`` (what was left out, in words).
+    ``items`` (DOT name → :class:`Item`, roots first), ``edges`` (tail, head, attrs, pairs:
+    the (parent, node) links of the graph an edge stands for), ``rep`` (node → DOT name of
+    what shows it: its item, the op that uses it for a folded number, or the ``.T`` edge of
+    a folded transpose) and ``edge_ids`` (a folded transpose → the id of its edge).
     """
+
+    KINDS_OF_EXPAND = ("loss", "transpose", "constants")
 
     def __init__(self, gm: GraphModel, level="op", expand=(), group_modules=False):
         if level not in _LEVELS:
             raise ValueError(f"draw_graph: level must be 'op' or 'module', got {level!r}")
         if expand is True:
-            expand = ("loss", "transpose", "constants", "*")
+            expand = self.KINDS_OF_EXPAND + ("*",)
+        elif isinstance(expand, str):
+            expand = (expand,)
         self.gm, self.level, self.expand = gm, level, set(expand or ())
+        modules = {gm.module_name(s) for n in gm.order for s in gm.scopes[n]} - {""}
+        unknown = self.expand - set(self.KINDS_OF_EXPAND) - {"*"} - modules
+        if unknown:
+            known = ", ".join(sorted(modules)) or "none"
+            raise ValueError(f"draw_graph: cannot expand {sorted(unknown)}: expand takes "
+                             f"{', '.join(map(repr, self.KINDS_OF_EXPAND))}, True, or the "
+                             f"names of modules in this graph ({known})")
         self.group_modules = group_modules
         self.name_map = {id(n): gm.names[n] for n in gm.order if gm.names[n]}
-        self.items, self.edges, self.rep, self.notes = {}, [], {}, []
-        self.edge_ids = {}  # (parent, node) → DOT edge id for a folded transpose
+        self.items, self.edges, self.rep = {}, [], {}
+        self.edge_ids = {}
         self._build()
 
     # -- deciding -------------------------------------------------------------------------
@@ -218,7 +229,7 @@ class View:
                 if user is not None:
                     uid = self.rep[user]
                     self.rep[n] = uid + "_op" if self.items[uid].op else uid
-        self._edges(group_of)
+        self._edges()
 
     def _op_text(self, n) -> str:
         """The op's label; a number operand is written in it (``· × 2``, ``1 − ·``)."""
@@ -255,7 +266,7 @@ class View:
         self.items[item.id] = item
         return item
 
-    def _edges(self, group_of):
+    def _edges(self):
         for item in self.items.values():
             if item.group is not None:
                 seen = set()

@@ -196,7 +196,9 @@ def player(root, color_by=None, rankdir=None, level="op", expand=(), max_nodes=3
     """The backprop player for the graph ending at ``root`` (a Value or a scalar Tensor).
 
     Runs ``engine.backward_steps(root, retain_graph=True)`` -- like ``root.backward()``, the
-    leaves' gradients accumulate -- and returns a :class:`Player` that Jupyter shows inline;
+    leaves' gradients accumulate, and a tensor graph must still have its saved arrays (call
+    it before ``backward()``, or after ``backward(retain_graph=True)``) -- and returns a
+    :class:`Player` that Jupyter shows inline;
     ``.save("backprop.html")`` writes one self-contained page to open in any browser. The
     picture options are ``draw_graph``'s; it is fitted to ``box`` (px), the room the page
     leaves beside the text panel in a 1,600 × 1,000 window.

@@ -65,7 +65,8 @@ def grad_summary(g) -> str:
 
 # Helvetica's advance widths (thousandths of an em) for the characters numbers are made of.
 _WIDTHS = {**dict.fromkeys("0123456789$?eagdnopbqhu", 556), **dict.fromkeys(" .,:;[]!/tfIjl", 278),
-           **dict.fromkeys("-()r", 333), "·": 278, "‖": 420, "μ": 576, "σ": 600, "N": 722,
+           **dict.fromkeys("-()r", 333), "·": 278, "‖": 600, "←": 1000, "μ": 576, "σ": 600,
+           "N": 722,
            "F": 611, "i": 222, "s": 500, "c": 500, "k": 500, "v": 500, "x": 500, "z": 500,
            "y": 500, "m": 833, "w": 722}
 
@@ -135,7 +136,10 @@ def _substitute(formula: str, mapping: dict) -> str:
     def sub_plain(text):
         def repl(m):
             prefix, sym = m.group(1) or "", m.group(2)
-            return prefix + mapping[sym]
+            name = mapping[sym]
+            if prefix == "/d" and not re.fullmatch(r"[^\W\d]\w*", name):
+                return f"/d({name})"  # d/d(0.weight), not d/d0.weight
+            return prefix + name
         keys = "|".join(re.escape(k) for k in mapping)
         return re.sub(rf"(/d|(?<![{_LETTER}]))({keys})(?![{_LETTER}])", repl, text)
 
@@ -212,6 +216,7 @@ def rule(node, names=None) -> str:
         mapping[sym] = letter
         where.append(f"{letter} = {p.short()}")
     text = _substitute(formula, mapping)
+    text = re.sub(r"([\w.]+)\.Tᵀ", r"\1", text)  # (W.T)ᵀ is W
     return text + (f"  with {', '.join(where)}" if where else "")
 
 

@@ -278,6 +278,9 @@ def test_level_module_draws_one_node_per_layer():
     assert any(t.startswith("2: Linear") for t in texts)
     with pytest.raises(ValueError, match="level"):
         viz.draw_graph(loss, level="layer")
+    with pytest.raises(ValueError, match=r"cannot expand \['9'\].*names of modules in this "
+                                         r"graph \(0, 1, 2\)"):
+        viz.draw_graph(loss, level="module", expand=["9"])
 
 
 def test_the_loss_after_the_model_is_one_node_unless_expanded():

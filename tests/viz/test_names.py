@@ -96,8 +96,13 @@ def test_rules_use_the_operands_names():
     W = engine.randn(3, 2, requires_grad=True, name="W")
     X = engine.randn(4, 3, name="X")
     assert rule(X @ W) == "d(X·W)/dW = Xᵀ·G"  # X needs no gradient: its part is left out
-    assert rule(X @ W.T.T) == "d(X·W.T.T)/dW.T.T = Xᵀ·G"
+    assert rule(X @ W.T.T) == "d(X·W.T.T)/d(W.T.T) = Xᵀ·G"  # a dotted name in brackets
     assert rule(W.sum()) == "d(Σ W)/dW = 1 for every element"
+    # Linear's x @ W.T with a module's name: (W.T)ᵀ is written W.
+    lin = engine.randn(3, 2, requires_grad=True, name="0.weight")
+    h = engine.randn(4, 2, requires_grad=True, name="h")
+    assert rule(h @ lin.T) == "d(h·0.weight.T)/dh = G·0.weight, " \
+                              "d(h·0.weight.T)/d(0.weight.T) = hᵀ·G"
     assert rule(W) == ""  # a leaf has no rule
     # A formula without the generic symbols is kept as it is.
     pooled = engine.max_pool2d(engine.randn(1, 1, 4, 4, requires_grad=True), 2)
