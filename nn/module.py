@@ -17,9 +17,14 @@ from engine import Tensor
 from .keras.model import KerasModelMixin  # Keras's Model methods (compile, fit, ...)
 from .serialization import check_state_dict
 
+_NAMING = [0]  # bumped by every registration: parameter names are refreshed when it moved
+
 
 class Parameter(Tensor):
     """A Tensor that is a trainable parameter of a Module (``requires_grad=True``).
+
+    A Module names its parameters by their dotted path (``fc.weight``) unless ``name`` is
+    given.
 
     >>> p = Parameter([[1.0, 2.0]])
     >>> p.requires_grad, p.dtype
@@ -66,6 +71,9 @@ class Module(KerasModelMixin):
         elif isinstance(value, Module):
             self._modules[name] = value
         object.__setattr__(self, name, value)
+        if isinstance(value, (Parameter, Module)):
+            _NAMING[0] += 1
+            self.name_parameters()
 
     def __delattr__(self, name):
         for registry in (self._parameters, self._modules, self._buffers):
@@ -87,7 +95,23 @@ class Module(KerasModelMixin):
 
     def __call__(self, *args, **kwargs):
         with engine.module_scope(self):  # lets ops record which module made them
-            return self.forward(*args, **kwargs)
+            out = self.forward(*args, **kwargs)
+        if self.__dict__.get("_named_at") != _NAMING[0]:
+            self.name_parameters()  # a layer built its weights lazily, or joined a new model
+        return out
+
+    # -- parameter names -------------------------------------------------------------------
+    def name_parameters(self) -> None:
+        """Name each Parameter by its dotted path from this module (``0.weight``,
+        ``fc1.bias``) unless the user gave it a name, so that ``backward_steps`` and the
+        pictures show where every parameter lives. Runs on every registration and at the end
+        of a call when anything was registered since; the outermost model names last, so a
+        name is always the full path from the model that contains the parameter."""
+        for name, p in self.named_parameters():
+            if not p.name or p.name == p.__dict__.get("_auto_name"):
+                p.name = p._auto_name = name
+        for _, m in self.named_modules():
+            object.__setattr__(m, "_named_at", _NAMING[0])
 
     # -- traversal ---------------------------------------------------------------------------
     def named_modules(self, prefix=""):

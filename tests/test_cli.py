@@ -34,11 +34,20 @@ def test_tour_writes_its_files(tmp_path):
     names = {p.name for p in tmp_path.iterdir()}
     expected = {"cnn_loss.png", "cnn_predictions.png"}
     if shutil.which("dot"):
-        expected |= {"neuron.svg", "neuron_grad.svg", "neuron_step00.svg", "rnn_unrolled.svg",
-                     "rnn_rolled.svg", "softmax_classifier_grad.svg"}
+        expected |= {"neuron.svg", "neuron_grad.svg", "neuron_step03.svg",
+                     "neuron_backprop.html", "neuron_backprop.gif", "mlp.svg", "mlp_layers.svg",
+                     "mlp_backprop.html",
+                     "softmax_classifier_grad.svg", "cnn_graph.svg", "rnn_unrolled.svg",
+                     "rnn_rolled.svg", "lstm_unrolled.svg"}
     assert expected <= names
     for name in expected:
         assert str(tmp_path / name) in r.stdout and (tmp_path / name).stat().st_size > 1000
+    # Every picture fits a 1,600 × 1,000 px slide at 96 dpi (issue 13), unscaled.
+    from viz.render import svg_size
+    for path in tmp_path.glob("*.svg"):
+        w, h = svg_size(path.read_text(encoding="utf-8"))
+        assert w <= 1600 and h <= 1000, (path.name, w, h)
+    assert "parameters named by the model: 0.weight, 0.bias" in r.stdout
 
 
 def test_draw_command_writes_the_graph_and_prints_gradients(tmp_path):

@@ -16,10 +16,11 @@ def seed_cnn():
 
 
 def tour(args) -> int:
-    """The main job behind ``make demo``: step through backprop on a scalar neuron and a
-    tensor graph, write their pictures, train the course's CNN for one epoch on images
-    available offline (``--data``, see ``nn.datasets.offline_images``), plot its loss, draw
-    an unrolled RNN, and say where every file is."""
+    """The main job behind ``make demo``: step through backprop on a scalar neuron, the
+    course's MLP and a tensor graph, write their pictures and backprop players, train the
+    course's CNN for one epoch on images available offline (``--data``, see
+    ``nn.datasets.offline_images``), plot its loss, draw its graph, an unrolled RNN and LSTM,
+    and say where every file is."""
     import engine
     import nn
     import viz
@@ -40,6 +41,8 @@ def tour(args) -> int:
         path = out / name
         if hasattr(obj, "savefig"):
             viz.plots._save(obj, path)
+        elif isinstance(obj, viz.Player):
+            obj.save(path)
         else:
             try:
                 viz.save(obj, path)
@@ -68,8 +71,31 @@ def tour(args) -> int:
     params = {"w1": w1, "w2": w2, "b": b}
     save(viz.draw_graph(o, params=params), "neuron.svg")
     save(viz.draw_graph(o, color_by="grad", params=params), "neuron_grad.svg")
-    for step in steps:
-        save(viz.draw_step(step), f"neuron_step{step.index:02d}.svg")
+    save(viz.draw_step(steps[3], params=params), "neuron_step03.svg")
+    for p in (x1, x2, w1, w2, b):
+        p.grad = 0.0  # the player runs backprop again: start from zero, as before backward()
+    neuron_player = viz.player(o, params=params, title="Backprop on a neuron: o = tanh(x1·w1 + "
+                                                       "x2·w2 + b)")
+    save(neuron_player, "neuron_backprop.html")
+    try:  # the same steps as an animated GIF, for slides
+        written.append(neuron_player.gif(out / "neuron_backprop.gif"))
+    except viz.GraphvizNotFound:
+        pass
+
+    print("\n== 1b. The course's MLP: 2 → 4 → 3 → 1, sigmoid, binary cross-entropy ==")
+    engine.manual_seed(0)
+    mlp = nn.Sequential(nn.Linear(2, 4), nn.Sigmoid(), nn.Linear(4, 3), nn.Sigmoid(),
+                        nn.Linear(3, 1), nn.Sigmoid())
+    X = engine.tensor([[5.0, 2.0], [1.0, 0.0], [3.0, 1.0]], name="X")
+    y = engine.tensor([[0.0], [1.0], [1.0]], name="y")
+    bce = nn.F.binary_cross_entropy(mlp(X), y)
+    bce.name = "loss"
+    save(viz.player(bce, title="Backprop through the course's MLP (2 → 4 → 3 → 1, sigmoid, "
+                               "BCE)"), "mlp_backprop.html")
+    print(f"loss = {bce.item():.4f}; parameters named by the model: "
+          f"{', '.join(n for n, _ in mlp.named_parameters())}")
+    save(viz.draw_graph(bce), "mlp.svg")
+    save(viz.draw_graph(bce, level="module"), "mlp_layers.svg")
 
     print("\n== 2. A tensor graph: cross-entropy of a linear softmax classifier ==")
     engine.manual_seed(0)
@@ -111,6 +137,9 @@ def tour(args) -> int:
     pred = nn.predict(model, prep(xte[:16])).argmax(axis=1)
     save(viz.show_images(xte[:16], yte[:16], pred, class_names=data.classes),
          "cnn_predictions.png")
+    cnn_loss = nn.F.cross_entropy(model(engine.tensor(prep(xte[:2]))), yte[:2])
+    cnn_loss.backward()
+    save(viz.draw_graph(cnn_loss), "cnn_graph.svg")
 
     print("\n== 4. A recurrent net unrolled in time ==")
     engine.manual_seed(0)
@@ -118,6 +147,8 @@ def tour(args) -> int:
     seq = np.sin(np.arange(5) * np.pi / 10)[:, None]
     save(viz.draw_unrolled(rnn, seq), "rnn_unrolled.svg")
     save(viz.draw_rolled(rnn), "rnn_rolled.svg")
+    engine.manual_seed(0)
+    save(viz.draw_unrolled(nn.LSTM(1, 3), seq), "lstm_unrolled.svg")
 
     print(f"\n== Files written ({len(written)}) ==")
     for path in written:
@@ -321,7 +352,7 @@ def _math_problem(e: BaseException) -> str:
 def _draw_argv(argv):
     """Let an expression start with '-' (``stepgrad draw "-a*b" a=2``): argparse would take
     it for an unknown option. Options are put first, then ``--``, then the positionals."""
-    if not argv or argv[0] != "draw":
+    if not argv or argv[0] not in ("draw", "step"):
         return argv
     options, positionals, rest = [], [], iter(argv[1:])
     for arg in rest:
@@ -337,7 +368,40 @@ def _draw_argv(argv):
             options.append(arg)
         else:
             positionals.append(arg)
-    return ["draw", *options, "--", *positionals]
+    return [argv[0], *options, "--", *positionals]
+
+
+def step_player(args) -> int:
+    """``stepgrad step "EXPR" a=2 b=-3 -o steps.html``: the backprop player of a scalar
+    expression, one self-contained HTML page."""
+    import viz
+    from engine import Value
+
+    values = {}
+    for item in args.values:
+        name, sep, number = item.partition("=")
+        if not sep or not name.isidentifier():
+            print(f"stepgrad step: expected NAME=NUMBER, got {item!r}", file=sys.stderr)
+            return 2
+        try:
+            values[name] = Value(float(number), label=name)
+        except ValueError:
+            print(f"stepgrad step: {number!r} is not a number (in {item!r})", file=sys.stderr)
+            return 2
+    try:
+        root = parse_expression(args.expr, values)
+    except ValueError as e:
+        print(str(e).replace("stepgrad draw:", "stepgrad step:"), file=sys.stderr)
+        return 2
+    root.label = root.label or "out"
+    given = ", ".join(f"{n}={v.data:g}" for n, v in values.items())
+    player = viz.player(root, title=f"Backprop of {args.expr}" + (f" at {given}" if given
+                                                                   else ""))
+    path = player.save(args.output)
+    print(f"{args.expr} = {root.data:.6g}; {len(player.steps)} steps; " + ", ".join(
+        f"d/d{n} = {v.grad:.6g}" for n, v in values.items()))
+    print(f"wrote {Path(path).resolve()} (open it in a browser: arrow keys step)")
+    return 0
 
 
 def main(argv=None) -> int:
@@ -364,6 +428,12 @@ def main(argv=None) -> int:
     p.add_argument("-o", "--output", default="graph.svg", help=".svg, .png, .pdf or .dot")
     p.add_argument("--grad", action="store_true", help="colour nodes by gradient magnitude")
     p.set_defaults(run=draw_expr)
+    p = sub.add_parser("step", help='the backprop player of a scalar expression, one HTML '
+                                    'page: stepgrad step "a*b + b" a=2 b=-3 -o steps.html')
+    p.add_argument("expr", help="arithmetic over named values and exp/log/tanh/sigmoid/relu")
+    p.add_argument("values", nargs="*", help="NAME=NUMBER for each name in the expression")
+    p.add_argument("-o", "--output", default="steps.html", help="the .html page to write")
+    p.set_defaults(run=step_player)
     args = parser.parse_args(_draw_argv(sys.argv[1:] if argv is None else list(argv)))
     try:
         return args.run(args)
