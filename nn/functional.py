@@ -66,12 +66,16 @@ def normalize(x, p=2.0, dim=1, eps=1e-12):
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
-    """``x1·x2 / (max(‖x1‖, eps) · max(‖x2‖, eps))`` along ``dim`` (x1 and x2 broadcast)."""
+    """``x1·x2 / (max(‖x1‖, eps) · max(‖x2‖, eps))`` along ``dim`` (x1 and x2 broadcast).
+
+    As PyTorch, the clamp to ``eps`` changes the norms' values but not their gradient (it
+    is applied without recording): below eps the gradient is the unclamped formula's."""
     x1, x2 = _tensors(x1, x2)
     shape = np.broadcast_shapes(x1.shape, x2.shape)
     x1, x2 = x1.broadcast_to(shape), x2.broadcast_to(shape)
-    n1 = x1.norm(2, dim=dim, keepdim=True).clamp(min=eps)
-    n2 = x2.norm(2, dim=dim, keepdim=True).clamp(min=eps)
+    n1, n2 = (x.norm(2, dim=dim, keepdim=True) for x in (x1, x2))
+    n1 = n1 + (n1.clamp(min=eps) - n1).detach()
+    n2 = n2 + (n2.clamp(min=eps) - n2).detach()
     return ((x1 / n1) * (x2 / n2)).sum(dim=dim)
 
 
@@ -193,7 +197,7 @@ def _in_unit_interval(t, name, what, hint):
     a = np.asarray(t.data)
     bad = ~((a >= 0) & (a <= 1))
     if bad.any():
-        raise ValueError(f"{name}: all {what} must be in [0, 1], got {a[bad].ravel()[0]!r} "
+        raise ValueError(f"{name}: all {what} must be in [0, 1], got {float(a[bad].flat[0])!r} "
                          f"({int(bad.sum())} of {a.size} outside){hint}")
 
 
@@ -205,7 +209,7 @@ def binary_cross_entropy_with_logits(logits, target, weight=None, reduction="mea
     ``pos_weight`` (one per class, broadcast along the last dim) scales the positive term:
     > 1 raises recall, < 1 precision."""
     y = _target(target, logits, "binary_cross_entropy_with_logits")
-    soft = (-logits).softplus()  # ln(1 + e^(−x)), never overflows
+    soft = (-logits).softplus(threshold=float("inf"))  # ln(1 + e^(−x)), exact, no overflow
     if pos_weight is None:
         loss = (1 - y) * logits + soft
     else:
@@ -268,13 +272,18 @@ def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean"
     cdim, c, lshape = _class_layout(log_probs, "nll_loss")
     labels = _labels(target, lshape, c, "nll_loss", ignore_index)
     w = _class_weight(weight, c, log_probs, "nll_loss")
-    keep = labels != ignore_index
+    return _nll(log_probs, labels, w, ignore_index, reduction, cdim)
+
+
+def _nll(log_probs, labels, w, ignore_index, reduction, cdim):
+    """nll_loss on validated labels and weights."""
+    keep = np.asarray(labels != ignore_index)
     safe = np.where(keep, labels, 0)
     picked = log_probs.gather(cdim, np.expand_dims(safe, cdim)).squeeze(cdim)
     if w is None:
-        wy = engine.from_numpy(keep.astype(log_probs.dtype))
+        wy = engine.from_numpy(np.asarray(keep, log_probs.dtype))
     else:
-        wy = w[safe] * engine.from_numpy(keep.astype(log_probs.dtype))
+        wy = w[safe] * engine.from_numpy(np.asarray(keep, log_probs.dtype))
     loss = -picked * wy
     if reduction == "mean":
         return loss.sum() / wy.sum()  # 0/0 = NaN when every label is ignored, as PyTorch
@@ -307,11 +316,11 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
         if reduction == "mean":  # over the positions (N·d1·…), never the weights
             return loss.sum() / int(np.prod(lshape))
         return _reduce(loss, reduction, "cross_entropy")
-    nll = nll_loss(logp, t, w, ignore_index, reduction)
+    labels = _labels(t, lshape, c, "cross_entropy", ignore_index)
+    nll = _nll(logp, labels, w, ignore_index, reduction, cdim)
     if not label_smoothing:
         return nll
-    labels = _labels(t, lshape, c, "cross_entropy", ignore_index)
-    keep = engine.from_numpy((labels != ignore_index).astype(logits.dtype))
+    keep = engine.from_numpy(np.asarray(labels != ignore_index, logits.dtype))
     smooth = -(logp if w is None else logp * w.reshape(wshape)).sum(axis=cdim) * keep
     if reduction == "mean":
         denom = keep.sum() if w is None else (w[np.where(labels != ignore_index, labels, 0)]

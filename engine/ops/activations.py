@@ -132,8 +132,8 @@ def hardswish(x):
 
 
 def logsigmoid(x):
-    """``ln σ(u) = −softplus(−u)`` (stable for large |u|)."""
-    return -(-x).softplus()
+    """``ln σ(u) = −softplus(−u)`` (stable for large |u|; exact: no softplus threshold)."""
+    return -(-x).softplus(threshold=float("inf"))
 
 
 def softsign(x):

@@ -75,7 +75,7 @@ def scatter(g, shape, index):
 
     For basic slices of arrays a sparse ``SliceGrad`` (the walk adds it in place)."""
     if _node(g):
-        return OPS["index_add"].apply(g, shape=shape, index=index)
+        return OPS["getitem_grad"].apply(g, shape=shape, index=index)
     if not _advanced(index):
         return SliceGrad(shape, index, g)
     out = np.zeros(shape, g.dtype)
