@@ -17,9 +17,8 @@ from .autograd import (AnomalyError, Node, backward_steps, detect_anomaly, enabl
 from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace,
                        ones, ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros,
                        zeros_like)
-from . import functional as _functional
-from .functional import (METHOD_FUNCTIONS, cat, concatenate, einsum, maximum, meshgrid, minimum,
-                         split, stack, where)
+from .functional import (FUNCTIONS, METHOD_FUNCTIONS, cat, concatenate, einsum, maximum,
+                         meshgrid, minimum, split, stack, where)
 from .gradcheck import GradcheckError, gradcheck
 from .memory import keep_freed_memory
 from .ops.base import OPS, Op
@@ -30,7 +29,7 @@ from .random import get_rng, manual_seed
 from .tensor import Tensor, get_default_dtype, set_default_dtype
 from .value import Constant, Value
 
-globals().update({_n: getattr(_functional, _n) for _n in METHOD_FUNCTIONS})  # engine.sin(x)
+globals().update(FUNCTIONS)  # engine.sin(x), engine.sum(x, dim=1), … (torch.sin(x))
 
 keep_freed_memory()  # page faults were a third of a CNN training step (engine/memory.py)
 
