@@ -125,6 +125,8 @@ CASES = [
     ("hardswish", [_with([-3.0, 3.0, 0.0], 3, 4) * 2], lambda x: x.hardswish(), tF.hardswish),
     ("logsigmoid", [_with([-800.0, 800.0], 3, 4)], lambda x: x.logsigmoid(), tF.logsigmoid),
     ("softsign", [_with([0.0], 3, 4)], lambda x: x.softsign(), tF.softsign),
+    ("logsigmoid_tails", [np.array([-21.0, -25.0, 21.0, 40.0, -40.0])],
+     lambda x: x.logsigmoid(), tF.logsigmoid),
     ("softmin", [_randn(3, 4)], lambda x: x.softmin(0), lambda x: tF.softmin(x, 0)),
     ("leaky_relu_kink", [_with([0.0], 5)], lambda x: x.leaky_relu(0.2),
      lambda x: tF.leaky_relu(x, 0.2)),
@@ -338,7 +340,7 @@ _PAD = [((2, 5), (1, 2), "constant"), ((2, 5), (-1, 2), "constant"),
         ((1, 2, 4, 5), (1, 2, 2, 1), "replicate"), ((1, 2, 4), (-2, 3), "replicate"),
         ((1, 2, 4, 5), (3, 2, 4, 0), "circular"), ((1, 5), (-1, 2), "circular"),
         ((1, 1, 2, 3, 3), (1, 1, 2, 0, 1, 1), "replicate"),
-        ((2, 3, 4), (1, 1, 1, 1, 1, 1), "constant")]
+        ((2, 3, 4), (1, 1, 1, 1, 1, 1), "constant"), ((1, 2, 2), (3, 4), "replicate")]
 CASES += [(f"pad_{mode}_{i}", [_randn(*shape)],
            lambda x, p=p, m=mode: engine.ops.indexing.pad(x, p, m),
            lambda x, p=p, m=mode: tF.pad(x, p, mode=m))
@@ -421,3 +423,24 @@ def test_one_hot_and_creation_match_torch():
     assert engine.full((2,), 3).dtype == np.int64 and torch.full((2,), 3).dtype == torch.int64
     assert engine.arange(5).dtype == np.int64
     assert engine.empty(2, 3).shape == (2, 3)
+
+
+def test_conversion_methods_match_torch():
+    a = np.array([[1.5, -2.0], [0.0, 3.25]])
+    ours, theirs = engine.tensor(a, dtype=np.float64), torch.tensor(a)
+    for method in ["float", "double", "long", "int", "bool"]:
+        o, t = getattr(ours, method)(), getattr(theirs, method)()
+        assert o.dtype == np.dtype(str(t.dtype).replace("torch.", "")), method
+        assert o.tolist() == t.tolist(), method
+    assert ours.to(np.float32).dtype == np.float32 and ours.numel() == theirs.numel() == 4
+    assert ours.size() == tuple(theirs.size()) and ours.size(-1) == theirs.size(-1)
+    c = ours.clone()
+    c[0, 0] = 9.0
+    assert ours.data[0, 0] == 1.5  # a copy
+    assert ours.T.contiguous().data.flags.c_contiguous
+    for fn, tfn in [(engine.rand_like, torch.rand_like), (engine.randn_like, torch.randn_like),
+                    (engine.zeros_like, torch.zeros_like), (engine.empty_like, torch.empty_like)]:
+        assert fn(ours).shape == tuple(tfn(theirs).shape) and fn(ours).dtype == np.float64
+    np.testing.assert_array_equal(engine.cat([ours, ours], dim=1).data,
+                                  torch.cat([theirs, theirs], dim=1).numpy())
+    assert engine.from_numpy(a).data is a
