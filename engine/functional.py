@@ -114,7 +114,7 @@ METHOD_FUNCTIONS = (
     "select diag diagonal trace tril triu gather scatter scatter_add index_select masked_fill "
     "masked_select nonzero reshape flatten transpose permute squeeze unsqueeze swapaxes "
     "softmax log_softmax matmul equal allclose max min any all add sub mul div pow neg "
-    "subtract multiply divide negative").split()
+    "subtract multiply divide negative mm bmm mv dot outer").split()
 # Kept in a dict, not this module's globals: max/min/sum/abs/all/any would shadow the
 # builtins this module uses. engine/__init__ exports them.
 FUNCTIONS = {name: _method(name) for name in METHOD_FUNCTIONS}

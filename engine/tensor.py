@@ -540,6 +540,31 @@ class Tensor(Node):
 
     divide = div
 
+    # PyTorch's named products: matmul with the operand ranks checked.
+    def mm(self, other): return self._product("mm", other, 2, 2)
+    def bmm(self, other): return self._product("bmm", other, 3, 3)
+    def mv(self, other): return self._product("mv", other, 2, 1)
+    def dot(self, other): return self._product("dot", other, 1, 1)
+
+    def _product(self, what, other, nd_self, nd_other):
+        other = as_tensor(other, self)
+        if self.ndim != nd_self or other.ndim != nd_other:
+            raise ValueError(f"{what}: expects {nd_self}-D @ {nd_other}-D tensors, got shapes "
+                             f"{self.shape} and {other.shape} (matmul / @ broadcasts any ranks)")
+        if what == "bmm" and self.shape[0] != other.shape[0]:
+            raise ValueError(f"bmm: batch sizes differ, shapes {self.shape} and {other.shape}")
+        return self @ other
+
+    def outer(self, other):
+        """``out[i, j] = self[i]·other[j]`` for 1-D tensors."""
+        other = as_tensor(other, self)
+        if self.ndim != 1 or other.ndim != 1:
+            raise ValueError(f"outer: expects two 1-D tensors, got shapes {self.shape} and "
+                             f"{other.shape}")
+        return self.reshape(-1, 1) * other.reshape(1, -1)
+
+    ger = outer
+
     def remainder(self, other): return M.Remainder.apply(self, other)
     def fmod(self, other): return M.Fmod.apply(self, other)
     def floor_divide(self, other): return M.FloorDivide.apply(self, other)

@@ -162,3 +162,10 @@ def test_function_forms_and_aliases():
         x.to("cuda")
     with pytest.raises(ZeroDivisionError, match="remainder: integer division by zero"):
         engine.tensor([3]) % engine.tensor([0])
+
+
+def test_named_products_check_ranks():
+    with pytest.raises(ValueError, match=r"mm: expects 2-D @ 2-D tensors, got shapes \(3,\)"):
+        engine.ones(3).mm(engine.ones(3, 2))
+    with pytest.raises(ValueError, match=r"bmm: batch sizes differ"):
+        engine.ones(2, 3, 4).bmm(engine.ones(3, 4, 2))

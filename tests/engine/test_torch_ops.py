@@ -98,6 +98,11 @@ CASES = [
      lambda a, b: a.add(b, alpha=2.5)),
     ("sub_alpha", [_randn(3, 4), _randn(4)], lambda a, b: a.sub(b, alpha=0.5),
      lambda a, b: a.sub(b, alpha=0.5)),
+    ("mm", [_randn(2, 3), _randn(3, 4)], lambda a, b: a.mm(b), torch.mm),
+    ("bmm", [_randn(2, 2, 3), _randn(2, 3, 4)], lambda a, b: engine.bmm(a, b), torch.bmm),
+    ("mv", [_randn(2, 3), _randn(3)], lambda a, b: a.mv(b), torch.mv),
+    ("dot", [_randn(3), _randn(3)], lambda a, b: a.dot(b), torch.dot),
+    ("outer", [_randn(3), _randn(2)], lambda a, b: a.outer(b), torch.outer),
     ("clamp", [_with([-1.0, 1.0], 3, 4)], lambda x: x.clamp(-1, 1), lambda x: x.clamp(-1, 1)),
     # -- activations, with kinks planted
     ("relu_kink", [_with([0.0], 5)], lambda x: x.relu(), torch.relu),
