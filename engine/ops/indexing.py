@@ -717,9 +717,16 @@ def _pad_shapes(rng):
 
 
 def _pad_params(rng, shapes):
+    """Amounts for the last two dims: crops of at most 1 per side, then pads the mode allows
+    on what is left (reflect: < size, circular: ≤ size)."""
     mode = str(rng.choice(list(_PAD_MODES)))
-    lo, hi = (-1, 2) if mode == "constant" else (-1, 3)
-    return {"pad": tuple(int(p) for p in rng.integers(lo, hi, size=4)), "mode": mode}
+    amounts = []
+    for n in (shapes[0][-1], shapes[0][-2]):
+        lo, hi = (int(v) for v in rng.integers(-1, 3, size=2))
+        left = n - max(-lo, 0) - max(-hi, 0)
+        limit = {"reflect": left - 1, "circular": left}.get(mode, 3)
+        amounts += [min(lo, limit), min(hi, limit)]
+    return {"pad": tuple(amounts), "mode": mode}
 
 
 def pad_reference(x, pad, mode):
