@@ -47,7 +47,7 @@ bench: setup
 	$(BIN)/python -m bench
 
 lint: setup
-	$(BIN)/ruff check engine nn viz tests bench
+	$(BIN)/ruff check engine nn viz stepgrad tests bench
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .hypothesis out bench/results

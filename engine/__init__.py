@@ -10,7 +10,9 @@ The teaching core is ``value.py``, ``tensor.py``, ``autograd.py``, ``gradcheck.p
 ``ops/`` (elementwise, reduce, shape, linalg, neural); ``fast/`` holds the speed machinery
 (Numba kernels, conv/pool/LSTM ops) and ``testing.py`` the op test descriptions.
 """
-import builtins
+from stepgrad._shadow import check_siblings as _check_siblings  # first: a clear error
+_check_siblings(__name__, __file__)  # if a local file hides a package this one needs
+import builtins  # noqa: E402 (after the shadow check)
 
 from .autograd import (AnomalyError, Node, backward_steps, detect_anomaly, enable_grad, grad,
                        is_grad_enabled, module_scope, no_grad, topo_order)
@@ -20,8 +22,9 @@ from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_li
 from .functional import (FUNCTIONS, METHOD_FUNCTIONS, cat, concatenate, einsum, maximum,
                          meshgrid, minimum, split, stack, where)
 from .gradcheck import GradcheckError, gradcheck
+from .higher import gradgradcheck, hessian, hvp, jacobian
 from .memory import keep_freed_memory
-from .ops.base import OPS, Op
+from .ops.base import OPS, Op, scalar_ops
 from .ops.conv import conv2d
 from .ops.lstm import lstm_c, lstm_h
 from .ops.pool import avg_pool2d, max_pool2d
@@ -38,9 +41,10 @@ __all__ = [
     *[n for n in METHOD_FUNCTIONS if not hasattr(builtins, n)],  # star-import: no sum/abs/round
     "arange", "avg_pool2d", "backward_steps", "cat", "concatenate", "conv2d", "detect_anomaly",
     "einsum", "empty", "empty_like", "enable_grad", "eye", "from_numpy", "full", "full_like",
-    "get_default_dtype", "get_rng", "grad", "gradcheck", "is_grad_enabled", "keep_freed_memory",
+    "get_default_dtype", "get_rng", "grad", "gradcheck", "gradgradcheck", "hessian", "hvp",
+    "jacobian", "is_grad_enabled", "keep_freed_memory",
     "linspace", "lstm_c", "lstm_h", "manual_seed", "max_pool2d", "maximum", "meshgrid", "minimum",
     "module_scope", "no_grad", "ones", "ones_like", "rand", "rand_like", "randint", "randn",
-    "randn_like", "set_default_dtype", "split", "stack", "tensor", "topo_order", "where",
-    "zeros", "zeros_like",
+    "randn_like", "scalar_ops", "set_default_dtype", "split", "stack", "tensor", "topo_order",
+    "where", "zeros", "zeros_like",
 ]

@@ -119,6 +119,16 @@ def module_scope(module):
         state.scopes = saved
 
 
+class BackwardOf:
+    """Scope marker of the ops a ``create_graph=True`` backward records for ``node``'s op."""
+
+    def __init__(self, node):
+        self.node = node
+
+    def __repr__(self):
+        return f"backward of {self.node.op}"
+
+
 def user_site() -> str:
     """``file:line`` of the innermost stack frame outside the engine package (anomaly reports)."""
     for frame in reversed(traceback.extract_stack()):
@@ -284,8 +294,10 @@ def walk(roots, seeds, retain_graph=False, create_graph=False, store=True):
             continue
         if create_graph:
             # The backward formulas are recorded; set here, not around the generator, so
-            # code running between two backward_steps sees the user's own grad mode.
+            # code running between two backward_steps sees the user's own grad mode. Their
+            # ops carry a BackwardOf scope, so pictures can tell the backward graph apart.
             mode, state.grad_enabled = state.grad_enabled, True
+            scopes, state.scopes = state.scopes, state.scopes + (BackwardOf(node),)
         try:
             parents = node.parents
             grads = fn.parent_grads(node, g, retain_graph, create_graph, parents)
@@ -312,7 +324,7 @@ def walk(roots, seeds, retain_graph=False, create_graph=False, store=True):
                     owned.add(parent)
         finally:
             if create_graph:
-                state.grad_enabled = mode
+                state.grad_enabled, state.scopes = mode, scopes
         yield node, g, tuple(fitted)
 
 

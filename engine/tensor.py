@@ -929,8 +929,11 @@ class Tensor(Node):
         return self.reshape(tuple(n for i, n in enumerate(self.shape) if i not in axes))
 
     def unsqueeze(self, axis=None, *, dim=None):
-        axis = norm_axis("unsqueeze", _pick("unsqueeze", axis, dim, "dim", None),
-                         self.shape + (1,))
+        axis = _pick("unsqueeze", axis, dim, "dim", None)
+        if not isinstance(axis, (int, np.integer)) or not -self.ndim - 1 <= axis <= self.ndim:
+            raise IndexError(f"unsqueeze: dim {axis} is out of range for a tensor of shape "
+                             f"{self.shape} (expected a dim in [{-self.ndim - 1}, {self.ndim}])")
+        axis = int(axis) % (self.ndim + 1)
         return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
 
     def broadcast_to(self, shape):

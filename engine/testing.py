@@ -160,3 +160,30 @@ def T(*shape, dtype=np.float32):
     """A tensor of ones (for error cases)."""
     from .tensor import Tensor  # at call time: tests run long after the engine is imported
     return Tensor(np.ones(shape), dtype=dtype)
+
+
+def spec_for(cls) -> OpSpec:
+    """The op's test description, or a default for an op written without one (a custom op):
+    its forward's arity, normal inputs of random shapes, gradients only (no reference)."""
+    if isinstance(getattr(cls, "spec", None), OpSpec) and cls.spec.ops == (cls.name,):
+        return cls.spec
+    import inspect
+    arity = sum(p.kind == p.POSITIONAL_OR_KEYWORD for p in
+                inspect.signature(cls.forward).parameters.values()) - 1
+    return OpSpec(cls.name, lambda *ts, **p: cls.apply(*ts, **p), None, max(arity, 1),
+                  broadcast=arity > 1, ops=(cls.name,), twice=cls.twice)
+
+
+def load_ops(path):
+    """Import a Python file of the user's (their own ops register themselves by being defined)."""
+    import importlib.util
+    import os
+    import sys
+    name = "stepgrad_user_ops_" + os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"not a Python file: {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

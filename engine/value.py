@@ -186,6 +186,8 @@ class Value(Node):
     def receive_grad(self, g):
         # Intermediates are assigned, leaves accumulate; g is a float, or a Value when the
         # backward pass is recorded (create_graph) -- + works for both.
+        if type(g) is not float and not isinstance(g, Value):
+            g = float(g)  # numpy scalars (a custom op's backward) become plain floats
         self.grad = g if self._a is not None else self.grad + g
 
     def short(self) -> str:

@@ -14,6 +14,9 @@ import numpy as np
 import engine
 from engine import Tensor
 
+from .keras.model import KerasModelMixin  # Keras's Model methods (compile, fit, ...)
+from .serialization import check_state_dict
+
 
 class Parameter(Tensor):
     """A Tensor that is a trainable parameter of a Module (``requires_grad=True``).
@@ -30,7 +33,7 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
-class Module:
+class Module(KerasModelMixin):
     """Base class of every layer and model: subclass it, assign layers and Parameters as
     attributes in ``__init__``, and write ``forward``.
 
@@ -136,6 +139,32 @@ class Module:
     def eval(self) -> "Module":
         return self.train(False)
 
+    def apply(self, fn) -> "Module":
+        """Call ``fn(module)`` on every sub-module, then on this one (PyTorch's order)."""
+        for m in reversed(list(self.modules())):
+            fn(m)
+        return self
+
+    def to(self, dtype) -> "Module":
+        """Cast every parameter and floating-point buffer to ``dtype``, in place (the same
+        Parameter objects, so an optimizer built before still holds them)."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}.to: a floating point dtype, got {dtype}")
+        for _, t in list(self.named_parameters()) + list(self.named_buffers()):
+            if t.dtype.kind == "f" and t.dtype != dtype:
+                t.data = t.data.astype(dtype)
+                t._vc.n += 1  # a graph that saved the old array must not use it
+                if t.grad is not None:
+                    t.grad = engine.from_numpy(t.grad.data.astype(dtype))
+        return self
+
+    def double(self) -> "Module":
+        return self.to(np.float64)
+
+    def float(self) -> "Module":
+        return self.to(np.float32)
+
     def zero_grad(self) -> None:
         for p in self.parameters():
             p.grad = None
@@ -166,31 +195,17 @@ class Module:
         """Copy arrays into the parameters and buffers in place.
 
         Refuses, naming the key and both shapes, an entry whose shape differs; with
-        ``strict`` also missing and unexpected keys. Accepts numpy arrays or anything with
-        ``__array__`` (PyTorch tensors included, via ``.detach().numpy()``).
+        ``strict`` also missing and unexpected keys (KeyError); a complex or non-numeric
+        entry (``nn.serialization.check_state_dict``). Everything is checked before the
+        first copy. Accepts numpy arrays or anything with ``__array__`` (PyTorch tensors
+        included, via ``.detach().numpy()``).
         """
         own = OrderedDict()
         for mod_name, module in self.named_modules():
             for name, t in list(module._parameters.items()) + list(module._buffers.items()):
                 own[f"{mod_name}.{name}" if mod_name else name] = t
-        missing = [k for k in own if k not in state]
-        unexpected = [k for k in state if k not in own and not k.endswith("num_batches_tracked")]
-        if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys "
-                           f"{unexpected}")
-        arrays = {}
-        for key, target in own.items():
-            if key not in state:
-                continue
-            value = state[key]
-            if hasattr(value, "detach"):  # a torch tensor
-                value = value.detach().cpu().numpy()
-            value = np.asarray(value)
-            if value.shape != target.shape:
-                raise ValueError(f"load_state_dict: size mismatch for {key}: the file has shape "
-                                 f"{value.shape}, the model has shape {target.shape}")
-            arrays[key] = value
-        with engine.no_grad():  # all shapes checked first: nothing is half-loaded
+        arrays = check_state_dict(own, state, strict)  # every entry, before any copy
+        with engine.no_grad():  # all checked first: nothing is half-loaded
             for key, value in arrays.items():
                 own[key].copy_(value)
 

@@ -6,6 +6,8 @@ Graph drawings (``draw_graph``, ``draw_step``, ``draw_unrolled``, ``draw_rolled`
 Plots (``plot_history``, ``plot_curve``, ``show_images``) return matplotlib Figures.
 The ``stepgrad`` command lives in ``viz.cli``.
 """
+from stepgrad._shadow import check_siblings as _check_siblings  # first: a clear error
+_check_siblings(__name__, __file__)  # if a local file hides a package this one needs
 from .graph import draw_graph, draw_step
 from .plots import plot_curve, plot_history, show_images
 from .recurrent import draw_rolled, draw_unrolled

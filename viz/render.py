@@ -1,4 +1,4 @@
-"""Rendering helpers shared by every drawing: the Digraph subclass, ``save`` and atomic writes.
+"""Rendering helpers shared by every drawing: the Digraph subclass and ``save`` (atomic).
 
 Every drawing is a :class:`Graph` (a ``graphviz.Digraph``): ``.source`` is the DOT text and
 Jupyter shows it inline as SVG. Graphviz's ``dot`` program does the layout; when it is
@@ -7,13 +7,11 @@ missing, Jupyter shows the DOT text instead of a traceback, and writing a pictur
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import graphviz
 
-from nn.serialization import publish_mode
+from nn.files import atomic_write  # shared with nn.save: unnamed temp file, atomic rename
 
 INSTALL_HINT = ("Graphviz's 'dot' program is needed to render pictures and was not found on "
                 "PATH. Install Graphviz: 'sudo apt-get install graphviz' (Debian/Ubuntu), "
@@ -74,28 +72,6 @@ class Graph(graphviz.Digraph):
             return self.pipe(format="svg", encoding="utf-8")
         except graphviz.ExecutableNotFound:
             return None
-
-
-def atomic_write(path, write) -> Path:
-    """Call ``write(tmp_path)`` on a temporary file next to ``path``, then move it into place.
-
-    A reader never sees a half-written picture, and an error leaves any old file untouched.
-    The temporary name keeps ``path``'s suffix (matplotlib picks the format from it).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp",
-                               dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        publish_mode(tmp)  # mkstemp's 0600 would hide the picture from other users
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 _FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot",

@@ -27,6 +27,7 @@ Padding: an int or (ph, pw) pads both sides; ``'valid'`` is 0; ``'same'`` follow
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -150,7 +151,7 @@ class ConvGeometry:
 
 
 # ----------------------------------------------------------------------------- scratch pool
-_POOL: dict = {}
+_POOL = threading.local()  # one pool per thread: two threads never share a scratch buffer
 
 
 def workspace(name, shape, dtype):
@@ -158,13 +159,13 @@ def workspace(name, shape, dtype):
 
     Freed multi-MB temporaries go back to the OS and every first touch of a fresh page costs a
     page fault (~1 µs per 4 KiB): reusing the buffer keeps steady-state calls fault-free.
-    Only for temporaries that die before the call returns (and one call at a time: the pool
-    is shared by the whole process, not per thread).
+    Only for temporaries that die before the call returns. Each thread has its own pool.
     """
     n = math.prod(shape) if isinstance(shape, tuple) else int(shape)
-    buf = _POOL.get((name, np.dtype(dtype)))
+    pool = _POOL.__dict__
+    buf = pool.get((name, np.dtype(dtype)))
     if buf is None or buf.size < n:
-        buf = _POOL[(name, np.dtype(dtype))] = np.empty(max(n, 1), dtype)
+        buf = pool[(name, np.dtype(dtype))] = np.empty(max(n, 1), dtype)
     return buf[:n].reshape(shape)
 
 

@@ -134,7 +134,7 @@ class Norm(Reduce):
         if p == 2:  # x/‖x‖; where ‖x‖ = 0, x is all zeros, so dividing by 1 gives 0
             return g * x / xp.where(out == 0, 1.0, out)
         if p == _INF or p == -_INF:  # to the elements at the max (min) |x|, ties share it
-            hit = (xp.abs(x) == out) * 1.0
+            hit = (xp.abs(x) == out).astype(x.dtype)
             return g * xp.sign(x) * hit / hit.sum(axis=self.axes, keepdims=True)
         a = xp.abs(x)
         zero = a == 0

@@ -37,6 +37,8 @@ def tanh(x):
 
 
 def sigmoid(x):
+    if type(x) is float:
+        return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
     if _node(x):
         return x.sigmoid()
     e = np.exp(-np.abs(x))  # stable: e^(−|x|) is never above 1
