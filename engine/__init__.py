@@ -7,7 +7,8 @@
 (1.0, 2.0)
 
 The teaching core is ``value.py``, ``tensor.py``, ``autograd.py``, ``gradcheck.py`` and the ops in
-``ops/`` (elementwise, reduce, shape, linalg, neural); ``fast/`` holds the speed machinery
+``ops/`` (elementwise, reduce, shape, linalg, neural; the long tail of PyTorch's surface in
+maths, activations, scans and indexing); ``fast/`` holds the speed machinery
 (Numba kernels, conv/pool/LSTM ops) and ``testing.py`` the op test descriptions.
 """
 from stepgrad._shadow import check_siblings as _check_siblings  # first: a clear error

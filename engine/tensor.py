@@ -112,7 +112,7 @@ def _pick(op, value, alias, alias_name, default):
 # Keywords people bring from numpy, Keras or older PyTorch, and what to write instead.
 _KEYWORD_HINTS = {"axis": "dim", "axes": "dim", "dims": "dim", "keepdims": "keepdim",
                   "keep_dims": "keepdim", "ddof": "correction", "unbiased": "correction",
-                  "ord": "p", "largest": "descending", "reverse": "descending"}
+                  "ord": "p"}
 
 
 def _no_extra(op, extra, accepted):
