@@ -170,4 +170,4 @@ def gather(x, axis, index):
 def einsum(equation, *operands):
     if _node(*operands):
         return OPS["einsum"].apply(*operands, equation=equation)
-    return np.einsum(equation, *operands, optimize=len(operands) > 2)
+    return np.einsum(equation, *operands, optimize=True)
