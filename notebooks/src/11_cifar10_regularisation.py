@@ -61,7 +61,7 @@ try:
     CLASSES = nn.datasets.CIFAR10_CLASSES
 except nn.datasets.DatasetNotAvailable as e:
     print("CIFAR-10 is not in the cache (this notebook never downloads; "
-          "nn.datasets.cifar10() would):\n  " + "\n  ".join(str(e).splitlines()[3:6]))
+          "nn.datasets.cifar10() would):\n  " + "\n  ".join(str(e).splitlines()[2:6]))
     (x_all, y_all), (x_te_all, y_te_all) = nn.datasets.fashion_mnist()
     x_all, x_te_all = x_all[:, None], x_te_all[:, None]  # (N, 1, 28, 28)
     DATA = "Fashion-MNIST (stand-in for CIFAR-10)"
@@ -103,7 +103,8 @@ with engine.no_grad():
     test_inverted = layer(drop.eval()(x)).item()                    # eval: identity
     test_paper = (x.data @ (0.5 * layer.weight.data).T + layer.bias.data).item()  # weights × q
 print(f"{'':>28} | {'training: mean over 4000 masks':>30} | {'test time':>10}")
-print(f"{'inverted (Keras, stepgrad)':>28} | {np.mean(outs_inverted):>30.4f} | {test_inverted:>10.4f}")
+print(f"{'inverted (Keras, stepgrad)':>28} | {np.mean(outs_inverted):>30.4f} | "
+      f"{test_inverted:>10.4f}")
 print(f"{'paper (weights × q at test)':>28} | {np.mean(outs_paper):>30.4f} | {test_paper:>10.4f}")
 no_scaling = (x.data @ layer.weight.data.T + layer.bias.data).item()
 print(f"paper's training without the test-time scaling: test would give {no_scaling:.4f} "
@@ -278,8 +279,8 @@ for name, theta in results.items():
 # adds the three regularisers of this lesson: dropout on the **input** (0.1), dropout after
 # each **convolutional** block (0.2), and **L2** as weight decay (Adam's `weight_decay`, the
 # coupled L2 form shown above, λ = 5·10⁻⁴). Both are trained the same way: Adam
-# (lr 2·10⁻³), batches of 64, 30 epochs (FAST: 2), on a small training subset (1,000 images) — the regime where
-# a network overfits and regularising matters.
+# (lr 2·10⁻³), batches of 64, 30 epochs (FAST: 2), on a small training subset (1,000
+# images) — the regime where a network overfits and regularising matters.
 
 # %%
 def residual_cnn(channels, regularised, filters=8):
@@ -307,7 +308,7 @@ for name, regularised, wd in (("before", False, 0.0), ("after: dropout + L2", Tr
                              validation_data=(x_test, y_test), verbose=0)
     times[name], models[name] = time.perf_counter() - t0, model
 print(nn.summary(models["after: dropout + L2"], x_train.shape[1:]))
-print(f"training times: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))
+print("training times: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))

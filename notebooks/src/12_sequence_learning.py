@@ -128,7 +128,8 @@ for t, name in enumerate(("t−1", "t", "t+1")):
     by_hand.append(o[0])
     print(f"{name:>4}: s = {np.round(s, 5)}  o = {o[0]:+.5f}   stepgrad: "
           f"s = {np.round(s_all.data[0, t], 5)}  o = {o_all.data[0, t, 0]:+.5f}")
-print(f"max |o by hand − o from stepgrad| = {np.abs(np.array(by_hand) - o_all.data[0, :, 0]).max():.1e}")
+gap = np.abs(np.array(by_hand) - o_all.data[0, :, 0]).max()
+print(f"max |o by hand − o from stepgrad| = {gap:.1e}")
 
 # %% [markdown]
 # The course's figure, drawn from the run above: inputs at t−1, t, t+1, the memory handed
