@@ -14,6 +14,7 @@ steps; that is one box under the steps, and each step takes its part.
 from __future__ import annotations
 
 import html
+import re
 
 import graphviz
 import numpy as np
@@ -459,12 +460,8 @@ def _emit(u: _Unrolled, show_data, first, note=None, level="op") -> Graph:
 
 def _step_box(u, t, kind, show_data) -> str:
     """One timestep as a box: its equations (``_EQUATIONS``, at this t) and its states."""
-    layer = u.layer
-    act = getattr(layer, "nonlinearity", "tanh")
-    linear = act in ("linear", "identity")
-    lines = [eq.format(act="" if linear else act + "(", close="" if linear else ")")
-             .replace("_{t−1}", _sub(t - 1)).replace("_t", _sub(t))
-             for eq in _EQUATIONS[kind]]
+    lines = [eq.replace("_{t−1}", _sub(t - 1)).replace("_t", _sub(t))
+             for eq in _equations(u.layer)]
     rows = [f'<TR><TD ALIGN="LEFT"><B>t = {t}</B></TD></TR>']
     rows += [f'<TR><TD ALIGN="LEFT">{html.escape(line)}</TD></TR>' for line in lines]
     for n in u.gm.order[::-1]:
@@ -507,6 +504,28 @@ _EQUATIONS = {
 }
 
 
+def _kind(layer) -> str:
+    """'RNN', 'LSTM' or 'GRU' for a layer or cell, Keras-style subclasses included."""
+    return "LSTM" if isinstance(layer, (LSTM, LSTMCell)) else \
+        "GRU" if isinstance(layer, (GRU, GRUCell)) else "RNN"
+
+
+def _equations(layer) -> list:
+    """The layer's equations, with its activation, and without the bias terms it lacks
+    (Keras-style layers keep one bias, ``bias=False`` none)."""
+    act = getattr(layer, "nonlinearity", "tanh")
+    linear = act in ("linear", "identity")  # nonlinearity="linear": no function around it
+    names = [n for n, _ in layer.named_parameters()]
+    lines = []
+    for eq in _EQUATIONS[_kind(layer)]:
+        line = eq.format(act="" if linear else act + "(", close="" if linear else ")")
+        for prefix, letter in (("bias_ih", "i"), ("bias_hh", "h")):
+            if not any(n.startswith(prefix) for n in names):
+                line = re.sub(rf" \+ b_{letter}[a-z]+", "", line)
+        lines.append(line)
+    return lines
+
+
 def draw_rolled(module, rankdir="LR") -> Graph:
     """Draw a recurrent layer in its compact, rolled form.
 
@@ -521,8 +540,7 @@ def draw_rolled(module, rankdir="LR") -> Graph:
     True
     """
     name, layer = find_recurrent(module, _LAYERS + _CELLS)
-    kind = type(layer).__name__.replace("Cell", "")
-    act = getattr(layer, "nonlinearity", "tanh")
+    kind = _kind(layer)
     H, F = layer.hidden_size, layer.input_size
     prefix = name + "." if name else ""
     g = Graph("rolled")
@@ -537,9 +555,7 @@ def draw_rolled(module, rankdir="LR") -> Graph:
     fill, border, _ = KINDS["input"]
     g.node("x", label=record(["x_t", f"(batch, {F})"]), shape="record", style="filled",
            fillcolor=fill, color=border)
-    linear = act in ("linear", "identity")  # nonlinearity="linear": no function around it
-    lines = [eq.format(act="" if linear else act + "(", close="" if linear else ")")
-             for eq in _EQUATIONS[kind]]
+    lines = _equations(layer)
     g.node("cell", label=f"{kind} cell\\n\\n" + "".join(s + "\\l" for s in lines),
            shape="box", style="rounded,filled", fillcolor=style.GROUP_FILL, penwidth="1.5",
            color=style.GROUP_BORDER)

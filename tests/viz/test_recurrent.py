@@ -301,3 +301,25 @@ def test_hidden_size_one_start_state_is_not_mistaken_for_a_constant():
     assert len(boxes_titled(g, "h₋₁, before t = 0")) == 1
     assert "h₋₁ ·" in g.source
     assert "h_t = x_t W_ihᵀ" in viz.draw_rolled(layer).source
+
+
+@pytest.mark.parametrize("make, kind, terms", [
+    (lambda: nn.RNN(1, 2), "RNN", ["b_ih", "b_hh"]),
+    (lambda: nn.RNN(1, 2, single_bias=True), "RNN", ["b_ih"]),
+    (lambda: nn.RNN(1, 2, bias=False), "RNN", []),
+    (lambda: nn.keras.layers.SimpleRNN(3, input_shape=(4, 1)), "RNN", ["b_ih"]),
+    (lambda: nn.keras.layers.SimpleRNN(3, use_bias=False, input_shape=(4, 1)), "RNN", []),
+    (lambda: nn.keras.layers.LSTM(2, input_shape=(3, 1)), "LSTM", ["b_ih"]),
+    (lambda: nn.GRU(1, 2), "GRU", ["b_ir", "b_hr"]),
+])
+def test_keras_layers_are_drawn_with_the_bias_terms_they_have(make, kind, terms):
+    # Keras-style layers (SimpleRNN, nn.keras.layers.LSTM) are drawn as their kind, and an
+    # equation never shows a bias the layer does not have (single_bias, bias=False).
+    layer = make()
+    g = viz.draw_rolled(layer)
+    assert f"{kind} cell" in g.source
+    shown = set(re.findall(r"b_[a-z]+", g.source))
+    assert set(terms) <= shown
+    assert not ({"b_ih", "b_hh", "b_ir", "b_hr"} - set(terms)) & shown
+    boxes = viz.draw_unrolled(layer, np.zeros((3, 1), np.float32), level="step", fit=False)
+    assert set(re.findall(r"b_[a-z]+", boxes.source)) == shown
