@@ -77,7 +77,7 @@ ax.legend(frameon=False)
 plt.show()
 
 # %% [markdown]
-# ## FC-a: one hidden layer, loss per epoch
+# ## `000-fc-a` — one hidden layer, loss per epoch
 # `Chain(Dense(1, 16, σ), Dense(16, 1))` in stepgrad, trained with Adam (lr 0.01) on
 # mini-batches of 32 and the MSE loss; `nn.fit` records the training loss (the mean of the
 # batch losses, as Keras reports it) and the validation loss after every epoch.
@@ -109,7 +109,7 @@ viz.plot_curve(grid[:, 0], {"sin(3x) + 0.3x²": truth(grid[:, 0]),
                xlabel="x", ylabel="y", title="FC-a: the fitted function")
 
 # %% [markdown]
-# ## FC-b: final validation loss against the number of hidden neurons
+# ## `000-fc-b` — final validation loss against the number of hidden neurons
 # Every size is trained from three different initialisations (seeds 0, 1, 2) for the same
 # number of epochs, with the sigmoid of the course and with tanh. One run per size would
 # mostly show the luck of the initialisation; the mean of three is steadier.
@@ -143,7 +143,7 @@ fig.axes[0].legend(frameon=False)
 fig
 
 # %% [markdown]
-# ## FC-c: the best model, fine-tuned with an L1 penalty
+# ## `000-fc-c` — the best model, fine-tuned with an L1 penalty
 # The best setting is the one with the lowest mean validation MSE; from it we take the run
 # (seed) with the lowest validation MSE. Then the loss becomes
 #

@@ -34,7 +34,9 @@ FAST = os.environ.get("STEPGRAD_FAST") == "1"  # CI: fewer test images and ε, 1
 
 # %%
 # %matplotlib inline
+import tempfile
 import time
+from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -64,8 +66,12 @@ x_test = nn.pretrained.normalise(x_test_px)
 print(f"test images {x_test.shape}, pixels {x_test.min():.0f}..{x_test.max():.0f}")
 
 # %% [markdown]
-# ## The pretrained model
-# `nn.pretrained.load_seed_cnn()` returns the model in eval mode; `with_metadata=True` also
+# ## `000-cnn-model` — the course's CNN
+# Flux's `Chain(Conv((3, 3), 1 => 16, pad=1, relu), MaxPool((2, 2)), …, flatten,
+# Dense(288, 10), softmax)` is `nn.models.seed_cnn()` (NCHW; logits out, the softmax applied
+# when probabilities are wanted). The course prints no parameter count; counted from its
+# layers: 160 + 4,640 + 9,248 + 2,890 = **16,938**.
+# `nn.pretrained.load_seed_cnn()` returns it trained, in eval mode; `with_metadata=True` also
 # returns how it was trained.
 
 # %%
@@ -77,7 +83,36 @@ for key in ("data_description", "n_train", "n_val", "epochs", "optimizer", "augm
     print(f"{key:>16}: {meta[key]}")
 
 # %% [markdown]
-# ## CNN-a: some predictions
+# ## `000-cnn-load` — restoring a saved model
+# The course hands out `cnn-mnist.bson` and points to Flux's page on saving and loading
+# models; the file is not supplied. The same exercise in stepgrad: save the trained model,
+# load it back into a new object, check the weights and the predictions are the same.
+# Two ways: `model.save(path)` / `nn.load_model(path)` (Keras's: architecture as data +
+# weights + training configuration, one zip of JSON and `.npy`, nothing pickled), and
+# `nn.save_safetensors` / `nn.load_safetensors` (the weights only, in the format PyTorch and
+# Hugging Face read; the architecture comes from code, `nn.models.seed_cnn()`).
+
+# %%
+folder = Path(tempfile.mkdtemp())
+model.save(folder / "cnn-mnist.stepgrad")
+restored = nn.load_model(folder / "cnn-mnist.stepgrad").eval()
+nn.save_safetensors(model, folder / "cnn-mnist.safetensors")
+from_weights = nn.models.seed_cnn()
+from_weights.load_state_dict(nn.load_safetensors(folder / "cnn-mnist.safetensors"))
+from_weights.eval()
+reference = model.state_dict()
+logits = nn.predict(model, x_test[:500])
+print(f"{'file':>24} | {'size':>9} | {'weights identical':>17} | {'predictions identical':>21}")
+for name, twin in (("cnn-mnist.stepgrad", restored), ("cnn-mnist.safetensors", from_weights)):
+    same_w = all(np.array_equal(v, reference[k]) for k, v in twin.state_dict().items()) and \
+        twin.state_dict().keys() == reference.keys()
+    same_p = np.array_equal(nn.predict(twin, x_test[:500]), logits)
+    print(f"{name:>24} | {(folder / name).stat().st_size:>7,} B | {str(same_w):>17} | "
+          f"{str(same_p):>21}")
+print("restored architecture:", restored)
+
+# %% [markdown]
+# ## `000-cnn-a` — some predictions
 # Twenty-four test images picked at random, titled with the true label and the prediction (the
 # argmax of the softmax probabilities); a wrong prediction is red.
 
@@ -106,7 +141,7 @@ wrong = np.flatnonzero(p_all.argmax(axis=1) != y_test)
 viz.show_images(x_test[wrong], labels=y_test[wrong], predictions=p_all[wrong], ncols=12)
 
 # %% [markdown]
-# ## CNN-b: accuracy on a random sample of the test set
+# ## `000-cnn-b` — accuracy on a random sample of the test set
 # The sample's accuracy is an estimate of the accuracy on the whole test set; its standard
 # error is √(a(1 − a)/n).
 
@@ -123,7 +158,7 @@ per_class = [np.mean(p_all.argmax(axis=1)[y_test == d] == d) for d in range(10)]
 print("per digit:", "  ".join(f"{d}: {a:.2f}" for d, a in enumerate(per_class)))
 
 # %% [markdown]
-# ## CNN-c: adversarial examples (FGSM)
+# ## `000-cnn-c` — adversarial examples (FGSM)
 # `attack(x, label, ε)` computes the gradient of the cross-entropy with respect to the input
 # image and moves every pixel by ε in the direction of its sign, then clips the pixels back
 # to the valid range [−1, 1]: `nn.attacks.fgsm(model, x, label, ε, clip=(-1, 1))`.
@@ -209,7 +244,16 @@ viz.plot_curve(EPSILONS, curve_pre, xlabel="ε (pixels in [−1, 1])", ylabel="t
                title="pretrained CNN under FGSM")
 
 # %% [markdown]
-# ## CNN-d: adversarial training
+# ## `000-cnn-d` — adversarial training
+# **Ways to build resistance into training** (the question asks to name them): train on
+# adversarial examples made on the fly against the current model (adversarial training —
+# FGSM as below, or the stronger iterated attack, PGD); augment the data with perturbed
+# inputs (random noise of size ε is much weaker than aimed noise, but cheap); penalise the
+# gradient of the loss with respect to the input (input-gradient regularisation), or make the
+# network smoother (Lipschitz constraints, label smoothing); ensembles of models trained with
+# different attacks. Each must be checked with an attack stronger than the one trained
+# against, or it may only hide the gradient ("gradient masking"). Tried below: the first.
+#
 # Goodfellow et al. (2015) train on a mix of clean and adversarial examples. We fine-tune a
 # copy of the pretrained model for a few epochs on its own 3,500 training images: each batch
 # of 32 clean images is joined by its 32 FGSM versions, made against the model *as it is at

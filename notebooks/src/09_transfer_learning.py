@@ -123,7 +123,7 @@ some = np.r_[0:8, N_TEST:N_TEST + 8]
 viz.show_images(test_px[some], labels=y_test[some], class_names=CLASSES, ncols=8)
 
 # %% [markdown]
-# ## The transfer model
+# ## `004-tl-model` — the transfer model
 # The pretrained CNN ends with `Linear(288, 10)` (the digit scores). Dropping it leaves the
 # convolutional layers and the flatten: a 288-number description of any 28×28 image.
 # `Sequential` slicing (`cnn[:-1]`) returns a new `Sequential` holding the *same* layer
@@ -147,7 +147,16 @@ def scratch_model(seed):
 
 
 print(transfer_model(0))
-print(nn.summary(transfer_model(0), (1, 28, 28)))
+summary = nn.summary(transfer_model(0), (1, 28, 28))
+print(summary)
+# The course's head sits on MobileNet V2's 1,280 features: Dense(10) + Dense(2) would have
+# 1,280·10 + 10 + 10·2 + 2 = 12,832 parameters; its printed 12,821 is 12,810 + 11, a 1-unit
+# output (Dense(1)).
+print(f"{'':>24} | {'course (MobileNet V2)':>21} | {'ours (course CNN)':>17}")
+print(f"{'trainable (new layers)':>24} | {12_821:>21,} | {summary.trainable_params:>17,}")
+print(f"{'frozen (pretrained)':>24} | {2_257_984:>21,} | {summary.non_trainable_params:>17,}")
+print(f"{'head on 1,280 features':>24} | Dense(10)+Dense(2): {1280 * 10 + 10 + 10 * 2 + 2:,}; "
+      f"Dense(10)+Dense(1): {1280 * 10 + 10 + 10 + 1:,}")
 
 # %% [markdown]
 # 2,912 trainable parameters (the course: 12,821 — its head sits on MobileNet's 1,280
@@ -167,7 +176,7 @@ cce = float(np.mean(-np.log(probs.data[np.arange(3), [0, 0, 1]])))
 print(f"binary cross-entropy {bce:.6f}   categorical cross-entropy {cce:.6f}")
 
 # %% [markdown]
-# ## Training: 100 epochs, then 200
+# ## `004-tl-train` — training: 100 epochs, then 200
 # Both models train on the same 20 images, with Adam at Keras's default learning rate
 # (0.001; the course's optimizer is not shown, Adam is Keras's usual choice) and Keras's
 # default batch size (32: all 20 images in one batch, one update per epoch). Training runs to
@@ -252,7 +261,7 @@ print("transfer: requires_grad of the frozen parameters:",
 # (For the model from scratch the comparison is only a reminder that its feature layers have
 # nothing to do with the shipped ones: they started random.)
 #
-# ## Test accuracy: transfer against scratch
+# ## `004-tl-test`, `004-cnn-ox` — test accuracy: transfer against a CNN from scratch
 
 # %%
 def table(kind, when):
