@@ -276,6 +276,12 @@ print(f"whole notebook: {time.perf_counter() - started:.0f} s")
 
 # %% [markdown]
 # ## What we observed
+# | id | course | ours |
+# |---|---|---|
+# | `000-fc-a` | loss-per-epoch plot (no numbers) | 16 sigmoid units: train / validation MSE 0.0276 / 0.0230 after 200 epochs (noise floor 0.01) |
+# | `000-fc-b` | loss against hidden size (no numbers) | best 32 tanh units, mean validation MSE 0.0127 over 3 seeds; flat from 8 units on |
+# | `000-fc-c` | L1 fine-tuning, final loss judged on a plot | λ = 10⁻³: near-zero parameters 9.3 % → 29.9 %, validation MSE 0.0119 → 0.0133 |
+#
 # (Full run: 1,000 points, 200 epochs per training, 3 seeds per size, 300 epochs of L1
 # fine-tuning; 2 to 3 minutes on a 2-core CPU. The course gives no numbers for these items;
 # the yardstick is the noise floor σ² = 0.01.)

@@ -379,6 +379,15 @@ print(f"whole notebook: {time.perf_counter() - started:.0f} s")
 
 # %% [markdown]
 # ## What we observed
+# | id | course | ours |
+# |---|---|---|
+# | `000-cnn-model` | the Flux chain; no parameter count printed | `nn.models.seed_cnn()`: 16,938 parameters (the count the chain implies) |
+# | `000-cnn-load` | `cnn-mnist.bson`, not supplied | saved and restored two ways: weights and predictions identical |
+# | `000-cnn-a` | judge some predictions (no figure) | 24 random test images; all 17 errors of 1,000 shown |
+# | `000-cnn-b` | accuracy on a random sample (no figure) | 0.982 ± 0.006 (500 images), 0.983 (all 1,000); course 003's convnet: ≈ 0.98 |
+# | `000-cnn-c` | `attack(x, label, ε)`, body not printed | FGSM: 0.925 / 0.642 / 0.189 at ε = 0.1 / 0.3 / 0.5 |
+# | `000-cnn-d` | name ways to resist the attack | adversarial fine-tuning: 0.642 → 0.795 (FGSM, ε = 0.3), 0.284 → 0.640 (10-step attack) |
+#
 # (Full run: the sample's 1,000 held-out test images, 500 for the 10-step attack; 1.5 minutes
 # on an idle 2-core CPU, many times that when the machine is shared. Every number is
 # reproducible: fixed seeds.)

@@ -348,18 +348,28 @@ print(f"whole notebook: {time.perf_counter() - started:.0f} s")
 
 # %% [markdown]
 # ## What we observed
-# - **Recurrence, unfolding:** the recursive function and the closed form agree
-#   (v(3) = 1030.301 for V = 1000, i = 1 %); the `Value` graph of v(3) is the unfolded form;
-#   a one-unit linear RNN with W = 1 + i reproduces v(0..3) and gives the rolled picture.
-# - **RNN definition:** s_t = tanh(x_t U + W s_{t−1}) and o_t = V s_t written in numpy match
-#   `nn.RNN(bias=False)` + `Linear(bias=False)` at t−1, t, t+1.
-# - **Sharing:** 97 parameters for the RNN at any window length against 97 / 817 / 8,017 for
-#   the MLP and 97 / 961 / 9,601 … with per-step weights (see the table); the shared W_hh's
-#   gradient equals the sum of the per-step copies' gradients (to float rounding), and the
-#   player shows w.grad built up from one contribution per step.
-# - **1-D convolution vs RNN:** one output of a k = 3 convolution depends on 3 inputs, of two
-#   stacked layers on 5, of the RNN on every input before it (the gradient decays with
-#   distance but is never zero).
-# - **Why RNNs:** trained on length 10, the linear SimpleRNN learns the running total
-#   (weights ≈ 1, 1) and stays exact at length 20 and 50; the MLP, exact at length 10,
-#   misses everything outside its window (its error grows with the length).
+# (The whole notebook runs in about 5 s; nothing in it depends on FAST.)
+#
+# | id | course | ours |
+# |---|---|---|
+# | `004-recurrence`, `004-recursivo` | v(m) = v(m−1)(1 + i), code not printed | the recursive function = V(1 + i)^m; v(3) = 1030.301 (V = 1000, i = 1 %) |
+# | `004-unfold` | v(3) = v(2)(1+i) … v(0) = V; "compact and unfolded" graphs | the `Value` graph of v(3); a one-unit linear RNN (W = 1 + i) rolled and unrolled, states 1000, 1010, 1020.1, 1030.301 |
+# | `004-rnn-def` | s_t = f(x_t U + W s_{t−1}), o_t = V s_t | numpy by hand = `nn.RNN(bias=False)` + `Linear(bias=False)` to 1·10⁻⁸ at t−1, t, t+1 |
+# | `004-q-sharing` | question | 89 parameters at any window length; MLP 97 / 817 / 8,017 and per-step weights 809 / 8,009 / 80,009 at T = 10 / 100 / 1000; Σ per-step gradients = shared gradient (3·10⁻⁸) |
+# | `004-q-conv1d` | question | one output of a k = 3 convolution depends on 3 inputs, two layers on 5, the RNN on all 20 |
+# | `004-q-why-rnn` | loops give memory over sequences | trained on length 10: SimpleRNN exact at 20 and 50; MLP on the last 10: MSE 9.7 and 34.8 (target variance 20.4, 43.7) |
+#
+# - **Recurrence, unfolding:** the recursive function and the closed form agree; the graph the
+#   recursion records on `Value`s *is* the unfolded form, with the one rate i feeding every
+#   month; the compact form with its loop needs a recurrent layer.
+# - **Sharing:** the shared W_hh's gradient equals the sum of the gradients of per-step
+#   copies, and the player shows w.grad built up from one contribution per use (the first use
+#   multiplies w by h₀ = 0 and adds nothing). The advantages: a parameter count independent
+#   of the length, any length at test time, and every step of every sequence training the
+#   same weights.
+# - **1-D convolution vs RNN:** both share weights over time; the convolution's reach is a
+#   fixed window (3 inputs, 5 with two layers) computed in parallel (one op for all 20
+#   positions, 5 graph nodes), the RNN's reaches every earlier input, one step after another
+#   (91 graph nodes for 20 steps), with a gradient that decays with distance.
+# - **Why RNNs:** the linear SimpleRNN learns the running total exactly (weights 1 and 1) and
+#   stays exact at lengths never seen; the MLP, exact at length 10, cannot see past its window.
