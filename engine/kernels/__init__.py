@@ -18,8 +18,10 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from .direct import conv3x3_backward, conv3x3_forward  # noqa: E402
 from .im2col import col2im, col2im_shift, column_masks, im2col, im2col_shift, window_tables  # noqa: E402 (env first)
 from .pool import avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward  # noqa: E402
 
 __all__ = ["avg_pool_backward", "avg_pool_forward", "col2im", "col2im_shift", "column_masks",
-           "im2col", "im2col_shift", "max_pool_backward", "max_pool_forward", "window_tables"]
+           "conv3x3_backward", "conv3x3_forward", "im2col", "im2col_shift", "max_pool_backward",
+           "max_pool_forward", "window_tables"]

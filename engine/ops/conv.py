@@ -31,12 +31,22 @@ import math
 import numpy as np
 
 from ..autograd import Op
-from ..kernels import col2im, col2im_shift, column_masks, im2col, im2col_shift, window_tables
+from ..kernels import (
+    col2im,
+    col2im_shift,
+    column_masks,
+    conv3x3_backward,
+    conv3x3_forward,
+    im2col,
+    im2col_shift,
+    window_tables,
+)
 from ..registry import ErrorCase, OpSpec, _tensor, normal, register
 
 CHUNK_BYTES = 1 << 20       # column-matrix bytes per chunk: about half the 2 MiB L2 of a core
 KEEP_COLS_BYTES = 4 << 20   # keep the forward's columns for dW up to this size, else rebuild
 PER_SAMPLE_MIN_P = 400      # output pixels per sample from which one GEMM per sample wins
+DIRECT_3X3 = True           # 3×3 stride-1 padding-1 convs take the direct kernels (False: im2col)
 _FLOATS = (np.float32, np.float64)
 
 
@@ -110,6 +120,13 @@ class ConvGeometry:
         self.Kg = Cg * kh * kw               # GEMM depth per group
         self.K = C * kh * kw                 # rows of the column matrix
 
+    @property
+    def direct(self):
+        """Whether the direct 3×3 kernels apply (engine/kernels/direct.py): a 3×3 kernel,
+        stride 1, dilation 1, one group, padding 1 on every side."""
+        return ((self.kh, self.kw, self.sh, self.sw, self.dh, self.dw, self.groups) ==
+                (3, 3, 1, 1, 1, 1, 1) and self.top == self.bottom == self.left == self.right == 1)
+
     def plan(self, itemsize, keep_cols):
         """Pick the column layout and chunk size for this call (see the module docstring)."""
         self.per_sample = self.P >= PER_SAMPLE_MIN_P
@@ -181,6 +198,12 @@ class Conv2d(Op):
                                       stride, padding, dilation, groups)
         need = getattr(self, "needs_grad", (True,) * 3)
         x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
+        if DIRECT_3X3 and geo.direct and w.dtype == x.dtype and (b is None or b.dtype == x.dtype):
+            out, xt = conv3x3_forward(x, w, b, workspace)
+            # dW needs x (kept in the kernels' tall layout); dx needs w.
+            self.save(xt if need[1] else None, w if need[0] else None, None)
+            self.shapes = (x.shape, w.shape, out.shape)
+            return out
         geo.plan(x.itemsize, keep_cols=need[1])
         N, F, P, G, Fg, Kg = geo.N, geo.F, geo.P, geo.groups, geo.Fg, geo.Kg
         w3, x3 = w.reshape(G, Fg, Kg), x.reshape(N, geo.C, -1)
@@ -218,6 +241,10 @@ class Conv2d(Op):
         N, F, P, G, Fg, Kg = geo.N, geo.F, geo.P, geo.groups, geo.Fg, geo.Kg
         g = np.ascontiguousarray(g)  # upstream gradients can be broadcast or strided views
         dt = g.dtype
+        if not hasattr(geo, "per_sample"):  # the forward took the direct 3×3 kernels
+            db = g.sum(axis=(0, 2, 3)) if need[2] else None
+            dx, dw = conv3x3_backward(g, x, w, workspace, need[0], need[1])
+            return (dx, dw, db)[:len(self.needs_grad)]
         dx = np.empty((N, geo.C, geo.H, geo.W), dt) if need[0] else None
         dw = np.zeros((G, Fg, Kg), dt) if need[1] else None
         db = g.sum(axis=(0, 2, 3)) if need[2] else None

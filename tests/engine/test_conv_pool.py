@@ -87,7 +87,8 @@ def conv_configs(draw):
 def plans(draw):
     """Settings that steer conv2d's plan: chunk size (tiny ones split even a small batch, the
     last chunk partial), column layout, and keeping the columns vs rebuilding them."""
-    return {"CHUNK_BYTES": draw(st.sampled_from([1, 200, 1000, conv_mod.CHUNK_BYTES])),
+    return {"DIRECT_3X3": draw(st.booleans()),
+            "CHUNK_BYTES": draw(st.sampled_from([1, 200, 1000, conv_mod.CHUNK_BYTES])),
             "PER_SAMPLE_MIN_P": draw(st.sampled_from([1, 10**9])),
             "KEEP_COLS_BYTES": draw(st.sampled_from([0, conv_mod.KEEP_COLS_BYTES]))}
 
@@ -138,7 +139,7 @@ def test_conv2d_computes_only_the_gradients_asked_for(which, keep):
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), np.ones(3)
     ts = [T(a, requires_grad=r) for a, r in zip((x, w, b), which, strict=True)]
-    with patched({"KEEP_COLS_BYTES": keep}):
+    with patched({"KEEP_COLS_BYTES": keep, "DIRECT_3X3": False}):  # the im2col path's plan
         out = conv2d(*ts, padding=1)
     op = out._ctx
     assert (op.saved[0] is None) == (not which[1] or keep > 0)   # x only to rebuild columns
