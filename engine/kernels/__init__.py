@@ -14,13 +14,9 @@ starve the BLAS threads of the GEMM that follows: on 2 cores a conv forward went
 to ~100 ms. So unless the user chose otherwise, OpenMP threads here wait passively
 (``OMP_WAIT_POLICY=PASSIVE``, read when Numba first starts its thread pool).
 """
-import os
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from .direct import conv3x3_backward, conv3x3_forward  # noqa: E402
-from .im2col import col2im, col2im_shift, column_masks, im2col, im2col_shift, window_tables  # noqa: E402 (env first)
-from .pool import avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward  # noqa: E402
+from .direct import conv3x3_backward, conv3x3_forward
+from .im2col import col2im, col2im_shift, column_masks, im2col, im2col_shift, window_tables
+from .pool import avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward
 
 __all__ = ["avg_pool_backward", "avg_pool_forward", "col2im", "col2im_shift", "column_masks",
            "conv3x3_backward", "conv3x3_forward", "im2col", "im2col_shift", "max_pool_backward",

@@ -173,6 +173,50 @@ def test_conv2d_gradcheck(case, per_sample):
         assert gradcheck(lambda x, w, b: conv2d(x, w, b, **case["p"]), x, w, b)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@given(n=st.integers(1, 3), c=st.integers(1, 5), f=st.integers(1, 6), h=st.integers(1, 9),
+       w=st.integers(1, 9), padding=st.sampled_from([1, (1, 1), "same", "SAME"]),
+       need=st.sampled_from([(True, True, True), (False, True, True), (True, False, False)]),
+       seed=st.integers(0, 2**32 - 1))
+def test_conv2d_direct_3x3_equals_im2col_and_loops(dtype, n, c, f, h, w, padding, need, seed):
+    """3x3, stride 1, padding 1 takes the direct kernels; the im2col path and the loops agree
+    on the output and on every gradient asked for."""
+    rng = np.random.default_rng(seed)
+    x, wt, b = rng.standard_normal((n, c, h, w)), rng.standard_normal((f, c, 3, 3)), \
+        rng.standard_normal(f)
+    g = rng.standard_normal((n, f, h, w))
+    results = []
+    for direct in (True, False):
+        ts = [T(a, requires_grad=r, dtype=dtype) for a, r in zip((x, wt, b), need, strict=True)]
+        with patched({"DIRECT_3X3": direct}):
+            out = conv2d(*ts, padding=padding)
+            took_direct = not hasattr(out._ctx.geo, "per_sample")
+            out.backward(g.astype(dtype))
+        assert took_direct == direct
+        assert out.dtype == dtype
+        results.append([out.data] + [t.grad for t in ts])
+    ref = [conv2d_reference(x, wt, b, padding=1)] + list(
+        conv2d_backward_reference(x, wt, g, 1, 1, 1, 1))
+    tol = {"rtol": 1e-4, "atol": 1e-4} if dtype == np.float32 else {"rtol": 1e-10, "atol": 1e-12}
+    for k, want in enumerate(ref):
+        if k == 0 or need[k - 1]:
+            np.testing.assert_allclose(results[0][k], want, **tol)
+            np.testing.assert_allclose(results[0][k], results[1][k], **tol)
+        else:
+            assert results[0][k] is None and results[1][k] is None
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5, 4, 4), (1, 1, 1, 1, 2), (3, 2, 6, 7, 5)])
+def test_conv2d_direct_3x3_gradcheck(shape):
+    n, c, f, h, w = shape
+    rng = np.random.default_rng(2)
+    x, wt = T(rng.standard_normal((n, c, h, w))), T(rng.standard_normal((f, c, 3, 3)))
+    b = T(rng.standard_normal(f))
+    out = conv2d(x, wt, b, padding=1)
+    assert not hasattr(out._ctx.geo, "per_sample")  # the direct kernels ran
+    assert gradcheck(lambda x, w, b: conv2d(x, w, b, padding=1), x, wt, b)
+
+
 def test_same_padding_follows_tensorflow():
     # stride 1: out = in, extra on the bottom/right for even kernels
     assert same_padding(5, 3, 1, 1) == (1, 1)
