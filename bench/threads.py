@@ -11,12 +11,13 @@ is fixed for the life of a process), over several alternating rounds:
   (≈ 40 µs alone), the hand-over between the two pools, median µs per pair;
 - ``prange``: one empty parallel kernel call alone, median µs.
 
-The policies: Numba's ``omp`` layer with libgomp's default waiting (``omp``), with
+The policies: stepgrad's own (engine/threads.py, no variable set), Numba's ``omp`` layer
+with libgomp's default waiting (``omp``), with
 ``OMP_WAIT_POLICY=PASSIVE`` (threads sleep at once) and with a short spin before sleeping
 (``GOMP_SPINCOUNT=10000``, about 10 µs; libgomp's default spins for up to 300,000), the
 ``workqueue`` layer (pthreads and condition variables), ``tbb`` when the tbb package is
 installed, and ``workqueue`` with one Numba thread. The table prints each policy's median
-over the rounds and, in brackets, the ratio to the chosen policy's (engine/threads.py).
+over the rounds.
 
 Run alone on a quiet machine; the load average is printed with the table.
 """
@@ -31,7 +32,9 @@ import time
 from bench.common import ROOT_DIR, busy_warning, print_table, write_json
 
 ROUNDS = 3
-POLICIES = {  # name: environment
+POLICIES = {  # name: environment ("" removes the variable)
+    "stepgrad's policy": {"NUMBA_THREADING_LAYER": "", "OMP_WAIT_POLICY": "",
+                          "GOMP_SPINCOUNT": ""},
     "workqueue": {"NUMBA_THREADING_LAYER": "workqueue"},
     "omp": {"NUMBA_THREADING_LAYER": "omp", "OMP_WAIT_POLICY": ""},
     "omp PASSIVE": {"NUMBA_THREADING_LAYER": "omp", "OMP_WAIT_POLICY": "PASSIVE"},
