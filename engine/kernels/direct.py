@@ -77,42 +77,78 @@ def _block(b, blocks, lo, hi):
     return lo + n * b // blocks, lo + n * (b + 1) // blocks
 
 
+@njit(cache=True, inline="always", fastmath={"contract"})
+def _pass3(y0, y1, y2, a0, a1, a2, xu, xm, xd, n, first):
+    """y_i[k] (=, or += unless first) Σ_ij a_i[3i + j]·x[k + d(i, j)] for three filters."""
+    if first:
+        for k in range(n):
+            y0[k] = _dot9(a0, xu, xm, xd, k)
+            y1[k] = _dot9(a1, xu, xm, xd, k)
+            y2[k] = _dot9(a2, xu, xm, xd, k)
+    else:
+        for k in range(n):
+            y0[k] += _dot9(a0, xu, xm, xd, k)
+            y1[k] += _dot9(a1, xu, xm, xd, k)
+            y2[k] += _dot9(a2, xu, xm, xd, k)
+
+
+@njit(cache=True, inline="always", fastmath={"contract"})
+def _pass2(y0, y1, a0, a1, xu, xm, xd, n, first):
+    """_pass3 for the last two filters."""
+    if first:
+        for k in range(n):
+            y0[k] = _dot9(a0, xu, xm, xd, k)
+            y1[k] = _dot9(a1, xu, xm, xd, k)
+    else:
+        for k in range(n):
+            y0[k] += _dot9(a0, xu, xm, xd, k)
+            y1[k] += _dot9(a1, xu, xm, xd, k)
+
+
+@njit(cache=True, inline="always", fastmath={"contract"})
+def _pass1(y0, a0, xu, xm, xd, n, first):
+    """_pass3 for the last filter."""
+    if first:
+        for k in range(n):
+            y0[k] = _dot9(a0, xu, xm, xd, k)
+    else:
+        for k in range(n):
+            y0[k] += _dot9(a0, xu, xm, xd, k)
+
+
 @njit(parallel=True, cache=True, fastmath={"contract"})
 def conv3x3_tall(xt, w, yt, Wp, blocks):
     """yt[f, q] = Σ_c Σ_ij w[f, c, i, j]·xt[c, q + d(i, j)] over rows 1 … R − 2 (see the
-    module docstring). xt (C, S), w (F, C, 3, 3) with F a multiple of 3, yt (F, S);
-    S = R·Wp + 2. Positions outside rows 1 … R − 2 of yt are left as they were."""
+    module docstring). xt (C, S), w (F, C, 3, 3), yt (F, S); S = R·Wp + 2. Positions outside
+    rows 1 … R − 2 of yt are left as they were."""
     C, S = xt.shape
     F = w.shape[0]
     lo, hi = Wp + 1, S - 1 - Wp  # stored indices of rows 1 … R − 2
     for b in prange(blocks):
         q0, q1 = _block(b, blocks, lo, hi)
         n = q1 - q0
-        for f in range(0, F, 3):
-            y0, y1, y2 = yt[f, q0:q1], yt[f + 1, q0:q1], yt[f + 2, q0:q1]
+        for f in range(0, F, FILTERS_PER_PASS):
+            nf = min(FILTERS_PER_PASS, F - f)  # 3, except for the last pass (1 or 2)
             for c in range(C):
                 xu = xt[c, q0 - Wp - 1:q1 - Wp + 1]
                 xm = xt[c, q0 - 1:q1 + 1]
                 xd = xt[c, q0 + Wp - 1:q1 + Wp + 1]
-                a0, a1, a2 = _taps(w, f, c), _taps(w, f + 1, c), _taps(w, f + 2, c)
-                if c == 0:
-                    for k in range(n):
-                        y0[k] = _dot9(a0, xu, xm, xd, k)
-                        y1[k] = _dot9(a1, xu, xm, xd, k)
-                        y2[k] = _dot9(a2, xu, xm, xd, k)
+                if nf == 3:
+                    _pass3(yt[f, q0:q1], yt[f + 1, q0:q1], yt[f + 2, q0:q1], _taps(w, f, c),
+                           _taps(w, f + 1, c), _taps(w, f + 2, c), xu, xm, xd, n, c == 0)
+                elif nf == 2:
+                    _pass2(yt[f, q0:q1], yt[f + 1, q0:q1], _taps(w, f, c), _taps(w, f + 1, c),
+                           xu, xm, xd, n, c == 0)
                 else:
-                    for k in range(n):
-                        y0[k] += _dot9(a0, xu, xm, xd, k)
-                        y1[k] += _dot9(a1, xu, xm, xd, k)
-                        y2[k] += _dot9(a2, xu, xm, xd, k)
+                    _pass1(yt[f, q0:q1], _taps(w, f, c), xu, xm, xd, n, c == 0)
 
 
 @njit(parallel=True, cache=True, fastmath={"contract", "reassoc"})
 def conv3x3_tall_dw(xt, gt, partial, Wp):
     """partial[b, f, c, 3·i + j] = Σ_{q in block b} gt[f, q]·xt[c, q + d(i, j)].
 
-    xt (C, S), gt (F, S) with F even and zeros on every padding position, partial
-    (blocks, F, C, 9); the caller sums over blocks."""
+    xt (C, S), gt (F, S) with zeros on every padding position, partial (blocks, F, C, 9);
+    the caller sums over blocks."""
     C, S = xt.shape
     F = gt.shape[0]
     blocks = partial.shape[0]
@@ -121,7 +157,8 @@ def conv3x3_tall_dw(xt, gt, partial, Wp):
         q0, q1 = _block(b, blocks, lo, hi)
         n = q1 - q0
         for f in range(0, F, 2):
-            g0, g1 = gt[f, q0:q1], gt[f + 1, q0:q1]
+            g0 = gt[f, q0:q1]
+            g1 = gt[min(f + 1, F - 1), q0:q1]  # an odd F's last filter: g1 = g0, discarded
             for c in range(C):
                 xu = xt[c, q0 - Wp - 1:q1 - Wp + 1]  # views as in conv3x3_tall
                 xm = xt[c, q0 - 1:q1 + 1]
@@ -151,11 +188,13 @@ def conv3x3_tall_dw(xt, gt, partial, Wp):
                     s16 += h * x6
                     s17 += h * x7
                     s18 += h * x8
-                p0, p1 = partial[b, f, c], partial[b, f + 1, c]
-                p0[0], p0[1], p0[2], p0[3], p0[4] = s00, s01, s02, s03, s04
-                p0[5], p0[6], p0[7], p0[8] = s05, s06, s07, s08
-                p1[0], p1[1], p1[2], p1[3], p1[4] = s10, s11, s12, s13, s14
-                p1[5], p1[6], p1[7], p1[8] = s15, s16, s17, s18
+                p = partial[b, f, c]
+                p[0], p[1], p[2], p[3], p[4] = s00, s01, s02, s03, s04
+                p[5], p[6], p[7], p[8] = s05, s06, s07, s08
+                if f + 1 < F:
+                    p = partial[b, f + 1, c]
+                    p[0], p[1], p[2], p[3], p[4] = s10, s11, s12, s13, s14
+                    p[5], p[6], p[7], p[8] = s15, s16, s17, s18
 
 
 @njit(parallel=True, cache=True)
@@ -184,6 +223,34 @@ def to_tall(x, xt):
             else:
                 r[:W] = 0
             r[W] = 0
+
+
+@njit(parallel=True, cache=True, fastmath={"reassoc"})  # reassoc: the sum may use vector lanes
+def to_tall_sum(x, xt, sums):
+    """``to_tall(x, xt)`` (C2 = C) that also writes sums[n, c] = Σ_hw x[n, c] (float64; the
+    bias gradient is Σ_n sums[n]): one pass over dY instead of two."""
+    N, C, H, W = x.shape
+    S = xt.shape[1]
+    Wp = W + 1
+    img = (H + 1) * Wp
+    for t in prange(N * C):
+        n = t // C
+        c = t % C
+        row = xt[c, n * img + 1:(n + 1) * img + 1]
+        if n == 0:
+            xt[c, 0] = 0
+        if n == N - 1:
+            xt[c, S - Wp - 1:] = 0
+        row[:Wp] = 0
+        total = 0.0
+        for h in range(H):
+            r = row[(h + 1) * Wp:(h + 2) * Wp]
+            xs = x[n, c, h]
+            for v in range(W):
+                r[v] = xs[v]
+                total += xs[v]
+            r[W] = 0
+        sums[n, c] = total
 
 
 @njit(parallel=True, cache=True)
@@ -222,10 +289,6 @@ def blocks_for(S, Wp, threads, block_entries=4096):
     return max(threads, -(-n // threads) * threads)
 
 
-def _round_up(n, k):
-    return -(-n // k) * k
-
-
 def conv3x3_forward(x, w, b, scratch, relu=False):
     """conv2d(x, w, b, padding=1) for a 3×3 kernel, stride 1: (out (N, F, H, W), xt).
 
@@ -236,45 +299,40 @@ def conv3x3_forward(x, w, b, scratch, relu=False):
     """
     N, C, H, W = x.shape
     F = w.shape[0]
-    F3 = _round_up(F, FILTERS_PER_PASS)
     xt = np.empty(tall_shape(N, H, W, C), x.dtype)
     to_tall(x, xt)
-    w3 = scratch("direct_w", (F3, C, 3, 3), x.dtype)
-    w3[:F] = w
-    w3[F:] = 0
-    yt = scratch("direct_y", tall_shape(N, H, W, F3), x.dtype)
-    conv3x3_tall(xt, w3, yt, W + 1, blocks_for(yt.shape[1], W + 1, get_num_threads()))
+    yt = scratch("direct_y", tall_shape(N, H, W, F), x.dtype)
+    conv3x3_tall(xt, w, yt, W + 1, blocks_for(yt.shape[1], W + 1, get_num_threads()))
     out = np.empty((N, F, H, W), x.dtype)
     from_tall(yt, out, np.zeros(F, x.dtype) if b is None else b, relu)
     return out, xt
 
 
-def conv3x3_backward(g, xt, w, scratch, need_dx=True, need_dw=True):
-    """Gradients of conv3x3_forward's output: (dx or None, dw or None) for dY = g.
+def conv3x3_backward(g, xt, w, scratch, need_dx=True, need_dw=True, need_db=True):
+    """Gradients of conv3x3_forward's output for dY = g: (dx, dw, db), None where not needed.
 
     g (N, F, H, W) C-contiguous; xt the forward's tall x (needed for dw); w (F, C, 3, 3)
     (needed for dx). dx = conv of the zero-padded dY with w transposed and flipped;
-    dW[f, c, i, j] = Σ_q dY[f, q]·x[c, q + d(i, j)] (module docstring).
+    dW[f, c, i, j] = Σ_q dY[f, q]·x[c, q + d(i, j)] (module docstring); db = Σ dY, summed
+    while dY is copied into the tall layout.
     """
     N, F, H, W = g.shape
-    F2 = _round_up(F, 2)
-    gt = scratch("direct_g", tall_shape(N, H, W, F2), g.dtype)
-    to_tall(g, gt)
+    gt = scratch("direct_g", tall_shape(N, H, W, F), g.dtype)
+    sums = scratch("direct_db", (N, F), np.float64)
+    to_tall_sum(g, gt, sums)
+    db = sums.sum(axis=0).astype(g.dtype) if need_db else None
     blocks = blocks_for(gt.shape[1], W + 1, get_num_threads())
     dx = dw = None
     if need_dx:
         C = w.shape[1]
-        C3 = _round_up(C, FILTERS_PER_PASS)
-        wt = scratch("direct_wt", (C3, F2, 3, 3), g.dtype)
-        wt[...] = 0
-        wt[:C, :F] = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
-        dxt = scratch("direct_dx", tall_shape(N, H, W, C3), g.dtype)
+        wt = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))  # (C, F, 3, 3)
+        dxt = scratch("direct_dx", tall_shape(N, H, W, C), g.dtype)
         conv3x3_tall(gt, wt, dxt, W + 1, blocks)
         dx = np.empty((N, C, H, W), g.dtype)
         from_tall(dxt, dx, np.zeros(C, g.dtype), False)
     if need_dw:
         C = xt.shape[0]
-        partial = scratch("direct_dw", (blocks, F2, C, 9), g.dtype)
+        partial = scratch("direct_dw", (blocks, F, C, 9), g.dtype)
         conv3x3_tall_dw(xt, gt, partial, W + 1)
-        dw = partial.sum(axis=0)[:F].reshape(F, C, 3, 3)
-    return dx, dw
+        dw = partial.sum(axis=0).reshape(F, C, 3, 3)
+    return dx, dw, db

@@ -241,10 +241,9 @@ class Conv2d(Op):
         N, F, P, G, Fg, Kg = geo.N, geo.F, geo.P, geo.groups, geo.Fg, geo.Kg
         g = np.ascontiguousarray(g)  # upstream gradients can be broadcast or strided views
         dt = g.dtype
-        if not hasattr(geo, "per_sample"):  # the forward took the direct 3×3 kernels
-            db = g.sum(axis=(0, 2, 3)) if need[2] else None
-            dx, dw = conv3x3_backward(g, x, w, workspace, need[0], need[1])
-            return (dx, dw, db)[:len(self.needs_grad)]
+        if not hasattr(geo, "per_sample") and (need[0] or need[1]):  # the direct kernels
+            grads = conv3x3_backward(g, x, w, workspace, need[0], need[1], need[2])
+            return grads[:len(self.needs_grad)]
         dx = np.empty((N, geo.C, geo.H, geo.W), dt) if need[0] else None
         dw = np.zeros((G, Fg, Kg), dt) if need[1] else None
         db = g.sum(axis=(0, 2, 3)) if need[2] else None

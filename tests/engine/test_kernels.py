@@ -28,6 +28,7 @@ from engine.kernels.direct import (
     from_tall,
     tall_shape,
     to_tall,
+    to_tall_sum,
 )
 from engine.ops.pool import pool_output_size
 
@@ -51,6 +52,7 @@ def warm_jit():
         for relu in (False, True):
             _, xt = conv3x3_forward(x, w, None, scratch, relu=relu)
         conv3x3_backward(np.ones((1, 2, 3, 3), dt), xt, w, scratch)
+        to_tall_sum(x, np.empty(tall_shape(1, 3, 3, 1), dt), np.empty((1, 1)))
 
 
 # --------------------------------------------------------------------------- im2col / col2im
@@ -377,6 +379,10 @@ def test_tall_layout_round_trip(dtype, shape, seed):
     bias = np.arange(c, dtype=dtype) - 1.0
     from_tall(xt, back, bias, True)   # + bias, then relu
     np.testing.assert_array_equal(back, np.maximum(x + bias[:, None, None], 0))
+    xt2, sums = np.full(tall_shape(n, h, w, c), np.nan, dtype), np.full((n, c), np.nan)
+    to_tall_sum(x, xt2, sums)       # the same layout, and each plane's sum
+    np.testing.assert_array_equal(xt2, tall_reference(x))
+    np.testing.assert_allclose(sums, x.astype(np.float64).sum(axis=(2, 3)), rtol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -398,14 +404,16 @@ def test_direct_conv3x3_matches_references_and_im2col(dtype, shape, bias, seed):
     np.testing.assert_allclose(out, general, **tol)
     np.testing.assert_array_equal(xt, tall_reference(x))
 
-    dx, dw = conv3x3_backward(g, xt, wt, scratch)
+    dx, dw, db = conv3x3_backward(g, xt, wt, scratch)
     ref_dx, ref_dw = conv3x3_grads_reference(x64, w64, g64)
-    assert dx.dtype == dw.dtype == dtype
+    assert dx.dtype == dw.dtype == db.dtype == dtype
     np.testing.assert_allclose(dx, ref_dx, **tol)
     np.testing.assert_allclose(dw, ref_dw, **tol)
+    np.testing.assert_allclose(db, g64.sum(axis=(0, 2, 3)), **tol)
     # Only what is asked for.
     assert conv3x3_backward(g, xt, wt, scratch, need_dx=False)[0] is None
     assert conv3x3_backward(g, None, wt, scratch, need_dw=False)[1] is None
+    assert conv3x3_backward(g, xt, wt, scratch, need_db=False)[2] is None
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -429,15 +437,14 @@ def test_direct_kernels_any_block_count(blocks, shape, seed):
     n, c, f, h, w = shape
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, c, h, w))
-    wt = np.zeros((3 * -(-f // 3), c, 3, 3))
-    wt[:f] = rng.standard_normal((f, c, 3, 3))
+    wt = rng.standard_normal((f, c, 3, 3))
     xt = tall_reference(x)
-    yt = np.full(tall_shape(n, h, w, wt.shape[0]), np.nan)
+    yt = np.full(tall_shape(n, h, w, f), np.nan)
     conv3x3_tall(xt, wt, yt, w + 1, blocks)
     out = np.empty((n, f, h, w))
     from_tall(yt, out, np.zeros(f), False)
-    np.testing.assert_allclose(out, conv3x3_reference(x, wt[:f]), rtol=1e-12, atol=1e-12)
-    g = rng.standard_normal((n, 2 * -(-f // 2), h, w))
+    np.testing.assert_allclose(out, conv3x3_reference(x, wt), rtol=1e-12, atol=1e-12)
+    g = rng.standard_normal((n, f, h, w))
     partial = np.full((blocks, g.shape[1], c, 9), np.nan)
     conv3x3_tall_dw(xt, tall_reference(g), partial, w + 1)
     dw = partial.sum(axis=0).reshape(-1, c, 3, 3)
