@@ -71,6 +71,7 @@ def configure() -> str:
         policy = _start("omp")
     else:
         policy = _start("workqueue")
+    numba.get_num_threads()  # starts the pool (the user's layer, if theirs) if not yet
     if numba.threading_layer() == "workqueue":
         kernel_lock = threading.Lock()
     return policy
@@ -93,4 +94,6 @@ def _start(layer: str) -> str:
     finally:
         if layer == "omp" and not user_set:
             os.environ.pop("OMP_WAIT_POLICY", None)
+    if layer != "omp":
+        return layer
     return "omp (passive)" if not user_set else "omp (user's settings)"
