@@ -226,9 +226,12 @@ def to_tall(x, xt):
 
 
 @njit(parallel=True, cache=True, fastmath={"reassoc"})  # reassoc: the sum may use vector lanes
-def to_tall_sum(x, xt, sums):
-    """``to_tall(x, xt)`` (C2 = C) that also writes sums[n, c] = Σ_hw x[n, c] (float64; the
-    bias gradient is Σ_n sums[n]): one pass over dY instead of two."""
+def to_tall_sum(x, xt, sums, mask, masked):
+    """``to_tall(x, xt)`` (C2 = C) that also writes sums[n, c] = Σ_hw of what it wrote
+    (float64; the bias gradient is Σ_n sums[n]): one pass over dY instead of two. With
+    ``masked``, x is multiplied by 0 wherever ``mask`` (same shape as x) is not > 0: relu's
+    backward, mask being relu's output, fused into the same pass (x·(mask > 0), so a NaN in
+    x stays NaN, as with the separate relu op)."""
     N, C, H, W = x.shape
     S = xt.shape[1]
     Wp = W + 1
@@ -243,12 +246,20 @@ def to_tall_sum(x, xt, sums):
             xt[c, S - Wp - 1:] = 0
         row[:Wp] = 0
         total = 0.0
+        zero = x.dtype.type(0)
         for h in range(H):
             r = row[(h + 1) * Wp:(h + 2) * Wp]
             xs = x[n, c, h]
-            for v in range(W):
-                r[v] = xs[v]
-                total += xs[v]
+            if masked:
+                ms = mask[n, c, h]
+                for v in range(W):  # × (mask > 0), as the relu op's backward: 3x faster
+                    val = xs[v] * x.dtype.type(ms[v] > zero)  # than a select here (measured)
+                    r[v] = val
+                    total += val
+            else:
+                for v in range(W):
+                    r[v] = xs[v]
+                    total += xs[v]
             r[W] = 0
         sums[n, c] = total
 
@@ -308,18 +319,21 @@ def conv3x3_forward(x, w, b, scratch, relu=False):
     return out, xt
 
 
-def conv3x3_backward(g, xt, w, scratch, need_dx=True, need_dw=True, need_db=True):
+def conv3x3_backward(g, xt, w, scratch, need_dx=True, need_dw=True, need_db=True,
+                     relu_out=None):
     """Gradients of conv3x3_forward's output for dY = g: (dx, dw, db), None where not needed.
 
     g (N, F, H, W) C-contiguous; xt the forward's tall x (needed for dw); w (F, C, 3, 3)
     (needed for dx). dx = conv of the zero-padded dY with w transposed and flipped;
     dW[f, c, i, j] = Σ_q dY[f, q]·x[c, q + d(i, j)] (module docstring); db = Σ dY, summed
-    while dY is copied into the tall layout.
+    while dY is copied into the tall layout. ``relu_out``: the output of a forward run with
+    ``relu=True``; dY is then g where relu_out > 0, else 0.
     """
     N, F, H, W = g.shape
     gt = scratch("direct_g", tall_shape(N, H, W, F), g.dtype)
     sums = scratch("direct_db", (N, F), np.float64)
-    to_tall_sum(g, gt, sums)
+    masked = relu_out is not None
+    to_tall_sum(g, gt, sums, relu_out if masked else g, masked)
     db = sums.sum(axis=0).astype(g.dtype) if need_db else None
     blocks = blocks_for(gt.shape[1], W + 1, get_num_threads())
     dx = dw = None

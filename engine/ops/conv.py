@@ -189,19 +189,21 @@ class Conv2d(Op):
     name = "conv2d"
     formula = "dx = col2im(Wᵀ·dy), dW = dy·colsᵀ, db = Σ dy"
 
-    def forward(self, x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
+    def forward(self, x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, relu=False):
         check_4d("conv2d", x)
         check_4d("conv2d", w, "weight", "(F, C/groups, kh, kw)")
         if b is not None and b.ndim != 1:
             raise ValueError(f"conv2d: bias must be 1-D (F,), got shape {b.shape}")
         geo = self.geo = ConvGeometry(x.shape, w.shape, None if b is None else b.shape,
                                       stride, padding, dilation, groups)
+        self.relu = bool(relu)
         need = getattr(self, "needs_grad", (True,) * 3)
         x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
         if DIRECT_3X3 and geo.direct and w.dtype == x.dtype and (b is None or b.dtype == x.dtype):
-            out, xt = conv3x3_forward(x, w, b, workspace)
-            # dW needs x (kept in the kernels' tall layout); dx needs w.
-            self.save(xt if need[1] else None, w if need[0] else None, None)
+            out, xt = conv3x3_forward(x, w, b, workspace, relu=self.relu)
+            # dW needs x (kept in the kernels' tall layout); dx needs w; relu's mask needs out.
+            self.save(xt if need[1] else None, w if need[0] else None, None,
+                      out if relu else None)
             self.shapes = (x.shape, w.shape, out.shape)
             return out
         geo.plan(x.itemsize, keep_cols=need[1])
@@ -229,21 +231,26 @@ class Conv2d(Op):
                     out_n.reshape(n, F, P)[...] = y
                 else:
                     np.add(y, b.reshape(F, 1), out=out_n.reshape(n, F, P))
-        # dW needs the columns (kept, or x to rebuild them); dx needs w.
-        self.save(x if need[1] and kept is None else None, w if need[0] else None, kept)
+        if self.relu:
+            np.maximum(out, 0, out=out)
+        # dW needs the columns (kept, or x to rebuild them); dx needs w; relu's mask needs out.
+        self.save(x if need[1] and kept is None else None, w if need[0] else None, kept,
+                  out if relu else None)
         self.shapes = (x.shape, w.shape, out.shape)
         return out
 
     def backward(self, g):
-        x, w, kept = self.saved
+        x, w, kept, relu_out = self.saved
         geo = self.geo
         need = tuple(self.needs_grad) + (False,) * (3 - len(self.needs_grad))
         N, F, P, G, Fg, Kg = geo.N, geo.F, geo.P, geo.groups, geo.Fg, geo.Kg
         g = np.ascontiguousarray(g)  # upstream gradients can be broadcast or strided views
         dt = g.dtype
         if not hasattr(geo, "per_sample") and (need[0] or need[1]):  # the direct kernels
-            grads = conv3x3_backward(g, x, w, workspace, need[0], need[1], need[2])
+            grads = conv3x3_backward(g, x, w, workspace, need[0], need[1], need[2], relu_out)
             return grads[:len(self.needs_grad)]
+        if relu_out is not None:  # through the fused relu: dy where the output is > 0
+            g = np.where(relu_out > 0, g, 0).astype(dt, copy=False)
         dx = np.empty((N, geo.C, geo.H, geo.W), dt) if need[0] else None
         dw = np.zeros((G, Fg, Kg), dt) if need[1] else None
         db = g.sum(axis=(0, 2, 3)) if need[2] else None
@@ -284,14 +291,17 @@ class Conv2d(Op):
         geo = self.geo
         return (f"x {x} ⊛ W {w} → {out}, stride {(geo.sh, geo.sw)}, padding "
                 f"{(geo.top, geo.bottom, geo.left, geo.right)}, dilation {(geo.dh, geo.dw)}, "
-                f"groups {geo.groups}")
+                f"groups {geo.groups}" + (", then relu" if self.relu else ""))
 
 
-def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, relu=False):
     """2-D convolution (cross-correlation, as in PyTorch) of NCHW ``x`` with ``w``.
 
     ``w`` has shape (F, C/groups, kh, kw), ``b`` (F,) or None. ``padding``: int, (ph, pw),
-    ``'same'`` (TensorFlow's rule, extra on the bottom/right) or ``'valid'``.
+    ``'same'`` (TensorFlow's rule, extra on the bottom/right) or ``'valid'``. ``relu=True``
+    returns max(conv2d(...), 0) as one op (Keras's ``Conv2D(activation='relu')``): the same
+    values and gradients as ``conv2d(...).relu()`` (relu's gradient is 0 at 0, as PyTorch's),
+    without the separate relu pass over the output forward and over dy backward.
 
     >>> import numpy as np, engine
     >>> from engine.ops.conv import conv2d
@@ -310,7 +320,7 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """
     inputs = (x, w) if b is None else (x, w, b)
     return Conv2d.apply(*inputs, stride=stride, padding=padding, dilation=dilation,
-                        groups=groups)
+                        groups=groups, relu=relu)
 
 
 # ----------------------------------------------------------------------------- reference

@@ -217,6 +217,40 @@ def test_conv2d_direct_3x3_gradcheck(shape):
     assert gradcheck(lambda x, w, b: conv2d(x, w, b, padding=1), x, wt, b)
 
 
+@pytest.mark.parametrize("params", [dict(padding=1), dict(padding="same", stride=2),
+                                    dict(padding=(0, 1), dilation=2)],
+                         ids=["direct-3x3", "im2col-stride2", "im2col-dilated"])
+@pytest.mark.parametrize("direct", [True, False], ids=["direct-on", "direct-off"])
+@settings(max_examples=10)
+@given(n=st.integers(1, 2), c=st.integers(1, 3), f=st.integers(1, 4), h=st.integers(5, 8),
+       w=st.integers(5, 8), seed=st.integers(0, 2**32 - 1))
+def test_conv2d_fused_relu_equals_conv_then_relu(params, direct, n, c, f, h, w, seed):
+    rng = np.random.default_rng(seed)
+    arrays = rng.standard_normal((n, c, h, w)), rng.standard_normal((f, c, 3, 3)), \
+        rng.standard_normal(f)
+    with patched({"DIRECT_3X3": direct}):
+        fused_in = [T(a) for a in arrays]
+        fused = conv2d(*fused_in, **params, relu=True)
+        plain_in = [T(a) for a in arrays]
+        plain = conv2d(*plain_in, **params).relu()
+        np.testing.assert_allclose(fused.data, plain.data, rtol=1e-12, atol=1e-12)
+        assert (fused.data == 0).any() and (fused.data > 0).any()  # the mask matters
+        assert "then relu" in fused._ctx.describe()
+        g = rng.standard_normal(fused.shape)
+        fused.backward(g)
+        plain.backward(g)
+    for a, b in zip(fused_in, plain_in, strict=True):
+        np.testing.assert_allclose(a.grad, b.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_conv2d_fused_relu_gradcheck():
+    rng = np.random.default_rng(5)
+    x, wt, b = T(rng.standard_normal((2, 2, 5, 6))), T(rng.standard_normal((3, 2, 3, 3))), \
+        T(rng.standard_normal(3))
+    for params in (dict(padding=1), dict(padding=0, stride=2)):
+        assert gradcheck(lambda x, w, b, p=params: conv2d(x, w, b, relu=True, **p), x, wt, b)
+
+
 def test_same_padding_follows_tensorflow():
     # stride 1: out = in, extra on the bottom/right for even kernels
     assert same_padding(5, 3, 1, 1) == (1, 1)

@@ -52,7 +52,8 @@ def warm_jit():
         for relu in (False, True):
             _, xt = conv3x3_forward(x, w, None, scratch, relu=relu)
         conv3x3_backward(np.ones((1, 2, 3, 3), dt), xt, w, scratch)
-        to_tall_sum(x, np.empty(tall_shape(1, 3, 3, 1), dt), np.empty((1, 1)))
+        for masked in (False, True):
+            to_tall_sum(x, np.empty(tall_shape(1, 3, 3, 1), dt), np.empty((1, 1)), x, masked)
 
 
 # --------------------------------------------------------------------------- im2col / col2im
@@ -380,9 +381,16 @@ def test_tall_layout_round_trip(dtype, shape, seed):
     from_tall(xt, back, bias, True)   # + bias, then relu
     np.testing.assert_array_equal(back, np.maximum(x + bias[:, None, None], 0))
     xt2, sums = np.full(tall_shape(n, h, w, c), np.nan, dtype), np.full((n, c), np.nan)
-    to_tall_sum(x, xt2, sums)       # the same layout, and each plane's sum
+    to_tall_sum(x, xt2, sums, x, False)       # the same layout, and each plane's sum
     np.testing.assert_array_equal(xt2, tall_reference(x))
-    np.testing.assert_allclose(sums, x.astype(np.float64).sum(axis=(2, 3)), rtol=1e-6)
+    np.testing.assert_allclose(sums, x.astype(np.float64).sum(axis=(2, 3)), rtol=1e-6,
+                               atol=1e-9)
+    mask = np.roll(x, 1)                      # masked: x where mask > 0, else 0
+    to_tall_sum(x, xt2, sums, mask, True)
+    kept = np.where(mask > 0, x, 0)
+    np.testing.assert_array_equal(xt2, tall_reference(kept))
+    np.testing.assert_allclose(sums, kept.astype(np.float64).sum(axis=(2, 3)), rtol=1e-6,
+                               atol=1e-9)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -424,9 +432,16 @@ def test_direct_conv3x3_relu_is_relu_of_the_conv(dtype, shape, seed):
     x = rng.standard_normal((n, c, h, w)).astype(dtype)
     wt = rng.standard_normal((f, c, 3, 3)).astype(dtype)
     b = rng.standard_normal(f).astype(dtype)
-    plain, _ = conv3x3_forward(x, wt, b, scratch)
+    plain, xt = conv3x3_forward(x, wt, b, scratch)
     fused, _ = conv3x3_forward(x, wt, b, scratch, relu=True)
     np.testing.assert_array_equal(fused, np.maximum(plain, 0))
+    # Backward through the fused relu: the plain backward of g masked by (output > 0).
+    g = rng.standard_normal((n, f, h, w)).astype(dtype)
+    want = conv3x3_backward(np.where(fused > 0, g, 0).astype(dtype), xt, wt, scratch)
+    got = conv3x3_backward(g, xt, wt, scratch, relu_out=fused)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_allclose(got[2], want[2], rtol=1e-6, atol=1e-6)  # summed in float64
 
 
 @settings(max_examples=10)
