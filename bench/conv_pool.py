@@ -54,6 +54,15 @@ LAYERS = [
     ("pool3", "maxpool", (BATCH, 32, 7, 7), 2, True),
 ]
 PADDING = 1  # every conv: 3x3, stride 1, padding 1 (shape-preserving)
+# Other convolutions of the course's models (nn.models: ResNet, InceptionNet), batch 32, no
+# target: the first 3x3 of ResNet, a 64→64 3x3 of its blocks (direct kernels), Inception's 1x1
+# and 5x5 'same' convs (im2col + GEMM). (name, input, weight, padding)
+EXTRA = [
+    ("resnet 1→64 3x3 28²", (32, 1, 28, 28), (64, 1, 3, 3), 1),
+    ("resnet 64→64 3x3 14²", (32, 64, 14, 14), (64, 64, 3, 3), 1),
+    ("incep. 112→32 1x1 14²", (32, 112, 14, 14), (32, 112, 1, 1), 0),
+    ("incep. 32→32 5x5 14²", (32, 32, 14, 14), (32, 32, 5, 5), 2),
+]
 TARGETS = {"conv": 1.8, "maxpool": 0.3}  # fwd+bwd time ≤ this × PyTorch's
 FIRST_CALL_TARGET_S = 0.5
 
@@ -63,7 +72,7 @@ def layer_inputs(kind, x_shape, param, x_grad, seed=0):
     import numpy as np
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(x_shape, dtype=np.float32)
-    if kind == "conv":
+    if kind.startswith("conv"):
         w = (rng.standard_normal(param, dtype=np.float32) * 0.1)
         b = rng.standard_normal(param[0], dtype=np.float32)
         out = (x_shape[0], param[0]) + x_shape[2:]
@@ -73,19 +82,19 @@ def layer_inputs(kind, x_shape, param, x_grad, seed=0):
 
 
 # ----------------------------------------------------------------------------- ours
-def our_calls(kind, a, param, x_grad):
+def our_calls(kind, a, param, x_grad, padding=PADDING):
     """(forward, forward + backward) closures for one layer of ours."""
     import engine
     from engine.ops.conv import conv2d
     from engine.ops.pool import max_pool2d
 
     x = engine.Tensor._wrap(a["x"], requires_grad=x_grad)
-    if kind == "conv":
+    if kind.startswith("conv"):
         w = engine.Tensor._wrap(a["w"], requires_grad=True)
         b = engine.Tensor._wrap(a["b"], requires_grad=True)
 
         def fwd():
-            return conv2d(x, w, b, padding=PADDING)
+            return conv2d(x, w, b, padding=padding)
     else:
         def fwd():
             return max_pool2d(x, param)
@@ -94,6 +103,13 @@ def our_calls(kind, a, param, x_grad):
         return fwd()._ctx.backward(a["g"])  # the op's backward: no leaf .grad accumulation
 
     return fwd, fwd_bwd
+
+
+def all_layers():
+    """(name, kind, input, weight or pool kernel, input needs grad, padding): the seed CNN's
+    layers, then EXTRA (kind 'conv, other')."""
+    return ([layer + (PADDING,) for layer in LAYERS]
+            + [(name, "conv, other", x, w, True, pad) for name, x, w, pad in EXTRA])
 
 
 def conv_flops(x_shape, w_shape, x_grad):
@@ -120,9 +136,9 @@ def worker(library):
         info = {"threading_layer": numba.threading_layer(), "policy": threads.policy,
                 "numba_threads": numba.get_num_threads()}
     layers = {}
-    for name, kind, x_shape, param, x_grad in LAYERS:
+    for name, kind, x_shape, param, x_grad, padding in all_layers():
         arrays = {k: convert(v) for k, v in layer_inputs(kind, x_shape, param, x_grad).items()}
-        fwd, fwd_bwd = calls(kind, arrays, param, x_grad)
+        fwd, fwd_bwd = calls(kind, arrays, param, x_grad, padding)
         layers[name] = {"fwd": measure(fwd), "fwd_bwd": measure(fwd_bwd)}
     print(json.dumps({"layers": layers, "info": info}))
 
@@ -157,6 +173,16 @@ def first_call(block_scipy=False):
 
 
 # ----------------------------------------------------------------------------- report
+def add_totals(rows, totals, with_torch, fmt):
+    """The 'all six' rows: each round's sums over the seed CNN's six layers."""
+    for phase in ("fwd", "fwd_bwd"):
+        ours, theirs = totals[(phase, "ours")], totals.get((phase, "torch"), [])
+        ratio = ratio_stats(ours, theirs)[0] if with_torch else None
+        rows.append(["all six", phase.replace("_", "+"), fmt(median_or_none(ours)),
+                     fmt(median_or_none(theirs)), fmt(ratio) + "x" if ratio else "-", "", "",
+                     fmt(median_or_none(totals.get((phase, "plain"), []))), "", "", ""])
+
+
 def main():
     import importlib.util
     warn = busy_warning()
@@ -181,21 +207,25 @@ def main():
 
     rows, records = [], []
     totals = {}
-    for name, kind, x_shape, param, x_grad in LAYERS:
+    for name, kind, x_shape, param, x_grad, _ in all_layers():
+        if kind == "conv, other" and name == EXTRA[0][0]:  # the seed CNN's totals first
+            add_totals(rows, totals, with_torch, fmt)
         for phase in ("fwd", "fwd_bwd"):
             ours = per_round("stepgrad", name, phase)
             theirs = per_round("torch", name, phase) if with_torch else []
             plain = per_round("torch default malloc", name, phase) if with_torch else []
             for key, vals in (("ours", ours), ("torch", theirs), ("plain", plain)):
+                if kind == "conv, other":
+                    break
                 acc = totals.setdefault((phase, key), [0.0] * len(vals))
                 totals[(phase, key)] = [a + (v or 0.0) for a, v in zip(acc, vals, strict=True)]
             ratio, lo, hi = ratio_stats(ours, theirs) if with_torch else (None, None, None)
-            target = TARGETS[kind] if phase == "fwd_bwd" else None
+            target = TARGETS.get(kind) if phase == "fwd_bwd" else None
             verdict = "" if target is None else f"≤{target}x" + (
                 "" if ratio is None else " ok" if ratio <= target else " MISSED")
             o = median_or_none(ours)
             gflops = (conv_flops(x_shape, param, x_grad)[phase == "fwd_bwd"] / o / 1e6
-                      if kind == "conv" and o else None)
+                      if kind.startswith("conv") and o else None)
             faults = median_or_none(per_round("stepgrad", name, phase, "faults_per_call"))
             tfaults = median_or_none(per_round("torch default malloc", name, phase,
                                                "faults_per_call")) if with_torch else None
@@ -209,17 +239,12 @@ def main():
                             "ratio_range": [lo, hi], "target_ratio": target,
                             "meets_target": None if ratio is None or target is None
                             else ratio <= target, "gflops": gflops})
-    for phase in ("fwd", "fwd_bwd"):
-        ours, theirs = totals[(phase, "ours")], totals.get((phase, "torch"), [])
-        ratio = ratio_stats(ours, theirs)[0] if with_torch else None
-        rows.append(["all six", phase.replace("_", "+"), fmt(median_or_none(ours)),
-                     fmt(median_or_none(theirs)), fmt(ratio) + "x" if ratio else "-", "", "",
-                     fmt(median_or_none(totals.get((phase, "plain"), []))), "", "", ""])
     info = next((r["info"] for r in results["stepgrad"] if r), {})
     tinfo = next((r["info"] for r in results.get("torch", []) if r), None)
     ok = first["first_conv_s"] < FIRST_CALL_TARGET_S
     notes = [
-        f"batch {BATCH}, float32. ms: median over {len(results['stepgrad'])} rounds of each "
+        f"batch {BATCH} (the 'other' rows: batch {EXTRA[0][1][0]}), float32. ms: median over "
+        f"{len(results['stepgrad'])} rounds of each "
         "process's median (≥ 30 runs); ratio: median of the per-round ratios ours / torch "
         "(same malloc settings), [min–max] over the rounds. faults: page faults per call, "
         "ours and PyTorch's under default malloc.",

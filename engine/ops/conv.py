@@ -1,4 +1,11 @@
-"""conv2d: im2col (a Numba kernel) + GEMMs (numpy's BLAS), the batch in L2-sized chunks.
+"""conv2d: direct Numba kernels for 3×3 stride-1 padding-1 convolutions; im2col (a Numba
+kernel) + GEMMs (numpy's BLAS), the batch in L2-sized chunks, for every other geometry.
+
+The direct path (``engine/kernels/direct.py``, taken when ``ConvGeometry.direct`` and
+``DIRECT_3X3``): the seed CNN's, ResNet's and Inception's 3×3 layers. It computes the same
+sums without a column matrix and without BLAS (so no hand-over between Numba's and OpenBLAS's
+thread pools); single-threaded it is about as fast as im2col + OpenBLAS, and its parallel
+loops need no BLAS threads. Everything below describes the general path.
 
 Shapes: x (N, C, H, W), weight (F, C/groups, kh, kw), bias (F,), out (N, F, Ho, Wo) with
 ``Ho = (H + top + bottom − dh·(kh − 1) − 1) // sh + 1`` (Wo alike), P = Ho·Wo. With ``cols``
