@@ -3,11 +3,11 @@
 The course's model: Conv 1→16 (3x3, pad 1) on 28x28, MaxPool 2, Conv 16→32 on 14x14,
 MaxPool 2, Conv 32→32 on 7x7, MaxPool 2 (7 → 3, floor), Linear 288→10. For each layer:
 
-- forward, and forward + backward, in ms. Both sides are timed per op: our forward is the
-  public ``conv2d`` / ``max_pool2d`` call (recording the graph), our backward is the op's own
-  ``backward``; PyTorch's is ``torch.autograd.grad``. Neither includes accumulating into
-  leaves' ``.grad``. conv1's input (the images) needs no gradient, every other layer's input
-  does, as in training.
+- forward, and forward + backward, in ms. Both sides are timed per op: the forward is the
+  public ``conv2d`` / ``max_pool2d`` call (recording the graph), forward + backward is
+  ``engine.grad`` / ``torch.autograd.grad`` of it. Neither accumulates into leaves' ``.grad``.
+  conv1's input (the images) needs no gradient, every other layer's input does, as in
+  training.
 - the fair method of bench/common.py: each library measured in fresh processes (``python -m
   bench.conv_pool --worker stepgrad|torch``), under the same malloc settings (PyTorch also
   under glibc's defaults: the 'torch default malloc' column), OpenBLAS on its native core
@@ -88,10 +88,12 @@ def our_calls(kind, a, param, x_grad, padding=PADDING):
     from engine.ops.conv import conv2d
     from engine.ops.pool import max_pool2d
 
-    x = engine.Tensor._wrap(a["x"], requires_grad=x_grad)
+    x = engine.from_numpy(a["x"]).requires_grad_(x_grad)
+    inputs = [x] if x_grad else []
     if kind.startswith("conv"):
-        w = engine.Tensor._wrap(a["w"], requires_grad=True)
-        b = engine.Tensor._wrap(a["b"], requires_grad=True)
+        w = engine.from_numpy(a["w"]).requires_grad_(True)
+        b = engine.from_numpy(a["b"]).requires_grad_(True)
+        inputs += [w, b]
 
         def fwd():
             return conv2d(x, w, b, padding=padding)
@@ -99,8 +101,10 @@ def our_calls(kind, a, param, x_grad, padding=PADDING):
         def fwd():
             return max_pool2d(x, param)
 
-    def fwd_bwd():
-        return fwd()._ctx.backward(a["g"])  # the op's backward: no leaf .grad accumulation
+    g = engine.from_numpy(a["g"])
+
+    def fwd_bwd():  # as torch.autograd.grad: no leaf .grad accumulation
+        return engine.grad(fwd(), inputs, grad_outputs=g)
 
     return fwd, fwd_bwd
 
@@ -153,14 +157,14 @@ import numpy as np, engine
 from engine.ops.conv import conv2d
 from engine.ops.pool import max_pool2d
 t1 = time.perf_counter()
-x = engine.Tensor._wrap(np.ones((128, 1, 28, 28), np.float32))
-w = engine.Tensor._wrap(np.ones((16, 1, 3, 3), np.float32), requires_grad=True)
-b = engine.Tensor._wrap(np.ones(16, np.float32), requires_grad=True)
+x = engine.from_numpy(np.ones((128, 1, 28, 28), np.float32))
+w = engine.from_numpy(np.ones((16, 1, 3, 3), np.float32)).requires_grad_(True)
+b = engine.from_numpy(np.ones(16, np.float32)).requires_grad_(True)
 y = conv2d(x, w, b, padding=1)
-y._ctx.backward(np.ones(y.shape, np.float32))
+engine.grad(y, [w, b], grad_outputs=engine.ones(*y.shape))
 t2 = time.perf_counter()
 z = max_pool2d(y, 2)
-z._ctx.backward(np.ones(z.shape, np.float32))
+engine.grad(z, [w, b], grad_outputs=engine.ones(*z.shape))
 t3 = time.perf_counter()
 print({{"import_s": t1 - t0, "first_conv_s": t2 - t1, "first_pool_s": t3 - t2}})
 """

@@ -5,34 +5,38 @@
 >>> c = a * b + a ** 2; c.backward()   # dc/da = b + 2a = 1, dc/db = a = 2
 >>> a.grad, b.grad
 (1.0, 2.0)
+
+The teaching core is ``value.py``, ``tensor.py``, ``autograd.py``, ``gradcheck.py`` and the ops in
+``ops/`` (elementwise, reduce, shape, linalg, neural); ``fast/`` holds the speed machinery
+(Numba kernels, conv/pool/LSTM ops) and ``testing.py`` the op test descriptions.
 """
-from .autograd import (
-                       AnomalyError,
-                       Op,
-                       backward_steps,
-                       detect_anomaly,
-                       enable_grad,
-                       is_grad_enabled,
-                       no_grad,
-)
-from .creation import arange, eye, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
+from .autograd import (AnomalyError, Node, backward_steps, detect_anomaly, enable_grad, grad,
+                       is_grad_enabled, module_scope, no_grad, topo_order)
+from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace,
+                       ones, ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros,
+                       zeros_like)
 from .functional import cat, concatenate, maximum, minimum, split, stack, where
 from .gradcheck import GradcheckError, gradcheck
+from .higher import gradgradcheck, hessian, hvp, jacobian
 from .memory import keep_freed_memory
+from .ops.base import OPS, Op, scalar_ops
 from .ops.conv import conv2d
 from .ops.lstm import lstm_c, lstm_h
 from .ops.pool import avg_pool2d, max_pool2d
 from .random import get_rng, manual_seed
-from .tensor import Tensor
+from .tensor import Tensor, get_default_dtype, set_default_dtype
 from .value import Constant, Value
 
 keep_freed_memory()  # page faults were a third of a CNN training step (engine/memory.py)
 
 __all__ = [
-    "AnomalyError", "Constant", "GradcheckError", "Op", "Tensor", "Value", "arange",
-    "avg_pool2d", "backward_steps", "cat", "concatenate", "conv2d", "detect_anomaly",
-    "enable_grad", "eye", "full", "get_rng", "gradcheck", "is_grad_enabled",
-    "keep_freed_memory", "lstm_c", "lstm_h",
-    "manual_seed", "max_pool2d", "maximum", "minimum", "no_grad", "ones", "ones_like", "rand",
-    "randn", "split", "stack", "tensor", "where", "zeros", "zeros_like",
+    "AnomalyError", "Constant", "GradcheckError", "Node", "OPS", "Op", "Tensor", "Value",
+    "arange", "avg_pool2d", "backward_steps", "cat", "concatenate", "conv2d", "detect_anomaly",
+    "empty", "empty_like", "enable_grad", "eye", "from_numpy", "full", "full_like",
+    "get_default_dtype", "get_rng", "grad", "gradcheck", "gradgradcheck", "hessian", "hvp",
+    "jacobian", "is_grad_enabled", "keep_freed_memory",
+    "linspace", "lstm_c", "lstm_h", "manual_seed", "max_pool2d", "maximum", "minimum",
+    "module_scope", "no_grad", "ones", "ones_like", "rand", "rand_like", "randint", "randn",
+    "randn_like", "scalar_ops", "set_default_dtype", "split", "stack", "tensor", "topo_order",
+    "where", "zeros", "zeros_like",
 ]

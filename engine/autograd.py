@@ -1,38 +1,74 @@
-"""The graph walk shared by Value and Tensor: backward, backward_steps, no_grad, anomaly mode.
+"""The graph walk shared by Value and Tensor: backward, grad, backward_steps, grad mode, anomaly.
 
-A graph node (a ``Value`` or a ``Tensor``) has an ordered ``parents`` tuple and knows how to
-turn the gradient it received into one gradient per parent (``node._grads_for_parents(g)``).
-Everything else -- ordering, accumulation, un-broadcasting, stepping, anomaly checks -- lives
-here, once, so ``backward()`` and ``backward_steps()`` can never disagree.
+A graph node (a ``Value`` or a ``Tensor``) is a :class:`Node`: ordered ``parents``, the
+``grad_fn`` (the Op that made it, None for a leaf) and a way to receive its gradient. The Op
+turns the gradient a node received into one gradient per parent. Everything else -- ordering,
+un-broadcasting, accumulation, stepping, anomaly checks -- lives here, once, so ``backward()``,
+``engine.grad()`` and ``backward_steps()`` can never disagree.
 
 Gradient bookkeeping, as in PyTorch:
 - leaves (nodes without parents) *accumulate* ``.grad`` across backward calls until zeroed;
-- intermediate nodes get ``.grad`` *assigned* on every walk, so calling ``backward()`` twice
-  never compounds intermediate gradients (micrograd issue #53).
+- intermediate nodes get ``.grad`` *assigned* on every walk (stepgrad keeps them for pictures
+  and stepping), so calling ``backward()`` twice never compounds them (micrograd issue #53).
+
+Grad mode, anomaly mode and the module scope are per thread (``threading.local``), as
+PyTorch's grad mode is: inference under ``no_grad`` in one thread never stops training in
+another.
 """
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import traceback
 
 import numpy as np
 
-_state = {"grad_enabled": True, "anomaly": False}
 _ENGINE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-# Modules currently running (outermost first). nn.Module.__call__ pushes itself so that each
-# op can record where it ran (``Tensor.scope``) and pictures can group ops by module. The
-# engine only stores the objects; it knows nothing about what a module is.
-scope_stack: list = []
+class _ThreadState(threading.local):
+    """Per-thread switches (each thread starts with gradients on, anomaly mode off)."""
+
+    def __init__(self):
+        self.grad_enabled = True
+        self.anomaly = False
+        self.scopes = ()  # modules running now, outermost first (see ``module_scope``)
+
+
+state = _ThreadState()
 
 
 def is_grad_enabled() -> bool:
-    return _state["grad_enabled"]
+    return state.grad_enabled
 
 
-class no_grad(contextlib.ContextDecorator):
+class _Switch(contextlib.ContextDecorator):
+    """A context manager / decorator that sets one per-thread switch and restores it.
+
+    Re-entrant: each entry remembers its own previous value (a stack), and a decorated
+    function gets a fresh instance per call, so recursion and threads never mix them up.
+    """
+
+    attr, value = "", None
+
+    def __init__(self):
+        self._saved = []
+
+    def _recreate_cm(self):
+        return type(self)()
+
+    def __enter__(self):
+        self._saved.append(getattr(state, self.attr))
+        setattr(state, self.attr, self.value)
+        return self
+
+    def __exit__(self, *exc):
+        setattr(state, self.attr, self._saved.pop())
+        return False
+
+
+class no_grad(_Switch):
     """Context manager and decorator: ops inside record no graph (inference, optimizer steps).
 
     >>> from engine import tensor, no_grad
@@ -43,30 +79,16 @@ class no_grad(contextlib.ContextDecorator):
     False
     """
 
-    def __enter__(self):
-        self._prev = _state["grad_enabled"]
-        _state["grad_enabled"] = False
-        return self
-
-    def __exit__(self, *exc):
-        _state["grad_enabled"] = self._prev
-        return False
+    attr, value = "grad_enabled", False
 
 
-class enable_grad(no_grad):
+class enable_grad(_Switch):
     """The opposite of ``no_grad`` (re-enables recording inside a no_grad block)."""
 
-    def __enter__(self):
-        self._prev = _state["grad_enabled"]
-        _state["grad_enabled"] = True
-        return self
+    attr, value = "grad_enabled", True
 
 
-class AnomalyError(FloatingPointError):
-    """Raised inside ``detect_anomaly()`` by the first op whose output or gradient is NaN/Inf."""
-
-
-class detect_anomaly(contextlib.ContextDecorator):
+class detect_anomaly(_Switch):
     """Context in which the first op producing NaN/Inf (forward or backward) raises.
 
     The error names the op and the line of user code that created the node, so a loss
@@ -77,18 +99,34 @@ class detect_anomaly(contextlib.ContextDecorator):
             loss.backward()
     """
 
-    def __enter__(self):
-        self._prev = _state["anomaly"]
-        _state["anomaly"] = True
-        return self
-
-    def __exit__(self, *exc):
-        _state["anomaly"] = self._prev
-        return False
+    attr, value = "anomaly", True
 
 
-def anomaly_enabled() -> bool:
-    return _state["anomaly"]
+class AnomalyError(FloatingPointError):
+    """Raised inside ``detect_anomaly()`` by the first op whose output or gradient is NaN/Inf."""
+
+
+@contextlib.contextmanager
+def module_scope(module):
+    """Record ``module`` as running while the block runs (nn.Module.__call__ uses it): every
+    op made inside gets ``.scope`` = the modules around it, outermost first, so pictures can
+    group ops by layer. The engine only stores the objects; it knows nothing of modules."""
+    saved = state.scopes
+    state.scopes = saved + (module,)
+    try:
+        yield
+    finally:
+        state.scopes = saved
+
+
+class BackwardOf:
+    """Scope marker of the ops a ``create_graph=True`` backward records for ``node``'s op."""
+
+    def __init__(self, node):
+        self.node = node
+
+    def __repr__(self):
+        return f"backward of {self.node.op}"
 
 
 def user_site() -> str:
@@ -99,119 +137,48 @@ def user_site() -> str:
     return "<unknown>"
 
 
-def _nonfinite(x) -> bool:
+def nonfinite(x) -> bool:
     if isinstance(x, float):
         return x != x or x in (float("inf"), float("-inf"))
-    x = np.asarray(x)
+    x = np.asarray(getattr(x, "data", x))
     return x.dtype.kind in "fc" and not np.isfinite(x).all()
 
 
 def check_forward(op_name: str, out, site: str) -> None:
     """Anomaly mode: raise if a forward result is not finite."""
-    if _nonfinite(out):
+    if nonfinite(out):
         raise AnomalyError(f"detect_anomaly: forward of '{op_name}' produced NaN/Inf; "
                            f"the op was created at {site}")
 
 
 # ---------------------------------------------------------------------------------------------
-# Op: the base of every tensor op (one op = forward + backward + a one-line formula).
+# The node protocol and the order of the walk.
 # ---------------------------------------------------------------------------------------------
 
-_FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved "
-              "arrays after they have already been freed). Saved intermediate values of the "
-              "graph are freed when you call .backward(). Specify retain_graph=True if you need "
-              "to backward through the graph a second time.")
+class Node:
+    """What the walk needs from a graph node; ``Value`` and ``Tensor`` are Nodes.
 
-
-class Op:
-    """A differentiable tensor operation.
-
-    Subclasses define ``name``, ``formula`` (one line: the local derivative, shown by
-    ``backward_steps`` and in graph labels), ``forward(*arrays, **params) -> ndarray`` and
-    ``backward(g) -> tuple`` (one gradient per input, ``None`` where ``needs_grad`` is False).
-    ``forward`` stores the arrays its backward needs with ``self.save(...)``; they are freed
-    after backward unless ``retain_graph=True``.
-
-    Un-broadcasting is not an op's concern: the graph walk sums each returned gradient back
-    to its input's shape.
+    - ``parents``: the input nodes, an ordered tuple (``a * a`` has ``(a, a)``);
+    - ``grad_fn``: the Op that made the node (None for a leaf); its ``parent_grads(node, g,
+      retain_graph, create_graph)`` gives one gradient per parent;
+    - ``requires_grad``: whether a gradient flows to the node;
+    - ``shape`` and ``data``; ``receive_grad(g)`` stores the gradient the walk computed (leaves
+      accumulate, intermediates are assigned); ``seed_grad(grad)`` checks a root's seed;
+    - ``short()``: a few characters naming the node in step texts.
     """
 
-    name = "op"
-    formula = ""
-    differentiable = True
-    saved = ()
-
-    def save(self, *arrays):
-        self.saved = arrays
-
-    def forward(self, *arrays, **params):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def backward(self, g):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def describe(self) -> str:
-        """Extra words for a backward step (shapes, params); empty by default."""
-        return ""
-
-    @classmethod
-    def apply(cls, *inputs, **params):
-        """Run the op on Tensors (or array-likes) and record it in the graph when needed."""
-        from .tensor import Tensor, as_tensor
-
-        like = next((t for t in inputs if isinstance(t, Tensor)), None)
-        tensors = tuple(as_tensor(t, like) for t in inputs)
-        floats = {t.dtype for t in tensors if t.dtype.kind == "f"}
-        if len(floats) > 1:
-            raise TypeError(f"{cls.name}: dtype mismatch {' vs '.join(sorted(map(str, floats)))}"
-                            f" (shapes {[t.shape for t in tensors]}); convert one with "
-                            f".astype(...) -- stepgrad never upcasts silently")
-        if floats and len(floats) != len(tensors):
-            # Integer/boolean operands join the float dtype (numpy would upcast to float64).
-            fdtype = floats.pop()
-            tensors = tuple(t if t.dtype.kind == "f" else Tensor._wrap(t.data.astype(fdtype))
-                            for t in tensors)
-        op = cls()
-        record = _state["grad_enabled"] and cls.differentiable
-        op.needs_grad = tuple(record and t.requires_grad for t in tensors)
-        record = record and any(op.needs_grad)
-        try:
-            data = op.forward(*(t.data for t in tensors), **params)
-        except ValueError as e:
-            if str(e).startswith(cls.name + ":"):
-                raise
-            raise ValueError(f"{cls.name}: {e} (input shapes "
-                             f"{', '.join(str(t.shape) for t in tensors)})") from None
-        out = Tensor._wrap(data, requires_grad=record)
-        if record:
-            out.parents = tensors
-            out.op = cls.name
-            out._ctx = op
-            if scope_stack:
-                out.scope = tuple(scope_stack)
-            # Version counters: an in-place change of an input after this point must make
-            # backward raise instead of silently using the modified array.
-            op.versions = tuple(t._version for t in tensors)
-            if _state["anomaly"]:
-                op.site = user_site()
-        if _state["anomaly"]:
-            check_forward(cls.name, out.data, getattr(op, "site", None) or user_site())
-        return out
+    __slots__ = ()
 
 
-# ---------------------------------------------------------------------------------------------
-# The walk.
-# ---------------------------------------------------------------------------------------------
-
-def topo_order(root) -> list:
-    """Nodes reachable from ``root`` in reverse topological order (root first).
+def topo_order(roots) -> list:
+    """Nodes reachable from ``roots`` (a node or a list) in reverse topological order.
 
     Iterative depth-first search with an explicit stack: a 10⁶-node chain never touches
     Python's recursion limit. Each node is visited once even when re-used (``b = a + a``).
     Nodes hash by identity, so they key the ``seen`` set directly.
     """
     order, seen = [], set()
-    stack = [(root, False)]
+    stack = [(r, False) for r in reversed(roots if isinstance(roots, (list, tuple)) else [roots])]
     push, pop, append, mark = stack.append, stack.pop, order.append, seen.add
     while stack:
         node, expanded = pop()
@@ -226,6 +193,10 @@ def topo_order(root) -> list:
     order.reverse()
     return order
 
+
+# ---------------------------------------------------------------------------------------------
+# Gradients on their way: slices kept sparse, broadcasting undone, sums accumulated.
+# ---------------------------------------------------------------------------------------------
 
 class SliceGrad:
     """The gradient of a basic slice ``x[index]``: zero everywhere but ``index``, kept sparse.
@@ -252,10 +223,35 @@ class SliceGrad:
         return d if dtype is None else d.astype(dtype, copy=False)
 
 
+def unbroadcast(g, node, op_name):
+    """Sum gradient ``g`` back to ``node``'s shape: the one place broadcasting is undone.
+
+    ``g`` is an ndarray, a SliceGrad, a Tensor (create_graph) or a float (Value graphs).
+    """
+    shape = getattr(node, "shape", ())
+    gshape = getattr(g, "shape", ())
+    if gshape != shape:
+        lead = len(gshape) - len(shape)
+        if lead < 0 or any(n not in (1, gn) for n, gn in zip(shape, gshape[lead:], strict=True)):
+            raise RuntimeError(f"backward of '{op_name}': gradient of shape {gshape} does not "
+                               f"fit its input of shape {shape}")
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
+        g = np.asarray(g) if type(g) is SliceGrad else g
+        g = g.sum(axis=axes).reshape(shape)
+    dtype = getattr(node, "dtype", None)
+    if dtype is not None and getattr(g, "dtype", dtype) != dtype:
+        if type(g) is SliceGrad:
+            g.g = g.g.astype(dtype)
+        else:
+            g = g.astype(dtype)
+    return g
+
+
 def _accumulate(prev, pg, owned: bool):
     """prev + pg, in place when ``prev`` is an array this walk allocated (``owned``): the
     arrays ops return may be shared with other nodes or read-only views, so those are never
-    written into."""
+    written into. Tensors (create_graph) and floats are added out of place."""
     if type(prev) is SliceGrad:
         prev, owned = prev.dense(), True
     if type(pg) is SliceGrad:
@@ -269,55 +265,129 @@ def _accumulate(prev, pg, owned: bool):
     return prev + pg
 
 
-def walk(root, seed, retain_graph=False):
-    """Generator over backprop: for each node (reverse topological order) it sets the node's
-    ``.grad``, computes one gradient per parent (already fitted to the parent's shape), sends
-    them on and yields ``(node, grad, parent_grads)``. Exhausting it *is* ``backward()``.
+def walk(roots, seeds, retain_graph=False, create_graph=False, store=True):
+    """Generator over backprop: for each node (reverse topological order) it stores the node's
+    gradient (when ``store``), computes one gradient per parent (fitted to the parent's shape),
+    sends them on and yields ``(node, grad, parent_grads)``. Exhausting it *is* ``backward()``.
+
+    With ``create_graph`` the gradients are Tensors (or Values) recorded in a graph of their
+    own, so they can be differentiated again.
     """
-    pending = {root: seed}
-    owned = set()  # nodes whose pending gradient is a sum this walk allocated
+    roots = roots if isinstance(roots, (list, tuple)) else [roots]
+    seeds = seeds if isinstance(seeds, (list, tuple)) else [seeds]
+    pending, owned = {}, set()  # owned: nodes whose pending gradient this walk allocated
+    for r, s in zip(roots, seeds, strict=True):
+        pending[r] = s if r not in pending else pending[r] + s
+    anomaly = state.anomaly
     take, peek = pending.pop, pending.get  # bound once: this loop runs once per node
-    anomaly = _state["anomaly"]
-    for node in topo_order(root):
+    for node in topo_order(roots):
         g = take(node, None)
-        if g is None:  # not on a path from the root (can happen for nodes not needing grad)
+        if g is None:  # not on a path from a root (or no gradient needed)
             continue
         if type(g) is SliceGrad:
             g = g.dense()
-        node._store_grad(g)
-        parents = node.parents
-        if not parents:
+        if store:
+            node.receive_grad(g)
+        fn = node.grad_fn
+        if fn is None:
             yield node, g, ()
             continue
-        grads = node._grads_for_parents(g, retain_graph)
-        for parent, pg in zip(parents, grads, strict=True):
-            if pg is None or not parent.requires_grad:
-                continue
-            if anomaly and _nonfinite(pg.g if type(pg) is SliceGrad else pg):
-                raise AnomalyError(
-                    f"detect_anomaly: backward of '{node.op}' produced NaN/Inf in the gradient "
-                    f"of its input {parent._short()}; the op was created at "
-                    f"{node._site()}")
-            prev = peek(parent)
-            if prev is None:
-                pending[parent] = pg
-            else:
-                pending[parent] = _accumulate(prev, pg, parent in owned)
-                owned.add(parent)
-        yield node, g, grads
+        if create_graph:
+            # The backward formulas are recorded; set here, not around the generator, so
+            # code running between two backward_steps sees the user's own grad mode. Their
+            # ops carry a BackwardOf scope, so pictures can tell the backward graph apart.
+            mode, state.grad_enabled = state.grad_enabled, True
+            scopes, state.scopes = state.scopes, state.scopes + (BackwardOf(node),)
+        try:
+            parents = node.parents
+            grads = fn.parent_grads(node, g, retain_graph, create_graph, parents)
+            fitted = []
+            for parent, pg in zip(parents, grads, strict=True):
+                if pg is None or not parent.requires_grad:
+                    fitted.append(None)
+                    continue
+                if type(pg) is not float:  # floats (Value graphs) have nothing to undo
+                    pg = unbroadcast(pg, parent, fn.name)
+                fitted.append(pg)
+                if anomaly and nonfinite(pg.g if type(pg) is SliceGrad else pg):
+                    raise AnomalyError(
+                        f"detect_anomaly: backward of '{fn.name}' produced NaN/Inf in the "
+                        f"gradient of its input {parent.short()}; the op was created at "
+                        f"{getattr(fn, 'site', None) or '<enable detect_anomaly() to record>'}")
+                prev = peek(parent)
+                if prev is None:
+                    pending[parent] = pg
+                elif create_graph or type(pg) is float:
+                    pending[parent] = prev + pg
+                else:
+                    pending[parent] = _accumulate(prev, pg, parent in owned)
+                    owned.add(parent)
+        finally:
+            if create_graph:
+                state.grad_enabled, state.scopes = mode, scopes
+        yield node, g, tuple(fitted)
 
 
-def run_backward(root, seed, retain_graph=False) -> None:
-    for _ in walk(root, seed, retain_graph):
+def backward(root, grad=None, retain_graph=None, create_graph=False) -> None:
+    """Fill ``.grad`` of every node ``root`` depends on (``root.backward()`` calls this)."""
+    retain = create_graph if retain_graph is None else retain_graph
+    for _ in walk(root, root.seed_grad(grad, create_graph), retain, create_graph):
         pass
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, returned, not stored (PyTorch's
+    ``torch.autograd.grad``): no ``.grad`` is touched.
+
+    ``outputs`` and ``inputs`` are nodes or sequences of them; ``grad_outputs`` the upstream
+    gradients (required for non-scalar outputs). With ``create_graph=True`` the results have
+    a graph of their own and can be differentiated again (Hessians, gradient penalties).
+    An input that ``outputs`` do not depend on raises unless ``allow_unused=True`` (then its
+    gradient is None).
+
+    >>> import engine
+    >>> x = engine.tensor(3.0, requires_grad=True, dtype="float64")
+    >>> (dy,) = engine.grad(x ** 3, x, create_graph=True)     # 3x² = 27
+    >>> (d2y,) = engine.grad(dy, x)                            # 6x = 18
+    >>> float(dy), float(d2y)
+    (27.0, 18.0)
+    """
+    single = not isinstance(inputs, (list, tuple))
+    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    grad_outputs = list(grad_outputs) if isinstance(grad_outputs, (list, tuple)) else [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} ({t.short()}) does not require grad")
+    seeds = [o.seed_grad(g, create_graph) for o, g in zip(outputs, grad_outputs, strict=True)]
+    wanted = {id(t): i for i, t in enumerate(inputs)}
+    found = [None] * len(inputs)
+    retain = create_graph if retain_graph is None else retain_graph
+    for node, g, _ in walk(outputs, seeds, retain, create_graph, store=False):
+        i = wanted.get(id(node))
+        if i is not None:
+            found[i] = g
+    for i, (t, g) in enumerate(zip(inputs, found, strict=True)):
+        if g is None and not allow_unused:
+            raise RuntimeError(f"grad: input {i} ({t.short()}) is not used to compute the "
+                               f"outputs; pass allow_unused=True to get None for it")
+        if g is not None:
+            found[i] = t.wrap_grad(g)
+    return tuple(found)
 
 
 # ---------------------------------------------------------------------------------------------
 # Stepping through backprop in a REPL.
 # ---------------------------------------------------------------------------------------------
 
-def _fmt(x) -> str:
+def fmt(x) -> str:
     """A number or a short summary of an array (shape, a few entries, norm)."""
+    x = getattr(x, "data", x)
     if isinstance(x, (float, int, np.floating)):
         return f"{float(x):.4g}"
     x = np.asarray(x)
@@ -333,8 +403,9 @@ class Step:
 
     Attributes: ``index`` (0-based), ``node``, ``op`` (name, "" for a leaf), ``grad`` (upstream
     gradient received), ``parent_grads`` (tuple, aligned with ``node.parents``), ``formula``
-    (the op's local-derivative formula), ``local`` (the local derivatives as numbers for scalar
-    nodes, else None), ``done`` (nodes whose gradient is final so far, this one included).
+    (the op's local-derivative formula, in the names of this node's operands), ``local`` (the
+    local derivatives as numbers for scalar nodes, else None), ``done`` (nodes whose gradient
+    is final so far, this one included).
     """
 
     def __init__(self, index, node, grad, parent_grads, done):
@@ -344,28 +415,25 @@ class Step:
                                   for pg in parent_grads)
         self.done = done
         self.op = node.op
-        self.formula = node._formula()
-        self.local = node._local_numbers()
-        ctx = getattr(node, "_ctx", None)
-        self.detail = ctx.describe() if ctx is not None else ""
+        fn = node.grad_fn
+        self.formula = fn.formula if fn is not None else ""
+        self.local = fn.local_numbers(node) if fn is not None else None
+        self.detail = fn.describe() if fn is not None else ""
 
     def __repr__(self) -> str:
-        name = self.node._short()
+        name = self.node.short()
         if not self.node.parents:
-            return f"step {self.index}: {name} is a leaf; its grad is now {_fmt(self.node.grad)}"
-        args = ", ".join(p._short() for p in self.node.parents)
-        lines = [f"step {self.index}: {name} = {self.op}({args}) received grad {_fmt(self.grad)}"]
+            return f"step {self.index}: {name} is a leaf; its grad is now {fmt(self.node.grad)}"
+        args = ", ".join(p.short() for p in self.node.parents)
+        lines = [f"step {self.index}: {name} = {self.op}({args}) received grad {fmt(self.grad)}"]
         if self.formula:
             lines.append(f"  rule: {self.formula}" + (f"  [{self.detail}]" if self.detail else ""))
         for i, (p, pg) in enumerate(zip(self.node.parents, self.parent_grads, strict=True)):
             local = ""
             if self.local is not None and self.local[i] is not None:
-                local = f" = {_fmt(self.grad)} × {_fmt(self.local[i])}"
-            if pg is None or not p.requires_grad:
-                sent = "nothing (a constant, or no gradient needed)"
-            else:
-                sent = _fmt(pg) + local
-            lines.append(f"  → {p._short()}: {sent}")
+                local = f" = {fmt(self.grad)} × {fmt(self.local[i])}"
+            sent = "nothing (a constant, or no gradient needed)" if pg is None else fmt(pg) + local
+            lines.append(f"  → {p.short()}: {sent}")
         return "\n".join(lines)
 
     __str__ = __repr__
@@ -393,7 +461,7 @@ def backward_steps(root, grad=None, retain_graph=False):
     >>> round(x.grad, 4)
     0.8399
     """
-    seed = root._seed_grad(grad)
+    seed = root.seed_grad(grad, False)
     done = []
     for i, (node, g, pgrads) in enumerate(walk(root, seed, retain_graph)):
         done.append(node)

@@ -1,31 +1,43 @@
-"""Tensor creation: tensor zeros ones full zeros_like ones_like rand randn arange eye.
+"""Tensor creation, with PyTorch's names: tensor from_numpy zeros ones full empty eye arange
+linspace rand randn randint and the ``*_like`` forms.
 
-All take ``dtype`` (float32 by default) and ``requires_grad``; ``rand``/``randn`` draw from
-the generator that ``engine.manual_seed`` seeds.
+Floats get the default dtype (float32; ``engine.set_default_dtype``) unless ``dtype=`` says
+otherwise; ``arange`` and ``full`` with integers give int64 as in PyTorch. Random draws come
+from the generator ``engine.manual_seed`` seeds.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .random import get_rng
-from .tensor import Tensor
+from .tensor import Tensor, from_numpy, get_default_dtype
+
+__all__ = ["tensor", "from_numpy", "zeros", "ones", "full", "empty", "eye", "arange", "linspace",
+           "rand", "randn", "randint", "zeros_like", "ones_like", "full_like", "empty_like",
+           "rand_like", "randn_like"]
 
 
 def _shape(shape):
-    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    if not all(isinstance(n, (int, np.integer)) and n >= 0 for n in shape):
+        raise ValueError(f"a shape is non-negative ints, got {shape!r}")
+    return shape
 
 
 def tensor(data, requires_grad=False, dtype=None, name="") -> Tensor:
-    """A new Tensor holding a copy of ``data`` (float32 unless ``dtype`` says otherwise).
+    """A new Tensor holding a copy of ``data``: ints → int64, bools → bool, floats → float32.
 
     >>> tensor([1, 2, 3])
-    tensor([1., 2., 3.], shape=(3,), dtype=float32)
+    tensor([1, 2, 3], shape=(3,), dtype=int64)
+    >>> tensor([1.0, 2.0])
+    tensor([1., 2.], shape=(2,), dtype=float32)
     """
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
 
 
 def _make(array, dtype, requires_grad, name=""):
-    return Tensor(array, requires_grad=requires_grad, dtype=dtype or np.float32, name=name)
+    return Tensor(array, requires_grad=requires_grad, dtype=dtype or get_default_dtype(),
+                  name=name)
 
 
 def zeros(*shape, dtype=None, requires_grad=False, name="") -> Tensor:
@@ -36,18 +48,37 @@ def ones(*shape, dtype=None, requires_grad=False, name="") -> Tensor:
     return _make(np.ones(_shape(shape)), dtype, requires_grad, name)
 
 
-def full(shape, value, dtype=None, requires_grad=False, name="") -> Tensor:
-    return _make(np.full(shape, value), dtype, requires_grad, name)
+def empty(*shape, dtype=None, requires_grad=False, name="") -> Tensor:
+    """Uninitialised in PyTorch; zeros here (no garbage a student could mistake for data)."""
+    return zeros(*shape, dtype=dtype, requires_grad=requires_grad, name=name)
+
+
+def full(shape, fill_value, dtype=None, requires_grad=False, name="") -> Tensor:
+    """``fill_value`` everywhere; its type sets the dtype when ``dtype`` is None (as PyTorch)."""
+    shape = _shape((shape,) if isinstance(shape, (int, np.integer)) else (shape,))
+    return Tensor(np.full(shape, fill_value), requires_grad=requires_grad, dtype=dtype, name=name)
+
+
+def _like(t, dtype):
+    return np.shape(t), dtype or getattr(t, "dtype", None)
 
 
 def zeros_like(t, dtype=None, requires_grad=False, name="") -> Tensor:
-    return zeros(np.shape(t), dtype=dtype or getattr(t, "dtype", None),
-                 requires_grad=requires_grad, name=name)
+    shape, dtype = _like(t, dtype)
+    return Tensor(np.zeros(shape), requires_grad, dtype or get_default_dtype(), name)
 
 
 def ones_like(t, dtype=None, requires_grad=False, name="") -> Tensor:
-    return ones(np.shape(t), dtype=dtype or getattr(t, "dtype", None), requires_grad=requires_grad,
-                name=name)
+    shape, dtype = _like(t, dtype)
+    return Tensor(np.ones(shape), requires_grad, dtype or get_default_dtype(), name)
+
+
+def full_like(t, fill_value, dtype=None, requires_grad=False, name="") -> Tensor:
+    shape, dtype = _like(t, dtype)
+    return full(shape, fill_value, dtype, requires_grad, name)
+
+
+empty_like = zeros_like
 
 
 def rand(*shape, dtype=None, requires_grad=False, name="") -> Tensor:
@@ -60,9 +91,34 @@ def randn(*shape, dtype=None, requires_grad=False, name="") -> Tensor:
     return _make(get_rng().standard_normal(_shape(shape)), dtype, requires_grad, name)
 
 
-def arange(start, stop=None, step=1, dtype=None, requires_grad=False, name="") -> Tensor:
-    return _make(np.arange(start, stop, step) if stop is not None else np.arange(start),
-                 dtype, requires_grad, name)
+def rand_like(t, dtype=None, requires_grad=False) -> Tensor:
+    shape, dtype = _like(t, dtype)
+    return rand(*shape, dtype=dtype if np.dtype(dtype or "f").kind == "f" else None,
+                requires_grad=requires_grad)
+
+
+def randn_like(t, dtype=None, requires_grad=False) -> Tensor:
+    shape, dtype = _like(t, dtype)
+    return randn(*shape, dtype=dtype if np.dtype(dtype or "f").kind == "f" else None,
+                 requires_grad=requires_grad)
+
+
+def randint(low, high=None, size=(), dtype=np.int64) -> Tensor:
+    """Integers in [low, high) (``randint(high, size)`` starts at 0), as PyTorch."""
+    if high is None:
+        low, high = 0, low
+    return Tensor(get_rng().integers(low, high, size=tuple(size)), dtype=dtype)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False, name="") -> Tensor:
+    """Like PyTorch: integers give int64, any float argument gives the default float."""
+    values = np.arange(start, end, step) if end is not None else np.arange(start)
+    return Tensor(values, requires_grad=requires_grad, dtype=dtype, name=name)
+
+
+def linspace(start, end, steps, dtype=None, requires_grad=False, name="") -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    return _make(np.linspace(start, end, int(steps)), dtype, requires_grad, name)
 
 
 def eye(n, m=None, dtype=None, requires_grad=False, name="") -> Tensor:

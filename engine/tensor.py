@@ -1,46 +1,110 @@
 """Tensor: a numpy array that records the ops applied to it, for reverse-mode autodiff.
 
-A Tensor is data (``np.ndarray``), an optional ``grad`` of the same shape, and -- when it was
-made by an op while gradients were being recorded -- its ``op`` name, ordered ``parents`` and
-the op object holding the arrays its backward needs. The ops themselves live in
-``engine/ops/`` (one family per file); this file is the user-facing surface that calls them.
+A Tensor is data (``np.ndarray``), an optional ``grad`` (a Tensor of the same shape), and --
+when an op made it while gradients were recorded -- its ``grad_fn`` (the Op, holding what
+its backward needs) and ordered ``parents``. The ops live in ``engine/ops/`` (one family per
+file); this file is the user-facing surface that calls them, plus dtype rules, in-place
+updates and version counters.
 
-dtypes: float32 by default, float64 on request (``dtype=np.float64``, ``.double()``). Mixing
-float32 and float64 tensors in one op is an error, never a silent upcast; numbers and numpy
-arrays combined with a Tensor take the Tensor's dtype.
+dtypes, as PyTorch: integers become int64 and bools stay bool; floats become the default
+float (float32; ``engine.set_default_dtype``) -- float64 numpy data included (the one
+difference from PyTorch, Keras's habit). Mixing float32 and float64 tensors in one op is an
+error, never a silent upcast; numbers and numpy arrays combined with a Tensor take its dtype.
 """
 from __future__ import annotations
+
+from collections import namedtuple
 
 import numpy as np
 
 from . import autograd
+from .autograd import Node, state
 from .ops import elementwise as E
 from .ops import linalg, neural
 from .ops import reduce as R
 from .ops import shape as S
+from .ops.base import norm_axes, norm_axis
 
-_FLOAT = np.float32
+_default = {"float": np.dtype(np.float32)}
 
 
-def _as_array(data, dtype) -> np.ndarray:
-    if isinstance(data, Tensor):
+def set_default_dtype(dtype) -> None:
+    """The float dtype new tensors get (float32 unless changed; float64 for gradcheck work)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"set_default_dtype: only floating point dtypes, got {dtype}")
+    _default["float"] = dtype
+
+
+def get_default_dtype():
+    return _default["float"]
+
+
+def to_array(data, dtype=None) -> np.ndarray:
+    """A new array of ``data`` with stepgrad's (PyTorch's) dtype inference."""
+    if data is None:
+        raise TypeError("tensor(None): no data; use engine.empty(shape) or engine.zeros(shape)")
+    if isinstance(data, Node):
         data = data.data
-    if dtype is None:
-        return np.array(data, dtype=_FLOAT)
-    return np.array(data, dtype=np.dtype(dtype))
+    if dtype is not None:
+        return np.array(data, dtype=np.dtype(dtype))
+    arr = np.array(data)
+    if arr.dtype.kind == "f":
+        return arr.astype(_default["float"], copy=False)
+    if arr.dtype.kind not in "iub":
+        raise TypeError(f"tensor: cannot make a tensor of {arr.dtype} data "
+                        f"({type(data).__name__}); numbers, booleans and arrays of them only")
+    return arr
+
+
+class Version:
+    """A version counter, one per storage: a tensor and every view of it share one, so an
+    in-place change through any of them is seen by the graph that saved another."""
+
+    __slots__ = ("n",)
+
+    def __init__(self, n=0):
+        self.n = n
 
 
 def as_tensor(x, like=None) -> "Tensor":
-    """``x`` if it is a Tensor, else a constant Tensor in ``like``'s dtype (float32 if none)."""
+    """``x`` if it is a Tensor, else a constant Tensor. Numbers are "weak", as in PyTorch:
+    they take ``like``'s dtype when it fits (``float_tensor * 2`` stays float32)."""
     if isinstance(x, Tensor):
         return x
-    dtype = like.dtype if like is not None and like.dtype.kind == "f" else _FLOAT
-    if isinstance(x, np.ndarray) and x.dtype.kind == "b":
-        dtype = bool  # masks stay masks (where)
-    return Tensor._wrap(np.asarray(x, dtype=dtype))
+    if isinstance(x, Node) or x is None:
+        raise TypeError(f"cannot combine a {type(x).__name__} with a Tensor (Values belong to "
+                        f"scalar graphs; use engine.tensor for arrays)")
+    if isinstance(x, (bool, int, float, np.generic)):
+        kind = "b" if isinstance(x, (bool, np.bool_)) else "f" if isinstance(
+            x, (float, np.floating)) else "i"
+        lk = like.dtype.kind if like is not None else None
+        if lk == "f" or (lk in "iu" and kind != "f") or (lk == "b" and kind == "b"):
+            return Tensor._make(np.asarray(x, like.dtype))
+        return Tensor._make(np.asarray(x, {"b": bool, "i": np.int64}.get(kind, _default["float"])))
+    arr = np.asarray(x)
+    if arr.dtype.kind == "f":  # numpy floats join the tensor's float dtype
+        return Tensor._make(arr.astype(like.dtype if like is not None and like.dtype.kind == "f"
+                                       else _default["float"], copy=False))
+    if arr.dtype.kind not in "iub":
+        raise TypeError(f"cannot use {arr.dtype} data with a Tensor")
+    return Tensor._make(arr)
 
 
-class Tensor:
+MaxMin = namedtuple("MaxMin", ["values", "indices"])
+"""What ``max(dim)`` / ``min(dim)`` return, as PyTorch: ``values, indices = x.max(1)``."""
+
+
+def _pick(op, value, alias, alias_name, default):
+    """``value`` or its PyTorch spelling (``dim=`` for ``axis=``); both at once is an error."""
+    if alias is not None:
+        if value is not default:
+            raise TypeError(f"{op}: got both the numpy keyword and {alias_name}= (same meaning)")
+        return alias
+    return value
+
+
+class Tensor(Node):
     """An n-d array with autodiff. Shapes follow numpy; operators broadcast like numpy.
 
     >>> from engine import tensor
@@ -48,54 +112,68 @@ class Tensor:
     >>> y = (x * x).sum()
     >>> y.backward()
     >>> x.grad
-    array([[2., 4.],
-           [6., 8.]], dtype=float32)
+    tensor([[2., 4.],
+            [6., 8.]], shape=(2, 2), dtype=float32)
     """
 
     scope = ()  # the modules (outermost first) whose forward made this tensor, if any
+    grad_fn = None
+    _base = None  # the tensor this one is a view of, if any
     __array_priority__ = 1000  # numpy array (op) Tensor → Tensor's reflected operator
     __hash__ = object.__hash__  # == is elementwise, identity stays the hash
 
     def __init__(self, data, requires_grad=False, dtype=None, name=""):
-        self.data = _as_array(data, dtype)
-        if requires_grad and self.data.dtype.kind != "f":
-            raise TypeError(f"Tensor: only floating point tensors can require grad, "
-                            f"got dtype {self.data.dtype}")
-        self._init(requires_grad, name)
-
-    def _init(self, requires_grad, name=""):
-        self.grad = None
-        self.requires_grad = bool(requires_grad)
+        self.data = to_array(data, dtype)
+        self._vc = Version()
+        self._grad = None
         self.name = name
-        self.op = ""
-        self.parents = ()
-        self._ctx = None
-        self._version = 0
+        self.requires_grad = False
+        self.requires_grad_(requires_grad)
 
     @classmethod
-    def _wrap(cls, array, requires_grad=False) -> "Tensor":
+    def _make(cls, array, requires_grad=False) -> "Tensor":
         """A Tensor around ``array`` without copying (ops' outputs)."""
         t = cls.__new__(cls)
-        t.data = np.asarray(array)
-        t._init(requires_grad)
+        t.data, t._vc, t._grad, t.name, t.requires_grad = array, Version(), None, "", \
+            requires_grad
         return t
 
     # -- numpy-like attributes ------------------------------------------------------------
     shape = property(lambda self: self.data.shape, doc="Shape tuple, as numpy.")
     ndim = property(lambda self: self.data.ndim)
     dtype = property(lambda self: self.data.dtype)
-    size = property(lambda self: self.data.size)
-    is_leaf = property(lambda self: self._ctx is None)
+    is_leaf = property(lambda self: self.grad_fn is None)
+    op = property(lambda self: self.grad_fn.name if self.grad_fn is not None else "",
+                  doc="Name of the op that made this tensor ('' for a leaf).")
+    _version = property(lambda self: self._vc.n, doc="How often the storage changed in place.")
+    parents = property(lambda self: self.grad_fn.inputs if self.grad_fn is not None else (),
+                       doc="The input tensors of the op that made this one, in order.")
+
+    def size(self, dim=None):
+        """The shape (PyTorch's ``size()``), or the length of one dim."""
+        return self.shape if dim is None else self.shape[norm_axis("size", dim, self.shape)]
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def dim(self) -> int:
+        return self.data.ndim
 
     def numpy(self) -> np.ndarray:
         """The data array (shared, not copied)."""
+        if self.requires_grad:
+            raise RuntimeError("numpy: can't call numpy() on a Tensor that requires grad. "
+                               "Use tensor.detach().numpy() instead (as in PyTorch)")
         return self.data
 
-    def item(self) -> float:
+    def item(self):
         if self.data.size != 1:
             raise ValueError(f"item: only one-element tensors can be converted to a Python "
                              f"number, this one has shape {self.shape}")
         return self.data.reshape(()).item()
+
+    def tolist(self):
+        return self.data.tolist()
 
     def __array__(self, dtype=None, copy=None):
         return self.data if dtype is None else self.data.astype(dtype, copy=False)
@@ -109,10 +187,22 @@ class Tensor:
         return (self[i] for i in range(len(self)))
 
     def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is "
+                               f"ambiguous (shape {self.shape}): use .any() or .all()")
         return bool(self.data)
 
     def __float__(self) -> float:
         return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError(f"only one-element integer tensors can be used as an index, "
+                            f"got {self.dtype} of shape {self.shape}")
+        return int(self.item())
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, precision=4, separator=", ", threshold=20,
@@ -120,25 +210,45 @@ class Tensor:
         extras = [f"shape={self.shape}", f"dtype={self.dtype}"]
         if self.name:
             extras.insert(0, f"name={self.name!r}")
-        if self._ctx is not None:
-            extras.append(f"op={self.op!r}, grad_fn=<{type(self._ctx).__name__}Backward>")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn={self.grad_fn!r}")
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return f"tensor({body}, {', '.join(extras)})"
 
-    def _short(self) -> str:
+    def short(self) -> str:
         return self.name or f"<{self.op or 'tensor'} {self.shape}>"
 
-    # -- autograd ---------------------------------------------------------------------------
-    def backward(self, grad=None, retain_graph=False) -> None:
+    # -- gradients --------------------------------------------------------------------------
+    @property
+    def grad(self):
+        """The gradient (a Tensor of this shape, no graph unless ``create_graph``), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad "
+                                f"of type {type(value).__name__} (wrap it: engine.tensor(...))")
+            if value.shape != self.shape or value.dtype != self.dtype:
+                raise ValueError(f"assigned grad has shape {value.shape} and dtype "
+                                 f"{value.dtype}; the tensor has {self.shape} and {self.dtype}")
+        self._grad = value
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, *, grad=None):
         """Fill ``.grad`` of every tensor this one depends on that requires grad.
 
-        A non-scalar root needs ``grad`` (the upstream gradient, same shape). Saved arrays are
-        freed afterwards unless ``retain_graph=True``; leaves' grads accumulate until zeroed.
+        A non-scalar root needs ``gradient`` (the upstream gradient, same shape; ``grad=`` is
+        accepted too). Saved arrays are freed afterwards unless ``retain_graph=True``; leaves'
+        grads accumulate until zeroed. ``create_graph=True`` records the backward pass, so
+        the gradients can be differentiated again.
         """
-        autograd.run_backward(self, self._seed_grad(grad), retain_graph)
+        gradient = _pick("backward", gradient, grad, "grad", None)
+        with np.errstate(all="ignore"):  # 0·∞ and friends: NaN/Inf are the answer (anomaly)
+            autograd.backward(self, gradient, retain_graph, create_graph)
 
-    def _seed_grad(self, grad):
+    def seed_grad(self, grad, create_graph=False):
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad and has no grad_fn "
                                "(was it made under no_grad, or from inputs without "
@@ -146,134 +256,182 @@ class Tensor:
         if grad is None:
             if self.data.size != 1:
                 raise RuntimeError(f"backward: grad can be implicitly created only for scalar "
-                                   f"outputs; this tensor has shape {self.shape}: pass grad=")
-            return np.ones(self.shape, self.dtype)
-        g = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+                                   f"outputs; this tensor has shape {self.shape}: pass gradient=")
+            g = np.ones(self.shape, self.dtype)
+        elif isinstance(grad, Tensor) and create_graph:
+            g = grad
+        else:
+            g = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
         if g.shape != self.shape:
             raise ValueError(f"backward: grad has shape {g.shape} but the tensor has shape "
                              f"{self.shape}")
-        return g
+        return Tensor._make(g) if create_graph and not isinstance(g, Tensor) else g
 
-    def _store_grad(self, g):
-        if self._ctx is not None:
-            self.grad = g  # intermediate: assigned per walk, never compounded
-        elif self.grad is None:
-            self.grad = np.array(g, dtype=self.dtype)  # a copy: g may be shared with others
+    def wrap_grad(self, g):
+        return g if isinstance(g, Tensor) else Tensor._make(np.asarray(g))
+
+    def receive_grad(self, g):
+        if self.grad_fn is not None:  # intermediate: assigned per walk, never compounded
+            self._grad = self.wrap_grad(g)
+        elif self._grad is None:      # a copy: g may be shared with other nodes
+            self._grad = g if isinstance(g, Tensor) else Tensor._make(np.array(g, self.dtype))
+        elif isinstance(g, Tensor) or self._grad.requires_grad:
+            self._grad = self._grad + g  # leaves accumulate, as in PyTorch (here with graph)
         else:
-            self.grad = self.grad + g  # leaves accumulate, as in PyTorch
-
-    def _grads_for_parents(self, g, retain_graph):
-        op = self._ctx
-        if op.saved is None:
-            raise RuntimeError(f"backward of '{op.name}': " + autograd._FREED_MSG)
-        if op.saved:
-            for i, (p, v) in enumerate(zip(self.parents, op.versions, strict=True)):
-                if p._version != v:
-                    raise RuntimeError(
-                        f"backward of '{op.name}': one of the tensors needed for gradient "
-                        f"computation has been modified by an in-place operation: input {i} "
-                        f"(shape {p.shape}, {p.dtype}) is at version {p._version}; expected "
-                        f"version {v} instead")
-        grads = op.backward(g)
-        if not retain_graph and op.saved:
-            op.saved = None
-        return tuple(None if pg is None else p._fit_grad(pg, self)
-                     for p, pg in zip(self.parents, grads, strict=True))
-
-    def _fit_grad(self, g, child):
-        """Sum a gradient back to this tensor's shape (the one place broadcasting is undone)."""
-        if type(g) is autograd.SliceGrad:  # a slice's gradient: already this tensor's shape
-            if g.shape != self.shape:
-                raise RuntimeError(f"backward of '{child.op}': slice gradient of shape "
-                                   f"{g.shape} does not fit its input of shape {self.shape}")
-            if g.g.dtype != self.dtype:
-                g.g = g.g.astype(self.dtype)
-            return g
-        g = np.asarray(g)
-        if g.shape != self.shape:
-            lead = g.ndim - self.ndim
-            if lead < 0 or any(n not in (1, gn)
-                               for n, gn in zip(self.shape, g.shape[lead:], strict=True)):
-                raise RuntimeError(f"backward of '{child.op}': gradient of shape {g.shape} does "
-                                   f"not fit its input of shape {self.shape}")
-            axes = tuple(range(lead)) + tuple(
-                lead + i for i, n in enumerate(self.shape) if n == 1 and g.shape[lead + i] != 1)
-            g = g.sum(axis=axes).reshape(self.shape)
-        return g if g.dtype == self.dtype else g.astype(self.dtype)
-
-    def _formula(self):
-        return self._ctx.formula if self._ctx is not None else ""
-
-    def _local_numbers(self):
-        return None
-
-    def _site(self):
-        return getattr(self._ctx, "site", "<enable detect_anomaly() to record where>")
+            self._grad.data += g
+            self._grad._vc.n += 1
 
     def detach(self) -> "Tensor":
-        """A new leaf sharing this data, cut from the graph (no gradient flows back)."""
-        return Tensor._wrap(self.data)
+        """A new leaf sharing this data (and its version counter), cut from the graph."""
+        t = Tensor._make(self.data)
+        t._vc, t._base = self._vc, self
+        return t
 
     def requires_grad_(self, flag=True) -> "Tensor":
         if flag and self.dtype.kind != "f":
-            raise TypeError(f"requires_grad_: dtype {self.dtype} cannot require grad")
+            raise TypeError(f"only floating point tensors can require grad, got dtype "
+                            f"{self.dtype} (make it with dtype=float, or .float())")
+        if not flag and self.grad_fn is not None:
+            raise RuntimeError("requires_grad_(False) on a non-leaf: use .detach() instead")
         self.requires_grad = bool(flag)
         return self
 
     def zero_grad(self) -> None:
-        self.grad = None
+        self._grad = None
 
-    # -- in-place updates (they bump the version counter) -----------------------------------
-    def _check_inplace(self, what):
-        if self.requires_grad and autograd.is_grad_enabled():
-            raise RuntimeError(f"{what}: a tensor that requires grad cannot be modified in place "
-                               f"while gradients are recorded (wrap the update in "
-                               f"engine.no_grad(), or build a new tensor with engine.where)")
-        self._version += 1
+    # -- running ops (Op.apply calls this for Tensor inputs) ---------------------------------
+    @staticmethod
+    def run_op(cls, inputs, params):
+        """Make ``cls``'s output from ``inputs``: dtypes joined, graph recorded when needed."""
+        like = next(x for x in inputs if isinstance(x, Tensor))
+        ts = [as_tensor(x, like) for x in inputs]
+        floats = {t.dtype for t in ts if t.dtype.kind == "f"}
+        if len(floats) > 1:
+            raise TypeError(f"{cls.name}: dtype mismatch {' vs '.join(sorted(map(str, floats)))}"
+                            f" (shapes {[t.shape for t in ts]}); convert one with .float() or "
+                            f".double() -- stepgrad never upcasts silently")
+        if floats or cls.float_only:  # integers and booleans join the float dtype
+            f = floats.pop() if floats else _default["float"]
+            ts = [t if t.dtype == f else Tensor._make(t.data.astype(f)) for t in ts]
+        op = cls()
+        grad_on = state.grad_enabled and cls.differentiable
+        op.needs_grad = tuple(grad_on and t.requires_grad for t in ts)
+        try:
+            data = np.asarray(op.forward(*(t.data for t in ts), **params))
+        except ValueError as e:
+            if str(e).startswith(cls.name + ":"):
+                raise
+            raise ValueError(f"{cls.name}: {e} (input shapes "
+                             f"{', '.join(str(t.shape) for t in ts)})") from None
+        out = Tensor._make(data)
+        if cls.view and np.may_share_memory(data, ts[0].data):
+            out._vc, out._base = ts[0]._vc, ts[0]
+        if any(op.needs_grad) and data.dtype.kind == "f":
+            out.requires_grad, out.grad_fn, op.inputs = True, op, tuple(ts)
+            if state.scopes:
+                out.scope = state.scopes
+            op.versions = tuple(t._vc.n for t in ts) + (out._vc.n,)
+            if state.anomaly:
+                op.site = autograd.user_site()
+        if state.anomaly:
+            autograd.check_forward(cls.name, data, op.site or autograd.user_site())
+        return out
+
+    # -- in place (each bumps the version counter) --------------------------------------------
+    def _inplace(self, what, op_cls, *others, **params) -> "Tensor":
+        """``self = op(self, *others)`` written into this tensor's memory, as PyTorch does.
+
+        Under no_grad (or when nothing needs a gradient) only the data changes. While
+        recording, a leaf that requires grad is refused (PyTorch's error); any other tensor
+        becomes the op's output, and a copy of its old value takes over its old place in the
+        graph, so the gradient still flows through what it was.
+        """
+        recording = state.grad_enabled and (self.requires_grad or any(
+            isinstance(o, Tensor) and o.requires_grad for o in others))
+        if recording and self.is_leaf and self.requires_grad:
+            raise RuntimeError(f"{what}: a leaf Variable that requires grad is being used in "
+                               f"an in-place operation. Wrap the update in engine.no_grad() "
+                               f"(as optimizers do), or compute out of place: x = x + y")
+        if recording and self._base is not None:
+            raise RuntimeError(f"{what}: in-place change of a view (a slice, reshape or "
+                               f"transpose) while recording gradients is not supported: "
+                               f"compute out of place (engine.where, engine.cat, x = x + y)")
+        if not recording:
+            with autograd.no_grad():
+                new = op_cls.apply(self, *others, **params).data
+            self._write(what, new)
+            return self
+        old = Tensor._make(self.data.copy(), self.requires_grad)
+        old.grad_fn, old.scope = self.grad_fn, self.scope
+        old._vc = Version(self._vc.n)  # the version its own op recorded
+        new = op_cls.apply(old, *others, **params)
+        self._write(what, new.data)
+        self.grad_fn, self.requires_grad = new.grad_fn, True
+        self.grad_fn.versions = self.grad_fn.versions[:-1] + (self._vc.n,)  # its output: self
+        return self
+
+    def _write(self, what, new):
+        new = np.asarray(new)
+        if new.shape != self.shape:
+            raise RuntimeError(f"{what}: output with shape {self.shape} doesn't match the "
+                               f"broadcast shape {new.shape}")
+        if not np.can_cast(new.dtype, self.dtype, "same_kind"):
+            raise RuntimeError(f"{what}: result type {new.dtype} can't be cast to the desired "
+                               f"output type {self.dtype}")
+        self.data[...] = new
+        self._vc.n += 1
+
+    def add_(self, other, alpha=1):
+        return self._inplace("add_", E.Add, other if alpha == 1 else other * alpha)
+
+    def sub_(self, other, alpha=1):
+        return self._inplace("sub_", E.Sub, other if alpha == 1 else other * alpha)
+
+    def mul_(self, other):
+        return self._inplace("mul_", E.Mul, other)
+
+    def div_(self, other):
+        return self._inplace("div_", E.Div, other)
+
+    def clamp_(self, min=None, max=None):
+        return self._inplace("clamp_", E.Clip, lo=min, hi=max)
+
+    def copy_(self, src):
+        src = as_tensor(src, self)
+        if src.shape != self.shape and np.broadcast_shapes(src.shape, self.shape) != self.shape:
+            raise RuntimeError(f"copy_: source of shape {src.shape} does not broadcast to "
+                               f"{self.shape}")
+        return self._inplace("copy_", S.Copy, src)
+
+    def fill_(self, value):
+        return self._inplace("fill_", S.Copy, as_tensor(value, self))
+
+    def zero_(self):
+        return self.fill_(0)
+
+    __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
 
     def __setitem__(self, index, value):
-        self._check_inplace("setitem")
-        self.data[_index(index)] = value.data if isinstance(value, Tensor) else value
-
-    def add_(self, other, alpha=1.0) -> "Tensor":
-        """In place ``self += alpha * other`` (optimizers use it under no_grad)."""
-        self._check_inplace("add_")
-        other = other.data if isinstance(other, Tensor) else other
-        self.data += self.dtype.type(alpha) * np.asarray(other, self.dtype)
-        return self
-
-    def mul_(self, factor) -> "Tensor":
-        self._check_inplace("mul_")
-        self.data *= np.asarray(factor.data if isinstance(factor, Tensor) else factor,
-                                self.dtype)
-        return self
-
-    def copy_(self, src) -> "Tensor":
-        self._check_inplace("copy_")
-        src = np.asarray(src.data if isinstance(src, Tensor) else src, self.dtype)
-        if src.shape != self.shape:
-            raise ValueError(f"copy_: source shape {src.shape} != tensor shape {self.shape}")
-        self.data[...] = src
-        return self
-
-    def fill_(self, value) -> "Tensor":
-        self._check_inplace("fill_")
-        self.data.fill(value)
-        return self
-
-    def zero_(self) -> "Tensor":
-        return self.fill_(0)
+        self._inplace("setitem", S.SetItem, as_tensor(value, self), index=_index(index))
 
     # -- dtype ------------------------------------------------------------------------------
     def astype(self, dtype) -> "Tensor":
         """A differentiable cast (gradients are cast back)."""
         return self if np.dtype(dtype) == self.dtype else S.Cast.apply(self, dtype=np.dtype(dtype))
 
-    def float(self) -> "Tensor":
-        return self.astype(np.float32)
+    to = astype
 
-    def double(self) -> "Tensor":
-        return self.astype(np.float64)
+    def float(self): return self.astype(np.float32)
+    def double(self): return self.astype(np.float64)
+    def half(self): return self.astype(np.float16)
+    def long(self): return self.astype(np.int64)
+    def int(self): return self.astype(np.int32)
+    def bool(self): return self.astype(bool)
+
+    def clone(self): return S.Clone.apply(self)
+
+    def contiguous(self):
+        return self if self.data.flags.c_contiguous else self.clone()
 
     # -- operators --------------------------------------------------------------------------
     def __add__(self, o): return E.Add.apply(self, o)
@@ -290,9 +448,15 @@ class Tensor:
     def __rmatmul__(self, o): return linalg.MatMul.apply(o, self)
     def __neg__(self): return E.Neg.apply(self)
 
-    # Comparisons: boolean tensors, no gradient.
+    add, sub, mul, div, pow, matmul, neg = __add__, __sub__, __mul__, __truediv__, __pow__, \
+        __matmul__, __neg__
+
+    # Comparisons and logic: boolean tensors, no gradient.
     def _cmp(self, o, fn):
-        return Tensor._wrap(fn(self.data, o.data if isinstance(o, Tensor) else o))
+        o = o.data if isinstance(o, Tensor) else o
+        if isinstance(o, Node):
+            raise TypeError(f"cannot compare a Tensor with a {type(o).__name__}")
+        return Tensor._make(np.asarray(fn(self.data, o)))
 
     def __lt__(self, o): return self._cmp(o, np.less)
     def __le__(self, o): return self._cmp(o, np.less_equal)
@@ -300,6 +464,20 @@ class Tensor:
     def __ge__(self, o): return self._cmp(o, np.greater_equal)
     def __eq__(self, o): return self._cmp(o, np.equal)
     def __ne__(self, o): return self._cmp(o, np.not_equal)
+
+    def _logic(self, o, fn, what):
+        if self.dtype.kind not in "iub" or (isinstance(o, Tensor) and o.dtype.kind not in "iub"):
+            raise TypeError(f"{what} is only defined for bool and integer tensors, got "
+                            f"{self.dtype}" + (f" and {o.dtype}" if isinstance(o, Tensor) else ""))
+        return self._cmp(o, fn)
+
+    def __and__(self, o): return self._logic(o, np.bitwise_and, "&")
+    def __or__(self, o): return self._logic(o, np.bitwise_or, "|")
+    def __xor__(self, o): return self._logic(o, np.bitwise_xor, "^")
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    def __invert__(self):
+        return self._logic(None, lambda a, _: np.invert(a), "~")
 
     def __getitem__(self, index):
         return S.GetItem.apply(self, index=_index(index))
@@ -313,39 +491,112 @@ class Tensor:
     def sigmoid(self): return E.Sigmoid.apply(self)
     def relu(self): return E.ReLU.apply(self)
 
+    def floor(self): return E.Floor.apply(self)
+    def ceil(self): return E.Ceil.apply(self)
+    def trunc(self): return E.Trunc.apply(self)
+    def sign(self): return E.Sign.apply(self)
+    def round(self, decimals=0): return E.Round.apply(self, decimals=decimals)
+
+    def any(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        axis = _pick("any", axis, dim, "dim", None)
+        return Tensor._make(np.asarray(np.any(self.data, axis=None if axis is None else norm_axes(
+            "any", axis, self.shape), keepdims=_pick("any", keepdims, keepdim, "keepdim", False))))
+
+    def all(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        axis = _pick("all", axis, dim, "dim", None)
+        return Tensor._make(np.asarray(np.all(self.data, axis=None if axis is None else norm_axes(
+            "all", axis, self.shape), keepdims=_pick("all", keepdims, keepdim, "keepdim", False))))
+
     def leaky_relu(self, negative_slope=0.01):
         return E.LeakyReLU.apply(self, slope=negative_slope)
 
-    def clip(self, lo=None, hi=None):
+    def clip(self, lo=None, hi=None, *, min=None, max=None):
+        lo, hi = _pick("clip", lo, min, "min", None), _pick("clip", hi, max, "max", None)
         return E.Clip.apply(self, lo=lo, hi=hi)
+
+    clamp = clip
 
     def maximum(self, other): return E.Maximum.apply(self, other)
     def minimum(self, other): return E.Minimum.apply(self, other)
 
-    # -- reductions -------------------------------------------------------------------------
-    def sum(self, axis=None, keepdims=False): return R.Sum.apply(self, axis=axis, keepdims=keepdims)
-    def mean(self, axis=None, keepdims=False):
-        return R.Mean.apply(self, axis=axis, keepdims=keepdims)
-    def max(self, axis=None, keepdims=False): return R.Max.apply(self, axis=axis, keepdims=keepdims)
-    def min(self, axis=None, keepdims=False): return R.Min.apply(self, axis=axis, keepdims=keepdims)
+    # -- reductions (axis=/keepdims= or PyTorch's dim=/keepdim=) --------------------------------
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):
+        return R.Sum.apply(self, axis=_pick("sum", axis, dim, "dim", None),
+                           keepdims=_pick("sum", keepdims, keepdim, "keepdim", False), dtype=dtype)
 
-    def var(self, axis=None, keepdims=False, correction=1):
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return R.Mean.apply(self, axis=_pick("mean", axis, dim, "dim", None),
+                            keepdims=_pick("mean", keepdims, keepdim, "keepdim", False))
+
+    def var(self, axis=None, keepdims=False, correction=1, *, dim=None, keepdim=None,
+            unbiased=None):
         """Variance; ``correction=1`` (PyTorch's default) divides by n − 1, 0 by n."""
-        return R.Var.apply(self, axis=axis, keepdims=keepdims, correction=correction)
+        if unbiased is not None:
+            correction = int(bool(unbiased))
+        return R.Var.apply(self, axis=_pick("var", axis, dim, "dim", None),
+                           keepdims=_pick("var", keepdims, keepdim, "keepdim", False),
+                           correction=correction)
 
-    def logsumexp(self, axis=None, keepdims=False):
-        return R.LogSumExp.apply(self, axis=axis, keepdims=keepdims)
+    def std(self, axis=None, keepdims=False, correction=1, *, dim=None, keepdim=None,
+            unbiased=None):
+        return self.var(axis, keepdims, correction, dim=dim, keepdim=keepdim,
+                        unbiased=unbiased).sqrt()
 
-    def argmax(self, axis=None, keepdims=False):
-        return Tensor._wrap(np.argmax(self.data, axis=axis, keepdims=keepdims))
+    def amax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return R.Max.apply(self, axis=_pick("amax", axis, dim, "dim", None),
+                           keepdims=_pick("amax", keepdims, keepdim, "keepdim", False))
 
-    def argmin(self, axis=None, keepdims=False):
-        return Tensor._wrap(np.argmin(self.data, axis=axis, keepdims=keepdims))
+    def amin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return R.Min.apply(self, axis=_pick("amin", axis, dim, "dim", None),
+                           keepdims=_pick("amin", keepdims, keepdim, "keepdim", False))
+
+    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """``max()``: the largest value. ``max(dim)``: the pair ``(values, indices)`` along
+        ``dim``, as PyTorch. ``max(other_tensor)``: elementwise maximum."""
+        return self._extreme("max", axis, keepdims, dim, keepdim)
+
+    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return self._extreme("min", axis, keepdims, dim, keepdim)
+
+    def _extreme(self, which, axis, keepdims, dim, keepdim):
+        axis = _pick(which, axis, dim, "dim", None)
+        keepdims = _pick(which, keepdims, keepdim, "keepdim", False)
+        if isinstance(axis, Tensor):
+            return self.maximum(axis) if which == "max" else self.minimum(axis)
+        if axis is None:
+            return self.amax() if which == "max" else self.amin()
+        if not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"{which}(dim) takes one int dim and returns (values, indices); "
+                            f"for several dims use a{which}(dim=(...))")
+        idx = (self.argmax if which == "max" else self.argmin)(axis, keepdims=True)
+        values = self.gather(axis, idx)
+        if not keepdims:
+            values, idx = values.squeeze(axis), idx.squeeze(axis)
+        return MaxMin(values, idx)
+
+    def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return R.LogSumExp.apply(self, axis=_pick("logsumexp", axis, dim, "dim", None),
+                                 keepdims=_pick("logsumexp", keepdims, keepdim, "keepdim", False))
+
+    def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return self._arg(np.argmax, "argmax", axis, keepdims, dim, keepdim)
+
+    def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return self._arg(np.argmin, "argmin", axis, keepdims, dim, keepdim)
+
+    def _arg(self, fn, what, axis, keepdims, dim, keepdim):
+        axis = _pick(what, axis, dim, "dim", None)
+        keepdims = _pick(what, keepdims, keepdim, "keepdim", False)
+        if self.data.size == 0:
+            raise IndexError(f"{what}: cannot take the {what} of an empty tensor {self.shape}")
+        if axis is not None:
+            axis = norm_axis(what, axis, self.shape)
+        return Tensor._make(np.asarray(fn(self.data, axis=axis, keepdims=keepdims), np.int64))
 
     # -- shape ------------------------------------------------------------------------------
     def reshape(self, *shape):
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return S.Reshape.apply(self, shape=tuple(shape))
+        return S.Reshape.apply(self, shape=tuple(int(n) for n in shape))
 
     view = reshape
 
@@ -353,48 +604,76 @@ class Tensor:
         """Merge dims ``start_dim..end_dim`` into one (PyTorch semantics)."""
         if self.ndim == 0:
             return self.reshape(1)
-        s, e = start_dim % self.ndim, end_dim % self.ndim
+        s, e = norm_axis("flatten", start_dim, self.shape), norm_axis("flatten", end_dim,
+                                                                       self.shape)
+        if s > e:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
+                             f"for shape {self.shape}")
         return self.reshape(self.shape[:s] + (-1,) + self.shape[e + 1:])
 
     def permute(self, *axes):
         axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        if len(axes) != self.ndim:
+            raise ValueError(f"permute: {tuple(axes)} is not a permutation of the {self.ndim} "
+                             f"dims of a tensor of shape {self.shape}")
         return S.Permute.apply(self, axes=tuple(axes))
 
     def transpose(self, dim0=None, dim1=None):
         """``transpose()`` reverses all dims (numpy); ``transpose(i, j)`` swaps two (PyTorch)."""
-        if dim0 is None:
+        if dim0 is None and dim1 is None:
             return self.permute(tuple(reversed(range(self.ndim))))
         axes = list(range(self.ndim))
-        axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
+        i, j = norm_axis("transpose", dim0, self.shape), norm_axis("transpose", dim1, self.shape)
+        axes[i], axes[j] = axes[j], axes[i]
         return self.permute(axes)
 
+    swapaxes = transpose
     T = property(lambda self: self.transpose())
 
-    def squeeze(self, axis=None):
+    def squeeze(self, axis=None, *, dim=None):
+        axis = _pick("squeeze", axis, dim, "dim", None)
         if axis is None:
             return self.reshape(tuple(n for n in self.shape if n != 1))
-        axes = R.norm_axis(axis, self.ndim, "squeeze")
-        bad = [a for a in axes if self.shape[a] != 1]
-        if bad:
-            raise ValueError(f"squeeze: axis {bad[0]} of shape {self.shape} is not of size 1")
+        axes = [a for a in norm_axes("squeeze", axis, self.shape) if self.shape[a] == 1]
         return self.reshape(tuple(n for i, n in enumerate(self.shape) if i not in axes))
 
-    def unsqueeze(self, axis):
-        if not -self.ndim - 1 <= axis <= self.ndim:
-            raise ValueError(f"unsqueeze: axis {axis} out of range for shape {self.shape}")
-        axis = axis % (self.ndim + 1)
+    def unsqueeze(self, axis=None, *, dim=None):
+        axis = _pick("unsqueeze", axis, dim, "dim", None)
+        if not isinstance(axis, (int, np.integer)) or not -self.ndim - 1 <= axis <= self.ndim:
+            raise IndexError(f"unsqueeze: dim {axis} is out of range for a tensor of shape "
+                             f"{self.shape} (expected a dim in [{-self.ndim - 1}, {self.ndim}])")
+        axis = int(axis) % (self.ndim + 1)
         return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
 
     def broadcast_to(self, shape):
         return S.BroadcastTo.apply(self, shape=tuple(shape))
 
+    def expand(self, *sizes):
+        """PyTorch's expand: -1 keeps a dim; new dims may be added on the left."""
+        sizes = sizes[0] if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+        lead = len(sizes) - self.ndim
+        if lead < 0:
+            raise ValueError(f"expand: {tuple(sizes)} has fewer dims than shape {self.shape}")
+        return self.broadcast_to(tuple(self.shape[i - lead] if n == -1 and i >= lead else n
+                                       for i, n in enumerate(sizes)))
+
     def pad(self, pad_width, value=0.0):
         """numpy-style constant padding: ``pad_width`` is ((before, after),) per dim or an int."""
         return S.Pad.apply(self, pad_width=pad_width, value=value)
 
+    def gather(self, dim, index):
+        """PyTorch's gather: ``out[i][j] = self[index[i][j]][j]`` along ``dim`` (dim 0 here)."""
+        index = index.data if isinstance(index, Tensor) else np.asarray(index)
+        if index.dtype.kind not in "iu":
+            raise TypeError(f"gather: index must be an integer tensor, got {index.dtype}")
+        return S.Gather.apply(self, axis=dim, index=index)
+
     # -- neural -----------------------------------------------------------------------------
-    def softmax(self, axis=-1): return neural.Softmax.apply(self, axis=axis)
-    def log_softmax(self, axis=-1): return neural.LogSoftmax.apply(self, axis=axis)
+    def softmax(self, axis=-1, *, dim=None):
+        return neural.Softmax.apply(self, axis=_pick("softmax", axis, dim, "dim", -1))
+
+    def log_softmax(self, axis=-1, *, dim=None):
+        return neural.LogSoftmax.apply(self, axis=_pick("log_softmax", axis, dim, "dim", -1))
 
 
 def _index(index):
@@ -404,4 +683,11 @@ def _index(index):
     if isinstance(index, tuple):
         return tuple(i.data if isinstance(i, Tensor) else i for i in index)
     return index
+
+
+def from_numpy(array) -> Tensor:
+    """A Tensor sharing ``array``'s memory and keeping its dtype (PyTorch's from_numpy)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected an np.ndarray, got {type(array).__name__}")
+    return Tensor._make(array)
 

@@ -1,4 +1,4 @@
-"""Value: the scalar graph (micrograd's idea, with the engine's shared op table).
+"""Value: the scalar graph (micrograd's idea, running the very op classes Tensor uses).
 
 A ``Value`` holds one float. Operators and methods build a graph of Values; ``backward()``
 fills ``.grad`` of every node reachable from the root.
@@ -6,23 +6,36 @@ fills ``.grad`` of every node reachable from the root.
 Design notes (why it looks like this):
 - No closure per node. micrograd stores a ``_backward`` closure on every node, which makes
   every node a reference cycle; on this machine >90 % of graph-building time then goes to
-  Python's cycle collector. Here a node only stores its op *name*; the local derivative is
-  looked up in ``engine.ops.elementwise`` at backward time -- the same formulas the Tensor
-  ops use.
+  Python's cycle collector. Here a node stores its op (one shared instance per op class),
+  whose ``backward`` -- the same formula the Tensor op uses -- runs at backward time.
 - ``parents`` is an ordered tuple, never a set: ``a * a`` keeps both edges.
 - The graph walk is iterative (``engine.autograd``): a 10⁶-node chain backpropagates fine.
 - Leaf gradients accumulate across ``backward()`` calls until you zero them (PyTorch's rule);
   intermediate gradients are recomputed on each call, so they never compound.
+- Every op with one input is a method: ``v.tanh()``, ``v.exp()``, and any op you define.
 """
 from __future__ import annotations
 
+import inspect
+
+import numpy as np
+
 from . import autograd
-from .ops.elementwise import SCALAR_OPS, Exp, Log, ReLU, Sigmoid, Tanh
+from .autograd import Node, state
+from .ops import elementwise as E
+from .ops.base import OPS, scalar_ops
 
-_state = autograd._state
+
+def _shared(cls):
+    op = cls()
+    op.needs_grad = (True, True)
+    return op
 
 
-class Value:
+_ADD, _SUB, _MUL, _DIV, _POW, _NEG = map(_shared, (E.Add, E.Sub, E.Mul, E.Div, E.Pow, E.Neg))
+
+
+class Value(Node):
     """A scalar node: ``data`` (float), ``grad`` (float), ``label``, ``op``, ``parents``.
 
     >>> a = Value(2.0, label="a"); b = Value(-3.0, label="b")
@@ -34,17 +47,15 @@ class Value:
     # Parents live in two slots rather than a tuple: one GC-tracked object per node instead of
     # two halves the work Python's cycle collector spends traversing a growing graph
     # (measured: graph building ~2x faster). ``parents`` builds the tuple on demand.
-    __slots__ = ("data", "grad", "label", "op", "_a", "_b")
+    __slots__ = ("data", "grad", "label", "grad_fn", "_a", "_b")
     requires_grad = True
+    shape, dtype = (), None  # what the walk asks of every node (a Value is a 0-d float)
 
     def __init__(self, data, label: str = ""):
-        if isinstance(data, Value):
-            raise TypeError("Value(data): data is already a Value; use it directly")
-        self.data = float(data)
+        self.data = _number(data, "Value(data)")
         self.grad = 0.0
         self.label = label
-        self.op = ""
-        self._a = self._b = None
+        self.grad_fn = self._a = self._b = None
 
     @property
     def parents(self) -> tuple:
@@ -55,33 +66,51 @@ class Value:
         b = self._b
         return (a,) if b is None else (a, b)
 
+    op = property(lambda self: self.grad_fn.name if self.grad_fn is not None else "",
+                  doc="Name of the op that made this node ('' for a leaf).")
+
     # -- building ---------------------------------------------------------------------------
     @staticmethod
-    def _node(data, op, a, b=None):
+    def _node(data, fn, a, b=None):
         # Bypasses __init__: graph building is the hot path of the scalar engine.
         out = Value.__new__(Value)
-        out.data, out.grad, out.label, out.op, out._a, out._b = data, 0.0, "", op, a, b
-        if _state["anomaly"]:
-            autograd.check_forward(op, data, autograd.user_site())
+        out.data, out.grad, out.label, out.grad_fn, out._a, out._b = data, 0.0, "", fn, a, b
+        if state.anomaly:
+            autograd.check_forward(fn.name, data, autograd.user_site())
         return out
+
+    @staticmethod
+    def run_op(cls, inputs, params):
+        """Any Op on Values (``Op.apply`` calls this): its float form, or its forward on 0-d
+        arrays when it has none."""
+        if not 1 <= len(inputs) <= 2:
+            raise TypeError(f"{cls.name}: a Value op takes one or two inputs, got {len(inputs)}")
+        vals = [x if isinstance(x, Value) else Constant(x) for x in inputs]
+        op = cls()
+        op.needs_grad = (True,) * len(vals)
+        if cls.scalar is not None and not params:
+            data = cls.scalar(*(v.data for v in vals))
+        else:
+            data = op.forward(*(np.asarray(v.data) for v in vals), **params)
+        return Value._node(float(data), op, *vals)
 
     def __add__(self, other):
         other = other if isinstance(other, Value) else Constant(other)
-        return Value._node(self.data + other.data, "add", self, other)
+        return Value._node(self.data + other.data, _ADD, self, other)
 
     def __mul__(self, other):
         other = other if isinstance(other, Value) else Constant(other)
-        return Value._node(self.data * other.data, "mul", self, other)
+        return Value._node(self.data * other.data, _MUL, self, other)
 
     def __sub__(self, other):
         other = other if isinstance(other, Value) else Constant(other)
-        return Value._node(self.data - other.data, "sub", self, other)
+        return Value._node(self.data - other.data, _SUB, self, other)
 
     def __truediv__(self, other):
         other = other if isinstance(other, Value) else Constant(other)
         if other.data == 0.0:
             raise ZeroDivisionError(f"Value div: division of {self.data!r} by zero")
-        return Value._node(self.data / other.data, "div", self, other)
+        return Value._node(self.data / other.data, _DIV, self, other)
 
     def __pow__(self, other):
         other = other if isinstance(other, Value) else Constant(other)
@@ -89,9 +118,12 @@ class Value:
             data = self.data ** other.data
         except ZeroDivisionError:
             data = float("inf")
+        except OverflowError:
+            raise OverflowError(f"Value pow: {self.data!r} ** {other.data!r} is too large for "
+                                f"a float") from None
         if isinstance(data, complex):
             raise ValueError(f"Value pow: {self.data!r} ** {other.data!r} is not real")
-        return Value._node(data, "pow", self, other)
+        return Value._node(data, _POW, self, other)
 
     def __radd__(self, other):
         return Constant(other) + self
@@ -109,75 +141,78 @@ class Value:
         return Constant(other) ** self
 
     def __neg__(self):
-        return Value._node(-self.data, "neg", self)
+        return Value._node(-self.data, _NEG, self)
 
-    def exp(self):
-        return Value._node(Exp.scalar_fn(self.data), "exp", self)
+    # Comparisons give plain bools (no graph); backward formulas use them (relu: g · (x > 0)).
+    def __gt__(self, o): return self.data > _number(o, "compare")
+    def __ge__(self, o): return self.data >= _number(o, "compare")
+    def __lt__(self, o): return self.data < _number(o, "compare")
+    def __le__(self, o): return self.data <= _number(o, "compare")
 
-    def log(self):
-        return Value._node(Log.scalar_fn(self.data), "log", self)
+    def __getattr__(self, name):
+        # Every one-input op is a method (exp, log, tanh, sigmoid, relu, sqrt, your own …):
+        # those with a float form get a fast method below; the rest come through here.
+        cls = OPS.get(name)
+        if cls is None or name.startswith("_"):
+            raise AttributeError(f"'Value' object has no attribute {name!r}")
+        return lambda **params: cls.apply(self, **params)
 
-    def tanh(self):
-        return Value._node(Tanh.scalar_fn(self.data), "tanh", self)
-
-    def sigmoid(self):
-        return Value._node(Sigmoid.scalar_fn(self.data), "sigmoid", self)
-
-    def relu(self):
-        return Value._node(ReLU.scalar_fn(self.data), "relu", self)
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(OPS))
 
     # -- backward ---------------------------------------------------------------------------
-    def backward(self, grad: float = 1.0) -> None:
+    def backward(self, grad: float = 1.0, retain_graph=None, create_graph=False) -> None:
         """Fill ``.grad`` of every node reachable from this one (d self / d node).
 
-        Leaves accumulate: call ``zero_grad`` (or set ``.grad = 0``) between steps.
+        Leaves accumulate: call ``zero_grad`` (or set ``.grad = 0``) between steps. With
+        ``create_graph=True`` the gradients are Values, so they can be differentiated again.
         """
-        autograd.run_backward(self, self._seed_grad(grad))
+        with np.errstate(all="ignore"):
+            autograd.backward(self, grad, retain_graph, create_graph)
 
     def zero_grad(self) -> None:
         """Set ``.grad = 0`` on every node of this graph."""
         for node in autograd.topo_order(self):
             node.grad = 0.0
 
-    # Hooks the shared graph walk calls (engine.autograd.walk).
-    def _seed_grad(self, grad):
-        return 1.0 if grad is None else float(grad)
+    # The node protocol (engine.autograd.Node).
+    def seed_grad(self, grad, create_graph=False):
+        g = 1.0 if grad is None else _number(grad, "backward(grad)")
+        return Constant(g) if create_graph else g
 
-    def _store_grad(self, g):
-        if self._a is not None:
-            self.grad = g
-        else:
-            self.grad += g
+    def wrap_grad(self, g):
+        return g if isinstance(g, Value) else float(g)
 
-    def _grads_for_parents(self, g, retain_graph):
-        a, b = self._a, self._b
-        if b is None:
-            return (g * _LOCAL[self.op](a.data, self.data),)
-        da, db = _LOCAL[self.op](a.data, b.data, self.data)
-        return g * da, g * db
+    def receive_grad(self, g):
+        # Intermediates are assigned, leaves accumulate; g is a float, or a Value when the
+        # backward pass is recorded (create_graph) -- + works for both.
+        if type(g) is not float and not isinstance(g, Value):
+            g = float(g)  # numpy scalars (a custom op's backward) become plain floats
+        self.grad = g if self._a is not None else self.grad + g
 
-    def _formula(self):
-        return SCALAR_OPS[self.op].formula if self.op else ""
-
-    def _local_numbers(self):
-        if not self.op:
-            return None
-        local = SCALAR_OPS[self.op].local
-        ps = self.parents
-        if len(ps) == 1:
-            return (float(local(ps[0].data, self.data)),)
-        return tuple(float(d) for d in local(ps[0].data, ps[1].data, self.data))
-
-    def _site(self):
-        return "<scalar graph>"
-
-    def _short(self) -> str:
+    def short(self) -> str:
         return self.label or f"<{self.op or 'leaf'} {self.data:.4g}>"
 
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
         op = f", op={self.op!r}" if self.op else ""
-        return f"Value(data={self.data:.6g}, grad={self.grad:.6g}{label}{op})"
+        grad = f"{self.grad:.6g}" if isinstance(self.grad, float) else repr(self.grad)
+        return f"Value(data={self.data:.6g}, grad={grad}{label}{op})"
+
+
+def _fast_method(cls):
+    """``v.name()`` for a one-input op with a float form: one node, no generic dispatch."""
+    op, scalar = _shared(cls), cls.scalar
+
+    def method(self):
+        return Value._node(scalar(self.data), op, self)
+    method.__name__, method.__doc__ = cls.name, f"{cls.name}: {cls.formula}"
+    return method
+
+
+for _cls in scalar_ops().values():
+    if len(inspect.signature(_cls.forward).parameters) == 2 and not hasattr(Value, _cls.name):
+        setattr(Value, _cls.name, _fast_method(_cls))  # exp log tanh sigmoid relu sqrt abs …
 
 
 class Constant(Value):
@@ -188,11 +223,19 @@ class Constant(Value):
 
     def __init__(self, data):
         # Set directly (no label formatting): constants are made on every `v + 1.0`.
-        self.data, self.grad, self.label, self.op = float(data), 0.0, "", ""
-        self._a = self._b = None
+        self.data, self.grad, self.label = _number(data, "Value op"), 0.0, ""
+        self.grad_fn = self._a = self._b = None
 
-    def _short(self) -> str:
+    def short(self) -> str:
         return self.label or f"{self.data:g}"
 
 
-_LOCAL = {name: cls.local for name, cls in SCALAR_OPS.items()}
+def _number(x, what) -> float:
+    if isinstance(x, (bool, int, float, np.integer, np.floating)):
+        return float(x)
+    if isinstance(x, Value):
+        if what == "Value(data)":
+            raise TypeError("Value(data): data is already a Value; use it directly")
+        return x.data
+    raise TypeError(f"{what}: expected a number, got a {type(x).__name__} (Values hold one "
+                    f"float; use engine.tensor for arrays -- the two graphs do not mix)")

@@ -27,7 +27,7 @@ def fgsm(model, x, label, epsilon, loss=None, clip=None) -> Tensor:
     finally:
         for p, grad, req in saved:
             p.grad, p.requires_grad = grad, req
-    adv = xt.data + xt.dtype.type(epsilon) * np.sign(xt.grad)
+    adv = xt.data + xt.dtype.type(epsilon) * np.sign(xt.grad.data)
     if clip is not None:
         adv = np.clip(adv, clip[0], clip[1])
     return Tensor(adv, dtype=adv.dtype)

@@ -41,14 +41,14 @@ def dropout(x, p=0.5, training=True):
     if not training or p == 0:
         return x
     keep = engine.get_rng().random(x.shape) >= p
-    return x * Tensor._wrap((keep / (1 - p)).astype(x.dtype))
+    return x * engine.from_numpy((keep / (1 - p)).astype(x.dtype))
 
 
 # ------------------------------------------------------------------------------------ losses
 def _target(target, like, name, same_shape=True):
-    t = target if isinstance(target, Tensor) else Tensor._wrap(np.asarray(target, like.dtype))
+    t = target if isinstance(target, Tensor) else engine.from_numpy(np.asarray(target, like.dtype))
     if t.dtype != like.dtype and t.dtype.kind == "f":
-        t = Tensor._wrap(t.data.astype(like.dtype))
+        t = engine.from_numpy(t.data.astype(like.dtype))
     if same_shape and t.shape != like.shape:
         raise ValueError(f"{name}: prediction shape {like.shape} and target shape {t.shape} "
                          f"differ (reshape one: silent broadcasting would give a wrong loss)")

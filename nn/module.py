@@ -7,12 +7,15 @@ PyTorch does, so a PyTorch state dict of the same architecture loads.
 """
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 
 import numpy as np
 
 import engine
 from engine import Tensor
+
+from .keras.model import KerasModelMixin  # Keras's Model methods (compile, fit, ...)
 
 
 class Parameter(Tensor):
@@ -30,7 +33,7 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
-class Module:
+class Module(KerasModelMixin):
     """Base class of every layer and model: subclass it, assign layers and Parameters as
     attributes in ``__init__``, and write ``forward``.
 
@@ -83,12 +86,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        stack = engine.autograd.scope_stack  # lets ops record which module made them
-        stack.append(self)
-        try:
+        with engine.module_scope(self):  # lets ops record which module made them
             return self.forward(*args, **kwargs)
-        finally:
-            stack.pop()
 
     # -- traversal ---------------------------------------------------------------------------
     def named_modules(self, prefix=""):
@@ -140,6 +139,32 @@ class Module:
     def eval(self) -> "Module":
         return self.train(False)
 
+    def apply(self, fn) -> "Module":
+        """Call ``fn(module)`` on every sub-module, then on this one (PyTorch's order)."""
+        for m in reversed(list(self.modules())):
+            fn(m)
+        return self
+
+    def to(self, dtype) -> "Module":
+        """Cast every parameter and floating-point buffer to ``dtype``, in place (the same
+        Parameter objects, so an optimizer built before still holds them)."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}.to: a floating point dtype, got {dtype}")
+        for _, t in list(self.named_parameters()) + list(self.named_buffers()):
+            if t.dtype.kind == "f" and t.dtype != dtype:
+                t.data = t.data.astype(dtype)
+                t._vc.n += 1  # a graph that saved the old array must not use it
+                if t.grad is not None:
+                    t.grad = engine.from_numpy(t.grad.data.astype(dtype))
+        return self
+
+    def double(self) -> "Module":
+        return self.to(np.float64)
+
+    def float(self) -> "Module":
+        return self.to(np.float32)
+
     def zero_grad(self) -> None:
         for p in self.parameters():
             p.grad = None
@@ -182,7 +207,7 @@ class Module:
         if strict and (missing or unexpected):
             raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys "
                            f"{unexpected}")
-        arrays = {}
+        arrays, cast = {}, []
         for key, target in own.items():
             if key not in state:
                 continue
@@ -193,7 +218,14 @@ class Module:
             if value.shape != target.shape:
                 raise ValueError(f"load_state_dict: size mismatch for {key}: the file has shape "
                                  f"{value.shape}, the model has shape {target.shape}")
+            if value.dtype != target.dtype:
+                cast.append(f"{key} ({value.dtype})")
             arrays[key] = value
+        if cast:
+            warnings.warn(f"load_state_dict: {len(cast)} entries cast from "
+                          f"{', '.join(sorted({c.split('(')[1][:-1] for c in cast}))} to "
+                          f"{next(iter(own.values())).dtype} (the module's dtype): "
+                          f"{', '.join(cast[:4])}{' …' if len(cast) > 4 else ''}", stacklevel=2)
         with engine.no_grad():  # all shapes checked first: nothing is half-loaded
             for key, value in arrays.items():
                 own[key].copy_(value)

@@ -152,7 +152,7 @@ def train_seed_cnn(out_path=DEFAULT_PATH, *, epochs=EPOCHS, seed=0, data="sample
                   file=sys.stderr, flush=True)
     train_seconds = time.perf_counter() - started
     test = evaluate(model, x_test, y_test, loss="cross_entropy", metrics=["accuracy"],
-                    batch_size=250)
+                    batch_size=250, return_dict=True)
     model.eval()
     meta = {
         "data": data, "data_description": description,

@@ -43,9 +43,32 @@ def _shape_text(out):
     return str((None,) + tuple(out.shape[1:])) if isinstance(out, Tensor) else "?"
 
 
+def _sample_shape(input_shape):
+    """One sample's shape from ``input_shape``, dropping a leading None (Keras's batch)."""
+    if isinstance(input_shape, int):
+        input_shape = (input_shape,)
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        raise TypeError(f"summary: input_shape must be a tuple of sizes, e.g. (784,) or "
+                        f"(None, 784), got {input_shape!r}") from None
+    start = 1 if shape and shape[0] is None else 0
+    shape = shape[start:]
+    for i, d in enumerate(shape):
+        if d is None or isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
+            raise ValueError(f"summary: input_shape {tuple(input_shape)!r} has {d!r} at "
+                             f"position {i + start}; every size but a leading batch None "
+                             "must be an int >= 1")
+    return tuple(int(d) for d in shape)
+
+
 def summary(model, input_shape, dtype=np.float32) -> Summary:
     """Run ``model`` once on a zero batch of ``(2,) + input_shape`` (no gradients, eval mode)
     and tabulate every layer that has no sub-layers or owns parameters, in call order.
+
+    ``input_shape`` is one sample's shape, e.g. ``(13,)`` or ``(1, 28, 28)``; Keras's form
+    with the batch dimension as None, ``(None, 784)``, is accepted too. Lazy layers
+    (``nn.Dense`` without an input size) are built by this run.
 
     >>> import nn
     >>> s = nn.summary(nn.Sequential(nn.Linear(13, 16), nn.ReLU(), nn.Linear(16, 8),
@@ -53,6 +76,7 @@ def summary(model, input_shape, dtype=np.float32) -> Summary:
     >>> s.total_params
     369
     """
+    input_shape = _sample_shape(input_shape)
     named = list(model.named_modules())
     rows, originals = [], []
     for name, module in named:
@@ -64,8 +88,8 @@ def summary(model, input_shape, dtype=np.float32) -> Summary:
         def traced(*args, _m=module, _name=name, _fwd=module.forward, **kwargs):
             out = _fwd(*args, **kwargs)
             # Buffers count too, as Keras counts BatchNorm's moving statistics.
-            own = sum(p.size for p in _m._parameters.values() if p is not None) + \
-                sum(b.size for b in _m._buffers.values())
+            own = sum(p.numel() for p in _m._parameters.values() if p is not None) + \
+                sum(b.numel() for b in _m._buffers.values())
             rows.append((_name or type(_m).__name__.lower(), type(_m).__name__,
                          _shape_text(out), own))
             return out
@@ -82,7 +106,7 @@ def summary(model, input_shape, dtype=np.float32) -> Summary:
             object.__delattr__(module, "forward")
         model.train(was_training)
     params = list(model.parameters())
-    trainable = sum(p.size for p in params if p.requires_grad)
-    frozen = sum(p.size for p in params if not p.requires_grad)
-    buffers = sum(b.size for _, b in model.named_buffers())
+    trainable = sum(p.numel() for p in params if p.requires_grad)
+    frozen = sum(p.numel() for p in params if not p.requires_grad)
+    buffers = sum(b.numel() for _, b in model.named_buffers())
     return Summary(type(model).__name__, rows, trainable, frozen + buffers)

@@ -8,8 +8,15 @@
 - the epoch's ``loss`` (and each metric) is the sample-weighted mean of the batch values,
   each computed before that batch's update, as Keras reports it;
 - validation runs at the end of each epoch in eval mode, under ``no_grad``;
-- ``epochs`` is the index of the last epoch + 1: ``fit(..., epochs=6, initial_epoch=3)``
-  trains epochs 3, 4, 5 (a resumed run).
+- ``epochs`` (default 1) is the index of the last epoch + 1: ``fit(..., epochs=6,
+  initial_epoch=3)`` trains epochs 3, 4, 5 (a resumed run);
+- ``evaluate`` returns the loss alone, or ``[loss, *metrics]`` (a dict with
+  ``return_dict=True``);
+- the data may be arrays, or (``x`` alone) a DataLoader, a Dataset or a generator of
+  ``(x, y)`` batches; the optimizer may be a name ('adam', ...) with Keras's defaults.
+
+Every ``nn.Module`` also has these as methods, Keras's way (``model.compile(...)``,
+``model.fit(...)``): see ``nn.keras.model``.
 
 Losses by name: 'mse' 'mae' 'binary_crossentropy' 'hinge' (elementwise, on probabilities
 for BCE, as Keras), 'categorical_crossentropy' / 'sparse_categorical_crossentropy'
@@ -23,6 +30,7 @@ and the random generator that shuffles: ``ModelCheckpoint`` saves all three and
 """
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 import warnings
@@ -158,7 +166,7 @@ def _resolve_metrics(metrics):
 
 def _scalar(value, what):
     if isinstance(value, Tensor):
-        if value.size != 1:
+        if value.numel() != 1:
             raise ValueError(f"{what} returned a tensor of shape {value.shape}; expected a "
                              "scalar (use reduction='mean')")
         return float(value.item())
@@ -208,10 +216,178 @@ def _check_int(who, name, value, low):
     return int(value)
 
 
+def _verbosity(who, verbose):
+    """Keras's verbose: 'auto' is 1 (a progress bar), 0 silent, 2 one line per epoch."""
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+        raise ValueError(f"{who}: verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
+    return int(verbose)
+
+
 def _batches(n, batch_size, order=None):
     for start in range(0, n, batch_size):
         yield (slice(start, start + batch_size) if order is None
                else order[start:start + batch_size])
+
+
+def _is_loader(x):
+    from .data import DataLoader
+    return isinstance(x, DataLoader)
+
+
+def _is_array_like(x):
+    return isinstance(x, (np.ndarray, Tensor, list, tuple)) or hasattr(x, "__array__")
+
+
+def _is_batch_list(x):
+    """A list of ``(x, y)`` batches (arrays or Tensors), not nested lists of numbers."""
+    return (isinstance(x, list) and len(x) > 0 and isinstance(x[0], (tuple, list))
+            and len(x[0]) in (2, 3) and all(isinstance(a, (np.ndarray, Tensor)) for a in x[0]))
+
+
+class _Source:
+    """Where the batches of one fit/evaluate/predict come from, converted to the model's dtype.
+
+    ``kind`` is 'arrays' (x, y numpy arrays: batched, shuffled, split here), 'dataset' (a
+    map-style Dataset, batched by a DataLoader with batch_size and shuffle), 'loader' (a
+    DataLoader or any re-iterable of batches: iterated afresh each epoch) or 'iterator' (a
+    one-shot generator: each epoch takes ``steps`` batches, or runs to its end).
+    """
+
+    def __init__(self, who, x, y, batch_size, dtype, need_y=True, names=("x", "y")):
+        from .data import DataLoader, _is_dataset
+        self.who, self.dtype, self.need_y = who, dtype, need_y
+        self.x = self.y = self.loader = self.iterator = None
+        given_batch_size = batch_size is not None
+        batch_size = _check_int(who, "batch_size", 32 if batch_size is None else batch_size, 1)
+        self.batch_size = batch_size
+        if not _is_dataset(x) and (_is_loader(x) or _is_batch_list(x) or (
+                hasattr(x, "__iter__") and not _is_array_like(x))):
+            if y is not None:
+                raise ValueError(f"{who}: y must be None when x is a {type(x).__name__} "
+                                 "(its batches carry the targets)")
+            if given_batch_size:
+                raise ValueError(f"{who}: do not give batch_size when x is a "
+                                 f"{type(x).__name__}: its batches are already made (as Keras)")
+            if hasattr(x, "__next__"):  # a generator: one pass only
+                self.kind, self.iterator = "iterator", x
+            else:
+                self.kind, self.loader = "loader", x
+        elif _is_dataset(x):
+            if y is not None:
+                raise ValueError(f"{who}: y must be None when x is a dataset "
+                                 f"({type(x).__name__}); its items carry the targets")
+            self.kind = "dataset"
+            self.dataset = x
+            self.loader = DataLoader(x, batch_size=batch_size)
+        else:
+            self.kind = "arrays"
+            self.x = _prepare_x(x, who, dtype)
+            if y is None:
+                if need_y:
+                    raise ValueError(f"{who}: y is missing: pass the targets, or x as a "
+                                     "DataLoader, a Dataset or a generator of (x, y) batches")
+            else:
+                self.y = _prepare_y(y, who, dtype)
+                _check_lengths(who, self.x, self.y, names)
+            if len(self.x) == 0:
+                raise ValueError(f"{who}: no samples (len({names[0]}) = 0)")
+
+    # -- shapes and sizes ------------------------------------------------------------------
+    def steps(self, steps=None):
+        """Batches per pass when known (the progress bar's total), else None."""
+        if steps is not None:
+            return steps
+        if self.kind == "arrays":
+            return math.ceil(len(self.x) / self.batch_size)
+        try:
+            return len(self.loader) if self.loader is not None else None
+        except TypeError:
+            return None
+
+    def first_x(self):
+        """One input batch (or sample) to build lazy layers with, without losing data or
+        drawing from the random generator (a shuffling loader is not iterated)."""
+        from .data import DataLoader, default_collate
+        if self.kind == "arrays":
+            return self.x[:1]
+        if self.kind == "iterator":
+            first = next(self.iterator)
+            self.iterator = itertools.chain([first], self.iterator)
+            return self._split(first)[0]
+        loader = self.loader
+        if isinstance(loader, DataLoader):
+            if loader.x is not None:
+                return _prepare_x(loader.x[:1], self.who, self.dtype)
+            batch = (loader.collate_fn or default_collate)([loader.dataset[0]])
+            return self._split(batch)[0]
+        return self._split(next(iter(loader)))[0]
+
+    # -- batches ---------------------------------------------------------------------------
+    def _split(self, batch):
+        """(x, y) of one batch from a loader or generator, as arrays in the model's dtype."""
+        who = self.who
+        if isinstance(batch, (tuple, list)):
+            if len(batch) == 2:
+                xb, yb = batch
+            elif len(batch) == 1 and not self.need_y:
+                xb, yb = batch[0], None
+            elif len(batch) == 3:
+                raise ValueError(f"{who}: got (x, y, sample_weight) batches; sample weights "
+                                 "are not supported: yield (x, y) batches")
+            else:
+                raise ValueError(f"{who}: a batch must be a pair (x, y); got a "
+                                 f"{type(batch).__name__} of {len(batch)} items")
+        elif isinstance(batch, dict):
+            raise ValueError(f"{who}: got a dict batch (keys {sorted(batch)}); yield (x, y) "
+                             "pairs")
+        elif not self.need_y:
+            xb, yb = batch, None
+        else:
+            raise ValueError(f"{who}: a batch must be a pair (x, y), got a "
+                             f"{type(batch).__name__}; a loader over inputs only can go to "
+                             "predict, not fit or evaluate")
+        xb = _prepare_x(xb, who, self.dtype)
+        if yb is not None:
+            yb = _prepare_y(yb, who, self.dtype)
+            _check_lengths(who, xb, yb)
+        return xb, yb
+
+    def epoch(self, shuffle=False, steps=None):
+        """Yield (x_batch, y_batch) numpy pairs for one pass (y_batch None without targets).
+
+        Raises ``_OutOfData`` when a one-shot generator has nothing left at the start.
+        """
+        if self.kind == "arrays":
+            n = len(self.x)
+            order = engine.get_rng().permutation(n) if shuffle else None
+            for b, idx in enumerate(_batches(n, self.batch_size, order)):
+                if steps is not None and b >= steps:
+                    return
+                yield self.x[idx], (None if self.y is None else self.y[idx])
+            return
+        if self.kind == "dataset" and shuffle:
+            from .data import DataLoader
+            self.loader = DataLoader(self.dataset, batch_size=self.batch_size, shuffle=True)
+        elif self.kind == "dataset":
+            from .data import DataLoader
+            self.loader = DataLoader(self.dataset, batch_size=self.batch_size)
+        it = self.iterator if self.kind == "iterator" else iter(self.loader)
+        for b in itertools.count():
+            if steps is not None and b >= steps:
+                return
+            try:
+                batch = next(it)
+            except StopIteration:
+                if b == 0 and self.kind == "iterator":
+                    raise _OutOfData() from None
+                return
+            yield self._split(batch)
+
+
+class _OutOfData(Exception):
+    pass
 
 
 def _output(out, who):
@@ -227,24 +403,108 @@ def _set_training(model, mode):
         train(mode)
 
 
-def _run_eval(model, x, y, loss_fn, metric_fns, batch_size):
-    """Sample-weighted means of the loss and metrics over x, y, in eval mode, no_grad."""
+def _bar(total, desc, verbose, unit="batch"):
+    from tqdm import tqdm  # the plain bar: tqdm.auto would need ipywidgets in notebooks
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=verbose != 1,
+                leave=True)
+
+
+def _run_eval(model, source, loss_fn, metric_fns, steps=None, verbose=0, desc="evaluate"):
+    """Sample-weighted means of the loss and metrics over a source, eval mode, no_grad."""
     was_training = getattr(model, "training", True)
     _set_training(model, False)
     totals = dict.fromkeys(["loss"] + [n for n, _ in metric_fns], 0.0)
+    seen = 0
+    bar = _bar(source.steps(steps), desc, verbose)
     try:
         with engine.no_grad():
-            for idx in _batches(len(x), batch_size):
-                xb, yb = Tensor(x[idx], dtype=x.dtype), Tensor(y[idx], dtype=y.dtype)
-                pred = _output(model(xb), "evaluate")
+            for xb, yb in source.epoch(steps=steps):
+                xb, yb = Tensor(xb, dtype=xb.dtype), Tensor(yb, dtype=yb.dtype)
+                pred = _output(model(xb), source.who)
                 yb = _align(pred, yb)
                 k = len(xb)
+                seen += k
                 totals["loss"] += _scalar(loss_fn(pred, yb), "loss") * k
                 for name, fn in metric_fns:
                     totals[name] += _scalar(fn(pred, yb), f"metric {name!r}") * k
+                bar.update(1)
+    except _OutOfData:
+        raise ValueError(f"{source.who}: the generator is exhausted (it was used up "
+                         "before); pass a fresh one, or a DataLoader") from None
+    finally:
+        bar.close()
+        _set_training(model, was_training)
+    if seen == 0:
+        raise ValueError(f"{source.who}: no batches to evaluate")
+    return {k: v / seen for k, v in totals.items()}
+
+
+# --------------------------------------------------------------------------- the optimizer
+def resolve_optimizer(optimizer, model, who="fit"):
+    """An ``nn.optim`` optimizer for ``model``: ``optimizer`` itself, or one built on
+    ``model.parameters()`` from a name ('sgd', 'adam', 'rmsprop', 'adamw': Keras's default
+    hyper-parameters) or a Keras-style spec (``nn.keras.optimizers.Adam(0.02)``)."""
+    if hasattr(optimizer, "step") and hasattr(optimizer, "param_groups"):
+        return optimizer
+    from .keras import optimizers as keras_optimizers
+    if isinstance(optimizer, str) or isinstance(optimizer, keras_optimizers.KerasOptimizer):
+        spec = keras_optimizers.get(optimizer)
+        params = list(model.parameters())
+        if not params:
+            raise ValueError(f"{who}: the model has no parameters yet (lazy layers are built "
+                             "by the first batch); nothing to optimize")
+        return spec.build(params)
+    raise TypeError(f"{who}: optimizer must be an nn.optim optimizer, a name ('sgd', 'adam', "
+                    f"'rmsprop', 'adamw') or an nn.keras.optimizers spec, got "
+                    f"{type(optimizer).__name__}")
+
+
+def _check_optimizer_covers_model(model, optimizer, who):
+    """The optimizer must update exactly the model's trainable parameters: one built for
+    another model (or before layers were replaced) would train nothing, without a word."""
+    named = getattr(model, "named_parameters", None)
+    if not callable(named):
+        return
+    own = list(named())
+    own_ids = {id(p) for _, p in own}
+    opt_params = [p for g in optimizer.param_groups for p in g["params"]]
+    foreign = [p for p in opt_params if id(p) not in own_ids]
+    if foreign:
+        shapes = ", ".join(str(tuple(p.shape)) for p in foreign[:4])
+        raise ValueError(f"{who}: the optimizer holds {len(foreign)} parameter(s) that are not "
+                         f"the model's (shapes {shapes}{', ...' if len(foreign) > 4 else ''}): "
+                         "was it built for another model, or before layers were replaced? "
+                         "Build it on model.parameters()")
+    in_opt = {id(p) for p in opt_params}
+    missing = [name for name, p in own if p.requires_grad and id(p) not in in_opt]
+    if missing:
+        listed = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        raise ValueError(f"{who}: the model's trainable parameters {listed} are not in the "
+                         "optimizer: they would get gradients but never change. Build the "
+                         "optimizer on model.parameters() (after lazy layers such as "
+                         "nn.Dense without input_shape are built by a first call), or "
+                         "freeze them (module.freeze(), p.requires_grad = False)")
+
+
+def _needs_build(model):
+    modules = getattr(model, "modules", None)
+    return callable(modules) and any(getattr(m, "built", True) is False for m in modules())
+
+
+def build_model(model, x_sample):
+    """Build lazy layers (``nn.Dense`` without an input size, ``nn.SimpleRNN``...) with one
+    forward pass on ``x_sample`` (an array of one or a few samples), in eval mode under
+    ``no_grad``. A no-op when every layer is built."""
+    if not _needs_build(model):
+        return
+    was_training = getattr(model, "training", True)
+    _set_training(model, False)
+    try:
+        with engine.no_grad():
+            x = np.asarray(x_sample)
+            model(Tensor(x, dtype=x.dtype))
     finally:
         _set_training(model, was_training)
-    return {k: v / len(x) for k, v in totals.items()}
 
 
 # --------------------------------------------------------------------------------- History
@@ -261,6 +521,7 @@ class Callback:
     optimizer = None
     scheduler = None
     params: dict = {}
+    changes_lr = False  # True: fit records the lr of each epoch in the logs ('lr')
 
     def set_model(self, model): self.model = model
     def on_train_begin(self, logs=None): pass
@@ -274,7 +535,8 @@ class Callback:
 class History(Callback):
     """What ``fit`` returns: ``history`` maps 'loss', each metric, 'val_loss', 'val_<metric>'
     and 'lr' (when a scheduler runs) to one value per epoch; ``epoch`` lists the epochs
-    (0-based; ``[3, 4, 5]`` for ``fit(..., epochs=6, initial_epoch=3)``).
+    (0-based; ``[3, 4, 5]`` for ``fit(..., epochs=6, initial_epoch=3)``); ``params`` holds
+    fit's settings (epochs, steps, verbose, ...) and ``model`` the model, as in Keras.
 
     >>> h = History(); h.on_epoch_end(0, {"loss": 2.0}); h.on_epoch_end(1, {"loss": 1.5})
     >>> h.history, h.epoch
@@ -296,29 +558,46 @@ class History(Callback):
 
 
 # -------------------------------------------------------------------------------- training
-def fit(model, x, y, *, loss, optimizer, epochs, batch_size=32, validation_data=None,
+def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validation_data=None,
         validation_split=0.0, metrics=(), callbacks=(), scheduler=None, shuffle=True,
-        verbose=1, initial_epoch=0, clipnorm=None) -> History:
+        verbose=1, initial_epoch=0, clipnorm=None, steps_per_epoch=None) -> History:
     """Train ``model`` on ``x`` (N, ...) and ``y`` (N, ...) with mini-batches, Keras style.
 
     Each batch: ``optimizer.zero_grad()``, ``loss(model(x_b), y_b).backward()``,
-    ``optimizer.step()``. ``x``/``y`` are numpy arrays or Tensors; batches become Tensors in
-    the model's dtype (float32), integer ``y`` stays int64 (class labels).
+    ``optimizer.step()`` (for an optimizer that needs a closure, such as ``LBFGS``,
+    ``optimizer.step(closure)`` with a closure doing those three on the batch).
 
+    - ``x``, ``y``: numpy arrays or Tensors (batched here: ``batch_size``, default 32, and
+      shuffled every epoch when ``shuffle``); or ``x`` alone as a ``DataLoader`` or any
+      re-iterable of ``(x, y)`` batches (iterated afresh each epoch; its own order),
+      a map-style ``Dataset`` of ``(x, y)`` samples (batched with ``batch_size``), or a
+      Python generator of ``(x, y)`` batches (``steps_per_epoch`` batches per epoch, or to
+      its end; when it runs dry training stops with a warning, as Keras).
+      Batches become Tensors in the model's dtype; integer ``y`` stays int64 (labels).
     - ``loss``: a function ``loss(pred, target) -> scalar Tensor`` or a name (see the
       module docstring); ``metrics``: functions ``(pred, target) -> float`` or names
       ('accuracy', 'mae', 'mse'), recorded under their names.
-    - ``validation_data=(x_val, y_val)``, or ``validation_split`` in (0, 1): the last
-      fraction of x/y (before shuffling) is held out. ``validation_data`` wins if both.
+    - ``optimizer``: an ``nn.optim`` optimizer on the model's parameters, or a name
+      ('sgd', 'adam', 'rmsprop', 'adamw', with Keras's defaults) or an
+      ``nn.keras.optimizers`` spec, built here on ``model.parameters()``. Raises when the
+      optimizer does not cover exactly the model's trainable parameters.
+    - ``epochs`` (default 1) is the index of the epoch to stop at: ``epochs=6,
+      initial_epoch=3`` trains epochs 3, 4, 5 (a resumed run).
+    - ``validation_data=(x_val, y_val)`` (or a DataLoader / Dataset / list of batches), or
+      ``validation_split`` in (0, 1): the last fraction of x/y (before shuffling) is held
+      out, arrays only. ``validation_data`` wins if both.
     - ``scheduler``: an ``nn.optim`` scheduler; its ``on_epoch_begin(epoch)`` runs before
-      each epoch, and the lr used is recorded in ``history['lr']`` (also recorded when a
-      ``LearningRateScheduler`` callback is given). Only param group 0's lr is recorded.
-    - ``verbose``: 0 silent, 1 a tqdm progress bar per epoch (stderr), 2 one line per epoch.
+      each epoch (and ``on_epoch_end(epoch, logs)`` after it, for ``ReduceLROnPlateau``), and
+      the lr used is recorded in ``history['lr']`` (also recorded when a callback that
+      changes it is given, e.g. ``LearningRateScheduler``). Only param group 0's lr.
+    - ``verbose``: 0 silent, 1 or 'auto' a tqdm progress bar per epoch (stderr), 2 one line
+      per epoch.
     - ``clipnorm``: clip the gradients of all the optimizer's parameters together to this
       global L2 norm before each step (``nn.optim.clip_grad_norm_``; Keras calls it
       ``global_clipnorm``).
 
-    Returns a ``History``.
+    Lazy layers (``nn.Dense`` without ``input_shape``) are built from the first batch
+    before anything else. Returns a ``History``.
 
     >>> import engine, numpy as np, nn
     >>> from nn.optim import SGD
@@ -330,54 +609,62 @@ def fit(model, x, y, *, loss, optimizer, epochs, batch_size=32, validation_data=
     >>> h.history["loss"][-1] < 1e-3, np.round(model.weight.data, 2)
     (True, array([[3.]], dtype=float32))
     """
-    from tqdm import tqdm  # the plain bar: tqdm.auto would need ipywidgets in notebooks
-
     who = "fit"
     loss_fn = _resolve_loss(loss)
     metric_fns = _resolve_metrics(metrics)
     epochs = _check_int(who, "epochs", epochs, 1)
     initial_epoch = _check_int(who, "initial_epoch", initial_epoch, 0)
-    batch_size = _check_int(who, "batch_size", 32 if batch_size is None else batch_size, 1)
-    if not hasattr(optimizer, "step") or not hasattr(optimizer, "param_groups"):
-        raise TypeError(f"{who}: optimizer must be an nn.optim optimizer, got "
-                        f"{type(optimizer).__name__}")
+    verbose = _verbosity(who, verbose)
+    if steps_per_epoch is not None:
+        steps_per_epoch = _check_int(who, "steps_per_epoch", steps_per_epoch, 1)
     if scheduler is not None and not callable(getattr(scheduler, "on_epoch_begin", None)):
         raise TypeError(f"{who}: scheduler must be an nn.optim scheduler (with "
                         f"on_epoch_begin(epoch)), got {type(scheduler).__name__}")
     if clipnorm is not None and not (isinstance(clipnorm, (int, float)) and clipnorm > 0):
         raise ValueError(f"{who}: clipnorm must be a positive number, got {clipnorm!r}")
-    clipped = [p for g in optimizer.param_groups for p in g["params"]]
     dtype = _model_dtype(model)
-    x, y = _prepare_x(x, who, dtype), _prepare_y(y, who, dtype)
-    _check_lengths(who, x, y)
+    source = _Source(who, x, y, batch_size, dtype)
 
     val = None
     if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise ValueError(f"{who}: validation_data must be a pair (x_val, y_val)")
-        val = (_prepare_x(validation_data[0], who, dtype),
-               _prepare_y(validation_data[1], who, dtype))
-        _check_lengths(who, *val, names=("x_val", "y_val"))
+        val = _validation_source(who, validation_data, batch_size, dtype)
     elif validation_split:
         if not 0 < validation_split < 1:
             raise ValueError(f"{who}: validation_split must be in [0, 1), got "
                              f"{validation_split!r}")
-        split_at = int(math.floor(len(x) * (1.0 - validation_split)))  # Keras's rounding
-        if split_at in (0, len(x)):
-            raise ValueError(f"{who}: validation_split={validation_split} of {len(x)} samples "
-                             f"leaves {split_at} for training and {len(x) - split_at} for "
+        if source.kind != "arrays":
+            raise ValueError(f"{who}: validation_split needs x and y as arrays, x is a "
+                             f"{type(x).__name__}; pass validation_data instead (as Keras)")
+        n_all = len(source.x)
+        split_at = int(math.floor(n_all * (1.0 - validation_split)))  # Keras's rounding
+        if split_at in (0, n_all):
+            raise ValueError(f"{who}: validation_split={validation_split} of {n_all} samples "
+                             f"leaves {split_at} for training and {n_all - split_at} for "
                              "validation; both need at least one")
-        x, y, val = x[:split_at], y[:split_at], (x[split_at:], y[split_at:])
+        val = _Source(who, source.x[split_at:], source.y[split_at:], source.batch_size, dtype)
+        source.x, source.y = source.x[:split_at], source.y[:split_at]
 
-    n = len(x)
-    steps = math.ceil(n / batch_size)
+    if _needs_build(model):  # lazy layers first: the optimizer needs them
+        build_model(model, source.first_x())
+    if dtype != _model_dtype(model):  # a lazy model had no parameter to take a dtype from
+        raise ValueError(f"{who}: the model's first parameters appeared in dtype "
+                         f"{_model_dtype(model)} after the build, batches were {dtype}")
+    if clipnorm is None:  # a Keras recipe's global_clipnorm
+        clipnorm = getattr(optimizer, "global_clipnorm", None)
+    optimizer = resolve_optimizer(optimizer, model, who)
+    _check_optimizer_covers_model(model, optimizer, who)
+    clipped = [p for g in optimizer.param_groups for p in g["params"]]
+    needs_closure = bool(getattr(optimizer, "requires_closure", False))
+
+    steps = source.steps(steps_per_epoch)
     history = History()
     callbacks = list(callbacks) + [history]  # History last, as in Keras
-    record_lr = scheduler is not None or any(isinstance(c, LearningRateScheduler)
-                                             for c in callbacks)
-    params = dict(epochs=epochs, steps=steps, batch_size=batch_size, samples=n,
+    record_lr = scheduler is not None or any(getattr(c, "changes_lr", False) for c in callbacks)
+    params = dict(epochs=epochs, steps=steps, batch_size=source.batch_size,
+                  samples=len(source.x) if source.kind == "arrays" else None,
                   verbose=verbose, do_validation=val is not None,
                   metrics=[m for m, _ in metric_fns])
+    history.params = params
     for cb in callbacks:
         cb.set_model(model)
         cb.optimizer, cb.scheduler, cb.params = optimizer, scheduler, params
@@ -395,25 +682,28 @@ def fit(model, x, y, *, loss, optimizer, epochs, batch_size=32, validation_data=
             cb.on_epoch_begin(epoch, {})
         lr = float(optimizer.param_groups[0]["lr"])
         _set_training(model, True)
-        order = engine.get_rng().permutation(n) if shuffle else None
         totals = dict.fromkeys(["loss"] + [m for m, _ in metric_fns], 0.0)
         seen = 0
-        bar = tqdm(total=steps, desc=f"Epoch {epoch + 1}/{epochs}", unit="batch",
-                   file=sys.stderr, disable=verbose != 1, leave=True)
+        bar = _bar(steps, f"Epoch {epoch + 1}/{epochs}", verbose)
+        out_of_data = False
         try:
-            for b, idx in enumerate(_batches(n, batch_size, order)):
-                xb, yb = Tensor(x[idx], dtype=x.dtype), Tensor(y[idx], dtype=y.dtype)
+            for b, (xb, yb) in enumerate(source.epoch(shuffle=shuffle, steps=steps_per_epoch)):
+                xb, yb = Tensor(xb, dtype=xb.dtype), Tensor(yb, dtype=yb.dtype)
                 for cb in callbacks:
                     cb.on_batch_begin(b, {"size": len(xb)})
-                optimizer.zero_grad()
-                pred = _output(model(xb), who)
-                yb = _align(pred, yb)
-                batch_loss = loss_fn(pred, yb)
-                value = _scalar(batch_loss, "loss")
-                batch_loss.backward()
-                if clipnorm is not None:
-                    clip_grad_norm_(clipped, clipnorm)
-                optimizer.step()
+                if needs_closure:
+                    value, pred, yb = _closure_step(model, optimizer, loss_fn, xb, yb,
+                                                    clipped, clipnorm, who)
+                else:
+                    optimizer.zero_grad()
+                    pred = _output(model(xb), who)
+                    yb = _align(pred, yb)
+                    batch_loss = loss_fn(pred, yb)
+                    value = _scalar(batch_loss, "loss")
+                    batch_loss.backward()
+                    if clipnorm is not None:
+                        clip_grad_norm_(clipped, clipnorm)
+                    optimizer.step()
                 k = len(xb)
                 seen += k
                 totals["loss"] += value * k
@@ -429,18 +719,31 @@ def fit(model, x, y, *, loss, optimizer, epochs, batch_size=32, validation_data=
                     cb.on_batch_end(b, batch_logs)
                 if getattr(model, "stop_training", False):
                     break  # e.g. TerminateOnNaN: the epoch's logs cover the batches seen
+        except _OutOfData:
+            out_of_data = True
+        else:
+            if seen == 0:
+                raise ValueError(f"{who}: epoch {epoch + 1} had no batches (an empty loader?)")
             logs = {m: v / seen for m, v in totals.items()}
             if val is not None:
-                val_logs = _run_eval(model, *val, loss_fn, metric_fns, batch_size)
+                val_logs = _run_eval(model, val, loss_fn, metric_fns)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             if record_lr:
                 logs["lr"] = lr
             bar.set_postfix({m: f"{v:.4g}" for m, v in logs.items()})
         finally:
             bar.close()
+        if out_of_data:
+            warnings.warn("fit: your input ran out of data; interrupting training. Make sure "
+                          "the generator can yield at least steps_per_epoch * epochs batches "
+                          "(or pass a DataLoader, which is iterated afresh every epoch)",
+                          stacklevel=2)
+            break
         if verbose == 2:
             print(f"Epoch {epoch + 1}/{epochs} - "
                   + " - ".join(f"{k}: {v:.4g}" for k, v in logs.items()), file=sys.stderr)
+        if scheduler is not None and callable(getattr(scheduler, "on_epoch_end", None)):
+            scheduler.on_epoch_end(epoch, logs)  # e.g. ReduceLROnPlateau: for the next epoch
         for cb in callbacks:
             cb.on_epoch_end(epoch, logs)
         if getattr(model, "stop_training", False):
@@ -450,45 +753,117 @@ def fit(model, x, y, *, loss, optimizer, epochs, batch_size=32, validation_data=
     return history
 
 
-def evaluate(model, x, y, *, loss, metrics=(), batch_size=32) -> dict:
-    """Loss and metrics of ``model`` on ``x``, ``y``, in eval mode under ``no_grad``.
+def _closure_step(model, optimizer, loss_fn, xb, yb, clipped, clipnorm, who):
+    """One step of an optimizer that re-evaluates the loss (LBFGS): the value and
+    predictions logged are those of the first evaluation, before any update."""
+    first = {}
 
-    Returns a dict ``{'loss': float, <metric name>: float, ...}`` (Keras's
-    ``evaluate(..., return_dict=True)``): sample-weighted means over batches of
-    ``batch_size``. ``loss``/``metrics`` as in ``fit``.
+    def closure():
+        optimizer.zero_grad()
+        pred = _output(model(xb), who)
+        target = _align(pred, yb)
+        batch_loss = loss_fn(pred, target)
+        batch_loss.backward()
+        if clipnorm is not None:
+            clip_grad_norm_(clipped, clipnorm)
+        if not first:
+            first.update(pred=pred.detach(), target=target)
+        return batch_loss
+
+    value = _scalar(optimizer.step(closure), "loss")
+    return value, first["pred"], first["target"]
+
+
+def _validation_source(who, validation_data, batch_size, dtype):
+    if isinstance(validation_data, (tuple, list)) and not _is_loader(validation_data):
+        if len(validation_data) == 3:
+            raise ValueError(f"{who}: validation_data=(x, y, sample_weight): sample weights "
+                             "are not supported; pass (x_val, y_val)")
+        if len(validation_data) != 2:
+            raise ValueError(f"{who}: validation_data must be a pair (x_val, y_val), a "
+                             "DataLoader or a Dataset")
+        xv, yv = validation_data
+        if not _is_array_like(xv):
+            raise ValueError(f"{who}: validation_data=(x_val, y_val) needs arrays, x_val is a "
+                             f"{type(xv).__name__}")
+        return _Source(who, xv, yv, batch_size, dtype, names=("x_val", "y_val"))
+    if hasattr(validation_data, "__next__"):
+        raise ValueError(f"{who}: validation_data is a one-shot generator: it would be empty "
+                         "after the first epoch; pass a DataLoader, a Dataset, a list of "
+                         "batches or (x_val, y_val)")
+    return _Source(who, validation_data, None, None if not _is_dataset_like(validation_data)
+                   else batch_size, dtype)
+
+
+def _is_dataset_like(x):
+    from .data import _is_dataset
+    return _is_dataset(x)
+
+
+def evaluate(model, x, y=None, *, loss, metrics=(), batch_size=None, return_dict=False,
+             verbose=0, steps=None):
+    """Loss and metrics of ``model`` on ``x``, ``y``, in eval mode under ``no_grad``:
+    sample-weighted means over batches of ``batch_size`` (default 32).
+
+    Keras's return form: the loss alone (a float) when there are no metrics, else the list
+    ``[loss, metric_1, ...]`` in the order given, so ``test_loss, test_acc =
+    evaluate(..., metrics=['accuracy'])`` unpacks as in Keras; ``return_dict=True`` gives
+    ``{'loss': ..., <metric name>: ...}``. ``x``/``y``/``loss``/``metrics`` as in ``fit``
+    (a DataLoader, Dataset or generator of batches works too; ``steps`` caps the batches).
 
     >>> import numpy as np, nn
     >>> model = nn.Linear(2, 1)
-    >>> sorted(evaluate(model, np.zeros((5, 2)), np.zeros(5), loss="mse", metrics=["mae"]))
-    ['loss', 'mae']
+    >>> loss, mae = evaluate(model, np.zeros((5, 2)), np.zeros(5), loss="mse", metrics=["mae"])
+    >>> loss, mae
+    (0.0, 0.0)
+    >>> evaluate(model, np.zeros((5, 2)), np.zeros(5), loss="mse", return_dict=True)
+    {'loss': 0.0}
     """
     who = "evaluate"
     loss_fn, metric_fns = _resolve_loss(loss), _resolve_metrics(metrics)
-    batch_size = _check_int(who, "batch_size", 32 if batch_size is None else batch_size, 1)
-    dtype = _model_dtype(model)
-    x, y = _prepare_x(x, who, dtype), _prepare_y(y, who, dtype)
-    _check_lengths(who, x, y)
-    return _run_eval(model, x, y, loss_fn, metric_fns, batch_size)
+    verbose = _verbosity(who, verbose)
+    if steps is not None:
+        steps = _check_int(who, "steps", steps, 1)
+    source = _Source(who, x, y, batch_size, _model_dtype(model))
+    if _needs_build(model):
+        build_model(model, source.first_x())
+    logs = _run_eval(model, source, loss_fn, metric_fns, steps=steps, verbose=verbose)
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
 
 
-def predict(model, x, batch_size=32) -> np.ndarray:
-    """``model(x)`` batch by batch in eval mode under ``no_grad``, as one numpy array
-    (N, ...): the outputs of the batches concatenated.
+def predict(model, x, batch_size=None, verbose=0, steps=None) -> np.ndarray:
+    """``model(x)`` batch by batch (``batch_size``, default 32) in eval mode under
+    ``no_grad``, as one numpy array (N, ...): the outputs of the batches concatenated.
+    ``x``: an array or Tensor, or a DataLoader / Dataset / generator whose batches are
+    inputs or ``(x, y)`` pairs (y is ignored, as Keras).
 
     >>> import numpy as np, nn
     >>> predict(nn.Linear(3, 2), np.ones((70, 3))).shape
     (70, 2)
     """
     who = "predict"
-    batch_size = _check_int(who, "batch_size", 32 if batch_size is None else batch_size, 1)
-    x = _prepare_x(x, who, _model_dtype(model))
+    verbose = _verbosity(who, verbose)
+    if steps is not None:
+        steps = _check_int(who, "steps", steps, 1)
+    source = _Source(who, x, None, batch_size, _model_dtype(model), need_y=False)
+    if _needs_build(model):
+        build_model(model, source.first_x())
     was_training = getattr(model, "training", True)
     _set_training(model, False)
+    outs = []
+    bar = _bar(source.steps(steps), who, verbose)
     try:
         with engine.no_grad():
-            outs = [_output(model(Tensor(x[idx], dtype=x.dtype)), who).data
-                    for idx in _batches(len(x), batch_size)]
+            for xb, _ in source.epoch(steps=steps):
+                outs.append(_output(model(Tensor(xb, dtype=xb.dtype)), who).data)
+                bar.update(1)
+    except _OutOfData:
+        raise ValueError(f"{who}: the generator is exhausted") from None
     finally:
+        bar.close()
         _set_training(model, was_training)
     if not outs:
         raise ValueError(f"{who}: no samples (len(x) = 0)")
@@ -572,17 +947,23 @@ class ModelCheckpoint(Callback):
     The file holds ``{'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
     'epoch': epochs done, 'rng': engine.get_rng().bit_generator.state}`` plus
     ``'scheduler'`` when fit has one; ``save_weights_only`` keeps 'model' and 'epoch'.
-    ``load_checkpoint`` restores it. ``filepath`` may hold Keras-style fields:
-    ``'ckpt-{epoch:02d}-{val_loss:.2f}.npz'`` (epoch counted from 1).
-    With ``save_best_only``, a file is written only when ``monitor`` improves.
+    ``load_checkpoint`` restores it. Unless ``save_weights_only``, the file also holds the
+    model's architecture (as data) and its ``compile`` settings when they can be written,
+    so ``nn.load_model(path)`` rebuilds the model from it, as Keras's. ``filepath`` may
+    hold Keras-style fields: ``'ckpt-{epoch:02d}-{val_loss:.2f}.npz'`` (epoch from 1).
+
+    With ``save_best_only`` a file is written only when ``monitor`` improves on the best
+    so far (strictly; 'min', 'max' or 'auto' = max for accuracies), starting from
+    ``initial_value_threshold`` when given; with ``monitor`` missing from the logs it
+    warns and writes nothing (Keras writes anyway, which could replace the best model).
     """
 
     def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto",
-                 save_weights_only=False, verbose=0):
+                 save_weights_only=False, verbose=0, initial_value_threshold=None):
         self.filepath, self.monitor = filepath, monitor
         self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
         self.mode = _monitor_op(mode, monitor, "ModelCheckpoint")
-        self.verbose, self.best = verbose, None
+        self.verbose, self.best = verbose, initial_value_threshold
 
     # `best` survives between fit calls (as in Keras): continuing training with the same
     # callback never overwrites the best file with a worse model.
@@ -599,6 +980,9 @@ class ModelCheckpoint(Callback):
                 return
             if self.best is not None and not (current < self.best if self.mode == "min"
                                               else current > self.best):
+                if self.verbose:
+                    print(f"Epoch {epoch + 1}: {self.monitor} did not improve from "
+                          f"{self.best:.5f}")
                 return
             self.best = current
         path = str(self.filepath)
@@ -606,6 +990,8 @@ class ModelCheckpoint(Callback):
             path = path.format(epoch=epoch + 1, **logs)
         ckpt = {"model": self.model.state_dict(), "epoch": epoch + 1}
         if not self.save_weights_only:
+            from .keras.saving import model_file_entries
+            ckpt.update(model_file_entries(self.model))
             ckpt["optimizer"] = self.optimizer.state_dict()
             ckpt["rng"] = _rng_state()
             if self.scheduler is not None:
@@ -640,7 +1026,8 @@ def load_checkpoint(path, model, optimizer=None, scheduler=None, restore_rng=Tru
 
 class LearningRateScheduler(Callback):
     """Keras's callback: at the start of each epoch, ``lr ← schedule(epoch, lr)`` (epochs
-    from 0, ``lr`` the optimizer's current rate), for every param group.
+    from 0, ``lr`` the optimizer's current rate), for every param group. ``fit`` records
+    the rate of each epoch in ``history.history['lr']``.
 
     The course's exercise 7B, for instance::
 
@@ -648,6 +1035,8 @@ class LearningRateScheduler(Callback):
             return lr if epoch < 10 else round(lr * math.exp(-0.05), 4)
         fit(..., callbacks=[LearningRateScheduler(schedule)])
     """
+
+    changes_lr = True
 
     def __init__(self, schedule, verbose=0):
         if not callable(schedule):

@@ -95,7 +95,8 @@ def tour(args) -> int:
     hist = nn.fit(model, prep(xtr), ytr, loss="cross_entropy", metrics=["accuracy"],
                   optimizer=nn.optim.Adam(model.parameters(), lr=1e-3), epochs=1,
                   batch_size=64, callbacks=[BatchLoss()], verbose=1)
-    result = nn.evaluate(model, prep(xte), yte, loss="cross_entropy", metrics=["accuracy"])
+    result = nn.evaluate(model, prep(xte), yte, loss="cross_entropy", metrics=["accuracy"],
+                         return_dict=True)
     print(f"train loss {hist.history['loss'][-1]:.4f}; held-out: loss {result['loss']:.4f}, "
           f"accuracy {result['accuracy']:.3f} on {len(yte)} images")
     save(viz.plot_curve(np.arange(1, len(batch_losses) + 1), batch_losses, xlabel="batch",
@@ -120,16 +121,33 @@ def tour(args) -> int:
 def gradcheck_table(args) -> int:
     """Run every registered op's gradient check on a few random examples and print a table:
     op, input shapes, max abs error, max rel error, pass. Non-zero exit on any failure."""
+    import difflib
+
     import engine
     from engine.gradcheck import jacobians
-    from engine.registry import REGISTRY
+    from engine.testing import REGISTRY, spec_for
 
+    for path in args.module or ():
+        try:
+            engine.testing.load_ops(path)  # defining an Op subclass registers it
+        except (OSError, ImportError, SyntaxError) as e:
+            print(f"stepgrad gradcheck: cannot load {path}: {e}", file=sys.stderr)
+            return 2
+    specs = {name: spec_for(cls) for name, cls in engine.OPS.items() if cls.differentiable}
+    specs.update(REGISTRY)  # composite functions have an entry and no class
+    unknown = [n for n in args.ops if n not in specs]
+    if unknown:
+        hints = ", ".join(f"{n} (did you mean {', '.join(close)}?)" if close else n for n, close
+                          in ((n, difflib.get_close_matches(n, specs, n=3)) for n in unknown))
+        extra = "" if args.module else "; an op of your own: --module FILE.py"
+        print(f"stepgrad gradcheck: unknown op {hints}{extra}", file=sys.stderr)
+        return 2
     rng = np.random.default_rng(args.seed)
     rows, failed = [], 0
-    for name in sorted(REGISTRY):
+    for name in sorted(specs):
         if args.ops and name not in args.ops:
             continue
-        spec = REGISTRY[name]
+        spec = specs[name]
         tol = {"eps": 1e-6, "atol": 1e-5, "rtol": 1e-3, **spec.check}
         worst_abs = worst_rel = 0.0
         ok, shapes = True, ""
@@ -155,7 +173,16 @@ def gradcheck_table(args) -> int:
     return 1 if failed else 0
 
 
-_METHODS = ("exp", "log", "tanh", "sigmoid", "relu")
+def _methods():
+    """The one-input ops with a float form: what an expression may call (derived from the ops)."""
+    import inspect
+
+    import engine
+    return tuple(sorted(name for name, cls in engine.scalar_ops().items()
+                        if len(inspect.signature(cls.forward).parameters) == 2))  # self, x
+
+
+_METHODS = _methods()
 _BINARY = {ast.Add: "__add__", ast.Sub: "__sub__", ast.Mult: "__mul__",
            ast.Div: "__truediv__", ast.Pow: "__pow__"}
 
@@ -246,6 +273,8 @@ def main(argv=None) -> int:
     p.add_argument("ops", nargs="*", help="only these ops (default: all)")
     p.add_argument("--examples", type=int, default=3, help="random examples per op")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--module", action="append", metavar="FILE.py",
+                   help="a Python file defining your own ops (engine.Op subclasses)")
     p.set_defaults(run=gradcheck_table)
     p = sub.add_parser("draw", help='draw a scalar expression: stepgrad draw "a*b + b" a=2 b=-3')
     p.add_argument("expr", help="arithmetic over named values and exp/log/tanh/sigmoid/relu")

@@ -18,7 +18,7 @@ from collections import deque
 
 import numpy as np
 
-from engine.autograd import topo_order
+from engine import topo_order
 from engine.tensor import Tensor
 from engine.value import Constant, Value
 
@@ -108,25 +108,19 @@ def fmt_index(index) -> str:
 
 def op_label(node) -> str:
     """The op's name, plus a short detail when it says something the value nodes don't."""
-    ctx = getattr(node, "_ctx", None)
-    detail = ""
-    if node.op == "getitem" and ctx is not None and hasattr(ctx, "index"):
-        detail = fmt_index(ctx.index)
-    elif node.op == "permute" and ctx is not None:
-        axes = getattr(ctx, "axes", ())
-        detail = ".T" if tuple(axes) == tuple(reversed(range(len(axes)))) else f"{axes}"
-    elif node.op in ("sum", "mean", "max", "min", "var", "logsumexp") and ctx is not None:
-        axes = getattr(ctx, "axes", None)
-        detail = "" if axes is None or len(axes) == len(getattr(ctx, "shape", ())) \
-            else f"axis={axes[0] if len(axes) == 1 else axes}"
-    return node.op + ("\\n" + detail if detail else "")  # DOT's own line break
+    fn = node.grad_fn
+    if fn is None:
+        return node.op
+    if node.op == "getitem" and hasattr(fn, "index"):
+        return "getitem\\n" + fmt_index(fn.index)
+    return fn.label().replace(" ", "\\n", 1)  # the op labels itself; DOT's own line break
 
 
 def formula(node) -> str:
     """The op's local-derivative formula (a tooltip in SVG), with its parameters if short."""
-    text = node._formula() if node.op else ""
-    ctx = getattr(node, "_ctx", None)
-    extra = ctx.describe() if ctx is not None else ""
+    fn = node.grad_fn
+    text = fn.formula if fn is not None else ""
+    extra = fn.describe() if fn is not None else ""
     return text + (f"  [{extra}]" if extra else "")
 
 

@@ -23,6 +23,7 @@ from .graph import (
     KINDS,
     add_legend,
     fmt_index,
+    formula,
     legend_html,
     op_label,
     record,
@@ -83,7 +84,7 @@ def _flatten(out):
 def _gate_label(node, layer):
     """``getitem [:, 3:6]`` of a gate pre-activation → ``f [:, 3:6]`` (LSTM/GRU gate names)."""
     gates, H = _GATES.get(type(layer)), layer.hidden_size
-    index = getattr(node._ctx, "index", None)
+    index = getattr(node.grad_fn, "index", None)
     if gates and isinstance(index, tuple) and len(index) == 2 and isinstance(index[1], slice):
         start = index[1].start or 0
         if node.shape[-1] == H and node.parents[0].shape[-1] == len(gates) * H:
@@ -207,7 +208,7 @@ def draw_unrolled(module, x_seq, max_steps=6, first=3, last=2, show_data=True,
             args = ", ".join(summary(p.data) if is_const(p) else "·" for p in n.parents)
             label = f"{n.op}({args})"
         graph.node(ids[n] + "_op", label=label, shape="ellipse", fontsize="10", height="0.3",
-                   margin="0.04,0.02", tooltip=n._formula() or n.op)
+                   margin="0.04,0.02", tooltip=formula(n) or n.op)
 
     has_record = set()
     # Shared weights, once, outside every timestep.

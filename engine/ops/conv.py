@@ -34,10 +34,10 @@ Padding: an int or (ph, pw) pads both sides; ``'valid'`` is 0; ``'same'`` follow
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
-from ..autograd import Op
 from ..kernels import (
     col2im,
     col2im_shift,
@@ -48,7 +48,9 @@ from ..kernels import (
     im2col_shift,
     window_tables,
 )
-from ..registry import ErrorCase, OpSpec, _tensor, normal, register
+from ..testing import Bad as ErrorCase
+from ..testing import OpSpec, T, normal, register
+from .base import Op
 
 CHUNK_BYTES = 1 << 20       # column-matrix bytes per chunk: about half the 2 MiB L2 of a core
 KEEP_COLS_BYTES = 4 << 20   # keep the forward's columns for dW up to this size, else rebuild
@@ -173,7 +175,7 @@ class ConvGeometry:
 
 
 # ----------------------------------------------------------------------------- scratch pool
-_POOL: dict = {}
+_POOL = threading.local()  # one pool per thread: two threads never share a scratch buffer
 
 
 def workspace(name, shape, dtype):
@@ -181,19 +183,20 @@ def workspace(name, shape, dtype):
 
     Freed multi-MB temporaries go back to the OS and every first touch of a fresh page costs a
     page fault (~1 µs per 4 KiB): reusing the buffer keeps steady-state calls fault-free.
-    Only for temporaries that die before the call returns (and one call at a time: the pool
-    is shared by the whole process, not per thread).
+    Only for temporaries that die before the call returns. Each thread has its own pool.
     """
     n = math.prod(shape) if isinstance(shape, tuple) else int(shape)
-    buf = _POOL.get((name, np.dtype(dtype)))
+    pool = _POOL.__dict__
+    buf = pool.get((name, np.dtype(dtype)))
     if buf is None or buf.size < n:
-        buf = _POOL[(name, np.dtype(dtype))] = np.empty(max(n, 1), dtype)
+        buf = pool[(name, np.dtype(dtype))] = np.empty(max(n, 1), dtype)
     return buf[:n].reshape(shape)
 
 
 # ----------------------------------------------------------------------------- the op
 class Conv2d(Op):
     name = "conv2d"
+    twice = False
     formula = "dx = col2im(Wᵀ·dy), dW = dy·colsᵀ, db = Σ dy"
 
     def forward(self, x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, relu=False):
@@ -208,9 +211,8 @@ class Conv2d(Op):
         x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
         if DIRECT_3X3 and geo.direct and w.dtype == x.dtype and (b is None or b.dtype == x.dtype):
             out, xt = conv3x3_forward(x, w, b, workspace, relu=self.relu)
-            # dW needs x (kept in the kernels' tall layout); dx needs w; relu's mask needs out.
-            self.save(xt if need[1] else None, w if need[0] else None, None,
-                      out if relu else None)
+            # dW needs x (kept in the kernels' tall layout); dx needs w.
+            self.save(xt if need[1] else None, w if need[0] else None, None)
             self.shapes = (x.shape, w.shape, out.shape)
             return out
         geo.plan(x.itemsize, keep_cols=need[1])
@@ -240,14 +242,14 @@ class Conv2d(Op):
                     np.add(y, b.reshape(F, 1), out=out_n.reshape(n, F, P))
         if self.relu:
             np.maximum(out, 0, out=out)
-        # dW needs the columns (kept, or x to rebuild them); dx needs w; relu's mask needs out.
-        self.save(x if need[1] and kept is None else None, w if need[0] else None, kept,
-                  out if relu else None)
+        # dW needs the columns (kept, or x to rebuild them); dx needs w.
+        self.save(x if need[1] and kept is None else None, w if need[0] else None, kept)
         self.shapes = (x.shape, w.shape, out.shape)
         return out
 
-    def backward(self, g):
-        x, w, kept, relu_out = self.saved
+    def backward(self, g, *inputs, out):
+        x, w, kept = self.saved
+        relu_out = out if self.relu else None  # with relu=True, dy passes where out > 0
         geo = self.geo
         need = tuple(self.needs_grad) + (False,) * (3 - len(self.needs_grad))
         N, F, P, G, Fg, Kg = geo.N, geo.F, geo.P, geo.groups, geo.Fg, geo.Kg
@@ -323,7 +325,7 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, relu=False):
            [6., 9., 9., 6.],
            [4., 6., 6., 4.]], dtype=float32)
     >>> y.sum().backward(); x.grad[0, 0, 0]   # each corner pixel is seen by 4 windows, 2 filters
-    array([ 8., 12., 12.,  8.], dtype=float32)
+    tensor([ 8., 12., 12.,  8.], shape=(4,), dtype=float32)
     """
     inputs = (x, w) if b is None else (x, w, b)
     return Conv2d.apply(*inputs, stride=stride, padding=padding, dilation=dilation,
@@ -378,17 +380,18 @@ def _conv_params(rng, shapes):
 register(OpSpec(
     "conv2d", lambda x, w, b=None, **p: conv2d(x, w, b, **p), conv2d_reference,
     arity=2, shapes=_conv_shapes, params=_conv_params, values=(normal,), ops=("conv2d",),
+    twice=False,
     errors=(
-        ErrorCase(lambda: conv2d(_tensor((2, 3, 5)), _tensor((4, 3, 3, 3))), ValueError,
+        ErrorCase(lambda: conv2d(T(2, 3, 5), T(4, 3, 3, 3)), ValueError,
                   r"conv2d: expected a 4-D input .*\(2, 3, 5\)"),
-        ErrorCase(lambda: conv2d(_tensor((1, 3, 5, 5)), _tensor((4, 2, 3, 3))), ValueError,
+        ErrorCase(lambda: conv2d(T(1, 3, 5, 5), T(4, 2, 3, 3)), ValueError,
                   r"conv2d: channel mismatch: input \(1, 3, 5, 5\) .* weight \(4, 2, 3, 3\)"),
-        ErrorCase(lambda: conv2d(_tensor((1, 4, 5, 5)), _tensor((6, 2, 3, 3)), groups=3),
+        ErrorCase(lambda: conv2d(T(1, 4, 5, 5), T(6, 2, 3, 3), groups=3),
                   ValueError,
                   r"conv2d: groups=3 must divide .*\(1, 4, 5, 5\).*\(6, 2, 3, 3\)"),
-        ErrorCase(lambda: conv2d(_tensor((1, 1, 2, 2)), _tensor((1, 1, 5, 5)), padding=1),
+        ErrorCase(lambda: conv2d(T(1, 1, 2, 2), T(1, 1, 5, 5), padding=1),
                   ValueError,
                   r"conv2d: kernel 5x5 .* larger than the padded input 4x4 .*\(1, 1, 2, 2\)"),
-        ErrorCase(lambda: conv2d(_tensor((1, 1, 5, 5)), _tensor((1, 1, 3, 3)), padding="full"),
+        ErrorCase(lambda: conv2d(T(1, 1, 5, 5), T(1, 1, 3, 3), padding="full"),
                   ValueError, r"conv2d: padding must be .*'full'"),
     )))

@@ -3,13 +3,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Op
+from ..testing import Bad, T, spec
+from . import xp
+from .base import Op
 
 
-def _swap(m):
-    return np.swapaxes(m, -1, -2)
+def _matmul_shapes(rng):
+    kind = int(rng.integers(0, 5))
+    n, k, m = (int(v) for v in rng.integers(1, 5, size=3))
+    if kind == 0:
+        return (n, k), (k, m)
+    if kind == 1:  # batched with broadcasting batch dims
+        b = int(rng.integers(1, 4))
+        return (b, n, k), (1, k, m) if rng.random() < 0.5 else (k, m)
+    if kind == 2:
+        return (k,), (k, m) if rng.random() < 0.5 else (2, k, m)
+    if kind == 3:
+        return (n, k), (k,) if rng.random() < 0.5 else (k,)
+    return (k,), (k,)
 
 
+@spec(call=lambda a, b: a @ b, ref=np.matmul, arity=2, shapes=_matmul_shapes,
+      errors=(Bad(lambda: T(2, 3) @ T(4, 5), ValueError, r"matmul: shapes \(2, 3\) and \(4, 5\)"),))
 class MatMul(Op):
     name, formula = "matmul", "d(A·B)/dA = G·Bᵀ, d(A·B)/dB = Aᵀ·G"
 
@@ -26,28 +41,26 @@ class MatMul(Op):
         except ValueError:
             raise ValueError(f"matmul: batch dims of shapes {a.shape} and {b.shape} "
                              f"do not broadcast") from None
-        self.save(a, b)
         self.shapes = (a.shape, b.shape)
         return np.matmul(a, b)
 
-    def backward(self, g):
-        a, b = self.saved
-        # Promote 1-D operands to matrices so one pair of formulas covers every case.
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
-        g2 = g
+    def backward(self, g, a, b, out):
+        if a.ndim == 1 and b.ndim == 1:  # a dot product
+            return g * b, g * a
+        # A 1-D operand is a matrix with one row (a) or one column (b): promote, use the
+        # matrix formulas, drop the added axis again (the walk sums any batch dims away).
         if a.ndim == 1:
-            g2 = np.expand_dims(g2, -2)
+            g2 = g.reshape(g.shape[:-1] + (1, g.shape[-1]))
+            da = (g2 @ xp.swap_last(b)) if self.needs_grad[0] else None
+            db = a.reshape((a.shape[0], 1)) @ g2 if self.needs_grad[1] else None
+            return (None if da is None else da.reshape(da.shape[:-2] + da.shape[-1:])), db
         if b.ndim == 1:
-            g2 = np.expand_dims(g2, -1)
-        da = db = None
-        if self.needs_grad[0]:
-            da = g2 @ _swap(b2)
-            da = da.reshape(da.shape[:-2] + (da.shape[-1],)) if a.ndim == 1 else da
-        if self.needs_grad[1]:
-            db = _swap(a2) @ g2
-            db = db[..., 0] if b.ndim == 1 else db
-        return da, db
+            g2 = g.reshape(g.shape + (1,))
+            da = g2 @ b.reshape((1, b.shape[0])) if self.needs_grad[0] else None
+            db = (xp.swap_last(a) @ g2) if self.needs_grad[1] else None
+            return da, (None if db is None else db.reshape(db.shape[:-1]))
+        return (g @ xp.swap_last(b) if self.needs_grad[0] else None,
+                xp.swap_last(a) @ g if self.needs_grad[1] else None)
 
     def describe(self):
         return f"{self.shapes[0]} @ {self.shapes[1]}"

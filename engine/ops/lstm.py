@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Op, SliceGrad
-from ..registry import ErrorCase, OpSpec, _tensor, register
-from .elementwise import _array_sigmoid
+from ..autograd import SliceGrad
+from ..testing import Bad as ErrorCase
+from ..testing import OpSpec, T, register
+from .base import Op
+from .xp import sigmoid as _array_sigmoid
 
 
 def _check(op, gates, c):
@@ -29,7 +31,7 @@ def _check(op, gates, c):
 
 
 class LSTMCellState(Op):
-    name = "lstm_c"
+    name, twice = "lstm_c", False
     formula = ("c = σ(i)⊙tanh(g) + σ(f)⊙c₋₁;  dc₋₁ = dc⊙σ(f), di = dc⊙tanh(g)⊙σ'(i), "
                "df = dc⊙c₋₁⊙σ'(f), dg = dc⊙σ(i)⊙(1 − tanh²g)")
 
@@ -41,7 +43,7 @@ class LSTMCellState(Op):
         self.shape, self.H = gates.shape, H
         return i * g + f * c_prev
 
-    def backward(self, dc):
+    def backward(self, dc, *inputs, out):
         i, f, g, c_prev = self.saved
         d = np.empty((dc.shape[0], 3 * self.H), dc.dtype)
         d[:, :self.H] = dc * g * i * (1 - i)
@@ -51,7 +53,7 @@ class LSTMCellState(Op):
 
 
 class LSTMCellHidden(Op):
-    name = "lstm_h"
+    name, twice = "lstm_h", False
     formula = "h = σ(o)⊙tanh(c);  do = dh⊙tanh(c)⊙σ'(o), dc = dh⊙σ(o)⊙(1 − tanh²c)"
 
     def forward(self, gates, c):
@@ -61,7 +63,7 @@ class LSTMCellHidden(Op):
         self.shape, self.H = gates.shape, H
         return o * tc
 
-    def backward(self, dh):
+    def backward(self, dh, *inputs, out):
         o, tc = self.saved
         do = dh * tc * o * (1 - o)
         return SliceGrad(self.shape, (slice(None), slice(3 * self.H, None)), do), \
@@ -103,9 +105,11 @@ def _shapes(rng):
     return (n, 4 * h), (n, h)
 
 
-register(OpSpec("lstm_c", lstm_c, _lstm_c_ref, arity=2, shapes=_shapes, ops=("lstm_c",),
-                errors=(ErrorCase(lambda: lstm_c(_tensor((2, 6)), _tensor((2, 2))), ValueError,
+register(OpSpec("lstm_c", lstm_c, _lstm_c_ref, arity=2, shapes=_shapes,
+                ops=("lstm_c",), twice=False,
+                errors=(ErrorCase(lambda: lstm_c(T(2, 6), T(2, 2)), ValueError,
                                   r"lstm_c: gates must be \(N, 4H\) .*\(2, 6\) .*\(2, 2\)"),)))
-register(OpSpec("lstm_h", lstm_h, _lstm_h_ref, arity=2, shapes=_shapes, ops=("lstm_h",),
-                errors=(ErrorCase(lambda: lstm_h(_tensor((3, 8)), _tensor((2, 2))), ValueError,
+register(OpSpec("lstm_h", lstm_h, _lstm_h_ref, arity=2, shapes=_shapes,
+                ops=("lstm_h",), twice=False,
+                errors=(ErrorCase(lambda: lstm_h(T(3, 8), T(2, 2)), ValueError,
                                   r"lstm_h: gates must be \(N, 4H\) .*\(3, 8\) .*\(2, 2\)"),)))

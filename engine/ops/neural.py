@@ -3,41 +3,42 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Op
+from ..testing import axis_param, spec
+from . import xp
+from .base import Op, norm_axis
 
 
-def _check_axis(op, axis, ndim):
-    if not -ndim <= axis < max(ndim, 1):
-        raise ValueError(f"{op}: axis {axis} is out of range for a tensor with {ndim} dims")
+def _softmax(x, axis=-1):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
 
 
+@spec(call=lambda x, axis: x.softmax(axis), ref=_softmax, params=axis_param, min_dims=1)
 class Softmax(Op):
-    name, formula = "softmax", "dy/du = y ⊙ (g − Σ g·y)  with y = softmax(u)"
+    name, formula, float_only = "softmax", "dy/du = y ⊙ (g − Σ g·y)  with y = softmax(u)", True
 
     def forward(self, x, *, axis=-1):
-        _check_axis("softmax", axis, x.ndim)
-        self.axis = axis
-        e = np.exp(x - x.max(axis=axis, keepdims=True))
-        y = e / e.sum(axis=axis, keepdims=True)
-        self.save(y)
-        return y
+        self.axis = norm_axis("softmax", axis, x.shape)
+        if x.size == 0:
+            return x.copy()
+        e = np.exp(x - x.max(axis=self.axis, keepdims=True))
+        return e / e.sum(axis=self.axis, keepdims=True)
 
-    def backward(self, g):
-        (y,) = self.saved
-        return (y * (g - (g * y).sum(axis=self.axis, keepdims=True)),)
+    def backward(self, g, x, out):
+        return out * (g - (g * out).sum(axis=self.axis, keepdims=True))
 
 
+@spec(call=lambda x, axis: x.log_softmax(axis), ref=lambda x, axis: np.log(_softmax(x, axis)),
+      params=axis_param, min_dims=1)
 class LogSoftmax(Op):
-    name, formula = "log_softmax", "d/du = g − softmax(u) · Σ g"
+    name, formula, float_only = "log_softmax", "d/du = g − softmax(u) · Σ g", True
 
     def forward(self, x, *, axis=-1):
-        _check_axis("log_softmax", axis, x.ndim)
-        self.axis = axis
-        shifted = x - x.max(axis=axis, keepdims=True)
-        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-        self.save(out)
-        return out
+        self.axis = norm_axis("log_softmax", axis, x.shape)
+        if x.size == 0:
+            return x.copy()
+        shifted = x - x.max(axis=self.axis, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=self.axis, keepdims=True))
 
-    def backward(self, g):
-        (out,) = self.saved
-        return (g - np.exp(out) * g.sum(axis=self.axis, keepdims=True),)
+    def backward(self, g, x, out):
+        return g - xp.exp(out) * g.sum(axis=self.axis, keepdims=True)

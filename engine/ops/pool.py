@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Op
 from ..kernels import avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward
-from ..registry import ErrorCase, OpSpec, _tensor, distinct, normal, register
+from ..testing import Bad as ErrorCase
+from ..testing import OpSpec, T, distinct, normal, register
+from .base import Op
 from .conv import check_4d, pair
 
 
@@ -62,6 +63,7 @@ class PoolGeometry:
 
 class MaxPool2d(Op):
     name = "max_pool2d"
+    twice = False
     formula = "dx = dy at each window's argmax, 0 elsewhere (overlaps add up)"
 
     def forward(self, x, *, kernel, stride=None, padding=0, ceil_mode=False):
@@ -73,7 +75,7 @@ class MaxPool2d(Op):
         self.save(idx)
         return out
 
-    def backward(self, g):
+    def backward(self, g, *inputs, out):
         (idx,) = self.saved
         geo = self.geo
         dx = np.empty((geo.N, geo.C, geo.H * geo.W), g.dtype)
@@ -86,6 +88,7 @@ class MaxPool2d(Op):
 
 class AvgPool2d(Op):
     name = "avg_pool2d"
+    twice = False
     formula = "dx = dy / window size, spread over each window (overlaps add up)"
 
     def forward(self, x, *, kernel, stride=None, padding=0, ceil_mode=False,
@@ -97,7 +100,7 @@ class AvgPool2d(Op):
         avg_pool_forward(np.ascontiguousarray(x), out, *geo.args(), self.include_pad)
         return out
 
-    def backward(self, g):
+    def backward(self, g, *inputs, out):
         geo = self.geo
         dx = np.empty((geo.N, geo.C, geo.H, geo.W), g.dtype)
         avg_pool_backward(np.ascontiguousarray(g), dx, *geo.args(), self.include_pad)
@@ -199,18 +202,20 @@ def _avg_params(rng, shapes):
 register(OpSpec(
     "max_pool2d", lambda x, **p: max_pool2d(x, **p), max_pool2d_reference,
     shapes=_pool_shapes, params=_pool_params, values=(distinct,), ops=("max_pool2d",),
+    twice=False,
     errors=(
-        ErrorCase(lambda: max_pool2d(_tensor((3, 8, 8)), 2), ValueError,
+        ErrorCase(lambda: max_pool2d(T(3, 8, 8), 2), ValueError,
                   r"max_pool2d: expected a 4-D input .*\(3, 8, 8\)"),
-        ErrorCase(lambda: max_pool2d(_tensor((1, 1, 2, 2)), 3), ValueError,
+        ErrorCase(lambda: max_pool2d(T(1, 1, 2, 2), 3), ValueError,
                   r"max_pool2d: kernel 3x3 is larger than the padded input 2x2 .*\(1, 1, 2, 2\)"),
-        ErrorCase(lambda: max_pool2d(_tensor((1, 1, 8, 8)), 2, padding=2), ValueError,
+        ErrorCase(lambda: max_pool2d(T(1, 1, 8, 8), 2, padding=2), ValueError,
                   r"max_pool2d: padding \(2, 2\) must be at most half the kernel"),
     )))
 register(OpSpec(
     "avg_pool2d", lambda x, **p: avg_pool2d(x, **p), avg_pool2d_reference,
     shapes=_pool_shapes, params=_avg_params, values=(normal,), ops=("avg_pool2d",),
+    twice=False,
     errors=(
-        ErrorCase(lambda: avg_pool2d(_tensor((1, 1, 4, 4)), (2, 0)), ValueError,
+        ErrorCase(lambda: avg_pool2d(T(1, 1, 4, 4), (2, 0)), ValueError,
                   r"avg_pool2d: kernel must be an int ≥ 1 or a pair of them, got \(2, 0\)"),
     )))

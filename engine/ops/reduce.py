@@ -1,116 +1,143 @@
-"""Reductions: sum mean var max min logsumexp (differentiable), argmax argmin (not).
+"""Reductions: sum, mean, var, amax/amin (max/min), logsumexp.
 
-Every reduction takes ``axis`` (int, tuple or None for all) and ``keepdims``. Backward
-re-inserts the reduced axes (``_expand``) so the gradient broadcasts against the input.
+Every reduction takes ``axis`` (an int, a tuple, or None for all) and ``keepdims``. Backward
+puts the reduced axes back as size-1 dims (``expand``) so the gradient broadcasts against
+the input; the picture label names the axes only when not all of them are reduced.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Op
+from ..testing import Bad, T, distinct, np_axis, reduce_params, spec
+from . import xp
+from .base import Op, norm_axes
 
 
-def norm_axis(axis, ndim, op="reduce"):
-    """``axis`` as a sorted tuple of non-negative ints; clear error when out of range."""
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out = []
-    for a in axes:
-        if not -ndim <= a < max(ndim, 1):
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
-        out.append(int(a) % max(ndim, 1))
-    if len(set(out)) != len(out):
-        raise ValueError(f"{op}: repeated axis in {axis}")
-    return tuple(sorted(out))
+class Reduce(Op):
+    """Shared by the reductions: which axes, keepdims, and the way back."""
 
+    def setup(self, x, axis, keepdims):
+        self.shape, self.keepdims = x.shape, bool(keepdims)
+        self.axes = norm_axes(self.name, axis, x.shape)
+        self.n = int(np.prod([x.shape[a] for a in self.axes]))  # elements per output entry
 
-def _expand(g, shape, axes, keepdims):
-    """Put the reduced ``axes`` back as size-1 dims so ``g`` broadcasts to ``shape``."""
-    return g if keepdims else np.expand_dims(g, axes) if axes else g
+    def expand(self, g):
+        """``g`` with the reduced axes back as size-1 dims (it then broadcasts to the input)."""
+        if self.keepdims or not self.axes:
+            return g
+        return g.reshape(tuple(1 if i in self.axes else n for i, n in enumerate(self.shape)))
 
-
-class Sum(Op):
-    name, formula = "sum", "d(Σ u)/du = 1 for every element"
-
-    def forward(self, x, *, axis=None, keepdims=False):
-        self.shape, self.axes, self.keepdims = x.shape, norm_axis(axis, x.ndim, "sum"), keepdims
-        return np.asarray(x.sum(axis=self.axes, keepdims=keepdims))
-
-    def backward(self, g):
-        return (np.broadcast_to(_expand(g, self.shape, self.axes, self.keepdims), self.shape),)
+    def label(self):
+        if len(self.axes) == len(self.shape):
+            return self.name
+        return f"{self.name} axis={self.axes[0] if len(self.axes) == 1 else self.axes}"
 
     def describe(self):
         return f"axis={self.axes}"
 
 
-class Mean(Sum):
-    name, formula = "mean", "d(mean u)/du = 1/n for every element"
+def _floats_only(op, x):
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"{op}(): could not infer output dtype. Input dtype must be either a "
+                        f"floating point or complex dtype. Got: {x.dtype} (convert with "
+                        f".float() or .double() first, as in PyTorch)")
+
+
+@spec(call=lambda x, **p: x.sum(**p), params=reduce_params,
+      ref=lambda x, axis, keepdims: np.sum(x, axis=np_axis(axis), keepdims=keepdims),
+      errors=(Bad(lambda: T(2, 3).sum(axis=2), IndexError, r"sum: dim 2 is out of range"),))
+class Sum(Reduce):
+    name, formula, linear = "sum", "d(Σ u)/du = 1 for every element", True
+
+    def forward(self, x, *, axis=None, keepdims=False, dtype=None):
+        self.setup(x, axis, keepdims)
+        return np.asarray(x.sum(axis=self.axes, keepdims=self.keepdims, dtype=dtype))
+
+    def backward(self, g, x, out):
+        return xp.broadcast_to(self.expand(g), self.shape)
+
+
+@spec(call=lambda x, **p: x.mean(**p), params=reduce_params,
+      ref=lambda x, axis, keepdims: np.mean(x, axis=np_axis(axis), keepdims=keepdims),
+      errors=(Bad(lambda: T(2, dtype=np.int64).mean(), TypeError,
+                  r"mean\(\): could not infer output dtype"),))
+class Mean(Reduce):
+    name, formula, linear = "mean", "d(mean u)/du = 1/n for every element", True
 
     def forward(self, x, *, axis=None, keepdims=False):
-        out = super().forward(x, axis=axis, keepdims=keepdims)
-        self.n = int(np.prod([x.shape[a] for a in self.axes])) if self.axes else 1
-        return (out / x.dtype.type(max(self.n, 1))).astype(x.dtype, copy=False)
+        _floats_only("mean", x)
+        self.setup(x, axis, keepdims)
+        with np.errstate(invalid="ignore", divide="ignore"):  # mean of nothing is NaN
+            return np.asarray(x.sum(axis=self.axes, keepdims=self.keepdims)
+                              / x.dtype.type(self.n))
 
-    def backward(self, g):
-        (dx,) = super().backward(g)
-        return (dx / g.dtype.type(self.n),)
+    def backward(self, g, x, out):
+        return xp.broadcast_to(self.expand(g) / self.n, self.shape)
 
 
-class Var(Op):
+@spec(call=lambda x, **p: x.var(**p, correction=0), params=reduce_params,
+      ref=lambda x, axis, keepdims: np.var(x, axis=np_axis(axis), keepdims=keepdims))
+class Var(Reduce):
     name, formula = "var", "d var(u)/du = 2(u − mean u)/(n − correction)"
 
     def forward(self, x, *, axis=None, keepdims=False, correction=1):
-        self.axes, self.keepdims = norm_axis(axis, x.ndim, "var"), keepdims
-        n = int(np.prod([x.shape[a] for a in self.axes])) if self.axes else 1
-        self.denom = x.dtype.type(max(n - correction, 0))
+        _floats_only("var", x)
+        self.setup(x, axis, keepdims)
+        self.denom = max(self.n - correction, 0)
         centered = x - x.mean(axis=self.axes, keepdims=True)
-        self.save(centered)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.asarray((centered * centered).sum(axis=self.axes, keepdims=keepdims)
-                              / self.denom).astype(x.dtype, copy=False)
+        with np.errstate(divide="ignore", invalid="ignore"):  # n ≤ correction: inf/NaN
+            return np.asarray((centered * centered).sum(axis=self.axes, keepdims=self.keepdims)
+                              / x.dtype.type(self.denom))
 
-    def backward(self, g):
-        (centered,) = self.saved
-        g = _expand(g, centered.shape, self.axes, self.keepdims)
-        return (g * (2 * centered / self.denom),)
+    def backward(self, g, x, out):
+        centered = x - x.mean(axis=self.axes, keepdims=True)
+        return self.expand(g) * (centered * (2 / self.denom if self.denom else np.inf))
 
 
-class Max(Op):
+@spec(call=lambda x, **p: x.amax(**p), params=reduce_params, domain=(distinct,),
+      ref=lambda x, axis, keepdims: np.max(x, axis=np_axis(axis), keepdims=keepdims))
+class Max(Reduce):
     name, formula = "max", "d max(u)/du = 1 at the maximum (ties share it), 0 elsewhere"
-    _pick = staticmethod(np.max)
+    pick = staticmethod(np.max)
 
     def forward(self, x, *, axis=None, keepdims=False):
-        if x.size == 0:
-            raise ValueError(f"{self.name}: cannot reduce an empty tensor of shape {x.shape}")
-        self.axes, self.keepdims = norm_axis(axis, x.ndim, self.name), keepdims
-        out = np.asarray(self._pick(x, axis=self.axes, keepdims=True))
-        self.save(x, out)
-        return out if keepdims else np.squeeze(out, self.axes) if self.axes else out
+        self.setup(x, axis, keepdims)
+        if self.n == 0:
+            raise IndexError(f"{self.name}: cannot reduce over an empty dimension (shape "
+                             f"{x.shape}, axis {self.axes}): it has no maximum or minimum")
+        return np.asarray(self.pick(x, axis=self.axes, keepdims=self.keepdims))
 
-    def backward(self, g):
-        x, out = self.saved
-        hit = x == out
-        count = hit.sum(axis=self.axes, keepdims=True)
-        return (_expand(g, x.shape, self.axes, self.keepdims) * hit / count.astype(g.dtype),)
+    def backward(self, g, x, out):
+        hit = (x == self.expand(out)).astype(g.dtype)
+        return self.expand(g) * hit / hit.sum(axis=self.axes, keepdims=True)
 
 
+@spec(call=lambda x, **p: x.amin(**p), params=reduce_params, domain=(distinct,),
+      ref=lambda x, axis, keepdims: np.min(x, axis=np_axis(axis), keepdims=keepdims))
 class Min(Max):
     name, formula = "min", "d min(u)/du = 1 at the minimum (ties share it), 0 elsewhere"
-    _pick = staticmethod(np.min)
+    pick = staticmethod(np.min)
 
 
-class LogSumExp(Op):
-    name, formula = "logsumexp", "d logΣeᵘ/du = softmax(u)"
+def _logsumexp(x, axis=None, keepdims=False):
+    m = np.max(x, axis=np_axis(axis), keepdims=True)
+    out = m + np.log(np.sum(np.exp(x - m), axis=np_axis(axis), keepdims=True))
+    return out if keepdims else np.squeeze(out, axis=np_axis(axis) if axis is not None else None)
+
+
+@spec(call=lambda x, **p: x.logsumexp(**p), ref=_logsumexp, params=reduce_params)
+class LogSumExp(Reduce):
+    name, formula, float_only = "logsumexp", "d logΣeᵘ/du = softmax(u)", True
 
     def forward(self, x, *, axis=None, keepdims=False):
-        self.axes, self.keepdims = norm_axis(axis, x.ndim, "logsumexp"), keepdims
+        self.setup(x, axis, keepdims)
+        if self.n == 0:  # the log of an empty sum
+            return np.full(np.sum(x, axis=self.axes, keepdims=self.keepdims).shape, -np.inf,
+                           x.dtype)
         m = np.max(x, axis=self.axes, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)  # all -inf rows: avoid inf - inf
         out = m + np.log(np.sum(np.exp(x - m), axis=self.axes, keepdims=True))
-        self.save(x, out)
-        return out if keepdims else np.squeeze(out, self.axes) if self.axes else out
+        return out if self.keepdims else np.squeeze(out, self.axes)
 
-    def backward(self, g):
-        x, out = self.saved
-        return (_expand(g, x.shape, self.axes, self.keepdims) * np.exp(x - out),)
+    def backward(self, g, x, out):
+        return self.expand(g) * xp.exp(x - self.expand(out))

@@ -20,7 +20,7 @@ class Conv2d(Module):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, groups=1, bias=True):
+                 dilation=1, groups=1, bias=True, dtype=None):
         super().__init__()
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"Conv2d: groups={groups} must divide in_channels={in_channels} "
@@ -34,6 +34,8 @@ class Conv2d(Module):
         self.weight = Parameter(glorot_uniform((out_channels, in_channels // groups, kh, kw),
                                                fan_in, fan_out))
         self.bias = Parameter(zeros(out_channels)) if bias else None
+        if dtype is not None:
+            self.to(dtype)
 
     def forward(self, x):
         return engine.conv2d(x, self.weight, self.bias, stride=self.stride,

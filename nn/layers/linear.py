@@ -1,5 +1,7 @@
-"""Linear (Keras: Dense) and Flatten."""
+"""Linear, Keras's Dense (its input size inferred at the first call) and Flatten."""
 from __future__ import annotations
+
+import numpy as np
 
 from .. import functional as F
 from ..module import Module, Parameter
@@ -15,12 +17,14 @@ class Linear(Module):
     (16, 13)
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(glorot_uniform((out_features, in_features), in_features,
                                                out_features))
         self.bias = Parameter(zeros(out_features)) if bias else None
+        if dtype is not None:
+            self.to(dtype)
 
     def forward(self, x):
         return F.linear(x, self.weight, self.bias)
@@ -40,3 +44,125 @@ class Flatten(Module):
 
     def forward(self, x):
         return x.flatten(self.start_dim, self.end_dim)
+
+
+def _softmax_last(x):
+    return x.softmax(-1)
+
+
+# Keras's activation names; None and 'linear' mean none.
+ACTIVATIONS = {
+    "linear": None,
+    "relu": lambda x: x.relu(),
+    "sigmoid": lambda x: x.sigmoid(),
+    "tanh": lambda x: x.tanh(),
+    "softmax": _softmax_last,
+}
+
+
+def activation_fn(who, activation):
+    """The function for a Keras activation: a name in ``ACTIVATIONS``, None, or a callable
+    (a function of a Tensor, or a Module such as ``nn.ReLU()``)."""
+    if activation is None:
+        return None
+    if isinstance(activation, str):
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"{who}: unknown activation {activation!r}; known: "
+                             f"{', '.join(sorted(ACTIVATIONS))} (or pass a function)")
+        return ACTIVATIONS[activation]
+    if callable(activation):
+        return activation
+    raise TypeError(f"{who}: activation must be a name, None or a callable, got "
+                    f"{type(activation).__name__}")
+
+
+class Dense(Linear):
+    """Keras's ``Dense(units, activation=None, use_bias=True,
+    kernel_initializer='glorot_uniform', bias_initializer='zeros', input_shape=None)``:
+    ``y = act(x Wᵀ + b)``, x (..., in) → y (..., units).
+
+    The input size comes from ``input_shape=(in,)`` (or ``input_dim=in``), else from the
+    first call, as PyTorch's ``LazyLinear`` (``built`` says which): until then the layer has
+    no parameters, so build it (call the model once, ``model.summary()``, ``model.fit``)
+    before giving ``model.parameters()`` to an optimizer of your own. ``activation`` is a
+    name ('relu', 'sigmoid', 'tanh', 'softmax', 'linear') or a function. Parameters keep
+    Linear's names and layout (``weight`` (units, in), the transpose of Keras's kernel;
+    ``model.get_weights()`` gives Keras's layout). With the default initializer the weights
+    are exactly those ``Linear(in, units)`` draws.
+
+    >>> import engine
+    >>> layer = Dense(16, activation="relu")
+    >>> layer.built, layer(engine.zeros(5, 13)).shape, layer.weight.shape
+    (False, (5, 16), (16, 13))
+    """
+
+    def __init__(self, units, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 input_shape=None, input_dim=None):
+        Module.__init__(self)
+        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+            raise ValueError(f"Dense: units must be an int >= 1, got {units!r}")
+        from ..keras import initializers
+        self.units = self.out_features = units
+        self.activation = activation
+        self._act = activation_fn("Dense", activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self._inits = initializers.get(kernel_initializer), initializers.get(bias_initializer)
+        self.weight, self.bias = None, None
+        self.in_features, self.built = None, False
+        if input_shape is not None and input_dim is not None:
+            raise ValueError("Dense: give input_shape or input_dim, not both")
+        if input_shape is not None:
+            input_shape = tuple(input_shape)
+            if not input_shape or not isinstance(input_shape[-1], int):
+                raise ValueError(f"Dense: input_shape is the shape of one sample, e.g. (13,); "
+                                 f"got {input_shape!r}")
+            self.input_shape = input_shape
+        elif input_dim is not None:
+            self.input_shape = (int(input_dim),)
+        else:
+            self.input_shape = None
+        if self.input_shape is not None:
+            self.build(self.input_shape[-1])
+
+    def build(self, in_features, dtype=np.float32):
+        """Create ``weight`` (units, in_features) and ``bias`` (units,)."""
+        if isinstance(in_features, bool) or not isinstance(in_features, (int, np.integer)) \
+                or in_features < 1:
+            raise ValueError(f"Dense: the input size must be an int >= 1, got {in_features!r}")
+        kernel, bias = self._inits
+        self.in_features = int(in_features)
+        self.weight = Parameter(kernel.draw((self.units, self.in_features), self.in_features,
+                                            self.units), dtype=dtype)
+        self.bias = Parameter(bias.draw((self.units,), self.units, self.units),
+                              dtype=dtype) if self.use_bias else None
+        self.built = True
+
+    def forward(self, x):
+        if not self.built:
+            self.build(x.shape[-1], x.dtype if x.dtype.kind == "f" else np.float32)
+        elif x.shape[-1] != self.in_features:
+            raise ValueError(f"Dense: input of shape {x.shape} has {x.shape[-1]} features, the "
+                             f"layer was built for {self.in_features}")
+        y = F.linear(x, self.weight, self.bias)
+        return y if self._act is None else self._act(y)
+
+    def get_config(self):
+        """Constructor arguments, with the input size once built (for ``model.save``)."""
+        from ..keras import initializers
+        from ..keras.saving import constructor_config
+        config = constructor_config(self)
+        config["kernel_initializer"] = initializers.serialize(self._inits[0],
+                                                              self.kernel_initializer)
+        config["bias_initializer"] = initializers.serialize(self._inits[1],
+                                                            self.bias_initializer)
+        if self.built and self.input_shape is None:
+            config["input_dim"] = self.in_features
+        return config
+
+    def extra_repr(self):
+        size = self.in_features if self.built else "not built"
+        act = self.activation if isinstance(self.activation, (str, type(None))) \
+            else getattr(self.activation, "__name__", type(self.activation).__name__)
+        return f"units={self.units}, activation={act!r}, in_features={size}"

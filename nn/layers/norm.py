@@ -20,7 +20,7 @@ class _BatchNorm(Module):
     _dims: tuple = ()
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
-                 affine: bool = True):
+                 affine: bool = True, dtype=None):
         super().__init__()
         if not 0 <= momentum <= 1:
             raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1], got {momentum}")
@@ -37,6 +37,8 @@ class _BatchNorm(Module):
         self.bias = Parameter(np.zeros(num_features)) if affine else None
         self.register_buffer("running_mean", np.zeros(num_features))
         self.register_buffer("running_var", np.ones(num_features))
+        if dtype is not None:
+            self.to(dtype)
 
     def _check(self, x):
         if x.ndim not in self._dims or x.shape[1] != self.num_features:
@@ -48,9 +50,13 @@ class _BatchNorm(Module):
         axes = (0,) + tuple(range(2, x.ndim))
         shape = (1, self.num_features) + (1,) * (x.ndim - 2)
         if self.training:
+            if x.numel() // self.num_features <= 1:  # the variance of one value is 0: y = β
+                raise ValueError(f"{type(self).__name__}: expected more than 1 value per "
+                                 f"channel when training, got input of shape {x.shape} "
+                                 f"(use a batch > 1, or model.eval() for single samples)")
             mean = x.mean(axis=axes, keepdims=True)
             var = x.var(axis=axes, keepdims=True, correction=0)
-            n = x.size // self.num_features
+            n = x.numel() // self.num_features
             with engine.no_grad():
                 m = self.momentum
                 unbiased = var.data.reshape(-1) * (n / max(n - 1, 1))

@@ -6,6 +6,13 @@ state (h (N, H); for LSTM the pair (h, c)). Parameters follow PyTorch's names an
 (``weight_ih_l0`` (G·H, in), ``weight_hh_l0`` (G·H, H), ``bias_ih_l0``, ``bias_hh_l0``; LSTM
 gates i, f, g, o; GRU gates r, z, n) so a PyTorch state dict of the same layer loads.
 
+``single_bias=True`` keeps one bias vector per layer (``bias_ih``; ``bias_hh`` is None), as
+Keras's SimpleRNN and LSTM have: the same function (the two PyTorch biases only ever appear
+summed), and Keras's parameter counts (LSTM(32) on 2 features: 4·(2·32 + 32·32 + 32) = 4,480
+instead of 4,608). ``SimpleRNN``, ``KerasLSTM`` and ``KerasGRU`` are the Keras-style layers:
+``units`` first, the input size inferred at the first call, the last output only unless
+``return_sequences=True``, Keras's initialisers (orthogonal recurrent weights).
+
 ``stateful=True`` keeps the final state between calls (Flux's ``Recur``, Keras's
 ``stateful``) until ``reset_state()`` (Flux's ``reset!``); the kept state is detached, so
 gradients stop at the call boundary (truncated backprop through time).
@@ -15,8 +22,9 @@ every op of step t into its own cluster.
 """
 from __future__ import annotations
 
+import numpy as np
+
 import engine
-from engine.autograd import scope_stack
 
 from ..module import Module, Parameter
 from .init import glorot_uniform, zeros
@@ -51,15 +59,17 @@ def _activation(name):
 class _CellParams:
     """Creates the four parameters of a recurrent cell with ``gates`` gates."""
 
-    def _make_params(self, input_size, hidden_size, gates, bias, suffix=""):
+    def _make_params(self, input_size, hidden_size, gates, bias, suffix="", single_bias=False):
         self.input_size, self.hidden_size, self._gates = input_size, hidden_size, gates
+        self.single_bias = bool(single_bias)
         g = gates * hidden_size
         setattr(self, "weight_ih" + suffix,
                 Parameter(glorot_uniform((g, input_size), input_size, g)))
         setattr(self, "weight_hh" + suffix,
                 Parameter(glorot_uniform((g, hidden_size), hidden_size, g)))
         setattr(self, "bias_ih" + suffix, Parameter(zeros(g)) if bias else None)
-        setattr(self, "bias_hh" + suffix, Parameter(zeros(g)) if bias else None)
+        setattr(self, "bias_hh" + suffix,
+                Parameter(zeros(g)) if bias and not single_bias else None)
         self._suffix = suffix
 
     def _p(self, name):
@@ -68,8 +78,9 @@ class _CellParams:
     def _input_part(self, x):
         """``x W_ihᵀ + b_ih + b_hh`` for every timestep at once (one GEMM instead of T)."""
         out = x @ self._p("weight_ih").T
-        if self._p("bias_ih") is not None:
-            out = out + (self._p("bias_ih") + self._p("bias_hh"))
+        b_ih, b_hh = self._p("bias_ih"), self._p("bias_hh")
+        if b_ih is not None:
+            out = out + (b_ih if b_hh is None else b_ih + b_hh)
         return out
 
     def _check_input(self, x, name):
@@ -116,9 +127,9 @@ class RNNCell(Module, _CellParams):
     """One step of an Elman RNN: ``h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)``;
     x (N, in), h (N, H) → h' (N, H). ``nonlinearity``: 'tanh', 'relu' or 'linear'."""
 
-    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh"):
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", single_bias=False):
         Module.__init__(self)
-        self._make_params(input_size, hidden_size, 1, bias)
+        self._make_params(input_size, hidden_size, 1, bias, single_bias=single_bias)
         self.nonlinearity = nonlinearity
         self._act = _activation(nonlinearity)
 
@@ -140,9 +151,9 @@ class LSTMCell(Module, _CellParams):
     builds every gate as its own op (slices, σ, tanh, products) — to step through them or see
     them drawn. Same numbers either way."""
 
-    def __init__(self, input_size, hidden_size, bias=True, fused=True):
+    def __init__(self, input_size, hidden_size, bias=True, fused=True, single_bias=False):
         Module.__init__(self)
-        self._make_params(input_size, hidden_size, 4, bias)
+        self._make_params(input_size, hidden_size, 4, bias, single_bias=single_bias)
         self.fused = fused
 
     def forward(self, x, state=None):
@@ -182,9 +193,16 @@ class _Recurrent(Module, _CellParams):
     _name = ""
     _gates = 1
 
-    def __init__(self, input_size, hidden_size, bias=True, batch_first=True, stateful=False):
+    def __init__(self, input_size, hidden_size, bias=True, batch_first=True, stateful=False,
+                 single_bias=False):
         Module.__init__(self)
-        self._make_params(input_size, hidden_size, self._gates, bias, suffix="_l0")
+        if single_bias and self._gates == 3:
+            raise ValueError("GRU: single_bias is not supported: a GRU's recurrent bias sits "
+                             "inside r ⊙ (W_hn h + b_hn), so it cannot merge with the input "
+                             "bias (Keras's GRU, reset_after=True by default, has two biases "
+                             "too)")
+        self._make_params(input_size, hidden_size, self._gates, bias, suffix="_l0",
+                          single_bias=single_bias)
         self.batch_first, self.stateful = batch_first, stateful
         self.state = None
 
@@ -214,11 +232,8 @@ class _Recurrent(Module, _CellParams):
         whh_t = self._p("weight_hh").T  # shared by every step: drawn once, outside the steps
         outputs = []
         for t in range(steps):
-            scope_stack.append(TimeStep(t, self))
-            try:
+            with engine.module_scope(TimeStep(t, self)):
                 state = self._step(xw[:, t], state, whh_t)
-            finally:
-                scope_stack.pop()
             outputs.append(state[0] if isinstance(state, tuple) else state)
         out = engine.stack(outputs, axis=1)
         if not self.batch_first:
@@ -230,6 +245,7 @@ class _Recurrent(Module, _CellParams):
 
     def extra_repr(self):
         extra = ", stateful=True" if self.stateful else ""
+        extra += ", single_bias=True" if getattr(self, "single_bias", False) else ""
         return f"{self.input_size}, {self.hidden_size}, batch_first={self.batch_first}{extra}"
 
 
@@ -250,8 +266,8 @@ class RNN(_Recurrent):
     _name, _gates = "RNN", 1
 
     def __init__(self, input_size, hidden_size, nonlinearity="tanh", bias=True,
-                 batch_first=True, stateful=False):
-        super().__init__(input_size, hidden_size, bias, batch_first, stateful)
+                 batch_first=True, stateful=False, single_bias=False):
+        super().__init__(input_size, hidden_size, bias, batch_first, stateful, single_bias)
         self.nonlinearity = nonlinearity
         self._act = _activation(nonlinearity)
 
@@ -271,8 +287,8 @@ class LSTM(_Recurrent):
     _name, _gates = "LSTM", 4
 
     def __init__(self, input_size, hidden_size, bias=True, batch_first=True, stateful=False,
-                 fused=True):
-        super().__init__(input_size, hidden_size, bias, batch_first, stateful)
+                 fused=True, single_bias=False):
+        super().__init__(input_size, hidden_size, bias, batch_first, stateful, single_bias)
         self.fused = fused
 
     def _initial_state(self, n, dtype):
@@ -293,3 +309,175 @@ class GRU(_Recurrent):
 
     def _step(self, xw_t, h, whh_t):
         return _gru_step(self, xw_t, h, whh_t)
+
+
+# ------------------------------------------------------------------- Keras-style layers
+def _keras_input_size(who, input_shape, input_dim):
+    if input_dim is not None:
+        return int(input_dim)
+    if input_shape is None:
+        return None
+    shape = tuple(input_shape)
+    if len(shape) != 2:
+        raise ValueError(f"{who}: input_shape is (timesteps, features) without the batch, "
+                         f"e.g. (50, 2); got {input_shape!r}")
+    return int(shape[-1])
+
+
+class _KerasRecurrent:
+    """Keras's recurrent-layer interface over the PyTorch-style layers above: ``units``
+    first; the input size read from ``input_shape=(timesteps, features)`` or inferred at
+    the first call; one bias per layer (two for GRU, as Keras's ``reset_after=True``);
+    Keras's initialisers (Glorot-uniform kernel, orthogonal recurrent kernel, zero bias);
+    returns the last output (N, units), the whole sequence (N, T, units) with
+    ``return_sequences=True``, and ``[output, *final_state]`` with ``return_state=True``.
+    Parameters keep PyTorch's names and layouts (``weight_ih_l0`` is (G·units, in))."""
+
+    _name = ""
+
+    def _keras_setup(self, units, use_bias, kernel_initializer, recurrent_initializer,
+                     bias_initializer, return_sequences, return_state, stateful, input_shape,
+                     input_dim, **attributes):
+        Module.__init__(self)
+        for name, value in attributes.items():  # what _build needs (e.g. unit_forget_bias)
+            setattr(self, name, value)
+        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+            raise ValueError(f"{self._name}: units must be an int >= 1, got {units!r}")
+        from ..keras import initializers
+        self.units = self.hidden_size = units
+        self.use_bias = bool(use_bias)
+        self._inits = [initializers.get(kernel_initializer),
+                       initializers.get(recurrent_initializer),
+                       initializers.get(bias_initializer)]
+        self.kernel_initializer, self.recurrent_initializer = (kernel_initializer,
+                                                               recurrent_initializer)
+        self.bias_initializer = bias_initializer
+        self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
+        self.batch_first, self.stateful, self.state = True, bool(stateful), None
+        self.single_bias = self._gates != 3
+        self.input_shape = None if input_shape is None else tuple(input_shape)
+        self.input_size, self.built = None, False
+        size = _keras_input_size(self._name, input_shape, input_dim)
+        if size is not None:
+            self._build(size)
+
+    def _build(self, input_size, dtype=np.float32):
+        g, units = self._gates * self.units, self.units
+        kernel, recurrent, bias = self._inits
+        self.input_size, self._suffix = int(input_size), "_l0"
+        self.weight_ih_l0 = Parameter(kernel.draw((g, input_size), input_size, g), dtype=dtype)
+        self.weight_hh_l0 = Parameter(recurrent.draw((g, units), units, g), dtype=dtype)
+        self.bias_ih_l0 = Parameter(self._bias(bias, g), dtype=dtype) if self.use_bias else None
+        self.bias_hh_l0 = (Parameter(bias.draw((g,), g, g), dtype=dtype)
+                           if self.use_bias and not self.single_bias else None)
+        self.built = True
+
+    def _bias(self, init, g):
+        return init.draw((g,), g, g)
+
+    def forward(self, x, initial_state=None):
+        if x.ndim != 3:
+            raise ValueError(f"{self._name}: expected (batch, timesteps, features) input, got "
+                             f"shape {x.shape}")
+        if not self.built:
+            self._build(x.shape[-1], x.dtype if x.dtype.kind == "f" else np.float32)
+        outputs, state = super().forward(x, initial_state)
+        out = outputs if self.return_sequences else outputs[:, -1]
+        if self.return_state:
+            return [out, *state] if isinstance(state, tuple) else [out, state]
+        return out
+
+    def get_config(self):
+        """Constructor arguments, with the input size once built (for ``model.save``)."""
+        from ..keras import initializers
+        from ..keras.saving import constructor_config
+        config = constructor_config(self)
+        for key, init in zip(("kernel_initializer", "recurrent_initializer",
+                              "bias_initializer"), self._inits, strict=True):
+            config[key] = initializers.serialize(init, config[key])
+        if self.built and self.input_shape is None:
+            config["input_dim"] = self.input_size
+        return config
+
+    def extra_repr(self):
+        size = self.input_size if self.built else "not built"
+        extra = ", return_sequences=True" if self.return_sequences else ""
+        extra += ", return_state=True" if self.return_state else ""
+        extra += ", stateful=True" if self.stateful else ""
+        return f"units={self.units}, input_size={size}{extra}"
+
+
+class SimpleRNN(_KerasRecurrent, RNN):
+    """Keras's ``SimpleRNN(units, activation='tanh', ...)``: ``h_t = act(x_t W + h_{t−1} U
+    + b)`` with one bias; x (N, T, in) → the last h (N, units) (or every h_t with
+    ``return_sequences=True``). Parameters: in·units + units² + units (the course's stock
+    example, SimpleRNN(4) on windows of 10×1 values: 4 + 16 + 4 = 24).
+
+    >>> rnn = SimpleRNN(4, input_shape=(10, 1))
+    >>> rnn(engine.zeros(2, 10, 1)).shape, sum(p.numel() for p in rnn.parameters())
+    ((2, 4), 24)
+    """
+
+    _name, _gates = "SimpleRNN", 1
+
+    def __init__(self, units, activation="tanh", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", return_sequences=False, return_state=False,
+                 stateful=False, input_shape=None, input_dim=None):
+        nonlinearity = "linear" if activation is None else activation
+        self._keras_setup(units, use_bias, kernel_initializer, recurrent_initializer,
+                          bias_initializer, return_sequences, return_state, stateful,
+                          input_shape, input_dim, activation=activation,
+                          nonlinearity=nonlinearity, _act=_activation(nonlinearity))
+
+
+class KerasLSTM(_KerasRecurrent, LSTM):
+    """Keras's ``LSTM(units, ...)`` (``nn.keras.layers.LSTM``): PyTorch's LSTM equations
+    (gates i, f, g, o: Keras's i, f, c, o) with one bias, the forget gate's bias starting at 1
+    (``unit_forget_bias=True``, Keras's default). LSTM(32) on (50, 2): 4·(2·32 + 32·32 + 32)
+    = 4,480 parameters, as the course's summary.
+
+    >>> KerasLSTM(32, input_shape=(50, 2)).weight_hh_l0.shape
+    (128, 32)
+    """
+
+    _name, _gates = "LSTM", 4
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", unit_forget_bias=True, return_sequences=False,
+                 return_state=False, stateful=False, input_shape=None, input_dim=None):
+        if activation != "tanh" or recurrent_activation != "sigmoid":
+            raise ValueError("LSTM: only activation='tanh' and recurrent_activation='sigmoid' "
+                             f"are supported, got {activation!r}, {recurrent_activation!r}")
+        self._keras_setup(units, use_bias, kernel_initializer, recurrent_initializer,
+                          bias_initializer, return_sequences, return_state, stateful,
+                          input_shape, input_dim, activation=activation,
+                          recurrent_activation=recurrent_activation,
+                          unit_forget_bias=bool(unit_forget_bias), fused=True)
+
+    def _bias(self, init, g):
+        b = init.draw((g,), g, g)
+        if self.unit_forget_bias:
+            b[self.units:2 * self.units] = 1.0  # the forget gate (Keras's default)
+        return b
+
+
+class KerasGRU(_KerasRecurrent, GRU):
+    """Keras's ``GRU(units, ...)`` (``nn.keras.layers.GRU``) with ``reset_after=True`` (its
+    default): PyTorch's GRU equations and two biases, so 3·(in·units + units² + 2·units)
+    parameters in both. Gates are stored in PyTorch's order r, z, n (Keras: z, r, h)."""
+
+    _name, _gates = "GRU", 3
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", reset_after=True, return_sequences=False,
+                 return_state=False, stateful=False, input_shape=None, input_dim=None):
+        if activation != "tanh" or recurrent_activation != "sigmoid" or not reset_after:
+            raise ValueError("GRU: only activation='tanh', recurrent_activation='sigmoid' and "
+                             "reset_after=True are supported")
+        self._keras_setup(units, use_bias, kernel_initializer, recurrent_initializer,
+                          bias_initializer, return_sequences, return_state, stateful,
+                          input_shape, input_dim, activation=activation,
+                          recurrent_activation=recurrent_activation, reset_after=True)

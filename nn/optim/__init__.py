@@ -1,4 +1,4 @@
-"""Optimizers (SGD, Adam, AdamW, RMSprop), learning-rate schedulers and gradient clipping.
+"""Optimizers (SGD, Adam, AdamW, RMSprop, LBFGS), learning-rate schedulers and gradient clipping.
 
 >>> import engine
 >>> from nn import optim
@@ -10,8 +10,11 @@
 array([0.75], dtype=float32)
 """
 from .clip import clip_grad_norm_, clip_grad_value_
+from .lbfgs import LBFGS
 from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
-from .schedulers import ExponentialLR, LambdaLR, LRScheduler, StepLR
+from .schedulers import (CosineAnnealingLR, ExponentialLR, LambdaLR, LRScheduler,
+                         ReduceLROnPlateau, StepLR)
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "LRScheduler", "ExponentialLR",
-           "StepLR", "LambdaLR", "clip_grad_norm_", "clip_grad_value_"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "LBFGS", "LRScheduler",
+           "ExponentialLR", "StepLR", "LambdaLR", "CosineAnnealingLR", "ReduceLROnPlateau",
+           "clip_grad_norm_", "clip_grad_value_"]

@@ -27,10 +27,10 @@ def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0,
     Returns the total norm BEFORE clipping, a float (watch it to spot exploding gradients).
 
     >>> import engine, numpy as np
-    >>> w = engine.zeros(2, requires_grad=True); w.grad = np.array([3.0, 4.0], np.float32)
+    >>> w = engine.zeros(2, requires_grad=True); w.grad = engine.tensor([3.0, 4.0])
     >>> clip_grad_norm_([w], max_norm=1.0)
     5.0
-    >>> np.round(w.grad, 4)
+    >>> np.round(w.grad.numpy(), 4)
     array([0.6, 0.8], dtype=float32)
     """
     if not max_norm >= 0:
@@ -43,9 +43,10 @@ def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0,
         return 0.0
     # Per-parameter norms in float64: the returned number is exact enough to print.
     if math.isinf(norm_type):
-        total = max(float(np.max(np.abs(p.grad))) if p.grad.size else 0.0 for p in params)
+        total = max(float(np.max(np.abs(p.grad.data))) if p.grad.numel() else 0.0
+                    for p in params)
     else:
-        norms = [np.linalg.norm(np.asarray(p.grad, np.float64).ravel(), ord=norm_type)
+        norms = [np.linalg.norm(p.grad.data.astype(np.float64).ravel(), ord=norm_type)
                  for p in params]
         total = float(np.linalg.norm(np.array(norms), ord=norm_type))
     if error_if_nonfinite and not math.isfinite(total):
@@ -54,7 +55,7 @@ def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0,
     if total > max_norm:
         factor = max_norm / (total + 1e-6)
         for p in params:
-            p.grad *= p.grad.dtype.type(factor)  # in place, in the grad's own dtype
+            p.grad.mul_(p.grad.dtype.type(factor))  # in place, in the grad's own dtype
     return total
 
 
@@ -62,11 +63,11 @@ def clip_grad_value_(params, clip_value: float) -> None:
     """Clamp every gradient element to ``[-clip_value, clip_value]``, in place.
 
     >>> import engine, numpy as np
-    >>> w = engine.zeros(3, requires_grad=True); w.grad = np.array([-5.0, 0.5, 2.0], np.float32)
+    >>> w = engine.zeros(3, requires_grad=True); w.grad = engine.tensor([-5.0, 0.5, 2.0])
     >>> clip_grad_value_([w], 1.0); w.grad
-    array([-1. ,  0.5,  1. ], dtype=float32)
+    tensor([-1. ,  0.5,  1. ], shape=(3,), dtype=float32)
     """
     if not clip_value >= 0:
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value!r}")
     for p in _grads(params):
-        np.clip(p.grad, -clip_value, clip_value, out=p.grad)
+        p.grad.clamp_(-clip_value, clip_value)

@@ -105,7 +105,7 @@ class Optimizer:
                 if set_to_none or p.grad is None:
                     p.grad = None
                 else:
-                    p.grad = np.zeros_like(p.data)
+                    p.grad = engine.zeros_like(p)
 
     def step(self, closure=None):
         """Update each parameter that requires grad and has a ``.grad``.
@@ -122,7 +122,7 @@ class Optimizer:
                 for p in group["params"]:
                     if p.grad is None or not p.requires_grad:
                         continue
-                    g = np.asarray(p.grad, dtype=p.dtype)
+                    g = p.grad.data
                     if g.shape != p.shape:
                         raise ValueError(f"{type(self).__name__}: gradient of shape {g.shape} "
                                          f"for a parameter of shape {p.shape}")
@@ -334,7 +334,7 @@ class AdamW(Adam):
 
     >>> import engine
     >>> w = engine.tensor([1.0], requires_grad=True)
-    >>> w.grad = np.zeros(1, np.float32)       # no gradient at all: only the decay acts
+    >>> w.grad = engine.zeros(1)              # no gradient at all: only the decay acts
     >>> AdamW([w], lr=0.1, weight_decay=0.5).step(); w.data
     array([0.95], dtype=float32)
     """
@@ -359,7 +359,7 @@ class RMSprop(Optimizer):
 
     >>> import engine
     >>> w = engine.tensor([1.0], requires_grad=True)
-    >>> w.grad = np.array([2.0], np.float32)
+    >>> w.grad = engine.tensor([2.0])
     >>> RMSprop([w], lr=0.01).step(); np.round(w.data, 4)   # 1 − 0.01·2/√(0.01·4) = 0.9
     array([0.9], dtype=float32)
     """

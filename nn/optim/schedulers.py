@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 from numbers import Integral, Real
 
-__all__ = ["LRScheduler", "ExponentialLR", "StepLR", "LambdaLR"]
+__all__ = ["LRScheduler", "ExponentialLR", "StepLR", "LambdaLR", "CosineAnnealingLR",
+           "ReduceLROnPlateau"]
 
 
 class LRScheduler:
@@ -171,3 +172,138 @@ class LambdaLR(LRScheduler):
         if hasattr(lr, "item") and getattr(lr, "size", 1) == 1:  # np.round → numpy scalar
             lr = lr.item()
         return lr
+
+
+class CosineAnnealingLR(LRScheduler):
+    r"""Cosine annealing (Loshchilov & Hutter's SGDR without restarts), PyTorch's schedule::
+
+        lr(epoch) = eta_min + (base_lr − eta_min) · (1 + cos(π · epoch / T_max)) / 2
+
+    from ``base_lr`` at epoch 0 down to ``eta_min`` at epoch ``T_max``; past ``T_max`` the
+    cosine goes on (back up to base_lr at 2·T_max), as PyTorch's does. PyTorch computes it
+    recursively from the previous lr; this is the closed form it equals (to rounding).
+
+    >>> import engine
+    >>> from nn.optim import SGD
+    >>> opt = SGD([engine.zeros(1, requires_grad=True)], lr=1.0)
+    >>> s = CosineAnnealingLR(opt, T_max=4)
+    >>> [round(s.on_epoch_begin(e)[0], 4) for e in range(5)]
+    [1.0, 0.8536, 0.5, 0.1464, 0.0]
+    """
+
+    def __init__(self, optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):
+        if isinstance(T_max, bool) or not isinstance(T_max, Integral) or T_max < 1:
+            raise ValueError(f"CosineAnnealingLR: T_max must be an int >= 1, got {T_max!r}")
+        if not isinstance(eta_min, Real) or not math.isfinite(eta_min) or eta_min < 0:
+            raise ValueError(f"CosineAnnealingLR: eta_min must be a number >= 0, "
+                             f"got {eta_min!r}")
+        self.T_max, self.eta_min = int(T_max), float(eta_min)
+        super().__init__(optimizer, last_epoch)
+
+    def _lr_at(self, epoch, base_lr, current_lr):
+        return self.eta_min + (base_lr - self.eta_min) * (
+            1 + math.cos(math.pi * epoch / self.T_max)) / 2
+
+
+class ReduceLROnPlateau(LRScheduler):
+    """Multiply the lr by ``factor`` when a metric has stopped improving (PyTorch's rule).
+
+    PyTorch way: ``scheduler.step(val_loss)`` after each epoch. ``nn.fit(...,
+    scheduler=s)`` does it for you with ``logs[monitor]`` (default 'val_loss'; the name is
+    our addition, PyTorch has none). Each ``step(metric)``:
+
+    - improvement: ``metric < best·(1 − threshold)`` (mode 'min', threshold_mode 'rel'),
+      ``< best − threshold`` ('abs'); for mode 'max' ``> best·(1 + threshold)`` /
+      ``> best + threshold``. It resets the count of bad epochs and becomes ``best``;
+    - otherwise one more bad epoch (not counted during ``cooldown`` epochs after a cut);
+    - more than ``patience`` bad epochs: ``lr ← max(lr·factor, min_lr)`` for each group
+      (skipped when the change is below ``eps``), then cooldown, count reset.
+
+    (Keras's callback of the same name cuts after ``patience`` bad epochs, not
+    ``patience + 1``, and measures improvement with an absolute ``min_delta``: it is
+    ``nn.keras.callbacks.ReduceLROnPlateau``.)
+
+    >>> import engine
+    >>> from nn.optim import SGD
+    >>> opt = SGD([engine.zeros(1, requires_grad=True)], lr=1.0)
+    >>> s = ReduceLROnPlateau(opt, patience=1, factor=0.5)
+    >>> for loss in [3.0, 2.0, 2.0, 2.0, 2.0, 2.0]:
+    ...     s.step(loss)
+    >>> s.get_last_lr()
+    [0.25]
+    """
+
+    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
+                 threshold_mode="rel", cooldown=0, min_lr=0.0, eps=1e-8, monitor="val_loss"):
+        name = "ReduceLROnPlateau"
+        if not isinstance(factor, Real) or not 0 <= factor < 1:
+            raise ValueError(f"{name}: factor must be in [0, 1), got {factor!r}")
+        if mode not in ("min", "max"):
+            raise ValueError(f"{name}: mode must be 'min' or 'max', got {mode!r}")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"{name}: threshold_mode must be 'rel' or 'abs', got "
+                             f"{threshold_mode!r}")
+        for key, v in (("patience", patience), ("cooldown", cooldown)):
+            if isinstance(v, bool) or not isinstance(v, Integral) or v < 0:
+                raise ValueError(f"{name}: {key} must be an int >= 0, got {v!r}")
+        groups = getattr(optimizer, "param_groups", [])
+        if isinstance(min_lr, (list, tuple)):
+            if len(min_lr) != len(groups):
+                raise ValueError(f"{name}: expected {len(groups)} min_lrs (one per param "
+                                 f"group), got {len(min_lr)}")
+            self.min_lrs = [float(v) for v in min_lr]
+        else:
+            self.min_lrs = [float(min_lr)] * len(groups)
+        self.mode, self.factor, self.patience = mode, float(factor), int(patience)
+        self.threshold, self.threshold_mode = float(threshold), threshold_mode
+        self.cooldown, self.eps, self.monitor = int(cooldown), float(eps), monitor
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = 0
+        self.cooldown_counter = 0
+        super().__init__(optimizer, last_epoch=-1)
+        self.last_epoch = 0  # PyTorch counts the step() calls from 0
+
+    def on_epoch_begin(self, epoch):
+        """Nothing to do before an epoch: the lr changes after one (``on_epoch_end``)."""
+        return self.get_last_lr()
+
+    def _is_better(self, a, best):
+        if self.mode == "min" and self.threshold_mode == "rel":
+            return a < best * (1.0 - self.threshold)
+        if self.mode == "min":
+            return a < best - self.threshold
+        if self.threshold_mode == "rel":
+            return a > best * (self.threshold + 1.0)
+        return a > best + self.threshold
+
+    def step(self, metrics) -> None:
+        """Record this epoch's ``metrics`` (e.g. the validation loss); maybe cut the lr."""
+        current = float(metrics.item() if hasattr(metrics, "item") else metrics)
+        if not math.isfinite(current):
+            raise ValueError(f"ReduceLROnPlateau: the monitored value is {current}")
+        self.last_epoch += 1
+        if self._is_better(current, self.best):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0  # bad epochs in cooldown do not count
+        if self.num_bad_epochs > self.patience:
+            for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs, strict=True):
+                old = float(group["lr"])
+                new = max(old * self.factor, min_lr)
+                if old - new > self.eps:
+                    group["lr"] = new
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+        self._last_lr = [float(g["lr"]) for g in self.optimizer.param_groups]
+
+    def on_epoch_end(self, epoch, logs):
+        """``nn.fit``'s hook: ``step(logs[monitor])``."""
+        if self.monitor not in logs:
+            raise KeyError(f"ReduceLROnPlateau: monitor {self.monitor!r} is not in the logs "
+                           f"(available: {sorted(logs)}); give validation data or "
+                           "monitor='loss'")
+        self.step(logs[self.monitor])

@@ -184,7 +184,7 @@ def fine_tune_l1(lam, epochs=L1_EPOCHS, lr=1e-3, batch_size=32, seed=0):
             opt.step()
             total += mse.item() * len(idx)
         logs["mse"].append(total / len(order))
-        logs["val_mse"].append(nn.evaluate(model, x_val, y_val, loss="mse")["loss"])
+        logs["val_mse"].append(nn.evaluate(model, x_val, y_val, loss="mse"))
         with engine.no_grad():
             logs["l1_term"].append(lam * nn.F.l1_penalty(model.parameters()).item())
     return model, logs

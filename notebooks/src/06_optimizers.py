@@ -259,7 +259,7 @@ for batch in BATCHES:
     for seed in SEEDS:
         model, _ = run(lr=0.02, schedule=schedule_8, epochs=epochs, seed=seed,
                        batch_size=batch, validation=False)
-        mses.append(nn.evaluate(model, x_test, y_test, loss="mse")["loss"])
+        mses.append(nn.evaluate(model, x_test, y_test, loss="mse"))
     table[batch] = (epochs, mses)
 print(f"{len(BATCHES) * len(SEEDS)} trainings in {time.perf_counter() - t0:.0f} s\n")
 print(f"{'batch':>5} {'epochs':>6} | {'ours, seed 1':>12} {f'ours, {len(SEEDS)} seeds':>17}"

@@ -229,7 +229,8 @@ for p in (0.0, 0.2, 0.5):
                   optimizer=nn.optim.Adam(model.parameters()), epochs=DROPOUT_EPOCHS,
                   batch_size=128, metrics=["accuracy"], validation_data=(x_test / 255, y_test),
                   verbose=0)
-    train = nn.evaluate(model, x_train / 255, y_train, loss="cross_entropy", metrics=["accuracy"])
+    train = nn.evaluate(model, x_train / 255, y_train, loss="cross_entropy", metrics=["accuracy"],
+                        return_dict=True)
     dropout_runs[p] = (hist, train)
 print(f"3 trainings in {time.perf_counter() - t0:.0f} s\n")
 print(f"{'dropout p':>9} | {'train loss':>10} {'test loss':>9} {'gap':>6} | {'train acc':>9} "
@@ -289,7 +290,7 @@ for kind, (lam, model) in penalised.items():
     w = np.concatenate([p.data.ravel() for p in weight_matrices(model)])
     first = np.abs(model[0].weight.data)
     acc = nn.evaluate(model, x_test / 255, y_test, loss="cross_entropy",
-                      metrics=["accuracy"])["accuracy"]
+                      metrics=["accuracy"], return_dict=True)["accuracy"]
     label = kind if kind == "none" else f"{kind}, λ={lam:g}"
     print(f"{label:<12} | {np.abs(w).sum():>7.0f} {np.mean(np.abs(w) < 1e-3):>10.3f} "
           f"{np.mean(np.abs(w) < 1e-4):>10.3f} {np.mean(first < 1e-3):>22.3f} | {acc:>8.3f}")
@@ -337,7 +338,7 @@ def clipped_run(max_norm, epochs=EPOCHS, batch_size=1024, lr=1.0):
             norms.append(nn.optim.clip_grad_norm_(model.parameters(), max_norm))
             opt.step()
     acc = nn.evaluate(model, x_test / 255, y_test, loss="cross_entropy",
-                      metrics=["accuracy"])["accuracy"]
+                      metrics=["accuracy"], return_dict=True)["accuracy"]
     return np.array(norms), acc
 
 

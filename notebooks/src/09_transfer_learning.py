@@ -186,7 +186,7 @@ class EveryTenEpochs(nn.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % 10 == 0:
             r = nn.evaluate(self.model, x_test, onehot_test, loss="binary_crossentropy",
-                            metrics=["accuracy"], batch_size=100)
+                            metrics=["accuracy"], batch_size=100, return_dict=True)
             self.epochs.append(epoch + 1)
             self.loss.append(r["loss"])
             self.accuracy.append(r["accuracy"])

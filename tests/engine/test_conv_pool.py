@@ -9,7 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import engine
-from engine import Tensor, gradcheck
+from engine import gradcheck
 from engine.ops import conv as conv_mod
 from engine.ops.conv import ConvGeometry, conv2d, conv2d_reference, same_padding
 from engine.ops.pool import (
@@ -23,7 +23,7 @@ from engine.ops.pool import (
 
 def T(a, requires_grad=True, dtype=np.float64):
     """A Tensor around ``a`` without copying, so its memory layout reaches the op."""
-    return Tensor._wrap(np.asarray(a).astype(dtype, copy=False), requires_grad=requires_grad)
+    return engine.from_numpy(np.asarray(a).astype(dtype, copy=False)).requires_grad_(requires_grad)
 
 
 def relayout(a, how):
@@ -141,7 +141,7 @@ def test_conv2d_computes_only_the_gradients_asked_for(which, keep):
     ts = [T(a, requires_grad=r) for a, r in zip((x, w, b), which, strict=True)]
     with patched({"KEEP_COLS_BYTES": keep, "DIRECT_3X3": False}):  # the im2col path's plan
         out = conv2d(*ts, padding=1)
-    op = out._ctx
+    op = out.grad_fn
     assert (op.saved[0] is None) == (not which[1] or keep > 0)   # x only to rebuild columns
     assert (op.saved[2] is None) == (not which[1] or keep == 0)  # the kept columns
     assert (op.saved[1] is None) == (not which[0])               # w only for dx
@@ -190,7 +190,7 @@ def test_conv2d_direct_3x3_equals_im2col_and_loops(dtype, n, c, f, h, w, padding
         ts = [T(a, requires_grad=r, dtype=dtype) for a, r in zip((x, wt, b), need, strict=True)]
         with patched({"DIRECT_3X3": direct}):
             out = conv2d(*ts, padding=padding)
-            took_direct = not hasattr(out._ctx.geo, "per_sample")
+            took_direct = not hasattr(out.grad_fn.geo, "per_sample")
             out.backward(g.astype(dtype))
         assert took_direct == direct
         assert out.dtype == dtype
@@ -213,7 +213,7 @@ def test_conv2d_direct_3x3_gradcheck(shape):
     x, wt = T(rng.standard_normal((n, c, h, w))), T(rng.standard_normal((f, c, 3, 3)))
     b = T(rng.standard_normal(f))
     out = conv2d(x, wt, b, padding=1)
-    assert not hasattr(out._ctx.geo, "per_sample")  # the direct kernels ran
+    assert not hasattr(out.grad_fn.geo, "per_sample")  # the direct kernels ran
     assert gradcheck(lambda x, w, b: conv2d(x, w, b, padding=1), x, wt, b)
 
 
@@ -235,7 +235,7 @@ def test_conv2d_fused_relu_equals_conv_then_relu(params, direct, n, c, f, h, w, 
         plain = conv2d(*plain_in, **params).relu()
         np.testing.assert_allclose(fused.data, plain.data, rtol=1e-12, atol=1e-12)
         assert (fused.data == 0).any() and (fused.data > 0).any()  # the mask matters
-        assert "then relu" in fused._ctx.describe()
+        assert "then relu" in fused.grad_fn.describe()
         g = rng.standard_normal(fused.shape)
         fused.backward(g)
         plain.backward(g)
@@ -284,7 +284,7 @@ def test_conv2d_outputs_do_not_alias_the_workspace():
     y1 = conv2d(t1, T(w))
     before = y1.data.copy()
     y1.backward(np.ones(y1.shape))
-    g1 = t1.grad.copy()
+    g1 = t1.grad.clone()
     conv2d(T(x2), T(w), padding=1).backward(np.ones((2, 4, 6, 6)))  # reuses the buffers
     np.testing.assert_array_equal(y1.data, before)
     np.testing.assert_array_equal(t1.grad, g1)

@@ -99,22 +99,6 @@ def test_shuffle_differs_between_epochs_and_follows_manual_seed():
     assert sorted(a.tolist()) == list(range(100))
 
 
-def test_rng_falls_back_without_engine(monkeypatch):
-    import builtins
-    real_import = builtins.__import__
-
-    def no_engine(name, *args, **kwargs):
-        if name.startswith("engine"):
-            raise ImportError("no engine here")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_engine)
-    rng = D._rng()
-    assert isinstance(rng, np.random.Generator) and D._rng() is rng
-    assert sorted(next(iter(DataLoader(np.arange(9), batch_size=9, shuffle=True))).tolist()) \
-        == list(range(9))
-
-
 # ---------------------------------------------------------------- samplers
 def test_subset_random_sampler_with_loader():
     # The course's PyTorch recipe: permute, split, one loader per part.
@@ -154,8 +138,9 @@ def test_tensor_dataset():
     assert x1.tolist() == [2, 3] and y1 == 1
     xb, yb = next(iter(DataLoader(ds, batch_size=2)))
     assert xb.shape == (2, 2) and yb.tolist() == [0, 1]
-    single = next(iter(DataLoader(TensorDataset(np.arange(3)), batch_size=3)))
-    assert isinstance(single, np.ndarray) and single.tolist() == [0, 1, 2]  # no 1-tuples
+    # PyTorch's default_collate: a 1-field sample gives a 1-list batch ([xb], not xb).
+    (single,) = next(iter(DataLoader(TensorDataset(np.arange(3)), batch_size=3)))
+    assert isinstance(single, np.ndarray) and single.tolist() == [0, 1, 2]
 
 
 def test_generic_dataset_is_collated():
@@ -180,14 +165,18 @@ def test_dataset_of_single_arrays():
 
 # ---------------------------------------------------------------- DataLoader errors
 @pytest.mark.parametrize("kwargs, needle", [
-    (dict(x=np.zeros(3), y=np.zeros(4)), r"DataLoader: arrays disagree in length: "
-                                         r"len\(x\)=3, len\(y\)=4"),
-    (dict(x=np.zeros(3), batch_size=0), "DataLoader: batch_size must be an integer >= 1, got 0"),
-    (dict(x=np.zeros(3), batch_size=2.5), "batch_size"),
-    (dict(x=np.zeros(3), batch_size=True), "batch_size"),
-    (dict(x=np.zeros(3), shuffle=True, sampler=[0]), "not both"),
-    (dict(x=np.float64(1.0)), "0-d"),
-    (dict(x=ListDataset(3), y=np.zeros(3)), "y must be None"),
+    (dict(dataset=np.zeros(3), y=np.zeros(4)), r"DataLoader: arrays disagree in length: "
+                                               r"len\(x\)=3, len\(y\)=4"),
+    (dict(dataset=np.zeros(3), batch_size=0), "DataLoader: batch_size must be an integer >= 1"),
+    (dict(dataset=np.zeros(3), batch_size=2.5), "batch_size"),
+    (dict(dataset=np.zeros(3), batch_size=True), "batch_size"),
+    (dict(dataset=np.zeros(3), shuffle=True, sampler=[0]), "not both"),
+    (dict(dataset=np.float64(1.0)), "0-d"),
+    (dict(dataset=ListDataset(3), y=np.zeros(3)), "y must be None"),
+    (dict(dataset=ListDataset(3), y=10), "batch_size=10"),
+    (dict(dataset=ListDataset(3), num_workers=-1), "num_workers"),
+    (dict(dataset=ListDataset(3), prefetch_factor=2), "prefetch_factor needs num_workers"),
+    (dict(dataset=ListDataset(3), batch_sampler=[[0]], batch_size=2), "batch_sampler"),
 ])
 def test_loader_errors(kwargs, needle):
     with pytest.raises(ValueError, match=needle):
@@ -252,3 +241,279 @@ def test_split_seed_none_follows_manual_seed():
 def test_split_errors(args, kwargs, needle):
     with pytest.raises(ValueError, match=needle):
         train_test_split(*args, **kwargs)
+
+
+# ---------------------------------------------------------------- PyTorch semantics
+def test_default_batch_size_is_one_and_dataset_batches_are_lists():
+    loader = DataLoader(ListDataset(3))
+    batches = list(loader)
+    assert len(loader) == 3 and len(batches) == 3
+    xb, yb = batches[1]
+    assert isinstance(batches[1], list) and xb.shape == (1, 2, 2) and yb.tolist() == [1]
+
+
+def test_default_collate_kinds():
+    Point = __import__("collections").namedtuple("Point", "x y")
+    assert D.default_collate([1.5, 2.5]).dtype == np.float64  # PyTorch: float → float64
+    assert D.default_collate([1, 2]).dtype == np.int64
+    assert D.default_collate(["a", "b"]) == ["a", "b"]
+    d = D.default_collate([{"a": np.zeros(2), "b": 1}, {"a": np.ones(2), "b": 2}])
+    assert d["a"].shape == (2, 2) and d["b"].tolist() == [1, 2]
+    p = D.default_collate([Point(1, 2.0), Point(3, 4.0)])
+    assert isinstance(p, Point) and p.x.tolist() == [1, 3] and p.y.tolist() == [2.0, 4.0]
+    with pytest.raises(ValueError, match=r"different shapes \[\(2,\), \(3,\)\]"):
+        D.default_collate([np.zeros(2), np.zeros(3)])
+    with pytest.raises(RuntimeError, match="equal size"):
+        D.default_collate([(1, 2), (1,)])
+    with pytest.raises(TypeError, match="cannot batch samples of type object"):
+        D.default_collate([object()])
+
+
+def test_collate_fn_batch_sampler_and_no_batching():
+    ds = ListDataset(5)
+    # ListDataset's item i is (an image full of i, i % 3)
+    loader = DataLoader(ds, batch_size=2, collate_fn=lambda items: [int(x[0, 0]) for x, _ in items])
+    assert list(loader) == [[0, 1], [2, 3], [4]]
+    bs = DataLoader(ds, batch_sampler=[[4, 0], [2]])
+    assert [xb[:, 0, 0].tolist() for xb, _ in bs] == [[4, 0], [2]] and len(bs) == 2
+    assert list(D.BatchSampler(D.SequentialSampler(5), 2, drop_last=True)) == [[0, 1], [2, 3]]
+    single = list(DataLoader(ds, batch_size=None))
+    assert len(single) == 5 and single[3][1] == 0 and single[3][0].shape == (2, 2)
+
+
+def test_dataset_subset_concat():
+    class Squares(D.Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return i * i
+
+    both = Squares() + Squares()
+    assert isinstance(both, D.ConcatDataset) and len(both) == 8
+    assert [both[i] for i in range(8)] == [0, 1, 4, 9, 0, 1, 4, 9] and both[-1] == 9
+    with pytest.raises(IndexError, match="8 samples"):
+        both[8]
+    sub = D.Subset(Squares(), [3, 1])
+    assert len(sub) == 2 and sub[0] == 9 and sub[[1, 0]] == [1, 9]
+    with pytest.raises(IndexError, match=r"\[0, 4\)"):
+        D.Subset(Squares(), [4])
+    # A Subset of a TensorDataset batches by fancy indexing, with the same values.
+    t = D.Subset(TensorDataset(np.arange(10) * 10), [9, 2, 5])
+    assert next(iter(DataLoader(t, batch_size=3)))[0].tolist() == [90, 20, 50]
+    with pytest.raises(NotImplementedError):
+        D.Dataset()[0]
+
+
+@pytest.mark.parametrize("n, fractions, sizes", [
+    # By hand: floor(n·f) each, then the remainder one by one to the first splits.
+    (10, [0.33, 0.33, 0.34], [4, 3, 3]),
+    (7, [0.5, 0.5], [4, 3]),
+    (100, [0.8, 0.1, 0.1], [80, 10, 10]),
+])
+def test_random_split_fractions(n, fractions, sizes):
+    engine = pytest.importorskip("engine")
+    engine.manual_seed(0)
+    parts = D.random_split(TensorDataset(np.arange(n)), fractions)
+    assert [len(p) for p in parts] == sizes
+    seen = sorted(int(p[i][0]) for p in parts for i in range(len(p)))
+    assert seen == list(range(n))  # a partition
+    torch = _torch()
+    if torch is not None:
+        got = torch.utils.data.random_split(range(n), fractions)
+        assert [len(p) for p in got] == sizes
+
+
+def test_random_split_lengths_seed_and_errors():
+    engine = pytest.importorskip("engine")
+    ds = TensorDataset(np.arange(10))
+    engine.manual_seed(5)
+    a = [p.indices.tolist() for p in D.random_split(ds, [6, 4])]
+    engine.manual_seed(5)
+    b = [p.indices.tolist() for p in D.random_split(ds, [6, 4])]
+    assert a == b and sorted(a[0] + a[1]) == list(range(10)) and a[0] != list(range(6))
+    g = [p.indices.tolist() for p in D.random_split(ds, [6, 4],
+                                                     generator=np.random.default_rng(5))]
+    assert g == [p.indices.tolist() for p in D.random_split(
+        ds, [6, 4], generator=np.random.default_rng(5))]
+    with pytest.raises(ValueError, match="sum to 9, the dataset has 10"):
+        D.random_split(ds, [5, 4])
+    with pytest.raises(ValueError, match="lengths must be ints"):
+        D.random_split(ds, [5, -1, 6])
+    with pytest.warns(UserWarning, match="split at index 1 is 0"):
+        D.random_split(TensorDataset(np.arange(2)), [0.99, 0.01])
+    with pytest.raises(TypeError, match="numpy.random.Generator"):
+        D.random_split(ds, [6, 4], generator=3)
+
+
+def test_weighted_random_sampler():
+    g = np.random.default_rng(0)
+    s = D.WeightedRandomSampler([1.0, 3.0, 0.0], 20000, generator=g)
+    draws = np.array(list(s))
+    assert len(s) == 20000 and 2 not in draws
+    # P(1) = 3/4 by the weights; 20,000 draws put the frequency within 0.01 of it.
+    assert abs((draws == 1).mean() - 0.75) < 0.01
+    no_repl = list(D.WeightedRandomSampler([1, 1, 1, 5], 3, replacement=False, generator=g))
+    assert len(set(no_repl)) == 3
+    for weights, k, kw, needle in [([], 1, {}, "weights"), ([1, -1], 1, {}, "weights"),
+                                   ([0, 0], 1, {}, "weights"), ([1, np.nan], 1, {}, "weights"),
+                                   ([1, 0], 2, dict(replacement=False), "without replacement")]:
+        with pytest.raises(ValueError, match=needle):
+            D.WeightedRandomSampler(weights, k, **kw)
+
+
+def test_weighted_random_sampler_follows_manual_seed():
+    engine = pytest.importorskip("engine")
+    engine.manual_seed(2)
+    a = list(D.WeightedRandomSampler([1, 2, 3], 50))
+    engine.manual_seed(2)
+    assert list(D.WeightedRandomSampler([1, 2, 3], 50)) == a
+
+
+# ---------------------------------------------------------------- workers
+class SlowDataset(D.Dataset):
+    """Each item sleeps (as a file read or an image decode does, releasing the GIL) and
+    records how many items were being fetched at once."""
+
+    def __init__(self, n, delay=0.002):
+        import threading
+        self.n, self.delay = n, delay
+        self.lock, self.active, self.max_active = threading.Lock(), 0, 0
+        self.threads = set()
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        import threading
+        import time
+        with self.lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+            self.threads.add(threading.get_ident())
+        time.sleep(self.delay)
+        with self.lock:
+            self.active -= 1
+        return np.full(3, i, np.float32), i % 2
+
+
+@pytest.mark.parametrize("make_sampler", [
+    lambda n: dict(shuffle=True),
+    lambda n: dict(sampler=SubsetRandomSampler(np.arange(n)[::2])),
+    lambda n: dict(sampler=D.WeightedRandomSampler(np.ones(n), 30)),
+    lambda n: dict(),
+])
+def test_workers_yield_the_same_batches_in_the_same_order(make_sampler):
+    engine = pytest.importorskip("engine")
+    runs = []
+    for workers in (0, 4, 1):
+        engine.manual_seed(11)
+        loader = DataLoader(SlowDataset(37, delay=0.0), batch_size=5, num_workers=workers,
+                            **make_sampler(37))
+        runs.append([(xb.tolist(), yb.tolist()) for xb, yb in loader]
+                    + [(xb.tolist(), yb.tolist()) for xb, yb in loader])  # two epochs
+    assert runs[0] == runs[1] == runs[2]
+    assert len(runs[0]) > 4
+
+
+def test_workers_really_load_in_parallel():
+    import time
+    ds = SlowDataset(80, delay=0.004)   # 80 items × 4 ms = 0.32 s one at a time
+    t0 = time.perf_counter()
+    serial = [yb.tolist() for _, yb in DataLoader(ds, batch_size=5)]
+    t_serial = time.perf_counter() - t0
+    assert ds.max_active == 1
+    ds = SlowDataset(80, delay=0.004)
+    t0 = time.perf_counter()
+    parallel = [yb.tolist() for _, yb in DataLoader(ds, batch_size=5, num_workers=4)]
+    t_parallel = time.perf_counter() - t0
+    assert parallel == serial
+    assert ds.max_active >= 2 and len(ds.threads) >= 2  # several batches at once
+    assert t_parallel < 0.7 * t_serial  # 4 sleeping workers: ~1/4 of the serial time
+
+
+def test_worker_errors_early_break_init_fn_and_worker_info():
+    class Broken(D.Dataset):
+        def __len__(self):
+            return 20
+
+        def __getitem__(self, i):
+            if i == 13:
+                raise KeyError(f"sample {i} is missing")
+            return D.get_worker_info().id
+
+    with pytest.raises(KeyError, match="sample 13 is missing"):
+        list(DataLoader(Broken(), batch_size=2, num_workers=3))
+    ids = set()
+    for batch in DataLoader(Broken(), batch_size=2, num_workers=3):
+        ids.update(batch.tolist())
+        break  # breaking out early must not hang or leak threads
+    assert ids <= {0, 1, 2}
+    started = []
+    loader = DataLoader(ListDataset(8), batch_size=2, num_workers=2,
+                        worker_init_fn=started.append)
+    assert len(list(loader)) == 4 and sorted(started) == [0, 1]
+    assert D.get_worker_info() is None  # in the main thread
+    with pytest.raises(RuntimeError, match="timed out after 0.01 seconds"):
+        list(DataLoader(SlowDataset(4, delay=0.2), batch_size=2, num_workers=2, timeout=0.01))
+    with pytest.raises(ValueError, match="in_order=False"):
+        DataLoader(ListDataset(2), in_order=False)
+
+
+def test_course_002_dataloader_listing_as_written():
+    """Course 002 ("Thumbnail Classification - Redes Neurais com PyTorch"), lines 25-34,
+    with its imports and data (a notebook-defined image Dataset) supplied; one line
+    differs: ``torch.randperm(len(data))`` (stepgrad's engine has no randperm)."""
+    engine = pytest.importorskip("engine")
+    import nn
+    from nn.data import DataLoader, SubsetRandomSampler  # the listing's imports
+
+    class Thumbnails(D.Dataset):  # defined here, as in a notebook cell
+        def __init__(self, n=50):
+            rng = np.random.default_rng(0)
+            self.labels = rng.integers(0, 2, n)
+            self.images = (rng.random((n, 3, 8, 8))
+                           + self.labels[:, None, None, None]).astype(np.float32)
+
+        def __len__(self):
+            return len(self.labels)
+
+        def __getitem__(self, i):
+            return self.images[i], int(self.labels[i])
+
+    engine.manual_seed(0)
+    data = Thumbnails()
+    # ---- the listing
+    train_size = int(0.75*len(data))
+    idx = engine.get_rng().permutation(len(data))       # torch.randperm(len(data))
+    train_sampler = SubsetRandomSampler(idx[0:train_size])
+    test_sampler = SubsetRandomSampler(idx[train_size:])
+
+    train_loader = DataLoader(data, sampler=train_sampler,
+                              batch_size=10, num_workers=4)
+
+    test_loader = DataLoader(data, sampler=test_sampler,
+                             batch_size=10, num_workers=4)
+    # ---- what it gives
+    assert train_size == 37 and len(train_loader) == 4 and len(test_loader) == 2
+    batches = list(train_loader)
+    assert [len(yb) for _, yb in batches] == [10, 10, 10, 7]
+    assert batches[0][0].shape == (10, 3, 8, 8) and batches[0][0].dtype == np.float32
+    train_seen = np.concatenate([xb[:, 0, 0, 0] for xb, _ in batches])
+    test_seen = np.concatenate([xb[:, 0, 0, 0] for xb, _ in test_loader])
+    expect = data.images[:, 0, 0, 0]
+    assert sorted(train_seen.tolist()) == sorted(expect[idx[:37]].tolist())
+    assert sorted(test_seen.tolist()) == sorted(expect[idx[37:]].tolist())
+    # ... and the loaders train a model directly.
+    model = nn.Sequential(nn.Flatten(), nn.Dense(2))
+    h = nn.fit(model, train_loader, loss="cross_entropy", optimizer="adam", epochs=3,
+               metrics=["accuracy"], validation_data=test_loader, verbose=0)
+    assert len(h.history["val_accuracy"]) == 3
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch

@@ -99,7 +99,7 @@ def test_course_parameter_counts(sizes, count):
     for a, b in pairwise(sizes):
         layers += [nn.Linear(a, b), nn.ReLU()]
     model = nn.Sequential(*layers)
-    assert sum(p.size for p in model.parameters()) == count
+    assert sum(p.numel() for p in model.parameters()) == count
 
 
 # -- gradchecks of layers -------------------------------------------------------------------

@@ -159,11 +159,11 @@ def test_adam_by_hand():
     # v2 = 0.999·0.004 + 0.001 = 0.004996, v̂ = 0.004996/0.001999.
     w = engine.tensor([0.0], requires_grad=True)
     opt = Adam([w], lr=0.01)
-    w.grad = np.array([2.0], np.float32)
+    w.grad = engine.tensor([2.0])
     opt.step()
     step1 = -0.01 * 2 / (2 + 1e-7)
     assert w.data[0] == pytest.approx(step1, rel=1e-6)
-    w.grad = np.array([1.0], np.float32)
+    w.grad = engine.tensor([1.0])
     opt.step()
     step2 = -0.01 * (0.28 / 0.19) / (math.sqrt(0.004996 / 0.001999) + 1e-7)
     assert w.data[0] == pytest.approx(step1 + step2, rel=1e-5)
@@ -256,7 +256,7 @@ def test_clip_grad_norm_matches_torch():
         ts = [torch.zeros(a.shape, requires_grad=True) for a in arrays]
         ps = [engine.zeros(*a.shape, requires_grad=True) for a in arrays]
         for t, p, a in zip(ts, ps, arrays, strict=True):
-            t.grad, p.grad = torch.tensor(a), a.copy()
+            t.grad, p.grad = torch.tensor(a), engine.tensor(a)
         tn = torch.nn.utils.clip_grad_norm_(ts, 0.5, norm_type=norm_type)
         n = clip_grad_norm_(ps, 0.5, norm_type=norm_type)
         assert n == pytest.approx(float(tn), rel=1e-5)
@@ -352,7 +352,7 @@ def test_frozen_and_gradless_params_are_untouched(cls, kw):
     frozen = {id(model[0].weight), id(model[0].bias), id(spare)}
     assert not any(id(p) in frozen for p in opt.state)
     # A frozen parameter that still carries an old gradient is skipped too.
-    model[0].weight.grad = np.ones_like(model[0].weight.data)
+    model[0].weight.grad = engine.ones_like(model[0].weight)
     opt.step()
     assert np.array_equal(model.state_dict()["0.weight"], before["0.weight"])
 
@@ -364,7 +364,7 @@ def test_step_bumps_version_so_stale_graphs_raise():
     y2 = (w * w).sum()
     y.backward()
     opt.step()
-    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y2.backward()
 
 
@@ -378,7 +378,7 @@ def test_zero_grad_and_generator_params():
     assert all(p.grad is None for p in model.parameters())
     model(engine.ones(1, 2)).sum().backward()
     opt.zero_grad(set_to_none=False)
-    assert all(p.grad is not None and not p.grad.any() for p in model.parameters())
+    assert all(p.grad is not None and not p.grad.data.any() for p in model.parameters())
 
 
 def test_param_groups_with_own_hyper_parameters():
@@ -439,7 +439,7 @@ def test_closure_is_evaluated_and_returned():
 # -- clipping ------------------------------------------------------------------------------
 def test_clip_grad_norm_returns_pre_clip_norm_and_rescales():
     a, b = engine.zeros(2, requires_grad=True), engine.zeros(1, requires_grad=True)
-    a.grad, b.grad = np.array([3.0, 4.0], np.float32), np.array([12.0], np.float32)
+    a.grad, b.grad = engine.tensor([3.0, 4.0]), engine.tensor([12.0])
     c = engine.zeros(1, requires_grad=True)  # no grad: ignored
     total = clip_grad_norm_([a, b, c], max_norm=2.6)
     assert isinstance(total, float) and total == pytest.approx(13.0)
@@ -456,10 +456,10 @@ def test_clip_grad_norm_returns_pre_clip_norm_and_rescales():
 
 def test_clip_grad_norm_nonfinite_and_value():
     a = engine.zeros(2, requires_grad=True)
-    a.grad = np.array([np.inf, 1.0], np.float32)
+    a.grad = engine.tensor([np.inf, 1.0])
     with pytest.raises(RuntimeError, match="NaN or infinite"):
         clip_grad_norm_([a], 1.0, error_if_nonfinite=True)
-    a.grad = np.array([-3.0, 0.25], np.float32)
+    a.grad = engine.tensor([-3.0, 0.25])
     clip_grad_value_([a], 0.5)
     assert a.grad.tolist() == [-0.5, 0.25] and a.grad.dtype == np.float32
     with pytest.raises(ValueError, match="max_norm"):
@@ -581,3 +581,203 @@ def test_schedulers_match_torch():
             topt.step()
             s.step()
             ts.step()
+
+
+# -- LBFGS -----------------------------------------------------------------------------------
+def _breast_cancer():
+    datasets = pytest.importorskip("sklearn.datasets")
+    x, y = datasets.load_breast_cancer(return_X_y=True)
+    return (x - x.mean(0)) / x.std(0), y.astype(np.float64)
+
+
+def _logreg_closure(opt, w, b, x, y, C=1.0):
+    """scikit-learn's L2 logistic regression objective divided by C·n:
+    (1/n) Σ [log(1 + e^z) − y z] + ‖w‖² / (2 C n), z = x w + b (intercept not penalised)."""
+    xt, yt, n = engine.tensor(x, dtype=np.float64), engine.tensor(y, dtype=np.float64), len(y)
+
+    def closure():
+        opt.zero_grad()
+        z = xt @ w + b
+        softplus = z.relu() + (1 + (-z.abs()).exp()).log()  # log(1 + e^z), stably
+        loss = (softplus - yt * z).mean() + (w * w).sum() / (2 * C * n)
+        loss.backward()
+        return loss
+    return closure
+
+
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_lbfgs_logistic_regression_reaches_sklearn(line_search_fn):
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    x, y = _breast_cancer()
+    ref = linear_model.LogisticRegression(C=1.0, solver="lbfgs", tol=1e-12,
+                                          max_iter=10000).fit(x, y)
+    w = engine.tensor(np.zeros(x.shape[1]), requires_grad=True, dtype=np.float64)
+    b = engine.tensor(np.zeros(1), requires_grad=True, dtype=np.float64)
+    opt = optim.LBFGS([w, b], line_search_fn=line_search_fn, history_size=10, max_iter=200,
+                      tolerance_change=1e-12)
+    closure = _logreg_closure(opt, w, b, x, y)
+    for _ in range(5):
+        opt.step(closure)
+    np.testing.assert_allclose(w.data, ref.coef_[0], atol=1e-4)
+    np.testing.assert_allclose(b.data, ref.intercept_, atol=1e-4)
+
+
+@pytest.mark.parametrize("line_search_fn, history_size", [(None, 100), (None, 5),
+                                                          ("strong_wolfe", 100),
+                                                          ("strong_wolfe", 5)])
+def test_lbfgs_equals_torch_in_float64(line_search_fn, history_size):
+    torch = pytest.importorskip("torch")
+    x, y = _breast_cancer()
+    w = engine.tensor(np.zeros(x.shape[1]), requires_grad=True, dtype=np.float64)
+    b = engine.tensor(np.zeros(1), requires_grad=True, dtype=np.float64)
+    opt = optim.LBFGS([w, b], line_search_fn=line_search_fn, history_size=history_size)
+    closure = _logreg_closure(opt, w, b, x, y)
+    tw = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+    tb = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    topt = torch.optim.LBFGS([tw, tb], line_search_fn=line_search_fn,
+                             history_size=history_size)
+    tx, ty, n = torch.tensor(x), torch.tensor(y), len(y)
+
+    def tclosure():
+        topt.zero_grad()
+        z = tx @ tw + tb
+        loss = (z.relu() + torch.log(1 + torch.exp(-z.abs())) - ty * z).mean() \
+            + (tw * tw).sum() / (2 * n)
+        loss.backward()
+        return loss
+
+    for _ in range(6):
+        ours, theirs = opt.step(closure), topt.step(tclosure)
+        assert ours.item() == pytest.approx(theirs.item(), rel=1e-12, abs=1e-14)
+        np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=0, atol=1e-10)
+        np.testing.assert_allclose(b.data, tb.detach().numpy(), rtol=0, atol=1e-10)
+    state, tstate = opt.state[w], topt.state[tw]
+    assert (state["func_evals"], state["n_iter"]) == (tstate["func_evals"], tstate["n_iter"])
+
+
+def test_lbfgs_rosenbrock_and_resume_bit_for_bit():
+    # Rosenbrock's minimum is (1, 1) (f = 0), a classic test of quasi-Newton methods.
+    def run(steps, state=None):
+        p = engine.tensor([-1.5, 2.0], requires_grad=True, dtype=np.float64)
+        opt = optim.LBFGS([p], line_search_fn="strong_wolfe", history_size=6, max_iter=5)
+        if state is not None:
+            with engine.no_grad():
+                p.copy_(state[0])
+            opt.load_state_dict(state[1])
+
+        def closure():
+            opt.zero_grad()
+            loss = (1 - p[0]) ** 2 + 100 * (p[1] - p[0] ** 2) ** 2
+            loss.backward()
+            return loss
+        for _ in range(steps):
+            opt.step(closure)
+        return p, opt
+
+    p, _ = run(30)
+    np.testing.assert_allclose(p.data, [1.0, 1.0], atol=1e-6)
+    p_all, _ = run(6)
+    p_half, opt_half = run(3)
+    import os
+    import tempfile
+    path = os.path.join(tempfile.mkdtemp(), "lbfgs.npz")
+    nn.save({"p": p_half.data, "opt": opt_half.state_dict()}, path)
+    back = nn.load(path)
+    p_resumed, _ = run(3, state=(back["p"], back["opt"]))
+    np.testing.assert_array_equal(p_resumed.data, p_all.data)
+
+
+def test_lbfgs_errors():
+    p = engine.tensor([1.0], requires_grad=True, dtype=np.float64)
+    with pytest.raises(TypeError, match="needs a closure"):
+        optim.LBFGS([p]).step()
+    with pytest.raises(ValueError, match="'strong_wolfe'"):
+        optim.LBFGS([p], line_search_fn="armijo")
+    with pytest.raises(ValueError, match="per-parameter options"):
+        optim.LBFGS([{"params": [p]}, {"params": [engine.tensor([1.0], requires_grad=True)]}])
+    with pytest.raises(TypeError, match="one dtype"):
+        optim.LBFGS([p, engine.tensor([1.0], requires_grad=True)])
+    with pytest.raises(ValueError, match="history_size must be an int >= 1"):
+        optim.LBFGS([p], history_size=0)
+    with pytest.raises(ValueError, match="parameters have 1 numbers"):
+        optim.LBFGS([p]).load_state_dict({"state": {0: {"d": np.zeros(3)}},
+                                          "param_groups": optim.LBFGS([p]).state_dict()[
+                                              "param_groups"]})
+
+
+# -- CosineAnnealingLR, ReduceLROnPlateau ---------------------------------------------------
+def _one_param_sgd(lr):
+    return SGD([engine.zeros(1, requires_grad=True)], lr=lr)
+
+
+def test_cosine_annealing_by_hand():
+    s = optim.CosineAnnealingLR(_one_param_sgd(0.1), T_max=4, eta_min=0.02)
+    got = [s.get_last_lr()[0]]
+    for _ in range(8):
+        s.step()
+        got.append(s.get_last_lr()[0])
+    # by hand: 0.02 + 0.08 (1 + cos(π e / 4)) / 2; periodic beyond T_max as PyTorch's
+    hand = [0.02 + 0.08 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(9)]
+    assert got == pytest.approx(hand, rel=1e-12)
+    assert got[4] == pytest.approx(0.02) and got[8] == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="T_max must be an int >= 1"):
+        optim.CosineAnnealingLR(_one_param_sgd(0.1), T_max=0)
+
+
+def test_cosine_annealing_vs_torch():
+    torch = pytest.importorskip("torch")
+    s = optim.CosineAnnealingLR(_one_param_sgd(0.1), T_max=4, eta_min=0.02)
+    got = [s.get_last_lr()[0]]
+    for _ in range(8):
+        s.step()
+        got.append(s.get_last_lr()[0])
+    topt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    ts = torch.optim.lr_scheduler.CosineAnnealingLR(topt, T_max=4, eta_min=0.02)
+    theirs = [ts.get_last_lr()[0]]
+    for _ in range(8):
+        topt.step()
+        ts.step()
+        theirs.append(ts.get_last_lr()[0])
+    assert got == pytest.approx(theirs, rel=1e-12)
+
+
+PLATEAU_METRICS = [1.0, 0.9, 0.9, 0.95, 0.899, 0.89, 0.9, 0.91, 0.92, 0.5, 0.5, 0.5, 0.5,
+                   0.49999, 0.6, 0.7]
+
+
+def test_reduce_lr_on_plateau_by_hand():
+    # patience 1, factor 0.5, rel threshold 1e-4 (min mode):
+    # 1.0 best; 0.9 best; 0.9 bad1; 0.95 bad2 → cut to 0.5; 0.899 best (< 0.9·0.9999);
+    # 0.89 best; 0.9 bad1; 0.91 bad2 → 0.25; 0.92 bad1; 0.5 best; 0.5 bad1; 0.5 bad2 → 0.125;
+    # 0.5 bad1; 0.49999 bad2 (not < 0.5·0.9999) → 0.0625; 0.6 bad1; 0.7 bad2 → 0.03125
+    s = optim.ReduceLROnPlateau(_one_param_sgd(1.0), patience=1, factor=0.5)
+    lrs = []
+    for m in PLATEAU_METRICS:
+        s.step(m)
+        lrs.append(s.get_last_lr()[0])
+    assert lrs == [1, 1, 1, .5, .5, .5, .5, .25, .25, .25, .25, .125, .125, .0625, .0625,
+                   .03125]
+    with pytest.raises(ValueError, match="factor must be in"):
+        optim.ReduceLROnPlateau(_one_param_sgd(1.0), factor=1.0)
+    with pytest.raises(ValueError, match="mode must be"):
+        optim.ReduceLROnPlateau(_one_param_sgd(1.0), mode="up")
+
+
+@pytest.mark.parametrize("kw", [
+    dict(patience=1, factor=0.5),
+    dict(patience=0, factor=0.3, cooldown=2, min_lr=0.05),
+    dict(mode="max", patience=2, threshold_mode="abs", threshold=0.01),
+    dict(patience=1, threshold=0.1, threshold_mode="rel", eps=0.2),
+])
+def test_reduce_lr_on_plateau_vs_torch(kw):
+    torch = pytest.importorskip("torch")
+    s = optim.ReduceLROnPlateau(_one_param_sgd(1.0), **kw)
+    topt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    ts = torch.optim.lr_scheduler.ReduceLROnPlateau(topt, **kw)
+    for m in PLATEAU_METRICS:
+        s.step(m)
+        topt.step()
+        ts.step(m)
+        assert s.get_last_lr() == ts.get_last_lr()
+        assert (s.num_bad_epochs, s.cooldown_counter) == (ts.num_bad_epochs,
+                                                          ts.cooldown_counter)

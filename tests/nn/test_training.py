@@ -166,7 +166,7 @@ def test_classification_with_integer_labels_and_names():
     h = fit(logits, x, y, loss="cross_entropy", metrics=["accuracy"],
             optimizer=Adam(logits.parameters(), lr=0.05), epochs=15, verbose=0)
     assert h.history["accuracy"][-1] > 0.95
-    res = evaluate(logits, x, y, loss="cross_entropy", metrics=["accuracy"])
+    res = evaluate(logits, x, y, loss="cross_entropy", metrics=["accuracy"], return_dict=True)
     assert res["accuracy"] > 0.95 and res["loss"] < 0.3
 
     # Keras's names take probabilities (a Softmax output): integer labels or one-hot.
@@ -175,9 +175,10 @@ def test_classification_with_integer_labels_and_names():
     fit(probs, x, y, loss="sparse_categorical_crossentropy", metrics=["acc"],
         optimizer=Adam(probs.parameters(), lr=0.05), epochs=15, verbose=0)
     one_hot = np.eye(3)[y]
-    res = evaluate(probs, x, one_hot, loss="categorical_crossentropy", metrics=["accuracy"])
+    res = evaluate(probs, x, one_hot, loss="categorical_crossentropy", metrics=["accuracy"],
+                   return_dict=True)
     assert res["accuracy"] > 0.95
-    sparse = evaluate(probs, x, y, loss="sparse_categorical_crossentropy")
+    sparse = evaluate(probs, x, y, loss="sparse_categorical_crossentropy", return_dict=True)
     assert sparse["loss"] == pytest.approx(res["loss"], rel=1e-5)
     # Same loss as nn.F.cross_entropy on the logits underneath.
     with engine.no_grad():
@@ -217,7 +218,8 @@ def test_evaluate_and_predict_shapes_modes_and_no_grad():
     assert np.array_equal(out, predict(model, engine.Tensor(x), batch_size=7))  # eval: no dropout
     assert model.training  # mode restored
     assert all(p.grad is None for p in model.parameters())
-    res = evaluate(model, x, np.zeros((70, 2)), loss="mse", metrics=["mae"], batch_size=16)
+    res = evaluate(model, x, np.zeros((70, 2)), loss="mse", metrics=["mae"], batch_size=16,
+                   return_dict=True)
     assert set(res) == {"loss", "mae"} and all(isinstance(v, float) for v in res.values())
     assert res["loss"] == pytest.approx(float(np.mean(out.astype(np.float64) ** 2)), rel=1e-5)
 
@@ -302,7 +304,9 @@ def test_model_checkpoint_and_load_checkpoint(tmp_path):
     assert len(names) == 3 and names[0].startswith("ckpt-01-") and names[1].startswith("ckpt-02-")
     assert not any(n.endswith(".tmp") for n in names)  # atomic writes leave no temporaries
     saved = nn.load(tmp_path / "last.npz")
-    assert set(saved) == {"model", "optimizer", "epoch", "rng", "scheduler"}
+    assert set(saved) == {"model", "optimizer", "epoch", "rng", "scheduler", "architecture",
+                          "frozen"}
+    assert saved["architecture"]["module"] == "Sequential"  # nn.load_model can rebuild it
     assert saved["epoch"] == 2 and saved["optimizer"]["state"][0]["step"] == 10
 
     model_b, opt_b, sched_b = make_run(seed=7)
@@ -468,8 +472,10 @@ def test_fit_errors():
             epochs=1, verbose=0)
     with pytest.raises(TypeError, match="scheduler must be"):
         fit(model, x, y, loss="mse", optimizer=opt, epochs=1, verbose=0, scheduler=0.5)
-    with pytest.raises(TypeError, match="optimizer"):
-        fit(model, x, y, loss="mse", optimizer="adam", epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="unknown optimizer 'adamm'.*adam.*sgd"):
+        fit(model, x, y, loss="mse", optimizer="adamm", epochs=1, verbose=0)
+    with pytest.raises(TypeError, match="optimizer must be"):
+        fit(model, x, y, loss="mse", optimizer=0.1, epochs=1, verbose=0)
     with pytest.warns(UserWarning, match="nothing to train"):
         h = fit(model, x, y, loss="mse", optimizer=opt, epochs=3, initial_epoch=3, verbose=0)
     assert h.epoch == []
@@ -496,3 +502,294 @@ def test_fit_clipnorm_clips_the_global_gradient_norm_before_each_step():
         np.testing.assert_array_equal(a.data, b.data)
     with pytest.raises(ValueError, match="fit: clipnorm must be a positive number"):
         nn.fit(fitted, x, y, loss="mse", optimizer=opt, epochs=1, verbose=0, clipnorm=-1)
+
+
+# ---------------------------------------------------------------- Keras's return forms
+def test_evaluate_returns_keras_form():
+    engine.manual_seed(0)
+    x, y = regression_data(n=40)
+    model = nn.Linear(3, 1)
+    pred = predict(model, x).astype(np.float64)
+    mse = float(np.mean((pred - y) ** 2))   # by hand, in float64
+    mae = float(np.mean(np.abs(pred - y)))
+    alone = evaluate(model, x, y, loss="mse")
+    assert isinstance(alone, float) and alone == pytest.approx(mse, rel=1e-5)
+    test_loss, test_mae = evaluate(model, x, y, loss="mse", metrics=["mae"])  # as in Keras
+    assert (test_loss, test_mae) == pytest.approx((mse, mae), rel=1e-5)
+    as_list = evaluate(model, x, y, loss="mse", metrics=["mae", "mse"])
+    assert isinstance(as_list, list) and len(as_list) == 3
+    assert evaluate(model, x, y, loss="mse", metrics=["mae"], return_dict=True) == \
+        {"loss": test_loss, "mae": test_mae}
+
+
+def test_epochs_defaults_to_one_and_verbose_auto():
+    engine.manual_seed(0)
+    x, y = regression_data(n=20)
+    model = nn.Linear(3, 1)
+    h = fit(model, x, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.01), verbose=0)
+    assert h.epoch == [0] and h.params["epochs"] == 1
+    with pytest.raises(ValueError, match="verbose must be 0, 1, 2 or 'auto'"):
+        fit(model, x, y, loss="mse", optimizer="sgd", verbose="loud")
+
+
+def test_fit_refuses_an_optimizer_for_another_model():
+    x, y = regression_data(n=20)
+    model, other = nn.Linear(3, 1), nn.Linear(3, 1)
+    before = model.weight.data.copy()
+    with pytest.raises(ValueError, match=r"2 parameter\(s\) that are not the model's.*"
+                                         r"another model"):
+        fit(model, x, y, loss="mse", optimizer=SGD(other.parameters(), lr=0.1), verbose=0)
+    assert np.array_equal(model.weight.data, before)
+    with pytest.raises(ValueError, match="trainable parameters bias are not in the optimizer"):
+        fit(model, x, y, loss="mse", optimizer=SGD([model.weight], lr=0.1), verbose=0)
+    # A frozen parameter may be left out (or kept in: the optimizer skips it).
+    model.bias.requires_grad = False
+    fit(model, x, y, loss="mse", optimizer=SGD([model.weight], lr=0.1), verbose=0)
+    fit(model, x, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.1), verbose=0)
+    # A layer replaced after the optimizer was built: caught.
+    net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
+    opt = Adam(net.parameters())
+    net[2].weight = nn.Parameter(np.zeros((1, 4)))
+    with pytest.raises(ValueError, match="not the model's"):
+        fit(net, x, y, loss="mse", optimizer=opt, verbose=0)
+
+
+@pytest.mark.parametrize("name, cls, hyper", [
+    # Keras's documented defaults for optimizer strings
+    ("sgd", SGD, dict(lr=0.01, momentum=0.0, nesterov=False)),
+    ("adam", Adam, dict(lr=0.001, betas=(0.9, 0.999), eps=1e-7)),
+    ("rmsprop", nn.optim.RMSprop, dict(lr=0.001, alpha=0.9, eps=1e-7, momentum=0.0)),
+    ("adamw", nn.optim.AdamW, dict(lr=0.001, weight_decay=0.004, eps=1e-7)),
+])
+def test_optimizer_names_use_keras_defaults(name, cls, hyper):
+    x, y = regression_data(n=40)
+    runs = []
+    for opt in (name, name.upper(), cls):
+        engine.manual_seed(4)
+        model = nn.Linear(3, 1)
+        optimizer = opt(model.parameters(), **hyper) if isinstance(opt, type) else opt
+        h = fit(model, x, y, loss="mse", optimizer=optimizer, epochs=3, batch_size=8,
+                verbose=0)
+        runs.append((h.history, model.weight.data.copy()))
+        group = h.optimizer.param_groups[0]
+        assert type(h.optimizer) is cls
+        assert all(group[k] == v for k, v in hyper.items())
+    assert runs[0][0] == runs[1][0] == runs[2][0]
+    assert np.array_equal(runs[0][1], runs[2][1])
+
+
+def test_keras_recipe_global_clipnorm_clips():
+    from nn.keras.optimizers import SGD as KerasSGD
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(8, 3)) * 10, rng.normal(size=(8, 1)) * 10
+    weights = []
+    for kw in (dict(optimizer=KerasSGD(0.1, global_clipnorm=0.5)),
+               dict(optimizer="sgd", clipnorm=0.5)):
+        engine.manual_seed(1)
+        model = nn.Linear(3, 1)
+        fit(model, x, y, loss="mse", epochs=1, batch_size=8, shuffle=False, verbose=0, **kw)
+        weights.append(model.weight.data.copy())
+    engine.manual_seed(1)
+    manual = nn.Linear(3, 1)
+    opt = SGD(manual.parameters(), lr=0.1)
+    F.mse_loss(manual(engine.tensor(x)), engine.tensor(y)).backward()
+    assert nn.optim.clip_grad_norm_(manual.parameters(), 0.5) > 5
+    opt.step()
+    np.testing.assert_array_equal(weights[0], manual.weight.data)
+    assert not np.array_equal(weights[0], weights[1])  # 'sgd' is lr 0.01, not 0.1
+
+
+# ---------------------------------------------------------------- data sources
+def _same_run(make_x, epochs=2, **kw):
+    engine.manual_seed(2)
+    model = nn.Linear(3, 1)
+    h = fit(model, *make_x(), loss="mse", metrics=["mae"], epochs=epochs,
+            optimizer=SGD(model.parameters(), lr=0.05), verbose=0, **kw)
+    return h.history, model.weight.data.copy()
+
+
+def test_fit_on_loaders_datasets_generators_equals_fit_on_arrays():
+    from nn.data import DataLoader, TensorDataset
+    x, y = regression_data(n=50)
+    val = regression_data(n=10, seed=1)
+    ref = _same_run(lambda: (x, y), batch_size=16, shuffle=False, validation_data=val)
+    val_loader = DataLoader(*val, batch_size=4)
+    sources = [
+        lambda: (DataLoader(x, y, batch_size=16),),
+        lambda: (DataLoader(TensorDataset(x, y), batch_size=16),),
+        lambda: ([(x[i:i + 16], y[i:i + 16]) for i in range(0, 50, 16)],),  # a list of batches
+    ]
+    for make in sources:
+        got = _same_run(make, validation_data=val_loader)
+        for key in ref[0]:  # validation batches differ (4 vs 32): rounding only
+            assert got[0][key] == (ref[0][key] if not key.startswith("val_")
+                                   else pytest.approx(ref[0][key], rel=1e-6))
+        np.testing.assert_array_equal(got[1], ref[1])
+    # A Dataset is batched with batch_size, in order when shuffle=False.
+    got = _same_run(lambda: (TensorDataset(x, y),), batch_size=16, shuffle=False,
+                    validation_data=val)
+    assert got[0] == ref[0]
+    # A generator: one pass, then training stops with Keras's warning.
+    one_epoch = _same_run(lambda: (x, y), epochs=1, batch_size=16, shuffle=False)
+    gen = ((x[i:i + 16], y[i:i + 16]) for i in range(0, 50, 16))
+    with pytest.warns(UserWarning, match="ran out of data"):
+        got = _same_run(lambda: (gen,), epochs=3)
+    assert got[0] == one_epoch[0] and len(got[0]["loss"]) == 1
+
+
+def test_fit_generator_with_steps_per_epoch_and_predict_evaluate_on_loaders():
+    from nn.data import DataLoader
+
+    def forever(x, y):
+        while True:
+            for i in range(0, len(x), 10):
+                yield x[i:i + 10], y[i:i + 10]
+
+    x, y = regression_data(n=20)
+    engine.manual_seed(0)
+    model = nn.Linear(3, 1)
+    h = fit(model, forever(x, y), loss="mse", optimizer="sgd", epochs=3, steps_per_epoch=2,
+            verbose=0)
+    assert len(h.history["loss"]) == 3 and h.params["steps"] == 2
+    loader = DataLoader(x, y, batch_size=6)
+    assert evaluate(model, loader, loss="mse") == pytest.approx(evaluate(model, x, y,
+                                                                          loss="mse"))
+    np.testing.assert_array_equal(predict(model, loader), predict(model, x, batch_size=6))
+    np.testing.assert_array_equal(predict(model, DataLoader(x, batch_size=6)),
+                                  predict(model, x, batch_size=6))
+    with pytest.raises(ValueError, match="validation_split needs x and y as arrays"):
+        fit(model, loader, loss="mse", optimizer="sgd", validation_split=0.2, verbose=0)
+    with pytest.raises(ValueError, match="do not give batch_size"):
+        fit(model, loader, loss="mse", optimizer="sgd", batch_size=4, verbose=0)
+    with pytest.raises(ValueError, match="y must be None"):
+        fit(model, loader, y, loss="mse", optimizer="sgd", verbose=0)
+    with pytest.raises(ValueError, match="y is missing"):
+        fit(model, x, loss="mse", optimizer="sgd", verbose=0)
+    with pytest.raises(ValueError, match="one-shot generator"):
+        fit(model, x, y, loss="mse", optimizer="sgd", verbose=0,
+            validation_data=forever(x, y))
+    with pytest.raises(ValueError, match="sample_weight"):
+        fit(model, [(x, y, np.ones(20))], loss="mse", optimizer="sgd", verbose=0)
+    with pytest.raises(ValueError, match="a batch must be a pair"):
+        fit(model, DataLoader(x, batch_size=5), loss="mse", optimizer="sgd", verbose=0)
+
+
+def test_fit_builds_lazy_layers_before_the_optimizer():
+    x, y = regression_data(n=30)
+    engine.manual_seed(0)
+    model = nn.Sequential(nn.Dense(8, "relu"), nn.Dense(1))
+    assert list(model.parameters()) == []
+    h = fit(model, x, y, loss="mse", optimizer="adam", epochs=2, verbose=0)
+    assert [p.shape for p in model.parameters()] == [(8, 3), (8,), (1, 8), (1,)]
+    assert len(h.optimizer.param_groups[0]["params"]) == 4
+    lazy = nn.Sequential(nn.Dense(4), nn.Dense(1, input_shape=(4,)))
+    with pytest.raises(ValueError, match="not in the optimizer.*lazy layers"):
+        fit(lazy, x, y, loss="mse", optimizer=SGD(lazy.parameters(), lr=0.1), verbose=0)
+
+
+def test_fit_with_lbfgs_passes_a_closure():
+    # Full-batch least squares: L-BFGS through fit reaches numpy's lstsq solution.
+    x, y = regression_data(n=60)
+    model = nn.Linear(3, 1).double() if hasattr(nn.Linear(3, 1), "double") else None
+    if model is None:
+        model = nn.Linear(3, 1)
+        for name in ("weight", "bias"):
+            setattr(model, name, nn.Parameter(getattr(model, name).data, dtype=np.float64))
+    opt = nn.optim.LBFGS(model.parameters(), line_search_fn="strong_wolfe", max_iter=50,
+                         tolerance_grad=1e-12, tolerance_change=1e-15)
+    h = fit(model, x, y, loss="mse", optimizer=opt, epochs=2, batch_size=60, verbose=0)
+    a = np.hstack([x, np.ones((60, 1))])
+    coef = np.linalg.lstsq(a, y, rcond=None)[0].ravel()
+    np.testing.assert_allclose(model.weight.data.ravel(), coef[:3], atol=1e-6)
+    np.testing.assert_allclose(model.bias.data, coef[3:], atol=1e-6)
+    assert h.history["loss"][0] > h.history["loss"][1]  # logged: before each step
+
+
+def test_reduce_lr_on_plateau_through_fit():
+    # x = 0 and y = 0: the gradients are 0, the validation loss stays 0: every epoch after
+    # the first is a bad one. patience=1, factor 0.5 (PyTorch's rule: cut when bad epochs
+    # exceed patience): lr per epoch 1, 1, 1, 0.5, 0.5, 0.25 by hand.
+    x, y = np.zeros((8, 2)), np.zeros((8, 1))
+    model = nn.Linear(2, 1)
+    opt = SGD(model.parameters(), lr=1.0)
+    sched = nn.optim.ReduceLROnPlateau(opt, patience=1, factor=0.5)
+    h = fit(model, x, y, loss="mse", optimizer=opt, scheduler=sched, epochs=6,
+            validation_data=(x, y), verbose=0)
+    assert h.history["lr"] == [1.0, 1.0, 1.0, 0.5, 0.5, 0.25]
+    with pytest.raises(KeyError, match="monitor 'val_loss' is not in the logs"):
+        fit(model, x, y, loss="mse", optimizer=opt, scheduler=sched, epochs=1, verbose=0)
+
+
+# ---------------------------------------------------------------- CSVLogger, checkpoints
+def test_csv_logger(tmp_path):
+    import csv
+    path = tmp_path / "log.csv"
+    x, y = regression_data(n=20)
+    engine.manual_seed(0)
+    model = nn.Linear(3, 1)
+    opt = SGD(model.parameters(), lr=0.05)
+    h = fit(model, x, y, loss="mse", metrics=["mae"], optimizer=opt, epochs=3, verbose=0,
+            validation_split=0.25, callbacks=[nn.CSVLogger(path)])
+    rows = list(csv.reader(path.read_text().splitlines()))
+    assert rows[0] == ["epoch", "loss", "mae", "val_loss", "val_mae"]  # Keras: keys sorted
+    assert [int(r[0]) for r in rows[1:]] == [0, 1, 2]
+    assert [float(r[3]) for r in rows[1:]] == h.history["val_loss"]  # repr: exact
+    more = nn.CSVLogger(path, append=True, separator=";")
+    fit(model, x, y, loss="mse", metrics=["mae"], optimizer=opt, epochs=5, initial_epoch=3,
+        verbose=0, validation_split=0.25, callbacks=[more])
+    lines = path.read_text().splitlines()
+    assert len(lines) == 6 and lines[4].startswith("3;") and lines[5].startswith("4;")
+    assert [p.name for p in tmp_path.iterdir()] == ["log.csv"]  # atomic: no leftovers
+    (tmp_path / "cut.csv").write_text("epoch,loss\n0,1.")
+    with pytest.raises(ValueError, match="middle of a line"):
+        fit(model, x, y, loss="mse", optimizer=opt, verbose=0,
+            callbacks=[nn.CSVLogger(tmp_path / "cut.csv", append=True)])
+    assert nn.callbacks.CSVLogger is nn.CSVLogger
+
+
+def test_model_checkpoint_initial_threshold_and_load_model(tmp_path):
+    x, y = regression_data(n=40)
+    engine.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+    opt = Adam(model.parameters(), lr=0.01)
+    never = ModelCheckpoint(tmp_path / "never.npz", save_best_only=True, monitor="loss",
+                            initial_value_threshold=-1.0)
+    best = ModelCheckpoint(tmp_path / "best.npz", save_best_only=True, monitor="loss")
+    fit(model, x, y, loss="mse", optimizer=opt, epochs=3, verbose=0, callbacks=[never, best])
+    assert not (tmp_path / "never.npz").exists()  # nothing beat a loss of -1
+    rebuilt = nn.load_model(tmp_path / "best.npz")
+    np.testing.assert_array_equal(rebuilt[2].weight.data, model[2].weight.data)
+    np.testing.assert_array_equal(predict(rebuilt, x), predict(model, x))
+
+
+def test_shuffling_loader_equals_shuffled_arrays_with_lazy_layers():
+    # DataLoader(shuffle=True) draws the same permutation per epoch as fit's own shuffling;
+    # building the lazy layers must not draw from the generator (no peek into the loader).
+    from nn.data import DataLoader
+    x, y = regression_data(n=48)
+    runs = []
+    for make in (lambda: dict(x=x, y=y, batch_size=16),
+                 lambda: dict(x=DataLoader(x, y, batch_size=16, shuffle=True)),
+                 lambda: dict(x=DataLoader(nn.data.TensorDataset(x, y), batch_size=16,
+                                           shuffle=True, num_workers=2))):
+        engine.manual_seed(6)
+        model = nn.Sequential(nn.Dense(4, "tanh"), nn.Dense(1))
+        h = fit(model, loss="mse", optimizer="sgd", epochs=3, verbose=0, **make())
+        runs.append((h.history, [p.data.copy() for p in model.parameters()]))
+    for history, weights in runs[1:]:
+        assert history == runs[0][0]
+        assert all(np.array_equal(a, b) for a, b in zip(weights, runs[0][1], strict=True))
+
+
+def test_fit_takes_a_torch_dataloader():
+    torch = pytest.importorskip("torch")
+    x, y = regression_data(n=32)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(y)), batch_size=8)
+    histories = []
+    for source in (dict(x=loader), dict(x=x, y=y, batch_size=8, shuffle=False)):
+        engine.manual_seed(0)
+        model = nn.Linear(3, 1)
+        histories.append(fit(model, loss="mse", optimizer="sgd", epochs=2, verbose=0,
+                             **source).history)
+    assert histories[0] == histories[1]

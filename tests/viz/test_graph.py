@@ -208,7 +208,7 @@ def test_color_by_grad_on_tensors_and_no_grad_nodes():
     t = engine.tensor([1.0, 2.0], requires_grad=True)
     y = (t * 2).sum()
     y.backward()
-    t.grad = np.array([np.inf, 1.0], dtype=np.float32)
+    t.grad = engine.tensor([np.inf, 1.0])
     assert vgraph._NONFINITE in viz.draw_graph(y, color_by="grad").source
     with pytest.raises(ValueError, match="color_by"):
         viz.draw_graph(y, color_by="data")

@@ -1,0 +1,105 @@
+"""The few functions backward formulas need beyond operators, for arrays *and* graph nodes.
+
+A backward is written once: on numpy arrays and numbers (a plain ``backward()``) these are
+numpy's functions; on Tensors and Values (``create_graph=True``) they are the engine's own
+ops, so the gradient is recorded and can be differentiated again. Operators (``+ - * / **
+@``, comparisons, ``[...]``) and the methods both share (``sum(axis=, keepdims=)``,
+``reshape``, ``astype``) need nothing from here.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd import Node, SliceGrad
+from .base import OPS
+
+
+def _node(*xs):
+    return any(isinstance(x, Node) for x in xs)
+
+
+def exp(x):
+    if type(x) is float:  # Value graphs stay in Python floats (fast); overflow is inf
+        return math.exp(x) if x < 709.78 else math.inf
+    return x.exp() if _node(x) else np.exp(x)
+
+
+def log(x):
+    if type(x) is float:  # IEEE like numpy: log 0 = -inf, log of a negative = nan
+        return math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
+    return x.log() if _node(x) else np.log(x)
+
+
+def tanh(x):
+    return x.tanh() if _node(x) else np.tanh(x)
+
+
+def sigmoid(x):
+    if type(x) is float:
+        return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
+    if _node(x):
+        return x.sigmoid()
+    e = np.exp(-np.abs(x))  # stable: e^(−|x|) is never above 1
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(np.result_type(x), copy=False)
+
+
+def sign(x):
+    """No gradient (piecewise constant): plain data either way."""
+    return np.sign(x.data) if _node(x) else np.sign(x)
+
+
+def where(cond, a, b):
+    if isinstance(cond, (bool, np.bool_)):  # one condition for all: pick
+        return a if cond else b
+    cond = cond.data if _node(cond) else cond
+    return OPS["where"].apply(a, b, cond=cond) if _node(a, b) else np.where(cond, a, b)
+
+
+def broadcast_to(x, shape):
+    return x.broadcast_to(shape) if _node(x) else np.broadcast_to(x, shape)
+
+
+def permute(x, axes):
+    return x.permute(axes) if _node(x) else np.transpose(x, axes)
+
+
+def swap_last(x):
+    """Swap the last two axes (the transpose of a batch of matrices)."""
+    axes = list(range(x.ndim))
+    axes[-1], axes[-2] = axes[-2], axes[-1]
+    return permute(x, axes)
+
+
+def scatter(g, shape, index):
+    """Zeros of ``shape`` with ``g`` added at ``index`` (repeats add up): getitem's gradient.
+
+    For basic slices of arrays a sparse ``SliceGrad`` (the walk adds it in place)."""
+    if _node(g):
+        return OPS["getitem_grad"].apply(g, shape=shape, index=index)
+    if not _advanced(index):
+        return SliceGrad(shape, index, g)
+    out = np.zeros(shape, g.dtype)
+    np.add.at(out, index, g)
+    return out
+
+
+def _advanced(index) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(i, (list, np.ndarray)) for i in items)
+
+
+def split(g, bounds, axis):
+    """``g`` cut along ``axis`` at ``bounds`` (concatenate's gradient)."""
+    if not _node(g):
+        return tuple(np.split(g, bounds, axis=axis))
+    edges = [0, *bounds, g.shape[axis]]
+    lead = (slice(None),) * axis
+    return tuple(g[lead + (slice(a, b),)] for a, b in zip(edges[:-1], edges[1:], strict=True))
+
+
+def unbind(g, axis):
+    """The slices of ``g`` along ``axis`` (stack's gradient)."""
+    lead = (slice(None),) * axis
+    return tuple(g[lead + (i,)] for i in range(g.shape[axis]))

@@ -1,0 +1,224 @@
+"""Keras's Model methods on every ``nn.Module``: compile, fit, evaluate, predict, summary,
+save, get_weights / set_weights (and Sequential's ``add``).
+
+They delegate to ``nn.fit``, ``nn.evaluate``, ``nn.predict``, ``nn.summary`` and
+``nn.keras.saving``; what ``compile`` chose is kept on the model (``model.optimizer`` and a
+private record of the loss and metrics). The course's listing, line for line::
+
+    model = nn.Sequential()
+    model.add(nn.Dense(10, activation='sigmoid', input_dim=20))
+    model.add(nn.Dense(1, activation='sigmoid'))
+    model.compile(optimizer=SGD(lr=0.5), loss='binary_crossentropy', metrics=['accuracy'])
+    model.fit(x=X_train, y=y_train, epochs=1000, batch_size=len(X_train), verbose=0)
+    y_pred = model.predict(X_test)
+
+This module imports nothing from ``nn`` at import time (``nn.module`` imports it).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["KerasModelMixin"]
+
+
+def _not_supported(who, **kwargs):
+    for name, value in kwargs.items():
+        if value is not None:
+            raise ValueError(f"{who}: {name}= is not supported")
+
+
+class KerasModelMixin:
+    """Keras's Model API for ``nn.Module`` (mixed into its bases)."""
+
+    # -- Sequential ------------------------------------------------------------------------
+    def add(self, layer):
+        """Keras's ``Sequential.add``: append ``layer`` (Sequential models only)."""
+        from ..module import Module, Sequential
+        if not isinstance(self, Sequential):
+            raise TypeError(f"{type(self).__name__}.add: only a Sequential model has add(); "
+                            "assign sub-layers as attributes in __init__")
+        if not isinstance(layer, Module):
+            raise TypeError(f"Sequential.add: expected a layer (an nn.Module), got "
+                            f"{type(layer).__name__}")
+        self.append(layer)
+
+    # -- compile -----------------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
+                weighted_metrics=None, **kwargs):
+        """Choose the optimizer, the loss and the metrics for ``fit`` and ``evaluate``.
+
+        ``optimizer``: a name ('sgd', 'adam', 'rmsprop', 'adamw': Keras's default
+        hyper-parameters), an ``nn.keras.optimizers`` recipe (``SGD(lr=0.5)``,
+        ``Adam(0.02)``) or an ``nn.optim`` optimizer built on ``model.parameters()``.
+        ``loss``: a name ('mse', 'mae', 'binary_crossentropy', 'categorical_crossentropy',
+        'sparse_categorical_crossentropy', 'cross_entropy', ...) or a function; ``metrics``:
+        names ('accuracy', 'mae', 'mse') or functions. A recipe becomes ``model.optimizer``
+        (an ``nn.optim`` optimizer) as soon as every layer is built: now, or at the first
+        ``fit`` for lazy layers without an input shape.
+        """
+        from ..training import _resolve_loss, _resolve_metrics
+        _not_supported("compile", loss_weights=loss_weights, weighted_metrics=weighted_metrics)
+        unknown = set(kwargs) - {"run_eagerly", "steps_per_execution", "jit_compile"}
+        if unknown:
+            raise TypeError(f"compile: unexpected argument(s) {sorted(unknown)}")
+        if loss is None:
+            raise ValueError("compile: give a loss, e.g. loss='mse'")
+        _resolve_loss(loss)  # unknown names fail here, not at fit
+        metrics = [] if metrics is None else ([metrics] if isinstance(metrics, str)
+                                              or callable(metrics) else list(metrics))
+        _resolve_metrics(metrics)
+        self.__dict__["_keras_compiled"] = {"loss": loss, "metrics": metrics,
+                                            "clipnorm": getattr(optimizer, "global_clipnorm",
+                                                                None)}
+        self.optimizer = optimizer
+        self._keras_bind_optimizer()
+
+    def _keras_state(self, who):
+        state = self.__dict__.get("_keras_compiled")
+        if state is None:
+            raise RuntimeError(f"{type(self).__name__}.{who}: you must call compile() before "
+                               f"{who}() (or use nn.{who}(model, ..., loss=...))")
+        return state
+
+    def _keras_bind_optimizer(self):
+        """Turn a name or recipe into an ``nn.optim`` optimizer when the model is built."""
+        from ..training import _needs_build, build_model, resolve_optimizer
+        optimizer = self.__dict__.get("optimizer")
+        if hasattr(optimizer, "param_groups"):
+            return
+        if _needs_build(self):
+            shape = self._keras_input_shape()
+            if shape is None:
+                return  # built by the first fit
+            build_model(self, np.zeros((1,) + shape, np.float32))
+        self.optimizer = resolve_optimizer(optimizer, self, "compile")
+
+    # -- train / evaluate / predict --------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1, scheduler=None):
+        """Keras's ``Model.fit``: train for ``epochs`` epochs (default 1) with what
+        ``compile`` chose; returns the ``History`` (also kept as ``model.history``).
+
+        ``x``, ``y``: arrays, or ``x`` alone as a DataLoader / Dataset / generator of
+        ``(x, y)`` batches. ``validation_split`` holds out the LAST fraction of the arrays,
+        before shuffling; ``validation_data`` is ``(x_val, y_val)`` or a loader.
+        ``verbose``: 'auto' or 1 (a progress bar), 2 (a line per epoch), 0. ``scheduler``:
+        an ``nn.optim`` scheduler on ``model.optimizer`` (our addition). See ``nn.fit``.
+        """
+        from ..training import fit
+        state = self._keras_state("fit")
+        _not_supported("fit", class_weight=class_weight, sample_weight=sample_weight,
+                       validation_steps=validation_steps,
+                       validation_batch_size=validation_batch_size)
+        if validation_freq != 1:
+            raise ValueError("fit: validation_freq must be 1 (validation after every epoch)")
+        if hasattr(x, "shape") and len(np.shape(x)) > 1:
+            self.__dict__["_keras_fit_shape"] = tuple(int(d) for d in np.shape(x)[1:])
+        history = fit(self, x, y, loss=state["loss"], metrics=state["metrics"],
+                      optimizer=self.optimizer, epochs=epochs, batch_size=batch_size,
+                      validation_data=validation_data, validation_split=validation_split,
+                      callbacks=list(callbacks or []), scheduler=scheduler, shuffle=shuffle,
+                      verbose=verbose, initial_epoch=initial_epoch, clipnorm=state["clipnorm"],
+                      steps_per_epoch=steps_per_epoch)
+        self.optimizer = history.optimizer  # a name or recipe is now the built optimizer
+        history.model = self
+        self.history = history
+        return history
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False):
+        """Keras's ``Model.evaluate``: the loss alone when compiled without metrics, else
+        ``[loss, *metrics]`` (``{'loss': ..., name: ...}`` with ``return_dict=True``)."""
+        from ..training import evaluate
+        state = self._keras_state("evaluate")
+        _not_supported("evaluate", sample_weight=sample_weight, callbacks=callbacks)
+        return evaluate(self, x, y, loss=state["loss"], metrics=state["metrics"],
+                        batch_size=batch_size, return_dict=return_dict, verbose=verbose,
+                        steps=steps)
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Keras's ``Model.predict``: the outputs for ``x`` as one numpy array (N, ...)."""
+        from ..training import predict
+        _not_supported("predict", callbacks=callbacks)
+        return predict(self, x, batch_size=batch_size, verbose=verbose, steps=steps)
+
+    # -- summary -------------------------------------------------------------------------------
+    def _keras_input_shape(self):
+        """One sample's shape: from the last ``fit`` on arrays, else the first layer's
+        ``input_shape`` (or a built Linear's ``in_features``); None if unknown."""
+        from ..layers import Linear
+        from ..module import Sequential
+        shape = self.__dict__.get("_keras_fit_shape")
+        if shape is not None:
+            return shape
+        layer = self
+        while isinstance(layer, Sequential) and len(layer):
+            layer = layer[0]
+        given = getattr(layer, "input_shape", None)
+        if isinstance(given, tuple) and all(isinstance(d, int) for d in given):
+            return given
+        if isinstance(layer, Linear) and layer.in_features is not None:
+            return (layer.in_features,)
+        return None
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None):
+        """Print Keras's table (layers, output shapes, parameter counts); returns None.
+
+        The input shape comes from the first layer (``input_shape=`` / ``input_dim=``) or
+        the last ``fit``; otherwise use ``nn.summary(model, input_shape)``."""
+        from ..summary import summary
+        shape = self._keras_input_shape()
+        if shape is None:
+            raise ValueError(f"{type(self).__name__}.summary: the input shape is unknown; give "
+                             "the first layer input_shape=..., call fit() first, or use "
+                             "nn.summary(model, input_shape)")
+        (print_fn or print)(str(summary(self, shape)))
+
+    def count_params(self) -> int:
+        """The number of parameters (built layers only)."""
+        return int(sum(p.numel() for p in self.parameters()))
+
+    # -- weights ---------------------------------------------------------------------------------
+    def get_weights(self) -> list:
+        """Every layer's weights, in Keras's order and LAYOUTS (copies): a Dense/Linear
+        kernel is (in, units) — the transpose of ``weight`` —, a Conv2d kernel
+        (kh, kw, in, out), a recurrent layer ``[kernel (in, G·units), recurrent_kernel
+        (units, G·units), bias]`` (GRU: Keras's gate order z, r, h and bias (2, 3·units)),
+        BatchNorm ``[gamma, beta, moving_mean, moving_variance]``. Other layers give their
+        parameters then buffers as stored. ``set_weights`` takes the same list."""
+        from .weights import get_weights
+        return get_weights(self)
+
+    def set_weights(self, weights) -> None:
+        """Load a ``get_weights()``-style list (Keras layouts); every shape is checked before
+        anything changes."""
+        from .weights import set_weights
+        set_weights(self, weights)
+
+    # -- saving ------------------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        """The constructor arguments (read from the attributes named after them)."""
+        from .saving import constructor_config
+        return constructor_config(self)
+
+    def save(self, filepath, overwrite=True, include_optimizer=True):
+        """Save the whole model — architecture (as data), weights, compile settings and
+        optimizer state — to one file; ``nn.load_model(filepath)`` rebuilds it."""
+        from .saving import save_model
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath):
+        """The weights only (``nn.save(model.state_dict(), filepath)``)."""
+        from ..serialization import save
+        save(self.state_dict(), filepath)
+
+    def load_weights(self, filepath):
+        """Load what ``save_weights`` (or ``model.save``) wrote."""
+        from ..serialization import load
+        data = load(filepath)
+        if isinstance(data, dict) and "model" in data and isinstance(data["model"], dict):
+            data = data["model"]
+        self.load_state_dict(data)

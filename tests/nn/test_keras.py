@@ -1,0 +1,596 @@
+"""Keras's API on stepgrad: the course's Keras listings run with only their import lines (and
+data) changed; Model methods, Keras layers and parameter counts, get/set_weights in Keras's
+layouts (checked against Keras's equations written here in numpy), whole-model save/load."""
+import math
+import os
+
+import numpy as np
+import pytest
+
+import engine
+import nn
+
+
+def blobs(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 20))
+    y = (x[:, :3].sum(axis=1) + 0.5 * rng.normal(size=n) > 0).astype(np.float64)
+    return x, y
+
+
+# ------------------------------------------------------------------ course 003: road map
+def run_keras(X_train, X_test, y_train, y_test):
+    """Course 003, "roteiro keras", as printed; only the three import lines changed
+    (``from keras ...`` → ``from nn.keras ...``)."""
+
+    from sklearn.metrics import log_loss  # the listing's notebook imports it earlier
+
+    from nn.keras import Sequential
+    from nn.keras.layers import Dense
+    from nn.keras.optimizers import SGD
+
+    model = Sequential()
+    model.add(Dense(10, activation='sigmoid', input_dim = X_train.shape[1]))  # noqa: E251
+    model.add(Dense(5, activation='sigmoid'))
+    model.add(Dense(1, activation='sigmoid'))
+    sgd = SGD(lr = 0.5)  # noqa: E251
+    model.compile(optimizer = sgd,  # noqa: E251
+                  loss='binary_crossentropy',
+                  metrics=['accuracy'])
+
+    model.fit(x = X_train, y = y_train, epochs = 1000, batch_size = len(X_train),  # noqa: E251
+              validation_data = (X_test, y_test), verbose = 0)  # noqa: E251
+
+    y_pred_kr = model.predict(X_test)
+
+    print('Log loss - Keras:', log_loss(y_test, y_pred_kr))
+
+    return model
+
+
+def test_course_003_keras_road_map(capsys):
+    pytest.importorskip("sklearn")
+    from sklearn.metrics import log_loss
+    x, y = blobs(200)
+    X_train, X_test, y_train, y_test = x[:150], x[150:], y[:150], y[150:]
+    engine.manual_seed(0)
+    model = run_keras(X_train, X_test, y_train, y_test)
+    printed = capsys.readouterr().out
+    assert printed.startswith("Log loss - Keras: ")
+    logloss = float(printed.split(":")[1])
+    # sklearn's log loss of the predictions = the model's binary cross-entropy (evaluate)
+    loss, acc = model.evaluate(X_test, y_test, verbose=0)
+    assert logloss == pytest.approx(loss, rel=1e-4) and acc > 0.75
+    assert model.history.history["loss"][-1] < 0.05  # 150 samples, 271 parameters: fitted
+    assert logloss == pytest.approx(log_loss(y_test, model.predict(X_test, verbose=0)))
+    # 1000 full-batch epochs: 1000 SGD steps of lr 0.5 (Keras's SGD(lr=0.5))
+    assert model.optimizer.param_groups[0]["lr"] == 0.5
+    assert model.history.epoch == list(range(1000)) and model.history.params["steps"] == 1
+    model.summary()
+    table = capsys.readouterr().out
+    rows = [line.split() for line in table.splitlines() if "(Dense)" in line]
+    assert [r[-1] for r in rows] == ["210", "55", "6"]  # the course's summary
+    assert [" ".join(r[2:4]) for r in rows] == ["(None, 10)", "(None, 5)", "(None, 1)"]
+    assert "Total params: 271" in table and "Trainable params: 271" in table
+
+
+# ------------------------------------------------------------------ course 001: exercise 7
+def boston():
+    (x_train, y_train), (x_test, y_test) = nn.datasets.boston_housing()
+    mean, std = x_train.mean(axis=0), x_train.std(axis=0)
+    return (x_train - mean) / std, y_train, (x_test - mean) / std, y_test
+
+
+def schedule(epoch, lr):
+    return lr if epoch < 10 else np.round(lr * np.exp(-0.05), 4)
+
+
+def test_boston_exercise_7_keras_way_equals_nn_fit_bit_for_bit():
+    from nn.keras.callbacks import LearningRateScheduler
+    from nn.keras.layers import Dense
+    from nn.keras.optimizers import Adam
+    x_train, y_train, x_test, y_test = boston()
+    epochs = 50
+
+    engine.manual_seed(1)
+    model = nn.Sequential([Dense(16, "relu"), Dense(8, "relu"), Dense(1)])
+    model.compile(optimizer=Adam(0.02), loss="mse", metrics=["mae"])
+    keras_way = model.fit(x_train, y_train, epochs=epochs, verbose=0,
+                          callbacks=[LearningRateScheduler(schedule)],
+                          validation_data=(x_test, y_test))
+
+    for how in ("callback", "scheduler"):  # the existing nn.fit versions (notebook 06)
+        engine.manual_seed(1)
+        ref = nn.Sequential(nn.Linear(13, 16), nn.ReLU(), nn.Linear(16, 8), nn.ReLU(),
+                            nn.Linear(8, 1))
+        opt = nn.optim.Adam(ref.parameters(), lr=0.02)
+        extra = (dict(callbacks=[nn.LearningRateScheduler(schedule)]) if how == "callback"
+                 else dict(scheduler=nn.optim.LambdaLR(opt, schedule)))
+        fit_way = nn.fit(ref, x_train, y_train, loss="mse", metrics=["mae"], optimizer=opt,
+                         epochs=epochs, batch_size=32, validation_data=(x_test, y_test),
+                         verbose=0, **extra)
+        assert keras_way.history == fit_way.history  # every float, bit for bit
+        assert keras_way.epoch == fit_way.epoch
+        for a, b in zip(model.parameters(), ref.parameters(), strict=True):
+            np.testing.assert_array_equal(a.data, b.data)
+    assert set(keras_way.history) == {"loss", "mae", "val_loss", "val_mae", "lr"}
+    assert keras_way.history["lr"][10:14] == pytest.approx([0.019, 0.0181, 0.0172, 0.0164])
+    assert keras_way.history["val_loss"][-1] < 40  # the course: ≈ 23
+
+
+def test_course_001_exercise_7a_listing():
+    """Course 001, exercise 7 (A), as printed; the import lines changed
+    (``tensorflow.keras`` → ``nn.keras``, TensorFlow's ``set_seed`` → engine's)."""
+    import numpy as np
+    from numpy.random import seed
+
+    from engine import manual_seed as set_seed
+    from nn import keras
+    from nn.keras.datasets import boston_housing
+    (x_train, y_train), (x_test, y_test) = boston_housing.load_data()
+    mean = x_train.mean(axis=0)
+    x_train -= mean
+    std = x_train.std(axis=0)
+    x_train /= std
+    x_test -= mean
+    x_test /= std
+
+    seed(1)
+    set_seed(2)
+    model1 = keras.Sequential()
+    model1.add(keras.layers.Dense(16, activation="relu", input_shape=(x_train.shape[1],)))
+    model1.add(keras.layers.Dense(8, activation="relu"))
+    model1.add(keras.layers.Dense(1, activation="relu"))
+    model1.summary()
+
+    epochs = 5  # the course: 50
+    model1.compile(optimizer="adam",
+                   loss='mse', metrics=['mae'])
+    history = model1.fit(x_train, y_train, epochs=epochs,
+                         validation_data=(x_test, y_test), verbose=1)
+    # ---- checks
+    assert model1.count_params() == 369
+    assert list(history.history) == ["loss", "mae", "val_loss", "val_mae"]
+    assert history.epoch == [0, 1, 2, 3, 4] and np is not None
+    assert model1.optimizer.param_groups[0]["lr"] == 0.001  # Keras's 'adam'
+    assert history.history["val_loss"][-1] < history.history["val_loss"][0]
+
+
+# ------------------------------------------------------------------ Model methods
+def test_fit_history_evaluate_predict_and_validation_split():
+    x, y = blobs(100)
+    engine.manual_seed(0)
+    model = nn.Sequential([nn.Dense(8, activation="tanh"), nn.Dense(1, activation="sigmoid")])
+    with pytest.raises(RuntimeError, match="must call compile"):
+        model.fit(x, y)
+    model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=["accuracy"])
+    h = model.fit(x, y, epochs=3, batch_size=10, validation_split=0.2, verbose=0)
+    assert model.history is h and h.model is model and h.epoch == [0, 1, 2]
+    assert list(h.history) == ["loss", "accuracy", "val_loss", "val_accuracy"]
+    assert h.params["steps"] == 8 and h.params["samples"] == 80  # the first 80 train
+    # the LAST 20 % (unshuffled) is the validation set, as Keras
+    last = model.evaluate(x[80:], y[80:], batch_size=10, verbose=0, return_dict=True)
+    assert last == {"loss": h.history["val_loss"][-1], "accuracy": h.history["val_accuracy"][-1]}
+    loss, acc = model.evaluate(x, y, verbose=0)
+    model.compile(optimizer=model.optimizer, loss="binary_crossentropy")
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(loss)  # no metrics: the loss
+    p = model.predict(x, verbose=0)
+    assert p.shape == (100, 1) and ((p > 0) & (p < 1)).all()
+    h2 = model.fit(x, y, epochs=5, initial_epoch=3, verbose=0)  # optimizer state kept
+    assert h2.epoch == [3, 4] and h2.optimizer is model.optimizer
+
+
+def test_compile_optimizer_names_recipes_and_lazy_binding():
+    from nn.keras.optimizers import RMSprop
+    model = nn.Sequential([nn.Dense(4), nn.Dense(1)])
+    model.compile(optimizer=RMSprop(0.01, rho=0.8), loss="mse")
+    assert isinstance(model.optimizer, RMSprop)  # not built yet: no input shape known
+    model.fit(np.ones((6, 3)), np.ones(6), verbose=0)
+    group = model.optimizer.param_groups[0]
+    assert isinstance(model.optimizer, nn.optim.RMSprop)
+    assert (group["lr"], group["alpha"], group["eps"]) == (0.01, 0.8, 1e-7)
+    built = nn.Sequential([nn.Dense(4, input_shape=(3,)), nn.Dense(1)])
+    built.compile(optimizer="SGD", loss="mse")  # input shape known: built at compile
+    assert isinstance(built.optimizer, nn.optim.SGD)
+    assert built.optimizer.param_groups[0]["lr"] == 0.01
+    assert len(built.optimizer.param_groups[0]["params"]) == 4
+    with pytest.raises(ValueError, match="unknown loss"):
+        built.compile(optimizer="sgd", loss="msqe")
+    with pytest.raises(ValueError, match="give a loss"):
+        built.compile(optimizer="sgd")
+    with pytest.raises(ValueError, match="unknown optimizer 'nadam'"):
+        built.compile(optimizer="nadam", loss="mse")
+    with pytest.raises(ValueError, match="weight_decay"):
+        nn.keras.optimizers.SGD(weight_decay=0.1)
+    with pytest.raises(ValueError, match="sample_weight= is not supported"):
+        built.fit(np.ones((6, 3)), np.ones(6), sample_weight=np.ones(6), verbose=0)
+
+
+def test_summary_input_shape_sources_and_none_batch():
+    model = nn.Sequential([nn.Dense(256, activation="relu"), nn.Dense(10, "softmax")])
+    with pytest.raises(ValueError, match="input shape is unknown"):
+        model.summary()
+    s = nn.summary(model, (None, 784))  # Keras's form, batch None
+    assert s.total_params == 784 * 256 + 256 + 2570
+    lines = []
+    model.summary(print_fn=lines.append)  # now built: the first Dense knows its input
+    assert "Total params: 203,530" in lines[0]
+    with pytest.raises(ValueError, match="position 1"):
+        nn.summary(model, (None, None))
+    m2 = nn.Sequential([nn.Dense(3), nn.Dense(1)])
+    m2.compile(optimizer="sgd", loss="mse")
+    m2.fit(np.ones((4, 7)), np.ones(4), verbose=0)
+    out = []
+    m2.summary(print_fn=out.append)
+    assert "Total params: 28" in out[0]  # 7·3 + 3 + 3 + 1
+
+
+def test_sequential_add_and_list():
+    seq = nn.Sequential()
+    seq.add(nn.Dense(2, input_dim=3))
+    seq.add(nn.ReLU())
+    assert len(seq) == 2 and len(nn.Sequential([nn.ReLU(), nn.Tanh()])) == 2
+    with pytest.raises(TypeError, match="expected a layer"):
+        seq.add("relu")
+    with pytest.raises(TypeError, match="only a Sequential"):
+        nn.Linear(2, 2).add(nn.ReLU())
+
+
+# ------------------------------------------------------------------ Dense
+def test_dense_is_linear_plus_activation_and_lazy():
+    x = engine.tensor(np.random.default_rng(0).normal(size=(5, 13)))
+    engine.manual_seed(3)
+    dense = nn.Dense(16, activation="relu")
+    assert not dense.built and list(dense.parameters()) == []
+    out = dense(x)
+    engine.manual_seed(3)
+    lin = nn.Linear(13, 16)
+    np.testing.assert_array_equal(dense.weight.data, lin.weight.data)  # the same draws
+    np.testing.assert_array_equal(out.data, lin(x).relu().data)
+    for act, fn in [("sigmoid", lambda z: 1 / (1 + np.exp(-z))), ("tanh", np.tanh),
+                    ("linear", lambda z: z),
+                    ("softmax", lambda z: np.exp(z) / np.exp(z).sum(-1, keepdims=True))]:
+        d = nn.Dense(4, act)
+        z = x.data @ np.zeros((13, 4))  # build, then compare with numpy on its weights
+        d(x)
+        z = x.data.astype(np.float64) @ d.weight.data.T.astype(np.float64)
+        np.testing.assert_allclose(d(x).data, fn(z), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="has 3 features, the layer was built for 13"):
+        dense(engine.zeros(2, 3))
+    with pytest.raises(ValueError, match="unknown activation 'relux'"):
+        nn.Dense(2, "relux")
+    with pytest.raises(ValueError, match="units must be an int >= 1"):
+        nn.Dense(0)
+    with pytest.raises(ValueError, match="not both"):
+        nn.Dense(2, input_shape=(3,), input_dim=3)
+    nobias = nn.Dense(3, use_bias=False, input_dim=2, kernel_initializer="zeros")
+    assert nobias.bias is None and (nobias.weight.data == 0).all()
+    assert "units=3" in repr(nobias) and "not built" in repr(nn.Dense(2))
+
+
+def test_initializers_follow_keras_formulas():
+    from nn.keras import initializers as I
+    engine.manual_seed(0)
+    u = I.RandomUniform(minval=-5, maxval=5)((200, 300))  # course 002-bn-3
+    assert u.min() >= -5 and u.max() < 5 and abs(u.std() - 10 / math.sqrt(12)) < 0.05
+    fan_in, fan_out = 200, 300
+    g = I.GlorotNormal()((fan_in, fan_out))  # std √(2 / (fan_in + fan_out)), cut at 2σ
+    assert abs(g.std() - math.sqrt(2 / (fan_in + fan_out))) < 0.002
+    assert np.abs(g).max() <= 2 * math.sqrt(2 / 500) / 0.87962566103423978 + 1e-7
+    he = I.HeUniform()((fan_in, fan_out))
+    assert np.abs(he).max() <= math.sqrt(6 / fan_in)
+    q = I.Orthogonal()((32, 128))
+    np.testing.assert_allclose(q @ q.T, np.eye(32), atol=1e-5)
+    layer = nn.Dense(8, kernel_initializer=I.RandomUniform(-5, 5), input_dim=4)
+    assert layer.weight.shape == (8, 4) and np.abs(layer.weight.data).max() <= 5
+    with pytest.raises(ValueError, match="unknown initializer"):
+        I.get("glorot")
+
+
+# ------------------------------------------------------------------ recurrent layers
+def test_lstm_32_on_50_by_2_has_4480_parameters():
+    from nn.keras.layers import LSTM, Dense
+    model = nn.Sequential()
+    model.add(LSTM(32, input_shape=(50, 2)))  # course 003's slide
+    model.add(Dense(1))
+    s = nn.summary(model, (50, 2))
+    assert [r[3] for r in s.rows] == [4480, 33] and s.total_params == 4513
+    assert [r[2] for r in s.rows] == ["(None, 32)", "(None, 1)"]
+    # PyTorch's layout has two biases: 4,608; single_bias gives Keras's count.
+    assert sum(p.numel() for p in nn.LSTM(2, 32).parameters()) == 4608
+    assert sum(p.numel() for p in nn.LSTM(2, 32, single_bias=True).parameters()) == 4480
+
+
+def test_pytorch_lstm_count_is_4608():
+    torch = pytest.importorskip("torch")
+    assert sum(p.numel() for p in torch.nn.LSTM(2, 32).parameters()) == 4608
+
+
+def test_stock_example_simplernn_4_dense_1_has_29_parameters():
+    model = nn.Sequential([nn.SimpleRNN(4, input_shape=(10, 1)), nn.Dense(1)])
+    out = []
+    model.summary(print_fn=out.append)
+    assert "Total params: 29" in out[0]
+    shapes = [w.shape for w in model.get_weights()]  # course 004-stock-2: Keras's shapes
+    assert shapes == [(1, 4), (4, 4), (4,), (4, 1), (1,)]
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def keras_reference(kind, weights, x, units):
+    """Keras's recurrent equations on get_weights() (Keras's layouts), in float64."""
+    kernel, recurrent = weights[0].astype(np.float64), weights[1].astype(np.float64)
+    bias = weights[2].astype(np.float64)
+    n, steps, _ = x.shape
+    h = np.zeros((n, units))
+    c = np.zeros((n, units))
+    outs = []
+    for t in range(steps):
+        xt = x[:, t]
+        if kind == "rnn":
+            h = np.tanh(xt @ kernel + h @ recurrent + bias)
+        elif kind == "lstm":  # gates i, f, c, o
+            z = xt @ kernel + h @ recurrent + bias
+            i, f = sigmoid(z[:, :units]), sigmoid(z[:, units:2 * units])
+            g, o = np.tanh(z[:, 2 * units:3 * units]), sigmoid(z[:, 3 * units:])
+            c = f * c + i * g
+            h = o * np.tanh(c)
+        else:  # GRU, reset_after: gates z, r, h; bias (2, 3·units)
+            xz = xt @ kernel + bias[0]
+            hz = h @ recurrent + bias[1]
+            z = sigmoid(xz[:, :units] + hz[:, :units])
+            r = sigmoid(xz[:, units:2 * units] + hz[:, units:2 * units])
+            hh = np.tanh(xz[:, 2 * units:] + r * hz[:, 2 * units:])
+            h = z * h + (1 - z) * hh
+        outs.append(h)
+    return np.stack(outs, axis=1)
+
+
+@pytest.mark.parametrize("kind, cls, count", [
+    ("rnn", nn.SimpleRNN, 3 * 5 + 25 + 5),
+    ("lstm", nn.keras.layers.LSTM, 4 * (3 * 5 + 25 + 5)),
+    ("gru", nn.keras.layers.GRU, 3 * (3 * 5 + 25 + 10)),
+])
+def test_keras_recurrent_layers_follow_keras_equations(kind, cls, count):
+    engine.manual_seed(0)
+    x = np.random.default_rng(1).normal(size=(4, 6, 3))
+    layer = cls(5, return_sequences=True)
+    out = layer(engine.tensor(x)).data
+    weights = layer.get_weights()
+    assert sum(w.size for w in weights) == count == layer.count_params()
+    np.testing.assert_allclose(out, keras_reference(kind, weights, x, 5), rtol=1e-5,
+                               atol=1e-6)
+    last = cls(5)
+    with pytest.raises(ValueError, match="not built yet"):
+        last.set_weights(weights)  # as Keras: a layer gets its weights once built
+    last(engine.tensor(x))
+    last.set_weights(weights)
+    np.testing.assert_allclose(last(engine.tensor(x)).data, out[:, -1], rtol=1e-6)
+    both = cls(5, return_state=True, input_shape=(6, 3))
+    both.set_weights(weights)
+    result = both(engine.tensor(x))
+    assert isinstance(result, list) and len(result) == (3 if kind == "lstm" else 2)
+    if kind == "lstm":  # Keras's unit_forget_bias: the forget gate's bias starts at 1
+        assert (weights[2][5:10] == 1).all() and (weights[2][:5] == 0).all()
+    if kind == "rnn":  # orthogonal recurrent kernel
+        np.testing.assert_allclose(weights[1] @ weights[1].T, np.eye(5), atol=1e-5)
+
+
+def test_sine_rnn_reproduced_by_hand_from_get_weights():
+    """Course 004-sine-rnn: a linear SimpleRNN; output = S_t = input·Wi + S_{t−1}·Ws + bias,
+    reproduced from model.get_weights() for [sin(0.31)] and [[sin(0.31)], [sin(0.62)]]."""
+    engine.manual_seed(0)
+    model = nn.Sequential([nn.SimpleRNN(1, activation="linear", input_shape=(None, 1))])
+    model.compile(optimizer="adam", loss="mse")
+    xs = np.sin(np.arange(60) * np.pi / 10)
+    windows = np.stack([xs[i:i + 2] for i in range(50)])[..., None]
+    model.fit(windows, xs[2:52, None], epochs=3, verbose=0)
+    wi, ws, b = (w.item() for w in model.get_weights())
+    one = model.predict(np.array([[[np.sin(0.31)]]]), verbose=0).item()
+    assert one == pytest.approx(np.sin(0.31) * wi + b, rel=1e-6)
+    two = model.predict(np.array([[[np.sin(0.31)], [np.sin(0.62)]]]), verbose=0).item()
+    s1 = np.sin(0.31) * wi + b
+    assert two == pytest.approx(np.sin(0.62) * wi + s1 * ws + b, rel=1e-6)
+
+
+def test_gru_refuses_single_bias_and_keras_lstm_options():
+    with pytest.raises(ValueError, match="GRU: single_bias is not supported"):
+        nn.GRU(2, 3, single_bias=True)
+    with pytest.raises(ValueError, match="recurrent_activation='sigmoid'"):
+        nn.keras.layers.LSTM(4, recurrent_activation="hard_sigmoid")
+    with pytest.raises(ValueError, match=r"\(batch, timesteps, features\)"):
+        nn.SimpleRNN(3)(engine.zeros(2, 3))
+
+
+# ------------------------------------------------------------------ weights
+def test_get_set_weights_use_keras_layouts():
+    engine.manual_seed(0)
+    model = nn.Sequential([nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Dense(4, input_dim=2 * 4 * 4),
+                           nn.keras.layers.BatchNormalization(), nn.Dense(1)])
+    x = engine.tensor(np.random.default_rng(0).normal(size=(3, 1, 6, 6)))
+    model(x)
+    w = model.get_weights()
+    assert [a.shape for a in w] == [(3, 3, 1, 2), (2,), (32, 4), (4,), (4,), (4,), (4,), (4,),
+                                    (4, 1), (1,)]
+    np.testing.assert_array_equal(w[2], model[2].weight.data.T)
+    np.testing.assert_array_equal(w[0][:, :, 0, 1], model[0].weight.data[1, 0])
+    before = model.state_dict()
+    model.set_weights([a * 2 for a in w])
+    np.testing.assert_array_equal(model[2].weight.data, 2 * before["2.weight"])
+    model.set_weights(w)
+    assert all(np.array_equal(before[k], v) for k, v in model.state_dict().items())
+    bad = list(w)
+    bad[8] = np.zeros((1, 4))
+    with pytest.raises(ValueError, match=r"weight 8 .*shape \(1, 4\), expected \(4, 1\)"):
+        model.set_weights(bad)
+    assert all(np.array_equal(before[k], v) for k, v in model.state_dict().items())
+    with pytest.raises(ValueError, match="has 10 weight arrays, got 9"):
+        model.set_weights(w[:9])
+
+
+def test_batch_normalization_keras_style():
+    bn = nn.keras.layers.BatchNormalization()
+    out = bn(engine.tensor(np.arange(12.0).reshape(4, 3)))
+    assert bn.num_features == 3 and bn.momentum == pytest.approx(0.01)  # 1 − 0.99
+    np.testing.assert_allclose(out.data.mean(0), 0, atol=1e-6)
+    s = nn.summary(nn.Sequential([nn.Dense(8, input_dim=4),
+                                  nn.keras.layers.BatchNormalization()]), (4,))
+    assert (s.trainable_params, s.non_trainable_params) == (40 + 16, 16)  # as Keras
+    with pytest.raises(ValueError, match=r"\(N, F\) or \(N, C, H, W\)"):
+        nn.keras.layers.BatchNormalization()(engine.zeros(2, 3, 4))
+
+
+# ------------------------------------------------------------------ save / load_model
+def zoo():
+    L = nn.keras.layers
+    return [
+        nn.Sequential([nn.Dense(8, "relu", input_shape=(5,)), L.Dropout(0.2),
+                       L.BatchNormalization(), nn.Dense(3), L.Activation("softmax")]),
+        nn.Sequential([nn.SimpleRNN(4, return_sequences=True), L.LSTM(3), nn.Dense(1)]),
+        nn.Sequential([L.GRU(4), nn.Dense(2, kernel_initializer=nn.keras.initializers
+                                          .RandomUniform(-1, 1))]),
+        nn.Sequential(nn.Conv2d(1, 2, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
+                      nn.Flatten(), nn.Linear(2 * 2 * 2, 2), nn.Softmax(dim=1)),
+        nn.models.seed_cnn(),
+        nn.LSTM(3, 4, single_bias=True),
+    ]
+
+
+INPUTS = [(6, 5), (2, 7, 5), (2, 7, 5), (3, 1, 4, 4), (2, 1, 28, 28), (2, 6, 3)]
+
+
+@pytest.mark.parametrize("i", range(len(INPUTS)))
+def test_save_and_load_model_round_trip(tmp_path, i):
+    engine.manual_seed(i)
+    model = zoo()[i]
+    x = engine.tensor(np.random.default_rng(i).normal(size=INPUTS[i]))
+    model.train()
+    model(x)  # build lazy layers, move BatchNorm's statistics
+    model.eval()
+    with engine.no_grad():
+        want = model(x)
+    path = tmp_path / "model.keras.npz"
+    model.save(path)
+    assert os.listdir(tmp_path) == ["model.keras.npz"]
+    loaded = nn.load_model(path)
+    assert type(loaded) is type(model) and repr(loaded) == repr(model)
+    loaded.eval()
+    with engine.no_grad():
+        got = loaded(x)
+    if isinstance(want, tuple):
+        want, got = want[0], got[0]
+    np.testing.assert_array_equal(got.data, want.data)
+    for (k, a), (k2, b) in zip(model.state_dict().items(), loaded.state_dict().items(),
+                               strict=True):
+        assert k == k2 and a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def test_load_model_restores_compile_optimizer_state_and_frozen(tmp_path):
+    x, y = blobs(60)
+    engine.manual_seed(0)
+    model = nn.Sequential([nn.Dense(6, "tanh"), nn.Dense(1, "sigmoid")])
+    model.compile(optimizer=nn.keras.optimizers.Adam(0.01), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(x, y, epochs=2, verbose=0)
+    model[0].bias.requires_grad = False
+    model.compile(optimizer=nn.optim.Adam([model[0].weight, *model[1].parameters()], lr=0.01),
+                  loss="binary_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "m.npz")
+    loaded = nn.load_model(tmp_path / "m.npz")
+    assert not loaded[0].bias.requires_grad
+    assert type(loaded.optimizer) is nn.optim.Adam
+    assert loaded.optimizer.state_dict()["state"][0]["step"] == 2  # 2 batches of 32
+    engine.manual_seed(9)
+    h1 = model.fit(x, y, epochs=2, verbose=0)
+    engine.manual_seed(9)
+    h2 = loaded.fit(x, y, epochs=2, verbose=0)
+    assert h1.history == h2.history  # continuing after load = continuing: bit for bit
+    assert loaded.evaluate(x, y, verbose=0) == model.evaluate(x, y, verbose=0)
+    uncompiled = nn.load_model(tmp_path / "m.npz", compile=False)
+    with pytest.raises(RuntimeError, match="must call compile"):
+        uncompiled.evaluate(x, y)
+
+
+def test_save_refuses_what_is_not_data_and_loads_no_code(tmp_path):
+    class Net(nn.Module):
+        def __init__(self, hidden=3):
+            super().__init__()
+            self.hidden = hidden
+            self.fc = nn.Linear(2, hidden)
+
+        def forward(self, x):
+            return self.fc(x)
+
+    net = Net(4)
+    net.save(tmp_path / "net.npz")
+    with pytest.raises(ValueError, match=r"class 'Net'.*custom_objects=\{'Net': Net\}"):
+        nn.load_model(tmp_path / "net.npz")
+    back = nn.load_model(tmp_path / "net.npz", custom_objects={"Net": Net})
+    np.testing.assert_array_equal(back.fc.weight.data, net.fc.weight.data)
+
+    with pytest.raises(ValueError, match="activation.*function.*cannot be saved"):
+        nn.Sequential([nn.Dense(2, activation=lambda t: t.relu(), input_dim=2)]).save(
+            tmp_path / "f.npz")
+    block = nn.models.InceptionModule(1, 1, 1, 1, 1, 1, 1)
+    with pytest.raises(ValueError, match="'in_channels' is not kept as self.in_channels"):
+        block.save(tmp_path / "i.npz")
+    model = nn.Sequential([nn.Dense(1, input_dim=2)])
+    model.compile(optimizer="sgd", loss=lambda p, t: ((p - t) ** 2).mean())
+    with pytest.warns(UserWarning, match="no training configuration"):
+        model.save(tmp_path / "fn.npz")
+    assert not hasattr(nn.load_model(tmp_path / "fn.npz"), "_keras_compiled")
+    nn.save({"model": {}}, tmp_path / "weights.npz")
+    with pytest.raises(ValueError, match="no architecture"):
+        nn.load_model(tmp_path / "weights.npz")
+    import zipfile  # the file is JSON + .npy: nothing in it is pickled or executed
+    names = zipfile.ZipFile(tmp_path / "net.npz").namelist()
+    assert names[0] == "__stepgrad__.json" and all(n.endswith(".npy") for n in names[1:])
+
+
+def test_save_and_load_weights(tmp_path):
+    engine.manual_seed(0)
+    a = nn.Sequential([nn.Dense(3, input_dim=2)])
+    b = nn.Sequential([nn.Dense(3, input_dim=2)])
+    a.save_weights(tmp_path / "w.npz")
+    b.load_weights(tmp_path / "w.npz")
+    np.testing.assert_array_equal(a[0].weight.data, b[0].weight.data)
+
+
+# ------------------------------------------------------------------ callbacks, utils
+def test_keras_reduce_lr_on_plateau_cuts_after_patience_bad_epochs():
+    from nn.keras.callbacks import ReduceLROnPlateau
+    # x = 0, y = 0: zero gradients, a constant loss: every epoch after the first is bad.
+    # Keras's rule with patience=2: cut after 2 bad epochs (PyTorch's after 3). cooldown=2:
+    # the counter drops to 1 after epoch 3 (not counted), to 0 after epoch 4 (counted, as
+    # Keras decrements first): lr per epoch 1, 1, 1, .5, .5, .5, .25 by hand.
+    model = nn.Sequential([nn.Dense(1, input_dim=2)])
+    model.compile(optimizer=nn.keras.optimizers.SGD(1.0), loss="mse")
+    h = model.fit(np.zeros((4, 2)), np.zeros(4), epochs=7, verbose=0,
+                  callbacks=[ReduceLROnPlateau(monitor="loss", patience=2, factor=0.5,
+                                               cooldown=2)])
+    assert h.history["lr"] == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25]
+
+
+def test_to_categorical():
+    from nn.keras.utils import to_categorical
+    np.testing.assert_array_equal(to_categorical([1, 0, 2]), np.eye(3)[[1, 0, 2]])
+    assert to_categorical(np.array([[3], [1]]), 5).shape == (2, 5)
+    with pytest.raises(ValueError, match="does not fit num_classes=2"):
+        to_categorical([0, 2], 2)
+    with pytest.raises(ValueError, match="whole numbers"):
+        to_categorical([0.5])
+
+
+def test_load_model_keeps_float64(tmp_path):
+    engine.manual_seed(0)
+    model = nn.Sequential([nn.Dense(3, input_dim=2), nn.Dense(1)])
+    model(engine.zeros(1, 2))
+    model.double()
+    model.save(tmp_path / "m.npz")
+    loaded = nn.load_model(tmp_path / "m.npz")
+    assert [p.dtype for p in loaded.parameters()] == [np.dtype(np.float64)] * 4
+    x = np.random.default_rng(0).normal(size=(5, 2))
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
