@@ -48,6 +48,7 @@ CHILD = r"""
 import json, statistics, sys, time
 import numpy as np
 sys.path.insert(0, {root!r})
+import engine  # first, as a user would: its thread policy applies before any parallel call
 from numba import njit, prange
 import numba
 from bench.nn_train import our_step
