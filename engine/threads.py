@@ -23,12 +23,27 @@ numpy's BLAS is never touched: no thread limits, no environment variables, so im
 stepgrad does not change how the user's own numpy code performs. The direct convolution
 kernels need no BLAS, so a CNN's convolutions no longer hand over between the two pools.
 
-Why (``python -m bench threads``, 2 cores, seed-CNN training step at batch 128): libgomp's
-default waiting spins after every kernel and starves the OpenBLAS threads of the GEMM that
-follows (an empty parallel loop + a 40 µs GEMM: 32–48 ms per pair instead of 0.15 ms) and a
-training step took 600 ms instead of 30 ms; ``workqueue`` never spins but wakes its threads
-in 30–50 µs per parallel call against 9 µs for passive OpenMP (a step makes ~30 such calls).
-The measured table is in the module's commit and in bench/results/threads.json after a run.
+Why (``python -m bench threads``: 2-core AMD EPYC VM shared with other jobs, load 3–8, so
+read the orders of magnitude; medians over rounds):
+
+==========================  =============  ==================  ============  ==============
+Numba layer / waiting       empty prange   prange + 40 µs GEMM  CNN step      step, 1 hog
+==========================  =============  ==================  ============  ==============
+omp, libgomp's default       1.5 µs         40–78 ms             126–611 ms    310–860 ms
+omp, GOMP_SPINCOUNT=10000    496 µs         1.6–96 ms            67–242 ms     95–240 ms
+omp, PASSIVE (chosen)        8.6 µs         108–217 µs           26–52 ms      27–48 ms
+workqueue                    49–72 µs       170–230 µs           33–61 ms      35–65 ms
+tbb (pip's tbb)              1.5 µs         98–161 µs            53–174 ms     67–158 ms
+workqueue, 1 thread          30–100 µs      150–280 µs           29–95 ms      27–54 ms
+==========================  =============  ==================  ============  ==============
+
+libgomp's default waiting spins after every kernel and starves the OpenBLAS threads of the
+GEMM that follows (and a competing process starves it further); passive waiting costs ~9 µs
+per parallel call (a training step makes ~30) and never spins. ``workqueue`` never spins
+but wakes its threads in ~50 µs per call and aborts the process when two Python threads
+enter it at once. ``tbb`` launches fastest but needs the tbb package and its library on the
+loader path (pip's puts it in ``<venv>/lib``), and its steps were no faster here. One thread
+is the most robust under load but gives up the second core on a quiet machine.
 """
 from __future__ import annotations
 
