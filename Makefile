@@ -19,20 +19,24 @@ $(STAMP): setup.cfg pyproject.toml | $(BIN)/python
 
 # System packages, from apt where it is there: Graphviz's `dot` renders the pictures;
 # Debian's dataset-fashion-mnist gives nn.datasets.fashion_mnist the real files offline
-# (notebook 8's exercise). Only what is missing is installed.
+# (notebook 8's exercise); Chromium and its driver run the backprop player's browser test
+# (tests/viz/test_player.py, skipped without them). Only what is missing is installed.
 system-packages:
 	@PKGS=""; \
 	command -v dot >/dev/null 2>&1 || PKGS="graphviz"; \
 	[ -d /usr/share/datasets/fashion-mnist ] || PKGS="$$PKGS dataset-fashion-mnist"; \
+	command -v chromium >/dev/null 2>&1 || PKGS="$$PKGS chromium"; \
+	command -v chromedriver >/dev/null 2>&1 || PKGS="$$PKGS chromium-driver"; \
 	if [ -z "$$PKGS" ]; then :; \
 	elif command -v apt-get >/dev/null 2>&1; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  echo "Installing Debian packages:$$PKGS ..."; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$PKGS >/dev/null \
-	    || echo "WARNING: could not install$$PKGS (pictures need graphviz; without dataset-fashion-mnist notebook 8 uses the MNIST sample)"; \
+	    || echo "WARNING: could not install$$PKGS (pictures need graphviz; without dataset-fashion-mnist notebook 8 uses the MNIST sample; without chromium the player's browser test is skipped)"; \
 	else \
 	  echo "WARNING: apt-get is not available: install$$PKGS with your package manager"; \
-	  echo "         (Graphviz e.g. 'brew install graphviz'; Fashion-MNIST: see nn.datasets.fashion_mnist)."; \
+	  echo "         (Graphviz e.g. 'brew install graphviz'; Fashion-MNIST: see nn.datasets.fashion_mnist;"; \
+	  echo "         Chromium + chromedriver only for the player's browser test)."; \
 	fi
 
 setup: $(STAMP) system-packages
@@ -47,7 +51,7 @@ bench: setup
 	$(BIN)/python -m bench
 
 lint: setup
-	$(BIN)/ruff check engine nn viz tests bench
+	$(BIN)/ruff check engine nn viz stepgrad tests bench
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .hypothesis out bench/results

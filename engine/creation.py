@@ -103,11 +103,21 @@ def randn_like(t, dtype=None, requires_grad=False) -> Tensor:
                  requires_grad=requires_grad)
 
 
-def randint(low, high=None, size=(), dtype=np.int64) -> Tensor:
-    """Integers in [low, high) (``randint(high, size)`` starts at 0), as PyTorch."""
-    if high is None:
+def randint(low, high=None, size=None, dtype=np.int64, requires_grad=False) -> Tensor:
+    """Integers in [low, high), as PyTorch: ``randint(high, size)`` starts at 0,
+    ``randint(low, high, size)``; ``size`` is required (a tuple)."""
+    if size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high  # randint(high, size)
+    elif high is None:
         low, high = 0, low
-    return Tensor(get_rng().integers(low, high, size=tuple(size)), dtype=dtype)
+    if size is None:
+        raise TypeError("randint: missing size (a tuple): randint(high, (n,)) or "
+                        "randint(low, high, (n,))")
+    if high <= low:
+        raise ValueError(f"randint: low ({low}) must be smaller than high ({high})")
+    size = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
+    return Tensor(get_rng().integers(low, high, size=size), dtype=dtype,
+                  requires_grad=requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad=False, name="") -> Tensor:

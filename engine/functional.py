@@ -1,10 +1,12 @@
-"""Function forms of tensor ops that take several tensors: concatenate (cat) stack split where
-maximum minimum (the methods live on Tensor; these are the ``engine.`` spellings)."""
+"""Function forms of tensor ops: those that take several tensors (concatenate/cat, stack,
+split, where, maximum, minimum, einsum, meshgrid) and ``engine.sin(x)``-style spellings of
+the Tensor methods, as ``torch.sin(x)`` (the methods live on Tensor)."""
 from __future__ import annotations
 
 import numpy as np
 
 from .ops import elementwise as E
+from .ops import indexing as I
 from .ops import shape as S
 from .ops.base import norm_axis
 from .tensor import Tensor, _pick, as_tensor
@@ -51,8 +53,13 @@ def split(t, split_size_or_sections, axis=0, *, dim=None):
     return tuple(out)
 
 
-def where(cond, a, b) -> Tensor:
-    """``a`` where ``cond`` is true, else ``b`` (broadcasting); no gradient to ``cond``."""
+def where(cond, a=None, b=None) -> Tensor:
+    """``a`` where ``cond`` is true, else ``b`` (broadcasting); no gradient to ``cond``.
+    ``where(cond)`` alone is ``nonzero(cond, as_tuple=True)``, as PyTorch."""
+    if a is None and b is None:
+        return as_tensor(cond).nonzero(as_tuple=True)
+    if a is None or b is None:
+        raise TypeError("where: give both a and b (or neither, for the indices of cond)")
     cond = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
     if cond.dtype != bool:
         raise TypeError(f"where: the condition must be a bool tensor, got {cond.dtype} "
@@ -68,3 +75,46 @@ def maximum(a, b) -> Tensor:
 
 def minimum(a, b) -> Tensor:
     return E.Minimum.apply(a, b)
+
+
+def einsum(equation, *operands) -> Tensor:
+    """Einstein summation, as ``torch.einsum``: ``einsum("ij,jk->ik", a, b)`` is ``a @ b``.
+    Operands may also come as one list; ``...`` broadcasts; an output without ``...`` sums
+    the ellipsis dims. The gradient of each operand is another einsum (any number of
+    operands, repeated letters such as ``ii`` included)."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not operands:
+        raise ValueError("einsum: needs at least one operand")
+    ts = [as_tensor(o) if not isinstance(o, Tensor) else o for o in operands]
+    return I.Einsum.apply(*ts, equation=equation)
+
+
+def meshgrid(*tensors, indexing="ij"):
+    """Coordinate grids from 1-D tensors (PyTorch's default ``indexing='ij'``)."""
+    return I.meshgrid(*tensors, indexing=indexing)
+
+
+def _method(name, doc=""):
+    """``engine.name(t, ...)`` = ``t.name(...)`` (numbers and arrays become tensors)."""
+    def fn(input, *args, **kwargs):
+        return getattr(as_tensor(input), name)(*args, **kwargs)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc or f"``engine.{name}(t, ...)`` is ``t.{name}(...)`` (torch.{name})."
+    return fn
+
+
+METHOD_FUNCTIONS = (
+    "exp log sqrt abs tanh sigmoid relu sin cos tan asin acos atan sinh cosh asinh acosh atanh "
+    "atan2 log2 log10 log1p exp2 expm1 rsqrt square sign erf floor ceil round trunc fmod "
+    "remainder floor_divide logaddexp copysign lerp isnan isinf isfinite logical_not "
+    "logical_and logical_or logical_xor clamp clip sum mean var std prod norm amax amin "
+    "logsumexp argmax argmin cumsum cumprod cummax cummin logcumsumexp sort argsort topk "
+    "kthvalue median flip roll repeat_interleave tile chunk unbind unflatten movedim narrow "
+    "select diag diagonal trace tril triu gather scatter scatter_add index_select masked_fill "
+    "masked_select nonzero reshape flatten transpose permute squeeze unsqueeze swapaxes "
+    "softmax log_softmax matmul equal allclose max min any all add sub mul div pow neg "
+    "subtract multiply divide negative mm bmm mv dot outer").split()
+# Kept in a dict, not this module's globals: max/min/sum/abs/all/any would shadow the
+# builtins this module uses. engine/__init__ exports them.
+FUNCTIONS = {name: _method(name) for name in METHOD_FUNCTIONS}

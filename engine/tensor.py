@@ -13,15 +13,20 @@ error, never a silent upcast; numbers and numpy arrays combined with a Tensor ta
 """
 from __future__ import annotations
 
+import difflib
 from collections import namedtuple
 
 import numpy as np
 
 from . import autograd
 from .autograd import Node, state
+from .ops import activations as A
 from .ops import elementwise as E
+from .ops import indexing as I
 from .ops import linalg, neural
+from .ops import maths as M
 from .ops import reduce as R
+from .ops import scans as SC
 from .ops import shape as S
 from .ops.base import norm_axes, norm_axis
 
@@ -102,6 +107,30 @@ def _pick(op, value, alias, alias_name, default):
             raise TypeError(f"{op}: got both the numpy keyword and {alias_name}= (same meaning)")
         return alias
     return value
+
+
+# Keywords people bring from numpy, Keras or older PyTorch, and what to write instead.
+_KEYWORD_HINTS = {"axis": "dim", "axes": "dim", "dims": "dim", "keepdims": "keepdim",
+                  "keep_dims": "keepdim", "ddof": "correction", "unbiased": "correction",
+                  "ord": "p"}
+
+
+def _no_extra(op, extra, accepted):
+    """An unknown keyword is a TypeError naming the keyword to use instead (PyTorch's, with
+    numpy's spelling where both work) and every keyword the method accepts."""
+    if not extra:
+        return
+    name = next(iter(extra))
+    hint = _KEYWORD_HINTS.get(name)
+    if hint not in accepted:
+        close = difflib.get_close_matches(name, accepted, 1)
+        hint = close[0] if close else None
+    use = f": use {hint}=" if hint else ""
+    raise TypeError(f"{op}() got an unexpected keyword argument {name!r}{use} (it accepts "
+                    f"{', '.join(k + '=' for k in accepted)})")
+
+
+_REDUCE_KW = ("dim", "keepdim", "axis", "keepdims")
 
 
 class Tensor(Node):
@@ -412,14 +441,41 @@ class Tensor(Node):
     __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
 
     def __setitem__(self, index, value):
-        self._inplace("setitem", S.SetItem, as_tensor(value, self), index=_index(index))
+        index = _index(index)
+        value = as_tensor(value, self)
+        moved = _torch_order(index, self.shape)
+        if moved is not None and value.ndim:
+            # PyTorch's result order (see __getitem__): bring the value into numpy's.
+            start, k = moved
+            shape = _indexed_shape(self.shape, index)
+            torch_shape = shape[k:k + start] + shape[:k] + shape[k + start:]
+            value = value.broadcast_to(torch_shape).movedim(tuple(range(start, start + k)),
+                                                            tuple(range(k)))
+        self._inplace("setitem", S.SetItem, value, index=index)
 
     # -- dtype ------------------------------------------------------------------------------
     def astype(self, dtype) -> "Tensor":
         """A differentiable cast (gradients are cast back)."""
         return self if np.dtype(dtype) == self.dtype else S.Cast.apply(self, dtype=np.dtype(dtype))
 
-    to = astype
+    def to(self, *args, dtype=None, device=None, copy=False):
+        """``to(dtype)`` casts (``astype``); ``to('cpu')`` / ``to(device='cpu')`` is this
+        tensor (stepgrad runs on the CPU); a GPU device is an error saying so."""
+        for a in args:
+            if isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda", "mps", "meta"):
+                device = a
+            elif isinstance(a, Tensor):
+                dtype = a.dtype
+            else:
+                dtype = a
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise RuntimeError(f"to: stepgrad runs on the CPU only (numpy); device {device!r} "
+                               f"is not available -- drop the .to({device!r}) call")
+        out = self if dtype is None else self.astype(dtype)
+        return out.clone() if copy and out is self else out
+
+    def type_as(self, other):
+        return self.astype(other.dtype)
 
     def float(self): return self.astype(np.float32)
     def double(self): return self.astype(np.float64)
@@ -448,8 +504,70 @@ class Tensor(Node):
     def __rmatmul__(self, o): return linalg.MatMul.apply(o, self)
     def __neg__(self): return E.Neg.apply(self)
 
-    add, sub, mul, div, pow, matmul, neg = __add__, __sub__, __mul__, __truediv__, __pow__, \
-        __matmul__, __neg__
+    def __mod__(self, o): return M.Remainder.apply(self, o)
+    def __rmod__(self, o): return M.Remainder.apply(o, self)
+    def __floordiv__(self, o): return M.FloorDivide.apply(self, o)
+    def __rfloordiv__(self, o): return M.FloorDivide.apply(o, self)
+    def __abs__(self): return self.abs()
+    def __pos__(self): return self
+
+    mul, pow, matmul, neg = __mul__, __pow__, __matmul__, __neg__
+    multiply, negative, true_divide = __mul__, __neg__, __truediv__
+
+    def add(self, other, *, alpha=1):
+        """``self + alpha · other`` (PyTorch's ``add``)."""
+        return self + (other if alpha == 1 else other * alpha)
+
+    def sub(self, other, *, alpha=1):
+        """``self − alpha · other``."""
+        return self - (other if alpha == 1 else other * alpha)
+
+    subtract = sub
+
+    def div(self, other, *, rounding_mode=None):
+        """True division; ``rounding_mode='floor'`` (``//``) or ``'trunc'`` (toward zero)
+        round the quotient (zero gradient, as PyTorch)."""
+        if rounding_mode is None:
+            return self / other
+        if rounding_mode == "floor":
+            return M.FloorDivide.apply(self, other)
+        if rounding_mode == "trunc":
+            if self.dtype.kind == "f" or as_tensor(other, self).dtype.kind == "f":
+                return (self / other).trunc()
+            return _trunc_div(self, other)
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
+                         f"{rounding_mode!r}")
+
+    divide = div
+
+    # PyTorch's named products: matmul with the operand ranks checked.
+    def mm(self, other): return self._product("mm", other, 2, 2)
+    def bmm(self, other): return self._product("bmm", other, 3, 3)
+    def mv(self, other): return self._product("mv", other, 2, 1)
+    def dot(self, other): return self._product("dot", other, 1, 1)
+
+    def _product(self, what, other, nd_self, nd_other):
+        other = as_tensor(other, self)
+        if self.ndim != nd_self or other.ndim != nd_other:
+            raise ValueError(f"{what}: expects {nd_self}-D @ {nd_other}-D tensors, got shapes "
+                             f"{self.shape} and {other.shape} (matmul / @ broadcasts any ranks)")
+        if what == "bmm" and self.shape[0] != other.shape[0]:
+            raise ValueError(f"bmm: batch sizes differ, shapes {self.shape} and {other.shape}")
+        return self @ other
+
+    def outer(self, other):
+        """``out[i, j] = self[i]·other[j]`` for 1-D tensors."""
+        other = as_tensor(other, self)
+        if self.ndim != 1 or other.ndim != 1:
+            raise ValueError(f"outer: expects two 1-D tensors, got shapes {self.shape} and "
+                             f"{other.shape}")
+        return self.reshape(-1, 1) * other.reshape(1, -1)
+
+    ger = outer
+
+    def remainder(self, other): return M.Remainder.apply(self, other)
+    def fmod(self, other): return M.Fmod.apply(self, other)
+    def floor_divide(self, other): return M.FloorDivide.apply(self, other)
 
     # Comparisons and logic: boolean tensors, no gradient.
     def _cmp(self, o, fn):
@@ -479,8 +597,44 @@ class Tensor(Node):
     def __invert__(self):
         return self._logic(None, lambda a, _: np.invert(a), "~")
 
+    # Tests of values and logical (truth-value) ops: bool tensors, no gradient.
+    def isnan(self): return Tensor._make(np.isnan(self.data))
+    def isinf(self): return Tensor._make(np.isinf(self.data))
+    def isfinite(self): return Tensor._make(np.isfinite(self.data))
+    def isposinf(self): return Tensor._make(np.isposinf(self.data))
+    def isneginf(self): return Tensor._make(np.isneginf(self.data))
+    def logical_not(self): return Tensor._make(np.logical_not(self.data))
+    def logical_and(self, other): return self._cmp(other, np.logical_and)
+    def logical_or(self, other): return self._cmp(other, np.logical_or)
+    def logical_xor(self, other): return self._cmp(other, np.logical_xor)
+
+    def eq(self, other): return self == other
+    def ne(self, other): return self != other
+    def lt(self, other): return self < other
+    def le(self, other): return self <= other
+    def gt(self, other): return self > other
+    def ge(self, other): return self >= other
+
+    def equal(self, other) -> bool:
+        """True if both have the same shape and elements (PyTorch's ``torch.equal``)."""
+        other = as_tensor(other, self)
+        return self.shape == other.shape and bool(np.array_equal(self.data, other.data))
+
+    def allclose(self, other, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
+        return bool(np.allclose(self.data, as_tensor(other, self).data, rtol, atol, equal_nan))
+
     def __getitem__(self, index):
-        return S.GetItem.apply(self, index=_index(index))
+        """numpy's indexing, with PyTorch's result order where the two differ: an int
+        between advanced (array) indices -- ``x[0, :, [0, 1]]`` -- is a plain select in
+        PyTorch, so the array dims stay in place ((3, 2) for x of shape (2, 3, 4)); numpy
+        moves them to the front ((2, 3))."""
+        index = _index(index)
+        out = S.GetItem.apply(self, index=index)
+        moved = _torch_order(index, self.shape)
+        if moved is None:
+            return out
+        start, k = moved
+        return out.movedim(tuple(range(k)), tuple(range(start, start + k)))
 
     # -- elementwise ------------------------------------------------------------------------
     def exp(self): return E.Exp.apply(self)
@@ -497,18 +651,76 @@ class Tensor(Node):
     def sign(self): return E.Sign.apply(self)
     def round(self, decimals=0): return E.Round.apply(self, decimals=decimals)
 
-    def any(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def sin(self): return M.Sin.apply(self)
+    def cos(self): return M.Cos.apply(self)
+    def tan(self): return M.Tan.apply(self)
+    def asin(self): return M.Asin.apply(self)
+    def acos(self): return M.Acos.apply(self)
+    def atan(self): return M.Atan.apply(self)
+    def sinh(self): return M.Sinh.apply(self)
+    def cosh(self): return M.Cosh.apply(self)
+    def asinh(self): return M.Asinh.apply(self)
+    def acosh(self): return M.Acosh.apply(self)
+    def atanh(self): return M.Atanh.apply(self)
+    def atan2(self, other): return M.Atan2.apply(self, other)
+    arcsin, arccos, arctan, arcsinh, arccosh, arctanh, arctan2 = \
+        asin, acos, atan, asinh, acosh, atanh, atan2
+
+    def log1p(self): return M.Log1p.apply(self)
+    def expm1(self): return M.Expm1.apply(self)
+    def erf(self): return M.Erf.apply(self)
+    def log2(self): return M.log2(self)
+    def log10(self): return M.log10(self)
+    def exp2(self): return M.exp2(self)
+    def rsqrt(self): return M.rsqrt(self)
+    def square(self): return M.square(self)
+    def reciprocal(self): return 1 / self
+    def logaddexp(self, other): return M.LogAddExp.apply(self, other)
+    def copysign(self, other): return M.CopySign.apply(self, other)
+    def lerp(self, end, weight): return M.lerp(self, end, weight)
+    fix = trunc
+
+    def any(self, axis=None, keepdims=False, *, dim=None, keepdim=None, **kw):
+        _no_extra("any", kw, _REDUCE_KW)
         axis = _pick("any", axis, dim, "dim", None)
         return Tensor._make(np.asarray(np.any(self.data, axis=None if axis is None else norm_axes(
             "any", axis, self.shape), keepdims=_pick("any", keepdims, keepdim, "keepdim", False))))
 
-    def all(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def all(self, axis=None, keepdims=False, *, dim=None, keepdim=None, **kw):
+        _no_extra("all", kw, _REDUCE_KW)
         axis = _pick("all", axis, dim, "dim", None)
         return Tensor._make(np.asarray(np.all(self.data, axis=None if axis is None else norm_axes(
             "all", axis, self.shape), keepdims=_pick("all", keepdims, keepdim, "keepdim", False))))
 
     def leaky_relu(self, negative_slope=0.01):
         return E.LeakyReLU.apply(self, slope=negative_slope)
+
+    # Activations beyond relu/sigmoid/tanh (formulas in engine/ops/activations.py).
+    def softplus(self, beta=1.0, threshold=20.0):
+        return A.Softplus.apply(self, beta=beta, threshold=threshold)
+
+    def hardtanh(self, min_val=-1.0, max_val=1.0):
+        return A.Hardtanh.apply(self, min_val=min_val, max_val=max_val)
+
+    def gelu(self, approximate="none"): return A.gelu(self, approximate)
+    def elu(self, alpha=1.0): return A.elu(self, alpha)
+    def selu(self): return A.selu(self)
+    def celu(self, alpha=1.0): return A.celu(self, alpha)
+    def silu(self): return A.silu(self)
+    def mish(self): return A.mish(self)
+    def relu6(self): return A.relu6(self)
+    def hardsigmoid(self): return A.hardsigmoid(self)
+    def hardswish(self): return A.hardswish(self)
+    def logsigmoid(self): return A.logsigmoid(self)
+    def softsign(self): return A.softsign(self)
+    def prelu(self, weight): return A.prelu(self, weight)
+
+    def softmin(self, dim=None, *, axis=None):
+        return A.softmin(self, _pick("softmin", dim, axis, "axis", None) if dim is not None
+                         or axis is not None else -1)
+
+    def normalize(self, p=2.0, dim=1, eps=1e-12):
+        return A.normalize(self, p, dim, eps)
 
     def clip(self, lo=None, hi=None, *, min=None, max=None):
         lo, hi = _pick("clip", lo, min, "min", None), _pick("clip", hi, max, "max", None)
@@ -520,17 +732,20 @@ class Tensor(Node):
     def minimum(self, other): return E.Minimum.apply(self, other)
 
     # -- reductions (axis=/keepdims= or PyTorch's dim=/keepdim=) --------------------------------
-    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, **kw):
+        _no_extra("sum", kw, _REDUCE_KW + ("dtype",))
         return R.Sum.apply(self, axis=_pick("sum", axis, dim, "dim", None),
                            keepdims=_pick("sum", keepdims, keepdim, "keepdim", False), dtype=dtype)
 
-    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None, **kw):
+        _no_extra("mean", kw, _REDUCE_KW)
         return R.Mean.apply(self, axis=_pick("mean", axis, dim, "dim", None),
                             keepdims=_pick("mean", keepdims, keepdim, "keepdim", False))
 
     def var(self, axis=None, keepdims=False, correction=1, *, dim=None, keepdim=None,
-            unbiased=None):
+            unbiased=None, **kw):
         """Variance; ``correction=1`` (PyTorch's default) divides by n − 1, 0 by n."""
+        _no_extra("var", kw, _REDUCE_KW + ("correction", "unbiased"))
         if unbiased is not None:
             correction = int(bool(unbiased))
         return R.Var.apply(self, axis=_pick("var", axis, dim, "dim", None),
@@ -538,24 +753,30 @@ class Tensor(Node):
                            correction=correction)
 
     def std(self, axis=None, keepdims=False, correction=1, *, dim=None, keepdim=None,
-            unbiased=None):
+            unbiased=None, **kw):
+        """Standard deviation, √var (same keywords)."""
+        _no_extra("std", kw, _REDUCE_KW + ("correction", "unbiased"))
         return self.var(axis, keepdims, correction, dim=dim, keepdim=keepdim,
                         unbiased=unbiased).sqrt()
 
-    def amax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def amax(self, axis=None, keepdims=False, *, dim=None, keepdim=None, **kw):
+        _no_extra("amax", kw, _REDUCE_KW)
         return R.Max.apply(self, axis=_pick("amax", axis, dim, "dim", None),
                            keepdims=_pick("amax", keepdims, keepdim, "keepdim", False))
 
-    def amin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def amin(self, axis=None, keepdims=False, *, dim=None, keepdim=None, **kw):
+        _no_extra("amin", kw, _REDUCE_KW)
         return R.Min.apply(self, axis=_pick("amin", axis, dim, "dim", None),
                            keepdims=_pick("amin", keepdims, keepdim, "keepdim", False))
 
-    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None, **kw):
         """``max()``: the largest value. ``max(dim)``: the pair ``(values, indices)`` along
         ``dim``, as PyTorch. ``max(other_tensor)``: elementwise maximum."""
+        _no_extra("max", kw, _REDUCE_KW)
         return self._extreme("max", axis, keepdims, dim, keepdim)
 
-    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None, **kw):
+        _no_extra("min", kw, _REDUCE_KW)
         return self._extreme("min", axis, keepdims, dim, keepdim)
 
     def _extreme(self, which, axis, keepdims, dim, keepdim):
@@ -574,14 +795,17 @@ class Tensor(Node):
             values, idx = values.squeeze(axis), idx.squeeze(axis)
         return MaxMin(values, idx)
 
-    def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None, **kw):
+        _no_extra("logsumexp", kw, _REDUCE_KW)
         return R.LogSumExp.apply(self, axis=_pick("logsumexp", axis, dim, "dim", None),
                                  keepdims=_pick("logsumexp", keepdims, keepdim, "keepdim", False))
 
-    def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None, **kw):
+        _no_extra("argmax", kw, _REDUCE_KW)
         return self._arg(np.argmax, "argmax", axis, keepdims, dim, keepdim)
 
-    def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None, **kw):
+        _no_extra("argmin", kw, _REDUCE_KW)
         return self._arg(np.argmin, "argmin", axis, keepdims, dim, keepdim)
 
     def _arg(self, fn, what, axis, keepdims, dim, keepdim):
@@ -592,6 +816,73 @@ class Tensor(Node):
         if axis is not None:
             axis = norm_axis(what, axis, self.shape)
         return Tensor._make(np.asarray(fn(self.data, axis=axis, keepdims=keepdims), np.int64))
+
+    def prod(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, **kw):
+        """The product of the elements (over ``dim``); its gradient never divides, so zeros
+        are fine."""
+        _no_extra("prod", kw, _REDUCE_KW + ("dtype",))
+        return SC.Prod.apply(self, axis=_pick("prod", axis, dim, "dim", None),
+                             keepdims=_pick("prod", keepdims, keepdim, "keepdim", False),
+                             dtype=dtype)
+
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None, **kw):
+        """The vector p-norm over ``dim`` (all elements by default), as ``torch.norm``:
+        ``p`` = 2 or 'fro' (Euclidean), 1, inf (max |u|), -inf, 0 (count of non-zeros), or
+        any other number: (Σ|u|ᵖ)^(1/p). The gradient at a zero vector is 0 (as PyTorch)."""
+        _no_extra("norm", kw, ("p", "dim", "keepdim", "dtype"))
+        if isinstance(p, str):
+            if p != "fro":
+                raise ValueError(f"norm: p={p!r} is not supported (matrix norms such as 'nuc' "
+                                 f"are not in stepgrad); use {SC._NORM_ORDS}")
+            p = 2.0
+        elif isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
+            raise TypeError(f"norm: p must be {SC._NORM_ORDS}, got {p!r}")
+        x = self if dtype is None else self.astype(dtype)
+        return SC.Norm.apply(x, ord=float(p), axis=dim, keepdims=keepdim)
+
+    def cumsum(self, dim=None, *, axis=None, dtype=None, **kw):
+        """Running sum along ``dim`` (required, as PyTorch)."""
+        _no_extra("cumsum", kw, ("dim", "axis", "dtype"))
+        return SC.Cumsum.apply(self, axis=_scan_dim("cumsum", dim, axis), dtype=dtype)
+
+    def cumprod(self, dim=None, *, axis=None, dtype=None, **kw):
+        """Running product along ``dim``."""
+        _no_extra("cumprod", kw, ("dim", "axis", "dtype"))
+        return SC.Cumprod.apply(self, axis=_scan_dim("cumprod", dim, axis), dtype=dtype)
+
+    def logcumsumexp(self, dim=None, *, axis=None, **kw):
+        """Running log-sum-exp along ``dim`` (stable)."""
+        _no_extra("logcumsumexp", kw, ("dim", "axis"))
+        return SC.LogCumSumExp.apply(self, axis=_scan_dim("logcumsumexp", dim, axis))
+
+    def cummax(self, dim=None, *, axis=None):
+        """Running maximum and where it was attained: ``(values, indices)``."""
+        return SC.cummax(self, _scan_dim("cummax", dim, axis))
+
+    def cummin(self, dim=None, *, axis=None):
+        return SC.cummin(self, _scan_dim("cummin", dim, axis))
+
+    def sort(self, dim=-1, descending=False, stable=False, *, axis=None):
+        """``(values, indices)`` sorted along ``dim``; NaN counts as the largest."""
+        return SC.sort(self, _pick("sort", dim, axis, "axis", -1), descending, stable)
+
+    def argsort(self, dim=-1, descending=False, stable=False, *, axis=None):
+        return SC.argsort(self, _pick("argsort", dim, axis, "axis", -1), descending, stable)
+
+    def msort(self):
+        return self.sort(0).values
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """The ``k`` largest (``largest=False``: smallest) along ``dim``: (values, indices)."""
+        return SC.topk(self, k, dim, largest, sorted)
+
+    def kthvalue(self, k, dim=-1, keepdim=False):
+        """The ``k``-th smallest along ``dim`` (k from 1): (values, indices)."""
+        return SC.kthvalue(self, k, dim, keepdim)
+
+    def median(self, dim=None, keepdim=False):
+        """``median()``: the lower median of all elements; ``median(dim)``: (values, indices)."""
+        return SC.median(self, dim, keepdim)
 
     # -- shape ------------------------------------------------------------------------------
     def reshape(self, *shape):
@@ -668,6 +959,64 @@ class Tensor(Node):
             raise TypeError(f"gather: index must be an integer tensor, got {index.dtype}")
         return S.Gather.apply(self, axis=dim, index=index)
 
+    def scatter(self, dim, index, src=None, *, value=None):
+        """A copy with ``src`` (or the number ``value``) written at ``index`` along ``dim``:
+        ``out[index[i][j]][j] = src[i][j]`` for dim 0 (PyTorch's scatter)."""
+        idx = I._as_index(index, "scatter")
+        if (src is None) == (value is None):
+            raise TypeError("scatter: give either src (a tensor) or value (a number)")
+        if src is None or not isinstance(src, Tensor):
+            src = Tensor._make(np.full(idx.shape, src if value is None else value, self.dtype))
+        return I.Scatter.apply(self, src, axis=dim, index=idx)
+
+    def scatter_add(self, dim, index, src):
+        """A copy with ``src`` added at ``index`` along ``dim`` (repeats add up)."""
+        return I.ScatterAdd.apply(self, as_tensor(src, self), axis=dim,
+                                  index=I._as_index(index, "scatter_add"))
+
+    def flip(self, *dims):
+        """Reverse the order along ``dims`` (a copy, as PyTorch)."""
+        dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        return I.Flip.apply(self, axes=tuple(dims))
+
+    def fliplr(self): return self.flip(1)
+    def flipud(self): return self.flip(0)
+
+    def roll(self, shifts, dims=None):
+        """Shift elements along ``dims`` cyclically (all elements, flattened, when None)."""
+        return I.Roll.apply(self, shifts=shifts, axes=dims)
+
+    def repeat(self, *sizes): return I.repeat(self, *sizes)
+    def tile(self, dims): return I.tile(self, dims)
+    def repeat_interleave(self, repeats, dim=None): return I.repeat_interleave(self, repeats, dim)
+    def chunk(self, chunks, dim=0): return I.chunk(self, chunks, dim)
+    def unbind(self, dim=0): return I.unbind(self, dim)
+    def unflatten(self, dim, sizes): return I.unflatten(self, dim, sizes)
+    def movedim(self, source, destination): return I.movedim(self, source, destination)
+    moveaxis = movedim
+    swapdims = swapaxes
+
+    def split(self, split_size_or_sections, dim=0):
+        from .functional import split
+        return split(self, split_size_or_sections, dim)
+
+    def narrow(self, dim, start, length): return I.narrow(self, dim, start, length)
+    def select(self, dim, index): return I.select(self, dim, index)
+    def diag(self, diagonal=0): return I.diag(self, diagonal)
+    def diagonal(self, offset=0, dim1=0, dim2=1): return I.diagonal(self, offset, dim1, dim2)
+    def trace(self): return I.trace(self)
+    def tril(self, diagonal=0): return I.tril(self, diagonal)
+    def triu(self, diagonal=0): return I.triu(self, diagonal)
+    def index_select(self, dim, index): return I.index_select(self, dim, index)
+    def masked_fill(self, mask, value): return I.masked_fill(self, mask, value)
+    def masked_select(self, mask): return I.masked_select(self, mask)
+    def nonzero(self, *, as_tuple=False): return I.nonzero(self, as_tuple)
+    def argwhere(self): return I.nonzero(self)
+
+    def expand_as(self, other): return self.expand(other.shape)
+    def reshape_as(self, other): return self.reshape(other.shape)
+    view_as = reshape_as
+
     # -- neural -----------------------------------------------------------------------------
     def softmax(self, axis=-1, *, dim=None):
         return neural.Softmax.apply(self, axis=_pick("softmax", axis, dim, "dim", -1))
@@ -683,6 +1032,78 @@ def _index(index):
     if isinstance(index, tuple):
         return tuple(i.data if isinstance(i, Tensor) else i for i in index)
     return index
+
+
+def _scan_dim(op, dim, axis):
+    dim = _pick(op, dim, axis, "axis", None)
+    if dim is None:
+        raise TypeError(f"{op}() missing the dim to run along (PyTorch requires it): "
+                        f"x.{op}(dim=0); for a running total over all elements use "
+                        f"x.reshape(-1).{op}(0)")
+    return dim
+
+
+def _trunc_div(a, b):
+    """Integer division rounding toward zero (PyTorch's rounding_mode='trunc' on ints)."""
+    q = a // b
+    return q + ((q < 0) & (a % b != 0))
+
+
+def _kind(item):
+    """How PyTorch treats one entry of an index: 'int' (a select), 'adv' (an array),
+    'none', 'ellipsis' or 'slice'."""
+    if item is None:
+        return "none"
+    if item is Ellipsis:
+        return "ellipsis"
+    if isinstance(item, slice):
+        return "slice"
+    if isinstance(item, (bool, np.bool_)):
+        return "adv"
+    if isinstance(item, (int, np.integer)):
+        return "int"
+    a = np.asarray(item)
+    return "int" if a.ndim == 0 and a.dtype.kind in "iu" else "adv"
+
+
+def _torch_order(index, shape):
+    """Where PyTorch's advanced-indexing result order differs from numpy's: ``(start, k)``
+    when numpy puts the k broadcast array dims first but PyTorch keeps them at ``start``;
+    None when the two agree.
+
+    numpy treats an int as an array index whenever an array index is present, so arrays
+    separated only by ints count as "separated" and their dims go first; PyTorch applies
+    ints as selects first, and the remaining adjacent arrays keep their place."""
+    items = index if isinstance(index, tuple) else (index,)
+    kinds = [_kind(i) for i in items]
+    if "adv" not in kinds:
+        return None
+    np_adv = [i for i, k in enumerate(kinds) if k in ("adv", "int")]
+    if np_adv == list(range(np_adv[0], np_adv[-1] + 1)):
+        return None  # adjacent for numpy: both keep the array dims in place
+    kept = [k for k in kinds if k != "int"]
+    adv = [i for i, k in enumerate(kept) if k == "adv"]
+    if adv != list(range(adv[0], adv[-1] + 1)):
+        return None  # separated for PyTorch too: both put them first
+    consumed = sum(np.asarray(i).ndim if k == "adv" and np.asarray(i).dtype == bool else
+                   0 if k in ("none", "ellipsis") else 1 for i, k in zip(items, kinds,
+                                                                         strict=True))
+    start = 0
+    for k in kinds:
+        if k == "adv":
+            break
+        start += {"slice": 1, "none": 1, "ellipsis": len(shape) - consumed}.get(k, 0)
+    if start == 0:
+        return None
+    arrays = [np.asarray(i) for i, k in zip(items, kinds, strict=True) if k == "adv"]
+    k = len(np.broadcast_shapes(*[(int(a.sum()),) if a.dtype == bool else a.shape
+                                  for a in arrays]))
+    return start, k
+
+
+def _indexed_shape(shape, index):
+    """The shape numpy gives ``x[index]`` for x of ``shape`` (without touching data)."""
+    return np.broadcast_to(np.zeros((), np.int8), shape)[index].shape
 
 
 def from_numpy(array) -> Tensor:

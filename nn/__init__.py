@@ -1,11 +1,19 @@
 """Layers, losses, optimizers and Keras-style training, built on engine's public API."""
-from . import attacks, callbacks, data, datasets, functional, models, optim, pretrained
+from stepgrad._shadow import check_siblings as _check_siblings  # first: a clear error
+_check_siblings(__name__, __file__)  # if a local file hides a package this one needs
+from . import (attacks, callbacks, data, datasets, files, functional, init, models, optim,
+               pretrained)
 from . import functional as F
-from .callbacks import CSVLogger
-from .layers import (GRU, LSTM, RNN, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dense,
-                     Dropout, Flatten, GlobalAvgPool2d, GRUCell, Identity, LeakyReLU, Linear,
-                     LSTMCell, MaxPool2d, ReLU, RNNCell, Sigmoid, SimpleRNN, Softmax, Tanh)
+from .callbacks import CSVLogger, TensorBoard
+from .layers import (CELU, ELU, GELU, GRU, LSTM, RNN, SELU, AvgPool2d, BatchNorm1d, BatchNorm2d,
+                     BCELoss, BCEWithLogitsLoss, Conv2d, CosineEmbeddingLoss, CosineSimilarity,
+                     CrossEntropyLoss, Dense, Dropout, Flatten, GlobalAvgPool2d, GRUCell,
+                     Hardsigmoid, Hardswish, Hardtanh, HuberLoss, Identity, KLDivLoss, L1Loss,
+                     LeakyReLU, Linear, LogSigmoid, LogSoftmax, LSTMCell, MaxPool2d, Mish,
+                     MSELoss, NLLLoss, PReLU, ReLU, ReLU6, RNNCell, SiLU, Sigmoid, SimpleRNN,
+                     SmoothL1Loss, Softmax, Softmin, Softplus, Softsign, Tanh)
 from .module import Module, Parameter, Sequential
+from .interchange import export_onnx, from_torch, load_safetensors, save_safetensors, to_torch
 from .serialization import load, save
 from .summary import Summary, summary
 from .training import (Callback, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint,

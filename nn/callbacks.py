@@ -1,4 +1,5 @@
-"""Callbacks that write files: ``CSVLogger`` (Keras's).
+"""Callbacks that write files -- ``CSVLogger`` and ``TensorBoard`` (Keras's) -- and the
+progress bar ``fit`` draws.
 
 The training callbacks (``EarlyStopping``, ``ModelCheckpoint``, ``LearningRateScheduler``,
 ``TerminateOnNaN``) live in ``nn.training``; this module re-exports them so that
@@ -9,9 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
+import sys
 
-from .serialization import _fsync_dir, publish_mode
+from .files import atomic_write
 from .training import (
     Callback,
     EarlyStopping,
@@ -22,7 +23,7 @@ from .training import (
 )
 
 __all__ = ["Callback", "CSVLogger", "EarlyStopping", "History", "LearningRateScheduler",
-           "ModelCheckpoint", "TerminateOnNaN"]
+           "ModelCheckpoint", "TensorBoard", "TerminateOnNaN", "progress_bar"]
 
 
 class CSVLogger(Callback):
@@ -79,20 +80,94 @@ class CSVLogger(Callback):
 
 
 def _write_text_atomically(path, text):
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
+    def write(tmp):
+        with open(tmp, "w", newline="") as f:
             f.write(text)
-            f.flush()
-            publish_mode(tmp)
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(directory)
+
+    atomic_write(path, write, who="CSVLogger")
+
+
+# ------------------------------------------------------------------------------ TensorBoard
+class TensorBoard(Callback):
+    """Scalars per epoch for TensorBoard (``tensorboard --logdir logs``), laid out as
+    Keras's callback does: training values in ``log_dir/train``, validation values in
+    ``log_dir/validation``, each under ``epoch_<name>`` (``epoch_loss``,
+    ``epoch_accuracy``; the learning rate as ``epoch_learning_rate``), so TensorBoard
+    draws train and validation curves on one chart. Step = the epoch (from 0).
+
+    Writes with ``tensorboardX`` (no TensorFlow or PyTorch needed):
+    ``pip install tensorboardX`` (or ``pip install 'stepgrad[tensorboard]'``).
+    """
+
+    def __init__(self, log_dir="logs"):
+        self.log_dir = os.fspath(log_dir)
+        self._writers = {}
+        _summary_writer()  # fail now, in one line, rather than after the first epoch
+
+    def _writer(self, which):
+        if which not in self._writers:
+            self._writers[which] = _summary_writer()(os.path.join(self.log_dir, which))
+        return self._writers[which]
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            value = float(_plain(value))
+            which, name = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
+            name = "learning_rate" if name == "lr" else name
+            self._writer(which).add_scalar(f"epoch_{name}", value, global_step=epoch)
+        for writer in self._writers.values():
+            writer.flush()
+
+    def on_train_end(self, logs=None):
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
+
+
+def _plain(v):
+    """A numpy scalar as a Python number."""
+    if hasattr(v, "item") and getattr(v, "size", 1) == 1:
+        v = v.item()
+    return v
+
+
+def _summary_writer():
+    try:
+        from tensorboardX import SummaryWriter
+    except ImportError:
+        raise ImportError("nn.callbacks.TensorBoard writes with the 'tensorboardX' package, "
+                          "which is not installed: pip install tensorboardX (or pip install "
+                          "'stepgrad[tensorboard]')") from None
+    return SummaryWriter
+
+
+# ------------------------------------------------------------------------------ progress bar
+def progress_bar(total: int, desc: str, verbose=1, unit: str = "batch"):
+    """The bar ``fit`` draws for one epoch (a ``tqdm`` bar; ``verbose != 1`` disables it).
+
+    In Jupyter it is tqdm's widget (``tqdm.auto``: one bar that updates in place; without
+    ipywidgets, tqdm's text bar), everywhere it writes to **stdout**, as Keras does: not
+    to stderr, which notebooks show as pink lines, one per update. When stdout is not a
+    terminal (a log file, CI), it redraws at most every 30 s instead of 10 times a second.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        # tqdm.auto warns when it runs in Jupyter without ipywidgets; its text bar is fine.
+        warnings.simplefilter("ignore")
+        from tqdm.auto import tqdm
+    interactive = _in_notebook() or _isatty(sys.stdout)
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stdout, leave=True,
+                disable=verbose != 1, mininterval=0.1 if interactive else 30.0,
+                dynamic_ncols=interactive)
+
+
+def _in_notebook() -> bool:
+    return "ipykernel" in sys.modules and "IPython" in sys.modules
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 import engine
-from engine import Tensor, avg_pool2d, conv2d, max_pool2d, no_grad  # noqa: F401 (re-exported)
+from engine import Tensor, conv2d, no_grad  # noqa: F401 (re-exported)
+from engine.ops.indexing import one_hot, pad  # noqa: F401 (re-exported: PyTorch's F.pad)
 
 _EPS = 1e-7  # Keras's epsilon: probabilities are clipped to [eps, 1 − eps] before log
 
@@ -20,8 +21,89 @@ def relu(x): return x.relu()
 def sigmoid(x): return x.sigmoid()
 def tanh(x): return x.tanh()
 def leaky_relu(x, negative_slope=0.01): return x.leaky_relu(negative_slope)
-def softmax(x, axis=-1): return x.softmax(axis)
-def log_softmax(x, axis=-1): return x.log_softmax(axis)
+
+
+def softmax(x, dim=None, *, axis=None):
+    """``e^(x_i) / Σ_j e^(x_j)`` along ``dim`` (PyTorch; ``axis=`` numpy's name; default -1)."""
+    return x.softmax(_dim("softmax", dim, axis))
+
+
+def log_softmax(x, dim=None, *, axis=None):
+    return x.log_softmax(_dim("log_softmax", dim, axis))
+
+
+def softmin(x, dim=None, *, axis=None):
+    """``softmax(−x)`` along ``dim``."""
+    return x.softmin(_dim("softmin", dim, axis))
+
+
+def _dim(op, dim, axis):
+    if dim is not None and axis is not None:
+        raise TypeError(f"{op}: got both dim= and axis= (same meaning)")
+    return -1 if dim is None and axis is None else dim if dim is not None else axis
+
+
+# PyTorch's activation functions (formulas and kinks: engine/ops/activations.py).
+def gelu(x, approximate="none"): return x.gelu(approximate)
+def softplus(x, beta=1.0, threshold=20.0): return x.softplus(beta, threshold)
+def elu(x, alpha=1.0): return x.elu(alpha)
+def selu(x): return x.selu()
+def celu(x, alpha=1.0): return x.celu(alpha)
+def silu(x): return x.silu()
+def mish(x): return x.mish()
+def relu6(x): return x.relu6()
+def hardtanh(x, min_val=-1.0, max_val=1.0): return x.hardtanh(min_val, max_val)
+def hardsigmoid(x): return x.hardsigmoid()
+def hardswish(x): return x.hardswish()
+def logsigmoid(x): return x.logsigmoid()
+def softsign(x): return x.softsign()
+def prelu(x, weight): return x.prelu(weight)
+
+
+def normalize(x, p=2.0, dim=1, eps=1e-12):
+    """``x / max(‖x‖_p, eps)`` along ``dim``: rows (dim 1) scaled to unit length."""
+    return x.normalize(p, dim, eps)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """``x1·x2 / (max(‖x1‖, eps) · max(‖x2‖, eps))`` along ``dim`` (x1 and x2 broadcast).
+
+    As PyTorch, the clamp to ``eps`` changes the norms' values but not their gradient (it
+    is applied without recording): below eps the gradient is the unclamped formula's."""
+    x1, x2 = _tensors(x1, x2)
+    shape = np.broadcast_shapes(x1.shape, x2.shape)
+    x1, x2 = x1.broadcast_to(shape), x2.broadcast_to(shape)
+    n1, n2 = (x.norm(2, dim=dim, keepdim=True) for x in (x1, x2))
+    n1 = n1 + (n1.clamp(min=eps) - n1).detach()
+    n2 = n2 + (n2.clamp(min=eps) - n2).detach()
+    return ((x1 / n1) * (x2 / n2)).sum(dim=dim)
+
+
+def _tensors(*xs):
+    like = next((x for x in xs if isinstance(x, Tensor)), None)
+    return tuple(x if isinstance(x, Tensor) else engine.from_numpy(
+        np.asarray(x, like.dtype if like is not None else engine.get_default_dtype()))
+        for x in xs)
+
+
+# Pools with PyTorch's keyword kernel_size= (engine's functions call it kernel).
+def max_pool2d(input, kernel_size=None, stride=None, padding=0, **kw):
+    """Max over ``kernel_size`` windows (stride defaults to the kernel); other options
+    (ceil_mode, …) by keyword. See ``engine.max_pool2d``."""
+    return engine.max_pool2d(input, _kernel("max_pool2d", kernel_size, kw), stride, padding, **kw)
+
+
+def avg_pool2d(input, kernel_size=None, stride=None, padding=0, **kw):
+    """Mean over ``kernel_size`` windows; see ``engine.avg_pool2d``."""
+    return engine.avg_pool2d(input, _kernel("avg_pool2d", kernel_size, kw), stride, padding, **kw)
+
+
+def _kernel(op, kernel_size, kw):
+    kernel = kw.pop("kernel", None)
+    if (kernel is None) == (kernel_size is None):
+        raise TypeError(f"{op}: give the window size once, as kernel_size= (PyTorch) or "
+                        f"kernel=")
+    return kernel_size if kernel is None else kernel
 
 
 def linear(x, weight, bias=None):
@@ -76,58 +158,236 @@ def mae_loss(pred, target, reduction="mean"):
     return _reduce((pred - _target(target, pred, "mae_loss")).abs(), reduction, "mae_loss")
 
 
-def binary_cross_entropy(prob, target, reduction="mean"):
-    """``−[y ln p + (1 − y) ln(1 − p)]`` on probabilities p, clipped to [1e-7, 1 − 1e-7] as
-    Keras does (so p = 0 or 1 gives a large finite loss, not inf)."""
+def l1_loss(pred, target, reduction="mean"):
+    """PyTorch's name for the mean absolute error ``mean(|ŷ − y|)``."""
+    return mae_loss(pred, target, reduction)
+
+
+def _weighted(loss, weight, name):
+    if weight is None:
+        return loss
+    w = weight if isinstance(weight, Tensor) else engine.from_numpy(np.asarray(weight,
+                                                                                  loss.dtype))
+    try:
+        np.broadcast_shapes(w.shape, loss.shape)
+    except ValueError:
+        raise ValueError(f"{name}: weight of shape {w.shape} does not broadcast to the loss's "
+                         f"shape {loss.shape}") from None
+    return loss * w
+
+
+def binary_cross_entropy(prob, target, weight=None, reduction="mean"):
+    """``−w·[y ln p + (1 − y) ln(1 − p)]`` on probabilities p, clipped to [1e-7, 1 − 1e-7] as
+    Keras does (so p = 0 or 1 gives a large finite loss, not inf; PyTorch instead clamps
+    each log at −100 -- the two agree unless p is within 1e-7 of 0 or 1).
+
+    Probabilities and targets must lie in [0, 1] (NaN is refused too): logits belong to
+    ``binary_cross_entropy_with_logits``."""
     y = _target(target, prob, "binary_cross_entropy")
+    _in_unit_interval(prob, "binary_cross_entropy", "probabilities (the input)",
+                      " (for logits use binary_cross_entropy_with_logits)")
+    _in_unit_interval(y, "binary_cross_entropy", "targets", "")
     p = prob.clip(_EPS, 1 - _EPS)
-    return _reduce(-(y * p.log() + (1 - y) * (1 - p).log()), reduction, "binary_cross_entropy")
+    loss = -(y * p.log() + (1 - y) * (1 - p).log())
+    return _reduce(_weighted(loss, weight, "binary_cross_entropy"), reduction,
+                   "binary_cross_entropy")
 
 
-def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
-    """BCE on logits x, exact and stable: ``max(x, 0) − x·y + ln(1 + e^(−|x|))``."""
+def _in_unit_interval(t, name, what, hint):
+    a = np.asarray(t.data)
+    bad = ~((a >= 0) & (a <= 1))
+    if bad.any():
+        raise ValueError(f"{name}: all {what} must be in [0, 1], got {float(a[bad].flat[0])!r} "
+                         f"({int(bad.sum())} of {a.size} outside){hint}")
+
+
+def binary_cross_entropy_with_logits(logits, target, weight=None, reduction="mean",
+                                     pos_weight=None):
+    """BCE on logits x, exact and stable (PyTorch's formula):
+    ``(1 − y)·x + (1 + (pos_weight − 1)·y) · softplus(−x)``, times ``weight``.
+
+    ``pos_weight`` (one per class, broadcast along the last dim) scales the positive term:
+    > 1 raises recall, < 1 precision."""
     y = _target(target, logits, "binary_cross_entropy_with_logits")
-    loss = logits.relu() - logits * y + ((-logits.abs()).exp() + 1).log()
-    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+    soft = (-logits).softplus(threshold=float("inf"))  # ln(1 + e^(−x)), exact, no overflow
+    if pos_weight is None:
+        loss = (1 - y) * logits + soft
+    else:
+        pw = pos_weight if isinstance(pos_weight, Tensor) else engine.from_numpy(
+            np.asarray(pos_weight, logits.dtype))
+        loss = (1 - y) * logits + (1 + (pw - 1) * y) * soft
+    return _reduce(_weighted(loss, weight, "binary_cross_entropy_with_logits"), reduction,
+                   "binary_cross_entropy_with_logits")
 
 
-def _labels(target, n, classes, name):
+def _labels(target, shape, classes, name, ignore_index=None):
+    """Integer class labels of ``shape`` (integer-valued floats accepted), each in
+    [0, classes) or equal to ``ignore_index``."""
     labels = np.asarray(target.data if isinstance(target, Tensor) else target)
     if labels.dtype.kind == "f":
         if not np.all(labels == np.round(labels)):
             raise ValueError(f"{name}: integer class labels expected, got non-integer floats")
         labels = labels.astype(np.int64)
-    if labels.shape != (n,):
-        raise ValueError(f"{name}: labels of shape {labels.shape} do not match a batch of {n} "
-                         f"(expected shape ({n},))")
-    bad = (labels < 0) | (labels >= classes)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"{name}: class labels must be integers, got {labels.dtype}")
+    if labels.shape != tuple(shape):
+        raise ValueError(f"{name}: labels of shape {labels.shape} do not match the input: "
+                         f"expected shape {tuple(shape)} (the input's shape without the class "
+                         f"dim)")
+    bad = ((labels < 0) | (labels >= classes)) & (labels != ignore_index)
     if bad.any():
-        raise ValueError(f"{name}: label {labels[bad][0]} out of range for {classes} classes")
+        raise ValueError(f"{name}: label {labels[bad][0]} out of range for {classes} classes"
+                         + (f" (and not ignore_index={ignore_index})"
+                            if ignore_index is not None else ""))
     return labels
 
 
-def nll_loss(log_probs, target, reduction="mean"):
-    """Negative log-likelihood ``−log p[label]`` of log-probabilities (N, C), labels (N,)."""
-    if log_probs.ndim != 2:
-        raise ValueError(f"nll_loss: log-probabilities must be (N, C), got {log_probs.shape}")
-    n, c = log_probs.shape
-    labels = _labels(target, n, c, "nll_loss")
-    return _reduce(-log_probs[np.arange(n), labels], reduction, "nll_loss")
+def _class_layout(x, name):
+    """(class dim, number of classes, shape of one label per position): input (C,), (N, C)
+    or (N, C, d1, …) as PyTorch."""
+    if x.ndim == 0:
+        raise ValueError(f"{name}: the input needs a class dim: (C,), (N, C) or "
+                         f"(N, C, d1, ...), got a 0-d tensor")
+    cdim = 0 if x.ndim == 1 else 1
+    return cdim, x.shape[cdim], x.shape[:cdim] + x.shape[cdim + 1:]
 
 
-def cross_entropy(logits, target, reduction="mean"):
-    """Softmax cross-entropy of logits (N, C) (log-sum-exp, stable).
+def _class_weight(weight, c, like, name):
+    if weight is None:
+        return None
+    w = weight if isinstance(weight, Tensor) else engine.from_numpy(np.asarray(weight,
+                                                                                  like.dtype))
+    if w.shape != (c,):
+        raise ValueError(f"{name}: weight must have one entry per class, shape ({c},), got "
+                         f"{w.shape}")
+    return w
 
-    ``target`` is integer labels (N,) or a probability / one-hot matrix (N, C):
-    ``−Σ_c y_c · log_softmax(x)_c``.
-    """
-    if logits.ndim != 2:
-        raise ValueError(f"cross_entropy: logits must be (N, C), got {logits.shape}")
+
+def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean"):
+    """Negative log-likelihood ``−w[y]·log p[y]`` of log-probabilities, as PyTorch: input
+    (C,), (N, C) or (N, C, d1, …), integer labels of the input's shape without C.
+
+    Labels equal to ``ignore_index`` add nothing; 'mean' divides by the summed weights of
+    the labels that count (their number without ``weight``)."""
+    cdim, c, lshape = _class_layout(log_probs, "nll_loss")
+    labels = _labels(target, lshape, c, "nll_loss", ignore_index)
+    w = _class_weight(weight, c, log_probs, "nll_loss")
+    return _nll(log_probs, labels, w, ignore_index, reduction, cdim)
+
+
+def _nll(log_probs, labels, w, ignore_index, reduction, cdim):
+    """nll_loss on validated labels and weights."""
+    keep = np.asarray(labels != ignore_index)
+    safe = np.where(keep, labels, 0)
+    picked = log_probs.gather(cdim, np.expand_dims(safe, cdim)).squeeze(cdim)
+    if w is None:
+        wy = engine.from_numpy(np.asarray(keep, log_probs.dtype))
+    else:
+        wy = w[safe] * engine.from_numpy(np.asarray(keep, log_probs.dtype))
+    loss = -picked * wy
+    if reduction == "mean":
+        return loss.sum() / wy.sum()  # 0/0 = NaN when every label is ignored, as PyTorch
+    return _reduce(loss, reduction, "nll_loss")
+
+
+def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0):
+    """Softmax cross-entropy of logits (log-sum-exp, stable), as PyTorch: input (C,),
+    (N, C) or (N, C, d1, …).
+
+    ``target`` is integer labels (the input's shape without C) or class probabilities /
+    one-hot rows (the input's shape): ``−Σ_c w_c·y_c·log_softmax(x)_c``. ``weight`` weighs
+    the classes, ``ignore_index`` skips labels, ``label_smoothing`` ε mixes the target with
+    the uniform distribution: (1 − ε)·y + ε/C."""
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
+                         f"{label_smoothing}")
+    cdim, c, lshape = _class_layout(logits, "cross_entropy")
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
-    if t.ndim == 2:
+    logp = logits.log_softmax(axis=cdim)
+    w = _class_weight(weight, c, logits, "cross_entropy")
+    wshape = (c,) + (1,) * (logits.ndim - cdim - 1)
+    if t.shape == logits.shape:  # probabilities
         y = _target(target, logits, "cross_entropy")
-        return _reduce(-(y * logits.log_softmax(axis=1)).sum(axis=1), reduction, "cross_entropy")
-    return nll_loss(logits.log_softmax(axis=1), t, reduction)
+        if label_smoothing:
+            y = y * (1 - label_smoothing) + label_smoothing / c
+        terms = logp * y if w is None else logp * y * w.reshape(wshape)
+        loss = -terms.sum(axis=cdim)
+        if reduction == "mean":  # over the positions (N·d1·…), never the weights
+            return loss.sum() / int(np.prod(lshape))
+        return _reduce(loss, reduction, "cross_entropy")
+    labels = _labels(t, lshape, c, "cross_entropy", ignore_index)
+    nll = _nll(logp, labels, w, ignore_index, reduction, cdim)
+    if not label_smoothing:
+        return nll
+    keep = engine.from_numpy(np.asarray(labels != ignore_index, logits.dtype))
+    smooth = -(logp if w is None else logp * w.reshape(wshape)).sum(axis=cdim) * keep
+    if reduction == "mean":
+        denom = keep.sum() if w is None else (w[np.where(labels != ignore_index, labels, 0)]
+                                              * keep).sum()
+        smooth = smooth.sum() / denom
+    else:
+        smooth = _reduce(smooth, reduction, "cross_entropy")
+    return nll * (1 - label_smoothing) + smooth * (label_smoothing / c)
+
+
+def smooth_l1_loss(pred, target, reduction="mean", beta=1.0):
+    """``½d²/β`` where d = |ŷ − y| < β, else ``d − ½β`` (β = 0: the L1 loss)."""
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    d = (pred - _target(target, pred, "smooth_l1_loss")).abs()
+    if beta == 0:
+        return _reduce(d, reduction, "smooth_l1_loss")
+    small = d.data < beta
+    return _reduce(engine.where(small, d * d * (0.5 / beta), d - 0.5 * beta), reduction,
+                   "smooth_l1_loss")
+
+
+def huber_loss(pred, target, reduction="mean", delta=1.0):
+    """``½d²`` where d = |ŷ − y| < δ, else ``δ(d − ½δ)`` (= δ · smooth_l1 with β = δ)."""
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    d = (pred - _target(target, pred, "huber_loss")).abs()
+    small = d.data < delta
+    return _reduce(engine.where(small, d * d * 0.5, (d - 0.5 * delta) * delta), reduction,
+                   "huber_loss")
+
+
+def kl_div(input, target, reduction="mean", log_target=False):
+    """KL divergence with ``input`` = log-probabilities: pointwise ``y·(ln y − x)`` (0 where
+    y = 0), or ``e^y·(y − x)`` with ``log_target=True``. ``reduction='batchmean'`` divides
+    the sum by the batch size (the true KL per sample); 'mean' by the element count, as
+    PyTorch."""
+    y = _target(target, input, "kl_div")
+    if log_target:
+        loss = y.exp() * (y - input)
+    else:
+        pos = y.data > 0  # y·ln y → 0 as y → 0; log of 1 there keeps its gradient finite
+        loss = engine.where(pos, y * engine.where(pos, y, 1.0).log(), 0.0) - y * input
+    if reduction == "batchmean":
+        return loss.sum() / (input.shape[0] if input.ndim else 1)
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"kl_div: reduction must be 'batchmean', 'mean', 'sum' or 'none', "
+                         f"got {reduction!r}")
+    return _reduce(loss, reduction, "kl_div")
+
+
+def cosine_embedding_loss(x1, x2, target, margin=0.0, reduction="mean"):
+    """``1 − cos(x1, x2)`` for y = 1, ``max(0, cos − margin)`` for y = −1 (rows of (N, D)
+    inputs, or two vectors), cos with PyTorch's ε = 1e-12 inside the norms."""
+    x1, x2 = _tensors(x1, x2)
+    y = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if not np.isin(y, (-1, 1)).all():
+        raise ValueError("cosine_embedding_loss: targets must be 1 or −1")
+    dim = 1 if x1.ndim == 2 else 0
+    if x1.shape != x2.shape or x1.ndim not in (1, 2) or y.shape != x1.shape[:dim]:
+        raise ValueError(f"cosine_embedding_loss: inputs of shapes {x1.shape}, {x2.shape} and "
+                         f"target {y.shape}: expected (N, D), (N, D), (N) or (D), (D), ()")
+    cos = (x1 * x2).sum(axis=dim) / (((x1 * x1).sum(axis=dim) + 1e-12)
+                                     * ((x2 * x2).sum(axis=dim) + 1e-12)).sqrt()
+    loss = (engine.where(y == 1, 1 - cos, 0.0)
+            + engine.where(y == -1, (cos - margin).clamp(min=0), 0.0))
+    return _reduce(loss, reduction, "cosine_embedding_loss")
 
 
 def hinge_loss(pred, target, reduction="mean"):

@@ -7,7 +7,6 @@ PyTorch does, so a PyTorch state dict of the same architecture loads.
 """
 from __future__ import annotations
 
-import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -16,10 +15,16 @@ import engine
 from engine import Tensor
 
 from .keras.model import KerasModelMixin  # Keras's Model methods (compile, fit, ...)
+from .serialization import check_state_dict
+
+_NAMING = [0]  # bumped by every registration: parameter names are refreshed when it moved
 
 
 class Parameter(Tensor):
     """A Tensor that is a trainable parameter of a Module (``requires_grad=True``).
+
+    A Module names its parameters by their dotted path (``fc.weight``) unless ``name`` is
+    given.
 
     >>> p = Parameter([[1.0, 2.0]])
     >>> p.requires_grad, p.dtype
@@ -66,6 +71,9 @@ class Module(KerasModelMixin):
         elif isinstance(value, Module):
             self._modules[name] = value
         object.__setattr__(self, name, value)
+        if isinstance(value, (Parameter, Module)):
+            _NAMING[0] += 1
+            self.name_parameters()
 
     def __delattr__(self, name):
         for registry in (self._parameters, self._modules, self._buffers):
@@ -87,7 +95,23 @@ class Module(KerasModelMixin):
 
     def __call__(self, *args, **kwargs):
         with engine.module_scope(self):  # lets ops record which module made them
-            return self.forward(*args, **kwargs)
+            out = self.forward(*args, **kwargs)
+        if self.__dict__.get("_named_at") != _NAMING[0]:
+            self.name_parameters()  # a layer built its weights lazily, or joined a new model
+        return out
+
+    # -- parameter names -------------------------------------------------------------------
+    def name_parameters(self) -> None:
+        """Name each Parameter by its dotted path from this module (``0.weight``,
+        ``fc1.bias``) unless the user gave it a name, so that ``backward_steps`` and the
+        pictures show where every parameter lives. Runs on every registration and at the end
+        of a call when anything was registered since; the outermost model names last, so a
+        name is always the full path from the model that contains the parameter."""
+        for name, p in self.named_parameters():
+            if not p.name or p.name == p.__dict__.get("_auto_name"):
+                p.name = p._auto_name = name
+        for _, m in self.named_modules():
+            object.__setattr__(m, "_named_at", _NAMING[0])
 
     # -- traversal ---------------------------------------------------------------------------
     def named_modules(self, prefix=""):
@@ -195,38 +219,17 @@ class Module(KerasModelMixin):
         """Copy arrays into the parameters and buffers in place.
 
         Refuses, naming the key and both shapes, an entry whose shape differs; with
-        ``strict`` also missing and unexpected keys. Accepts numpy arrays or anything with
-        ``__array__`` (PyTorch tensors included, via ``.detach().numpy()``).
+        ``strict`` also missing and unexpected keys (KeyError); a complex or non-numeric
+        entry (``nn.serialization.check_state_dict``). Everything is checked before the
+        first copy. Accepts numpy arrays or anything with ``__array__`` (PyTorch tensors
+        included, via ``.detach().numpy()``).
         """
         own = OrderedDict()
         for mod_name, module in self.named_modules():
             for name, t in list(module._parameters.items()) + list(module._buffers.items()):
                 own[f"{mod_name}.{name}" if mod_name else name] = t
-        missing = [k for k in own if k not in state]
-        unexpected = [k for k in state if k not in own and not k.endswith("num_batches_tracked")]
-        if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys "
-                           f"{unexpected}")
-        arrays, cast = {}, []
-        for key, target in own.items():
-            if key not in state:
-                continue
-            value = state[key]
-            if hasattr(value, "detach"):  # a torch tensor
-                value = value.detach().cpu().numpy()
-            value = np.asarray(value)
-            if value.shape != target.shape:
-                raise ValueError(f"load_state_dict: size mismatch for {key}: the file has shape "
-                                 f"{value.shape}, the model has shape {target.shape}")
-            if value.dtype != target.dtype:
-                cast.append(f"{key} ({value.dtype})")
-            arrays[key] = value
-        if cast:
-            warnings.warn(f"load_state_dict: {len(cast)} entries cast from "
-                          f"{', '.join(sorted({c.split('(')[1][:-1] for c in cast}))} to "
-                          f"{next(iter(own.values())).dtype} (the module's dtype): "
-                          f"{', '.join(cast[:4])}{' …' if len(cast) > 4 else ''}", stacklevel=2)
-        with engine.no_grad():  # all shapes checked first: nothing is half-loaded
+        arrays = check_state_dict(own, state, strict)  # every entry, before any copy
+        with engine.no_grad():  # all checked first: nothing is half-loaded
             for key, value in arrays.items():
                 own[key].copy_(value)
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import sys
 import warnings
 from numbers import Integral
 
@@ -42,6 +41,7 @@ import engine
 from engine import Tensor
 
 from .optim.clip import clip_grad_norm_
+from .serialization import load_checkpoint  # all-or-nothing; public as nn.load_checkpoint
 
 __all__ = ["History", "fit", "evaluate", "predict", "Callback", "EarlyStopping",
            "ModelCheckpoint", "LearningRateScheduler", "TerminateOnNaN", "load_checkpoint"]
@@ -404,9 +404,8 @@ def _set_training(model, mode):
 
 
 def _bar(total, desc, verbose, unit="batch"):
-    from tqdm import tqdm  # the plain bar: tqdm.auto would need ipywidgets in notebooks
-    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=verbose != 1,
-                leave=True)
+    from .callbacks import progress_bar  # stdout as Keras; tqdm's widget in Jupyter
+    return progress_bar(total, desc, verbose, unit=unit)
 
 
 def _run_eval(model, source, loss_fn, metric_fns, steps=None, verbose=0, desc="evaluate"):
@@ -590,8 +589,8 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
       each epoch (and ``on_epoch_end(epoch, logs)`` after it, for ``ReduceLROnPlateau``), and
       the lr used is recorded in ``history['lr']`` (also recorded when a callback that
       changes it is given, e.g. ``LearningRateScheduler``). Only param group 0's lr.
-    - ``verbose``: 0 silent, 1 or 'auto' a tqdm progress bar per epoch (stderr), 2 one line
-      per epoch.
+    - ``verbose``: 0 silent, 1 or 'auto' a progress bar per epoch
+      (``nn.callbacks.progress_bar``: stdout, Jupyter's widget), 2 one line per epoch.
     - ``clipnorm``: clip the gradients of all the optimizer's parameters together to this
       global L2 norm before each step (``nn.optim.clip_grad_norm_``; Keras calls it
       ``global_clipnorm``).
@@ -741,7 +740,7 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
             break
         if verbose == 2:
             print(f"Epoch {epoch + 1}/{epochs} - "
-                  + " - ".join(f"{k}: {v:.4g}" for k, v in logs.items()), file=sys.stderr)
+                  + " - ".join(f"{k}: {v:.4g}" for k, v in logs.items()))  # stdout, as Keras
         if scheduler is not None and callable(getattr(scheduler, "on_epoch_end", None)):
             scheduler.on_epoch_end(epoch, logs)  # e.g. ReduceLROnPlateau: for the next epoch
         for cb in callbacks:
@@ -969,7 +968,7 @@ class ModelCheckpoint(Callback):
     # callback never overwrites the best file with a worse model.
 
     def on_epoch_end(self, epoch, logs=None):
-        from .serialization import save
+        from .serialization import make_checkpoint, save
         logs = logs or {}
         if self.save_best_only:
             current = logs.get(self.monitor)
@@ -988,40 +987,16 @@ class ModelCheckpoint(Callback):
         path = str(self.filepath)
         if "{" in path:
             path = path.format(epoch=epoch + 1, **logs)
-        ckpt = {"model": self.model.state_dict(), "epoch": epoch + 1}
-        if not self.save_weights_only:
+        full = not self.save_weights_only
+        ckpt = make_checkpoint(self.model, epoch + 1, self.optimizer if full else None,
+                               self.scheduler if full else None, rng=full)
+        if full:
             from .keras.saving import model_file_entries
-            ckpt.update(model_file_entries(self.model))
-            ckpt["optimizer"] = self.optimizer.state_dict()
-            ckpt["rng"] = _rng_state()
-            if self.scheduler is not None:
-                ckpt["scheduler"] = self.scheduler.state_dict()
+            ckpt.update({k: v for k, v in model_file_entries(self.model).items()
+                         if k not in ckpt})
         save(ckpt, path)
         if self.verbose:
             print(f"Epoch {epoch + 1}: saved {path}")
-
-
-def load_checkpoint(path, model, optimizer=None, scheduler=None, restore_rng=True) -> int:
-    """Restore what ``ModelCheckpoint`` wrote; returns the number of epochs done, to pass
-    as ``fit(..., initial_epoch=...)``.
-
-    Loads the model's weights, and when given (and present in the file) the optimizer's
-    and scheduler's state; ``restore_rng`` puts the shuffling generator back where it was
-    (``engine.get_rng().bit_generator.state``), so the resumed run sees the same batches.
-    """
-    from .serialization import load
-    ckpt = load(path)
-    if not isinstance(ckpt, dict) or "model" not in ckpt:
-        raise ValueError(f"{path}: not a checkpoint (no 'model' entry); was it written by "
-                         "ModelCheckpoint?")
-    model.load_state_dict(ckpt["model"])
-    if optimizer is not None and "optimizer" in ckpt:
-        optimizer.load_state_dict(ckpt["optimizer"])
-    if scheduler is not None and "scheduler" in ckpt:
-        scheduler.load_state_dict(ckpt["scheduler"])
-    if restore_rng and "rng" in ckpt:
-        engine.get_rng().bit_generator.state = ckpt["rng"]
-    return int(ckpt.get("epoch", 0))
 
 
 class LearningRateScheduler(Callback):

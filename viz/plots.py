@@ -1,13 +1,17 @@
 """Training pictures with matplotlib: loss curves, a metric against a setting, image grids.
 
-Each function returns a ``matplotlib.figure.Figure`` built without pyplot: nothing is shown
-or kept in pyplot's figure list, so the functions run headless (Agg, CI) and a notebook
-displays the returned figure once. ``path=`` also writes it (format from the suffix:
-.png .svg .pdf ...), atomically.
+Each function returns a ``matplotlib.figure.Figure`` and follows pyplot's rules, as a
+matplotlib user expects: in Jupyter (the inline backend) and with a window backend the
+figure is a pyplot figure, so it shows wherever in a cell it was made -- also when it is
+not the cell's last expression -- and Jupyter closes it after showing it; returned as the
+last expression it is not shown twice. Headless (Agg: scripts, CI, tests) the figure is
+kept out of pyplot's list, so nothing piles up. ``path=`` also writes it (format from the
+suffix: .png .svg .pdf ...), atomically.
 """
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -17,23 +21,55 @@ from matplotlib.ticker import MaxNLocator
 from .render import atomic_write
 
 _LR_KEYS = ("lr", "learning_rate")
+# Backends that draw to files only: figures there are never shown, so pyplot need not
+# keep them.
+_FILE_BACKENDS = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
 
 
 class NotebookFigure(Figure):
-    """A matplotlib Figure that Jupyter shows as a PNG by itself.
+    """A matplotlib Figure that shows itself once in Jupyter.
 
-    IPython only registers its figure formatter once pyplot's inline backend is active; a
-    figure built without pyplot would otherwise display as ``<Figure size ...>``.
+    Made through pyplot (inline or window backend), Jupyter's inline backend shows it at
+    the end of the cell; shown as the cell's result first, it leaves pyplot's list then, so
+    it is not drawn twice. Made detached (a file backend such as Agg, e.g. a kernel started
+    with ``MPLBACKEND=Agg``), it shows itself as a PNG wherever it is displayed.
     """
+
+    def _ipython_display_(self):
+        # Called for the cell's result and by the inline backend's end-of-cell showing of
+        # pyplot's figures: show it, then close it in pyplot so it is not shown again.
+        import matplotlib.pyplot as plt
+        from IPython.display import Image, display
+        display(Image(self._repr_png_()))
+        if getattr(self, "number", None) is not None and plt.fignum_exists(self.number):
+            plt.close(self)
 
     def _repr_png_(self):
         import io
 
         from matplotlib.backends.backend_agg import FigureCanvasAgg
-        FigureCanvasAgg(self)
+        if not isinstance(self.canvas, FigureCanvasAgg):
+            FigureCanvasAgg(self)
         buf = io.BytesIO()
         self.savefig(buf, format="png", dpi=80, bbox_inches="tight")
         return buf.getvalue()
+
+
+def _backend() -> str:
+    """The name of matplotlib's backend, without choosing one ("" if none is chosen yet)."""
+    import matplotlib
+    name = matplotlib.get_backend(auto_select=False) or os.environ.get("MPLBACKEND", "")
+    return name.lower()
+
+
+def new_figure(**kwargs) -> NotebookFigure:
+    """A figure for the plot functions: a pyplot figure where figures are shown (Jupyter's
+    inline backend, a window), a detached one where they are not (Agg: nothing kept)."""
+    name = _backend()
+    if name in _FILE_BACKENDS:
+        return NotebookFigure(**kwargs)
+    import matplotlib.pyplot as plt
+    return plt.figure(FigureClass=NotebookFigure, **kwargs)
 
 
 def _save(fig, path):
@@ -86,7 +122,7 @@ def plot_history(history, log_scale=False, path=None) -> Figure:
     groups = _groups(list(h))
     lr_key = next((k for k in _LR_KEYS if k in h), None)
     n = len(groups) + (lr_key is not None)
-    fig = NotebookFigure(figsize=(4.6 * n, 3.4), layout="constrained")
+    fig = new_figure(figsize=(4.6 * n, 3.4), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, n, squeeze=False)[0])
     for ax, (name, members) in zip(axes, groups, strict=False):  # lr: last axis
         for key in members:
@@ -142,7 +178,7 @@ def plot_curve(xs, ys, xlabel="x", ylabel="y", title=None, path=None, logx=False
         if len(names) != len(columns):
             raise ValueError(f"plot_curve: {len(columns)} lines but {len(names)} labels")
         series = list(zip(names, columns, strict=True))
-    fig = NotebookFigure(figsize=(5.2, 3.6), layout="constrained")
+    fig = new_figure(figsize=(5.2, 3.6), layout="constrained")
     ax = fig.subplots()
     for label, values in series:
         values = np.asarray(values, dtype=float)
@@ -220,7 +256,7 @@ def show_images(images, labels=None, predictions=None, ncols=8, path=None,
 
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
-    fig = NotebookFigure(figsize=(1.35 * ncols, 1.55 * nrows + 0.3), layout="constrained")
+    fig = new_figure(figsize=(1.35 * ncols, 1.55 * nrows + 0.3), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     wrong = 0
     for i, ax in enumerate(axes):

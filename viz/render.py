@@ -1,4 +1,4 @@
-"""Rendering helpers shared by every drawing: the Digraph subclass, ``save`` and atomic writes.
+"""Rendering helpers shared by every drawing: the Digraph subclass and ``save`` (atomic).
 
 Every drawing is a :class:`Graph` (a ``graphviz.Digraph``): ``.source`` is the DOT text and
 Jupyter shows it inline as SVG. Graphviz's ``dot`` program does the layout; when it is
@@ -7,13 +7,12 @@ missing, Jupyter shows the DOT text instead of a traceback, and writing a pictur
 """
 from __future__ import annotations
 
-import os
-import tempfile
+import re
 from pathlib import Path
 
 import graphviz
 
-from nn.serialization import publish_mode
+from nn.files import atomic_write  # shared with nn.save: unnamed temp file, atomic rename
 
 INSTALL_HINT = ("Graphviz's 'dot' program is needed to render pictures and was not found on "
                 "PATH. Install Graphviz: 'sudo apt-get install graphviz' (Debian/Ubuntu), "
@@ -33,10 +32,13 @@ class GraphvizNotFound(graphviz.ExecutableNotFound):
 
 
 class Graph(graphviz.Digraph):
-    """A ``graphviz.Digraph`` that degrades gracefully without Graphviz's ``dot``.
+    """A ``graphviz.Digraph`` that shows as inline SVG and degrades gracefully without ``dot``.
 
-    Jupyter display falls back to the DOT text; ``pipe``/``render`` raise
-    :class:`GraphvizNotFound` with install instructions instead of a bare executable error.
+    Jupyter (and nbconvert's HTML) get the SVG inline through ``_repr_html_``, not as an
+    ``<img>``, so the tooltips (each op's rule) work; a picture wider than the page scrolls
+    instead of being shrunk. Without Graphviz, Jupyter shows the DOT text; ``pipe``/``render``
+    raise :class:`GraphvizNotFound` with install instructions. The SVG is rendered once per
+    DOT text and kept.
 
     >>> g = Graph()
     >>> g.edge("a", "b")
@@ -44,13 +46,24 @@ class Graph(graphviz.Digraph):
     True
     """
 
-    def pipe(self, *args, **kwargs):
+    _svg_cache = None
+
+    def pipe(self, format=None, *args, **kwargs):
+        plain_svg = format == "svg" and not args and set(kwargs) <= {"encoding"}
+        if plain_svg and self._svg_cache is not None and self._svg_cache[0] == self.source:
+            data = self._svg_cache[1]
+            return data.decode(kwargs["encoding"]) if kwargs.get("encoding") else data
         try:
-            return super().pipe(*args, **kwargs)
+            data = super().pipe(format, *args, **{k: v for k, v in kwargs.items()
+                                                  if k != "encoding" or not plain_svg})
         except GraphvizNotFound:
             raise
         except graphviz.ExecutableNotFound:
             raise GraphvizNotFound() from None
+        if plain_svg:
+            self._svg_cache = (self.source, data)
+            return data.decode(kwargs["encoding"]) if kwargs.get("encoding") else data
+        return data
 
     def render(self, *args, **kwargs):
         try:
@@ -60,13 +73,28 @@ class Graph(graphviz.Digraph):
         except graphviz.ExecutableNotFound:
             raise GraphvizNotFound() from None
 
-    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
-        # Jupyter calls this to show the graph; without `dot`, show the DOT text rather than
-        # a traceback in the middle of a lesson.
+    def svg(self) -> str:
+        """The picture as SVG markup for an HTML page (no XML prolog)."""
+        text = self.pipe(format="svg").decode("utf-8")
+        return text[text.index("<svg"):]
+
+    def _repr_html_(self):
         try:
-            return super()._repr_mimebundle_(include=include, exclude=exclude, **kwargs)
+            svg = self.svg()
         except graphviz.ExecutableNotFound:
+            return None
+        hover = ('<div style="font: 12px sans-serif; color: #555">hover over an op to see '
+                 'its derivative rule</div>') if "<a xlink:title=" in svg else ""
+        return f'<div style="max-width: 100%; overflow: auto">{svg}</div>{hover}'
+
+    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+        # Inline SVG in HTML (tooltips work); without `dot`, the DOT text rather than a
+        # traceback in the middle of a lesson.
+        html = self._repr_html_()
+        if html is None:
             return {"text/plain": self.source}
+        return {"text/html": html, "text/plain": f"<stepgrad graph: {len(self.source)} "
+                                                 f"characters of DOT>"}
 
     def _repr_svg_(self):
         """SVG text for front ends that use the older ``_repr_svg_`` hook (None without dot)."""
@@ -76,26 +104,18 @@ class Graph(graphviz.Digraph):
             return None
 
 
-def atomic_write(path, write) -> Path:
-    """Call ``write(tmp_path)`` on a temporary file next to ``path``, then move it into place.
+_SIZE = re.compile(r'<svg[^>]*?width="([\d.]+)(pt|px)?"[^>]*?height="([\d.]+)(pt|px)?"', re.S)
 
-    A reader never sees a half-written picture, and an error leaves any old file untouched.
-    The temporary name keeps ``path``'s suffix (matplotlib picks the format from it).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp",
-                               dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        publish_mode(tmp)  # mkstemp's 0600 would hide the picture from other users
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+
+def svg_size(graph_or_svg) -> tuple:
+    """(width, height) of a rendered picture in pixels at 96 dpi (Graphviz writes points)."""
+    text = graph_or_svg if isinstance(graph_or_svg, str) else graph_or_svg.svg()
+    m = _SIZE.search(text)
+    if m is None:
+        raise ValueError("svg_size: no width/height in the SVG")
+    f = 96 / 72 if (m.group(2) or "pt") == "pt" else 1.0
+    w, h = float(m.group(1)) * f, float(m.group(3)) * f
+    return round(w), round(h)
 
 
 _FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot",

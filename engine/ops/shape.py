@@ -172,6 +172,26 @@ def _along(index, axis):
     return tuple(idx)
 
 
+def check_along(op, x_shape, axis, index, other=None):
+    """PyTorch's rules for gather/scatter indices: same number of dims as the input, no
+    bigger than it except along ``axis``, values in [0, size along axis)."""
+    if index.ndim != len(x_shape):
+        raise ValueError(f"{op}: index has {index.ndim} dims but the input has {len(x_shape)} "
+                         f"(shapes {index.shape} and {tuple(x_shape)})")
+    for d, (i, n) in enumerate(zip(index.shape, x_shape, strict=True)):
+        if d != axis and i > n:
+            raise ValueError(f"{op}: index of shape {index.shape} is larger than the input "
+                             f"{tuple(x_shape)} in dim {d} (only dim {axis} may differ)")
+    if other is not None and any(i > n for i, n in zip(index.shape, other, strict=True)):
+        raise ValueError(f"{op}: index of shape {index.shape} is larger than src of shape "
+                         f"{tuple(other)}")
+    n = x_shape[axis]
+    if index.size and (index.min() < 0 or index.max() >= n):
+        bad = index[(index < 0) | (index >= n)][0]
+        raise IndexError(f"{op}: index {bad} is out of bounds for dim {axis} with size {n} "
+                         f"(input shape {tuple(x_shape)})")
+
+
 def _gather_params(rng, shapes):
     shape = shapes[0]
     axis = int(rng.integers(0, len(shape)))
@@ -189,14 +209,9 @@ class Gather(Op):
 
     def forward(self, x, *, axis, index):
         self.axis, self.index, self.shape = norm_axis("gather", axis, x.shape), index, x.shape
-        if index.ndim != x.ndim:
-            raise ValueError(f"gather: index has {index.ndim} dims but the input has {x.ndim} "
-                             f"(shapes {index.shape} and {x.shape})")
-        try:
-            return np.take_along_axis(x, index, self.axis)
-        except IndexError as e:
-            raise IndexError(f"gather: {e} (input {x.shape}, index {index.shape}, "
-                             f"axis {axis})") from None
+        check_along("gather", x.shape, self.axis, index)
+        # The index may be smaller than the input in the other dims too (PyTorch's rule).
+        return x[_along(index, self.axis)]
 
     def backward(self, g, x, out):
         return xp.scatter(g, self.shape, _along(self.index, self.axis))

@@ -103,3 +103,71 @@ def unbind(g, axis):
     """The slices of ``g`` along ``axis`` (stack's gradient)."""
     lead = (slice(None),) * axis
     return tuple(g[lead + (i,)] for i in range(g.shape[axis]))
+
+
+# -- more elementwise functions (the long tail of ops in maths.py, scans.py, indexing.py) ----
+def _elementwise(np_fn, method):
+    """``np_fn`` on arrays and numbers (a Python float stays a float), ``x.method()`` on nodes."""
+    def fn(x):
+        if _node(x):
+            return getattr(x, method)()
+        if type(x) is float:
+            with np.errstate(all="ignore"):  # IEEE answers (inf, nan) as for arrays
+                return float(np_fn(x))
+        return np_fn(x)
+    fn.__name__ = method
+    return fn
+
+
+sin = _elementwise(np.sin, "sin")
+cos = _elementwise(np.cos, "cos")
+sinh = _elementwise(np.sinh, "sinh")
+cosh = _elementwise(np.cosh, "cosh")
+sqrt = _elementwise(np.sqrt, "sqrt")
+abs = _elementwise(np.abs, "abs")  # noqa: A001 (the array/graph form of the builtin)
+
+
+def floor(x):
+    """No gradient (piecewise constant): plain data either way, like ``sign``."""
+    return np.floor(x.data) if _node(x) else np.floor(x)
+
+
+def trunc(x):
+    return np.trunc(x.data) if _node(x) else np.trunc(x)
+
+
+def flip(x, axes):
+    return x.flip(axes) if _node(x) else np.flip(x, axes)
+
+
+def roll(x, shifts, axes):
+    return x.roll(shifts, axes) if _node(x) else np.roll(x, shifts, axes)
+
+
+def cumsum(x, axis):
+    return x.cumsum(axis) if _node(x) else np.cumsum(x, axis)
+
+
+def cumprod(x, axis):
+    return x.cumprod(axis) if _node(x) else np.cumprod(x, axis)
+
+
+def pad(x, pad_width, value=0.0):
+    """Constant padding, numpy's ``pad_width`` convention."""
+    return x.pad(pad_width, value=value) if _node(x) else np.pad(x, pad_width,
+                                                                  constant_values=value)
+
+
+def gather(x, axis, index):
+    """``x`` picked at ``index`` along ``axis`` (PyTorch's gather; index a numpy array)."""
+    if _node(x):
+        return x.gather(axis, index)
+    idx = list(np.indices(index.shape, sparse=True))
+    idx[axis] = index
+    return x[tuple(idx)]
+
+
+def einsum(equation, *operands):
+    if _node(*operands):
+        return OPS["einsum"].apply(*operands, equation=equation)
+    return np.einsum(equation, *operands, optimize=True)

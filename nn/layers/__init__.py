@@ -1,14 +1,22 @@
 """The layer set, one small file per family."""
-from .activation import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .activation import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, Identity,
+                         LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6, Sigmoid,
+                         SiLU, Softmax, Softmin, Softplus, Softsign, Tanh)
 from .conv import AvgPool2d, Conv2d, GlobalAvgPool2d, MaxPool2d
 from .dropout import Dropout
 from .linear import Dense, Flatten, Linear
+from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CosineSimilarity,
+                   CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss)
 from .norm import BatchNorm1d, BatchNorm2d
 from .recurrent import (GRU, LSTM, RNN, GRUCell, KerasGRU, KerasLSTM, LSTMCell, RNNCell,
                         SimpleRNN, TimeStep)
 
-__all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "Dense", "Dropout", "Flatten",
-           "KerasGRU", "KerasLSTM", "SimpleRNN",
-           "GRU", "GRUCell", "GlobalAvgPool2d", "Identity", "LSTM", "LSTMCell", "LeakyReLU",
-           "Linear", "MaxPool2d", "RNN", "RNNCell", "ReLU", "Sigmoid", "Softmax", "Tanh",
+__all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "CELU",
+           "Conv2d", "CosineEmbeddingLoss", "CosineSimilarity", "CrossEntropyLoss", "Dense",
+           "Dropout", "ELU", "Flatten", "GELU", "GRU", "GRUCell", "GlobalAvgPool2d",
+           "Hardsigmoid", "Hardswish", "Hardtanh", "HuberLoss", "Identity", "KLDivLoss",
+           "KerasGRU", "KerasLSTM", "L1Loss", "LSTM", "LSTMCell", "LeakyReLU", "Linear",
+           "LogSigmoid", "LogSoftmax", "MSELoss", "MaxPool2d", "Mish", "NLLLoss", "PReLU", "RNN",
+           "RNNCell", "ReLU", "ReLU6", "SELU", "SiLU", "Sigmoid", "SimpleRNN", "SmoothL1Loss",
+           "Softmax", "Softmin", "Softplus", "Softsign", "Tanh",
            "TimeStep"]

@@ -1,11 +1,20 @@
-"""Activation layers: thin Modules over the elementwise ops, so they show up in summaries."""
+"""Activation layers: thin Modules over the elementwise ops, so they show up in summaries.
+
+PyTorch's ``inplace=True`` is accepted where PyTorch has it: stepgrad computes out of place
+(the same values; autograd needs the input anyway)."""
 from __future__ import annotations
 
-from ..module import Module
+import numpy as np
+
+from ..module import Module, Parameter
 
 
 class ReLU(Module):
     """``max(x, 0)``."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
 
     def forward(self, x):
         return x.relu()
@@ -14,9 +23,9 @@ class ReLU(Module):
 class LeakyReLU(Module):
     """``x if x > 0 else negative_slope · x``."""
 
-    def __init__(self, negative_slope: float = 0.01):
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, x):
         return x.leaky_relu(self.negative_slope)
@@ -49,6 +58,156 @@ class Softmax(Module):
 
     def extra_repr(self):
         return f"axis={self.axis}"
+
+
+class LogSoftmax(Softmax):
+    """``log softmax(x)`` along ``dim`` (stable)."""
+
+    def forward(self, x):
+        return x.log_softmax(self.axis)
+
+
+class Softmin(Softmax):
+    """``softmax(−x)`` along ``dim``."""
+
+    def forward(self, x):
+        return x.softmin(self.axis)
+
+
+class GELU(Module):
+    """``x·Φ(x)`` (exact, with erf) or its tanh approximation (``approximate='tanh'``)."""
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x):
+        return x.gelu(self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class Softplus(Module):
+    """``ln(1 + e^(βx))/β``, and x itself where βx > threshold."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        return x.softplus(self.beta, self.threshold)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class ELU(Module):
+    """``x`` where x > 0, else α(eˣ − 1)."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, x):
+        return x.elu(self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+class CELU(ELU):
+    """``x`` where x > 0, else α(e^(x/α) − 1)."""
+
+    def forward(self, x):
+        return x.celu(self.alpha)
+
+
+class Hardtanh(Module):
+    """``clip(x, min_val, max_val)`` (gradient 0 at the bounds)."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+        super().__init__()
+        if min_val > max_val:
+            raise ValueError(f"Hardtanh: min_val {min_val} must not exceed max_val {max_val}")
+        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+
+    def forward(self, x):
+        return x.hardtanh(self.min_val, self.max_val)
+
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+
+class _Pointwise(Module):
+    """An activation without parameters: ``forward`` is the Tensor method ``method``."""
+
+    method = ""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x):
+        return getattr(x, self.method)()
+
+
+class SELU(_Pointwise):
+    """``scale·elu(x, α)`` with the self-normalising constants."""
+    method = "selu"
+
+
+class SiLU(_Pointwise):
+    """``x·σ(x)`` (swish)."""
+    method = "silu"
+
+
+class Mish(_Pointwise):
+    """``x·tanh(softplus(x))``."""
+    method = "mish"
+
+
+class ReLU6(_Pointwise):
+    """``min(max(x, 0), 6)``."""
+    method = "relu6"
+
+
+class Hardsigmoid(_Pointwise):
+    """``relu6(x + 3)/6``."""
+    method = "hardsigmoid"
+
+
+class Hardswish(_Pointwise):
+    """``x·relu6(x + 3)/6``."""
+    method = "hardswish"
+
+
+class LogSigmoid(_Pointwise):
+    """``ln σ(x)`` (stable)."""
+    method = "logsigmoid"
+
+
+class Softsign(_Pointwise):
+    """``x/(1 + |x|)``."""
+    method = "softsign"
+
+
+class PReLU(Module):
+    """``x`` where x > 0, else a·x with a learned slope ``a``: one for all channels
+    (``num_parameters=1``) or one per channel (dim 1), initialised to ``init``."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype=None):
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.weight = Parameter(np.full(num_parameters, init), dtype=dtype)
+
+    def forward(self, x):
+        return x.prelu(self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
 
 
 class Identity(Module):

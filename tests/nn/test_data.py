@@ -417,19 +417,15 @@ def test_workers_yield_the_same_batches_in_the_same_order(make_sampler):
 
 
 def test_workers_really_load_in_parallel():
-    import time
-    ds = SlowDataset(80, delay=0.004)   # 80 items × 4 ms = 0.32 s one at a time
-    t0 = time.perf_counter()
+    # Parallelism is observed, not timed (timings belong in bench/dataloader_workers.py):
+    # items being loaded at the same moment, by several threads.
+    ds = SlowDataset(80, delay=0.004)
     serial = [yb.tolist() for _, yb in DataLoader(ds, batch_size=5)]
-    t_serial = time.perf_counter() - t0
     assert ds.max_active == 1
     ds = SlowDataset(80, delay=0.004)
-    t0 = time.perf_counter()
     parallel = [yb.tolist() for _, yb in DataLoader(ds, batch_size=5, num_workers=4)]
-    t_parallel = time.perf_counter() - t0
     assert parallel == serial
     assert ds.max_active >= 2 and len(ds.threads) >= 2  # several batches at once
-    assert t_parallel < 0.7 * t_serial  # 4 sleeping workers: ~1/4 of the serial time
 
 
 def test_worker_errors_early_break_init_fn_and_worker_info():

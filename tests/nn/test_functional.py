@@ -120,3 +120,179 @@ def test_loss_errors_name_the_problem():
         F.mae_loss(t64([1.0]), [1.0], reduction="avg")
     with pytest.raises(ValueError, match="hinge_loss: targets must be"):
         F.hinge_loss(t64([1.0]), [0.0])
+
+
+# ----------------------------------------------------------------------- PyTorch's losses
+def test_bce_refuses_values_outside_0_1_and_nan():
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: all targets must be in "
+                                         r"\[0, 1\], got 2.0"):
+        F.binary_cross_entropy(t64([0.5]), [2.0])
+    with pytest.raises(ValueError, match=r"all targets must be in \[0, 1\], got nan"):
+        F.binary_cross_entropy(t64([0.5]), [np.nan])
+    with pytest.raises(ValueError, match=r"all probabilities \(the input\) must be in \[0, 1\], "
+                                         r"got 1.5 .*binary_cross_entropy_with_logits"):
+        F.binary_cross_entropy(t64([1.5]), [1.0])
+    with pytest.raises(ValueError, match=r"probabilities .* got nan"):
+        F.binary_cross_entropy(t64([np.nan]), [1.0])
+
+
+def test_cross_entropy_and_nll_errors_name_shapes_and_options():
+    with pytest.raises(ValueError, match=r"cross_entropy: labels of shape \(2, 3\) do not match "
+                                         r"the input: expected shape \(2, 4\)"):
+        F.cross_entropy(t64(np.zeros((2, 5, 4))), np.zeros((2, 3), int))
+    with pytest.raises(ValueError, match=r"weight must have one entry per class, shape \(3,\)"):
+        F.nll_loss(t64(np.zeros((2, 3))), [0, 1], weight=np.ones(2))
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\]"):
+        F.cross_entropy(t64(np.zeros((2, 3))), [0, 1], label_smoothing=1.5)
+    with pytest.raises(ValueError, match="kl_div: reduction must be 'batchmean', 'mean'"):
+        F.kl_div(t64([0.0]), [1.0], reduction="batch")
+
+
+def test_nll_loss_ignore_index_and_weights_by_hand():
+    logp = np.log(np.array([[0.5, 0.25, 0.25], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]]))
+    w = np.array([1.0, 2.0, 3.0])
+    loss = F.nll_loss(t64(logp), [0, 1, -100], weight=w)
+    # the third label is ignored: (1·ln 2 + 2·(−ln 0.8)) / (1 + 2)
+    assert loss.item() == pytest.approx((np.log(2) - 2 * np.log(0.8)) / 3)
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(F.nll_loss(t64(logp), [-100, -100, -100]).item())  # 0/0, as PyTorch
+
+
+torch = None
+
+
+def _torch():
+    global torch
+    torch = pytest.importorskip("torch")
+    return torch
+
+
+def _ids(cases):
+    return [c[0] for c in cases]
+
+
+_R = np.random.default_rng(3)
+_LOGITS, _LABELS = _R.standard_normal((5, 4)), np.array([0, 3, 1, 1, 2])
+_IMG, _IMG_LABELS = _R.standard_normal((2, 4, 3, 2)), _R.integers(0, 4, (2, 3, 2))
+_PROBS = _R.dirichlet(np.ones(4), 5)
+_W = np.array([0.5, 1.0, 2.0, 1.5])
+
+LOSS_CASES = [
+    ("ce", [_LOGITS], lambda x: F.cross_entropy(x, _LABELS),
+     lambda t, x: t.nn.functional.cross_entropy(x, t.tensor(_LABELS))),
+    ("ce_weight_sum", [_LOGITS], lambda x: F.cross_entropy(x, _LABELS, _W, reduction="sum"),
+     lambda t, x: t.nn.functional.cross_entropy(x, t.tensor(_LABELS), t.tensor(_W),
+                                                reduction="sum")),
+    ("ce_ignore_weight_smooth", [_LOGITS],
+     lambda x: F.cross_entropy(x, [0, 3, -100, 1, 2], _W, label_smoothing=0.2),
+     lambda t, x: t.nn.functional.cross_entropy(x, t.tensor([0, 3, -100, 1, 2]), t.tensor(_W),
+                                                label_smoothing=0.2)),
+    ("ce_ignore_index_7_none", [_LOGITS],
+     lambda x: F.cross_entropy(x, [0, 7, 2, 1, 7], ignore_index=7, reduction="none",
+                               label_smoothing=0.1),
+     lambda t, x: t.nn.functional.cross_entropy(x, t.tensor([0, 7, 2, 1, 7]), ignore_index=7,
+                                                reduction="none", label_smoothing=0.1)),
+    ("ce_smooth", [_LOGITS], lambda x: F.cross_entropy(x, _LABELS, label_smoothing=0.3),
+     lambda t, x: t.nn.functional.cross_entropy(x, t.tensor(_LABELS), label_smoothing=0.3)),
+    ("ce_spatial", [_IMG], lambda x: F.cross_entropy(x, _IMG_LABELS, _W),
+     lambda t, x: t.nn.functional.cross_entropy(x, t.tensor(_IMG_LABELS), t.tensor(_W))),
+    ("ce_spatial_smooth_none", [_IMG],
+     lambda x: F.cross_entropy(x, _IMG_LABELS, reduction="none", label_smoothing=0.1),
+     lambda t, x: t.nn.functional.cross_entropy(x, t.tensor(_IMG_LABELS), reduction="none",
+                                                label_smoothing=0.1)),
+    ("ce_1d", [_LOGITS[0]], lambda x: F.cross_entropy(x, np.array(2)),
+     lambda t, x: t.nn.functional.cross_entropy(x, t.tensor(2))),
+    ("ce_probs", [_LOGITS], lambda x: F.cross_entropy(x, _PROBS, _W, label_smoothing=0.1),
+     lambda t, x: t.nn.functional.cross_entropy(x, t.tensor(_PROBS), t.tensor(_W),
+                                                label_smoothing=0.1)),
+    ("ce_probs_sum", [_LOGITS], lambda x: F.cross_entropy(x, _PROBS, reduction="sum"),
+     lambda t, x: t.nn.functional.cross_entropy(x, t.tensor(_PROBS), reduction="sum")),
+    ("nll_spatial_ignore", [_IMG],
+     lambda x: F.nll_loss(x.log_softmax(1), np.where(_IMG_LABELS == 1, -100, _IMG_LABELS), _W),
+     lambda t, x: t.nn.functional.nll_loss(x.log_softmax(1), t.tensor(
+         np.where(_IMG_LABELS == 1, -100, _IMG_LABELS)), t.tensor(_W))),
+    ("nll_1d", [_LOGITS[1]], lambda x: F.nll_loss(x, np.array(3), reduction="sum"),
+     lambda t, x: t.nn.functional.nll_loss(x, t.tensor(3), reduction="sum")),
+    ("bce", [_R.uniform(0.05, 0.95, (3, 4))], lambda p: F.binary_cross_entropy(
+        p, _PROBS[:3], _W), lambda t, p: t.nn.functional.binary_cross_entropy(
+        p, t.tensor(_PROBS[:3]), t.tensor(_W))),
+    ("bce_logits_pos_weight", [_LOGITS * 10], lambda x: F.binary_cross_entropy_with_logits(
+        x, _PROBS, pos_weight=_W), lambda t, x: t.nn.functional.binary_cross_entropy_with_logits(
+        x, t.tensor(_PROBS), pos_weight=t.tensor(_W))),
+    ("bce_logits_weight_none", [_LOGITS], lambda x: F.binary_cross_entropy_with_logits(
+        x, _PROBS, _W[:, None][:1], "none"),
+     lambda t, x: t.nn.functional.binary_cross_entropy_with_logits(
+        x, t.tensor(_PROBS), t.tensor(_W[:, None][:1]), reduction="none")),
+    ("smooth_l1", [_LOGITS], lambda x: F.smooth_l1_loss(x, _PROBS, beta=0.5),
+     lambda t, x: t.nn.functional.smooth_l1_loss(x, t.tensor(_PROBS), beta=0.5)),
+    ("smooth_l1_beta0", [_LOGITS], lambda x: F.smooth_l1_loss(x, _PROBS, beta=0.0),
+     lambda t, x: t.nn.functional.smooth_l1_loss(x, t.tensor(_PROBS), beta=0.0)),
+    ("huber", [_LOGITS * 2], lambda x: F.huber_loss(x, _PROBS, "sum", 1.5),
+     lambda t, x: t.nn.functional.huber_loss(x, t.tensor(_PROBS), reduction="sum", delta=1.5)),
+    ("kl_div_batchmean", [np.log(_PROBS[::-1].copy())],
+     lambda x: F.kl_div(x, np.where(_PROBS > 0.3, 0.0, _PROBS), "batchmean"),
+     lambda t, x: t.nn.functional.kl_div(x, t.tensor(np.where(_PROBS > 0.3, 0.0, _PROBS)),
+                                         reduction="batchmean")),
+    ("kl_div_log_target", [_LOGITS], lambda x: F.kl_div(x, np.log(_PROBS), "sum", True),
+     lambda t, x: t.nn.functional.kl_div(x, t.tensor(np.log(_PROBS)), reduction="sum",
+                                         log_target=True)),
+    ("mse", [_LOGITS], lambda x: F.mse_loss(x, _PROBS),
+     lambda t, x: t.nn.functional.mse_loss(x, t.tensor(_PROBS))),
+    ("l1", [_LOGITS], lambda x: F.l1_loss(x, _PROBS, "sum"),
+     lambda t, x: t.nn.functional.l1_loss(x, t.tensor(_PROBS), reduction="sum")),
+    ("cosine_similarity", [_LOGITS, np.vstack([_LOGITS[:4] * 0.5, np.zeros((1, 4))])],
+     lambda a, b: F.cosine_similarity(a, b), lambda t, a, b: t.nn.functional.cosine_similarity(
+        a, b)),
+    ("cosine_similarity_tiny", [_LOGITS * 1e-5, _LOGITS[::-1] * 1e-3],
+     lambda a, b: F.cosine_similarity(a, b, dim=0, eps=1e-4),
+     lambda t, a, b: t.nn.functional.cosine_similarity(a, b, dim=0, eps=1e-4)),
+    ("cosine_embedding", [_LOGITS, _LOGITS[::-1].copy()],
+     lambda a, b: F.cosine_embedding_loss(a, b, [1, -1, -1, 1, -1], margin=0.1),
+     lambda t, a, b: t.nn.functional.cosine_embedding_loss(a, b, t.tensor([1, -1, -1, 1, -1]),
+                                                           margin=0.1)),
+    ("pad_constant_value", [_IMG], lambda x: F.pad(x, (1, -1, 2, 0), value=2.5),
+     lambda t, x: t.nn.functional.pad(x, (1, -1, 2, 0), value=2.5)),
+    ("softmax_dim", [_IMG], lambda x: F.softmax(x, dim=1),
+     lambda t, x: t.nn.functional.softmax(x, dim=1)),
+    ("log_softmax_dim", [_IMG], lambda x: F.log_softmax(x, dim=-2),
+     lambda t, x: t.nn.functional.log_softmax(x, dim=-2)),
+    ("max_pool2d_kernel_size", [_IMG], lambda x: F.max_pool2d(x, kernel_size=2, stride=1),
+     lambda t, x: t.nn.functional.max_pool2d(x, kernel_size=2, stride=1)),
+    ("avg_pool2d_kernel_size", [_IMG], lambda x: F.avg_pool2d(x, kernel_size=(2, 1)),
+     lambda t, x: t.nn.functional.avg_pool2d(x, kernel_size=(2, 1))),
+]
+
+
+@pytest.mark.parametrize("case", LOSS_CASES, ids=_ids(LOSS_CASES))
+def test_losses_match_torch(case):
+    """Same float64 inputs through nn.functional and torch.nn.functional: values and input
+    gradients agree to 1e-10."""
+    t = _torch()
+    _, arrays, ours_fn, torch_fn = case
+    ours = [t64(a, requires_grad=True) for a in arrays]
+    theirs = [t.tensor(a, requires_grad=True) for a in arrays]
+    out_o, out_t = ours_fn(*ours), torch_fn(t, *theirs)
+    np.testing.assert_allclose(out_o.data, out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    g = np.random.default_rng(0).standard_normal(out_t.shape)
+    out_o.backward(g)
+    out_t.backward(t.tensor(g))
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(np.asarray(a.grad), b.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_one_hot_and_its_errors():
+    out = F.one_hot(engine.tensor([2, 0]), 3)
+    assert out.tolist() == [[0, 0, 1], [1, 0, 0]] and out.dtype == np.int64
+    assert F.one_hot(engine.tensor([1, 3])).shape == (2, 4)
+    with pytest.raises(ValueError, match="one_hot: class value 3 is not smaller than "
+                                         "num_classes = 3"):
+        F.one_hot(engine.tensor([3]), 3)
+    with pytest.raises(TypeError, match="one_hot: expects integer class labels"):
+        F.one_hot(engine.tensor([1.0]), 3)
+
+
+def test_pool_kernel_size_keyword_once():
+    x = engine.ones(1, 1, 4, 4)
+    assert F.max_pool2d(x, kernel=2).shape == F.max_pool2d(x, 2).shape == (1, 1, 2, 2)
+    with pytest.raises(TypeError, match="max_pool2d: give the window size once"):
+        F.max_pool2d(x, 2, kernel=2)

@@ -257,3 +257,138 @@ def test_batchnorm_warns_about_a_keras_style_momentum():
         nn.BatchNorm1d(3, momentum=0.99)
     with pytest.raises(ValueError, match="BatchNorm2d: momentum must be in"):
         nn.BatchNorm2d(3, momentum=1.5)
+
+
+# ------------------------------------------------------------ PyTorch's activations, losses
+ACTIVATIONS = [
+    (nn.GELU(), lambda x: x.gelu()), (nn.GELU("tanh"), lambda x: x.gelu("tanh")),
+    (nn.Softplus(2.0, 5.0), lambda x: x.softplus(2.0, 5.0)), (nn.ELU(0.5), lambda x: x.elu(0.5)),
+    (nn.SELU(), lambda x: x.selu()), (nn.CELU(2.0), lambda x: x.celu(2.0)),
+    (nn.SiLU(), lambda x: x.silu()), (nn.Mish(), lambda x: x.mish()),
+    (nn.ReLU6(), lambda x: x.relu6()), (nn.Hardtanh(-2, 2), lambda x: x.hardtanh(-2, 2)),
+    (nn.Hardsigmoid(), lambda x: x.hardsigmoid()), (nn.Hardswish(), lambda x: x.hardswish()),
+    (nn.LogSigmoid(), lambda x: x.logsigmoid()), (nn.Softsign(), lambda x: x.softsign()),
+    (nn.Softmin(dim=0), lambda x: x.softmin(0)), (nn.LogSoftmax(dim=1), lambda x: x.log_softmax(1)),
+    (nn.ReLU(inplace=True), lambda x: x.relu()),
+]
+
+
+@pytest.mark.parametrize("module,method", ACTIVATIONS, ids=[repr(m) for m, _ in ACTIVATIONS])
+def test_activation_modules_apply_their_function(module, method):
+    x = x64(3, 4, seed=1)
+    np.testing.assert_array_equal(module(x).data, method(x).data)
+
+
+def test_prelu_learns_its_slope():
+    layer = f64(nn.PReLU(3, init=0.1))
+    assert layer.weight.shape == (3,) and np.allclose(layer.weight.data, 0.1)
+    x = x64(2, 3, 4, seed=2)
+    check_layer(layer, x)
+    assert [name for name, _ in layer.named_parameters()] == ["weight"]
+
+
+def test_loss_modules_call_their_functions():
+    from nn import functional as F
+    x, y = x64(4, 3, seed=3), np.array([0, 2, 1, 2])
+    p = engine.tensor(np.random.default_rng(0).random((4, 3)), dtype=np.float64)
+    w = engine.tensor([1.0, 2.0, 0.5], dtype=np.float64)
+    pairs = [
+        (nn.CrossEntropyLoss(w, label_smoothing=0.1)(x, y),
+         F.cross_entropy(x, y, w, label_smoothing=0.1)),
+        (nn.NLLLoss(reduction="sum")(x.log_softmax(1), y),
+         F.nll_loss(x.log_softmax(1), y, reduction="sum")),
+        (nn.MSELoss()(x, p), F.mse_loss(x, p)), (nn.L1Loss("sum")(x, p), F.l1_loss(x, p, "sum")),
+        (nn.BCELoss()(x.sigmoid(), p), F.binary_cross_entropy(x.sigmoid(), p)),
+        (nn.BCEWithLogitsLoss(pos_weight=w)(x, p),
+         F.binary_cross_entropy_with_logits(x, p, pos_weight=w)),
+        (nn.HuberLoss(delta=0.5)(x, p), F.huber_loss(x, p, delta=0.5)),
+        (nn.SmoothL1Loss(beta=0.5)(x, p), F.smooth_l1_loss(x, p, beta=0.5)),
+        (nn.KLDivLoss("batchmean")(x.log_softmax(1), p), F.kl_div(x.log_softmax(1), p,
+                                                                   "batchmean")),
+        (nn.CosineEmbeddingLoss(0.2)(x, p, [1, -1, 1, -1]),
+         F.cosine_embedding_loss(x, p, [1, -1, 1, -1], 0.2)),
+        (nn.CosineSimilarity()(x, p), F.cosine_similarity(x, p)),
+    ]
+    for module_out, function_out in pairs:
+        np.testing.assert_array_equal(module_out.data, function_out.data)
+    assert list(nn.CrossEntropyLoss(w).state_dict()) == ["weight"]  # a buffer, as PyTorch
+    assert nn.CrossEntropyLoss().state_dict() == {}
+    with pytest.raises(ValueError, match=r"MSELoss: reduction must be one of 'mean', 'sum', "
+                                         r"'none', got 'avg'"):
+        nn.MSELoss("avg")
+
+
+# ---------------------------------------------------------------------------------- nn.init
+def test_init_fans_and_gains_as_pytorch():
+    fan = nn.init._calculate_fan_in_and_fan_out
+    assert fan(engine.zeros(3, 5)) == (5, 3)                 # Linear (out, in)
+    assert fan(engine.zeros(8, 4, 3, 3)) == (36, 72)         # Conv2d (out, in, kh, kw)
+    assert fan(engine.zeros(2, 3, 5)) == (15, 10)            # Conv1d
+    with pytest.raises(ValueError, match="fewer than 2 dimensions"):
+        fan(engine.zeros(3))
+    gain = nn.init.calculate_gain
+    assert gain("linear") == gain("conv2d") == gain("sigmoid") == 1
+    assert gain("tanh") == pytest.approx(5 / 3) and gain("relu") == pytest.approx(2 ** 0.5)
+    assert gain("leaky_relu", 0.2) == pytest.approx((2 / 1.04) ** 0.5)
+    assert gain("selu") == 0.75
+    with pytest.raises(ValueError, match="unsupported nonlinearity 'gelu'; supported: 'linear'"):
+        gain("gelu")
+
+
+def test_init_distributions_and_bounds():
+    engine.manual_seed(0)
+    w = nn.Parameter(np.zeros((400, 300)))
+    out = nn.init.kaiming_normal_(w, nonlinearity="relu")
+    assert out is w and w.requires_grad                      # in place, under no_grad
+    assert w.data.std() == pytest.approx((2 / 300) ** 0.5, rel=0.02)
+    nn.init.kaiming_uniform_(w, a=5 ** 0.5)                  # PyTorch Linear's own default
+    bound = 3 ** 0.5 * (2 / 6) ** 0.5 / 300 ** 0.5
+    assert np.abs(w.data).max() <= bound and np.abs(w.data).max() > 0.95 * bound
+    nn.init.kaiming_normal_(w, mode="fan_out")
+    assert w.data.std() == pytest.approx(2 ** 0.5 / 400 ** 0.5, rel=0.02)  # a=0: gain √2
+    nn.init.xavier_uniform_(w, gain=2.0)
+    limit = 2.0 * (6 / 700) ** 0.5
+    assert np.abs(w.data).max() <= limit and np.abs(w.data).max() > 0.95 * limit
+    nn.init.xavier_normal_(w)
+    assert w.data.std() == pytest.approx((2 / 700) ** 0.5, rel=0.02)
+    nn.init.uniform_(w, -0.5, 2.0)
+    assert w.data.min() >= -0.5 and w.data.max() < 2.0 and w.data.mean() == pytest.approx(
+        0.75, abs=0.01)
+    nn.init.normal_(w, 1.0, 0.1)
+    assert w.data.mean() == pytest.approx(1.0, abs=0.001)
+    nn.init.trunc_normal_(w, std=1.0, a=-0.5, b=0.5)
+    assert np.abs(w.data).max() <= 0.5
+    nn.init.constant_(w, 0.3)
+    assert (w.data == np.float32(0.3)).all()
+    nn.init.zeros_(w), nn.init.ones_(w)
+    assert (w.data == 1).all() and w.dtype == np.float32
+    with pytest.raises(ValueError, match="mode 'fan_avg' is not supported; use 'fan_in' or"):
+        nn.init.kaiming_normal_(w, mode="fan_avg")
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (4, 6), (3, 2, 2, 2)])
+def test_orthogonal_init_gives_orthonormal_rows_or_columns(shape):
+    w = engine.zeros(*shape, dtype=np.float64)
+    nn.init.orthogonal_(w, gain=2.0)
+    m = w.data.reshape(shape[0], -1) / 2.0
+    small = m.T @ m if m.shape[0] >= m.shape[1] else m @ m.T
+    np.testing.assert_allclose(small, np.eye(small.shape[0]), atol=1e-12)
+
+
+def test_layers_keep_their_glorot_default():
+    engine.manual_seed(1)
+    layer = nn.Linear(300, 200)
+    limit = (6 / 500) ** 0.5
+    assert np.abs(layer.weight.data).max() <= limit
+    assert np.abs(layer.weight.data).max() > 0.95 * limit
+
+
+def test_init_fans_and_gains_match_torch():
+    torch = pytest.importorskip("torch")
+    for shape in [(3, 5), (8, 4, 3, 3), (2, 3, 5), (4, 2, 1, 2, 3)]:
+        assert nn.init._calculate_fan_in_and_fan_out(engine.zeros(*shape)) == \
+            torch.nn.init._calculate_fan_in_and_fan_out(torch.zeros(shape))
+    for name, param in [("linear", None), ("conv1d", None), ("tanh", None), ("relu", None),
+                        ("leaky_relu", None), ("leaky_relu", 0.3), ("selu", None),
+                        ("sigmoid", None), ("conv_transpose2d", None)]:
+        assert nn.init.calculate_gain(name, param) == torch.nn.init.calculate_gain(name, param)

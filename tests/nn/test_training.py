@@ -305,8 +305,10 @@ def test_model_checkpoint_and_load_checkpoint(tmp_path):
     assert not any(n.endswith(".tmp") for n in names)  # atomic writes leave no temporaries
     saved = nn.load(tmp_path / "last.npz")
     assert set(saved) == {"model", "optimizer", "epoch", "rng", "scheduler", "architecture",
-                          "frozen"}
+                          "frozen", "kinds"}
     assert saved["architecture"]["module"] == "Sequential"  # nn.load_model can rebuild it
+    assert saved["kinds"] == {"optimizer": type(opt_a).__name__,
+                              "scheduler": type(sched_a).__name__}
     assert saved["epoch"] == 2 and saved["optimizer"]["state"][0]["step"] == 10
 
     model_b, opt_b, sched_b = make_run(seed=7)
@@ -439,12 +441,13 @@ def test_tensor_inputs_and_progress_bar(capsys):
     opt = SGD(model.parameters(), lr=0.01)
     fit(model, engine.Tensor(x), engine.Tensor(y), loss="mse", optimizer=opt, epochs=2,
         verbose=1)
-    err = capsys.readouterr().err
-    assert "Epoch 1/2" in err and "Epoch 2/2" in err and "loss=" in err
+    out, err = capsys.readouterr()  # on stdout, as Keras (stderr shows pink in notebooks)
+    assert "Epoch 1/2" in out and "Epoch 2/2" in out and "loss=" in out and err == ""
     fit(model, x, y, loss="mse", optimizer=opt, epochs=1, verbose=0)
     assert capsys.readouterr() == ("", "")
     fit(model, x, y, loss="mse", optimizer=opt, epochs=1, verbose=2)
-    assert "Epoch 1/1 - loss:" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "Epoch 1/1 - loss:" in out and err == ""
 
 
 def test_fit_errors():

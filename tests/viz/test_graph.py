@@ -1,9 +1,9 @@
-"""viz.draw_graph / draw_step and the rendering helpers: DOT structure, labels, colours,
-clusters, determinism, SVG output with Graphviz, and the fallbacks without it."""
+"""viz.draw_graph / draw_step and the rendering helpers: what is drawn (values, ops, names,
+kinds), what is folded (numbers, transposes, the loss, modules), colours and legend, steps,
+determinism, SVG output with Graphviz, and the fallbacks without it."""
 import doctest
 import os
 import re
-import shutil
 
 import numpy as np
 import pytest
@@ -13,60 +13,26 @@ import nn
 import viz
 from engine import Value, backward_steps
 from viz import graph as vgraph
+from viz import model as vmodel
 from viz import plots as vplots
 from viz import recurrent as vrecurrent
 from viz import render as vrender
+from viz import style as vstyle
+from viz import text as vtext
 from viz.render import Graph, GraphvizNotFound, save
 
-has_dot = shutil.which("dot") is not None
-needs_dot = pytest.mark.skipif(not has_dot, reason="Graphviz's dot is not installed")
-
-_NODE = re.compile(r'^\s*"?([\w.]+)"? \[(.*)\]$')
-_EDGE = re.compile(r'^\s*"?([\w.]+)"? -> "?([\w.]+)"?(?: \[(.*)\])?$')
-
-
-def nodes(g):
-    """DOT name → attribute text, for every node statement (legend excluded)."""
-    out = {}
-    for line in g.source.splitlines():
-        m = _NODE.match(line)
-        if m and "->" not in line and m.group(1) not in ("node", "edge", "graph", "legend"):
-            out[m.group(1)] = m.group(2)
-    return out
-
-
-def edges(g):
-    return [(m.group(1), m.group(2), m.group(3) or "") for line in g.source.splitlines()
-            if (m := _EDGE.match(line))]
-
-
-def clusters(g):
-    """cluster label → set of node names declared inside it (nested ones included)."""
-    stack, out = [], {}
-    for line in g.source.splitlines():
-        s = line.strip()
-        if s.startswith("subgraph cluster"):
-            stack.append([None, set()])
-        elif s == "}" and stack:
-            label, members = stack.pop()
-            out[label] = members
-            if stack:
-                stack[-1][1] |= members
-        elif stack and (m := re.search(r'\blabel=("([^"]*)"|[\w.]+)', s)) and \
-                stack[-1][0] is None and "[" not in s.split("label=")[0]:
-            stack[-1][0] = m.group(2) if m.group(2) is not None else m.group(1)
-        elif stack and (m := _NODE.match(line)) and "->" not in line:
-            stack[-1][1].add(m.group(1))
-    return out
-
-
-def label(attrs):
-    m = re.search(r'label=(?:"((?:[^"\\]|\\.)*)"|([\w.]+))', attrs)
-    return m.group(1) if m.group(1) is not None else m.group(2)
-
-
-def fill(attrs):
-    return re.search(r'fillcolor="(#[0-9a-f]{6})"', attrs).group(1)
+from .helpers import (
+    attr,
+    by_title,
+    cells,
+    edges,
+    halo,
+    needs_dot,
+    nodes,
+    table_colours,
+    text,
+    visible_edges,
+)
 
 
 def neuron():
@@ -90,6 +56,11 @@ def mlp_loss(seed=0, backward=True):
     return model, loss
 
 
+def value_boxes(g):
+    return {n: a for n, a in nodes(g).items()
+            if "TABLE" in a and not n.startswith(("more_", "ellipsis_"))}
+
+
 # ------------------------------------------------------------------------------ structure
 def test_value_graph_nodes_edges_and_numbers():
     a, b, c = Value(2.0, label="a"), Value(-3.0, label="b"), Value(10.0, label="c")
@@ -98,70 +69,116 @@ def test_value_graph_nodes_edges_and_numbers():
     d = e + c
     d.label = "d"
     d.backward()
-    g = viz.draw_graph(d)
+    g = viz.draw_graph(d, fit=False)  # fit=False: one ellipse per op, as micrograd
     ns = nodes(g)
-    values = [n for n in ns if not n.endswith("_op")]
+    values = [n for n in value_boxes(g)]
     ops = [n for n in ns if n.endswith("_op")]
     assert len(values) == 5 and len(ops) == 2
-    assert len(edges(g)) == 6  # a, b → mul → e; e, c → add → d
-    assert "d | data 4 | grad 1" in g.source
-    assert "a | data 2 | grad -3" in g.source
-    assert "b | data -3 | grad 2" in g.source
-    assert {label(ns[o]) for o in ops} == {"mul", "add"}
-    assert 'shape=record' in ns["v0"] and 'shape=ellipse' in ns["v0_op"]
+    assert len(visible_edges(g)) == 6  # a, b → mul → e; e, c → add → d
+    texts = {text(ns[n]) for n in values}
+    # d = 4, dd/da = b = -3, dd/db = a = 2, dd/de = dd/dc = 1 (by hand)
+    assert {"d | data 4 | grad 1", "a | data 2 | grad -3", "b | data -3 | grad 2",
+            "e | data -6 | grad 1", "c | data 10 | grad 1"} == texts
+    assert {text(ns[o]) for o in ops} == {"mul", "add"}
+    assert "shape=ellipse" in ns["v0_op"]
+    assert attr(ns["v0"], "id") == "v0"  # SVG ids are the DOT names (the player uses them)
 
 
 def test_scalars_shown_to_four_significant_digits():
-    o, leaves = neuron()
+    o, _ = neuron()
     o.backward()
-    src = viz.draw_graph(o).source
-    assert "b | data 6.881 | grad 0.5" in src
-    assert "o | data 0.7071 | grad 1" in src
-    assert "w1 | data -3 | grad 1" in src
+    texts = {text(a) for a in value_boxes(viz.draw_graph(o)).values()}
+    # o = tanh(0.8814) = 0.7071, do/dn = 1 − o² = 0.5, do/dw1 = x1 · 0.5 = 1 (micrograd)
+    assert {"b | data 6.881 | grad 0.5", "o | data 0.7071 | grad 1",
+            "w1 | data -3 | grad 1", "x1 | data 2 | grad -1.5"} <= texts
 
 
 def test_edges_follow_parents_order_and_keep_repeats():
     a, b = Value(5.0, label="a"), Value(3.0, label="b")
     for expr, first, second in ((lambda: a - b, "a", "b"), (lambda: b - a, "b", "a")):
-        g = viz.draw_graph(expr())
-        name = {label(attrs).split(" |")[0].strip("{ "): n for n, attrs in nodes(g).items()}
+        g = viz.draw_graph(expr(), fit=False)
+        name = {cells(attrs)[0]: n for n, attrs in value_boxes(g).items()}
         into_op = [t for t, h, _ in edges(g) if h == "v0_op"]
         assert into_op == [name[first], name[second]]
         assert "ordering=in" in nodes(g)["v0_op"]
     sq = a * a  # micrograd's set would collapse this to one edge
-    assert [t for t, h, _ in edges(viz.draw_graph(sq)) if h == "v0_op"] == ["v1", "v1"]
+    assert [t for t, h, _ in edges(viz.draw_graph(sq, fit=False)) if h == "v0_op"] == \
+        ["v1", "v1"]
 
 
-def test_legend_and_node_kinds():
+def test_numbers_are_written_in_their_op_and_no_grad_values_fold():
+    a = Value(1.5, label="a")
+    y = a * 2 + 1.0001
+    y.backward()
+    g = viz.draw_graph(y, fit=False)
+    assert len(value_boxes(g)) == 3  # a, a·2, y: the numbers are in the ops
+    ops = sorted(text(v) for k, v in nodes(g).items() if k.endswith("_op"))
+    assert ops == ["· + 1.0001", "· × 2"]
+    # expand=True draws the numbers as nodes again
+    assert len(value_boxes(viz.draw_graph(y, fit=False, expand=True))) == 5
+    # Tensors that need no gradient (1 − y of a loss) are computed without a graph: one
+    # input box. A number that met a tensor is written in the op, as for Values.
+    t = engine.tensor([1.0, 2.0], requires_grad=True, name="t")
+    y = (1 - engine.tensor([0.0, 1.0], name="y")) * t * 3
+    g = viz.draw_graph(y.sum(), fit=False)
+    assert len(value_boxes(g)) == 5  # t, 1 − y, (1 − y)·t, ·3, the sum
+    assert "· × 3" in [text(v) for k, v in nodes(g).items() if k.endswith("_op")]
+
+
+def test_tensor_boxes_show_name_shape_and_summaries():
+    model, loss = mlp_loss()
+    g = viz.draw_graph(loss, fit=False)
+    boxes = {cells(a)[0]: cells(a) for a in value_boxes(g).values()}
+    # Parameters are named by the Module, without model=.
+    assert boxes["0.weight (4, 3)"][1].startswith("data μ")
+    w = model[0].weight.data.astype(np.float64)
+    assert boxes["0.weight (4, 3)"][1] == f"data μ {w.mean():.3g} σ {w.std():.3g}"
+    # The gradient of a big tensor is its norm (not a mean that may cancel to ~0).
+    gw = np.asarray(model[0].weight.grad, dtype=np.float64)
+    assert boxes["0.weight (4, 3)"][2] == f"grad ‖·‖ {np.linalg.norm(gw):.3g}"
+    assert boxes["2.bias (2,)"][1:] == ["data [0, 0]", "grad [4, 4]"]  # d sum/d bias = batch
+    assert boxes["x (4, 3)"] == ["x (4, 3)", "data μ 0.55 σ 0.345"]  # an input: no grad
+    assert any(k.startswith("() float32") for k in boxes)  # the root says its dtype
+    # W.T is an edge labelled .T, not a permute node.
+    assert not any(text(a).startswith("permute") for a in nodes(g).values())
+    t_edges = [e for e in edges(g) if 'xlabel=".T"' in e[2]]
+    assert len(t_edges) == 2 and {t for t, _, _ in t_edges} == \
+        {by_title(g)["0.weight (4, 3)"], by_title(g)["2.weight (2, 4)"]}
+    full = viz.draw_graph(loss, fit=False, expand=["transpose"])
+    assert sum(text(a).startswith("permute") for a in nodes(full).values()) == 2
+
+
+def test_kinds_and_their_colours():
+    model, loss = mlp_loss()
+    g = viz.draw_graph(loss, fit=False)
+    colours = {cells(a)[0].split(" ")[0]: table_colours(a) for a in value_boxes(g).values()}
+    for name in ("0.weight", "0.bias", "2.weight", "2.bias"):
+        assert colours[name][:2] == vstyle.KINDS["parameter"][:2]
+    assert colours["x"][:2] == vstyle.KINDS["input"][:2]
+    assert colours["()"][:2] == vstyle.KINDS["loss"][:2]
+    assert colours["(4,"][:2] == vstyle.KINDS["intermediate"][:2]
+    # A Value leaf is an input unless declared a parameter.
+    o, leaves = neuron()
+    o.backward()
+    plain = {cells(a)[0]: table_colours(a) for a in value_boxes(viz.draw_graph(o)).values()}
+    assert plain["w1"][0] == vstyle.KINDS["input"][0]
+    declared = viz.draw_graph(o, params={"w1": leaves["w1"]})
+    named = {cells(a)[0]: table_colours(a) for a in value_boxes(declared).values()}
+    assert named["w1"][0] == vstyle.KINDS["parameter"][0]
+
+
+def test_legend_lists_the_kinds_used_and_never_mentions_hover():
     a = Value(1.5, label="a")
     y = a * 2
     y.backward()
-    g = viz.draw_graph(y, params={"a": a})
-    ns = nodes(g)
-    assert "subgraph cluster_legend" in g.source
-    for kind in ("input", "parameter", "output", "constant"):
-        assert f">{kind}<" in g.source
-    const = next(n for n, attrs in ns.items() if label(attrs) in ("{ 2 }", "2"))
-    assert fill(ns[const]) == vgraph.KINDS["constant"][0]
-    assert fill(ns["v0"]) == vgraph.KINDS["output"][0]
-    param = next(n for n, attrs in ns.items() if label(attrs).startswith("{ a |"))
-    assert fill(ns[param]) == vgraph.KINDS["parameter"][0]
-
-
-def test_tensor_records_show_name_shape_dtype_and_summaries():
-    model, loss = mlp_loss()
-    g = viz.draw_graph(loss, model=model)
-    src = g.source
-    assert "0.weight | (4, 3) float32 | data μ" in src  # parameter named from the model
-    assert "2.bias | (2,) float32 | data [0, 0] | grad [4, 4]" in src
-    assert "x | (4, 3) float32 | data μ 0.55" in src  # an input: no grad line
-    assert "() float32 | data" in src and "grad 1" in src
-    assert "permute\\n.T" in src  # W.T drawn as a transpose
-    # Without a model, a parameter is still blue (a leaf that requires grad).
-    plain = nodes(viz.draw_graph(loss))
-    blue = [n for n, attrs in plain.items()
-            if "fillcolor" in attrs and fill(attrs) == vgraph.KINDS["parameter"][0]]
-    assert len(blue) == 4
+    src = viz.draw_graph(y).source
+    assert ">input / constant<" in src and ">loss / output<" in src
+    assert ">parameter<" not in src  # no parameter in this picture
+    assert "hover" not in src.lower()  # PNGs and <img> have no hover
+    _, loss = mlp_loss()
+    src = viz.draw_graph(loss).source
+    for words in ("parameter", "input / constant", "intermediate", "loss / output"):
+        assert f">{words}<" in src
 
 
 def test_same_graph_gives_the_same_dot_text():
@@ -177,140 +194,211 @@ def test_same_graph_gives_the_same_dot_text():
 
 
 # ------------------------------------------------------------------------------ colours
-def test_color_by_grad_spans_magnitudes_and_flags_nan():
+def test_color_by_grad_spans_magnitudes_and_flags_nan_and_zero():
     small, big, bad = Value(1.0, label="small"), Value(1.0, label="big"), Value(1.0, label="bad")
-    y = small * 1e-6 + big * 1e3 + bad
+    dead = Value(1.0, label="dead")
+    y = small * 1e-6 + big * 1e3 + bad + dead * 0.0
     y.backward()
     bad.grad = float("nan")
-    g = viz.draw_graph(y, color_by="grad")
-    ns = nodes(g)
-    colour = {label(attrs).split(" |")[0].strip("{ "): fill(attrs)
-              for attrs in ns.values() if "record" in attrs}
-    assert colour["small"] != colour["big"]
-    assert colour["bad"] == vgraph._NONFINITE
-    assert vgraph._NONFINITE not in (colour["small"], colour["big"])
-    # The scale spans ±6 decades: 1e-6 at the blue end, 1e3 three quarters up (orange-red).
-    assert colour["small"] == vgraph.scale_colour(0.0) == "#4575b4"
-    assert colour["big"] == vgraph.scale_colour(0.75)
-    assert "log10 |grad|" in g.source and "NaN / Inf" in g.source
-    ticks = re.findall(r'>([+-]\d+)</TD>', g.source)
-    assert ticks[0] == "+6" and ticks[-1] == "-6" and len(ticks) >= 3
+    g = viz.draw_graph(y, color_by="grad", fit=False)
+    fill = {cells(a)[0]: table_colours(a)[0] for a in value_boxes(g).values()}
+    assert fill["bad"] == vstyle.NONFINITE
+    assert fill["dead"] == vstyle.ZERO  # exactly 0: grey, not the "vanishing" end
+    assert vstyle.ZERO not in (vstyle.scale_colour(0.0), vstyle.scale_colour(1.0))
+    # The scale spans ±6 decades: 1e-6 at the blue end, 1e3 three quarters up.
+    assert fill["small"] == vstyle.scale_colour(0.0) == "#4575b4"
+    assert fill["big"] == vstyle.scale_colour(0.75)
+    assert "fill = log10 |grad|:" in g.source and "NaN / Inf" in g.source
+    assert "0 exactly" in g.source
+    ticks = re.findall(r'>([+-]\d+)</FONT></TD>', g.source)
+    assert ticks[0] == "-6" and ticks[-1] == "+6" and len(ticks) >= 3
 
 
 def test_color_by_grad_on_tensors_and_no_grad_nodes():
     _, loss = mlp_loss()
-    g = viz.draw_graph(loss, color_by="grad")
-    ns = nodes(g)
-    x = next(attrs for attrs in ns.values() if "x | (4, 3)" in attrs)
-    assert fill(x) == "#ffffff"  # an input has no gradient: left white
-    loss_node = ns["v0"]
-    assert fill(loss_node) == vgraph.GradScale([1.0]).colour(1.0)
+    g = viz.draw_graph(loss, color_by="grad", fit=False)
+    boxes = {cells(a)[0]: table_colours(a) for a in value_boxes(g).values()}
+    assert boxes["x (4, 3)"][0] == vstyle.NO_GRAD  # an input: no gradient, white
+    assert boxes["x (4, 3)"][1] == vstyle.KINDS["input"][1]  # its kind is the border
+    root = next(v for k, v in boxes.items() if k.startswith("()"))
+    assert root[0] == vstyle.GradScale([1.0]).colour(1.0)
     t = engine.tensor([1.0, 2.0], requires_grad=True)
     y = (t * 2).sum()
     y.backward()
     t.grad = engine.tensor([np.inf, 1.0])
-    assert vgraph._NONFINITE in viz.draw_graph(y, color_by="grad").source
+    assert vstyle.NONFINITE in viz.draw_graph(y, color_by="grad").source
     with pytest.raises(ValueError, match="color_by"):
         viz.draw_graph(y, color_by="data")
 
 
 def test_grad_scale_is_centred_on_one():
-    s = vgraph.GradScale([1e-9, 1.0, 10.0])
+    s = vstyle.GradScale([1e-9, 1.0, 10.0])
     assert (s.lo, s.hi) == (-9, 9)
-    assert s.colour(1.0) == vgraph.scale_colour(0.5)
-    assert s.colour(0.0) == vgraph.scale_colour(0.0)
-    assert s.colour(float("inf")) == s.colour(float("nan")) == vgraph._NONFINITE
-    assert s.colour(None) == "#ffffff"
-    assert vgraph.GradScale([]).ticks() == [-2, -1, 0, 1, 2]
+    assert s.colour(1.0) == vstyle.scale_colour(0.5)
+    assert s.colour(0.0) == vstyle.ZERO
+    assert s.colour(float("inf")) == s.colour(float("nan")) == vstyle.NONFINITE
+    assert s.colour(None) == vstyle.NO_GRAD
+    assert vstyle.GradScale([]).ticks() == [-2, -1, 0, 1, 2]
 
 
 # ------------------------------------------------------------------------------ modules
 def test_group_modules_clusters_ops_and_parameters_by_module():
     model, loss = mlp_loss()
-    g = viz.draw_graph(loss, group_modules=True, model=model)
-    cl = clusters(g)
-    assert {"Sequential", "0: Linear", "1: ReLU", "2: Linear"} <= set(cl)
-    ns = nodes(g)
-    named = {label(attrs).split(" |")[0].strip("{ "): n for n, attrs in ns.items()
-             if "record" in attrs}
-    assert named["0.weight"] in cl["0: Linear"] and named["0.bias"] in cl["0: Linear"]
-    assert named["2.weight"] in cl["2: Linear"]
-    assert named["x"] not in cl["Sequential"]  # the input came from outside the model
-    assert "v0" not in cl["Sequential"]  # .sum() ran outside the model
-    relu_ops = [n for n in cl["1: ReLU"] if n.endswith("_op")]
-    assert [label(ns[n]) for n in relu_ops] == ["relu"]
-    # Without a model: type names with an index, first layer first.
-    cl2 = clusters(viz.draw_graph(loss, group_modules=True))
-    assert {"Sequential #0", "Linear #0", "Linear #1", "ReLU #0"} <= set(cl2)
+    g = viz.draw_graph(loss, group_modules=True, fit=False)
+    labels = [a or b for a, b in re.findall(r'label=(?:"([^"]*)"|(\w+)) style=rounded',
+                                            g.source)]
+    assert {"Sequential", "0: Linear", "1: ReLU", "2: Linear"} <= set(labels)
+    # every parameter is inside its module's cluster
+    src = g.source
+    for mod, pname in (("0: Linear", "0.weight"), ("2: Linear", "2.bias")):
+        block = src[src.index(f'label="{mod}"'):]
+        block = block[:block.index("\n\t\t}") if "\n\t\t}" in block else len(block)]
+        assert pname in block
 
 
-def test_max_nodes_collapses_the_rest_into_a_note():
+def test_level_module_draws_one_node_per_layer():
+    model, loss = mlp_loss()
+    g = viz.draw_graph(loss, level="module")
+    titles = [cells(a)[0] for a in value_boxes(g).values()]
+    assert {"0: Linear (4, 4)", "1: ReLU (4, 4)", "2: Linear (4, 2)"} <= set(titles)
+    lin = next(cells(a) for a in value_boxes(g).values() if cells(a)[0].startswith("0:"))
+    assert lin[1] == "16 parameters"  # 4·3 weights + 4 biases
+    # The input feeds the first layer; each layer feeds the next; the only op ellipse is
+    # the .sum() after the model.
+    ellipses = [text(a) for n, a in nodes(g).items() if "shape=ellipse" in a]
+    assert ellipses == ["sum"]
+    ids = by_title(g)
+    chain = [(t, h) for t, h, _ in visible_edges(g)]
+    assert (ids["x (4, 3)"], ids["0: Linear (4, 4)"]) in chain
+    assert (ids["0: Linear (4, 4)"], ids["1: ReLU (4, 4)"]) in chain
+    # expand opens one module: its ops come back, the others stay closed
+    opened = viz.draw_graph(loss, level="module", expand=["0"])
+    texts = [text(a) for a in nodes(opened).values()]
+    assert not any(t.startswith("0: Linear") for t in texts)
+    assert any(t.startswith("2: Linear") for t in texts)
+    with pytest.raises(ValueError, match="level"):
+        viz.draw_graph(loss, level="layer")
+    with pytest.raises(ValueError, match=r"cannot expand \['9'\].*names of modules in this "
+                                         r"graph \(0, 1, 2\)"):
+        viz.draw_graph(loss, level="module", expand=["9"])
+
+
+def test_the_loss_after_the_model_is_one_node_unless_expanded():
+    engine.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 3), nn.Sigmoid(), nn.Linear(3, 1), nn.Sigmoid())
+    x = engine.tensor([[1.0, 2.0], [0.5, -1.0]], name="x")
+    y = engine.tensor([[0.0], [1.0]], name="y")
+    loss = nn.F.binary_cross_entropy(model(x), y)
+    loss.backward()
+    g = viz.draw_graph(loss, fit=False)
+    root = next(a for a in value_boxes(g).values() if cells(a)[0].startswith("loss"))
+    assert re.match(r"\d+ ops: clip, log", cells(root)[1])
+    assert 'STYLE="rounded"' in root
+    assert "log" not in [text(a) for k, a in nodes(g).items() if k.endswith("_op")]
+    opened = viz.draw_graph(loss, fit=False, expand=["loss"])
+    assert "log" in [text(a) for k, a in nodes(opened).items() if k.endswith("_op")]
+
+
+def test_long_chains_lose_their_middle_and_say_so():
     a = Value(1.0, label="a")
     v = a
-    for _ in range(49):
+    for _ in range(400):
         v = v * 1.0 + 0.5
-    g = viz.draw_graph(v, max_nodes=10)
-    ns = nodes(g)
-    records = [n for n, attrs in ns.items() if "shape=record" in attrs]
-    assert len(records) == 10
-    assert "more" in ns and "shape=note" in ns["more"]
-    assert re.search(r"\d+ more values not drawn \(max_nodes=10\)", g.source)
-    assert any(t == "more" for t, _, _ in edges(g))
-    assert "more" not in nodes(viz.draw_graph(v, max_nodes=None))
+    v.backward()
+    g = viz.draw_graph(v)  # 801 values: more than max_nodes=300
+    marker = [text(x) for k, x in nodes(g).items() if k.startswith("ellipsis_")]
+    assert len(marker) == 1 and re.fullmatch(r"… [\d,]+ nodes …", marker[0])
+    hidden = int(marker[0].split()[1].replace(",", ""))
+    assert hidden + len(value_boxes(g)) == 801
+    assert "not drawn" in g.source and "fit=False" in g.source  # the caption says why
+    assert any(h.startswith("ellipsis_") or t.startswith("ellipsis_")
+               for t, h, _ in edges(g))
+    assert not any(k.startswith("ellipsis_") for k in nodes(viz.draw_graph(
+        v, fit=False, max_nodes=None)))
+
+
+def test_a_wide_graph_keeps_the_values_nearest_to_the_root():
+    xs = [Value(float(i), label=f"x{i}") for i in range(60)]
+    total = xs[0]
+    for x in xs[1:]:
+        total = total + x * x
+    g = viz.draw_graph(total, max_nodes=20, fit=False)
+    more = [text(x) for k, x in nodes(g).items() if k.startswith(("more_", "ellipsis_"))]
+    assert more and len(value_boxes(g)) <= 22
 
 
 def test_huge_chain_draws_without_recursion():
     v = Value(1.0)
     for _ in range(20_000):
         v = v + 1.0
-    g = viz.draw_graph(v)  # the default max_nodes keeps it readable
-    assert len([n for n in nodes(g) if not n.endswith("_op")]) == 300 + 1  # + the note
+    g = viz.draw_graph(v, fit=False)  # the default max_nodes keeps it readable
+    assert len(value_boxes(g)) <= 300
 
 
 # ------------------------------------------------------------------------------ steps
 def test_draw_step_highlights_the_node_and_shows_known_grads_only():
-    o, leaves = neuron()
+    o, _ = neuron()
     steps = list(backward_steps(o))
     k = next(i for i, s in enumerate(steps) if s.node.label == "n")
     g = viz.draw_step(steps[k])  # n = (x1·w1 + x2·w2) + b
     ns = nodes(g)
-    current = [n for n, attrs in ns.items() if vgraph._HIGHLIGHT in attrs and "record" in attrs]
-    assert len(current) == 1 and "penwidth=3.5" in ns[current[0]]
-    assert ns[current[0] + "_op"].count(vgraph._HIGHLIGHT) >= 1
-    assert "grad ?" in g.source  # the leaves' gradients are not known yet
-    assert "o | data 0.7071 | grad 1" in g.source  # done: its gradient is shown
-    assert "x1 | data 2 | grad ?" in g.source
-    red_edges = [e for e in edges(g) if vgraph._HIGHLIGHT in e[2]]
-    assert len(red_edges) == 2 and all("grad 0.5" in e[2] for e in red_edges)
-    assert f"step {k}: n = add" in g.source  # the printed step is the picture's title
+    current = [n for n, a in value_boxes(g).items() if halo(a) == vstyle.CURRENT]
+    assert len(current) == 1 and text(ns[current[0]]).startswith("n |")
+    assert table_colours(ns[current[0]])[:2] == vstyle.KINDS["intermediate"][:2]  # kind kept
+    assert vstyle.CURRENT in ns[current[0] + "_op"]
+    texts = {text(a) for a in value_boxes(g).values()}
+    assert "o | data 0.7071 | grad 1" in texts  # done: its gradient is shown
+    assert "x1 | data 2 | grad ?" in texts  # not yet
+    # What the step sends to its parents, in red on them: 0.5 to each (d(u + b) = 1 each).
+    sent = [text(a) for a in value_boxes(g).values() if "grad ← " in text(a)]
+    assert sorted(sent) == ["b | data 6.881 | grad ← 0.5", "data -6 | grad ← 0.5"]
+    red = [e for e in visible_edges(g) if vstyle.CURRENT in e[2]]
+    assert len(red) == 2
+    assert f"step {k}: n = add" in g.source  # the step's text is the caption
+    # the rule in the operands' names; the unnamed one is given a letter, defined after
+    assert "rule: d(a + b)/da = 1, d(a + b)/db = 1  with a = &lt;add -6&gt;" in g.source
     # Grads filled in later (the iterator is exhausted) do not leak into earlier steps.
-    assert "x1 | data 2 | grad ?" in viz.draw_step(steps[0]).source
-    last = viz.draw_step(steps[-1]).source
-    assert "grad ?" not in last
+    assert "x1 | data 2 | grad ?" in {text(a) for a in value_boxes(viz.draw_step(
+        steps[0])).values()}
+    last = {text(a) for a in value_boxes(viz.draw_step(steps[-1])).values()}
+    assert not any("grad ?" in t for t in last)
 
 
-def test_draw_step_on_tensor_graph_same_layout_every_step():
+@needs_dot
+def test_draw_step_has_the_layout_of_draw_graph_at_every_step():
     _, loss = mlp_loss(backward=False)
-    steps = list(backward_steps(loss))
-    shapes = set()
+    steps = list(backward_steps(loss, retain_graph=True))
+
+    def positions(g):
+        svg = g.svg()
+        out = {}
+        for gid, body in re.findall(r'<g id="(v\d+)" class="node">(.*?)</g>', svg, re.S):
+            pts = re.search(r'points="([-\d.]+),([-\d.]+)', body)
+            out[gid] = (float(pts.group(1)), float(pts.group(2)))
+        root = out["v0"]
+        return {k: (round(x - root[0], 1), round(y - root[1], 1)) for k, (x, y) in out.items()}
+
+    plain = positions(viz.draw_graph(loss))
     for s in steps:
-        g = viz.draw_step(s)
-        shapes.add(tuple(sorted(nodes(g))))
-        assert g.source.count("penwidth=3.5") == 1
-    assert len(shapes) == 1  # same nodes at every step: pictures line up as an animation
+        assert positions(viz.draw_step(s)) == plain, f"step {s.index} moved nodes"
 
 
 # ------------------------------------------------------------------------------ rendering
 @needs_dot
-def test_svg_and_png_render_with_dot(tmp_path):
+def test_svg_and_png_render_with_dot_and_jupyter_gets_inline_svg(tmp_path):
     o, _ = neuron()
     o.backward()
     g = viz.draw_graph(o, color_by="grad")
     out = save(g, tmp_path / "neuron.svg")
-    text = out.read_text()
-    assert "<svg" in text and "x1" in text and "6.881" in text
+    svg = out.read_text()
+    assert "<svg" in svg and "x1" in svg and "6.881" in svg
     assert save(g, tmp_path / "neuron.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "image/svg+xml" in g._repr_mimebundle_()
+    bundle = g._repr_mimebundle_()
+    assert "image/svg+xml" not in bundle  # no <img>: inline SVG keeps the tooltips
+    html = bundle["text/html"]
+    assert html.count("<svg") == 1 and "<img" not in html and "<?xml" not in html
+    assert "<title>" in html and "xlink:title=" in html  # the rules, as tooltips
+    assert "hover over an op" in html  # only here, where hover works
     assert g._repr_svg_().lstrip().startswith("<?xml")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["neuron.png", "neuron.svg"]
 
@@ -319,9 +407,9 @@ def test_without_dot_jupyter_falls_back_and_files_raise_one_clear_error(tmp_path
                                                                        monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no `dot` anywhere
     o, _ = neuron()
-    g = viz.draw_graph(o)
+    g = viz.draw_graph(o)  # fit needs dot: without it the picture is drawn unmeasured
     assert g._repr_mimebundle_() == {"text/plain": g.source}
-    assert g._repr_svg_() is None
+    assert g._repr_svg_() is None and g._repr_html_() is None
     with pytest.raises(GraphvizNotFound, match="apt-get install graphviz") as info:
         save(g, tmp_path / "g.svg")
     msg = str(info.value)
@@ -362,6 +450,25 @@ def test_save_is_atomic_and_checks_the_suffix(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["g.dot"]  # no temp file left
 
 
+@needs_dot
+def test_the_svg_is_rendered_once_per_dot_text(monkeypatch):
+    g = Graph()
+    g.edge("a", "b")
+    calls = []
+    import graphviz
+    real = graphviz.Digraph.pipe
+
+    def counting(self, *a, **k):
+        calls.append(1)
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(graphviz.Digraph, "pipe", counting)
+    first = g.svg()
+    assert g.svg() == first and g._repr_html_() and len(calls) == 1
+    g.edge("b", "c")  # a new text: rendered again
+    assert "b&#45;&gt;c" in g.svg() and len(calls) == 2
+
+
 def test_bad_inputs_are_refused():
     with pytest.raises(TypeError, match="Value or engine.Tensor"):
         viz.draw_graph(3.0)
@@ -373,7 +480,7 @@ def test_docstring_examples_run():
     # viz/ is not in the doctest paths of setup.cfg; run its examples here.
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
     tried = 0
-    for mod in (viz, vgraph, vrender, vrecurrent, vplots):
+    for mod in (viz, vgraph, vrender, vrecurrent, vplots, vstyle, vtext, vmodel):
         result = doctest.testmod(mod, optionflags=flags)
         assert result.failed == 0, f"doctest failures in {mod.__name__}"
         tried += result.attempted

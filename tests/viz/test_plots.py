@@ -124,3 +124,49 @@ def test_plot_curve_columns_with_labels():
     assert len(viz.plot_curve([0, 1, 2], ys).axes[0].get_lines()) == 2
     with pytest.raises(ValueError, match="2 lines but 1 labels"):
         viz.plot_curve([0, 1, 2], ys, labels=("truth",))
+
+
+def test_headless_figures_are_not_kept_by_pyplot():
+    import matplotlib.pyplot as plt
+    before = plt.get_fignums()
+    for _ in range(25):  # more than pyplot's 20-figure warning
+        viz.plot_curve([1, 2], [3, 4])
+    assert plt.get_fignums() == before
+    png = viz.plot_curve([1, 2], [3, 4])._repr_png_()
+    assert png[:8] == PNG
+
+
+def test_in_a_notebook_every_plot_shows_once_wherever_it_is_made(tmp_path):
+    """Run cells in a real Jupyter kernel (inline backend): a figure that is not the cell's
+    last expression shows (notebook 05's case), one that is shows once, and pyplot is left
+    with no open figure."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("import viz\nviz.plot_curve([1, 2, 3], [1, 4, 9])\n"
+                                  "print('after the plot')"),
+        nbformat.v4.new_code_cell("viz.plot_curve([1, 2, 3], [1, 4, 9])"),
+        nbformat.v4.new_code_cell("fig = viz.plot_history({'loss': [1.0, 0.5]})\nfig"),
+        nbformat.v4.new_code_cell("for k in range(2):\n    viz.show_images([[[0.0, 1.0]]])"),
+        nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nlen(plt.get_fignums())"),
+    ]
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # Jupyter's default
+    client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                                     resources={"metadata": {"path": os.getcwd()}})
+    old = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        client.execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+
+    def images(cell):
+        return sum("image/png" in o.get("data", {}) for o in cell.outputs)
+
+    assert [images(c) for c in nb.cells[:4]] == [1, 1, 1, 2]
+    assert "after the plot" in nb.cells[0].outputs[0]["text"]
+    assert nb.cells[4].outputs[0]["data"]["text/plain"] == "0"

@@ -1,0 +1,766 @@
+"""Shape and indexing ops with PyTorch's names: flip, roll, scatter, scatter_add and einsum
+(op classes), and the compositions of slicing, gathering and reshaping students type --
+repeat, tile, repeat_interleave, chunk, unbind, unflatten, movedim, narrow, select, diag,
+diagonal, trace, tril, triu, index_select, masked_fill, masked_select, nonzero, meshgrid,
+one_hot and PyTorch's ``F.pad`` (constant, reflect, replicate, circular; negative pads crop).
+
+A composition needs no backward of its own: indexing with an integer array is ``getitem``
+(whose gradient adds up repeats), so e.g. a reflect pad's gradient folds the mirrored
+border back onto the elements it copied.
+"""
+from __future__ import annotations
+
+import string
+
+import numpy as np
+
+from ..testing import Bad, OpSpec, T, axis_param, normal, register, spec
+from . import xp
+from .base import Op, norm_axes, norm_axis
+from .shape import SetItem, _along, check_along
+
+
+def _tensor(array):
+    from ..tensor import Tensor
+    return Tensor._make(np.asarray(array))
+
+
+def _as_index(index, op):
+    """An integer index array (from a Tensor, array or list); anything else is an error."""
+    a = np.asarray(getattr(index, "data", index))
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{op}: the index must be an integer tensor, got {a.dtype}")
+    return a.astype(np.int64, copy=False)
+
+
+# ----------------------------------------------------------------------------- flip, roll
+def _axes_params(rng, shapes):
+    n = len(shapes[0])
+    k = int(rng.integers(1, n + 1))
+    return {"axes": tuple(int(a) for a in rng.choice(n, size=k, replace=False))}
+
+
+@spec(call=lambda x, axes: x.flip(axes), ref=lambda x, axes: np.flip(x, axes),
+      params=_axes_params, min_dims=1,
+      errors=(Bad(lambda: T(2, 3).flip(2), IndexError, r"flip: dim 2 is out of range"),))
+class Flip(Op):
+    name, linear = "flip", True
+    formula = "gradient flipped back along the same dims"
+
+    def forward(self, x, *, axes):
+        self.axes = norm_axes("flip", axes, x.shape)
+        return np.flip(x, self.axes).copy()  # a copy, as PyTorch (not a view)
+
+    def backward(self, g, x, out):
+        return xp.flip(g, self.axes)
+
+    def label(self):
+        return f"flip {self.axes}"
+
+
+def _roll_params(rng, shapes):
+    if rng.random() < 0.3:
+        return {"shifts": int(rng.integers(-5, 6)), "axes": None}
+    p = _axes_params(rng, shapes)
+    return {"shifts": tuple(int(s) for s in rng.integers(-5, 6, size=len(p["axes"]))), **p}
+
+
+@spec(call=lambda x, shifts, axes: x.roll(shifts, axes),
+      ref=lambda x, shifts, axes: np.roll(x, shifts, axes), params=_roll_params, min_dims=1)
+class Roll(Op):
+    name, linear = "roll", True
+    formula = "gradient rolled back by the opposite shifts"
+
+    def forward(self, x, *, shifts, axes=None):
+        if axes is None:
+            self.shifts, self.axes = shifts, None
+            if not isinstance(shifts, (int, np.integer)):
+                raise ValueError(f"roll: without dims, shifts must be one int, got {shifts!r}")
+        else:
+            axes = (axes,) if isinstance(axes, (int, np.integer)) else tuple(axes)
+            shifts = (shifts,) if isinstance(shifts, (int, np.integer)) else tuple(shifts)
+            if len(axes) != len(shifts):
+                raise ValueError(f"roll: {len(shifts)} shifts for {len(axes)} dims "
+                                 f"(give one shift per dim)")
+            self.axes = tuple(norm_axis("roll", a, x.shape) for a in axes)
+            self.shifts = shifts
+        return np.roll(x, self.shifts, self.axes)
+
+    def backward(self, g, x, out):
+        back = -self.shifts if self.axes is None else tuple(-s for s in self.shifts)
+        return xp.roll(g, back, self.axes)
+
+
+# ----------------------------------------------------------------------- scatter family
+def _scatter_shapes(rng):
+    x = tuple(int(n) for n in rng.integers(1, 4, size=int(rng.integers(1, 4))))
+    return x, tuple(n + 1 for n in x)
+
+
+def _scatter_params(rng, shapes):
+    shape = shapes[0]
+    axis = int(rng.integers(0, len(shape)))
+    size = [int(rng.integers(1, n + 1)) for n in shape]
+    size[axis] = min(int(rng.integers(1, 4)), shape[axis])
+    # Distinct positions along axis within each line (PyTorch leaves repeats unspecified).
+    lines = int(np.prod(size)) // size[axis]
+    picks = np.stack([rng.permutation(shape[axis])[:size[axis]] for _ in range(lines)], -1)
+    index = np.moveaxis(picks.reshape([size[axis]] + [n for d, n in enumerate(size)
+                                                      if d != axis]), 0, axis)
+    return {"axis": axis, "index": np.ascontiguousarray(index)}
+
+
+def _scatter_ref(x, src, axis, index, add=False):
+    out = x.copy()
+    src = src[tuple(slice(0, n) for n in index.shape)]
+    if add:
+        np.add.at(out, _along(index, axis), src)
+    else:
+        out[_along(index, axis)] = src
+    return out
+
+
+def _scatter_add_params(rng, shapes):
+    shape = shapes[0]
+    axis = int(rng.integers(0, len(shape)))
+    size = [int(rng.integers(1, n + 1)) for n in shape]
+    size[axis] = int(rng.integers(1, shape[axis] + 2))  # src is one longer than x
+    return {"axis": axis, "index": rng.integers(0, shape[axis], size=size)}
+
+
+@spec(call=lambda x, src, axis, index: x.scatter(axis, index, src), ref=_scatter_ref, arity=2,
+      shapes=_scatter_shapes, params=_scatter_params,
+      errors=(Bad(lambda: T(2, 3).scatter(1, np.array([[3]]), T(1, 1)), IndexError,
+                  r"scatter: index 3 is out of bounds for dim 1 with size 3"),))
+class Scatter(Op):
+    name, linear = "scatter", True
+    formula = "d out/d self = 1 except at the written places; d out/d src = g gathered there"
+
+    def forward(self, x, src, *, axis, index):
+        self.axis = norm_axis("scatter", axis, x.shape)
+        check_along("scatter", x.shape, self.axis, index, src.shape)
+        self.index, self.where = index, _along(index, self.axis)
+        src = src[tuple(slice(0, n) for n in index.shape)]  # PyTorch uses this corner only
+        out = x.copy()
+        out[self.where] = src
+        self.mask = np.zeros(x.shape, bool)
+        self.mask[self.where] = True
+        self.src_shape = src.shape
+        return out
+
+    def backward(self, g, x, src, out):
+        dsrc = None
+        if self.needs_grad[1]:
+            dsrc = xp.pad(xp.gather(g, self.axis, self.index),
+                          [(0, s - n) for s, n in zip(src.shape, self.index.shape, strict=True)])
+        return xp.where(self.mask, 0.0, g), dsrc
+
+
+@spec(call=lambda x, src, axis, index: x.scatter_add(axis, index, src),
+      ref=lambda x, src, axis, index: _scatter_ref(x, src, axis, index, add=True), arity=2,
+      shapes=_scatter_shapes, params=_scatter_add_params)
+class ScatterAdd(Op):
+    name, linear = "scatter_add", True
+    formula = "d out/d self = 1; d out/d src = g gathered at the index"
+
+    def forward(self, x, src, *, axis, index):
+        self.axis = norm_axis("scatter_add", axis, x.shape)
+        check_along("scatter_add", x.shape, self.axis, index, src.shape)
+        self.index = index
+        out = x.copy()
+        np.add.at(out, _along(index, self.axis), src[tuple(slice(0, n) for n in index.shape)])
+        return out
+
+    def backward(self, g, x, src, out):
+        dsrc = None
+        if self.needs_grad[1]:
+            dsrc = xp.pad(xp.gather(g, self.axis, self.index),
+                          [(0, s - n) for s, n in zip(src.shape, self.index.shape, strict=True)])
+        return g, dsrc
+
+
+# ---------------------------------------------------------------------------------- einsum
+_LETTERS = string.ascii_letters
+
+
+def parse_einsum(equation, shapes):
+    """``equation`` with every ``...`` spelled out as letters and the output made explicit
+    (numpy's and PyTorch's implicit rule: ellipsis dims, then the letters used once, sorted).
+    An output without ``...`` sums the ellipsis dims (PyTorch; numpy would refuse)."""
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum: the equation must be a string, got {type(equation).__name__}")
+    eq = equation.replace(" ", "")
+    lhs, arrow, out = eq.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(f"einsum: the equation {equation!r} has {len(terms)} operand(s) but "
+                         f"{len(shapes)} were given")
+    bad = set(eq) - set(_LETTERS) - set(".,->")
+    if bad:
+        raise ValueError(f"einsum: invalid subscript(s) {sorted(bad)} in {equation!r} "
+                         f"(letters a-z, A-Z and '...' only)")
+    used = set(eq) & set(_LETTERS)
+    spare = [c for c in _LETTERS if c not in used]
+    n_ell = 0
+    for t, s in zip(terms, shapes, strict=True):
+        n_letters = len(t.replace("...", ""))
+        if "..." in t:
+            n_ell = max(n_ell, len(s) - n_letters)
+        elif n_letters != len(s):
+            raise ValueError(f"einsum: operand {t!r} has {n_letters} subscripts but the tensor "
+                             f"has {len(s)} dims (shape {tuple(s)})")
+    ell = "".join(spare[:n_ell])
+    full = []
+    for t, s in zip(terms, shapes, strict=True):
+        if "..." in t:
+            k = len(s) - len(t.replace("...", ""))
+            if k < 0:
+                raise ValueError(f"einsum: operand {t!r} has more subscripts than the tensor "
+                                 f"has dims (shape {tuple(s)})")
+            t = t.replace("...", ell[n_ell - k:])
+        full.append(t)
+    if arrow:
+        out = out.replace("...", ell)
+    else:
+        counts = {c: "".join(full).count(c) for c in set("".join(full))}
+        out = ell + "".join(sorted(c for c, k in counts.items() if k == 1 and c not in ell))
+    for c in out:
+        if out.count(c) > 1 or c not in "".join(full):
+            raise ValueError(f"einsum: output subscript {c!r} in {equation!r} appears more "
+                             f"than once or in no operand")
+    return full, out
+
+
+def _einsum_grad_equation(terms, out, i, shape):
+    """The einsum giving the gradient of operand ``i``: the upstream gradient (subscripts
+    ``out``) times the other operands, to operand i's subscripts. Returns (equation, extra
+    constant operands): an identity matrix per repeated letter of operand i (a diagonal
+    such as ``ii``), a vector of ones per letter that appears nowhere else (summed in the
+    forward, so the gradient is constant along it)."""
+    mine = terms[i]
+    others = [out] + [t for j, t in enumerate(terms) if j != i]
+    used = set("".join(terms) + out)
+    spare = iter(c for c in _LETTERS if c not in used)
+    target, extra_subs, extra = [], [], []
+    seen = {}
+    for c, n in zip(mine, shape, strict=True):
+        if c in seen:  # a repeated letter: a fresh one, tied to the first by an identity
+            fresh = next(spare)
+            target.append(fresh)
+            extra_subs.append(c + fresh)
+            extra.append(np.eye(n))
+        else:
+            seen[c] = n
+            target.append(c)
+    present = set("".join(others))
+    for c, n in seen.items():
+        if c not in present:
+            extra_subs.append(c)
+            extra.append(np.ones(n))
+    eq = ",".join(others + extra_subs) + "->" + "".join(target)
+    return eq, extra
+
+
+_EINSUM_CASES = [  # (equation, shapes)
+    ("ij,jk->ik", ((2, 3), (3, 4))),
+    ("bij,bjk->bik", ((2, 2, 3), (2, 3, 2))),
+    ("i,i->", ((4,), (4,))),
+    ("i,j->ij", ((3,), (2,))),
+    ("ii->i", ((3, 3),)),
+    ("ii", ((3, 3),)),
+    ("ij->", ((2, 3),)),
+    ("ij,jk", ((2, 3), (3, 2))),
+    ("...ij,...jk->...ik", ((2, 1, 2, 3), (3, 3, 2))),
+    ("bhqd,bhkd->bhqk", ((1, 2, 3, 2), (1, 2, 4, 2))),
+    ("ijk,ikl->jl", ((2, 3, 2), (2, 2, 3))),
+    ("ij,ij->i", ((3, 2), (1, 2))),
+    ("...i,i->i", ((2, 3), (3,))),
+    ("iij,j->i", ((2, 2, 3), (3,))),
+]
+
+
+def _einsum_ref(*arrays, equation):
+    full, out = parse_einsum(equation, [a.shape for a in arrays])
+    return np.einsum(",".join(full) + "->" + out, *arrays)
+
+
+class _EinsumSpec(OpSpec):
+    """einsum's examples come in (equation, shapes) pairs; the arity varies with the case."""
+
+    def sample(self, rng, shapes=None, dtype=np.float64):
+        eq, shapes = _EINSUM_CASES[int(rng.integers(0, len(_EINSUM_CASES)))]
+        return [rng.standard_normal(s).astype(dtype) for s in shapes], {"equation": eq}
+
+
+class Einsum(Op):
+    name = "einsum"
+    formula = "d einsum/d operand = einsum of the gradient with the other operands"
+
+    def forward(self, *arrays, equation):
+        self.terms, self.out = parse_einsum(equation, [a.shape for a in arrays])
+        self.equation = ",".join(self.terms) + "->" + self.out
+        try:
+            # optimize: contractions go through BLAS (tensordot), 5-10x faster beyond toy
+            # sizes; ~20 µs of planning on tiny ones
+            return np.einsum(self.equation, *arrays, optimize=True)
+        except ValueError as e:
+            raise ValueError(f"einsum: {e} (equation {equation!r}, shapes "
+                             f"{[a.shape for a in arrays]})") from None
+
+    def backward(self, g, *inputs, out):
+        grads = []
+        for i, x in enumerate(inputs):
+            if not self.needs_grad[i]:
+                grads.append(None)
+                continue
+            eq, extra = _einsum_grad_equation(self.terms, self.out, i, x.shape)
+            others = [x2 for j, x2 in enumerate(inputs) if j != i]
+            grads.append(xp.einsum(eq, g, *others, *(e.astype(g.dtype) for e in extra)))
+        return tuple(grads)
+
+    def label(self):
+        return f"einsum {self.equation}"
+
+
+register(_EinsumSpec("einsum", lambda *ts, equation: Einsum.apply(*ts, equation=equation),
+                     _einsum_ref, ops=("einsum",),
+                     errors=(Bad(lambda: Einsum.apply(T(2, 3), T(4, 5), equation="ij,jk->ik"),
+                                 ValueError, r"einsum: .*ij,jk->ik"),
+                             Bad(lambda: Einsum.apply(T(2, 3), equation="ijk->i"), ValueError,
+                                 r"einsum: operand 'ijk' has 3 subscripts but the tensor has 2"))))
+
+
+# ------------------------------------------------------------------------ compositions
+def repeat(x, *sizes):
+    """PyTorch's ``repeat``: tile the whole tensor ``sizes[d]`` times along each dim (new
+    leading dims when there are more sizes than dims). numpy calls this ``tile``."""
+    sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+    if len(sizes) < x.ndim:
+        raise ValueError(f"repeat: {len(sizes)} repeat counts for a tensor of {x.ndim} dims "
+                         f"(shape {x.shape}): give at least one per dim (numpy's tile pads "
+                         f"with 1s; use x.tile(...) for that)")
+    if any(int(r) < 0 for r in sizes):
+        raise ValueError(f"repeat: repeat counts must be non-negative, got {sizes}")
+    shape = (1,) * (len(sizes) - x.ndim) + x.shape
+    spread = x.reshape(tuple(v for n in shape for v in (1, n)))
+    big = spread.broadcast_to(tuple(v for r, n in zip(sizes, shape, strict=True)
+                                    for v in (int(r), n)))
+    out = big.reshape(tuple(int(r) * n for r, n in zip(sizes, shape, strict=True)))
+    return out.clone() if np.may_share_memory(out.data, x.data) else out
+
+
+def tile(x, dims):
+    """PyTorch's (and numpy's) ``tile``: like repeat, with fewer counts than dims padded by 1s."""
+    dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
+    return repeat(x, *((1,) * (x.ndim - len(dims)) + dims))
+
+
+def repeat_interleave(x, repeats, dim=None):
+    """Each element repeated ``repeats`` times (an int, or one count per element) along
+    ``dim`` (the flattened tensor when None): [a, b] → [a, a, b, b]."""
+    if dim is None:
+        x, axis = x.reshape(-1), 0
+    else:
+        axis = norm_axis("repeat_interleave", dim, x.shape)
+    n = x.shape[axis] if x.ndim else 1
+    reps = np.asarray(getattr(repeats, "data", repeats))
+    if reps.dtype.kind not in "iu" or (reps < 0).any():
+        raise ValueError(f"repeat_interleave: repeats must be non-negative integers, got "
+                         f"{repeats!r}")
+    if reps.ndim > 1 or (reps.ndim == 1 and reps.size not in (1, n)):
+        raise ValueError(f"repeat_interleave: repeats has shape {reps.shape}; it must be an "
+                         f"int or have one entry per element along dim ({n})")
+    return x.index_select(axis, np.repeat(np.arange(n), reps.reshape(-1) if reps.ndim else reps))
+
+
+def chunk(x, chunks, dim=0):
+    """Split into ``chunks`` pieces of ceil(n/chunks) along ``dim`` (the last may be smaller,
+    and there may be fewer pieces, as PyTorch)."""
+    from ..functional import split
+    if not isinstance(chunks, (int, np.integer)) or chunks < 1:
+        raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
+    axis = norm_axis("chunk", dim, x.shape)
+    n = x.shape[axis]
+    return split(x, max(-(-n // chunks), 1), axis)
+
+
+def unbind(x, dim=0):
+    """The slices along ``dim``, as a tuple (each without that dim)."""
+    axis = norm_axis("unbind", dim, x.shape)
+    lead = (slice(None),) * axis
+    return tuple(x[lead + (i,)] for i in range(x.shape[axis]))
+
+
+def unflatten(x, dim, sizes):
+    """Split dim ``dim`` into ``sizes`` (one may be −1)."""
+    axis = norm_axis("unflatten", dim, x.shape)
+    sizes = tuple(int(s) for s in sizes)
+    known = int(np.prod([s for s in sizes if s != -1]))
+    if sizes.count(-1) > 1 or (-1 not in sizes and known != x.shape[axis]) or (
+            -1 in sizes and (known == 0 or x.shape[axis] % known)):
+        raise ValueError(f"unflatten: sizes {sizes} do not multiply to dim {dim}'s size "
+                         f"{x.shape[axis]} (shape {x.shape})")
+    return x.reshape(x.shape[:axis] + sizes + x.shape[axis + 1:])
+
+
+def movedim(x, source, destination):
+    """Move dim(s) ``source`` to position(s) ``destination``; the others keep their order."""
+    src = (source,) if isinstance(source, (int, np.integer)) else tuple(source)
+    dst = (destination,) if isinstance(destination, (int, np.integer)) else tuple(destination)
+    if len(src) != len(dst):
+        raise ValueError(f"movedim: {len(src)} source dims but {len(dst)} destinations")
+    src = [norm_axis("movedim", s, x.shape) for s in src]
+    dst = [norm_axis("movedim", d, x.shape) for d in dst]
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ValueError(f"movedim: repeated dim in {source} or {destination}")
+    order = [a for a in range(x.ndim) if a not in src]
+    for d, s in sorted(zip(dst, src, strict=True)):
+        order.insert(d, s)
+    return x.permute(order)
+
+
+def narrow(x, dim, start, length):
+    """``length`` elements from ``start`` along ``dim`` (a view; start may be negative)."""
+    axis = norm_axis("narrow", dim, x.shape)
+    n = x.shape[axis]
+    if not -n <= start <= n:
+        raise IndexError(f"narrow: start {start} is out of range for dim {dim} of size {n}")
+    start = start + n if start < 0 else start
+    if length < 0 or start + length > n:
+        raise IndexError(f"narrow: start {start} + length {length} exceeds dim {dim} of "
+                         f"size {n} (shape {x.shape})")
+    return x[(slice(None),) * axis + (slice(start, start + length),)]
+
+
+def select(x, dim, index):
+    """The slice at ``index`` along ``dim`` (that dim removed; a view)."""
+    axis = norm_axis("select", dim, x.shape)
+    n = x.shape[axis]
+    if not -n <= index < n:
+        raise IndexError(f"select: index {index} is out of range for dim {dim} of size {n}")
+    return x[(slice(None),) * axis + (int(index),)]
+
+
+def diagonal(x, offset=0, dim1=0, dim2=1):
+    """The diagonal of the (dim1, dim2) planes, as a new last dim (a copy; PyTorch: a view)."""
+    a, b = norm_axis("diagonal", dim1, x.shape), norm_axis("diagonal", dim2, x.shape)
+    if a == b:
+        raise ValueError(f"diagonal: dim1 and dim2 are the same dim ({dim1}, {dim2})")
+    order = [d for d in range(x.ndim) if d not in (a, b)] + [a, b]
+    moved = x.permute(order) if order != list(range(x.ndim)) else x
+    r0, c0 = max(-offset, 0), max(offset, 0)
+    n = max(0, min(x.shape[a] - r0, x.shape[b] - c0))
+    return moved[(Ellipsis, np.arange(n) + r0, np.arange(n) + c0)]
+
+
+_diagonal = diagonal  # diag's keyword is called diagonal, as PyTorch's
+
+
+def diag(x, diagonal=0):
+    """1-D → the square matrix with ``x`` on diagonal ``diagonal``; 2-D → that diagonal."""
+    if x.ndim == 2:
+        return _diagonal(x, diagonal)
+    if x.ndim != 1:
+        raise ValueError(f"diag: expects a 1-D or 2-D tensor, got shape {x.shape} (use "
+                         f"diagonal(offset, dim1, dim2) or diag_embed for batches)")
+    n = x.shape[0] + abs(diagonal)
+    rows, cols = np.arange(x.shape[0]) + max(-diagonal, 0), np.arange(x.shape[0]) + max(diagonal, 0)
+    return SetItem.apply(_tensor(np.zeros((n, n), x.dtype)), x, index=(rows, cols))
+
+
+def trace(x):
+    """The sum of the main diagonal of a matrix."""
+    if x.ndim != 2:
+        raise ValueError(f"trace: expects a matrix (2-D), got shape {x.shape}")
+    return diagonal(x).sum()
+
+
+def _triangle(x, diagonal, upper, op):
+    if x.ndim < 2:
+        raise ValueError(f"{op}: expects at least 2 dims (a matrix or a batch of them), got "
+                         f"shape {x.shape}")
+    n, m = x.shape[-2:]
+    mask = np.tri(n, m, diagonal - 1 if upper else diagonal, dtype=bool)
+    return xp.where(~mask if upper else mask, x, 0.0)
+
+
+def tril(x, diagonal=0):
+    """The lower triangle (on and below diagonal ``diagonal``) of the last two dims; 0 above."""
+    return _triangle(x, diagonal, False, "tril")
+
+
+def triu(x, diagonal=0):
+    """The upper triangle (on and above diagonal ``diagonal``); 0 below."""
+    return _triangle(x, diagonal, True, "triu")
+
+
+def index_select(x, dim, index):
+    """The entries at ``index`` (1-D integer) along ``dim``; repeats allowed."""
+    axis = norm_axis("index_select", dim, x.shape)
+    idx = _as_index(index, "index_select")
+    if idx.ndim > 1:
+        raise ValueError(f"index_select: the index must be 1-D, got shape {idx.shape}")
+    n = x.shape[axis] if x.ndim else 1
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise IndexError(f"index_select: index {idx[(idx < 0) | (idx >= n)][0]} is out of "
+                         f"range for dim {dim} of size {n} (shape {x.shape})")
+    return x[(slice(None),) * axis + (idx.reshape(-1),)]
+
+
+def _bool_mask(mask, op):
+    m = np.asarray(getattr(mask, "data", mask))
+    if m.dtype != bool:
+        raise TypeError(f"{op}: the mask must be a bool tensor, got {m.dtype} (compare "
+                        f"first: x > 0)")
+    return m
+
+
+def masked_fill(x, mask, value):
+    """``value`` where ``mask`` is true, ``x`` elsewhere (mask broadcasts to x's shape)."""
+    m = _bool_mask(mask, "masked_fill")
+    try:
+        ok = np.broadcast_shapes(m.shape, x.shape) == x.shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"masked_fill: a mask of shape {m.shape} does not broadcast to the "
+                         f"tensor's shape {x.shape}")
+    if getattr(value, "ndim", 0) != 0:
+        raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape "
+                         f"{value.shape} (use engine.where for a tensor of values)")
+    from .elementwise import Where
+    return Where.apply(value, x, cond=np.broadcast_to(m, x.shape))
+
+
+def masked_select(x, mask):
+    """The elements where ``mask`` is true, as a 1-D tensor (x and mask broadcast)."""
+    m = _bool_mask(mask, "masked_select")
+    try:
+        shape = np.broadcast_shapes(m.shape, x.shape)
+    except ValueError:
+        raise ValueError(f"masked_select: mask of shape {m.shape} and tensor of shape "
+                         f"{x.shape} do not broadcast") from None
+    xb = x if x.shape == shape else x.broadcast_to(shape)
+    return xb[np.broadcast_to(m, shape)]
+
+
+def nonzero(x, as_tuple=False):
+    """Indices of the non-zero elements: an (n, ndim) int64 tensor (one row per element), or
+    with ``as_tuple=True`` one 1-D tensor per dim (numpy's ``nonzero``)."""
+    a = np.asarray(x.data)
+    if as_tuple:
+        return tuple(_tensor(i.astype(np.int64)) for i in np.nonzero(np.atleast_1d(a)))
+    return _tensor(np.argwhere(a).astype(np.int64))
+
+
+def meshgrid(*tensors, indexing="ij"):
+    """Coordinate grids from 1-D tensors: ``indexing='ij'`` (PyTorch's default) gives shape
+    (len(t0), len(t1), …); ``'xy'`` swaps the first two (numpy's default)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    for t in tensors:
+        if t.ndim > 1:
+            raise ValueError(f"meshgrid: expects 0-d or 1-D tensors, got shape {t.shape}")
+    ts = [t.reshape(-1) for t in tensors]
+    shape = tuple(t.shape[0] for t in ts)
+    grids = [t.reshape(tuple(-1 if i == k else 1 for i in range(len(ts)))).broadcast_to(shape)
+             for k, t in enumerate(ts)]
+    if indexing == "xy" and len(grids) >= 2:  # the 'ij' grids with their first two dims swapped
+        grids = [g.transpose(0, 1) for g in grids]
+    return tuple(grids)
+
+
+def one_hot(labels, num_classes=-1):
+    """(…) integer labels → (…, num_classes) int64 one-hot rows (no gradient);
+    ``num_classes=-1`` means max label + 1."""
+    a = np.asarray(getattr(labels, "data", labels))
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expects integer class labels, got {a.dtype} (convert "
+                        f"with .long())")
+    if a.size and a.min() < 0:
+        raise ValueError(f"one_hot: class labels must be non-negative, got {a.min()}")
+    if num_classes == -1:
+        if a.size == 0:
+            raise ValueError("one_hot: cannot infer num_classes from an empty tensor; pass "
+                             "num_classes=")
+        num_classes = int(a.max()) + 1
+    if a.size and a.max() >= num_classes:
+        raise ValueError(f"one_hot: class value {a.max()} is not smaller than num_classes "
+                         f"= {num_classes}")
+    return _tensor((a[..., None] == np.arange(num_classes)).astype(np.int64))
+
+
+_PAD_MODES = {"constant": None, "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def pad(x, pad, mode="constant", value=None):
+    """PyTorch's ``F.pad``: ``pad`` = (left, right) for the last dim, then (left, right) for
+    the one before, …; negative amounts crop. Modes: 'constant' (``value``, default 0),
+    'reflect' (mirror without the edge), 'replicate' (repeat the edge), 'circular' (wrap).
+    The non-constant modes pad the last 1–3 dims of a (batched) signal, as PyTorch."""
+    pad = tuple(int(p) for p in pad)
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {', '.join(map(repr, _PAD_MODES))}, got "
+                         f"{mode!r}")
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: the padding {pad} must have an even length of at most "
+                         f"2 × {x.ndim} (two amounts per padded dim, last dim first)")
+    k = len(pad) // 2
+    if mode != "constant":
+        if value is not None and value != 0:
+            raise ValueError(f"pad: mode {mode!r} takes no value= (only 'constant' does)")
+        if k not in (1, 2, 3) or x.ndim not in (k + 1, k + 2):
+            raise ValueError(f"pad: {mode} padding of {k} dim(s) needs a {k + 1}-D or "
+                             f"{k + 2}-D input (unbatched or batched), got shape {x.shape}; "
+                             f"supported: 2-D/3-D input for 1 dim, 3-D/4-D for 2, 4-D/5-D "
+                             f"for 3")
+    amounts = {x.ndim - 1 - i: (pad[2 * i], pad[2 * i + 1]) for i in range(k)}
+    # Crop first (negative amounts), then pad what is left: PyTorch's order.
+    crop = tuple(slice(max(-lo, 0), x.shape[d] - max(-hi, 0)) if d in amounts else slice(None)
+                 for d, (lo, hi) in ((d, amounts.get(d, (0, 0))) for d in range(x.ndim)))
+    for d, (lo, hi) in amounts.items():
+        if max(-lo, 0) + max(-hi, 0) > x.shape[d]:
+            raise ValueError(f"pad: cropping {-min(lo, 0)} + {-min(hi, 0)} from dim {d} of "
+                             f"size {x.shape[d]} leaves nothing (shape {x.shape})")
+    if any(lo < 0 or hi < 0 for lo, hi in amounts.values()):
+        x = x[crop]
+    grow = {d: (max(lo, 0), max(hi, 0)) for d, (lo, hi) in amounts.items()}
+    if mode == "constant":
+        return x.pad(tuple(grow.get(d, (0, 0)) for d in range(x.ndim)),
+                     value=0.0 if value is None else value)
+    for d, (lo, hi) in grow.items():
+        n = x.shape[d]
+        # reflect mirrors without the edge (pads < n), circular wraps once (pads ≤ n)
+        limit = {"reflect": n - 1, "circular": n}.get(mode, np.inf)
+        if lo > limit or hi > limit or (n == 0 and (lo or hi)):
+            raise ValueError(f"pad: {mode} padding ({lo}, {hi}) of dim {d} needs "
+                             f"{'fewer' if mode == 'reflect' else 'no more'} elements than "
+                             f"the dim has ({n}; shape {x.shape})")
+        if lo or hi:
+            x = index_select(x, d, np.pad(np.arange(n), (lo, hi), mode=_PAD_MODES[mode]))
+    return x
+
+
+# --------------------------------------------------------------------- registry entries
+def _add(name, call, ref, **kw):
+    register(OpSpec(name, call, ref, **kw))
+
+
+def _repeat_params(rng, shapes):
+    n = len(shapes[0])
+    return {"sizes": tuple(int(r) for r in rng.integers(1, 4, size=n + int(rng.integers(0, 2))))}
+
+
+_add("repeat", lambda x, sizes: x.repeat(*sizes), lambda x, sizes: np.tile(x, sizes),
+     params=_repeat_params,
+     errors=(Bad(lambda: T(2, 3).repeat(2), ValueError, r"repeat: 1 repeat counts .*\(2, 3\)"),))
+_add("tile", lambda x, sizes: x.tile(sizes), lambda x, sizes: np.tile(x, sizes),
+     params=lambda rng, shapes: {"sizes": tuple(int(r) for r in rng.integers(1, 3, size=1))})
+
+
+def _ri_params(rng, shapes):
+    if rng.random() < 0.5:
+        return {"repeats": int(rng.integers(0, 3)), "dim": None}
+    p = axis_param(rng, shapes)
+    return {"repeats": rng.integers(0, 3, size=shapes[0][p["axis"]]), "dim": p["axis"]}
+
+
+_add("repeat_interleave", lambda x, repeats, dim: x.repeat_interleave(repeats, dim),
+     lambda x, repeats, dim: np.repeat(x, repeats, axis=dim), params=_ri_params, min_dims=1)
+
+
+def _cat_flat(parts):
+    from ..functional import concatenate
+    return concatenate([p.reshape(-1) for p in parts])
+
+
+_add("chunk", lambda x, axis: _cat_flat(x.chunk(2, axis)[::-1]),
+     lambda x, axis: np.concatenate([p.ravel() for p in np.array_split(
+         x, range(-(-x.shape[axis] // 2), x.shape[axis], -(-x.shape[axis] // 2)), axis)][::-1]),
+     params=axis_param, min_dims=1)
+_add("unbind", lambda x, axis: _cat_flat(x.unbind(axis)[::-1]),
+     lambda x, axis: np.concatenate([np.take(x, i, axis).ravel()
+                                     for i in range(x.shape[axis])][::-1]),
+     params=axis_param, min_dims=1)
+_add("unflatten", lambda x: x.unflatten(0, (2, -1)), lambda x: x.reshape((2, -1) + x.shape[1:]),
+     shapes=lambda rng: ((4, int(rng.integers(1, 4))),))
+_add("movedim", lambda x: x.movedim((0, 1), (2, 0)), lambda x: np.moveaxis(x, (0, 1), (2, 0)),
+     shapes=lambda rng: ((2, 3, 4),))
+_add("narrow", lambda x: x.narrow(-1, 1, 2), lambda x: x[..., 1:3],
+     shapes=lambda rng: ((int(rng.integers(1, 3)), 4),))
+_add("select", lambda x: x.select(1, -1), lambda x: x[:, -1], shapes=lambda rng: ((2, 3),))
+_add("diag", lambda x, k: x.diag(k), lambda x, k: np.diag(x, k),
+     shapes=lambda rng: ((int(rng.integers(1, 4)),) if rng.random() < 0.5 else (3, 4),),
+     params=lambda rng, shapes: {"k": int(rng.integers(-1, 2))})
+_add("diagonal", lambda x: x.diagonal(1, 0, 2), lambda x: np.diagonal(x, 1, 0, 2),
+     shapes=lambda rng: ((3, 2, 4),))
+_add("trace", lambda x: x.trace(), np.trace, shapes=lambda rng: ((3, int(rng.integers(2, 5))),))
+_add("tril", lambda x, k: x.tril(k), lambda x, k: np.tril(x, k), min_dims=2,
+     params=lambda rng, shapes: {"k": int(rng.integers(-1, 2))})
+_add("triu", lambda x, k: x.triu(k), lambda x, k: np.triu(x, k), min_dims=2,
+     params=lambda rng, shapes: {"k": int(rng.integers(-1, 2))})
+_add("index_select", lambda x, axis, index: x.index_select(axis, index),
+     lambda x, axis, index: np.take(x, index, axis),
+     params=lambda rng, shapes: (lambda p: {**p, "index": rng.integers(
+         0, shapes[0][p["axis"]], size=int(rng.integers(0, 5)))})(axis_param(rng, shapes)),
+     min_dims=1)
+_add("masked_fill", lambda x, mask: x.masked_fill(mask, -2.5),
+     lambda x, mask: np.where(mask, -2.5, x),
+     params=lambda rng, shapes: {"mask": rng.random(shapes[0][1:]) < 0.5})
+_add("masked_select", lambda x, mask: x.masked_select(mask), lambda x, mask: x[mask],
+     params=lambda rng, shapes: {"mask": rng.random(shapes[0]) < 0.5})
+
+
+def _pad_shapes(rng):
+    return ((int(rng.integers(1, 3)), int(rng.integers(1, 3)), int(rng.integers(3, 5)),
+             int(rng.integers(3, 5))),)
+
+
+def _pad_params(rng, shapes):
+    """Amounts for the last two dims: crops of at most 1 per side, then pads the mode allows
+    on what is left (reflect: < size, circular: ≤ size)."""
+    mode = str(rng.choice(list(_PAD_MODES)))
+    amounts = []
+    for n in (shapes[0][-1], shapes[0][-2]):
+        lo, hi = (int(v) for v in rng.integers(-1, 3, size=2))
+        left = n - max(-lo, 0) - max(-hi, 0)
+        limit = {"reflect": left - 1, "circular": left}.get(mode, 3)
+        amounts += [min(lo, limit), min(hi, limit)]
+    return {"pad": tuple(amounts), "mode": mode}
+
+
+def pad_reference(x, pad, mode):
+    """numpy's ``pad`` after cropping: an independent spelling of F.pad (for the tests)."""
+    k = len(pad) // 2
+    for i in range(k):
+        d = x.ndim - 1 - i
+        lo, hi = pad[2 * i], pad[2 * i + 1]
+        x = np.take(x, np.arange(max(-lo, 0), x.shape[d] - max(-hi, 0)), axis=d)
+        width = [(0, 0)] * x.ndim
+        width[d] = (max(lo, 0), max(hi, 0))
+        x = np.pad(x, width, mode=_PAD_MODES[mode] or "constant")
+    return x
+
+
+_add("pad_nd", lambda x, pad, mode: globals()["pad"](x, pad, mode), pad_reference,
+     shapes=_pad_shapes, params=_pad_params,
+     errors=(Bad(lambda: pad(T(3, 4), (1, 1, 1, 1), "reflect"), ValueError,
+                 r"pad: reflect padding of 2 dim\(s\) needs a 3-D or 4-D input"),
+             Bad(lambda: pad(T(1, 3), (3, 0), "reflect"), ValueError,
+                 r"pad: reflect padding \(3, 0\) of dim 1 needs fewer elements"),
+             Bad(lambda: pad(T(1, 3), (1, 0), "mirror"), ValueError,
+                 r"pad: mode must be one of 'constant', 'reflect', 'replicate', 'circular'")))
+
+
+def _meshgrid_call(a, b):
+    from ..functional import stack
+    return stack(meshgrid(a, b, indexing="xy"))
+
+
+_add("meshgrid", _meshgrid_call, lambda a, b: np.stack(np.meshgrid(a, b, indexing="xy")),
+     arity=2, shapes=lambda rng: ((int(rng.integers(1, 4)),), (int(rng.integers(1, 4)),)))
+_add("gather_small_index", lambda x: x.gather(1, np.array([[2, 0]])),
+     lambda x: np.take_along_axis(x[:1], np.array([[2, 0]]), 1), values=(normal,),
+     shapes=lambda rng: ((3, 3),))

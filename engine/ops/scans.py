@@ -1,0 +1,412 @@
+"""More reductions and the scans: prod, norm, cumsum, cumprod, logcumsumexp (op classes);
+sort, argsort, topk, kthvalue, median, cummax, cummin (index-picking: an index array is
+computed without gradient, then ``gather`` picks the values, so the gradient goes back to
+exactly the picked elements, as in PyTorch).
+
+Scans take one ``axis`` (PyTorch's ``dim``, required there); reductions any axes.
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from ..testing import Bad, OpSpec, T, axis_param, distinct, normal, reduce_params, register, spec
+from . import xp
+from .base import Op, norm_axis
+from .reduce import Reduce, _floats_only
+
+ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
+"""What sort, topk, kthvalue, median(dim), cummax and cummin return, as PyTorch:
+``values, indices = x.sort(dim)``."""
+
+_INF = float("inf")
+
+
+def _np_axis(axis):
+    return tuple(axis) if isinstance(axis, (list, tuple)) else axis
+
+
+def _with_zeros(rng, shape):
+    """Normal values with about a fifth set to exactly 0 (prod's gradient must not divide)."""
+    x = rng.standard_normal(shape)
+    return np.where(rng.random(shape) < 0.2, 0.0, x)
+
+
+# -------------------------------------------------------------------------------- prod
+@spec(call=lambda x, **p: x.prod(**p), params=reduce_params, domain=(_with_zeros,),
+      ref=lambda x, axis, keepdims: np.prod(x, axis=_np_axis(axis), keepdims=keepdims))
+class Prod(Reduce):
+    name = "prod"
+    formula = "d(Π u)/du_i = the product of the other elements"
+
+    def forward(self, x, *, axis=None, keepdims=False, dtype=None):
+        self.setup(x, axis, keepdims)
+        return np.asarray(np.prod(x, axis=self.axes, keepdims=self.keepdims, dtype=dtype))
+
+    def backward(self, g, x, out):
+        return self.expand(g) * _product_of_others(x, self.axes)
+
+
+def _product_of_others(x, axes):
+    """For each element, the product of the *other* elements of its reduction group, without
+    dividing (zeros are fine): the exclusive running products from the left and the right.
+
+    The reduced axes are moved to the end and flattened into one of length n."""
+    keep = [a for a in range(x.ndim) if a not in axes]
+    perm = keep + list(axes)
+    moved = xp.permute(x, perm) if perm != list(range(x.ndim)) else x
+    lead = moved.shape[:len(keep)]
+    n = int(np.prod(moved.shape[len(keep):], dtype=np.int64))
+    if n == 0:
+        return x * 0
+    flat = moved.reshape(lead + (n,))
+    edge = [(0, 0)] * len(lead)
+    left = xp.cumprod(xp.pad(flat[..., :-1], edge + [(1, 0)], 1.0), -1)
+    right = xp.flip(xp.cumprod(xp.flip(xp.pad(flat[..., 1:], edge + [(0, 1)], 1.0), -1), -1), -1)
+    others = (left * right).reshape(moved.shape)
+    back = [int(i) for i in np.argsort(perm)]
+    return xp.permute(others, back) if perm != list(range(x.ndim)) else others
+
+
+# -------------------------------------------------------------------------------- norm
+def _norm_ref(x, ord, axis, keepdims):
+    a = np.abs(x)
+    ax = _np_axis(axis)
+    if ord == _INF:
+        return a.max(axis=ax, keepdims=keepdims)
+    if ord == -_INF:
+        return a.min(axis=ax, keepdims=keepdims)
+    return (a ** ord).sum(axis=ax, keepdims=keepdims) ** (1 / ord)
+
+
+def _norm_params(rng, shapes):
+    p = reduce_params(rng, shapes)
+    p["ord"] = float(rng.choice([1.0, 2.0, 3.0, 0.5, _INF, -_INF]))
+    return p
+
+
+_NORM_ORDS = "a number (2 by default; 1, 0, inf, -inf, 0.5, 3, …) or 'fro'"
+
+
+def _distinct_magnitudes(rng, shape):
+    """|u| all distinct (≥ 0.05 apart) and ≥ 0.3, random signs: no ties for the max-norm,
+    no zero for p < 1."""
+    n = int(np.prod(shape))
+    mags = 0.3 + (rng.permutation(n) + rng.uniform(0, 0.5, n)) * 0.1
+    return (mags * rng.choice([-1.0, 1.0], size=n)).reshape(shape)
+
+
+@spec(call=lambda x, **p: Norm.apply(x, **p), params=_norm_params, domain=(_distinct_magnitudes,),
+      ref=_norm_ref,
+      errors=(Bad(lambda: T(2, 2).norm("nuc"), ValueError,
+                  r"norm: p='nuc' is not supported .*'fro'"),))
+class Norm(Reduce):
+    name, float_only = "norm", True
+    formula = "d‖u‖ₚ/du = sign(u)·|u|^(p−1) / ‖u‖ₚ^(p−1) (0 where ‖u‖ₚ = 0)"
+
+    def forward(self, x, *, ord=2.0, axis=None, keepdims=False):
+        _floats_only("norm", x)
+        self.setup(x, axis, keepdims)
+        self.ord = float(ord)
+        axes, kd = self.axes, self.keepdims
+        a = np.abs(x)
+        if self.ord == _INF or self.ord == -_INF:
+            if self.n == 0:
+                raise IndexError(f"norm: the {ord}-norm of an empty dimension is undefined "
+                                 f"(shape {x.shape}, axes {axes})")
+            return np.asarray((a.max if self.ord > 0 else a.min)(axis=axes, keepdims=kd))
+        if self.ord == 0:
+            return np.asarray((x != 0).sum(axis=axes, keepdims=kd), dtype=x.dtype)
+        if self.ord == 1:
+            return np.asarray(a.sum(axis=axes, keepdims=kd))
+        if self.ord == 2:
+            return np.asarray(np.sqrt((x * x).sum(axis=axes, keepdims=kd)))
+        p = x.dtype.type(self.ord)
+        return np.asarray((a ** p).sum(axis=axes, keepdims=kd) ** (1 / p))
+
+    def backward(self, g, x, out):
+        p, g, out = self.ord, self.expand(g), self.expand(out)
+        if p == 0:
+            return g * x * 0
+        if p == 1:
+            return g * xp.sign(x)
+        if p == 2:  # x/‖x‖; where ‖x‖ = 0, x is all zeros, so dividing by 1 gives 0
+            return g * x / xp.where(out == 0, 1.0, out)
+        if p == _INF or p == -_INF:  # to the elements at the max (min) |x|, ties share it
+            hit = (xp.abs(x) == out).astype(x.dtype)
+            return g * xp.sign(x) * hit / hit.sum(axis=self.axes, keepdims=True)
+        a = xp.abs(x)
+        zero = a == 0
+        power = xp.where(zero, 0.0, xp.sign(x) * xp.where(zero, 1.0, a) ** (p - 1))
+        scale = xp.where(out == 0, 1.0, out) ** (p - 1)
+        return xp.where(out == 0, 0.0, g * power / scale)
+
+    def label(self):
+        return f"{super().label()} p={self.ord:g}"
+
+
+# -------------------------------------------------------------------------------- scans
+def _scan_params(rng, shapes):
+    return axis_param(rng, shapes)
+
+
+@spec(call=lambda x, axis: x.cumsum(axis), ref=lambda x, axis: np.cumsum(x, axis),
+      params=_scan_params, min_dims=1,
+      errors=(Bad(lambda: T(2, 3).cumsum(2), IndexError, r"cumsum: dim 2 is out of range"),))
+class Cumsum(Op):
+    name, linear = "cumsum", True
+    formula = "d(running sum)/du_i: the sum of the upstream gradient from i to the end"
+
+    def forward(self, x, *, axis, dtype=None):
+        self.axis = norm_axis("cumsum", axis, x.shape)
+        return np.cumsum(x, axis=self.axis, dtype=dtype) if x.ndim else x.astype(dtype or (
+            np.int64 if x.dtype.kind in "iub" else x.dtype))
+
+    def backward(self, g, x, out):
+        if x.ndim == 0:
+            return g
+        return xp.flip(xp.cumsum(xp.flip(g, self.axis), self.axis), self.axis)
+
+    def label(self):
+        return f"cumsum dim={self.axis}"
+
+
+@spec(call=lambda x, axis: x.cumprod(axis), ref=lambda x, axis: np.cumprod(x, axis),
+      params=_scan_params, min_dims=1, domain=(_with_zeros,))
+class Cumprod(Op):
+    name, twice = "cumprod", False
+    formula = "d(running product)_j/du_i = Π_{k ≤ j, k ≠ i} u_k for j ≥ i"
+
+    def forward(self, x, *, axis, dtype=None):
+        self.axis = norm_axis("cumprod", axis, x.shape)
+        return np.cumprod(x, axis=self.axis, dtype=dtype) if x.ndim else x.copy()
+
+    def backward(self, g, x, out):
+        if x.ndim == 0:
+            return g
+        xm, gm, om = (np.moveaxis(a, self.axis, -1) for a in (x, g, out))
+        if om.size and (om != 0).all():  # no zero (and no underflow): the quick formula
+            grad = np.flip(np.cumsum(np.flip(gm * om, -1), -1), -1) / xm
+        else:
+            # grad_i = L_i · S_i with L_i = Π_{k<i} u_k and S_i = Σ_{j≥i} g_j Π_{i<k≤j} u_k,
+            # S_i = g_i + u_{i+1}·S_{i+1}: one pass from the right, no division.
+            n = xm.shape[-1]
+            ones = np.ones(xm.shape[:-1] + (1,), xm.dtype)
+            left = np.cumprod(np.concatenate([ones, xm[..., :-1]], -1), -1)
+            s = np.empty(np.broadcast_shapes(gm.shape, xm.shape), np.result_type(gm, xm))
+            if n:
+                s[..., n - 1] = gm[..., n - 1]
+            for i in range(n - 2, -1, -1):
+                s[..., i] = gm[..., i] + xm[..., i + 1] * s[..., i + 1]
+            grad = left * s
+        return np.moveaxis(grad, -1, self.axis)
+
+    def label(self):
+        return f"cumprod dim={self.axis}"
+
+
+def _logcumsumexp_ref(x, axis):
+    m = x.max()
+    return np.log(np.cumsum(np.exp(x - m), axis)) + m
+
+
+@spec(call=lambda x, axis: x.logcumsumexp(axis), ref=_logcumsumexp_ref, params=_scan_params,
+      min_dims=1)
+class LogCumSumExp(Op):
+    name, float_only, twice = "logcumsumexp", True, False
+    formula = "d out_j/du_i = e^(u_i − out_j) for j ≥ i"
+
+    def forward(self, x, *, axis):
+        self.axis = norm_axis("logcumsumexp", axis, x.shape)
+        return np.logaddexp.accumulate(x, axis=self.axis) if x.ndim else x.copy()
+
+    def backward(self, g, x, out):
+        if x.ndim == 0:
+            return g
+        # Σ_{j≥i} g_j e^(u_i − out_j), in log space to never overflow, positive and negative
+        # parts of g separately (TensorFlow's formulation).
+        ax = self.axis
+
+        def reverse_lcse(v):
+            return np.flip(np.logaddexp.accumulate(np.flip(v, ax), axis=ax), ax)
+
+        g = np.broadcast_to(g, out.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pos = np.where(g > 0, np.log(np.where(g > 0, g, 1)), -np.inf)
+            neg = np.where(g < 0, np.log(np.where(g < 0, -g, 1)), -np.inf)
+            return np.exp(reverse_lcse(pos - out) + x) - np.exp(reverse_lcse(neg - out) + x)
+
+    def label(self):
+        return f"logcumsumexp dim={self.axis}"
+
+
+# --------------------------------------------------------------- index-picking functions
+def _tensor(array):
+    from ..tensor import Tensor
+    return Tensor._make(np.asarray(array, np.int64))
+
+
+def argsort_array(a, axis, descending=False):
+    """Stable sort order along ``axis``; NaN counts as the largest value (as PyTorch)."""
+    if not descending:
+        return np.argsort(a, axis=axis, kind="stable")
+    nan = np.isnan(a) if a.dtype.kind == "f" else np.zeros(a.shape, bool)
+    key = -a if a.dtype.kind != "b" else ~a
+    # lexsort: the last key is the primary one -- NaNs first, then by decreasing value.
+    return np.lexsort((np.where(nan, 0, key), ~nan), axis=axis)
+
+
+def sort(x, dim=-1, descending=False, stable=False):
+    """(values, indices) sorted along ``dim`` (ascending unless ``descending``); stable."""
+    if x.ndim == 0:
+        return ValuesIndices(x.clone(), _tensor(0))
+    axis = norm_axis("sort", dim, x.shape)
+    idx = argsort_array(x.data, axis, descending)
+    return ValuesIndices(x.gather(axis, idx), _tensor(idx))
+
+
+def argsort(x, dim=-1, descending=False, stable=False):
+    if x.ndim == 0:
+        return _tensor(0)
+    return _tensor(argsort_array(x.data, norm_axis("argsort", dim, x.shape), descending))
+
+
+def topk(x, k, dim=-1, largest=True, sorted=True):
+    """The ``k`` largest (smallest with ``largest=False``) along ``dim``, in order."""
+    axis = norm_axis("topk", dim, x.shape)
+    n = x.shape[axis] if x.ndim else 1
+    if not 0 <= k <= n:
+        raise IndexError(f"topk: k = {k} is out of range for dim {dim} of size {n} "
+                         f"(shape {x.shape})")
+    if x.ndim == 0:
+        return ValuesIndices(x.clone(), _tensor(0))
+    idx = np.take(argsort_array(x.data, axis, largest), np.arange(k), axis=axis)
+    return ValuesIndices(x.gather(axis, idx), _tensor(idx))
+
+
+def kthvalue(x, k, dim=-1, keepdim=False):
+    """The ``k``-th smallest (1-based) along ``dim``, and its index."""
+    axis = norm_axis("kthvalue", dim, x.shape)
+    n = x.shape[axis] if x.ndim else 1
+    if not 1 <= k <= n:
+        raise IndexError(f"kthvalue: k = {k} is out of range for dim {dim} of size {n} "
+                         f"(shape {x.shape}; k counts from 1)")
+    if x.ndim == 0:
+        return ValuesIndices(x.clone(), _tensor(0))
+    idx = np.take(argsort_array(x.data, axis), [k - 1], axis=axis)
+    return _pick(x, axis, idx, keepdim)
+
+
+def _pick(x, axis, idx, keepdim):
+    values = x.gather(axis, idx)
+    if not keepdim:
+        values, idx = values.squeeze(axis), np.squeeze(idx, axis)
+    return ValuesIndices(values, _tensor(idx))
+
+
+def median(x, dim=None, keepdim=False):
+    """The lower median (of an even count, the smaller middle value, as PyTorch); NaN if
+    any element is NaN. ``median()``: the value; ``median(dim)``: (values, indices)."""
+    if dim is None:
+        if x.numel() == 0:
+            raise IndexError("median: cannot take the median of an empty tensor")
+        flat = x.reshape(-1)
+        return flat[int(_median_index(flat.data[None], 1)[0, 0])]
+    axis = norm_axis("median", dim, x.shape)
+    if x.ndim == 0:
+        return ValuesIndices(x.clone(), _tensor(0))
+    if x.shape[axis] == 0:
+        raise IndexError(f"median: dim {dim} of shape {x.shape} is empty")
+    return _pick(x, axis, _median_index(x.data, axis), keepdim)
+
+
+def _median_index(a, axis):
+    order = argsort_array(a, axis)
+    idx = np.take(order, [(a.shape[axis] - 1) // 2], axis=axis)
+    if a.dtype.kind == "f":
+        nan = np.isnan(a)
+        first_nan = np.argmax(nan, axis=axis, keepdims=True)
+        idx = np.where(nan.any(axis=axis, keepdims=True), first_nan, idx)
+    return idx
+
+
+def _cumulative_extreme(x, dim, which):
+    axis = norm_axis(which, dim, x.shape)
+    if x.ndim == 0:
+        return ValuesIndices(x.clone(), _tensor(0))
+    a = x.data
+    best = (np.maximum if which == "cummax" else np.minimum).accumulate(a, axis=axis)
+    # The index of the last element equal to the running extreme (PyTorch's choice for
+    # ties); a NaN becomes the extreme from there on.
+    record = (a == best) | (np.isnan(a) if a.dtype.kind == "f" else False)
+    shape = [1] * a.ndim
+    shape[axis] = a.shape[axis]
+    positions = np.where(record, np.arange(a.shape[axis]).reshape(shape), 0)
+    idx = np.maximum.accumulate(positions, axis=axis)
+    return ValuesIndices(x.gather(axis, idx), _tensor(idx))
+
+
+def cummax(x, dim):
+    """Running maximum along ``dim`` and where it was attained: (values, indices)."""
+    return _cumulative_extreme(x, dim, "cummax")
+
+
+def cummin(x, dim):
+    return _cumulative_extreme(x, dim, "cummin")
+
+
+def _np_sort(x, axis, descending=False):
+    s = np.sort(x, axis=axis)
+    return np.flip(s, axis) if descending else s
+
+
+def _sort_params(rng, shapes):
+    return {**axis_param(rng, shapes), "descending": bool(rng.integers(0, 2))}
+
+
+def _topk_params(rng, shapes):
+    p = axis_param(rng, shapes)
+    return {**p, "k": int(rng.integers(1, shapes[0][p["axis"]] + 1)),
+            "largest": bool(rng.integers(0, 2))}
+
+
+def _topk_ref(x, axis, k, largest):
+    return np.take(_np_sort(x, axis, largest), np.arange(k), axis=axis)
+
+
+def _kth_params(rng, shapes):
+    p = axis_param(rng, shapes)
+    return {**p, "k": int(rng.integers(1, shapes[0][p["axis"]] + 1))}
+
+
+def _kth_ref(x, axis, k):
+    return np.take(np.sort(x, axis=axis), k - 1, axis=axis)
+
+
+def _median_ref(x, axis):
+    return np.take(np.sort(x, axis=axis), (x.shape[axis] - 1) // 2, axis=axis)
+
+
+def _cum_ref(fn):
+    return lambda x, axis: fn.accumulate(x, axis=axis)
+
+
+for _name, _call, _ref, _params in [
+    ("sort", lambda x, axis, descending: x.sort(axis, descending).values,
+     lambda x, axis, descending: _np_sort(x, axis, descending), _sort_params),
+    ("topk", lambda x, axis, k, largest: x.topk(k, axis, largest).values, _topk_ref,
+     _topk_params),
+    ("kthvalue", lambda x, axis, k: x.kthvalue(k, axis).values, _kth_ref, _kth_params),
+    ("median_dim", lambda x, axis: x.median(axis).values, _median_ref, axis_param),
+    ("cummax", lambda x, axis: x.cummax(axis).values, _cum_ref(np.maximum), axis_param),
+    ("cummin", lambda x, axis: x.cummin(axis).values, _cum_ref(np.minimum), axis_param),
+]:
+    register(OpSpec(_name, _call, _ref, values=(distinct,), params=_params, min_dims=1))
+
+register(OpSpec("median", lambda x: x.median(), lambda x: np.sort(x.ravel())[(x.size - 1) // 2],
+                values=(distinct,)))
+register(OpSpec("std", lambda x, **p: x.std(**p), lambda x, axis, keepdims: np.std(
+    x, axis=_np_axis(axis), keepdims=keepdims, ddof=1), values=(normal,),
+    shapes=lambda rng: ((int(rng.integers(2, 5)), int(rng.integers(2, 4))),),
+    params=reduce_params))

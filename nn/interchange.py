@@ -1,0 +1,588 @@
+"""Weights and models to and from the rest of the ecosystem: safetensors, PyTorch, ONNX.
+
+- :func:`save_safetensors` / :func:`load_safetensors`: a state dict as a ``.safetensors``
+  file (the format PyTorch, JAX and Hugging Face read; no pickle). Needs ``safetensors``.
+- :func:`to_torch` / :func:`from_torch`: the same network as a ``torch.nn`` module, with
+  the same weights, and back. stepgrad's state-dict names and layouts are PyTorch's, so
+  the weights go across unchanged. Needs ``torch``.
+- :func:`export_onnx`: an ONNX graph of the model, built by walking the module tree (one
+  ONNX node, or a few, per layer); run it with ``onnxruntime``. Needs ``onnx``.
+
+Each is imported on first use; without the package, one ``ImportError`` line says what to
+install (``pip install 'stepgrad[interchange]'`` gives safetensors and onnx).
+
+Layers with an equivalent: ``Linear Conv2d MaxPool2d AvgPool2d GlobalAvgPool2d Flatten
+BatchNorm1d BatchNorm2d Dropout ReLU LeakyReLU Sigmoid Tanh Softmax Identity`` (and for
+PyTorch also ``RNN LSTM GRU RNNCell LSTMCell GRUCell``), in ``Sequential`` containers. A
+module with its own ``forward`` (a subclass, a custom block) cannot be translated from its
+code: the functions refuse it by name rather than guess.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+import engine
+
+from . import layers as L
+from .files import atomic_write
+from .module import Module, Parameter, Sequential
+from .serialization import state_tensors
+
+__all__ = ["save_safetensors", "load_safetensors", "to_torch", "from_torch", "export_onnx"]
+
+_EXTRA = {"safetensors": "interchange", "onnx": "interchange", "torch": None}
+
+
+def _require(name: str, who: str):
+    """Import an optional package, or one ImportError line saying how to install it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        extra = _EXTRA.get(name.split(".")[0])
+        also = f" (or pip install 'stepgrad[{extra}]')" if extra else ""
+        raise ImportError(f"nn.{who} needs the '{name.split('.')[0]}' package, which is not "
+                          f"installed: pip install {name.split('.')[0]}{also}") from None
+
+
+# ---------------------------------------------------------------------------- safetensors
+def _state_of(model_or_state_dict, who):
+    if isinstance(model_or_state_dict, Module):
+        return model_or_state_dict.state_dict()
+    if not hasattr(model_or_state_dict, "items"):
+        raise TypeError(f"nn.{who}: expected a Module or a state dict (name → array), got "
+                        f"{type(model_or_state_dict).__name__}")
+    return model_or_state_dict
+
+
+def save_safetensors(model_or_state_dict, path) -> Path:
+    """Write a model's ``state_dict()`` (or a dict name → array) as a ``.safetensors``
+    file, atomically. Values must be arrays (or Tensors) of a numeric dtype; names str.
+
+    >>> import os, tempfile, nn
+    >>> model = nn.Linear(3, 2)
+    >>> path = save_safetensors(model, os.path.join(tempfile.mkdtemp(), "w.safetensors"))
+    >>> sorted(load_safetensors(path))
+    ['bias', 'weight']
+    """
+    st = _require("safetensors.numpy", "save_safetensors")
+    arrays = {}
+    for key, value in _state_of(model_or_state_dict, "save_safetensors").items():
+        if not isinstance(key, str):
+            raise TypeError(f"nn.save_safetensors: names must be str, got {key!r}")
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"nn.save_safetensors: {key!r} has dtype {arr.dtype}; "
+                            "safetensors holds numbers only")
+        arrays[key] = np.ascontiguousarray(arr)
+    data = st.save(arrays)  # no metadata: Hugging Face refuses a "format" it does not know
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+    return atomic_write(path, write, who="nn.save_safetensors")
+
+
+def load_safetensors(path) -> "OrderedDict[str, np.ndarray]":
+    """Read a ``.safetensors`` file (from stepgrad, PyTorch, Hugging Face, ...) as an
+    ordered dict name → numpy array, ready for ``model.load_state_dict``. A damaged or
+    foreign file raises one ``ValueError`` naming it."""
+    st = _require("safetensors.numpy", "load_safetensors")
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        arrays = st.load(data)
+    except Exception as e:  # safetensors raises its own SafetensorError (and others)
+        raise ValueError(f"{path}: not a readable safetensors file ({type(e).__name__}: "
+                         f"{e})") from None
+    return OrderedDict((k, np.array(v)) for k, v in arrays.items())  # writable copies
+
+
+# ---------------------------------------------------------------------------- module walk
+def _known(module, table, who):
+    """The class in ``table`` that ``module`` is, provided its forward is that class's."""
+    for cls in type(module).__mro__:
+        if cls in table:
+            if type(module).forward is not cls.forward:
+                raise TypeError(f"nn.{who}: {type(module).__name__} overrides forward() of "
+                                f"{cls.__name__}; its computation cannot be translated")
+            return cls
+    return None
+
+
+def _same_padding(size, k, s, d):
+    """TensorFlow's 'same' padding (engine.conv2d's rule): (before, after), out = ⌈size/s⌉."""
+    total = max((-(-size // s) - 1) * s + d * (k - 1) + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def _pair(v):
+    return (int(v), int(v)) if isinstance(v, (int, np.integer)) else tuple(int(a) for a in v)
+
+
+# --------------------------------------------------------------------------------- torch
+def to_torch(model):
+    """The equivalent ``torch.nn`` module, with the same weights (and ``requires_grad``
+    flags, and train/eval modes): ``to_torch(m)(x)`` equals ``m(x)`` to float rounding.
+
+    ``Sequential`` becomes ``torch.nn.Sequential`` with the same child names, so state
+    dicts agree key for key. Differences that are PyTorch's: recurrent layers return their
+    final state with a leading layer axis, ``(1, N, H)``; ``GlobalAvgPool2d`` becomes
+    ``Sequential(AdaptiveAvgPool2d(1), Flatten())``. Refused, by name: modules with their
+    own ``forward`` (translate those by hand), ``stateful=True`` recurrent layers,
+    ``Conv2d(padding='same')`` with stride > 1 (its padding depends on the input size).
+    """
+    torch = _require("torch", "to_torch")
+    out = _torch_module(model, torch, "")
+    with torch.no_grad():
+        own = state_tensors(model)
+        for key, t in own.items():
+            prefix, _, leaf = key.rpartition(".")
+            owner = out.get_submodule(prefix)
+            theirs = getattr(owner, leaf, None)
+            if theirs is None or tuple(theirs.shape) != tuple(t.shape):
+                raise RuntimeError(f"nn.to_torch: {key} of shape {t.shape} has no counterpart "
+                                   f"in the torch module (a bug: please report it)")
+            value = torch.from_numpy(np.array(t.data))  # a copy: the models are independent
+            if isinstance(theirs, torch.nn.Parameter):
+                value = torch.nn.Parameter(value, requires_grad=bool(t.requires_grad))
+            setattr(owner, leaf, value)
+    extra = {k for k in out.state_dict() if not k.endswith("num_batches_tracked")} - set(own)
+    if extra:
+        raise RuntimeError(f"nn.to_torch: torch module has entries {sorted(extra)} that "
+                           "stepgrad's has not (a bug: please report it)")
+    for name, m in model.named_modules():
+        out.get_submodule(name).train(m.training)
+    return out
+
+
+def _torch_module(m, torch, where):
+    tnn = torch.nn
+    name = where or type(m).__name__
+    if type(m) is Sequential or (isinstance(m, Sequential)
+                                 and type(m).forward is Sequential.forward):
+        seq = tnn.Sequential()
+        for child_name, child in m.named_children():
+            seq.add_module(child_name, _torch_module(child, torch,
+                                                    f"{where}.{child_name}" if where
+                                                    else child_name))
+        return seq
+    kind = _known(m, _TO_TORCH, "to_torch")
+    if kind is None:
+        raise TypeError(f"nn.to_torch: {name} is a {type(m).__name__}, which has no torch.nn "
+                        "equivalent here (Sequential of "
+                        f"{', '.join(sorted(c.__name__ for c in _TO_TORCH))}); translate "
+                        "its forward() by hand, e.g. a torch.nn.Module holding to_torch() "
+                        "of its children")
+    if getattr(m, "stateful", False):
+        raise TypeError(f"nn.to_torch: {name} is stateful=True, which torch.nn has not (it "
+                        "keeps no state between calls): pass the state explicitly")
+    return _TO_TORCH[kind](m, tnn, name)
+
+
+def _conv_to_torch(m, tnn, name):
+    padding = m.padding
+    if isinstance(padding, str):
+        padding = padding.lower()
+        if padding == "same" and _pair(m.stride) != (1, 1):
+            raise TypeError(f"nn.to_torch: {name}: padding='same' with stride {m.stride} "
+                            "depends on the input size (torch.nn.Conv2d allows it only with "
+                            "stride 1): give explicit padding")
+    else:
+        padding = _pair(padding)
+    return tnn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, stride=m.stride,
+                      padding=padding, dilation=m.dilation, groups=m.groups,
+                      bias=m.bias is not None)
+
+
+def _rnn_to_torch(m, tnn, name):
+    cls = {L.RNN: tnn.RNN, L.LSTM: tnn.LSTM, L.GRU: tnn.GRU}[_known(m, _TO_TORCH, "")]
+    kw = dict(bias=m.bias_ih_l0 is not None, batch_first=m.batch_first)
+    if cls is tnn.RNN:
+        if m.nonlinearity not in ("tanh", "relu"):
+            raise TypeError(f"nn.to_torch: {name}: torch.nn.RNN has no nonlinearity "
+                            f"{m.nonlinearity!r} (only 'tanh' and 'relu')")
+        kw["nonlinearity"] = m.nonlinearity
+    return cls(m.input_size, m.hidden_size, **kw)
+
+
+def _cell_to_torch(m, tnn, name):
+    cls = {L.RNNCell: tnn.RNNCell, L.LSTMCell: tnn.LSTMCell,
+           L.GRUCell: tnn.GRUCell}[_known(m, _TO_TORCH, "")]
+    kw = dict(bias=m.bias_ih is not None)
+    if cls is tnn.RNNCell:
+        if m.nonlinearity not in ("tanh", "relu"):
+            raise TypeError(f"nn.to_torch: {name}: torch.nn.RNNCell has no nonlinearity "
+                            f"{m.nonlinearity!r}")
+        kw["nonlinearity"] = m.nonlinearity
+    return cls(m.input_size, m.hidden_size, **kw)
+
+
+def _bn_to_torch(m, tnn, name):
+    cls = tnn.BatchNorm1d if isinstance(m, L.BatchNorm1d) else tnn.BatchNorm2d
+    return cls(m.num_features, eps=m.eps, momentum=m.momentum, affine=m.weight is not None)
+
+
+_TO_TORCH = {
+    L.Linear: lambda m, tnn, name: tnn.Linear(m.in_features, m.out_features,
+                                              bias=m.bias is not None),
+    L.Conv2d: _conv_to_torch,
+    L.AvgPool2d: lambda m, tnn, name: tnn.AvgPool2d(m.kernel_size, m.stride, m.padding,
+                                                    ceil_mode=m.ceil_mode,
+                                                    count_include_pad=True),
+    L.MaxPool2d: lambda m, tnn, name: tnn.MaxPool2d(m.kernel_size, m.stride, m.padding,
+                                                    ceil_mode=m.ceil_mode),
+    L.GlobalAvgPool2d: lambda m, tnn, name: tnn.Sequential(tnn.AdaptiveAvgPool2d(1),
+                                                           tnn.Flatten()),
+    L.Flatten: lambda m, tnn, name: tnn.Flatten(m.start_dim, m.end_dim),
+    L.BatchNorm1d: _bn_to_torch,
+    L.BatchNorm2d: _bn_to_torch,
+    L.Dropout: lambda m, tnn, name: tnn.Dropout(m.p),
+    L.ReLU: lambda m, tnn, name: tnn.ReLU(),
+    L.LeakyReLU: lambda m, tnn, name: tnn.LeakyReLU(m.negative_slope),
+    L.Sigmoid: lambda m, tnn, name: tnn.Sigmoid(),
+    L.Tanh: lambda m, tnn, name: tnn.Tanh(),
+    L.Softmax: lambda m, tnn, name: tnn.Softmax(dim=m.axis),
+    L.Identity: lambda m, tnn, name: tnn.Identity(),
+    L.RNN: _rnn_to_torch, L.LSTM: _rnn_to_torch, L.GRU: _rnn_to_torch,
+    L.RNNCell: _cell_to_torch, L.LSTMCell: _cell_to_torch, L.GRUCell: _cell_to_torch,
+}
+
+
+def from_torch(module) -> Module:
+    """The stepgrad equivalent of a ``torch.nn`` module, with the same weights (dtypes
+    kept), ``requires_grad`` flags and train/eval modes; the reverse of :func:`to_torch`.
+
+    Translates ``torch.nn.Sequential`` (child names kept) of Linear, Conv2d (zero padding),
+    MaxPool2d (dilation 1), AvgPool2d (``count_include_pad=True``), BatchNorm1d/2d (with
+    running statistics), Dropout, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax (explicit dim),
+    Identity, Flatten, one-layer unidirectional RNN/LSTM/GRU and their cells, and
+    ``Sequential(AdaptiveAvgPool2d(1), Flatten())`` (→ ``GlobalAvgPool2d``). Anything else is
+    refused by name.
+    """
+    torch = _require("torch", "from_torch")
+    ours = _stepgrad_module(module, torch, "")
+    named = dict(ours.named_modules())
+    with torch.no_grad():
+        theirs = {k: v for k, v in module.state_dict(keep_vars=True).items()
+                  if not k.endswith("num_batches_tracked")}
+        own = state_tensors(ours)
+        if set(theirs) != set(own):
+            raise RuntimeError(f"nn.from_torch: entries differ: torch {sorted(theirs)}, "
+                               f"stepgrad {sorted(own)} (a bug: please report it)")
+        for key, value in theirs.items():
+            prefix, _, leaf = key.rpartition(".")
+            owner = named[prefix]
+            arr = value.detach().cpu().numpy().copy()
+            if tuple(arr.shape) != tuple(own[key].shape):
+                raise RuntimeError(f"nn.from_torch: {key} has shape {arr.shape} in torch, "
+                                   f"{own[key].shape} here (a bug: please report it)")
+            if isinstance(value, torch.nn.Parameter):
+                setattr(owner, leaf, Parameter(arr, dtype=arr.dtype,
+                                               requires_grad=bool(value.requires_grad)))
+            else:
+                owner.register_buffer(leaf, engine.Tensor(arr, dtype=arr.dtype))
+    for name, m in module.named_modules():
+        if name in named:  # (a torch Sequential that became GlobalAvgPool2d has children)
+            named[name].train(m.training)
+    return ours
+
+
+def _stepgrad_module(m, torch, where):
+    tnn = torch.nn
+    name = where or type(m).__name__
+    if type(m) is tnn.Sequential:
+        kids = list(m.named_children())
+        if ([type(c) for _, c in kids] == [tnn.AdaptiveAvgPool2d, tnn.Flatten]
+                and _pair(kids[0][1].output_size) == (1, 1)
+                and (kids[1][1].start_dim, kids[1][1].end_dim) == (1, -1)):
+            return L.GlobalAvgPool2d()
+        seq = Sequential()
+        for child_name, child in kids:
+            seq.add_module(child_name, _stepgrad_module(
+                child, torch, f"{where}.{child_name}" if where else child_name))
+        return seq
+    convert = _from_torch_table(tnn).get(type(m))
+    if convert is None:
+        raise TypeError(f"nn.from_torch: {name} is a {type(m).__module__}."
+                        f"{type(m).__name__}, which has no stepgrad equivalent here")
+    return convert(m, name)
+
+
+def _refuse(name, why):
+    raise TypeError(f"nn.from_torch: {name}: {why}")
+
+
+def _conv_from_torch(m, name):
+    if m.padding_mode != "zeros":
+        _refuse(name, f"padding_mode={m.padding_mode!r}; stepgrad pads with zeros only")
+    padding = m.padding if isinstance(m.padding, str) else _pair(m.padding)
+    return L.Conv2d(m.in_channels, m.out_channels, _pair(m.kernel_size), stride=_pair(m.stride),
+                    padding=padding, dilation=_pair(m.dilation), groups=m.groups,
+                    bias=m.bias is not None)
+
+
+def _pool_from_torch(m, name):
+    if type(m).__name__ == "MaxPool2d":
+        if _pair(m.dilation) != (1, 1) or m.return_indices:
+            _refuse(name, "dilation and return_indices are not supported")
+        cls = L.MaxPool2d
+    else:
+        if not m.count_include_pad or m.divisor_override is not None:
+            _refuse(name, "only count_include_pad=True without divisor_override "
+                          "(PyTorch's default) is supported")
+        cls = L.AvgPool2d
+    stride = None if m.stride is None else _pair(m.stride)
+    return cls(_pair(m.kernel_size), stride, _pair(m.padding), ceil_mode=m.ceil_mode)
+
+
+def _bn_from_torch(m, name):
+    if not m.track_running_stats or m.momentum is None:
+        _refuse(name, "needs track_running_stats=True and a numeric momentum")
+    cls = L.BatchNorm1d if type(m).__name__ == "BatchNorm1d" else L.BatchNorm2d
+    return cls(m.num_features, eps=m.eps, momentum=m.momentum, affine=m.affine)
+
+
+def _rnn_from_torch(m, name):
+    if m.num_layers != 1 or m.bidirectional or getattr(m, "proj_size", 0):
+        _refuse(name, "only one-layer, unidirectional recurrent layers without projection "
+                      "are supported (stack stepgrad layers for more)")
+    kind = type(m).__name__
+    kw = dict(bias=m.bias, batch_first=m.batch_first)
+    if kind == "RNN":
+        return L.RNN(m.input_size, m.hidden_size, nonlinearity=m.nonlinearity, **kw)
+    return (L.LSTM if kind == "LSTM" else L.GRU)(m.input_size, m.hidden_size, **kw)
+
+
+def _cell_from_torch(m, name):
+    kind = type(m).__name__
+    if kind == "RNNCell":
+        return L.RNNCell(m.input_size, m.hidden_size, bias=m.bias,
+                         nonlinearity=m.nonlinearity)
+    return (L.LSTMCell if kind == "LSTMCell" else L.GRUCell)(m.input_size, m.hidden_size,
+                                                            bias=m.bias)
+
+
+def _softmax_from_torch(m, name):
+    if m.dim is None:
+        _refuse(name, "Softmax() without dim (PyTorch guesses it): give dim explicitly")
+    return L.Softmax(dim=m.dim)
+
+
+def _from_torch_table(tnn):
+    return {
+        tnn.Linear: lambda m, name: L.Linear(m.in_features, m.out_features,
+                                             bias=m.bias is not None),
+        tnn.Conv2d: _conv_from_torch,
+        tnn.MaxPool2d: _pool_from_torch, tnn.AvgPool2d: _pool_from_torch,
+        tnn.BatchNorm1d: _bn_from_torch, tnn.BatchNorm2d: _bn_from_torch,
+        tnn.Dropout: lambda m, name: L.Dropout(m.p),
+        tnn.ReLU: lambda m, name: L.ReLU(),
+        tnn.LeakyReLU: lambda m, name: L.LeakyReLU(m.negative_slope),
+        tnn.Sigmoid: lambda m, name: L.Sigmoid(),
+        tnn.Tanh: lambda m, name: L.Tanh(),
+        tnn.Softmax: _softmax_from_torch,
+        tnn.Identity: lambda m, name: L.Identity(),
+        tnn.Flatten: lambda m, name: L.Flatten(m.start_dim, m.end_dim),
+        tnn.RNN: _rnn_from_torch, tnn.LSTM: _rnn_from_torch, tnn.GRU: _rnn_from_torch,
+        tnn.RNNCell: _cell_from_torch, tnn.LSTMCell: _cell_from_torch,
+        tnn.GRUCell: _cell_from_torch,
+    }
+
+
+# ---------------------------------------------------------------------------------- ONNX
+def export_onnx(model, example_input, path, *, opset: int = 17, input_name: str = "input",
+                output_name: str = "output") -> Path:
+    """Write ``model`` as an ONNX graph, for inference (eval mode), and return the path.
+
+    The graph is built by walking the module tree -- ``Sequential`` containers of the layers
+    listed in the module docstring (recurrent layers not yet) -- running each layer on
+    ``example_input`` (N, ...) to learn its output shape. Initializers carry the
+    state-dict names (``0.weight``). The batch axis is dynamic (``'N'``); the other axes
+    are those of ``example_input`` (Conv2d ``'same'`` padding is fixed for them). The model
+    is checked with ``onnx.checker`` before the file is written (atomically).
+
+    >>> import os, tempfile, nn, numpy as np
+    >>> mlp = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    >>> path = export_onnx(mlp, np.zeros((1, 4), np.float32),
+    ...                    os.path.join(tempfile.mkdtemp(), "mlp.onnx"))
+    >>> import onnx; [n.op_type for n in onnx.load(str(path)).graph.node]
+    ['Gemm', 'Relu', 'Gemm']
+    """
+    onnx = _require("onnx", "export_onnx")
+    from onnx import helper
+
+    x = example_input if isinstance(example_input, engine.Tensor) else \
+        engine.Tensor(np.asarray(example_input), dtype=np.asarray(example_input).dtype)
+    if x.ndim < 1:
+        raise ValueError(f"nn.export_onnx: example_input needs a batch axis, got shape "
+                         f"{x.shape}")
+    builder = _OnnxGraph(onnx)
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with engine.no_grad():
+            out_name, y = builder.add(model, input_name, x, "")
+    finally:
+        for m, mode in modes:
+            m.train(mode)
+    if builder.nodes and builder.nodes[-1].output[0] == out_name:
+        builder.nodes[-1].output[0] = output_name  # the last layer's node gives the output
+    else:  # (a model that is the identity)
+        builder.nodes.append(helper.make_node("Identity", [out_name], [output_name]))
+    elem = helper.np_dtype_to_tensor_dtype
+    graph = helper.make_graph(
+        builder.nodes, type(model).__name__,
+        [helper.make_tensor_value_info(input_name, elem(x.dtype), ["N", *x.shape[1:]])],
+        [helper.make_tensor_value_info(output_name, elem(y.dtype), ["N", *y.shape[1:]])],
+        builder.initializers)
+    from stepgrad import __version__
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                              producer_name="stepgrad", producer_version=__version__)
+    proto.ir_version = min(proto.ir_version, 9)  # readable by onnxruntime ≥ 1.16
+    onnx.checker.check_model(proto, full_check=True)
+    data = proto.SerializeToString()
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+    return atomic_write(path, write, who="nn.export_onnx")
+
+
+class _OnnxGraph:
+    """Nodes and initializers, added one module at a time."""
+
+    def __init__(self, onnx):
+        self.onnx, self.helper = onnx, onnx.helper
+        self.nodes, self.initializers, self._names = [], [], set()
+
+    def const(self, name, array):
+        from onnx import numpy_helper
+        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        return name
+
+    def node(self, op, inputs, out, **attrs):
+        self.nodes.append(self.helper.make_node(op, inputs, [out], **attrs))
+        return out
+
+    def add(self, m, x_name, x, where):
+        """Nodes computing ``m(x)`` from the value ``x_name``: (output name, output)."""
+        name = where or type(m).__name__
+        if type(m) is Sequential or (isinstance(m, Sequential)
+                                     and type(m).forward is Sequential.forward):
+            h, name_h = x, x_name
+            for child_name, child in m.named_children():
+                name_h, h = self.add(child, name_h, h,
+                                     f"{where}.{child_name}" if where else child_name)
+            return name_h, h
+        kind = _known(m, _ONNX, "export_onnx")
+        if kind is None:
+            raise TypeError(f"nn.export_onnx: {name} is a {type(m).__name__}, which cannot "
+                            "be exported (Sequential of "
+                            f"{', '.join(sorted(c.__name__ for c in _ONNX))})")
+        y = m(x)  # the layer's own result: the shape the next layer sees
+        out = f"{where or 'out'}:{type(m).__name__}"
+        return _ONNX[kind](self, m, x_name, x, where, out), y
+
+    def param(self, where, leaf, tensor):
+        return self.const(_dotted(where, leaf), np.asarray(tensor.data))
+
+
+def _dotted(where, leaf):
+    """The state-dict name: ``0.weight``, or ``weight`` for a lone layer."""
+    return f"{where}.{leaf}" if where else leaf
+
+
+def _onnx_linear(g, m, x_name, x, where, out):
+    w = g.param(where, "weight", m.weight)
+    if x.ndim == 2:
+        inputs = [x_name, w] + ([g.param(where, "bias", m.bias)] if m.bias is not None else [])
+        return g.node("Gemm", inputs, out, transB=1)
+    wt = g.const(_dotted(where, "weight.T"), np.asarray(m.weight.data).T)
+    y = g.node("MatMul", [x_name, wt], out if m.bias is None else out + ".matmul")
+    if m.bias is None:
+        return y
+    return g.node("Add", [y, g.param(where, "bias", m.bias)], out)
+
+
+def _onnx_conv(g, m, x_name, x, where, out):
+    (kh, kw), (sh, sw), (dh, dw) = m.kernel_size, _pair(m.stride), _pair(m.dilation)
+    padding = m.padding
+    if isinstance(padding, str) and padding.lower() == "same":
+        (top, bottom), (left, right) = (_same_padding(x.shape[2], kh, sh, dh),
+                                        _same_padding(x.shape[3], kw, sw, dw))
+    elif isinstance(padding, str):
+        top = bottom = left = right = 0
+    else:
+        (top, left) = _pair(padding)
+        bottom, right = top, left
+    inputs = [x_name, g.param(where, "weight", m.weight)]
+    if m.bias is not None:
+        inputs.append(g.param(where, "bias", m.bias))
+    return g.node("Conv", inputs, out, kernel_shape=[kh, kw], strides=[sh, sw],
+                  dilations=[dh, dw], pads=[top, left, bottom, right], group=m.groups)
+
+
+def _onnx_pool(g, m, x_name, x, where, out):
+    k = _pair(m.kernel_size)
+    s = k if m.stride is None else _pair(m.stride)
+    p = _pair(m.padding)
+    attrs = dict(kernel_shape=list(k), strides=list(s), pads=[p[0], p[1], p[0], p[1]],
+                 ceil_mode=int(bool(m.ceil_mode)))
+    if isinstance(m, L.AvgPool2d):
+        return g.node("AveragePool", [x_name], out, count_include_pad=1, **attrs)
+    return g.node("MaxPool", [x_name], out, **attrs)
+
+
+def _onnx_bn(g, m, x_name, x, where, out):
+    n = m.num_features
+    scale = g.param(where, "weight", m.weight) if m.weight is not None else \
+        g.const(_dotted(where, "weight"), np.ones(n, np.asarray(m.running_mean.data).dtype))
+    bias = g.param(where, "bias", m.bias) if m.bias is not None else \
+        g.const(_dotted(where, "bias"), np.zeros(n, np.asarray(m.running_mean.data).dtype))
+    inputs = [x_name, scale, bias, g.param(where, "running_mean", m.running_mean),
+              g.param(where, "running_var", m.running_var)]
+    return g.node("BatchNormalization", inputs, out, epsilon=float(m.eps))
+
+
+def _onnx_flatten(g, m, x_name, x, where, out):
+    start = m.start_dim % x.ndim
+    end = m.end_dim % x.ndim
+    if start == 1 and end == x.ndim - 1:
+        return g.node("Flatten", [x_name], out, axis=1)
+    shape = [0] * start + [-1] + list(x.shape[end + 1:])
+    return g.node("Reshape", [x_name, g.const(_dotted(where, "shape"), np.array(shape, np.int64))],
+                  out)
+
+
+def _onnx_global_avg(g, m, x_name, x, where, out):
+    pooled = g.node("GlobalAveragePool", [x_name], out + ".pool")
+    return g.node("Flatten", [pooled], out, axis=1)
+
+
+_ONNX = {
+    L.Linear: _onnx_linear,
+    L.Conv2d: _onnx_conv,
+    L.AvgPool2d: _onnx_pool,
+    L.MaxPool2d: _onnx_pool,
+    L.GlobalAvgPool2d: _onnx_global_avg,
+    L.Flatten: _onnx_flatten,
+    L.BatchNorm1d: _onnx_bn,
+    L.BatchNorm2d: _onnx_bn,
+    L.Dropout: lambda g, m, x_name, x, where, out: g.node("Identity", [x_name], out),
+    L.Identity: lambda g, m, x_name, x, where, out: g.node("Identity", [x_name], out),
+    L.ReLU: lambda g, m, x_name, x, where, out: g.node("Relu", [x_name], out),
+    L.Sigmoid: lambda g, m, x_name, x, where, out: g.node("Sigmoid", [x_name], out),
+    L.Tanh: lambda g, m, x_name, x, where, out: g.node("Tanh", [x_name], out),
+    L.LeakyReLU: lambda g, m, x_name, x, where, out: g.node(
+        "LeakyRelu", [x_name], out, alpha=float(m.negative_slope)),
+    L.Softmax: lambda g, m, x_name, x, where, out: g.node("Softmax", [x_name], out,
+                                                          axis=int(m.axis)),
+}
