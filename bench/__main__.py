@@ -1,6 +1,6 @@
 """Run the benchmarks: ``python -m bench`` (the default sections) or ``python -m bench conv_pool``.
 
-``threads`` (the thread-policy measurements behind engine/threads.py, ~10 minutes) runs only
+``threads`` (the thread-policy measurements behind engine/fast/threads.py, ~10 minutes) runs only
 when named: ``python -m bench threads``. ``BENCH_ROUNDS=n`` sets how many alternating rounds
 the PyTorch comparisons run (default 5; see bench/common.py for the method).
 

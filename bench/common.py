@@ -9,7 +9,7 @@ The fair method (``fair_env``, ``alternate``) used by the sections that compare 
 - every measurement runs in its own fresh process (``python -m bench.<section> --worker
   <library>``): thread pools, JIT caches and heaps never mix;
 - both libraries run under the same glibc malloc settings, the ones stepgrad applies to itself
-  (engine/memory.py: ``MALLOC_MMAP_THRESHOLD_`` 32 MiB, ``MALLOC_TRIM_THRESHOLD_`` 256 MiB),
+  (engine/fast/memory.py: ``MALLOC_MMAP_THRESHOLD_`` 32 MiB, ``MALLOC_TRIM_THRESHOLD_`` 256 MiB),
   given to both processes through the environment; PyTorch is also run under glibc's defaults
   (its out-of-the-box numbers, page faults included) as a separate column;
 - numpy's OpenBLAS runs on its native kernels: ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE``
@@ -86,7 +86,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 def fair_env(malloc="same") -> dict:
     """The environment of a benchmark process: the caller's, without the variables that force
     OpenBLAS's core type or cache size, and with ``malloc="same"`` stepgrad's malloc settings
-    (engine/memory.py) or ``"default"`` glibc's (no MALLOC_* variable: for PyTorch's
+    (engine/fast/memory.py) or ``"default"`` glibc's (no MALLOC_* variable: for PyTorch's
     out-of-the-box numbers; stepgrad would still apply its own on import)."""
     env = {k: v for k, v in os.environ.items()
            if k not in FORCED_BLAS_VARS and not k.startswith("MALLOC_")}

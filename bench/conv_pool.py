@@ -85,8 +85,8 @@ def layer_inputs(kind, x_shape, param, x_grad, seed=0):
 def our_calls(kind, a, param, x_grad, padding=PADDING):
     """(forward, forward + backward) closures for one layer of ours."""
     import engine
-    from engine.ops.conv import conv2d
-    from engine.ops.pool import max_pool2d
+    from engine.fast.conv import conv2d
+    from engine.fast.pool import max_pool2d
 
     x = engine.from_numpy(a["x"]).requires_grad_(x_grad)
     inputs = [x] if x_grad else []
@@ -135,7 +135,7 @@ def worker(library):
     else:
         import numba
 
-        from engine import threads
+        from engine.fast import threads
         calls, convert = our_calls, (lambda a: a)
         info = {"threading_layer": numba.threading_layer(), "policy": threads.policy,
                 "numba_threads": numba.get_num_threads()}
@@ -154,8 +154,8 @@ if {block_scipy}:
     sys.modules["scipy"] = None   # numba looks for scipy's BLAS on first use; see the notes
 t0 = time.perf_counter()
 import numpy as np, engine
-from engine.ops.conv import conv2d
-from engine.ops.pool import max_pool2d
+from engine.fast.conv import conv2d
+from engine.fast.pool import max_pool2d
 t1 = time.perf_counter()
 x = engine.from_numpy(np.ones((128, 1, 28, 28), np.float32))
 w = engine.from_numpy(np.ones((16, 1, 3, 3), np.float32)).requires_grad_(True)
@@ -260,7 +260,7 @@ def main():
         "process's fastest run. faults: page faults per call, "
         "ours and PyTorch's under default malloc.",
         f"stepgrad: Numba {info.get('numba_threads')} threads, layer "
-        f"{info.get('threading_layer')} (policy: {info.get('policy')}, engine/threads.py)"
+        f"{info.get('threading_layer')} (policy: {info.get('policy')}, engine/fast/threads.py)"
         + (f"; PyTorch {tinfo['torch_version']}, {tinfo['torch_threads']} threads."
            if tinfo else "."),
         f"first call in a fresh process, warm Numba cache: import {first['import_s']:.2f} s, "

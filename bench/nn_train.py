@@ -146,7 +146,7 @@ def worker(library, names):
     else:
         import numba
 
-        from engine import threads
+        from engine.fast import threads
         make_step = our_step
         info = {"threading_layer": numba.threading_layer(), "policy": threads.policy,
                 "numba_threads": numba.get_num_threads()}
@@ -241,7 +241,7 @@ def main():
              f"{'ok' if slow is not None and slow <= HOG_TARGET else 'MISSED'}); "
              f"PyTorch's {fmt(tslow)}x.",
              f"stepgrad: Numba {info.get('numba_threads')} threads, layer "
-             f"{info.get('threading_layer')} (policy: {info.get('policy')}, engine/threads.py)"
+             f"{info.get('threading_layer')} (policy: {info.get('policy')}, engine/fast/threads.py)"
              + (f"; PyTorch {tinfo['torch_version']}, {tinfo['torch_threads']} threads; its "
                 "LSTM row is a Python loop over nn.LSTMCell." if tinfo else "."),
              f"CNN training, peak RSS over {MEMORY_STEPS} steps (fresh process each): ours "

@@ -11,7 +11,7 @@ is fixed for the life of a process), over several alternating rounds:
   (≈ 40 µs alone), the hand-over between the two pools, median µs per pair;
 - ``prange``: one empty parallel kernel call alone, median µs.
 
-The policies: stepgrad's own (engine/threads.py, no variable set), Numba's ``omp`` layer
+The policies: stepgrad's own (engine/fast/threads.py, no variable set), Numba's ``omp`` layer
 with libgomp's default waiting (``omp``), with
 ``OMP_WAIT_POLICY=PASSIVE`` (threads sleep at once) and with a short spin before sleeping
 (``GOMP_SPINCOUNT=10000``, about 10 µs; libgomp's default spins for up to 300,000), the

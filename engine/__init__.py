@@ -24,18 +24,19 @@ from .functional import (FUNCTIONS, METHOD_FUNCTIONS, cat, concatenate, einsum, 
                          meshgrid, minimum, split, stack, where)
 from .gradcheck import GradcheckError, gradcheck
 from .higher import gradgradcheck, hessian, hvp, jacobian
-from .memory import keep_freed_memory
+from .fast.memory import keep_freed_memory
 from .ops.base import OPS, Op, scalar_ops
-from .ops.conv import conv2d
-from .ops.lstm import lstm_c, lstm_h
-from .ops.pool import avg_pool2d, max_pool2d
+from .fast.conv import conv2d
+from .fast.lstm import lstm_c, lstm_h
+from .fast.pool import avg_pool2d, max_pool2d
 from .random import get_rng, manual_seed
 from .tensor import Tensor, get_default_dtype, set_default_dtype
 from .value import Constant, Value
 
 globals().update(FUNCTIONS)  # engine.sin(x), engine.sum(x, dim=1), … (torch.sin(x))
 
-keep_freed_memory()  # page faults were a third of a CNN training step (engine/memory.py)
+# Importing engine changes nothing process-wide: malloc's thresholds (engine/fast/memory.py)
+# are set when training starts (nn.fit) or the first conv/pool op runs.
 
 __all__ = [
     "AnomalyError", "Constant", "GradcheckError", "Node", "OPS", "Op", "Tensor", "Value",

@@ -610,6 +610,7 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
     >>> h.history["loss"][-1] < 1e-3, np.round(model.weight.data, 2)
     (True, array([[3.]], dtype=float32))
     """
+    engine.keep_freed_memory()  # training from here on: reuse freed buffers (engine/fast/memory.py)
     who = "fit"
     loss_fn = _resolve_loss(loss)
     metric_fns = _resolve_metrics(metrics)

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 import engine
 from engine import gradcheck
-from engine.ops import conv as conv_mod
-from engine.ops.conv import ConvGeometry, conv2d, conv2d_reference, same_padding
-from engine.ops.pool import (
+from engine.fast import conv as conv_mod
+from engine.fast.conv import ConvGeometry, conv2d, conv2d_reference, same_padding
+from engine.fast.pool import (
     avg_pool2d,
     avg_pool2d_reference,
     max_pool2d,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.kernels import (
+from engine.fast.kernels import (
     avg_pool_backward,
     avg_pool_forward,
     col2im,
@@ -20,7 +20,7 @@ from engine.kernels import (
     max_pool_forward,
     window_tables,
 )
-from engine.kernels.direct import (
+from engine.fast.kernels.direct import (
     conv3x3_backward,
     conv3x3_forward,
     conv3x3_tall,
@@ -30,7 +30,7 @@ from engine.kernels.direct import (
     to_tall,
     to_tall_sum,
 )
-from engine.ops.pool import pool_output_size
+from engine.fast.pool import pool_output_size
 
 DTYPES = [np.float64, np.float32]
 
@@ -320,7 +320,7 @@ def scratch(name, shape, dtype):
 
 
 def tall_reference(x):
-    """The tall layout built with np.pad (engine/kernels/direct.py's module docstring)."""
+    """The tall layout built with np.pad (engine/fast/kernels/direct.py's module docstring)."""
     n, c, h, w = x.shape
     per_image = np.zeros((c, n, h + 1, w + 1), x.dtype)
     per_image[:, :, 1:, :w] = x.transpose(1, 0, 2, 3)   # a zero row above, a zero column after

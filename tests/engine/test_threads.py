@@ -1,4 +1,4 @@
-"""engine/threads.py, the thread policy: each case in a fresh interpreter (a Numba threading
+"""engine/fast/threads.py, the thread policy: each case in a fresh interpreter (a Numba threading
 layer is fixed for the life of a process)."""
 import json
 import os
@@ -19,7 +19,7 @@ def numpy_blas():  # numpy's own BLAS (Numba's first load also brings scipy's)
             if lib["user_api"] == "blas" and os.sep + "numpy" in lib["filepath"]]
 blas = numpy_blas()
 import engine
-from engine import threads
+from engine.fast import threads
 import numba
 x = engine.tensor(np.arange(2 * 3 * 5 * 4, dtype=np.float64).reshape(2, 3, 5, 4) / 50,
                   requires_grad=True)

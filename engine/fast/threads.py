@@ -1,6 +1,6 @@
 """stepgrad's thread policy: how its Numba kernels share the cores with numpy's BLAS.
 
-stepgrad's kernels (engine/kernels) run on Numba's thread pool; numpy's matrix products run
+stepgrad's kernels (engine/fast/kernels) run on Numba's thread pool; numpy's matrix products run
 on OpenBLAS's own pool. On a 2-core machine the two pools must never spin against each other,
 and the kernels must not collapse when another program keeps one core busy. The policy, set
 once by ``configure()`` when ``engine`` is imported:

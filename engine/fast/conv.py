@@ -1,7 +1,7 @@
 """conv2d: direct Numba kernels for 3×3 stride-1 padding-1 convolutions; im2col (a Numba
 kernel) + GEMMs (numpy's BLAS), the batch in L2-sized chunks, for every other geometry.
 
-The direct path (``engine/kernels/direct.py``, taken when ``ConvGeometry.direct`` and
+The direct path (``engine/fast/kernels/direct.py``, taken when ``ConvGeometry.direct`` and
 ``DIRECT_3X3``): the seed CNN's, ResNet's and Inception's 3×3 layers. It computes the same
 sums without a column matrix and without BLAS (so no hand-over between Numba's and OpenBLAS's
 thread pools); single-threaded it is about as fast as im2col + OpenBLAS, and its parallel
@@ -9,7 +9,7 @@ loops need no BLAS threads. Everything below describes the general path.
 
 Shapes: x (N, C, H, W), weight (F, C/groups, kh, kw), bias (F,), out (N, F, Ho, Wo) with
 ``Ho = (H + top + bottom − dh·(kh − 1) − 1) // sh + 1`` (Wo alike), P = Ho·Wo. With ``cols``
-the column matrix of ``engine/kernels/im2col.py`` (one column per output pixel, K = C·kh·kw
+the column matrix of ``engine/fast/kernels/im2col.py`` (one column per output pixel, K = C·kh·kw
 rows) and ``Wm = weight.reshape(F, K)``, per channel group::
 
     forward   Y  = Wm · cols (+ b)
@@ -38,7 +38,10 @@ import threading
 
 import numpy as np
 
-from ..kernels import (
+from ..ops.base import Op
+from ..testing import Bad as ErrorCase
+from ..testing import OpSpec, T, normal, register
+from .kernels import (
     col2im,
     col2im_shift,
     column_masks,
@@ -48,9 +51,7 @@ from ..kernels import (
     im2col_shift,
     window_tables,
 )
-from ..testing import Bad as ErrorCase
-from ..testing import OpSpec, T, normal, register
-from .base import Op
+from .memory import keep_freed_memory
 
 CHUNK_BYTES = 1 << 20       # column-matrix bytes per chunk: about half the 2 MiB L2 of a core
 KEEP_COLS_BYTES = 4 << 20   # keep the forward's columns for dW up to this size, else rebuild
@@ -131,7 +132,7 @@ class ConvGeometry:
 
     @property
     def direct(self):
-        """Whether the direct 3×3 kernels apply (engine/kernels/direct.py): a 3×3 kernel,
+        """Whether the direct 3×3 kernels apply (engine/fast/kernels/direct.py): a 3×3 kernel,
         stride 1, dilation 1, one group, padding 1 on every side."""
         return ((self.kh, self.kw, self.sh, self.sw, self.dh, self.dw, self.groups) ==
                 (3, 3, 1, 1, 1, 1, 1) and self.top == self.bottom == self.left == self.right == 1)
@@ -313,7 +314,7 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, relu=False):
     without the separate relu pass over the output forward and over dy backward.
 
     >>> import numpy as np, engine
-    >>> from engine.ops.conv import conv2d
+    >>> from engine.fast.conv import conv2d
     >>> x = engine.ones(1, 1, 4, 4, requires_grad=True)
     >>> w = engine.ones(2, 1, 3, 3, requires_grad=True)
     >>> y = conv2d(x, w, padding=1)
@@ -327,6 +328,7 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, relu=False):
     >>> y.sum().backward(); x.grad[0, 0, 0]   # each corner pixel is seen by 4 windows, 2 filters
     tensor([ 8., 12., 12.,  8.], shape=(4,), dtype=float32)
     """
+    keep_freed_memory()  # from the first conv on (memory.py): freed buffers are reused
     inputs = (x, w) if b is None else (x, w, b)
     return Conv2d.apply(*inputs, stride=stride, padding=padding, dilation=dilation,
                         groups=groups, relu=relu)

@@ -10,7 +10,7 @@ allocated by its caller (``engine/ops``).
 To step into a kernel with pdb, run with ``NUMBA_DISABLE_JIT=1``: the kernels then execute as
 ordinary (slow) Python.
 
-Threads: the kernels run on Numba's thread pool, configured once by ``engine/threads.py``
+Threads: the kernels run on Numba's thread pool, configured once by ``engine/fast/threads.py``
 (the thread policy: Numba's OpenMP layer with passive waiting, or its workqueue layer) when
 this package is imported. The functions exported here take ``threads.kernel_lock`` around
 each call, which serializes them only under the workqueue layer (not thread-safe).
