@@ -17,9 +17,9 @@ import builtins  # noqa: E402 (after the shadow check)
 
 from .autograd import (AnomalyError, Node, backward_steps, detect_anomaly, enable_grad, grad,
                        is_grad_enabled, module_scope, no_grad, topo_order)
-from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace,
-                       ones, ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros,
-                       zeros_like)
+from .creation import (arange, empty, empty_like, eye, from_dlpack, from_numpy, full, full_like,
+                       linspace, ones, ones_like, rand, rand_like, randint, randn, randn_like,
+                       tensor, zeros, zeros_like)
 from .functional import (FUNCTIONS, METHOD_FUNCTIONS, cat, concatenate, einsum, maximum,
                          meshgrid, minimum, split, stack, where)
 from .gradcheck import GradcheckError, gradcheck
@@ -42,7 +42,8 @@ __all__ = [
     "AnomalyError", "Constant", "GradcheckError", "Node", "OPS", "Op", "Tensor", "Value",
     *[n for n in METHOD_FUNCTIONS if not hasattr(builtins, n)],  # star-import: no sum/abs/round
     "arange", "avg_pool2d", "backward_steps", "cat", "concatenate", "conv2d", "detect_anomaly",
-    "einsum", "empty", "empty_like", "enable_grad", "eye", "from_numpy", "full", "full_like",
+    "einsum", "empty", "empty_like", "enable_grad", "eye", "from_dlpack", "from_numpy", "full",
+    "full_like",
     "get_default_dtype", "get_rng", "grad", "gradcheck", "gradgradcheck", "hessian", "hvp",
     "jacobian", "is_grad_enabled", "keep_freed_memory",
     "linspace", "lstm_c", "lstm_h", "manual_seed", "max_pool2d", "maximum", "meshgrid", "minimum",

@@ -204,6 +204,16 @@ class Tensor(Node):
     def tolist(self):
         return self.data.tolist()
 
+    def __dlpack__(self, **kwargs):
+        """DLPack export (numpy's): ``torch.from_dlpack(t)`` shares this tensor's memory."""
+        if self.requires_grad:
+            raise RuntimeError("__dlpack__: can't export a tensor that requires grad (its "
+                               "graph would be lost); use t.detach()")
+        return self.data.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        return self.data.__dlpack_device__()
+
     def __array__(self, dtype=None, copy=None):
         return self.data if dtype is None else self.data.astype(dtype, copy=False)
 
@@ -1104,6 +1114,15 @@ def _torch_order(index, shape):
 def _indexed_shape(shape, index):
     """The shape numpy gives ``x[index]`` for x of ``shape`` (without touching data)."""
     return np.broadcast_to(np.zeros((), np.int8), shape)[index].shape
+
+
+def from_dlpack(obj) -> Tensor:
+    """A Tensor sharing the memory of any DLPack producer on the CPU (a torch or JAX tensor,
+    a numpy array), keeping its dtype."""
+    if hasattr(obj, "requires_grad") and getattr(obj, "requires_grad", False) \
+            and hasattr(obj, "detach"):
+        obj = obj.detach()  # torch refuses to export a tensor that requires grad
+    return Tensor._make(np.from_dlpack(obj))
 
 
 def from_numpy(array) -> Tensor:
