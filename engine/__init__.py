@@ -15,8 +15,8 @@ from stepgrad._shadow import check_siblings as _check_siblings  # first: a clear
 _check_siblings(__name__, __file__)  # if a local file hides a package this one needs
 import builtins  # noqa: E402 (after the shadow check)
 
-from .autograd import (AnomalyError, Node, backward_steps, detect_anomaly, enable_grad, grad,
-                       is_grad_enabled, module_scope, no_grad, topo_order)
+from .autograd import (AnomalyError, BackwardOf, Node, backward_steps, detect_anomaly,
+                       enable_grad, grad, is_grad_enabled, module_scope, no_grad, topo_order)
 from .creation import (arange, empty, empty_like, eye, from_dlpack, from_numpy, full, full_like,
                        linspace, ones, ones_like, rand, rand_like, randint, randn, randn_like,
                        tensor, zeros, zeros_like)
@@ -39,7 +39,8 @@ globals().update(FUNCTIONS)  # engine.sin(x), engine.sum(x, dim=1), … (torch.s
 # are set when training starts (nn.fit) or the first conv/pool op runs.
 
 __all__ = [
-    "AnomalyError", "Constant", "GradcheckError", "Node", "OPS", "Op", "Tensor", "Value",
+    "AnomalyError", "BackwardOf", "Constant", "GradcheckError", "Node", "OPS", "Op", "Tensor",
+    "Value",
     *[n for n in METHOD_FUNCTIONS if not hasattr(builtins, n)],  # star-import: no sum/abs/round
     "arange", "avg_pool2d", "backward_steps", "cat", "concatenate", "conv2d", "detect_anomaly",
     "einsum", "empty", "empty_like", "enable_grad", "eye", "from_dlpack", "from_numpy", "full",
