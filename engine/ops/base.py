@@ -120,12 +120,19 @@ class Op:
         The node type of the inputs does the work (``Tensor.run_op``, ``Value.run_op``): a
         Tensor op handles dtypes and arrays, a Value op floats.
         """
-        kinds = {type(x).run_op for x in inputs if isinstance(x, Node)}
-        if len(kinds) != 1:
+        run = None
+        for x in inputs:
+            if isinstance(x, Node):
+                r = type(x).run_op
+                if run is None:
+                    run = r
+                elif r is not run:
+                    run = False
+        if not run:
             what = ", ".join(type(x).__name__ for x in inputs)
             raise TypeError(f"{cls.name}: expects Tensors (or Values), not a mix or none: got "
                             f"({what}); use Value for scalar graphs and Tensor for arrays")
-        return kinds.pop()(cls, inputs, params)
+        return run(cls, inputs, params)
 
     # -- what the graph walk calls --------------------------------------------------------
     def parent_grads(self, node, g, retain_graph=False, create_graph=False, parents=None):
