@@ -175,6 +175,8 @@ def _scalar(value, what):
 
 # ------------------------------------------------------------------------------------ data
 def _model_dtype(model):
+    if getattr(model, "dtype_", None) is not None:  # set by model.to(dtype) / .double()
+        return model.dtype_
     params = getattr(model, "parameters", None)
     for p in (params() if callable(params) else ()):
         return p.dtype
