@@ -23,9 +23,11 @@ import os
 FAST = os.environ.get("STEPGRAD_FAST") == "1"  # CI: small subsets, 1–2 epochs, 1 timing repeat
 
 # %%
-# One BLAS thread (before numpy is first imported; the magic below imports it): question 16
-# measures CPU time per layer, which several BLAS threads waiting for each other would blur.
+# One thread for numpy's BLAS and one for stepgrad's Numba kernels (set before either is
+# loaded): question 16 measures the CPU time of each layer, which threads waiting for each
+# other would inflate.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 # %matplotlib inline
 import time
 
@@ -259,8 +261,8 @@ print("the engine's own softplus passes:",
 
 # %%
 # CPU time of this process, not wall time: the machine is shared with other jobs, and time
-# spent waiting for a core is not a cost of the network. One BLAS thread (set at the top),
-# so the process's CPU time is the work done.
+# spent waiting for a core is not a cost of the network. One thread (set at the top), so
+# the process's CPU time is the work done.
 clock = time.process_time
 
 
@@ -363,7 +365,7 @@ ax.legend(frameon=False)
 plt.show()
 
 # %% [markdown]
-# Every convolution block's backward costs 2.0–2.2 times its forward, and the three
+# Every convolution block's backward costs 1.8–2.0 times its forward, and the three
 # residual blocks take 98 % of the iteration (the first one, at full 28×28 resolution, 60 %);
 # the SGD step is 0.2 %. The same measurement on the course's BatchNorm MLP
 # (784-256-128-64-10 with BN, notebook 07), a much smaller network:
@@ -408,13 +410,13 @@ _ = timing_table(mlp_bn, xm, fy_train[:mlp_batch],
 # - **Larger batches** ("Train longer, generalize better", "An empirical model of large-batch
 #   training", "Large batch training of convolutional networks"): fewer iterations per epoch,
 #   and the cost of an iteration grows less than its batch where fixed costs dominate. On
-#   this CPU the gain per image is small (below: 5.2 ms at batch 8, 4.8 at 128) and batch 512
+#   this CPU the gain per image is small (below: 4.7 ms at batch 8, 4.3 at 128) and batch 512
 #   is dearer per image (its activations no longer fit in the caches); on a GPU, where small
 #   batches leave most of the chip idle, it is large. The papers are about keeping the
 #   *accuracy* of small batches while doing so (learning-rate scaling, warm-up, LARS).
 # - **Lower precision** (mixed precision training, tensor cores): half the bytes per number,
 #   and hardware that multiplies them faster. On a CPU, float32 against float64 shows the
-#   first half of that (below: 1.8× faster).
+#   first half of that (below: 1.9× faster).
 # - **Less memory** ("Low-memory neural network training"): recompute activations in
 #   backward instead of storing them (checkpointing), trading time for memory.
 # - **Do not backpropagate what you do not train**: frozen layers (question 10) skip their
@@ -805,7 +807,7 @@ print(f"whole notebook: {time.perf_counter() - started:.0f} s")
 
 # %% [markdown]
 # ## What we observed
-# (Full run: 8.3 minutes on a shared 2-core CPU, most of it the two autoencoders;
+# (Full run: 6.2 minutes on a shared 2-core CPU, most of it the two autoencoders;
 # `STEPGRAD_FAST=1`: about 20 s. Data: Fashion-MNIST for the autoencoder, the timings, the
 # deep nets and the data loaders; a synthetic circle (q8, q4) and a synthetic curve (q11).)
 #
@@ -816,11 +818,12 @@ print(f"whole notebook: {time.perf_counter() - started:.0f} s")
 # - **q14:** the δ-rule by hand equals the engine's ∂C/∂W to 4·10⁻¹⁸ in every layer.
 # - **q12:** `gradcheck` catches a softplus whose backward is 2σ instead of σ (analytic
 #   1.76 against numeric 0.88).
-# - **q16:** ResNet of exercise 10, batch 64: forward 96 ms, backward 194 ms (2.0×) of CPU
-#   time, stepped and whole-network totals agreeing (201 ms); the three residual blocks are
-#   98 % of the iteration, the SGD step 0.2 %. The small BN MLP: backward ≈ forward (0.9×),
-#   SGD step 14 %. Per image: 5.2 ms at batch 8, 4.8 at 128, 8.0 at 512; float64 1.8× slower
-#   than float32; forward alone under `no_grad` 3.1× cheaper than forward + backward.
+# - **q16:** ResNet of exercise 10, batch 64, one thread: forward 94 ms, backward 175 ms
+#   (1.9×) of CPU time, the whole network measured in one piece agreeing (98 / 176 ms); the
+#   three residual blocks are 98 % of the iteration, the SGD step 0.2 %. The small BN MLP:
+#   backward ≈ forward (0.9×), SGD step 14 %. Per image: 4.7 ms at batch 8, 4.3 at 128, 7.1
+#   at 512; float64 1.9× slower than float32; forward alone under `no_grad` 2.8× cheaper
+#   than forward + backward.
 # - **q11:** the 1-16-1 relu net fits the curve to MSE 0.098 with biases, 0.867 with a bias
 #   only in the output layer, 0.943 with none.
 # - **q13:** at initialisation the first layer of a 10-layer sigmoid net gets 1.3·10⁻⁶ of the
