@@ -709,7 +709,7 @@ print(f"whole notebook: {time.perf_counter() - started:.0f} s")
 # %% [markdown]
 # ## What we observed
 # (Full run: 7.5 minutes on a shared 2-core CPU, 4.5 of them the Fashion-MNIST table;
-# `STEPGRAD_FAST=1`: about 20 s.)
+# `STEPGRAD_FAST=1`: about 11 s.)
 #
 # | test accuracy, 10 epochs (without / with BN) | Fashion-MNIST, 60,000 (stand-in) | MNIST sample, 4,000 (stand-in) | TF-Keras on Fashion-MNIST | course (MNIST, 60,000) |
 # |---|---|---|---|---|

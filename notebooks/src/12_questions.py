@@ -808,7 +808,7 @@ print(f"whole notebook: {time.perf_counter() - started:.0f} s")
 # %% [markdown]
 # ## What we observed
 # (Full run: 6.2 minutes on a shared 2-core CPU, most of it the two autoencoders;
-# `STEPGRAD_FAST=1`: about 20 s. Data: Fashion-MNIST for the autoencoder, the timings, the
+# `STEPGRAD_FAST=1`: about 11 s. Data: Fashion-MNIST for the autoencoder, the timings, the
 # deep nets and the data loaders; a synthetic circle (q8, q4) and a synthetic curve (q11).)
 #
 # - **q8:** on the circle, relu, tanh, sigmoid and |z| reach 0.95–1.00 accuracy; the linear
