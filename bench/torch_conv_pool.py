@@ -13,15 +13,15 @@ from bench.common import measure, print_table, write_json
 from bench.conv_pool import LAYERS, PADDING, layer_inputs
 
 
-def torch_calls(kind, a, param, x_grad):
+def torch_calls(kind, a, param, x_grad, padding=PADDING):
     """(forward, forward + backward) closures for one layer of PyTorch's."""
     x = a["x"].requires_grad_(x_grad)
-    if kind == "conv":
+    if kind.startswith("conv"):
         w, b = a["w"].requires_grad_(True), a["b"].requires_grad_(True)
         inputs = [t for t in (x, w, b) if t.requires_grad]
 
         def fwd():
-            return F.conv2d(x, w, b, padding=PADDING)
+            return F.conv2d(x, w, b, padding=padding)
     else:
         inputs = [x]
 

@@ -15,33 +15,36 @@ from stepgrad._shadow import check_siblings as _check_siblings  # first: a clear
 _check_siblings(__name__, __file__)  # if a local file hides a package this one needs
 import builtins  # noqa: E402 (after the shadow check)
 
-from .autograd import (AnomalyError, Node, backward_steps, detect_anomaly, enable_grad, grad,
-                       is_grad_enabled, module_scope, no_grad, topo_order)
-from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace,
-                       ones, ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros,
-                       zeros_like)
+from .autograd import (AnomalyError, BackwardOf, Node, backward_steps, detect_anomaly,
+                       enable_grad, grad, is_grad_enabled, module_scope, no_grad, topo_order)
+from .creation import (arange, empty, empty_like, eye, from_dlpack, from_numpy, full, full_like,
+                       linspace, ones, ones_like, rand, rand_like, randint, randn, randn_like,
+                       tensor, zeros, zeros_like)
 from .functional import (FUNCTIONS, METHOD_FUNCTIONS, cat, concatenate, einsum, maximum,
                          meshgrid, minimum, split, stack, where)
 from .gradcheck import GradcheckError, gradcheck
 from .higher import gradgradcheck, hessian, hvp, jacobian
-from .memory import keep_freed_memory
+from .fast.memory import keep_freed_memory
 from .ops.base import OPS, Op, scalar_ops
-from .ops.conv import conv2d
-from .ops.lstm import lstm_c, lstm_h
-from .ops.pool import avg_pool2d, max_pool2d
+from .fast.conv import conv2d
+from .fast.lstm import lstm_c, lstm_h
+from .fast.pool import avg_pool2d, max_pool2d
 from .random import get_rng, manual_seed
 from .tensor import Tensor, get_default_dtype, set_default_dtype
 from .value import Constant, Value
 
 globals().update(FUNCTIONS)  # engine.sin(x), engine.sum(x, dim=1), … (torch.sin(x))
 
-keep_freed_memory()  # page faults were a third of a CNN training step (engine/memory.py)
+# Importing engine changes nothing process-wide: malloc's thresholds (engine/fast/memory.py)
+# are set when training starts (nn.fit) or the first conv/pool op runs.
 
 __all__ = [
-    "AnomalyError", "Constant", "GradcheckError", "Node", "OPS", "Op", "Tensor", "Value",
+    "AnomalyError", "BackwardOf", "Constant", "GradcheckError", "Node", "OPS", "Op", "Tensor",
+    "Value",
     *[n for n in METHOD_FUNCTIONS if not hasattr(builtins, n)],  # star-import: no sum/abs/round
     "arange", "avg_pool2d", "backward_steps", "cat", "concatenate", "conv2d", "detect_anomaly",
-    "einsum", "empty", "empty_like", "enable_grad", "eye", "from_numpy", "full", "full_like",
+    "einsum", "empty", "empty_like", "enable_grad", "eye", "from_dlpack", "from_numpy", "full",
+    "full_like",
     "get_default_dtype", "get_rng", "grad", "gradcheck", "gradgradcheck", "hessian", "hvp",
     "jacobian", "is_grad_enabled", "keep_freed_memory",
     "linspace", "lstm_c", "lstm_h", "manual_seed", "max_pool2d", "maximum", "meshgrid", "minimum",

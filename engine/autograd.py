@@ -106,17 +106,24 @@ class AnomalyError(FloatingPointError):
     """Raised inside ``detect_anomaly()`` by the first op whose output or gradient is NaN/Inf."""
 
 
-@contextlib.contextmanager
-def module_scope(module):
+class module_scope:
     """Record ``module`` as running while the block runs (nn.Module.__call__ uses it): every
     op made inside gets ``.scope`` = the modules around it, outermost first, so pictures can
     group ops by layer. The engine only stores the objects; it knows nothing of modules."""
-    saved = state.scopes
-    state.scopes = saved + (module,)
-    try:
-        yield
-    finally:
-        state.scopes = saved
+
+    __slots__ = ("module", "saved")
+
+    def __init__(self, module):
+        self.module = module
+
+    def __enter__(self):
+        self.saved = state.scopes
+        state.scopes = self.saved + (self.module,)
+        return self
+
+    def __exit__(self, *exc):
+        state.scopes = self.saved
+        return False
 
 
 class BackwardOf:

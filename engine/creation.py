@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from .random import get_rng
-from .tensor import Tensor, from_numpy, get_default_dtype
+from .tensor import Tensor, from_dlpack, from_numpy, get_default_dtype
 
-__all__ = ["tensor", "from_numpy", "zeros", "ones", "full", "empty", "eye", "arange", "linspace",
+__all__ = ["tensor", "from_numpy", "from_dlpack", "zeros", "ones", "full", "empty", "eye",
+           "arange", "linspace",
            "rand", "randn", "randint", "zeros_like", "ones_like", "full_like", "empty_like",
            "rand_like", "randn_like"]
 

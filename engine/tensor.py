@@ -133,6 +133,9 @@ def _no_extra(op, extra, accepted):
 _REDUCE_KW = ("dim", "keepdim", "axis", "keepdims")
 
 
+_UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide}
+
+
 class Tensor(Node):
     """An n-d array with autodiff. Shapes follow numpy; operators broadcast like numpy.
 
@@ -204,6 +207,16 @@ class Tensor(Node):
     def tolist(self):
         return self.data.tolist()
 
+    def __dlpack__(self, **kwargs):
+        """DLPack export (numpy's): ``torch.from_dlpack(t)`` shares this tensor's memory."""
+        if self.requires_grad:
+            raise RuntimeError("__dlpack__: can't export a tensor that requires grad (its "
+                               "graph would be lost); use t.detach()")
+        return self.data.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        return self.data.__dlpack_device__()
+
     def __array__(self, dtype=None, copy=None):
         return self.data if dtype is None else self.data.astype(dtype, copy=False)
 
@@ -252,7 +265,11 @@ class Tensor(Node):
     @property
     def grad(self):
         """The gradient (a Tensor of this shape, no graph unless ``create_graph``), or None."""
-        return self._grad
+        g = self._grad
+        if g is None or type(g) is Tensor:
+            return g
+        self._grad = g = Tensor._make(np.asarray(g))  # the walk stores arrays: wrapped when read
+        return g
 
     @grad.setter
     def grad(self, value):
@@ -300,15 +317,19 @@ class Tensor(Node):
         return g if isinstance(g, Tensor) else Tensor._make(np.asarray(g))
 
     def receive_grad(self, g):
+        # Arrays are stored as they come (wrapped into a Tensor when .grad is read): most
+        # intermediate gradients are never looked at.
         if self.grad_fn is not None:  # intermediate: assigned per walk, never compounded
-            self._grad = self.wrap_grad(g)
+            self._grad = g
         elif self._grad is None:      # a copy: g may be shared with other nodes
-            self._grad = g if isinstance(g, Tensor) else Tensor._make(np.array(g, self.dtype))
-        elif isinstance(g, Tensor) or self._grad.requires_grad:
-            self._grad = self._grad + g  # leaves accumulate, as in PyTorch (here with graph)
-        else:
-            self._grad.data += g
+            self._grad = g if isinstance(g, Tensor) else np.array(g, self.dtype)
+        elif isinstance(g, Tensor) or (type(self._grad) is Tensor and self._grad.requires_grad):
+            self._grad = self.grad + g  # leaves accumulate, as in PyTorch (here with graph)
+        elif type(self._grad) is Tensor:
+            self._grad.data += g        # in place, as PyTorch accumulates
             self._grad._vc.n += 1
+        else:
+            self._grad += g             # an array this tensor owns
 
     def detach(self) -> "Tensor":
         """A new leaf sharing this data (and its version counter), cut from the graph."""
@@ -333,15 +354,22 @@ class Tensor(Node):
     def run_op(cls, inputs, params):
         """Make ``cls``'s output from ``inputs``: dtypes joined, graph recorded when needed."""
         like = next(x for x in inputs if isinstance(x, Tensor))
-        ts = [as_tensor(x, like) for x in inputs]
-        floats = {t.dtype for t in ts if t.dtype.kind == "f"}
-        if len(floats) > 1:
-            raise TypeError(f"{cls.name}: dtype mismatch {' vs '.join(sorted(map(str, floats)))}"
-                            f" (shapes {[t.shape for t in ts]}); convert one with .float() or "
-                            f".double() -- stepgrad never upcasts silently")
-        if floats or cls.float_only:  # integers and booleans join the float dtype
-            f = floats.pop() if floats else _default["float"]
-            ts = [t if t.dtype == f else Tensor._make(t.data.astype(f)) for t in ts]
+        ts = [x if isinstance(x, Tensor) else as_tensor(x, like) for x in inputs]
+        f, other = None, False  # the one float dtype; whether some input is not float
+        for t in ts:
+            dt = t.data.dtype
+            if dt.kind != "f":
+                other = True
+            elif f is None:
+                f = dt
+            elif dt != f:
+                floats = sorted({str(t.data.dtype) for t in ts if t.data.dtype.kind == "f"})
+                raise TypeError(f"{cls.name}: dtype mismatch {' vs '.join(floats)} (shapes "
+                                f"{[t.shape for t in ts]}); convert one with .float() or "
+                                f".double() -- stepgrad never upcasts silently")
+        if other and (f is not None or cls.float_only):  # ints and bools join the float dtype
+            f = f or _default["float"]
+            ts = [t if t.data.dtype == f else Tensor._make(t.data.astype(f)) for t in ts]
         op = cls()
         grad_on = state.grad_enabled and cls.differentiable
         op.needs_grad = tuple(grad_on and t.requires_grad for t in ts)
@@ -386,6 +414,23 @@ class Tensor(Node):
                                f"transpose) while recording gradients is not supported: "
                                f"compute out of place (engine.where, engine.cat, x = x + y)")
         if not recording:
+            ufunc = _UFUNCS.get(op_cls.name)
+            other = others[0] if others else None
+            if ufunc is not None and not params and (
+                    not isinstance(other, Tensor) or other.data.dtype == self.data.dtype):
+                # Straight into the memory, no temporary (what optimizer steps run on).
+                other = other.data if isinstance(other, Tensor) else other
+                try:
+                    ufunc(self.data, other, out=self.data, casting="same_kind")
+                except (ValueError, TypeError):  # shape or dtype: say it our way
+                    try:
+                        shape = np.broadcast_shapes(self.shape, np.shape(other))
+                    except ValueError:
+                        shape = np.shape(other)
+                    self._write(what, np.empty(shape, np.result_type(self.data, other)))
+                    raise
+                self._vc.n += 1
+                return self
             with autograd.no_grad():
                 new = op_cls.apply(self, *others, **params).data
             self._write(what, new)
@@ -1104,6 +1149,15 @@ def _torch_order(index, shape):
 def _indexed_shape(shape, index):
     """The shape numpy gives ``x[index]`` for x of ``shape`` (without touching data)."""
     return np.broadcast_to(np.zeros((), np.int8), shape)[index].shape
+
+
+def from_dlpack(obj) -> Tensor:
+    """A Tensor sharing the memory of any DLPack producer on the CPU (a torch or JAX tensor,
+    a numpy array), keeping its dtype."""
+    if hasattr(obj, "requires_grad") and getattr(obj, "requires_grad", False) \
+            and hasattr(obj, "detach"):
+        obj = obj.detach()  # torch refuses to export a tensor that requires grad
+    return Tensor._make(np.from_dlpack(obj))
 
 
 def from_numpy(array) -> Tensor:

@@ -175,6 +175,8 @@ class Module(KerasModelMixin):
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"{type(self).__name__}.to: a floating point dtype, got {dtype}")
+        for m in self.modules():  # remembered, so layers built later (Dense) follow it
+            object.__setattr__(m, "dtype_", dtype)
         for _, t in list(self.named_parameters()) + list(self.named_buffers()):
             if t.dtype.kind == "f" and t.dtype != dtype:
                 t.data = t.data.astype(dtype)

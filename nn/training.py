@@ -175,6 +175,8 @@ def _scalar(value, what):
 
 # ------------------------------------------------------------------------------------ data
 def _model_dtype(model):
+    if getattr(model, "dtype_", None) is not None:  # set by model.to(dtype) / .double()
+        return model.dtype_
     params = getattr(model, "parameters", None)
     for p in (params() if callable(params) else ()):
         return p.dtype
@@ -608,6 +610,7 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
     >>> h.history["loss"][-1] < 1e-3, np.round(model.weight.data, 2)
     (True, array([[3.]], dtype=float32))
     """
+    engine.keep_freed_memory()  # training from here on: reuse freed buffers (engine/fast/memory.py)
     who = "fit"
     loss_fn = _resolve_loss(loss)
     metric_fns = _resolve_metrics(metrics)

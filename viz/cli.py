@@ -42,13 +42,21 @@ def tour(args) -> int:
         if hasattr(obj, "savefig"):
             viz.plots._save(obj, path)
         elif isinstance(obj, viz.Player):
-            obj.save(path)
+            try:
+                obj.save(path)
+            except viz.GraphvizNotFound as e:  # the page embeds the laid-out SVG: skip it
+                if not missing_dot:
+                    print(f"note: writing .dot files instead of .svg, no player pages: {e}",
+                          file=sys.stderr)
+                missing_dot.append(path)
+                return
         else:
             try:
                 viz.save(obj, path)
             except viz.GraphvizNotFound as e:  # still useful: the DOT text renders anywhere
                 if not missing_dot:
-                    print(f"note: writing .dot files instead of .svg: {e}", file=sys.stderr)
+                    print(f"note: writing .dot files instead of .svg, no player pages: {e}",
+                          file=sys.stderr)
                 missing_dot.append(path)
                 path = path.with_suffix(".dot")
                 viz.save(obj, path)

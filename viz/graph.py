@@ -30,7 +30,7 @@ import numpy as np
 from engine import Value
 
 from . import style
-from .model import GraphModel, is_time_step
+from .model import GraphModel, is_backward_pass, is_time_step
 from .render import Graph, svg_size
 from .style import FONT, KINDS, GradScale
 from .text import fmt_num, grad_summary, op_label, rule, step_text, summary, text_width
@@ -215,7 +215,8 @@ class View:
                 op = self._op_text(n)
             item = Item(gm.ids[n], [n], n, kind, title, op=op,
                         tooltip=rule(n, self.name_map) if op else "",
-                        scope=gm.scopes[n] if self.group_modules else ())
+                        scope=gm.scopes[n] if self.group_modules else
+                        tuple(s for s in gm.scopes[n] if is_backward_pass(s)))
             self.items[item.id] = item
             self.rep[n] = item.id
         # Hidden nodes map to what shows them.
@@ -717,8 +718,14 @@ class _Clusters:
             for child in self.order:
                 if len(child) == len(path) + 1 and child[:len(path)] == path:
                     with graph.subgraph(name=f"cluster_{index[child]}") as c:
-                        c.attr(label=gm.scope_labels.get(child[-1], ""), style="rounded",
-                               color="#7f7f7f", fontcolor="#555555")
+                        label = gm.scope_labels.get(child[-1], "")
+                        if label.startswith("backward of "):  # made by a create_graph walk
+                            c.attr(label=gm.scope_labels.get(child[-1], ""),
+                                   style="rounded,dashed", color="#8e44ad",
+                                   fontcolor="#8e44ad")
+                        else:
+                            c.attr(label=gm.scope_labels.get(child[-1], ""), style="rounded",
+                                   color="#7f7f7f", fontcolor="#555555")
                         fill(c, child)
 
         fill(g, ())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine import Tensor, Value, topo_order
+from engine import BackwardOf, Tensor, Value, topo_order
 
 from .text import display_name
 
@@ -44,6 +44,11 @@ def param_names(model=None, params=None) -> dict:
 def is_time_step(s) -> bool:
     """A recurrent layer's ``TimeStep`` marker on the scope stack (not a Module)."""
     return hasattr(s, "t") and hasattr(s, "layer")
+
+
+def is_backward_pass(s) -> bool:
+    """The marker of ops recorded by a ``create_graph=True`` backward (engine.BackwardOf)."""
+    return isinstance(s, BackwardOf)
 
 
 class GraphModel:
@@ -136,6 +141,8 @@ class GraphModel:
                     continue
                 if is_time_step(s):
                     labels[id(s)] = f"t = {s.t}"
+                elif is_backward_pass(s):
+                    labels[id(s)] = f"backward of {s.node.op}"
                 elif id(s) in known:
                     labels[id(s)] = known[id(s)]
                 else:

@@ -120,18 +120,39 @@ class Op:
         The node type of the inputs does the work (``Tensor.run_op``, ``Value.run_op``): a
         Tensor op handles dtypes and arrays, a Value op floats.
         """
-        kinds = {type(x).run_op for x in inputs if isinstance(x, Node)}
-        if len(kinds) != 1:
+        run = None
+        for x in inputs:
+            if isinstance(x, Node):
+                r = type(x).run_op
+                if run is None:
+                    run = r
+                elif r is not run:
+                    run = False
+        if not run:
             what = ", ".join(type(x).__name__ for x in inputs)
             raise TypeError(f"{cls.name}: expects Tensors (or Values), not a mix or none: got "
                             f"({what}); use Value for scalar graphs and Tensor for arrays")
-        return kinds.pop()(cls, inputs, params)
+        return run(cls, inputs, params)
 
     # -- what the graph walk calls --------------------------------------------------------
     def parent_grads(self, node, g, retain_graph=False, create_graph=False, parents=None):
         """One gradient per parent of ``node`` (made by this op) for upstream gradient ``g``."""
         if parents is None:
             parents = node.parents
+        if self.versions is None and not create_graph:  # a Value graph: plain floats, fast
+            try:
+                if len(parents) == 2:  # (no list: this line runs once per scalar node)
+                    grads = self.backward(g, parents[0].data, parents[1].data, out=node.data)
+                else:
+                    grads = self.backward(g, *[p.data for p in parents], out=node.data)
+            except (ZeroDivisionError, OverflowError):
+                # Python floats raise where numpy's IEEE rules give the answer (0.0 ** -1 is
+                # inf): the same formula again on numpy floats, as for tensors.
+                f = np.float64
+                grads = self.backward(f(g), *(f(p.data) for p in parents), out=f(node.data))
+            if not self.trusted:
+                return self._check_grads(grads, len(parents), False)
+            return grads if type(grads) is tuple else (grads,)
         tensor_op = self.versions is not None  # Value graphs keep nothing to free or check
         if tensor_op:
             if self.saved is FREED:
@@ -146,15 +167,7 @@ class Op:
                                    f"cannot go through it")
             grads = self.backward(g, *parents, out=node)
         else:
-            try:
-                grads = self.backward(g, *[p.data for p in parents], out=node.data)
-            except (ZeroDivisionError, OverflowError):
-                if tensor_op:
-                    raise
-                # A Value graph runs on Python floats (fast); where they raise (0.0 ** -1),
-                # numpy's float rules give the IEEE answer (inf) as for tensors.
-                f = np.float64
-                grads = self.backward(f(g), *(f(p.data) for p in parents), out=f(node.data))
+            grads = self.backward(g, *[p.data for p in parents], out=node.data)
         if not self.trusted:
             grads = self._check_grads(grads, len(parents), create_graph)
         elif type(grads) is not tuple:

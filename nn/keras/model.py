@@ -82,7 +82,7 @@ class KerasModelMixin:
 
     def _keras_bind_optimizer(self):
         """Turn a name or recipe into an ``nn.optim`` optimizer when the model is built."""
-        from ..training import _needs_build, build_model, resolve_optimizer
+        from ..training import _model_dtype, _needs_build, build_model, resolve_optimizer
         optimizer = self.__dict__.get("optimizer")
         if hasattr(optimizer, "param_groups"):
             return
@@ -90,7 +90,7 @@ class KerasModelMixin:
             shape = self._keras_input_shape()
             if shape is None:
                 return  # built by the first fit
-            build_model(self, np.zeros((1,) + shape, np.float32))
+            build_model(self, np.zeros((1,) + shape, _model_dtype(self)))
         self.optimizer = resolve_optimizer(optimizer, self, "compile")
 
     # -- train / evaluate / predict --------------------------------------------------------------

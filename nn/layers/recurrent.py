@@ -98,7 +98,7 @@ def _rnn_step(cell, xw_t, h, act, whh_t):
 def _lstm_step(cell, xw_t, state, whh_t):
     h, c = state
     gates = xw_t + h @ whh_t
-    if cell.fused:  # two ops (engine/ops/lstm.py): the same math, a fraction of the cost
+    if cell.fused:  # two ops (engine/fast/lstm.py): the same math, a fraction of the cost
         c = engine.lstm_c(gates, c)
         return engine.lstm_h(gates, c), c
     H = cell.hidden_size

@@ -38,6 +38,7 @@ class Optimizer:
     """
 
     def __init__(self, params, defaults: dict):
+        engine.keep_freed_memory()  # training from here on: reuse freed buffers (see there)
         self.defaults = dict(defaults)
         self.state: dict = {}  # Parameter -> {name: ndarray or int}; keyed by identity
         self.param_groups: list[dict] = []

@@ -1,7 +1,8 @@
 # %% [markdown]
-# # 8 · Inception vs ResNet on 800 Fashion-MNIST images
+# # 8 · CNN architectures: VGG, Inception, ResNet; Inception vs ResNet on 800 Fashion-MNIST
 #
-# **What the exercise asks** (course 001, exercise 10, Keras):
+# **What the exercises ask** (course 001, "Arquiteturas de CNNs": exercise 6 on the three
+# architectures, and exercise 10, Keras):
 #
 # - Load **Fashion-MNIST** (28×28 grey images of 10 kinds of clothing), pixels divided by 255.
 # - Build two networks from the blocks seen in class, both ending in
@@ -80,7 +81,7 @@ COURSE = {("Inception", "train"): (0.345, 0.858), ("Inception", "test"): (0.715,
 started = time.perf_counter()
 
 # %% [markdown]
-# ## The data
+# ## `001-ex10-data` — the data
 # `nn.datasets.fashion_mnist(download=False)` reads Fashion-MNIST from its cache folder and
 # never goes to the network. When it is not cached, the notebook tries Debian's package
 # `dataset-fashion-mnist` (`apt-get install dataset-fashion-mnist`), which ships the same
@@ -152,7 +153,7 @@ viz.show_images(x_sub[:16], labels=y_sub[:16],
                 class_names=FASHION_CLASSES if DATASET == "Fashion-MNIST" else None)
 
 # %% [markdown]
-# ## The two networks
+# ## `001-ex10-inception`, `001-ex10-resnet` — the two networks
 # `nn.models.inception_net()` and `nn.models.resnet()` build the course's Keras models from
 # stepgrad's layers. They return **logits** (no softmax layer): the loss `'cross_entropy'`
 # applies the softmax inside, in the stable log-sum-exp form — the same function of the
@@ -171,7 +172,98 @@ for name, make, course_count in (("Inception", nn.models.inception_net, 196_154)
     assert s.total_params == course_count, (name, s.total_params)
 
 # %% [markdown]
-# ## Training, exactly as the exercise says
+# The course's `model.summary()` printed a count for every Keras layer; the same counts from
+# our modules (a `Conv2d` with its bias; in Inception the order is 1×1 f1, 1×1 f2_in,
+# 1×1 f3_in, 3×3, 5×5, the pool branch's 1×1):
+
+# %%
+def n_params(module):
+    return sum(p.data.size for p in module.parameters())
+
+
+inc, res = nn.models.inception_net(), nn.models.resnet()
+ours_counts = {
+    "Inception module 1": [n_params(m) for m in (inc[0].b1, inc[0].b2[0], inc[0].b3[0],
+                                                 inc[0].b2[1], inc[0].b3[1], inc[0].b4[1])],
+    "Inception module 2": [n_params(m) for m in (inc[2].b1, inc[2].b2[0], inc[2].b3[0],
+                                                 inc[2].b2[1], inc[2].b3[1], inc[2].b4[1])],
+    "Inception dense": [n_params(inc[-1])],
+    "ResNet block 1": [n_params(res[0].conv1), n_params(res[0].conv2), n_params(res[0].project)],
+    "ResNet blocks 2, 3": [n_params(res[2].conv1), n_params(res[2].conv2),
+                           n_params(res[4].conv1), n_params(res[4].conv2)],
+    "ResNet dense": [n_params(res[-1])],
+}
+course_counts = {
+    "Inception module 1": [64, 64, 64, 9_248, 25_632, 32],
+    "Inception module 2": [3_616, 7_232, 7_232, 36_928, 102_464, 1_808],
+    "Inception dense": [1_770],
+    "ResNet block 1": [640, 36_928, 128],
+    "ResNet blocks 2, 3": [36_928, 36_928, 36_928, 36_928],
+    "ResNet dense": [650],
+}
+for part, ours in ours_counts.items():
+    print(f"{part:<20} ours {ours}\n{'':<20} course {course_counts[part]}  "
+          f"{'identical' if ours == course_counts[part] else 'DIFFERENT'}")
+
+# %% [markdown]
+# ### `001-ex10-plot_model` — the model graphs
+# The course's listing imports Keras's `plot_model` to draw the two architectures (no call is
+# printed). `viz.draw_graph(output, level='module')` draws one node per layer, as
+# `plot_model` does, from a forward pass of one (blank) image; `expand=` opens the listed
+# modules into their branches. The Inception modules' four branches and their
+# concatenation, and ResNet's `add` of the shortcut, are the point of the picture.
+
+# %%
+blank = Tensor(np.zeros((1, 1, 28, 28), dtype=np.float32))
+viz.draw_graph(inc(blank), level="module", expand=["0", "2"], show_data=False, show_grad=False)
+
+# %%
+viz.draw_graph(res(blank), level="module", expand=["0", "2", "4"], show_data=False,
+               show_grad=False)
+
+# %% [markdown]
+# ### `001-ex6` — VGG, Inception, ResNet: the main difference in their convolution layers
+# (a) VGG has same-size 3×3 filters, Inception and ResNet 5×5 filters or concatenation;
+# (b) Inception trains deeper than VGG, which trains deeper than ResNet; (c) VGG sequential
+# convs, ResNet concatenates maps of different filters, Inception has a filter bank that
+# skips to later layers; (d) **VGG sequential convolutions, Inception parallel ones, ResNet
+# activation maps that leave the sequential flow and skip layers.** The course's answer is
+# (d): the difference is the *flow*. Shown with one block of each, on the same input of 64
+# channels: VGG's output is a function of the last conv only; Inception's output channels
+# are the *concatenation* of its four parallel branches (the count adds up); ResNet's keeps
+# the input's 64 channels because the shortcut is *added*, not concatenated — and no 5×5
+# filter is involved. Removing the convolutions' contribution (zero weights) shows the skip:
+# VGG and Inception output nothing, ResNet passes its input through.
+
+# %%
+engine.manual_seed(0)
+x64 = Tensor(np.abs(engine.get_rng().normal(size=(1, 64, 14, 14))).astype(np.float32))
+vgg_block = nn.Sequential(nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(),
+                          nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+blocks = {"VGG block": vgg_block,
+          "Inception module": nn.models.InceptionModule(64, 32, 64, 64, 64, 64, 16),
+          "residual block": nn.models.ResidualBlock(64, 64)}
+for name, block in blocks.items():
+    out = block(x64)
+    with engine.no_grad():
+        for p in block.parameters():
+            p.copy_(np.zeros(p.shape, dtype=np.float32))
+        zeroed = block(x64)
+    passes = zeroed.shape == x64.shape and bool(np.allclose(zeroed.data, x64.data))
+    print(f"{name:<17} (1, 64, 14, 14) → {tuple(out.shape)};  with every weight zero, "
+          f"the output is the input: {passes}")
+print(f"Inception's {blocks['Inception module'].out_channels} channels = 32 + 64 + 64 + 16 "
+      f"(the 1×1, 3×3, 5×5 and pool branches, concatenated)")
+
+# %%
+from IPython.display import display  # noqa: E402 - three pictures from one cell
+
+for name, block in blocks.items():
+    print(name)
+    display(viz.draw_graph(block(x64), level="module", show_data=False, show_grad=False))
+
+# %% [markdown]
+# ## `001-ex10-train` — training, exactly as the exercise says
 # SGD lr 0.05, momentum 0.8, batch 64, 100 epochs on the first 800 images, reshuffled every
 # epoch (Keras's `fit` shuffles by default; so does `nn.fit`). `nn.optim.SGD` follows
 # PyTorch's momentum rule (b ← μ·b + g, θ ← θ − lr·b) and Keras the other form
@@ -320,7 +412,9 @@ print(f"whole notebook: {(time.perf_counter() - started) / 60:.1f} min")
 #   against 0.761; course 0.800 against 0.758): it is wrong less often, but when it is wrong
 #   it is very sure of it, and those images make its test loss high. Some of them give the
 #   true class a probability below 10⁻⁷ (the clipped loss is lower: 1.078).
-# - Which alternative: **(a)**, the course's answer — ResNet fits the training data
+#
+# ### `001-ex10-q` — which alternative fits the results
+# - **(a)**, the course's answer — ResNet fits the training data
 #   perfectly, with a much higher test loss (overfitting), and Inception has room for
 #   improvement. Not (b): neither network generalises well (gaps of 0.41 and 1.12 in loss)
 #   and Inception's test accuracy is the lower one. Not (c): a smaller learning rate would

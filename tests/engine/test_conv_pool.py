@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 import engine
 from engine import gradcheck
-from engine.ops import conv as conv_mod
-from engine.ops.conv import ConvGeometry, conv2d, conv2d_reference, same_padding
-from engine.ops.pool import (
+from engine.fast import conv as conv_mod
+from engine.fast.conv import ConvGeometry, conv2d, conv2d_reference, same_padding
+from engine.fast.pool import (
     avg_pool2d,
     avg_pool2d_reference,
     max_pool2d,
@@ -87,7 +87,8 @@ def conv_configs(draw):
 def plans(draw):
     """Settings that steer conv2d's plan: chunk size (tiny ones split even a small batch, the
     last chunk partial), column layout, and keeping the columns vs rebuilding them."""
-    return {"CHUNK_BYTES": draw(st.sampled_from([1, 200, 1000, conv_mod.CHUNK_BYTES])),
+    return {"DIRECT_3X3": draw(st.booleans()),
+            "CHUNK_BYTES": draw(st.sampled_from([1, 200, 1000, conv_mod.CHUNK_BYTES])),
             "PER_SAMPLE_MIN_P": draw(st.sampled_from([1, 10**9])),
             "KEEP_COLS_BYTES": draw(st.sampled_from([0, conv_mod.KEEP_COLS_BYTES]))}
 
@@ -138,7 +139,7 @@ def test_conv2d_computes_only_the_gradients_asked_for(which, keep):
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), np.ones(3)
     ts = [T(a, requires_grad=r) for a, r in zip((x, w, b), which, strict=True)]
-    with patched({"KEEP_COLS_BYTES": keep}):
+    with patched({"KEEP_COLS_BYTES": keep, "DIRECT_3X3": False}):  # the im2col path's plan
         out = conv2d(*ts, padding=1)
     op = out.grad_fn
     assert (op.saved[0] is None) == (not which[1] or keep > 0)   # x only to rebuild columns
@@ -170,6 +171,84 @@ def test_conv2d_gradcheck(case, per_sample):
     b = T(rng.standard_normal(case["w"][0]))
     with patched({"PER_SAMPLE_MIN_P": 1 if per_sample else 10**9}):
         assert gradcheck(lambda x, w, b: conv2d(x, w, b, **case["p"]), x, w, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@given(n=st.integers(1, 3), c=st.integers(1, 5), f=st.integers(1, 6), h=st.integers(1, 9),
+       w=st.integers(1, 9), padding=st.sampled_from([1, (1, 1), "same", "SAME"]),
+       need=st.sampled_from([(True, True, True), (False, True, True), (True, False, False)]),
+       seed=st.integers(0, 2**32 - 1))
+def test_conv2d_direct_3x3_equals_im2col_and_loops(dtype, n, c, f, h, w, padding, need, seed):
+    """3x3, stride 1, padding 1 takes the direct kernels; the im2col path and the loops agree
+    on the output and on every gradient asked for."""
+    rng = np.random.default_rng(seed)
+    x, wt, b = rng.standard_normal((n, c, h, w)), rng.standard_normal((f, c, 3, 3)), \
+        rng.standard_normal(f)
+    g = rng.standard_normal((n, f, h, w))
+    results = []
+    for direct in (True, False):
+        ts = [T(a, requires_grad=r, dtype=dtype) for a, r in zip((x, wt, b), need, strict=True)]
+        with patched({"DIRECT_3X3": direct}):
+            out = conv2d(*ts, padding=padding)
+            took_direct = not hasattr(out.grad_fn.geo, "per_sample")
+            out.backward(g.astype(dtype))
+        assert took_direct == direct
+        assert out.dtype == dtype
+        results.append([out.data] + [t.grad for t in ts])
+    ref = [conv2d_reference(x, wt, b, padding=1)] + list(
+        conv2d_backward_reference(x, wt, g, 1, 1, 1, 1))
+    tol = {"rtol": 1e-4, "atol": 1e-4} if dtype == np.float32 else {"rtol": 1e-10, "atol": 1e-12}
+    for k, want in enumerate(ref):
+        if k == 0 or need[k - 1]:
+            np.testing.assert_allclose(results[0][k], want, **tol)
+            np.testing.assert_allclose(results[0][k], results[1][k], **tol)
+        else:
+            assert results[0][k] is None and results[1][k] is None
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5, 4, 4), (1, 1, 1, 1, 2), (3, 2, 6, 7, 5)])
+def test_conv2d_direct_3x3_gradcheck(shape):
+    n, c, f, h, w = shape
+    rng = np.random.default_rng(2)
+    x, wt = T(rng.standard_normal((n, c, h, w))), T(rng.standard_normal((f, c, 3, 3)))
+    b = T(rng.standard_normal(f))
+    out = conv2d(x, wt, b, padding=1)
+    assert not hasattr(out.grad_fn.geo, "per_sample")  # the direct kernels ran
+    assert gradcheck(lambda x, w, b: conv2d(x, w, b, padding=1), x, wt, b)
+
+
+@pytest.mark.parametrize("params", [dict(padding=1), dict(padding="same", stride=2),
+                                    dict(padding=(0, 1), dilation=2)],
+                         ids=["direct-3x3", "im2col-stride2", "im2col-dilated"])
+@pytest.mark.parametrize("direct", [True, False], ids=["direct-on", "direct-off"])
+@settings(max_examples=10)
+@given(n=st.integers(1, 2), c=st.integers(1, 3), f=st.integers(1, 4), h=st.integers(5, 8),
+       w=st.integers(5, 8), seed=st.integers(0, 2**32 - 1))
+def test_conv2d_fused_relu_equals_conv_then_relu(params, direct, n, c, f, h, w, seed):
+    rng = np.random.default_rng(seed)
+    arrays = rng.standard_normal((n, c, h, w)), rng.standard_normal((f, c, 3, 3)), \
+        rng.standard_normal(f)
+    with patched({"DIRECT_3X3": direct}):
+        fused_in = [T(a) for a in arrays]
+        fused = conv2d(*fused_in, **params, relu=True)
+        plain_in = [T(a) for a in arrays]
+        plain = conv2d(*plain_in, **params).relu()
+        np.testing.assert_allclose(fused.data, plain.data, rtol=1e-12, atol=1e-12)
+        assert (fused.data == 0).any() and (fused.data > 0).any()  # the mask matters
+        assert "then relu" in fused.grad_fn.describe()
+        g = rng.standard_normal(fused.shape)
+        fused.backward(g)
+        plain.backward(g)
+    for a, b in zip(fused_in, plain_in, strict=True):
+        np.testing.assert_allclose(a.grad, b.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_conv2d_fused_relu_gradcheck():
+    rng = np.random.default_rng(5)
+    x, wt, b = T(rng.standard_normal((2, 2, 5, 6))), T(rng.standard_normal((3, 2, 3, 3))), \
+        T(rng.standard_normal(3))
+    for params in (dict(padding=1), dict(padding=0, stride=2)):
+        assert gradcheck(lambda x, w, b, p=params: conv2d(x, w, b, relu=True, **p), x, wt, b)
 
 
 def test_same_padding_follows_tensorflow():

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.kernels import (
+from engine.fast.kernels import (
     avg_pool_backward,
     avg_pool_forward,
     col2im,
@@ -20,7 +20,17 @@ from engine.kernels import (
     max_pool_forward,
     window_tables,
 )
-from engine.ops.pool import pool_output_size
+from engine.fast.kernels.direct import (
+    conv3x3_backward,
+    conv3x3_forward,
+    conv3x3_tall,
+    conv3x3_tall_dw,
+    from_tall,
+    tall_shape,
+    to_tall,
+    to_tall_sum,
+)
+from engine.fast.pool import pool_output_size
 
 DTYPES = [np.float64, np.float32]
 
@@ -38,6 +48,12 @@ def warm_jit():
         max_pool_backward(out, idx, x.reshape(1, 1, 9))
         avg_pool_forward(x, out, 2, 2, 1, 1, 0, 0, True)
         avg_pool_backward(out, x, 2, 2, 1, 1, 0, 0, True)
+        w = np.ones((2, 1, 3, 3), dt)
+        for relu in (False, True):
+            _, xt = conv3x3_forward(x, w, None, scratch, relu=relu)
+        conv3x3_backward(np.ones((1, 2, 3, 3), dt), xt, w, scratch)
+        for masked in (False, True):
+            to_tall_sum(x, np.empty(tall_shape(1, 3, 3, 1), dt), np.empty((1, 1)), x, masked)
 
 
 # --------------------------------------------------------------------------- im2col / col2im
@@ -294,3 +310,158 @@ def test_kernels_take_chunks_of_a_larger_array(kind, seed):
     run_col2im(kind, part, dx[2:4], args)
     assert not dx[:2].any() and not dx[4:].any()
     np.testing.assert_allclose(dx[2:4], col2im_reference(part, (2, 2, 4, 4), *args))
+
+
+# --------------------------------------------------------------------------- direct 3x3
+def scratch(name, shape, dtype):
+    """The wrappers' scratch-buffer hook: a fresh NaN-filled array (garbage in, so a kernel
+    that reads a scratch entry before writing it shows up as NaN)."""
+    return np.full(shape, np.nan, dtype)
+
+
+def tall_reference(x):
+    """The tall layout built with np.pad (engine/fast/kernels/direct.py's module docstring)."""
+    n, c, h, w = x.shape
+    per_image = np.zeros((c, n, h + 1, w + 1), x.dtype)
+    per_image[:, :, 1:, :w] = x.transpose(1, 0, 2, 3)   # a zero row above, a zero column after
+    flat = per_image.reshape(c, -1)
+    return np.concatenate([np.zeros((c, 1), x.dtype), flat,
+                           np.zeros((c, w + 1 + 1), x.dtype)], axis=1)  # last zero row, guard
+
+
+def conv3x3_reference(x, w, b=None):
+    """conv2d(x, w, b, padding=1) for 3x3 w, through np.pad and sliding windows."""
+    win = np.lib.stride_tricks.sliding_window_view(
+        np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1))), (3, 3), axis=(2, 3))   # (N, C, H, W, 3, 3)
+    out = np.einsum("nchwij,fcij->nfhw", win, w)
+    return out if b is None else out + b[:, None, None]
+
+
+def conv3x3_grads_reference(x, w, g):
+    """(dx, dw) of Σ g·conv3x3_reference(x, w): every tap (i, j) sends g·w to the input pixel
+    it read and g·x to the weight."""
+    n, c, h, wd = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+    for i in range(3):
+        for j in range(3):
+            dxp[:, :, i:i + h, j:j + wd] += np.einsum("nfhw,fc->nchw", g, w[:, :, i, j])
+            dw[:, :, i, j] = np.einsum("nfhw,nchw->fc", g, xp[:, :, i:i + h, j:j + wd])
+    return dxp[:, :, 1:-1, 1:-1], dw
+
+
+def conv3x3_im2col(x, w):
+    """The general path on the same input: im2col kernel + one GEMM (the op's other route)."""
+    n, c, h, wd = x.shape
+    args = (3, 3, 1, 1, 1, 1, 1, 1, h, wd)
+    cols = run_im2col(KINDS[0], x, args)                        # (C·9, N·H·W)
+    return (w.reshape(w.shape[0], -1) @ cols).reshape(-1, n, h, wd).transpose(1, 0, 2, 3)
+
+
+@st.composite
+def direct_shapes(draw):
+    """Batch, channels, filters and image sizes, 1x1 images and odd sizes included."""
+    return (draw(st.integers(1, 3)), draw(st.integers(1, 5)), draw(st.integers(1, 7)),
+            draw(st.integers(1, 9)), draw(st.integers(1, 9)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(shape=direct_shapes(), seed=st.integers(0, 2**32 - 1))
+def test_tall_layout_round_trip(dtype, shape, seed):
+    n, c, _, h, w = shape
+    x = np.random.default_rng(seed).standard_normal((n, c, h, w)).astype(dtype)
+    xt = np.full(tall_shape(n, h, w, c + 2), np.nan, dtype)  # two extra channels: all zero
+    to_tall(x, xt)
+    np.testing.assert_array_equal(xt[:c], tall_reference(x))
+    assert not xt[c:].any()
+    back = np.full((n, c, h, w), np.nan, dtype)
+    from_tall(xt, back, np.zeros(c, dtype), False)
+    np.testing.assert_array_equal(back, x)
+    bias = np.arange(c, dtype=dtype) - 1.0
+    from_tall(xt, back, bias, True)   # + bias, then relu
+    np.testing.assert_array_equal(back, np.maximum(x + bias[:, None, None], 0))
+    xt2, sums = np.full(tall_shape(n, h, w, c), np.nan, dtype), np.full((n, c), np.nan)
+    to_tall_sum(x, xt2, sums, x, False)       # the same layout, and each plane's sum
+    np.testing.assert_array_equal(xt2, tall_reference(x))
+    np.testing.assert_allclose(sums, x.astype(np.float64).sum(axis=(2, 3)), rtol=1e-6,
+                               atol=1e-9)
+    mask = np.roll(x, 1)                      # masked: x where mask > 0, else 0
+    to_tall_sum(x, xt2, sums, mask, True)
+    kept = np.where(mask > 0, x, 0)
+    np.testing.assert_array_equal(xt2, tall_reference(kept))
+    np.testing.assert_allclose(sums, kept.astype(np.float64).sum(axis=(2, 3)), rtol=1e-6,
+                               atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(shape=direct_shapes(), bias=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_direct_conv3x3_matches_references_and_im2col(dtype, shape, bias, seed):
+    n, c, f, h, w = shape
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    wt = rng.standard_normal((f, c, 3, 3)).astype(dtype)
+    b = rng.standard_normal(f).astype(dtype) if bias else None
+    g = rng.standard_normal((n, f, h, w)).astype(dtype)
+    x64, w64, g64 = (a.astype(np.float64) for a in (x, wt, g))
+    tol = {"rtol": 1e-4, "atol": 1e-4} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
+
+    out, xt = conv3x3_forward(x, wt, b, scratch)
+    assert out.dtype == dtype and out.shape == (n, f, h, w)
+    np.testing.assert_allclose(out, conv3x3_reference(x64, w64, b), **tol)
+    general = conv3x3_im2col(x, wt) + (0 if b is None else b[:, None, None])
+    np.testing.assert_allclose(out, general, **tol)
+    np.testing.assert_array_equal(xt, tall_reference(x))
+
+    dx, dw, db = conv3x3_backward(g, xt, wt, scratch)
+    ref_dx, ref_dw = conv3x3_grads_reference(x64, w64, g64)
+    assert dx.dtype == dw.dtype == db.dtype == dtype
+    np.testing.assert_allclose(dx, ref_dx, **tol)
+    np.testing.assert_allclose(dw, ref_dw, **tol)
+    np.testing.assert_allclose(db, g64.sum(axis=(0, 2, 3)), **tol)
+    # Only what is asked for.
+    assert conv3x3_backward(g, xt, wt, scratch, need_dx=False)[0] is None
+    assert conv3x3_backward(g, None, wt, scratch, need_dw=False)[1] is None
+    assert conv3x3_backward(g, xt, wt, scratch, need_db=False)[2] is None
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(shape=direct_shapes(), seed=st.integers(0, 2**32 - 1))
+def test_direct_conv3x3_relu_is_relu_of_the_conv(dtype, shape, seed):
+    n, c, f, h, w = shape
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    wt = rng.standard_normal((f, c, 3, 3)).astype(dtype)
+    b = rng.standard_normal(f).astype(dtype)
+    plain, xt = conv3x3_forward(x, wt, b, scratch)
+    fused, _ = conv3x3_forward(x, wt, b, scratch, relu=True)
+    np.testing.assert_array_equal(fused, np.maximum(plain, 0))
+    # Backward through the fused relu: the plain backward of g masked by (output > 0).
+    g = rng.standard_normal((n, f, h, w)).astype(dtype)
+    want = conv3x3_backward(np.where(fused > 0, g, 0).astype(dtype), xt, wt, scratch)
+    got = conv3x3_backward(g, xt, wt, scratch, relu_out=fused)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_allclose(got[2], want[2], rtol=1e-6, atol=1e-6)  # summed in float64
+
+
+@settings(max_examples=10)
+@given(blocks=st.integers(1, 9), shape=direct_shapes(), seed=st.integers(0, 2**32 - 1))
+def test_direct_kernels_any_block_count(blocks, shape, seed):
+    """The kernels split the positions into ``blocks`` ranges (one per parallel task): any
+    count, also more blocks than positions, gives the same numbers."""
+    n, c, f, h, w = shape
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h, w))
+    wt = rng.standard_normal((f, c, 3, 3))
+    xt = tall_reference(x)
+    yt = np.full(tall_shape(n, h, w, f), np.nan)
+    conv3x3_tall(xt, wt, yt, w + 1, blocks)
+    out = np.empty((n, f, h, w))
+    from_tall(yt, out, np.zeros(f), False)
+    np.testing.assert_allclose(out, conv3x3_reference(x, wt), rtol=1e-12, atol=1e-12)
+    g = rng.standard_normal((n, f, h, w))
+    partial = np.full((blocks, g.shape[1], c, 9), np.nan)
+    conv3x3_tall_dw(xt, tall_reference(g), partial, w + 1)
+    dw = partial.sum(axis=0).reshape(-1, c, 3, 3)
+    np.testing.assert_allclose(dw, conv3x3_grads_reference(x, np.zeros((g.shape[1], c, 3, 3)),
+                                                           g)[1], rtol=1e-12, atol=1e-12)

@@ -436,3 +436,23 @@ def test_two_thousand_training_steps_match_torch_step_for_step(style):
     for (name, p), q in zip(ours.named_parameters(), theirs.parameters(), strict=True):
         np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-10, atol=1e-12,
                                    err_msg=name)
+
+
+# -- DLPack (issue 16) ----------------------------------------------------------------------------
+def test_dlpack_round_trip_shares_memory():
+    a = tensor([1.0, 2.0, 3.0])
+    b = engine.from_dlpack(a)
+    b.data[0] = 9.0
+    assert a.data[0] == 9.0 and b.dtype == np.float32
+    with pytest.raises(RuntimeError, match="requires grad"):
+        tensor([1.0], requires_grad=True).__dlpack__()
+
+
+@needs_torch
+def test_dlpack_to_and_from_torch():
+    a = tensor(np.arange(6.0).reshape(2, 3), dtype=np.float64)
+    t = torch.from_dlpack(a)
+    t[0, 0] = 42.0
+    assert a.data[0, 0] == 42.0 and t.dtype == torch.float64
+    back = engine.from_dlpack(torch.arange(4, dtype=torch.int32))
+    assert back.dtype == np.int32 and back.tolist() == [0, 1, 2, 3]

@@ -485,3 +485,14 @@ def test_docstring_examples_run():
         assert result.failed == 0, f"doctest failures in {mod.__name__}"
         tried += result.attempted
     assert tried >= 20
+
+
+def test_a_create_graph_gradient_draws_its_backward_ops_apart():
+    # Issue 17: the ops a create_graph backward recorded sit in their own dashed clusters,
+    # named after the forward op whose backward made them.
+    u = engine.tensor([0.5, -1.0], requires_grad=True, dtype=np.float64, name="u")
+    (du,) = engine.grad((u.tanh() * u).sum(), u, create_graph=True)
+    src = viz.draw_graph(du.sum()).source
+    assert "backward of tanh" in src and "backward of mul" in src and "dashed" in src
+    plain = viz.draw_graph((u.tanh() * u).sum()).source
+    assert "backward of" not in plain

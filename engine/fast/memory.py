@@ -8,7 +8,10 @@ at batch 128 on the 2-core course machine (bench/nn_train.py). With a fixed 32 M
 threshold and a 256 MiB trim threshold freed blocks stay in the heap and are reused: the same
 step then faults once and takes ~45 ms.
 
-Applied once when ``engine`` is imported, unless the user chose otherwise: set
+Applied once, when training starts (an ``nn.optim`` optimizer is made, or ``nn.fit`` runs)
+or the first conv2d / pooling op runs -- not
+when ``engine`` is imported, so a program that only imports stepgrad keeps glibc's defaults
+-- unless the user chose otherwise: set
 ``STEPGRAD_KEEP_MEMORY=0`` to leave malloc alone, and any ``MALLOC_MMAP_THRESHOLD_`` /
 ``MALLOC_TRIM_THRESHOLD_`` in the environment wins. The cost: a process keeps up to 256 MiB of
 freed heap memory for reuse instead of returning it.

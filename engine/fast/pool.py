@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels import avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward
+from ..ops.base import Op
 from ..testing import Bad as ErrorCase
 from ..testing import OpSpec, T, distinct, normal, register
-from .base import Op
 from .conv import check_4d, pair
+from .kernels import avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward
+from .memory import keep_freed_memory
 
 
 def pool_output_size(size, k, s, pad, ceil_mode):
@@ -114,7 +115,7 @@ def max_pool2d(x, kernel, stride=None, padding=0, ceil_mode=False):
     """Max over (kh, kw) windows of NCHW ``x``; stride defaults to the kernel.
 
     >>> import numpy as np, engine
-    >>> from engine.ops.pool import max_pool2d
+    >>> from engine.fast.pool import max_pool2d
     >>> x = engine.tensor(np.arange(49.0).reshape(1, 1, 7, 7), requires_grad=True)
     >>> max_pool2d(x, 2).shape, max_pool2d(x, 2, ceil_mode=True).shape   # Keras 'same': 7 → 4
     ((1, 1, 3, 3), (1, 1, 4, 4))
@@ -123,6 +124,7 @@ def max_pool2d(x, kernel, stride=None, padding=0, ceil_mode=False):
            [30., 32., 34.],
            [44., 46., 48.]], dtype=float32)
     """
+    keep_freed_memory()  # from the first pool on (memory.py)
     return MaxPool2d.apply(x, kernel=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
 
 
@@ -130,13 +132,14 @@ def avg_pool2d(x, kernel, stride=None, padding=0, ceil_mode=False, count_include
     """Mean over (kh, kw) windows of NCHW ``x``; padding counts in the mean by default.
 
     >>> import engine
-    >>> from engine.ops.pool import avg_pool2d
+    >>> from engine.fast.pool import avg_pool2d
     >>> x = engine.ones(1, 1, 2, 2)
     >>> avg_pool2d(x, 2, stride=1, padding=1).data[0, 0]     # corners: 1 input cell of 4
     array([[0.25, 0.5 , 0.25],
            [0.5 , 1.  , 0.5 ],
            [0.25, 0.5 , 0.25]], dtype=float32)
     """
+    keep_freed_memory()
     return AvgPool2d.apply(x, kernel=kernel, stride=stride, padding=padding,
                            ceil_mode=ceil_mode, count_include_pad=count_include_pad)
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import SliceGrad
+from ..ops.base import Op
+from ..ops.xp import sigmoid as _array_sigmoid
 from ..testing import Bad as ErrorCase
 from ..testing import OpSpec, T, register
-from .base import Op
-from .xp import sigmoid as _array_sigmoid
 
 
 def _check(op, gates, c):

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 12 · Sequence learning: recurrence, the unfolded graph, parameter sharing, 1-D convolution
+# # 13 · Sequence learning: recurrence, the unfolded graph, parameter sharing, 1-D convolution
 #
 # **What the course asks** (course 004, "Deep Learning 05" didactic modules, *Sequence
 # Learning* and *Redes Recorrentes RNN*; the course's own notebook is `recursivo.ipynb`):

@@ -1,8 +1,15 @@
-"""conv2d: im2col (a Numba kernel) + GEMMs (numpy's BLAS), the batch in L2-sized chunks.
+"""conv2d: direct Numba kernels for 3×3 stride-1 padding-1 convolutions; im2col (a Numba
+kernel) + GEMMs (numpy's BLAS), the batch in L2-sized chunks, for every other geometry.
+
+The direct path (``engine/fast/kernels/direct.py``, taken when ``ConvGeometry.direct`` and
+``DIRECT_3X3``): the seed CNN's, ResNet's and Inception's 3×3 layers. It computes the same
+sums without a column matrix and without BLAS (so no hand-over between Numba's and OpenBLAS's
+thread pools); single-threaded it is about as fast as im2col + OpenBLAS, and its parallel
+loops need no BLAS threads. Everything below describes the general path.
 
 Shapes: x (N, C, H, W), weight (F, C/groups, kh, kw), bias (F,), out (N, F, Ho, Wo) with
 ``Ho = (H + top + bottom − dh·(kh − 1) − 1) // sh + 1`` (Wo alike), P = Ho·Wo. With ``cols``
-the column matrix of ``engine/kernels/im2col.py`` (one column per output pixel, K = C·kh·kw
+the column matrix of ``engine/fast/kernels/im2col.py`` (one column per output pixel, K = C·kh·kw
 rows) and ``Wm = weight.reshape(F, K)``, per channel group::
 
     forward   Y  = Wm · cols (+ b)
@@ -31,14 +38,25 @@ import threading
 
 import numpy as np
 
-from ..kernels import col2im, col2im_shift, column_masks, im2col, im2col_shift, window_tables
+from ..ops.base import Op
 from ..testing import Bad as ErrorCase
 from ..testing import OpSpec, T, normal, register
-from .base import Op
+from .kernels import (
+    col2im,
+    col2im_shift,
+    column_masks,
+    conv3x3_backward,
+    conv3x3_forward,
+    im2col,
+    im2col_shift,
+    window_tables,
+)
+from .memory import keep_freed_memory
 
 CHUNK_BYTES = 1 << 20       # column-matrix bytes per chunk: about half the 2 MiB L2 of a core
 KEEP_COLS_BYTES = 4 << 20   # keep the forward's columns for dW up to this size, else rebuild
 PER_SAMPLE_MIN_P = 400      # output pixels per sample from which one GEMM per sample wins
+DIRECT_3X3 = True           # 3×3 stride-1 padding-1 convs take the direct kernels (False: im2col)
 _FLOATS = (np.float32, np.float64)
 
 
@@ -112,6 +130,13 @@ class ConvGeometry:
         self.Kg = Cg * kh * kw               # GEMM depth per group
         self.K = C * kh * kw                 # rows of the column matrix
 
+    @property
+    def direct(self):
+        """Whether the direct 3×3 kernels apply (engine/fast/kernels/direct.py): a 3×3 kernel,
+        stride 1, dilation 1, one group, padding 1 on every side."""
+        return ((self.kh, self.kw, self.sh, self.sw, self.dh, self.dw, self.groups) ==
+                (3, 3, 1, 1, 1, 1, 1) and self.top == self.bottom == self.left == self.right == 1)
+
     def plan(self, itemsize, keep_cols):
         """Pick the column layout and chunk size for this call (see the module docstring)."""
         self.per_sample = self.P >= PER_SAMPLE_MIN_P
@@ -175,15 +200,22 @@ class Conv2d(Op):
     twice = False
     formula = "dx = col2im(Wᵀ·dy), dW = dy·colsᵀ, db = Σ dy"
 
-    def forward(self, x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
+    def forward(self, x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, relu=False):
         check_4d("conv2d", x)
         check_4d("conv2d", w, "weight", "(F, C/groups, kh, kw)")
         if b is not None and b.ndim != 1:
             raise ValueError(f"conv2d: bias must be 1-D (F,), got shape {b.shape}")
         geo = self.geo = ConvGeometry(x.shape, w.shape, None if b is None else b.shape,
                                       stride, padding, dilation, groups)
+        self.relu = bool(relu)
         need = getattr(self, "needs_grad", (True,) * 3)
         x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
+        if DIRECT_3X3 and geo.direct and w.dtype == x.dtype and (b is None or b.dtype == x.dtype):
+            out, xt = conv3x3_forward(x, w, b, workspace, relu=self.relu)
+            # dW needs x (kept in the kernels' tall layout); dx needs w.
+            self.save(xt if need[1] else None, w if need[0] else None, None)
+            self.shapes = (x.shape, w.shape, out.shape)
+            return out
         geo.plan(x.itemsize, keep_cols=need[1])
         N, F, P, G, Fg, Kg = geo.N, geo.F, geo.P, geo.groups, geo.Fg, geo.Kg
         w3, x3 = w.reshape(G, Fg, Kg), x.reshape(N, geo.C, -1)
@@ -209,6 +241,8 @@ class Conv2d(Op):
                     out_n.reshape(n, F, P)[...] = y
                 else:
                     np.add(y, b.reshape(F, 1), out=out_n.reshape(n, F, P))
+        if self.relu:
+            np.maximum(out, 0, out=out)
         # dW needs the columns (kept, or x to rebuild them); dx needs w.
         self.save(x if need[1] and kept is None else None, w if need[0] else None, kept)
         self.shapes = (x.shape, w.shape, out.shape)
@@ -216,11 +250,17 @@ class Conv2d(Op):
 
     def backward(self, g, *inputs, out):
         x, w, kept = self.saved
+        relu_out = out if self.relu else None  # with relu=True, dy passes where out > 0
         geo = self.geo
         need = tuple(self.needs_grad) + (False,) * (3 - len(self.needs_grad))
         N, F, P, G, Fg, Kg = geo.N, geo.F, geo.P, geo.groups, geo.Fg, geo.Kg
         g = np.ascontiguousarray(g)  # upstream gradients can be broadcast or strided views
         dt = g.dtype
+        if not hasattr(geo, "per_sample") and (need[0] or need[1]):  # the direct kernels
+            grads = conv3x3_backward(g, x, w, workspace, need[0], need[1], need[2], relu_out)
+            return grads[:len(self.needs_grad)]
+        if relu_out is not None:  # through the fused relu: dy where the output is > 0
+            g = np.where(relu_out > 0, g, 0).astype(dt, copy=False)
         dx = np.empty((N, geo.C, geo.H, geo.W), dt) if need[0] else None
         dw = np.zeros((G, Fg, Kg), dt) if need[1] else None
         db = g.sum(axis=(0, 2, 3)) if need[2] else None
@@ -261,17 +301,20 @@ class Conv2d(Op):
         geo = self.geo
         return (f"x {x} ⊛ W {w} → {out}, stride {(geo.sh, geo.sw)}, padding "
                 f"{(geo.top, geo.bottom, geo.left, geo.right)}, dilation {(geo.dh, geo.dw)}, "
-                f"groups {geo.groups}")
+                f"groups {geo.groups}" + (", then relu" if self.relu else ""))
 
 
-def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, relu=False):
     """2-D convolution (cross-correlation, as in PyTorch) of NCHW ``x`` with ``w``.
 
     ``w`` has shape (F, C/groups, kh, kw), ``b`` (F,) or None. ``padding``: int, (ph, pw),
-    ``'same'`` (TensorFlow's rule, extra on the bottom/right) or ``'valid'``.
+    ``'same'`` (TensorFlow's rule, extra on the bottom/right) or ``'valid'``. ``relu=True``
+    returns max(conv2d(...), 0) as one op (Keras's ``Conv2D(activation='relu')``): the same
+    values and gradients as ``conv2d(...).relu()`` (relu's gradient is 0 at 0, as PyTorch's),
+    without the separate relu pass over the output forward and over dy backward.
 
     >>> import numpy as np, engine
-    >>> from engine.ops.conv import conv2d
+    >>> from engine.fast.conv import conv2d
     >>> x = engine.ones(1, 1, 4, 4, requires_grad=True)
     >>> w = engine.ones(2, 1, 3, 3, requires_grad=True)
     >>> y = conv2d(x, w, padding=1)
@@ -285,9 +328,10 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     >>> y.sum().backward(); x.grad[0, 0, 0]   # each corner pixel is seen by 4 windows, 2 filters
     tensor([ 8., 12., 12.,  8.], shape=(4,), dtype=float32)
     """
+    keep_freed_memory()  # from the first conv on (memory.py): freed buffers are reused
     inputs = (x, w) if b is None else (x, w, b)
     return Conv2d.apply(*inputs, stride=stride, padding=padding, dilation=dilation,
-                        groups=groups)
+                        groups=groups, relu=relu)
 
 
 # ----------------------------------------------------------------------------- reference

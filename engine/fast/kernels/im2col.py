@@ -37,7 +37,7 @@ offsets, which cannot be negative (5x faster on a plain copy, measured); every o
 non-negative before its cast.
 
 The kernels are plain Numba functions over C-contiguous arrays; the wrappers in
-``engine/ops/conv.py`` own shapes, padding, chunking and buffers. Run with
+``engine/fast/conv.py`` own shapes, padding, chunking and buffers. Run with
 ``NUMBA_DISABLE_JIT=1`` to step through them in pdb as ordinary Python.
 """
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Window (oh, ow) of a (kh, kw) pool with stride (sh, sw) and padding (top, left) covers input
 rows ``oh·sh − top … oh·sh − top + kh − 1`` (columns alike), clipped to the input. The
-wrappers in ``engine/ops/pool.py`` pick Ho and Wo (floor or ceil mode, PyTorch's rule), so
+wrappers in ``engine/fast/pool.py`` pick Ho and Wo (floor or ceil mode, PyTorch's rule), so
 every window here overlaps the input.
 
 - max: out = the window's largest value (NaN wins, as in PyTorch); ``idx`` keeps its flat

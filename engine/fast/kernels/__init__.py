@@ -1,0 +1,50 @@
+"""Numba kernels: plain functions over numpy arrays (no Tensor, no autograd inside).
+
+``im2col`` / ``col2im`` move convolution windows to and from a column matrix (the GEMM itself
+runs in numpy's BLAS), the general path; ``direct`` computes 3×3 stride-1 convolutions with
+no column matrix and no BLAS (the common CNN layer); ``pool`` holds max and average
+pooling, forward and backward. Each kernel is ``@njit(parallel=True, cache=True)`` with
+``prange`` on its outermost loop, and expects C-contiguous arrays and output buffers
+allocated by its caller (``engine/ops``).
+
+To step into a kernel with pdb, run with ``NUMBA_DISABLE_JIT=1``: the kernels then execute as
+ordinary (slow) Python.
+
+Threads: the kernels run on Numba's thread pool, configured once by ``engine/fast/threads.py``
+(the thread policy: Numba's OpenMP layer with passive waiting, or its workqueue layer) when
+this package is imported. The functions exported here take ``threads.kernel_lock`` around
+each call, which serializes them only under the workqueue layer (not thread-safe).
+"""
+import functools
+
+from .. import threads
+from . import direct, im2col as _im2col, pool
+from .im2col import column_masks, window_tables
+
+threads.configure()
+
+
+def _serialized(kernel):
+    """``kernel`` called under ``threads.kernel_lock`` (a no-op lock unless the policy fell
+    back to Numba's workqueue layer, which aborts the process on concurrent calls)."""
+    @functools.wraps(kernel)
+    def call(*args, **kwargs):
+        with threads.kernel_lock:
+            return kernel(*args, **kwargs)
+    return call
+
+
+conv3x3_forward = _serialized(direct.conv3x3_forward)
+conv3x3_backward = _serialized(direct.conv3x3_backward)
+im2col = _serialized(_im2col.im2col)
+col2im = _serialized(_im2col.col2im)
+im2col_shift = _serialized(_im2col.im2col_shift)
+col2im_shift = _serialized(_im2col.col2im_shift)
+max_pool_forward = _serialized(pool.max_pool_forward)
+max_pool_backward = _serialized(pool.max_pool_backward)
+avg_pool_forward = _serialized(pool.avg_pool_forward)
+avg_pool_backward = _serialized(pool.avg_pool_backward)
+
+__all__ = ["avg_pool_backward", "avg_pool_forward", "col2im", "col2im_shift", "column_masks",
+           "conv3x3_backward", "conv3x3_forward", "im2col", "im2col_shift", "max_pool_backward",
+           "max_pool_forward", "window_tables"]
