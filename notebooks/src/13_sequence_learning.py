@@ -238,8 +238,9 @@ print(f"sum of the contributions = w.grad = {w.grad:.6f}  (the first use of w mu
 # Measured: the gradient of the last output with respect to every input, for a convolution
 # with kernel 3, two such layers stacked, and a recurrent layer.
 #
-# (`engine.conv1d` is not in this version of stepgrad; a 1-D convolution is `engine.conv2d`
-# on (N, C, 1, L) with a (F, C, 1, k) kernel — checked below against numpy's `correlate`.)
+# The 1-D convolution is written here with `engine.conv2d` on (N, C, 1, L) and a (F, C, 1, k)
+# kernel (this notebook was written before `engine.conv1d` reached stepgrad's main line);
+# it is checked against numpy's `correlate`, and against `engine.conv1d` where that exists.
 
 # %%
 def conv1d(x, w, b=None, padding=0):
@@ -253,9 +254,11 @@ signal, kernel = rng.normal(size=12).astype(np.float32), rng.normal(size=3).asty
 ours = conv1d(Tensor(signal[None, None]), Tensor(kernel[None, None])).data[0, 0]
 print("conv1d via conv2d = numpy correlate:",
       np.allclose(ours, np.correlate(signal, kernel, mode="valid"), atol=1e-6))
-if hasattr(engine, "conv1d"):  # a later stepgrad has it: the two must agree
+if hasattr(engine, "conv1d"):  # where stepgrad has it, the two must agree
     native = engine.conv1d(Tensor(signal[None, None]), Tensor(kernel[None, None])).data[0, 0]
     print("engine.conv1d agrees:", np.allclose(native, ours, atol=1e-6))
+else:
+    print("engine.conv1d: not in this version of stepgrad")
 
 # %%
 L = 20
