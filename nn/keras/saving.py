@@ -261,6 +261,7 @@ def model_file_entries(model):
     except UnsavableArchitecture as e:
         entries["architecture_error"] = str(e)
     entries["frozen"] = [n for n, p in model.named_parameters() if not p.requires_grad]
+    entries["training"] = bool(model.training)  # eval mode (dropout off, BN running stats)
     state = model.__dict__.get("_keras_compiled")
     if state is not None:
         optimizer = model.__dict__.get("optimizer")
@@ -327,6 +328,10 @@ def load_model(filepath, custom_objects=None, compile=True):
     for name, p in model.named_parameters():
         if name in frozen:
             p.requires_grad = False
+    training = data.get("training", True)
+    if not isinstance(training, bool):
+        raise ValueError(f"load_model: {filepath}: entry 'training' must be true or false")
+    model.train(training)  # back in the mode it was saved in
     if compile and data.get("compile") is not None:
         config = data["compile"]
         optimizer = None

@@ -594,3 +594,15 @@ def test_load_model_keeps_float64(tmp_path):
     assert [p.dtype for p in loaded.parameters()] == [np.dtype(np.float64)] * 4
     x = np.random.default_rng(0).normal(size=(5, 2))
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_load_model_restores_eval_mode(tmp_path):
+    model = nn.Sequential([nn.Dense(3, input_shape=(2,)), nn.Dropout(0.5), nn.Dense(1)])
+    model.build((None, 2)) if hasattr(model, "build") else model(engine.zeros(1, 2))
+    model.eval()
+    model.save(tmp_path / "m.stepgrad")
+    back = nn.load_model(tmp_path / "m.stepgrad")
+    assert not back.training and not any(m.training for m in back.modules())
+    model.train()
+    model.save(tmp_path / "t.stepgrad")
+    assert nn.load_model(tmp_path / "t.stepgrad").training
