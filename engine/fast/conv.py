@@ -1,5 +1,7 @@
 """conv2d: direct Numba kernels for 3×3 stride-1 padding-1 convolutions; im2col (a Numba
 kernel) + GEMMs (numpy's BLAS), the batch in L2-sized chunks, for every other geometry.
+conv1d is conv2d over (N, C, 1, L); conv_transpose2d is conv2d's input gradient (its
+forward and dW are conv2d's two backward GEMMs, its dx conv2d's forward).
 
 The direct path (``engine/fast/kernels/direct.py``, taken when ``ConvGeometry.direct`` and
 ``DIRECT_3X3``): the seed CNN's, ResNet's and Inception's 3×3 layers. It computes the same
@@ -43,6 +45,7 @@ from ..testing import Bad as ErrorCase
 from ..testing import OpSpec, T, normal, register
 from .kernels import (
     col2im,
+    col2im_scatter,
     col2im_shift,
     column_masks,
     conv3x3_backward,
@@ -193,10 +196,13 @@ class ConvGeometry:
             im2col(x3, cols, self._tables()[0], self.per_sample)
 
     def from_columns(self, cols, dx3):
-        """col2im of cols into dx3 (n, C, H·W)."""
+        """col2im of cols into dx3 (n, C, H·W): the shift kernel when it applies, else the
+        table kernel that loops over fewer pixels (output pixels when strided)."""
         if self.shift:
             col2im_shift(cols, dx3, self.H, self.W, self.kh, self.kw, self.top, self.left,
                          self.dh, self.dw, self.Ho, self._masks(), self.per_sample)
+        elif self.P < self.H * self.W:
+            col2im_scatter(cols, dx3, self._tables()[0], self.per_sample)
         else:
             col2im(cols, dx3, self._tables()[1], self.per_sample)
 

@@ -228,6 +228,9 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     if len(shape) not in MODES:
         raise ValueError(f"{op}: expected a 3-D (N, C, L) or 4-D (N, C, H, W) input, got "
                          f"shape {shape}")
+    if np.dtype(x.dtype).kind != "f":
+        raise TypeError(f"{op}: expects a float tensor, got {x.dtype} (convert it with "
+                        f".float() or .double())")
     if mode not in MODES[3] + MODES[4]:
         raise ValueError(f"{op}: mode {mode!r} is not supported; stepgrad has "
                          f"{', '.join(repr(m) for m in dict.fromkeys(MODES[3] + MODES[4]))}")
@@ -374,6 +377,8 @@ register(OpSpec(
         ErrorCase(lambda: interpolate(T(1, 1, 5, 5), scale_factor=0.1), ValueError,
                   r"interpolate: input and output sizes must be > 0, got input \(1, 1, 5, 5\) "
                   r"and output size \(0, 0\)"),
+        ErrorCase(lambda: interpolate(T(1, 1, 4, dtype=np.int64), size=2), TypeError,
+                  r"interpolate: expects a float tensor, got int64"),
         ErrorCase(lambda: interpolate(T(4, 4), size=2), ValueError,
                   r"interpolate: expected a 3-D \(N, C, L\) or 4-D \(N, C, H, W\) input"),
     )))

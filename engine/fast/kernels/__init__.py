@@ -38,6 +38,7 @@ conv3x3_forward = _serialized(direct.conv3x3_forward)
 conv3x3_backward = _serialized(direct.conv3x3_backward)
 im2col = _serialized(_im2col.im2col)
 col2im = _serialized(_im2col.col2im)
+col2im_scatter = _serialized(_im2col.col2im_scatter)
 im2col_shift = _serialized(_im2col.im2col_shift)
 col2im_shift = _serialized(_im2col.col2im_shift)
 max_pool_forward = _serialized(pool.max_pool_forward)
@@ -49,6 +50,6 @@ adaptive_avg_forward = _serialized(pool.adaptive_avg_forward)
 adaptive_avg_backward = _serialized(pool.adaptive_avg_backward)
 
 __all__ = ["adaptive_avg_backward", "adaptive_avg_forward", "adaptive_max_forward",
-           "avg_pool_backward", "avg_pool_forward", "col2im", "col2im_shift", "column_masks",
-           "conv3x3_backward", "conv3x3_forward", "im2col", "im2col_shift", "max_pool_backward",
-           "max_pool_forward", "window_tables"]
+           "avg_pool_backward", "avg_pool_forward", "col2im", "col2im_scatter", "col2im_shift",
+           "column_masks", "conv3x3_backward", "conv3x3_forward", "im2col", "im2col_shift",
+           "max_pool_backward", "max_pool_forward", "window_tables"]
