@@ -375,9 +375,9 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     """
     size = unpool_output_size("max_unpool2d", tuple(x.shape), kernel_size, stride, padding,
                               output_size)
-    idx = indices.data if hasattr(indices, "data") and not isinstance(indices, np.ndarray) \
-        else indices
-    return MaxUnpool2d.apply(x, indices=np.asarray(idx), output_size=size)
+    from ..tensor import Tensor  # at call time: engine.tensor imports the ops
+    idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    return MaxUnpool2d.apply(x, indices=idx, output_size=size)
 
 
 # ----------------------------------------------------------------------------- adaptive
