@@ -1,7 +1,10 @@
 """Conv and pool kernels on the seed CNN's layers at batch 128: ours vs PyTorch.
 
 The course's model: Conv 1→16 (3x3, pad 1) on 28x28, MaxPool 2, Conv 16→32 on 14x14,
-MaxPool 2, Conv 32→32 on 7x7, MaxPool 2 (7 → 3, floor), Linear 288→10. For each layer:
+MaxPool 2, Conv 32→32 on 7x7, MaxPool 2 (7 → 3, floor), Linear 288→10. Then other
+convolutions of the course's models (EXTRA) and the rest of the convolution family (FAMILY):
+conv1d over sequences and the transposed convolutions of an autoencoder's decoder. For each
+layer:
 
 - forward, and forward + backward, in ms. Both sides are timed per op: the forward is the
   public ``conv2d`` / ``max_pool2d`` call (recording the graph), forward + backward is
@@ -26,6 +29,7 @@ Timings need a quiet machine: the run warns when the load average says otherwise
 from __future__ import annotations
 
 import ast
+import math
 import subprocess
 import sys
 
@@ -63,19 +67,43 @@ EXTRA = [
     ("incep. 112→32 1x1 14²", (32, 112, 14, 14), (32, 112, 1, 1), 0),
     ("incep. 32→32 5x5 14²", (32, 32, 14, 14), (32, 32, 5, 5), 2),
 ]
+# The convolution family beyond conv2d, batch 128 (name, kind, input, weight, options, input
+# needs grad): conv1d over sequences of 100 steps (the course's "1-D convolution vs RNN"; the
+# first layer sees the data, which needs no gradient), and the decoder of a convolutional
+# autoencoder mirroring the seed CNN: transposed 3x3 convolutions, stride 2, 7² → 14² → 28².
+FAMILY = [
+    ("conv1d 1→16 k5 L100", "conv1d", (BATCH, 1, 100), (16, 1, 5), {"padding": 2}, False),
+    ("conv1d 16→32 k5 L100", "conv1d", (BATCH, 16, 100), (32, 16, 5), {"padding": 2}, True),
+    ("convT 32→16 3x3 s2 7²→14²", "convT", (BATCH, 32, 7, 7), (32, 16, 3, 3),
+     {"stride": 2, "padding": 1, "output_padding": 1}, True),
+    ("convT 16→1 3x3 s2 14²→28²", "convT", (BATCH, 16, 14, 14), (16, 1, 3, 3),
+     {"stride": 2, "padding": 1, "output_padding": 1}, True),
+]
 TARGETS = {"conv": 1.8, "maxpool": 0.3}  # fwd+bwd time ≤ this × PyTorch's
 FIRST_CALL_TARGET_S = 0.5
 
 
-def layer_inputs(kind, x_shape, param, x_grad, seed=0):
+def output_shape(kind, x_shape, w_shape, opts):
+    """The output shape of a conv-family layer (PyTorch's size formulas)."""
+    if kind == "conv1d":
+        p = opts.get("padding", 0)
+        return (x_shape[0], w_shape[0], x_shape[2] + 2 * p - w_shape[2] + 1)
+    if kind == "convT":
+        s, p, o = opts.get("stride", 1), opts.get("padding", 0), opts.get("output_padding", 0)
+        return (x_shape[0], w_shape[1]) + tuple((n - 1) * s - 2 * p + k + o for n, k in
+                                                zip(x_shape[2:], w_shape[2:], strict=True))
+    return (x_shape[0], w_shape[0]) + x_shape[2:]  # the 'same' conv2d layers
+
+
+def layer_inputs(kind, x_shape, param, x_grad, seed=0, opts=None):
     """float32 numpy arrays for one layer: x, weight, bias (conv) and the upstream gradient."""
     import numpy as np
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(x_shape, dtype=np.float32)
     if kind.startswith("conv"):
         w = (rng.standard_normal(param, dtype=np.float32) * 0.1)
-        b = rng.standard_normal(param[0], dtype=np.float32)
-        out = (x_shape[0], param[0]) + x_shape[2:]
+        out = output_shape(kind, x_shape, param, opts or {})
+        b = rng.standard_normal(out[1], dtype=np.float32)
         return {"x": x, "w": w, "b": b, "g": rng.standard_normal(out, dtype=np.float32)}
     out = x_shape[:2] + tuple(s // param for s in x_shape[2:])
     return {"x": x, "g": rng.standard_normal(out, dtype=np.float32)}
@@ -85,7 +113,7 @@ def layer_inputs(kind, x_shape, param, x_grad, seed=0):
 def our_calls(kind, a, param, x_grad, padding=PADDING):
     """(forward, forward + backward) closures for one layer of ours."""
     import engine
-    from engine.fast.conv import conv2d
+    from engine.fast.conv import conv1d, conv2d, conv_transpose2d
     from engine.fast.pool import max_pool2d
 
     x = engine.from_numpy(a["x"]).requires_grad_(x_grad)
@@ -94,9 +122,11 @@ def our_calls(kind, a, param, x_grad, padding=PADDING):
         w = engine.from_numpy(a["w"]).requires_grad_(True)
         b = engine.from_numpy(a["b"]).requires_grad_(True)
         inputs += [w, b]
+        op, opts = {"conv1d": (conv1d, padding), "convT": (conv_transpose2d, padding)}.get(
+            kind, (conv2d, {"padding": padding}))
 
         def fwd():
-            return conv2d(x, w, b, padding=padding)
+            return op(x, w, b, **opts)
     else:
         def fwd():
             return max_pool2d(x, param)
@@ -110,16 +140,23 @@ def our_calls(kind, a, param, x_grad, padding=PADDING):
 
 
 def all_layers():
-    """(name, kind, input, weight or pool kernel, input needs grad, padding): the seed CNN's
-    layers, then EXTRA (kind 'conv, other')."""
+    """(name, kind, input, weight or pool kernel, input needs grad, padding or options): the
+    seed CNN's layers, then EXTRA (kind 'conv, other'), then FAMILY ('conv1d', 'convT',
+    with a dict of options)."""
     return ([layer + (PADDING,) for layer in LAYERS]
-            + [(name, "conv, other", x, w, True, pad) for name, x, w, pad in EXTRA])
+            + [(name, "conv, other", x, w, True, pad) for name, x, w, pad in EXTRA]
+            + [(name, kind, x, w, x_grad, opts) for name, kind, x, w, opts, x_grad in FAMILY])
 
 
-def conv_flops(x_shape, w_shape, x_grad):
-    """FLOPs of one conv layer (3x3, same size): (forward, forward + backward)."""
-    n, c, h, w = x_shape
-    fwd = 2 * w_shape[0] * c * w_shape[2] * w_shape[3] * n * h * w
+def conv_flops(x_shape, w_shape, x_grad, kind="conv", opts=None):
+    """FLOPs of one conv layer: (forward, forward + backward). Multiply-adds: each output
+    value's window for conv2d ('same' size) and conv1d; each input pixel times the whole
+    kernel for a transposed convolution."""
+    out = output_shape(kind, x_shape, w_shape, opts or {})
+    if kind == "convT":
+        fwd = 2 * math.prod(x_shape) * math.prod(w_shape[1:])
+    else:
+        fwd = 2 * math.prod(out) * math.prod(w_shape[1:])
     return fwd, fwd * (3 if x_grad else 2)
 
 
@@ -141,7 +178,9 @@ def worker(library):
                 "numba_threads": numba.get_num_threads()}
     layers = {}
     for name, kind, x_shape, param, x_grad, padding in all_layers():
-        arrays = {k: convert(v) for k, v in layer_inputs(kind, x_shape, param, x_grad).items()}
+        arrays = {k: convert(v) for k, v in layer_inputs(
+            kind, x_shape, param, x_grad, opts=padding if isinstance(padding, dict) else None
+        ).items()}
         fwd, fwd_bwd = calls(kind, arrays, param, x_grad, padding)
         layers[name] = {"fwd": measure(fwd), "fwd_bwd": measure(fwd_bwd)}
     print(json.dumps({"layers": layers, "info": info}))
@@ -212,7 +251,7 @@ def main():
 
     rows, records = [], []
     totals = {}
-    for name, kind, x_shape, param, x_grad, _ in all_layers():
+    for name, kind, x_shape, param, x_grad, opts in all_layers():
         if kind == "conv, other" and name == EXTRA[0][0]:  # the seed CNN's totals first
             add_totals(rows, totals, with_torch, fmt)
         for phase in ("fwd", "fwd_bwd"):
@@ -220,7 +259,7 @@ def main():
             theirs = per_round("torch", name, phase) if with_torch else []
             plain = per_round("torch default malloc", name, phase) if with_torch else []
             for key, vals in (("ours", ours), ("torch", theirs), ("plain", plain)):
-                if kind == "conv, other":
+                if kind not in ("conv", "maxpool"):  # totals: the seed CNN's six layers
                     break
                 acc = totals.setdefault((phase, key), [0.0] * len(vals))
                 totals[(phase, key)] = [a + (v or 0.0) for a, v in zip(acc, vals, strict=True)]
@@ -232,7 +271,8 @@ def main():
             verdict = "" if target is None else f"≤{target}x" + (
                 "" if ratio is None else " ok" if ratio <= target else " MISSED")
             o = median_or_none(ours)
-            gflops = (conv_flops(x_shape, param, x_grad)[phase == "fwd_bwd"] / o / 1e6
+            gflops = (conv_flops(x_shape, param, x_grad, kind, opts if isinstance(opts, dict)
+                                 else None)[phase == "fwd_bwd"] / o / 1e6
                       if kind.startswith("conv") and o else None)
             faults = median_or_none(per_round("stepgrad", name, phase, "faults_per_call"))
             tfaults = median_or_none(per_round("torch default malloc", name, phase,
@@ -253,7 +293,8 @@ def main():
     tinfo = next((r["info"] for r in results.get("torch", []) if r), None)
     ok = first["first_conv_s"] < FIRST_CALL_TARGET_S
     notes = [
-        f"batch {BATCH} (the 'other' rows: batch {EXTRA[0][1][0]}), float32. ms: median over "
+        f"batch {BATCH} (the 'other' rows: batch {EXTRA[0][1][0]}; conv1d and convT: batch "
+        f"{FAMILY[0][2][0]}), float32. ms: median over "
         f"{len(results['stepgrad'])} rounds of each "
         "process's median (≥ 30 runs); ratio: median of the per-round ratios ours / torch "
         "(same malloc settings), [min–max] over the rounds; 'min ratio': the same for each "

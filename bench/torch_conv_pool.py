@@ -19,9 +19,11 @@ def torch_calls(kind, a, param, x_grad, padding=PADDING):
     if kind.startswith("conv"):
         w, b = a["w"].requires_grad_(True), a["b"].requires_grad_(True)
         inputs = [t for t in (x, w, b) if t.requires_grad]
+        op, opts = {"conv1d": (F.conv1d, padding), "convT": (F.conv_transpose2d, padding)}.get(
+            kind, (F.conv2d, {"padding": padding}))
 
         def fwd():
-            return F.conv2d(x, w, b, padding=padding)
+            return op(x, w, b, **opts)
     else:
         inputs = [x]
 

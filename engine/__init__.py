@@ -26,9 +26,11 @@ from .gradcheck import GradcheckError, gradcheck
 from .higher import gradgradcheck, hessian, hvp, jacobian
 from .fast.memory import keep_freed_memory
 from .ops.base import OPS, Op, scalar_ops
-from .fast.conv import conv2d
+from .fast.conv import conv1d, conv2d, conv_transpose2d
+from .fast.interpolate import interpolate
 from .fast.lstm import lstm_c, lstm_h
-from .fast.pool import avg_pool2d, max_pool2d
+from .fast.pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d,
+                        max_pool1d, max_pool2d, max_unpool2d)
 from .random import get_rng, manual_seed
 from .tensor import Tensor, get_default_dtype, set_default_dtype
 from .value import Constant, Value
@@ -42,12 +44,14 @@ __all__ = [
     "AnomalyError", "BackwardOf", "Constant", "GradcheckError", "Node", "OPS", "Op", "Tensor",
     "Value",
     *[n for n in METHOD_FUNCTIONS if not hasattr(builtins, n)],  # star-import: no sum/abs/round
-    "arange", "avg_pool2d", "backward_steps", "cat", "concatenate", "conv2d", "detect_anomaly",
-    "einsum", "empty", "empty_like", "enable_grad", "eye", "from_dlpack", "from_numpy", "full",
-    "full_like",
+    "adaptive_avg_pool2d", "adaptive_max_pool2d", "arange", "avg_pool1d", "avg_pool2d",
+    "backward_steps", "cat", "concatenate", "conv1d", "conv2d", "conv_transpose2d",
+    "detect_anomaly", "einsum", "empty", "empty_like", "enable_grad", "eye", "from_dlpack",
+    "from_numpy", "full", "full_like",
     "get_default_dtype", "get_rng", "grad", "gradcheck", "gradgradcheck", "hessian", "hvp",
-    "jacobian", "is_grad_enabled", "keep_freed_memory",
-    "linspace", "lstm_c", "lstm_h", "manual_seed", "max_pool2d", "maximum", "meshgrid", "minimum",
+    "interpolate", "jacobian", "is_grad_enabled", "keep_freed_memory",
+    "linspace", "lstm_c", "lstm_h", "manual_seed", "max_pool1d", "max_pool2d", "max_unpool2d",
+    "maximum", "meshgrid", "minimum",
     "module_scope", "no_grad", "ones", "ones_like", "rand", "rand_like", "randint", "randn",
     "randn_like", "scalar_ops", "set_default_dtype", "split", "stack", "tensor", "topo_order",
     "where", "zeros", "zeros_like",

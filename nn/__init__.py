@@ -5,13 +5,15 @@ from . import (attacks, callbacks, data, datasets, files, functional, init, mode
                pretrained)
 from . import functional as F
 from .callbacks import CSVLogger, TensorBoard
-from .layers import (CELU, ELU, GELU, GRU, LSTM, RNN, SELU, AvgPool2d, BatchNorm1d, BatchNorm2d,
-                     BCELoss, BCEWithLogitsLoss, Conv2d, CosineEmbeddingLoss, CosineSimilarity,
+from .layers import (CELU, ELU, GELU, GRU, LSTM, RNN, SELU, AdaptiveAvgPool2d, AdaptiveMaxPool2d,
+                     AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, BCELoss, BCEWithLogitsLoss,
+                     Conv1d, Conv2d, ConvTranspose2d, CosineEmbeddingLoss, CosineSimilarity,
                      CrossEntropyLoss, Dense, Dropout, Flatten, GlobalAvgPool2d, GRUCell,
                      Hardsigmoid, Hardswish, Hardtanh, HuberLoss, Identity, KLDivLoss, L1Loss,
-                     LeakyReLU, Linear, LogSigmoid, LogSoftmax, LSTMCell, MaxPool2d, Mish,
-                     MSELoss, NLLLoss, PReLU, ReLU, ReLU6, RNNCell, SiLU, Sigmoid, SimpleRNN,
-                     SmoothL1Loss, Softmax, Softmin, Softplus, Softsign, Tanh)
+                     LeakyReLU, Linear, LogSigmoid, LogSoftmax, LSTMCell, MaxPool1d, MaxPool2d,
+                     MaxUnpool2d, Mish, MSELoss, NLLLoss, PReLU, ReLU, ReLU6, RNNCell, SiLU,
+                     Sigmoid, SimpleRNN, SmoothL1Loss, Softmax, Softmin, Softplus, Softsign, Tanh,
+                     Upsample, UpsamplingBilinear2d, UpsamplingNearest2d)
 from .module import Module, Parameter, Sequential
 from .interchange import export_onnx, from_torch, load_safetensors, save_safetensors, to_torch
 from .serialization import load, save

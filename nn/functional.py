@@ -10,7 +10,21 @@ from __future__ import annotations
 import numpy as np
 
 import engine
-from engine import Tensor, conv2d, no_grad  # noqa: F401 (re-exported)
+from engine import (  # noqa: F401 (PyTorch's F)
+    Tensor,
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    conv_transpose2d,
+    interpolate,
+    max_pool1d,
+    max_pool2d,
+    max_unpool2d,
+    no_grad,
+)
 from engine.ops.indexing import one_hot, pad  # noqa: F401 (re-exported: PyTorch's F.pad)
 
 _EPS = 1e-7  # Keras's epsilon: probabilities are clipped to [eps, 1 − eps] before log
@@ -86,24 +100,21 @@ def _tensors(*xs):
         for x in xs)
 
 
-# Pools with PyTorch's keyword kernel_size= (engine's functions call it kernel).
-def max_pool2d(input, kernel_size=None, stride=None, padding=0, **kw):
-    """Max over ``kernel_size`` windows (stride defaults to the kernel); other options
-    (ceil_mode, …) by keyword. See ``engine.max_pool2d``."""
-    return engine.max_pool2d(input, _kernel("max_pool2d", kernel_size, kw), stride, padding, **kw)
+# The convolution family (conv1d, conv2d, conv_transpose2d, the pools, adaptive pools,
+# max_unpool2d, interpolate) is engine's, imported above; PyTorch's older names for resizing:
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """PyTorch's deprecated name of ``interpolate``."""
+    return interpolate(input, size, scale_factor, mode, align_corners)
 
 
-def avg_pool2d(input, kernel_size=None, stride=None, padding=0, **kw):
-    """Mean over ``kernel_size`` windows; see ``engine.avg_pool2d``."""
-    return engine.avg_pool2d(input, _kernel("avg_pool2d", kernel_size, kw), stride, padding, **kw)
+def upsample_nearest(input, size=None, scale_factor=None):
+    """``interpolate(input, size, scale_factor, mode='nearest')``."""
+    return interpolate(input, size, scale_factor, mode="nearest")
 
 
-def _kernel(op, kernel_size, kw):
-    kernel = kw.pop("kernel", None)
-    if (kernel is None) == (kernel_size is None):
-        raise TypeError(f"{op}: give the window size once, as kernel_size= (PyTorch) or "
-                        f"kernel=")
-    return kernel_size if kernel is None else kernel
+def upsample_bilinear(input, size=None, scale_factor=None):
+    """``interpolate(input, size, scale_factor, mode='bilinear', align_corners=True)``."""
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
 
 
 def linear(x, weight, bias=None):

@@ -237,6 +237,8 @@ _TO_TORCH = {
                                                     ceil_mode=m.ceil_mode,
                                                     count_include_pad=True),
     L.MaxPool2d: lambda m, tnn, name: tnn.MaxPool2d(m.kernel_size, m.stride, m.padding,
+                                                    dilation=m.dilation,
+                                                    return_indices=m.return_indices,
                                                     ceil_mode=m.ceil_mode),
     L.GlobalAvgPool2d: lambda m, tnn, name: tnn.Sequential(tnn.AdaptiveAvgPool2d(1),
                                                            tnn.Flatten()),
@@ -260,7 +262,7 @@ def from_torch(module) -> Module:
     kept), ``requires_grad`` flags and train/eval modes; the reverse of :func:`to_torch`.
 
     Translates ``torch.nn.Sequential`` (child names kept) of Linear, Conv2d (zero padding),
-    MaxPool2d (dilation 1), AvgPool2d (``count_include_pad=True``), BatchNorm1d/2d (with
+    MaxPool2d (dilation and return_indices too), AvgPool2d (``count_include_pad=True``), BatchNorm1d/2d (with
     running statistics), Dropout, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax (explicit dim),
     Identity, Flatten, one-layer unidirectional RNN/LSTM/GRU and their cells, and
     ``Sequential(AdaptiveAvgPool2d(1), Flatten())`` (→ ``GlobalAvgPool2d``). Anything else is
@@ -330,9 +332,10 @@ def _conv_from_torch(m, name):
 
 def _pool_from_torch(m, name):
     if type(m).__name__ == "MaxPool2d":
-        if _pair(m.dilation) != (1, 1) or m.return_indices:
-            _refuse(name, "dilation and return_indices are not supported")
-        cls = L.MaxPool2d
+        stride = None if m.stride is None else _pair(m.stride)
+        return L.MaxPool2d(_pair(m.kernel_size), stride, _pair(m.padding),
+                           dilation=_pair(m.dilation), return_indices=m.return_indices,
+                           ceil_mode=m.ceil_mode)
     else:
         if not m.count_include_pad or m.divisor_override is not None:
             _refuse(name, "only count_include_pad=True without divisor_override "
@@ -538,7 +541,11 @@ def _onnx_pool(g, m, x_name, x, where, out):
                  ceil_mode=int(bool(m.ceil_mode)))
     if isinstance(m, L.AvgPool2d):
         return g.node("AveragePool", [x_name], out, count_include_pad=1, **attrs)
-    return g.node("MaxPool", [x_name], out, **attrs)
+    if getattr(m, "return_indices", False):
+        raise ValueError(f"export_onnx: {where or 'the model'} (MaxPool2d with "
+                         f"return_indices=True) returns a pair; export the pool without it")
+    return g.node("MaxPool", [x_name], out, dilations=list(_pair(getattr(m, "dilation", 1))),
+                  **attrs)
 
 
 def _onnx_bn(g, m, x_name, x, where, out):

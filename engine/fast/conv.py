@@ -1,5 +1,7 @@
 """conv2d: direct Numba kernels for 3×3 stride-1 padding-1 convolutions; im2col (a Numba
 kernel) + GEMMs (numpy's BLAS), the batch in L2-sized chunks, for every other geometry.
+conv1d is conv2d over (N, C, 1, L); conv_transpose2d is conv2d's input gradient (its
+forward and dW are conv2d's two backward GEMMs, its dx conv2d's forward).
 
 The direct path (``engine/fast/kernels/direct.py``, taken when ``ConvGeometry.direct`` and
 ``DIRECT_3X3``): the seed CNN's, ResNet's and Inception's 3×3 layers. It computes the same
@@ -43,6 +45,7 @@ from ..testing import Bad as ErrorCase
 from ..testing import OpSpec, T, normal, register
 from .kernels import (
     col2im,
+    col2im_scatter,
     col2im_shift,
     column_masks,
     conv3x3_backward,
@@ -61,21 +64,34 @@ _FLOATS = (np.float32, np.float64)
 
 
 # ----------------------------------------------------------------------------- arguments
+def ntuple(v, n, what, op, minimum):
+    """``v`` (an int or a sequence of ``n`` ints) as an n-tuple, each ≥ ``minimum``; else a
+    ValueError naming ``op`` and ``what``."""
+    vals = (v,) * n if isinstance(v, (int, np.integer)) else tuple(v) if isinstance(
+        v, (tuple, list)) else None
+    if (vals is None or len(vals) != n or isinstance(v, bool)
+            or not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool)
+                       and a >= minimum for a in vals)):
+        many = "a pair of them" if n == 2 else f"a sequence of {n}"
+        raise ValueError(f"{op}: {what} must be an int ≥ {minimum} or {many}, got {v!r}")
+    return tuple(int(a) for a in vals)
+
+
 def pair(v, what, op, minimum):
     """``v`` (an int or a pair of ints) as a pair, each ≥ ``minimum``; else a ValueError."""
-    vals = (v, v) if isinstance(v, (int, np.integer)) else tuple(v) if isinstance(
-        v, (tuple, list)) else None
-    if (vals is None or len(vals) != 2 or isinstance(v, bool)
-            or not all(isinstance(a, (int, np.integer)) and a >= minimum for a in vals)):
-        raise ValueError(f"{op}: {what} must be an int ≥ {minimum} or a pair of them, got {v!r}")
-    return int(vals[0]), int(vals[1])
+    return ntuple(v, 2, what, op, minimum)
+
+
+def check_nd(op, x, ndim, what="input", layout="(N, C, H, W)"):
+    """``x`` has ``ndim`` dims and a float dtype; else an error naming ``op`` and the shape."""
+    if x.ndim != ndim:
+        raise ValueError(f"{op}: expected a {ndim}-D {what} {layout}, got shape {x.shape}")
+    if x.dtype.type not in _FLOATS:
+        raise TypeError(f"{op}: {what} must be float32 or float64, got {x.dtype}")
 
 
 def check_4d(op, x, what="input", layout="(N, C, H, W)"):
-    if x.ndim != 4:
-        raise ValueError(f"{op}: expected a 4-D {what} {layout}, got shape {x.shape}")
-    if x.dtype.type not in _FLOATS:
-        raise TypeError(f"{op}: {what} must be float32 or float64, got {x.dtype}")
+    check_nd(op, x, 4, what, layout)
 
 
 def same_padding(size, k, s, d):
@@ -85,23 +101,36 @@ def same_padding(size, k, s, d):
 
 
 class ConvGeometry:
-    """Validated sizes of one conv2d call (everything but the arrays)."""
+    """Validated sizes of one conv2d call (everything but the arrays).
 
-    def __init__(self, x_shape, w_shape, b_shape, stride, padding, dilation, groups):
-        N, C, H, W = x_shape
-        F, Cg, kh, kw = w_shape
-        self.sh, self.sw = pair(stride, "stride", "conv2d", 1)
-        self.dh, self.dw = pair(dilation, "dilation", "conv2d", 1)
+    A 1-D convolution (``x_shape`` (N, C, L), ``w_shape`` (F, C/groups, k); int or 1-tuple
+    stride, padding and dilation) is the 2-D one on (N, C, 1, L) with a (1, k) kernel: the
+    sizes below are then those of that 2-D convolution, and the error messages speak of the
+    1-D shapes the caller gave.
+    """
+
+    def __init__(self, x_shape, w_shape, b_shape, stride, padding, dilation, groups,
+                 op="conv2d"):
+        self.op, self.one_d = op, len(x_shape) == 3
+        if self.one_d:  # the 2-D convolution of (N, C, 1, L) with (F, C/groups, 1, k)
+            (N, C, W), (F, Cg, kw), H, kh = x_shape, w_shape, 1, 1
+            self.sh, self.sw = 1, ntuple(stride, 1, "stride", op, 1)[0]
+            self.dh, self.dw = 1, ntuple(dilation, 1, "dilation", op, 1)[0]
+        else:
+            N, C, H, W = x_shape
+            F, Cg, kh, kw = w_shape
+            self.sh, self.sw = pair(stride, "stride", op, 1)
+            self.dh, self.dw = pair(dilation, "dilation", op, 1)
         if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
-            raise ValueError(f"conv2d: groups must be a positive int, got {groups!r}")
+            raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
         if C % groups or F % groups:
-            raise ValueError(f"conv2d: groups={groups} must divide both the {C} input channels "
+            raise ValueError(f"{op}: groups={groups} must divide both the {C} input channels "
                              f"and the {F} filters (input {x_shape}, weight {w_shape})")
         if Cg * groups != C:
-            raise ValueError(f"conv2d: channel mismatch: input {x_shape} has {C} channels but "
+            raise ValueError(f"{op}: channel mismatch: input {x_shape} has {C} channels but "
                              f"weight {w_shape} with groups={groups} expects {Cg * groups}")
         if b_shape is not None and tuple(b_shape) != (F,):
-            raise ValueError(f"conv2d: bias of shape {tuple(b_shape)} does not match the {F} "
+            raise ValueError(f"{op}: bias of shape {tuple(b_shape)} does not match the {F} "
                              f"filters of weight {w_shape}")
         if isinstance(padding, str):
             if padding.lower() == "same":
@@ -110,17 +139,24 @@ class ConvGeometry:
             elif padding.lower() == "valid":
                 top = bottom = left = right = 0
             else:
-                raise ValueError(f"conv2d: padding must be an int, a pair, 'same' or 'valid', "
+                many = "a 1-tuple" if self.one_d else "a pair"
+                raise ValueError(f"{op}: padding must be an int, {many}, 'same' or 'valid', "
                                  f"got {padding!r}")
+        elif self.one_d:
+            top = bottom = 0
+            left = right = ntuple(padding, 1, "padding", op, 0)[0]
         else:
-            (top, left) = pair(padding, "padding", "conv2d", 0)
+            (top, left) = pair(padding, "padding", op, 0)
             bottom, right = top, left
         eh, ew = self.dh * (kh - 1) + 1, self.dw * (kw - 1) + 1  # dilated kernel extent
         if eh > H + top + bottom or ew > W + left + right:
-            raise ValueError(f"conv2d: kernel {kh}x{kw} (dilation {self.dh}x{self.dw}, extent "
-                             f"{eh}x{ew}) is larger than the padded input "
-                             f"{H + top + bottom}x{W + left + right} (input {x_shape}, "
-                             f"weight {w_shape}, padding {(top, bottom, left, right)})")
+            two = not self.one_d
+            size = (lambda h, w: f"{h}x{w}") if two else (lambda h, w: f"{w}")
+            pads = (top, bottom, left, right) if two else (left, right)
+            raise ValueError(f"{op}: kernel {size(kh, kw)} (dilation {size(self.dh, self.dw)}, "
+                             f"extent {size(eh, ew)}) is larger than the padded input "
+                             f"{size(H + top + bottom, W + left + right)} (input {x_shape}, "
+                             f"weight {w_shape}, padding {pads})")
         self.N, self.C, self.H, self.W, self.F, self.kh, self.kw = N, C, H, W, F, kh, kw
         self.groups, self.Cg, self.Fg = groups, Cg, F // groups
         self.top, self.bottom, self.left, self.right = top, bottom, left, right
@@ -160,10 +196,13 @@ class ConvGeometry:
             im2col(x3, cols, self._tables()[0], self.per_sample)
 
     def from_columns(self, cols, dx3):
-        """col2im of cols into dx3 (n, C, H·W)."""
+        """col2im of cols into dx3 (n, C, H·W): the shift kernel when it applies, else the
+        table kernel that loops over fewer pixels (output pixels when strided)."""
         if self.shift:
             col2im_shift(cols, dx3, self.H, self.W, self.kh, self.kw, self.top, self.left,
                          self.dh, self.dw, self.Ho, self._masks(), self.per_sample)
+        elif self.P < self.H * self.W:
+            col2im_scatter(cols, dx3, self._tables()[0], self.per_sample)
         else:
             col2im(cols, dx3, self._tables()[1], self.per_sample)
 
@@ -194,7 +233,85 @@ def workspace(name, shape, dtype):
     return buf[:n].reshape(shape)
 
 
-# ----------------------------------------------------------------------------- the op
+# ----------------------------------------------------------------------------- the GEMMs
+def columns_forward(geo, x, w, b=None):
+    """conv2d of C-contiguous ``x`` (N, C, H, W) with ``w`` (F, C/groups, kh, kw) by im2col and
+    one GEMM per chunk (the general path; ``geo.plan`` first). Returns (out, kept): the
+    columns kept for dW (a flat array, when ``geo.keep_cols``) or None."""
+    N, F, P, G, Fg, Kg = geo.N, geo.F, geo.P, geo.groups, geo.Fg, geo.Kg
+    w3, x3 = w.reshape(G, Fg, Kg), x.reshape(N, geo.C, -1)
+    out = np.empty((N, F, geo.Ho, geo.Wo), x.dtype)
+    # Columns kept for dW (when small enough) instead of rebuilt in backward.
+    kept = np.empty(N * geo.K * P, x.dtype) if geo.keep_cols else None
+    per = geo.K * P  # column-matrix entries per sample
+    for n0, n1, shape in geo.chunks():
+        n = n1 - n0
+        cols = (kept[n0 * per:n1 * per] if geo.keep_cols
+                else workspace("cols", n * per, x.dtype)).reshape(shape)
+        geo.to_columns(x3[n0:n1], cols)
+        out_n = out[n0:n1].reshape(n, G, Fg, P)
+        if geo.per_sample:  # one GEMM per sample, straight into NCHW
+            np.matmul(w3, cols.reshape(n, G, Kg, P), out=out_n)
+            if b is not None:
+                out_n += b.reshape(G, Fg, 1)
+        else:               # one GEMM for the chunk, then (F, n, P) -> (n, F, P)
+            y = workspace("y", (G, Fg, n * P), x.dtype)
+            np.matmul(w3, cols.reshape(G, Kg, n * P), out=y)
+            y = y.reshape(F, n, P).transpose(1, 0, 2)
+            if b is None:
+                out_n.reshape(n, F, P)[...] = y
+            else:
+                np.add(y, b.reshape(F, 1), out=out_n.reshape(n, F, P))
+    return out, kept
+
+
+def columns_backward(geo, g, w=None, x=None, kept=None):
+    """The gradients of ``columns_forward``'s output for dY = ``g`` (N, F, Ho, Wo),
+    C-contiguous: (dx, dW), each None unless asked for by passing what it needs::
+
+        dx = col2im(Wᵀ · dY)     (pass w)
+        dW = dY · colsᵀ          (pass x, or the ``kept`` columns of the forward)
+
+    The same two products are conv_transpose2d's forward (its input as dY) and its weight
+    gradient (its output gradient as x). ``geo.plan`` first.
+    """
+    N, F, P, G, Fg, Kg = geo.N, geo.F, geo.P, geo.groups, geo.Fg, geo.Kg
+    dt = g.dtype
+    need_dx, need_dw = w is not None, x is not None or kept is not None
+    dx = np.empty((N, geo.C, geo.H, geo.W), dt) if need_dx else None
+    dw = np.zeros((G, Fg, Kg), dt) if need_dw else None
+    wt = w.reshape(G, Fg, Kg).transpose(0, 2, 1) if need_dx else None
+    x3 = x.reshape(N, geo.C, -1) if x is not None else None
+    dx3 = dx.reshape(N, geo.C, -1) if need_dx else None
+    per = geo.K * P
+    for n0, n1, shape in geo.chunks():
+        n = n1 - n0
+        if geo.per_sample:  # dY as it comes: (n, G, Fg, P)
+            dy = g[n0:n1].reshape(n, G, Fg, P)
+        else:               # dY with channels as rows, as the forward GEMM made it
+            dy = workspace("dy", (G, Fg, n * P), dt)
+            dy.reshape(F, n, P)[...] = g[n0:n1].reshape(n, F, P).transpose(1, 0, 2)
+        if need_dw:
+            if kept is not None:
+                cols = kept[n0 * per:n1 * per].reshape(shape)
+            else:
+                cols = workspace("cols", shape, dt)
+                geo.to_columns(x3[n0:n1], cols)
+            if geo.per_sample:
+                colsT = cols.reshape(n, G, Kg, P).transpose(0, 1, 3, 2)
+                dw += np.matmul(dy, colsT, out=workspace("dw", (n, G, Fg, Kg), dt)).sum(0)
+            else:
+                colsT = cols.reshape(G, Kg, n * P).transpose(0, 2, 1)
+                dw += np.matmul(dy, colsT, out=workspace("dw", (G, Fg, Kg), dt))
+        if need_dx:
+            dshape = (n, G, Kg, P) if geo.per_sample else (G, Kg, n * P)
+            dcols = np.matmul(wt, dy, out=workspace("dcols", dshape, dt))
+            geo.from_columns(dcols.reshape(shape), dx3[n0:n1])
+    dw = None if dw is None else dw.reshape(geo.F, geo.Cg, geo.kh, geo.kw)
+    return dx, dw
+
+
+# ----------------------------------------------------------------------------- the ops
 class Conv2d(Op):
     name = "conv2d"
     twice = False
@@ -205,8 +322,13 @@ class Conv2d(Op):
         check_4d("conv2d", w, "weight", "(F, C/groups, kh, kw)")
         if b is not None and b.ndim != 1:
             raise ValueError(f"conv2d: bias must be 1-D (F,), got shape {b.shape}")
-        geo = self.geo = ConvGeometry(x.shape, w.shape, None if b is None else b.shape,
-                                      stride, padding, dilation, groups)
+        self.geo = ConvGeometry(x.shape, w.shape, None if b is None else b.shape,
+                                stride, padding, dilation, groups)
+        return self.run(x, w, b, relu)
+
+    def run(self, x, w, b, relu=False):
+        """The convolution of 4-D x and w by ``self.geo`` (validated), saving for backward."""
+        geo = self.geo
         self.relu = bool(relu)
         need = getattr(self, "needs_grad", (True,) * 3)
         x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
@@ -217,30 +339,7 @@ class Conv2d(Op):
             self.shapes = (x.shape, w.shape, out.shape)
             return out
         geo.plan(x.itemsize, keep_cols=need[1])
-        N, F, P, G, Fg, Kg = geo.N, geo.F, geo.P, geo.groups, geo.Fg, geo.Kg
-        w3, x3 = w.reshape(G, Fg, Kg), x.reshape(N, geo.C, -1)
-        out = np.empty((N, F, geo.Ho, geo.Wo), x.dtype)
-        # Columns kept for dW (when small enough) instead of rebuilt in backward.
-        kept = np.empty(N * geo.K * P, x.dtype) if geo.keep_cols else None
-        per = geo.K * P  # column-matrix entries per sample
-        for n0, n1, shape in geo.chunks():
-            n = n1 - n0
-            cols = (kept[n0 * per:n1 * per] if geo.keep_cols
-                    else workspace("cols", n * per, x.dtype)).reshape(shape)
-            geo.to_columns(x3[n0:n1], cols)
-            out_n = out[n0:n1].reshape(n, G, Fg, P)
-            if geo.per_sample:  # one GEMM per sample, straight into NCHW
-                np.matmul(w3, cols.reshape(n, G, Kg, P), out=out_n)
-                if b is not None:
-                    out_n += b.reshape(G, Fg, 1)
-            else:               # one GEMM for the chunk, then (F, n, P) -> (n, F, P)
-                y = workspace("y", (G, Fg, n * P), x.dtype)
-                np.matmul(w3, cols.reshape(G, Kg, n * P), out=y)
-                y = y.reshape(F, n, P).transpose(1, 0, 2)
-                if b is None:
-                    out_n.reshape(n, F, P)[...] = y
-                else:
-                    np.add(y, b.reshape(F, 1), out=out_n.reshape(n, F, P))
+        out, kept = columns_forward(geo, x, w, b)
         if self.relu:
             np.maximum(out, 0, out=out)
         # dW needs the columns (kept, or x to rebuild them); dx needs w.
@@ -253,7 +352,6 @@ class Conv2d(Op):
         relu_out = out if self.relu else None  # with relu=True, dy passes where out > 0
         geo = self.geo
         need = tuple(self.needs_grad) + (False,) * (3 - len(self.needs_grad))
-        N, F, P, G, Fg, Kg = geo.N, geo.F, geo.P, geo.groups, geo.Fg, geo.Kg
         g = np.ascontiguousarray(g)  # upstream gradients can be broadcast or strided views
         dt = g.dtype
         if not hasattr(geo, "per_sample") and (need[0] or need[1]):  # the direct kernels
@@ -261,39 +359,12 @@ class Conv2d(Op):
             return grads[:len(self.needs_grad)]
         if relu_out is not None:  # through the fused relu: dy where the output is > 0
             g = np.where(relu_out > 0, g, 0).astype(dt, copy=False)
-        dx = np.empty((N, geo.C, geo.H, geo.W), dt) if need[0] else None
-        dw = np.zeros((G, Fg, Kg), dt) if need[1] else None
         db = g.sum(axis=(0, 2, 3)) if need[2] else None
-        if not (need[0] or need[1]):
-            return (dx, dw, db)[:len(self.needs_grad)]
-        wt = w.reshape(G, Fg, Kg).transpose(0, 2, 1) if need[0] else None
-        x3 = x.reshape(N, geo.C, -1) if x is not None else None
-        dx3 = dx.reshape(N, geo.C, -1) if need[0] else None
-        per = geo.K * P
-        for n0, n1, shape in geo.chunks():
-            n = n1 - n0
-            if geo.per_sample:  # dY as it comes: (n, G, Fg, P)
-                dy = g[n0:n1].reshape(n, G, Fg, P)
-            else:               # dY with channels as rows, as the forward GEMM made it
-                dy = workspace("dy", (G, Fg, n * P), dt)
-                dy.reshape(F, n, P)[...] = g[n0:n1].reshape(n, F, P).transpose(1, 0, 2)
-            if need[1]:
-                if kept is not None:
-                    cols = kept[n0 * per:n1 * per].reshape(shape)
-                else:
-                    cols = workspace("cols", shape, dt)
-                    geo.to_columns(x3[n0:n1], cols)
-                if geo.per_sample:
-                    colsT = cols.reshape(n, G, Kg, P).transpose(0, 1, 3, 2)
-                    dw += np.matmul(dy, colsT, out=workspace("dw", (n, G, Fg, Kg), dt)).sum(0)
-                else:
-                    colsT = cols.reshape(G, Kg, n * P).transpose(0, 2, 1)
-                    dw += np.matmul(dy, colsT, out=workspace("dw", (G, Fg, Kg), dt))
-            if need[0]:
-                dshape = (n, G, Kg, P) if geo.per_sample else (G, Kg, n * P)
-                dcols = np.matmul(wt, dy, out=workspace("dcols", dshape, dt))
-                geo.from_columns(dcols.reshape(shape), dx3[n0:n1])
-        dw = None if dw is None else dw.reshape(geo.F, geo.Cg, geo.kh, geo.kw)
+        dx = dw = None
+        if need[0] or need[1]:
+            dx, dw = columns_backward(geo, g, w if need[0] else None,
+                                      x if need[1] and kept is None else None,
+                                      kept if need[1] else None)
         return (dx, dw, db)[:len(self.needs_grad)]
 
     def describe(self):
@@ -302,6 +373,153 @@ class Conv2d(Op):
         return (f"x {x} ⊛ W {w} → {out}, stride {(geo.sh, geo.sw)}, padding "
                 f"{(geo.top, geo.bottom, geo.left, geo.right)}, dilation {(geo.dh, geo.dw)}, "
                 f"groups {geo.groups}" + (", then relu" if self.relu else ""))
+
+
+class Conv1d(Conv2d):
+    """conv2d on (N, C, 1, L) with a (F, C/groups, 1, k) kernel: the same kernels, reshaped."""
+
+    name = "conv1d"
+    formula = "as conv2d on (N, C, 1, L): dx = col2im(Wᵀ·dy), dW = dy·colsᵀ, db = Σ dy"
+
+    def forward(self, x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
+        check_nd("conv1d", x, 3, layout="(N, C, L)")
+        check_nd("conv1d", w, 3, "weight", "(F, C/groups, k)")
+        if b is not None and b.ndim != 1:
+            raise ValueError(f"conv1d: bias must be 1-D (F,), got shape {b.shape}")
+        self.geo = ConvGeometry(x.shape, w.shape, None if b is None else b.shape,
+                                stride, padding, dilation, groups, op="conv1d")
+        self.shapes1 = (x.shape, w.shape)
+        out = self.run(x[:, :, None, :], w[:, :, None, :], b)
+        return out.reshape(out.shape[0], out.shape[1], out.shape[3])
+
+    def backward(self, g, *inputs, out):
+        (x_shape, w_shape), geo = self.shapes1, self.geo
+        grads = super().backward(g.reshape(geo.N, geo.F, 1, geo.Wo), out=None)
+        dx, dw = grads[0], grads[1] if len(grads) > 1 else None
+        return ((None if dx is None else dx.reshape(x_shape),
+                 None if dw is None else dw.reshape(w_shape)) + tuple(grads[2:]))
+
+    def describe(self):
+        (x, w), geo = self.shapes1, self.geo
+        return (f"x {x} ⊛ W {w} → {(geo.N, geo.F, geo.Wo)}, stride {geo.sw}, padding "
+                f"{(geo.left, geo.right)}, dilation {geo.dw}, groups {geo.groups}")
+
+
+def transpose_geometry(x_shape, w_shape, b_shape, stride, padding, output_padding, groups,
+                       dilation):
+    """The conv2d whose input gradient conv_transpose2d computes, validated for the
+    transposed call: x (N, C_in, H, W), w (C_in, C_out/groups, kh, kw) → out (N, C_out, Ho, Wo)
+    with ``Ho = (H − 1)·sh − 2·ph + dh·(kh − 1) + oph + 1`` (PyTorch's rule; Wo alike).
+
+    The returned ConvGeometry is that conv2d's: input (N, C_out, Ho, Wo), weight w read as
+    (F = C_in, C_out/groups, kh, kw). Its output is H × W, or larger when output_padding
+    reaches the stride (allowed below the dilation): ``geo.H_in, geo.W_in`` keep H, W.
+    """
+    op = "conv_transpose2d"
+    N, C, H, W = x_shape
+    Cw, Cog, kh, kw = w_shape
+    (sh, sw), (dh, dw) = pair(stride, "stride", op, 1), pair(dilation, "dilation", op, 1)
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int or a pair (there is no 'same' or "
+                         f"'valid' for a transposed convolution), got {padding!r}")
+    (ph, pw), (oh, ow) = (pair(padding, "padding", op, 0),
+                          pair(output_padding, "output_padding", op, 0))
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    if C != Cw:
+        raise ValueError(f"{op}: channel mismatch: input {x_shape} has {C} channels but "
+                         f"weight {w_shape} (C_in, C_out/groups, kh, kw) expects {Cw}")
+    if C % groups:
+        raise ValueError(f"{op}: groups={groups} must divide the {C} input channels "
+                         f"(input {x_shape}, weight {w_shape})")
+    if not ((oh < sh or oh < dh) and (ow < sw or ow < dw)):
+        raise ValueError(f"{op}: output_padding {(oh, ow)} must be smaller than either the "
+                         f"stride {(sh, sw)} or the dilation {(dh, dw)}, in each dim")
+    Ho = (H - 1) * sh - 2 * ph + dh * (kh - 1) + oh + 1
+    Wo = (W - 1) * sw - 2 * pw + dw * (kw - 1) + ow + 1
+    if Ho < 1 or Wo < 1:
+        raise ValueError(f"{op}: output size {Ho}x{Wo} is too small (input {x_shape}, weight "
+                         f"{w_shape}, stride {(sh, sw)}, padding {(ph, pw)}, dilation "
+                         f"{(dh, dw)}, output_padding {(oh, ow)}): reduce the padding")
+    Cout = Cog * groups
+    if b_shape is not None and tuple(b_shape) != (Cout,):
+        raise ValueError(f"{op}: bias of shape {tuple(b_shape)} does not match the {Cout} "
+                         f"output channels of weight {w_shape} with groups={groups}")
+    geo = ConvGeometry((N, Cout, Ho, Wo), (C, Cog, kh, kw), None, (sh, sw), (ph, pw),
+                       (dh, dw), groups, op=op)
+    geo.H_in, geo.W_in, geo.output_padding = H, W, (oh, ow)
+    return geo
+
+
+class ConvTranspose2d(Op):
+    """The adjoint of conv2d with respect to its input: every input pixel spreads its value
+    times the kernel over the output (stride apart), overlaps adding up. With the conv2d of
+    ``transpose_geometry`` (columns ``cols``, one column per input pixel here)::
+
+        forward   out = col2im(Wᵀ · x) + b          (conv2d's dx, with x as dY)
+        backward  dx  = conv2d(dy, W)    dW = x · cols(dy)ᵀ    db = Σ dy
+
+    so the forward and dW are conv2d's two backward GEMMs, and dx its forward GEMM.
+    """
+
+    name = "conv_transpose2d"
+    twice = False
+    formula = "out = col2im(Wᵀ·x) + b; dx = conv2d(dy, W), dW = x·cols(dy)ᵀ, db = Σ dy"
+
+    def forward(self, x, w, b=None, *, stride=1, padding=0, output_padding=0, groups=1,
+                dilation=1):
+        op = "conv_transpose2d"
+        check_4d(op, x)
+        check_4d(op, w, "weight", "(C_in, C_out/groups, kh, kw)")
+        if b is not None and b.ndim != 1:
+            raise ValueError(f"{op}: bias must be 1-D (C_out,), got shape {b.shape}")
+        geo = self.geo = transpose_geometry(x.shape, w.shape, None if b is None else b.shape,
+                                            stride, padding, output_padding, groups, dilation)
+        need = getattr(self, "needs_grad", (True,) * 3)
+        xg = self.as_gradient(np.ascontiguousarray(x))
+        w = np.ascontiguousarray(w)
+        geo.plan(x.itemsize, keep_cols=False)
+        out = columns_backward(geo, xg, w=w)[0]
+        if b is not None:
+            out += b.reshape(1, -1, 1, 1)
+        self.save(xg if need[1] else None, w if need[0] else None)
+        self.shapes = (x.shape, w.shape, out.shape)
+        return out
+
+    def as_gradient(self, x):
+        """x as conv2d's output gradient: zero rows/columns appended when output_padding
+        reaches the stride (that conv2d then has outputs no input pixel of ours feeds)."""
+        geo = self.geo
+        if (geo.Ho, geo.Wo) == (geo.H_in, geo.W_in):
+            return x
+        xg = np.zeros((geo.N, geo.F, geo.Ho, geo.Wo), x.dtype)
+        xg[:, :, :geo.H_in, :geo.W_in] = x
+        return xg
+
+    def backward(self, g, *inputs, out):
+        xg, w = self.saved
+        geo = self.geo
+        need = tuple(self.needs_grad) + (False,) * (3 - len(self.needs_grad))
+        g = np.ascontiguousarray(g)
+        dx = dw = None
+        # dy's columns serve dx (conv2d(dy, W)) and dW (x · colsᵀ): built once when both.
+        geo.plan(g.itemsize, keep_cols=need[0] and need[1])
+        kept = None
+        if need[0]:
+            y, kept = columns_forward(geo, g, w)
+            dx = (y if y.shape[2:] == (geo.H_in, geo.W_in)
+                  else np.ascontiguousarray(y[:, :, :geo.H_in, :geo.W_in]))
+        if need[1]:
+            dw = columns_backward(geo, xg, x=None if kept is not None else g, kept=kept)[1]
+        db = g.sum(axis=(0, 2, 3)) if need[2] else None
+        return (dx, dw, db)[:len(self.needs_grad)]
+
+    def describe(self):
+        x, w, out = self.shapes
+        geo = self.geo
+        return (f"x {x} ⊛ᵀ W {w} → {out}, stride {(geo.sh, geo.sw)}, padding "
+                f"{(geo.top, geo.left)}, output_padding {geo.output_padding}, dilation "
+                f"{(geo.dh, geo.dw)}, groups {geo.groups}")
 
 
 def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, relu=False):
@@ -334,6 +552,53 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, relu=False):
                         groups=groups, relu=relu)
 
 
+def conv1d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution (cross-correlation, as PyTorch's ``F.conv1d``) of ``x`` (N, C, L) with
+    ``w`` (F, C/groups, k), ``b`` (F,) or None → (N, F, Lo), ``Lo = (L + 2p − d·(k − 1) − 1)
+    // s + 1``. ``padding``: an int, ``'same'`` (extra on the right) or ``'valid'``.
+
+    It is conv2d on (N, C, 1, L) with a 1 × k kernel: the same Numba kernels and GEMMs.
+    A sequence model's view: each output step sees a window of k input steps (a recurrent
+    net's step sees one, plus its state).
+
+    >>> import engine
+    >>> from engine.fast.conv import conv1d
+    >>> x = engine.tensor([[[1.0, 2.0, 3.0, 4.0]]])
+    >>> conv1d(x, engine.tensor([[[1.0, -1.0]]])).data       # x[t] − x[t + 1]
+    array([[[-1., -1., -1.]]], dtype=float32)
+    """
+    keep_freed_memory()
+    inputs = (x, w) if b is None else (x, w, b)
+    return Conv1d.apply(*inputs, stride=stride, padding=padding, dilation=dilation,
+                        groups=groups)
+
+
+def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """Transposed 2-D convolution (PyTorch's ``F.conv_transpose2d``, the adjoint of conv2d
+    with respect to its input: the decoder half of an autoencoder).
+
+    x (N, C_in, H, W), w (C_in, C_out/groups, kh, kw), b (C_out,) or None → (N, C_out, Ho, Wo)
+    with ``Ho = (H − 1)·stride − 2·padding + dilation·(kh − 1) + output_padding + 1``.
+    ``output_padding`` (smaller than the stride or the dilation) adds rows/columns at the
+    bottom/right, to pick which size a strided conv2d is inverted to (7 → 14 vs 7 → 13).
+
+    >>> import engine
+    >>> from engine.fast.conv import conv_transpose2d
+    >>> x = engine.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])
+    >>> conv_transpose2d(x, engine.ones(1, 1, 2, 2), stride=2).data[0, 0]  # each pixel → 2×2
+    array([[1., 1., 2., 2.],
+           [1., 1., 2., 2.],
+           [3., 3., 4., 4.],
+           [3., 3., 4., 4.]], dtype=float32)
+    """
+    keep_freed_memory()
+    inputs = (x, w) if b is None else (x, w, b)
+    return ConvTranspose2d.apply(*inputs, stride=stride, padding=padding,
+                                 output_padding=output_padding, groups=groups,
+                                 dilation=dilation)
+
+
 # ----------------------------------------------------------------------------- reference
 def conv2d_reference(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """The definition, one output pixel at a time (slow; for tests and the op registry)."""
@@ -349,6 +614,53 @@ def conv2d_reference(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
                 patch = xp[:, cs, h:h + geo.dh * (geo.kh - 1) + 1:geo.dh,
                            v:v + geo.dw * (geo.kw - 1) + 1:geo.dw]        # (N, Cg, kh, kw)
                 out[:, fs, oh, ow] = np.einsum("nckl,fckl->nf", patch, w[fs])
+    return out if b is None else out + b.reshape(1, -1, 1, 1)
+
+
+def conv1d_reference(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """The definition, one output step at a time: out[n, f, t] = b[f] + Σ_c Σ_i
+    w[f, c, i]·x[n, c, t·s − left + i·d] (0 outside x)."""
+    s, d = ntuple(stride, 1, "stride", "conv1d", 1)[0], ntuple(dilation, 1, "d", "conv1d", 1)[0]
+    N, C, L = x.shape
+    F, Cg, k = w.shape
+    if isinstance(padding, str):
+        left, right = same_padding(L, k, s, d) if padding.lower() == "same" else (0, 0)
+    else:
+        left = right = ntuple(padding, 1, "padding", "conv1d", 0)[0]
+    xp = np.pad(x, ((0, 0), (0, 0), (left, right)))
+    Lo = (L + left + right - d * (k - 1) - 1) // s + 1
+    out = np.zeros((N, F, Lo), np.result_type(x, w))
+    Fg = F // groups
+    for f in range(F):
+        c0 = f // Fg * Cg                 # the first input channel of f's group
+        for t in range(Lo):
+            win = xp[:, c0:c0 + Cg, t * s:t * s + d * (k - 1) + 1:d]   # (N, Cg, k)
+            out[:, f, t] = (win * w[f]).sum(axis=(1, 2))
+    return out if b is None else out + b.reshape(1, -1, 1)
+
+
+def conv_transpose2d_reference(x, w, b=None, stride=1, padding=0, output_padding=0,
+                               groups=1, dilation=1):
+    """The definition, one input pixel at a time: x[n, c, h, v] adds x·w[c, o] to the output
+    window whose corner is (h·sh − ph, v·sw − pw), taps dilation apart (slow)."""
+    (sh, sw), (ph, pw) = pair(stride, "s", "t", 1), pair(padding, "p", "t", 0)
+    (oh, ow), (dh, dw) = pair(output_padding, "o", "t", 0), pair(dilation, "d", "t", 1)
+    N, C, H, W = x.shape
+    _, Cog, kh, kw = w.shape
+    Ho = (H - 1) * sh - 2 * ph + dh * (kh - 1) + oh + 1
+    Wo = (W - 1) * sw - 2 * pw + dw * (kw - 1) + ow + 1
+    # Build on an output padded by ph/pw on every side (plus room for the taps), then crop.
+    big = np.zeros((N, Cog * groups, Ho + 2 * ph + dh * kh + sh, Wo + 2 * pw + dw * kw + sw),
+                   np.result_type(x, w))
+    Cg = C // groups
+    for c in range(C):
+        o0 = c // Cg * Cog                # the first output channel of c's group
+        for h in range(H):
+            for v in range(W):
+                win = big[:, o0:o0 + Cog, h * sh:h * sh + dh * (kh - 1) + 1:dh,
+                          v * sw:v * sw + dw * (kw - 1) + 1:dw]
+                win += x[:, c, h, v][:, None, None, None] * w[c][None]
+    out = big[:, :, ph:ph + Ho, pw:pw + Wo]
     return out if b is None else out + b.reshape(1, -1, 1, 1)
 
 
@@ -396,4 +708,89 @@ register(OpSpec(
                   r"conv2d: kernel 5x5 .* larger than the padded input 4x4 .*\(1, 1, 2, 2\)"),
         ErrorCase(lambda: conv2d(T(1, 1, 5, 5), T(1, 1, 3, 3), padding="full"),
                   ValueError, r"conv2d: padding must be .*'full'"),
+    )))
+
+
+def _conv1d_shapes(rng):
+    groups = int(rng.choice([1, 1, 2]))
+    n, cg, fg = (int(v) for v in rng.integers(1, 3, size=3))
+    length, k = int(rng.integers(1, 9)), int(rng.integers(1, 4))
+    shapes = ((n, cg * groups, length), (fg * groups, cg, k))
+    return shapes + ((fg * groups,),) if rng.random() < 0.5 else shapes
+
+
+def _conv1d_params(rng, shapes):
+    (_, c, length), (_, cg, k) = shapes[:2]
+    padding = [0, 1, 2, "same", "valid"][int(rng.integers(0, 5))]
+    pad = {"same": 9, "valid": 0}.get(padding, padding)
+    fits = [d for d in (1, 2, 3) if d * (k - 1) + 1 <= length + 2 * pad]
+    if not fits:
+        padding, fits = "same", [1]
+    return {"stride": int(rng.integers(1, 3)), "padding": padding,
+            "dilation": int(rng.choice(fits)), "groups": c // cg}
+
+
+register(OpSpec(
+    "conv1d", lambda x, w, b=None, **p: conv1d(x, w, b, **p), conv1d_reference,
+    arity=2, shapes=_conv1d_shapes, params=_conv1d_params, values=(normal,), ops=("conv1d",),
+    twice=False,
+    errors=(
+        ErrorCase(lambda: conv1d(T(2, 3, 5, 5), T(4, 3, 3)), ValueError,
+                  r"conv1d: expected a 3-D input \(N, C, L\), got shape \(2, 3, 5, 5\)"),
+        ErrorCase(lambda: conv1d(T(1, 2, 5), T(3, 3, 2)), ValueError,
+                  r"conv1d: channel mismatch: input \(1, 2, 5\) .* weight \(3, 3, 2\)"),
+        ErrorCase(lambda: conv1d(T(1, 2, 5), T(3, 2, 7)), ValueError,
+                  r"conv1d: kernel 7 \(dilation 1, extent 7\) is larger than the padded "
+                  r"input 5 \(input \(1, 2, 5\), weight \(3, 2, 7\), padding \(0, 0\)\)"),
+        ErrorCase(lambda: conv1d(T(1, 2, 5), T(3, 2, 2), stride=(1, 1)), ValueError,
+                  r"conv1d: stride must be an int ≥ 1 or a sequence of 1, got \(1, 1\)"),
+    )))
+
+
+def _convt_shapes(rng):
+    groups = int(rng.choice([1, 1, 2]))
+    n, cg, og = (int(v) for v in rng.integers(1, 3, size=3))
+    h, w = (int(v) for v in rng.integers(1, 5, size=2))
+    kh, kw = (int(v) for v in rng.integers(1, 4, size=2))
+    shapes = ((n, cg * groups, h, w), (cg * groups, og, kh, kw))
+    return shapes + ((og * groups,),) if rng.random() < 0.5 else shapes
+
+
+def _convt_params(rng, shapes):
+    (_, c, h, w), (_, og, kh, kw) = shapes[:2]
+    # groups: fixed by the bias (C_out = og·groups) when there is one, else any divisor of C_in.
+    groups = shapes[2][0] // og if len(shapes) > 2 else int(
+        rng.choice([g for g in (1, 2, 3) if c % g == 0]))
+    stride = tuple(int(v) for v in rng.integers(1, 4, size=2))
+    dilation = tuple(int(v) for v in rng.integers(1, 3, size=2))
+    # output_padding below the stride or the dilation; padding keeps the output ≥ 1.
+    out_pad = tuple(int(rng.integers(0, max(s, d)))
+                    for s, d in zip(stride, dilation, strict=True))
+    padding = tuple(int(rng.integers(0, 1 + ((n - 1) * s + d * (k - 1) + o) // 2))
+                    for n, s, d, k, o in zip((h, w), stride, dilation, (kh, kw), out_pad,
+                                             strict=True))
+    return {"stride": stride, "padding": padding, "output_padding": out_pad,
+            "groups": groups, "dilation": dilation}
+
+
+register(OpSpec(
+    "conv_transpose2d", lambda x, w, b=None, **p: conv_transpose2d(x, w, b, **p),
+    conv_transpose2d_reference, arity=2, shapes=_convt_shapes, params=_convt_params,
+    values=(normal,), ops=("conv_transpose2d",), twice=False,
+    errors=(
+        ErrorCase(lambda: conv_transpose2d(T(1, 2, 3, 3), T(3, 4, 3, 3)), ValueError,
+                  r"conv_transpose2d: channel mismatch: input \(1, 2, 3, 3\) has 2 channels "
+                  r"but weight \(3, 4, 3, 3\) .* expects 3"),
+        ErrorCase(lambda: conv_transpose2d(T(1, 2, 3, 3), T(2, 4, 3, 3), stride=2,
+                                           output_padding=2), ValueError,
+                  r"conv_transpose2d: output_padding \(2, 2\) must be smaller than either the "
+                  r"stride \(2, 2\) or the dilation \(1, 1\)"),
+        ErrorCase(lambda: conv_transpose2d(T(1, 2, 3, 3), T(2, 4, 3, 3), padding=3), ValueError,
+                  r"conv_transpose2d: output size -1x-1 is too small \(input \(1, 2, 3, 3\)"),
+        ErrorCase(lambda: conv_transpose2d(T(1, 2, 3, 3), T(2, 4, 3, 3), T(3)), ValueError,
+                  r"conv_transpose2d: bias of shape \(3,\) does not match the 4 output"),
+        ErrorCase(lambda: conv_transpose2d(T(1, 3, 3, 3), T(3, 4, 3, 3), groups=2), ValueError,
+                  r"conv_transpose2d: groups=2 must divide the 3 input channels"),
+        ErrorCase(lambda: conv_transpose2d(T(1, 2, 3, 3), T(2, 4, 3, 3), padding="same"),
+                  ValueError, r"conv_transpose2d: padding must be an int or a pair"),
     )))

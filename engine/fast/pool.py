@@ -1,65 +1,130 @@
-"""max_pool2d and avg_pool2d over NCHW tensors, with PyTorch's semantics.
+"""Pooling over NCHW tensors, with PyTorch's semantics: max_pool2d, avg_pool2d, their 1-D
+forms over (N, C, L), max_unpool2d, and the adaptive pools.
 
-``kernel``, ``stride`` (default: the kernel) and ``padding`` are ints or (h, w) pairs;
-padding is at most half the kernel (so no window lies entirely in padding). Output size per
-spatial dim, PyTorch's rule::
+``kernel_size`` (``kernel=`` works too), ``stride`` (default: the kernel), ``padding`` and,
+for max pooling, ``dilation`` are ints or (h, w) pairs; padding is at most half the kernel.
+Output size per spatial dim, PyTorch's rule, with the dilated extent e = d·(k − 1) + 1::
 
-    out = (size + 2·pad − kernel) // stride + 1                       (floor, the default)
-    out = ceil((size + 2·pad − kernel) / stride) + 1                   (ceil_mode=True)
+    out = (size + 2·pad − e) // stride + 1                            (floor, the default)
+    out = ceil((size + 2·pad − e) / stride) + 1                        (ceil_mode=True)
           minus 1 if that last window would start past the input and the left padding
 
 ``ceil_mode`` keeps the partial window at the bottom/right edge: Keras' 'same' pooling with
 pool 2 and stride 2 (7 → 4) is ``max_pool2d(x, 2, ceil_mode=True)``.
 
-Max pooling keeps the argmax of every window; its backward sends dy there. Average pooling
-divides by the window size counting the padding (``count_include_pad=True``, PyTorch's
-default), but never the part of a ceil-mode window hanging past the padding.
+Max pooling keeps the argmax of every window (``return_indices=True`` returns it, the flat
+position h·W + w in each plane, for ``max_unpool2d``); its backward sends dy there. Average
+pooling divides by the window size counting the padding (``count_include_pad=True``,
+PyTorch's default), but never the part of a ceil-mode window hanging past the padding.
+
+Adaptive pooling fixes the output size instead: output row i pools input rows
+``floor(i·H/Ho) … ceil((i + 1)·H/Ho) − 1`` (columns alike), so windows may differ in size
+and overlap by a row. ``adaptive_avg_pool2d(x, 1)`` is global average pooling.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ..ops import xp
 from ..ops.base import Op
 from ..testing import Bad as ErrorCase
 from ..testing import OpSpec, T, distinct, normal, register
-from .conv import check_4d, pair
-from .kernels import avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward
+from .conv import check_4d, check_nd, ntuple
+from .kernels import (
+    adaptive_avg_backward,
+    adaptive_avg_forward,
+    adaptive_max_forward,
+    avg_pool_backward,
+    avg_pool_forward,
+    max_pool_backward,
+    max_pool_forward,
+)
 from .memory import keep_freed_memory
 
 
-def pool_output_size(size, k, s, pad, ceil_mode):
-    """PyTorch's ``pooling_output_shape`` (dilation 1)."""
-    out = (size + 2 * pad - k + (s - 1 if ceil_mode else 0)) // s + 1
+def pool_output_size(size, k, s, pad, ceil_mode, dilation=1):
+    """PyTorch's ``pooling_output_shape``."""
+    out = (size + 2 * pad - dilation * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
     if ceil_mode and (out - 1) * s >= size + pad:
         out -= 1  # the last window must start inside the input or the left padding
     return out
 
 
 class PoolGeometry:
-    """Validated sizes of one pooling call."""
+    """Validated sizes of one pooling call. A 1-D pool (``x_shape`` (N, C, L); int or 1-tuple
+    kernel, stride, padding, dilation) is the 2-D one over (N, C, 1, L) with a 1 × k window;
+    its error messages speak of the 1-D shapes."""
 
-    def __init__(self, op, x_shape, kernel, stride, padding, ceil_mode):
-        N, C, H, W = x_shape
-        self.kh, self.kw = pair(kernel, "kernel", op, 1)
-        self.sh, self.sw = pair(kernel if stride is None else stride, "stride", op, 1)
-        self.ph, self.pw = pair(padding, "padding", op, 0)
+    def __init__(self, op, x_shape, kernel, stride, padding, ceil_mode, dilation=1):
+        self.op, self.one_d = op, len(x_shape) == 3
+        if self.one_d:
+            N, C, W = x_shape
+            H = 1
+
+            def parse(v, what, minimum, fill):
+                return (fill, ntuple(v, 1, what, op, minimum)[0])
+        else:
+            N, C, H, W = x_shape
+
+            def parse(v, what, minimum, fill):
+                return ntuple(v, 2, what, op, minimum)
+
+        self.kh, self.kw = parse(kernel, "kernel_size", 1, 1)
+        self.sh, self.sw = parse(kernel if stride is None else stride, "stride", 1, 1)
+        self.ph, self.pw = parse(padding, "padding", 0, 0)
+        self.dh, self.dw = parse(dilation, "dilation", 1, 1)
+        show = self.show
         if 2 * self.ph > self.kh or 2 * self.pw > self.kw:
-            raise ValueError(f"{op}: padding {(self.ph, self.pw)} must be at most half the "
-                             f"kernel {(self.kh, self.kw)} (input {x_shape})")
-        if self.kh > H + 2 * self.ph or self.kw > W + 2 * self.pw:
-            raise ValueError(f"{op}: kernel {self.kh}x{self.kw} is larger than the padded input "
-                             f"{H + 2 * self.ph}x{W + 2 * self.pw} (input {x_shape}, padding "
-                             f"{(self.ph, self.pw)})")
-        self.Ho = pool_output_size(H, self.kh, self.sh, self.ph, ceil_mode)
-        self.Wo = pool_output_size(W, self.kw, self.sw, self.pw, ceil_mode)
+            raise ValueError(f"{op}: padding {show(self.ph, self.pw)} must be at most half the "
+                             f"kernel {show(self.kh, self.kw)} (input {x_shape})")
+        eh, ew = self.dh * (self.kh - 1) + 1, self.dw * (self.kw - 1) + 1
+        if eh > H + 2 * self.ph or ew > W + 2 * self.pw:
+            dil = ("" if (self.dh, self.dw) == (1, 1) else
+                   f" (dilation {self.size(self.dh, self.dw)}, extent {self.size(eh, ew)})")
+            raise ValueError(f"{op}: kernel {self.size(self.kh, self.kw)}{dil} is larger than "
+                             f"the padded input {self.size(H + 2 * self.ph, W + 2 * self.pw)} "
+                             f"(input {x_shape}, padding {show(self.ph, self.pw)})")
+        self.Ho = pool_output_size(H, self.kh, self.sh, self.ph, ceil_mode, self.dh)
+        self.Wo = pool_output_size(W, self.kw, self.sw, self.pw, ceil_mode, self.dw)
         self.N, self.C, self.H, self.W = N, C, H, W
+        # A dilated window can step over the whole input from the padding (PyTorch then
+        # returns -inf and an index outside the plane): refused.
+        for size, k, s, p, d, n in ((H, self.kh, self.sh, self.ph, self.dh, self.Ho),
+                                    (W, self.kw, self.sw, self.pw, self.dw, self.Wo)):
+            for o in range(n):
+                start = o * s - p
+                first = start + max(0, -start + d - 1) // d * d
+                if first >= size:
+                    raise ValueError(f"{op}: window {o} along a dim of size {size} reads only "
+                                     f"padding (kernel {k}, dilation {d}, padding {p}, input "
+                                     f"{x_shape}): reduce the padding or the dilation")
+
+    def show(self, h, w):
+        """A (h, w) parameter as the caller gave it: a pair, or one number for 1-D."""
+        return w if self.one_d else (h, w)
+
+    def size(self, h, w):
+        return f"{w}" if self.one_d else f"{h}x{w}"
 
     def args(self):
         return self.kh, self.kw, self.sh, self.sw, self.ph, self.pw
 
     def params(self):
-        return (f"kernel {(self.kh, self.kw)}, stride {(self.sh, self.sw)}, "
-                f"padding {(self.ph, self.pw)}")
+        s = self.show
+        dil = "" if (self.dh, self.dw) == (1, 1) else f", dilation {s(self.dh, self.dw)}"
+        return (f"kernel {s(self.kh, self.kw)}, stride {s(self.sh, self.sw)}, "
+                f"padding {s(self.ph, self.pw)}" + dil)
+
+    def in_shape(self):
+        return (self.N, self.C, self.W) if self.one_d else (self.N, self.C, self.H, self.W)
+
+
+def _window(op, kernel_size, kernel):
+    """The window size given once, as PyTorch's ``kernel_size=`` or stepgrad's ``kernel=``."""
+    if (kernel is None) == (kernel_size is None):
+        raise TypeError(f"{op}: give the window size once, as kernel_size= (PyTorch) or "
+                        f"kernel=" + (" (got both)" if kernel is not None else ""))
+    return kernel_size if kernel is None else kernel
 
 
 class MaxPool2d(Op):
@@ -67,24 +132,46 @@ class MaxPool2d(Op):
     twice = False
     formula = "dx = dy at each window's argmax, 0 elsewhere (overlaps add up)"
 
-    def forward(self, x, *, kernel, stride=None, padding=0, ceil_mode=False):
-        check_4d("max_pool2d", x)
-        geo = self.geo = PoolGeometry("max_pool2d", x.shape, kernel, stride, padding, ceil_mode)
+    def forward(self, x, *, kernel, stride=None, padding=0, dilation=1, ceil_mode=False,
+                index_sink=None):
+        check_4d(self.name, x)
+        self.geo = PoolGeometry(self.name, x.shape, kernel, stride, padding, ceil_mode,
+                                dilation)
+        return self.run(x, index_sink)
+
+    def run(self, x, index_sink):
+        """Pool 4-D x by ``self.geo``; ``index_sink`` (a list) receives the argmax indices."""
+        geo = self.geo
+        x = np.ascontiguousarray(x.reshape(geo.N, geo.C, geo.H, geo.W))
         out = np.empty((geo.N, geo.C, geo.Ho, geo.Wo), x.dtype)
         idx = np.empty(out.shape, np.int32)  # flat h·W + w in the plane: int32 halves traffic
-        max_pool_forward(np.ascontiguousarray(x), out, idx, *geo.args())
+        max_pool_forward(x, out, idx, *geo.args(), geo.dh, geo.dw)
         self.save(idx)
-        return out
+        if index_sink is not None:
+            index_sink.append(idx)
+        return out.reshape(out.shape[:2] + out.shape[3:]) if geo.one_d else out
 
     def backward(self, g, *inputs, out):
         (idx,) = self.saved
         geo = self.geo
         dx = np.empty((geo.N, geo.C, geo.H * geo.W), g.dtype)
-        max_pool_backward(np.ascontiguousarray(g), idx, dx)
-        return (dx.reshape(geo.N, geo.C, geo.H, geo.W),)
+        max_pool_backward(np.ascontiguousarray(g).reshape(idx.shape), idx, dx)
+        return (dx.reshape(geo.in_shape()),)
 
     def describe(self):
-        return f"{(self.geo.N, self.geo.C, self.geo.H, self.geo.W)} → {self.geo.params()}"
+        return f"{self.geo.in_shape()} → {self.geo.params()}"
+
+
+class MaxPool1d(MaxPool2d):
+    name = "max_pool1d"
+    formula = "dx = dy at each window's argmax, 0 elsewhere (overlaps add up)"
+
+    def forward(self, x, *, kernel, stride=None, padding=0, dilation=1, ceil_mode=False,
+                index_sink=None):
+        check_nd(self.name, x, 3, layout="(N, C, L)")
+        self.geo = PoolGeometry(self.name, x.shape, kernel, stride, padding, ceil_mode,
+                                dilation)
+        return self.run(x, index_sink)
 
 
 class AvgPool2d(Op):
@@ -94,25 +181,64 @@ class AvgPool2d(Op):
 
     def forward(self, x, *, kernel, stride=None, padding=0, ceil_mode=False,
                 count_include_pad=True):
-        check_4d("avg_pool2d", x)
-        geo = self.geo = PoolGeometry("avg_pool2d", x.shape, kernel, stride, padding, ceil_mode)
+        check_4d(self.name, x)
+        self.geo = PoolGeometry(self.name, x.shape, kernel, stride, padding, ceil_mode)
+        return self.run(x, count_include_pad)
+
+    def run(self, x, count_include_pad):
+        geo = self.geo
         self.include_pad = bool(count_include_pad)
         out = np.empty((geo.N, geo.C, geo.Ho, geo.Wo), x.dtype)
-        avg_pool_forward(np.ascontiguousarray(x), out, *geo.args(), self.include_pad)
-        return out
+        avg_pool_forward(np.ascontiguousarray(x.reshape(geo.N, geo.C, geo.H, geo.W)), out,
+                         *geo.args(), self.include_pad)
+        return out.reshape(out.shape[:2] + out.shape[3:]) if geo.one_d else out
 
     def backward(self, g, *inputs, out):
         geo = self.geo
         dx = np.empty((geo.N, geo.C, geo.H, geo.W), g.dtype)
-        avg_pool_backward(np.ascontiguousarray(g), dx, *geo.args(), self.include_pad)
-        return (dx,)
+        avg_pool_backward(np.ascontiguousarray(g).reshape(geo.N, geo.C, geo.Ho, geo.Wo), dx,
+                          *geo.args(), self.include_pad)
+        return (dx.reshape(geo.in_shape()),)
 
     def describe(self):
-        return f"{(self.geo.N, self.geo.C, self.geo.H, self.geo.W)} → {self.geo.params()}"
+        return f"{self.geo.in_shape()} → {self.geo.params()}"
 
 
-def max_pool2d(x, kernel, stride=None, padding=0, ceil_mode=False):
+class AvgPool1d(AvgPool2d):
+    name = "avg_pool1d"
+    formula = "dx = dy / window size, spread over each window (overlaps add up)"
+
+    def forward(self, x, *, kernel, stride=None, padding=0, ceil_mode=False,
+                count_include_pad=True):
+        check_nd(self.name, x, 3, layout="(N, C, L)")
+        self.geo = PoolGeometry(self.name, x.shape, kernel, stride, padding, ceil_mode)
+        return self.run(x, count_include_pad)
+
+
+def _max_pool(cls, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+              kernel):
+    keep_freed_memory()  # from the first pool on (memory.py)
+    sink = [] if return_indices else None
+    out = cls.apply(x, kernel=_window(cls.name, kernel_size, kernel), stride=stride,
+                    padding=padding, dilation=dilation, ceil_mode=ceil_mode, index_sink=sink)
+    if not return_indices:
+        return out
+    idx = sink[0].astype(np.int64)
+    return out, _tensor(idx.reshape(out.shape))
+
+
+def _tensor(a):
+    from ..tensor import Tensor  # at call time: engine.tensor imports the ops
+    return Tensor(a)
+
+
+def max_pool2d(x, kernel_size=None, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False, *, kernel=None):
     """Max over (kh, kw) windows of NCHW ``x``; stride defaults to the kernel.
+
+    ``dilation`` spaces the window's taps (a 3 × 3 window with dilation 2 spans 5 × 5).
+    ``return_indices=True`` returns ``(out, indices)``: int64, the flat position h·W + w of
+    each maximum in its (H, W) plane (what ``max_unpool2d`` takes).
 
     >>> import numpy as np, engine
     >>> from engine.fast.pool import max_pool2d
@@ -123,12 +249,24 @@ def max_pool2d(x, kernel, stride=None, padding=0, ceil_mode=False):
     array([[16., 18., 20.],
            [30., 32., 34.],
            [44., 46., 48.]], dtype=float32)
+    >>> max_pool2d(x, kernel_size=2, stride=3, return_indices=True)[1]
+    tensor([[[[ 8, 11],
+              [29, 32]]]], shape=(1, 1, 2, 2), dtype=int64)
     """
-    keep_freed_memory()  # from the first pool on (memory.py)
-    return MaxPool2d.apply(x, kernel=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
+    return _max_pool(MaxPool2d, x, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices, kernel)
 
 
-def avg_pool2d(x, kernel, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+def max_pool1d(x, kernel_size=None, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False, *, kernel=None):
+    """Max over windows of k steps of ``x`` (N, C, L) → (N, C, Lo): max_pool2d over
+    (N, C, 1, L) with a 1 × k window (indices are positions along L)."""
+    return _max_pool(MaxPool1d, x, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices, kernel)
+
+
+def avg_pool2d(x, kernel_size=None, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, *, kernel=None):
     """Mean over (kh, kw) windows of NCHW ``x``; padding counts in the mean by default.
 
     >>> import engine
@@ -140,37 +278,247 @@ def avg_pool2d(x, kernel, stride=None, padding=0, ceil_mode=False, count_include
            [0.25, 0.5 , 0.25]], dtype=float32)
     """
     keep_freed_memory()
-    return AvgPool2d.apply(x, kernel=kernel, stride=stride, padding=padding,
-                           ceil_mode=ceil_mode, count_include_pad=count_include_pad)
+    return AvgPool2d.apply(x, kernel=_window("avg_pool2d", kernel_size, kernel), stride=stride,
+                           padding=padding, ceil_mode=ceil_mode,
+                           count_include_pad=count_include_pad)
+
+
+def avg_pool1d(x, kernel_size=None, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, *, kernel=None):
+    """Mean over windows of k steps of ``x`` (N, C, L) → (N, C, Lo)."""
+    keep_freed_memory()
+    return AvgPool1d.apply(x, kernel=_window("avg_pool1d", kernel_size, kernel), stride=stride,
+                           padding=padding, ceil_mode=ceil_mode,
+                           count_include_pad=count_include_pad)
+
+
+# ----------------------------------------------------------------------------- unpooling
+def unpool_output_size(op, x_shape, kernel_size, stride, padding, output_size):
+    """PyTorch's ``_unpool_output_size``: (H − 1)·s − 2p + k by default; an explicit
+    ``output_size`` ((H, W) or (N, C, H, W)) must lie strictly within one stride of it."""
+    k = ntuple(kernel_size, 2, "kernel_size", op, 1)
+    s = k if stride is None else ntuple(stride, 2, "stride", op, 1)
+    p = ntuple(padding, 2, "padding", op, 0)
+    default = tuple((x_shape[2 + d] - 1) * s[d] + k[d] - 2 * p[d] for d in range(2))
+    if output_size is None:
+        size = default
+    else:
+        size = tuple(output_size)
+        if len(size) == 4:
+            size = size[2:]
+        if len(size) != 2 or not all(isinstance(v, (int, np.integer)) for v in size):
+            raise ValueError(f"{op}: output_size must be (H, W) or (N, C, H, W), got "
+                             f"{output_size!r}")
+        for d in range(2):
+            lo, hi = default[d] - s[d], default[d] + s[d]
+            if not lo < size[d] < hi:
+                raise ValueError(f"{op}: invalid output_size {tuple(output_size)} (dim {d} "
+                                 f"must be between {lo} and {hi}, exclusive; input {x_shape}, "
+                                 f"kernel {k}, stride {s}, padding {p})")
+    if min(size) < 1:
+        raise ValueError(f"{op}: output size {size} is too small (input {x_shape}, kernel {k}, "
+                         f"stride {s}, padding {p})")
+    return tuple(int(v) for v in size)
+
+
+class MaxUnpool2d(Op):
+    """max_pool2d's partial inverse: each value goes back to where its maximum came from
+    (``indices``: flat h·W + w in the output plane), zeros elsewhere. A scatter, so the
+    gradient is the gather of dy at the indices (written with ops: twice differentiable)."""
+
+    name = "max_unpool2d"
+    linear = True
+    formula = "dx = dy gathered at the indices"
+
+    def forward(self, x, *, indices, output_size):
+        op = self.name
+        check_4d(op, x)
+        idx = np.asarray(indices)
+        if idx.shape != x.shape:
+            raise ValueError(f"{op}: indices of shape {idx.shape} do not match the input "
+                             f"{x.shape}")
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"{op}: indices must be integers (max_pool2d's return_indices), "
+                            f"got {idx.dtype}")
+        N, C = x.shape[:2]
+        Ho, Wo = output_size
+        flat = idx.reshape(N, C, -1).astype(np.intp)
+        bad = (flat < 0) | (flat >= Ho * Wo)
+        if bad.any():
+            raise ValueError(f"{op}: found an invalid max index {flat[bad][0]} (output planes "
+                             f"are {Ho}x{Wo}, input {x.shape})")
+        out = np.zeros((N, C, Ho * Wo), x.dtype)
+        np.put_along_axis(out, flat, x.reshape(N, C, -1), axis=2)  # repeats: the last wins
+        self.flat, self.x_shape = flat, x.shape
+        return out.reshape(N, C, Ho, Wo)
+
+    def backward(self, g, x, out):
+        N, C = self.x_shape[:2]
+        return xp.gather(g.reshape(N, C, -1), 2, self.flat).reshape(self.x_shape)
+
+    def describe(self):
+        return f"{self.x_shape} → planes of {self.flat.shape[2]} values"
+
+
+def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Put each value of ``x`` (N, C, H, W) back at ``indices`` (from ``max_pool2d(...,
+    return_indices=True)``) in zeros of (N, C, Ho, Wo), ``Ho = (H − 1)·stride − 2·padding +
+    kernel_size`` (or ``output_size``, to undo a floor-mode pool that dropped a row).
+
+    >>> import engine
+    >>> from engine.fast.pool import max_pool2d, max_unpool2d
+    >>> x = engine.tensor([[[[1.0, 2.0], [4.0, 3.0]]]])
+    >>> y, idx = max_pool2d(x, 2, return_indices=True)
+    >>> max_unpool2d(y, idx, 2).data[0, 0]
+    array([[0., 0.],
+           [4., 0.]], dtype=float32)
+    """
+    size = unpool_output_size("max_unpool2d", tuple(x.shape), kernel_size, stride, padding,
+                              output_size)
+    from ..tensor import Tensor  # at call time: engine.tensor imports the ops
+    idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    return MaxUnpool2d.apply(x, indices=idx, output_size=size)
+
+
+# ----------------------------------------------------------------------------- adaptive
+def adaptive_windows(size, out):
+    """(starts, ends) of the ``out`` adaptive windows over ``size`` cells, int64 (PyTorch's
+    ``start_index``/``end_index``): window i is [floor(i·size/out), ceil((i+1)·size/out))."""
+    i = np.arange(out, dtype=np.int64)
+    return (i * size) // out, ((i + 1) * size + out - 1) // out
+
+
+def adaptive_size(op, x_shape, output_size):
+    """(Ho, Wo) from an int, a pair, or a pair with None (None keeps that input size)."""
+    sizes = (output_size, output_size) if not isinstance(output_size, (tuple, list)) \
+        else tuple(output_size)
+    if len(sizes) != 2 or not all(v is None or (isinstance(v, (int, np.integer))
+                                                and not isinstance(v, bool) and v >= 0)
+                                  for v in sizes):
+        raise ValueError(f"{op}: output_size must be an int ≥ 0 or a pair of them (None keeps "
+                         f"the input's size), got {output_size!r}")
+    return tuple(int(x_shape[2 + d] if v is None else v) for d, v in enumerate(sizes))
+
+
+class AdaptivePool(Op):
+    """What both adaptive pools share: the window tables of one call."""
+
+    twice = False
+
+    def windows(self, x, output_size):
+        check_4d(self.name, x)
+        if 0 in x.shape[2:]:
+            raise ValueError(f"{self.name}: the input {x.shape} has an empty spatial dim")
+        self.x_shape = x.shape
+        self.out_size = adaptive_size(self.name, x.shape, output_size)
+        (Ho, Wo), (H, W) = self.out_size, x.shape[2:]
+        return adaptive_windows(H, Ho) + adaptive_windows(W, Wo)
+
+    def describe(self):
+        return f"{self.x_shape} → {self.out_size}"
+
+
+class AdaptiveAvgPool2d(AdaptivePool):
+    name = "adaptive_avg_pool2d"
+    formula = "dx = dy / window size, spread over each (adaptive) window"
+
+    def forward(self, x, *, output_size):
+        self.tables = self.windows(x, output_size)
+        out = np.empty(x.shape[:2] + self.out_size, x.dtype)
+        adaptive_avg_forward(np.ascontiguousarray(x), out, *self.tables)
+        return out
+
+    def backward(self, g, x, out):
+        dx = np.empty(self.x_shape, g.dtype)
+        adaptive_avg_backward(np.ascontiguousarray(g), dx, *self.tables)
+        return dx
+
+
+class AdaptiveMaxPool2d(AdaptivePool):
+    name = "adaptive_max_pool2d"
+    formula = "dx = dy at each (adaptive) window's argmax, 0 elsewhere"
+
+    def forward(self, x, *, output_size, index_sink=None):
+        tables = self.windows(x, output_size)
+        out = np.empty(x.shape[:2] + self.out_size, x.dtype)
+        idx = np.empty(out.shape, np.int32)
+        adaptive_max_forward(np.ascontiguousarray(x), out, idx, *tables)
+        self.save(idx)
+        if index_sink is not None:
+            index_sink.append(idx)
+        return out
+
+    def backward(self, g, x, out):
+        (idx,) = self.saved
+        N, C, H, W = self.x_shape
+        dx = np.empty((N, C, H * W), g.dtype)
+        max_pool_backward(np.ascontiguousarray(g), idx, dx)
+        return dx.reshape(self.x_shape)
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Average pooling of NCHW ``x`` to ``output_size`` (an int, a pair, None for "as the
+    input"), whatever the input size: window i covers rows floor(i·H/Ho) … ceil((i+1)·H/Ho) − 1.
+
+    >>> import numpy as np, engine
+    >>> from engine.fast.pool import adaptive_avg_pool2d
+    >>> x = engine.tensor(np.arange(5.0).reshape(1, 1, 1, 5))
+    >>> adaptive_avg_pool2d(x, (1, 3)).data      # windows [0, 1], [1, 2, 3], [3, 4]
+    array([[[[0.5, 2. , 3.5]]]], dtype=float32)
+    """
+    keep_freed_memory()
+    return AdaptiveAvgPool2d.apply(x, output_size=output_size)
+
+
+def adaptive_max_pool2d(x, output_size, return_indices=False):
+    """Max pooling of NCHW ``x`` to ``output_size`` (windows as ``adaptive_avg_pool2d``);
+    ``return_indices=True`` returns ``(out, indices)`` as ``max_pool2d``."""
+    keep_freed_memory()
+    sink = [] if return_indices else None
+    out = AdaptiveMaxPool2d.apply(x, output_size=output_size, index_sink=sink)
+    return (out, _tensor(sink[0].astype(np.int64))) if return_indices else out
 
 
 # ----------------------------------------------------------------------------- references
 def _windows(x, geo, fill):
     """x padded with ``fill`` (plus room for ceil-mode edge windows) and a window getter."""
-    extra_h = max(0, (geo.Ho - 1) * geo.sh + geo.kh - (geo.H + 2 * geo.ph))
-    extra_w = max(0, (geo.Wo - 1) * geo.sw + geo.kw - (geo.W + 2 * geo.pw))
+    eh, ew = geo.dh * (geo.kh - 1) + 1, geo.dw * (geo.kw - 1) + 1
+    extra_h = max(0, (geo.Ho - 1) * geo.sh + eh - (geo.H + 2 * geo.ph))
+    extra_w = max(0, (geo.Wo - 1) * geo.sw + ew - (geo.W + 2 * geo.pw))
     xp = np.pad(x, ((0, 0), (0, 0), (geo.ph, geo.ph + extra_h), (geo.pw, geo.pw + extra_w)),
                 constant_values=fill)
-    return xp, lambda a, oh, ow: a[..., oh * geo.sh:oh * geo.sh + geo.kh,
-                                   ow * geo.sw:ow * geo.sw + geo.kw]
+    return xp, lambda a, oh, ow: a[..., oh * geo.sh:oh * geo.sh + eh:geo.dh,
+                                   ow * geo.sw:ow * geo.sw + ew:geo.dw]
 
 
-def max_pool2d_reference(x, kernel, stride=None, padding=0, ceil_mode=False):
-    """The definition, one window at a time (slow; for tests and the op registry)."""
-    geo = PoolGeometry("max_pool2d", x.shape, kernel, stride, padding, ceil_mode)
-    xp, win = _windows(x, geo, -np.inf)
+def _as_2d(x):
+    """(N, C, L) as (N, C, 1, L); 4-D unchanged."""
+    return x[:, :, None, :] if x.ndim == 3 else x
+
+
+def max_pool2d_reference(x, kernel_size=None, stride=None, padding=0, dilation=1,
+                         ceil_mode=False, return_indices=False, *, kernel=None):
+    """The definition, one window at a time (slow; for tests and the op registry); 3-D x is
+    max_pool1d's."""
+    op = "max_pool1d" if x.ndim == 3 else "max_pool2d"
+    geo = PoolGeometry(op, x.shape, _window(op, kernel_size, kernel), stride, padding,
+                       ceil_mode, dilation)
+    xp, win = _windows(_as_2d(x), geo, -np.inf)
     out = np.empty((geo.N, geo.C, geo.Ho, geo.Wo), x.dtype)
     for oh in range(geo.Ho):
         for ow in range(geo.Wo):
             out[:, :, oh, ow] = win(xp, oh, ow).max(axis=(2, 3))
-    return out
+    return out[:, :, 0] if x.ndim == 3 else out
 
 
-def avg_pool2d_reference(x, kernel, stride=None, padding=0, ceil_mode=False,
-                         count_include_pad=True):
-    """Window sums over a zero-padded x, divided by the count of cells that count."""
-    geo = PoolGeometry("avg_pool2d", x.shape, kernel, stride, padding, ceil_mode)
-    xp, win = _windows(x, geo, 0.0)
+def avg_pool2d_reference(x, kernel_size=None, stride=None, padding=0, ceil_mode=False,
+                         count_include_pad=True, *, kernel=None):
+    """Window sums over a zero-padded x, divided by the count of cells that count; 3-D x is
+    avg_pool1d's."""
+    op = "avg_pool1d" if x.ndim == 3 else "avg_pool2d"
+    geo = PoolGeometry(op, x.shape, _window(op, kernel_size, kernel), stride, padding,
+                       ceil_mode)
+    xp, win = _windows(_as_2d(x), geo, 0.0)
     # 1 where a cell counts: the input only, or the input and its padding.
     counts = np.pad(np.ones((geo.H, geo.W)), ((geo.ph, geo.ph), (geo.pw, geo.pw)),
                     constant_values=1.0 if count_include_pad else 0.0)
@@ -180,7 +528,42 @@ def avg_pool2d_reference(x, kernel, stride=None, padding=0, ceil_mode=False,
     for oh in range(geo.Ho):
         for ow in range(geo.Wo):
             out[:, :, oh, ow] = win(xp, oh, ow).sum(axis=(2, 3)) / win(counts, oh, ow).sum()
+    return out[:, :, 0] if x.ndim == 3 else out
+
+
+def max_unpool2d_reference(x, indices, output_size):
+    """Zeros of (N, C) + output_size, x[n, c, h, w] written at flat indices[n, c, h, w]."""
+    N, C, H, W = x.shape
+    out = np.zeros((N, C) + tuple(output_size), x.dtype)
+    for n in range(N):
+        for c in range(C):
+            for h in range(H):
+                for w in range(W):
+                    q = int(indices[n, c, h, w])
+                    out[n, c, q // output_size[1], q % output_size[1]] = x[n, c, h, w]
     return out
+
+
+def _adaptive_reference(x, output_size, reduce):
+    import math
+    N, C, H, W = x.shape
+    Ho, Wo = adaptive_size("adaptive", x.shape, output_size)
+    out = np.empty((N, C, Ho, Wo), x.dtype)
+    for i in range(Ho):
+        for j in range(Wo):
+            rows = slice(math.floor(i * H / Ho), math.ceil((i + 1) * H / Ho))
+            cols = slice(math.floor(j * W / Wo), math.ceil((j + 1) * W / Wo))
+            out[:, :, i, j] = reduce(x[:, :, rows, cols], axis=(2, 3))
+    return out
+
+
+def adaptive_avg_pool2d_reference(x, output_size):
+    """Each output pixel the mean of its window (floor/ceil of i·H/Ho, by floats)."""
+    return _adaptive_reference(x, output_size, np.mean)
+
+
+def adaptive_max_pool2d_reference(x, output_size):
+    return _adaptive_reference(x, output_size, np.max)
 
 
 # ----------------------------------------------------------------------------- registry
@@ -189,13 +572,29 @@ def _pool_shapes(rng):
     return ((n, c) + tuple(int(v) for v in rng.integers(1, 8, size=2)),)
 
 
-def _pool_params(rng, shapes):
-    _, _, h, w = shapes[0]
-    kernel = tuple(int(rng.integers(1, min(size, 3) + 1)) for size in (h, w))
-    stride = None if rng.random() < 0.3 else tuple(int(v) for v in rng.integers(1, 4, size=2))
-    padding = tuple(int(rng.integers(0, k // 2 + 1)) for k in kernel)
-    return {"kernel": kernel, "stride": stride, "padding": padding,
-            "ceil_mode": bool(rng.random() < 0.5)}
+def _pool_params(rng, shapes, dilation=False):
+    size = shapes[0][2:]
+    one_d = len(size) == 1
+    params = {}
+    for _ in range(20):  # a dilated window reading only padding is an error case: redraw
+        dil = tuple(int(rng.integers(1, 3)) if dilation else 1 for _ in size)
+        kernel = tuple(int(rng.integers(1, max(1, min((n - 1) // d + 1, 3)) + 1))
+                       for n, d in zip(size, dil, strict=True))
+        stride = None if rng.random() < 0.3 else tuple(int(rng.integers(1, 4)) for _ in size)
+        padding = tuple(int(rng.integers(0, k // 2 + 1)) for k in kernel)
+        params = {"kernel_size": kernel, "stride": stride, "padding": padding,
+                  "ceil_mode": bool(rng.random() < 0.5)}
+        if dilation:
+            params["dilation"] = dil
+        if one_d:  # ints, as a 1-D caller writes them
+            params = {k: v[0] if isinstance(v, tuple) else v for k, v in params.items()}
+        try:
+            PoolGeometry("max_pool", shapes[0], kernel, stride, padding, params["ceil_mode"],
+                         dil)
+            return params
+        except ValueError:
+            continue
+    return dict(params, padding=0, ceil_mode=False)
 
 
 def _avg_params(rng, shapes):
@@ -204,15 +603,37 @@ def _avg_params(rng, shapes):
 
 register(OpSpec(
     "max_pool2d", lambda x, **p: max_pool2d(x, **p), max_pool2d_reference,
-    shapes=_pool_shapes, params=_pool_params, values=(distinct,), ops=("max_pool2d",),
-    twice=False,
+    shapes=_pool_shapes, params=lambda rng, shapes: _pool_params(rng, shapes, dilation=True),
+    values=(distinct,), ops=("max_pool2d",), twice=False,
     errors=(
         ErrorCase(lambda: max_pool2d(T(3, 8, 8), 2), ValueError,
                   r"max_pool2d: expected a 4-D input .*\(3, 8, 8\)"),
         ErrorCase(lambda: max_pool2d(T(1, 1, 2, 2), 3), ValueError,
                   r"max_pool2d: kernel 3x3 is larger than the padded input 2x2 .*\(1, 1, 2, 2\)"),
+        ErrorCase(lambda: max_pool2d(T(1, 1, 4, 4), 3, dilation=2), ValueError,
+                  r"max_pool2d: kernel 3x3 \(dilation 2x2, extent 5x5\) is larger than the "
+                  r"padded input 4x4"),
         ErrorCase(lambda: max_pool2d(T(1, 1, 8, 8), 2, padding=2), ValueError,
                   r"max_pool2d: padding \(2, 2\) must be at most half the kernel"),
+        ErrorCase(lambda: max_pool2d(T(1, 1, 2, 2), 2, padding=1, dilation=3), ValueError,
+                  r"max_pool2d: window 0 along a dim of size 2 reads only padding"),
+        ErrorCase(lambda: max_pool2d(T(1, 1, 4, 4), 2, kernel=2), TypeError,
+                  r"max_pool2d: give the window size once, as kernel_size= \(PyTorch\) or "
+                  r"kernel= \(got both\)"),
+    )))
+register(OpSpec(
+    "max_pool1d", lambda x, **p: max_pool1d(x, **p), max_pool2d_reference,
+    shapes=lambda rng: (_pool_shapes(rng)[0][:3],),
+    params=lambda rng, shapes: _pool_params(rng, shapes, dilation=True),
+    values=(distinct,), ops=("max_pool1d",), twice=False,
+    errors=(
+        ErrorCase(lambda: max_pool1d(T(3, 8, 8, 8), 2), ValueError,
+                  r"max_pool1d: expected a 3-D input \(N, C, L\), got shape \(3, 8, 8, 8\)"),
+        ErrorCase(lambda: max_pool1d(T(1, 1, 2), 3), ValueError,
+                  r"max_pool1d: kernel 3 is larger than the padded input 2 \(input "
+                  r"\(1, 1, 2\), padding 0\)"),
+        ErrorCase(lambda: max_pool1d(T(1, 1, 8), (2, 2)), ValueError,
+                  r"max_pool1d: kernel_size must be an int ≥ 1 or a sequence of 1, got \(2, 2\)"),
     )))
 register(OpSpec(
     "avg_pool2d", lambda x, **p: avg_pool2d(x, **p), avg_pool2d_reference,
@@ -220,5 +641,78 @@ register(OpSpec(
     twice=False,
     errors=(
         ErrorCase(lambda: avg_pool2d(T(1, 1, 4, 4), (2, 0)), ValueError,
-                  r"avg_pool2d: kernel must be an int ≥ 1 or a pair of them, got \(2, 0\)"),
+                  r"avg_pool2d: kernel_size must be an int ≥ 1 or a pair of them, got \(2, 0\)"),
+        ErrorCase(lambda: avg_pool2d(T(1, 1, 4, 4)), TypeError,
+                  r"avg_pool2d: give the window size once"),
+    )))
+register(OpSpec(
+    "avg_pool1d", lambda x, **p: avg_pool1d(x, **p), avg_pool2d_reference,
+    shapes=lambda rng: (_pool_shapes(rng)[0][:3],), params=_avg_params, values=(normal,),
+    ops=("avg_pool1d",), twice=False,
+    errors=(
+        ErrorCase(lambda: avg_pool1d(T(1, 1, 8), 4, padding=3), ValueError,
+                  r"avg_pool1d: padding 3 must be at most half the kernel 4 \(input "
+                  r"\(1, 1, 8\)\)"),
+    )))
+
+
+def _unpool_params(rng, shapes):
+    """Indices as a max_pool2d with stride ≥ kernel makes them: one position per window,
+    windows apart (no repeats, so the finite differences see a plain scatter)."""
+    N, C, H, W = shapes[0]
+    k = tuple(int(v) for v in rng.integers(1, 4, size=2))
+    s = tuple(int(kk + rng.integers(0, 2)) for kk in k)
+    size = tuple((n - 1) * ss + kk for n, ss, kk in zip((H, W), s, k, strict=True))
+    rows = np.arange(H)[:, None] * s[0] + rng.integers(0, k[0], size=(N, C, H, W))
+    cols = np.arange(W)[None, :] * s[1] + rng.integers(0, k[1], size=(N, C, H, W))
+    return {"indices": rows * size[1] + cols, "output_size": size}
+
+
+register(OpSpec(
+    "max_unpool2d", lambda x, indices, output_size: MaxUnpool2d.apply(
+        x, indices=indices, output_size=output_size),
+    max_unpool2d_reference, shapes=lambda rng: (_pool_shapes(rng)[0][:2] + tuple(
+        int(v) for v in rng.integers(1, 4, size=2)),),
+    params=_unpool_params, values=(normal,), ops=("max_unpool2d",),
+    errors=(
+        ErrorCase(lambda: max_unpool2d(T(1, 1, 1, 2), np.array([[[[0, 9]]]]), 2), ValueError,
+                  r"max_unpool2d: found an invalid max index 9 \(output planes are 2x4"),
+        ErrorCase(lambda: max_unpool2d(T(1, 1, 2, 2), np.zeros((1, 1, 2), int), 2), ValueError,
+                  r"max_unpool2d: indices of shape \(1, 1, 2\) do not match the input "
+                  r"\(1, 1, 2, 2\)"),
+        ErrorCase(lambda: max_unpool2d(T(1, 1, 2, 2), np.zeros((1, 1, 2, 2), int), 2,
+                                       output_size=(6, 4)), ValueError,
+                  r"max_unpool2d: invalid output_size \(6, 4\) \(dim 0 must be between 2 "
+                  r"and 6, exclusive"),
+        ErrorCase(lambda: max_unpool2d(T(1, 1, 2, 2), np.zeros((1, 1, 2, 2)), 2), TypeError,
+                  r"max_unpool2d: indices must be integers"),
+    )))
+
+
+def _adaptive_params(rng, shapes):
+    H, W = shapes[0][2:]
+    sizes = [int(rng.integers(1, n + 3)) for n in (H, W)]
+    if rng.random() < 0.2:
+        sizes[int(rng.integers(0, 2))] = None
+    return {"output_size": sizes[0] if rng.random() < 0.3 and None not in sizes
+            else tuple(sizes)}
+
+
+register(OpSpec(
+    "adaptive_avg_pool2d", lambda x, **p: adaptive_avg_pool2d(x, **p),
+    adaptive_avg_pool2d_reference, shapes=_pool_shapes, params=_adaptive_params,
+    values=(normal,), ops=("adaptive_avg_pool2d",), twice=False,
+    errors=(
+        ErrorCase(lambda: adaptive_avg_pool2d(T(2, 5, 5), 2), ValueError,
+                  r"adaptive_avg_pool2d: expected a 4-D input .*\(2, 5, 5\)"),
+        ErrorCase(lambda: adaptive_avg_pool2d(T(1, 2, 5, 5), (2, 2, 2)), ValueError,
+                  r"adaptive_avg_pool2d: output_size must be an int ≥ 0 or a pair"),
+    )))
+register(OpSpec(
+    "adaptive_max_pool2d", lambda x, **p: adaptive_max_pool2d(x, **p),
+    adaptive_max_pool2d_reference, shapes=_pool_shapes, params=_adaptive_params,
+    values=(distinct,), ops=("adaptive_max_pool2d",), twice=False,
+    errors=(
+        ErrorCase(lambda: adaptive_max_pool2d(T(1, 2, 5, 5), -1), ValueError,
+                  r"adaptive_max_pool2d: output_size must be an int ≥ 0 or a pair .*-1"),
     )))

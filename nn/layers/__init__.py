@@ -2,7 +2,9 @@
 from .activation import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, Identity,
                          LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6, Sigmoid,
                          SiLU, Softmax, Softmin, Softplus, Softsign, Tanh)
-from .conv import AvgPool2d, Conv2d, GlobalAvgPool2d, MaxPool2d
+from .conv import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d,
+                   ConvTranspose2d, GlobalAvgPool2d, MaxPool1d, MaxPool2d, MaxUnpool2d, Upsample,
+                   UpsamplingBilinear2d, UpsamplingNearest2d)
 from .dropout import Dropout
 from .linear import Dense, Flatten, Linear
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CosineSimilarity,
@@ -11,12 +13,13 @@ from .norm import BatchNorm1d, BatchNorm2d
 from .recurrent import (GRU, LSTM, RNN, GRUCell, KerasGRU, KerasLSTM, LSTMCell, RNNCell,
                         SimpleRNN, TimeStep)
 
-__all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "CELU",
-           "Conv2d", "CosineEmbeddingLoss", "CosineSimilarity", "CrossEntropyLoss", "Dense",
-           "Dropout", "ELU", "Flatten", "GELU", "GRU", "GRUCell", "GlobalAvgPool2d",
+__all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "BCELoss",
+           "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "CELU", "Conv1d", "Conv2d",
+           "ConvTranspose2d", "CosineEmbeddingLoss", "CosineSimilarity", "CrossEntropyLoss",
+           "Dense", "Dropout", "ELU", "Flatten", "GELU", "GRU", "GRUCell", "GlobalAvgPool2d",
            "Hardsigmoid", "Hardswish", "Hardtanh", "HuberLoss", "Identity", "KLDivLoss",
            "KerasGRU", "KerasLSTM", "L1Loss", "LSTM", "LSTMCell", "LeakyReLU", "Linear",
-           "LogSigmoid", "LogSoftmax", "MSELoss", "MaxPool2d", "Mish", "NLLLoss", "PReLU", "RNN",
-           "RNNCell", "ReLU", "ReLU6", "SELU", "SiLU", "Sigmoid", "SimpleRNN", "SmoothL1Loss",
-           "Softmax", "Softmin", "Softplus", "Softsign", "Tanh",
-           "TimeStep"]
+           "LogSigmoid", "LogSoftmax", "MSELoss", "MaxPool1d", "MaxPool2d", "MaxUnpool2d", "Mish",
+           "NLLLoss", "PReLU", "RNN", "RNNCell", "ReLU", "ReLU6", "SELU", "SiLU", "Sigmoid",
+           "SimpleRNN", "SmoothL1Loss", "Softmax", "Softmin", "Softplus", "Softsign", "Tanh",
+           "TimeStep", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]

@@ -1,4 +1,4 @@
-"""Conv2d and the pooling layers, over engine's Numba im2col / pooling kernels."""
+"""Convolutions, pooling and resizing layers, over engine's Numba im2col / pooling kernels."""
 from __future__ import annotations
 
 import engine
@@ -9,6 +9,10 @@ from .init import glorot_uniform, zeros
 
 def _pair(v):
     return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _single(v):
+    return v if isinstance(v, int) else tuple(v)[0] if len(tuple(v)) == 1 else tuple(v)
 
 
 class Conv2d(Module):
@@ -47,9 +51,136 @@ class Conv2d(Module):
                 + (f", groups={self.groups}" if self.groups != 1 else ""))
 
 
+class Conv1d(Module):
+    """1-D convolution over sequences: x (N, C, L) → (N, F, L'), ``weight`` (F, C/groups, k),
+    ``bias`` (F,); ``L' = (L + 2·padding − dilation·(k − 1) − 1) // stride + 1``.
+
+    ``padding``: an int, 'valid' or 'same'. Glorot-uniform init with Keras's fans (fan_in =
+    C/groups·k, fan_out = F·k/groups), as Conv2d.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 dilation=1, groups=1, bias=True, dtype=None):
+        super().__init__()
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"Conv1d: groups={groups} must divide in_channels={in_channels} "
+                             f"and out_channels={out_channels}")
+        k = _single(kernel_size)
+        if not isinstance(k, int) or k < 1:
+            raise ValueError(f"Conv1d: kernel_size must be an int ≥ 1 (or a 1-tuple), got "
+                             f"{kernel_size!r}")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = (k,), stride, padding
+        self.dilation, self.groups = dilation, groups
+        self.weight = Parameter(glorot_uniform((out_channels, in_channels // groups, k),
+                                               in_channels // groups * k,
+                                               out_channels // groups * k))
+        self.bias = Parameter(zeros(out_channels)) if bias else None
+        if dtype is not None:
+            self.to(dtype)
+
+    def forward(self, x):
+        return engine.conv1d(x, self.weight, self.bias, stride=self.stride,
+                             padding=self.padding, dilation=self.dilation, groups=self.groups)
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding!r}"
+                + (f", dilation={self.dilation}" if self.dilation != 1 else "")
+                + (f", groups={self.groups}" if self.groups != 1 else ""))
+
+
+class ConvTranspose2d(Module):
+    """Transposed 2-D convolution (the decoder's upsampling layer): x (N, C_in, H, W) →
+    (N, C_out, Ho, Wo), ``Ho = (H − 1)·stride − 2·padding + dilation·(kh − 1) +
+    output_padding + 1``; ``weight`` (C_in, C_out/groups, kh, kw) (PyTorch's layout: input
+    channels first), ``bias`` (C_out,).
+
+    ``forward(x, output_size=...)`` picks the output_padding that gives that size (an
+    (H, W) or a full shape), e.g. the shape of the encoder's input that a strided Conv2d
+    halved. Glorot-uniform init (fan_in = C_in/groups·kh·kw, fan_out = C_out/groups·kh·kw).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, dtype=None):
+        super().__init__()
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"ConvTranspose2d: groups={groups} must divide in_channels="
+                             f"{in_channels} and out_channels={out_channels}")
+        kh, kw = _pair(kernel_size)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = (kh, kw), stride, padding
+        self.output_padding, self.groups, self.dilation = output_padding, groups, dilation
+        self.weight = Parameter(glorot_uniform((in_channels, out_channels // groups, kh, kw),
+                                               in_channels // groups * kh * kw,
+                                               out_channels // groups * kh * kw))
+        self.bias = Parameter(zeros(out_channels)) if bias else None
+        if dtype is not None:
+            self.to(dtype)
+
+    def forward(self, x, output_size=None):
+        output_padding = self.output_padding
+        if output_size is not None:
+            output_padding = self._output_padding(x.shape, output_size)
+        return engine.conv_transpose2d(x, self.weight, self.bias, stride=self.stride,
+                                       padding=self.padding, output_padding=output_padding,
+                                       groups=self.groups, dilation=self.dilation)
+
+    def _output_padding(self, x_shape, output_size):
+        """The output_padding that makes the output ``output_size`` (PyTorch's rule: it must
+        lie between the size without output padding and stride − 1 more)."""
+        size = tuple(output_size)[-2:]
+        if len(tuple(output_size)) not in (2, 4):
+            raise ValueError(f"ConvTranspose2d: output_size must be (H, W) or (N, C, H, W), "
+                             f"got {output_size!r}")
+        pads = []
+        for d, (n, k, s, p, dil) in enumerate(zip(x_shape[2:], self.kernel_size,
+                                                  _pair(self.stride), _pair(self.padding),
+                                                  _pair(self.dilation), strict=True)):
+            lo = (n - 1) * s - 2 * p + dil * (k - 1) + 1
+            hi = lo + s - 1
+            if not lo <= size[d] <= hi:
+                raise ValueError(f"ConvTranspose2d: requested an output size of {size}, but "
+                                 f"valid sizes for input {tuple(x_shape)} range from "
+                                 f"{lo} to {hi} in dim {d}")
+            pads.append(size[d] - lo)
+        return tuple(pads)
+
+    def extra_repr(self):
+        op = self.output_padding
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding!r}"
+                + (f", output_padding={op}" if op not in (0, (0, 0)) else "")
+                + (f", dilation={self.dilation}" if self.dilation not in (1, (1, 1)) else "")
+                + (f", groups={self.groups}" if self.groups != 1 else ""))
+
+
 class MaxPool2d(Module):
     """Max over ``kernel_size`` windows (stride defaults to the kernel). ``ceil_mode=True``
-    is Keras's 'same' pooling for stride = kernel (7 → 4 with pool 2)."""
+    is Keras's 'same' pooling for stride = kernel (7 → 4 with pool 2). ``dilation`` spaces
+    the window's taps; ``return_indices=True`` returns (out, indices) for MaxUnpool2d."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+                 ceil_mode=False):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride
+        self.padding, self.ceil_mode = padding, ceil_mode
+        self.dilation, self.return_indices = dilation, return_indices
+
+    def forward(self, x):
+        return engine.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                                 self.ceil_mode, self.return_indices)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}, "
+                f"padding={self.padding}"
+                + (f", dilation={self.dilation}" if self.dilation not in (1, (1, 1)) else "")
+                + f", ceil_mode={self.ceil_mode}"
+                + (", return_indices=True" if self.return_indices else ""))
+
+
+class AvgPool2d(Module):
+    """Mean over windows; padded zeros count in the mean (PyTorch's default)."""
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False):
         super().__init__()
@@ -57,18 +188,131 @@ class MaxPool2d(Module):
         self.padding, self.ceil_mode = padding, ceil_mode
 
     def forward(self, x):
-        return engine.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode)
+        return engine.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode)
 
     def extra_repr(self):
         return (f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}, "
                 f"padding={self.padding}, ceil_mode={self.ceil_mode}")
 
 
-class AvgPool2d(MaxPool2d):
-    """Mean over windows; padded zeros count in the mean (PyTorch's default)."""
+class MaxPool1d(Module):
+    """Max over windows of ``kernel_size`` steps: (N, C, L) → (N, C, L')."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+                 ceil_mode=False):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
 
     def forward(self, x):
-        return engine.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode)
+        return engine.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                                 self.ceil_mode, self.return_indices)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}, "
+                f"padding={self.padding}, dilation={self.dilation}, "
+                f"ceil_mode={self.ceil_mode}")
+
+
+class AvgPool1d(Module):
+    """Mean over windows of ``kernel_size`` steps: (N, C, L) → (N, C, L')."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+
+    def forward(self, x):
+        return engine.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                                 self.count_include_pad)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}, "
+                f"padding={self.padding}")
+
+
+class MaxUnpool2d(Module):
+    """max_pool2d's partial inverse: ``unpool(y, indices)`` puts each value back where its
+    maximum was (zeros elsewhere); ``output_size=`` picks among the sizes a floor-mode pool
+    could have come from."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, x, indices, output_size=None):
+        return engine.max_unpool2d(x, indices, self.kernel_size, self.stride, self.padding,
+                                   output_size)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}, "
+                f"padding={self.padding}")
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average pooling to a fixed ``output_size`` whatever the input size (an int, a pair,
+    None in a pair for "as the input"); ``AdaptiveAvgPool2d(1)`` is global average pooling
+    keeping (N, C, 1, 1)."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x):
+        return engine.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool2d(Module):
+    """Max pooling to a fixed ``output_size`` (windows as AdaptiveAvgPool2d);
+    ``return_indices=True`` returns (out, indices)."""
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, x):
+        return engine.adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class Upsample(Module):
+    """Resize (N, C, L) or (N, C, H, W) inputs to ``size`` or by ``scale_factor`` (PyTorch's
+    ``nn.Upsample``; see ``engine.interpolate`` for the modes and ``align_corners``)."""
+
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                 recompute_scale_factor=None):
+        super().__init__()
+        self.size, self.scale_factor, self.mode = size, scale_factor, mode
+        self.align_corners, self.recompute_scale_factor = align_corners, recompute_scale_factor
+
+    def forward(self, x):
+        return engine.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners,
+                                  self.recompute_scale_factor)
+
+    def extra_repr(self):
+        what = (f"size={self.size}" if self.size is not None
+                else f"scale_factor={self.scale_factor}")
+        return f"{what}, mode={self.mode!r}"
+
+
+class UpsamplingNearest2d(Upsample):
+    """``Upsample(size, scale_factor, mode='nearest')`` (PyTorch's name)."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """``Upsample(size, scale_factor, mode='bilinear', align_corners=True)`` (PyTorch's)."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
 
 
 class GlobalAvgPool2d(Module):

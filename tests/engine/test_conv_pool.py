@@ -484,7 +484,7 @@ POOL_ERRORS = [
     ((1, 1, 2, 2), dict(kernel=3),
      r"kernel 3x3 is larger than the padded input 2x2 .*\(1, 1, 2, 2\)"),
     ((1, 1, 8, 8), dict(kernel=2, padding=2), r"padding \(2, 2\) must be at most half the kernel"),
-    ((1, 1, 8, 8), dict(kernel=0), r"kernel must be an int ≥ 1"),
+    ((1, 1, 8, 8), dict(kernel=0), r"kernel_size must be an int ≥ 1"),
     ((1, 1, 8, 8), dict(kernel=2, stride=0), r"stride must be an int ≥ 1"),
     ((1, 1, 8, 8), dict(kernel=2, padding=(1, 2, 3)), r"padding must be an int ≥ 0 or a pair"),
 ]

@@ -12,6 +12,7 @@ from engine.fast.kernels import (
     avg_pool_backward,
     avg_pool_forward,
     col2im,
+    col2im_scatter,
     col2im_shift,
     column_masks,
     im2col,
@@ -57,10 +58,13 @@ def warm_jit():
 
 
 # --------------------------------------------------------------------------- im2col / col2im
-# (implementation, per_sample layout): the table kernels take any geometry, the shift kernels
-# stride 1 with Wo = W; each writes either column layout.
-KINDS = [("tables", False), ("tables", True), ("shift", False), ("shift", True)]
-KIND_IDS = ["tables", "tables-per-sample", "shift", "shift-per-sample"]
+# (implementation, per_sample layout): the table kernels take any geometry (col2im by input
+# pixel, or by output pixel: 'scatter'), the shift kernels stride 1 with Wo = W; each writes
+# either column layout.
+KINDS = [("tables", False), ("tables", True), ("shift", False), ("shift", True),
+         ("scatter", False), ("scatter", True)]
+KIND_IDS = ["tables", "tables-per-sample", "shift", "shift-per-sample", "scatter",
+            "scatter-per-sample"]
 
 
 def to_layout(cols, n, per_sample):
@@ -100,6 +104,8 @@ def run_col2im(kind, cols, dx, args):
     if impl == "shift":
         col2im_shift(cols, dx3, h, w, kh, kw, top, left, dh, dw, ho,
                      column_masks(w, ho, kw, left, dw), per_sample)
+    elif impl == "scatter":
+        col2im_scatter(cols, dx3, window_tables(h, w, *args)[0], per_sample)
     else:
         col2im(cols, dx3, window_tables(h, w, *args)[1], per_sample)
 

@@ -334,3 +334,14 @@ def test_export_onnx_refuses_what_it_cannot_translate(tmp_path):
 def test_interchange_names_are_in_nn():
     for name in interchange.__all__:
         assert getattr(nn, name) is getattr(interchange, name)
+
+
+def test_export_onnx_keeps_a_pools_dilation(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.MaxPool2d(3, dilation=2))
+    x = np.random.default_rng(0).standard_normal((2, 1, 11, 11)).astype(np.float32)
+    nn.export_onnx(model, engine.tensor(x), tmp_path / "m.onnx")
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    out = session.run(None, {session.get_inputs()[0].name: x})[0]
+    np.testing.assert_allclose(out, model(engine.tensor(x)).data, atol=1e-5)

@@ -3,9 +3,9 @@
 ``im2col`` / ``col2im`` move convolution windows to and from a column matrix (the GEMM itself
 runs in numpy's BLAS), the general path; ``direct`` computes 3×3 stride-1 convolutions with
 no column matrix and no BLAS (the common CNN layer); ``pool`` holds max and average
-pooling, forward and backward. Each kernel is ``@njit(parallel=True, cache=True)`` with
-``prange`` on its outermost loop, and expects C-contiguous arrays and output buffers
-allocated by its caller (``engine/ops``).
+pooling (fixed windows, dilated for max; adaptive windows), forward and backward. Each
+kernel is ``@njit(parallel=True, cache=True)`` with ``prange`` on its outermost loop, and
+expects C-contiguous arrays and output buffers allocated by its caller (``engine/fast``).
 
 To step into a kernel with pdb, run with ``NUMBA_DISABLE_JIT=1``: the kernels then execute as
 ordinary (slow) Python.
@@ -38,13 +38,18 @@ conv3x3_forward = _serialized(direct.conv3x3_forward)
 conv3x3_backward = _serialized(direct.conv3x3_backward)
 im2col = _serialized(_im2col.im2col)
 col2im = _serialized(_im2col.col2im)
+col2im_scatter = _serialized(_im2col.col2im_scatter)
 im2col_shift = _serialized(_im2col.im2col_shift)
 col2im_shift = _serialized(_im2col.col2im_shift)
 max_pool_forward = _serialized(pool.max_pool_forward)
 max_pool_backward = _serialized(pool.max_pool_backward)
 avg_pool_forward = _serialized(pool.avg_pool_forward)
 avg_pool_backward = _serialized(pool.avg_pool_backward)
+adaptive_max_forward = _serialized(pool.adaptive_max_forward)
+adaptive_avg_forward = _serialized(pool.adaptive_avg_forward)
+adaptive_avg_backward = _serialized(pool.adaptive_avg_backward)
 
-__all__ = ["avg_pool_backward", "avg_pool_forward", "col2im", "col2im_shift", "column_masks",
-           "conv3x3_backward", "conv3x3_forward", "im2col", "im2col_shift", "max_pool_backward",
-           "max_pool_forward", "window_tables"]
+__all__ = ["adaptive_avg_backward", "adaptive_avg_forward", "adaptive_max_forward",
+           "avg_pool_backward", "avg_pool_forward", "col2im", "col2im_scatter", "col2im_shift",
+           "column_masks", "conv3x3_backward", "conv3x3_forward", "im2col", "im2col_shift",
+           "max_pool_backward", "max_pool_forward", "window_tables"]

@@ -18,7 +18,8 @@ stored in one of two layouts (``per_sample``):
 input pixel it was read from, so pixels shared by overlapping windows accumulate. It turns the
 column gradient ``Wᵀ @ dY`` into ``dx``.
 
-Two implementations of each (both tested against the same loop references):
+Two implementations of each (both tested against the same loop references), and a third
+col2im (``col2im_scatter``) that walks im2col's table backwards, for strided geometries:
 
 - ``im2col_shift`` / ``col2im_shift``: stride 1 with Wo = W ('same'-style padding, the usual
   CNN layer). Output pixel p of a tap then reads input pixel p + d for one constant d, so a
@@ -123,6 +124,31 @@ def col2im(cols, dx, dst, per_sample):
             for q in range(uint64(HW)):
                 p = uint64(tab[q])
                 if p <= last:
+                    out[q] += row[base + p]
+
+
+@njit(parallel=True, cache=True)
+def col2im_scatter(cols, dx, src, per_sample):
+    """``col2im`` through im2col's table ``src`` (T, P): every column entry is added onto the
+    input pixel it was read from. The same sums as ``col2im``, looping over the P output
+    pixels of each tap instead of the H·W input pixels: fewer when strided (a quarter at
+    stride 2), as in a transposed convolution's forward. One tap reads distinct input pixels
+    from distinct output pixels, so each add lands on its own pixel within a tap.
+    """
+    N, C, HW = dx.shape
+    T, P = src.shape
+    last = uint64(HW - 1)
+    for nc in prange(N * C):  # each task owns one dx plane: accumulation without races
+        n = nc // C
+        c = nc % C
+        out = dx[n, c]
+        out[:] = 0
+        for t in range(T):
+            row, base = _row(cols, n, c * T + t, C * T, P, per_sample)
+            tab = src[t]
+            for p in range(uint64(P)):
+                q = uint64(tab[p])
+                if q <= last:
                     out[q] += row[base + p]
 
 

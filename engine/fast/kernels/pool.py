@@ -1,9 +1,14 @@
 """Max and average pooling over NCHW arrays, forward and backward.
 
-Window (oh, ow) of a (kh, kw) pool with stride (sh, sw) and padding (top, left) covers input
-rows ``oh·sh − top … oh·sh − top + kh − 1`` (columns alike), clipped to the input. The
-wrappers in ``engine/fast/pool.py`` pick Ho and Wo (floor or ceil mode, PyTorch's rule), so
-every window here overlaps the input.
+Window (oh, ow) of a (kh, kw) pool with stride (sh, sw), padding (top, left) and dilation
+(dh, dw) covers input rows ``oh·sh − top + i·dh`` for i = 0 … kh − 1 (columns alike), those
+inside the input (average pooling has no dilation: dh = dw = 1). The wrappers in
+``engine/fast/pool.py`` pick Ho and Wo (floor or ceil mode, PyTorch's rule) and check that
+every window here reads at least one input pixel.
+
+Adaptive pooling (``adaptive_*``) takes each window from tables instead: output row oh
+covers input rows ``hs[oh] … he[oh] − 1`` (``floor(oh·H/Ho)`` to ``ceil((oh + 1)·H/Ho)``,
+PyTorch's rule), columns alike.
 
 - max: out = the window's largest value (NaN wins, as in PyTorch); ``idx`` keeps its flat
   position h·W + w in the (n, c) plane, and backward sends each dy to that one pixel.
@@ -21,13 +26,14 @@ from numba import njit, prange
 
 
 @njit(parallel=True, cache=True)
-def max_pool_forward(x, out, idx, kh, kw, sh, sw, top, left):
+def max_pool_forward(x, out, idx, kh, kw, sh, sw, top, left, dh=1, dw=1):
     """out[n, c, oh, ow] = max of the window; idx (same shape, int32) = its flat h·W + w."""
     N, C, H, W = x.shape
     Ho, Wo = out.shape[2], out.shape[3]
     # The common 2x2, stride 2, unpadded pool gets a loop LLVM can vectorize across windows
     # (the general loop's runtime-sized 2x2 inner loops run scalar: 4x slower, measured).
-    pairs = kh == 2 and kw == 2 and sh == 2 and sw == 2 and top == 0 and left == 0
+    pairs = (kh == 2 and kw == 2 and sh == 2 and sw == 2 and top == 0 and left == 0
+             and dh == 1 and dw == 1)
     for nc in prange(N * C):
         n = nc // C
         c = nc % C
@@ -50,23 +56,29 @@ def max_pool_forward(x, out, idx, kh, kw, sh, sw, top, left):
                         best, arg = v, (h + 1) * W + w + 1
                     out[n, c, oh, ow] = best
                     idx[n, c, oh, ow] = arg
-            h0 = oh * sh - top
-            h1 = min(h0 + kh, H)
-            h0 = max(h0, 0)
+            h0, h1 = _taps_inside(oh * sh - top, kh, dh, H)
             for ow in range(ow0, Wo):
-                w0 = ow * sw - left
-                w1 = min(w0 + kw, W)
-                w0 = max(w0, 0)
+                w0, w1 = _taps_inside(ow * sw - left, kw, dw, W)
                 best = -np.inf
                 arg = h0 * W + w0
-                for h in range(h0, h1):
-                    for w in range(w0, w1):
+                for h in range(h0, h1, dh):
+                    for w in range(w0, w1, dw):
                         v = x[n, c, h, w]
                         if v > best or v != v:  # v != v: NaN propagates, like PyTorch
                             best = v
                             arg = h * W + w
                 out[n, c, oh, ow] = best
                 idx[n, c, oh, ow] = arg
+
+
+@njit(cache=True, inline="always")
+def _taps_inside(start, k, d, size):
+    """[first, stop) of the taps start + i·d (i < k) inside [0, size), stepping by d: the
+    first tap at or after 0 (PyTorch's ``while (hstart < 0) hstart += dilation``)."""
+    first = start
+    if first < 0:
+        first += (-first + d - 1) // d * d
+    return first, min(start + (k - 1) * d + 1, size)
 
 
 @njit(parallel=True, cache=True)
@@ -135,4 +147,62 @@ def avg_pool_backward(dy, dx, kh, kw, sh, sw, top, left, count_include_pad):
                                                 count_include_pad)
                 for h in range(h0, h1):
                     for w in range(w0, w1):
+                        dx[n, c, h, w] += g
+
+
+@njit(parallel=True, cache=True)
+def adaptive_max_forward(x, out, idx, hs, he, ws, we):
+    """out[n, c, oh, ow] = max over rows hs[oh] … he[oh] − 1 and columns ws[ow] … we[ow] − 1;
+    idx (int32) its flat h·W + w (first maximum in row-major order; NaN wins)."""
+    N, C, H, W = x.shape
+    Ho, Wo = out.shape[2], out.shape[3]
+    for nc in prange(N * C):
+        n = nc // C
+        c = nc % C
+        for oh in range(Ho):
+            for ow in range(Wo):
+                best = -np.inf
+                arg = hs[oh] * W + ws[ow]
+                for h in range(hs[oh], he[oh]):
+                    for w in range(ws[ow], we[ow]):
+                        v = x[n, c, h, w]
+                        if v > best or v != v:
+                            best = v
+                            arg = h * W + w
+                out[n, c, oh, ow] = best
+                idx[n, c, oh, ow] = arg
+
+
+@njit(parallel=True, cache=True)
+def adaptive_avg_forward(x, out, hs, he, ws, we):
+    """out[n, c, oh, ow] = mean over rows hs[oh] … he[oh] − 1, columns ws[ow] … we[ow] − 1."""
+    N, C, H, W = x.shape
+    Ho, Wo = out.shape[2], out.shape[3]
+    for nc in prange(N * C):
+        n = nc // C
+        c = nc % C
+        for oh in range(Ho):
+            for ow in range(Wo):
+                s = 0.0  # float64 accumulator, as avg_pool_forward
+                for h in range(hs[oh], he[oh]):
+                    for w in range(ws[ow], we[ow]):
+                        s += x[n, c, h, w]
+                out[n, c, oh, ow] = s / ((he[oh] - hs[oh]) * (we[ow] - ws[ow]))
+
+
+@njit(parallel=True, cache=True)
+def adaptive_avg_backward(dy, dx, hs, he, ws, we):
+    """dx (N, C, H, W), overwritten: each dy[n, c, oh, ow] / window size added over its
+    window (windows may overlap: they add up)."""
+    N, C, H, W = dx.shape
+    Ho, Wo = dy.shape[2], dy.shape[3]
+    for nc in prange(N * C):
+        n = nc // C
+        c = nc % C
+        dx[n, c] = 0
+        for oh in range(Ho):
+            for ow in range(Wo):
+                g = dy[n, c, oh, ow] / ((he[oh] - hs[oh]) * (we[ow] - ws[ow]))
+                for h in range(hs[oh], he[oh]):
+                    for w in range(ws[ow], we[ow]):
                         dx[n, c, h, w] += g

@@ -1,0 +1,494 @@
+"""The convolution family beyond conv2d and the 2-D pools: conv1d, conv_transpose2d, dilated
+max pooling and its indices, max_unpool2d, the 1-D and adaptive pools, interpolate.
+
+Independent checks without torch (the adjoint identity of conv_transpose2d, loops, the plans
+of the column GEMMs); then every op against PyTorch, values and gradients (skipped when
+torch is not installed). The op registry (tests/engine/test_ops.py) adds forward-vs-reference,
+float32, memory layouts and finite differences for each of them.
+"""
+import warnings
+from unittest import mock
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+import engine
+from engine import gradcheck
+from engine.fast import conv as conv_mod
+from engine.fast.conv import (
+    conv1d,
+    conv2d,
+    conv2d_reference,
+    conv_transpose2d,
+    conv_transpose2d_reference,
+    transpose_geometry,
+)
+from engine.fast.interpolate import interpolate
+from engine.fast.pool import (
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    avg_pool1d,
+    max_pool1d,
+    max_pool2d,
+    max_pool2d_reference,
+    max_unpool2d,
+)
+
+
+def T(a, requires_grad=True, dtype=np.float64):
+    return engine.from_numpy(np.asarray(a).astype(dtype, copy=False)).requires_grad_(requires_grad)
+
+
+def grad(t):
+    return np.asarray(t.grad)
+
+
+@st.composite
+def convt_configs(draw):
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    cg, og = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    n, h, w = draw(st.integers(1, 3)), draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    stride = draw(st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))))
+    dilation = draw(st.one_of(st.just(1), st.tuples(st.integers(1, 3), st.integers(1, 3))))
+    sh, sw = (stride, stride) if isinstance(stride, int) else stride
+    dh, dw = (dilation, dilation) if isinstance(dilation, int) else dilation
+    out_pad = (draw(st.integers(0, max(sh, dh) - 1)), draw(st.integers(0, max(sw, dw) - 1)))
+    padding = (draw(st.integers(0, 3)), draw(st.integers(0, 3)))
+    try:
+        transpose_geometry((n, cg * groups, h, w), (cg * groups, og, kh, kw), None, stride,
+                           padding, out_pad, groups, dilation)
+    except ValueError:
+        assume(False)  # output size < 1: an error case, tested in the registry
+    return dict(x=(n, cg * groups, h, w), w=(cg * groups, og, kh, kw), bias=draw(st.booleans()),
+                params=dict(stride=stride, padding=padding, output_padding=out_pad,
+                            groups=groups, dilation=dilation))
+
+
+@st.composite
+def plans(draw):
+    """Chunk size, column layout and kept-vs-rebuilt columns of the column GEMMs."""
+    return {"CHUNK_BYTES": draw(st.sampled_from([1, 300, conv_mod.CHUNK_BYTES])),
+            "PER_SAMPLE_MIN_P": draw(st.sampled_from([1, 10**9])),
+            "KEEP_COLS_BYTES": draw(st.sampled_from([0, conv_mod.KEEP_COLS_BYTES]))}
+
+
+# ------------------------------------------------------------------------ conv_transpose2d
+@given(cfg=convt_configs(), plan=plans(), seed=st.integers(0, 2**32 - 1))
+def test_conv_transpose2d_is_the_adjoint_of_conv2d(cfg, plan, seed):
+    # <conv2d(u, w), x> = <u, conv_transpose2d(x, w)> for every u of the output's shape:
+    # the definition of a transposed convolution, checked against conv2d's loop reference.
+    rng = np.random.default_rng(seed)
+    x, w = rng.standard_normal(cfg["x"]), rng.standard_normal(cfg["w"])
+    p = cfg["params"]
+    with mock.patch.multiple(conv_mod, **plan):
+        y = conv_transpose2d(T(x, False), T(w, False), **p).data
+    u = rng.standard_normal(y.shape)
+    conv_p = {k: v for k, v in p.items() if k != "output_padding"}
+    cu = conv2d_reference(u, w, **conv_p)[:, :, :x.shape[2], :x.shape[3]]
+    assert np.vdot(cu, x) == pytest.approx(np.vdot(u, y), rel=1e-10, abs=1e-10)
+    np.testing.assert_allclose(y, conv_transpose2d_reference(x, w, **p), rtol=1e-10, atol=1e-12)
+
+
+@given(cfg=convt_configs(), plan=plans(), need=st.sampled_from(
+    [(True, True, True), (True, False, False), (False, True, True), (False, True, False)]),
+    seed=st.integers(0, 2**32 - 1))
+def test_conv_transpose2d_gradients_under_every_plan(cfg, plan, need, seed):
+    # dx = conv2d(dy, w) and dW = x·cols(dy)ᵀ, checked against the loop reference's
+    # gradients (the reference is linear: its gradients are reference calls on dy).
+    rng = np.random.default_rng(seed)
+    x, w = rng.standard_normal(cfg["x"]), rng.standard_normal(cfg["w"])
+    b = rng.standard_normal(cfg["w"][1] * cfg["params"]["groups"])
+    p = cfg["params"]
+    ts = [T(x, need[0]), T(w, need[1]), T(b, need[2])]
+    with mock.patch.multiple(conv_mod, **plan):
+        out = conv_transpose2d(*ts, **p)
+        g = rng.standard_normal(out.shape)
+        out.backward(g)
+    conv_p = {k: v for k, v in p.items() if k != "output_padding"}
+    if need[0]:
+        dx = conv2d_reference(g, w, **conv_p)[:, :, :x.shape[2], :x.shape[3]]
+        np.testing.assert_allclose(grad(ts[0]), dx, rtol=1e-10, atol=1e-11)
+    if need[1]:  # d<g, out>/dW[c, o, i, j] by the reference's linearity in w
+        dw = np.zeros_like(w)
+        for idx in np.ndindex(w.shape):
+            e = np.zeros_like(w)
+            e[idx] = 1.0
+            dw[idx] = np.vdot(g, conv_transpose2d_reference(x, e, **p))
+        np.testing.assert_allclose(grad(ts[1]), dw, rtol=1e-10, atol=1e-11)
+    if need[2]:
+        np.testing.assert_allclose(grad(ts[2]), g.sum(axis=(0, 2, 3)), rtol=1e-12)
+    for t, asked in zip(ts, need, strict=True):
+        assert (t.grad is None) == (not asked)
+
+
+@pytest.mark.parametrize("params,w_shape", [
+    (dict(stride=2, padding=1, output_padding=1), (2, 3, 3, 3)),   # the decoder's 7 → 14
+    (dict(stride=1, dilation=3, output_padding=2), (2, 3, 2, 2)),  # output_padding ≥ stride
+    (dict(stride=(2, 1), padding=(0, 1), groups=2), (2, 2, 3, 2)),  # 2 groups of 1 → 2
+])
+def test_conv_transpose2d_gradcheck(params, w_shape):
+    rng = np.random.default_rng(0)
+    c_out = w_shape[1] * params.get("groups", 1)
+    x, w, b = (T(rng.standard_normal((2, 2, 3, 4))), T(rng.standard_normal(w_shape)),
+               T(rng.standard_normal(c_out)))
+    assert gradcheck(lambda x, w, b: conv_transpose2d(x, w, b, **params), x, w, b)
+
+
+def test_conv_transpose2d_shapes_and_describe():
+    x = engine.randn(2, 8, 7, 7, requires_grad=True)
+    w = engine.randn(8, 4, 3, 3, requires_grad=True)
+    y = conv_transpose2d(x, w, stride=2, padding=1, output_padding=1)
+    assert y.shape == (2, 4, 14, 14)   # inverts Conv2d(4, 8, 3, stride=2, padding=1): 14 → 7
+    assert conv_transpose2d(x, w, stride=2, padding=1).shape == (2, 4, 13, 13)
+    step = next(s for s in engine.backward_steps(y.sum()) if s.op == "conv_transpose2d")
+    assert "col2im" in step.formula and "output_padding (1, 1)" in step.detail
+    with pytest.raises(RuntimeError, match="conv_transpose2d is not twice differentiable"):
+        engine.grad(conv_transpose2d(x, w, stride=2).sum(), [w], create_graph=True)
+
+
+# ------------------------------------------------------------------------ conv1d
+@given(n=st.integers(1, 3), cg=st.integers(1, 3), fg=st.integers(1, 3),
+       groups=st.sampled_from([1, 2]), length=st.integers(1, 12), k=st.integers(1, 5),
+       stride=st.integers(1, 3), dilation=st.integers(1, 3),
+       padding=st.one_of(st.integers(0, 3), st.sampled_from(["same", "valid"])),
+       seed=st.integers(0, 2**32 - 1))
+def test_conv1d_is_conv2d_over_one_row(n, cg, fg, groups, length, k, stride, dilation, padding,
+                                       seed):
+    assume(dilation * (k - 1) + 1 <= length + 2 * (padding if isinstance(padding, int) else
+                                                   (9 if padding == "same" else 0)))
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, cg * groups, length))
+    w, b = rng.standard_normal((fg * groups, cg, k)), rng.standard_normal(fg * groups)
+    pad2 = padding if isinstance(padding, str) else (0, padding)
+    p2 = dict(stride=(1, stride), padding=pad2, dilation=(1, dilation), groups=groups)
+    ref = conv2d_reference(x[:, :, None], w[:, :, None], b, **p2)[:, :, 0]
+    ts = [T(x), T(w), T(b)]
+    out = conv1d(*ts, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    np.testing.assert_allclose(out.data, ref, rtol=1e-10, atol=1e-12)
+    g = rng.standard_normal(out.shape)
+    out.backward(g)
+    t2 = [T(x[:, :, None]), T(w[:, :, None]), T(b)]
+    conv2d(*t2, **p2).backward(g[:, :, None])
+    for a, r in zip(ts, t2, strict=True):
+        np.testing.assert_allclose(grad(a), grad(r).reshape(grad(a).shape), rtol=1e-10,
+                                   atol=1e-12)
+
+
+def test_conv1d_describe_names_the_1d_shapes():
+    y = conv1d(engine.randn(2, 3, 10, requires_grad=True), engine.randn(4, 3, 5), padding=2)
+    step = next(s for s in engine.backward_steps(y.sum()) if s.op == "conv1d")
+    assert "(2, 3, 10)" in step.detail and "(4, 3, 5)" in step.detail and y.shape == (2, 4, 10)
+
+
+# ------------------------------------------------------------------------ pooling
+@given(shape=st.tuples(st.integers(1, 2), st.integers(1, 2), st.integers(3, 9),
+                       st.integers(3, 9)),
+       k=st.integers(1, 3), d=st.integers(1, 3), s=st.integers(1, 3), ceil=st.booleans(),
+       seed=st.integers(0, 2**32 - 1))
+def test_dilated_max_pool_gradient_goes_to_the_argmax(shape, k, d, s, ceil, seed):
+    assume(d * (k - 1) + 1 <= shape[2])
+    rng = np.random.default_rng(seed)
+    x = (rng.permutation(int(np.prod(shape))) * 0.5).reshape(shape)
+    xt = T(x)
+    out, idx = max_pool2d(xt, k, s, 0, d, ceil, return_indices=True)
+    np.testing.assert_array_equal(out.data, max_pool2d_reference(x, k, s, 0, d, ceil))
+    plane = x.reshape(shape[0], shape[1], -1)
+    np.testing.assert_array_equal(np.take_along_axis(plane, idx.data.reshape(
+        shape[0], shape[1], -1), 2).reshape(out.shape), out.data)   # the indices point at it
+    g = rng.standard_normal(out.shape)
+    out.backward(g)
+    dx = np.zeros_like(plane)
+    for (n, c), _ in np.ndenumerate(dx[:, :, 0]):
+        np.add.at(dx[n, c], idx.data[n, c].ravel(), g[n, c].ravel())
+    np.testing.assert_allclose(grad(xt), dx.reshape(shape), rtol=1e-12)
+
+
+def test_pools_take_kernel_size_or_kernel_once():
+    x = engine.ones(1, 1, 4, 4)
+    assert max_pool2d(x, kernel_size=2).shape == max_pool2d(x, kernel=2).shape == (1, 1, 2, 2)
+    assert engine.avg_pool2d(x, kernel_size=(2, 1)).shape == (1, 1, 2, 4)
+    with pytest.raises(TypeError, match="avg_pool2d: give the window size once"):
+        engine.avg_pool2d(x)
+    with pytest.raises(ValueError, match="max_pool2d: dilation must be an int ≥ 1"):
+        max_pool2d(x, 2, 2, 0, True)   # ceil_mode moved after dilation, as in PyTorch
+
+
+def test_max_unpool_inverts_a_pool_where_the_maxima_were():
+    x = T(np.arange(16.0).reshape(1, 1, 4, 4)[:, :, ::-1].copy())
+    y, idx = max_pool2d(x, 2, return_indices=True)
+    up = max_unpool2d(y, idx, 2)
+    want = np.where(x.data == max_pool2d(x, 2).data.repeat(2, 2).repeat(2, 3), x.data, 0)
+    np.testing.assert_array_equal(up.data, want)
+    assert max_unpool2d(y, idx, 2, output_size=(5, 5)).shape == (1, 1, 5, 5)
+    assert max_unpool2d(y, idx, 2, output_size=(1, 1, 5, 4)).shape == (1, 1, 5, 4)
+
+
+def test_max_unpool2d_is_twice_differentiable():
+    rng = np.random.default_rng(0)
+    x = T(rng.standard_normal((1, 2, 2, 2)))
+    idx = np.array([[[[0, 3], [9, 14]], [[1, 2], [4, 15]]]])
+    assert engine.gradgradcheck(lambda t: max_unpool2d(t, idx, 2) ** 2, x)
+
+
+def test_adaptive_pools_cover_every_cell_and_equal_global_pooling_at_one():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 5, 7))
+    np.testing.assert_allclose(adaptive_avg_pool2d(T(x), 1).data, x.mean(axis=(2, 3),
+                                                                       keepdims=True))
+    np.testing.assert_array_equal(adaptive_max_pool2d(T(x), 1).data, x.max(axis=(2, 3),
+                                                                           keepdims=True))
+    assert adaptive_avg_pool2d(T(x), (None, 3)).shape == (2, 3, 5, 3)
+    # equal windows when the size divides: the same as avg_pool2d
+    x2 = rng.standard_normal((1, 2, 6, 6))
+    np.testing.assert_allclose(adaptive_avg_pool2d(T(x2), 3).data,
+                               engine.avg_pool2d(T(x2), 2).data, rtol=1e-12)
+
+
+def test_one_d_pools_are_the_2d_ones_over_a_row():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 3, 9))
+    as_2d = max_pool2d(T(x[:, :, None]), (1, 3), (1, 2), (0, 1)).data[:, :, 0]
+    np.testing.assert_array_equal(max_pool1d(T(x), 3, 2, 1).data, as_2d)
+    np.testing.assert_allclose(avg_pool1d(T(x), 2).data,
+                               (x[:, :, 0:8:2] + x[:, :, 1:8:2]) / 2, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"max_pool1d: padding 2 must be at most half the "
+                                         r"kernel 3"):
+        max_pool1d(T(x), 3, padding=2)
+
+
+# ------------------------------------------------------------------------ interpolate
+def test_interpolate_nearest_and_bilinear_by_hand():
+    x = T(np.array([[[[0.0, 1.0], [2.0, 3.0]]]]))
+    np.testing.assert_array_equal(interpolate(x, scale_factor=2).data[0, 0],
+                                  [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]])
+    # align_corners=False: output pixel centres at (o + 0.5)/2 − 0.5 = −0.25, 0.25, 0.75, 1.25
+    # (clamped at 0 and at the last pixel): weights 0, 0.25, 0.75, 1 along each axis.
+    row = np.array([0.0, 0.25, 0.75, 1.0])
+    np.testing.assert_allclose(interpolate(x, scale_factor=2, mode="bilinear").data[0, 0],
+                               2 * row[:, None] + row[None, :], rtol=1e-12)
+    np.testing.assert_allclose(interpolate(x, size=(3, 3), mode="bilinear",
+                                           align_corners=True).data[0, 0],
+                               [[0, 0.5, 1], [1, 1.5, 2], [2, 2.5, 3]], rtol=1e-12)
+
+
+def test_interpolate_gradient_sends_dy_back_with_the_same_weights():
+    x = T(np.zeros((1, 1, 3)))
+    y = interpolate(x, size=5, mode="linear", align_corners=True)  # sources 0, .5, 1, 1.5, 2
+    y.backward(np.ones(y.shape))
+    np.testing.assert_allclose(grad(x)[0, 0], [1.5, 2.0, 1.5], rtol=1e-12)
+    assert engine.gradgradcheck(lambda t: interpolate(t, scale_factor=1.5, mode="linear") ** 2,
+                                T(np.random.default_rng(0).standard_normal((1, 2, 4))))
+
+
+def test_interpolate_area_is_adaptive_average_pooling():
+    x = np.random.default_rng(3).standard_normal((1, 2, 7, 5))
+    np.testing.assert_array_equal(interpolate(T(x), size=(3, 2), mode="area").data,
+                                  adaptive_avg_pool2d(T(x), (3, 2)).data)
+    assert interpolate(T(x[:, :, 0]), scale_factor=0.5, mode="area").shape == (1, 2, 2)
+
+
+# ------------------------------------------------------------------------ PyTorch
+torch_missing = pytest.mark.skipif(not __import__("importlib").util.find_spec("torch"),
+                                   reason="torch is not installed")
+
+
+def _compare(ours_out, theirs_out, ours_in, theirs_in, rng, tol=1e-10):
+    torch = pytest.importorskip("torch")
+    np.testing.assert_allclose(ours_out.data, theirs_out.detach().numpy(), rtol=tol, atol=tol)
+    g = rng.standard_normal(ours_out.shape).astype(ours_out.dtype)
+    ours_out.backward(g)
+    theirs_out.backward(torch.tensor(g))
+    for a, b in zip(ours_in, theirs_in, strict=True):
+        np.testing.assert_allclose(grad(a), b.grad.numpy(), rtol=tol, atol=tol)
+
+
+@torch_missing
+@settings(max_examples=30)
+@given(cfg=convt_configs(), seed=st.integers(0, 2**32 - 1))
+def test_conv_transpose2d_matches_pytorch(cfg, seed):
+    import torch
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(cfg["x"]), rng.standard_normal(cfg["w"])]
+    if cfg["bias"]:
+        arrays.append(rng.standard_normal(cfg["w"][1] * cfg["params"]["groups"]))
+    ours = [T(a) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    _compare(conv_transpose2d(*ours, **cfg["params"]),
+             torch.nn.functional.conv_transpose2d(*theirs, **cfg["params"]), ours, theirs, rng)
+
+
+@torch_missing
+@settings(max_examples=30)
+@given(n=st.integers(1, 3), c=st.integers(1, 4), f=st.integers(1, 4), length=st.integers(1, 20),
+       k=st.integers(1, 5), stride=st.integers(1, 3), dilation=st.integers(1, 2),
+       padding=st.one_of(st.integers(0, 3), st.just("valid"), st.just("same")),
+       seed=st.integers(0, 2**32 - 1))
+def test_conv1d_matches_pytorch(n, c, f, length, k, stride, dilation, padding, seed):
+    import torch
+    if padding == "same":
+        stride = 1  # PyTorch: 'same' only for stride 1
+    assume(dilation * (k - 1) + 1 <= length + 2 * (padding if isinstance(padding, int) else
+                                                   (9 if padding == "same" else 0)))
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal((n, c, length)), rng.standard_normal((f, c, k)),
+              rng.standard_normal(f)]
+    ours, theirs = [T(a) for a in arrays], [torch.tensor(a, requires_grad=True) for a in arrays]
+    p = dict(stride=stride, padding=padding, dilation=dilation)
+    with warnings.catch_warnings():  # PyTorch's note on 'same' with even kernels
+        warnings.simplefilter("ignore")
+        tout = torch.nn.functional.conv1d(*theirs, **p)
+    _compare(conv1d(*ours, **p), tout, ours, theirs, rng)
+
+
+@st.composite
+def pool_configs(draw, one_d=False):
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    size = (draw(st.integers(1, 10)),) if one_d else (draw(st.integers(1, 10)),
+                                                      draw(st.integers(1, 10)))
+    k = tuple(draw(st.integers(1, 4)) for _ in size)
+    d = tuple(draw(st.integers(1, 3)) for _ in size)
+    s = tuple(draw(st.integers(1, 4)) for _ in size)
+    p = tuple(draw(st.integers(0, kk // 2)) for kk in k)
+    ceil = draw(st.booleans())
+    for n_, k_, d_, p_ in zip(size, k, d, p, strict=True):
+        assume(d_ * (k_ - 1) + 1 <= n_ + 2 * p_)
+    unpack = (lambda t: t[0]) if one_d else (lambda t: t)
+    return (n, c) + size, dict(kernel_size=unpack(k), stride=unpack(s), padding=unpack(p),
+                               dilation=unpack(d), ceil_mode=ceil)
+
+
+@torch_missing
+@settings(max_examples=30)
+@given(cfg=pool_configs(), one_d=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_dilated_max_pools_and_indices_match_pytorch(cfg, one_d, seed):
+    import torch
+    F = torch.nn.functional
+    shape, p = cfg
+    if one_d:
+        shape = shape[:3]
+        p = {k: (v[1] if isinstance(v, tuple) else v) for k, v in p.items()}
+        assume(p["dilation"] * (p["kernel_size"] - 1) + 1 <= shape[2] + 2 * p["padding"])
+    rng = np.random.default_rng(seed)
+    x = (rng.permutation(int(np.prod(shape))) * 0.25).reshape(shape)
+    ours_fn, theirs_fn = (max_pool1d, F.max_pool1d) if one_d else (max_pool2d, F.max_pool2d)
+    try:
+        out, idx = ours_fn(T(x), **p, return_indices=True)
+    except ValueError as e:
+        assume("reads only padding" not in str(e))  # PyTorch returns -inf there
+        raise
+    tout, tidx = theirs_fn(torch.tensor(x), **p, return_indices=True)
+    np.testing.assert_array_equal(out.data, tout.numpy())
+    np.testing.assert_array_equal(idx.data, tidx.numpy())
+    xt, tx = T(x), torch.tensor(x, requires_grad=True)
+    _compare(ours_fn(xt, **p), theirs_fn(tx, **p), [xt], [tx], rng)
+
+
+@torch_missing
+@settings(max_examples=20)
+@given(cfg=pool_configs(one_d=True), include_pad=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_avg_pool1d_matches_pytorch(cfg, include_pad, seed):
+    import torch
+    shape, p = cfg
+    p = {k: v for k, v in p.items() if k != "dilation"}
+    assume(p["kernel_size"] <= shape[2] + 2 * p["padding"])
+    x = np.random.default_rng(seed).standard_normal(shape)
+    xt, tx = T(x), torch.tensor(x, requires_grad=True)
+    _compare(avg_pool1d(xt, **p, count_include_pad=include_pad),
+             torch.nn.functional.avg_pool1d(tx, **p, count_include_pad=include_pad), [xt], [tx],
+             np.random.default_rng(seed + 1))
+
+
+@torch_missing
+@settings(max_examples=20)
+@given(shape=st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(2, 9),
+                       st.integers(2, 9)),
+       k=st.integers(2, 3), s=st.integers(1, 3), seed=st.integers(0, 2**32 - 1))
+def test_max_unpool2d_matches_pytorch(shape, k, s, seed):
+    # Indices from PyTorch's own pool, unpooled to the pool's input size (the usual call:
+    # a floor-mode pool may have dropped rows). Overlapping windows (s < k) repeat some
+    # indices: the gradient then goes to every input naming the position (PyTorch's gather).
+    import torch
+    F = torch.nn.functional
+    assume(k <= min(shape[2:]))
+    rng = np.random.default_rng(seed)
+    y, tidx = F.max_pool2d(torch.tensor(rng.standard_normal(shape)), k, s, return_indices=True)
+    yt, ty = T(y.numpy()), y.clone().requires_grad_(True)
+    size = shape[2:]
+    _compare(max_unpool2d(yt, tidx.numpy(), k, s, output_size=size),
+             F.max_unpool2d(ty, tidx, k, s, output_size=size), [yt], [ty], rng, tol=0)
+    # indices as an engine tensor (what max_pool2d returns) work the same
+    np.testing.assert_array_equal(
+        max_unpool2d(T(y.numpy()), engine.tensor(tidx.numpy()), k, s, output_size=size).data,
+        F.max_unpool2d(y, tidx, k, s, output_size=size).numpy())
+
+
+@torch_missing
+@settings(max_examples=30)
+@given(shape=st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(1, 11),
+                       st.integers(1, 11)),
+       out=st.tuples(st.one_of(st.none(), st.integers(1, 12)), st.integers(1, 12)),
+       seed=st.integers(0, 2**32 - 1))
+def test_adaptive_pools_match_pytorch(shape, out, seed):
+    import torch
+    F = torch.nn.functional
+    rng = np.random.default_rng(seed)
+    x = (rng.permutation(int(np.prod(shape))) * 0.25).reshape(shape)
+    for ours_fn, theirs_fn in ((adaptive_avg_pool2d, F.adaptive_avg_pool2d),
+                               (adaptive_max_pool2d, F.adaptive_max_pool2d)):
+        xt, tx = T(x), torch.tensor(x, requires_grad=True)
+        _compare(ours_fn(xt, out), theirs_fn(tx, out), [xt], [tx], rng, tol=1e-12)
+    _, idx = adaptive_max_pool2d(T(x), out, return_indices=True)
+    np.testing.assert_array_equal(idx.data, F.adaptive_max_pool2d(torch.tensor(x), out,
+                                                                  return_indices=True)[1].numpy())
+
+
+@st.composite
+def interp_configs(draw):
+    dims = draw(st.sampled_from([1, 2]))
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) + tuple(
+        draw(st.integers(1, 9)) for _ in range(dims))
+    mode = draw(st.sampled_from(["nearest", "nearest-exact", "area",
+                                 "linear" if dims == 1 else "bilinear"]))
+    p = {"mode": mode}
+    if mode.endswith("linear"):
+        p["align_corners"] = draw(st.booleans())
+    if draw(st.booleans()):
+        p["size"] = tuple(draw(st.integers(1, 20)) for _ in range(dims))
+    else:
+        p["scale_factor"] = tuple(draw(st.sampled_from([0.3, 0.5, 0.7, 1.0, 1.3, 1.5, 2.0, 2.5,
+                                                        3.0, 10 / 7])) for _ in range(dims))
+        assume(all(int(n * s) >= 1 for n, s in zip(shape[2:], p["scale_factor"], strict=True)))
+        if mode != "area" and draw(st.booleans()):
+            p["recompute_scale_factor"] = True
+    return shape, p
+
+
+@torch_missing
+@settings(max_examples=60)
+@given(cfg=interp_configs(), dtype=st.sampled_from([np.float64, np.float32]),
+       seed=st.integers(0, 2**32 - 1))
+def test_interpolate_matches_pytorch(cfg, dtype, seed):
+    import torch
+    shape, p = cfg
+    x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    xt, tx = T(x, dtype=dtype), torch.tensor(x, requires_grad=True)
+    out = interpolate(xt, **p)
+    tout = torch.nn.functional.interpolate(tx, **p)
+    assert out.shape == tuple(tout.shape) and out.dtype == dtype
+    _compare(out, tout, [xt], [tx], np.random.default_rng(seed + 1),
+             tol=1e-10 if dtype == np.float64 else 2e-5)
+
+
+@torch_missing
+def test_nearest_float32_source_index_as_pytorch():
+    # 14 → 20: scale 0.7f is just below 0.7, so floor(o · scale) is one less than the exact
+    # floor(o · 14 / 20) for some o; PyTorch computes in float32, and so does stepgrad.
+    import torch
+    for n_in, n_out in ((14, 20), (7, 10), (3, 5), (20, 14), (9, 13)):
+        x = np.arange(float(n_in)).reshape(1, 1, n_in)
+        ours = interpolate(T(x), size=n_out).data
+        theirs = torch.nn.functional.interpolate(torch.tensor(x), size=n_out).numpy()
+        np.testing.assert_array_equal(ours, theirs)
