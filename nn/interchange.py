@@ -262,7 +262,8 @@ def from_torch(module) -> Module:
     kept), ``requires_grad`` flags and train/eval modes; the reverse of :func:`to_torch`.
 
     Translates ``torch.nn.Sequential`` (child names kept) of Linear, Conv2d (zero padding),
-    MaxPool2d (dilation and return_indices too), AvgPool2d (``count_include_pad=True``), BatchNorm1d/2d (with
+    MaxPool2d (dilation and return_indices too), AvgPool2d (``count_include_pad=True``),
+    BatchNorm1d/2d (with
     running statistics), Dropout, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax (explicit dim),
     Identity, Flatten, one-layer unidirectional RNN/LSTM/GRU and their cells, and
     ``Sequential(AdaptiveAvgPool2d(1), Flatten())`` (→ ``GlobalAvgPool2d``). Anything else is
