@@ -305,7 +305,7 @@ def test_model_checkpoint_and_load_checkpoint(tmp_path):
     assert not any(n.endswith(".tmp") for n in names)  # atomic writes leave no temporaries
     saved = nn.load(tmp_path / "last.npz")
     assert set(saved) == {"model", "optimizer", "epoch", "rng", "scheduler", "architecture",
-                          "frozen", "kinds"}
+                          "frozen", "kinds", "training"}
     assert saved["architecture"]["module"] == "Sequential"  # nn.load_model can rebuild it
     assert saved["kinds"] == {"optimizer": type(opt_a).__name__,
                               "scheduler": type(sched_a).__name__}
