@@ -32,7 +32,7 @@ from .fast.lstm import lstm_c, lstm_h
 from .fast.pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d,
                         max_pool1d, max_pool2d, max_unpool2d)
 from .random import get_rng, manual_seed
-from .tensor import Tensor, get_default_dtype, set_default_dtype
+from .tensor import Tensor, get_default_dtype, increment_version, set_default_dtype
 from .value import Constant, Value
 
 globals().update(FUNCTIONS)  # engine.sin(x), engine.sum(x, dim=1), … (torch.sin(x))
@@ -49,7 +49,7 @@ __all__ = [
     "detect_anomaly", "einsum", "empty", "empty_like", "enable_grad", "eye", "from_dlpack",
     "from_numpy", "full", "full_like",
     "get_default_dtype", "get_rng", "grad", "gradcheck", "gradgradcheck", "hessian", "hvp",
-    "interpolate", "jacobian", "is_grad_enabled", "keep_freed_memory",
+    "increment_version", "interpolate", "jacobian", "is_grad_enabled", "keep_freed_memory",
     "linspace", "lstm_c", "lstm_h", "manual_seed", "max_pool1d", "max_pool2d", "max_unpool2d",
     "maximum", "meshgrid", "minimum",
     "module_scope", "no_grad", "ones", "ones_like", "rand", "rand_like", "randint", "randn",

@@ -72,6 +72,15 @@ class Version:
         self.n = n
 
 
+def increment_version(t: "Tensor") -> None:
+    """Record that ``t``'s memory was changed in place by code outside stepgrad's ops (a Numba
+    kernel, numpy writing into ``t.data``), as ``torch.autograd.graph.increment_version``
+    does: a graph that saved ``t`` or a view of it then refuses to run backward on the
+    changed values instead of silently using them. stepgrad's own in-place methods
+    (``add_``, ``mul_``, …) already count their writes."""
+    t._vc.n += 1
+
+
 def as_tensor(x, like=None) -> "Tensor":
     """``x`` if it is a Tensor, else a constant Tensor. Numbers are "weak", as in PyTorch:
     they take ``like``'s dtype when it fits (``float_tensor * 2`` stays float32)."""
