@@ -29,6 +29,9 @@ from engine import Tensor
 from engine.fast.kernels.optim import adam
 
 _FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # what the fused Adam compiles
+# Smaller parameters take the numpy expressions: as fast at that size, and a model made only
+# of them (the course's 2-4-1 MLP) never waits ~0.25 s for Numba to load the kernel.
+FUSED_MIN_SIZE = 4096
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop"]
 
@@ -319,11 +322,11 @@ class Adam(Optimizer):
             else:
                 g = g + wd * p.data
         bias1, bias2 = 1 - b1 ** t, 1 - b2 ** t
-        if p.data.dtype in _FUSED_DTYPES and g.dtype == p.data.dtype:
+        fused = p.data.dtype in _FUSED_DTYPES and p.data.size >= FUSED_MIN_SIZE
+        if fused and g.dtype == p.data.dtype:
             g = np.ascontiguousarray(g)  # Linear's weight gradient comes transposed
         arrays = (p.data, g, m, v)
-        if p.data.dtype in _FUSED_DTYPES and all(
-                a.dtype == p.data.dtype and a.flags.c_contiguous for a in arrays):
+        if fused and all(a.dtype == p.data.dtype and a.flags.c_contiguous for a in arrays):
             # The same float operations as below in one pass (engine/fast/kernels/optim.py:
             # 0.94 -> 0.24 ms per step on a 242k-parameter MLP); each scalar in p's dtype, as
             # numpy casts Python floats in the array expressions below.

@@ -360,8 +360,9 @@ def test_frozen_and_gradless_params_are_untouched(cls, kw):
 @pytest.mark.parametrize("make", [lambda ps: SGD(ps, lr=0.1), lambda ps: Adam(ps, lr=0.1),
                                   lambda ps: AdamW(ps, lr=0.1), lambda ps: RMSprop(ps, lr=0.1)],
                          ids=["SGD", "Adam (fused kernel)", "AdamW", "RMSprop"])
-def test_step_bumps_version_so_stale_graphs_raise(make):
-    w = engine.tensor([1.0, 2.0], requires_grad=True)
+@pytest.mark.parametrize("size", [2, 5000], ids=["small", "fused-size"])
+def test_step_bumps_version_so_stale_graphs_raise(make, size):
+    w = engine.tensor(np.linspace(1.0, 2.0, size), requires_grad=True)
     opt = make([w])
     y = (w * w).sum()
     y2 = (w * w).sum()
@@ -793,19 +794,24 @@ def test_fused_adam_gives_the_numpy_formulas_bits(seed, dtype, wd, decoupled):
     it replaces, run by the same optimizer with the kernel switched off: equal to the bit,
     float32 and float64, over 15 steps with zero, tiny and huge gradient entries."""
     from nn.optim import optimizers
+    calls, kernel = [], optimizers.adam
     rng = np.random.default_rng(seed)
-    w0 = rng.standard_normal((6, 5)).astype(dtype)
+    shape = (optimizers.FUSED_MIN_SIZE // 64, 64)  # big enough for the kernel
+    w0 = rng.standard_normal(shape).astype(dtype)
     fused, plain = (engine.tensor(w0.copy(), requires_grad=True) for _ in range(2))
     cls = AdamW if decoupled else Adam
     opts = [cls([fused], lr=0.01, weight_decay=wd), cls([plain], lr=0.01, weight_decay=wd)]
     for _ in range(15):
-        g = rng.standard_normal((6, 5)).astype(dtype) * 10.0 ** rng.integers(-8, 8, (6, 5))
+        g = rng.standard_normal(shape).astype(dtype) * 10.0 ** rng.integers(-8, 8, shape)
         g[0, 0] = 0.0
         fused.grad, plain.grad = engine.tensor(g), engine.tensor(g.copy())
-        opts[0].step()
+        with pytest.MonkeyPatch.context() as m:   # the kernel runs (and is counted)
+            m.setattr(optimizers, "adam", lambda *a: calls.append(1) or kernel(*a))
+            opts[0].step()
         with pytest.MonkeyPatch.context() as m:
             m.setattr(optimizers, "_FUSED_DTYPES", ())   # the numpy expressions
             opts[1].step()
+    assert len(calls) == 15
     np.testing.assert_array_equal(fused.data, plain.data)
     for key in ("exp_avg", "exp_avg_sq"):
         np.testing.assert_array_equal(opts[0].state[fused][key], opts[1].state[plain][key])
