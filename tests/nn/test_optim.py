@@ -815,3 +815,28 @@ def test_fused_adam_gives_the_numpy_formulas_bits(seed, dtype, wd, decoupled):
     np.testing.assert_array_equal(fused.data, plain.data)
     for key in ("exp_avg", "exp_avg_sq"):
         np.testing.assert_array_equal(opts[0].state[fused][key], opts[1].state[plain][key])
+
+
+@pytest.mark.parametrize("name, kw", [("Adam", dict(lr=0.01)), ("Adam", dict(weight_decay=0.1)),
+                                      ("AdamW", dict(lr=0.01, weight_decay=0.5))])
+def test_fused_adam_matches_torch_in_float64(name, kw):
+    """A parameter big enough for the fused kernel, 30 steps of a quartic loss, against
+    torch.optim in float64: the same rule, so agreement to rounding."""
+    torch = pytest.importorskip("torch")
+    from nn.optim import optimizers
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal((optimizers.FUSED_MIN_SIZE // 32, 40))
+    tw = torch.tensor(w0, requires_grad=True)
+    w = engine.tensor(w0, requires_grad=True, dtype=np.float64)  # (float32 by default)
+    topt = getattr(torch.optim, name)([tw], eps=1e-7, foreach=False, **kw)
+    opt = getattr(optim, name)([w], eps=1e-7, **kw)
+    for _ in range(30):
+        topt.zero_grad()
+        ((tw - 0.5) ** 4).sum().backward()
+        topt.step()
+        opt.zero_grad()
+        ((w - 0.5) ** 4).sum().backward()
+        opt.step()
+    np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(opt.state[w]["exp_avg_sq"],
+                               topt.state[tw]["exp_avg_sq"].numpy(), rtol=1e-12)
