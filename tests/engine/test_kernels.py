@@ -19,6 +19,8 @@ from engine.fast.kernels import (
     im2col_shift,
     max_pool_backward,
     max_pool_forward,
+    relu_backward,
+    relu_forward,
     window_tables,
 )
 from engine.fast.kernels.direct import (
@@ -494,3 +496,51 @@ def test_direct_kernels_any_block_count(blocks, shape, seed):
     dw = partial.sum(axis=0).reshape(-1, c, 3, 3)
     np.testing.assert_allclose(dw, conv3x3_grads_reference(x, np.zeros((g.shape[1], c, 3, 3)),
                                                            g)[1], rtol=1e-12, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- relu
+SPECIALS = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-45, -1e-45, 3.0, -2.0])
+
+
+@settings(max_examples=30)
+@given(n=st.sampled_from([1, 7, 16383, 16384, 16385, 40000]), seed=st.integers(0, 2**32 - 1),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_relu_kernels_give_numpys_bits(n, seed, dtype):
+    """Forward = np.maximum(x, 0), backward = g·(x > 0), to the bit, over lengths around the
+    16384-element blocks, with NaN, ±inf, ±0 and denormals in both x and g."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(n).astype(dtype)
+    g = rng.standard_normal(n).astype(dtype)
+    for a in (x, g):
+        spots = rng.integers(0, n, min(n, 50))
+        a[spots] = rng.choice(SPECIALS, spots.size)
+    out = np.full(n, 7.0, dtype)
+    relu_forward(x, out)
+    np.testing.assert_array_equal(out, np.maximum(x, 0))
+    relu_backward(g, x, out)
+    with np.errstate(invalid="ignore"):  # inf·0 = NaN, as the kernel gives it
+        np.testing.assert_array_equal(out, g * (x > 0))
+
+
+def test_relu_op_takes_the_kernels_on_big_arrays(monkeypatch):
+    """The op (engine/ops/xp.py) uses the kernels from FAST_RELU_MIN elements on, numpy below,
+    and the two give the same values and gradients."""
+    import engine
+    from engine.ops import xp
+    calls = []
+    for name in ("relu_forward", "relu_backward"):
+        kernel = getattr(xp.kernels, name)
+        monkeypatch.setattr(xp.kernels, name,
+                            lambda *a, _k=kernel, _n=name: calls.append(_n) or _k(*a))
+    rng = np.random.default_rng(0)
+    big = rng.standard_normal(xp.FAST_RELU_MIN, dtype=np.float32)
+    big[::97] = np.nan
+    for size, expect in ((xp.FAST_RELU_MIN, ["relu_forward", "relu_backward"]), (1000, [])):
+        calls.clear()
+        x = engine.tensor(big[:size], requires_grad=True)
+        y = x.relu()
+        g = rng.standard_normal(size).astype(np.float32)
+        y.backward(engine.tensor(g))
+        assert calls == expect
+        np.testing.assert_array_equal(y.data, np.maximum(big[:size], 0))
+        np.testing.assert_array_equal(x.grad.data, g * (big[:size] > 0))

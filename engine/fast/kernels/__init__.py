@@ -3,7 +3,9 @@
 ``im2col`` / ``col2im`` move convolution windows to and from a column matrix (the GEMM itself
 runs in numpy's BLAS), the general path; ``direct`` computes 3×3 stride-1 convolutions with
 no column matrix and no BLAS (the common CNN layer); ``pool`` holds max and average
-pooling (fixed windows, dilated for max; adaptive windows), forward and backward. Each
+pooling (fixed windows, dilated for max; adaptive windows), forward and backward;
+``elementwise`` relu over big arrays; ``optim`` Adam's fused update (serial, called by
+``nn.optim`` directly). Each
 kernel is ``@njit(parallel=True, cache=True)`` with ``prange`` on its outermost loop, and
 expects C-contiguous arrays and output buffers allocated by its caller (``engine/fast``).
 
@@ -18,7 +20,7 @@ each call, which serializes them only under the workqueue layer (not thread-safe
 import functools
 
 from .. import threads
-from . import direct, im2col as _im2col, pool
+from . import direct, elementwise, im2col as _im2col, pool
 from .im2col import column_masks, window_tables
 
 threads.configure()
@@ -42,6 +44,8 @@ col2im_scatter = _serialized(_im2col.col2im_scatter)
 im2col_shift = _serialized(_im2col.im2col_shift)
 col2im_shift = _serialized(_im2col.col2im_shift)
 max_pool_forward = _serialized(pool.max_pool_forward)
+relu_forward = _serialized(elementwise.relu_forward)
+relu_backward = _serialized(elementwise.relu_backward)
 max_pool_backward = _serialized(pool.max_pool_backward)
 avg_pool_forward = _serialized(pool.avg_pool_forward)
 avg_pool_backward = _serialized(pool.avg_pool_backward)
@@ -52,4 +56,5 @@ adaptive_avg_backward = _serialized(pool.adaptive_avg_backward)
 __all__ = ["adaptive_avg_backward", "adaptive_avg_forward", "adaptive_max_forward",
            "avg_pool_backward", "avg_pool_forward", "col2im", "col2im_scatter", "col2im_shift",
            "column_masks", "conv3x3_backward", "conv3x3_forward", "im2col", "im2col_shift",
-           "max_pool_backward", "max_pool_forward", "window_tables"]
+           "max_pool_backward", "max_pool_forward", "relu_backward", "relu_forward",
+           "window_tables"]
