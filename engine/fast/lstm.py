@@ -21,6 +21,16 @@ from ..ops.base import Op
 from ..ops.xp import sigmoid as _array_sigmoid
 from ..testing import Bad as ErrorCase
 from ..testing import OpSpec, T, register
+from .kernels import lstm as kernels
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _kernel_ok(*arrays):
+    """The backward loops of engine/fast/kernels/lstm.py take plain float arrays of one dtype
+    (numpy's expressions beside them handle the rest: mixed dtypes, subclasses)."""
+    return all(type(a) is np.ndarray and a.dtype == arrays[0].dtype for a in arrays) \
+        and arrays[0].dtype in _FLOATS
 
 
 def _check(op, gates, c):
@@ -37,19 +47,25 @@ class LSTMCellState(Op):
 
     def forward(self, gates, c_prev):
         H = _check("lstm_c", gates, c_prev)
-        i, f = _array_sigmoid(gates[:, :H]), _array_sigmoid(gates[:, H:2 * H])
+        self.shape, self.H = gates.shape, H
+        i_f = _array_sigmoid(gates[:, :2 * H])  # σ of both gates in one call
+        i, f = i_f[:, :H], i_f[:, H:]
         g = np.tanh(gates[:, 2 * H:3 * H])
         self.save(i, f, g, c_prev)
-        self.shape, self.H = gates.shape, H
         return i * g + f * c_prev
 
     def backward(self, dc, *inputs, out):
         i, f, g, c_prev = self.saved
         d = np.empty((dc.shape[0], 3 * self.H), dc.dtype)
-        d[:, :self.H] = dc * g * i * (1 - i)
-        d[:, self.H:2 * self.H] = dc * c_prev * f * (1 - f)
-        d[:, 2 * self.H:] = dc * i * (1 - g * g)
-        return SliceGrad(self.shape, (slice(None), slice(0, 3 * self.H)), d), dc * f
+        if _kernel_ok(dc, i, f, g, c_prev):  # one loop (engine/fast/kernels/lstm.py)
+            dc_prev = np.empty_like(dc)
+            kernels.lstm_c_backward(dc, i, f, g, c_prev, d, dc_prev)
+        else:
+            d[:, :self.H] = dc * g * i * (1 - i)
+            d[:, self.H:2 * self.H] = dc * c_prev * f * (1 - f)
+            d[:, 2 * self.H:] = dc * i * (1 - g * g)
+            dc_prev = dc * f
+        return SliceGrad(self.shape, (slice(None), slice(0, 3 * self.H)), d), dc_prev
 
 
 class LSTMCellHidden(Op):
@@ -58,16 +74,19 @@ class LSTMCellHidden(Op):
 
     def forward(self, gates, c):
         H = _check("lstm_h", gates, c)
+        self.shape, self.H = gates.shape, H
         o, tc = _array_sigmoid(gates[:, 3 * H:]), np.tanh(c)
         self.save(o, tc)
-        self.shape, self.H = gates.shape, H
         return o * tc
 
     def backward(self, dh, *inputs, out):
         o, tc = self.saved
-        do = dh * tc * o * (1 - o)
-        return SliceGrad(self.shape, (slice(None), slice(3 * self.H, None)), do), \
-            dh * o * (1 - tc * tc)
+        if _kernel_ok(dh, o, tc):
+            do, dc = np.empty_like(dh), np.empty_like(dh)
+            kernels.lstm_h_backward(dh, o, tc, do, dc)
+        else:
+            do, dc = dh * tc * o * (1 - o), dh * o * (1 - tc * tc)
+        return SliceGrad(self.shape, (slice(None), slice(3 * self.H, None)), do), dc
 
 
 def lstm_c(gates, c_prev):

@@ -45,7 +45,7 @@ def sigmoid(x):
     if _node(x):
         return x.sigmoid()
     e = np.exp(-np.abs(x))  # stable: e^(−|x|) is never above 1
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(np.result_type(x), copy=False)
+    return np.divide(np.where(x >= 0, 1, e), 1 + e)  # 1/(1 + e) for x ≥ 0, e/(1 + e) below
 
 
 # relu follows every conv: on big float arrays its forward and backward run as parallel kernels

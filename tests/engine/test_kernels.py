@@ -544,3 +544,33 @@ def test_relu_op_takes_the_kernels_on_big_arrays(monkeypatch):
         assert calls == expect
         np.testing.assert_array_equal(y.data, np.maximum(big[:size], 0))
         np.testing.assert_array_equal(x.grad.data, g * (big[:size] > 0))
+
+
+# --------------------------------------------------------------------------- LSTM backward
+@settings(max_examples=25)
+@given(n=st.integers(1, 5), h=st.integers(1, 6), seed=st.integers(0, 2**32 - 1),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_lstm_backward_loops_give_the_numpy_expressions_bits(n, h, seed, dtype):
+    """lstm_c / lstm_h backward through engine/fast/kernels/lstm.py against the numpy
+    expressions beside them (the kernel switched off): the same bits, both dtypes."""
+    from engine.fast import lstm
+    rng = np.random.default_rng(seed)
+    gates = rng.standard_normal((n, 4 * h)).astype(dtype) * 3
+    c_prev = rng.standard_normal((n, h)).astype(dtype)
+    dy = rng.standard_normal((n, h)).astype(dtype)
+    results = []
+    for kernel_on in (True, False):
+        with pytest.MonkeyPatch.context() as m:
+            if not kernel_on:
+                m.setattr(lstm, "_kernel_ok", lambda *a: False)
+            got = []
+            for cls, args in ((lstm.LSTMCellState, (gates, c_prev)),
+                              (lstm.LSTMCellHidden, (gates, c_prev))):
+                op = cls()
+                out = op.forward(*args)
+                slice_grad, other = op.backward(dy, *args, out=out)
+                got += [out, slice_grad.g, other]
+            results.append(got)
+    for a, b in zip(*results, strict=True):
+        assert a.dtype == b.dtype == dtype
+        np.testing.assert_array_equal(a, b)
