@@ -272,10 +272,11 @@ def _accumulate(prev, pg, owned: bool):
     return prev + pg
 
 
-def walk(roots, seeds, retain_graph=False, create_graph=False, store=True):
+def walk(roots, seeds, retain_graph=False, create_graph=False, store=True, report=True):
     """Generator over backprop: for each node (reverse topological order) it stores the node's
     gradient (when ``store``), computes one gradient per parent (fitted to the parent's shape),
     sends them on and yields ``(node, grad, parent_grads)``. Exhausting it *is* ``backward()``.
+    ``report=False`` (backward, grad) yields None for ``parent_grads``: nobody reads them.
 
     With ``create_graph`` the gradients are Tensors (or Values) recorded in a graph of their
     own, so they can be differentiated again.
@@ -308,14 +309,16 @@ def walk(roots, seeds, retain_graph=False, create_graph=False, store=True):
         try:
             parents = node.parents
             grads = fn.parent_grads(node, g, retain_graph, create_graph, parents)
-            fitted = []
+            fitted = [] if report else None
             for parent, pg in zip(parents, grads, strict=True):
                 if pg is None or not parent.requires_grad:
-                    fitted.append(None)
+                    if report:
+                        fitted.append(None)
                     continue
                 if type(pg) is not float:  # floats (Value graphs) have nothing to undo
                     pg = unbroadcast(pg, parent, fn.name)
-                fitted.append(pg)
+                if report:
+                    fitted.append(pg)
                 if anomaly and nonfinite(pg.g if type(pg) is SliceGrad else pg):
                     raise AnomalyError(
                         f"detect_anomaly: backward of '{fn.name}' produced NaN/Inf in the "
@@ -332,13 +335,13 @@ def walk(roots, seeds, retain_graph=False, create_graph=False, store=True):
         finally:
             if create_graph:
                 state.grad_enabled, state.scopes = mode, scopes
-        yield node, g, tuple(fitted)
+        yield node, g, tuple(fitted) if report else None
 
 
 def backward(root, grad=None, retain_graph=None, create_graph=False) -> None:
     """Fill ``.grad`` of every node ``root`` depends on (``root.backward()`` calls this)."""
     retain = create_graph if retain_graph is None else retain_graph
-    for _ in walk(root, root.seed_grad(grad, create_graph), retain, create_graph):
+    for _ in walk(root, root.seed_grad(grad, create_graph), retain, create_graph, report=False):
         pass
 
 
@@ -375,7 +378,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     wanted = {id(t): i for i, t in enumerate(inputs)}
     found = [None] * len(inputs)
     retain = create_graph if retain_graph is None else retain_graph
-    for node, g, _ in walk(outputs, seeds, retain, create_graph, store=False):
+    for node, g, _ in walk(outputs, seeds, retain, create_graph, store=False, report=False):
         i = wanted.get(id(node))
         if i is not None:
             found[i] = g
