@@ -64,7 +64,9 @@ class Activation(Module):
 class BatchNormalization(_BatchNorm):
     """Keras's ``BatchNormalization(momentum=0.99, epsilon=0.001, center=True,
     scale=True)`` with the number of features inferred at the first call: input (N, F)
-    or (N, C, H, W), statistics per feature / channel (dim 1).
+    (statistics per feature, ``axis=-1`` or 1) or stepgrad's (N, C, H, W) images with
+    ``axis=1`` (per channel; Keras's default ``axis=-1`` would mean the last dim of its
+    (N, H, W, C) images, so it is refused on 4-D input rather than read another way).
 
     Keras's ``momentum`` weights the OLD running statistics: it is stored as PyTorch's
     ``momentum = 1 − 0.99 = 0.01``. The running variance is updated with the unbiased batch
@@ -99,6 +101,14 @@ class BatchNormalization(_BatchNorm):
         self.built = True
 
     def forward(self, x):
+        if x.ndim == 4 and self.axis == -1:
+            # Keras's axis=-1 on images is their last dim: channels of (N, H, W, C). Taking
+            # dim 1 here instead would normalise over image rows without a word.
+            raise ValueError(
+                f"BatchNormalization: axis=-1 (Keras's default) on 4-D input {tuple(x.shape)} "
+                f"means the last dim, the channels of Keras's (N, H, W, C) images; stepgrad's "
+                f"images are (N, C, H, W): pass axis=1 for per-channel statistics (and "
+                f"x.permute(0, 3, 1, 2) to turn Keras-layout images into stepgrad's)")
         if not self.built:
             if x.ndim not in self._dims:
                 self._check(x)

@@ -442,6 +442,19 @@ def test_batch_normalization_keras_style():
         nn.keras.layers.BatchNormalization()(engine.zeros(2, 3, 4))
 
 
+def test_keras_batch_normalization_refuses_keras_image_axis_on_4d():
+    """Keras's default axis=-1 on images means channels-last; stepgrad's images are
+    channels-first, so the default is refused on 4-D input (loud, not per-row statistics)
+    and axis=1 gives per-channel statistics."""
+    x = engine.tensor(np.random.default_rng(0).standard_normal((8, 3, 5, 5)))
+    with pytest.raises(ValueError, match=r"axis=-1 .*\(8, 3, 5, 5\).*pass axis=1"):
+        nn.keras.layers.BatchNormalization()(x)
+    bn = nn.keras.layers.BatchNormalization(axis=1)
+    out = bn(x)
+    assert bn.num_features == 3
+    np.testing.assert_allclose(out.data.mean(axis=(0, 2, 3)), 0, atol=1e-6)
+
+
 # ------------------------------------------------------------------ save / load_model
 def zoo():
     L = nn.keras.layers
