@@ -59,8 +59,17 @@ class MatMul(Op):
             da = g2 @ b.reshape((1, b.shape[0])) if self.needs_grad[0] else None
             db = (xp.swap_last(a) @ g2) if self.needs_grad[1] else None
             return da, (None if db is None else db.reshape(db.shape[:-1]))
-        return (g @ xp.swap_last(b) if self.needs_grad[0] else None,
-                xp.swap_last(a) @ g if self.needs_grad[1] else None)
+        db = None
+        if self.needs_grad[1]:
+            if type(b) is np.ndarray and b.ndim == 2 and b.flags.f_contiguous \
+                    and not b.flags.c_contiguous:
+                # b is a transposed view (Linear's weight.T): the same product computed as
+                # (Gᵀ·A)ᵀ lays dB out like b, so the parameter's gradient (dB transposed back)
+                # is C-contiguous, as the parameter is: optimizers then need no copy.
+                db = (g.T @ a).T if g.ndim == 2 else xp.swap_last(a) @ g
+            else:
+                db = xp.swap_last(a) @ g
+        return (g @ xp.swap_last(b) if self.needs_grad[0] else None), db
 
     def describe(self):
         return f"{self.shapes[0]} @ {self.shapes[1]}"

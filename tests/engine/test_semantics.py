@@ -456,3 +456,15 @@ def test_dlpack_to_and_from_torch():
     assert a.data[0, 0] == 42.0 and t.dtype == torch.float64
     back = engine.from_dlpack(torch.arange(4, dtype=torch.int32))
     assert back.dtype == np.int32 and back.tolist() == [0, 1, 2, 3]
+
+
+def test_linear_weight_gradient_is_laid_out_like_the_weight():
+    """x @ W.T (Linear's form) sends W its gradient C-contiguous, as W is (so optimizers
+    update it with no copy), with the same values as the plain formula dW = gᵀ·x."""
+    rng = np.random.default_rng(0)
+    x = engine.tensor(rng.standard_normal((5, 7)), dtype=np.float64)
+    w = engine.tensor(rng.standard_normal((3, 7)), dtype=np.float64, requires_grad=True)
+    g = rng.standard_normal((5, 3))
+    (x @ w.T).backward(engine.tensor(g, dtype=np.float64))
+    assert w.grad.data.flags.c_contiguous
+    np.testing.assert_allclose(w.grad.data, g.T @ x.data, rtol=1e-13)
