@@ -324,7 +324,7 @@ class Adam(Optimizer):
         bias1, bias2 = 1 - b1 ** t, 1 - b2 ** t
         fused = p.data.dtype in _FUSED_DTYPES and p.data.size >= FUSED_MIN_SIZE
         if fused and g.dtype == p.data.dtype:
-            g = np.ascontiguousarray(g)  # Linear's weight gradient comes transposed
+            g = np.ascontiguousarray(g)  # a gradient in another layout (a custom op's): copy
         arrays = (p.data, g, m, v)
         if fused and all(a.dtype == p.data.dtype and a.flags.c_contiguous for a in arrays):
             # The same float operations as below in one pass (engine/fast/kernels/optim.py:
