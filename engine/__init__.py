@@ -19,6 +19,7 @@ from .autograd import (AnomalyError, BackwardOf, Node, backward_steps, detect_an
                        enable_grad, grad, is_grad_enabled, module_scope, no_grad, topo_order)
 from .creation import (arange, empty, empty_like, eye, from_dlpack, from_numpy, full, full_like,
                        linspace, ones, ones_like, rand, rand_like, randint, randn, randn_like,
+                       randperm,
                        tensor, zeros, zeros_like)
 from .functional import (FUNCTIONS, METHOD_FUNCTIONS, cat, concatenate, einsum, maximum,
                          meshgrid, minimum, split, stack, where)
@@ -53,6 +54,7 @@ __all__ = [
     "linspace", "lstm_c", "lstm_h", "manual_seed", "max_pool1d", "max_pool2d", "max_unpool2d",
     "maximum", "meshgrid", "minimum",
     "module_scope", "no_grad", "ones", "ones_like", "rand", "rand_like", "randint", "randn",
+    "randperm",
     "randn_like", "scalar_ops", "set_default_dtype", "split", "stack", "tensor", "topo_order",
     "where", "zeros", "zeros_like",
 ]

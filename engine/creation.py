@@ -104,6 +104,13 @@ def randn_like(t, dtype=None, requires_grad=False) -> Tensor:
                  requires_grad=requires_grad)
 
 
+def randperm(n, dtype=np.int64, requires_grad=False) -> Tensor:
+    """A random permutation of 0 … n − 1 (PyTorch's ``torch.randperm``), int64."""
+    if not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"randperm: n must be an integer ≥ 0, got {n!r}")
+    return Tensor(get_rng().permutation(int(n)), dtype=dtype, requires_grad=requires_grad)
+
+
 def randint(low, high=None, size=None, dtype=np.int64, requires_grad=False) -> Tensor:
     """Integers in [low, high), as PyTorch: ``randint(high, size)`` starts at 0,
     ``randint(low, high, size)``; ``size`` is required (a tuple)."""

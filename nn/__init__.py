@@ -8,7 +8,7 @@ from .callbacks import CSVLogger, TensorBoard
 from .layers import (CELU, ELU, GELU, GRU, LSTM, RNN, SELU, AdaptiveAvgPool2d, AdaptiveMaxPool2d,
                      AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, BCELoss, BCEWithLogitsLoss,
                      Conv1d, Conv2d, ConvTranspose2d, CosineEmbeddingLoss, CosineSimilarity,
-                     CrossEntropyLoss, Dense, Dropout, Flatten, GlobalAvgPool2d, GRUCell,
+                     CrossEntropyLoss, Dense, Dropout, Embedding, Flatten, GlobalAvgPool2d, GRUCell,
                      Hardsigmoid, Hardswish, Hardtanh, HuberLoss, Identity, KLDivLoss, L1Loss,
                      LeakyReLU, Linear, LogSigmoid, LogSoftmax, LSTMCell, MaxPool1d, MaxPool2d,
                      MaxUnpool2d, Mish, MSELoss, NLLLoss, PReLU, ReLU, ReLU6, RNNCell, SiLU,

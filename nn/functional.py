@@ -126,6 +126,35 @@ def linear(x, weight, bias=None):
     return y if bias is None else y + bias
 
 
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+              scale_grad_by_freq=False, sparse=False):
+    """Rows of ``weight`` (num_embeddings, D) picked by the integer ``input`` (any shape S)
+    → (*S, D), PyTorch's ``F.embedding``. Gradients of repeated indices add up; the row
+    ``padding_idx`` gets none (its value is still returned). Indices must lie in
+    [0, num_embeddings): a negative one is refused, not read from the end."""
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise ValueError("embedding: max_norm, scale_grad_by_freq and sparse are not "
+                         "supported in stepgrad")
+    idx = input.data if isinstance(input, engine.Tensor) else np.asarray(input)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers (int64 or int32), got dtype "
+                        f"{idx.dtype}: convert them with .long()")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be (num_embeddings, embedding_dim), got "
+                         f"shape {weight.shape}")
+    n = weight.shape[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = idx.min() if idx.min() < 0 else idx.max()
+        raise IndexError(f"embedding: index {int(bad)} is out of range for a table of {n} "
+                         f"rows (indices run from 0 to {n - 1})")
+    rows = weight.index_select(0, engine.tensor(idx.reshape(-1)))
+    if padding_idx is not None:
+        padding_idx = padding_idx + n if padding_idx < 0 else padding_idx
+        keep = engine.tensor((idx.reshape(-1) != padding_idx)[:, None])
+        rows = engine.where(keep, rows, rows.detach())  # same values, no gradient there
+    return rows.reshape(idx.shape + (weight.shape[1],))
+
+
 def dropout(x, p=0.5, training=True):
     """Inverted dropout: zero each element with probability p, scale the rest by 1/(1 − p),
     so the expected activation is unchanged and evaluation needs no rescaling."""

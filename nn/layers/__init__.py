@@ -6,7 +6,7 @@ from .conv import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, C
                    ConvTranspose2d, GlobalAvgPool2d, MaxPool1d, MaxPool2d, MaxUnpool2d, Upsample,
                    UpsamplingBilinear2d, UpsamplingNearest2d)
 from .dropout import Dropout
-from .linear import Dense, Flatten, Linear
+from .linear import Dense, Embedding, Flatten, Linear
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CosineSimilarity,
                    CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss)
 from .norm import BatchNorm1d, BatchNorm2d
@@ -16,7 +16,8 @@ from .recurrent import (GRU, LSTM, RNN, GRUCell, KerasGRU, KerasLSTM, LSTMCell, 
 __all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "BCELoss",
            "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "CELU", "Conv1d", "Conv2d",
            "ConvTranspose2d", "CosineEmbeddingLoss", "CosineSimilarity", "CrossEntropyLoss",
-           "Dense", "Dropout", "ELU", "Flatten", "GELU", "GRU", "GRUCell", "GlobalAvgPool2d",
+           "Dense", "Dropout", "ELU", "Embedding", "Flatten", "GELU", "GRU", "GRUCell",
+           "GlobalAvgPool2d",
            "Hardsigmoid", "Hardswish", "Hardtanh", "HuberLoss", "Identity", "KLDivLoss",
            "KerasGRU", "KerasLSTM", "L1Loss", "LSTM", "LSTMCell", "LeakyReLU", "Linear",
            "LogSigmoid", "LogSoftmax", "MSELoss", "MaxPool1d", "MaxPool2d", "MaxUnpool2d", "Mish",

@@ -1,7 +1,9 @@
-"""Linear, Keras's Dense (its input size inferred at the first call) and Flatten."""
+"""Linear, Keras's Dense (its input size inferred at the first call), Flatten and Embedding."""
 from __future__ import annotations
 
 import numpy as np
+
+import engine
 
 from .. import functional as F
 from ..module import Module, Parameter
@@ -166,3 +168,66 @@ class Dense(Linear):
         act = self.activation if isinstance(self.activation, (str, type(None))) \
             else getattr(self.activation, "__name__", type(self.activation).__name__)
         return f"units={self.units}, activation={act!r}, in_features={size}"
+
+
+class Embedding(Module):
+    """A lookup table: integer indices of any shape S → rows of ``weight`` (*S, dim), as
+    PyTorch's ``nn.Embedding(num_embeddings, embedding_dim, padding_idx=None)``.
+
+    ``weight`` (num_embeddings, embedding_dim) starts standard normal (PyTorch's init); the
+    row ``padding_idx`` starts at zero and receives no gradient.
+
+    >>> import engine
+    >>> emb = Embedding(10, 3, padding_idx=0)
+    >>> emb(engine.tensor([[1, 0, 4]])).shape
+    (1, 3, 3)
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx=None,
+                 max_norm=None, scale_grad_by_freq=False, sparse=False, _weight=None,
+                 dtype=None):
+        super().__init__()
+        if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
+            raise ValueError(f"Embedding: padding_idx {padding_idx} must be within the "
+                             f"{num_embeddings} rows")
+        if max_norm is not None or scale_grad_by_freq or sparse:
+            raise ValueError("Embedding: max_norm, scale_grad_by_freq and sparse are not "
+                             "supported in stepgrad")
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.padding_idx = padding_idx
+        # kept (always their defaults) so that model.save can write the constructor call
+        self.max_norm, self.scale_grad_by_freq, self.sparse = None, False, False
+        if _weight is None:
+            table = engine.get_rng().standard_normal((num_embeddings, embedding_dim))
+            if padding_idx is not None:
+                table[padding_idx] = 0.0
+        else:
+            table = _weight.data if isinstance(_weight, engine.Tensor) else np.asarray(_weight)
+            if table.shape != (num_embeddings, embedding_dim):
+                raise ValueError(f"Embedding: _weight of shape {table.shape}, expected "
+                                 f"{(num_embeddings, embedding_dim)}")
+        # A given table keeps its float dtype (PyTorch's from_pretrained does); a drawn one
+        # takes the default dtype.
+        keep = _weight is not None and np.asarray(table).dtype.kind == "f"
+        self.weight = Parameter(table, dtype=np.asarray(table).dtype if keep else None)
+        if dtype is not None:
+            self.to(dtype)
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None):
+        """A table holding ``embeddings`` (2-D), frozen unless ``freeze=False``."""
+        table = embeddings.data if isinstance(embeddings, engine.Tensor) else \
+            np.asarray(embeddings)
+        if table.ndim != 2:
+            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
+                             f"{table.shape}")
+        emb = cls(*table.shape, padding_idx=padding_idx, _weight=table)
+        emb.weight.requires_grad = not freeze
+        return emb
+
+    def forward(self, input):
+        return F.embedding(input, self.weight, self.padding_idx)
+
+    def extra_repr(self):
+        pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"

@@ -4,6 +4,8 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import engine
 import nn
@@ -392,3 +394,82 @@ def test_init_fans_and_gains_match_torch():
                         ("leaky_relu", None), ("leaky_relu", 0.3), ("selu", None),
                         ("sigmoid", None), ("conv_transpose2d", None)]:
         assert nn.init.calculate_gain(name, param) == torch.nn.init.calculate_gain(name, param)
+
+
+# ------------------------------------------------------------------------ Embedding
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), shape=st.sampled_from([(5,), (2, 3), (2, 2, 2)]),
+       padding=st.sampled_from([None, 0, 3, -1]))
+def test_embedding_rows_and_gradients(seed, shape, padding):
+    """Rows picked by index; repeated indices add their gradients; the padding row gets
+    none (its value is still returned). Against np.add.at, in float64."""
+    rng = np.random.default_rng(seed)
+    table = rng.standard_normal((6, 4))
+    emb = nn.Embedding.from_pretrained(engine.tensor(table, dtype=np.float64), freeze=False,
+                                       padding_idx=padding)
+    idx = rng.integers(0, 6, shape)
+    y = emb(engine.tensor(idx))
+    assert y.shape == shape + (4,) and y.dtype == np.float64
+    np.testing.assert_array_equal(y.data, table[idx])
+    g = rng.standard_normal(y.shape)
+    y.backward(engine.tensor(g, dtype=np.float64))
+    expect = np.zeros_like(table)
+    np.add.at(expect, idx.reshape(-1), g.reshape(-1, 4))
+    if padding is not None:
+        expect[padding] = 0.0
+    np.testing.assert_allclose(emb.weight.grad.data, expect, rtol=1e-14, atol=1e-15)
+
+
+def test_embedding_init_and_bad_indices():
+    engine.manual_seed(0)
+    emb = nn.Embedding(10, 3, padding_idx=2)
+    assert emb.weight.shape == (10, 3) and not emb.weight.data[2].any()
+    assert emb.weight.data.std() > 0.5  # standard normal rows, as PyTorch
+    with pytest.raises(IndexError, match="index -1 is out of range for a table of 10 rows"):
+        emb(engine.tensor([0, -1]))   # numpy would read the last row: refused
+    with pytest.raises(IndexError, match="index 10 is out of range"):
+        emb(engine.tensor([[10]]))
+    with pytest.raises(TypeError, match=r"indices must be integers .*float32.*\.long\(\)"):
+        emb(engine.tensor([1.0]))
+    with pytest.raises(ValueError, match="max_norm"):
+        nn.Embedding(10, 3, max_norm=1.0)
+    frozen = nn.Embedding.from_pretrained(engine.ones(4, 2))
+    assert not frozen.weight.requires_grad
+
+
+def test_embedding_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    table = rng.standard_normal((7, 5))
+    idx = np.array([[1, 0, 4], [4, 4, 6]])
+    ours = nn.Embedding.from_pretrained(engine.tensor(table, dtype=np.float64), freeze=False,
+                                        padding_idx=0)
+    theirs = torch.nn.Embedding.from_pretrained(torch.tensor(table), freeze=False,
+                                                padding_idx=0)
+    g = rng.standard_normal((2, 3, 5))
+    y = ours(engine.tensor(idx))
+    y.backward(engine.tensor(g, dtype=np.float64))
+    ty = theirs(torch.tensor(idx))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_array_equal(y.data, ty.detach().numpy())
+    np.testing.assert_allclose(ours.weight.grad.data, theirs.weight.grad.numpy(), rtol=1e-14)
+
+
+def test_randperm_is_a_seeded_permutation():
+    engine.manual_seed(3)
+    p = engine.randperm(50)
+    assert p.dtype == np.int64 and sorted(p.tolist()) == list(range(50))
+    engine.manual_seed(3)
+    assert engine.randperm(50).tolist() == p.tolist()
+    with pytest.raises(ValueError, match="randperm: n must be an integer"):
+        engine.randperm(-1)
+
+
+def test_embedding_model_saves_and_loads(tmp_path):
+    engine.manual_seed(0)
+    model = nn.Sequential(nn.Embedding(12, 4, padding_idx=0), nn.Flatten(), nn.Linear(12, 2))
+    x = engine.tensor([[1, 0, 5], [11, 3, 3]])
+    model.save(tmp_path / "m.stepgrad")
+    back = nn.load_model(tmp_path / "m.stepgrad")
+    assert back[0].padding_idx == 0
+    np.testing.assert_array_equal(back(x).data, model(x).data)
