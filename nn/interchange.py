@@ -13,9 +13,9 @@ install (``pip install 'stepgrad[interchange]'`` gives safetensors and onnx).
 
 Layers with an equivalent: ``Linear Conv2d MaxPool2d AvgPool2d GlobalAvgPool2d Flatten
 BatchNorm1d BatchNorm2d Dropout ReLU LeakyReLU Sigmoid Tanh Softmax Identity`` (and for
-PyTorch also ``RNN LSTM GRU RNNCell LSTMCell GRUCell``), in ``Sequential`` containers. A
-module with its own ``forward`` (a subclass, a custom block) cannot be translated from its
-code: the functions refuse it by name rather than guess.
+PyTorch also ``RNN LSTM GRU RNNCell LSTMCell GRUCell Embedding``), in ``Sequential``
+containers. A module with its own ``forward`` (a subclass, a custom block) cannot be
+translated from its code: the functions refuse it by name rather than guess.
 """
 from __future__ import annotations
 
@@ -254,6 +254,8 @@ _TO_TORCH = {
     L.Identity: lambda m, tnn, name: tnn.Identity(),
     L.RNN: _rnn_to_torch, L.LSTM: _rnn_to_torch, L.GRU: _rnn_to_torch,
     L.RNNCell: _cell_to_torch, L.LSTMCell: _cell_to_torch, L.GRUCell: _cell_to_torch,
+    L.Embedding: lambda m, tnn, name: tnn.Embedding(m.num_embeddings, m.embedding_dim,
+                                                    padding_idx=m.padding_idx),
 }
 
 
@@ -373,6 +375,13 @@ def _cell_from_torch(m, name):
                                                             bias=m.bias)
 
 
+def _embedding_from_torch(m, name):
+    if m.max_norm is not None or m.scale_grad_by_freq or m.sparse:
+        _refuse(name, "Embedding with max_norm, scale_grad_by_freq or sparse (stepgrad has "
+                      "none of them)")
+    return L.Embedding(m.num_embeddings, m.embedding_dim, padding_idx=m.padding_idx)
+
+
 def _softmax_from_torch(m, name):
     if m.dim is None:
         _refuse(name, "Softmax() without dim (PyTorch guesses it): give dim explicitly")
@@ -396,7 +405,7 @@ def _from_torch_table(tnn):
         tnn.Flatten: lambda m, name: L.Flatten(m.start_dim, m.end_dim),
         tnn.RNN: _rnn_from_torch, tnn.LSTM: _rnn_from_torch, tnn.GRU: _rnn_from_torch,
         tnn.RNNCell: _cell_from_torch, tnn.LSTMCell: _cell_from_torch,
-        tnn.GRUCell: _cell_from_torch,
+        tnn.GRUCell: _cell_from_torch, tnn.Embedding: _embedding_from_torch,
     }
 
 

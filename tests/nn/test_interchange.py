@@ -345,3 +345,20 @@ def test_export_onnx_keeps_a_pools_dilation(tmp_path):
     session = ort.InferenceSession(str(tmp_path / "m.onnx"))
     out = session.run(None, {session.get_inputs()[0].name: x})[0]
     np.testing.assert_allclose(out, model(engine.tensor(x)).data, atol=1e-5)
+
+
+def test_embedding_to_torch_and_back():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    engine.manual_seed(0)
+    model = nn.Sequential(nn.Embedding(12, 4, padding_idx=0), nn.Flatten(), nn.Linear(12, 2))
+    x = np.array([[1, 0, 5], [11, 3, 3]])
+    tmodule = nn.to_torch(model)
+    assert tmodule[0].padding_idx == 0
+    with torch.no_grad():
+        theirs = tmodule(torch.from_numpy(x)).numpy()
+    ours = model(engine.tensor(x)).data
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    back = nn.from_torch(tmodule)
+    np.testing.assert_array_equal(back(engine.tensor(x)).data, ours)
+    with pytest.raises(TypeError, match="max_norm"):
+        nn.from_torch(torch.nn.Sequential(torch.nn.Embedding(5, 2, max_norm=1.0)))
