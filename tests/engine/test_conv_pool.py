@@ -234,7 +234,8 @@ def test_conv2d_fused_relu_equals_conv_then_relu(params, direct, n, c, f, h, w, 
         plain_in = [T(a) for a in arrays]
         plain = conv2d(*plain_in, **params).relu()
         np.testing.assert_allclose(fused.data, plain.data, rtol=1e-12, atol=1e-12)
-        assert (fused.data == 0).any() and (fused.data > 0).any()  # the mask matters
+        # only cases where the mask matters (a 1x5 output can be all positive: drawn again)
+        assume((fused.data == 0).any() and (fused.data > 0).any())
         assert "then relu" in fused.grad_fn.describe()
         g = rng.standard_normal(fused.shape)
         fused.backward(g)
