@@ -44,6 +44,14 @@ but wakes its threads in ~50 µs per call and aborts the process when two Python
 enter it at once. ``tbb`` launches fastest but needs the tbb package and its library on the
 loader path (pip's puts it in ``<venv>/lib``), and its steps were no faster here. One thread
 is the most robust under load but gives up the second core on a quiet machine.
+
+A short spin instead (measured again on a quieter machine, load ~1, ``bench nn_train``):
+``GOMP_SPINCOUNT=3000`` keeps the threads awake between a step's back-to-back kernels (an
+empty ``prange`` 1.5 µs instead of 30–60 µs; the seed-CNN step 14.9 instead of 16.0 ms; the
+7×7 max-pool forward + backward 0.13 instead of 0.25 ms), but with one competing process the
+step took 30.5 ms, 2.05× its idle time (passive: 25.9 ms, 1.58×), and a kernel followed by a
+GEMM 0.21 instead of 0.08 ms. ``GOMP_SPINCOUNT=1000``: step 15.8 ms, 1.76× under a competing
+process. Passive stays: robustness on a shared laptop over 7 % on a quiet one.
 """
 from __future__ import annotations
 
