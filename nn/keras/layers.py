@@ -1,17 +1,24 @@
-"""Keras's layer names, as ``from nn.keras.layers import Dense, Dropout, LSTM``.
+"""Keras's layer names, as ``from nn.keras.layers import Dense, Conv2D, MaxPooling2D``.
 
-``Dense``, ``SimpleRNN``, ``LSTM``, ``GRU`` and ``BatchNormalization`` infer their input
-size at the first call (or take ``input_shape=``); ``Dropout(rate)``, ``Flatten()`` and
-``GlobalAveragePooling2D()`` return stepgrad's layers. Layouts are stepgrad's: images are
-(N, C, H, W) (Keras: (N, H, W, C)), so BatchNormalization normalises dim 1 of 4-D input.
-Keras's convolution and pooling layers (``Conv2D``, ``MaxPooling2D``) and the Functional API
-are not here: use ``nn.Conv2d``/``nn.MaxPool2d`` (channels first, input channels given).
+``Dense``, ``Conv2D``, ``SimpleRNN``, ``LSTM``, ``GRU`` and ``BatchNormalization`` infer
+their input size at the first call (or take ``input_shape=``); ``Input(shape)`` may open a
+``Sequential`` as in Keras. ``Dropout(rate)`` and ``Flatten()`` return stepgrad's layers.
+
+Images follow Keras: ``Conv2D``, ``MaxPooling2D``, ``GlobalAveragePooling2D`` and
+``BatchNormalization(axis=-1)`` take (N, H, W, C) by default (``data_format='channels_last'``,
+Keras's default), and (N, C, H, W) — stepgrad's own layout, that of ``nn.Conv2d`` — with
+``data_format='channels_first'`` (``axis=1`` for BatchNormalization). Channels-last layers
+transpose to stepgrad's kernels and back. The Functional API (layers called on ``Input``
+tensors, ``Model(inputs, outputs)``) is not here: use ``Sequential`` or a Module subclass.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..layers import Dense, GlobalAvgPool2d, KerasGRU, KerasLSTM, SimpleRNN
+import engine
+
+from .. import functional as F
+from ..layers import Conv2d, Dense, KerasGRU, KerasLSTM, SimpleRNN
 from ..layers import Dropout as _Dropout
 from ..layers import Flatten as _Flatten
 from ..layers.linear import activation_fn
@@ -19,7 +26,8 @@ from ..layers.norm import _BatchNorm
 from ..module import Module, Parameter
 
 __all__ = ["Dense", "Dropout", "Flatten", "Activation", "BatchNormalization", "SimpleRNN",
-           "LSTM", "GRU", "GlobalAveragePooling2D"]
+           "LSTM", "GRU", "GlobalAveragePooling2D", "Conv2D", "MaxPooling2D", "Input",
+           "InputLayer"]
 
 LSTM = KerasLSTM
 GRU = KerasGRU
@@ -38,9 +46,205 @@ def Flatten():  # noqa: N802 - Keras's name
     return _Flatten()
 
 
-def GlobalAveragePooling2D():  # noqa: N802 - Keras's name
-    """``nn.GlobalAvgPool2d()``: (N, C, H, W) → (N, C)."""
-    return GlobalAvgPool2d()
+def _image_format(who, data_format):
+    """Keras's data_format: None means its default, 'channels_last'."""
+    fmt = "channels_last" if data_format is None else str(data_format).lower()
+    if fmt not in ("channels_last", "channels_first"):
+        raise ValueError(f"{who}: data_format must be 'channels_last' (Keras's default, "
+                         f"(N, H, W, C)) or 'channels_first' ((N, C, H, W)), got "
+                         f"{data_format!r}")
+    return fmt
+
+
+def _pair(who, name, value):
+    v = (value, value) if isinstance(value, int) else tuple(value)
+    if len(v) != 2 or not all(isinstance(i, int) and i >= 1 for i in v):
+        raise ValueError(f"{who}: {name} must be an int >= 1 or a pair of them, got {value!r}")
+    return v
+
+
+def _images(who, x, fmt):
+    """x (N, H, W, C) or (N, C, H, W) → stepgrad's (N, C, H, W)."""
+    if x.ndim != 4:
+        layout = "(N, H, W, C)" if fmt == "channels_last" else "(N, C, H, W)"
+        raise ValueError(f"{who}: expected images {layout} ({fmt}), got shape {tuple(x.shape)}")
+    return x.permute(0, 3, 1, 2) if fmt == "channels_last" else x
+
+
+class GlobalAveragePooling2D(Module):
+    """Keras's ``GlobalAveragePooling2D(data_format=None)``: the mean over H and W,
+    (N, H, W, C) → (N, C) (channels_first: (N, C, H, W) → (N, C))."""
+
+    def __init__(self, data_format=None):
+        super().__init__()
+        self.data_format = _image_format("GlobalAveragePooling2D", data_format)
+
+    def forward(self, x):
+        return _images("GlobalAveragePooling2D", x, self.data_format).mean(axis=(2, 3))
+
+    def extra_repr(self):
+        return f"data_format={self.data_format!r}"
+
+
+class InputLayer(Module):
+    """What ``Input(shape)`` returns: the first layer of a ``Sequential``, as in Keras. It
+    checks one sample's shape (None: any size) and passes the batch through unchanged."""
+
+    def __init__(self, shape):
+        super().__init__()
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        if not shape or not all(d is None or (isinstance(d, int) and d >= 1) for d in shape):
+            raise ValueError(f"Input: shape is one sample's shape, e.g. (28, 28, 1); got "
+                             f"{shape!r}")
+        self.shape = shape
+        self.input_shape = shape  # what model.summary() reads
+
+    def forward(self, x):
+        if x.ndim != len(self.shape) + 1 or any(
+                d is not None and d != n for d, n in zip(self.shape, x.shape[1:], strict=True)):
+            raise ValueError(f"Input: expected a batch of samples of shape {self.shape}, got "
+                             f"input of shape {tuple(x.shape)}")
+        return x
+
+    def extra_repr(self):
+        return f"shape={self.shape}"
+
+
+def Input(shape, batch_size=None, name=None, dtype=None):  # noqa: N802 - Keras's name
+    """Keras's ``Input(shape=(28, 28, 1))`` as the first element of a ``Sequential``."""
+    if batch_size is not None:
+        raise ValueError("Input: batch_size is not supported (any batch size works)")
+    return InputLayer(shape)
+
+
+class Conv2D(Conv2d):
+    """Keras's ``Conv2D(filters, kernel_size, strides=(1, 1), padding='valid',
+    data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
+    kernel_initializer='glorot_uniform', bias_initializer='zeros', input_shape=None)``.
+
+    Images (N, H, W, C) → (N, H', W', filters) by default (channels_last, Keras's); the
+    input channels come from ``input_shape`` or the first call. Parameters are
+    ``nn.Conv2d``'s (``weight`` (filters, C, kh, kw); ``model.get_weights()`` gives Keras's
+    kernel (kh, kw, C, filters)); 'same' padding is TensorFlow's rule. ``activation='relu'``
+    runs as conv2d's fused relu.
+
+    >>> import engine
+    >>> conv = Conv2D(8, (3, 3), activation="relu")
+    >>> conv(engine.zeros(2, 28, 28, 1)).shape, conv.weight.shape
+    ((2, 26, 26, 8), (8, 1, 3, 3))
+    """
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
+                 data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 input_shape=None):
+        Module.__init__(self)
+        from . import initializers
+        if isinstance(filters, bool) or not isinstance(filters, int) or filters < 1:
+            raise ValueError(f"Conv2D: filters must be an int >= 1, got {filters!r}")
+        if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
+            raise ValueError(f"Conv2D: padding must be 'valid' or 'same', got {padding!r}")
+        self.filters = self.out_channels = filters
+        self.kernel_size = _pair("Conv2D", "kernel_size", kernel_size)
+        self.strides = self.stride = _pair("Conv2D", "strides", strides)
+        self.dilation_rate = self.dilation = _pair("Conv2D", "dilation_rate", dilation_rate)
+        self.padding, self.groups = padding.lower(), 1
+        self.data_format = _image_format("Conv2D", data_format)
+        self.activation = activation
+        self._act = activation_fn("Conv2D", activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self._inits = initializers.get(kernel_initializer), initializers.get(bias_initializer)
+        self.weight = self.bias = self.in_channels = None
+        self.built = False
+        self.input_shape = None
+        if input_shape is not None:
+            shape = tuple(input_shape)
+            if len(shape) != 3:
+                raise ValueError(f"Conv2D: input_shape is one image's shape, (H, W, C) for "
+                                 f"{self.data_format}; got {input_shape!r}")
+            self.input_shape = shape
+            self.build(shape[-1] if self.data_format == "channels_last" else shape[0])
+
+    def build(self, in_channels, dtype=np.float32):
+        """Create ``weight`` (filters, in_channels, kh, kw) and ``bias`` (filters,)."""
+        kh, kw = self.kernel_size
+        kernel, bias = self._inits
+        self.in_channels = int(in_channels)
+        self.weight = Parameter(kernel.draw((self.filters, self.in_channels, kh, kw),
+                                            self.in_channels * kh * kw, self.filters * kh * kw),
+                                dtype=dtype)
+        self.bias = Parameter(bias.draw((self.filters,), self.filters, self.filters),
+                              dtype=dtype) if self.use_bias else None
+        self.built = True
+
+    def forward(self, x):
+        x = _images("Conv2D", x, self.data_format)
+        if not self.built:
+            self.build(x.shape[1], x.dtype if x.dtype.kind == "f" else np.float32)
+        elif x.shape[1] != self.in_channels:
+            raise ValueError(f"Conv2D: input with {x.shape[1]} channels, the layer was built "
+                             f"for {self.in_channels}")
+        relu = self.activation == "relu"
+        y = engine.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
+                          dilation=self.dilation, relu=relu)
+        if self._act is not None and not relu:
+            y = self._act(y)
+        return y.permute(0, 2, 3, 1) if self.data_format == "channels_last" else y
+
+    def get_config(self):
+        from . import initializers
+        from .saving import constructor_config
+        config = constructor_config(self)
+        config["kernel_initializer"] = initializers.serialize(self._inits[0],
+                                                              self.kernel_initializer)
+        config["bias_initializer"] = initializers.serialize(self._inits[1],
+                                                            self.bias_initializer)
+        if self.built and self.input_shape is None:  # enough to rebuild the parameters
+            config["input_shape"] = ((1, 1, self.in_channels)
+                                     if self.data_format == "channels_last"
+                                     else (self.in_channels, 1, 1))
+        return config
+
+    def extra_repr(self):
+        size = self.in_channels if self.built else "not built"
+        return (f"{self.filters}, kernel_size={self.kernel_size}, strides={self.strides}, "
+                f"padding={self.padding!r}, activation={self.activation!r}, "
+                f"in_channels={size}, {self.data_format}")
+
+
+class MaxPooling2D(Module):
+    """Keras's ``MaxPooling2D(pool_size=(2, 2), strides=None, padding='valid',
+    data_format=None)``: images (N, H, W, C) by default. 'same' pads as TensorFlow does
+    (output ⌈H/stride⌉; the padding, extra at the bottom/right, never wins the max)."""
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None):
+        super().__init__()
+        if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
+            raise ValueError(f"MaxPooling2D: padding must be 'valid' or 'same', got "
+                             f"{padding!r}")
+        self.pool_size = _pair("MaxPooling2D", "pool_size", pool_size)
+        self.strides = self.pool_size if strides is None else \
+            _pair("MaxPooling2D", "strides", strides)
+        self.padding = padding.lower()
+        self.data_format = _image_format("MaxPooling2D", data_format)
+
+    def forward(self, x):
+        x = _images("MaxPooling2D", x, self.data_format)
+        if self.padding == "same":
+            pads = []
+            for size, k, s in zip(x.shape[2:], self.pool_size, self.strides, strict=True):
+                total = max((-(-size // s) - 1) * s + k - size, 0)
+                pads.append((total // 2, total - total // 2))
+            (top, bottom), (left, right) = pads
+            if top or bottom or left or right:
+                x = F.pad(x, (left, right, top, bottom), value=-np.inf)
+        y = engine.max_pool2d(x, self.pool_size, self.strides)
+        return y.permute(0, 2, 3, 1) if self.data_format == "channels_last" else y
+
+    def extra_repr(self):
+        return (f"pool_size={self.pool_size}, strides={self.strides}, "
+                f"padding={self.padding!r}, {self.data_format}")
 
 
 class Activation(Module):
@@ -62,11 +266,10 @@ class Activation(Module):
 
 
 class BatchNormalization(_BatchNorm):
-    """Keras's ``BatchNormalization(momentum=0.99, epsilon=0.001, center=True,
+    """Keras's ``BatchNormalization(axis=-1, momentum=0.99, epsilon=0.001, center=True,
     scale=True)`` with the number of features inferred at the first call: input (N, F)
-    (statistics per feature, ``axis=-1`` or 1) or stepgrad's (N, C, H, W) images with
-    ``axis=1`` (per channel; Keras's default ``axis=-1`` would mean the last dim of its
-    (N, H, W, C) images, so it is refused on 4-D input rather than read another way).
+    (statistics per feature, ``axis=-1`` or 1), images (N, H, W, C) with ``axis=-1``
+    (Keras's default: per channel, the last dim) or (N, C, H, W) with ``axis=1``.
 
     Keras's ``momentum`` weights the OLD running statistics: it is stored as PyTorch's
     ``momentum = 1 − 0.99 = 0.01``. The running variance is updated with the unbiased batch
@@ -77,9 +280,11 @@ class BatchNormalization(_BatchNorm):
     def __init__(self, axis=-1, momentum=0.99, epsilon=0.001, center=True, scale=True,
                  input_dim=None):
         Module.__init__(self)
-        if axis not in (-1, 1):
-            raise ValueError(f"BatchNormalization: axis must be -1 (features; channels are "
-                             f"dim 1 in stepgrad's (N, C, H, W) layout), got {axis!r}")
+        if axis not in (-1, 1, 3):
+            raise ValueError(f"BatchNormalization: axis must be -1 (the last dim: features, "
+                             f"or the channels of (N, H, W, C) images) or 1 (channels of "
+                             f"(N, C, H, W) images), got {axis!r}")
+        axis = -1 if axis == 3 else axis
         if bool(center) != bool(scale):
             raise ValueError("BatchNormalization: center and scale must both be True or both "
                              "False")
@@ -102,13 +307,13 @@ class BatchNormalization(_BatchNorm):
 
     def forward(self, x):
         if x.ndim == 4 and self.axis == -1:
-            # Keras's axis=-1 on images is their last dim: channels of (N, H, W, C). Taking
-            # dim 1 here instead would normalise over image rows without a word.
-            raise ValueError(
-                f"BatchNormalization: axis=-1 (Keras's default) on 4-D input {tuple(x.shape)} "
-                f"means the last dim, the channels of Keras's (N, H, W, C) images; stepgrad's "
-                f"images are (N, C, H, W): pass axis=1 for per-channel statistics (and "
-                f"x.permute(0, 3, 1, 2) to turn Keras-layout images into stepgrad's)")
+            # Keras's axis=-1 on images is their last dim: the channels of (N, H, W, C).
+            y = self._normalise(x.permute(0, 3, 1, 2))
+            return y.permute(0, 2, 3, 1)
+        return self._normalise(x)
+
+    def _normalise(self, x):
+        """Statistics per dim 1 of (N, F) or (N, C, H, W)."""
         if not self.built:
             if x.ndim not in self._dims:
                 self._check(x)

@@ -442,17 +442,19 @@ def test_batch_normalization_keras_style():
         nn.keras.layers.BatchNormalization()(engine.zeros(2, 3, 4))
 
 
-def test_keras_batch_normalization_refuses_keras_image_axis_on_4d():
-    """Keras's default axis=-1 on images means channels-last; stepgrad's images are
-    channels-first, so the default is refused on 4-D input (loud, not per-row statistics)
-    and axis=1 gives per-channel statistics."""
-    x = engine.tensor(np.random.default_rng(0).standard_normal((8, 3, 5, 5)))
-    with pytest.raises(ValueError, match=r"axis=-1 .*\(8, 3, 5, 5\).*pass axis=1"):
-        nn.keras.layers.BatchNormalization()(x)
-    bn = nn.keras.layers.BatchNormalization(axis=1)
-    out = bn(x)
-    assert bn.num_features == 3
-    np.testing.assert_allclose(out.data.mean(axis=(0, 2, 3)), 0, atol=1e-6)
+def test_keras_batch_normalization_axis_on_images():
+    """Keras's default axis=-1 on (N, H, W, C) images: statistics per channel, the last dim
+    (as Keras); axis=1 on stepgrad's (N, C, H, W). Both the same numbers, transposed."""
+    x = np.random.default_rng(0).standard_normal((8, 5, 5, 3)) * 4 + 2
+    last = nn.keras.layers.BatchNormalization()
+    out = last(engine.tensor(x))
+    assert last.num_features == 3 and out.shape == (8, 5, 5, 3)
+    np.testing.assert_allclose(out.data.mean(axis=(0, 1, 2)), 0, atol=1e-5)
+    first = nn.keras.layers.BatchNormalization(axis=1)
+    out1 = first(engine.tensor(x.transpose(0, 3, 1, 2)))
+    np.testing.assert_allclose(out1.data.transpose(0, 2, 3, 1), out.data, rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_allclose(last.running_mean.data, first.running_mean.data, rtol=1e-6)
 
 
 # ------------------------------------------------------------------ save / load_model
