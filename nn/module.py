@@ -20,6 +20,18 @@ from .serialization import check_state_dict
 _NAMING = [0]  # bumped by every registration: parameter names are refreshed when it moved
 
 
+class Symbolic:
+    """Marker of the Functional API's symbolic tensors (``nn.keras.functional``): a layer
+    called on one records the call instead of running."""
+
+    __slots__ = ()
+
+
+def _symbolic(a) -> bool:
+    return isinstance(a, Symbolic) or (type(a) in (list, tuple) and len(a) > 0
+                                       and isinstance(a[0], Symbolic))
+
+
 class Parameter(Tensor):
     """A Tensor that is a trainable parameter of a Module (``requires_grad=True``).
 
@@ -94,6 +106,9 @@ class Module(KerasModelMixin):
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
+        if args and _symbolic(args[0]):  # Keras's Functional API: record the call, run nothing
+            from .keras.functional import record_call
+            return record_call(self, args, kwargs)
         with engine.module_scope(self):  # lets ops record which module made them
             out = self.forward(*args, **kwargs)
         if self.__dict__.get("_named_at") != _NAMING[0]:

@@ -13,16 +13,16 @@ Submodules: ``layers``, ``optimizers``, ``callbacks``, ``initializers``, ``utils
 """
 from .model import KerasModelMixin
 
-__all__ = ["KerasModelMixin", "Sequential", "load_model"]
+__all__ = ["KerasModelMixin", "Model", "Sequential", "load_model"]
 
 
 def __getattr__(name):
     # The submodules import nn.layers and nn.module, which import this package: load them
     # on first use, not here.
     import importlib
-    if name in ("Sequential", "load_model"):
+    if name in ("Sequential", "load_model", "Model"):
         return getattr(importlib.import_module(".models", __name__), name)
     if name in ("layers", "optimizers", "callbacks", "initializers", "utils", "models",
-                "datasets", "saving", "weights"):
+                "datasets", "saving", "weights", "functional"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,8 +8,9 @@ Images follow Keras: ``Conv2D``, ``MaxPooling2D``, ``GlobalAveragePooling2D`` an
 ``BatchNormalization(axis=-1)`` take (N, H, W, C) by default (``data_format='channels_last'``,
 Keras's default), and (N, C, H, W) — stepgrad's own layout, that of ``nn.Conv2d`` — with
 ``data_format='channels_first'`` (``axis=1`` for BatchNormalization). Channels-last layers
-transpose to stepgrad's kernels and back. The Functional API (layers called on ``Input``
-tensors, ``Model(inputs, outputs)``) is not here: use ``Sequential`` or a Module subclass.
+transpose to stepgrad's kernels and back. Layers called on ``Input(...)`` build a Functional
+model (``nn.keras.Model(inputs, outputs)``; ``concatenate``, ``add``): see
+``nn.keras.functional``.
 """
 from __future__ import annotations
 
@@ -23,11 +24,12 @@ from ..layers import Dropout as _Dropout
 from ..layers import Flatten as _Flatten
 from ..layers.linear import activation_fn
 from ..layers.norm import _BatchNorm
-from ..module import Module, Parameter
+from ..module import Module, Parameter, Symbolic
+from .functional import Add, Concatenate, add, concatenate  # noqa: F401 (Keras's names)
 
 __all__ = ["Dense", "Dropout", "Flatten", "Activation", "BatchNormalization", "SimpleRNN",
            "LSTM", "GRU", "GlobalAveragePooling2D", "Conv2D", "MaxPooling2D", "Input",
-           "InputLayer"]
+           "InputLayer", "Concatenate", "concatenate", "Add", "add"]
 
 LSTM = KerasLSTM
 GRU = KerasGRU
@@ -86,9 +88,10 @@ class GlobalAveragePooling2D(Module):
         return f"data_format={self.data_format!r}"
 
 
-class InputLayer(Module):
-    """What ``Input(shape)`` returns: the first layer of a ``Sequential``, as in Keras. It
-    checks one sample's shape (None: any size) and passes the batch through unchanged."""
+class InputLayer(Module, Symbolic):
+    """What ``Input(shape)`` returns: the first layer of a ``Sequential``, or the symbolic
+    input of a Functional model (``nn.keras.functional``), as in Keras. It checks one
+    sample's shape (None: any size) and passes the batch through unchanged."""
 
     def __init__(self, shape):
         super().__init__()

@@ -1,5 +1,6 @@
-"""``keras.models``: ``Sequential`` and ``load_model``."""
+"""``keras.models``: ``Sequential``, ``Model`` (the Functional API) and ``load_model``."""
 from ..module import Sequential
+from .functional import Model
 from .saving import load_model
 
-__all__ = ["Sequential", "load_model"]
+__all__ = ["Model", "Sequential", "load_model"]

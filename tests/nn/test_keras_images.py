@@ -181,3 +181,119 @@ def test_conv2d_channels_last_matches_torch():
     np.testing.assert_allclose(y.data, ty.permute(0, 2, 3, 1).numpy(), rtol=1e-12,
                                atol=1e-12)
     assert same_padding(9, 3, 2, 1) == (1, 1)  # (the 'same' rule used above: TensorFlow's)
+
+
+# ------------------------------------------------------------------ the Functional API
+def inception_listing():
+    """Course 001's Inception listing (In [15]) as printed; only the imports changed."""
+    from nn import keras
+    from nn.keras.layers import Conv2D, Input, MaxPooling2D, concatenate
+    num_classes, input_shape = 10, (28, 28, 1)
+
+    def inception_module(layer_in, f1_out, f2_in, f2_out, f3_in, f3_out, f4_out):
+        conv1 = Conv2D(f1_out, (1, 1), padding='same', activation='relu')(layer_in)
+        conv3 = Conv2D(f2_in, (1, 1), padding='same', activation='relu')(layer_in)
+        conv3 = Conv2D(f2_out, (3, 3), padding='same', activation='relu')(conv3)
+        conv5 = Conv2D(f3_in, (1, 1), padding='same', activation='relu')(layer_in)
+        conv5 = Conv2D(f3_out, (5, 5), padding='same', activation='relu')(conv5)
+        pool = MaxPooling2D((3, 3), strides=(1, 1), padding='same')(layer_in)
+        pool = Conv2D(f4_out, (1, 1), padding='same', activation='relu')(pool)
+        layer_out = concatenate([conv1, conv3, conv5, pool], axis=-1)
+        return layer_out
+    input_layer = Input(shape=input_shape)
+    layer1 = inception_module(input_layer, 32, 32, 32, 32, 32, 16)
+    pool1 = MaxPooling2D((2, 2), strides=(2, 2), padding='same')(layer1)
+    layer2 = inception_module(pool1, 32, 64, 64, 64, 64, 16)
+    pool2 = MaxPooling2D((2, 2), strides=(2, 2), padding='same')(layer2)
+    flatt = keras.layers.GlobalAveragePooling2D()(pool2)
+    softmax = keras.layers.Dense(num_classes, activation='softmax')(flatt)
+    return keras.models.Model(inputs=input_layer, outputs=softmax)
+
+
+def resnet_listing():
+    """Course 001's residual listing (In [16]) as printed; only the imports changed. It
+    reads ``layer_in.shape[-1]`` of a symbolic tensor."""
+    from nn import keras
+    from nn.keras.layers import Conv2D, Input, MaxPooling2D, add
+    num_classes, input_shape = 10, (28, 28, 1)
+
+    def residual_block(layer_in, n_filters):
+        merge_input = layer_in
+        if layer_in.shape[-1] != n_filters:
+            merge_input = Conv2D(n_filters, (1, 1), padding='same', activation='relu',
+                                 kernel_initializer='he_normal')(layer_in)
+        conv1 = Conv2D(n_filters, (3, 3), padding='same', activation='relu',
+                       kernel_initializer='he_normal')(layer_in)
+        conv2 = Conv2D(n_filters, (3, 3), padding='same', activation='linear',
+                       kernel_initializer='he_normal')(conv1)
+        layer_out = add([conv2, merge_input])
+        layer_out = keras.layers.Activation('relu')(layer_out)
+        return layer_out
+    visible = Input(shape=input_shape)
+    layer1 = residual_block(visible, 64)
+    pool1 = MaxPooling2D((2, 2), strides=(2, 2), padding='same')(layer1)
+    layer2 = residual_block(pool1, 64)
+    pool2 = MaxPooling2D((2, 2), strides=(2, 2), padding='same')(layer2)
+    layer3 = residual_block(pool2, 64)
+    pool3 = MaxPooling2D((2, 2), strides=(2, 2), padding='same')(layer3)
+    flatt = keras.layers.GlobalAveragePooling2D()(pool3)
+    softmax = keras.layers.Dense(num_classes, activation='softmax')(flatt)
+    return keras.models.Model(inputs=visible, outputs=softmax)
+
+
+@pytest.mark.parametrize("listing, total, first_rows", [
+    (inception_listing, 196_154, [("conv2d", "(None, 28, 28, 32)", 64),
+                                  ("conv2d_2", "(None, 28, 28, 32)", 9_248),
+                                  ("conv2d_4", "(None, 28, 28, 32)", 25_632)]),
+    (resnet_listing, 186_058, [("conv2d", "(None, 28, 28, 64)", 128),
+                               ("conv2d_1", "(None, 28, 28, 64)", 640),
+                               ("conv2d_2", "(None, 28, 28, 64)", 36_928)]),
+], ids=["inception", "resnet"])
+def test_course_001_functional_listings_give_the_course_summaries(listing, total,
+                                                                  first_rows):
+    """The totals and per-layer counts printed in course 001's summaries."""
+    engine.manual_seed(0)
+    model = listing()
+    s = nn.summary(model, model.input_shape)
+    assert s.total_params == total
+    rows = {name: (shape, n) for name, _, shape, n in s.rows}
+    for name, shape, n in first_rows:
+        assert rows[name] == (shape, n), name
+    x = T(np.random.default_rng(0).standard_normal((3, 28, 28, 1))).float()
+    assert model(x).shape == (3, 10)
+    np.testing.assert_allclose(model(x).data.sum(axis=1), 1, rtol=1e-5)   # softmax
+
+
+def test_functional_model_trains_and_replays_in_order():
+    from nn.keras import Model
+    from nn.keras.layers import Concatenate, Dense, Input
+    engine.manual_seed(0)
+    inp = Input(shape=(4,))
+    a, b = Dense(3, activation="tanh")(inp), Dense(2)(inp)
+    out = Dense(1)(Concatenate()([a, b]))
+    model = Model(inputs=inp, outputs=out)
+    assert list(model._modules) == ["dense", "dense_1", "concatenate", "dense_2"]
+    x = np.random.default_rng(0).standard_normal((64, 4)).astype(np.float32)
+    y = (x[:, :1] * 2 - x[:, 1:2]).astype(np.float32)
+    model.compile(optimizer=nn.keras.optimizers.Adam(learning_rate=0.02), loss="mse")
+    h = model.fit(x, y, epochs=40, batch_size=16, verbose=0)
+    assert h.history["loss"][-1] < 0.5 * h.history["loss"][0]
+    # the same computation by hand, from the registered layers
+    xt = engine.tensor(x)
+    d, d1, _, d2 = (model._modules[k] for k in model._modules)
+    np.testing.assert_allclose(model(xt).data, d2(engine.cat([d(xt), d1(xt)], dim=-1)).data,
+                               rtol=1e-6)
+
+
+def test_functional_api_errors_are_clear(tmp_path):
+    from nn.keras import Model
+    from nn.keras.layers import Dense, Input
+    a, b = Input(shape=(3,)), Input(shape=(3,))
+    with pytest.raises(ValueError, match="depends on an Input"):
+        Model(inputs=a, outputs=Dense(2)(b))
+    with pytest.raises(TypeError, match=r"inputs must come from Input\(shape=...\)"):
+        Model(inputs=engine.zeros(3), outputs=Dense(2)(a))
+    model = Model(inputs=a, outputs=Dense(2)(a))
+    with pytest.raises(ValueError, match="cannot be saved as data yet"):
+        model.save(tmp_path / "m.stepgrad")
+    assert not (tmp_path / "m.stepgrad").exists()

@@ -1,0 +1,221 @@
+"""Keras's Functional API: layers called on symbolic tensors, then ``Model(inputs, outputs)``.
+
+    inputs = Input(shape=(28, 28, 1))                 # a symbolic tensor (an InputLayer)
+    a = Conv2D(32, (1, 1), padding="same")(inputs)    # records the call, runs nothing
+    b = MaxPooling2D((3, 3), strides=(1, 1), padding="same")(inputs)
+    x = concatenate([a, b], axis=-1)
+    model = Model(inputs=inputs, outputs=Dense(10)(GlobalAveragePooling2D()(x)))
+
+Calling a layer on a ``KerasTensor`` (or a list of them) returns a new ``KerasTensor`` that
+remembers the layer and its arguments (``nn.Module.__call__`` sends such calls here). A
+``Model`` collects the layers between its inputs and outputs and registers each once under
+Keras's names (``conv2d``, ``conv2d_1``, … in the order the calls were written); its
+``forward`` replays the calls on real tensors, each after the calls it depends on. Shapes
+are found when the model first runs (``summary()``, ``fit``, or a symbolic tensor's
+``.shape``), as every layer here builds itself on its first input.
+
+Not here: saving a Functional model's architecture (``model.save``; its weights save with
+``model.save_weights``), masks, layers with several outputs.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+
+import engine
+
+from ..module import Module, Symbolic
+
+
+class KerasTensor(Symbolic):
+    """The symbolic result of ``layer(*args, **kwargs)`` in a Functional model."""
+
+    def __init__(self, layer, args, kwargs):
+        self.layer, self.args, self.kwargs = layer, args, kwargs
+
+    def parents(self):
+        """The symbolic tensors this call consumed, in argument order."""
+        out = []
+        for a in self.args:
+            items = a if type(a) in (list, tuple) else (a,)
+            out += [t for t in items if isinstance(t, Symbolic)]
+        return out
+
+    @property
+    def shape(self) -> tuple:
+        """(None, *sample shape), as Keras prints it: found by running the recorded calls
+        once on a batch of two zero samples (no gradients, layers in eval mode), which also
+        builds the layers' weights, as calling a Keras layer on a symbolic tensor does."""
+        model = Model(_inputs_of(self), self)
+        xs = [engine.zeros(*((2,) + tuple(1 if d is None else d for d in t.shape)))
+              for t in model._input_list]
+        modes = [(m, m.training) for _, m in model.named_modules()]
+        try:
+            model.eval()
+            with engine.no_grad():
+                out = model(*xs)
+        finally:
+            for m, training in modes:
+                m.training = training
+        return (None,) + tuple(out.shape[1:])
+
+    def __repr__(self):
+        return f"<KerasTensor from {type(self.layer).__name__}>"
+
+
+def _inputs_of(t) -> list:
+    """The Input(...) tensors a symbolic tensor depends on, first found first."""
+    found, stack, seen = [], [t], set()
+    while stack:
+        u = stack.pop()
+        if id(u) in seen:
+            continue
+        seen.add(id(u))
+        if isinstance(u, KerasTensor):
+            stack += reversed(u.parents())
+        else:
+            found.append(u)
+    return found
+
+
+_CALLS = itertools.count()  # the order calls were written in: Keras names layers in it
+
+
+def record_call(layer, args, kwargs):
+    """What calling ``layer`` on a symbolic tensor returns (``nn.Module.__call__``)."""
+    if not isinstance(layer, Module):
+        raise TypeError(f"{type(layer).__name__} is not a layer")
+    t = KerasTensor(layer, args, kwargs)
+    t.seq = next(_CALLS)
+    return t
+
+
+def _keras_name(layer) -> str:
+    """Keras's layer name stem: ``Conv2D`` → ``conv2d``, ``MaxPooling2D`` → ``max_pooling2d``."""
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", type(layer).__name__).lower()
+
+
+class Model(Module):
+    """Keras's ``Model(inputs=..., outputs=...)`` over the symbolic tensors of the Functional
+    API; ``inputs`` and ``outputs`` are one symbolic tensor or a list. The model takes one
+    tensor per input (a list when there are several) and returns one per output."""
+
+    def __init__(self, inputs, outputs, name=None):
+        Module.__init__(self)
+        from .layers import InputLayer
+        self._input_list = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        self._single = not isinstance(outputs, (list, tuple))
+        self._output_list = [outputs] if self._single else list(outputs)
+        for t in self._input_list:
+            if not isinstance(t, InputLayer):
+                raise TypeError(f"Model: inputs must come from Input(shape=...), got "
+                                f"{type(t).__name__}")
+        for t in self._output_list:
+            if not isinstance(t, Symbolic):
+                raise TypeError(f"Model: outputs must be layers' results on Input(...) tensors "
+                                f"(the Functional API), got {type(t).__name__}")
+        self._calls = self._order()
+        counts = {}
+        for call in sorted(self._calls, key=lambda c: c.seq):  # each layer once, named in
+            # the order the calls were written (Keras's names); they run in self._calls' order
+            if any(m is call.layer for m in self._modules.values()):
+                continue
+            stem = _keras_name(call.layer)
+            n = counts.get(stem, 0)
+            counts[stem] = n + 1
+            self.add_module(stem if n == 0 else f"{stem}_{n}", call.layer)
+        self.model_name = name or "functional"
+        shapes = [t.shape for t in self._input_list]
+        self.input_shape = shapes[0] if len(shapes) == 1 else None  # what summary() reads
+
+    def _order(self) -> list:
+        """The recorded calls between the inputs and the outputs, each after its arguments."""
+        order, state = [], {}
+        stack = [(t, False) for t in reversed(self._output_list)]
+        while stack:
+            t, done = stack.pop()
+            if done:
+                state[id(t)] = 2
+                if isinstance(t, KerasTensor):
+                    order.append(t)
+                continue
+            if state.get(id(t)) == 2:
+                continue
+            if not isinstance(t, KerasTensor):  # an Input
+                if not any(t is i for i in self._input_list):
+                    raise ValueError("Model: an output depends on an Input(...) that is not "
+                                     "among the model's inputs")
+                state[id(t)] = 2
+                continue
+            state[id(t)] = 1
+            stack.append((t, True))
+            for p in reversed(t.parents()):
+                if state.get(id(p)) != 2:
+                    stack.append((p, False))
+        return order
+
+    def forward(self, *xs):
+        if len(xs) == 1 and type(xs[0]) in (list, tuple) and len(self._input_list) > 1:
+            xs = tuple(xs[0])
+        if len(xs) != len(self._input_list):
+            raise ValueError(f"Model: expected {len(self._input_list)} input(s), got {len(xs)}")
+        values = {id(t): t(x) for t, x in zip(self._input_list, xs, strict=True)}
+
+        def real(a):
+            if isinstance(a, Symbolic):
+                return values[id(a)]
+            return [real(t) for t in a] if type(a) in (list, tuple) else a
+
+        for call in self._calls:
+            values[id(call)] = call.layer(*(real(a) for a in call.args),
+                                          **{k: real(v) for k, v in call.kwargs.items()})
+        outs = [values[id(t)] for t in self._output_list]
+        return outs[0] if self._single else outs
+
+    def get_config(self):
+        from .saving import UnsavableArchitecture
+        raise UnsavableArchitecture("Model: a Functional model's architecture cannot be saved "
+                                    "as data yet; save its weights (model.save_weights(path)) "
+                                    "and rebuild it with the same code")
+
+    def extra_repr(self):
+        return f"name={self.model_name!r}"
+
+
+class Concatenate(Module):
+    """Keras's ``Concatenate(axis=-1)``: a list of tensors joined along ``axis``."""
+
+    def __init__(self, axis=-1):
+        super().__init__()
+        self.axis = axis
+
+    def forward(self, inputs):
+        return engine.cat(list(inputs), dim=self.axis)
+
+    def extra_repr(self):
+        return f"axis={self.axis}"
+
+
+class Add(Module):
+    """Keras's ``Add()``: the elementwise sum of a list of tensors of one shape."""
+
+    def forward(self, inputs):
+        inputs = list(inputs)
+        shapes = {tuple(t.shape) for t in inputs}
+        if len(shapes) != 1:
+            raise ValueError(f"Add: the inputs must have one shape, got "
+                             f"{[tuple(t.shape) for t in inputs]}")
+        out = inputs[0]
+        for t in inputs[1:]:
+            out = out + t
+        return out
+
+
+def concatenate(inputs, axis=-1):
+    """Keras's ``concatenate([a, b, ...], axis=-1)`` (a ``Concatenate`` layer applied)."""
+    return Concatenate(axis)(inputs)
+
+
+def add(inputs):
+    """Keras's ``add([a, b, ...])`` (an ``Add`` layer applied)."""
+    return Add()(inputs)
