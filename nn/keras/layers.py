@@ -196,13 +196,8 @@ class Conv2D(Conv2d):
         return y.permute(0, 2, 3, 1) if self.data_format == "channels_last" else y
 
     def get_config(self):
-        from . import initializers
-        from .saving import constructor_config
-        config = constructor_config(self)
-        config["kernel_initializer"] = initializers.serialize(self._inits[0],
-                                                              self.kernel_initializer)
-        config["bias_initializer"] = initializers.serialize(self._inits[1],
-                                                            self.bias_initializer)
+        from .saving import initialized_config
+        config = initialized_config(self)
         if self.built and self.input_shape is None:  # enough to rebuild the parameters
             config["input_shape"] = ((1, 1, self.in_channels)
                                      if self.data_format == "channels_last"

@@ -100,6 +100,18 @@ def constructor_config(module) -> dict:
     return config
 
 
+def initialized_config(layer) -> dict:
+    """``constructor_config(layer)`` with its kernel and bias initializers written as data
+    (the layers that draw their weights with Keras's initializers: Dense, Conv2D)."""
+    from . import initializers
+    config = constructor_config(layer)
+    config["kernel_initializer"] = initializers.serialize(layer._inits[0],
+                                                          layer.kernel_initializer)
+    config["bias_initializer"] = initializers.serialize(layer._inits[1],
+                                                        layer.bias_initializer)
+    return config
+
+
 def _encode_value(value, where):
     """A constructor argument as data: numbers, strings, None, tuples/lists/dicts of
     them, and Modules (as nested layer configs)."""

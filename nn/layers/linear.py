@@ -152,13 +152,8 @@ class Dense(Linear):
 
     def get_config(self):
         """Constructor arguments, with the input size once built (for ``model.save``)."""
-        from ..keras import initializers
-        from ..keras.saving import constructor_config
-        config = constructor_config(self)
-        config["kernel_initializer"] = initializers.serialize(self._inits[0],
-                                                              self.kernel_initializer)
-        config["bias_initializer"] = initializers.serialize(self._inits[1],
-                                                            self.bias_initializer)
+        from ..keras.saving import initialized_config
+        config = initialized_config(self)
         if self.built and self.input_shape is None:
             config["input_dim"] = self.in_features
         return config
