@@ -11,7 +11,7 @@ lives in ``viz.cli``.
 """
 from stepgrad._shadow import check_siblings as _check_siblings  # first: a clear error
 _check_siblings(__name__, __file__)  # if a local file hides a package this one needs
-from .graph import draw_graph, draw_step
+from .graph import draw_graph, draw_step, plot_model
 from .player import Player, player
 from .plots import plot_curve, plot_history, show_images
 from .recurrent import draw_rolled, draw_unrolled
@@ -19,5 +19,5 @@ from .render import GraphvizNotFound, save
 from .text import rule, step_text
 
 __all__ = ["GraphvizNotFound", "Player", "draw_graph", "draw_rolled", "draw_step",
-           "draw_unrolled", "player", "plot_curve", "plot_history", "rule", "save",
-           "show_images", "step_text"]
+           "draw_unrolled", "player", "plot_curve", "plot_history", "plot_model", "rule",
+           "save", "show_images", "step_text"]

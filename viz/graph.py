@@ -897,6 +897,61 @@ def draw_graph(root, show_data=True, show_grad=True, color_by=None, rankdir=None
     return pic.draw()
 
 
+def plot_model(model, to_file="model.png", show_shapes=True, show_dtype=False,
+               show_layer_names=True, rankdir=None, expand_nested=False, dpi=None,
+               input_shape=None, expand=()) -> Graph:
+    """Keras's ``plot_model``: one box per layer of ``model`` (name, type, output shape,
+    parameter count), arrows where the tensors flow; written to ``to_file`` (.png, .svg,
+    .pdf, .dot; None: not written) and returned. ``from viz import plot_model`` replaces
+    ``from tensorflow.keras.utils import plot_model``.
+
+    The model runs once on a batch of two zero samples (so shapes show a batch of 2) of
+    ``input_shape`` — by default the shape its first layer or ``Input`` declares — in eval
+    mode. The input is drawn as the input; it requires a gradient only so that the layers
+    working on it alone are recorded as operations. ``expand`` opens layers by name, as in
+    ``draw_graph(level='module')``. Keras's ``show_shapes``, ``show_dtype``,
+    ``show_layer_names``, ``expand_nested`` and ``dpi`` are accepted; shapes and names are
+    always shown.
+    """
+    import engine
+    shape = input_shape if input_shape is not None else _declared_input_shape(model)
+    if shape is None:
+        raise ValueError("plot_model: the model declares no input shape (Input(shape=...) "
+                         "or input_shape= on its first layer): pass input_shape=(...)")
+    x = engine.zeros(*((2,) + tuple(shape)), requires_grad=True, name="input")
+    modes = [(m, m.training) for _, m in model.named_modules()]
+    try:
+        model.eval()
+        with engine.enable_grad():
+            out = model(x)
+    finally:
+        for m, training in modes:
+            m.training = training
+    gm = GraphModel(out, model=model, what="plot_model")
+    gm.kinds[x] = "input"  # it needs a gradient only to record the ops; it is the input
+    pic = Picture(gm, rankdir, "module", expand, False, 300, True, show_data=False,
+                  show_grad=False)
+    graph = pic.draw()
+    if to_file is not None:
+        from .render import save
+        save(graph, to_file)
+    return graph
+
+
+def _declared_input_shape(model):
+    """One sample's shape as the model declares it (``input_shape`` of the model or of its
+    first layer, through nested Sequentials), else None."""
+    layer = model
+    while True:
+        shape = getattr(layer, "input_shape", None)
+        if isinstance(shape, tuple) and shape and all(isinstance(d, int) for d in shape):
+            return shape
+        children = list(getattr(layer, "_modules", {}).values())
+        if not children or type(layer).__name__ not in ("Sequential", "Model"):
+            return None
+        layer = children[0]
+
+
 def step_state(step, grads=None) -> State:
     sent = {}
     for p, pg in zip(step.node.parents, step.parent_grads, strict=True):
