@@ -8,8 +8,9 @@
     from nn.keras.callbacks import LearningRateScheduler
 
 Submodules: ``layers``, ``optimizers``, ``callbacks``, ``initializers``, ``utils``
-(``to_categorical``), ``models`` (``Sequential``, ``load_model``), ``datasets``,
-``saving``. ``nn.keras.model`` holds the Model methods (mixed into ``nn.Module``).
+(``to_categorical``), ``models`` (``Sequential``, ``Model``, ``load_model``), ``datasets``,
+``saving``, ``backend`` (``image_data_format``), ``functional`` (the Functional API).
+``nn.keras.model`` holds the Model methods (mixed into ``nn.Module``).
 """
 from .model import KerasModelMixin
 
@@ -23,6 +24,6 @@ def __getattr__(name):
     if name in ("Sequential", "load_model", "Model"):
         return getattr(importlib.import_module(".models", __name__), name)
     if name in ("layers", "optimizers", "callbacks", "initializers", "utils", "models",
-                "datasets", "saving", "weights", "functional"):
+                "datasets", "saving", "weights", "functional", "backend"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

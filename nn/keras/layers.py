@@ -49,8 +49,10 @@ def Flatten():  # noqa: N802 - Keras's name
 
 
 def _image_format(who, data_format):
-    """Keras's data_format: None means its default, 'channels_last'."""
-    fmt = "channels_last" if data_format is None else str(data_format).lower()
+    """Keras's data_format: None means ``keras.backend.image_data_format()`` (by default
+    'channels_last')."""
+    from .backend import image_data_format
+    fmt = image_data_format() if data_format is None else str(data_format).lower()
     if fmt not in ("channels_last", "channels_first"):
         raise ValueError(f"{who}: data_format must be 'channels_last' (Keras's default, "
                          f"(N, H, W, C)) or 'channels_first' ((N, C, H, W)), got "

@@ -297,3 +297,19 @@ def test_functional_api_errors_are_clear(tmp_path):
     with pytest.raises(ValueError, match="cannot be saved as data yet"):
         model.save(tmp_path / "m.stepgrad")
     assert not (tmp_path / "m.stepgrad").exists()
+
+
+def test_image_data_format_is_keras_backends_default():
+    """Course 001 branches on keras.backend.image_data_format(); a layer made after
+    set_image_data_format('channels_first') takes (N, C, H, W)."""
+    from nn import keras
+    assert keras.backend.image_data_format() == "channels_last"
+    try:
+        keras.backend.set_image_data_format("channels_first")
+        layer = Conv2D(2, 3, padding="same")
+        assert layer(engine.zeros(1, 3, 5, 5)).shape == (1, 2, 5, 5)
+    finally:
+        keras.backend.set_image_data_format("channels_last")
+    assert Conv2D(2, 3)(engine.zeros(1, 5, 5, 3)).shape == (1, 3, 3, 2)
+    with pytest.raises(ValueError, match="expected 'channels_last' or 'channels_first'"):
+        keras.backend.set_image_data_format("NHWC")
