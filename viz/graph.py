@@ -906,7 +906,7 @@ def plot_model(model, to_file="model.png", show_shapes=True, show_dtype=False,
     ``from tensorflow.keras.utils import plot_model``.
 
     The model runs once on a batch of two zero samples (so shapes show a batch of 2) of
-    ``input_shape`` — by default the shape its first layer or ``Input`` declares — in eval
+    ``input_shape`` — by default the shape the model knows (``model.summary()``'s) — in eval
     mode. The input is drawn as the input; it requires a gradient only so that the layers
     working on it alone are recorded as operations. ``expand`` opens layers by name, as in
     ``draw_graph(level='module')``. Keras's ``show_shapes``, ``show_dtype``,
@@ -914,7 +914,8 @@ def plot_model(model, to_file="model.png", show_shapes=True, show_dtype=False,
     always shown.
     """
     import engine
-    shape = input_shape if input_shape is not None else _declared_input_shape(model)
+    from nn.keras.model import input_shape_of
+    shape = input_shape if input_shape is not None else input_shape_of(model)
     if shape is None:
         raise ValueError("plot_model: the model declares no input shape (Input(shape=...) "
                          "or input_shape= on its first layer): pass input_shape=(...)")
@@ -936,20 +937,6 @@ def plot_model(model, to_file="model.png", show_shapes=True, show_dtype=False,
         from .render import save
         save(graph, to_file)
     return graph
-
-
-def _declared_input_shape(model):
-    """One sample's shape as the model declares it (``input_shape`` of the model or of its
-    first layer, through nested Sequentials), else None."""
-    layer = model
-    while True:
-        shape = getattr(layer, "input_shape", None)
-        if isinstance(shape, tuple) and shape and all(isinstance(d, int) for d in shape):
-            return shape
-        children = list(getattr(layer, "_modules", {}).values())
-        if not children or type(layer).__name__ not in ("Sequential", "Model"):
-            return None
-        layer = children[0]
 
 
 def step_state(step, grads=None) -> State:

@@ -27,6 +27,27 @@ def _not_supported(who, **kwargs):
             raise ValueError(f"{who}: {name}= is not supported")
 
 
+def input_shape_of(model):
+    """One sample's shape as ``model`` knows it: from its last ``fit`` on arrays, else the
+    ``input_shape`` it or its first layer declares (through nested Sequentials; a Functional
+    model's Input), else a built first Linear's ``in_features``; None if unknown. Used by
+    ``model.summary()`` and ``viz.plot_model``."""
+    from ..layers import Linear
+    from ..module import Sequential
+    shape = model.__dict__.get("_keras_fit_shape")
+    if shape is not None:
+        return shape
+    layer = model
+    while isinstance(layer, Sequential) and len(layer):
+        layer = layer[0]
+    given = getattr(layer, "input_shape", None)
+    if isinstance(given, tuple) and all(isinstance(d, int) for d in given):
+        return given
+    if isinstance(layer, Linear) and layer.in_features is not None:
+        return (layer.in_features,)
+    return None
+
+
 class KerasModelMixin:
     """Keras's Model API for ``nn.Module`` (mixed into its bases)."""
 
@@ -146,22 +167,7 @@ class KerasModelMixin:
 
     # -- summary -------------------------------------------------------------------------------
     def _keras_input_shape(self):
-        """One sample's shape: from the last ``fit`` on arrays, else the first layer's
-        ``input_shape`` (or a built Linear's ``in_features``); None if unknown."""
-        from ..layers import Linear
-        from ..module import Sequential
-        shape = self.__dict__.get("_keras_fit_shape")
-        if shape is not None:
-            return shape
-        layer = self
-        while isinstance(layer, Sequential) and len(layer):
-            layer = layer[0]
-        given = getattr(layer, "input_shape", None)
-        if isinstance(given, tuple) and all(isinstance(d, int) for d in given):
-            return given
-        if isinstance(layer, Linear) and layer.in_features is not None:
-            return (layer.in_features,)
-        return None
+        return input_shape_of(self)
 
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None):

@@ -26,11 +26,13 @@ def test_plot_model_of_a_functional_model(tmp_path):
     assert model.training and all(m.training for _, m in model.named_modules())  # restored
 
 
-def test_plot_model_of_a_sequential_needs_a_shape():
-    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 1))
+def test_plot_model_of_a_sequential_takes_the_shape_summary_knows():
+    shapeless = nn.Sequential(nn.Flatten(), nn.Linear(12, 1))
     with pytest.raises(ValueError, match=r"plot_model: the model declares no input shape"):
-        viz.plot_model(model, to_file=None)
-    g = viz.plot_model(model, to_file=None, input_shape=(4,))
+        viz.plot_model(shapeless, to_file=None)
+    assert "1: Linear" in viz.plot_model(shapeless, to_file=None, input_shape=(3, 4)).source
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 1))  # Linear says (4,)
+    g = viz.plot_model(model, to_file=None)
     assert "0: Linear" in g.source and "2: Linear" in g.source
     keras_model = nn.keras.Sequential([Dense(3, input_shape=(4,)), Dense(1)])
     assert "1: Dense" in viz.plot_model(keras_model, to_file=None).source
