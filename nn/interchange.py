@@ -201,25 +201,19 @@ def _conv_to_torch(m, tnn, name):
                       bias=m.bias is not None)
 
 
-def _rnn_to_torch(m, tnn, name):
-    cls = {L.RNN: tnn.RNN, L.LSTM: tnn.LSTM, L.GRU: tnn.GRU}[_known(m, _TO_TORCH, "")]
-    kw = dict(bias=m.bias_ih_l0 is not None, batch_first=m.batch_first)
-    if cls is tnn.RNN:
+def _recurrent_to_torch(m, tnn, name):
+    """torch.nn.RNN/LSTM/GRU or its cell (same class names), with m's bias, layout and (for
+    the Elman ones) nonlinearity."""
+    kind = _known(m, _TO_TORCH, "")
+    cls = getattr(tnn, kind.__name__)
+    cell = kind in (L.RNNCell, L.LSTMCell, L.GRUCell)
+    kw = dict(bias=(m.bias_ih if cell else m.bias_ih_l0) is not None)
+    if not cell:
+        kw["batch_first"] = m.batch_first
+    if kind in (L.RNN, L.RNNCell):
         if m.nonlinearity not in ("tanh", "relu"):
-            raise TypeError(f"nn.to_torch: {name}: torch.nn.RNN has no nonlinearity "
+            raise TypeError(f"nn.to_torch: {name}: torch.nn.{cls.__name__} has no nonlinearity "
                             f"{m.nonlinearity!r} (only 'tanh' and 'relu')")
-        kw["nonlinearity"] = m.nonlinearity
-    return cls(m.input_size, m.hidden_size, **kw)
-
-
-def _cell_to_torch(m, tnn, name):
-    cls = {L.RNNCell: tnn.RNNCell, L.LSTMCell: tnn.LSTMCell,
-           L.GRUCell: tnn.GRUCell}[_known(m, _TO_TORCH, "")]
-    kw = dict(bias=m.bias_ih is not None)
-    if cls is tnn.RNNCell:
-        if m.nonlinearity not in ("tanh", "relu"):
-            raise TypeError(f"nn.to_torch: {name}: torch.nn.RNNCell has no nonlinearity "
-                            f"{m.nonlinearity!r}")
         kw["nonlinearity"] = m.nonlinearity
     return cls(m.input_size, m.hidden_size, **kw)
 
@@ -252,8 +246,9 @@ _TO_TORCH = {
     L.Tanh: lambda m, tnn, name: tnn.Tanh(),
     L.Softmax: lambda m, tnn, name: tnn.Softmax(dim=m.axis),
     L.Identity: lambda m, tnn, name: tnn.Identity(),
-    L.RNN: _rnn_to_torch, L.LSTM: _rnn_to_torch, L.GRU: _rnn_to_torch,
-    L.RNNCell: _cell_to_torch, L.LSTMCell: _cell_to_torch, L.GRUCell: _cell_to_torch,
+    L.RNN: _recurrent_to_torch, L.LSTM: _recurrent_to_torch, L.GRU: _recurrent_to_torch,
+    L.RNNCell: _recurrent_to_torch, L.LSTMCell: _recurrent_to_torch,
+    L.GRUCell: _recurrent_to_torch,
     L.Embedding: lambda m, tnn, name: tnn.Embedding(m.num_embeddings, m.embedding_dim,
                                                     padding_idx=m.padding_idx),
 }

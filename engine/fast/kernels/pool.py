@@ -118,12 +118,10 @@ def avg_pool_forward(x, out, kh, kw, sh, sw, top, left, count_include_pad):
         c = nc % C
         for oh in range(Ho):
             hs = oh * sh - top
-            h0 = max(hs, 0)
-            h1 = min(hs + kh, H)
+            h0, h1 = _taps_inside(hs, kh, 1, H)
             for ow in range(Wo):
                 ws = ow * sw - left
-                w0 = max(ws, 0)
-                w1 = min(ws + kw, W)
+                w0, w1 = _taps_inside(ws, kw, 1, W)
                 s = 0.0  # float64 accumulator: float32 windows sum without extra rounding
                 for h in range(h0, h1):
                     for w in range(w0, w1):
@@ -143,12 +141,10 @@ def avg_pool_backward(dy, dx, kh, kw, sh, sw, top, left, count_include_pad):
         dx[n, c] = 0
         for oh in range(Ho):
             hs = oh * sh - top
-            h0 = max(hs, 0)
-            h1 = min(hs + kh, H)
+            h0, h1 = _taps_inside(hs, kh, 1, H)
             for ow in range(Wo):
                 ws = ow * sw - left
-                w0 = max(ws, 0)
-                w1 = min(ws + kw, W)
+                w0, w1 = _taps_inside(ws, kw, 1, W)
                 g = dy[n, c, oh, ow] / _divisor(hs, ws, kh, kw, H, W, top, left,
                                                 count_include_pad)
                 for h in range(h0, h1):
