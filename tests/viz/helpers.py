@@ -5,6 +5,8 @@ import shutil
 
 import pytest
 
+from engine import Value
+
 has_dot = shutil.which("dot") is not None
 needs_dot = pytest.mark.skipif(not has_dot, reason="Graphviz's dot is not installed")
 
@@ -88,3 +90,15 @@ def svg_font_sizes(svg):
 def svg_scale(svg):
     m = re.search(r'transform="scale\(([\d.]+) ([\d.]+)\)', svg)
     return (float(m.group(1)), float(m.group(2))) if m else (1.0, 1.0)
+
+
+def neuron():
+    """micrograd's neuron o = tanh(x1·w1 + x2·w2 + b), o = 0.7071: (o, its five leaves)."""
+    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
+    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
+    b = Value(6.8813735870195432, label="b")
+    n = x1 * w1 + x2 * w2 + b
+    n.label = "n"
+    o = n.tanh()
+    o.label = "o"
+    return o, dict(x1=x1, x2=x2, w1=w1, w2=w2, b=b)

@@ -28,22 +28,12 @@ from .helpers import (
     edges,
     halo,
     needs_dot,
+    neuron,
     nodes,
     table_colours,
     text,
     visible_edges,
 )
-
-
-def neuron():
-    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
-    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
-    b = Value(6.8813735870195432, label="b")
-    n = x1 * w1 + x2 * w2 + b
-    n.label = "n"
-    o = n.tanh()
-    o.label = "o"
-    return o, dict(x1=x1, x2=x2, w1=w1, w2=w2, b=b)
 
 
 def mlp_loss(seed=0, backward=True):

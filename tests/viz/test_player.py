@@ -13,23 +13,19 @@ import pytest
 import engine
 import nn
 import viz
-from engine import Value, backward_steps
+from engine import backward_steps
 from viz.model import GraphModel
 
+from . import helpers
 from .helpers import needs_dot
 
 pytestmark = needs_dot
 
 
 def neuron():
-    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
-    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
-    b = Value(6.8813735870195432, label="b")
-    n = x1 * w1 + x2 * w2 + b
-    n.label = "n"
-    o = n.tanh()
-    o.label = "o"
-    return o, dict(w1=w1, w2=w2, b=b)
+    """The neuron with its parameters (w1, w2, b; x1 and x2 are inputs)."""
+    o, leaves = helpers.neuron()
+    return o, {k: leaves[k] for k in ("w1", "w2", "b")}
 
 
 def course_mlp():
