@@ -61,14 +61,12 @@ class MatMul(Op):
             return da, (None if db is None else db.reshape(db.shape[:-1]))
         db = None
         if self.needs_grad[1]:
-            if type(b) is np.ndarray and b.ndim == 2 and b.flags.f_contiguous \
-                    and not b.flags.c_contiguous:
-                # b is a transposed view (Linear's weight.T): the same product computed as
-                # (Gᵀ·A)ᵀ lays dB out like b, so the parameter's gradient (dB transposed back)
-                # is C-contiguous, as the parameter is: optimizers then need no copy.
-                db = (g.T @ a).T if g.ndim == 2 else xp.swap_last(a) @ g
-            else:
-                db = xp.swap_last(a) @ g
+            # When b is a transposed view (Linear's weight.T), the same product computed as
+            # (Gᵀ·A)ᵀ lays dB out like b, so the parameter's gradient (dB transposed back) is
+            # C-contiguous, as the parameter is: optimizers then need no copy.
+            transposed = type(b) is np.ndarray and g.ndim == b.ndim == 2 and \
+                b.flags.f_contiguous and not b.flags.c_contiguous
+            db = (g.T @ a).T if transposed else xp.swap_last(a) @ g
         return (g @ xp.swap_last(b) if self.needs_grad[0] else None), db
 
     def describe(self):

@@ -32,6 +32,7 @@ class KerasTensor(Symbolic):
 
     def __init__(self, layer, args, kwargs):
         self.layer, self.args, self.kwargs = layer, args, kwargs
+        self._shape = None  # found once, on first use (see shape)
 
     def parents(self):
         """The symbolic tensors this call consumed, in argument order."""
@@ -46,6 +47,8 @@ class KerasTensor(Symbolic):
         """(None, *sample shape), as Keras prints it: found by running the recorded calls
         once on a batch of two zero samples (no gradients, layers in eval mode), which also
         builds the layers' weights, as calling a Keras layer on a symbolic tensor does."""
+        if self._shape is not None:
+            return self._shape
         model = Model(_inputs_of(self), self)
         xs = [engine.zeros(*((2,) + tuple(1 if d is None else d for d in t.shape)))
               for t in model._input_list]
@@ -57,7 +60,8 @@ class KerasTensor(Symbolic):
         finally:
             for m, training in modes:
                 m.training = training
-        return (None,) + tuple(out.shape[1:])
+        self._shape = (None,) + tuple(out.shape[1:])
+        return self._shape
 
     def __repr__(self):
         return f"<KerasTensor from {type(self.layer).__name__}>"
@@ -115,11 +119,12 @@ class Model(Module):
                 raise TypeError(f"Model: outputs must be layers' results on Input(...) tensors "
                                 f"(the Functional API), got {type(t).__name__}")
         self._calls = self._order()
-        counts = {}
+        counts, registered = {}, set()
         for call in sorted(self._calls, key=lambda c: c.seq):  # each layer once, named in
             # the order the calls were written (Keras's names); they run in self._calls' order
-            if any(m is call.layer for m in self._modules.values()):
+            if id(call.layer) in registered:
                 continue
+            registered.add(id(call.layer))
             stem = _keras_name(call.layer)
             n = counts.get(stem, 0)
             counts[stem] = n + 1
