@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 import engine
+from engine.fast.conv import same_padding  # TensorFlow's rule, as engine.conv2d
 
 from . import layers as L
 from .files import atomic_write
@@ -114,12 +115,6 @@ def _known(module, table, who):
                                 f"{cls.__name__}; its computation cannot be translated")
             return cls
     return None
-
-
-def _same_padding(size, k, s, d):
-    """TensorFlow's 'same' padding (engine.conv2d's rule): (before, after), out = ⌈size/s⌉."""
-    total = max((-(-size // s) - 1) * s + d * (k - 1) + 1 - size, 0)
-    return total // 2, total - total // 2
 
 
 def _pair(v):
@@ -524,8 +519,8 @@ def _onnx_conv(g, m, x_name, x, where, out):
     (kh, kw), (sh, sw), (dh, dw) = m.kernel_size, _pair(m.stride), _pair(m.dilation)
     padding = m.padding
     if isinstance(padding, str) and padding.lower() == "same":
-        (top, bottom), (left, right) = (_same_padding(x.shape[2], kh, sh, dh),
-                                        _same_padding(x.shape[3], kw, sw, dw))
+        (top, bottom), (left, right) = (same_padding(x.shape[2], kh, sh, dh),
+                                        same_padding(x.shape[3], kw, sw, dw))
     elif isinstance(padding, str):
         top = bottom = left = right = 0
     else:

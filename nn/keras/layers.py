@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 import engine
+from engine.fast.conv import pair, same_padding
 
 from .. import functional as F
 from ..layers import Conv2d, Dense, KerasGRU, KerasLSTM, SimpleRNN
@@ -58,13 +59,6 @@ def _image_format(who, data_format):
                          f"(N, H, W, C)) or 'channels_first' ((N, C, H, W)), got "
                          f"{data_format!r}")
     return fmt
-
-
-def _pair(who, name, value):
-    v = (value, value) if isinstance(value, int) else tuple(value)
-    if len(v) != 2 or not all(isinstance(i, int) and i >= 1 for i in v):
-        raise ValueError(f"{who}: {name} must be an int >= 1 or a pair of them, got {value!r}")
-    return v
 
 
 def _images(who, x, fmt):
@@ -150,9 +144,9 @@ class Conv2D(Conv2d):
         if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
             raise ValueError(f"Conv2D: padding must be 'valid' or 'same', got {padding!r}")
         self.filters = self.out_channels = filters
-        self.kernel_size = _pair("Conv2D", "kernel_size", kernel_size)
-        self.strides = self.stride = _pair("Conv2D", "strides", strides)
-        self.dilation_rate = self.dilation = _pair("Conv2D", "dilation_rate", dilation_rate)
+        self.kernel_size = pair(kernel_size, "kernel_size", "Conv2D", 1)
+        self.strides = self.stride = pair(strides, "strides", "Conv2D", 1)
+        self.dilation_rate = self.dilation = pair(dilation_rate, "dilation_rate", "Conv2D", 1)
         self.padding, self.groups = padding.lower(), 1
         self.data_format = _image_format("Conv2D", data_format)
         self.activation = activation
@@ -223,20 +217,18 @@ class MaxPooling2D(Module):
         if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
             raise ValueError(f"MaxPooling2D: padding must be 'valid' or 'same', got "
                              f"{padding!r}")
-        self.pool_size = _pair("MaxPooling2D", "pool_size", pool_size)
+        self.pool_size = pair(pool_size, "pool_size", "MaxPooling2D", 1)
         self.strides = self.pool_size if strides is None else \
-            _pair("MaxPooling2D", "strides", strides)
+            pair(strides, "strides", "MaxPooling2D", 1)
         self.padding = padding.lower()
         self.data_format = _image_format("MaxPooling2D", data_format)
 
     def forward(self, x):
         x = _images("MaxPooling2D", x, self.data_format)
         if self.padding == "same":
-            pads = []
-            for size, k, s in zip(x.shape[2:], self.pool_size, self.strides, strict=True):
-                total = max((-(-size // s) - 1) * s + k - size, 0)
-                pads.append((total // 2, total - total // 2))
-            (top, bottom), (left, right) = pads
+            (top, bottom), (left, right) = (
+                same_padding(size, k, s, 1)
+                for size, k, s in zip(x.shape[2:], self.pool_size, self.strides, strict=True))
             if top or bottom or left or right:
                 x = F.pad(x, (left, right, top, bottom), value=-np.inf)
         y = engine.max_pool2d(x, self.pool_size, self.strides)
