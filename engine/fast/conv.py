@@ -44,6 +44,7 @@ from ..ops.base import Op
 from ..testing import Bad as ErrorCase
 from ..testing import OpSpec, T, normal, register
 from .kernels import (
+    KERNEL_DTYPES,
     col2im,
     col2im_scatter,
     col2im_shift,
@@ -60,7 +61,6 @@ CHUNK_BYTES = 1 << 20       # column-matrix bytes per chunk: about half the 2 Mi
 KEEP_COLS_BYTES = 4 << 20   # keep the forward's columns for dW up to this size, else rebuild
 PER_SAMPLE_MIN_P = 400      # output pixels per sample from which one GEMM per sample wins
 DIRECT_3X3 = True           # 3×3 stride-1 padding-1 convs take the direct kernels (False: im2col)
-_FLOATS = (np.float32, np.float64)
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -86,7 +86,7 @@ def check_nd(op, x, ndim, what="input", layout="(N, C, H, W)"):
     """``x`` has ``ndim`` dims and a float dtype; else an error naming ``op`` and the shape."""
     if x.ndim != ndim:
         raise ValueError(f"{op}: expected a {ndim}-D {what} {layout}, got shape {x.shape}")
-    if x.dtype.type not in _FLOATS:
+    if x.dtype not in KERNEL_DTYPES:
         raise TypeError(f"{op}: {what} must be float32 or float64, got {x.dtype}")
 
 

@@ -21,16 +21,15 @@ from ..ops.base import Op
 from ..ops.xp import sigmoid as _array_sigmoid
 from ..testing import Bad as ErrorCase
 from ..testing import OpSpec, T, register
+from .kernels import KERNEL_DTYPES
 from .kernels import lstm as kernels
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _kernel_ok(*arrays):
-    """The backward loops of engine/fast/kernels/lstm.py take plain float arrays of one dtype
-    (numpy's expressions beside them handle the rest: mixed dtypes, subclasses)."""
+    """The backward loops of engine/fast/kernels/lstm.py take float32/float64 arrays of one
+    dtype; numpy's expressions beside them serve the other float dtypes (float16)."""
     return all(type(a) is np.ndarray and a.dtype == arrays[0].dtype for a in arrays) \
-        and arrays[0].dtype in _FLOATS
+        and arrays[0].dtype in KERNEL_DTYPES
 
 
 def _check(op, gates, c):

@@ -16,8 +16,6 @@ from ..autograd import Node, SliceGrad
 from ..fast import kernels
 from .base import OPS
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-
 
 def _node(*xs):
     return any(isinstance(x, Node) for x in xs)
@@ -56,7 +54,7 @@ FAST_RELU_MIN = 1 << 18
 
 def _fast_relu(*arrays):
     a = arrays[0]
-    return (type(a) is np.ndarray and a.size >= FAST_RELU_MIN and a.dtype in _FLOATS
+    return (type(a) is np.ndarray and a.size >= FAST_RELU_MIN and a.dtype in kernels.KERNEL_DTYPES
             and all(type(b) is np.ndarray and b.dtype == a.dtype and b.shape == a.shape
                     and b.flags.c_contiguous for b in arrays))
 

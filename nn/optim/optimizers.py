@@ -26,9 +26,9 @@ import numpy as np
 
 import engine
 from engine import Tensor
+from engine.fast.kernels import KERNEL_DTYPES
 from engine.fast.kernels.optim import adam
 
-_FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # what the fused Adam compiles
 # Smaller parameters take the numpy expressions: as fast at that size, and a model made only
 # of them (the course's 2-4-1 MLP) never waits ~0.25 s for Numba to load the kernel.
 FUSED_MIN_SIZE = 4096
@@ -322,7 +322,7 @@ class Adam(Optimizer):
             else:
                 g = g + wd * p.data
         bias1, bias2 = 1 - b1 ** t, 1 - b2 ** t
-        fused = p.data.dtype in _FUSED_DTYPES and p.data.size >= FUSED_MIN_SIZE
+        fused = p.data.dtype in KERNEL_DTYPES and p.data.size >= FUSED_MIN_SIZE
         if fused and g.dtype == p.data.dtype:
             g = np.ascontiguousarray(g)  # a gradient in another layout (a custom op's): copy
         arrays = (p.data, g, m, v)

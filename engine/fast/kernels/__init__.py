@@ -19,11 +19,16 @@ each call, which serializes them only under the workqueue layer (not thread-safe
 """
 import functools
 
+import numpy as np
+
 from .. import threads
 from . import direct, elementwise, im2col as _im2col, pool
 from .im2col import column_masks, window_tables
 
 threads.configure()
+
+#: The float dtypes the kernels here are compiled for (callers fall back to numpy, or refuse).
+KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _serialized(kernel):
@@ -53,7 +58,7 @@ adaptive_max_forward = _serialized(pool.adaptive_max_forward)
 adaptive_avg_forward = _serialized(pool.adaptive_avg_forward)
 adaptive_avg_backward = _serialized(pool.adaptive_avg_backward)
 
-__all__ = ["adaptive_avg_backward", "adaptive_avg_forward", "adaptive_max_forward",
+__all__ = ["KERNEL_DTYPES", "adaptive_avg_backward", "adaptive_avg_forward", "adaptive_max_forward",
            "avg_pool_backward", "avg_pool_forward", "col2im", "col2im_scatter", "col2im_shift",
            "column_masks", "conv3x3_backward", "conv3x3_forward", "im2col", "im2col_shift",
            "max_pool_backward", "max_pool_forward", "relu_backward", "relu_forward",
