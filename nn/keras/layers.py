@@ -96,7 +96,8 @@ class InputLayer(Module, Symbolic):
             raise ValueError(f"Input: shape is one sample's shape, e.g. (28, 28, 1); got "
                              f"{shape!r}")
         self.shape = shape
-        self.input_shape = shape  # what model.summary() reads
+
+    input_shape = property(lambda self: self.shape, doc="One sample's shape (for summary()).")
 
     def forward(self, x):
         if x.ndim != len(self.shape) + 1 or any(
