@@ -458,8 +458,8 @@ def test_worker_errors_early_break_init_fn_and_worker_info():
 
 def test_course_002_dataloader_listing_as_written():
     """Course 002 ("Thumbnail Classification - Redes Neurais com PyTorch"), lines 25-34,
-    with its imports and data (a notebook-defined image Dataset) supplied; one line
-    differs: ``torch.randperm(len(data))`` (stepgrad's engine has no randperm)."""
+    with its imports and data (a notebook-defined image Dataset) supplied; ``torch.`` reads
+    ``engine.`` (``torch.randperm`` is ``engine.randperm``)."""
     engine = pytest.importorskip("engine")
     import nn
     from nn.data import DataLoader, SubsetRandomSampler  # the listing's imports
@@ -481,7 +481,7 @@ def test_course_002_dataloader_listing_as_written():
     data = Thumbnails()
     # ---- the listing
     train_size = int(0.75*len(data))
-    idx = engine.get_rng().permutation(len(data))       # torch.randperm(len(data))
+    idx = engine.randperm(len(data))                     # the listing: torch.randperm
     train_sampler = SubsetRandomSampler(idx[0:train_size])
     test_sampler = SubsetRandomSampler(idx[train_size:])
 
