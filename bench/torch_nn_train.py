@@ -29,16 +29,20 @@ def torch_step(name):
                               nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
         loss_fn = F.cross_entropy
     else:
-        cell, head = nn.LSTMCell(1, 32), nn.Linear(32, 1)
-        model = nn.ModuleList([cell, head])
+        rnn = nn.LSTM(1, 32, batch_first=True) if name == "lstm" else nn.LSTMCell(1, 32)
+        head = nn.Linear(32, 1)
+        model = nn.ModuleList([rnn, head])
         loss_fn = F.mse_loss
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def forward():
         if name == "lstm":
+            _, (h, _) = rnn(x)
+            return head(h[0])
+        if name == "lstm_cell":
             h = c = torch.zeros(x.shape[0], 32)
             for t in range(x.shape[1]):  # the Python loop over time a student writes
-                h, c = cell(x[:, t], (h, c))
+                h, c = rnn(x[:, t], (h, c))
             return head(h)
         return model(x)
 

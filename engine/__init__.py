@@ -29,7 +29,7 @@ from .fast.memory import keep_freed_memory
 from .ops.base import OPS, Op, scalar_ops
 from .fast.conv import conv1d, conv2d, conv_transpose2d
 from .fast.interpolate import interpolate
-from .fast.lstm import lstm_c, lstm_h
+from .fast.lstm import lstm, lstm_c, lstm_h
 from .fast.pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d,
                         max_pool1d, max_pool2d, max_unpool2d)
 from .random import get_rng, manual_seed
@@ -51,8 +51,8 @@ __all__ = [
     "from_numpy", "full", "full_like",
     "get_default_dtype", "get_rng", "grad", "gradcheck", "gradgradcheck", "hessian", "hvp",
     "increment_version", "interpolate", "jacobian", "is_grad_enabled", "keep_freed_memory",
-    "linspace", "lstm_c", "lstm_h", "manual_seed", "max_pool1d", "max_pool2d", "max_unpool2d",
-    "maximum", "meshgrid", "minimum",
+    "linspace", "lstm", "lstm_c", "lstm_h", "manual_seed", "max_pool1d", "max_pool2d",
+    "max_unpool2d", "maximum", "meshgrid", "minimum",
     "module_scope", "no_grad", "ones", "ones_like", "rand", "rand_like", "randint", "randn",
     "randperm",
     "randn_like", "scalar_ops", "set_default_dtype", "split", "stack", "tensor", "topo_order",

@@ -21,7 +21,7 @@ import numpy as np
 
 import engine
 from engine import Tensor
-from nn.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, TimeStep
+from nn.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, TimeStep, stepwise
 
 from . import style
 from .graph import Item, dot_lines, value_table
@@ -81,7 +81,7 @@ class _Unrolled:
         self.layer = layer
         kept_state = layer.state
         try:
-            with engine.enable_grad():
+            with engine.enable_grad(), stepwise(layer):  # each timestep's ops, recorded
                 out = module(x)
         finally:
             layer.state = kept_state  # drawing must not advance a stateful layer

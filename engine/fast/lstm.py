@@ -1,4 +1,6 @@
-"""An LSTM step in two ops (what ``nn.LSTM`` runs per timestep), instead of fifteen.
+"""The LSTM as fused ops: a whole sequence in one op (``lstm``, what ``nn.LSTM`` runs), or
+one step in two (``lstm_c``, ``lstm_h``: what ``nn.LSTMCell`` runs, and ``nn.LSTM`` when each
+timestep is to be seen), instead of fifteen ops a step.
 
 ``gates`` (N, 4H) holds the pre-activations of the gates i, f, g, o (PyTorch's order), ``c``
 (N, H) the cell state::
@@ -11,6 +13,11 @@ fused=False)`` builds that one, to see every gate), with one node per state inst
 fifteen: the per-op Python cost is what bounds a recurrent layer's speed at small sizes.
 Each op's gradient for ``gates`` is non-zero only on its own gates, so it is returned as a
 slice gradient (the walk adds it in place, no (N, 4H) of zeros per step).
+
+The sequence op runs the same step T times inside one forward and one backward, as
+PyTorch's ``nn.LSTM`` does in C++. Per step it costs a GEMM and a handful of numpy and Numba
+calls instead of five graph ops, and the recurrent weight's gradient Σₜ dgatesₜᵀ·hₜ₋₁ is one
+GEMM over all timesteps at the end (measured at N = 64, T = 50, H = 32: see bench/nn_train).
 """
 from __future__ import annotations
 
@@ -88,6 +95,86 @@ class LSTMCellHidden(Op):
         return SliceGrad(self.shape, (slice(None), slice(3 * self.H, None)), do), dc
 
 
+class LSTMSequence(Op):
+    name, twice = "lstm", False
+    formula = ("gatesₜ = xwₜ + b + hₜ₋₁·W_hhᵀ; cₜ = σ(i)⊙tanh(g) + σ(f)⊙cₜ₋₁; hₜ = σ(o)⊙tanh(cₜ);"
+               "  through time: dW_hh = Σₜ dgatesₜᵀ·hₜ₋₁, db = Σₜ dgatesₜ")
+
+    def forward(self, xw, h0, c0, w_hh, bias):
+        N, T, H = _check_sequence(xw, h0, c0, w_hh, bias)
+        dt = xw.dtype
+        y = np.empty((N, T, 2 * H), dt)           # [hₜ | cₜ] for every t
+        acts = np.empty((T, N, 4 * H), dt)        # σ(i), σ(f), tanh(g), σ(o) of each step
+        tc = np.empty((T, N, H), dt)              # tanh(cₜ)
+        gates, e = np.empty((N, 4 * H), dt), np.empty((N, 4 * H), dt)
+        # W_hhᵀ copied once (16 KiB at H = 32): a contiguous right operand makes each step's
+        # GEMM 5.8 instead of 8.8 µs (N = 64, H = 32).
+        whh_t, h, c = np.ascontiguousarray(w_hh.T), h0, c0
+        for t in range(T):
+            np.matmul(h, whh_t, out=gates)
+            kernels.lstm_gates_in(gates, xw, t, bias, e)  # gates += xwₜ + b; e = −|gates|
+            np.exp(e, out=e)
+            a = acts[t]
+            np.tanh(gates[:, 2 * H:3 * H], out=a[:, 2 * H:3 * H])
+            c_prev, h, c = c, y[:, t, :H], y[:, t, H:]
+            kernels.lstm_state_forward(gates, e, a, c_prev, c)
+            np.tanh(c, out=tc[t])
+            np.multiply(a[:, 3 * H:], tc[t], out=h)
+        self.save(acts, tc)
+        return y
+
+    def backward(self, g, xw, h0, c0, w_hh, bias, out):
+        acts, tc = self.saved
+        N, T, G = xw.shape
+        H = G // 4
+        dt = xw.dtype
+        dgates = np.empty((N, T, G), dt)          # = the gradient of xw
+        dh, dc, dc_prev = (np.zeros((N, H), dt) for _ in range(3))
+        for t in range(T - 1, -1, -1):
+            kernels.lstm_step_backward(g[:, t, :H], g[:, t, H:], dh, dc, acts[t], tc[t],
+                                       c0 if t == 0 else out[:, t - 1, H:], dgates[:, t],
+                                       dc_prev)
+            np.matmul(dgates[:, t], w_hh, out=dh)  # dhₜ₋₁ = dgatesₜ·W_hh
+            dc, dc_prev = dc_prev, dc
+        flat = dgates.reshape(N * T, G)
+        dw = db = None
+        if self.needs_grad[3]:  # Σₜ dgatesₜᵀ·hₜ₋₁ as one GEMM over (N·T) rows
+            h_prev = np.concatenate([h0[:, None], out[:, :-1, :H]], axis=1)
+            dw = flat.T @ h_prev.reshape(N * T, H)
+        if self.needs_grad[4]:
+            db = flat.sum(axis=0)
+        return dgates, dh, dc, dw, db
+
+
+def _check_sequence(xw, h0, c0, w_hh, bias):
+    if xw.ndim != 3 or xw.shape[2] % 4 or xw.shape[1] == 0:
+        raise ValueError(f"lstm: xw must be (N, T, 4H) with T >= 1, got {xw.shape}")
+    N, T, G = xw.shape
+    H = G // 4
+    if h0.shape != (N, H) or c0.shape != (N, H) or w_hh.shape != (G, H) or bias.shape != (G,):
+        raise ValueError(f"lstm: for xw {xw.shape} the states must be {(N, H)}, w_hh {(G, H)} "
+                         f"and bias {(G,)}; got h0 {h0.shape}, c0 {c0.shape}, w_hh "
+                         f"{w_hh.shape}, bias {bias.shape}")
+    if xw.dtype not in KERNEL_DTYPES:
+        raise TypeError(f"lstm: float32 or float64 only, got {xw.dtype} (nn.LSTM runs "
+                        f"{xw.dtype} one step at a time)")
+    return N, T, H
+
+
+def lstm(xw, h0, c0, w_hh, bias):
+    """A whole LSTM sequence in one op: xw (N, T, 4H) = x·W_ihᵀ for every step (gates i, f, g,
+    o), the initial states h0, c0 (N, H), the recurrent weight w_hh (4H, H) and the bias
+    (4H,) (b_ih + b_hh) → (N, T, 2H) holding [hₜ | cₜ] for each t. ``nn.LSTM`` calls it and
+    slices out the outputs hₜ and the final state (h_T, c_T).
+
+    >>> import engine
+    >>> z = engine.zeros(1, 2)
+    >>> lstm(engine.zeros(1, 1, 8), z, z, engine.zeros(8, 2), engine.zeros(8)).data
+    array([[[0., 0., 0., 0.]]], dtype=float32)
+    """
+    return LSTMSequence.apply(xw, h0, c0, w_hh, bias)
+
+
 def lstm_c(gates, c_prev):
     """The LSTM's new cell state ``σ(i)⊙tanh(g) + σ(f)⊙c_prev``: gates (N, 4H) ordered
     i, f, g, o; c_prev (N, H) → (N, H).
@@ -118,11 +205,34 @@ def _lstm_h_ref(gates, c):
     return _sig(np.split(gates, 4, axis=1)[3]) * np.tanh(c)
 
 
+def _lstm_ref(xw, h0, c0, w_hh, bias):
+    h, c, ys = h0, c0, []
+    for t in range(xw.shape[1]):
+        gates = xw[:, t] + bias + h @ w_hh.T
+        c = _lstm_c_ref(gates, c)
+        h = _lstm_h_ref(gates, c)
+        ys.append(np.concatenate([h, c], axis=1))
+    return np.stack(ys, axis=1)
+
+
+def _sequence_shapes(rng):
+    n, t, h = (int(v) for v in rng.integers(1, 4, size=3))
+    return (n, t, 4 * h), (n, h), (n, h), (4 * h, h), (4 * h,)
+
+
 def _shapes(rng):
     n, h = (int(v) for v in rng.integers(1, 5, size=2))
     return (n, 4 * h), (n, h)
 
 
+register(OpSpec("lstm", lstm, _lstm_ref, arity=5, shapes=_sequence_shapes,
+                ops=("lstm",), twice=False,
+                errors=(ErrorCase(lambda: lstm(T(2, 3, 6), T(2, 1), T(2, 1), T(4, 1), T(4)),
+                                  ValueError, r"lstm: xw must be \(N, T, 4H\) .*\(2, 3, 6\)"),
+                        ErrorCase(lambda: lstm(T(2, 3, 8), T(2, 2), T(3, 2), T(8, 2), T(8)),
+                                  ValueError, r"lstm: .* states must be \(2, 2\), .*c0 \(3, 2\)"),
+                        ErrorCase(lambda: lstm(T(2, 3, 8), T(2, 2), T(2, 2), T(8, 2), T(4)),
+                                  ValueError, r"lstm: .*bias \(8,\); .*bias \(4,\)"))))
 register(OpSpec("lstm_c", lstm_c, _lstm_c_ref, arity=2, shapes=_shapes,
                 ops=("lstm_c",), twice=False,
                 errors=(ErrorCase(lambda: lstm_c(T(2, 6), T(2, 2)), ValueError,

@@ -42,6 +42,11 @@ class MatMul(Op):
             raise ValueError(f"matmul: batch dims of shapes {a.shape} and {b.shape} "
                              f"do not broadcast") from None
         self.shapes = (a.shape, b.shape)
+        if ka == 1 and a.ndim > 1 and b.ndim > 1:
+            # An outer product (an LSTM's x·W_ihᵀ on one input feature): each entry is one
+            # product, so broadcasting gives matmul's bits, 3.5x faster than OpenBLAS's GEMM
+            # at K = 1 ((3200, 1)·(1, 128): 0.13 vs 0.46 ms).
+            return np.multiply(a, b)
         return np.matmul(a, b)
 
     def backward(self, g, a, b, out):

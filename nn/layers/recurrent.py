@@ -22,9 +22,12 @@ every op of step t into its own cluster.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 
 import engine
+from engine.fast.kernels import KERNEL_DTYPES
 
 from ..module import Module, Parameter
 from .init import glorot_uniform, zeros
@@ -83,6 +86,13 @@ class _CellParams:
             out = out + (b_ih if b_hh is None else b_ih + b_hh)
         return out
 
+    def _bias_sum(self, dtype):
+        """``b_ih + b_hh`` (one of them, or zeros if the layer has no bias)."""
+        b_ih, b_hh = self._p("bias_ih"), self._p("bias_hh")
+        if b_ih is None:
+            return engine.zeros(self._gates * self.hidden_size, dtype=dtype)
+        return b_ih if b_hh is None else b_ih + b_hh
+
     def _check_input(self, x, name):
         if x.shape[-1] != self.input_size:
             raise ValueError(f"{name}: input of shape {x.shape} has {x.shape[-1]} features, "
@@ -98,7 +108,7 @@ def _rnn_step(cell, xw_t, h, act, whh_t):
 def _lstm_step(cell, xw_t, state, whh_t):
     h, c = state
     gates = xw_t + h @ whh_t
-    if cell.fused:  # two ops (engine/fast/lstm.py): the same math, a fraction of the cost
+    if cell.fused:  # True or 'step': two ops (engine/fast/lstm.py), the same math
         c = engine.lstm_c(gates, c)
         return engine.lstm_h(gates, c), c
     H = cell.hidden_size
@@ -210,6 +220,11 @@ class _Recurrent(Module, _CellParams):
         """Forget the kept state (Flux's ``reset!``)."""
         self.state = None
 
+    def _sequence(self, x, state):
+        """(outputs, final state) of the whole sequence run as one op, or None: step by
+        step."""
+        return None
+
     def _zero_state(self, n, dtype):
         return engine.zeros(n, self.hidden_size, dtype=dtype)
 
@@ -228,14 +243,18 @@ class _Recurrent(Module, _CellParams):
                                  f"{_batch(state)}, got batch {n} (call reset_state())")
         if state is None:
             state = self._initial_state(n, x.dtype)
-        xw = self._input_part(x)
-        whh_t = self._p("weight_hh").T  # shared by every step: drawn once, outside the steps
-        outputs = []
-        for t in range(steps):
-            with engine.module_scope(TimeStep(t, self)):
-                state = self._step(xw[:, t], state, whh_t)
-            outputs.append(state[0] if isinstance(state, tuple) else state)
-        out = engine.stack(outputs, axis=1)
+        fused = self._sequence(x, state)
+        if fused is not None:
+            out, state = fused
+        else:
+            xw = self._input_part(x)
+            whh_t = self._p("weight_hh").T  # shared by every step: drawn once, outside them
+            outputs = []
+            for t in range(steps):
+                with engine.module_scope(TimeStep(t, self)):
+                    state = self._step(xw[:, t], state, whh_t)
+                outputs.append(state[0] if isinstance(state, tuple) else state)
+            out = engine.stack(outputs, axis=1)
         if not self.batch_first:
             out = out.permute(1, 0, 2)
         if self.stateful:
@@ -281,7 +300,12 @@ class RNN(_Recurrent):
 class LSTM(_Recurrent):
     """LSTM over a sequence: x (N, T, in) → (outputs (N, T, H), (h_T, c_T)).
 
-    ``fused``: as for :class:`LSTMCell` (two ops per step, or ``False`` for one op per gate).
+    ``fused=True`` runs the whole sequence as one op (``engine.lstm``, as PyTorch's
+    ``nn.LSTM`` runs one C++ loop): the fastest, one node in a graph. ``fused='step'`` runs
+    two ops per timestep as :class:`LSTMCell` does (each step's ops recorded in its own
+    ``TimeStep`` scope; ``viz.draw_unrolled`` runs a fused layer this way, see
+    :func:`stepwise`), ``fused=False`` one op per gate. Same numbers every way. float16
+    runs step by step (the sequence op's loops take float32 and float64).
     """
 
     _name, _gates = "LSTM", 4
@@ -289,6 +313,9 @@ class LSTM(_Recurrent):
     def __init__(self, input_size, hidden_size, bias=True, batch_first=True, stateful=False,
                  fused=True, single_bias=False):
         super().__init__(input_size, hidden_size, bias, batch_first, stateful, single_bias)
+        if fused not in (True, False, "step"):
+            raise ValueError(f"LSTM: fused must be True (one op for the sequence), 'step' (two "
+                             f"ops a step) or False (one op per gate), got {fused!r}")
         self.fused = fused
 
     def _initial_state(self, n, dtype):
@@ -296,6 +323,38 @@ class LSTM(_Recurrent):
 
     def _step(self, xw_t, state, whh_t):
         return _lstm_step(self, xw_t, state, whh_t)
+
+    def _sequence(self, x, state):
+        if self.fused is not True or x.dtype not in KERNEL_DTYPES:
+            return None
+        H = self.hidden_size
+        xw = x @ self._p("weight_ih").T  # the biases are added inside the op, step by step
+        y = engine.lstm(xw, state[0], state[1], self._p("weight_hh"),
+                        self._bias_sum(xw.dtype))  # [hₜ | cₜ] (N, T, 2H)
+        return y[:, :, :H], (y[:, -1, :H], y[:, -1, H:])
+
+
+@contextmanager
+def stepwise(layer):
+    """Inside the block, ``layer`` (an LSTM with ``fused=True``) runs one timestep at a time
+    (``fused='step'``), so each step's ops are recorded in its own ``TimeStep`` scope: for
+    pictures of the unrolled net. Other layers already run step by step.
+
+    >>> lstm = LSTM(1, 2)
+    >>> with stepwise(lstm):
+    ...     lstm.fused
+    'step'
+    >>> lstm.fused
+    True
+    """
+    fused = getattr(layer, "fused", None)
+    if fused is True:
+        layer.fused = "step"
+    try:
+        yield layer
+    finally:
+        if fused is True:
+            layer.fused = fused
 
 
 class GRU(_Recurrent):

@@ -188,9 +188,10 @@ def test_recurrent_layers_gradcheck(make):
 
 @pytest.mark.parametrize("cls, x_shape", [(nn.LSTM, (3, 5, 2)), (nn.LSTMCell, (3, 2))])
 def test_fused_lstm_equals_gate_by_gate(cls, x_shape):
-    # The two-op step (engine.lstm_c / lstm_h) and the one-op-per-gate graph: same numbers.
+    # The whole-sequence op (engine.lstm), the two-op step (engine.lstm_c / lstm_h) and the
+    # one-op-per-gate graph: same numbers.
     results = []
-    for fused in (True, False):
+    for fused in ((True, "step", False) if cls is nn.LSTM else (True, False)):
         engine.manual_seed(5)
         layer = f64(cls(2, 4, fused=fused))
         x = x64(*x_shape, seed=6)
@@ -199,8 +200,63 @@ def test_fused_lstm_equals_gate_by_gate(cls, x_shape):
         loss = (h * h).sum() if cls is nn.LSTMCell else out[0].sum() + (c * h).sum()
         loss.backward()
         results.append([h.data, c.data, x.grad] + [p.grad for p in layer.parameters()])
-    for a, b in zip(*results, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    for other in results[1:]:
+        for a, b in zip(results[0], other, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_lstm_runs_the_sequence_as_one_op_and_stepwise_for_pictures():
+    lstm = nn.LSTM(2, 3)
+    x = engine.zeros(4, 6, 2)
+    out, (h, c) = lstm(x)
+    assert h.grad_fn.inputs[0].grad_fn.name == "lstm"  # h_T is a slice of the one op
+    assert out.shape == (4, 6, 3) and h.shape == c.shape == (4, 3)
+    with nn.layers.recurrent.stepwise(lstm):
+        _, (h2, c2) = lstm(x)
+    assert lstm.fused is True and h2.grad_fn.name == "lstm_h" and c2.grad_fn.name == "lstm_c"
+    engine.manual_seed(1)  # float32, random: the one op computes the step ops' very bits
+    lstm, x = nn.LSTM(3, 16), engine.tensor(np.random.default_rng(0).standard_normal((8, 20, 3)))
+    out, (h, c) = lstm(x)
+    with nn.layers.recurrent.stepwise(lstm):
+        out2, (h2, c2) = lstm(x)
+    np.testing.assert_array_equal(out.data, out2.data)
+    np.testing.assert_array_equal(c.data, c2.data)
+    half = nn.LSTM(2, 3).to(np.float16)  # step by step: the op's loops take f32/f64
+    _, (h3, _) = half(engine.zeros(4, 6, 2, dtype=np.float16))
+    assert h3.grad_fn.name == "lstm_h" and h3.dtype == np.float16
+    with pytest.raises(ValueError, match="LSTM: fused must be True .*'step' .*False.*got 'seq'"):
+        nn.LSTM(2, 3, fused="seq")
+
+
+@pytest.mark.parametrize("fused", [True, "step", False])
+@pytest.mark.parametrize("kw", [{}, {"bias": False}, {"batch_first": False}],
+                         ids=["default", "no-bias", "time-first"])
+def test_lstm_matches_torch_values_and_gradients(fused, kw):
+    """float64 against torch.nn.LSTM: outputs, final state and the gradients of the input,
+    the initial state and every parameter, for a loss reading all of them."""
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    engine.manual_seed(7)
+    ours = f64(nn.LSTM(3, 4, fused=fused, **kw))
+    theirs = torch.nn.LSTM(3, 4, batch_first=kw.get("batch_first", True),
+                           bias=kw.get("bias", True)).double()
+    with torch.no_grad():
+        for name, p in theirs.named_parameters():
+            p.copy_(torch.from_numpy(getattr(ours, name).data))
+    rng = np.random.default_rng(8)
+    batch = 5 if kw.get("batch_first", True) else 6  # x is (5, 6, 3) either way
+    x, h0, c0 = (rng.standard_normal(s) for s in ((5, 6, 3), (batch, 4), (batch, 4)))
+    w = rng.standard_normal((5, 6, 4))
+    mine = [engine.tensor(a, dtype=np.float64, requires_grad=True) for a in (x, h0, c0)]
+    out, (h, c) = ours(mine[0], (mine[1], mine[2]))
+    ((out * engine.tensor(w, dtype=np.float64)).sum() + (h * c).sum()).backward()
+    tx, th, tc = (torch.tensor(a, requires_grad=True) for a in (x, h0, c0))
+    tout, (th_T, tc_T) = theirs(tx, (th[None], tc[None]))
+    ((tout * torch.from_numpy(w)).sum() + (th_T[0] * tc_T[0]).sum()).backward()
+    pairs = [(out.data, tout), (h.data, th_T[0]), (c.data, tc_T[0])] + \
+        [(t.grad.data, u.grad) for t, u in zip(mine, (tx, th, tc), strict=True)] + \
+        [(getattr(ours, n).grad.data, p.grad) for n, p in theirs.named_parameters()]
+    for a, b in pairs:
+        np.testing.assert_allclose(a, b.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_rnn_matches_its_equation_by_hand():
