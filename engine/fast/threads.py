@@ -58,7 +58,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 
 #: What ``configure()`` chose: ``"omp (passive)"``, ``"workqueue"`` or ``"user"``.
 policy = None
@@ -98,6 +98,19 @@ def configure() -> str:
     if numba.threading_layer() == "workqueue":
         kernel_lock = threading.Lock()
     return policy
+
+
+@contextmanager
+def one_thread():
+    """Inside the block, Numba's parallel loops started by this thread run on it alone (the
+    setting is per thread): for kernels whose work is smaller than a wake of the pool."""
+    import numba
+    n = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(n)
 
 
 def _start(layer: str) -> str:

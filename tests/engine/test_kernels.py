@@ -577,3 +577,31 @@ def test_lstm_backward_loops_give_the_numpy_expressions_bits(n, h, seed, dtype):
     for a, b in zip(*results, strict=True):
         assert a.dtype == b.dtype == dtype
         np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------------ small calls, one thread
+def test_small_kernel_calls_run_on_the_calling_thread_alone(monkeypatch):
+    """Below SERIAL_BELOW elements a kernel runs with Numba's thread count set to 1 for the
+    call (waking the pool costs more than the work), restored afterwards; big calls keep the
+    pool. The answer is the same either way."""
+    import numba
+
+    from engine.fast import kernels, threads
+    entered, real = [], threads.one_thread
+
+    def spy():
+        entered.append(True)
+        return real()
+
+    monkeypatch.setattr(threads, "one_thread", spy)
+    before = numba.get_num_threads()
+    for n in (1, 400):  # 4·49 elements per image: 1 image is small, 400 are not
+        x = np.random.default_rng(n).standard_normal((n, 4, 7, 7))
+        out, idx = np.empty((n, 4, 3, 3)), np.empty((n, 4, 3, 3), np.int32)
+        small = x.size + out.size + idx.size < kernels.SERIAL_BELOW
+        assert small == (n == 1)
+        kernels.max_pool_forward(x, out, idx, 2, 2, 2, 2, 0, 0)
+        assert entered == [True]  # entered by the small call only
+        assert numba.get_num_threads() == before
+        windows = x[:, :, :6, :6].reshape(n, 4, 3, 2, 3, 2)
+        np.testing.assert_array_equal(out, windows.max(axis=(3, 5)))
