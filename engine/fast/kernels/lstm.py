@@ -74,36 +74,41 @@ def lstm_gates_in(gates, xw, t, bias, neg_abs):
 
 
 @njit(cache=True, error_model="numpy")
-def lstm_state_forward(gates, e, acts, c_prev, c):
-    """From the pre-activations ``gates`` (N, 4H), e = exp(−|gates|) and acts[:, 2H:3H] =
-    tanh(g) already there: acts[:, i, f, o] = σ(·); c = σ(i)·tanh(g) + σ(f)·c_prev."""
-    N, H = c.shape
+def lstm_state_forward(gates, e, acts, y, t, c0):
+    """Step t's cell state. From the pre-activations ``gates`` (N, 4H), e = exp(−|gates|) and
+    acts[t, :, 2H:3H] = tanh(g) already there: acts[t, :, i, f, o] = σ(·) and
+    y[:, t, H:] = cₜ = σ(i)·tanh(g) + σ(f)·cₜ₋₁, with cₜ₋₁ = y[:, t − 1, H:] (c0 at t = 0).
+    acts (T, N, 4H), y (N, T, 2H): whole arrays and t, so that every row below is contiguous
+    for the compiler (views passed in have unknown strides, and their loops do not vectorize)."""
+    N, H = c0.shape
     one = acts.dtype.type(1)
     # Row by row, one output per loop: LLVM vectorizes these (one loop writing acts and c
     # needs more aliasing checks than it will make, and ran 30 % slower).
     for n in range(N):
-        gr, er, ar = gates[n], e[n], acts[n]
+        gr, er, ar = gates[n], e[n], acts[t, n]
         for k in range(2 * H):
             ar[k] = _sigmoid(gr[k], er[k], one)
         for k in range(3 * H, 4 * H):
             ar[k] = _sigmoid(gr[k], er[k], one)
-        cp, cr = c_prev[n], c[n]
+        cp = c0[n] if t == 0 else y[n, t - 1, H:]
+        cr = y[n, t, H:]
         for h in range(H):
             cr[h] = ar[h] * ar[2 * H + h] + ar[H + h] * cp[h]
 
 
 @njit(cache=True, error_model="numpy")
-def lstm_step_backward(dh_out, dc_out, dh_next, dc_next, acts, tc, c_prev, dgates, dc_prev):
-    """One timestep backward. dh = dh_out + dh_next (from the output and from step t + 1),
-    dc = dc_out + dc_next + (dc through hₜ); acts (N, 4H) = σ(i), σ(f), tanh(g), σ(o);
-    tc = tanh(c). Writes dgates (N, 4H) (the step's gradient of its pre-activations) and
-    dc_prev = dc·σ(f)."""
-    N, H = tc.shape
+def lstm_step_backward(g, t, dh_next, dc_next, acts, tc, y, c0, dgates, dc_prev):
+    """Step t backward. dh = g[:, t, :H] + dh_next (from the output and from step t + 1),
+    dc = g[:, t, H:] + dc_next + (dc through hₜ); acts (T, N, 4H) = σ(i), σ(f), tanh(g),
+    σ(o); tc (T, N, H) = tanh(c); cₜ₋₁ = y[:, t − 1, H:] (c0 at t = 0). Writes
+    dgates[:, t] (N, T, 4H: the step's gradient of its pre-activations) and dc_prev = dc·σ(f).
+    Whole arrays and t, as lstm_state_forward."""
+    N, H = c0.shape
     one = acts.dtype.type(1)
     for n in range(N):  # rows, one output per loop (vectorized; see lstm_state_forward)
-        ho, hn, co, cn, a, tr, cp = dh_out[n], dh_next[n], dc_out[n], dc_next[n], acts[n], \
-            tc[n], c_prev[n]
-        dg, dcp = dgates[n], dc_prev[n]
+        ho, co, hn, cn = g[n, t, :H], g[n, t, H:], dh_next[n], dc_next[n]
+        a, tr, dg, dcp = acts[t, n], tc[t, n], dgates[n, t], dc_prev[n]
+        cp = c0[n] if t == 0 else y[n, t - 1, H:]
         for h in range(H):  # dc, kept in dc_prev's row until its last loop
             dcp[h] = co[h] + cn[h] + _hidden_backward(ho[h] + hn[h], a[3 * H + h], tr[h], one)[1]
         for h in range(H):
