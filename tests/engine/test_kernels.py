@@ -24,14 +24,14 @@ from engine.fast.kernels import (
     window_tables,
 )
 from engine.fast.kernels.direct import (
+    backward_tall,
     conv3x3_backward,
     conv3x3_forward,
-    conv3x3_tall,
-    conv3x3_tall_dw,
-    from_tall,
+    forward_tall,
+    from_tall_images,
     tall_shape,
-    to_tall,
-    to_tall_sum,
+    to_tall_images,
+    to_tall_sum_images,
 )
 from engine.fast.pool import pool_output_size
 
@@ -56,7 +56,8 @@ def warm_jit():
             _, xt = conv3x3_forward(x, w, None, scratch, relu=relu)
         conv3x3_backward(np.ones((1, 2, 3, 3), dt), xt, w, scratch)
         for masked in (False, True):
-            to_tall_sum(x, np.empty(tall_shape(1, 3, 3, 1), dt), np.empty((1, 1)), x, masked)
+            to_tall_sum_images(x, np.empty(tall_shape(1, 3, 3, 1), dt), np.empty((1, 1)), x, masked,
+                               0, 1)
 
 
 # --------------------------------------------------------------------------- im2col / col2im
@@ -405,22 +406,22 @@ def test_tall_layout_round_trip(dtype, shape, seed):
     n, c, _, h, w = shape
     x = np.random.default_rng(seed).standard_normal((n, c, h, w)).astype(dtype)
     xt = np.full(tall_shape(n, h, w, c + 2), np.nan, dtype)  # two extra channels: all zero
-    to_tall(x, xt)
+    to_tall_images(x, xt, 0, n)
     np.testing.assert_array_equal(xt[:c], tall_reference(x))
     assert not xt[c:].any()
     back = np.full((n, c, h, w), np.nan, dtype)
-    from_tall(xt, back, np.zeros(c, dtype), False)
+    from_tall_images(xt, back, np.zeros(c, dtype), False, 0, n)
     np.testing.assert_array_equal(back, x)
     bias = np.arange(c, dtype=dtype) - 1.0
-    from_tall(xt, back, bias, True)   # + bias, then relu
+    from_tall_images(xt, back, bias, True, 0, n)   # + bias, then relu
     np.testing.assert_array_equal(back, np.maximum(x + bias[:, None, None], 0))
     xt2, sums = np.full(tall_shape(n, h, w, c), np.nan, dtype), np.full((n, c), np.nan)
-    to_tall_sum(x, xt2, sums, x, False)       # the same layout, and each plane's sum
+    to_tall_sum_images(x, xt2, sums, x, False, 0, n)  # the same layout, each plane's sum
     np.testing.assert_array_equal(xt2, tall_reference(x))
     np.testing.assert_allclose(sums, x.astype(np.float64).sum(axis=(2, 3)), rtol=1e-6,
                                atol=1e-9)
     mask = np.roll(x, 1)                      # masked: x where mask > 0, else 0
-    to_tall_sum(x, xt2, sums, mask, True)
+    to_tall_sum_images(x, xt2, sums, mask, True, 0, n)
     kept = np.where(mask > 0, x, 0)
     np.testing.assert_array_equal(xt2, tall_reference(kept))
     np.testing.assert_allclose(sums, kept.astype(np.float64).sum(axis=(2, 3)), rtol=1e-6,
@@ -481,24 +482,31 @@ def test_direct_conv3x3_relu_is_relu_of_the_conv(dtype, shape, seed):
 @settings(max_examples=10)
 @given(blocks=st.integers(1, 9), shape=direct_shapes(), seed=st.integers(0, 2**32 - 1))
 def test_direct_kernels_any_block_count(blocks, shape, seed):
-    """The kernels split the positions into ``blocks`` ranges (one per parallel task): any
-    count, also more blocks than positions, gives the same numbers."""
+    """The drivers split the batch into ``blocks`` ranges of images (one per parallel task),
+    each converting, convolving and converting back its own images: any count up to the
+    batch gives the same numbers, and buffers that start full of NaN leave no trace (every
+    zero a task reads, it or its neighbour writes)."""
     n, c, f, h, w = shape
+    blocks = min(blocks, n)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, c, h, w))
     wt = rng.standard_normal((f, c, 3, 3))
-    xt = tall_reference(x)
-    yt = np.full(tall_shape(n, h, w, f), np.nan)
-    conv3x3_tall(xt, wt, yt, w + 1, blocks)
-    out = np.empty((n, f, h, w))
-    from_tall(yt, out, np.zeros(f), False)
+    xt, yt = (np.full(tall_shape(n, h, w, k), np.nan) for k in (c, f))
+    out = np.full((n, f, h, w), np.nan)
+    forward_tall(x, wt, np.zeros(f), False, xt, yt, out, blocks)
     np.testing.assert_allclose(out, conv3x3_reference(x, wt), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(xt, tall_reference(x))
     g = rng.standard_normal((n, f, h, w))
-    partial = np.full((blocks, g.shape[1], c, 9), np.nan)
-    conv3x3_tall_dw(xt, tall_reference(g), partial, w + 1)
-    dw = partial.sum(axis=0).reshape(-1, c, 3, 3)
-    np.testing.assert_allclose(dw, conv3x3_grads_reference(x, np.zeros((g.shape[1], c, 3, 3)),
-                                                           g)[1], rtol=1e-12, atol=1e-12)
+    gt, dxt = np.full(tall_shape(n, h, w, f), np.nan), np.full(tall_shape(n, h, w, c), np.nan)
+    sums, dx = np.full((n, f), np.nan), np.full((n, c, h, w), np.nan)
+    partial = np.full((blocks, f, c, 9), np.nan)
+    flipped = np.ascontiguousarray(wt[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    backward_tall(g, g, False, xt, flipped, gt, sums, dxt, dx, partial, True, True, blocks)
+    ref_dx, ref_dw = conv3x3_grads_reference(x, wt, g)
+    np.testing.assert_allclose(dx, ref_dx, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(partial.sum(axis=0).reshape(f, c, 3, 3), ref_dw, rtol=1e-12,
+                               atol=1e-12)
+    np.testing.assert_allclose(sums, g.sum(axis=(2, 3)), rtol=1e-12, atol=1e-12)
 
 
 # --------------------------------------------------------------------------- relu
