@@ -31,6 +31,9 @@ from ..testing import OpSpec, T, register
 from .kernels import KERNEL_DTYPES
 from .kernels import lstm as kernels
 
+_GATE_BY_GATE = ("; for second derivatives build the LSTM gate by gate: nn.LSTM(..., "
+                 "fused=False) or nn.LSTMCell(..., fused=False)")
+
 
 def _kernel_ok(*arrays):
     """The backward loops of engine/fast/kernels/lstm.py take float32/float64 arrays of one
@@ -48,6 +51,7 @@ def _check(op, gates, c):
 
 class LSTMCellState(Op):
     name, twice = "lstm_c", False
+    twice_hint = _GATE_BY_GATE
     formula = ("c = σ(i)⊙tanh(g) + σ(f)⊙c₋₁;  dc₋₁ = dc⊙σ(f), di = dc⊙tanh(g)⊙σ'(i), "
                "df = dc⊙c₋₁⊙σ'(f), dg = dc⊙σ(i)⊙(1 − tanh²g)")
 
@@ -76,6 +80,7 @@ class LSTMCellState(Op):
 
 class LSTMCellHidden(Op):
     name, twice = "lstm_h", False
+    twice_hint = _GATE_BY_GATE
     formula = "h = σ(o)⊙tanh(c);  do = dh⊙tanh(c)⊙σ'(o), dc = dh⊙σ(o)⊙(1 − tanh²c)"
 
     def forward(self, gates, c):
@@ -97,6 +102,7 @@ class LSTMCellHidden(Op):
 
 class LSTMSequence(Op):
     name, twice = "lstm", False
+    twice_hint = _GATE_BY_GATE
     formula = ("gatesₜ = xwₜ + b + hₜ₋₁·W_hhᵀ; cₜ = σ(i)⊙tanh(g) + σ(f)⊙cₜ₋₁; hₜ = σ(o)⊙tanh(cₜ);"
                "  through time: dW_hh = Σₜ dgatesₜᵀ·hₜ₋₁, db = Σₜ dgatesₜ")
 

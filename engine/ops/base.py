@@ -66,6 +66,7 @@ class Op:
     float_only = False     # integer inputs become the default float first (exp, division, …)
     view = False           # the output may share memory with input 0 (reshape, slicing)
     twice = True           # backward is built from differentiable ops (create_graph works)
+    twice_hint = ""        # if not twice: what to use instead, said in create_graph's error
     scalar = None          # optional float form of forward, for Value
     saved = None
     needs_grad = ()
@@ -164,7 +165,7 @@ class Op:
             if not self.twice:
                 raise RuntimeError(f"{self.name} is not twice differentiable in stepgrad "
                                    f"(its backward is a fused kernel): create_graph=True "
-                                   f"cannot go through it")
+                                   f"cannot go through it{self.twice_hint}")
             grads = self.backward(g, *parents, out=node)
         else:
             grads = self.backward(g, *[p.data for p in parents], out=node.data)

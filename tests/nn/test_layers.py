@@ -226,6 +226,16 @@ def test_lstm_runs_the_sequence_as_one_op_and_stepwise_for_pictures():
     assert h3.grad_fn.name == "lstm_h" and h3.dtype == np.float16
     with pytest.raises(ValueError, match="LSTM: fused must be True .*'step' .*False.*got 'seq'"):
         nn.LSTM(2, 3, fused="seq")
+    # Second derivatives: the fused ops say what to do instead, and that works.
+    x = engine.tensor(np.random.default_rng(1).standard_normal((2, 4, 2)), dtype=np.float64,
+                      requires_grad=True)
+    for fused in (True, "step"):
+        _, (h, _) = f64(nn.LSTM(2, 3, fused=fused))(x)
+        with pytest.raises(RuntimeError, match=r"not twice differentiable.*fused=False"):
+            engine.grad(h.sum(), [x], create_graph=True)
+    _, (h, _) = f64(nn.LSTM(2, 3, fused=False))(x)
+    (gx,) = engine.grad(h.sum(), [x], create_graph=True)
+    assert gx.requires_grad
 
 
 @pytest.mark.parametrize("fused", [True, "step", False])
