@@ -225,8 +225,9 @@ class _Recurrent(Module, _CellParams):
         step."""
         return None
 
-    def _zero_state(self, n, dtype):
-        return engine.zeros(n, self.hidden_size, dtype=dtype)
+    def _zero_state(self, n, dtype, name="h_0"):
+        """A zero initial state (N, H), named as PyTorch's docs name it (h_0, c_0)."""
+        return engine.zeros(n, self.hidden_size, dtype=dtype, name=name)
 
     def forward(self, x, state=None):
         if x.ndim != 3:
@@ -319,7 +320,7 @@ class LSTM(_Recurrent):
         self.fused = fused
 
     def _initial_state(self, n, dtype):
-        return self._zero_state(n, dtype), self._zero_state(n, dtype)
+        return self._zero_state(n, dtype), self._zero_state(n, dtype, "c_0")
 
     def _step(self, xw_t, state, whh_t):
         return _lstm_step(self, xw_t, state, whh_t)
