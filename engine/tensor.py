@@ -362,8 +362,16 @@ class Tensor(Node):
     @staticmethod
     def run_op(cls, inputs, params):
         """Make ``cls``'s output from ``inputs``: dtypes joined, graph recorded when needed."""
-        like = next(x for x in inputs if isinstance(x, Tensor))
-        ts = [x if isinstance(x, Tensor) else as_tensor(x, like) for x in inputs]
+        # (Plain loops and lists, no generators: this runs once per op.)
+        ts = list(inputs)
+        like = None
+        for x in ts:
+            if isinstance(x, Tensor):
+                like = x
+                break
+        for i, x in enumerate(ts):
+            if not isinstance(x, Tensor):
+                ts[i] = as_tensor(x, like)
         f, other = None, False  # the one float dtype; whether some input is not float
         for t in ts:
             dt = t.data.dtype
@@ -380,10 +388,12 @@ class Tensor(Node):
             f = f or _default["float"]
             ts = [t if t.data.dtype == f else Tensor._make(t.data.astype(f)) for t in ts]
         op = cls()
-        grad_on = state.grad_enabled and cls.differentiable
-        op.needs_grad = tuple(grad_on and t.requires_grad for t in ts)
+        if state.grad_enabled and cls.differentiable:
+            op.needs_grad = needs = tuple([t.requires_grad for t in ts])
+        else:
+            op.needs_grad = needs = (False,) * len(ts)
         try:
-            data = np.asarray(op.forward(*(t.data for t in ts), **params))
+            data = np.asarray(op.forward(*[t.data for t in ts], **params))
         except ValueError as e:
             if str(e).startswith(cls.name + ":"):
                 raise
@@ -392,11 +402,12 @@ class Tensor(Node):
         out = Tensor._make(data)
         if cls.view and np.may_share_memory(data, ts[0].data):
             out._vc, out._base = ts[0]._vc, ts[0]
-        if any(op.needs_grad) and data.dtype.kind == "f":
+        if any(needs) and data.dtype.kind == "f":
             out.requires_grad, out.grad_fn, op.inputs = True, op, tuple(ts)
-            if state.scopes:
-                out.scope = state.scopes
-            op.versions = tuple(t._vc.n for t in ts) + (out._vc.n,)
+            scopes = state.scopes
+            if scopes:
+                out.scope = scopes
+            op.versions = tuple([t._vc.n for t in ts]) + (out._vc.n,)
             if state.anomaly:
                 op.site = autograd.user_site()
         if state.anomaly:

@@ -188,6 +188,8 @@ class Op:
 
     def _check_versions(self, node, parents):
         """A saved tensor changed in place since the op ran: its gradient would be wrong."""
+        if tuple([t._vc.n for t in parents]) + (node._vc.n,) == self.versions:
+            return  # nothing changed (the common case: one comparison, no loop below)
         for i, (t, v) in enumerate(zip(parents + (node,), self.versions, strict=True)):
             is_out = i == len(parents)
             # Linear ops read nothing, but a non-leaf input changed in place is no longer the
