@@ -310,9 +310,9 @@ def test_max_pool_nan_propagates_and_ties_pick_the_first():
                        st.integers(2, 7)),
        seed=st.integers(0, 2**32 - 1), dtype=st.sampled_from([np.float32, np.float64]))
 def test_max_pool_2x2_select_path_matches_the_first_max_rule(values, shape, seed, dtype):
-    """The 2x2 / stride 2 loop picks winners with selects, not branches, and redoes a plane
-    the careful way when it holds a NaN or an inf; on values full of ties (the select path)
-    and of NaNs and infinities (the careful one) it must answer as PyTorch's scan in
+    """The 2x2 / stride 2 loop picks winners with selects, not branches, and takes the
+    careful way for a window holding a NaN (or inf − inf); on values full of ties (the select
+    path) and of NaNs and infinities (the careful one) it must answer as PyTorch's scan in
     row-major order does (``val > maxval || isnan(val)``): the last NaN if there is one, else
     the first of the largest."""
     rng = np.random.default_rng(seed)

@@ -30,21 +30,40 @@ def max_pool_forward(x, out, idx, kh, kw, sh, sw, top, left, dh=1, dw=1):
     """out[n, c, oh, ow] = max of the window; idx (same shape, int32) = its flat h·W + w."""
     N, C, H, W = x.shape
     Ho, Wo = out.shape[2], out.shape[3]
+    # The common 2x2, stride 2, unpadded pool gets its own loop: a tournament of two pairs
+    # written with selects instead of branches. On real activations which of the four wins is
+    # a coin toss, and the general loop's data-dependent branches mispredict about once per
+    # window (measured: 0.13 -> 0.10 ms on (128, 32, 7, 7), 0.36 -> 0.29 ms on (128, 16, 28,
+    # 28), 2 threads). Strict ">" keeps the first of equal values, as the general loop does.
     pairs = (kh == 2 and kw == 2 and sh == 2 and sw == 2 and top == 0 and left == 0
              and dh == 1 and dw == 1)
     for nc in prange(N * C):
         n = nc // C
         c = nc % C
-        # The common 2x2, stride 2, unpadded pool: its full windows first, without branches
-        # (below); if the plane holds a NaN or an inf, the general loop redoes them.
-        full_h = full_w = 0
-        if pairs:
-            full_h, full_w = min(Ho, H // 2), min(Wo, W // 2)
-            if not _pairs_plane(x, out, idx, n, c, full_h, full_w):
-                full_h = full_w = 0
         for oh in range(Ho):
+            ow0 = 0
+            if pairs and 2 * oh + 1 < H:
+                ow0 = min(Wo, W // 2)  # full windows; a ceil-mode edge window goes below
+                h = 2 * oh
+                for ow in range(ow0):
+                    w = 2 * ow
+                    a, b = x[n, c, h, w], x[n, c, h, w + 1]
+                    d, e = x[n, c, h + 1, w], x[n, c, h + 1, w + 1]
+                    top_best, top_arg = max(a, b), h * W + w + (b > a)
+                    low_best, low_arg = max(d, e), (h + 1) * W + w + (e > d)
+                    low_wins = low_best > top_best
+                    best = max(top_best, low_best)
+                    arg = top_arg + low_wins * (low_arg - top_arg)
+                    if a + b + d + e != a + b + d + e:  # a NaN (or inf - inf): the careful way
+                        best, arg = a, h * W + w
+                        for k in range(1, 4):
+                            v = x[n, c, h + k // 2, w + k % 2]
+                            if v > best or v != v:
+                                best, arg = v, (h + k // 2) * W + w + k % 2
+                    out[n, c, oh, ow] = best
+                    idx[n, c, oh, ow] = arg
             h0, h1 = _taps_inside(oh * sh - top, kh, dh, H)
-            for ow in range(full_w if oh < full_h else 0, Wo):
+            for ow in range(ow0, Wo):
                 w0, w1 = _taps_inside(ow * sw - left, kw, dw, W)
                 best = -np.inf
                 arg = h0 * W + w0
@@ -56,31 +75,6 @@ def max_pool_forward(x, out, idx, kh, kw, sh, sw, top, left, dh=1, dw=1):
                             arg = h * W + w
                 out[n, c, oh, ow] = best
                 idx[n, c, oh, ow] = arg
-
-
-@njit(cache=True, inline="always")
-def _pairs_plane(x, out, idx, n, c, full_h, full_w):
-    """The full 2x2 / stride-2 windows of plane (n, c) as a tournament of two pairs written
-    with selects: on real activations which of the four wins is a coin toss, so branches
-    mispredict about once a window. Strict ">" keeps the first of equal values, as the general
-    loop. The NaN test is one sum over the plane instead of one per window (a NaN or an inf
-    makes it NaN; then False: the caller redoes the plane the careful way). Measured on (128,
-    32, 7, 7), 2 threads: 112 → 45 µs; per-window branches: 182 µs on one thread."""
-    W = x.shape[3]
-    acc = x[n, c, 0, 0] - x[n, c, 0, 0]
-    for oh in range(full_h):
-        h = 2 * oh
-        for ow in range(full_w):
-            w = 2 * ow
-            a, b = x[n, c, h, w], x[n, c, h, w + 1]
-            d, e = x[n, c, h + 1, w], x[n, c, h + 1, w + 1]
-            acc += (a + b) + (d + e)
-            top_best, top_arg = max(a, b), h * W + w + (b > a)
-            low_best, low_arg = max(d, e), (h + 1) * W + w + (e > d)
-            low_wins = low_best > top_best
-            out[n, c, oh, ow] = max(top_best, low_best)
-            idx[n, c, oh, ow] = top_arg + low_wins * (low_arg - top_arg)
-    return acc == acc
 
 
 @njit(cache=True, inline="always")
