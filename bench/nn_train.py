@@ -91,7 +91,7 @@ def our_step(name):
                               nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
         loss_fn = F.cross_entropy
     else:
-        lstm = nn.LSTM(1, 32) if name == "lstm" else nn.LSTMCell(1, 32)
+        lstm = nn.LSTM(1, 32, batch_first=True) if name == "lstm" else nn.LSTMCell(1, 32)
         head = nn.Linear(32, 1)
         model = nn.Sequential(lstm, head)  # holds the parameters; forward is below
         loss_fn = F.mse_loss

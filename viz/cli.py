@@ -151,12 +151,12 @@ def tour(args) -> int:
 
     print("\n== 4. A recurrent net unrolled in time ==")
     engine.manual_seed(0)
-    rnn = nn.RNN(1, 3)
+    rnn = nn.RNN(1, 3, batch_first=True)
     seq = np.sin(np.arange(5) * np.pi / 10)[:, None]
     save(viz.draw_unrolled(rnn, seq), "rnn_unrolled.svg")
     save(viz.draw_rolled(rnn), "rnn_rolled.svg")
     engine.manual_seed(0)
-    save(viz.draw_unrolled(nn.LSTM(1, 3), seq), "lstm_unrolled.svg")
+    save(viz.draw_unrolled(nn.LSTM(1, 3, batch_first=True), seq), "lstm_unrolled.svg")
 
     print(f"\n== Files written ({len(written)}) ==")
     for path in written:

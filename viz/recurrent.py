@@ -186,7 +186,7 @@ def draw_unrolled(module, x_seq, max_steps=6, first=3, last=2, show_data=True,
 
     >>> import engine, nn
     >>> _ = engine.manual_seed(0)
-    >>> g = draw_unrolled(nn.RNN(2, 3), np.zeros((4, 2)))
+    >>> g = draw_unrolled(nn.RNN(2, 3, batch_first=True), np.zeros((4, 2)))
     >>> 'digraph' in g.source and 'label="t = 3"' in g.source
     True
     """
@@ -535,7 +535,7 @@ def draw_rolled(module, rankdir="LR") -> Graph:
     picture. ``module`` is an RNN, LSTM, GRU, one of their cells, or a model containing one.
 
     >>> import nn
-    >>> g = draw_rolled(nn.LSTM(2, 3))
+    >>> g = draw_rolled(nn.LSTM(2, 3, batch_first=True))
     >>> 'h_{t−1}' in g.source and 'c_{t−1}' in g.source
     True
     """

@@ -1,10 +1,12 @@
 """Recurrent layers: RNNCell/RNN, LSTMCell/LSTM, GRUCell/GRU (PyTorch's equations and names).
 
 Input is (batch, time, features) (``batch_first=True``, Keras's layout; pass False for
-(time, batch, features)). A layer returns ``(outputs, state)``: outputs (N, T, H) and the final
-state (h (N, H); for LSTM the pair (h, c)). Parameters follow PyTorch's names and layouts
-(``weight_ih_l0`` (G·H, in), ``weight_hh_l0`` (G·H, H), ``bias_ih_l0``, ``bias_hh_l0``; LSTM
-gates i, f, g, o; GRU gates r, z, n) so a PyTorch state dict of the same layer loads.
+(time, batch, features), PyTorch's default: ``nn.RNN/LSTM/GRU`` warn when it is not given,
+as the two layouts have the same shapes and a wrong guess gives wrong numbers silently). A
+layer returns ``(outputs, state)``: outputs (N, T, H) and the final state (h (N, H); for
+LSTM the pair (h, c)). Parameters follow PyTorch's names and layouts (``weight_ih_l0`` (G·H,
+in), ``weight_hh_l0`` (G·H, H), ``bias_ih_l0``, ``bias_hh_l0``; LSTM gates i, f, g, o; GRU
+gates r, z, n) so a PyTorch state dict of the same layer loads.
 
 ``single_bias=True`` keeps one bias vector per layer (``bias_ih``; ``bias_hh`` is None), as
 Keras's SimpleRNN and LSTM have: the same function (the two PyTorch biases only ever appear
@@ -22,6 +24,7 @@ every op of step t into its own cluster.
 """
 from __future__ import annotations
 
+import warnings
 from contextlib import contextmanager
 
 import numpy as np
@@ -203,9 +206,20 @@ class _Recurrent(Module, _CellParams):
     _name = ""
     _gates = 1
 
-    def __init__(self, input_size, hidden_size, bias=True, batch_first=True, stateful=False,
+    def __init__(self, input_size, hidden_size, bias=True, batch_first=None, stateful=False,
                  single_bias=False):
         Module.__init__(self)
+        if batch_first is None:
+            # The one default where stepgrad (the API contract, Keras's layout) and PyTorch
+            # differ, and a wrong guess gives wrong numbers with no error: (T, N, F) input
+            # read as (N, T, F) has the same shapes. So it is said, once per call site.
+            warnings.warn(
+                f"{self._name}: input is read as (batch, time, features) (batch_first=True: "
+                f"stepgrad's default, Keras's layout); PyTorch's default is (time, batch, "
+                f"features). Pass batch_first=True to say so (this warning then goes), or "
+                f"batch_first=False for PyTorch's layout",
+                UserWarning, stacklevel=2 if type(self).__init__ is _Recurrent.__init__ else 3)
+            batch_first = True
         if single_bias and self._gates == 3:
             raise ValueError("GRU: single_bias is not supported: a GRU's recurrent bias sits "
                              "inside r ⊙ (W_hn h + b_hn), so it cannot merge with the input "
@@ -224,6 +238,30 @@ class _Recurrent(Module, _CellParams):
         """(outputs, final state) of the whole sequence run as one op, or None: step by
         step."""
         return None
+
+    def _check_state(self, state, n):
+        """The state as the layer uses it: h, or for an LSTM the pair (h, c), each (batch,
+        hidden). Keras's list forms ([h], [h, c]) are taken; anything else is refused by name
+        (PyTorch's (num_layers, batch, hidden) states included)."""
+        lstm = self._gates == 4
+        if isinstance(state, (tuple, list)) and len(state) == (2 if lstm else 1):
+            parts = tuple(state)
+        elif lstm:
+            raise TypeError(f"{self._name}: the state is the pair (h_0, c_0), got "
+                            f"{type(state).__name__}"
+                            + (f" of {len(state)}" if isinstance(state, (tuple, list)) else ""))
+        else:
+            parts = (state,)
+        want = (n, self.hidden_size)
+        for name, s in zip(("h_0", "c_0")[:len(parts)], parts, strict=True):
+            shape = getattr(s, "shape", None)
+            if shape != want:
+                hint = (" (PyTorch's (num_layers, batch, hidden) layout: stepgrad's recurrent "
+                        "layers have one layer; pass h_0[0])"
+                        if shape is not None and len(shape) == 3 and shape[0] == 1 else "")
+                raise ValueError(f"{self._name}: the initial state {name} must be (batch, "
+                                 f"hidden) = {want}, got {shape}{hint}")
+        return parts if lstm else parts[0]
 
     def _zero_state(self, n, dtype, name="h_0"):
         """A zero initial state (N, H), named as PyTorch's docs name it (h_0, c_0)."""
@@ -244,6 +282,7 @@ class _Recurrent(Module, _CellParams):
                                  f"{_batch(state)}, got batch {n} (call reset_state())")
         if state is None:
             state = self._initial_state(n, x.dtype)
+        state = self._check_state(state, n)
         fused = self._sequence(x, state)
         if fused is not None:
             out, state = fused
@@ -277,7 +316,7 @@ class RNN(_Recurrent):
     """Elman RNN over a sequence: x (N, T, in) → (outputs (N, T, H), h_T (N, H)), with
     ``h_t = act(x_t W_ihᵀ + b_ih + h_{t−1} W_hhᵀ + b_hh)`` (Keras's SimpleRNN, Flux's RNN).
 
-    >>> rnn = RNN(1, 4)
+    >>> rnn = RNN(1, 4, batch_first=True)
     >>> out, h = rnn(engine.zeros(2, 5, 1))
     >>> out.shape, h.shape
     ((2, 5, 4), (2, 4))
@@ -286,7 +325,7 @@ class RNN(_Recurrent):
     _name, _gates = "RNN", 1
 
     def __init__(self, input_size, hidden_size, nonlinearity="tanh", bias=True,
-                 batch_first=True, stateful=False, single_bias=False):
+                 batch_first=None, stateful=False, single_bias=False):
         super().__init__(input_size, hidden_size, bias, batch_first, stateful, single_bias)
         self.nonlinearity = nonlinearity
         self._act = _activation(nonlinearity)
@@ -311,7 +350,7 @@ class LSTM(_Recurrent):
 
     _name, _gates = "LSTM", 4
 
-    def __init__(self, input_size, hidden_size, bias=True, batch_first=True, stateful=False,
+    def __init__(self, input_size, hidden_size, bias=True, batch_first=None, stateful=False,
                  fused=True, single_bias=False):
         super().__init__(input_size, hidden_size, bias, batch_first, stateful, single_bias)
         if fused not in (True, False, "step"):
@@ -341,7 +380,7 @@ def stepwise(layer):
     (``fused='step'``), so each step's ops are recorded in its own ``TimeStep`` scope: for
     pictures of the unrolled net. Other layers already run step by step.
 
-    >>> lstm = LSTM(1, 2)
+    >>> lstm = LSTM(1, 2, batch_first=True)
     >>> with stepwise(lstm):
     ...     lstm.fused
     'step'

@@ -127,7 +127,7 @@ plt.show()
 
 # %%
 engine.manual_seed(0)
-model = SequenceRegressor(nn.RNN(1, 16), 16)
+model = SequenceRegressor(nn.RNN(1, 16, batch_first=True), 16)
 history = nn.fit(model, x_train, y_train, loss="mse",
                  optimizer=nn.optim.Adam(model.parameters(), lr=0.005), epochs=EPOCHS,
                  batch_size=32, validation_data=(x_test, y_test), verbose=0)
@@ -184,7 +184,7 @@ print("the cell keeps no state — the same call twice gives the same h′:",
 # (batch, time, features), here one step.
 
 # %%
-rmodel = nn.RNN(input_size, output_size, stateful=True, single_bias=True)
+rmodel = nn.RNN(input_size, output_size, stateful=True, single_bias=True, batch_first=True)
 rmodel.load_state_dict({"weight_ih_l0": Wxh.data, "weight_hh_l0": Whh.data,
                         "bias_ih_l0": b.data})
 seq = x.reshape(1, 1, input_size)             # one time step
@@ -197,7 +197,7 @@ print("isapprox(model(h, x)[1], rmodel(x)), second call:",
 print("kept state after two calls:", np.round(rmodel.state.data, 4),
       " = cell(x, cell(x, h)):", np.round(cell(x, cell(x, h)).data, 4))
 
-recurrent = nn.RNN(input_size, output_size, stateful=True)   # RNN(input_size, output_size)
+recurrent = nn.RNN(input_size, output_size, stateful=True, batch_first=True)   # RNN(input_size, output_size)
 recurrent(engine.rand(1, 5, input_size))
 print("state kept:", recurrent.state is not None, end="; ")
 recurrent.reset_state()                                      # Flux.reset!(recurrent)
@@ -212,7 +212,7 @@ print("after reset_state():", recurrent.state, "(the next call starts from zeros
 
 # %%
 engine.manual_seed(1)
-stateful = nn.RNN(1, 8, stateful=True)
+stateful = nn.RNN(1, 8, stateful=True, batch_first=True)
 head = nn.Linear(8, 1)
 params = list(stateful.parameters()) + list(head.parameters())
 opt = nn.optim.Adam(params, lr=0.01)
@@ -443,7 +443,7 @@ viz.draw_rolled(sine_model[0])
 viz.draw_unrolled(sine_model, np.sin(x_axis[:4])[:, None])
 
 # %%
-viz.draw_unrolled(nn.LSTM(1, 2), np.sin(x_axis[:12])[:, None])
+viz.draw_unrolled(nn.LSTM(1, 2, batch_first=True), np.sin(x_axis[:12])[:, None])
 
 # %% [markdown]
 # ## An LSTM on (samples, timesteps, features) input
@@ -465,7 +465,7 @@ def adding_problem(n, steps=50, seed=0):
 xa, ya = adding_problem(256 if FAST else 2000)
 xa_test, ya_test = adding_problem(200, seed=1)
 engine.manual_seed(3)
-lstm_model = SequenceRegressor(nn.LSTM(2, 32), 32)
+lstm_model = SequenceRegressor(nn.LSTM(2, 32, batch_first=True), 32)
 print(nn.summary(lstm_model, (50, 2)))
 hist = nn.fit(lstm_model, xa, ya, loss="mse",
               optimizer=nn.optim.Adam(lstm_model.parameters(), lr=0.005),

@@ -400,8 +400,8 @@ model_lstm.summary()
 print(f"\n{'':34}{'stepgrad':>9}{'Keras':>8}")
 print(f"{'LSTM(32) on (50, 2)':34}{sum(p.data.size for p in model_lstm[0].parameters()):>9,}{4480:>8,}")
 print(f"{'Dense(1)':34}{sum(p.data.size for p in model_lstm[1].parameters()):>9,}{33:>8,}")
-for label, layer in (("nn.LSTM(2, 32) (PyTorch: 2 biases)", nn.LSTM(2, 32)),
-                     ("nn.LSTM(2, 32, single_bias=True)", nn.LSTM(2, 32, single_bias=True))):
+for label, layer in (("nn.LSTM(2, 32) (PyTorch: 2 biases)", nn.LSTM(2, 32, batch_first=True)),
+                     ("nn.LSTM(2, 32, single_bias=True)", nn.LSTM(2, 32, single_bias=True, batch_first=True))):
     print(f"{label:34}{sum(p.data.size for p in layer.parameters()):>9,}")
 batch = engine.randn(16, 50, 2)
 print("\na batch (16, 50, 2) →", model_lstm(batch).shape)

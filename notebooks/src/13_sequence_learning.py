@@ -91,7 +91,7 @@ viz.draw_graph(v3)
 # four months it is the chain above.
 
 # %%
-deposit = nn.RNN(1, 1, nonlinearity="linear", bias=False)
+deposit = nn.RNN(1, 1, nonlinearity="linear", bias=False, batch_first=True)
 deposit.load_state_dict({"weight_ih_l0": np.array([[1.0]], np.float32),
                          "weight_hh_l0": np.array([[1.01]], np.float32)})
 x_months = np.array([[1000.0], [0.0], [0.0], [0.0]], np.float32)  # (T, features)
@@ -112,7 +112,7 @@ viz.draw_unrolled(deposit, x_months)
 
 # %%
 engine.manual_seed(0)
-rnn = nn.RNN(2, 3, bias=False)        # 2 inputs, a memory of 3 units
+rnn = nn.RNN(2, 3, bias=False, batch_first=True)        # 2 inputs, a memory of 3 units
 head = nn.Linear(3, 1, bias=False)    # o_t = V s_t
 x_seq = np.random.default_rng(0).normal(size=(3, 2)).astype(np.float32)  # x at t−1, t, t+1
 s_all, _ = rnn(Tensor(x_seq[None]))
@@ -159,9 +159,9 @@ def count(module):
 
 print(f"{'T':>6} | {'RNN(1→8)+Linear':>16} | {'MLP T→8→1':>10} | {'own weights per step':>21}")
 for T in (10, 100, 1000):
-    rnn_params = count(nn.RNN(1, 8, single_bias=True)) + count(nn.Linear(8, 1))
+    rnn_params = count(nn.RNN(1, 8, single_bias=True, batch_first=True)) + count(nn.Linear(8, 1))
     mlp_params = count(nn.Sequential(nn.Linear(T, 8), nn.Tanh(), nn.Linear(8, 1)))
-    unshared = T * (count(nn.RNN(1, 8, single_bias=True))) + count(nn.Linear(8, 1))
+    unshared = T * (count(nn.RNN(1, 8, single_bias=True, batch_first=True))) + count(nn.Linear(8, 1))
     print(f"{T:>6} | {rnn_params:>16,} | {mlp_params:>10,} | {unshared:>21,}")
 
 # %% [markdown]
@@ -174,7 +174,7 @@ for T in (10, 100, 1000):
 # %%
 engine.manual_seed(1)
 T = 5
-cell = nn.RNN(1, 3, single_bias=True)
+cell = nn.RNN(1, 3, single_bias=True, batch_first=True)
 xs = np.random.default_rng(2).normal(size=(1, T, 1)).astype(np.float32)  # (1, T, 1)
 target = np.float32(0.5)
 _, h_last = cell(Tensor(xs))
@@ -265,7 +265,7 @@ L = 20
 engine.manual_seed(0)
 k1 = Tensor(rng.normal(size=(1, 1, 3)).astype(np.float32))
 k2 = Tensor(rng.normal(size=(1, 1, 3)).astype(np.float32))
-recurrent = nn.RNN(1, 4, single_bias=True)
+recurrent = nn.RNN(1, 4, single_bias=True, batch_first=True)
 
 
 def last_output_gradient(f):

@@ -149,11 +149,11 @@ def layer_cases():
         ("tanh", lambda: nn.Tanh(), (4, 7)),
         ("softmax", lambda: nn.Softmax(dim=1), (4, 7, 2)),
         ("identity", lambda: nn.Identity(), (4, 7)),
-        ("rnn", lambda: nn.RNN(3, 5), (2, 6, 3)),
+        ("rnn", lambda: nn.RNN(3, 5, batch_first=True), (2, 6, 3)),
         ("rnn_relu_time_first", lambda: nn.RNN(3, 5, nonlinearity="relu", batch_first=False),
          (6, 2, 3)),
-        ("lstm", lambda: nn.LSTM(3, 4), (2, 5, 3)),
-        ("gru", lambda: nn.GRU(3, 4, bias=False), (2, 5, 3)),
+        ("lstm", lambda: nn.LSTM(3, 4, batch_first=True), (2, 5, 3)),
+        ("gru", lambda: nn.GRU(3, 4, bias=False, batch_first=True), (2, 5, 3)),
         ("rnn_cell", lambda: nn.RNNCell(3, 4), (2, 3)),
         ("lstm_cell", lambda: nn.LSTMCell(3, 4), (2, 3)),
         ("gru_cell", lambda: nn.GRUCell(3, 4), (2, 3)),
@@ -258,7 +258,7 @@ def test_untranslatable_modules_are_refused_by_name():
     with pytest.raises(TypeError, match=r"b4 is a Sequential|ResidualBlock"):
         nn.to_torch(nn.models.resnet(blocks=1))
     with pytest.raises(TypeError, match="stateful=True"):
-        nn.to_torch(nn.Sequential(nn.RNN(2, 3, stateful=True)))
+        nn.to_torch(nn.Sequential(nn.RNN(2, 3, stateful=True, batch_first=True)))
     with pytest.raises(TypeError, match="padding='same' with stride 2"):
         nn.to_torch(nn.Conv2d(1, 2, 3, stride=2, padding="same"))
 
@@ -269,7 +269,7 @@ def test_untranslatable_modules_are_refused_by_name():
     with pytest.raises(TypeError, match="MyLinear overrides forward"):
         nn.to_torch(MyLinear(2, 2))
     with pytest.raises(TypeError, match="one-layer, unidirectional"):
-        nn.from_torch(torch.nn.LSTM(2, 3, bidirectional=True))
+        nn.from_torch(torch.nn.LSTM(2, 3, bidirectional=True, batch_first=True))
     with pytest.raises(TypeError, match="without dim"):
         nn.from_torch(torch.nn.Softmax())
     with pytest.raises(TypeError, match="torch.nn.modules.*ELU"):
@@ -327,7 +327,8 @@ def test_export_onnx_refuses_what_it_cannot_translate(tmp_path):
         nn.export_onnx(nn.models.resnet(blocks=1), np.zeros((1, 1, 8, 8), np.float32),
                        tmp_path / "r.onnx")
     with pytest.raises(TypeError, match="LSTM, which cannot be exported"):
-        nn.export_onnx(nn.LSTM(2, 3), np.zeros((1, 4, 2), np.float32), tmp_path / "l.onnx")
+        nn.export_onnx(nn.LSTM(2, 3, batch_first=True), np.zeros((1, 4, 2), np.float32),
+                       tmp_path / "l.onnx")
     assert list(tmp_path.iterdir()) == []
 
 

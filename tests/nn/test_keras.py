@@ -297,13 +297,14 @@ def test_lstm_32_on_50_by_2_has_4480_parameters():
     assert [r[3] for r in s.rows] == [4480, 33] and s.total_params == 4513
     assert [r[2] for r in s.rows] == ["(None, 32)", "(None, 1)"]
     # PyTorch's layout has two biases: 4,608; single_bias gives Keras's count.
-    assert sum(p.numel() for p in nn.LSTM(2, 32).parameters()) == 4608
-    assert sum(p.numel() for p in nn.LSTM(2, 32, single_bias=True).parameters()) == 4480
+    assert sum(p.numel() for p in nn.LSTM(2, 32, batch_first=True).parameters()) == 4608
+    layer = nn.LSTM(2, 32, single_bias=True, batch_first=True)
+    assert sum(p.numel() for p in layer.parameters()) == 4480
 
 
 def test_pytorch_lstm_count_is_4608():
     torch = pytest.importorskip("torch")
-    assert sum(p.numel() for p in torch.nn.LSTM(2, 32).parameters()) == 4608
+    assert sum(p.numel() for p in torch.nn.LSTM(2, 32, batch_first=True).parameters()) == 4608
 
 
 def test_stock_example_simplernn_4_dense_1_has_29_parameters():
@@ -397,7 +398,7 @@ def test_sine_rnn_reproduced_by_hand_from_get_weights():
 
 def test_gru_refuses_single_bias_and_keras_lstm_options():
     with pytest.raises(ValueError, match="GRU: single_bias is not supported"):
-        nn.GRU(2, 3, single_bias=True)
+        nn.GRU(2, 3, single_bias=True, batch_first=True)
     with pytest.raises(ValueError, match="recurrent_activation='sigmoid'"):
         nn.keras.layers.LSTM(4, recurrent_activation="hard_sigmoid")
     with pytest.raises(ValueError, match=r"\(batch, timesteps, features\)"):
@@ -469,7 +470,7 @@ def zoo():
         nn.Sequential(nn.Conv2d(1, 2, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
                       nn.Flatten(), nn.Linear(2 * 2 * 2, 2), nn.Softmax(dim=1)),
         nn.models.seed_cnn(),
-        nn.LSTM(3, 4, single_bias=True),
+        nn.LSTM(3, 4, single_bias=True, batch_first=True),
     ]
 
 

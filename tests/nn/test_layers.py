@@ -175,9 +175,11 @@ def test_cells_gradcheck(make):
 
 
 @pytest.mark.parametrize("make", [
-    lambda: nn.RNN(2, 3), lambda: nn.RNN(2, 3, nonlinearity="linear"), lambda: nn.LSTM(2, 3),
-    lambda: nn.GRU(2, 3), lambda: nn.LSTM(2, 3, batch_first=False),
-    lambda: nn.LSTM(2, 3, fused=False),
+    lambda: nn.RNN(2, 3, batch_first=True),
+    lambda: nn.RNN(2, 3, nonlinearity="linear", batch_first=True),
+    lambda: nn.LSTM(2, 3, batch_first=True),
+    lambda: nn.GRU(2, 3, batch_first=True), lambda: nn.LSTM(2, 3, batch_first=False),
+    lambda: nn.LSTM(2, 3, fused=False, batch_first=True),
 ])
 def test_recurrent_layers_gradcheck(make):
     engine.manual_seed(3)
@@ -193,7 +195,8 @@ def test_fused_lstm_equals_gate_by_gate(cls, x_shape):
     results = []
     for fused in ((True, "step", False) if cls is nn.LSTM else (True, False)):
         engine.manual_seed(5)
-        layer = f64(cls(2, 4, fused=fused))
+        kw = {"batch_first": True} if cls is nn.LSTM else {}
+        layer = f64(cls(2, 4, fused=fused, **kw))
         x = x64(*x_shape, seed=6)
         out = layer(x)
         h, c = out[1] if cls is nn.LSTM else out
@@ -206,7 +209,7 @@ def test_fused_lstm_equals_gate_by_gate(cls, x_shape):
 
 
 def test_lstm_runs_the_sequence_as_one_op_and_stepwise_for_pictures():
-    lstm = nn.LSTM(2, 3)
+    lstm = nn.LSTM(2, 3, batch_first=True)
     x = engine.zeros(4, 6, 2)
     out, (h, c) = lstm(x)
     assert h.grad_fn.inputs[0].grad_fn.name == "lstm"  # h_T is a slice of the one op
@@ -215,25 +218,26 @@ def test_lstm_runs_the_sequence_as_one_op_and_stepwise_for_pictures():
         _, (h2, c2) = lstm(x)
     assert lstm.fused is True and h2.grad_fn.name == "lstm_h" and c2.grad_fn.name == "lstm_c"
     engine.manual_seed(1)  # float32, random: the one op computes the step ops' very bits
-    lstm, x = nn.LSTM(3, 16), engine.tensor(np.random.default_rng(0).standard_normal((8, 20, 3)))
+    lstm = nn.LSTM(3, 16, batch_first=True)
+    x = engine.tensor(np.random.default_rng(0).standard_normal((8, 20, 3)))
     out, (h, c) = lstm(x)
     with nn.layers.recurrent.stepwise(lstm):
         out2, (h2, c2) = lstm(x)
     np.testing.assert_array_equal(out.data, out2.data)
     np.testing.assert_array_equal(c.data, c2.data)
-    half = nn.LSTM(2, 3).to(np.float16)  # step by step: the op's loops take f32/f64
+    half = nn.LSTM(2, 3, batch_first=True).to(np.float16)  # step by step: kernels take f32/64
     _, (h3, _) = half(engine.zeros(4, 6, 2, dtype=np.float16))
     assert h3.grad_fn.name == "lstm_h" and h3.dtype == np.float16
     with pytest.raises(ValueError, match="LSTM: fused must be True .*'step' .*False.*got 'seq'"):
-        nn.LSTM(2, 3, fused="seq")
+        nn.LSTM(2, 3, fused="seq", batch_first=True)
     # Second derivatives: the fused ops say what to do instead, and that works.
     x = engine.tensor(np.random.default_rng(1).standard_normal((2, 4, 2)), dtype=np.float64,
                       requires_grad=True)
     for fused in (True, "step"):
-        _, (h, _) = f64(nn.LSTM(2, 3, fused=fused))(x)
+        _, (h, _) = f64(nn.LSTM(2, 3, fused=fused, batch_first=True))(x)
         with pytest.raises(RuntimeError, match=r"not twice differentiable.*fused=False"):
             engine.grad(h.sum(), [x], create_graph=True)
-    _, (h, _) = f64(nn.LSTM(2, 3, fused=False))(x)
+    _, (h, _) = f64(nn.LSTM(2, 3, fused=False, batch_first=True))(x)
     (gx,) = engine.grad(h.sum(), [x], create_graph=True)
     assert gx.requires_grad
 
@@ -246,7 +250,7 @@ def test_lstm_matches_torch_values_and_gradients(fused, kw):
     the initial state and every parameter, for a loss reading all of them."""
     torch = pytest.importorskip("torch", reason="torch is not installed")
     engine.manual_seed(7)
-    ours = f64(nn.LSTM(3, 4, fused=fused, **kw))
+    ours = f64(nn.LSTM(3, 4, fused=fused, **{"batch_first": True, **kw}))
     theirs = torch.nn.LSTM(3, 4, batch_first=kw.get("batch_first", True),
                            bias=kw.get("bias", True)).double()
     with torch.no_grad():
@@ -269,9 +273,37 @@ def test_lstm_matches_torch_values_and_gradients(fused, kw):
         np.testing.assert_allclose(a, b.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
+def test_recurrent_layers_say_which_layout_they_read(cls):
+    """PyTorch reads (time, batch, features) by default, stepgrad (the API contract, Keras)
+    (batch, time, features): the same shapes, so a silent guess would give wrong numbers.
+    Without batch_first the layer warns, pointing at the caller's line; with it, nothing.
+    PyTorch-shaped (num_layers, batch, hidden) states are refused, saying what to pass."""
+    import warnings
+    with pytest.warns(UserWarning, match=r"\(batch, time, features\).*PyTorch's default is "
+                                         r"\(time, batch, features\).*batch_first=True") as rec:
+        layer = cls(2, 3)
+    assert rec[0].filename == __file__
+    assert layer.batch_first is True
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cls(2, 3, batch_first=True), cls(2, 3, batch_first=False)
+    x, h0 = engine.zeros(4, 5, 2), engine.zeros(1, 4, 3)
+    state = (h0, h0) if cls is nn.LSTM else h0
+    with pytest.raises(ValueError, match=r"h_0 must be \(batch, hidden\) = \(4, 3\), got "
+                                         r"\(1, 4, 3\) \(PyTorch's .*pass h_0\[0\]"):
+        layer(x, state)
+    ok = (engine.zeros(4, 3), engine.zeros(4, 3)) if cls is nn.LSTM else [engine.zeros(4, 3)]
+    assert layer(x, ok)[0].shape == (4, 5, 3)  # Keras's list form of a state is taken
+    if cls is nn.LSTM:
+        with pytest.raises(TypeError, match=r"LSTM: the state is the pair \(h_0, c_0\), got "
+                                            r"Tensor"):
+            layer(x, engine.zeros(4, 3))
+
+
 def test_rnn_matches_its_equation_by_hand():
     engine.manual_seed(4)
-    rnn = f64(nn.RNN(1, 2))
+    rnn = f64(nn.RNN(1, 2, batch_first=True))
     x = np.array([[[0.5], [-1.0], [2.0]]])
     out, h = rnn(engine.tensor(x, dtype=np.float64))
     W, U = rnn.weight_ih_l0.data, rnn.weight_hh_l0.data
@@ -285,7 +317,7 @@ def test_rnn_matches_its_equation_by_hand():
 
 def test_stateful_rnn_keeps_state_until_reset():
     engine.manual_seed(5)
-    rnn = nn.RNN(1, 3, stateful=True)
+    rnn = nn.RNN(1, 3, stateful=True, batch_first=True)
     x = engine.randn(2, 4, 1)
     _, h1 = rnn(x)
     _, h2 = rnn(x)
@@ -299,11 +331,11 @@ def test_stateful_rnn_keeps_state_until_reset():
 
 def test_recurrent_input_errors():
     with pytest.raises(ValueError, match=r"LSTM: expected \(batch, time, features\)"):
-        nn.LSTM(2, 3)(engine.zeros(4, 2))
+        nn.LSTM(2, 3, batch_first=True)(engine.zeros(4, 2))
     with pytest.raises(ValueError, match="LSTM: input of shape .* has 5 features"):
-        nn.LSTM(2, 3)(engine.zeros(4, 3, 5))
+        nn.LSTM(2, 3, batch_first=True)(engine.zeros(4, 3, 5))
     with pytest.raises(ValueError, match="nonlinearity"):
-        nn.RNN(1, 1, nonlinearity="cube")
+        nn.RNN(1, 1, nonlinearity="cube", batch_first=True)
 
 
 @pytest.mark.skipif(not __import__("importlib").util.find_spec("torch"), reason="torch absent")
@@ -311,7 +343,7 @@ def test_recurrent_input_errors():
 def test_recurrent_layers_match_torch_with_copied_weights(name):
     import torch
     engine.manual_seed(6)
-    ours = getattr(nn, name)(3, 4)
+    ours = getattr(nn, name)(3, 4, batch_first=True)
     theirs = getattr(torch.nn, name)(3, 4, batch_first=True)
     theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((2, 5, 3)).astype(np.float32)

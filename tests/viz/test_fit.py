@@ -74,7 +74,8 @@ def test_the_seed_cnn_fits_with_every_parameter_named():
 
 def test_a_five_step_unrolled_lstm_fits_with_its_weights_named():
     engine.manual_seed(0)
-    g = viz.draw_unrolled(nn.LSTM(1, 3), np.sin(np.arange(5) * np.pi / 10)[:, None])
+    g = viz.draw_unrolled(nn.LSTM(1, 3, batch_first=True),
+                          np.sin(np.arange(5) * np.pi / 10)[:, None])
     svg = assert_legible(g, ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"])
     assert all(f"t = {t}" in svg for t in range(5))
 

@@ -20,7 +20,7 @@ from .helpers import cells, edges, needs_dot, nodes, svg_font_sizes, svg_scale, 
 
 def unrolled(cls=nn.RNN, T=4, F=2, H=3, seed=0, layer_kw=None, **kw):
     engine.manual_seed(seed)
-    layer = cls(F, H, **(layer_kw or {}))
+    layer = cls(F, H, **{"batch_first": True, **(layer_kw or {})})
     x = np.random.default_rng(seed).normal(size=(T, F)).astype(np.float32)
     kw.setdefault("fit", False)
     return layer, viz.draw_unrolled(layer, x, **kw)
@@ -159,7 +159,7 @@ def test_model_containing_a_recurrent_layer_and_input_shapes():
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
-            self.rnn = nn.GRU(2, 3)
+            self.rnn = nn.GRU(2, 3, batch_first=True)
             self.fc = nn.Linear(3, 1)
 
         def forward(self, x):
@@ -185,7 +185,7 @@ def test_model_containing_a_recurrent_layer_and_input_shapes():
 
 
 def test_drawing_does_not_change_a_stateful_layer():
-    layer = nn.LSTM(2, 3, stateful=True)
+    layer = nn.LSTM(2, 3, stateful=True, batch_first=True)
     viz.draw_unrolled(layer, np.ones((3, 2)))
     assert layer.state is None
     layer(engine.ones(1, 3, 2))
@@ -208,7 +208,7 @@ def test_level_step_draws_one_box_per_step_with_its_equations():
 @pytest.mark.parametrize("cls,states", [(nn.RNN, ["h"]), (nn.LSTM, ["h", "c"]),
                                         (nn.GRU, ["h"]), (nn.LSTMCell, ["h", "c"])])
 def test_draw_rolled_has_the_cell_weights_and_recurrence_edges(cls, states):
-    layer = cls(2, 3)
+    layer = cls(2, 3) if cls is nn.LSTMCell else cls(2, 3, batch_first=True)
     g = viz.draw_rolled(layer)
     recurrence = [(t, h, a) for t, h, a in edges(g) if "t−1" in a]
     assert sorted(re.search(r'label="(\w)_', a).group(1) for _, _, a in recurrence) == \
@@ -223,10 +223,10 @@ def test_draw_rolled_has_the_cell_weights_and_recurrence_edges(cls, states):
 
 def test_draw_rolled_names_weights_inside_a_model():
     model = nn.Sequential(nn.Linear(2, 2))
-    model.add_module("rnn", nn.RNN(2, 4, nonlinearity="relu"))
+    model.add_module("rnn", nn.RNN(2, 4, nonlinearity="relu", batch_first=True))
     g = viz.draw_rolled(model)
     assert "rnn.weight_ih_l0" in g.source and "h_t = relu(x_t W_ihᵀ" in g.source
-    linear = viz.draw_rolled(nn.RNN(1, 1, nonlinearity="linear")).source
+    linear = viz.draw_rolled(nn.RNN(1, 1, nonlinearity="linear", batch_first=True)).source
     assert "h_t = x_t W_ihᵀ + b_ih + h_{t−1} W_hhᵀ + b_hh\\l" in linear
     with pytest.raises(TypeError):
         viz.draw_rolled(nn.Linear(2, 2))
@@ -279,7 +279,8 @@ def test_time_runs_left_to_right_and_no_edge_crosses_a_label(cls, T):
 @needs_dot
 def test_a_five_step_lstm_fits_the_box_with_every_step_drawn():
     engine.manual_seed(0)
-    g = viz.draw_unrolled(nn.LSTM(1, 3), np.sin(np.arange(5) * np.pi / 10)[:, None])
+    g = viz.draw_unrolled(nn.LSTM(1, 3, batch_first=True),
+                          np.sin(np.arange(5) * np.pi / 10)[:, None])
     svg = g.svg()
     w, h = svg_size(svg)
     assert w <= 1600 and h <= 1000, (w, h)
@@ -289,14 +290,14 @@ def test_a_five_step_lstm_fits_the_box_with_every_step_drawn():
         assert name in svg
     # A GRU step is taller: the picture still fits, one box per step, and says so.
     engine.manual_seed(0)
-    gru = viz.draw_unrolled(nn.GRU(1, 3), np.zeros((5, 1)))
+    gru = viz.draw_unrolled(nn.GRU(1, 3, batch_first=True), np.zeros((5, 1)))
     w, h = svg_size(gru.svg())
     assert w <= 1600 and h <= 1000
     assert "level='step'" in gru.source or "are drawn" in gru.source
 
 
 def test_hidden_size_one_start_state_is_not_mistaken_for_a_constant():
-    layer = nn.RNN(1, 1, nonlinearity="linear")
+    layer = nn.RNN(1, 1, nonlinearity="linear", batch_first=True)
     g = viz.draw_unrolled(layer, np.sin(np.arange(4.0))[:, None], fit=False)
     assert len(boxes_titled(g, "h₋₁, before t = 0")) == 1
     assert "h₋₁ ·" in g.source
@@ -304,13 +305,13 @@ def test_hidden_size_one_start_state_is_not_mistaken_for_a_constant():
 
 
 @pytest.mark.parametrize("make, kind, terms", [
-    (lambda: nn.RNN(1, 2), "RNN", ["b_ih", "b_hh"]),
-    (lambda: nn.RNN(1, 2, single_bias=True), "RNN", ["b_ih"]),
-    (lambda: nn.RNN(1, 2, bias=False), "RNN", []),
+    (lambda: nn.RNN(1, 2, batch_first=True), "RNN", ["b_ih", "b_hh"]),
+    (lambda: nn.RNN(1, 2, single_bias=True, batch_first=True), "RNN", ["b_ih"]),
+    (lambda: nn.RNN(1, 2, bias=False, batch_first=True), "RNN", []),
     (lambda: nn.keras.layers.SimpleRNN(3, input_shape=(4, 1)), "RNN", ["b_ih"]),
     (lambda: nn.keras.layers.SimpleRNN(3, use_bias=False, input_shape=(4, 1)), "RNN", []),
     (lambda: nn.keras.layers.LSTM(2, input_shape=(3, 1)), "LSTM", ["b_ih"]),
-    (lambda: nn.GRU(1, 2), "GRU", ["b_ir", "b_hr"]),
+    (lambda: nn.GRU(1, 2, batch_first=True), "GRU", ["b_ir", "b_hr"]),
 ])
 def test_keras_layers_are_drawn_with_the_bias_terms_they_have(make, kind, terms):
     # Keras-style layers (SimpleRNN, nn.keras.layers.LSTM) are drawn as their kind, and an
