@@ -202,13 +202,43 @@ class GRUCell(Module, _CellParams):
 
 
 # ------------------------------------------------------------------------------------ layers
+def _pytorch_only_defaults(name, num_layers, dropout, bidirectional, proj_size, device):
+    """PyTorch's constructor arguments that stepgrad takes only at their defaults: anything
+    else is refused with what to write instead (``nn.LSTM(10, 20, 2)``, PyTorch's own first
+    example, would otherwise be a one-layer LSTM with ``bias=2``)."""
+    if num_layers != 1:
+        raise NotImplementedError(
+            f"{name}: num_layers={num_layers!r}: stepgrad's recurrent layers have one layer. "
+            f"Stack them: l1 = nn.{name}(in, hidden, batch_first=True); l2 = nn.{name}(hidden, "
+            f"hidden, batch_first=True); out, _ = l2(l1(x)[0])")
+    if bidirectional:
+        raise NotImplementedError(
+            f"{name}: bidirectional=True is not supported: run a second layer on x.flip(1) "
+            f"and concatenate the outputs (the second one flipped back) on the last dim")
+    if proj_size:
+        raise NotImplementedError(f"{name}: proj_size={proj_size!r} is not supported")
+    if dropout:
+        # PyTorch's behaviour: dropout acts between stacked layers, so with one it does nothing.
+        warnings.warn(f"{name}: dropout={dropout!r} does nothing with one layer (PyTorch's "
+                      f"dropout acts between stacked layers; it warns the same)", UserWarning,
+                      stacklevel=4)
+    if device not in (None, "cpu") and str(device) != "cpu":
+        raise ValueError(f"{name}: stepgrad runs on the CPU only, got device={device!r}")
+
+
 class _Recurrent(Module, _CellParams):
     _name = ""
     _gates = 1
 
-    def __init__(self, input_size, hidden_size, bias=True, batch_first=None, stateful=False,
-                 single_bias=False):
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=None,
+                 dropout=0.0, bidirectional=False, *, stateful=False, single_bias=False,
+                 device=None, dtype=None, proj_size=0):
+        """PyTorch's positional order (input_size, hidden_size, num_layers, bias, batch_first,
+        dropout, bidirectional); stepgrad's own options are keyword-only."""
         Module.__init__(self)
+        _pytorch_only_defaults(self._name, num_layers, dropout, bidirectional, proj_size,
+                               device)
+        self.num_layers, self.dropout, self.bidirectional = 1, float(dropout), False
         if batch_first is None:
             # The one default where stepgrad (the API contract, Keras's layout) and PyTorch
             # differ, and a wrong guess gives wrong numbers with no error: (T, N, F) input
@@ -218,7 +248,7 @@ class _Recurrent(Module, _CellParams):
                 f"stepgrad's default, Keras's layout); PyTorch's default is (time, batch, "
                 f"features). Pass batch_first=True to say so (this warning then goes), or "
                 f"batch_first=False for PyTorch's layout",
-                UserWarning, stacklevel=2 if type(self).__init__ is _Recurrent.__init__ else 3)
+                UserWarning, stacklevel=3)  # the line that made nn.RNN/LSTM/GRU
             batch_first = True
         if single_bias and self._gates == 3:
             raise ValueError("GRU: single_bias is not supported: a GRU's recurrent bias sits "
@@ -228,6 +258,8 @@ class _Recurrent(Module, _CellParams):
         self._make_params(input_size, hidden_size, self._gates, bias, suffix="_l0",
                           single_bias=single_bias)
         self.batch_first, self.stateful = batch_first, stateful
+        if dtype is not None:
+            self.to(dtype)
         self.state = None
 
     def reset_state(self):
@@ -324,9 +356,12 @@ class RNN(_Recurrent):
 
     _name, _gates = "RNN", 1
 
-    def __init__(self, input_size, hidden_size, nonlinearity="tanh", bias=True,
-                 batch_first=None, stateful=False, single_bias=False):
-        super().__init__(input_size, hidden_size, bias, batch_first, stateful, single_bias)
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+                 batch_first=None, dropout=0.0, bidirectional=False, *, stateful=False,
+                 single_bias=False, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, stateful=stateful, single_bias=single_bias,
+                         device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
         self._act = _activation(nonlinearity)
 
@@ -350,9 +385,13 @@ class LSTM(_Recurrent):
 
     _name, _gates = "LSTM", 4
 
-    def __init__(self, input_size, hidden_size, bias=True, batch_first=None, stateful=False,
-                 fused=True, single_bias=False):
-        super().__init__(input_size, hidden_size, bias, batch_first, stateful, single_bias)
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=None,
+                 dropout=0.0, bidirectional=False, proj_size=0, *, stateful=False, fused=True,
+                 single_bias=False, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, stateful=stateful, single_bias=single_bias,
+                         device=device, dtype=dtype, proj_size=proj_size)
+        self.proj_size = 0
         if fused not in (True, False, "step"):
             raise ValueError(f"LSTM: fused must be True (one op for the sequence), 'step' (two "
                              f"ops a step) or False (one op per gate), got {fused!r}")
@@ -402,6 +441,13 @@ class GRU(_Recurrent):
 
     _name, _gates = "GRU", 3
     _input_part = GRUCell._input_part
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=None,
+                 dropout=0.0, bidirectional=False, *, stateful=False, single_bias=False,
+                 device=None, dtype=None):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, stateful=stateful, single_bias=single_bias,
+                         device=device, dtype=dtype)
 
     def _initial_state(self, n, dtype):
         return self._zero_state(n, dtype)

@@ -301,6 +301,35 @@ def test_recurrent_layers_say_which_layout_they_read(cls):
             layer(x, engine.zeros(4, 3))
 
 
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
+def test_recurrent_layers_take_pytorchs_constructor_arguments(cls):
+    """PyTorch's positional order (the third argument is num_layers: PyTorch's docs open
+    with nn.LSTM(10, 20, 2)); what stepgrad cannot build is refused saying what to write."""
+    kw = {"batch_first": True}
+    assert cls(10, 20, 1, **kw).num_layers == 1
+    with pytest.raises(NotImplementedError, match=rf"num_layers=2: .*one layer\. Stack them: "
+                                                  rf"l1 = nn\.{cls.__name__}\(in, hidden"):
+        cls(10, 20, 2, **kw)
+    with pytest.raises(NotImplementedError, match="bidirectional=True .*x.flip"):
+        cls(10, 20, bidirectional=True, **kw)
+    with pytest.warns(UserWarning, match=r"dropout=0.5 does nothing with one layer") as rec:
+        cls(10, 20, dropout=0.5, **kw)
+    assert rec[0].filename == __file__
+    layer = cls(10, 20, dtype=np.float64, device="cpu", **kw)
+    assert {p.dtype for p in layer.parameters()} == {np.dtype(np.float64)}
+    with pytest.raises(ValueError, match="CPU only, got device='cuda'"):
+        cls(10, 20, device="cuda", **kw)
+    if cls is nn.RNN:  # PyTorch's order: num_layers, then nonlinearity, then bias
+        assert cls(10, 20, 1, "relu", False, **kw).bias_ih_l0 is None
+    else:
+        assert cls(10, 20, 1, False, **kw).bias_ih_l0 is None
+    if cls is nn.LSTM:
+        with pytest.raises(NotImplementedError, match="proj_size=4"):
+            cls(10, 20, proj_size=4, **kw)
+    with pytest.raises(TypeError):  # stepgrad's own options are keyword-only
+        cls(10, 20, 1, True, True, 0.0, False, 0, True)
+
+
 def test_rnn_matches_its_equation_by_hand():
     engine.manual_seed(4)
     rnn = f64(nn.RNN(1, 2, batch_first=True))
