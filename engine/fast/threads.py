@@ -19,6 +19,11 @@ once by ``configure()`` when ``engine`` is imported:
    already started by the user's own parallel code. Numba's thread count
    (``NUMBA_NUM_THREADS``, ``numba.set_num_threads``) is the user's too.
 
+4. A kernel call on small arrays (fewer than ``kernels.SERIAL_BELOW`` = 65,536 elements in
+   all) runs on the calling thread alone (``one_thread``): waking the sleeping second thread
+   costs ~45 µs on a 2-core VM whose other vCPU is idle (1 µs on one thread), more than the
+   work. The direct 3×3 convolution runs each pass as one parallel region for the same reason.
+
 numpy's BLAS is never touched: no thread limits, no environment variables, so importing
 stepgrad does not change how the user's own numpy code performs. The direct convolution
 kernels need no BLAS, so a CNN's convolutions no longer hand over between the two pools.
