@@ -7,6 +7,8 @@ it is an error here.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 import engine
@@ -39,22 +41,35 @@ def leaky_relu(x, negative_slope=0.01): return x.leaky_relu(negative_slope)
 
 def softmax(x, dim=None, *, axis=None):
     """``e^(x_i) / Σ_j e^(x_j)`` along ``dim`` (PyTorch; ``axis=`` numpy's name; default -1)."""
-    return x.softmax(_dim("softmax", dim, axis))
+    return x.softmax(_dim("softmax", dim, axis, x.ndim))
 
 
 def log_softmax(x, dim=None, *, axis=None):
-    return x.log_softmax(_dim("log_softmax", dim, axis))
+    return x.log_softmax(_dim("log_softmax", dim, axis, x.ndim))
 
 
 def softmin(x, dim=None, *, axis=None):
     """``softmax(−x)`` along ``dim``."""
-    return x.softmin(_dim("softmin", dim, axis))
+    return x.softmin(_dim("softmin", dim, axis, x.ndim))
 
 
-def _dim(op, dim, axis):
+def _dim(op, dim, axis, ndim, stacklevel=3):
     if dim is not None and axis is not None:
         raise TypeError(f"{op}: got both dim= and axis= (same meaning)")
-    return -1 if dim is None and axis is None else dim if dim is not None else axis
+    if dim is None and axis is None:
+        implicit_dim_warning(op, ndim, stacklevel + 1)
+        return -1
+    return dim if dim is not None else axis
+
+
+def implicit_dim_warning(op, ndim, stacklevel):
+    """Without a dim the softmaxes take the last one (Keras's choice). PyTorch's deprecated
+    implicit choice agrees up to 2-D input and not above (dim 0 for 3-D, 1 for 4-D and
+    more): code written for it would get other numbers without an error, so it is said."""
+    if ndim >= 3:
+        warnings.warn(f"{op}: no dim given: stepgrad takes the last dim (-1); PyTorch's "
+                      f"implicit choice for {ndim}-D input is dim {0 if ndim == 3 else 1} (and "
+                      f"deprecated). Pass dim= to say which", UserWarning, stacklevel=stacklevel)
 
 
 # PyTorch's activation functions (formulas and kinks: engine/ops/activations.py).

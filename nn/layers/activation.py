@@ -47,14 +47,22 @@ class Tanh(Module):
 
 
 class Softmax(Module):
-    """``e^(x_i) / Σ_j e^(x_j)`` along ``axis`` (PyTorch calls it ``dim``)."""
+    """``e^(x_i) / Σ_j e^(x_j)`` along ``axis`` (PyTorch calls it ``dim``; default -1, with a
+    warning on input of 3 dims or more, where PyTorch's implicit choice differs)."""
 
-    def __init__(self, axis: int = -1, dim: int | None = None):
+    def __init__(self, axis: int | None = None, dim: int | None = None):
         super().__init__()
-        self.axis = axis if dim is None else dim
+        self._implicit = axis is None and dim is None
+        self.axis = -1 if self._implicit else axis if dim is None else dim
+
+    def _axis(self, x):
+        if self._implicit:
+            from ..functional import implicit_dim_warning
+            implicit_dim_warning(type(self).__name__, x.ndim, stacklevel=5)
+        return self.axis
 
     def forward(self, x):
-        return x.softmax(self.axis)
+        return x.softmax(self._axis(x))
 
     def extra_repr(self):
         return f"axis={self.axis}"
@@ -64,14 +72,14 @@ class LogSoftmax(Softmax):
     """``log softmax(x)`` along ``dim`` (stable)."""
 
     def forward(self, x):
-        return x.log_softmax(self.axis)
+        return x.log_softmax(self._axis(x))
 
 
 class Softmin(Softmax):
     """``softmax(−x)`` along ``dim``."""
 
     def forward(self, x):
-        return x.softmin(self.axis)
+        return x.softmin(self._axis(x))
 
 
 class GELU(Module):
