@@ -15,6 +15,8 @@ from stepgrad._shadow import check_siblings as _check_siblings  # first: a clear
 _check_siblings(__name__, __file__)  # if a local file hides a package this one needs
 import builtins  # noqa: E402 (after the shadow check)
 
+import numpy as _np  # noqa: E402
+
 from .autograd import (AnomalyError, BackwardOf, Node, backward_steps, detect_anomaly,
                        enable_grad, grad, is_grad_enabled, module_scope, no_grad, topo_order)
 from .creation import (arange, empty, empty_like, eye, from_dlpack, from_numpy, full, full_like,
@@ -37,6 +39,16 @@ from .tensor import Tensor, get_default_dtype, increment_version, set_default_dt
 from .value import Constant, Value
 
 globals().update(FUNCTIONS)  # engine.sin(x), engine.sum(x, dim=1), … (torch.sin(x))
+
+# PyTorch's dtype names, as numpy's types (dtype=engine.float32, x.to(engine.long)). Not in
+# __all__: a star-import must not replace the builtins float, int and bool.
+float16 = half = _np.float16
+float32 = float = _np.float32  # noqa: A001 (torch.float is float32)
+float64 = double = _np.float64
+int8, uint8, int16 = _np.int8, _np.uint8, _np.int16
+int32 = int = _np.int32  # noqa: A001
+int64 = long = _np.int64
+bool = _np.bool_  # noqa: A001
 
 # Importing engine changes nothing process-wide: malloc's thresholds (engine/fast/memory.py)
 # are set when training starts (nn.fit) or the first conv/pool op runs.

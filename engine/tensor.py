@@ -949,6 +949,18 @@ class Tensor(Node):
         """``median()``: the lower median of all elements; ``median(dim)``: (values, indices)."""
         return SC.median(self, dim, keepdim)
 
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        """The distinct values (sorted); optionally the inverse indices and the counts."""
+        return SC.unique(self, sorted, return_inverse, return_counts, dim)
+
+    def quantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
+        """The ``q``-quantiles (a number or 1-D) along ``dim`` (PyTorch's quantile)."""
+        return SC.quantile(self, q, dim, keepdim, interpolation)
+
+    def nanquantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
+        raise NotImplementedError("nanquantile: not in stepgrad; drop the NaNs first "
+                                  "(x[~x.isnan()]) and call quantile")
+
     # -- shape ------------------------------------------------------------------------------
     def reshape(self, *shape):
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
@@ -1066,6 +1078,8 @@ class Tensor(Node):
         return split(self, split_size_or_sections, dim)
 
     def narrow(self, dim, start, length): return I.narrow(self, dim, start, length)
+    def diff(self, n=1, dim=-1, prepend=None, append=None):
+        return I.diff(self, n, dim, prepend, append)
     def select(self, dim, index): return I.select(self, dim, index)
     def diag(self, diagonal=0): return I.diag(self, diagonal)
     def diagonal(self, offset=0, dim1=0, dim2=1): return I.diagonal(self, offset, dim1, dim2)

@@ -17,7 +17,7 @@ import numpy as np
 from ..testing import Bad, OpSpec, T, axis_param, normal, register, spec
 from . import xp
 from .base import Op, norm_axes, norm_axis
-from .shape import SetItem, _along, check_along
+from .shape import Concatenate, SetItem, _along, check_along
 
 
 def _tensor(array):
@@ -432,6 +432,30 @@ def narrow(x, dim, start, length):
     return x[(slice(None),) * axis + (slice(start, start + length),)]
 
 
+def diff(x, n=1, dim=-1, prepend=None, append=None):
+    """The ``n``-th forward difference along ``dim``: out[i] = x[i + 1] − x[i], n times
+    (PyTorch's ``diff``), after joining ``prepend`` / ``append`` along that dim. A bool tensor
+    gives x[i + 1] ≠ x[i] (XOR), as PyTorch. Differentiable: built from slices and a
+    subtraction."""
+    from ..tensor import Tensor, as_tensor
+    if x.ndim == 0:
+        raise ValueError("diff: needs at least 1 dim, got a 0-d tensor")
+    if not isinstance(n, int) or n < 0:
+        raise ValueError(f"diff: n must be an int >= 0, got {n!r}")
+    axis = norm_axis("diff", dim, x.shape)
+    parts = [p if isinstance(p, Tensor) else as_tensor(p, x)
+             for p in (prepend, x, append) if p is not None]
+    if len(parts) > 1:
+        x = Concatenate.apply(*parts, axis=axis)
+    for _ in range(n):
+        m = x.shape[axis]
+        if m == 0:
+            break
+        hi, lo = narrow(x, axis, 1, m - 1), narrow(x, axis, 0, m - 1)
+        x = hi != lo if x.dtype == np.bool_ else hi - lo
+    return x
+
+
 def select(x, dim, index):
     """The slice at ``index`` along ``dim`` (that dim removed; a view)."""
     axis = norm_axis("select", dim, x.shape)
@@ -656,6 +680,11 @@ def _repeat_params(rng, shapes):
 _add("repeat", lambda x, sizes: x.repeat(*sizes), lambda x, sizes: np.tile(x, sizes),
      params=_repeat_params,
      errors=(Bad(lambda: T(2, 3).repeat(2), ValueError, r"repeat: 1 repeat counts .*\(2, 3\)"),))
+_add("diff", lambda x, n, axis: x.diff(n, axis), lambda x, n, axis: np.diff(x, n, axis),
+     params=lambda rng, shapes: {"n": int(rng.integers(0, 3)),
+                                 "axis": int(rng.integers(-len(shapes[0]), len(shapes[0])))},
+     min_dims=1,
+     errors=(Bad(lambda: T(3).diff(-1), ValueError, r"diff: n must be an int >= 0, got -1"),))
 _add("tile", lambda x, sizes: x.tile(sizes), lambda x, sizes: np.tile(x, sizes),
      params=lambda rng, shapes: {"sizes": tuple(int(r) for r in rng.integers(1, 3, size=1))})
 

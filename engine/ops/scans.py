@@ -331,6 +331,83 @@ def _median_index(a, axis):
     return idx
 
 
+_QUANTILE_MODES = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def quantile(x, q, dim=None, keepdim=False, interpolation="linear"):
+    """The ``q``-quantiles along ``dim`` (all elements when None), PyTorch's ``quantile``:
+    sorted values v, position p = q·(n − 1); 'linear' gives v[⌊p⌋] + (p − ⌊p⌋)·(v[⌈p⌉] −
+    v[⌊p⌋]); 'lower', 'higher', 'nearest' (half to even) and 'midpoint' pick or average the
+    two neighbours. ``q`` a number: that dim is reduced; a 1-D list/array/Tensor of them: a new
+    first dim of len(q). NaN anywhere in a slice gives NaN there. Differentiable (through
+    the sort): the gradient goes to the one or two values picked."""
+    if interpolation not in _QUANTILE_MODES:
+        raise ValueError(f"quantile: interpolation must be one of {_QUANTILE_MODES}, got "
+                         f"{interpolation!r}")
+    qs = np.asarray(getattr(q, "data", q), dtype=np.float64)
+    if qs.ndim > 1:
+        raise ValueError(f"quantile: q must be a number or 1-D, got shape {qs.shape}")
+    if np.any((qs < 0) | (qs > 1)) or np.any(np.isnan(qs)):
+        raise ValueError(f"quantile: q values must be in the range [0, 1], got {qs.tolist()}")
+    if dim is None:
+        flat = x.reshape(-1)
+        out = quantile(flat, q, 0, False, interpolation)
+        return out.reshape(out.shape + (1,) * x.ndim) if keepdim else out
+    axis = norm_axis("quantile", dim, x.shape)
+    n = x.shape[axis]
+    if n == 0:
+        raise IndexError(f"quantile: dim {dim} of shape {x.shape} is empty")
+    v = x.sort(axis).values  # NaN sorts last
+    pos = qs.reshape(-1) * (n - 1)
+    lo, hi = np.floor(pos).astype(np.int64), np.ceil(pos).astype(np.int64)
+    if interpolation == "nearest":
+        lo = hi = np.round(pos).astype(np.int64)  # half to even, as PyTorch
+    elif interpolation == "lower":
+        hi = lo
+    elif interpolation == "higher":
+        lo = hi
+
+    def take(i):  # (len(q), …) with q's axis first
+        return v.index_select(axis, _tensor(i)).movedim(axis, 0)
+
+    a, b = take(lo), take(hi)
+    if interpolation == "midpoint":
+        out = a + (b - a) * 0.5
+    elif interpolation == "linear":
+        w = (pos - lo).reshape((-1,) + (1,) * (x.ndim - 1)).astype(x.dtype)
+        out = a + (b - a) * w  # a constant array: joins a's dtype
+    else:
+        out = a
+    if x.dtype.kind == "f":  # a NaN in the slice: NaN (it sorted last, so check the last)
+        nan = np.isnan(v.data.take([-1], axis=axis)).swapaxes(0, axis)
+        if nan.any():
+            out = out.masked_fill(np.broadcast_to(nan, out.shape), np.nan)
+    if keepdim:
+        out = out.unsqueeze(axis + 1)
+    return out if qs.ndim else out.squeeze(0)
+
+
+def unique(x, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The distinct values (sorted), as PyTorch's ``unique``: with ``return_inverse`` also
+    where each element of x went (x's shape; ``dim`` given: one index per slice), with
+    ``return_counts`` how often each occurs; ``dim`` takes distinct slices along that dim.
+    No gradient (the result is a selection, not a function of the values). NaNs count as
+    distinct from each other, as in PyTorch."""
+    from ..tensor import Tensor
+    a = x.data
+    axis = None if dim is None else norm_axis("unique", dim, x.shape)
+    if axis is not None and a.shape[axis] == 0:
+        raise IndexError(f"unique: dim {dim} of shape {x.shape} is empty")
+    values, inverse, counts = np.unique(a, return_inverse=True, return_counts=True, axis=axis,
+                                        equal_nan=False)
+    out = [Tensor._make(values)]
+    if return_inverse:
+        out.append(_tensor(inverse.reshape(a.shape) if axis is None else inverse.reshape(-1)))
+    if return_counts:
+        out.append(_tensor(counts))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
 def _cumulative_extreme(x, dim, which):
     axis = norm_axis(which, dim, x.shape)
     if x.ndim == 0:
@@ -406,6 +483,28 @@ for _name, _call, _ref, _params in [
 
 register(OpSpec("median", lambda x: x.median(), lambda x: np.sort(x.ravel())[(x.size - 1) // 2],
                 values=(distinct,)))
+
+
+def _quantile_params(rng, shapes):
+    ndim = len(shapes[0])
+    q = rng.uniform(0, 1, size=int(rng.integers(1, 4))) if rng.random() < 0.5 else \
+        float(rng.uniform(0, 1))
+    return {"q": q, "axis": int(rng.integers(-ndim, ndim)) if ndim else None,
+            "keepdims": bool(rng.integers(0, 2)),
+            "interpolation": str(rng.choice(_QUANTILE_MODES))}
+
+
+def _quantile_ref(x, q, axis, keepdims, interpolation):
+    return np.quantile(x, q, axis=axis, keepdims=keepdims, method=interpolation)
+
+
+register(OpSpec("quantile", lambda x, q, axis, keepdims, interpolation: x.quantile(
+    q, axis, keepdims, interpolation=interpolation), _quantile_ref, values=(distinct,),
+    params=_quantile_params, min_dims=1,
+    errors=(Bad(lambda: T(3).quantile(1.5), ValueError, r"quantile: q values must be in the "
+                r"range \[0, 1\], got 1.5"),
+            Bad(lambda: T(3).quantile(0.5, interpolation="cubic"), ValueError,
+                r"quantile: interpolation must be one of"))))
 register(OpSpec("std", lambda x, **p: x.std(**p), lambda x, axis, keepdims: np.std(
     x, axis=_np_axis(axis), keepdims=keepdims, ddof=1), values=(normal,),
     shapes=lambda rng: ((int(rng.integers(2, 5)), int(rng.integers(2, 4))),),

@@ -468,3 +468,17 @@ def test_linear_weight_gradient_is_laid_out_like_the_weight():
     (x @ w.T).backward(engine.tensor(g, dtype=np.float64))
     assert w.grad.data.flags.c_contiguous
     np.testing.assert_allclose(w.grad.data, g.T @ x.data, rtol=1e-13)
+
+
+def test_pytorchs_dtype_names():
+    """dtype=engine.float32, x.to(engine.long): PyTorch's names for numpy's types (torch.float
+    is float32); a star-import leaves the builtins float, int and bool alone."""
+    assert (engine.float32, engine.float, engine.float64, engine.double) == \
+        (np.float32, np.float32, np.float64, np.float64)
+    assert (engine.int64, engine.long, engine.int32, engine.int, engine.bool, engine.half) == \
+        (np.int64, np.int64, np.int32, np.int32, np.bool_, np.float16)
+    x = engine.zeros(2, dtype=engine.float64)
+    assert x.dtype == np.float64 and x.to(engine.long).dtype == np.int64
+    namespace = {}
+    exec("from engine import *", namespace)
+    assert "float" not in namespace and "int" not in namespace and "bool" not in namespace
