@@ -490,6 +490,9 @@ class Tensor(Node):
     def clamp_(self, min=None, max=None):
         return self._inplace("clamp_", E.Clip, lo=min, hi=max)
 
+    def relu_(self):
+        return self._inplace("relu_", E.ReLU)
+
     def copy_(self, src):
         src = as_tensor(src, self)
         if src.shape != self.shape and np.broadcast_shapes(src.shape, self.shape) != self.shape:

@@ -2,7 +2,7 @@
 from stepgrad._shadow import check_siblings as _check_siblings  # first: a clear error
 _check_siblings(__name__, __file__)  # if a local file hides a package this one needs
 from . import (attacks, callbacks, data, datasets, files, functional, init, models, optim,
-               pretrained)
+               pretrained, utils)
 from . import functional as F
 from .callbacks import CSVLogger, TensorBoard
 from .layers import (CELU, ELU, GELU, GRU, LSTM, RNN, SELU, AdaptiveAvgPool2d, AdaptiveMaxPool2d,
@@ -14,7 +14,7 @@ from .layers import (CELU, ELU, GELU, GRU, LSTM, RNN, SELU, AdaptiveAvgPool2d, A
                      MaxUnpool2d, Mish, MSELoss, NLLLoss, PReLU, ReLU, ReLU6, RNNCell, SiLU,
                      Sigmoid, SimpleRNN, SmoothL1Loss, Softmax, Softmin, Softplus, Softsign, Tanh,
                      Upsample, UpsamplingBilinear2d, UpsamplingNearest2d)
-from .module import Module, Parameter, Sequential
+from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .interchange import export_onnx, from_torch, load_safetensors, save_safetensors, to_torch
 from .serialization import load, save
 from .summary import Summary, summary

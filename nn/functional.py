@@ -33,7 +33,9 @@ _EPS = 1e-7  # Keras's epsilon: probabilities are clipped to [eps, 1 − eps] be
 
 
 # ------------------------------------------------------------------------------ activations
-def relu(x): return x.relu()
+def relu(x, inplace=False):
+    """max(x, 0); ``inplace=True`` writes it into x (PyTorch's rules for in-place ops)."""
+    return x.relu_() if inplace else x.relu()
 def sigmoid(x): return x.sigmoid()
 def tanh(x): return x.tanh()
 def leaky_relu(x, negative_slope=0.01): return x.leaky_relu(negative_slope)

@@ -223,6 +223,11 @@ class Module(KerasModelMixin):
             p.requires_grad = True
         return self
 
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """PyTorch's way to freeze (False) or unfreeze (True) every parameter: ``freeze()`` /
+        ``unfreeze()``."""
+        return self.unfreeze() if requires_grad else self.freeze()
+
     # -- state ---------------------------------------------------------------------------------
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
         """Dotted name → a copy of the array, parameters then buffers per module (PyTorch order)."""
@@ -304,3 +309,127 @@ class Sequential(Module):
         self.add_module(str(len(self)), layer)
         return self
 
+
+
+class ModuleList(Module):
+    """A list of Modules, registered (named '0', '1', ...) so their parameters are the
+    container's; indexable and iterable. It has no forward: the module holding it calls the
+    layers (PyTorch's ``nn.ModuleList``).
+
+    >>> from nn import Linear
+    >>> layers = ModuleList([Linear(2, 2) for _ in range(3)])
+    >>> len(layers), len(list(layers.parameters()))
+    (3, 6)
+    """
+
+    def __init__(self, modules=None):
+        super().__init__()
+        self.extend(modules or [])
+
+    def _check(self, module, where):
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList: {where} is a {type(module).__name__}, not a Module")
+        return module
+
+    def _items(self):
+        return list(self._modules.values())
+
+    def _renumber(self, items):
+        for key in list(self._modules):
+            del self._modules[key]
+        for i, m in enumerate(items):
+            self.add_module(str(i), m)
+
+    def __getitem__(self, i):
+        items = self._items()
+        return ModuleList(items[i]) if isinstance(i, slice) else items[i]
+
+    def __setitem__(self, i, module):
+        items = self._items()
+        items[i] = self._check(module, f"item {i}")
+        self._renumber(items)
+
+    def __delitem__(self, i):
+        items = self._items()
+        del items[i]
+        self._renumber(items)
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._items())
+
+    def append(self, module) -> "ModuleList":
+        self.add_module(str(len(self)), self._check(module, "the appended item"))
+        return self
+
+    def extend(self, modules) -> "ModuleList":
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index, module) -> None:
+        items = self._items()
+        items.insert(index, self._check(module, "the inserted item"))
+        self._renumber(items)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleList has no forward: call its layers in your own "
+                                  "module's forward (for layer in self.layers: x = layer(x))")
+
+
+class ModuleDict(Module):
+    """Modules by name, registered so their parameters are the container's (PyTorch's
+    ``nn.ModuleDict``); a dict's methods, no forward.
+
+    >>> from nn import Linear
+    >>> heads = ModuleDict({"a": Linear(2, 1), "b": Linear(2, 3)})
+    >>> list(heads), heads["b"].out_features
+    (['a', 'b'], 3)
+    """
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key):
+        return self._modules[key]
+
+    def __setitem__(self, key, module):
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleDict: {key!r} is a {type(module).__name__}, not a Module")
+        self.add_module(str(key), module)
+
+    def __delitem__(self, key):
+        del self._modules[key]
+
+    def __contains__(self, key):
+        return key in self._modules
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def keys(self):
+        return self._modules.keys()
+
+    def values(self):
+        return self._modules.values()
+
+    def items(self):
+        return self._modules.items()
+
+    def update(self, modules) -> None:
+        for key, module in (modules.items() if hasattr(modules, "items") else modules):
+            self[key] = module
+
+    def pop(self, key):
+        return self._modules.pop(key)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleDict has no forward: pick its layers by name in "
+                                  "your own module's forward")

@@ -9,6 +9,7 @@
 >>> w.data
 array([0.75], dtype=float32)
 """
+from . import lr_scheduler  # noqa: F401 (torch.optim.lr_scheduler.StepLR)
 from .clip import clip_grad_norm_, clip_grad_value_
 from .lbfgs import LBFGS
 from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop

@@ -1,0 +1,110 @@
+"""PyTorch's containers and helpers students type: nn.ModuleList, nn.ModuleDict,
+Module.requires_grad_, nn.utils, nn.optim.lr_scheduler, F.relu(inplace=True)."""
+import numpy as np
+import pytest
+
+import engine
+import nn
+
+
+class Net(nn.Module):
+    def __init__(self, make):
+        super().__init__()
+        self.layers = make.ModuleList([make.Linear(3, 4), make.Linear(4, 4)])
+        self.heads = make.ModuleDict({"a": make.Linear(4, 1), "b": make.Linear(4, 2)})
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x).relu()
+        return self.heads["a"](x), self.heads["b"](x)
+
+
+def test_module_list_and_dict_register_their_layers():
+    net = Net(nn)
+    assert list(net.state_dict()) == [
+        "layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias",
+        "heads.a.weight", "heads.a.bias", "heads.b.weight", "heads.b.bias"]
+    a, b = net(engine.ones(5, 3))
+    assert a.shape == (5, 1) and b.shape == (5, 2)
+    (a.sum() + b.sum()).backward()
+    assert all(p.grad is not None for p in net.parameters())
+    layers = nn.ModuleList([nn.Identity()])
+    layers.append(nn.Linear(2, 2))
+    layers.insert(0, nn.Linear(2, 3))
+    del layers[1]
+    assert [type(m).__name__ for m in layers] == ["Linear", "Linear"]
+    assert [n for n, _ in layers.named_parameters()] == ["0.weight", "0.bias", "1.weight",
+                                                         "1.bias"]
+    assert isinstance(layers[:1], nn.ModuleList) and len(layers[:1]) == 1
+    with pytest.raises(TypeError, match="ModuleList: the appended item is a int, not a Module"):
+        layers.append(3)
+    with pytest.raises(NotImplementedError, match="ModuleList has no forward"):
+        layers(engine.ones(1, 2))
+    heads = nn.ModuleDict()
+    heads.update({"x": nn.Linear(1, 1)})
+    assert "x" in heads and list(heads.keys()) == ["x"] and len(heads) == 1
+    with pytest.raises(TypeError, match="ModuleDict: 'y' is a str, not a Module"):
+        heads["y"] = "no"
+
+
+def test_state_dict_keys_and_loading_match_torch():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+
+    class TorchNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = torch.nn.ModuleList([torch.nn.Linear(3, 4), torch.nn.Linear(4, 4)])
+            self.heads = torch.nn.ModuleDict({"a": torch.nn.Linear(4, 1),
+                                              "b": torch.nn.Linear(4, 2)})
+
+    theirs, ours = TorchNet(), Net(nn)
+    assert list(theirs.state_dict()) == list(ours.state_dict())
+    ours.load_state_dict(theirs.state_dict())
+    np.testing.assert_array_equal(ours.heads["b"].weight.data,
+                                  theirs.heads["b"].weight.detach().numpy())
+
+
+def test_requires_grad_false_freezes_every_parameter():
+    net = Net(nn)
+    assert net.layers.requires_grad_(False) is net.layers
+    a, _ = net(engine.ones(2, 3))
+    a.sum().backward()
+    assert all(p.grad is None for p in net.layers.parameters())
+    assert all(p.grad is not None for p in net.heads["a"].parameters())
+    net.requires_grad_()
+    assert all(p.requires_grad for p in net.parameters())
+
+
+def test_nn_utils_and_lr_scheduler_paths():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    assert nn.utils.clip_grad_norm_ is nn.optim.clip_grad_norm_
+    assert nn.optim.lr_scheduler.StepLR is nn.optim.StepLR
+    net, tnet = nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    with torch.no_grad():
+        tnet.weight.copy_(torch.from_numpy(net.weight.data))
+        tnet.bias.copy_(torch.from_numpy(net.bias.data))
+    vec = nn.utils.parameters_to_vector(net.parameters())
+    np.testing.assert_array_equal(
+        vec.data, torch.nn.utils.parameters_to_vector(tnet.parameters()).detach().numpy())
+    nn.utils.vector_to_parameters(engine.arange(8, dtype=np.float32), net.parameters())
+    np.testing.assert_array_equal(net.bias.data, [6.0, 7.0])
+    with pytest.raises(ValueError, match=r"vector_to_parameters: vec of shape \(7,\) for "
+                                         r"parameters of 8 elements"):
+        nn.utils.vector_to_parameters(engine.zeros(7), net.parameters())
+
+
+def test_relu_inplace_as_pytorch():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    data = np.array([-1.5, 0.0, 2.0, -0.1])
+    x = engine.tensor(data, dtype=np.float64, requires_grad=True)
+    tx = torch.tensor(data, requires_grad=True)
+    y, ty = x * 2, tx * 2
+    out, tout = nn.F.relu(y, inplace=True), torch.nn.functional.relu(ty, inplace=True)
+    assert out is y
+    np.testing.assert_array_equal(y.data, ty.detach().numpy())
+    (out * engine.tensor([1.0, 2.0, 3.0, 4.0], dtype=np.float64)).sum().backward()
+    (tout * torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64)).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, tx.grad.numpy())
+    leaf = engine.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        nn.F.relu(leaf, inplace=True)
