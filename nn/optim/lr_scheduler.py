@@ -1,11 +1,11 @@
 """PyTorch's ``torch.optim.lr_scheduler`` path to the schedulers (nn/optim/schedulers.py)."""
 from .schedulers import (
-                         CosineAnnealingLR,
-                         ExponentialLR,
-                         LambdaLR,
-                         LRScheduler,
-                         ReduceLROnPlateau,
-                         StepLR,
+    CosineAnnealingLR,
+    ExponentialLR,
+    LambdaLR,
+    LRScheduler,
+    ReduceLROnPlateau,
+    StepLR,
 )
 
 __all__ = ["CosineAnnealingLR", "ExponentialLR", "LambdaLR", "LRScheduler",
