@@ -13,7 +13,8 @@ from .layers import (CELU, ELU, GELU, GRU, LSTM, RNN, SELU, AdaptiveAvgPool2d, A
                      LeakyReLU, Linear, LogSigmoid, LogSoftmax, LSTMCell, MaxPool1d, MaxPool2d,
                      MaxUnpool2d, Mish, MSELoss, NLLLoss, PReLU, ReLU, ReLU6, RNNCell, SiLU,
                      Sigmoid, SimpleRNN, SmoothL1Loss, Softmax, Softmin, Softplus, Softsign, Tanh,
-                     Upsample, UpsamplingBilinear2d, UpsamplingNearest2d)
+                     Upsample, UpsamplingBilinear2d, UpsamplingNearest2d, Dropout2d, LayerNorm,
+                     Unflatten)
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .interchange import export_onnx, from_torch, load_safetensors, save_safetensors, to_torch
 from .serialization import load, save

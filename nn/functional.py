@@ -183,6 +183,38 @@ def dropout(x, p=0.5, training=True):
     return x * engine.from_numpy((keep / (1 - p)).astype(x.dtype))
 
 
+def dropout2d(x, p=0.5, training=True):
+    """Channel dropout: zero whole channels of (N, C, H, W) (or (C, H, W)) with probability
+    p, scale the rest by 1/(1 − p) (PyTorch's ``dropout2d``)."""
+    if not 0 <= p < 1:
+        raise ValueError(f"dropout2d: p must be in [0, 1), got {p}")
+    if x.ndim not in (3, 4):
+        raise ValueError(f"dropout2d: expected (N, C, H, W) or (C, H, W) input, got shape "
+                         f"{x.shape}")
+    if not training or p == 0:
+        return x
+    mask_shape = x.shape[:-2] + (1, 1)
+    keep = engine.get_rng().random(mask_shape) >= p
+    return x * engine.from_numpy((keep / (1 - p)).astype(x.dtype))
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """``(x − mean) / √(var + eps)`` over the last ``len(normalized_shape)`` dims (biased
+    variance), then ``· weight + bias`` (PyTorch's ``layer_norm``); differentiable."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else \
+        tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or tuple(x.shape[x.ndim - k:]) != shape:
+        raise ValueError(f"layer_norm: normalized_shape {shape} must be the last dims of the "
+                         f"input, got shape {x.shape}")
+    dims = tuple(range(x.ndim - k, x.ndim))
+    centred = x - x.mean(dims, keepdim=True)
+    y = centred / ((centred * centred).mean(dims, keepdim=True) + eps).sqrt()
+    if weight is not None:
+        y = y * weight
+    return y if bias is None else y + bias
+
+
 # ------------------------------------------------------------------------------------ losses
 def _target(target, like, name, same_shape=True):
     t = target if isinstance(target, Tensor) else engine.from_numpy(np.asarray(target, like.dtype))

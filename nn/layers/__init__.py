@@ -5,22 +5,23 @@ from .activation import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh
 from .conv import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d,
                    ConvTranspose2d, GlobalAvgPool2d, MaxPool1d, MaxPool2d, MaxUnpool2d, Upsample,
                    UpsamplingBilinear2d, UpsamplingNearest2d)
-from .dropout import Dropout
-from .linear import Dense, Embedding, Flatten, Linear
+from .dropout import Dropout, Dropout2d
+from .linear import Dense, Embedding, Flatten, Linear, Unflatten
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CosineSimilarity,
                    CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss)
-from .norm import BatchNorm1d, BatchNorm2d
+from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
 from .recurrent import (GRU, LSTM, RNN, GRUCell, KerasGRU, KerasLSTM, LSTMCell, RNNCell,
                         SimpleRNN, TimeStep)
 
 __all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "BCELoss",
            "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "CELU", "Conv1d", "Conv2d",
            "ConvTranspose2d", "CosineEmbeddingLoss", "CosineSimilarity", "CrossEntropyLoss",
-           "Dense", "Dropout", "ELU", "Embedding", "Flatten", "GELU", "GRU", "GRUCell",
+           "Dense", "Dropout", "Dropout2d", "ELU", "Embedding", "Flatten", "GELU", "GRU", "GRUCell",
            "GlobalAvgPool2d",
            "Hardsigmoid", "Hardswish", "Hardtanh", "HuberLoss", "Identity", "KLDivLoss",
-           "KerasGRU", "KerasLSTM", "L1Loss", "LSTM", "LSTMCell", "LeakyReLU", "Linear",
+           "KerasGRU", "KerasLSTM", "L1Loss", "LSTM", "LayerNorm", "LSTMCell", "LeakyReLU",
+           "Linear",
            "LogSigmoid", "LogSoftmax", "MSELoss", "MaxPool1d", "MaxPool2d", "MaxUnpool2d", "Mish",
            "NLLLoss", "PReLU", "RNN", "RNNCell", "ReLU", "ReLU6", "SELU", "SiLU", "Sigmoid",
            "SimpleRNN", "SmoothL1Loss", "Softmax", "Softmin", "Softplus", "Softsign", "Tanh",
-           "TimeStep", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]
+           "TimeStep", "Unflatten", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]

@@ -20,3 +20,14 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}"
+
+
+class Dropout2d(Dropout):
+    """Zero whole channels of (N, C, H, W) with probability ``p`` during training, scale the
+    rest by ``1/(1 − p)`` (``F.dropout2d``); in eval mode the identity."""
+
+    def __init__(self, p: float = 0.5):
+        super().__init__(p)
+
+    def forward(self, x):
+        return F.dropout2d(x, self.p, self.training)

@@ -48,6 +48,18 @@ class Flatten(Module):
         return x.flatten(self.start_dim, self.end_dim)
 
 
+class Unflatten(Module):
+    """Split dim ``dim`` into ``unflattened_size`` (PyTorch's ``nn.Unflatten``): the inverse
+    of Flatten, e.g. (N, 784) → (N, 1, 28, 28) with ``Unflatten(1, (1, 28, 28))``."""
+
+    def __init__(self, dim: int, unflattened_size):
+        super().__init__()
+        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+
+    def forward(self, x):
+        return x.unflatten(self.dim, self.unflattened_size)
+
+
 def _softmax_last(x):
     return x.softmax(-1)
 

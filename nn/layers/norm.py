@@ -83,3 +83,34 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     """Batch norm over (N, C, H, W) input, statistics per channel C."""
     _dims = (4,)
+
+
+class LayerNorm(Module):
+    """Normalise over the last dims ``normalized_shape`` of each sample (``F.layer_norm``),
+    with a learned ``weight`` (ones) and ``bias`` (zeros) of that shape unless
+    ``elementwise_affine=False`` (``bias=False``: no bias). No running statistics: train and
+    eval compute the same.
+
+    >>> LayerNorm(4)(engine.tensor([[1.0, 2.0, 3.0, 4.0]])).data.round(3)
+    array([[-1.342, -0.447,  0.447,  1.342]], dtype=float32)
+    """
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, dtype=None):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else \
+            tuple(normalized_shape)
+        self.normalized_shape, self.eps = shape, eps
+        self.elementwise_affine = elementwise_affine
+        self.weight = Parameter(np.ones(shape)) if elementwise_affine else None
+        self.bias = Parameter(np.zeros(shape)) if elementwise_affine and bias else None
+        if dtype is not None:
+            self.to(dtype)
+
+    def forward(self, x):
+        from .. import functional as F
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, " \
+               f"elementwise_affine={self.elementwise_affine}"

@@ -108,3 +108,52 @@ def test_relu_inplace_as_pytorch():
     leaf = engine.tensor([1.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
         nn.F.relu(leaf, inplace=True)
+
+
+@pytest.mark.parametrize("shape", [4, (3, 4)])
+def test_layer_norm_matches_torch(shape):
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    rng = np.random.default_rng(0)
+    ours, theirs = nn.LayerNorm(shape).double(), torch.nn.LayerNorm(shape).double()
+    with torch.no_grad():
+        theirs.weight.copy_(torch.from_numpy(rng.uniform(0.5, 2, theirs.weight.shape)))
+        theirs.bias.copy_(torch.from_numpy(rng.standard_normal(theirs.bias.shape)))
+    ours.load_state_dict(theirs.state_dict())
+    x, g = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 4))
+    xe = engine.tensor(x, dtype=np.float64, requires_grad=True)
+    xt = torch.tensor(x, requires_grad=True)
+    out, tout = ours(xe), theirs(xt)
+    out.backward(g)
+    tout.backward(torch.from_numpy(g))
+    for a, b in ((out.data, tout), (xe.grad.data, xt.grad), (ours.weight.grad.data,
+                 theirs.weight.grad), (ours.bias.grad.data, theirs.bias.grad)):
+        np.testing.assert_allclose(a, b.detach().numpy(), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"layer_norm: normalized_shape \(5,\) must be the last "
+                                         r"dims of the input, got shape \(2, 3, 4\)"):
+        nn.LayerNorm(5)(engine.zeros(2, 3, 4))
+
+
+def test_layer_norm_gradcheck():
+    from engine import gradcheck
+    engine.manual_seed(0)
+    layer = nn.LayerNorm((3,)).double()
+    x = engine.tensor(np.random.default_rng(2).standard_normal((4, 3)), dtype=np.float64,
+                      requires_grad=True)
+    w = engine.tensor(np.random.default_rng(3).standard_normal((4, 3)), dtype=np.float64)
+    assert gradcheck(lambda t, weight, bias: (nn.F.layer_norm(t, 3, weight, bias) * w).sum(),
+                     x, layer.weight, layer.bias)
+
+
+def test_dropout2d_and_unflatten():
+    engine.manual_seed(0)
+    x = engine.ones(8, 16, 3, 3)
+    out = nn.Dropout2d(0.5)(x).data
+    per_channel = out.reshape(8, 16, 9)
+    assert set(np.unique(per_channel)) <= {0.0, 2.0}
+    assert (per_channel.min(-1) == per_channel.max(-1)).all()  # whole channels kept or not
+    assert 0.3 < (per_channel[..., 0] == 0).mean() < 0.7
+    layer = nn.Dropout2d(0.5).eval()
+    assert layer(x) is x
+    with pytest.raises(ValueError, match=r"dropout2d: expected \(N, C, H, W\)"):
+        nn.F.dropout2d(engine.ones(2, 3))
+    assert nn.Unflatten(1, (1, 28, 28))(engine.zeros(5, 784)).shape == (5, 1, 28, 28)
