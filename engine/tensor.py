@@ -960,10 +960,6 @@ class Tensor(Node):
         """The ``q``-quantiles (a number or 1-D) along ``dim`` (PyTorch's quantile)."""
         return SC.quantile(self, q, dim, keepdim, interpolation)
 
-    def nanquantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
-        raise NotImplementedError("nanquantile: not in stepgrad; drop the NaNs first "
-                                  "(x[~x.isnan()]) and call quantile")
-
     # -- shape ------------------------------------------------------------------------------
     def reshape(self, *shape):
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape

@@ -55,11 +55,11 @@ def softmin(x, dim=None, *, axis=None):
     return x.softmin(_dim("softmin", dim, axis, x.ndim))
 
 
-def _dim(op, dim, axis, ndim, stacklevel=3):
+def _dim(op, dim, axis, ndim):
     if dim is not None and axis is not None:
         raise TypeError(f"{op}: got both dim= and axis= (same meaning)")
     if dim is None and axis is None:
-        implicit_dim_warning(op, ndim, stacklevel + 1)
+        implicit_dim_warning(op, ndim, stacklevel=4)  # the caller of F.softmax
         return -1
     return dim if dim is not None else axis
 

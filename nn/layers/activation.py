@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import functional as F
 from ..module import Module, Parameter
 
 
@@ -57,8 +58,7 @@ class Softmax(Module):
 
     def _axis(self, x):
         if self._implicit:
-            from ..functional import implicit_dim_warning
-            implicit_dim_warning(type(self).__name__, x.ndim, stacklevel=5)
+            F.implicit_dim_warning(type(self).__name__, x.ndim, stacklevel=5)
         return self.axis
 
     def forward(self, x):

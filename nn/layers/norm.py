@@ -13,6 +13,7 @@ import numpy as np
 
 import engine
 
+from .. import functional as F
 from ..module import Module, Parameter
 
 
@@ -108,7 +109,6 @@ class LayerNorm(Module):
             self.to(dtype)
 
     def forward(self, x):
-        from .. import functional as F
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):

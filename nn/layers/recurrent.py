@@ -84,17 +84,13 @@ class _CellParams:
     def _input_part(self, x):
         """``x W_ihᵀ + b_ih + b_hh`` for every timestep at once (one GEMM instead of T)."""
         out = x @ self._p("weight_ih").T
-        b_ih, b_hh = self._p("bias_ih"), self._p("bias_hh")
-        if b_ih is not None:
-            out = out + (b_ih if b_hh is None else b_ih + b_hh)
-        return out
+        bias = self._bias_sum()
+        return out if bias is None else out + bias
 
-    def _bias_sum(self, dtype):
-        """``b_ih + b_hh`` (one of them, or zeros if the layer has no bias)."""
+    def _bias_sum(self):
+        """``b_ih + b_hh`` (the one there is with ``single_bias``), or None without bias."""
         b_ih, b_hh = self._p("bias_ih"), self._p("bias_hh")
-        if b_ih is None:
-            return engine.zeros(self._gates * self.hidden_size, dtype=dtype)
-        return b_ih if b_hh is None else b_ih + b_hh
+        return b_ih if b_ih is None or b_hh is None else b_ih + b_hh
 
     def _check_input(self, x, name):
         if x.shape[-1] != self.input_size:
@@ -408,8 +404,10 @@ class LSTM(_Recurrent):
             return None
         H = self.hidden_size
         xw = x @ self._p("weight_ih").T  # the biases are added inside the op, step by step
-        y = engine.lstm(xw, state[0], state[1], self._p("weight_hh"),
-                        self._bias_sum(xw.dtype))  # [hₜ | cₜ] (N, T, 2H)
+        bias = self._bias_sum()
+        if bias is None:  # the op takes a bias: zeros (no gradient) for a layer without
+            bias = engine.zeros(self._gates * H, dtype=xw.dtype)
+        y = engine.lstm(xw, state[0], state[1], self._p("weight_hh"), bias)  # [hₜ | cₜ]
         return y[:, :, :H], (y[:, -1, :H], y[:, -1, H:])
 
 
