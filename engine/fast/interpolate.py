@@ -17,8 +17,13 @@ segment sums (``add.reduceat``) for the transpose.
 Source positions follow PyTorch's CPU code to the rounding (``aten/native/UpSample.h``):
 
 - nearest: ``i0 = min(floor(o·scale), in − 1)`` in float32 (OpenCV's rule, which shifts the
-  picture by half a pixel; sizes equal or doubled are exact), nearest-exact: ``floor((o +
-  0.5)·scale)`` (Pillow's and scikit-image's);
+  picture by half a pixel); on (N, C, H, W) input an axis whose size stays or doubles reads
+  ``i0 = o`` or ``o // 2`` whatever the scale factor (PyTorch's 2-D kernel,
+  ``nearest_idx``); its 1-D kernel has no such shortcut, so a (N, C, L) input of 2 scaled by
+  1.3 reads pixel 0 twice, as PyTorch's forward does. (PyTorch's 1-D *backward* does take
+  the shortcut, so its gradient there is not its forward's: stepgrad's is, the transpose of
+  the map it applied.) nearest-exact: ``floor((o + 0.5)·scale)`` (Pillow's and
+  scikit-image's);
 - linear, ``align_corners=False`` (default): ``src = max(scale·(o + 0.5) − 0.5, 0)``, pixel
   centres aligned; ``align_corners=True``: ``src = o·(in − 1)/(out − 1)``, corner pixels
   aligned; ``i0 = floor(src)``, ``i1 = i0 + 1`` (clipped), ``l1 = src − i0``;
@@ -42,9 +47,11 @@ MODES = {3: ("nearest", "nearest-exact", "linear", "area"),
 
 
 # ----------------------------------------------------------------------------- one axis
-def axis_plan(n_in, n_out, mode, align_corners, scale_factor, dtype):
+def axis_plan(n_in, n_out, mode, align_corners, scale_factor, dtype, shortcuts=True):
     """(i0, i1, l0, l1) for one axis: out[o] = l0[o]·x[i0[o]] + l1[o]·x[i1[o]]; i1, l0, l1
-    are None for the nearest modes (out[o] = x[i0[o]]). Indices int64, weights ``dtype``."""
+    are None for the nearest modes (out[o] = x[i0[o]]). Indices int64, weights ``dtype``.
+    ``shortcuts``: 'nearest' reads o or o // 2 when the size stays or doubles (PyTorch's 2-D
+    kernel; its 1-D one computes every index from the scale)."""
     o = np.arange(n_out)
     if mode in ("nearest", "nearest-exact"):
         f32 = np.float32
@@ -53,9 +60,9 @@ def axis_plan(n_in, n_out, mode, align_corners, scale_factor, dtype):
         if mode == "nearest-exact":
             # floorf((o + 0.5) · scale): the product in double, rounded to float by floorf.
             src = ((o + 0.5) * np.float64(scale)).astype(f32)
-        elif n_out == n_in:
+        elif shortcuts and n_out == n_in:
             return o, None, None, None
-        elif n_out == 2 * n_in:
+        elif shortcuts and n_out == 2 * n_in:
             return o >> 1, None, None, None
         else:
             src = o.astype(f32) * scale
@@ -252,13 +259,13 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
         if len(shape) == 3:
             return adaptive_avg_pool2d(x.unsqueeze(2), (1, sizes[0])).squeeze(2)
         return adaptive_avg_pool2d(x, sizes)
-    plans = tuple(axis_plan(n, m, mode, bool(align_corners), s, x.dtype)
+    plans = tuple(axis_plan(n, m, mode, bool(align_corners), s, x.dtype, len(shape) == 4)
                   for n, m, s in zip(shape[2:], sizes, scales, strict=True))
     return Interpolate.apply(x, plans=plans, in_size=shape[2:], mode=mode)
 
 
 # ----------------------------------------------------------------------------- reference
-def source_weights(n_in, n_out, mode, align_corners, scale_factor, dtype):
+def source_weights(n_in, n_out, mode, align_corners, scale_factor, dtype, shortcuts=True):
     """Dense (n_out, n_in) interpolation matrix, one output at a time, transcribing
     PyTorch's scalar functions (``nearest_idx``, ``area_pixel_compute_source_index``,
     ``guard_index_and_lambda``) with numpy scalars of the same float types."""
@@ -269,9 +276,9 @@ def source_weights(n_in, n_out, mode, align_corners, scale_factor, dtype):
             s = (f32(1.0 / scale_factor) if scale_factor else f32(f32(n_in) / f32(n_out)))
             if mode == "nearest-exact":
                 i = min(int(math.floor(f32((o + 0.5) * float(s)))), n_in - 1)
-            elif n_out == n_in:
+            elif shortcuts and n_out == n_in:
                 i = o
-            elif n_out == 2 * n_in:
+            elif shortcuts and n_out == 2 * n_in:
                 i = o // 2
             else:
                 i = min(int(math.floor(f32(f32(o) * s))), n_in - 1)
@@ -300,7 +307,7 @@ def interpolate_reference(x, size=None, scale_factor=None, mode="nearest", align
     the linear modes."""
     sizes, scales = output_size("interpolate", x.shape, size, scale_factor,
                                 recompute_scale_factor)
-    mats = [source_weights(n, m, mode, bool(align_corners), s, x.dtype)
+    mats = [source_weights(n, m, mode, bool(align_corners), s, x.dtype, x.ndim == 4)
             for n, m, s in zip(x.shape[2:], sizes, scales, strict=True)]
     if x.ndim == 3:
         return np.einsum("ol,ncl->nco", mats[0], x)

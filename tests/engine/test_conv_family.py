@@ -478,8 +478,51 @@ def test_interpolate_matches_pytorch(cfg, dtype, seed):
     out = interpolate(xt, **p)
     tout = torch.nn.functional.interpolate(tx, **p)
     assert out.shape == tuple(tout.shape) and out.dtype == dtype
-    _compare(out, tout, [xt], [tx], np.random.default_rng(seed + 1),
-             tol=1e-10 if dtype == np.float64 else 2e-5)
+    tol = 1e-10 if dtype == np.float64 else 2e-5
+    if _pytorch_1d_nearest_backward_differs(shape, p, out.shape):
+        # PyTorch's 1-D nearest backward takes a size shortcut its forward does not: its
+        # gradient is not its forward's transpose there. Values as PyTorch; the gradient as
+        # the transpose of what was computed: <A x, g> = <x, Aᵀ g> for this linear map.
+        np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=tol, atol=tol)
+        g = np.random.default_rng(seed + 1).standard_normal(out.shape)
+        out.backward(g.astype(dtype))
+        np.testing.assert_allclose((out.data * g).sum(), (x * grad(xt)).sum(), rtol=1e-5)
+        return
+    _compare(out, tout, [xt], [tx], np.random.default_rng(seed + 1), tol=tol)
+
+
+def _pytorch_1d_nearest_backward_differs(shape, p, out_shape):
+    """Whether PyTorch's 1-D 'nearest' backward reads o or o // 2 (the size kept or
+    doubled) where its forward reads floor(o / scale_factor) (another index)."""
+    n, m = shape[-1], out_shape[-1]
+    if len(shape) != 3 or p["mode"] != "nearest" or "scale_factor" not in p or \
+            p.get("recompute_scale_factor") or m not in (n, 2 * n):
+        return False
+    scale = np.float32(1.0 / p["scale_factor"][0])
+    forward = np.minimum(np.floor(np.arange(m, dtype=np.float32) * scale).astype(int), n - 1)
+    return not np.array_equal(forward, np.arange(m) * n // m)
+
+
+@torch_missing
+def test_nearest_1d_reads_as_pytorchs_forward_and_its_gradient_is_the_transpose():
+    """Size 2 scaled by 1.3 stays 2: PyTorch's 1-D forward reads pixel 0 twice (index
+    floor(o / 1.3)), its 2-D kernel keeps both pixels (size unchanged: index o). stepgrad
+    does the same; its 1-D gradient sends both dy back to pixel 0, the transpose of that
+    forward (PyTorch's 1-D backward shortcuts to [dy0, dy1]: not its forward's gradient)."""
+    import torch
+    x = np.array([[[3.0, 5.0]]])
+    xt = T(x)
+    out = interpolate(xt, scale_factor=1.3)
+    np.testing.assert_array_equal(out.data, [[[3.0, 3.0]]])
+    np.testing.assert_array_equal(
+        out.data, torch.nn.functional.interpolate(torch.tensor(x), scale_factor=1.3).numpy())
+    out.backward(np.array([[[1.0, 2.0]]]))
+    np.testing.assert_array_equal(grad(xt), [[[3.0, 0.0]]])
+    x2 = np.arange(4.0).reshape(1, 1, 2, 2)
+    np.testing.assert_array_equal(
+        interpolate(T(x2), scale_factor=1.3).data,
+        torch.nn.functional.interpolate(torch.tensor(x2), scale_factor=1.3).numpy())
+    np.testing.assert_array_equal(interpolate(T(x2), scale_factor=1.3).data, x2)
 
 
 @torch_missing
