@@ -101,7 +101,7 @@ def our_step(name):
     def forward():
         if name == "lstm":
             _, (h, _) = lstm(x)
-            return head(h)
+            return head(h[-1])  # h_n (1, N, H): PyTorch's layout, the same line as torch's side
         if name == "lstm_cell":
             h = c = engine.zeros(x.shape[0], 32)
             for t in range(x.shape[1]):  # the Python loop over time a student writes

@@ -82,7 +82,13 @@ class _Unrolled:
         kept_state = layer.state
         try:
             with engine.enable_grad(), stepwise(layer):  # each timestep's ops, recorded
-                out = module(x)
+                # The layer alone: its (N, H) final states, without the (1, N, H) reshape
+                # PyTorch's return layout adds after the last step (an op of no step).
+                if module is layer:
+                    with engine.module_scope(layer):
+                        out = layer._run(x, None)
+                else:
+                    out = module(x)
         finally:
             layer.state = kept_state  # drawing must not advance a stateful layer
         roots = [t for t in _flatten(out) if t.requires_grad]

@@ -3,10 +3,13 @@
 Input is (batch, time, features) (``batch_first=True``, Keras's layout; pass False for
 (time, batch, features), PyTorch's default: ``nn.RNN/LSTM/GRU`` warn when it is not given,
 as the two layouts have the same shapes and a wrong guess gives wrong numbers silently). A
-layer returns ``(outputs, state)``: outputs (N, T, H) and the final state (h (N, H); for
-LSTM the pair (h, c)). Parameters follow PyTorch's names and layouts (``weight_ih_l0`` (G·H,
-in), ``weight_hh_l0`` (G·H, H), ``bias_ih_l0``, ``bias_hh_l0``; LSTM gates i, f, g, o; GRU
-gates r, z, n) so a PyTorch state dict of the same layer loads.
+layer returns ``(outputs, state)``: outputs (N, T, H) and the final state h_n, for LSTM the
+pair (h_n, c_n), each (1, N, H) as PyTorch's (num_layers, batch, hidden): ``h_n[-1]`` is the
+(N, H) state a head reads, in PyTorch's code and here alike. Initial states are taken as
+(1, N, H) or (N, H). The Keras-style layers return Keras's (N, units) states. Parameters
+follow PyTorch's names and layouts (``weight_ih_l0`` (G·H, in), ``weight_hh_l0`` (G·H, H),
+``bias_ih_l0``, ``bias_hh_l0``; LSTM gates i, f, g, o; GRU gates r, z, n) so a PyTorch state
+dict of the same layer loads.
 
 ``single_bias=True`` keeps one bias vector per layer (``bias_ih``; ``bias_hh`` is None), as
 Keras's SimpleRNN and LSTM have: the same function (the two PyTorch biases only ever appear
@@ -269,8 +272,9 @@ class _Recurrent(Module, _CellParams):
 
     def _check_state(self, state, n):
         """The state as the layer uses it: h, or for an LSTM the pair (h, c), each (batch,
-        hidden). Keras's list forms ([h], [h, c]) are taken; anything else is refused by name
-        (PyTorch's (num_layers, batch, hidden) states included)."""
+        hidden). Taken: PyTorch's (num_layers, batch, hidden) = (1, N, H) form (what the
+        layer returns), (N, H) (a cell's state, Keras's ``initial_state``) and Keras's list
+        forms ([h], [h, c]); anything else is refused by name."""
         lstm = self._gates == 4
         if isinstance(state, (tuple, list)) and len(state) == (2 if lstm else 1):
             parts = tuple(state)
@@ -281,21 +285,26 @@ class _Recurrent(Module, _CellParams):
         else:
             parts = (state,)
         want = (n, self.hidden_size)
+        checked = []
         for name, s in zip(("h_0", "c_0")[:len(parts)], parts, strict=True):
             shape = getattr(s, "shape", None)
-            if shape != want:
-                hint = (" (PyTorch's (num_layers, batch, hidden) layout: stepgrad's recurrent "
-                        "layers have one layer; pass h_0[0])"
-                        if shape is not None and len(shape) == 3 and shape[0] == 1 else "")
-                raise ValueError(f"{self._name}: the initial state {name} must be (batch, "
-                                 f"hidden) = {want}, got {shape}{hint}")
-        return parts if lstm else parts[0]
+            if shape == (1,) + want:
+                s = s[0]  # PyTorch's layout, one layer
+            elif shape != want:
+                hint = (" (stepgrad's recurrent layers have one layer: num_layers = 1)"
+                        if shape is not None and len(shape) == 3 and shape[1:] == want else "")
+                raise ValueError(f"{self._name}: the initial state {name} must be (num_layers, "
+                                 f"batch, hidden) = {(1,) + want} (PyTorch's layout) or "
+                                 f"(batch, hidden) = {want}, got {shape}{hint}")
+            checked.append(s)
+        return tuple(checked) if lstm else checked[0]
 
     def _zero_state(self, n, dtype, name="h_0"):
         """A zero initial state (N, H), named as PyTorch's docs name it (h_0, c_0)."""
         return engine.zeros(n, self.hidden_size, dtype=dtype, name=name)
 
-    def forward(self, x, state=None):
+    def _run(self, x, state):
+        """(outputs (N, T, H) in the input's layout, final state with h and c (N, H))."""
         if x.ndim != 3:
             raise ValueError(f"{self._name}: expected (batch, time, features) input, got shape "
                              f"{x.shape}")
@@ -330,6 +339,17 @@ class _Recurrent(Module, _CellParams):
                 else state.detach()
         return out, state
 
+    def forward(self, x, state=None):
+        """x (N, T, in) (``batch_first=False``: (T, N, in)) and an optional initial state
+        h_0 (LSTM: the pair (h_0, c_0)), each (1, N, H) as PyTorch's (or (N, H)) →
+        ``(outputs, h_n)`` (LSTM: ``(outputs, (h_n, c_n))``): outputs (N, T, H) (or (T, N, H)),
+        h_n and c_n (1, N, H) — PyTorch's (num_layers, batch, hidden), so ``h_n[-1]`` is the
+        last layer's state (N, H), as in PyTorch code."""
+        out, state = self._run(x, state)
+        if isinstance(state, tuple):
+            return out, tuple(s.unsqueeze(0) for s in state)
+        return out, state.unsqueeze(0)
+
     def extra_repr(self):
         extra = ", stateful=True" if self.stateful else ""
         extra += ", single_bias=True" if getattr(self, "single_bias", False) else ""
@@ -341,13 +361,13 @@ def _batch(state):
 
 
 class RNN(_Recurrent):
-    """Elman RNN over a sequence: x (N, T, in) → (outputs (N, T, H), h_T (N, H)), with
+    """Elman RNN over a sequence: x (N, T, in) → (outputs (N, T, H), h_n (1, N, H)), with
     ``h_t = act(x_t W_ihᵀ + b_ih + h_{t−1} W_hhᵀ + b_hh)`` (Keras's SimpleRNN, Flux's RNN).
 
     >>> rnn = RNN(1, 4, batch_first=True)
     >>> out, h = rnn(engine.zeros(2, 5, 1))
-    >>> out.shape, h.shape
-    ((2, 5, 4), (2, 4))
+    >>> out.shape, h.shape, h[-1].shape     # h: PyTorch's (num_layers, batch, hidden)
+    ((2, 5, 4), (1, 2, 4), (2, 4))
     """
 
     _name, _gates = "RNN", 1
@@ -369,7 +389,8 @@ class RNN(_Recurrent):
 
 
 class LSTM(_Recurrent):
-    """LSTM over a sequence: x (N, T, in) → (outputs (N, T, H), (h_T, c_T)).
+    """LSTM over a sequence: x (N, T, in) → (outputs (N, T, H), (h_n, c_n)), h_n and c_n
+    (1, N, H).
 
     ``fused=True`` runs the whole sequence as one op (``engine.lstm``, as PyTorch's
     ``nn.LSTM`` runs one C++ loop): the fastest, one node in a graph. ``fused='step'`` runs
@@ -435,7 +456,7 @@ def stepwise(layer):
 
 
 class GRU(_Recurrent):
-    """GRU over a sequence: x (N, T, in) → (outputs (N, T, H), h_T (N, H))."""
+    """GRU over a sequence: x (N, T, in) → (outputs (N, T, H), h_n (1, N, H))."""
 
     _name, _gates = "GRU", 3
     _input_part = GRUCell._input_part
@@ -524,7 +545,7 @@ class _KerasRecurrent:
                              f"shape {x.shape}")
         if not self.built:
             self._build(x.shape[-1], x.dtype if x.dtype.kind == "f" else np.float32)
-        outputs, state = super().forward(x, initial_state)
+        outputs, state = self._run(x, initial_state)  # states (N, units), as Keras's
         out = outputs if self.return_sequences else outputs[:, -1]
         if self.return_state:
             return [out, *state] if isinstance(state, tuple) else [out, state]

@@ -66,7 +66,8 @@ class SequenceRegressor(nn.Module):
 
     def forward(self, x):
         _, state = self.rnn(x)
-        return self.head(state[0] if isinstance(state, tuple) else state)
+        h_n = state[0] if isinstance(state, tuple) else state  # an LSTM's state is (h_n, c_n)
+        return self.head(h_n[-1])  # h_n is (1, N, H), as in PyTorch: the last layer's (N, H)
 
 
 def windows(series, width):

@@ -171,8 +171,6 @@ def torch_outputs(tmodule, torch, x):
     if isinstance(out, tuple):
         out, state = out
         states = list(state) if isinstance(state, tuple) else [state]
-        # torch's full-sequence layers give the final state as (layers, N, H)
-        states = [s[0] if s.dim() == 3 else s for s in states]
         return [out.numpy(), *[s.numpy() for s in states]]
     return [out.numpy()]
 

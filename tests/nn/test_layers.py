@@ -1,5 +1,6 @@
 """Modules and layers: registration, state dicts, modes, freezing, parameter counts, and a
 float64 gradcheck of every layer (BatchNorm in both modes, the recurrent layers included)."""
+import re
 from itertools import pairwise
 
 import numpy as np
@@ -212,11 +213,13 @@ def test_lstm_runs_the_sequence_as_one_op_and_stepwise_for_pictures():
     lstm = nn.LSTM(2, 3, batch_first=True)
     x = engine.zeros(4, 6, 2)
     out, (h, c) = lstm(x)
-    assert h.grad_fn.inputs[0].grad_fn.name == "lstm"  # h_T is a slice of the one op
-    assert out.shape == (4, 6, 3) and h.shape == c.shape == (4, 3)
+    # h_n (1, N, H) is the one op's last step, sliced and given PyTorch's layer axis
+    assert h.grad_fn.inputs[0].grad_fn.inputs[0].grad_fn.name == "lstm"
+    assert out.shape == (4, 6, 3) and h.shape == c.shape == (1, 4, 3)
     with nn.layers.recurrent.stepwise(lstm):
         _, (h2, c2) = lstm(x)
-    assert lstm.fused is True and h2.grad_fn.name == "lstm_h" and c2.grad_fn.name == "lstm_c"
+    assert lstm.fused is True and h2.grad_fn.inputs[0].grad_fn.name == "lstm_h"
+    assert c2.grad_fn.inputs[0].grad_fn.name == "lstm_c"
     engine.manual_seed(1)  # float32, random: the one op computes the step ops' very bits
     lstm = nn.LSTM(3, 16, batch_first=True)
     x = engine.tensor(np.random.default_rng(0).standard_normal((8, 20, 3)))
@@ -227,7 +230,7 @@ def test_lstm_runs_the_sequence_as_one_op_and_stepwise_for_pictures():
     np.testing.assert_array_equal(c.data, c2.data)
     half = nn.LSTM(2, 3, batch_first=True).to(np.float16)  # step by step: kernels take f32/64
     _, (h3, _) = half(engine.zeros(4, 6, 2, dtype=np.float16))
-    assert h3.grad_fn.name == "lstm_h" and h3.dtype == np.float16
+    assert h3.grad_fn.inputs[0].grad_fn.name == "lstm_h" and h3.dtype == np.float16
     with pytest.raises(ValueError, match="LSTM: fused must be True .*'step' .*False.*got 'seq'"):
         nn.LSTM(2, 3, fused="seq", batch_first=True)
     # Second derivatives: the fused ops say what to do instead, and that works.
@@ -258,15 +261,15 @@ def test_lstm_matches_torch_values_and_gradients(fused, kw):
             p.copy_(torch.from_numpy(getattr(ours, name).data))
     rng = np.random.default_rng(8)
     batch = 5 if kw.get("batch_first", True) else 6  # x is (5, 6, 3) either way
-    x, h0, c0 = (rng.standard_normal(s) for s in ((5, 6, 3), (batch, 4), (batch, 4)))
+    x, h0, c0 = (rng.standard_normal(s) for s in ((5, 6, 3), (1, batch, 4), (1, batch, 4)))
     w = rng.standard_normal((5, 6, 4))
     mine = [engine.tensor(a, dtype=np.float64, requires_grad=True) for a in (x, h0, c0)]
     out, (h, c) = ours(mine[0], (mine[1], mine[2]))
     ((out * engine.tensor(w, dtype=np.float64)).sum() + (h * c).sum()).backward()
     tx, th, tc = (torch.tensor(a, requires_grad=True) for a in (x, h0, c0))
-    tout, (th_T, tc_T) = theirs(tx, (th[None], tc[None]))
-    ((tout * torch.from_numpy(w)).sum() + (th_T[0] * tc_T[0]).sum()).backward()
-    pairs = [(out.data, tout), (h.data, th_T[0]), (c.data, tc_T[0])] + \
+    tout, (th_T, tc_T) = theirs(tx, (th, tc))
+    ((tout * torch.from_numpy(w)).sum() + (th_T * tc_T).sum()).backward()
+    pairs = [(out.data, tout), (h.data, th_T), (c.data, tc_T)] + \
         [(t.grad.data, u.grad) for t, u in zip(mine, (tx, th, tc), strict=True)] + \
         [(getattr(ours, n).grad.data, p.grad) for n, p in theirs.named_parameters()]
     for a, b in pairs:
@@ -278,7 +281,8 @@ def test_recurrent_layers_say_which_layout_they_read(cls):
     """PyTorch reads (time, batch, features) by default, stepgrad (the API contract, Keras)
     (batch, time, features): the same shapes, so a silent guess would give wrong numbers.
     Without batch_first the layer warns, pointing at the caller's line; with it, nothing.
-    PyTorch-shaped (num_layers, batch, hidden) states are refused, saying what to pass."""
+    States are PyTorch's (num_layers, batch, hidden) = (1, N, H), in and out; (N, H) is
+    taken too, anything else refused saying what the layer wants."""
     import warnings
     with pytest.warns(UserWarning, match=r"\(batch, time, features\).*PyTorch's default is "
                                          r"\(time, batch, features\).*batch_first=True") as rec:
@@ -288,13 +292,25 @@ def test_recurrent_layers_say_which_layout_they_read(cls):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         cls(2, 3, batch_first=True), cls(2, 3, batch_first=False)
-    x, h0 = engine.zeros(4, 5, 2), engine.zeros(1, 4, 3)
-    state = (h0, h0) if cls is nn.LSTM else h0
-    with pytest.raises(ValueError, match=r"h_0 must be \(batch, hidden\) = \(4, 3\), got "
-                                         r"\(1, 4, 3\) \(PyTorch's .*pass h_0\[0\]"):
-        layer(x, state)
-    ok = (engine.zeros(4, 3), engine.zeros(4, 3)) if cls is nn.LSTM else [engine.zeros(4, 3)]
-    assert layer(x, ok)[0].shape == (4, 5, 3)  # Keras's list form of a state is taken
+    x = engine.zeros(4, 5, 2)
+    for bad, hint in (((2, 4, 3), r" \(stepgrad's recurrent layers have one layer"),
+                      ((4, 1, 3), ""), ((3,), "")):
+        h0 = engine.zeros(*bad)
+        with pytest.raises(ValueError, match=r"h_0 must be \(num_layers, batch, hidden\) = "
+                                             r"\(1, 4, 3\) \(PyTorch's layout\) or \(batch, "
+                                             rf"hidden\) = \(4, 3\), got {re.escape(str(bad))}"
+                                             + hint):
+            layer(x, (h0, h0) if cls is nn.LSTM else h0)
+    # PyTorch's (1, N, H) state, a cell's (N, H) one and Keras's list form all give the same
+    h0 = engine.tensor(np.random.default_rng(0).standard_normal((1, 4, 3)))
+    runs = [layer(x, (s, s) if cls is nn.LSTM else s)
+            for s in (h0, h0[0])] + [layer(x, [h0[0]] * (2 if cls is nn.LSTM else 1))]
+    for out, state in runs:
+        np.testing.assert_array_equal(out.data, runs[0][0].data)
+        for s in (state if cls is nn.LSTM else (state,)):
+            assert s.shape == (1, 4, 3)  # returned as PyTorch returns it
+    out, state = layer(x, runs[0][1])  # the returned state goes back in
+    assert out.shape == (4, 5, 3)
     if cls is nn.LSTM:
         with pytest.raises(TypeError, match=r"LSTM: the state is the pair \(h_0, c_0\), got "
                                             r"Tensor"):
@@ -365,7 +381,9 @@ def test_rnn_matches_its_equation_by_hand():
     for t in range(3):
         s = np.tanh(W @ x[0, t] + U @ s + b)
         np.testing.assert_allclose(out.data[0, t], s)
-    np.testing.assert_allclose(h.data[0], s)
+    assert h.shape == (1, 1, 2)  # PyTorch's (num_layers, batch, hidden)
+    np.testing.assert_allclose(h.data[0, 0], s)
+    np.testing.assert_allclose(h[-1].data[0], s)  # the PyTorch idiom: h_n[-1] is (N, H)
 
 
 def test_stateful_rnn_keeps_state_until_reset():
