@@ -76,3 +76,61 @@ class MatMul(Op):
 
     def describe(self):
         return f"{self.shapes[0]} @ {self.shapes[1]}"
+
+
+def _linear_shapes(rng):
+    k, m = (int(v) for v in rng.integers(1, 5, size=2))
+    lead = [(), (int(rng.integers(1, 5)),), (2, int(rng.integers(1, 4)))][int(rng.integers(0, 3))]
+    return lead + (k,), (m, k), (m,)
+
+
+@spec(call=lambda x, w, b: Linear.apply(x, w, b), ref=lambda x, w, b: x @ w.T + b, arity=3,
+      shapes=_linear_shapes,
+      errors=(Bad(lambda: Linear.apply(T(2, 3), T(4, 5)), ValueError,
+                  r"linear: input of shape \(2, 3\) has 3 features but the weight of shape "
+                  r"\(4, 5\) expects 5"),
+              Bad(lambda: Linear.apply(T(2, 3), T(4, 3), T(3)), ValueError,
+                  r"linear: bias of shape \(3,\) does not match the weight's 4 outputs")))
+class Linear(Op):
+    """``y = x·Wᵀ + b`` (PyTorch's ``F.linear``, its ``addmm``): x (..., in), W (out, in),
+    b (out,) or none → y (..., out). One op where ``x @ W.T + b`` is three (the transpose,
+    the product, the sum), so a layer is one node in pictures and in the backward walk."""
+
+    name, formula = "linear", "y = x·Wᵀ + b: dx = G·W, dW = Gᵀ·x, db = Σ G over the rows"
+
+    def forward(self, x, w, b=None):
+        if x.ndim == 0 or w.ndim != 2 or x.shape[-1] != w.shape[1]:
+            raise ValueError(f"linear: input of shape {x.shape} has "
+                             f"{x.shape[-1] if x.ndim else 0} features but the weight of "
+                             f"shape {w.shape} expects "
+                             f"{w.shape[1] if w.ndim == 2 else '(out, in) weight'}")
+        if b is not None and b.shape != (w.shape[0],):
+            raise ValueError(f"linear: bias of shape {b.shape} does not match the weight's "
+                             f"{w.shape[0]} outputs (expected ({w.shape[0]},))")
+        self.shapes = (x.shape, w.shape)
+        y = np.matmul(x.reshape(-1, x.shape[-1]), w.T)  # BLAS reads W transposed in place
+        if b is not None:
+            if np.result_type(y, b) == y.dtype:
+                y += b  # y is this op's own array: no second (N, out) array
+            else:
+                y = y + b
+        return y.reshape(x.shape[:-1] + (w.shape[0],))
+
+    def backward(self, g, x, w, b=None, out=None):
+        # Rows: every leading dim of x is a batch dim. Written with operators only, so the
+        # same lines run on Tensors (create_graph: second derivatives).
+        g2 = g.reshape(-1, w.shape[0])
+        need = self.needs_grad
+        dx = (g2 @ w).reshape(x.shape) if need[0] else None
+        # Gᵀ·x is (out, in): laid out like W, C-contiguous (optimizers need no copy).
+        dw = xp.swap_last(g2) @ x.reshape(-1, x.shape[-1]) if need[1] else None
+        if len(need) < 3:
+            return dx, dw
+        return dx, dw, (g2.sum(axis=0) if need[2] else None)
+
+    def label(self):
+        return "linear x·Wᵀ + b" if len(self.needs_grad) == 3 else "linear x·Wᵀ"
+
+    def describe(self):
+        x, w = self.shapes
+        return f"x {x} · Wᵀ {w[::-1]}" + (" + b" if len(self.needs_grad) == 3 else "")

@@ -296,3 +296,74 @@ def test_pool_kernel_size_keyword_once():
     assert F.max_pool2d(x, kernel=2).shape == F.max_pool2d(x, 2).shape == (1, 1, 2, 2)
     with pytest.raises(TypeError, match="max_pool2d: give the window size once"):
         F.max_pool2d(x, 2, kernel=2)
+
+
+@pytest.mark.parametrize("x_shape", [(5, 3), (3,), (2, 4, 3)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_is_one_op_and_matches_torch(x_shape, bias):
+    """F.linear (every nn.Linear) is one op, x·Wᵀ + b over any leading dims: values and the
+    gradients of x, W and b equal torch's F.linear in float64; second derivatives work."""
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    rng = np.random.default_rng(len(x_shape))
+    arrays = [rng.standard_normal(x_shape), rng.standard_normal((4, 3))]
+    arrays += [rng.standard_normal(4)] if bias else []
+    ours = [engine.tensor(a, dtype=np.float64, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    y, ty = F.linear(*ours), torch.nn.functional.linear(*theirs)
+    assert y.grad_fn.name == "linear" and y.grad_fn.inputs[0] is ours[0]
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=1e-12, atol=1e-12)
+    x, w = (engine.tensor(a, dtype=np.float64, requires_grad=True) for a in arrays[:2])
+    (gx,) = engine.grad((F.linear(x, w) ** 2).sum(), [x], create_graph=True)
+    (gw,) = engine.grad(gx.sum(), [w])  # d/dW Σ 2(x·Wᵀ)·W
+    tx, tw = (torch.tensor(a, requires_grad=True) for a in arrays[:2])
+    (tgx,) = torch.autograd.grad((torch.nn.functional.linear(tx, tw) ** 2).sum(), [tx],
+                                 create_graph=True)
+    (tgw,) = torch.autograd.grad(tgx.sum(), [tw])
+    np.testing.assert_allclose(gw.data, tgw.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_linear_refuses_mismatched_shapes_by_name():
+    with pytest.raises(ValueError, match=r"linear: input of shape \(2, 3\) has 3 features but "
+                                         r"the weight of shape \(4, 5\) expects 5"):
+        F.linear(engine.zeros(2, 3), engine.zeros(4, 5))
+    with pytest.raises(ValueError, match=r"linear: bias of shape \(3,\) does not match the "
+                                         r"weight's 4 outputs"):
+        F.linear(engine.zeros(2, 3), engine.zeros(4, 3), engine.zeros(3))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(128, 10), (7, 3), (5, 4, 6), (3,)])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_cross_entropy_short_path_gives_the_general_paths_bits(dtype, shape, reduction):
+    """Labels all counted, no class weights: cross_entropy sums the picked log-probabilities
+    in three ops; the general path (weights of ones take it) gives the same bits, values and
+    gradients."""
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    labels = rng.integers(0, shape[0 if len(shape) == 1 else 1],
+                          () if len(shape) == 1 else (shape[0],) + shape[2:])
+    a, b = (engine.tensor(x, requires_grad=True) for _ in range(2))
+    short = F.cross_entropy(a, labels, reduction=reduction)
+    general = F.cross_entropy(b, labels, reduction=reduction,
+                              weight=np.ones(x.shape[0 if len(shape) == 1 else 1], dtype))
+    assert len(list(_ops(short))) < len(list(_ops(general)))
+    short.backward()
+    general.backward()
+    assert short.data.tobytes() == general.data.tobytes()
+    np.testing.assert_array_equal(a.grad.data, b.grad.data)
+
+
+def _ops(t):
+    """The ops of t's graph."""
+    seen, stack = set(), [t]
+    while stack:
+        n = stack.pop()
+        if n.grad_fn is not None and id(n) not in seen:
+            seen.add(id(n))
+            yield n.grad_fn
+            stack.extend(n.grad_fn.inputs)

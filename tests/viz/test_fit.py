@@ -48,7 +48,9 @@ PARAMS = ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"]
 def test_the_course_mlp_fits_with_every_parameter_named():
     loss = course_mlp()
     svg = assert_legible(viz.draw_graph(loss), PARAMS)
-    assert ">.T</text>" in svg and ">permute" not in svg  # Linear's transpose: an edge
+    # each nn.Linear is one node: x·Wᵀ + b, the transpose no node of its own
+    assert svg.count(">linear</text>") == svg.count(">x·Wᵀ + b</text>") == 3
+    assert ">permute" not in svg
     assert_legible(viz.draw_graph(loss, color_by="grad", show_data=False), PARAMS)
     layers = assert_legible(viz.draw_graph(loss, level="module"))
     for title in ("0: Linear", "1: Sigmoid", "4: Linear", "5: Sigmoid"):

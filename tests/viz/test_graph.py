@@ -129,12 +129,17 @@ def test_tensor_boxes_show_name_shape_and_summaries():
     assert boxes["2.bias (2,)"][1:] == ["data [0, 0]", "grad [4, 4]"]  # d sum/d bias = batch
     assert boxes["x (4, 3)"] == ["x (4, 3)", "data μ 0.55 σ 0.345"]  # an input: no grad
     assert any(k.startswith("() float32") for k in boxes)  # the root says its dtype
-    # W.T is an edge labelled .T, not a permute node.
+    # Each nn.Linear is one op node, x·Wᵀ + b.
+    assert sum(text(a).startswith("linear") for a in nodes(g).values()) == 2
+    # Written by hand (x @ W.T + b), W.T is an edge labelled .T, not a permute node.
+    x = engine.Tensor(np.arange(12, dtype=np.float32).reshape(4, 3) / 10, name="x")
+    hand = ((x @ model[0].weight.T + model[0].bias).relu() @ model[2].weight.T).sum()
+    g = viz.draw_graph(hand, fit=False)
     assert not any(text(a).startswith("permute") for a in nodes(g).values())
     t_edges = [e for e in edges(g) if 'xlabel=".T"' in e[2]]
     assert len(t_edges) == 2 and {t for t, _, _ in t_edges} == \
         {by_title(g)["0.weight (4, 3)"], by_title(g)["2.weight (2, 4)"]}
-    full = viz.draw_graph(loss, fit=False, expand=["transpose"])
+    full = viz.draw_graph(hand, fit=False, expand=["transpose"])
     assert sum(text(a).startswith("permute") for a in nodes(full).values()) == 2
 
 

@@ -98,8 +98,14 @@ def test_the_gif_has_one_frame_per_step(tmp_path):
 
 
 def test_a_transposed_weight_step_highlights_its_edge():
-    loss = course_mlp()
-    p = viz.player(loss)
+    # An MLP written by hand, x @ W.T + b per layer (nn.Linear is one linear op).
+    engine.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 4), nn.Sigmoid(), nn.Linear(4, 3), nn.Sigmoid(),
+                          nn.Linear(3, 1))
+    h = engine.tensor([[5.0, 2.0], [1.0, 0.0], [3.0, 1.0]], name="X")
+    for lin in model[::2]:
+        h = (h @ lin.weight.T + lin.bias).sigmoid()
+    p = viz.player(h.sum())
     data = page_data(p.html())
     perm = [k for k, s in enumerate(p.steps) if s.node.op == "permute"]
     assert len(perm) == 3
