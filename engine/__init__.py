@@ -23,8 +23,10 @@ from .creation import (arange, empty, empty_like, eye, from_dlpack, from_numpy, 
                        linspace, ones, ones_like, rand, rand_like, randint, randn, randn_like,
                        randperm,
                        tensor, zeros, zeros_like)
-from .functional import (FUNCTIONS, METHOD_FUNCTIONS, cat, concatenate, einsum, maximum,
-                         meshgrid, minimum, split, stack, where)
+from .functional import (FUNCTIONS, METHOD_FUNCTIONS, bucketize, cat, cdist, concatenate,
+                         einsum, maximum, meshgrid, minimum, searchsorted, split, stack,
+                         std_mean, var_mean, where)
+from . import linalg
 from .gradcheck import GradcheckError, gradcheck
 from .higher import gradgradcheck, hessian, hvp, jacobian
 from .fast.memory import keep_freed_memory
@@ -58,15 +60,16 @@ __all__ = [
     "Value",
     *[n for n in METHOD_FUNCTIONS if not hasattr(builtins, n)],  # star-import: no sum/abs/round
     "adaptive_avg_pool2d", "adaptive_max_pool2d", "arange", "avg_pool1d", "avg_pool2d",
-    "backward_steps", "cat", "concatenate", "conv1d", "conv2d", "conv_transpose2d",
+    "backward_steps", "bucketize", "cat", "cdist", "concatenate", "conv1d", "conv2d",
+    "conv_transpose2d",
     "detect_anomaly", "einsum", "empty", "empty_like", "enable_grad", "eye", "from_dlpack",
     "from_numpy", "full", "full_like",
     "get_default_dtype", "get_rng", "grad", "gradcheck", "gradgradcheck", "hessian", "hvp",
     "increment_version", "interpolate", "jacobian", "is_grad_enabled", "keep_freed_memory",
-    "linspace", "lstm", "lstm_c", "lstm_h", "manual_seed", "max_pool1d", "max_pool2d",
+    "linalg", "linspace", "lstm", "lstm_c", "lstm_h", "manual_seed", "max_pool1d", "max_pool2d",
     "max_unpool2d", "maximum", "meshgrid", "minimum",
     "module_scope", "no_grad", "ones", "ones_like", "rand", "rand_like", "randint", "randn",
     "randperm",
-    "randn_like", "scalar_ops", "set_default_dtype", "split", "stack", "tensor", "topo_order",
-    "where", "zeros", "zeros_like",
+    "randn_like", "scalar_ops", "searchsorted", "set_default_dtype", "split", "stack",
+    "std_mean", "tensor", "topo_order", "var_mean", "where", "zeros", "zeros_like",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .ops import compose as CO
 from .ops import elementwise as E
 from .ops import indexing as I
 from .ops import shape as S
@@ -115,7 +116,36 @@ METHOD_FUNCTIONS = (
     "select diag diagonal trace tril triu gather scatter scatter_add index_select masked_fill "
     "masked_select nonzero reshape flatten transpose permute squeeze unsqueeze swapaxes "
     "softmax log_softmax matmul equal allclose max min any all add sub mul div pow neg "
-    "subtract multiply divide negative mm bmm mv dot outer").split()
+    "subtract multiply divide negative mm bmm mv dot outer "
+    "nansum nanmean nan_to_num aminmax count_nonzero take index_add addcmul addcdiv isclose "
+    "bincount t").split()
 # Kept in a dict, not this module's globals: max/min/sum/abs/all/any would shadow the
 # builtins this module uses. engine/__init__ exports them.
 FUNCTIONS = {name: _method(name) for name in METHOD_FUNCTIONS}
+
+
+def var_mean(input, dim=None, *, correction=None, keepdim=False, unbiased=None):
+    """``(var, mean)`` of ``input`` over ``dim`` (torch.var_mean)."""
+    return CO.var_mean(as_tensor(input), dim, correction=correction, keepdim=keepdim,
+                       unbiased=unbiased)
+
+
+def std_mean(input, dim=None, *, correction=None, keepdim=False, unbiased=None):
+    """``(std, mean)`` of ``input`` over ``dim`` (torch.std_mean)."""
+    return CO.std_mean(as_tensor(input), dim, correction=correction, keepdim=keepdim,
+                       unbiased=unbiased)
+
+
+def cdist(x1, x2, p=2.0):
+    """Distances between every row of x1 (..., P, M) and of x2 (..., R, M) → (..., P, R)."""
+    return CO.cdist(as_tensor(x1), as_tensor(x2), p)
+
+
+def searchsorted(sorted_sequence, values, *, right=False, side=None):
+    """Insertion indices of ``values`` in the 1-D ``sorted_sequence`` (int64)."""
+    return CO.searchsorted(sorted_sequence, values, right=right, side=side)
+
+
+def bucketize(input, boundaries, *, right=False):
+    """The bucket index of each entry given sorted 1-D ``boundaries`` (int64)."""
+    return CO.bucketize(input, boundaries, right=right)

@@ -21,6 +21,7 @@ import numpy as np
 from . import autograd
 from .autograd import Node, state
 from .ops import activations as A
+from .ops import compose as CO
 from .ops import elementwise as E
 from .ops import indexing as I
 from .ops import linalg, neural
@@ -955,6 +956,54 @@ class Tensor(Node):
     def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
         """The distinct values (sorted); optionally the inverse indices and the counts."""
         return SC.unique(self, sorted, return_inverse, return_counts, dim)
+
+    # -- compositions with PyTorch's names (engine/ops/compose.py) ---------------------------
+    def nansum(self, dim=None, keepdim=False):
+        """Σ of the non-NaN entries over ``dim`` (NaN entries get gradient 0)."""
+        return CO.nansum(self, dim, keepdim)
+
+    def nanmean(self, dim=None, keepdim=False):
+        """The mean of the non-NaN entries over ``dim``."""
+        return CO.nanmean(self, dim, keepdim)
+
+    def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
+        """NaN, +inf, −inf replaced (default 0 and the dtype's extremes); gradient 0 there."""
+        return CO.nan_to_num(self, nan, posinf, neginf)
+
+    def aminmax(self, *, dim=None, keepdim=False):
+        """``(min, max)`` over ``dim``."""
+        return CO.aminmax(self, dim=dim, keepdim=keepdim)
+
+    def count_nonzero(self, dim=None):
+        return CO.count_nonzero(self, dim)
+
+    def take(self, index):
+        """Entries at flat positions ``index`` (the tensor read as 1-D)."""
+        return CO.take(self, index)
+
+    def index_add(self, dim, index, source, *, alpha=1):
+        """A copy with ``alpha·source`` added at ``index`` along ``dim``."""
+        return CO.index_add(self, dim, index, source, alpha=alpha)
+
+    def addcmul(self, tensor1, tensor2, *, value=1):
+        return CO.addcmul(self, tensor1, tensor2, value=value)
+
+    def addcdiv(self, tensor1, tensor2, *, value=1):
+        return CO.addcdiv(self, tensor1, tensor2, value=value)
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return CO.isclose(self, other, rtol, atol, equal_nan)
+
+    def bincount(self, weights=None, minlength=0):
+        return CO.bincount(self, weights, minlength)
+
+    def t(self):
+        """The transpose of a matrix (0-D and 1-D tensors are returned as they are), as
+        PyTorch's ``t()``; more dims are refused (use ``transpose(d0, d1)`` or ``mT``)."""
+        if self.ndim > 2:
+            raise ValueError(f"t() expects a tensor with <= 2 dims, got shape {self.shape}: "
+                             f"use transpose(dim0, dim1) or .mT for the last two")
+        return self if self.ndim < 2 else self.transpose(0, 1)
 
     def quantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
         """The ``q``-quantiles (a number or 1-D) along ``dim`` (PyTorch's quantile)."""

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import engine
+from nn import functional as _nnF
 
 torch = pytest.importorskip("torch")
 tF = torch.nn.functional
@@ -369,6 +370,63 @@ CASES += [(f"pad_{mode}_{i}", [_randn(*shape)],
            lambda x, p=p, m=mode: tF.pad(x, p, mode=m))
           for i, (shape, p, mode) in enumerate(_PAD)]
 
+_NANS = _with([np.nan, np.nan, np.inf, -np.inf], 3, 4)
+_NAN_ROW = np.where(np.arange(12).reshape(3, 4) < 4, np.nan, _randn(3, 4))  # row 0 all NaN
+CASES += [
+    # -- compositions with PyTorch's names (engine/ops/compose.py)
+    ("nansum", [_NANS], lambda x: x.nansum(), lambda x: x.nansum()),
+    ("nansum_dim", [_NAN_ROW], lambda x: x.nansum(1, keepdim=True),
+     lambda x: x.nansum(1, keepdim=True)),
+    ("nanmean", [_with([np.nan, np.nan], 3, 4)], lambda x: x.nanmean(), lambda x: x.nanmean()),
+    ("nanmean_dim", [_with([np.nan], 3, 4)], lambda x: x.nanmean(dim=1),
+     lambda x: x.nanmean(dim=1)),
+    ("nan_to_num", [_NANS], lambda x: x.nan_to_num(), lambda x: x.nan_to_num()),
+    ("nan_to_num_values", [_NANS], lambda x: engine.nan_to_num(x, 1.5, 9.0, -9.0),
+     lambda x: torch.nan_to_num(x, 1.5, 9.0, -9.0)),
+    ("aminmax_min", [_distinct(3, 4)], lambda x: x.aminmax(dim=1).min,
+     lambda x: x.aminmax(dim=1).min),
+    ("aminmax_max", [_distinct(3, 4)], lambda x: engine.aminmax(x).max,
+     lambda x: torch.aminmax(x).max),
+    ("var_mean_var", [_randn(3, 4)], lambda x: engine.var_mean(x, 1)[0],
+     lambda x: torch.var_mean(x, 1)[0]),
+    ("var_mean_mean", [_randn(3, 4)], lambda x: engine.var_mean(x, 0, keepdim=True)[1],
+     lambda x: torch.var_mean(x, 0, keepdim=True)[1]),
+    ("std_mean_std", [_randn(3, 4)], lambda x: engine.std_mean(x, correction=0)[0],
+     lambda x: torch.std_mean(x, correction=0)[0]),
+    ("std_mean_unbiased", [_randn(3, 4)], lambda x: engine.std_mean(x, 1, unbiased=False)[0],
+     lambda x: torch.std_mean(x, 1, unbiased=False)[0]),
+    ("addcmul", [_randn(3, 4), _randn(4), _randn(3, 1)],
+     lambda x, a, b: x.addcmul(a, b, value=0.5), lambda x, a, b: x.addcmul(a, b, value=0.5)),
+    ("addcdiv", [_randn(3, 4), _randn(4), _away(3, 1)],
+     lambda x, a, b: engine.addcdiv(x, a, b, value=2), lambda x, a, b: torch.addcdiv(
+         x, a, b, value=2)),
+    ("take", [_randn(3, 4), np.array([[0, 11], [-1, 5], [5, 5]])], lambda x, i: x.take(i),
+     lambda x, i: x.take(i)),
+    ("index_add", [_randn(4, 3), np.array([0, 3, 0]), _randn(3, 3)],
+     lambda x, i, s: x.index_add(0, i, s, alpha=2), lambda x, i, s: x.index_add(0, i, s,
+                                                                               alpha=2)),
+    ("index_add_dim1", [_randn(4, 3), np.array([2, 2]), _randn(4, 2)],
+     lambda x, i, s: x.index_add(1, i, s), lambda x, i, s: x.index_add(1, i, s)),
+    ("t_matrix", [_randn(3, 4)], lambda x: x.t(), lambda x: x.t()),
+    ("t_vector", [_randn(3)], lambda x: engine.t(x), torch.t),
+    ("cdist", [_randn(4, 3), _randn(5, 3)], engine.cdist, torch.cdist),
+    ("cdist_p1_batched", [_randn(2, 4, 3), _randn(2, 5, 3)], lambda a, b: engine.cdist(a, b, 1),
+     lambda a, b: torch.cdist(a, b, 1)),
+    ("pairwise_distance", [_randn(4, 3), _randn(4, 3)],
+     lambda a, b: _nnF.pairwise_distance(a, b),
+     tF.pairwise_distance),
+    ("pixel_shuffle", [_randn(2, 8, 3, 2)], lambda x: _nnF.pixel_shuffle(x, 2),
+     lambda x: tF.pixel_shuffle(x, 2)),
+    ("pixel_unshuffle", [_randn(2, 2, 4, 6)],
+     lambda x: _nnF.pixel_unshuffle(x, 2), lambda x: tF.pixel_unshuffle(x, 2)),
+    ("linalg_norm", [_randn(3, 4)], lambda x: engine.linalg.norm(x),
+     lambda x: torch.linalg.norm(x)),
+    ("linalg_norm_dim", [_randn(3, 4)], lambda x: engine.linalg.norm(x, 1, dim=1),
+     lambda x: torch.linalg.norm(x, 1, dim=1)),
+    ("linalg_vector_norm", [_randn(3, 4)], lambda x: engine.linalg.vector_norm(x, 3),
+     lambda x: torch.linalg.vector_norm(x, 3)),
+]
+
 IDS = [c[0] for c in CASES]
 assert len(set(IDS)) == len(IDS), "duplicate case names"
 
@@ -467,3 +525,71 @@ def test_conversion_methods_match_torch():
     np.testing.assert_array_equal(engine.cat([ours, ours], dim=1).data,
                                   torch.cat([theirs, theirs], dim=1).numpy())
     assert engine.from_numpy(a).data is a
+
+
+def test_counting_searching_and_closeness_match_torch():
+    """The integer-valued compositions: values and dtypes as PyTorch's."""
+    x = np.array([0, 1, 1, 3, 3, 3])
+    w = np.array([0.5, 1.0, 1.5, 2.0, 2.5, 3.0])
+    b = np.array([1.0, 2.0, 3.0])
+    v = np.array([[0.5, 2.0], [2.5, 3.0]])
+    pairs = [
+        (engine.bincount(engine.tensor(x)), torch.bincount(torch.tensor(x))),
+        (engine.tensor(x).bincount(minlength=6), torch.tensor(x).bincount(minlength=6)),
+        (engine.bincount(engine.tensor(x), engine.tensor(w, dtype=np.float64)),
+         torch.bincount(torch.tensor(x), torch.tensor(w))),
+        (engine.bucketize(engine.tensor(v), engine.tensor(b)),
+         torch.bucketize(torch.tensor(v), torch.tensor(b))),
+        (engine.bucketize(engine.tensor(v), engine.tensor(b), right=True),
+         torch.bucketize(torch.tensor(v), torch.tensor(b), right=True)),
+        (engine.searchsorted(engine.tensor(b), engine.tensor(v)),
+         torch.searchsorted(torch.tensor(b), torch.tensor(v))),
+        (engine.searchsorted(engine.tensor(b), engine.tensor(v), side="right"),
+         torch.searchsorted(torch.tensor(b), torch.tensor(v), side="right")),
+        (engine.count_nonzero(engine.tensor([[0.0, 1.0], [2.0, 0.0]]), dim=0),
+         torch.count_nonzero(torch.tensor([[0.0, 1.0], [2.0, 0.0]]), dim=0)),
+        (engine.isclose(engine.tensor([1.0, np.nan, 2.0]), engine.tensor([1.0 + 1e-9, np.nan,
+                                                                          2.1]), equal_nan=True),
+         torch.isclose(torch.tensor([1.0, np.nan, 2.0]), torch.tensor([1.0 + 1e-9, np.nan, 2.1]),
+                       equal_nan=True)),
+    ]
+    for ours, theirs in pairs:
+        t = theirs.numpy()
+        assert ours.shape == t.shape and ours.dtype == t.dtype, (ours, theirs)
+        np.testing.assert_array_equal(ours.data, t)
+
+
+def test_compositions_refuse_what_they_cannot_do_by_name():
+    x = engine.zeros(2, 3, 4)
+    with pytest.raises(ValueError, match=r"t\(\) expects a tensor with <= 2 dims, got shape "
+                                         r"\(2, 3, 4\): use transpose"):
+        x.t()
+    with pytest.raises(IndexError, match="take: index 24 is out of range for a tensor of 24"):
+        x.take(engine.tensor([24]))
+    with pytest.raises(ValueError, match=r"index_add: source of shape \(2, 2, 4\) does not fit "
+                                         r"x of shape \(2, 3, 4\) with 3 indices along dim 1"):
+        x.index_add(1, engine.tensor([0, 1, 2]), engine.zeros(2, 2, 4))
+    with pytest.raises(ValueError, match="bincount: needs a 1-D tensor of non-negative"):
+        engine.bincount(engine.tensor([1, -1]))
+    with pytest.raises(ValueError, match="searchsorted: stepgrad takes a 1-D sorted_sequence"):
+        engine.searchsorted(engine.zeros(2, 3), engine.zeros(2))
+    with pytest.raises(ValueError, match=r"pixel_shuffle: input of shape \(2, 3, 4\) needs"):
+        _nnF.pixel_shuffle(x, 2)
+    with pytest.raises(NotImplementedError, match="linalg.norm: the matrix norm ord=2"):
+        engine.linalg.norm(engine.zeros(2, 3), 2)
+    with pytest.raises(ValueError, match=r"cdist: x1 \(2, 3\) and x2 \(2, 4\)"):
+        engine.cdist(engine.zeros(2, 3), engine.zeros(2, 4))
+
+
+def test_nanmean_of_an_all_nan_row():
+    """Its mean is NaN in both libraries; its entries' gradient is 0 here (the NaNs are
+    absent), NaN in PyTorch (0·(g/0)); the other rows' gradients are PyTorch's."""
+    x = engine.tensor(_NAN_ROW, dtype=np.float64, requires_grad=True)
+    tx = torch.tensor(_NAN_ROW, requires_grad=True)
+    out, tout = x.nanmean(dim=1), tx.nanmean(dim=1)
+    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-12, equal_nan=True)
+    assert np.isnan(out.data[0])
+    out.backward(np.ones(3))
+    tout.backward(torch.ones(3))
+    np.testing.assert_array_equal(x.grad.data[0], 0.0)
+    np.testing.assert_allclose(x.grad.data[1:], tx.grad.numpy()[1:], rtol=1e-12)
