@@ -33,6 +33,7 @@ from .fast.memory import keep_freed_memory
 from .ops.base import OPS, Op, scalar_ops
 from .fast.conv import conv1d, conv2d, conv_transpose2d
 from .fast.interpolate import interpolate
+from .fast import unfold as _unfold  # noqa: F401 (registers F.unfold/F.fold's ops)
 from .fast.lstm import lstm, lstm_c, lstm_h
 from .fast.pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d,
                         max_pool1d, max_pool2d, max_unpool2d)

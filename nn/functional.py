@@ -27,6 +27,7 @@ from engine import (  # noqa: F401 (PyTorch's F)
     max_unpool2d,
     no_grad,
 )
+from engine.fast.unfold import fold, unfold  # noqa: F401 (PyTorch's F.fold, F.unfold)
 from engine.ops.compose import pairwise_distance, pixel_shuffle, pixel_unshuffle  # noqa: F401
 from engine.ops.indexing import one_hot, pad  # noqa: F401 (re-exported: PyTorch's F.pad)
 from engine.ops.linalg import Linear

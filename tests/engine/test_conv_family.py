@@ -535,3 +535,51 @@ def test_nearest_float32_source_index_as_pytorch():
         ours = interpolate(T(x), size=n_out).data
         theirs = torch.nn.functional.interpolate(torch.tensor(x), size=n_out).numpy()
         np.testing.assert_array_equal(ours, theirs)
+
+
+@st.composite
+def unfold_configs(draw):
+    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    p = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    hw = tuple(draw(st.integers(max(1, d[i] * (k[i] - 1) + 1 - 2 * p[i]), 8)) for i in (0, 1))
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 3))) + hw
+    return shape, {"kernel_size": k, "dilation": d, "padding": p, "stride": s}
+
+
+@torch_missing
+@settings(max_examples=40)
+@given(cfg=unfold_configs(), seed=st.integers(0, 2**32 - 1))
+def test_unfold_and_fold_match_pytorch(cfg, seed):
+    """F.unfold and F.fold (its transpose): values and gradients as torch's, float64."""
+    import torch
+
+    from nn import functional as F
+    shape, p = cfg
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape)
+    xt, tx = T(x), torch.tensor(x, requires_grad=True)
+    cols, tcols = F.unfold(xt, **p), torch.nn.functional.unfold(tx, **p)
+    _compare(cols, tcols, [xt], [tx], rng)
+    c = rng.standard_normal(cols.shape)
+    ct, tc = T(c), torch.tensor(c, requires_grad=True)
+    _compare(F.fold(ct, shape[2:], **p), torch.nn.functional.fold(tc, shape[2:], **p), [ct],
+             [tc], rng)
+
+
+def test_unfold_is_convolution_as_a_dot_product_and_twice_differentiable():
+    """w.reshape(F, −1) @ unfold(x) is conv2d (the course's convolution as a dot product);
+    unfold and fold are each other's gradient, so second derivatives exist."""
+    from nn import functional as F
+    rng = np.random.default_rng(0)
+    x, w = T(rng.standard_normal((2, 3, 5, 6))), T(rng.standard_normal((4, 3, 3, 3)))
+    by_dot = (w.reshape(4, -1) @ F.unfold(x, 3, padding=1, stride=2)).reshape(2, 4, 3, 3)
+    np.testing.assert_allclose(by_dot.data, conv2d(x, w, padding=1, stride=2).data,
+                               rtol=1e-12, atol=1e-12)
+    assert gradcheck(lambda t: (F.unfold(t, 2, stride=1) ** 2).sum(),
+                     T(rng.standard_normal((1, 2, 3, 3))))
+    (gx,) = engine.grad((F.unfold(x, 2) ** 2).sum(), [x], create_graph=True)
+    (ggx,) = engine.grad(gx.sum(), [x])  # d/dx Σ fold(2·unfold(x)) = fold(2·unfold(1))
+    np.testing.assert_allclose(ggx.data, F.fold(2 * F.unfold(engine.ones_like(x), 2), (5, 6),
+                                                2).data)
