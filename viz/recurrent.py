@@ -166,6 +166,9 @@ class _Unrolled:
         named = [a for a in args if a != "·"]
         if n.op == "matmul" and len(args) == 2 and named:
             return f"{args[0]} ·\n{args[1]}"  # two short lines: a narrow ellipse
+        if n.op == "linear" and named:  # x·Wᵀ (+ b): the weight by name, transposed
+            bias = "" if len(args) < 3 else " + b" if args[2] == "·" else f" +\n{args[2]}"
+            return f"{args[0]} ·\n{args[1]}ᵀ{bias}"
         if n.op in ("add", "sub", "mul") and named and len(args) == 2:
             sign = {"add": "+", "sub": "−", "mul": "⊙"}[n.op]
             return f"{args[0]} {sign} {args[1]}"

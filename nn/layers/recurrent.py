@@ -35,6 +35,7 @@ import numpy as np
 import engine
 from engine.fast.kernels import KERNEL_DTYPES
 
+from .. import functional as F
 from ..module import Module, Parameter
 from .init import glorot_uniform, zeros
 
@@ -86,9 +87,7 @@ class _CellParams:
 
     def _input_part(self, x):
         """``x W_ihᵀ + b_ih + b_hh`` for every timestep at once (one GEMM instead of T)."""
-        out = x @ self._p("weight_ih").T
-        bias = self._bias_sum()
-        return out if bias is None else out + bias
+        return F.linear(x, self._p("weight_ih"), self._bias_sum())
 
     def _bias_sum(self):
         """``b_ih + b_hh`` (the one there is with ``single_bias``), or None without bias."""
@@ -188,8 +187,7 @@ class GRUCell(Module, _CellParams):
         self._make_params(input_size, hidden_size, 3, bias)
 
     def _input_part(self, x):
-        out = x @ self._p("weight_ih").T
-        return out if self._p("bias_ih") is None else out + self._p("bias_ih")
+        return F.linear(x, self._p("weight_ih"), self._p("bias_ih"))
 
     def forward(self, x, h=None):
         self._check_input(x, "GRUCell")
@@ -424,7 +422,7 @@ class LSTM(_Recurrent):
         if self.fused is not True or x.dtype not in KERNEL_DTYPES:
             return None
         H = self.hidden_size
-        xw = x @ self._p("weight_ih").T  # the biases are added inside the op, step by step
+        xw = F.linear(x, self._p("weight_ih"))  # the biases are added inside the op, step by step
         bias = self._bias_sum()
         if bias is None:  # the op takes a bias: zeros (no gradient) for a layer without
             bias = engine.zeros(self._gates * H, dtype=xw.dtype)
