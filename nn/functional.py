@@ -215,6 +215,39 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     return y if bias is None else y + bias
 
 
+def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalise each sample's channels in ``num_groups`` groups (PyTorch's ``group_norm``):
+    x (N, C, …) read as (N, G, C/G·…), ``(x − mean) / √(var + eps)`` per (sample, group)
+    with the biased variance, then ``· weight[c] + bias[c]`` per channel; differentiable."""
+    if x.ndim < 2 or num_groups < 1 or x.shape[1] % num_groups:
+        raise ValueError(f"group_norm: num_groups={num_groups} must divide the channels (dim 1) "
+                         f"of the input, got shape {x.shape}")
+    n, c = x.shape[0], x.shape[1]
+    y = layer_norm(x.reshape(n, num_groups, -1), (int(np.prod(x.shape[1:])) // num_groups,),
+                   eps=eps)
+    y = y.reshape(*x.shape)
+    per_channel = (1, c) + (1,) * (x.ndim - 2)
+    if weight is not None:
+        y = y * weight.reshape(per_channel)
+    return y if bias is None else y + bias.reshape(per_channel)
+
+
+def threshold(x, threshold, value):
+    """x where x > ``threshold``, else ``value`` (PyTorch's ``F.threshold``; gradient 1 where
+    kept, 0 where replaced)."""
+    return engine.where(x.data > threshold, x, np.asarray(value, x.dtype))
+
+
+def instance_norm(x, weight=None, bias=None, eps=1e-5):
+    """Normalise each (sample, channel) plane of x (N, C, …) over its own values (PyTorch's
+    ``instance_norm`` without running statistics): ``group_norm`` with one group per
+    channel."""
+    if x.ndim < 3:
+        raise ValueError(f"instance_norm: expected (N, C, L) or (N, C, H, W) input, got shape "
+                         f"{x.shape}")
+    return group_norm(x, x.shape[1], weight, bias, eps)
+
+
 # ------------------------------------------------------------------------------------ losses
 def _target(target, like, name, same_shape=True):
     t = target if isinstance(target, Tensor) else engine.from_numpy(np.asarray(target, like.dtype))

@@ -1,15 +1,19 @@
 """The layer set, one small file per family."""
 from .activation import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, Identity,
                          LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6, Sigmoid,
-                         SiLU, Softmax, Softmin, Softplus, Softsign, Tanh)
-from .conv import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d,
-                   ConvTranspose2d, GlobalAvgPool2d, MaxPool1d, MaxPool2d, MaxUnpool2d, Upsample,
-                   UpsamplingBilinear2d, UpsamplingNearest2d)
+                         SiLU, Softmax, Softmax2d, Softmin, Softplus, Softsign, Tanh, Threshold)
+from .conv import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, ConstantPad1d,
+                   ConstantPad2d, Conv1d, Conv2d, ConvTranspose2d, GlobalAvgPool2d, MaxPool1d,
+                   MaxPool2d, MaxUnpool2d, PixelShuffle, PixelUnshuffle, ReflectionPad1d,
+                   ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, Upsample,
+                   UpsamplingBilinear2d, UpsamplingNearest2d, ZeroPad1d, ZeroPad2d)
 from .dropout import Dropout, Dropout2d
 from .linear import Dense, Embedding, Flatten, Linear, Unflatten
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CosineSimilarity,
-                   CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss)
-from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
+                   CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
+                   PairwiseDistance, SmoothL1Loss)
+from .norm import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
+                   LayerNorm)
 from .recurrent import (GRU, LSTM, RNN, GRUCell, KerasGRU, KerasLSTM, LSTMCell, RNNCell,
                         SimpleRNN, TimeStep)
 
@@ -24,4 +28,8 @@ __all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "
            "LogSigmoid", "LogSoftmax", "MSELoss", "MaxPool1d", "MaxPool2d", "MaxUnpool2d", "Mish",
            "NLLLoss", "PReLU", "RNN", "RNNCell", "ReLU", "ReLU6", "SELU", "SiLU", "Sigmoid",
            "SimpleRNN", "SmoothL1Loss", "Softmax", "Softmin", "Softplus", "Softsign", "Tanh",
-           "TimeStep", "Unflatten", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]
+           "TimeStep", "Unflatten", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d",
+           "ConstantPad1d", "ConstantPad2d", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d",
+           "PairwiseDistance", "PixelShuffle", "PixelUnshuffle", "ReflectionPad1d",
+           "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "Softmax2d", "Threshold",
+           "ZeroPad1d", "ZeroPad2d"]

@@ -223,3 +223,27 @@ class Identity(Module):
 
     def forward(self, x):
         return x
+
+
+class Softmax2d(Module):
+    """Softmax over the channels of (N, C, H, W) or (C, H, W) input (dim −3), at each pixel."""
+
+    def forward(self, x):
+        if x.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected (N, C, H, W) or (C, H, W) input, got shape "
+                             f"{x.shape}")
+        return x.softmax(-3)
+
+
+class Threshold(Module):
+    """x where x > ``threshold``, else ``value`` (``F.threshold``)."""
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False):
+        super().__init__()
+        self.threshold, self.value = threshold, value
+
+    def forward(self, x):
+        return F.threshold(x, self.threshold, self.value)
+
+    def extra_repr(self):
+        return f"threshold={self.threshold}, value={self.value}"

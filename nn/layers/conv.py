@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import engine
+from engine.fast.conv import same_padding
+from engine.ops.compose import pixel_shuffle, pixel_unshuffle
+from engine.ops.indexing import pad
 
 from ..module import Module, Parameter
 from .init import glorot_uniform, zeros
@@ -24,11 +27,15 @@ class Conv2d(Module):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, groups=1, bias=True, dtype=None):
+                 dilation=1, groups=1, bias=True, padding_mode="zeros", dtype=None):
         super().__init__()
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"Conv2d: groups={groups} must divide in_channels={in_channels} "
                              f"and out_channels={out_channels}")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"Conv2d: padding_mode must be one of "
+                             f"{', '.join(map(repr, _PADDING_MODES))}, got {padding_mode!r}")
+        self.padding_mode = padding_mode
         kh, kw = _pair(kernel_size)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = (kh, kw), stride, padding
@@ -42,13 +49,39 @@ class Conv2d(Module):
             self.to(dtype)
 
     def forward(self, x):
+        padding = self.padding
+        if self.padding_mode != "zeros":  # pad by the mode first, then a valid convolution
+            x = pad(x, self._amounts(x), mode=_PADDING_MODES[self.padding_mode])
+            padding = 0
         return engine.conv2d(x, self.weight, self.bias, stride=self.stride,
-                             padding=self.padding, dilation=self.dilation, groups=self.groups)
+                             padding=padding, dilation=self.dilation, groups=self.groups)
+
+    def _amounts(self, x):
+        """F.pad's (left, right, top, bottom) for ``padding`` on input x."""
+        if isinstance(self.padding, str):
+            if self.padding == "valid":
+                return (0, 0, 0, 0)
+            if x.ndim != 4:  # conv2d says what is wrong with the input
+                return (0, 0, 0, 0)
+            (dh, dw), (sh, sw) = _pair(self.dilation), _pair(self.stride)
+            (kh, kw), (H, W) = self.kernel_size, x.shape[2:]
+            top, bottom = same_padding(H, kh, sh, dh)
+            left, right = same_padding(W, kw, sw, dw)
+            return (left, right, top, bottom)
+        ph, pw = _pair(self.padding)
+        return (pw, pw, ph, ph)
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding!r}"
-                + (f", groups={self.groups}" if self.groups != 1 else ""))
+                + (f", groups={self.groups}" if self.groups != 1 else "")
+                + (f", padding_mode={self.padding_mode!r}" if self.padding_mode != "zeros"
+                   else ""))
+
+
+# Conv2d's padding_mode → F.pad's mode ('zeros' is the convolution's own padding).
+_PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate",
+                  "circular": "circular"}
 
 
 class Conv1d(Module):
@@ -322,3 +355,96 @@ class GlobalAvgPool2d(Module):
         if x.ndim != 4:
             raise ValueError(f"GlobalAvgPool2d: expected (N, C, H, W) input, got shape {x.shape}")
         return x.mean(axis=(2, 3))
+
+
+class PixelShuffle(Module):
+    """(N, C·r², H, W) → (N, C, H·r, W·r) (``F.pixel_shuffle``): sub-pixel upsampling."""
+
+    def __init__(self, upscale_factor: int):
+        super().__init__()
+        self.upscale_factor = upscale_factor
+
+    def forward(self, x):
+        return pixel_shuffle(x, self.upscale_factor)
+
+    def extra_repr(self):
+        return f"upscale_factor={self.upscale_factor}"
+
+
+class PixelUnshuffle(Module):
+    """(N, C, H·r, W·r) → (N, C·r², H, W), PixelShuffle's inverse."""
+
+    def __init__(self, downscale_factor: int):
+        super().__init__()
+        self.downscale_factor = downscale_factor
+
+    def forward(self, x):
+        return pixel_unshuffle(x, self.downscale_factor)
+
+    def extra_repr(self):
+        return f"downscale_factor={self.downscale_factor}"
+
+
+class _Pad(Module):
+    """``F.pad`` as a layer: ``padding`` an int (every side) or PyTorch's tuple (left,
+    right[, top, bottom]) for the last ``_sides`` dims."""
+    _sides, _mode = 1, "constant"
+
+    def __init__(self, padding, value: float = 0.0):
+        super().__init__()
+        n = 2 * self._sides
+        self.padding = (padding,) * n if isinstance(padding, int) else tuple(padding)
+        if len(self.padding) != n:
+            raise ValueError(f"{type(self).__name__}: padding must be an int or {n} ints "
+                             f"(left, right{', top, bottom' if n == 4 else ''}), got {padding!r}")
+        self.value = value
+
+    def forward(self, x):
+        value = self.value if self._mode == "constant" else None
+        return pad(x, self.padding, mode=self._mode, value=value)
+
+    def extra_repr(self):
+        return f"{self.padding}" + (f", value={self.value}" if self.value else "")
+
+
+class ConstantPad1d(_Pad):
+    """Pad the last dim with ``value``."""
+
+
+class ConstantPad2d(_Pad):
+    """Pad the last two dims with ``value``."""
+    _sides = 2
+
+
+class ZeroPad1d(_Pad):
+    """Pad the last dim with zeros."""
+
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+
+class ZeroPad2d(ConstantPad2d):
+    """Pad the last two dims with zeros (Keras's ``ZeroPadding2D``)."""
+
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+
+class ReflectionPad1d(_Pad):
+    """Mirror the last dim at its edges (without repeating the edge)."""
+    _mode = "reflect"
+
+
+class ReflectionPad2d(_Pad):
+    """Mirror the last two dims at their edges (CycleGAN's padding)."""
+    _sides, _mode = 2, "reflect"
+
+
+class ReplicationPad1d(_Pad):
+    """Repeat the edge values of the last dim."""
+    _mode = "replicate"
+
+
+class ReplicationPad2d(_Pad):
+    """Repeat the edge values of the last two dims."""
+    _sides, _mode = 2, "replicate"

@@ -137,6 +137,17 @@ class CosineEmbeddingLoss(_Loss):
         return F.cosine_embedding_loss(input1, input2, target, self.margin, self.reduction)
 
 
+class PairwiseDistance(Module):
+    """‖x1 − x2 + eps‖_p along the last dim, row by row (``F.pairwise_distance``)."""
+
+    def __init__(self, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False):
+        super().__init__()
+        self.norm, self.eps, self.keepdim = p, eps, keepdim
+
+    def forward(self, x1, x2):
+        return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
+
+
 class CosineSimilarity(Module):
     """Cosine of the angle between ``x1`` and ``x2`` along ``dim``."""
 

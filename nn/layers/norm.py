@@ -3,7 +3,11 @@
 Training: ``x̂ = (x − μ_B) / √(σ²_B + eps)``, ``y = γ x̂ + β`` with the batch mean and the
 biased batch variance over every axis but the channel one; the running statistics (buffers)
 move as ``r ← (1 − momentum)·r + momentum·batch`` (running variance unbiased, as PyTorch).
-Eval: the running statistics replace the batch ones.
+Eval: the running statistics replace the batch ones (``track_running_stats=False``: there
+are none, and eval normalises with the batch statistics too, as PyTorch).
+
+``GroupNorm`` and ``InstanceNorm1d/2d`` normalise each sample on its own (groups of
+channels, or each channel), as ``LayerNorm`` does over its last dims: no running statistics.
 """
 from __future__ import annotations
 
@@ -19,10 +23,15 @@ from ..module import Module, Parameter
 
 class _BatchNorm(Module):
     _dims: tuple = ()
+    track_running_stats = True  # subclasses that build lazily (Keras's) always track
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
-                 affine: bool = True, dtype=None):
+                 affine: bool = True, track_running_stats: bool = True, dtype=None):
         super().__init__()
+        if momentum is None:
+            raise ValueError(f"{type(self).__name__}: momentum=None (PyTorch's cumulative "
+                             f"average of every batch so far) is not supported; pass a number "
+                             f"(0.1 is PyTorch's default)")
         if not 0 <= momentum <= 1:
             raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1], got {momentum}")
         if momentum > 0.5:
@@ -36,8 +45,12 @@ class _BatchNorm(Module):
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.weight = Parameter(np.ones(num_features)) if affine else None
         self.bias = Parameter(np.zeros(num_features)) if affine else None
-        self.register_buffer("running_mean", np.zeros(num_features))
-        self.register_buffer("running_var", np.ones(num_features))
+        self.track_running_stats = track_running_stats
+        if track_running_stats:
+            self.register_buffer("running_mean", np.zeros(num_features))
+            self.register_buffer("running_var", np.ones(num_features))
+        else:  # batch statistics in eval mode too, as PyTorch's (no buffers)
+            self.running_mean = self.running_var = None
         if dtype is not None:
             self.to(dtype)
 
@@ -50,7 +63,7 @@ class _BatchNorm(Module):
         self._check(x)
         axes = (0,) + tuple(range(2, x.ndim))
         shape = (1, self.num_features) + (1,) * (x.ndim - 2)
-        if self.training:
+        if self.training or not self.track_running_stats:
             if x.numel() // self.num_features <= 1:  # the variance of one value is 0: y = β
                 raise ValueError(f"{type(self).__name__}: expected more than 1 value per "
                                  f"channel when training, got input of shape {x.shape} "
@@ -58,12 +71,13 @@ class _BatchNorm(Module):
             mean = x.mean(axis=axes, keepdims=True)
             var = x.var(axis=axes, keepdims=True, correction=0)
             n = x.numel() // self.num_features
-            with engine.no_grad():
-                m = self.momentum
-                unbiased = var.data.reshape(-1) * (n / max(n - 1, 1))
-                self.running_mean.copy_((1 - m) * self.running_mean.data
-                                        + m * mean.data.reshape(-1))
-                self.running_var.copy_((1 - m) * self.running_var.data + m * unbiased)
+            if self.training and self.track_running_stats:
+                with engine.no_grad():
+                    m = self.momentum
+                    unbiased = var.data.reshape(-1) * (n / max(n - 1, 1))
+                    self.running_mean.copy_((1 - m) * self.running_mean.data
+                                            + m * mean.data.reshape(-1))
+                    self.running_var.copy_((1 - m) * self.running_var.data + m * unbiased)
         else:
             mean = self.running_mean.reshape(shape)
             var = self.running_var.reshape(shape)
@@ -73,7 +87,8 @@ class _BatchNorm(Module):
         return y
 
     def extra_repr(self):
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}" + (
+            "" if self.track_running_stats else ", track_running_stats=False")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -114,3 +129,76 @@ class LayerNorm(Module):
     def extra_repr(self):
         return f"{self.normalized_shape}, eps={self.eps}, " \
                f"elementwise_affine={self.elementwise_affine}"
+
+
+class GroupNorm(Module):
+    """Normalise each sample's channels in ``num_groups`` groups (``F.group_norm``), then a
+    learned per-channel ``weight`` (ones) and ``bias`` (zeros) unless ``affine=False``.
+    ``GroupNorm(1, C)`` normalises over (C, H, W) like a LayerNorm with per-channel affine.
+
+    >>> GroupNorm(2, 4)(engine.arange(8.0).reshape(1, 4, 2)).data.round(3)
+    array([[[-1.342, -0.447],
+            [ 0.447,  1.342],
+    <BLANKLINE>
+            [-1.342, -0.447],
+            [ 0.447,  1.342]]], dtype=float32)
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
+                 affine: bool = True, dtype=None):
+        super().__init__()
+        if num_groups < 1 or num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_groups={num_groups} must divide "
+                             f"num_channels={num_channels}")
+        self.num_groups, self.num_channels, self.eps, self.affine = (num_groups, num_channels,
+                                                                     eps, affine)
+        self.weight = Parameter(np.ones(num_channels)) if affine else None
+        self.bias = Parameter(np.zeros(num_channels)) if affine else None
+        if dtype is not None:
+            self.to(dtype)
+
+    def forward(self, x):
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise ValueError(f"GroupNorm: expected {self.num_channels} channels in dim 1, got "
+                             f"shape {x.shape}")
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+class _InstanceNorm(Module):
+    _dims: tuple = ()
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 affine: bool = False, track_running_stats: bool = False, dtype=None):
+        super().__init__()
+        if track_running_stats:
+            raise ValueError(f"{type(self).__name__}: track_running_stats=True is not "
+                             f"supported (each sample is normalised by its own statistics, "
+                             f"PyTorch's default)")
+        self.num_features, self.eps, self.momentum, self.affine = (num_features, eps, momentum,
+                                                                   affine)
+        self.weight = Parameter(np.ones(num_features)) if affine else None
+        self.bias = Parameter(np.zeros(num_features)) if affine else None
+        if dtype is not None:
+            self.to(dtype)
+
+    def forward(self, x):
+        if x.ndim not in self._dims or x.shape[1] != self.num_features:
+            raise ValueError(f"{type(self).__name__}: expected input of {self._dims} dims with "
+                             f"{self.num_features} channels in dim 1, got shape {x.shape}")
+        return F.instance_norm(x, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, affine={self.affine}"
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Normalise each (sample, channel) of (N, C, L) input over L (style transfer's norm)."""
+    _dims = (3,)
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Normalise each (sample, channel) plane of (N, C, H, W) input over H·W."""
+    _dims = (4,)

@@ -1,0 +1,100 @@
+"""nn modules against torch.nn modules of the same name, built with the same weights (copied
+through the state dict): outputs, the input's gradient, every parameter's gradient and the
+buffers (running statistics) after a few training steps, in float64. Skipped without torch."""
+import numpy as np
+import pytest
+
+import engine
+import nn
+
+torch = pytest.importorskip("torch")
+tnn = torch.nn
+
+RNG = np.random.default_rng(0)
+X2, X3, X4 = (RNG.standard_normal(s) for s in ((4, 6), (2, 3, 10), (2, 3, 8, 8)))
+
+# (name, constructor taking the nn module namespace, input, options)
+CASES = [
+    ("GroupNorm", lambda L: L.GroupNorm(3, 6), RNG.standard_normal((2, 6, 5)), {}),
+    ("GroupNorm_one_group", lambda L: L.GroupNorm(1, 3), X4, {}),
+    ("GroupNorm_no_affine", lambda L: L.GroupNorm(3, 3, affine=False), X4, {}),
+    ("InstanceNorm2d", lambda L: L.InstanceNorm2d(3), X4, {}),
+    ("InstanceNorm2d_affine", lambda L: L.InstanceNorm2d(3, affine=True), X4, {}),
+    ("InstanceNorm1d", lambda L: L.InstanceNorm1d(3), X3, {}),
+    ("BatchNorm2d_no_running_stats_train", lambda L: L.BatchNorm2d(3, track_running_stats=False),
+     X4, {"train": True}),
+    ("BatchNorm2d_no_running_stats_eval", lambda L: L.BatchNorm2d(3, track_running_stats=False),
+     X4, {}),
+    ("BatchNorm1d_train_3_steps", lambda L: L.BatchNorm1d(6), X2, {"train": True, "steps": 3}),
+    ("Conv2d_reflect", lambda L: L.Conv2d(3, 4, 3, padding=1, padding_mode="reflect"), X4, {}),
+    ("Conv2d_replicate_stride", lambda L: L.Conv2d(3, 4, 3, stride=2, padding=(1, 2),
+                                                   padding_mode="replicate"), X4, {}),
+    ("Conv2d_circular", lambda L: L.Conv2d(3, 2, 5, padding=2, padding_mode="circular"), X4, {}),
+    ("Conv2d_reflect_same", lambda L: L.Conv2d(3, 2, 4, padding="same", padding_mode="reflect"),
+     X4, {}),
+    ("Softmax2d", lambda L: L.Softmax2d(), X4, {}),
+    ("Threshold", lambda L: L.Threshold(0.1, 20.0), X2, {}),
+    ("PixelShuffle", lambda L: L.PixelShuffle(2), RNG.standard_normal((2, 8, 3, 3)), {}),
+    ("PixelUnshuffle", lambda L: L.PixelUnshuffle(2), X4, {}),
+    ("ZeroPad2d", lambda L: L.ZeroPad2d((1, 2, 0, 3)), X4, {}),
+    ("ConstantPad1d", lambda L: L.ConstantPad1d(2, 3.5), X3, {}),
+    ("ReflectionPad2d", lambda L: L.ReflectionPad2d(2), X4, {}),
+    ("ReflectionPad1d", lambda L: L.ReflectionPad1d((1, 3)), X3, {}),
+    ("ReplicationPad2d", lambda L: L.ReplicationPad2d((1, 0, 2, 1)), X4, {}),
+    ("ReplicationPad1d", lambda L: L.ReplicationPad1d(2), X3, {}),
+    ("ZeroPad1d", lambda L: L.ZeroPad1d(1), X3, {}),
+    ("PairwiseDistance", lambda L: L.PairwiseDistance(p=1.5), X2, {"extra": [X2[::-1].copy()]}),
+    ("CosineSimilarity", lambda L: L.CosineSimilarity(dim=0), X2, {"extra": [X2[::-1].copy()]}),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_module_matches_torch(case):
+    name, make, x, opts = case
+    torch.manual_seed(0)
+    theirs = make(tnn).double()
+    ours = make(nn).to(np.float64)
+    ours.load_state_dict({k: v.detach().numpy().copy() for k, v in theirs.state_dict().items()
+                          if "num_batches" not in k})
+    theirs.train(opts.get("train", False))
+    ours.train(opts.get("train", False))
+    for _ in range(opts.get("steps", 1)):
+        tx = torch.tensor(x, requires_grad=True)
+        ox = engine.tensor(x, dtype=np.float64, requires_grad=True)
+        extra = opts.get("extra", [])
+        to = theirs(tx, *(torch.tensor(e) for e in extra))
+        oo = ours(ox, *(engine.tensor(e, dtype=np.float64) for e in extra))
+        assert oo.shape == tuple(to.shape), name
+        np.testing.assert_allclose(oo.data, to.detach().numpy(), rtol=1e-10, atol=1e-12)
+        g = RNG.standard_normal(oo.shape)
+        to.backward(torch.tensor(g))
+        oo.backward(g)
+        np.testing.assert_allclose(ox.grad.data, tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+    for key, value in theirs.state_dict().items():
+        if "num_batches" not in key:
+            np.testing.assert_allclose(np.asarray(ours.state_dict()[key]), value.numpy(),
+                                       rtol=1e-10, atol=1e-12, err_msg=key)
+    own = dict(ours.named_parameters())
+    for key, p in theirs.named_parameters():
+        np.testing.assert_allclose(own[key].grad.data, p.grad.numpy(), rtol=1e-9, atol=1e-12,
+                                   err_msg=key)
+
+
+def test_new_modules_refuse_what_they_cannot_do_by_name():
+    with pytest.raises(ValueError, match=r"BatchNorm2d: momentum=None \(PyTorch's cumulative "
+                                         r"average.*\) is not supported; pass a number"):
+        nn.BatchNorm2d(3, momentum=None)
+    with pytest.raises(ValueError, match="GroupNorm: num_groups=4 must divide num_channels=6"):
+        nn.GroupNorm(4, 6)
+    with pytest.raises(ValueError, match="InstanceNorm2d: track_running_stats=True is not"):
+        nn.InstanceNorm2d(3, track_running_stats=True)
+    with pytest.raises(ValueError, match=r"InstanceNorm2d: expected input of \(4,\) dims with 3 "
+                                         r"channels in dim 1, got shape \(2, 4, 5, 5\)"):
+        nn.InstanceNorm2d(3)(engine.zeros(2, 4, 5, 5))
+    with pytest.raises(ValueError, match="Conv2d: padding_mode must be one of 'zeros', "
+                                         "'reflect', 'replicate', 'circular', got 'mirror'"):
+        nn.Conv2d(1, 1, 3, padding_mode="mirror")
+    with pytest.raises(ValueError, match=r"ZeroPad2d: padding must be an int or 4 ints"):
+        nn.ZeroPad2d((1, 2))
+    bn = nn.BatchNorm2d(3, track_running_stats=False)
+    assert bn.running_mean is None and "running_mean" not in bn.state_dict()
