@@ -65,6 +65,14 @@ def _is_dataset(x) -> bool:
             and hasattr(x, "__len__") and hasattr(x, "__getitem__"))
 
 
+def _is_sample_list(x) -> bool:
+    """A list (or tuple) of structured samples — ``(x, y)`` tuples, lists, dicts — which
+    PyTorch's DataLoader indexes and collates as a dataset (``list(zip(X, Y))``): batches are
+    ``[xb, yb]``, not rows of one array (``xb, yb = batch`` would then unpack two samples)."""
+    return isinstance(x, (list, tuple)) and len(x) > 0 and \
+        isinstance(x[0], (tuple, list, collections.abc.Mapping))
+
+
 def _check_lengths(who: str, names, arrays) -> int:
     lengths = [len(a) for a in arrays]
     if len(set(lengths)) > 1:
@@ -442,6 +450,9 @@ class DataLoader:
       ``(x, y)`` give ``[xb, yb]``, numpy arrays with a new first axis).
     - ``DataLoader(x, y, batch_size=...)`` on arrays: each batch is ``(x[idx], y[idx])``,
       or ``x[idx]`` without y.
+    - A list of samples (``list(zip(X, Y))``, dicts, lists) is a dataset, as in PyTorch:
+      its items are collated (``[xb, yb]``; a dict of batches; an inner list's fields
+      batched one by one, as PyTorch's ``default_collate``).
 
     Order: ``0..n-1`` (default), a fresh permutation every pass (``shuffle=True``, drawn
     from engine's generator or ``generator``), a ``sampler`` (any iterable of indices, e.g.
@@ -506,7 +517,7 @@ class DataLoader:
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError(f"{who}: collate_fn must be callable, got "
                             f"{type(collate_fn).__name__}")
-        if _is_dataset(dataset):
+        if _is_dataset(dataset) or (y is None and _is_sample_list(dataset)):
             if y is not None:
                 if isinstance(y, Integral) and not isinstance(y, bool):
                     raise ValueError(f"{who}: the second positional argument is y (targets "

@@ -513,3 +513,44 @@ def _torch():
     except ImportError:
         return None
     return torch
+
+
+def test_a_list_of_samples_is_a_dataset_as_in_pytorch():
+    """``DataLoader(list(zip(X, Y)))`` collates like PyTorch: ``[xb, yb]`` per batch. Read as
+    one (N, 2) array, ``xb, yb = batch`` would unpack two *samples* with no error."""
+    X = np.arange(10, dtype=np.float32).reshape(5, 2)
+    Y = np.arange(5) % 2
+    batches = list(DataLoader(list(zip(X, Y, strict=True)), batch_size=2))
+    assert len(batches) == 3
+    xb, yb = batches[0]
+    np.testing.assert_array_equal(xb, X[:2])
+    np.testing.assert_array_equal(yb, Y[:2])
+    d = next(iter(DataLoader([{"x": X[i], "y": int(Y[i])} for i in range(5)], batch_size=4)))
+    np.testing.assert_array_equal(d["x"], X[:4])
+    assert d["y"].tolist() == Y[:4].tolist()
+    rows = next(iter(DataLoader([[1, 2], [3, 4], [5, 6]], batch_size=3)))  # fields, as torch
+    assert [r.tolist() for r in rows] == [[1, 3, 5], [2, 4, 6]]
+    # with y, lists stay arrays (stepgrad's DataLoader(x, y) form): rows of x
+    xb, yb = next(iter(DataLoader([[1, 2], [3, 4]], [0, 1], batch_size=2)))
+    assert xb.tolist() == [[1, 2], [3, 4]] and yb.tolist() == [0, 1]
+
+
+def test_sample_lists_batch_as_torchs_dataloader():
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import DataLoader as TorchLoader
+    data = {"tuples": [(np.array([i, i + 0.5]), i % 3) for i in range(5)],
+            "dicts": [{"x": np.ones(2) * i, "y": i} for i in range(5)],
+            "lists": [[i, 2 * i] for i in range(5)],
+            "numbers": [float(i) for i in range(5)]}
+
+    def plain(b):
+        if isinstance(b, dict):
+            return {k: plain(v) for k, v in b.items()}
+        if isinstance(b, (list, tuple)):
+            return [plain(v) for v in b]
+        return np.asarray(b.numpy() if isinstance(b, torch.Tensor) else b).tolist()
+
+    for name, samples in data.items():
+        ours = [plain(b) for b in DataLoader(samples, batch_size=2)]
+        theirs = [plain(b) for b in TorchLoader(samples, batch_size=2)]
+        assert ours == theirs, name
