@@ -441,13 +441,33 @@ def get_worker_info():
 _ARRAYS = object()  # DataLoader(x, y) on plain arrays: its own fast fetch
 
 
+def _tensors(batch):
+    """Every numpy array in a batch (nested in lists, tuples, dicts) as an engine Tensor
+    sharing its memory and keeping its dtype; everything else (strings, numbers) as is."""
+    import engine
+    if isinstance(batch, np.ndarray):
+        return engine.from_numpy(batch)
+    if isinstance(batch, collections.abc.Mapping):
+        return {k: _tensors(v) for k, v in batch.items()}
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):
+        return type(batch)(*(_tensors(v) for v in batch))
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_tensors(v) for v in batch)
+    return batch
+
+
+def _as_is(batch):
+    return batch
+
+
 class DataLoader:
     """Mini-batches of a dataset (PyTorch's DataLoader), or of plain arrays ``x`` (and ``y``).
 
     - ``DataLoader(dataset, batch_size=1, shuffle=False, sampler=None, batch_sampler=None,
       num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, ...)``: each batch
       is ``collate_fn([dataset[i] for i in batch_indices])`` (``default_collate``: samples
-      ``(x, y)`` give ``[xb, yb]``, numpy arrays with a new first axis).
+      ``(x, y)`` give ``[xb, yb]``, arrays with a new first axis, yielded as engine Tensors
+      as PyTorch yields tensors; a ``collate_fn`` of yours: its result as it is).
     - ``DataLoader(x, y, batch_size=...)`` on arrays: each batch is ``(x[idx], y[idx])``,
       or ``x[idx]`` without y.
     - A list of samples (``list(zip(X, Y))``, dicts, lists) is a dataset, as in PyTorch:
@@ -588,11 +608,16 @@ class DataLoader:
 
     def __iter__(self):
         batches = self._index_batches()
+        # Batches are engine Tensors, as PyTorch's DataLoader yields torch tensors (so
+        # xb.view(-1, 784), xb.float(), yb.size(0), xb.std() act as in PyTorch code); a
+        # collate_fn of the user's returns what it returns.
+        convert = _tensors if self.collate_fn is None else _as_is
         if self.num_workers == 0:
             for batch in batches:
-                yield self._fetch(batch)
+                yield convert(self._fetch(batch))
             return
-        yield from self._parallel(batches)
+        for batch in self._parallel(batches):
+            yield convert(batch)
 
     def _parallel(self, batches):
         """Fetch in worker threads, at most ``num_workers · prefetch_factor`` batches ahead;

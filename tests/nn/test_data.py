@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import engine
 from nn import data as D
 from nn.data import DataLoader, TensorDataset, train_test_split
 
@@ -55,7 +56,7 @@ def test_batches_cover_the_data_once(n, bs, drop_last, shuffle, with_y):
     batches = list(loader)
     assert len(batches) == len(loader) == (n // bs if drop_last else math.ceil(n / bs))
     xs = [b[0] if with_y else b for b in batches]
-    assert all(isinstance(b, np.ndarray) for b in xs)
+    assert all(isinstance(b, engine.Tensor) for b in xs)  # batches are Tensors, as torch's
     assert all(len(b) == bs for b in xs[:-1] if drop_last or b is not xs[-1])
     rows = np.concatenate(xs) if xs else np.zeros((0, 3), np.float32)
     assert rows.dtype == np.float32 and rows.shape[1:] == (3,)
@@ -68,9 +69,9 @@ def test_batches_cover_the_data_once(n, bs, drop_last, shuffle, with_y):
         assert seen.tolist() == list(range(len(seen)))
 
 
-def test_y_none_yields_plain_arrays_and_tuples_otherwise():
+def test_y_none_yields_plain_tensors_and_tuples_otherwise():
     x = np.zeros((5, 2))
-    assert all(isinstance(b, np.ndarray) for b in DataLoader(x, batch_size=2))
+    assert all(isinstance(b, engine.Tensor) for b in DataLoader(x, batch_size=2))
     assert all(isinstance(b, tuple) and len(b) == 2 for b in DataLoader(x, x, batch_size=2))
 
 
@@ -83,7 +84,7 @@ def test_batches_are_copies():
 
 def test_accepts_lists_and_tensors():
     xb, yb = next(iter(DataLoader(FakeTensor([[1.0], [2.0]]), [0, 1], batch_size=2)))
-    assert isinstance(xb, np.ndarray) and xb.tolist() == [[1.0], [2.0]]
+    assert isinstance(xb, engine.Tensor) and xb.tolist() == [[1.0], [2.0]]
     assert yb.tolist() == [0, 1]
 
 
@@ -140,7 +141,7 @@ def test_tensor_dataset():
     assert xb.shape == (2, 2) and yb.tolist() == [0, 1]
     # PyTorch's default_collate: a 1-field sample gives a 1-list batch ([xb], not xb).
     (single,) = next(iter(DataLoader(TensorDataset(np.arange(3)), batch_size=3)))
-    assert isinstance(single, np.ndarray) and single.tolist() == [0, 1, 2]
+    assert isinstance(single, engine.Tensor) and single.tolist() == [0, 1, 2]
 
 
 def test_generic_dataset_is_collated():
@@ -554,3 +555,23 @@ def test_sample_lists_batch_as_torchs_dataloader():
         ours = [plain(b) for b in DataLoader(samples, batch_size=2)]
         theirs = [plain(b) for b in TorchLoader(samples, batch_size=2)]
         assert ours == theirs, name
+
+
+def test_batches_are_tensors_that_take_pytorchs_idioms():
+    """A PyTorch training loop's lines on a batch act as in PyTorch: the batches are engine
+    Tensors (dtype kept, no copy of a collated batch), not numpy arrays, whose std() is the
+    population one and whose view/to/float/size(0) do not exist or mean something else."""
+    x = np.arange(24, dtype=np.float32).reshape(4, 6)
+    y = np.array([0, 1, 0, 1])
+    xb, yb = next(iter(DataLoader(TensorDataset(x, y), batch_size=4)))
+    assert isinstance(xb, engine.Tensor) and xb.dtype == np.float32 and yb.dtype == np.int64
+    assert xb.view(-1, 3).shape == (8, 3) and yb.size(0) == 4
+    assert xb.float().dtype == np.float32 and yb.long().dtype == np.int64
+    np.testing.assert_allclose(xb.std().item(), x.std(ddof=1), rtol=1e-6)  # PyTorch's std
+    d = next(iter(DataLoader([{"img": x[i], "label": int(y[i])} for i in range(4)],
+                             batch_size=2)))
+    assert isinstance(d["img"], engine.Tensor) and d["label"].tolist() == [0, 1]
+    names = next(iter(DataLoader([("a", 1), ("b", 2)], batch_size=2)))
+    assert names[0] == ["a", "b"] and isinstance(names[1], engine.Tensor)
+    raw = next(iter(DataLoader(TensorDataset(x, y), batch_size=2, collate_fn=lambda s: s)))
+    assert isinstance(raw[0][0], np.ndarray)  # the user's collate_fn: as it returns
