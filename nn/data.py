@@ -109,7 +109,8 @@ class Dataset:
 
 
 class TensorDataset(Dataset):
-    """Samples are the rows of several arrays: ``ds[i] == (a[i], b[i], ...)`` (always a tuple).
+    """Samples are the rows of several arrays: ``ds[i] == (a[i], b[i], ...)`` (always a tuple,
+    of engine Tensors viewing the arrays, as PyTorch's TensorDataset gives tensors).
 
     ``ds[index_array]`` gives a tuple of batches, which ``DataLoader`` uses to batch
     without a Python loop.
@@ -134,6 +135,12 @@ class TensorDataset(Dataset):
         return len(self.arrays[0])
 
     def __getitem__(self, index):
+        # engine Tensors, as PyTorch's TensorDataset gives tensors (views of the arrays)
+        import engine
+        return tuple(engine.from_numpy(np.asarray(a[index])) for a in self.arrays)
+
+    def _rows(self, index):
+        """The arrays' rows at ``index`` as numpy (DataLoader's batching, no Tensors)."""
         return tuple(a[index] for a in self.arrays)
 
     def __repr__(self):
@@ -166,7 +173,7 @@ class Subset(Dataset):
 
     def _take(self, idx):
         """Batch fetch for DataLoader's fast path (a Subset of a TensorDataset)."""
-        return self.dataset[self.indices[idx]]
+        return self.dataset._rows(self.indices[idx])
 
 
 class ConcatDataset(Dataset):
@@ -593,7 +600,7 @@ class DataLoader:
         if self.dataset is _ARRAYS:
             return self.x[idx] if self.y is None else (self.x[idx], self.y[idx])
         if self.collate_fn is None and isinstance(self.dataset, TensorDataset):
-            return list(self.dataset[idx])  # fancy indexing: one copy per array
+            return list(self.dataset._rows(idx))  # fancy indexing: one copy per array
         if self.collate_fn is None and isinstance(self.dataset, Subset) \
                 and isinstance(self.dataset.dataset, TensorDataset):
             return list(self.dataset._take(idx))

@@ -573,5 +573,8 @@ def test_batches_are_tensors_that_take_pytorchs_idioms():
     assert isinstance(d["img"], engine.Tensor) and d["label"].tolist() == [0, 1]
     names = next(iter(DataLoader([("a", 1), ("b", 2)], batch_size=2)))
     assert names[0] == ["a", "b"] and isinstance(names[1], engine.Tensor)
-    raw = next(iter(DataLoader(TensorDataset(x, y), batch_size=2, collate_fn=lambda s: s)))
+    raw = next(iter(DataLoader([(x[0], "a"), (x[1], "b")], batch_size=2,
+                               collate_fn=lambda s: s)))
     assert isinstance(raw[0][0], np.ndarray)  # the user's collate_fn: as it returns
+    x0, y0 = TensorDataset(x, y)[0]  # TensorDataset's items are Tensors too, as torch's
+    assert isinstance(x0, engine.Tensor) and x0.tolist() == x[0].tolist() and y0.item() == 0
