@@ -17,7 +17,10 @@ from .layers import (CELU, ELU, GELU, GRU, LSTM, RNN, SELU, AdaptiveAvgPool2d, A
                      Unflatten, ConstantPad1d, ConstantPad2d, GroupNorm, InstanceNorm1d,
                      InstanceNorm2d, PairwiseDistance, PixelShuffle, PixelUnshuffle,
                      ReflectionPad1d, ReflectionPad2d, ReplicationPad1d, ReplicationPad2d,
-                     Softmax2d, Threshold, ZeroPad1d, ZeroPad2d)
+                     Softmax2d, Threshold, ZeroPad1d, ZeroPad2d, GaussianNLLLoss,
+                     HingeEmbeddingLoss, MarginRankingLoss, MultiLabelSoftMarginLoss,
+                     PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss, AdaptiveAvgPool1d,
+                     AdaptiveMaxPool1d, Bilinear)
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .interchange import export_onnx, from_torch, load_safetensors, save_safetensors, to_torch
 from .serialization import load, save

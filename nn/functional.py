@@ -7,6 +7,7 @@ it is an error here.
 """
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -515,6 +516,90 @@ def cosine_embedding_loss(x1, x2, target, margin=0.0, reduction="mean"):
     loss = (engine.where(y == 1, 1 - cos, 0.0)
             + engine.where(y == -1, (cos - margin).clamp(min=0), 0.0))
     return _reduce(loss, reduction, "cosine_embedding_loss")
+
+
+def _pm_one(target, like, name):
+    """Labels y ∈ {−1, +1} as a constant tensor of ``like``'s dtype (refused otherwise)."""
+    y = _target(target, like, name, same_shape=False)
+    if not np.isin(y.data, (-1, 1)).all():
+        raise ValueError(f"{name}: targets must be 1 or −1")
+    return y
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
+    """``max(0, −y·(x1 − x2) + margin)``: y = 1 wants x1 ranked above x2, y = −1 below."""
+    y = _pm_one(target, input1, "margin_ranking_loss")
+    loss = (-y * (input1 - input2) + margin).clamp(min=0)
+    return _reduce(loss, reduction, "margin_ranking_loss")
+
+
+def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
+    """``x`` where y = 1, ``max(0, margin − x)`` where y = −1 (x a distance)."""
+    y = _pm_one(target, input, "hinge_embedding_loss")
+    loss = (engine.where(y.data == 1, input, 0.0)
+            + engine.where(y.data == -1, (margin - input).clamp(min=0), 0.0))
+    return _reduce(loss, reduction, "hinge_embedding_loss")
+
+
+def soft_margin_loss(input, target, reduction="mean"):
+    """``log(1 + e^(−y·x))`` (softplus, stable) for y ∈ {−1, +1}."""
+    y = _pm_one(target, input, "soft_margin_loss")
+    return _reduce((-y * input).softplus(threshold=float("inf")), reduction,
+                   "soft_margin_loss")
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean"):
+    """``−mean_c [y·log σ(x) + (1 − y)·log σ(−x)]`` per sample (x (N, C), y in {0, 1})."""
+    y = _target(target, input, "multilabel_soft_margin_loss")
+    loss = -(y * input.logsigmoid() + (1 - y) * (-input).logsigmoid())
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss.mean(dim=-1), reduction, "multilabel_soft_margin_loss")
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
+                        reduction="mean"):
+    """``max(d(a, p) − d(a, n) + margin, 0)`` with d the pairwise p-distance (ε added to
+    the difference, as ``pairwise_distance``); ``swap``: d(a, n) becomes min(d(a, n),
+    d(p, n)) (Balntas et al.)."""
+    d_ap = pairwise_distance(anchor, positive, p, eps)
+    d_an = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_an = engine.minimum(d_an, pairwise_distance(positive, negative, p, eps))
+    return _reduce((d_ap - d_an + margin).clamp(min=0), reduction, "triplet_margin_loss")
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """``½(log max(var, ε) + (x − y)² / max(var, ε))`` (+ ½ log 2π with ``full``): the
+    negative log-likelihood of y under N(x, var). The clamp of var to ε does not stop its
+    gradient (PyTorch clamps a copy without recording it)."""
+    y = _target(target, input, "gaussian_nll_loss")
+    v = var if isinstance(var, Tensor) else engine.from_numpy(np.asarray(var, input.dtype))
+    if v.shape != input.shape:
+        v = v.expand(*input.shape) if v.ndim == input.ndim else v.reshape(
+            *(v.shape + (1,) * (input.ndim - v.ndim))).expand(*input.shape)
+    if (v.data < 0).any():
+        raise ValueError("gaussian_nll_loss: var has negative entries")
+    v = v + engine.from_numpy(np.maximum(v.data, eps) - v.data)  # clamped value, var's grad
+    loss = 0.5 * (v.log() + (input - y) ** 2 / v)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction, "gaussian_nll_loss")
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-8, reduction="mean"):
+    """Poisson negative log-likelihood: ``e^x − y·x`` (``log_input``, x = log rate) or
+    ``x − y·log(x + ε)``; ``full`` adds Stirling's ``y·log y − y + ½ log(2πy)`` where y > 1."""
+    y = _target(target, input, "poisson_nll_loss")
+    loss = input.exp() - y * input if log_input else input - y * (input + eps).log()
+    if full:
+        yd = y.data
+        big = yd > 1
+        safe = np.where(big, yd, 2.0)
+        stirling = np.where(big, safe * np.log(safe) - safe + 0.5 * np.log(2 * np.pi * safe),
+                            0.0).astype(input.dtype)
+        loss = loss + engine.from_numpy(stirling)
+    return _reduce(loss, reduction, "poisson_nll_loss")
 
 
 def hinge_loss(pred, target, reduction="mean"):

@@ -2,16 +2,19 @@
 from .activation import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, Identity,
                          LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6, Sigmoid,
                          SiLU, Softmax, Softmax2d, Softmin, Softplus, Softsign, Tanh, Threshold)
-from .conv import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, ConstantPad1d,
-                   ConstantPad2d, Conv1d, Conv2d, ConvTranspose2d, GlobalAvgPool2d, MaxPool1d,
-                   MaxPool2d, MaxUnpool2d, PixelShuffle, PixelUnshuffle, ReflectionPad1d,
-                   ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, Upsample,
-                   UpsamplingBilinear2d, UpsamplingNearest2d, ZeroPad1d, ZeroPad2d)
+from .conv import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
+                   AvgPool1d, AvgPool2d, ConstantPad1d, ConstantPad2d, Conv1d, Conv2d,
+                   ConvTranspose2d, GlobalAvgPool2d, MaxPool1d, MaxPool2d, MaxUnpool2d,
+                   PixelShuffle, PixelUnshuffle, ReflectionPad1d, ReflectionPad2d,
+                   ReplicationPad1d, ReplicationPad2d, Upsample, UpsamplingBilinear2d,
+                   UpsamplingNearest2d, ZeroPad1d, ZeroPad2d)
 from .dropout import Dropout, Dropout2d
-from .linear import Dense, Embedding, Flatten, Linear, Unflatten
+from .linear import Bilinear, Dense, Embedding, Flatten, Linear, Unflatten
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CosineSimilarity,
-                   CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
-                   PairwiseDistance, SmoothL1Loss)
+                   CrossEntropyLoss, GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss,
+                   L1Loss, MarginRankingLoss, MSELoss, MultiLabelSoftMarginLoss, NLLLoss,
+                   PairwiseDistance, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss,
+                   TripletMarginLoss)
 from .norm import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
                    LayerNorm)
 from .recurrent import (GRU, LSTM, RNN, GRUCell, KerasGRU, KerasLSTM, LSTMCell, RNNCell,
@@ -32,4 +35,6 @@ __all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "
            "ConstantPad1d", "ConstantPad2d", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d",
            "PairwiseDistance", "PixelShuffle", "PixelUnshuffle", "ReflectionPad1d",
            "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "Softmax2d", "Threshold",
-           "ZeroPad1d", "ZeroPad2d"]
+           "ZeroPad1d", "ZeroPad2d", "GaussianNLLLoss", "HingeEmbeddingLoss",
+           "MarginRankingLoss", "MultiLabelSoftMarginLoss", "PoissonNLLLoss", "SoftMarginLoss",
+           "TripletMarginLoss", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "Bilinear"]

@@ -314,6 +314,46 @@ class AdaptiveMaxPool2d(Module):
         return f"output_size={self.output_size}"
 
 
+def _length(op, output_size):
+    size = output_size[0] if isinstance(output_size, (tuple, list)) and len(output_size) == 1 \
+        else output_size
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"{op}: output_size must be an int >= 1, got {output_size!r}")
+    return size
+
+
+class AdaptiveAvgPool1d(Module):
+    """Average pooling of (N, C, L) to a fixed length (AdaptiveAvgPool2d on (N, C, 1, L))."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = _length("AdaptiveAvgPool1d", output_size)
+
+    def forward(self, x):
+        if x.ndim != 3:
+            raise ValueError(f"AdaptiveAvgPool1d: expected (N, C, L) input, got shape {x.shape}")
+        return engine.adaptive_avg_pool2d(x.unsqueeze(2), (1, self.output_size)).squeeze(2)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool1d(Module):
+    """Max pooling of (N, C, L) to a fixed length (AdaptiveMaxPool2d on (N, C, 1, L))."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = _length("AdaptiveMaxPool1d", output_size)
+
+    def forward(self, x):
+        if x.ndim != 3:
+            raise ValueError(f"AdaptiveMaxPool1d: expected (N, C, L) input, got shape {x.shape}")
+        return engine.adaptive_max_pool2d(x.unsqueeze(2), (1, self.output_size)).squeeze(2)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
 class Upsample(Module):
     """Resize (N, C, L) or (N, C, H, W) inputs to ``size`` or by ``scale_factor`` (PyTorch's
     ``nn.Upsample``; see ``engine.interpolate`` for the modes and ``align_corners``)."""

@@ -36,6 +36,38 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
+class Bilinear(Module):
+    """``y_k = x1ᵀ·A_k·x2 + b_k`` (PyTorch's ``nn.Bilinear``): x1 (N, in1), x2 (N, in2) →
+    (N, out), ``weight`` (out, in1, in2), ``bias`` (out,); initialised uniform in ±1/√in1
+    (PyTorch's)."""
+
+    def __init__(self, in1_features: int, in2_features: int, out_features: int,
+                 bias: bool = True, dtype=None):
+        super().__init__()
+        self.in1_features, self.in2_features = in1_features, in2_features
+        self.out_features = out_features
+        bound = 1 / np.sqrt(in1_features)
+        rng = engine.get_rng()
+        self.weight = Parameter(rng.uniform(-bound, bound,
+                                            (out_features, in1_features, in2_features)))
+        self.bias = Parameter(rng.uniform(-bound, bound, out_features)) if bias else None
+        if dtype is not None:
+            self.to(dtype)
+
+    def forward(self, x1, x2):
+        if x1.shape[-1] != self.in1_features or x2.shape[-1] != self.in2_features or \
+                x1.shape[:-1] != x2.shape[:-1]:
+            raise ValueError(f"Bilinear: inputs of shapes {x1.shape} and {x2.shape}: expected "
+                             f"(..., {self.in1_features}) and (..., {self.in2_features}) with "
+                             f"the same leading dims")
+        y = engine.einsum("...i,oij,...j->...o", x1, self.weight, x2)
+        return y if self.bias is None else y + self.bias
+
+    def extra_repr(self):
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")
+
+
 class Flatten(Module):
     """Merge dims ``start_dim..end_dim`` (default: all but the batch dim):
     (N, C, H, W) → (N, C·H·W)."""

@@ -45,6 +45,30 @@ CASES = [
     ("ZeroPad1d", lambda L: L.ZeroPad1d(1), X3, {}),
     ("PairwiseDistance", lambda L: L.PairwiseDistance(p=1.5), X2, {"extra": [X2[::-1].copy()]}),
     ("CosineSimilarity", lambda L: L.CosineSimilarity(dim=0), X2, {"extra": [X2[::-1].copy()]}),
+    ("Bilinear", lambda L: L.Bilinear(6, 4, 3), X2, {"extra": [RNG.standard_normal((4, 4))]}),
+    ("Bilinear_no_bias", lambda L: L.Bilinear(6, 6, 2, bias=False), X2, {"extra": [X2 * 2]}),
+    ("AdaptiveAvgPool1d", lambda L: L.AdaptiveAvgPool1d(4), X3, {}),
+    ("AdaptiveMaxPool1d", lambda L: L.AdaptiveMaxPool1d(3), X3, {}),
+    # losses: the input gets the gradient; the other arguments are constants
+    ("MarginRankingLoss", lambda L: L.MarginRankingLoss(0.3), X2[:, 0].copy(),
+     {"extra": [X2[:, 1].copy(), np.array([1.0, -1.0, 1.0, -1.0])]}),
+    ("HingeEmbeddingLoss", lambda L: L.HingeEmbeddingLoss(0.5, reduction="sum"), X2,
+     {"extra": [np.where(X2 > 0, 1.0, -1.0)]}),
+    ("SoftMarginLoss", lambda L: L.SoftMarginLoss(), X2 * 30, {"extra": [np.sign(X2)]}),
+    ("MultiLabelSoftMarginLoss", lambda L: L.MultiLabelSoftMarginLoss(), X2,
+     {"extra": [(X2 > 0).astype(float)]}),
+    ("TripletMarginLoss", lambda L: L.TripletMarginLoss(margin=2.0), X2,
+     {"extra": [X2 * 0.5, X2[::-1].copy()]}),
+    ("TripletMarginLoss_swap_p1", lambda L: L.TripletMarginLoss(p=1, swap=True,
+                                                                reduction="none"), X2,
+     {"extra": [X2 * 0.5, X2[::-1].copy()]}),
+    ("GaussianNLLLoss", lambda L: L.GaussianNLLLoss(), X2,
+     {"extra": [X2 * 0.5, np.abs(X2) + 0.1]}),
+    ("GaussianNLLLoss_full_small_var", lambda L: L.GaussianNLLLoss(full=True, eps=0.05), X2,
+     {"extra": [X2 * 0.5, np.abs(X2) * 0.1]}),
+    ("PoissonNLLLoss", lambda L: L.PoissonNLLLoss(), X2, {"extra": [np.abs(X2) * 3]}),
+    ("PoissonNLLLoss_rates_full", lambda L: L.PoissonNLLLoss(log_input=False, full=True),
+     np.abs(X2) + 0.1, {"extra": [np.round(np.abs(X2) * 3)]}),
 ]
 
 
@@ -98,3 +122,19 @@ def test_new_modules_refuse_what_they_cannot_do_by_name():
         nn.ZeroPad2d((1, 2))
     bn = nn.BatchNorm2d(3, track_running_stats=False)
     assert bn.running_mean is None and "running_mean" not in bn.state_dict()
+
+
+def test_gaussian_nll_loss_gradient_reaches_a_clamped_var():
+    """PyTorch clamps var to eps on a copy it does not record, so the gradient of var is the
+    unclamped formula's at the clamped value, and it reaches var: the same here."""
+    x, y = np.array([0.5, -1.0]), np.array([0.0, 0.0])
+    v = np.array([1e-9, 2.0])
+    ov = engine.tensor(v, dtype=np.float64, requires_grad=True)
+    tv = torch.tensor(v, requires_grad=True)
+    nn.F.gaussian_nll_loss(engine.tensor(x, dtype=np.float64), y, ov).backward()
+    torch.nn.functional.gaussian_nll_loss(torch.tensor(x), torch.tensor(y), tv).backward()
+    np.testing.assert_allclose(ov.grad.data, tv.grad.numpy(), rtol=1e-10)
+    with pytest.raises(ValueError, match="gaussian_nll_loss: var has negative entries"):
+        nn.F.gaussian_nll_loss(engine.tensor(x), y, -np.ones(2))
+    with pytest.raises(ValueError, match="margin_ranking_loss: targets must be 1 or −1"):
+        nn.F.margin_ranking_loss(engine.tensor(x), engine.tensor(y), np.array([1.0, 0.0]))
