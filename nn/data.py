@@ -135,9 +135,8 @@ class TensorDataset(Dataset):
         return len(self.arrays[0])
 
     def __getitem__(self, index):
-        # engine Tensors, as PyTorch's TensorDataset gives tensors (views of the arrays)
-        import engine
-        return tuple(engine.from_numpy(np.asarray(a[index])) for a in self.arrays)
+        # engine Tensors, as PyTorch's TensorDataset gives tensors (as DataLoader's batches)
+        return _tensors(tuple(np.asarray(a[index]) for a in self.arrays))
 
     def _rows(self, index):
         """The arrays' rows at ``index`` as numpy (DataLoader's batching, no Tensors)."""
@@ -449,10 +448,16 @@ _ARRAYS = object()  # DataLoader(x, y) on plain arrays: its own fast fetch
 
 
 def _tensors(batch):
-    """Every numpy array in a batch (nested in lists, tuples, dicts) as an engine Tensor
-    sharing its memory and keeping its dtype; everything else (strings, numbers) as is."""
+    """Every numpy array in a batch (nested in lists, tuples, dicts) as an engine Tensor:
+    float arrays in the default float dtype (float32 unless ``engine.set_default_dtype``),
+    as ``engine.tensor`` makes them — so float64 numpy data meets a float32 model as it did
+    when the batches were arrays —, other dtypes kept and the memory shared; everything else
+    (strings, numbers) as is."""
     import engine
     if isinstance(batch, np.ndarray):
+        default = engine.get_default_dtype()
+        if batch.dtype.kind == "f" and batch.dtype != default:
+            batch = batch.astype(default)
         return engine.from_numpy(batch)
     if isinstance(batch, collections.abc.Mapping):
         return {k: _tensors(v) for k, v in batch.items()}

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import engine
+import nn
 from nn import data as D
 from nn.data import DataLoader, TensorDataset, train_test_split
 
@@ -573,6 +574,11 @@ def test_batches_are_tensors_that_take_pytorchs_idioms():
     assert isinstance(d["img"], engine.Tensor) and d["label"].tolist() == [0, 1]
     names = next(iter(DataLoader([("a", 1), ("b", 2)], batch_size=2)))
     assert names[0] == ["a", "b"] and isinstance(names[1], engine.Tensor)
+    # float64 numpy data comes as the default float dtype (float32), as engine.tensor makes
+    # it, so it meets a float32 model; integer labels keep int64
+    xb, yb = next(iter(DataLoader(x.astype(np.float64), y, batch_size=2)))
+    assert xb.dtype == np.float32 and yb.dtype == np.int64
+    assert nn.Linear(6, 2)(xb).shape == (2, 2)
     raw = next(iter(DataLoader([(x[0], "a"), (x[1], "b")], batch_size=2,
                                collate_fn=lambda s: s)))
     assert isinstance(raw[0][0], np.ndarray)  # the user's collate_fn: as it returns
