@@ -110,7 +110,7 @@ class Dataset:
 
 class TensorDataset(Dataset):
     """Samples are the rows of several arrays: ``ds[i] == (a[i], b[i], ...)`` (always a tuple,
-    of engine Tensors viewing the arrays, as PyTorch's TensorDataset gives tensors).
+    of engine Tensors, as PyTorch's TensorDataset gives tensors: floats in the default dtype).
 
     ``ds[index_array]`` gives a tuple of batches, which ``DataLoader`` uses to batch
     without a Python loop.
