@@ -13,7 +13,10 @@ install (``pip install 'stepgrad[interchange]'`` gives safetensors and onnx).
 
 Layers with an equivalent: ``Linear Conv2d MaxPool2d AvgPool2d GlobalAvgPool2d Flatten
 BatchNorm1d BatchNorm2d Dropout ReLU LeakyReLU Sigmoid Tanh Softmax Identity`` (and for
-PyTorch also ``RNN LSTM GRU RNNCell LSTMCell GRUCell Embedding``), in ``Sequential``
+PyTorch also ``RNN LSTM GRU RNNCell LSTMCell GRUCell Embedding LayerNorm GroupNorm
+InstanceNorm1d/2d Dropout2d Unflatten GELU ELU SELU SiLU Mish Softplus LogSoftmax PReLU
+Hardtanh ReLU6 Softmax2d PixelShuffle PixelUnshuffle ZeroPad2d ReflectionPad2d
+ReplicationPad2d ConstantPad2d``, and Conv2d's ``padding_mode``), in ``Sequential``
 containers. A module with its own ``forward`` (a subclass, a custom block) cannot be
 translated from its code: the functions refuse it by name rather than guess.
 """
@@ -193,7 +196,7 @@ def _conv_to_torch(m, tnn, name):
         padding = _pair(padding)
     return tnn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, stride=m.stride,
                       padding=padding, dilation=m.dilation, groups=m.groups,
-                      bias=m.bias is not None)
+                      bias=m.bias is not None, padding_mode=m.padding_mode)
 
 
 def _recurrent_to_torch(m, tnn, name):
@@ -215,7 +218,8 @@ def _recurrent_to_torch(m, tnn, name):
 
 def _bn_to_torch(m, tnn, name):
     cls = tnn.BatchNorm1d if isinstance(m, L.BatchNorm1d) else tnn.BatchNorm2d
-    return cls(m.num_features, eps=m.eps, momentum=m.momentum, affine=m.weight is not None)
+    return cls(m.num_features, eps=m.eps, momentum=m.momentum, affine=m.weight is not None,
+               track_running_stats=m.track_running_stats)
 
 
 _TO_TORCH = {
@@ -246,6 +250,35 @@ _TO_TORCH = {
     L.GRUCell: _recurrent_to_torch,
     L.Embedding: lambda m, tnn, name: tnn.Embedding(m.num_embeddings, m.embedding_dim,
                                                     padding_idx=m.padding_idx),
+    L.LayerNorm: lambda m, tnn, name: tnn.LayerNorm(m.normalized_shape, eps=m.eps,
+                                                    elementwise_affine=m.elementwise_affine,
+                                                    bias=m.bias is not None
+                                                    or not m.elementwise_affine),
+    L.GroupNorm: lambda m, tnn, name: tnn.GroupNorm(m.num_groups, m.num_channels, eps=m.eps,
+                                                    affine=m.affine),
+    L.InstanceNorm1d: lambda m, tnn, name: tnn.InstanceNorm1d(m.num_features, eps=m.eps,
+                                                              affine=m.affine),
+    L.InstanceNorm2d: lambda m, tnn, name: tnn.InstanceNorm2d(m.num_features, eps=m.eps,
+                                                              affine=m.affine),
+    L.Dropout2d: lambda m, tnn, name: tnn.Dropout2d(m.p),
+    L.Unflatten: lambda m, tnn, name: tnn.Unflatten(m.dim, m.unflattened_size),
+    L.GELU: lambda m, tnn, name: tnn.GELU(approximate=m.approximate),
+    L.ELU: lambda m, tnn, name: tnn.ELU(m.alpha),
+    L.SELU: lambda m, tnn, name: tnn.SELU(),
+    L.SiLU: lambda m, tnn, name: tnn.SiLU(),
+    L.Mish: lambda m, tnn, name: tnn.Mish(),
+    L.Softplus: lambda m, tnn, name: tnn.Softplus(m.beta, m.threshold),
+    L.LogSoftmax: lambda m, tnn, name: tnn.LogSoftmax(dim=m.axis),
+    L.PReLU: lambda m, tnn, name: tnn.PReLU(m.num_parameters),
+    L.Hardtanh: lambda m, tnn, name: tnn.Hardtanh(m.min_val, m.max_val),
+    L.ReLU6: lambda m, tnn, name: tnn.ReLU6(),
+    L.Softmax2d: lambda m, tnn, name: tnn.Softmax2d(),
+    L.PixelShuffle: lambda m, tnn, name: tnn.PixelShuffle(m.upscale_factor),
+    L.PixelUnshuffle: lambda m, tnn, name: tnn.PixelUnshuffle(m.downscale_factor),
+    L.ZeroPad2d: lambda m, tnn, name: tnn.ZeroPad2d(m.padding),
+    L.ReflectionPad2d: lambda m, tnn, name: tnn.ReflectionPad2d(m.padding),
+    L.ReplicationPad2d: lambda m, tnn, name: tnn.ReplicationPad2d(m.padding),
+    L.ConstantPad2d: lambda m, tnn, name: tnn.ConstantPad2d(m.padding, m.value),
 }
 
 
@@ -253,7 +286,8 @@ def from_torch(module) -> Module:
     """The stepgrad equivalent of a ``torch.nn`` module, with the same weights (dtypes
     kept), ``requires_grad`` flags and train/eval modes; the reverse of :func:`to_torch`.
 
-    Translates ``torch.nn.Sequential`` (child names kept) of Linear, Conv2d (zero padding),
+    Translates ``torch.nn.Sequential`` (child names kept) of the layers of the module
+    docstring: Linear, Conv2d (any padding_mode),
     MaxPool2d (dilation and return_indices too), AvgPool2d (``count_include_pad=True``),
     BatchNorm1d/2d (with
     running statistics), Dropout, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax (explicit dim),
@@ -315,12 +349,10 @@ def _refuse(name, why):
 
 
 def _conv_from_torch(m, name):
-    if m.padding_mode != "zeros":
-        _refuse(name, f"padding_mode={m.padding_mode!r}; stepgrad pads with zeros only")
     padding = m.padding if isinstance(m.padding, str) else _pair(m.padding)
     return L.Conv2d(m.in_channels, m.out_channels, _pair(m.kernel_size), stride=_pair(m.stride),
                     padding=padding, dilation=_pair(m.dilation), groups=m.groups,
-                    bias=m.bias is not None)
+                    bias=m.bias is not None, padding_mode=m.padding_mode)
 
 
 def _pool_from_torch(m, name):
@@ -339,10 +371,26 @@ def _pool_from_torch(m, name):
 
 
 def _bn_from_torch(m, name):
-    if not m.track_running_stats or m.momentum is None:
-        _refuse(name, "needs track_running_stats=True and a numeric momentum")
+    if m.momentum is None:
+        _refuse(name, "momentum=None (a cumulative average): give a numeric momentum")
     cls = L.BatchNorm1d if type(m).__name__ == "BatchNorm1d" else L.BatchNorm2d
-    return cls(m.num_features, eps=m.eps, momentum=m.momentum, affine=m.affine)
+    return cls(m.num_features, eps=m.eps, momentum=m.momentum, affine=m.affine,
+               track_running_stats=m.track_running_stats)
+
+
+def _instance_norm_from_torch(m, name):
+    if m.track_running_stats:
+        _refuse(name, "InstanceNorm with track_running_stats=True")
+    cls = L.InstanceNorm1d if type(m).__name__ == "InstanceNorm1d" else L.InstanceNorm2d
+    return cls(m.num_features, eps=m.eps, affine=m.affine)
+
+
+def _pad_from_torch(cls):
+    def convert(m, name):
+        value = getattr(m, "value", 0.0)
+        return cls(tuple(m.padding), value) if cls in (L.ConstantPad1d, L.ConstantPad2d) \
+            else cls(tuple(m.padding))
+    return convert
 
 
 def _rnn_from_torch(m, name):
@@ -396,6 +444,33 @@ def _from_torch_table(tnn):
         tnn.RNN: _rnn_from_torch, tnn.LSTM: _rnn_from_torch, tnn.GRU: _rnn_from_torch,
         tnn.RNNCell: _cell_from_torch, tnn.LSTMCell: _cell_from_torch,
         tnn.GRUCell: _cell_from_torch, tnn.Embedding: _embedding_from_torch,
+        tnn.LayerNorm: lambda m, name: L.LayerNorm(m.normalized_shape, eps=m.eps,
+                                                   elementwise_affine=m.elementwise_affine,
+                                                   bias=m.bias is not None),
+        tnn.GroupNorm: lambda m, name: L.GroupNorm(m.num_groups, m.num_channels, eps=m.eps,
+                                                   affine=m.affine),
+        tnn.InstanceNorm1d: _instance_norm_from_torch,
+        tnn.InstanceNorm2d: _instance_norm_from_torch,
+        tnn.Dropout2d: lambda m, name: L.Dropout2d(m.p),
+        tnn.Unflatten: lambda m, name: L.Unflatten(m.dim, m.unflattened_size),
+        tnn.GELU: lambda m, name: L.GELU(approximate=m.approximate),
+        tnn.ELU: lambda m, name: L.ELU(m.alpha),
+        tnn.SELU: lambda m, name: L.SELU(),
+        tnn.SiLU: lambda m, name: L.SiLU(),
+        tnn.Mish: lambda m, name: L.Mish(),
+        tnn.Softplus: lambda m, name: L.Softplus(m.beta, m.threshold),
+        tnn.LogSoftmax: lambda m, name: (L.LogSoftmax(dim=m.dim) if m.dim is not None else
+                                         _refuse(name, "LogSoftmax() without dim: give dim")),
+        tnn.PReLU: lambda m, name: L.PReLU(m.num_parameters),
+        tnn.Hardtanh: lambda m, name: L.Hardtanh(m.min_val, m.max_val),
+        tnn.ReLU6: lambda m, name: L.ReLU6(),
+        tnn.Softmax2d: lambda m, name: L.Softmax2d(),
+        tnn.PixelShuffle: lambda m, name: L.PixelShuffle(m.upscale_factor),
+        tnn.PixelUnshuffle: lambda m, name: L.PixelUnshuffle(m.downscale_factor),
+        tnn.ZeroPad2d: _pad_from_torch(L.ZeroPad2d),
+        tnn.ReflectionPad2d: _pad_from_torch(L.ReflectionPad2d),
+        tnn.ReplicationPad2d: _pad_from_torch(L.ReplicationPad2d),
+        tnn.ConstantPad2d: _pad_from_torch(L.ConstantPad2d),
     }
 
 

@@ -158,6 +158,25 @@ def layer_cases():
         ("lstm_cell", lambda: nn.LSTMCell(3, 4), (2, 3)),
         ("gru_cell", lambda: nn.GRUCell(3, 4), (2, 3)),
         ("seed_cnn", lambda: nn.models.seed_cnn(), (3, 1, 28, 28)),
+        ("conv_reflect", lambda: nn.Conv2d(2, 3, 3, padding=1, padding_mode="reflect"),
+         (2, 2, 6, 6)),
+        ("bn2d_no_running_stats", lambda: nn.BatchNorm2d(3, track_running_stats=False),
+         (4, 3, 5, 5)),
+        ("layer_norm", lambda: nn.LayerNorm((3, 4)), (2, 3, 4)),
+        ("layer_norm_no_bias", lambda: nn.LayerNorm(4, bias=False), (2, 4)),
+        ("group_norm", lambda: nn.GroupNorm(2, 4), (2, 4, 3, 3)),
+        ("instance_norm", lambda: nn.InstanceNorm2d(3, affine=True), (2, 3, 4, 4)),
+        ("dropout2d", lambda: nn.Dropout2d(0.3), (2, 3, 4, 4)),
+        ("unflatten", lambda: nn.Unflatten(1, (2, 3)), (4, 6)),
+        ("activations", lambda: nn.Sequential(nn.GELU(approximate="tanh"), nn.ELU(0.5),
+                                              nn.SELU(), nn.SiLU(), nn.Mish(),
+                                              nn.Softplus(2.0, 10.0), nn.PReLU(),
+                                              nn.Hardtanh(-0.5, 0.5), nn.ReLU6(),
+                                              nn.LogSoftmax(dim=1)), (4, 7)),
+        ("pixel_pads", lambda: nn.Sequential(nn.PixelShuffle(2), nn.ZeroPad2d((1, 0, 2, 1)),
+                                             nn.ReflectionPad2d(1), nn.ReplicationPad2d(1),
+                                             nn.ConstantPad2d((1, 2, 1, 0), 0.5), nn.Softmax2d(),
+                                             nn.PixelUnshuffle(2)), (2, 4, 3, 3)),
         ("mlp_bn_dropout", lambda: nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16),
                                                  nn.ReLU(), nn.Dropout(0.5),
                                                  nn.Linear(16, 3), nn.Softmax(dim=-1)),
@@ -270,8 +289,12 @@ def test_untranslatable_modules_are_refused_by_name():
         nn.from_torch(torch.nn.LSTM(2, 3, bidirectional=True, batch_first=True))
     with pytest.raises(TypeError, match="without dim"):
         nn.from_torch(torch.nn.Softmax())
-    with pytest.raises(TypeError, match="torch.nn.modules.*ELU"):
-        nn.from_torch(torch.nn.Sequential(torch.nn.ELU()))
+    with pytest.raises(TypeError, match="LogSoftmax\\(\\) without dim"):
+        nn.from_torch(torch.nn.LogSoftmax())
+    with pytest.raises(TypeError, match="torch.nn.modules.*MultiheadAttention"):
+        nn.from_torch(torch.nn.Sequential(torch.nn.MultiheadAttention(4, 2)))
+    with pytest.raises(TypeError, match="InstanceNorm with track_running_stats=True"):
+        nn.from_torch(torch.nn.InstanceNorm2d(3, track_running_stats=True))
 
 
 # ---------------------------------------------------------------------------- ONNX
