@@ -739,7 +739,8 @@ print(f"cross-entropy if the image is a cat: −ln {probs.data[0]:.3f} = "
 # Fashion-MNIST images in a `Dataset` class of our own (an image as (1, 28, 28) in [0, 1]
 # and its label), and the listing runs as written, with stepgrad's imports; one line
 # differs: `torch.randperm(n)` is `engine.get_rng().permutation(n)` (the engine's seeded
-# generator; stepgrad has no `randperm`). `num_workers=4` fetches batches in 4 threads.
+# generator; `engine.randperm(n)` exists too, but gives a Tensor, and the set checks below
+# want plain indices). `num_workers=4` fetches batches in 4 threads.
 
 # %%
 from nn.data import DataLoader, Dataset, SubsetRandomSampler  # noqa: E402
