@@ -322,36 +322,32 @@ def _length(op, output_size):
     return size
 
 
-class AdaptiveAvgPool1d(Module):
+class _Adaptive1d(Module):
+    """Adaptive pooling of (N, C, L) to a fixed length: the 2-D op on (N, C, 1, L)."""
+    _pool = None
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = _length(type(self).__name__, output_size)
+
+    def forward(self, x):
+        if x.ndim != 3:
+            raise ValueError(f"{type(self).__name__}: expected (N, C, L) input, got shape "
+                             f"{x.shape}")
+        return type(self)._pool(x.unsqueeze(2), (1, self.output_size)).squeeze(2)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(_Adaptive1d):
     """Average pooling of (N, C, L) to a fixed length (AdaptiveAvgPool2d on (N, C, 1, L))."""
-
-    def __init__(self, output_size):
-        super().__init__()
-        self.output_size = _length("AdaptiveAvgPool1d", output_size)
-
-    def forward(self, x):
-        if x.ndim != 3:
-            raise ValueError(f"AdaptiveAvgPool1d: expected (N, C, L) input, got shape {x.shape}")
-        return engine.adaptive_avg_pool2d(x.unsqueeze(2), (1, self.output_size)).squeeze(2)
-
-    def extra_repr(self):
-        return f"output_size={self.output_size}"
+    _pool = engine.adaptive_avg_pool2d
 
 
-class AdaptiveMaxPool1d(Module):
+class AdaptiveMaxPool1d(_Adaptive1d):
     """Max pooling of (N, C, L) to a fixed length (AdaptiveMaxPool2d on (N, C, 1, L))."""
-
-    def __init__(self, output_size):
-        super().__init__()
-        self.output_size = _length("AdaptiveMaxPool1d", output_size)
-
-    def forward(self, x):
-        if x.ndim != 3:
-            raise ValueError(f"AdaptiveMaxPool1d: expected (N, C, L) input, got shape {x.shape}")
-        return engine.adaptive_max_pool2d(x.unsqueeze(2), (1, self.output_size)).squeeze(2)
-
-    def extra_repr(self):
-        return f"output_size={self.output_size}"
+    _pool = engine.adaptive_max_pool2d
 
 
 class Upsample(Module):

@@ -184,10 +184,10 @@ class _InstanceNorm(Module):
         if dtype is not None:
             self.to(dtype)
 
+    _check = _BatchNorm._check  # the same shape rule: ``_dims`` dims, the channels in dim 1
+
     def forward(self, x):
-        if x.ndim not in self._dims or x.shape[1] != self.num_features:
-            raise ValueError(f"{type(self).__name__}: expected input of {self._dims} dims with "
-                             f"{self.num_features} channels in dim 1, got shape {x.shape}")
+        self._check(x)
         return F.instance_norm(x, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
