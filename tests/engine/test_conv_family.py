@@ -503,26 +503,29 @@ def _pytorch_1d_nearest_backward_differs(shape, p, out_shape):
     return not np.array_equal(forward, np.arange(m) * n // m)
 
 
-@torch_missing
-def test_nearest_1d_reads_as_pytorchs_forward_and_its_gradient_is_the_transpose():
+def test_nearest_1d_reads_floor_o_over_s_and_its_gradient_is_the_transpose():
     """Size 2 scaled by 1.3 stays 2: PyTorch's 1-D forward reads pixel 0 twice (index
     floor(o / 1.3)), its 2-D kernel keeps both pixels (size unchanged: index o). stepgrad
     does the same; its 1-D gradient sends both dy back to pixel 0, the transpose of that
     forward (PyTorch's 1-D backward shortcuts to [dy0, dy1]: not its forward's gradient)."""
-    import torch
     x = np.array([[[3.0, 5.0]]])
     xt = T(x)
     out = interpolate(xt, scale_factor=1.3)
     np.testing.assert_array_equal(out.data, [[[3.0, 3.0]]])
-    np.testing.assert_array_equal(
-        out.data, torch.nn.functional.interpolate(torch.tensor(x), scale_factor=1.3).numpy())
     out.backward(np.array([[[1.0, 2.0]]]))
     np.testing.assert_array_equal(grad(xt), [[[3.0, 0.0]]])
     x2 = np.arange(4.0).reshape(1, 1, 2, 2)
-    np.testing.assert_array_equal(
-        interpolate(T(x2), scale_factor=1.3).data,
-        torch.nn.functional.interpolate(torch.tensor(x2), scale_factor=1.3).numpy())
     np.testing.assert_array_equal(interpolate(T(x2), scale_factor=1.3).data, x2)
+
+
+@torch_missing
+def test_nearest_size_shortcuts_as_pytorchs_kernels():
+    import torch
+    x, x2 = np.array([[[3.0, 5.0]]]), np.arange(4.0).reshape(1, 1, 2, 2)
+    for a in (x, x2):
+        np.testing.assert_array_equal(
+            interpolate(T(a), scale_factor=1.3).data,
+            torch.nn.functional.interpolate(torch.tensor(a), scale_factor=1.3).numpy())
 
 
 @torch_missing
