@@ -479,8 +479,11 @@ def export_onnx(model, example_input, path, *, opset: int = 17, input_name: str 
                 output_name: str = "output") -> Path:
     """Write ``model`` as an ONNX graph, for inference (eval mode), and return the path.
 
-    The graph is built by walking the module tree -- ``Sequential`` containers of the layers
-    listed in the module docstring (recurrent layers not yet) -- running each layer on
+    The graph is built by walking the module tree -- ``Sequential`` containers of Linear,
+    Conv2d (zero padding), the pools, BatchNorm, LayerNorm, InstanceNorm, Flatten, Unflatten,
+    Dropout(2d), Identity and the activations ReLU, LeakyReLU, Sigmoid, Tanh, Softmax,
+    LogSoftmax, GELU (exact), ELU, SELU, SiLU, Softplus (β = 1), PReLU, Hardtanh, ReLU6;
+    anything else (recurrent layers too) is refused by name -- running each layer on
     ``example_input`` (N, ...) to learn its output shape. Initializers carry the
     state-dict names (``0.weight``). The batch axis is dynamic (``'N'``); the other axes
     are those of ``example_input`` (Conv2d ``'same'`` padding is fixed for them). The model
@@ -591,6 +594,9 @@ def _onnx_linear(g, m, x_name, x, where, out):
 
 
 def _onnx_conv(g, m, x_name, x, where, out):
+    if m.padding_mode != "zeros":  # ONNX's Conv pads with zeros only
+        raise TypeError(f"export_onnx: {where or 'Conv2d'}: padding_mode={m.padding_mode!r} "
+                        f"is not exported (ONNX's Conv pads with zeros)")
     (kh, kw), (sh, sw), (dh, dw) = m.kernel_size, _pair(m.stride), _pair(m.dilation)
     padding = m.padding
     if isinstance(padding, str) and padding.lower() == "same":
@@ -649,6 +655,72 @@ def _onnx_global_avg(g, m, x_name, x, where, out):
     return g.node("Flatten", [pooled], out, axis=1)
 
 
+def _onnx_layer_norm(g, m, x_name, x, where, out):
+    k = len(m.normalized_shape)
+    dt = np.asarray(x.data).dtype
+    scale = g.param(where, "weight", m.weight) if m.weight is not None else \
+        g.const(_dotted(where, "weight"), np.ones(m.normalized_shape, dt))
+    inputs = [x_name, scale]
+    if m.bias is not None:
+        inputs.append(g.param(where, "bias", m.bias))
+    return g.node("LayerNormalization", inputs, out, axis=-k, epsilon=float(m.eps))
+
+
+def _onnx_instance_norm(g, m, x_name, x, where, out):
+    n, dt = m.num_features, np.asarray(x.data).dtype
+    scale = g.param(where, "weight", m.weight) if m.weight is not None else \
+        g.const(_dotted(where, "weight"), np.ones(n, dt))
+    bias = g.param(where, "bias", m.bias) if m.bias is not None else \
+        g.const(_dotted(where, "bias"), np.zeros(n, dt))
+    return g.node("InstanceNormalization", [x_name, scale, bias], out, epsilon=float(m.eps))
+
+
+def _onnx_clip(low, high):
+    """Clip between two constants (Hardtanh, ReLU6)."""
+    def emit(g, m, x_name, x, where, out):
+        dt = np.asarray(x.data).dtype
+        lo, hi = (low(m), high(m))
+        return g.node("Clip", [x_name, g.const(_dotted(where, "min"), np.array(lo, dt)),
+                               g.const(_dotted(where, "max"), np.array(hi, dt))], out)
+    return emit
+
+
+def _onnx_gelu(g, m, x_name, x, where, out):
+    """½·x·(1 + erf(x/√2)) (opset 17 has no Gelu op); 'tanh' approximation refused."""
+    if m.approximate != "none":
+        raise TypeError(f"export_onnx: {where or 'GELU'}: GELU(approximate='tanh') is not "
+                        f"exported (only the exact erf form)")
+    dt = np.asarray(x.data).dtype
+    scaled = g.node("Div", [x_name, g.const(_dotted(where, "sqrt2"), np.array(np.sqrt(2), dt))],
+                    out + ".div")
+    erf = g.node("Erf", [scaled], out + ".erf")
+    one = g.node("Add", [erf, g.const(_dotted(where, "one"), np.array(1, dt))], out + ".add")
+    half_x = g.node("Mul", [x_name, g.const(_dotted(where, "half"), np.array(0.5, dt))],
+                    out + ".half")
+    return g.node("Mul", [half_x, one], out)
+
+
+def _onnx_softplus(g, m, x_name, x, where, out):
+    if m.beta != 1:
+        raise TypeError(f"export_onnx: {where or 'Softplus'}: Softplus(beta={m.beta}) is not "
+                        f"exported (ONNX's Softplus has beta 1)")
+    return g.node("Softplus", [x_name], out)
+
+
+def _onnx_prelu(g, m, x_name, x, where, out):
+    w = np.asarray(m.weight.data)
+    shape = (w.size,) + (1,) * max(x.ndim - 2, 0) if w.size > 1 else (1,)
+    slope = g.const(_dotted(where, "weight"), w.reshape(shape))
+    return g.node("PRelu", [x_name, slope], out)
+
+
+def _onnx_unflatten(g, m, x_name, x, where, out):
+    dim = m.dim % x.ndim
+    shape = [0] * dim + list(m.unflattened_size) + [0] * (x.ndim - dim - 1)
+    return g.node("Reshape", [x_name, g.const(_dotted(where, "shape"),
+                                              np.array(shape, np.int64))], out)
+
+
 _ONNX = {
     L.Linear: _onnx_linear,
     L.Conv2d: _onnx_conv,
@@ -667,4 +739,22 @@ _ONNX = {
         "LeakyRelu", [x_name], out, alpha=float(m.negative_slope)),
     L.Softmax: lambda g, m, x_name, x, where, out: g.node("Softmax", [x_name], out,
                                                           axis=int(m.axis)),
+    L.LogSoftmax: lambda g, m, x_name, x, where, out: g.node("LogSoftmax", [x_name], out,
+                                                             axis=int(m.axis)),
+    L.LayerNorm: _onnx_layer_norm,
+    L.InstanceNorm1d: _onnx_instance_norm,
+    L.InstanceNorm2d: _onnx_instance_norm,
+    L.Dropout2d: lambda g, m, x_name, x, where, out: g.node("Identity", [x_name], out),
+    L.Unflatten: _onnx_unflatten,
+    L.GELU: _onnx_gelu,
+    L.ELU: lambda g, m, x_name, x, where, out: g.node("Elu", [x_name], out,
+                                                      alpha=float(m.alpha)),
+    L.SELU: lambda g, m, x_name, x, where, out: g.node(
+        "Selu", [x_name], out, alpha=1.6732632423543772, gamma=1.0507009873554805),
+    L.SiLU: lambda g, m, x_name, x, where, out: g.node(
+        "Mul", [x_name, g.node("Sigmoid", [x_name], out + ".sigmoid")], out),
+    L.Softplus: _onnx_softplus,
+    L.PReLU: _onnx_prelu,
+    L.Hardtanh: _onnx_clip(lambda m: m.min_val, lambda m: m.max_val),
+    L.ReLU6: _onnx_clip(lambda m: 0.0, lambda m: 6.0),
 }

@@ -321,6 +321,14 @@ def onnx_cases():
             nn.Linear(4, 2))), (2, 2, 15, 13)),
         ("linear_3d_flatten_mid", lambda: randomize(nn.Sequential(
             nn.Flatten(1, 2), nn.Linear(5, 3))), (2, 3, 4, 5)),
+        ("layer_norm_activations", lambda: randomize(nn.Sequential(
+            nn.Linear(6, 8), nn.LayerNorm(8), nn.GELU(), nn.Linear(8, 8), nn.ELU(0.5),
+            nn.SELU(), nn.SiLU(), nn.Softplus(), nn.PReLU(), nn.Hardtanh(-0.5, 0.7),
+            nn.ReLU6(), nn.LayerNorm(8, bias=False), nn.LogSoftmax(dim=1))), (5, 6)),
+        ("instance_norm_prelu_unflatten", lambda: randomize(nn.Sequential(
+            nn.Conv2d(2, 3, 3, padding=1), nn.InstanceNorm2d(3, affine=True), nn.PReLU(3),
+            nn.Dropout2d(0.2), nn.InstanceNorm2d(3), nn.Flatten(), nn.Unflatten(1, (3, 20)),
+            nn.LayerNorm((3, 20)))), (2, 2, 4, 5)),
     ]
 
 
@@ -347,6 +355,12 @@ def test_export_onnx_refuses_what_it_cannot_translate(tmp_path):
     with pytest.raises(TypeError, match="ResidualBlock"):
         nn.export_onnx(nn.models.resnet(blocks=1), np.zeros((1, 1, 8, 8), np.float32),
                        tmp_path / "r.onnx")
+    with pytest.raises(TypeError, match="padding_mode='reflect' is not exported"):
+        nn.export_onnx(nn.Conv2d(1, 1, 3, padding=1, padding_mode="reflect"),
+                       np.zeros((1, 1, 5, 5), np.float32), tmp_path / "c.onnx")
+    with pytest.raises(TypeError, match=r"GELU\(approximate='tanh'\) is not exported"):
+        nn.export_onnx(nn.GELU(approximate="tanh"), np.zeros((1, 3), np.float32),
+                       tmp_path / "g.onnx")
     with pytest.raises(TypeError, match="LSTM, which cannot be exported"):
         nn.export_onnx(nn.LSTM(2, 3, batch_first=True), np.zeros((1, 4, 2), np.float32),
                        tmp_path / "l.onnx")
