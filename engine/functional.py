@@ -118,7 +118,7 @@ METHOD_FUNCTIONS = (
     "softmax log_softmax matmul equal allclose max min any all add sub mul div pow neg "
     "subtract multiply divide negative mm bmm mv dot outer "
     "nansum nanmean nan_to_num aminmax count_nonzero take index_add addcmul addcdiv isclose "
-    "bincount t").split()
+    "bincount t histc mode").split()
 # Kept in a dict, not this module's globals: max/min/sum/abs/all/any would shadow the
 # builtins this module uses. engine/__init__ exports them.
 FUNCTIONS = {name: _method(name) for name in METHOD_FUNCTIONS}

@@ -997,6 +997,14 @@ class Tensor(Node):
     def bincount(self, weights=None, minlength=0):
         return CO.bincount(self, weights, minlength)
 
+    def histc(self, bins=100, min=0, max=0):  # noqa: A002 (PyTorch's keyword names)
+        """Counts in ``bins`` equal bins over [min, max] (the data's range when both 0)."""
+        return CO.histc(self, bins, min, max)
+
+    def mode(self, dim=-1, keepdim=False):
+        """``(values, indices)`` of the most frequent value along ``dim`` (PyTorch's)."""
+        return CO.mode(self, dim, keepdim)
+
     def t(self):
         """The transpose of a matrix (0-D and 1-D tensors are returned as they are), as
         PyTorch's ``t()``; more dims are refused (use ``transpose(d0, d1)`` or ``mT``)."""

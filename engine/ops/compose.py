@@ -9,7 +9,9 @@ formula — each gradient is the chain rule through ops that are checked already
   ``pixel_unshuffle`` (a reshape and a permute).
 - Distances: ``cdist`` (every pair of rows), ``pairwise_distance`` (row by row, PyTorch's
   ``F.pairwise_distance`` with its ε added to the difference).
-- Counting and searching, no gradient (int64): ``bincount``, ``bucketize``, ``searchsorted``.
+- Counting and searching, no gradient (int64): ``bincount``, ``bucketize``, ``searchsorted``;
+  ``histc`` (counts in the input's float dtype); ``mode`` (the value picked with ``gather``,
+  so its gradient goes to the returned index, as PyTorch's).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import numpy as np
 from .base import norm_axis
 
 MinMax = namedtuple("aminmax", ["min", "max"])
+Mode = namedtuple("mode", ["values", "indices"])
 
 
 def _tensor():
@@ -238,3 +241,47 @@ def bucketize(x, boundaries, *, right=False):
     boundaries[i−1] < x ≤ boundaries[i] (``right=True``: boundaries[i−1] ≤ x <
     boundaries[i])."""
     return searchsorted(boundaries, x, right=right)
+
+
+def histc(x, bins=100, min=0, max=0):  # noqa: A002 (PyTorch's keyword names)
+    """Counts of x's values in ``bins`` equal bins over [min, max] (the data's range when
+    both are 0; values outside are left out; the top edge counts in the last bin), in x's
+    float dtype, as PyTorch's ``histc``. No gradient."""
+    Tensor, as_tensor = _tensor()
+    d = as_tensor(x).data
+    if d.dtype.kind != "f":
+        raise TypeError(f"histc: expects a float tensor, got {d.dtype}")
+    if int(bins) < 1 or max < min:
+        raise ValueError(f"histc: needs bins >= 1 and max >= min, got bins={bins}, min={min}, "
+                         f"max={max}")
+    lo, hi = float(min), float(max)
+    if lo == hi and d.size:
+        lo, hi = float(d.min()), float(d.max())
+    if lo == hi:  # PyTorch widens an empty range by 1 on each side
+        lo, hi = lo - 1, hi + 1
+    counts, _ = np.histogram(d[~np.isnan(d)], bins=int(bins), range=(lo, hi))
+    return Tensor._make(counts.astype(d.dtype))
+
+
+def mode(x, dim=-1, keepdim=False):
+    """``(values, indices)``: the most frequent value along ``dim`` (the smallest of equally
+    frequent ones) and the index of its last occurrence, as PyTorch's ``mode``. The value is
+    gathered there, so the gradient goes to that element."""
+    Tensor, _ = _tensor()
+    if x.ndim == 0:
+        return Mode(x.reshape(()) * 1, _int64(0))
+    axis = norm_axis("mode", dim, x.shape)
+    rows = np.moveaxis(x.data, axis, -1)
+    flat = rows.reshape(-1, rows.shape[-1])
+    if flat.shape[1] == 0:
+        raise IndexError(f"mode: dim {dim} of shape {x.shape} is empty")
+    idx = np.empty(flat.shape[0], np.int64)
+    for r, row in enumerate(flat):
+        values, counts = np.unique(row, return_counts=True)  # ascending: ties → smallest
+        v = values[np.argmax(counts)]
+        idx[r] = np.flatnonzero(np.isnan(row) if v != v else row == v)[-1]
+    idx = np.expand_dims(idx.reshape(rows.shape[:-1]), axis)
+    picked = x.gather(axis, Tensor._make(idx))
+    if not keepdim:
+        picked, idx = picked.squeeze(axis), np.squeeze(idx, axis)
+    return Mode(picked, _int64(idx))

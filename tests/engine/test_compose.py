@@ -54,6 +54,19 @@ def test_pairs_counting_and_searching_against_numpy():
         [True, False]
 
 
+def test_mode_and_histc_by_hand():
+    x = T([[1.0, 2.0, 2.0, 3.0, 3.0], [5.0, 4.0, 4.0, 5.0, 1.0]])
+    values, indices = x.mode(1)  # ties: the smallest value; its last occurrence
+    assert values.tolist() == [2.0, 4.0] and indices.tolist() == [2, 2]
+    values.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[0, 0, 1, 0, 0], [0, 0, 1, 0, 0]])
+    h = engine.histc(engine.tensor([1.0, 2.0, 1.0, 4.0, 0.5, 9.0]), bins=4, min=0, max=4)
+    assert h.tolist() == [1.0, 2.0, 1.0, 1.0]  # 9 is outside; 4 (the top edge) counts
+    assert engine.tensor([1.0, 2.0, 1.0, 4.0]).histc(4).tolist() == [2.0, 1.0, 0.0, 1.0]
+    with pytest.raises(TypeError, match="histc: expects a float tensor, got int64"):
+        engine.tensor([1, 2]).histc()
+
+
 def test_indexing_and_distances_against_numpy_and_finite_differences():
     x = RNG.standard_normal((3, 4))
     idx = np.array([[0, 11], [-1, 5]])

@@ -425,6 +425,14 @@ CASES += [
      lambda x: torch.linalg.norm(x, 1, dim=1)),
     ("linalg_vector_norm", [_randn(3, 4)], lambda x: engine.linalg.vector_norm(x, 3),
      lambda x: torch.linalg.vector_norm(x, 3)),
+    ("mode", [RNG.integers(0, 3, (4, 6)).astype(float)], lambda x: x.mode(1),
+     lambda x: x.mode(1)),
+    ("mode_keepdim_dim0", [RNG.integers(0, 3, (5, 3)).astype(float)],
+     lambda x: engine.mode(x, 0, keepdim=True), lambda x: torch.mode(x, 0, keepdim=True)),
+    ("histc", [np.array([1.0, 2.0, 1.0, 4.0, 0.5, 9.0, -1.0])],
+     lambda x: x.histc(4, 0, 4), lambda x: x.histc(4, 0, 4), "no torch gradient"),
+    ("histc_data_range", [_randn(20)], lambda x: engine.histc(x, 7), lambda x: torch.histc(x, 7),
+     "no torch gradient"),
 ]
 
 IDS = [c[0] for c in CASES]
