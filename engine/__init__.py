@@ -59,7 +59,9 @@ bool = _np.bool_  # noqa: A001
 __all__ = [
     "AnomalyError", "BackwardOf", "Constant", "GradcheckError", "Node", "OPS", "Op", "Tensor",
     "Value",
-    *[n for n in METHOD_FUNCTIONS if not hasattr(builtins, n)],  # star-import: no sum/abs/round
+    # star-import: no sum/abs/round (builtins), nor the names a script likely uses for its
+    # own variables (t, mode): engine.t and engine.mode stay
+    *[n for n in METHOD_FUNCTIONS if not hasattr(builtins, n) and n not in ("t", "mode")],
     "adaptive_avg_pool2d", "adaptive_max_pool2d", "arange", "avg_pool1d", "avg_pool2d",
     "backward_steps", "bucketize", "cat", "cdist", "concatenate", "conv1d", "conv2d",
     "conv_transpose2d",

@@ -482,3 +482,5 @@ def test_pytorchs_dtype_names():
     namespace = {}
     exec("from engine import *", namespace)
     assert "float" not in namespace and "int" not in namespace and "bool" not in namespace
+    assert "t" not in namespace and "mode" not in namespace  # a script's own names
+    assert namespace["take"] is engine.take and callable(engine.t) and callable(engine.mode)
