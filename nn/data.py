@@ -31,6 +31,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
+import engine
+
 __all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split",
            "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
            "WeightedRandomSampler", "BatchSampler", "DataLoader", "default_collate",
@@ -453,7 +455,6 @@ def _tensors(batch):
     as ``engine.tensor`` makes them — so float64 numpy data meets a float32 model as it did
     when the batches were arrays —, other dtypes kept and the memory shared; everything else
     (strings, numbers) as is."""
-    import engine
     if isinstance(batch, np.ndarray):
         default = engine.get_default_dtype()
         if batch.dtype.kind == "f" and batch.dtype != default:

@@ -180,7 +180,13 @@ def dropout(x, p=0.5, training=True):
         raise ValueError(f"dropout: p must be in [0, 1), got {p}")
     if not training or p == 0:
         return x
-    keep = engine.get_rng().random(x.shape) >= p
+    return _drop(x, p, x.shape)
+
+
+def _drop(x, p, mask_shape):
+    """x times a kept-with-probability-(1 − p) mask of ``mask_shape`` (broadcast over x),
+    scaled by 1/(1 − p): dropout's and dropout2d's one masking step."""
+    keep = engine.get_rng().random(mask_shape) >= p
     return x * engine.from_numpy((keep / (1 - p)).astype(x.dtype))
 
 
@@ -194,9 +200,7 @@ def dropout2d(x, p=0.5, training=True):
                          f"{x.shape}")
     if not training or p == 0:
         return x
-    mask_shape = x.shape[:-2] + (1, 1)
-    keep = engine.get_rng().random(mask_shape) >= p
-    return x * engine.from_numpy((keep / (1 - p)).astype(x.dtype))
+    return _drop(x, p, x.shape[:-2] + (1, 1))
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):

@@ -145,7 +145,7 @@ def _unfold_reference(x, kernel_size, dilation=1, padding=0, stride=1):
     return out.reshape(N, C * k * k, Ho * Wo)
 
 
-def _fold_shapes(rng):
+def _image_shapes(rng):
     n, c = (int(v) for v in rng.integers(1, 3, size=2))
     return ((n, c, int(rng.integers(3, 6)), int(rng.integers(3, 6))),)
 
@@ -175,7 +175,7 @@ def _fold_reference(cols, output_size, kernel_size):
 
 register(OpSpec(
     "unfold", lambda x, **p: unfold(x, **p), _unfold_reference,
-    shapes=_fold_shapes, params=_windows, values=(normal,), ops=("unfold",),
+    shapes=_image_shapes, params=_windows, values=(normal,), ops=("unfold",),
     errors=(
         ErrorCase(lambda: unfold(T(1, 1, 4, 4), 2, padding="same"), ValueError,
                   r"unfold: padding must be an int or a pair \(PyTorch's unfold has no "

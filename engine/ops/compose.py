@@ -19,7 +19,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .base import norm_axis
+from .base import norm_axes, norm_axis
 
 MinMax = namedtuple("aminmax", ["min", "max"])
 Mode = namedtuple("mode", ["values", "indices"])
@@ -52,10 +52,8 @@ def nanmean(x, dim=None, keepdim=False):
     """The mean of the non-NaN entries over ``dim`` (NaN where a slice has none; that
     slice's entries get gradient 0, where PyTorch's get NaN)."""
     zeroed, keep = _nan_zeroed(x)
-    axes = None if dim is None else tuple(
-        norm_axis("nanmean", d, x.shape) for d in (dim if isinstance(dim, (tuple, list))
-                                                   else (dim,)))
-    count = keep.sum(axis=axes, keepdims=keepdim).astype(x.dtype)
+    count = keep.sum(axis=norm_axes("nanmean", dim, x.shape),
+                     keepdims=keepdim).astype(x.dtype)
     with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 = NaN, as PyTorch
         return zeroed.sum(dim=dim, keepdim=keepdim) / count
 
@@ -97,10 +95,7 @@ def std_mean(x, dim=None, *, correction=None, keepdim=False, unbiased=None):
 
 def count_nonzero(x, dim=None):
     """How many entries are not 0 over ``dim`` (int64)."""
-    axes = None if dim is None else tuple(
-        norm_axis("count_nonzero", d, x.shape) for d in (dim if isinstance(dim, (tuple, list))
-                                                         else (dim,)))
-    return _int64(np.count_nonzero(x.data, axis=axes))
+    return _int64(np.count_nonzero(x.data, axis=norm_axes("count_nonzero", dim, x.shape)))
 
 
 # ------------------------------------------------------------------------------- arithmetic

@@ -112,7 +112,7 @@ class Linear(Op):
         if b is not None and b.shape != (w.shape[0],):
             raise ValueError(f"linear: bias of shape {b.shape} does not match the weight's "
                              f"{w.shape[0]} outputs (expected ({w.shape[0]},))")
-        self.shapes = (x.shape, w.shape)
+        self.shapes, self.has_bias = (x.shape, w.shape), b is not None
         y = _product(x.reshape(-1, x.shape[-1]), w.T)  # BLAS reads W transposed in place
         if b is not None:
             if np.result_type(y, b) == y.dtype:
@@ -134,8 +134,8 @@ class Linear(Op):
         return dx, dw, (g2.sum(axis=0) if need[2] else None)
 
     def label(self):
-        return "linear x·Wᵀ + b" if len(self.needs_grad) == 3 else "linear x·Wᵀ"
+        return "linear x·Wᵀ + b" if self.has_bias else "linear x·Wᵀ"
 
     def describe(self):
         x, w = self.shapes
-        return f"x {x} · Wᵀ {w[::-1]}" + (" + b" if len(self.needs_grad) == 3 else "")
+        return f"x {x} · Wᵀ {w[::-1]}" + (" + b" if self.has_bias else "")

@@ -61,10 +61,8 @@ class Conv2d(Module):
         if isinstance(self.padding, str):
             if self.padding == "valid":
                 return (0, 0, 0, 0)
-            if x.ndim != 4:  # conv2d says what is wrong with the input
-                return (0, 0, 0, 0)
             (dh, dw), (sh, sw) = _pair(self.dilation), _pair(self.stride)
-            (kh, kw), (H, W) = self.kernel_size, x.shape[2:]
+            (kh, kw), (H, W) = self.kernel_size, x.shape[-2:]
             top, bottom = same_padding(H, kh, sh, dh)
             left, right = same_padding(W, kw, sw, dw)
             return (left, right, top, bottom)
