@@ -32,6 +32,7 @@ from engine.fast.unfold import fold, unfold  # noqa: F401 (PyTorch's F.fold, F.u
 from engine.ops.compose import pairwise_distance, pixel_shuffle, pixel_unshuffle  # noqa: F401
 from engine.ops.indexing import one_hot, pad  # noqa: F401 (re-exported: PyTorch's F.pad)
 from engine.ops.linalg import Linear
+from engine.ops.neural import CrossEntropy
 
 _EPS = 1e-7  # Keras's epsilon: probabilities are clipped to [eps, 1 − eps] before log
 
@@ -436,8 +437,14 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
                          f"{label_smoothing}")
     cdim, c, lshape = _class_layout(logits, "cross_entropy")
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
-    logp = logits.log_softmax(axis=cdim)
     w = _class_weight(weight, c, logits, "cross_entropy")
+    if t.shape != logits.shape:
+        labels = _labels(t, lshape, c, "cross_entropy", ignore_index)
+        if (w is None and not label_smoothing and reduction in ("mean", "sum") and labels.size
+                and (labels != ignore_index).all()):
+            # A training step's usual loss: one op (engine/ops/neural.py) for the four below.
+            return CrossEntropy.apply(logits, labels=labels, reduction=reduction)
+    logp = logits.log_softmax(axis=cdim)
     wshape = (c,) + (1,) * (logits.ndim - cdim - 1)
     if t.shape == logits.shape:  # probabilities
         y = _target(target, logits, "cross_entropy")
@@ -448,7 +455,6 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
         if reduction == "mean":  # over the positions (N·d1·…), never the weights
             return loss.sum() / int(np.prod(lshape))
         return _reduce(loss, reduction, "cross_entropy")
-    labels = _labels(t, lshape, c, "cross_entropy", ignore_index)
     nll = _nll(logp, labels, w, ignore_index, reduction, cdim)
     if not label_smoothing:
         return nll

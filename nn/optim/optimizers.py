@@ -29,9 +29,16 @@ from engine import Tensor
 from engine.fast.kernels import KERNEL_DTYPES
 from engine.fast.kernels.optim import adam
 
-# Smaller parameters take the numpy expressions: as fast at that size, and a model made only
-# of them (the course's 2-4-1 MLP) never waits ~0.25 s for Numba to load the kernel.
+# A parameter this big loads the kernel (~0.25 s from Numba's cache, once per process). Smaller
+# ones take the numpy expressions until then, so a model made only of them (the course's
+# 2-4-1 MLP) never waits for it; once it is loaded they take it too (one call instead of ten
+# numpy passes: the course MLP's four biases and last weight cost 60 instead of 10 µs a step).
 FUSED_MIN_SIZE = 4096
+
+
+def _kernel_ready() -> bool:
+    """Whether Adam's kernel is compiled (or loaded from the cache) in this process."""
+    return bool(adam.signatures)
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop"]
 
@@ -322,7 +329,8 @@ class Adam(Optimizer):
             else:
                 g = g + wd * p.data
         bias1, bias2 = 1 - b1 ** t, 1 - b2 ** t
-        fused = p.data.dtype in KERNEL_DTYPES and p.data.size >= FUSED_MIN_SIZE
+        fused = p.data.dtype in KERNEL_DTYPES and (p.data.size >= FUSED_MIN_SIZE
+                                                   or _kernel_ready())
         if fused and g.dtype == p.data.dtype:
             g = np.ascontiguousarray(g)  # a gradient in another layout (a custom op's): copy
         arrays = (p.data, g, m, v)

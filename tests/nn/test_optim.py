@@ -810,11 +810,39 @@ def test_fused_adam_gives_the_numpy_formulas_bits(seed, dtype, wd, decoupled):
             opts[0].step()
         with pytest.MonkeyPatch.context() as m:
             m.setattr(optimizers, "FUSED_MIN_SIZE", 2**62)   # the numpy expressions
+            m.setattr(optimizers, "_kernel_ready", lambda: False)
             opts[1].step()
     assert len(calls) == 15
     np.testing.assert_array_equal(fused.data, plain.data)
     for key in ("exp_avg", "exp_avg_sq"):
         np.testing.assert_array_equal(opts[0].state[fused][key], opts[1].state[plain][key])
+
+
+def test_small_parameters_take_the_adam_kernel_once_it_is_loaded():
+    """Below FUSED_MIN_SIZE the numpy expressions run until some big parameter has loaded the
+    kernel; after that small parameters take the kernel too, with the same bits."""
+    from nn.optim import optimizers
+    big = engine.tensor(np.ones(optimizers.FUSED_MIN_SIZE), requires_grad=True)
+    big.grad = engine.ones(*big.shape)
+    Adam([big]).step()                       # loads (or compiles) the kernel
+    assert optimizers._kernel_ready()
+    rng = np.random.default_rng(3)
+    w0 = rng.standard_normal(5).astype(np.float32)
+    fused, plain = (engine.tensor(w0.copy(), requires_grad=True) for _ in range(2))
+    opts, calls, kernel = [Adam([fused], lr=0.1), Adam([plain], lr=0.1)], [], optimizers.adam
+    for _ in range(5):
+        g = rng.standard_normal(5).astype(np.float32)
+        fused.grad, plain.grad = engine.tensor(g), engine.tensor(g.copy())
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(optimizers, "adam", lambda *a: calls.append(1) or kernel(*a))
+            m.setattr(optimizers, "_kernel_ready", lambda: True)
+            opts[0].step()
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(optimizers, "_kernel_ready", lambda: False)
+            opts[1].step()
+    assert len(calls) == 5
+    np.testing.assert_array_equal(fused.data, plain.data)
+    assert not np.array_equal(fused.data, w0)
 
 
 @pytest.mark.parametrize("name, kw", [("Adam", dict(lr=0.01)), ("Adam", dict(weight_decay=0.1)),

@@ -4,8 +4,9 @@
 runs in numpy's BLAS), the general path; ``direct`` computes 3×3 stride-1 convolutions with
 no column matrix and no BLAS (the common CNN layer); ``pool`` holds max and average
 pooling (fixed windows, dilated for max; adaptive windows), forward and backward;
-``elementwise`` relu over big arrays; ``optim`` Adam's fused update (serial, called by
-``nn.optim`` directly). Each
+``elementwise`` relu over big arrays; ``optim`` Adam's fused update and ``softmax`` the
+softmax cross-entropy's rows (serial, called directly by ``nn.optim`` and
+``engine/ops/neural.py``). Every other
 kernel is ``@njit(parallel=True, cache=True)`` with ``prange`` on its outermost loop, and
 expects C-contiguous arrays and output buffers allocated by its caller (``engine/fast``).
 
@@ -23,7 +24,7 @@ import functools
 import numpy as np
 
 from .. import threads
-from . import direct, elementwise, im2col as _im2col, pool
+from . import direct, elementwise, im2col as _im2col, pool, softmax
 from .im2col import column_masks, window_tables
 
 threads.configure()
