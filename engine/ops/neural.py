@@ -1,11 +1,12 @@
-"""softmax and log_softmax along an axis, stable for large |x| (max subtracted first)."""
+"""softmax and log_softmax along an axis, stable for large |x| (max subtracted first), and the
+softmax cross-entropy of integer labels as one op."""
 from __future__ import annotations
 
 import numpy as np
 
-from ..testing import axis_param, spec
 from ..fast.kernels import KERNEL_DTYPES
 from ..fast.kernels import softmax as softmax_kernels
+from ..testing import axis_param, spec
 from . import xp
 from .base import Op, norm_axis
 

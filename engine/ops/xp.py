@@ -47,32 +47,42 @@ def sigmoid(x):
 
 
 # relu follows every conv: on big float arrays its forward and backward run as parallel kernels
-# (engine/fast/kernels/elementwise.py: numpy's bits, 3-4x faster on the seed CNN's activations).
-# Below this size numpy is as fast and no kernel needs loading.
+# (engine/fast/kernels/elementwise.py: numpy's bits, 3-4x faster on the seed CNN's activations),
+# on mid-sized ones (an MLP's) the same loops on one thread (numpy's maximum is 4x slower
+# there). Below SERIAL_RELU_MIN numpy is as fast, and a tiny model never loads a kernel.
 FAST_RELU_MIN = 1 << 18
+SERIAL_RELU_MIN = 1 << 12
 
 
-def _fast_relu(*arrays):
+def _relu_kernel(forward, *arrays):
+    """The kernel for these arrays (parallel, serial) or None (numpy's expression)."""
     a = arrays[0]
-    return (type(a) is np.ndarray and a.size >= FAST_RELU_MIN and a.dtype in kernels.KERNEL_DTYPES
+    if not (type(a) is np.ndarray and a.size >= SERIAL_RELU_MIN
+            and a.dtype in kernels.KERNEL_DTYPES
             and all(type(b) is np.ndarray and b.dtype == a.dtype and b.shape == a.shape
-                    and b.flags.c_contiguous for b in arrays))
+                    and b.flags.c_contiguous for b in arrays)):
+        return None
+    if a.size >= FAST_RELU_MIN:
+        return kernels.relu_forward if forward else kernels.relu_backward
+    return kernels.relu_forward_serial if forward else kernels.relu_backward_serial
 
 
 def relu(x):
     """max(x, 0) of an array (NaN stays NaN, as np.maximum)."""
-    if _fast_relu(x):
+    kernel = _relu_kernel(True, x)
+    if kernel is not None:
         out = np.empty_like(x)
-        kernels.relu_forward(x.reshape(-1), out.reshape(-1))
+        kernel(x.reshape(-1), out.reshape(-1))
         return out
     return np.maximum(x, 0).astype(x.dtype, copy=False)
 
 
 def relu_grad(g, x):
     """g·(x > 0), for arrays, numbers and nodes."""
-    if _fast_relu(x, g):
+    kernel = _relu_kernel(False, x, g)
+    if kernel is not None:
         out = np.empty_like(x)
-        kernels.relu_backward(g.reshape(-1), x.reshape(-1), out.reshape(-1))
+        kernel(g.reshape(-1), x.reshape(-1), out.reshape(-1))
         return out
     return g * (x > 0)
 

@@ -20,7 +20,9 @@ from engine.fast.kernels import (
     max_pool_backward,
     max_pool_forward,
     relu_backward,
+    relu_backward_serial,
     relu_forward,
+    relu_forward_serial,
     window_tables,
 )
 from engine.fast.kernels.direct import (
@@ -518,35 +520,42 @@ SPECIALS = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-45, -1e-45, 3.0, -2.
        dtype=st.sampled_from([np.float32, np.float64]))
 def test_relu_kernels_give_numpys_bits(n, seed, dtype):
     """Forward = np.maximum(x, 0), backward = g·(x > 0), to the bit, over lengths around the
-    16384-element blocks, with NaN, ±inf, ±0 and denormals in both x and g."""
+    16384-element blocks, with NaN, ±inf, ±0 and denormals in both x and g: the parallel
+    kernels and the serial ones."""
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(n).astype(dtype)
     g = rng.standard_normal(n).astype(dtype)
     for a in (x, g):
         spots = rng.integers(0, n, min(n, 50))
         a[spots] = rng.choice(SPECIALS, spots.size)
-    out = np.full(n, 7.0, dtype)
-    relu_forward(x, out)
-    np.testing.assert_array_equal(out, np.maximum(x, 0))
-    relu_backward(g, x, out)
-    with np.errstate(invalid="ignore"):  # inf·0 = NaN, as the kernel gives it
-        np.testing.assert_array_equal(out, g * (x > 0))
+    for forward, backward in ((relu_forward, relu_backward),
+                              (relu_forward_serial, relu_backward_serial)):
+        out = np.full(n, 7.0, dtype)
+        forward(x, out)
+        np.testing.assert_array_equal(out, np.maximum(x, 0))
+        backward(g, x, out)
+        with np.errstate(invalid="ignore"):  # inf·0 = NaN, as the kernel gives it
+            np.testing.assert_array_equal(out, g * (x > 0))
 
 
-def test_relu_op_takes_the_kernels_on_big_arrays(monkeypatch):
-    """The op (engine/ops/xp.py) uses the kernels from FAST_RELU_MIN elements on, numpy below,
-    and the two give the same values and gradients."""
+def test_relu_op_takes_the_kernels_by_size(monkeypatch):
+    """The op (engine/ops/xp.py) uses the parallel kernels from FAST_RELU_MIN elements on, the
+    serial ones from SERIAL_RELU_MIN, numpy below; all give the same values and gradients."""
     import engine
     from engine.ops import xp
     calls = []
-    for name in ("relu_forward", "relu_backward"):
+    names = ("relu_forward", "relu_backward", "relu_forward_serial", "relu_backward_serial")
+    for name in names:
         kernel = getattr(xp.kernels, name)
         monkeypatch.setattr(xp.kernels, name,
                             lambda *a, _k=kernel, _n=name: calls.append(_n) or _k(*a))
     rng = np.random.default_rng(0)
     big = rng.standard_normal(xp.FAST_RELU_MIN, dtype=np.float32)
     big[::97] = np.nan
-    for size, expect in ((xp.FAST_RELU_MIN, ["relu_forward", "relu_backward"]), (1000, [])):
+    for size, expect in ((xp.FAST_RELU_MIN, list(names[:2])),
+                         (xp.FAST_RELU_MIN - 1, list(names[2:])),
+                         (xp.SERIAL_RELU_MIN, list(names[2:])),
+                         (xp.SERIAL_RELU_MIN - 1, []), (1000, [])):
         calls.clear()
         x = engine.tensor(big[:size], requires_grad=True)
         y = x.relu()
