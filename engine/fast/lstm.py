@@ -15,9 +15,11 @@ Each op's gradient for ``gates`` is non-zero only on its own gates, so it is ret
 slice gradient (the walk adds it in place, no (N, 4H) of zeros per step).
 
 The sequence op runs the same step T times inside one forward and one backward, as
-PyTorch's ``nn.LSTM`` does in C++. Per step it costs a GEMM and a handful of numpy and Numba
-calls instead of five graph ops, and the recurrent weight's gradient Σₜ dgatesₜᵀ·hₜ₋₁ is one
-GEMM over all timesteps at the end (measured at N = 64, T = 50, H = 32: see bench/nn_train).
+PyTorch's ``nn.LSTM`` does in C++. Per step it costs a GEMM and one Numba loop each way
+(engine/fast/kernels/lstm.py, whose float32 exp and tanh vectorize), and the recurrent
+weight's gradient Σₜ dgatesₜᵀ·hₜ₋₁ is one GEMM over all timesteps at the end, the bias's one
+GEMV (measured at N = 64, T = 50, H = 32: see bench/nn_train). The step ops compute with the
+same loops, so a sequence run step by step (for pictures) has the sequence op's bits.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import numpy as np
 
 from ..autograd import SliceGrad
 from ..ops.base import Op
+from ..ops.linalg import column_sums
 from ..ops.xp import sigmoid as _array_sigmoid
 from ..testing import Bad as ErrorCase
 from ..testing import OpSpec, T, register
@@ -36,7 +39,7 @@ _GATE_BY_GATE = ("; for second derivatives build the LSTM gate by gate: nn.LSTM(
 
 
 def _kernel_ok(*arrays):
-    """The backward loops of engine/fast/kernels/lstm.py take float32/float64 arrays of one
+    """The loops of engine/fast/kernels/lstm.py take float32/float64 arrays of one
     dtype; numpy's expressions beside them serve the other float dtypes (float16)."""
     return all(type(a) is np.ndarray and a.dtype == arrays[0].dtype for a in arrays) \
         and arrays[0].dtype in KERNEL_DTYPES
@@ -58,6 +61,12 @@ class LSTMCellState(Op):
     def forward(self, gates, c_prev):
         H = _check("lstm_c", gates, c_prev)
         self.shape, self.H = gates.shape, H
+        if _kernel_ok(gates, c_prev):  # one loop, the sequence op's formulas (same bits)
+            gates, c_prev = np.ascontiguousarray(gates), np.ascontiguousarray(c_prev)
+            i, f, g, c = (np.empty_like(c_prev) for _ in range(4))
+            kernels.lstm_c_forward(gates, c_prev, i, f, g, c)
+            self.save(i, f, g, c_prev)
+            return c
         i_f = _array_sigmoid(gates[:, :2 * H])  # σ of both gates in one call
         i, f = i_f[:, :H], i_f[:, H:]
         g = np.tanh(gates[:, 2 * H:3 * H])
@@ -86,6 +95,12 @@ class LSTMCellHidden(Op):
     def forward(self, gates, c):
         H = _check("lstm_h", gates, c)
         self.shape, self.H = gates.shape, H
+        if _kernel_ok(gates, c):
+            gates, c = np.ascontiguousarray(gates), np.ascontiguousarray(c)
+            o, tc, h = (np.empty_like(c) for _ in range(3))
+            kernels.lstm_h_forward(gates, c, o, tc, h)
+            self.save(o, tc)
+            return h
         o, tc = _array_sigmoid(gates[:, 3 * H:]), np.tanh(c)
         self.save(o, tc)
         return o * tc
@@ -112,19 +127,15 @@ class LSTMSequence(Op):
         y = np.empty((N, T, 2 * H), dt)           # [hₜ | cₜ] for every t
         acts = np.empty((T, N, 4 * H), dt)        # σ(i), σ(f), tanh(g), σ(o) of each step
         tc = np.empty((T, N, H), dt)              # tanh(cₜ)
-        gates, e = np.empty((N, 4 * H), dt), np.empty((N, 4 * H), dt)
+        gates = np.empty((N, 4 * H), dt)
         # W_hhᵀ copied once (16 KiB at H = 32): a contiguous right operand makes each step's
         # GEMM 5.8 instead of 8.8 µs (N = 64, H = 32).
         whh_t, h = np.ascontiguousarray(w_hh.T), h0
-        for t in range(T):
+        xw, bias, c0 = (np.ascontiguousarray(a) for a in (xw, bias, c0))
+        for t in range(T):  # two calls a step: the GEMM, then everything else in one loop
             np.matmul(h, whh_t, out=gates)
-            kernels.lstm_gates_in(gates, xw, t, bias, e)  # gates += xwₜ + b; e = −|gates|
-            np.exp(e, out=e)
-            np.tanh(gates[:, 2 * H:3 * H], out=acts[t, :, 2 * H:3 * H])
-            kernels.lstm_state_forward(gates, e, acts, y, t, c0)  # σ(i, f, o) and cₜ
+            kernels.lstm_step_forward(gates, xw, t, bias, acts, tc, y, c0)
             h = y[:, t, :H]
-            np.tanh(y[:, t, H:], out=tc[t])
-            np.multiply(acts[t, :, 3 * H:], tc[t], out=h)
         self.save(acts, tc)
         return y
 
@@ -146,7 +157,7 @@ class LSTMSequence(Op):
             h_prev = np.concatenate([h0[:, None], out[:, :-1, :H]], axis=1)
             dw = flat.T @ h_prev.reshape(N * T, H)
         if self.needs_grad[4]:
-            db = flat.sum(axis=0)
+            db = column_sums(flat)
         return dgates, dh, dc, dw, db
 
 

@@ -33,6 +33,16 @@ def _product(a, b):
     return np.matmul(a, b)
 
 
+def column_sums(g):
+    """Σ over the rows of a 2-D gradient (a bias's gradient). Many rows of a float array
+    (an LSTM's 3,200 (batch × time) rows of 128 gates) are summed as one GEMV, ones·G:
+    numpy's sum(axis=0) walks the array once more at memory speed (1.6 MB: 79 against 26 µs).
+    Tensors (create_graph) take .sum, the recorded op."""
+    if type(g) is np.ndarray and g.shape[0] >= 256 and g.dtype.kind == "f" and g.ndim == 2:
+        return np.ones(g.shape[0], g.dtype) @ g
+    return g.sum(axis=0)
+
+
 @spec(call=lambda a, b: a @ b, ref=np.matmul, arity=2, shapes=_matmul_shapes,
       errors=(Bad(lambda: T(2, 3) @ T(4, 5), ValueError, r"matmul: shapes \(2, 3\) and \(4, 5\)"),))
 class MatMul(Op):
@@ -131,7 +141,7 @@ class Linear(Op):
         dw = xp.swap_last(g2) @ x.reshape(-1, x.shape[-1]) if need[1] else None
         if len(need) < 3:
             return dx, dw
-        return dx, dw, (g2.sum(axis=0) if need[2] else None)
+        return dx, dw, (column_sums(g2) if need[2] else None)
 
     def label(self):
         return "linear x·Wᵀ + b" if self.has_bias else "linear x·Wᵀ"

@@ -566,34 +566,70 @@ def test_relu_op_takes_the_kernels_by_size(monkeypatch):
         np.testing.assert_array_equal(x.grad.data, g * (big[:size] > 0))
 
 
-# --------------------------------------------------------------------------- LSTM backward
+# --------------------------------------------------------------------------- LSTM loops
 @settings(max_examples=25)
 @given(n=st.integers(1, 5), h=st.integers(1, 6), seed=st.integers(0, 2**32 - 1),
        dtype=st.sampled_from([np.float32, np.float64]))
-def test_lstm_backward_loops_give_the_numpy_expressions_bits(n, h, seed, dtype):
-    """lstm_c / lstm_h backward through engine/fast/kernels/lstm.py against the numpy
-    expressions beside them (the kernel switched off): the same bits, both dtypes."""
+def test_lstm_step_loops_against_the_numpy_expressions(n, h, seed, dtype):
+    """lstm_c / lstm_h through engine/fast/kernels/lstm.py against the numpy expressions
+    beside them (the kernel switched off). Backward, from the same saved values: the same
+    bits. Forward: the loops' exp and tanh are exp32/tanh32 in float32 (within 2 ulp), libm's
+    in float64, so agreement to a few ulp."""
     from engine.fast import lstm
     rng = np.random.default_rng(seed)
     gates = rng.standard_normal((n, 4 * h)).astype(dtype) * 3
     c_prev = rng.standard_normal((n, h)).astype(dtype)
     dy = rng.standard_normal((n, h)).astype(dtype)
-    results = []
-    for kernel_on in (True, False):
-        with pytest.MonkeyPatch.context() as m:
-            if not kernel_on:
-                m.setattr(lstm, "_kernel_ok", lambda *a: False)
-            got = []
-            for cls, args in ((lstm.LSTMCellState, (gates, c_prev)),
-                              (lstm.LSTMCellHidden, (gates, c_prev))):
+    rtol = 4e-7 if dtype == np.float32 else 1e-15
+    for cls, args in ((lstm.LSTMCellState, (gates, c_prev)),
+                      (lstm.LSTMCellHidden, (gates, c_prev))):
+        outs, grads = [], []
+        for kernel_on in (True, False):
+            with pytest.MonkeyPatch.context() as m:
+                if not kernel_on:
+                    m.setattr(lstm, "_kernel_ok", lambda *a: False)
                 op = cls()
-                out = op.forward(*args)
-                slice_grad, other = op.backward(dy, *args, out=out)
-                got += [out, slice_grad.g, other]
-            results.append(got)
-    for a, b in zip(*results, strict=True):
-        assert a.dtype == b.dtype == dtype
-        np.testing.assert_array_equal(a, b)
+                outs.append(op.forward(*args))
+            for backward_kernel in (True, False):   # the forward's saved values, both ways
+                with pytest.MonkeyPatch.context() as m:
+                    if not backward_kernel:
+                        m.setattr(lstm, "_kernel_ok", lambda *a: False)
+                    slice_grad, other = op.backward(dy, *args, out=outs[-1])
+                grads.append((slice_grad.g, other))
+        assert outs[0].dtype == outs[1].dtype == dtype
+        np.testing.assert_allclose(outs[0], outs[1], rtol=rtol, atol=rtol)
+        for (a, b), (c, d) in ((grads[0], grads[1]), (grads[2], grads[3])):
+            np.testing.assert_array_equal(a, c)
+            np.testing.assert_array_equal(b, d)
+
+
+@settings(max_examples=20)
+@given(seed=st.integers(0, 2**32 - 1), scale=st.sampled_from([1e-3, 1.0, 10.0, 60.0]))
+def test_exp32_and_tanh32_stay_within_2_ulp(seed, scale):
+    """The float32 exp and tanh of the LSTM loops against float64 numpy, rounded: within 2 ulp
+    (numpy's own float32 exp is within 2.5 here), NaN kept, ±inf and huge values saturated;
+    float64 input takes libm's functions (numpy's values to an ulp)."""
+    from engine.fast.kernels.lstm import exp_array, tanh_array
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(4096) * scale).astype(np.float32)
+    x = np.concatenate([x, np.float32([0.0, -0.0, 0.625, -0.625, 1e-30, -87.0, 88.0])])
+    for kernel, ref, keep in ((exp_array, np.exp, (x > -87) & (x < 88)),
+                              (tanh_array, np.tanh, np.ones(x.size, bool))):
+        out = np.empty_like(x)
+        kernel(x, out)
+        exact = ref(x.astype(np.float64))[keep]
+        ulps = np.abs(out[keep] - exact) / np.spacing(np.abs(exact).astype(np.float32))
+        assert ulps.max() <= 2.0, (kernel.__name__, x[keep][ulps.argmax()])
+        x64 = x.astype(np.float64)
+        out64 = np.empty_like(x64)
+        kernel(x64, out64)
+        np.testing.assert_allclose(out64, ref(x64), rtol=1e-15)
+    special = np.float32([np.nan, np.inf, -np.inf, 200.0, -200.0])
+    out = np.empty_like(special)
+    tanh_array(special, out)
+    np.testing.assert_array_equal(out, [np.nan, 1, -1, 1, -1])
+    exp_array(special[:1], out[:1])
+    assert np.isnan(out[0])
 
 
 # ------------------------------------------------------------------ small calls, one thread

@@ -395,3 +395,23 @@ def _ops(t):
             seen.add(id(n))
             yield n.grad_fn
             stack.extend(n.grad_fn.inputs)
+
+
+@pytest.mark.parametrize("rows", [3, 255, 256, 3200])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_linear_bias_gradient_sums_the_rows(rows, dtype):
+    """The bias gradient of F.linear is Σ over the rows of G (a GEMV from 256 rows on):
+    against numpy's float64 sum, for the weight and input gradients beside it too."""
+    rng = np.random.default_rng(rows)
+    x = engine.tensor(rng.standard_normal((rows, 4)), dtype=dtype, requires_grad=True)
+    w = engine.tensor(rng.standard_normal((6, 4)), dtype=dtype, requires_grad=True)
+    b = engine.tensor(rng.standard_normal(6), dtype=dtype, requires_grad=True)
+    g = rng.standard_normal((rows, 6)).astype(dtype)
+    F.linear(x, w, b).backward(engine.tensor(g, dtype=dtype))
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(b.grad.data, g.astype(np.float64).sum(axis=0), rtol=tol,
+                               atol=tol * rows)
+    np.testing.assert_allclose(w.grad.data, g.T.astype(np.float64) @ x.data, rtol=tol,
+                               atol=tol * rows)
+    np.testing.assert_allclose(x.grad.data, g @ w.data, rtol=tol, atol=tol)
+    assert b.grad.dtype == dtype

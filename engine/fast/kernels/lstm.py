@@ -1,27 +1,118 @@
-"""The LSTM's elementwise loops: the backward passes of the step ops ``lstm_c``/``lstm_h``,
-and the per-timestep loops of the whole-sequence op ``lstm`` (``engine/fast/lstm.py``).
+"""The LSTM's elementwise loops: the steps of the whole-sequence op ``lstm`` and of the step
+ops ``lstm_c``/``lstm_h`` (``engine/fast/lstm.py``), forward and backward.
 
 At the sizes recurrent layers run (N = 64, H = 32: 2,048 values a step) numpy's cost is its
-per-call overhead: ``lstm_c``'s backward makes ~12 numpy calls (12.6 µs) and ``lstm_h``'s 6
-(6.1 µs); these loops take 5.7 and 2.8 µs. Serial (no thread pool): the work per call is far
-too small to split. The formulas are the numpy code's, operation by operation and in the
-arrays' dtype (``one`` is 1 in that dtype, so float32 stays float32): the same bits. Each
-formula is written once, in the ``_*`` helpers, and inlined where it is used.
+per-call overhead: a forward step written with numpy made seven calls (23.6 µs, the GEMM's
+5.9 included); here it is the GEMM and one loop. Serial (no thread pool): the work per call is
+far too small to split. Each formula is written once, in the ``_*`` helpers, and inlined
+where it is used, so the sequence op and the step ops compute the same bits.
 
-exp and tanh stay numpy's: numpy computes them with SIMD, a Numba loop one value at a time
-through libm (measured: 2.3 vs 0.5 ns a value; the forward step 30 → 43 µs). So the
-sequence's forward loop passes ``e = exp(−|gates|)`` and the tanh values in.
+exp and tanh. Numba calls libm one value at a time (2.3 ns a value against numpy's SIMD 0.5 ns),
+so for float32 the loops use ``exp32``/``tanh32`` below: arithmetic only, which LLVM
+vectorizes (8,192 values in 2 µs). ``exp32`` is Cephes' expf (range reduction by ln 2 in two
+parts, a degree-6 polynomial, 2ⁿ built from its bits); ``tanh32`` Cephes' tanhf (an odd
+polynomial below |x| = 0.625, 1 − 2/(e²ˣ + 1) above). Measured against float64 over
+[−20, 20] (tests/engine/test_kernels.py): within 2 ulp, like numpy's own float32 functions
+(≤ 1.4 ulp); NaN stays NaN, ±inf gives 0/inf and ±1. float64 keeps libm's exp and tanh.
 """
 from __future__ import annotations
 
-from numba import njit
+import numpy as np
+from numba import njit, types
+from numba.extending import intrinsic, overload
+
+
+# ------------------------------------------------------------- float32 exp and tanh
+@intrinsic
+def _float32_from_bits(typingctx, bits):
+    """The float32 whose IEEE bits are the int32 ``bits`` (LLVM's bitcast)."""
+    if bits != types.int32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float32))
+    return types.float32(types.int32), codegen
+
+
+_F = np.float32
+_LOG2E, _LN2_HI, _LN2_LO = _F(1.44269504088896341), _F(0.693359375), _F(-2.12194440e-4)
+_EXP_LO, _EXP_HI = _F(-87.0), _F(88.0)  # 2ⁿ stays a normal float32 (n in [−126, 127])
+_E1, _E2, _E3 = _F(1.9875691500e-4), _F(1.3981999507e-3), _F(8.3334519073e-3)
+_E4, _E5, _E6 = _F(4.1665795894e-2), _F(1.6666665459e-1), _F(5.0000001201e-1)
+_T1, _T2, _T3 = _F(-5.70498872745e-3), _F(2.06390887954e-2), _F(-5.37397155531e-2)
+_T4, _T5 = _F(1.33314422036e-1), _F(-3.33332819422e-1)
+_HALF, _ONE, _TWO, _SMALL = _F(0.5), _F(1.0), _F(2.0), _F(0.625)
+
+
+@njit(cache=True, inline="always")
+def exp32(x):
+    """e^x for float32 x (Cephes expf), clamped to [−87, 88]: e^88 = 1.7e38 for larger x
+    (tanh32's and the sigmoid's uses never need more), 1.6e-38 below −87."""
+    xc = min(max(x, _EXP_LO), _EXP_HI)
+    n = np.floor(xc * _LOG2E + _HALF)
+    r = xc - n * _LN2_HI - n * _LN2_LO
+    p = ((((((_E1 * r + _E2) * r + _E3) * r + _E4) * r + _E5) * r + _E6) * (r * r) + r) + _ONE
+    v = p * _float32_from_bits(np.int32((np.int32(n) + 127) << 23))
+    return x if x != x else v  # NaN stays NaN (the clamp would have made it a number)
+
+
+@njit(cache=True, inline="always")
+def tanh32(x):
+    """tanh(x) for float32 x (Cephes tanhf): x + x³·P(x²) for |x| < 0.625, else
+    sign(x)·(1 − 2/(e^{2|x|} + 1)); both are computed and one is selected (no branch)."""
+    a = abs(x)
+    z = x * x
+    small = x + x * z * ((((_T1 * z + _T2) * z + _T3) * z + _T4) * z + _T5)
+    big = _ONE - _TWO / (exp32(a + a) + _ONE)
+    big = big if x >= 0 else -big
+    return small if a < _SMALL else (x if x != x else big)
+
+
+def fexp(x):
+    """e^x: exp32 for float32, numpy's (libm's) for float64. Python's meaning (with
+    NUMBA_DISABLE_JIT, for stepping through a kernel) is numpy's."""
+    return np.exp(x)
+
+
+def ftanh(x):
+    """tanh(x): tanh32 for float32, numpy's (libm's) for float64."""
+    return np.tanh(x)
+
+
+@overload(fexp)
+def _fexp(x):
+    if x == types.float32:
+        return lambda x: exp32(x)
+    return lambda x: np.exp(x)
+
+
+@overload(ftanh)
+def _ftanh(x):
+    if x == types.float32:
+        return lambda x: tanh32(x)
+    return lambda x: np.tanh(x)
+
+
+@njit(cache=True, error_model="numpy")
+def exp_array(x, out):
+    """out = fexp(x), 1-D (tests and benchmarks of the formulas above)."""
+    for i in range(x.shape[0]):
+        out[i] = fexp(x[i])
+
+
+@njit(cache=True, error_model="numpy")
+def tanh_array(x, out):
+    """out = ftanh(x), 1-D."""
+    for i in range(x.shape[0]):
+        out[i] = ftanh(x[i])
 
 
 # ------------------------------------------------------------------------ the formulas
 @njit(cache=True, inline="always")
-def _sigmoid(x, e, one):
-    """σ(x) from e = exp(−|x|): 1/(1 + e) for x ≥ 0, e/(1 + e) below (never overflows);
-    engine/ops/xp.py's ``sigmoid``, value for value."""
+def _sigmoid(x, one):
+    """σ(x) from e = e^(−|x|): 1/(1 + e) for x ≥ 0, e/(1 + e) below (never overflows);
+    engine/ops/xp.py's ``sigmoid`` with fexp for numpy's exp."""
+    e = fexp(-abs(x))
     return (one if x >= 0 else e) / (one + e)
 
 
@@ -60,40 +151,76 @@ def lstm_h_backward(dh, o, tc, do, dc):
             do[n, h], dc[n, h] = _hidden_backward(dh[n, h], o[n, h], tc[n, h], one)
 
 
+# -------------------------------------------------------------- the step ops' forward
+@njit(cache=True, error_model="numpy")
+def lstm_c_forward(gates, c_prev, i, f, g, c):
+    """i, f, g (N, H) = σ(gates' i), σ(gates' f), tanh(gates' g); c = i·g + f·c_prev."""
+    N, H = c.shape
+    one = c.dtype.type(1)
+    for n in range(N):
+        zi, zf, zg = gates[n, :H], gates[n, H:2 * H], gates[n, 2 * H:3 * H]
+        ir, fr, g_r, cr, pr = i[n], f[n], g[n], c[n], c_prev[n]
+        for h in range(H):
+            ir[h] = _sigmoid(zi[h], one)
+        for h in range(H):
+            fr[h] = _sigmoid(zf[h], one)
+        for h in range(H):
+            g_r[h] = ftanh(zg[h])
+        for h in range(H):
+            cr[h] = ir[h] * g_r[h] + fr[h] * pr[h]
+
+
+@njit(cache=True, error_model="numpy")
+def lstm_h_forward(gates, c, o, tc, hid):
+    """o (N, H) = σ(gates' o), tc = tanh(c), hid = o·tc."""
+    N, H = c.shape
+    one = c.dtype.type(1)
+    for n in range(N):
+        zo, orow, tr, cr, hr = gates[n, 3 * H:], o[n], tc[n], c[n], hid[n]
+        for h in range(H):
+            orow[h] = _sigmoid(zo[h], one)
+        for h in range(H):
+            tr[h] = ftanh(cr[h])
+        for h in range(H):
+            hr[h] = orow[h] * tr[h]
+
+
 # ------------------------------------------------------------ the sequence op's steps
 @njit(cache=True, error_model="numpy")
-def lstm_gates_in(gates, xw, t, bias, neg_abs):
-    """gates (N, 4H) = (xw[:, t] + bias) + gates (h·W_hhᵀ there); neg_abs = −|gates| (for
-    e = exp of it). xw (N, T, 4H) is x·W_ihᵀ for every step, bias (4H,) the summed biases."""
-    N, G = gates.shape
-    for n in range(N):
-        for k in range(G):
-            v = (xw[n, t, k] + bias[k]) + gates[n, k]  # the step ops' order of operations
-            gates[n, k] = v
-            neg_abs[n, k] = -abs(v)
-
-
-@njit(cache=True, error_model="numpy")
-def lstm_state_forward(gates, e, acts, y, t, c0):
-    """Step t's cell state. From the pre-activations ``gates`` (N, 4H), e = exp(−|gates|) and
-    acts[t, :, 2H:3H] = tanh(g) already there: acts[t, :, i, f, o] = σ(·) and
-    y[:, t, H:] = cₜ = σ(i)·tanh(g) + σ(f)·cₜ₋₁, with cₜ₋₁ = y[:, t − 1, H:] (c0 at t = 0).
-    acts (T, N, 4H), y (N, T, 2H): whole arrays and t, so that every row below is contiguous
-    for the compiler (views passed in have unknown strides, and their loops do not vectorize)."""
+def lstm_step_forward(gates, xw, t, bias, acts, tc, y, c0):
+    """Step t after its GEMM, in one call. gates (N, 4H) = hₜ₋₁·W_hhᵀ, overwritten with z =
+    (xw[:, t] + bias) + gates (the step ops' order of operations); acts[t] = σ(z_i), σ(z_f), tanh(z_g),
+    σ(z_o); y[:, t, H:] = cₜ = σ(i)·tanh(g) + σ(f)·cₜ₋₁ (cₜ₋₁ = y[:, t − 1, H:], c0 at t = 0);
+    tc[t] = tanh(cₜ); y[:, t, :H] = hₜ = σ(o)·tanh(cₜ). xw (N, T, 4H), acts (T, N, 4H), tc
+    (T, N, H), y (N, T, 2H): whole arrays and t, so that every row below is contiguous for
+    the compiler (views passed in have unknown strides, and their loops do not vectorize)."""
     N, H = c0.shape
     one = acts.dtype.type(1)
-    # Row by row, one output per loop: LLVM vectorizes these (one loop writing acts and c
-    # needs more aliasing checks than it will make, and ran 30 % slower).
+    # Row by row, one output per loop, each over a view from its index 0: LLVM vectorizes
+    # these (a loop over range(3H, 4H) of the whole row ran 1.7x slower, and one loop writing
+    # several arrays needs more aliasing checks than it will make).
     for n in range(N):
-        gr, er, ar = gates[n], e[n], acts[t, n]
+        z, xr, ar = gates[n], xw[n, t], acts[t, n]
+        for k in range(4 * H):
+            z[k] = (xr[k] + bias[k]) + z[k]
+        zs, a_s = z[:2 * H], ar[:2 * H]
         for k in range(2 * H):
-            ar[k] = _sigmoid(gr[k], er[k], one)
-        for k in range(3 * H, 4 * H):
-            ar[k] = _sigmoid(gr[k], er[k], one)
+            a_s[k] = _sigmoid(zs[k], one)
+        zg, ag = z[2 * H:3 * H], ar[2 * H:3 * H]
+        for k in range(H):
+            ag[k] = ftanh(zg[k])
+        zo, ao = z[3 * H:], ar[3 * H:]
+        for k in range(H):
+            ao[k] = _sigmoid(zo[k], one)
+        ai, af = ar[:H], ar[H:2 * H]
         cp = c0[n] if t == 0 else y[n, t - 1, H:]
-        cr = y[n, t, H:]
+        cr, hr, tr = y[n, t, H:], y[n, t, :H], tc[t, n]
         for h in range(H):
-            cr[h] = ar[h] * ar[2 * H + h] + ar[H + h] * cp[h]
+            cr[h] = ai[h] * ag[h] + af[h] * cp[h]
+        for h in range(H):
+            tr[h] = ftanh(cr[h])
+        for h in range(H):
+            hr[h] = ao[h] * tr[h]
 
 
 @njit(cache=True, error_model="numpy")
