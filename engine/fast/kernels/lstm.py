@@ -188,12 +188,13 @@ def lstm_h_forward(gates, c, o, tc, hid):
 # ------------------------------------------------------------ the sequence op's steps
 @njit(cache=True, error_model="numpy")
 def lstm_step_forward(gates, xw, t, bias, acts, tc, y, c0):
-    """Step t after its GEMM, in one call. gates (N, 4H) = hₜ₋₁·W_hhᵀ, overwritten with z =
-    (xw[:, t] + bias) + gates (the step ops' order of operations); acts[t] = σ(z_i), σ(z_f), tanh(z_g),
-    σ(z_o); y[:, t, H:] = cₜ = σ(i)·tanh(g) + σ(f)·cₜ₋₁ (cₜ₋₁ = y[:, t − 1, H:], c0 at t = 0);
-    tc[t] = tanh(cₜ); y[:, t, :H] = hₜ = σ(o)·tanh(cₜ). xw (N, T, 4H), acts (T, N, 4H), tc
-    (T, N, H), y (N, T, 2H): whole arrays and t, so that every row below is contiguous for
-    the compiler (views passed in have unknown strides, and their loops do not vectorize)."""
+    """Step t after its GEMM, in one call. gates (N, 4H) = hₜ₋₁·W_hhᵀ, overwritten with
+    z = (xw[:, t] + bias) + gates (the step ops' order of operations); acts[t] = σ(z_i),
+    σ(z_f), tanh(z_g), σ(z_o); y[:, t, H:] = cₜ = σ(i)·tanh(g) + σ(f)·cₜ₋₁ (cₜ₋₁ =
+    y[:, t − 1, H:], c0 at t = 0); tc[t] = tanh(cₜ); y[:, t, :H] = hₜ = σ(o)·tanh(cₜ). xw
+    (N, T, 4H), acts (T, N, 4H), tc (T, N, H), y (N, T, 2H): whole arrays and t, so that every
+    row below is contiguous for the compiler (views passed in have unknown strides, and their
+    loops do not vectorize)."""
     N, H = c0.shape
     one = acts.dtype.type(1)
     # Row by row, one output per loop, each over a view from its index 0: LLVM vectorizes
