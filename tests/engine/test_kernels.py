@@ -658,3 +658,27 @@ def test_small_kernel_calls_run_on_the_calling_thread_alone(monkeypatch):
         assert numba.get_num_threads() == before
         windows = x[:, :, :6, :6].reshape(n, 4, 3, 2, 3, 2)
         np.testing.assert_array_equal(out, windows.max(axis=(3, 5)))
+
+
+# ------------------------------------------------------------------------- K = 1 products
+@settings(max_examples=20)
+@given(m=st.integers(1, 5000), k=st.integers(1, 200), seed=st.integers(0, 2**32 - 1),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_k1_products_give_matmuls_bits(m, k, seed, dtype):
+    """(m, 1)·(1, k) through the op's K = 1 paths (the Numba loop from OUTER_KERNEL_MIN
+    outputs, numpy's broadcast below) against numpy's matmul: the same bits, a transposed
+    right operand (Linear's Wᵀ) included; NaN and inf pass through."""
+    import engine
+    from engine.ops import linalg
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((m, 1)).astype(dtype)
+    w = rng.standard_normal((k, 1)).astype(dtype)
+    a[rng.integers(0, m)] = np.nan
+    w[rng.integers(0, k)] = np.inf
+    with np.errstate(invalid="ignore"):
+        expect = np.matmul(a, np.ascontiguousarray(w.T))
+        got = linalg._product(a, w.T)
+        y = linalg.Linear.apply(engine.tensor(a, dtype=dtype), engine.tensor(w, dtype=dtype))
+    np.testing.assert_array_equal(got, expect)
+    np.testing.assert_array_equal(y.data, expect)
+    assert got.dtype == y.dtype == dtype

@@ -4,10 +4,10 @@
 runs in numpy's BLAS), the general path; ``direct`` computes 3×3 stride-1 convolutions with
 no column matrix and no BLAS (the common CNN layer); ``pool`` holds max and average
 pooling (fixed windows, dilated for max; adaptive windows), forward and backward;
-``elementwise`` relu over big arrays; ``optim`` Adam's fused update and ``softmax`` the
-softmax cross-entropy's rows (serial, called directly by ``nn.optim`` and
-``engine/ops/neural.py``). Every other
-kernel is ``@njit(parallel=True, cache=True)`` with ``prange`` on its outermost loop, and
+``elementwise`` relu over big arrays (and the K = 1 outer product); ``optim`` Adam's fused
+update and ``softmax`` the softmax cross-entropy's rows (serial, called directly by
+``nn.optim`` and ``engine/ops/neural.py``; ``elementwise``'s serial loops likewise). Every
+other kernel is ``@njit(parallel=True, cache=True)`` with ``prange`` on its outermost loop, and
 expects C-contiguous arrays and output buffers allocated by its caller (``engine/fast``).
 
 To step into a kernel with pdb, run with ``NUMBA_DISABLE_JIT=1``: the kernels then execute as
@@ -67,6 +67,7 @@ relu_forward = _serialized(elementwise.relu_forward)
 relu_backward = _serialized(elementwise.relu_backward)
 relu_forward_serial = elementwise.relu_forward_serial  # no thread pool: no lock, no switch
 relu_backward_serial = elementwise.relu_backward_serial
+outer_product = elementwise.outer_product
 max_pool_backward = _serialized(pool.max_pool_backward)
 avg_pool_forward = _serialized(pool.avg_pool_forward)
 avg_pool_backward = _serialized(pool.avg_pool_backward)
@@ -77,6 +78,5 @@ adaptive_avg_backward = _serialized(pool.adaptive_avg_backward)
 __all__ = ["KERNEL_DTYPES", "adaptive_avg_backward", "adaptive_avg_forward", "adaptive_max_forward",
            "avg_pool_backward", "avg_pool_forward", "col2im", "col2im_scatter", "col2im_shift",
            "column_masks", "conv3x3_backward", "conv3x3_forward", "im2col", "im2col_shift",
-           "max_pool_backward", "max_pool_forward", "relu_backward", "relu_backward_serial",
-           "relu_forward", "relu_forward_serial",
-           "window_tables"]
+           "max_pool_backward", "max_pool_forward", "outer_product", "relu_backward",
+           "relu_backward_serial", "relu_forward", "relu_forward_serial", "window_tables"]
