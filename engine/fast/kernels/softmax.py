@@ -14,7 +14,6 @@ import numpy as np
 from numba import njit
 
 
-
 @njit(cache=True, error_model="numpy")
 def cross_entropy_forward(x, labels, logp):
     """logp = log_softmax of each row of x (N, C), max subtracted first; returns
