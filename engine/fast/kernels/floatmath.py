@@ -4,9 +4,11 @@ Numba calls libm one value at a time (2.3 ns a value against numpy's SIMD 0.5 ns
 loops of ``lstm.py`` call ``fexp``/``ftanh``: for float32 the formulas below, arithmetic
 only, which LLVM vectorizes (8,192 values in 2-3 µs); for float64 libm's functions. (Where a
 loop cannot vectorize, as softmax.py's sums over a short row, libm's expf is the faster:
-7.0 against 9.4 µs for a (128, 10) cross-entropy.) ``exp32`` is Cephes' expf (range reduction by ln 2 in two parts, a degree-6
-polynomial, 2ⁿ built from its bits); ``tanh32`` Cephes' tanhf (an odd polynomial below
-|x| = 0.625, 1 − 2/(e²ˣ + 1) above). Measured against float64 (tests/engine/test_kernels.py):
+7.0 against 9.4 µs for a (128, 10) cross-entropy.)
+
+``exp32`` is Cephes' expf (range reduction by ln 2 in two parts, a degree-6 polynomial, 2ⁿ
+built from its bits); ``tanh32`` Cephes' tanhf (an odd polynomial below |x| = 0.625,
+1 − 2/(e²ˣ + 1) above). Measured against float64 (tests/engine/test_kernels.py):
 within 2 ulp, like numpy's own float32 functions (≤ 2.5 ulp for exp, 1.4 for tanh); NaN stays
 NaN, ±inf gives 0/inf and ±1.
 """
