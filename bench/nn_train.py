@@ -12,6 +12,8 @@ One step = zero_grad, forward, loss, backward, Adam update, on a fixed batch:
   student writes when stepping through time: a graph of two ops (ours) or a handful (PyTorch's)
   per step). No target; until 2026-11 this loop was PyTorch's side of the ``lstm`` row, when
   stepgrad's ``nn.LSTM`` still built a graph per step.
+- ``rnn``: the same network with ``nn.RNN(1, 32)`` (tanh), Keras's SimpleRNN's layer: one
+  sequence op (ours) against PyTorch's C++ loop. No target.
 - ``cnn, 1 hog``: the seed CNN's step while one other CPU-bound process (a Python busy loop)
   runs, for both libraries; target for stepgrad: < 2× its idle step.
 
@@ -55,6 +57,7 @@ WORKLOADS = {  # name: (description, target ratio)
     "mlp": ("MLP 784-256-128-64-10 step, batch 128", 0.8),
     "lstm": ("nn.LSTM(1→32) 50 steps + Linear + MSE, batch 64", 0.6),
     "lstm_cell": ("the same as a Python loop over nn.LSTMCell", None),
+    "rnn": ("nn.RNN(1→32) (tanh), the same network", None),
 }
 HOG_TARGET = 2.0  # stepgrad's CNN step with one competing process ≤ this × its idle step
 MEMORY_STEPS = 20
@@ -68,7 +71,7 @@ def batch(name, seed=0):
                 rng.integers(0, 10, 128))
     if name == "mlp":
         return rng.uniform(0, 1, (128, 784)).astype(np.float32), rng.integers(0, 10, 128)
-    if name in ("lstm", "lstm_cell"):
+    if name in ("lstm", "lstm_cell", "rnn"):
         return (rng.standard_normal((64, 50, 1)).astype(np.float32),
                 rng.standard_normal((64, 1)).astype(np.float32))
     raise KeyError(name)
@@ -91,7 +94,8 @@ def our_step(name):
                               nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
         loss_fn = F.cross_entropy
     else:
-        lstm = nn.LSTM(1, 32, batch_first=True) if name == "lstm" else nn.LSTMCell(1, 32)
+        lstm = (nn.LSTM(1, 32, batch_first=True) if name == "lstm" else
+                nn.RNN(1, 32, batch_first=True) if name == "rnn" else nn.LSTMCell(1, 32))
         head = nn.Linear(32, 1)
         model = nn.Sequential(lstm, head)  # holds the parameters; forward is below
         loss_fn = F.mse_loss
@@ -102,6 +106,9 @@ def our_step(name):
         if name == "lstm":
             _, (h, _) = lstm(x)
             return head(h[-1])  # h_n (1, N, H): PyTorch's layout, the same line as torch's side
+        if name == "rnn":
+            _, h = lstm(x)
+            return head(h[-1])
         if name == "lstm_cell":
             h = c = engine.zeros(x.shape[0], 32)
             for t in range(x.shape[1]):  # the Python loop over time a student writes

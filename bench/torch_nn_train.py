@@ -29,7 +29,8 @@ def torch_step(name):
                               nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
         loss_fn = F.cross_entropy
     else:
-        rnn = nn.LSTM(1, 32, batch_first=True) if name == "lstm" else nn.LSTMCell(1, 32)
+        rnn = (nn.LSTM(1, 32, batch_first=True) if name == "lstm" else
+               nn.RNN(1, 32, batch_first=True) if name == "rnn" else nn.LSTMCell(1, 32))
         head = nn.Linear(32, 1)
         model = nn.ModuleList([rnn, head])
         loss_fn = F.mse_loss
@@ -38,6 +39,9 @@ def torch_step(name):
     def forward():
         if name == "lstm":
             _, (h, _) = rnn(x)
+            return head(h[0])
+        if name == "rnn":
+            _, h = rnn(x)
             return head(h[0])
         if name == "lstm_cell":
             h = c = torch.zeros(x.shape[0], 32)

@@ -35,6 +35,7 @@ from .fast.conv import conv1d, conv2d, conv_transpose2d
 from .fast.interpolate import interpolate
 from .fast import unfold as _unfold  # noqa: F401 (registers F.unfold/F.fold's ops)
 from .fast.lstm import lstm, lstm_c, lstm_h
+from .fast.rnn import rnn
 from .fast.pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d,
                         max_pool1d, max_pool2d, max_unpool2d)
 from .random import get_rng, manual_seed
@@ -73,6 +74,6 @@ __all__ = [
     "max_unpool2d", "maximum", "meshgrid", "minimum",
     "module_scope", "no_grad", "ones", "ones_like", "rand", "rand_like", "randint", "randn",
     "randperm",
-    "randn_like", "scalar_ops", "searchsorted", "set_default_dtype", "split", "stack",
+    "randn_like", "rnn", "scalar_ops", "searchsorted", "set_default_dtype", "split", "stack",
     "std_mean", "tensor", "topo_order", "var_mean", "where", "zeros", "zeros_like",
 ]

@@ -361,6 +361,9 @@ def _batch(state):
 class RNN(_Recurrent):
     """Elman RNN over a sequence: x (N, T, in) → (outputs (N, T, H), h_n (1, N, H)), with
     ``h_t = act(x_t W_ihᵀ + b_ih + h_{t−1} W_hhᵀ + b_hh)`` (Keras's SimpleRNN, Flux's RNN).
+    ``fused=True`` runs the recurrence as one op (``engine.rnn``, as PyTorch's C++ loop), with
+    the step graph's outputs; ``fused=False`` records each step's ops (twice differentiable,
+    and what pictures of the unrolled net draw, see :func:`stepwise`).
 
     >>> rnn = RNN(1, 4, batch_first=True)
     >>> out, h = rnn(engine.zeros(2, 5, 1))
@@ -372,18 +375,30 @@ class RNN(_Recurrent):
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
                  batch_first=None, dropout=0.0, bidirectional=False, *, stateful=False,
-                 single_bias=False, device=None, dtype=None):
+                 single_bias=False, fused=True, device=None, dtype=None):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, stateful=stateful, single_bias=single_bias,
                          device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
         self._act = _activation(nonlinearity)
+        if fused not in (True, False, "step"):
+            raise ValueError(f"{self._name}: fused must be True (one op for the sequence) or "
+                             f"False (ops step by step; 'step' is the same), got {fused!r}")
+        self.fused = fused
 
     def _initial_state(self, n, dtype):
         return self._zero_state(n, dtype)
 
     def _step(self, xw_t, h, whh_t):
         return _rnn_step(self, xw_t, h, self._act, whh_t)
+
+    def _sequence(self, x, state):
+        """The whole sequence as one op (engine/fast/rnn.py), the step graph's numbers."""
+        if self.fused is not True or x.dtype not in KERNEL_DTYPES:
+            return None
+        y = engine.rnn(self._input_part(x), state, self._p("weight_hh"),
+                       nonlinearity=self.nonlinearity)
+        return y, y[:, -1]
 
 
 class LSTM(_Recurrent):
@@ -432,9 +447,9 @@ class LSTM(_Recurrent):
 
 @contextmanager
 def stepwise(layer):
-    """Inside the block, ``layer`` (an LSTM with ``fused=True``) runs one timestep at a time
-    (``fused='step'``), so each step's ops are recorded in its own ``TimeStep`` scope: for
-    pictures of the unrolled net. Other layers already run step by step.
+    """Inside the block, ``layer`` (an LSTM or RNN with ``fused=True``) runs one timestep at a
+    time (``fused='step'``), so each step's ops are recorded in its own ``TimeStep`` scope:
+    for pictures of the unrolled net. Other layers already run step by step.
 
     >>> lstm = LSTM(1, 2, batch_first=True)
     >>> with stepwise(lstm):
@@ -590,7 +605,7 @@ class SimpleRNN(_KerasRecurrent, RNN):
         self._keras_setup(units, use_bias, kernel_initializer, recurrent_initializer,
                           bias_initializer, return_sequences, return_state, stateful,
                           input_shape, input_dim, activation=activation,
-                          nonlinearity=nonlinearity, _act=_activation(nonlinearity))
+                          nonlinearity=nonlinearity, _act=_activation(nonlinearity), fused=True)
 
 
 class KerasLSTM(_KerasRecurrent, LSTM):

@@ -294,12 +294,18 @@ for name, g in dependence.items():
     print(f"{name:>20}: depends on {int(np.sum(g > 0))} of {L} inputs")
 
 # %% [markdown]
-# And the cost structure: the convolution is one op for all L positions; the RNN's graph
-# grows with L (one step after another).
+# And the cost structure: the convolution is one op for all L positions; the RNN's graph,
+# drawn step by step (`nn.layers.recurrent.stepwise`, what `viz.draw_unrolled` draws), grows
+# with L, one step after another. (For training, `nn.RNN` runs those L steps inside one op,
+# as PyTorch's C++ loop does: one node, the same sequential work.)
 
 # %%
-for name, f in (("conv k=3", lambda x: conv1d(x, k1, padding=1)),
-                ("RNN", lambda x: recurrent(x.permute(0, 2, 1))[0])):
+def rnn_stepwise(x):
+    with nn.layers.recurrent.stepwise(recurrent):
+        return recurrent(x.permute(0, 2, 1))[0]
+
+
+for name, f in (("conv k=3", lambda x: conv1d(x, k1, padding=1)), ("RNN", rnn_stepwise)):
     out = f(Tensor(np.zeros((1, 1, L), np.float32), requires_grad=True))
     print(f"{name:>9}: {len(engine.topo_order(out)):>3} nodes in the graph for L = {L}")
 

@@ -642,3 +642,86 @@ def test_embedding_model_saves_and_loads(tmp_path):
     back = nn.load_model(tmp_path / "m.stepgrad")
     assert back[0].padding_idx == 0
     np.testing.assert_array_equal(back(x).data, model(x).data)
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu", "sigmoid", "linear"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_rnn_equals_the_step_graph(act, dtype):
+    """nn.RNN's one sequence op (engine.rnn) against the graph of ops step by step
+    (fused=False): the outputs to the bit (the same numpy calls), gradients to rounding
+    (dW_hh is one GEMM over all steps there, a sum of per-step products here)."""
+    results = []
+    for fused in (True, False):
+        engine.manual_seed(4)
+        layer = nn.RNN(3, 5, nonlinearity=act, batch_first=True, fused=fused).to(dtype)
+        x = engine.tensor(np.random.default_rng(5).standard_normal((4, 6, 3)), dtype=dtype,
+                          requires_grad=True)
+        h0 = engine.tensor(np.random.default_rng(6).standard_normal((1, 4, 5)), dtype=dtype,
+                           requires_grad=True)
+        out, h = layer(x, h0)
+        names = {op.name for op in _graph_ops(out)}
+        assert ("rnn" in names) == fused and (("matmul" in names) != fused)
+        ((out * out).sum() + h.sum() * 0.5).backward()
+        results.append([out.data, h.data, x.grad.data, h0.grad.data]
+                       + [p.grad.data for p in layer.parameters()])
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for a, b in zip(results[0][1:], results[1][1:], strict=True):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu"])
+def test_fused_rnn_matches_torch(act):
+    """nn.RNN (fused, the default) with torch.nn.RNN's weights, float64, an initial state
+    given: outputs, h_n and every gradient."""
+    torch = pytest.importorskip("torch")
+    engine.manual_seed(1)
+    layer = f64(nn.RNN(3, 4, nonlinearity=act, batch_first=True))
+    ref = torch.nn.RNN(3, 4, nonlinearity=act, batch_first=True).double()
+    with torch.no_grad():
+        for name, p in ref.named_parameters():
+            p.copy_(torch.tensor(getattr(layer, name).data))
+    rng = np.random.default_rng(2)
+    x, h0 = rng.standard_normal((5, 7, 3)), rng.standard_normal((1, 5, 4))
+    xs, hs = x64(5, 7, 3), engine.tensor(h0, dtype=np.float64, requires_grad=True)
+    xs.data[...] = x
+    tx, th = torch.tensor(x, requires_grad=True), torch.tensor(h0, requires_grad=True)
+    out, h = layer(xs, hs)
+    tout, tha = ref(tx, th)
+    ((out * out).sum() + h.sum()).backward()
+    ((tout * tout).sum() + tha.sum()).backward()
+    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(h.data, tha.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(xs.grad.data, tx.grad.numpy(), rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(hs.grad.data, th.grad.numpy(), rtol=1e-10, atol=1e-13)
+    for name, p in ref.named_parameters():
+        np.testing.assert_allclose(getattr(layer, name).grad.data, p.grad.numpy(),
+                                   rtol=1e-10, atol=1e-13)
+
+
+def test_rnn_fused_flag_stepwise_and_float16():
+    layer = nn.RNN(2, 3, batch_first=True)
+    x = engine.zeros(2, 4, 2)
+    out, _ = layer(x)
+    assert [op.name for op in _graph_ops(out) if op.name == "rnn"] == ["rnn"]
+    with nn.layers.recurrent.stepwise(layer):   # pictures: each step's ops
+        out2, _ = layer(x)
+    assert layer.fused is True and "rnn" not in {op.name for op in _graph_ops(out2)}
+    assert sum(op.name == "tanh" for op in _graph_ops(out2)) == 4
+    half = nn.RNN(2, 3, batch_first=True).to(np.float16)
+    out3, _ = half(engine.zeros(2, 4, 2, dtype=np.float16))
+    assert out3.dtype == np.float16 and "rnn" not in {op.name for op in _graph_ops(out3)}
+    with pytest.raises(ValueError, match="RNN: fused must be True .* or False .*got 'seq'"):
+        nn.RNN(2, 3, fused="seq", batch_first=True)
+    simple = nn.keras.layers.SimpleRNN(3, input_shape=(4, 2))
+    assert "rnn" in {op.name for op in _graph_ops(simple(engine.zeros(2, 4, 2)))}
+
+
+def _graph_ops(t):
+    seen, stack = set(), [t]
+    while stack:
+        n = stack.pop()
+        if n.grad_fn is not None and id(n.grad_fn) not in seen:
+            seen.add(id(n.grad_fn))
+            yield n.grad_fn
+            stack.extend(n.grad_fn.inputs)
