@@ -34,6 +34,7 @@ from .ops.base import OPS, Op, scalar_ops
 from .fast.conv import conv1d, conv2d, conv_transpose2d
 from .fast.interpolate import interpolate
 from .fast import unfold as _unfold  # noqa: F401 (registers F.unfold/F.fold's ops)
+from .fast.gru import gru
 from .fast.lstm import lstm, lstm_c, lstm_h
 from .fast.rnn import rnn
 from .fast.pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d,
@@ -68,7 +69,7 @@ __all__ = [
     "conv_transpose2d",
     "detect_anomaly", "einsum", "empty", "empty_like", "enable_grad", "eye", "from_dlpack",
     "from_numpy", "full", "full_like",
-    "get_default_dtype", "get_rng", "grad", "gradcheck", "gradgradcheck", "hessian", "hvp",
+    "get_default_dtype", "get_rng", "grad", "gradcheck", "gradgradcheck", "gru", "hessian", "hvp",
     "increment_version", "interpolate", "jacobian", "is_grad_enabled", "keep_freed_memory",
     "linalg", "linspace", "lstm", "lstm_c", "lstm_h", "manual_seed", "max_pool1d", "max_pool2d",
     "max_unpool2d", "maximum", "meshgrid", "minimum",

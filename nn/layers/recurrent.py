@@ -447,8 +447,8 @@ class LSTM(_Recurrent):
 
 @contextmanager
 def stepwise(layer):
-    """Inside the block, ``layer`` (an LSTM or RNN with ``fused=True``) runs one timestep at a
-    time (``fused='step'``), so each step's ops are recorded in its own ``TimeStep`` scope:
+    """Inside the block, ``layer`` (an LSTM, RNN or GRU with ``fused=True``) runs one timestep
+    at a time (``fused='step'``), so each step's ops are recorded in its own ``TimeStep`` scope:
     for pictures of the unrolled net. Other layers already run step by step.
 
     >>> lstm = LSTM(1, 2, batch_first=True)
@@ -469,23 +469,39 @@ def stepwise(layer):
 
 
 class GRU(_Recurrent):
-    """GRU over a sequence: x (N, T, in) → (outputs (N, T, H), h_n (1, N, H))."""
+    """GRU over a sequence: x (N, T, in) → (outputs (N, T, H), h_n (1, N, H)). ``fused=True``
+    runs it as one op (``engine.gru``), with the step graph's outputs; ``fused=False`` records
+    each step's ops (twice differentiable; what pictures draw, see :func:`stepwise`)."""
 
     _name, _gates = "GRU", 3
     _input_part = GRUCell._input_part
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=None,
                  dropout=0.0, bidirectional=False, *, stateful=False, single_bias=False,
-                 device=None, dtype=None):
+                 fused=True, device=None, dtype=None):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, stateful=stateful, single_bias=single_bias,
                          device=device, dtype=dtype)
+        if fused not in (True, False, "step"):
+            raise ValueError(f"{self._name}: fused must be True (one op for the sequence) or "
+                             f"False (ops step by step; 'step' is the same), got {fused!r}")
+        self.fused = fused
 
     def _initial_state(self, n, dtype):
         return self._zero_state(n, dtype)
 
     def _step(self, xw_t, h, whh_t):
         return _gru_step(self, xw_t, h, whh_t)
+
+    def _sequence(self, x, state):
+        """The whole sequence as one op (engine/fast/gru.py), the step graph's numbers."""
+        if self.fused is not True or x.dtype not in KERNEL_DTYPES:
+            return None
+        b_hh = self._p("bias_hh")
+        if b_hh is None:  # the op takes a bias: zeros (no gradient) for a layer without
+            b_hh = engine.zeros(self._gates * self.hidden_size, dtype=x.dtype)
+        y = engine.gru(self._input_part(x), state, self._p("weight_hh"), b_hh)
+        return y, y[:, -1]
 
 
 # ------------------------------------------------------------------- Keras-style layers
@@ -657,4 +673,5 @@ class KerasGRU(_KerasRecurrent, GRU):
         self._keras_setup(units, use_bias, kernel_initializer, recurrent_initializer,
                           bias_initializer, return_sequences, return_state, stateful,
                           input_shape, input_dim, activation=activation,
-                          recurrent_activation=recurrent_activation, reset_after=True)
+                          recurrent_activation=recurrent_activation, reset_after=True,
+                          fused=True)
