@@ -27,14 +27,13 @@ from ..ops.base import Op
 from ..ops.linalg import column_sums
 from ..testing import Bad as ErrorCase
 from ..testing import OpSpec, T, register
-from .kernels import KERNEL_DTYPES
 from .kernels import rnn as kernels
+from .rnn import check_sequence_input, step_by_step_hint
 
 
 class GRUSequence(Op):
     name, twice = "gru", False
-    twice_hint = ("; for second derivatives build the GRU step by step: nn.GRU(..., "
-                  "fused=False)")
+    twice_hint = step_by_step_hint("GRU")
     formula = ("r, z = σ(xw + hw), n = tanh(xw_n + r⊙hw_n), hₜ = (1 − z)⊙n + z⊙hₜ₋₁ with "
                "hw = hₜ₋₁·W_hhᵀ + b_hh;  dW_hh = Σₜ dhwₜᵀ·hₜ₋₁, db_hh = Σₜ dhwₜ")
 
@@ -85,17 +84,12 @@ class GRUSequence(Op):
 
 
 def _check_sequence(xw, h0, w_hh, b_hh):
-    if xw.ndim != 3 or xw.shape[2] % 3 or xw.shape[1] == 0:
-        raise ValueError(f"gru: xw must be (N, T, 3H) with T >= 1, got {xw.shape}")
-    N, T, G = xw.shape
-    H = G // 3
+    N, T, H = check_sequence_input("gru", "GRU", xw, 3)
+    G = 3 * H
     if h0.shape != (N, H) or w_hh.shape != (G, H) or b_hh.shape != (G,):
         raise ValueError(f"gru: for xw {xw.shape} the state must be {(N, H)}, w_hh {(G, H)} "
                          f"and b_hh {(G,)}; got h0 {h0.shape}, w_hh {w_hh.shape}, b_hh "
                          f"{b_hh.shape}")
-    if xw.dtype not in KERNEL_DTYPES:
-        raise TypeError(f"gru: float32 or float64 only, got {xw.dtype} (nn.GRU runs "
-                        f"{xw.dtype} one step at a time)")
     return N, T, H
 
 

@@ -33,6 +33,7 @@ from ..testing import Bad as ErrorCase
 from ..testing import OpSpec, T, register
 from .kernels import KERNEL_DTYPES
 from .kernels import lstm as kernels
+from .rnn import check_sequence_input
 
 _GATE_BY_GATE = ("; for second derivatives build the LSTM gate by gate: nn.LSTM(..., "
                  "fused=False) or nn.LSTMCell(..., fused=False)")
@@ -162,17 +163,12 @@ class LSTMSequence(Op):
 
 
 def _check_sequence(xw, h0, c0, w_hh, bias):
-    if xw.ndim != 3 or xw.shape[2] % 4 or xw.shape[1] == 0:
-        raise ValueError(f"lstm: xw must be (N, T, 4H) with T >= 1, got {xw.shape}")
-    N, T, G = xw.shape
-    H = G // 4
+    N, T, H = check_sequence_input("lstm", "LSTM", xw, 4)
+    G = 4 * H
     if h0.shape != (N, H) or c0.shape != (N, H) or w_hh.shape != (G, H) or bias.shape != (G,):
         raise ValueError(f"lstm: for xw {xw.shape} the states must be {(N, H)}, w_hh {(G, H)} "
                          f"and bias {(G,)}; got h0 {h0.shape}, c0 {c0.shape}, w_hh "
                          f"{w_hh.shape}, bias {bias.shape}")
-    if xw.dtype not in KERNEL_DTYPES:
-        raise TypeError(f"lstm: float32 or float64 only, got {xw.dtype} (nn.LSTM runs "
-                        f"{xw.dtype} one step at a time)")
     return N, T, H
 
 

@@ -28,10 +28,27 @@ from .kernels import rnn as kernels
 ACTIVATIONS = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3, "identity": 3}
 
 
+def step_by_step_hint(layer):
+    """The sequence ops' answer to create_graph (their backward is a fused loop)."""
+    return (f"; for second derivatives build the {layer} step by step: nn.{layer}(..., "
+            f"fused=False)")
+
+
+def check_sequence_input(op, layer, xw, gates):
+    """(N, T, H) of a recurrent sequence op's input part xw (N, T, gates·H), T ≥ 1, float32 or
+    float64 (the loops' dtypes; ``nn.<layer>`` runs other dtypes step by step)."""
+    shape = "(N, T, H)" if gates == 1 else f"(N, T, {gates}H)"
+    if xw.ndim != 3 or xw.shape[2] % gates or xw.shape[1] == 0:
+        raise ValueError(f"{op}: xw must be {shape} with T >= 1, got {xw.shape}")
+    if xw.dtype not in KERNEL_DTYPES:
+        raise TypeError(f"{op}: float32 or float64 only, got {xw.dtype} (nn.{layer} runs "
+                        f"{xw.dtype} one step at a time)")
+    return xw.shape[0], xw.shape[1], xw.shape[2] // gates
+
+
 class RNNSequence(Op):
     name, twice = "rnn", False
-    twice_hint = ("; for second derivatives build the RNN step by step: nn.RNN(..., "
-                  "fused=False)")
+    twice_hint = step_by_step_hint("RNN")
     formula = ("hₜ = act(xwₜ + hₜ₋₁·W_hhᵀ);  dzₜ = (gₜ + dhₜ)⊙act'(hₜ), dhₜ₋₁ = dzₜ·W_hh, "
                "dW_hh = Σₜ dzₜᵀ·hₜ₋₁")
 
@@ -77,15 +94,10 @@ def _check_sequence(xw, h0, w_hh, nonlinearity):
     if nonlinearity not in ACTIVATIONS:
         raise ValueError(f"rnn: nonlinearity must be one of {sorted(ACTIVATIONS)}, got "
                          f"{nonlinearity!r}")
-    if xw.ndim != 3 or xw.shape[1] == 0:
-        raise ValueError(f"rnn: xw must be (N, T, H) with T >= 1, got {xw.shape}")
-    N, T, H = xw.shape
+    N, T, H = check_sequence_input("rnn", "RNN", xw, 1)
     if h0.shape != (N, H) or w_hh.shape != (H, H):
         raise ValueError(f"rnn: for xw {xw.shape} the state must be {(N, H)} and w_hh "
                          f"{(H, H)}; got h0 {h0.shape}, w_hh {w_hh.shape}")
-    if xw.dtype not in KERNEL_DTYPES:
-        raise TypeError(f"rnn: float32 or float64 only, got {xw.dtype} (nn.RNN runs "
-                        f"{xw.dtype} one step at a time)")
     return N, T, H
 
 

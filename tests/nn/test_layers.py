@@ -644,23 +644,25 @@ def test_embedding_model_saves_and_loads(tmp_path):
     np.testing.assert_array_equal(back(x).data, model(x).data)
 
 
-@pytest.mark.parametrize("act", ["tanh", "relu", "sigmoid", "linear"])
+@pytest.mark.parametrize("kind, kw", [("RNN", {"nonlinearity": a})
+                                      for a in ("tanh", "relu", "sigmoid", "linear")]
+                         + [("GRU", {"bias": True}), ("GRU", {"bias": False})])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_fused_rnn_equals_the_step_graph(act, dtype):
-    """nn.RNN's one sequence op (engine.rnn) against the graph of ops step by step
-    (fused=False): the outputs to the bit (the same numpy calls), gradients to rounding
-    (dW_hh is one GEMM over all steps there, a sum of per-step products here)."""
+def test_fused_recurrent_layers_equal_the_step_graph(kind, kw, dtype):
+    """nn.RNN's and nn.GRU's one sequence op (engine.rnn, engine.gru) against the graph of ops
+    step by step (fused=False): the outputs to the bit (the same numpy calls), gradients to
+    rounding (dW_hh is one GEMM over all steps there, a sum of per-step products here)."""
     results = []
     for fused in (True, False):
         engine.manual_seed(4)
-        layer = nn.RNN(3, 5, nonlinearity=act, batch_first=True, fused=fused).to(dtype)
+        layer = getattr(nn, kind)(3, 5, batch_first=True, fused=fused, **kw).to(dtype)
         x = engine.tensor(np.random.default_rng(5).standard_normal((4, 6, 3)), dtype=dtype,
                           requires_grad=True)
         h0 = engine.tensor(np.random.default_rng(6).standard_normal((1, 4, 5)), dtype=dtype,
                            requires_grad=True)
         out, h = layer(x, h0)
         names = {op.name for op in _graph_ops(out)}
-        assert ("rnn" in names) == fused and (("matmul" in names) != fused)
+        assert (kind.lower() in names) == fused and (("matmul" in names) != fused)
         ((out * out).sum() + h.sum() * 0.5).backward()
         results.append([out.data, h.data, x.grad.data, h0.grad.data]
                        + [p.grad.data for p in layer.parameters()])
@@ -670,23 +672,25 @@ def test_fused_rnn_equals_the_step_graph(act, dtype):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
-@pytest.mark.parametrize("act", ["tanh", "relu"])
-def test_fused_rnn_matches_torch(act):
-    """nn.RNN (fused, the default) with torch.nn.RNN's weights, float64, an initial state
-    given: outputs, h_n and every gradient."""
+@pytest.mark.parametrize("kind, kw", [("RNN", {}), ("RNN", {"nonlinearity": "relu"}),
+                                      ("GRU", {})])
+def test_fused_recurrent_layers_match_torch(kind, kw):
+    """nn.RNN and nn.GRU (fused, the default) with torch.nn's weights, float64, an initial
+    state given: outputs, h_n and every gradient."""
     torch = pytest.importorskip("torch")
     engine.manual_seed(1)
-    layer = f64(nn.RNN(3, 4, nonlinearity=act, batch_first=True))
-    ref = torch.nn.RNN(3, 4, nonlinearity=act, batch_first=True).double()
+    layer = f64(getattr(nn, kind)(3, 4, batch_first=True, **kw))
+    ref = getattr(torch.nn, kind)(3, 4, batch_first=True, **kw).double()
     with torch.no_grad():
         for name, p in ref.named_parameters():
             p.copy_(torch.tensor(getattr(layer, name).data))
     rng = np.random.default_rng(2)
     x, h0 = rng.standard_normal((5, 7, 3)), rng.standard_normal((1, 5, 4))
-    xs, hs = x64(5, 7, 3), engine.tensor(h0, dtype=np.float64, requires_grad=True)
-    xs.data[...] = x
+    xs = engine.tensor(x, dtype=np.float64, requires_grad=True)
+    hs = engine.tensor(h0, dtype=np.float64, requires_grad=True)
     tx, th = torch.tensor(x, requires_grad=True), torch.tensor(h0, requires_grad=True)
     out, h = layer(xs, hs)
+    assert kind.lower() in {op.name for op in _graph_ops(out)}
     tout, tha = ref(tx, th)
     ((out * out).sum() + h.sum()).backward()
     ((tout * tout).sum() + tha.sum()).backward()
@@ -725,58 +729,6 @@ def _graph_ops(t):
             seen.add(id(n.grad_fn))
             yield n.grad_fn
             stack.extend(n.grad_fn.inputs)
-
-
-@pytest.mark.parametrize("bias", [True, False])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_fused_gru_equals_the_step_graph(bias, dtype):
-    """nn.GRU's one sequence op (engine.gru) against the graph of ops step by step
-    (fused=False): the outputs to the bit (the same numpy calls), gradients to rounding."""
-    results = []
-    for fused in (True, False):
-        engine.manual_seed(7)
-        layer = nn.GRU(3, 4, bias=bias, batch_first=True, fused=fused).to(dtype)
-        x = engine.tensor(np.random.default_rng(8).standard_normal((5, 6, 3)), dtype=dtype,
-                          requires_grad=True)
-        h0 = engine.tensor(np.random.default_rng(9).standard_normal((1, 5, 4)), dtype=dtype,
-                           requires_grad=True)
-        out, h = layer(x, h0)
-        assert ("gru" in {op.name for op in _graph_ops(out)}) == fused
-        ((out * out).sum() + h.sum() * 0.5).backward()
-        results.append([out.data, h.data, x.grad.data, h0.grad.data]
-                       + [p.grad.data for p in layer.parameters()])
-    np.testing.assert_array_equal(results[0][0], results[1][0])
-    tol = 1e-5 if dtype == np.float32 else 1e-12
-    for a, b in zip(results[0][1:], results[1][1:], strict=True):
-        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
-
-
-def test_fused_gru_matches_torch():
-    """nn.GRU (fused, the default) with torch.nn.GRU's weights, float64, an initial state
-    given: outputs, h_n and every gradient."""
-    torch = pytest.importorskip("torch")
-    engine.manual_seed(1)
-    layer = f64(nn.GRU(3, 4, batch_first=True))
-    ref = torch.nn.GRU(3, 4, batch_first=True).double()
-    with torch.no_grad():
-        for name, p in ref.named_parameters():
-            p.copy_(torch.tensor(getattr(layer, name).data))
-    rng = np.random.default_rng(2)
-    x, h0 = rng.standard_normal((5, 7, 3)), rng.standard_normal((1, 5, 4))
-    xs = engine.tensor(x, dtype=np.float64, requires_grad=True)
-    hs = engine.tensor(h0, dtype=np.float64, requires_grad=True)
-    tx, th = torch.tensor(x, requires_grad=True), torch.tensor(h0, requires_grad=True)
-    out, h = layer(xs, hs)
-    tout, tha = ref(tx, th)
-    ((out * out).sum() + h.sum()).backward()
-    ((tout * tout).sum() + tha.sum()).backward()
-    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(h.data, tha.detach().numpy(), rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(xs.grad.data, tx.grad.numpy(), rtol=1e-10, atol=1e-13)
-    np.testing.assert_allclose(hs.grad.data, th.grad.numpy(), rtol=1e-10, atol=1e-13)
-    for name, p in ref.named_parameters():
-        np.testing.assert_allclose(getattr(layer, name).grad.data, p.grad.numpy(),
-                                   rtol=1e-10, atol=1e-13)
 
 
 def test_gru_fused_flag_and_stepwise():
