@@ -6,7 +6,7 @@ import numpy as np
 
 from ..fast.kernels import KERNEL_DTYPES
 from ..fast.kernels import softmax as softmax_kernels
-from ..testing import axis_param, spec
+from ..testing import Bad, T, axis_param, spec
 from . import xp
 from .base import Op, norm_axis
 
@@ -69,8 +69,30 @@ def _ce_ref(x, labels, reduction):
     return -picked.mean() if reduction == "mean" else -picked.sum()
 
 
+def _check_labels(x, labels, axis, reduction):
+    """The op indexes rows by label (a Numba loop, no bounds check): anything else than
+    integer labels in [0, C) of x's shape without the class axis is refused here, whoever
+    calls the op (``F.cross_entropy`` has checked them already, with its own messages)."""
+    labels = np.asarray(labels)
+    want = x.shape[:axis] + x.shape[axis + 1:]
+    if x.ndim == 0 or labels.dtype.kind not in "iu" or labels.shape != want or not labels.size:
+        raise ValueError(f"cross_entropy: integer labels of shape {want} expected for input "
+                         f"{x.shape}, got {labels.dtype} labels of shape {labels.shape}")
+    if labels.min() < 0 or labels.max() >= x.shape[axis]:
+        raise ValueError(f"cross_entropy: labels must be in [0, {x.shape[axis]}), got "
+                         f"{labels.min()} … {labels.max()}")
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"cross_entropy: reduction must be 'mean' or 'sum', got {reduction!r}")
+
+
 @spec(call=lambda x, labels, reduction: CrossEntropy.apply(x, labels=labels, reduction=reduction),
-      ref=_ce_ref, shapes=_ce_shapes, params=_ce_params)
+      ref=_ce_ref, shapes=_ce_shapes, params=_ce_params,
+      errors=(Bad(lambda: CrossEntropy.apply(T(2, 3), labels=np.array([0, 3])), ValueError,
+                  r"cross_entropy: labels must be in \[0, 3\), got 0 … 3"),
+              Bad(lambda: CrossEntropy.apply(T(2, 3), labels=np.array([0.0, 1.0])), ValueError,
+                  r"cross_entropy: integer labels of shape \(2,\) expected .*float64"),
+              Bad(lambda: CrossEntropy.apply(T(2, 3), labels=np.array([0, 1]), reduction="none"),
+                  ValueError, r"reduction must be 'mean' or 'sum'")))
 class CrossEntropy(Op):
     """Softmax cross-entropy of integer labels, one op: ``F.cross_entropy``'s training case
     (no class weights, no ignored labels, no smoothing, 'mean' or 'sum').
@@ -91,6 +113,7 @@ class CrossEntropy(Op):
 
     def forward(self, x, *, labels, reduction="mean"):
         axis = self.axis = 0 if x.ndim == 1 else 1
+        _check_labels(x, labels, axis, reduction)
         self.labels = np.expand_dims(labels, axis)
         self.reduction, self.scale = reduction, 1 / labels.size if reduction == "mean" else 1.0
         self.rows = x.ndim == 2 and x.dtype in KERNEL_DTYPES and x.flags.c_contiguous
