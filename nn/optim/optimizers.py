@@ -41,6 +41,7 @@ def _kernel_ready() -> bool:
     ``overloads``: ``signatures`` hashes every type, ~8 µs a call)."""
     return bool(adam.overloads)
 
+
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop"]
 
 

@@ -140,10 +140,10 @@ def lstm_step_backward(g, t, dh_next, dc_next, acts, tc, y, c0, dgates, dc_prev)
     dc = g[:, t, H:] + dc_next + (dc through hₜ); acts (T, N, 4H) = σ(i), σ(f), tanh(g),
     σ(o); tc (T, N, H) = tanh(c); cₜ₋₁ = y[:, t − 1, H:] (c0 at t = 0). Writes
     dgates[:, t] (N, T, 4H: the step's gradient of its pre-activations) and dc_prev = dc·σ(f).
-    Whole arrays and t, as lstm_state_forward."""
+    Whole arrays and t, as lstm_step_forward."""
     N, H = c0.shape
     one = acts.dtype.type(1)
-    for n in range(N):  # rows, one output per loop (vectorized; see lstm_state_forward)
+    for n in range(N):  # rows, one output per loop (vectorized; see lstm_step_forward)
         ho, co, hn, cn = g[n, t, :H], g[n, t, H:], dh_next[n], dc_next[n]
         a, tr, dg, dcp = acts[t, n], tc[t, n], dgates[n, t], dc_prev[n]
         cp = c0[n] if t == 0 else y[n, t - 1, H:]
