@@ -283,7 +283,7 @@ print(f"whole notebook: {time.perf_counter() - started:.0f} s")
 # | `000-fc-c` | L1 fine-tuning, final loss judged on a plot | λ = 10⁻³: near-zero parameters 9.3 % → 29.9 %, validation MSE 0.0119 → 0.0133 |
 #
 # (Full run: 1,000 points, 200 epochs per training, 3 seeds per size, 300 epochs of L1
-# fine-tuning; 2 to 3 minutes on a 2-core CPU. The course gives no numbers for these items;
+# fine-tuning; about a minute on a 2-core CPU. The course gives no numbers for these items;
 # the yardstick is the noise floor σ² = 0.01.)
 #
 # - **FC-a.** 16 sigmoid units after 200 epochs: training MSE 0.0276, validation MSE 0.0230 —

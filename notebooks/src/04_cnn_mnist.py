@@ -385,11 +385,11 @@ print(f"whole notebook: {time.perf_counter() - started:.0f} s")
 # | `000-cnn-load` | `cnn-mnist.bson`, not supplied | saved and restored two ways: weights and predictions identical |
 # | `000-cnn-a` | judge some predictions (no figure) | 24 random test images; all 17 errors of 1,000 shown |
 # | `000-cnn-b` | accuracy on a random sample (no figure) | 0.982 ± 0.006 (500 images), 0.983 (all 1,000); course 003's convnet: ≈ 0.98 |
-# | `000-cnn-c` | `attack(x, label, ε)`, body not printed | FGSM: 0.925 / 0.642 / 0.189 at ε = 0.1 / 0.3 / 0.5 |
-# | `000-cnn-d` | name ways to resist the attack | adversarial fine-tuning: 0.642 → 0.795 (FGSM, ε = 0.3), 0.284 → 0.640 (10-step attack) |
+# | `000-cnn-c` | `attack(x, label, ε)`, body not printed | FGSM: 0.925 / 0.643 / 0.180 at ε = 0.1 / 0.3 / 0.5 |
+# | `000-cnn-d` | name ways to resist the attack | adversarial fine-tuning: 0.643 → 0.793 (FGSM, ε = 0.3), 0.280 → 0.650 (10-step attack) |
 #
-# (Full run: the sample's 1,000 held-out test images, 500 for the 10-step attack; 1.5 minutes
-# on an idle 2-core CPU, many times that when the machine is shared. Every number is
+# (Full run: the sample's 1,000 held-out test images, 500 for the 10-step attack; under a
+# minute on an idle 2-core CPU, several times that when the machine is shared. Every number is
 # reproducible: fixed seeds.)
 #
 # - **CNN-a/b.** The shipped CNN classifies **0.983** of the 1,000 test images correctly; a
@@ -397,23 +397,23 @@ print(f"whole notebook: {time.perf_counter() - started:.0f} s")
 #   small convnet (course 003, trained on the full MNIST), reached here from 3,500 training
 #   images thanks to shifted copies of them. Its 17 mistakes are spread over the digits
 #   (worst: 5, at 0.96), and several of those images are ambiguous to a person too.
-# - **CNN-c.** FGSM breaks it quickly: accuracy 0.959 / 0.925 / 0.819 / 0.642 / 0.189 at
+# - **CNN-c.** FGSM breaks it quickly: accuracy 0.959 / 0.925 / 0.819 / 0.643 / 0.180 at
 #   ε = 0.05 / 0.1 / 0.2 / 0.3 / 0.5 (pixels in [−1, 1]; ε = 0.3 is 15 % of the pixel range).
 #   At ε = 0.3 the digits are still plainly the same digits to a person, yet the model is
 #   often confidently wrong (a 0 read as a 5 with p = 0.94, a 3 as a 5 with p = 0.99); in the
 #   eight examples every wrong answer is a 5, an 8 or a 4. So the network generalises to new
 #   handwriting but not to small, aimed changes of the pixels. The 10-step attack is much
-#   stronger than one step: 0.284 instead of 0.642 at ε = 0.3.
+#   stronger than one step: 0.280 instead of 0.643 at ε = 0.3.
 # - **CNN-d.** Five epochs of adversarial fine-tuning (clean + FGSM batches, ε ∈ [0, 0.3])
-#   keep the clean accuracy (0.985) and raise the accuracy under attack at every ε: FGSM at
-#   ε = 0.3 0.642 → **0.795**, at 0.5 0.189 → 0.419; the 10-step attack at ε = 0.2
-#   0.712 → 0.852 and at ε = 0.3 0.284 → **0.640**. Five epochs on clean images only do not
-#   do this (0.615 under FGSM, 0.304 under the 10-step attack at ε = 0.3): the robustness
+#   keep the clean accuracy (0.986) and raise the accuracy under attack at every ε: FGSM at
+#   ε = 0.3 0.643 → **0.793**, at 0.5 0.180 → 0.402; the 10-step attack at ε = 0.2
+#   0.712 → 0.850 and at ε = 0.3 0.280 → **0.650**. Five epochs on clean images only do not
+#   do this (0.633 under FGSM, 0.308 under the 10-step attack at ε = 0.3): the robustness
 #   comes from the adversarial examples, not from the extra training. The 10-step attack
-#   still costs the robust model more than FGSM does (0.640 against 0.795 at ε = 0.3), but
+#   still costs the robust model more than FGSM does (0.650 against 0.793 at ε = 0.3), but
 #   it no longer collapses, so this is more than gradient masking. It is robustness against
 #   the perturbations it was trained on (every pixel within ±0.3): beyond that it falls
-#   off too (0.419 at ε = 0.5). All attacks here are white-box, each against its own model.
+#   off too (0.402 at ε = 0.5). All attacks here are white-box, each against its own model.
 # - The course prints no numbers for CNN-c and CNN-d; the shape of the result — FGSM
 #   examples that fool a well-trained network, adversarial training that helps against them
 #   without costing clean accuracy — is what Goodfellow et al. (2015) describe.

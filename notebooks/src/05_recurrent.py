@@ -481,7 +481,7 @@ print(f"whole notebook: {time.perf_counter() - started:.0f} s")
 
 # %% [markdown]
 # ## What we observed
-# (Full run: 85 s on a busy 2-core CPU. Fixed seeds throughout.)
+# (Full run: about 30 s on a 2-core CPU. Fixed seeds throughout.)
 #
 # | id | course | ours |
 # |---|---|---|
@@ -493,22 +493,22 @@ print(f"whole notebook: {time.perf_counter() - started:.0f} s")
 # | `004-stock-1` | why Dense(1)? | the state is 4 numbers in (−1, 1); a SimpleRNN(1) alone stays ≤ 1.000 while prices reach 3.76 (standardised) |
 # | `004-stock-2` | summary: 29 parameters | 29 = 24 + 5; shapes (1, 4), (4, 4), (4,), (4, 1), (1,); a prediction recomputed from them exactly |
 # | `004-stock-3` | validate with a split (no figure) | AAPL test RMSE 21.6 US$ against 17.4 for the naive forecast (training months: 7.6 vs 10.1) |
-# | `004-stock-4` | improve it (no figure) | returns instead of prices 19.2, + early stopping 18.3 (3 seeds); none beats the naive 17.4 |
+# | `004-stock-4` | improve it (no figure) | returns instead of prices 19.1, + early stopping 18.3 (3 seeds); none beats the naive 17.4 |
 #
 # - **Course 000.** On real, noisy weather the RNN learns what there is to learn: the
 #   training and test losses fall together and flatten; on 2015 it predicts the next day's
 #   maximum 1.7 % better than persistence (2.86 against 2.91 °C). Weather two weeks back says
 #   little more than today's does. The stateful RNN fed in chunks (Flux's `Recur`, `reset!`
-#   each epoch) reaches the same level (epoch loss 0.149).
+#   each epoch) reaches the same level (epoch loss 0.142).
 # - **The listing's semantics** hold in stepgrad: the cell is a pure function of (x, h); a
 #   stateful layer's second identical call differs because its state moved to h′ (equal to
 #   the cell applied twice); `reset_state()` forgets it.
 # - **The linear sine RNN** learns the exact recurrence sin(t + d) = 2cos(d)·sin(t) −
-#   sin(t − d): training MSE 5·10⁻¹⁵; from a start with W_i < 0 Adam stalls in a poor basin
+#   sin(t − d): training MSE 4·10⁻¹⁵; from a start with W_i < 0 Adam stalls in a poor basin
 #   (MSE 0.203).
 # - **The stock RNN.** The course's SimpleRNN(4) + Dense(1) fits the training years better than
 #   the naive forecast and loses to it on 2008–2010, where prices leave the training range (up
-#   to 223 US$, the training maximum was 198). Scale-free inputs help (21.8 → 19.2) and early
+#   to 223 US$, the training maximum was 198). Scale-free inputs help (21.8 → 19.1) and early
 #   stopping more (18.3), but the best a model can do on a monthly share price is close to
 #   "next month = this month" — which is what a model with nothing to learn converges to. The
 #   honest improvement is this comparison itself: always report the naive baseline.

@@ -632,7 +632,7 @@ print(f"whole notebook: {time.perf_counter() - started:.0f} s")
 
 # %% [markdown]
 # ## What we observed
-# (Full run: 2.7 minutes on a shared 2-core CPU; `STEPGRAD_FAST=1`: about 7 s. Data:
+# (Full run: 46 s on a shared 2-core CPU; `STEPGRAD_FAST=1`: about 7 s. Data:
 # Boston Housing, Keras's split, for every figure.)
 #
 # - **Exercise 3.** Uniform output 0.2: cross-entropy 1.6094, quadratic 0.8000 (course 1.6 /

@@ -213,8 +213,9 @@ print(f"\nMNIST sample test set, share of each digit: "
 # Reading the table:
 #
 # - **Settings 1, 2 and 4 reproduce the course's pattern.** Without BN, the large learning
-#   rate (2) and the unscaled inputs (4) make training fail (Fashion-MNIST: 0.198 and NaN;
-#   MNIST sample: NaN in both); with BN both train (0.819 and 0.873; 0.925 and 0.876) — and
+#   rate (2) and the unscaled inputs (4) make training fail (Fashion-MNIST: 0.100, one class
+#   for every image, and NaN; MNIST sample: NaN in both); with BN both train (0.794 and 0.872;
+#   0.924 and 0.876) — and
 #   with BN, unscaled inputs give the accuracy of scaled ones: the first BatchNorm divides the
 #   input's scale out. A diverged network's "accuracy" is the share of one class in the test
 #   set: the course's 0.089 and 0.113 are the shares of the digits 5 and 1 in the MNIST test
@@ -222,10 +223,10 @@ print(f"\nMNIST sample test set, share of each digit: "
 #   balanced test set, 0.101 on the sample's).
 # - **Setting 1** on 4,000 digits (0.824 / 0.871) is below the course because 10 epochs are
 #   320 updates here against 4,690 there; on Fashion-MNIST the number of updates is the
-#   course's and BN is ahead as in the course (0.847 / 0.873), on a harder task (0.85–0.89
+#   course's and BN is ahead as in the course (0.846 / 0.872), on a harder task (0.85–0.89
 #   is what an MLP gets on it).
-# - **Setting 3 does not reproduce**: with BN the course reaches 0.966, ours 0.670 on
-#   Fashion-MNIST (setting 1: 0.873) and 0.322 on the sample. The next cells look for why.
+# - **Setting 3 does not reproduce**: with BN the course reaches 0.966, ours 0.669 on
+#   Fashion-MNIST (setting 1: 0.872) and 0.322 on the sample. The next cells look for why.
 #
 # ### Setting 3: why ours differs from the course
 # **1. Is it stepgrad?** No. The course's listing run in TensorFlow 2.15's Keras (the script
@@ -238,9 +239,10 @@ print(f"\nMNIST sample test set, share of each digit: "
 # | Fashion-MNIST 60,000, seed 0 | 0.100 | 0.696 | see the first table |
 # | Fashion-MNIST, init only on the hidden layers | 0.100 | 0.739 | — |
 #
-# TF-Keras lands where we do (stepgrad: 0.100 / 0.670 on Fashion-MNIST, 0.101 / 0.322 on the
+# TF-Keras lands where we do (stepgrad: 0.100 / 0.669 on Fashion-MNIST, 0.101 / 0.322 on the
 # sample), and so do its other settings (Fashion-MNIST 0.846 / 0.869, 0.100 / 0.858,
-# 0.100 / 0.869 for settings 1, 2, 4; stepgrad 0.847 / 0.873, 0.198 / 0.819, 0.100 / 0.873). Without BN, both diverge in the first
+# 0.100 / 0.869 for settings 1, 2, 4; stepgrad 0.846 / 0.872, 0.100 / 0.794, 0.100 / 0.872).
+# Without BN, both diverge in the first
 # epoch (losses of 10¹⁹ and more); TensorFlow's run ends with every relu unit dead and one
 # class predicted for every image, ours overflows float32 to NaN — the same failure, ending
 # differently.
@@ -708,24 +710,24 @@ print(f"whole notebook: {time.perf_counter() - started:.0f} s")
 
 # %% [markdown]
 # ## What we observed
-# (Full run: 7.5 minutes on a shared 2-core CPU, 4.5 of them the Fashion-MNIST table;
+# (Full run: 2.5 minutes on a shared 2-core CPU, 1.8 of them the Fashion-MNIST table;
 # `STEPGRAD_FAST=1`: about 11 s.)
 #
 # | test accuracy, 10 epochs (without / with BN) | Fashion-MNIST, 60,000 (stand-in) | MNIST sample, 4,000 (stand-in) | TF-Keras on Fashion-MNIST | course (MNIST, 60,000) |
 # |---|---|---|---|---|
-# | 1. batch 128, lr 0.01 | 0.847 / 0.873 | 0.824 / 0.871 | 0.846 / 0.869 | 0.966 / 0.974 |
-# | 2. batch 1024, lr 1 | 0.198 / 0.819 | 0.101 (NaN) / 0.925 | 0.100 / 0.858 | 0.089 / 0.950 |
-# | 3. init uniform(−5, 5) | 0.100 (NaN) / 0.670 | 0.101 (NaN) / 0.322 | 0.100 / 0.696 | 0.352 / 0.966 |
-# | 4. no input normalisation | 0.100 (NaN) / 0.873 | 0.101 (NaN) / 0.876 | 0.100 / 0.869 | 0.113 / 0.977 |
+# | 1. batch 128, lr 0.01 | 0.846 / 0.872 | 0.824 / 0.871 | 0.846 / 0.869 | 0.966 / 0.974 |
+# | 2. batch 1024, lr 1 | 0.100 / 0.794 | 0.101 (NaN) / 0.924 | 0.100 / 0.858 | 0.089 / 0.950 |
+# | 3. init uniform(−5, 5) | 0.100 (NaN) / 0.669 | 0.101 (NaN) / 0.322 | 0.100 / 0.696 | 0.352 / 0.966 |
+# | 4. no input normalisation | 0.100 (NaN) / 0.872 | 0.101 (NaN) / 0.876 | 0.100 / 0.869 | 0.113 / 0.977 |
 #
 # - **Settings 1, 2, 4** reproduce the course's pattern on both data sets: without BN the
 #   large rate and the raw pixels fail, with BN they train, and raw pixels with BN score as
-#   scaled ones (0.873 both on Fashion-MNIST). Only SGD gives that pattern: with Adam or
-#   RMSprop, setting 2 with BN does not train (0.165, 0.268) and setting 4 without BN does
-#   (0.884, 0.659).
+#   scaled ones (0.872 both on Fashion-MNIST). Only SGD gives that pattern: with Adam or
+#   RMSprop, setting 2 with BN does not train (0.112, 0.232) and setting 4 without BN does
+#   (0.892, 0.784).
 # - **Setting 3** is not reproduced, and TensorFlow's own Keras does not reproduce it either
 #   on the same data (0.100 / 0.696 on Fashion-MNIST, 0.09 / 0.35 on the sample over three
-#   seeds; ours 0.100 / 0.670 and 0.101 / 0.322). The mechanism is measured: with BN the loss
+#   seeds; ours 0.100 / 0.669 and 0.101 / 0.322). The mechanism is measured: with BN the loss
 #   does not change when a layer's weights are multiplied by 70 and the gradient is divided
 #   by 70.0, and the hidden layers of the uniform(−5, 5) network moved 0.14–0.53 % of their
 #   size in 10 epochs against 12–14 % with Glorot's weights (about 100× less). The course's 0.352 / 0.966 needs
@@ -735,25 +737,25 @@ print(f"whole notebook: {time.perf_counter() - started:.0f} s")
 #   robustness to the input scale — yes (curves; setting 4). Robustness to initialisation —
 #   only half: the forward pass is safe, learning is slowed by the square of the scale.
 #   Regularisation — not seen here: in setting 1 the BN network has the larger gap between
-#   training and test accuracy (0.904 / 0.873 against 0.864 / 0.847).
+#   training and test accuracy (0.904 / 0.872 against 0.864 / 0.846).
 # - **Question 7** (tanh): with raw pixels 97.9 % of the first layer's tanh units start
 #   saturated (X/255: 0 %, z-scores: 2.6 %), yet after 5 epochs the three reach similar test
-#   accuracy (0.808, 0.795, 0.814) on this easy task: the layers above learn from the
+#   accuracy (0.804, 0.795, 0.814) on this easy task: the layers above learn from the
 #   saturated units' ±1 outputs. The course's answer, BN, applies the scaling inside.
 # - **Dropout:** in training mode half the units are zeroed and the rest doubled (mean
 #   0.9996 over 10⁶ ones); in eval mode it is the identity. After 30 epochs of Adam the
-#   final gap is about the same (test − train loss 0.232 / 0.231 / 0.228 for p = 0 / 0.2 /
-#   0.5); dropout moves the best test loss later (epoch 12 / 18 / 24) and p = 0.2 gives the
-#   lowest (0.197 against 0.207). Stochastic depth: 4 passes ran blocks [1, 3, 4], [1–4],
+#   final gap is about the same (test − train loss 0.233 / 0.224 / 0.228 for p = 0 / 0.2 /
+#   0.5); dropout moves the best test loss later (epoch 9 / 22 / 24) and p = 0.2 gives the
+#   lowest (0.196 against 0.209). Stochastic depth: 4 passes ran blocks [1, 3, 4], [1–4],
 #   [1, 3, 4], [2, 3]; only the blocks that ran get gradients.
 # - **L1 vs L2**, same 15 epochs of SGD: L1 (λ = 10⁻⁴) brings 22.6 % of the weights below
-#   10⁻³ (16.8 % below 10⁻⁴); L2 (λ = 10⁻³) 1.7 %, hardly more than no penalty (1.2 %),
-#   although it shrinks Σ|w| about as much (10,969 → 7,807; L1: 7,091). Test accuracy is the
-#   same for all three (0.943–0.947).
+#   10⁻³ (16.9 % below 10⁻⁴); L2 (λ = 10⁻³) 1.7 %, hardly more than no penalty (1.2 %),
+#   although it shrinks Σ|w| about as much (10,969 → 7,807; L1: 7,090). Test accuracy is the
+#   same for all three (0.942–0.947).
 # - **Clipping:** setting 2 without BN has gradient norms between 0.8 and 7 for the first
 #   updates, then they grow by orders of magnitude and are non-finite from update 24 on.
 #   `clip_grad_norm_(params, 1.0)` keeps every step bounded (norms before clipping ≤ 4.9) and
-#   the same 40 updates reach 0.782 test accuracy instead of NaN.
+#   the same 40 updates reach 0.785 test accuracy instead of NaN.
 # - **NaN hunting:** `detect_anomaly()` stops at the first bad op and names it with our line:
 #   "forward of 'log' produced NaN/Inf … `probs.log()`" for the softmax-then-log loss on
 #   unscaled inputs, "forward of 'div' …" for z-scoring constant pixels. The coloured graph

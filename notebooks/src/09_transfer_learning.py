@@ -362,17 +362,17 @@ print(f"whole notebook: {time.perf_counter() - started:.0f} s")
 # | `004-tl-model` | MobileNet V2 without its output layer, Dense(10, relu), Dense(2, softmax), binary cross-entropy | the course CNN without its output layer, frozen, the same head and loss |
 # | `004-tl-train` | 12,821 trainable and 2,257,984 frozen parameters; 100 then 200 epochs; Xtn[0], Xtn[12] | 2,912 trainable, 14,048 frozen (bit for bit unchanged after training); Xtn[0] and Xtn[12] ≥ 0.99 for their class |
 # | `004-tl-test` | test on `oxteste`; enlarge the test set (no accuracy printed) | 200 new drawings: 0.969 / 0.972 after 100 / 200 epochs (5 seeds) |
-# | `004-cnn-ox` | the CNN from scratch, "not conclusive" | 0.868 / 0.886, much more seed-dependent; the gap shrinks with 30 images per class |
+# | `004-cnn-ox` | the CNN from scratch, "not conclusive" | 0.867 / 0.886, much more seed-dependent; the gap shrinks with 30 images per class |
 #
-# (Full run: 20 training images, 200 new test images, 5 seeds, plus the sweep; 1.5 minutes on
-# an idle 2-core CPU, 10 minutes on a busy one. Every number is reproducible: fixed seeds.)
+# (Full run: 20 training images, 200 new test images, 5 seeds, plus the sweep; half a minute
+# on an idle 2-core CPU, several times that on a busy one. Every number is reproducible: fixed seeds.)
 #
 # - **Freezing works.** After 200 epochs the six arrays of the pretrained feature layers are
 #   bit for bit those of the shipped file (max |Δw| = 0) and have `requires_grad=False`; only
 #   the 2,912 parameters of the new head trained (14,048 frozen).
 # - **Transfer beats scratch on 20 images.** Test accuracy on 200 new drawings after 100 /
 #   200 epochs, mean of 5 seeds: transfer **0.969 / 0.972** (seeds from 0.935 to 0.990),
-#   from scratch **0.868 / 0.886** (0.665 to 0.955). Transfer is also much steadier: for the
+#   from scratch **0.867 / 0.886** (0.665 to 0.955). Transfer is also much steadier: for the
 #   model from scratch the seed matters about as much as the method, which is the course's
 #   warning about tiny data sets in numbers.
 # - **Both fit the training images.** The course's check: `Xtn[0]` (O) and `Xtn[12]` (X) get
@@ -387,10 +387,10 @@ print(f"whole notebook: {time.perf_counter() - started:.0f} s")
 # - **The mistakes** (seed 0) are all O's read as X (7 of 200 for transfer, 9 for scratch):
 #   thin, small or oval rings.
 # - **More training images** (3 seeds): with 3 per class, transfer 0.963 against 0.875 from
-#   scratch; with 10, 0.980 against 0.868; with 30, 0.988 against 0.968. The advantage of
+#   scratch; with 10, 0.980 against 0.868; with 30, 0.988 against 0.970. The advantage of
 #   the pretrained features is largest when data is scarcest and shrinks as the training set
 #   grows: 3 images per class with transfer (0.963) come close to 30 per class from scratch
-#   (0.968).
+#   (0.970).
 # - The course prints no accuracies. Two differences to keep in mind: our pretrained network
 #   is tiny (MobileNet V2 has 2.26 M frozen parameters) and was trained on handwritten
 #   digits, which look much more like hand-drawn X's and O's than MobileNet's photographs do

@@ -365,9 +365,9 @@ ax.legend(frameon=False)
 plt.show()
 
 # %% [markdown]
-# Every convolution block's backward costs 1.8–2.0 times its forward, and the three
-# residual blocks take 98 % of the iteration (the first one, at full 28×28 resolution, 60 %);
-# the SGD step is 0.2 %. The same measurement on the course's BatchNorm MLP
+# Every convolution block's backward costs 1.9–2.2 times its forward, and the three
+# residual blocks take 98 % of the iteration (the first one, at full 28×28 resolution, 59 %);
+# the SGD step is 0.1 %. The same measurement on the course's BatchNorm MLP
 # (784-256-128-64-10 with BN, notebook 07), a much smaller network:
 
 # %%
@@ -398,10 +398,10 @@ _ = timing_table(mlp_bn, xm, fy_train[:mlp_batch],
                  repeats=5 * TIME_REPEATS)
 
 # %% [markdown]
-# Here backward is no dearer than forward (0.9×): each op takes well under a millisecond,
+# Here backward is no dearer than forward (0.9–1.0×): each op takes well under a millisecond,
 # so the fixed cost of running an op (Python, the graph's bookkeeping) weighs as much as the
 # arithmetic, and the first `Dense` computes only ∂W in backward — its input is the data,
-# which needs no gradient. The optimizer step, negligible for the ResNet, is 14 % of this
+# which needs no gradient. The optimizer step, negligible for the ResNet, is 6 % of this
 # iteration. So: for networks whose layers do real work (convolutions, large matrices),
 # backward is the costliest step, about twice the forward; for tiny ones, the overheads are.
 #
@@ -410,7 +410,7 @@ _ = timing_table(mlp_bn, xm, fy_train[:mlp_batch],
 # - **Larger batches** ("Train longer, generalize better", "An empirical model of large-batch
 #   training", "Large batch training of convolutional networks"): fewer iterations per epoch,
 #   and the cost of an iteration grows less than its batch where fixed costs dominate. On
-#   this CPU the gain per image is small (below: 4.7 ms at batch 8, 4.3 at 128) and batch 512
+#   this CPU the gain per image is small (below: 4.2 ms at batch 8, 4.0 at 128) and batch 512
 #   is dearer per image (its activations no longer fit in the caches); on a GPU, where small
 #   batches leave most of the chip idle, it is large. The papers are about keeping the
 #   *accuracy* of small batches while doing so (learning-rate scaling, warm-up, LARS).
@@ -808,7 +808,7 @@ print(f"whole notebook: {time.perf_counter() - started:.0f} s")
 
 # %% [markdown]
 # ## What we observed
-# (Full run: 6.2 minutes on a shared 2-core CPU, most of it the two autoencoders;
+# (Full run: 2.5 minutes on a shared 2-core CPU, most of it the two autoencoders;
 # `STEPGRAD_FAST=1`: about 11 s. Data: Fashion-MNIST for the autoencoder, the timings, the
 # deep nets and the data loaders; a synthetic circle (q8, q4) and a synthetic curve (q11).)
 #
@@ -819,23 +819,23 @@ print(f"whole notebook: {time.perf_counter() - started:.0f} s")
 # - **q14:** the δ-rule by hand equals the engine's ∂C/∂W to 4·10⁻¹⁸ in every layer.
 # - **q12:** `gradcheck` catches a softplus whose backward is 2σ instead of σ (analytic
 #   1.76 against numeric 0.88).
-# - **q16:** ResNet of exercise 10, batch 64, one thread: forward 94 ms, backward 175 ms
-#   (1.9×) of CPU time, the whole network measured in one piece agreeing (98 / 176 ms); the
-#   three residual blocks are 98 % of the iteration, the SGD step 0.2 %. The small BN MLP:
-#   backward ≈ forward (0.9×), SGD step 14 %. Per image: 4.7 ms at batch 8, 4.3 at 128, 7.1
-#   at 512; float64 1.9× slower than float32; forward alone under `no_grad` 2.8× cheaper
+# - **q16:** ResNet of exercise 10, batch 64, one thread: forward 88 ms, backward 172 ms
+#   (1.9×) of CPU time, the whole network measured in one piece agreeing (87 / 170 ms); the
+#   three residual blocks are 98 % of the iteration, the SGD step 0.1 %. The small BN MLP:
+#   backward ≈ forward (0.9–1.0×), SGD step 6 %. Per image: 4.2 ms at batch 8, 4.0 at 128,
+#   4.8 at 512; float64 1.9× slower than float32; forward alone under `no_grad` 3.0× cheaper
 #   than forward + backward.
 # - **q11:** the 1-16-1 relu net fits the curve to MSE 0.098 with biases, 0.867 with a bias
 #   only in the output layer, 0.943 with none.
 # - **q13:** at initialisation the first layer of a 10-layer sigmoid net gets 1.3·10⁻⁶ of the
 #   last layer's gradient (relu: 3.6×); after 281 SGD steps the sigmoid net is still at
-#   chance (test accuracy 0.102, loss 2.309), the relu net at 0.402.
+#   chance (test accuracy 0.102, loss 2.309), the relu net at 0.592.
 # - **q5:** trained on 60,000 images, the autoencoder's reconstruction error is the same on
-#   unseen images (MSE per pixel 0.0114 against 0.0112: not overfitted); trained 300 epochs
+#   unseen images (MSE per pixel 0.0113 against 0.0111: not overfitted); trained 300 epochs
 #   on 200 images it is 10.6× worse on unseen ones (0.0284 against 0.0027: overfitted).
 # - **q4:** 256 random relu features (47 % zeros) make the circle linearly separable
 #   (accuracy 1.000 against 0.583 on the coordinates). The autoencoder's hidden layer is 46 %
-#   zeros; on it a softmax regression gets 0.843, on the pixels 0.852.
+#   zeros; on it a softmax regression gets 0.844, on the pixels 0.852.
 # - **Softmax slide:** exp 164.02, 24.53, 0.18, 0.14 and probabilities 0.868, 0.130,
 #   0.001, 0.001 (course: 164.0, 24.5, 0.18, 0.13 and 0.87, 0.13, 0.00, 0.00).
 # - **DataLoader listing:** 1,500 / 500 images in 150 / 50 batches of 10, disjoint; a small
