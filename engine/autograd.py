@@ -169,8 +169,9 @@ class Node:
     - ``grad_fn``: the Op that made the node (None for a leaf); its ``parent_grads(node, g,
       retain_graph, create_graph)`` gives one gradient per parent;
     - ``requires_grad``: whether a gradient flows to the node;
-    - ``shape`` and ``data``; ``receive_grad(g)`` stores the gradient the walk computed (leaves
-      accumulate, intermediates are assigned); ``seed_grad(grad)`` checks a root's seed;
+    - ``shape`` and ``data``; ``receive_grad(g, owned)`` stores the gradient the walk computed
+      (leaves accumulate, intermediates are assigned; ``owned``: no one else holds g);
+      ``seed_grad(grad)`` checks a root's seed;
     - ``short()``: a few characters naming the node in step texts.
     """
 
@@ -299,7 +300,9 @@ def walk(roots, seeds, retain_graph=False, create_graph=False, store=True, repor
         if type(g) is SliceGrad:
             g = g.dense()
         if store:
-            node.receive_grad(g)
+            # A gradient this walk owns (it summed it, or a fresh_grads op made it) is kept
+            # by a leaf as it is; any other is copied (it may be another node's array).
+            node.receive_grad(g, owned=not report and node in owned)
         fn = node.grad_fn
         if fn is None:
             yield node, g, ()
@@ -313,6 +316,7 @@ def walk(roots, seeds, retain_graph=False, create_graph=False, store=True, repor
         try:
             parents = node.parents
             grads = fn.parent_grads(node, g, retain_graph, create_graph, parents)
+            fresh = fn.fresh_grads and not create_graph
             fitted = [] if report else None
             for parent, pg in zip(parents, grads, strict=True):
                 if pg is None or not parent.requires_grad:
@@ -331,6 +335,8 @@ def walk(roots, seeds, retain_graph=False, create_graph=False, store=True, repor
                 prev = peek(parent)
                 if prev is None:
                     pending[parent] = pg
+                    if fresh and type(pg) is np.ndarray:
+                        owned.add(parent)  # only this walk holds it: may add in place
                 elif create_graph or type(pg) is float:
                     pending[parent] = prev + pg
                 else:

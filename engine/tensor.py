@@ -326,13 +326,15 @@ class Tensor(Node):
     def wrap_grad(self, g):
         return g if isinstance(g, Tensor) else Tensor._make(np.asarray(g))
 
-    def receive_grad(self, g):
+    def receive_grad(self, g, owned=False):
         # Arrays are stored as they come (wrapped into a Tensor when .grad is read): most
         # intermediate gradients are never looked at.
         if self.grad_fn is not None:  # intermediate: assigned per walk, never compounded
             self._grad = g
-        elif self._grad is None:      # a copy: g may be shared with other nodes
-            self._grad = g if isinstance(g, Tensor) else np.array(g, self.dtype)
+        elif self._grad is None:      # a copy, unless the walk says no one else holds g
+            self._grad = g if isinstance(g, Tensor) or (
+                owned and type(g) is np.ndarray and g.dtype == self.dtype
+                and g.shape == self.shape) else np.array(g, self.dtype)
         elif isinstance(g, Tensor) or (type(self._grad) is Tensor and self._grad.requires_grad):
             self._grad = self.grad + g  # leaves accumulate, as in PyTorch (here with graph)
         elif type(self._grad) is Tensor:

@@ -183,7 +183,7 @@ class Value(Node):
     def wrap_grad(self, g):
         return g if isinstance(g, Value) else float(g)
 
-    def receive_grad(self, g):
+    def receive_grad(self, g, owned=False):
         # Intermediates are assigned, leaves accumulate; g is a float, or a Value when the
         # backward pass is recorded (create_graph) -- + works for both.
         if type(g) is not float and not isinstance(g, Value):

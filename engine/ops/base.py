@@ -67,6 +67,8 @@ class Op:
     view = False           # the output may share memory with input 0 (reshape, slicing)
     twice = True           # backward is built from differentiable ops (create_graph works)
     twice_hint = ""        # if not twice: what to use instead, said in create_graph's error
+    fresh_grads = False    # backward returns arrays it just made and keeps no reference to
+    #                        (Linear's GEMMs): a leaf may keep them as .grad without a copy
     scalar = None          # optional float form of forward, for Value
     saved = None
     needs_grad = ()

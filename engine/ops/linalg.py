@@ -123,6 +123,7 @@ class Linear(Op):
     the product, the sum), so a layer is one node in pictures and in the backward walk."""
 
     name, formula = "linear", "y = x·Wᵀ + b: dx = G·W, dW = Gᵀ·x, db = Σ G over the rows"
+    fresh_grads = True  # every gradient is a new GEMM/GEMV result (or a reshape of one)
 
     def forward(self, x, w, b=None):
         if x.ndim == 0 or w.ndim != 2 or x.shape[-1] != w.shape[1]:

@@ -305,3 +305,29 @@ def test_backward_steps_show_slice_gradients_as_arrays():
     getitem = next(s for s in steps if s.op == "getitem")
     assert isinstance(getitem.parent_grads[0], np.ndarray)
     np.testing.assert_array_equal(getitem.parent_grads[0], [0, 2, 2, 0])
+
+
+def test_leaf_keeps_a_fresh_gradient_without_a_copy_and_accumulates_correctly():
+    """A Linear op's weight gradient is a new GEMM result that no other node holds: the leaf
+    keeps it as its .grad (no copy). Accumulating a second backward adds into it in place
+    without touching anything else; x·W used twice (two contributions) sums them."""
+    import nn
+    rng = np.random.default_rng(0)
+    x = engine.tensor(rng.standard_normal((5, 3)), dtype=np.float64)
+    w = engine.tensor(rng.standard_normal((4, 3)), dtype=np.float64, requires_grad=True)
+    g1 = rng.standard_normal((5, 4))
+    y = nn.F.linear(x, w)
+    y.backward(engine.tensor(g1, dtype=np.float64))
+    first = w.grad.data
+    np.testing.assert_allclose(first, g1.T @ x.data, rtol=1e-14)
+    assert first.flags.owndata and first.flags.writeable
+    kept = first.copy()
+    y2 = nn.F.linear(x, w) + nn.F.linear(2 * x, w)   # two contributions in one walk
+    y2.backward(engine.tensor(g1, dtype=np.float64))
+    np.testing.assert_allclose(w.grad.data, kept + 3 * (g1.T @ x.data), rtol=1e-13)
+    np.testing.assert_array_equal(kept, g1.T @ x.data)  # the first result was not shared
+    # backward_steps reports the step's gradients: the leaf keeps a copy there
+    w.grad = None
+    steps = list(engine.backward_steps(nn.F.linear(x, w).sum()))
+    reported = [s for s in steps if s.node is w]
+    assert reported and not np.shares_memory(w.grad.data, reported[0].grad)
