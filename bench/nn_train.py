@@ -94,25 +94,25 @@ def our_step(name):
                               nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
         loss_fn = F.cross_entropy
     else:
-        lstm = (nn.LSTM(1, 32, batch_first=True) if name == "lstm" else
-                nn.RNN(1, 32, batch_first=True) if name == "rnn" else nn.LSTMCell(1, 32))
+        rnn = (nn.LSTM(1, 32, batch_first=True) if name == "lstm" else
+               nn.RNN(1, 32, batch_first=True) if name == "rnn" else nn.LSTMCell(1, 32))
         head = nn.Linear(32, 1)
-        model = nn.Sequential(lstm, head)  # holds the parameters; forward is below
+        model = nn.Sequential(rnn, head)  # holds the parameters; forward is below
         loss_fn = F.mse_loss
     y = engine.tensor(y_np)
     opt = nn.optim.Adam(model.parameters(), lr=1e-3)
 
     def forward():
         if name == "lstm":
-            _, (h, _) = lstm(x)
+            _, (h, _) = rnn(x)
             return head(h[-1])  # h_n (1, N, H): PyTorch's layout, the same line as torch's side
         if name == "rnn":
-            _, h = lstm(x)
+            _, h = rnn(x)
             return head(h[-1])
         if name == "lstm_cell":
             h = c = engine.zeros(x.shape[0], 32)
             for t in range(x.shape[1]):  # the Python loop over time a student writes
-                h, c = lstm(x[:, t], (h, c))
+                h, c = rnn(x[:, t], (h, c))
             return head(h)
         return model(x)
 

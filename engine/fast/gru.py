@@ -28,7 +28,7 @@ from ..ops.linalg import column_sums
 from ..testing import Bad as ErrorCase
 from ..testing import OpSpec, T, register
 from .kernels import rnn as kernels
-from .rnn import check_sequence_input, step_by_step_hint
+from .rnn import check_sequence_input, recurrent_weight_grad, step_by_step_hint
 
 
 class GRUSequence(Op):
@@ -72,15 +72,9 @@ class GRUSequence(Op):
             kernels.gru_step_backward(g, t, dh, dh_mm, saved, np.ascontiguousarray(h_prev),
                                       dxw, dhw)
             np.matmul(dhw[:, t], w_hh, out=dh_mm)  # dhₜ₋₁ through the GEMM
-        dh0 = dh + dh_mm
-        flat = dhw.reshape(N * T, G)
-        dw = db = None
-        if self.needs_grad[2]:  # Σₜ dhwₜᵀ·hₜ₋₁ as one GEMM over (N·T) rows
-            h_prev = np.concatenate([h0[:, None], out[:, :-1]], axis=1)
-            dw = flat.T @ h_prev.reshape(N * T, H)
-        if self.needs_grad[3]:
-            db = column_sums(flat)
-        return dxw, dh0, dw, db
+        dw = recurrent_weight_grad(dhw, h0, out) if self.needs_grad[2] else None
+        db = column_sums(dhw.reshape(N * T, G)) if self.needs_grad[3] else None
+        return dxw, dh + dh_mm, dw, db
 
 
 def _check_sequence(xw, h0, w_hh, b_hh):

@@ -33,7 +33,7 @@ from ..testing import Bad as ErrorCase
 from ..testing import OpSpec, T, register
 from .kernels import KERNEL_DTYPES
 from .kernels import lstm as kernels
-from .rnn import check_sequence_input
+from .rnn import check_sequence_input, recurrent_weight_grad
 
 _GATE_BY_GATE = ("; for second derivatives build the LSTM gate by gate: nn.LSTM(..., "
                  "fused=False) or nn.LSTMCell(..., fused=False)")
@@ -152,13 +152,8 @@ class LSTMSequence(Op):
             kernels.lstm_step_backward(g, t, dh, dc, acts, tc, out, c0, dgates, dc_prev)
             np.matmul(dgates[:, t], w_hh, out=dh)  # dhₜ₋₁ = dgatesₜ·W_hh
             dc, dc_prev = dc_prev, dc
-        flat = dgates.reshape(N * T, G)
-        dw = db = None
-        if self.needs_grad[3]:  # Σₜ dgatesₜᵀ·hₜ₋₁ as one GEMM over (N·T) rows
-            h_prev = np.concatenate([h0[:, None], out[:, :-1, :H]], axis=1)
-            dw = flat.T @ h_prev.reshape(N * T, H)
-        if self.needs_grad[4]:
-            db = column_sums(flat)
+        dw = recurrent_weight_grad(dgates, h0, out[:, :, :H]) if self.needs_grad[3] else None
+        db = column_sums(dgates.reshape(N * T, G)) if self.needs_grad[4] else None
         return dgates, dh, dc, dw, db
 
 

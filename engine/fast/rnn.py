@@ -26,6 +26,9 @@ from .kernels import rnn as kernels
 
 #: The activations, by the names ``nn.RNN`` takes, and their codes in the backward loop.
 ACTIVATIONS = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3, "identity": 3}
+#: Their forward on arrays: the activation ops' own functions (the step graph's bits).
+_FORWARD = {"tanh": np.tanh, "relu": xp.relu, "sigmoid": xp.sigmoid, "linear": lambda z: z,
+            "identity": lambda z: z}
 
 
 def step_by_step_hint(layer):
@@ -46,6 +49,15 @@ def check_sequence_input(op, layer, xw, gates):
     return xw.shape[0], xw.shape[1], xw.shape[2] // gates
 
 
+def recurrent_weight_grad(dgates, h0, hs):
+    """Σₜ dgatesₜᵀ·hₜ₋₁, the recurrent weight's gradient of a sequence op, as one GEMM over
+    all (N·T) rows: dgates (N, T, G), h0 (N, H), hs (N, T, H) the states h₁ … h_T (a view is
+    fine) → (G, H)."""
+    N, T, G = dgates.shape
+    h_prev = np.concatenate([h0[:, None], hs[:, :-1]], axis=1)
+    return dgates.reshape(N * T, G).T @ h_prev.reshape(N * T, h0.shape[1])
+
+
 class RNNSequence(Op):
     name, twice = "rnn", False
     twice_hint = step_by_step_hint("RNN")
@@ -55,19 +67,11 @@ class RNNSequence(Op):
     def forward(self, xw, h0, w_hh, *, nonlinearity="tanh"):
         N, T, H = _check_sequence(xw, h0, w_hh, nonlinearity)
         self.act = nonlinearity
+        act = _FORWARD[nonlinearity]
         y = np.empty((N, T, H), xw.dtype)
-        z = np.empty((N, H), xw.dtype)
         whh_t, h = w_hh.T, h0  # BLAS reads W_hh transposed in place, as the step graph's
         for t in range(T):
-            np.add(xw[:, t], np.matmul(h, whh_t), out=z)  # the step graph's order
-            if nonlinearity == "tanh":
-                np.tanh(z, out=y[:, t])
-            elif nonlinearity == "relu":
-                y[:, t] = xp.relu(z)
-            elif nonlinearity == "sigmoid":
-                y[:, t] = xp.sigmoid(z)
-            else:
-                y[:, t] = z
+            y[:, t] = act(xw[:, t] + np.matmul(h, whh_t))  # the step graph's order
             h = y[:, t]
         return y
 
@@ -80,10 +84,7 @@ class RNNSequence(Op):
         for t in range(T - 1, -1, -1):
             kernels.rnn_step_backward(g, out, t, dh, code, dz)
             np.matmul(dz[:, t], w_hh, out=dh)  # dhₜ₋₁ = dzₜ·W_hh
-        dw = None
-        if self.needs_grad[2]:  # Σₜ dzₜᵀ·hₜ₋₁ as one GEMM over (N·T) rows
-            h_prev = np.concatenate([h0[:, None], out[:, :-1]], axis=1)
-            dw = dz.reshape(N * T, H).T @ h_prev.reshape(N * T, H)
+        dw = recurrent_weight_grad(dz, h0, out) if self.needs_grad[2] else None
         return dz, dh, dw
 
     def describe(self):

@@ -114,16 +114,16 @@ class CrossEntropy(Op):
     def forward(self, x, *, labels, reduction="mean"):
         axis = self.axis = 0 if x.ndim == 1 else 1
         _check_labels(x, labels, axis, reduction)
-        self.labels = np.expand_dims(labels, axis)
+        self.labels = np.array(labels, np.intp)  # x's shape without the axis, contiguous
         self.reduction, self.scale = reduction, 1 / labels.size if reduction == "mean" else 1.0
         self.rows = x.ndim == 2 and x.dtype in KERNEL_DTYPES and x.flags.c_contiguous
         if self.rows:  # (N, C): one pass per row (engine/fast/kernels/softmax.py)
-            logp, self.labels = np.empty_like(x), np.ascontiguousarray(labels, np.intp)
+            logp = np.empty_like(x)
             total = softmax_kernels.cross_entropy_forward(x, self.labels, logp)
         else:
             shifted = x - x.max(axis=axis, keepdims=True)
             logp = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-            total = np.take_along_axis(logp, self.labels, axis).sum()
+            total = np.take_along_axis(logp, self._along(), axis).sum()
         self.save(logp)
         return np.asarray(total / -labels.size if reduction == "mean" else -total, x.dtype)
 
@@ -135,16 +135,16 @@ class CrossEntropy(Op):
                                                    logp.dtype.type(g * self.scale), d)
             return d
         if isinstance(x, np.ndarray):
-            d, at = np.exp(self.saved[0]), self.labels
+            d, at = np.exp(self.saved[0]), self._along()
             np.put_along_axis(d, at, np.take_along_axis(d, at, self.axis) - 1, self.axis)
             return d * (g * self.scale).astype(d.dtype, copy=False)
         onehot = np.zeros(x.shape, x.dtype)  # create_graph: the same formula on Tensors
-        np.put_along_axis(onehot, self._labels_along(), 1, self.axis)
+        np.put_along_axis(onehot, self._along(), 1, self.axis)
         return (x.softmax(axis=self.axis) - onehot) * (g * self.scale)
 
-    def _labels_along(self):
-        """The labels with the class axis added back (the row kernels keep them 1-D)."""
-        return self.labels[:, None] if self.rows else self.labels
+    def _along(self):
+        """The labels with the class axis added back, for numpy's *_along_axis."""
+        return np.expand_dims(self.labels, self.axis)
 
     def describe(self):
         return f"{self.labels.size} labels, {self.reduction}"

@@ -60,6 +60,9 @@ class TimeStep:
         return f"TimeStep({self.t})"
 
 
+_STEP_BY_STEP = "True (one op for the sequence) or False (ops step by step; 'step' is the same)"
+
+
 def _activation(name):
     if name not in _ACTIVATIONS:
         raise ValueError(f"nonlinearity must be one of {sorted(_ACTIVATIONS)}, got {name!r}")
@@ -263,10 +266,19 @@ class _Recurrent(Module, _CellParams):
         """Forget the kept state (Flux's ``reset!``)."""
         self.state = None
 
+    fused = False  # layers with a sequence op set it (_set_fused)
+
+    def _set_fused(self, fused, choices):
+        """``fused``: True (the sequence op, float32/float64), 'step' or False (step by step,
+        as ``choices`` says for this layer)."""
+        if fused not in (True, False, "step"):
+            raise ValueError(f"{self._name}: fused must be {choices}, got {fused!r}")
+        self.fused = fused
+
     def _sequence(self, x, state):
-        """(outputs, final state) of the whole sequence run as one op, or None: step by
-        step."""
-        return None
+        """(outputs, final state) of the whole sequence run as one op; called by ``_run``
+        when ``fused is True`` and x is float32/float64 (the ops' loops)."""
+        raise NotImplementedError
 
     def _check_state(self, state, n):
         """The state as the layer uses it: h, or for an LSTM the pair (h, c), each (batch,
@@ -318,9 +330,8 @@ class _Recurrent(Module, _CellParams):
         if state is None:
             state = self._initial_state(n, x.dtype)
         state = self._check_state(state, n)
-        fused = self._sequence(x, state)
-        if fused is not None:
-            out, state = fused
+        if self.fused is True and x.dtype in KERNEL_DTYPES:
+            out, state = self._sequence(x, state)
         else:
             xw = self._input_part(x)
             whh_t = self._p("weight_hh").T  # shared by every step: drawn once, outside them
@@ -381,10 +392,7 @@ class RNN(_Recurrent):
                          device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
         self._act = _activation(nonlinearity)
-        if fused not in (True, False, "step"):
-            raise ValueError(f"{self._name}: fused must be True (one op for the sequence) or "
-                             f"False (ops step by step; 'step' is the same), got {fused!r}")
-        self.fused = fused
+        self._set_fused(fused, _STEP_BY_STEP)
 
     def _initial_state(self, n, dtype):
         return self._zero_state(n, dtype)
@@ -394,8 +402,6 @@ class RNN(_Recurrent):
 
     def _sequence(self, x, state):
         """The whole sequence as one op (engine/fast/rnn.py), the step graph's numbers."""
-        if self.fused is not True or x.dtype not in KERNEL_DTYPES:
-            return None
         y = engine.rnn(self._input_part(x), state, self._p("weight_hh"),
                        nonlinearity=self.nonlinearity)
         return y, y[:, -1]
@@ -422,10 +428,8 @@ class LSTM(_Recurrent):
                          bidirectional, stateful=stateful, single_bias=single_bias,
                          device=device, dtype=dtype, proj_size=proj_size)
         self.proj_size = 0
-        if fused not in (True, False, "step"):
-            raise ValueError(f"LSTM: fused must be True (one op for the sequence), 'step' (two "
-                             f"ops a step) or False (one op per gate), got {fused!r}")
-        self.fused = fused
+        self._set_fused(fused, "True (one op for the sequence), 'step' (two ops a step) or "
+                               "False (one op per gate)")
 
     def _initial_state(self, n, dtype):
         return self._zero_state(n, dtype), self._zero_state(n, dtype, "c_0")
@@ -434,8 +438,6 @@ class LSTM(_Recurrent):
         return _lstm_step(self, xw_t, state, whh_t)
 
     def _sequence(self, x, state):
-        if self.fused is not True or x.dtype not in KERNEL_DTYPES:
-            return None
         H = self.hidden_size
         xw = F.linear(x, self._p("weight_ih"))  # the biases are added inside the op, step by step
         bias = self._bias_sum()
@@ -482,10 +484,7 @@ class GRU(_Recurrent):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, stateful=stateful, single_bias=single_bias,
                          device=device, dtype=dtype)
-        if fused not in (True, False, "step"):
-            raise ValueError(f"{self._name}: fused must be True (one op for the sequence) or "
-                             f"False (ops step by step; 'step' is the same), got {fused!r}")
-        self.fused = fused
+        self._set_fused(fused, _STEP_BY_STEP)
 
     def _initial_state(self, n, dtype):
         return self._zero_state(n, dtype)
@@ -495,8 +494,6 @@ class GRU(_Recurrent):
 
     def _sequence(self, x, state):
         """The whole sequence as one op (engine/fast/gru.py), the step graph's numbers."""
-        if self.fused is not True or x.dtype not in KERNEL_DTYPES:
-            return None
         b_hh = self._p("bias_hh")
         if b_hh is None:  # the op takes a bias: zeros (no gradient) for a layer without
             b_hh = engine.zeros(self._gates * self.hidden_size, dtype=x.dtype)
