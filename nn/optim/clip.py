@@ -22,7 +22,8 @@ def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0,
     The total norm treats all the gradients as one vector: for p-norms
     ``‖g‖ = (Σ_params ‖g_i‖_p^p)^(1/p)``, and ``max |g|`` for ``norm_type=inf``. When it
     exceeds ``max_norm`` every gradient is multiplied by ``max_norm / (‖g‖ + 1e-6)``
-    (PyTorch's factor; the direction is kept). Parameters without a gradient are ignored.
+    (PyTorch's factor, also applied when it is within 1e-6 of 1, and NaN when the norm is
+    NaN, as PyTorch's; the direction is kept). Parameters without a gradient are ignored.
 
     Returns the total norm BEFORE clipping, a float (watch it to spot exploding gradients).
 
@@ -52,10 +53,14 @@ def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0,
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"clip_grad_norm_: the total norm of the gradients is {total}; "
                            "some gradient is NaN or infinite (try engine.detect_anomaly())")
-    if total > max_norm:
-        factor = max_norm / (total + 1e-6)
-        for p in params:
-            p.grad.mul_(p.grad.dtype.type(factor))  # in place, in the grad's own dtype
+    # PyTorch's rule: scale by min(1, max_norm / (‖g‖ + 1e-6)) — so a norm just below
+    # max_norm is still scaled by a hair, and a NaN norm makes every gradient NaN (a NaN
+    # factor fails "< 1" but is applied: the step is visibly broken, not half-clipped).
+    factor = max_norm / (total + 1e-6)
+    if factor < 1 or factor != factor:
+        with np.errstate(invalid="ignore"):  # inf·0 and NaN factors: meant, as in PyTorch
+            for p in params:
+                p.grad.mul_(p.grad.dtype.type(factor))  # in place, in the grad's own dtype
     return total
 
 

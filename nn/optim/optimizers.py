@@ -172,7 +172,9 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Restore state and hyper-parameters saved by ``state_dict()`` (maybe via nn.load).
+        """Restore state and hyper-parameters saved by ``state_dict()`` (maybe via nn.load),
+        or by the PyTorch optimizer of the same name (``torch_opt.state_dict()``: its tensors
+        are converted; its flags must be at what stepgrad does, e.g. ``amsgrad=False``).
 
         The optimizer must have been built on the same parameters in the same order. Arrays
         are copied into the parameter's dtype; everything is checked before anything changes.
@@ -195,7 +197,10 @@ class Optimizer:
             if missing:
                 raise ValueError(f"{name}.load_state_dict: group {i} lacks {sorted(missing)}: "
                                  "was it saved from a different optimizer?")
-            group = {k: v for k, v in saved.items() if k != "params"}
+            extra = set(saved) - set(self.defaults) - {"params", "initial_lr"}
+            for k in sorted(extra):
+                self._check_torch_flag(i, k, saved[k])
+            group = {k: v for k, v in saved.items() if k != "params" and k not in extra}
             self._validate(group)
             group["params"] = own["params"]
             new_groups.append(group)
@@ -212,6 +217,16 @@ class Optimizer:
             p = by_index[int(key)]
             entry = {}
             for k, v in s.items():
+                if v is None:  # PyTorch's SGD keeps momentum_buffer=None without momentum
+                    continue
+                if all(hasattr(v, a) for a in ("detach", "cpu", "numpy")):  # a torch tensor
+                    v = v.detach().cpu().numpy()
+                    v = v.item() if v.ndim == 0 else v
+                if k == "step" and isinstance(v, float) and v.is_integer():
+                    v = int(v)  # PyTorch keeps the step count as a float tensor
+                if not isinstance(v, (np.ndarray, np.integer, int)) or isinstance(v, bool):
+                    raise TypeError(f"{name}.load_state_dict: state '{k}' of parameter {key} "
+                                    f"is a {type(v).__name__}; expected an array or a count")
                 if isinstance(v, np.ndarray):
                     if v.shape != p.shape:
                         raise ValueError(f"{name}.load_state_dict: state '{k}' of parameter "
@@ -226,6 +241,30 @@ class Optimizer:
             group.clear()
             group.update(new)
         self.state = new_state
+
+    # Flags PyTorch's optimizers save in every group: at these values they do what stepgrad
+    # does; anything else would be silently ignored, so it is refused. 'foreach' and 'fused'
+    # choose PyTorch's implementation only (same numbers).
+    _TORCH_FLAGS = {"amsgrad": False, "maximize": False, "capturable": False,
+                    "differentiable": False}
+    _TORCH_SWITCHES = ("foreach", "fused")
+
+    def _check_torch_flag(self, i, key, value):
+        name = type(self).__name__
+        if key in self._TORCH_SWITCHES:
+            return
+        if key == "decoupled_weight_decay":
+            want = isinstance(self, AdamW)
+        elif key in self._TORCH_FLAGS:
+            want = self._TORCH_FLAGS[key]
+        else:
+            raise ValueError(f"{name}.load_state_dict: group {i} has an unknown "
+                             f"hyper-parameter {key!r}; known: {sorted(self.defaults)}")
+        if bool(value) != want:
+            raise ValueError(f"{name}.load_state_dict: group {i} has {key}={value!r}; "
+                             f"stepgrad's {name} runs with {key}={want} only"
+                             + (" (AdamW decouples the decay, Adam does not: load it into "
+                                "the other one)" if key == "decoupled_weight_decay" else ""))
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -361,7 +400,7 @@ class AdamW(Adam):
         m_t, v_t, m̂_t, v̂_t as in Adam (on the plain gradient g_t)
         θ_t ← θ_{t−1} − γ·m̂_t / (√v̂_t + ε)
 
-    Default λ = 0.01 (PyTorch), eps 1e-7 (Keras).
+    Defaults as PyTorch's: λ = 0.01, eps 1e-8 (``nn.keras.optimizers.AdamW`` has Keras's).
 
     >>> import engine
     >>> w = engine.tensor([1.0], requires_grad=True)
@@ -372,12 +411,12 @@ class AdamW(Adam):
 
     _decoupled = True
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-7, weight_decay=0.01):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
 
 class RMSprop(Optimizer):
-    r"""RMSprop (PyTorch's rule; Keras's eps 1e-7). With smoothing α, momentum μ::
+    r"""RMSprop (PyTorch's rule and defaults, eps 1e-8). With smoothing α, momentum μ::
 
         g_t ← g_t + λ·θ_{t−1}                        (if λ ≠ 0)
         v_t ← α·v_{t−1} + (1 − α)·g_t²
@@ -395,7 +434,7 @@ class RMSprop(Optimizer):
     array([0.9], dtype=float32)
     """
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-7, momentum=0.0, weight_decay=0.0,
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, momentum=0.0, weight_decay=0.0,
                  centered=False):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, momentum=momentum,
                                       weight_decay=weight_decay, centered=centered))

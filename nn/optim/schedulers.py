@@ -9,9 +9,17 @@
 Every scheduler writes ``group['lr']`` of each of the optimizer's ``param_groups``, and
 remembers where it started in ``group['initial_lr']`` (PyTorch's convention), so a scheduler
 built on an optimizer restored with ``load_state_dict`` picks up the original base lr.
+
+Moving to the next epoch (``step()``, or ``on_epoch_begin(last_epoch + 1)``) changes the lr
+*in use* as PyTorch's chainable schedulers do (StepLR: × gamma every step_size epochs), so a
+learning rate the user set by hand between epochs, or a second scheduler on the same
+optimizer, carries on as in PyTorch instead of being overwritten by the formula's value.
+Jumping to another epoch (``on_epoch_begin(10)``) uses the closed form from the base lr, as
+PyTorch's ``step(epoch)``; calling it for the epoch already set changes nothing.
 """
 from __future__ import annotations
 
+import inspect
 import math
 from numbers import Integral, Real
 
@@ -20,7 +28,10 @@ __all__ = ["LRScheduler", "ExponentialLR", "StepLR", "LambdaLR", "CosineAnnealin
 
 
 class LRScheduler:
-    """Base class. Subclasses give ``_lr_at(epoch, base_lr, current_lr)``.
+    """Base class. Subclasses give ``_lr_at(epoch, base_lr, current_lr)``, the lr of
+    ``epoch`` from the base lr (the closed form), and may give ``_lr_next(epoch, base_lr,
+    current_lr)``, the lr of ``epoch`` from the one in use at ``epoch − 1`` (PyTorch's
+    chainable form, used for the next epoch; by default the closed form).
 
     ``last_epoch=-1`` (default) means a fresh start: the current lr of each group becomes
     its base lr and the lr of epoch 0 is set at once. To resume, pass the last finished
@@ -52,14 +63,31 @@ class LRScheduler:
     def _lr_at(self, epoch: int, base_lr: float, current_lr: float) -> float:
         raise NotImplementedError  # pragma: no cover
 
+    def _lr_next(self, epoch: int, base_lr: float, current_lr: float) -> float:
+        return self._lr_at(epoch, base_lr, current_lr)
+
+    def _lr_for(self, group, epoch, base_lr, current_lr, chained):
+        """The lr of param group number ``group`` for ``epoch``."""
+        return (self._lr_next if chained else self._lr_at)(epoch, base_lr, current_lr)
+
     def on_epoch_begin(self, epoch: int) -> list[float]:
-        """Set (and return) the learning rates of epoch ``epoch`` (0-based)."""
-        if not isinstance(epoch, Integral) or epoch < 0:
+        """Set (and return) the learning rates of epoch ``epoch`` (0-based): the next epoch
+        from the rates in use (chained), any other from the base rates; the epoch already
+        set is left as it is (``nn.fit`` calls this for epoch 0 after the constructor did)."""
+        if isinstance(epoch, bool) or not isinstance(epoch, Integral) or epoch < 0:
             raise ValueError(f"{type(self).__name__}: epoch must be an int >= 0, got {epoch!r}")
+        if epoch == self.last_epoch:
+            return self.get_last_lr()
+        chained = epoch == self.last_epoch + 1
         groups = self.optimizer.param_groups
+        if len(groups) != len(self.base_lrs):
+            raise ValueError(f"{type(self).__name__}: the optimizer has {len(groups)} param "
+                             f"groups, the scheduler was built for {len(self.base_lrs)} "
+                             "(add_param_group after the scheduler): build the scheduler "
+                             "after adding the group")
         lrs = []
-        for base, group in zip(self.base_lrs, groups, strict=True):
-            lr = self._lr_at(int(epoch), base, float(group["lr"]))
+        for i, (base, group) in enumerate(zip(self.base_lrs, groups, strict=True)):
+            lr = self._lr_for(i, int(epoch), base, float(group["lr"]), chained)
             if isinstance(lr, bool) or not isinstance(lr, Real) or not math.isfinite(lr) \
                     or lr < 0:
                 raise ValueError(f"{type(self).__name__}: the learning rate for epoch {epoch} "
@@ -71,18 +99,21 @@ class LRScheduler:
         self._last_lr = lrs
         return list(lrs)
 
-    def step(self) -> None:
-        """Advance one epoch (call after each epoch of training, as in PyTorch)."""
-        self.on_epoch_begin(self.last_epoch + 1)
+    def step(self, epoch=None) -> None:
+        """Advance one epoch (call after each epoch of training, as in PyTorch); PyTorch's
+        deprecated ``step(epoch)`` sets that epoch's lr from the base lr (closed form)."""
+        self.on_epoch_begin(self.last_epoch + 1 if epoch is None else epoch)
 
     def get_last_lr(self) -> list[float]:
         """The learning rate of each param group, as last set by this scheduler."""
         return list(self._last_lr)
 
+    _not_saved = ("optimizer",)
+
     def state_dict(self) -> dict:
         """Everything but the optimizer (and functions, which cannot be saved)."""
         return {k: (list(v) if isinstance(v, list) else v) for k, v in self.__dict__.items()
-                if k != "optimizer" and not callable(v)}
+                if k not in self._not_saved and not callable(v)}
 
     def load_state_dict(self, state: dict) -> None:
         for k, v in state.items():
@@ -93,7 +124,7 @@ class LRScheduler:
 
 
 class ExponentialLR(LRScheduler):
-    """``lr = base_lr · gammaᵉᵖᵒᶜʰ``.
+    """``lr = base_lr · gammaᵉᵖᵒᶜʰ``: each step multiplies the lr in use by ``gamma``.
 
     >>> import engine
     >>> from nn.optim import SGD
@@ -112,10 +143,13 @@ class ExponentialLR(LRScheduler):
     def _lr_at(self, epoch, base_lr, current_lr):
         return base_lr * self.gamma ** epoch
 
+    def _lr_next(self, epoch, base_lr, current_lr):
+        return current_lr * self.gamma if epoch > 0 else current_lr
+
 
 class StepLR(LRScheduler):
-    """``lr = base_lr · gamma^⌊epoch / step_size⌋``: decay by ``gamma`` every ``step_size``
-    epochs.
+    """``lr = base_lr · gamma^⌊epoch / step_size⌋``: multiply the lr in use by ``gamma``
+    every ``step_size`` epochs.
 
     >>> import engine
     >>> from nn.optim import SGD
@@ -136,42 +170,91 @@ class StepLR(LRScheduler):
     def _lr_at(self, epoch, base_lr, current_lr):
         return base_lr * self.gamma ** (epoch // self.step_size)
 
+    def _lr_next(self, epoch, base_lr, current_lr):
+        return current_lr * self.gamma if epoch > 0 and epoch % self.step_size == 0 \
+            else current_lr
+
 
 class LambdaLR(LRScheduler):
-    """Keras's ``LearningRateScheduler`` rule: ``lr ← fn(epoch, lr)`` at the start of each
-    epoch, with epochs counted from 0 and ``lr`` the rate currently in use.
+    """A learning rate from a function of the epoch (epochs counted from 0), in either
+    library's form, told apart by how many arguments the function requires:
 
-    Unlike PyTorch's LambdaLR (a factor of the base lr), ``fn`` returns the new rate itself.
-    It is applied once per epoch: building the scheduler applies epoch 0, and
-    ``on_epoch_begin`` for the epoch already applied does nothing, so ``nn.fit`` (which
+    - ``fn(epoch, lr) -> lr`` (two): Keras's ``LearningRateScheduler`` rule, ``lr ←
+      fn(epoch, lr)`` with ``lr`` the rate currently in use; ``fn`` returns the new rate.
+    - ``fn(epoch) -> factor`` (one; later parameters with defaults are not passed):
+      PyTorch's LambdaLR, ``lr = base_lr · fn(epoch)``.
+
+    ``lr_lambda=`` (PyTorch's keyword) is accepted, and a list of functions, one per param
+    group (PyTorch). Each epoch's rate is applied once: building the scheduler applies epoch
+    0, and ``on_epoch_begin`` for the epoch already applied does nothing, so ``nn.fit`` (which
     calls ``on_epoch_begin(0)``) and the PyTorch loop (build, then ``step()`` after each
-    epoch) give the same rates. ``fn`` itself is not part of ``state_dict()``.
+    epoch) give the same rates. The functions are not part of ``state_dict()``.
 
     >>> import engine
     >>> from nn.optim import SGD
     >>> opt = SGD([engine.zeros(1, requires_grad=True)], lr=0.1)
-    >>> s = LambdaLR(opt, lambda epoch, lr: lr if epoch < 2 else lr / 2)
+    >>> s = LambdaLR(opt, lambda epoch, lr: lr if epoch < 2 else lr / 2)   # Keras's form
     >>> [s.on_epoch_begin(e)[0] for e in range(4)]
     [0.1, 0.1, 0.05, 0.025]
+    >>> opt = SGD([engine.zeros(1, requires_grad=True)], lr=0.1)
+    >>> s = LambdaLR(opt, lr_lambda=lambda epoch: 1 / (epoch + 1))        # PyTorch's form
+    >>> [round(s.on_epoch_begin(e)[0], 4) for e in range(4)]
+    [0.1, 0.05, 0.0333, 0.025]
     """
 
-    def __init__(self, optimizer, fn, last_epoch: int = -1):
-        if not callable(fn):
-            raise TypeError(f"LambdaLR: fn must be callable fn(epoch, lr) -> lr, got "
-                            f"{type(fn).__name__}")
-        self.fn = fn
+    _not_saved = ("optimizer", "fns", "forms")  # the functions and what they are
+
+    def __init__(self, optimizer, fn=None, last_epoch: int = -1, *, lr_lambda=None):
+        if (fn is None) == (lr_lambda is None):
+            raise TypeError("LambdaLR: give the function once, as fn (Keras: fn(epoch, lr) "
+                            "-> lr) or lr_lambda= (PyTorch: lr_lambda(epoch) -> factor)"
+                            + (" (got both)" if fn is not None else ""))
+        fns = fn if fn is not None else lr_lambda
+        groups = getattr(optimizer, "param_groups", [])
+        if isinstance(fns, (list, tuple)):
+            if len(fns) != len(groups):
+                raise ValueError(f"LambdaLR: expected {len(groups)} functions (one per param "
+                                 f"group), got {len(fns)}")
+        else:
+            fns = [fns] * len(groups)
+        self.fns = list(fns)  # not saved (_not_saved): functions cannot be
+        self.forms = [_lambda_form(f) for f in self.fns]
         super().__init__(optimizer, last_epoch)
 
-    def on_epoch_begin(self, epoch):
-        if epoch == self.last_epoch:  # already applied: fn(epoch, lr) must not run twice
-            return self.get_last_lr()
-        return super().on_epoch_begin(epoch)
+    def _lr_for(self, group, epoch, base_lr, current_lr, chained):  # next epoch or not
+        fn = self.fns[group]
+        if self.forms[group] == "keras":
+            return _number(fn(epoch, current_lr))
+        return base_lr * _number(fn(epoch))
 
-    def _lr_at(self, epoch, base_lr, current_lr):
-        lr = self.fn(epoch, current_lr)
-        if hasattr(lr, "item") and getattr(lr, "size", 1) == 1:  # np.round → numpy scalar
-            lr = lr.item()
-        return lr
+
+def _number(v):
+    """A numpy scalar (np.round's result) or 0-d Tensor as a Python number."""
+    if hasattr(v, "item") and getattr(v, "size", 1) == 1:
+        return v.item()
+    return v
+
+
+def _lambda_form(fn):
+    """'keras' for fn(epoch, lr), 'torch' for fn(epoch): the count of positional parameters
+    without defaults. A function whose signature cannot be read is taken as Keras's (the
+    documented form)."""
+    if not callable(fn):
+        raise TypeError(f"LambdaLR: fn must be callable, fn(epoch, lr) -> lr (Keras) or "
+                        f"fn(epoch) -> factor (PyTorch), got {type(fn).__name__}")
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return "keras"
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    required = sum(p.kind in positional and p.default is p.empty for p in params)
+    if required == 1:
+        return "torch"
+    if required == 2:
+        return "keras"
+    raise TypeError(f"LambdaLR: {getattr(fn, '__name__', fn)!r} requires {required} "
+                    "arguments; give fn(epoch, lr) -> lr (Keras's LearningRateScheduler) "
+                    "or fn(epoch) -> factor of the base lr (PyTorch's LambdaLR)")
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -180,8 +263,9 @@ class CosineAnnealingLR(LRScheduler):
         lr(epoch) = eta_min + (base_lr − eta_min) · (1 + cos(π · epoch / T_max)) / 2
 
     from ``base_lr`` at epoch 0 down to ``eta_min`` at epoch ``T_max``; past ``T_max`` the
-    cosine goes on (back up to base_lr at 2·T_max), as PyTorch's does. PyTorch computes it
-    recursively from the previous lr; this is the closed form it equals (to rounding).
+    cosine goes on (back up to base_lr at 2·T_max), as PyTorch's does. Each step scales the lr
+    in use, PyTorch's recursive form (equal to the closed form, to rounding, when nothing
+    else changes the lr).
 
     >>> import engine
     >>> from nn.optim import SGD
@@ -192,17 +276,26 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):
-        if isinstance(T_max, bool) or not isinstance(T_max, Integral) or T_max < 1:
-            raise ValueError(f"CosineAnnealingLR: T_max must be an int >= 1, got {T_max!r}")
+        if isinstance(T_max, bool) or not isinstance(T_max, Real) or not T_max > 0:
+            raise ValueError(f"CosineAnnealingLR: T_max must be a number > 0, got {T_max!r}")
         if not isinstance(eta_min, Real) or not math.isfinite(eta_min) or eta_min < 0:
             raise ValueError(f"CosineAnnealingLR: eta_min must be a number >= 0, "
                              f"got {eta_min!r}")
-        self.T_max, self.eta_min = int(T_max), float(eta_min)
+        self.T_max, self.eta_min = T_max, float(eta_min)
         super().__init__(optimizer, last_epoch)
 
     def _lr_at(self, epoch, base_lr, current_lr):
         return self.eta_min + (base_lr - self.eta_min) * (
             1 + math.cos(math.pi * epoch / self.T_max)) / 2
+
+    def _lr_next(self, epoch, base_lr, current_lr):  # PyTorch's get_lr, term for term
+        T, eta = self.T_max, self.eta_min
+        if epoch == 0:
+            return current_lr
+        if (epoch - 1 - T) % (2 * T) == 0:  # leaving the trough: the ratio below is 0/0
+            return current_lr + (base_lr - eta) * (1 - math.cos(math.pi / T)) / 2
+        return ((1 + math.cos(math.pi * epoch / T)) / (1 + math.cos(math.pi * (epoch - 1) / T))
+                * (current_lr - eta) + eta)
 
 
 class ReduceLROnPlateau(LRScheduler):

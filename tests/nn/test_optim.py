@@ -15,6 +15,7 @@ from nn.optim import (
     SGD,
     Adam,
     AdamW,
+    CosineAnnealingLR,
     ExponentialLR,
     LambdaLR,
     RMSprop,
@@ -89,7 +90,7 @@ def ref_adam(steps, lr, betas=(0.9, 0.999), eps=1e-7, weight_decay=0.0, decouple
     return ps
 
 
-def ref_rmsprop(steps, lr, alpha=0.99, eps=1e-7, momentum=0.0, weight_decay=0.0,
+def ref_rmsprop(steps, lr, alpha=0.99, eps=1e-8, momentum=0.0, weight_decay=0.0,
                 centered=False):
     ps = [W0.copy(), B0.copy()]
     vs, gas, bufs = [0 * p for p in ps], [0 * p for p in ps], [0 * p for p in ps]
@@ -117,7 +118,8 @@ CASES = [
     (SGD, ref_sgd, dict(lr=0.05, momentum=0.8, dampening=0.3, weight_decay=0.1)),
     (Adam, ref_adam, dict(lr=0.1)),
     (Adam, ref_adam, dict(lr=0.1, betas=(0.8, 0.99), weight_decay=0.2)),
-    (AdamW, lambda n, **k: ref_adam(n, decoupled=True, **k), dict(lr=0.1, weight_decay=0.3)),
+    (AdamW, lambda n, **k: ref_adam(n, decoupled=True, eps=1e-8, **k),
+     dict(lr=0.1, weight_decay=0.3)),
     (RMSprop, ref_rmsprop, dict(lr=0.01)),
     (RMSprop, ref_rmsprop, dict(lr=0.01, momentum=0.9, weight_decay=0.1)),
     (RMSprop, ref_rmsprop, dict(lr=0.01, alpha=0.9, centered=True)),
@@ -170,6 +172,20 @@ def test_adam_by_hand():
     assert opt.state[w]["step"] == 2
 
 
+def test_default_eps_of_adamw_and_rmsprop_is_pytorchs():
+    # PyTorch's eps 1e-8 (API.md names 1e-7 for Adam only). It shows with tiny gradients:
+    # g = 1e-7, first step of AdamW: Δ = lr·g/(|g| + eps) = 0.1·1e-7/1.1e-7; of RMSprop
+    # (α = 0.99): √v = √(0.01·g²) = 1e-8, Δ = 0.01·1e-7/(1e-8 + 1e-8) = 0.05.
+    for cls, kw, expected in ((AdamW, dict(lr=0.1, weight_decay=0.0), 1 - 0.1 / 1.1),
+                              (RMSprop, dict(lr=0.01), 0.95)):
+        w = engine.tensor([1.0], dtype=np.float64, requires_grad=True)
+        opt = cls([w], **kw)
+        w.grad = engine.tensor([1e-7], dtype=np.float64)
+        opt.step()
+        assert opt.param_groups[0]["eps"] == 1e-8
+        assert w.data[0] == pytest.approx(expected, rel=1e-12)
+
+
 def test_float64_parameters_keep_float64_state():
     w, b, opt = run(Adam, 2, dtype=np.float64, lr=0.1)
     assert w.dtype == np.float64
@@ -194,7 +210,7 @@ def test_adam_property(lr, b1, b2, weight_decay, decoupled):
     cls = AdamW if decoupled else Adam
     kw = dict(lr=lr, betas=(b1, b2), weight_decay=weight_decay)
     w, b, _ = run(cls, 3, dtype=np.float64, **kw)
-    rw, rb = ref_adam(3, decoupled=decoupled, **kw)
+    rw, rb = ref_adam(3, decoupled=decoupled, eps=1e-8 if decoupled else 1e-7, **kw)
     np.testing.assert_allclose(w.data, rw, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(b.data, rb, rtol=1e-9, atol=1e-12)
 
@@ -208,8 +224,10 @@ TORCH_CASES = [
     ("Adam", dict(lr=0.05, eps=1e-7)),
     ("Adam", dict(lr=0.05, betas=(0.8, 0.95), eps=1e-7, weight_decay=0.1)),
     ("AdamW", dict(lr=0.05, eps=1e-7)),
+    ("AdamW", dict(lr=0.05)),  # the defaults: PyTorch's eps 1e-8, weight_decay 0.01
     ("AdamW", dict(lr=0.05, eps=1e-7, weight_decay=0.5)),
     ("RMSprop", dict(lr=0.01, eps=1e-7)),
+    ("RMSprop", dict(lr=0.01)),  # the default eps: PyTorch's 1e-8
     ("RMSprop", dict(lr=0.01, eps=1e-7, momentum=0.9, weight_decay=0.01)),
     ("RMSprop", dict(lr=0.005, eps=1e-7, alpha=0.9, centered=True)),
 ]
@@ -262,6 +280,18 @@ def test_clip_grad_norm_matches_torch():
         assert n == pytest.approx(float(tn), rel=1e-5)
         for t, p in zip(ts, ps, strict=True):
             np.testing.assert_allclose(p.grad, t.grad.numpy(), rtol=1e-5, atol=1e-7)
+    # Edge cases: a NaN gradient, and a norm a hair below max_norm (float64).
+    for grads, max_norm in (([[np.nan, 1.0], [1.0, 2.0]], 1.0), ([[3.0, 4.0]], 5.0),
+                            ([[3.0, 4.0]], 5.0 + 5e-7), ([[np.inf, 1.0]], 1.0)):
+        ts = [torch.zeros(2, dtype=torch.float64, requires_grad=True) for _ in grads]
+        ps = [engine.zeros(2, dtype=np.float64, requires_grad=True) for _ in grads]
+        for t, p, g in zip(ts, ps, grads, strict=True):
+            t.grad = torch.tensor(g, dtype=torch.float64)
+            p.grad = engine.tensor(g, dtype=np.float64)
+        tn = torch.nn.utils.clip_grad_norm_(ts, max_norm)
+        assert clip_grad_norm_(ps, max_norm) == pytest.approx(float(tn), nan_ok=True)
+        for t, p in zip(ts, ps, strict=True):
+            np.testing.assert_allclose(p.grad, t.grad.numpy(), rtol=1e-15)
 
 
 # -- state dicts ---------------------------------------------------------------------------
@@ -328,6 +358,59 @@ def test_load_state_dict_errors():
     with pytest.raises(ValueError):
         fresh.load_state_dict(bad)
     assert fresh.param_groups[0]["lr"] == 0.5 and not fresh.state  # nothing half-loaded
+
+
+def test_load_state_dict_refuses_flags_it_would_ignore():
+    w, b, opt = run(Adam, 1, lr=0.1)
+    for key, value, match in (("amsgrad", True, "amsgrad=True; stepgrad's Adam runs with "
+                                                "amsgrad=False only"),
+                              ("maximize", True, "maximize=True"),
+                              ("decoupled_weight_decay", True, "load it into the other one"),
+                              ("learning_rate", 0.1, "unknown hyper-parameter 'learning_rate'")):
+        sd = opt.state_dict()
+        sd["param_groups"][0][key] = value
+        with pytest.raises(ValueError, match=match):
+            Adam(list(make_params())).load_state_dict(sd)
+    sd = opt.state_dict()
+    sd["param_groups"][0].update(foreach=None, fused=None, amsgrad=False, maximize=False)
+    fresh = Adam(list(make_params()))
+    fresh.load_state_dict(sd)  # PyTorch's neutral flags: accepted, and not kept
+    assert "foreach" not in fresh.param_groups[0] and "amsgrad" not in fresh.param_groups[0]
+    sd["state"][0]["exp_avg"] = "zeros"
+    with pytest.raises(TypeError, match="state 'exp_avg' of parameter 0 is a str"):
+        Adam(list(make_params())).load_state_dict(sd)
+
+
+@pytest.mark.parametrize("name, kw", [("SGD", dict(lr=0.05, momentum=0.9)),
+                                      ("SGD", dict(lr=0.05)),
+                                      ("Adam", dict(lr=0.1, eps=1e-8)), ("AdamW", dict(lr=0.1)),
+                                      ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True))])
+def test_load_a_torch_optimizer_state_dict(name, kw):
+    # PyTorch's state_dict (tensors, a float step, its flags) continues here as in PyTorch.
+    torch = pytest.importorskip("torch")
+    tw = torch.tensor(W0, dtype=torch.float64, requires_grad=True)
+    tb = torch.tensor(B0, dtype=torch.float64, requires_grad=True)
+    tc, tt = torch.tensor(C, dtype=torch.float64), torch.tensor(T, dtype=torch.float64)
+    topt = getattr(torch.optim, name)([tw, tb], foreach=False, **kw)
+
+    def torch_step():
+        topt.zero_grad()
+        (tc * (tw - tt) ** 2).sum().add((tb - 1).pow(4).sum()).backward()
+        topt.step()
+
+    for _ in range(3):
+        torch_step()
+    w = engine.tensor(tw.detach().numpy().copy(), dtype=np.float64, requires_grad=True)
+    b = engine.tensor(tb.detach().numpy().copy(), dtype=np.float64, requires_grad=True)
+    opt = getattr(optim, name)([w, b], **kw)
+    opt.load_state_dict(topt.state_dict())
+    for _ in range(3):
+        torch_step()
+        opt.zero_grad()
+        loss_of(w, b).backward()
+        opt.step()
+    np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(b.data, tb.detach().numpy(), rtol=1e-12, atol=1e-14)
 
 
 # -- what gets updated ---------------------------------------------------------------------
@@ -468,6 +551,16 @@ def test_clip_grad_norm_nonfinite_and_value():
     assert a.grad.tolist() == [-0.5, 0.25] and a.grad.dtype == np.float32
     with pytest.raises(ValueError, match="max_norm"):
         clip_grad_norm_([a], -1.0)
+    # PyTorch's rule: a NaN norm makes every gradient NaN (not only the one holding the NaN),
+    # and a norm within 1e-6 of max_norm is still scaled by max_norm / (norm + 1e-6).
+    a.grad, b = engine.tensor([np.nan, 1.0]), engine.zeros(2, requires_grad=True)
+    b.grad = engine.tensor([1.0, 2.0])
+    assert math.isnan(clip_grad_norm_([a, b], 1.0))
+    assert np.isnan(b.grad.numpy()).all()
+    b = engine.zeros(2, dtype=np.float64, requires_grad=True)
+    b.grad = engine.tensor([3.0, 4.0], dtype=np.float64)
+    assert clip_grad_norm_([b], 5.0) == 5.0
+    np.testing.assert_array_equal(b.grad, np.array([3.0, 4.0]) * (5 / (5 + 1e-6)))
 
 
 # -- schedulers ----------------------------------------------------------------------------
@@ -542,8 +635,12 @@ def test_scheduler_state_dict_and_resume():
     s.step()
     sd = s.state_dict()
     assert sd["last_epoch"] == 2 and "optimizer" not in sd
+    # PyTorch's checkpoint recipe restores both: the optimizer carries the lr in use, and the
+    # next step multiplies that lr (restoring the scheduler alone continues from 0.1, in
+    # PyTorch as here).
     opt2 = one_param_opt(0.1)
     s2 = ExponentialLR(opt2, gamma=0.5)
+    opt2.load_state_dict(opt.state_dict())
     s2.load_state_dict(sd)
     s2.step()
     assert opt2.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 ** 3)
@@ -564,6 +661,17 @@ def test_scheduler_errors():
         StepLR(one_param_opt(), step_size=0)
     with pytest.raises(TypeError, match="callable"):
         LambdaLR(one_param_opt(), 0.5)
+    with pytest.raises(TypeError, match="requires 3 arguments"):
+        LambdaLR(one_param_opt(), lambda a, b, c: 0.1)
+    with pytest.raises(TypeError, match="once"):
+        LambdaLR(one_param_opt(), lambda e: 1.0, lr_lambda=lambda e: 1.0)
+    with pytest.raises(ValueError, match="expected 1 functions"):
+        LambdaLR(one_param_opt(), [lambda e: 1.0, lambda e: 1.0])
+    opt = one_param_opt()
+    s = StepLR(opt, step_size=1)
+    opt.add_param_group({"params": [engine.zeros(1, requires_grad=True)]})
+    with pytest.raises(ValueError, match="build the scheduler after adding the group"):
+        s.step()
     s = LambdaLR(one_param_opt(), lambda e, lr: lr if e < 1 else -1.0)
     with pytest.raises(ValueError, match="epoch 1 is -1.0"):
         s.step()
@@ -585,6 +693,102 @@ def test_schedulers_match_torch():
             topt.step()
             s.step()
             ts.step()
+
+
+def _chained_lrs(make, n=12, set_lr_at=None, groups=(0.5,)):
+    """The lr of every group after each of n steps, setting every group's lr to 0.05 by hand
+    before step ``set_lr_at``; ``make`` builds the scheduler(s) from the optimizer."""
+    opt = SGD([{"params": [engine.zeros(1, requires_grad=True)], "lr": lr} for lr in groups],
+              lr=1.0)
+    scheds, out = make(opt), []
+    for e in range(n):
+        if e == set_lr_at:
+            for g in opt.param_groups:
+                g["lr"] = 0.05
+        for s in scheds:
+            s.step()
+        out.append([g["lr"] for g in opt.param_groups])
+    return out
+
+
+def test_schedulers_chain_from_the_lr_in_use():
+    # A learning rate set by hand between epochs carries on, as in PyTorch (the schedulers
+    # scale the lr in use), instead of being overwritten by the closed form from base_lr.
+    # Expected values written out: StepLR(2, 0.5) from 0.5, the lr set to 0.05 before step 3.
+    got = _chained_lrs(lambda o: [StepLR(o, 2, 0.5)], n=6, set_lr_at=3)
+    assert [g[0] for g in got] == [0.5, 0.25, 0.25, 0.025, 0.025, 0.0125]
+    got = _chained_lrs(lambda o: [ExponentialLR(o, 0.5)], n=4, set_lr_at=2)
+    assert [g[0] for g in got] == [0.25, 0.125, 0.025, 0.0125]
+    # Two schedulers on one optimizer compose: ×0.5 each step and ×0.1 every 2nd step.
+    got = _chained_lrs(lambda o: [ExponentialLR(o, 0.5), StepLR(o, 2, 0.1)], n=2)
+    assert [g[0] for g in got] == pytest.approx([0.25, 0.0125], rel=1e-15)
+    # Without outside changes the chained cosine equals its closed form (to rounding).
+    got = _chained_lrs(lambda o: [CosineAnnealingLR(o, T_max=5, eta_min=0.01)], n=12)
+    closed = [0.01 + 0.49 * (1 + math.cos(math.pi * e / 5)) / 2 for e in range(1, 13)]
+    assert [g[0] for g in got] == pytest.approx(closed, rel=1e-12)
+    # Jumping to an epoch (Keras's hook, PyTorch's step(epoch)) uses the closed form.
+    opt = one_param_opt(1.0)
+    s = StepLR(opt, 2, 0.5)
+    opt.param_groups[0]["lr"] = 7.0
+    assert s.on_epoch_begin(5) == [0.25] and s.on_epoch_begin(5) == [0.25]  # again: as is
+
+
+def test_lambda_lr_pytorch_form():
+    # fn(epoch) with one required argument is PyTorch's factor of the base lr; a later
+    # parameter with a default is not filled with the lr (it was, silently).
+    def warmup(epoch, steps=4):
+        return min(1.0, (epoch + 1) / steps)
+
+    opt = SGD([{"params": [engine.zeros(1, requires_grad=True)], "lr": 0.1},
+               {"params": [engine.zeros(1, requires_grad=True)], "lr": 0.02}], lr=1.0)
+    s = LambdaLR(opt, lr_lambda=warmup)
+    lrs = [s.get_last_lr()]
+    for _ in range(4):
+        s.step()
+        lrs.append(s.get_last_lr())
+    np.testing.assert_allclose(lrs, [[0.025, 0.005], [0.05, 0.01], [0.075, 0.015],
+                                     [0.1, 0.02], [0.1, 0.02]], rtol=1e-15)
+    # One function per group, and a 0-d numpy factor.
+    opt = SGD([{"params": [engine.zeros(1, requires_grad=True)], "lr": 1.0},
+               {"params": [engine.zeros(1, requires_grad=True)], "lr": 2.0}], lr=1.0)
+    s = LambdaLR(opt, [lambda e: 0.5 ** e, lambda e: np.float64(1 / (e + 1))])
+    s.step()
+    s.step()
+    assert s.get_last_lr() == [0.25, 2 / 3] and all(type(v) is float for v in s.get_last_lr())
+
+
+def test_schedulers_chain_like_torch():
+    torch = pytest.importorskip("torch")
+    tsched = torch.optim.lr_scheduler
+    pairs = [
+        (lambda o: [StepLR(o, 3, 0.5)], lambda o: [tsched.StepLR(o, 3, 0.5)]),
+        (lambda o: [ExponentialLR(o, 0.9)], lambda o: [tsched.ExponentialLR(o, 0.9)]),
+        (lambda o: [CosineAnnealingLR(o, 7, 0.001)],
+         lambda o: [tsched.CosineAnnealingLR(o, 7, 0.001)]),
+        (lambda o: [CosineAnnealingLR(o, 4.5)], lambda o: [tsched.CosineAnnealingLR(o, 4.5)]),
+        (lambda o: [LambdaLR(o, lambda e, w=5: min(1, (e + 1) / w))],
+         lambda o: [tsched.LambdaLR(o, lambda e, w=5: min(1, (e + 1) / w))]),
+        (lambda o: [ExponentialLR(o, 0.9), StepLR(o, 3, 0.5)],
+         lambda o: [tsched.ExponentialLR(o, 0.9), tsched.StepLR(o, 3, 0.5)]),
+    ]
+    for ours, theirs in pairs:
+        for set_lr_at in (None, 5):
+            def torch_lrs(n=30, theirs=theirs, set_lr_at=set_lr_at):
+                opt = torch.optim.SGD(
+                    [{"params": [torch.zeros(1, requires_grad=True)], "lr": lr}
+                     for lr in (0.5, 0.1)], lr=1.0)
+                scheds, out = theirs(opt), []
+                for e in range(n):
+                    if e == set_lr_at:
+                        for g in opt.param_groups:
+                            g["lr"] = 0.05
+                    opt.step()
+                    for s in scheds:
+                        s.step()
+                    out.append([g["lr"] for g in opt.param_groups])
+                return out
+            np.testing.assert_allclose(_chained_lrs(ours, 30, set_lr_at, (0.5, 0.1)),
+                                       torch_lrs(), rtol=1e-13)
 
 
 # -- LBFGS -----------------------------------------------------------------------------------
@@ -724,7 +928,7 @@ def test_cosine_annealing_by_hand():
     hand = [0.02 + 0.08 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(9)]
     assert got == pytest.approx(hand, rel=1e-12)
     assert got[4] == pytest.approx(0.02) and got[8] == pytest.approx(0.1)
-    with pytest.raises(ValueError, match="T_max must be an int >= 1"):
+    with pytest.raises(ValueError, match="T_max must be a number > 0"):
         optim.CosineAnnealingLR(_one_param_sgd(0.1), T_max=0)
 
 
