@@ -137,9 +137,37 @@ def _gru_step(cell, xw_t, h, whh_t):
 
 
 # ------------------------------------------------------------------------------------- cells
+def _cell_inputs(name, cell, x, states):
+    """A cell's input and states as (N, ·) batches: x (N, in) with states (N, H) each, or
+    PyTorch's unbatched x (in,) with states (H,) (missing states: zeros). Returns (x, states,
+    unbatched). Shapes are checked here, as PyTorch does: a (1, H) state beside N > 1 rows
+    would otherwise broadcast into a batch it is not."""
+    if x.ndim not in (1, 2):
+        raise ValueError(f"{name}: input must be (N, {cell.input_size}) or unbatched "
+                         f"({cell.input_size},), got shape {x.shape}")
+    cell._check_input(x, name)
+    unbatched = x.ndim == 1
+    if unbatched:
+        x = x.reshape(1, -1)
+    H, N = cell.hidden_size, x.shape[0]
+    out = []
+    for k, s in enumerate(states):
+        if s is None:
+            out.append(engine.zeros(N, H, dtype=x.dtype))
+            continue
+        want = (H,) if unbatched else (N, H)
+        if tuple(s.shape) != want:
+            raise ValueError(f"{name}: state {k} (hidden{k}) must be {want} for input "
+                             f"{(cell.input_size,) if unbatched else tuple(x.shape)}, got "
+                             f"{tuple(s.shape)}")
+        out.append(s.reshape(1, H) if unbatched else s)
+    return x, out, unbatched
+
+
 class RNNCell(Module, _CellParams):
     """One step of an Elman RNN: ``h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)``;
-    x (N, in), h (N, H) → h' (N, H). ``nonlinearity``: 'tanh', 'relu' or 'linear'."""
+    x (N, in), h (N, H) → h' (N, H); or unbatched x (in,), h (H,) → (H,) (PyTorch).
+    ``nonlinearity``: 'tanh', 'relu' or 'linear'."""
 
     def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", single_bias=False):
         Module.__init__(self)
@@ -148,9 +176,9 @@ class RNNCell(Module, _CellParams):
         self._act = _activation(nonlinearity)
 
     def forward(self, x, h=None):
-        self._check_input(x, "RNNCell")
-        h = engine.zeros(x.shape[0], self.hidden_size, dtype=x.dtype) if h is None else h
-        return _rnn_step(self, self._input_part(x), h, self._act, self.weight_hh.T)
+        x, (h,), unbatched = _cell_inputs("RNNCell", self, x, [h])
+        h = _rnn_step(self, self._input_part(x), h, self._act, self.weight_hh.T)
+        return h.reshape(-1) if unbatched else h
 
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}, nonlinearity={self.nonlinearity!r}"
@@ -159,7 +187,7 @@ class RNNCell(Module, _CellParams):
 class LSTMCell(Module, _CellParams):
     """One LSTM step (gates i, f, g, o stacked in that order):
     ``i, f, o = σ(·)``, ``g = tanh(·)``, ``c' = f⊙c + i⊙g``, ``h' = o⊙tanh(c')``;
-    x (N, in), (h, c) each (N, H) → (h', c').
+    x (N, in), (h, c) each (N, H) → (h', c'); or unbatched x (in,), (h, c) each (H,).
 
     ``fused=True`` runs the step as two ops (``engine.lstm_c``, ``engine.lstm_h``); ``False``
     builds every gate as its own op (slices, σ, tanh, products) — to step through them or see
@@ -171,11 +199,13 @@ class LSTMCell(Module, _CellParams):
         self.fused = fused
 
     def forward(self, x, state=None):
-        self._check_input(x, "LSTMCell")
-        if state is None:
-            z = engine.zeros(x.shape[0], self.hidden_size, dtype=x.dtype)
-            state = (z, z)
-        return _lstm_step(self, self._input_part(x), state, self.weight_hh.T)
+        if state is not None and not (isinstance(state, (tuple, list)) and len(state) == 2):
+            raise TypeError(f"LSTMCell: state must be a pair (h, c), got "
+                            f"{type(state).__name__}")
+        x, state, unbatched = _cell_inputs("LSTMCell", self, x,
+                                           [None, None] if state is None else list(state))
+        h, c = _lstm_step(self, self._input_part(x), state, self.weight_hh.T)
+        return (h.reshape(-1), c.reshape(-1)) if unbatched else (h, c)
 
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}"
@@ -193,9 +223,9 @@ class GRUCell(Module, _CellParams):
         return F.linear(x, self._p("weight_ih"), self._p("bias_ih"))
 
     def forward(self, x, h=None):
-        self._check_input(x, "GRUCell")
-        h = engine.zeros(x.shape[0], self.hidden_size, dtype=x.dtype) if h is None else h
-        return _gru_step(self, self._input_part(x), h, self.weight_hh.T)
+        x, (h,), unbatched = _cell_inputs("GRUCell", self, x, [h])
+        h = _gru_step(self, self._input_part(x), h, self.weight_hh.T)
+        return h.reshape(-1) if unbatched else h
 
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}"

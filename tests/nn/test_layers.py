@@ -175,6 +175,47 @@ def test_cells_gradcheck(make):
     assert check_layer(cell, x)
 
 
+@pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell"])
+def test_cells_take_unbatched_input_and_check_state_shapes(name):
+    # PyTorch's unbatched cell: x (in,), state (H,) -> (H,). The zero state was built as
+    # (x.shape[0], H) = (3, 4) and broadcast: a (3, 4) answer to a (4,) question.
+    engine.manual_seed(4)
+    cell = f64(getattr(nn, name)(3, 4))
+    x = x64(3, seed=1)
+    lstm = name == "LSTMCell"
+    for state in (None, "given"):
+        if state:
+            h = x64(4, seed=2)
+            state = (h, h * 0.5) if lstm else h
+        out = cell(x, state)
+        batched = cell(x.reshape(1, 3), None if state is None else
+                       tuple(s.reshape(1, 4) for s in state) if lstm else state.reshape(1, 4))
+        for a, b in zip(out if lstm else [out], batched if lstm else [batched], strict=True):
+            assert a.shape == (4,)
+            np.testing.assert_array_equal(a.data, b.data[0])
+    # A state whose batch differs from the input's is refused (it broadcast silently).
+    bad = engine.zeros(1, 4, dtype=np.float64)
+    with pytest.raises(ValueError, match=rf"{name}: state 0 .* must be \(2, 4\) for input "
+                                         rf"\(2, 3\), got \(1, 4\)"):
+        cell(x64(2, 3), (bad, bad) if lstm else bad)
+    with pytest.raises(ValueError, match=rf"{name}: input must be \(N, 3\)"):
+        cell(x64(2, 2, 3))
+
+
+def test_cells_unbatched_match_torch():
+    torch = pytest.importorskip("torch")
+    for name in ("RNNCell", "LSTMCell", "GRUCell"):
+        t = getattr(torch.nn, name)(3, 4).double()
+        ours = f64(getattr(nn, name)(3, 4))
+        ours.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})
+        x = np.random.default_rng(0).standard_normal(3)
+        got = ours(engine.tensor(x, dtype=np.float64))
+        want = t(torch.tensor(x))
+        for a, b in zip(got if name == "LSTMCell" else [got],
+                        want if name == "LSTMCell" else [want], strict=True):
+            np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize("make", [
     lambda: nn.RNN(2, 3, batch_first=True),
     lambda: nn.RNN(2, 3, nonlinearity="linear", batch_first=True),
