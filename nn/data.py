@@ -61,6 +61,14 @@ def _as_array(a, who: str, name: str) -> np.ndarray:
     return arr
 
 
+def _rows_of(arr, index, exact: bool):
+    """``arr[index]`` for a batch: an engine Tensor in the array's own dtype when it came
+    from an engine Tensor (``exact``: the user chose that dtype, e.g. float64), else the
+    numpy rows (``_tensors`` gives them the default float dtype, as ``engine.tensor``)."""
+    rows = arr[index]
+    return engine.from_numpy(np.asarray(rows)) if exact else rows
+
+
 def _is_dataset(x) -> bool:
     """A dataset is indexable and sized but not array-like (lists and Tensors are arrays)."""
     return (not isinstance(x, (np.ndarray, list, tuple)) and not hasattr(x, "__array__")
@@ -112,7 +120,8 @@ class Dataset:
 
 class TensorDataset(Dataset):
     """Samples are the rows of several arrays: ``ds[i] == (a[i], b[i], ...)`` (always a tuple,
-    of engine Tensors, as PyTorch's TensorDataset gives tensors: floats in the default dtype).
+    of engine Tensors, as PyTorch's TensorDataset gives tensors: an engine Tensor's rows keep
+    its dtype; numpy floats come in the default dtype, as ``engine.tensor`` makes them).
 
     ``ds[index_array]`` gives a tuple of batches, which ``DataLoader`` uses to batch
     without a Python loop.
@@ -128,6 +137,7 @@ class TensorDataset(Dataset):
             raise ValueError("TensorDataset: needs at least one array")
         self.arrays = tuple(_as_array(a, "TensorDataset", f"arrays[{i}]")
                             for i, a in enumerate(arrays))
+        self._exact = tuple(isinstance(a, engine.Tensor) for a in arrays)
         _check_lengths("TensorDataset", [f"arrays[{i}]" for i in range(len(arrays))],
                        self.arrays)
 
@@ -138,11 +148,14 @@ class TensorDataset(Dataset):
 
     def __getitem__(self, index):
         # engine Tensors, as PyTorch's TensorDataset gives tensors (as DataLoader's batches)
-        return _tensors(tuple(np.asarray(a[index]) for a in self.arrays))
+        return _tensors(tuple(_rows_of(a, index, exact) if exact else np.asarray(a[index])
+                              for a, exact in zip(self.arrays, self._exact, strict=True)))
 
     def _rows(self, index):
-        """The arrays' rows at ``index`` as numpy (DataLoader's batching, no Tensors)."""
-        return tuple(a[index] for a in self.arrays)
+        """The arrays' rows at ``index`` (DataLoader's batching): numpy, or a Tensor for an
+        array given as an engine Tensor (its dtype kept)."""
+        return tuple(_rows_of(a, index, exact)
+                     for a, exact in zip(self.arrays, self._exact, strict=True))
 
     def __repr__(self):
         return f"TensorDataset({', '.join(str(a.shape) for a in self.arrays)})"
@@ -567,6 +580,7 @@ class DataLoader:
                                  f"the batch size write batch_size={y}")
             self.x = _as_array(dataset, who, "x")
             self.y = None if y is None else _as_array(y, who, "y")
+            self._exact = (isinstance(dataset, engine.Tensor), isinstance(y, engine.Tensor))
             if self.y is not None:
                 _check_lengths(who, ["x", "y"], [self.x, self.y])
             self.dataset = _ARRAYS
@@ -604,7 +618,7 @@ class DataLoader:
             return self._sample(batch[0])
         idx = np.asarray(batch, dtype=np.int64)
         if self.dataset is _ARRAYS:
-            return self.x[idx] if self.y is None else (self.x[idx], self.y[idx])
+            return self._arrays_at(idx)
         if self.collate_fn is None and isinstance(self.dataset, TensorDataset):
             return list(self.dataset._rows(idx))  # fancy indexing: one copy per array
         if self.collate_fn is None and isinstance(self.dataset, Subset) \
@@ -613,9 +627,13 @@ class DataLoader:
         samples = [self.dataset[int(i)] for i in idx]
         return (self.collate_fn or default_collate)(samples)
 
+    def _arrays_at(self, index):
+        x = _rows_of(self.x, index, self._exact[0])
+        return x if self.y is None else (x, _rows_of(self.y, index, self._exact[1]))
+
     def _sample(self, i):
         if self.dataset is _ARRAYS:
-            return self.x[i] if self.y is None else (self.x[i], self.y[i])
+            return self._arrays_at(i)
         item = self.dataset[i]
         return self.collate_fn(item) if self.collate_fn is not None else item
 

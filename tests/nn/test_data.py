@@ -584,3 +584,23 @@ def test_batches_are_tensors_that_take_pytorchs_idioms():
     assert isinstance(raw[0][0], np.ndarray)  # the user's collate_fn: as it returns
     x0, y0 = TensorDataset(x, y)[0]  # TensorDataset's items are Tensors too, as torch's
     assert isinstance(x0, engine.Tensor) and x0.tolist() == x[0].tolist() and y0.item() == 0
+
+
+def test_float64_tensors_stay_float64():
+    # An engine Tensor made float64 on purpose keeps float64 through TensorDataset, Subset and
+    # DataLoader (as torch's); it was rounded to float32. (numpy float64 data: the default.)
+    x = np.linspace(0, 1, 12).reshape(6, 2) + 1 / 3  # not exact in float32
+    xt = engine.tensor(x, dtype=np.float64)
+    y = engine.tensor(np.arange(6))
+    ds = TensorDataset(xt, y)
+    assert ds[1][0].dtype == np.float64 and ds[1][0].tolist() == x[1].tolist()
+    loaders = [DataLoader(ds, batch_size=4), DataLoader(xt, y, batch_size=4),
+               DataLoader(D.Subset(ds, [0, 1, 2, 3]), batch_size=4),
+               DataLoader(ds, batch_size=4, num_workers=2), DataLoader(xt, batch_size=4)]
+    for loader in loaders:
+        batch = next(iter(loader))
+        xb = batch[0] if isinstance(batch, (list, tuple)) else batch
+        assert xb.dtype == np.float64 and np.array_equal(xb.numpy(), x[:4])
+    assert next(iter(DataLoader(xt, batch_size=None))).dtype == np.float64
+    xb, _ = next(iter(DataLoader(TensorDataset(x, y), batch_size=4)))  # numpy: the default
+    assert xb.dtype == np.float32
