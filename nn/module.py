@@ -271,22 +271,35 @@ class Module(KerasModelMixin):
 
 
 class Sequential(Module):
-    """Layers applied in order; indexable; sub-module names are '0', '1', ...
+    """Layers applied in order; indexable; sub-module names are '0', '1', ..., or the keys of
+    an ordered dict (PyTorch's ``Sequential(OrderedDict([('conv1', ...), ...]))``). A slice
+    keeps the layers' names (``model[2:]`` has '2', '3', ...: the same state-dict keys as
+    in the whole model, as PyTorch's).
 
     >>> from nn import Linear, ReLU
     >>> model = Sequential(Linear(2, 4), ReLU(), Linear(4, 1))
     >>> model(engine.zeros(5, 2)).shape
     (5, 1)
+    >>> list(model[1:].state_dict())
+    ['2.weight', '2.bias']
     """
 
     def __init__(self, *layers):
         super().__init__()
-        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
-            layers = tuple(layers[0])
-        for i, layer in enumerate(layers):
+        if len(layers) == 1 and isinstance(layers[0], dict):
+            named = list(layers[0].items())
+        else:
+            if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+                layers = tuple(layers[0])
+            named = [(str(i), layer) for i, layer in enumerate(layers)]
+        for i, (name, layer) in enumerate(named):
             if not isinstance(layer, Module):
-                raise TypeError(f"Sequential: item {i} is a {type(layer).__name__}, not a Module")
-            self.add_module(str(i), layer)
+                raise TypeError(f"Sequential: item {i} ({name!r}) is a "
+                                f"{type(layer).__name__}, not a Module")
+            if not isinstance(name, str) or not name or "." in name:
+                raise ValueError(f"Sequential: layer name {name!r} must be a non-empty string "
+                                 "without '.'")
+            self.add_module(name, layer)
 
     def forward(self, x):
         for layer in self._modules.values():
@@ -294,10 +307,9 @@ class Sequential(Module):
         return x
 
     def __getitem__(self, i):
-        layers = list(self._modules.values())
         if isinstance(i, slice):
-            return Sequential(*layers[i])
-        return layers[i]
+            return Sequential(dict(list(self._modules.items())[i]))
+        return list(self._modules.values())[i]
 
     def __len__(self):
         return len(self._modules)

@@ -64,6 +64,37 @@ def test_state_dict_keys_and_loading_match_torch():
                                   theirs.heads["b"].weight.detach().numpy())
 
 
+def test_sequential_slices_keep_names_and_ordered_dicts_name_layers():
+    from collections import OrderedDict
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 4), nn.ReLU(),
+                          nn.Linear(4, 1))
+    tail = model[2:]
+    # PyTorch keeps the names: '2.weight' stays '2.weight' (it was renumbered '0.weight')
+    assert list(tail.state_dict()) == ["2.weight", "2.bias", "4.weight", "4.bias"]
+    assert tail[0] is model[2] and len(tail) == 3
+    tail(engine.zeros(1, 3))  # calling the slice does not rename the model's parameters
+    assert [p.name for p in model.parameters()] == [
+        "0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"]
+    named = nn.Sequential(OrderedDict([("fc1", nn.Linear(2, 3)), ("act", nn.ReLU()),
+                                       ("fc2", nn.Linear(3, 1))]))
+    assert list(named.state_dict()) == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
+    assert named(engine.zeros(5, 2)).shape == (5, 1) and named[2] is named.fc2
+    with pytest.raises(ValueError, match="layer name 'a.b'"):
+        nn.Sequential({"a.b": nn.ReLU()})
+
+
+def test_sequential_keys_match_torch():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    from collections import OrderedDict
+    theirs = torch.nn.Sequential(OrderedDict([("fc1", torch.nn.Linear(2, 3)),
+                                              ("act", torch.nn.ReLU()),
+                                              ("fc2", torch.nn.Linear(3, 1))]))
+    ours = nn.Sequential(OrderedDict([("fc1", nn.Linear(2, 3)), ("act", nn.ReLU()),
+                                      ("fc2", nn.Linear(3, 1))]))
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert list(ours[1:].state_dict()) == list(theirs[1:].state_dict())
+
+
 def test_requires_grad_false_freezes_every_parameter():
     net = Net(nn)
     assert net.layers.requires_grad_(False) is net.layers
