@@ -13,9 +13,10 @@ from . import lr_scheduler  # noqa: F401 (torch.optim.lr_scheduler.StepLR)
 from .clip import clip_grad_norm_, clip_grad_value_
 from .lbfgs import LBFGS
 from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
-from .schedulers import (CosineAnnealingLR, ExponentialLR, LambdaLR, LRScheduler,
-                         ReduceLROnPlateau, StepLR)
+from .schedulers import (CosineAnnealingLR, ExponentialLR, LambdaLR, LinearLR, LRScheduler,
+                         MultiStepLR, ReduceLROnPlateau, StepLR)
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "LBFGS", "LRScheduler",
-           "ExponentialLR", "StepLR", "LambdaLR", "CosineAnnealingLR", "ReduceLROnPlateau",
+           "ExponentialLR", "StepLR", "MultiStepLR", "LinearLR", "LambdaLR", "CosineAnnealingLR",
+           "ReduceLROnPlateau",
            "clip_grad_norm_", "clip_grad_value_"]

@@ -3,10 +3,12 @@ from .schedulers import (
     CosineAnnealingLR,
     ExponentialLR,
     LambdaLR,
+    LinearLR,
     LRScheduler,
+    MultiStepLR,
     ReduceLROnPlateau,
     StepLR,
 )
 
-__all__ = ["CosineAnnealingLR", "ExponentialLR", "LambdaLR", "LRScheduler",
-           "ReduceLROnPlateau", "StepLR"]
+__all__ = ["CosineAnnealingLR", "ExponentialLR", "LambdaLR", "LinearLR", "LRScheduler",
+           "MultiStepLR", "ReduceLROnPlateau", "StepLR"]

@@ -23,8 +23,8 @@ import inspect
 import math
 from numbers import Integral, Real
 
-__all__ = ["LRScheduler", "ExponentialLR", "StepLR", "LambdaLR", "CosineAnnealingLR",
-           "ReduceLROnPlateau"]
+__all__ = ["LRScheduler", "ExponentialLR", "StepLR", "MultiStepLR", "LinearLR", "LambdaLR",
+           "CosineAnnealingLR", "ReduceLROnPlateau"]
 
 
 class LRScheduler:
@@ -173,6 +173,73 @@ class StepLR(LRScheduler):
     def _lr_next(self, epoch, base_lr, current_lr):
         return current_lr * self.gamma if epoch > 0 and epoch % self.step_size == 0 \
             else current_lr
+
+
+class MultiStepLR(LRScheduler):
+    """Multiply the lr in use by ``gamma`` at each epoch in ``milestones`` (by gamma² if an
+    epoch is listed twice, as PyTorch's): ``lr = base_lr · gamma^(milestones passed)``.
+
+    >>> import engine
+    >>> from nn.optim import SGD
+    >>> opt = SGD([engine.zeros(1, requires_grad=True)], lr=1.0)
+    >>> s = MultiStepLR(opt, milestones=[2, 4], gamma=0.5)
+    >>> [s.on_epoch_begin(e)[0] for e in range(6)]
+    [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
+    """
+
+    def __init__(self, optimizer, milestones, gamma: float = 0.1, last_epoch: int = -1):
+        milestones = list(milestones)
+        if any(isinstance(m, bool) or not isinstance(m, Integral) or m < 0 for m in milestones):
+            raise ValueError(f"MultiStepLR: milestones must be ints >= 0, got {milestones!r}")
+        if not isinstance(gamma, Real) or not gamma > 0:
+            raise ValueError(f"MultiStepLR: gamma must be > 0, got {gamma!r}")
+        self.milestones, self.gamma = sorted(int(m) for m in milestones), float(gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def _lr_at(self, epoch, base_lr, current_lr):
+        return base_lr * self.gamma ** sum(m <= epoch for m in self.milestones)
+
+    def _lr_next(self, epoch, base_lr, current_lr):
+        return current_lr * self.gamma ** self.milestones.count(epoch)
+
+
+class LinearLR(LRScheduler):
+    """Warm-up (or cool-down) by a linearly changing factor, PyTorch's rule: the lr is
+    ``base_lr · f(epoch)`` with f going from ``start_factor`` at epoch 0 to ``end_factor`` at
+    ``total_iters`` and staying there; each step scales the lr in use by f(e) / f(e − 1).
+
+    >>> import engine
+    >>> from nn.optim import SGD
+    >>> opt = SGD([engine.zeros(1, requires_grad=True)], lr=1.0)
+    >>> s = LinearLR(opt, start_factor=0.25, total_iters=3)
+    >>> [round(s.on_epoch_begin(e)[0], 6) for e in range(5)]
+    [0.25, 0.5, 0.75, 1.0, 1.0]
+    """
+
+    def __init__(self, optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
+                 total_iters: int = 5, last_epoch: int = -1):
+        if not isinstance(start_factor, Real) or not 0 < start_factor <= 1:
+            raise ValueError(f"LinearLR: start_factor must be in (0, 1], got {start_factor!r}")
+        if not isinstance(end_factor, Real) or not 0 <= end_factor <= 1:
+            raise ValueError(f"LinearLR: end_factor must be in [0, 1], got {end_factor!r}")
+        if isinstance(total_iters, bool) or not isinstance(total_iters, Integral) \
+                or total_iters < 1:
+            raise ValueError(f"LinearLR: total_iters must be an int >= 1, got {total_iters!r}")
+        self.start_factor, self.end_factor = float(start_factor), float(end_factor)
+        self.total_iters = int(total_iters)
+        super().__init__(optimizer, last_epoch)
+
+    def _lr_at(self, epoch, base_lr, current_lr):
+        return base_lr * (self.start_factor + (self.end_factor - self.start_factor)
+                          * min(self.total_iters, epoch) / self.total_iters)
+
+    def _lr_next(self, epoch, base_lr, current_lr):  # PyTorch's get_lr, term for term
+        if epoch == 0:
+            return current_lr * self.start_factor
+        if epoch > self.total_iters:
+            return current_lr
+        d = self.end_factor - self.start_factor
+        return current_lr * (1.0 + d / (self.total_iters * self.start_factor + (epoch - 1) * d))
 
 
 class LambdaLR(LRScheduler):

@@ -18,6 +18,8 @@ from nn.optim import (
     CosineAnnealingLR,
     ExponentialLR,
     LambdaLR,
+    LinearLR,
+    MultiStepLR,
     RMSprop,
     StepLR,
     clip_grad_norm_,
@@ -733,6 +735,19 @@ def test_schedulers_chain_from_the_lr_in_use():
     assert s.on_epoch_begin(5) == [0.25] and s.on_epoch_begin(5) == [0.25]  # again: as is
 
 
+def test_multistep_and_linear_lr_by_hand():
+    got = _chained_lrs(lambda o: [MultiStepLR(o, [2, 4, 4], 0.5)], n=5, groups=(1.0,))
+    assert [g[0] for g in got] == [1.0, 0.5, 0.5, 0.125, 0.125]  # epochs 1..5; 4 twice: ÷4
+    got = _chained_lrs(lambda o: [LinearLR(o, 0.5, 1.0, 4)], n=5, groups=(0.8,))
+    assert [g[0] for g in got] == pytest.approx([0.5, 0.6, 0.7, 0.8, 0.8], rel=1e-14)
+    opt = one_param_opt(1.0)  # epoch 0 is applied on construction: the warm-up starts low
+    assert LinearLR(opt, start_factor=0.25).get_last_lr() == [0.25]
+    with pytest.raises(ValueError, match="start_factor must be in"):
+        LinearLR(one_param_opt(), start_factor=0)
+    with pytest.raises(ValueError, match="milestones must be ints"):
+        MultiStepLR(one_param_opt(), [1.5])
+
+
 def test_lambda_lr_pytorch_form():
     # fn(epoch) with one required argument is PyTorch's factor of the base lr; a later
     # parameter with a default is not filled with the lr (it was, silently).
@@ -770,6 +785,12 @@ def test_schedulers_chain_like_torch():
          lambda o: [tsched.LambdaLR(o, lambda e, w=5: min(1, (e + 1) / w))]),
         (lambda o: [ExponentialLR(o, 0.9), StepLR(o, 3, 0.5)],
          lambda o: [tsched.ExponentialLR(o, 0.9), tsched.StepLR(o, 3, 0.5)]),
+        (lambda o: [MultiStepLR(o, [3, 7, 7, 12], 0.5)],
+         lambda o: [tsched.MultiStepLR(o, [3, 7, 7, 12], 0.5)]),
+        (lambda o: [LinearLR(o)], lambda o: [tsched.LinearLR(o)]),
+        (lambda o: [LinearLR(o, 0.5, 0.1, 8)], lambda o: [tsched.LinearLR(o, 0.5, 0.1, 8)]),
+        (lambda o: [LinearLR(o, 0.1, total_iters=4), CosineAnnealingLR(o, 20)],
+         lambda o: [tsched.LinearLR(o, 0.1, total_iters=4), tsched.CosineAnnealingLR(o, 20)]),
     ]
     for ours, theirs in pairs:
         for set_lr_at in (None, 5):
