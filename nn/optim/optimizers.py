@@ -139,6 +139,8 @@ class Optimizer:
                     if p.grad is None or not p.requires_grad:
                         continue
                     g = p.grad.data
+                    if group.get("maximize"):  # PyTorch's maximize=True: ascend (every rule)
+                        g = -g
                     if g.shape != p.shape:
                         raise ValueError(f"{type(self).__name__}: gradient of shape {g.shape} "
                                          f"for a parameter of shape {p.shape}")
@@ -193,7 +195,9 @@ class Optimizer:
                 raise ValueError(f"{name}.load_state_dict: group {i} has "
                                  f"{len(saved['params'])} parameters in the state dict, "
                                  f"{len(own['params'])} here")
-            missing = set(self.defaults) - set(saved)
+            # Options added after a checkpoint was written take their defaults (they did
+            # nothing then): PyTorch's maximize/amsgrad.
+            missing = set(self.defaults) - set(saved) - set(self._ADDED_LATER)
             if missing:
                 raise ValueError(f"{name}.load_state_dict: group {i} lacks {sorted(missing)}: "
                                  "was it saved from a different optimizer?")
@@ -201,6 +205,9 @@ class Optimizer:
             for k in sorted(extra):
                 self._check_torch_flag(i, k, saved[k])
             group = {k: v for k, v in saved.items() if k != "params" and k not in extra}
+            for k in self._ADDED_LATER:
+                if k in self.defaults and k not in group:
+                    group[k] = self.defaults[k]
             self._validate(group)
             group["params"] = own["params"]
             new_groups.append(group)
@@ -247,6 +254,7 @@ class Optimizer:
     # choose PyTorch's implementation only (same numbers).
     _TORCH_FLAGS = {"amsgrad": False, "maximize": False, "capturable": False,
                     "differentiable": False}
+    _ADDED_LATER = ("maximize", "amsgrad")
     _TORCH_SWITCHES = ("foreach", "fused")
 
     def _check_torch_flag(self, i, key, value):
@@ -295,9 +303,10 @@ class SGD(Optimizer):
     array([ 0.8, -1.6], dtype=float32)
     """
 
-    def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0,
-                 dampening=0.0):
+    def __init__(self, params, lr=1e-3, momentum=0.0, nesterov=False, weight_decay=0.0,
+                 dampening=0.0, *, maximize=False):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      maximize=bool(maximize),
                                       weight_decay=weight_decay, nesterov=nesterov))
 
     def _validate(self, group):
@@ -334,6 +343,8 @@ class Adam(Optimizer):
 
     (Keras adds ε to √v_t before the bias correction, so the same ε means slightly
     different things early in training; the equations here are PyTorch's.)
+    ``amsgrad=True`` divides by the largest v̂ so far instead (PyTorch's AMSGrad; state
+    ``max_exp_avg_sq``). ``maximize=True`` (every optimizer here) ascends: g_t ← −g_t first.
     State per parameter: ``step``, ``exp_avg`` (m), ``exp_avg_sq`` (v).
 
     >>> import engine
@@ -346,9 +357,11 @@ class Adam(Optimizer):
 
     _decoupled = False
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-7, weight_decay=0.0):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-7, weight_decay=0.0, *,
+                 amsgrad=False, maximize=False):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
-                                      weight_decay=weight_decay))
+                                      weight_decay=weight_decay, amsgrad=bool(amsgrad),
+                                      maximize=bool(maximize)))
 
     def _validate(self, group):
         super()._validate(group)
@@ -370,8 +383,9 @@ class Adam(Optimizer):
             else:
                 g = g + wd * p.data
         bias1, bias2 = 1 - b1 ** t, 1 - b2 ** t
-        fused = p.data.dtype in KERNEL_DTYPES and (p.data.size >= FUSED_MIN_SIZE
-                                                   or _kernel_ready())
+        amsgrad = group.get("amsgrad", False)
+        fused = p.data.dtype in KERNEL_DTYPES and not amsgrad and (
+            p.data.size >= FUSED_MIN_SIZE or _kernel_ready())
         if fused and g.dtype == p.data.dtype:
             g = np.ascontiguousarray(g)  # a gradient in another layout (a custom op's): copy
         data = p.data
@@ -389,6 +403,9 @@ class Adam(Optimizer):
         m += (1 - b1) * g
         v *= b2
         v += (1 - b2) * g * g
+        if amsgrad:  # the largest v so far (PyTorch's AMSGrad): steps never grow back
+            v = state.setdefault("max_exp_avg_sq", np.zeros_like(v))
+            np.maximum(v, state["exp_avg_sq"], out=v)
         denom = np.sqrt(v) / math.sqrt(bias2) + eps  # √v̂_t + ε, in p's dtype
         p.add_(m / denom, alpha=-lr / bias1)
 
@@ -411,8 +428,10 @@ class AdamW(Adam):
 
     _decoupled = True
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, *,
+                 amsgrad=False, maximize=False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad, maximize=maximize)
 
 
 class RMSprop(Optimizer):
@@ -435,9 +454,10 @@ class RMSprop(Optimizer):
     """
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, momentum=0.0, weight_decay=0.0,
-                 centered=False):
+                 centered=False, *, maximize=False):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, momentum=momentum,
-                                      weight_decay=weight_decay, centered=centered))
+                                      weight_decay=weight_decay, centered=centered,
+                                      maximize=bool(maximize)))
 
     def _validate(self, group):
         super()._validate(group)

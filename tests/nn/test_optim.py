@@ -188,6 +188,35 @@ def test_default_eps_of_adamw_and_rmsprop_is_pytorchs():
         assert w.data[0] == pytest.approx(expected, rel=1e-12)
 
 
+def test_maximize_and_amsgrad_by_hand():
+    # maximize: ascend. SGD on f = w², grad 2w = 2 at w = 1: w ← 1 + 0.1·2.
+    w = engine.tensor([1.0], dtype=np.float64, requires_grad=True)
+    opt = SGD([w], lr=0.1, maximize=True)
+    (w * w).sum().backward()
+    opt.step()
+    assert w.data[0] == 1.2
+    # AMSGrad divides by the largest v so far. Gradients 2 then 0.01 (β = 0.9, 0.999):
+    # v1 = 0.004, v2 = 0.999·0.004 + 0.001·0.0001 = 0.0039961 < v1, so it uses 0.004;
+    # m2 = 0.9·0.2 + 0.1·0.01 = 0.181.
+    w = engine.tensor([0.0], dtype=np.float64, requires_grad=True)
+    opt = Adam([w], lr=0.01, eps=0.0, amsgrad=True)
+    w.grad = engine.tensor([2.0], dtype=np.float64)
+    opt.step()
+    w.grad = engine.tensor([0.01], dtype=np.float64)
+    opt.step()
+    step1 = -0.01 * 1.0  # m̂ = g, v̂ = g²: the first step is lr·sign(g)
+    step2 = -0.01 * (0.181 / 0.19) / math.sqrt(0.004 / (1 - 0.999 ** 2))
+    assert w.data[0] == pytest.approx(step1 + step2, rel=1e-12)
+    assert opt.state[w]["max_exp_avg_sq"][0] == pytest.approx(0.004, rel=1e-12)
+    # A checkpoint written before these options existed still loads (they take defaults).
+    sd = opt.state_dict()
+    for g in sd["param_groups"]:
+        del g["amsgrad"], g["maximize"]
+    fresh = Adam([engine.tensor([0.0], dtype=np.float64, requires_grad=True)], lr=0.5)
+    fresh.load_state_dict(sd)
+    assert fresh.param_groups[0]["amsgrad"] is False and fresh.param_groups[0]["lr"] == 0.01
+
+
 def test_float64_parameters_keep_float64_state():
     w, b, opt = run(Adam, 2, dtype=np.float64, lr=0.1)
     assert w.dtype == np.float64
@@ -230,6 +259,11 @@ TORCH_CASES = [
     ("AdamW", dict(lr=0.05, eps=1e-7, weight_decay=0.5)),
     ("RMSprop", dict(lr=0.01, eps=1e-7)),
     ("RMSprop", dict(lr=0.01)),  # the default eps: PyTorch's 1e-8
+    ("SGD", dict()),  # PyTorch's default lr 1e-3
+    ("SGD", dict(lr=1e-4, momentum=0.9, maximize=True)),  # ascent: small steps
+    ("Adam", dict(lr=0.05, eps=1e-7, amsgrad=True)),
+    ("AdamW", dict(lr=0.05, amsgrad=True, maximize=True, weight_decay=0.1)),
+    ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5, maximize=True)),
     ("RMSprop", dict(lr=0.01, eps=1e-7, momentum=0.9, weight_decay=0.01)),
     ("RMSprop", dict(lr=0.005, eps=1e-7, alpha=0.9, centered=True)),
 ]
@@ -329,7 +363,8 @@ def test_state_dict_layout_and_copies():
     sd = opt.state_dict()
     assert set(sd) == {"state", "param_groups"}
     assert sd["param_groups"] == [{"lr": 0.1, "betas": (0.9, 0.999), "eps": 1e-7,
-                                   "weight_decay": 0.0, "params": [0, 1]}]
+                                   "weight_decay": 0.0, "amsgrad": False, "maximize": False,
+                                   "params": [0, 1]}]
     assert sd["state"][0]["step"] == 2 and isinstance(sd["state"][0]["step"], int)
     assert set(sd["state"][0]) == {"step", "exp_avg", "exp_avg_sq"}
     sd["state"][0]["exp_avg"][...] = 99  # a copy: the optimizer's state is untouched
@@ -364,9 +399,9 @@ def test_load_state_dict_errors():
 
 def test_load_state_dict_refuses_flags_it_would_ignore():
     w, b, opt = run(Adam, 1, lr=0.1)
-    for key, value, match in (("amsgrad", True, "amsgrad=True; stepgrad's Adam runs with "
-                                                "amsgrad=False only"),
-                              ("maximize", True, "maximize=True"),
+    for key, value, match in (("capturable", True, "capturable=True; stepgrad's Adam runs "
+                                                   "with capturable=False only"),
+                              ("differentiable", True, "differentiable=True"),
                               ("decoupled_weight_decay", True, "load it into the other one"),
                               ("learning_rate", 0.1, "unknown hyper-parameter 'learning_rate'")):
         sd = opt.state_dict()
@@ -374,10 +409,10 @@ def test_load_state_dict_refuses_flags_it_would_ignore():
         with pytest.raises(ValueError, match=match):
             Adam(list(make_params())).load_state_dict(sd)
     sd = opt.state_dict()
-    sd["param_groups"][0].update(foreach=None, fused=None, amsgrad=False, maximize=False)
+    sd["param_groups"][0].update(foreach=None, fused=None, capturable=False)
     fresh = Adam(list(make_params()))
     fresh.load_state_dict(sd)  # PyTorch's neutral flags: accepted, and not kept
-    assert "foreach" not in fresh.param_groups[0] and "amsgrad" not in fresh.param_groups[0]
+    assert "foreach" not in fresh.param_groups[0] and "capturable" not in fresh.param_groups[0]
     sd["state"][0]["exp_avg"] = "zeros"
     with pytest.raises(TypeError, match="state 'exp_avg' of parameter 0 is a str"):
         Adam(list(make_params())).load_state_dict(sd)
