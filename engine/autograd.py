@@ -234,8 +234,11 @@ class SliceGrad:
 def unbroadcast(g, node, op_name):
     """Sum gradient ``g`` back to ``node``'s shape: the one place broadcasting is undone.
 
-    ``g`` is an ndarray, a SliceGrad, a Tensor (create_graph) or a float (Value graphs).
+    ``g`` is an ndarray, a SliceGrad, a Tensor (create_graph) or a float (Value graphs). A
+    float for a tensor must fit its shape too: a number never stands for a whole array.
     """
+    if type(g) is float:
+        g = np.asarray(g, getattr(node, "dtype", None))
     if type(g) is np.ndarray:  # the common case first: an array that already fits
         data = node.data
         if type(data) is np.ndarray and g.shape == data.shape and g.dtype == data.dtype:
@@ -323,8 +326,8 @@ def walk(roots, seeds, retain_graph=False, create_graph=False, store=True, repor
                     if report:
                         fitted.append(None)
                     continue
-                if type(pg) is not float:  # floats (Value graphs) have nothing to undo
-                    pg = unbroadcast(pg, parent, fn.name)
+                if type(pg) is not float or type(parent.data) is not float:
+                    pg = unbroadcast(pg, parent, fn.name)  # (Value graphs: nothing to undo)
                 if report:
                     fitted.append(pg)
                 if anomaly and nonfinite(pg.g if type(pg) is SliceGrad else pg):

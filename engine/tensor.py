@@ -491,7 +491,8 @@ class Tensor(Node):
         return self._inplace("div_", E.Div, other)
 
     def clamp_(self, min=None, max=None):
-        return self._inplace("clamp_", E.Clip, lo=min, hi=max)
+        bounds, params = E.Clip.args(min, max, "clamp_")
+        return self._inplace("clamp_", E.Clip, *bounds, **params)
 
     def relu_(self):
         return self._inplace("relu_", E.ReLU)
@@ -512,7 +513,7 @@ class Tensor(Node):
     __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
 
     def __setitem__(self, index, value):
-        index = _index(index)
+        index = _index(index, "setitem")
         value = as_tensor(value, self)
         moved = _torch_order(index, self.shape)
         if moved is not None and value.ndim:
@@ -651,8 +652,12 @@ class Tensor(Node):
     def __le__(self, o): return self._cmp(o, np.less_equal)
     def __gt__(self, o): return self._cmp(o, np.greater)
     def __ge__(self, o): return self._cmp(o, np.greater_equal)
-    def __eq__(self, o): return self._cmp(o, np.equal)
-    def __ne__(self, o): return self._cmp(o, np.not_equal)
+    def __eq__(self, o):
+        """Elementwise ==; ``t == None`` is False (a Python bool), as in PyTorch."""
+        return False if o is None else self._cmp(o, np.equal)
+
+    def __ne__(self, o):
+        return True if o is None else self._cmp(o, np.not_equal)
 
     def _logic(self, o, fn, what):
         if self.dtype.kind not in "iub" or (isinstance(o, Tensor) and o.dtype.kind not in "iub"):
@@ -794,8 +799,11 @@ class Tensor(Node):
         return A.normalize(self, p, dim, eps)
 
     def clip(self, lo=None, hi=None, *, min=None, max=None):
+        """``min(max(self, lo), hi)``; bounds are numbers or tensors (which get gradients where
+        they are the result), as PyTorch's clamp, dtypes promoted as any op's."""
         lo, hi = _pick("clip", lo, min, "min", None), _pick("clip", hi, max, "max", None)
-        return E.Clip.apply(self, lo=lo, hi=hi)
+        bounds, params = E.Clip.args(lo, hi)
+        return E.Clip.apply(self, *bounds, **params)
 
     clamp = clip
 
@@ -825,10 +833,14 @@ class Tensor(Node):
 
     def std(self, axis=None, keepdims=False, correction=1, *, dim=None, keepdim=None,
             unbiased=None, **kw):
-        """Standard deviation, √var (same keywords)."""
+        """Standard deviation, √var (same keywords); its gradient is 0 where it is 0 (a
+        constant input), as PyTorch's."""
         _no_extra("std", kw, _REDUCE_KW + ("correction", "unbiased"))
-        return self.var(axis, keepdims, correction, dim=dim, keepdim=keepdim,
-                        unbiased=unbiased).sqrt()
+        if unbiased is not None:
+            correction = int(bool(unbiased))
+        return R.Std.apply(self, axis=_pick("std", axis, dim, "dim", None),
+                           keepdims=_pick("std", keepdims, keepdim, "keepdim", False),
+                           correction=correction)
 
     def amax(self, axis=None, keepdims=False, *, dim=None, keepdim=None, **kw):
         _no_extra("amax", kw, _REDUCE_KW)
@@ -1162,13 +1174,44 @@ class Tensor(Node):
         return neural.LogSoftmax.apply(self, axis=_pick("log_softmax", axis, dim, "dim", -1))
 
 
-def _index(index):
-    """Tensors inside an index become arrays (integer or boolean)."""
-    if isinstance(index, Tensor):
-        return index.data
+def _index(index, what="getitem"):
+    """An index as numpy reads it: Tensors inside it become arrays (integer or boolean).
+    Where PyTorch differs from numpy it is followed, or refused loudly: a negative slice step
+    is a ValueError (PyTorch has no negative steps: ``x.flip(dims)`` reverses); a uint8 tensor
+    is a boolean mask in ``x[mask]``, with PyTorch's deprecation warning, and an error in
+    setitem (PyTorch refuses it there). (A numpy uint8 array keeps numpy's meaning.)"""
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    return index
+        items = []
+        for i in index:  # (a loop, not a generator: the warning's stacklevel stays right)
+            items.append(_index_item(i, what))
+        return tuple(items)
+    return _index_item(index, what)
+
+
+def _index_item(item, what):
+    if isinstance(item, slice):
+        if item.step is not None and item.step == 0:
+            raise ValueError(f"{what}: slice step cannot be zero (as in PyTorch and numpy)")
+        if item.step is not None and item.step < 0:
+            raise ValueError(f"{what}: step must be greater than zero, got the slice "
+                             f"{item.start}:{item.stop}:{item.step} (PyTorch has no negative "
+                             f"steps): to reverse, use x.flip(dims), e.g. x.flip(0) for "
+                             f"x[::-1]")
+        return item
+    if not isinstance(item, Tensor):
+        return item  # (a numpy uint8 array stays integer indices: nn's lookups pass them)
+    item = item.data
+    if item.dtype == np.uint8:
+        if what == "setitem":
+            raise RuntimeError("setitem: a uint8 index is refused, as in PyTorch (it only "
+                               "supports boolean masks there): use a bool mask (mask.bool()) "
+                               "or int64 indices (idx.long())")
+        import warnings
+        warnings.warn("getitem: a uint8 index is read as a boolean mask, as in PyTorch, which "
+                      "deprecates it: use a bool mask (mask.bool()), or int64 indices "
+                      "(idx.long()) to pick positions", UserWarning, stacklevel=4)
+        return item.astype(bool)
+    return item
 
 
 def _scan_dim(op, dim, axis):

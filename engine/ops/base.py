@@ -271,3 +271,12 @@ def norm_axes(op, axis, shape) -> tuple:
     if len(set(axes)) != len(axes):
         raise ValueError(f"{op}: repeated axis in {axis} (shape {tuple(shape)})")
     return tuple(sorted(a for a in axes if a < len(shape)))
+
+
+def reduce_axes(op, axis, shape) -> tuple:
+    """The axes a reduction runs over, as ``norm_axes``, except that an empty sequence
+    (``dim=()`` / ``dim=[]``) means every axis, as in PyTorch: ``ones(2, 3).sum(dim=())`` is 6.
+    (Elsewhere -- flip, squeeze, any, all -- an empty sequence means no axis.)"""
+    if isinstance(axis, (tuple, list)) and len(axis) == 0:
+        axis = None
+    return norm_axes(op, axis, shape)

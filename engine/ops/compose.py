@@ -19,7 +19,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .base import norm_axes, norm_axis
+from .base import norm_axis, reduce_axes
 
 MinMax = namedtuple("aminmax", ["min", "max"])
 Mode = namedtuple("mode", ["values", "indices"])
@@ -52,7 +52,7 @@ def nanmean(x, dim=None, keepdim=False):
     """The mean of the non-NaN entries over ``dim`` (NaN where a slice has none; that
     slice's entries get gradient 0, where PyTorch's get NaN)."""
     zeroed, keep = _nan_zeroed(x)
-    count = keep.sum(axis=norm_axes("nanmean", dim, x.shape),
+    count = keep.sum(axis=reduce_axes("nanmean", dim, x.shape),
                      keepdims=keepdim).astype(x.dtype)
     with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 = NaN, as PyTorch
         return zeroed.sum(dim=dim, keepdim=keepdim) / count
@@ -80,22 +80,29 @@ def aminmax(x, *, dim=None, keepdim=False):
     return MinMax(x.amin(dim=dim, keepdim=keepdim), x.amax(dim=dim, keepdim=keepdim))
 
 
+def _correction(correction, unbiased):
+    """PyTorch's two spellings of the divisor's correction: ``correction`` (default 1) or
+    the older ``unbiased`` (True: 1, False: 0)."""
+    if unbiased is not None:
+        return int(bool(unbiased))
+    return 1 if correction is None else correction
+
+
 def var_mean(x, dim=None, *, correction=None, keepdim=False, unbiased=None):
     """``(var, mean)`` over ``dim``; ``correction`` 1 (default) divides by n − 1."""
-    c = 1 if correction is None and unbiased is None else (
-        int(bool(unbiased)) if unbiased is not None else correction)
-    return x.var(dim=dim, keepdim=keepdim, correction=c), x.mean(dim=dim, keepdim=keepdim)
+    return (x.var(dim=dim, keepdim=keepdim, correction=_correction(correction, unbiased)),
+            x.mean(dim=dim, keepdim=keepdim))
 
 
 def std_mean(x, dim=None, *, correction=None, keepdim=False, unbiased=None):
     """``(std, mean)`` over ``dim`` (the same keywords as ``var_mean``)."""
-    v, m = var_mean(x, dim, correction=correction, keepdim=keepdim, unbiased=unbiased)
-    return v.sqrt(), m
+    return (x.std(dim=dim, keepdim=keepdim, correction=_correction(correction, unbiased)),
+            x.mean(dim=dim, keepdim=keepdim))
 
 
 def count_nonzero(x, dim=None):
     """How many entries are not 0 over ``dim`` (int64)."""
-    return _int64(np.count_nonzero(x.data, axis=norm_axes("count_nonzero", dim, x.shape)))
+    return _int64(np.count_nonzero(x.data, axis=reduce_axes("count_nonzero", dim, x.shape)))
 
 
 # ------------------------------------------------------------------------------- arithmetic

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from .. import testing
 from ..testing import Bad, T, away_from_zero, clip_safe, half_grid, normal, positive, spec
 from . import xp
 from .base import Op
@@ -146,23 +147,66 @@ class LeakyReLU(Op):
         return f"slope={self.slope}"
 
 
-@spec(call=lambda x: x.clip(-1.0, 1.0), ref=lambda x: np.clip(x, -1, 1), domain=(clip_safe,))
+@spec(call=lambda x: x.clip(-1.0, 1.0), ref=lambda x: np.clip(x, -1, 1), domain=(clip_safe,),
+      errors=(Bad(lambda: T(2).clip(), TypeError, r"clip: at least one of min or max"),))
 class Clip(Op):
-    name, formula = "clip", "d clip(u)/du = 1 inside [lo, hi], 0 outside"
+    """``min(max(u, lo), hi)`` (PyTorch's clamp; lo > hi gives hi). The bounds are inputs,
+    numbers or tensors that broadcast with u; ``bounds`` names which are given ("lo", "hi").
+    Dtypes join as for any op: an int tensor clamped at 2.5 becomes float (PyTorch's)."""
 
-    def forward(self, x, *, lo=None, hi=None):
-        self.lo, self.hi = lo, hi
-        return np.clip(x, lo, hi).astype(x.dtype, copy=False)
+    name = "clip"
+    formula = ("d clip(u, lo, hi)/du = 1 where lo ≤ u ≤ hi, else 0; d/dlo = 1 where u < lo "
+               "(and lo < hi); d/dhi = 1 where u > hi (or hi < lo)")
 
-    def backward(self, g, x, out):
-        if self.lo is not None:
-            g = g * (x >= self.lo)
-        if self.hi is not None:
-            g = g * (x <= self.hi)
-        return g
+    @staticmethod
+    def args(lo, hi, op="clip"):
+        """The inputs after ``u`` and the params for ``lo``/``hi`` (None: no such bound)."""
+        if lo is None and hi is None:
+            raise TypeError(f"{op}: at least one of min or max must not be None (as in PyTorch)")
+        given = [(n, v) for n, v in (("lo", lo), ("hi", hi)) if v is not None]
+        return [v for _, v in given], {"bounds": tuple(n for n, _ in given)}
+
+    def forward(self, x, *values, bounds=("lo", "hi")):
+        self.bounds = bounds
+        b = dict(zip(bounds, values, strict=True))
+        self.shown = [str(b[n].item()) if n in b and b[n].size == 1 else
+                      "tensor" if n in b else "None" for n in ("lo", "hi")]
+        out = x
+        if "lo" in b:
+            out = np.maximum(out, b["lo"])  # NaN in u or in a bound stays NaN, as PyTorch
+        if "hi" in b:
+            out = np.minimum(out, b["hi"])
+        return np.asarray(out)
+
+    def backward(self, g, x, *values, out):
+        b = dict(zip(self.bounds, values, strict=True))
+        lo, hi = b.get("lo"), b.get("hi")
+        # PyTorch's masks (clamp_backward_min_max): ties go to u.
+        inside = (x >= lo) & (x <= hi) if lo is not None and hi is not None else (
+            x >= lo if lo is not None else x <= hi)
+        grads = [xp.where(inside, g, 0.0) if self.needs_grad[0] else None]
+        for i, name in enumerate(self.bounds, 1):
+            if not self.needs_grad[i]:
+                grads.append(None)
+            elif name == "lo":
+                grads.append(xp.where((x < lo) & (lo < hi) if hi is not None else x < lo,
+                                      g, 0.0))
+            else:
+                grads.append(xp.where((x > hi) | (hi < lo) if lo is not None else x > hi,
+                                      g, 0.0))
+        return tuple(grads)
 
     def describe(self):
-        return f"range=[{self.lo}, {self.hi}]"
+        return f"range=[{self.shown[0]}, {self.shown[1]}]"
+
+
+testing.register(testing.OpSpec("clip_tensor_bounds", lambda x, lo, hi: x.clip(lo, hi),
+                                lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi), arity=3,
+                                broadcast=True, ops=("clip",),
+                                values=(half_grid(0.1), half_grid(0.4), half_grid(0.7))))
+testing.register(testing.OpSpec("clip_tensor_min", lambda x, lo: x.clamp(min=lo), np.maximum,
+                                arity=2, broadcast=True, ops=("clip",),
+                                values=(half_grid(0.1), half_grid(0.4))))
 
 
 class Step(Op):

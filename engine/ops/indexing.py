@@ -375,13 +375,14 @@ def repeat_interleave(x, repeats, dim=None):
 
 def chunk(x, chunks, dim=0):
     """Split into ``chunks`` pieces of ceil(n/chunks) along ``dim`` (the last may be smaller,
-    and there may be fewer pieces, as PyTorch)."""
+    and there may be fewer pieces, as PyTorch); an empty dim gives ``chunks`` empty pieces,
+    as PyTorch's."""
     from ..functional import split
     if not isinstance(chunks, (int, np.integer)) or chunks < 1:
         raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
     axis = norm_axis("chunk", dim, x.shape)
     n = x.shape[axis]
-    return split(x, max(-(-n // chunks), 1), axis)
+    return split(x, -(-n // chunks) if n else [0] * chunks, axis)
 
 
 def unbind(x, dim=0):
@@ -505,7 +506,8 @@ def _triangle(x, diagonal, upper, op):
                          f"shape {x.shape}")
     n, m = x.shape[-2:]
     mask = np.tri(n, m, diagonal - 1 if upper else diagonal, dtype=bool)
-    return xp.where(~mask if upper else mask, x, 0.0)
+    # the zeros in x's dtype: an int tensor stays int, a bool one bool (PyTorch's)
+    return xp.where(~mask if upper else mask, x, x.dtype.type(0))
 
 
 def tril(x, diagonal=0):
@@ -540,7 +542,9 @@ def _bool_mask(mask, op):
 
 
 def masked_fill(x, mask, value):
-    """``value`` where ``mask`` is true, ``x`` elsewhere (mask broadcasts to x's shape)."""
+    """``value`` where ``mask`` is true, ``x`` elsewhere (mask broadcasts to x's shape). The
+    result keeps x's dtype, as PyTorch: on an integer or bool tensor the value is cast
+    (2.7 → 2), never the tensor promoted to float."""
     m = _bool_mask(mask, "masked_fill")
     try:
         ok = np.broadcast_shapes(m.shape, x.shape) == x.shape
@@ -552,6 +556,8 @@ def masked_fill(x, mask, value):
     if getattr(value, "ndim", 0) != 0:
         raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape "
                          f"{value.shape} (use engine.where for a tensor of values)")
+    if x.dtype.kind != "f":  # no gradient to lose: cast the value to x's dtype
+        value = np.asarray(getattr(value, "data", value)).astype(x.dtype)
     from .elementwise import Where
     return Where.apply(value, x, cond=np.broadcast_to(m, x.shape))
 

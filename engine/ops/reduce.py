@@ -1,24 +1,33 @@
-"""Reductions: sum, mean, var, amax/amin (max/min), logsumexp.
+"""Reductions: sum, mean, var, std, amax/amin (max/min), logsumexp.
 
-Every reduction takes ``axis`` (an int, a tuple, or None for all) and ``keepdims``. Backward
-puts the reduced axes back as size-1 dims (``expand``) so the gradient broadcasts against
-the input; the picture label names the axes only when not all of them are reduced.
+Every reduction takes ``axis`` (an int, a tuple, or None for all; an empty tuple means all
+too, as PyTorch's ``dim=()``, except for logsumexp and prod, which refuse it, as PyTorch)
+and ``keepdims``. Backward puts the reduced axes back as size-1 dims (``expand``) so the
+gradient broadcasts against the input; the picture label names the axes only when not all
+of them are reduced. Integer and bool sums and products are int64; float16 sums and means
+accumulate in float32 (both as PyTorch).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..testing import Bad, T, distinct, np_axis, reduce_params, spec
+from ..testing import Bad, OpSpec, T, distinct, np_axis, reduce_params, register, spec
 from . import xp
-from .base import Op, norm_axes
+from .base import Op, reduce_axes
 
 
 class Reduce(Op):
     """Shared by the reductions: which axes, keepdims, and the way back."""
 
+    empty_dim_is_all = True  # dim=() reduces over every dim (PyTorch); False: refused
+
     def setup(self, x, axis, keepdims):
         self.shape, self.keepdims = x.shape, bool(keepdims)
-        self.axes = norm_axes(self.name, axis, x.shape)
+        if not self.empty_dim_is_all and isinstance(axis, (tuple, list)) and not len(axis):
+            raise ValueError(f"{self.name}: dim={axis!r} (an empty list of dims) is refused, as "
+                             f"in PyTorch; pass dim=None to reduce over every dim of shape "
+                             f"{x.shape}")
+        self.axes = reduce_axes(self.name, axis, x.shape)
         self.n = int(np.prod([x.shape[a] for a in self.axes]))  # elements per output entry
 
     def expand(self, g):
@@ -36,6 +45,21 @@ class Reduce(Op):
         return f"axis={self.axes}"
 
 
+def result_dtype(dtype, requested=None):
+    """The dtype of a sum, prod, cumsum or cumprod, as PyTorch: ``requested`` if given, int64
+    for bools and every integer type (uint8 included: never numpy's uint64), else the
+    input's own."""
+    if requested is not None:
+        return np.dtype(requested)
+    return np.dtype(np.int64) if dtype.kind in "biu" else dtype
+
+
+def _acc(dtype):
+    """What a sum or mean accumulates in: float16 in float32 (as PyTorch, so 6e4 + 6e4 does
+    not overflow on the way to a mean of 6e4; the result is cast back), else ``dtype``."""
+    return np.dtype(np.float32) if dtype == np.float16 else dtype
+
+
 def _floats_only(op, x):
     if x.dtype.kind not in "fc":
         raise TypeError(f"{op}(): could not infer output dtype. Input dtype must be either a "
@@ -51,7 +75,8 @@ class Sum(Reduce):
 
     def forward(self, x, *, axis=None, keepdims=False, dtype=None):
         self.setup(x, axis, keepdims)
-        return np.asarray(x.sum(axis=self.axes, keepdims=self.keepdims, dtype=dtype))
+        res = result_dtype(x.dtype, dtype)
+        return np.asarray(x.sum(axis=self.axes, keepdims=self.keepdims, dtype=_acc(res)), res)
 
     def backward(self, g, x, out):
         return xp.broadcast_to(self.expand(g), self.shape)
@@ -67,9 +92,10 @@ class Mean(Reduce):
     def forward(self, x, *, axis=None, keepdims=False):
         _floats_only("mean", x)
         self.setup(x, axis, keepdims)
+        acc = _acc(x.dtype)  # float16 is summed and divided in float32, as PyTorch
         with np.errstate(invalid="ignore", divide="ignore"):  # mean of nothing is NaN
-            return np.asarray(x.sum(axis=self.axes, keepdims=self.keepdims)
-                              / x.dtype.type(self.n))
+            return np.asarray(x.sum(axis=self.axes, keepdims=self.keepdims, dtype=acc)
+                              / acc.type(self.n), x.dtype)
 
     def backward(self, g, x, out):
         return xp.broadcast_to(self.expand(g) / self.n, self.shape)
@@ -92,6 +118,28 @@ class Var(Reduce):
     def backward(self, g, x, out):
         centered = x - x.mean(axis=self.axes, keepdims=True)
         return self.expand(g) * (centered * (2 / self.denom if self.denom else np.inf))
+
+
+@spec(call=lambda x, **p: x.std(**p), params=reduce_params,  # correction=1: sides ≥ 2
+      shapes=lambda rng: ((int(rng.integers(2, 5)), int(rng.integers(2, 4))),),
+      ref=lambda x, axis, keepdims: np.std(x, axis=np_axis(axis), keepdims=keepdims, ddof=1))
+class Std(Var):
+    name = "std"
+    formula = "d std(u)/du = (u − mean u)/((n − correction)·std u); 0 where std u = 0"
+
+    def forward(self, x, *, axis=None, keepdims=False, correction=1):
+        return np.sqrt(super().forward(x, axis=axis, keepdims=keepdims, correction=correction))
+
+    def backward(self, g, x, out):
+        # d√v/dv = 1/(2√v), set to 0 where the std is 0 (a constant slice), as PyTorch does:
+        # the gradient there is 0, not 0·∞ = NaN. (1.0 in the denominator keeps it finite.)
+        zero = out == 0
+        return super().backward(xp.where(zero, 0.0, g / (2 * xp.where(zero, 1.0, out))), x, out)
+
+
+register(OpSpec("std_correction0", lambda x, **p: x.std(**p, correction=0),  # size-1 groups:
+                lambda x, axis, keepdims: np.std(x, axis=np_axis(axis), keepdims=keepdims),
+                params=reduce_params, ops=("std",)))  # std 0, gradient 0 (masked)
 
 
 @spec(call=lambda x, **p: x.amax(**p), params=reduce_params, domain=(distinct,),
@@ -128,6 +176,7 @@ def _logsumexp(x, axis=None, keepdims=False):
 @spec(call=lambda x, **p: x.logsumexp(**p), ref=_logsumexp, params=reduce_params)
 class LogSumExp(Reduce):
     name, formula, float_only = "logsumexp", "d logΣeᵘ/du = softmax(u)", True
+    empty_dim_is_all = False
 
     def forward(self, x, *, axis=None, keepdims=False):
         self.setup(x, axis, keepdims)

@@ -11,10 +11,10 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..testing import Bad, OpSpec, T, axis_param, distinct, normal, reduce_params, register, spec
+from ..testing import Bad, OpSpec, T, axis_param, distinct, reduce_params, register, spec
 from . import xp
 from .base import Op, norm_axis
-from .reduce import Reduce, _floats_only
+from .reduce import Reduce, _floats_only, result_dtype
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 """What sort, topk, kthvalue, median(dim), cummax and cummin return, as PyTorch:
@@ -37,12 +37,13 @@ def _with_zeros(rng, shape):
 @spec(call=lambda x, **p: x.prod(**p), params=reduce_params, domain=(_with_zeros,),
       ref=lambda x, axis, keepdims: np.prod(x, axis=_np_axis(axis), keepdims=keepdims))
 class Prod(Reduce):
-    name = "prod"
+    name, empty_dim_is_all = "prod", False
     formula = "d(Π u)/du_i = the product of the other elements"
 
     def forward(self, x, *, axis=None, keepdims=False, dtype=None):
         self.setup(x, axis, keepdims)
-        return np.asarray(np.prod(x, axis=self.axes, keepdims=self.keepdims, dtype=dtype))
+        return np.asarray(np.prod(x, axis=self.axes, keepdims=self.keepdims,
+                                  dtype=result_dtype(x.dtype, dtype)))
 
     def backward(self, g, x, out):
         return self.expand(g) * _product_of_others(x, self.axes)
@@ -160,8 +161,8 @@ class Cumsum(Op):
 
     def forward(self, x, *, axis, dtype=None):
         self.axis = norm_axis("cumsum", axis, x.shape)
-        return np.cumsum(x, axis=self.axis, dtype=dtype) if x.ndim else x.astype(dtype or (
-            np.int64 if x.dtype.kind in "iub" else x.dtype))
+        dtype = result_dtype(x.dtype, dtype)  # ints and bools: int64
+        return np.cumsum(x, axis=self.axis, dtype=dtype) if x.ndim else x.astype(dtype)
 
     def backward(self, g, x, out):
         if x.ndim == 0:
@@ -180,7 +181,8 @@ class Cumprod(Op):
 
     def forward(self, x, *, axis, dtype=None):
         self.axis = norm_axis("cumprod", axis, x.shape)
-        return np.cumprod(x, axis=self.axis, dtype=dtype) if x.ndim else x.copy()
+        dtype = result_dtype(x.dtype, dtype)  # ints and bools: int64
+        return np.cumprod(x, axis=self.axis, dtype=dtype) if x.ndim else x.astype(dtype)
 
     def backward(self, g, x, out):
         if x.ndim == 0:
@@ -505,7 +507,3 @@ register(OpSpec("quantile", lambda x, q, axis, keepdims, interpolation: x.quanti
                 r"range \[0, 1\], got 1.5"),
             Bad(lambda: T(3).quantile(0.5, interpolation="cubic"), ValueError,
                 r"quantile: interpolation must be one of"))))
-register(OpSpec("std", lambda x, **p: x.std(**p), lambda x, axis, keepdims: np.std(
-    x, axis=_np_axis(axis), keepdims=keepdims, ddof=1), values=(normal,),
-    shapes=lambda rng: ((int(rng.integers(2, 5)), int(rng.integers(2, 4))),),
-    params=reduce_params))

@@ -93,7 +93,11 @@ def sign(x):
 
 
 def where(cond, a, b):
-    if isinstance(cond, (bool, np.bool_)):  # one condition for all: pick
+    """``a`` where ``cond``, else ``b``, broadcast together (numpy's where; the engine's
+    ``where`` op for graph nodes). Only a Python bool (a Value graph's float comparison)
+    simply picks: a numpy bool (a 0-d comparison) must still broadcast, so that
+    ``where(b == 0, 0.0, g)`` has g's shape even when ``b`` is one number."""
+    if type(cond) is bool:  # one condition for all, on floats: pick
         return a if cond else b
     cond = cond.data if _node(cond) else cond
     return OPS["where"].apply(a, b, cond=cond) if _node(a, b) else np.where(cond, a, b)

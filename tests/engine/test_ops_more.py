@@ -3,7 +3,9 @@ the registry's property tests (test_ops.py: forward, first and second derivative
 Value path, error messages that name the alternative, PyTorch's indexing order, keyword
 spellings and edge cases (zeros, huge inputs).
 
-Comparisons with PyTorch itself are in test_torch_ops.py (skipped without torch)."""
+Comparisons with PyTorch itself are in test_torch_ops.py (skipped without torch); the tests
+at the end (silent mismatches a sweep against PyTorch found) check values written by hand,
+then compare with PyTorch when it is installed."""
 import numpy as np
 import pytest
 
@@ -135,3 +137,244 @@ def test_named_products_check_ranks():
         engine.ones(3).mm(engine.ones(3, 2))
     with pytest.raises(ValueError, match=r"bmm: batch sizes differ"):
         engine.ones(2, 3, 4).bmm(engine.ones(3, 4, 2))
+
+
+# -- silent mismatches found by a sweep against PyTorch: each test checks a value written by
+# hand (so it means something without torch), then PyTorch itself where it is installed.
+REDUCTIONS = ["sum", "mean", "amax", "amin", "var", "std", "norm", "nansum", "count_nonzero"]
+
+
+@pytest.mark.parametrize("dim", [(), []])
+@pytest.mark.parametrize("name", REDUCTIONS)
+def test_empty_dim_list_reduces_over_every_dim(name, dim):
+    x = [[1.0, 0.0, 2.0], [3.0, 4.0, 8.0]]
+    expected = {"sum": 18.0, "mean": 3.0, "amax": 8.0, "amin": 0.0, "var": 8.0,
+                "std": np.sqrt(8.0), "norm": np.sqrt(94.0), "nansum": 18.0, "count_nonzero": 5}
+    out = getattr(t64(x, False), name)(dim=dim)
+    assert out.shape == () and out.item() == pytest.approx(expected[name])
+    assert engine.ones(2, 3).sum(dim=dim).item() == 6.0
+    assert engine.ones(2, 3).sum(axis=dim, keepdims=True).shape == (1, 1)
+    torch = pytest.importorskip("torch")
+    ref = getattr(torch.tensor(x, dtype=torch.float64), name)(dim=dim)
+    assert out.item() == pytest.approx(ref.item())
+
+
+@pytest.mark.parametrize("name", ["logsumexp", "prod"])
+def test_empty_dim_list_is_refused_where_pytorch_refuses_it(name):
+    with pytest.raises(ValueError, match=rf"{name}: dim=\(\) \(an empty list of dims\) is "
+                                         rf"refused.*dim=None"):
+        getattr(engine.ones(2, 3), name)(dim=())
+    torch = pytest.importorskip("torch")
+    with pytest.raises((RuntimeError, TypeError)):
+        getattr(torch.ones(2, 3), name)(dim=())
+
+
+@pytest.mark.parametrize("index", [np.s_[::-1], np.s_[:, ::-1], np.s_[1:0:-1]])
+def test_negative_slice_steps_are_refused_naming_flip(index):
+    x = engine.ones(2, 3)
+    with pytest.raises(ValueError, match=r"getitem: step must be greater than zero.*x\.flip"):
+        x[index]
+    with pytest.raises(ValueError, match=r"setitem: step must be greater than zero.*x\.flip"):
+        x[index] = 0.0
+    assert x[::2].shape == (1, 3) and x[:, 1::2].shape == (2, 1)
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ValueError, match="step must be greater than zero"):
+        torch.ones(2, 3)[index]
+
+
+def test_zero_slice_step_is_refused():
+    with pytest.raises(ValueError, match="getitem: slice step cannot be zero"):
+        engine.ones(3)[::0]
+
+
+@pytest.mark.parametrize("exponent", [0, 0.0, "tensor"])
+def test_pow_zero_gradient_has_the_input_shape(exponent):
+    x = t64([[1.0, -2.0, 0.0], [3.0, 4.0, 5.0]])
+    e = engine.tensor(0.0, dtype=np.float64) if exponent == "tensor" else exponent
+    (x ** e).sum().backward()
+    assert x.grad.shape == (2, 3) and x.grad.dtype == np.float64
+    np.testing.assert_array_equal(x.grad.data, np.zeros((2, 3)))
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor(x.data, requires_grad=True)
+    (tx ** (torch.tensor(0.0, dtype=torch.float64) if exponent == "tensor" else exponent)
+     ).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, tx.grad.numpy())
+
+
+def test_std_of_a_constant_has_gradient_zero():
+    x = t64([2.0, 2.0, 2.0])
+    x.std().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 0.0])
+    # per row: a constant row gets 0; the row [1, 2, 3] (std 1) gets (u − 2)/(2·1)
+    y = t64([[1.0, 1.0, 1.0], [1.0, 2.0, 3.0]])
+    y.std(dim=1).sum().backward()
+    np.testing.assert_allclose(y.grad.data, [[0, 0, 0], [-0.5, 0, 0.5]])
+    v = t64([[1.0, 1.0], [1.0, 3.0]])
+    v.var(dim=0, correction=0).sum().backward()   # d var/du = 2(u − mean)/n
+    np.testing.assert_allclose(v.grad.data, [[0, -1], [0, 1]])
+    s, _ = engine.std_mean(t64([5.0, 5.0]))
+    s.backward()
+    torch = pytest.importorskip("torch")
+    for data, dim in (([2.0, 2.0, 2.0], None), ([[1.0, 1.0, 1.0], [1.0, 2.0, 3.0]], 1)):
+        a, ta = t64(data), torch.tensor(data, dtype=torch.float64, requires_grad=True)
+        a.std(dim=dim).sum().backward()
+        ta.std(dim=dim).sum().backward()
+        np.testing.assert_allclose(a.grad.data, ta.grad.numpy())
+
+
+def _clamp_grads(lib, x, lo, hi):
+    """out, x.grad, lo.grad, hi.grad of sum(clamp(x, lo, hi)) (None: no such bound)."""
+    make = (lambda v: t64(v)) if lib is engine else (
+        lambda v: lib.tensor(v, dtype=lib.float64, requires_grad=True))
+    x = make(x)
+    lo, hi = (None if v is None else make(v) for v in (lo, hi))
+    out = x.clamp(min=lo, max=hi)
+    out.sum().backward()
+    return [np.asarray(t.detach().numpy() if hasattr(t, "detach") else t, float) if t is not None
+            else None for t in (out, x.grad, None if lo is None else lo.grad,
+                                None if hi is None else hi.grad)]
+
+
+CLAMP_CASES = [([1.0, 2.0, 3.0], [2.0, 2.0, 2.0], None),
+               ([1.0, 2.0, 3.0], None, [2.0, 2.0, 2.0]),
+               ([0.0, 1.0, 2.0, 3.0, 4.0], [1.0, 1.0, 1.0, 3.0, 3.0], [3.0, 3.0, 1.0, 3.0, 2.0])]
+
+
+@pytest.mark.parametrize("x,lo,hi", CLAMP_CASES)
+def test_clamp_tensor_bounds_get_gradients_where_they_are_the_result(x, lo, hi):
+    got = _clamp_grads(engine, x, lo, hi)
+    # by hand: the bound gets the gradient where it is the result (strictly: a tie goes to
+    # x); with min > max the result is max, which gets it all.
+    expected = {0: [[2, 2, 3], [0, 1, 1], [1, 0, 0], None],
+                1: [[1, 2, 2], [1, 1, 0], None, [0, 0, 1]],
+                2: [[1, 1, 1, 3, 2], [0, 1, 0, 1, 0], [1, 0, 0, 0, 0], [0, 0, 1, 0, 1]]}[
+        CLAMP_CASES.index((x, lo, hi))]
+    for g, e in zip(got, expected, strict=True):
+        assert (g is None) == (e is None) and (e is None or np.array_equal(g, e))
+    torch = pytest.importorskip("torch")
+    for g, t in zip(got, _clamp_grads(torch, x, lo, hi), strict=True):
+        assert (g is None) == (t is None) and (t is None or np.array_equal(g, t))
+
+
+def test_clamp_gradient_reaches_a_bound_when_only_the_bound_requires_grad():
+    x = engine.tensor([1.0, 2.0, 3.0])
+    m = engine.tensor([[2.0], [1.0]], requires_grad=True)
+    y = x.clamp(min=m)                      # broadcasts to (2, 3)
+    y.sum().backward()
+    np.testing.assert_array_equal(y.data, [[2, 2, 3], [1, 2, 3]])
+    np.testing.assert_array_equal(m.grad.data, [[1], [0]])
+
+
+def test_integer_clamp_with_float_bounds_promotes_and_clamp_in_place_refuses():
+    for out in (engine.tensor([1, 5, 3]).clamp(2.5), engine.tensor([1, 5, 3]).clip(2.5)):
+        assert out.dtype == np.float32 and out.tolist() == [2.5, 5.0, 3.0]
+    both = engine.tensor([1, 5, 3]).clip(2, 4.5)
+    assert both.dtype == np.float32 and both.tolist() == [2.0, 4.5, 3.0]
+    ints = engine.tensor([1, 5, 3]).clamp(2, 4)
+    assert ints.dtype == np.int64 and ints.tolist() == [2, 4, 3]
+    t = engine.tensor([1, 5, 3])
+    with pytest.raises(RuntimeError, match="clamp_: result type float32 can't be cast to the "
+                                           "desired output type int64"):
+        t.clamp_(2.5)
+    assert t.tolist() == [1, 5, 3]
+    with pytest.raises(TypeError, match="at least one of min or max"):
+        t.clamp()
+    torch = pytest.importorskip("torch")
+    ref = torch.tensor([1, 5, 3]).clamp(2.5)
+    assert ref.dtype == torch.float32 and ref.tolist() == [2.5, 5.0, 3.0]
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        torch.tensor([1, 5, 3]).clamp_(2.5)
+
+
+def test_masked_fill_keeps_an_integer_tensors_dtype():
+    mask = engine.tensor([True, False, True])
+    out = engine.tensor([1, 5, 3]).masked_fill(mask, 2.7)
+    assert out.dtype == np.int64 and out.tolist() == [2, 5, 2]
+    flags = engine.tensor([False, False, True]).masked_fill(mask, 1)
+    assert flags.dtype == bool and flags.tolist() == [True, False, True]
+    torch = pytest.importorskip("torch")
+    ref = torch.tensor([1, 5, 3]).masked_fill(torch.tensor([True, False, True]), 2.7)
+    assert ref.dtype == torch.int64 and ref.tolist() == out.tolist()
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, bool])
+def test_tril_and_triu_keep_the_dtype(dtype):
+    x = engine.tensor(np.ones((2, 3), dtype))
+    assert x.tril().dtype == x.triu(1).dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(x.tril().data, np.array([[1, 0, 0], [1, 1, 0]], dtype))
+    np.testing.assert_array_equal(x.triu(1).data, np.array([[0, 1, 1], [0, 0, 1]], dtype))
+    torch = pytest.importorskip("torch")
+    tx = torch.from_numpy(np.ones((2, 3), dtype))
+    np.testing.assert_array_equal(x.tril().data, tx.tril().numpy())
+    assert str(tx.triu().dtype).split(".")[1] == {np.int64: "int64", np.int32: "int32",
+                                                  bool: "bool"}[dtype]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.uint16, bool])
+def test_sums_and_products_of_small_integers_are_int64(dtype):
+    flags = dtype is bool
+    x = engine.tensor(np.array([True, True, False] if flags else [100, 100, 1], dtype))
+    total, product = (2, 0) if flags else (201, 10000)  # beyond int8's (and uint8's) range
+    outs = (x.sum(), x.sum(dim=0, keepdim=True), x.prod(), x.cumsum(0), x.cumprod(0),
+            x.nansum())
+    assert all(o.dtype == np.int64 for o in outs)
+    assert x.sum().item() == total and x.cumsum(0).tolist()[-1] == total
+    assert x.prod().item() == product and x.sum(dim=0, keepdim=True).tolist() == [total]
+    torch = pytest.importorskip("torch")
+    tx = torch.from_numpy(x.data)
+    for o, t in zip(outs, (tx.sum(), tx.sum(0, keepdim=True), tx.prod(), tx.cumsum(0),
+                           tx.cumprod(0), tx.nansum()), strict=True):
+        assert t.dtype == torch.int64 and o.tolist() == t.tolist()
+
+
+def test_float16_sum_and_mean_accumulate_in_float32():
+    x = engine.tensor([6e4, 6e4], dtype=np.float16)
+    assert x.mean().dtype == np.float16 and x.mean().item() == 60000.0
+    cols = engine.tensor([[6e4, 6e4], [6e4, -6e4], [-6e4, 6e4]], dtype=np.float16)
+    assert cols.sum(0).tolist() == [60000.0, 60000.0]      # 6e4 + 6e4 = inf in float16
+    assert cols.mean(0).tolist() == [20000.0, 20000.0]
+    with np.errstate(over="ignore"):  # the result itself overflows, as in PyTorch
+        assert x.sum().dtype == np.float16 and np.isinf(x.sum().item())
+    torch = pytest.importorskip("torch")
+    tc = torch.tensor(cols.data)
+    assert tc.sum(0).tolist() == cols.sum(0).tolist()
+    assert tc.mean(0).tolist() == cols.mean(0).tolist()
+    assert torch.tensor(x.data).mean().item() == x.mean().item()
+
+
+def test_chunk_of_an_empty_dim_gives_chunks_empty_pieces():
+    assert [c.shape for c in engine.zeros(0).chunk(2)] == [(0,), (0,)]
+    assert [c.shape for c in engine.zeros(3, 0).chunk(3, 1)] == [(3, 0)] * 3
+    assert [c.shape for c in engine.zeros(3).chunk(2)] == [(2,), (1,)]
+    torch = pytest.importorskip("torch")
+    for n, k in ((0, 2), (0, 3), (3, 2), (5, 3)):
+        assert [c.shape for c in engine.zeros(n, 2).chunk(k)] == \
+            [tuple(c.shape) for c in torch.zeros(n, 2).chunk(k)]
+
+
+def test_comparing_with_none_is_a_python_bool():
+    t = engine.ones(3)
+    assert (t == None) is False and (t != None) is True  # noqa: E711 (the point of the test)
+    torch = pytest.importorskip("torch")
+    assert (torch.ones(3) == None) is False  # noqa: E711
+
+
+def test_uint8_index_is_a_boolean_mask_with_a_warning():
+    x = engine.tensor([10.0, 20.0, 30.0], requires_grad=True)
+    with pytest.warns(UserWarning, match="uint8 index is read as a boolean mask"):
+        y = x[engine.tensor([1, 0, 1], dtype=np.uint8)]
+    assert y.tolist() == [10.0, 30.0]
+    y.sum().backward()
+    assert x.grad.tolist() == [1.0, 0.0, 1.0]
+    m = engine.arange(6.0).reshape(2, 3)
+    with pytest.warns(UserWarning):
+        assert m[:, engine.tensor([1, 0, 1], dtype=np.uint8)].tolist() == [[0, 2], [3, 5]]
+    z = engine.zeros(3)
+    with pytest.raises(RuntimeError, match="setitem: a uint8 index is refused.*bool"):
+        z[engine.tensor([1, 0, 1], dtype=np.uint8)] = 5.0
+    torch = pytest.importorskip("torch")
+    with pytest.warns(UserWarning):
+        ref = torch.tensor([10.0, 20.0, 30.0])[torch.tensor([1, 0, 1], dtype=torch.uint8)]
+    assert ref.tolist() == y.tolist()
+    with pytest.raises(RuntimeError):
+        torch.zeros(3)[torch.tensor([1, 0, 1], dtype=torch.uint8)] = 5.0
