@@ -34,6 +34,7 @@ from .ops.base import OPS, Op, scalar_ops
 from .fast.conv import conv1d, conv2d, conv_transpose2d
 from .fast.interpolate import interpolate
 from .fast import unfold as _unfold  # noqa: F401 (registers F.unfold/F.fold's ops)
+from .ops import losses as _losses  # noqa: F401 (registers binary_cross_entropy's op)
 from .fast.gru import gru
 from .fast.lstm import lstm, lstm_c, lstm_h
 from .fast.rnn import rnn

@@ -32,9 +32,8 @@ from engine.fast.unfold import fold, unfold  # noqa: F401 (PyTorch's F.fold, F.u
 from engine.ops.compose import pairwise_distance, pixel_shuffle, pixel_unshuffle  # noqa: F401
 from engine.ops.indexing import one_hot, pad  # noqa: F401 (re-exported: PyTorch's F.pad)
 from engine.ops.linalg import Linear
+from engine.ops.losses import BinaryCrossEntropy
 from engine.ops.neural import CrossEntropy
-
-_EPS = 1e-7  # Keras's epsilon: probabilities are clipped to [eps, 1 − eps] before log
 
 
 # ------------------------------------------------------------------------------ activations
@@ -47,16 +46,18 @@ def leaky_relu(x, negative_slope=0.01): return x.leaky_relu(negative_slope)
 
 
 def softmax(x, dim=None, *, axis=None):
-    """``e^(x_i) / Σ_j e^(x_j)`` along ``dim`` (PyTorch; ``axis=`` numpy's name; default -1)."""
+    """``e^(x_i) / Σ_j e^(x_j)`` along ``dim`` (PyTorch; ``axis=`` numpy's name). Without a
+    dim, PyTorch's deprecated implicit choice (see ``implicit_dim``)."""
     return x.softmax(_dim("softmax", dim, axis, x.ndim))
 
 
 def log_softmax(x, dim=None, *, axis=None):
+    """``x_i − log Σ_j e^(x_j)`` along ``dim`` (stable); no dim: as ``softmax``."""
     return x.log_softmax(_dim("log_softmax", dim, axis, x.ndim))
 
 
 def softmin(x, dim=None, *, axis=None):
-    """``softmax(−x)`` along ``dim``."""
+    """``softmax(−x)`` along ``dim``; no dim: as ``softmax``."""
     return x.softmin(_dim("softmin", dim, axis, x.ndim))
 
 
@@ -64,19 +65,25 @@ def _dim(op, dim, axis, ndim):
     if dim is not None and axis is not None:
         raise TypeError(f"{op}: got both dim= and axis= (same meaning)")
     if dim is None and axis is None:
-        implicit_dim_warning(op, ndim, stacklevel=4)  # the caller of F.softmax
-        return -1
+        return implicit_dim(op, ndim, stacklevel=4)  # the warning points at F.softmax's caller
     return dim if dim is not None else axis
 
 
-def implicit_dim_warning(op, ndim, stacklevel):
-    """Without a dim the softmaxes take the last one (Keras's choice). PyTorch's deprecated
-    implicit choice agrees up to 2-D input and not above (dim 0 for 3-D, 1 for 4-D and
-    more): code written for it would get other numbers without an error, so it is said."""
+def implicit_dim(op, ndim, stacklevel):
+    """The dim a softmax takes when none is given: PyTorch's deprecated implicit choice
+    (``torch.nn.functional._get_softmax_dim``): dim 0 for 0-, 1- and 3-D input, dim 1
+    otherwise. Up to 2-D that is the last dim; from 3-D on it is not (Keras and
+    ``Tensor.softmax`` take the last), so there a warning names the dim used.
+
+    >>> implicit_dim("softmax", 2, stacklevel=2)
+    1
+    """
+    dim = 0 if ndim in (0, 1, 3) else 1
     if ndim >= 3:
-        warnings.warn(f"{op}: no dim given: stepgrad takes the last dim (-1); PyTorch's "
-                      f"implicit choice for {ndim}-D input is dim {0 if ndim == 3 else 1} (and "
-                      f"deprecated). Pass dim= to say which", UserWarning, stacklevel=stacklevel)
+        warnings.warn(f"{op}: no dim given: using dim {dim}, PyTorch's implicit (deprecated) "
+                      f"choice for {ndim}-D input, not the last dim (Keras's choice). Pass dim= "
+                      f"to say which", UserWarning, stacklevel=stacklevel)
+    return dim
 
 
 # PyTorch's activation functions (formulas and kinks: engine/ops/activations.py).
@@ -191,17 +198,43 @@ def _drop(x, p, mask_shape):
     return x * engine.from_numpy((keep / (1 - p)).astype(x.dtype))
 
 
+def dropout1d(x, p=0.5, training=True):
+    """Channel dropout of (N, C, L) or (C, L) input: zero each whole channel (a row of L
+    values) with probability p, scale the rest by 1/(1 − p) (PyTorch's ``dropout1d``)."""
+    if not 0 <= p < 1:
+        raise ValueError(f"dropout1d: p must be in [0, 1), got {p}")
+    if x.ndim not in (2, 3):
+        raise ValueError(f"dropout1d: expected (N, C, L) or (C, L) input, got shape {x.shape}")
+    if not training or p == 0:
+        return x
+    return _drop(x, p, x.shape[:-1] + (1,))
+
+
+_DROPOUT2D_3D = ("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise "
+                 "1D dropout behavior is desired - input is interpreted as shape (N, C, L), "
+                 "where C is the channel dim. This behavior will change in a future release to "
+                 "interpret the input as one without a batch dimension, i.e. shape (C, H, W). "
+                 "To maintain the 1D channel-wise dropout behavior, please switch to using "
+                 "dropout1d instead.")  # PyTorch 2.13's words
+
+
 def dropout2d(x, p=0.5, training=True):
-    """Channel dropout: zero whole channels of (N, C, H, W) (or (C, H, W)) with probability
-    p, scale the rest by 1/(1 − p) (PyTorch's ``dropout2d``)."""
+    """Channel dropout of (N, C, H, W): zero each whole (n, c) plane with probability p,
+    scale the rest by 1/(1 − p) (PyTorch's ``dropout2d``).
+
+    3-D input is read as PyTorch reads it: (N, C, L), dropping whole (n, c) rows, with
+    PyTorch's warning (not as an unbatched (C, H, W)); for that use ``dropout1d``, or add
+    the batch dim: ``dropout2d(x.unsqueeze(0)).squeeze(0)``."""
     if not 0 <= p < 1:
         raise ValueError(f"dropout2d: p must be in [0, 1), got {p}")
     if x.ndim not in (3, 4):
-        raise ValueError(f"dropout2d: expected (N, C, H, W) or (C, H, W) input, got shape "
-                         f"{x.shape}")
+        raise ValueError(f"dropout2d: expected (N, C, H, W) input (or (N, C, L), PyTorch's "
+                         f"reading of 3-D input), got shape {x.shape}")
+    if x.ndim == 3:
+        warnings.warn(_DROPOUT2D_3D, UserWarning, stacklevel=2)
     if not training or p == 0:
         return x
-    return _drop(x, p, x.shape[:-2] + (1, 1))
+    return _drop(x, p, x.shape[:2] + (1,) * (x.ndim - 2))
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -244,20 +277,91 @@ def threshold(x, threshold, value):
     return engine.where(x.data > threshold, x, np.asarray(value, x.dtype))
 
 
-def instance_norm(x, weight=None, bias=None, eps=1e-5):
-    """Normalise each (sample, channel) plane of x (N, C, …) over its own values (PyTorch's
-    ``instance_norm`` without running statistics): ``group_norm`` with one group per
-    channel."""
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """Instance normalisation of x (N, C, …), PyTorch's ``F.instance_norm`` (same signature:
+    the running statistics come before weight and bias).
+
+    ``use_input_stats=True`` (the default): each (sample, channel) plane by its own mean μ
+    and biased variance σ² over the spatial dims, ``y = (x − μ) / √(σ² + eps)``. If the
+    running statistics (C,) are given they are also updated in place, as PyTorch does:
+    ``r_mean ← (1 − momentum)·r_mean + momentum·mean_n μ``, the same for ``r_var`` with the
+    unbiased σ² (× L/(L − 1), L the spatial size).
+    ``use_input_stats=False``: the running statistics instead,
+    ``y = (x − r_mean[c]) / √(r_var[c] + eps)``.
+    Then ``y·weight[c] + bias[c]`` (weight, bias (C,)). Differentiable in x, weight, bias."""
+    x = input
     if x.ndim < 3:
         raise ValueError(f"instance_norm: expected (N, C, L) or (N, C, H, W) input, got shape "
                          f"{x.shape}")
-    return group_norm(x, x.shape[1], weight, bias, eps)
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("instance_norm: running_mean and running_var must either both be None "
+                         "or neither be None")
+    c = x.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and tuple(np.shape(t.data if isinstance(t, Tensor) else t)) != (c,):
+            raise ValueError(f"instance_norm: {name} must have one entry per channel, shape "
+                             f"({c},), got {np.shape(t.data if isinstance(t, Tensor) else t)} "
+                             f"for input of shape {x.shape}")
+    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+        if getattr(t, "requires_grad", False):
+            raise ValueError(f"instance_norm: {name} requires grad: running statistics are "
+                             f"buffers (updated in place), not parameters. The signature is "
+                             f"PyTorch's (input, running_mean, running_var, weight, bias, ...): "
+                             f"pass weight= and bias= by name")
+    per_channel = (1, c) + (1,) * (x.ndim - 2)
+    if not use_input_stats:
+        if running_mean is None:
+            raise ValueError("instance_norm: use_input_stats=False normalises with the running "
+                             "statistics: give running_mean and running_var")
+        rm, rv = _tensors(x, running_mean, running_var)[1:]
+        y = (x - rm.reshape(per_channel).astype(x.dtype)) / (
+            rv.reshape(per_channel).astype(x.dtype) + eps).sqrt()
+    else:
+        spatial = int(np.prod(x.shape[2:]))
+        if spatial <= 1:
+            raise ValueError(f"instance_norm: expected more than 1 spatial element when "
+                             f"training, got input size {x.shape}")
+        y = group_norm(x, c, eps=eps)
+        if running_mean is not None:
+            _update_running(x.data, running_mean, running_var, momentum, spatial)
+    if weight is not None:
+        y = y * weight.reshape(per_channel)
+    return y if bias is None else y + bias.reshape(per_channel)
+
+
+def _update_running(x, running_mean, running_var, momentum, spatial):
+    """instance_norm's in-place update of the running statistics (Tensors or arrays) from
+    the per-(sample, channel) means and unbiased variances of x (N, C, …), averaged over N."""
+    planes = x.reshape(x.shape[0], x.shape[1], -1)
+    mean = planes.mean(axis=(0, 2))
+    var = planes.var(axis=2, ddof=1).mean(axis=0)
+    for buf, batch in ((running_mean, mean), (running_var, var)):
+        old = buf.data if isinstance(buf, Tensor) else buf
+        if not isinstance(old, np.ndarray):
+            raise TypeError(f"instance_norm: the running statistics are updated in place: give "
+                            f"Tensors (or numpy arrays), got {type(buf).__name__}")
+        new = ((1 - momentum) * old + momentum * batch).astype(old.dtype)
+        if isinstance(buf, Tensor):
+            with no_grad():
+                buf.copy_(new)
+        else:
+            old[...] = new
 
 
 # ------------------------------------------------------------------------------------ losses
 def _target(target, like, name, same_shape=True):
+    """The target as a Tensor of ``like``'s float dtype. A float target of another dtype is
+    converted when it is a constant; one that requires grad is refused (the conversion
+    would cut its gradient)."""
     t = target if isinstance(target, Tensor) else engine.from_numpy(np.asarray(target, like.dtype))
     if t.dtype != like.dtype and t.dtype.kind == "f":
+        if t.requires_grad:
+            raise TypeError(f"{name}: the target ({t.dtype}, shape {t.shape}) requires grad but "
+                            f"the input is {like.dtype}: converting it would leave the target "
+                            f"without a gradient. Cast one side (.float() or .double()) so "
+                            f"both have the same dtype")
         t = engine.from_numpy(t.data.astype(like.dtype))
     if same_shape and t.shape != like.shape:
         raise ValueError(f"{name}: prediction shape {like.shape} and target shape {t.shape} "
@@ -291,42 +395,42 @@ def l1_loss(pred, target, reduction="mean"):
     return mae_loss(pred, target, reduction)
 
 
-def _weighted(loss, weight, name):
-    if weight is None:
-        return loss
-    w = weight if isinstance(weight, Tensor) else engine.from_numpy(np.asarray(weight,
-                                                                                  loss.dtype))
+def _like_input(t, like, name, what):
+    """``t`` (a Tensor or array; None passes) as a Tensor that broadcasts to ``like``'s shape
+    without changing it, PyTorch's rule for a loss's weight, pos_weight and broadcast target:
+    a (N,) weight against (N, 1) input would make an (N, N) loss, so it is refused."""
+    if t is None:
+        return None
+    t = t if isinstance(t, Tensor) else engine.from_numpy(np.asarray(t, like.dtype))
     try:
-        np.broadcast_shapes(w.shape, loss.shape)
+        shape = np.broadcast_shapes(t.shape, like.shape)
     except ValueError:
-        raise ValueError(f"{name}: weight of shape {w.shape} does not broadcast to the loss's "
-                         f"shape {loss.shape}") from None
-    return loss * w
+        shape = None
+    if shape != like.shape:
+        to = f" (it would make the loss {shape})" if shape is not None else ""
+        raise ValueError(f"{name}: {what} of shape {t.shape} does not broadcast to the input's "
+                         f"shape {like.shape}{to}: reshape it")
+    return t
+
+
+def _weighted(loss, weight, like, name):
+    """``loss · weight``, the weight broadcast to the input's (``like``'s) shape."""
+    w = _like_input(weight, like, name, "weight")
+    return loss if w is None else loss * w
 
 
 def binary_cross_entropy(prob, target, weight=None, reduction="mean"):
-    """``−w·[y ln p + (1 − y) ln(1 − p)]`` on probabilities p, clipped to [1e-7, 1 − 1e-7] as
-    Keras does (so p = 0 or 1 gives a large finite loss, not inf; PyTorch instead clamps
-    each log at −100 -- the two agree unless p is within 1e-7 of 0 or 1).
+    """``−w·[y·max(ln p, −100) + (1 − y)·max(ln(1 − p), −100)]`` on probabilities p,
+    PyTorch's clamped form (one op, engine/ops/losses.py): p = 0 or 1 gives a loss of at
+    most 100 and the gradient ``(p − y)/max(p(1 − p), 1e-12)``, as PyTorch.
 
-    Probabilities and targets must lie in [0, 1] (NaN is refused too): logits belong to
-    ``binary_cross_entropy_with_logits``."""
+    p and y have the same shape, values in [0, 1] (NaN refused: logits belong to
+    ``binary_cross_entropy_with_logits``); ``weight`` broadcasts to p's shape without
+    changing it. (Keras's clip of p to [1e-7, 1 − 1e-7] is not this function's.)"""
     y = _target(target, prob, "binary_cross_entropy")
-    _in_unit_interval(prob, "binary_cross_entropy", "probabilities (the input)",
-                      " (for logits use binary_cross_entropy_with_logits)")
-    _in_unit_interval(y, "binary_cross_entropy", "targets", "")
-    p = prob.clip(_EPS, 1 - _EPS)
-    loss = -(y * p.log() + (1 - y) * (1 - p).log())
-    return _reduce(_weighted(loss, weight, "binary_cross_entropy"), reduction,
+    loss = BinaryCrossEntropy.apply(prob, y)
+    return _reduce(_weighted(loss, weight, prob, "binary_cross_entropy"), reduction,
                    "binary_cross_entropy")
-
-
-def _in_unit_interval(t, name, what, hint):
-    a = np.asarray(t.data)
-    bad = ~((a >= 0) & (a <= 1))
-    if bad.any():
-        raise ValueError(f"{name}: all {what} must be in [0, 1], got {float(a[bad].flat[0])!r} "
-                         f"({int(bad.sum())} of {a.size} outside){hint}")
 
 
 def binary_cross_entropy_with_logits(logits, target, weight=None, reduction="mean",
@@ -334,18 +438,19 @@ def binary_cross_entropy_with_logits(logits, target, weight=None, reduction="mea
     """BCE on logits x, exact and stable (PyTorch's formula):
     ``(1 − y)·x + (1 + (pos_weight − 1)·y) · softplus(−x)``, times ``weight``.
 
-    ``pos_weight`` (one per class, broadcast along the last dim) scales the positive term:
-    > 1 raises recall, < 1 precision."""
-    y = _target(target, logits, "binary_cross_entropy_with_logits")
+    ``pos_weight`` scales the positive term (> 1 raises recall, < 1 precision): one per
+    class, (C,), broadcast along the last dim. ``weight`` and ``pos_weight`` must broadcast
+    to x's shape without changing it (PyTorch's rule: a (N,) against (N, 1) input is
+    refused)."""
+    name = "binary_cross_entropy_with_logits"
+    y = _target(target, logits, name)
+    pw = _like_input(pos_weight, logits, name, "pos_weight")
     soft = (-logits).softplus(threshold=float("inf"))  # ln(1 + e^(−x)), exact, no overflow
-    if pos_weight is None:
+    if pw is None:
         loss = (1 - y) * logits + soft
     else:
-        pw = pos_weight if isinstance(pos_weight, Tensor) else engine.from_numpy(
-            np.asarray(pos_weight, logits.dtype))
         loss = (1 - y) * logits + (1 + (pw - 1) * y) * soft
-    return _reduce(_weighted(loss, weight, "binary_cross_entropy_with_logits"), reduction,
-                   "binary_cross_entropy_with_logits")
+    return _reduce(_weighted(loss, weight, logits, name), reduction, name)
 
 
 def _labels(target, shape, classes, name, ignore_index=None):
@@ -528,23 +633,34 @@ def cosine_embedding_loss(x1, x2, target, margin=0.0, reduction="mean"):
     return _reduce(loss, reduction, "cosine_embedding_loss")
 
 
-def _pm_one(target, like, name):
-    """Labels y ∈ {−1, +1} as a constant tensor of ``like``'s dtype (refused otherwise)."""
+def _pm_one(target, like, name, broadcast=True):
+    """Labels y ∈ {−1, +1} as a tensor of ``like``'s dtype (refused otherwise); with
+    ``broadcast``, y must broadcast to ``like``'s shape without changing it."""
     y = _target(target, like, name, same_shape=False)
     if not np.isin(y.data, (-1, 1)).all():
         raise ValueError(f"{name}: targets must be 1 or −1")
-    return y
+    return _like_input(y, like, name, "target") if broadcast else y
 
 
 def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
-    """``max(0, −y·(x1 − x2) + margin)``: y = 1 wants x1 ranked above x2, y = −1 below."""
-    y = _pm_one(target, input1, "margin_ranking_loss")
-    loss = (-y * (input1 - input2) + margin).clamp(min=0)
-    return _reduce(loss, reduction, "margin_ranking_loss")
+    """``max(0, −y·(x1 − x2) + margin)``: y = 1 wants x1 ranked above x2, y = −1 below.
+
+    As PyTorch, x1, x2 and y must have the same number of dims (then they broadcast): an
+    (N, 1) input against (N,) targets is refused, not broadcast to an (N, N) loss."""
+    name = "margin_ranking_loss"
+    x1, x2 = _tensors(input1, input2)
+    y = _pm_one(target, x1, name, broadcast=False)
+    if not x1.ndim == x2.ndim == y.ndim:
+        raise ValueError(f"{name}: input1 {x1.shape}, input2 {x2.shape} and target {y.shape} "
+                         f"must have the same number of dims (as PyTorch): reshape them")
+    loss = (-y * (x1 - x2) + margin).clamp(min=0)
+    return _reduce(loss, reduction, name)
 
 
 def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
-    """``x`` where y = 1, ``max(0, margin − x)`` where y = −1 (x a distance)."""
+    """``x`` where y = 1, ``max(0, margin − x)`` where y = −1 (x a distance). The target
+    broadcasts to x's shape without changing it (PyTorch would broadcast an (N,) target
+    against (N, 1) input to an (N, N) loss: refused here)."""
     y = _pm_one(target, input, "hinge_embedding_loss")
     loss = (engine.where(y.data == 1, input, 0.0)
             + engine.where(y.data == -1, (margin - input).clamp(min=0), 0.0))
@@ -552,18 +668,20 @@ def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
 
 
 def soft_margin_loss(input, target, reduction="mean"):
-    """``log(1 + e^(−y·x))`` (softplus, stable) for y ∈ {−1, +1}."""
+    """``log(1 + e^(−y·x))`` (softplus, stable) for y ∈ {−1, +1}; y broadcasts to x's shape
+    without changing it (PyTorch's rule: an (N,) target against (N, 1) input is refused)."""
     y = _pm_one(target, input, "soft_margin_loss")
     return _reduce((-y * input).softplus(threshold=float("inf")), reduction,
                    "soft_margin_loss")
 
 
 def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean"):
-    """``−mean_c [y·log σ(x) + (1 − y)·log σ(−x)]`` per sample (x (N, C), y in {0, 1})."""
-    y = _target(target, input, "multilabel_soft_margin_loss")
-    loss = -(y * input.logsigmoid() + (1 - y) * (-input).logsigmoid())
-    if weight is not None:
-        loss = loss * weight
+    """``−mean_c w_c·[y·log σ(x) + (1 − y)·log σ(−x)]`` per sample (x (N, C), y in {0, 1});
+    ``weight`` (C,) broadcasts to x's shape without changing it."""
+    name = "multilabel_soft_margin_loss"
+    y = _target(target, input, name)
+    loss = _weighted(-(y * input.logsigmoid() + (1 - y) * (-input).logsigmoid()), weight,
+                     input, name)
     return _reduce(loss.mean(dim=-1), reduction, "multilabel_soft_margin_loss")
 
 

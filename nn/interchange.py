@@ -290,7 +290,7 @@ def from_torch(module) -> Module:
     docstring: Linear, Conv2d (any padding_mode),
     MaxPool2d (dilation and return_indices too), AvgPool2d (``count_include_pad=True``),
     BatchNorm1d/2d (with
-    running statistics), Dropout, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax (explicit dim),
+    running statistics), Dropout, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax,
     Identity, Flatten, one-layer unidirectional RNN/LSTM/GRU and their cells, and
     ``Sequential(AdaptiveAvgPool2d(1), Flatten())`` (→ ``GlobalAvgPool2d``). Anything else is
     refused by name.
@@ -421,9 +421,7 @@ def _embedding_from_torch(m, name):
 
 
 def _softmax_from_torch(m, name):
-    if m.dim is None:
-        _refuse(name, "Softmax() without dim (PyTorch guesses it): give dim explicitly")
-    return L.Softmax(dim=m.dim)
+    return L.Softmax(dim=m.dim)  # dim None: PyTorch's implicit choice, which stepgrad's makes
 
 
 def _from_torch_table(tnn):
@@ -459,8 +457,7 @@ def _from_torch_table(tnn):
         tnn.SiLU: lambda m, name: L.SiLU(),
         tnn.Mish: lambda m, name: L.Mish(),
         tnn.Softplus: lambda m, name: L.Softplus(m.beta, m.threshold),
-        tnn.LogSoftmax: lambda m, name: (L.LogSoftmax(dim=m.dim) if m.dim is not None else
-                                         _refuse(name, "LogSoftmax() without dim: give dim")),
+        tnn.LogSoftmax: lambda m, name: L.LogSoftmax(dim=m.dim),
         tnn.PReLU: lambda m, name: L.PReLU(m.num_parameters),
         tnn.Hardtanh: lambda m, name: L.Hardtanh(m.min_val, m.max_val),
         tnn.ReLU6: lambda m, name: L.ReLU6(),
@@ -737,10 +734,11 @@ _ONNX = {
     L.Tanh: lambda g, m, x_name, x, where, out: g.node("Tanh", [x_name], out),
     L.LeakyReLU: lambda g, m, x_name, x, where, out: g.node(
         "LeakyRelu", [x_name], out, alpha=float(m.negative_slope)),
+    # m._axis(x): the dim given, or the implicit one this input gets (F.implicit_dim)
     L.Softmax: lambda g, m, x_name, x, where, out: g.node("Softmax", [x_name], out,
-                                                          axis=int(m.axis)),
+                                                          axis=int(m._axis(x))),
     L.LogSoftmax: lambda g, m, x_name, x, where, out: g.node("LogSoftmax", [x_name], out,
-                                                             axis=int(m.axis)),
+                                                             axis=int(m._axis(x))),
     L.LayerNorm: _onnx_layer_norm,
     L.InstanceNorm1d: _onnx_instance_norm,
     L.InstanceNorm2d: _onnx_instance_norm,

@@ -83,13 +83,17 @@ def _categorical_crossentropy(prob, target):
 
 
 def _binary_crossentropy(prob, target):
-    """Keras's binary cross-entropy on probabilities (nn.F.binary_cross_entropy)."""
+    """Keras's binary cross-entropy on probabilities: p clipped to [eps, 1 − eps] (eps =
+    1e-7), then −mean(y·ln p + (1 − y)·ln(1 − p)). (``F.binary_cross_entropy`` is PyTorch's,
+    which clamps each log at −100 instead: the two differ within 1e-7 of 0 or 1.)"""
     from . import functional as F
     if (prob.data < 0).any() or (prob.data > 1).any():
         raise ValueError("binary_crossentropy: predictions must be probabilities (in [0, 1], "
                          "e.g. the output of a Sigmoid layer); for logits use "
                          "loss='binary_crossentropy_with_logits'")
-    return F.binary_cross_entropy(prob, target)
+    y = F._target(target, prob, "binary_crossentropy")
+    p = prob.clip(_EPS, 1 - _EPS)
+    return -(y * p.log() + (1 - y) * (1 - p).log()).mean()
 
 
 def _cross_entropy(logits, target):

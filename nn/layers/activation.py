@@ -48,17 +48,20 @@ class Tanh(Module):
 
 
 class Softmax(Module):
-    """``e^(x_i) / Σ_j e^(x_j)`` along ``axis`` (PyTorch calls it ``dim``; default -1, with a
-    warning on input of 3 dims or more, where PyTorch's implicit choice differs)."""
+    """``e^(x_i) / Σ_j e^(x_j)`` along ``dim`` (``axis=`` numpy's name). Without one,
+    PyTorch's deprecated implicit choice, per call (``F.implicit_dim``: dim 0 for 0-, 1-
+    and 3-D input, else dim 1; a warning from 3-D on, where it is not the last dim)."""
 
     def __init__(self, axis: int | None = None, dim: int | None = None):
         super().__init__()
-        self._implicit = axis is None and dim is None
-        self.axis = -1 if self._implicit else axis if dim is None else dim
+        if axis is not None and dim is not None and axis != dim:
+            raise TypeError(f"{type(self).__name__}: got axis={axis} and dim={dim} (same "
+                            f"meaning): give one")
+        self.axis = axis if dim is None else dim  # None: PyTorch's implicit choice per call
 
     def _axis(self, x):
-        if self._implicit:
-            F.implicit_dim_warning(type(self).__name__, x.ndim, stacklevel=5)
+        if self.axis is None:
+            return F.implicit_dim(type(self).__name__, x.ndim, stacklevel=5)
         return self.axis
 
     def forward(self, x):

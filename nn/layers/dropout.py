@@ -24,7 +24,8 @@ class Dropout(Module):
 
 class Dropout2d(Dropout):
     """Zero whole channels of (N, C, H, W) with probability ``p`` during training, scale the
-    rest by ``1/(1 − p)`` (``F.dropout2d``); in eval mode the identity."""
+    rest by ``1/(1 − p)`` (``F.dropout2d``); in eval mode the identity. 3-D input is read as
+    PyTorch reads it, (N, C, L) with a warning, not as an unbatched (C, H, W)."""
 
     def __init__(self, p: float = 0.5):
         super().__init__(p)

@@ -69,7 +69,8 @@ class CrossEntropyLoss(_Loss):
 
 
 class BCELoss(_Loss):
-    """Binary cross-entropy of probabilities (Keras's clip at 1e-7; see F.binary_cross_entropy)."""
+    """Binary cross-entropy of probabilities, PyTorch's: each log clamped at −100
+    (``F.binary_cross_entropy``); ``weight`` broadcasts to the input's shape."""
 
     def __init__(self, weight=None, reduction: str = "mean"):
         super().__init__(reduction)
@@ -80,7 +81,8 @@ class BCELoss(_Loss):
 
 
 class BCEWithLogitsLoss(_Loss):
-    """Binary cross-entropy of logits (stable), with ``pos_weight`` per class."""
+    """Binary cross-entropy of logits (stable), with ``pos_weight`` per class (the last dim);
+    ``weight`` and ``pos_weight`` broadcast to the input's shape without changing it."""
 
     def __init__(self, weight=None, reduction: str = "mean", pos_weight=None):
         super().__init__(reduction)

@@ -188,7 +188,8 @@ class _InstanceNorm(Module):
 
     def forward(self, x):
         self._check(x)
-        return F.instance_norm(x, self.weight, self.bias, self.eps)
+        return F.instance_norm(x, weight=self.weight, bias=self.bias, momentum=self.momentum,
+                               eps=self.eps)
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, affine={self.affine}"

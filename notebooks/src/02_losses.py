@@ -52,8 +52,9 @@ def f64(a, **kw):
 # 4 decimals (ŷ = ŷʰ/2 + 0.5), so we take ŷ from ŷʰ. The course's own formulas: quadratic
 # (y − ŷ)², cross-entropy −[y ln(ŷ + 1e-5) + (1 − y) ln(1 − ŷ + 1e-5)] (the 1e-5 as printed),
 # 0-1 on the class (ŷ ≥ 0.5 → 1), hinge max(0, 1 − yʰ·ŷʰ) with yʰ ∈ {−1, 1}. stepgrad's
-# `F.mse_loss`, `F.binary_cross_entropy` (which clips ŷ to [1e-7, 1 − 1e-7] instead of adding
-# 1e-5), `F.zero_one_loss` and `F.hinge_loss` give the same per-instance values.
+# `F.mse_loss`, `F.binary_cross_entropy` (which clamps each log at −100, PyTorch's rule,
+# instead of adding 1e-5), `F.zero_one_loss` and `F.hinge_loss` give the same per-instance
+# values.
 
 # %%
 y = np.array([0, 0, 0, 1, 0, 1, 0, 1, 1, 1], dtype=np.float64)

@@ -70,9 +70,138 @@ def test_bce_with_logits_exact_and_stable():
     np.testing.assert_allclose(loss.data, [800.0, np.log(2), 800.0])
 
 
-def test_bce_clips_like_keras():
-    loss = F.binary_cross_entropy(t64([0.0, 1.0]), [1.0, 0.0], reduction="none")
-    np.testing.assert_allclose(loss.data, -np.log(1e-7), rtol=1e-6)
+# p at and next to the edges, where a clip (Keras's 1e-7) and PyTorch's clamps differ
+_EDGE_P = [0.0, 1.0, 1e-8, 1 - 1e-9, 0.3, 0.0, 1.0]
+_EDGE_Y = [1.0, 0.0, 1.0, 0.0, 0.25, 0.0, 1.0]
+
+
+def test_bce_clamps_each_log_at_minus_100_as_pytorch_by_hand():
+    """−[y·max(ln p, −100) + (1 − y)·max(ln(1 − p), −100)]; dL/dp = (p − y)/max(p(1 − p),
+    1e-12) with PyTorch's 1e-12 a C float (9.99999996e-13); dL/dy = ln(1 − p) − ln p."""
+    p, y = t64(_EDGE_P, True), t64(_EDGE_Y, True)
+    loss = F.binary_cross_entropy(p, y, reduction="none")
+    np.testing.assert_allclose(loss.data, [100.0, 100.0, 8 * np.log(10), 9 * np.log(10),
+                                           -(0.25 * np.log(0.3) + 0.75 * np.log(0.7)), 0, 0],
+                               rtol=1e-7, atol=0)  # ln(1 − (1 − 1e-9)) = ln 1e-9 to 1e-7
+    loss.backward(np.ones(7))
+    eps = 9.99999996e-13
+    np.testing.assert_allclose(p.grad.data, [-1 / eps, 1 / eps, -1e8, 1e9, 0.05 / 0.21, 0, 0],
+                               rtol=1e-7)
+    np.testing.assert_allclose(y.grad.data[2:5], [8 * np.log(10), -9 * np.log(10),
+                                                  np.log(0.7 / 0.3)], rtol=1e-7)
+    assert list(y.grad.data[[0, 1, 5, 6]]) == [np.inf, -np.inf, np.inf, -np.inf]
+    # float32: 1 − 1e-9 rounds to 1, so that element is p = 1 against y = 0
+    p32 = engine.tensor(_EDGE_P, requires_grad=True)
+    F.binary_cross_entropy(p32, _EDGE_Y, reduction="sum").backward()
+    assert p32.grad.dtype == np.float32 and p32.grad.data[3] == np.float32(1 / eps)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_bce_matches_torch_at_the_edges(dtype):
+    torch = _torch()
+    for make in (lambda p, y: F.binary_cross_entropy(p, y, reduction="none"),
+                 lambda p, y: __import__("nn").BCELoss(reduction="none")(p, y)):
+        p = engine.tensor(_EDGE_P, dtype=dtype, requires_grad=True)
+        y = engine.tensor(_EDGE_Y, dtype=dtype, requires_grad=True)
+        tp = torch.tensor(_EDGE_P, dtype=getattr(torch, dtype), requires_grad=True)
+        ty = torch.tensor(_EDGE_Y, dtype=getattr(torch, dtype), requires_grad=True)
+        out, tout = make(p, y), torch.nn.functional.binary_cross_entropy(tp, ty,
+                                                                          reduction="none")
+        g = np.linspace(0.5, 2, 7).astype(dtype)
+        out.backward(g)
+        tout.backward(torch.tensor(g))
+        np.testing.assert_array_equal(out.data, tout.detach().numpy())
+        np.testing.assert_array_equal(p.grad.data, tp.grad.numpy())
+        np.testing.assert_allclose(y.grad.data, ty.grad.numpy(), rtol=1e-6 if dtype ==
+                                   "float32" else 1e-14)  # ±inf equal; finite to an ulp or so
+
+
+def test_bce_weight_and_pos_weight_broadcast_to_the_input_shape_only():
+    """PyTorch broadcasts weight (and pos_weight) to the input's shape and refuses one that
+    would change it: a (3,) weight with (3, 1) input would give a (3, 3) loss."""
+    p, t = t64(np.full((3, 1), 0.5)), np.ones((3, 1))
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: weight of shape \(3,\) does not "
+                                         r"broadcast to the input's shape \(3, 1\) \(it would "
+                                         r"make the loss \(3, 3\)\)"):
+        F.binary_cross_entropy(p, t, weight=np.ones(3))
+    import nn
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: weight of shape \(3,\)"):
+        nn.BCELoss(weight=engine.ones(3))(p, t)
+    logits = t64(np.zeros((3, 1)))
+    for kw in ({"weight": np.ones(3)}, {"pos_weight": np.ones(3)},
+               {"pos_weight": np.ones((2, 3, 1))}):
+        what = next(iter(kw))
+        with pytest.raises(ValueError, match=rf"binary_cross_entropy_with_logits: {what} of "
+                                             r"shape .* does not broadcast to the input's shape "
+                                             r"\(3, 1\)"):
+            F.binary_cross_entropy_with_logits(logits, t, **kw)
+    # accepted: a column weight for (3, 2) input, one pos_weight per class (last dim)
+    w = np.array([[1.0], [2.0], [3.0]])
+    loss = F.binary_cross_entropy(t64(np.full((3, 2), 0.5)), np.ones((3, 2)), weight=w,
+                                  reduction="none")
+    np.testing.assert_allclose(loss.data, np.log(2) * np.array([[1, 1], [2, 2], [3, 3]]))
+    loss = F.binary_cross_entropy_with_logits(t64(np.zeros((2, 3))), np.ones((2, 3)),
+                                              pos_weight=[1.0, 2.0, 3.0], reduction="none")
+    np.testing.assert_allclose(loss.data, np.log(2) * np.array([[1, 2, 3], [1, 2, 3]]))
+
+
+@pytest.mark.parametrize("fn,kw", [
+    ("binary_cross_entropy", {"weight": (3,)}),
+    ("binary_cross_entropy_with_logits", {"weight": (3,)}),
+    ("binary_cross_entropy_with_logits", {"pos_weight": (3,)}),
+    ("binary_cross_entropy_with_logits", {"pos_weight": (2, 3, 1)}),
+    ("binary_cross_entropy", {"weight": (3, 1)}),
+    ("binary_cross_entropy_with_logits", {"weight": (1,), "pos_weight": (3, 1)}),
+])
+def test_bce_weights_refused_or_accepted_as_torch(fn, kw):
+    torch = _torch()
+    x = np.full((3, 1), 0.4)
+    t = np.array([[1.0], [0.0], [0.5]])
+    arrays = {k: np.arange(1.0, 1 + np.prod(s)).reshape(s) for k, s in kw.items()}
+    try:
+        want = getattr(torch.nn.functional, fn)(
+            torch.tensor(x), torch.tensor(t), reduction="none",
+            **{k: torch.tensor(a) for k, a in arrays.items()}).numpy()
+    except RuntimeError:
+        with pytest.raises(ValueError, match=r"does not broadcast to the input's shape"):
+            getattr(F, fn)(t64(x), t, reduction="none", **arrays)
+        return
+    got = getattr(F, fn)(t64(x), t, reduction="none", **arrays)
+    np.testing.assert_allclose(got.data, want, rtol=1e-12)
+
+
+def test_a_target_of_another_float_dtype_that_requires_grad_is_refused():
+    """Converting it would cut its gradient (target.grad would stay None, PyTorch gives it
+    one): refused, saying what to do. A constant target is still converted."""
+    pred = engine.tensor([0.5, 1.5], requires_grad=True)  # float32
+    target = t64([1.0, 1.0], requires_grad=True)
+    for loss in (F.mse_loss, F.l1_loss, F.smooth_l1_loss, F.binary_cross_entropy_with_logits):
+        with pytest.raises(TypeError, match=rf"{loss.__name__.replace('l1_loss', '(l1|mae)_loss')}"
+                                            r": the target \(float64, shape \(2,\)\) requires "
+                                            r"grad but the input is float32.*Cast one side"):
+            loss(pred, target)
+    # a constant float64 target: converted, as before
+    out = F.mse_loss(pred, t64([1.0, 1.0]))
+    assert out.dtype == np.float32 and out.item() == pytest.approx(0.25)
+    # cast as the message says: both get gradients, mse's (2/N)(ŷ − y) by hand
+    loss = F.mse_loss(pred, target.float())
+    loss.backward()
+    np.testing.assert_allclose(pred.grad.data, [-0.5, 0.5])
+    np.testing.assert_allclose(target.grad.data, [0.5, -0.5])
+
+
+def test_casting_the_target_gives_torchs_gradients():
+    torch = _torch()
+    x, y = np.array([0.5, 1.5, -2.0]), np.array([1.0, 0.25, -1.0])
+    pred, target = engine.tensor(x, requires_grad=True), t64(y, requires_grad=True)
+    tp = torch.tensor(x, dtype=torch.float32, requires_grad=True)
+    tt = torch.tensor(y, requires_grad=True)
+    torch.nn.functional.mse_loss(tp, tt).backward()  # torch: mixed dtypes, both get grads
+    with pytest.raises(TypeError, match="mse_loss: the target"):
+        F.mse_loss(pred, target)
+    F.mse_loss(pred.double(), target).backward()
+    np.testing.assert_allclose(pred.grad.data, tp.grad.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(target.grad.data, tt.grad.numpy(), rtol=1e-6)
 
 
 @pytest.mark.parametrize("name", ["mse", "mae", "bce", "bce_logits", "ce_labels", "ce_probs",
@@ -415,3 +544,198 @@ def test_linear_bias_gradient_sums_the_rows(rows, dtype):
                                atol=tol * rows)
     np.testing.assert_allclose(x.grad.data, g @ w.data, rtol=tol, atol=tol)
     assert b.grad.dtype == dtype
+
+
+# ------------------------------------------------- instance_norm: PyTorch's signature
+def test_instance_norm_running_stats_by_hand():
+    """x (1, 1, 3) = [1, 2, 3]: μ = 2, biased σ² = 2/3, unbiased 1. PyTorch's order: input,
+    running_mean, running_var, weight, bias, use_input_stats, momentum, eps."""
+    x = t64([[[1.0, 2.0, 3.0]]])
+    rm, rv = t64([1.0]), t64([4.0])
+    y = F.instance_norm(x, rm, rv, t64([2.0]), t64([0.5]), momentum=0.5, eps=0.0)
+    np.testing.assert_allclose(y.data, 2 * np.array([[[-1, 0, 1]]]) / np.sqrt(2 / 3) + 0.5)
+    np.testing.assert_allclose([rm.item(), rv.item()], [0.5 * 1 + 0.5 * 2, 0.5 * 4 + 0.5 * 1])
+    y = F.instance_norm(x, t64([1.0]), t64([3.0]), use_input_stats=False, eps=1.0)
+    np.testing.assert_allclose(y.data, [[[0.0, 0.5, 1.0]]])  # (x − 1)/√(3 + 1)
+    arr_m, arr_v = np.zeros(1), np.ones(1)  # numpy buffers are updated in place too
+    F.instance_norm(x, arr_m, arr_v, momentum=1.0)
+    np.testing.assert_allclose([arr_m[0], arr_v[0]], [2.0, 1.0])
+
+
+def test_instance_norm_refuses_what_pytorch_refuses():
+    x = t64(np.arange(6.0).reshape(1, 2, 3))
+    w = engine.ones(2, dtype=np.float64, requires_grad=True)
+    with pytest.raises(ValueError, match=r"instance_norm: running_mean requires grad: running "
+                                         r"statistics are buffers.*pass weight= and bias= by "
+                                         r"name"):
+        F.instance_norm(x, w, engine.zeros(2, dtype=np.float64, requires_grad=True))
+    with pytest.raises(ValueError, match="running_mean and running_var must either both be "
+                                         "None or neither"):
+        F.instance_norm(x, t64([0.0, 0.0]))
+    with pytest.raises(ValueError, match="use_input_stats=False normalises with the running"):
+        F.instance_norm(x, use_input_stats=False)
+    with pytest.raises(ValueError, match=r"expected more than 1 spatial element when training, "
+                                         r"got input size \(2, 2, 1\)"):
+        F.instance_norm(t64(np.ones((2, 2, 1))))
+    with pytest.raises(ValueError, match=r"instance_norm: running_var must have one entry per "
+                                         r"channel, shape \(2,\), got \(3,\)"):
+        F.instance_norm(x, np.zeros(2), np.ones(3))
+
+
+@pytest.mark.parametrize("use_input_stats", [True, False])
+def test_instance_norm_matches_torch(use_input_stats):
+    torch = _torch()
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((2, 3, 4, 5)), rng.standard_normal(3), rng.standard_normal(3)
+    rm, rv = rng.standard_normal(3), rng.uniform(0.5, 2.0, 3)
+    ours = [t64(a, True) for a in (x, w, b)]
+    theirs = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    orm, orv, trm, trv = t64(rm), t64(rv), torch.tensor(rm), torch.tensor(rv)
+    out = F.instance_norm(ours[0], orm, orv, ours[1], ours[2], use_input_stats, 0.3, 1e-3)
+    tout = torch.nn.functional.instance_norm(theirs[0], trm, trv, theirs[1], theirs[2],
+                                             use_input_stats, 0.3, 1e-3)
+    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(orm.data, trm.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(orv.data, trv.numpy(), rtol=1e-12)
+    g = rng.standard_normal(x.shape)
+    out.backward(g)
+    tout.backward(torch.tensor(g))
+    for a, t in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(a.grad.data, t.grad.numpy(), rtol=1e-9, atol=1e-12)
+    with pytest.raises(RuntimeError, match="not differentiable with respect to argument "
+                                           "'running_mean'"):  # torch refuses it too
+        torch.nn.functional.instance_norm(theirs[0], theirs[1], theirs[2])
+
+
+# ---------------------------------------------- ranking / margin losses: shapes as torch
+def test_margin_losses_refuse_targets_that_would_broadcast_to_n_by_n():
+    x = t64(np.zeros((3, 1)))
+    y = np.array([1.0, -1.0, 1.0])
+    with pytest.raises(ValueError, match=r"margin_ranking_loss: input1 \(3, 1\), input2 \(3, 1\) "
+                                         r"and target \(3,\) must have the same number of dims"):
+        F.margin_ranking_loss(x, x, y)
+    with pytest.raises(ValueError, match=r"soft_margin_loss: target of shape \(3,\) does not "
+                                         r"broadcast to the input's shape \(3, 1\) \(it would "
+                                         r"make the loss \(3, 3\)\)"):
+        F.soft_margin_loss(x, y)
+    with pytest.raises(ValueError, match=r"hinge_embedding_loss: target of shape \(3,\)"):
+        F.hinge_embedding_loss(x, y)
+    with pytest.raises(ValueError, match=r"multilabel_soft_margin_loss: weight of shape \(3,\) "
+                                         r"does not broadcast to the input's shape \(3, 1\)"):
+        F.multilabel_soft_margin_loss(x, np.ones((3, 1)), weight=np.ones(3))
+    # what broadcasts without changing the input's shape still does: by hand
+    assert F.soft_margin_loss(t64([0.0, 0.0]), [1.0]).item() == pytest.approx(np.log(2))
+    assert F.margin_ranking_loss(t64([1.0, 3.0]), t64([2.0]), [1.0], margin=0.5).item() == \
+        pytest.approx((1.5 + 0.0) / 2)  # max(0, −(1 − 2) + .5), max(0, −(3 − 2) + .5)
+
+
+@pytest.mark.parametrize("name,shapes", [
+    ("margin_ranking_loss", [(3, 1), (3, 1), (3,)]),
+    ("margin_ranking_loss", [(3,), (3, 1), (3,)]),
+    ("margin_ranking_loss", [(3,), (1,), (3,)]),
+    ("margin_ranking_loss", [(3,), (3,), (1,)]),
+    ("soft_margin_loss", [(3, 1), (3,)]),
+    ("soft_margin_loss", [(3,), (1,)]),
+    ("soft_margin_loss", [(2, 3), (2, 3)]),
+])
+def test_margin_losses_refuse_or_accept_shapes_as_torch(name, shapes):
+    torch = _torch()
+    rng = np.random.default_rng(2)
+    arrays = [rng.standard_normal(s) for s in shapes[:-1]]
+    y = np.where(rng.random(shapes[-1]) < 0.5, -1.0, 1.0)
+    try:
+        want = getattr(torch.nn.functional, name)(*map(torch.tensor, arrays + [y]),
+                                                   reduction="none").numpy()
+    except RuntimeError:
+        with pytest.raises(ValueError, match=name):
+            getattr(F, name)(*[t64(a) for a in arrays], y, reduction="none")
+        return
+    got = getattr(F, name)(*[t64(a) for a in arrays], y, reduction="none")
+    np.testing.assert_allclose(got.data, want, rtol=1e-12)
+
+
+# ------------------------------------------------------ softmax without dim: torch's dim
+@pytest.mark.parametrize("ndim,dim", [(0, 0), (1, 0), (2, 1), (3, 0), (4, 1), (5, 1)])
+def test_softmax_without_dim_takes_torchs_implicit_dim(ndim, dim):
+    """PyTorch's legacy rule: dim 0 for 0-, 1- and 3-D input, dim 1 otherwise; from 3-D on
+    (where that is not the last dim) a warning says which dim and to pass dim=."""
+    import warnings
+
+    import nn
+    x = t64(np.random.default_rng(ndim).standard_normal((2, 3, 2, 2, 2)[:ndim]))
+    e = np.exp(x.data)
+    want = e / e.sum(axis=dim, keepdims=True) if ndim else np.ones(())
+    calls = {"F.softmax": (lambda: F.softmax(x), want),
+             "F.log_softmax": (lambda: F.log_softmax(x), np.log(want)),
+             "Softmax": (lambda: nn.Softmax()(x), want),
+             "LogSoftmax": (lambda: nn.LogSoftmax()(x), np.log(want))}
+    for name, (call, expected) in calls.items():
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            out = call()
+        np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-15)
+        if ndim >= 3:
+            op = name.split(".")[-1]
+            assert len(rec) == 1 and rec[0].filename == __file__
+            assert f"{op}: no dim given: using dim {dim}" in str(rec[0].message)
+            assert "Pass dim=" in str(rec[0].message)
+        else:
+            assert not rec
+
+
+@pytest.mark.parametrize("ndim", range(6))
+def test_softmax_family_without_dim_matches_torch(ndim):
+    import warnings
+
+    import nn
+    torch = _torch()
+    x = np.random.default_rng(ndim).standard_normal((2, 3, 2, 2, 2)[:ndim])
+    pairs = [(F.softmax, torch.nn.functional.softmax), (F.log_softmax,
+                                                        torch.nn.functional.log_softmax),
+             (F.softmin, torch.nn.functional.softmin), (nn.Softmax(), torch.nn.Softmax()),
+             (nn.LogSoftmax(), torch.nn.LogSoftmax()), (nn.Softmin(), torch.nn.Softmin())]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for ours, theirs in pairs:
+            np.testing.assert_allclose(ours(t64(x)).data, theirs(torch.tensor(x)).numpy(),
+                                       rtol=1e-12, atol=1e-15)
+
+
+# -------------------------------------------------- dropout2d on 3-D input: (N, C, L)
+def test_dropout2d_reads_3d_input_as_n_c_l_and_warns():
+    import nn
+    engine.manual_seed(0)
+    x = engine.ones(6, 8, 5)
+    for call in (lambda: F.dropout2d(x, 0.5), lambda: nn.Dropout2d(0.5)(x)):
+        with pytest.warns(UserWarning, match=r"dropout2d: Received a 3D input .* interpreted as "
+                                             r"shape \(N, C, L\)"):
+            out = call().data
+        assert set(np.unique(out)) <= {0.0, 2.0}
+        assert (out.min(-1) == out.max(-1)).all()  # whole (n, c) rows: masks of shape (N, C, 1)
+        assert not (out.min(0) == out.max(0)).all()  # not one (C, H, W)-style mask for all n
+    with pytest.warns(UserWarning, match="dropout2d: Received a 3D input"):  # eval too, as torch
+        assert nn.Dropout2d(0.5).eval()(x) is x
+    out = F.dropout1d(x, 0.5).data  # what the warning advises: the same channel rows, quietly
+    assert (out.min(-1) == out.max(-1)).all()
+    with pytest.raises(ValueError, match=r"dropout1d: expected \(N, C, L\) or \(C, L\) input"):
+        F.dropout1d(engine.ones(2, 3, 4, 5))
+
+
+def test_dropout2d_warning_is_torchs():
+    import warnings
+    torch = _torch()
+    with warnings.catch_warnings(record=True) as theirs:
+        warnings.simplefilter("always")
+        torch.nn.Dropout2d(0.5)(torch.ones(2, 3, 4))
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        F.dropout2d(engine.ones(2, 3, 4), 0.5)
+    assert [str(w.message) for w in ours] == [str(w.message) for w in theirs]
+    engine.manual_seed(1)
+    torch.manual_seed(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = torch.nn.functional.dropout2d(torch.ones(64, 4, 3), 0.5).numpy()
+        o = F.dropout2d(engine.ones(64, 4, 3), 0.5).data
+    for out in (t, o):  # the same structure: each (n, c) row all kept or all dropped
+        assert (out.min(-1) == out.max(-1)).all() and 0.3 < (out[..., 0] == 0).mean() < 0.7

@@ -287,10 +287,14 @@ def test_untranslatable_modules_are_refused_by_name():
         nn.to_torch(MyLinear(2, 2))
     with pytest.raises(TypeError, match="one-layer, unidirectional"):
         nn.from_torch(torch.nn.LSTM(2, 3, bidirectional=True, batch_first=True))
-    with pytest.raises(TypeError, match="without dim"):
-        nn.from_torch(torch.nn.Softmax())
-    with pytest.raises(TypeError, match="LogSoftmax\\(\\) without dim"):
-        nn.from_torch(torch.nn.LogSoftmax())
+    # Softmax() without dim: stepgrad makes PyTorch's implicit choice, so it converts
+    x3 = torch.randn(2, 3, 4, dtype=torch.float64)
+    for tm in (torch.nn.Softmax(), torch.nn.LogSoftmax()):
+        with pytest.warns(UserWarning):
+            want = tm(x3).numpy()
+        with pytest.warns(UserWarning, match="using dim 0"):
+            got = nn.from_torch(tm)(engine.tensor(x3.numpy(), dtype=np.float64))
+        np.testing.assert_allclose(got.data, want, rtol=1e-12)
     with pytest.raises(TypeError, match="torch.nn.modules.*MultiheadAttention"):
         nn.from_torch(torch.nn.Sequential(torch.nn.MultiheadAttention(4, 2)))
     with pytest.raises(TypeError, match="InstanceNorm with track_running_stats=True"):
@@ -329,6 +333,8 @@ def onnx_cases():
             nn.Conv2d(2, 3, 3, padding=1), nn.InstanceNorm2d(3, affine=True), nn.PReLU(3),
             nn.Dropout2d(0.2), nn.InstanceNorm2d(3), nn.Flatten(), nn.Unflatten(1, (3, 20)),
             nn.LayerNorm((3, 20)))), (2, 2, 4, 5)),
+        # no dim: PyTorch's implicit one, dim 1 on 4-D input (the export writes it out)
+        ("softmax_implicit_dim", lambda: nn.Sequential(nn.Softmax()), (2, 3, 4, 5)),
     ]
 
 

@@ -387,24 +387,24 @@ def test_recurrent_layers_take_pytorchs_constructor_arguments(cls):
         cls(10, 20, 1, True, True, 0.0, False, 0, True)
 
 
-def test_softmax_without_dim_says_which_dim_where_pytorch_would_differ():
-    """No dim: the last one (Keras). PyTorch's deprecated implicit choice agrees for 1-D and
-    2-D input, not for 3-D (dim 0) or 4-D (dim 1): there stepgrad warns, pointing at the
-    caller, and says what to pass. With a dim, or on 2-D input, nothing is said."""
+def test_softmax_without_dim_says_which_dim_where_it_is_not_the_last():
+    """No dim: PyTorch's deprecated implicit choice (dim 0 for 3-D input, dim 1 for 4-D), as
+    PyTorch computes it; from 3-D on (where it is not the last dim, Keras's choice) stepgrad
+    warns, pointing at the caller, and says what to pass. With a dim, or on 2-D input,
+    nothing is said."""
     import warnings
     x3 = engine.tensor(np.random.default_rng(0).standard_normal((2, 3, 4)))
     for call, name in ((lambda: nn.F.softmax(x3), "softmax"),
                        (lambda: nn.F.log_softmax(x3), "log_softmax"),
                        (lambda: nn.Softmax()(x3), "Softmax"),
                        (lambda: nn.LogSoftmax()(x3), "LogSoftmax")):
-        with pytest.warns(UserWarning, match=rf"{name}: no dim given: stepgrad takes the last "
-                                             r"dim \(-1\); PyTorch's .*3-D input is dim 0.*"
-                                             r"Pass dim=") as rec:
+        with pytest.warns(UserWarning, match=rf"{name}: no dim given: using dim 0, PyTorch's "
+                                             r"implicit .* for 3-D input.*Pass dim=") as rec:
             out = call()
         assert rec[0].filename == __file__
-        ref = x3.data - np.log(np.exp(x3.data).sum(-1, keepdims=True))
+        ref = x3.data - np.log(np.exp(x3.data).sum(0, keepdims=True))
         np.testing.assert_allclose(out.data, np.exp(ref) if "log" not in name.lower() else ref,
-                                   rtol=1e-6)
+                                   rtol=1e-6, atol=1e-6)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         nn.F.softmax(x3, dim=1), nn.Softmax(dim=0)(x3), nn.Softmax(axis=-1)(x3)

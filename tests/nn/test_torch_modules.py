@@ -119,3 +119,15 @@ def test_gaussian_nll_loss_gradient_reaches_a_clamped_var():
         nn.F.gaussian_nll_loss(engine.tensor(x), y, -np.ones(2))
     with pytest.raises(ValueError, match="margin_ranking_loss: targets must be 1 or −1"):
         nn.F.margin_ranking_loss(engine.tensor(x), engine.tensor(y), np.array([1.0, 0.0]))
+
+
+@pytest.mark.parametrize("name,shape", [("InstanceNorm1d", (2, 3, 1)),
+                                        ("InstanceNorm2d", (2, 3, 1, 1))])
+def test_instance_norm_layers_refuse_one_spatial_element_as_torch(name, shape):
+    """One value per (sample, channel): its variance is 0 and the output would be the bias
+    alone; torch refuses, so does stepgrad (F.instance_norm with torch's signature)."""
+    with pytest.raises(ValueError, match="Expected more than 1 spatial element"):
+        getattr(tnn, name)(3)(torch.ones(shape))
+    with pytest.raises(ValueError, match=r"instance_norm: expected more than 1 spatial element "
+                                         r"when training"):
+        getattr(nn, name)(3)(engine.ones(*shape))

@@ -209,6 +209,21 @@ def test_binary_classification_with_bce():
     assert h.history["accuracy"][-1] == 1.0
 
 
+def test_keras_binary_crossentropy_clips_as_keras():
+    # loss='binary_crossentropy' is Keras's: p clipped to [1e-7, 1 − 1e-7], so a confident
+    # mistake costs −ln(1e-7) = 16.118, where PyTorch's F.binary_cross_entropy gives 100.
+    # In float32 (evaluate's batches, and Keras's), 1 − 1e-7 rounds to 1 − 1.19e-7.
+    p = np.array([[0.0], [1.0], [0.5]], np.float32)
+    y = np.array([[1.0], [0.0], [1.0]])
+    keras_loss = evaluate(nn.Identity(), p, y, loss="binary_crossentropy")
+    lo, hi = float(np.float32(1e-7)), float(np.float32(1 - 1e-7))
+    by_hand = (-math.log(lo) - math.log(1 - hi) + math.log(2)) / 3
+    assert keras_loss == pytest.approx(by_hand, rel=1e-6)
+    torch_way = F.binary_cross_entropy(engine.tensor(p, dtype=np.float64),
+                                       engine.tensor(y, dtype=np.float64)).item()
+    assert torch_way == pytest.approx((200 + math.log(2)) / 3, rel=1e-12)
+
+
 def test_evaluate_and_predict_shapes_modes_and_no_grad():
     engine.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 6), nn.Dropout(0.5), nn.Linear(6, 2))
