@@ -318,6 +318,7 @@ def walk(roots, seeds, retain_graph=False, create_graph=False, store=True, repor
             scopes, state.scopes = state.scopes, state.scopes + (BackwardOf(node),)
         try:
             parents = node.parents
+            scalar = type(node.data) is float  # a Value graph: float gradients, no shapes
             grads = fn.parent_grads(node, g, retain_graph, create_graph, parents)
             fresh = fn.fresh_grads and not create_graph
             fitted = [] if report else None
@@ -326,8 +327,8 @@ def walk(roots, seeds, retain_graph=False, create_graph=False, store=True, repor
                     if report:
                         fitted.append(None)
                     continue
-                if type(pg) is not float or type(parent.data) is not float:
-                    pg = unbroadcast(pg, parent, fn.name)  # (Value graphs: nothing to undo)
+                if not scalar:  # (a number for a tensor is checked there too)
+                    pg = unbroadcast(pg, parent, fn.name)
                 if report:
                     fitted.append(pg)
                 if anomaly and nonfinite(pg.g if type(pg) is SliceGrad else pg):
