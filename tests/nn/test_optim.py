@@ -269,25 +269,43 @@ TORCH_CASES = [
 ]
 
 
+def torch_problem(torch, name, kw, dtype):
+    """The tiny problem's parameters in torch, and one step of torch.optim.<name> on it."""
+    tw = torch.tensor(W0, dtype=dtype, requires_grad=True)
+    tb = torch.tensor(B0, dtype=dtype, requires_grad=True)
+    tc, tt = torch.tensor(C, dtype=dtype), torch.tensor(T, dtype=dtype)
+    topt = getattr(torch.optim, name)([tw, tb], foreach=False, **kw)
+
+    def step():
+        topt.zero_grad()
+        (tc * (tw - tt) ** 2).sum().add((tb - 1).pow(4).sum()).backward()
+        topt.step()
+    return tw, tb, step, topt
+
+
+def step_both(n, torch_step, opt, w, b):
+    """n steps of torch's optimizer and of ours, side by side."""
+    for _ in range(n):
+        torch_step()
+        opt.zero_grad()
+        loss_of(w, b).backward()
+        opt.step()
+
+
+def assert_same(w, b, tw, tb, **tol):
+    np.testing.assert_allclose(w.data, tw.detach().numpy(), **tol)
+    np.testing.assert_allclose(b.data, tb.detach().numpy(), **tol)
+
+
 @pytest.mark.parametrize("name, kw", TORCH_CASES,
                          ids=[f"{n}-{'-'.join(map(str, k.values()))}" for n, k in TORCH_CASES])
 def test_matches_torch_for_20_steps(name, kw):
     torch = pytest.importorskip("torch")
-    tw = torch.tensor(W0, dtype=torch.float32, requires_grad=True)
-    tb = torch.tensor(B0, dtype=torch.float32, requires_grad=True)
-    tc, tt = torch.tensor(C, dtype=torch.float32), torch.tensor(T, dtype=torch.float32)
-    topt = getattr(torch.optim, name)([tw, tb], foreach=False, **kw)
+    tw, tb, torch_step, topt = torch_problem(torch, name, kw, torch.float32)
     w, b = make_params()
     opt = getattr(optim, name)([w, b], **kw)
-    for _ in range(20):
-        topt.zero_grad()
-        (tc * (tw - tt) ** 2).sum().add((tb - 1).pow(4).sum()).backward()
-        topt.step()
-        opt.zero_grad()
-        loss_of(w, b).backward()
-        opt.step()
-    np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(b.data, tb.detach().numpy(), rtol=1e-4, atol=1e-5)
+    step_both(20, torch_step, opt, w, b)
+    assert_same(w, b, tw, tb, rtol=1e-4, atol=1e-5)
     # Same state layout and contents as torch's state_dict.
     ts, ours = topt.state_dict(), opt.state_dict()
     assert ours["param_groups"][0]["params"] == ts["param_groups"][0]["params"]
@@ -425,29 +443,15 @@ def test_load_state_dict_refuses_flags_it_would_ignore():
 def test_load_a_torch_optimizer_state_dict(name, kw):
     # PyTorch's state_dict (tensors, a float step, its flags) continues here as in PyTorch.
     torch = pytest.importorskip("torch")
-    tw = torch.tensor(W0, dtype=torch.float64, requires_grad=True)
-    tb = torch.tensor(B0, dtype=torch.float64, requires_grad=True)
-    tc, tt = torch.tensor(C, dtype=torch.float64), torch.tensor(T, dtype=torch.float64)
-    topt = getattr(torch.optim, name)([tw, tb], foreach=False, **kw)
-
-    def torch_step():
-        topt.zero_grad()
-        (tc * (tw - tt) ** 2).sum().add((tb - 1).pow(4).sum()).backward()
-        topt.step()
-
+    tw, tb, torch_step, topt = torch_problem(torch, name, kw, torch.float64)
     for _ in range(3):
         torch_step()
     w = engine.tensor(tw.detach().numpy().copy(), dtype=np.float64, requires_grad=True)
     b = engine.tensor(tb.detach().numpy().copy(), dtype=np.float64, requires_grad=True)
     opt = getattr(optim, name)([w, b], **kw)
     opt.load_state_dict(topt.state_dict())
-    for _ in range(3):
-        torch_step()
-        opt.zero_grad()
-        loss_of(w, b).backward()
-        opt.step()
-    np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(b.data, tb.detach().numpy(), rtol=1e-12, atol=1e-14)
+    step_both(3, torch_step, opt, w, b)
+    assert_same(w, b, tw, tb, rtol=1e-12, atol=1e-14)
 
 
 # -- what gets updated ---------------------------------------------------------------------
