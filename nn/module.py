@@ -7,7 +7,11 @@ PyTorch does, so a PyTorch state dict of the same architecture loads.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
+import operator
+import warnings
+import weakref
+from collections import OrderedDict, namedtuple
+from itertools import chain
 
 import numpy as np
 
@@ -30,6 +34,47 @@ class Symbolic:
 def _symbolic(a) -> bool:
     return isinstance(a, Symbolic) or (type(a) in (list, tuple) and len(a) > 0
                                        and isinstance(a[0], Symbolic))
+
+
+_DEVICES = ("cpu", "cuda", "mps", "meta", "xpu", "xla", "hip", "ipu", "vulkan")
+
+
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What ``load_state_dict`` returns, as PyTorch: ``missing, unexpected = model.load_state_dict(
+    sd, strict=False)``; prints as ``<All keys matched successfully>`` when both are empty."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
+
+
+class RemovableHandle:
+    """What ``register_forward_hook`` / ``register_forward_pre_hook`` return: ``.remove()``
+    unregisters the hook (twice is harmless); ``with handle:`` removes it on exit
+    (PyTorch's ``torch.utils.hooks.RemovableHandle``)."""
+
+    next_id = 0
+
+    def __init__(self, hooks: dict):
+        self.hooks_dict_ref = weakref.ref(hooks)  # the module owns its hooks, not the handle
+        self.id = RemovableHandle.next_id
+        RemovableHandle.next_id += 1
+
+    def remove(self) -> None:
+        hooks = self.hooks_dict_ref()
+        if hooks is not None:
+            hooks.pop(self.id, None)
+
+    def __enter__(self) -> "RemovableHandle":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
 
 
 class Parameter(Tensor):
@@ -65,6 +110,8 @@ class Module(KerasModelMixin):
     ['fc.weight', 'fc.bias']
     """
 
+    _hooked = False  # True once a forward (pre-)hook was registered: __call__ checks only this
+
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
@@ -73,15 +120,48 @@ class Module(KerasModelMixin):
 
     # -- registration by attribute --------------------------------------------------------
     def __setattr__(self, name, value):
-        if "_parameters" not in self.__dict__:
+        """Register Parameters, Modules and buffers by assignment, with PyTorch's rules: a
+        name already registered keeps its place in the order (``m.weight = Parameter(...)``
+        must not move the weight after the bias: ``parameters()``, optimizers and
+        ``state_dict`` follow that order); a Tensor (or None) assigned to a buffer's name
+        updates the buffer; anything else assigned to a parameter's or a sub-module's name
+        is a TypeError (it would silently stop being trained or saved). None unregisters.
+
+        The value is also kept in ``__dict__``, so reading an attribute costs nothing."""
+        d = self.__dict__
+        if "_parameters" not in d:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before "
                                  f"assigning attributes")
-        for registry in (self._parameters, self._modules, self._buffers):
-            registry.pop(name, None)
+        params, modules, buffers = d["_parameters"], d["_modules"], d["_buffers"]
         if isinstance(value, Parameter):
-            self._parameters[name] = value
+            modules.pop(name, None)
+            buffers.pop(name, None)
+            params[name] = value  # dict assignment: an existing name keeps its position
         elif isinstance(value, Module):
-            self._modules[name] = value
+            params.pop(name, None)
+            buffers.pop(name, None)
+            modules[name] = value
+        elif name in params:
+            if value is not None:
+                raise TypeError(f"{type(self).__name__}: cannot assign "
+                                f"'{type(value).__name__}' as parameter '{name}' (nn.Parameter "
+                                f"or None expected; wrap it: nn.Parameter(value))")
+            del params[name]
+        elif name in modules:
+            if value is not None:
+                raise TypeError(f"{type(self).__name__}: cannot assign "
+                                f"'{type(value).__name__}' as child module '{name}' "
+                                f"(nn.Module or None expected)")
+            del modules[name]
+        elif name in buffers:
+            if value is None:
+                del buffers[name]
+            elif isinstance(value, Tensor):
+                buffers[name] = value
+            else:
+                raise TypeError(f"{type(self).__name__}: cannot assign "
+                                f"'{type(value).__name__}' as buffer '{name}' (Tensor or None "
+                                f"expected: engine.tensor(value))")
         object.__setattr__(self, name, value)
         if isinstance(value, (Parameter, Module)):
             _NAMING[0] += 1
@@ -93,7 +173,11 @@ class Module(KerasModelMixin):
         object.__delattr__(self, name)
 
     def register_buffer(self, name: str, value) -> None:
-        """State that is saved and loaded but not trained (a Tensor without grad)."""
+        """State that is saved and loaded but not trained (a Tensor without grad). A name
+        that is already a parameter or sub-module is refused (KeyError), as PyTorch's."""
+        if name in self._parameters or name in self._modules:
+            raise KeyError(f"{type(self).__name__}: attribute '{name}' already exists (a "
+                           f"{'parameter' if name in self._parameters else 'sub-module'})")
         t = value if isinstance(value, Tensor) else Tensor(value)
         object.__setattr__(self, name, t)
         self._buffers[name] = t
@@ -109,11 +193,122 @@ class Module(KerasModelMixin):
         if args and _symbolic(args[0]):  # Keras's Functional API: record the call, run nothing
             from .keras.functional import record_call
             return record_call(self, args, kwargs)
+        if self._hooked:
+            return self._call_with_hooks(args, kwargs)
         with engine.module_scope(self):  # lets ops record which module made them
             out = self.forward(*args, **kwargs)
         if self.__dict__.get("_named_at") != _NAMING[0]:
             self.name_parameters()  # a layer built its weights lazily, or joined a new model
         return out
+
+    # -- hooks -------------------------------------------------------------------------------
+    def _hooks(self, kind: str) -> "OrderedDict":
+        hooks = self.__dict__.get(kind)
+        if hooks is None:
+            hooks = OrderedDict()
+            object.__setattr__(self, kind, hooks)
+        object.__setattr__(self, "_hooked", True)
+        return hooks
+
+    def _add_hook(self, kind, hook, prepend, **flags) -> RemovableHandle:
+        hooks = self._hooks(kind)
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = (hook, flags)
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args)`` before every ``forward``; a value it returns replaces
+        the positional inputs (a non-tuple becomes a 1-tuple). With ``with_kwargs``:
+        ``hook(module, args, kwargs)`` returning None or ``(new_args, new_kwargs)``. Hooks
+        run in registration order (``prepend``: first). As PyTorch; returns a handle whose
+        ``.remove()`` unregisters it.
+
+        >>> from nn import Linear
+        >>> layer = Linear(2, 1)
+        >>> handle = layer.register_forward_pre_hook(lambda m, args: args[0] * 0)
+        >>> layer(engine.ones(1, 2)).data == layer.bias.data
+        array([[ True]])
+        >>> handle.remove()
+        """
+        return self._add_hook("_forward_pre_hooks", hook, prepend, with_kwargs=with_kwargs)
+
+    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after every ``forward``; a value it returns
+        replaces the output (the next hook sees it). ``args`` are the positional inputs after
+        the pre-hooks. With ``with_kwargs``: ``hook(module, args, kwargs, output)``;
+        ``always_call``: also run (output None) when ``forward`` raises, the error then
+        re-raised. As PyTorch; returns a handle whose ``.remove()`` unregisters it.
+
+        >>> from nn import ReLU
+        >>> layer, shapes = ReLU(), []
+        >>> handle = layer.register_forward_hook(lambda m, args, out: shapes.append(out.shape))
+        >>> _ = layer(engine.ones(2, 3))
+        >>> shapes
+        [(2, 3)]
+        >>> handle.remove()
+        """
+        return self._add_hook("_forward_hooks", hook, prepend, with_kwargs=with_kwargs,
+                              always_call=always_call)
+
+    def register_full_backward_hook(self, hook, prepend: bool = False):
+        """Not supported (the engine has no tensor hooks to build it on): refused, so that
+        code relying on it fails here rather than running without its hook."""
+        raise NotImplementedError(
+            f"{type(self).__name__}.register_full_backward_hook is not supported by stepgrad "
+            f"(nor register_backward_hook); read each parameter's .grad after backward(), or "
+            f"use engine.backward_steps to see the gradient at every step")
+
+    register_backward_hook = register_full_backward_hook
+    register_full_backward_pre_hook = register_full_backward_hook
+
+    def _call_with_hooks(self, args, kwargs):
+        """``__call__`` when hooks are registered: PyTorch's ``_call_impl`` order (pre-hooks,
+        forward, forward hooks; ``always_call`` hooks also after an error)."""
+        d = self.__dict__
+        pre, post = d.get("_forward_pre_hooks") or {}, d.get("_forward_hooks") or {}
+        out, called = None, set()
+        try:
+            for hook, flags in list(pre.values()):
+                if flags["with_kwargs"]:
+                    res = hook(self, args, kwargs)
+                    if res is not None:
+                        if not (isinstance(res, tuple) and len(res) == 2):
+                            raise RuntimeError("forward pre-hook must return None or a tuple "
+                                               f"of (new_args, new_kwargs), but got {res}.")
+                        args, kwargs = res
+                else:
+                    res = hook(self, args)
+                    if res is not None:
+                        args = res if isinstance(res, tuple) else (res,)
+            with engine.module_scope(self):
+                out = self.forward(*args, **kwargs)
+            if self.__dict__.get("_named_at") != _NAMING[0]:
+                self.name_parameters()
+            for hook_id, (hook, flags) in list(post.items()):
+                if flags["always_call"]:
+                    called.add(hook_id)
+                res = hook(self, args, kwargs, out) if flags["with_kwargs"] else \
+                    hook(self, args, out)
+                if res is not None:
+                    out = res
+            return out
+        except Exception:
+            for hook_id, (hook, flags) in list(post.items()):
+                if flags["always_call"] and hook_id not in called:
+                    try:
+                        res = hook(self, args, kwargs, out) if flags["with_kwargs"] else \
+                            hook(self, args, out)
+                        if res is not None:
+                            out = res
+                    except Exception as e:  # noqa: BLE001 - the forward's error wins
+                        warnings.warn("module forward hook with ``always_call=True`` raised an "
+                                      "exception that was silenced as another error was raised "
+                                      f"in forward: {e}", stacklevel=2)
+            raise
 
     # -- parameter names -------------------------------------------------------------------
     def name_parameters(self) -> None:
@@ -147,10 +342,32 @@ class Module(KerasModelMixin):
         return (m for _, m in self.named_modules())
 
     def named_children(self):
-        return iter(self._modules.items())
+        """(name, child) for each direct sub-module, a module registered twice once."""
+        seen = set()
+        for name, m in self._modules.items():
+            if id(m) not in seen:
+                seen.add(id(m))
+                yield name, m
 
     def children(self):
-        return iter(self._modules.values())
+        return (m for _, m in self.named_children())
+
+    def _state_items(self):
+        """(dotted name, Tensor) of every ``state_dict`` entry: parameters then buffers per
+        module, depth first, and a module reachable by two paths under both (``s.p = l;
+        s.q = l`` gives ``p.weight`` and ``q.weight``), as PyTorch's ``state_dict``. A module
+        that contains itself is refused (its state dict would be infinite)."""
+        stack = [("", self, ())]
+        while stack:
+            prefix, module, above = stack.pop()
+            for name, t in chain(module._parameters.items(), module._buffers.items()):
+                yield prefix + name, t
+            above = above + (id(module),)
+            for name, child in reversed(module._modules.items()):
+                if id(child) in above:
+                    raise ValueError(f"{type(self).__name__}: module '{prefix}{name}' "
+                                     f"({type(child).__name__}) contains itself")
+                stack.append((f"{prefix}{name}.", child, above))
 
     def named_parameters(self, prefix=""):
         """(dotted name, Parameter), each shared Parameter once."""
@@ -165,9 +382,13 @@ class Module(KerasModelMixin):
         return (p for _, p in self.named_parameters())
 
     def named_buffers(self):
+        """(dotted name, buffer), each shared buffer once (as ``named_parameters``)."""
+        seen = set()
         for mod_name, module in self.named_modules():
             for name, b in module._buffers.items():
-                yield (f"{mod_name}.{name}" if mod_name else name), b
+                if id(b) not in seen:
+                    seen.add(id(b))
+                    yield (f"{mod_name}.{name}" if mod_name else name), b
 
     # -- modes -----------------------------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
@@ -179,15 +400,50 @@ class Module(KerasModelMixin):
         return self.train(False)
 
     def apply(self, fn) -> "Module":
-        """Call ``fn(module)`` on every sub-module, then on this one (PyTorch's order)."""
-        for m in reversed(list(self.modules())):
-            fn(m)
+        """PyTorch's order: each child's ``apply(fn)`` in registration order (its own children
+        first), then ``fn(self)`` (post-order; a child registered twice in one module is
+        visited once there, one shared by two modules once under each). Walks with a stack,
+        so a deep model cannot overflow Python's recursion."""
+        stack, above = [(self, False)], set()
+        while stack:
+            m, expanded = stack.pop()
+            if expanded:
+                above.discard(id(m))
+                fn(m)
+                continue
+            above.add(id(m))
+            stack.append((m, True))
+            for child in reversed(list(m.children())):
+                if id(child) in above:
+                    raise ValueError(f"{type(self).__name__}.apply: module "
+                                     f"{type(child).__name__} contains itself")
+                stack.append((child, False))
         return self
 
-    def to(self, dtype) -> "Module":
-        """Cast every parameter and floating-point buffer to ``dtype``, in place (the same
-        Parameter objects, so an optimizer built before still holds them)."""
-        dtype = np.dtype(dtype)
+    def to(self, *args, dtype=None, device=None, non_blocking=False) -> "Module":
+        """``to(dtype)``: cast every parameter and floating-point buffer to ``dtype``, in
+        place (the same Parameter objects, so an optimizer built before still holds them).
+        ``to('cpu')`` / ``to(device='cpu')`` changes nothing (stepgrad runs on the CPU); any
+        other device is refused. ``to(tensor)`` takes the tensor's dtype, as PyTorch."""
+        for a in args:
+            if str(a).split(":")[0] in _DEVICES:  # 'cpu', 'cuda:0', torch.device(...)
+                device = a
+            elif isinstance(a, Tensor):
+                dtype = a.dtype
+            else:
+                dtype = a
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise RuntimeError(f"{type(self).__name__}.to: stepgrad runs on the CPU only "
+                               f"(numpy); device {str(device)!r} is not available -- drop the "
+                               f".to({str(device)!r}) call")
+        if dtype is None:
+            return self
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"{type(self).__name__}.to: expected a dtype (engine.float32, "
+                            f"np.float64, ...), a device ('cpu') or a Tensor, got "
+                            f"{dtype!r}") from None
         if dtype.kind != "f":
             raise TypeError(f"{type(self).__name__}.to: a floating point dtype, got {dtype}")
         for m in self.modules():  # remembered, so layers built later (Dense) follow it
@@ -205,6 +461,13 @@ class Module(KerasModelMixin):
 
     def float(self) -> "Module":
         return self.to(np.float32)
+
+    def half(self) -> "Module":
+        return self.to(np.float16)
+
+    def cpu(self) -> "Module":
+        """This module: stepgrad runs on the CPU (PyTorch's ``model.cpu()``)."""
+        return self
 
     def zero_grad(self) -> None:
         for p in self.parameters():
@@ -230,30 +493,38 @@ class Module(KerasModelMixin):
 
     # -- state ---------------------------------------------------------------------------------
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
-        """Dotted name → a copy of the array, parameters then buffers per module (PyTorch order)."""
-        out = OrderedDict()
-        for mod_name, module in self.named_modules():
-            for name, t in list(module._parameters.items()) + list(module._buffers.items()):
-                out[f"{mod_name}.{name}" if mod_name else name] = t.data.copy()
-        return out
+        """Dotted name → a copy of the array, parameters then buffers per module (PyTorch
+        order). As PyTorch's, a module or tensor reachable by two names is under both."""
+        return OrderedDict((key, t.data.copy()) for key, t in self._state_items())
 
-    def load_state_dict(self, state, strict: bool = True) -> None:
-        """Copy arrays into the parameters and buffers in place.
+    def load_state_dict(self, state, strict: bool = True) -> _IncompatibleKeys:
+        """Copy arrays into the parameters and buffers in place; return PyTorch's named tuple
+        ``(missing_keys, unexpected_keys)`` (both empty when ``strict``).
 
         Refuses, naming the key and both shapes, an entry whose shape differs; with
         ``strict`` also missing and unexpected keys (KeyError); a complex or non-numeric
-        entry (``nn.serialization.check_state_dict``). Everything is checked before the
-        first copy. Accepts numpy arrays or anything with ``__array__`` (PyTorch tensors
-        included, via ``.detach().numpy()``).
+        entry (``nn.serialization.check_state_dict``); two entries for one tensor (a shared
+        module or tied weight, named twice) that differ, where PyTorch silently keeps the
+        last. Everything is checked before the first copy. Accepts numpy arrays or anything
+        with ``__array__`` (PyTorch tensors included, via ``.detach().numpy()``).
         """
-        own = OrderedDict()
-        for mod_name, module in self.named_modules():
-            for name, t in list(module._parameters.items()) + list(module._buffers.items()):
-                own[f"{mod_name}.{name}" if mod_name else name] = t
+        own = OrderedDict(self._state_items())
         arrays = check_state_dict(own, state, strict)  # every entry, before any copy
+        first = {}
+        for key, value in arrays.items():
+            other = first.setdefault(id(own[key]), key)
+            if other != key and not np.array_equal(arrays[other], value,
+                                                   equal_nan=value.dtype.kind in "fc"):
+                raise ValueError(f"load_state_dict: {other!r} and {key!r} name the same tensor "
+                                 f"(a module or parameter registered twice) but their values "
+                                 f"differ")
         with engine.no_grad():  # all checked first: nothing is half-loaded
             for key, value in arrays.items():
                 own[key].copy_(value)
+        return _IncompatibleKeys(  # (check_state_dict's rule: PyTorch's BatchNorm counter)
+            [k for k in own if k not in state],
+            [k for k in state if k not in own
+             and not (isinstance(k, str) and k.endswith("num_batches_tracked"))])
 
     # -- display -------------------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -311,6 +582,31 @@ class Sequential(Module):
             return Sequential(dict(list(self._modules.items())[i]))
         return list(self._modules.values())[i]
 
+    def _key(self, i) -> str:
+        """The name of layer ``i`` (an int, negative from the end), IndexError outside."""
+        i, n = operator.index(i), len(self._modules)
+        if not -n <= i < n:
+            raise IndexError(f"Sequential: index {i} is out of range for {n} layers")
+        return list(self._modules)[i % n]
+
+    def __setitem__(self, i, layer) -> None:
+        """Replace layer ``i``, keeping its name and place (PyTorch's ``model[0] = ...``)."""
+        if not isinstance(layer, Module):
+            raise TypeError(f"Sequential: item {i} must be a Module, got {type(layer).__name__}")
+        setattr(self, self._key(i), layer)
+
+    def __delitem__(self, i) -> None:
+        """Delete layer ``i`` or a slice of layers; the rest are renamed '0', '1', ... (even
+        the layers of a Sequential built from an ordered dict), as PyTorch's."""
+        keys = list(self._modules)[i] if isinstance(i, slice) else [self._key(i)]
+        for key in keys:
+            delattr(self, key)
+        layers = list(self._modules.values())
+        for key in list(self._modules):
+            delattr(self, key)
+        for j, layer in enumerate(layers):
+            self.add_module(str(j), layer)
+
     def __len__(self):
         return len(self._modules)
 
@@ -320,7 +616,6 @@ class Sequential(Module):
     def append(self, layer: Module) -> "Sequential":
         self.add_module(str(len(self)), layer)
         return self
-
 
 
 class ModuleList(Module):
@@ -348,7 +643,7 @@ class ModuleList(Module):
 
     def _renumber(self, items):
         for key in list(self._modules):
-            del self._modules[key]
+            delattr(self, key)  # (from __dict__ too: no stale attribute '3' after a delete)
         for i, m in enumerate(items):
             self.add_module(str(i), m)
 
@@ -415,7 +710,9 @@ class ModuleDict(Module):
         self.add_module(str(key), module)
 
     def __delitem__(self, key):
-        del self._modules[key]
+        if key not in self._modules:
+            raise KeyError(key)
+        delattr(self, key)
 
     def __contains__(self, key):
         return key in self._modules
@@ -440,7 +737,9 @@ class ModuleDict(Module):
             self[key] = module
 
     def pop(self, key):
-        return self._modules.pop(key)
+        module = self[key]
+        del self[key]
+        return module
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleDict has no forward: pick its layers by name in "

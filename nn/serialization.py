@@ -349,12 +349,9 @@ def _read_array(zf, info, archive_size, where):
 
 # ------------------------------------------------------------------------------ state dicts
 def state_tensors(module) -> "OrderedDict[str, object]":
-    """Dotted name → the Tensor behind each ``module.state_dict()`` entry, in its order."""
-    own = OrderedDict()
-    for mod_name, mod in module.named_modules():
-        for name, t in list(mod._parameters.items()) + list(mod._buffers.items()):
-            own[f"{mod_name}.{name}" if mod_name else name] = t
-    return own
+    """Dotted name → the Tensor behind each ``module.state_dict()`` entry, in its order
+    (``Module._state_items``: a module under two names is listed under both)."""
+    return OrderedDict(module._state_items())
 
 
 def _as_array(value, key, who):

@@ -188,3 +188,274 @@ def test_dropout2d_and_unflatten():
     with pytest.raises(ValueError, match=r"dropout2d: expected \(N, C, H, W\)"):
         nn.F.dropout2d(engine.ones(2, 3))
     assert nn.Unflatten(1, (1, 28, 28))(engine.zeros(5, 784)).shape == (5, 1, 28, 28)
+
+
+# -- Module registration, state and hooks as PyTorch's (each: by hand, and against torch) ---
+def _three(make):
+    """A make.Module (make: nn or torch.nn) with three small layers a, b, c."""
+    model = make.Module()
+    model.a, model.b, model.c = make.Linear(2, 2), make.Linear(2, 2), make.Linear(2, 1)
+    return model
+
+
+def _reassign(make, parameter, ones):
+    """Re-assign a parameter, a sub-module, a tied weight and a ModuleDict key in place."""
+    m = _three(make)
+    m.a.weight = parameter(ones(2, 2))
+    m.b = make.Linear(2, 2)
+    m.c.weight = m.a.weight
+    heads = make.ModuleDict({"x": make.ReLU(), "y": make.Tanh()})
+    heads["x"] = make.Sigmoid()
+    return m, heads
+
+
+def test_reassigning_a_parameter_or_module_keeps_its_place():
+    m, heads = _reassign(nn, nn.Parameter, engine.ones)
+    assert [n for n, _ in m.named_parameters()] == [
+        "a.weight", "a.bias", "b.weight", "b.bias", "c.bias"]  # c.weight is a.weight: once
+    assert list(m.state_dict()) == ["a.weight", "a.bias", "b.weight", "b.bias", "c.weight",
+                                    "c.bias"]
+    assert list(heads) == ["x", "y"] and type(heads["x"]).__name__ == "Sigmoid"
+    layer = nn.Linear(3, 2)
+    layer.weight = nn.Parameter(engine.ones(2, 3))
+    assert [n for n, _ in layer.named_parameters()] == ["weight", "bias"]
+    np.testing.assert_array_equal(nn.utils.parameters_to_vector(layer.parameters()).data[:6],
+                                  np.ones(6))
+    with pytest.raises(TypeError, match="cannot assign 'Tensor' as parameter 'weight'"):
+        layer.weight = engine.ones(2, 3)  # would silently stop training it
+    with pytest.raises(TypeError, match="cannot assign 'int' as child module 'a'"):
+        m.a = 3
+    layer.bias = None  # None unregisters, as PyTorch
+    assert list(layer.state_dict()) == ["weight"] and layer.bias is None
+
+
+def test_reassigning_keeps_place_as_torch():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    ours, our_heads = _reassign(nn, nn.Parameter, engine.ones)
+    theirs, their_heads = _reassign(torch.nn, torch.nn.Parameter, torch.ones)
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert list(our_heads) == list(their_heads)
+    with pytest.raises(TypeError):
+        theirs.a.weight = torch.ones(2, 2)
+
+
+class _Counter(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("cnt", engine.zeros(1))
+        self.register_buffer("spare", engine.ones(2))
+
+    def forward(self, x):
+        self.cnt = self.cnt + 1
+        return x
+
+
+def test_assigning_a_tensor_to_a_buffer_updates_the_buffer():
+    m = _Counter()
+    m(engine.zeros(1))
+    m(engine.zeros(1))
+    state = m.state_dict()
+    assert list(state) == ["cnt", "spare"]
+    np.testing.assert_array_equal(state["cnt"], [2.0])
+    assert [n for n, _ in m.named_buffers()] == ["cnt", "spare"]
+    m.spare = None  # None removes it from the state, as PyTorch
+    assert list(m.state_dict()) == ["cnt"]
+    with pytest.raises(TypeError, match="cannot assign 'int' as buffer 'cnt'"):
+        m.cnt = 3
+    with pytest.raises(KeyError, match="attribute 'weight' already exists"):
+        nn.Linear(1, 1).register_buffer("weight", np.zeros(1))
+
+
+def test_buffer_assignment_as_torch():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+
+    class TorchCounter(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("cnt", torch.zeros(1))
+
+        def forward(self, x):
+            self.cnt = self.cnt + 1
+            return x
+
+    ours, theirs = _Counter(), TorchCounter()
+    for _ in range(3):
+        ours(engine.zeros(1))
+        theirs(torch.zeros(1))
+    np.testing.assert_array_equal(ours.state_dict()["cnt"], theirs.state_dict()["cnt"].numpy())
+
+
+def _nested(make):
+    """A model whose shared Linear sits under two parents; returns (model, names by id)."""
+    shared = make.Linear(1, 1)
+    model = make.Sequential(make.Sequential(make.Linear(1, 1), shared),
+                            make.Sequential(shared, make.ReLU()), make.Tanh())
+    return model, {id(m): name or "root" for name, m in model.named_modules()}
+
+
+def test_apply_visits_children_first_in_registration_order():
+    model, names = _nested(nn)
+    order = []
+    assert model.apply(lambda m: order.append(names[id(m)])) is model
+    # each child's apply (its own children first), then the module: the shared layer twice
+    assert order == ["0.0", "0.1", "0", "0.1", "1.1", "1", "2", "root"]
+
+
+def test_apply_order_as_torch():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    orders = []
+    for make in (nn, torch.nn):
+        model, names = _nested(make)
+        orders.append([])
+        model.apply(lambda m, out=orders[-1], names=names: out.append(names[id(m)]))
+    assert orders[0] == orders[1]
+
+
+def _twice(make):
+    shared, model = make.Linear(2, 1), make.Module()
+    model.p, model.q = shared, shared
+    return model
+
+
+def test_module_registered_twice_is_in_the_state_dict_under_both_names():
+    model = _twice(nn)
+    assert list(model.state_dict()) == ["p.weight", "p.bias", "q.weight", "q.bias"]
+    assert len(list(model.parameters())) == 2 and len(list(model.children())) == 1
+    f32 = np.float32
+    state = {"p.weight": np.array([[1.0, 2.0]], f32), "p.bias": np.array([3.0], f32),
+             "q.weight": np.array([[1.0, 2.0]], f32), "q.bias": np.array([3.0], f32)}
+    model.load_state_dict(state)
+    np.testing.assert_array_equal(model.q.weight.data, [[1.0, 2.0]])
+    state["q.bias"] = np.array([4.0], f32)  # PyTorch keeps the last one silently: refuse
+    with pytest.raises(ValueError, match="'p.bias' and 'q.bias' name the same tensor"):
+        model.load_state_dict(state)
+    np.testing.assert_array_equal(model.p.bias.data, [3.0])  # nothing half-loaded
+
+
+def test_module_registered_twice_loads_torch_state_dict():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    ours, theirs = _twice(nn), _twice(torch.nn)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert ours.load_state_dict(theirs.state_dict()) == ([], [])
+    np.testing.assert_array_equal(ours.q.weight.data, theirs.q.weight.detach().numpy())
+
+
+def test_load_state_dict_returns_missing_and_unexpected_keys():
+    layer = nn.Linear(2, 1)
+    missing, unexpected = layer.load_state_dict({"weight": np.zeros((1, 2), np.float32),
+                                                 "extra": np.zeros(1)}, strict=False)
+    assert (missing, unexpected) == (["bias"], ["extra"])
+    result = layer.load_state_dict(nn.Linear(2, 1).state_dict())
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    assert repr(result) == "<All keys matched successfully>"
+
+
+def test_load_state_dict_result_as_torch():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    state = {"weight": np.zeros((1, 2), np.float32), "extra": np.zeros(1, np.float32)}
+    ours = nn.Linear(2, 1).load_state_dict(state, strict=False)
+    theirs = torch.nn.Linear(2, 1).load_state_dict(
+        {k: torch.from_numpy(v) for k, v in state.items()}, strict=False)
+    assert tuple(ours) == tuple(theirs) and repr(ours) == repr(theirs)
+    assert repr(nn.Linear(1, 1).load_state_dict(nn.Linear(1, 1).state_dict())) == repr(
+        torch.nn.Linear(1, 1).load_state_dict(torch.nn.Linear(1, 1).state_dict()))
+
+
+def test_half_to_cpu_and_devices():
+    layer = nn.BatchNorm1d(2)
+    assert layer.half() is layer and layer.weight.dtype == np.float16
+    assert layer.running_mean.dtype == np.float16
+    assert layer.to("cpu") is layer and layer.weight.dtype == np.float16
+    layer.to("cpu", engine.float64)
+    assert layer.weight.dtype == np.float64
+    layer.to(engine.zeros(1, dtype=np.float32))  # a tensor's dtype, as PyTorch
+    assert layer.weight.dtype == np.float32 and layer.cpu() is layer
+    with pytest.raises(RuntimeError, match="CPU only .* device 'cuda:0' is not available"):
+        layer.to("cuda:0")
+    with pytest.raises(RuntimeError, match="device 'mps'"):
+        layer.to(device="mps")
+    with pytest.raises(TypeError, match="expected a dtype .* got 'banana'"):
+        layer.to("banana")
+    with pytest.raises(TypeError, match="a floating point dtype, got int64"):
+        layer.to(np.int64)
+
+
+def test_sequential_setitem_and_delitem():
+    from collections import OrderedDict
+    model = nn.Sequential(OrderedDict([("fc1", nn.Linear(1, 2)), ("act", nn.ReLU()),
+                                       ("fc2", nn.Linear(2, 1))]))
+    model[-1] = nn.Linear(2, 3)  # keeps the name and the place
+    assert list(model.state_dict()) == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
+    assert model(engine.zeros(4, 1)).shape == (4, 3)
+    with pytest.raises(TypeError, match="Sequential: item 0 must be a Module, got NoneType"):
+        model[0] = None  # would silently skip the layer
+    with pytest.raises(IndexError, match="index 3 is out of range"):
+        model[3] = nn.ReLU()
+    del model[0]  # the rest renamed 0, 1, as PyTorch
+    assert list(model.state_dict()) == ["1.weight", "1.bias"]
+    assert [type(m).__name__ for m in model] == ["ReLU", "Linear"]
+    assert not hasattr(model, "fc1") and model[1] is getattr(model, "1")
+    five = nn.Sequential(*[nn.Linear(1, 1) for _ in range(5)])
+    del five[1:4]
+    assert list(five.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias"]
+
+
+def test_sequential_setitem_delitem_as_torch():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    from collections import OrderedDict
+    keys = []
+    for make in (nn, torch.nn):
+        model = make.Sequential(OrderedDict([("fc1", make.Linear(1, 2)), ("act", make.ReLU()),
+                                             ("fc2", make.Linear(2, 1))]))
+        model[-1] = make.Linear(2, 3)
+        keys.append(list(model.state_dict()))
+        del model[:1]
+        keys.append(list(model.state_dict()))
+    assert keys[:2] == keys[2:]
+
+
+def _hooked(make, ones, log):
+    layer = make.Linear(2, 2)
+    handles = [
+        layer.register_forward_pre_hook(lambda m, args: args[0] * 2),
+        layer.register_forward_pre_hook(lambda m, args: log.append(type(args).__name__),
+                                        prepend=True),
+        layer.register_forward_hook(lambda m, args, out: out * 0 + args[0].sum()),
+        layer.register_forward_hook(lambda m, args, kwargs, out: log.append(
+            (sorted(kwargs), out.shape[-1])), with_kwargs=True)]
+    return layer, layer(ones(1, 2)), handles
+
+
+def test_forward_hooks_replace_inputs_and_outputs():
+    log = []
+    layer, out, handles = _hooked(nn, engine.ones, log)
+    np.testing.assert_array_equal(out.data, [[4.0, 4.0]])  # input doubled, output = its sum
+    assert log == ["tuple", ([], 2)]  # the prepended pre-hook first
+    handles[0].remove()
+    handles[0].remove()  # twice: harmless
+    handles[2].remove()
+    np.testing.assert_allclose(layer(engine.ones(1, 2)).data,
+                               layer.weight.data.sum(1)[None] + layer.bias.data, rtol=1e-6)
+    with layer.register_forward_pre_hook(lambda m, a, k: ((a[0] * 0,), k), with_kwargs=True):
+        np.testing.assert_array_equal(layer(engine.ones(1, 2)).data, layer.bias.data[None])
+    np.testing.assert_array_equal(layer(engine.zeros(1, 2)).data, layer.bias.data[None])
+    with pytest.raises(RuntimeError, match="forward pre-hook must return None or a tuple"):
+        with layer.register_forward_pre_hook(lambda m, a, k: 3, with_kwargs=True):
+            layer(engine.ones(1, 2))
+    seen = []
+    layer.register_forward_hook(lambda m, args, out: seen.append(out), always_call=True)
+    with pytest.raises(ValueError):
+        layer(engine.ones(1, 3))  # forward fails: the always_call hook still ran
+    assert seen == [None]
+    with pytest.raises(NotImplementedError, match="register_full_backward_hook is not"):
+        layer.register_full_backward_hook(lambda m, gi, go: None)
+
+
+def test_forward_hooks_as_torch():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    our_log, their_log = [], []
+    ours, out, _ = _hooked(nn, engine.ones, our_log)
+    theirs, tout, _ = _hooked(torch.nn, torch.ones, their_log)
+    assert our_log == their_log
+    np.testing.assert_array_equal(out.data, tout.detach().numpy())

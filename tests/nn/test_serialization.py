@@ -760,6 +760,25 @@ def test_good_checkpoint_loads_everything(tmp_path):
     assert engine.get_rng().bit_generator.state == ckpt["rng"]
 
 
+def test_checkpoint_of_a_module_held_under_two_names(tmp_path):
+    # state_dict lists a shared module under both names (PyTorch's keys); the checkpoint
+    # loader checks against the same list, so the model round-trips.
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.p = self.q = nn.Linear(2, 2)
+
+        def forward(self, x):
+            return self.q(self.p(x))
+
+    model, fresh = Tied(), Tied()
+    assert list(model.state_dict()) == ["p.weight", "p.bias", "q.weight", "q.bias"]
+    save(make_checkpoint(model, 3, SGD(model.parameters(), lr=0.1)), tmp_path / "t.npz")
+    assert load_checkpoint(tmp_path / "t.npz", fresh, SGD(fresh.parameters(), lr=0.1)) == 3
+    assert np.array_equal(fresh.q.weight.data, model.p.weight.data)
+    assert fresh.p.weight is fresh.q.weight
+
+
 def test_load_errors_are_load_errors(good_file):
     good_file.write_bytes(good_file.read_bytes()[:50])
     with pytest.raises(LoadError):
