@@ -18,7 +18,8 @@ import builtins  # noqa: E402 (after the shadow check)
 import numpy as _np  # noqa: E402
 
 from .autograd import (AnomalyError, BackwardOf, Node, backward_steps, detect_anomaly,
-                       enable_grad, grad, is_grad_enabled, module_scope, no_grad, topo_order)
+                       enable_grad, grad, inference_mode, is_grad_enabled, module_scope, no_grad,
+                       set_grad_enabled, topo_order)
 from .creation import (arange, empty, empty_like, eye, from_dlpack, from_numpy, full, full_like,
                        linspace, ones, ones_like, rand, rand_like, randint, randn, randn_like,
                        randperm,
@@ -71,11 +72,13 @@ __all__ = [
     "detect_anomaly", "einsum", "empty", "empty_like", "enable_grad", "eye", "from_dlpack",
     "from_numpy", "full", "full_like",
     "get_default_dtype", "get_rng", "grad", "gradcheck", "gradgradcheck", "gru", "hessian", "hvp",
-    "increment_version", "interpolate", "jacobian", "is_grad_enabled", "keep_freed_memory",
+    "increment_version", "inference_mode", "interpolate", "jacobian", "is_grad_enabled",
+    "keep_freed_memory",
     "linalg", "linspace", "lstm", "lstm_c", "lstm_h", "manual_seed", "max_pool1d", "max_pool2d",
     "max_unpool2d", "maximum", "meshgrid", "minimum",
     "module_scope", "no_grad", "ones", "ones_like", "rand", "rand_like", "randint", "randn",
     "randperm",
-    "randn_like", "rnn", "scalar_ops", "searchsorted", "set_default_dtype", "split", "stack",
+    "randn_like", "rnn", "scalar_ops", "searchsorted", "set_default_dtype", "set_grad_enabled",
+    "split", "stack",
     "std_mean", "tensor", "topo_order", "var_mean", "where", "zeros", "zeros_like",
 ]

@@ -17,8 +17,10 @@ another.
 """
 from __future__ import annotations
 
-import contextlib
+import functools
+import inspect
 import os
+import sys
 import threading
 import traceback
 
@@ -43,7 +45,44 @@ def is_grad_enabled() -> bool:
     return state.grad_enabled
 
 
-class _Switch(contextlib.ContextDecorator):
+def _decorate(make, func):
+    """``func`` run inside a fresh context ``make()`` per call (PyTorch's context_decorator).
+
+    A generator function is wrapped so that each resumption runs inside the context and the
+    caller's mode is back in force at every ``yield`` (a plain wrapper would set the mode only
+    while the generator object is created, not while its body runs)."""
+    if inspect.isgeneratorfunction(func):
+        @functools.wraps(func)
+        def generator_context(*args, **kwargs):
+            gen = func(*args, **kwargs)
+            try:
+                with make():
+                    response = gen.send(None)
+                while True:
+                    try:
+                        request = yield response
+                    except GeneratorExit:
+                        with make():
+                            gen.close()
+                        raise
+                    except BaseException:
+                        with make():
+                            response = gen.throw(*sys.exc_info())
+                    else:
+                        with make():
+                            response = gen.send(request)
+            except StopIteration as e:
+                return e.value
+        return generator_context
+
+    @functools.wraps(func)
+    def decorate_context(*args, **kwargs):
+        with make():
+            return func(*args, **kwargs)
+    return decorate_context
+
+
+class _Switch:
     """A context manager / decorator that sets one per-thread switch and restores it.
 
     Re-entrant: each entry remembers its own previous value (a stack), and a decorated
@@ -55,7 +94,7 @@ class _Switch(contextlib.ContextDecorator):
     def __init__(self):
         self._saved = []
 
-    def _recreate_cm(self):
+    def clone(self):
         return type(self)()
 
     def __enter__(self):
@@ -67,9 +106,30 @@ class _Switch(contextlib.ContextDecorator):
         setattr(state, self.attr, self._saved.pop())
         return False
 
+    def __call__(self, func):
+        """As a decorator: every call of ``func`` (every resumption of a generator) runs
+        with the switch set."""
+        if not callable(func):
+            raise TypeError(f"{type(self).__name__}(): a decorator needs a function, got "
+                            f"{type(func).__name__}")
+        return _decorate(self.clone, func)
 
-class no_grad(_Switch):
+
+class _BareDecorator(_Switch):
+    """A switch that also decorates without parentheses (``@engine.no_grad``), as PyTorch's
+    ``no_grad`` and ``enable_grad`` do since 2.0."""
+
+    def __new__(cls, orig_func=None):
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+
+class no_grad(_BareDecorator):
     """Context manager and decorator: ops inside record no graph (inference, optimizer steps).
+
+    ``@no_grad()`` and ``@no_grad`` both decorate; on a generator function each resumption
+    runs without grad.
 
     >>> from engine import tensor, no_grad
     >>> x = tensor([1.0, 2.0], requires_grad=True)
@@ -82,10 +142,88 @@ class no_grad(_Switch):
     attr, value = "grad_enabled", False
 
 
-class enable_grad(_Switch):
+class enable_grad(_BareDecorator):
     """The opposite of ``no_grad`` (re-enables recording inside a no_grad block)."""
 
     attr, value = "grad_enabled", True
+
+
+def _check_mode(what, mode):
+    if not isinstance(mode, (bool, np.bool_)):
+        raise TypeError(f"{what}(): argument 'mode' must be bool, not {type(mode).__name__}"
+                        + (" (to decorate, write @engine.set_grad_enabled(False))"
+                           if callable(mode) else ""))
+    return bool(mode)
+
+
+class set_grad_enabled(_Switch):
+    """Turn recording on (``mode=True``) or off, as PyTorch's ``torch.set_grad_enabled``.
+
+    As a function it switches at once and stays switched (``engine.set_grad_enabled(False)``);
+    as a context manager the previous mode comes back on exit; as a decorator
+    (``@set_grad_enabled(False)``) each call runs in ``mode``. ``mode`` must be a bool.
+
+    >>> import engine
+    >>> x = engine.tensor([1.0], requires_grad=True)
+    >>> with engine.set_grad_enabled(False):
+    ...     y = x * 2
+    >>> y.requires_grad, engine.is_grad_enabled()
+    (False, True)
+    """
+
+    attr = "grad_enabled"
+
+    def __init__(self, mode):
+        super().__init__()
+        self.value = _check_mode("set_grad_enabled", mode)
+        self.prev = state.grad_enabled
+        state.grad_enabled = self.value  # the function form: in force from here on
+
+    def clone(self):
+        return type(self)(self.value)
+
+    def __call__(self, func):
+        state.grad_enabled = self.prev  # decorating switches nothing outside the calls
+        return super().__call__(func)
+
+    def __enter__(self):
+        state.grad_enabled = self.value
+        return self
+
+    def __exit__(self, *exc):
+        state.grad_enabled = self.prev  # the mode before set_grad_enabled(...) ran
+        return False
+
+    def __repr__(self):
+        return f"set_grad_enabled(mode={self.value})"
+
+
+class inference_mode(_Switch):
+    """PyTorch's ``torch.inference_mode(mode=True)``: for stepgrad the same as ``no_grad``
+    (``mode=False``: as ``enable_grad``). Context manager and decorator, with or without
+    parentheses.
+
+    Unlike PyTorch, tensors made inside are ordinary tensors: PyTorch's "inference tensors"
+    refuse later use in recorded ops and in-place updates outside the mode, and skip version
+    counting for speed; stepgrad neither enforces nor speeds up anything here.
+    """
+
+    attr = "grad_enabled"
+
+    def __new__(cls, mode=True):
+        if isinstance(mode, (bool, np.bool_)):
+            return super().__new__(cls)
+        if callable(mode):  # @inference_mode without parentheses
+            return cls()(mode)
+        _check_mode("inference_mode", mode)
+
+    def __init__(self, mode=True):
+        super().__init__()
+        self.value = not _check_mode("inference_mode", mode)
+        self.mode = bool(mode)
+
+    def clone(self):
+        return type(self)(self.mode)
 
 
 class detect_anomaly(_Switch):
@@ -389,12 +527,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         if not t.requires_grad:
             raise RuntimeError(f"grad: input {i} ({t.short()}) does not require grad")
     seeds = [o.seed_grad(g, create_graph) for o, g in zip(outputs, grad_outputs, strict=True)]
-    wanted = {id(t): i for i, t in enumerate(inputs)}
+    wanted = {}  # id(node) -> its positions in inputs (an input may be listed twice)
+    for i, t in enumerate(inputs):
+        wanted.setdefault(id(t), []).append(i)
     found = [None] * len(inputs)
     retain = create_graph if retain_graph is None else retain_graph
     for node, g, _ in walk(outputs, seeds, retain, create_graph, store=False, report=False):
-        i = wanted.get(id(node))
-        if i is not None:
+        for i in wanted.get(id(node), ()):
             found[i] = g
     for i, (t, g) in enumerate(zip(inputs, found, strict=True)):
         if g is None and not allow_unused:

@@ -82,26 +82,38 @@ def full_like(t, fill_value, dtype=None, requires_grad=False, name="") -> Tensor
 empty_like = zeros_like
 
 
+def _float_dtype(what, dtype):
+    """A random float draw's dtype: PyTorch has no uniform or normal integers (it raises
+    NotImplementedError); a cast would give all zeros, so anything but a float is refused."""
+    if dtype is not None and np.dtype(dtype).kind != "f":
+        raise TypeError(f"{what}: dtype must be a floating point dtype, got "
+                        f"{np.dtype(dtype)} (PyTorch refuses it too); for random integers "
+                        f"use engine.randint(low, high, size)")
+    return dtype
+
+
 def rand(*shape, dtype=None, requires_grad=False, name="") -> Tensor:
-    """Uniform on [0, 1)."""
+    """Uniform on [0, 1); ``dtype`` a float dtype (default float32)."""
+    dtype = _float_dtype("rand", dtype)
     return _make(get_rng().random(_shape(shape)), dtype, requires_grad, name)
 
 
 def randn(*shape, dtype=None, requires_grad=False, name="") -> Tensor:
-    """Standard normal."""
+    """Standard normal; ``dtype`` a float dtype (default float32)."""
+    dtype = _float_dtype("randn", dtype)
     return _make(get_rng().standard_normal(_shape(shape)), dtype, requires_grad, name)
 
 
 def rand_like(t, dtype=None, requires_grad=False) -> Tensor:
+    """``rand`` of ``t``'s shape and dtype (an integer ``t`` needs a float ``dtype=``)."""
     shape, dtype = _like(t, dtype)
-    return rand(*shape, dtype=dtype if np.dtype(dtype or "f").kind == "f" else None,
-                requires_grad=requires_grad)
+    return rand(*shape, dtype=_float_dtype("rand_like", dtype), requires_grad=requires_grad)
 
 
 def randn_like(t, dtype=None, requires_grad=False) -> Tensor:
+    """``randn`` of ``t``'s shape and dtype (an integer ``t`` needs a float ``dtype=``)."""
     shape, dtype = _like(t, dtype)
-    return randn(*shape, dtype=dtype if np.dtype(dtype or "f").kind == "f" else None,
-                 requires_grad=requires_grad)
+    return randn(*shape, dtype=_float_dtype("randn_like", dtype), requires_grad=requires_grad)
 
 
 def randperm(n, dtype=np.int64, requires_grad=False) -> Tensor:
@@ -129,13 +141,33 @@ def randint(low, high=None, size=None, dtype=np.int64, requires_grad=False) -> T
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad=False, name="") -> Tensor:
-    """Like PyTorch: integers give int64, any float argument gives the default float."""
-    values = np.arange(start, end, step) if end is not None else np.arange(start)
-    return Tensor(values, requires_grad=requires_grad, dtype=dtype, name=name)
+    """``start, start + step, …`` up to ``end`` (excluded); ``arange(n)`` is 0 … n − 1. Like
+    PyTorch: integers give int64, any float argument gives the default float; a zero step,
+    or a step that walks away from ``end`` (``arange(0, 1, -1)``), is an error, not an
+    empty tensor."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError(f"arange: upper bound and lower bound inconsistent with step sign "
+                           f"(start={start}, end={end}, step={step})")
+    if dtype is not None and np.dtype(dtype) == bool:
+        raise TypeError("arange: dtype bool is not supported (as in PyTorch)")
+    return Tensor(np.arange(start, end, step), requires_grad=requires_grad, dtype=dtype,
+                  name=name)
 
 
 def linspace(start, end, steps, dtype=None, requires_grad=False, name="") -> Tensor:
-    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive. ``steps`` is an
+    int ≥ 0 (a float such as 4.7 or 4.0 is a TypeError, as in PyTorch)."""
+    if isinstance(steps, Tensor):
+        steps = steps.item() if steps.ndim == 0 and steps.dtype.kind in "iu" else steps
+    if isinstance(steps, (bool, np.bool_)) or not isinstance(steps, (int, np.integer)):
+        raise TypeError(f"linspace: steps must be an int, got {steps!r} "
+                        f"({type(steps).__name__})")
+    if steps < 0:
+        raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
     return _make(np.linspace(start, end, int(steps)), dtype, requires_grad, name)
 
 

@@ -9,7 +9,7 @@ from .ops import compose as CO
 from .ops import elementwise as E
 from .ops import indexing as I
 from .ops import shape as S
-from .ops.base import norm_axis
+from .ops.base import index_array, norm_axis
 from .tensor import Tensor, _pick, as_tensor
 
 
@@ -61,7 +61,7 @@ def where(cond, a=None, b=None) -> Tensor:
         return as_tensor(cond).nonzero(as_tuple=True)
     if a is None or b is None:
         raise TypeError("where: give both a and b (or neither, for the indices of cond)")
-    cond = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
+    cond = index_array(cond)
     if cond.dtype != bool:
         raise TypeError(f"where: the condition must be a bool tensor, got {cond.dtype} "
                         f"(compare first: x > 0)")

@@ -29,7 +29,7 @@ from .ops import maths as M
 from .ops import reduce as R
 from .ops import scans as SC
 from .ops import shape as S
-from .ops.base import norm_axes, norm_axis
+from .ops.base import index_array, norm_axes, norm_axis
 
 _default = {"float": np.dtype(np.float32)}
 
@@ -80,6 +80,15 @@ def increment_version(t: "Tensor") -> None:
     changed values instead of silently using them. stepgrad's own in-place methods
     (``add_``, ``mul_``, …) already count their writes."""
     t._vc.n += 1
+
+
+def _clone_grad(g: "Tensor") -> "Tensor":
+    """A leaf's own copy of gradient ``g`` (a create_graph walk's Tensor): recorded as a
+    clone when ``g`` has a graph (the backward may run under the caller's no_grad)."""
+    if not g.requires_grad:
+        return Tensor._make(np.array(g.data))
+    with autograd.enable_grad():
+        return S.Clone.apply(g)
 
 
 def as_tensor(x, like=None) -> "Tensor":
@@ -332,9 +341,16 @@ class Tensor(Node):
         if self.grad_fn is not None:  # intermediate: assigned per walk, never compounded
             self._grad = g
         elif self._grad is None:      # a copy, unless the walk says no one else holds g
-            self._grad = g if isinstance(g, Tensor) or (
-                owned and type(g) is np.ndarray and g.dtype == self.dtype
-                and g.shape == self.shape) else np.array(g, self.dtype)
+            if owned and type(g) is np.ndarray and g.dtype == self.dtype \
+                    and g.shape == self.shape:
+                self._grad = g
+            elif isinstance(g, Tensor):
+                # create_graph: g may be another leaf's gradient too ((x + z) sends one g to
+                # both) or a read-only view: cloned, as PyTorch's AccumulateGrad does, with
+                # its graph when it has one, so no two leaves ever share a .grad
+                self._grad = _clone_grad(g)
+            else:
+                self._grad = np.array(g, self.dtype)
         elif isinstance(g, Tensor) or (type(self._grad) is Tensor and self._grad.requires_grad):
             self._grad = self.grad + g  # leaves accumulate, as in PyTorch (here with graph)
         elif type(self._grad) is Tensor:
@@ -498,14 +514,23 @@ class Tensor(Node):
         return self._inplace("relu_", E.ReLU)
 
     def copy_(self, src):
+        """Write ``src`` (broadcast to this shape) into this tensor, cast to this tensor's
+        dtype as PyTorch's copy_ does (float64 into float32, float into int truncating):
+        an explicit copy is the one place a dtype changes without ``.float()``. The
+        gradient flows back to ``src`` in ``src``'s dtype."""
         src = as_tensor(src, self)
         if src.shape != self.shape and np.broadcast_shapes(src.shape, self.shape) != self.shape:
             raise RuntimeError(f"copy_: source of shape {src.shape} does not broadcast to "
                                f"{self.shape}")
-        return self._inplace("copy_", S.Copy, src)
+        return self._inplace("copy_", S.Copy, src.astype(self.dtype))
 
     def fill_(self, value):
-        return self._inplace("fill_", S.Copy, as_tensor(value, self))
+        """``value`` (a number or a 0-d tensor, cast to this dtype as in PyTorch) everywhere."""
+        value = as_tensor(value, self)
+        if value.ndim:
+            raise RuntimeError(f"fill_: only supports a 0-dimension value tensor, but got a "
+                               f"tensor of shape {value.shape} (use copy_ for tensors)")
+        return self._inplace("fill_", S.Copy, value.astype(self.dtype))
 
     def zero_(self):
         return self.fill_(0)
@@ -1101,7 +1126,7 @@ class Tensor(Node):
 
     def gather(self, dim, index):
         """PyTorch's gather: ``out[i][j] = self[index[i][j]][j]`` along ``dim`` (dim 0 here)."""
-        index = index.data if isinstance(index, Tensor) else np.asarray(index)
+        index = index_array(index)
         if index.dtype.kind not in "iu":
             raise TypeError(f"gather: index must be an integer tensor, got {index.dtype}")
         return S.Gather.apply(self, axis=dim, index=index)
@@ -1200,7 +1225,6 @@ def _index_item(item, what):
         return item
     if not isinstance(item, Tensor):
         return item  # (a numpy uint8 array stays integer indices: nn's lookups pass them)
-    item = item.data
     if item.dtype == np.uint8:
         if what == "setitem":
             raise RuntimeError("setitem: a uint8 index is refused, as in PyTorch (it only "
@@ -1210,8 +1234,8 @@ def _index_item(item, what):
         warnings.warn("getitem: a uint8 index is read as a boolean mask, as in PyTorch, which "
                       "deprecates it: use a bool mask (mask.bool()), or int64 indices "
                       "(idx.long()) to pick positions", UserWarning, stacklevel=4)
-        return item.astype(bool)
-    return item
+        return item.data.astype(bool)
+    return index_array(item)  # a copy: the op keeps it, the caller may change the Tensor
 
 
 def _scan_dim(op, dim, axis):

@@ -234,6 +234,20 @@ class Op:
 FREED = ("<freed>",)
 
 
+def index_array(x) -> np.ndarray:
+    """The array of an index or mask argument (a Tensor, array, list or number) that an op
+    keeps for its backward (``x[i]``, ``where(m, a, b)``, gather, scatter, …).
+
+    A Tensor's data is copied: the caller can still change it in place (``i.fill_(1)``), and
+    the backward would then silently use the new positions. (PyTorch raises at backward
+    instead; a copy of an index is cheap and gives the gradient of what the forward read.)
+    numpy arrays are used as given. Masks the engine builds for itself (relu's, tril's,
+    those of backward formulas) go straight to their ops and are never copied."""
+    if isinstance(x, Node):
+        return np.array(x.data)
+    return np.asarray(x)
+
+
 class AccumulateGrad:
     """Where a leaf's gradient ends up (what PyTorch's next_functions shows for a leaf)."""
 

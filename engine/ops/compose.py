@@ -19,7 +19,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .base import norm_axis, reduce_axes
+from .base import index_array, norm_axis, reduce_axes
 
 MinMax = namedtuple("aminmax", ["min", "max"])
 Mode = namedtuple("mode", ["values", "indices"])
@@ -125,8 +125,7 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 # ------------------------------------------------------------------------------- indexing
 def _index_array(index, op):
-    Tensor, _ = _tensor()
-    idx = np.asarray(index.data if isinstance(index, Tensor) else index)
+    idx = index_array(index)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{op}: indices must be integers, got {idx.dtype}")
     return idx

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..testing import Bad, OpSpec, T, axis_param, normal, register, spec
 from . import xp
-from .base import Op, norm_axes, norm_axis
+from .base import Op, index_array, norm_axes, norm_axis
 from .shape import Concatenate, SetItem, _along, check_along
 
 
@@ -27,7 +27,7 @@ def _tensor(array):
 
 def _as_index(index, op):
     """An integer index array (from a Tensor, array or list); anything else is an error."""
-    a = np.asarray(getattr(index, "data", index))
+    a = index_array(index)
     if a.dtype.kind not in "iu":
         raise TypeError(f"{op}: the index must be an integer tensor, got {a.dtype}")
     return a.astype(np.int64, copy=False)
@@ -534,7 +534,7 @@ def index_select(x, dim, index):
 
 
 def _bool_mask(mask, op):
-    m = np.asarray(getattr(mask, "data", mask))
+    m = index_array(mask)
     if m.dtype != bool:
         raise TypeError(f"{op}: the mask must be a bool tensor, got {m.dtype} (compare "
                         f"first: x > 0)")

@@ -378,3 +378,156 @@ def test_uint8_index_is_a_boolean_mask_with_a_warning():
     assert ref.tolist() == y.tolist()
     with pytest.raises(RuntimeError):
         torch.zeros(3)[torch.tensor([1, 0, 1], dtype=torch.uint8)] = 5.0
+
+
+# An index, mask or condition Tensor changed in place after the op used it: the gradient is
+# the one of what the forward read (a copy is kept), never of the new values. PyTorch raises
+# at backward for each of these; both refuse the silently wrong gradient.
+def _index_cases(lib, leaf):
+    """(name, run) pairs: each run builds y from x with an index/mask tensor, changes the
+    index in place, backprops y·w and returns the leaves' gradients."""
+    def where():
+        x = leaf([1.0, -2.0, 3.0])
+        m = x > 0
+        y = lib.where(m, x * x, x * 0)
+        m.fill_(True)
+        y.sum().backward()
+        return [x.grad]
+
+    def getitem():
+        x = leaf([1.0, 2.0, 3.0, 4.0])
+        i = lib.tensor([0, 0, 3])
+        y = x[i]
+        i.fill_(1)
+        (y * lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64)).sum().backward()
+        return [x.grad]
+
+    def bool_mask():
+        x = leaf([1.0, 2.0, 3.0, 4.0])
+        m = lib.tensor([True, False, True, False])
+        y = x[m]
+        m.fill_(True)
+        (y * lib.tensor([1.0, 2.0], dtype=lib.float64)).sum().backward()
+        return [x.grad]
+
+    def gather():
+        x = leaf([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+        i = lib.tensor([[0, 0], [2, 1]])
+        y = x.gather(1, i)
+        i.zero_()
+        (y * y).sum().backward()
+        return [x.grad]
+
+    def index_select():
+        x = leaf([1.0, 2.0, 3.0])
+        i = lib.tensor([0, 2])
+        y = x.index_select(0, i)
+        i.fill_(1)
+        (y * lib.tensor([1.0, 2.0], dtype=lib.float64)).sum().backward()
+        return [x.grad]
+
+    def scatter():
+        x, s = leaf([1.0, 2.0, 3.0, 4.0]), leaf([1.0, 2.0])
+        i = lib.tensor([0, 3])
+        y = x.scatter(0, i, s)
+        i.fill_(1)
+        (y * lib.tensor([1.0, 2.0, 3.0, 4.0], dtype=lib.float64)).sum().backward()
+        return [x.grad, s.grad]
+
+    def masked_fill():
+        x = leaf([1.0, -2.0, 3.0])
+        m = x > 0
+        y = x.masked_fill(m, 0.0)
+        m.fill_(True)
+        (y * lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64)).sum().backward()
+        return [x.grad]
+
+    return {"where": where, "getitem": getitem, "bool_mask": bool_mask, "gather": gather,
+            "index_select": index_select, "scatter": scatter, "masked_fill": masked_fill}
+
+
+_INDEX_EXPECTED = {  # by hand, from the indices as they were in the forward
+    "where": [[2.0, 0.0, 6.0]],                       # 2x where x > 0, else 0
+    "getitem": [[3.0, 0.0, 0.0, 3.0]],                # x[0] taken twice (w 1 + 2), x[3] (w 3)
+    "bool_mask": [[1.0, 0.0, 2.0, 0.0]],
+    "gather": [[[4.0, 0.0, 0.0], [0.0, 10.0, 12.0]]],  # 2·x at (0,0) twice, (1,2), (1,1)
+    "index_select": [[1.0, 0.0, 2.0]],
+    "scatter": [[0.0, 2.0, 3.0, 0.0], [1.0, 4.0]],     # s lands at 0 and 3
+    "masked_fill": [[0.0, 2.0, 0.0]],                  # filled where x > 0: no gradient
+}
+
+
+@pytest.mark.parametrize("name", sorted(_INDEX_EXPECTED))
+def test_index_changed_in_place_after_use_keeps_the_forwards_gradient(name):
+    grads = _index_cases(engine, t64)[name]()
+    for got, want in zip(grads, _INDEX_EXPECTED[name], strict=True):
+        np.testing.assert_array_equal(got.data, want)
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        _index_cases(torch, lambda a: torch.tensor(a, dtype=torch.float64,
+                                                   requires_grad=True))[name]()
+
+
+def test_creation_refuses_what_pytorch_refuses():
+    for fn in (engine.randn, engine.rand):
+        with pytest.raises(TypeError, match="floating point dtype, got int64.*randint"):
+            fn(3, dtype=np.int64)
+    with pytest.raises(TypeError, match="rand_like: dtype must be a floating point dtype"):
+        engine.rand_like(engine.tensor([1, 2]))
+    assert engine.randn(2, dtype=np.float64).dtype == np.float64
+    for args in [(0, 1, -1), (1, 0, 1), (0.0, 1.0, -0.5), (-3,)]:
+        with pytest.raises(RuntimeError, match="inconsistent with step sign"):
+            engine.arange(*args)
+    with pytest.raises(RuntimeError, match="step must be nonzero"):
+        engine.arange(0, 1, 0)
+    assert engine.arange(1, 1, -1).shape == (0,) and engine.arange(3, 0, -1).tolist() == [3, 2, 1]
+    for steps in (4.7, 4.0, True):
+        with pytest.raises(TypeError, match="linspace: steps must be an int"):
+            engine.linspace(0, 1, steps)
+    with pytest.raises(RuntimeError, match="steps must be non-negative"):
+        engine.linspace(0, 1, -1)
+    assert engine.linspace(0, 1, engine.tensor(3)).tolist() == [0.0, 0.5, 1.0]
+    torch = pytest.importorskip("torch")
+    for fn in (torch.randn, torch.rand):
+        with pytest.raises(NotImplementedError):
+            fn(3, dtype=torch.int64)
+    with pytest.raises(NotImplementedError):
+        torch.rand_like(torch.tensor([1, 2]))
+    for args in [(0, 1, -1), (1, 0, 1), (0.0, 1.0, -0.5), (-3,), (0, 1, 0)]:
+        with pytest.raises(RuntimeError):
+            torch.arange(*args)
+    for steps in (4.7, 4.0, True):
+        with pytest.raises(TypeError):
+            torch.linspace(0, 1, steps)
+    assert torch.arange(3, 0, -1).tolist() == [3, 2, 1]
+
+
+def test_copy_casts_to_the_destination_dtype_and_sends_the_gradient_back_in_srcs():
+    src = t64([1.5, -2.25])
+    h = engine.zeros(2, dtype=np.float32)
+    h.copy_(src * 2)
+    assert h.dtype == np.float32 and h.tolist() == [3.0, -4.5]
+    (h * engine.tensor([3.0, 4.0])).sum().backward()
+    assert src.grad.dtype == np.float64 and src.grad.tolist() == [6.0, 8.0]  # 2·w
+    i = engine.zeros(2, dtype=np.int64)
+    i.copy_(t64([1.7, -2.7], requires_grad=False))
+    assert i.tolist() == [1, -2]  # truncated toward zero
+    f = engine.zeros(2)
+    f.fill_(engine.tensor(2.5, dtype=np.float64))
+    assert f.dtype == np.float32 and f.tolist() == [2.5, 2.5]
+    with pytest.raises(RuntimeError, match="fill_: only supports a 0-dimension value"):
+        f.fill_(engine.tensor([1.0, 2.0]))
+    with pytest.raises(TypeError, match="dtype mismatch"):  # other ops still never upcast
+        engine.zeros(2) + engine.zeros(2, dtype=np.float64)
+    torch = pytest.importorskip("torch")
+    tsrc = torch.tensor([1.5, -2.25], dtype=torch.float64, requires_grad=True)
+    th = torch.zeros(2)
+    th.copy_(tsrc * 2)
+    (th * torch.tensor([3.0, 4.0])).sum().backward()
+    assert th.tolist() == h.tolist() and tsrc.grad.tolist() == src.grad.tolist()
+    assert tsrc.grad.dtype == torch.float64
+    ti = torch.zeros(2, dtype=torch.int64)
+    ti.copy_(torch.tensor([1.7, -2.7], dtype=torch.float64))
+    assert ti.tolist() == i.tolist()
+    with pytest.raises(RuntimeError, match="0-dimension"):
+        torch.zeros(2).fill_(torch.tensor([1.0, 2.0]))

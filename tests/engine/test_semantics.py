@@ -484,3 +484,117 @@ def test_pytorchs_dtype_names():
     assert "float" not in namespace and "int" not in namespace and "bool" not in namespace
     assert "t" not in namespace and "mode" not in namespace  # a script's own names
     assert namespace["take"] is engine.take and callable(engine.t) and callable(engine.mode)
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph")  # torch's
+def test_leaves_never_share_a_grad_after_create_graph():
+    """(x + z) sends one gradient object to both leaves: each leaf keeps its own copy (as
+    PyTorch's AccumulateGrad clones), so a later backward adds into x.grad only."""
+    x, z = f64([1.0, 2.0]), f64([3.0, 4.0])
+    ((x + z) * 2).sum().backward(create_graph=True)
+    assert x.grad is not z.grad
+    (x * 1).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0] and z.grad.tolist() == [2.0, 2.0]
+    x, z = f64([1.0, 2.0]), f64([3.0, 4.0])
+    (x + z).sum().backward(create_graph=True)  # the seed's read-only broadcast, before
+    (x * 1).sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0] and z.grad.tolist() == [1.0, 1.0]
+    x, g = f64([1.0, 2.0]), f64([5.0, 6.0], requires_grad=False)
+    x.backward(g, create_graph=True)  # a leaf root: its grad is not the user's seed tensor
+    (x * 1).sum().backward()
+    assert x.grad.tolist() == [6.0, 7.0] and g.tolist() == [5.0, 6.0]
+    x = f64([1.0, 2.0])
+    (x * x).sum().backward(create_graph=True)  # a grad with a graph keeps it (2x)
+    (gx,) = engine.grad(x.grad.sum(), x)
+    assert gx.tolist() == [2.0, 2.0]
+    if torch is not None:
+        tx, tz = (torch.tensor(a, dtype=torch.float64, requires_grad=True)
+                  for a in ([1.0, 2.0], [3.0, 4.0]))
+        ((tx + tz) * 2).sum().backward(create_graph=True)
+        (tx * 1).sum().backward()
+        assert tx.grad.tolist() == [3.0, 3.0] and tz.grad.tolist() == [2.0, 2.0]
+
+
+def test_grad_gives_a_repeated_input_its_gradient_at_each_place():
+    x = f64([1.0, 2.0])
+    for kwargs in ({}, {"allow_unused": True}):
+        gs = engine.grad((x * x).sum(), [x, x], retain_graph=True, **kwargs)
+        assert [g.tolist() for g in gs] == [[2.0, 4.0], [2.0, 4.0]]  # 2x twice
+    if torch is not None:
+        tx = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+        gs = torch.autograd.grad((tx * tx).sum(), [tx, tx], allow_unused=True)
+        assert [g.tolist() for g in gs] == [[2.0, 4.0], [2.0, 4.0]]
+
+
+def test_grad_mode_decorators_cover_generators_bare_use_and_set_grad_enabled():
+    x = f64([1.0])
+
+    @engine.no_grad()
+    def gen():
+        for _ in range(2):
+            yield engine.is_grad_enabled(), (x * 2).requires_grad
+
+    assert list(gen()) == [(False, False), (False, False)] and engine.is_grad_enabled()
+
+    @engine.no_grad()
+    def running_total():  # send() and the caller's mode between resumptions
+        total = 0
+        while True:
+            total += yield total, engine.is_grad_enabled()
+
+    g = running_total()
+    assert next(g) == (0, False) and engine.is_grad_enabled()
+    assert g.send(3) == (3, False)
+    g.close()
+
+    @engine.no_grad
+    def bare():
+        return engine.is_grad_enabled()
+
+    @engine.inference_mode
+    def bare_inference():
+        return engine.is_grad_enabled()
+
+    assert bare() is False and bare.__name__ == "bare" and bare_inference() is False
+    with engine.no_grad():
+        with engine.inference_mode(False):
+            assert engine.is_grad_enabled()  # inference_mode(False) turns recording on
+        assert (engine.enable_grad(lambda: engine.is_grad_enabled()))()
+    with engine.set_grad_enabled(False):  # the transfer-learning tutorial's phase switch
+        assert not (x * 2).requires_grad
+    assert engine.is_grad_enabled()
+
+    @engine.set_grad_enabled(False)
+    def off():
+        return engine.is_grad_enabled()
+
+    assert engine.is_grad_enabled() and off() is False and engine.is_grad_enabled()
+    try:
+        engine.set_grad_enabled(False)  # the function form stays in force
+        assert not engine.is_grad_enabled()
+    finally:
+        engine.set_grad_enabled(True)
+    with pytest.raises(TypeError, match="set_grad_enabled\\(\\): argument 'mode' must be bool"):
+        engine.set_grad_enabled(1)
+    with pytest.raises(TypeError, match="write @engine.set_grad_enabled\\(False\\)"):
+        engine.set_grad_enabled(bare)
+    assert engine.is_grad_enabled()
+    if torch is not None:
+        @torch.no_grad()
+        def tgen():
+            yield torch.is_grad_enabled()
+
+        @torch.no_grad
+        def tbare():
+            return torch.is_grad_enabled()
+
+        @torch.set_grad_enabled(False)
+        def toff():
+            return torch.is_grad_enabled()
+
+        assert list(tgen()) == [False] and tbare() is False and toff() is False
+        assert torch.is_grad_enabled()
+        with torch.no_grad(), torch.inference_mode(False):
+            assert torch.is_grad_enabled()
+        with pytest.raises(TypeError):
+            torch.set_grad_enabled(1)
