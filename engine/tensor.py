@@ -82,6 +82,27 @@ def increment_version(t: "Tensor") -> None:
     t._vc.n += 1
 
 
+DEVICES = ("cpu", "cuda", "mps", "meta", "xpu", "xla", "hip", "ipu", "vulkan")
+
+
+def to_args(who, args, dtype=None, device=None):
+    """The dtype asked for by ``.to(...)``'s arguments, read as PyTorch reads them (a device
+    name or torch.device, a dtype, or a Tensor whose dtype to take; None: keep the dtype).
+    A device other than the CPU is refused: stepgrad runs on numpy. (Tensor.to, Module.to.)"""
+    for a in args:
+        if str(a).split(":")[0] in DEVICES:  # 'cpu', 'cuda:0', torch.device('cuda')
+            device = a
+        elif isinstance(a, Tensor):
+            dtype = a.dtype
+        else:
+            dtype = a
+    if device is not None and str(device).split(":")[0] != "cpu":
+        raise RuntimeError(f"{who}: stepgrad runs on the CPU only (numpy); device "
+                           f"{str(device)!r} is not available -- drop the "
+                           f".to({str(device)!r}) call")
+    return dtype
+
+
 def _clone_grad(g: "Tensor") -> "Tensor":
     """A leaf's own copy of gradient ``g`` (a create_graph walk's Tensor): recorded as a
     clone when ``g`` has a graph (the backward may run under the caller's no_grad)."""
@@ -558,16 +579,7 @@ class Tensor(Node):
     def to(self, *args, dtype=None, device=None, copy=False):
         """``to(dtype)`` casts (``astype``); ``to('cpu')`` / ``to(device='cpu')`` is this
         tensor (stepgrad runs on the CPU); a GPU device is an error saying so."""
-        for a in args:
-            if isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda", "mps", "meta"):
-                device = a
-            elif isinstance(a, Tensor):
-                dtype = a.dtype
-            else:
-                dtype = a
-        if device is not None and str(device).split(":")[0] != "cpu":
-            raise RuntimeError(f"to: stepgrad runs on the CPU only (numpy); device {device!r} "
-                               f"is not available -- drop the .to({device!r}) call")
+        dtype = to_args("to", args, dtype, device)
         out = self if dtype is None else self.astype(dtype)
         return out.clone() if copy and out is self else out
 

@@ -17,6 +17,7 @@ import numpy as np
 
 import engine
 from engine import Tensor
+from engine.tensor import to_args
 
 from .keras.model import KerasModelMixin  # Keras's Model methods (compile, fit, ...)
 from .serialization import check_state_dict
@@ -34,9 +35,6 @@ class Symbolic:
 def _symbolic(a) -> bool:
     return isinstance(a, Symbolic) or (type(a) in (list, tuple) and len(a) > 0
                                        and isinstance(a[0], Symbolic))
-
-
-_DEVICES = ("cpu", "cuda", "mps", "meta", "xpu", "xla", "hip", "ipu", "vulkan")
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -141,18 +139,15 @@ class Module(KerasModelMixin):
             params.pop(name, None)
             buffers.pop(name, None)
             modules[name] = value
-        elif name in params:
+        elif name in params or name in modules:
+            registry, what, want = (
+                (params, "parameter", "nn.Parameter or None expected; wrap it: "
+                                      "nn.Parameter(value)") if name in params else
+                (modules, "child module", "nn.Module or None expected"))
             if value is not None:
                 raise TypeError(f"{type(self).__name__}: cannot assign "
-                                f"'{type(value).__name__}' as parameter '{name}' (nn.Parameter "
-                                f"or None expected; wrap it: nn.Parameter(value))")
-            del params[name]
-        elif name in modules:
-            if value is not None:
-                raise TypeError(f"{type(self).__name__}: cannot assign "
-                                f"'{type(value).__name__}' as child module '{name}' "
-                                f"(nn.Module or None expected)")
-            del modules[name]
+                                f"'{type(value).__name__}' as {what} '{name}' ({want})")
+            del registry[name]
         elif name in buffers:
             if value is None:
                 del buffers[name]
@@ -425,17 +420,7 @@ class Module(KerasModelMixin):
         place (the same Parameter objects, so an optimizer built before still holds them).
         ``to('cpu')`` / ``to(device='cpu')`` changes nothing (stepgrad runs on the CPU); any
         other device is refused. ``to(tensor)`` takes the tensor's dtype, as PyTorch."""
-        for a in args:
-            if str(a).split(":")[0] in _DEVICES:  # 'cpu', 'cuda:0', torch.device(...)
-                device = a
-            elif isinstance(a, Tensor):
-                dtype = a.dtype
-            else:
-                dtype = a
-        if device is not None and str(device).split(":")[0] != "cpu":
-            raise RuntimeError(f"{type(self).__name__}.to: stepgrad runs on the CPU only "
-                               f"(numpy); device {str(device)!r} is not available -- drop the "
-                               f".to({str(device)!r}) call")
+        dtype = to_args(f"{type(self).__name__}.to", args, dtype, device)
         if dtype is None:
             return self
         try:
