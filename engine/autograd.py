@@ -23,6 +23,7 @@ import os
 import sys
 import threading
 import traceback
+import weakref
 
 import numpy as np
 
@@ -300,6 +301,52 @@ def check_forward(op_name: str, out, site: str) -> None:
 # The node protocol and the order of the walk.
 # ---------------------------------------------------------------------------------------------
 
+class RemovableHandle:
+    """What ``register_hook`` (tensors) and ``register_forward_hook`` (modules) return:
+    ``.remove()`` unregisters the hook (twice is harmless); ``with handle:`` removes it on
+    exit (PyTorch's ``torch.utils.hooks.RemovableHandle``)."""
+
+    next_id = 0
+
+    def __init__(self, hooks: dict):
+        self.hooks_dict_ref = weakref.ref(hooks)  # the tensor/module owns its hooks
+        self.id = RemovableHandle.next_id
+        RemovableHandle.next_id += 1
+
+    def remove(self) -> None:
+        hooks = self.hooks_dict_ref()
+        if hooks is not None:
+            hooks.pop(self.id, None)
+
+    def __enter__(self) -> "RemovableHandle":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+#: Set once any tensor hook is registered: until then the walk does not look for hooks.
+HOOKED = [False]
+
+
+def run_hooks(node, g):
+    """A node's gradient ``g`` (an array, or a Tensor under create_graph) after its tensor
+    hooks (``register_hook``), in registration order: each gets the gradient as a Tensor and
+    may return a replacement of the same shape (PyTorch's rule), or None to keep it."""
+    from .tensor import Tensor
+    gt = g if isinstance(g, Tensor) else Tensor._make(g)
+    for hook in list(node._hooks.values()):
+        out = hook(gt)
+        if out is None:
+            continue
+        if not isinstance(out, Tensor) or out.shape != gt.shape:
+            raise RuntimeError(f"hook {getattr(hook, '__name__', hook)!r} returned "
+                               f"{type(out).__name__} {getattr(out, 'shape', '')}: a hook must "
+                               f"return None or a Tensor of the gradient's shape {gt.shape}")
+        gt = out if out.dtype == gt.dtype else out.astype(gt.dtype)
+    return gt if isinstance(g, Tensor) else gt.data
+
+
 class Node:
     """What the walk needs from a graph node; ``Value`` and ``Tensor`` are Nodes.
 
@@ -432,7 +479,7 @@ def walk(roots, seeds, retain_graph=False, create_graph=False, store=True, repor
     pending, owned = {}, set()  # owned: nodes whose pending gradient this walk allocated
     for r, s in zip(roots, seeds, strict=True):
         pending[r] = s if r not in pending else pending[r] + s
-    anomaly = state.anomaly
+    anomaly, hooked = state.anomaly, HOOKED[0]
     take, peek = pending.pop, pending.get  # bound once: this loop runs once per node
     for node in topo_order(roots):
         g = take(node, None)
@@ -440,6 +487,9 @@ def walk(roots, seeds, retain_graph=False, create_graph=False, store=True, repor
             continue
         if type(g) is SliceGrad:
             g = g.dense()
+        if hooked and getattr(node, "_hooks", None):
+            g = run_hooks(node, g)  # the summed gradient, before .grad and the parents
+            owned.discard(node)     # (a hook may have kept or returned the array)
         if store:
             # A gradient this walk owns (it summed it, or a fresh_grads op made it) is kept
             # by a leaf as it is; any other is copied (it may be another node's array).

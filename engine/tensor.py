@@ -14,7 +14,7 @@ error, never a silent upcast; numbers and numpy arrays combined with a Tensor ta
 from __future__ import annotations
 
 import difflib
-from collections import namedtuple
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
@@ -190,6 +190,8 @@ class Tensor(Node):
 
     scope = ()  # the modules (outermost first) whose forward made this tensor, if any
     grad_fn = None
+    _hooks = None     # register_hook's {id: fn}, if any
+    _retains = False  # retain_grad(): a non-leaf that accumulates .grad, as a leaf
     _base = None  # the tensor this one is a view of, if any
     __array_priority__ = 1000  # numpy array (op) Tensor → Tensor's reflected operator
     __hash__ = object.__hash__  # == is elementwise, identity stays the hash
@@ -224,6 +226,44 @@ class Tensor(Node):
     def size(self, dim=None):
         """The shape (PyTorch's ``size()``), or the length of one dim."""
         return self.shape if dim is None else self.shape[norm_axis("size", dim, self.shape)]
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient has been computed, in each
+        backward (PyTorch's): ``grad`` is the summed gradient as a Tensor; returning a Tensor
+        of its shape replaces it (for what ``.grad`` gets, for a leaf, and for what flows on
+        to the inputs), None keeps it. Returns a handle: ``handle.remove()``.
+
+        >>> import engine
+        >>> x = engine.tensor([1.0, 2.0], requires_grad=True)
+        >>> h = x.register_hook(lambda g: g * 10)
+        >>> (x * x).sum().backward(); x.grad
+        tensor([20., 40.], shape=(2,), dtype=float32)
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that "
+                               "doesn't require gradient (as in PyTorch)")
+        if not callable(hook):
+            raise TypeError(f"register_hook: expected a function grad -> Tensor or None, got "
+                            f"{type(hook).__name__}")
+        if self._hooks is None:
+            self._hooks = OrderedDict()  # (a plain dict cannot be weakly referenced)
+        handle = autograd.RemovableHandle(self._hooks)
+        self._hooks[handle.id] = hook
+        autograd.HOOKED[0] = True
+        return handle
+
+    def retain_grad(self) -> None:
+        """Keep accumulating this non-leaf's ``.grad`` over backward passes, as a leaf's
+        (PyTorch's ``retain_grad``). stepgrad fills a non-leaf's ``.grad`` anyway (the
+        latest pass's, to step through in a REPL); this makes it add up. A leaf: no-op."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: can't retain_grad on a Tensor that has "
+                               "requires_grad=False (as in PyTorch)")
+        if self.grad_fn is not None:
+            self._retains = True
+
+    retains_grad = property(lambda self: self.grad_fn is not None and self._retains,
+                            doc="Whether retain_grad() was called on this non-leaf.")
 
     def numel(self) -> int:
         return self.data.size
@@ -359,8 +399,8 @@ class Tensor(Node):
     def receive_grad(self, g, owned=False):
         # Arrays are stored as they come (wrapped into a Tensor when .grad is read): most
         # intermediate gradients are never looked at.
-        if self.grad_fn is not None:  # intermediate: assigned per walk, never compounded
-            self._grad = g
+        if self.grad_fn is not None and not self._retains:
+            self._grad = g  # intermediate: assigned per walk, never compounded
         elif self._grad is None:      # a copy, unless the walk says no one else holds g
             if owned and type(g) is np.ndarray and g.dtype == self.dtype \
                     and g.shape == self.shape:

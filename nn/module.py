@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import operator
 import warnings
-import weakref
 from collections import OrderedDict, namedtuple
 from itertools import chain
 
@@ -17,6 +16,7 @@ import numpy as np
 
 import engine
 from engine import Tensor
+from engine.autograd import RemovableHandle
 from engine.tensor import to_args
 
 from .keras.model import KerasModelMixin  # Keras's Model methods (compile, fit, ...)
@@ -49,30 +49,6 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
         return super().__repr__()
 
     __str__ = __repr__
-
-
-class RemovableHandle:
-    """What ``register_forward_hook`` / ``register_forward_pre_hook`` return: ``.remove()``
-    unregisters the hook (twice is harmless); ``with handle:`` removes it on exit
-    (PyTorch's ``torch.utils.hooks.RemovableHandle``)."""
-
-    next_id = 0
-
-    def __init__(self, hooks: dict):
-        self.hooks_dict_ref = weakref.ref(hooks)  # the module owns its hooks, not the handle
-        self.id = RemovableHandle.next_id
-        RemovableHandle.next_id += 1
-
-    def remove(self) -> None:
-        hooks = self.hooks_dict_ref()
-        if hooks is not None:
-            hooks.pop(self.id, None)
-
-    def __enter__(self) -> "RemovableHandle":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
 
 
 class Parameter(Tensor):

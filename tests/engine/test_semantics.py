@@ -598,3 +598,62 @@ def test_grad_mode_decorators_cover_generators_bare_use_and_set_grad_enabled():
             assert torch.is_grad_enabled()
         with pytest.raises(TypeError):
             torch.set_grad_enabled(1)
+
+
+def test_tensor_hooks_see_and_replace_the_summed_gradient():
+    # y = 3x used twice: the hook sees the summed dL/dy once per backward and its return
+    # value is what flows on to x (and into a leaf's .grad for a hook on the leaf).
+    x = tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
+    y = x * 3
+    seen = []
+    handle = y.register_hook(lambda g: seen.append(g.numpy().copy()) or g * 2)
+    loss = (y * y + y).sum()  # dL/dy = 2y + 1 = [7, 13]; doubled; dL/dx = 3·that
+    loss.backward(retain_graph=True)
+    assert [s.tolist() for s in seen] == [[7.0, 13.0]]
+    assert x.grad.tolist() == [42.0, 78.0]
+    handle.remove()
+    x.grad = None
+    loss.backward()
+    assert x.grad.tolist() == [21.0, 39.0] and len(seen) == 1  # removed: not called again
+    w = tensor([1.0, -1.0], requires_grad=True)
+    with w.register_hook(lambda g: g.clamp(min=0)):  # a leaf: the hooked value is stored
+        (w * tensor([-2.0, 5.0])).sum().backward()
+    assert w.grad.tolist() == [0.0, 5.0]
+    z = tensor([1.0, 2.0], requires_grad=True)
+    z.register_hook(lambda g: g[:1])
+    with pytest.raises(RuntimeError, match="must return None or a Tensor of the gradient's "
+                                           r"shape \(2,\)"):
+        (z * 2).sum().backward()
+    with pytest.raises(RuntimeError, match="doesn't require gradient"):
+        tensor([1.0]).register_hook(lambda g: g)
+
+
+def test_retain_grad_accumulates_a_non_leafs_grad():
+    # stepgrad fills a non-leaf's .grad with the latest pass; retain_grad makes it add up.
+    x = tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
+    y = x * 3
+    assert not y.retains_grad
+    y.retain_grad()
+    z = (y * y).sum()  # dz/dy = 2y = [6, 12]
+    z.backward(retain_graph=True)
+    z.backward()
+    assert y.retains_grad and y.grad.tolist() == [12.0, 24.0]
+    x.retain_grad()  # a leaf: nothing to do
+    assert not x.retains_grad and x.grad.tolist() == [36.0, 72.0]
+
+
+def test_hooks_and_retain_grad_match_torch():
+    torch = pytest.importorskip("torch")
+    out = []
+    for lib in (engine, torch):
+        x = lib.tensor([1.0, -2.0, 0.5], dtype=lib.float64, requires_grad=True)
+        y = (x * x).tanh()
+        y.retain_grad()
+        y.register_hook(lambda g: g * g)
+        x.register_hook(lambda g: g + 1)
+        loss = (y * lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64)).sum()
+        loss.backward(retain_graph=True)
+        loss.backward()
+        out.append([np.asarray(t.grad.detach().numpy()) for t in (x, y)])
+    for a, b in zip(*out, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-13)
