@@ -17,6 +17,7 @@ Design notes (why it looks like this):
 from __future__ import annotations
 
 import inspect
+import math
 
 import numpy as np
 
@@ -116,8 +117,10 @@ class Value(Node):
         other = other if isinstance(other, Value) else Constant(other)
         try:
             data = self.data ** other.data
-        except ZeroDivisionError:
-            data = float("inf")
+        except ZeroDivisionError:  # 0 to a negative power: ±inf as IEEE (and PyTorch) say
+            b = other.data
+            odd = b == int(b) and int(b) % 2 == 1
+            data = math.copysign(math.inf, self.data) if odd else math.inf
         except OverflowError:
             raise OverflowError(f"Value pow: {self.data!r} ** {other.data!r} is too large for "
                                 f"a float") from None
@@ -143,11 +146,31 @@ class Value(Node):
     def __neg__(self):
         return Value._node(-self.data, _NEG, self)
 
-    # Comparisons give plain bools (no graph); backward formulas use them (relu: g · (x > 0)).
+    # Comparisons give plain bools (no graph); backward formulas use them (relu: g · (x > 0),
+    # pow's b == 0, maximum's a == b: with create_graph those operands are Values). == and !=
+    # compare the data, as PyTorch's 0-d tensors do; a Value still hashes by identity (the
+    # walk keys dicts by node), so two equal Values stay two nodes.
     def __gt__(self, o): return self.data > _number(o, "compare")
     def __ge__(self, o): return self.data >= _number(o, "compare")
     def __lt__(self, o): return self.data < _number(o, "compare")
     def __le__(self, o): return self.data <= _number(o, "compare")
+
+    def __eq__(self, o):
+        if isinstance(o, (Value, bool, int, float, np.integer, np.floating)):
+            return self.data == _number(o, "compare")
+        return NotImplemented
+
+    def __ne__(self, o):
+        eq = self.__eq__(o)
+        return eq if eq is NotImplemented else not eq
+
+    __hash__ = object.__hash__
+
+    def __bool__(self):
+        """``if v:`` tests the value, as PyTorch's 0-d tensors (0.0 is False)."""
+        return bool(self.data)
+
+    __array_ufunc__ = None  # numpy defers: array * Value is Value.__rmul__ (a clear error)
 
     def __getattr__(self, name):
         # Every one-input op is a method (exp, log, tanh, sigmoid, relu, sqrt, your own …):

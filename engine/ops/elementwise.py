@@ -50,7 +50,7 @@ class Neg(Op):
 @spec(ref=np.exp)
 class Exp(Op):
     name, formula, float_only = "exp", "d(eᵘ)/du = eᵘ", True
-    scalar = staticmethod(lambda x: math.exp(x) if x < 709.78 else _INF)
+    scalar = staticmethod(xp.exp_float)
 
     def forward(self, x):
         return np.exp(x)
@@ -122,7 +122,7 @@ class Sigmoid(Op):
 @spec(ref=lambda x: np.maximum(x, 0), domain=(away_from_zero,))
 class ReLU(Op):
     name, formula = "relu", "d relu(u)/du = 1 if u > 0 else 0"
-    scalar = staticmethod(lambda x: x if x > 0 else 0.0)
+    scalar = staticmethod(lambda x: x if x > 0 or x != x else 0.0)  # NaN stays NaN
 
     def forward(self, x):
         return xp.relu(x)  # np.maximum(x, 0); a parallel kernel on big arrays

@@ -21,9 +21,17 @@ def _node(*xs):
     return any(isinstance(x, Node) for x in xs)
 
 
+def exp_float(x: float) -> float:
+    """e^x of a Python float as numpy's: inf on overflow, NaN stays NaN."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
 def exp(x):
-    if type(x) is float:  # Value graphs stay in Python floats (fast); overflow is inf
-        return math.exp(x) if x < 709.78 else math.inf
+    if type(x) is float:  # Value graphs stay in Python floats (fast)
+        return exp_float(x)
     return x.exp() if _node(x) else np.exp(x)
 
 

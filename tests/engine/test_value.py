@@ -3,6 +3,7 @@ regressions (#90 deep chain, #64 re-used non-leaf, #53 double backward), steppin
 import math
 import sys
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -137,3 +138,45 @@ def test_value_errors_are_clear():
         Value(1.0) / 0.0
     with pytest.raises(TypeError, match="already a Value"):
         Value(Value(1.0))
+
+
+def test_values_follow_pytorchs_0d_tensors_at_the_edges():
+    # exp overflows to inf only past the true limit and keeps NaN; relu keeps NaN; 0 to a
+    # negative odd power is signed infinity (IEEE and PyTorch); == compares the data; a
+    # Value of 0.0 is false; numpy arrays do not swallow a Value into an object array.
+    assert Value(709.781).exp().data == math.exp(709.781)
+    assert Value(710.0).exp().data == math.inf
+    assert math.isnan(Value(float("nan")).exp().data)
+    assert math.isnan(Value(float("nan")).relu().data)
+    assert (Value(-0.0) ** -1).data == -math.inf and (Value(-0.0) ** -2).data == math.inf
+    assert Value(2.0) == Value(2.0) and Value(2.0) == 2 and not (Value(2.0) != 2.0)
+    assert len({Value(1.0), Value(1.0)}) == 2  # still two nodes: hashing is by identity
+    assert not Value(0.0) and Value(-1.0)
+    with pytest.raises(TypeError, match="expected a number, got a ndarray"):
+        np.array([1.0, 2.0]) * Value(3.0)
+
+
+def test_create_graph_keeps_pow_and_maximum_special_cases():
+    # The backward formulas test b == 0 and a == b; with create_graph their operands are
+    # Values, whose == compared identity (always False): NaN and lost gradients.
+    x = Value(0.0)
+    (g,) = engine.grad(x ** 0, x, create_graph=True)
+    assert float(getattr(g, "data", g)) == 0.0
+    y = Value(2.0)
+    (g,) = engine.grad(Value(0.0) ** y, y, create_graph=True)
+    assert float(getattr(g, "data", g)) == 0.0
+    a, b = Value(1.0), Value(1.0)
+    ga, gb = engine.grad(engine.maximum(a, b), [a, b], create_graph=True)
+    assert (ga.data, gb.data) == (0.5, 0.5)
+
+
+def test_value_edges_match_torch():
+    torch = pytest.importorskip("torch")
+    for fn in (lambda v: v.exp(), lambda v: v.relu(), lambda v: v ** -1, lambda v: v ** -3):
+        for x in (709.781, 710.0, -0.0, 0.0, float("nan"), -2.0):
+            t = fn(torch.tensor(x, dtype=torch.float64)).item()
+            try:
+                got = fn(Value(x)).data
+            except ZeroDivisionError:
+                got = None
+            assert got == t or (math.isnan(got) and math.isnan(t)), (x, got, t)
