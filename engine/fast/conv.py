@@ -30,6 +30,9 @@ How the work is laid out (each choice measured on the seed CNN's layers, bench/c
 - Scratch arrays come from a pool reused across calls (``workspace``), so steady-state calls
   do not page-fault fresh memory in (~1 µs per 4 KiB page).
 
+Unbatched input (PyTorch's (C, H, W), (C, L) for conv1d) runs as a batch of one: the public
+functions add and remove the batch axis in one place, ``batch_of_one``; the ops see 4-D only.
+
 Padding: an int or (ph, pw) pads both sides; ``'valid'`` is 0; ``'same'`` follows TensorFlow
 (out = ceil(in / stride); an odd total puts the extra row/column at the bottom/right).
 """
@@ -92,6 +95,42 @@ def check_nd(op, x, ndim, what="input", layout="(N, C, H, W)"):
 
 def check_4d(op, x, what="input", layout="(N, C, H, W)"):
     check_nd(op, x, 4, what, layout)
+
+
+def unbatched(op, x, layout):
+    """Whether ``x`` is PyTorch's unbatched form of an input whose batched ``layout`` is
+    "(N, …)": False for the batched form (or not an array: the op says what it is), True for
+    the same without N (one dim fewer); any other number of dims is a ValueError naming both.
+    """
+    ndim = layout.count(",") + 1
+    if getattr(x, "ndim", ndim) == ndim:
+        return False
+    if x.ndim == ndim - 1:
+        return True
+    raise ValueError(f"{op}: expected a {ndim - 1}-D (unbatched) {layout.replace('N, ', '', 1)} "
+                     f"or {ndim}-D (batched) {layout} input, got shape {tuple(x.shape)}")
+
+
+def batch_of_one(op, x, layout, run, *more):
+    """``run(x, *more)`` for an op whose batched input has the ``layout`` "(N, …)", which
+    also takes PyTorch's unbatched form (the same without N).
+
+    Batched ``x`` goes straight to ``run`` (no extra op, no copy). Unbatched ``x`` runs as a
+    batch of one: a leading axis of 1 added to it (and to the arrays in ``more``, e.g.
+    max_unpool2d's indices) and removed from the result (from each, when ``run`` returns a
+    tuple such as (out, indices)). Any other number of dims is refused (``unbatched``).
+
+    >>> import engine
+    >>> from engine.fast.conv import conv2d
+    >>> conv2d(engine.ones(3, 5, 5), engine.ones(2, 3, 3, 3)).shape   # (C, H, W) → (F, H', W')
+    (2, 3, 3)
+    """
+    if not unbatched(op, x, layout):
+        return run(x, *more)
+    out = run(*(a.reshape((1,) + tuple(a.shape)) for a in (x,) + more))
+    if isinstance(out, tuple):
+        return tuple(o.reshape(o.shape[1:]) for o in out)
+    return out.reshape(out.shape[1:])
 
 
 def same_padding(size, k, s, d):
@@ -523,7 +562,9 @@ class ConvTranspose2d(Op):
 
 
 def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, relu=False):
-    """2-D convolution (cross-correlation, as in PyTorch) of NCHW ``x`` with ``w``.
+    """2-D convolution (cross-correlation, as in PyTorch) of ``x`` (N, C, H, W) with ``w``
+    → (N, F, Ho, Wo); PyTorch's unbatched ``x`` (C, H, W) gives (F, Ho, Wo) (a batch of
+    one); any other number of dims is refused.
 
     ``w`` has shape (F, C/groups, kh, kw), ``b`` (F,) or None. ``padding``: int, (ph, pw),
     ``'same'`` (TensorFlow's rule, extra on the bottom/right) or ``'valid'``. ``relu=True``
@@ -547,15 +588,17 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, relu=False):
     tensor([ 8., 12., 12.,  8.], shape=(4,), dtype=float32)
     """
     keep_freed_memory()  # from the first conv on (memory.py): freed buffers are reused
-    inputs = (x, w) if b is None else (x, w, b)
-    return Conv2d.apply(*inputs, stride=stride, padding=padding, dilation=dilation,
-                        groups=groups, relu=relu)
+    weights = (w,) if b is None else (w, b)
+    return batch_of_one("conv2d", x, "(N, C, H, W)", lambda x: Conv2d.apply(
+        x, *weights, stride=stride, padding=padding, dilation=dilation, groups=groups,
+        relu=relu))
 
 
 def conv1d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D convolution (cross-correlation, as PyTorch's ``F.conv1d``) of ``x`` (N, C, L) with
     ``w`` (F, C/groups, k), ``b`` (F,) or None → (N, F, Lo), ``Lo = (L + 2p − d·(k − 1) − 1)
-    // s + 1``. ``padding``: an int, ``'same'`` (extra on the right) or ``'valid'``.
+    // s + 1``; unbatched ``x`` (C, L) → (F, Lo), as PyTorch. ``padding``: an int, ``'same'``
+    (extra on the right) or ``'valid'``.
 
     It is conv2d on (N, C, 1, L) with a 1 × k kernel: the same Numba kernels and GEMMs.
     A sequence model's view: each output step sees a window of k input steps (a recurrent
@@ -568,9 +611,9 @@ def conv1d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     array([[[-1., -1., -1.]]], dtype=float32)
     """
     keep_freed_memory()
-    inputs = (x, w) if b is None else (x, w, b)
-    return Conv1d.apply(*inputs, stride=stride, padding=padding, dilation=dilation,
-                        groups=groups)
+    weights = (w,) if b is None else (w, b)
+    return batch_of_one("conv1d", x, "(N, C, L)", lambda x: Conv1d.apply(
+        x, *weights, stride=stride, padding=padding, dilation=dilation, groups=groups))
 
 
 def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1,
@@ -579,7 +622,8 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups
     with respect to its input: the decoder half of an autoencoder).
 
     x (N, C_in, H, W), w (C_in, C_out/groups, kh, kw), b (C_out,) or None → (N, C_out, Ho, Wo)
-    with ``Ho = (H − 1)·stride − 2·padding + dilation·(kh − 1) + output_padding + 1``.
+    with ``Ho = (H − 1)·stride − 2·padding + dilation·(kh − 1) + output_padding + 1``;
+    unbatched x (C_in, H, W) → (C_out, Ho, Wo), as PyTorch.
     ``output_padding`` (smaller than the stride or the dilation) adds rows/columns at the
     bottom/right, to pick which size a strided conv2d is inverted to (7 → 14 vs 7 → 13).
 
@@ -593,10 +637,10 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups
            [3., 3., 4., 4.]], dtype=float32)
     """
     keep_freed_memory()
-    inputs = (x, w) if b is None else (x, w, b)
-    return ConvTranspose2d.apply(*inputs, stride=stride, padding=padding,
-                                 output_padding=output_padding, groups=groups,
-                                 dilation=dilation)
+    weights = (w,) if b is None else (w, b)
+    return batch_of_one("conv_transpose2d", x, "(N, C_in, H, W)", lambda x: ConvTranspose2d.apply(
+        x, *weights, stride=stride, padding=padding, output_padding=output_padding,
+        groups=groups, dilation=dilation))
 
 
 # ----------------------------------------------------------------------------- reference
@@ -696,8 +740,9 @@ register(OpSpec(
     arity=2, shapes=_conv_shapes, params=_conv_params, values=(normal,), ops=("conv2d",),
     twice=False,
     errors=(
-        ErrorCase(lambda: conv2d(T(2, 3, 5), T(4, 3, 3, 3)), ValueError,
-                  r"conv2d: expected a 4-D input .*\(2, 3, 5\)"),
+        ErrorCase(lambda: conv2d(T(3, 5), T(4, 3, 3, 3)), ValueError,
+                  r"conv2d: expected a 3-D \(unbatched\) \(C, H, W\) or 4-D \(batched\) "
+                  r"\(N, C, H, W\) input, got shape \(3, 5\)"),
         ErrorCase(lambda: conv2d(T(1, 3, 5, 5), T(4, 2, 3, 3)), ValueError,
                   r"conv2d: channel mismatch: input \(1, 3, 5, 5\) .* weight \(4, 2, 3, 3\)"),
         ErrorCase(lambda: conv2d(T(1, 4, 5, 5), T(6, 2, 3, 3), groups=3),
@@ -736,7 +781,8 @@ register(OpSpec(
     twice=False,
     errors=(
         ErrorCase(lambda: conv1d(T(2, 3, 5, 5), T(4, 3, 3)), ValueError,
-                  r"conv1d: expected a 3-D input \(N, C, L\), got shape \(2, 3, 5, 5\)"),
+                  r"conv1d: expected a 2-D \(unbatched\) \(C, L\) or 3-D \(batched\) "
+                  r"\(N, C, L\) input, got shape \(2, 3, 5, 5\)"),
         ErrorCase(lambda: conv1d(T(1, 2, 5), T(3, 3, 2)), ValueError,
                   r"conv1d: channel mismatch: input \(1, 2, 5\) .* weight \(3, 3, 2\)"),
         ErrorCase(lambda: conv1d(T(1, 2, 5), T(3, 2, 7)), ValueError,

@@ -1,5 +1,6 @@
 """Pooling over NCHW tensors, with PyTorch's semantics: max_pool2d, avg_pool2d, their 1-D
-forms over (N, C, L), max_unpool2d, and the adaptive pools.
+forms over (N, C, L), max_unpool2d, and the adaptive pools. Each also takes PyTorch's
+unbatched input, (C, H, W) or (C, L), as a batch of one (``conv.batch_of_one``).
 
 ``kernel_size`` (``kernel=`` works too), ``stride`` (default: the kernel), ``padding`` and,
 for max pooling, ``dilation`` are ints or (h, w) pairs; padding is at most half the kernel.
@@ -29,7 +30,7 @@ from ..ops import xp
 from ..ops.base import Op
 from ..testing import Bad as ErrorCase
 from ..testing import OpSpec, T, distinct, normal, register
-from .conv import check_4d, check_nd, ntuple
+from .conv import batch_of_one, check_4d, check_nd, ntuple
 from .kernels import (
     adaptive_avg_backward,
     adaptive_avg_forward,
@@ -216,15 +217,19 @@ class AvgPool1d(AvgPool2d):
 
 
 def _max_pool(cls, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
-              kernel):
+              kernel, layout):
     keep_freed_memory()  # from the first pool on (memory.py)
-    sink = [] if return_indices else None
-    out = cls.apply(x, kernel=_window(cls.name, kernel_size, kernel), stride=stride,
-                    padding=padding, dilation=dilation, ceil_mode=ceil_mode, index_sink=sink)
-    if not return_indices:
-        return out
-    idx = sink[0].astype(np.int64)
-    return out, _tensor(idx.reshape(out.shape))
+    kernel = _window(cls.name, kernel_size, kernel)
+
+    def run(x):
+        sink = [] if return_indices else None
+        out = cls.apply(x, kernel=kernel, stride=stride, padding=padding, dilation=dilation,
+                        ceil_mode=ceil_mode, index_sink=sink)
+        if not return_indices:
+            return out
+        return out, _tensor(sink[0].astype(np.int64).reshape(out.shape))
+
+    return batch_of_one(cls.name, x, layout, run)
 
 
 def _tensor(a):
@@ -234,11 +239,12 @@ def _tensor(a):
 
 def max_pool2d(x, kernel_size=None, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False, *, kernel=None):
-    """Max over (kh, kw) windows of NCHW ``x``; stride defaults to the kernel.
+    """Max over (kh, kw) windows of ``x`` (N, C, H, W), or PyTorch's unbatched (C, H, W);
+    stride defaults to the kernel.
 
     ``dilation`` spaces the window's taps (a 3 × 3 window with dilation 2 spans 5 × 5).
     ``return_indices=True`` returns ``(out, indices)``: int64, the flat position h·W + w of
-    each maximum in its (H, W) plane (what ``max_unpool2d`` takes).
+    each maximum in its (H, W) plane (what ``max_unpool2d`` takes), shaped as ``out``.
 
     >>> import numpy as np, engine
     >>> from engine.fast.pool import max_pool2d
@@ -254,20 +260,22 @@ def max_pool2d(x, kernel_size=None, stride=None, padding=0, dilation=1, ceil_mod
               [29, 32]]]], shape=(1, 1, 2, 2), dtype=int64)
     """
     return _max_pool(MaxPool2d, x, kernel_size, stride, padding, dilation, ceil_mode,
-                     return_indices, kernel)
+                     return_indices, kernel, "(N, C, H, W)")
 
 
 def max_pool1d(x, kernel_size=None, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False, *, kernel=None):
-    """Max over windows of k steps of ``x`` (N, C, L) → (N, C, Lo): max_pool2d over
-    (N, C, 1, L) with a 1 × k window (indices are positions along L)."""
+    """Max over windows of k steps of ``x`` (N, C, L) → (N, C, Lo), or unbatched (C, L) →
+    (C, Lo) as PyTorch: max_pool2d over (N, C, 1, L) with a 1 × k window (indices are
+    positions along L)."""
     return _max_pool(MaxPool1d, x, kernel_size, stride, padding, dilation, ceil_mode,
-                     return_indices, kernel)
+                     return_indices, kernel, "(N, C, L)")
 
 
 def avg_pool2d(x, kernel_size=None, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, *, kernel=None):
-    """Mean over (kh, kw) windows of NCHW ``x``; padding counts in the mean by default.
+    """Mean over (kh, kw) windows of ``x`` (N, C, H, W), or PyTorch's unbatched (C, H, W);
+    padding counts in the mean by default.
 
     >>> import engine
     >>> from engine.fast.pool import avg_pool2d
@@ -278,18 +286,21 @@ def avg_pool2d(x, kernel_size=None, stride=None, padding=0, ceil_mode=False,
            [0.25, 0.5 , 0.25]], dtype=float32)
     """
     keep_freed_memory()
-    return AvgPool2d.apply(x, kernel=_window("avg_pool2d", kernel_size, kernel), stride=stride,
-                           padding=padding, ceil_mode=ceil_mode,
-                           count_include_pad=count_include_pad)
+    kernel = _window("avg_pool2d", kernel_size, kernel)
+    return batch_of_one("avg_pool2d", x, "(N, C, H, W)", lambda x: AvgPool2d.apply(
+        x, kernel=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode,
+        count_include_pad=count_include_pad))
 
 
 def avg_pool1d(x, kernel_size=None, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, *, kernel=None):
-    """Mean over windows of k steps of ``x`` (N, C, L) → (N, C, Lo)."""
+    """Mean over windows of k steps of ``x`` (N, C, L) → (N, C, Lo), or unbatched (C, L) →
+    (C, Lo) as PyTorch."""
     keep_freed_memory()
-    return AvgPool1d.apply(x, kernel=_window("avg_pool1d", kernel_size, kernel), stride=stride,
-                           padding=padding, ceil_mode=ceil_mode,
-                           count_include_pad=count_include_pad)
+    kernel = _window("avg_pool1d", kernel_size, kernel)
+    return batch_of_one("avg_pool1d", x, "(N, C, L)", lambda x: AvgPool1d.apply(
+        x, kernel=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode,
+        count_include_pad=count_include_pad))
 
 
 # ----------------------------------------------------------------------------- unpooling
@@ -362,8 +373,10 @@ class MaxUnpool2d(Op):
 
 def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
     """Put each value of ``x`` (N, C, H, W) back at ``indices`` (from ``max_pool2d(...,
-    return_indices=True)``) in zeros of (N, C, Ho, Wo), ``Ho = (H − 1)·stride − 2·padding +
-    kernel_size`` (or ``output_size``, to undo a floor-mode pool that dropped a row).
+    return_indices=True)``, the same shape) in zeros of (N, C, Ho, Wo), ``Ho = (H − 1)·stride
+    − 2·padding + kernel_size`` (or ``output_size``, (Ho, Wo) or (N, C, Ho, Wo), to undo a
+    floor-mode pool that dropped a row). Unbatched ``x`` and indices (C, H, W) give
+    (C, Ho, Wo), as PyTorch.
 
     >>> import engine
     >>> from engine.fast.pool import max_pool2d, max_unpool2d
@@ -373,11 +386,18 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     array([[0., 0.],
            [4., 0.]], dtype=float32)
     """
-    size = unpool_output_size("max_unpool2d", tuple(x.shape), kernel_size, stride, padding,
-                              output_size)
     from ..tensor import Tensor  # at call time: engine.tensor imports the ops
     idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
-    return MaxUnpool2d.apply(x, indices=idx, output_size=size)
+    if idx.shape != tuple(x.shape):  # here, on the shapes given (not a batch of one's)
+        raise ValueError(f"max_unpool2d: indices of shape {idx.shape} do not match the input "
+                         f"{tuple(x.shape)}")
+
+    def run(x, idx):
+        size = unpool_output_size("max_unpool2d", tuple(x.shape), kernel_size, stride,
+                                  padding, output_size)
+        return MaxUnpool2d.apply(x, indices=idx, output_size=size)
+
+    return batch_of_one("max_unpool2d", x, "(N, C, H, W)", run, idx)
 
 
 # ----------------------------------------------------------------------------- adaptive
@@ -457,8 +477,9 @@ class AdaptiveMaxPool2d(AdaptivePool):
 
 
 def adaptive_avg_pool2d(x, output_size):
-    """Average pooling of NCHW ``x`` to ``output_size`` (an int, a pair, None for "as the
-    input"), whatever the input size: window i covers rows floor(i·H/Ho) … ceil((i+1)·H/Ho) − 1.
+    """Average pooling of ``x`` (N, C, H, W), or PyTorch's unbatched (C, H, W), to
+    ``output_size`` (an int, a pair, None for "as the input"), whatever the input size:
+    window i covers rows floor(i·H/Ho) … ceil((i+1)·H/Ho) − 1.
 
     >>> import numpy as np, engine
     >>> from engine.fast.pool import adaptive_avg_pool2d
@@ -467,16 +488,22 @@ def adaptive_avg_pool2d(x, output_size):
     array([[[[0.5, 2. , 3.5]]]], dtype=float32)
     """
     keep_freed_memory()
-    return AdaptiveAvgPool2d.apply(x, output_size=output_size)
+    return batch_of_one("adaptive_avg_pool2d", x, "(N, C, H, W)",
+                        lambda x: AdaptiveAvgPool2d.apply(x, output_size=output_size))
 
 
 def adaptive_max_pool2d(x, output_size, return_indices=False):
-    """Max pooling of NCHW ``x`` to ``output_size`` (windows as ``adaptive_avg_pool2d``);
-    ``return_indices=True`` returns ``(out, indices)`` as ``max_pool2d``."""
+    """Max pooling of ``x`` (N, C, H, W), or PyTorch's unbatched (C, H, W), to
+    ``output_size`` (windows as ``adaptive_avg_pool2d``); ``return_indices=True`` returns
+    ``(out, indices)`` as ``max_pool2d``."""
     keep_freed_memory()
-    sink = [] if return_indices else None
-    out = AdaptiveMaxPool2d.apply(x, output_size=output_size, index_sink=sink)
-    return (out, _tensor(sink[0].astype(np.int64))) if return_indices else out
+
+    def run(x):
+        sink = [] if return_indices else None
+        out = AdaptiveMaxPool2d.apply(x, output_size=output_size, index_sink=sink)
+        return (out, _tensor(sink[0].astype(np.int64))) if return_indices else out
+
+    return batch_of_one("adaptive_max_pool2d", x, "(N, C, H, W)", run)
 
 
 # ----------------------------------------------------------------------------- references
@@ -606,8 +633,9 @@ register(OpSpec(
     shapes=_pool_shapes, params=lambda rng, shapes: _pool_params(rng, shapes, dilation=True),
     values=(distinct,), ops=("max_pool2d",), twice=False,
     errors=(
-        ErrorCase(lambda: max_pool2d(T(3, 8, 8), 2), ValueError,
-                  r"max_pool2d: expected a 4-D input .*\(3, 8, 8\)"),
+        ErrorCase(lambda: max_pool2d(T(8, 8), 2), ValueError,
+                  r"max_pool2d: expected a 3-D \(unbatched\) \(C, H, W\) or 4-D \(batched\) "
+                  r"\(N, C, H, W\) input, got shape \(8, 8\)"),
         ErrorCase(lambda: max_pool2d(T(1, 1, 2, 2), 3), ValueError,
                   r"max_pool2d: kernel 3x3 is larger than the padded input 2x2 .*\(1, 1, 2, 2\)"),
         ErrorCase(lambda: max_pool2d(T(1, 1, 4, 4), 3, dilation=2), ValueError,
@@ -628,7 +656,8 @@ register(OpSpec(
     values=(distinct,), ops=("max_pool1d",), twice=False,
     errors=(
         ErrorCase(lambda: max_pool1d(T(3, 8, 8, 8), 2), ValueError,
-                  r"max_pool1d: expected a 3-D input \(N, C, L\), got shape \(3, 8, 8, 8\)"),
+                  r"max_pool1d: expected a 2-D \(unbatched\) \(C, L\) or 3-D \(batched\) "
+                  r"\(N, C, L\) input, got shape \(3, 8, 8, 8\)"),
         ErrorCase(lambda: max_pool1d(T(1, 1, 2), 3), ValueError,
                   r"max_pool1d: kernel 3 is larger than the padded input 2 \(input "
                   r"\(1, 1, 2\), padding 0\)"),
@@ -703,8 +732,9 @@ register(OpSpec(
     adaptive_avg_pool2d_reference, shapes=_pool_shapes, params=_adaptive_params,
     values=(normal,), ops=("adaptive_avg_pool2d",), twice=False,
     errors=(
-        ErrorCase(lambda: adaptive_avg_pool2d(T(2, 5, 5), 2), ValueError,
-                  r"adaptive_avg_pool2d: expected a 4-D input .*\(2, 5, 5\)"),
+        ErrorCase(lambda: adaptive_avg_pool2d(T(1, 1, 2, 5, 5), 2), ValueError,
+                  r"adaptive_avg_pool2d: expected a 3-D \(unbatched\) \(C, H, W\) or 4-D "
+                  r"\(batched\) \(N, C, H, W\) input, got shape \(1, 1, 2, 5, 5\)"),
         ErrorCase(lambda: adaptive_avg_pool2d(T(1, 2, 5, 5), (2, 2, 2)), ValueError,
                   r"adaptive_avg_pool2d: output_size must be an int ≥ 0 or a pair"),
     )))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import engine
-from engine.fast.conv import same_padding
+from engine.fast.conv import same_padding, unbatched
 from engine.ops.compose import pixel_shuffle, pixel_unshuffle
 from engine.ops.indexing import pad
 
@@ -20,7 +20,8 @@ def _single(v):
 
 class Conv2d(Module):
     """2-D convolution (cross-correlation, as every framework): x (N, C, H, W) →
-    (N, F, H', W'), ``weight`` (F, C/groups, kh, kw), ``bias`` (F,).
+    (N, F, H', W'), or PyTorch's unbatched (C, H, W) → (F, H', W'); ``weight``
+    (F, C/groups, kh, kw), ``bias`` (F,).
 
     ``padding`` is an int, a pair, 'valid' or 'same' (Keras's rule). Glorot-uniform init with
     Keras's fans: fan_in = C/groups·kh·kw, fan_out = F·kh·kw/groups.
@@ -83,8 +84,9 @@ _PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "repli
 
 
 class Conv1d(Module):
-    """1-D convolution over sequences: x (N, C, L) → (N, F, L'), ``weight`` (F, C/groups, k),
-    ``bias`` (F,); ``L' = (L + 2·padding − dilation·(k − 1) − 1) // stride + 1``.
+    """1-D convolution over sequences: x (N, C, L) → (N, F, L'), or unbatched (C, L) →
+    (F, L'); ``weight`` (F, C/groups, k), ``bias`` (F,);
+    ``L' = (L + 2·padding − dilation·(k − 1) − 1) // stride + 1``.
 
     ``padding``: an int, 'valid' or 'same'. Glorot-uniform init with Keras's fans (fan_in =
     C/groups·k, fan_out = F·k/groups), as Conv2d.
@@ -123,13 +125,14 @@ class Conv1d(Module):
 
 class ConvTranspose2d(Module):
     """Transposed 2-D convolution (the decoder's upsampling layer): x (N, C_in, H, W) →
-    (N, C_out, Ho, Wo), ``Ho = (H − 1)·stride − 2·padding + dilation·(kh − 1) +
-    output_padding + 1``; ``weight`` (C_in, C_out/groups, kh, kw) (PyTorch's layout: input
-    channels first), ``bias`` (C_out,).
+    (N, C_out, Ho, Wo), or unbatched (C_in, H, W) → (C_out, Ho, Wo), ``Ho = (H − 1)·stride −
+    2·padding + dilation·(kh − 1) + output_padding + 1``; ``weight`` (C_in, C_out/groups, kh,
+    kw) (PyTorch's layout: input channels first), ``bias`` (C_out,).
 
     ``forward(x, output_size=...)`` picks the output_padding that gives that size (an
-    (H, W) or a full shape), e.g. the shape of the encoder's input that a strided Conv2d
-    halved. Glorot-uniform init (fan_in = C_in/groups·kh·kw, fan_out = C_out/groups·kh·kw).
+    (H, W), or a full shape: (N, C, H, W) for batched x, (C, H, W) for unbatched), e.g. the
+    shape of the encoder's input that a strided Conv2d halved. Glorot-uniform init (fan_in =
+    C_in/groups·kh·kw, fan_out = C_out/groups·kh·kw).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
@@ -152,27 +155,30 @@ class ConvTranspose2d(Module):
     def forward(self, x, output_size=None):
         output_padding = self.output_padding
         if output_size is not None:
-            output_padding = self._output_padding(x.shape, output_size)
+            output_padding = self._output_padding(x, output_size)
         return engine.conv_transpose2d(x, self.weight, self.bias, stride=self.stride,
                                        padding=self.padding, output_padding=output_padding,
                                        groups=self.groups, dilation=self.dilation)
 
-    def _output_padding(self, x_shape, output_size):
+    def _output_padding(self, x, output_size):
         """The output_padding that makes the output ``output_size`` (PyTorch's rule: it must
-        lie between the size without output padding and stride − 1 more)."""
-        size = tuple(output_size)[-2:]
-        if len(tuple(output_size)) not in (2, 4):
-            raise ValueError(f"ConvTranspose2d: output_size must be (H, W) or (N, C, H, W), "
-                             f"got {output_size!r}")
+        lie between the size without output padding and stride − 1 more). ``output_size``:
+        (H, W) or the whole shape, (N, C, H, W) for batched x, (C, H, W) for unbatched."""
+        full = 3 if unbatched("ConvTranspose2d", x, "(N, C_in, H, W)") else 4
+        if len(tuple(output_size)) not in (2, full):
+            shape = "(C, H, W)" if full == 3 else "(N, C, H, W)"
+            raise ValueError(f"ConvTranspose2d: output_size must be (H, W) or {shape} for "
+                             f"{full}-D input, got {output_size!r}")
+        size, x_shape = tuple(output_size)[-2:], tuple(x.shape)
         pads = []
-        for d, (n, k, s, p, dil) in enumerate(zip(x_shape[2:], self.kernel_size,
+        for d, (n, k, s, p, dil) in enumerate(zip(x_shape[-2:], self.kernel_size,
                                                   _pair(self.stride), _pair(self.padding),
                                                   _pair(self.dilation), strict=True)):
             lo = (n - 1) * s - 2 * p + dil * (k - 1) + 1
             hi = lo + s - 1
             if not lo <= size[d] <= hi:
                 raise ValueError(f"ConvTranspose2d: requested an output size of {size}, but "
-                                 f"valid sizes for input {tuple(x_shape)} range from "
+                                 f"valid sizes for input {x_shape} range from "
                                  f"{lo} to {hi} in dim {d}")
             pads.append(size[d] - lo)
         return tuple(pads)
@@ -187,7 +193,8 @@ class ConvTranspose2d(Module):
 
 
 class MaxPool2d(Module):
-    """Max over ``kernel_size`` windows (stride defaults to the kernel). ``ceil_mode=True``
+    """Max over ``kernel_size`` windows of (N, C, H, W) or unbatched (C, H, W) input (stride
+    defaults to the kernel). ``ceil_mode=True``
     is Keras's 'same' pooling for stride = kernel (7 → 4 with pool 2). ``dilation`` spaces
     the window's taps; ``return_indices=True`` returns (out, indices) for MaxUnpool2d."""
 
@@ -211,7 +218,8 @@ class MaxPool2d(Module):
 
 
 class AvgPool2d(Module):
-    """Mean over windows; padded zeros count in the mean (PyTorch's default)."""
+    """Mean over windows of (N, C, H, W) or unbatched (C, H, W) input; padded zeros count in
+    the mean (PyTorch's default)."""
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False):
         super().__init__()
@@ -227,7 +235,7 @@ class AvgPool2d(Module):
 
 
 class MaxPool1d(Module):
-    """Max over windows of ``kernel_size`` steps: (N, C, L) → (N, C, L')."""
+    """Max over windows of ``kernel_size`` steps: (N, C, L) → (N, C, L'), (C, L) → (C, L')."""
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
                  ceil_mode=False):
@@ -246,7 +254,7 @@ class MaxPool1d(Module):
 
 
 class AvgPool1d(Module):
-    """Mean over windows of ``kernel_size`` steps: (N, C, L) → (N, C, L')."""
+    """Mean over windows of ``kernel_size`` steps: (N, C, L) → (N, C, L'), (C, L) → (C, L')."""
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
                  count_include_pad=True):
@@ -266,7 +274,7 @@ class AvgPool1d(Module):
 class MaxUnpool2d(Module):
     """max_pool2d's partial inverse: ``unpool(y, indices)`` puts each value back where its
     maximum was (zeros elsewhere); ``output_size=`` picks among the sizes a floor-mode pool
-    could have come from."""
+    could have come from. y and indices (N, C, H, W), or unbatched (C, H, W)."""
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
@@ -282,9 +290,9 @@ class MaxUnpool2d(Module):
 
 
 class AdaptiveAvgPool2d(Module):
-    """Average pooling to a fixed ``output_size`` whatever the input size (an int, a pair,
-    None in a pair for "as the input"); ``AdaptiveAvgPool2d(1)`` is global average pooling
-    keeping (N, C, 1, 1)."""
+    """Average pooling of (N, C, H, W) or unbatched (C, H, W) input to a fixed ``output_size``
+    whatever the input size (an int, a pair, None in a pair for "as the input");
+    ``AdaptiveAvgPool2d(1)`` is global average pooling keeping (N, C, 1, 1)."""
 
     def __init__(self, output_size):
         super().__init__()
@@ -298,7 +306,8 @@ class AdaptiveAvgPool2d(Module):
 
 
 class AdaptiveMaxPool2d(Module):
-    """Max pooling to a fixed ``output_size`` (windows as AdaptiveAvgPool2d);
+    """Max pooling of (N, C, H, W) or unbatched (C, H, W) input to a fixed ``output_size``
+    (windows as AdaptiveAvgPool2d);
     ``return_indices=True`` returns (out, indices)."""
 
     def __init__(self, output_size, return_indices=False):
@@ -321,7 +330,8 @@ def _length(op, output_size):
 
 
 class _Adaptive1d(Module):
-    """Adaptive pooling of (N, C, L) to a fixed length: the 2-D op on (N, C, 1, L)."""
+    """Adaptive pooling of (N, C, L), or PyTorch's unbatched (C, L), to a fixed length: the
+    2-D op on (N, C, 1, L) (or its unbatched form, (C, 1, L))."""
     _pool = None
 
     def __init__(self, output_size):
@@ -329,22 +339,22 @@ class _Adaptive1d(Module):
         self.output_size = _length(type(self).__name__, output_size)
 
     def forward(self, x):
-        if x.ndim != 3:
-            raise ValueError(f"{type(self).__name__}: expected (N, C, L) input, got shape "
-                             f"{x.shape}")
-        return type(self)._pool(x.unsqueeze(2), (1, self.output_size)).squeeze(2)
+        unbatched(type(self).__name__, x, "(N, C, L)")  # refuses all but (N, C, L) and (C, L)
+        return type(self)._pool(x.unsqueeze(-2), (1, self.output_size)).squeeze(-2)
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
 
 
 class AdaptiveAvgPool1d(_Adaptive1d):
-    """Average pooling of (N, C, L) to a fixed length (AdaptiveAvgPool2d on (N, C, 1, L))."""
+    """Average pooling of (N, C, L) or (C, L) to a fixed length (AdaptiveAvgPool2d on
+    (N, C, 1, L))."""
     _pool = engine.adaptive_avg_pool2d
 
 
 class AdaptiveMaxPool1d(_Adaptive1d):
-    """Max pooling of (N, C, L) to a fixed length (AdaptiveMaxPool2d on (N, C, 1, L))."""
+    """Max pooling of (N, C, L) or (C, L) to a fixed length (AdaptiveMaxPool2d on
+    (N, C, 1, L))."""
     _pool = engine.adaptive_max_pool2d
 
 

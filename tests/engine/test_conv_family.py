@@ -6,6 +6,7 @@ of the column GEMMs); then every op against PyTorch, values and gradients (skipp
 torch is not installed). The op registry (tests/engine/test_ops.py) adds forward-vs-reference,
 float32, memory layouts and finite differences for each of them.
 """
+import re
 import warnings
 from unittest import mock
 
@@ -586,3 +587,262 @@ def test_unfold_is_convolution_as_a_dot_product_and_twice_differentiable():
     (ggx,) = engine.grad(gx.sum(), [x])  # d/dx Σ fold(2·unfold(x)) = fold(2·unfold(1))
     np.testing.assert_allclose(ggx.data, F.fold(2 * F.unfold(engine.ones_like(x), 2), (5, 6),
                                                 2).data)
+
+
+# ----------------------------------------------------------------------------- unbatched input
+# PyTorch's conv and pool functions and modules take one sample without its batch axis:
+# (C, H, W) for the 2-D ones, (C, L) for the 1-D ones (checked on torch 2.13). stepgrad runs
+# it as a batch of one (engine.fast.conv.batch_of_one). Each case: name, unbatched input
+# shape, make(F, L, P) → the call (F: engine or torch.nn.functional; L: nn or torch.nn; P: the
+# weights as that library's tensors), keyword arguments of the call.
+_W = {k: np.random.default_rng(5).standard_normal(s) for k, s in
+      {"c2": (4, 3, 3, 3), "b4": (4,), "c1": (4, 3, 3), "ct": (3, 2, 3, 3), "b2": (2,)}.items()}
+
+
+def _pool_unpool(pool, unpool):
+    return lambda x: unpool(*pool(x), output_size=tuple(x.shape[-2:]))
+
+
+UNBATCHED = [
+    ("conv2d", (3, 6, 7), lambda F, L, P: lambda x: F.conv2d(x, P["c2"], P["b4"], stride=(2, 1),
+                                                              padding=1), {}),
+    ("conv2d_direct_3x3", (3, 5, 6), lambda F, L, P: lambda x: F.conv2d(x, P["c2"], padding=1),
+     {}),
+    ("conv1d", (3, 9), lambda F, L, P: lambda x: F.conv1d(x, P["c1"], P["b4"], padding="same"),
+     {}),
+    ("conv_transpose2d", (3, 4, 5), lambda F, L, P: lambda x: F.conv_transpose2d(
+        x, P["ct"], P["b2"], stride=2, output_padding=1), {}),
+    ("max_pool2d", (2, 7, 6), lambda F, L, P: lambda x: F.max_pool2d(x, 3, 2, 1,
+                                                                      return_indices=True), {}),
+    ("max_pool1d", (3, 9), lambda F, L, P: lambda x: F.max_pool1d(x, 2, ceil_mode=True,
+                                                                   return_indices=True), {}),
+    ("avg_pool2d", (2, 7, 6), lambda F, L, P: lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True),
+     {}),
+    ("avg_pool1d", (3, 9), lambda F, L, P: lambda x: F.avg_pool1d(x, 3, 2, 1,
+                                                                   count_include_pad=False), {}),
+    ("adaptive_avg_pool2d", (2, 7, 6), lambda F, L, P: lambda x: F.adaptive_avg_pool2d(
+        x, (3, None)), {}),
+    ("adaptive_max_pool2d", (2, 7, 6), lambda F, L, P: lambda x: F.adaptive_max_pool2d(
+        x, (4, 3), return_indices=True), {}),
+    ("max_unpool2d", (2, 7, 6), lambda F, L, P: lambda x: F.max_unpool2d(
+        *F.max_pool2d(x, 2, return_indices=True), 2, output_size=tuple(x.shape[-2:])), {}),
+    ("Conv2d", (3, 6, 7), lambda F, L, P: L.Conv2d(3, 4, 3, stride=2, padding=(1, 2)), {}),
+    ("Conv2d_reflect", (3, 6, 7), lambda F, L, P: L.Conv2d(3, 4, 3, padding=1,
+                                                           padding_mode="reflect"), {}),
+    ("Conv1d", (3, 9), lambda F, L, P: L.Conv1d(3, 4, 3, stride=2, dilation=2), {}),
+    ("ConvTranspose2d", (3, 4, 5), lambda F, L, P: L.ConvTranspose2d(3, 2, 3, stride=2), {}),
+    ("ConvTranspose2d_output_size", (3, 4, 5), lambda F, L, P: L.ConvTranspose2d(3, 2, 3,
+                                                                                 stride=2),
+     {"output_size": (10, 12)}),
+    ("MaxPool2d", (2, 7, 6), lambda F, L, P: L.MaxPool2d(2, return_indices=True), {}),
+    ("AvgPool2d", (2, 7, 6), lambda F, L, P: L.AvgPool2d(3, 2, 1), {}),
+    ("MaxPool1d", (3, 9), lambda F, L, P: L.MaxPool1d(3, 2, 1, return_indices=True), {}),
+    ("AvgPool1d", (3, 9), lambda F, L, P: L.AvgPool1d(2), {}),
+    ("AdaptiveAvgPool2d", (2, 7, 6), lambda F, L, P: L.AdaptiveAvgPool2d(2), {}),
+    ("AdaptiveMaxPool2d", (2, 7, 6), lambda F, L, P: L.AdaptiveMaxPool2d((3, 2),
+                                                                         return_indices=True), {}),
+    ("AdaptiveAvgPool1d", (3, 9), lambda F, L, P: L.AdaptiveAvgPool1d(4), {}),
+    ("AdaptiveMaxPool1d", (3, 9), lambda F, L, P: L.AdaptiveMaxPool1d(4), {}),
+    ("MaxUnpool2d", (2, 7, 6), lambda F, L, P: _pool_unpool(L.MaxPool2d(2, return_indices=True),
+                                                            L.MaxUnpool2d(2)), {}),
+]
+UNBATCHED_IDS = [c[0] for c in UNBATCHED]
+
+
+def _distinct(shape, seed=0):
+    """Distinct values a quarter apart: no ties in any max window."""
+    return np.random.default_rng(seed).permutation(int(np.prod(shape))).reshape(shape) * 0.25
+
+
+def _ours(make):
+    """The call in stepgrad, float64, with its parameter tensors (weights and module's)."""
+    import nn
+    params = {k: T(v) for k, v in _W.items()}
+    f = make(engine, nn, params)
+    if isinstance(f, nn.Module):
+        f.to(np.float64)
+        return f, list(params.values()) + list(f.parameters())
+    return f, list(params.values())
+
+
+def _run(f, x, kw, g):
+    """f(x) (outputs as a tuple), backward of the first output with ``g``."""
+    outs = f(x, **kw)
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    outs[0].backward(g)
+    return outs
+
+
+@pytest.mark.parametrize("case", UNBATCHED, ids=UNBATCHED_IDS)
+def test_unbatched_input_is_a_batch_of_one(case):
+    """f(x) for unbatched x is f(x[None]) without its batch axis, exactly: outputs, indices,
+    the input's gradient and the weights' gradients."""
+    _, shape, make, kw = case
+    x = _distinct(shape)
+    f, params = _ours(make)
+    xt = T(x)
+    outs = f(xt, **kw)
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    g = np.random.default_rng(1).standard_normal(outs[0].shape)
+    outs[0].backward(g)
+    grads = [np.array(p.grad) if p.grad is not None else None for p in params]
+    for p in params:
+        p.grad = None
+    xb = T(x[None])
+    outs_b = _run(f, xb, kw, g[None])
+    for o, ob in zip(outs, outs_b, strict=True):
+        assert o.shape == ob.shape[1:] and ob.shape[0] == 1 and o.ndim == len(shape)
+        assert o.dtype == ob.dtype
+        np.testing.assert_array_equal(o.data, ob.data[0])
+    np.testing.assert_array_equal(grad(xt), grad(xb)[0])
+    for gp, p in zip(grads, params, strict=True):
+        assert (gp is None) == (p.grad is None)
+        if gp is not None:
+            np.testing.assert_array_equal(gp, grad(p))
+
+
+@torch_missing
+@pytest.mark.parametrize("case", UNBATCHED, ids=UNBATCHED_IDS)
+def test_unbatched_input_matches_pytorch(case):
+    """The unbatched call against PyTorch's, float64: output shape and values, indices, the
+    input's gradient and the weights' gradients."""
+    torch = pytest.importorskip("torch")
+    name, shape, make, kw = case
+    x = _distinct(shape)
+    f, params = _ours(make)
+    tparams = {k: torch.tensor(v, requires_grad=True) for k, v in _W.items()}
+    torch.manual_seed(0)
+    tf = make(torch.nn.functional, torch.nn, tparams)
+    tparam_list = list(tparams.values())
+    if isinstance(tf, torch.nn.Module):
+        tf.double()
+        f.load_state_dict({k: v.detach().numpy().copy() for k, v in tf.state_dict().items()})
+        tparam_list += list(tf.parameters())
+    xt, tx = T(x), torch.tensor(x, requires_grad=True)
+    theirs = tf(tx, **kw)
+    theirs = theirs if isinstance(theirs, tuple) else (theirs,)
+    g = np.random.default_rng(1).standard_normal(tuple(theirs[0].shape))
+    theirs[0].backward(torch.tensor(g))
+    ours = _run(f, xt, kw, g)
+    assert len(ours) == len(theirs)
+    for o, t in zip(ours, theirs, strict=True):
+        assert o.shape == tuple(t.shape), name
+        np.testing.assert_allclose(o.data, t.detach().numpy(), rtol=1e-12, atol=1e-12)
+        assert np.dtype(o.dtype) == np.dtype(str(t.dtype).removeprefix("torch."))
+    np.testing.assert_allclose(grad(xt), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    for p, tp in zip(params, tparam_list, strict=True):
+        if tp.grad is None:
+            assert p.grad is None, name
+        else:
+            np.testing.assert_allclose(grad(p), tp.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def _refused_shapes(shape):
+    """One dim fewer than the unbatched form and one more than the batched one."""
+    return [shape[1:], (1, 1) + shape]
+
+
+def _refusal(name, shape, bad):
+    n = len(shape)
+    if name == "Conv2d_reflect":  # the module pads first: F.pad refuses, as torch's F.pad does
+        return r"pad: reflect padding of 2 dim\(s\) needs a 3-D or 4-D input"
+    return (rf"expected a {n}-D \(unbatched\) \(C[^)]*\) or {n + 1}-D \(batched\) \(N, C[^)]*\) "
+            rf"input, got shape {re.escape(str(bad))}")
+
+
+@pytest.mark.parametrize("case", UNBATCHED, ids=UNBATCHED_IDS)
+def test_what_pytorch_refuses_stays_refused(case):
+    """2-D input to conv2d, 1-D to conv1d, 5-D to either...: a ValueError naming both shapes
+    accepted (the test below checks that torch refuses the same calls)."""
+    name, shape, make, kw = case
+    f, _ = _ours(make)
+    for bad in _refused_shapes(shape):
+        with pytest.raises(ValueError, match=_refusal(name, shape, bad)):
+            f(T(_distinct(bad)), **kw)
+
+
+@torch_missing
+@pytest.mark.parametrize("case", UNBATCHED, ids=UNBATCHED_IDS)
+def test_pytorch_refuses_the_refused_shapes(case):
+    torch = pytest.importorskip("torch")
+    _, shape, make, kw = case
+    tf = make(torch.nn.functional, torch.nn,
+              {k: torch.tensor(v) for k, v in _W.items()})
+    for bad in _refused_shapes(shape):
+        with pytest.raises((RuntimeError, ValueError, NotImplementedError, IndexError)):
+            tf(torch.tensor(_distinct(bad)), **kw)
+
+
+def test_unbatched_max_unpool2d_takes_pytorchs_output_sizes_and_indices():
+    """Unbatched max_unpool2d: output_size (H, W) or (N, C, H, W), as PyTorch (which refuses
+    (C, H, W) for 3-D and 4-D input alike); indices must have the input's shape."""
+    x = T(_distinct((2, 5, 7)))
+    y, idx = max_pool2d(x, 2, return_indices=True)
+    assert idx.shape == y.shape == (2, 2, 3) and idx.dtype == np.int64
+    full = max_unpool2d(y, idx, 2, output_size=(1, 2, 5, 7))
+    np.testing.assert_array_equal(full.data, max_unpool2d(y, idx, 2, output_size=(5, 7)).data)
+    assert full.shape == (2, 5, 7)
+    with pytest.raises(ValueError, match=r"max_unpool2d: output_size must be \(H, W\) or "
+                                         r"\(N, C, H, W\), got \(2, 5, 7\)"):
+        max_unpool2d(y, idx, 2, output_size=(2, 5, 7))
+    with pytest.raises(ValueError, match=r"max_unpool2d: indices of shape \(1, 2, 2, 3\) do "
+                                         r"not match the input \(2, 2, 3\)"):
+        max_unpool2d(y, idx.reshape(1, 2, 2, 3), 2)
+
+
+@torch_missing
+def test_unbatched_max_unpool2d_output_sizes_as_pytorch():
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    y, idx = F.max_pool2d(torch.tensor(_distinct((2, 5, 7))), 2, return_indices=True)
+    assert F.max_unpool2d(y, idx, 2, output_size=(1, 2, 5, 7)).shape == (2, 5, 7)
+    with pytest.raises(ValueError):
+        F.max_unpool2d(y, idx, 2, output_size=(2, 5, 7))
+    with pytest.raises(RuntimeError):
+        F.max_unpool2d(y, idx[None], 2)
+
+
+def test_unbatched_conv_transpose2d_output_size_forms():
+    """ConvTranspose2d(x, output_size=...): (H, W) or the whole output shape, (C, H, W) for
+    unbatched x and (N, C, H, W) for batched x, as PyTorch; the other length is refused."""
+    import nn
+    m = nn.ConvTranspose2d(3, 2, 3, stride=2).to(np.float64)
+    x = T(_distinct((3, 4, 5)))
+    assert m(x, output_size=(2, 10, 12)).shape == (2, 10, 12)
+    np.testing.assert_array_equal(m(x, output_size=(99, 10, 12)).data,  # C is not read (torch)
+                                  m(x[None], output_size=(1, 2, 10, 12)).data[0])
+    with pytest.raises(ValueError, match=r"ConvTranspose2d: output_size must be \(H, W\) or "
+                                         r"\(C, H, W\) for 3-D input, got \(1, 2, 10, 12\)"):
+        m(x, output_size=(1, 2, 10, 12))
+    with pytest.raises(ValueError, match=r"ConvTranspose2d: output_size must be \(H, W\) or "
+                                         r"\(N, C, H, W\) for 4-D input, got \(2, 10, 12\)"):
+        m(x[None], output_size=(2, 10, 12))
+    with pytest.raises(ValueError, match=r"ConvTranspose2d: requested an output size of "
+                                         r"\(11, 12\), but valid sizes for input \(3, 4, 5\) "
+                                         r"range from 9 to 10 in dim 0"):
+        m(x, output_size=(11, 12))
+    with pytest.raises(ValueError, match=r"ConvTranspose2d: expected a 3-D \(unbatched\) "
+                                         r"\(C_in, H, W\) or 4-D .* got shape \(4, 5\)"):
+        m(x[0], output_size=(10, 12))
+
+
+@torch_missing
+def test_unbatched_conv_transpose2d_output_size_forms_as_pytorch():
+    torch = pytest.importorskip("torch")
+    m = torch.nn.ConvTranspose2d(3, 2, 3, stride=2)
+    x = torch.tensor(_distinct((3, 4, 5)), dtype=torch.float32)
+    assert m(x, output_size=(2, 10, 12)).shape == (2, 10, 12)
+    assert m(x, output_size=(99, 10, 12)).shape == (2, 10, 12)
+    for bad, size in ((x, (1, 2, 10, 12)), (x[None], (2, 10, 12)), (x, (11, 12))):
+        with pytest.raises(ValueError):
+            m(bad, output_size=size)
+
+
+def test_three_d_input_keeps_its_batched_reading_where_pytorch_has_one():
+    """3-D input to the 1-D ops is (N, C, L), to interpolate (N, C, L) too: only conv2d and
+    the 2-D pools read it as (C, H, W)."""
+    x = T(_distinct((2, 3, 8)))
+    assert max_pool1d(x, 2).shape == (2, 3, 4) and max_pool2d(x, 2).shape == (2, 1, 4)
+    assert interpolate(x, scale_factor=2).shape == (2, 3, 16)
+    with pytest.raises(ValueError, match=r"interpolate: expected a 3-D \(N, C, L\) or 4-D "):
+        interpolate(T(_distinct((3, 8))), scale_factor=2)

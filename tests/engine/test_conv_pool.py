@@ -305,7 +305,11 @@ def test_conv2d_describe_and_backward_steps():
 
 
 CONV_ERRORS = [
-    (((2, 3, 5), (4, 3, 3, 3)), {}, r"conv2d: expected a 4-D input .*\(2, 3, 5\)"),
+    (((3, 5), (4, 3, 3, 3)), {},
+     r"conv2d: expected a 3-D \(unbatched\) \(C, H, W\) or 4-D \(batched\) \(N, C, H, W\) "
+     r"input, got shape \(3, 5\)"),
+    (((1, 1, 3, 5, 5), (4, 3, 3, 3)), {}, r"conv2d: expected a 3-D \(unbatched\) .* got shape "
+                                           r"\(1, 1, 3, 5, 5\)"),
     (((1, 3, 5, 5), (4, 3, 3)), {}, r"conv2d: expected a 4-D weight .*\(4, 3, 3\)"),
     (((1, 3, 5, 5), (4, 2, 3, 3)), {},
      r"conv2d: channel mismatch: input \(1, 3, 5, 5\) has 3 channels but weight "
@@ -481,7 +485,9 @@ def test_avg_pool_counts_padding_like_pytorch():
 
 
 POOL_ERRORS = [
-    ((3, 8, 8), dict(kernel=2), r"max_pool2d: expected a 4-D input .*\(3, 8, 8\)"),
+    ((8, 8), dict(kernel=2), r"max_pool2d: expected a 3-D \(unbatched\) \(C, H, W\) or 4-D "
+                             r"\(batched\) \(N, C, H, W\) input, got shape \(8, 8\)"),
+    ((1, 1, 1, 8, 8), dict(kernel=2), r"max_pool2d: expected a 3-D .* \(1, 1, 1, 8, 8\)"),
     ((1, 1, 2, 2), dict(kernel=3),
      r"kernel 3x3 is larger than the padded input 2x2 .*\(1, 1, 2, 2\)"),
     ((1, 1, 8, 8), dict(kernel=2, padding=2), r"padding \(2, 2\) must be at most half the kernel"),
@@ -551,3 +557,22 @@ def test_pools_match_pytorch(cfg, include_pad, seed):
         out.backward(g)
         tout.backward(torch.tensor(g))
         np.testing.assert_allclose(xt.grad, tx.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: conv2d(x, engine.ones(2, 3, 3, 3, dtype=np.float64), padding=1),
+    lambda x: max_pool2d(x, 2),
+    lambda x: max_pool2d(x, 2, return_indices=True)[0],
+    lambda x: avg_pool2d(x, 2),
+], ids=["conv2d", "max_pool2d", "max_pool2d_indices", "avg_pool2d"])
+def test_batched_input_takes_no_extra_op_and_unbatched_one_reshape_each_way(call):
+    """4-D input goes straight to the op (its graph: the op alone, no copy of x); PyTorch's
+    unbatched (C, H, W) adds a batch axis before and removes it after: two reshapes."""
+    a = np.random.default_rng(0).standard_normal((2, 3, 6, 6))
+    x = T(a)
+    y = call(x)
+    assert [s.op for s in engine.backward_steps(y.sum())][1:-1] == [y.op]
+    assert y.parents[0] is x
+    y1 = call(T(a[0]))
+    assert [s.op for s in engine.backward_steps(y1.sum())][1:-1] == ["reshape", y.op, "reshape"]
+    np.testing.assert_array_equal(y1.data, y.data[0])
