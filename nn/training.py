@@ -626,6 +626,11 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
     if scheduler is not None and not callable(getattr(scheduler, "on_epoch_begin", None)):
         raise TypeError(f"{who}: scheduler must be an nn.optim scheduler (with "
                         f"on_epoch_begin(epoch)), got {type(scheduler).__name__}")
+    if getattr(scheduler, "per_batch", False):
+        raise ValueError(f"{who}: {type(scheduler).__name__} is stepped after every batch (as "
+                         "in PyTorch) and scheduler= is stepped once per epoch; step it from "
+                         "a callback's on_batch_end instead (recipe in its docstring, "
+                         f"help(nn.optim.{type(scheduler).__name__}))")
     if clipnorm is not None and not (isinstance(clipnorm, (int, float)) and clipnorm > 0):
         raise ValueError(f"{who}: clipnorm must be a positive number, got {clipnorm!r}")
     dtype = _model_dtype(model)

@@ -1,4 +1,6 @@
-"""Optimizers (SGD, Adam, AdamW, RMSprop, LBFGS), learning-rate schedulers and gradient clipping.
+"""Optimizers (SGD, Adam, AdamW, RMSprop, LBFGS), learning-rate schedulers (ExponentialLR,
+StepLR, MultiStepLR, LinearLR, LambdaLR, CosineAnnealingLR, CosineAnnealingWarmRestarts,
+OneCycleLR, ReduceLROnPlateau) and gradient clipping.
 
 >>> import engine
 >>> from nn import optim
@@ -13,10 +15,11 @@ from . import lr_scheduler  # noqa: F401 (torch.optim.lr_scheduler.StepLR)
 from .clip import clip_grad_norm_, clip_grad_value_
 from .lbfgs import LBFGS
 from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
-from .schedulers import (CosineAnnealingLR, ExponentialLR, LambdaLR, LinearLR, LRScheduler,
-                         MultiStepLR, ReduceLROnPlateau, StepLR)
+from .schedulers import (CosineAnnealingLR, CosineAnnealingWarmRestarts, ExponentialLR,
+                         LambdaLR, LinearLR, LRScheduler, MultiStepLR, OneCycleLR,
+                         ReduceLROnPlateau, StepLR)
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "LBFGS", "LRScheduler",
            "ExponentialLR", "StepLR", "MultiStepLR", "LinearLR", "LambdaLR", "CosineAnnealingLR",
-           "ReduceLROnPlateau",
+           "CosineAnnealingWarmRestarts", "OneCycleLR", "ReduceLROnPlateau",
            "clip_grad_norm_", "clip_grad_value_"]

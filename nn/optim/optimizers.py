@@ -44,6 +44,11 @@ def _kernel_ready() -> bool:
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop"]
 
+# The entries schedulers write into a param group, PyTorch's names: 'initial_lr' (every
+# scheduler) and OneCycleLR's bounds, which a resumed OneCycleLR reads. load_state_dict keeps
+# them (a checkpoint of an optimizer a scheduler drove loads) and refuses any other unknown key.
+SCHEDULER_KEYS = ("initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum")
+
 
 class Optimizer:
     """Base class: parameter groups, state, ``zero_grad``, ``step`` and state dicts.
@@ -201,7 +206,7 @@ class Optimizer:
             if missing:
                 raise ValueError(f"{name}.load_state_dict: group {i} lacks {sorted(missing)}: "
                                  "was it saved from a different optimizer?")
-            extra = set(saved) - set(self.defaults) - {"params", "initial_lr"}
+            extra = set(saved) - set(self.defaults) - {"params", *SCHEDULER_KEYS}
             for k in sorted(extra):
                 self._check_torch_flag(i, k, saved[k])
             group = {k: v for k, v in saved.items() if k != "params" and k not in extra}

@@ -1132,3 +1132,280 @@ def test_fused_adam_matches_torch_in_float64(name, kw):
     np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(opt.state[w]["exp_avg_sq"],
                                topt.state[tw]["exp_avg_sq"].numpy(), rtol=1e-12)
+
+
+# -- OneCycleLR and CosineAnnealingWarmRestarts ---------------------------------------------
+def _two_groups(cls, **kw):
+    return cls([{"params": [engine.zeros(1, requires_grad=True)], "lr": 0.5},
+                {"params": [engine.zeros(1, requires_grad=True)], "lr": 0.1}], **kw)
+
+
+def _momenta(opt):
+    return [g["betas"][0] if "betas" in g else g.get("momentum") for g in opt.param_groups]
+
+
+def _one_cycle_run(opt, sched, n):
+    """(lrs, momenta) of each group at steps 0..n, stepping n times."""
+    out = []
+    for step in range(n + 1):
+        if step:
+            sched.step()
+        out.append(([g["lr"] for g in opt.param_groups], _momenta(opt)))
+    return out
+
+
+ONE_CYCLE_CASES = [
+    ("SGD", dict(momentum=0.9), dict(max_lr=0.1, total_steps=50)),
+    ("SGD", dict(momentum=0.9), dict(max_lr=[0.1, 0.5], epochs=4, steps_per_epoch=7,
+                                     anneal_strategy="linear", base_momentum=[0.8, 0.7])),
+    ("SGD", dict(), dict(max_lr=0.2, total_steps=40, pct_start=0.25, three_phase=True)),
+    ("SGD", dict(momentum=0.5), dict(max_lr=0.2, total_steps=33, three_phase=True,
+                                     anneal_strategy="linear", div_factor=10.0,
+                                     final_div_factor=100.0, max_momentum=0.99)),
+    ("SGD", dict(), dict(max_lr=0.3, total_steps=17, cycle_momentum=False, pct_start=0.0)),
+    ("Adam", dict(betas=(0.9, 0.99)), dict(max_lr=[0.01, 0.02], total_steps=25)),
+    ("AdamW", dict(), dict(max_lr=0.01, total_steps=30, anneal_strategy="linear",
+                           three_phase=True, pct_start=0.4)),
+    ("RMSprop", dict(momentum=0.3), dict(max_lr=0.05, total_steps=12, pct_start=1.0 - 1e-9)),
+]
+
+
+@pytest.mark.parametrize("name, opt_kw, kw", ONE_CYCLE_CASES,
+                         ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(ONE_CYCLE_CASES)])
+def test_one_cycle_matches_torch(name, opt_kw, kw):
+    torch = pytest.importorskip("torch")
+    total = kw.get("total_steps") or kw["epochs"] * kw["steps_per_epoch"]
+    opt = _two_groups(getattr(optim, name), **opt_kw)
+    ours = _one_cycle_run(opt, optim.OneCycleLR(opt, **kw), total)
+    topt = getattr(torch.optim, name)(
+        [{"params": [torch.zeros(1, requires_grad=True)], "lr": lr} for lr in (0.5, 0.1)],
+        **opt_kw)
+    tsched = torch.optim.lr_scheduler.OneCycleLR(topt, **kw)
+    theirs = []
+    for step in range(total + 1):  # PyTorch allows total_steps step() calls, up to step total
+        if step:
+            topt.step()
+            tsched.step()
+        theirs.append(([g["lr"] for g in topt.param_groups], _momenta(topt)))
+    assert ours == theirs  # the same arithmetic: bit for bit, momentum (β₁) too
+    for key in ("initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum"):
+        assert [g.get(key) for g in opt.param_groups] == \
+            [g.get(key) for g in topt.param_groups]
+    with pytest.raises(ValueError, match="Tried to step"):
+        tsched.step()
+    s_ours = optim.OneCycleLR(_two_groups(getattr(optim, name), **opt_kw), **kw)
+    s_ours.on_epoch_begin(total)
+    with pytest.raises(ValueError, match=f"tried to step {total + 1} times"):
+        s_ours.step()
+
+
+def test_one_cycle_by_hand():
+    opt = SGD([engine.zeros(1, requires_grad=True)], lr=1.0, momentum=0.9)
+    s = optim.OneCycleLR(opt, max_lr=2.0, total_steps=20, pct_start=0.25)
+    run = _one_cycle_run(opt, s, 19)
+    lrs, moms = [r[0][0] for r in run], [r[1][0] for r in run]
+    # (the cosine's end + (start − end)/2·(cos + 1) rounds: approx, to 1e-14)
+    assert lrs[0] == pytest.approx(2.0 / 25, rel=1e-14)      # max_lr / div_factor
+    assert lrs[4] == pytest.approx(2.0, rel=1e-14)           # peak: step pct_start·total − 1
+    assert lrs[19] == pytest.approx(2.0 / 25 / 1e4, rel=1e-12)  # initial_lr / final_div
+    assert moms[:1] + moms[4:5] + moms[19:] == pytest.approx([0.95, 0.85, 0.95], rel=1e-14)
+    assert lrs[2] == pytest.approx(0.08 + (2.0 - 0.08) * (1 - math.cos(math.pi / 2)) / 2)
+    assert max(lrs) == lrs[4] and all(a > b for a, b in zip(lrs[4:], lrs[5:], strict=False))
+    g = opt.param_groups[0]
+    assert (g["initial_lr"], g["max_lr"], g["min_lr"]) == (0.08, 2.0, 0.08 / 1e4)
+    assert (g["max_momentum"], g["base_momentum"]) == (0.95, 0.85)
+    assert set(g) - set(opt.defaults) - {"params"} <= set(optim.optimizers.SCHEDULER_KEYS)
+    # Linear, three phases: up, back down to initial_lr (symmetric), then to min_lr.
+    opt = Adam([engine.zeros(1, requires_grad=True)], lr=1.0)
+    s = optim.OneCycleLR(opt, max_lr=1.0, total_steps=10, pct_start=0.2, three_phase=True,
+                         anneal_strategy="linear", div_factor=10.0, final_div_factor=10.0)
+    run = _one_cycle_run(opt, s, 9)
+    np.testing.assert_allclose([r[0][0] for r in run],
+                               [0.1, 1.0, 0.1] + [0.1 - k * 0.09 / 7 for k in range(1, 7)]
+                               + [0.1 / 10], rtol=1e-12)  # min_lr = initial_lr / 10
+    assert [r[1][0] for r in run][:3] == pytest.approx([0.95, 0.85, 0.95], rel=1e-14)  # β₁
+    assert opt.param_groups[0]["betas"][1] == 0.999
+
+
+def test_one_cycle_errors():
+    with pytest.raises(ValueError, match="tried to step 6 times; total_steps is 5"):
+        s = optim.OneCycleLR(one_param_opt(), max_lr=0.1, total_steps=5, cycle_momentum=False)
+        for _ in range(6):
+            s.step()
+    assert s.last_epoch == 5  # the refused step changed nothing
+    lbfgs = optim.LBFGS([engine.zeros(1, requires_grad=True)])
+    with pytest.raises(ValueError, match="no momentum or betas"):
+        optim.OneCycleLR(lbfgs, max_lr=0.1, total_steps=5)
+    optim.OneCycleLR(lbfgs, max_lr=0.1, total_steps=5, cycle_momentum=False)
+    with pytest.raises(ValueError, match="total_steps, or epochs and steps_per_epoch"):
+        optim.OneCycleLR(one_param_opt(), max_lr=0.1, epochs=3)
+    with pytest.raises(ValueError, match="pct_start must be a float"):
+        optim.OneCycleLR(one_param_opt(), max_lr=0.1, total_steps=5, pct_start=1)
+    with pytest.raises(ValueError, match="anneal_strategy"):
+        optim.OneCycleLR(one_param_opt(), max_lr=0.1, total_steps=5, anneal_strategy="exp")
+    with pytest.raises(ValueError, match="max_lr has 2 values"):
+        optim.OneCycleLR(one_param_opt(), max_lr=[0.1, 0.2], total_steps=5)
+    with pytest.raises(ValueError, match="base_momentum must be a number in"):
+        optim.OneCycleLR(one_param_opt(cls=Adam), max_lr=0.1, total_steps=5, base_momentum=1.0)
+    # pct_start·total_steps = 1 leaves an empty phase: PyTorch divides by zero, we say why.
+    opt = SGD([engine.zeros(1, requires_grad=True)], lr=0.3, momentum=0.9)
+    with pytest.raises(ValueError, match="empty phase"):
+        optim.OneCycleLR(opt, max_lr=0.1, total_steps=10, pct_start=0.1)
+    assert set(opt.param_groups[0]) == set(opt.defaults) | {"params"}  # nothing written
+    with pytest.raises(KeyError, match="max_lr"):  # resuming needs a OneCycleLR's groups
+        o = one_param_opt()
+        o.param_groups[0]["initial_lr"] = 0.1
+        optim.OneCycleLR(o, max_lr=0.1, total_steps=5, last_epoch=2)
+
+
+def test_one_cycle_empty_phase_is_torchs_zero_division():
+    torch = pytest.importorskip("torch")
+    topt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.3, momentum=0.9)
+    with pytest.raises(ZeroDivisionError):
+        torch.optim.lr_scheduler.OneCycleLR(topt, max_lr=0.1, total_steps=10, pct_start=0.1)
+
+
+@pytest.mark.parametrize("cls, kw", [(SGD, dict(momentum=0.9, lr=0.01)), (Adam, dict(lr=0.01))])
+def test_one_cycle_checkpoint_resume_equals_one_run(cls, kw, tmp_path):
+    n, total = 6, 15
+    sched_kw = dict(max_lr=0.05, total_steps=total, anneal_strategy="linear")
+
+    def train(opt, sched, w, b, steps):
+        for _ in range(steps):
+            opt.zero_grad()
+            loss_of(w, b).backward()
+            opt.step()
+            sched.step()
+
+    w, b = make_params()
+    opt = cls([w, b], **kw)
+    sched = optim.OneCycleLR(opt, **sched_kw)
+    train(opt, sched, w, b, 2 * n)
+
+    w1, b1 = make_params()
+    opt1 = cls([w1, b1], **kw)
+    sched1 = optim.OneCycleLR(opt1, **sched_kw)
+    train(opt1, sched1, w1, b1, n)
+    nn.save({"params": [w1.data, b1.data], "optim": opt1.state_dict(),
+             "sched": sched1.state_dict()}, tmp_path / "ckpt.npz")
+    ckpt = nn.load(tmp_path / "ckpt.npz")
+    for resume_by in ("state_dict", "last_epoch"):
+        w2, b2 = make_params()
+        with engine.no_grad():
+            w2.copy_(ckpt["params"][0])
+            b2.copy_(ckpt["params"][1])
+        opt2 = cls([w2, b2], **kw)
+        if resume_by == "state_dict":  # PyTorch's recipe: scheduler first, then both states
+            sched2 = optim.OneCycleLR(opt2, **sched_kw)
+            opt2.load_state_dict(ckpt["optim"])  # holds max_lr, min_lr, max/base_momentum
+            sched2.load_state_dict(ckpt["sched"])
+        else:  # the groups carry what a resumed OneCycleLR reads
+            opt2.load_state_dict(ckpt["optim"])
+            sched2 = optim.OneCycleLR(opt2, **sched_kw, last_epoch=n)
+        assert opt2.param_groups[0]["max_lr"] == 0.05
+        train(opt2, sched2, w2, b2, n)
+        assert np.array_equal(w2.data, w.data) and np.array_equal(b2.data, b.data)
+        assert opt2.param_groups == [dict(g, params=g2["params"]) for g, g2 in
+                                     zip(opt.param_groups, opt2.param_groups, strict=True)]
+    bad = opt1.state_dict()
+    bad["param_groups"][0]["max_lrr"] = 0.1  # other unknown keys are still refused
+    with pytest.raises(ValueError, match="max_lrr"):
+        opt2.load_state_dict(bad)
+
+
+def test_one_cycle_in_fit_is_refused_and_the_callback_recipe_works():
+    x = np.linspace(-1, 1, 32).reshape(-1, 1)
+    y = 2 * x
+    model = nn.Linear(1, 1)
+    opt = SGD(model.parameters(), lr=0.1, momentum=0.9)
+    sched = optim.OneCycleLR(opt, max_lr=0.1, epochs=3, steps_per_epoch=4)
+    with pytest.raises(ValueError, match="stepped after every batch.*on_batch_end"):
+        nn.fit(model, x, y, loss="mse", optimizer=opt, scheduler=sched, epochs=3,
+               batch_size=8, verbose=0)
+    used = []
+
+    class OneCycle(nn.Callback):  # the recipe in OneCycleLR's docstring
+        changes_lr = True
+
+        def on_batch_begin(self, batch, logs=None):
+            used.append(opt.param_groups[0]["lr"])
+
+        def on_batch_end(self, batch, logs=None):
+            if sched.last_epoch < sched.total_steps - 1:
+                sched.step()
+
+    h = nn.fit(model, x, y, loss="mse", optimizer=opt, epochs=3, batch_size=8, verbose=0,
+               callbacks=[OneCycle()])
+    expected = _one_cycle_run(*(lambda o: (o, optim.OneCycleLR(o, max_lr=0.1, epochs=3,
+                                                                steps_per_epoch=4)))(
+        SGD([engine.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)), 11)
+    assert used == [r[0][0] for r in expected]
+    assert h.history["lr"] == used[::4]
+
+
+def _warm_restart_lrs(sched, epochs):
+    out = [sched.get_last_lr()]
+    for e in epochs:
+        sched.step(e)
+        out.append(sched.get_last_lr() + [sched.last_epoch])
+    return out
+
+
+WARM_RESTART_CASES = [dict(T_0=3), dict(T_0=2, T_mult=2, eta_min=0.01), dict(T_0=1, T_mult=3),
+                      dict(T_0=5, T_mult=1, eta_min=0.05)]
+
+
+@pytest.mark.parametrize("kw", WARM_RESTART_CASES, ids=str)
+def test_cosine_warm_restarts_matches_torch(kw):
+    torch = pytest.importorskip("torch")
+    iters = 4
+    schedules = [  # per epoch; per batch (fractional); interleaved and jumping
+        [None] * 30,
+        [e + i / iters for e in range(8) for i in range(iters)][1:],
+        [None] * 5 + [26, None, None, 2.5, None, 13.75, 111, None, 0, None],
+    ]
+    for epochs in schedules:
+        opt = _two_groups(SGD)
+        ours = _warm_restart_lrs(optim.CosineAnnealingWarmRestarts(opt, **kw), epochs)
+        topt = torch.optim.SGD([{"params": [torch.zeros(1, requires_grad=True)], "lr": lr}
+                                for lr in (0.5, 0.1)])
+        theirs = _warm_restart_lrs(torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+            topt, **kw), epochs)
+        assert ours == theirs
+
+
+def test_cosine_warm_restarts_by_hand_and_in_fit():
+    opt = one_param_opt(1.0)
+    s = optim.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2, eta_min=0.1)
+    # cycles of 2, 4, 8 epochs: T_cur = 0 1 | 0 1 2 3 | 0 1 ...
+    t_cur_t_i = [(0, 2), (1, 2), (0, 4), (1, 4), (2, 4), (3, 4), (0, 8), (1, 8)]
+    hand = [0.1 + 0.9 * (1 + math.cos(math.pi * t / ti)) / 2 for t, ti in t_cur_t_i]
+    got = [s.get_last_lr()[0]] + [s.on_epoch_begin(e)[0] for e in range(1, 8)]
+    assert got == pytest.approx(hand, rel=1e-15)
+    s.step(3.5)  # T_cur = 1.5 of a 4-epoch cycle
+    assert s.get_last_lr() == [pytest.approx(0.1 + 0.45 * (1 + math.cos(math.pi * 1.5 / 4)))]
+    assert s.last_epoch == 3
+    s3 = optim.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2, eta_min=0.1, last_epoch=4)
+    s3.step()  # resumed after epoch 4: epoch 5 is T_cur 3 of 4
+    assert s3.get_last_lr() == [pytest.approx(hand[5], rel=1e-15)]
+    for bad in (dict(T_0=0), dict(T_0=2, T_mult=0), dict(T_0=2.5), dict(T_0=2, eta_min=-1)):
+        with pytest.raises(ValueError, match="T_0|T_mult|eta_min"):
+            optim.CosineAnnealingWarmRestarts(one_param_opt(), **bad)
+    with pytest.raises(ValueError, match="epoch must be a number >= 0"):
+        s.step(-0.5)
+    # nn.fit steps it per epoch: history['lr'] is the schedule.
+    x = np.linspace(-1, 1, 16).reshape(-1, 1)
+    model = nn.Linear(1, 1)
+    opt = SGD(model.parameters(), lr=1.0)
+    s = optim.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2, eta_min=0.1)
+    h = nn.fit(model, x, 0 * x, loss="mse", optimizer=opt, scheduler=s, epochs=8,
+               batch_size=8, verbose=0)
+    assert h.history["lr"] == pytest.approx(hand, rel=1e-15)
+
+
+def test_new_schedulers_are_exported():
+    from nn.optim import lr_scheduler
+    for name in ("OneCycleLR", "CosineAnnealingWarmRestarts"):
+        assert getattr(optim, name) is getattr(lr_scheduler, name)
+        assert name in optim.__all__ and name in lr_scheduler.__all__
+        assert name in optim.__doc__ and name in optim.schedulers.__doc__
