@@ -754,13 +754,14 @@ def l2_penalty(params):
 # ---------------------------------------------------------------------------------- metrics
 @no_grad()
 def accuracy(pred, target) -> float:
-    """Fraction correct. (N, C) predictions: argmax against labels (N,) or one-hot (N, C);
-    (N,) or (N, 1) probabilities: thresholded at 0.5 against 0/1 targets."""
+    """Fraction correct. (N, C) predictions: argmax against labels (N,) or (N, 1), or
+    one-hot (N, C); (N,) or (N, 1) probabilities: thresholded at 0.5 against 0/1 targets."""
     p = np.asarray(pred.data if isinstance(pred, Tensor) else pred)
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
     if p.ndim == 2 and p.shape[1] > 1:
         guess = p.argmax(axis=1)
-        truth = t.argmax(axis=1) if t.ndim == 2 else t.reshape(-1)
+        # labels (N,) or (N, 1) (Keras's sparse labels), or one-hot rows (N, C)
+        truth = t.argmax(axis=1) if t.ndim == 2 and t.shape[1] > 1 else t.reshape(-1)
     else:
         guess = (p.reshape(-1) > 0.5).astype(np.int64)
         truth = t.reshape(-1)

@@ -30,6 +30,7 @@ and the random generator that shuffles: ``ModelCheckpoint`` saves all three and
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import warnings
@@ -58,9 +59,12 @@ def _align(pred, target):
     return target
 
 
-def _categorical_crossentropy(prob, target):
+def _categorical_crossentropy(prob, target, sparse=None):
     """Keras's categorical cross-entropy on probabilities (N, C): rows are renormalised,
-    clipped to [1e-7, 1 − 1e-7], then ``−Σ_c y_c ln p_c`` (one-hot y) or ``−ln p_label``."""
+    clipped to [1e-7, 1 − 1e-7], then ``−Σ_c y_c ln p_c`` (one-hot y) or ``−ln p_label``.
+    ``sparse=False`` (Keras's 'categorical_crossentropy') takes one-hot or probability rows
+    only, ``sparse=True`` ('sparse_categorical_crossentropy') integer labels only, as Keras
+    (the other kind is refused there); None takes either."""
     from . import functional as F
     if prob.ndim != 2:
         raise ValueError(f"categorical_crossentropy: predictions must be (N, C), got "
@@ -69,6 +73,18 @@ def _categorical_crossentropy(prob, target):
         raise ValueError("categorical_crossentropy: predictions must be probabilities (in "
                          "[0, 1], e.g. the output of a Softmax layer); for logits use "
                          "loss='cross_entropy'")
+    if sparse is not None:
+        t = np.asarray(target.data if isinstance(target, Tensor) else target)
+        rows = t.ndim == prob.ndim and t.shape[-1] == prob.shape[-1] and prob.shape[-1] > 1
+        if sparse and (rows or t.dtype.kind == "f" and np.any(t != np.round(t))):
+            raise ValueError(f"sparse_categorical_crossentropy: targets must be integer labels "
+                             f"(N,) or (N, 1), got shape {t.shape} (one-hot rows are "
+                             f"loss='categorical_crossentropy', as in Keras)")
+        if not sparse and not rows:
+            raise ValueError(f"categorical_crossentropy: targets must be one-hot (or "
+                             f"probability) rows of the predictions' shape {prob.shape}, got "
+                             f"{t.shape} (integer labels are "
+                             f"loss='sparse_categorical_crossentropy', as in Keras)")
     logp = (prob / prob.sum(axis=1, keepdims=True)).clip(_EPS, 1 - _EPS).log()
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     if t.ndim == 2 and t.shape[1] == 1 and prob.shape[1] != 1:
@@ -118,8 +134,10 @@ def _loss_table():
         "mae": F.mae_loss, "mean_absolute_error": F.mae_loss,
         "binary_crossentropy": _binary_crossentropy,
         "binary_crossentropy_with_logits": F.binary_cross_entropy_with_logits,
-        "categorical_crossentropy": _categorical_crossentropy,
-        "sparse_categorical_crossentropy": _categorical_crossentropy,
+        "categorical_crossentropy": functools.partial(_categorical_crossentropy,
+                                                      sparse=False),
+        "sparse_categorical_crossentropy": functools.partial(_categorical_crossentropy,
+                                                             sparse=True),
         "cross_entropy": _cross_entropy,
         "hinge": F.hinge_loss,
     }
@@ -134,10 +152,19 @@ def _metric_table():
     def mse(pred, target):
         return F.mse_loss(pred, target).item()
 
+    def binary_accuracy(pred, target):
+        """Keras's: every output thresholded at 0.5 against its 0/1 target (multi-label
+        outputs count each label), the mean over all of them."""
+        p = np.asarray(pred.data if isinstance(pred, Tensor) else pred)
+        t = np.asarray(target.data if isinstance(target, Tensor) else target)
+        if t.size != p.size:
+            raise ValueError(f"binary_accuracy: {p.shape} predictions but {t.shape} targets")
+        return float(np.mean((p.reshape(-1) > 0.5) == (t.reshape(-1) > 0.5)))
+
     acc = F.accuracy
-    return {"accuracy": acc, "acc": acc, "binary_accuracy": acc, "categorical_accuracy": acc,
-            "sparse_categorical_accuracy": acc, "mae": mae, "mean_absolute_error": mae,
-            "mse": mse, "mean_squared_error": mse}
+    return {"accuracy": acc, "acc": acc, "binary_accuracy": binary_accuracy,
+            "categorical_accuracy": acc, "sparse_categorical_accuracy": acc, "mae": mae,
+            "mean_absolute_error": mae, "mse": mse, "mean_squared_error": mse}
 
 
 def _resolve_loss(loss):
@@ -150,13 +177,18 @@ def _resolve_loss(loss):
                      f"{', '.join(sorted(table))}")
 
 
-def _resolve_metrics(metrics):
+def _resolve_metrics(metrics, loss=None):
+    """(name, function) per metric. 'accuracy' is Keras's choice for the loss: with
+    'binary_crossentropy' it is binary_accuracy (each output thresholded at 0.5: multi-label
+    outputs count per label); otherwise the argmax against labels or one-hot rows."""
     if isinstance(metrics, str) or callable(metrics):
         metrics = [metrics]
     table, out = _metric_table(), []
     for m in metrics:
         if callable(m):
             out.append((getattr(m, "__name__", type(m).__name__), m))
+        elif m in ("accuracy", "acc") and loss == "binary_crossentropy":
+            out.append((m, table["binary_accuracy"]))
         elif isinstance(m, str) and m in table:
             out.append((m, table[m]))
         else:
@@ -617,7 +649,7 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
     engine.keep_freed_memory()  # training from here on: reuse freed buffers (engine/fast/memory.py)
     who = "fit"
     loss_fn = _resolve_loss(loss)
-    metric_fns = _resolve_metrics(metrics)
+    metric_fns = _resolve_metrics(metrics, loss)
     epochs = _check_int(who, "epochs", epochs, 1)
     initial_epoch = _check_int(who, "initial_epoch", initial_epoch, 0)
     verbose = _verbosity(who, verbose)
@@ -831,7 +863,7 @@ def evaluate(model, x, y=None, *, loss, metrics=(), batch_size=None, return_dict
     {'loss': 0.0}
     """
     who = "evaluate"
-    loss_fn, metric_fns = _resolve_loss(loss), _resolve_metrics(metrics)
+    loss_fn, metric_fns = _resolve_loss(loss), _resolve_metrics(metrics, loss)
     verbose = _verbosity(who, verbose)
     if steps is not None:
         steps = _check_int(who, "steps", steps, 1)

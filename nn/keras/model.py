@@ -73,7 +73,9 @@ class KerasModelMixin:
         ``Adam(0.02)``) or an ``nn.optim`` optimizer built on ``model.parameters()``.
         ``loss``: a name ('mse', 'mae', 'binary_crossentropy', 'categorical_crossentropy',
         'sparse_categorical_crossentropy', 'cross_entropy', ...) or a function; ``metrics``:
-        names ('accuracy', 'mae', 'mse') or functions. A recipe becomes ``model.optimizer``
+        names ('accuracy', 'mae', 'mse') or functions. Your own functions are called as
+        Keras calls them, ``fn(y_true, y_pred)``; stepgrad's ``nn.F`` functions keep their
+        PyTorch order ``(pred, target)``. A recipe becomes ``model.optimizer``
         (an ``nn.optim`` optimizer) as soon as every layer is built: now, or at the first
         ``fit`` for lazy layers without an input shape.
         """
@@ -88,6 +90,8 @@ class KerasModelMixin:
         metrics = [] if metrics is None else ([metrics] if isinstance(metrics, str)
                                               or callable(metrics) else list(metrics))
         _resolve_metrics(metrics)
+        loss = _keras_order(loss)
+        metrics = [_keras_order(m) for m in metrics]
         self.__dict__["_keras_compiled"] = {"loss": loss, "metrics": metrics,
                                             "clipnorm": getattr(optimizer, "global_clipnorm",
                                                                 None)}
@@ -228,3 +232,20 @@ class KerasModelMixin:
         if isinstance(data, dict) and "model" in data and isinstance(data["model"], dict):
             data = data["model"]
         self.load_state_dict(data)
+
+
+def _keras_order(fn):
+    """A loss or metric given to ``compile`` as Keras calls it: a function of the user's is
+    ``fn(y_true, y_pred)`` (Keras's order), while ``fit`` calls ``loss(pred, target)``
+    (PyTorch's, the order of stepgrad's ``nn.F`` losses): such a function is wrapped to
+    swap them back. Names and stepgrad's own functions pass unchanged. (Without this a
+    custom loss saw its arguments the other way round: a metric mean(y_pred − y_true)
+    flipped its sign, no error.)"""
+    if not callable(fn) or getattr(fn, "__module__", "").split(".")[0] in ("nn", "engine"):
+        return fn
+
+    def keras_order(pred, target):
+        return fn(target, pred)
+    keras_order.__name__ = getattr(fn, "__name__", type(fn).__name__)
+    keras_order.keras_fn = fn  # the user's function (for saving, and for reading back)
+    return keras_order

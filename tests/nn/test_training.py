@@ -811,3 +811,57 @@ def test_fit_takes_a_torch_dataloader():
         histories.append(fit(model, loss="mse", optimizer="sgd", epochs=2, verbose=0,
                              **source).history)
     assert histories[0] == histories[1]
+
+
+def test_keras_compile_calls_your_functions_as_keras_does():
+    # Keras calls a custom loss or metric as fn(y_true, y_pred); fit calls loss(pred, target)
+    # (PyTorch's order). compile() swaps them back for functions of the user's, so an
+    # asymmetric metric keeps its sign; nn.F's own functions keep their order.
+    from nn.keras import Sequential
+    from nn.keras.layers import Dense
+    seen = []
+
+    def signed_error(y_true, y_pred):
+        seen.append((y_true.shape, y_pred.shape))
+        return float(np.mean(y_pred.data - np.asarray(y_true.data)))
+
+    model = Sequential([Dense(1, input_shape=(2,))])
+    model.set_weights([np.zeros((2, 1), np.float32), np.array([0.5], np.float32)])
+    model.compile(optimizer="sgd", loss=nn.F.mse_loss, metrics=[signed_error])
+    x = np.zeros((4, 2), np.float32)
+    y = np.array([[1.0], [1.0], [2.0], [2.0]], np.float32)
+    loss, metric = model.evaluate(x, y, verbose=0)
+    assert metric == pytest.approx(0.5 - 1.5) and loss == pytest.approx((0.25 + 2.25) / 2)
+    assert seen[0] == ((4, 1), (4, 1))
+
+
+def test_keras_accuracy_for_sparse_labels_of_shape_n_1_and_multi_label_outputs():
+    # (N, 1) integer labels against (N, C) probabilities: the labels (the argmax of the
+    # one-column labels, always 0, was compared before); with binary_crossentropy,
+    # 'accuracy' is Keras's binary_accuracy: each of the (N, 3) outputs against its label.
+    probs = np.array([[0.1, 0.8, 0.1], [0.7, 0.2, 0.1], [0.2, 0.2, 0.6]], np.float32)
+    labels = np.array([[1], [2], [2]])
+    assert F.accuracy(engine.tensor(probs), labels) == pytest.approx(2 / 3)
+    ident = nn.Identity()
+    acc = evaluate(ident, probs, labels, loss="sparse_categorical_crossentropy",
+                   metrics=["accuracy"])[1]
+    assert acc == pytest.approx(2 / 3)
+    multi = np.array([[0.9, 0.2, 0.7], [0.4, 0.6, 0.1]], np.float32)
+    target = np.array([[1, 0, 0], [0, 1, 1]], np.float32)  # 4 of the 6 outputs right
+    acc = evaluate(ident, multi, target, loss="binary_crossentropy", metrics=["accuracy"])[1]
+    assert acc == pytest.approx(4 / 6)
+
+
+def test_keras_categorical_losses_refuse_the_other_kind_of_target():
+    probs = np.full((2, 3), 1 / 3, np.float32)
+    with pytest.raises(ValueError, match="sparse_categorical_crossentropy: targets must be "
+                                         "integer labels"):
+        evaluate(nn.Identity(), probs, np.eye(3, dtype=np.float32)[:2],
+                 loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="categorical_crossentropy: targets must be one-hot"):
+        evaluate(nn.Identity(), probs, np.array([0, 2]), loss="categorical_crossentropy")
+    # the right kinds give −ln(1/3)
+    assert evaluate(nn.Identity(), probs, np.array([[0], [2]]),
+                    loss="sparse_categorical_crossentropy") == pytest.approx(math.log(3))
+    assert evaluate(nn.Identity(), probs, np.eye(3, dtype=np.float32)[:2],
+                    loss="categorical_crossentropy") == pytest.approx(math.log(3), rel=1e-6)
