@@ -478,9 +478,11 @@ def _run_eval(model, source, loss_fn, metric_fns, steps=None, verbose=0, desc="e
 
 # --------------------------------------------------------------------------- the optimizer
 def resolve_optimizer(optimizer, model, who="fit"):
-    """An ``nn.optim`` optimizer for ``model``: ``optimizer`` itself, or one built on
-    ``model.parameters()`` from a name ('sgd', 'adam', 'rmsprop', 'adamw': Keras's default
-    hyper-parameters) or a Keras-style spec (``nn.keras.optimizers.Adam(0.02)``)."""
+    """An optimizer for ``model``: ``optimizer`` itself (an ``nn.optim`` one: PyTorch's
+    rules), or one built on ``model.parameters()`` from a name ('sgd', 'adam', 'rmsprop',
+    'adamw': Keras's default hyper-parameters) or a Keras-style spec
+    (``nn.keras.optimizers.Adam(0.02)``): those follow Keras 3's update rules
+    (``nn.keras.optimizers.KerasSGD``, ``KerasAdam``, ...; subclasses of nn.optim's)."""
     if hasattr(optimizer, "step") and hasattr(optimizer, "param_groups"):
         return optimizer
     from .keras import optimizers as keras_optimizers

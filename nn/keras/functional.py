@@ -8,8 +8,10 @@
 
 Calling a layer on a ``KerasTensor`` (or a list of them) returns a new ``KerasTensor`` that
 remembers the layer and its arguments (``nn.Module.__call__`` sends such calls here). A
-``Model`` collects the layers between its inputs and outputs and registers each once under
-Keras's names (``conv2d``, ``conv2d_1``, … in the order the calls were written); its
+``Model`` collects the layers between its inputs and outputs and registers each once, in
+Keras's order (by depth in the graph, as ``keras.Model.layers``: it orders ``get_weights``,
+``set_weights`` and ``summary``), under Keras's names (``conv2d``, ``conv2d_1``, … in the
+order the calls were written; Keras numbers layers as they are created); its
 ``forward`` replays the calls on real tensors, each after the calls it depends on. Shapes
 are found when the model first runs (``summary()``, ``fit``, or a symbolic tensor's
 ``.shape``), as every layer here builds itself on its first input.
@@ -119,16 +121,17 @@ class Model(Module):
                 raise TypeError(f"Model: outputs must be layers' results on Input(...) tensors "
                                 f"(the Functional API), got {type(t).__name__}")
         self._calls = self._order()
-        counts, registered = {}, set()
+        counts, names = {}, {}
         for call in sorted(self._calls, key=lambda c: c.seq):  # each layer once, named in
-            # the order the calls were written (Keras's names); they run in self._calls' order
-            if id(call.layer) in registered:
+            # the order the calls were written; they run in self._calls' order
+            if id(call.layer) in names:
                 continue
-            registered.add(id(call.layer))
             stem = _keras_name(call.layer)
             n = counts.get(stem, 0)
             counts[stem] = n + 1
-            self.add_module(stem if n == 0 else f"{stem}_{n}", call.layer)
+            names[id(call.layer)] = stem if n == 0 else f"{stem}_{n}"
+        for layer in self._keras_layer_order():  # registered (model.layers, get_weights,
+            self.add_module(names[id(layer)], layer)  # summary) in Keras's order
         self.model_name = name or "functional"
         shapes = [t.shape for t in self._input_list]
         self.input_shape = shapes[0] if len(shapes) == 1 else None  # what summary() reads
@@ -158,6 +161,42 @@ class Model(Module):
                 if state.get(id(p)) != 2:
                     stack.append((p, False))
         return order
+
+    def _keras_layer_order(self) -> list:
+        """The layers in Keras's order (``keras/src/ops/function.py``'s ``map_graph``, which
+        orders ``Functional.layers`` and so its weights): a depth-first walk from the outputs
+        (in order; each call's arguments in order) numbers each layer when first reached and
+        lists the calls inputs-first; walking that list backwards, a call's depth is the
+        largest depth of the calls consuming it + 1 (outputs: 0), a layer's the largest over
+        its calls as they are met; the layers then go deepest first, ties by their number.
+        ``a = Dense(3)(i); b = Dense(3)(Dense(3)(i)); add([a, b])`` gives the inner Dense of
+        ``b`` (depth 2), then ``a``'s Dense and ``b``'s outer one (depth 1), then Add."""
+        index, finished, nodes = {}, set(), []  # nodes: the calls (and Inputs), inputs first
+        stack = [(t, False) for t in reversed(self._output_list)]
+        while stack:  # _build_map, iteratively
+            t, done = stack.pop()
+            if done:
+                finished.add(id(t))
+                nodes.append(t)
+                continue
+            if id(t) in finished:
+                continue
+            op = t.layer if isinstance(t, KerasTensor) else t
+            index.setdefault(id(op), len(index))
+            stack.append((t, True))
+            if isinstance(t, KerasTensor):
+                stack += [(p, False) for p in reversed(t.parents())]
+        node_depth, op_depth, ops = {}, {}, {}
+        for t in reversed(nodes):
+            op = t.layer if isinstance(t, KerasTensor) else t
+            depth = max(node_depth.setdefault(id(t), 0), op_depth.get(id(op), 0))
+            op_depth[id(op)], node_depth[id(t)] = depth, depth
+            ops[id(op)] = op
+            if isinstance(t, KerasTensor):
+                for p in t.parents():
+                    node_depth[id(p)] = max(depth + 1, node_depth.get(id(p), 0))
+        layers = [ops[i] for i in sorted(op_depth, key=lambda i: (-op_depth[i], index[i]))]
+        return [op for op in layers if not isinstance(op, Symbolic)]  # not the Inputs
 
     def forward(self, *xs):
         if len(xs) == 1 and type(xs[0]) in (list, tuple) and len(self._input_list) > 1:

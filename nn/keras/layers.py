@@ -265,8 +265,13 @@ class BatchNormalization(_BatchNorm):
     (Keras's default: per channel, the last dim) or (N, C, H, W) with ``axis=1``.
 
     Keras's ``momentum`` weights the OLD running statistics: it is stored as PyTorch's
-    ``momentum = 1 − 0.99 = 0.01``. The running variance is updated with the unbiased batch
-    variance (PyTorch's; Keras uses the biased one, a factor n/(n−1) apart)."""
+    ``momentum = 1 − 0.99 = 0.01`` too. The moving statistics follow Keras in training::
+
+        moving_mean     ← moving_mean·momentum + mean·(1 − momentum)
+        moving_variance ← moving_variance·momentum + variance·(1 − momentum)
+
+    with the BIASED batch variance (divided by n, as Keras's; ``nn.BatchNorm1d/2d`` use the
+    unbiased one, as PyTorch's, a factor n/(n−1) apart)."""
 
     _dims = (2, 4)
 
@@ -311,7 +316,29 @@ class BatchNormalization(_BatchNorm):
             if x.ndim not in self._dims:
                 self._check(x)
             self.build(x.shape[1], x.dtype if x.dtype.kind == "f" else np.float32)
-        return super().forward(x)
+        self._check(x)
+        axes = (0,) + tuple(range(2, x.ndim))
+        shape = (1, self.num_features) + (1,) * (x.ndim - 2)
+        if self.training:
+            if x.numel() // self.num_features <= 1:  # the variance of one value is 0: y = β
+                raise ValueError(f"{type(self).__name__}: expected more than 1 value per "
+                                 f"channel when training, got input of shape {x.shape} "
+                                 f"(use a batch > 1, or model.eval() for single samples)")
+            mean = x.mean(axis=axes, keepdims=True)
+            var = x.var(axis=axes, keepdims=True, correction=0)
+            with engine.no_grad():  # Keras's update, with the biased variance
+                km = self.keras_momentum
+                self.running_mean.copy_(self.running_mean.data * km
+                                        + mean.data.reshape(-1) * (1.0 - km))
+                self.running_var.copy_(self.running_var.data * km
+                                       + var.data.reshape(-1) * (1.0 - km))
+        else:
+            mean = self.running_mean.reshape(shape)
+            var = self.running_var.reshape(shape)
+        y = (x - mean) / (var + self.eps).sqrt()
+        if self.weight is not None:
+            y = y * self.weight.reshape(shape) + self.bias.reshape(shape)
+        return y
 
     def _check(self, x):
         if x.ndim not in self._dims or (self.built and x.shape[1] != self.num_features):

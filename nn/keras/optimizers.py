@@ -1,9 +1,13 @@
 """Keras-style optimizers: built without parameters, bound to the model by ``compile``/``fit``.
 
 ``nn.keras.optimizers.SGD(learning_rate=0.5)`` (or Keras 2's ``lr=0.5``) is a recipe;
-``model.compile(optimizer=...)`` (or ``nn.fit``) turns it into the ``nn.optim`` optimizer
-over the model's parameters (``model.optimizer`` afterwards). The names 'sgd', 'adam',
-'rmsprop', 'adamw' give these recipes with Keras's default hyper-parameters:
+``model.compile(optimizer=...)`` (or ``nn.fit``) turns it into an optimizer over the model's
+parameters (``model.optimizer`` afterwards) that follows KERAS 3's update rules: a
+``KerasSGD``, ``KerasAdam``, ``KerasAdamW`` or ``KerasRMSprop``, subclasses of the
+``nn.optim`` optimizers (same ``param_groups``, hyper-parameter names ``lr``, ``betas``,
+``eps``, ``alpha``..., schedulers, callbacks, ``state_dict``) that replace only the
+per-parameter update. ``nn.optim``'s own optimizers keep PyTorch's rules. The names 'sgd',
+'adam', 'rmsprop', 'adamw' give these recipes with Keras's default hyper-parameters:
 
 ============  =====================================================================
 'sgd'         SGD(learning_rate=0.01, momentum=0.0, nesterov=False)
@@ -12,18 +16,212 @@ over the model's parameters (``model.optimizer`` afterwards). The names 'sgd', '
 'adamw'       AdamW(learning_rate=0.001, weight_decay=0.004, betas and epsilon as Adam)
 ============  =====================================================================
 
-The update rules are ``nn.optim``'s, which are PyTorch's. Where Keras computes differently
-with the same hyper-parameters, the difference is small and stated: Keras's Adam adds
-epsilon to √v before the bias correction (an effective ε·√(1−β₂ᵗ)); its RMSprop divides by
-√(v + ε) instead of √v + ε; its SGD momentum keeps ``v ← μv − lr·g`` instead of
-``b ← μb + g`` (the same steps while the learning rate is constant).
+Keras's rules (``keras/src/optimizers/*.py`` and the torch backend's), with learning rate γ
+(the current one: ``LearningRateScheduler`` and ``ReduceLROnPlateau`` change it), gradient
+g and step t = 1, 2, ...; where they differ from PyTorch's (``nn.optim``):
+
+- SGD with momentum μ: ``v ← μ·v − γ·g`` (v₀ = 0), ``θ ← θ + v``; nesterov:
+  ``θ ← θ + μ·v − γ·g``. PyTorch keeps ``b ← μ·b + g`` and steps ``−γ·b``: the same steps
+  while γ is constant, not after γ changes (Keras's velocity holds the old γ).
+- Adam: ``m ← β₁m + (1−β₁)g``, ``v ← β₂v + (1−β₂)g²``,
+  ``θ ← θ − γ·√(1−β₂ᵗ)/(1−β₁ᵗ) · m / (√v + ε)``: ε is added to √v BEFORE the bias
+  correction (PyTorch: ``m̂ / (√v̂ + ε)``, i.e. Keras's ε is PyTorch's ε/√(1−β₂ᵗ)).
+- AdamW: Keras's decay ``θ ← θ − γ·λ·θ`` before the Adam step (as PyTorch's AdamW).
+- RMSprop with ρ: ``v ← ρv + (1−ρ)g²``; ``Δ = γ·g / √(v + ε)`` (centered: ``ḡ ← ρḡ + (1−ρ)g``,
+  ``Δ = γ·g / √(v − ḡ² + ε)``); with momentum μ: ``m ← μ·m + Δ``, ``θ ← θ − m``; else
+  ``θ ← θ − Δ``. PyTorch divides by √v + ε and keeps its momentum buffer without γ.
 """
 from __future__ import annotations
 
 import math
 from numbers import Real
 
-__all__ = ["KerasOptimizer", "SGD", "Adam", "RMSprop", "AdamW", "get"]
+import numpy as np
+
+from .. import optim as _optim
+from ..optim.optimizers import Optimizer as _Optimizer
+
+__all__ = ["KerasOptimizer", "SGD", "Adam", "RMSprop", "AdamW", "get",
+           "KerasSGD", "KerasAdam", "KerasAdamW", "KerasRMSprop"]
+
+
+# -- the built optimizers: nn.optim's, with Keras 3's per-parameter update --------------------
+class _KerasRule:
+    """Mixed into the ``nn.optim`` subclasses below: Keras's decoupled weight decay and a
+    ``load_state_dict`` that refuses per-parameter state another rule wrote (PyTorch's
+    ``momentum_buffer`` is not Keras's ``momentum``)."""
+
+    _state_keys: frozenset = frozenset()
+
+    @staticmethod
+    def _decay(p, group):
+        """Keras's ``weight_decay`` (every optimizer's, applied before the update):
+        ``θ ← θ − θ·λ·γ``."""
+        wd = group["weight_decay"]
+        if wd:
+            p.mul_(1 - group["lr"] * wd)
+
+    def load_state_dict(self, state_dict):
+        name = type(self).__name__
+        state = state_dict.get("state") if isinstance(state_dict, dict) else None
+        for key, entries in (state.items() if isinstance(state, dict) else ()):
+            unknown = set(entries) - self._state_keys if isinstance(entries, dict) else set()
+            if unknown:
+                raise ValueError(
+                    f"{name}.load_state_dict: state {sorted(unknown)} of parameter {key} is "
+                    f"not a {name}'s ({sorted(self._state_keys)}): saved from an optimizer "
+                    "with another update rule (nn.optim's are PyTorch's)?")
+        super().load_state_dict(state_dict)
+
+
+class KerasSGD(_KerasRule, _optim.SGD):
+    r"""SGD with Keras 3's rule (what ``nn.keras.optimizers.SGD`` builds). With learning
+    rate γ (the current one), momentum μ, Keras's decoupled weight decay λ::
+
+        θ ← θ − γ·λ·θ                                  (if λ ≠ 0)
+        v ← μ·v − γ·g;  θ ← θ + v                      (v₀ = 0; nesterov: θ ← θ + μ·v − γ·g)
+        θ ← θ − γ·g                                    (if μ = 0)
+
+    State per parameter: ``momentum`` (v, only when μ ≠ 0). No dampening (Keras has none).
+
+    >>> import engine
+    >>> w = engine.tensor([1.0], requires_grad=True)
+    >>> opt = KerasSGD([w], lr=0.1, momentum=0.5)
+    >>> w.grad = engine.tensor([1.0]); opt.step()                # v = −0.1
+    >>> opt.param_groups[0]["lr"] = 0.01
+    >>> w.grad = engine.tensor([1.0]); opt.step(); np.round(w.data, 4)  # v = −0.05 − 0.01
+    array([0.84], dtype=float32)
+    """
+
+    _state_keys = frozenset({"momentum"})
+
+    def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0,
+                 dampening=0.0, *, maximize=False):
+        super().__init__(params, lr=lr, momentum=momentum, nesterov=nesterov,
+                         weight_decay=weight_decay, dampening=dampening, maximize=maximize)
+
+    def _validate(self, group):
+        _Optimizer._validate(self, group)  # Keras allows nesterov with momentum 0 (plain SGD)
+        if group["dampening"]:
+            raise ValueError(f"KerasSGD: dampening={group['dampening']!r}; Keras's SGD has no "
+                             "dampening (nn.optim.SGD has PyTorch's)")
+
+    def _update(self, p, g, state, group):
+        lr, mu = group["lr"], group["momentum"]
+        self._decay(p, group)
+        if not mu:
+            p.add_(g, alpha=-lr)
+            return
+        v = state.get("momentum")
+        if v is None:
+            v = state["momentum"] = np.zeros_like(p.data)
+        v *= mu
+        v -= g * lr
+        if group["nesterov"]:
+            p.add_(g, alpha=-lr)
+            p.add_(v, alpha=mu)
+        else:
+            p.add_(v)
+
+
+class KerasAdam(_KerasRule, _optim.Adam):
+    r"""Adam with Keras 3's rule (what ``nn.keras.optimizers.Adam`` builds)::
+
+        θ ← θ − γ·λ·θ                                  (Keras's weight decay, if λ ≠ 0)
+        m ← β₁·m + (1 − β₁)·g,   v ← β₂·v + (1 − β₂)·g²
+        θ ← θ − γ·√(1 − β₂ᵗ)/(1 − β₁ᵗ) · m / (√v + ε)
+
+    ε is added to √v before the bias correction: this is ``nn.optim.Adam``'s step with
+    ε/√(1 − β₂ᵗ) in place of ε (computed so, to share its fused kernel). State as
+    ``nn.optim.Adam``'s (``step``, ``exp_avg`` = m, ``exp_avg_sq`` = v: the same moments).
+
+    >>> import engine
+    >>> w = engine.tensor([1.0], requires_grad=True)
+    >>> w.grad = engine.tensor([1e-6])   # tiny gradients: ε matters
+    >>> KerasAdam([w], lr=0.1).step(); np.round(1 - w.data, 5)   # nn.optim.Adam: 0.09091
+    array([0.02403], dtype=float32)
+    """
+
+    _decoupled = True  # Keras's weight_decay (any optimizer's) shrinks θ directly
+    _state_keys = frozenset({"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"})
+
+    def _update(self, p, g, state, group):
+        t = state.get("step", 0) + 1
+        eps = group["eps"] / math.sqrt(1 - group["betas"][1] ** t)
+        super()._update(p, g, state, {**group, "eps": eps})
+
+
+class KerasAdamW(KerasAdam, _optim.AdamW):
+    r"""AdamW with Keras 3's rule and defaults (``weight_decay=0.004``, ``eps=1e-7``): Keras's
+    decay ``θ ← θ − γ·λ·θ`` (as PyTorch's AdamW), then ``KerasAdam``'s step."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-7, weight_decay=0.004, *,
+                 amsgrad=False, maximize=False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad, maximize=maximize)
+
+
+class KerasRMSprop(_KerasRule, _optim.RMSprop):
+    r"""RMSprop with Keras 3's rule (what ``nn.keras.optimizers.RMSprop`` builds). With ρ
+    (``alpha``, PyTorch's name for it), momentum μ::
+
+        θ ← θ − γ·λ·θ                                  (Keras's weight decay, if λ ≠ 0)
+        v ← ρ·v + (1 − ρ)·g²
+        Δ ← γ·g / √(v + ε)                              (centered: ḡ ← ρ·ḡ + (1 − ρ)·g,
+                                                         Δ ← γ·g / √(v − ḡ² + ε))
+        m ← μ·m + Δ;  θ ← θ − m   (if μ > 0)   else   θ ← θ − Δ
+
+    State per parameter: ``step``, ``square_avg`` (v), ``grad_avg`` (ḡ, if centered),
+    ``momentum`` (m, if μ > 0; it includes γ, unlike PyTorch's ``momentum_buffer``).
+
+    >>> import engine
+    >>> w = engine.tensor([1.0], requires_grad=True)
+    >>> w.grad = engine.tensor([2.0])
+    >>> KerasRMSprop([w], lr=0.01).step(); np.round(w.data, 4)   # 1 − 0.01·2/√(0.1·4 + ε)
+    array([0.9684], dtype=float32)
+    """
+
+    _state_keys = frozenset({"step", "square_avg", "grad_avg", "momentum"})
+
+    def __init__(self, params, lr=1e-3, alpha=0.9, eps=1e-7, momentum=0.0, weight_decay=0.0,
+                 centered=False, *, maximize=False):
+        super().__init__(params, lr=lr, alpha=alpha, eps=eps, momentum=momentum,
+                         weight_decay=weight_decay, centered=centered, maximize=maximize)
+
+    def _update(self, p, g, state, group):
+        lr, rho, eps, mu = group["lr"], group["alpha"], group["eps"], group["momentum"]
+        if not state:
+            state.update(step=0, square_avg=np.zeros_like(p.data))
+        state["step"] += 1
+        self._decay(p, group)
+        v = state["square_avg"]
+        v *= rho
+        v += (1 - rho) * (g * g)
+        denom = v + eps
+        if group["centered"]:
+            ga = state.get("grad_avg")
+            if ga is None:
+                ga = state["grad_avg"] = np.zeros_like(p.data)
+            ga *= rho
+            ga += (1 - rho) * g
+            denom -= ga * ga
+        increment = (g * lr) / np.sqrt(denom)
+        if mu > 0:
+            m = state.get("momentum")
+            if m is None:
+                m = state["momentum"] = np.zeros_like(p.data)
+            m *= mu
+            m += increment
+            p.add_(m, alpha=-1.0)
+        else:
+            p.add_(increment, alpha=-1.0)
+
+
+# The built classes by name (nn.keras.saving rebuilds a compiled model's optimizer from it).
+RULES = {cls.__name__: cls for cls in (KerasSGD, KerasAdam, KerasAdamW, KerasRMSprop)}
+
+
+# -- the recipes --------------------------------------------------------------------------------
 
 
 class KerasOptimizer:
@@ -59,7 +257,7 @@ class KerasOptimizer:
             self.hyper["weight_decay"] = weight_decay
 
     def build(self, params):
-        """The ``nn.optim`` optimizer over ``params``."""
+        """The optimizer over ``params`` (Keras's rule: ``KerasSGD``, ``KerasAdam``...)."""
         raise NotImplementedError  # pragma: no cover
 
     def get_config(self):
@@ -74,21 +272,20 @@ class KerasOptimizer:
 
 
 class SGD(KerasOptimizer):
-    """Keras's ``SGD(learning_rate=0.01, momentum=0.0, nesterov=False)`` → ``nn.optim.SGD``."""
+    """Keras's ``SGD(learning_rate=0.01, momentum=0.0, nesterov=False)`` → ``KerasSGD``."""
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
         super().__init__(learning_rate, momentum=float(momentum), nesterov=bool(nesterov),
                          **kwargs)
 
     def build(self, params):
-        from ..optim import SGD as _SGD
-        return _SGD(params, lr=self.learning_rate, momentum=self.hyper["momentum"],
+        return KerasSGD(params, lr=self.learning_rate, momentum=self.hyper["momentum"],
                     nesterov=self.hyper["nesterov"])
 
 
 class Adam(KerasOptimizer):
     """Keras's ``Adam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7)`` →
-    ``nn.optim.Adam``."""
+    ``KerasAdam``."""
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  amsgrad=False, **kwargs):
@@ -98,15 +295,14 @@ class Adam(KerasOptimizer):
                          epsilon=float(epsilon), **kwargs)
 
     def build(self, params):
-        from ..optim import Adam as _Adam
         h = self.hyper
-        return _Adam(params, lr=self.learning_rate, betas=(h["beta_1"], h["beta_2"]),
+        return KerasAdam(params, lr=self.learning_rate, betas=(h["beta_1"], h["beta_2"]),
                      eps=h["epsilon"])
 
 
 class AdamW(Adam):
-    """Keras's ``AdamW(learning_rate=0.001, weight_decay=0.004, ...)`` → ``nn.optim.AdamW``
-    (decoupled decay, as Keras)."""
+    """Keras's ``AdamW(learning_rate=0.001, weight_decay=0.004, ...)`` → ``KerasAdamW``
+    (Keras's decay θ ← θ − γ·λ·θ before each step)."""
 
     def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-7, amsgrad=False, **kwargs):
@@ -114,15 +310,14 @@ class AdamW(Adam):
                          weight_decay=float(weight_decay), **kwargs)
 
     def build(self, params):
-        from ..optim import AdamW as _AdamW
         h = self.hyper
-        return _AdamW(params, lr=self.learning_rate, betas=(h["beta_1"], h["beta_2"]),
+        return KerasAdamW(params, lr=self.learning_rate, betas=(h["beta_1"], h["beta_2"]),
                       eps=h["epsilon"], weight_decay=h["weight_decay"])
 
 
 class RMSprop(KerasOptimizer):
     """Keras's ``RMSprop(learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
-    centered=False)`` → ``nn.optim.RMSprop(alpha=rho, ...)``."""
+    centered=False)`` → ``KerasRMSprop(alpha=rho, ...)``."""
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
                  centered=False, **kwargs):
@@ -130,9 +325,8 @@ class RMSprop(KerasOptimizer):
                          epsilon=float(epsilon), centered=bool(centered), **kwargs)
 
     def build(self, params):
-        from ..optim import RMSprop as _RMSprop
         h = self.hyper
-        return _RMSprop(params, lr=self.learning_rate, alpha=h["rho"], eps=h["epsilon"],
+        return KerasRMSprop(params, lr=self.learning_rate, alpha=h["rho"], eps=h["epsilon"],
                         momentum=h["momentum"], centered=h["centered"])
 
 

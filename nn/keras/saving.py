@@ -8,7 +8,7 @@ manifest and ``.npy`` arrays, written atomically, never pickled) holding one dic
                          {'module': 'Dense', 'config': {'units': 16, ...}}, ...]}},
      'model': model.state_dict(),
      'frozen': [names of parameters with requires_grad=False],
-     'compile': {'loss': 'mse', 'metrics': ['mae'], 'optimizer': 'Adam',
+     'compile': {'loss': 'mse', 'metrics': ['mae'], 'optimizer': 'KerasAdam',
                  'optimizer_config': {'lr': ..., ...}, 'param_names': [[...]]},  # if compiled
      'optimizer': optimizer.state_dict()}                                       # if compiled
 
@@ -21,7 +21,10 @@ out_features, bias)`` keeps ``self.in_features``...), so a custom layer that sto
 arguments that way saves as is; others define ``get_config()``.
 
 ``ModelCheckpoint`` files hold the same 'model' / 'architecture' / 'compile' /
-'optimizer' entries (plus 'epoch' and 'rng'), so ``nn.load_model`` reads them too.
+'optimizer' entries (plus 'epoch' and 'rng'), so ``nn.load_model`` reads them too. The
+optimizer is rebuilt from its class name: one of ``nn.optim``'s (PyTorch's rules) or of
+``nn.keras.optimizers``' built ones (``KerasSGD``, ``KerasAdam``...: Keras's rules, what a
+recipe or a name given to ``compile`` becomes).
 """
 from __future__ import annotations
 
@@ -220,9 +223,11 @@ def training_config(model, optimizer, loss, metrics):
     config = {"loss": loss_name, "metrics": metric_names}
     if optimizer is not None and hasattr(optimizer, "param_groups"):
         from .. import optim
+        from .optimizers import RULES
         cls = type(optimizer)
-        if getattr(optim, cls.__name__, None) is not cls:
-            return None, f"the optimizer is a {cls.__name__}, not one of nn.optim's"
+        if getattr(optim, cls.__name__, None) is not cls and RULES.get(cls.__name__) is not cls:
+            return None, (f"the optimizer is a {cls.__name__}, not one of nn.optim's or "
+                          "nn.keras.optimizers' (KerasSGD, KerasAdam, ...)")
         names = {id(p): n for n, p in model.named_parameters()}
         groups = optimizer.param_groups
         try:
@@ -238,7 +243,8 @@ def training_config(model, optimizer, loss, metrics):
 
 def _rebuild_optimizer(model, config, state):
     from .. import optim
-    cls = getattr(optim, config["optimizer"], None)
+    from .optimizers import RULES
+    cls = RULES.get(config["optimizer"], getattr(optim, config["optimizer"], None))
     if not (isinstance(cls, type) and issubclass(cls, optim.Optimizer)):
         raise ValueError(f"load_model: unknown optimizer {config['optimizer']!r}")
     params = dict(model.named_parameters())

@@ -99,11 +99,11 @@ def test_boston_exercise_7_keras_way_equals_nn_fit_bit_for_bit():
                           callbacks=[LearningRateScheduler(schedule)],
                           validation_data=(x_test, y_test))
 
-    for how in ("callback", "scheduler"):  # the existing nn.fit versions (notebook 06)
-        engine.manual_seed(1)
+    for how in ("callback", "scheduler"):  # the nn.fit versions (notebook 06's, with the
+        engine.manual_seed(1)              # Keras rule that Adam(0.02) builds)
         ref = nn.Sequential(nn.Linear(13, 16), nn.ReLU(), nn.Linear(16, 8), nn.ReLU(),
                             nn.Linear(8, 1))
-        opt = nn.optim.Adam(ref.parameters(), lr=0.02)
+        opt = nn.keras.optimizers.KerasAdam(ref.parameters(), lr=0.02)
         extra = (dict(callbacks=[nn.LearningRateScheduler(schedule)]) if how == "callback"
                  else dict(scheduler=nn.optim.LambdaLR(opt, schedule)))
         fit_way = nn.fit(ref, x_train, y_train, loss="mse", metrics=["mae"], optimizer=opt,
@@ -622,3 +622,246 @@ def test_load_model_restores_eval_mode(tmp_path):
     model.train()
     model.save(tmp_path / "t.stepgrad")
     assert nn.load_model(tmp_path / "t.stepgrad").training
+
+
+# ------------------------------------------------------------------ Keras 3's update rules
+def _steps(opt, w, grads, lrs=None):
+    """Run ``opt`` on the one-weight ``w`` with these gradients (and learning rates)."""
+    out = []
+    for i, g in enumerate(grads):
+        if lrs is not None:
+            opt.param_groups[0]["lr"] = lrs[i]
+        w.grad = engine.tensor([g])
+        opt.step()
+        out.append(float(w.data[0]))
+    return out
+
+
+def _one_weight(value=1.0):
+    return engine.tensor([value], requires_grad=True)
+
+
+def test_keras_rmsprop_rule_by_hand():
+    # Keras: v ← ρv + (1−ρ)g²;  θ ← θ − γ·g/√(v + ε)   (PyTorch: γ·g/(√v + ε))
+    w = _one_weight()
+    got = _steps(nn.keras.optimizers.RMSprop(0.01).build([w]), w, [2.0, 1.0])
+    v1 = 0.1 * 4
+    w1 = 1 - 0.01 * 2 / math.sqrt(v1 + 1e-7)
+    v2 = 0.9 * v1 + 0.1 * 1
+    w2 = w1 - 0.01 * 1 / math.sqrt(v2 + 1e-7)
+    assert got == pytest.approx([w1, w2], rel=1e-6)
+    # centered, momentum 0.5: ḡ ← ρḡ + (1−ρ)g; Δ = γg/√(v − ḡ² + ε); m ← μm + Δ; θ ← θ − m
+    w = _one_weight()
+    opt = nn.keras.optimizers.RMSprop(0.01, momentum=0.5, centered=True).build([w])
+    got = _steps(opt, w, [2.0, 1.0])
+    m1 = 0.01 * 2 / math.sqrt(0.4 - 0.2 ** 2 + 1e-7)
+    a2 = 0.9 * 0.2 + 0.1 * 1
+    m2 = 0.5 * m1 + 0.01 * 1 / math.sqrt(0.46 - a2 ** 2 + 1e-7)
+    assert got == pytest.approx([1 - m1, 1 - m1 - m2], rel=1e-6)
+    assert sorted(opt.state[w]) == ["grad_avg", "momentum", "square_avg", "step"]
+    # the defaults ('rmsprop': ρ = 0.9, γ = 0.001) and PyTorch's rule apart
+    w, u = _one_weight(), _one_weight()
+    keras_way = _steps(nn.keras.optimizers.get("rmsprop").build([w]), w, [1e-4, 1e-4])
+    torch_way = _steps(nn.optim.RMSprop([u], lr=0.001, alpha=0.9, eps=1e-7), u, [1e-4, 1e-4])
+    v1, v2 = 0.1 * 1e-8, 0.19 * 1e-8
+    assert keras_way == pytest.approx([1 - 1e-7 / math.sqrt(v1 + 1e-7),
+                                       1 - 1e-7 / math.sqrt(v1 + 1e-7)
+                                       - 1e-7 / math.sqrt(v2 + 1e-7)], rel=1e-6)
+    assert abs((1 - torch_way[1]) / (1 - keras_way[1]) - 1) > 0.5  # ε inside or outside √
+
+
+def test_keras_adam_and_adamw_rules_by_hand():
+    # Keras: θ ← θ − γ·√(1−β₂ᵗ)/(1−β₁ᵗ)·m/(√v + ε), ε added before the bias correction
+    def by_hand(grads, lr=0.1, b1=0.9, b2=0.999, eps=1e-7, wd=0.0):
+        theta, m, v, out = 1.0, 0.0, 0.0, []
+        for t, g in enumerate(grads, 1):
+            theta -= theta * wd * lr
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * g * g
+            theta -= lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (math.sqrt(v) + eps)
+            out.append(theta)
+        return out
+
+    grads = [1e-6, 2e-6]  # small: ε matters
+    w = _one_weight()
+    got = _steps(nn.keras.optimizers.Adam(0.1).build([w]), w, grads)
+    assert got == pytest.approx(by_hand(grads), rel=1e-6)
+    # by hand, the first step: m = 1e-7, v = 1e-15, √(0.001)/0.1·0.1·1e-7/(√1e-15 + 1e-7)
+    assert 1 - got[0] == pytest.approx(0.02402532, rel=1e-5)
+    u = _one_weight()
+    torch_way = _steps(nn.optim.Adam([u], lr=0.1), u, grads)
+    assert 1 - torch_way[0] == pytest.approx(0.1 * 1 / 1.1, rel=1e-5)  # PyTorch's ε: 0.0909
+    w = _one_weight()
+    got = _steps(nn.keras.optimizers.AdamW(0.1, weight_decay=0.5).build([w]), w, grads)
+    assert got == pytest.approx(by_hand(grads, wd=0.5), rel=1e-6)
+    # large parameters take the fused kernel: the same rule
+    big = engine.tensor(np.ones(5000, np.float32), requires_grad=True)
+    opt = nn.keras.optimizers.Adam(0.1).build([big])
+    for g in grads:
+        big.grad = engine.tensor(np.full(5000, g, np.float32))
+        opt.step()
+    np.testing.assert_allclose(big.data, by_hand(grads)[-1], rtol=1e-6)
+
+
+def test_keras_sgd_momentum_keeps_the_velocity_across_learning_rate_changes():
+    # Keras: v ← μv − γg; θ ← θ + v. γ = 0.1 then 0.01, g = 1, μ = 0.9:
+    # v = −0.1, θ = 0.9; v = 0.9·(−0.1) − 0.01 = −0.1, θ = 0.8
+    w = _one_weight()
+    opt = nn.keras.optimizers.SGD(0.1, momentum=0.9).build([w])
+    assert _steps(opt, w, [1.0, 1.0], lrs=[0.1, 0.01]) == pytest.approx([0.9, 0.8])
+    assert list(opt.state[w]) == ["momentum"]
+    np.testing.assert_allclose(opt.state[w]["momentum"], [-0.1])
+    # PyTorch's b ← μb + g, θ ← θ − γb: b = 1, θ = 0.9; b = 1.9, θ = 0.9 − 0.019 = 0.881
+    u = _one_weight()
+    assert _steps(nn.optim.SGD([u], lr=0.1, momentum=0.9), u, [1.0, 1.0],
+                  lrs=[0.1, 0.01]) == pytest.approx([0.9, 0.881])
+    # nesterov: θ ← θ + μv − γg: θ = 1 − 0.09 − 0.1 = 0.81; then 0.81 − 0.09 − 0.01 = 0.71
+    w = _one_weight()
+    opt = nn.keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True).build([w])
+    assert _steps(opt, w, [1.0, 1.0], lrs=[0.1, 0.01]) == pytest.approx([0.81, 0.71])
+
+
+def test_optimizer_names_build_keras_rules():
+    from nn.keras.optimizers import KerasAdam, KerasAdamW, KerasRMSprop, KerasSGD
+    for name, cls, torch_cls in [("sgd", KerasSGD, nn.optim.SGD),
+                                 ("adam", KerasAdam, nn.optim.Adam),
+                                 ("RMSprop", KerasRMSprop, nn.optim.RMSprop),
+                                 ("adamw", KerasAdamW, nn.optim.AdamW)]:
+        model = nn.Sequential([nn.Dense(2, input_shape=(3,))])
+        model.compile(optimizer=name, loss="mse")
+        assert type(model.optimizer) is cls and isinstance(model.optimizer, torch_cls)
+        result = nn.fit(nn.Sequential([nn.Dense(2, input_shape=(3,))]), np.ones((4, 3)),
+                        np.ones((4, 2)), loss="mse", optimizer=name, verbose=0)
+        assert type(result.optimizer) is cls
+    group = model.optimizer.param_groups[0]
+    assert (group["weight_decay"], group["eps"]) == (0.004, 1e-7)  # Keras's AdamW defaults
+
+
+def test_keras_optimizer_state_saves_and_resumes(tmp_path):
+    from nn.keras.optimizers import SGD, KerasSGD
+    x, y = blobs(64)
+
+    def compiled():
+        engine.manual_seed(3)
+        model = nn.Sequential([nn.Dense(4, "tanh", input_shape=(20,)), nn.Dense(1, "sigmoid")])
+        model.compile(optimizer=SGD(0.1, momentum=0.9), loss="binary_crossentropy")
+        return model
+
+    model = compiled()
+    model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    state = model.optimizer.state_dict()
+    assert set(state["state"][0]) == {"momentum"}
+    model.save(tmp_path / "m.npz")
+    nn.save(nn.serialization.make_checkpoint(model, 2, model.optimizer, rng=False),
+            tmp_path / "ck.npz")
+    loaded = nn.load_model(tmp_path / "m.npz")
+    assert type(loaded.optimizer) is KerasSGD
+    resumed = compiled()
+    assert nn.load_checkpoint(tmp_path / "ck.npz", resumed, resumed.optimizer) == 2
+    h = model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history
+    for other in (loaded, resumed):  # continuing after a load = continuing: bit for bit
+        assert other.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history == h
+        for a, b in zip(model.parameters(), other.parameters(), strict=True):
+            np.testing.assert_array_equal(a.data, b.data)
+    # PyTorch's momentum buffer is another quantity: refused, not loaded
+    torch_sgd = nn.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    for p in model.parameters():
+        p.grad = engine.ones_like(p)
+    torch_sgd.step()
+    with pytest.raises(ValueError, match="momentum_buffer"):
+        KerasSGD(model.parameters(), lr=0.1, momentum=0.9).load_state_dict(
+            torch_sgd.state_dict())
+    with pytest.raises(ValueError, match="holds the state of a SGD optimizer"):
+        nn.save(nn.serialization.make_checkpoint(model, 1, torch_sgd, rng=False),
+                tmp_path / "torch.npz")
+        nn.load_checkpoint(tmp_path / "torch.npz", resumed, resumed.optimizer)
+
+
+def test_keras_batchnorm_moving_variance_uses_the_biased_batch_variance():
+    x = engine.tensor([[0.0, 1.0], [1.0, 1.0], [2.0, 3.0], [5.0, 3.0]])
+    bn = nn.keras.layers.BatchNormalization()
+    bn.train()
+    bn(x)
+    # column 0: mean 2, biased variance (4 + 1 + 0 + 9)/4 = 3.5 (unbiased: 14/3)
+    # column 1: mean 2, biased variance 1 (unbiased: 4/3)
+    np.testing.assert_allclose(bn.running_mean.data, [0.99 * 0 + 0.01 * 2] * 2, rtol=1e-6)
+    np.testing.assert_allclose(bn.running_var.data, [0.99 + 0.01 * 3.5, 0.99 + 0.01 * 1],
+                               rtol=1e-6)
+    torch_bn = nn.BatchNorm1d(2)  # PyTorch's keeps the unbiased one
+    torch_bn.train()
+    torch_bn(x)
+    np.testing.assert_allclose(torch_bn.running_var.data, [0.9 + 0.1 * 14 / 3, 0.9 + 0.1 * 4 / 3],
+                               rtol=1e-6)
+    images = engine.tensor(np.arange(16, dtype=np.float32).reshape(2, 2, 2, 2))  # (N, H, W, C)
+    bn = nn.keras.layers.BatchNormalization(momentum=0.5)
+    bn.train()
+    bn(images)
+    # channel 0: 0, 2, ..., 14: mean 7, biased variance (7² + 5² + 3² + 1²)·2/8 = 21
+    np.testing.assert_allclose(bn.running_var.data, [0.5 + 0.5 * 21] * 2, rtol=1e-6)
+
+
+# ------------------------------------------------------------------ Functional layer order
+def test_functional_layers_follow_keras_graph_order():
+    L = nn.keras.layers
+    i = L.Input((3,))
+    a_dense, outer, inner = L.Dense(3), L.Dense(3), L.Dense(3)
+    a = a_dense(i)                     # the short branch, written first
+    b = outer(inner(i))                # the deep branch
+    model = nn.keras.Model(inputs=i, outputs=L.add([a, b]))
+    # Keras orders by depth from the outputs (inner: 2; a_dense, outer: 1, by the order a
+    # walk from the outputs reaches them; Add: 0): keras.Model.layers is [inner, a, outer, add]
+    layers = [m for _, m in model.named_children()]
+    assert layers[:3] == [inner, a_dense, outer] and type(layers[3]).__name__ == "Add"
+    model.predict(np.zeros((1, 3), np.float32), verbose=0)  # builds the Dense layers
+    weights = [np.full((3, 3), k, np.float32) for k in (1, 2, 3)]
+    zero = np.zeros(3, np.float32)
+    model.set_weights([weights[0], zero, weights[1], zero, weights[2], zero])
+    np.testing.assert_array_equal(inner.weight.data, weights[0].T)  # Keras's first kernel
+    np.testing.assert_array_equal(a_dense.weight.data, weights[1].T)
+    np.testing.assert_array_equal(outer.weight.data, weights[2].T)
+    x = np.ones((1, 3), np.float32)
+    # a = x·W_a = [6, 6, 6]; b = (x·W_inner)·W_outer = [3, 3, 3]·W_outer = [27, 27, 27]
+    np.testing.assert_allclose(model.predict(x, verbose=0), [[6 + 27] * 3])
+
+
+def test_functional_shared_layer_order():
+    L = nn.keras.layers
+    i = L.Input((3,))
+    s, x_, y_, z = L.Dense(3), L.Dense(3), L.Dense(3), L.Dense(3)
+    out = z(L.add([s(i), s(x_(y_(i)))]))  # s called at depth 2 twice
+    model = nn.keras.Model(inputs=i, outputs=out)
+    # depths: z 0, add 1, s 2 (both calls), x 3, y 4 → [y, x, s, add, z], as Keras
+    layers = [m for _, m in model.named_children()]
+    assert [layers[k] for k in (0, 1, 2, 4)] == [y_, x_, s, z]
+    assert type(layers[3]).__name__ == "Add"
+
+
+def test_keras_rules_against_real_keras():  # needs keras (not installed in CI)
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "torch":
+        pytest.skip("compares with Keras's torch backend")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 3)).astype("float32")
+    y = rng.normal(size=(32, 1)).astype("float32")
+    cases = [("rmsprop", "rmsprop"),
+             (keras.optimizers.SGD(0.1, momentum=0.9), nn.keras.optimizers.SGD(0.1, 0.9)),
+             (keras.optimizers.Adam(0.01), nn.keras.optimizers.Adam(0.01))]
+    for k_opt, s_opt in cases:
+        km = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="tanh"),
+                               keras.layers.BatchNormalization(), keras.layers.Dense(1)])
+        sm = nn.keras.Sequential([nn.keras.layers.Input((3,)),
+                                  nn.keras.layers.Dense(4, activation="tanh"),
+                                  nn.keras.layers.BatchNormalization(),
+                                  nn.keras.layers.Dense(1)])
+        sm.predict(x[:2], verbose=0)
+        sm.set_weights(km.get_weights())
+        km.compile(k_opt, "mse")
+        sm.compile(s_opt, "mse")
+        sched = lambda e, lr: 0.1 * 0.3 ** e if e else lr  # noqa: E731
+        kh = km.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0,
+                    callbacks=[keras.callbacks.LearningRateScheduler(sched)])
+        sh = sm.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0,
+                    callbacks=[nn.keras.callbacks.LearningRateScheduler(sched)])
+        np.testing.assert_allclose(sh.history["loss"], kh.history["loss"], rtol=1e-4)
+        for a, b in zip(km.get_weights(), sm.get_weights(), strict=True):
+            np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-5)

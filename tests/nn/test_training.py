@@ -573,11 +573,12 @@ def test_fit_refuses_an_optimizer_for_another_model():
 
 
 @pytest.mark.parametrize("name, cls, hyper", [
-    # Keras's documented defaults for optimizer strings
-    ("sgd", SGD, dict(lr=0.01, momentum=0.0, nesterov=False)),
-    ("adam", Adam, dict(lr=0.001, betas=(0.9, 0.999), eps=1e-7)),
-    ("rmsprop", nn.optim.RMSprop, dict(lr=0.001, alpha=0.9, eps=1e-7, momentum=0.0)),
-    ("adamw", nn.optim.AdamW, dict(lr=0.001, weight_decay=0.004, eps=1e-7)),
+    # Keras's documented defaults for optimizer strings, with Keras 3's update rules
+    ("sgd", nn.keras.optimizers.KerasSGD, dict(lr=0.01, momentum=0.0, nesterov=False)),
+    ("adam", nn.keras.optimizers.KerasAdam, dict(lr=0.001, betas=(0.9, 0.999), eps=1e-7)),
+    ("rmsprop", nn.keras.optimizers.KerasRMSprop, dict(lr=0.001, alpha=0.9, eps=1e-7,
+                                                       momentum=0.0)),
+    ("adamw", nn.keras.optimizers.KerasAdamW, dict(lr=0.001, weight_decay=0.004, eps=1e-7)),
 ])
 def test_optimizer_names_use_keras_defaults(name, cls, hyper):
     x, y = regression_data(n=40)
