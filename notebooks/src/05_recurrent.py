@@ -493,7 +493,7 @@ print(f"whole notebook: {time.perf_counter() - started:.0f} s")
 # | `004-stock-1` | why Dense(1)? | the state is 4 numbers in (−1, 1); a SimpleRNN(1) alone stays ≤ 1.000 while prices reach 3.76 (standardised) |
 # | `004-stock-2` | summary: 29 parameters | 29 = 24 + 5; shapes (1, 4), (4, 4), (4,), (4, 1), (1,); a prediction recomputed from them exactly |
 # | `004-stock-3` | validate with a split (no figure) | AAPL test RMSE 21.6 US$ against 17.4 for the naive forecast (training months: 7.6 vs 10.1) |
-# | `004-stock-4` | improve it (no figure) | returns instead of prices 19.1, + early stopping 18.3 (3 seeds); none beats the naive 17.4 |
+# | `004-stock-4` | improve it (no figure) | returns instead of prices 19.2, + early stopping 18.3 (3 seeds); none beats the naive 17.4 |
 #
 # - **Course 000.** On real, noisy weather the RNN learns what there is to learn: the
 #   training and test losses fall together and flatten; on 2015 it predicts the next day's
@@ -508,7 +508,7 @@ print(f"whole notebook: {time.perf_counter() - started:.0f} s")
 #   (MSE 0.203).
 # - **The stock RNN.** The course's SimpleRNN(4) + Dense(1) fits the training years better than
 #   the naive forecast and loses to it on 2008–2010, where prices leave the training range (up
-#   to 223 US$, the training maximum was 198). Scale-free inputs help (21.8 → 19.1) and early
+#   to 223 US$, the training maximum was 198). Scale-free inputs help (21.8 → 19.2) and early
 #   stopping more (18.3), but the best a model can do on a monthly share price is close to
 #   "next month = this month" — which is what a model with nothing to learn converges to. The
 #   honest improvement is this comparison itself: always report the naive baseline.

@@ -648,7 +648,7 @@ print(f"whole notebook: {time.perf_counter() - started:.0f} s")
 # - **Exercise 2.** The 0-1 loss has slope 0 at all ten of exercise 1's predictions (the
 #   quadratic's slopes are ±0.3 to ±1.2, cross-entropy's ±1.2 to ±2.4, the hinge's ±2): it
 #   cannot guide gradient descent. Trained on MSE the Boston net reaches test MSE 18.7 / MAE
-#   2.78, trained on MAE 21.8 / 2.71: each loss wins on its own metric. Answer (c).
+#   2.78, trained on MAE 22.4 / 2.76: each loss wins on its own metric. Answer (c).
 # - **Exercise 7** (369 parameters, as the course), last epoch, seed 1:
 #
 #   | | train MSE | train MAE | val MSE | val MAE |
@@ -660,17 +660,17 @@ print(f"whole notebook: {time.perf_counter() - started:.0f} s")
 #
 #   The course's log lines: A epoch 1 val_loss 613.6 (course 613.9), epoch 49 28.3 (28.6);
 #   B epoch 1 408.3 (502.7), epoch 47 18.4 (23.5). Over seeds 1–10: A 23.2 ± 4.1 / 29.3 ± 3.7,
-#   B 7.2 ± 0.6 / 20.0 ± 2.1 (train / val MSE); the course's numbers sit inside our spread.
+#   B 7.2 ± 0.6 / 20.0 ± 2.0 (train / val MSE); the course's numbers sit inside our spread.
 #   B has lower errors, A the smaller MSE gap: answer (b), as the course. All 48 learning
 #   rates the course's scheduler printed ("Taxa atual") are equal to ours.
 # - **Exercise 8**, test MSE (ours seed 1 / ours mean ± sd of 10 seeds / course):
-#   batch 2: 25.2 / 21.4 ± 3.4 / 22.5; 4: 24.1 / 19.6 ± 2.9 / 19.1; 8: 21.1 / 21.0 ± 2.2 / 23.9;
+#   batch 2: 25.2 / 21.4 ± 3.4 / 22.5; 4: 24.1 / 19.6 ± 2.9 / 19.1; 8: 21.1 / 20.9 ± 2.2 / 23.9;
 #   16: 23.1 / 21.8 ± 1.7 / 21.6; 32: 22.2 / 23.5 ± 1.8 / 25.3; 64: 23.7 / 24.9 ± 2.0 / 23.7;
 #   128: 29.5 / 31.1 ± 5.2 / 30.7; 256: 75.7 / 77.0 ± 26.2 / 129.8. Worst two: 128 and 256, as
-#   the course (alternative (a)); best two by the mean: 4 and 8 (course: 4 and 16; 16 is 0.8
+#   the course (alternative (a)); best two by the mean: 4 and 8 (course: 4 and 16; 16 is 0.9
 #   behind 8 with a spread of 2). Batch 256 gets 17 epochs of 2 updates: 34 updates are not
 #   enough, and the spread over seeds (± 26) shows how little a single run says there.
-# - **Exercise 5.** The coarse grid (18 settings × 3 seeds on 100 houses, 27 s) ranks Adam
+# - **Exercise 5.** The coarse grid (18 settings × 3 seeds on 100 houses, 6 s) ranks Adam
 #   0.01 / batch 8 first, SGD-momentum 0.001 / 32 second; Keras's default (Adam 0.001, batch
 #   32) is 16th of 18. Refined on all 404 houses, SGD-momentum lr 0.002 / batch 32 wins
 #   (validation MSE 10.2); retrained and tested once, it gets test MSE 15.3 (3 seeds) against
