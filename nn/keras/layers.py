@@ -274,6 +274,7 @@ class BatchNormalization(_BatchNorm):
     unbiased one, as PyTorch's, a factor n/(n−1) apart)."""
 
     _dims = (2, 4)
+    biased_running_var = True  # Keras's moving variance: the batch variance divided by n
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=0.001, center=True, scale=True,
                  input_dim=None):
@@ -316,29 +317,7 @@ class BatchNormalization(_BatchNorm):
             if x.ndim not in self._dims:
                 self._check(x)
             self.build(x.shape[1], x.dtype if x.dtype.kind == "f" else np.float32)
-        self._check(x)
-        axes = (0,) + tuple(range(2, x.ndim))
-        shape = (1, self.num_features) + (1,) * (x.ndim - 2)
-        if self.training:
-            if x.numel() // self.num_features <= 1:  # the variance of one value is 0: y = β
-                raise ValueError(f"{type(self).__name__}: expected more than 1 value per "
-                                 f"channel when training, got input of shape {x.shape} "
-                                 f"(use a batch > 1, or model.eval() for single samples)")
-            mean = x.mean(axis=axes, keepdims=True)
-            var = x.var(axis=axes, keepdims=True, correction=0)
-            with engine.no_grad():  # Keras's update, with the biased variance
-                km = self.keras_momentum
-                self.running_mean.copy_(self.running_mean.data * km
-                                        + mean.data.reshape(-1) * (1.0 - km))
-                self.running_var.copy_(self.running_var.data * km
-                                       + var.data.reshape(-1) * (1.0 - km))
-        else:
-            mean = self.running_mean.reshape(shape)
-            var = self.running_var.reshape(shape)
-        y = (x - mean) / (var + self.eps).sqrt()
-        if self.weight is not None:
-            y = y * self.weight.reshape(shape) + self.bias.reshape(shape)
-        return y
+        return super().forward(x)  # _BatchNorm's, with the biased variance (below)
 
     def _check(self, x):
         if x.ndim not in self._dims or (self.built and x.shape[1] != self.num_features):

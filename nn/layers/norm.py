@@ -24,6 +24,9 @@ from ..module import Module, Parameter
 class _BatchNorm(Module):
     _dims: tuple = ()
     track_running_stats = True  # subclasses that build lazily (Keras's) always track
+    # The running variance takes the batch variance × n/(n − 1) (unbiased: PyTorch's);
+    # Keras's BatchNormalization sets this to take it as it is (÷ n).
+    biased_running_var = False
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
                  affine: bool = True, track_running_stats: bool = True, dtype=None):
@@ -74,10 +77,11 @@ class _BatchNorm(Module):
             if self.training and self.track_running_stats:
                 with engine.no_grad():
                     m = self.momentum
-                    unbiased = var.data.reshape(-1) * (n / max(n - 1, 1))
+                    batch_var = var.data.reshape(-1) * (
+                        1.0 if self.biased_running_var else n / max(n - 1, 1))
                     self.running_mean.copy_((1 - m) * self.running_mean.data
                                             + m * mean.data.reshape(-1))
-                    self.running_var.copy_((1 - m) * self.running_var.data + m * unbiased)
+                    self.running_var.copy_((1 - m) * self.running_var.data + m * batch_var)
         else:
             mean = self.running_mean.reshape(shape)
             var = self.running_var.reshape(shape)
