@@ -590,6 +590,8 @@ class History(Callback):
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
+            if key == "lr":  # also under Keras 3's name (Keras 2's is 'lr')
+                self.history.setdefault("learning_rate", []).append(value)
 
     def __repr__(self):
         last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.history.items() if v)
@@ -1047,8 +1049,10 @@ class ModelCheckpoint(Callback):
 
 class LearningRateScheduler(Callback):
     """Keras's callback: at the start of each epoch, ``lr ← schedule(epoch, lr)`` (epochs
-    from 0, ``lr`` the optimizer's current rate), for every param group. ``fit`` records
-    the rate of each epoch in ``history.history['lr']``.
+    from 0, ``lr`` the optimizer's current rate), for every param group; a schedule of one
+    argument is ``lr ← schedule(epoch)`` (Keras 3 takes both). ``fit`` records the rate of
+    each epoch in ``history.history['lr']`` (Keras 2's key; the logs callbacks see) and
+    ``['learning_rate']`` (Keras 3's).
 
     The course's exercise 7B, for instance::
 
@@ -1064,9 +1068,18 @@ class LearningRateScheduler(Callback):
             raise TypeError("LearningRateScheduler: schedule must be callable "
                             "schedule(epoch, lr) -> lr")
         self.schedule, self.verbose = schedule, verbose
+        # Keras tries schedule(epoch, lr) and falls back to schedule(epoch) on a TypeError;
+        # the signature says it here, so a TypeError inside the schedule is not swallowed.
+        from .optim.schedulers import _lambda_form
+        try:
+            self._one_argument = _lambda_form(schedule) == "torch"
+        except TypeError:
+            raise TypeError("LearningRateScheduler: schedule must take (epoch, lr) or "
+                            "(epoch)") from None
 
     def on_epoch_begin(self, epoch, logs=None):
-        lr = self.schedule(epoch, float(self.optimizer.param_groups[0]["lr"]))
+        lr = (self.schedule(epoch) if self._one_argument else
+              self.schedule(epoch, float(self.optimizer.param_groups[0]["lr"])))
         if hasattr(lr, "item") and getattr(lr, "size", 1) == 1:
             lr = lr.item()  # np.round returns a numpy scalar
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) \

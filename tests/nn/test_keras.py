@@ -113,7 +113,8 @@ def test_boston_exercise_7_keras_way_equals_nn_fit_bit_for_bit():
         assert keras_way.epoch == fit_way.epoch
         for a, b in zip(model.parameters(), ref.parameters(), strict=True):
             np.testing.assert_array_equal(a.data, b.data)
-    assert set(keras_way.history) == {"loss", "mae", "val_loss", "val_mae", "lr"}
+    assert set(keras_way.history) == {"loss", "mae", "val_loss", "val_mae", "lr",
+                                      "learning_rate"}
     assert keras_way.history["lr"][10:14] == pytest.approx([0.019, 0.0181, 0.0172, 0.0164])
     assert keras_way.history["val_loss"][-1] < 40  # the course: ≈ 23
 

@@ -124,7 +124,8 @@ def test_history_keys_epochs_and_lr():
             validation_data=(x[:10], y[:10]), scheduler=ExponentialLR(opt, gamma=0.5),
             verbose=0)
     assert isinstance(h, History)
-    assert list(h.history) == ["loss", "mae", "val_loss", "val_mae", "lr"]
+    assert list(h.history) == ["loss", "mae", "val_loss", "val_mae", "lr", "learning_rate"]
+    assert h.history["learning_rate"] == h.history["lr"]  # Keras 3's key and Keras 2's
     assert h.epoch == [0, 1, 2] and all(len(v) == 3 for v in h.history.values())
     assert h.history["lr"] == [0.1, 0.05, 0.025]
     assert all(isinstance(v, float) for vals in h.history.values() for v in vals)
@@ -866,3 +867,16 @@ def test_keras_categorical_losses_refuse_the_other_kind_of_target():
                     loss="sparse_categorical_crossentropy") == pytest.approx(math.log(3))
     assert evaluate(nn.Identity(), probs, np.eye(3, dtype=np.float32)[:2],
                     loss="categorical_crossentropy") == pytest.approx(math.log(3), rel=1e-6)
+
+
+def test_learning_rate_scheduler_takes_keras_3s_one_argument_schedule():
+    # Keras 3 accepts schedule(epoch) -> lr as well as schedule(epoch, lr) -> lr.
+    engine.manual_seed(0)
+    x, y = regression_data(n=16)
+    model = nn.Linear(3, 1)
+    h = fit(model, x, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.5), epochs=3,
+            batch_size=16, verbose=0,
+            callbacks=[LearningRateScheduler(lambda epoch: 0.1 / (epoch + 1))])
+    assert h.history["learning_rate"] == pytest.approx([0.1, 0.05, 0.1 / 3], rel=1e-15)
+    with pytest.raises(TypeError, match=r"schedule must take \(epoch, lr\) or \(epoch\)"):
+        LearningRateScheduler(lambda a, b, c: 0.1)
