@@ -397,12 +397,13 @@ class _Source:
 
         Raises ``_OutOfData`` when a one-shot generator has nothing left at the start.
         """
+        if self.kind == "arrays" and steps is not None:
+            yield from self._carried_epoch(shuffle, steps)
+            return
         if self.kind == "arrays":
             n = len(self.x)
             order = engine.get_rng().permutation(n) if shuffle else None
-            for b, idx in enumerate(_batches(n, self.batch_size, order)):
-                if steps is not None and b >= steps:
-                    return
+            for idx in _batches(n, self.batch_size, order):
                 yield self.x[idx], (None if self.y is None else self.y[idx])
             return
         if self.kind == "dataset" and shuffle:
@@ -422,6 +423,31 @@ class _Source:
                     raise _OutOfData() from None
                 return
             yield self._split(batch)
+
+
+    def _carried_epoch(self, shuffle, steps):
+        """``steps`` batches of arrays, Keras's ``steps_per_epoch`` rule: a pass over the
+        data is spread over epochs (the next epoch carries on where this one stopped, so
+        every batch gets its turn); a new, re-shuffled pass starts once one is used up, and
+        an epoch that reaches the end of a pass stops there, with Keras's warning. (Each
+        epoch restarted at the first batch: the rest of the data was never seen.)"""
+        n = len(self.x)
+        total = math.ceil(n / self.batch_size)
+        if getattr(self, "_carry", None) is None:
+            order = engine.get_rng().permutation(n) if shuffle else None
+            self._carry = [_batches(n, self.batch_size, order), 0]
+        batches = self._carry[0]
+        for _ in range(steps):
+            if self._carry[1] >= total:
+                warnings.warn(f"{self.who}: steps_per_epoch={steps} but a pass over the data "
+                              f"has {total} batches: this epoch stops at the end of the pass "
+                              f"(Keras's rule; the next epoch starts a new pass)", stacklevel=4)
+                break
+            idx = next(batches)
+            self._carry[1] += 1
+            yield self.x[idx], (None if self.y is None else self.y[idx])
+        if self._carry[1] >= total:
+            self._carry = None
 
 
 class _OutOfData(Exception):

@@ -880,3 +880,28 @@ def test_learning_rate_scheduler_takes_keras_3s_one_argument_schedule():
     assert h.history["learning_rate"] == pytest.approx([0.1, 0.05, 0.1 / 3], rel=1e-15)
     with pytest.raises(TypeError, match=r"schedule must take \(epoch, lr\) or \(epoch\)"):
         LearningRateScheduler(lambda a, b, c: 0.1)
+
+
+def test_steps_per_epoch_on_arrays_carries_on_through_the_data_as_keras():
+    # 50 samples in batches of 8 = 7 batches a pass. steps_per_epoch=3 (Keras's rule):
+    # epoch 1 takes batches 0-2, epoch 2 batches 3-5, epoch 3 batch 6 and stops at the end
+    # of the pass (warning), epoch 4 starts a new pass. Each epoch used to restart at batch 0.
+    seen = []
+
+    class Spy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(np.zeros((1, 1), np.float32))
+
+        def forward(self, x):
+            seen.append(int(x.data[0, 0]))
+            return x[:, :1] * self.w
+
+    x = np.repeat(np.arange(50, dtype=np.float32)[:, None], 2, axis=1)
+    model = Spy()
+    with pytest.warns(UserWarning, match="steps_per_epoch=3 but a pass over the data has 7 "
+                                         "batches"):
+        fit(model, x, np.zeros((50, 1), np.float32), loss="mse", shuffle=False, epochs=4,
+            batch_size=8, steps_per_epoch=3, optimizer=SGD(model.parameters(), lr=0.1),
+            verbose=0)
+    assert seen == [0, 8, 16, 24, 32, 40, 48, 0, 8, 16]  # first sample of each batch
