@@ -29,8 +29,8 @@ from ..module import Module, Parameter, Symbolic
 from .functional import Add, Concatenate, add, concatenate  # noqa: F401 (Keras's names)
 
 __all__ = ["Dense", "Dropout", "Flatten", "Activation", "BatchNormalization", "SimpleRNN",
-           "LSTM", "GRU", "GlobalAveragePooling2D", "Conv2D", "MaxPooling2D", "Input",
-           "InputLayer", "Concatenate", "concatenate", "Add", "add"]
+           "LSTM", "GRU", "GlobalAveragePooling2D", "Conv2D", "MaxPooling2D", "AveragePooling2D",
+           "Input", "InputLayer", "Concatenate", "concatenate", "Add", "add"]
 
 LSTM = KerasLSTM
 GRU = KerasGRU
@@ -208,36 +208,63 @@ class Conv2D(Conv2d):
                 f"in_channels={size}, {self.data_format}")
 
 
-class MaxPooling2D(Module):
-    """Keras's ``MaxPooling2D(pool_size=(2, 2), strides=None, padding='valid',
-    data_format=None)``: images (N, H, W, C) by default. 'same' pads as TensorFlow does
-    (output ⌈H/stride⌉; the padding, extra at the bottom/right, never wins the max)."""
+class _Pooling2D(Module):
+    """Keras's 2-D pooling layers' arguments (``pool_size=(2, 2), strides=None,
+    padding='valid', data_format=None``; images (N, H, W, C) by default) and 'same' padding
+    as TensorFlow's (output ⌈H/stride⌉, the extra padding at the bottom/right)."""
 
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None):
         super().__init__()
+        who = type(self).__name__
         if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
-            raise ValueError(f"MaxPooling2D: padding must be 'valid' or 'same', got "
-                             f"{padding!r}")
-        self.pool_size = pair(pool_size, "pool_size", "MaxPooling2D", 1)
-        self.strides = self.pool_size if strides is None else \
-            pair(strides, "strides", "MaxPooling2D", 1)
+            raise ValueError(f"{who}: padding must be 'valid' or 'same', got {padding!r}")
+        self.pool_size = pair(pool_size, "pool_size", who, 1)
+        self.strides = self.pool_size if strides is None else pair(strides, "strides", who, 1)
         self.padding = padding.lower()
-        self.data_format = _image_format("MaxPooling2D", data_format)
+        self.data_format = _image_format(who, data_format)
+
+    def _same(self, x):
+        """F.pad's (left, right, top, bottom) for 'same' on (N, C, H, W) x (all 0: none)."""
+        (top, bottom), (left, right) = (
+            same_padding(size, k, s, 1)
+            for size, k, s in zip(x.shape[2:], self.pool_size, self.strides, strict=True))
+        return left, right, top, bottom
 
     def forward(self, x):
-        x = _images("MaxPooling2D", x, self.data_format)
-        if self.padding == "same":
-            (top, bottom), (left, right) = (
-                same_padding(size, k, s, 1)
-                for size, k, s in zip(x.shape[2:], self.pool_size, self.strides, strict=True))
-            if top or bottom or left or right:
-                x = F.pad(x, (left, right, top, bottom), value=-np.inf)
-        y = engine.max_pool2d(x, self.pool_size, self.strides)
+        x = _images(type(self).__name__, x, self.data_format)
+        y = self._pool(x)
         return y.permute(0, 2, 3, 1) if self.data_format == "channels_last" else y
 
     def extra_repr(self):
         return (f"pool_size={self.pool_size}, strides={self.strides}, "
                 f"padding={self.padding!r}, {self.data_format}")
+
+
+class MaxPooling2D(_Pooling2D):
+    """Keras's ``MaxPooling2D(pool_size=(2, 2), strides=None, padding='valid',
+    data_format=None)``: the max of each window ('same': the padding never wins)."""
+
+    def _pool(self, x):
+        if self.padding == "same" and any(self._same(x)):
+            x = F.pad(x, self._same(x), value=-np.inf)
+        return engine.max_pool2d(x, self.pool_size, self.strides)
+
+
+class AveragePooling2D(_Pooling2D):
+    """Keras's ``AveragePooling2D(pool_size=(2, 2), strides=None, padding='valid',
+    data_format=None)``: the mean of each window. With 'same' a border window averages its
+    input cells only (TensorFlow's rule: padding is not counted), as
+    ``sum(window) / count(window's input cells)``. (Keras 3 on its torch backend counts the
+    zeros it pads when the padding is uneven: it differs from TensorFlow there.)"""
+
+    def _pool(self, x):
+        pads = self._same(x) if self.padding == "same" else (0, 0, 0, 0)
+        if not any(pads):
+            return engine.avg_pool2d(x, self.pool_size, self.strides)
+        # mean over the zero-padded window / share of it that is input = mean over the input
+        ones = engine.ones(1, 1, *x.shape[2:], dtype=x.dtype)
+        share = engine.avg_pool2d(F.pad(ones, pads), self.pool_size, self.strides)
+        return engine.avg_pool2d(F.pad(x, pads), self.pool_size, self.strides) / share
 
 
 class Activation(Module):

@@ -52,8 +52,8 @@ def _registry():
     from . import layers as K
     classes = [getattr(L, name) for name in L.__all__ if isinstance(getattr(L, name), type)]
     classes += [Sequential, Module, K.Activation, K.BatchNormalization, K.Conv2D,
-                K.MaxPooling2D, K.GlobalAveragePooling2D, K.InputLayer, K.Concatenate,
-                K.Add]
+                K.MaxPooling2D, K.AveragePooling2D, K.GlobalAveragePooling2D, K.InputLayer,
+                K.Concatenate, K.Add]
     from .. import models
     classes += [c for c in vars(models).values()
                 if isinstance(c, type) and c.__module__ == models.__name__]

@@ -313,3 +313,22 @@ def test_image_data_format_is_keras_backends_default():
     assert Conv2D(2, 3)(engine.zeros(1, 5, 5, 3)).shape == (1, 3, 3, 2)
     with pytest.raises(ValueError, match="expected 'channels_last' or 'channels_first'"):
         keras.backend.set_image_data_format("NHWC")
+
+
+def test_average_pooling2d_as_tensorflows_keras():
+    # 'valid': plain window means; 'same': a border window averages its input cells only
+    # (TensorFlow's rule), e.g. pool 3, stride 2 on 6 pixels pads one cell at the end.
+    from nn.keras.layers import AveragePooling2D
+    x = np.arange(36, dtype=np.float32).reshape(1, 6, 6, 1)  # (N, H, W, C), value 6h + w
+    valid = AveragePooling2D((2, 2))(engine.tensor(x)).data[0, :, :, 0]
+    np.testing.assert_allclose(valid, [[3.5, 5.5, 7.5], [15.5, 17.5, 19.5],
+                                       [27.5, 29.5, 31.5]])
+    same = AveragePooling2D((3, 3), strides=(2, 2), padding="same")(engine.tensor(x))
+    # windows start at rows/cols 0, 2, 4; the last one covers rows 4-5 only: means of
+    # 6h + w over h, w in {0,1,2}, {2,3,4}, {4,5} -> 6·h̄ + w̄ with h̄, w̄ in 1, 3, 4.5
+    hbar = np.array([1.0, 3.0, 4.5])
+    np.testing.assert_allclose(same.data[0, :, :, 0], 6 * hbar[:, None] + hbar[None, :],
+                               rtol=1e-6)
+    g = engine.tensor(x, requires_grad=True)
+    AveragePooling2D((3, 3), strides=(2, 2), padding="same")(g).sum().backward()
+    assert g.grad.data[0, 5, 5, 0] == pytest.approx(1 / 4)  # in one 2×2 corner window
