@@ -866,3 +866,18 @@ def test_keras_rules_against_real_keras():  # needs keras (not installed in CI)
         np.testing.assert_allclose(sh.history["loss"], kh.history["loss"], rtol=1e-4)
         for a, b in zip(km.get_weights(), sm.get_weights(), strict=True):
             np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-5)
+
+
+def test_saving_a_model_never_called_keeps_the_weights_it_will_use(tmp_path):
+    # Sequential([Input(shape), ...]) builds its lazy layers at the first call; saved before
+    # any call, the file held no weights and load_model's model drew new random ones at its
+    # first call: other predictions than the original's, no error. save() builds it first.
+    from nn.keras import Sequential
+    from nn.keras.layers import Dense, Input
+    engine.manual_seed(0)
+    model = Sequential([Input(shape=(4,)), Dense(3), Dense(2)])
+    model.save(tmp_path / "m.keras")
+    loaded = nn.load_model(tmp_path / "m.keras")
+    assert [w.shape for w in loaded.get_weights()] == [(4, 3), (3,), (3, 2), (2,)]
+    x = np.arange(8, dtype=np.float32).reshape(2, 4)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), loaded.predict(x, verbose=0))
