@@ -65,8 +65,8 @@ def _rows_of(arr, index, exact: bool):
     """``arr[index]`` for a batch: an engine Tensor in the array's own dtype when it came
     from an engine Tensor (``exact``: the user chose that dtype, e.g. float64), else the
     numpy rows (``_tensors`` gives them the default float dtype, as ``engine.tensor``)."""
-    rows = arr[index]
-    return engine.from_numpy(np.asarray(rows)) if exact else rows
+    rows = np.asarray(arr[index])  # (one sample: a 0-d array, not a numpy scalar)
+    return engine.from_numpy(rows) if exact else rows
 
 
 def _is_dataset(x) -> bool:
@@ -148,8 +148,7 @@ class TensorDataset(Dataset):
 
     def __getitem__(self, index):
         # engine Tensors, as PyTorch's TensorDataset gives tensors (as DataLoader's batches)
-        return _tensors(tuple(_rows_of(a, index, exact) if exact else np.asarray(a[index])
-                              for a, exact in zip(self.arrays, self._exact, strict=True)))
+        return _tensors(self._rows(index))
 
     def _rows(self, index):
         """The arrays' rows at ``index`` (DataLoader's batching): numpy, or a Tensor for an

@@ -325,13 +325,13 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
                              f"training, got input size {x.shape}")
         y = group_norm(x, c, eps=eps)
         if running_mean is not None:
-            _update_running(x.data, running_mean, running_var, momentum, spatial)
+            _update_running(x.data, running_mean, running_var, momentum)
     if weight is not None:
         y = y * weight.reshape(per_channel)
     return y if bias is None else y + bias.reshape(per_channel)
 
 
-def _update_running(x, running_mean, running_var, momentum, spatial):
+def _update_running(x, running_mean, running_var, momentum):
     """instance_norm's in-place update of the running statistics (Tensors or arrays) from
     the per-(sample, channel) means and unbiased variances of x (N, C, …), averaged over N."""
     planes = x.reshape(x.shape[0], x.shape[1], -1)

@@ -297,6 +297,7 @@ class _Source:
         from .data import DataLoader, _is_dataset
         self.who, self.dtype, self.need_y = who, dtype, need_y
         self.x = self.y = self.loader = self.iterator = None
+        self._carry = None  # steps_per_epoch on arrays: [the pass's batches, batches taken]
         given_batch_size = batch_size is not None
         batch_size = _check_int(who, "batch_size", 32 if batch_size is None else batch_size, 1)
         self.batch_size = batch_size
@@ -433,7 +434,7 @@ class _Source:
         epoch restarted at the first batch: the rest of the data was never seen.)"""
         n = len(self.x)
         total = math.ceil(n / self.batch_size)
-        if getattr(self, "_carry", None) is None:
+        if self._carry is None:
             order = engine.get_rng().permutation(n) if shuffle else None
             self._carry = [_batches(n, self.batch_size, order), 0]
         batches = self._carry[0]

@@ -181,6 +181,12 @@ sqrt = _elementwise(np.sqrt, "sqrt")
 abs = _elementwise(np.abs, "abs")  # noqa: A001 (the array/graph form of the builtin)
 
 
+def clamp_min(x, lo):
+    """max(x, lo) for a number ``lo``: numpy's maximum on arrays and numbers, the clip op
+    on nodes (backward formulas under create_graph)."""
+    return x.clamp(min=lo) if _node(x) else np.maximum(x, lo)
+
+
 def floor(x):
     """No gradient (piecewise constant): plain data either way, like ``sign``."""
     return np.floor(x.data) if _node(x) else np.floor(x)

@@ -245,8 +245,9 @@ class MaxPooling2D(_Pooling2D):
     data_format=None)``: the max of each window ('same': the padding never wins)."""
 
     def _pool(self, x):
-        if self.padding == "same" and any(self._same(x)):
-            x = F.pad(x, self._same(x), value=-np.inf)
+        pads = self._same(x) if self.padding == "same" else (0, 0, 0, 0)
+        if any(pads):
+            x = F.pad(x, pads, value=-np.inf)
         return engine.max_pool2d(x, self.pool_size, self.strides)
 
 

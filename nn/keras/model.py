@@ -247,5 +247,4 @@ def _keras_order(fn):
     def keras_order(pred, target):
         return fn(target, pred)
     keras_order.__name__ = getattr(fn, "__name__", type(fn).__name__)
-    keras_order.keras_fn = fn  # the user's function (for saving, and for reading back)
     return keras_order

@@ -192,7 +192,7 @@ class _InstanceNorm(Module):
 
     def forward(self, x):
         self._check(x)
-        return F.instance_norm(x, weight=self.weight, bias=self.bias, momentum=self.momentum,
+        return F.instance_norm(x, weight=self.weight, bias=self.bias,
                                eps=self.eps)
 
     def extra_repr(self):

@@ -57,7 +57,7 @@ def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0,
     # max_norm is still scaled by a hair, and a NaN norm makes every gradient NaN (a NaN
     # factor fails "< 1" but is applied: the step is visibly broken, not half-clipped).
     factor = max_norm / (total + 1e-6)
-    if factor < 1 or factor != factor:
+    if factor < 1 or math.isnan(factor):
         with np.errstate(invalid="ignore"):  # inf·0 and NaN factors: meant, as in PyTorch
             for p in params:
                 p.grad.mul_(p.grad.dtype.type(factor))  # in place, in the grad's own dtype

@@ -267,7 +267,7 @@ class Optimizer:
         if key in self._TORCH_SWITCHES:
             return
         if key == "decoupled_weight_decay":
-            want = isinstance(self, AdamW)
+            want = getattr(self, "_decoupled", False)  # Adam's and AdamW's class flag
         elif key in self._TORCH_FLAGS:
             want = self._TORCH_FLAGS[key]
         else:
