@@ -241,6 +241,9 @@ class Module(KerasModelMixin):
         forward, forward hooks; ``always_call`` hooks also after an error)."""
         d = self.__dict__
         pre, post = d.get("_forward_pre_hooks") or {}, d.get("_forward_hooks") or {}
+        if not pre and not post:  # every handle removed: back to the plain call
+            object.__setattr__(self, "_hooked", False)
+            return self(*args, **kwargs)
         out, called = None, set()
         try:
             for hook, flags in list(pre.values()):
