@@ -207,7 +207,8 @@ def _recurrent_to_torch(m, tnn, name):
     cell = kind in (L.RNNCell, L.LSTMCell, L.GRUCell)
     kw = dict(bias=(m.bias_ih if cell else m.bias_ih_l0) is not None)
     if not cell:
-        kw["batch_first"] = m.batch_first
+        kw.update(batch_first=m.batch_first, num_layers=m.num_layers, dropout=m.dropout,
+                  bidirectional=m.bidirectional)
     if kind in (L.RNN, L.RNNCell):
         if m.nonlinearity not in ("tanh", "relu"):
             raise TypeError(f"nn.to_torch: {name}: torch.nn.{cls.__name__} has no nonlinearity "
@@ -291,7 +292,7 @@ def from_torch(module) -> Module:
     MaxPool2d (dilation and return_indices too), AvgPool2d (``count_include_pad=True``),
     BatchNorm1d/2d (with
     running statistics), Dropout, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax,
-    Identity, Flatten, one-layer unidirectional RNN/LSTM/GRU and their cells, and
+    Identity, Flatten, RNN/LSTM/GRU (stacked and bidirectional too) and their cells, and
     ``Sequential(AdaptiveAvgPool2d(1), Flatten())`` (→ ``GlobalAvgPool2d``). Anything else is
     refused by name.
     """
@@ -394,11 +395,11 @@ def _pad_from_torch(cls):
 
 
 def _rnn_from_torch(m, name):
-    if m.num_layers != 1 or m.bidirectional or getattr(m, "proj_size", 0):
-        _refuse(name, "only one-layer, unidirectional recurrent layers without projection "
-                      "are supported (stack stepgrad layers for more)")
+    if getattr(m, "proj_size", 0):
+        _refuse(name, "recurrent layers with proj_size (stepgrad has no projection)")
     kind = type(m).__name__
-    kw = dict(bias=m.bias, batch_first=m.batch_first)
+    kw = dict(num_layers=m.num_layers, bias=m.bias, batch_first=m.batch_first,
+              dropout=m.dropout, bidirectional=m.bidirectional)
     if kind == "RNN":
         return L.RNN(m.input_size, m.hidden_size, nonlinearity=m.nonlinearity, **kw)
     return (L.LSTM if kind == "LSTM" else L.GRU)(m.input_size, m.hidden_size, **kw)

@@ -51,6 +51,18 @@ def find_recurrent(module, kinds=_LAYERS):
                     f"{type(module).__name__}")
 
 
+def _one_layer(layer, what):
+    """Pictures draw one layer and one direction: a stacked or bidirectional layer is
+    refused by name (its picture would need a row per layer and direction)."""
+    if getattr(layer, "num_layers", 1) != 1 or getattr(layer, "bidirectional", False):
+        raise NotImplementedError(
+            f"{what}: draws a one-layer, one-direction {type(layer).__name__}; this one has "
+            f"num_layers={layer.num_layers}, bidirectional={layer.bidirectional}. Draw a "
+            f"one-layer copy: nn.{type(layer).__name__}({layer.input_size}, "
+            f"{layer.hidden_size}, batch_first={layer.batch_first})")
+    return layer
+
+
 def _as_sequence(x_seq, layer):
     """A (batch, time, features) Tensor (or (time, batch, features) if not batch_first)."""
     like = next(layer.parameters())
@@ -86,7 +98,7 @@ class _Unrolled:
                 # PyTorch's return layout adds after the last step (an op of no step).
                 if module is layer:
                     with engine.module_scope(layer):
-                        out = layer._run(x, None)
+                        out = layer._run_sequence(x, None)
                 else:
                     out = module(x)
         finally:
@@ -205,6 +217,7 @@ def draw_unrolled(module, x_seq, max_steps=6, first=3, last=2, show_data=True,
         raise ValueError(f"draw_unrolled: level must be 'op', 'step' or None (whichever "
                          f"fits), got {level!r}")
     _, layer = find_recurrent(module)
+    _one_layer(layer, "draw_unrolled")
     x = _as_sequence(x_seq, layer)
     u = _Unrolled(module, layer, x, max_steps, first, last)
     g = _emit(u, show_data, first, level=level or "op")
@@ -549,6 +562,7 @@ def draw_rolled(module, rankdir="LR") -> Graph:
     True
     """
     name, layer = find_recurrent(module, _LAYERS + _CELLS)
+    _one_layer(layer, "draw_rolled")
     kind = _kind(layer)
     H, F = layer.hidden_size, layer.input_size
     prefix = name + "." if name else ""

@@ -50,31 +50,58 @@ def _layer_entries(m):
                                                                        "running_var"]
         return names, list, list
     if _is_recurrent(m):
-        sfx = m._suffix
-        names = ["weight_ih" + sfx, "weight_hh" + sfx]
-        b_ih, b_hh = m._p("bias_ih"), m._p("bias_hh")
-        names += (["bias_ih" + sfx] if b_ih is not None else []) \
-            + (["bias_hh" + sfx] if b_hh is not None else [])
-        if m._gates == 3:  # GRU: Keras's reset_after layout
-            u = m.hidden_size
+        groups = [_recurrent_entries(m, sfx) for sfx in getattr(m, "_suffixes", (m._suffix,))]
+        if len(groups) == 1:
+            return groups[0][:3]
+        # Stacked / bidirectional (PyTorch's layers): each layer and direction's list in turn,
+        # as Keras's Bidirectional lists its forward then its backward layer's weights.
+        names = [n for g in groups for n in g[0]]
 
-            def to_keras(a):
-                out = [_gru_order(a[0], u).T.copy(), _gru_order(a[1], u).T.copy()]
-                if len(a) == 4:
-                    out.append(np.stack([_gru_order(a[2], u), _gru_order(a[3], u)]))
-                return out
+        def split(arrays, sizes):
+            out, at = [], 0
+            for size in sizes:
+                out.append(arrays[at:at + size])
+                at += size
+            return out
 
-            def from_keras(k):
-                out = [_gru_order(k[0].T, u), _gru_order(k[1].T, u)]
-                if len(k) == 3:
-                    out += [_gru_order(k[2][0], u), _gru_order(k[2][1], u)]
-                return out
+        def to_keras(a):
+            return [k for g, part in zip(groups, split(a, [len(g[0]) for g in groups]),
+                                         strict=True) for k in g[1](part)]
 
-            return names, to_keras, from_keras
-        return (names, lambda a: [a[0].T.copy(), a[1].T.copy()] + a[2:],
-                lambda k: [k[0].T, k[1].T] + k[2:])
+        def from_keras(k):
+            return [a for g, part in zip(groups, split(k, [g[3] for g in groups]), strict=True)
+                    for a in g[2](part)]
+
+        return names, to_keras, from_keras
     names = [n for n, p in m._parameters.items() if p is not None] + list(m._buffers)
     return names, list, list
+
+
+def _recurrent_entries(m, sfx):
+    """(names, to_keras, from_keras, length of the Keras list) of one layer and direction
+    of a recurrent layer: its weights named with suffix ``sfx``."""
+    names = ["weight_ih" + sfx, "weight_hh" + sfx]
+    b_ih, b_hh = m._p("bias_ih", sfx), m._p("bias_hh", sfx)
+    names += (["bias_ih" + sfx] if b_ih is not None else []) \
+        + (["bias_hh" + sfx] if b_hh is not None else [])
+    if m._gates == 3:  # GRU: Keras's reset_after layout
+        u = m.hidden_size
+
+        def to_keras(a):
+            out = [_gru_order(a[0], u).T.copy(), _gru_order(a[1], u).T.copy()]
+            if len(a) == 4:
+                out.append(np.stack([_gru_order(a[2], u), _gru_order(a[3], u)]))
+            return out
+
+        def from_keras(k):
+            out = [_gru_order(k[0].T, u), _gru_order(k[1].T, u)]
+            if len(k) == 3:
+                out += [_gru_order(k[2][0], u), _gru_order(k[2][1], u)]
+            return out
+
+        return names, to_keras, from_keras, 2 + (len(names) == 4)
+    return (names, lambda a: [a[0].T.copy(), a[1].T.copy()] + a[2:],
+            lambda k: [k[0].T, k[1].T] + k[2:], len(names))
 
 
 def _layers(model):

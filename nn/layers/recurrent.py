@@ -70,31 +70,39 @@ def _activation(name):
 
 
 class _CellParams:
-    """Creates the four parameters of a recurrent cell with ``gates`` gates."""
+    """Creates the four parameters of a recurrent cell with ``gates`` gates. A stacked or
+    bidirectional layer holds one such set per layer and direction, told apart by the suffix
+    of their names (PyTorch's: ``_l0``, ``_l0_reverse``, ``_l1``, ...); ``suffix`` picks one
+    (default: the first, ``self._suffix``)."""
 
     def _make_params(self, input_size, hidden_size, gates, bias, suffix="", single_bias=False):
         self.input_size, self.hidden_size, self._gates = input_size, hidden_size, gates
         self.single_bias = bool(single_bias)
-        g = gates * hidden_size
+        self._suffix = suffix
+        self._add_params(input_size, bias, suffix)
+
+    def _add_params(self, input_size, bias, suffix):
+        """weight_ih (G·H, in), weight_hh (G·H, H), bias_ih and bias_hh (G·H,) + ``suffix``,
+        registered in that order (PyTorch's, so parameters() lines up with torch's)."""
+        g, hidden_size = self._gates * self.hidden_size, self.hidden_size
         setattr(self, "weight_ih" + suffix,
                 Parameter(glorot_uniform((g, input_size), input_size, g)))
         setattr(self, "weight_hh" + suffix,
                 Parameter(glorot_uniform((g, hidden_size), hidden_size, g)))
         setattr(self, "bias_ih" + suffix, Parameter(zeros(g)) if bias else None)
         setattr(self, "bias_hh" + suffix,
-                Parameter(zeros(g)) if bias and not single_bias else None)
-        self._suffix = suffix
+                Parameter(zeros(g)) if bias and not self.single_bias else None)
 
-    def _p(self, name):
-        return getattr(self, name + self._suffix)
+    def _p(self, name, suffix=None):
+        return getattr(self, name + (self._suffix if suffix is None else suffix))
 
-    def _input_part(self, x):
+    def _input_part(self, x, suffix=None):
         """``x W_ihᵀ + b_ih + b_hh`` for every timestep at once (one GEMM instead of T)."""
-        return F.linear(x, self._p("weight_ih"), self._bias_sum())
+        return F.linear(x, self._p("weight_ih", suffix), self._bias_sum(suffix))
 
-    def _bias_sum(self):
+    def _bias_sum(self, suffix=None):
         """``b_ih + b_hh`` (the one there is with ``single_bias``), or None without bias."""
-        b_ih, b_hh = self._p("bias_ih"), self._p("bias_hh")
+        b_ih, b_hh = self._p("bias_ih", suffix), self._p("bias_hh", suffix)
         return b_ih if b_ih is None or b_hh is None else b_ih + b_hh
 
     def _check_input(self, x, name):
@@ -124,12 +132,13 @@ def _lstm_step(cell, xw_t, state, whh_t):
     return o * c.tanh(), c
 
 
-def _gru_step(cell, xw_t, h, whh_t):
+def _gru_step(cell, xw_t, h, whh_t, suffix=None):
     # PyTorch's GRU: b_hn stays inside r ⊙ (W_hn h + b_hn), so it is kept apart from b_in.
     H = cell.hidden_size
     hw = h @ whh_t
-    if cell._p("bias_hh") is not None:
-        hw = hw + cell._p("bias_hh")
+    b_hh = cell._p("bias_hh", suffix)
+    if b_hh is not None:
+        hw = hw + b_hh
     r = (xw_t[:, :H] + hw[:, :H]).sigmoid()
     z = (xw_t[:, H:2 * H] + hw[:, H:2 * H]).sigmoid()
     n = (xw_t[:, 2 * H:] + r * hw[:, 2 * H:]).tanh()
@@ -219,8 +228,8 @@ class GRUCell(Module, _CellParams):
         Module.__init__(self)
         self._make_params(input_size, hidden_size, 3, bias)
 
-    def _input_part(self, x):
-        return F.linear(x, self._p("weight_ih"), self._p("bias_ih"))
+    def _input_part(self, x, suffix=None):
+        return F.linear(x, self._p("weight_ih", suffix), self._p("bias_ih", suffix))
 
     def forward(self, x, h=None):
         x, (h,), unbatched = _cell_inputs("GRUCell", self, x, [h])
@@ -232,22 +241,23 @@ class GRUCell(Module, _CellParams):
 
 
 # ------------------------------------------------------------------------------------ layers
-def _pytorch_only_defaults(name, num_layers, dropout, bidirectional, proj_size, device):
-    """PyTorch's constructor arguments that stepgrad takes only at their defaults: anything
-    else is refused with what to write instead (``nn.LSTM(10, 20, 2)``, PyTorch's own first
-    example, would otherwise be a one-layer LSTM with ``bias=2``)."""
-    if num_layers != 1:
-        raise NotImplementedError(
-            f"{name}: num_layers={num_layers!r}: stepgrad's recurrent layers have one layer. "
-            f"Stack them: l1 = nn.{name}(in, hidden, batch_first=True); l2 = nn.{name}(hidden, "
-            f"hidden, batch_first=True); out, _ = l2(l1(x)[0])")
-    if bidirectional:
-        raise NotImplementedError(
-            f"{name}: bidirectional=True is not supported: run a second layer on x.flip(1) "
-            f"and concatenate the outputs (the second one flipped back) on the last dim")
+def _check_options(name, num_layers, dropout, bidirectional, proj_size, device):
+    """PyTorch's constructor arguments, checked as PyTorch checks them; ``proj_size`` and
+    devices other than the CPU are refused with what to write instead."""
+    if isinstance(num_layers, bool) or not isinstance(num_layers, (int, np.integer)):
+        raise TypeError(f"{name}: num_layers must be an int, got {num_layers!r} (PyTorch's "
+                        f"order: input_size, hidden_size, num_layers, bias, batch_first, ...)")
+    if num_layers < 1:
+        raise ValueError(f"{name}: num_layers must be at least 1, got {num_layers}")
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
+            or not 0 <= dropout < 1:
+        raise ValueError(f"{name}: dropout is the probability of zeroing each output of a "
+                         f"layer but the last, in [0, 1); got {dropout!r}")
+    if not isinstance(bidirectional, (bool, np.bool_)):
+        raise TypeError(f"{name}: bidirectional must be True or False, got {bidirectional!r}")
     if proj_size:
         raise NotImplementedError(f"{name}: proj_size={proj_size!r} is not supported")
-    if dropout:
+    if dropout and num_layers == 1:
         # PyTorch's behaviour: dropout acts between stacked layers, so with one it does nothing.
         warnings.warn(f"{name}: dropout={dropout!r} does nothing with one layer (PyTorch's "
                       f"dropout acts between stacked layers; it warns the same)", UserWarning,
@@ -257,8 +267,18 @@ def _pytorch_only_defaults(name, num_layers, dropout, bidirectional, proj_size, 
 
 
 class _Recurrent(Module, _CellParams):
+    """What RNN, LSTM and GRU share: PyTorch's constructor, states and stacking.
+
+    ``num_layers`` stacks layers (layer l > 0 reads layer l − 1's outputs, with ``dropout``
+    applied to them in training); ``bidirectional=True`` runs a second set of weights
+    (suffix ``_reverse``) over the sequence from its end, and each layer's output is the
+    two directions' outputs side by side, (N, T, 2H). States are indexed as PyTorch's:
+    ``l·D + d`` for layer l, direction d (D = 2 if bidirectional else 1)."""
+
     _name = ""
     _gates = 1
+    # A one-layer, one-way layer (what the Keras-style subclasses always are)
+    num_layers, dropout, bidirectional, _suffixes = 1, 0.0, False, ("_l0",)
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=None,
                  dropout=0.0, bidirectional=False, *, stateful=False, single_bias=False,
@@ -266,9 +286,9 @@ class _Recurrent(Module, _CellParams):
         """PyTorch's positional order (input_size, hidden_size, num_layers, bias, batch_first,
         dropout, bidirectional); stepgrad's own options are keyword-only."""
         Module.__init__(self)
-        _pytorch_only_defaults(self._name, num_layers, dropout, bidirectional, proj_size,
-                               device)
-        self.num_layers, self.dropout, self.bidirectional = 1, float(dropout), False
+        _check_options(self._name, num_layers, dropout, bidirectional, proj_size, device)
+        self.num_layers, self.dropout = int(num_layers), float(dropout)
+        self.bidirectional = bool(bidirectional)
         if batch_first is None:
             # The one default where stepgrad (the API contract, Keras's layout) and PyTorch
             # differ, and a wrong guess gives wrong numbers with no error: (T, N, F) input
@@ -287,6 +307,11 @@ class _Recurrent(Module, _CellParams):
                              "too)")
         self._make_params(input_size, hidden_size, self._gates, bias, suffix="_l0",
                           single_bias=single_bias)
+        D = 2 if self.bidirectional else 1
+        self._suffixes = tuple(f"_l{layer}" + ("_reverse" if d else "")
+                               for layer in range(self.num_layers) for d in range(D))
+        for k, suffix in enumerate(self._suffixes[1:], 1):  # layer l > 0 reads D·H features
+            self._add_params(input_size if k < D else D * hidden_size, bias, suffix)
         self.batch_first, self.stateful = batch_first, stateful
         if dtype is not None:
             self.to(dtype)
@@ -295,6 +320,10 @@ class _Recurrent(Module, _CellParams):
     def reset_state(self):
         """Forget the kept state (Flux's ``reset!``)."""
         self.state = None
+
+    def flatten_parameters(self):
+        """PyTorch's cuDNN memory layout call: nothing to do on the CPU (PyTorch's CPU layers
+        do nothing either); kept so PyTorch code runs unchanged."""
 
     fused = False  # layers with a sequence op set it (_set_fused)
 
@@ -305,16 +334,18 @@ class _Recurrent(Module, _CellParams):
             raise ValueError(f"{self._name}: fused must be {choices}, got {fused!r}")
         self.fused = fused
 
-    def _sequence(self, x, state):
-        """(outputs, final state) of the whole sequence run as one op; called by ``_run``
-        when ``fused is True`` and x is float32/float64 (the ops' loops)."""
+    def _sequence(self, x, state, suffix):
+        """(outputs, final state) of the whole sequence run as one op with the weights named
+        ``suffix``; called by ``_direction`` when ``fused is True`` and x is float32/float64
+        (the ops' loops)."""
         raise NotImplementedError
 
     def _check_state(self, state, n):
-        """The state as the layer uses it: h, or for an LSTM the pair (h, c), each (batch,
-        hidden). Taken: PyTorch's (num_layers, batch, hidden) = (1, N, H) form (what the
-        layer returns), (N, H) (a cell's state, Keras's ``initial_state``) and Keras's list
-        forms ([h], [h, c]); anything else is refused by name."""
+        """The initial states as the layer uses them: one h (for an LSTM the pair (h, c)) of
+        (batch, hidden) per layer and direction. Taken: PyTorch's (num_layers·directions,
+        batch, hidden) form (what the layer returns); for a one-layer, one-way layer also
+        (N, H) (a cell's state, Keras's ``initial_state``) and Keras's list forms ([h],
+        [h, c]); anything else is refused by name."""
         lstm = self._gates == 4
         if isinstance(state, (tuple, list)) and len(state) == (2 if lstm else 1):
             parts = tuple(state)
@@ -324,75 +355,114 @@ class _Recurrent(Module, _CellParams):
                             + (f" of {len(state)}" if isinstance(state, (tuple, list)) else ""))
         else:
             parts = (state,)
-        want = (n, self.hidden_size)
+        k, want = len(self._suffixes), (n, self.hidden_size)
         checked = []
         for name, s in zip(("h_0", "c_0")[:len(parts)], parts, strict=True):
             shape = getattr(s, "shape", None)
-            if shape == (1,) + want:
-                s = s[0]  # PyTorch's layout, one layer
-            elif shape != want:
-                hint = (" (stepgrad's recurrent layers have one layer: num_layers = 1)"
-                        if shape is not None and len(shape) == 3 and shape[1:] == want else "")
-                raise ValueError(f"{self._name}: the initial state {name} must be (num_layers, "
-                                 f"batch, hidden) = {(1,) + want} (PyTorch's layout) or "
-                                 f"(batch, hidden) = {want}, got {shape}{hint}")
-            checked.append(s)
-        return tuple(checked) if lstm else checked[0]
+            if shape == (k,) + want:
+                checked.append([s[i] for i in range(k)])  # PyTorch's layout
+            elif k == 1 and shape == want:
+                checked.append([s])
+            else:
+                raise ValueError(f"{self._name}: the initial state {name} must be "
+                                 f"{self._state_layout(n)}, got {shape}")
+        return list(zip(*checked, strict=True)) if lstm else checked[0]
+
+    def _state_layout(self, n):
+        """What an initial state must be, in words, for a batch of n."""
+        k, want = len(self._suffixes), (n, self.hidden_size)
+        if k == 1:
+            return (f"(num_layers, batch, hidden) = {(1,) + want} (PyTorch's layout) or "
+                    f"(batch, hidden) = {want} (this layer has num_layers=1 and one direction)")
+        dirs = "·2 directions" if self.bidirectional else ""
+        return (f"(num_layers{dirs}, batch, hidden) = {(k,) + want} (PyTorch's layout; "
+                f"num_layers={self.num_layers}, bidirectional={self.bidirectional})")
 
     def _zero_state(self, n, dtype, name="h_0"):
         """A zero initial state (N, H), named as PyTorch's docs name it (h_0, c_0)."""
         return engine.zeros(n, self.hidden_size, dtype=dtype, name=name)
 
-    def _run(self, x, state):
-        """(outputs (N, T, H) in the input's layout, final state with h and c (N, H))."""
+    def _run_sequence(self, x, state):
+        """(outputs (N, T, D·H) in the input's layout, final states: a list of one h (LSTM:
+        (h, c)) of (N, H) per layer and direction, PyTorch's order l0, l0_reverse, l1, ...)."""
         if x.ndim != 3:
             raise ValueError(f"{self._name}: expected (batch, time, features) input, got shape "
                              f"{x.shape}")
         if not self.batch_first:
             x = x.permute(1, 0, 2)
         self._check_input(x, self._name)
-        n, steps = x.shape[0], x.shape[1]
+        n = x.shape[0]
         if state is None and self.stateful and self.state is not None:
-            state = self.state
-            if _batch(state) != n:
+            states = self.state
+            if _batch(states[0]) != n:
                 raise ValueError(f"{self._name}: stateful layer kept a state for batch "
-                                 f"{_batch(state)}, got batch {n} (call reset_state())")
-        if state is None:
-            state = self._initial_state(n, x.dtype)
-        state = self._check_state(state, n)
-        if self.fused is True and x.dtype in KERNEL_DTYPES:
-            out, state = self._sequence(x, state)
+                                 f"{_batch(states[0])}, got batch {n} (call reset_state())")
+        elif state is None:
+            states = [self._initial_state(n, x.dtype) for _ in self._suffixes]
         else:
-            xw = self._input_part(x)
-            whh_t = self._p("weight_hh").T  # shared by every step: drawn once, outside them
-            outputs = []
+            states = self._check_state(state, n)
+        D, finals = 2 if self.bidirectional else 1, []
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(D):
+                k = layer * D + d
+                out, final = self._direction(x, states[k], self._suffixes[k], reverse=d == 1)
+                outs.append(out)
+                finals.append(final)
+            x = outs[0] if D == 1 else engine.cat(outs, axis=2)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout)  # between layers only, as PyTorch
+        if not self.batch_first:
+            x = x.permute(1, 0, 2)
+        if self.stateful:
+            self.state = [tuple(s.detach() for s in f) if isinstance(f, tuple) else f.detach()
+                          for f in finals]
+        return x, finals
+
+    def _direction(self, x, state, suffix, reverse=False):
+        """One layer, one direction over x (N, T, in): (outputs (N, T, H), final state). The
+        reverse direction reads x from its last step to its first; its outputs are put back
+        in time order (output t is the state after reading x_T … x_t)."""
+        if reverse:
+            x = x.flip(1)
+        if self.fused is True and x.dtype in KERNEL_DTYPES:
+            out, state = self._sequence(x, state, suffix)
+        else:
+            xw = self._input_part(x, suffix)
+            whh_t = self._p("weight_hh", suffix).T  # shared by every step: drawn once
+            steps, outputs = x.shape[1], []
             for t in range(steps):
-                with engine.module_scope(TimeStep(t, self)):
-                    state = self._step(xw[:, t], state, whh_t)
+                with engine.module_scope(TimeStep(steps - 1 - t if reverse else t, self)):
+                    state = self._step(xw[:, t], state, whh_t, suffix)
                 outputs.append(state[0] if isinstance(state, tuple) else state)
             out = engine.stack(outputs, axis=1)
-        if not self.batch_first:
-            out = out.permute(1, 0, 2)
-        if self.stateful:
-            self.state = tuple(s.detach() for s in state) if isinstance(state, tuple) \
-                else state.detach()
-        return out, state
+        return (out.flip(1) if reverse else out), state
 
     def forward(self, x, state=None):
         """x (N, T, in) (``batch_first=False``: (T, N, in)) and an optional initial state
-        h_0 (LSTM: the pair (h_0, c_0)), each (1, N, H) as PyTorch's (or (N, H)) →
-        ``(outputs, h_n)`` (LSTM: ``(outputs, (h_n, c_n))``): outputs (N, T, H) (or (T, N, H)),
-        h_n and c_n (1, N, H) — PyTorch's (num_layers, batch, hidden), so ``h_n[-1]`` is the
-        last layer's state (N, H), as in PyTorch code."""
-        out, state = self._run(x, state)
-        if isinstance(state, tuple):
-            return out, tuple(s.unsqueeze(0) for s in state)
-        return out, state.unsqueeze(0)
+        h_0 (LSTM: the pair (h_0, c_0)), each (num_layers·D, N, H) as PyTorch's (a one-layer,
+        one-way layer also takes (N, H)) → ``(outputs, h_n)`` (LSTM: ``(outputs, (h_n,
+        c_n))``): outputs (N, T, D·H) (or (T, N, D·H)), the last layer's; h_n and c_n
+        (num_layers·D, N, H), PyTorch's layout, so ``h_n[-1]`` is the last layer's (last
+        direction's) final state (N, H), as in PyTorch code. D = 2 if bidirectional else 1."""
+        out, finals = self._run_sequence(x, state)
+        if self._gates == 4:
+            return out, (_stacked([f[0] for f in finals]), _stacked([f[1] for f in finals]))
+        return out, _stacked(finals)
 
     def extra_repr(self):
-        extra = ", stateful=True" if self.stateful else ""
+        extra = f", num_layers={self.num_layers}" if self.num_layers != 1 else ""
+        extra += f", batch_first={self.batch_first}"
+        extra += f", dropout={self.dropout}" if self.dropout else ""
+        extra += ", bidirectional=True" if self.bidirectional else ""
+        extra += ", stateful=True" if self.stateful else ""
         extra += ", single_bias=True" if getattr(self, "single_bias", False) else ""
-        return f"{self.input_size}, {self.hidden_size}, batch_first={self.batch_first}{extra}"
+        return f"{self.input_size}, {self.hidden_size}{extra}"
+
+
+def _stacked(states):
+    """Final states (N, H), one per layer and direction → PyTorch's (num_layers·D, N, H)."""
+    return states[0].unsqueeze(0) if len(states) == 1 else engine.stack(states, axis=0)
 
 
 def _batch(state):
@@ -427,12 +497,12 @@ class RNN(_Recurrent):
     def _initial_state(self, n, dtype):
         return self._zero_state(n, dtype)
 
-    def _step(self, xw_t, h, whh_t):
+    def _step(self, xw_t, h, whh_t, suffix):
         return _rnn_step(self, xw_t, h, self._act, whh_t)
 
-    def _sequence(self, x, state):
+    def _sequence(self, x, state, suffix):
         """The whole sequence as one op (engine/fast/rnn.py), the step graph's numbers."""
-        y = engine.rnn(self._input_part(x), state, self._p("weight_hh"),
+        y = engine.rnn(self._input_part(x, suffix), state, self._p("weight_hh", suffix),
                        nonlinearity=self.nonlinearity)
         return y, y[:, -1]
 
@@ -464,16 +534,17 @@ class LSTM(_Recurrent):
     def _initial_state(self, n, dtype):
         return self._zero_state(n, dtype), self._zero_state(n, dtype, "c_0")
 
-    def _step(self, xw_t, state, whh_t):
+    def _step(self, xw_t, state, whh_t, suffix):
         return _lstm_step(self, xw_t, state, whh_t)
 
-    def _sequence(self, x, state):
+    def _sequence(self, x, state, suffix):
         H = self.hidden_size
-        xw = F.linear(x, self._p("weight_ih"))  # the biases are added inside the op, step by step
-        bias = self._bias_sum()
+        # the biases are added inside the op, step by step
+        xw = F.linear(x, self._p("weight_ih", suffix))
+        bias = self._bias_sum(suffix)
         if bias is None:  # the op takes a bias: zeros (no gradient) for a layer without
             bias = engine.zeros(self._gates * H, dtype=xw.dtype)
-        y = engine.lstm(xw, state[0], state[1], self._p("weight_hh"), bias)  # [hₜ | cₜ]
+        y = engine.lstm(xw, state[0], state[1], self._p("weight_hh", suffix), bias)  # [hₜ | cₜ]
         return y[:, :, :H], (y[:, -1, :H], y[:, -1, H:])
 
 
@@ -519,15 +590,15 @@ class GRU(_Recurrent):
     def _initial_state(self, n, dtype):
         return self._zero_state(n, dtype)
 
-    def _step(self, xw_t, h, whh_t):
-        return _gru_step(self, xw_t, h, whh_t)
+    def _step(self, xw_t, h, whh_t, suffix):
+        return _gru_step(self, xw_t, h, whh_t, suffix)
 
-    def _sequence(self, x, state):
+    def _sequence(self, x, state, suffix):
         """The whole sequence as one op (engine/fast/gru.py), the step graph's numbers."""
-        b_hh = self._p("bias_hh")
+        b_hh = self._p("bias_hh", suffix)
         if b_hh is None:  # the op takes a bias: zeros (no gradient) for a layer without
             b_hh = engine.zeros(self._gates * self.hidden_size, dtype=x.dtype)
-        y = engine.gru(self._input_part(x), state, self._p("weight_hh"), b_hh)
+        y = engine.gru(self._input_part(x, suffix), state, self._p("weight_hh", suffix), b_hh)
         return y, y[:, -1]
 
 
@@ -601,7 +672,7 @@ class _KerasRecurrent:
                              f"shape {x.shape}")
         if not self.built:
             self._build(x.shape[-1], x.dtype if x.dtype.kind == "f" else np.float32)
-        outputs, state = self._run(x, initial_state)  # states (N, units), as Keras's
+        outputs, (state,) = self._run_sequence(x, initial_state)  # (N, units), as Keras
         out = outputs if self.return_sequences else outputs[:, -1]
         if self.return_state:
             return [out, *state] if isinstance(state, tuple) else [out, state]

@@ -334,13 +334,13 @@ def test_recurrent_layers_say_which_layout_they_read(cls):
         warnings.simplefilter("error")
         cls(2, 3, batch_first=True), cls(2, 3, batch_first=False)
     x = engine.zeros(4, 5, 2)
-    for bad, hint in (((2, 4, 3), r" \(stepgrad's recurrent layers have one layer"),
-                      ((4, 1, 3), ""), ((3,), "")):
+    for bad in ((2, 4, 3), (4, 1, 3), (3,)):
         h0 = engine.zeros(*bad)
         with pytest.raises(ValueError, match=r"h_0 must be \(num_layers, batch, hidden\) = "
                                              r"\(1, 4, 3\) \(PyTorch's layout\) or \(batch, "
-                                             rf"hidden\) = \(4, 3\), got {re.escape(str(bad))}"
-                                             + hint):
+                                             r"hidden\) = \(4, 3\) \(this layer has "
+                                             r"num_layers=1 and one direction\), got "
+                                             + re.escape(str(bad))):
             layer(x, (h0, h0) if cls is nn.LSTM else h0)
     # PyTorch's (1, N, H) state, a cell's (N, H) one and Keras's list form all give the same
     h0 = engine.tensor(np.random.default_rng(0).standard_normal((1, 4, 3)))
@@ -361,14 +361,23 @@ def test_recurrent_layers_say_which_layout_they_read(cls):
 @pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
 def test_recurrent_layers_take_pytorchs_constructor_arguments(cls):
     """PyTorch's positional order (the third argument is num_layers: PyTorch's docs open
-    with nn.LSTM(10, 20, 2)); what stepgrad cannot build is refused saying what to write."""
+    with nn.LSTM(10, 20, 2)), checked as PyTorch checks it; what stepgrad cannot build is
+    refused saying what to write."""
     kw = {"batch_first": True}
     assert cls(10, 20, 1, **kw).num_layers == 1
-    with pytest.raises(NotImplementedError, match=rf"num_layers=2: .*one layer\. Stack them: "
-                                                  rf"l1 = nn\.{cls.__name__}\(in, hidden"):
-        cls(10, 20, 2, **kw)
-    with pytest.raises(NotImplementedError, match="bidirectional=True .*x.flip"):
-        cls(10, 20, bidirectional=True, **kw)
+    layer = cls(10, 20, 2, **kw)
+    assert (layer.num_layers, layer.bidirectional) == (2, False)
+    assert layer.weight_ih_l1.shape == (layer._gates * 20, 20)
+    for bad, err, match in ((0, ValueError, "num_layers must be at least 1, got 0"),
+                            (2.0, TypeError, "num_layers must be an int, got 2.0"),
+                            (True, TypeError, "num_layers must be an int, got True")):
+        with pytest.raises(err, match=f"{cls.__name__}: {match}"):
+            cls(10, 20, bad, **kw)
+    for bad in (-0.1, 1.0, 1.5, "0.5"):
+        with pytest.raises(ValueError, match=r"dropout is the probability .* in \[0, 1\); got "):
+            cls(10, 20, 2, dropout=bad, **kw)
+    with pytest.raises(TypeError, match="bidirectional must be True or False, got 'yes'"):
+        cls(10, 20, bidirectional="yes", **kw)
     with pytest.warns(UserWarning, match=r"dropout=0.5 does nothing with one layer") as rec:
         cls(10, 20, dropout=0.5, **kw)
     assert rec[0].filename == __file__
