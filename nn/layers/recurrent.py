@@ -37,6 +37,7 @@ from engine.fast.kernels import KERNEL_DTYPES
 
 from .. import functional as F
 from ..module import Module, Parameter
+from ..utils.rnn import PackedSequence, pad_packed_sequence, repack
 from .init import glorot_uniform, zeros
 
 _ACTIVATIONS = {
@@ -334,10 +335,11 @@ class _Recurrent(Module, _CellParams):
             raise ValueError(f"{self._name}: fused must be {choices}, got {fused!r}")
         self.fused = fused
 
-    def _sequence(self, x, state, suffix):
+    def _sequence(self, x, state, suffix, last=None):
         """(outputs, final state) of the whole sequence run as one op with the weights named
         ``suffix``; called by ``_direction`` when ``fused is True`` and x is float32/float64
-        (the ops' loops)."""
+        (the ops' loops). The final state is taken at step ``last[n]`` of row n if given
+        (``_at_step``)."""
         raise NotImplementedError
 
     def _check_state(self, state, n):
@@ -385,10 +387,17 @@ class _Recurrent(Module, _CellParams):
     def _run_sequence(self, x, state):
         """(outputs (N, T, D·H) in the input's layout, final states: a list of one h (LSTM:
         (h, c)) of (N, H) per layer and direction, PyTorch's order l0, l0_reverse, l1, ...)."""
-        if x.ndim != 3:
+        packed, lengths = (x, None) if isinstance(x, PackedSequence) else (None, None)
+        if packed is not None:
+            if packed.data.ndim != 2:
+                raise ValueError(f"{self._name}: a PackedSequence's data must be (steps, "
+                                 f"features), got shape {packed.data.shape}")
+            x, lengths = pad_packed_sequence(packed, batch_first=True)  # the batch's order
+            lengths = None if (lengths.data == x.shape[1]).all() else lengths.data
+        elif x.ndim != 3:
             raise ValueError(f"{self._name}: expected (batch, time, features) input, got shape "
                              f"{x.shape}")
-        if not self.batch_first:
+        elif not self.batch_first:
             x = x.permute(1, 0, 2)
         self._check_input(x, self._name)
         n = x.shape[0]
@@ -406,37 +415,56 @@ class _Recurrent(Module, _CellParams):
             outs = []
             for d in range(D):
                 k = layer * D + d
-                out, final = self._direction(x, states[k], self._suffixes[k], reverse=d == 1)
+                out, final = self._direction(x, states[k], self._suffixes[k], d == 1, lengths)
                 outs.append(out)
                 finals.append(final)
             x = outs[0] if D == 1 else engine.cat(outs, axis=2)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout)  # between layers only, as PyTorch
-        if not self.batch_first:
+        if packed is not None:
+            x = repack(x, packed)  # only each sequence's own steps: what follows is unused
+        elif not self.batch_first:
             x = x.permute(1, 0, 2)
         if self.stateful:
             self.state = [tuple(s.detach() for s in f) if isinstance(f, tuple) else f.detach()
                           for f in finals]
         return x, finals
 
-    def _direction(self, x, state, suffix, reverse=False):
+    def _direction(self, x, state, suffix, reverse=False, lengths=None):
         """One layer, one direction over x (N, T, in): (outputs (N, T, H), final state). The
         reverse direction reads x from its last step to its first; its outputs are put back
-        in time order (output t is the state after reading x_T … x_t)."""
+        in time order (output t is the state after reading x_T … x_t). With ``lengths``
+        (N,) (packed input), sequence n has only its first lengths[n] steps: its final state
+        is the one after step lengths[n] − 1, the reverse direction starts at that step, and
+        the outputs past it are left over (the caller repacks without them)."""
+        last = reorder = None
+        if lengths is not None:
+            t = np.arange(x.shape[1])
+            # each row reversed within its own length (an involution: it also puts back)
+            reorder = (np.arange(x.shape[0])[:, None],
+                       np.where(t < lengths[:, None], lengths[:, None] - 1 - t, t))
+            last = lengths - 1
         if reverse:
-            x = x.flip(1)
+            x = x.flip(1) if reorder is None else x[reorder]
         if self.fused is True and x.dtype in KERNEL_DTYPES:
-            out, state = self._sequence(x, state, suffix)
+            out, state = self._sequence(x, state, suffix, last)
         else:
             xw = self._input_part(x, suffix)
             whh_t = self._p("weight_hh", suffix).T  # shared by every step: drawn once
-            steps, outputs = x.shape[1], []
+            steps, outputs, cells = x.shape[1], [], []
             for t in range(steps):
                 with engine.module_scope(TimeStep(steps - 1 - t if reverse else t, self)):
                     state = self._step(xw[:, t], state, whh_t, suffix)
                 outputs.append(state[0] if isinstance(state, tuple) else state)
+                if last is not None and isinstance(state, tuple):
+                    cells.append(state[1])
             out = engine.stack(outputs, axis=1)
-        return (out.flip(1) if reverse else out), state
+            if last is not None:  # each sequence's state after its own last step
+                state = (_at_step(out, last), _at_step(engine.stack(cells, axis=1), last)) \
+                    if cells else _at_step(out, last)
+        if reverse:
+            out = out.flip(1) if reorder is None else out[reorder]
+        return out, state
 
     def forward(self, x, state=None):
         """x (N, T, in) (``batch_first=False``: (T, N, in)) and an optional initial state
@@ -444,7 +472,11 @@ class _Recurrent(Module, _CellParams):
         one-way layer also takes (N, H)) → ``(outputs, h_n)`` (LSTM: ``(outputs, (h_n,
         c_n))``): outputs (N, T, D·H) (or (T, N, D·H)), the last layer's; h_n and c_n
         (num_layers·D, N, H), PyTorch's layout, so ``h_n[-1]`` is the last layer's (last
-        direction's) final state (N, H), as in PyTorch code. D = 2 if bidirectional else 1."""
+        direction's) final state (N, H), as in PyTorch code. D = 2 if bidirectional else 1.
+
+        ``x`` may be a ``PackedSequence`` (``nn.utils.rnn.pack_padded_sequence``): each
+        sequence then runs for its own length, and the outputs are a PackedSequence laid out
+        as ``x``; h_n is in the batch's own order, as PyTorch's."""
         out, finals = self._run_sequence(x, state)
         if self._gates == 4:
             return out, (_stacked([f[0] for f in finals]), _stacked([f[1] for f in finals]))
@@ -458,6 +490,15 @@ class _Recurrent(Module, _CellParams):
         extra += ", stateful=True" if self.stateful else ""
         extra += ", single_bias=True" if getattr(self, "single_bias", False) else ""
         return f"{self.input_size}, {self.hidden_size}{extra}"
+
+
+def _at_step(seq, last, cols=None):
+    """seq (N, T, ·) at its last step, ``seq[:, -1, cols]`` (``last`` None), or at each row's
+    own last step ``last[n]`` (packed input)."""
+    if last is None:
+        return seq[:, -1] if cols is None else seq[:, -1, cols]
+    rows = np.arange(seq.shape[0])
+    return seq[rows, last] if cols is None else seq[rows, last, cols]
 
 
 def _stacked(states):
@@ -500,11 +541,11 @@ class RNN(_Recurrent):
     def _step(self, xw_t, h, whh_t, suffix):
         return _rnn_step(self, xw_t, h, self._act, whh_t)
 
-    def _sequence(self, x, state, suffix):
+    def _sequence(self, x, state, suffix, last=None):
         """The whole sequence as one op (engine/fast/rnn.py), the step graph's numbers."""
         y = engine.rnn(self._input_part(x, suffix), state, self._p("weight_hh", suffix),
                        nonlinearity=self.nonlinearity)
-        return y, y[:, -1]
+        return y, _at_step(y, last)
 
 
 class LSTM(_Recurrent):
@@ -537,7 +578,7 @@ class LSTM(_Recurrent):
     def _step(self, xw_t, state, whh_t, suffix):
         return _lstm_step(self, xw_t, state, whh_t)
 
-    def _sequence(self, x, state, suffix):
+    def _sequence(self, x, state, suffix, last=None):
         H = self.hidden_size
         # the biases are added inside the op, step by step
         xw = F.linear(x, self._p("weight_ih", suffix))
@@ -545,7 +586,8 @@ class LSTM(_Recurrent):
         if bias is None:  # the op takes a bias: zeros (no gradient) for a layer without
             bias = engine.zeros(self._gates * H, dtype=xw.dtype)
         y = engine.lstm(xw, state[0], state[1], self._p("weight_hh", suffix), bias)  # [hₜ | cₜ]
-        return y[:, :, :H], (y[:, -1, :H], y[:, -1, H:])
+        return y[:, :, :H], (_at_step(y, last, slice(None, H)),
+                             _at_step(y, last, slice(H, None)))
 
 
 @contextmanager
@@ -593,13 +635,13 @@ class GRU(_Recurrent):
     def _step(self, xw_t, h, whh_t, suffix):
         return _gru_step(self, xw_t, h, whh_t, suffix)
 
-    def _sequence(self, x, state, suffix):
+    def _sequence(self, x, state, suffix, last=None):
         """The whole sequence as one op (engine/fast/gru.py), the step graph's numbers."""
         b_hh = self._p("bias_hh", suffix)
         if b_hh is None:  # the op takes a bias: zeros (no gradient) for a layer without
             b_hh = engine.zeros(self._gates * self.hidden_size, dtype=x.dtype)
         y = engine.gru(self._input_part(x, suffix), state, self._p("weight_hh", suffix), b_hh)
-        return y, y[:, -1]
+        return y, _at_step(y, last)
 
 
 # ------------------------------------------------------------------- Keras-style layers

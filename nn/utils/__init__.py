@@ -1,4 +1,5 @@
-"""PyTorch's ``torch.nn.utils`` names: gradient clipping and parameters as one vector.
+"""PyTorch's ``torch.nn.utils`` names: gradient clipping, parameters as one vector, and
+``rnn`` (padded and packed batches of sequences, ``nn.utils.rnn``).
 
 >>> import engine
 >>> w = engine.tensor([3.0, 4.0], requires_grad=True)
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 import engine
 
-from .optim.clip import clip_grad_norm_, clip_grad_value_
+from ..optim.clip import clip_grad_norm_, clip_grad_value_
+from . import rnn
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector",
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "rnn", "parameters_to_vector",
            "vector_to_parameters"]
 
 
