@@ -20,7 +20,8 @@ from .layers import (CELU, ELU, GELU, GRU, LSTM, RNN, SELU, AdaptiveAvgPool2d, A
                      Softmax2d, Threshold, ZeroPad1d, ZeroPad2d, GaussianNLLLoss,
                      HingeEmbeddingLoss, MarginRankingLoss, MultiLabelSoftMarginLoss,
                      PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss, AdaptiveAvgPool1d,
-                     AdaptiveMaxPool1d, Bilinear)
+                     AdaptiveMaxPool1d, Bilinear, MultiheadAttention, TransformerEncoder,
+                     TransformerEncoderLayer)
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .interchange import export_onnx, from_torch, load_safetensors, save_safetensors, to_torch
 from .serialization import load, save

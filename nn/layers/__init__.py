@@ -2,6 +2,7 @@
 from .activation import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, Identity,
                          LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6, Sigmoid,
                          SiLU, Softmax, Softmax2d, Softmin, Softplus, Softsign, Tanh, Threshold)
+from .attention import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
 from .conv import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
                    AvgPool1d, AvgPool2d, ConstantPad1d, ConstantPad2d, Conv1d, Conv2d,
                    ConvTranspose2d, GlobalAvgPool2d, MaxPool1d, MaxPool2d, MaxUnpool2d,
@@ -37,4 +38,5 @@ __all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "
            "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "Softmax2d", "Threshold",
            "ZeroPad1d", "ZeroPad2d", "GaussianNLLLoss", "HingeEmbeddingLoss",
            "MarginRankingLoss", "MultiLabelSoftMarginLoss", "PoissonNLLLoss", "SoftMarginLoss",
-           "TripletMarginLoss", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "Bilinear"]
+           "TripletMarginLoss", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "Bilinear",
+           "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder"]
