@@ -223,6 +223,33 @@ def _bn_to_torch(m, tnn, name):
                track_running_stats=m.track_running_stats)
 
 
+def _attention_to_torch(m, tnn, name):
+    return tnn.MultiheadAttention(m.embed_dim, m.num_heads, dropout=m.dropout,
+                                  bias=m.in_proj_bias is not None,
+                                  add_bias_kv=m.bias_k is not None,
+                                  add_zero_attn=m.add_zero_attn, kdim=m.kdim, vdim=m.vdim,
+                                  batch_first=m.batch_first)
+
+
+def _encoder_layer_to_torch(m, tnn, name):
+    if m.activation not in ("relu", "gelu"):
+        raise TypeError(f"nn.to_torch: {name}: activation {m.activation!r} is a function; "
+                        f"only 'relu' and 'gelu' translate (set the torch layer's activation "
+                        f"by hand)")
+    return tnn.TransformerEncoderLayer(
+        m.linear1.in_features, m.self_attn.num_heads, m.linear1.out_features, m.dropout.p,
+        m.activation, m.norm1.eps, m.self_attn.batch_first, m.norm_first,
+        bias=m.linear1.bias is not None)
+
+
+def _encoder_to_torch(m, tnn, name):
+    norm = None if m.norm is None else _TO_TORCH[L.LayerNorm](m.norm, tnn, f"{name}.norm")
+    return tnn.TransformerEncoder(_encoder_layer_to_torch(m.layers[0], tnn, f"{name}.layers.0"),
+                                  m.num_layers, norm=norm,
+                                  enable_nested_tensor=m.enable_nested_tensor,
+                                  mask_check=m.mask_check)
+
+
 _TO_TORCH = {
     L.Linear: lambda m, tnn, name: tnn.Linear(m.in_features, m.out_features,
                                               bias=m.bias is not None),
@@ -280,6 +307,9 @@ _TO_TORCH = {
     L.ReflectionPad2d: lambda m, tnn, name: tnn.ReflectionPad2d(m.padding),
     L.ReplicationPad2d: lambda m, tnn, name: tnn.ReplicationPad2d(m.padding),
     L.ConstantPad2d: lambda m, tnn, name: tnn.ConstantPad2d(m.padding, m.value),
+    L.MultiheadAttention: _attention_to_torch,
+    L.TransformerEncoderLayer: _encoder_layer_to_torch,
+    L.TransformerEncoder: _encoder_to_torch,
 }
 
 
@@ -292,7 +322,8 @@ def from_torch(module) -> Module:
     MaxPool2d (dilation and return_indices too), AvgPool2d (``count_include_pad=True``),
     BatchNorm1d/2d (with
     running statistics), Dropout, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax,
-    Identity, Flatten, RNN/LSTM/GRU (stacked and bidirectional too) and their cells, and
+    Identity, Flatten, RNN/LSTM/GRU (stacked and bidirectional too) and their cells,
+    MultiheadAttention, TransformerEncoderLayer (relu or gelu), TransformerEncoder, and
     ``Sequential(AdaptiveAvgPool2d(1), Flatten())`` (→ ``GlobalAvgPool2d``). Anything else is
     refused by name.
     """
@@ -425,6 +456,35 @@ def _softmax_from_torch(m, name):
     return L.Softmax(dim=m.dim)  # dim None: PyTorch's implicit choice, which stepgrad's makes
 
 
+def _attention_from_torch(m, name):
+    return L.MultiheadAttention(m.embed_dim, m.num_heads, dropout=m.dropout,
+                                bias=m.in_proj_bias is not None,
+                                add_bias_kv=m.bias_k is not None,
+                                add_zero_attn=m.add_zero_attn, kdim=m.kdim, vdim=m.vdim,
+                                batch_first=m.batch_first)
+
+
+def _encoder_layer_from_torch(m, name):
+    activation = {1: "relu", 2: "gelu"}.get(getattr(m, "activation_relu_or_gelu", 0))
+    if activation is None:
+        _refuse(name, "a TransformerEncoderLayer whose activation is not relu or gelu (build "
+                      "nn.TransformerEncoderLayer(..., activation=your_function) by hand)")
+    return L.TransformerEncoderLayer(
+        m.linear1.in_features, m.self_attn.num_heads, m.linear1.out_features, m.dropout.p,
+        activation, m.norm1.eps, m.self_attn.batch_first, m.norm_first,
+        bias=m.linear1.bias is not None)
+
+
+def _encoder_from_torch(m, name):
+    norm = None if m.norm is None else L.LayerNorm(m.norm.normalized_shape, eps=m.norm.eps,
+                                                   elementwise_affine=m.norm.elementwise_affine,
+                                                   bias=m.norm.bias is not None)
+    return L.TransformerEncoder(_encoder_layer_from_torch(m.layers[0], f"{name}.layers.0"),
+                                len(m.layers), norm=norm,
+                                enable_nested_tensor=m.enable_nested_tensor,
+                                mask_check=m.mask_check)
+
+
 def _from_torch_table(tnn):
     return {
         tnn.Linear: lambda m, name: L.Linear(m.in_features, m.out_features,
@@ -469,6 +529,9 @@ def _from_torch_table(tnn):
         tnn.ReflectionPad2d: _pad_from_torch(L.ReflectionPad2d),
         tnn.ReplicationPad2d: _pad_from_torch(L.ReplicationPad2d),
         tnn.ConstantPad2d: _pad_from_torch(L.ConstantPad2d),
+        tnn.MultiheadAttention: _attention_from_torch,
+        tnn.TransformerEncoderLayer: _encoder_layer_from_torch,
+        tnn.TransformerEncoder: _encoder_from_torch,
     }
 
 

@@ -154,6 +154,12 @@ def layer_cases():
          (6, 2, 3)),
         ("lstm", lambda: nn.LSTM(3, 4, batch_first=True), (2, 5, 3)),
         ("gru", lambda: nn.GRU(3, 4, bias=False, batch_first=True), (2, 5, 3)),
+        ("lstm_stacked_bidirectional", lambda: nn.LSTM(3, 4, 2, batch_first=True,
+                                                       bidirectional=True), (2, 5, 3)),
+        ("transformer_encoder", lambda: nn.TransformerEncoder(
+            nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True,
+                                       norm_first=True, activation="gelu"), 2,
+            norm=nn.LayerNorm(8), enable_nested_tensor=False), (2, 5, 8)),
         ("rnn_cell", lambda: nn.RNNCell(3, 4), (2, 3)),
         ("lstm_cell", lambda: nn.LSTMCell(3, 4), (2, 3)),
         ("gru_cell", lambda: nn.GRUCell(3, 4), (2, 3)),
@@ -295,8 +301,8 @@ def test_untranslatable_modules_are_refused_by_name():
         with pytest.warns(UserWarning, match="using dim 0"):
             got = nn.from_torch(tm)(engine.tensor(x3.numpy(), dtype=np.float64))
         np.testing.assert_allclose(got.data, want, rtol=1e-12)
-    with pytest.raises(TypeError, match="torch.nn.modules.*MultiheadAttention"):
-        nn.from_torch(torch.nn.Sequential(torch.nn.MultiheadAttention(4, 2)))
+    with pytest.raises(TypeError, match="torch.nn.modules.*TransformerDecoderLayer"):
+        nn.from_torch(torch.nn.Sequential(torch.nn.TransformerDecoderLayer(4, 2)))
     with pytest.raises(TypeError, match="InstanceNorm with track_running_stats=True"):
         nn.from_torch(torch.nn.InstanceNorm2d(3, track_running_stats=True))
 
@@ -404,3 +410,27 @@ def test_embedding_to_torch_and_back():
     np.testing.assert_array_equal(back(engine.tensor(x)).data, ours)
     with pytest.raises(TypeError, match="max_norm"):
         nn.from_torch(torch.nn.Sequential(torch.nn.Embedding(5, 2, max_norm=1.0)))
+
+
+def test_multihead_attention_to_torch_and_back():
+    """MultiheadAttention takes (query, key, value): converted both ways with every option
+    that changes its parameters (kdim/vdim, no bias, bias_kv, zero_attn)."""
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    engine.manual_seed(0)
+    rng = np.random.default_rng(3)
+    for kw in ({"kdim": 6, "vdim": 5}, {"bias": False, "add_bias_kv": True,
+                                        "add_zero_attn": True}):
+        model = randomize(nn.MultiheadAttention(8, 2, batch_first=True, **kw))
+        q = rng.standard_normal((3, 4, 8)).astype(np.float32)
+        k = rng.standard_normal((3, 5, kw.get("kdim", 8))).astype(np.float32)
+        v = rng.standard_normal((3, 5, kw.get("vdim", 8))).astype(np.float32)
+        tmodule = nn.to_torch(model)
+        assert set(tmodule.state_dict()) == set(model.state_dict())
+        with torch.no_grad():
+            theirs = tmodule(*(torch.from_numpy(a) for a in (q, k, v)))
+        ours = model(*(engine.tensor(a) for a in (q, k, v)))
+        for a, b in zip(ours, theirs, strict=True):
+            np.testing.assert_allclose(a.data, b.numpy(), rtol=1e-5, atol=1e-6)
+        back = nn.from_torch(tmodule)
+        for a, b in zip(back(*(engine.tensor(a) for a in (q, k, v))), ours, strict=True):
+            np.testing.assert_array_equal(a.data, b.data)
