@@ -752,12 +752,27 @@ def l2_penalty(params):
 
 
 # ---------------------------------------------------------------------------------- metrics
+def _values(pred, target):
+    """Predictions and targets as numpy arrays (Tensors or array-likes): metrics count on
+    values, outside any graph."""
+    return (np.asarray(pred.data if isinstance(pred, Tensor) else pred),
+            np.asarray(target.data if isinstance(target, Tensor) else target))
+
+
+def _fraction_equal(who, p, t, guess, truth) -> float:
+    """``mean(guess == truth)``: the count behind ``accuracy`` and Keras's
+    ``binary_accuracy``; ``guess`` and ``truth`` are flat, made from the predictions ``p``
+    and the targets ``t`` (named by their shapes when the two disagree in length)."""
+    if guess.shape != truth.shape:
+        raise ValueError(f"{who}: {p.shape} predictions but {t.shape} targets")
+    return float(np.mean(guess == truth))
+
+
 @no_grad()
 def accuracy(pred, target) -> float:
     """Fraction correct. (N, C) predictions: argmax against labels (N,) or (N, 1), or
     one-hot (N, C); (N,) or (N, 1) probabilities: thresholded at 0.5 against 0/1 targets."""
-    p = np.asarray(pred.data if isinstance(pred, Tensor) else pred)
-    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    p, t = _values(pred, target)
     if p.ndim == 2 and p.shape[1] > 1:
         guess = p.argmax(axis=1)
         # labels (N,) or (N, 1) (Keras's sparse labels), or one-hot rows (N, C)
@@ -765,9 +780,7 @@ def accuracy(pred, target) -> float:
     else:
         guess = (p.reshape(-1) > 0.5).astype(np.int64)
         truth = t.reshape(-1)
-    if guess.shape != truth.shape:
-        raise ValueError(f"accuracy: {guess.shape[0]} predictions but {truth.shape[0]} targets")
-    return float(np.mean(guess == truth))
+    return _fraction_equal("accuracy", p, t, guess, truth)
 
 
 def zero_one_loss(pred, target) -> float:

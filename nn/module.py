@@ -69,6 +69,64 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+class _HookedCall:
+    """One call of a module with forward (pre-)hooks, in PyTorch's ``_call_impl`` order:
+    ``pre`` runs the pre-hooks before ``forward``, ``post`` the forward hooks after it,
+    ``failed`` (after an error anywhere in the call) the ``always_call`` forward hooks that
+    have not run. It holds the call's inputs and output, as each hook may replace them."""
+
+    def __init__(self, module, pre_hooks, post_hooks, args, kwargs):
+        self.module, self.pre_hooks, self.post_hooks = module, pre_hooks, post_hooks
+        self.args, self.kwargs = args, kwargs
+        self.out, self.posting, self.called = None, False, set()
+
+    def pre(self):
+        """The inputs after every pre-hook (``with_kwargs``: ``(new_args, new_kwargs)``)."""
+        for hook, flags in list(self.pre_hooks.values()):
+            if flags["with_kwargs"]:
+                res = hook(self.module, self.args, self.kwargs)
+                if res is not None:
+                    if not (isinstance(res, tuple) and len(res) == 2):
+                        raise RuntimeError("forward pre-hook must return None or a tuple "
+                                           f"of (new_args, new_kwargs), but got {res}.")
+                    self.args, self.kwargs = res
+            else:
+                res = hook(self.module, self.args)
+                if res is not None:
+                    self.args = res if isinstance(res, tuple) else (res,)
+        return self.args, self.kwargs
+
+    def _run(self, hook, flags):
+        res = hook(self.module, self.args, self.kwargs, self.out) if flags["with_kwargs"] \
+            else hook(self.module, self.args, self.out)
+        if res is not None:
+            self.out = res
+
+    def post(self, out):
+        """``forward``'s output after every forward hook."""
+        self.out, self.posting = out, True
+        for hook_id, (hook, flags) in list(self.post_hooks.items()):
+            if flags["always_call"]:
+                self.called.add(hook_id)
+            self._run(hook, flags)
+        return self.out
+
+    def failed(self, out):
+        """After an error: the ``always_call`` hooks not run yet, on the output so far
+        (``out``: forward's, or None, until the forward hooks began replacing it); an error
+        of theirs is a warning, as the call's error wins."""
+        if not self.posting:
+            self.out = out
+        for hook_id, (hook, flags) in list(self.post_hooks.items()):
+            if flags["always_call"] and hook_id not in self.called:
+                try:
+                    self._run(hook, flags)
+                except Exception as e:  # noqa: BLE001 - the forward's error wins
+                    warnings.warn("module forward hook with ``always_call=True`` raised an "
+                                  "exception that was silenced as another error was raised "
+                                  f"in forward: {e}", stacklevel=2)
+
+
 class Module(KerasModelMixin):
     """Base class of every layer and model: subclass it, assign layers and Parameters as
     attributes in ``__init__``, and write ``forward``.
@@ -164,13 +222,22 @@ class Module(KerasModelMixin):
         if args and _symbolic(args[0]):  # Keras's Functional API: record the call, run nothing
             from .keras.functional import record_call
             return record_call(self, args, kwargs)
-        if self._hooked:
-            return self._call_with_hooks(args, kwargs)
-        with engine.module_scope(self):  # lets ops record which module made them
-            out = self.forward(*args, **kwargs)
-        if self.__dict__.get("_named_at") != _NAMING[0]:
-            self.name_parameters()  # a layer built its weights lazily, or joined a new model
-        return out
+        # Hooks or not, one body and no extra frame: a warning raised in forward with a
+        # stacklevel through __call__ points at the caller's line either way.
+        hooks = self._hooked and self._hooks_of_call(args, kwargs)  # falsy: no hooks
+        out = None
+        try:
+            if hooks:
+                args, kwargs = hooks.pre()
+            with engine.module_scope(self):  # lets ops record which module made them
+                out = self.forward(*args, **kwargs)
+            if self.__dict__.get("_named_at") != _NAMING[0]:
+                self.name_parameters()  # a layer built its weights lazily, or joined a new model
+            return hooks.post(out) if hooks else out
+        except Exception:
+            if hooks:
+                hooks.failed(out)
+            raise
 
     # -- hooks -------------------------------------------------------------------------------
     def _hooks(self, kind: str) -> "OrderedDict":
@@ -236,53 +303,15 @@ class Module(KerasModelMixin):
     register_backward_hook = register_full_backward_hook
     register_full_backward_pre_hook = register_full_backward_hook
 
-    def _call_with_hooks(self, args, kwargs):
-        """``__call__`` when hooks are registered: PyTorch's ``_call_impl`` order (pre-hooks,
-        forward, forward hooks; ``always_call`` hooks also after an error)."""
+    def _hooks_of_call(self, args, kwargs):
+        """A ``_HookedCall`` for this call, or None once every hook was removed (the module
+        then goes back to the plain call)."""
         d = self.__dict__
         pre, post = d.get("_forward_pre_hooks") or {}, d.get("_forward_hooks") or {}
-        if not pre and not post:  # every handle removed: back to the plain call
+        if not pre and not post:
             object.__setattr__(self, "_hooked", False)
-            return self(*args, **kwargs)
-        out, called = None, set()
-        try:
-            for hook, flags in list(pre.values()):
-                if flags["with_kwargs"]:
-                    res = hook(self, args, kwargs)
-                    if res is not None:
-                        if not (isinstance(res, tuple) and len(res) == 2):
-                            raise RuntimeError("forward pre-hook must return None or a tuple "
-                                               f"of (new_args, new_kwargs), but got {res}.")
-                        args, kwargs = res
-                else:
-                    res = hook(self, args)
-                    if res is not None:
-                        args = res if isinstance(res, tuple) else (res,)
-            with engine.module_scope(self):
-                out = self.forward(*args, **kwargs)
-            if self.__dict__.get("_named_at") != _NAMING[0]:
-                self.name_parameters()
-            for hook_id, (hook, flags) in list(post.items()):
-                if flags["always_call"]:
-                    called.add(hook_id)
-                res = hook(self, args, kwargs, out) if flags["with_kwargs"] else \
-                    hook(self, args, out)
-                if res is not None:
-                    out = res
-            return out
-        except Exception:
-            for hook_id, (hook, flags) in list(post.items()):
-                if flags["always_call"] and hook_id not in called:
-                    try:
-                        res = hook(self, args, kwargs, out) if flags["with_kwargs"] else \
-                            hook(self, args, out)
-                        if res is not None:
-                            out = res
-                    except Exception as e:  # noqa: BLE001 - the forward's error wins
-                        warnings.warn("module forward hook with ``always_call=True`` raised an "
-                                      "exception that was silenced as another error was raised "
-                                      f"in forward: {e}", stacklevel=2)
-            raise
+            return None
+        return _HookedCall(self, pre, post, args, kwargs)
 
     # -- parameter names -------------------------------------------------------------------
     def name_parameters(self) -> None:
@@ -473,7 +502,8 @@ class Module(KerasModelMixin):
         with ``__array__`` (PyTorch tensors included, via ``.detach().numpy()``).
         """
         own = OrderedDict(self._state_items())
-        arrays = check_state_dict(own, state, strict)  # every entry, before any copy
+        # every entry checked before any copy
+        arrays, missing, unexpected = check_state_dict(own, state, strict)
         first = {}
         for key, value in arrays.items():
             other = first.setdefault(id(own[key]), key)
@@ -485,10 +515,7 @@ class Module(KerasModelMixin):
         with engine.no_grad():  # all checked first: nothing is half-loaded
             for key, value in arrays.items():
                 own[key].copy_(value)
-        return _IncompatibleKeys(  # (check_state_dict's rule: PyTorch's BatchNorm counter)
-            [k for k in own if k not in state],
-            [k for k in state if k not in own
-             and not (isinstance(k, str) and k.endswith("num_batches_tracked"))])
+        return _IncompatibleKeys(missing, unexpected)
 
     # -- display -------------------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -503,6 +530,15 @@ class Module(KerasModelMixin):
             body = repr(child).replace("\n", "\n  ")
             lines.append(f"  ({name}): {body}")
         return "\n".join(lines) + "\n)"
+
+
+def _renumber(container, modules) -> None:
+    """Make ``modules`` the container's only sub-modules, named '0', '1', ...: a Sequential
+    or a ModuleList after a deletion, a ModuleList after an insertion or a replacement."""
+    for key in list(container._modules):
+        delattr(container, key)  # (from __dict__ too: no stale attribute '3' after a delete)
+    for i, m in enumerate(modules):
+        container.add_module(str(i), m)
 
 
 class Sequential(Module):
@@ -563,13 +599,7 @@ class Sequential(Module):
         """Delete layer ``i`` or a slice of layers; the rest are renamed '0', '1', ... (even
         the layers of a Sequential built from an ordered dict), as PyTorch's."""
         keys = list(self._modules)[i] if isinstance(i, slice) else [self._key(i)]
-        for key in keys:
-            delattr(self, key)
-        layers = list(self._modules.values())
-        for key in list(self._modules):
-            delattr(self, key)
-        for j, layer in enumerate(layers):
-            self.add_module(str(j), layer)
+        _renumber(self, [m for key, m in self._modules.items() if key not in keys])
 
     def __len__(self):
         return len(self._modules)
@@ -605,12 +635,6 @@ class ModuleList(Module):
     def _items(self):
         return list(self._modules.values())
 
-    def _renumber(self, items):
-        for key in list(self._modules):
-            delattr(self, key)  # (from __dict__ too: no stale attribute '3' after a delete)
-        for i, m in enumerate(items):
-            self.add_module(str(i), m)
-
     def __getitem__(self, i):
         items = self._items()
         return ModuleList(items[i]) if isinstance(i, slice) else items[i]
@@ -618,12 +642,12 @@ class ModuleList(Module):
     def __setitem__(self, i, module):
         items = self._items()
         items[i] = self._check(module, f"item {i}")
-        self._renumber(items)
+        _renumber(self, items)
 
     def __delitem__(self, i):
         items = self._items()
         del items[i]
-        self._renumber(items)
+        _renumber(self, items)
 
     def __len__(self):
         return len(self._modules)
@@ -643,7 +667,7 @@ class ModuleList(Module):
     def insert(self, index, module) -> None:
         items = self._items()
         items.insert(index, self._check(module, "the inserted item"))
-        self._renumber(items)
+        _renumber(self, items)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward: call its layers in your own "

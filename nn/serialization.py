@@ -393,12 +393,16 @@ def _checked_array(value, key, shape, dtype, who):
 
 def check_state_dict(own, state, strict: bool = True, *, who: str = "load_state_dict"):
     """Check every entry of ``state`` against ``own`` (name → Tensor) before anything is
-    copied, and return name → array in each target's dtype, ready for ``copy_``.
+    copied, and return ``(arrays, missing, unexpected)``: name → array in each target's
+    dtype, ready for ``copy_``, and the names of ``own`` absent from ``state`` and those of
+    ``state`` absent from ``own`` (lists, in their dicts' order: ``load_state_dict``'s
+    ``missing_keys`` and ``unexpected_keys``).
 
     Refuses (``KeyError``) missing and unexpected names when ``strict``; (``ValueError``,
     naming the entry) a shape that differs, a complex entry for a real tensor, a
     non-numeric entry (strings, objects, bools into floats), integers out of range.
-    ``num_batches_tracked`` entries (PyTorch's BatchNorm counter) are ignored.
+    ``num_batches_tracked`` entries (PyTorch's BatchNorm counter) are ignored (never
+    unexpected).
     """
     if not hasattr(state, "keys") or not hasattr(state, "__getitem__"):
         raise TypeError(f"{who}: expected a dict of name → array (a state_dict()), got "
@@ -420,7 +424,7 @@ def check_state_dict(own, state, strict: bool = True, *, who: str = "load_state_
                       f"{', '.join(sorted({c.split('(')[1][:-1] for c in cast}))} to "
                       f"{next(iter(own.values())).dtype} (the module's dtype): "
                       f"{', '.join(cast[:4])}{' …' if len(cast) > 4 else ''}", stacklevel=3)
-    return arrays
+    return arrays, missing, unexpected
 
 
 # ------------------------------------------------------------------------------ checkpoints
@@ -479,8 +483,8 @@ def load_checkpoint(path, model, optimizer=None, scheduler=None, restore_rng=Tru
 
     # 1. Check everything.
     try:
-        arrays = check_state_dict(state_tensors(model), ckpt["model"], strict=True,
-                                  who="model")
+        arrays, _, _ = check_state_dict(state_tensors(model), ckpt["model"], strict=True,
+                                        who="model")
     except (KeyError, ValueError, TypeError) as e:
         raise bad("['model']", e.args[0] if e.args else e) from None
     use_optimizer = optimizer is not None and "optimizer" in ckpt

@@ -73,8 +73,8 @@ def _categorical_crossentropy(prob, target, sparse=None):
         raise ValueError("categorical_crossentropy: predictions must be probabilities (in "
                          "[0, 1], e.g. the output of a Softmax layer); for logits use "
                          "loss='cross_entropy'")
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
     if sparse is not None:
-        t = np.asarray(target.data if isinstance(target, Tensor) else target)
         rows = t.ndim == prob.ndim and t.shape[-1] == prob.shape[-1] and prob.shape[-1] > 1
         if sparse and (rows or t.dtype.kind == "f" and np.any(t != np.round(t))):
             raise ValueError(f"sparse_categorical_crossentropy: targets must be integer labels "
@@ -86,7 +86,6 @@ def _categorical_crossentropy(prob, target, sparse=None):
                              f"{t.shape} (integer labels are "
                              f"loss='sparse_categorical_crossentropy', as in Keras)")
     logp = (prob / prob.sum(axis=1, keepdims=True)).clip(_EPS, 1 - _EPS).log()
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
     if t.ndim == 2 and t.shape[1] == 1 and prob.shape[1] != 1:
         t = t.reshape(-1)  # Keras's sparse labels may come as (N, 1)
     if t.ndim == 2:
@@ -155,11 +154,9 @@ def _metric_table():
     def binary_accuracy(pred, target):
         """Keras's: every output thresholded at 0.5 against its 0/1 target (multi-label
         outputs count each label), the mean over all of them."""
-        p = np.asarray(pred.data if isinstance(pred, Tensor) else pred)
-        t = np.asarray(target.data if isinstance(target, Tensor) else target)
-        if t.size != p.size:
-            raise ValueError(f"binary_accuracy: {p.shape} predictions but {t.shape} targets")
-        return float(np.mean((p.reshape(-1) > 0.5) == (t.reshape(-1) > 0.5)))
+        p, t = F._values(pred, target)
+        return F._fraction_equal("binary_accuracy", p, t, p.reshape(-1) > 0.5,
+                                 t.reshape(-1) > 0.5)
 
     acc = F.accuracy
     return {"accuracy": acc, "acc": acc, "binary_accuracy": binary_accuracy,

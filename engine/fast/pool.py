@@ -344,10 +344,7 @@ class MaxUnpool2d(Op):
     def forward(self, x, *, indices, output_size):
         op = self.name
         check_4d(op, x)
-        idx = np.asarray(indices)
-        if idx.shape != x.shape:
-            raise ValueError(f"{op}: indices of shape {idx.shape} do not match the input "
-                             f"{x.shape}")
+        idx = np.asarray(indices)  # of x's shape: max_unpool2d checked it, on the user's shapes
         if idx.dtype.kind not in "iu":
             raise TypeError(f"{op}: indices must be integers (max_pool2d's return_indices), "
                             f"got {idx.dtype}")

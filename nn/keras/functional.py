@@ -120,7 +120,7 @@ class Model(Module):
             if not isinstance(t, Symbolic):
                 raise TypeError(f"Model: outputs must be layers' results on Input(...) tensors "
                                 f"(the Functional API), got {type(t).__name__}")
-        self._calls = self._order()
+        self._calls, layers = self._walk()
         counts, names = {}, {}
         for call in sorted(self._calls, key=lambda c: c.seq):  # each layer once, named in
             # the order the calls were written; they run in self._calls' order
@@ -130,50 +130,21 @@ class Model(Module):
             n = counts.get(stem, 0)
             counts[stem] = n + 1
             names[id(call.layer)] = stem if n == 0 else f"{stem}_{n}"
-        for layer in self._keras_layer_order():  # registered (model.layers, get_weights,
-            self.add_module(names[id(layer)], layer)  # summary) in Keras's order
+        for layer in layers:  # registered (model.layers, get_weights, summary) in Keras's order
+            self.add_module(names[id(layer)], layer)
         self.model_name = name or "functional"
         shapes = [t.shape for t in self._input_list]
         self.input_shape = shapes[0] if len(shapes) == 1 else None  # what summary() reads
 
-    def _order(self) -> list:
-        """The recorded calls between the inputs and the outputs, each after its arguments."""
-        order, state = [], {}
+    def _walk(self) -> tuple:
+        """``(calls, layers)``: the recorded calls between the inputs and the outputs, each
+        after its arguments (the order ``forward`` runs them in), and the layers in Keras's
+        order (``_keras_layer_order``), from one depth-first walk from the outputs (in order;
+        each call's arguments in order), Keras's ``_build_map``: it numbers each layer when
+        first reached and lists the calls (and Inputs) as they finish, inputs first."""
+        index, finished, nodes = {}, set(), []
         stack = [(t, False) for t in reversed(self._output_list)]
         while stack:
-            t, done = stack.pop()
-            if done:
-                state[id(t)] = 2
-                if isinstance(t, KerasTensor):
-                    order.append(t)
-                continue
-            if state.get(id(t)) == 2:
-                continue
-            if not isinstance(t, KerasTensor):  # an Input
-                if not any(t is i for i in self._input_list):
-                    raise ValueError("Model: an output depends on an Input(...) that is not "
-                                     "among the model's inputs")
-                state[id(t)] = 2
-                continue
-            state[id(t)] = 1
-            stack.append((t, True))
-            for p in reversed(t.parents()):
-                if state.get(id(p)) != 2:
-                    stack.append((p, False))
-        return order
-
-    def _keras_layer_order(self) -> list:
-        """The layers in Keras's order (``keras/src/ops/function.py``'s ``map_graph``, which
-        orders ``Functional.layers`` and so its weights): a depth-first walk from the outputs
-        (in order; each call's arguments in order) numbers each layer when first reached and
-        lists the calls inputs-first; walking that list backwards, a call's depth is the
-        largest depth of the calls consuming it + 1 (outputs: 0), a layer's the largest over
-        its calls as they are met; the layers then go deepest first, ties by their number.
-        ``a = Dense(3)(i); b = Dense(3)(Dense(3)(i)); add([a, b])`` gives the inner Dense of
-        ``b`` (depth 2), then ``a``'s Dense and ``b``'s outer one (depth 1), then Add."""
-        index, finished, nodes = {}, set(), []  # nodes: the calls (and Inputs), inputs first
-        stack = [(t, False) for t in reversed(self._output_list)]
-        while stack:  # _build_map, iteratively
             t, done = stack.pop()
             if done:
                 finished.add(id(t))
@@ -181,11 +152,27 @@ class Model(Module):
                 continue
             if id(t) in finished:
                 continue
+            if not isinstance(t, KerasTensor) and not any(t is i for i in self._input_list):
+                raise ValueError("Model: an output depends on an Input(...) that is not among "
+                                 "the model's inputs")
             op = t.layer if isinstance(t, KerasTensor) else t
             index.setdefault(id(op), len(index))
             stack.append((t, True))
             if isinstance(t, KerasTensor):
                 stack += [(p, False) for p in reversed(t.parents())]
+        calls = [t for t in nodes if isinstance(t, KerasTensor)]
+        return calls, self._keras_layer_order(nodes, index)
+
+    @staticmethod
+    def _keras_layer_order(nodes, index) -> list:
+        """The layers in Keras's order (``keras/src/ops/function.py``'s ``map_graph``, which
+        orders ``Functional.layers`` and so its weights), from ``_walk``'s ``nodes`` (the
+        calls and Inputs, inputs first) and ``index`` (id of a layer → its number, in the order
+        first reached): walking the nodes backwards, a call's depth is the largest depth of the
+        calls consuming it + 1 (outputs: 0), a layer's the largest over its calls as they are
+        met; the layers then go deepest first, ties by their number.
+        ``a = Dense(3)(i); b = Dense(3)(Dense(3)(i)); add([a, b])`` gives the inner Dense of
+        ``b`` (depth 2), then ``a``'s Dense and ``b``'s outer one (depth 1), then Add."""
         node_depth, op_depth, ops = {}, {}, {}
         for t in reversed(nodes):
             op = t.layer if isinstance(t, KerasTensor) else t

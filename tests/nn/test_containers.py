@@ -415,6 +415,30 @@ def test_sequential_setitem_delitem_as_torch():
     assert keys[:2] == keys[2:]
 
 
+def test_sequential_delitem_renumbers_as_torch():
+    """After a deletion PyTorch renames a Sequential's layers '0', '1', ..., whatever their
+    names were: an ordered dict's, or a slice's (which keeps the whole model's names)."""
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    from collections import OrderedDict
+    seen = []
+    for make in (nn, torch.nn):
+        named = make.Sequential(OrderedDict([("a", make.ReLU()), ("b", make.Tanh()),
+                                             ("c", make.Linear(1, 1))]))
+        del named[1]
+        five = make.Sequential(*[make.Linear(1, 1) for _ in range(5)])
+        tail = five[2:]  # '2', '3', '4'
+        keys = [list(named._modules), [hasattr(named, k) for k in "abc"],
+                [type(m).__name__ for m in named], list(tail.state_dict())]
+        del tail[-1]
+        keys.append(list(tail.state_dict()))
+        del five[::2]
+        keys.append(list(five.state_dict()))
+        seen.append(keys)
+    assert seen[0] == seen[1]
+    assert seen[0][0] == ["0", "1"] and seen[0][3][0] == "2.weight"
+    assert seen[0][4] == ["0.weight", "0.bias", "1.weight", "1.bias"]
+
+
 def _hooked(make, ones, log):
     layer = make.Linear(2, 2)
     handles = [
@@ -459,3 +483,30 @@ def test_forward_hooks_as_torch():
     theirs, tout, _ = _hooked(torch.nn, torch.ones, their_log)
     assert our_log == their_log
     np.testing.assert_array_equal(out.data, tout.detach().numpy())
+
+
+def test_hooked_call_runs_forward_as_the_plain_call():
+    """Hooks or not, forward runs one frame below __call__: a warning of the layer's pointing
+    at the caller (Softmax without dim) points at the caller's line in both; an error in a
+    pre-hook still runs the always_call hooks (on the inputs the earlier pre-hooks made,
+    output None) and, once every hook is removed, the module is a plain one again."""
+    import warnings
+    layer, x = nn.Softmax(), engine.ones(2, 3, 4)
+    log = []
+    handles = [layer.register_forward_pre_hook(lambda m, args: (args[0] * 2,)),
+               layer.register_forward_pre_hook(lambda m, args: 1 / 0),
+               layer.register_forward_hook(lambda m, args, out: log.append(
+                   (float(args[0].data.max()), out)), always_call=True)]
+    with pytest.raises(ZeroDivisionError):
+        layer(x)
+    assert log == [(2.0, None)]
+    handles[1].remove()
+    for hooked in (True, False):
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            layer(x)
+        assert len(rec) == 1 and rec[0].filename == __file__, hooked
+        assert layer._hooked is hooked
+        for h in handles:
+            h.remove()
+    assert len(log) == 2 and log[1][0] == 2.0  # the hooks ran on the hooked call only

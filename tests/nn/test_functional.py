@@ -48,6 +48,25 @@ def test_doctors_log_loss_table_slides_003():
     assert F.accuracy(confident, y) == F.accuracy(hesitant, y) == 1.0
 
 
+def test_accuracy_rules_and_length_error():
+    """Argmax for (N, C) predictions (labels, (N, 1) labels or one-hot rows), 0.5 for one
+    column against the targets as given; a length mismatch names both shapes."""
+    rows = np.array([[0.9, 0.7], [0.4, 0.6], [0.2, 0.1]])
+    assert F.accuracy(rows, [0, 1, 1]) == pytest.approx(2 / 3)
+    assert F.accuracy(rows, [[0], [1], [1]]) == pytest.approx(2 / 3)
+    assert F.accuracy(engine.tensor(rows), [[1, 0], [0, 1], [0, 1]]) == pytest.approx(2 / 3)
+    column = np.array([[0.9], [0.2], [0.6]])
+    assert F.accuracy(column, [1, 0, 0]) == pytest.approx(2 / 3)
+    assert F.accuracy(column, [[0.8], [0.1], [0.7]]) == 0.0  # soft targets are not 0/1
+    with pytest.raises(ValueError, match=r"^accuracy: \(3, 1\) predictions but \(4,\) targets$"):
+        F.accuracy(column, np.zeros(4))
+    with pytest.raises(ValueError, match=r"^accuracy: \(3, 1\) predictions but \(3, 2\) "
+                                         r"targets$"):
+        F.accuracy(column, np.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"^accuracy: \(3, 2\) predictions but \(2,\) targets$"):
+        F.accuracy(rows, [0, 1])
+
+
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_reductions(reduction):
     p = t64([[1.0, 2.0], [3.0, 4.0]])

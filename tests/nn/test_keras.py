@@ -837,6 +837,22 @@ def test_functional_shared_layer_order():
     assert type(layers[3]).__name__ == "Add"
 
 
+def test_functional_runs_calls_after_their_arguments_and_refuses_a_stray_input():
+    """The one walk that gives Keras's layer order also gives the order forward runs the
+    calls in (each after its arguments: not the layers' order) and finds an Input the model
+    was not given."""
+    L = nn.keras.layers
+    i, j = L.Input((3,)), L.Input((3,))
+    a_dense, outer, inner = L.Dense(3), L.Dense(3), L.Dense(3)
+    a, b = a_dense(i), outer(inner(i))
+    model = nn.keras.Model(inputs=i, outputs=L.add([a, b]))
+    assert [c.layer for c in model._calls][:3] == [a_dense, inner, outer]
+    assert [m for _, m in model.named_children()][:3] == [inner, a_dense, outer]
+    with pytest.raises(ValueError, match=r"Model: an output depends on an Input\(\.\.\.\) that "
+                                         r"is not among the model's inputs"):
+        nn.keras.Model(inputs=i, outputs=L.add([a, L.Dense(3)(j)]))
+
+
 def test_keras_rules_against_real_keras():  # needs keras (not installed in CI)
     keras = pytest.importorskip("keras")
     if keras.backend.backend() != "torch":

@@ -854,6 +854,27 @@ def test_keras_accuracy_for_sparse_labels_of_shape_n_1_and_multi_label_outputs()
     assert acc == pytest.approx(4 / 6)
 
 
+def test_binary_accuracy_thresholds_every_output():
+    """Keras's binary_accuracy (what 'accuracy' is with binary_crossentropy): each output
+    thresholded at 0.5 against its 0/1 target, the mean over all outputs; not F.accuracy's
+    argmax over columns. A length mismatch names both shapes."""
+    from nn.training import _metric_table
+    binary = _metric_table()["binary_accuracy"]
+    multi = np.array([[0.9, 0.7], [0.4, 0.6]], np.float32)
+    target = np.array([[1, 0], [0, 1]], np.float32)
+    assert binary(engine.tensor(multi), target) == pytest.approx(3 / 4)
+    assert F.accuracy(multi, target) == 1.0
+    column = np.array([[0.9], [0.2], [0.6]], np.float32)
+    assert binary(column, engine.tensor([[1.0], [0.0], [0.0]])) == pytest.approx(2 / 3)
+    assert binary(column, np.array([1, 0, 1])) == 1.0  # (N,) against (N, 1): by size
+    with pytest.raises(ValueError, match=r"^binary_accuracy: \(3, 1\) predictions but \(2,\) "
+                                         r"targets$"):
+        binary(column, np.zeros(2))
+    with pytest.raises(ValueError, match=r"^binary_accuracy: \(2, 2\) predictions but "
+                                         r"\(2, 1\) targets$"):
+        binary(multi, np.zeros((2, 1)))
+
+
 def test_keras_categorical_losses_refuse_the_other_kind_of_target():
     probs = np.full((2, 3), 1 / 3, np.float32)
     with pytest.raises(ValueError, match="sparse_categorical_crossentropy: targets must be "
