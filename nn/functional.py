@@ -776,6 +776,9 @@ def accuracy(pred, target) -> float:
     if p.ndim == 2 and p.shape[1] > 1:
         guess = p.argmax(axis=1)
         # labels (N,) or (N, 1) (Keras's sparse labels), or one-hot rows (N, C)
+        if t.ndim == 2 and t.shape[1] > 1 and t.shape[1] != p.shape[1]:
+            raise ValueError(f"accuracy: one-hot targets {t.shape} for {p.shape} predictions: "
+                             f"the rows must have the same {p.shape[1]} classes")
         truth = t.argmax(axis=1) if t.ndim == 2 and t.shape[1] > 1 else t.reshape(-1)
     else:
         guess = (p.reshape(-1) > 0.5).astype(np.int64)
@@ -786,3 +789,12 @@ def accuracy(pred, target) -> float:
 def zero_one_loss(pred, target) -> float:
     """``1 − accuracy``: the fraction misclassified."""
     return 1.0 - accuracy(pred, target)
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
+                                 is_causal=False, scale=None, enable_gqa=False):
+    """PyTorch's ``F.scaled_dot_product_attention``: softmax(Q Kᵀ · scale + mask) V, with
+    q (…, L, E), k (…, S, E), v (…, S, Ev) → (…, L, Ev); see ``nn.layers.attention``."""
+    from .layers.attention import scaled_dot_product_attention as sdpa  # (imports this module)
+    return sdpa(query, key, value, attn_mask=attn_mask, dropout_p=dropout_p,
+                is_causal=is_causal, scale=scale, enable_gqa=enable_gqa)

@@ -152,11 +152,12 @@ def _metric_table():
         return F.mse_loss(pred, target).item()
 
     def binary_accuracy(pred, target):
-        """Keras's: every output thresholded at 0.5 against its 0/1 target (multi-label
-        outputs count each label), the mean over all of them."""
+        """Keras's: every output thresholded at 0.5 and compared with its target as given
+        (``y_true == (y_pred > 0.5)``: a soft target such as 0.9 never counts, as in Keras;
+        multi-label outputs count each label), the mean over all of them."""
         p, t = F._values(pred, target)
-        return F._fraction_equal("binary_accuracy", p, t, p.reshape(-1) > 0.5,
-                                 t.reshape(-1) > 0.5)
+        return F._fraction_equal("binary_accuracy", p, t, (p.reshape(-1) > 0.5).astype(t.dtype),
+                                 t.reshape(-1))
 
     acc = F.accuracy
     return {"accuracy": acc, "acc": acc, "binary_accuracy": binary_accuracy,

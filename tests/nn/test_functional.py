@@ -65,6 +65,9 @@ def test_accuracy_rules_and_length_error():
         F.accuracy(column, np.zeros((3, 2)))
     with pytest.raises(ValueError, match=r"^accuracy: \(3, 2\) predictions but \(2,\) targets$"):
         F.accuracy(rows, [0, 1])
+    with pytest.raises(ValueError, match=r"accuracy: one-hot targets \(2, 4\) for \(2, 3\) "
+                                         r"predictions: the rows must have the same 3"):
+        F.accuracy(np.eye(3)[:2], np.eye(4)[:2])  # argmax of each would compare silently
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])

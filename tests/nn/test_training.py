@@ -867,6 +867,9 @@ def test_binary_accuracy_thresholds_every_output():
     column = np.array([[0.9], [0.2], [0.6]], np.float32)
     assert binary(column, engine.tensor([[1.0], [0.0], [0.0]])) == pytest.approx(2 / 3)
     assert binary(column, np.array([1, 0, 1])) == 1.0  # (N,) against (N, 1): by size
+    # targets as given, as Keras's y_true == (y_pred > 0.5): a soft 0.9 never counts
+    # (Keras 3.15: binary_accuracy([[0.9], [0.0]], [[0.8], [0.3]]) = [0, 1], mean 0.5)
+    assert binary(np.array([[0.8], [0.3]]), np.array([[0.9], [0.0]])) == 0.5
     with pytest.raises(ValueError, match=r"^binary_accuracy: \(3, 1\) predictions but \(2,\) "
                                          r"targets$"):
         binary(column, np.zeros(2))
