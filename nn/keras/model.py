@@ -188,8 +188,32 @@ class KerasModelMixin:
         (print_fn or print)(str(summary(self, shape)))
 
     def count_params(self) -> int:
-        """The number of parameters (built layers only)."""
+        """The number of parameters (lazy layers built first when the input shape is known,
+        see ``_keras_build``)."""
+        from ..training import _needs_build
+        self._keras_build()
+        if _needs_build(self):  # Keras raises too: a count of the built layers would be wrong
+            lazy = [type(m).__name__ for m in self.modules() if getattr(m, "built", True) is False]
+            raise ValueError(f"{type(self).__name__}.count_params: {', '.join(lazy)} not built "
+                             f"yet (no input size): give the first layer input_shape=... or "
+                             f"start with nn.keras.Input(shape), or call the model once")
         return int(sum(p.numel() for p in self.parameters()))
+
+    def _keras_build(self):
+        """Build lazy layers from the input shape the model declares (a first ``Input``
+        layer, or ``input_shape=``/``input_dim=`` on the first layer), as Keras builds such a
+        model at construction: its weights exist before the first call, so ``get_weights``,
+        ``count_params`` and ``model.save`` see all of them (not only the built ones). One
+        forward pass on zeros, in eval mode under ``no_grad``; stateful layers then forget
+        that pass's state. A no-op when every layer is built or the shape is unknown."""
+        from ..training import _model_dtype, _needs_build, build_model
+        shape = self._keras_input_shape() if _needs_build(self) else None
+        if shape is None or None in shape:
+            return
+        build_model(self, np.zeros((1, *shape), _model_dtype(self)))
+        for m in self.modules():
+            if getattr(m, "stateful", False) and callable(getattr(m, "reset_state", None)):
+                m.reset_state()
 
     # -- weights ---------------------------------------------------------------------------------
     def get_weights(self) -> list:
@@ -200,12 +224,14 @@ class KerasModelMixin:
         BatchNorm ``[gamma, beta, moving_mean, moving_variance]``. Other layers give their
         parameters then buffers as stored. ``set_weights`` takes the same list."""
         from .weights import get_weights
+        self._keras_build()
         return get_weights(self)
 
     def set_weights(self, weights) -> None:
         """Load a ``get_weights()``-style list (Keras layouts); every shape is checked before
         anything changes."""
         from .weights import set_weights
+        self._keras_build()
         set_weights(self, weights)
 
     # -- saving ------------------------------------------------------------------------------------
@@ -223,6 +249,7 @@ class KerasModelMixin:
     def save_weights(self, filepath):
         """The weights only (``nn.save(model.state_dict(), filepath)``)."""
         from ..serialization import save
+        self._keras_build()
         save(self.state_dict(), filepath)
 
     def load_weights(self, filepath):
@@ -231,6 +258,7 @@ class KerasModelMixin:
         data = load(filepath)
         if isinstance(data, dict) and "model" in data and isinstance(data["model"], dict):
             data = data["model"]
+        self._keras_build()
         self.load_state_dict(data)
 
 

@@ -273,26 +273,10 @@ def _cast(model, dtype):
 
 
 # ------------------------------------------------------------------------------ save / load
-def _build_before_saving(model):
-    """A model whose first layer is ``Input(shape)`` but that was never called has lazy
-    layers without weights yet; saved so, ``load_model`` would give a model drawing new
-    random weights at its first call (other predictions than the original's, no error).
-    Build it from the input shape first (eval mode, no_grad; stateful layers reset), so the
-    weights saved are the ones the model uses, as Keras (which builds at construction)."""
-    from ..training import _needs_build, build_model
-    first = next(iter(model), None) if hasattr(model, "__iter__") else None
-    shape = getattr(first, "shape", None) if type(first).__name__ == "InputLayer" else None
-    if shape is None or None in shape or not _needs_build(model):
-        return
-    build_model(model, np.zeros((1, *shape), np.float32))
-    for m in model.modules():
-        if callable(getattr(m, "reset_states", None)):
-            m.reset_states()
-
-
 def model_file_entries(model):
     """The entries every whole-model file has: architecture (or why not), frozen, compile."""
-    _build_before_saving(model)
+    if callable(getattr(model, "_keras_build", None)):
+        model._keras_build()  # a never-called Sequential([Input(shape), ...]) has weights to save
     entries = {}
     try:
         entries["architecture"] = model_config(model)

@@ -897,3 +897,29 @@ def test_saving_a_model_never_called_keeps_the_weights_it_will_use(tmp_path):
     assert [w.shape for w in loaded.get_weights()] == [(4, 3), (3,), (3, 2), (2,)]
     x = np.arange(8, dtype=np.float32).reshape(2, 4)
     np.testing.assert_array_equal(model.predict(x, verbose=0), loaded.predict(x, verbose=0))
+
+
+def test_a_model_with_a_declared_input_shape_has_all_its_weights_before_the_first_call():
+    """Keras builds Sequential([Input(shape), ...]) (and a first layer's input_shape=) at
+    construction: get_weights, count_params and the weight files see every layer before any
+    call (Keras 3.15: 4 arrays, 19 parameters here). stepgrad builds lazy layers from the
+    declared shape when they are asked for; they returned [] and 0 (or only the first
+    layer's). An unknown shape: count_params refuses, as Keras does."""
+    from nn.keras import layers as L
+    for model in (nn.keras.Sequential([L.Input((4,)), L.Dense(3, activation="relu"),
+                                       L.Dense(1)]),
+                  nn.keras.Sequential([L.Dense(3, input_shape=(4,)), L.Dense(1)])):
+        assert [w.shape for w in model.get_weights()] == [(4, 3), (3,), (3, 1), (1,)]
+        assert model.count_params() == 4 * 3 + 3 + 3 + 1
+    fresh = nn.keras.Sequential([L.Input((4,)), L.Dense(2)])
+    fresh.set_weights([np.ones((4, 2), np.float32), np.arange(2, dtype=np.float32)])
+    np.testing.assert_array_equal(fresh(engine.ones(1, 4)).data, [[4, 5]])
+    lazy = nn.keras.Sequential([L.Dense(3), L.Dense(1)])
+    assert lazy.get_weights() == []
+    with pytest.raises(ValueError, match=r"count_params: Dense, Dense not built yet .*"
+                                         r"input_shape="):
+        lazy.count_params()
+    # a stateful layer forgets the build's pass: the next batch may have another size
+    rnn = nn.keras.Sequential([L.Input((5, 2)), L.SimpleRNN(4, stateful=True), L.Dense(1)])
+    assert len(rnn.get_weights()) == 5 and rnn[1].state is None
+    assert rnn(engine.zeros(3, 5, 2)).shape == (3, 1)
