@@ -13,8 +13,8 @@ from .layers import (CELU, ELU, GELU, GRU, LSTM, RNN, SELU, AdaptiveAvgPool2d, A
                      LeakyReLU, Linear, LogSigmoid, LogSoftmax, LSTMCell, MaxPool1d, MaxPool2d,
                      MaxUnpool2d, Mish, MSELoss, NLLLoss, PReLU, ReLU, ReLU6, RNNCell, SiLU,
                      Sigmoid, SimpleRNN, SmoothL1Loss, Softmax, Softmin, Softplus, Softsign, Tanh,
-                     Upsample, UpsamplingBilinear2d, UpsamplingNearest2d, Dropout2d, LayerNorm,
-                     Unflatten, ConstantPad1d, ConstantPad2d, GroupNorm, InstanceNorm1d,
+                     Upsample, UpsamplingBilinear2d, UpsamplingNearest2d, Dropout1d, Dropout2d,
+                     LayerNorm, Unflatten, ConstantPad1d, ConstantPad2d, GroupNorm, InstanceNorm1d,
                      InstanceNorm2d, PairwiseDistance, PixelShuffle, PixelUnshuffle,
                      ReflectionPad1d, ReflectionPad2d, ReplicationPad1d, ReplicationPad2d,
                      Softmax2d, Threshold, ZeroPad1d, ZeroPad2d, GaussianNLLLoss,
@@ -22,7 +22,8 @@ from .layers import (CELU, ELU, GELU, GRU, LSTM, RNN, SELU, AdaptiveAvgPool2d, A
                      PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss, AdaptiveAvgPool1d,
                      AdaptiveMaxPool1d, Bilinear, MultiheadAttention, TransformerEncoder,
                      TransformerEncoderLayer)
-from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
+from .module import (Module, ModuleDict, ModuleList, Parameter, ParameterDict, ParameterList,
+                     Sequential)
 from .interchange import export_onnx, from_torch, load_safetensors, save_safetensors, to_torch
 from .serialization import load, save
 from .summary import Summary, summary

@@ -732,3 +732,113 @@ class ModuleDict(Module):
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleDict has no forward: pick its layers by name in "
                                   "your own module's forward")
+
+
+def _as_parameter(who, value):
+    """What a ParameterList/ParameterDict stores: a Parameter as is, a Tensor or array made a
+    Parameter (PyTorch wraps plain tensors the same way)."""
+    if isinstance(value, Parameter):
+        return value
+    if isinstance(value, Tensor):
+        return Parameter(value.data, requires_grad=True, dtype=value.dtype)
+    if isinstance(value, np.ndarray):
+        return Parameter(value, dtype=value.dtype if value.dtype.kind == "f" else None)
+    raise TypeError(f"{who}: expected a Parameter or a Tensor, got {type(value).__name__}")
+
+
+class ParameterList(Module):
+    """A list of Parameters, registered (named '0', '1', ...) so they are the module's
+    (PyTorch's ``nn.ParameterList``); a plain Tensor becomes a Parameter. No forward.
+
+    >>> import engine
+    >>> ps = ParameterList([Parameter(engine.zeros(2)), engine.ones(3)])
+    >>> [tuple(p.shape) for p in ps], [name for name, _ in ps.named_parameters()]
+    ([(2,), (3,)], ['0', '1'])
+    """
+
+    def __init__(self, values=None):
+        super().__init__()
+        self.extend(values or [])
+
+    def __getitem__(self, i):
+        items = list(self._parameters.values())
+        return ParameterList(items[i]) if isinstance(i, slice) else items[i]
+
+    def __setitem__(self, i, value):
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"ParameterList: index {i} out of range for {n} parameters")
+        setattr(self, str(i % n), _as_parameter("ParameterList", value))
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters.values())
+
+    def append(self, value) -> "ParameterList":
+        setattr(self, str(len(self)), _as_parameter("ParameterList", value))
+        return self
+
+    def extend(self, values) -> "ParameterList":
+        for v in values:
+            self.append(v)
+        return self
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ParameterList has no forward: use its parameters in your "
+                                  "own module's forward")
+
+
+class ParameterDict(Module):
+    """Parameters by name, registered so they are the module's (PyTorch's
+    ``nn.ParameterDict``); a plain Tensor becomes a Parameter; a dict's methods, no forward."""
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key):
+        return self._parameters[key]
+
+    def __setitem__(self, key, value):
+        if not isinstance(key, str) or not key or "." in key:
+            raise KeyError(f"ParameterDict: keys are names without dots, got {key!r}")
+        setattr(self, key, _as_parameter("ParameterDict", value))
+
+    def __delitem__(self, key):
+        if key not in self._parameters:
+            raise KeyError(key)
+        delattr(self, key)
+
+    def __contains__(self, key):
+        return key in self._parameters
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters)
+
+    def keys(self):
+        return self._parameters.keys()
+
+    def values(self):
+        return self._parameters.values()
+
+    def items(self):
+        return self._parameters.items()
+
+    def update(self, parameters) -> None:
+        for key, value in (parameters.items() if hasattr(parameters, "items") else parameters):
+            self[key] = value
+
+    def pop(self, key):
+        value = self[key]
+        del self[key]
+        return value
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ParameterDict has no forward: use its parameters by name "
+                                  "in your own module's forward")

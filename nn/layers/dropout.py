@@ -32,3 +32,12 @@ class Dropout2d(Dropout):
 
     def forward(self, x):
         return F.dropout2d(x, self.p, self.training)
+
+
+class Dropout1d(Dropout):
+    """Zero whole channels of (N, C, L) (or unbatched (C, L)) with probability ``p`` during
+    training, scale the rest by ``1/(1 − p)`` (``F.dropout1d``, PyTorch's ``nn.Dropout1d``);
+    in eval mode the identity."""
+
+    def forward(self, x):
+        return F.dropout1d(x, self.p, self.training)

@@ -510,3 +510,69 @@ def test_hooked_call_runs_forward_as_the_plain_call():
         for h in handles:
             h.remove()
     assert len(log) == 2 and log[1][0] == 2.0  # the hooks ran on the hooked call only
+
+
+def test_parameter_list_and_dict_register_their_parameters():
+    """PyTorch's ParameterList/ParameterDict: the parameters are the holder's (named
+    'ps.0', 'pd.a'), plain tensors become Parameters, the optimizer sees them."""
+    class Holder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ps = nn.ParameterList([engine.zeros(2), nn.Parameter(engine.ones(3))])
+            self.pd = nn.ParameterDict({"a": engine.zeros(1)})
+
+        def forward(self):
+            return self.ps[0].sum() + (self.ps[1] * 2).sum() + self.pd["a"].sum()
+
+    h = Holder()
+    assert list(h.state_dict()) == ["ps.0", "ps.1", "pd.a"]
+    assert all(isinstance(p, nn.Parameter) and p.requires_grad for p in h.parameters())
+    h.ps.append(engine.ones(1))
+    h.pd["b"] = np.zeros(2, np.float32)
+    assert [n for n, _ in h.named_parameters()] == ["ps.0", "ps.1", "ps.2", "pd.a", "pd.b"]
+    h.ps[-1] = engine.full((1,), 5.0)
+    assert h.ps[2].data.tolist() == [5.0] and len(h.ps) == 3 and len(h.ps[1:]) == 2
+    h().backward()
+    np.testing.assert_array_equal(h.ps[1].grad.data, [2, 2, 2])
+    assert h.pd.pop("b").shape == (2,) and list(h.pd) == ["a"]
+    with pytest.raises(TypeError, match="ParameterList: expected a Parameter or a Tensor, got "
+                                        "str"):
+        h.ps.append("w")
+    with pytest.raises(IndexError, match="index 3 out of range for 3"):
+        h.ps[3] = engine.zeros(1)
+    with pytest.raises(KeyError, match="keys are names without dots"):
+        h.pd["a.b"] = engine.zeros(1)
+    with pytest.raises(NotImplementedError, match="ParameterList has no forward"):
+        h.ps()
+
+
+def test_parameter_containers_load_torch_state_dicts():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+
+    class Theirs(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ps = torch.nn.ParameterList([torch.randn(2), torch.randn(3)])
+            self.pd = torch.nn.ParameterDict({"a": torch.randn(1)})
+
+    class Ours(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ps = nn.ParameterList([engine.zeros(2), engine.zeros(3)])
+            self.pd = nn.ParameterDict({"a": engine.zeros(1)})
+
+    theirs, ours = Theirs(), Ours()
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    np.testing.assert_array_equal(ours.ps[1].data, theirs.ps[1].detach().numpy())
+
+
+def test_dropout1d_zeroes_whole_channels():
+    engine.manual_seed(0)
+    layer = nn.Dropout1d(0.5)
+    out = layer(engine.ones(4, 6, 5)).data
+    kept = out[:, :, 0] != 0
+    assert 0 < kept.mean() < 1
+    np.testing.assert_array_equal(out, np.where(kept[:, :, None], 2.0, 0.0) * np.ones(5))
+    layer.eval()
+    np.testing.assert_array_equal(layer(engine.ones(6, 5)).data, np.ones((6, 5)))
