@@ -73,6 +73,18 @@ class Version:
         self.n = n
 
 
+_STALE_VIEW = ("this tensor is a view (a slice, reshape or transpose) taken before an "
+               "in-place op gave its source a gradient history, so the gradient would not "
+               "reach that history (PyTorch re-bases such views); take the view after the "
+               "in-place op (v = a[:2] after a.copy_(x)), or compute out of place")
+
+
+def _stale_view(t: "Tensor") -> bool:
+    """Whether view ``t`` (of a source without history when taken, ``t._view_saw_grad``
+    False) now reads a source an in-place op has given a history, while recording."""
+    return state.grad_enabled and not t.requires_grad and t._view_of.grad_fn is not None
+
+
 def increment_version(t: "Tensor") -> None:
     """Record that ``t``'s memory was changed in place by code outside stepgrad's ops (a Numba
     kernel, numpy writing into ``t.data``), as ``torch.autograd.graph.increment_version``
@@ -193,6 +205,10 @@ class Tensor(Node):
     _hooks = None     # register_hook's {id: fn}, if any
     _retains = False  # retain_grad(): a non-leaf that accumulates .grad, as a leaf
     _base = None  # the tensor this one is a view of, if any
+    # A view's first non-view source, and whether that source required grad when the view was
+    # taken: a view taken of a tensor without history, which an in-place op then gives one,
+    # has no part in that history (PyTorch re-bases such views; stepgrad refuses their use).
+    _view_of, _view_saw_grad = None, True
     __array_priority__ = 1000  # numpy array (op) Tensor → Tensor's reflected operator
     __hash__ = object.__hash__  # == is elementwise, identity stays the hash
 
@@ -376,6 +392,8 @@ class Tensor(Node):
 
     def seed_grad(self, grad, create_graph=False):
         if not self.requires_grad:
+            if self._view_of is not None and not self._view_saw_grad and _stale_view(self):
+                raise RuntimeError(f"backward: {_STALE_VIEW}")
             raise RuntimeError("backward: this tensor does not require grad and has no grad_fn "
                                "(was it made under no_grad, or from inputs without "
                                "requires_grad=True?)")
@@ -454,6 +472,8 @@ class Tensor(Node):
                 ts[i] = as_tensor(x, like)
         f, other = None, False  # the one float dtype; whether some input is not float
         for t in ts:
+            if t._view_of is not None and not t._view_saw_grad and _stale_view(t):
+                raise RuntimeError(f"{cls.name}: {_STALE_VIEW}")
             dt = t.data.dtype
             if dt.kind != "f":
                 other = True
@@ -481,7 +501,10 @@ class Tensor(Node):
                              f"{', '.join(str(t.shape) for t in ts)})") from None
         out = Tensor._make(data)
         if cls.view and np.may_share_memory(data, ts[0].data):
-            out._vc, out._base = ts[0]._vc, ts[0]
+            src = ts[0]
+            out._vc, out._base = src._vc, src
+            root = src if src._view_of is None else src._view_of
+            out._view_of, out._view_saw_grad = root, root.requires_grad
         if any(needs) and data.dtype.kind == "f":
             out.requires_grad, out.grad_fn, op.inputs = True, op, tuple(ts)
             scopes = state.scopes

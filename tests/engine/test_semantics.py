@@ -84,6 +84,46 @@ def test_changing_a_saved_tensor_through_a_view_is_detected(view):
         y.backward()
 
 
+@pytest.mark.parametrize("view", [lambda a: a[:2], lambda a: a.reshape(3, 1)[:2, 0],
+                                  lambda a: a[:2].T])
+def test_a_view_taken_before_its_source_got_a_history_in_place_is_refused(view):
+    """a = zeros(3); v = a[:2]; a.copy_(2x): PyTorch re-bases v on a's new history (the
+    gradient of (v·w).sum() reaches x: 2w). stepgrad's v would silently give x no gradient,
+    so using v while recording is refused, saying to take the view after the in-place op."""
+    x, w = f64([1.0, 2.0, 3.0]), f64([5.0, 7.0])
+    a = f64([0.0, 0.0, 0.0], requires_grad=False)
+    v = view(a)
+    a.copy_(x * 2)
+    for use in (lambda: (v * w).sum(), lambda: v.sum().backward()):
+        with pytest.raises(RuntimeError, match=r"view .* taken before an in-place op gave its "
+                                               r"source a gradient history.*take the view "
+                                               r"after the in-place op"):
+            use()
+    with engine.no_grad():
+        np.testing.assert_array_equal((v * w).data, [10.0, 28.0])  # not recording: fine
+    (view(a) * w).sum().backward()  # taken after: the gradient reaches x
+    np.testing.assert_array_equal(x.grad.data, [10.0, 14.0, 0.0])
+
+
+def test_views_that_pytorch_keeps_detached_stay_usable():
+    """Not refused (PyTorch gives them no part in the history either): a detach() of the
+    source, a view taken under no_grad, a leaf's view before requires_grad_()."""
+    x, w = f64([1.0, 2.0, 3.0]), f64([1.0, 1.0, 1.0])
+    a = f64([0.0, 0.0, 0.0], requires_grad=False)
+    d = a.detach()
+    a.copy_(x * 2)
+    (d * w).sum().backward()
+    np.testing.assert_array_equal(w.grad.data, [2.0, 4.0, 6.0])
+    b = x * 2
+    with engine.no_grad():
+        v = b[:2]
+    (v * w[:2]).sum().backward()
+    leaf = f64([1.0, 2.0], requires_grad=False)
+    early = leaf[:1]
+    leaf.requires_grad_()
+    assert (early * w[:1]).sum().item() == 1.0
+
+
 def test_retain_graph_then_step_then_backward_raises_instead_of_using_new_weights():
     engine.manual_seed(0)
     model = nn.Linear(3, 2)
