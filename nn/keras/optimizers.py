@@ -47,31 +47,12 @@ __all__ = ["KerasOptimizer", "SGD", "Adam", "RMSprop", "AdamW", "get",
 
 # -- the built optimizers: nn.optim's, with Keras 3's per-parameter update --------------------
 class _KerasRule:
-    """Mixed into the ``nn.optim`` subclasses below: Keras's decoupled weight decay and a
-    ``load_state_dict`` that refuses per-parameter state another rule wrote (PyTorch's
-    ``momentum_buffer`` is not Keras's ``momentum``)."""
+    """Mixed into the ``nn.optim`` subclasses below: Keras's weight decay is decoupled (every
+    optimizer's, ``θ ← θ − γ·λ·θ`` before the update: ``Optimizer._decay``). Each class lists
+    its per-parameter state in ``_state_keys``, so ``load_state_dict`` refuses state another
+    rule wrote (PyTorch's ``momentum_buffer`` is not Keras's ``momentum``)."""
 
-    _state_keys: frozenset = frozenset()
-
-    @staticmethod
-    def _decay(p, group):
-        """Keras's ``weight_decay`` (every optimizer's, applied before the update):
-        ``θ ← θ − θ·λ·γ``."""
-        wd = group["weight_decay"]
-        if wd:
-            p.mul_(1 - group["lr"] * wd)
-
-    def load_state_dict(self, state_dict):
-        name = type(self).__name__
-        state = state_dict.get("state") if isinstance(state_dict, dict) else None
-        for key, entries in (state.items() if isinstance(state, dict) else ()):
-            unknown = set(entries) - self._state_keys if isinstance(entries, dict) else set()
-            if unknown:
-                raise ValueError(
-                    f"{name}.load_state_dict: state {sorted(unknown)} of parameter {key} is "
-                    f"not a {name}'s ({sorted(self._state_keys)}): saved from an optimizer "
-                    "with another update rule (nn.optim's are PyTorch's)?")
-        super().load_state_dict(state_dict)
+    _decoupled = True
 
 
 class KerasSGD(_KerasRule, _optim.SGD):
@@ -108,7 +89,7 @@ class KerasSGD(_KerasRule, _optim.SGD):
 
     def _update(self, p, g, state, group):
         lr, mu = group["lr"], group["momentum"]
-        self._decay(p, group)
+        g = self._decay(p, g, group)
         if not mu:
             p.add_(g, alpha=-lr)
             return
@@ -142,7 +123,6 @@ class KerasAdam(_KerasRule, _optim.Adam):
     array([0.02403], dtype=float32)
     """
 
-    _decoupled = True  # Keras's weight_decay (any optimizer's) shrinks θ directly
     _state_keys = frozenset({"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"})
 
     def _update(self, p, g, state, group):
@@ -193,7 +173,7 @@ class KerasRMSprop(_KerasRule, _optim.RMSprop):
         if not state:
             state.update(step=0, square_avg=np.zeros_like(p.data))
         state["step"] += 1
-        self._decay(p, group)
+        g = self._decay(p, g, group)
         v = state["square_avg"]
         v *= rho
         v += (1 - rho) * (g * g)

@@ -1,6 +1,8 @@
-"""Optimizers (SGD, Adam, AdamW, RMSprop, LBFGS), learning-rate schedulers (ExponentialLR,
-StepLR, MultiStepLR, LinearLR, LambdaLR, CosineAnnealingLR, CosineAnnealingWarmRestarts,
-OneCycleLR, ReduceLROnPlateau) and gradient clipping.
+"""Optimizers (SGD, Adam, AdamW, RMSprop, Adagrad, Adamax, NAdam, RAdam, Adadelta, LBFGS),
+learning-rate schedulers (ExponentialLR, StepLR, MultiStepLR, ConstantLR, LinearLR,
+PolynomialLR, LambdaLR, CosineAnnealingLR, CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR,
+ReduceLROnPlateau, and the combinators SequentialLR and ChainedScheduler) and gradient
+clipping.
 
 >>> import engine
 >>> from nn import optim
@@ -14,12 +16,15 @@ array([0.75], dtype=float32)
 from . import lr_scheduler  # noqa: F401 (torch.optim.lr_scheduler.StepLR)
 from .clip import clip_grad_norm_, clip_grad_value_
 from .lbfgs import LBFGS
-from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
-from .schedulers import (CosineAnnealingLR, CosineAnnealingWarmRestarts, ExponentialLR,
-                         LambdaLR, LinearLR, LRScheduler, MultiStepLR, OneCycleLR,
-                         ReduceLROnPlateau, StepLR)
+from .optimizers import (SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, Optimizer, RAdam,
+                         RMSprop)
+from .schedulers import (ChainedScheduler, ConstantLR, CosineAnnealingLR,
+                         CosineAnnealingWarmRestarts, CyclicLR, ExponentialLR, LambdaLR,
+                         LinearLR, LRScheduler, MultiStepLR, OneCycleLR, PolynomialLR,
+                         ReduceLROnPlateau, SequentialLR, StepLR)
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "LBFGS", "LRScheduler",
-           "ExponentialLR", "StepLR", "MultiStepLR", "LinearLR", "LambdaLR", "CosineAnnealingLR",
-           "CosineAnnealingWarmRestarts", "OneCycleLR", "ReduceLROnPlateau",
-           "clip_grad_norm_", "clip_grad_value_"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "NAdam", "RAdam",
+           "Adadelta", "LBFGS", "LRScheduler", "ExponentialLR", "StepLR", "MultiStepLR",
+           "ConstantLR", "LinearLR", "PolynomialLR", "LambdaLR", "CosineAnnealingLR",
+           "CosineAnnealingWarmRestarts", "CyclicLR", "OneCycleLR", "ReduceLROnPlateau",
+           "SequentialLR", "ChainedScheduler", "clip_grad_norm_", "clip_grad_value_"]

@@ -1,4 +1,5 @@
-"""Optimizers: SGD, Adam, AdamW, RMSprop, with PyTorch's update equations.
+"""Optimizers: SGD, Adam, AdamW, RMSprop, Adagrad, Adamax, NAdam, RAdam, Adadelta, with
+PyTorch's update equations.
 
 Each optimizer holds ``param_groups`` (a list of dicts: ``'params'`` plus the
 hyper-parameters, ``'lr'`` included, that schedulers and ``nn.fit`` read and write) and a
@@ -42,7 +43,8 @@ def _kernel_ready() -> bool:
     return bool(adam.overloads)
 
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "NAdam",
+           "RAdam", "Adadelta"]
 
 # The entries schedulers write into a param group, PyTorch's names: 'initial_lr' (every
 # scheduler) and OneCycleLR's bounds, which a resumed OneCycleLR reads. load_state_dict keeps
@@ -55,6 +57,10 @@ class Optimizer:
 
     Subclasses give ``defaults`` (hyper-parameter name → default) and ``_update(p, g, state,
     group)``, the rule for one parameter ``p`` with gradient ``g`` (an ndarray in p's dtype).
+    Shared by the rules: ``_decay`` (weight decay, L2 or decoupled), ``_validate`` (the
+    hyper-parameters every rule checks alike, betas included), ``_refuse_torch_options``
+    (PyTorch's implementation switches); ``_state_keys`` names the rule's per-parameter state
+    so that ``load_state_dict`` refuses another rule's.
     """
 
     def __init__(self, params, defaults: dict):
@@ -113,10 +119,17 @@ class Optimizer:
         if not isinstance(lr, Real) or not math.isfinite(lr) or lr < 0:
             raise ValueError(f"{type(self).__name__}: invalid learning rate {lr!r} "
                              "(must be a finite number >= 0)")
-        for key in ("weight_decay", "eps", "momentum"):
+        for key in ("weight_decay", "eps", "momentum", "lr_decay", "initial_accumulator_value",
+                    "momentum_decay"):
             if key in group and not group[key] >= 0:
                 raise ValueError(f"{type(self).__name__}: invalid {key} {group[key]!r} "
                                  "(must be >= 0)")
+        if "betas" in group:  # the Adam family's (β₁, β₂)
+            betas = tuple(group["betas"])
+            if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+                raise ValueError(f"{type(self).__name__}: betas must be two numbers in [0, 1), "
+                                 f"got {group['betas']!r}")
+            group["betas"] = betas
 
     # -- the update --------------------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -158,6 +171,25 @@ class Optimizer:
     def _update(self, p, g, state, group):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    # AdamW's (and Keras's) weight decay shrinks θ directly instead of adding λ·θ to g; NAdam
+    # and RAdam choose per group ('decoupled_weight_decay', PyTorch's option).
+    _decoupled = False
+
+    def _decay(self, p, g, group):
+        """Weight decay λ = ``group['weight_decay']`` at learning rate γ = ``group['lr']``,
+        before the rule's update; returns the gradient to use::
+
+            decoupled:  θ ← θ − γ·λ·θ,  g unchanged         (AdamW's, Keras's)
+            otherwise:  g ← g + λ·θ                         (PyTorch's L2 term)
+        """
+        wd = group["weight_decay"]
+        if not wd:
+            return g
+        if group.get("decoupled_weight_decay", self._decoupled):
+            p.mul_(1 - group["lr"] * wd)
+            return g
+        return g + wd * p.data
+
     # -- state -------------------------------------------------------------------------------
     def _indexed_params(self):
         return [p for group in self.param_groups for p in group["params"]]
@@ -190,6 +222,15 @@ class Optimizer:
         if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
             raise ValueError(f"{name}.load_state_dict: expected a dict with keys 'state' and "
                              f"'param_groups' (from optimizer.state_dict())")
+        if self._state_keys is not None:
+            for key, entries in state_dict["state"].items():
+                unknown = set(entries) - self._state_keys if isinstance(entries, dict) else ()
+                if unknown:
+                    raise ValueError(
+                        f"{name}.load_state_dict: state {sorted(unknown)} of parameter {key} "
+                        f"is not a {name}'s ({sorted(self._state_keys)}): saved from an "
+                        "optimizer with another update rule (nn.optim's are PyTorch's, "
+                        "nn.keras's Keras's)?")
         saved_groups = list(state_dict["param_groups"])
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"{name}.load_state_dict: the state dict has {len(saved_groups)} "
@@ -236,7 +277,9 @@ class Optimizer:
                     v = v.item() if v.ndim == 0 else v
                 if k == "step" and isinstance(v, float) and v.is_integer():
                     v = int(v)  # PyTorch keeps the step count as a float tensor
-                if not isinstance(v, (np.ndarray, np.integer, int)) or isinstance(v, bool):
+                elif k != "step" and isinstance(v, (float, np.floating)):
+                    v = float(v)  # a scalar state (NAdam's mu_product)
+                if not isinstance(v, (np.ndarray, np.integer, int, float)) or isinstance(v, bool):
                     raise TypeError(f"{name}.load_state_dict: state '{k}' of parameter {key} "
                                     f"is a {type(v).__name__}; expected an array or a count")
                 if isinstance(v, np.ndarray):
@@ -254,20 +297,38 @@ class Optimizer:
             group.update(new)
         self.state = new_state
 
+    # The per-parameter state names this rule writes: load_state_dict refuses any other (state
+    # another rule wrote, e.g. PyTorch's SGD 'momentum_buffer' is not Keras's 'momentum').
+    # None: not checked.
+    _state_keys: frozenset | None = None
+
     # Flags PyTorch's optimizers save in every group: at these values they do what stepgrad
     # does; anything else would be silently ignored, so it is refused. 'foreach' and 'fused'
     # choose PyTorch's implementation only (same numbers).
-    _TORCH_FLAGS = {"amsgrad": False, "maximize": False, "capturable": False,
-                    "differentiable": False}
+    _TORCH_FLAGS = {"capturable": False, "differentiable": False}
     _ADDED_LATER = ("maximize", "amsgrad")
     _TORCH_SWITCHES = ("foreach", "fused")
+
+    _TORCH_OPTION_WHY = {"foreach": "it picks one of PyTorch's kernels; stepgrad has one",
+                         "fused": "it picks one of PyTorch's kernels; stepgrad has one",
+                         "capturable": "it is for CUDA graphs; stepgrad runs on the CPU",
+                         "differentiable": "stepgrad's steps run under no_grad"}
+
+    def _refuse_torch_options(self, **options):
+        """PyTorch's implementation options (``_TORCH_SWITCHES``, ``_TORCH_FLAGS``), as the
+        constructors take them: only their neutral value (None or False) is accepted, since
+        nothing here would honour another."""
+        for key, value in options.items():
+            if value:
+                raise ValueError(f"{type(self).__name__}: {key}={value!r} is not supported "
+                                 f"({self._TORCH_OPTION_WHY[key]}); leave it out")
 
     def _check_torch_flag(self, i, key, value):
         name = type(self).__name__
         if key in self._TORCH_SWITCHES:
             return
         if key == "decoupled_weight_decay":
-            want = getattr(self, "_decoupled", False)  # Adam's and AdamW's class flag
+            want = self._decoupled  # Adam's and AdamW's class flag
         elif key in self._TORCH_FLAGS:
             want = self._TORCH_FLAGS[key]
         else:
@@ -320,9 +381,8 @@ class SGD(Optimizer):
             raise ValueError("SGD: nesterov momentum requires momentum > 0 and dampening = 0")
 
     def _update(self, p, g, state, group):
-        lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
-        if wd:
-            g = g + wd * p.data  # L2 penalty folded into the gradient (not decoupled)
+        lr, mu = group["lr"], group["momentum"]
+        g = self._decay(p, g, group)  # L2 penalty folded into the gradient (not decoupled)
         if mu:
             buf = state.get("momentum_buffer")
             if buf is None:
@@ -360,33 +420,19 @@ class Adam(Optimizer):
     array([ 0.9, -1.9], dtype=float32)
     """
 
-    _decoupled = False
-
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-7, weight_decay=0.0, *,
                  amsgrad=False, maximize=False):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
                                       weight_decay=weight_decay, amsgrad=bool(amsgrad),
                                       maximize=bool(maximize)))
 
-    def _validate(self, group):
-        super()._validate(group)
-        betas = tuple(group["betas"])
-        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
-            raise ValueError(f"{type(self).__name__}: betas must be two numbers in [0, 1), "
-                             f"got {group['betas']!r}")
-        group["betas"] = betas
-
     def _update(self, p, g, state, group):
-        lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
         if not state:
             state.update(step=0, exp_avg=np.zeros_like(p.data), exp_avg_sq=np.zeros_like(p.data))
         state["step"] += 1
         t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
-        if wd:
-            if self._decoupled:
-                p.mul_(1 - lr * wd)  # AdamW: shrink θ directly, outside the moments
-            else:
-                g = g + wd * p.data
+        g = self._decay(p, g, group)  # AdamW: shrinks θ directly, outside the moments
         bias1, bias2 = 1 - b1 ** t, 1 - b2 ** t
         amsgrad = group.get("amsgrad", False)
         fused = p.data.dtype in KERNEL_DTYPES and not amsgrad and (
@@ -471,7 +517,7 @@ class RMSprop(Optimizer):
 
     def _update(self, p, g, state, group):
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-        mu, wd = group["momentum"], group["weight_decay"]
+        mu = group["momentum"]
         if not state:
             state.update(step=0, square_avg=np.zeros_like(p.data))
             if mu > 0:
@@ -479,8 +525,7 @@ class RMSprop(Optimizer):
             if group["centered"]:
                 state["grad_avg"] = np.zeros_like(p.data)
         state["step"] += 1
-        if wd:
-            g = g + wd * p.data
+        g = self._decay(p, g, group)
         v = state["square_avg"]
         v *= alpha
         v += (1 - alpha) * g * g
@@ -498,3 +543,251 @@ class RMSprop(Optimizer):
             p.add_(buf, alpha=-lr)
         else:
             p.add_(g / avg, alpha=-lr)
+
+
+class Adagrad(Optimizer):
+    r"""Adagrad (Duchi et al.; PyTorch's rule and defaults). Each weight's step is divided by
+    the root of the sum of all its squared gradients so far; with learning rate γ, lr decay
+    η, weight decay λ, step t = 1, 2, ...::
+
+        g_t ← g_t + λ·θ_{t−1}                        (if λ ≠ 0)
+        γ_t ← γ / (1 + (t − 1)·η)
+        s_t ← s_{t−1} + g_t²                         (s_0 = initial_accumulator_value)
+        θ_t ← θ_{t−1} − γ_t·g_t / (√s_t + ε)
+
+    State per parameter: ``step``, ``sum`` (s, the parameter's shape).
+
+    >>> import engine
+    >>> w = engine.tensor([1.0], requires_grad=True)
+    >>> w.grad = engine.tensor([2.0])
+    >>> Adagrad([w]).step(); np.round(w.data, 4)   # 1 − 0.01·2/√4
+    array([0.99], dtype=float32)
+    """
+
+    _state_keys = frozenset({"step", "sum"})
+
+    def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
+                 initial_accumulator_value=0.0, eps=1e-10, foreach=None, *, maximize=False,
+                 differentiable=False, fused=None):
+        self._refuse_torch_options(foreach=foreach, differentiable=differentiable, fused=fused)
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps,
+                                      weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value,
+                                      maximize=bool(maximize)))
+
+    def _update(self, p, g, state, group):
+        if not state:
+            state.update(step=0, sum=np.full_like(p.data, group["initial_accumulator_value"]))
+        state["step"] += 1
+        g = self._decay(p, g, group)
+        clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        s = state["sum"]
+        s += g * g
+        p.add_(g / (np.sqrt(s) + group["eps"]), alpha=-clr)
+
+
+class Adamax(Optimizer):
+    r"""Adamax (Kingma & Ba's Adam with the infinity norm; PyTorch's rule and defaults). With
+    learning rate γ, betas (β₁, β₂), weight decay λ, step t = 1, 2, ...::
+
+        g_t ← g_t + λ·θ_{t−1}                        (if λ ≠ 0)
+        m_t ← β₁·m_{t−1} + (1 − β₁)·g_t              first moment
+        u_t ← max(β₂·u_{t−1}, |g_t| + ε)             decaying infinity norm
+        θ_t ← θ_{t−1} − γ/(1 − β₁ᵗ) · m_t / u_t
+
+    State per parameter: ``step``, ``exp_avg`` (m), ``exp_inf`` (u).
+
+    >>> import engine
+    >>> w = engine.tensor([1.0], requires_grad=True)
+    >>> w.grad = engine.tensor([2.0])
+    >>> Adamax([w], lr=0.1).step(); np.round(w.data, 4)   # 1 − 0.1/0.1 · 0.2/2: moves by lr
+    array([0.9], dtype=float32)
+    """
+
+    _state_keys = frozenset({"step", "exp_avg", "exp_inf"})
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 foreach=None, *, maximize=False, differentiable=False, capturable=False):
+        self._refuse_torch_options(foreach=foreach, differentiable=differentiable,
+                                   capturable=capturable)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay, maximize=bool(maximize)))
+
+    def _update(self, p, g, state, group):
+        (b1, b2), eps = group["betas"], group["eps"]
+        if not state:
+            state.update(step=0, exp_avg=np.zeros_like(p.data), exp_inf=np.zeros_like(p.data))
+        state["step"] += 1
+        g = self._decay(p, g, group)
+        m, u = state["exp_avg"], state["exp_inf"]
+        m *= b1
+        m += (1 - b1) * g
+        u *= b2
+        np.maximum(u, np.abs(g) + eps, out=u)
+        p.add_(m / u, alpha=-group["lr"] / (1 - b1 ** state["step"]))
+
+
+class NAdam(Optimizer):
+    r"""NAdam (Dozat's Adam with Nesterov momentum; PyTorch's rule and defaults). With learning
+    rate γ, betas (β₁, β₂), momentum decay ψ, weight decay λ, step t = 1, 2, ...::
+
+        θ_{t−1} ← θ_{t−1} − γ·λ·θ_{t−1}              (if decoupled_weight_decay, λ ≠ 0)
+        g_t ← g_t + λ·θ_{t−1}                        (otherwise, if λ ≠ 0)
+        μ_t ← β₁·(1 − ½·0.96^(t·ψ)),   μ_{t+1} ← β₁·(1 − ½·0.96^((t+1)·ψ))
+        Π_t ← μ₁·μ₂·…·μ_t                             (mu_product)
+        m_t ← β₁·m_{t−1} + (1 − β₁)·g_t,   v_t ← β₂·v_{t−1} + (1 − β₂)·g_t²
+        d_t ← √(v_t / (1 − β₂ᵗ)) + ε
+        θ_t ← θ_{t−1} − γ·(1 − μ_t)/(1 − Π_t) · g_t/d_t − γ·μ_{t+1}/(1 − Π_t·μ_{t+1}) · m_t/d_t
+
+    State per parameter: ``step``, ``mu_product`` (Π, a number), ``exp_avg`` (m),
+    ``exp_avg_sq`` (v).
+
+    >>> import engine
+    >>> w = engine.tensor([1.0], requires_grad=True)
+    >>> w.grad = engine.tensor([2.0])
+    >>> NAdam([w], lr=0.1).step(); np.round(w.data, 4)   # 1 − 0.1·(1 + μ₂/(1 − μ₁μ₂)·0.1)
+    array([0.8944], dtype=float32)
+    """
+
+    _state_keys = frozenset({"step", "mu_product", "exp_avg", "exp_avg_sq"})
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None,
+                 maximize=False, capturable=False, differentiable=False):
+        self._refuse_torch_options(foreach=foreach, capturable=capturable,
+                                   differentiable=differentiable)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay, momentum_decay=momentum_decay,
+                                      decoupled_weight_decay=bool(decoupled_weight_decay),
+                                      maximize=bool(maximize)))
+
+    def _update(self, p, g, state, group):
+        lr, (b1, b2), psi = group["lr"], group["betas"], group["momentum_decay"]
+        if not state:
+            state.update(step=0, mu_product=1.0, exp_avg=np.zeros_like(p.data),
+                         exp_avg_sq=np.zeros_like(p.data))
+        state["step"] += 1
+        t = state["step"]
+        g = self._decay(p, g, group)
+        mu = b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
+        mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
+        state["mu_product"] *= mu
+        prod = state["mu_product"]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * g * g
+        denom = np.sqrt(v / (1 - b2 ** t)) + group["eps"]
+        p.add_(g / denom, alpha=-lr * (1.0 - mu) / (1.0 - prod))
+        p.add_(m / denom, alpha=-lr * mu_next / (1.0 - prod * mu_next))
+
+
+class RAdam(Optimizer):
+    r"""RAdam (Liu et al.'s rectified Adam; PyTorch's rule and defaults). Adam whose adaptive
+    step is switched on only once the variance of v̂ is tractable (ρ_t > 5), and then scaled
+    by the rectification r_t. With learning rate γ, betas (β₁, β₂), weight decay λ, step t::
+
+        θ_{t−1} ← θ_{t−1} − γ·λ·θ_{t−1}              (if decoupled_weight_decay, λ ≠ 0)
+        g_t ← g_t + λ·θ_{t−1}                        (otherwise, if λ ≠ 0)
+        m_t ← β₁·m_{t−1} + (1 − β₁)·g_t,   v_t ← β₂·v_{t−1} + (1 − β₂)·g_t²
+        m̂_t ← m_t / (1 − β₁ᵗ)
+        ρ_∞ ← 2/(1 − β₂) − 1,   ρ_t ← ρ_∞ − 2t·β₂ᵗ/(1 − β₂ᵗ)
+        r_t ← √((ρ_t − 4)(ρ_t − 2)ρ_∞ / ((ρ_∞ − 4)(ρ_∞ − 2)ρ_t))
+        θ_t ← θ_{t−1} − γ·m̂_t·√(1 − β₂ᵗ)/(√v_t + ε)·r_t    (if ρ_t > 5)
+        θ_t ← θ_{t−1} − γ·m̂_t                              (otherwise: momentum SGD)
+
+    State per parameter: ``step``, ``exp_avg`` (m), ``exp_avg_sq`` (v).
+
+    >>> import engine
+    >>> w = engine.tensor([1.0], requires_grad=True)
+    >>> w.grad = engine.tensor([2.0])
+    >>> RAdam([w], lr=0.1).step(); np.round(w.data, 4)   # ρ₁ = 1: 1 − 0.1·2
+    array([0.8], dtype=float32)
+    """
+
+    _state_keys = frozenset({"step", "exp_avg", "exp_avg_sq"})
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 decoupled_weight_decay=False, *, foreach=None, maximize=False,
+                 capturable=False, differentiable=False):
+        self._refuse_torch_options(foreach=foreach, capturable=capturable,
+                                   differentiable=differentiable)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay,
+                                      decoupled_weight_decay=bool(decoupled_weight_decay),
+                                      maximize=bool(maximize)))
+
+    def _update(self, p, g, state, group):
+        lr, (b1, b2) = group["lr"], group["betas"]
+        if not state:
+            state.update(step=0, exp_avg=np.zeros_like(p.data), exp_avg_sq=np.zeros_like(p.data))
+        state["step"] += 1
+        t = state["step"]
+        g = self._decay(p, g, group)
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * g * g
+        bias2 = 1 - b2 ** t
+        m_hat = m / (1 - b1 ** t)
+        rho_inf = 2 / (1 - b2) - 1
+        rho_t = rho_inf - 2 * t * b2 ** t / bias2
+        if rho_t > 5.0:
+            rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
+                             / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            p.add_(m_hat * lr * (math.sqrt(bias2) / (np.sqrt(v) + group["eps"])) * rect,
+                   alpha=-1.0)
+        else:
+            p.add_(m_hat, alpha=-lr)
+
+
+class Adadelta(Optimizer):
+    r"""Adadelta (Zeiler; PyTorch's rule and defaults): each step is scaled by the ratio of
+    the RMS of past steps to the RMS of past gradients, so lr = 1 is the usual choice. With
+    decay ρ, weight decay λ::
+
+        g_t ← g_t + λ·θ_{t−1}                        (if λ ≠ 0)
+        v_t ← ρ·v_{t−1} + (1 − ρ)·g_t²
+        Δ_t ← √(u_{t−1} + ε) / √(v_t + ε) · g_t
+        u_t ← ρ·u_{t−1} + (1 − ρ)·Δ_t²
+        θ_t ← θ_{t−1} − γ·Δ_t
+
+    State per parameter: ``step``, ``square_avg`` (v), ``acc_delta`` (u).
+
+    >>> import engine
+    >>> w = engine.tensor([1.0], requires_grad=True)
+    >>> w.grad = engine.tensor([2.0])
+    >>> Adadelta([w]).step(); np.round(w.data, 4)   # 1 − √1e-6/√(0.4 + 1e-6)·2: a slow start
+    array([0.9968], dtype=float32)
+    """
+
+    _state_keys = frozenset({"step", "square_avg", "acc_delta"})
+
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, foreach=None, *,
+                 capturable=False, maximize=False, differentiable=False):
+        self._refuse_torch_options(foreach=foreach, capturable=capturable,
+                                   differentiable=differentiable)
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
+                                      maximize=bool(maximize)))
+
+    def _validate(self, group):
+        super()._validate(group)
+        if not isinstance(group["rho"], Real) or not 0 <= group["rho"] <= 1:
+            raise ValueError(f"Adadelta: rho must be in [0, 1], got {group['rho']!r}")
+
+    def _update(self, p, g, state, group):
+        rho, eps = group["rho"], group["eps"]
+        if not state:
+            state.update(step=0, square_avg=np.zeros_like(p.data),
+                         acc_delta=np.zeros_like(p.data))
+        state["step"] += 1
+        g = self._decay(p, g, group)
+        v, u = state["square_avg"], state["acc_delta"]
+        v *= rho
+        v += (1 - rho) * g * g
+        delta = np.sqrt(u + eps) / np.sqrt(v + eps) * g
+        u *= rho
+        u += (1 - rho) * delta * delta
+        p.add_(delta, alpha=-group["lr"])

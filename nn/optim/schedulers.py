@@ -1,6 +1,8 @@
 """Learning-rate schedulers, usable the PyTorch way and the Keras way: ExponentialLR, StepLR,
-MultiStepLR, LinearLR, LambdaLR, CosineAnnealingLR, CosineAnnealingWarmRestarts, OneCycleLR,
-ReduceLROnPlateau.
+MultiStepLR, ConstantLR, LinearLR, PolynomialLR, LambdaLR, CosineAnnealingLR,
+CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR, ReduceLROnPlateau; and PyTorch's
+combinators SequentialLR (one scheduler after another, at milestones) and ChainedScheduler
+(several at once, each scaling the lr the previous one left).
 
 - PyTorch way: build the scheduler (it sets the lr of epoch 0), train an epoch, call
   ``step()`` to move to the next epoch; ``get_last_lr()`` says what is in use.
@@ -19,24 +21,36 @@ optimizer, carries on as in PyTorch instead of being overwritten by the formula'
 Jumping to another epoch (``on_epoch_begin(10)``) uses the closed form from the base lr, as
 PyTorch's ``step(epoch)``; calling it for the epoch already set changes nothing.
 
-OneCycleLR counts batches, not epochs (PyTorch steps it after every batch): ``nn.fit``
-refuses it as ``scheduler=``; its docstring shows the callback that steps it per batch.
+OneCycleLR and CyclicLR count batches, not epochs (PyTorch steps them after every batch):
+``nn.fit`` refuses them as ``scheduler=``; OneCycleLR's docstring shows the callback that
+steps one per batch.
 """
 from __future__ import annotations
 
+import bisect
 import inspect
 import math
 from numbers import Integral, Real
 
-__all__ = ["LRScheduler", "ExponentialLR", "StepLR", "MultiStepLR", "LinearLR", "LambdaLR",
-           "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "OneCycleLR", "ReduceLROnPlateau"]
+__all__ = ["LRScheduler", "ExponentialLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
+           "PolynomialLR", "LambdaLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
+           "CyclicLR", "OneCycleLR", "ReduceLROnPlateau", "SequentialLR", "ChainedScheduler"]
+
+
+def _count(name, key, v, low=1):
+    """``v`` as an int >= ``low`` (a count: bools refused), or ValueError naming ``key``."""
+    if isinstance(v, bool) or not isinstance(v, Integral) or v < low:
+        raise ValueError(f"{name}: {key} must be an int >= {low}, got {v!r}")
+    return int(v)
 
 
 class LRScheduler:
     """Base class. Subclasses give ``_lr_at(epoch, base_lr, current_lr)``, the lr of
     ``epoch`` from the base lr (the closed form), and may give ``_lr_next(epoch, base_lr,
     current_lr)``, the lr of ``epoch`` from the one in use at ``epoch − 1`` (PyTorch's
-    chainable form, used for the next epoch; by default the closed form).
+    chainable form, used for the next epoch; by default the closed form). A scheduler whose
+    lr comes from something else (OneCycleLR's phases, CyclicLR's bounds, the combinators'
+    schedulers) overrides ``_set(epoch, chained)`` instead.
 
     ``last_epoch=-1`` (default) means a fresh start: the current lr of each group becomes
     its base lr and the lr of epoch 0 is set at once. To resume, pass the last finished
@@ -49,9 +63,7 @@ class LRScheduler:
             raise TypeError(f"{type(self).__name__}: expected an optimizer (with "
                             f"param_groups), got {type(optimizer).__name__}")
         self.optimizer = optimizer
-        if not isinstance(last_epoch, Integral) or last_epoch < -1:
-            raise ValueError(f"{type(self).__name__}: last_epoch must be an int >= -1, "
-                             f"got {last_epoch!r}")
+        last_epoch = _count(type(self).__name__, "last_epoch", last_epoch, low=-1)
         for i, group in enumerate(optimizer.param_groups):
             if last_epoch == -1:
                 group.setdefault("initial_lr", group["lr"])
@@ -60,7 +72,7 @@ class LRScheduler:
                                f"'initial_lr'; resuming (last_epoch={last_epoch}) needs an "
                                "optimizer that a scheduler has run on (or its state_dict)")
         self.base_lrs = [float(g["initial_lr"]) for g in optimizer.param_groups]
-        self.last_epoch = int(last_epoch)
+        self.last_epoch = last_epoch
         self._last_lr = [float(g["lr"]) for g in optimizer.param_groups]
         if last_epoch == -1:
             self.on_epoch_begin(0)
@@ -80,18 +92,26 @@ class LRScheduler:
         from the rates in use (chained), any other from the base rates; the epoch already
         set is left as it is (``nn.fit`` calls this for epoch 0 after the constructor did)."""
         epoch = self._check_epoch(epoch)
-        if epoch == self.last_epoch:
-            return self.get_last_lr()
-        chained = epoch == self.last_epoch + 1
+        if epoch != self.last_epoch:
+            self._set(epoch, chained=epoch == self.last_epoch + 1)
+        return self.get_last_lr()
+
+    def _set(self, epoch: int, chained: bool) -> None:
+        """Write the rates of ``epoch``: from the rates in use (``chained``: the next epoch,
+        PyTorch's ``step()``) or from the base rates (PyTorch's ``step(epoch)``, and
+        SequentialLR's restart of a scheduler at its milestone)."""
         groups = self._groups()
-        return self._apply(epoch, [
+        self._apply(epoch, [
             self._lr_for(i, epoch, base, float(group["lr"]), chained)
-            for i, (base, group) in enumerate(zip(self.base_lrs, groups, strict=True))])
+            for i, (base, group) in enumerate(zip(self.base_lrs, groups, strict=True))], groups)
+
+    def _rewind(self) -> None:
+        """One epoch back without touching the rates (PyTorch's SequentialLR undoes the
+        initial step of each of its schedulers: its first one then redoes epoch 0)."""
+        self.last_epoch -= 1
 
     def _check_epoch(self, epoch) -> int:
-        if isinstance(epoch, bool) or not isinstance(epoch, Integral) or epoch < 0:
-            raise ValueError(f"{type(self).__name__}: epoch must be an int >= 0, got {epoch!r}")
-        return int(epoch)
+        return _count(type(self).__name__, "epoch", epoch, low=0)
 
     def _groups(self) -> list[dict]:
         groups = self.optimizer.param_groups
@@ -102,15 +122,16 @@ class LRScheduler:
                              "after adding the group")
         return groups
 
-    def _apply(self, epoch: int, lrs, nonnegative: bool = True) -> list[float]:
-        """Check the rates of ``epoch`` (all of them first), then write them."""
+    def _apply(self, epoch: int, lrs, groups, nonnegative: bool = True) -> list[float]:
+        """Check the rates of ``epoch`` (all of them first), then write them into ``groups``
+        (``_groups()``, which the caller has checked once)."""
         for lr in lrs:
             if isinstance(lr, bool) or not isinstance(lr, Real) or not math.isfinite(lr) \
                     or (nonnegative and lr < 0):
                 raise ValueError(f"{type(self).__name__}: the learning rate for epoch {epoch} "
                                  f"is {lr!r}; it must be a finite number >= 0")
         lrs = [float(lr) for lr in lrs]
-        for group, lr in zip(self._groups(), lrs, strict=True):
+        for group, lr in zip(groups, lrs, strict=True):
             group["lr"] = lr
         self.last_epoch = int(epoch)
         self._last_lr = lrs
@@ -177,11 +198,10 @@ class StepLR(LRScheduler):
     """
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
-        if not isinstance(step_size, Integral) or step_size < 1:
-            raise ValueError(f"StepLR: step_size must be an int >= 1, got {step_size!r}")
+        step_size = _count("StepLR", "step_size", step_size)
         if not isinstance(gamma, Real) or not gamma > 0:
             raise ValueError(f"StepLR: gamma must be > 0, got {gamma!r}")
-        self.step_size, self.gamma = int(step_size), float(gamma)
+        self.step_size, self.gamma = step_size, float(gamma)
         super().__init__(optimizer, last_epoch)
 
     def _lr_at(self, epoch, base_lr, current_lr):
@@ -220,6 +240,40 @@ class MultiStepLR(LRScheduler):
         return current_lr * self.gamma ** self.milestones.count(epoch)
 
 
+class ConstantLR(LRScheduler):
+    """Scale the lr by a constant ``factor`` for the first ``total_iters`` epochs (PyTorch's
+    rule): ``lr = base_lr · factor`` before epoch ``total_iters``, ``base_lr`` from it on.
+    Chained: epoch 0 multiplies the lr in use by ``factor``, epoch ``total_iters`` by
+    ``1 / factor``; the epochs between leave it as it is.
+
+    >>> import engine
+    >>> from nn.optim import SGD
+    >>> opt = SGD([engine.zeros(1, requires_grad=True)], lr=1.0)
+    >>> s = ConstantLR(opt, factor=0.5, total_iters=2)
+    >>> [s.on_epoch_begin(e)[0] for e in range(4)]
+    [0.5, 0.5, 1.0, 1.0]
+    """
+
+    def __init__(self, optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1):
+        if isinstance(factor, bool) or not isinstance(factor, Real) or not 0 < factor <= 1:
+            raise ValueError(f"ConstantLR: factor must be in (0, 1], got {factor!r} (PyTorch "
+                             "takes 0, then divides by it at total_iters)")
+        self.factor = float(factor)
+        self.total_iters = _count("ConstantLR", "total_iters", total_iters)
+        super().__init__(optimizer, last_epoch)
+
+    def _lr_at(self, epoch, base_lr, current_lr):
+        return base_lr * (self.factor + (epoch >= self.total_iters) * (1 - self.factor))
+
+    def _lr_next(self, epoch, base_lr, current_lr):  # PyTorch's get_lr, term for term
+        if epoch == 0:
+            return current_lr * self.factor
+        if epoch != self.total_iters:
+            return current_lr
+        return current_lr * (1.0 / self.factor)
+
+
 class LinearLR(LRScheduler):
     """Warm-up (or cool-down) by a linearly changing factor, PyTorch's rule: the lr is
     ``base_lr · f(epoch)`` with f going from ``start_factor`` at epoch 0 to ``end_factor`` at
@@ -239,11 +293,8 @@ class LinearLR(LRScheduler):
             raise ValueError(f"LinearLR: start_factor must be in (0, 1], got {start_factor!r}")
         if not isinstance(end_factor, Real) or not 0 <= end_factor <= 1:
             raise ValueError(f"LinearLR: end_factor must be in [0, 1], got {end_factor!r}")
-        if isinstance(total_iters, bool) or not isinstance(total_iters, Integral) \
-                or total_iters < 1:
-            raise ValueError(f"LinearLR: total_iters must be an int >= 1, got {total_iters!r}")
         self.start_factor, self.end_factor = float(start_factor), float(end_factor)
-        self.total_iters = int(total_iters)
+        self.total_iters = _count("LinearLR", "total_iters", total_iters)
         super().__init__(optimizer, last_epoch)
 
     def _lr_at(self, epoch, base_lr, current_lr):
@@ -257,6 +308,41 @@ class LinearLR(LRScheduler):
             return current_lr
         d = self.end_factor - self.start_factor
         return current_lr * (1.0 + d / (self.total_iters * self.start_factor + (epoch - 1) * d))
+
+
+class PolynomialLR(LRScheduler):
+    """Polynomial decay to 0 over ``total_iters`` epochs (PyTorch's rule)::
+
+        lr(epoch) = base_lr · (1 − min(epoch, total_iters) / total_iters) ^ power
+
+    Chained: each step scales the lr in use by ``((1 − e/T) / (1 − (e − 1)/T)) ^ power``
+    (T = total_iters), and past T leaves it as it is.
+
+    >>> import engine
+    >>> from nn.optim import SGD
+    >>> opt = SGD([engine.zeros(1, requires_grad=True)], lr=1.0)
+    >>> s = PolynomialLR(opt, total_iters=4, power=2.0)
+    >>> [s.on_epoch_begin(e)[0] for e in range(6)]
+    [1.0, 0.5625, 0.25, 0.0625, 0.0, 0.0]
+    """
+
+    def __init__(self, optimizer, total_iters: int = 5, power: float = 1.0,
+                 last_epoch: int = -1):
+        self.total_iters = _count("PolynomialLR", "total_iters", total_iters)
+        if isinstance(power, bool) or not isinstance(power, Real) \
+                or not 0 < power < math.inf:
+            raise ValueError(f"PolynomialLR: power must be a number > 0, got {power!r}")
+        self.power = float(power)
+        super().__init__(optimizer, last_epoch)
+
+    def _lr_at(self, epoch, base_lr, current_lr):
+        return base_lr * (1.0 - min(self.total_iters, epoch) / self.total_iters) ** self.power
+
+    def _lr_next(self, epoch, base_lr, current_lr):  # PyTorch's get_lr, term for term
+        T = self.total_iters
+        if epoch == 0 or epoch > T:
+            return current_lr
+        return current_lr * ((1.0 - epoch / T) / (1.0 - (epoch - 1) / T)) ** self.power
 
 
 class LambdaLR(LRScheduler):
@@ -407,15 +493,12 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     def __init__(self, optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
                  last_epoch: int = -1):
         name = "CosineAnnealingWarmRestarts"
-        if isinstance(T_0, bool) or not isinstance(T_0, Integral) or T_0 < 1:
-            raise ValueError(f"{name}: T_0 must be an int >= 1, got {T_0!r}")
-        if isinstance(T_mult, bool) or not isinstance(T_mult, Integral) or T_mult < 1:
-            raise ValueError(f"{name}: T_mult must be an int >= 1, got {T_mult!r}")
+        T_0, T_mult = _count(name, "T_0", T_0), _count(name, "T_mult", T_mult)
         if isinstance(eta_min, bool) or not isinstance(eta_min, Real) \
                 or not math.isfinite(eta_min) or eta_min < 0:
             raise ValueError(f"{name}: eta_min must be a number >= 0, got {eta_min!r}")
-        self.T_0 = self.T_i = int(T_0)
-        self.T_mult, self.eta_min = int(T_mult), float(eta_min)
+        self.T_0 = self.T_i = T_0
+        self.T_mult, self.eta_min = T_mult, float(eta_min)
         self.T_cur = last_epoch
         super().__init__(optimizer, last_epoch)
         if last_epoch >= 0:  # resuming: where last_epoch step() calls from epoch 0 lead
@@ -455,18 +538,40 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             T_cur, T_i = self._at(epoch)
         eta = self.eta_min
         self._apply(math.floor(epoch), [eta + (base - eta) * (1 + math.cos(math.pi * T_cur / T_i))
-                                        / 2 for base in self.base_lrs])
+                                        / 2 for base in self.base_lrs], self._groups())
         self.T_cur, self.T_i = T_cur, T_i
 
-    def on_epoch_begin(self, epoch: int) -> list[float]:
+    def _set(self, epoch, chained):
         """Keras's hook: the next epoch is PyTorch's ``step()``, any other ``step(epoch)``."""
-        epoch = self._check_epoch(epoch)
-        if epoch != self.last_epoch:
-            self.step(None if epoch == self.last_epoch + 1 else epoch)
-        return self.get_last_lr()
+        self.step(None if chained else epoch)
 
 
-class OneCycleLR(LRScheduler):
+class _CyclesMomentum:
+    """``cycle_momentum`` (OneCycleLR's, CyclicLR's): the momentum moves against the lr, SGD's
+    (and RMSprop's) ``'momentum'``, the Adam family's β₁ (``group['betas'][0]``)."""
+
+    def _momentum_bounds(self, name, optimizer, max_momentum, base_momentum):
+        """(max_momentums, base_momentums), one per group; an optimizer with neither
+        momentum nor betas raises (ValueError, as PyTorch)."""
+        defaults = getattr(optimizer, "defaults", {})
+        if "momentum" not in defaults and "betas" not in defaults:
+            raise ValueError(f"{name}: {type(optimizer).__name__} has no momentum or "
+                             "betas to cycle (cycle_momentum=True); pass "
+                             "cycle_momentum=False")
+        self.use_beta1 = "betas" in defaults
+        top = 1.0 if self.use_beta1 else math.inf  # β₁ < 1
+        groups = optimizer.param_groups
+        return (_per_group(name, "max_momentum", max_momentum, groups, 0.0, top),
+                _per_group(name, "base_momentum", base_momentum, groups, 0.0, top))
+
+    def _set_momentum(self, group, m):
+        if self.use_beta1:
+            group["betas"] = (m, *group["betas"][1:])
+        else:
+            group["momentum"] = m
+
+
+class OneCycleLR(_CyclesMomentum, LRScheduler):
     r"""The 1cycle policy (Smith & Topin), PyTorch's schedule, stepped after every *batch*.
 
     The lr rises from ``initial_lr = max_lr / div_factor`` to ``max_lr`` over the first
@@ -561,16 +666,9 @@ class OneCycleLR(LRScheduler):
             if self.three_phase else \
             [first, (total - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
         max_lrs = _per_group(name, "max_lr", max_lr, groups, 0.0, math.inf)
-        defaults = getattr(optimizer, "defaults", {})
         if self.cycle_momentum:
-            if "momentum" not in defaults and "betas" not in defaults:
-                raise ValueError(f"{name}: {type(optimizer).__name__} has no momentum or "
-                                 "betas to cycle (cycle_momentum=True); pass "
-                                 "cycle_momentum=False")
-            self.use_beta1 = "betas" in defaults
-            top = 1.0 if self.use_beta1 else math.inf  # β₁ < 1
-            max_ms = _per_group(name, "max_momentum", max_momentum, groups, 0.0, top)
-            base_ms = _per_group(name, "base_momentum", base_momentum, groups, 0.0, top)
+            max_ms, base_ms = self._momentum_bounds(name, optimizer, max_momentum,
+                                                    base_momentum)
         if last_epoch == -1:
             self._where(0)  # an empty phase at step 0 raises before any group changes
             for i, group in enumerate(groups):
@@ -590,12 +688,6 @@ class OneCycleLR(LRScheduler):
                                    f"(last_epoch={last_epoch}) needs an optimizer a "
                                    "OneCycleLR has run on (or its state_dict)")
         super().__init__(optimizer, last_epoch)
-
-    def _set_momentum(self, group, m):
-        if self.use_beta1:
-            group["betas"] = (m, *group["betas"][1:])
-        else:
-            group["momentum"] = m
 
     def _where(self, step):
         """PyTorch's walk through the phases: the phase of ``step`` and how far into it."""
@@ -618,11 +710,8 @@ class OneCycleLR(LRScheduler):
             return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
         return (end - start) * pct + start
 
-    def on_epoch_begin(self, epoch: int) -> list[float]:
+    def _set(self, epoch, chained):
         """Set the lr (and momentum) of step ``epoch`` (a batch count, from 0)."""
-        epoch = self._check_epoch(epoch)
-        if epoch == self.last_epoch:
-            return self.get_last_lr()
         if epoch > self.total_steps:
             raise ValueError(f"OneCycleLR: tried to step {epoch} times; total_steps is "
                              f"{self.total_steps} (build it with enough steps for the whole "
@@ -631,17 +720,10 @@ class OneCycleLR(LRScheduler):
         groups = self._groups()
         lrs = [self._anneal(g[lr0], g[lr1], pct) for g in groups]
         # Step total_steps (one past the end) may go below 0 with 'linear', as PyTorch's.
-        lrs = self._apply(epoch, lrs, nonnegative=epoch < self.total_steps)
+        self._apply(epoch, lrs, groups, nonnegative=epoch < self.total_steps)
         if self.cycle_momentum:
             for g in groups:
                 self._set_momentum(g, self._anneal(g[m0], g[m1], pct))
-        return lrs
-
-
-def _count(name, key, v):
-    if isinstance(v, bool) or not isinstance(v, Integral) or v < 1:
-        raise ValueError(f"{name}: {key} must be an int >= 1, got {v!r}")
-    return int(v)
 
 
 def _per_group(name, key, value, groups, low, high):
@@ -657,6 +739,120 @@ def _per_group(name, key, value, groups, low, high):
         if isinstance(v, bool) or not isinstance(v, Real) or not low <= v < high:
             raise ValueError(f"{name}: {key} must be a number in [{low}, {high}), got {v!r}")
     return [float(v) for v in values]
+
+
+class CyclicLR(_CyclesMomentum, LRScheduler):
+    r"""Cyclical learning rates (Smith), PyTorch's schedule, stepped after every *batch*: the
+    lr goes from ``base_lr`` up to ``max_lr`` in ``step_size_up`` steps and back down in
+    ``step_size_down`` (default: the same), the height of each cycle scaled by the mode::
+
+        cycle = ⌊1 + step / S⌋,   x = 1 + step / S − cycle       (S = up + down; x ∈ [0, 1))
+        h = x / r  if x ≤ r  else  (x − 1) / (r − 1)              (r = up / S; h ∈ [0, 1])
+        lr = base_lr + (max_lr − base_lr) · h · scale
+
+    ``scale`` is 1 ('triangular'), ``1 / 2^(cycle − 1)`` ('triangular2': each cycle half as
+    high) or ``gamma^step`` ('exp_range'); or ``scale_fn(cycle)`` / ``scale_fn(step)`` for
+    your own ``scale_fn`` with ``scale_mode`` 'cycle' / 'iterations' (then ``mode`` is
+    ignored; the function is not part of ``state_dict()``).
+
+    With ``cycle_momentum`` (the default, as PyTorch) the momentum moves the other way,
+    ``max_momentum − (max_momentum − base_momentum) · h · scale``: SGD's (and RMSprop's)
+    ``'momentum'``, the Adam family's β₁; an optimizer with neither raises (ValueError, as
+    PyTorch: pass ``cycle_momentum=False``). ``base_lr``, ``max_lr``, ``base_momentum`` and
+    ``max_momentum`` may be lists, one per group. As PyTorch's, building it sets each group's
+    lr to ``base_lr`` and writes ``'max_momentum'`` and ``'base_momentum'`` into the groups;
+    it is not chainable (each step's lr comes from the bounds alone).
+
+    ``nn.fit(..., scheduler=...)`` steps once per epoch, so it refuses a CyclicLR: step it
+    from a callback's ``on_batch_end``, as in OneCycleLR's docstring.
+
+    >>> import engine
+    >>> from nn.optim import SGD
+    >>> opt = SGD([engine.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
+    >>> s = CyclicLR(opt, base_lr=0.1, max_lr=0.5, step_size_up=2, mode="triangular2")
+    >>> lrs, moms = [], []
+    >>> for _ in range(9):
+    ...     lrs.append(round(s.get_last_lr()[0], 4))
+    ...     moms.append(round(opt.param_groups[0]["momentum"], 4))
+    ...     s.step()
+    >>> lrs
+    [0.1, 0.3, 0.5, 0.3, 0.1, 0.2, 0.3, 0.2, 0.1]
+    >>> moms   # max_momentum 0.9 at base_lr, base_momentum 0.8 at the first peak
+    [0.9, 0.85, 0.8, 0.85, 0.9, 0.875, 0.85, 0.875, 0.9]
+    """
+
+    per_batch = True  # nn.fit steps its scheduler per epoch: it refuses this one
+    _not_saved = ("optimizer", "scale_fn")  # a function cannot be saved
+
+    def __init__(self, optimizer, base_lr, max_lr, step_size_up: int = 2000,
+                 step_size_down: int | None = None, mode: str = "triangular",
+                 gamma: float = 1.0, scale_fn=None, scale_mode: str = "cycle",
+                 cycle_momentum: bool = True, base_momentum=0.8, max_momentum=0.9,
+                 last_epoch: int = -1):
+        name = "CyclicLR"
+        if not hasattr(optimizer, "param_groups"):
+            raise TypeError(f"{name}: expected an optimizer (with param_groups), got "
+                            f"{type(optimizer).__name__}")
+        groups = optimizer.param_groups
+        base_lrs = _per_group(name, "base_lr", base_lr, groups, 0.0, math.inf)
+        self.max_lrs = _per_group(name, "max_lr", max_lr, groups, 0.0, math.inf)
+        up = _count(name, "step_size_up", step_size_up)
+        down = up if step_size_down is None else _count(name, "step_size_down", step_size_down)
+        self.total_size = float(up + down)
+        self.step_ratio = up / self.total_size
+        if scale_fn is None:
+            if mode not in ("triangular", "triangular2", "exp_range"):
+                raise ValueError(f"{name}: mode must be 'triangular', 'triangular2' or "
+                                 f"'exp_range' (or give scale_fn), got {mode!r}")
+            scale_mode = "iterations" if mode == "exp_range" else "cycle"
+        elif not callable(scale_fn):
+            raise TypeError(f"{name}: scale_fn must be callable, got {type(scale_fn).__name__}")
+        if scale_mode not in ("cycle", "iterations"):
+            raise ValueError(f"{name}: scale_mode must be 'cycle' or 'iterations', got "
+                             f"{scale_mode!r}")
+        if isinstance(gamma, bool) or not isinstance(gamma, Real) or not 0 < gamma < math.inf:
+            raise ValueError(f"{name}: gamma must be a number > 0, got {gamma!r}")
+        self.mode, self.gamma, self.scale_fn, self.scale_mode = mode, float(gamma), scale_fn, \
+            scale_mode
+        self.cycle_momentum = bool(cycle_momentum)
+        if self.cycle_momentum:
+            self.max_momentums, self.base_momentums = self._momentum_bounds(
+                name, optimizer, max_momentum, base_momentum)
+        if last_epoch == -1:
+            for i, group in enumerate(groups):
+                group["lr"] = base_lrs[i]
+                if self.cycle_momentum:
+                    self._set_momentum(group, self.max_momentums[i])
+                    group["max_momentum"] = self.max_momentums[i]
+                    group["base_momentum"] = self.base_momentums[i]
+        super().__init__(optimizer, last_epoch)
+        # PyTorch's order: epoch 0 above came from 'initial_lr' (base_lr, unless a scheduler
+        # set it before), every later step from base_lr.
+        self.base_lrs = base_lrs
+
+    def _scale(self, x):
+        if self.scale_fn is not None:
+            return self.scale_fn(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma ** x
+
+    def _set(self, epoch, chained):
+        """The lr (and momentum) of step ``epoch`` from the bounds (PyTorch's get_lr)."""
+        groups = self._groups()
+        cycle = math.floor(1 + epoch / self.total_size)
+        x = 1.0 + epoch / self.total_size - cycle
+        h = x / self.step_ratio if x <= self.step_ratio else (x - 1) / (self.step_ratio - 1)
+        scale = self._scale(cycle if self.scale_mode == "cycle" else epoch)
+        self._apply(epoch, [base + (top - base) * h * scale
+                            for base, top in zip(self.base_lrs, self.max_lrs, strict=True)],
+                    groups)
+        if self.cycle_momentum:
+            for g, low, top in zip(groups, self.base_momentums, self.max_momentums,
+                                   strict=True):
+                self._set_momentum(g, top - (top - low) * h * scale)
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -697,9 +893,8 @@ class ReduceLROnPlateau(LRScheduler):
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"{name}: threshold_mode must be 'rel' or 'abs', got "
                              f"{threshold_mode!r}")
-        for key, v in (("patience", patience), ("cooldown", cooldown)):
-            if isinstance(v, bool) or not isinstance(v, Integral) or v < 0:
-                raise ValueError(f"{name}: {key} must be an int >= 0, got {v!r}")
+        patience = _count(name, "patience", patience, low=0)
+        cooldown = _count(name, "cooldown", cooldown, low=0)
         groups = getattr(optimizer, "param_groups", [])
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != len(groups):
@@ -708,9 +903,9 @@ class ReduceLROnPlateau(LRScheduler):
             self.min_lrs = [float(v) for v in min_lr]
         else:
             self.min_lrs = [float(min_lr)] * len(groups)
-        self.mode, self.factor, self.patience = mode, float(factor), int(patience)
+        self.mode, self.factor, self.patience = mode, float(factor), patience
         self.threshold, self.threshold_mode = float(threshold), threshold_mode
-        self.cooldown, self.eps, self.monitor = int(cooldown), float(eps), monitor
+        self.cooldown, self.eps, self.monitor = cooldown, float(eps), monitor
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs = 0
         self.cooldown_counter = 0
@@ -761,3 +956,162 @@ class ReduceLROnPlateau(LRScheduler):
                            f"(available: {sorted(logs)}); give validation data or "
                            "monitor='loss'")
         self.step(logs[self.monitor])
+
+
+class _Combinator(LRScheduler):
+    """SequentialLR's and ChainedScheduler's shared parts: the schedulers they drive (checked,
+    and saved in ``state_dict()['_schedulers']``, PyTorch's layout)."""
+
+    _not_saved = ("optimizer", "_schedulers")
+
+    def _take(self, schedulers, optimizer):
+        """At least one scheduler, each an nn.optim scheduler on ``optimizer`` (the same
+        object), none a ReduceLROnPlateau (PyTorch's rules)."""
+        name = type(self).__name__
+        schedulers = list(schedulers)
+        if not schedulers:
+            raise ValueError(f"{name}: expects at least one scheduler, got none")
+        for i, s in enumerate(schedulers):
+            if not isinstance(s, LRScheduler):
+                raise TypeError(f"{name}: schedulers[{i}] is a {type(s).__name__}, not an "
+                                "nn.optim scheduler")
+            if isinstance(s, ReduceLROnPlateau):
+                raise ValueError(f"{name}: schedulers[{i}] is a ReduceLROnPlateau, which steps "
+                                 "on a metric (step(val_loss)): run it on its own")
+            if s.optimizer is not optimizer:
+                raise ValueError(f"{name}: schedulers[{i}] ({type(s).__name__}) drives another "
+                                 f"optimizer than the {type(optimizer).__name__} given; all "
+                                 "must drive the same one")
+        self._schedulers = schedulers
+        self.optimizer = optimizer
+
+    @property
+    def per_batch(self) -> bool:
+        """Whether one of the schedulers counts batches (OneCycleLR, CyclicLR): ``nn.fit``
+        refuses it then, as it refuses them."""
+        return any(getattr(s, "per_batch", False) for s in self._schedulers)
+
+    def _rewind(self):
+        super()._rewind()
+        for s in self._schedulers:
+            s._rewind()
+
+    def state_dict(self) -> dict:
+        """Its own entries, and ``'_schedulers'``: each scheduler's ``state_dict()``."""
+        state = super().state_dict()
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore ``state_dict()``; each scheduler's state is checked (its entries) before
+        anything changes."""
+        name = type(self).__name__
+        state = dict(state)
+        saved = list(state.pop("_schedulers", ()))
+        if len(saved) != len(self._schedulers):
+            raise ValueError(f"{name}.load_state_dict: {len(saved)} schedulers' states for "
+                             f"{len(self._schedulers)} schedulers")
+        for i, (s, sd) in enumerate(zip(self._schedulers, saved, strict=True)):
+            own = s.state_dict()
+            if not isinstance(sd, dict) or set(sd) != set(own):
+                keys = sorted(sd) if isinstance(sd, dict) else type(sd).__name__
+                raise ValueError(f"{name}.load_state_dict: the state of schedulers[{i}] has "
+                                 f"{keys}, a {type(s).__name__}'s has {sorted(own)}")
+        super().load_state_dict(state)
+        for s, sd in zip(self._schedulers, saved, strict=True):
+            s.load_state_dict(sd)
+
+
+class SequentialLR(_Combinator):
+    """One scheduler after another (PyTorch's SequentialLR): ``schedulers[0]`` until epoch
+    ``milestones[0]``, ``schedulers[1]`` from there until ``milestones[1]``, and so on.
+
+    Each scheduler, built on the optimizer beforehand, has applied its epoch 0; as PyTorch's,
+    SequentialLR undoes that: the lr goes back to the base lr (``'initial_lr'``) and only the
+    first scheduler applies its epoch 0. Each ``step()`` moves the active scheduler on one
+    epoch (chained: from the lr in use); at a milestone the next one restarts at its epoch 0
+    from the base lr (PyTorch's closed form, so a lr set by hand before it is overwritten).
+    ``on_epoch_begin(n)`` for an epoch that is not the next sets the scheduler active at n to
+    its epoch n − (its milestone), from the base lr.
+
+    >>> import engine
+    >>> from nn.optim import SGD
+    >>> opt = SGD([engine.zeros(1, requires_grad=True)], lr=1.0)
+    >>> warmup = LinearLR(opt, start_factor=0.25, total_iters=3)
+    >>> decay = ExponentialLR(opt, gamma=0.5)
+    >>> s = SequentialLR(opt, [warmup, decay], milestones=[3])
+    >>> [s.on_epoch_begin(e)[0] for e in range(6)]
+    [0.25, 0.5, 0.75, 1.0, 0.5, 0.25]
+    """
+
+    def __init__(self, optimizer, schedulers, milestones, last_epoch: int = -1):
+        name = "SequentialLR"
+        self._take(schedulers, optimizer)
+        milestones = list(milestones)
+        if len(milestones) != len(self._schedulers) - 1:
+            raise ValueError(f"{name}: {len(self._schedulers)} schedulers take "
+                             f"{len(self._schedulers) - 1} milestones (the epochs where the "
+                             f"next one starts), got {len(milestones)}: {milestones!r}")
+        milestones = [_count(name, f"milestones[{i}]", m, low=0)
+                      for i, m in enumerate(milestones)]
+        if milestones != sorted(milestones):
+            raise ValueError(f"{name}: milestones must be in increasing order, got {milestones}")
+        if last_epoch != -1:
+            raise ValueError(f"{name}: last_epoch={last_epoch!r}; only -1 (a fresh start) is "
+                             "supported: to resume, restore its state_dict()")
+        self._milestones = milestones
+        for group in optimizer.param_groups:  # PyTorch's start, as the docstring says
+            group["lr"] = group["initial_lr"]
+        self.last_epoch = 0
+        for s in self._schedulers:
+            s._rewind()
+        first = self._schedulers[bisect.bisect_right(milestones, 0)]
+        first.step()
+        self._last_lr = first.get_last_lr()
+
+    def _set(self, epoch, chained):
+        i = bisect.bisect_right(self._milestones, epoch)
+        s, start = self._schedulers[i], (self._milestones[i - 1] if i else 0)
+        if chained and not (i and start == epoch):
+            s.step()  # the active scheduler moves on (PyTorch's step())
+        else:  # a restart at its milestone (PyTorch's _update_lr(0)), or a jump
+            s._set(epoch - start, chained=False)
+        self.last_epoch = epoch
+        self._last_lr = s.get_last_lr()
+
+
+class ChainedScheduler(_Combinator):
+    """Several schedulers at once (PyTorch's ChainedScheduler): each ``step()`` steps every
+    one of them in order, each scaling the lr the previous one left (they chain, see the
+    module docstring), e.g. a warm-up factor times a decay.
+
+    It moves one epoch at a time only: a jump (``on_epoch_begin`` to an epoch that is not the
+    next, or a restart as SequentialLR's later scheduler) raises ValueError, as the closed
+    forms of its schedulers do not compose (PyTorch's has no ``step(epoch)``).
+
+    >>> import engine
+    >>> from nn.optim import SGD
+    >>> opt = SGD([engine.zeros(1, requires_grad=True)], lr=1.0)
+    >>> s = ChainedScheduler([ConstantLR(opt, factor=0.5, total_iters=2),
+    ...                       ExponentialLR(opt, gamma=0.5)])
+    >>> [s.on_epoch_begin(e)[0] for e in range(4)]
+    [0.5, 0.25, 0.25, 0.125]
+    """
+
+    def __init__(self, schedulers, optimizer=None):
+        schedulers = list(schedulers)
+        if optimizer is None and schedulers:
+            optimizer = getattr(schedulers[0], "optimizer", None)
+        self._take(schedulers, optimizer)
+        self.last_epoch = 0
+        self._last_lr = [float(g["lr"]) for g in optimizer.param_groups]
+
+    def _set(self, epoch, chained):
+        if not chained:
+            raise ValueError(f"ChainedScheduler: cannot go from epoch {self.last_epoch} to "
+                             f"{epoch}: its schedulers compose one step at a time; step it "
+                             "once per epoch (restore its state_dict() to resume)")
+        for s in self._schedulers:
+            s.step()
+        self.last_epoch = epoch
+        self._last_lr = [float(g["lr"]) for g in self.optimizer.param_groups]

@@ -297,15 +297,17 @@ def assert_same(w, b, tw, tb, **tol):
     np.testing.assert_allclose(b.data, tb.detach().numpy(), **tol)
 
 
-@pytest.mark.parametrize("name, kw", TORCH_CASES,
-                         ids=[f"{n}-{'-'.join(map(str, k.values()))}" for n, k in TORCH_CASES])
-def test_matches_torch_for_20_steps(name, kw):
+def check_against_torch(name, kw, dtype=np.float32, state_tol=None, **tol):
+    """20 steps of nn.optim.<name> and torch.optim.<name> side by side on the tiny problem in
+    ``dtype``: the same parameters (to ``tol``), and the same state as torch's state_dict
+    (names, step counts, contents to ``state_tol``, by default ``tol``)."""
     torch = pytest.importorskip("torch")
-    tw, tb, torch_step, topt = torch_problem(torch, name, kw, torch.float32)
-    w, b = make_params()
+    tdtype = torch.float64 if dtype == np.float64 else torch.float32
+    tw, tb, torch_step, topt = torch_problem(torch, name, kw, tdtype)
+    w, b = make_params(dtype)
     opt = getattr(optim, name)([w, b], **kw)
     step_both(20, torch_step, opt, w, b)
-    assert_same(w, b, tw, tb, rtol=1e-4, atol=1e-5)
+    assert_same(w, b, tw, tb, **tol)
     # Same state layout and contents as torch's state_dict.
     ts, ours = topt.state_dict(), opt.state_dict()
     assert ours["param_groups"][0]["params"] == ts["param_groups"][0]["params"]
@@ -317,7 +319,13 @@ def test_matches_torch_for_20_steps(name, kw):
             if k == "step":
                 assert v == int(tv)
             else:
-                np.testing.assert_allclose(v, tv.numpy(), rtol=1e-4, atol=1e-5)
+                np.testing.assert_allclose(v, tv.numpy(), **(state_tol or tol))
+
+
+@pytest.mark.parametrize("name, kw", TORCH_CASES,
+                         ids=[f"{n}-{'-'.join(map(str, k.values()))}" for n, k in TORCH_CASES])
+def test_matches_torch_for_20_steps(name, kw):
+    check_against_torch(name, kw, rtol=1e-4, atol=1e-5)
 
 
 def test_clip_grad_norm_matches_torch():
@@ -351,7 +359,12 @@ def test_clip_grad_norm_matches_torch():
 # -- state dicts ---------------------------------------------------------------------------
 RESUME_CASES = [(SGD, dict(lr=0.05, momentum=0.9, nesterov=True)),
                 (Adam, dict(lr=0.1, weight_decay=0.01)), (AdamW, dict(lr=0.1)),
-                (RMSprop, dict(lr=0.01, momentum=0.5, centered=True))]
+                (RMSprop, dict(lr=0.01, momentum=0.5, centered=True)),
+                (optim.Adagrad, dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1)),
+                (optim.Adamax, dict(lr=0.05, weight_decay=0.01)),
+                (optim.NAdam, dict(lr=0.05, weight_decay=0.01, decoupled_weight_decay=True)),
+                (optim.RAdam, dict(lr=0.05, weight_decay=0.01)),  # past ρ_t > 5 by step 8
+                (optim.Adadelta, dict(lr=1.0, weight_decay=0.01))]
 
 
 @pytest.mark.parametrize("cls, kw", RESUME_CASES, ids=[c.__name__ for c, _ in RESUME_CASES])
