@@ -572,23 +572,31 @@ def _trial_load_optimizer(optimizer, state, kinds, bad):
 
 
 def _check_scheduler_state(scheduler, state, bad):
-    entry = "['scheduler']"
-    own = scheduler.state_dict()
-    if not isinstance(state, dict) or set(state) != set(own):
-        keys = sorted(state) if isinstance(state, dict) else type(state).__name__
-        raise bad(entry, f"has {keys}, a {type(scheduler).__name__} has {sorted(own)}")
-    for key, mine in own.items():
-        value = state[key]
-        if isinstance(mine, (list, tuple)):
-            ok = isinstance(value, (list, tuple)) and len(value) == len(mine) and all(
-                _is_real(v) for v in value)
+    """The checkpoint's scheduler state has the structure of this scheduler's own, entry by
+    entry (nested lists and dicts too: OneCycleLR's phases, SequentialLR's schedulers), with
+    a number where it has a number (no float for an int) and the same kinds elsewhere."""
+    name = type(scheduler).__name__
+
+    def check(where, mine, value):
+        if isinstance(mine, dict):
+            if not isinstance(value, dict) or set(value) != set(mine):
+                keys = sorted(value, key=str) if isinstance(value, dict) else \
+                    type(value).__name__
+                raise bad(where, f"has {keys}, a {name} has {sorted(mine, key=str)}")
+            for key in mine:
+                check(f"{where}[{key!r}]", mine[key], value[key])
+        elif isinstance(mine, (list, tuple)):
+            if not isinstance(value, (list, tuple)) or len(value) != len(mine):
+                raise bad(where, f"{value!r:.60} does not fit this {name} ({mine!r:.60})")
+            for i, (m, v) in enumerate(zip(mine, value, strict=True)):
+                check(f"{where}[{i}]", m, v)
         elif _is_real(mine):
-            ok = _is_real(value) and (isinstance(mine, float) or not isinstance(value, float))
-        else:
-            ok = type(value) is type(mine)
-        if not ok:
-            raise bad(f"{entry}[{key!r}]", f"{value!r:.60} does not fit this "
-                                           f"{type(scheduler).__name__} ({mine!r:.60})")
+            if not (_is_real(value) and (isinstance(mine, float) or not isinstance(value, float))):
+                raise bad(where, f"{value!r:.60} does not fit this {name} ({mine!r:.60})")
+        elif type(value) is not type(mine):
+            raise bad(where, f"{value!r:.60} does not fit this {name} ({mine!r:.60})")
+
+    check("['scheduler']", scheduler.state_dict(), state)
 
 
 def _is_real(v) -> bool:

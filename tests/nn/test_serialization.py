@@ -819,3 +819,45 @@ def test_a_kernel_that_refuses_linkat_falls_back_to_a_named_file(tmp_path, monke
     assert (load(tmp_path / "c")["v"] == np.arange(3)).all()
     assert os.listdir(tmp_path) == ["c"]
     assert calls or not hasattr(os, "O_TMPFILE")
+
+
+@pytest.mark.parametrize("make", [
+    lambda o: nn.optim.OneCycleLR(o, max_lr=0.1, total_steps=20),
+    lambda o: nn.optim.SequentialLR(o, [nn.optim.LinearLR(o, 0.1, total_iters=3),
+                                        nn.optim.ExponentialLR(o, 0.9)], milestones=[3]),
+    lambda o: nn.optim.ChainedScheduler([nn.optim.ExponentialLR(o, 0.9),
+                                         nn.optim.StepLR(o, 2)])],
+    ids=["one_cycle", "sequential", "chained"])
+def test_checkpoints_of_schedulers_with_nested_state_load(tmp_path, make):
+    """A scheduler whose state nests lists and dicts (OneCycleLR's phases, the combinators'
+    schedulers) resumes from load_checkpoint: its check refused every such state."""
+    from nn.serialization import make_checkpoint
+
+    def run():
+        model = nn.Linear(2, 1)
+        opt = nn.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        return model, opt, make(opt)
+
+    model, opt, sched = run()
+    for _ in range(5):
+        opt.step()
+        sched.step()
+    save(make_checkpoint(model, 5, opt, sched), tmp_path / "c.ckpt")
+    model2, opt2, sched2 = run()
+    assert nn.load_checkpoint(tmp_path / "c.ckpt", model2, opt2, sched2) == 5
+    for _ in range(4):
+        opt.step(), sched.step(), opt2.step(), sched2.step()
+        assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
+
+
+def test_a_combinators_checkpoint_with_other_schedulers_inside_is_refused(tmp_path):
+    from nn.serialization import make_checkpoint
+    model = nn.Linear(2, 1)
+    opt = nn.optim.SGD(model.parameters(), lr=0.05)
+    sched = nn.optim.ChainedScheduler([nn.optim.ExponentialLR(opt, 0.9)])
+    save(make_checkpoint(model, 1, opt, sched), tmp_path / "c.ckpt")
+    other = nn.optim.ChainedScheduler([nn.optim.StepLR(opt, 2)])
+    with pytest.raises(nn.serialization.LoadError,
+                       match=r"\['scheduler'\]\['_schedulers'\]\[0\]: has .*a ChainedScheduler "
+                             r"has"):
+        nn.load_checkpoint(tmp_path / "c.ckpt", model, opt, other)
