@@ -369,6 +369,8 @@ class SGD(Optimizer):
     array([ 0.8, -1.6], dtype=float32)
     """
 
+    _state_keys = frozenset({"momentum_buffer"})
+
     def __init__(self, params, lr=1e-3, momentum=0.0, nesterov=False, weight_decay=0.0,
                  dampening=0.0, *, maximize=False):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
@@ -419,6 +421,8 @@ class Adam(Optimizer):
     >>> opt.step(); np.round(w.data, 4)   # the first Adam step moves each weight by ≈ lr
     array([ 0.9, -1.9], dtype=float32)
     """
+
+    _state_keys = frozenset({"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"})
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-7, weight_decay=0.0, *,
                  amsgrad=False, maximize=False):
@@ -503,6 +507,8 @@ class RMSprop(Optimizer):
     >>> RMSprop([w], lr=0.01).step(); np.round(w.data, 4)   # 1 − 0.01·2/√(0.01·4) = 0.9
     array([0.9], dtype=float32)
     """
+
+    _state_keys = frozenset({"step", "square_avg", "momentum_buffer", "grad_avg"})
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, momentum=0.0, weight_decay=0.0,
                  centered=False, *, maximize=False):

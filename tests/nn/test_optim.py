@@ -418,8 +418,22 @@ def test_load_state_dict_errors():
     bad["state"][1]["exp_avg"] = np.zeros(3, np.float32)
     with pytest.raises(ValueError, match=r"shape \(3,\).*shape \(2,\)"):
         Adam(list(make_params())).load_state_dict(bad)
-    with pytest.raises(ValueError, match="different optimizer"):
+    with pytest.raises(ValueError, match=r"SGD.load_state_dict: state \['exp_avg', "
+                                         r"'exp_avg_sq', 'step'\] of parameter 0 is not a "
+                                         r"SGD's \(\['momentum_buffer'\]\)"):
         SGD(list(make_params()), lr=0.1).load_state_dict(sd)
+    groups_only = {"state": {}, "param_groups": sd["param_groups"]}
+    with pytest.raises(ValueError, match="different optimizer"):
+        SGD(list(make_params()), lr=0.1).load_state_dict(groups_only)
+    # a Keras rule's state (Keras's 'momentum' velocity) is not PyTorch's momentum_buffer
+    params = list(make_params())
+    for p in params:
+        p.grad = engine.ones_like(p)
+    keras_sgd = nn.keras.optimizers.KerasSGD(params, lr=0.1, momentum=0.9)
+    keras_sgd.step()
+    with pytest.raises(ValueError, match=r"state \['momentum'\] of parameter 0 is not a "
+                                         r"SGD's"):
+        SGD(list(make_params()), lr=0.1, momentum=0.9).load_state_dict(keras_sgd.state_dict())
     with pytest.raises(ValueError, match="'state' and 'param_groups'"):
         Adam(list(make_params())).load_state_dict({"w": 1})
     fresh = Adam(list(make_params()), lr=0.5)
