@@ -402,7 +402,7 @@ class _Recurrent(Module, _CellParams):
         self._check_input(x, self._name)
         n = x.shape[0]
         if state is None and self.stateful and self.state is not None:
-            states = self.state
+            states = self.state if isinstance(self.state, list) else [self.state]
             if _batch(states[0]) != n:
                 raise ValueError(f"{self._name}: stateful layer kept a state for batch "
                                  f"{_batch(states[0])}, got batch {n} (call reset_state())")
@@ -425,9 +425,10 @@ class _Recurrent(Module, _CellParams):
             x = repack(x, packed)  # only each sequence's own steps: what follows is unused
         elif not self.batch_first:
             x = x.permute(1, 0, 2)
-        if self.stateful:
-            self.state = [tuple(s.detach() for s in f) if isinstance(f, tuple) else f.detach()
-                          for f in finals]
+        if self.stateful:  # kept as the layer uses it: h (LSTM: (h, c)), a list if stacked
+            kept = [tuple(s.detach() for s in f) if isinstance(f, tuple) else f.detach()
+                    for f in finals]
+            self.state = kept[0] if len(kept) == 1 else kept
         return x, finals
 
     def _direction(self, x, state, suffix, reverse=False, lengths=None):

@@ -193,6 +193,10 @@ def test_states_of_stacked_layers_are_checked_and_kept():
     np.testing.assert_allclose(np.concatenate([first.data, second.data], axis=1), whole[0],
                                rtol=1e-12)
     np.testing.assert_allclose(h.data, whole[1], rtol=1e-12)
+    assert isinstance(uni.state, list) and [s.shape for s in uni.state] == [(3, 4)] * 2
+    one = make("LSTM", 1, False, stateful=True)  # one layer: the state as before, (h, c)
+    one(t64(seq))
+    assert isinstance(one.state, tuple) and [s.shape for s in one.state] == [(3, 4)] * 2
 
 
 def test_pictures_refuse_stacked_layers_by_name():
