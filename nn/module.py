@@ -674,7 +674,56 @@ class ModuleList(Module):
                                   "module's forward (for layer in self.layers: x = layer(x))")
 
 
-class ModuleDict(Module):
+class _NamedItems:
+    """A dict's methods over one of a Module's registries (``_registry``: '_modules' or
+    '_parameters'), for ModuleDict and ParameterDict; ``__setitem__`` is each one's own."""
+
+    _registry = ""
+
+    def _items(self):
+        return self.__dict__[self._registry]
+
+    def __getitem__(self, key):
+        return self._items()[key]
+
+    def __delitem__(self, key):
+        if key not in self._items():
+            raise KeyError(key)
+        delattr(self, key)
+
+    def __contains__(self, key):
+        return key in self._items()
+
+    def __len__(self):
+        return len(self._items())
+
+    def __iter__(self):
+        return iter(self._items())
+
+    def keys(self):
+        return self._items().keys()
+
+    def values(self):
+        return self._items().values()
+
+    def items(self):
+        return self._items().items()
+
+    def update(self, entries) -> None:
+        for key, value in (entries.items() if hasattr(entries, "items") else entries):
+            self[key] = value
+
+    def pop(self, key):
+        value = self[key]
+        del self[key]
+        return value
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} has no forward: pick its entries by "
+                                  f"name in your own module's forward")
+
+
+class ModuleDict(_NamedItems, Module):
     """Modules by name, registered so their parameters are the container's (PyTorch's
     ``nn.ModuleDict``); a dict's methods, no forward.
 
@@ -684,54 +733,17 @@ class ModuleDict(Module):
     (['a', 'b'], 3)
     """
 
+    _registry = "_modules"
+
     def __init__(self, modules=None):
         super().__init__()
         if modules is not None:
             self.update(modules)
 
-    def __getitem__(self, key):
-        return self._modules[key]
-
     def __setitem__(self, key, module):
         if not isinstance(module, Module):
             raise TypeError(f"ModuleDict: {key!r} is a {type(module).__name__}, not a Module")
         self.add_module(str(key), module)
-
-    def __delitem__(self, key):
-        if key not in self._modules:
-            raise KeyError(key)
-        delattr(self, key)
-
-    def __contains__(self, key):
-        return key in self._modules
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules)
-
-    def keys(self):
-        return self._modules.keys()
-
-    def values(self):
-        return self._modules.values()
-
-    def items(self):
-        return self._modules.items()
-
-    def update(self, modules) -> None:
-        for key, module in (modules.items() if hasattr(modules, "items") else modules):
-            self[key] = module
-
-    def pop(self, key):
-        module = self[key]
-        del self[key]
-        return module
-
-    def forward(self, *args, **kwargs):
-        raise NotImplementedError("ModuleDict has no forward: pick its layers by name in "
-                                  "your own module's forward")
 
 
 def _as_parameter(who, value):
@@ -790,55 +802,18 @@ class ParameterList(Module):
                                   "own module's forward")
 
 
-class ParameterDict(Module):
+class ParameterDict(_NamedItems, Module):
     """Parameters by name, registered so they are the module's (PyTorch's
     ``nn.ParameterDict``); a plain Tensor becomes a Parameter; a dict's methods, no forward."""
+
+    _registry = "_parameters"
 
     def __init__(self, parameters=None):
         super().__init__()
         if parameters is not None:
             self.update(parameters)
 
-    def __getitem__(self, key):
-        return self._parameters[key]
-
     def __setitem__(self, key, value):
         if not isinstance(key, str) or not key or "." in key:
             raise KeyError(f"ParameterDict: keys are names without dots, got {key!r}")
         setattr(self, key, _as_parameter("ParameterDict", value))
-
-    def __delitem__(self, key):
-        if key not in self._parameters:
-            raise KeyError(key)
-        delattr(self, key)
-
-    def __contains__(self, key):
-        return key in self._parameters
-
-    def __len__(self):
-        return len(self._parameters)
-
-    def __iter__(self):
-        return iter(self._parameters)
-
-    def keys(self):
-        return self._parameters.keys()
-
-    def values(self):
-        return self._parameters.values()
-
-    def items(self):
-        return self._parameters.items()
-
-    def update(self, parameters) -> None:
-        for key, value in (parameters.items() if hasattr(parameters, "items") else parameters):
-            self[key] = value
-
-    def pop(self, key):
-        value = self[key]
-        del self[key]
-        return value
-
-    def forward(self, *args, **kwargs):
-        raise NotImplementedError("ParameterDict has no forward: use its parameters by name "
-                                  "in your own module's forward")

@@ -152,6 +152,16 @@ def _positive_int(who, name, n):
     return int(n)
 
 
+def _heads(who, dim_name, dim, heads_name, heads):
+    """(dim, heads) as ints, dim a multiple of heads: each head takes dim / heads features."""
+    dim, heads = _positive_int(who, dim_name, dim), _positive_int(who, heads_name, heads)
+    if dim % heads:
+        raise ValueError(f"{who}: {dim_name} must be divisible by {heads_name}, got "
+                         f"{dim_name}={dim} and {heads_name}={heads} (each head takes "
+                         f"{dim_name} / {heads_name} features)")
+    return dim, heads
+
+
 def _probability(who, name, p):
     if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0 <= p < 1:
         raise ValueError(f"{who}: {name} is the probability of zeroing an element in "
@@ -326,12 +336,7 @@ class MultiheadAttention(Module):
                  dtype=None):
         super().__init__()
         who = "MultiheadAttention"
-        embed_dim = _positive_int(who, "embed_dim", embed_dim)
-        num_heads = _positive_int(who, "num_heads", num_heads)
-        if embed_dim % num_heads:
-            raise ValueError(f"{who}: embed_dim must be divisible by num_heads, got "
-                             f"embed_dim={embed_dim} and num_heads={num_heads} (each head "
-                             f"takes embed_dim / num_heads features)")
+        embed_dim, num_heads = _heads(who, "embed_dim", embed_dim, "num_heads", num_heads)
         _check_device(who, device)
         if batch_first is None:
             _warn_layout(who)
@@ -562,12 +567,7 @@ class TransformerEncoderLayer(Module):
                  device=None, dtype=None):
         super().__init__()
         who = "TransformerEncoderLayer"
-        d_model = _positive_int(who, "d_model", d_model)
-        nhead = _positive_int(who, "nhead", nhead)
-        if d_model % nhead:
-            raise ValueError(f"{who}: d_model must be divisible by nhead, got d_model={d_model} "
-                             f"and nhead={nhead} (each attention head takes d_model / nhead "
-                             f"features)")
+        d_model, nhead = _heads(who, "d_model", d_model, "nhead", nhead)
         dim_feedforward = _positive_int(who, "dim_feedforward", dim_feedforward)
         dropout = _probability(who, "dropout", dropout)
         _check_device(who, device)

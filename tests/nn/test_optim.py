@@ -470,15 +470,23 @@ def test_load_state_dict_refuses_flags_it_would_ignore():
 def test_load_a_torch_optimizer_state_dict(name, kw):
     # PyTorch's state_dict (tensors, a float step, its flags) continues here as in PyTorch.
     torch = pytest.importorskip("torch")
+    _, _, w, b, tw, tb = resume_from_torch_state(torch, name, kw, 3)
+    assert_same(w, b, tw, tb, rtol=1e-12, atol=1e-14)
+
+
+def resume_from_torch_state(torch, name, kw, steps):
+    """``steps`` of torch.optim.<name> on the tiny problem (float64), its state_dict loaded
+    into ours, then ``steps`` more on both sides: (ours, torch's state dict, w, b, tw, tb)."""
     tw, tb, torch_step, topt = torch_problem(torch, name, kw, torch.float64)
-    for _ in range(3):
+    for _ in range(steps):
         torch_step()
     w = engine.tensor(tw.detach().numpy().copy(), dtype=np.float64, requires_grad=True)
     b = engine.tensor(tb.detach().numpy().copy(), dtype=np.float64, requires_grad=True)
     opt = getattr(optim, name)([w, b], **kw)
-    opt.load_state_dict(topt.state_dict())
-    step_both(3, torch_step, opt, w, b)
-    assert_same(w, b, tw, tb, rtol=1e-12, atol=1e-14)
+    sd = topt.state_dict()
+    opt.load_state_dict(sd)
+    step_both(steps, torch_step, opt, w, b)
+    return opt, sd, w, b, tw, tb
 
 
 # -- what gets updated ---------------------------------------------------------------------

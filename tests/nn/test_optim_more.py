@@ -31,7 +31,7 @@ from nn.optim import (
     StepLR,
 )
 
-from .test_optim import check_against_torch, step_both, torch_problem
+from .test_optim import check_against_torch, resume_from_torch_state
 
 # -- optimizers: two steps by hand ----------------------------------------------------------
 # One float64 parameter θ₀ = W, the gradients G1 then G2 set by hand (so that each step's
@@ -230,16 +230,8 @@ def test_load_a_torch_optimizer_state_dict(name, kw, torch_scalars):
     # PyTorch's state_dict (tensors, a float step, NAdam's 0-d mu_product, its flags) goes on
     # here as in PyTorch: 4 steps there, then 4 more on both sides (RAdam rectifies from 6).
     torch = torch_scalars(np.float64)
-    tw, tb, torch_step, topt = torch_problem(torch, name, kw, torch.float64)
-    for _ in range(4):
-        torch_step()
-    w = engine.tensor(tw.detach().numpy().copy(), dtype=np.float64, requires_grad=True)
-    b = engine.tensor(tb.detach().numpy().copy(), dtype=np.float64, requires_grad=True)
-    opt = getattr(optim, name)([w, b], **kw)
-    sd = topt.state_dict()
-    opt.load_state_dict(sd)
-    assert opt.state_dict()["state"][0]["step"] == 4
-    step_both(4, torch_step, opt, w, b)
+    opt, sd, w, b, tw, tb = resume_from_torch_state(torch, name, kw, 4)
+    assert opt.state_dict()["state"][0]["step"] == 8
     np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(b.data, tb.detach().numpy(), rtol=1e-13, atol=1e-15)
     # A flag stepgrad would ignore is refused, naming it.
