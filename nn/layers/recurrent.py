@@ -50,15 +50,17 @@ _ACTIVATIONS = {
 
 
 class TimeStep:
-    """Scope marker: the ops made while it is on the scope stack belong to timestep ``t``."""
+    """Scope marker: the ops made while it is on the scope stack belong to timestep ``t`` of
+    ``layer``; ``part`` is which layer and direction of a stacked or bidirectional one
+    (PyTorch's state index l·D + d: 0 for a one-layer, one-way layer)."""
 
-    __slots__ = ("t", "layer")
+    __slots__ = ("t", "layer", "part")
 
-    def __init__(self, t, layer):
-        self.t, self.layer = t, layer
+    def __init__(self, t, layer, part=0):
+        self.t, self.layer, self.part = t, layer, part
 
     def __repr__(self):
-        return f"TimeStep({self.t})"
+        return f"TimeStep({self.t})" if not self.part else f"TimeStep({self.t}, part={self.part})"
 
 
 _STEP_BY_STEP = "True (one op for the sequence) or False (ops step by step; 'step' is the same)"
@@ -415,7 +417,8 @@ class _Recurrent(Module, _CellParams):
             outs = []
             for d in range(D):
                 k = layer * D + d
-                out, final = self._direction(x, states[k], self._suffixes[k], d == 1, lengths)
+                out, final = self._direction(x, states[k], self._suffixes[k], d == 1, lengths,
+                                             part=k)
                 outs.append(out)
                 finals.append(final)
             x = outs[0] if D == 1 else engine.cat(outs, axis=2)
@@ -431,13 +434,14 @@ class _Recurrent(Module, _CellParams):
             self.state = kept[0] if len(kept) == 1 else kept
         return x, finals
 
-    def _direction(self, x, state, suffix, reverse=False, lengths=None):
+    def _direction(self, x, state, suffix, reverse=False, lengths=None, part=0):
         """One layer, one direction over x (N, T, in): (outputs (N, T, H), final state). The
         reverse direction reads x from its last step to its first; its outputs are put back
         in time order (output t is the state after reading x_T … x_t). With ``lengths``
         (N,) (packed input), sequence n has only its first lengths[n] steps: its final state
         is the one after step lengths[n] − 1, the reverse direction starts at that step, and
-        the outputs past it are left over (the caller repacks without them)."""
+        the outputs past it are left over (the caller repacks without them). ``part`` (the
+        state index l·D + d) goes into each step's TimeStep, for pictures."""
         last = reorder = None
         if lengths is not None:
             t = np.arange(x.shape[1])
@@ -454,7 +458,7 @@ class _Recurrent(Module, _CellParams):
             whh_t = self._p("weight_hh", suffix).T  # shared by every step: drawn once
             steps, outputs, cells = x.shape[1], [], []
             for t in range(steps):
-                with engine.module_scope(TimeStep(steps - 1 - t if reverse else t, self)):
+                with engine.module_scope(TimeStep(steps - 1 - t if reverse else t, self, part)):
                     state = self._step(xw[:, t], state, whh_t, suffix)
                 outputs.append(state[0] if isinstance(state, tuple) else state)
                 if last is not None and isinstance(state, tuple):
