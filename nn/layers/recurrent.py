@@ -397,8 +397,8 @@ class _Recurrent(Module, _CellParams):
             x, lengths = pad_packed_sequence(packed, batch_first=True)  # the batch's order
             lengths = None if (lengths.data == x.shape[1]).all() else lengths.data
         elif x.ndim != 3:
-            raise ValueError(f"{self._name}: expected (batch, time, features) input, got shape "
-                             f"{x.shape}")
+            raise ValueError(f"{self._name}: expected (batch, time, features) input (or "
+                             f"PyTorch's unbatched (time, features)), got shape {x.shape}")
         elif not self.batch_first:
             x = x.permute(1, 0, 2)
         self._check_input(x, self._name)
@@ -481,11 +481,38 @@ class _Recurrent(Module, _CellParams):
 
         ``x`` may be a ``PackedSequence`` (``nn.utils.rnn.pack_padded_sequence``): each
         sequence then runs for its own length, and the outputs are a PackedSequence laid out
-        as ``x``; h_n is in the batch's own order, as PyTorch's."""
+        as ``x``; h_n is in the batch's own order, as PyTorch's. PyTorch's unbatched input
+        x (T, in) gives outputs (T, D·H) and states (num_layers·D, H), and takes initial
+        states of that shape."""
+        unbatched = not isinstance(x, PackedSequence) and getattr(x, "ndim", None) == 2
+        if unbatched:  # a batch of one, in the layout the layer reads
+            x = x.unsqueeze(0 if self.batch_first else 1)
+            state = None if state is None else self._unbatched_state(state)
         out, finals = self._run_sequence(x, state)
         if self._gates == 4:
-            return out, (_stacked([f[0] for f in finals]), _stacked([f[1] for f in finals]))
-        return out, _stacked(finals)
+            states = (_stacked([f[0] for f in finals]), _stacked([f[1] for f in finals]))
+        else:
+            states = _stacked(finals)
+        if not unbatched:
+            return out, states
+        out = out[0] if self.batch_first else out[:, 0]
+        return out, (tuple(s[:, 0] for s in states) if self._gates == 4 else states[:, 0])
+
+    def _unbatched_state(self, state):
+        """An initial state for unbatched input: each of h_0 (and c_0) (num_layers·D, H), as
+        PyTorch takes it → (num_layers·D, 1, H)."""
+        lstm, k = self._gates == 4, len(self._suffixes)
+        parts = tuple(state) if isinstance(state, (tuple, list)) else (state,)
+        if len(parts) != (2 if lstm else 1):
+            return state  # _check_state says what is wrong with it
+        for name, s in zip(("h_0", "c_0"), parts, strict=False):
+            if getattr(s, "shape", None) != (k, self.hidden_size):
+                raise ValueError(f"{self._name}: for unbatched input (time, features) the "
+                                 f"initial state {name} must be (num_layers·directions, "
+                                 f"hidden) = {(k, self.hidden_size)}, got "
+                                 f"{getattr(s, 'shape', type(s).__name__)}")
+        parts = tuple(s.unsqueeze(1) for s in parts)
+        return parts if lstm else parts[0]
 
     def extra_repr(self):
         extra = f", num_layers={self.num_layers}" if self.num_layers != 1 else ""

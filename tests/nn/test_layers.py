@@ -451,8 +451,10 @@ def test_stateful_rnn_keeps_state_until_reset():
 
 
 def test_recurrent_input_errors():
-    with pytest.raises(ValueError, match=r"LSTM: expected \(batch, time, features\)"):
-        nn.LSTM(2, 3, batch_first=True)(engine.zeros(4, 2))
+    with pytest.raises(ValueError, match=r"LSTM: expected \(batch, time, features\) input "
+                                         r"\(or PyTorch's unbatched \(time, features\)\), "
+                                         r"got shape \(4, 3, 2, 2\)"):
+        nn.LSTM(2, 3, batch_first=True)(engine.zeros(4, 3, 2, 2))
     with pytest.raises(ValueError, match="LSTM: input of shape .* has 5 features"):
         nn.LSTM(2, 3, batch_first=True)(engine.zeros(4, 3, 5))
     with pytest.raises(ValueError, match="nonlinearity"):

@@ -273,3 +273,29 @@ def test_stacked_layers_match_torch(kind, layers, bi, batch_first):
         tstate = (torch.from_numpy(h0), torch.from_numpy(c0)) if lstm else torch.from_numpy(h0)
         np.testing.assert_allclose(there(torch.from_numpy(x), tstate)[0].numpy(), out.data,
                                    rtol=1e-10)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_unbatched_input_is_a_batch_of_one(kind, batch_first):
+    """PyTorch's unbatched x (T, F): outputs (T, D·H), states (L·D, H) in and out, the same
+    numbers as the batch of one."""
+    engine.manual_seed(3)
+    layer = getattr(nn, kind)(3, 4, 2, batch_first=batch_first, bidirectional=True,
+                              dtype=np.float64)
+    rng = np.random.default_rng(8)
+    x, h0, c0 = (rng.standard_normal(s) for s in ((5, 3), (4, 4), (4, 4)))
+    lstm = kind == "LSTM"
+    out, st_ = layer(t64(x), (t64(h0), t64(c0)) if lstm else t64(h0))
+    xb = x[None] if batch_first else x[:, None]
+    ref, ref_st = layer(t64(xb), (t64(h0[:, None]), t64(c0[:, None])) if lstm
+                        else t64(h0[:, None]))
+    assert out.shape == (5, 8)
+    np.testing.assert_array_equal(out.data, ref.data[0] if batch_first else ref.data[:, 0])
+    for a, b in zip(st_ if lstm else (st_,), ref_st if lstm else (ref_st,), strict=True):
+        assert a.shape == (4, 4)
+        np.testing.assert_array_equal(a.data, b.data[:, 0])
+    with pytest.raises(ValueError, match=r"for unbatched input \(time, features\) the initial "
+                                         r"state h_0 must be \(num_layers·directions, hidden\) "
+                                         r"= \(4, 4\), got \(4, 1, 4\)"):
+        layer(t64(x), (t64(h0[:, None]),) * 2 if lstm else t64(h0[:, None]))
