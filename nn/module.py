@@ -7,6 +7,7 @@ PyTorch does, so a PyTorch state dict of the same architecture loads.
 """
 from __future__ import annotations
 
+import functools
 import operator
 import warnings
 from collections import OrderedDict, namedtuple
@@ -75,10 +76,12 @@ class _HookedCall:
     ``failed`` (after an error anywhere in the call) the ``always_call`` forward hooks that
     have not run. It holds the call's inputs and output, as each hook may replace them."""
 
-    def __init__(self, module, pre_hooks, post_hooks, args, kwargs):
+    def __init__(self, module, pre_hooks, post_hooks, args, kwargs, backward=None):
         self.module, self.pre_hooks, self.post_hooks = module, pre_hooks, post_hooks
         self.args, self.kwargs = args, kwargs
         self.out, self.posting, self.called = None, False, set()
+        # (pre-hooks, hooks) of the backward pass, when the call records a graph
+        self.backward = backward if backward and engine.is_grad_enabled() else None
 
     def pre(self):
         """The inputs after every pre-hook (``with_kwargs``: ``(new_args, new_kwargs)``)."""
@@ -94,6 +97,9 @@ class _HookedCall:
                 res = hook(self.module, self.args)
                 if res is not None:
                     self.args = res if isinstance(res, tuple) else (res,)
+        if self.backward:
+            self.backward = _BackwardHooks(self.module, *self.backward)
+            self.args = self.backward.wrap_inputs(self.args)
         return self.args, self.kwargs
 
     def _run(self, hook, flags):
@@ -109,6 +115,8 @@ class _HookedCall:
             if flags["always_call"]:
                 self.called.add(hook_id)
             self._run(hook, flags)
+        if self.backward:
+            self.out = self.backward.wrap_output(self.out)
         return self.out
 
     def failed(self, out):
@@ -125,6 +133,115 @@ class _HookedCall:
                     warnings.warn("module forward hook with ``always_call=True`` raised an "
                                   "exception that was silenced as another error was raised "
                                   f"in forward: {e}", stacklevel=2)
+
+
+class _BackwardHooks:
+    """One call's full backward hooks, PyTorch's ``register_full_backward_pre_hook`` and
+    ``register_full_backward_hook``, built on tensor hooks: the positional inputs that
+    require grad and the output pass through an identity (``view_as``) of this call's own,
+    whose gradients are the module's grad_input and grad_output.
+
+    In each backward pass the output's gradient comes first: the pre-hooks see
+    ``(grad_output,)`` and may replace it; then, once every input that the output depends on
+    has its gradient, the hooks see ``(grad_input, grad_output)`` (grad_input: one entry per
+    positional argument: zeros for a tensor that gets no gradient, None for the others and
+    for all when no input requires grad, as PyTorch) and may replace grad_input. A module
+    returning several tensors is refused (hook the tensors themselves), and so is replacing
+    grad_input of a module with several inputs needing gradients (the others have flowed on
+    by then)."""
+
+    def __init__(self, module, pre_hooks, hooks):
+        self.module, self.pre_hooks, self.hooks = module, pre_hooks, hooks
+        self.positions, self.reached = {}, set()
+
+    def wrap_inputs(self, args):
+        self.n = len(args)
+        # PyTorch's grad_input: zeros for a tensor argument that gets no gradient (None for
+        # every argument when none of them requires grad), None for the others
+        self.zeros = {i: (a.shape, a.dtype) for i, a in enumerate(args) if isinstance(a, Tensor)}
+        out = list(args)
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor) and a.requires_grad:
+                a = a.view_as(a)
+                a.register_hook(functools.partial(self._input_grad, i))
+                self.positions[id(a)] = i
+                out[i] = a
+        return tuple(out)
+
+    def wrap_output(self, out):
+        if isinstance(out, (tuple, list)):
+            if any(isinstance(t, Tensor) and t.requires_grad for t in out):
+                raise NotImplementedError(
+                    f"{type(self.module).__name__}: backward hooks on a module that returns "
+                    f"several tensors are not supported; register a hook on each output "
+                    f"instead: out.register_hook(lambda grad: ...)")
+            return out
+        if not isinstance(out, Tensor) or not out.requires_grad:
+            return out  # no gradient comes back through it: PyTorch calls no hook either
+        self.reached = _inputs_reached(out, self.positions)
+        out = out.view_as(out)
+        out.register_hook(self._output_grad)
+        return out
+
+    def _output_grad(self, g):
+        grad_output = (g,)
+        for hook, _ in list(self.pre_hooks.values()):
+            res = hook(self.module, grad_output)
+            if res is not None:
+                grad_output = _grad_tuple("backward pre-hook", hook, res, 1)
+        self.grad_output, self.waiting = grad_output, set(self.reached)
+        self.grad_input = [None] * self.n
+        if not self.waiting:  # no input gradient will come: now, grad_input all None
+            self._call_hooks(None)
+        return grad_output[0] if grad_output[0] is not g else None
+
+    def _input_grad(self, i, g):
+        self.grad_input[i] = g
+        self.waiting.discard(i)
+        return None if self.waiting else self._call_hooks(i)
+
+    def _call_hooks(self, last):
+        """The full backward hooks; the replacement of input ``last``'s gradient, if any."""
+        grad_input, replaced = tuple(
+            g if g is not None or i not in self.zeros or not self.positions
+            else engine.zeros(*self.zeros[i][0], dtype=self.zeros[i][1])
+            for i, g in enumerate(self.grad_input)), False
+        for hook, _ in list(self.hooks.values()):
+            res = hook(self.module, grad_input, self.grad_output)
+            if res is not None:
+                grad_input, replaced = _grad_tuple("backward hook", hook, res, self.n), True
+        if not replaced or last is None:
+            return None
+        if len(self.reached) > 1:
+            raise RuntimeError(
+                f"{type(self.module).__name__}: a backward hook replaced grad_input, but the "
+                f"module has {len(self.reached)} inputs that need gradients and the others "
+                f"have flowed on already; register a hook on each input tensor instead")
+        return grad_input[last]
+
+
+def _grad_tuple(what, hook, res, n):
+    res = tuple(res) if isinstance(res, (tuple, list)) else (res,)
+    if len(res) != n:
+        raise RuntimeError(f"{what} {getattr(hook, '__name__', hook)!r} returned {len(res)} "
+                           f"gradients, expected {n}")
+    return res
+
+
+def _inputs_reached(out, positions):
+    """The positions of the wrapped inputs (``positions``: id → argument index) that ``out``'s
+    graph depends on: only their gradients will arrive."""
+    found, seen, stack = set(), set(), [out]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if id(node) in positions:
+            found.add(positions[id(node)])
+            continue
+        stack.extend(node.parents)
+    return found
 
 
 class Module(KerasModelMixin):
@@ -292,26 +409,48 @@ class Module(KerasModelMixin):
         return self._add_hook("_forward_hooks", hook, prepend, with_kwargs=with_kwargs,
                               always_call=always_call)
 
-    def register_full_backward_hook(self, hook, prepend: bool = False):
-        """Not supported (the engine has no tensor hooks to build it on): refused, so that
-        code relying on it fails here rather than running without its hook."""
-        raise NotImplementedError(
-            f"{type(self).__name__}.register_full_backward_hook is not supported by stepgrad "
-            f"(nor register_backward_hook); read each parameter's .grad after backward(), or "
-            f"use engine.backward_steps to see the gradient at every step")
+    def register_full_backward_pre_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_output)`` in each backward pass, when the gradient of the
+        module's output has been computed (``grad_output``: a 1-tuple); a tuple it returns
+        replaces the gradient that flows into the module. As PyTorch (one output tensor)."""
+        return self._add_hook("_backward_pre_hooks", hook, prepend)
 
-    register_backward_hook = register_full_backward_hook
-    register_full_backward_pre_hook = register_full_backward_hook
+    def register_full_backward_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` in each backward pass, once the
+        gradients of the module's positional inputs are computed (``grad_input``: one entry
+        per positional argument, PyTorch's: zeros for a tensor without a gradient, None for
+        other arguments and for all when no input requires grad; ``grad_output``: a 1-tuple);
+        a tuple it returns replaces grad_input. As PyTorch, for modules returning one tensor.
+
+        >>> from nn import Linear
+        >>> layer, seen = Linear(2, 1), []
+        >>> _ = layer.register_full_backward_hook(
+        ...     lambda m, gin, gout: seen.append((gin[0].shape, gout[0].shape)))
+        >>> layer(engine.ones(3, 2, requires_grad=True)).sum().backward()
+        >>> seen
+        [((3, 2), (3, 1))]
+        """
+        return self._add_hook("_backward_hooks", hook, prepend)
+
+    def register_backward_hook(self, hook):
+        """PyTorch's deprecated non-full hook (it saw the last op's gradients, not the
+        module's): refused, pointing at the full one."""
+        raise NotImplementedError(
+            f"{type(self).__name__}.register_backward_hook (deprecated in PyTorch, with "
+            f"gradients of the module's last op) is not supported: use "
+            f"register_full_backward_hook(hook), which PyTorch recommends")
 
     def _hooks_of_call(self, args, kwargs):
         """A ``_HookedCall`` for this call, or None once every hook was removed (the module
         then goes back to the plain call)."""
         d = self.__dict__
         pre, post = d.get("_forward_pre_hooks") or {}, d.get("_forward_hooks") or {}
-        if not pre and not post:
+        bw_pre, bw = d.get("_backward_pre_hooks") or {}, d.get("_backward_hooks") or {}
+        if not pre and not post and not bw_pre and not bw:
             object.__setattr__(self, "_hooked", False)
             return None
-        return _HookedCall(self, pre, post, args, kwargs)
+        return _HookedCall(self, pre, post, args, kwargs,
+                           (bw_pre, bw) if bw_pre or bw else None)
 
     # -- parameter names -------------------------------------------------------------------
     def name_parameters(self) -> None:

@@ -472,8 +472,9 @@ def test_forward_hooks_replace_inputs_and_outputs():
     with pytest.raises(ValueError):
         layer(engine.ones(1, 3))  # forward fails: the always_call hook still ran
     assert seen == [None]
-    with pytest.raises(NotImplementedError, match="register_full_backward_hook is not"):
-        layer.register_full_backward_hook(lambda m, gi, go: None)
+    with pytest.raises(NotImplementedError, match="register_backward_hook .* use "
+                                                  "register_full_backward_hook"):
+        layer.register_backward_hook(lambda m, gi, go: None)
 
 
 def test_forward_hooks_as_torch():
@@ -576,3 +577,82 @@ def test_dropout1d_zeroes_whole_channels():
     np.testing.assert_array_equal(out, np.where(kept[:, :, None], 2.0, 0.0) * np.ones(5))
     layer.eval()
     np.testing.assert_array_equal(layer(engine.ones(6, 5)).data, np.ones((6, 5)))
+
+
+def test_full_backward_hooks_by_hand():
+    """y = W·x + b (Linear(2, 1)), loss = Σ 3·y: grad_output = 3 everywhere, grad_input =
+    3·W per row; the pre-hook may replace grad_output (here ×2: every gradient doubles), the
+    hook grad_input (here + 1 on x's gradient only); no input requiring grad: (None,)."""
+    layer = nn.Linear(2, 1, dtype=np.float64)
+    layer.load_state_dict({"weight": np.array([[0.5, -1.0]]), "bias": np.array([0.25])})
+    x = engine.tensor(np.ones((3, 2)), dtype=np.float64, requires_grad=True)
+    seen = []
+    pre = layer.register_full_backward_pre_hook(
+        lambda m, gout: seen.append(("pre", gout[0].data.tolist())) or (gout[0] * 2,))
+    def plus_one(m, gin, gout):
+        seen.append(("full", None if gin[0] is None else gin[0].data.tolist(),
+                     gout[0].data.tolist()))
+        return None if gin[0] is None else (gin[0] + 1,)
+
+    full = layer.register_full_backward_hook(plus_one)
+    (layer(x) * 3).sum().backward()
+    assert seen == [("pre", [[3.0], [3.0], [3.0]]),
+                    ("full", [[3.0, -6.0]] * 3, [[6.0], [6.0], [6.0]])]
+    np.testing.assert_array_equal(x.grad.data, [[4.0, -5.0]] * 3)  # 2·3·W + 1
+    np.testing.assert_array_equal(layer.weight.grad.data, [[18.0, 18.0]])  # Σ 6·x
+    seen.clear()
+    layer(engine.tensor(np.ones((1, 2)), dtype=np.float64)).sum().backward()
+    assert seen[0] == ("pre", [[1.0]]) and seen[1][1] is None
+    pre.remove(), full.remove()
+    seen.clear()
+    layer(x).sum().backward()
+    assert seen == [] and layer._hooked is False  # removed: back to the plain call
+
+
+def test_full_backward_hooks_with_several_inputs_and_outputs():
+    class Product(nn.Module):
+        def forward(self, a, b, c, scale=2.0):
+            return a * b * scale
+
+    m, calls = Product(), []
+    m.register_full_backward_hook(lambda mod, gin, gout: calls.append(gin))
+    a = engine.tensor([1.0, 2.0], requires_grad=True)
+    b = engine.tensor([3.0, 5.0], requires_grad=True)
+    y = m(a, b, engine.ones(3), 4.0).sum()
+    y.backward(retain_graph=True)
+    ga, gb, gc, gs = calls[0]  # PyTorch's: zeros for a tensor without gradient, None else
+    assert ga.data.tolist() == [12.0, 20.0] and gb.data.tolist() == [4.0, 8.0]
+    assert gc.data.tolist() == [0.0, 0.0, 0.0] and gs is None
+    y.backward()
+    assert len(calls) == 2  # once per backward pass
+    m.register_full_backward_hook(lambda mod, gin, gout: (gin[0] * 0, gin[1], gin[2]))
+    with pytest.raises(RuntimeError, match="replaced grad_input, but the module has 2 inputs"):
+        m(a, b, engine.ones(3)).sum().backward()
+    lstm = nn.LSTM(2, 3, batch_first=True)
+    lstm.register_full_backward_pre_hook(lambda mod, gout: None)
+    with pytest.raises(NotImplementedError, match="LSTM: backward hooks on a module that "
+                                                  "returns several tensors"):
+        lstm(engine.zeros(1, 4, 2, requires_grad=True))
+
+
+def test_full_backward_hooks_as_torch():
+    """A gradient-flow printout per layer, the tutorial way, equal to torch's."""
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    theirs = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    theirs = theirs.double()
+    ours = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1)).double()
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    norms = {"ours": [], "torch": []}
+    for who, model in (("ours", ours), ("torch", theirs)):
+        for i, layer in enumerate(model):
+            layer.register_full_backward_hook(
+                lambda m, gin, gout, i=i, who=who: norms[who].append(
+                    (i, None if gin[0] is None else float((gin[0] ** 2).sum()),
+                     float((gout[0] ** 2).sum()))))
+    x = np.random.default_rng(0).standard_normal((6, 4))
+    ours(engine.tensor(x, dtype=np.float64)).sum().backward()
+    theirs(torch.tensor(x)).sum().backward()
+    assert [n[0] for n in norms["ours"]] == [2, 1, 0] and norms["ours"][-1][1] is None
+    for a, b in zip(norms["ours"], norms["torch"], strict=True):
+        np.testing.assert_allclose([v for v in a[1:] if v is not None],
+                                   [v for v in b[1:] if v is not None], rtol=1e-12)
