@@ -42,6 +42,7 @@ from .fast.rnn import rnn
 from .fast.pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d,
                         max_pool1d, max_pool2d, max_unpool2d)
 from .random import get_rng, manual_seed
+from .device import backends, cuda, device
 from .tensor import Tensor, get_default_dtype, increment_version, set_default_dtype
 from .value import Constant, Value
 

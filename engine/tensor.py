@@ -97,6 +97,13 @@ def increment_version(t: "Tensor") -> None:
 DEVICES = ("cpu", "cuda", "mps", "meta", "xpu", "xla", "hip", "ipu", "vulkan")
 
 
+# PyTorch's legacy tensor type names (x.type()), by dtype
+_TYPE_NAMES = {np.dtype(np.float32): "Float", np.dtype(np.float64): "Double",
+               np.dtype(np.float16): "Half", np.dtype(np.int64): "Long",
+               np.dtype(np.int32): "Int", np.dtype(np.int16): "Short",
+               np.dtype(np.int8): "Char", np.dtype(np.uint8): "Byte", np.dtype(np.bool_): "Bool"}
+
+
 def to_args(who, args, dtype=None, device=None):
     """The dtype asked for by ``.to(...)``'s arguments, read as PyTorch reads them (a device
     name or torch.device, a dtype, or a Tensor whose dtype to take; None: keep the dtype).
@@ -648,6 +655,36 @@ class Tensor(Node):
 
     def type_as(self, other):
         return self.astype(other.dtype)
+
+    @property
+    def device(self):
+        """Where the data is: always the CPU (``device(type='cpu')``), as numpy's."""
+        from .device import CPU
+        return CPU
+
+    is_cuda = False
+
+    def cpu(self) -> "Tensor":
+        """This tensor (it is on the CPU already; PyTorch's ``x.cpu()`` returns ``x`` too)."""
+        return self
+
+    def cuda(self, *args, **kwargs):
+        raise RuntimeError("cuda: stepgrad runs on the CPU only (numpy); drop the .cuda() "
+                           "call (or use .to(device) with device = 'cpu')")
+
+    def type(self, dtype=None):
+        """No argument: the type's name, as PyTorch's (``'torch.FloatTensor'`` for float32);
+        a dtype or such a name: this tensor cast to it (``x.type(torch.float64)``)."""
+        if dtype is None:
+            return "torch." + _TYPE_NAMES.get(self.dtype, str(self.dtype)) + "Tensor"
+        if isinstance(dtype, str):
+            name = dtype.split(".")[-1].removesuffix("Tensor")
+            found = [d for d, n in _TYPE_NAMES.items() if n == name]
+            if not found:
+                raise ValueError(f"type: unknown tensor type {dtype!r} (e.g. "
+                                 f"'torch.FloatTensor', or a dtype: torch.float32)")
+            dtype = found[0]
+        return self.astype(dtype)
 
     def float(self): return self.astype(np.float32)
     def double(self): return self.astype(np.float64)

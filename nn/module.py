@@ -601,6 +601,10 @@ class Module(KerasModelMixin):
         """This module: stepgrad runs on the CPU (PyTorch's ``model.cpu()``)."""
         return self
 
+    def cuda(self, device=None):
+        raise RuntimeError(f"{type(self).__name__}.cuda: stepgrad runs on the CPU only (numpy); "
+                           f"drop the .cuda() call (or use .to(device) with device = 'cpu')")
+
     def zero_grad(self) -> None:
         for p in self.parameters():
             p.grad = None

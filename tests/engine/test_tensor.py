@@ -331,3 +331,39 @@ def test_leaf_keeps_a_fresh_gradient_without_a_copy_and_accumulates_correctly():
     steps = list(engine.backward_steps(nn.F.linear(x, w).sum()))
     reported = [s for s in steps if s.node is w]
     assert reported and not np.shares_memory(w.grad.data, reported[0].grad)
+
+
+def test_pytorchs_device_lines_run_on_the_cpu():
+    """The first lines of most PyTorch scripts: the device is the CPU, moving to it is a
+    no-op, .cpu().numpy() works, and a GPU is refused only when something moves to it."""
+    import engine as torch
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    assert str(device) == "cpu" and repr(device) == "device(type='cpu')"
+    assert torch.cuda.device_count() == 0 and not torch.backends.mps.is_available()
+    torch.cuda.manual_seed_all(0)  # ignored without CUDA, as PyTorch
+    torch.backends.cudnn.benchmark = True
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    assert x.to(device) is x and x.device == "cpu" and x.device == device and not x.is_cuda
+    np.testing.assert_array_equal(x.detach().cpu().numpy(), [1.0, 2.0])
+    assert (str(torch.device("cuda:1")), torch.device("cuda", 0).index) == ("cuda:1", 0)
+    with pytest.raises(RuntimeError, match=r"to: stepgrad runs on the CPU only .*'cuda:1'"):
+        x.to(torch.device("cuda:1"))
+    with pytest.raises(RuntimeError, match=r"cuda: stepgrad runs on the CPU only"):
+        x.cuda()
+    import nn
+    model = nn.Linear(2, 1)
+    assert model.to(device) is model
+    with pytest.raises(RuntimeError, match=r"Linear.cuda: stepgrad runs on the CPU only"):
+        model.cuda()
+    with pytest.raises(ValueError, match="expected one of cpu, cuda"):
+        torch.device("gpu")
+
+
+def test_legacy_type_names():
+    x = tensor([1.0, 2.0])
+    assert (x.type(), x.long().type(), x.double().type()) == (
+        "torch.FloatTensor", "torch.LongTensor", "torch.DoubleTensor")
+    assert x.type(np.float64).dtype == np.float64
+    assert x.type("torch.IntTensor").dtype == np.int32
+    with pytest.raises(ValueError, match="unknown tensor type 'torch.Foo'"):
+        x.type("torch.Foo")
