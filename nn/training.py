@@ -5,8 +5,10 @@
 - ``validation_split`` holds out the LAST fraction of ``x``/``y``, taken before shuffling;
 - the training set is shuffled every epoch (with ``engine.get_rng()``, so
   ``engine.manual_seed`` makes a run reproducible);
-- the epoch's ``loss`` (and each metric) is the sample-weighted mean of the batch values,
-  each computed before that batch's update, as Keras reports it;
+- the epoch's ``loss`` (and each metric) is the mean of the batch values weighted by the
+  batch sizes, each computed before that batch's update, as Keras reports it;
+- ``sample_weight=``/``class_weight=`` weight the loss as Keras's: a batch's loss is
+  ``Σ w_i·ℓ_i / n`` (n its size), the metrics stay unweighted;
 - validation runs at the end of each epoch in eval mode, under ``no_grad``;
 - ``epochs`` (default 1) is the index of the last epoch + 1: ``fit(..., epochs=6,
   initial_epoch=3)`` trains epochs 3, 4, 5 (a resumed run);
@@ -59,9 +61,10 @@ def _align(pred, target):
     return target
 
 
-def _categorical_crossentropy(prob, target, sparse=None):
+def _categorical_crossentropy(prob, target, sparse=None, reduction="mean"):
     """Keras's categorical cross-entropy on probabilities (N, C): rows are renormalised,
-    clipped to [1e-7, 1 − 1e-7], then ``−Σ_c y_c ln p_c`` (one-hot y) or ``−ln p_label``.
+    clipped to [1e-7, 1 − 1e-7], then ``−Σ_c y_c ln p_c`` (one-hot y) or ``−ln p_label``
+    per sample, averaged (``reduction='none'``: the (N,) values).
     ``sparse=False`` (Keras's 'categorical_crossentropy') takes one-hot or probability rows
     only, ``sparse=True`` ('sparse_categorical_crossentropy') integer labels only, as Keras
     (the other kind is refused there); None takes either."""
@@ -93,14 +96,16 @@ def _categorical_crossentropy(prob, target, sparse=None):
             raise ValueError(f"categorical_crossentropy: prediction shape {prob.shape} and "
                              f"target shape {t.shape} differ")
         y = Tensor(t, dtype=logp.dtype)
-        return -(y * logp).sum(axis=1).mean()
-    return F.nll_loss(logp, t)
+        per_sample = -(y * logp).sum(axis=1)
+        return per_sample if reduction == "none" else per_sample.mean()
+    return F.nll_loss(logp, t, reduction=reduction)
 
 
-def _binary_crossentropy(prob, target):
+def _binary_crossentropy(prob, target, reduction="mean"):
     """Keras's binary cross-entropy on probabilities: p clipped to [eps, 1 − eps] (eps =
-    1e-7), then −mean(y·ln p + (1 − y)·ln(1 − p)). (``F.binary_cross_entropy`` is PyTorch's,
-    which clamps each log at −100 instead: the two differ within 1e-7 of 0 or 1.)"""
+    1e-7), then −mean(y·ln p + (1 − y)·ln(1 − p)) (``reduction='none'``: each term).
+    (``F.binary_cross_entropy`` is PyTorch's, which clamps each log at −100 instead: the two
+    differ within 1e-7 of 0 or 1.)"""
     from . import functional as F
     if (prob.data < 0).any() or (prob.data > 1).any():
         raise ValueError("binary_crossentropy: predictions must be probabilities (in [0, 1], "
@@ -108,10 +113,11 @@ def _binary_crossentropy(prob, target):
                          "loss='binary_crossentropy_with_logits'")
     y = F._target(target, prob, "binary_crossentropy")
     p = prob.clip(_EPS, 1 - _EPS)
-    return -(y * p.log() + (1 - y) * (1 - p).log()).mean()
+    terms = -(y * p.log() + (1 - y) * (1 - p).log())
+    return terms if reduction == "none" else terms.mean()
 
 
-def _cross_entropy(logits, target):
+def _cross_entropy(logits, target, reduction="mean"):
     """PyTorch's cross_entropy on logits; warns when the inputs look like probabilities."""
     from . import functional as F
     d = logits.data
@@ -119,16 +125,103 @@ def _cross_entropy(logits, target):
             and np.allclose(d.sum(axis=1), 1, atol=1e-4):
         warnings.warn("loss='cross_entropy' takes logits, but the model's outputs look like "
                       "probabilities (rows in [0, 1] summing to 1): drop the final Softmax, "
-                      "or use loss='categorical_crossentropy'", stacklevel=4)
+                      "or use loss='categorical_crossentropy'", stacklevel=7)
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     if t.ndim == 2 and t.shape[1] == 1 and d.ndim == 2 and d.shape[1] != 1:
         target = t.reshape(-1)
-    return F.cross_entropy(logits, target)
+    return F.cross_entropy(logits, target, reduction=reduction)
+
+
+_MEAN_REDUCTIONS = ("sum_over_batch_size", "mean", "mean_with_sample_weight")
+
+
+def _per_sample(values, pred):
+    """Keras's per-sample losses from a loss's terms: terms of the prediction's shape
+    (N, ..., d) are averaged over the last axis (Keras's ``mean(..., axis=-1)``); per-sample
+    values (N,) pass."""
+    if values.ndim >= 2 and tuple(values.shape) == tuple(pred.shape):
+        return values.mean(axis=-1)
+    return values
+
+
+def _reduce_weighted(values, sample_weight, reduction, who="loss"):
+    """Keras's ``reduce_weighted_values``: the per-sample losses times their sample
+    weights, then summed ('sum'), or that sum over the number of values
+    ('sum_over_batch_size', Keras's default: NOT over the sum of the weights) or over the
+    sum of the weights ('mean_with_sample_weight'). Weights (N,) go with losses (N,); a
+    trailing axis of 1 on either side is dropped first, as Keras's
+    ``squeeze_or_expand_to_same_rank``; other shapes are refused."""
+    w = None
+    if sample_weight is not None:
+        w = np.asarray(sample_weight.data if isinstance(sample_weight, Tensor)
+                       else sample_weight, dtype=values.dtype)
+        if values.ndim == w.ndim + 1 and values.shape[-1] == 1:
+            w = w[..., None]
+        elif w.ndim == values.ndim + 1 and w.shape[-1] == 1:
+            w = w[..., 0]
+        if w.shape != tuple(values.shape):
+            raise ValueError(f"{who}: sample weights of shape {w.shape} for per-sample losses "
+                             f"of shape {tuple(values.shape)}: give one weight per loss value "
+                             f"(shape {tuple(values.shape)})")
+        values = values * Tensor(w, dtype=values.dtype)
+    total = values.sum()
+    if reduction == "sum":
+        return total
+    if reduction == "mean_with_sample_weight" and w is not None:
+        denominator = float(w.sum())
+        return total / denominator if denominator else total * 0.0  # Keras's divide_no_nan
+    return total / values.numel()
+
+
+class _Loss:
+    """A loss ``fit`` and ``evaluate`` know the formula of (a name, or an
+    ``nn.keras.losses`` object): ``loss(pred, target, sample_weight=None)`` → the batch's
+    loss (Keras's reduction, default the mean; weighted per sample when weights are given),
+    and ``loss.per_sample(pred, target)`` → Keras's per-sample losses. ``fn(pred, target,
+    reduction)`` is the formula ('mean' or 'none': the terms)."""
+
+    def __init__(self, name, fn, reduction="sum_over_batch_size"):
+        self.__name__, self.fn, self.reduction = name, fn, reduction
+
+    def per_sample(self, pred, target):
+        return _per_sample(self.fn(pred, target, reduction="none"), pred)
+
+    def __call__(self, pred, target, sample_weight=None):
+        if sample_weight is None and self.reduction in _MEAN_REDUCTIONS:
+            return self.fn(pred, target, reduction="mean")  # one formula, the plain mean
+        return _reduce_weighted(self.per_sample(pred, target), sample_weight,
+                                self.reduction, self.__name__)
+
+    def __repr__(self):
+        return f"<loss {self.__name__}>"
+
+
+def _batch_loss(loss_fn, pred, target, sample_weight=None):
+    """The loss of one batch as fit/evaluate take it: ``loss_fn(pred, target)``, or with
+    sample weights Keras's weighted reduction of its per-sample values: known for the named
+    and Keras losses; an ``nn.functional`` loss is asked for its terms (``reduction='none'``);
+    another function must return one value per sample."""
+    if isinstance(loss_fn, _Loss):
+        return loss_fn(pred, target, sample_weight)
+    if sample_weight is None:
+        return loss_fn(pred, target)
+    from . import functional as F
+    name = getattr(loss_fn, "__name__", type(loss_fn).__name__)
+    if getattr(F, name, None) is loss_fn:
+        values = _per_sample(loss_fn(pred, target, reduction="none"), pred)
+    else:
+        values = loss_fn(pred, target)
+    if not isinstance(values, Tensor) or values.ndim == 0 or values.shape[0] != len(pred):
+        raise ValueError(f"loss {name!r} returned {getattr(values, 'shape', type(values))}: "
+                         "with sample weights (or class weights) a loss function must return "
+                         f"one value per sample, shape ({len(pred)},) (Keras then averages "
+                         "the weighted values), not their mean")
+    return _reduce_weighted(values, sample_weight, "sum_over_batch_size", name)
 
 
 def _loss_table():
     from . import functional as F
-    return {
+    table = {
         "mse": F.mse_loss, "mean_squared_error": F.mse_loss,
         "mae": F.mae_loss, "mean_absolute_error": F.mae_loss,
         "binary_crossentropy": _binary_crossentropy,
@@ -140,6 +233,19 @@ def _loss_table():
         "cross_entropy": _cross_entropy,
         "hinge": F.hinge_loss,
     }
+    return {name: _Loss(name, fn) for name, fn in table.items()}
+
+
+def _binary_matches(pred, target, threshold=0.5):
+    """Keras's binary accuracy, sample by sample: each output thresholded
+    (``y_pred > threshold``) and compared with its target as given, as (N, outputs) 0/1
+    values; predictions (N, ...) and targets of the same size ((N,) against (N, 1) too)."""
+    from . import functional as F
+    p, t = F._values(pred, target)
+    guess, truth = (p.reshape(-1) > threshold).astype(t.dtype), t.reshape(-1)
+    if guess.shape != truth.shape:
+        raise ValueError(f"binary_accuracy: {p.shape} predictions but {t.shape} targets")
+    return (guess == truth).astype(np.float64).reshape(len(p), -1)
 
 
 def _metric_table():
@@ -155,9 +261,7 @@ def _metric_table():
         """Keras's: every output thresholded at 0.5 and compared with its target as given
         (``y_true == (y_pred > 0.5)``: a soft target such as 0.9 never counts, as in Keras;
         multi-label outputs count each label), the mean over all of them."""
-        p, t = F._values(pred, target)
-        return F._fraction_equal("binary_accuracy", p, t, (p.reshape(-1) > 0.5).astype(t.dtype),
-                                 t.reshape(-1))
+        return float(np.mean(_binary_matches(pred, target)))
 
     acc = F.accuracy
     return {"accuracy": acc, "acc": acc, "binary_accuracy": binary_accuracy,
@@ -166,6 +270,9 @@ def _metric_table():
 
 
 def _resolve_loss(loss):
+    as_fit_loss = getattr(loss, "_fit_loss", None)  # an nn.keras.losses object or function
+    if callable(as_fit_loss):
+        return as_fit_loss()
     if callable(loss):
         return loss
     table = _loss_table()
@@ -173,6 +280,13 @@ def _resolve_loss(loss):
         return table[loss]
     raise ValueError(f"unknown loss {loss!r}; pass a function (e.g. nn.F.mse_loss) or one of: "
                      f"{', '.join(sorted(table))}")
+
+
+def _keras_metric_class(name):
+    """The ``nn.keras.metrics`` class a metric string names ('AUC', 'auc',
+    'BinaryAccuracy'), or None."""
+    from .keras import metrics
+    return metrics.CLASSES.get(name) or metrics.SNAKE_NAMES.get(name)
 
 
 def _resolve_metrics(metrics, loss=None):
@@ -183,12 +297,17 @@ def _resolve_metrics(metrics, loss=None):
         metrics = [metrics]
     table, out = _metric_table(), []
     for m in metrics:
-        if callable(m):
+        as_fit_metric = getattr(m, "_fit_metric", None)  # an nn.keras.metrics object
+        if callable(as_fit_metric):
+            out.append(as_fit_metric())
+        elif callable(m):
             out.append((getattr(m, "__name__", type(m).__name__), m))
         elif m in ("accuracy", "acc") and loss == "binary_crossentropy":
             out.append((m, table["binary_accuracy"]))
         elif isinstance(m, str) and m in table:
             out.append((m, table[m]))
+        elif isinstance(m, str) and _keras_metric_class(m) is not None:
+            out.append((m, _keras_metric_class(m)(name=m)._fit_metric()[1]))  # 'auc', 'AUC'
         else:
             raise ValueError(f"unknown metric {m!r}; pass a function or one of: "
                              f"{', '.join(sorted(table))}")
@@ -246,6 +365,46 @@ def _check_lengths(who, x, y, names=("x", "y")):
         raise ValueError(f"{who}: no samples (len({names[0]}) = 0)")
 
 
+def _sample_weights(who, sample_weight, n, dtype):
+    """``sample_weight=`` as an array of one finite weight >= 0 per sample: (N,) (or (N, 1),
+    or one per output value for per-step losses)."""
+    w = np.asarray(sample_weight.data if isinstance(sample_weight, Tensor) else sample_weight)
+    if w.dtype.kind not in "iuf" or w.ndim == 0 or len(w) != n:
+        raise ValueError(f"{who}: sample_weight must be an array of one weight per sample, "
+                         f"shape ({n},); got {getattr(w, 'shape', w)!r}")
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError(f"{who}: sample weights must be finite and >= 0")
+    return w.astype(dtype)
+
+
+def _class_weights(who, y, class_weight):
+    """Keras's ``class_weight_to_sample_weights``: each sample's weight is that of its class
+    (1 for a class not in the dict); the class of a one-hot row is its argmax, of a 0/1
+    target (N,) or (N, 1) its rounded value."""
+    y = np.asarray(y)
+    if y.ndim > 1:
+        y = y.argmax(axis=-1) if y.shape[-1] != 1 else y[..., 0]
+    classes = np.round(y).astype(np.int64).reshape(len(y), -1)
+    if classes.shape[1] != 1:
+        raise ValueError(f"{who}: class_weight needs one class per sample; targets of shape "
+                         f"{np.shape(y)} hold several")
+    return np.array([class_weight.get(int(c), 1.0) for c in classes[:, 0]], np.float64)
+
+
+def _check_class_weight(who, class_weight, sample_weight):
+    if class_weight is None:
+        return None
+    if sample_weight is not None:
+        raise ValueError(f"{who}: give class_weight or sample_weight, not both (as Keras)")
+    if not isinstance(class_weight, dict) or not all(
+            isinstance(k, (int, np.integer)) and not isinstance(k, bool)
+            and isinstance(v, (int, float, np.number)) and np.isfinite(v) and v >= 0
+            for k, v in class_weight.items()):
+        raise ValueError(f"{who}: class_weight must be a dict {{class index: weight >= 0}}, "
+                         f"got {class_weight!r}")
+    return {int(k): float(v) for k, v in class_weight.items()}
+
+
 def _check_int(who, name, value, low):
     if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
         raise ValueError(f"{who}: {name} must be an int >= {low}, got {value!r}")
@@ -291,10 +450,11 @@ class _Source:
     one-shot generator: each epoch takes ``steps`` batches, or runs to its end).
     """
 
-    def __init__(self, who, x, y, batch_size, dtype, need_y=True, names=("x", "y")):
+    def __init__(self, who, x, y, batch_size, dtype, need_y=True, names=("x", "y"),
+                 sample_weight=None):
         from .data import DataLoader, _is_dataset
         self.who, self.dtype, self.need_y = who, dtype, need_y
-        self.x = self.y = self.loader = self.iterator = None
+        self.x = self.y = self.loader = self.iterator = self.sw = None
         self._carry = None  # steps_per_epoch on arrays: [the pass's batches, batches taken]
         given_batch_size = batch_size is not None
         batch_size = _check_int(who, "batch_size", 32 if batch_size is None else batch_size, 1)
@@ -330,6 +490,11 @@ class _Source:
                 _check_lengths(who, self.x, self.y, names)
             if len(self.x) == 0:
                 raise ValueError(f"{who}: no samples (len({names[0]}) = 0)")
+        if sample_weight is not None:
+            if self.kind != "arrays":
+                raise ValueError(f"{who}: sample_weight= needs x and y as arrays (as Keras); "
+                                 f"x is a {type(x).__name__}")
+            self.sw = _sample_weights(who, sample_weight, len(self.x), dtype)
 
     # -- shapes and sizes ------------------------------------------------------------------
     def steps(self, steps=None):
@@ -392,7 +557,8 @@ class _Source:
         return xb, yb
 
     def epoch(self, shuffle=False, steps=None):
-        """Yield (x_batch, y_batch) numpy pairs for one pass (y_batch None without targets).
+        """Yield (x_batch, y_batch, sample_weight_batch) numpy triples for one pass (y_batch
+        None without targets, sample_weight_batch None without sample weights).
 
         Raises ``_OutOfData`` when a one-shot generator has nothing left at the start.
         """
@@ -403,7 +569,7 @@ class _Source:
             n = len(self.x)
             order = engine.get_rng().permutation(n) if shuffle else None
             for idx in _batches(n, self.batch_size, order):
-                yield self.x[idx], (None if self.y is None else self.y[idx])
+                yield self._take(idx)
             return
         if self.kind == "dataset" and shuffle:
             from .data import DataLoader
@@ -421,9 +587,21 @@ class _Source:
                 if b == 0 and self.kind == "iterator":
                     raise _OutOfData() from None
                 return
-            yield self._split(batch)
+            yield (*self._split(batch), None)
 
+    def _take(self, idx):
+        """The (x, y, sample_weight) of the samples ``idx`` of arrays."""
+        return (self.x[idx], None if self.y is None else self.y[idx],
+                None if self.sw is None else self.sw[idx])
 
+    def split_off(self, at):
+        """The samples from ``at`` on, as a new source (validation_split's), kept off this
+        one: x, y and sample weights alike."""
+        tail = _Source(self.who, self.x[at:], self.y[at:], self.batch_size, self.dtype,
+                       sample_weight=None if self.sw is None else self.sw[at:])
+        self.x, self.y = self.x[:at], self.y[:at]
+        self.sw = None if self.sw is None else self.sw[:at]
+        return tail
     def _carried_epoch(self, shuffle, steps):
         """``steps`` batches of arrays, Keras's ``steps_per_epoch`` rule: a pass over the
         data is spread over epochs (the next epoch carries on where this one stopped, so
@@ -444,7 +622,7 @@ class _Source:
                 break
             idx = next(batches)
             self._carry[1] += 1
-            yield self.x[idx], (None if self.y is None else self.y[idx])
+            yield self._take(idx)
         if self._carry[1] >= total:
             self._carry = None
 
@@ -475,20 +653,16 @@ def _run_eval(model, source, loss_fn, metric_fns, steps=None, verbose=0, desc="e
     """Sample-weighted means of the loss and metrics over a source, eval mode, no_grad."""
     was_training = getattr(model, "training", True)
     _set_training(model, False)
-    totals = dict.fromkeys(["loss"] + [n for n, _ in metric_fns], 0.0)
-    seen = 0
+    running = _Running(metric_fns)
     bar = _bar(source.steps(steps), desc, verbose)
     try:
         with engine.no_grad():
-            for xb, yb in source.epoch(steps=steps):
+            for xb, yb, swb in source.epoch(steps=steps):
                 xb, yb = Tensor(xb, dtype=xb.dtype), Tensor(yb, dtype=yb.dtype)
                 pred = _output(model(xb), source.who)
                 yb = _align(pred, yb)
-                k = len(xb)
-                seen += k
-                totals["loss"] += _scalar(loss_fn(pred, yb), "loss") * k
-                for name, fn in metric_fns:
-                    totals[name] += _scalar(fn(pred, yb), f"metric {name!r}") * k
+                value = _scalar(_batch_loss(loss_fn, pred, yb, swb), "loss")
+                running.add(value, pred, yb, len(xb))
                 bar.update(1)
     except _OutOfData:
         raise ValueError(f"{source.who}: the generator is exhausted (it was used up "
@@ -496,9 +670,52 @@ def _run_eval(model, source, loss_fn, metric_fns, steps=None, verbose=0, desc="e
     finally:
         bar.close()
         _set_training(model, was_training)
-    if seen == 0:
+    if running.seen == 0:
         raise ValueError(f"{source.who}: no batches to evaluate")
-    return {k: v / seen for k, v in totals.items()}
+    return running.logs()
+
+
+class _Running:
+    """The loss and metrics of an epoch so far, as Keras's trackers keep them: the loss and
+    each metric function's values are averaged over the samples (each batch counts its
+    size: Keras's mean of the per-batch losses weighted by batch size); a metric that keeps
+    its own state (``nn.keras.metrics.AUC``) is reset, updated with every batch and read."""
+
+    def __init__(self, metric_fns):
+        self.metric_fns, self.seen = metric_fns, 0
+        self.totals = dict.fromkeys(["loss"] + [n for n, fn in metric_fns
+                                                if not _stateful(fn)], 0.0)
+        for _, fn in metric_fns:
+            if _stateful(fn):
+                fn.fit_reset()
+
+    def add(self, loss_value, pred, target, k):
+        """Count one batch of k samples; returns its logs (the batch's loss and metric
+        values; a stateful metric's value so far)."""
+        self.seen += k
+        self.totals["loss"] += loss_value * k
+        logs = {"loss": loss_value}
+        with engine.no_grad():  # metrics on the same (pre-update) predictions
+            for name, fn in self.metric_fns:
+                if _stateful(fn):
+                    fn.fit_update(pred, target)
+                    logs[name] = fn.fit_result()
+                else:
+                    logs[name] = _scalar(fn(pred, target), f"metric {name!r}")
+                    self.totals[name] += logs[name] * k
+        return logs
+
+    def logs(self):
+        """The means so far, in the order loss, metrics."""
+        return {"loss": self.totals["loss"] / self.seen,
+                **{name: fn.fit_result() if _stateful(fn) else self.totals[name] / self.seen
+                   for name, fn in self.metric_fns}}
+
+
+def _stateful(fn):
+    """A metric with its own state over the epoch (``fit_reset``, ``fit_update(pred,
+    target)``, ``fit_result()``: ``nn.keras.metrics.AUC``'s)."""
+    return callable(getattr(fn, "fit_update", None))
 
 
 # --------------------------------------------------------------------------- the optimizer
@@ -626,7 +843,8 @@ class History(Callback):
 # -------------------------------------------------------------------------------- training
 def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validation_data=None,
         validation_split=0.0, metrics=(), callbacks=(), scheduler=None, shuffle=True,
-        verbose=1, initial_epoch=0, clipnorm=None, steps_per_epoch=None) -> History:
+        verbose=1, initial_epoch=0, clipnorm=None, steps_per_epoch=None, sample_weight=None,
+        class_weight=None) -> History:
     """Train ``model`` on ``x`` (N, ...) and ``y`` (N, ...) with mini-batches, Keras style.
 
     Each batch: ``optimizer.zero_grad()``, ``loss(model(x_b), y_b).backward()``,
@@ -640,9 +858,10 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
       Python generator of ``(x, y)`` batches (``steps_per_epoch`` batches per epoch, or to
       its end; when it runs dry training stops with a warning, as Keras).
       Batches become Tensors in the model's dtype; integer ``y`` stays int64 (labels).
-    - ``loss``: a function ``loss(pred, target) -> scalar Tensor`` or a name (see the
-      module docstring); ``metrics``: functions ``(pred, target) -> float`` or names
-      ('accuracy', 'mae', 'mse'), recorded under their names.
+    - ``loss``: a function ``loss(pred, target) -> scalar Tensor``, a name (see the
+      module docstring) or an ``nn.keras.losses`` object; ``metrics``: functions
+      ``(pred, target) -> float``, names ('accuracy', 'mae', 'mse', 'auc') or
+      ``nn.keras.metrics`` objects, recorded under their names.
     - ``optimizer``: an ``nn.optim`` optimizer on the model's parameters, or a name
       ('sgd', 'adam', 'rmsprop', 'adamw', with Keras's defaults) or an
       ``nn.keras.optimizers`` spec, built here on ``model.parameters()``. Raises when the
@@ -661,6 +880,13 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
     - ``clipnorm``: clip the gradients of all the optimizer's parameters together to this
       global L2 norm before each step (``nn.optim.clip_grad_norm_``; Keras calls it
       ``global_clipnorm``).
+    - ``sample_weight`` (N,) (arrays only) or ``class_weight={class: weight}`` (each
+      sample weighted by its class's weight; 1 for classes not listed; the class of a
+      one-hot row is its argmax), not both: Keras's weighted loss, each batch's loss being
+      ``Σ_i w_i·ℓ_i / n`` over its n samples (divided by the batch size, not by Σ w_i), so
+      the epoch's loss is ``Σ w_i·ℓ_i / N``. The metrics are not weighted (Keras's
+      ``metrics=``); ``validation_split`` takes the last sample weights along (class weights
+      apply to training batches only), and ``validation_data`` may be ``(x, y, weights)``.
 
     Lazy layers (``nn.Dense`` without ``input_shape``) are built from the first batch
     before anything else. Returns a ``History``.
@@ -695,7 +921,8 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
     if clipnorm is not None and not (isinstance(clipnorm, (int, float)) and clipnorm > 0):
         raise ValueError(f"{who}: clipnorm must be a positive number, got {clipnorm!r}")
     dtype = _model_dtype(model)
-    source = _Source(who, x, y, batch_size, dtype)
+    class_weight = _check_class_weight(who, class_weight, sample_weight)
+    source = _Source(who, x, y, batch_size, dtype, sample_weight=sample_weight)
 
     val = None
     if validation_data is not None:
@@ -713,8 +940,7 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
             raise ValueError(f"{who}: validation_split={validation_split} of {n_all} samples "
                              f"leaves {split_at} for training and {n_all - split_at} for "
                              "validation; both need at least one")
-        val = _Source(who, source.x[split_at:], source.y[split_at:], source.batch_size, dtype)
-        source.x, source.y = source.x[:split_at], source.y[:split_at]
+        val = source.split_off(split_at)  # its sample weights too; no class weights
 
     if _needs_build(model):  # lazy layers first: the optimizer needs them
         build_model(model, source.first_x())
@@ -754,37 +980,21 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
             cb.on_epoch_begin(epoch, {})
         lr = float(optimizer.param_groups[0]["lr"])
         _set_training(model, True)
-        totals = dict.fromkeys(["loss"] + [m for m, _ in metric_fns], 0.0)
-        seen = 0
+        running = _Running(metric_fns)
         bar = _bar(steps, f"Epoch {epoch + 1}/{epochs}", verbose)
         out_of_data = False
         try:
-            for b, (xb, yb) in enumerate(source.epoch(shuffle=shuffle, steps=steps_per_epoch)):
+            for b, (xb, yb, swb) in enumerate(source.epoch(shuffle=shuffle,
+                                                          steps=steps_per_epoch)):
+                if class_weight is not None:
+                    swb = _class_weights(who, yb, class_weight)
                 xb, yb = Tensor(xb, dtype=xb.dtype), Tensor(yb, dtype=yb.dtype)
                 for cb in callbacks:
                     cb.on_batch_begin(b, {"size": len(xb)})
-                if needs_closure:
-                    value, pred, yb = _closure_step(model, optimizer, loss_fn, xb, yb,
-                                                    clipped, clipnorm, who)
-                else:
-                    optimizer.zero_grad()
-                    pred = _output(model(xb), who)
-                    yb = _align(pred, yb)
-                    batch_loss = loss_fn(pred, yb)
-                    value = _scalar(batch_loss, "loss")
-                    batch_loss.backward()
-                    if clipnorm is not None:
-                        clip_grad_norm_(clipped, clipnorm)
-                    optimizer.step()
-                k = len(xb)
-                seen += k
-                totals["loss"] += value * k
-                batch_logs = {"loss": value}
-                with engine.no_grad():  # metrics on the same (pre-update) predictions
-                    for name, fn in metric_fns:
-                        batch_logs[name] = _scalar(fn(pred, yb), f"metric {name!r}")
-                        totals[name] += batch_logs[name] * k
-                bar.set_postfix({m: f"{v / seen:.4g}" for m, v in totals.items()},
+                value, pred, yb = _train_step(model, optimizer, loss_fn, xb, yb, swb, clipped,
+                                              clipnorm, needs_closure, who)
+                batch_logs = running.add(value, pred, yb, len(xb))
+                bar.set_postfix({m: f"{v:.4g}" for m, v in running.logs().items()},
                                 refresh=False)
                 bar.update(1)
                 for cb in callbacks:
@@ -794,9 +1004,9 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
         except _OutOfData:
             out_of_data = True
         else:
-            if seen == 0:
+            if running.seen == 0:
                 raise ValueError(f"{who}: epoch {epoch + 1} had no batches (an empty loader?)")
-            logs = {m: v / seen for m, v in totals.items()}
+            logs = running.logs()
             if val is not None:
                 val_logs = _run_eval(model, val, loss_fn, metric_fns)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -825,7 +1035,63 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
     return history
 
 
-def _closure_step(model, optimizer, loss_fn, xb, yb, clipped, clipnorm, who):
+def train_on_batch(model, x, y, *, loss, optimizer, metrics=(), clipnorm=None,
+                   sample_weight=None, class_weight=None):
+    """One optimizer step on the whole batch ``(x, y)`` in training mode (Keras's
+    ``Model.train_on_batch``): returns ``(logs, optimizer)``, the logs ``{'loss': ...,
+    <metric>: ...}`` from the predictions before the step, and the optimizer (built here
+    from a name or recipe, as ``fit`` builds it: keep it for the next batch). Lazy layers
+    are built from x first; ``sample_weight``/``class_weight`` as in ``fit``."""
+    engine.keep_freed_memory()
+    who = "train_on_batch"
+    loss_fn, metric_fns = _resolve_loss(loss), _resolve_metrics(metrics, loss)
+    class_weight = _check_class_weight(who, class_weight, sample_weight)
+    dtype = _model_dtype(model)
+    xb, yb = _prepare_x(x, who, dtype), _prepare_y(_as_array(y, who, "y"), who, dtype)
+    _check_lengths(who, xb, yb)
+    swb = None if sample_weight is None else _sample_weights(who, sample_weight, len(xb),
+                                                             dtype)
+    if class_weight is not None:
+        swb = _class_weights(who, yb, class_weight)
+    if _needs_build(model):
+        build_model(model, xb[:1])
+    if clipnorm is None:
+        clipnorm = getattr(optimizer, "global_clipnorm", None)
+    optimizer = resolve_optimizer(optimizer, model, who)
+    _check_optimizer_covers_model(model, optimizer, who)
+    clipped = [p for g in optimizer.param_groups for p in g["params"]]
+    was_training = getattr(model, "training", True)
+    _set_training(model, True)
+    try:
+        running = _Running(metric_fns)
+        value, pred, target = _train_step(
+            model, optimizer, loss_fn, Tensor(xb, dtype=xb.dtype), Tensor(yb, dtype=yb.dtype),
+            swb, clipped, clipnorm, bool(getattr(optimizer, "requires_closure", False)), who)
+        running.add(value, pred, target, len(xb))
+    finally:
+        _set_training(model, was_training)
+    return running.logs(), optimizer
+
+
+def _train_step(model, optimizer, loss_fn, xb, yb, swb, clipped, clipnorm, needs_closure,
+                who):
+    """One optimizer step on the batch (xb, yb) (sample weights ``swb`` or None):
+    ``(loss value, predictions, aligned targets)``, from before the update."""
+    if needs_closure:
+        return _closure_step(model, optimizer, loss_fn, xb, yb, swb, clipped, clipnorm, who)
+    optimizer.zero_grad()
+    pred = _output(model(xb), who)
+    yb = _align(pred, yb)
+    batch_loss = _batch_loss(loss_fn, pred, yb, swb)
+    value = _scalar(batch_loss, "loss")
+    batch_loss.backward()
+    if clipnorm is not None:
+        clip_grad_norm_(clipped, clipnorm)
+    optimizer.step()
+    return value, pred, yb
+
+
+def _closure_step(model, optimizer, loss_fn, xb, yb, swb, clipped, clipnorm, who):
     """One step of an optimizer that re-evaluates the loss (LBFGS): the value and
     predictions logged are those of the first evaluation, before any update."""
     first = {}
@@ -834,7 +1100,7 @@ def _closure_step(model, optimizer, loss_fn, xb, yb, clipped, clipnorm, who):
         optimizer.zero_grad()
         pred = _output(model(xb), who)
         target = _align(pred, yb)
-        batch_loss = loss_fn(pred, target)
+        batch_loss = _batch_loss(loss_fn, pred, target, swb)
         batch_loss.backward()
         if clipnorm is not None:
             clip_grad_norm_(clipped, clipnorm)
@@ -847,18 +1113,17 @@ def _closure_step(model, optimizer, loss_fn, xb, yb, clipped, clipnorm, who):
 
 
 def _validation_source(who, validation_data, batch_size, dtype):
-    if isinstance(validation_data, (tuple, list)) and not _is_loader(validation_data):
-        if len(validation_data) == 3:
-            raise ValueError(f"{who}: validation_data=(x, y, sample_weight): sample weights "
-                             "are not supported; pass (x_val, y_val)")
-        if len(validation_data) != 2:
-            raise ValueError(f"{who}: validation_data must be a pair (x_val, y_val), a "
-                             "DataLoader or a Dataset")
-        xv, yv = validation_data
+    if isinstance(validation_data, (tuple, list)) and not _is_loader(validation_data) \
+            and not _is_batch_list(validation_data):
+        if len(validation_data) not in (2, 3):
+            raise ValueError(f"{who}: validation_data must be a pair (x_val, y_val) (or "
+                             "(x_val, y_val, sample_weight_val)), a DataLoader or a Dataset")
+        xv, yv, *swv = validation_data
         if not _is_array_like(xv):
             raise ValueError(f"{who}: validation_data=(x_val, y_val) needs arrays, x_val is a "
                              f"{type(xv).__name__}")
-        return _Source(who, xv, yv, batch_size, dtype, names=("x_val", "y_val"))
+        return _Source(who, xv, yv, batch_size, dtype, names=("x_val", "y_val"),
+                       sample_weight=swv[0] if swv else None)
     if hasattr(validation_data, "__next__"):
         raise ValueError(f"{who}: validation_data is a one-shot generator: it would be empty "
                          "after the first epoch; pass a DataLoader, a Dataset, a list of "
@@ -873,7 +1138,7 @@ def _is_dataset_like(x):
 
 
 def evaluate(model, x, y=None, *, loss, metrics=(), batch_size=None, return_dict=False,
-             verbose=0, steps=None):
+             verbose=0, steps=None, sample_weight=None):
     """Loss and metrics of ``model`` on ``x``, ``y``, in eval mode under ``no_grad``:
     sample-weighted means over batches of ``batch_size`` (default 32).
 
@@ -881,7 +1146,8 @@ def evaluate(model, x, y=None, *, loss, metrics=(), batch_size=None, return_dict
     ``[loss, metric_1, ...]`` in the order given, so ``test_loss, test_acc =
     evaluate(..., metrics=['accuracy'])`` unpacks as in Keras; ``return_dict=True`` gives
     ``{'loss': ..., <metric name>: ...}``. ``x``/``y``/``loss``/``metrics`` as in ``fit``
-    (a DataLoader, Dataset or generator of batches works too; ``steps`` caps the batches).
+    (a DataLoader, Dataset or generator of batches works too; ``steps`` caps the batches);
+    ``sample_weight`` (N,) weights the loss as in ``fit`` (not the metrics).
 
     >>> import numpy as np, nn
     >>> model = nn.Linear(2, 1)
@@ -896,7 +1162,7 @@ def evaluate(model, x, y=None, *, loss, metrics=(), batch_size=None, return_dict
     verbose = _verbosity(who, verbose)
     if steps is not None:
         steps = _check_int(who, "steps", steps, 1)
-    source = _Source(who, x, y, batch_size, _model_dtype(model))
+    source = _Source(who, x, y, batch_size, _model_dtype(model), sample_weight=sample_weight)
     if _needs_build(model):
         build_model(model, source.first_x())
     logs = _run_eval(model, source, loss_fn, metric_fns, steps=steps, verbose=verbose)
@@ -929,7 +1195,7 @@ def predict(model, x, batch_size=None, verbose=0, steps=None) -> np.ndarray:
     bar = _bar(source.steps(steps), who, verbose)
     try:
         with engine.no_grad():
-            for xb, _ in source.epoch(steps=steps):
+            for xb, _, _ in source.epoch(steps=steps):
                 outs.append(_output(model(Tensor(xb, dtype=xb.dtype)), who).data)
                 bar.update(1)
     except _OutOfData:

@@ -9,7 +9,9 @@
 
 Submodules: ``layers``, ``optimizers``, ``callbacks``, ``initializers``, ``utils``
 (``to_categorical``), ``models`` (``Sequential``, ``Model``, ``load_model``), ``datasets``,
-``saving``, ``backend`` (``image_data_format``), ``functional`` (the Functional API).
+``saving``, ``backend`` (``image_data_format``), ``functional`` (the Functional API),
+``losses`` (``BinaryCrossentropy(from_logits=True)``, ...) and ``metrics``
+(``SparseCategoricalAccuracy()``, ``AUC()``, ...).
 ``nn.keras.model`` holds the Model methods (mixed into ``nn.Module``).
 """
 from .model import KerasModelMixin
@@ -24,6 +26,6 @@ def __getattr__(name):
     if name in ("Sequential", "load_model", "Model"):
         return getattr(importlib.import_module(".models", __name__), name)
     if name in ("layers", "optimizers", "callbacks", "initializers", "utils", "models",
-                "datasets", "saving", "weights", "functional", "backend"):
+                "datasets", "saving", "weights", "functional", "backend", "losses", "metrics"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

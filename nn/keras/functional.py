@@ -24,6 +24,8 @@ from __future__ import annotations
 import itertools
 import re
 
+import numpy as np
+
 import engine
 
 from ..module import Module, Symbolic
@@ -96,9 +98,19 @@ def record_call(layer, args, kwargs):
     return t
 
 
+def keras_class_name(layer) -> str:
+    """The Keras class a layer is: its class name, less the ``Keras`` prefix of the classes
+    stepgrad names ``KerasLSTM``, ``KerasEmbedding``, … (Keras's ``LSTM``, ``Embedding``)."""
+    name = type(layer).__name__
+    return name[5:] if name.startswith("Keras") and name[5:6].isupper() else name
+
+
 def _keras_name(layer) -> str:
-    """Keras's layer name stem: ``Conv2D`` → ``conv2d``, ``MaxPooling2D`` → ``max_pooling2d``."""
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", type(layer).__name__).lower()
+    """Keras's layer name stem (its ``to_snake_case`` of the class name): ``Conv2D`` →
+    ``conv2d``, ``MaxPooling2D`` → ``max_pooling2d``, ``LeakyReLU`` → ``leaky_re_lu``,
+    ``KerasLSTM`` → ``lstm``."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", keras_class_name(layer))
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class Model(Module):
@@ -227,18 +239,87 @@ class Concatenate(Module):
         return f"axis={self.axis}"
 
 
-class Add(Module):
-    """Keras's ``Add()``: the elementwise sum of a list of tensors of one shape."""
+class _Merge(Module):
+    """Keras's merging layers: a list of tensors of one batch size combined elementwise.
+    Shapes follow Keras's rule: an input with fewer dims gets new dims of size 1 after the
+    batch dim (axis 1), then sizes of 1 broadcast; other differing sizes are refused."""
+
+    _fixed = None  # the number of inputs the layer takes (Subtract: 2), None: 1 or more
 
     def forward(self, inputs):
+        who = type(self).__name__
+        if type(inputs) not in (list, tuple) or not inputs:
+            raise ValueError(f"{who}: call it on a list of tensors, got {type(inputs).__name__}")
         inputs = list(inputs)
-        shapes = {tuple(t.shape) for t in inputs}
-        if len(shapes) != 1:
-            raise ValueError(f"Add: the inputs must have one shape, got "
-                             f"{[tuple(t.shape) for t in inputs]}")
+        if self._fixed is not None and len(inputs) != self._fixed:
+            raise ValueError(f"{who}: takes exactly {self._fixed} inputs, got {len(inputs)}")
+        shapes = [tuple(t.shape) for t in inputs]
+        if len({s[0] if s else None for s in shapes}) != 1:
+            raise ValueError(f"{who}: the inputs have different batch sizes: {shapes}")
+        rank = max(len(s) for s in shapes)
+        inputs = [t if t.ndim == rank else  # Keras's expand_dims(x, axis=1), as needed
+                  t.reshape((t.shape[0],) + (1,) * (rank - t.ndim) + tuple(t.shape[1:]))
+                  for t in inputs]
+        try:
+            np.broadcast_shapes(*(tuple(t.shape) for t in inputs))
+        except ValueError:
+            raise ValueError(f"{who}: the inputs have incompatible shapes {shapes}") from None
+        return self._merge(inputs)
+
+
+class Add(_Merge):
+    """Keras's ``Add()``: the elementwise sum of a list of tensors."""
+
+    def _merge(self, inputs):
         out = inputs[0]
         for t in inputs[1:]:
             out = out + t
+        return out
+
+
+class Subtract(_Merge):
+    """Keras's ``Subtract()``: ``inputs[0] − inputs[1]`` (exactly two inputs)."""
+
+    _fixed = 2
+
+    def _merge(self, inputs):
+        return inputs[0] - inputs[1]
+
+
+class Multiply(_Merge):
+    """Keras's ``Multiply()``: the elementwise product of a list of tensors."""
+
+    def _merge(self, inputs):
+        out = inputs[0]
+        for t in inputs[1:]:
+            out = out * t
+        return out
+
+
+class Average(_Merge):
+    """Keras's ``Average()``: the elementwise mean of a list of tensors, (Σ xᵢ) / n."""
+
+    def _merge(self, inputs):
+        return Add._merge(self, inputs) / len(inputs)
+
+
+class Maximum(_Merge):
+    """Keras's ``Maximum()``: the elementwise maximum of a list of tensors."""
+
+    def _merge(self, inputs):
+        out = inputs[0]
+        for t in inputs[1:]:
+            out = engine.maximum(out, t)
+        return out
+
+
+class Minimum(_Merge):
+    """Keras's ``Minimum()``: the elementwise minimum of a list of tensors."""
+
+    def _merge(self, inputs):
+        out = inputs[0]
+        for t in inputs[1:]:
+            out = engine.minimum(out, t)
         return out
 
 
@@ -250,3 +331,28 @@ def concatenate(inputs, axis=-1):
 def add(inputs):
     """Keras's ``add([a, b, ...])`` (an ``Add`` layer applied)."""
     return Add()(inputs)
+
+
+def subtract(inputs):
+    """Keras's ``subtract([a, b])`` (a ``Subtract`` layer applied)."""
+    return Subtract()(inputs)
+
+
+def multiply(inputs):
+    """Keras's ``multiply([a, b, ...])`` (a ``Multiply`` layer applied)."""
+    return Multiply()(inputs)
+
+
+def average(inputs):
+    """Keras's ``average([a, b, ...])`` (an ``Average`` layer applied)."""
+    return Average()(inputs)
+
+
+def maximum(inputs):
+    """Keras's ``maximum([a, b, ...])`` (a ``Maximum`` layer applied)."""
+    return Maximum()(inputs)
+
+
+def minimum(inputs):
+    """Keras's ``minimum([a, b, ...])`` (a ``Minimum`` layer applied)."""
+    return Minimum()(inputs)

@@ -205,6 +205,8 @@ _NAMES = {"zeros": Zeros, "ones": Ones, "constant": Constant,
           "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
           "orthogonal": Orthogonal}
 _CLASSES = {cls.__name__: cls for cls in _NAMES.values()}
+_NAMES.update({"uniform": RandomUniform, "normal": RandomNormal, "one": Ones,
+               "zero": Zeros})  # Keras's aliases ('uniform' is Embedding's default)
 
 
 class _Callable(Initializer):

@@ -11,6 +11,13 @@ Keras's default), and (N, C, H, W) — stepgrad's own layout, that of ``nn.Conv2
 transpose to stepgrad's kernels and back. Layers called on ``Input(...)`` build a Functional
 model (``nn.keras.Model(inputs, outputs)``; ``concatenate``, ``add``): see
 ``nn.keras.functional``.
+
+More of Keras's layers live in ``sequence_layers`` (``Embedding``, ``Conv1D``, 1-D
+pooling), ``wrappers`` (``Bidirectional``, ``TimeDistributed``), ``core_layers``
+(``LayerNormalization``, ``Reshape``, ``Permute``, ``RepeatVector``, ``UpSampling2D``,
+``ZeroPadding2D``, ``Rescaling``, ``LeakyReLU``, ``ReLU``, ``Softmax``, ``Lambda``) and
+``functional`` (the merging layers: ``Add``, ``Subtract``, ``Multiply``, ``Average``,
+``Maximum``, ``Minimum``, ``Concatenate``); all are importable from here.
 """
 from __future__ import annotations
 
@@ -26,14 +33,69 @@ from ..layers import Flatten as _Flatten
 from ..layers.linear import activation_fn
 from ..layers.norm import _BatchNorm
 from ..module import Module, Parameter, Symbolic
-from .functional import Add, Concatenate, add, concatenate  # noqa: F401 (Keras's names)
+from ._common import image_format as _image_format
+from ._common import images as _images
+from .core_layers import (
+    KerasLeakyReLU,
+    KerasReLU,
+    KerasSoftmax,
+    Lambda,
+    LayerNormalization,
+    Permute,
+    RepeatVector,
+    Rescaling,
+    Reshape,
+    UpSampling2D,
+    ZeroPadding2D,
+)
+from .functional import (
+    Add,
+    Average,
+    Concatenate,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
+from .sequence_layers import (
+    AveragePooling1D,
+    Conv1D,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
+    KerasEmbedding,
+    MaxPooling1D,
+    _GlobalPooling,
+)
+from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = ["Dense", "Dropout", "Flatten", "Activation", "BatchNormalization", "SimpleRNN",
            "LSTM", "GRU", "GlobalAveragePooling2D", "Conv2D", "MaxPooling2D", "AveragePooling2D",
-           "Input", "InputLayer", "Concatenate", "concatenate", "Add", "add"]
+           "Input", "InputLayer", "Concatenate", "concatenate", "Add", "add",
+           # sequences
+           "Embedding", "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D",
+           "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Bidirectional", "TimeDistributed",
+           # shapes, normalisation, activations
+           "LayerNormalization", "Reshape", "Permute", "RepeatVector", "UpSampling2D",
+           "ZeroPadding2D", "Rescaling", "LeakyReLU", "ReLU", "Softmax", "Lambda",
+           # merging
+           "Subtract", "Multiply", "Average", "Maximum", "Minimum", "subtract", "multiply",
+           "average", "maximum", "minimum"]
 
+# Keras's names for the classes whose Python names differ (PyTorch's nn.LSTM, nn.Embedding,
+# nn.LeakyReLU, ... keep theirs: a saved model names each class once)
 LSTM = KerasLSTM
 GRU = KerasGRU
+Embedding = KerasEmbedding
+LeakyReLU = KerasLeakyReLU
+ReLU = KerasReLU
+Softmax = KerasSoftmax
 
 
 def Dropout(rate, noise_shape=None, seed=None):  # noqa: N802 - Keras's name
@@ -49,39 +111,25 @@ def Flatten():  # noqa: N802 - Keras's name
     return _Flatten()
 
 
-def _image_format(who, data_format):
-    """Keras's data_format: None means ``keras.backend.image_data_format()`` (by default
-    'channels_last')."""
-    from .backend import image_data_format
-    fmt = image_data_format() if data_format is None else str(data_format).lower()
-    if fmt not in ("channels_last", "channels_first"):
-        raise ValueError(f"{who}: data_format must be 'channels_last' (Keras's default, "
-                         f"(N, H, W, C)) or 'channels_first' ((N, C, H, W)), got "
-                         f"{data_format!r}")
-    return fmt
+class GlobalAveragePooling2D(_GlobalPooling):
+    """Keras's ``GlobalAveragePooling2D(data_format=None, keepdims=False)``: the mean over H
+    and W, (N, H, W, C) → (N, C) (channels_first: (N, C, H, W) → (N, C)); ``keepdims``
+    gives (N, 1, 1, C) (channels_first (N, C, 1, 1))."""
+
+    _spatial = 2
+
+    def _reduce(self, x, axes):
+        return x.mean(axis=axes, keepdims=self.keepdims)
 
 
-def _images(who, x, fmt):
-    """x (N, H, W, C) or (N, C, H, W) → stepgrad's (N, C, H, W)."""
-    if x.ndim != 4:
-        layout = "(N, H, W, C)" if fmt == "channels_last" else "(N, C, H, W)"
-        raise ValueError(f"{who}: expected images {layout} ({fmt}), got shape {tuple(x.shape)}")
-    return x.permute(0, 3, 1, 2) if fmt == "channels_last" else x
+class GlobalMaxPooling2D(_GlobalPooling):
+    """Keras's ``GlobalMaxPooling2D(data_format=None, keepdims=False)``: the max over H and
+    W, (N, H, W, C) → (N, C)."""
 
+    _spatial = 2
 
-class GlobalAveragePooling2D(Module):
-    """Keras's ``GlobalAveragePooling2D(data_format=None)``: the mean over H and W,
-    (N, H, W, C) → (N, C) (channels_first: (N, C, H, W) → (N, C))."""
-
-    def __init__(self, data_format=None):
-        super().__init__()
-        self.data_format = _image_format("GlobalAveragePooling2D", data_format)
-
-    def forward(self, x):
-        return _images("GlobalAveragePooling2D", x, self.data_format).mean(axis=(2, 3))
-
-    def extra_repr(self):
-        return f"data_format={self.data_format!r}"
+    def _reduce(self, x, axes):
+        return x.amax(axis=axes, keepdims=self.keepdims)
 
 
 class InputLayer(Module, Symbolic):
@@ -255,8 +303,9 @@ class AveragePooling2D(_Pooling2D):
     """Keras's ``AveragePooling2D(pool_size=(2, 2), strides=None, padding='valid',
     data_format=None)``: the mean of each window. With 'same' a border window averages its
     input cells only (TensorFlow's rule: padding is not counted), as
-    ``sum(window) / count(window's input cells)``. (Keras 3 on its torch backend counts the
-    zeros it pads when the padding is uneven: it differs from TensorFlow there.)"""
+    ``sum(window) / count(window's input cells)``. (Keras 3.15 on its torch backend, when the
+    padding is uneven, pads by repeating the edge values and counts them: it differs from
+    TensorFlow there.)"""
 
     def _pool(self, x):
         pads = self._same(x) if self.padding == "same" else (0, 0, 0, 0)

@@ -72,10 +72,12 @@ class KerasModelMixin:
         hyper-parameters), an ``nn.keras.optimizers`` recipe (``SGD(lr=0.5)``,
         ``Adam(0.02)``) or an ``nn.optim`` optimizer built on ``model.parameters()``.
         ``loss``: a name ('mse', 'mae', 'binary_crossentropy', 'categorical_crossentropy',
-        'sparse_categorical_crossentropy', 'cross_entropy', ...) or a function; ``metrics``:
-        names ('accuracy', 'mae', 'mse') or functions. Your own functions are called as
-        Keras calls them, ``fn(y_true, y_pred)``; stepgrad's ``nn.F`` functions keep their
-        PyTorch order ``(pred, target)``. A recipe becomes ``model.optimizer``
+        'sparse_categorical_crossentropy', 'cross_entropy', ...), an ``nn.keras.losses``
+        object or function (``BinaryCrossentropy(from_logits=True)``) or a function;
+        ``metrics``: names ('accuracy', 'mae', 'mse', 'auc'), ``nn.keras.metrics`` objects
+        (``AUC()``, ``SparseCategoricalAccuracy()``) or functions. Your own functions are
+        called as Keras calls them, ``fn(y_true, y_pred)``; stepgrad's ``nn.F`` functions keep
+        their PyTorch order ``(pred, target)``. A recipe becomes ``model.optimizer``
         (an ``nn.optim`` optimizer) as soon as every layer is built: now, or at the first
         ``fit`` for lazy layers without an input shape.
         """
@@ -130,12 +132,14 @@ class KerasModelMixin:
         ``(x, y)`` batches. ``validation_split`` holds out the LAST fraction of the arrays,
         before shuffling; ``validation_data`` is ``(x_val, y_val)`` or a loader.
         ``verbose``: 'auto' or 1 (a progress bar), 2 (a line per epoch), 0. ``scheduler``:
-        an ``nn.optim`` scheduler on ``model.optimizer`` (our addition). See ``nn.fit``.
+        an ``nn.optim`` scheduler on ``model.optimizer`` (our addition).
+        ``sample_weight`` (N,) or ``class_weight={class: weight}`` weight the loss as
+        Keras's (a batch's loss is ``Σ w_i·ℓ_i / batch size``; metrics unweighted). See
+        ``nn.fit``.
         """
         from ..training import fit
         state = self._keras_state("fit")
-        _not_supported("fit", class_weight=class_weight, sample_weight=sample_weight,
-                       validation_steps=validation_steps,
+        _not_supported("fit", validation_steps=validation_steps,
                        validation_batch_size=validation_batch_size)
         if validation_freq != 1:
             raise ValueError("fit: validation_freq must be 1 (validation after every epoch)")
@@ -146,7 +150,8 @@ class KerasModelMixin:
                       validation_data=validation_data, validation_split=validation_split,
                       callbacks=list(callbacks or []), scheduler=scheduler, shuffle=shuffle,
                       verbose=verbose, initial_epoch=initial_epoch, clipnorm=state["clipnorm"],
-                      steps_per_epoch=steps_per_epoch)
+                      steps_per_epoch=steps_per_epoch, sample_weight=sample_weight,
+                      class_weight=class_weight)
         self.optimizer = history.optimizer  # a name or recipe is now the built optimizer
         history.model = self
         self.history = history
@@ -155,19 +160,51 @@ class KerasModelMixin:
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
         """Keras's ``Model.evaluate``: the loss alone when compiled without metrics, else
-        ``[loss, *metrics]`` (``{'loss': ..., name: ...}`` with ``return_dict=True``)."""
+        ``[loss, *metrics]`` (``{'loss': ..., name: ...}`` with ``return_dict=True``);
+        ``sample_weight`` (N,) weights the loss as in ``fit``."""
         from ..training import evaluate
         state = self._keras_state("evaluate")
-        _not_supported("evaluate", sample_weight=sample_weight, callbacks=callbacks)
+        _not_supported("evaluate", callbacks=callbacks)
         return evaluate(self, x, y, loss=state["loss"], metrics=state["metrics"],
                         batch_size=batch_size, return_dict=return_dict, verbose=verbose,
-                        steps=steps)
+                        steps=steps, sample_weight=sample_weight)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Keras's ``Model.predict``: the outputs for ``x`` as one numpy array (N, ...)."""
         from ..training import predict
         _not_supported("predict", callbacks=callbacks)
         return predict(self, x, batch_size=batch_size, verbose=verbose, steps=steps)
+
+    # -- one batch -------------------------------------------------------------------------------
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict=False):
+        """Keras's ``Model.train_on_batch``: one optimizer step on the batch ``(x, y)`` (all
+        of it, in training mode), with what ``compile`` chose; returns the batch's loss (and
+        metrics: ``[loss, *metrics]``, or a dict with ``return_dict=True``), computed before
+        the step, as Keras's. ``sample_weight``/``class_weight`` as in ``fit``."""
+        from ..training import train_on_batch
+        state = self._keras_state("train_on_batch")
+        logs, self.optimizer = train_on_batch(
+            self, x, y, loss=state["loss"], metrics=state["metrics"],
+            optimizer=self.optimizer, clipnorm=state["clipnorm"],
+            sample_weight=sample_weight, class_weight=class_weight)
+        return _keras_result(logs, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """Keras's ``Model.test_on_batch``: the loss (and metrics) on the batch ``(x, y)``
+        in eval mode, no update; as ``evaluate`` on one batch holding all of x."""
+        from ..training import evaluate
+        state = self._keras_state("test_on_batch")
+        logs = evaluate(self, x, y, loss=state["loss"], metrics=state["metrics"],
+                        batch_size=max(len(x), 1), return_dict=True, verbose=0,
+                        sample_weight=sample_weight)
+        return _keras_result(logs, return_dict)
+
+    def predict_on_batch(self, x):
+        """Keras's ``Model.predict_on_batch``: the outputs for ``x`` (N, ...) as one numpy
+        array, in eval mode (one batch: all of x)."""
+        from ..training import predict
+        return predict(self, x, batch_size=max(len(x), 1), verbose=0)
 
     # -- summary -------------------------------------------------------------------------------
     def _keras_input_shape(self):
@@ -179,13 +216,12 @@ class KerasModelMixin:
 
         The input shape comes from the first layer (``input_shape=`` / ``input_dim=``) or
         the last ``fit``; otherwise use ``nn.summary(model, input_shape)``."""
-        from ..summary import summary
         shape = self._keras_input_shape()
         if shape is None:
             raise ValueError(f"{type(self).__name__}.summary: the input shape is unknown; give "
                              "the first layer input_shape=..., call fit() first, or use "
                              "nn.summary(model, input_shape)")
-        (print_fn or print)(str(summary(self, shape)))
+        (print_fn or print)(str(_keras_summary(self, shape)))
 
     def count_params(self) -> int:
         """The number of parameters (lazy layers built first when the input shape is known,
@@ -260,6 +296,54 @@ class KerasModelMixin:
             data = data["model"]
         self._keras_build()
         self.load_state_dict(data)
+
+
+def _keras_result(logs, return_dict):
+    """Keras's return form: the dict, or the loss alone, or ``[loss, *metrics]``."""
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
+
+
+def _keras_summary(model, shape):
+    """``nn.summary``'s table with each Keras wrapper (``Bidirectional``,
+    ``TimeDistributed``: ``keras_wrapper = True``) as one row — its output shape and all its
+    parameters — where ``nn.summary`` lists the layers inside it, as Keras's table shows
+    ``bidirectional (Bidirectional)``; and Keras's class names (``KerasLSTM`` is ``LSTM``)."""
+    from ..summary import _shape_text, summary
+    wrappers = {}
+    for name, m in model.named_modules():
+        if name and getattr(m, "keras_wrapper", False) \
+                and not any(name.startswith(w + ".") for w in wrappers):
+            wrappers[name] = m
+    outputs = {}
+    for name, m in wrappers.items():
+        def traced(*args, _name=name, _fwd=m.forward, **kwargs):
+            out = _fwd(*args, **kwargs)
+            outputs.setdefault(_name, out)
+            return out
+        object.__setattr__(m, "forward", traced)
+    try:
+        table = summary(model, shape)
+    finally:
+        for m in wrappers.values():
+            object.__delattr__(m, "forward")
+    from .functional import keras_class_name
+    classes = {name: keras_class_name(m) for name, m in model.named_modules()}
+    rows, done = [], set()
+    for row in table.rows:
+        owner = next((w for w in wrappers if row[0].startswith(w + ".")), None)
+        if owner is None:  # KerasLSTM shows as Keras's LSTM
+            rows.append((row[0], classes.get(row[0], row[1]), *row[2:]))
+        elif owner not in done:
+            done.add(owner)
+            m = wrappers[owner]
+            count = sum(p.numel() for p in m.parameters()) + sum(
+                b.numel() for _, b in m.named_buffers())
+            rows.append((owner, type(m).__name__, _shape_text(outputs.get(owner)), count))
+    table.rows = rows
+    return table
 
 
 def _keras_order(fn):

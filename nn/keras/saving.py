@@ -51,9 +51,9 @@ def _registry():
     from ..module import Module, Sequential
     from . import layers as K
     classes = [getattr(L, name) for name in L.__all__ if isinstance(getattr(L, name), type)]
-    classes += [Sequential, Module, K.Activation, K.BatchNormalization, K.Conv2D,
-                K.MaxPooling2D, K.AveragePooling2D, K.GlobalAveragePooling2D, K.InputLayer,
-                K.Concatenate, K.Add]
+    classes += [Sequential, Module]
+    # nn.keras.layers' classes (LSTM is nn.layers' KerasLSTM, Embedding KerasEmbedding, ...)
+    classes += [getattr(K, name) for name in K.__all__ if isinstance(getattr(K, name), type)]
     from .. import models
     classes += [c for c in vars(models).values()
                 if isinstance(c, type) and c.__module__ == models.__name__]
@@ -195,20 +195,37 @@ class _Classes:
 
 # ------------------------------------------------------------------------- training config
 def _function_name(fn):
-    """A loss/metric as data: its name when it is a name or an nn.functional function."""
+    """A loss/metric as data: its name when it is a name, an nn.functional function or a
+    ``nn.keras.losses`` function; ``{'class_name', 'config', 'module'}`` for an
+    ``nn.keras.losses`` / ``nn.keras.metrics`` object."""
     from .. import functional as F
+    from . import losses, metrics
     if isinstance(fn, str):
         return fn
+    for module in (losses, metrics):
+        if module.CLASSES.get(type(fn).__name__) is type(fn):
+            return {"class_name": type(fn).__name__, "config": fn.get_config(),
+                    "module": module.__name__.rsplit(".", 1)[1]}
     name = getattr(fn, "__name__", None)
     if name and getattr(F, name, None) is fn:
         return "nn.functional." + name
+    if name and getattr(losses, name, None) is fn:
+        return "nn.keras.losses." + name
     return None
 
 
 def _function_from_name(name):
     from .. import functional as F
+    from . import losses, metrics
+    if isinstance(name, dict):
+        module = {"losses": losses, "metrics": metrics}.get(name.get("module"))
+        if module is None:
+            raise ValueError(f"load_model: unknown loss or metric entry {name!r:.80}")
+        return module.get(name)
     if isinstance(name, str) and name.startswith("nn.functional."):
         return getattr(F, name[len("nn.functional."):])
+    if isinstance(name, str) and name.startswith("nn.keras.losses."):
+        return getattr(losses, name[len("nn.keras.losses."):])
     return name
 
 

@@ -4,6 +4,8 @@ Each layer class converts between its parameters (PyTorch's layouts) and Keras's
 
 - ``Linear``/``Dense``: ``[kernel (in, units), bias]`` with ``kernel = weight.T``;
 - ``Conv2d``: ``[kernel (kh, kw, in/groups, out), bias]``, ``weight.transpose(2, 3, 1, 0)``;
+- ``Conv1d`` (and Keras's ``Conv1D``): ``[kernel (k, in/groups, out), bias]``,
+  ``weight.transpose(2, 1, 0)``;
 - BatchNorm: ``[gamma, beta, moving_mean, moving_variance]`` (no gamma/beta if not affine);
 - one-bias RNN / LSTM (SimpleRNN, Keras's LSTM, ``single_bias=True``): ``[kernel,
   recurrent_kernel, bias]``, kernels transposed (gate order i, f, c, o is the same);
@@ -34,7 +36,7 @@ def _is_recurrent(m):
 def _layer_entries(m):
     """(names of m's own tensors, to_keras, from_keras): to_keras maps the list of those
     arrays to Keras's list, from_keras is its inverse. No names for an unbuilt layer."""
-    from ..layers import Conv2d, Linear
+    from ..layers import Conv1d, Conv2d, Linear
     from ..layers.norm import _BatchNorm
     if getattr(m, "built", True) is False:
         return [], list, list
@@ -45,6 +47,10 @@ def _layer_entries(m):
         names = ["weight"] + (["bias"] if m.bias is not None else [])
         return (names, lambda a: [a[0].transpose(2, 3, 1, 0).copy()] + a[1:],
                 lambda k: [k[0].transpose(3, 2, 0, 1)] + k[1:])
+    if isinstance(m, Conv1d):
+        names = ["weight"] + (["bias"] if m.bias is not None else [])
+        return (names, lambda a: [a[0].transpose(2, 1, 0).copy()] + a[1:],
+                lambda k: [k[0].transpose(2, 1, 0)] + k[1:])
     if isinstance(m, _BatchNorm):
         names = (["weight", "bias"] if m.weight is not None else []) + ["running_mean",
                                                                        "running_var"]

@@ -203,8 +203,8 @@ def test_compile_optimizer_names_recipes_and_lazy_binding():
         built.compile(optimizer="nadam", loss="mse")
     with pytest.raises(ValueError, match="weight_decay"):
         nn.keras.optimizers.SGD(weight_decay=0.1)
-    with pytest.raises(ValueError, match="sample_weight= is not supported"):
-        built.fit(np.ones((6, 3)), np.ones(6), sample_weight=np.ones(6), verbose=0)
+    with pytest.raises(ValueError, match="validation_batch_size= is not supported"):
+        built.fit(np.ones((6, 3)), np.ones(6), validation_batch_size=2, verbose=0)
 
 
 def test_summary_input_shape_sources_and_none_batch():

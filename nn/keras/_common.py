@@ -1,0 +1,70 @@
+"""What the Keras layers share: the data layouts (``data_format``), the checks of
+constructor arguments, and the sample shape a first layer may declare (``input_shape=``)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def image_format(who, data_format):
+    """Keras's data_format: None means ``keras.backend.image_data_format()`` (by default
+    'channels_last'). The 1-D layers read it too, as Keras's: (N, steps, channels)."""
+    from .backend import image_data_format
+    fmt = image_data_format() if data_format is None else str(data_format).lower()
+    if fmt not in ("channels_last", "channels_first"):
+        raise ValueError(f"{who}: data_format must be 'channels_last' (Keras's default, "
+                         f"channels in the last dim) or 'channels_first' (channels in dim 1), "
+                         f"got {data_format!r}")
+    return fmt
+
+
+def images(who, x, fmt):
+    """x (N, H, W, C) or (N, C, H, W) → stepgrad's (N, C, H, W)."""
+    if x.ndim != 4:
+        layout = "(N, H, W, C)" if fmt == "channels_last" else "(N, C, H, W)"
+        raise ValueError(f"{who}: expected images {layout} ({fmt}), got shape {tuple(x.shape)}")
+    return x.permute(0, 3, 1, 2) if fmt == "channels_last" else x
+
+
+def sequences(who, x, fmt):
+    """x (N, steps, C) or (N, C, steps) → stepgrad's (N, C, steps) (``nn.Conv1d``'s)."""
+    if x.ndim != 3:
+        layout = "(N, steps, channels)" if fmt == "channels_last" else "(N, channels, steps)"
+        raise ValueError(f"{who}: expected sequences {layout} ({fmt}), got shape "
+                         f"{tuple(x.shape)}")
+    return x.permute(0, 2, 1) if fmt == "channels_last" else x
+
+
+def refuse(who, why="", **given):
+    """Keras arguments stepgrad does not implement: each must keep its default (None or
+    False); anything else is a ValueError naming it (it would be silently ignored)."""
+    for name, value in given.items():
+        if value is not None and value is not False:
+            raise ValueError(f"{who}: {name}= is not supported in stepgrad (got {value!r})"
+                             + (f"; {why}" if why else ""))
+
+
+def positive_int(who, name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{who}: {name} must be an int >= 1, got {value!r}")
+    return int(value)
+
+
+def sample_shape(who, input_shape, ndim=None):
+    """``input_shape=`` as Keras takes it on a first layer: one sample's shape (no batch
+    dim), a tuple of sizes (None: any size). None passes."""
+    if input_shape is None:
+        return None
+    shape = (input_shape,) if isinstance(input_shape, (int, np.integer)) else tuple(input_shape)
+    if not shape or not all(d is None or (isinstance(d, (int, np.integer))
+                                          and not isinstance(d, bool) and d >= 1)
+                            for d in shape) or (ndim is not None and len(shape) != ndim):
+        want = f"{ndim} sizes" if ndim is not None else "sizes"
+        raise ValueError(f"{who}: input_shape is one sample's shape ({want}, without the batch "
+                         f"dim), got {input_shape!r}")
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def float_input(x):
+    """Keras's layers compute in float32: an integer input (pixels as uint8, say) is cast,
+    a float one kept."""
+    return x if x.dtype.kind == "f" else x.astype(np.float32)

@@ -1,0 +1,344 @@
+"""``keras.losses``: Keras's loss classes and functions, for ``compile(loss=...)`` and for
+calling on their own, in Keras's argument order ``loss(y_true, y_pred)``::
+
+    model.compile(optimizer="adam", loss=losses.SparseCategoricalCrossentropy(from_logits=True))
+    bce = losses.BinaryCrossentropy()
+    bce(y_true, y_pred)                    # a scalar Tensor: the batch's mean loss
+    losses.mean_squared_error(y_true, y_pred)   # the per-sample losses (N,), as Keras
+
+Each loss has Keras's per-sample formula (an elementwise loss is averaged over the last axis)
+and Keras's reduction of the per-sample values ℓ_i with sample weights w_i:
+'sum_over_batch_size' (default; also 'mean') ``Σ w_i·ℓ_i / n`` with n the number of values
+(not Σ w_i), 'sum' ``Σ w_i·ℓ_i``, 'mean_with_sample_weight' ``Σ w_i·ℓ_i / Σ w_i``, 'none'
+the weighted values. The formulas are those of the loss names ``fit`` takes ('mse',
+'binary_crossentropy', ...: ``nn.training``), with Keras's options around them
+(``from_logits``, ``label_smoothing``); on probabilities they clip to [1e-7, 1 − 1e-7] as
+Keras. Inputs may be numpy arrays or Tensors; the result is a Tensor (``.item()``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from engine import Tensor
+
+from .. import functional as F
+
+__all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
+           "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "mean_squared_error",
+           "mean_absolute_error", "huber", "binary_crossentropy", "categorical_crossentropy",
+           "sparse_categorical_crossentropy", "get"]
+
+_REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
+
+
+def _as_tensor(a, dtype=None):
+    """An input as a Tensor: Tensors as they are, arrays in float32 (Keras's floatx)."""
+    if isinstance(a, Tensor):
+        return a
+    a = np.asarray(a)
+    return Tensor(a, dtype=dtype or (np.float32 if a.dtype.kind in "iufb" else None))
+
+
+def _same_rank(target, pred):
+    """Keras's ``squeeze_or_expand_to_same_rank(y_true, y_pred)``: ranks one apart with a
+    trailing 1 on the bigger one → the smaller one gets a trailing 1 too (or, for ranks
+    above 1, the bigger one loses it)."""
+    t, p = target.ndim, pred.ndim
+    if t == p + 1 and target.shape[-1] == 1:
+        if p == 1:
+            pred = pred.reshape(tuple(pred.shape) + (1,))
+        else:
+            target = target.reshape(tuple(target.shape[:-1]))
+    elif p == t + 1 and pred.shape[-1] == 1:
+        if t == 1:
+            target = target.reshape(tuple(target.shape) + (1,))
+        else:
+            pred = pred.reshape(tuple(pred.shape[:-1]))
+    return target, pred
+
+
+def _rows(fn, pred, target, labels, reduction):
+    """``fn(pred (M, C), target, reduction)`` on predictions of any rank (..., C): the
+    leading dims are flattened into rows and the per-row losses put back in their shape
+    (Keras's losses take sequences (N, T, C) too)."""
+    if pred.ndim <= 2:
+        return fn(pred, target, reduction)
+    lead, c = tuple(pred.shape[:-1]), pred.shape[-1]
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if labels and t.shape == lead + (1,):
+        t = t.reshape(lead)
+    want = lead if labels else lead + (c,)
+    if t.shape != want:
+        raise ValueError(f"targets of shape {t.shape} for predictions of shape "
+                         f"{tuple(pred.shape)}: expected {want}")
+    per = fn(pred.reshape(-1, c), t.reshape((-1,) if labels else (-1, c)), "none")
+    per = per.reshape(lead)
+    return per if reduction == "none" else per.mean()
+
+
+class Loss:
+    """Keras's ``Loss(name=None, reduction='sum_over_batch_size')``: ``loss(y_true, y_pred,
+    sample_weight=None)`` → the reduced loss (a Tensor); ``call(y_true, y_pred)`` → the
+    per-sample losses. Subclasses give ``_formula(pred, target, reduction)`` (reduction
+    'mean', or 'none': the terms). ``compile(loss=...)`` takes any of them."""
+
+    _default_name = "loss"
+
+    def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"{type(self).__name__}: reduction must be one of "
+                             f"{', '.join(map(repr, _REDUCTIONS))}, got {reduction!r}")
+        if dtype is not None:
+            raise ValueError(f"{type(self).__name__}: dtype= is not supported (the loss "
+                             "computes in the predictions' dtype)")
+        self.name = name or self._default_name
+        self.reduction = "none" if reduction is None else reduction
+
+    def _formula(self, pred, target, reduction):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    _labels = False  # sparse losses take integer labels: no rank alignment, no float cast
+
+    def _inputs(self, y_true, y_pred):
+        pred = _as_tensor(y_pred)
+        if self._labels:
+            return pred, (y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true))
+        target = _as_tensor(y_true, pred.dtype)
+        return _same_rank(target, pred)[::-1]
+
+    def _loss(self):
+        from ..training import _Loss
+        return _Loss(self.name, self._formula, self.reduction)
+
+    def call(self, y_true, y_pred):
+        """Keras's per-sample losses (N,) (an elementwise loss averaged over the last
+        axis)."""
+        return self._loss().per_sample(*self._inputs(y_true, y_pred))
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        from ..training import _reduce_weighted
+        pred, target = self._inputs(y_true, y_pred)
+        values = self._loss().per_sample(pred, target)
+        if self.reduction == "none":
+            if sample_weight is None:
+                return values
+            w = np.asarray(sample_weight, dtype=values.dtype)
+            return values * Tensor(w.reshape(w.shape + (1,) * (values.ndim - w.ndim)),
+                                   dtype=values.dtype)
+        return _reduce_weighted(values, sample_weight, self.reduction, self.name)
+
+    def _fit_loss(self):
+        """The loss as ``fit`` calls it: ``(pred, target, sample_weight=None)``."""
+        if self.reduction == "none":
+            raise ValueError(f"{type(self).__name__}(reduction='none') gives one loss per "
+                             "sample; fit and evaluate need one number per batch: keep the "
+                             "default reduction ('sum_over_batch_size')")
+        return self._loss()
+
+    def get_config(self):
+        return {"name": self.name, "reduction": self.reduction}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class MeanSquaredError(Loss):
+    """Keras's ``MeanSquaredError()``: ``mean((y_true − y_pred)², axis=-1)`` per sample
+    (``F.mse_loss``, 'mse')."""
+
+    _default_name = "mean_squared_error"
+
+    def _formula(self, pred, target, reduction):
+        return F.mse_loss(pred, target, reduction=reduction)
+
+
+class MeanAbsoluteError(Loss):
+    """Keras's ``MeanAbsoluteError()``: ``mean(|y_true − y_pred|, axis=-1)`` per sample
+    (``F.mae_loss``, 'mae')."""
+
+    _default_name = "mean_absolute_error"
+
+    def _formula(self, pred, target, reduction):
+        return F.mae_loss(pred, target, reduction=reduction)
+
+
+class Huber(Loss):
+    """Keras's ``Huber(delta=1.0)``: per value e = y_pred − y_true, ``½e²`` if |e| ≤ δ
+    else ``δ·|e| − ½δ²``, averaged over the last axis (``F.huber_loss``: the same
+    function)."""
+
+    _default_name = "huber_loss"
+
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name=None, dtype=None):
+        super().__init__(name, reduction, dtype)
+        if not delta > 0:
+            raise ValueError(f"Huber: delta must be > 0, got {delta!r}")
+        self.delta = float(delta)
+
+    def _formula(self, pred, target, reduction):
+        return F.huber_loss(pred, target, reduction=reduction, delta=self.delta)
+
+    def get_config(self):
+        return {**super().get_config(), "delta": self.delta}
+
+
+def _check_axis(who, axis):
+    if axis != -1:
+        raise ValueError(f"{who}: only axis=-1 (the classes in the last dim) is supported, "
+                         f"got {axis!r}")
+
+
+def _smoothing(who, label_smoothing):
+    if not 0 <= label_smoothing <= 1:
+        raise ValueError(f"{who}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    return float(label_smoothing)
+
+
+class BinaryCrossentropy(Loss):
+    """Keras's ``BinaryCrossentropy(from_logits=False, label_smoothing=0.0)``: per value
+    ``−[y·ln p + (1 − y)·ln(1 − p)]``, averaged over the last axis; p = the predictions
+    clipped to [1e-7, 1 − 1e-7], or sigmoid(logits) computed stably with
+    ``from_logits=True``. ``label_smoothing`` s moves the targets to ``y·(1 − s) + s/2``."""
+
+    _default_name = "binary_crossentropy"
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name=None, dtype=None):
+        super().__init__(name, reduction, dtype)
+        _check_axis("BinaryCrossentropy", axis)
+        self.from_logits, self.axis = bool(from_logits), axis
+        self.label_smoothing = _smoothing("BinaryCrossentropy", label_smoothing)
+
+    def _formula(self, pred, target, reduction):
+        from ..training import _binary_crossentropy
+        y = F._target(target, pred, self.name)
+        if self.label_smoothing:
+            y = y * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
+        if self.from_logits:
+            return F.binary_cross_entropy_with_logits(pred, y, reduction=reduction)
+        return _binary_crossentropy(pred, y, reduction=reduction)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+
+class CategoricalCrossentropy(Loss):
+    """Keras's ``CategoricalCrossentropy(from_logits=False, label_smoothing=0.0)``: per
+    sample ``−Σ_c y_c·ln p_c`` over one-hot (or probability) rows y; p = the rows
+    renormalised and clipped to [1e-7, 1 − 1e-7] (Keras's 'categorical_crossentropy'), or
+    softmax(logits) with ``from_logits=True`` (``ln p = log_softmax``). ``label_smoothing``
+    s moves the targets to ``y·(1 − s) + s/C``. Predictions (N, C) or (N, ..., C)."""
+
+    _default_name = "categorical_crossentropy"
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name=None, dtype=None):
+        super().__init__(name, reduction, dtype)
+        _check_axis("CategoricalCrossentropy", axis)
+        self.from_logits, self.axis = bool(from_logits), axis
+        self.label_smoothing = _smoothing("CategoricalCrossentropy", label_smoothing)
+
+    def _formula(self, pred, target, reduction):
+        return _rows(self._rows, pred, target, False, reduction)
+
+    def _rows(self, pred, target, reduction):
+        from ..training import _categorical_crossentropy
+        y = F._target(target, pred, self.name)
+        if self.label_smoothing:
+            y = y * (1.0 - self.label_smoothing) + self.label_smoothing / pred.shape[-1]
+        if self.from_logits:
+            per = -(y * pred.log_softmax(-1)).sum(axis=-1)
+            return per if reduction == "none" else per.mean()
+        return _categorical_crossentropy(pred, y, sparse=False, reduction=reduction)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+
+class SparseCategoricalCrossentropy(Loss):
+    """Keras's ``SparseCategoricalCrossentropy(from_logits=False)``: per sample ``−ln
+    p_label`` for integer labels (N,) or (N, 1) (or (N, ..., ) for predictions (N, ...,
+    C)); p = the rows renormalised and clipped to [1e-7, 1 − 1e-7], or softmax(logits)
+    with ``from_logits=True`` (``F.cross_entropy``). ``ignore_class`` is not supported."""
+
+    _default_name = "sparse_categorical_crossentropy"
+    _labels = True
+
+    def __init__(self, from_logits=False, ignore_class=None, axis=-1,
+                 reduction="sum_over_batch_size", name=None, dtype=None):
+        super().__init__(name, reduction, dtype)
+        _check_axis("SparseCategoricalCrossentropy", axis)
+        if ignore_class is not None:
+            raise ValueError("SparseCategoricalCrossentropy: ignore_class= is not supported")
+        self.from_logits, self.axis, self.ignore_class = bool(from_logits), axis, None
+
+    def _formula(self, pred, target, reduction):
+        return _rows(self._rows, pred, target, True, reduction)
+
+    def _rows(self, pred, target, reduction):
+        from ..training import _categorical_crossentropy
+        if self.from_logits:
+            t = target.data if isinstance(target, Tensor) else np.asarray(target)
+            if t.ndim == 2 and t.shape[1] == 1:
+                t = t.reshape(-1)  # labels (N, 1), as Keras squeezes them
+            return F.cross_entropy(pred, t, reduction=reduction)
+        return _categorical_crossentropy(pred, target, sparse=True, reduction=reduction)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits, "axis": self.axis}
+
+
+# ----------------------------------------------------------------- Keras's loss functions
+def _function(cls, name, doc):
+    """Keras's loss function ``fn(y_true, y_pred)``: the per-sample losses of ``cls()``."""
+
+    def fn(y_true, y_pred, **options):
+        return cls(**options).call(y_true, y_pred)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    fn._fit_loss = lambda: cls(name=name)._fit_loss()  # compile(loss=losses.<name>)
+    return fn
+
+
+mean_squared_error = _function(MeanSquaredError, "mean_squared_error",
+                               "Keras's ``mean_squared_error(y_true, y_pred)``: the per-sample "
+                               "``mean((y_true − y_pred)², axis=-1)``.")
+mean_absolute_error = _function(MeanAbsoluteError, "mean_absolute_error",
+                                "Keras's ``mean_absolute_error(y_true, y_pred)``: the "
+                                "per-sample ``mean(|y_true − y_pred|, axis=-1)``.")
+huber = _function(Huber, "huber", "Keras's ``huber(y_true, y_pred, delta=1.0)``: the "
+                                  "per-sample Huber losses.")
+binary_crossentropy = _function(BinaryCrossentropy, "binary_crossentropy",
+                                "Keras's ``binary_crossentropy(y_true, y_pred, "
+                                "from_logits=False, label_smoothing=0.0)``: per sample.")
+categorical_crossentropy = _function(CategoricalCrossentropy, "categorical_crossentropy",
+                                     "Keras's ``categorical_crossentropy(y_true, y_pred, "
+                                     "from_logits=False, label_smoothing=0.0)``: per sample.")
+sparse_categorical_crossentropy = _function(SparseCategoricalCrossentropy,
+                                            "sparse_categorical_crossentropy",
+                                            "Keras's ``sparse_categorical_crossentropy(y_true, "
+                                            "y_pred, from_logits=False)``: per sample.")
+
+CLASSES = {cls.__name__: cls for cls in (MeanSquaredError, MeanAbsoluteError, Huber,
+                                         BinaryCrossentropy, CategoricalCrossentropy,
+                                         SparseCategoricalCrossentropy)}
+
+
+def get(identifier):
+    """A loss from a class name ('BinaryCrossentropy'), a Loss, or a saved config."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, str) and identifier in CLASSES:
+        return CLASSES[identifier]()
+    if isinstance(identifier, dict) and identifier.get("class_name") in CLASSES:
+        return CLASSES[identifier["class_name"]].from_config(identifier.get("config", {}))
+    raise ValueError(f"unknown loss {identifier!r}; known classes: {', '.join(CLASSES)} (or "
+                     "pass a loss name such as 'mse' to compile)")
