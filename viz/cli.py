@@ -19,8 +19,9 @@ def tour(args) -> int:
     """The main job behind ``make demo``: step through backprop on a scalar neuron, the
     course's MLP and a tensor graph, write their pictures and backprop players, train the
     course's CNN for one epoch on images available offline (``--data``, see
-    ``nn.datasets.offline_images``), plot its loss, draw its graph, an unrolled RNN and LSTM,
-    and say where every file is."""
+    ``nn.datasets.offline_images``), plot its loss, draw its graph, an unrolled RNN and LSTM
+    and a stacked, bidirectional RNN (a row per layer and direction), and say where every
+    file is."""
     import engine
     import nn
     import viz
@@ -157,6 +158,10 @@ def tour(args) -> int:
     save(viz.draw_rolled(rnn), "rnn_rolled.svg")
     engine.manual_seed(0)
     save(viz.draw_unrolled(nn.LSTM(1, 3, batch_first=True), seq), "lstm_unrolled.svg")
+    engine.manual_seed(0)  # two layers, both directions: a row per layer and direction
+    birnn = nn.RNN(1, 3, 2, batch_first=True, bidirectional=True)
+    save(viz.draw_unrolled(birnn, seq), "birnn_unrolled.svg")
+    save(viz.draw_rolled(birnn), "birnn_rolled.svg")
 
     print(f"\n== Files written ({len(written)}) ==")
     for path in written:

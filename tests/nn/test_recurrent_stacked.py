@@ -199,13 +199,20 @@ def test_states_of_stacked_layers_are_checked_and_kept():
     assert isinstance(one.state, tuple) and [s.shape for s in one.state] == [(3, 4)] * 2
 
 
-def test_pictures_refuse_stacked_layers_by_name():
+@pytest.mark.parametrize("kind,layers,bi", [("LSTM", 2, False), ("GRU", 1, True),
+                                             ("RNN", 2, True)])
+def test_pictures_draw_every_layer_and_direction(kind, layers, bi):
+    """viz.draw_unrolled and draw_rolled draw stacked and bidirectional layers (a row, a
+    cell, per layer and direction; tests/viz/test_recurrent.py checks the pictures)."""
     import viz
-    layer = make("LSTM", 2, False)
-    for draw, args in ((viz.draw_unrolled, (np.zeros((3, 3)),)), (viz.draw_rolled, ())):
-        with pytest.raises(NotImplementedError, match=r"one-layer, one-direction LSTM; this one "
-                                                      r"has num_layers=2, bidirectional=False"):
-            draw(layer, *args)
+    layer = make(kind, layers, bi)
+    rows = [f"layer {lay} {arrow}" for lay in range(layers) for arrow in "→←"[:1 + bi]]
+    unrolled = viz.draw_unrolled(layer, np.zeros((3, 3)), fit=False).source
+    rolled = viz.draw_rolled(layer).source
+    for source in (unrolled, rolled):
+        for name, _ in layer.named_parameters():
+            assert f"<B>{name}</B>" in source
+        assert all(row in source for row in rows)
 
 
 def test_keras_weight_lists_cover_every_layer_and_direction():
