@@ -289,10 +289,11 @@ def _keras_metric_class(name):
     return metrics.CLASSES.get(name) or metrics.SNAKE_NAMES.get(name)
 
 
-def _resolve_metrics(metrics, loss=None):
-    """(name, function) per metric. 'accuracy' is Keras's choice for the loss: with
-    'binary_crossentropy' it is binary_accuracy (each output thresholded at 0.5: multi-label
-    outputs count per label); otherwise the argmax against labels or one-hot rows."""
+def _resolve_metrics(metrics):
+    """(name, function) per metric. 'accuracy' is Keras 3's choice by shape, whatever the
+    loss (``F.accuracy``): one output column → binary accuracy (thresholded at 0.5 against
+    the targets as given); several → the argmax, against labels (N,)/(N, 1) or one-hot rows
+    (a multi-label output under binary_crossentropy too, as Keras 3 scores it)."""
     if isinstance(metrics, str) or callable(metrics):
         metrics = [metrics]
     table, out = _metric_table(), []
@@ -302,8 +303,6 @@ def _resolve_metrics(metrics, loss=None):
             out.append(as_fit_metric())
         elif callable(m):
             out.append((getattr(m, "__name__", type(m).__name__), m))
-        elif m in ("accuracy", "acc") and loss == "binary_crossentropy":
-            out.append((m, table["binary_accuracy"]))
         elif isinstance(m, str) and m in table:
             out.append((m, table[m]))
         elif isinstance(m, str) and _keras_metric_class(m) is not None:
@@ -904,7 +903,7 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
     engine.keep_freed_memory()  # training from here on: reuse freed buffers (engine/fast/memory.py)
     who = "fit"
     loss_fn = _resolve_loss(loss)
-    metric_fns = _resolve_metrics(metrics, loss)
+    metric_fns = _resolve_metrics(metrics)
     epochs = _check_int(who, "epochs", epochs, 1)
     initial_epoch = _check_int(who, "initial_epoch", initial_epoch, 0)
     verbose = _verbosity(who, verbose)
@@ -1044,7 +1043,7 @@ def train_on_batch(model, x, y, *, loss, optimizer, metrics=(), clipnorm=None,
     are built from x first; ``sample_weight``/``class_weight`` as in ``fit``."""
     engine.keep_freed_memory()
     who = "train_on_batch"
-    loss_fn, metric_fns = _resolve_loss(loss), _resolve_metrics(metrics, loss)
+    loss_fn, metric_fns = _resolve_loss(loss), _resolve_metrics(metrics)
     class_weight = _check_class_weight(who, class_weight, sample_weight)
     dtype = _model_dtype(model)
     xb, yb = _prepare_x(x, who, dtype), _prepare_y(_as_array(y, who, "y"), who, dtype)
@@ -1158,7 +1157,7 @@ def evaluate(model, x, y=None, *, loss, metrics=(), batch_size=None, return_dict
     {'loss': 0.0}
     """
     who = "evaluate"
-    loss_fn, metric_fns = _resolve_loss(loss), _resolve_metrics(metrics, loss)
+    loss_fn, metric_fns = _resolve_loss(loss), _resolve_metrics(metrics)
     verbose = _verbosity(who, verbose)
     if steps is not None:
         steps = _check_int(who, "steps", steps, 1)
