@@ -771,18 +771,30 @@ def _needs_build(model):
     return callable(modules) and any(getattr(m, "built", True) is False for m in modules())
 
 
+def _one_input(who, model):
+    """fit/evaluate/predict feed one input array: a Functional model with several inputs is
+    refused by name (its list of arrays would be read as a list of batches)."""
+    inputs = getattr(model, "_input_list", ())
+    if len(inputs) > 1:
+        raise NotImplementedError(
+            f"{who}: the model has {len(inputs)} inputs; {who} takes one input array. Call "
+            f"the model on the arrays in your own loop: out = model([a, b]) (or merge the "
+            f"inputs into one array and split them in the model)")
+
+
 def build_model(model, x_sample):
     """Build lazy layers (``nn.Dense`` without an input size, ``nn.SimpleRNN``...) with one
-    forward pass on ``x_sample`` (an array of one or a few samples), in eval mode under
-    ``no_grad``. A no-op when every layer is built."""
+    forward pass on ``x_sample`` (an array of one or a few samples; a list of arrays for a
+    model with several inputs), in eval mode under ``no_grad``. A no-op when every layer is
+    built."""
     if not _needs_build(model):
         return
     was_training = getattr(model, "training", True)
     _set_training(model, False)
     try:
         with engine.no_grad():
-            x = np.asarray(x_sample)
-            model(Tensor(x, dtype=x.dtype))
+            xs = x_sample if isinstance(x_sample, list) else [x_sample]  # a list: one per input
+            model(*[Tensor(x, dtype=x.dtype) for x in map(np.asarray, xs)])
     finally:
         _set_training(model, was_training)
 
@@ -902,6 +914,7 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
     """
     engine.keep_freed_memory()  # training from here on: reuse freed buffers (engine/fast/memory.py)
     who = "fit"
+    _one_input(who, model)
     loss_fn = _resolve_loss(loss)
     metric_fns = _resolve_metrics(metrics)
     epochs = _check_int(who, "epochs", epochs, 1)
@@ -1043,6 +1056,7 @@ def train_on_batch(model, x, y, *, loss, optimizer, metrics=(), clipnorm=None,
     are built from x first; ``sample_weight``/``class_weight`` as in ``fit``."""
     engine.keep_freed_memory()
     who = "train_on_batch"
+    _one_input(who, model)
     loss_fn, metric_fns = _resolve_loss(loss), _resolve_metrics(metrics)
     class_weight = _check_class_weight(who, class_weight, sample_weight)
     dtype = _model_dtype(model)
@@ -1157,6 +1171,7 @@ def evaluate(model, x, y=None, *, loss, metrics=(), batch_size=None, return_dict
     {'loss': 0.0}
     """
     who = "evaluate"
+    _one_input(who, model)
     loss_fn, metric_fns = _resolve_loss(loss), _resolve_metrics(metrics)
     verbose = _verbosity(who, verbose)
     if steps is not None:
@@ -1182,6 +1197,7 @@ def predict(model, x, batch_size=None, verbose=0, steps=None) -> np.ndarray:
     (70, 2)
     """
     who = "predict"
+    _one_input(who, model)
     verbose = _verbosity(who, verbose)
     if steps is not None:
         steps = _check_int(who, "steps", steps, 1)

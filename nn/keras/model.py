@@ -243,10 +243,16 @@ class KerasModelMixin:
         forward pass on zeros, in eval mode under ``no_grad``; stateful layers then forget
         that pass's state. A no-op when every layer is built or the shape is unknown."""
         from ..training import _model_dtype, _needs_build, build_model
-        shape = self._keras_input_shape() if _needs_build(self) else None
-        if shape is None or None in shape:
+        if not _needs_build(self):
             return
-        build_model(self, np.zeros((1, *shape), _model_dtype(self)))
+        inputs = getattr(self, "_input_list", ())  # a Functional model's Inputs
+        shapes = ([getattr(t, "shape", None) for t in inputs] if len(inputs) > 1
+                  else [self._keras_input_shape()])
+        if any(s is None or None in s for s in shapes):
+            return
+        dtype = _model_dtype(self)
+        samples = [np.zeros((1, *s), dtype) for s in shapes]
+        build_model(self, samples if len(samples) > 1 else samples[0])
         for m in self.modules():
             if getattr(m, "stateful", False) and callable(getattr(m, "reset_state", None)):
                 m.reset_state()
