@@ -68,3 +68,49 @@ def float_input(x):
     """Keras's layers compute in float32: an integer input (pixels as uint8, say) is cast,
     a float one kept."""
     return x if x.dtype.kind == "f" else x.astype(np.float32)
+
+
+class Configured:
+    """Keras's config round trip for loss and metric objects: ``from_config(get_config())``
+    rebuilds the object (what ``model.save`` stores), and the repr shows the config."""
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def build_or_check(layer, who, channels, x):
+    """A lazy conv layer's first call builds it for ``channels`` input channels (in x's float
+    dtype, float32 for integer input); a later call with other channels is refused."""
+    if not layer.built:
+        layer.build(channels, x.dtype if x.dtype.kind == "f" else np.float32)
+    elif channels != layer.in_channels:
+        raise ValueError(f"{who}: input with {channels} channels, the layer was built for "
+                         f"{layer.in_channels}")
+
+
+class ConvConfig:
+    """``get_config`` and the repr Keras's Conv1D and Conv2D share. A built layer whose model
+    declared no input shape saves one (``_spatial``: its sizes besides the channels), enough
+    to rebuild the parameters at load."""
+
+    _spatial = ()
+
+    def get_config(self):
+        from .saving import initialized_config
+        config = initialized_config(self)
+        if self.built and self.input_shape is None:
+            config["input_shape"] = ((*self._spatial, self.in_channels)
+                                     if self.data_format == "channels_last"
+                                     else (self.in_channels, *self._spatial))
+        return config
+
+    def extra_repr(self):
+        size = self.in_channels if self.built else "not built"
+        return (f"{self.filters}, kernel_size={self.kernel_size}, strides={self.strides}, "
+                f"padding={self.padding!r}, activation={self.activation!r}, "
+                f"in_channels={size}, {self.data_format}")

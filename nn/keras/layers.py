@@ -33,6 +33,7 @@ from ..layers import Flatten as _Flatten
 from ..layers.linear import activation_fn
 from ..layers.norm import _BatchNorm
 from ..module import Module, Parameter, Symbolic
+from ._common import ConvConfig, build_or_check
 from ._common import image_format as _image_format
 from ._common import images as _images
 from .core_layers import (
@@ -165,7 +166,7 @@ def Input(shape, batch_size=None, name=None, dtype=None):  # noqa: N802 - Keras'
     return InputLayer(shape)
 
 
-class Conv2D(Conv2d):
+class Conv2D(ConvConfig, Conv2d):
     """Keras's ``Conv2D(filters, kernel_size, strides=(1, 1), padding='valid',
     data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
     kernel_initializer='glorot_uniform', bias_initializer='zeros', input_shape=None)``.
@@ -181,6 +182,8 @@ class Conv2D(Conv2d):
     >>> conv(engine.zeros(2, 28, 28, 1)).shape, conv.weight.shape
     ((2, 26, 26, 8), (8, 1, 3, 3))
     """
+
+    _spatial = (1, 1)
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
                  data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
@@ -228,11 +231,7 @@ class Conv2D(Conv2d):
 
     def forward(self, x):
         x = _images("Conv2D", x, self.data_format)
-        if not self.built:
-            self.build(x.shape[1], x.dtype if x.dtype.kind == "f" else np.float32)
-        elif x.shape[1] != self.in_channels:
-            raise ValueError(f"Conv2D: input with {x.shape[1]} channels, the layer was built "
-                             f"for {self.in_channels}")
+        build_or_check(self, "Conv2D", x.shape[1], x)
         relu = self.activation == "relu"
         y = engine.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
                           dilation=self.dilation, relu=relu)
@@ -240,20 +239,6 @@ class Conv2D(Conv2d):
             y = self._act(y)
         return y.permute(0, 2, 3, 1) if self.data_format == "channels_last" else y
 
-    def get_config(self):
-        from .saving import initialized_config
-        config = initialized_config(self)
-        if self.built and self.input_shape is None:  # enough to rebuild the parameters
-            config["input_shape"] = ((1, 1, self.in_channels)
-                                     if self.data_format == "channels_last"
-                                     else (self.in_channels, 1, 1))
-        return config
-
-    def extra_repr(self):
-        size = self.in_channels if self.built else "not built"
-        return (f"{self.filters}, kernel_size={self.kernel_size}, strides={self.strides}, "
-                f"padding={self.padding!r}, activation={self.activation!r}, "
-                f"in_channels={size}, {self.data_format}")
 
 
 class _Pooling2D(Module):

@@ -22,6 +22,7 @@ import numpy as np
 from engine import Tensor
 
 from .. import functional as F
+from ._common import Configured
 
 __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
            "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "mean_squared_error",
@@ -76,7 +77,7 @@ def _rows(fn, pred, target, labels, reduction):
     return per if reduction == "none" else per.mean()
 
 
-class Loss:
+class Loss(Configured):
     """Keras's ``Loss(name=None, reduction='sum_over_batch_size')``: ``loss(y_true, y_pred,
     sample_weight=None)`` → the reduced loss (a Tensor); ``call(y_true, y_pred)`` → the
     per-sample losses. Subclasses give ``_formula(pred, target, reduction)`` (reduction
@@ -138,13 +139,6 @@ class Loss:
     def get_config(self):
         return {"name": self.name, "reduction": self.reduction}
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class MeanSquaredError(Loss):

@@ -25,6 +25,8 @@ import numpy as np
 import engine
 from engine import Tensor
 
+from ._common import Configured
+
 __all__ = ["Metric", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
            "SparseCategoricalAccuracy", "MeanSquaredError", "MeanAbsoluteError", "AUC", "get"]
 
@@ -44,7 +46,7 @@ def _same_rank(t, p):
     return t, p
 
 
-class Metric:
+class Metric(Configured):
     """Keras's ``Metric(name=None)``: ``update_state(y_true, y_pred, sample_weight=None)``,
     ``result()``, ``reset_state()``; calling it updates and returns the result."""
 
@@ -63,13 +65,6 @@ class Metric:
     def get_config(self):
         return {"name": self.name}
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class _MeanMetric(Metric):

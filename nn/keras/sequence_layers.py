@@ -18,7 +18,15 @@ from .. import functional as F
 from ..layers import Conv1d, Embedding
 from ..layers.linear import activation_fn
 from ..module import Module, Parameter
-from ._common import image_format, positive_int, refuse, sample_shape, sequences
+from ._common import (
+    ConvConfig,
+    build_or_check,
+    image_format,
+    positive_int,
+    refuse,
+    sample_shape,
+    sequences,
+)
 
 __all__ = ["KerasEmbedding", "Conv1D", "MaxPooling1D", "AveragePooling1D",
            "GlobalAveragePooling1D", "GlobalMaxPooling1D"]
@@ -108,7 +116,7 @@ class KerasEmbedding(Embedding):
         return f"input_dim={self.input_dim}, output_dim={self.output_dim}"
 
 
-class Conv1D(Conv1d):
+class Conv1D(ConvConfig, Conv1d):
     """Keras's ``Conv1D(filters, kernel_size, strides=1, padding='valid', data_format=None,
     dilation_rate=1, groups=1, activation=None, use_bias=True,
     kernel_initializer='glorot_uniform', bias_initializer='zeros', input_shape=None)``.
@@ -122,6 +130,8 @@ class Conv1D(Conv1d):
     come from ``input_shape=(steps, C)`` or the first call. As Keras, strides > 1 together
     with dilation_rate > 1 is refused.
     """
+
+    _spatial = (None,)
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, groups=1, activation=None, use_bias=True,
@@ -185,11 +195,7 @@ class Conv1D(Conv1d):
 
     def forward(self, x):
         x = sequences("Conv1D", x, self.data_format)
-        if not self.built:
-            self.build(x.shape[1], x.dtype if x.dtype.kind == "f" else np.float32)
-        elif x.shape[1] != self.in_channels:
-            raise ValueError(f"Conv1D: input with {x.shape[1]} channels, the layer was built "
-                             f"for {self.in_channels}")
+        build_or_check(self, "Conv1D", x.shape[1], x)
         if x.dtype != self.weight.dtype:
             x = x.astype(self.weight.dtype)
         padding = self.padding
@@ -202,20 +208,6 @@ class Conv1D(Conv1d):
             y = self._act(y)
         return y.permute(0, 2, 1) if self.data_format == "channels_last" else y
 
-    def get_config(self):
-        from .saving import initialized_config
-        config = initialized_config(self)
-        if self.built and self.input_shape is None:  # enough to rebuild the parameters
-            config["input_shape"] = ((None, self.in_channels)
-                                     if self.data_format == "channels_last"
-                                     else (self.in_channels, None))
-        return config
-
-    def extra_repr(self):
-        size = self.in_channels if self.built else "not built"
-        return (f"{self.filters}, kernel_size={self.kernel_size}, strides={self.strides}, "
-                f"padding={self.padding!r}, activation={self.activation!r}, "
-                f"in_channels={size}, {self.data_format}")
 
 
 class _Pooling1D(Module):
