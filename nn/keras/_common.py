@@ -95,18 +95,18 @@ def build_or_check(layer, who, channels, x):
 
 class ConvConfig:
     """``get_config`` and the repr Keras's Conv1D and Conv2D share. A built layer whose model
-    declared no input shape saves one (``_spatial``: its sizes besides the channels), enough
+    declared no input shape saves one (``_saved_sizes``: its sizes besides the channels), enough
     to rebuild the parameters at load."""
 
-    _spatial = ()
+    _saved_sizes = ()
 
     def get_config(self):
         from .saving import initialized_config
         config = initialized_config(self)
         if self.built and self.input_shape is None:
-            config["input_shape"] = ((*self._spatial, self.in_channels)
+            config["input_shape"] = ((*self._saved_sizes, self.in_channels)
                                      if self.data_format == "channels_last"
-                                     else (self.in_channels, *self._spatial))
+                                     else (self.in_channels, *self._saved_sizes))
         return config
 
     def extra_repr(self):

@@ -183,7 +183,7 @@ class Conv2D(ConvConfig, Conv2d):
     ((2, 26, 26, 8), (8, 1, 3, 3))
     """
 
-    _spatial = (1, 1)
+    _saved_sizes = (1, 1)
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
                  data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,

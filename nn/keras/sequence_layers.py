@@ -131,7 +131,7 @@ class Conv1D(ConvConfig, Conv1d):
     with dilation_rate > 1 is refused.
     """
 
-    _spatial = (None,)
+    _saved_sizes = (None,)
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, groups=1, activation=None, use_bias=True,
