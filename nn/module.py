@@ -286,6 +286,8 @@ class Module(KerasModelMixin):
             modules.pop(name, None)
             buffers.pop(name, None)
             params[name] = value  # dict assignment: an existing name keeps its position
+            if d.get("_keras_trainable") is False:  # a lazy layer built after trainable=False
+                value.requires_grad = False
         elif isinstance(value, Module):
             params.pop(name, None)
             buffers.pop(name, None)

@@ -379,6 +379,12 @@ class BatchNormalization(_BatchNorm):
             if x.ndim not in self._dims:
                 self._check(x)
             self.build(x.shape[1], x.dtype if x.dtype.kind == "f" else np.float32)
+        if self.training and not self.trainable:  # Keras: frozen, it runs in inference mode
+            self.__dict__["training"] = False
+            try:
+                return super().forward(x)
+            finally:
+                self.__dict__["training"] = True
         return super().forward(x)  # _BatchNorm's, with the biased variance (below)
 
     def _check(self, x):

@@ -51,6 +51,26 @@ def input_shape_of(model):
 class KerasModelMixin:
     """Keras's Model API for ``nn.Module`` (mixed into its bases)."""
 
+    # -- trainable ---------------------------------------------------------------------------
+    @property
+    def trainable(self) -> bool:
+        """Keras's ``layer.trainable``: False freezes the layer and every layer inside it (no
+        gradient, no update; ``freeze()``), and a frozen ``BatchNormalization`` runs in
+        inference mode (its moving statistics neither used from the batch nor updated), as
+        Keras's; True unfreezes them all. The transfer-learning line ``base.trainable =
+        False`` works as in Keras (compile again after changing it, as Keras asks)."""
+        return self.__dict__.get("_keras_trainable", True)
+
+    @trainable.setter
+    def trainable(self, value) -> None:
+        value = bool(value)
+        for m in self.modules():
+            m.__dict__["_keras_trainable"] = value
+        if value:
+            self.unfreeze()
+        else:
+            self.freeze()
+
     # -- Sequential ------------------------------------------------------------------------
     def add(self, layer):
         """Keras's ``Sequential.add``: append ``layer`` (Sequential models only)."""

@@ -706,3 +706,34 @@ def test_a_functional_model_with_two_inputs_has_its_weights_and_refuses_fit_by_n
                                                       r"input array.*model\(\[a, b\]\)"):
             call()
     assert model([engine.tensor(x) for x in xs]).shape == (5, 1)
+
+
+def test_trainable_false_freezes_a_base_model_as_keras():
+    """The transfer-learning line: ``base.trainable = False`` (set before the lazy layers are
+    built, as tutorials do) keeps the base's weights and BatchNormalization's moving
+    statistics through fit, and its BatchNormalization runs in inference mode; the summary
+    counts as Keras 3.15's on this model (31 params: 4 trainable, 27 non-trainable); True
+    unfreezes every layer again. It was an attribute nothing read: the base trained on."""
+    engine.manual_seed(0)
+    base = Sequential([L.Input((4,)), L.Dense(3, activation="relu"), L.BatchNormalization()])
+    base.trainable = False
+    model = Sequential([base, L.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    before = [w.copy() for w in base.get_weights()]
+    rng = np.random.default_rng(0)
+    x, y = rng.random((16, 4), np.float32), rng.random((16, 1), np.float32)
+    head_before = model[1].get_weights()[0].copy()
+    model.fit(x, y, epochs=2, verbose=0)
+    for a, b in zip(before, base.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(head_before, model[1].get_weights()[0])  # the head trains
+    assert (base.trainable, base[1].trainable, base[2].trainable, model.trainable) == (
+        False, False, False, True)
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert "Trainable params: 4" in lines[0] and "Non-trainable params: 27" in lines[0]
+    model.train()
+    bn_in = engine.tensor(rng.random((5, 3), np.float32))
+    np.testing.assert_array_equal(base[2](bn_in).data, base[2].eval()(bn_in).data)
+    base.trainable = True
+    assert base[1].trainable and all(p.requires_grad for p in model.parameters())
