@@ -51,6 +51,47 @@ def input_shape_of(model):
 class KerasModelMixin:
     """Keras's Model API for ``nn.Module`` (mixed into its bases)."""
 
+    # -- layers ------------------------------------------------------------------------------
+    @property
+    def layers(self) -> list:
+        """Keras's ``model.layers``: a Sequential's layers without its Input (Keras 3's), a
+        Functional model's Inputs then its layers, another module's children. A module's own
+        ``self.layers`` (PyTorch code: ``self.layers = nn.ModuleList(...)``) comes first."""
+        own = self.__dict__.get("layers")
+        if own is not None:
+            return own
+        from ..module import Sequential
+        from .layers import InputLayer
+        children = list(self.children())
+        if isinstance(self, Sequential):
+            return [m for m in children if not isinstance(m, InputLayer)]
+        return list(getattr(self, "_input_list", ())) + children
+
+    @layers.setter
+    def layers(self, value) -> None:
+        self.__dict__["layers"] = value  # (Module.__setattr__ registered it first)
+
+    @layers.deleter
+    def layers(self) -> None:
+        self.__dict__.pop("layers", None)
+
+    def get_layer(self, name=None, index=None):
+        """Keras's ``model.get_layer``: by ``index`` into ``model.layers``, or by ``name``
+        (the name the model registered it under: '1' in a Sequential, 'dense_1' in a
+        Functional model)."""
+        if (name is None) == (index is None):
+            raise ValueError("get_layer: give a name or an index (one of them)")
+        layers = self.layers
+        if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"get_layer: index {index} is out of range for "
+                                 f"{len(layers)} layers")
+            return layers[index]
+        named = dict(self.named_children())
+        if name not in named:
+            raise ValueError(f"No such layer: {name}. Existing layers are: {list(named)}.")
+        return named[name]
+
     # -- trainable ---------------------------------------------------------------------------
     @property
     def trainable(self) -> bool:

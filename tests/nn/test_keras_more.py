@@ -737,3 +737,32 @@ def test_trainable_false_freezes_a_base_model_as_keras():
     np.testing.assert_array_equal(base[2](bn_in).data, base[2].eval()(bn_in).data)
     base.trainable = True
     assert base[1].trainable and all(p.requires_grad for p in model.parameters())
+
+
+def test_model_layers_and_get_layer_as_keras():
+    """Keras 3.15: a Sequential's ``layers`` leave out its Input, a Functional model's start
+    with it; ``get_layer`` by index or by registered name, an unknown name listed. The
+    freeze-all-but-the-head loop of transfer-learning tutorials then works. A PyTorch
+    module's own ``self.layers`` keeps its meaning."""
+    seq = Sequential([L.Input((4,)), L.Dense(3), L.Dense(1)])
+    assert [type(m).__name__ for m in seq.layers] == ["Dense", "Dense"]
+    assert seq.get_layer(index=0) is seq[1] and seq.get_layer("2") is seq[2]
+    for layer in seq.layers[:-1]:
+        layer.trainable = False
+    seq.get_weights()  # builds: the frozen layer's weights are created frozen
+    assert [p.requires_grad for p in seq.parameters()] == [False, False, True, True]
+    with pytest.raises(ValueError, match=r"No such layer: nope. Existing layers are: "
+                                         r"\['0', '1', '2'\]"):
+        seq.get_layer("nope")
+    i = L.Input((4,))
+    functional = Model(i, L.Dense(1)(L.Dense(3)(i)))
+    assert [type(m).__name__ for m in functional.layers] == ["InputLayer", "Dense", "Dense"]
+    assert functional.get_layer("dense_1") is functional.layers[2]
+
+    class Stack(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.ModuleList([nn.Linear(2, 2), nn.Linear(2, 1)])
+
+    assert isinstance(Stack().layers, nn.ModuleList)
+    assert list(Stack().state_dict())[0] == "layers.0.weight"
