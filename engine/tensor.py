@@ -80,9 +80,9 @@ _STALE_VIEW = ("this tensor is a view (a slice, reshape or transpose) taken befo
 
 
 def _stale_view(t: "Tensor") -> bool:
-    """Whether view ``t`` (of a source without history when taken, ``t._view_saw_grad``
-    False) now reads a source an in-place op has given a history, while recording."""
-    return state.grad_enabled and not t.requires_grad and t._view_of.grad_fn is not None
+    """Whether view ``t`` (of ``t._stale_src``, a source without history when the view was
+    taken) now reads a source an in-place op has given a history, while recording."""
+    return state.grad_enabled and not t.requires_grad and t._stale_src.grad_fn is not None
 
 
 def increment_version(t: "Tensor") -> None:
@@ -212,10 +212,10 @@ class Tensor(Node):
     _hooks = None     # register_hook's {id: fn}, if any
     _retains = False  # retain_grad(): a non-leaf that accumulates .grad, as a leaf
     _base = None  # the tensor this one is a view of, if any
-    # A view's first non-view source, and whether that source required grad when the view was
-    # taken: a view taken of a tensor without history, which an in-place op then gives one,
-    # has no part in that history (PyTorch re-bases such views; stepgrad refuses their use).
-    _view_of, _view_saw_grad = None, True
+    # A view's first non-view source, when that source did not require grad as the view was
+    # taken: should an in-place op give it a history, the view has no part in it (PyTorch
+    # re-bases such views; stepgrad refuses their use while recording).
+    _stale_src = None
     __array_priority__ = 1000  # numpy array (op) Tensor → Tensor's reflected operator
     __hash__ = object.__hash__  # == is elementwise, identity stays the hash
 
@@ -399,7 +399,7 @@ class Tensor(Node):
 
     def seed_grad(self, grad, create_graph=False):
         if not self.requires_grad:
-            if self._view_of is not None and not self._view_saw_grad and _stale_view(self):
+            if self._stale_src is not None and _stale_view(self):
                 raise RuntimeError(f"backward: {_STALE_VIEW}")
             raise RuntimeError("backward: this tensor does not require grad and has no grad_fn "
                                "(was it made under no_grad, or from inputs without "
@@ -479,7 +479,7 @@ class Tensor(Node):
                 ts[i] = as_tensor(x, like)
         f, other = None, False  # the one float dtype; whether some input is not float
         for t in ts:
-            if t._view_of is not None and not t._view_saw_grad and _stale_view(t):
+            if t._stale_src is not None and _stale_view(t):
                 raise RuntimeError(f"{cls.name}: {_STALE_VIEW}")
             dt = t.data.dtype
             if dt.kind != "f":
@@ -510,8 +510,9 @@ class Tensor(Node):
         if cls.view and np.may_share_memory(data, ts[0].data):
             src = ts[0]
             out._vc, out._base = src._vc, src
-            root = src if src._view_of is None else src._view_of
-            out._view_of, out._view_saw_grad = root, root.requires_grad
+            root = src if src._stale_src is None else src._stale_src
+            if not root.requires_grad:
+                out._stale_src = root
         if any(needs) and data.dtype.kind == "f":
             out.requires_grad, out.grad_fn, op.inputs = True, op, tuple(ts)
             scopes = state.scopes
