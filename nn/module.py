@@ -158,7 +158,8 @@ class _BackwardHooks:
         self.n = len(args)
         # PyTorch's grad_input: zeros for a tensor argument that gets no gradient (None for
         # every argument when none of them requires grad), None for the others
-        self.zeros = {i: (a.shape, a.dtype) for i, a in enumerate(args) if isinstance(a, Tensor)}
+        self.tensor_args = {i: (a.shape, a.dtype) for i, a in enumerate(args)
+                            if isinstance(a, Tensor)}
         out = list(args)
         for i, a in enumerate(args):
             if isinstance(a, Tensor) and a.requires_grad:
@@ -203,8 +204,8 @@ class _BackwardHooks:
     def _call_hooks(self, last):
         """The full backward hooks; the replacement of input ``last``'s gradient, if any."""
         grad_input, replaced = tuple(
-            g if g is not None or i not in self.zeros or not self.positions
-            else engine.zeros(*self.zeros[i][0], dtype=self.zeros[i][1])
+            g if g is not None or i not in self.tensor_args or not self.positions
+            else engine.zeros(*self.tensor_args[i][0], dtype=self.tensor_args[i][1])
             for i, g in enumerate(self.grad_input)), False
         for hook, _ in list(self.hooks.values()):
             res = hook(self.module, grad_input, self.grad_output)
