@@ -585,16 +585,19 @@ def _check_scheduler_state(scheduler, state, bad):
                 raise bad(where, f"has {keys}, a {name} has {sorted(mine, key=str)}")
             for key in mine:
                 check(f"{where}[{key!r}]", mine[key], value[key])
-        elif isinstance(mine, (list, tuple)):
-            if not isinstance(value, (list, tuple)) or len(value) != len(mine):
-                raise bad(where, f"{value!r:.60} does not fit this {name} ({mine!r:.60})")
+            return
+        sequence = isinstance(mine, (list, tuple))
+        if sequence:
+            ok = isinstance(value, (list, tuple)) and len(value) == len(mine)
+        elif _is_real(mine):
+            ok = _is_real(value) and (isinstance(mine, float) or not isinstance(value, float))
+        else:
+            ok = type(value) is type(mine)
+        if not ok:
+            raise bad(where, f"{value!r:.60} does not fit this {name} ({mine!r:.60})")
+        if sequence:
             for i, (m, v) in enumerate(zip(mine, value, strict=True)):
                 check(f"{where}[{i}]", m, v)
-        elif _is_real(mine):
-            if not (_is_real(value) and (isinstance(mine, float) or not isinstance(value, float))):
-                raise bad(where, f"{value!r:.60} does not fit this {name} ({mine!r:.60})")
-        elif type(value) is not type(mine):
-            raise bad(where, f"{value!r:.60} does not fit this {name} ({mine!r:.60})")
 
     check("['scheduler']", scheduler.state_dict(), state)
 

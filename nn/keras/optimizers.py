@@ -113,8 +113,9 @@ class KerasAdam(_KerasRule, _optim.Adam):
         θ ← θ − γ·√(1 − β₂ᵗ)/(1 − β₁ᵗ) · m / (√v + ε)
 
     ε is added to √v before the bias correction: this is ``nn.optim.Adam``'s step with
-    ε/√(1 − β₂ᵗ) in place of ε (computed so, to share its fused kernel). State as
-    ``nn.optim.Adam``'s (``step``, ``exp_avg`` = m, ``exp_avg_sq`` = v: the same moments).
+    ε/√(1 − β₂ᵗ) in place of ε (its ``_eps_before_bias_correction``, to share its fused
+    kernel). State as ``nn.optim.Adam``'s (``step``, ``exp_avg`` = m, ``exp_avg_sq`` = v: the
+    same moments, the same ``_state_keys``).
 
     >>> import engine
     >>> w = engine.tensor([1.0], requires_grad=True)
@@ -123,12 +124,7 @@ class KerasAdam(_KerasRule, _optim.Adam):
     array([0.02403], dtype=float32)
     """
 
-    _state_keys = frozenset({"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"})
-
-    def _update(self, p, g, state, group):
-        t = state.get("step", 0) + 1
-        eps = group["eps"] / math.sqrt(1 - group["betas"][1] ** t)
-        super()._update(p, g, state, {**group, "eps": eps})
+    _eps_before_bias_correction = True
 
 
 class KerasAdamW(KerasAdam, _optim.AdamW):
@@ -260,7 +256,7 @@ class SGD(KerasOptimizer):
 
     def build(self, params):
         return KerasSGD(params, lr=self.learning_rate, momentum=self.hyper["momentum"],
-                    nesterov=self.hyper["nesterov"])
+                        nesterov=self.hyper["nesterov"])
 
 
 class Adam(KerasOptimizer):
@@ -277,7 +273,7 @@ class Adam(KerasOptimizer):
     def build(self, params):
         h = self.hyper
         return KerasAdam(params, lr=self.learning_rate, betas=(h["beta_1"], h["beta_2"]),
-                     eps=h["epsilon"])
+                         eps=h["epsilon"])
 
 
 class AdamW(Adam):
@@ -292,7 +288,7 @@ class AdamW(Adam):
     def build(self, params):
         h = self.hyper
         return KerasAdamW(params, lr=self.learning_rate, betas=(h["beta_1"], h["beta_2"]),
-                      eps=h["epsilon"], weight_decay=h["weight_decay"])
+                          eps=h["epsilon"], weight_decay=h["weight_decay"])
 
 
 class RMSprop(KerasOptimizer):
@@ -307,7 +303,7 @@ class RMSprop(KerasOptimizer):
     def build(self, params):
         h = self.hyper
         return KerasRMSprop(params, lr=self.learning_rate, alpha=h["rho"], eps=h["epsilon"],
-                        momentum=h["momentum"], centered=h["centered"])
+                            momentum=h["momentum"], centered=h["centered"])
 
 
 _NAMES = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adamw": AdamW}

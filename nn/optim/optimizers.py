@@ -424,6 +424,10 @@ class Adam(Optimizer):
 
     _state_keys = frozenset({"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"})
 
+    # Keras's rule (nn.keras.optimizers.KerasAdam) adds ε to √v BEFORE the bias correction:
+    # m̂ / (√v̂ + ε/√(1 − β₂ᵗ)), so the same step with that ε (and the same fused kernel).
+    _eps_before_bias_correction = False
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-7, weight_decay=0.0, *,
                  amsgrad=False, maximize=False):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
@@ -438,6 +442,8 @@ class Adam(Optimizer):
         t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
         g = self._decay(p, g, group)  # AdamW: shrinks θ directly, outside the moments
         bias1, bias2 = 1 - b1 ** t, 1 - b2 ** t
+        if self._eps_before_bias_correction:
+            eps = eps / math.sqrt(bias2)
         amsgrad = group.get("amsgrad", False)
         fused = p.data.dtype in KERNEL_DTYPES and not amsgrad and (
             p.data.size >= FUSED_MIN_SIZE or _kernel_ready())

@@ -91,7 +91,7 @@ class LRScheduler:
         """Set (and return) the learning rates of epoch ``epoch`` (0-based): the next epoch
         from the rates in use (chained), any other from the base rates; the epoch already
         set is left as it is (``nn.fit`` calls this for epoch 0 after the constructor did)."""
-        epoch = self._check_epoch(epoch)
+        epoch = _count(type(self).__name__, "epoch", epoch, low=0)
         if epoch != self.last_epoch:
             self._set(epoch, chained=epoch == self.last_epoch + 1)
         return self.get_last_lr()
@@ -110,9 +110,6 @@ class LRScheduler:
         initial step of each of its schedulers: its first one then redoes epoch 0)."""
         self.last_epoch -= 1
 
-    def _check_epoch(self, epoch) -> int:
-        return _count(type(self).__name__, "epoch", epoch, low=0)
-
     def _groups(self) -> list[dict]:
         groups = self.optimizer.param_groups
         if len(groups) != len(self.base_lrs):
@@ -122,7 +119,7 @@ class LRScheduler:
                              "after adding the group")
         return groups
 
-    def _apply(self, epoch: int, lrs, groups, nonnegative: bool = True) -> list[float]:
+    def _apply(self, epoch: int, lrs, groups, nonnegative: bool = True) -> None:
         """Check the rates of ``epoch`` (all of them first), then write them into ``groups``
         (``_groups()``, which the caller has checked once)."""
         for lr in lrs:
@@ -135,7 +132,6 @@ class LRScheduler:
             group["lr"] = lr
         self.last_epoch = int(epoch)
         self._last_lr = lrs
-        return list(lrs)
 
     def step(self, epoch=None) -> None:
         """Advance one epoch (call after each epoch of training, as in PyTorch); PyTorch's
