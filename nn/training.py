@@ -305,8 +305,8 @@ def _resolve_metrics(metrics):
             out.append((getattr(m, "__name__", type(m).__name__), m))
         elif isinstance(m, str) and m in table:
             out.append((m, table[m]))
-        elif isinstance(m, str) and _keras_metric_class(m) is not None:
-            out.append((m, _keras_metric_class(m)(name=m)._fit_metric()[1]))  # 'auc', 'AUC'
+        elif isinstance(m, str) and (cls := _keras_metric_class(m)) is not None:
+            out.append((m, cls(name=m)._fit_metric()[1]))  # 'auc', 'AUC'
         else:
             raise ValueError(f"unknown metric {m!r}; pass a function or one of: "
                              f"{', '.join(sorted(table))}")
@@ -601,6 +601,7 @@ class _Source:
         self.x, self.y = self.x[:at], self.y[:at]
         self.sw = None if self.sw is None else self.sw[:at]
         return tail
+
     def _carried_epoch(self, shuffle, steps):
         """``steps`` batches of arrays, Keras's ``steps_per_epoch`` rule: a pass over the
         data is spread over epochs (the next epoch carries on where this one stopped, so
@@ -682,10 +683,12 @@ class _Running:
 
     def __init__(self, metric_fns):
         self.metric_fns, self.seen = metric_fns, 0
-        self.totals = dict.fromkeys(["loss"] + [n for n, fn in metric_fns
-                                                if not _stateful(fn)], 0.0)
-        for _, fn in metric_fns:
-            if _stateful(fn):
+        self.stateful = {name for name, fn in metric_fns if _stateful(fn)}
+        self.totals = dict.fromkeys(["loss"] + [n for n, _ in metric_fns
+                                                if n not in self.stateful], 0.0)
+        self.results = {}  # each stateful metric's value after the last batch
+        for name, fn in metric_fns:
+            if name in self.stateful:
                 fn.fit_reset()
 
     def add(self, loss_value, pred, target, k):
@@ -696,19 +699,20 @@ class _Running:
         logs = {"loss": loss_value}
         with engine.no_grad():  # metrics on the same (pre-update) predictions
             for name, fn in self.metric_fns:
-                if _stateful(fn):
+                if name in self.stateful:
                     fn.fit_update(pred, target)
-                    logs[name] = fn.fit_result()
+                    logs[name] = self.results[name] = fn.fit_result()
                 else:
                     logs[name] = _scalar(fn(pred, target), f"metric {name!r}")
                     self.totals[name] += logs[name] * k
         return logs
 
     def logs(self):
-        """The means so far, in the order loss, metrics."""
+        """The means so far, in the order loss, metrics (fit's progress bar reads them after
+        every batch: a stateful metric's value is the one ``add`` computed)."""
         return {"loss": self.totals["loss"] / self.seen,
-                **{name: fn.fit_result() if _stateful(fn) else self.totals[name] / self.seen
-                   for name, fn in self.metric_fns}}
+                **{name: self.results[name] if name in self.stateful
+                   else self.totals[name] / self.seen for name, _ in self.metric_fns}}
 
 
 def _stateful(fn):
@@ -959,12 +963,7 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
     if dtype != _model_dtype(model):  # a lazy model had no parameter to take a dtype from
         raise ValueError(f"{who}: the model's first parameters appeared in dtype "
                          f"{_model_dtype(model)} after the build, batches were {dtype}")
-    if clipnorm is None:  # a Keras recipe's global_clipnorm
-        clipnorm = getattr(optimizer, "global_clipnorm", None)
-    optimizer = resolve_optimizer(optimizer, model, who)
-    _check_optimizer_covers_model(model, optimizer, who)
-    clipped = [p for g in optimizer.param_groups for p in g["params"]]
-    needs_closure = bool(getattr(optimizer, "requires_closure", False))
+    optimizer, clipnorm, clipped, needs_closure = _step_setup(model, optimizer, clipnorm, who)
 
     steps = source.steps(steps_per_epoch)
     history = History()
@@ -1068,22 +1067,31 @@ def train_on_batch(model, x, y, *, loss, optimizer, metrics=(), clipnorm=None,
         swb = _class_weights(who, yb, class_weight)
     if _needs_build(model):
         build_model(model, xb[:1])
-    if clipnorm is None:
-        clipnorm = getattr(optimizer, "global_clipnorm", None)
-    optimizer = resolve_optimizer(optimizer, model, who)
-    _check_optimizer_covers_model(model, optimizer, who)
-    clipped = [p for g in optimizer.param_groups for p in g["params"]]
+    optimizer, clipnorm, clipped, needs_closure = _step_setup(model, optimizer, clipnorm, who)
     was_training = getattr(model, "training", True)
     _set_training(model, True)
     try:
         running = _Running(metric_fns)
         value, pred, target = _train_step(
             model, optimizer, loss_fn, Tensor(xb, dtype=xb.dtype), Tensor(yb, dtype=yb.dtype),
-            swb, clipped, clipnorm, bool(getattr(optimizer, "requires_closure", False)), who)
+            swb, clipped, clipnorm, needs_closure, who)
         running.add(value, pred, target, len(xb))
     finally:
         _set_training(model, was_training)
     return running.logs(), optimizer
+
+
+def _step_setup(model, optimizer, clipnorm, who):
+    """What fit and train_on_batch step with: ``(optimizer, clipnorm, clipped,
+    needs_closure)``, the optimizer built on the model from a name or recipe (and checked to
+    cover it), the clipping norm (a Keras recipe's ``global_clipnorm`` when none is given),
+    the parameters clipped, and whether the optimizer re-evaluates the loss (LBFGS)."""
+    if clipnorm is None:
+        clipnorm = getattr(optimizer, "global_clipnorm", None)
+    optimizer = resolve_optimizer(optimizer, model, who)
+    _check_optimizer_covers_model(model, optimizer, who)
+    clipped = [p for g in optimizer.param_groups for p in g["params"]]
+    return optimizer, clipnorm, clipped, bool(getattr(optimizer, "requires_closure", False))
 
 
 def _train_step(model, optimizer, loss_fn, xb, yb, swb, clipped, clipnorm, needs_closure,

@@ -2,6 +2,8 @@
 constructor arguments, and the sample shape a first layer may declare (``input_shape=``)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -64,6 +66,24 @@ def sample_shape(who, input_shape, ndim=None):
     return tuple(None if d is None else int(d) for d in shape)
 
 
+def same_rank(target, pred):
+    """Keras's ``squeeze_or_expand_to_same_rank(y_true, y_pred)`` (Tensors or arrays): ranks
+    one apart with a trailing 1 on the bigger one → the smaller one gets a trailing 1 too
+    (or, for ranks above 1, the bigger one loses it)."""
+    t, p = target.ndim, pred.ndim
+    if t == p + 1 and target.shape[-1] == 1:
+        if p == 1:
+            pred = pred.reshape(tuple(pred.shape) + (1,))
+        else:
+            target = target.reshape(tuple(target.shape[:-1]))
+    elif p == t + 1 and pred.shape[-1] == 1:
+        if t == 1:
+            target = target.reshape(tuple(target.shape) + (1,))
+        else:
+            pred = pred.reshape(tuple(pred.shape[:-1]))
+    return target, pred
+
+
 def float_input(x):
     """Keras's layers compute in float32: an integer input (pixels as uint8, say) is cast,
     a float one kept."""
@@ -94,11 +114,28 @@ def build_or_check(layer, who, channels, x):
 
 
 class ConvConfig:
-    """``get_config`` and the repr Keras's Conv1D and Conv2D share. A built layer whose model
-    declared no input shape saves one (``_saved_sizes``: its sizes besides the channels), enough
-    to rebuild the parameters at load."""
+    """``build``, ``get_config`` and the repr Keras's Conv1D and Conv2D share. A built layer
+    whose model declared no input shape saves one (``_saved_sizes``: its sizes besides the
+    channels), enough to rebuild the parameters at load."""
 
     _saved_sizes = ()
+
+    def build(self, in_channels, dtype=np.float32):
+        """Create ``weight`` (filters, in_channels/groups, *kernel_size) and ``bias``
+        (filters,), drawn with Keras's fans of its kernel (*kernel_size, C/groups, filters):
+        k·C/groups in, k·filters out (k the kernel's size)."""
+        from ..module import Parameter
+        if in_channels % self.groups:
+            raise ValueError(f"{type(self).__name__}: {in_channels} input channels are not "
+                             f"divisible by groups={self.groups}")
+        kernel, bias = self._inits
+        self.in_channels = int(in_channels)
+        cg, k = self.in_channels // self.groups, math.prod(self.kernel_size)
+        self.weight = Parameter(kernel.draw((self.filters, cg, *self.kernel_size), cg * k,
+                                            self.filters * k), dtype=dtype)
+        self.bias = Parameter(bias.draw((self.filters,), self.filters, self.filters),
+                              dtype=dtype) if self.use_bias else None
+        self.built = True
 
     def get_config(self):
         from .saving import initialized_config

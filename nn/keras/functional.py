@@ -21,7 +21,9 @@ Not here: saving a Functional model's architecture (``model.save``; its weights 
 """
 from __future__ import annotations
 
+import functools
 import itertools
+import operator
 import re
 
 import numpy as np
@@ -245,6 +247,7 @@ class _Merge(Module):
     batch dim (axis 1), then sizes of 1 broadcast; other differing sizes are refused."""
 
     _fixed = None  # the number of inputs the layer takes (Subtract: 2), None: 1 or more
+    _pairwise = None  # the op of two tensors that folds the inputs, left to right
 
     def forward(self, inputs):
         who = type(self).__name__
@@ -266,61 +269,48 @@ class _Merge(Module):
             raise ValueError(f"{who}: the inputs have incompatible shapes {shapes}") from None
         return self._merge(inputs)
 
+    def _merge(self, inputs):
+        return functools.reduce(self._pairwise, inputs)
+
 
 class Add(_Merge):
     """Keras's ``Add()``: the elementwise sum of a list of tensors."""
 
-    def _merge(self, inputs):
-        out = inputs[0]
-        for t in inputs[1:]:
-            out = out + t
-        return out
+    _pairwise = staticmethod(operator.add)
 
 
 class Subtract(_Merge):
     """Keras's ``Subtract()``: ``inputs[0] − inputs[1]`` (exactly two inputs)."""
 
     _fixed = 2
-
-    def _merge(self, inputs):
-        return inputs[0] - inputs[1]
+    _pairwise = staticmethod(operator.sub)
 
 
 class Multiply(_Merge):
     """Keras's ``Multiply()``: the elementwise product of a list of tensors."""
 
-    def _merge(self, inputs):
-        out = inputs[0]
-        for t in inputs[1:]:
-            out = out * t
-        return out
+    _pairwise = staticmethod(operator.mul)
 
 
 class Average(_Merge):
     """Keras's ``Average()``: the elementwise mean of a list of tensors, (Σ xᵢ) / n."""
 
+    _pairwise = staticmethod(operator.add)
+
     def _merge(self, inputs):
-        return Add._merge(self, inputs) / len(inputs)
+        return super()._merge(inputs) / len(inputs)
 
 
 class Maximum(_Merge):
     """Keras's ``Maximum()``: the elementwise maximum of a list of tensors."""
 
-    def _merge(self, inputs):
-        out = inputs[0]
-        for t in inputs[1:]:
-            out = engine.maximum(out, t)
-        return out
+    _pairwise = staticmethod(engine.maximum)
 
 
 class Minimum(_Merge):
     """Keras's ``Minimum()``: the elementwise minimum of a list of tensors."""
 
-    def _merge(self, inputs):
-        out = inputs[0]
-        for t in inputs[1:]:
-            out = engine.minimum(out, t)
-        return out
+    _pairwise = staticmethod(engine.minimum)
 
 
 def concatenate(inputs, axis=-1):

@@ -217,18 +217,6 @@ class Conv2D(ConvConfig, Conv2d):
             self.input_shape = shape
             self.build(shape[-1] if self.data_format == "channels_last" else shape[0])
 
-    def build(self, in_channels, dtype=np.float32):
-        """Create ``weight`` (filters, in_channels, kh, kw) and ``bias`` (filters,)."""
-        kh, kw = self.kernel_size
-        kernel, bias = self._inits
-        self.in_channels = int(in_channels)
-        self.weight = Parameter(kernel.draw((self.filters, self.in_channels, kh, kw),
-                                            self.in_channels * kh * kw, self.filters * kh * kw),
-                                dtype=dtype)
-        self.bias = Parameter(bias.draw((self.filters,), self.filters, self.filters),
-                              dtype=dtype) if self.use_bias else None
-        self.built = True
-
     def forward(self, x):
         x = _images("Conv2D", x, self.data_format)
         build_or_check(self, "Conv2D", x.shape[1], x)
@@ -238,7 +226,6 @@ class Conv2D(ConvConfig, Conv2d):
         if self._act is not None and not relu:
             y = self._act(y)
         return y.permute(0, 2, 3, 1) if self.data_format == "channels_last" else y
-
 
 
 class _Pooling2D(Module):
@@ -385,7 +372,7 @@ class BatchNormalization(_BatchNorm):
                 return super().forward(x)
             finally:
                 self.__dict__["training"] = True
-        return super().forward(x)  # _BatchNorm's, with the biased variance (below)
+        return super().forward(x)  # _BatchNorm's, with the biased variance (biased_running_var)
 
     def _check(self, x):
         if x.ndim not in self._dims or (self.built and x.shape[1] != self.num_features):

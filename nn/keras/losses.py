@@ -22,7 +22,7 @@ import numpy as np
 from engine import Tensor
 
 from .. import functional as F
-from ._common import Configured
+from ._common import Configured, same_rank
 
 __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
            "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "mean_squared_error",
@@ -38,24 +38,6 @@ def _as_tensor(a, dtype=None):
         return a
     a = np.asarray(a)
     return Tensor(a, dtype=dtype or (np.float32 if a.dtype.kind in "iufb" else None))
-
-
-def _same_rank(target, pred):
-    """Keras's ``squeeze_or_expand_to_same_rank(y_true, y_pred)``: ranks one apart with a
-    trailing 1 on the bigger one → the smaller one gets a trailing 1 too (or, for ranks
-    above 1, the bigger one loses it)."""
-    t, p = target.ndim, pred.ndim
-    if t == p + 1 and target.shape[-1] == 1:
-        if p == 1:
-            pred = pred.reshape(tuple(pred.shape) + (1,))
-        else:
-            target = target.reshape(tuple(target.shape[:-1]))
-    elif p == t + 1 and pred.shape[-1] == 1:
-        if t == 1:
-            target = target.reshape(tuple(target.shape) + (1,))
-        else:
-            pred = pred.reshape(tuple(pred.shape[:-1]))
-    return target, pred
 
 
 def _rows(fn, pred, target, labels, reduction):
@@ -105,7 +87,7 @@ class Loss(Configured):
         if self._labels:
             return pred, (y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true))
         target = _as_tensor(y_true, pred.dtype)
-        return _same_rank(target, pred)[::-1]
+        return same_rank(target, pred)[::-1]
 
     def _loss(self):
         from ..training import _Loss
@@ -138,7 +120,6 @@ class Loss(Configured):
 
     def get_config(self):
         return {"name": self.name, "reduction": self.reduction}
-
 
 
 class MeanSquaredError(Loss):
@@ -187,26 +168,33 @@ def _check_axis(who, axis):
                          f"got {axis!r}")
 
 
-def _smoothing(who, label_smoothing):
-    if not 0 <= label_smoothing <= 1:
-        raise ValueError(f"{who}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
-    return float(label_smoothing)
+class _SmoothedCrossentropy(Loss):
+    """The options Keras's BinaryCrossentropy and CategoricalCrossentropy share:
+    ``from_logits=False, label_smoothing=0.0, axis=-1`` (axis -1 only)."""
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name=None, dtype=None):
+        super().__init__(name, reduction, dtype)
+        who = type(self).__name__
+        _check_axis(who, axis)
+        if not 0 <= label_smoothing <= 1:
+            raise ValueError(f"{who}: label_smoothing must be in [0, 1], got "
+                             f"{label_smoothing!r}")
+        self.from_logits, self.axis = bool(from_logits), axis
+        self.label_smoothing = float(label_smoothing)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
 
 
-class BinaryCrossentropy(Loss):
+class BinaryCrossentropy(_SmoothedCrossentropy):
     """Keras's ``BinaryCrossentropy(from_logits=False, label_smoothing=0.0)``: per value
     ``−[y·ln p + (1 − y)·ln(1 − p)]``, averaged over the last axis; p = the predictions
     clipped to [1e-7, 1 − 1e-7], or sigmoid(logits) computed stably with
     ``from_logits=True``. ``label_smoothing`` s moves the targets to ``y·(1 − s) + s/2``."""
 
     _default_name = "binary_crossentropy"
-
-    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
-                 reduction="sum_over_batch_size", name=None, dtype=None):
-        super().__init__(name, reduction, dtype)
-        _check_axis("BinaryCrossentropy", axis)
-        self.from_logits, self.axis = bool(from_logits), axis
-        self.label_smoothing = _smoothing("BinaryCrossentropy", label_smoothing)
 
     def _formula(self, pred, target, reduction):
         from ..training import _binary_crossentropy
@@ -217,26 +205,16 @@ class BinaryCrossentropy(Loss):
             return F.binary_cross_entropy_with_logits(pred, y, reduction=reduction)
         return _binary_crossentropy(pred, y, reduction=reduction)
 
-    def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits,
-                "label_smoothing": self.label_smoothing, "axis": self.axis}
 
-
-class CategoricalCrossentropy(Loss):
+class CategoricalCrossentropy(_SmoothedCrossentropy):
     """Keras's ``CategoricalCrossentropy(from_logits=False, label_smoothing=0.0)``: per
     sample ``−Σ_c y_c·ln p_c`` over one-hot (or probability) rows y; p = the rows
     renormalised and clipped to [1e-7, 1 − 1e-7] (Keras's 'categorical_crossentropy'), or
-    softmax(logits) with ``from_logits=True`` (``ln p = log_softmax``). ``label_smoothing``
-    s moves the targets to ``y·(1 − s) + s/C``. Predictions (N, C) or (N, ..., C)."""
+    softmax(logits) with ``from_logits=True`` (``ln p = log_softmax``: ``F.cross_entropy``
+    on probability targets). ``label_smoothing`` s moves the targets to ``y·(1 − s) + s/C``.
+    Predictions (N, C) or (N, ..., C)."""
 
     _default_name = "categorical_crossentropy"
-
-    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
-                 reduction="sum_over_batch_size", name=None, dtype=None):
-        super().__init__(name, reduction, dtype)
-        _check_axis("CategoricalCrossentropy", axis)
-        self.from_logits, self.axis = bool(from_logits), axis
-        self.label_smoothing = _smoothing("CategoricalCrossentropy", label_smoothing)
 
     def _formula(self, pred, target, reduction):
         return _rows(self._rows, pred, target, False, reduction)
@@ -247,13 +225,8 @@ class CategoricalCrossentropy(Loss):
         if self.label_smoothing:
             y = y * (1.0 - self.label_smoothing) + self.label_smoothing / pred.shape[-1]
         if self.from_logits:
-            per = -(y * pred.log_softmax(-1)).sum(axis=-1)
-            return per if reduction == "none" else per.mean()
+            return F.cross_entropy(pred, y, reduction=reduction)
         return _categorical_crossentropy(pred, y, sparse=False, reduction=reduction)
-
-    def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits,
-                "label_smoothing": self.label_smoothing, "axis": self.axis}
 
 
 class SparseCategoricalCrossentropy(Loss):

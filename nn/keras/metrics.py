@@ -25,7 +25,7 @@ import numpy as np
 import engine
 from engine import Tensor
 
-from ._common import Configured
+from ._common import Configured, same_rank
 
 __all__ = ["Metric", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
            "SparseCategoricalAccuracy", "MeanSquaredError", "MeanAbsoluteError", "AUC", "get"]
@@ -33,17 +33,6 @@ __all__ = ["Metric", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
 
 def _array(a):
     return np.asarray(a.data if isinstance(a, Tensor) else a)
-
-
-def _same_rank(t, p):
-    """Keras's ``squeeze_or_expand_to_same_rank(y_true, y_pred)`` on arrays."""
-    if t.ndim == p.ndim + 1 and t.shape[-1] == 1:
-        t = t.reshape(t.shape[:-1]) if p.ndim > 1 else t
-        p = p[..., None] if p.ndim == 1 else p
-    elif p.ndim == t.ndim + 1 and p.shape[-1] == 1:
-        p = p.reshape(p.shape[:-1]) if t.ndim > 1 else p
-        t = t[..., None] if t.ndim == 1 else t
-    return t, p
 
 
 class Metric(Configured):
@@ -64,7 +53,6 @@ class Metric(Configured):
 
     def get_config(self):
         return {"name": self.name}
-
 
 
 class _MeanMetric(Metric):
@@ -114,7 +102,7 @@ class Accuracy(_MeanMetric):
     _default_name = "accuracy"
 
     def _terms(self, pred, target):
-        t, p = _same_rank(_array(target), _array(pred))
+        t, p = same_rank(_array(target), _array(pred))
         if np.broadcast_shapes(t.shape, p.shape) != p.shape:
             raise ValueError(f"{self.name}: {p.shape} predictions but {t.shape} targets")
         return (t == p).astype(np.float64)
@@ -249,20 +237,18 @@ class AUC(Metric):
         self.true_negatives, self.false_negatives = np.zeros(n), np.zeros(n)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        self._update(y_pred, y_true, sample_weight)
-
-    def _update(self, pred, target, sample_weight=None):
-        p = np.asarray(_array(pred), np.float32)
+        pred = _array(y_pred)
+        p = np.asarray(pred, np.float32)
         if self.from_logits:
             p = 1 / (1 + np.exp(-p))
-        y = _array(target)
+        y = _array(y_true)
         if y.size != p.size:
             raise ValueError(f"{self.name}: {p.shape} predictions but {y.shape} targets")
         p = np.clip(p.reshape(-1), 0, 1)
         y = (y.reshape(-1) != 0).astype(np.float64)
         w = np.ones_like(y) if sample_weight is None else np.broadcast_to(
             np.asarray(_array(sample_weight), np.float64).reshape(
-                (-1,) + (1,) * (_array(pred).ndim - 1)), _array(pred).shape).reshape(-1)
+                (-1,) + (1,) * (pred.ndim - 1)), pred.shape).reshape(-1)
         # Keras's bucket of p: ceil(p·(T − 1)) − 1 (floored at 0), in float32; a threshold
         # counts p as positive from its bucket up (a reversed cumulative sum)
         t = self.num_thresholds
@@ -308,7 +294,7 @@ class _StatefulAdapter:
         self.metric.reset_state()
 
     def fit_update(self, pred, target):
-        self.metric._update(pred, target)
+        self.metric.update_state(target, pred)
 
     def fit_result(self):
         return self.metric._value()

@@ -177,22 +177,6 @@ class Conv1D(ConvConfig, Conv1d):
                                  "unknown (None)")
             self.build(c)
 
-    def build(self, in_channels, dtype=np.float32):
-        """Create ``weight`` (filters, in_channels/groups, k) and ``bias`` (filters,)."""
-        if in_channels % self.groups:
-            raise ValueError(f"Conv1D: {in_channels} input channels are not divisible by "
-                             f"groups={self.groups}")
-        (k,) = self.kernel_size
-        kernel, bias = self._inits
-        self.in_channels = int(in_channels)
-        cg = self.in_channels // self.groups
-        # Keras's fans of its kernel (k, C/groups, filters): k·C/groups in, k·filters out
-        self.weight = Parameter(kernel.draw((self.filters, cg, k), cg * k, self.filters * k),
-                                dtype=dtype)
-        self.bias = Parameter(bias.draw((self.filters,), self.filters, self.filters),
-                              dtype=dtype) if self.use_bias else None
-        self.built = True
-
     def forward(self, x):
         x = sequences("Conv1D", x, self.data_format)
         build_or_check(self, "Conv1D", x.shape[1], x)
@@ -207,7 +191,6 @@ class Conv1D(ConvConfig, Conv1d):
         if self._act is not None:
             y = self._act(y)
         return y.permute(0, 2, 1) if self.data_format == "channels_last" else y
-
 
 
 class _Pooling1D(Module):
