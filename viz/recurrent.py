@@ -85,6 +85,11 @@ def _row_name(part, D) -> str:
     return f"layer {layer} {'←' if d else '→'}"
 
 
+def _layer_tag(layer, L) -> str:
+    """Layer ``layer`` of a stacked layer as a superscript (⁽¹⁾); nothing if there is one."""
+    return f"⁽{str(layer).translate(_SUP)}⁾" if L > 1 else ""
+
+
 def _tagged(letter, t, part, L, D) -> str:
     """A state's name with its row: ``h₂`` for a one-layer, one-way layer; an arrow before it
     for a bidirectional one (→h₂, ←h₂), the layer as a superscript for a stacked one
@@ -92,7 +97,7 @@ def _tagged(letter, t, part, L, D) -> str:
     layer, d = divmod(part, D)
     index = t if isinstance(t, str) else _sub(t)
     arrow = ("←" if d else "→") if D == 2 else ""
-    return arrow + letter + index + (f"⁽{str(layer).translate(_SUP)}⁾" if L > 1 else "")
+    return arrow + letter + index + _layer_tag(layer, L)
 
 
 def _as_sequence(x_seq, layer):
@@ -183,7 +188,7 @@ class _Unrolled:
         return self.y_seq is not None
 
     def y_name(self, lay, t) -> str:
-        return f"y{_sub(t)}" + (f"⁽{str(lay).translate(_SUP)}⁾" if self.L > 1 else "")
+        return f"y{_sub(t)}{_layer_tag(lay, self.L)}"
 
     def _between(self):
         """A stacked layer's sequence-wide ops before its steps (x·W_ihᵀ + b for every t,
@@ -286,8 +291,6 @@ class _Unrolled:
         if n.op == "lstm_c" or isinstance(self.layer, LSTM) and any(
                 c.op == "tanh" and self.cell[c] == self.cell[n] for c in self.gm.consumers[n]):
             letter = "c"
-        if not self.stacked:
-            return f"{letter}{_sub(self.step[n])}"
         return self.tagged(letter, self.step[n], self.part(n))
 
     def step_input(self, n):  # the step's part of a sequence-wide tensor
@@ -464,15 +467,15 @@ def _emit(u: _Unrolled, show_data, first, note=None, level="op") -> Graph:
             init_c[n] = is_c
             k = init_part[n] = u.part(firsts[0])
             t0 = T if u.reverse(k) else -1
-            u.inits[n] = u.tagged("c" if is_c else "h", t0, k) if stacked else \
-                ("c" if is_c else "h") + _sub(t0)
+            u.inits[n] = u.tagged("c" if is_c else "h", t0, k)
 
     what = kind_name + (f" with {u.L} layers" if u.L > 1 else "") + (
         ", bidirectional," if u.D == 2 else "")
-    title = f"{what} unrolled over {T} timesteps ({dtype})" + (
-        f" (steps {hidden[0]}…{hidden[-1]} not drawn)" if hidden and (
-            len(hidden) > 1 or not stacked) else f" (step {hidden[0]} not drawn)" if hidden
-        else "")
+    title = f"{what} unrolled over {T} timesteps ({dtype})"
+    if len(hidden) == 1 and stacked:
+        title += f" (step {hidden[0]} not drawn)"
+    elif hidden:
+        title += f" (steps {hidden[0]}…{hidden[-1]} not drawn)"
     lines = [title]
     if stacked:
         rows_are = ("One row per layer and direction: a → row passes its state to the right "
@@ -588,8 +591,10 @@ def _emit(u: _Unrolled, show_data, first, note=None, level="op") -> Graph:
             if not u.y_node(lay):
                 continue
             last = lay == u.L - 1
-            seq = u.layer_in[lay + 1].data if not last else u.y_seq.data if \
-                layer.batch_first else np.swapaxes(u.y_seq.data, 0, 1)
+            if not last:
+                seq = u.layer_in[lay + 1].data
+            else:  # the output, batch first
+                seq = u.y_seq.data if layer.batch_first else np.swapaxes(u.y_seq.data, 0, 1)
             both = f"layer {lay}'s two directions side by side" if u.D == 2 else \
                 f"layer {lay}'s output"
             seq_box(graph, f"y{lay}_{t}", seq, t, u.y_name(lay, t) + (
@@ -602,13 +607,14 @@ def _emit(u: _Unrolled, show_data, first, note=None, level="op") -> Graph:
 
     for k_col, ts in enumerate(clusters):
         if len(ts) > 1 or ts[0] in hidden:  # a node, no cluster: no label to cross
-            text = f"⋯ t = {ts[0]} … {ts[-1]} ⋯\n{len(ts)} more steps:\nthe same ops,\n" \
-                   f"the same weights"
+            if not stacked:
+                text = f"⋯ t = {ts[0]} … {ts[-1]} ⋯\n{len(ts)} more steps:\nthe same ops,\n" \
+                       f"the same weights"
+            else:  # one box per row: just the steps
+                text = f"⋯ t = {ts[0]} … {ts[-1]} ⋯" if len(ts) > 1 else f"⋯ t = {ts[0]} ⋯"
             for k in u.parts:
-                g.node(ellipsis(k), label=dot_lines(
-                    text if not stacked else f"⋯ t = {ts[0]} … {ts[-1]} ⋯" if len(ts) > 1
-                    else f"⋯ t = {ts[0]} ⋯"),
-                       shape="box", style="rounded,dashed", color="#999999")
+                g.node(ellipsis(k), label=dot_lines(text), shape="box", style="rounded,dashed",
+                       color="#999999")
             continue
         t = ts[0]
         if level == "step":  # one box for the whole step: its equations and its states
@@ -880,7 +886,7 @@ def _row_step(layer, part, t, dropped=False) -> list:
     lay, d = divmod(part, D)
     prev, x = t + 1 if d else t - 1, f"x{_sub(t)}"
     if lay > 0:
-        x = f"y{_sub(t)}⁽{str(lay - 1).translate(_SUP)}⁾" if D == 2 or dropped else \
+        x = f"y{_sub(t)}{_layer_tag(lay - 1, L)}" if D == 2 or dropped else \
             _tagged("h", t, part - D, L, D)
     kind, h, h_prev = _kind(layer), _tagged("h", t, part, L, D), _tagged("h", prev, part, L, D)
     if kind == "LSTM":
@@ -950,6 +956,31 @@ def _equations(layer) -> list:
     return lines
 
 
+def _record(fields, vertical) -> str:
+    """A record node's label: its fields (their own | { } < > escaped) one above the other
+    (``vertical``: rankdir TB or BT, which turns records) or side by side."""
+    fields = [re.sub(r"([|{}<>])", r"\\\1", f) for f in fields]
+    return "{ " + " | ".join(fields) + " }" if vertical else " | ".join(fields)
+
+
+def _record_node(g, name, fields, kind, vertical, **extra):
+    """A value of ``draw_rolled`` (x_t, h_t, a weight): a record filled as its kind."""
+    fill, border, _ = KINDS[kind]
+    g.node(name, label=_record(fields, vertical), shape="record", style="filled",
+           fillcolor=fill, color=border, **extra)
+
+
+def _recurrence(g, state, cell, label):
+    """The recurrence: next step, ``state`` comes back into ``cell`` as the previous one."""
+    g.edge(state, cell, label=label, color=style.STATE, fontcolor=style.STATE, penwidth="2",
+           style="dashed", constraint="false")
+
+
+def _rolled_legend() -> list:
+    return style.legend({"parameter", "input", "intermediate"}, group=True,
+                        extra=(("#ffffff", style.STATE, "the state comes back next step"),))
+
+
 def draw_rolled(module, rankdir=None) -> Graph:
     """Draw a recurrent layer in its compact, rolled form.
 
@@ -982,18 +1013,12 @@ def draw_rolled(module, rankdir=None) -> Graph:
     kind = _kind(layer)
     H, F = layer.hidden_size, layer.input_size
     prefix = name + "." if name else ""
+    vertical = rankdir in ("TB", "BT")
     g = Graph("rolled")
     g.attr(rankdir=rankdir, fontname=FONT, fontsize=str(style.TITLE_PT))
     g.attr("node", fontname=FONT, fontsize=str(style.MIN_PT))
     g.attr("edge", fontname=FONT, fontsize=str(style.MIN_PT), arrowsize="0.7")
-
-    def record(fields):
-        return "{ " + " | ".join(fields) + " }" if rankdir in ("TB", "BT") else \
-            " | ".join(fields)
-
-    fill, border, _ = KINDS["input"]
-    g.node("x", label=record(["x_t", f"(batch, {F})"]), shape="record", style="filled",
-           fillcolor=fill, color=border)
+    _record_node(g, "x", ["x_t", f"(batch, {F})"], "input", vertical)
     lines = _equations(layer)
     g.node("cell", label=f"{kind} cell\\n\\n" + "".join(s + "\\l" for s in lines),
            shape="box", style="rounded,filled", fillcolor=style.GROUP_FILL, penwidth="1.5",
@@ -1001,26 +1026,18 @@ def draw_rolled(module, rankdir=None) -> Graph:
     with g.subgraph(name="cluster_weights") as c:
         c.attr(label="weights (the same at every t)", style="rounded,dashed",
                color=style.SHARED, fontcolor=style.SHARED)
-        fill, border, _ = KINDS["parameter"]
         for i, (pname, p) in enumerate(layer.named_parameters()):
-            c.node(f"w{i}", label=record([prefix + pname, str(p.shape)]), shape="record",
-                   style="filled", fillcolor=fill, color=border, penwidth="1.5")
+            _record_node(c, f"w{i}", [prefix + pname, str(p.shape)], "parameter", vertical,
+                         penwidth="1.5")
             g.edge(f"w{i}", "cell", color=style.SHARED)
-    fill, border, _ = KINDS["intermediate"]
     g.edge("x", "cell")
-    states = [("h", "h_t"), ("c", "c_t")] if kind == "LSTM" else [("h", "h_t")]
-    for key, label in states:
-        g.node(key, label=record([label, f"(batch, {H})"]), shape="record", style="filled",
-               fillcolor=fill, color=border)
+    for key in ["h", "c"] if kind == "LSTM" else ["h"]:
+        _record_node(g, key, [f"{key}_t", f"(batch, {H})"], "intermediate", vertical)
         g.edge("cell", key)
-        # The recurrence: next step, this state comes back in as the previous one.
-        g.edge(key, "cell", label=f"{key}_{{t−1}}", color=style.STATE, fontcolor=style.STATE,
-               penwidth="2", style="dashed", constraint="false")
-    rows = style.legend({"parameter", "input", "intermediate"}, group=True,
-                        extra=(("#ffffff", style.STATE, "the state comes back next step"),))
+        _recurrence(g, key, "cell", f"{key}_{{t−1}}")
     g.attr(label=style.graph_label(style.text_rows(
-        [f"{type(layer).__name__} (rolled): input size {F}, hidden size {H}"]), rows),
-        labelloc="t", labeljust="l")
+        [f"{type(layer).__name__} (rolled): input size {F}, hidden size {H}"]),
+        _rolled_legend()), labelloc="t", labeljust="l")
     return g
 
 
@@ -1035,18 +1052,9 @@ def _draw_rolled_stacked(name, layer, rankdir) -> Graph:
            nodesep="0.6", ranksep="0.35")
     g.attr("node", fontname=FONT, fontsize=str(style.MIN_PT))
     g.attr("edge", fontname=FONT, fontsize=str(style.MIN_PT), arrowsize="0.7")
-
-    def record(fields):  # a record's fields, their own | { } < > escaped
-        fields = [re.sub(r"([|{}<>])", r"\\\1", f) for f in fields]
-        return "{ " + " | ".join(fields) + " }" if vertical else " | ".join(fields)
-
-    def value(node, fields, kind_="intermediate"):
-        fill, border, _ = KINDS[kind_]
-        g.node(node, label=record(fields), shape="record", style="filled", fillcolor=fill,
-               color=border)
-
-    value("x", ["x_t", f"(batch, {F})"], "input")
+    _record_node(g, "x", ["x_t", f"(batch, {F})"], "input", vertical)
     params = dict(layer.named_parameters())
+    states = ["h", "c"] if kind == "LSTM" else ["h"]
     pfill, pborder, _ = KINDS["parameter"]
     below = ["x"]  # what the next layer's cells read
     for lay in range(L):
@@ -1071,31 +1079,28 @@ def _draw_rolled_stacked(name, layer, rankdir) -> Graph:
             k = lay * D + d
             for src in below:
                 g.edge(src, f"cell{k}")
-            states = ["h", "c"] if kind == "LSTM" else ["h"]
             for key in states:
-                value(f"{key}{k}", [_tagged(key, "_t", k, L, D), f"(batch, {H})"])
+                _record_node(g, f"{key}{k}", [_tagged(key, "_t", k, L, D), f"(batch, {H})"],
+                             "intermediate", vertical)
                 g.edge(f"cell{k}", f"{key}{k}")
-                # The recurrence: next step, this state comes back in as the previous one
-                # (a reverse cell's next step is t − 1: it comes back as the one at t + 1).
-                back = _tagged(key, "_{t+1}" if d else "_{t−1}", k, L, D)
-                g.edge(f"{key}{k}", f"cell{k}", label=back, color=style.STATE,
-                       fontcolor=style.STATE, penwidth="2", style="dashed",
-                       constraint="false")
+                # The recurrence (a reverse cell's next step is t − 1: its state comes back
+                # as the one at t + 1).
+                _recurrence(g, f"{key}{k}", f"cell{k}",
+                            _tagged(key, "_{t+1}" if d else "_{t−1}", k, L, D))
         outs = [f"h{lay * D + d}" for d in range(D)]
         dropped = layer.dropout and lay < L - 1
         if D == 2 or dropped:
             names = [_tagged("h", "_t", lay * D + d, L, D) for d in range(D)]
             joined = names[0] if D == 1 else "[" + " | ".join(names) + "]"
-            what = f"y_t{'⁽' + str(lay).translate(_SUP) + '⁾' if L > 1 else ''} = " + (
+            what = f"y_t{_layer_tag(lay, L)} = " + (
                 f"dropout({joined})" if dropped else joined)
-            value(f"y{lay}", [what if lay < L - 1 else f"output: {what}",
-                              f"(batch, {D * H})"], "intermediate" if lay < L - 1 else "loss")
+            _record_node(g, f"y{lay}", [what if lay < L - 1 else f"output: {what}",
+                                        f"(batch, {D * H})"],
+                         "intermediate" if lay < L - 1 else "loss", vertical)
             for o in outs:
                 g.edge(o, f"y{lay}")
             outs = [f"y{lay}"]
         below = outs
-    rows = style.legend({"parameter", "input", "intermediate"}, group=True,
-                        extra=(("#ffffff", style.STATE, "the state comes back next step"),))
     how = (f"{L} layers" if L > 1 else "one layer") + (", bidirectional" if D == 2 else "") + (
         f", dropout p={layer.dropout:g} between layers (training mode)" if L > 1 and
         layer.dropout else "")
@@ -1107,6 +1112,6 @@ def _draw_rolled_stacked(name, layer, rankdir) -> Graph:
               + (" (both directions side by side)" if D == 2 else "") + "."] if L > 1 else []
     notes += ["A ← cell reads the sequence from its end: its previous state is the one at "
               "t + 1."] if D == 2 else []
-    g.attr(label=style.graph_label(style.text_rows(notes), rows), labelloc="t",
+    g.attr(label=style.graph_label(style.text_rows(notes), _rolled_legend()), labelloc="t",
            labeljust="l")
     return g

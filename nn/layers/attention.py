@@ -49,8 +49,9 @@ __all__ = ["scaled_dot_product_attention", "MultiheadAttention", "TransformerEnc
 
 
 # ------------------------------------------------------------------------------------ helpers
-def _shape(t):
-    return tuple(t.shape)
+def _check_tensor(who, name, t):
+    if not isinstance(t, engine.Tensor):
+        raise TypeError(f"{who}: {name} must be a Tensor, got {type(t).__name__}")
 
 
 def _as_mask(who, name, mask):
@@ -100,14 +101,18 @@ def _check_mask_types(who, mask, name, other, other_name):
                       f"or both as float)", UserWarning, stacklevel=2)
 
 
+def _causal(L, S):
+    """The causal additive mask (L, S), float64: 0 on and below the diagonal, −inf above."""
+    return np.triu(np.full((L, S), -np.inf), 1)
+
+
 def _is_causal_mask(additive, L, S):
     """True if the additive mask (…, L, S) is exactly the causal one: 0 on and below the
     diagonal, −inf above (what ``generate_square_subsequent_mask`` gives)."""
     data = np.asarray(additive.data)
     if data.shape[-2:] != (L, S):
         return False
-    want = np.triu(np.full((L, S), -np.inf), 1)
-    return bool(np.array_equal(np.broadcast_to(want, data.shape), data))
+    return bool(np.array_equal(np.broadcast_to(_causal(L, S), data.shape), data))
 
 
 def _pad_last(mask):
@@ -127,7 +132,7 @@ def generate_square_subsequent_mask(sz, dtype=None):
             [  0.,   0.,   0.]], shape=(3, 3), dtype=float32)
     """
     dtype = engine.get_default_dtype() if dtype is None else np.dtype(dtype)
-    return engine.from_numpy(np.triu(np.full((sz, sz), -np.inf), 1).astype(dtype))
+    return engine.from_numpy(_causal(sz, sz).astype(dtype))
 
 
 def _warn_layout(who, stacklevel=3):
@@ -164,8 +169,8 @@ def _heads(who, dim_name, dim, heads_name, heads):
 
 def _probability(who, name, p):
     if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0 <= p < 1:
-        raise ValueError(f"{who}: {name} is the probability of zeroing an element in "
-                         f"training, in [0, 1); got {p!r}")
+        raise ValueError(f"{who}: {name} must be in [0, 1) (the probability of zeroing an "
+                         f"element), got {p!r}")
     return float(p)
 
 
@@ -211,24 +216,21 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     """
     who = "scaled_dot_product_attention"
     for name, t in (("query", query), ("key", key), ("value", value)):
-        if not isinstance(t, engine.Tensor):
-            raise TypeError(f"{who}: {name} must be a Tensor, got {type(t).__name__}")
+        _check_tensor(who, name, t)
         if t.ndim < 2:
             raise ValueError(f"{who}: query, key and value must have at least 2 dims (…, L, E), "
-                             f"(…, S, E), (…, S, Ev); got shapes {_shape(query)}, {_shape(key)}, "
-                             f"{_shape(value)}")
+                             f"(…, S, E), (…, S, Ev); got shapes {query.shape}, {key.shape}, "
+                             f"{value.shape}")
     if not query.dtype == key.dtype == value.dtype:
         raise TypeError(f"{who}: query, key and value must have the same dtype, got "
                         f"{query.dtype}, {key.dtype} and {value.dtype}")
     if query.dtype.kind != "f":
         raise TypeError(f"{who}: expected float tensors, got {query.dtype}")
     if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
-        raise ValueError(f"{who}: query (…, L, E) {_shape(query)}, key (…, S, E) {_shape(key)} "
-                         f"and value (…, S, Ev) {_shape(value)}: query and key must share E, "
+        raise ValueError(f"{who}: query (…, L, E) {query.shape}, key (…, S, E) {key.shape} "
+                         f"and value (…, S, Ev) {value.shape}: query and key must share E, "
                          f"key and value must share S")
-    if isinstance(dropout_p, bool) or not isinstance(dropout_p, (int, float, np.floating)) \
-            or not 0 <= dropout_p < 1:
-        raise ValueError(f"{who}: dropout_p must be in [0, 1), got {dropout_p!r}")
+    _probability(who, "dropout_p", dropout_p)
     if is_causal and attn_mask is not None:
         raise ValueError(f"{who}: attn_mask must not be given with is_causal=True (PyTorch "
                          f"refuses it too): pass one of them (a causal bool mask is "
@@ -236,7 +238,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if enable_gqa:
         if query.ndim < 3 or key.ndim < 3 or value.ndim < 3:
             raise ValueError(f"{who}: enable_gqa=True needs a heads dim (…, heads, L, E); got "
-                             f"shapes {_shape(query)}, {_shape(key)}, {_shape(value)}")
+                             f"shapes {query.shape}, {key.shape}, {value.shape}")
         hq, hk, hv = query.shape[-3], key.shape[-3], value.shape[-3]
         if hk != hv or hq % hk:
             raise ValueError(f"{who}: enable_gqa=True: key and value must have the same number "
@@ -248,8 +250,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     try:
         batch = np.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
     except ValueError:
-        raise ValueError(f"{who}: the leading (batch, heads) dims of query {_shape(query)}, "
-                         f"key {_shape(key)} and value {_shape(value)} do not broadcast"
+        raise ValueError(f"{who}: the leading (batch, heads) dims of query {query.shape}, "
+                         f"key {key.shape} and value {value.shape} do not broadcast"
                          + ("" if enable_gqa else " (fewer key/value heads than query heads: "
                             "pass enable_gqa=True)")) from None
     L, S = query.shape[-2], key.shape[-2]
@@ -351,18 +353,18 @@ class MultiheadAttention(Module):
         E = embed_dim
         # Registered in PyTorch's order, so parameters() and state_dict() line up with its.
         if self._qkv_same_embed_dim:
-            self.in_proj_weight = Parameter(np.zeros((3 * E, E), np.float32))
+            self.in_proj_weight = Parameter(np.zeros((3 * E, E)))
             self.q_proj_weight = self.k_proj_weight = self.v_proj_weight = None
         else:
-            self.q_proj_weight = Parameter(np.zeros((E, E), np.float32))
-            self.k_proj_weight = Parameter(np.zeros((E, self.kdim), np.float32))
-            self.v_proj_weight = Parameter(np.zeros((E, self.vdim), np.float32))
+            self.q_proj_weight = Parameter(np.zeros((E, E)))
+            self.k_proj_weight = Parameter(np.zeros((E, self.kdim)))
+            self.v_proj_weight = Parameter(np.zeros((E, self.vdim)))
             self.in_proj_weight = None
-        self.in_proj_bias = Parameter(np.zeros(3 * E, np.float32)) if bias else None
+        self.in_proj_bias = Parameter(np.zeros(3 * E)) if bias else None
         self.out_proj = Linear(E, E, bias=bias)
         if add_bias_kv:
-            self.bias_k = Parameter(np.zeros((1, 1, E), np.float32))
-            self.bias_v = Parameter(np.zeros((1, 1, E), np.float32))
+            self.bias_k = Parameter(np.zeros((1, 1, E)))
+            self.bias_v = Parameter(np.zeros((1, 1, E)))
         else:
             self.bias_k = self.bias_v = None
         self.add_zero_attn = bool(add_zero_attn)
@@ -389,26 +391,25 @@ class MultiheadAttention(Module):
         whether the input is batched."""
         who = "MultiheadAttention"
         for name, t in (("query", query), ("key", key), ("value", value)):
-            if not isinstance(t, engine.Tensor):
-                raise TypeError(f"{who}: {name} must be a Tensor, got {type(t).__name__}")
+            _check_tensor(who, name, t)
         layout = "(N, L, E)" if self.batch_first else "(L, N, E)"
         if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
             raise ValueError(f"{who}: query, key and value must all be batched 3-D {layout} "
                              f"(batch_first={self.batch_first}) or all unbatched 2-D (L, E); "
-                             f"got shapes {_shape(query)}, {_shape(key)}, {_shape(value)}")
+                             f"got shapes {query.shape}, {key.shape}, {value.shape}")
         batched = query.ndim == 3
         E, kdim, vdim = self.embed_dim, self.kdim, self.vdim
         if query.shape[-1] != E or key.shape[-1] != kdim or value.shape[-1] != vdim:
             raise ValueError(f"{who}: the last dims of query, key and value must be embed_dim="
-                             f"{E}, kdim={kdim}, vdim={vdim}; got shapes {_shape(query)}, "
-                             f"{_shape(key)}, {_shape(value)}")
+                             f"{E}, kdim={kdim}, vdim={vdim}; got shapes {query.shape}, "
+                             f"{key.shape}, {value.shape}")
         if key.shape[:-1] != value.shape[:-1]:
-            raise ValueError(f"{who}: key {_shape(key)} and value {_shape(value)} must have the "
+            raise ValueError(f"{who}: key {key.shape} and value {value.shape} must have the "
                              f"same sequence (and batch) dims")
         if batched:
             b = 0 if self.batch_first else 1
             if key.shape[b] != query.shape[b]:
-                raise ValueError(f"{who}: query {_shape(query)} and key {_shape(key)} have "
+                raise ValueError(f"{who}: query {query.shape} and key {key.shape} have "
                                  f"different batch sizes (dim {b}, batch_first="
                                  f"{self.batch_first})")
             N, L, S = query.shape[b], query.shape[1 - b], key.shape[1 - b]
@@ -420,7 +421,7 @@ class MultiheadAttention(Module):
             if shape != want:
                 raise ValueError(f"{who}: key_padding_mask must be (N, S) = {want} (one row per "
                                  f"sample, True = ignore that key); got {shape} for query "
-                                 f"{_shape(query)} and key {_shape(key)}")
+                                 f"{query.shape} and key {key.shape}")
         if attn_mask is not None:
             shape = tuple(np.shape(getattr(attn_mask, "data", attn_mask)))
             H = self.num_heads
@@ -428,8 +429,8 @@ class MultiheadAttention(Module):
             if shape not in ok:
                 raise ValueError(f"{who}: attn_mask must be (L, S) = {ok[0]} or "
                                  f"({'N·num_heads' if batched else 'num_heads'}, L, S) = "
-                                 f"{ok[1]}; got {shape} for query {_shape(query)} and key "
-                                 f"{_shape(key)}")
+                                 f"{ok[1]}; got {shape} for query {query.shape} and key "
+                                 f"{key.shape}")
         return batched
 
     # -- forward --------------------------------------------------------------------------
@@ -617,8 +618,7 @@ class TransformerEncoderLayer(Module):
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         who = "TransformerEncoderLayer"
-        if not isinstance(src, engine.Tensor):
-            raise TypeError(f"{who}: src must be a Tensor, got {type(src).__name__}")
+        _check_tensor(who, "src", src)
         _check_mask_types(who, src_key_padding_mask, "src_key_padding_mask", src_mask,
                           "src_mask")
         kpm = _additive(who, "src_key_padding_mask", src_key_padding_mask, src.dtype)
@@ -676,8 +676,7 @@ class TransformerEncoder(Module):
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
         who = "TransformerEncoder"
-        if not isinstance(src, engine.Tensor):
-            raise TypeError(f"{who}: src must be a Tensor, got {type(src).__name__}")
+        _check_tensor(who, "src", src)
         _check_mask_types(who, src_key_padding_mask, "src_key_padding_mask", mask, "mask")
         kpm = _additive(who, "src_key_padding_mask", src_key_padding_mask, src.dtype)
         mask = _additive(who, "mask", mask, src.dtype)

@@ -56,9 +56,16 @@ def _order(packed):
     return np.asarray(packed.sorted_indices.data)
 
 
+def _counts_above(counts):
+    """For each i < max(counts), how many counts exceed i: lengths → batch_sizes (how many
+    sequences have a step t), and back, batch_sizes → the lengths in packing order (at how
+    many steps the j-th sequence is in the batch)."""
+    return (counts[None, :] > np.arange(counts.max())[:, None]).sum(axis=1)
+
+
 def _lengths_of(batch_sizes, order):
     """Each sequence's length (B,), in the batch's own order, from batch_sizes (T,)."""
-    sorted_lengths = (batch_sizes[None, :] > np.arange(batch_sizes[0])[:, None]).sum(axis=1)
+    sorted_lengths = _counts_above(batch_sizes)
     lengths = np.empty_like(sorted_lengths)
     lengths[order] = sorted_lengths
     return lengths
@@ -68,6 +75,13 @@ def _packed_rows(batch_sizes, order, T):
     """Rows of a batch-first (B·T, *) padded array, in packed order: step t of the j-th
     sequence in packing order is row order[j]·T + t."""
     return np.concatenate([order[:n] * T + t for t, n in enumerate(batch_sizes)])
+
+
+def _packed_data(padded, batch_sizes, order):
+    """A batch-first padded (B, T, *) → the packed data (ΣLᵢ, *)."""
+    B, T = padded.shape[0], padded.shape[1]
+    rows = _packed_rows(batch_sizes, order, T)
+    return padded.reshape((B * T,) + tuple(padded.shape[2:]))[rows]
 
 
 def _gather_rows(x, rows, fill=None):
@@ -153,11 +167,9 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
         inverse = np.empty_like(order)
         inverse[order] = np.arange(B)
         sorted_idx, unsorted_idx = Tensor(order), Tensor(inverse)
-    batch_sizes = (lens[None, :] > np.arange(lens.max())[:, None]).sum(axis=1)
-    rows = _packed_rows(batch_sizes, order, T)
-    data = x.reshape((B * T,) + tuple(x.shape[2:]))[rows]
-    return PackedSequence(data, Tensor(batch_sizes.astype(np.int64)), sorted_idx,
-                          unsorted_idx)
+    batch_sizes = _counts_above(lens)
+    return PackedSequence(_packed_data(x, batch_sizes, order),
+                          Tensor(batch_sizes.astype(np.int64)), sorted_idx, unsorted_idx)
 
 
 def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_length=None):
@@ -207,8 +219,5 @@ def unpack_sequence(packed_sequences):
 def repack(padded, like):
     """A batch-first padded (B, T, *) in the batch's own order → a PackedSequence laid out as
     ``like`` (same batch_sizes and indices): what a recurrent layer returns for packed input."""
-    batch_sizes = np.asarray(like.batch_sizes.data)
-    B, T = padded.shape[0], padded.shape[1]
-    rows = _packed_rows(batch_sizes, _order(like), T)
-    data = padded.reshape((B * T,) + tuple(padded.shape[2:]))[rows]
+    data = _packed_data(padded, np.asarray(like.batch_sizes.data), _order(like))
     return PackedSequence(data, like.batch_sizes, like.sorted_indices, like.unsorted_indices)

@@ -31,22 +31,31 @@ def unrolled(cls=nn.RNN, T=4, F=2, H=3, seed=0, layer_kw=None, **kw):
     return layer, viz.draw_unrolled(layer, x, **kw)
 
 
-def clusters(g):
-    """cluster label → set of node names declared inside it."""
+def cluster_tree(g):
+    """cluster name → (label, enclosing cluster, the nodes in it, nested clusters' too)."""
     stack, out = [], {}
     for line in g.source.splitlines():
         s = line.strip()
-        if s.startswith("subgraph cluster"):
-            stack.append([None, set()])
+        if m := re.match(r"subgraph (cluster\w*) \{$", s):
+            out[m.group(1)] = [None, next((c for c in reversed(stack) if c), None), set()]
+            stack.append(m.group(1))
+        elif s.endswith("{"):
+            stack.append(None)  # a rank group
         elif s == "}" and stack:
-            label, members = stack.pop()
-            out[label] = members
-        elif stack and (m := re.match(r'^"?([\w.]+)"? \[', s)) and "->" not in s:
-            stack[-1][1].add(m.group(1))
-        elif stack and stack[-1][0] is None and "->" not in s and \
+            stack.pop()
+        elif (m := re.match(r'^"?([\w.]+)"? \[', s)) and "->" not in s:
+            for c in stack:
+                if c:
+                    out[c][2].add(m.group(1))
+        elif stack and stack[-1] and out[stack[-1]][0] is None and \
                 (m := re.search(r'\blabel=(?:"([^"]*)"|([\w.]+))', s)):
-            stack[-1][0] = m.group(1) if m.group(1) is not None else m.group(2)
-    return out
+            out[stack[-1]][0] = m.group(1) if m.group(1) is not None else m.group(2)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def clusters(g):
+    """cluster label → set of node names declared inside it."""
+    return {label: members for label, _, members in cluster_tree(g).values()}
 
 
 def step_clusters(g):
@@ -335,13 +344,10 @@ def test_keras_layers_are_drawn_with_the_bias_terms_they_have(make, kind, terms)
 def outline(source, tooltips=True):
     """The DOT text as a reader sees it: each HTML-like label as its cells' texts
     («a | b»), tooltips kept or not, lines wrapped at 96 characters."""
-    def cells(m):
-        texts = [html.unescape(re.sub(r"<[^>]+>", "", td)).strip()
-                 for td in re.findall(r"<TD[^>]*>(.*?)</TD>", m.group(1))]
-        return "label=«" + " | ".join(t for t in texts if t) + "»"
     out = []
     for line in source.splitlines():
-        line = re.sub(r"label=<(.*)>(?= |\]|$)", cells, line.strip())
+        line = re.sub(r"label=<(.*)>(?= |\]|$)", lambda m: f"label=«{text(m.group(0))}»",
+                      line.strip())
         if not tooltips:
             line = re.sub(r' tooltip="[^"]*"', "", line)
         out += textwrap.wrap(line, 96, subsequent_indent="    ", break_long_words=False,
@@ -473,37 +479,11 @@ def test_a_one_layer_one_way_picture_is_drawn_as_before():
 
 # -- stacked and bidirectional layers: a row per layer and direction ------------------------
 def stacked(kind="RNN", layers=2, bi=True, T=4, **kw):
-    engine.manual_seed(0)
-    layer = getattr(nn, kind)(2, 3, layers, batch_first=True, bidirectional=bi,
-                              **kw.pop("layer_kw", {}))
-    x = np.random.default_rng(0).normal(size=(T, 2)).astype(np.float32)
-    kw.setdefault("fit", False)
-    return layer, viz.draw_unrolled(layer, x, **kw)
+    layer_kw = {"num_layers": layers, "bidirectional": bi, **kw.pop("layer_kw", {})}
+    return unrolled(getattr(nn, kind), T=T, layer_kw=layer_kw, **kw)
 
 
-def cluster_tree(g):
-    """cluster name → (label, enclosing cluster, the nodes in it, nested clusters' too)."""
-    stack, out = [], {}
-    for line in g.source.splitlines():
-        s = line.strip()
-        if m := re.match(r"subgraph (cluster\w*) \{$", s):
-            out[m.group(1)] = [None, next((c for c in reversed(stack) if c), None), set()]
-            stack.append(m.group(1))
-        elif s.endswith("{"):
-            stack.append(None)  # a rank group
-        elif s == "}" and stack:
-            stack.pop()
-        elif (m := re.match(r'^"?([\w.]+)"? \[', s)) and "->" not in s:
-            for c in stack:
-                if c:
-                    out[c][2].add(m.group(1))
-        elif stack and stack[-1] and out[stack[-1]][0] is None and \
-                (m := re.search(r'\blabel=(?:"([^"]*)"|([\w.]+))', s)):
-            out[stack[-1]][0] = m.group(1) if m.group(1) is not None else m.group(2)
-    return {k: tuple(v) for k, v in out.items()}
-
-
-def rows(kind, layers, bi):
+def rows(layers, bi):
     D = 2 if bi else 1
     return [(lay * D + d, f"layer {lay} {'←' if d else '→'}") for lay in range(layers)
             for d in range(D)]
@@ -523,7 +503,7 @@ STACKED = [("LSTM", 2, False), ("GRU", 1, True), ("RNN", 2, True)]
 @pytest.mark.parametrize("kind,layers,bi", STACKED)
 def test_stacked_grid_a_column_per_timestep_a_row_per_layer_and_direction(kind, layers, bi):
     layer, g = stacked(kind, layers, bi, T=4)
-    tree, names = cluster_tree(g), rows(kind, layers, bi)
+    tree, names = cluster_tree(g), rows(layers, bi)
     columns = {k: v for k, v in tree.items() if re.fullmatch(r"cluster_t\d+", k)}
     assert sorted(v[0] for v in columns.values()) == [f"t = {t}" for t in range(4)]
     for t in range(4):
@@ -579,7 +559,7 @@ def test_stacked_state_edges_run_forward_in_a_forward_row_backward_in_a_reverse_
             continue
         assert src[1] == dst[1]  # a state stays in its row
         hops.setdefault(src[1], set()).add((src[0], dst[0]))
-    for k, _ in rows(kind, layers, bi):
+    for k, _ in rows(layers, bi):
         reverse = bi and k % 2 == 1
         want = {(t + 1, t) for t in range(3)} if reverse else {(t, t + 1) for t in range(3)}
         assert hops[k] == want, (k, hops[k])
@@ -678,7 +658,7 @@ def test_draw_rolled_stacked_a_cell_per_layer_and_direction(kind, layers, bi):
     ns, es = nodes(g), edges(g)
     states = ["h", "c"] if kind == "LSTM" else ["h"]
     D = 2 if bi else 1
-    for k, name in rows(kind, layers, bi):
+    for k, name in rows(layers, bi):
         assert cells(ns[f"cell{k}"])[0] == f"{kind} cell, {name}"
         for pname in dict(layer.named_parameters()):
             if pname.endswith(f"_l{k // D}" + ("_reverse" if k % D else "")):
@@ -704,7 +684,7 @@ def test_stacked_layout_time_across_rows_up_and_a_slide_fits(kind, layers, bi):
     pos = {o["name"]: [float(v) for v in o["pos"].split(",")] for o in objs if "pos" in o}
     xs = [bb[f"cluster_t{t}"][0] for t in range(4)]
     assert xs == sorted(xs)  # time runs left to right
-    parts = [k for k, _ in rows(kind, layers, bi)]
+    parts = [k for k, _ in rows(layers, bi)]
     for t in range(4):  # rows bottom to top in every column (dot's y grows upwards)
         ys = [bb[f"cluster_t{t}_p{k}"][1] for k in parts]
         assert ys == sorted(ys) and len(set(ys)) == len(ys), (t, ys)
