@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-__all__ = ["device", "cuda", "backends"]
+__all__ = ["device", "cuda", "backends", "cpu_only"]
 
 
 class device:
@@ -67,6 +67,13 @@ class device:
 
 
 CPU = device("cpu")
+
+
+def cpu_only(who, device):
+    """A layer's ``device=`` argument: None or the CPU; any other is a ValueError naming the
+    layer (stepgrad runs on numpy)."""
+    if device not in (None, "cpu") and str(device) != "cpu":
+        raise ValueError(f"{who}: stepgrad runs on the CPU only, got device={device!r}")
 
 
 def _false(*args, **kwargs):

@@ -760,9 +760,10 @@ def _values(pred, target):
 
 
 def _fraction_equal(who, p, t, guess, truth) -> float:
-    """``mean(guess == truth)``: the count behind ``accuracy`` and Keras's
-    ``binary_accuracy``; ``guess`` and ``truth`` are flat, made from the predictions ``p``
-    and the targets ``t`` (named by their shapes when the two disagree in length)."""
+    """``mean(guess == truth)``: the count behind ``accuracy``; ``guess`` and ``truth`` are
+    flat, made from the predictions ``p`` and the targets ``t`` (named by their shapes when
+    the two disagree in length). (Keras's binary accuracy counts per sample:
+    ``nn.training._binary_matches``.)"""
     if guess.shape != truth.shape:
         raise ValueError(f"{who}: {p.shape} predictions but {t.shape} targets")
     return float(np.mean(guess == truth))

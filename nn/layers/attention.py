@@ -36,6 +36,7 @@ import warnings
 import numpy as np
 
 import engine
+from engine.device import cpu_only
 
 from .. import functional as F  # attributes read at call time only (no import cycle)
 from ..init import constant_, xavier_normal_, xavier_uniform_
@@ -142,11 +143,6 @@ def _warn_layout(who, stacklevel=3):
         f"(batch, sequence, features), and both layouts have the same shapes: pass "
         f"batch_first=False to say so (this warning then goes), or batch_first=True for "
         f"(batch, sequence, embedding)", UserWarning, stacklevel=stacklevel)
-
-
-def _check_device(who, device):
-    if device not in (None, "cpu") and str(device) != "cpu":
-        raise ValueError(f"{who}: stepgrad runs on the CPU only, got device={device!r}")
 
 
 def _positive_int(who, name, n):
@@ -339,7 +335,7 @@ class MultiheadAttention(Module):
         super().__init__()
         who = "MultiheadAttention"
         embed_dim, num_heads = _heads(who, "embed_dim", embed_dim, "num_heads", num_heads)
-        _check_device(who, device)
+        cpu_only(who, device)
         if batch_first is None:
             _warn_layout(who)
             batch_first = False
@@ -571,7 +567,7 @@ class TransformerEncoderLayer(Module):
         d_model, nhead = _heads(who, "d_model", d_model, "nhead", nhead)
         dim_feedforward = _positive_int(who, "dim_feedforward", dim_feedforward)
         dropout = _probability(who, "dropout", dropout)
-        _check_device(who, device)
+        cpu_only(who, device)
         if isinstance(activation, str):
             if activation not in _ACTIVATIONS:
                 raise ValueError(f"{who}: activation should be 'relu' or 'gelu' (or a "

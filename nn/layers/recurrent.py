@@ -33,6 +33,7 @@ from contextlib import contextmanager
 import numpy as np
 
 import engine
+from engine.device import cpu_only
 from engine.fast.kernels import KERNEL_DTYPES
 
 from .. import functional as F
@@ -265,8 +266,7 @@ def _check_options(name, num_layers, dropout, bidirectional, proj_size, device):
         warnings.warn(f"{name}: dropout={dropout!r} does nothing with one layer (PyTorch's "
                       f"dropout acts between stacked layers; it warns the same)", UserWarning,
                       stacklevel=4)
-    if device not in (None, "cpu") and str(device) != "cpu":
-        raise ValueError(f"{name}: stepgrad runs on the CPU only, got device={device!r}")
+    cpu_only(name, device)
 
 
 class _Recurrent(Module, _CellParams):
