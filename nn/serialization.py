@@ -544,8 +544,9 @@ def _trial_load_optimizer(optimizer, state, kinds, bad):
             or not isinstance(state.get("state"), dict):
         raise bad(entry, "not an optimizer state_dict() (with 'state' and 'param_groups')")
     if "optimizer" not in kinds:  # older files: the hyper-parameter names must agree
+        from .optim.optimizers import SCHEDULER_KEYS
         for i, group in enumerate(state["param_groups"]):
-            keys = set(group) - {"params", "initial_lr"} if isinstance(group, dict) else set()
+            keys = set(group) - {"params", *SCHEDULER_KEYS} if isinstance(group, dict) else set()
             if keys != set(getattr(optimizer, "defaults", keys)):
                 raise bad(f"{entry}['param_groups'][{i}]",
                           f"hyper-parameters {sorted(keys)} are not a {name}'s "

@@ -240,6 +240,7 @@ def training_config(model, optimizer, loss, metrics):
     config = {"loss": loss_name, "metrics": metric_names}
     if optimizer is not None and hasattr(optimizer, "param_groups"):
         from .. import optim
+        from ..optim.optimizers import SCHEDULER_KEYS
         from .optimizers import RULES
         cls = type(optimizer)
         if getattr(optim, cls.__name__, None) is not cls and RULES.get(cls.__name__) is not cls:
@@ -252,8 +253,9 @@ def training_config(model, optimizer, loss, metrics):
         except KeyError:
             return None, "the optimizer holds parameters that are not the model's"
         config["optimizer"] = cls.__name__
+        # the constructor's hyper-parameters: not the params, nor a scheduler's bookkeeping
         config["optimizer_config"] = {k: v for k, v in groups[0].items()
-                                      if k not in ("params", "initial_lr")}
+                                      if k != "params" and k not in SCHEDULER_KEYS}
         config["param_names"] = param_names
     return config, None
 

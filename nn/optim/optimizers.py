@@ -103,7 +103,7 @@ class Optimizer:
         if len(set(ids)) != len(ids) or seen.intersection(ids):
             raise ValueError(f"{name}: a parameter appears more than once (it would be "
                              "updated twice per step)")
-        unknown = set(group) - set(self.defaults) - {"params", "initial_lr"}
+        unknown = set(group) - set(self.defaults) - {"params", *SCHEDULER_KEYS}
         if unknown:
             raise ValueError(f"{name}: unknown hyper-parameter(s) {sorted(unknown)}; "
                              f"known: {sorted(self.defaults)}")

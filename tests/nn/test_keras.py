@@ -923,3 +923,23 @@ def test_a_model_with_a_declared_input_shape_has_all_its_weights_before_the_firs
     rnn = nn.keras.Sequential([L.Input((5, 2)), L.SimpleRNN(4, stateful=True), L.Dense(1)])
     assert len(rnn.get_weights()) == 5 and rnn[1].state is None
     assert rnn(engine.zeros(3, 5, 2)).shape == (3, 1)
+
+
+def test_a_model_saved_after_a_one_cycle_schedule_loads(tmp_path):
+    """OneCycleLR writes its bookkeeping (max_lr, min_lr, ...) into the optimizer's groups;
+    model.save took them for constructor arguments and load_model raised TypeError (Adam
+    has no max_lr). The file now loads, with the lr in use and the optimizer state."""
+    from nn.keras import layers as L
+    model = nn.keras.Sequential([L.Input((2,)), L.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.zeros((4, 2), np.float32), np.ones((4, 1), np.float32), epochs=1, verbose=0)
+    schedule = nn.optim.OneCycleLR(model.optimizer, max_lr=0.1, total_steps=10)
+    schedule.step()
+    model.save(tmp_path / "m.keras")
+    loaded = nn.load_model(tmp_path / "m.keras")
+    assert loaded.optimizer.param_groups[0]["lr"] == model.optimizer.param_groups[0]["lr"]
+    np.testing.assert_array_equal(loaded.optimizer.state_dict()["state"][0]["exp_avg"],
+                                  model.optimizer.state_dict()["state"][0]["exp_avg"])
+    opt = nn.optim.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
+    opt.add_param_group({"params": [nn.Parameter([1.0])], "lr": 0.2, "initial_lr": 0.2,
+                         "max_lr": 0.5})  # a group copied from a scheduled optimizer's
