@@ -113,6 +113,8 @@ class TensorBoard(Callback):
         for key, value in (logs or {}).items():
             value = float(_plain(value))
             which, name = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
+            if name == "lr" and "learning_rate" in logs:
+                continue  # fit logs the rate under both names: one curve
             name = "learning_rate" if name == "lr" else name
             self._writer(which).add_scalar(f"epoch_{name}", value, global_step=epoch)
         for writer in self._writers.values():

@@ -348,6 +348,71 @@ def _prepare_x(x, who, dtype):
     return x if x.dtype == dtype else x.astype(dtype)
 
 
+class _Inputs:
+    """The input arrays of a model with several Inputs (``model.fit([x1, x2], y)``), taken
+    together: ``len`` is the number of samples and indexing takes the same samples of every
+    array, so batches, shuffling and ``validation_split`` treat all inputs alike (Keras's)."""
+
+    def __init__(self, arrays):
+        self.arrays = list(arrays)
+
+    def __len__(self):
+        return len(self.arrays[0])
+
+    def __getitem__(self, idx):
+        return _Inputs(a[idx] for a in self.arrays)
+
+
+def _model_x(who, inputs, x, dtype, name="x"):
+    """``x`` as the model takes it, in the model's dtype (``_prepare_x``). ``inputs``: the
+    model's ``Input`` layers (a Functional model's; else empty). With several Inputs, ``x``
+    is a list or tuple of arrays, one per Input in order, or a dict keyed by the Inputs'
+    names (extra keys ignored, as Keras), taken as an ``_Inputs``; a model with one named
+    Input takes such a dict too."""
+    if isinstance(x, _Inputs):
+        return x
+    names = [getattr(t, "name", None) for t in inputs]
+    if isinstance(x, dict):
+        if not inputs or None in names:
+            raise ValueError(f"{who}: {name} is a dict (keys {sorted(map(str, x))}); a dict "
+                             "of inputs needs a Functional model whose Inputs are named: "
+                             "Input(shape, name='...') (or pass a list, one array per Input "
+                             "in order)")
+        missing = [n for n in names if n not in x]
+        if missing:
+            raise ValueError(f"{who}: {name} has keys {sorted(map(str, x))} but the model's "
+                             f"Inputs are named {names}: {missing} missing")
+        x = [x[n] for n in names]
+        if len(x) == 1:
+            x = x[0]
+    if len(inputs) <= 1:
+        return _prepare_x(x, who, dtype)
+    if not isinstance(x, (list, tuple)) or len(x) != len(inputs):
+        got = (f"a {type(x).__name__} of {len(x)}" if isinstance(x, (list, tuple))
+               else f"one {type(x).__name__}")
+        raise ValueError(f"{who}: the model has {len(inputs)} inputs; pass {name} as a list of "
+                         f"{len(inputs)} arrays, one per Input in order (or a dict keyed by "
+                         f"the Inputs' names), got {got}")
+    arrays = [_prepare_x(a, who, dtype) for a in x]
+    if len({len(a) for a in arrays}) > 1:
+        raise ValueError(f"{who}: the arrays of {name} disagree in length (samples): "
+                         f"{[len(a) for a in arrays]}")
+    return _Inputs(arrays)
+
+
+def _tensors(xb):
+    """A batch of inputs as Tensors in their dtype (one per Input for an ``_Inputs``)."""
+    if isinstance(xb, _Inputs):
+        return _Inputs(Tensor(a, dtype=a.dtype) for a in xb.arrays)
+    return Tensor(xb, dtype=xb.dtype)
+
+
+def _forward(model, xb, who):
+    """The model's output on a batch (``_tensors``): ``model(x)``, or ``model(x1, x2, ...)``
+    with several inputs; it must be one Tensor."""
+    return _output(model(*xb.arrays) if isinstance(xb, _Inputs) else model(xb), who)
+
+
 def _prepare_y(y, who, dtype):
     """Integer labels stay int64 (cross-entropy takes them); everything else the model's dtype."""
     y = _as_array(y, who, "y")
@@ -450,15 +515,18 @@ class _Source:
     """
 
     def __init__(self, who, x, y, batch_size, dtype, need_y=True, names=("x", "y"),
-                 sample_weight=None):
+                 sample_weight=None, inputs=()):
         from .data import DataLoader, _is_dataset
-        self.who, self.dtype, self.need_y = who, dtype, need_y
+        self.who, self.dtype, self.need_y, self.inputs = who, dtype, need_y, list(inputs)
         self.x = self.y = self.loader = self.iterator = self.sw = None
         self._carry = None  # steps_per_epoch on arrays: [the pass's batches, batches taken]
         given_batch_size = batch_size is not None
         batch_size = _check_int(who, "batch_size", 32 if batch_size is None else batch_size, 1)
         self.batch_size = batch_size
-        if not _is_dataset(x) and (_is_loader(x) or _is_batch_list(x) or (
+        several = isinstance(x, (_Inputs, dict)) or (
+            len(self.inputs) > 1 and isinstance(x, (list, tuple)) and not _is_batch_list(x))
+        # (a list / dict of arrays, one per Input, is arrays)
+        if not several and not _is_dataset(x) and (_is_loader(x) or _is_batch_list(x) or (
                 hasattr(x, "__iter__") and not _is_array_like(x))):
             if y is not None:
                 raise ValueError(f"{who}: y must be None when x is a {type(x).__name__} "
@@ -470,7 +538,7 @@ class _Source:
                 self.kind, self.iterator = "iterator", x
             else:
                 self.kind, self.loader = "loader", x
-        elif _is_dataset(x):
+        elif _is_dataset(x) and not several:
             if y is not None:
                 raise ValueError(f"{who}: y must be None when x is a dataset "
                                  f"({type(x).__name__}); its items carry the targets")
@@ -479,7 +547,7 @@ class _Source:
             self.loader = DataLoader(x, batch_size=batch_size)
         else:
             self.kind = "arrays"
-            self.x = _prepare_x(x, who, dtype)
+            self.x = _model_x(who, self.inputs, x, dtype, names[0])
             if y is None:
                 if need_y:
                     raise ValueError(f"{who}: y is missing: pass the targets, or x as a "
@@ -549,7 +617,7 @@ class _Source:
             raise ValueError(f"{who}: a batch must be a pair (x, y), got a "
                              f"{type(batch).__name__}; a loader over inputs only can go to "
                              "predict, not fit or evaluate")
-        xb = _prepare_x(xb, who, self.dtype)
+        xb = _model_x(who, self.inputs, xb, self.dtype)
         if yb is not None:
             yb = _prepare_y(yb, who, self.dtype)
             _check_lengths(who, xb, yb)
@@ -597,7 +665,8 @@ class _Source:
         """The samples from ``at`` on, as a new source (validation_split's), kept off this
         one: x, y and sample weights alike."""
         tail = _Source(self.who, self.x[at:], self.y[at:], self.batch_size, self.dtype,
-                       sample_weight=None if self.sw is None else self.sw[at:])
+                       sample_weight=None if self.sw is None else self.sw[at:],
+                       inputs=self.inputs)
         self.x, self.y = self.x[:at], self.y[:at]
         self.sw = None if self.sw is None else self.sw[:at]
         return tail
@@ -658,8 +727,8 @@ def _run_eval(model, source, loss_fn, metric_fns, steps=None, verbose=0, desc="e
     try:
         with engine.no_grad():
             for xb, yb, swb in source.epoch(steps=steps):
-                xb, yb = Tensor(xb, dtype=xb.dtype), Tensor(yb, dtype=yb.dtype)
-                pred = _output(model(xb), source.who)
+                xb, yb = _tensors(xb), Tensor(yb, dtype=yb.dtype)
+                pred = _forward(model, xb, source.who)
                 yb = _align(pred, yb)
                 value = _scalar(_batch_loss(loss_fn, pred, yb, swb), "loss")
                 running.add(value, pred, yb, len(xb))
@@ -775,15 +844,17 @@ def _needs_build(model):
     return callable(modules) and any(getattr(m, "built", True) is False for m in modules())
 
 
-def _one_input(who, model):
-    """fit/evaluate/predict feed one input array: a Functional model with several inputs is
-    refused by name (its list of arrays would be read as a list of batches)."""
-    inputs = getattr(model, "_input_list", ())
-    if len(inputs) > 1:
+def _model_inputs(who, model, several_outputs=False):
+    """The model's ``Input`` layers (a Functional model's, in order; else none): ``x`` is
+    then one array per Input (``_model_x``). A model with several outputs is refused by name
+    unless ``several_outputs`` (predict): one loss per output is not supported."""
+    outputs = getattr(model, "_output_list", ())
+    if len(outputs) > 1 and not several_outputs:
         raise NotImplementedError(
-            f"{who}: the model has {len(inputs)} inputs; {who} takes one input array. Call "
-            f"the model on the arrays in your own loop: out = model([a, b]) (or merge the "
-            f"inputs into one array and split them in the model)")
+            f"{who}: the model has {len(outputs)} outputs; {who} takes a model with one output "
+            f"(one loss) in stepgrad. Train one model per output, or concatenate the outputs "
+            f"into one layer and give one loss for it (predict works with several outputs)")
+    return list(getattr(model, "_input_list", ()))
 
 
 def build_model(model, x_sample):
@@ -797,7 +868,8 @@ def build_model(model, x_sample):
     _set_training(model, False)
     try:
         with engine.no_grad():
-            xs = x_sample if isinstance(x_sample, list) else [x_sample]  # a list: one per input
+            xs = (x_sample.arrays if isinstance(x_sample, _Inputs)  # one per input
+                  else x_sample if isinstance(x_sample, list) else [x_sample])
             model(*[Tensor(x, dtype=x.dtype) for x in map(np.asarray, xs)])
     finally:
         _set_training(model, was_training)
@@ -809,7 +881,7 @@ class Callback:
 
     ``fit`` sets ``model``, ``optimizer``, ``scheduler`` (or None) and ``params`` (epochs,
     steps, batch_size, ...) before ``on_train_begin``. ``logs`` at epoch end hold 'loss',
-    the metrics, 'val_*' entries and 'lr' (when a schedule runs). Set
+    the metrics, 'val_*' entries and 'lr' and 'learning_rate' (when a schedule runs). Set
     ``self.model.stop_training = True`` to stop after the current epoch (as in Keras).
     """
 
@@ -830,9 +902,10 @@ class Callback:
 
 class History(Callback):
     """What ``fit`` returns: ``history`` maps 'loss', each metric, 'val_loss', 'val_<metric>'
-    and 'lr' (when a scheduler runs) to one value per epoch; ``epoch`` lists the epochs
-    (0-based; ``[3, 4, 5]`` for ``fit(..., epochs=6, initial_epoch=3)``); ``params`` holds
-    fit's settings (epochs, steps, verbose, ...) and ``model`` the model, as in Keras.
+    and 'lr' = 'learning_rate' (when the lr is scheduled) to one value per epoch; ``epoch``
+    lists the epochs (0-based; ``[3, 4, 5]`` for ``fit(..., epochs=6, initial_epoch=3)``);
+    ``params`` holds fit's settings (epochs, steps, verbose, ...) and ``model`` the model,
+    as in Keras.
 
     >>> h = History(); h.on_epoch_end(0, {"loss": 2.0}); h.on_epoch_end(1, {"loss": 1.5})
     >>> h.history, h.epoch
@@ -847,8 +920,6 @@ class History(Callback):
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
-            if key == "lr":  # also under Keras 3's name (Keras 2's is 'lr')
-                self.history.setdefault("learning_rate", []).append(value)
 
     def __repr__(self):
         last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.history.items() if v)
@@ -918,7 +989,7 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
     """
     engine.keep_freed_memory()  # training from here on: reuse freed buffers (engine/fast/memory.py)
     who = "fit"
-    _one_input(who, model)
+    inputs = _model_inputs(who, model)
     loss_fn = _resolve_loss(loss)
     metric_fns = _resolve_metrics(metrics)
     epochs = _check_int(who, "epochs", epochs, 1)
@@ -938,11 +1009,11 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
         raise ValueError(f"{who}: clipnorm must be a positive number, got {clipnorm!r}")
     dtype = _model_dtype(model)
     class_weight = _check_class_weight(who, class_weight, sample_weight)
-    source = _Source(who, x, y, batch_size, dtype, sample_weight=sample_weight)
+    source = _Source(who, x, y, batch_size, dtype, sample_weight=sample_weight, inputs=inputs)
 
     val = None
     if validation_data is not None:
-        val = _validation_source(who, validation_data, batch_size, dtype)
+        val = _validation_source(who, validation_data, batch_size, dtype, inputs)
     elif validation_split:
         if not 0 < validation_split < 1:
             raise ValueError(f"{who}: validation_split must be in [0, 1), got "
@@ -999,7 +1070,7 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
                                                           steps=steps_per_epoch)):
                 if class_weight is not None:
                     swb = _class_weights(who, yb, class_weight)
-                xb, yb = Tensor(xb, dtype=xb.dtype), Tensor(yb, dtype=yb.dtype)
+                xb, yb = _tensors(xb), Tensor(yb, dtype=yb.dtype)
                 for cb in callbacks:
                     cb.on_batch_begin(b, {"size": len(xb)})
                 value, pred, yb = _train_step(model, optimizer, loss_fn, xb, yb, swb, clipped,
@@ -1021,8 +1092,8 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
             if val is not None:
                 val_logs = _run_eval(model, val, loss_fn, metric_fns)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
-            if record_lr:
-                logs["lr"] = lr
+            if record_lr:  # Keras 2's key and Keras 3's: callbacks (CSVLogger, a
+                logs["lr"] = logs["learning_rate"] = lr  # monitor) see both
             bar.set_postfix({m: f"{v:.4g}" for m, v in logs.items()})
         finally:
             bar.close()
@@ -1055,11 +1126,11 @@ def train_on_batch(model, x, y, *, loss, optimizer, metrics=(), clipnorm=None,
     are built from x first; ``sample_weight``/``class_weight`` as in ``fit``."""
     engine.keep_freed_memory()
     who = "train_on_batch"
-    _one_input(who, model)
+    inputs = _model_inputs(who, model)
     loss_fn, metric_fns = _resolve_loss(loss), _resolve_metrics(metrics)
     class_weight = _check_class_weight(who, class_weight, sample_weight)
     dtype = _model_dtype(model)
-    xb, yb = _prepare_x(x, who, dtype), _prepare_y(_as_array(y, who, "y"), who, dtype)
+    xb, yb = _model_x(who, inputs, x, dtype), _prepare_y(_as_array(y, who, "y"), who, dtype)
     _check_lengths(who, xb, yb)
     swb = None if sample_weight is None else _sample_weights(who, sample_weight, len(xb),
                                                              dtype)
@@ -1073,7 +1144,7 @@ def train_on_batch(model, x, y, *, loss, optimizer, metrics=(), clipnorm=None,
     try:
         running = _Running(metric_fns)
         value, pred, target = _train_step(
-            model, optimizer, loss_fn, Tensor(xb, dtype=xb.dtype), Tensor(yb, dtype=yb.dtype),
+            model, optimizer, loss_fn, _tensors(xb), Tensor(yb, dtype=yb.dtype),
             swb, clipped, clipnorm, needs_closure, who)
         running.add(value, pred, target, len(xb))
     finally:
@@ -1101,7 +1172,7 @@ def _train_step(model, optimizer, loss_fn, xb, yb, swb, clipped, clipnorm, needs
     if needs_closure:
         return _closure_step(model, optimizer, loss_fn, xb, yb, swb, clipped, clipnorm, who)
     optimizer.zero_grad()
-    pred = _output(model(xb), who)
+    pred = _forward(model, xb, who)
     yb = _align(pred, yb)
     batch_loss = _batch_loss(loss_fn, pred, yb, swb)
     value = _scalar(batch_loss, "loss")
@@ -1119,7 +1190,7 @@ def _closure_step(model, optimizer, loss_fn, xb, yb, swb, clipped, clipnorm, who
 
     def closure():
         optimizer.zero_grad()
-        pred = _output(model(xb), who)
+        pred = _forward(model, xb, who)
         target = _align(pred, yb)
         batch_loss = _batch_loss(loss_fn, pred, target, swb)
         batch_loss.backward()
@@ -1133,24 +1204,24 @@ def _closure_step(model, optimizer, loss_fn, xb, yb, swb, clipped, clipnorm, who
     return value, first["pred"], first["target"]
 
 
-def _validation_source(who, validation_data, batch_size, dtype):
+def _validation_source(who, validation_data, batch_size, dtype, inputs=()):
     if isinstance(validation_data, (tuple, list)) and not _is_loader(validation_data) \
             and not _is_batch_list(validation_data):
         if len(validation_data) not in (2, 3):
             raise ValueError(f"{who}: validation_data must be a pair (x_val, y_val) (or "
                              "(x_val, y_val, sample_weight_val)), a DataLoader or a Dataset")
         xv, yv, *swv = validation_data
-        if not _is_array_like(xv):
+        if not _is_array_like(xv) and not isinstance(xv, dict):
             raise ValueError(f"{who}: validation_data=(x_val, y_val) needs arrays, x_val is a "
                              f"{type(xv).__name__}")
         return _Source(who, xv, yv, batch_size, dtype, names=("x_val", "y_val"),
-                       sample_weight=swv[0] if swv else None)
+                       sample_weight=swv[0] if swv else None, inputs=inputs)
     if hasattr(validation_data, "__next__"):
         raise ValueError(f"{who}: validation_data is a one-shot generator: it would be empty "
                          "after the first epoch; pass a DataLoader, a Dataset, a list of "
                          "batches or (x_val, y_val)")
     return _Source(who, validation_data, None, None if not _is_dataset_like(validation_data)
-                   else batch_size, dtype)
+                   else batch_size, dtype, inputs=inputs)
 
 
 def _is_dataset_like(x):
@@ -1179,12 +1250,13 @@ def evaluate(model, x, y=None, *, loss, metrics=(), batch_size=None, return_dict
     {'loss': 0.0}
     """
     who = "evaluate"
-    _one_input(who, model)
+    inputs = _model_inputs(who, model)
     loss_fn, metric_fns = _resolve_loss(loss), _resolve_metrics(metrics)
     verbose = _verbosity(who, verbose)
     if steps is not None:
         steps = _check_int(who, "steps", steps, 1)
-    source = _Source(who, x, y, batch_size, _model_dtype(model), sample_weight=sample_weight)
+    source = _Source(who, x, y, batch_size, _model_dtype(model), sample_weight=sample_weight,
+                     inputs=inputs)
     if _needs_build(model):
         build_model(model, source.first_x())
     logs = _run_eval(model, source, loss_fn, metric_fns, steps=steps, verbose=verbose)
@@ -1205,11 +1277,13 @@ def predict(model, x, batch_size=None, verbose=0, steps=None) -> np.ndarray:
     (70, 2)
     """
     who = "predict"
-    _one_input(who, model)
+    inputs = _model_inputs(who, model, several_outputs=True)
+    outputs = getattr(model, "_output_list", ())
     verbose = _verbosity(who, verbose)
     if steps is not None:
         steps = _check_int(who, "steps", steps, 1)
-    source = _Source(who, x, None, batch_size, _model_dtype(model), need_y=False)
+    source = _Source(who, x, None, batch_size, _model_dtype(model), need_y=False,
+                     inputs=inputs)
     if _needs_build(model):
         build_model(model, source.first_x())
     was_training = getattr(model, "training", True)
@@ -1219,7 +1293,11 @@ def predict(model, x, batch_size=None, verbose=0, steps=None) -> np.ndarray:
     try:
         with engine.no_grad():
             for xb, _, _ in source.epoch(steps=steps):
-                outs.append(_output(model(Tensor(xb, dtype=xb.dtype)), who).data)
+                xb = _tensors(xb)
+                out = model(*xb.arrays) if isinstance(xb, _Inputs) else model(xb)
+                several = type(out) in (list, tuple) and len(outputs) > 1
+                outs.append([_output(o, who).data for o in out] if several
+                            else _output(out, who).data)
                 bar.update(1)
     except _OutOfData:
         raise ValueError(f"{who}: the generator is exhausted") from None
@@ -1228,6 +1306,8 @@ def predict(model, x, batch_size=None, verbose=0, steps=None) -> np.ndarray:
         _set_training(model, was_training)
     if not outs:
         raise ValueError(f"{who}: no samples (len(x) = 0)")
+    if len(outputs) > 1:  # Keras's: one array per output
+        return [np.concatenate(column, axis=0) for column in zip(*outs, strict=True)]
     return np.concatenate(outs, axis=0)
 
 
@@ -1365,8 +1445,8 @@ class LearningRateScheduler(Callback):
     """Keras's callback: at the start of each epoch, ``lr ← schedule(epoch, lr)`` (epochs
     from 0, ``lr`` the optimizer's current rate), for every param group; a schedule of one
     argument is ``lr ← schedule(epoch)`` (Keras 3 takes both). ``fit`` records the rate of
-    each epoch in ``history.history['lr']`` (Keras 2's key; the logs callbacks see) and
-    ``['learning_rate']`` (Keras 3's).
+    each epoch in ``history.history['lr']`` (Keras 2's key) and ``['learning_rate']``
+    (Keras 3's); the logs callbacks see hold both.
 
     The course's exercise 7B, for instance::
 

@@ -136,10 +136,14 @@ class GlobalMaxPooling2D(_GlobalPooling):
 class InputLayer(Module, Symbolic):
     """What ``Input(shape)`` returns: the first layer of a ``Sequential``, or the symbolic
     input of a Functional model (``nn.keras.functional``), as in Keras. It checks one
-    sample's shape (None: any size) and passes the batch through unchanged."""
+    sample's shape (None: any size) and passes the batch through unchanged. ``name`` keys
+    the input in a dict given to ``fit``/``evaluate``/``predict`` (Keras's)."""
 
-    def __init__(self, shape):
+    def __init__(self, shape, name=None):
         super().__init__()
+        if name is not None and not isinstance(name, str):
+            raise ValueError(f"Input: name must be a string, got {name!r}")
+        self.name = name
         shape = (shape,) if isinstance(shape, int) else tuple(shape)
         if not shape or not all(d is None or (isinstance(d, int) and d >= 1) for d in shape):
             raise ValueError(f"Input: shape is one sample's shape, e.g. (28, 28, 1); got "
@@ -156,14 +160,16 @@ class InputLayer(Module, Symbolic):
         return x
 
     def extra_repr(self):
-        return f"shape={self.shape}"
+        return f"shape={self.shape}" + (f", name={self.name!r}" if self.name else "")
 
 
 def Input(shape, batch_size=None, name=None, dtype=None):  # noqa: N802 - Keras's name
-    """Keras's ``Input(shape=(28, 28, 1))`` as the first element of a ``Sequential``."""
+    """Keras's ``Input(shape=(28, 28, 1))``: the first element of a ``Sequential``, or an
+    input of a Functional model; ``name`` is the key of its array when ``fit``,
+    ``evaluate`` or ``predict`` get a dict (``{'image': x1, 'meta': x2}``)."""
     if batch_size is not None:
         raise ValueError("Input: batch_size is not supported (any batch size works)")
-    return InputLayer(shape)
+    return InputLayer(shape, name=name)
 
 
 class Conv2D(ConvConfig, Conv2d):

@@ -278,6 +278,11 @@ class KerasModelMixin:
         The input shape comes from the first layer (``input_shape=`` / ``input_dim=``) or
         the last ``fit``; otherwise use ``nn.summary(model, input_shape)``."""
         shape = self._keras_input_shape()
+        if len(getattr(self, "_input_list", ())) > 1:
+            raise NotImplementedError(f"{type(self).__name__}.summary: the model has "
+                                      f"{len(self._input_list)} inputs; summary() of a model "
+                                      "with several inputs is not supported yet (count_params() "
+                                      "and get_weights() work)")
         if shape is None:
             raise ValueError(f"{type(self).__name__}.summary: the input shape is unknown; give "
                              "the first layer input_shape=..., call fit() first, or use "
@@ -285,8 +290,11 @@ class KerasModelMixin:
         (print_fn or print)(str(_keras_summary(self, shape)))
 
     def count_params(self) -> int:
-        """The number of parameters (lazy layers built first when the input shape is known,
-        see ``_keras_build``)."""
+        """Keras's count: every weight, trainable or not — the parameters and the buffers
+        (a BatchNormalization's moving mean and variance), the "Total params" of
+        ``summary()`` (lazy layers built first when the input shape is known, see
+        ``_keras_build``). (It counted the parameters only: 2 short per BatchNormalization
+        channel, no error.)"""
         from ..training import _needs_build
         self._keras_build()
         if _needs_build(self):  # Keras raises too: a count of the built layers would be wrong
@@ -294,7 +302,8 @@ class KerasModelMixin:
             raise ValueError(f"{type(self).__name__}.count_params: {', '.join(lazy)} not built "
                              f"yet (no input size): give the first layer input_shape=... or "
                              f"start with nn.keras.Input(shape), or call the model once")
-        return int(sum(p.numel() for p in self.parameters()))
+        return int(sum(p.numel() for p in self.parameters())
+                   + sum(b.numel() for _, b in self.named_buffers()))
 
     def _keras_build(self):
         """Build lazy layers from the input shape the model declares (a first ``Input``
