@@ -33,6 +33,8 @@ def tensor(data, requires_grad=False, dtype=None, name="") -> Tensor:
     >>> tensor([1.0, 2.0])
     tensor([1., 2.], shape=(2,), dtype=float32)
     """
+    if type(data) is int:  # the number (Tensor(3) refuses it: PyTorch's is a shape)
+        data = np.asarray(data)
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
 
 

@@ -142,8 +142,8 @@ def as_tensor(x, like=None) -> "Tensor":
     if isinstance(x, (bool, int, float, np.generic)):
         kind = "b" if isinstance(x, (bool, np.bool_)) else "f" if isinstance(
             x, (float, np.floating)) else "i"
-        lk = like.dtype.kind if like is not None else None
-        if lk == "f" or (lk in "iu" and kind != "f") or (lk == "b" and kind == "b"):
+        lk = like.dtype.kind if like is not None else ""
+        if lk == "f" or (lk and lk in "iu" and kind != "f") or (lk == "b" and kind == "b"):
             return Tensor._make(np.asarray(x, like.dtype))
         return Tensor._make(np.asarray(x, {"b": bool, "i": np.int64}.get(kind, _default["float"])))
     arr = np.asarray(x)
@@ -220,6 +220,14 @@ class Tensor(Node):
     __hash__ = object.__hash__  # == is elementwise, identity stays the hash
 
     def __init__(self, data, requires_grad=False, dtype=None, name=""):
+        if type(data) is int:
+            # torch.Tensor(3) / torch.Tensor(3, 4) are uninitialized tensors of that shape
+            # in PyTorch; read as data, Tensor(3) would silently be the number 3.
+            sizes = ", ".join(str(n) for n in (data, requires_grad) if type(n) is int)
+            raise TypeError(f"Tensor({sizes}): PyTorch reads int arguments to torch.Tensor as "
+                            f"a shape (an uninitialized tensor); write engine.zeros({sizes}) "
+                            f"(or engine.empty) for a tensor of that shape, or "
+                            f"engine.tensor({data!r}) for the data")
         self.data = to_array(data, dtype)
         self._vc = Version()
         self._grad = None
@@ -494,6 +502,8 @@ class Tensor(Node):
         if other and (f is not None or cls.float_only):  # ints and bools join the float dtype
             f = f or _default["float"]
             ts = [t if t.data.dtype == f else Tensor._make(t.data.astype(f)) for t in ts]
+        elif other and len(ts) > 1:
+            ts = _zero_dim_ints(ts)
         op = cls()
         if state.grad_enabled and cls.differentiable:
             op.needs_grad = needs = tuple([t.requires_grad for t in ts])
@@ -959,26 +969,24 @@ class Tensor(Node):
         return R.Mean.apply(self, axis=_pick("mean", axis, dim, "dim", None),
                             keepdims=_pick("mean", keepdims, keepdim, "keepdim", False))
 
-    def var(self, axis=None, keepdims=False, correction=1, *, dim=None, keepdim=None,
-            unbiased=None, **kw):
-        """Variance; ``correction=1`` (PyTorch's default) divides by n − 1, 0 by n."""
+    def var(self, axis=None, unbiased=None, keepdims=False, *, correction=None, dim=None,
+            keepdim=None, **kw):
+        """Variance; ``correction=1`` (PyTorch's default) divides by n − 1, 0 by n. The
+        positional order is PyTorch's ``var(dim, unbiased, keepdim)``: ``x.var(0, True)`` is
+        unbiased, not keepdim."""
         _no_extra("var", kw, _REDUCE_KW + ("correction", "unbiased"))
-        if unbiased is not None:
-            correction = int(bool(unbiased))
         return R.Var.apply(self, axis=_pick("var", axis, dim, "dim", None),
                            keepdims=_pick("var", keepdims, keepdim, "keepdim", False),
-                           correction=correction)
+                           correction=_correction("var", unbiased, correction))
 
-    def std(self, axis=None, keepdims=False, correction=1, *, dim=None, keepdim=None,
-            unbiased=None, **kw):
-        """Standard deviation, √var (same keywords); its gradient is 0 where it is 0 (a
+    def std(self, axis=None, unbiased=None, keepdims=False, *, correction=None, dim=None,
+            keepdim=None, **kw):
+        """Standard deviation, √var (same arguments); its gradient is 0 where it is 0 (a
         constant input), as PyTorch's."""
         _no_extra("std", kw, _REDUCE_KW + ("correction", "unbiased"))
-        if unbiased is not None:
-            correction = int(bool(unbiased))
         return R.Std.apply(self, axis=_pick("std", axis, dim, "dim", None),
                            keepdims=_pick("std", keepdims, keepdim, "keepdim", False),
-                           correction=correction)
+                           correction=_correction("std", unbiased, correction))
 
     def amax(self, axis=None, keepdims=False, *, dim=None, keepdim=None, **kw):
         _no_extra("amax", kw, _REDUCE_KW)
@@ -1317,7 +1325,19 @@ def _index(index, what="getitem"):
     Where PyTorch differs from numpy it is followed, or refused loudly: a negative slice step
     is a ValueError (PyTorch has no negative steps: ``x.flip(dims)`` reverses); a uint8 tensor
     is a boolean mask in ``x[mask]``, with PyTorch's deprecation warning, and an error in
-    setitem (PyTorch refuses it there). (A numpy uint8 array keeps numpy's meaning.)"""
+    setitem (PyTorch refuses it there). (A numpy uint8 array keeps numpy's meaning.)
+    A list holding a sequence, tensor, slice, None or ``...`` is a tuple, as PyTorch reads
+    it (``x[[[0, 1], [2, 3]]]`` is ``x[[0, 1], [2, 3]]``; numpy ≥ 1.23 would make it one
+    (2, 2) array index), with PyTorch's deprecation warning."""
+    if isinstance(index, list) and len(index) < 32 and any(
+            i is None or i is Ellipsis or isinstance(i, (slice, list, tuple, Tensor, np.ndarray))
+            for i in index):
+        import warnings
+        warnings.warn(f"{what}: a list index holding sequences, tensors or slices is read as a "
+                      f"tuple, as PyTorch reads it (x[seq] is x[tuple(seq)]); PyTorch "
+                      f"deprecates this: write x[tuple(seq)], or x[torch.tensor(seq)] for one "
+                      f"array index", UserWarning, stacklevel=3)
+        index = tuple(index)
     if isinstance(index, tuple):
         items = []
         for i in index:  # (a loop, not a generator: the warning's stacklevel stays right)
@@ -1349,6 +1369,32 @@ def _index_item(item, what):
                       "(idx.long()) to pick positions", UserWarning, stacklevel=4)
         return item.data.astype(bool)
     return index_array(item)  # a copy: the op keeps it, the caller may change the Tensor
+
+
+def _zero_dim_ints(ts):
+    """PyTorch's promotion of integer and bool tensors: a 0-d tensor takes the dtype of the
+    tensors with dims unless it is of a higher kind (int over bool), so int32 tensor +
+    tensor(1) stays int32 (numpy would give int64)."""
+    dims = [t.data.dtype for t in ts if t.data.ndim]
+    if not dims or len(dims) == len(ts):
+        return ts
+    to = np.result_type(*dims)
+    return [Tensor._make(t.data.astype(to)) if not t.data.ndim and t.data.dtype != to
+            and (t.data.dtype.kind != "b") <= (to.kind != "b") else t for t in ts]
+
+
+def _correction(op, unbiased, correction):
+    """var/std's divisor offset from PyTorch's ``unbiased`` (a bool) or ``correction``."""
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{op}: give unbiased= or correction=, not both (correction=1 is "
+                        f"unbiased=True, correction=0 is unbiased=False)")
+    if unbiased is not None:
+        if not isinstance(unbiased, (bool, np.bool_)):
+            raise TypeError(f"{op}: unbiased must be a bool, got {unbiased!r} (PyTorch's "
+                            f"positional order is {op}(dim, unbiased, keepdim); pass "
+                            f"correction= or keepdim= by keyword)")
+        return int(unbiased)
+    return 1 if correction is None else correction
 
 
 def _scan_dim(op, dim, axis):

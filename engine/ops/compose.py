@@ -80,23 +80,15 @@ def aminmax(x, *, dim=None, keepdim=False):
     return MinMax(x.amin(dim=dim, keepdim=keepdim), x.amax(dim=dim, keepdim=keepdim))
 
 
-def _correction(correction, unbiased):
-    """PyTorch's two spellings of the divisor's correction: ``correction`` (default 1) or
-    the older ``unbiased`` (True: 1, False: 0)."""
-    if unbiased is not None:
-        return int(bool(unbiased))
-    return 1 if correction is None else correction
-
-
 def var_mean(x, dim=None, *, correction=None, keepdim=False, unbiased=None):
     """``(var, mean)`` over ``dim``; ``correction`` 1 (default) divides by n − 1."""
-    return (x.var(dim=dim, keepdim=keepdim, correction=_correction(correction, unbiased)),
+    return (x.var(dim=dim, keepdim=keepdim, correction=correction, unbiased=unbiased),
             x.mean(dim=dim, keepdim=keepdim))
 
 
 def std_mean(x, dim=None, *, correction=None, keepdim=False, unbiased=None):
     """``(std, mean)`` over ``dim`` (the same keywords as ``var_mean``)."""
-    return (x.std(dim=dim, keepdim=keepdim, correction=_correction(correction, unbiased)),
+    return (x.std(dim=dim, keepdim=keepdim, correction=correction, unbiased=unbiased),
             x.mean(dim=dim, keepdim=keepdim))
 
 

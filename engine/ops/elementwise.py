@@ -239,7 +239,11 @@ class Trunc(Step):
 @spec(ref=np.sign, domain=(away_from_zero,))
 class Sign(Step):
     name = "sign"
-    forward = staticmethod(np.sign)
+
+    def forward(self, x):
+        out = np.sign(x)  # sign(NaN) is 0 in PyTorch (numpy: NaN)
+        return np.where(np.isnan(out), 0, out).astype(out.dtype) if out.dtype.kind == "f" \
+            else out
 
 
 @spec(call=lambda x: x.round(1), ref=lambda x: np.round(x, 1), domain=(half_grid(0.03),))

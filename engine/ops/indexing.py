@@ -466,16 +466,66 @@ def select(x, dim, index):
     return x[(slice(None),) * axis + (int(index),)]
 
 
+def _diagonal_view(x, offset, dim1, dim2):
+    """numpy's diagonal view of array ``x``, writeable when ``x`` is (numpy's is read-only)."""
+    out = np.diagonal(x, offset, dim1, dim2)
+    if x.flags.writeable:
+        out.flags.writeable = True
+    return out
+
+
+@spec(call=lambda x: x.diagonal(1, 0, 2), ref=lambda x: np.diagonal(x, 1, 0, 2),
+      shapes=lambda rng: ((3, 2, 4),))
+class Diagonal(Op):
+    name, linear, view = "diagonal", True, True
+    formula = "gradient placed back on the same diagonal, 0 elsewhere"
+
+    def forward(self, x, *, offset, dim1, dim2):
+        self.shape, self.where = x.shape, (offset, dim1, dim2)
+        return _diagonal_view(x, offset, dim1, dim2)  # a view, as PyTorch's
+
+    def backward(self, g, x, out):
+        return DiagonalGrad.apply(g, shape=self.shape, where=self.where) if xp._node(g) \
+            else DiagonalGrad.embed(g, self.shape, self.where)
+
+
+def _diagonal_grad_ref(g, shape, where):
+    out = np.zeros(shape)
+    for k in range(g.shape[-1]):  # where = (1, 0, 2): element k sits at [k, :, k + 1]
+        out[k, :, k + 1] = g[:, k]
+    return out
+
+
+@spec(call=lambda g, shape, where: DiagonalGrad.apply(g, shape=shape, where=where),
+      ref=_diagonal_grad_ref, shapes=lambda rng: ((2, 3),),
+      params=lambda rng, shapes: {"shape": (3, 2, 4), "where": (1, 0, 2)})
+class DiagonalGrad(Op):
+    name, linear = "diagonal_grad", True
+    formula = "the gradient of diagonal: zeros with g on the diagonal; its gradient is g's diagonal"
+
+    @staticmethod
+    def embed(g, shape, where):
+        out = np.zeros(shape, g.dtype)
+        _diagonal_view(out, *where)[...] = g
+        return out
+
+    def forward(self, g, *, shape, where):
+        self.where = where
+        return self.embed(g, shape, where)
+
+    def backward(self, gg, g, out):
+        if not xp._node(gg):
+            return np.diagonal(gg, *self.where)
+        return Diagonal.apply(gg, offset=self.where[0], dim1=self.where[1], dim2=self.where[2])
+
+
 def diagonal(x, offset=0, dim1=0, dim2=1):
-    """The diagonal of the (dim1, dim2) planes, as a new last dim (a copy; PyTorch: a view)."""
+    """The diagonal of the (dim1, dim2) planes, as a new last dim: a view, as PyTorch's
+    (``x.diagonal().fill_(0)`` writes into ``x``)."""
     a, b = norm_axis("diagonal", dim1, x.shape), norm_axis("diagonal", dim2, x.shape)
     if a == b:
         raise ValueError(f"diagonal: dim1 and dim2 are the same dim ({dim1}, {dim2})")
-    order = [d for d in range(x.ndim) if d not in (a, b)] + [a, b]
-    moved = x.permute(order) if order != list(range(x.ndim)) else x
-    r0, c0 = max(-offset, 0), max(offset, 0)
-    n = max(0, min(x.shape[a] - r0, x.shape[b] - c0))
-    return moved[(Ellipsis, np.arange(n) + r0, np.arange(n) + c0)]
+    return Diagonal.apply(x, offset=int(offset), dim1=a, dim2=b)
 
 
 _diagonal = diagonal  # diag's keyword is called diagonal, as PyTorch's
@@ -729,8 +779,6 @@ _add("select", lambda x: x.select(1, -1), lambda x: x[:, -1], shapes=lambda rng:
 _add("diag", lambda x, k: x.diag(k), lambda x, k: np.diag(x, k),
      shapes=lambda rng: ((int(rng.integers(1, 4)),) if rng.random() < 0.5 else (3, 4),),
      params=lambda rng, shapes: {"k": int(rng.integers(-1, 2))})
-_add("diagonal", lambda x: x.diagonal(1, 0, 2), lambda x: np.diagonal(x, 1, 0, 2),
-     shapes=lambda rng: ((3, 2, 4),))
 _add("trace", lambda x: x.trace(), np.trace, shapes=lambda rng: ((3, int(rng.integers(2, 5))),))
 _add("tril", lambda x, k: x.tril(k), lambda x, k: np.tril(x, k), min_dims=2,
      params=lambda rng, shapes: {"k": int(rng.integers(-1, 2))})

@@ -109,13 +109,14 @@ class Atan(Op):
       domain=(away_from_zero, away_from_zero))
 class Atan2(Op):
     name, float_only = "atan2", True
-    formula = "d atan2(y, x)/dy = x/(x² + y²), /dx = −y/(x² + y²)"
+    formula = "d atan2(y, x)/dy = x/(x² + y²), /dx = −y/(x² + y²); 0 at the origin"
 
     def forward(self, y, x):
         return np.arctan2(y, x)
 
     def backward(self, g, y, x, out):
         r2 = x * x + y * y
+        r2 = xp.where(r2 == 0, 1.0, r2)  # at y = x = 0 both gradients are 0, as PyTorch's
         return g * x / r2, -g * y / r2
 
 

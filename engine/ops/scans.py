@@ -309,12 +309,17 @@ def _pick(x, axis, idx, keepdim):
 
 def median(x, dim=None, keepdim=False):
     """The lower median (of an even count, the smaller middle value, as PyTorch); NaN if
-    any element is NaN. ``median()``: the value; ``median(dim)``: (values, indices)."""
+    any element is NaN. ``median()``: the value (its gradient shared by the elements equal
+    to it, as PyTorch); ``median(dim)``: (values, indices)."""
     if dim is None:
         if x.numel() == 0:
             raise IndexError("median: cannot take the median of an empty tensor")
         flat = x.reshape(-1)
-        return flat[int(_median_index(flat.data[None], 1)[0, 0])]
+        i = int(_median_index(flat.data[None], 1)[0, 0])
+        ties = np.flatnonzero(flat.data == flat.data[i])
+        if len(ties) < 2:
+            return flat[i]
+        return flat[ties].amax()  # equal values share the gradient, as PyTorch's median()
     axis = norm_axis("median", dim, x.shape)
     if x.ndim == 0:
         return ValuesIndices(x.clone(), _tensor(0))

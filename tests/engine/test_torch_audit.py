@@ -1,0 +1,132 @@
+"""Regression tests from an audit against PyTorch: each case was silently different from
+PyTorch (a value, shape or gradient) and now matches it or raises. Expected values come from
+PyTorch when it is importable, else are derived by hand in the test."""
+import warnings
+
+import numpy as np
+import pytest
+
+import engine
+
+
+def _torch():
+    return pytest.importorskip("torch")
+
+
+def test_nested_list_index_is_a_tuple_as_pytorch():
+    # PyTorch reads x[[[0, 1], [2, 3]]] as x[[0, 1], [2, 3]] (two index arrays): values
+    # x[0, 2] and x[1, 3]; numpy's reading gave a (2, 2, 6) block.
+    x = engine.arange(24).reshape(4, 6)
+    with pytest.warns(UserWarning, match="tuple"):
+        out = x[[[0, 1], [2, 3]]]
+    assert out.tolist() == [2, 9]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert x[[[0, 1]]].shape == (2, 6)                      # x[[0, 1]]
+        assert x[[engine.tensor(0), 1]].item() == 1             # x[0, 1]
+        assert x[[0, slice(None)]].tolist() == list(range(6))   # x[0, :]
+        y = engine.zeros(4, 6)
+        y[[[0, 1], [2, 3]]] = 1.0
+    assert y.sum().item() == 2.0 and y[0, 2].item() == 1.0 and y[1, 3].item() == 1.0
+    assert x[[0, 1]].shape == (2, 6)  # a flat list stays one index array, no warning
+
+
+def test_var_std_positional_order_is_dim_unbiased_keepdim():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((3, 4))
+    x = engine.tensor(a, dtype=np.float64)
+    for fn, ref in (("var", np.var), ("std", np.std)):
+        out = getattr(x, fn)(0, True)  # torch: dim=0, unbiased=True (not keepdim)
+        assert out.shape == (4,)
+        np.testing.assert_allclose(out.data, ref(a, axis=0, ddof=1))
+        out = getattr(x, fn)(1, False, True)  # dim=1, unbiased=False, keepdim=True
+        assert out.shape == (3, 1)
+        np.testing.assert_allclose(out.data, ref(a, axis=1, ddof=0, keepdims=True))
+        np.testing.assert_allclose(getattr(engine, fn)(x, 0, False).data, ref(a, axis=0))
+        with pytest.raises(TypeError, match="not both"):
+            getattr(x, fn)(0, unbiased=True, correction=0)
+
+
+def test_median_all_shares_the_gradient_between_ties():
+    # torch: median() with no dim spreads the gradient evenly over the elements equal to it.
+    x = engine.tensor([[1.0, 3, 3, 2], [2, 2, 1, 1], [0, 0, 0, 0]], requires_grad=True)
+    m = x.median()
+    assert m.item() == 1.0
+    m.backward()
+    expected = np.zeros((3, 4))
+    expected[0, 0] = expected[1, 2] = expected[1, 3] = 1 / 3
+    np.testing.assert_allclose(x.grad.data, expected, rtol=1e-6)
+
+
+def test_sign_of_nan_is_zero():
+    out = engine.tensor([float("nan"), -2.0, 0.0, 3.0]).sign()
+    assert out.tolist() == [0.0, -1.0, 0.0, 1.0]
+    torch = _torch()
+    t = torch.tensor([float("nan"), -2.0]).sign()
+    assert t.tolist() == out.tolist()[:2]
+
+
+def test_where_with_two_numbers():
+    # torch.where(cond, 1.0, 0.0) is a float32 tensor; (1, 0) int64. Was a TypeError from
+    # inside as_tensor.
+    cond = engine.tensor([1.0, -2.0, 3.0]) > 0
+    out = engine.where(cond, 1.0, 0.0)
+    assert out.dtype == np.float32 and out.tolist() == [1.0, 0.0, 1.0]
+    out = engine.where(cond, 1, 0)
+    assert out.dtype == np.int64 and out.tolist() == [1, 0, 1]
+
+
+def test_diagonal_is_a_view_as_in_pytorch():
+    # A.diagonal().add_(lam) (ridge) and x.diagonal().fill_(0) write into A in PyTorch; the
+    # diagonal was a copy, so the write was silently lost.
+    a = engine.zeros(3, 4)
+    a.diagonal().add_(2.0)
+    a.diagonal(1).fill_(5.0)
+    expected = np.zeros((3, 4), np.float32)
+    expected[[0, 1, 2], [0, 1, 2]] = 2.0
+    expected[[0, 1, 2], [1, 2, 3]] = 5.0
+    np.testing.assert_array_equal(a.data, expected)
+    b = engine.arange(24.0).reshape(2, 3, 4)
+    b.diagonal(-1, 2, 1).zero_()  # dim2 index − dim1 index = −1: entries [:, k, k + 1]
+    assert b[:, 0, 1].tolist() == b[:, 1, 2].tolist() == b[:, 2, 3].tolist() == [0.0, 0.0]
+    assert b.sum().item() == 276.0 - (1 + 6 + 11 + 13 + 18 + 23)
+    # gradient (and its gradient) unchanged: 1 on the diagonal's places
+    x = engine.randn(3, 4, dtype=np.float64, requires_grad=True)
+    (x.diagonal(1) * engine.tensor([1.0, 2.0, 3.0], dtype=np.float64)).sum().backward()
+    g = np.zeros((3, 4))
+    g[[0, 1, 2], [1, 2, 3]] = [1.0, 2.0, 3.0]
+    np.testing.assert_array_equal(x.grad.data, g)
+    assert engine.gradgradcheck(lambda t: t.diagonal(1, 0, 2).pow(3).sum(),
+                                engine.randn(2, 3, 4, dtype=np.float64, requires_grad=True))
+
+
+def test_zero_dim_int_tensor_takes_the_dimensioned_dtype():
+    # PyTorch: a 0-d tensor does not widen a same-kind tensor with dims (numpy's rule would
+    # make int32 + tensor(2) int64).
+    a = engine.tensor([1, 2], dtype=np.int32)
+    assert (a + engine.tensor(2)).dtype == np.int32
+    assert (engine.tensor(2) * a).dtype == np.int32
+    assert (engine.tensor(1, dtype=np.int32) + engine.tensor([1], dtype=np.int8)).dtype == np.int8
+    assert (engine.tensor([True]) + engine.tensor(2)).dtype == np.int64  # a higher kind joins
+    assert (engine.tensor([1], dtype=np.uint8) + engine.tensor(-1)).tolist() == [0]  # wraps
+    assert (engine.tensor(2) + engine.tensor(3, dtype=np.int32)).dtype == np.int64  # both 0-d
+
+
+def test_atan2_gradient_at_the_origin_is_zero():
+    # PyTorch gives 0 for both gradients at y = x = 0 (0/0 made NaN, which then spread
+    # through every parameter upstream).
+    y = engine.tensor([0.0, 1.0, 0.0], requires_grad=True)
+    x = engine.tensor([0.0, 0.0, -2.0], requires_grad=True)
+    y.atan2(x).sum().backward()
+    np.testing.assert_allclose(y.grad.data, [0.0, 0.0, -0.5])
+    np.testing.assert_allclose(x.grad.data, [0.0, -1.0, 0.0])
+
+
+def test_tensor_constructor_with_int_sizes_is_refused():
+    # torch.Tensor(3) is an uninitialized tensor of shape (3,); here it was the number 3.
+    with pytest.raises(TypeError, match=r"engine\.zeros\(3\)"):
+        engine.Tensor(3)
+    with pytest.raises(TypeError, match=r"engine\.zeros\(3, 4\)"):
+        engine.Tensor(3, 4)
+    assert engine.Tensor(3.0).item() == 3.0  # data other than a bare int is unchanged
+    assert engine.Tensor([1.0], True).requires_grad
