@@ -231,9 +231,10 @@ def _loss_table():
         "sparse_categorical_crossentropy": functools.partial(_categorical_crossentropy,
                                                              sparse=True),
         "cross_entropy": _cross_entropy,
-        "hinge": F.hinge_loss,
     }
-    return {name: _Loss(name, fn) for name, fn in table.items()}
+    from .keras import losses  # Keras's other names: 'huber', 'kld', 'mape', 'hinge', ...
+    return {**{name: _Loss(name, fn) for name, fn in table.items()},
+            **{name: cls(name=name)._fit_loss() for name, cls in losses.NAMES.items()}}
 
 
 def _binary_matches(pred, target, threshold=0.5):
@@ -499,10 +500,23 @@ def _is_array_like(x):
     return isinstance(x, (np.ndarray, Tensor, list, tuple)) or hasattr(x, "__array__")
 
 
-def _is_batch_list(x):
-    """A list of ``(x, y)`` batches (arrays or Tensors), not nested lists of numbers."""
-    return (isinstance(x, list) and len(x) > 0 and isinstance(x[0], (tuple, list))
-            and len(x[0]) in (2, 3) and all(isinstance(a, (np.ndarray, Tensor)) for a in x[0]))
+def _is_batch_list(x, n_inputs=1):
+    """A list of ``(x, y)`` batches (arrays or Tensors), not nested lists of numbers, nor
+    Keras's ``[x, y]`` / ``[x, y, sample_weight]`` written as a list (Keras reads a list as
+    that tuple): every item is a pair (or triple) whose x is an array for a one-input model,
+    a list/tuple/dict of arrays (one per Input) for a model with ``n_inputs`` > 1. So
+    ``[[x1, x2], y]`` for a two-input model is the pair (x, y), not two batches."""
+    def batch(item):
+        if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+            return False
+        xb, *rest = item
+        if n_inputs > 1:
+            ok = isinstance(xb, dict) or (isinstance(xb, (tuple, list))
+                                          and len(xb) == n_inputs)
+        else:
+            ok = isinstance(xb, (np.ndarray, Tensor))
+        return ok and all(isinstance(a, (np.ndarray, Tensor)) for a in rest)
+    return isinstance(x, list) and len(x) > 0 and all(batch(item) for item in x)
 
 
 class _Source:
@@ -524,9 +538,11 @@ class _Source:
         batch_size = _check_int(who, "batch_size", 32 if batch_size is None else batch_size, 1)
         self.batch_size = batch_size
         several = isinstance(x, (_Inputs, dict)) or (
-            len(self.inputs) > 1 and isinstance(x, (list, tuple)) and not _is_batch_list(x))
+            len(self.inputs) > 1 and isinstance(x, (list, tuple))
+            and not _is_batch_list(x, len(self.inputs)))
         # (a list / dict of arrays, one per Input, is arrays)
-        if not several and not _is_dataset(x) and (_is_loader(x) or _is_batch_list(x) or (
+        if not several and not _is_dataset(x) and (
+                _is_loader(x) or _is_batch_list(x, len(self.inputs)) or (
                 hasattr(x, "__iter__") and not _is_array_like(x))):
             if y is not None:
                 raise ValueError(f"{who}: y must be None when x is a {type(x).__name__} "
@@ -728,9 +744,8 @@ def _run_eval(model, source, loss_fn, metric_fns, steps=None, verbose=0, desc="e
         with engine.no_grad():
             for xb, yb, swb in source.epoch(steps=steps):
                 xb, yb = _tensors(xb), Tensor(yb, dtype=yb.dtype)
-                pred = _forward(model, xb, source.who)
-                yb = _align(pred, yb)
-                value = _scalar(_batch_loss(loss_fn, pred, yb, swb), "loss")
+                pred, yb, batch_loss = _forward_loss(model, loss_fn, xb, yb, swb, source.who)
+                value = _scalar(batch_loss, "loss")
                 running.add(value, pred, yb, len(xb))
                 bar.update(1)
     except _OutOfData:
@@ -1172,15 +1187,28 @@ def _train_step(model, optimizer, loss_fn, xb, yb, swb, clipped, clipnorm, needs
     if needs_closure:
         return _closure_step(model, optimizer, loss_fn, xb, yb, swb, clipped, clipnorm, who)
     optimizer.zero_grad()
-    pred = _forward(model, xb, who)
-    yb = _align(pred, yb)
-    batch_loss = _batch_loss(loss_fn, pred, yb, swb)
+    pred, yb, batch_loss = _forward_loss(model, loss_fn, xb, yb, swb, who)
     value = _scalar(batch_loss, "loss")
     batch_loss.backward()
     if clipnorm is not None:
         clip_grad_norm_(clipped, clipnorm)
     optimizer.step()
     return value, pred, yb
+
+
+def _forward_loss(model, loss_fn, xb, yb, swb, who):
+    """``(predictions, aligned targets, the batch's loss)``: the loss function's value plus
+    Keras's additional losses, the model's regularization penalties (``model.losses``:
+    weight penalties and this pass's activity penalties; ``nn.keras.regularizers``), added
+    unweighted as Keras's ``total_loss = loss + Σ losses`` (the loss fit reports)."""
+    from .keras.regularizers import collecting, model_penalties
+    with collecting() as activity:
+        pred = _forward(model, xb, who)
+    yb = _align(pred, yb)
+    batch_loss = _batch_loss(loss_fn, pred, yb, swb)
+    for penalty in model_penalties(model, activity):
+        batch_loss = batch_loss + penalty.astype(batch_loss.dtype)
+    return pred, yb, batch_loss
 
 
 def _closure_step(model, optimizer, loss_fn, xb, yb, swb, clipped, clipnorm, who):
@@ -1190,9 +1218,7 @@ def _closure_step(model, optimizer, loss_fn, xb, yb, swb, clipped, clipnorm, who
 
     def closure():
         optimizer.zero_grad()
-        pred = _forward(model, xb, who)
-        target = _align(pred, yb)
-        batch_loss = _batch_loss(loss_fn, pred, target, swb)
+        pred, target, batch_loss = _forward_loss(model, loss_fn, xb, yb, swb, who)
         batch_loss.backward()
         if clipnorm is not None:
             clip_grad_norm_(clipped, clipnorm)
@@ -1206,7 +1232,7 @@ def _closure_step(model, optimizer, loss_fn, xb, yb, swb, clipped, clipnorm, who
 
 def _validation_source(who, validation_data, batch_size, dtype, inputs=()):
     if isinstance(validation_data, (tuple, list)) and not _is_loader(validation_data) \
-            and not _is_batch_list(validation_data):
+            and not _is_batch_list(validation_data, len(inputs)):
         if len(validation_data) not in (2, 3):
             raise ValueError(f"{who}: validation_data must be a pair (x_val, y_val) (or "
                              "(x_val, y_val, sample_weight_val)), a DataLoader or a Dataset")
@@ -1327,12 +1353,16 @@ class EarlyStopping(Callback):
     With ``restore_best_weights`` the model gets back the weights of its best epoch when
     training ends (stopped early or not: Keras 3's behaviour). After ``fit``:
     ``stopped_epoch`` (0 if it never stopped), ``best``, ``best_epoch``.
+    ``start_from_epoch=k`` ignores the epochs before epoch k (0-based, as Keras: a warm-up
+    that neither counts towards the patience nor sets the best).
     """
 
     def __init__(self, monitor="val_loss", patience=0, min_delta=0.0, mode="auto",
-                 restore_best_weights=False, baseline=None, verbose=0):
+                 restore_best_weights=False, baseline=None, verbose=0, start_from_epoch=0):
         self.monitor, self.patience = monitor, _check_int("EarlyStopping", "patience",
                                                           patience, 0)
+        self.start_from_epoch = _check_int("EarlyStopping", "start_from_epoch",
+                                           start_from_epoch, 0)
         self.min_delta = abs(float(min_delta))
         self.mode = _monitor_op(mode, monitor, "EarlyStopping")
         self.restore_best_weights, self.baseline, self.verbose = (restore_best_weights,
@@ -1354,6 +1384,8 @@ class EarlyStopping(Callback):
         if current is None:
             warnings.warn(f"EarlyStopping: monitor {self.monitor!r} is not in the logs "
                           f"(available: {sorted(logs or {})})", stacklevel=2)
+            return
+        if epoch < self.start_from_epoch:
             return
         self.wait += 1
         if self._better(current, self.best):

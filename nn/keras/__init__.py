@@ -10,13 +10,13 @@
 Submodules: ``layers``, ``optimizers``, ``callbacks``, ``initializers``, ``utils``
 (``to_categorical``), ``models`` (``Sequential``, ``Model``, ``load_model``), ``datasets``,
 ``saving``, ``backend`` (``image_data_format``), ``functional`` (the Functional API),
-``losses`` (``BinaryCrossentropy(from_logits=True)``, ...) and ``metrics``
-(``SparseCategoricalAccuracy()``, ``AUC()``, ...).
+``losses`` (``BinaryCrossentropy(from_logits=True)``, ...), ``metrics``
+(``SparseCategoricalAccuracy()``, ``AUC()``, ...) and ``regularizers`` (``l2(0.01)``).
 ``nn.keras.model`` holds the Model methods (mixed into ``nn.Module``).
 """
 from .model import KerasModelMixin
 
-__all__ = ["KerasModelMixin", "Model", "Sequential", "load_model"]
+__all__ = ["KerasModelMixin", "Model", "Sequential", "load_model", "Input"]
 
 
 def __getattr__(name):
@@ -25,7 +25,10 @@ def __getattr__(name):
     import importlib
     if name in ("Sequential", "load_model", "Model"):
         return getattr(importlib.import_module(".models", __name__), name)
+    if name == "Input":  # keras.Input, as keras.layers.Input
+        return importlib.import_module(".layers", __name__).Input
     if name in ("layers", "optimizers", "callbacks", "initializers", "utils", "models",
-                "datasets", "saving", "weights", "functional", "backend", "losses", "metrics"):
+                "datasets", "saving", "weights", "functional", "backend", "losses", "metrics",
+                "regularizers"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -147,8 +147,7 @@ class Model(Module):
         for layer in layers:  # registered (model.layers, get_weights, summary) in Keras's order
             self.add_module(names[id(layer)], layer)
         self.model_name = name or "functional"
-        shapes = [t.shape for t in self._input_list]
-        self.input_shape = shapes[0] if len(shapes) == 1 else None  # what summary() reads
+        # model.input_shape / output_shape: Keras's (None, ...) (nn.keras.model)
 
     def _walk(self) -> tuple:
         """``(calls, layers)``: the recorded calls between the inputs and the outputs, each

@@ -27,13 +27,14 @@ import engine
 from engine.fast.conv import pair, same_padding
 
 from .. import functional as F
-from ..layers import Conv2d, Dense, KerasGRU, KerasLSTM, SimpleRNN
+from ..layers import Conv2d, KerasGRU, KerasLSTM, SimpleRNN
+from ..layers import Dense as _Dense
 from ..layers import Dropout as _Dropout
 from ..layers import Flatten as _Flatten
 from ..layers.linear import activation_fn
 from ..layers.norm import _BatchNorm
 from ..module import Module, Parameter, Symbolic
-from ._common import ConvConfig, build_or_check
+from ._common import ConvConfig, build_or_check, refuse
 from ._common import image_format as _image_format
 from ._common import images as _images
 from .core_layers import (
@@ -65,6 +66,7 @@ from .functional import (
     multiply,
     subtract,
 )
+from .regularizers import KerasWeight, Regularized, conv_keras_weights
 from .sequence_layers import (
     AveragePooling1D,
     Conv1D,
@@ -97,6 +99,43 @@ Embedding = KerasEmbedding
 LeakyReLU = KerasLeakyReLU
 ReLU = KerasReLU
 Softmax = KerasSoftmax
+
+
+class Dense(Regularized, _Dense):
+    """Keras's ``Dense(units, activation=None, use_bias=True,
+    kernel_initializer='glorot_uniform', bias_initializer='zeros', kernel_regularizer=None,
+    bias_regularizer=None, activity_regularizer=None, input_shape=None)``: ``nn.Dense``
+    (``y = act(x Wᵀ + b)``, the input size inferred at the first call) with Keras's
+    regularizers (``nn.keras.regularizers``: their penalties join the training loss).
+    Constraints are refused.
+
+    >>> layer = Dense(3, kernel_regularizer="l2")
+    >>> _ = layer(engine.ones(2, 4)); len(layer.weight_penalties())
+    1
+    """
+
+    def __init__(self, units, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, input_shape=None,
+                 input_dim=None):
+        refuse("Dense", "stepgrad has no weight constraints", kernel_constraint=kernel_constraint,
+               bias_constraint=bias_constraint)
+        super().__init__(units, activation, use_bias, kernel_initializer, bias_initializer,
+                         input_shape=input_shape, input_dim=input_dim)
+        self._set_regularizers("Dense", kernel_regularizer=kernel_regularizer,
+                               bias_regularizer=bias_regularizer,
+                               activity_regularizer=activity_regularizer)
+
+    def forward(self, x):
+        return self._activity(super().forward(x))
+
+    def _keras_weights(self):
+        return {"kernel": [KerasWeight(self.weight, lambda w: w.T)] if self.built else [],
+                "bias": [KerasWeight(self.bias)] if self.bias is not None else []}
+
+    def get_config(self):
+        return self._regularizer_config(super().get_config())
 
 
 def Dropout(rate, noise_shape=None, seed=None):  # noqa: N802 - Keras's name
@@ -137,13 +176,25 @@ class InputLayer(Module, Symbolic):
     """What ``Input(shape)`` returns: the first layer of a ``Sequential``, or the symbolic
     input of a Functional model (``nn.keras.functional``), as in Keras. It checks one
     sample's shape (None: any size) and passes the batch through unchanged. ``name`` keys
-    the input in a dict given to ``fit``/``evaluate``/``predict`` (Keras's)."""
+    the input in a dict given to ``fit``/``evaluate``/``predict`` (Keras's).
 
-    def __init__(self, shape, name=None):
+    ``dtype`` is Keras's: the dtype the data is converted to on the way in (default
+    float32, Keras's floatx). As in Keras 3, it does not make the layers after it compute
+    in that dtype: they keep float32 weights and cast their input to float32, so
+    ``Input(shape, dtype='float64')`` gives a float32 model (for a float64 model, build it
+    and call ``model.double()``). An integer or bool dtype converts the values as Keras
+    does (1.7 → 1 for 'int32', 300 → 44 for 'uint8') before the float layers see them;
+    'float16' rounds them to float16. Other dtypes are refused."""
+
+    _DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
+               "uint16", "uint32", "uint64", "bool")
+
+    def __init__(self, shape, name=None, dtype=None):
         super().__init__()
         if name is not None and not isinstance(name, str):
             raise ValueError(f"Input: name must be a string, got {name!r}")
         self.name = name
+        self.dtype = _input_dtype(dtype, self._DTYPES)
         shape = (shape,) if isinstance(shape, int) else tuple(shape)
         if not shape or not all(d is None or (isinstance(d, int) and d >= 1) for d in shape):
             raise ValueError(f"Input: shape is one sample's shape, e.g. (28, 28, 1); got "
@@ -157,25 +208,52 @@ class InputLayer(Module, Symbolic):
                 d is not None and d != n for d, n in zip(self.shape, x.shape[1:], strict=True)):
             raise ValueError(f"Input: expected a batch of samples of shape {self.shape}, got "
                              f"input of shape {tuple(x.shape)}")
-        return x
+        if self.dtype is None or self.dtype in ("float32", "float64") or x.dtype == self.dtype:
+            return x  # float layers compute in float32 (or the model's dtype) either way
+        # Keras's conversion to an integer, bool or float16 Input (truncating, wrapping,
+        # rounding), then back to the model's float dtype, as Keras's layers cast it
+        with np.errstate(invalid="ignore", over="ignore"):
+            data = x.data.astype(self.dtype)
+        if x.dtype.kind != "f":
+            return engine.tensor(data)
+        return engine.tensor(data.astype(x.dtype), dtype=x.dtype)
 
     def extra_repr(self):
-        return f"shape={self.shape}" + (f", name={self.name!r}" if self.name else "")
+        return (f"shape={self.shape}" + (f", name={self.name!r}" if self.name else "")
+                + (f", dtype={self.dtype!r}" if self.dtype else ""))
+
+
+def _input_dtype(dtype, allowed):
+    """Input's ``dtype=`` as Keras's name ('float64'), None kept (float32, Keras's default);
+    a dtype stepgrad cannot follow Keras on is refused by name."""
+    if dtype is None:
+        return None
+    try:
+        name = np.dtype(dtype).name if not isinstance(dtype, str) else str(dtype)
+        name = np.dtype(name).name
+    except TypeError:
+        name = str(dtype)
+    if name not in allowed:
+        raise ValueError(f"Input: dtype={dtype!r} is not supported; use one of "
+                         f"{', '.join(allowed)} (or leave it out: float32)")
+    return name
 
 
 def Input(shape, batch_size=None, name=None, dtype=None):  # noqa: N802 - Keras's name
     """Keras's ``Input(shape=(28, 28, 1))``: the first element of a ``Sequential``, or an
     input of a Functional model; ``name`` is the key of its array when ``fit``,
-    ``evaluate`` or ``predict`` get a dict (``{'image': x1, 'meta': x2}``)."""
+    ``evaluate`` or ``predict`` get a dict (``{'image': x1, 'meta': x2}``); ``dtype`` as
+    Keras's (see ``InputLayer``: the layers still compute in float32)."""
     if batch_size is not None:
         raise ValueError("Input: batch_size is not supported (any batch size works)")
-    return InputLayer(shape, name=name)
+    return InputLayer(shape, name=name, dtype=dtype)
 
 
-class Conv2D(ConvConfig, Conv2d):
+class Conv2D(Regularized, ConvConfig, Conv2d):
     """Keras's ``Conv2D(filters, kernel_size, strides=(1, 1), padding='valid',
     data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
-    kernel_initializer='glorot_uniform', bias_initializer='zeros', input_shape=None)``.
+    kernel_initializer='glorot_uniform', bias_initializer='zeros', kernel_regularizer=None,
+    bias_regularizer=None, activity_regularizer=None, input_shape=None)``.
 
     Images (N, H, W, C) → (N, H', W', filters) by default (channels_last, Keras's); the
     input channels come from ``input_shape`` or the first call. Parameters are
@@ -194,11 +272,17 @@ class Conv2D(ConvConfig, Conv2d):
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
                  data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 input_shape=None):
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, input_shape=None):
         Module.__init__(self)
         from . import initializers
         if isinstance(filters, bool) or not isinstance(filters, int) or filters < 1:
             raise ValueError(f"Conv2D: filters must be an int >= 1, got {filters!r}")
+        refuse("Conv2D", "stepgrad has no weight constraints",
+               kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
+        self._set_regularizers("Conv2D", kernel_regularizer=kernel_regularizer,
+                               bias_regularizer=bias_regularizer,
+                               activity_regularizer=activity_regularizer)
         if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
             raise ValueError(f"Conv2D: padding must be 'valid' or 'same', got {padding!r}")
         self.filters = self.out_channels = filters
@@ -231,7 +315,14 @@ class Conv2D(ConvConfig, Conv2d):
                           dilation=self.dilation, relu=relu)
         if self._act is not None and not relu:
             y = self._act(y)
-        return y.permute(0, 2, 3, 1) if self.data_format == "channels_last" else y
+        return self._activity(y.permute(0, 2, 3, 1) if self.data_format == "channels_last"
+                              else y)
+
+    def _keras_weights(self):  # Keras's kernel (kh, kw, in, filters)
+        return conv_keras_weights(self, (2, 3, 1, 0))
+
+    def get_config(self):
+        return self._regularizer_config(super().get_config())
 
 
 class _Pooling2D(Module):

@@ -27,7 +27,11 @@ from ._common import Configured, same_rank
 __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
            "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "mean_squared_error",
            "mean_absolute_error", "huber", "binary_crossentropy", "categorical_crossentropy",
-           "sparse_categorical_crossentropy", "get"]
+           "sparse_categorical_crossentropy", "LogCosh", "KLDivergence", "Poisson", "Hinge",
+           "SquaredHinge", "CategoricalHinge", "MeanAbsolutePercentageError",
+           "MeanSquaredLogarithmicError", "log_cosh", "kl_divergence", "kld", "poisson", "hinge",
+           "squared_hinge", "categorical_hinge", "mean_absolute_percentage_error", "mape",
+           "mean_squared_logarithmic_error", "msle", "get"]
 
 _REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
@@ -162,6 +166,119 @@ class Huber(Loss):
         return {**super().get_config(), "delta": self.delta}
 
 
+_EPSILON = 1e-7  # Keras's backend.epsilon()
+
+
+class _Elementwise(Loss):
+    """A loss whose terms are elementwise, ``_terms(pred, y)`` (y the target as a Tensor of
+    the predictions' dtype), averaged over the last axis per sample (Keras's
+    ``mean(..., axis=-1)``)."""
+
+    def _formula(self, pred, target, reduction):
+        terms = self._terms(pred, F._target(target, pred, self.name))
+        return terms if reduction == "none" else terms.mean()
+
+
+class _PerSample(Loss):
+    """A loss Keras defines per sample over the last axis, ``_rows(pred, y)`` → (N, ...)."""
+
+    def _formula(self, pred, target, reduction):
+        values = self._rows(pred, F._target(target, pred, self.name))
+        return values if reduction == "none" else values.mean()
+
+
+def _hinge_labels(y):
+    """Keras's ``convert_binary_labels_to_hinge``: targets all 0 or 1 become −1/+1; others
+    are kept."""
+    return y * 2.0 - 1.0 if np.isin(y.data, (0, 1)).all() else y
+
+
+class LogCosh(_Elementwise):
+    """Keras's ``LogCosh()`` ('log_cosh'): per value e = y_pred − y_true,
+    ``log(cosh e) = e + softplus(−2e) − log 2``, averaged over the last axis."""
+
+    _default_name = "log_cosh"
+
+    def _terms(self, pred, y):
+        e = pred - y
+        return e + F.softplus(e * -2.0) - float(np.log(2.0))
+
+
+class MeanAbsolutePercentageError(_Elementwise):
+    """Keras's ``MeanAbsolutePercentageError()`` ('mape'): ``100·mean(|y_true − y_pred| /
+    max(|y_true|, 1e-7), axis=-1)``."""
+
+    _default_name = "mean_absolute_percentage_error"
+
+    def _terms(self, pred, y):
+        return ((y - pred) / y.abs().clip(_EPSILON, None)).abs() * 100.0
+
+
+class MeanSquaredLogarithmicError(_Elementwise):
+    """Keras's ``MeanSquaredLogarithmicError()`` ('msle'): ``mean((log(max(y_pred, ε) + 1)
+    − log(max(y_true, ε) + 1))², axis=-1)``, ε = 1e-7."""
+
+    _default_name = "mean_squared_logarithmic_error"
+
+    def _terms(self, pred, y):
+        d = (pred.clip(_EPSILON, None) + 1.0).log() - (y.clip(_EPSILON, None) + 1.0).log()
+        return d * d
+
+
+class Poisson(_Elementwise):
+    """Keras's ``Poisson()`` ('poisson'): ``mean(y_pred − y_true·log(y_pred + 1e-7),
+    axis=-1)``."""
+
+    _default_name = "poisson"
+
+    def _terms(self, pred, y):
+        return pred - y * (pred + _EPSILON).log()
+
+
+class Hinge(_Elementwise):
+    """Keras's ``Hinge()`` ('hinge'): ``mean(max(1 − y_true·y_pred, 0), axis=-1)``, targets
+    −1/+1 (0/1 targets are converted to −1/+1 first, as Keras)."""
+
+    _default_name = "hinge"
+
+    def _terms(self, pred, y):
+        return (1.0 - _hinge_labels(y) * pred).relu()
+
+
+class SquaredHinge(_Elementwise):
+    """Keras's ``SquaredHinge()`` ('squared_hinge'): ``mean(max(1 − y_true·y_pred, 0)²,
+    axis=-1)``, 0/1 targets converted to −1/+1 as Keras."""
+
+    _default_name = "squared_hinge"
+
+    def _terms(self, pred, y):
+        h = (1.0 - _hinge_labels(y) * pred).relu()
+        return h * h
+
+
+class CategoricalHinge(_PerSample):
+    """Keras's ``CategoricalHinge()`` ('categorical_hinge'): per sample, with one-hot y,
+    ``max(max((1 − y)·y_pred) − Σ y·y_pred + 1, 0)``."""
+
+    _default_name = "categorical_hinge"
+
+    def _rows(self, pred, y):
+        pos = (y * pred).sum(axis=-1)
+        neg = ((1.0 - y) * pred).amax(axis=-1)
+        return (neg - pos + 1.0).relu()
+
+
+class KLDivergence(_PerSample):
+    """Keras's ``KLDivergence()`` ('kl_divergence', 'kld'): per sample, both clipped to
+    [1e-7, 1], ``Σ y_true·log(y_true / y_pred)`` over the last axis (a sum, not a mean)."""
+
+    _default_name = "kl_divergence"
+
+    def _rows(self, pred, y):
+        y, p = y.clip(_EPSILON, 1.0), pred.clip(_EPSILON, 1.0)
+        return (y * (y / p).log()).sum(axis=-1)
+
+
 def _check_axis(who, axis):
     if axis != -1:
         raise ValueError(f"{who}: only axis=-1 (the classes in the last dim) is supported, "
@@ -294,9 +411,40 @@ sparse_categorical_crossentropy = _function(SparseCategoricalCrossentropy,
                                             "Keras's ``sparse_categorical_crossentropy(y_true, "
                                             "y_pred, from_logits=False)``: per sample.")
 
+log_cosh = _function(LogCosh, "log_cosh", "Keras's ``log_cosh(y_true, y_pred)``: per sample.")
+kl_divergence = _function(KLDivergence, "kl_divergence",
+                          "Keras's ``kl_divergence(y_true, y_pred)``: per sample.")
+poisson = _function(Poisson, "poisson", "Keras's ``poisson(y_true, y_pred)``: per sample.")
+hinge = _function(Hinge, "hinge", "Keras's ``hinge(y_true, y_pred)``: per sample.")
+squared_hinge = _function(SquaredHinge, "squared_hinge",
+                          "Keras's ``squared_hinge(y_true, y_pred)``: per sample.")
+categorical_hinge = _function(CategoricalHinge, "categorical_hinge",
+                              "Keras's ``categorical_hinge(y_true, y_pred)``: per sample.")
+mean_absolute_percentage_error = _function(
+    MeanAbsolutePercentageError, "mean_absolute_percentage_error",
+    "Keras's ``mean_absolute_percentage_error(y_true, y_pred)``: per sample.")
+mean_squared_logarithmic_error = _function(
+    MeanSquaredLogarithmicError, "mean_squared_logarithmic_error",
+    "Keras's ``mean_squared_logarithmic_error(y_true, y_pred)``: per sample.")
+kld, mape, msle = kl_divergence, mean_absolute_percentage_error, mean_squared_logarithmic_error
+
 CLASSES = {cls.__name__: cls for cls in (MeanSquaredError, MeanAbsoluteError, Huber,
                                          BinaryCrossentropy, CategoricalCrossentropy,
-                                         SparseCategoricalCrossentropy)}
+                                         SparseCategoricalCrossentropy, LogCosh, KLDivergence,
+                                         Poisson, Hinge, SquaredHinge, CategoricalHinge,
+                                         MeanAbsolutePercentageError,
+                                         MeanSquaredLogarithmicError)}
+
+# The loss names compile and fit take besides the ones nn.training knows ('mse', 'mae',
+# 'binary_crossentropy', ...): Keras's function names and aliases, each the class's formula.
+NAMES = {"huber": Huber, "log_cosh": LogCosh,
+         "kl_divergence": KLDivergence, "kld": KLDivergence, "KLD": KLDivergence,
+         "poisson": Poisson,
+         "squared_hinge": SquaredHinge, "categorical_hinge": CategoricalHinge,
+         "mape": MeanAbsolutePercentageError, "MAPE": MeanAbsolutePercentageError,
+         "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+         "msle": MeanSquaredLogarithmicError, "MSLE": MeanSquaredLogarithmicError,
+         "mean_squared_logarithmic_error": MeanSquaredLogarithmicError, "hinge": Hinge}
 
 
 def get(identifier):

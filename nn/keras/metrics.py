@@ -28,7 +28,11 @@ from engine import Tensor
 from ._common import Configured, same_rank
 
 __all__ = ["Metric", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
-           "SparseCategoricalAccuracy", "MeanSquaredError", "MeanAbsoluteError", "AUC", "get"]
+           "SparseCategoricalAccuracy", "MeanSquaredError", "MeanAbsoluteError", "AUC",
+           "RootMeanSquaredError", "Precision", "Recall", "MeanAbsolutePercentageError",
+           "MeanSquaredLogarithmicError", "KLDivergence", "Poisson", "Hinge", "SquaredHinge",
+           "CategoricalHinge", "BinaryCrossentropy", "CategoricalCrossentropy",
+           "SparseCategoricalCrossentropy", "get"]
 
 
 def _array(a):
@@ -300,10 +304,148 @@ class _StatefulAdapter:
         return self.metric._value()
 
 
-CLASSES = {cls.__name__: cls for cls in (Accuracy, BinaryAccuracy, CategoricalAccuracy,
-                                         SparseCategoricalAccuracy, MeanSquaredError,
-                                         MeanAbsoluteError, AUC)}
-SNAKE_NAMES = {"auc": AUC}  # the metric strings the loss-name table does not cover
+class RootMeanSquaredError(_MeanMetric):
+    """Keras's ``RootMeanSquaredError()``: ``√(mean of (y_true − y_pred)²)`` over everything
+    seen: in ``fit`` the root of the epoch's mean squared error (not a mean of the batches'
+    roots), as Keras accumulates it."""
+
+    _default_name = "root_mean_squared_error"
+
+    def _terms(self, pred, target):
+        return MeanSquaredError._terms(self, pred, target)
+
+    def _value(self):
+        return float(np.sqrt(self.total / self.count)) if self.count else 0.0
+
+    def result(self):
+        return engine.tensor(self._value())
+
+    def _fit_metric(self):
+        return self.name, _StatefulAdapter(self)
+
+
+class _Confusion(Metric):
+    """Keras's ``Precision``/``Recall(thresholds=None, top_k=None, class_id=None)``: every
+    output value is a prediction, positive when ``y_pred > threshold`` (default 0.5), its
+    target positive when non-zero; true/false positives and false negatives are counted
+    over everything seen (in ``fit``: over the epoch, as Keras), weighted by
+    ``sample_weight``. Not supported: several thresholds, ``top_k``, ``class_id``."""
+
+    def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
+        who = type(self).__name__
+        if top_k is not None or class_id is not None:
+            raise ValueError(f"{who}: top_k= and class_id= are not supported (every output "
+                             "counts as one binary prediction)")
+        if isinstance(thresholds, (list, tuple)):
+            if len(thresholds) != 1:
+                raise ValueError(f"{who}: one threshold only, got {thresholds!r} (make one "
+                                 f"{who} per threshold)")
+            thresholds = thresholds[0]
+        if thresholds is not None and (isinstance(thresholds, bool)
+                                       or not 0 <= thresholds <= 1):
+            raise ValueError(f"{who}: thresholds must be a number in [0, 1], got "
+                             f"{thresholds!r}")
+        self.thresholds = thresholds
+        self.threshold = 0.5 if thresholds is None else float(thresholds)
+        super().__init__(name, dtype)
+
+    def reset_state(self):
+        self.true_positives = self.false_positives = self.false_negatives = 0.0
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        p, y = _array(y_pred), _array(y_true)
+        if y.size != p.size:
+            raise ValueError(f"{self.name}: {p.shape} predictions but {y.shape} targets")
+        guess, truth = (p.reshape(-1) > self.threshold), (y.reshape(-1) != 0)
+        w = np.ones(guess.shape) if sample_weight is None else np.broadcast_to(
+            np.asarray(_array(sample_weight), np.float64).reshape(
+                (-1,) + (1,) * (p.ndim - 1)), p.shape).reshape(-1)
+        self.true_positives += float(w[guess & truth].sum())
+        self.false_positives += float(w[guess & ~truth].sum())
+        self.false_negatives += float(w[~guess & truth].sum())
+
+    def _value(self):
+        tp, other = self.true_positives, self._other()
+        return tp / (tp + other) if tp + other else 0.0  # Keras's divide_no_nan
+
+    def result(self):
+        return engine.tensor(self._value())
+
+    def get_config(self):
+        return {"name": self.name, "thresholds": self.thresholds}
+
+    def _fit_metric(self):
+        return self.name, _StatefulAdapter(self)
+
+
+class Precision(_Confusion):
+    """Keras's ``Precision(thresholds=None)``: TP / (TP + FP) (see ``_Confusion``)."""
+
+    _default_name = "precision"
+
+    def _other(self):
+        return self.false_positives
+
+
+class Recall(_Confusion):
+    """Keras's ``Recall(thresholds=None)``: TP / (TP + FN) (see ``_Confusion``)."""
+
+    _default_name = "recall"
+
+    def _other(self):
+        return self.false_negatives
+
+
+def _loss_metric(loss_name, name, keras_name):
+    """Keras's metric class of a loss (``metrics.KLDivergence``, 'mape', ...): the mean over
+    samples of the loss's per-sample values (``nn.keras.losses``' formula)."""
+    def _terms(self, pred, target):
+        from . import losses
+        return getattr(losses, loss_name)(reduction="none").call(target, pred).data
+
+    return type(name, (_MeanMetric,), {
+        "_default_name": keras_name, "_terms": _terms, "__module__": __name__,
+        "__doc__": f"Keras's ``metrics.{name}()``: the mean of the per-sample "
+                   f"``losses.{loss_name}`` values."})
+
+
+MeanAbsolutePercentageError = _loss_metric("MeanAbsolutePercentageError",
+                                           "MeanAbsolutePercentageError",
+                                           "mean_absolute_percentage_error")
+MeanSquaredLogarithmicError = _loss_metric("MeanSquaredLogarithmicError",
+                                           "MeanSquaredLogarithmicError",
+                                           "mean_squared_logarithmic_error")
+KLDivergence = _loss_metric("KLDivergence", "KLDivergence", "kl_divergence")
+Poisson = _loss_metric("Poisson", "Poisson", "poisson")
+Hinge = _loss_metric("Hinge", "Hinge", "hinge")
+SquaredHinge = _loss_metric("SquaredHinge", "SquaredHinge", "squared_hinge")
+CategoricalHinge = _loss_metric("CategoricalHinge", "CategoricalHinge", "categorical_hinge")
+BinaryCrossentropy = _loss_metric("BinaryCrossentropy", "BinaryCrossentropy",
+                                  "binary_crossentropy")
+CategoricalCrossentropy = _loss_metric("CategoricalCrossentropy", "CategoricalCrossentropy",
+                                       "categorical_crossentropy")
+SparseCategoricalCrossentropy = _loss_metric("SparseCategoricalCrossentropy",
+                                             "SparseCategoricalCrossentropy",
+                                             "sparse_categorical_crossentropy")
+
+CLASSES = {cls.__name__: cls for cls in (
+    Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, MeanSquaredError,
+    MeanAbsoluteError, AUC, RootMeanSquaredError, Precision, Recall,
+    MeanAbsolutePercentageError, MeanSquaredLogarithmicError, KLDivergence, Poisson, Hinge,
+    SquaredHinge, CategoricalHinge, BinaryCrossentropy, CategoricalCrossentropy,
+    SparseCategoricalCrossentropy)}
+# the metric strings the loss-name table of nn.training does not cover, as Keras 3's
+# keras.metrics.get takes them (the string given names the history key, as Keras)
+SNAKE_NAMES = {"auc": AUC, "precision": Precision, "recall": Recall,
+               "root_mean_squared_error": RootMeanSquaredError,
+               **{n: MeanAbsolutePercentageError
+                  for n in ("mape", "MAPE", "mean_absolute_percentage_error")},
+               **{n: MeanSquaredLogarithmicError
+                  for n in ("msle", "MSLE", "mean_squared_logarithmic_error")},
+               **{cls._default_name: cls for cls in (
+                   KLDivergence, Poisson, Hinge, SquaredHinge, CategoricalHinge,
+                   BinaryCrossentropy, CategoricalCrossentropy,
+                   SparseCategoricalCrossentropy)}}
 
 
 def get(identifier):

@@ -40,7 +40,13 @@ def input_shape_of(model):
     layer = model
     while isinstance(layer, Sequential) and len(layer):
         layer = layer[0]
-    given = getattr(layer, "input_shape", None)
+    inputs = getattr(layer, "_input_list", None)  # a Functional model: its Input's shape
+    if inputs is not None:
+        return tuple(inputs[0].shape) if len(inputs) == 1 and None not in inputs[0].shape \
+            else None
+    from .layers import InputLayer
+    given = (layer.shape if isinstance(layer, InputLayer)
+             else None if isinstance(layer, Sequential) else layer.__dict__.get("input_shape"))
     if isinstance(given, tuple) and all(isinstance(d, int) for d in given):
         return given
     if isinstance(layer, Linear) and layer.in_features is not None:
@@ -91,6 +97,80 @@ class KerasModelMixin:
         if name not in named:
             raise ValueError(f"No such layer: {name}. Existing layers are: {list(named)}.")
         return named[name]
+
+    # -- shapes --------------------------------------------------------------------------------
+    @property
+    def input_shape(self):
+        """Keras's ``model.input_shape`` of a Sequential or Functional model: ``(None,
+        *sample shape)`` (a list of them for several Inputs), from its ``Input``, the first
+        layer's ``input_shape=``, or the last ``fit``. A layer's own ``input_shape``
+        (the constructor argument, one sample's shape) comes first."""
+        own = self.__dict__.get("input_shape", _MISSING)
+        if own is not _MISSING:
+            return own
+        from ..module import Sequential
+        inputs = getattr(self, "_input_list", None)
+        if inputs is not None:
+            shapes = [(None, *t.shape) for t in inputs]
+            return shapes[0] if len(shapes) == 1 else shapes
+        shape = input_shape_of(self) if isinstance(self, Sequential) else None
+        if shape is None:
+            raise AttributeError(f"{type(self).__name__} has no input_shape"
+                                 + (" yet: start it with nn.keras.Input(shape), give its first "
+                                    "layer input_shape=..., or fit it"
+                                    if isinstance(self, Sequential) else ""))
+        return (None, *shape)
+
+    @input_shape.setter
+    def input_shape(self, value) -> None:
+        self.__dict__["input_shape"] = value
+
+    @property
+    def output_shape(self):
+        """Keras's ``model.output_shape`` of a Sequential or Functional model: ``(None,
+        *one output's shape)`` (a list for several outputs), found by running the model once
+        on zeros (eval mode, no gradients; a stateful layer keeps its state)."""
+        own = self.__dict__.get("output_shape", _MISSING)
+        if own is not _MISSING:
+            return own
+        from ..module import Sequential
+        outputs = getattr(self, "_output_list", None)
+        if outputs is not None:
+            shapes = [t.shape for t in outputs]
+            return shapes[0] if len(shapes) == 1 else shapes
+        if not isinstance(self, Sequential):
+            raise AttributeError(f"{type(self).__name__} has no output_shape")
+        shape = self.input_shape
+        if None in shape[1:]:
+            raise AttributeError(f"{type(self).__name__}.output_shape: the input shape "
+                                 f"{shape} has unknown sizes")
+        return (None, *_probe(self, shape[1:]).shape[1:])
+
+    @output_shape.setter
+    def output_shape(self, value) -> None:
+        self.__dict__["output_shape"] = value
+
+    # -- losses ------------------------------------------------------------------------------
+    @property
+    def losses(self) -> list:
+        """Keras's ``model.losses``: the regularization penalties (scalar Tensors, with
+        their graphs) that ``fit`` adds to the loss: each regularized layer's activity
+        penalty from its last call, then the penalties of the trainable weights that have a
+        ``kernel_regularizer``/``bias_regularizer`` (``nn.keras.regularizers``). A module's
+        own ``self.losses`` comes first."""
+        own = self.__dict__.get("losses")
+        if own is not None:
+            return own
+        from .regularizers import model_penalties
+        return model_penalties(self)
+
+    @losses.setter
+    def losses(self, value) -> None:
+        self.__dict__["losses"] = value
+
+    @losses.deleter
+    def losses(self) -> None:
+        self.__dict__.pop("losses", None)
 
     # -- trainable ---------------------------------------------------------------------------
     @property
@@ -372,6 +452,28 @@ class KerasModelMixin:
             data = data["model"]
         self._keras_build()
         self.load_state_dict(data)
+
+
+_MISSING = object()
+
+
+def _probe(model, shape):
+    """``model`` run once on a zero sample of ``shape`` in its dtype, in eval mode under
+    ``no_grad``; modes and stateful layers' states are put back."""
+    import engine
+
+    from ..training import _model_dtype
+    modes = [(m, m.training) for m in model.modules()]
+    states = [(m, m.state) for m in model.modules() if getattr(m, "stateful", False)]
+    try:
+        model.eval()
+        with engine.no_grad():
+            return model(engine.tensor(np.zeros((1, *shape), _model_dtype(model))))
+    finally:
+        for m, training in modes:
+            m.training = training
+        for m, state in states:
+            m.state = state
 
 
 def _keras_result(logs, return_dict):

@@ -14,6 +14,10 @@ per-parameter update. ``nn.optim``'s own optimizers keep PyTorch's rules. The na
 'adam'        Adam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7)
 'rmsprop'     RMSprop(learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7)
 'adamw'       AdamW(learning_rate=0.001, weight_decay=0.004, betas and epsilon as Adam)
+'adagrad'     Adagrad(learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7)
+'adamax'      Adamax(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7)
+'nadam'       Nadam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7)
+'adadelta'    Adadelta(learning_rate=0.001, rho=0.95, epsilon=1e-7)
 ============  =====================================================================
 
 Keras's rules (``keras/src/optimizers/*.py`` and the torch backend's), with learning rate γ
@@ -30,6 +34,11 @@ g and step t = 1, 2, ...; where they differ from PyTorch's (``nn.optim``):
 - RMSprop with ρ: ``v ← ρv + (1−ρ)g²``; ``Δ = γ·g / √(v + ε)`` (centered: ``ḡ ← ρḡ + (1−ρ)g``,
   ``Δ = γ·g / √(v − ḡ² + ε)``); with momentum μ: ``m ← μ·m + Δ``, ``θ ← θ − m``; else
   ``θ ← θ − Δ``. PyTorch divides by √v + ε and keeps its momentum buffer without γ.
+- Adam(amsgrad=True): v̂ ← max(v̂, v) divides instead of v (ε placed as Adam's).
+- Adagrad: s₀ = 0.1, ``θ ← θ − γ·g/√(s + ε)`` (PyTorch: s₀ = 0, √s + ε).
+- Adamax: ``u ← max(β₂u, |g|)``, ``θ ← θ − γ·m/((1 − β₁ᵗ)(u + ε))`` (PyTorch: ε in the max).
+- Nadam: PyTorch's NAdam with momentum_decay ψ = 1 (μ_t = β₁(1 − ½·0.96ᵗ)).
+- Adadelta: PyTorch's rule, Keras's defaults (lr 0.001, ρ 0.95, ε 1e-7).
 """
 from __future__ import annotations
 
@@ -41,8 +50,9 @@ import numpy as np
 from .. import optim as _optim
 from ..optim.optimizers import Optimizer as _Optimizer
 
-__all__ = ["KerasOptimizer", "SGD", "Adam", "RMSprop", "AdamW", "get",
-           "KerasSGD", "KerasAdam", "KerasAdamW", "KerasRMSprop"]
+__all__ = ["KerasOptimizer", "SGD", "Adam", "RMSprop", "AdamW", "Adagrad", "Adamax", "Nadam",
+           "Adadelta", "get", "KerasSGD", "KerasAdam", "KerasAdamW", "KerasRMSprop",
+           "KerasAdagrad", "KerasAdamax", "KerasNadam", "KerasAdadelta"]
 
 
 # -- the built optimizers: nn.optim's, with Keras 3's per-parameter update --------------------
@@ -193,8 +203,96 @@ class KerasRMSprop(_KerasRule, _optim.RMSprop):
             p.add_(increment, alpha=-1.0)
 
 
+class KerasAdagrad(_KerasRule, _optim.Adagrad):
+    r"""Adagrad with Keras 3's rule and defaults (what ``nn.keras.optimizers.Adagrad``
+    builds): the accumulator starts at ``initial_accumulator_value`` (Keras: 0.1) and ε is
+    inside the root (PyTorch: outside, accumulator from 0)::
+
+        s ← s + g²;   θ ← θ − γ·g / √(s + ε)
+
+    State as ``nn.optim.Adagrad``'s (``step``, ``sum`` = s); no lr decay (Keras has none).
+
+    >>> import engine
+    >>> w = engine.tensor([1.0], requires_grad=True)
+    >>> w.grad = engine.tensor([2.0])
+    >>> KerasAdagrad([w], lr=0.1).step(); np.round(w.data, 4)   # 1 − 0.1·2/√(0.1 + 4)
+    array([0.9012], dtype=float32)
+    """
+
+    def __init__(self, params, lr=1e-3, initial_accumulator_value=0.1, eps=1e-7,
+                 weight_decay=0.0, lr_decay=0.0, *, maximize=False):
+        if lr_decay:
+            raise ValueError(f"KerasAdagrad: lr_decay={lr_decay!r}; Keras's Adagrad has no lr "
+                             "decay (use a LearningRateScheduler)")
+        super().__init__(params, lr=lr, weight_decay=weight_decay,
+                         initial_accumulator_value=initial_accumulator_value, eps=eps,
+                         maximize=maximize)
+
+    def _update(self, p, g, state, group):
+        if not state:
+            state.update(step=0, sum=np.full_like(p.data, group["initial_accumulator_value"]))
+        state["step"] += 1
+        g = self._decay(p, g, group)
+        s = state["sum"]
+        s += g * g
+        p.add_(g / np.sqrt(s + group["eps"]), alpha=-group["lr"])
+
+
+class KerasAdamax(_KerasRule, _optim.Adamax):
+    r"""Adamax with Keras 3's rule (what ``nn.keras.optimizers.Adamax`` builds): ε is added
+    to the infinity norm in the step, not inside the max (PyTorch's)::
+
+        m ← β₁·m + (1 − β₁)·g;   u ← max(β₂·u, |g|)
+        θ ← θ − γ·m / ((1 − β₁ᵗ)·(u + ε))
+
+    State as ``nn.optim.Adamax``'s (``step``, ``exp_avg`` = m, ``exp_inf`` = u)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-7, weight_decay=0.0, *,
+                 maximize=False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         maximize=maximize)
+
+    def _update(self, p, g, state, group):
+        (b1, b2), eps = group["betas"], group["eps"]
+        if not state:
+            state.update(step=0, exp_avg=np.zeros_like(p.data), exp_inf=np.zeros_like(p.data))
+        state["step"] += 1
+        g = self._decay(p, g, group)
+        m, u = state["exp_avg"], state["exp_inf"]
+        m *= b1
+        m += (1 - b1) * g
+        u *= b2
+        np.maximum(u, np.abs(g), out=u)
+        p.add_(m / (u + eps), alpha=-group["lr"] / (1 - b1 ** state["step"]))
+
+
+class KerasNadam(_KerasRule, _optim.NAdam):
+    r"""Nadam with Keras 3's rule (what ``nn.keras.optimizers.Nadam`` builds):
+    ``nn.optim.NAdam``'s step (the same equations) with Keras's momentum schedule
+    μ_t = β₁·(1 − ½·0.96ᵗ), i.e. PyTorch's ``momentum_decay`` ψ = 1 (PyTorch's default is
+    0.004), and Keras's ε = 1e-7."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-7, weight_decay=0.0,
+                 momentum_decay=1.0, decoupled_weight_decay=True, *, maximize=False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         momentum_decay=momentum_decay,
+                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
+
+
+class KerasAdadelta(_KerasRule, _optim.Adadelta):
+    r"""Adadelta with Keras 3's defaults (``lr=0.001, rho=0.95, eps=1e-7``; what
+    ``nn.keras.optimizers.Adadelta`` builds): Keras's update is ``nn.optim.Adadelta``'s
+    (Δ = √(u + ε)/√(v + ε)·g, θ ← θ − γ·Δ)."""
+
+    def __init__(self, params, lr=1e-3, rho=0.95, eps=1e-7, weight_decay=0.0, *,
+                 maximize=False):
+        super().__init__(params, lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
+                         maximize=maximize)
+
+
 # The built classes by name (nn.keras.saving rebuilds a compiled model's optimizer from it).
-RULES = {cls.__name__: cls for cls in (KerasSGD, KerasAdam, KerasAdamW, KerasRMSprop)}
+RULES = {cls.__name__: cls for cls in (KerasSGD, KerasAdam, KerasAdamW, KerasRMSprop,
+                                       KerasAdagrad, KerasAdamax, KerasNadam, KerasAdadelta)}
 
 
 # -- the recipes --------------------------------------------------------------------------------
@@ -265,15 +363,13 @@ class Adam(KerasOptimizer):
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  amsgrad=False, **kwargs):
-        if amsgrad:
-            raise ValueError(f"{type(self).__name__}: amsgrad=True is not supported")
         super().__init__(learning_rate, beta_1=float(beta_1), beta_2=float(beta_2),
-                         epsilon=float(epsilon), **kwargs)
+                         epsilon=float(epsilon), amsgrad=bool(amsgrad), **kwargs)
 
     def build(self, params):
         h = self.hyper
         return KerasAdam(params, lr=self.learning_rate, betas=(h["beta_1"], h["beta_2"]),
-                         eps=h["epsilon"])
+                         eps=h["epsilon"], amsgrad=h["amsgrad"])
 
 
 class AdamW(Adam):
@@ -288,7 +384,8 @@ class AdamW(Adam):
     def build(self, params):
         h = self.hyper
         return KerasAdamW(params, lr=self.learning_rate, betas=(h["beta_1"], h["beta_2"]),
-                          eps=h["epsilon"], weight_decay=h["weight_decay"])
+                          eps=h["epsilon"], weight_decay=h["weight_decay"],
+                          amsgrad=h["amsgrad"])
 
 
 class RMSprop(KerasOptimizer):
@@ -306,7 +403,61 @@ class RMSprop(KerasOptimizer):
                             momentum=h["momentum"], centered=h["centered"])
 
 
-_NAMES = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adamw": AdamW}
+class Adagrad(KerasOptimizer):
+    """Keras's ``Adagrad(learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7)``
+    → ``KerasAdagrad``."""
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
+                 **kwargs):
+        super().__init__(learning_rate,
+                         initial_accumulator_value=float(initial_accumulator_value),
+                         epsilon=float(epsilon), **kwargs)
+
+    def build(self, params):
+        h = self.hyper
+        return KerasAdagrad(params, lr=self.learning_rate,
+                            initial_accumulator_value=h["initial_accumulator_value"],
+                            eps=h["epsilon"])
+
+
+class Adamax(KerasOptimizer):
+    """Keras's ``Adamax(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7)`` →
+    ``KerasAdamax``."""
+
+    _rule = KerasAdamax
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 **kwargs):
+        super().__init__(learning_rate, beta_1=float(beta_1), beta_2=float(beta_2),
+                         epsilon=float(epsilon), **kwargs)
+
+    def build(self, params):
+        h = self.hyper
+        return self._rule(params, lr=self.learning_rate, betas=(h["beta_1"], h["beta_2"]),
+                          eps=h["epsilon"])
+
+
+class Nadam(Adamax):
+    """Keras's ``Nadam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7)`` →
+    ``KerasNadam``."""
+
+    _rule = KerasNadam
+
+
+class Adadelta(KerasOptimizer):
+    """Keras's ``Adadelta(learning_rate=0.001, rho=0.95, epsilon=1e-7)`` →
+    ``KerasAdadelta``."""
+
+    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, rho=float(rho), epsilon=float(epsilon), **kwargs)
+
+    def build(self, params):
+        h = self.hyper
+        return KerasAdadelta(params, lr=self.learning_rate, rho=h["rho"], eps=h["epsilon"])
+
+
+_NAMES = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adamw": AdamW, "adagrad": Adagrad,
+          "adamax": Adamax, "nadam": Nadam, "adadelta": Adadelta}
 
 
 def get(identifier):

@@ -27,6 +27,7 @@ from ._common import (
     sample_shape,
     sequences,
 )
+from .regularizers import Regularized, conv_keras_weights
 
 __all__ = ["KerasEmbedding", "Conv1D", "MaxPooling1D", "AveragePooling1D",
            "GlobalAveragePooling1D", "GlobalMaxPooling1D"]
@@ -116,10 +117,11 @@ class KerasEmbedding(Embedding):
         return f"input_dim={self.input_dim}, output_dim={self.output_dim}"
 
 
-class Conv1D(ConvConfig, Conv1d):
+class Conv1D(Regularized, ConvConfig, Conv1d):
     """Keras's ``Conv1D(filters, kernel_size, strides=1, padding='valid', data_format=None,
     dilation_rate=1, groups=1, activation=None, use_bias=True,
-    kernel_initializer='glorot_uniform', bias_initializer='zeros', input_shape=None)``.
+    kernel_initializer='glorot_uniform', bias_initializer='zeros', kernel_regularizer=None,
+    bias_regularizer=None, activity_regularizer=None, input_shape=None)``.
 
     Sequences (N, steps, C) → (N, steps', filters) (channels_last, Keras's default), with
     ``out[t] = act(b + Σ_i Σ_c x[t·s + i·d − left, c] · kernel[i, c, f])``, 0 outside x.
@@ -157,9 +159,11 @@ class Conv1D(ConvConfig, Conv1d):
         if self.filters % self.groups:
             raise ValueError(f"{who}: filters={self.filters} must be divisible by "
                              f"groups={self.groups}")
-        refuse(who, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-               activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+        refuse(who, "stepgrad has no weight constraints", kernel_constraint=kernel_constraint,
                bias_constraint=bias_constraint)
+        self._set_regularizers(who, kernel_regularizer=kernel_regularizer,
+                               bias_regularizer=bias_regularizer,
+                               activity_regularizer=activity_regularizer)
         self.padding = padding.lower()
         self.data_format = image_format(who, data_format)
         self.activation = activation
@@ -190,7 +194,13 @@ class Conv1D(ConvConfig, Conv1d):
                           dilation=self.dilation, groups=self.groups)
         if self._act is not None:
             y = self._act(y)
-        return y.permute(0, 2, 1) if self.data_format == "channels_last" else y
+        return self._activity(y.permute(0, 2, 1) if self.data_format == "channels_last" else y)
+
+    def _keras_weights(self):  # Keras's kernel (k, in/groups, filters)
+        return conv_keras_weights(self, (2, 1, 0))
+
+    def get_config(self):
+        return self._regularizer_config(super().get_config())
 
 
 class _Pooling1D(Module):

@@ -696,6 +696,9 @@ class _KerasRecurrent:
     Keras's initialisers (Glorot-uniform kernel, orthogonal recurrent kernel, zero bias);
     returns the last output (N, units), the whole sequence (N, T, units) with
     ``return_sequences=True``, and ``[output, *final_state]`` with ``return_state=True``.
+    ``go_backwards=True`` reads the sequence from its last step to its first, and (as
+    Keras 3) returns the outputs in that reading order: ``outputs[:, 0]`` is the state
+    after x_T alone, the last output the state after x_T … x_1.
     Parameters keep PyTorch's names and layouts (``weight_ih_l0`` is (G·units, in))."""
 
     _name = ""
@@ -746,6 +749,8 @@ class _KerasRecurrent:
                              f"shape {x.shape}")
         if not self.built:
             self._build(x.shape[-1], x.dtype if x.dtype.kind == "f" else np.float32)
+        if getattr(self, "go_backwards", False):
+            x = x.flip(1)  # Keras: read x_T … x_1; the outputs stay in that reading order
         outputs, (state,) = self._run_sequence(x, initial_state)  # (N, units), as Keras
         out = outputs if self.return_sequences else outputs[:, -1]
         if self.return_state:
@@ -768,6 +773,7 @@ class _KerasRecurrent:
         size = self.input_size if self.built else "not built"
         extra = ", return_sequences=True" if self.return_sequences else ""
         extra += ", return_state=True" if self.return_state else ""
+        extra += ", go_backwards=True" if getattr(self, "go_backwards", False) else ""
         extra += ", stateful=True" if self.stateful else ""
         return f"units={self.units}, input_size={size}{extra}"
 
@@ -788,12 +794,13 @@ class SimpleRNN(_KerasRecurrent, RNN):
     def __init__(self, units, activation="tanh", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", return_sequences=False, return_state=False,
-                 stateful=False, input_shape=None, input_dim=None):
+                 go_backwards=False, stateful=False, input_shape=None, input_dim=None):
         nonlinearity = "linear" if activation is None else activation
         self._keras_setup(units, use_bias, kernel_initializer, recurrent_initializer,
                           bias_initializer, return_sequences, return_state, stateful,
                           input_shape, input_dim, activation=activation,
-                          nonlinearity=nonlinearity, _act=_activation(nonlinearity), fused=True)
+                          go_backwards=bool(go_backwards), nonlinearity=nonlinearity,
+                          _act=_activation(nonlinearity), fused=True)
 
 
 class KerasLSTM(_KerasRecurrent, LSTM):
@@ -811,7 +818,8 @@ class KerasLSTM(_KerasRecurrent, LSTM):
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", unit_forget_bias=True, return_sequences=False,
-                 return_state=False, stateful=False, input_shape=None, input_dim=None):
+                 return_state=False, go_backwards=False, stateful=False, input_shape=None,
+                 input_dim=None):
         if activation != "tanh" or recurrent_activation != "sigmoid":
             raise ValueError("LSTM: only activation='tanh' and recurrent_activation='sigmoid' "
                              f"are supported, got {activation!r}, {recurrent_activation!r}")
@@ -819,6 +827,7 @@ class KerasLSTM(_KerasRecurrent, LSTM):
                           bias_initializer, return_sequences, return_state, stateful,
                           input_shape, input_dim, activation=activation,
                           recurrent_activation=recurrent_activation,
+                          go_backwards=bool(go_backwards),
                           unit_forget_bias=bool(unit_forget_bias), fused=True)
 
     def _bias(self, init, g):
@@ -838,7 +847,8 @@ class KerasGRU(_KerasRecurrent, GRU):
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", reset_after=True, return_sequences=False,
-                 return_state=False, stateful=False, input_shape=None, input_dim=None):
+                 return_state=False, go_backwards=False, stateful=False, input_shape=None,
+                 input_dim=None):
         if activation != "tanh" or recurrent_activation != "sigmoid" or not reset_after:
             raise ValueError("GRU: only activation='tanh', recurrent_activation='sigmoid' and "
                              "reset_after=True are supported")
@@ -846,4 +856,5 @@ class KerasGRU(_KerasRecurrent, GRU):
                           bias_initializer, return_sequences, return_state, stateful,
                           input_shape, input_dim, activation=activation,
                           recurrent_activation=recurrent_activation, reset_after=True,
+                          go_backwards=bool(go_backwards),
                           fused=True)

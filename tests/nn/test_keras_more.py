@@ -144,8 +144,8 @@ def test_conv1d_causal_gradcheck_groups_and_refusals():
         L.Conv1D(2, 3, padding="full")
     with pytest.raises(ValueError, match="Conv1D: expected sequences"):
         L.Conv1D(2, 3)(T(np.zeros((2, 5))))
-    with pytest.raises(ValueError, match="kernel_regularizer= is not supported"):
-        L.Conv1D(2, 3, kernel_regularizer="l2")
+    with pytest.raises(ValueError, match="kernel_constraint= is not supported"):
+        L.Conv1D(2, 3, kernel_constraint="non_neg")
 
 
 # --------------------------------------------------------------------------------- pooling
