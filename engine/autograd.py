@@ -540,11 +540,34 @@ def walk(roots, seeds, retain_graph=False, create_graph=False, store=True, repor
         yield node, g, tuple(fitted) if report else None
 
 
-def backward(root, grad=None, retain_graph=None, create_graph=False) -> None:
-    """Fill ``.grad`` of every node ``root`` depends on (``root.backward()`` calls this)."""
+def backward(root, grad=None, retain_graph=None, create_graph=False, inputs=None) -> None:
+    """Fill ``.grad`` of every node ``root`` depends on (``root.backward()`` calls this).
+    ``inputs`` (a node or a sequence of them, as PyTorch's): fill only theirs; every other
+    ``.grad`` stays as it was."""
     retain = create_graph if retain_graph is None else retain_graph
-    for _ in walk(root, root.seed_grad(grad, create_graph), retain, create_graph, report=False):
-        pass
+    seed = root.seed_grad(grad, create_graph)
+    if inputs is None:
+        for _ in walk(root, seed, retain, create_graph, report=False):
+            pass
+        return
+    inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    if not inputs:
+        raise RuntimeError("backward: inputs= cannot be empty (as in PyTorch); leave it out "
+                           "to fill every .grad")
+    for i, t in enumerate(inputs):
+        if not getattr(t, "requires_grad", False):
+            raise RuntimeError(f"backward: inputs[{i}] does not require grad (inputs= names "
+                               f"tensors whose .grad to fill)")
+    # Those, and the retain_grad() non-leaves on a path to them (PyTorch computes those
+    # nodes' gradients, so their retained .grad accumulates), receive their gradient.
+    wanted = {id(t) for t in inputs}
+    leads = set(wanted)  # nodes with a path through their parents to an input
+    for node in reversed(topo_order(root)):  # parents first
+        if any(id(p) in leads for p in node.parents):
+            leads.add(id(node))
+    for node, g, _ in walk(root, seed, retain, create_graph, store=False, report=False):
+        if id(node) in wanted or (id(node) in leads and getattr(node, "_retains", False)):
+            node.receive_grad(g)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,

@@ -194,6 +194,17 @@ _REDUCE_KW = ("dim", "keepdim", "axis", "keepdims")
 
 _UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide}
 
+# The ufuncs numpy runs for an operator with an array or numpy scalar on the left and a Tensor
+# on the right (``ndarray + t`` is np.add(ndarray, t)), and the Tensor method Python's own
+# reflection would call (``2 + t`` is t.__radd__(2)); None: an operator Tensor lacks.
+_REFLECTED = {np.add: "__radd__", np.subtract: "__rsub__", np.multiply: "__rmul__",
+              np.true_divide: "__rtruediv__", np.power: "__rpow__", np.matmul: "__rmatmul__",
+              np.remainder: "__rmod__", np.floor_divide: "__rfloordiv__", np.less: "__gt__",
+              np.less_equal: "__ge__", np.greater: "__lt__", np.greater_equal: "__le__",
+              np.equal: "__eq__", np.not_equal: "__ne__", np.bitwise_and: "__rand__",
+              np.bitwise_or: "__ror__", np.bitwise_xor: "__rxor__", np.left_shift: None,
+              np.right_shift: None, np.divmod: None}
+
 
 class Tensor(Node):
     """An n-d array with autodiff. Shapes follow numpy; operators broadcast like numpy.
@@ -216,7 +227,6 @@ class Tensor(Node):
     # taken: should an in-place op give it a history, the view has no part in it (PyTorch
     # re-bases such views; stepgrad refuses their use while recording).
     _stale_src = None
-    __array_priority__ = 1000  # numpy array (op) Tensor → Tensor's reflected operator
     __hash__ = object.__hash__  # == is elementwise, identity stays the hash
 
     def __init__(self, data, requires_grad=False, dtype=None, name=""):
@@ -331,6 +341,49 @@ class Tensor(Node):
     def __array__(self, dtype=None, copy=None):
         return self.data if dtype is None else self.data.astype(dtype, copy=False)
 
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        """numpy meeting a Tensor (numpy calls this; it never runs for Tensor-only code).
+
+        - ``ndarray + t``, ``np.float32(2) * t``, ``ndarray < t``, …: the Tensor's reflected
+          operator, as for ``2 + t``: a Tensor, with its gradient.
+        - ``ndarray -= t`` (numpy's ``out=``): written into the array, so the manual SGD step
+          ``w.data -= lr * w.grad`` updates w's numbers in place (``w.data`` stays an
+          ndarray). Refused while recording when an input tensor requires grad: an array
+          cannot carry the graph.
+        - Any other ufunc (``np.exp(t)``, ``np.isfinite(t)``, ``np.add(t, t)``): numpy's
+          result on the data, an ndarray (no graph: use the Tensor methods for gradients).
+        """
+        if out is None and method == "__call__" and len(inputs) == 2 and not kwargs \
+                and isinstance(inputs[1], Tensor) and not isinstance(inputs[0], Tensor) \
+                and ufunc in _REFLECTED:
+            name = _REFLECTED[ufunc]
+            if name is None:
+                raise TypeError(f"{ufunc.__name__}: not defined between a numpy array and a "
+                                f"Tensor (stepgrad has no such tensor op); compute it on the "
+                                f"arrays: np.{ufunc.__name__}(a, t.numpy())")
+            return getattr(inputs[1], name)(inputs[0])
+        if method == "at" and isinstance(inputs[0], Tensor):
+            raise TypeError(f"np.{ufunc.__name__}.at(tensor, ...): numpy cannot write into a "
+                            f"Tensor; use t.index_add_ / t.scatter_add_, or np."
+                            f"{ufunc.__name__}.at(t.data, ...) under engine.no_grad()")
+        if out is not None:
+            if any(isinstance(o, Tensor) for o in out):
+                raise TypeError(f"np.{ufunc.__name__}(..., out=tensor): numpy cannot write into "
+                                f"a Tensor; use out=t.data under engine.no_grad(), or an "
+                                f"in-place method (t.add_(x), t.mul_(x), t.copy_(x))")
+            if state.grad_enabled and any(isinstance(x, Tensor) and x.requires_grad
+                                          for x in inputs):
+                raise RuntimeError(
+                    f"{ufunc.__name__} into a numpy array (array -= tensor, e.g. w.data -= "
+                    f"lr * w.grad): an input tensor requires grad while gradients are "
+                    f"recorded, and an array cannot record them. Wrap the update in "
+                    f"engine.no_grad() (as optimizers do), or use tensor.detach()")
+            kwargs["out"] = out
+        if isinstance(kwargs.get("where"), Tensor):
+            kwargs["where"] = kwargs["where"].data
+        args = [x.data if isinstance(x, Tensor) else x for x in inputs]
+        return getattr(ufunc, method)(*args, **kwargs)
+
     def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -393,17 +446,19 @@ class Tensor(Node):
                                  f"{value.dtype}; the tensor has {self.shape} and {self.dtype}")
         self._grad = value
 
-    def backward(self, gradient=None, retain_graph=None, create_graph=False, *, grad=None):
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None, *,
+                 grad=None):
         """Fill ``.grad`` of every tensor this one depends on that requires grad.
 
         A non-scalar root needs ``gradient`` (the upstream gradient, same shape; ``grad=`` is
         accepted too). Saved arrays are freed afterwards unless ``retain_graph=True``; leaves'
         grads accumulate until zeroed. ``create_graph=True`` records the backward pass, so
-        the gradients can be differentiated again.
+        the gradients can be differentiated again. ``inputs`` (a tensor or a sequence):
+        only their ``.grad`` is filled, as PyTorch's ``backward(inputs=[w])``.
         """
         gradient = _pick("backward", gradient, grad, "grad", None)
         with np.errstate(all="ignore"):  # 0·∞ and friends: NaN/Inf are the answer (anomaly)
-            autograd.backward(self, gradient, retain_graph, create_graph)
+            autograd.backward(self, gradient, retain_graph, create_graph, inputs)
 
     def seed_grad(self, grad, create_graph=False):
         if not self.requires_grad:
@@ -536,8 +591,9 @@ class Tensor(Node):
         return out
 
     # -- in place (each bumps the version counter) --------------------------------------------
-    def _inplace(self, what, op_cls, *others, **params) -> "Tensor":
+    def _inplace(self, what, op, *others, **params) -> "Tensor":
         """``self = op(self, *others)`` written into this tensor's memory, as PyTorch does.
+        ``op`` is an Op class or a function of Tensors built from ops (``masked_fill``).
 
         Under no_grad (or when nothing needs a gradient) only the data changes. While
         recording, a leaf that requires grad is refused (PyTorch's error); any other tensor
@@ -554,8 +610,9 @@ class Tensor(Node):
             raise RuntimeError(f"{what}: in-place change of a view (a slice, reshape or "
                                f"transpose) while recording gradients is not supported: "
                                f"compute out of place (engine.where, engine.cat, x = x + y)")
+        apply = getattr(op, "apply", op)
         if not recording:
-            ufunc = _UFUNCS.get(op_cls.name)
+            ufunc = _UFUNCS.get(getattr(op, "name", None))
             other = others[0] if others else None
             if ufunc is not None and not params and (
                     not isinstance(other, Tensor) or other.data.dtype == self.data.dtype):
@@ -573,13 +630,13 @@ class Tensor(Node):
                 self._vc.n += 1
                 return self
             with autograd.no_grad():
-                new = op_cls.apply(self, *others, **params).data
+                new = apply(self, *others, **params).data
             self._write(what, new)
             return self
         old = Tensor._make(self.data.copy(), self.requires_grad)
         old.grad_fn, old.scope = self.grad_fn, self.scope
         old._vc = Version(self._vc.n)  # the version its own op recorded
-        new = op_cls.apply(old, *others, **params)
+        new = apply(old, *others, **params)
         self._write(what, new.data)
         self.grad_fn, self.requires_grad = new.grad_fn, True
         self.grad_fn.versions = self.grad_fn.versions[:-1] + (self._vc.n,)  # its output: self
@@ -612,8 +669,49 @@ class Tensor(Node):
         bounds, params = E.Clip.args(min, max, "clamp_")
         return self._inplace("clamp_", E.Clip, *bounds, **params)
 
-    def relu_(self):
-        return self._inplace("relu_", E.ReLU)
+    def clamp_min_(self, min):  # noqa: A002 (PyTorch's name)
+        return self.clamp_(min=min)
+
+    def clamp_max_(self, max):  # noqa: A002
+        return self.clamp_(max=max)
+
+    # The elementwise functions in place: each is its op written back (exp_ is exp(x) → x).
+    def relu_(self): return self._inplace("relu_", E.ReLU)
+    def exp_(self): return self._inplace("exp_", E.Exp)
+    def log_(self): return self._inplace("log_", E.Log)
+    def sqrt_(self): return self._inplace("sqrt_", E.Sqrt)
+    def abs_(self): return self._inplace("abs_", E.Abs)
+    def neg_(self): return self._inplace("neg_", E.Neg)
+    def sigmoid_(self): return self._inplace("sigmoid_", E.Sigmoid)
+    def tanh_(self): return self._inplace("tanh_", E.Tanh)
+    def square_(self): return self._inplace("square_", M.square)
+
+    negative_ = neg_
+    absolute_ = abs_
+
+    def masked_fill_(self, mask, value):
+        """``value`` written where ``mask`` (bool, broadcasting to this shape) is true."""
+        return self._inplace("masked_fill_", I.masked_fill, mask, value)
+
+    def index_fill_(self, dim, index, value):
+        """``value`` written at positions ``index`` (1-D) along ``dim``."""
+        return self._inplace("index_fill_", I.index_fill, dim, index, value)
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        """``alpha·source`` added at positions ``index`` along ``dim`` (repeats add up)."""
+        return self._inplace("index_add_", CO.index_add, dim, index, source, alpha=alpha)
+
+    def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+        """``src`` (or the number ``value``) written at ``index`` along ``dim`` (see
+        ``scatter``). PyTorch's deprecated ``reduce=`` is refused: use scatter_add_."""
+        if reduce is not None:
+            raise TypeError(f"scatter_: reduce={reduce!r} is not supported (PyTorch deprecates "
+                            f"it): use scatter_add_ for 'add'")
+        return self._inplace("scatter_", Tensor.scatter, dim, index, src, value=value)
+
+    def scatter_add_(self, dim, index, src):
+        """``src`` added at ``index`` along ``dim`` (repeats add up)."""
+        return self._inplace("scatter_add_", Tensor.scatter_add, dim, index, src)
 
     def copy_(self, src):
         """Write ``src`` (broadcast to this shape) into this tensor, cast to this tensor's
@@ -946,6 +1044,9 @@ class Tensor(Node):
     def normalize(self, p=2.0, dim=1, eps=1e-12):
         return A.normalize(self, p, dim, eps)
 
+    def clamp_min(self, min): return self.clip(min=min)  # noqa: A002 (PyTorch's names)
+    def clamp_max(self, max): return self.clip(max=max)  # noqa: A002
+
     def clip(self, lo=None, hi=None, *, min=None, max=None):
         """``min(max(self, lo), hi)``; bounds are numbers or tensors (which get gradients where
         they are the result), as PyTorch's clamp, dtypes promoted as any op's."""
@@ -1214,6 +1315,36 @@ class Tensor(Node):
     swapaxes = transpose
     T = property(lambda self: self.transpose())
 
+    @property
+    def mT(self):
+        """The last two dims swapped (a batch of matrices transposed), as PyTorch's ``mT``;
+        ``mH`` and, for a matrix, ``H`` are the same (stepgrad's tensors are real)."""
+        if self.ndim < 2:
+            raise RuntimeError(f"tensor.mT is only supported on matrices or batches of "
+                               f"matrices. Got {self.ndim}-D tensor (use .T or reshape)")
+        return self.transpose(-2, -1)
+
+    mH = mT
+
+    @property
+    def H(self):
+        if self.ndim != 2:
+            raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got "
+                               f"{self.ndim}-D tensor" + (": for batches use .mH" if
+                                                          self.ndim > 2 else ""))
+        return self.transpose(0, 1)
+
+    def stride(self, dim=None):
+        """The step in elements between neighbours along each dim (PyTorch's ``stride()``,
+        numpy's byte strides over the item size); ``stride(dim)`` for one dim."""
+        st = tuple(n // self.data.itemsize for n in self.data.strides)
+        return st if dim is None else st[norm_axis("stride", dim, self.shape)]
+
+    def is_contiguous(self):
+        """Whether the elements lie in memory in row-major order without gaps (views such as
+        ``.T`` or ``x[:, ::2]`` are not); ``contiguous()`` makes a copy that is."""
+        return bool(self.data.flags.c_contiguous)
+
     def squeeze(self, axis=None, *, dim=None):
         axis = _pick("squeeze", axis, dim, "dim", None)
         if axis is None:
@@ -1304,6 +1435,7 @@ class Tensor(Node):
     def triu(self, diagonal=0): return I.triu(self, diagonal)
     def index_select(self, dim, index): return I.index_select(self, dim, index)
     def masked_fill(self, mask, value): return I.masked_fill(self, mask, value)
+    def index_fill(self, dim, index, value): return I.index_fill(self, dim, index, value)
     def masked_select(self, mask): return I.masked_select(self, mask)
     def nonzero(self, *, as_tuple=False): return I.nonzero(self, as_tuple)
     def argwhere(self): return I.nonzero(self)

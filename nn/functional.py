@@ -18,7 +18,6 @@ from engine import (  # noqa: F401 (PyTorch's F)
     adaptive_avg_pool2d,
     adaptive_max_pool2d,
     avg_pool1d,
-    avg_pool2d,
     conv1d,
     conv2d,
     conv_transpose2d,
@@ -130,7 +129,35 @@ def _tensors(*xs):
 
 
 # The convolution family (conv1d, conv2d, conv_transpose2d, the pools, adaptive pools,
-# max_unpool2d, interpolate) is engine's, imported above; PyTorch's older names for resizing:
+# max_unpool2d, interpolate) is engine's, imported above; avg_pool2d adds PyTorch's
+# divisor_override to engine's; PyTorch's older names for resizing follow.
+def avg_pool2d(input, kernel_size=None, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None, *, kernel=None):
+    """Mean over (kh, kw) windows of x (N, C, H, W) or (C, H, W) (``engine.avg_pool2d``);
+    ``divisor_override`` d: each window's sum divided by d instead (PyTorch's), i.e. the
+    mean over the window's real (unpadded) cells n times n / d."""
+    if divisor_override is None:
+        return engine.avg_pool2d(input, kernel_size, stride, padding, ceil_mode,
+                                 count_include_pad, kernel=kernel)
+    if isinstance(divisor_override, bool) or not isinstance(divisor_override, int) \
+            or divisor_override == 0:
+        raise ValueError(f"avg_pool2d: divisor_override must be a nonzero int, got "
+                         f"{divisor_override!r}")
+    mean = engine.avg_pool2d(input, kernel_size, stride, padding, ceil_mode, False,
+                             kernel=kernel)
+    from engine.fast.pool import PoolGeometry, _window
+    geo = PoolGeometry("avg_pool2d", (1, 1) + tuple(input.shape[-2:]),
+                       _window("avg_pool2d", kernel_size, kernel), stride, padding, ceil_mode)
+
+    def real(n_out, s, p, k, size):  # the real cells of each window along one dim
+        start = np.arange(n_out) * s - p
+        return np.minimum(start + k, size) - np.maximum(start, 0)
+
+    n = np.outer(real(geo.Ho, geo.sh, geo.ph, geo.kh, geo.H),
+                 real(geo.Wo, geo.sw, geo.pw, geo.kw, geo.W))
+    return mean * engine.from_numpy((n / divisor_override).astype(mean.dtype))
+
+
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
     """PyTorch's deprecated name of ``interpolate``."""
     return interpolate(input, size, scale_factor, mode, align_corners)
@@ -184,8 +211,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
 def dropout(x, p=0.5, training=True):
     """Inverted dropout: zero each element with probability p, scale the rest by 1/(1 − p),
     so the expected activation is unchanged and evaluation needs no rescaling."""
-    if not 0 <= p < 1:
-        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
     if not training or p == 0:
         return x
     return _drop(x, p, x.shape)
@@ -193,7 +220,10 @@ def dropout(x, p=0.5, training=True):
 
 def _drop(x, p, mask_shape):
     """x times a kept-with-probability-(1 − p) mask of ``mask_shape`` (broadcast over x),
-    scaled by 1/(1 − p): dropout's and dropout2d's one masking step."""
+    scaled by 1/(1 − p): dropout's and dropout2d's one masking step. p = 1 drops everything:
+    x·0 (PyTorch's), zeros with a zero gradient."""
+    if p == 1:
+        return x * 0.0
     keep = engine.get_rng().random(mask_shape) >= p
     return x * engine.from_numpy((keep / (1 - p)).astype(x.dtype))
 
@@ -201,8 +231,8 @@ def _drop(x, p, mask_shape):
 def dropout1d(x, p=0.5, training=True):
     """Channel dropout of (N, C, L) or (C, L) input: zero each whole channel (a row of L
     values) with probability p, scale the rest by 1/(1 − p) (PyTorch's ``dropout1d``)."""
-    if not 0 <= p < 1:
-        raise ValueError(f"dropout1d: p must be in [0, 1), got {p}")
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout1d: p must be in [0, 1], got {p}")
     if x.ndim not in (2, 3):
         raise ValueError(f"dropout1d: expected (N, C, L) or (C, L) input, got shape {x.shape}")
     if not training or p == 0:
@@ -225,8 +255,8 @@ def dropout2d(x, p=0.5, training=True):
     3-D input is read as PyTorch reads it: (N, C, L), dropping whole (n, c) rows, with
     PyTorch's warning (not as an unbatched (C, H, W)); for that use ``dropout1d``, or add
     the batch dim: ``dropout2d(x.unsqueeze(0)).squeeze(0)``."""
-    if not 0 <= p < 1:
-        raise ValueError(f"dropout2d: p must be in [0, 1), got {p}")
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout2d: p must be in [0, 1], got {p}")
     if x.ndim not in (3, 4):
         raise ValueError(f"dropout2d: expected (N, C, H, W) input (or (N, C, L), PyTorch's "
                          f"reading of 3-D input), got shape {x.shape}")
@@ -524,8 +554,21 @@ def _nll(log_probs, labels, w, ignore_index, reduction, cdim):
         wy = w[safe] * engine.from_numpy(np.asarray(keep, log_probs.dtype))
     loss = -picked * wy
     if reduction == "mean":
-        return loss.sum() / wy.sum()  # 0/0 = NaN when every label is ignored, as PyTorch
+        return _weighted_mean(loss, wy, keep)
     return _reduce(loss, reduction, "nll_loss")
+
+
+def _weighted_mean(loss, wy, keep):
+    """``Σ loss / Σ wy``: 'mean' of nll_loss and cross_entropy, ``wy`` each position's class
+    weight (0 where the label is ignored, ``keep`` False). When the weights sum to 0 (every
+    label ignored, or only classes of weight 0) it is PyTorch's 0/0: the loss is NaN, and its
+    gradient is NaN where a label counts but 0 where it is ignored, so a batch whose labels
+    are all ``ignore_index`` leaves the parameters alone (÷ 0 would make every gradient NaN)."""
+    total = wy.sum()
+    if total.data != 0:
+        return loss.sum() / total
+    nan_where_kept = engine.from_numpy(np.where(keep, np.nan, 0.0).astype(loss.dtype))
+    return (loss * nan_where_kept).sum() + float("nan")
 
 
 def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mean",
@@ -552,6 +595,13 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
     logp = logits.log_softmax(axis=cdim)
     wshape = (c,) + (1,) * (logits.ndim - cdim - 1)
     if t.shape == logits.shape:  # probabilities
+        if t.dtype.kind not in "f":
+            raise TypeError(
+                f"cross_entropy: a target of the input's shape {logits.shape} holds class "
+                f"probabilities and must be floating point, got {t.dtype} (PyTorch refuses it "
+                f"too). Integer class labels have the input's shape without the class dim: "
+                f"logits (N, C) with labels (N,); one logit per sample is "
+                f"binary_cross_entropy_with_logits; one-hot rows: pass target.float()")
         y = _target(target, logits, "cross_entropy")
         if label_smoothing:
             y = y * (1 - label_smoothing) + label_smoothing / c
@@ -566,9 +616,8 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
     keep = engine.from_numpy(np.asarray(labels != ignore_index, logits.dtype))
     smooth = -(logp if w is None else logp * w.reshape(wshape)).sum(axis=cdim) * keep
     if reduction == "mean":
-        denom = keep.sum() if w is None else (w[np.where(labels != ignore_index, labels, 0)]
-                                              * keep).sum()
-        smooth = smooth.sum() / denom
+        wy = keep if w is None else w[np.where(labels != ignore_index, labels, 0)] * keep
+        smooth = _weighted_mean(smooth, wy, labels != ignore_index)
     else:
         smooth = _reduce(smooth, reduction, "cross_entropy")
     return nll * (1 - label_smoothing) + smooth * (label_smoothing / c)
@@ -721,12 +770,12 @@ def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-8, reduct
     y = _target(target, input, "poisson_nll_loss")
     loss = input.exp() - y * input if log_input else input - y * (input + eps).log()
     if full:
-        yd = y.data
-        big = yd > 1
-        safe = np.where(big, yd, 2.0)
-        stirling = np.where(big, safe * np.log(safe) - safe + 0.5 * np.log(2 * np.pi * safe),
-                            0.0).astype(input.dtype)
-        loss = loss + engine.from_numpy(stirling)
+        # Tensor ops on y, so a target that requires grad gets d/dy = log y + 1/(2y) where
+        # y > 1, as PyTorch; y ≤ 1 never reaches the logs (PyTorch's gradient is NaN at y = 0).
+        big = y.data > 1
+        safe = engine.where(big, y, 2.0)
+        stirling = safe * safe.log() - safe + 0.5 * (2 * np.pi * safe).log()
+        loss = loss + engine.where(big, stirling, 0.0)
     return _reduce(loss, reduction, "poisson_nll_loss")
 
 

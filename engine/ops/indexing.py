@@ -1,8 +1,9 @@
 """Shape and indexing ops with PyTorch's names: flip, roll, scatter, scatter_add and einsum
 (op classes), and the compositions of slicing, gathering and reshaping students type --
 repeat, tile, repeat_interleave, chunk, unbind, unflatten, movedim, narrow, select, diag,
-diagonal, trace, tril, triu, index_select, masked_fill, masked_select, nonzero, meshgrid,
-one_hot and PyTorch's ``F.pad`` (constant, reflect, replicate, circular; negative pads crop).
+diagonal, trace, tril, triu, index_select, masked_fill, index_fill, masked_select, nonzero,
+meshgrid, one_hot and PyTorch's ``F.pad`` (constant, reflect, replicate, circular; negative
+pads crop).
 
 A composition needs no backward of its own: indexing with an integer array is ``getitem``
 (whose gradient adds up repeats), so e.g. a reflect pad's gradient folds the mirrored
@@ -612,6 +613,24 @@ def masked_fill(x, mask, value):
     return Where.apply(value, x, cond=np.broadcast_to(m, x.shape))
 
 
+def index_fill(x, dim, index, value):
+    """``value`` (a number or 0-d tensor) at positions ``index`` (1-D, integer) along ``dim``,
+    ``x`` elsewhere: ``out[..., index[i], ...] = value``. It is ``masked_fill`` with the mask
+    of those positions, so gradients are masked_fill's (0 to x where filled; the filled
+    places' sum to value)."""
+    axis = norm_axis("index_fill", dim, x.shape)
+    idx = _as_index(index, "index_fill")
+    if idx.ndim > 1:
+        raise ValueError(f"index_fill: the index must be 1-D, got shape {idx.shape}")
+    n = x.shape[axis] if x.ndim else 1
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(f"index_fill: index {idx[(idx < -n) | (idx >= n)][0]} is out of "
+                         f"range for dim {dim} of size {n} (shape {x.shape})")
+    mask = np.zeros(n, bool)
+    mask[idx] = True
+    return masked_fill(x, mask.reshape((-1,) + (1,) * (x.ndim - axis - 1)), value)
+
+
 def masked_select(x, mask):
     """The elements where ``mask`` is true, as a 1-D tensor (x and mask broadcast)."""
     m = _bool_mask(mask, "masked_select")
@@ -792,6 +811,18 @@ _add("index_select", lambda x, axis, index: x.index_select(axis, index),
 _add("masked_fill", lambda x, mask: x.masked_fill(mask, -2.5),
      lambda x, mask: np.where(mask, -2.5, x),
      params=lambda rng, shapes: {"mask": rng.random(shapes[0][1:]) < 0.5})
+
+
+def _index_fill_ref(x, axis, index):
+    out = x.copy()
+    out[(slice(None),) * (axis % x.ndim) + (index,)] = -2.5
+    return out
+
+
+_add("index_fill", lambda x, axis, index: x.index_fill(axis, index, -2.5), _index_fill_ref,
+     params=lambda rng, shapes: (lambda p: {**p, "index": rng.integers(
+         0, shapes[0][p["axis"]], size=int(rng.integers(0, 4)))})(axis_param(rng, shapes)),
+     min_dims=1)
 _add("masked_select", lambda x, mask: x.masked_select(mask), lambda x, mask: x[mask],
      params=lambda rng, shapes: {"mask": rng.random(shapes[0]) < 0.5})
 
