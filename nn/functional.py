@@ -18,6 +18,7 @@ from engine import (  # noqa: F401 (PyTorch's F)
     adaptive_avg_pool2d,
     adaptive_max_pool2d,
     avg_pool1d,
+    avg_pool2d,
     conv1d,
     conv2d,
     conv_transpose2d,
@@ -129,35 +130,7 @@ def _tensors(*xs):
 
 
 # The convolution family (conv1d, conv2d, conv_transpose2d, the pools, adaptive pools,
-# max_unpool2d, interpolate) is engine's, imported above; avg_pool2d adds PyTorch's
-# divisor_override to engine's; PyTorch's older names for resizing follow.
-def avg_pool2d(input, kernel_size=None, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True, divisor_override=None, *, kernel=None):
-    """Mean over (kh, kw) windows of x (N, C, H, W) or (C, H, W) (``engine.avg_pool2d``);
-    ``divisor_override`` d: each window's sum divided by d instead (PyTorch's), i.e. the
-    mean over the window's real (unpadded) cells n times n / d."""
-    if divisor_override is None:
-        return engine.avg_pool2d(input, kernel_size, stride, padding, ceil_mode,
-                                 count_include_pad, kernel=kernel)
-    if isinstance(divisor_override, bool) or not isinstance(divisor_override, int) \
-            or divisor_override == 0:
-        raise ValueError(f"avg_pool2d: divisor_override must be a nonzero int, got "
-                         f"{divisor_override!r}")
-    mean = engine.avg_pool2d(input, kernel_size, stride, padding, ceil_mode, False,
-                             kernel=kernel)
-    from engine.fast.pool import PoolGeometry, _window
-    geo = PoolGeometry("avg_pool2d", (1, 1) + tuple(input.shape[-2:]),
-                       _window("avg_pool2d", kernel_size, kernel), stride, padding, ceil_mode)
-
-    def real(n_out, s, p, k, size):  # the real cells of each window along one dim
-        start = np.arange(n_out) * s - p
-        return np.minimum(start + k, size) - np.maximum(start, 0)
-
-    n = np.outer(real(geo.Ho, geo.sh, geo.ph, geo.kh, geo.H),
-                 real(geo.Wo, geo.sw, geo.pw, geo.kw, geo.W))
-    return mean * engine.from_numpy((n / divisor_override).astype(mean.dtype))
-
-
+# max_unpool2d, interpolate) is engine's, imported above; PyTorch's older names for resizing:
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
     """PyTorch's deprecated name of ``interpolate``."""
     return interpolate(input, size, scale_factor, mode, align_corners)

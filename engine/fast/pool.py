@@ -273,9 +273,10 @@ def max_pool1d(x, kernel_size=None, stride=None, padding=0, dilation=1, ceil_mod
 
 
 def avg_pool2d(x, kernel_size=None, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True, *, kernel=None):
+               count_include_pad=True, divisor_override=None, *, kernel=None):
     """Mean over (kh, kw) windows of ``x`` (N, C, H, W), or PyTorch's unbatched (C, H, W);
-    padding counts in the mean by default.
+    padding counts in the mean by default. ``divisor_override`` d (PyTorch's): each window's
+    sum divided by d instead, i.e. the mean over its n real (unpadded) cells times n / d.
 
     >>> import engine
     >>> from engine.fast.pool import avg_pool2d
@@ -287,9 +288,26 @@ def avg_pool2d(x, kernel_size=None, stride=None, padding=0, ceil_mode=False,
     """
     keep_freed_memory()
     kernel = _window("avg_pool2d", kernel_size, kernel)
-    return batch_of_one("avg_pool2d", x, "(N, C, H, W)", lambda x: AvgPool2d.apply(
+    if divisor_override is not None and (isinstance(divisor_override, bool) or not isinstance(
+            divisor_override, (int, np.integer)) or divisor_override == 0):
+        raise ValueError(f"avg_pool2d: divisor_override must be a nonzero int, got "
+                         f"{divisor_override!r}")
+    mean = batch_of_one("avg_pool2d", x, "(N, C, H, W)", lambda x: AvgPool2d.apply(
         x, kernel=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode,
-        count_include_pad=count_include_pad))
+        count_include_pad=count_include_pad and divisor_override is None))
+    if divisor_override is None:
+        return mean
+    geo = PoolGeometry("avg_pool2d", (1, 1) + tuple(x.shape[-2:]), kernel, stride, padding,
+                       ceil_mode)
+    real = np.outer(_real_cells(geo.Ho, geo.sh, geo.ph, geo.kh, geo.H),
+                    _real_cells(geo.Wo, geo.sw, geo.pw, geo.kw, geo.W))  # (Ho, Wo)
+    return mean * (real / divisor_override).astype(mean.dtype)
+
+
+def _real_cells(n_out, s, p, k, size):
+    """How many input (unpadded) cells each of the n_out windows covers along one dim."""
+    start = np.arange(n_out) * s - p
+    return np.minimum(start + k, size) - np.maximum(start, 0)
 
 
 def avg_pool1d(x, kernel_size=None, stride=None, padding=0, ceil_mode=False,

@@ -576,3 +576,28 @@ def test_batched_input_takes_no_extra_op_and_unbatched_one_reshape_each_way(call
     y1 = call(T(a[0]))
     assert [s.op for s in engine.backward_steps(y1.sum())][1:-1] == ["reshape", y.op, "reshape"]
     np.testing.assert_array_equal(y1.data, y.data[0])
+
+
+def test_avg_pool2d_divisor_override():
+    """PyTorch's divisor_override: each window's sum (zero padding) divided by d. By hand on
+    ones: a corner window of a 2x2 kernel, stride 2, padding 1 holds one real cell, so 1/d;
+    against torch on random input with ceil_mode (windows cut by the edge) and gradients."""
+    from engine.fast.pool import avg_pool2d
+    out = avg_pool2d(engine.ones(1, 1, 4, 4), 2, stride=2, padding=1, divisor_override=3)
+    np.testing.assert_allclose(out.data[0, 0], [[1 / 3, 2 / 3, 1 / 3], [2 / 3, 4 / 3, 2 / 3],
+                                                [1 / 3, 2 / 3, 1 / 3]], rtol=1e-6)
+    for bad in (0, 2.0, True):
+        with pytest.raises(ValueError, match="divisor_override must be a nonzero int"):
+            avg_pool2d(engine.ones(1, 1, 4, 4), 2, divisor_override=bad)
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal((2, 3, 7, 6))
+    for k, s, p, ceil in [(3, 2, 1, True), (2, 2, 0, False), (3, 1, 1, False)]:
+        ours = T(x, requires_grad=True)
+        out = avg_pool2d(ours, k, s, p, ceil, True, 5)
+        theirs = torch.tensor(x, requires_grad=True)
+        ref = torch.nn.functional.avg_pool2d(theirs, k, s, p, ceil, True, 5)
+        g = np.random.default_rng(1).standard_normal(ref.shape)
+        out.backward(g)
+        ref.backward(torch.tensor(g))
+        np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
