@@ -319,17 +319,29 @@ class Module(KerasModelMixin):
     def __delattr__(self, name):
         for registry in (self._parameters, self._modules, self._buffers):
             registry.pop(name, None)
+        self.__dict__.get("_non_persistent", set()).discard(name)
         object.__delattr__(self, name)
 
-    def register_buffer(self, name: str, value) -> None:
-        """State that is saved and loaded but not trained (a Tensor without grad). A name
-        that is already a parameter or sub-module is refused (KeyError), as PyTorch's."""
+    def register_buffer(self, name: str, value, persistent: bool = True) -> None:
+        """State that is not trained (a Tensor without grad), as PyTorch's: saved and loaded
+        by ``state_dict`` unless ``persistent=False`` (then only cast by ``to`` and listed by
+        ``named_buffers``). A name that is already a parameter or sub-module is refused
+        (KeyError), as PyTorch's."""
         if name in self._parameters or name in self._modules:
             raise KeyError(f"{type(self).__name__}: attribute '{name}' already exists (a "
                            f"{'parameter' if name in self._parameters else 'sub-module'})")
+        if value is None:
+            raise TypeError(f"{type(self).__name__}.register_buffer('{name}', None): a None "
+                            f"buffer (PyTorch's placeholder) is not supported; register it "
+                            f"once its Tensor exists: self.register_buffer('{name}', tensor)")
         t = value if isinstance(value, Tensor) else Tensor(value)
         object.__setattr__(self, name, t)
         self._buffers[name] = t
+        non_persistent = self.__dict__.setdefault("_non_persistent", set())
+        if persistent:
+            non_persistent.discard(name)
+        else:
+            non_persistent.add(name)
 
     def add_module(self, name: str, module: "Module") -> None:
         setattr(self, name, module)
@@ -505,8 +517,10 @@ class Module(KerasModelMixin):
         stack = [("", self, ())]
         while stack:
             prefix, module, above = stack.pop()
+            skip = module.__dict__.get("_non_persistent", ())  # register_buffer(persistent=)
             for name, t in chain(module._parameters.items(), module._buffers.items()):
-                yield prefix + name, t
+                if name not in skip:
+                    yield prefix + name, t
             above = above + (id(module),)
             for name, child in reversed(module._modules.items()):
                 if id(child) in above:
@@ -514,26 +528,32 @@ class Module(KerasModelMixin):
                                      f"({type(child).__name__}) contains itself")
                 stack.append((f"{prefix}{name}.", child, above))
 
-    def named_parameters(self, prefix=""):
-        """(dotted name, Parameter), each shared Parameter once."""
+    def _named_members(self, registry, prefix, recurse):
+        """(dotted name, tensor) of one registry ('_parameters' or '_buffers') of this module
+        and (``recurse``) its descendants, each shared tensor once."""
         seen = set()
-        for mod_name, module in self.named_modules(prefix):
-            for name, p in module._parameters.items():
-                if id(p) not in seen:
-                    seen.add(id(p))
-                    yield (f"{mod_name}.{name}" if mod_name else name), p
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for mod_name, module in modules:
+            for name, t in module.__dict__[registry].items():
+                if id(t) not in seen:
+                    seen.add(id(t))
+                    yield (f"{mod_name}.{name}" if mod_name else name), t
 
-    def parameters(self):
-        return (p for _, p in self.named_parameters())
+    def named_parameters(self, prefix: str = "", recurse: bool = True):
+        """(dotted name, Parameter), each shared Parameter once; ``recurse=False``: this
+        module's own only (PyTorch's arguments)."""
+        return self._named_members("_parameters", prefix, recurse)
 
-    def named_buffers(self):
-        """(dotted name, buffer), each shared buffer once (as ``named_parameters``)."""
-        seen = set()
-        for mod_name, module in self.named_modules():
-            for name, b in module._buffers.items():
-                if id(b) not in seen:
-                    seen.add(id(b))
-                    yield (f"{mod_name}.{name}" if mod_name else name), b
+    def parameters(self, recurse: bool = True):
+        return (p for _, p in self.named_parameters(recurse=recurse))
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True):
+        """(dotted name, buffer), each shared buffer once (as ``named_parameters``), the
+        non-persistent ones too (as PyTorch)."""
+        return self._named_members("_buffers", prefix, recurse)
+
+    def buffers(self, recurse: bool = True):
+        return (b for _, b in self.named_buffers(recurse=recurse))
 
     # -- modes -----------------------------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
@@ -608,9 +628,14 @@ class Module(KerasModelMixin):
         raise RuntimeError(f"{type(self).__name__}.cuda: stepgrad runs on the CPU only (numpy); "
                            f"drop the .cuda() call (or use .to(device) with device = 'cpu')")
 
-    def zero_grad(self) -> None:
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients: None (PyTorch's default), or zeros with
+        ``set_to_none=False`` (a gradient that is None stays None, as PyTorch)."""
         for p in self.parameters():
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad = engine.zeros_like(p)
 
     def freeze(self) -> "Module":
         """Stop training these parameters: no gradient is computed for them, no optimizer

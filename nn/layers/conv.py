@@ -88,16 +88,21 @@ class Conv1d(Module):
     (F, L'); ``weight`` (F, C/groups, k), ``bias`` (F,);
     ``L' = (L + 2·padding − dilation·(k − 1) − 1) // stride + 1``.
 
-    ``padding``: an int, 'valid' or 'same'. Glorot-uniform init with Keras's fans (fan_in =
+    ``padding``: an int, 'valid' or 'same'; ``padding_mode`` as Conv2d's ('zeros',
+    'reflect', 'replicate', 'circular'). Glorot-uniform init with Keras's fans (fan_in =
     C/groups·k, fan_out = F·k/groups), as Conv2d.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, groups=1, bias=True, dtype=None):
+                 dilation=1, groups=1, bias=True, padding_mode="zeros", dtype=None):
         super().__init__()
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"Conv1d: groups={groups} must divide in_channels={in_channels} "
                              f"and out_channels={out_channels}")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"Conv1d: padding_mode must be one of "
+                             f"{', '.join(map(repr, _PADDING_MODES))}, got {padding_mode!r}")
+        self.padding_mode = padding_mode
         k = _single(kernel_size)
         if not isinstance(k, int) or k < 1:
             raise ValueError(f"Conv1d: kernel_size must be an int ≥ 1 (or a 1-tuple), got "
@@ -113,8 +118,18 @@ class Conv1d(Module):
             self.to(dtype)
 
     def forward(self, x):
+        padding = self.padding
+        if self.padding_mode != "zeros":  # pad by the mode first, then a valid convolution
+            if padding == "same":
+                (k,), d, s = self.kernel_size, _single(self.dilation), _single(self.stride)
+                amounts = same_padding(x.shape[-1], k, s, d)
+            else:
+                p = 0 if padding == "valid" else _single(padding)
+                amounts = (p, p)
+            x = pad(x, amounts, mode=_PADDING_MODES[self.padding_mode])
+            padding = 0
         return engine.conv1d(x, self.weight, self.bias, stride=self.stride,
-                             padding=self.padding, dilation=self.dilation, groups=self.groups)
+                             padding=padding, dilation=self.dilation, groups=self.groups)
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -136,8 +151,12 @@ class ConvTranspose2d(Module):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups=1, bias=True, dilation=1, dtype=None):
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 dtype=None):
         super().__init__()
+        if padding_mode != "zeros":
+            raise ValueError(f"ConvTranspose2d: only padding_mode='zeros' is supported (as in "
+                             f"PyTorch), got {padding_mode!r}")
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"ConvTranspose2d: groups={groups} must divide in_channels="
                              f"{in_channels} and out_channels={out_channels}")
@@ -219,10 +238,19 @@ class MaxPool2d(Module):
 
 class AvgPool2d(Module):
     """Mean over windows of (N, C, H, W) or unbatched (C, H, W) input; padded zeros count in
-    the mean (PyTorch's default)."""
+    the mean (PyTorch's default). ``count_include_pad=False`` and ``divisor_override`` are
+    ``F.avg_pool2d``'s only: the layer refuses them (``nn.to_torch`` and ``export_onnx``
+    translate the layer with the defaults)."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False):
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True, divisor_override=None):
         super().__init__()
+        if count_include_pad is not True or divisor_override is not None:
+            raise ValueError(
+                f"AvgPool2d: count_include_pad={count_include_pad!r}, divisor_override="
+                f"{divisor_override!r}: the layer supports only the defaults (True, None); "
+                f"call F.avg_pool2d(x, kernel_size, stride, padding, ceil_mode, "
+                f"count_include_pad=..., divisor_override=...) in your forward instead")
         self.kernel_size, self.stride = kernel_size, stride
         self.padding, self.ceil_mode = padding, ceil_mode
 

@@ -1,0 +1,302 @@
+"""Arguments and defaults of nn that PyTorch-style code uses, against torch (float64): the
+cases an audit found silently different, now matching (or refused with a clear error), and
+the neighbouring combinations that already matched. Skipped without torch."""
+import numpy as np
+import pytest
+
+import engine
+import nn
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+F = nn.F
+
+RNG = np.random.default_rng(4)
+
+
+def _pair(x, requires_grad=True):
+    return (torch.tensor(x, requires_grad=requires_grad),
+            engine.tensor(x, dtype=np.float64, requires_grad=requires_grad))
+
+
+def _check(ours, theirs, ox, tx):
+    """Same value (NaN where torch has NaN) and the same gradient of x (NaN included)."""
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+    g = RNG.standard_normal(ours.shape)
+    ours.backward(g)
+    theirs.backward(torch.tensor(g))
+    np.testing.assert_allclose(ox.grad.data, tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+# -- cross_entropy / nll_loss: weight × ignore_index × label_smoothing × reduction ---------
+X = RNG.standard_normal((5, 4))
+W = np.array([0.5, 2.0, 1.0, 3.0])
+X4 = RNG.standard_normal((2, 3, 4, 5))
+L4 = RNG.integers(0, 3, (2, 4, 5))
+L4[0, 0, :2] = -100
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("labels,ignore", [([0, 3, 1, -100, 2], -100), ([0, 3, 1, 2, 2], 2)])
+def test_cross_entropy_options_match_torch(reduction, smoothing, weighted, labels, ignore):
+    tx, ox = _pair(X)
+    kw = dict(ignore_index=ignore, reduction=reduction, label_smoothing=smoothing)
+    theirs = TF.cross_entropy(tx, torch.tensor(labels), torch.tensor(W) if weighted else None,
+                              **kw)
+    ours = F.cross_entropy(ox, np.array(labels), W if weighted else None, **kw)
+    _check(ours, theirs, ox, tx)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.3])
+def test_cross_entropy_of_spatial_input_with_weights_matches_torch(reduction, smoothing):
+    tx, ox = _pair(X4)
+    w = np.array([0.2, 1.0, 3.0])
+    kw = dict(reduction=reduction, label_smoothing=smoothing)
+    _check(nn.CrossEntropyLoss(weight=engine.tensor(w, dtype=np.float64), **kw)(ox, L4),
+           torch.nn.CrossEntropyLoss(weight=torch.tensor(w), **kw)(tx, torch.tensor(L4)), ox, tx)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.25])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_with_probability_targets_matches_torch(smoothing, weighted):
+    p = RNG.random((5, 4))
+    p /= p.sum(1, keepdims=True)
+    tx, ox = _pair(X)
+    tp, op = _pair(p)
+    w = W if weighted else None
+    theirs = TF.cross_entropy(tx, tp, None if w is None else torch.tensor(w),
+                              label_smoothing=smoothing)
+    ours = F.cross_entropy(ox, op, w, label_smoothing=smoothing)
+    _check(ours, theirs, ox, tx)
+    np.testing.assert_allclose(op.grad.data, tp.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(),  # every label ignored
+    dict(label_smoothing=0.1),
+    dict(weight=np.array([1.0, 0.0, 1.0, 1.0])),  # the only counted labels weigh 0
+    dict(weight=np.array([1.0, 0.0, 1.0, 1.0]), label_smoothing=0.2),
+], ids=["ignored", "ignored_smoothing", "zero_weight", "zero_weight_smoothing"])
+def test_cross_entropy_mean_over_no_weight_is_nan_with_torch_gradient(kw):
+    """'mean' over labels that weigh nothing is 0/0: NaN, as torch. The gradient is torch's
+    too: 0 for ignored labels (a batch of padding leaves the model alone), NaN where a label
+    counts with weight 0. It was NaN everywhere (÷ 0 in the backward pass)."""
+    labels = np.array([-100, 1, -100]) if "weight" in kw else np.full(3, -100)
+    x = RNG.standard_normal((3, 4))
+    tkw = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+    for f, tf in ((F.cross_entropy, TF.cross_entropy), (F.nll_loss, TF.nll_loss)):
+        if f is F.nll_loss and "label_smoothing" in kw:
+            continue
+        tx, ox = _pair(x)
+        theirs, ours = tf(tx, torch.tensor(labels), **tkw), f(ox, labels, **kw)
+        assert np.isnan(ours.item()) and np.isnan(theirs.item())
+        ours.backward()
+        theirs.backward()
+        np.testing.assert_array_equal(np.isnan(ox.grad.data), np.isnan(tx.grad.numpy()))
+        np.testing.assert_allclose(np.nan_to_num(ox.grad.data), np.nan_to_num(tx.grad.numpy()),
+                                   rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(4,), (3, 3)])
+def test_cross_entropy_refuses_integer_targets_of_the_input_shape(shape):
+    """A target of the input's shape is read as class probabilities; torch refuses integer
+    ones. Logits (N,) with labels (N,) gave a silent number (the batch read as one sample's
+    classes)."""
+    x = RNG.standard_normal(shape)
+    y = np.zeros(shape, np.int64)
+    with pytest.raises(RuntimeError, match="floating point"):
+        TF.cross_entropy(torch.tensor(x), torch.tensor(y))
+    with pytest.raises(TypeError, match=r"cross_entropy: a target of the input's shape .* "
+                                        r"must be floating point, got int64"):
+        F.cross_entropy(engine.tensor(x), y)
+    with pytest.raises(TypeError, match="target.float()"):
+        nn.CrossEntropyLoss()(engine.tensor(x), engine.tensor(y))
+
+
+# -- other losses ---------------------------------------------------------------------------
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("pos_weight", [np.array([1.0, 2.0, 0.5, 3.0]), np.array([3.0]),
+                                        np.array(2.5)], ids=["per_class", "one", "scalar"])
+def test_bce_with_logits_pos_weight_and_weight_match_torch(reduction, pos_weight):
+    y = RNG.random((5, 4))
+    w = RNG.random((5, 1))
+    tx, ox = _pair(X)
+    theirs = TF.binary_cross_entropy_with_logits(tx, torch.tensor(y), torch.tensor(w),
+                                                 reduction=reduction,
+                                                 pos_weight=torch.tensor(pos_weight))
+    ours = nn.BCEWithLogitsLoss(weight=engine.tensor(w, dtype=np.float64), reduction=reduction,
+                                pos_weight=engine.tensor(pos_weight, dtype=np.float64))(ox, y)
+    _check(ours, theirs, ox, tx)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none", "batchmean"])
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div_matches_torch(reduction, log_target):
+    logp = np.log(RNG.dirichlet(np.ones(4), 5))
+    q = RNG.dirichlet(np.ones(4), 5)
+    q = np.log(q) if log_target else q
+    tx, ox = _pair(logp)
+    with pytest.warns(UserWarning) if reduction == "mean" else _no_warning():
+        theirs = TF.kl_div(tx, torch.tensor(q), reduction=reduction, log_target=log_target)
+    _check(F.kl_div(ox, q, reduction=reduction, log_target=log_target), theirs, ox, tx)
+
+
+class _no_warning:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 1.0, 2.5])
+def test_smooth_l1_and_huber_match_torch_at_and_around_the_kink(beta):
+    x = np.concatenate([RNG.standard_normal(8) * 2, [beta, -beta, 0.0]])
+    tx, ox = _pair(x)
+    _check(nn.SmoothL1Loss(beta=beta)(ox, np.zeros_like(x)),
+           torch.nn.SmoothL1Loss(beta=beta)(tx, torch.zeros(x.shape, dtype=torch.float64)),
+           ox, tx)
+    if beta:
+        tx, ox = _pair(x)
+        _check(nn.HuberLoss(delta=beta, reduction="sum")(ox, np.zeros_like(x)),
+               torch.nn.HuberLoss(delta=beta, reduction="sum")(
+                   tx, torch.zeros(x.shape, dtype=torch.float64)), ox, tx)
+
+
+@pytest.mark.parametrize("loss", ["MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss"])
+def test_elementwise_losses_refuse_what_torch_would_broadcast_with_a_warning(loss):
+    """(N, 1) against (N,): torch warns and broadcasts to an (N, N) loss; refused here."""
+    with pytest.warns(UserWarning, match="target size"):
+        getattr(torch.nn, loss)()(torch.zeros(4, 1), torch.zeros(4))
+    with pytest.raises(ValueError, match="prediction shape .* and target shape .* differ"):
+        getattr(nn, loss)()(engine.zeros(4, 1), engine.zeros(4))
+
+
+# -- dropout ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("name,shape", [("Dropout", (4, 5)), ("Dropout1d", (2, 3, 5)),
+                                        ("Dropout2d", (2, 3, 4, 4))])
+def test_dropout_p_one_zeroes_everything_as_torch(name, shape):
+    """p = 1 is allowed by torch (training: x·0, gradient 0; eval: identity); it was refused."""
+    x = RNG.standard_normal(shape)
+    for train in (True, False):
+        tx, ox = _pair(x)
+        theirs, ours = getattr(torch.nn, name)(1.0).train(train), getattr(nn, name)(1.0)
+        ours.train(train)
+        _check(ours(ox), theirs(tx), ox, tx)
+    assert (F.dropout(engine.tensor(x), p=1.0).data == 0).all()
+    with pytest.raises(ValueError, match=r"p must be in \[0, 1\], got 1.5"):
+        getattr(nn, name)(1.5)
+
+
+# -- pooling and convolutions -------------------------------------------------------------
+@pytest.mark.parametrize("k,s,p,ceil", [(3, 2, 1, False), (3, 2, 1, True), (2, None, 0, True),
+                                        ((3, 2), (2, 1), (1, 0), True), (4, 3, 2, True)])
+@pytest.mark.parametrize("divisor", [None, 4, 5])
+@pytest.mark.parametrize("include_pad", [True, False])
+def test_avg_pool2d_count_include_pad_and_divisor_override_match_torch(k, s, p, ceil, divisor,
+                                                                       include_pad):
+    x = RNG.standard_normal((2, 3, 9, 8))
+    tx, ox = _pair(x)
+    kw = dict(ceil_mode=ceil, count_include_pad=include_pad, divisor_override=divisor)
+    _check(F.avg_pool2d(ox, k, s, p, **kw), TF.avg_pool2d(tx, k, s, p, **kw), ox, tx)
+
+
+def test_avg_pool2d_layer_refuses_options_it_cannot_export():
+    """The layer keeps the defaults (nn.to_torch and export_onnx translate it with them):
+    the other values are refused, naming F.avg_pool2d, not swallowed by a TypeError."""
+    assert nn.AvgPool2d(2, count_include_pad=True, divisor_override=None)
+    for kw in (dict(count_include_pad=False), dict(divisor_override=3)):
+        with pytest.raises(ValueError, match=r"AvgPool2d: .* call F.avg_pool2d"):
+            nn.AvgPool2d(2, **kw)
+    with pytest.raises(ValueError, match="divisor_override must be a nonzero int"):
+        F.avg_pool2d(engine.ones(1, 1, 4, 4), 2, divisor_override=0)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")  # torch's, about its own copy
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular", "zeros"])
+@pytest.mark.parametrize("kw", [dict(padding=2), dict(padding="same"),
+                                dict(padding="same", dilation=2),
+                                dict(padding=1, stride=2, groups=2)])
+def test_conv1d_padding_mode_matches_torch(mode, kw):
+    """Conv1d takes PyTorch's padding_mode (it was a TypeError)."""
+    x = RNG.standard_normal((2, 4, 11))
+    torch.manual_seed(0)
+    theirs = torch.nn.Conv1d(4, 6, 4, padding_mode=mode, **kw).double()
+    ours = nn.Conv1d(4, 6, 4, padding_mode=mode, **kw).to(np.float64)
+    ours.load_state_dict(theirs.state_dict())
+    tx, ox = _pair(x)
+    _check(ours(ox), theirs(tx), ox, tx)
+    np.testing.assert_allclose(ours.weight.grad.data, theirs.weight.grad.numpy(), rtol=1e-9)
+
+
+def test_conv_transpose2d_takes_padding_mode_zeros_only_as_torch():
+    assert nn.ConvTranspose2d(2, 2, 3, padding_mode="zeros")
+    with pytest.raises(ValueError):
+        torch.nn.ConvTranspose2d(2, 2, 3, padding_mode="reflect")
+    with pytest.raises(ValueError, match="ConvTranspose2d: only padding_mode='zeros'"):
+        nn.ConvTranspose2d(2, 2, 3, padding_mode="reflect")
+
+
+# -- Module ---------------------------------------------------------------------------------
+def _toy(L, zeros):
+    class M(L.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = L.Linear(2, 1)
+            self.register_buffer("kept", zeros(2))
+            self.register_buffer("scratch", zeros(3), persistent=False)
+    return M()
+
+
+def test_register_buffer_persistent_false_is_left_out_of_the_state_dict():
+    theirs, ours = _toy(torch.nn, torch.zeros), _toy(nn, engine.zeros)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [n for n, _ in ours.named_buffers()] == [n for n, _ in theirs.named_buffers()]
+    assert len(list(ours.buffers())) == len(list(theirs.buffers())) == 2
+    ours.to(np.float64)
+    assert ours.scratch.dtype == np.float64  # still cast by to()
+    ours.load_state_dict(ours.state_dict())  # strict: the non-persistent one is not expected
+    with pytest.raises(TypeError, match=r"register_buffer\('b', None\)"):
+        ours.register_buffer("b", None)
+
+
+def test_zero_grad_set_to_none_and_recurse_arguments_as_torch():
+    for L, t in ((torch.nn, torch.ones), (nn, engine.ones)):
+        m = L.Sequential(L.Linear(2, 1))
+        m(t(3, 2)).sum().backward()
+        m.zero_grad(set_to_none=False)
+        assert m[0].weight.grad is not None and not np.asarray(m[0].weight.grad).any()
+        m.zero_grad()
+        assert m[0].weight.grad is None
+        assert list(m.parameters(recurse=False)) == []
+        assert [n for n, _ in m.named_parameters(prefix="net", recurse=True)] == \
+            ["net.0.weight", "net.0.bias"]
+
+
+def test_shared_parameters_are_listed_once_and_saved_under_each_name():
+    def make(L):
+        a = L.Linear(2, 2)
+        b = L.Linear(2, 2, bias=False)
+        b.weight = a.weight
+        return L.Sequential(a, b, a)
+    theirs, ours = make(torch.nn), make(nn)
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    missing, unexpected = ours.load_state_dict({"0.weight": np.eye(2, dtype=np.float32)},
+                                              strict=False)
+    assert missing == ["0.bias", "1.weight", "2.weight", "2.bias"] and unexpected == []
+
+
+def test_flatten_unflatten_and_train_eval_propagation_as_torch():
+    x = RNG.standard_normal((2, 3, 4, 5))
+    for start, end in ((1, -1), (0, 2), (2, -1), (-3, -2)):
+        assert nn.Flatten(start, end)(engine.tensor(x)).shape == \
+            tuple(torch.nn.Flatten(start, end)(torch.tensor(x)).shape)
+    assert nn.Unflatten(1, (2, -1))(engine.zeros(2, 12)).shape == (2, 2, 6)
+    model = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.Dropout(), nn.BatchNorm1d(2)))
+    assert model.eval() is model and not any(m.training for m in model.modules())
+    model[1].train()
+    assert [m.training for m in model.modules()] == [False, False, True, True, True]
