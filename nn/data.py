@@ -1,11 +1,12 @@
-"""Data pipelines as PyTorch's: ``Dataset``, ``TensorDataset``, ``Subset``, ``random_split``,
-samplers, ``DataLoader`` (with parallel workers) and ``train_test_split``.
+"""Data pipelines as PyTorch's: ``Dataset``, ``IterableDataset``, ``TensorDataset``,
+``Subset``, ``ConcatDataset``, ``ChainDataset``, ``random_split``, samplers, ``DataLoader``
+(with parallel workers) and ``train_test_split``.
 
-Everything here works on numpy arrays and yields numpy arrays; the training loop wraps
-batches into engine Tensors. Engine Tensors are accepted wherever an array is (their
-``.data`` is used). Random draws (shuffling, ``random_split``, the random samplers) come
-from engine's shared generator, so ``engine.manual_seed`` fixes them, unless a
-``generator`` (a ``np.random.Generator``) is given.
+Everything here works on numpy arrays; ``DataLoader`` yields its batches as engine
+Tensors (``default_collate`` itself gives numpy arrays). Engine Tensors are accepted
+wherever an array is (their ``.data`` is used). Random draws (shuffling, ``random_split``,
+the random samplers) come from engine's shared generator, so ``engine.manual_seed`` fixes
+them, unless a ``generator`` (a ``np.random.Generator``) is given.
 
 The PyTorch way, line for line::
 
@@ -15,9 +16,12 @@ The PyTorch way, line for line::
                               num_workers=4)
     for xb, yb in train_loader: ...
 
-Differences from PyTorch, all deliberate: batches are numpy arrays, not tensors;
-``DataLoader(x, y)`` also takes plain arrays (yielding ``x[idx]`` or ``(x[idx], y[idx])``);
-workers are threads, not processes (see :class:`DataLoader`).
+Differences from PyTorch, all deliberate: batches are engine Tensors, float ones in the
+default float dtype (float32: numpy float64 data and Python floats, float64 in PyTorch's
+batches, come as float32; an engine Tensor made float64 stays float64); ``DataLoader(x, y)``
+also takes plain arrays (yielding ``x[idx]`` or ``(x[idx], y[idx])``); workers are threads,
+not processes (see :class:`DataLoader`); the random draws come from numpy, so a seed gives
+other orders and splits than the same seed in PyTorch (same sizes, same rules).
 """
 from __future__ import annotations
 
@@ -26,14 +30,16 @@ import itertools
 import math
 import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import TimeoutError as FutureTimeout
 from numbers import Integral, Real
 
 import numpy as np
 
 import engine
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split",
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
+           "ChainDataset", "random_split",
            "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
            "WeightedRandomSampler", "BatchSampler", "DataLoader", "default_collate",
            "get_worker_info", "train_test_split"]
@@ -76,11 +82,13 @@ def _is_dataset(x) -> bool:
 
 
 def _is_sample_list(x) -> bool:
-    """A list (or tuple) of structured samples — ``(x, y)`` tuples, lists, dicts — which
-    PyTorch's DataLoader indexes and collates as a dataset (``list(zip(X, Y))``): batches are
-    ``[xb, yb]``, not rows of one array (``xb, yb = batch`` would then unpack two samples)."""
+    """A list (or tuple) of samples that are not plain numbers — ``(x, y)`` tuples, lists,
+    dicts, strings, arrays (of any shapes) — which PyTorch's DataLoader indexes and collates
+    as a dataset (``list(zip(X, Y))``): batches are ``[xb, yb]``, not rows of one array
+    (``xb, yb = batch`` would then unpack two samples), strings stay strings, and
+    variable-length arrays reach a ``collate_fn`` (``np.asarray`` would refuse them)."""
     return isinstance(x, (list, tuple)) and len(x) > 0 and \
-        isinstance(x[0], (tuple, list, collections.abc.Mapping))
+        not isinstance(x[0], (Real, np.generic))
 
 
 def _check_lengths(who: str, names, arrays) -> int:
@@ -95,6 +103,13 @@ def _count(who: str, n) -> int:
     if not isinstance(n, Integral) or isinstance(n, bool) or n < 0:
         raise ValueError(f"{who}: expected a length >= 0, got {n!r}")
     return int(n)
+
+
+def _flag(who: str, name: str, value) -> bool:
+    """``value`` as a bool; PyTorch refuses anything else (``drop_last="no"`` is True)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{who}: {name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def _indices(who, indices) -> np.ndarray:
@@ -116,6 +131,46 @@ class Dataset:
 
     def __add__(self, other):
         return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """The iterable-style dataset protocol: subclass it and write ``__iter__`` (a stream of
+    samples: lines of a file, a generator); there is no ``ds[i]``. ``DataLoader`` batches
+    the stream in its order (no ``shuffle``, ``sampler`` or ``batch_sampler``), and
+    ``len(loader)`` needs a ``__len__`` of yours. With ``num_workers > 0`` each worker
+    iterates the WHOLE dataset, as in PyTorch: split the work in ``__iter__`` with
+    ``get_worker_info()``, or every sample comes ``num_workers`` times.
+    ``ds1 + ds2`` chains them (``ChainDataset``).
+
+    >>> class Count(IterableDataset):
+    ...     def __iter__(self):
+    ...         return iter(range(5))
+    >>> [b.tolist() for b in DataLoader(Count(), batch_size=2)]
+    [[0, 1], [2, 3], [4]]
+    """
+
+    def __iter__(self):
+        raise NotImplementedError(f"{type(self).__name__} has no __iter__")
+
+    def __add__(self, other):
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """Several iterable datasets one after the other (PyTorch's ``ChainDataset``)."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+
+    def __iter__(self):
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError("ChainDataset only chains IterableDatasets, got "
+                                f"{type(d).__name__}; use ConcatDataset for map-style ones")
+            yield from d
+
+    def __len__(self):
+        return sum(len(d) for d in self.datasets)
 
 
 class TensorDataset(Dataset):
@@ -180,8 +235,8 @@ class Subset(Dataset):
         return len(self.indices)
 
     def __getitem__(self, index):
-        if isinstance(index, (list, np.ndarray)):
-            return [self.dataset[int(self.indices[i])] for i in index]
+        if isinstance(index, (list, np.ndarray, slice)):  # PyTorch: dataset[[indices...]]
+            return self.dataset[self.indices[index].tolist()]
         return self.dataset[int(self.indices[index])]
 
     def _take(self, idx):
@@ -196,6 +251,10 @@ class ConcatDataset(Dataset):
         self.datasets = list(datasets)
         if not self.datasets:
             raise ValueError("ConcatDataset: needs at least one dataset")
+        for d in self.datasets:
+            if isinstance(d, IterableDataset):
+                raise TypeError(f"ConcatDataset: {type(d).__name__} is an IterableDataset "
+                                "(no ds[i]); chain iterable datasets with ChainDataset")
         self.cumulative_sizes = list(itertools.accumulate(len(d) for d in self.datasets))
 
     def __len__(self):
@@ -217,7 +276,11 @@ def random_split(dataset, lengths, generator=None):
 
     As PyTorch: ``lengths`` are sizes summing to ``len(dataset)``, or fractions summing to
     1 (each gets ``floor(n · fraction)``, then the remainder goes one sample at a time to
-    the first splits, round robin). The order is one permutation of ``0..n-1``.
+    the first splits, round robin). The splits are consecutive runs of one random
+    permutation of ``0..n-1``, drawn from ``generator`` (``np.random.default_rng(42)``, not
+    ``torch.Generator().manual_seed(42)``) or engine's generator: the sizes are PyTorch's,
+    but the samples in each split differ from the ones PyTorch picks for the same seed
+    (another random number generator).
 
     >>> import engine; _ = engine.manual_seed(0)
     >>> a, b = random_split(TensorDataset(np.arange(10)), [0.7, 0.3])
@@ -278,7 +341,9 @@ class SequentialSampler(Sampler):
 class RandomSampler(Sampler):
     """A fresh random order of ``0..n-1`` on every pass (PyTorch semantics).
 
-    ``replacement=True`` draws ``num_samples`` indices (default n) with replacement.
+    ``replacement=True`` draws ``num_samples`` indices (default n) with replacement;
+    without replacement, ``num_samples`` (default n) takes whole permutations of ``0..n-1``
+    one after another and the first ``num_samples % n`` indices of one more, as PyTorch.
 
     >>> s = RandomSampler(5, generator=np.random.default_rng(0))
     >>> sorted(s), len(s)
@@ -291,11 +356,8 @@ class RandomSampler(Sampler):
         self.replacement = bool(replacement)
         self.num_samples = self.n if num_samples is None else _count("RandomSampler",
                                                                      num_samples)
-        if not replacement and self.num_samples != self.n:
-            raise ValueError(f"RandomSampler: num_samples={num_samples} needs "
-                             f"replacement=True (there are {self.n} samples)")
-        if replacement and self.n == 0 and self.num_samples > 0:
-            raise ValueError("RandomSampler: cannot draw with replacement from 0 samples")
+        if self.n == 0 and self.num_samples > 0:
+            raise ValueError(f"RandomSampler: cannot draw {self.num_samples} samples from 0")
         _rng(generator) if generator is not None else None  # type check now, not at iter
         self.generator = generator
 
@@ -303,7 +365,12 @@ class RandomSampler(Sampler):
         rng = _rng(self.generator)
         if self.replacement:
             return iter(rng.integers(0, self.n, size=self.num_samples).tolist())
-        return iter(rng.permutation(self.n).tolist())
+        if self.num_samples == self.n:
+            return iter(rng.permutation(self.n).tolist())
+        full, rest = divmod(self.num_samples, self.n) if self.n else (0, 0)
+        parts = [rng.permutation(self.n) for _ in range(full)]
+        parts.append(rng.permutation(self.n)[:rest])
+        return iter(np.concatenate(parts).tolist())
 
     def __len__(self):
         return self.num_samples
@@ -344,7 +411,11 @@ class WeightedRandomSampler(Sampler):
     """
 
     def __init__(self, weights, num_samples, replacement=True, generator=None):
-        w = np.asarray(weights, dtype=np.float64).reshape(-1)
+        w = np.asarray(weights, dtype=np.float64)
+        if w.ndim != 1:
+            raise ValueError("WeightedRandomSampler: weights must be 1-D, one per sample, got "
+                             f"shape {w.shape}" + ("; flatten them: weights.reshape(-1)"
+                                                   if w.size == len(w) else ""))
         if w.size == 0 or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
             raise ValueError("WeightedRandomSampler: weights must be finite, >= 0, and not "
                              f"all zero; got {np.asarray(weights)!r:.80}")
@@ -379,8 +450,8 @@ class BatchSampler(Sampler):
                 or batch_size < 1:
             raise ValueError(f"BatchSampler: batch_size must be an integer >= 1, "
                              f"got {batch_size!r}")
-        self.sampler, self.batch_size, self.drop_last = sampler, int(batch_size), \
-            bool(drop_last)
+        self.sampler, self.batch_size = sampler, int(batch_size)
+        self.drop_last = _flag("BatchSampler", "drop_last", drop_last)
 
     def __iter__(self):
         batch = []
@@ -401,8 +472,9 @@ class BatchSampler(Sampler):
 def default_collate(batch):
     """Stack a list of samples into a batch, as PyTorch's ``default_collate`` (numpy out):
 
-    arrays / numpy scalars / engine Tensors → ``np.stack`` (new first axis); Python numbers
-    → a 1-D array (floats float64, ints int64, as PyTorch); strings → the list itself; a
+    arrays / numpy scalars → ``np.stack`` (new first axis); engine Tensors → their stack as
+    an engine Tensor of their dtype (as ``torch.stack``); Python numbers → a 1-D array
+    (floats float64, ints int64, bools bool, as PyTorch); strings → the list itself; a
     dict → a dict of collated values; a tuple or list of fields → a LIST of collated fields
     (``(x, y)`` samples give ``[xb, yb]``).
 
@@ -414,12 +486,15 @@ def default_collate(batch):
     if isinstance(elem, np.ndarray) or isinstance(elem, np.generic) \
             or (hasattr(elem, "__array__") and hasattr(elem, "shape")):
         try:
-            return np.stack([np.asarray(b) for b in batch])
+            stacked = np.stack([np.asarray(b) for b in batch])
         except ValueError as e:
             shapes = sorted({np.shape(b) for b in batch})
             raise ValueError(f"default_collate: samples of different shapes {shapes} cannot "
                              f"be stacked into a batch ({e}); pad them or give collate_fn"
                              ) from None
+        if all(isinstance(b, engine.Tensor) for b in batch):  # a float64 Tensor stays float64
+            return engine.from_numpy(stacked)
+        return stacked
     if isinstance(elem, (bool, int, float, complex)):
         return np.asarray(batch)
     if isinstance(elem, (str, bytes)):
@@ -458,16 +533,18 @@ def get_worker_info():
     return getattr(_worker_local, "info", None)
 
 
-_ARRAYS = object()  # DataLoader(x, y) on plain arrays: its own fast fetch
+_END = object()  # a worker's stream of an IterableDataset has ended
 
 
 def _tensors(batch):
-    """Every numpy array in a batch (nested in lists, tuples, dicts) as an engine Tensor:
-    float arrays in the default float dtype (float32 unless ``engine.set_default_dtype``),
-    as ``engine.tensor`` makes them — so float64 numpy data meets a float32 model as it did
-    when the batches were arrays —, other dtypes kept and the memory shared; everything else
-    (strings, numbers) as is."""
+    """Every numeric numpy array in a batch (nested in lists, tuples, dicts) as an engine
+    Tensor: float arrays in the default float dtype (float32 unless
+    ``engine.set_default_dtype``), as ``engine.tensor`` makes them — so float64 numpy data
+    meets a float32 model as it did when the batches were arrays —, other dtypes kept and
+    the memory shared; everything else (strings, numbers, engine Tensors) as is."""
     if isinstance(batch, np.ndarray):
+        if batch.dtype.kind not in "biufc":  # strings, objects: no Tensor holds them
+            return batch
         default = engine.get_default_dtype()
         if batch.dtype.kind == "f" and batch.dtype != default:
             batch = batch.astype(default)
@@ -481,6 +558,18 @@ def _tensors(batch):
     return batch
 
 
+def _as_lists(sample):
+    """PyTorch's ``default_convert`` for one sample (``batch_size=None``): tuples become
+    lists (namedtuples stay), inside lists and dicts too; arrays are left to ``_tensors``."""
+    if isinstance(sample, tuple) and not hasattr(sample, "_fields"):
+        return [_as_lists(v) for v in sample]
+    if isinstance(sample, list):
+        return [_as_lists(v) for v in sample]
+    if isinstance(sample, dict):
+        return {k: _as_lists(v) for k, v in sample.items()}
+    return sample
+
+
 def _as_is(batch):
     return batch
 
@@ -492,33 +581,48 @@ class DataLoader:
       num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, ...)``: each batch
       is ``collate_fn([dataset[i] for i in batch_indices])`` (``default_collate``: samples
       ``(x, y)`` give ``[xb, yb]``, arrays with a new first axis, yielded as engine Tensors
-      as PyTorch yields tensors; a ``collate_fn`` of yours: its result as it is).
+      as PyTorch yields tensors — float arrays in the default float dtype, float32, where
+      PyTorch keeps float64: numpy float64 data and Python floats come as float32, an
+      engine Tensor made float64 stays float64 —; a ``collate_fn`` of yours: its result
+      as it is).
+    - An ``IterableDataset``: batches of ``batch_size`` consecutive samples of its stream
+      (the last one shorter unless ``drop_last``); no shuffle, sampler or batch_sampler;
+      ``len(loader)`` only when the dataset has ``__len__``.
     - ``DataLoader(x, y, batch_size=...)`` on arrays: each batch is ``(x[idx], y[idx])``,
-      or ``x[idx]`` without y.
-    - A list of samples (``list(zip(X, Y))``, dicts, lists) is a dataset, as in PyTorch:
-      its items are collated (``[xb, yb]``; a dict of batches; an inner list's fields
-      batched one by one, as PyTorch's ``default_collate``).
+      or ``x[idx]`` without y; with a ``collate_fn``, ``collate_fn`` of the samples
+      ``(x[i], y[i])`` (or ``x[i]``).
+    - A list of samples that are not plain numbers (``list(zip(X, Y))``, dicts, lists,
+      strings, arrays of any shapes) is a dataset, as in PyTorch: its items are collated
+      (``[xb, yb]``; a dict of batches; an inner list's fields batched one by one; a list
+      of strings), as PyTorch's ``default_collate``.
 
     Order: ``0..n-1`` (default), a fresh permutation every pass (``shuffle=True``, drawn
     from engine's generator or ``generator``), a ``sampler`` (any iterable of indices, e.g.
     ``SubsetRandomSampler``), or a ``batch_sampler`` (an iterable of index lists; it then
     replaces batch_size, shuffle, sampler and drop_last). ``batch_size=None`` turns batching
-    off (one sample at a time). ``len(loader)`` is the number of batches.
+    off (one sample at a time, tuples as lists, as PyTorch's ``default_convert``; a
+    ``collate_fn`` then gets each sample). ``len(loader)`` is the number of batches.
 
     Workers: with ``num_workers > 0`` batches are fetched by that many worker THREADS, up to
-    ``prefetch_factor`` (default 2) batches ahead each, while the training step runs; they
-    come out in the same order as with ``num_workers=0``. Threads, not processes (PyTorch
-    forks processes): a thread sees the dataset as it is — defined in a notebook, holding
-    open files or lambdas — with nothing pickled or copied, and numpy, file reads and image
-    decoders release the GIL, so indexing, reading and decoding overlap with training.
-    Pure-Python ``__getitem__`` code holds the GIL and gains nothing from threads
-    (``python -m bench.dataloader_workers``: on I/O-like items 4 threads take 0.11 s where
-    one takes 0.42 s and 4 forked processes 0.13 s; numpy-heavy items tie).
-    ``worker_init_fn(worker_id)`` runs once in each worker; ``get_worker_info()`` tells a
-    worker who it is. A worker's error is raised in the loop that reads the batch.
+    ``prefetch_factor`` (default 2) batches ahead each, while the training step runs; batch
+    k goes to worker ``k % num_workers`` and they come out in the same order as with
+    ``num_workers=0``. Threads, not processes (PyTorch forks processes): a thread sees the
+    dataset as it is — defined in a notebook, holding open files or lambdas — with nothing
+    pickled or copied, and numpy, file reads and image decoders release the GIL, so
+    indexing, reading and decoding overlap with training. Pure-Python ``__getitem__`` code
+    holds the GIL and gains nothing from threads (``python -m bench.dataloader_workers``:
+    on I/O-like items 4 threads take 0.11 s where one takes 0.42 s and 4 forked processes
+    0.13 s; numpy-heavy items tie). The threads share engine's random generator (PyTorch
+    seeds one per worker process): random augmentation drawn from it inside
+    ``__getitem__`` is not reproducible with ``num_workers > 0``.
+    ``worker_init_fn(worker_id)`` runs once in each worker (each epoch, or once with
+    ``persistent_workers=True``); ``get_worker_info()`` tells a worker who it is. With an
+    IterableDataset each worker iterates the whole dataset and its batches come round
+    robin, as in PyTorch. A worker's error is raised in the loop that reads the batch.
     ``timeout`` (seconds, > 0) bounds the wait for a worker's batch (RuntimeError, as
-    PyTorch). ``pin_memory``, ``pin_memory_device``, ``persistent_workers`` and
-    ``multiprocessing_context`` are accepted and have no effect (no GPU, thread workers).
+    PyTorch). ``pin_memory``, ``pin_memory_device`` and ``multiprocessing_context`` are
+    accepted and have no effect (no GPU, thread workers); ``in_order=False`` is accepted
+    and batches still come in order.
 
     >>> x = np.arange(10).reshape(5, 2); y = np.arange(5)
     >>> loader = DataLoader(x, y, batch_size=2)
@@ -537,6 +641,10 @@ class DataLoader:
                                        or batch_size < 1):
             raise ValueError(f"{who}: batch_size must be an integer >= 1 (or None), "
                              f"got {batch_size!r}")
+        drop_last = _flag(who, "drop_last", drop_last)
+        if batch_size is None and drop_last:
+            raise ValueError(f"{who}: batch_size=None turns batching off; drop_last=True "
+                             "needs a batch_size (as PyTorch)")
         if isinstance(num_workers, bool) or not isinstance(num_workers, Integral) \
                 or num_workers < 0:
             raise ValueError(f"{who}: num_workers must be an integer >= 0, got {num_workers!r}")
@@ -549,9 +657,12 @@ class DataLoader:
                              f"got {prefetch_factor!r}")
         if not isinstance(timeout, (int, float)) or timeout < 0:
             raise ValueError(f"{who}: timeout must be a number >= 0, got {timeout!r}")
-        if not in_order:
-            raise ValueError(f"{who}: in_order=False is not supported (batches always come "
-                             "in sampler order)")
+        for name, value in (("persistent_workers=True", persistent_workers),
+                            (f"timeout={timeout!r}", timeout),
+                            (f"multiprocessing_context={multiprocessing_context!r}",
+                             multiprocessing_context is not None)):
+            if value and num_workers == 0:
+                raise ValueError(f"{who}: {name} needs num_workers > 0 (as PyTorch)")
         if shuffle and sampler is not None:
             raise ValueError(f"{who}: give shuffle=True or a sampler, not both (the sampler "
                              "decides the order)")
@@ -562,7 +673,9 @@ class DataLoader:
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError(f"{who}: collate_fn must be callable, got "
                             f"{type(collate_fn).__name__}")
-        if _is_dataset(dataset) or (y is None and _is_sample_list(dataset)):
+        self.x = self.y = None
+        self._iterable = isinstance(dataset, IterableDataset)
+        if self._iterable or _is_dataset(dataset) or (y is None and _is_sample_list(dataset)):
             if y is not None:
                 if isinstance(y, Integral) and not isinstance(y, bool):
                     raise ValueError(f"{who}: the second positional argument is y (targets "
@@ -571,8 +684,14 @@ class DataLoader:
                 raise ValueError(f"{who}: y must be None when the first argument is a "
                                  f"dataset ({type(dataset).__name__}); its items carry the "
                                  "targets")
-            self.dataset, self.x, self.y = dataset, None, None
-            n = len(dataset)
+            n = None if self._iterable else len(dataset)
+        elif not isinstance(dataset, (np.ndarray, list, tuple)) and \
+                not hasattr(dataset, "__array__") and \
+                (hasattr(dataset, "__iter__") or hasattr(dataset, "__getitem__")):
+            raise TypeError(f"{who}: {type(dataset).__name__} is not a dataset: a map-style "
+                            "dataset has __len__ and __getitem__; a stream of samples (a "
+                            "generator, a file read line by line) is a subclass of "
+                            "nn.data.IterableDataset with __iter__")
         else:
             if isinstance(y, Integral) and not isinstance(y, bool):
                 raise ValueError(f"{who}: the second positional argument is y (targets); for "
@@ -582,25 +701,45 @@ class DataLoader:
             self._exact = (isinstance(dataset, engine.Tensor), isinstance(y, engine.Tensor))
             if self.y is not None:
                 _check_lengths(who, ["x", "y"], [self.x, self.y])
-            self.dataset = _ARRAYS
             n = len(self.x)
-        if sampler is None and batch_sampler is None:
+        self.dataset = dataset  # len(loader.dataset), as PyTorch code reads it
+        if self._iterable:
+            for name, value in (("shuffle=True", shuffle), ("a sampler", sampler),
+                                ("a batch_sampler", batch_sampler)):
+                if value:
+                    raise ValueError(f"{who}: {name} needs a map-style dataset (ds[i]); an "
+                                     f"IterableDataset ({type(dataset).__name__}) gives its "
+                                     "samples in its own order: shuffle inside __iter__")
+        elif sampler is None and batch_sampler is None:
             sampler = RandomSampler(n, generator=generator) if shuffle else \
                 SequentialSampler(n)
         self.sampler = sampler
-        self.batch_size, self.drop_last = batch_size, bool(drop_last)
-        if batch_sampler is None and batch_size is not None:
+        self.batch_size, self.drop_last = batch_size, drop_last
+        if batch_sampler is None and batch_size is not None and not self._iterable:
             batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+        elif batch_sampler is not None:
+            self.batch_size = None  # as PyTorch: the batch_sampler sizes the batches
         self.batch_sampler = batch_sampler
         self.shuffle = bool(shuffle)
         self.num_workers = int(num_workers)
         self.prefetch_factor = 2 if prefetch_factor is None and num_workers else prefetch_factor
         self.collate_fn, self.worker_init_fn = collate_fn, worker_init_fn
         self.pin_memory, self.timeout = pin_memory, timeout
+        self.persistent_workers = bool(persistent_workers)
         self.generator = generator
+        self._pools = None  # the worker threads kept between epochs (persistent_workers)
 
     # -- sizes and order ---------------------------------------------------------------
     def __len__(self):
+        if self._iterable:
+            if not hasattr(self.dataset, "__len__"):
+                raise TypeError(f"DataLoader: len() of a loader over an IterableDataset needs "
+                                f"the dataset's own __len__; {type(self.dataset).__name__} "
+                                "has none")
+            n = len(self.dataset)
+            if self.batch_size is None:
+                return n
+            return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
         if self.batch_sampler is None:
             return len(self.sampler)
         return len(self.batch_sampler)
@@ -613,17 +752,20 @@ class DataLoader:
     # -- fetching ------------------------------------------------------------------------
     def _fetch(self, batch):
         """One batch from a list of indices (runs in a worker when num_workers > 0)."""
-        if self.batch_sampler is None:  # batching off: one sample, as is
-            return self._sample(batch[0])
+        if self.batch_sampler is None:  # batching off: one sample
+            return self._one(self._sample(batch[0]))
         idx = np.asarray(batch, dtype=np.int64)
-        if self.dataset is _ARRAYS:
-            return self._arrays_at(idx)
-        if self.collate_fn is None and isinstance(self.dataset, TensorDataset):
+        if self.x is not None:
+            if self.collate_fn is None:
+                return self._arrays_at(idx)
+            samples = [self._arrays_at(int(i)) for i in idx]
+        elif self.collate_fn is None and isinstance(self.dataset, TensorDataset):
             return list(self.dataset._rows(idx))  # fancy indexing: one copy per array
-        if self.collate_fn is None and isinstance(self.dataset, Subset) \
+        elif self.collate_fn is None and isinstance(self.dataset, Subset) \
                 and isinstance(self.dataset.dataset, TensorDataset):
             return list(self.dataset._take(idx))
-        samples = [self.dataset[int(i)] for i in idx]
+        else:
+            samples = [self.dataset[int(i)] for i in idx]
         return (self.collate_fn or default_collate)(samples)
 
     def _arrays_at(self, index):
@@ -631,53 +773,131 @@ class DataLoader:
         return x if self.y is None else (x, _rows_of(self.y, index, self._exact[1]))
 
     def _sample(self, i):
-        if self.dataset is _ARRAYS:
-            return self._arrays_at(i)
-        item = self.dataset[i]
-        return self.collate_fn(item) if self.collate_fn is not None else item
+        return self._arrays_at(i) if self.x is not None else self.dataset[i]
+
+    def _one(self, item):
+        """A sample when batching is off: ``collate_fn(item)``, or PyTorch's conversion."""
+        if self.collate_fn is not None:
+            return self.collate_fn(item)
+        return item if self.x is not None else _as_lists(item)
+
+    def _stream(self):
+        """The batches of an IterableDataset, from one ``iter(dataset)`` (in a worker, that
+        worker's own pass over the dataset)."""
+        samples = iter(self.dataset)
+        if self.batch_size is None:
+            for item in samples:
+                yield self._one(item)
+            return
+        while True:
+            batch = list(itertools.islice(samples, self.batch_size))
+            if not batch or (self.drop_last and len(batch) < self.batch_size):
+                return
+            yield (self.collate_fn or default_collate)(batch)
 
     def __iter__(self):
-        batches = self._index_batches()
         # Batches are engine Tensors, as PyTorch's DataLoader yields torch tensors (so
         # xb.view(-1, 784), xb.float(), yb.size(0), xb.std() act as in PyTorch code); a
         # collate_fn of the user's returns what it returns.
         convert = _tensors if self.collate_fn is None else _as_is
-        if self.num_workers == 0:
-            for batch in batches:
-                yield convert(self._fetch(batch))
-            return
-        for batch in self._parallel(batches):
+        if self.num_workers:
+            batches = self._parallel_stream() if self._iterable else \
+                self._parallel(self._index_batches())
+        else:
+            batches = self._stream() if self._iterable else \
+                (self._fetch(b) for b in self._index_batches())
+        for batch in batches:
             yield convert(batch)
 
-    def _parallel(self, batches):
-        """Fetch in worker threads, at most ``num_workers · prefetch_factor`` batches ahead;
-        yield in submission order, so the order never depends on which worker is faster."""
-        lock, counter = threading.Lock(), itertools.count()
-        dataset = None if self.dataset is _ARRAYS else self.dataset
+    # -- workers -------------------------------------------------------------------------
+    def _workers(self):
+        """One single-thread executor per worker (so a worker's tasks run in its order, on
+        its thread), each started with its WorkerInfo and ``worker_init_fn``."""
+        if self._pools is not None:
+            return self._pools
+        dataset = None if self.x is not None else self.dataset
 
-        def init():
-            with lock:
-                wid = next(counter)
+        def init(wid):
             _worker_local.info = WorkerInfo(wid, self.num_workers, dataset)
             if self.worker_init_fn is not None:
                 self.worker_init_fn(wid)
 
-        pool = ThreadPoolExecutor(max_workers=self.num_workers, initializer=init,
-                                  thread_name_prefix="DataLoader-worker")
-        pending = collections.deque()
+        pools = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"DataLoader-worker-{w}")
+                 for w in range(self.num_workers)]
+        try:
+            for f in [pool.submit(init, w) for w, pool in enumerate(pools)]:
+                self._result(f)  # a worker_init_fn's error is raised here
+        except BaseException:
+            self._stop(pools, [], keep=False)
+            raise
+        if self.persistent_workers:
+            self._pools = pools
+        return pools
+
+    def _stop(self, pools, pending, keep):
+        """End an epoch: drop the batches still queued; join the threads unless kept."""
+        for f in pending:
+            f.cancel()
+        if keep:
+            wait(pending)
+            return
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _parallel(self, batches):
+        """Fetch in worker threads, batch k on worker k % num_workers, at most
+        ``num_workers · prefetch_factor`` batches ahead; yield in submission order, so the
+        order never depends on which worker is faster."""
+        pools, pending = self._workers(), collections.deque()
         try:
             window = self.num_workers * self.prefetch_factor
-            for batch in batches:
-                pending.append(pool.submit(self._fetch, batch))
+            for k, batch in enumerate(batches):
+                pending.append(pools[k % self.num_workers].submit(self._fetch, batch))
                 if len(pending) >= window:
                     yield self._result(pending.popleft())
             while pending:
                 yield self._result(pending.popleft())
         finally:  # also when the loop breaks early: drop what is queued, join the threads
-            pool.shutdown(wait=True, cancel_futures=True)
+            self._stop(pools, pending, keep=self.persistent_workers)
+
+    def _parallel_stream(self):
+        """An IterableDataset in workers, as PyTorch: each worker batches its own pass over
+        the dataset; batches come round robin (worker 0, 1, ..., 0, ...), skipping the
+        workers whose pass has ended."""
+        n, pools, pending = self.num_workers, self._workers(), collections.deque()
+        streams, alive, turn = [None] * n, [True] * n, itertools.cycle(range(n))
+
+        def start(w):  # in worker w's thread: its iter(dataset) sees get_worker_info()
+            streams[w] = self._stream()
+
+        def step(w):
+            return next(streams[w], _END)
+
+        def dispatch():
+            for _ in range(n):
+                w = next(turn)
+                if alive[w]:
+                    pending.append((w, pools[w].submit(step, w)))
+                    return
+
+        futures = [pools[w].submit(start, w) for w in range(n)]
+        try:
+            for _ in range(n * self.prefetch_factor):
+                dispatch()
+            while pending:
+                w, future = pending.popleft()
+                if not alive[w]:
+                    continue
+                batch = self._result(future)
+                if batch is _END:
+                    alive[w] = False
+                dispatch()
+                if batch is not _END:
+                    yield batch
+        finally:
+            self._stop(pools, futures + [f for _, f in pending], keep=self.persistent_workers)
 
     def _result(self, future):
-        from concurrent.futures import TimeoutError as FutureTimeout
         try:
             return future.result(timeout=self.timeout if self.timeout > 0 else None)
         except FutureTimeout:
@@ -686,7 +906,7 @@ class DataLoader:
 
     def __repr__(self):
         data = (f"x{self.x.shape}" + ("" if self.y is None else f", y{self.y.shape}")
-                if self.dataset is _ARRAYS else repr(self.dataset))
+                if self.x is not None else repr(self.dataset))
         return (f"DataLoader({data}, batch_size={self.batch_size}, "
                 f"sampler={type(self.sampler).__name__}, drop_last={self.drop_last}, "
                 f"num_workers={self.num_workers})")
