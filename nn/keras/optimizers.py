@@ -247,23 +247,12 @@ class KerasAdamax(_KerasRule, _optim.Adamax):
 
     State as ``nn.optim.Adamax``'s (``step``, ``exp_avg`` = m, ``exp_inf`` = u)."""
 
+    _eps_in_step = True
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-7, weight_decay=0.0, *,
                  maximize=False):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          maximize=maximize)
-
-    def _update(self, p, g, state, group):
-        (b1, b2), eps = group["betas"], group["eps"]
-        if not state:
-            state.update(step=0, exp_avg=np.zeros_like(p.data), exp_inf=np.zeros_like(p.data))
-        state["step"] += 1
-        g = self._decay(p, g, group)
-        m, u = state["exp_avg"], state["exp_inf"]
-        m *= b1
-        m += (1 - b1) * g
-        u *= b2
-        np.maximum(u, np.abs(g), out=u)
-        p.add_(m / (u + eps), alpha=-group["lr"] / (1 - b1 ** state["step"]))
 
 
 class KerasNadam(_KerasRule, _optim.NAdam):

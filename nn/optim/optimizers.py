@@ -617,6 +617,8 @@ class Adamax(Optimizer):
     """
 
     _state_keys = frozenset({"step", "exp_avg", "exp_inf"})
+    # Keras's Adamax (nn.keras.optimizers) adds ε to u in the step, not inside the max.
+    _eps_in_step = False
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  foreach=None, *, maximize=False, differentiable=False, capturable=False):
@@ -635,8 +637,12 @@ class Adamax(Optimizer):
         m *= b1
         m += (1 - b1) * g
         u *= b2
-        np.maximum(u, np.abs(g) + eps, out=u)
-        p.add_(m / u, alpha=-group["lr"] / (1 - b1 ** state["step"]))
+        if self._eps_in_step:
+            np.maximum(u, np.abs(g), out=u)
+            p.add_(m / (u + eps), alpha=-group["lr"] / (1 - b1 ** state["step"]))
+        else:
+            np.maximum(u, np.abs(g) + eps, out=u)
+            p.add_(m / u, alpha=-group["lr"] / (1 - b1 ** state["step"]))
 
 
 class NAdam(Optimizer):
