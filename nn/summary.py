@@ -14,10 +14,12 @@ class Summary:
     BatchNorm's moving mean and variance).
     """
 
-    def __init__(self, title, rows, trainable, non_trainable):
+    def __init__(self, title, rows, trainable, non_trainable, connected=None):
         self.title, self.rows = title, rows
         self.trainable_params, self.non_trainable_params = trainable, non_trainable
         self.total_params = trainable + non_trainable
+        # Keras's fourth column of a branching Functional model: per row, "dense[0][0], ..."
+        self.connected = connected
 
     def __str__(self):
         head = ("Layer (type)", "Output Shape", "Param #")
@@ -25,10 +27,18 @@ class Summary:
         w0 = max(len(head[0]), *(len(r[0]) for r in body)) + 2 if body else len(head[0]) + 2
         w1 = max(len(head[1]), *(len(r[1]) for r in body)) + 2 if body else len(head[1]) + 2
         w2 = max(len(head[2]), *(len(r[2]) for r in body)) if body else len(head[2])
-        line = "=" * (w0 + w1 + w2)
-        out = [f'Model: "{self.title}"', line,
-               f"{head[0]:<{w0}}{head[1]:<{w1}}{head[2]:>{w2}}", line]
-        out += [f"{a:<{w0}}{b:<{w1}}{c:>{w2}}" for a, b, c in body]
+        if self.connected is not None:  # Param # then two spaces, then "Connected to"
+            w3 = 2 + max(len("Connected to"), *(len(c) for c in self.connected))
+            line = "=" * (w0 + w1 + w2 + w3)
+            out = [f'Model: "{self.title}"', line,
+                   f"{head[0]:<{w0}}{head[1]:<{w1}}{head[2]:>{w2}}  Connected to", line]
+            out += [f"{a:<{w0}}{b:<{w1}}{c:>{w2}}  {d}".rstrip()
+                    for (a, b, c), d in zip(body, self.connected, strict=True)]
+        else:
+            line = "=" * (w0 + w1 + w2)
+            out = [f'Model: "{self.title}"', line,
+                   f"{head[0]:<{w0}}{head[1]:<{w1}}{head[2]:>{w2}}", line]
+            out += [f"{a:<{w0}}{b:<{w1}}{c:>{w2}}" for a, b, c in body]
         out += [line, f"Total params: {self.total_params:,}",
                 f"Trainable params: {self.trainable_params:,}",
                 f"Non-trainable params: {self.non_trainable_params:,}"]
@@ -110,3 +120,123 @@ def summary(model, input_shape, dtype=np.float32) -> Summary:
     frozen = sum(p.numel() for p in params if not p.requires_grad)
     buffers = sum(b.numel() for _, b in model.named_buffers())
     return Summary(type(model).__name__, rows, trainable, frozen + buffers)
+
+
+# ------------------------------------------------------------------ Functional models (Keras 3)
+OPEN_SIZES = (8, 9)  # an Input's None sizes, in two runs: what differs is None
+
+
+def _graph_nodes(model):
+    """Keras's ``_build_map`` of a Functional model (``Model._build_map``): its calls and
+    Inputs as they finish (inputs first), and each layer's (or Input's) number."""
+    return model._build_map()
+
+
+def _call_outputs(model, fill):
+    """id(call) → its output, from one run of ``model`` on a zero batch of two samples (eval
+    mode, no gradients; unknown sizes (None) of an Input set to ``fill``). Each layer's
+    ``forward`` is wrapped for the run to catch what it returns, call after call."""
+    caught, layers = {}, {}
+    for call in model._calls:
+        layers.setdefault(id(call.layer), call.layer)
+    for key, layer in layers.items():
+        def traced(*args, _key=key, _fwd=layer.forward, **kwargs):
+            out = _fwd(*args, **kwargs)
+            caught.setdefault(_key, []).append(out)
+            return out
+        object.__setattr__(layer, "forward", traced)
+    modes = [(m, m.training) for m in model.modules()]
+    states = [(m, m.state) for m in model.modules() if getattr(m, "stateful", False)]
+    xs = [Tensor(np.zeros((2,) + tuple(fill if d is None else d for d in t.shape)),
+                 dtype=np.float32) for t in model._input_list]
+    try:
+        model.eval()
+        with engine.no_grad():
+            model(*xs)
+    finally:
+        for layer in layers.values():
+            object.__delattr__(layer, "forward")
+        for m, training in modes:
+            m.training = training
+        for m, state in states:
+            m.state = state
+    outputs, seen = {}, {}
+    for call in model._calls:  # forward runs them in this order
+        k = seen.get(id(call.layer), 0)
+        seen[id(call.layer)] = k + 1
+        outputs[id(call)] = caught[id(call.layer)][k]
+    return outputs
+
+
+def _keras_shape(a, b=None) -> str:
+    """Keras's text of an output shape: ``(None, 6, 6, 4)``; sizes that differ between two
+    runs (``b``: the run with other sizes for the Input's None) are None; several outputs
+    are a list of them."""
+    if isinstance(a, (tuple, list)):
+        bs = b if isinstance(b, (tuple, list)) else [None] * len(a)
+        return "[" + ", ".join(_keras_shape(x, y) for x, y in zip(a, bs, strict=True)) + "]"
+    if not isinstance(a, Tensor):
+        return "?"
+    dims = [d if b is None or d == e else None
+            for d, e in zip(a.shape[1:], (b.shape[1:] if b is not None else a.shape[1:]),
+                            strict=True)]
+    return str((None, *dims))
+
+
+def functional_summary(model) -> Summary:
+    """Keras 3's summary of a Functional model (``nn.keras.Model``): a row per Input
+    (``image (InputLayer)``, Keras's ``input_layer``, ``input_layer_1`` when unnamed) and
+    per layer, in Keras's order (by depth in the graph, deepest first), with the output
+    shape (batch None; a size an Input leaves open is None), the parameter count (weights
+    and buffers, as Keras counts BatchNormalization's moving statistics) and — when the
+    model branches, merges or shares a layer, as Keras decides — what each layer is
+    ``Connected to`` (``dense[0][0]``: layer, call number, tensor). The layers are built and
+    the shapes found by running the model on zeros (eval mode, no gradients)."""
+    from .keras.functional import KerasTensor, keras_class_name
+    from .keras.model import keras_input_names
+    inputs = model._input_list
+    names = {id(m): n for n, m in model.named_children()}
+    names.update({id(t): n for t, n in zip(inputs, keras_input_names(model), strict=True)})
+    nodes, index = _graph_nodes(model)
+    ops, node_depth = model._operations(nodes, index)
+    outputs = _call_outputs(model, OPEN_SIZES[0])
+    if any(None in t.shape for t in inputs):  # which sizes follow the Input's open sizes
+        other = _call_outputs(model, OPEN_SIZES[1])
+    else:
+        other = outputs
+    calls_of = {}  # a layer's calls in the order they were written: Keras's node index
+    for call in sorted(model._calls, key=lambda c: c.seq):
+        calls_of.setdefault(id(call.layer), []).append(call)
+    number = {id(c): i for cs in calls_of.values() for i, c in enumerate(cs)}
+    # Keras's test of a "sequential-like" model: one node per depth, each node fed by one
+    # tensor, no layer called twice; otherwise the table says what feeds each layer.
+    per_depth = {}
+    for t in nodes:
+        per_depth[node_depth[id(t)]] = per_depth.get(node_depth[id(t)], 0) + 1
+    branching = any(n > 1 for n in per_depth.values()) or any(
+        len(t.parents()) > 1 for t in nodes if isinstance(t, KerasTensor)) or any(
+        len(cs) > 1 for cs in calls_of.values())
+
+    def source(p):
+        if isinstance(p, KerasTensor):
+            return f"{names[id(p.layer)]}[{number[id(p)]}][0]"
+        return f"{names[id(p)]}[0][0]"
+
+    rows, connected = [], []
+    for op in ops:
+        if id(op) not in calls_of:  # an Input
+            rows.append((names[id(op)], "InputLayer", str((None, *op.shape)), 0))
+            connected.append("-")
+            continue
+        last = calls_of[id(op)][-1]  # Keras shows the shape of the layer's last call
+        count = sum(p.numel() for p in op.parameters()) + \
+            sum(b.numel() for _, b in op.named_buffers())
+        rows.append((names[id(op)], keras_class_name(op),
+                     _keras_shape(outputs[id(last)], other[id(last)]), count))
+        connected.append(", ".join(source(p) for c in calls_of[id(op)] for p in c.parents()))
+    params = list(model.parameters())
+    trainable = sum(p.numel() for p in params if p.requires_grad)
+    frozen = sum(p.numel() for p in params if not p.requires_grad)
+    buffers = sum(b.numel() for _, b in model.named_buffers())
+    return Summary(getattr(model, "model_name", type(model).__name__), rows, trainable,
+                   frozen + buffers, connected if branching else None)

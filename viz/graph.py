@@ -55,13 +55,14 @@ class Item:
     as one (a module, the loss), or a marker ("… n nodes …")."""
 
     __slots__ = ("id", "nodes", "out", "kind", "title", "lines", "op", "group", "tooltip",
-                 "scope")
+                 "scope", "sub")
 
     def __init__(self, id, nodes, out, kind, title="", lines=(), op=None, group=None,
-                 tooltip="", scope=()):
+                 tooltip="", scope=(), sub=None):
         self.id, self.nodes, self.out, self.kind = id, list(nodes), out, kind
         self.title, self.lines, self.op, self.group = title, list(lines), op, group
         self.tooltip, self.scope = tooltip, scope
+        self.sub = sub  # the text after the title (None: the shape, and the dtype if needed)
 
 
 def _expr(gm, n, depth=0) -> str:
@@ -529,10 +530,15 @@ def value_table(item, rankdir, show_data, grad_text, pending, fill, border, widt
             tds.append(grad_cell)
         rows = ["<TR>" + "".join(tds) + "</TR>"] if tds else ["<TR><TD> </TD></TR>"]
     else:
-        sub = str(tuple(n.shape))
-        if item.kind == "loss" or n.dtype != getattr(root_dtype, "dtype", root_dtype):
-            sub += f" {n.dtype}"  # said once, at the root, and wherever it differs
-        top = [(head + " " if head else "") + _esc(sub)] + [_esc(x) for x in item.lines]
+        sub = item.sub
+        if sub is None:
+            sub = str(tuple(n.shape))
+            if item.kind == "loss" or n.dtype != getattr(root_dtype, "dtype", root_dtype):
+                sub += f" {n.dtype}"  # said once, at the root, and wherever it differs
+        # A rounded box's corners would touch its lines' ends: a space on either side.
+        pad = "&#160;&#160;" if item.group is not None else ""
+        top = [" ".join(x for x in (head, _esc(sub)) if x)] + \
+            [pad + _esc(x) + pad for x in item.lines]
         bottom = [td(_esc("data " + summary(n.data)))] if show_data else []
         if grad_cell:
             bottom.append(grad_cell)
@@ -746,7 +752,7 @@ class Picture:
 
     def __init__(self, gm, rankdir=None, level="op", expand=(), group_modules=False,
                  max_nodes=300, fit=True, box=None, reserve=(0, 0), show_data=True,
-                 show_grad=True, color_by=None, final_grads=None, step=False):
+                 show_grad=True, color_by=None, final_grads=None, step=False, adjust=None):
         if color_by not in (None, "grad"):
             raise ValueError(f"draw_graph: color_by must be None or 'grad', got {color_by!r}")
         if rankdir not in (None, "LR", "RL", "TB", "BT"):
@@ -754,6 +760,8 @@ class Picture:
                              f"(pick the one that fits), got {rankdir!r}")
         self.gm = gm
         self.view = View(gm, level, expand, group_modules)
+        if adjust is not None:  # plot_model: Keras's labels, inputs no gradient reaches
+            adjust(self.view)
         self.opts = dict(show_data=show_data, show_grad=show_grad, color_by=color_by,
                          final_grads=final_grads, step=step)
         box = box or style.BOX_PX
@@ -899,44 +907,245 @@ def draw_graph(root, show_data=True, show_grad=True, color_by=None, rankdir=None
 
 def plot_model(model, to_file="model.png", show_shapes=True, show_dtype=False,
                show_layer_names=True, rankdir=None, expand_nested=False, dpi=None,
+               show_layer_activations=False, show_trainable=False, splines=None, *,
                input_shape=None, expand=()) -> Graph:
-    """Keras's ``plot_model``: one box per layer of ``model`` (name, type, output shape,
+    """Keras's ``plot_model``: one box per layer of ``model`` (name: type, output shape,
     parameter count), arrows where the tensors flow; written to ``to_file`` (.png, .svg,
-    .pdf, .dot; None: not written) and returned. ``from viz import plot_model`` replaces
-    ``from tensorflow.keras.utils import plot_model``.
+    .pdf, .dot; None: not written) and returned. ``from viz import plot_model`` or
+    ``nn.keras.utils.plot_model`` (the same function) replaces Keras's.
 
-    The model runs once on a batch of two zero samples (so shapes show a batch of 2) of
-    ``input_shape`` — by default the shape the model knows (``model.summary()``'s) — in eval
-    mode. The input is drawn as the input; it requires a gradient only so that the layers
-    working on it alone are recorded as operations. ``expand`` opens layers by name, as in
-    ``draw_graph(level='module')``. Keras's ``show_shapes``, ``show_dtype``,
-    ``show_layer_names``, ``expand_nested`` and ``dpi`` are accepted; shapes and names are
-    always shown.
+    A Functional model (``nn.keras.Model(inputs=[a, m], outputs=...)``) gets one input box
+    per ``Input``, named as in its summary (``name=`` given, else Keras's ``input_layer``,
+    ``input_layer_1``, …), and one output box (green) per output; an arrow goes wherever a
+    layer's result feeds another layer, also when no gradient flows along it (an integer
+    Input into an Embedding). A layer called twice is one box with both inputs' arrows.
+
+    The model runs once on a batch of two zero samples (so shapes show a batch of 2) per
+    input, in eval mode: of each ``Input``'s shape, or of ``input_shape`` (one sample's
+    shape; a list of them, one per Input, for several) — by default the shape the model
+    knows (``model.summary()``'s). The inputs require a gradient only so that the layers
+    working on them alone are recorded as operations. ``expand`` opens layers by name, as in
+    ``draw_graph(level='module')``.
+
+    Keras's options: ``show_shapes`` (the output shape after the name), ``show_dtype`` (the
+    output's dtype on every box; else none), ``show_layer_names`` (False: the type only),
+    ``rankdir`` ('TB' top to bottom, 'LR' left to right; None, stepgrad's default:
+    whichever fits 1,600 × 1,000 px), ``expand_nested`` (nested Sequential / Functional
+    models drawn as their layers, ``features.0: Dense``; no cluster is drawn around them),
+    ``dpi`` (the resolution of a .png/.jpg written; vector files and the returned picture
+    stay at 96 dpi), ``show_layer_activations`` (an "activation: relu" line on layers that
+    have one; "linear" when None, as Keras), ``show_trainable`` ("trainable" or
+    "non-trainable" after the parameter count of layers with weights) and ``splines``
+    (Graphviz's edge style, e.g. Keras's 'ortho'; default: Graphviz's). Defaults differ
+    from Keras's where stepgrad's picture is more useful: shapes and names shown, rankdir
+    whichever fits, dpi 96. Parameter counts are Keras's (buffers such as
+    BatchNormalization's moving statistics included).
     """
     import engine
-    from nn.keras.model import input_shape_of
-    shape = input_shape if input_shape is not None else input_shape_of(model)
-    if shape is None:
-        raise ValueError("plot_model: the model declares no input shape (Input(shape=...) "
-                         "or input_shape= on its first layer): pass input_shape=(...)")
-    x = engine.zeros(*((2,) + tuple(shape)), requires_grad=True, name="input")
+    from nn.keras.functional import KerasTensor, keras_class_name
+    from nn.module import Sequential
+    if dpi is not None and (isinstance(dpi, bool) or not isinstance(dpi, (int, float))
+                            or dpi <= 0):
+        raise ValueError(f"plot_model: dpi must be a positive number, got {dpi!r}")
+    xs, names = _plot_inputs(model, input_shape)
     modes = [(m, m.training) for _, m in model.named_modules()]
     try:
         model.eval()
         with engine.enable_grad():
-            out = model(x)
+            out = model(*xs)
     finally:
         for m, training in modes:
             m.training = training
-    gm = GraphModel(out, model=model, what="plot_model")
-    gm.kinds[x] = "input"  # it needs a gradient only to record the ops; it is the input
+    outs = [o for o in (out if isinstance(out, (list, tuple)) else [out])
+            if isinstance(o, engine.Tensor)]
+    gm = GraphModel(outs if len(outs) > 1 else outs[0], model=model, what="plot_model")
+    drawn = set(map(id, gm.order))
+    for x in xs:  # they need a gradient only to record the ops; they are the inputs
+        if id(x) in drawn:
+            gm.kinds[x] = "input"
+    functional = getattr(model, "_input_list", None) is not None
+    if expand_nested:
+        from nn.keras.functional import Model as Functional
+        expand = tuple([expand] if isinstance(expand, str) else expand or ()) + tuple(
+            name for name, m in model.named_modules()
+            if name and isinstance(m, (Sequential, Functional)))
+
+    open_dims = _open_dims(model, input_shape)
+
+    def sub(n, key=None):
+        """The text after a box's title: shape (sizes an Input leaves open: None), dtype."""
+        shape = tuple(n.shape)
+        if key in open_dims:
+            shape = tuple(None if o else d for d, o in zip(shape, open_dims[key],
+                                                           strict=True))
+        parts = [str(shape)] if show_shapes else []
+        return " ".join(parts + ([str(n.dtype)] if show_dtype else []))
+
+    def adjust(view):
+        """Keras's boxes: titles, lines and shapes as asked; arrows no gradient drew."""
+        item_of = {}
+        for item in view.items.values():
+            if item.group is None or item.group == ("loss",):
+                if item.group is None and item.out is not None:
+                    item.sub = sub(item.out)
+                continue
+            m = gm.scopes[item.nodes[0]][len(item.group) - 1]
+            item_of[id(m)] = item.id
+            name = gm.module_name(m)
+            item.title = f"{name}: {keras_class_name(m)}" if show_layer_names and name \
+                else keras_class_name(m)
+            item.sub = sub(item.out, id(m))
+            lines = []
+            if show_layer_activations and hasattr(m, "activation"):
+                lines.append(f"activation: {_activation_name(m.activation)}")
+            params = list(m.parameters())
+            count = sum(int(np.size(p.data)) for p in params) + \
+                sum(int(np.size(b.data)) for _, b in m.named_buffers())
+            if count:
+                text = f"{count:,} parameters"
+                if show_trainable and params:
+                    on = sum(bool(p.requires_grad) for p in params)
+                    text += ", trainable" if on == len(params) else \
+                        ", non-trainable" if not on else ", partly trainable"
+                lines.append(text)
+            else:
+                lines += item.lines  # the ops it does ("4 ops: permute, pad, max_pool2d")
+            item.lines = lines
+        for i, (x, name) in enumerate(zip(xs, names, strict=True)):
+            title = (f"{name}: InputLayer" if show_layer_names else "InputLayer") \
+                if functional else name
+            rid = view.rep.get(x) if id(x) in drawn else None
+            if rid is None:  # no gradient reaches it (integer ids): drawn all the same
+                rid = f"input_{i}"
+                view.items[rid] = Item(rid, [x], x, "input", title,
+                                       tooltip=f"{name} (no gradient flows into it)")
+                view.rep[x] = rid
+            view.items[rid].title = title
+            view.items[rid].sub = sub(x, id(model._input_list[i]) if functional else None)
+            if functional:
+                item_of[id(model._input_list[i])] = rid
+        # Values outside every layer that are not inputs (BatchNormalization's statistics
+        # reshaped under no_grad) feed layers drawn as one box: not drawn, as in Keras.
+        inputs = {view.rep.get(x) for x in xs}
+        for k in [k for k, it in view.items.items() if it.group is None and k not in inputs
+                  and it.kind == "input" and not it.op]:
+            heads = [h[:-3] if h.endswith("_op") else h for t, h, _, _ in view.edges if t == k]
+            if heads and all(view.items.get(h) is not None and view.items[h].group is not None
+                             for h in heads):
+                del view.items[k]
+        # Boxes in the DOT text in forward order, the inputs first in the model's order:
+        # Graphviz then puts the first input first (top, or left), and so on.
+        # The outputs last, in the model's order (first output first).
+        firsts = [view.rep.get(x) for x in xs if view.rep.get(x) in view.items]
+        lasts = [k for k in dict.fromkeys(view.rep.get(o) for o in outs)
+                 if k in view.items and k not in firsts]
+        rest = [k for k in reversed(view.items) if k not in firsts and k not in lasts]
+        view.items = {k: view.items[k] for k in firsts + rest + lasts}
+        if not functional:
+            return
+        have = {(t, h): a for t, h, a, _ in view.edges}
+        flows = {}  # (tail, head) → how many tensors go that way
+        for call in model._calls:
+            head = item_of.get(id(call.layer))
+            for p in call.parents():
+                tail = item_of.get(id(p.layer) if isinstance(p, KerasTensor) else id(p))
+                if head and tail and head != tail:
+                    flows[(tail, head)] = flows.get((tail, head), 0) + 1
+                    if (tail, head) not in have:
+                        have[(tail, head)] = {}
+                        view.edges.append((tail, head, have[(tail, head)], []))
+        for (tail, head), n in flows.items():  # a layer called twice feeds one box twice
+            if n > 1:
+                have[(tail, head)].update(label=f"{n} tensors",
+                                          tooltip=f"{n} tensors: one per call of the layer")
+
     pic = Picture(gm, rankdir, "module", expand, False, 300, True, show_data=False,
-                  show_grad=False)
+                  show_grad=False, adjust=adjust)
     graph = pic.draw()
+    starts = [k for k in (pic.red.where(pic.view.rep.get(x)) for x in xs) if k]
+    if len(starts) > 1:  # every input at the start (top, or left), where a reader looks
+        with graph.subgraph() as first:
+            first.attr(rank="min")
+            for k in starts:
+                first.node(k)
+    if splines is not None:
+        graph.attr(splines=str(splines))
     if to_file is not None:
+        from pathlib import Path
+
         from .render import save
-        save(graph, to_file)
+        out_graph = graph
+        if dpi is not None and Path(to_file).suffix.lower() in (".png", ".jpg", ".jpeg"):
+            out_graph = graph.copy()
+            out_graph.attr(dpi=f"{dpi:g}")
+        save(out_graph, to_file)
     return graph
+
+
+def _open_dims(model, input_shape) -> dict:
+    """id(layer or Input) → per dimension of its output, whether it follows a size an Input
+    leaves open (None): found by running a Functional model with two sizes for them."""
+    inputs = getattr(model, "_input_list", None)
+    if inputs is None or input_shape is not None or not any(None in t.shape for t in inputs):
+        return {}
+    from nn.summary import OPEN_SIZES, _call_outputs
+    a, b = (_call_outputs(model, size) for size in OPEN_SIZES)
+    out = {id(t): (False,) + tuple(d is None for d in t.shape) for t in inputs}
+    for call in model._calls:
+        x, y = a[id(call)], b[id(call)]
+        if hasattr(x, "shape") and hasattr(y, "shape") and len(x.shape) == len(y.shape):
+            out[id(call.layer)] = tuple(d != e for d, e in zip(x.shape, y.shape, strict=True))
+    return out
+
+
+def _activation_name(activation) -> str:
+    """Keras's name of a layer's activation (None: 'linear')."""
+    if activation is None:
+        return "linear"
+    if isinstance(activation, str):
+        return activation
+    return getattr(activation, "__name__", type(activation).__name__)
+
+
+def _plot_inputs(model, input_shape):
+    """(zero batches of two samples, their names): one per Input of a Functional model, one
+    for another model (the shape it knows, or ``input_shape``)."""
+    import engine
+    from nn.keras.model import input_shape_of, keras_input_names
+    inputs = getattr(model, "_input_list", None)
+    if inputs is None:
+        shape = input_shape if input_shape is not None else input_shape_of(model)
+        if shape is None:
+            raise ValueError("plot_model: the model declares no input shape (Input(shape="
+                             "...) or input_shape= on its first layer): pass "
+                             "input_shape=(...)")
+        shapes, names = [(shape,) if isinstance(shape, int) else tuple(shape)], ["input"]
+    else:
+        names = keras_input_names(model)
+        if input_shape is None:  # an open size (None): OPEN_SIZES[0], shown as None
+            from nn.summary import OPEN_SIZES
+            shapes = [tuple(OPEN_SIZES[0] if d is None else d for d in t.shape)
+                      for t in inputs]
+        elif len(inputs) == 1:
+            shapes = [(input_shape,) if isinstance(input_shape, int) else tuple(input_shape)]
+        else:
+            shapes = [(s,) if isinstance(s, int) else tuple(s) for s in input_shape]
+            if len(shapes) != len(inputs):
+                raise ValueError(f"plot_model: the model has {len(inputs)} inputs "
+                                 f"({', '.join(names)}); input_shape gives {len(shapes)} "
+                                 f"shapes: give one per Input, in order")
+    for name, shape in zip(names, shapes, strict=True):
+        if not shape or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool)
+                                and d >= 1 for d in shape):
+            several = len(shapes) > 1
+            raise ValueError(f"plot_model: input {name!r} has the shape {shape}: the model "
+                             f"runs on zeros to find the shapes, so every size must be known;"
+                             f" pass input_shape=" + ("[(...), (...)] (one sample's shape "
+                                                      "per Input, in order)" if several
+                                                      else "(...) (one sample's shape)"))
+    xs = [engine.zeros(*((2,) + tuple(int(d) for d in s)), requires_grad=True, name=n)
+          for s, n in zip(shapes, names, strict=True)]
+    return xs, names
 
 
 def step_state(step, grads=None) -> State:

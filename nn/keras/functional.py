@@ -152,9 +152,16 @@ class Model(Module):
     def _walk(self) -> tuple:
         """``(calls, layers)``: the recorded calls between the inputs and the outputs, each
         after its arguments (the order ``forward`` runs them in), and the layers in Keras's
-        order (``_keras_layer_order``), from one depth-first walk from the outputs (in order;
-        each call's arguments in order), Keras's ``_build_map``: it numbers each layer when
-        first reached and lists the calls (and Inputs) as they finish, inputs first."""
+        order (``_keras_layer_order``), from ``_build_map``."""
+        nodes, index = self._build_map()
+        calls = [t for t in nodes if isinstance(t, KerasTensor)]
+        return calls, self._keras_layer_order(nodes, index)
+
+    def _build_map(self) -> tuple:
+        """Keras's ``_build_map``: ``(nodes, index)`` from one depth-first walk from the
+        outputs (in order; each call's arguments in order): ``nodes`` the calls and Inputs as
+        they finish, inputs first; ``index`` each layer's (or Input's) number, in the order
+        the walk first reached it (id → number). Also what ``summary()`` lists."""
         index, finished, nodes = {}, set(), []
         stack = [(t, False) for t in reversed(self._output_list)]
         while stack:
@@ -173,17 +180,25 @@ class Model(Module):
             stack.append((t, True))
             if isinstance(t, KerasTensor):
                 stack += [(p, False) for p in reversed(t.parents())]
-        calls = [t for t in nodes if isinstance(t, KerasTensor)]
-        return calls, self._keras_layer_order(nodes, index)
+        return nodes, index
 
     @staticmethod
     def _keras_layer_order(nodes, index) -> list:
         """The layers in Keras's order (``keras/src/ops/function.py``'s ``map_graph``, which
-        orders ``Functional.layers`` and so its weights), from ``_walk``'s ``nodes`` (the
-        calls and Inputs, inputs first) and ``index`` (id of a layer → its number, in the order
-        first reached): walking the nodes backwards, a call's depth is the largest depth of the
-        calls consuming it + 1 (outputs: 0), a layer's the largest over its calls as they are
-        met; the layers then go deepest first, ties by their number.
+        orders ``Functional.layers`` and so its weights): ``_operations`` without the
+        Inputs."""
+        return [op for op in Model._operations(nodes, index)[0]
+                if not isinstance(op, Symbolic)]
+
+    @staticmethod
+    def _operations(nodes, index) -> tuple:
+        """``(operations, node_depth)``: Keras's ``model._operations`` (the Inputs and the
+        layers, the order of its summary) and each node's depth (id → depth), from
+        ``_build_map``'s ``nodes`` (the calls and Inputs, inputs first) and ``index`` (id of a
+        layer → its number, in the order first reached): walking the nodes backwards, a
+        call's depth is the largest depth of the calls consuming it + 1 (outputs: 0), a
+        layer's the largest over its calls as they are met; the operations then go deepest
+        first, ties by their number.
         ``a = Dense(3)(i); b = Dense(3)(Dense(3)(i)); add([a, b])`` gives the inner Dense of
         ``b`` (depth 2), then ``a``'s Dense and ``b``'s outer one (depth 1), then Add."""
         node_depth, op_depth, ops = {}, {}, {}
@@ -195,8 +210,8 @@ class Model(Module):
             if isinstance(t, KerasTensor):
                 for p in t.parents():
                     node_depth[id(p)] = max(depth + 1, node_depth.get(id(p), 0))
-        layers = [ops[i] for i in sorted(op_depth, key=lambda i: (-op_depth[i], index[i]))]
-        return [op for op in layers if not isinstance(op, Symbolic)]  # not the Inputs
+        order = sorted(op_depth, key=lambda i: (-op_depth[i], index[i]))
+        return [ops[i] for i in order], node_depth
 
     def forward(self, *xs):
         if len(xs) == 1 and type(xs[0]) in (list, tuple) and len(self._input_list) > 1:

@@ -54,6 +54,20 @@ def input_shape_of(model):
     return None
 
 
+def keras_input_names(model) -> list:
+    """The names of a Functional model's Inputs, as Keras names them: the ``name=`` given,
+    else ``input_layer``, ``input_layer_1``, … (the unnamed ones, in the model's order). Used
+    by ``model.summary()`` and ``viz.plot_model``."""
+    names, unnamed = [], 0
+    for t in getattr(model, "_input_list", ()):
+        if getattr(t, "name", None):
+            names.append(t.name)
+        else:
+            names.append("input_layer" + (f"_{unnamed}" if unnamed else ""))
+            unnamed += 1
+    return names
+
+
 class KerasModelMixin:
     """Keras's Model API for ``nn.Module`` (mixed into its bases)."""
 
@@ -356,13 +370,16 @@ class KerasModelMixin:
         """Print Keras's table (layers, output shapes, parameter counts); returns None.
 
         The input shape comes from the first layer (``input_shape=`` / ``input_dim=``) or
-        the last ``fit``; otherwise use ``nn.summary(model, input_shape)``."""
+        the last ``fit``; otherwise use ``nn.summary(model, input_shape)``. A Functional
+        model (``nn.keras.Model(inputs, outputs)``, one Input or several, one output or
+        several) prints Keras 3's Functional table: a row per Input and layer in Keras's
+        order, and a "Connected to" column when the model branches (``nn.summary``'s
+        ``functional_summary``). The other arguments are accepted and not used."""
+        if getattr(self, "_input_list", None) is not None:  # a Functional model: Keras 3's
+            from ..summary import functional_summary  # table, with its Inputs (any number)
+            (print_fn or print)(str(functional_summary(self)))
+            return
         shape = self._keras_input_shape()
-        if len(getattr(self, "_input_list", ())) > 1:
-            raise NotImplementedError(f"{type(self).__name__}.summary: the model has "
-                                      f"{len(self._input_list)} inputs; summary() of a model "
-                                      "with several inputs is not supported yet (count_params() "
-                                      "and get_weights() work)")
         if shape is None:
             raise ValueError(f"{type(self).__name__}.summary: the input shape is unknown; give "
                              "the first layer input_shape=..., call fit() first, or use "

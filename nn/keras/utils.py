@@ -1,9 +1,19 @@
-"""Keras's ``to_categorical``."""
+"""Keras's ``to_categorical`` and ``plot_model`` (``keras.utils.plot_model``)."""
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["to_categorical"]
+__all__ = ["to_categorical", "plot_model"]  # noqa: F822 - plot_model: __getattr__ below
+
+
+def __getattr__(name):
+    # keras.utils.plot_model(model, to_file='model.png', show_shapes=True, rankdir='TB', ...)
+    # is viz.plot_model itself (one implementation; Keras's keyword names): loaded on first
+    # use, as viz imports nn.
+    if name == "plot_model":
+        from viz import plot_model
+        return plot_model
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):
