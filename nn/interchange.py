@@ -82,7 +82,8 @@ def save_safetensors(model_or_state_dict, path) -> Path:
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"nn.save_safetensors: {key!r} has dtype {arr.dtype}; "
                             "safetensors holds numbers only")
-        arrays[key] = np.ascontiguousarray(arr)
+        # (np.ascontiguousarray would make a 0-d entry, BatchNorm's counter, shape (1,))
+        arrays[key] = np.require(arr, requirements="C")
     data = st.save(arrays)  # no metadata: Hugging Face refuses a "format" it does not know
 
     def write(tmp):
@@ -151,7 +152,7 @@ def to_torch(model):
             if isinstance(theirs, torch.nn.Parameter):
                 value = torch.nn.Parameter(value, requires_grad=bool(t.requires_grad))
             setattr(owner, leaf, value)
-    extra = {k for k in out.state_dict() if not k.endswith("num_batches_tracked")} - set(own)
+    extra = set(out.state_dict()) - set(own)  # (BatchNorm's num_batches_tracked: both have it)
     if extra:
         raise RuntimeError(f"nn.to_torch: torch module has entries {sorted(extra)} that "
                            "stepgrad's has not (a bug: please report it)")
@@ -320,9 +321,9 @@ def from_torch(module) -> Module:
     Translates ``torch.nn.Sequential`` (child names kept) of the layers of the module
     docstring: Linear, Conv2d (any padding_mode),
     MaxPool2d (dilation and return_indices too), AvgPool2d (``count_include_pad=True``),
-    BatchNorm1d/2d (with
-    running statistics), Dropout, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax,
-    Identity, Flatten, RNN/LSTM/GRU (stacked and bidirectional too) and their cells,
+    BatchNorm1d/2d (with running statistics and ``num_batches_tracked``; ``momentum=None``
+    too), Dropout, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Identity, Flatten,
+    RNN/LSTM/GRU (stacked and bidirectional too) and their cells,
     MultiheadAttention, TransformerEncoderLayer (relu or gelu), TransformerEncoder, and
     ``Sequential(AdaptiveAvgPool2d(1), Flatten())`` (→ ``GlobalAvgPool2d``). Anything else is
     refused by name.
@@ -331,8 +332,7 @@ def from_torch(module) -> Module:
     ours = _stepgrad_module(module, torch, "")
     named = dict(ours.named_modules())
     with torch.no_grad():
-        theirs = {k: v for k, v in module.state_dict(keep_vars=True).items()
-                  if not k.endswith("num_batches_tracked")}
+        theirs = module.state_dict(keep_vars=True)  # num_batches_tracked included
         own = state_tensors(ours)
         if set(theirs) != set(own):
             raise RuntimeError(f"nn.from_torch: entries differ: torch {sorted(theirs)}, "
@@ -403,8 +403,6 @@ def _pool_from_torch(m, name):
 
 
 def _bn_from_torch(m, name):
-    if m.momentum is None:
-        _refuse(name, "momentum=None (a cumulative average): give a numeric momentum")
     cls = L.BatchNorm1d if type(m).__name__ == "BatchNorm1d" else L.BatchNorm2d
     return cls(m.num_features, eps=m.eps, momentum=m.momentum, affine=m.affine,
                track_running_stats=m.track_running_stats)

@@ -378,7 +378,15 @@ def _checked_array(value, key, shape, dtype, who):
                          "part (take .real yourself if that is what you mean)")
     allowed = {"f": "fiu", "i": "iu", "u": "iu", "b": "b", "c": "fiuc"}.get(
         np.dtype(dtype).kind, "")
-    if arr.dtype.kind not in allowed:
+    # Whole numbers in a float array go into an integer entry (a state dict made float32
+    # entry by entry, BatchNorm's counter included, which PyTorch loads): exact, so taken;
+    # a fraction, NaN or inf is refused below.
+    whole = (np.dtype(dtype).kind in "iu" and arr.dtype.kind == "f"
+             and bool(np.all(np.isfinite(arr))) and np.array_equal(arr, np.round(arr)))
+    if np.dtype(dtype).kind in "iu" and arr.dtype.kind == "f" and not whole:
+        raise ValueError(f"{who}: entry {key!r} holds non-integer values ({arr.dtype}), which "
+                         f"cannot be loaded into the model's {np.dtype(dtype)} entry")
+    if arr.dtype.kind not in allowed and not whole:
         raise ValueError(f"{who}: entry {key!r} has dtype {arr.dtype}, which cannot be "
                          f"loaded into the model's {np.dtype(dtype)} entry")
     if arr.shape != tuple(shape):
@@ -391,6 +399,12 @@ def _checked_array(value, key, shape, dtype, who):
     return np.array(arr, dtype=dtype, copy=True)
 
 
+def _is_bn_counter(key, tensor) -> bool:
+    """Whether ``key`` names a BatchNorm's ``num_batches_tracked`` (an int64 scalar)."""
+    return (isinstance(key, str) and key.rpartition(".")[2] == "num_batches_tracked"
+            and tensor.ndim == 0 and tensor.dtype.kind in "iu")
+
+
 def check_state_dict(own, state, strict: bool = True, *, who: str = "load_state_dict"):
     """Check every entry of ``state`` against ``own`` (name → Tensor) before anything is
     copied, and return ``(arrays, missing, unexpected)``: name → array in each target's
@@ -401,28 +415,32 @@ def check_state_dict(own, state, strict: bool = True, *, who: str = "load_state_
     Refuses (``KeyError``) missing and unexpected names when ``strict``; (``ValueError``,
     naming the entry) a shape that differs, a complex entry for a real tensor, a
     non-numeric entry (strings, objects, bools into floats), integers out of range.
-    ``num_batches_tracked`` entries (PyTorch's BatchNorm counter) are ignored (never
-    unexpected).
+    ``num_batches_tracked`` (the BatchNorm counter, PyTorch's) is never unexpected (a
+    PyTorch state loads into a layer without one: Keras's BatchNormalization) and, as
+    PyTorch does for a state dict without version metadata, never missing: a state saved
+    before the counter existed loads, and the module keeps its own count.
     """
     if not hasattr(state, "keys") or not hasattr(state, "__getitem__"):
         raise TypeError(f"{who}: expected a dict of name → array (a state_dict()), got "
                         f"{type(state).__name__}")
-    missing = [k for k in own if k not in state]
+    missing = [k for k in own if k not in state and not _is_bn_counter(k, own[k])]
     unexpected = [k for k in state if k not in own
                   and not (isinstance(k, str) and k.endswith("num_batches_tracked"))]
     if strict and (missing or unexpected):
         raise KeyError(f"{who}: missing keys {missing}, unexpected keys {unexpected}")
-    arrays, cast = {}, []
+    arrays, cast, sources, targets = {}, [], set(), set()
     for key, target in own.items():
         if key in state:
             given = _as_array(state[key], key, who)  # (a torch tensor converted once)
             arrays[key] = _checked_array(given, key, target.shape, target.dtype, who)
             if given.dtype != target.dtype:
                 cast.append(f"{key} ({given.dtype})")
+                sources.add(str(given.dtype))
+                targets.add(str(target.dtype))
     if cast:  # the module keeps its dtype (as PyTorch's copy_); say so
-        warnings.warn(f"{who}: {len(cast)} entries cast from "
-                      f"{', '.join(sorted({c.split('(')[1][:-1] for c in cast}))} to "
-                      f"{next(iter(own.values())).dtype} (the module's dtype): "
+        warnings.warn(f"{who}: {len(cast)} entries cast from {', '.join(sorted(sources))} to "
+                      f"{', '.join(sorted(targets))} (the module's "
+                      f"dtype{'s' if len(targets) > 1 else ''}): "
                       f"{', '.join(cast[:4])}{' …' if len(cast) > 4 else ''}", stacklevel=3)
     return arrays, missing, unexpected
 

@@ -47,6 +47,26 @@ class Summary:
     __repr__ = __str__
 
 
+def weight_count(module, recurse=True) -> int:
+    """Keras's count of a module's weights: its parameters and its floating-point buffers
+    (BatchNorm's moving statistics, which Keras counts as non-trainable weights), not
+    integer counters such as ``num_batches_tracked`` (no summary counts those).
+    ``recurse=False``: the module's own, without its sub-modules'."""
+    params = module.parameters() if recurse else \
+        (p for p in module._parameters.values() if p is not None)
+    buffers = (b for _, b in module.named_buffers()) if recurse else \
+        (b for b in module._buffers.values() if b is not None)
+    return (sum(p.numel() for p in params)
+            + sum(b.numel() for b in buffers if b.dtype.kind == "f"))
+
+
+def _totals(model):
+    """(trainable, non-trainable) counts of ``model``: frozen parameters and floating
+    buffers are non-trainable (``weight_count``)."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return trainable, weight_count(model) - trainable
+
+
 def _shape_text(out):
     if isinstance(out, (tuple, list)):
         out = out[0]
@@ -97,9 +117,7 @@ def summary(model, input_shape, dtype=np.float32) -> Summary:
 
         def traced(*args, _m=module, _name=name, _fwd=module.forward, **kwargs):
             out = _fwd(*args, **kwargs)
-            # Buffers count too, as Keras counts BatchNorm's moving statistics.
-            own = sum(p.numel() for p in _m._parameters.values() if p is not None) + \
-                sum(b.numel() for b in _m._buffers.values())
+            own = weight_count(_m, recurse=False)  # moving statistics too, as Keras
             rows.append((_name or type(_m).__name__.lower(), type(_m).__name__,
                          _shape_text(out), own))
             return out
@@ -115,11 +133,7 @@ def summary(model, input_shape, dtype=np.float32) -> Summary:
         for module in originals:
             object.__delattr__(module, "forward")
         model.train(was_training)
-    params = list(model.parameters())
-    trainable = sum(p.numel() for p in params if p.requires_grad)
-    frozen = sum(p.numel() for p in params if not p.requires_grad)
-    buffers = sum(b.numel() for _, b in model.named_buffers())
-    return Summary(type(model).__name__, rows, trainable, frozen + buffers)
+    return Summary(type(model).__name__, rows, *_totals(model))
 
 
 # ------------------------------------------------------------------ Functional models (Keras 3)
@@ -229,14 +243,9 @@ def functional_summary(model) -> Summary:
             connected.append("-")
             continue
         last = calls_of[id(op)][-1]  # Keras shows the shape of the layer's last call
-        count = sum(p.numel() for p in op.parameters()) + \
-            sum(b.numel() for _, b in op.named_buffers())
+        count = weight_count(op)
         rows.append((names[id(op)], keras_class_name(op),
                      _keras_shape(outputs[id(last)], other[id(last)]), count))
         connected.append(", ".join(source(p) for c in calls_of[id(op)] for p in c.parents()))
-    params = list(model.parameters())
-    trainable = sum(p.numel() for p in params if p.requires_grad)
-    frozen = sum(p.numel() for p in params if not p.requires_grad)
-    buffers = sum(b.numel() for _, b in model.named_buffers())
-    return Summary(getattr(model, "model_name", type(model).__name__), rows, trainable,
-                   frozen + buffers, connected if branching else None)
+    return Summary(getattr(model, "model_name", type(model).__name__), rows, *_totals(model),
+                   connected if branching else None)

@@ -523,14 +523,16 @@ class _Source:
     """Where the batches of one fit/evaluate/predict come from, converted to the model's dtype.
 
     ``kind`` is 'arrays' (x, y numpy arrays: batched, shuffled, split here), 'dataset' (a
-    map-style Dataset, batched by a DataLoader with batch_size and shuffle), 'loader' (a
+    map-style Dataset, batched by a DataLoader with batch_size and shuffle, or an
+    ``IterableDataset``: its stream of samples batched in its order, never shuffled, as
+    PyTorch's DataLoader does), 'loader' (a
     DataLoader or any re-iterable of batches: iterated afresh each epoch) or 'iterator' (a
     one-shot generator: each epoch takes ``steps`` batches, or runs to its end).
     """
 
     def __init__(self, who, x, y, batch_size, dtype, need_y=True, names=("x", "y"),
                  sample_weight=None, inputs=()):
-        from .data import DataLoader, _is_dataset
+        from .data import DataLoader, IterableDataset, _is_dataset
         self.who, self.dtype, self.need_y, self.inputs = who, dtype, need_y, list(inputs)
         self.x = self.y = self.loader = self.iterator = self.sw = None
         self._carry = None  # steps_per_epoch on arrays: [the pass's batches, batches taken]
@@ -541,7 +543,8 @@ class _Source:
             len(self.inputs) > 1 and isinstance(x, (list, tuple))
             and not _is_batch_list(x, len(self.inputs)))
         # (a list / dict of arrays, one per Input, is arrays)
-        if not several and not _is_dataset(x) and (
+        self.iterable = isinstance(x, IterableDataset)  # samples, not batches: batched here
+        if not several and not _is_dataset(x) and not self.iterable and (
                 _is_loader(x) or _is_batch_list(x, len(self.inputs)) or (
                 hasattr(x, "__iter__") and not _is_array_like(x))):
             if y is not None:
@@ -554,7 +557,7 @@ class _Source:
                 self.kind, self.iterator = "iterator", x
             else:
                 self.kind, self.loader = "loader", x
-        elif _is_dataset(x) and not several:
+        elif (_is_dataset(x) or self.iterable) and not several:
             if y is not None:
                 raise ValueError(f"{who}: y must be None when x is a dataset "
                                  f"({type(x).__name__}); its items carry the targets")
@@ -602,7 +605,7 @@ class _Source:
             self.iterator = itertools.chain([first], self.iterator)
             return self._split(first)[0]
         loader = self.loader
-        if isinstance(loader, DataLoader):
+        if isinstance(loader, DataLoader) and not self.iterable:
             if loader.x is not None:
                 return _prepare_x(loader.x[:1], self.who, self.dtype)
             batch = (loader.collate_fn or default_collate)([loader.dataset[0]])
@@ -654,7 +657,7 @@ class _Source:
             for idx in _batches(n, self.batch_size, order):
                 yield self._take(idx)
             return
-        if self.kind == "dataset" and shuffle:
+        if self.kind == "dataset" and shuffle and not self.iterable:
             from .data import DataLoader
             self.loader = DataLoader(self.dataset, batch_size=self.batch_size, shuffle=True)
         elif self.kind == "dataset":
@@ -955,7 +958,9 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
     - ``x``, ``y``: numpy arrays or Tensors (batched here: ``batch_size``, default 32, and
       shuffled every epoch when ``shuffle``); or ``x`` alone as a ``DataLoader`` or any
       re-iterable of ``(x, y)`` batches (iterated afresh each epoch; its own order),
-      a map-style ``Dataset`` of ``(x, y)`` samples (batched with ``batch_size``), or a
+      a map-style ``Dataset`` of ``(x, y)`` samples (batched with ``batch_size``), an
+      ``IterableDataset`` of ``(x, y)`` samples (batched with ``batch_size`` in its
+      stream's order: ``shuffle`` does not apply, as in PyTorch's DataLoader), or a
       Python generator of ``(x, y)`` batches (``steps_per_epoch`` batches per epoch, or to
       its end; when it runs dry training stops with a warning, as Keras).
       Batches become Tensors in the model's dtype; integer ``y`` stays int64 (labels).
@@ -1251,8 +1256,8 @@ def _validation_source(who, validation_data, batch_size, dtype, inputs=()):
 
 
 def _is_dataset_like(x):
-    from .data import _is_dataset
-    return _is_dataset(x)
+    from .data import IterableDataset, _is_dataset
+    return _is_dataset(x) or isinstance(x, IterableDataset)
 
 
 def evaluate(model, x, y=None, *, loss, metrics=(), batch_size=None, return_dict=False,

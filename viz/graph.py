@@ -944,6 +944,7 @@ def plot_model(model, to_file="model.png", show_shapes=True, show_dtype=False,
     import engine
     from nn.keras.functional import KerasTensor, keras_class_name
     from nn.module import Sequential
+    from nn.summary import weight_count
     if dpi is not None and (isinstance(dpi, bool) or not isinstance(dpi, (int, float))
                             or dpi <= 0):
         raise ValueError(f"plot_model: dpi must be a positive number, got {dpi!r}")
@@ -999,8 +1000,7 @@ def plot_model(model, to_file="model.png", show_shapes=True, show_dtype=False,
             if show_layer_activations and hasattr(m, "activation"):
                 lines.append(f"activation: {_activation_name(m.activation)}")
             params = list(m.parameters())
-            count = sum(int(np.size(p.data)) for p in params) + \
-                sum(int(np.size(b.data)) for _, b in m.named_buffers())
+            count = weight_count(m)
             if count:
                 text = f"{count:,} parameters"
                 if show_trainable and params:

@@ -399,8 +399,8 @@ class KerasModelMixin:
             raise ValueError(f"{type(self).__name__}.count_params: {', '.join(lazy)} not built "
                              f"yet (no input size): give the first layer input_shape=... or "
                              f"start with nn.keras.Input(shape), or call the model once")
-        return int(sum(p.numel() for p in self.parameters())
-                   + sum(b.numel() for _, b in self.named_buffers()))
+        from ..summary import weight_count
+        return int(weight_count(self))
 
     def _keras_build(self):
         """Build lazy layers from the input shape the model declares (a first ``Input``
@@ -506,7 +506,7 @@ def _keras_summary(model, shape):
     ``TimeDistributed``: ``keras_wrapper = True``) as one row — its output shape and all its
     parameters — where ``nn.summary`` lists the layers inside it, as Keras's table shows
     ``bidirectional (Bidirectional)``; and Keras's class names (``KerasLSTM`` is ``LSTM``)."""
-    from ..summary import _shape_text, summary
+    from ..summary import _shape_text, summary, weight_count
     wrappers = {}
     for name, m in model.named_modules():
         if name and getattr(m, "keras_wrapper", False) \
@@ -534,8 +534,7 @@ def _keras_summary(model, shape):
         elif owner not in done:
             done.add(owner)
             m = wrappers[owner]
-            count = sum(p.numel() for p in m.parameters()) + sum(
-                b.numel() for _, b in m.named_buffers())
+            count = weight_count(m)
             rows.append((owner, type(m).__name__, _shape_text(outputs.get(owner)), count))
     table.rows = rows
     return table

@@ -1,8 +1,12 @@
 """Batch normalisation (Ioffe & Szegedy 2015, Algorithm 1), PyTorch's conventions.
 
 Training: ``x̂ = (x − μ_B) / √(σ²_B + eps)``, ``y = γ x̂ + β`` with the batch mean and the
-biased batch variance over every axis but the channel one; the running statistics (buffers)
-move as ``r ← (1 − momentum)·r + momentum·batch`` (running variance unbiased, as PyTorch).
+biased batch variance over every axis but the channel one; the running statistics (buffers
+``running_mean``, ``running_var`` of shape (C,)) move as
+``r ← (1 − momentum)·r + momentum·batch`` (running variance unbiased, as PyTorch), and the
+buffer ``num_batches_tracked`` (int64, shape ()) counts the training batches, as PyTorch's.
+``momentum=None`` is PyTorch's cumulative moving average: the factor of batch k (counted
+from 1) is 1/k, so the running statistics are the plain means of every batch's statistics.
 Eval: the running statistics replace the batch ones (``track_running_stats=False``: there
 are none, and eval normalises with the batch statistics too, as PyTorch).
 
@@ -28,16 +32,13 @@ class _BatchNorm(Module):
     # Keras's BatchNormalization sets this to take it as it is (÷ n).
     biased_running_var = False
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, dtype=None):
         super().__init__()
-        if momentum is None:
-            raise ValueError(f"{type(self).__name__}: momentum=None (PyTorch's cumulative "
-                             f"average of every batch so far) is not supported; pass a number "
-                             f"(0.1 is PyTorch's default)")
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1], got {momentum}")
-        if momentum > 0.5:
+        if momentum is not None and not 0 <= momentum <= 1:
+            raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1] or None (a "
+                             f"cumulative average, PyTorch's), got {momentum}")
+        if momentum is not None and momentum > 0.5:
             # Keras's momentum is the weight of the OLD statistics (default 0.99); ours is
             # PyTorch's, the weight of the NEW batch (default 0.1). A Keras value silently
             # gives running statistics that follow the last batch only.
@@ -52,8 +53,11 @@ class _BatchNorm(Module):
         if track_running_stats:
             self.register_buffer("running_mean", np.zeros(num_features))
             self.register_buffer("running_var", np.ones(num_features))
+            # PyTorch's counter (in its state_dict too): batches seen in training mode.
+            self.register_buffer("num_batches_tracked", engine.Tensor(np.array(0, np.int64),
+                                                                      dtype=np.int64))
         else:  # batch statistics in eval mode too, as PyTorch's (no buffers)
-            self.running_mean = self.running_var = None
+            self.running_mean = self.running_var = self.num_batches_tracked = None
         if dtype is not None:
             self.to(dtype)
 
@@ -76,7 +80,7 @@ class _BatchNorm(Module):
             n = x.numel() // self.num_features
             if self.training and self.track_running_stats:
                 with engine.no_grad():
-                    m = self.momentum
+                    m = self._update_factor()
                     batch_var = var.data.reshape(-1) * (
                         1.0 if self.biased_running_var else n / max(n - 1, 1))
                     self.running_mean.copy_((1 - m) * self.running_mean.data
@@ -89,6 +93,17 @@ class _BatchNorm(Module):
         if self.weight is not None:
             y = y * self.weight.reshape(shape) + self.bias.reshape(shape)
         return y
+
+    def _update_factor(self) -> float:
+        """Count this training batch and return the weight of its statistics: ``momentum``,
+        or ``1 / num_batches_tracked`` (after counting) for ``momentum=None``, as PyTorch.
+        Keras's BatchNormalization (a subclass) has no counter: its momentum only."""
+        counter = self._buffers.get("num_batches_tracked")
+        if counter is not None:
+            counter.add_(1)  # in place: the registered buffer (and its state_dict entry)
+        if self.momentum is None:
+            return 1.0 / float(counter.item())
+        return self.momentum
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}" + (

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from engine import Tensor
+from engine import Tensor, get_default_dtype
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 
@@ -16,7 +16,7 @@ def _grads(params):
 
 
 def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0,
-                    error_if_nonfinite: bool = False) -> float:
+                    error_if_nonfinite: bool = False) -> Tensor:
     """Rescale the gradients together so that their total norm is at most ``max_norm``.
 
     The total norm treats all the gradients as one vector: for p-norms
@@ -25,11 +25,19 @@ def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0,
     (PyTorch's factor, also applied when it is within 1e-6 of 1, and NaN when the norm is
     NaN, as PyTorch's; the direction is kept). Parameters without a gradient are ignored.
 
-    Returns the total norm BEFORE clipping, a float (watch it to spot exploding gradients).
+    Returns the total norm BEFORE clipping (watch it to spot exploding gradients) as
+    PyTorch does: a 0-d Tensor without grad, in the gradients' dtype (float32 for float32
+    gradients; ``engine.get_default_dtype()`` when no parameter has a gradient, norm 0).
+    It is computed in float64 and rounded once to that dtype, so it is the exact norm to
+    the dtype's precision (PyTorch accumulates in the gradients' dtype: the two can differ
+    in the last float32 digit). ``norm.item()`` or ``float(norm)`` gives a Python float
+    for logging.
 
     >>> import engine, numpy as np
     >>> w = engine.zeros(2, requires_grad=True); w.grad = engine.tensor([3.0, 4.0])
-    >>> clip_grad_norm_([w], max_norm=1.0)
+    >>> norm = clip_grad_norm_([w], max_norm=1.0); norm
+    tensor(5., shape=(), dtype=float32)
+    >>> norm.item()
     5.0
     >>> np.round(w.grad.numpy(), 4)
     array([0.6, 0.8], dtype=float32)
@@ -41,7 +49,8 @@ def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0,
         raise ValueError(f"clip_grad_norm_: norm_type must be > 0 (or inf), got {norm_type}")
     params = _grads(params)
     if not params:
-        return 0.0
+        return Tensor(np.zeros(()), dtype=get_default_dtype())  # PyTorch's torch.tensor(0.0)
+    dtype = np.result_type(*(p.grad.dtype for p in params))
     # Per-parameter norms in float64: the returned number is exact enough to print.
     if math.isinf(norm_type):
         total = max(float(np.max(np.abs(p.grad.data))) if p.grad.numel() else 0.0
@@ -61,11 +70,13 @@ def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0,
         with np.errstate(invalid="ignore"):  # inf·0 and NaN factors: meant, as in PyTorch
             for p in params:
                 p.grad.mul_(p.grad.dtype.type(factor))  # in place, in the grad's own dtype
-    return total
+    with np.errstate(over="ignore"):  # a float64 norm beyond float32's range is inf there too
+        return Tensor(np.asarray(total, dtype=dtype), dtype=dtype)
 
 
 def clip_grad_value_(params, clip_value: float) -> None:
-    """Clamp every gradient element to ``[-clip_value, clip_value]``, in place.
+    """Clamp every gradient element to ``[-clip_value, clip_value]``, in place; returns
+    None (as PyTorch's).
 
     >>> import engine, numpy as np
     >>> w = engine.zeros(3, requires_grad=True); w.grad = engine.tensor([-5.0, 0.5, 2.0])

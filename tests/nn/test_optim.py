@@ -339,7 +339,8 @@ def test_clip_grad_norm_matches_torch():
             t.grad, p.grad = torch.tensor(a), engine.tensor(a)
         tn = torch.nn.utils.clip_grad_norm_(ts, 0.5, norm_type=norm_type)
         n = clip_grad_norm_(ps, 0.5, norm_type=norm_type)
-        assert n == pytest.approx(float(tn), rel=1e-5)
+        assert n.shape == () and n.dtype == np.float32 == tn.numpy().dtype  # torch's: 0-d
+        assert float(n) == pytest.approx(float(tn), rel=1e-5)
         for t, p in zip(ts, ps, strict=True):
             np.testing.assert_allclose(p.grad, t.grad.numpy(), rtol=1e-5, atol=1e-7)
     # Edge cases: a NaN gradient, and a norm a hair below max_norm (float64).
@@ -351,7 +352,9 @@ def test_clip_grad_norm_matches_torch():
             t.grad = torch.tensor(g, dtype=torch.float64)
             p.grad = engine.tensor(g, dtype=np.float64)
         tn = torch.nn.utils.clip_grad_norm_(ts, max_norm)
-        assert clip_grad_norm_(ps, max_norm) == pytest.approx(float(tn), nan_ok=True)
+        n = clip_grad_norm_(ps, max_norm)
+        assert n.dtype == np.float64 == tn.numpy().dtype
+        assert float(n) == pytest.approx(float(tn), nan_ok=True)
         for t, p in zip(ts, ps, strict=True):
             np.testing.assert_allclose(p.grad, t.grad.numpy(), rtol=1e-15)
 
@@ -605,16 +608,18 @@ def test_clip_grad_norm_returns_pre_clip_norm_and_rescales():
     a.grad, b.grad = engine.tensor([3.0, 4.0]), engine.tensor([12.0])
     c = engine.zeros(1, requires_grad=True)  # no grad: ignored
     total = clip_grad_norm_([a, b, c], max_norm=2.6)
-    assert isinstance(total, float) and total == pytest.approx(13.0)
+    assert isinstance(total, engine.Tensor) and total.shape == () and not total.requires_grad
+    assert total.dtype == np.float32 and total.item() == pytest.approx(13.0)
     new_norm = math.sqrt(float((a.grad ** 2).sum() + (b.grad ** 2).sum()))
     assert new_norm == pytest.approx(2.6, rel=1e-5)
     np.testing.assert_allclose(a.grad, [0.6, 0.8], rtol=1e-5)  # direction kept
     assert a.grad.dtype == np.float32
     # Under the limit: unchanged, norm still returned.
-    assert clip_grad_norm_([a, b], max_norm=10.0) == pytest.approx(2.6, rel=1e-5)
+    assert clip_grad_norm_([a, b], max_norm=10.0).item() == pytest.approx(2.6, rel=1e-5)
     np.testing.assert_allclose(a.grad, [0.6, 0.8], rtol=1e-5)
-    assert clip_grad_norm_(a, max_norm=1.0, norm_type=math.inf) == pytest.approx(0.8, rel=1e-5)
-    assert clip_grad_norm_([c], 1.0) == 0.0
+    assert clip_grad_norm_(a, max_norm=1.0, norm_type=math.inf).item() == pytest.approx(
+        0.8, rel=1e-5)
+    assert clip_grad_norm_([c], 1.0).item() == 0.0
 
 
 def test_clip_grad_norm_nonfinite_and_value():
@@ -635,7 +640,7 @@ def test_clip_grad_norm_nonfinite_and_value():
     assert np.isnan(b.grad.numpy()).all()
     b = engine.zeros(2, dtype=np.float64, requires_grad=True)
     b.grad = engine.tensor([3.0, 4.0], dtype=np.float64)
-    assert clip_grad_norm_([b], 5.0) == 5.0
+    assert clip_grad_norm_([b], 5.0).item() == 5.0
     np.testing.assert_array_equal(b.grad, np.array([3.0, 4.0]) * (5 / (5 + 1e-6)))
 
 

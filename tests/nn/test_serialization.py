@@ -599,17 +599,20 @@ def test_load_state_dict_with_a_bad_late_entry_copies_nothing():
 def test_check_state_dict_returns_the_arrays_and_the_missing_and_unexpected_keys():
     """What load_state_dict(strict=False) returns comes from check_state_dict: the names of
     the module absent from the state, those of the state absent from the module (PyTorch's
-    BatchNorm counter is never unexpected), each list in its dict's order."""
+    BatchNorm counter is never unexpected, nor missing), each list in its dict's order."""
     from nn.serialization import check_state_dict, state_tensors
     model = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
     state = {"zz": np.zeros(1, np.float32), "0.bias": np.arange(3, dtype=np.float32),
              "1.num_batches_tracked": np.array(4), "aa": np.zeros(2, np.float32)}
     arrays, missing, unexpected = check_state_dict(state_tensors(model), state, strict=False)
-    assert list(arrays) == ["0.bias"] and arrays["0.bias"].dtype == np.float32
+    assert list(arrays) == ["0.bias", "1.num_batches_tracked"]
+    assert arrays["0.bias"].dtype == np.float32
+    assert arrays["1.num_batches_tracked"].dtype == np.int64
     assert missing == ["0.weight", "1.weight", "1.bias", "1.running_mean", "1.running_var"]
     assert unexpected == ["zz", "aa"]
     assert model.load_state_dict(state, strict=False) == (missing, unexpected)
     np.testing.assert_array_equal(model[0].bias.data, [0, 1, 2])
+    assert model[1].num_batches_tracked.item() == 4
     with pytest.raises(KeyError, match=r"missing keys \['0\.weight', .*unexpected keys "
                                        r"\['zz', 'aa'\]"):
         check_state_dict(state_tensors(model), state)
