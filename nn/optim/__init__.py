@@ -1,6 +1,7 @@
 """Optimizers (SGD, Adam, AdamW, RMSprop, Adagrad, Adamax, NAdam, RAdam, Adadelta, LBFGS),
 learning-rate schedulers (ExponentialLR, StepLR, MultiStepLR, ConstantLR, LinearLR,
-PolynomialLR, LambdaLR, CosineAnnealingLR, CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR,
+PolynomialLR, LambdaLR, MultiplicativeLR, CosineAnnealingLR, CosineAnnealingWarmRestarts,
+CyclicLR, OneCycleLR,
 ReduceLROnPlateau, and the combinators SequentialLR and ChainedScheduler) and gradient
 clipping.
 
@@ -20,11 +21,12 @@ from .optimizers import (SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, Opt
                          RMSprop)
 from .schedulers import (ChainedScheduler, ConstantLR, CosineAnnealingLR,
                          CosineAnnealingWarmRestarts, CyclicLR, ExponentialLR, LambdaLR,
-                         LinearLR, LRScheduler, MultiStepLR, OneCycleLR, PolynomialLR,
-                         ReduceLROnPlateau, SequentialLR, StepLR)
+                         LinearLR, LRScheduler, MultiplicativeLR, MultiStepLR, OneCycleLR,
+                         PolynomialLR, ReduceLROnPlateau, SequentialLR, StepLR)
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "NAdam", "RAdam",
            "Adadelta", "LBFGS", "LRScheduler", "ExponentialLR", "StepLR", "MultiStepLR",
-           "ConstantLR", "LinearLR", "PolynomialLR", "LambdaLR", "CosineAnnealingLR",
+           "ConstantLR", "LinearLR", "PolynomialLR", "LambdaLR", "MultiplicativeLR",
+           "CosineAnnealingLR",
            "CosineAnnealingWarmRestarts", "CyclicLR", "OneCycleLR", "ReduceLROnPlateau",
            "SequentialLR", "ChainedScheduler", "clip_grad_norm_", "clip_grad_value_"]

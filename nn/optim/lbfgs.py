@@ -225,6 +225,7 @@ class LBFGS(Optimizer):
         if closure is None:
             raise TypeError("LBFGS.step needs a closure that zeroes the gradients, computes "
                             "the loss, calls backward() and returns the loss (as PyTorch)")
+        self._opt_called = True  # a scheduler stepped before this warns, as PyTorch's
 
         def evaluate():
             with engine.enable_grad():

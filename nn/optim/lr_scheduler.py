@@ -9,6 +9,7 @@ from .schedulers import (
     LambdaLR,
     LinearLR,
     LRScheduler,
+    MultiplicativeLR,
     MultiStepLR,
     OneCycleLR,
     PolynomialLR,
@@ -18,5 +19,6 @@ from .schedulers import (
 )
 
 __all__ = ["ChainedScheduler", "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
-           "CyclicLR", "ExponentialLR", "LambdaLR", "LinearLR", "LRScheduler", "MultiStepLR",
+           "CyclicLR", "ExponentialLR", "LambdaLR", "LinearLR", "LRScheduler", "MultiplicativeLR",
+           "MultiStepLR",
            "OneCycleLR", "PolynomialLR", "ReduceLROnPlateau", "SequentialLR", "StepLR"]

@@ -147,6 +147,7 @@ class Optimizer:
         ``closure`` (optional, as in PyTorch) re-evaluates the model and returns the loss;
         it runs with gradients enabled before the update, and its loss is returned.
         """
+        self._opt_called = True  # a scheduler stepped before this warns, as PyTorch's
         loss = None
         if closure is not None:
             with engine.enable_grad():
@@ -335,10 +336,13 @@ class Optimizer:
             raise ValueError(f"{name}.load_state_dict: group {i} has an unknown "
                              f"hyper-parameter {key!r}; known: {sorted(self.defaults)}")
         if bool(value) != want:
+            if key == "decoupled_weight_decay":
+                raise ValueError(
+                    f"{name}.load_state_dict: group {i} has {key}={value!r}; this {name} runs "
+                    f"with {key}={want} (AdamW and Adam(decoupled_weight_decay=True) decouple "
+                    "the decay, Adam does not): load it into the other one")
             raise ValueError(f"{name}.load_state_dict: group {i} has {key}={value!r}; "
-                             f"stepgrad's {name} runs with {key}={want} only"
-                             + (" (AdamW decouples the decay, Adam does not: load it into "
-                                "the other one)" if key == "decoupled_weight_decay" else ""))
+                             f"stepgrad's {name} runs with {key}={want} only")
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -361,6 +365,11 @@ class SGD(Optimizer):
 
     State per parameter: ``momentum_buffer`` (only when μ ≠ 0).
 
+    The positional order is API.md's ``SGD(params, lr, momentum, nesterov, weight_decay,
+    dampening)``, not PyTorch's ``(params, lr, momentum, dampening, weight_decay, nesterov)``:
+    a number for ``nesterov`` (or a bool for ``dampening``), what a PyTorch-ordered call
+    gives, raises TypeError; pass them by keyword.
+
     >>> import engine
     >>> w = engine.tensor([1.0, -2.0], requires_grad=True)
     >>> opt = SGD([w], lr=0.1)
@@ -372,7 +381,19 @@ class SGD(Optimizer):
     _state_keys = frozenset({"momentum_buffer"})
 
     def __init__(self, params, lr=1e-3, momentum=0.0, nesterov=False, weight_decay=0.0,
-                 dampening=0.0, *, maximize=False):
+                 dampening=0.0, *, maximize=False, foreach=None, differentiable=False,
+                 fused=None):
+        # API.md's positional order (nesterov 4th) is not PyTorch's (params, lr, momentum,
+        # dampening, weight_decay, nesterov): a PyTorch call with 4+ positional arguments puts
+        # a number in nesterov (or a bool in dampening), which is refused, never run.
+        if not isinstance(nesterov, (bool, np.bool_)) or isinstance(dampening, (bool, np.bool_)):
+            raise TypeError(
+                f"SGD: nesterov={nesterov!r}, dampening={dampening!r}: nesterov must be True "
+                "or False and dampening a number. stepgrad's positional order is SGD(params, "
+                "lr, momentum, nesterov, weight_decay, dampening), PyTorch's SGD(params, lr, "
+                "momentum, dampening, weight_decay, nesterov): pass dampening=, weight_decay= "
+                "and nesterov= by keyword")
+        self._refuse_torch_options(foreach=foreach, differentiable=differentiable, fused=fused)
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       maximize=bool(maximize),
                                       weight_decay=weight_decay, nesterov=nesterov))
@@ -412,6 +433,10 @@ class Adam(Optimizer):
     different things early in training; the equations here are PyTorch's.)
     ``amsgrad=True`` divides by the largest v̂ so far instead (PyTorch's AMSGrad; state
     ``max_exp_avg_sq``). ``maximize=True`` (every optimizer here) ascends: g_t ← −g_t first.
+    ``decoupled_weight_decay=True`` (PyTorch's) decays as AdamW does (with Adam's defaults).
+    Positional order as PyTorch's: ``Adam(params, lr, betas, eps, weight_decay, amsgrad)``;
+    the default eps is Keras's 1e-7 (API.md), PyTorch's is 1e-8: pass ``eps=1e-8`` for
+    PyTorch's numbers.
     State per parameter: ``step``, ``exp_avg`` (m), ``exp_avg_sq`` (v).
 
     >>> import engine
@@ -428,8 +453,13 @@ class Adam(Optimizer):
     # m̂ / (√v̂ + ε/√(1 − β₂ᵗ)), so the same step with that ε (and the same fused kernel).
     _eps_before_bias_correction = False
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-7, weight_decay=0.0, *,
-                 amsgrad=False, maximize=False):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-7, weight_decay=0.0,
+                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False, fused=None, decoupled_weight_decay=False):
+        self._refuse_torch_options(foreach=foreach, capturable=capturable,
+                                   differentiable=differentiable, fused=fused)
+        if decoupled_weight_decay:  # PyTorch's Adam(decoupled_weight_decay=True) is AdamW
+            self._decoupled = True
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
                                       weight_decay=weight_decay, amsgrad=bool(amsgrad),
                                       maximize=bool(maximize)))
@@ -489,14 +519,17 @@ class AdamW(Adam):
 
     _decoupled = True
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, *,
-                 amsgrad=False, maximize=False):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01,
+                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False, fused=None):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad, maximize=maximize)
+                         amsgrad=amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused)
 
 
 class RMSprop(Optimizer):
-    r"""RMSprop (PyTorch's rule and defaults, eps 1e-8). With smoothing α, momentum μ::
+    r"""RMSprop (PyTorch's rule, defaults and positional order ``(params, lr, alpha, eps,
+    weight_decay, momentum, centered)``, eps 1e-8). With smoothing α, momentum μ::
 
         g_t ← g_t + λ·θ_{t−1}                        (if λ ≠ 0)
         v_t ← α·v_{t−1} + (1 − α)·g_t²
@@ -516,8 +549,12 @@ class RMSprop(Optimizer):
 
     _state_keys = frozenset({"step", "square_avg", "momentum_buffer", "grad_avg"})
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, momentum=0.0, weight_decay=0.0,
-                 centered=False, *, maximize=False):
+    # PyTorch's positional order: weight_decay before momentum.
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                 centered=False, capturable=False, foreach=None, maximize=False,
+                 differentiable=False):
+        self._refuse_torch_options(foreach=foreach, capturable=capturable,
+                                   differentiable=differentiable)
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, momentum=momentum,
                                       weight_decay=weight_decay, centered=centered,
                                       maximize=bool(maximize)))

@@ -30,11 +30,33 @@ from __future__ import annotations
 import bisect
 import inspect
 import math
+import warnings
 from numbers import Integral, Real
 
 __all__ = ["LRScheduler", "ExponentialLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
-           "PolynomialLR", "LambdaLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
+           "PolynomialLR", "LambdaLR", "MultiplicativeLR", "CosineAnnealingLR",
+           "CosineAnnealingWarmRestarts",
            "CyclicLR", "OneCycleLR", "ReduceLROnPlateau", "SequentialLR", "ChainedScheduler"]
+
+
+# PyTorch's warning, word for word: the first step() of a scheduler before any optimizer.step()
+# skips the schedule's first value (in both libraries; PyTorch says so).
+_STEP_ORDER_WARNING = (
+    "Detected call of `lr_scheduler.step()` before `optimizer.step()`. In PyTorch 1.1.0 and "
+    "later, you should call them in the opposite order: `optimizer.step()` before "
+    "`lr_scheduler.step()`.  Failure to do this will result in PyTorch skipping the first "
+    "value of the learning rate schedule. See more details at "
+    "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate")
+
+
+def _check_step_order(scheduler) -> None:
+    """PyTorch's check at a scheduler's first ``step()``: warn (UserWarning) if its optimizer
+    has not stepped yet. ``_step_count`` counts the constructor's step as 1, as PyTorch's."""
+    if getattr(scheduler, "_step_count", None) is None:
+        return  # the combinators: their schedulers check
+    if scheduler._step_count == 1 and not getattr(scheduler.optimizer, "_opt_called", False):
+        warnings.warn(_STEP_ORDER_WARNING, UserWarning, stacklevel=3)
+    scheduler._step_count += 1
 
 
 def _count(name, key, v, low=1):
@@ -73,6 +95,7 @@ class LRScheduler:
                                "optimizer that a scheduler has run on (or its state_dict)")
         self.base_lrs = [float(g["initial_lr"]) for g in optimizer.param_groups]
         self.last_epoch = last_epoch
+        self._step_count = 1  # PyTorch's: the constructor's step is the first
         self._last_lr = [float(g["lr"]) for g in optimizer.param_groups]
         if last_epoch == -1:
             self.on_epoch_begin(0)
@@ -135,7 +158,9 @@ class LRScheduler:
 
     def step(self, epoch=None) -> None:
         """Advance one epoch (call after each epoch of training, as in PyTorch); PyTorch's
-        deprecated ``step(epoch)`` sets that epoch's lr from the base lr (closed form)."""
+        deprecated ``step(epoch)`` sets that epoch's lr from the base lr (closed form).
+        The first ``step()`` before any ``optimizer.step()`` warns, as PyTorch's."""
+        _check_step_order(self)
         self.on_epoch_begin(self.last_epoch + 1 if epoch is None else epoch)
 
     def get_last_lr(self) -> list[float]:
@@ -234,6 +259,15 @@ class MultiStepLR(LRScheduler):
 
     def _lr_next(self, epoch, base_lr, current_lr):
         return current_lr * self.gamma ** self.milestones.count(epoch)
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore ``state_dict()``, or a torch MultiStepLR's (its milestones are a
+        ``Counter`` {epoch: times}: made the sorted list with repeats used here)."""
+        state = dict(state)
+        m = state.get("milestones")
+        if isinstance(m, dict):
+            state["milestones"] = sorted(int(e) for e, n in m.items() for _ in range(int(n)))
+        super().load_state_dict(state)
 
 
 class ConstantLR(LRScheduler):
@@ -394,6 +428,45 @@ class LambdaLR(LRScheduler):
         return base_lr * _number(fn(epoch))
 
 
+class MultiplicativeLR(LRScheduler):
+    """Multiply the lr in use by ``lr_lambda(epoch)`` at each step (PyTorch's
+    MultiplicativeLR): ``lr_e = lr_{e−1} · lr_lambda(e)`` for e ≥ 1, epoch 0 keeps the lr.
+    ``lr_lambda`` is one function or a list, one per param group. As PyTorch's, it has no
+    closed form: ``step(epoch)`` multiplies the lr in use by ``lr_lambda(epoch)``. The
+    functions are not part of ``state_dict()``.
+
+    >>> import engine
+    >>> from nn.optim import SGD
+    >>> opt = SGD([engine.zeros(1, requires_grad=True)], lr=1.0)
+    >>> s = MultiplicativeLR(opt, lr_lambda=lambda epoch: 0.5)
+    >>> [s.on_epoch_begin(e)[0] for e in range(4)]
+    [1.0, 0.5, 0.25, 0.125]
+    """
+
+    _not_saved = ("optimizer", "lr_lambdas")
+
+    def __init__(self, optimizer, lr_lambda, last_epoch: int = -1):
+        groups = getattr(optimizer, "param_groups", [])
+        if isinstance(lr_lambda, (list, tuple)):
+            if len(lr_lambda) != len(groups):
+                raise ValueError(f"MultiplicativeLR: expected {len(groups)} lr_lambdas (one "
+                                 f"per param group), got {len(lr_lambda)}")
+            fns = list(lr_lambda)
+        else:
+            fns = [lr_lambda] * len(groups)
+        for fn in fns:
+            if not callable(fn):
+                raise TypeError(f"MultiplicativeLR: lr_lambda must be a function of the epoch "
+                                f"returning a factor, got {type(fn).__name__}")
+        self.lr_lambdas = fns
+        super().__init__(optimizer, last_epoch)
+
+    def _lr_for(self, group, epoch, base_lr, current_lr, chained):
+        if chained and epoch == 0:  # the constructor's step: the lr as it is
+            return current_lr
+        return current_lr * _number(self.lr_lambdas[group](epoch))
+
+
 def _number(v):
     """A numpy scalar (np.round's result) or 0-d Tensor as a Python number."""
     if hasattr(v, "item") and getattr(v, "size", 1) == 1:
@@ -520,7 +593,8 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         return epoch - T_0 * (T_mult ** n - 1) / (T_mult - 1), T_0 * T_mult ** n
 
     def step(self, epoch=None) -> None:
-        """Move on one epoch, or to ``epoch`` (a number >= 0, maybe fractional)."""
+        """Move on one epoch, or to ``epoch`` (a number >= 0, maybe fractional). (PyTorch's
+        does not warn when it is stepped before the optimizer; nor does this one.)"""
         if epoch is None and self.last_epoch < 0:
             epoch = 0
         if epoch is None:
@@ -897,8 +971,10 @@ class ReduceLROnPlateau(LRScheduler):
                 raise ValueError(f"{name}: expected {len(groups)} min_lrs (one per param "
                                  f"group), got {len(min_lr)}")
             self.min_lrs = [float(v) for v in min_lr]
+            self.default_min_lr = None
         else:
             self.min_lrs = [float(min_lr)] * len(groups)
+            self.default_min_lr = float(min_lr)  # PyTorch's: for a group added later
         self.mode, self.factor, self.patience = mode, float(factor), patience
         self.threshold, self.threshold_mode = float(threshold), threshold_mode
         self.cooldown, self.eps, self.monitor = cooldown, float(eps), monitor
@@ -935,6 +1011,13 @@ class ReduceLROnPlateau(LRScheduler):
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0  # bad epochs in cooldown do not count
+        groups = self.optimizer.param_groups
+        if len(groups) != len(self.min_lrs):  # add_param_group since (PyTorch's rule)
+            if getattr(self, "default_min_lr", None) is None:
+                raise ValueError(f"ReduceLROnPlateau: the optimizer has {len(groups)} param "
+                                 f"groups, min_lr has {len(self.min_lrs)} values: build the "
+                                 "scheduler after add_param_group, or give one min_lr number")
+            self.min_lrs = [self.default_min_lr] * len(groups)
         if self.num_bad_epochs > self.patience:
             for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs, strict=True):
                 old = float(group["lr"])
@@ -1008,8 +1091,8 @@ class _Combinator(LRScheduler):
             raise ValueError(f"{name}.load_state_dict: {len(saved)} schedulers' states for "
                              f"{len(self._schedulers)} schedulers")
         for i, (s, sd) in enumerate(zip(self._schedulers, saved, strict=True)):
-            own = s.state_dict()
-            if not isinstance(sd, dict) or set(sd) != set(own):
+            own = s.state_dict()  # (a state saved before '_step_count' was kept loads)
+            if not isinstance(sd, dict) or (set(sd) ^ set(own)) - {"_step_count"}:
                 keys = sorted(sd) if isinstance(sd, dict) else type(sd).__name__
                 raise ValueError(f"{name}.load_state_dict: the state of schedulers[{i}] has "
                                  f"{keys}, a {type(s).__name__}'s has {sorted(own)}")
@@ -1062,6 +1145,7 @@ class SequentialLR(_Combinator):
         for s in self._schedulers:
             s._rewind()
         first = self._schedulers[bisect.bisect_right(milestones, 0)]
+        first._step_count = 0  # PyTorch's _initial_step: this step() is its constructor's
         first.step()
         self._last_lr = first.get_last_lr()
 
