@@ -353,7 +353,8 @@ class Node:
     - ``parents``: the input nodes, an ordered tuple (``a * a`` has ``(a, a)``);
     - ``grad_fn``: the Op that made the node (None for a leaf); its ``parent_grads(node, g,
       retain_graph, create_graph)`` gives one gradient per parent;
-    - ``requires_grad``: whether a gradient flows to the node;
+    - ``requires_grad``: whether a gradient flows to the node (read by the walk as ``_rg``,
+      the plain attribute behind Tensor's checked property);
     - ``shape`` and ``data``; ``receive_grad(g, owned)`` stores the gradient the walk computed
       (leaves accumulate, intermediates are assigned; ``owned``: no one else holds g);
       ``seed_grad(grad)`` checks a root's seed;
@@ -511,7 +512,7 @@ def walk(roots, seeds, retain_graph=False, create_graph=False, store=True, repor
             fresh = fn.fresh_grads and not create_graph
             fitted = [] if report else None
             for parent, pg in zip(parents, grads, strict=True):
-                if pg is None or not parent.requires_grad:
+                if pg is None or not parent._rg:  # (requires_grad, without a property)
                     if report:
                         fitted.append(None)
                     continue
@@ -571,7 +572,7 @@ def backward(root, grad=None, retain_graph=None, create_graph=False, inputs=None
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         allow_unused=False):
+         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """Gradients of ``outputs`` with respect to ``inputs``, returned, not stored (PyTorch's
     ``torch.autograd.grad``): no ``.grad`` is touched.
 
@@ -579,7 +580,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     gradients (required for non-scalar outputs). With ``create_graph=True`` the results have
     a graph of their own and can be differentiated again (Hessians, gradient penalties).
     An input that ``outputs`` do not depend on raises unless ``allow_unused=True`` (then its
-    gradient is None).
+    gradient is None) or ``materialize_grads=True`` (then zeros). The arguments are
+    PyTorch's, in its order; ``only_inputs`` is ignored (deprecated there too) and
+    ``is_grads_batched=True`` is not supported.
 
     >>> import engine
     >>> x = engine.tensor(3.0, requires_grad=True, dtype="float64")
@@ -588,6 +591,19 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     >>> float(dy), float(d2y)
     (27.0, 18.0)
     """
+    if not only_inputs:
+        import warnings
+        warnings.warn("grad: only_inputs argument is deprecated and is ignored now (defaults to "
+                      "True), as in PyTorch. To accumulate gradient for other parts of the "
+                      "graph, please use backward()", stacklevel=2)
+    if is_grads_batched:
+        raise NotImplementedError("grad: is_grads_batched=True is not supported (PyTorch "
+                                  "runs it with vmap); loop over the batch of grad_outputs")
+    if materialize_grads:
+        if allow_unused is False:
+            raise ValueError("grad: expected allow_unused to be True or not passed when "
+                             "materialize_grads=True (as in PyTorch)")
+        allow_unused = True
     single = not isinstance(inputs, (list, tuple))
     outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
     inputs = [inputs] if single else list(inputs)
@@ -614,6 +630,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                                f"outputs; pass allow_unused=True to get None for it")
         if g is not None:
             found[i] = t.wrap_grad(g)
+        elif materialize_grads:
+            found[i] = t.wrap_grad(np.zeros(getattr(t, "shape", ()), getattr(t, "dtype", None)))
     return tuple(found)
 
 

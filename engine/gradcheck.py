@@ -103,20 +103,45 @@ def _describe(i, t):
     return f"input {i} ({t.name + ', ' if t.name else ''}shape {t.shape})"
 
 
+def torch_inputs(inputs) -> tuple:
+    """``inputs`` as given (``gradcheck(fn, x, y)``) or in PyTorch's form, one tuple or list
+    (``gradcheck(fn, (x, y))``)."""
+    if len(inputs) == 1 and isinstance(inputs[0], (tuple, list)):
+        return tuple(inputs[0])
+    return inputs
+
+
 def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=8, seed=0,
-              constant_ok=False):
+              constant_ok=False, raise_exception=True):
     """Check ``fn``'s analytic gradients against central finite differences.
 
-    ``inputs`` are float64 Tensors (those with ``requires_grad`` are checked) or Values.
+    ``inputs`` are float64 Tensors (those with ``requires_grad`` are checked) or Values,
+    listed (``gradcheck(fn, x, y)``) or as PyTorch's one tuple (``gradcheck(fn, (x, y))``).
     Returns True, or raises :class:`GradcheckError` naming the input, the worst element and
-    both values. ``constant_ok``: an output that does not depend on the inputs through the
-    graph counts as a zero gradient (gradgradcheck of linear functions) instead of an error.
+    both values (``raise_exception=False``: returns False instead, as PyTorch's). The
+    inputs' ``.grad`` are left as they were. ``constant_ok``: an output that does not depend
+    on the inputs through the graph counts as a zero gradient (gradgradcheck of linear
+    functions) instead of an error.
 
     >>> import engine, numpy as np
     >>> x = engine.tensor(np.linspace(-1, 1, 5), requires_grad=True, dtype=np.float64)
     >>> engine.gradcheck(lambda t: (t.tanh() * t).sum(), x)
     True
     """
+    inputs = torch_inputs(inputs)
+    kept = [(t, t.grad) for t in inputs if isinstance(t, (Tensor, Value))]
+    try:
+        return _gradcheck(fn, inputs, eps, atol, rtol, n_directions, seed, constant_ok)
+    except GradcheckError:
+        if raise_exception:
+            raise
+        return False
+    finally:
+        for t, g in kept:  # the checks ran backward: the user's gradients come back
+            t.grad = g
+
+
+def _gradcheck(fn, inputs, eps, atol, rtol, n_directions, seed, constant_ok):
     targets = []
     for i, t in enumerate(inputs):
         if isinstance(t, Tensor) and t.requires_grad:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .autograd import grad
-from .gradcheck import GradcheckError, gradcheck
+from .gradcheck import GradcheckError, gradcheck, torch_inputs
 from .tensor import Tensor
 from .value import Value
 
@@ -51,11 +51,35 @@ def _rows(out, x, create_graph=False):
     return rows.reshape((() if is_value else out.shape) + xshape)
 
 
-def jacobian(fn, x):
-    """∂fn(x)/∂x: a float for Values, else a Tensor of shape fn(x).shape + x.shape."""
-    xs = _fresh(x)
-    j = _rows(fn(xs), xs)
-    return float(j) if isinstance(x, Value) else Tensor(j, dtype=x.dtype)
+def jacobian(fn, x, create_graph=False, strict=False, vectorize=False,
+             strategy="reverse-mode"):
+    """∂fn(x)/∂x: a float for Values, else a Tensor of shape fn(x).shape + x.shape.
+
+    As PyTorch's ``torch.autograd.functional.jacobian``: ``x`` may be a tuple of inputs
+    (``fn(*x)``; one Jacobian per input) and ``fn`` may return a tuple (one entry per output),
+    both giving tuples (of tuples). ``vectorize`` changes nothing here; ``create_graph=True``,
+    ``strict=True`` and ``strategy='forward-mode'`` are not supported (an error says so)."""
+    if create_graph or strict or strategy != "reverse-mode":
+        raise NotImplementedError("jacobian: only create_graph=False, strict=False and "
+                                  "strategy='reverse-mode' are supported; for a "
+                                  "differentiable Jacobian use engine.grad(..., "
+                                  "create_graph=True) row by row")
+    multi_in = isinstance(x, (tuple, list))
+    originals = tuple(x) if multi_in else (x,)
+    xs = [_fresh(t) for t in originals]
+    out = fn(*xs)
+    multi_out = isinstance(out, (tuple, list))
+    outs = tuple(out) if multi_out else (out,)
+    for o in outs:
+        if not isinstance(o, (Tensor, Value)):
+            raise TypeError(f"jacobian: fn must return a Tensor (or a tuple of them), got "
+                            f"{type(o).__name__}")
+    table = tuple(tuple(float(j) if isinstance(t, Value) else Tensor(j, dtype=t.dtype)
+                        for j, t in ((_rows(o, xi), t) for xi, t in zip(xs, originals,
+                                                                        strict=True)))
+                  for o in outs)
+    rows = [r if multi_in else r[0] for r in table]
+    return tuple(rows) if multi_out else rows[0]
 
 
 def hessian(fn, x):
@@ -87,13 +111,15 @@ def hvp(fn, x, v):
     return out.detach(), hv if hv is not None else Tensor(np.zeros(x.shape), dtype=x.dtype)
 
 
-def gradgradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
+def gradgradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exception=True):
     """Check second derivatives: the gradient of ``fn`` (for a random upstream gradient),
     differentiated by ``create_graph``, against finite differences of that gradient.
 
-    ``inputs`` as for :func:`engine.gradcheck` (float64 Tensors that require grad, or Values).
-    Returns True or raises GradcheckError naming the input and element.
+    ``inputs`` as for :func:`engine.gradcheck` (float64 Tensors that require grad, or Values;
+    listed, or PyTorch's one tuple). Returns True or raises GradcheckError naming the input
+    and element (``raise_exception=False``: returns False).
     """
+    inputs = torch_inputs(inputs)
     targets = [t for t in inputs if isinstance(t, Value) or
                (isinstance(t, Tensor) and t.requires_grad)]
     if not targets:
@@ -119,4 +145,6 @@ def gradgradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
         return gradcheck(first_grads, *inputs, eps=eps, atol=atol, rtol=rtol, seed=seed,
                          constant_ok=True)
     except GradcheckError as e:
+        if not raise_exception:
+            return False
         raise GradcheckError("gradgradcheck (second derivatives): " + str(e)) from None

@@ -222,6 +222,7 @@ class Tensor(Node):
     grad_fn = None
     _hooks = None     # register_hook's {id: fn}, if any
     _retains = False  # retain_grad(): a non-leaf that accumulates .grad, as a leaf
+    _detached = False  # detach_() cut a history off this tensor
     _base = None  # the tensor this one is a view of, if any
     # A view's first non-view source, when that source did not require grad as the view was
     # taken: should an in-place op give it a history, the view has no part in it (PyTorch
@@ -242,15 +243,14 @@ class Tensor(Node):
         self._vc = Version()
         self._grad = None
         self.name = name
-        self.requires_grad = False
+        self._rg = False
         self.requires_grad_(requires_grad)
 
     @classmethod
     def _make(cls, array, requires_grad=False) -> "Tensor":
         """A Tensor around ``array`` without copying (ops' outputs)."""
         t = cls.__new__(cls)
-        t.data, t._vc, t._grad, t.name, t.requires_grad = array, Version(), None, "", \
-            requires_grad
+        t.data, t._vc, t._grad, t.name, t._rg = array, Version(), None, "", requires_grad
         return t
 
     # -- numpy-like attributes ------------------------------------------------------------
@@ -263,6 +263,30 @@ class Tensor(Node):
     _version = property(lambda self: self._vc.n, doc="How often the storage changed in place.")
     parents = property(lambda self: self.grad_fn.inputs if self.grad_fn is not None else (),
                        doc="The input tensors of the op that made this one, in order.")
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether gradients flow to this tensor. Set it on leaves only (a computed tensor's
+        flag follows its inputs: use ``.detach()`` to cut it), and True on floats only, as in
+        PyTorch. (The flag itself is ``_rg``: ops read it without the property's cost.)"""
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        self._check_requires_grad(flag, "requires_grad =")
+        self._rg = bool(flag)
+
+    def _check_requires_grad(self, flag, what):
+        if self.grad_fn is not None and (not flag or what != "requires_grad_"):
+            raise RuntimeError(
+                f"{what} {bool(flag)}: you can only change requires_grad flags of leaf "
+                f"variables (this tensor was computed by '{self.op}'; as in PyTorch)"
+                + ("" if flag else ". If you want to use a computed variable in a subgraph "
+                   "that doesn't require differentiation use var_no_grad = var.detach()"))
+        if flag and self.dtype.kind != "f":
+            raise RuntimeError(f"{what} True: only Tensors of floating point dtype can require "
+                               f"gradients, got dtype {self.dtype} (make it with dtype=float, "
+                               f"or .float(), as in PyTorch)")
 
     def size(self, dim=None):
         """The shape (PyTorch's ``size()``), or the length of one dim."""
@@ -442,8 +466,9 @@ class Tensor(Node):
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got grad "
                                 f"of type {type(value).__name__} (wrap it: engine.tensor(...))")
             if value.shape != self.shape or value.dtype != self.dtype:
-                raise ValueError(f"assigned grad has shape {value.shape} and dtype "
-                                 f"{value.dtype}; the tensor has {self.shape} and {self.dtype}")
+                raise RuntimeError(f"assigned grad has shape {value.shape} and dtype "
+                                   f"{value.dtype}; the tensor has {self.shape} and "
+                                   f"{self.dtype} (they must match, as in PyTorch)")
         self._grad = value
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None, *,
@@ -477,8 +502,9 @@ class Tensor(Node):
         else:
             g = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
         if g.shape != self.shape:
-            raise ValueError(f"backward: grad has shape {g.shape} but the tensor has shape "
-                             f"{self.shape}")
+            raise RuntimeError(f"backward: Mismatch in shape: grad has shape {g.shape} but "
+                               f"the tensor has shape {self.shape} (the gradient of an output "
+                               f"has the output's shape, as in PyTorch)")
         return Tensor._make(g) if create_graph and not isinstance(g, Tensor) else g
 
     def wrap_grad(self, g):
@@ -514,13 +540,25 @@ class Tensor(Node):
         t._vc, t._base = self._vc, self
         return t
 
+    def detach_(self) -> "Tensor":
+        """Cut this tensor from its graph in place: it becomes a leaf that does not require
+        grad (PyTorch's ``detach_``; a view refuses, as there). Ops recorded on it before
+        refuse to backward through it afterwards (PyTorch would still reach its old history;
+        stepgrad's graph goes through the tensor itself), so call it after backward."""
+        if self._base is not None and self.data is not self._base.data:  # (detach(): not a view)
+            raise RuntimeError("detach_: can't detach views in-place (this tensor is a slice, "
+                               "reshape or transpose of another); use detach() instead")
+        if self.grad_fn is not None:
+            self.grad_fn, self._detached = None, True
+            self._vc.n += 1  # graphs that consumed this node see that its history changed
+        self._rg = False
+        return self
+
     def requires_grad_(self, flag=True) -> "Tensor":
-        if flag and self.dtype.kind != "f":
-            raise TypeError(f"only floating point tensors can require grad, got dtype "
-                            f"{self.dtype} (make it with dtype=float, or .float())")
-        if not flag and self.grad_fn is not None:
-            raise RuntimeError("requires_grad_(False) on a non-leaf: use .detach() instead")
-        self.requires_grad = bool(flag)
+        """Set ``requires_grad`` in place and return this tensor (a no-op ``True`` on a
+        computed tensor, as PyTorch's)."""
+        self._check_requires_grad(flag, "requires_grad_")
+        self._rg = bool(flag)
         return self
 
     def zero_grad(self) -> None:
@@ -561,7 +599,7 @@ class Tensor(Node):
             ts = _zero_dim_ints(ts)
         op = cls()
         if state.grad_enabled and cls.differentiable:
-            op.needs_grad = needs = tuple([t.requires_grad for t in ts])
+            op.needs_grad = needs = tuple([t._rg for t in ts])
         else:
             op.needs_grad = needs = (False,) * len(ts)
         try:
@@ -579,7 +617,7 @@ class Tensor(Node):
             if not root.requires_grad:
                 out._stale_src = root
         if any(needs) and data.dtype.kind == "f":
-            out.requires_grad, out.grad_fn, op.inputs = True, op, tuple(ts)
+            out._rg, out.grad_fn, op.inputs = True, op, tuple(ts)
             scopes = state.scopes
             if scopes:
                 out.scope = scopes
@@ -600,9 +638,9 @@ class Tensor(Node):
         becomes the op's output, and a copy of its old value takes over its old place in the
         graph, so the gradient still flows through what it was.
         """
-        recording = state.grad_enabled and (self.requires_grad or any(
-            isinstance(o, Tensor) and o.requires_grad for o in others))
-        if recording and self.is_leaf and self.requires_grad:
+        recording = state.grad_enabled and (self._rg or any(
+            isinstance(o, Tensor) and o._rg for o in others))
+        if recording and self.is_leaf and self._rg:
             raise RuntimeError(f"{what}: a leaf Variable that requires grad is being used in "
                                f"an in-place operation. Wrap the update in engine.no_grad() "
                                f"(as optimizers do), or compute out of place: x = x + y")
@@ -633,12 +671,12 @@ class Tensor(Node):
                 new = apply(self, *others, **params).data
             self._write(what, new)
             return self
-        old = Tensor._make(self.data.copy(), self.requires_grad)
+        old = Tensor._make(self.data.copy(), self._rg)
         old.grad_fn, old.scope = self.grad_fn, self.scope
         old._vc = Version(self._vc.n)  # the version its own op recorded
         new = apply(old, *others, **params)
         self._write(what, new.data)
-        self.grad_fn, self.requires_grad = new.grad_fn, True
+        self.grad_fn, self._rg = new.grad_fn, True
         self.grad_fn.versions = self.grad_fn.versions[:-1] + (self._vc.n,)  # its output: self
         return self
 

@@ -49,7 +49,7 @@ class Value(Node):
     # two halves the work Python's cycle collector spends traversing a growing graph
     # (measured: graph building ~2x faster). ``parents`` builds the tuple on demand.
     __slots__ = ("data", "grad", "label", "grad_fn", "_a", "_b")
-    requires_grad = True
+    requires_grad = _rg = True  # (_rg: the flag as the walk reads it, see Tensor)
     shape, dtype = (), None  # what the walk asks of every node (a Value is a 0-d float)
 
     def __init__(self, data, label: str = ""):
@@ -242,7 +242,7 @@ class Constant(Value):
     """A number that entered a Value expression (``a + 1``): a leaf that needs no gradient."""
 
     __slots__ = ()
-    requires_grad = False
+    requires_grad = _rg = False
 
     def __init__(self, data):
         # Set directly (no label formatting): constants are made on every `v + 1.0`.

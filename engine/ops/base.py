@@ -196,10 +196,16 @@ class Op:
             is_out = i == len(parents)
             # Linear ops read nothing, but a non-leaf input changed in place is no longer the
             # node this op consumed (its history was rewritten), so it is checked too.
-            if self.linear and (is_out or t.grad_fn is None):
+            if self.linear and (is_out or (t.grad_fn is None and not t._detached)):
                 continue
             if t._version != v:
                 what = "its output" if is_out else f"input {i}"
+                if t._detached and not is_out:
+                    raise RuntimeError(
+                        f"backward of '{self.name}': its input {i} (shape {t.shape}) was cut "
+                        f"from its graph by detach_() after this op used it, so the gradient "
+                        f"cannot reach that input's history. Call detach_() after backward, "
+                        f"or use x.detach() (a new tensor) for the later uses")
                 raise RuntimeError(
                     f"backward of '{self.name}': one of the tensors needed for gradient "
                     f"computation has been modified by an inplace operation: {what} (shape "
