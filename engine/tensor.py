@@ -422,6 +422,13 @@ class Tensor(Node):
                                f"ambiguous (shape {self.shape}): use .any() or .all()")
         return bool(self.data)
 
+    def __format__(self, spec: str) -> str:
+        """PyTorch's: a 0-d tensor formats as its number (``f"{loss:.3f}"``); any other
+        tensor only with an empty spec (its repr), else a TypeError."""
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
+
     def __float__(self) -> float:
         return float(self.item())
 

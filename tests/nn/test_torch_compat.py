@@ -55,13 +55,14 @@ def test_clip_grad_norm_of_no_gradients_and_a_list_of_norms():
     assert arr[0] == 5.0 and arr[2] == 10.0
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="engine.Tensor has no __format__ (engine/tensor.py); torch formats "
-                          "a 0-d tensor as its item: f'{t:.3f}'")
-def test_clip_grad_norm_formats_as_a_number():
+def test_clip_grad_norm_and_0d_tensors_format_as_numbers():
     w = engine.zeros(2, requires_grad=True)
     w.grad = engine.tensor([3.0, 4.0])
     assert f"{clip_grad_norm_([w], 1.0):.3f}" == "5.000"  # torch: '5.000'
+    assert f"{engine.tensor(2.5):>6.2f}|{engine.tensor(7):03d}" == "  2.50|007"
+    assert f"{engine.tensor([1.0, 2.0])}" == str(engine.tensor([1.0, 2.0]))  # empty spec
+    with pytest.raises(TypeError):  # torch too: a format spec needs a 0-d tensor
+        f"{engine.tensor([1.0, 2.0]):.3f}"
 
 
 def test_clip_grad_value_returns_none_as_torch():
