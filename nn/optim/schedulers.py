@@ -409,15 +409,8 @@ class LambdaLR(LRScheduler):
             raise TypeError("LambdaLR: give the function once, as fn (Keras: fn(epoch, lr) "
                             "-> lr) or lr_lambda= (PyTorch: lr_lambda(epoch) -> factor)"
                             + (" (got both)" if fn is not None else ""))
-        fns = fn if fn is not None else lr_lambda
-        groups = getattr(optimizer, "param_groups", [])
-        if isinstance(fns, (list, tuple)):
-            if len(fns) != len(groups):
-                raise ValueError(f"LambdaLR: expected {len(groups)} functions (one per param "
-                                 f"group), got {len(fns)}")
-        else:
-            fns = [fns] * len(groups)
-        self.fns = list(fns)  # not saved (_not_saved): functions cannot be
+        # not saved (_not_saved): functions cannot be
+        self.fns = _functions("LambdaLR", fn if fn is not None else lr_lambda, optimizer)
         self.forms = [_lambda_form(f) for f in self.fns]
         super().__init__(optimizer, last_epoch)
 
@@ -446,25 +439,29 @@ class MultiplicativeLR(LRScheduler):
     _not_saved = ("optimizer", "lr_lambdas")
 
     def __init__(self, optimizer, lr_lambda, last_epoch: int = -1):
-        groups = getattr(optimizer, "param_groups", [])
-        if isinstance(lr_lambda, (list, tuple)):
-            if len(lr_lambda) != len(groups):
-                raise ValueError(f"MultiplicativeLR: expected {len(groups)} lr_lambdas (one "
-                                 f"per param group), got {len(lr_lambda)}")
-            fns = list(lr_lambda)
-        else:
-            fns = [lr_lambda] * len(groups)
-        for fn in fns:
+        self.lr_lambdas = _functions("MultiplicativeLR", lr_lambda, optimizer, "lr_lambdas")
+        for fn in self.lr_lambdas:
             if not callable(fn):
                 raise TypeError(f"MultiplicativeLR: lr_lambda must be a function of the epoch "
                                 f"returning a factor, got {type(fn).__name__}")
-        self.lr_lambdas = fns
         super().__init__(optimizer, last_epoch)
 
     def _lr_for(self, group, epoch, base_lr, current_lr, chained):
         if chained and epoch == 0:  # the constructor's step: the lr as it is
             return current_lr
         return current_lr * _number(self.lr_lambdas[group](epoch))
+
+
+def _functions(who, fns, optimizer, what="functions") -> list:
+    """One function per param group: ``fns`` is one function (for every group) or a list,
+    one per group (PyTorch's lr_lambda)."""
+    groups = getattr(optimizer, "param_groups", [])
+    if not isinstance(fns, (list, tuple)):
+        return [fns] * len(groups)
+    if len(fns) != len(groups):
+        raise ValueError(f"{who}: expected {len(groups)} {what} (one per param group), "
+                         f"got {len(fns)}")
+    return list(fns)
 
 
 def _number(v):
