@@ -905,6 +905,9 @@ def draw_graph(root, show_data=True, show_grad=True, color_by=None, rankdir=None
     return pic.draw()
 
 
+PLOT_BATCH = 2  # the batch plot_model runs the model on (shown as None)
+
+
 def plot_model(model, to_file="model.png", show_shapes=True, show_dtype=False,
                show_layer_names=True, rankdir=None, expand_nested=False, dpi=None,
                show_layer_activations=False, show_trainable=False, splines=None, *,
@@ -920,12 +923,12 @@ def plot_model(model, to_file="model.png", show_shapes=True, show_dtype=False,
     layer's result feeds another layer, also when no gradient flows along it (an integer
     Input into an Embedding). A layer called twice is one box with both inputs' arrows.
 
-    The model runs once on a batch of two zero samples (so shapes show a batch of 2) per
-    input, in eval mode: of each ``Input``'s shape, or of ``input_shape`` (one sample's
-    shape; a list of them, one per Input, for several) — by default the shape the model
-    knows (``model.summary()``'s). The inputs require a gradient only so that the layers
-    working on them alone are recorded as operations. ``expand`` opens layers by name, as in
-    ``draw_graph(level='module')``.
+    The model runs once on a batch of two zero samples (``PLOT_BATCH``; shapes show the
+    batch as None, as Keras's) per input, in eval mode: of each ``Input``'s shape, or of
+    ``input_shape`` (one sample's shape; a list of them, one per Input, for several) — by
+    default the shape the model knows (``model.summary()``'s). The inputs require a
+    gradient only so that the layers working on them alone are recorded as operations.
+    ``expand`` opens layers by name, as in ``draw_graph(level='module')``.
 
     Keras's options: ``show_shapes`` (the output shape after the name), ``show_dtype`` (the
     output's dtype on every box; else none), ``show_layer_names`` (False: the type only),
@@ -974,11 +977,14 @@ def plot_model(model, to_file="model.png", show_shapes=True, show_dtype=False,
     open_dims = _open_dims(model, input_shape)
 
     def sub(n, key=None):
-        """The text after a box's title: shape (sizes an Input leaves open: None), dtype."""
+        """The text after a box's title: shape (the batch and sizes an Input leaves open:
+        None, as Keras), dtype."""
         shape = tuple(n.shape)
         if key in open_dims:
             shape = tuple(None if o else d for d, o in zip(shape, open_dims[key],
                                                            strict=True))
+        if shape and shape[0] == PLOT_BATCH:  # the run's batch: any batch size, Keras's None
+            shape = (None,) + shape[1:]
         parts = [str(shape)] if show_shapes else []
         return " ".join(parts + ([str(n.dtype)] if show_dtype else []))
 
@@ -1143,7 +1149,7 @@ def _plot_inputs(model, input_shape):
                              f" pass input_shape=" + ("[(...), (...)] (one sample's shape "
                                                       "per Input, in order)" if several
                                                       else "(...) (one sample's shape)"))
-    xs = [engine.zeros(*((2,) + tuple(int(d) for d in s)), requires_grad=True, name=n)
+    xs = [engine.zeros(*((PLOT_BATCH,) + tuple(int(d) for d in s)), requires_grad=True, name=n)
           for s, n in zip(shapes, names, strict=True)]
     return xs, names
 
