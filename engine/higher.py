@@ -51,6 +51,11 @@ def _rows(out, x, create_graph=False):
     return rows.reshape((() if is_value else out.shape) + xshape)
 
 
+def _like(j, x):
+    """The array ``j`` as ``x`` is: a float for a Value, else a Tensor of x's dtype."""
+    return float(j) if isinstance(x, Value) else Tensor(j, dtype=x.dtype)
+
+
 def jacobian(fn, x, create_graph=False, strict=False, vectorize=False,
              strategy="reverse-mode"):
     """∂fn(x)/∂x: a float for Values, else a Tensor of shape fn(x).shape + x.shape.
@@ -74,10 +79,8 @@ def jacobian(fn, x, create_graph=False, strict=False, vectorize=False,
         if not isinstance(o, (Tensor, Value)):
             raise TypeError(f"jacobian: fn must return a Tensor (or a tuple of them), got "
                             f"{type(o).__name__}")
-    table = tuple(tuple(float(j) if isinstance(t, Value) else Tensor(j, dtype=t.dtype)
-                        for j, t in ((_rows(o, xi), t) for xi, t in zip(xs, originals,
-                                                                        strict=True)))
-                  for o in outs)
+    table = [tuple(_like(_rows(o, xi), t) for xi, t in zip(xs, originals, strict=True))
+             for o in outs]
     rows = [r if multi_in else r[0] for r in table]
     return tuple(rows) if multi_out else rows[0]
 
@@ -89,8 +92,7 @@ def hessian(fn, x):
     if not isinstance(out, Value) and out.numel() != 1:
         raise ValueError(f"hessian: fn must return a scalar, got shape {out.shape}")
     (g,) = grad(out, xs, create_graph=True)
-    h = _rows(g, xs)
-    return float(h) if isinstance(x, Value) else Tensor(h, dtype=x.dtype)
+    return _like(_rows(g, xs), x)
 
 
 def hvp(fn, x, v):

@@ -142,8 +142,8 @@ def as_tensor(x, like=None) -> "Tensor":
     if isinstance(x, (bool, int, float, np.generic)):
         kind = "b" if isinstance(x, (bool, np.bool_)) else "f" if isinstance(
             x, (float, np.floating)) else "i"
-        lk = like.dtype.kind if like is not None else ""
-        if lk == "f" or (lk and lk in "iu" and kind != "f") or (lk == "b" and kind == "b"):
+        lk = like.dtype.kind if like is not None else None
+        if lk == "f" or (lk in ("i", "u") and kind != "f") or (lk == "b" and kind == "b"):
             return Tensor._make(np.asarray(x, like.dtype))
         return Tensor._make(np.asarray(x, {"b": bool, "i": np.int64}.get(kind, _default["float"])))
     arr = np.asarray(x)
@@ -273,11 +273,11 @@ class Tensor(Node):
 
     @requires_grad.setter
     def requires_grad(self, flag):
-        self._check_requires_grad(flag, "requires_grad =")
+        self._check_requires_grad(flag, "requires_grad =", leaf_only=True)
         self._rg = bool(flag)
 
-    def _check_requires_grad(self, flag, what):
-        if self.grad_fn is not None and (not flag or what != "requires_grad_"):
+    def _check_requires_grad(self, flag, what, leaf_only):
+        if self.grad_fn is not None and (leaf_only or not flag):
             raise RuntimeError(
                 f"{what} {bool(flag)}: you can only change requires_grad flags of leaf "
                 f"variables (this tensor was computed by '{self.op}'; as in PyTorch)"
@@ -564,7 +564,7 @@ class Tensor(Node):
     def requires_grad_(self, flag=True) -> "Tensor":
         """Set ``requires_grad`` in place and return this tensor (a no-op ``True`` on a
         computed tensor, as PyTorch's)."""
-        self._check_requires_grad(flag, "requires_grad_")
+        self._check_requires_grad(flag, "requires_grad_", leaf_only=False)
         self._rg = bool(flag)
         return self
 

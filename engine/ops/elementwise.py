@@ -241,9 +241,7 @@ class Sign(Step):
     name = "sign"
 
     def forward(self, x):
-        out = np.sign(x)  # sign(NaN) is 0 in PyTorch (numpy: NaN)
-        return np.where(np.isnan(out), 0, out).astype(out.dtype) if out.dtype.kind == "f" \
-            else out
+        return np.nan_to_num(np.sign(x), nan=0.0)  # sign(NaN) is 0 in PyTorch (numpy: NaN)
 
 
 @spec(call=lambda x: x.round(1), ref=lambda x: np.round(x, 1), domain=(half_grid(0.03),))

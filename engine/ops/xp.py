@@ -204,6 +204,17 @@ def roll(x, shifts, axes):
     return x.roll(shifts, axes) if _node(x) else np.roll(x, shifts, axes)
 
 
+def diagonal(x, offset, dim1, dim2):
+    return x.diagonal(offset, dim1, dim2) if _node(x) else np.diagonal(x, offset, dim1, dim2)
+
+
+def diagonal_grad(g, shape, where):
+    """Zeros of ``shape`` with ``g`` on the (offset, dim1, dim2) = ``where`` diagonal."""
+    if _node(g):
+        return OPS["diagonal_grad"].apply(g, shape=shape, where=where)
+    return OPS["diagonal_grad"].embed(g, shape, where)
+
+
 def cumsum(x, axis):
     return x.cumsum(axis) if _node(x) else np.cumsum(x, axis)
 
