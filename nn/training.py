@@ -408,10 +408,15 @@ def _tensors(xb):
     return Tensor(xb, dtype=xb.dtype)
 
 
+def _call(model, xb):
+    """The model on a batch (``_tensors``): ``model(x)``, or ``model(x1, x2, ...)`` with
+    several inputs."""
+    return model(*xb.arrays) if isinstance(xb, _Inputs) else model(xb)
+
+
 def _forward(model, xb, who):
-    """The model's output on a batch (``_tensors``): ``model(x)``, or ``model(x1, x2, ...)``
-    with several inputs; it must be one Tensor."""
-    return _output(model(*xb.arrays) if isinstance(xb, _Inputs) else model(xb), who)
+    """``_call``'s output, which must be one Tensor (fit and evaluate: one loss)."""
+    return _output(_call(model, xb), who)
 
 
 def _prepare_y(y, who, dtype):
@@ -1206,12 +1211,16 @@ def _forward_loss(model, loss_fn, xb, yb, swb, who):
     Keras's additional losses, the model's regularization penalties (``model.losses``:
     weight penalties and this pass's activity penalties; ``nn.keras.regularizers``), added
     unweighted as Keras's ``total_loss = loss + Σ losses`` (the loss fit reports)."""
-    from .keras.regularizers import collecting, model_penalties
-    with collecting() as activity:
+    from .keras import regularizers
+    if not regularizers.IN_USE:
+        pred = _forward(model, xb, who)
+        yb = _align(pred, yb)
+        return pred, yb, _batch_loss(loss_fn, pred, yb, swb)
+    with regularizers.collecting() as activity:
         pred = _forward(model, xb, who)
     yb = _align(pred, yb)
     batch_loss = _batch_loss(loss_fn, pred, yb, swb)
-    for penalty in model_penalties(model, activity):
+    for penalty in regularizers.model_penalties(model, activity):
         batch_loss = batch_loss + penalty.astype(batch_loss.dtype)
     return pred, yb, batch_loss
 
@@ -1325,7 +1334,7 @@ def predict(model, x, batch_size=None, verbose=0, steps=None) -> np.ndarray:
         with engine.no_grad():
             for xb, _, _ in source.epoch(steps=steps):
                 xb = _tensors(xb)
-                out = model(*xb.arrays) if isinstance(xb, _Inputs) else model(xb)
+                out = _call(model, xb)
                 several = type(out) in (list, tuple) and len(outputs) > 1
                 outs.append([_output(o, who).data for o in out] if several
                             else _output(out, who).data)

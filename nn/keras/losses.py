@@ -170,21 +170,13 @@ _EPSILON = 1e-7  # Keras's backend.epsilon()
 
 
 class _Elementwise(Loss):
-    """A loss whose terms are elementwise, ``_terms(pred, y)`` (y the target as a Tensor of
-    the predictions' dtype), averaged over the last axis per sample (Keras's
-    ``mean(..., axis=-1)``)."""
+    """A loss given by ``_terms(pred, y)`` (y the target as a Tensor of the predictions'
+    dtype): elementwise terms, averaged over the last axis per sample (Keras's
+    ``mean(..., axis=-1)``), or one value per sample over the last axis."""
 
     def _formula(self, pred, target, reduction):
         terms = self._terms(pred, F._target(target, pred, self.name))
         return terms if reduction == "none" else terms.mean()
-
-
-class _PerSample(Loss):
-    """A loss Keras defines per sample over the last axis, ``_rows(pred, y)`` → (N, ...)."""
-
-    def _formula(self, pred, target, reduction):
-        values = self._rows(pred, F._target(target, pred, self.name))
-        return values if reduction == "none" else values.mean()
 
 
 def _hinge_labels(y):
@@ -256,25 +248,25 @@ class SquaredHinge(_Elementwise):
         return h * h
 
 
-class CategoricalHinge(_PerSample):
+class CategoricalHinge(_Elementwise):
     """Keras's ``CategoricalHinge()`` ('categorical_hinge'): per sample, with one-hot y,
     ``max(max((1 − y)·y_pred) − Σ y·y_pred + 1, 0)``."""
 
     _default_name = "categorical_hinge"
 
-    def _rows(self, pred, y):
+    def _terms(self, pred, y):
         pos = (y * pred).sum(axis=-1)
         neg = ((1.0 - y) * pred).amax(axis=-1)
         return (neg - pos + 1.0).relu()
 
 
-class KLDivergence(_PerSample):
+class KLDivergence(_Elementwise):
     """Keras's ``KLDivergence()`` ('kl_divergence', 'kld'): per sample, both clipped to
     [1e-7, 1], ``Σ y_true·log(y_true / y_pred)`` over the last axis (a sum, not a mean)."""
 
     _default_name = "kl_divergence"
 
-    def _rows(self, pred, y):
+    def _terms(self, pred, y):
         y, p = y.clip(_EPSILON, 1.0), pred.clip(_EPSILON, 1.0)
         return (y * (y / p).log()).sum(axis=-1)
 

@@ -28,6 +28,7 @@ from numbers import Real
 
 from engine import Tensor
 
+from .. import functional as F
 from ._common import Configured
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize"]
@@ -57,7 +58,7 @@ class L1(Regularizer):
         self.l1 = _factor("L1", "l1", 0.01 if l1 is None else l1)
 
     def __call__(self, x):
-        return x.abs().sum() * self.l1
+        return F.l1_penalty([x]) * self.l1
 
     def get_config(self):
         return {"l1": self.l1}
@@ -70,7 +71,7 @@ class L2(Regularizer):
         self.l2 = _factor("L2", "l2", 0.01 if l2 is None else l2)
 
     def __call__(self, x):
-        return (x * x).sum() * self.l2
+        return F.l2_penalty([x]) * self.l2
 
     def get_config(self):
         return {"l2": self.l2}
@@ -86,9 +87,9 @@ class L1L2(Regularizer):
     def __call__(self, x):
         out = x.sum() * 0.0
         if self.l1:
-            out = out + x.abs().sum() * self.l1
+            out = out + F.l1_penalty([x]) * self.l1
         if self.l2:
-            out = out + (x * x).sum() * self.l2
+            out = out + F.l2_penalty([x]) * self.l2
         return out
 
     def get_config(self):
@@ -134,6 +135,9 @@ def serialize(regularizer):
 # ------------------------------------------------------------------ what layers mix in
 _ROLES = ("kernel", "recurrent", "bias")
 _collecting = threading.local()
+# Whether any layer of this process was given a regularizer: until one is, fit's batches
+# skip collecting and walking the model for penalties (models without any pay nothing).
+IN_USE = False
 
 
 class Regularized:
@@ -145,7 +149,17 @@ class Regularized:
 
     def _set_regularizers(self, who, **given):
         for name, value in given.items():
-            object.__setattr__(self, name, get(value, f"{who}: {name}"))
+            setattr(self, name, get(value, f"{who}: {name}"))
+
+    def __setattr__(self, name, value):
+        # Any way a regularizer is set (the constructor, or layer.kernel_regularizer = ...
+        # afterwards) tells fit to look for penalties (IN_USE).
+        if name.endswith("_regularizer"):
+            global IN_USE
+            IN_USE = IN_USE or value is not None
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     def _keras_weights(self) -> dict:  # pragma: no cover - each layer gives its own
         raise NotImplementedError
