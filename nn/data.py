@@ -367,7 +367,7 @@ class RandomSampler(Sampler):
             return iter(rng.integers(0, self.n, size=self.num_samples).tolist())
         if self.num_samples == self.n:
             return iter(rng.permutation(self.n).tolist())
-        full, rest = divmod(self.num_samples, self.n) if self.n else (0, 0)
+        full, rest = divmod(self.num_samples, self.n)  # n > 0: __init__ refuses n = 0 here
         parts = [rng.permutation(self.n) for _ in range(full)]
         parts.append(rng.permutation(self.n)[:rest])
         return iter(np.concatenate(parts).tolist())

@@ -586,11 +586,12 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
     nll = _nll(logp, labels, w, ignore_index, reduction, cdim)
     if not label_smoothing:
         return nll
-    keep = engine.from_numpy(np.asarray(labels != ignore_index, logits.dtype))
+    kept = labels != ignore_index
+    keep = engine.from_numpy(np.asarray(kept, logits.dtype))
     smooth = -(logp if w is None else logp * w.reshape(wshape)).sum(axis=cdim) * keep
     if reduction == "mean":
-        wy = keep if w is None else w[np.where(labels != ignore_index, labels, 0)] * keep
-        smooth = _weighted_mean(smooth, wy, labels != ignore_index)
+        wy = keep if w is None else w[np.where(kept, labels, 0)] * keep
+        smooth = _weighted_mean(smooth, wy, kept)
     else:
         smooth = _reduce(smooth, reduction, "cross_entropy")
     return nll * (1 - label_smoothing) + smooth * (label_smoothing / c)

@@ -631,11 +631,8 @@ class Module(KerasModelMixin):
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients: None (PyTorch's default), or zeros with
         ``set_to_none=False`` (a gradient that is None stays None, as PyTorch)."""
-        for p in self.parameters():
-            if set_to_none or p.grad is None:
-                p.grad = None
-            else:
-                p.grad = engine.zeros_like(p)
+        from .optim.optimizers import zero_grads
+        zero_grads(self.parameters(), set_to_none)
 
     def freeze(self) -> "Module":
         """Stop training these parameters: no gradient is computed for them, no optimizer

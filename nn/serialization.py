@@ -378,15 +378,14 @@ def _checked_array(value, key, shape, dtype, who):
                          "part (take .real yourself if that is what you mean)")
     allowed = {"f": "fiu", "i": "iu", "u": "iu", "b": "b", "c": "fiuc"}.get(
         np.dtype(dtype).kind, "")
-    # Whole numbers in a float array go into an integer entry (a state dict made float32
-    # entry by entry, BatchNorm's counter included, which PyTorch loads): exact, so taken;
-    # a fraction, NaN or inf is refused below.
-    whole = (np.dtype(dtype).kind in "iu" and arr.dtype.kind == "f"
-             and bool(np.all(np.isfinite(arr))) and np.array_equal(arr, np.round(arr)))
-    if np.dtype(dtype).kind in "iu" and arr.dtype.kind == "f" and not whole:
-        raise ValueError(f"{who}: entry {key!r} holds non-integer values ({arr.dtype}), which "
-                         f"cannot be loaded into the model's {np.dtype(dtype)} entry")
-    if arr.dtype.kind not in allowed and not whole:
+    if np.dtype(dtype).kind in "iu" and arr.dtype.kind == "f":
+        # Whole numbers in a float array go into an integer entry (a state dict made float32
+        # entry by entry, BatchNorm's counter included, which PyTorch loads): exact, so
+        # taken; a fraction, NaN or inf is refused.
+        if not (np.all(np.isfinite(arr)) and np.array_equal(arr, np.round(arr))):
+            raise ValueError(f"{who}: entry {key!r} holds non-integer values ({arr.dtype}), "
+                             f"which cannot be loaded into the model's {np.dtype(dtype)} entry")
+    elif arr.dtype.kind not in allowed:
         raise ValueError(f"{who}: entry {key!r} has dtype {arr.dtype}, which cannot be "
                          f"loaded into the model's {np.dtype(dtype)} entry")
     if arr.shape != tuple(shape):

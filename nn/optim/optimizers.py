@@ -52,6 +52,14 @@ __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", 
 SCHEDULER_KEYS = ("initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum")
 
 
+
+def zero_grads(params, set_to_none: bool = True) -> None:
+    """PyTorch's zero_grad, for an optimizer's or a module's parameters: each ``.grad``
+    None, or zeros with ``set_to_none=False`` (a gradient that is None stays None)."""
+    for p in params:
+        p.grad = None if set_to_none or p.grad is None else engine.zeros_like(p)
+
+
 class Optimizer:
     """Base class: parameter groups, state, ``zero_grad``, ``step`` and state dicts.
 
@@ -134,12 +142,7 @@ class Optimizer:
     # -- the update --------------------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients (set them to None; or to zeros with ``set_to_none=False``)."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if set_to_none or p.grad is None:
-                    p.grad = None
-                else:
-                    p.grad = engine.zeros_like(p)
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure=None):
         """Update each parameter that requires grad and has a ``.grad``.
