@@ -15,14 +15,18 @@ Each op's gradient for ``gates`` is non-zero only on its own gates, so it is ret
 slice gradient (the walk adds it in place, no (N, 4H) of zeros per step).
 
 The sequence op runs the same step T times inside one forward and one backward, as
-PyTorch's ``nn.LSTM`` does in C++. Per step it costs a GEMM and one Numba loop each way
-(engine/fast/kernels/lstm.py, whose float32 exp and tanh vectorize), and the recurrent
-weight's gradient Σₜ dgatesₜᵀ·hₜ₋₁ is one GEMM over all timesteps at the end, the bias's one
-GEMV (measured at N = 64, T = 50, H = 32: see bench/nn_train). The step ops compute with the
-same loops, so a sequence run step by step (for pictures) has the sequence op's bits.
+PyTorch's ``nn.LSTM`` does in C++: one Numba kernel call each way
+(engine/fast/kernels/lstm.py, whose float32 exp and tanh vectorize) that loops over time and
+calls numpy's own BLAS for each step's GEMM from inside (engine/fast/kernels/blas.py), the
+batch's rows split between two threads; the recurrent weight's gradient Σₜ dgatesₜᵀ·hₜ₋₁ is
+one GEMM over all timesteps at the end, the bias's one GEMV (measured at N = 64, T = 50,
+H = 32: see bench/nn_train). Without that BLAS (MKL, Accelerate), the same loops run from
+Python, a GEMM and one kernel call per step. The step ops compute with the same loops and
+the same GEMM, so a sequence run step by step (for pictures) has the sequence op's bits.
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from ..autograd import SliceGrad
@@ -31,7 +35,8 @@ from ..ops.linalg import column_sums
 from ..ops.xp import sigmoid as _array_sigmoid
 from ..testing import Bad as ErrorCase
 from ..testing import OpSpec, T, register
-from .kernels import KERNEL_DTYPES
+from . import threads
+from .kernels import KERNEL_DTYPES, blas
 from .kernels import lstm as kernels
 from .rnn import check_sequence_input, recurrent_weight_grad
 
@@ -129,10 +134,17 @@ class LSTMSequence(Op):
         acts = np.empty((T, N, 4 * H), dt)        # σ(i), σ(f), tanh(g), σ(o) of each step
         tc = np.empty((T, N, H), dt)              # tanh(cₜ)
         gates = np.empty((N, 4 * H), dt)
+        xw, bias, c0, h0 = (np.ascontiguousarray(a) for a in (xw, bias, c0, h0))
         # W_hhᵀ copied once (16 KiB at H = 32): a contiguous right operand makes each step's
         # GEMM 5.8 instead of 8.8 µs (N = 64, H = 32).
         whh_t, h = np.ascontiguousarray(w_hh.T), h0
-        xw, bias, c0 = (np.ascontiguousarray(a) for a in (xw, bias, c0))
+        plan = _one_call_plan(xw, w_hh)
+        if plan is not None:  # the whole loop in one kernel call, BLAS called from inside
+            with plan[3]:
+                kernels.lstm_sequence_forward(plan[0], plan[1], xw, h0, c0, whh_t, bias, acts,
+                                              tc, y, gates, plan[2])
+            self.save(acts, tc)
+            return y
         for t in range(T):  # two calls a step: the GEMM, then everything else in one loop
             np.matmul(h, whh_t, out=gates)
             kernels.lstm_step_forward(gates, xw, t, bias, acts, tc, y, c0)
@@ -148,13 +160,64 @@ class LSTMSequence(Op):
         dgates = np.empty((N, T, G), dt)          # = the gradient of xw
         dh, dc, dc_prev = (np.zeros((N, H), dt) for _ in range(3))
         g = np.ascontiguousarray(g)  # the kernel reads its rows as contiguous
-        for t in range(T - 1, -1, -1):
-            kernels.lstm_step_backward(g, t, dh, dc, acts, tc, out, c0, dgates, dc_prev)
-            np.matmul(dgates[:, t], w_hh, out=dh)  # dhₜ₋₁ = dgatesₜ·W_hh
-            dc, dc_prev = dc_prev, dc
+        c0 = np.ascontiguousarray(c0)
+        plan = _one_call_plan(xw, w_hh)
+        if plan is not None:
+            with plan[3]:
+                kernels.lstm_sequence_backward(plan[0], plan[1], g, acts, tc, out, c0,
+                                               np.ascontiguousarray(w_hh), dgates, dh, dc,
+                                               dc_prev, plan[2])
+            if T % 2:  # the two cell-gradient buffers swap every step
+                dc = dc_prev
+        else:
+            for t in range(T - 1, -1, -1):
+                kernels.lstm_step_backward(g, t, dh, dc, acts, tc, out, c0, dgates, dc_prev)
+                np.matmul(dgates[:, t], w_hh, out=dh)  # dhₜ₋₁ = dgatesₜ·W_hh
+                dc, dc_prev = dc_prev, dc
         dw = recurrent_weight_grad(dgates, h0, out[:, :, :H]) if self.needs_grad[3] else None
         db = column_sums(dgates.reshape(N * T, G)) if self.needs_grad[4] else None
         return dgates, dh, dc, dw, db
+
+
+def _one_call_plan(xw, w_hh):
+    """How to run the sequence as one kernel call (engine/fast/kernels/blas.py): (GEMM
+    address, 64-bit sizes, parts, context), or None for the per-step Python loop: float16,
+    another BLAS than OpenBLAS, NUMBA_DISABLE_JIT (the bridge has no Python meaning), and a
+    batch of one row or H = 1, where np.matmul calls GEMV instead of GEMM (the loop keeps the
+    step ops' bits there). Two parts, each half of the batch on its own thread, while a
+    step's GEMM on half the rows stays below the size OpenBLAS splits between its own threads
+    (M·N·K ≤ 2¹⁸), else one part on the calling thread (``threads.one_thread``: a second
+    thread could only wait on BLAS's)."""
+    N, _, G = xw.shape
+    if xw.dtype not in KERNEL_DTYPES or w_hh.dtype != xw.dtype or min(N, G // 4) < 2 \
+            or numba.config.DISABLE_JIT or blas.found() is None:
+        return None
+    two = N >= 2 and (N // 2) * G * w_hh.shape[1] <= 1 << 18 and numba.get_num_threads() >= 2
+    return (blas.address(xw.dtype), blas.found()[2], 2 if two else 1,
+            _TwoThreads() if two else _OneThread())
+
+
+class _OneThread:
+    """``threads.kernel_lock`` and ``threads.one_thread()`` around a call."""
+
+    def __enter__(self):
+        threads.kernel_lock.__enter__()
+        self.one = threads.one_thread()
+        self.one.__enter__()
+
+    def __exit__(self, *exc):
+        self.one.__exit__(*exc)
+        threads.kernel_lock.__exit__(*exc)
+
+
+class _TwoThreads:
+    """``threads.kernel_lock`` around a call."""
+
+    def __enter__(self):
+        threads.kernel_lock.__enter__()
+
+    def __exit__(self, *exc):
+        threads.kernel_lock.__exit__(*exc)
 
 
 def _check_sequence(xw, h0, c0, w_hh, bias):

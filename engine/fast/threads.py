@@ -27,6 +27,9 @@ once by ``configure()`` when ``engine`` is imported:
 numpy's BLAS is never touched: no thread limits, no environment variables, so importing
 stepgrad does not change how the user's own numpy code performs. The direct convolution
 kernels need no BLAS, so a CNN's convolutions no longer hand over between the two pools.
+The LSTM's sequence kernel calls numpy's BLAS from inside its parallel region, one call per
+step and thread, only on GEMMs small enough for OpenBLAS to run on the calling thread (else
+the kernel runs on one thread and lets BLAS split the GEMM: engine/fast/lstm.py).
 
 Why (``python -m bench threads``: 2-core AMD EPYC VM shared with other jobs, load 3–8, so
 read the orders of magnitude; medians over rounds):

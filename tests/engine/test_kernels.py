@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numba import njit
 
 from engine.fast.kernels import (
     avg_pool_backward,
@@ -25,6 +26,7 @@ from engine.fast.kernels import (
     relu_forward_serial,
     window_tables,
 )
+from engine.fast.kernels.blas import gemm
 from engine.fast.kernels.direct import (
     backward_tall,
     conv3x3_backward,
@@ -601,6 +603,82 @@ def test_lstm_step_loops_against_the_numpy_expressions(n, h, seed, dtype):
         for (a, b), (c, d) in ((grads[0], grads[1]), (grads[2], grads[3])):
             np.testing.assert_array_equal(a, c)
             np.testing.assert_array_equal(b, d)
+
+
+def _blas_or_skip():
+    from engine.fast.kernels import blas
+    if blas.found() is None:
+        pytest.skip("numpy's BLAS is not an OpenBLAS the bridge knows (MKL, Accelerate)")
+    return blas
+
+
+@njit(cache=False)
+def _bridge_product(ptr, wide, trans_b, m, n, k, a, a_off, lda, b, ldb, c, c_off, ldc):
+    """C[c_off…] = A[a_off…]·op(B) through blas.gemm, offsets in elements."""
+    size = a.itemsize
+    gemm(ptr, wide, trans_b, m, n, k, a.dtype.type(1), a.ctypes.data + a_off * size, lda,
+         b.ctypes.data, ldb, 0.0, c.ctypes.data + c_off * size, ldc)
+
+
+@settings(max_examples=30)
+@given(m=st.integers(1, 9), n=st.integers(1, 9), k=st.integers(1, 9), pad=st.integers(0, 3),
+       trans=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]),
+       seed=st.integers(0, 2**32 - 1))
+def test_blas_bridge_gemm_equals_numpy_matmul(m, n, k, pad, trans, dtype, seed):
+    """engine/fast/kernels/blas.py's gemm, called from Numba, is numpy's own GEMM: the same
+    bits as np.matmul on the same operands where numpy calls GEMM too (both sides of the
+    product have 2 or more rows/columns; else it calls dot or GEMV: agreement to rounding),
+    for row strides wider than the rows and B transposed or not."""
+    blas = _blas_or_skip()
+    rng = np.random.default_rng(seed)
+    big_a = rng.standard_normal((m, k + pad)).astype(dtype)
+    b = rng.standard_normal((n, k) if trans else (k, n)).astype(dtype)
+    c = np.full((m, n + pad), np.nan, dtype)
+    _bridge_product(blas.address(dtype), blas.found()[2], trans, m, n, k, big_a, 0, k + pad,
+                    b, k if trans else n, c, 0, n + pad)
+    expect = np.matmul(big_a[:, :k], b.T if trans else b)
+    if m > 1 and n > 1:
+        np.testing.assert_array_equal(c[:, :n], expect)
+    exact = np.matmul(big_a[:, :k].astype(np.float64), (b.T if trans else b).astype(np.float64))
+    np.testing.assert_allclose(c[:, :n], exact, rtol=1e-5 if dtype == np.float32 else 1e-13,
+                               atol=1e-5 if dtype == np.float32 else 1e-13)
+    assert np.isnan(c[:, n:]).all()  # nothing written past each row
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(2, 6), t=st.integers(1, 5), h=st.integers(2, 5), two=st.booleans(),
+       dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**32 - 1))
+def test_lstm_sequence_in_one_call_equals_the_per_step_loop(n, t, h, two, dtype, seed):
+    """The sequence op run as one kernel call (GEMM through the BLAS bridge, the batch's
+    rows in one or two parts) against its per-step Python loop (np.matmul + the step loop):
+    the same bits forward and backward, every gradient, odd and even T (the cell gradient's
+    buffers swap every step)."""
+    from engine.fast import lstm
+    _blas_or_skip()
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(s).astype(dtype) for s in
+              ((n, t, 4 * h), (n, h), (n, h), (4 * h, h), (4 * h,))]
+    arrays[3] *= 0.5
+    g = rng.standard_normal((n, t, 2 * h)).astype(dtype)
+    results = []
+    for plan in ("one call", "loop"):
+        with pytest.MonkeyPatch.context() as mp:
+            if plan == "loop":
+                mp.setattr(lstm, "_one_call_plan", lambda *a: None)
+            else:
+                real = lstm._one_call_plan
+
+                def forced(xw, w_hh, real=real):
+                    p = real(xw, w_hh)
+                    return p[:2] + ((2, lstm._TwoThreads()) if two else (1, lstm._OneThread()))
+                mp.setattr(lstm, "_one_call_plan", forced)
+            op = lstm.LSTMSequence()
+            op.needs_grad = (True,) * 5
+            y = op.forward(*arrays)
+            grads = op.backward(g, *arrays, out=y)
+            results.append([y, *grads])
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 @settings(max_examples=20)

@@ -6,7 +6,10 @@ no column matrix and no BLAS (the common CNN layer); ``pool`` holds max and aver
 pooling (fixed windows, dilated for max; adaptive windows), forward and backward;
 ``elementwise`` relu over big arrays (and the K = 1 outer product); ``optim`` Adam's fused
 update and ``softmax`` the softmax cross-entropy's rows (serial, called directly by
-``nn.optim`` and ``engine/ops/neural.py``; ``elementwise``'s serial loops likewise). Every
+``nn.optim`` and ``engine/ops/neural.py``; ``elementwise``'s serial loops likewise); ``lstm``
+the LSTM's loops, step by step (serial) or a whole sequence per call, whose per-step GEMM
+calls numpy's own BLAS from inside the kernel through ``blas`` (called directly by
+``engine/fast/lstm.py``, which takes the lock and thread count itself). Every
 other kernel is ``@njit(parallel=True, cache=True)`` with ``prange`` on its outermost loop, and
 expects C-contiguous arrays and output buffers allocated by its caller (``engine/fast``).
 

@@ -12,8 +12,9 @@ LLVM vectorizes (numpy's SIMD speed without a call per step), libm's for float64
 """
 from __future__ import annotations
 
-from numba import njit
+from numba import njit, prange
 
+from .blas import gemm
 from .floatmath import fexp, ftanh
 
 
@@ -105,12 +106,18 @@ def lstm_step_forward(gates, xw, t, bias, acts, tc, y, c0):
     (N, T, 4H), acts (T, N, 4H), tc (T, N, H), y (N, T, 2H): whole arrays and t, so that every
     row below is contiguous for the compiler (views passed in have unknown strides, and their
     loops do not vectorize)."""
-    N, H = c0.shape
+    _forward_rows(gates, xw, t, bias, acts, tc, y, c0, 0, c0.shape[0])
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _forward_rows(gates, xw, t, bias, acts, tc, y, c0, n0, n1):
+    """``lstm_step_forward`` on the rows n0 … n1 − 1 of the batch."""
+    H = c0.shape[1]
     one = acts.dtype.type(1)
     # Row by row, one output per loop, each over a view from its index 0: LLVM vectorizes
     # these (a loop over range(3H, 4H) of the whole row ran 1.7x slower, and one loop writing
     # several arrays needs more aliasing checks than it will make).
-    for n in range(N):
+    for n in range(n0, n1):
         z, xr, ar = gates[n], xw[n, t], acts[t, n]
         for k in range(4 * H):
             z[k] = (xr[k] + bias[k]) + z[k]
@@ -141,9 +148,15 @@ def lstm_step_backward(g, t, dh_next, dc_next, acts, tc, y, c0, dgates, dc_prev)
     σ(o); tc (T, N, H) = tanh(c); cₜ₋₁ = y[:, t − 1, H:] (c0 at t = 0). Writes
     dgates[:, t] (N, T, 4H: the step's gradient of its pre-activations) and dc_prev = dc·σ(f).
     Whole arrays and t, as lstm_step_forward."""
-    N, H = c0.shape
+    _backward_rows(g, t, dh_next, dc_next, acts, tc, y, c0, dgates, dc_prev, 0, c0.shape[0])
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _backward_rows(g, t, dh_next, dc_next, acts, tc, y, c0, dgates, dc_prev, n0, n1):
+    """``lstm_step_backward`` on the rows n0 … n1 − 1 of the batch."""
+    H = c0.shape[1]
     one = acts.dtype.type(1)
-    for n in range(N):  # rows, one output per loop (vectorized; see lstm_step_forward)
+    for n in range(n0, n1):  # rows, one output per loop (vectorized; see _forward_rows)
         ho, co, hn, cn = g[n, t, :H], g[n, t, H:], dh_next[n], dc_next[n]
         a, tr, dg, dcp = acts[t, n], tc[t, n], dgates[n, t], dc_prev[n]
         cp = c0[n] if t == 0 else y[n, t - 1, H:]
@@ -159,3 +172,51 @@ def lstm_step_backward(g, t, dh_next, dc_next, acts, tc, y, c0, dgates, dc_prev)
             dg[2 * H + h] = _state_backward(dcp[h], a[h], a[H + h], a[2 * H + h], cp[h], one)[2]
         for h in range(H):
             dcp[h] = _state_backward(dcp[h], a[h], a[H + h], a[2 * H + h], cp[h], one)[3]
+
+
+# ------------------------------------------------------- the whole sequence in one call
+@njit(parallel=True, cache=True, error_model="numpy")
+def lstm_sequence_forward(gemm_ptr, wide, xw, h0, c0, whh_t, bias, acts, tc, y, gates, parts):
+    """The sequence op's forward in one call: for t = 0 … T − 1, gates = hₜ₋₁·whh_t (numpy's
+    BLAS, through ``blas.gemm`` at ``gemm_ptr``; hₜ₋₁ = h0 at t = 0, else y[:, t − 1, :H])
+    then ``lstm_step_forward``'s loops. The batch's rows are split into ``parts`` runs, one
+    per thread, each going through all T steps alone (rows never meet in a recurrence).
+    xw (N, T, 4H), h0, c0 (N, H), whh_t = W_hhᵀ (H, 4H), bias (4H,), all C-contiguous; as
+    lstm_step_forward's, gates (N, 4H) scratch."""
+    N, T, G = xw.shape
+    H = G // 4
+    size = xw.itemsize
+    one = xw.dtype.type(1)
+    for p in prange(parts):
+        n0, n1 = p * N // parts, (p + 1) * N // parts
+        for t in range(T):
+            if t == 0:
+                h_at, h_stride = h0.ctypes.data + n0 * H * size, H
+            else:
+                h_at, h_stride = y.ctypes.data + (n0 * T + t - 1) * 2 * H * size, T * 2 * H
+            gemm(gemm_ptr, wide, False, n1 - n0, G, H, one, h_at, h_stride, whh_t.ctypes.data,
+                 G, 0.0, gates.ctypes.data + n0 * G * size, G)
+            _forward_rows(gates, xw, t, bias, acts, tc, y, c0, n0, n1)
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def lstm_sequence_backward(gemm_ptr, wide, g, acts, tc, y, c0, w_hh, dgates, dh, dc, dc_prev,
+                           parts):
+    """The sequence op's backward through time in one call: for t = T − 1 … 0,
+    ``lstm_step_backward``'s loops then dhₜ₋₁ = dgatesₜ·W_hh (numpy's BLAS at ``gemm_ptr``),
+    the rows split into ``parts`` runs as in lstm_sequence_forward. dh, dc (N, H) start at 0
+    and end as the gradients of h0 and of c0 (dc, or dc_prev for an odd T: the two swap
+    every step)."""
+    N, T, G = dgates.shape
+    H = G // 4
+    size = dgates.itemsize
+    one = dgates.dtype.type(1)
+    for p in prange(parts):
+        n0, n1 = p * N // parts, (p + 1) * N // parts
+        dc_next, dc_now = dc, dc_prev
+        for t in range(T - 1, -1, -1):
+            _backward_rows(g, t, dh, dc_next, acts, tc, y, c0, dgates, dc_now, n0, n1)
+            gemm(gemm_ptr, wide, False, n1 - n0, H, G, one,
+                 dgates.ctypes.data + (n0 * T + t) * G * size, T * G, w_hh.ctypes.data, H, 0.0,
+                 dh.ctypes.data + n0 * H * size, H)
+            dc_next, dc_now = dc_now, dc_next
