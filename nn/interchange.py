@@ -257,7 +257,8 @@ _TO_TORCH = {
     L.Conv2d: _conv_to_torch,
     L.AvgPool2d: lambda m, tnn, name: tnn.AvgPool2d(m.kernel_size, m.stride, m.padding,
                                                     ceil_mode=m.ceil_mode,
-                                                    count_include_pad=True),
+                                                    count_include_pad=m.count_include_pad,
+                                                    divisor_override=m.divisor_override),
     L.MaxPool2d: lambda m, tnn, name: tnn.MaxPool2d(m.kernel_size, m.stride, m.padding,
                                                     dilation=m.dilation,
                                                     return_indices=m.return_indices,
@@ -320,7 +321,8 @@ def from_torch(module) -> Module:
 
     Translates ``torch.nn.Sequential`` (child names kept) of the layers of the module
     docstring: Linear, Conv2d (any padding_mode),
-    MaxPool2d (dilation and return_indices too), AvgPool2d (``count_include_pad=True``),
+    MaxPool2d (dilation and return_indices too), AvgPool2d (``count_include_pad`` and
+    ``divisor_override`` too),
     BatchNorm1d/2d (with running statistics and ``num_batches_tracked``; ``momentum=None``
     too), Dropout, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Identity, Flatten,
     RNN/LSTM/GRU (stacked and bidirectional too) and their cells,
@@ -388,18 +390,14 @@ def _conv_from_torch(m, name):
 
 
 def _pool_from_torch(m, name):
+    stride = None if m.stride is None else _pair(m.stride)
     if type(m).__name__ == "MaxPool2d":
-        stride = None if m.stride is None else _pair(m.stride)
         return L.MaxPool2d(_pair(m.kernel_size), stride, _pair(m.padding),
                            dilation=_pair(m.dilation), return_indices=m.return_indices,
                            ceil_mode=m.ceil_mode)
-    else:
-        if not m.count_include_pad or m.divisor_override is not None:
-            _refuse(name, "only count_include_pad=True without divisor_override "
-                          "(PyTorch's default) is supported")
-        cls = L.AvgPool2d
-    stride = None if m.stride is None else _pair(m.stride)
-    return cls(_pair(m.kernel_size), stride, _pair(m.padding), ceil_mode=m.ceil_mode)
+    return L.AvgPool2d(_pair(m.kernel_size), stride, _pair(m.padding), ceil_mode=m.ceil_mode,
+                       count_include_pad=m.count_include_pad,
+                       divisor_override=m.divisor_override)
 
 
 def _bn_from_torch(m, name):
@@ -680,7 +678,12 @@ def _onnx_pool(g, m, x_name, x, where, out):
     attrs = dict(kernel_shape=list(k), strides=list(s), pads=[p[0], p[1], p[0], p[1]],
                  ceil_mode=int(bool(m.ceil_mode)))
     if isinstance(m, L.AvgPool2d):
-        return g.node("AveragePool", [x_name], out, count_include_pad=1, **attrs)
+        if m.divisor_override is not None:  # (torch.onnx drops it silently)
+            raise TypeError(f"export_onnx: {where or 'AvgPool2d'}: divisor_override="
+                            f"{m.divisor_override} is not exported (ONNX's AveragePool "
+                            f"divides by a cell count)")
+        return g.node("AveragePool", [x_name], out,
+                      count_include_pad=int(bool(m.count_include_pad)), **attrs)
     if getattr(m, "return_indices", False):
         raise ValueError(f"export_onnx: {where or 'the model'} (MaxPool2d with "
                          f"return_indices=True) returns a pair; export the pool without it")

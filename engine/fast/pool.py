@@ -16,7 +16,9 @@ pool 2 and stride 2 (7 → 4) is ``max_pool2d(x, 2, ceil_mode=True)``.
 Max pooling keeps the argmax of every window (``return_indices=True`` returns it, the flat
 position h·W + w in each plane, for ``max_unpool2d``); its backward sends dy there. Average
 pooling divides by the window size counting the padding (``count_include_pad=True``,
-PyTorch's default), but never the part of a ceil-mode window hanging past the padding.
+PyTorch's default), but never the part of a ceil-mode window hanging past the padding;
+2-D average pooling's ``divisor_override`` d (PyTorch's) divides every window's sum by d
+instead, whatever the window covers.
 
 Adaptive pooling fixes the output size instead: output row i pools input rows
 ``floor(i·H/Ho) … ceil((i + 1)·H/Ho) − 1`` (columns alike), so windows may differ in size
@@ -175,34 +177,56 @@ class MaxPool1d(MaxPool2d):
         return self.run(x, index_sink)
 
 
+def check_divisor_override(op, divisor_override):
+    """PyTorch's ``divisor_override``: None, or a nonzero int (negative too, as PyTorch),
+    returned as a plain int. A float or bool is a TypeError, 0 a ValueError."""
+    d = divisor_override
+    if d is None:
+        return None
+    if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
+        raise TypeError(f"{op}: divisor_override must be an int or None, got {d!r} "
+                        f"({type(d).__name__})")
+    if d == 0:
+        raise ValueError(f"{op}: divisor_override must not be zero (it divides every "
+                         f"window's sum)")
+    if not -2**63 <= d < 2**63:
+        raise ValueError(f"{op}: divisor_override {d} does not fit in an int64")
+    return int(d)
+
+
 class AvgPool2d(Op):
     name = "avg_pool2d"
     twice = False
-    formula = "dx = dy / window size, spread over each window (overlaps add up)"
+    formula = ("dx = dy / window size (or divisor_override), spread over each window "
+               "(overlaps add up)")
 
     def forward(self, x, *, kernel, stride=None, padding=0, ceil_mode=False,
-                count_include_pad=True):
+                count_include_pad=True, divisor_override=None):
         check_4d(self.name, x)
         self.geo = PoolGeometry(self.name, x.shape, kernel, stride, padding, ceil_mode)
-        return self.run(x, count_include_pad)
+        return self.run(x, count_include_pad,
+                        check_divisor_override(self.name, divisor_override))
 
-    def run(self, x, count_include_pad):
+    def run(self, x, count_include_pad, divisor_override=None):
         geo = self.geo
         self.include_pad = bool(count_include_pad)
+        # The kernels read 0 as "no override" (0 itself is refused above).
+        self.divisor = 0 if divisor_override is None else divisor_override
         out = np.empty((geo.N, geo.C, geo.Ho, geo.Wo), x.dtype)
         avg_pool_forward(np.ascontiguousarray(x.reshape(geo.N, geo.C, geo.H, geo.W)), out,
-                         *geo.args(), self.include_pad)
+                         *geo.args(), self.include_pad, self.divisor)
         return out.reshape(out.shape[:2] + out.shape[3:]) if geo.one_d else out
 
     def backward(self, g, *inputs, out):
         geo = self.geo
         dx = np.empty((geo.N, geo.C, geo.H, geo.W), g.dtype)
         avg_pool_backward(np.ascontiguousarray(g).reshape(geo.N, geo.C, geo.Ho, geo.Wo), dx,
-                          *geo.args(), self.include_pad)
+                          *geo.args(), self.include_pad, self.divisor)
         return (dx.reshape(geo.in_shape()),)
 
     def describe(self):
-        return f"{self.geo.in_shape()} → {self.geo.params()}"
+        divisor = f", divisor_override {self.divisor}" if self.divisor else ""
+        return f"{self.geo.in_shape()} → {self.geo.params()}{divisor}"
 
 
 class AvgPool1d(AvgPool2d):
@@ -275,8 +299,11 @@ def max_pool1d(x, kernel_size=None, stride=None, padding=0, dilation=1, ceil_mod
 def avg_pool2d(x, kernel_size=None, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None, *, kernel=None):
     """Mean over (kh, kw) windows of ``x`` (N, C, H, W), or PyTorch's unbatched (C, H, W);
-    padding counts in the mean by default. ``divisor_override`` d (PyTorch's): each window's
-    sum divided by d instead, i.e. the mean over its n real (unpadded) cells times n / d.
+    padding counts in the mean by default (``count_include_pad``).
+
+    ``divisor_override`` d (PyTorch's; a nonzero int): every window's sum, zero padding
+    included, is divided by d instead of a cell count, so ``count_include_pad`` no longer
+    matters; the gradient spreads dy / d over each window.
 
     >>> import engine
     >>> from engine.fast.pool import avg_pool2d
@@ -285,35 +312,22 @@ def avg_pool2d(x, kernel_size=None, stride=None, padding=0, ceil_mode=False,
     array([[0.25, 0.5 , 0.25],
            [0.5 , 1.  , 0.5 ],
            [0.25, 0.5 , 0.25]], dtype=float32)
+    >>> avg_pool2d(x, 2, stride=1, padding=1, divisor_override=1).data[0, 0]  # window sums
+    array([[1., 2., 1.],
+           [2., 4., 2.],
+           [1., 2., 1.]], dtype=float32)
     """
     keep_freed_memory()
     kernel = _window("avg_pool2d", kernel_size, kernel)
-    if divisor_override is not None and (isinstance(divisor_override, bool) or not isinstance(
-            divisor_override, (int, np.integer)) or divisor_override == 0):
-        raise ValueError(f"avg_pool2d: divisor_override must be a nonzero int, got "
-                         f"{divisor_override!r}")
-    mean = batch_of_one("avg_pool2d", x, "(N, C, H, W)", lambda x: AvgPool2d.apply(
+    return batch_of_one("avg_pool2d", x, "(N, C, H, W)", lambda x: AvgPool2d.apply(
         x, kernel=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode,
-        count_include_pad=count_include_pad and divisor_override is None))
-    if divisor_override is None:
-        return mean
-    geo = PoolGeometry("avg_pool2d", (1, 1) + tuple(x.shape[-2:]), kernel, stride, padding,
-                       ceil_mode)
-    real = np.outer(_real_cells(geo.Ho, geo.sh, geo.ph, geo.kh, geo.H),
-                    _real_cells(geo.Wo, geo.sw, geo.pw, geo.kw, geo.W))  # (Ho, Wo)
-    return mean * (real / divisor_override).astype(mean.dtype)
-
-
-def _real_cells(n_out, s, p, k, size):
-    """How many input (unpadded) cells each of the n_out windows covers along one dim."""
-    start = np.arange(n_out) * s - p
-    return np.minimum(start + k, size) - np.maximum(start, 0)
+        count_include_pad=count_include_pad, divisor_override=divisor_override))
 
 
 def avg_pool1d(x, kernel_size=None, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, *, kernel=None):
     """Mean over windows of k steps of ``x`` (N, C, L) → (N, C, Lo), or unbatched (C, L) →
-    (C, Lo) as PyTorch."""
+    (C, Lo) as PyTorch (which has no ``divisor_override`` here either)."""
     keep_freed_memory()
     kernel = _window("avg_pool1d", kernel_size, kernel)
     return batch_of_one("avg_pool1d", x, "(N, C, L)", lambda x: AvgPool1d.apply(
@@ -554,9 +568,9 @@ def max_pool2d_reference(x, kernel_size=None, stride=None, padding=0, dilation=1
 
 
 def avg_pool2d_reference(x, kernel_size=None, stride=None, padding=0, ceil_mode=False,
-                         count_include_pad=True, *, kernel=None):
-    """Window sums over a zero-padded x, divided by the count of cells that count; 3-D x is
-    avg_pool1d's."""
+                         count_include_pad=True, divisor_override=None, *, kernel=None):
+    """Window sums over a zero-padded x, divided by ``divisor_override`` if given, else by
+    the count of cells that count; 3-D x is avg_pool1d's."""
     op = "avg_pool1d" if x.ndim == 3 else "avg_pool2d"
     geo = PoolGeometry(op, x.shape, _window(op, kernel_size, kernel), stride, padding,
                        ceil_mode)
@@ -569,7 +583,9 @@ def avg_pool2d_reference(x, kernel_size=None, stride=None, padding=0, ceil_mode=
     out = np.empty((geo.N, geo.C, geo.Ho, geo.Wo), x.dtype)
     for oh in range(geo.Ho):
         for ow in range(geo.Wo):
-            out[:, :, oh, ow] = win(xp, oh, ow).sum(axis=(2, 3)) / win(counts, oh, ow).sum()
+            divisor = (win(counts, oh, ow).sum() if divisor_override is None
+                       else divisor_override)
+            out[:, :, oh, ow] = win(xp, oh, ow).sum(axis=(2, 3)) / divisor
     return out[:, :, 0] if x.ndim == 3 else out
 
 
@@ -643,6 +659,13 @@ def _avg_params(rng, shapes):
     return dict(_pool_params(rng, shapes), count_include_pad=bool(rng.random() < 0.5))
 
 
+def _avg2d_params(rng, shapes):
+    """avg_pool1d's parameters plus, about half the time, a divisor_override (negative ones
+    too: PyTorch takes any nonzero int)."""
+    divisor = None if rng.random() < 0.5 else int(rng.choice([-3, -1, 1, 2, 5]))
+    return dict(_avg_params(rng, shapes), divisor_override=divisor)
+
+
 register(OpSpec(
     "max_pool2d", lambda x, **p: max_pool2d(x, **p), max_pool2d_reference,
     shapes=_pool_shapes, params=lambda rng, shapes: _pool_params(rng, shapes, dilation=True),
@@ -681,13 +704,19 @@ register(OpSpec(
     )))
 register(OpSpec(
     "avg_pool2d", lambda x, **p: avg_pool2d(x, **p), avg_pool2d_reference,
-    shapes=_pool_shapes, params=_avg_params, values=(normal,), ops=("avg_pool2d",),
+    shapes=_pool_shapes, params=_avg2d_params, values=(normal,), ops=("avg_pool2d",),
     twice=False,
     errors=(
         ErrorCase(lambda: avg_pool2d(T(1, 1, 4, 4), (2, 0)), ValueError,
                   r"avg_pool2d: kernel_size must be an int ≥ 1 or a pair of them, got \(2, 0\)"),
         ErrorCase(lambda: avg_pool2d(T(1, 1, 4, 4)), TypeError,
                   r"avg_pool2d: give the window size once"),
+        ErrorCase(lambda: avg_pool2d(T(1, 1, 4, 4), 2, divisor_override=0), ValueError,
+                  r"avg_pool2d: divisor_override must not be zero"),
+        ErrorCase(lambda: avg_pool2d(T(1, 1, 4, 4), 2, divisor_override=2.0), TypeError,
+                  r"avg_pool2d: divisor_override must be an int or None, got 2.0 \(float\)"),
+        ErrorCase(lambda: avg_pool2d(T(1, 1, 4, 4), 2, divisor_override=True), TypeError,
+                  r"avg_pool2d: divisor_override must be an int or None, got True \(bool\)"),
     )))
 register(OpSpec(
     "avg_pool1d", lambda x, **p: avg_pool1d(x, **p), avg_pool2d_reference,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import engine
 from engine.fast.conv import same_padding, unbatched
+from engine.fast.pool import check_divisor_override
 from engine.ops.compose import pixel_shuffle, pixel_unshuffle
 from engine.ops.indexing import pad
 
@@ -237,29 +238,30 @@ class MaxPool2d(Module):
 
 
 class AvgPool2d(Module):
-    """Mean over windows of (N, C, H, W) or unbatched (C, H, W) input; padded zeros count in
-    the mean (PyTorch's default). ``count_include_pad=False`` and ``divisor_override`` are
-    ``F.avg_pool2d``'s only: the layer refuses them (``nn.to_torch`` and ``export_onnx``
-    translate the layer with the defaults)."""
+    """Mean over windows of (N, C, H, W) or unbatched (C, H, W) input, as
+    ``F.avg_pool2d``: padded zeros count in the mean unless ``count_include_pad=False``;
+    ``divisor_override`` d (a nonzero int) divides every window's sum by d instead.
+    ``export_onnx`` refuses ``divisor_override`` (ONNX's AveragePool has none)."""
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
                  count_include_pad=True, divisor_override=None):
         super().__init__()
-        if count_include_pad is not True or divisor_override is not None:
-            raise ValueError(
-                f"AvgPool2d: count_include_pad={count_include_pad!r}, divisor_override="
-                f"{divisor_override!r}: the layer supports only the defaults (True, None); "
-                f"call F.avg_pool2d(x, kernel_size, stride, padding, ceil_mode, "
-                f"count_include_pad=..., divisor_override=...) in your forward instead")
+        # Checked here, not at the first forward as PyTorch: the error points at this line.
+        check_divisor_override("AvgPool2d", divisor_override)
         self.kernel_size, self.stride = kernel_size, stride
         self.padding, self.ceil_mode = padding, ceil_mode
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
 
     def forward(self, x):
-        return engine.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode)
+        return engine.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                                 self.count_include_pad, self.divisor_override)
 
     def extra_repr(self):
         return (f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}, "
-                f"padding={self.padding}, ceil_mode={self.ceil_mode}")
+                f"padding={self.padding}, ceil_mode={self.ceil_mode}"
+                + ("" if self.count_include_pad else ", count_include_pad=False")
+                + ("" if self.divisor_override is None
+                   else f", divisor_override={self.divisor_override}"))
 
 
 class MaxPool1d(Module):

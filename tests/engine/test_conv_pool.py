@@ -564,7 +564,8 @@ def test_pools_match_pytorch(cfg, include_pad, seed):
     lambda x: max_pool2d(x, 2),
     lambda x: max_pool2d(x, 2, return_indices=True)[0],
     lambda x: avg_pool2d(x, 2),
-], ids=["conv2d", "max_pool2d", "max_pool2d_indices", "avg_pool2d"])
+    lambda x: avg_pool2d(x, 2, stride=1, padding=1, divisor_override=3),
+], ids=["conv2d", "max_pool2d", "max_pool2d_indices", "avg_pool2d", "avg_pool2d_divisor"])
 def test_batched_input_takes_no_extra_op_and_unbatched_one_reshape_each_way(call):
     """4-D input goes straight to the op (its graph: the op alone, no copy of x); PyTorch's
     unbatched (C, H, W) adds a batch axis before and removes it after: two reshapes."""
@@ -578,26 +579,67 @@ def test_batched_input_takes_no_extra_op_and_unbatched_one_reshape_each_way(call
     np.testing.assert_array_equal(y1.data, y.data[0])
 
 
-def test_avg_pool2d_divisor_override():
-    """PyTorch's divisor_override: each window's sum (zero padding) divided by d. By hand on
-    ones: a corner window of a 2x2 kernel, stride 2, padding 1 holds one real cell, so 1/d;
-    against torch on random input with ceil_mode (windows cut by the edge) and gradients."""
-    from engine.fast.pool import avg_pool2d
-    out = avg_pool2d(engine.ones(1, 1, 4, 4), 2, stride=2, padding=1, divisor_override=3)
-    np.testing.assert_allclose(out.data[0, 0], [[1 / 3, 2 / 3, 1 / 3], [2 / 3, 4 / 3, 2 / 3],
-                                                [1 / 3, 2 / 3, 1 / 3]], rtol=1e-6)
-    for bad in (0, 2.0, True):
-        with pytest.raises(ValueError, match="divisor_override must be a nonzero int"):
-            avg_pool2d(engine.ones(1, 1, 4, 4), 2, divisor_override=bad)
+def test_avg_pool2d_divisor_override_by_hand():
+    """PyTorch's divisor_override: each window's sum (zero padding) divided by d, whatever
+    count_include_pad says; the gradient spreads dy / d over each window. By hand:
+
+    - ones (4, 4), kernel 2, stride 2, padding 1: a corner window holds 1 input cell, an edge
+      one 2, the middle one 4, so 1/d, 2/d, 4/d; every input cell lies in one window: dx = 1/d.
+    - 1 … 9 in (3, 3), kernel 2, stride 2, ceil_mode: windows {1, 2, 4, 5}, {3, 6}, {7, 8},
+      {9} sum to 12, 9, 15, 9; divided by d = 4 with either count_include_pad (the means
+      would be 3, 4.5, 7.5, 9).
+    - ones (2, 2), kernel 2, stride 1, padding 1: each input cell lies in 4 windows, so
+      dx = 4/d; with d = -2 that is -2 everywhere (PyTorch takes negative divisors)."""
+    x = T(np.ones((1, 1, 4, 4)))
+    out = avg_pool2d(x, 2, stride=2, padding=1, divisor_override=3)
+    np.testing.assert_allclose(out.data[0, 0], np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]]) / 3,
+                               rtol=1e-15)
+    out.sum().backward()
+    np.testing.assert_allclose(np.asarray(x.grad), np.full((1, 1, 4, 4), 1 / 3), rtol=1e-15)
+    nine = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
+    for include_pad in (True, False):
+        out = avg_pool2d(T(nine), 2, 2, 0, True, include_pad, 4)
+        np.testing.assert_array_equal(out.data[0, 0], [[3, 2.25], [3.75, 2.25]])
+    x = T(np.ones((1, 1, 2, 2)))
+    out = avg_pool2d(x, 2, stride=1, padding=1, divisor_override=-2)
+    np.testing.assert_array_equal(out.data[0, 0], [[-0.5, -1, -0.5], [-1, -2, -1],
+                                                   [-0.5, -1, -0.5]])
+    out.sum().backward()
+    np.testing.assert_array_equal(np.asarray(x.grad), np.full((1, 1, 2, 2), -2.0))
+
+
+def test_avg_pool2d_divisor_override_refuses_zero_and_non_ints_as_torch():
+    """0 divides by zero (PyTorch: RuntimeError "divisor must be not zero"); a float or a
+    bool is not an int (PyTorch: TypeError); numpy ints are ints. avg_pool1d has no
+    divisor_override, as PyTorch's."""
+    from engine.fast.pool import avg_pool1d
+    x = engine.ones(1, 1, 4, 4)
+    with pytest.raises(ValueError, match="avg_pool2d: divisor_override must not be zero"):
+        avg_pool2d(x, 2, divisor_override=0)
+    for bad in (2.0, 2.5, True, "2", np.float64(2)):
+        with pytest.raises(TypeError, match=r"avg_pool2d: divisor_override must be an int or "
+                                            r"None, got .* \((float|bool|str|float64)\)"):
+            avg_pool2d(x, 2, divisor_override=bad)
+    np.testing.assert_array_equal(avg_pool2d(x, 2, divisor_override=np.int64(8)).data, 0.5)
+    with pytest.raises(TypeError, match="divisor_override"):
+        avg_pool1d(engine.ones(1, 1, 4), 2, divisor_override=2)
+
+
+@pytest.mark.parametrize("k,s,p,ceil", [(3, 2, 1, True), (2, 2, 0, False), (3, 1, 1, False),
+                                        ((3, 2), (1, 2), (1, 1), True)])
+@pytest.mark.parametrize("include_pad", [True, False])
+@pytest.mark.parametrize("divisor", [5, -3, 1])
+def test_avg_pool2d_divisor_override_matches_torch(k, s, p, ceil, include_pad, divisor):
+    """Forward and gradient against PyTorch, float64, ceil-mode windows cut by the edge too."""
     torch = pytest.importorskip("torch")
     x = np.random.default_rng(0).standard_normal((2, 3, 7, 6))
-    for k, s, p, ceil in [(3, 2, 1, True), (2, 2, 0, False), (3, 1, 1, False)]:
-        ours = T(x, requires_grad=True)
-        out = avg_pool2d(ours, k, s, p, ceil, True, 5)
-        theirs = torch.tensor(x, requires_grad=True)
-        ref = torch.nn.functional.avg_pool2d(theirs, k, s, p, ceil, True, 5)
-        g = np.random.default_rng(1).standard_normal(ref.shape)
-        out.backward(g)
-        ref.backward(torch.tensor(g))
-        np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
+    ours = T(x, requires_grad=True)
+    out = avg_pool2d(ours, k, s, p, ceil, include_pad, divisor)
+    theirs = torch.tensor(x, requires_grad=True)
+    ref = torch.nn.functional.avg_pool2d(theirs, k, s, p, ceil, include_pad, divisor)
+    g = np.random.default_rng(1).standard_normal(ref.shape)
+    out.backward(g)
+    ref.backward(torch.tensor(g))
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(ours.grad), theirs.grad.numpy(), rtol=1e-12,
+                               atol=1e-12)

@@ -53,8 +53,8 @@ def warm_jit():
         out, idx = np.empty((1, 1, 2, 2), dt), np.empty((1, 1, 2, 2), np.int32)
         max_pool_forward(x, out, idx, 2, 2, 1, 1, 0, 0)
         max_pool_backward(out, idx, x.reshape(1, 1, 9))
-        avg_pool_forward(x, out, 2, 2, 1, 1, 0, 0, True)
-        avg_pool_backward(out, x, 2, 2, 1, 1, 0, 0, True)
+        avg_pool_forward(x, out, 2, 2, 1, 1, 0, 0, True, 0)
+        avg_pool_backward(out, x, 2, 2, 1, 1, 0, 0, True, 0)
         w = np.ones((2, 1, 3, 3), dt)
         for relu in (False, True):
             _, xt = conv3x3_forward(x, w, None, scratch, relu=relu)
@@ -273,19 +273,22 @@ def test_max_pool_kernels_match_loops(dtype, geo, seed):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@given(geo=pool_geometry(), include_pad=st.booleans(), seed=st.integers(0, 2**32 - 1))
-def test_avg_pool_kernels_match_loops(dtype, geo, include_pad, seed):
+@given(geo=pool_geometry(), include_pad=st.booleans(), seed=st.integers(0, 2**32 - 1),
+       divisor=st.sampled_from([0, 0, 1, 3, -2]))
+def test_avg_pool_kernels_match_loops(dtype, geo, include_pad, seed, divisor):
     shape, args, (ho, wo) = geo
     kh, kw, _, _, ph, pw = args
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(shape).astype(dtype)
     out = np.empty(shape[:2] + (ho, wo), dtype)
-    avg_pool_forward(x, out, *args, include_pad)
+    avg_pool_forward(x, out, *args, include_pad, divisor)
     g = rng.standard_normal(out.shape).astype(dtype)
     ref_out, ref_dx = np.empty_like(out), np.zeros(shape)
     _, _, h, w = shape
     for oh, ow, hs, ws in windows(shape, args, (ho, wo)):
-        if include_pad:  # padding cells count, cells past the padding (ceil mode) do not
+        if divisor:  # divisor_override: the same d for every window, whatever it covers
+            count = divisor
+        elif include_pad:  # padding cells count, cells past the padding (ceil mode) do not
             h0, w0 = oh * args[2] - ph, ow * args[3] - pw
             count = (min(h0 + kh, h + ph) - h0) * (min(w0 + kw, w + pw) - w0)
         else:
@@ -296,7 +299,7 @@ def test_avg_pool_kernels_match_loops(dtype, geo, include_pad, seed):
     tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12}
     np.testing.assert_allclose(out, ref_out, **tol)
     dx = np.full(shape, np.nan, dtype)
-    avg_pool_backward(g, dx, *args, include_pad)
+    avg_pool_backward(g, dx, *args, include_pad, divisor)
     np.testing.assert_allclose(dx, ref_dx, **tol)
 
 

@@ -137,6 +137,10 @@ def layer_cases():
         ("maxpool_pad_stride", lambda: nn.MaxPool2d(3, stride=1, padding=1), (2, 3, 6, 6)),
         ("avgpool_pad", lambda: nn.AvgPool2d(3, stride=2, padding=1), (2, 3, 7, 8)),
         ("avgpool_ceil", lambda: nn.AvgPool2d(2, ceil_mode=True), (2, 2, 5, 5)),
+        ("avgpool_no_pad_count", lambda: nn.AvgPool2d(3, 2, 1, ceil_mode=True,
+                                                      count_include_pad=False), (2, 3, 8, 7)),
+        ("avgpool_divisor", lambda: nn.AvgPool2d(3, 2, 1, ceil_mode=True, divisor_override=5),
+         (2, 3, 8, 7)),
         ("global_avg", lambda: nn.GlobalAvgPool2d(), (2, 3, 4, 5)),
         ("flatten", lambda: nn.Flatten(), (2, 3, 4, 5)),
         ("flatten_mid", lambda: nn.Flatten(1, 2), (2, 3, 4, 5)),
@@ -326,7 +330,9 @@ def onnx_cases():
             nn.Linear(16, 3), nn.Softmax(dim=-1))), (6, 8)),
         ("cnn_more_layers", lambda: randomize(nn.Sequential(
             nn.Conv2d(2, 4, 3, padding="same"), nn.BatchNorm2d(4), nn.Sigmoid(),
-            nn.AvgPool2d(3, stride=2, padding=1), nn.Conv2d(4, 4, 3, stride=2,
+            nn.AvgPool2d(3, stride=2, padding=1),
+            nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+            nn.Conv2d(4, 4, 3, stride=2,
                                                             padding="same", bias=False),
             nn.MaxPool2d(2, ceil_mode=True), nn.Identity(), nn.GlobalAvgPool2d(),
             nn.Linear(4, 2))), (2, 2, 15, 13)),
@@ -375,6 +381,9 @@ def test_export_onnx_refuses_what_it_cannot_translate(tmp_path):
     with pytest.raises(TypeError, match=r"GELU\(approximate='tanh'\) is not exported"):
         nn.export_onnx(nn.GELU(approximate="tanh"), np.zeros((1, 3), np.float32),
                        tmp_path / "g.onnx")
+    with pytest.raises(TypeError, match=r"AvgPool2d: divisor_override=3 is not exported"):
+        nn.export_onnx(nn.AvgPool2d(2, divisor_override=3), np.zeros((1, 1, 4, 4), np.float32),
+                       tmp_path / "a.onnx")
     with pytest.raises(TypeError, match="LSTM, which cannot be exported"):
         nn.export_onnx(nn.LSTM(2, 3, batch_first=True), np.zeros((1, 4, 2), np.float32),
                        tmp_path / "l.onnx")

@@ -204,15 +204,37 @@ def test_avg_pool2d_count_include_pad_and_divisor_override_match_torch(k, s, p, 
     _check(F.avg_pool2d(ox, k, s, p, **kw), TF.avg_pool2d(tx, k, s, p, **kw), ox, tx)
 
 
-def test_avg_pool2d_layer_refuses_options_it_cannot_export():
-    """The layer keeps the defaults (nn.to_torch and export_onnx translate it with them):
-    the other values are refused, naming F.avg_pool2d, not swallowed by a TypeError."""
-    assert nn.AvgPool2d(2, count_include_pad=True, divisor_override=None)
-    for kw in (dict(count_include_pad=False), dict(divisor_override=3)):
-        with pytest.raises(ValueError, match=r"AvgPool2d: .* call F.avg_pool2d"):
-            nn.AvgPool2d(2, **kw)
-    with pytest.raises(ValueError, match="divisor_override must be a nonzero int"):
-        F.avg_pool2d(engine.ones(1, 1, 4, 4), 2, divisor_override=0)
+@pytest.mark.parametrize("kw", [dict(divisor_override=5), dict(divisor_override=-2),
+                                dict(count_include_pad=False),
+                                dict(count_include_pad=False, divisor_override=3)])
+def test_avg_pool2d_layer_takes_count_include_pad_and_divisor_override_as_torch(kw):
+    """nn.AvgPool2d takes both arguments as torch.nn.AvgPool2d (it refused non-defaults):
+    the same values and gradients, ceil-mode edge windows included."""
+    x = RNG.standard_normal((2, 3, 9, 8))
+    tx, ox = _pair(x)
+    args = (3, 2, 1, True)
+    _check(nn.AvgPool2d(*args, **kw)(ox), torch.nn.AvgPool2d(*args, **kw)(tx), ox, tx)
+
+
+def test_avg_pool_divisor_override_refusals_as_torch():
+    """0 and non-ints are refused (the layer at construction, torch at its first call);
+    avg_pool1d and AvgPool1d have no divisor_override in either."""
+    x = torch.ones(1, 1, 4, 4)
+    with pytest.raises(RuntimeError, match="divisor must be not zero"):
+        torch.nn.AvgPool2d(2, divisor_override=0)(x)
+    with pytest.raises(ValueError, match="AvgPool2d: divisor_override must not be zero"):
+        nn.AvgPool2d(2, divisor_override=0)
+    for bad in (2.0, True):
+        with pytest.raises(TypeError, match="must be int"):
+            torch.nn.AvgPool2d(2, divisor_override=bad)(x)
+        with pytest.raises(TypeError, match="AvgPool2d: divisor_override must be an int"):
+            nn.AvgPool2d(2, divisor_override=bad)
+    for call in (lambda: TF.avg_pool1d(torch.ones(1, 1, 4), 2, divisor_override=2),
+                 lambda: F.avg_pool1d(engine.ones(1, 1, 4), 2, divisor_override=2),
+                 lambda: torch.nn.AvgPool1d(2, divisor_override=2),
+                 lambda: nn.AvgPool1d(2, divisor_override=2)):
+        with pytest.raises(TypeError, match="divisor_override"):
+            call()
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same'")  # torch's, about its own copy

@@ -14,7 +14,8 @@ PyTorch's rule), columns alike.
   position h·W + w in the (n, c) plane, and backward sends each dy to that one pixel.
 - avg: out = window sum / divisor, where the divisor counts the padding cells inside
   ``[−top, H + top) × [−left, W + left)`` when ``count_include_pad`` (PyTorch's default),
-  else only the input cells. Backward spreads dy / divisor over the window.
+  else only the input cells; a nonzero ``divisor_override`` d replaces it for every window
+  (PyTorch's; 0 means none). Backward spreads dy / divisor over the window.
 
 Overlapping windows (stride < kernel) accumulate in backward. Every kernel runs one
 (sample, channel) plane per parallel task, so no two tasks write the same memory.
@@ -101,15 +102,19 @@ def max_pool_backward(dy, idx, dx):
 
 
 @njit(cache=True, inline="always")
-def _divisor(h0, w0, kh, kw, H, W, top, left, count_include_pad):
-    """PyTorch's avg_pool divisor for the window starting at (h0, w0) (padded coordinates)."""
+def _divisor(h0, w0, kh, kw, H, W, top, left, count_include_pad, divisor_override):
+    """PyTorch's avg_pool divisor for the window starting at (h0, w0) (padded coordinates):
+    ``divisor_override`` when nonzero, else the cells that count."""
+    if divisor_override != 0:
+        return divisor_override
     if count_include_pad:
         return (min(h0 + kh, H + top) - h0) * (min(w0 + kw, W + left) - w0)
     return (min(h0 + kh, H) - max(h0, 0)) * (min(w0 + kw, W) - max(w0, 0))
 
 
 @njit(parallel=True, cache=True)
-def avg_pool_forward(x, out, kh, kw, sh, sw, top, left, count_include_pad):
+def avg_pool_forward(x, out, kh, kw, sh, sw, top, left, count_include_pad,
+                     divisor_override):
     """out[n, c, oh, ow] = Σ window / divisor (see the module docstring for the divisor)."""
     N, C, H, W = x.shape
     Ho, Wo = out.shape[2], out.shape[3]
@@ -127,11 +132,12 @@ def avg_pool_forward(x, out, kh, kw, sh, sw, top, left, count_include_pad):
                     for w in range(w0, w1):
                         s += x[n, c, h, w]
                 out[n, c, oh, ow] = s / _divisor(hs, ws, kh, kw, H, W, top, left,
-                                                 count_include_pad)
+                                                 count_include_pad, divisor_override)
 
 
 @njit(parallel=True, cache=True)
-def avg_pool_backward(dy, dx, kh, kw, sh, sw, top, left, count_include_pad):
+def avg_pool_backward(dy, dx, kh, kw, sh, sw, top, left, count_include_pad,
+                      divisor_override):
     """dx (N, C, H, W), overwritten: each dy[n, c, oh, ow] / divisor added over its window."""
     N, C, H, W = dx.shape
     Ho, Wo = dy.shape[2], dy.shape[3]
@@ -146,7 +152,7 @@ def avg_pool_backward(dy, dx, kh, kw, sh, sw, top, left, count_include_pad):
                 ws = ow * sw - left
                 w0, w1 = _taps_inside(ws, kw, 1, W)
                 g = dy[n, c, oh, ow] / _divisor(hs, ws, kh, kw, H, W, top, left,
-                                                count_include_pad)
+                                                count_include_pad, divisor_override)
                 for h in range(h0, h1):
                     for w in range(w0, w1):
                         dx[n, c, h, w] += g
