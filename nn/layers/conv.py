@@ -51,25 +51,7 @@ class Conv2d(Module):
             self.to(dtype)
 
     def forward(self, x):
-        padding = self.padding
-        if self.padding_mode != "zeros":  # pad by the mode first, then a valid convolution
-            x = pad(x, self._amounts(x), mode=_PADDING_MODES[self.padding_mode])
-            padding = 0
-        return engine.conv2d(x, self.weight, self.bias, stride=self.stride,
-                             padding=padding, dilation=self.dilation, groups=self.groups)
-
-    def _amounts(self, x):
-        """F.pad's (left, right, top, bottom) for ``padding`` on input x."""
-        if isinstance(self.padding, str):
-            if self.padding == "valid":
-                return (0, 0, 0, 0)
-            (dh, dw), (sh, sw) = _pair(self.dilation), _pair(self.stride)
-            (kh, kw), (H, W) = self.kernel_size, x.shape[-2:]
-            top, bottom = same_padding(H, kh, sh, dh)
-            left, right = same_padding(W, kw, sw, dw)
-            return (left, right, top, bottom)
-        ph, pw = _pair(self.padding)
-        return (pw, pw, ph, ph)
+        return _convolve(self, engine.conv2d, x)
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -82,6 +64,46 @@ class Conv2d(Module):
 # Conv2d's padding_mode → F.pad's mode ('zeros' is the convolution's own padding).
 _PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate",
                   "circular": "circular"}
+
+
+def _convolve(layer, conv, x):
+    """``layer``'s convolution (Conv1d's or Conv2d's: ``conv`` is engine.conv1d or conv2d)
+    of x: a padding_mode other than 'zeros' pads x by that mode first (``_pad_amounts``),
+    then convolves without padding; 'zeros' leaves the padding to the convolution."""
+    padding = layer.padding
+    if layer.padding_mode != "zeros":
+        amounts = _pad_amounts(type(layer).__name__, padding, layer.kernel_size, layer.stride,
+                               layer.dilation, x.shape[-len(layer.kernel_size):])
+        x = pad(x, amounts, mode=_PADDING_MODES[layer.padding_mode])
+        padding = 0
+    return conv(x, layer.weight, layer.bias, stride=layer.stride, padding=padding,
+                dilation=layer.dilation, groups=layer.groups)
+
+
+def _pad_amounts(op, padding, kernel_size, stride, dilation, sizes):
+    """F.pad's amounts, last spatial dim first, that a convolution's ``padding`` adds to
+    input of spatial ``sizes`` (L) or (H, W): (left, right) or (left, right, top, bottom).
+
+    ``padding``: an int or one per dim (both sides alike; negative crops, as PyTorch's
+    padding modes do), 'valid' (none) or 'same' (TensorFlow's rule, ``same_padding``, from
+    ``kernel_size`` (one per dim), ``stride`` and ``dilation``); strings in any case, as
+    engine.conv2d reads them."""
+    n = len(kernel_size)
+
+    def per_dim(v):
+        return (v,) * n if isinstance(v, int) else tuple(v)
+
+    if isinstance(padding, str):
+        if padding.lower() == "valid":
+            return (0,) * (2 * n)
+        if padding.lower() != "same":
+            raise ValueError(f"{op}: padding must be an int, one per spatial dim, 'same' or "
+                             f"'valid', got {padding!r}")
+        pairs = [same_padding(size, k, s, d) for size, k, s, d in
+                 zip(sizes, kernel_size, per_dim(stride), per_dim(dilation), strict=True)]
+    else:
+        pairs = [(p, p) for p in per_dim(padding)]
+    return tuple(amount for before_after in reversed(pairs) for amount in before_after)
 
 
 class Conv1d(Module):
@@ -119,18 +141,7 @@ class Conv1d(Module):
             self.to(dtype)
 
     def forward(self, x):
-        padding = self.padding
-        if self.padding_mode != "zeros":  # pad by the mode first, then a valid convolution
-            if padding == "same":
-                (k,), d, s = self.kernel_size, _single(self.dilation), _single(self.stride)
-                amounts = same_padding(x.shape[-1], k, s, d)
-            else:
-                p = 0 if padding == "valid" else _single(padding)
-                amounts = (p, p)
-            x = pad(x, amounts, mode=_PADDING_MODES[self.padding_mode])
-            padding = 0
-        return engine.conv1d(x, self.weight, self.bias, stride=self.stride,
-                             padding=padding, dilation=self.dilation, groups=self.groups)
+        return _convolve(self, engine.conv1d, x)
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

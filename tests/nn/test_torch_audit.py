@@ -254,6 +254,42 @@ def test_conv1d_padding_mode_matches_torch(mode, kw):
     np.testing.assert_allclose(ours.weight.grad.data, theirs.weight.grad.numpy(), rtol=1e-9)
 
 
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("dims,padding,kw", [
+    (1, "valid", {}), (1, (2,), dict(stride=2)), (1, -1, {}),
+    (2, "valid", {}), (2, (1, 2), dict(dilation=(2, 1))), (2, (-1, 1), {}),
+    (2, "same", dict(kernel_size=(4, 3), dilation=(1, 2)))])
+def test_conv_padding_mode_amounts_match_torch(mode, dims, padding, kw):
+    """Conv1d and Conv2d pad by their mode with one amounts rule: 'valid', a tuple per dim,
+    negative padding (which crops, as PyTorch's F.pad) and 'same' with dilation."""
+    kw = dict(kernel_size=3, padding=padding, padding_mode=mode) | kw
+    shape = (2, 2, 9) if dims == 1 else (2, 2, 7, 8)
+    cls = "Conv1d" if dims == 1 else "Conv2d"
+    x = RNG.standard_normal(shape)
+    torch.manual_seed(0)
+    theirs = getattr(torch.nn, cls)(2, 3, **kw).double()
+    ours = getattr(nn, cls)(2, 3, **kw).to(np.float64)
+    ours.load_state_dict(theirs.state_dict())
+    tx, ox = _pair(x)
+    _check(ours(ox), theirs(tx), ox, tx)
+
+
+@pytest.mark.parametrize("cls,shape", [("Conv1d", (1, 1, 6)), ("Conv2d", (1, 1, 6, 6))])
+def test_conv_padding_strings_read_alike_in_every_padding_mode(cls, shape):
+    """A padding string means the same with a padding_mode as without: any case, as
+    engine.conv2d reads it (Conv2d read 'Valid' as 'same' under padding_mode='reflect';
+    Conv1d raised a TypeError), and an unknown string is refused by name (Conv2d took it
+    for 'same'). PyTorch takes only 'same' and 'valid'."""
+    x = engine.tensor(RNG.standard_normal(shape))
+    for string, size in (("Valid", 4), ("SAME", 6)):
+        for mode in ("zeros", "reflect"):
+            assert getattr(nn, cls)(1, 1, 3, padding=string, padding_mode=mode)(x).shape[-1] \
+                == size
+    with pytest.raises(ValueError, match=f"{cls}: padding must be an int, one per spatial "
+                                         f"dim, 'same' or 'valid', got 'foo'"):
+        getattr(nn, cls)(1, 1, 3, padding="foo", padding_mode="reflect")(x)
+
+
 def test_conv_transpose2d_takes_padding_mode_zeros_only_as_torch():
     assert nn.ConvTranspose2d(2, 2, 3, padding_mode="zeros")
     with pytest.raises(ValueError):
