@@ -364,20 +364,31 @@ class Node:
     __slots__ = ()
 
 
-def topo_order(roots) -> list:
+def topo_order(roots, to=None) -> list:
     """Nodes reachable from ``roots`` (a node or a list) in reverse topological order.
 
     Iterative depth-first search with an explicit stack: a 10⁶-node chain never touches
     Python's recursion limit. Each node is visited once even when re-used (``b = a + a``).
     Nodes hash by identity, so they key the ``seen`` set directly.
+
+    ``to`` (a list of nodes): only the nodes on a path to one of them -- those, and every node
+    with a parent kept (its parents are done before it). These are the only nodes whose
+    backward ``grad()`` and ``backward(inputs=)`` run, as PyTorch runs only those: a branch
+    that leads to no input is neither computed nor freed (``grad(y, x)`` then ``grad(y, w)``
+    works without retain_graph when the two share no op that saved arrays).
     """
     order, seen = [], set()
+    leads = None if to is None else set(to)
     stack = [(r, False) for r in reversed(roots if isinstance(roots, (list, tuple)) else [roots])]
     push, pop, append, mark = stack.append, stack.pop, order.append, seen.add
     while stack:
         node, expanded = pop()
-        if expanded:
-            append(node)  # all its parents are already in `order`
+        if expanded:  # all its parents are already done (in `order`, or left out)
+            if leads is None:
+                append(node)
+            elif node in leads or not leads.isdisjoint(node.parents):
+                leads.add(node)
+                append(node)
         elif node not in seen:
             mark(node)
             push((node, True))
@@ -466,11 +477,14 @@ def _accumulate(prev, pg, owned: bool):
     return prev + pg
 
 
-def walk(roots, seeds, retain_graph=False, create_graph=False, store=True, report=True):
+def walk(roots, seeds, retain_graph=False, create_graph=False, store=True, report=True,
+         order=None):
     """Generator over backprop: for each node (reverse topological order) it stores the node's
     gradient (when ``store``), computes one gradient per parent (fitted to the parent's shape),
     sends them on and yields ``(node, grad, parent_grads)``. Exhausting it *is* ``backward()``.
     ``report=False`` (backward, grad) yields None for ``parent_grads``: nobody reads them.
+    ``order``: the nodes to visit, when the caller has them (``topo_order(roots, to=inputs)``);
+    else every node ``roots`` depend on.
 
     With ``create_graph`` the gradients are Tensors (or Values) recorded in a graph of their
     own, so they can be differentiated again.
@@ -482,7 +496,7 @@ def walk(roots, seeds, retain_graph=False, create_graph=False, store=True, repor
         pending[r] = s if r not in pending else pending[r] + s
     anomaly, hooked = state.anomaly, HOOKED[0]
     take, peek = pending.pop, pending.get  # bound once: this loop runs once per node
-    for node in topo_order(roots):
+    for node in topo_order(roots) if order is None else order:
         g = take(node, None)
         if g is None:  # not on a path from a root (or no gradient needed)
             continue
@@ -541,6 +555,21 @@ def walk(roots, seeds, retain_graph=False, create_graph=False, store=True, repor
         yield node, g, tuple(fitted) if report else None
 
 
+def check_inputs(what: str, inputs) -> list:
+    """``inputs`` of ``grad()`` or ``backward(inputs=)`` as a list (one node or a sequence),
+    checked once for both, with PyTorch's errors: not empty, each requiring grad."""
+    inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    if not inputs:
+        raise RuntimeError(f"{what}: inputs= cannot be empty (as in PyTorch)"
+                           + ("; leave it out to fill every .grad" if what == "backward" else ""))
+    for i, t in enumerate(inputs):
+        if not getattr(t, "requires_grad", False):
+            short = t.short() if isinstance(t, Node) else type(t).__name__
+            raise RuntimeError(f"{what}: inputs[{i}] does not require grad ({short}; the "
+                               f"inputs are the tensors whose gradient to compute)")
+    return inputs
+
+
 def backward(root, grad=None, retain_graph=None, create_graph=False, inputs=None) -> None:
     """Fill ``.grad`` of every node ``root`` depends on (``root.backward()`` calls this).
     ``inputs`` (a node or a sequence of them, as PyTorch's): fill only theirs; every other
@@ -551,23 +580,13 @@ def backward(root, grad=None, retain_graph=None, create_graph=False, inputs=None
         for _ in walk(root, seed, retain, create_graph, report=False):
             pass
         return
-    inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-    if not inputs:
-        raise RuntimeError("backward: inputs= cannot be empty (as in PyTorch); leave it out "
-                           "to fill every .grad")
-    for i, t in enumerate(inputs):
-        if not getattr(t, "requires_grad", False):
-            raise RuntimeError(f"backward: inputs[{i}] does not require grad (inputs= names "
-                               f"tensors whose .grad to fill)")
+    inputs = check_inputs("backward", inputs)
     # Those, and the retain_grad() non-leaves on a path to them (PyTorch computes those
     # nodes' gradients, so their retained .grad accumulates), receive their gradient.
-    wanted = {id(t) for t in inputs}
-    leads = set(wanted)  # nodes with a path through their parents to an input
-    for node in reversed(topo_order(root)):  # parents first
-        if any(id(p) in leads for p in node.parents):
-            leads.add(id(node))
-    for node, g, _ in walk(root, seed, retain, create_graph, store=False, report=False):
-        if id(node) in wanted or (id(node) in leads and getattr(node, "_retains", False)):
+    wanted = set(inputs)
+    for node, g, _ in walk(root, seed, retain, create_graph, store=False, report=False,
+                           order=topo_order(root, to=inputs)):
+        if node in wanted or getattr(node, "_retains", False):
             node.receive_grad(g)
 
 
@@ -604,24 +623,21 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise ValueError("grad: expected allow_unused to be True or not passed when "
                              "materialize_grads=True (as in PyTorch)")
         allow_unused = True
-    single = not isinstance(inputs, (list, tuple))
     outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-    inputs = [inputs] if single else list(inputs)
+    inputs = check_inputs("grad", inputs)
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
     grad_outputs = list(grad_outputs) if isinstance(grad_outputs, (list, tuple)) else [grad_outputs]
     if len(grad_outputs) != len(outputs):
         raise ValueError(f"grad: {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
-    for i, t in enumerate(inputs):
-        if not t.requires_grad:
-            raise RuntimeError(f"grad: input {i} ({t.short()}) does not require grad")
     seeds = [o.seed_grad(g, create_graph) for o, g in zip(outputs, grad_outputs, strict=True)]
     wanted = {}  # id(node) -> its positions in inputs (an input may be listed twice)
     for i, t in enumerate(inputs):
         wanted.setdefault(id(t), []).append(i)
     found = [None] * len(inputs)
     retain = create_graph if retain_graph is None else retain_graph
-    for node, g, _ in walk(outputs, seeds, retain, create_graph, store=False, report=False):
+    for node, g, _ in walk(outputs, seeds, retain, create_graph, store=False, report=False,
+                           order=topo_order(outputs, to=inputs)):
         for i in wanted.get(id(node), ()):
             found[i] = g
     for i, (t, g) in enumerate(zip(inputs, found, strict=True)):

@@ -200,6 +200,8 @@ class Value(Node):
 
     # The node protocol (engine.autograd.Node).
     def seed_grad(self, grad, create_graph=False):
+        if create_graph and isinstance(grad, Value):
+            return grad  # its graph kept, as Tensor's (the gradient is differentiable in it)
         g = 1.0 if grad is None else _number(grad, "backward(grad)")
         return Constant(g) if create_graph else g
 
