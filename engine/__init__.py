@@ -29,7 +29,7 @@ from .functional import (FUNCTIONS, METHOD_FUNCTIONS, bucketize, cat, cdist, con
                          std_mean, var_mean, where)
 from . import linalg
 from .gradcheck import GradcheckError, gradcheck
-from .higher import gradgradcheck, hessian, hvp, jacobian
+from .higher import gradgradcheck, hessian, hvp, jacobian, jvp, vhp, vjp
 from .fast.memory import keep_freed_memory
 from .ops.base import OPS, Op, scalar_ops
 from .fast.conv import conv1d, conv2d, conv_transpose2d
@@ -73,7 +73,7 @@ __all__ = [
     "detect_anomaly", "einsum", "empty", "empty_like", "enable_grad", "eye", "from_dlpack",
     "from_numpy", "full", "full_like",
     "get_default_dtype", "get_rng", "grad", "gradcheck", "gradgradcheck", "gru", "hessian", "hvp",
-    "increment_version", "inference_mode", "interpolate", "jacobian", "is_grad_enabled",
+    "increment_version", "inference_mode", "interpolate", "jacobian", "is_grad_enabled", "jvp",
     "keep_freed_memory",
     "linalg", "linspace", "lstm", "lstm_c", "lstm_h", "manual_seed", "max_pool1d", "max_pool2d",
     "max_unpool2d", "maximum", "meshgrid", "minimum",
@@ -81,5 +81,5 @@ __all__ = [
     "randperm",
     "randn_like", "rnn", "scalar_ops", "searchsorted", "set_default_dtype", "set_grad_enabled",
     "split", "stack",
-    "std_mean", "tensor", "topo_order", "var_mean", "where", "zeros", "zeros_like",
+    "std_mean", "tensor", "topo_order", "var_mean", "vhp", "vjp", "where", "zeros", "zeros_like",
 ]
