@@ -155,6 +155,17 @@ def as_tensor(x, like=None) -> "Tensor":
     return Tensor._make(arr)
 
 
+def _numpy_refused(what: str, hint: str = "") -> RuntimeError:
+    """PyTorch's refusal to hand numpy a tensor that requires grad (``t.numpy()``,
+    ``np.asarray(t)``, ``np.exp(t)``, …): the array has no graph, so a loss computed from it
+    would silently leave the tensor's ``.grad`` None. As PyTorch's, the check is the tensor's
+    flag while gradients are recorded: under ``no_grad()`` numpy gets the numbers. The one
+    text for every such place (``what`` names it; ``hint``: what else to do)."""
+    return RuntimeError(f"{what}: Can't call numpy() on Tensor that requires grad. Use "
+                        f"tensor.detach().numpy() instead{hint} (as in PyTorch: the array "
+                        f"has no graph, so backward() would never reach this tensor)")
+
+
 MaxMin = namedtuple("MaxMin", ["values", "indices"])
 """What ``max(dim)`` / ``min(dim)`` return, as PyTorch: ``values, indices = x.max(1)``."""
 
@@ -337,10 +348,10 @@ class Tensor(Node):
         return self.data.ndim
 
     def numpy(self) -> np.ndarray:
-        """The data array (shared, not copied)."""
-        if self.requires_grad:
-            raise RuntimeError("numpy: can't call numpy() on a Tensor that requires grad. "
-                               "Use tensor.detach().numpy() instead (as in PyTorch)")
+        """The data array (shared, not copied). Refused for a tensor that requires grad
+        while gradients are recorded, as in PyTorch (``t.detach().numpy()``)."""
+        if self._rg and state.grad_enabled:
+            raise _numpy_refused("Tensor.numpy")
         return self.data
 
     def item(self):
@@ -363,7 +374,20 @@ class Tensor(Node):
         return self.data.__dlpack_device__()
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+        """numpy's conversion (``np.asarray(t)``, ``np.array(t)``, ``np.concatenate([t, u])``,
+        ``plt.plot(t)``, …): the data, shared unless ``copy`` (``np.array`` copies, as for
+        arrays). A tensor that requires grad is refused while gradients are recorded, as in
+        PyTorch: the array would have no graph, so backward would silently miss it."""
+        if self._rg and state.grad_enabled:
+            raise _numpy_refused("numpy's array conversion (np.asarray, np.array, "
+                                "np.concatenate, plt.plot, ...)")
+        a = self.data
+        if dtype is not None and np.dtype(dtype) != a.dtype:
+            if copy is False:
+                raise ValueError(f"np.asarray(tensor, dtype={np.dtype(dtype)}, copy=False): "
+                                 f"the tensor's data is {a.dtype}, so a copy is needed")
+            return a.astype(dtype)
+        return a.copy() if copy else a
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
         """numpy meeting a Tensor (numpy calls this; it never runs for Tensor-only code).
@@ -372,10 +396,12 @@ class Tensor(Node):
           operator, as for ``2 + t``: a Tensor, with its gradient.
         - ``ndarray -= t`` (numpy's ``out=``): written into the array, so the manual SGD step
           ``w.data -= lr * w.grad`` updates w's numbers in place (``w.data`` stays an
-          ndarray). Refused while recording when an input tensor requires grad: an array
-          cannot carry the graph.
+          ndarray).
         - Any other ufunc (``np.exp(t)``, ``np.isfinite(t)``, ``np.add(t, t)``): numpy's
-          result on the data, an ndarray (no graph: use the Tensor methods for gradients).
+          result on the data, an ndarray.
+        The last two are refused, as in PyTorch, when an input tensor requires grad while
+        gradients are recorded: the array would have no graph (use ``t.exp()`` for that, or
+        ``t.detach()`` for the numbers).
         """
         if out is None and method == "__call__" and len(inputs) == 2 and not kwargs \
                 and isinstance(inputs[1], Tensor) and not isinstance(inputs[0], Tensor) \
@@ -395,14 +421,17 @@ class Tensor(Node):
                 raise TypeError(f"np.{ufunc.__name__}(..., out=tensor): numpy cannot write into "
                                 f"a Tensor; use out=t.data under engine.no_grad(), or an "
                                 f"in-place method (t.add_(x), t.mul_(x), t.copy_(x))")
-            if state.grad_enabled and any(isinstance(x, Tensor) and x.requires_grad
-                                          for x in inputs):
-                raise RuntimeError(
-                    f"{ufunc.__name__} into a numpy array (array -= tensor, e.g. w.data -= "
-                    f"lr * w.grad): an input tensor requires grad while gradients are "
-                    f"recorded, and an array cannot record them. Wrap the update in "
-                    f"engine.no_grad() (as optimizers do), or use tensor.detach()")
             kwargs["out"] = out
+        if state.grad_enabled and any(isinstance(x, Tensor) and x._rg for x in inputs):
+            name = ufunc.__name__
+            if out is not None:
+                hint = "; or make the update (array -= tensor) under engine.no_grad(), as " \
+                       "optimizers do"
+            else:
+                hint = f"; or the Tensor method t.{name}()" \
+                    if method == "__call__" and hasattr(Tensor, name) else ""
+            raise _numpy_refused(f"np.{name}" + (f".{method}" if method != "__call__" else ""),
+                                 hint)
         if isinstance(kwargs.get("where"), Tensor):
             kwargs["where"] = kwargs["where"].data
         args = [x.data if isinstance(x, Tensor) else x for x in inputs]

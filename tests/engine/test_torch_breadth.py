@@ -47,8 +47,9 @@ def _outcome(fn, data=(3.0, 4.0)):
     if isinstance(out, engine.Tensor) and out.requires_grad:
         out.sum().backward()
         grad = repr(t.grad.data.tolist())  # (repr: NaN equals NaN)
+    values = out.detach() if isinstance(out, engine.Tensor) else out
     return (type(out), getattr(out, "dtype", None), getattr(out, "requires_grad", None),
-            repr(np.asarray(out).tolist()), grad)
+            repr(np.asarray(values).tolist()), grad)
 
 
 @pytest.mark.parametrize("op, reflected", ARITH + COMPARE)
@@ -84,10 +85,148 @@ def test_numpy_matmul_and_logic_on_the_left():
                                 np.sin, np.square, np.sign, np.floor],
                          ids=lambda f: f.__name__)
 def test_numpy_ufuncs_on_a_tensor_give_numpy_arrays(fn):
-    t = engine.tensor([0.25, 4.0], requires_grad=True)
+    t = engine.tensor([0.25, 4.0])  # (one that requires grad is refused: below)
     out = fn(t)
     assert type(out) is np.ndarray
     np.testing.assert_array_equal(out, fn(t.data))
+    w = engine.tensor([0.25, 4.0], requires_grad=True)
+    with engine.no_grad():
+        np.testing.assert_array_equal(fn(w), fn(w.data))
+    with pytest.raises(RuntimeError, match=rf"np\.{fn.__name__}: Can't call numpy\(\)"):
+        fn(w)
+
+
+# ---------------------------------------------------------------------------------------------
+# numpy on a tensor that requires grad: refused, as PyTorch refuses it (the array would have no
+# graph: loss = (np.exp(w) * x).sum() would leave w.grad None and the optimizer would skip w).
+# ---------------------------------------------------------------------------------------------
+
+# numpy calls on t (and u, of the same kind); a is an ndarray
+NUMPY_CALLS = {
+    "np.exp": lambda t, u, a: np.exp(t),
+    "np.tanh": lambda t, u, a: np.tanh(t),
+    "np.add(t, t)": lambda t, u, a: np.add(t, t),
+    "np.isfinite": lambda t, u, a: np.isfinite(t),
+    "np.exp(out=)": lambda t, u, a: np.exp(t, out=a),
+    "np.add.reduce": lambda t, u, a: np.add.reduce(t),
+    "np.asarray": lambda t, u, a: np.asarray(t),
+    "np.asarray(dtype=)": lambda t, u, a: np.asarray(t, dtype=np.float64),
+    "np.array": lambda t, u, a: np.array(t),
+    "np.concatenate": lambda t, u, a: np.concatenate([t, u]),
+    "np.stack": lambda t, u, a: np.stack([t, u]),
+    "np.where": lambda t, u, a: np.where(a > 0, t, 0),
+    "np.allclose": lambda t, u, a: np.allclose(t, a),
+    "np.linalg.norm": lambda t, u, a: np.linalg.norm(t),
+    "array -= t": lambda t, u, a: np.subtract(a, t, out=a),
+    "array[:] = t": lambda t, u, a: a.__setitem__(slice(None), t),
+    "np.float32(0-d)": lambda t, u, a: np.float32(t.sum()),
+    "t.numpy()": lambda t, u, a: t.numpy(),
+}
+UFUNC_CALLS = {"np.exp": "np.exp", "np.tanh": "np.tanh", "np.add(t, t)": "np.add",
+               "np.isfinite": "np.isfinite", "np.exp(out=)": "np.exp",
+               "np.add.reduce": "np.add.reduce", "array -= t": "np.subtract"}
+# leaf or computed (non-leaf), requiring grad or not, with gradients recorded or under no_grad
+KINDS = ["leaf", "non-leaf", "leaf, no_grad", "non-leaf, no_grad", "no requires_grad"]
+
+
+def _numpy_call(lib, call, kind):
+    """("refused", message) or ("ran", the numbers) for NUMPY_CALLS[call] in ``lib``."""
+    w = lib.tensor([0.5, 2.0], requires_grad=True)
+    v = lib.tensor([1.5, 3.0], requires_grad=True)
+    t, u = ((w * 1, v * 1) if kind.startswith("non-leaf") else (w, v) if kind != "no "
+            "requires_grad" else (lib.tensor([0.5, 2.0]), lib.tensor([1.5, 3.0])))
+    a = np.ones(2, np.float32)
+    try:
+        if "no_grad" in kind:
+            with lib.no_grad():
+                out = NUMPY_CALLS[call](t, u, a)
+        else:
+            out = NUMPY_CALLS[call](t, u, a)
+    except RuntimeError as e:
+        return "refused", str(e)
+    out = a if out is None else out  # (the writes into a)
+    return "ran", np.asarray(out.detach().numpy() if hasattr(out, "detach") else out)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("call", NUMPY_CALLS)
+def test_numpy_on_a_tensor_that_requires_grad_is_refused_while_recording(call, kind):
+    # Hand-written expectation (PyTorch 2.13's, as run): refused exactly when the tensor
+    # requires grad and gradients are recorded; otherwise numpy's numbers of the data.
+    outcome, got = _numpy_call(engine, call, kind)
+    if kind in ("leaf", "non-leaf"):
+        assert outcome == "refused"
+        assert "Can't call numpy() on Tensor that requires grad" in got
+        assert "tensor.detach().numpy()" in got
+        if call in UFUNC_CALLS:  # a ufunc: named in the message
+            assert got.startswith(UFUNC_CALLS[call] + ": "), got
+    else:
+        assert outcome == "ran"
+        _, want = _numpy_call(engine, call, "leaf, no_grad")  # same numbers either way
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # torch's
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("call", NUMPY_CALLS)
+def test_numpy_refusals_match_torch(call, kind):
+    torch = _torch()
+    ours, got = _numpy_call(engine, call, kind)
+    theirs, want = _numpy_call(torch, call, kind)
+    assert ours == theirs, (got, want)
+    if ours == "ran":
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    else:
+        assert "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() " \
+               "instead" in want and "Can't call numpy() on Tensor that requires grad. Use " \
+               "tensor.detach().numpy() instead" in got
+
+
+def test_the_student_bug_raises_instead_of_skipping_w():
+    # (np.exp(w) * x).sum() lost w's graph: w.grad stayed None, SGD skipped w, no error
+    w = engine.tensor([0.1, -0.2], requires_grad=True)
+    x = engine.tensor([1.0, 2.0])
+    with pytest.raises(RuntimeError, match=r"np\.exp: .*detach\(\)\.numpy\(\).*t\.exp\(\)"):
+        (np.exp(w) * x).sum()
+    (w.exp() * x).sum().backward()  # what the message points to: the gradient arrives
+    np.testing.assert_allclose(w.grad.data, np.exp([0.1, -0.2]) * [1.0, 2.0], rtol=1e-6)
+    with pytest.raises(RuntimeError, match="Can't call numpy"):  # plt.plot(w) and friends
+        np.concatenate([w, x])
+
+
+def test_what_keeps_working_on_a_tensor_that_requires_grad():
+    # PyTorch returns these (numbers, on purpose); an array on the left keeps the graph
+    w = engine.tensor([1.5, -2.0], requires_grad=True)
+    assert float(w[0]) == 1.5 and int(w[1]) == -2 and w[0].item() == 1.5
+    assert w.tolist() == [1.5, -2.0] and f"{w.sum():.2f}" == "-0.50"
+    assert np.shape(w) == (2,) and np.ndim(w) == 1
+    y = np.array([2.0, 3.0]) * w + np.float32(1)
+    assert type(y) is engine.Tensor and y.requires_grad
+    y.sum().backward()
+    assert w.grad.tolist() == [2.0, 3.0]
+    np.testing.assert_array_equal(np.asarray(w.detach()), [1.5, -2.0])
+    np.testing.assert_array_equal(w.detach().numpy(), [1.5, -2.0])
+
+
+def test_np_array_copies_and_asarray_shares_as_for_arrays():
+    # np.array(t) used to return t's own memory: a "snapshot" that later updates changed
+    t = engine.tensor([1.0, 2.0])
+    snap, view = np.array(t), np.asarray(t)
+    t.data[0] = 5.0
+    assert snap.tolist() == [1.0, 2.0] and view.tolist() == [5.0, 2.0]
+    assert np.asarray(t, dtype=np.float64).dtype == np.float64
+    with pytest.raises(ValueError, match="copy"):  # numpy's rule: no copy allowed, one needed
+        np.array(t, dtype=np.float64, copy=False)
+    assert np.shares_memory(np.array(t, copy=False), t.data)
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # torch's
+def test_np_array_copies_as_torch():
+    torch = _torch()
+    ours, theirs = engine.tensor([1.0, 2.0]), torch.tensor([1.0, 2.0])
+    a, b = np.array(ours), np.array(theirs)
+    ours.data[0], theirs[0] = 5.0, 5.0
+    assert a.tolist() == b.tolist() == [1.0, 2.0]
 
 
 def test_numpy_ufunc_methods_and_mixed_calls_give_numpy_results():
