@@ -123,9 +123,11 @@ def _encode(x, arrays, where, active, depth):
         return {"t": "str", "v": str(x)}
     if x is None:
         return {"t": "none"}
-    if isinstance(x, np.ndarray) or (isinstance(getattr(x, "data", None), np.ndarray)
-                                     and hasattr(x, "__array__")):
+    if isinstance(x, np.ndarray):
         return {"t": "ndarray", "m": _add_array(np.asarray(x), arrays, where)}
+    if isinstance(getattr(x, "data", None), np.ndarray) and hasattr(x, "__array__"):
+        # a Tensor: its numbers (.data; np.asarray refuses one that requires grad)
+        return {"t": "ndarray", "m": _add_array(x.data, arrays, where)}
     raise TypeError(f"nn.save: {where} is a {type(x).__name__}, which cannot be saved; "
                     "use dicts, lists, tuples, numpy arrays, int, float, bool, str, None")
 

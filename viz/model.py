@@ -14,7 +14,7 @@ import numpy as np
 
 from engine import BackwardOf, Tensor, Value, topo_order
 
-from .text import display_name
+from .text import display_name, numbers
 
 
 def walk(roots) -> list:
@@ -166,5 +166,5 @@ class GraphModel:
         g = n.grad if isinstance(grad, str) else grad
         if g is None:
             return None
-        g = np.asarray(g, dtype=np.float64)
+        g = numbers(g, np.float64)
         return float(np.sqrt(np.sum(g * g))) if np.isfinite(g).all() else float("nan")

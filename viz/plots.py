@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .render import atomic_write
+from .text import numbers
 
 _LR_KEYS = ("lr", "learning_rate")
 # Backends that draw to files only: figures there are never shown, so pyplot need not
@@ -168,11 +169,11 @@ def plot_curve(xs, ys, xlabel="x", ylabel="y", title=None, path=None, logx=False
     >>> [line.get_label() for line in fig.axes[0].get_lines()]
     ['truth', 'model']
     """
-    xs = np.asarray(xs, dtype=float)
+    xs = numbers(xs, float)
     if hasattr(ys, "items"):
         series = list(ys.items())
     else:
-        arr = np.asarray(ys, dtype=float)
+        arr = numbers(ys, float)
         columns = [arr] if arr.ndim == 1 else list(arr.T)
         names = list(labels) if labels is not None else [None] * len(columns)
         if len(names) != len(columns):
@@ -181,7 +182,7 @@ def plot_curve(xs, ys, xlabel="x", ylabel="y", title=None, path=None, logx=False
     fig = new_figure(figsize=(5.2, 3.6), layout="constrained")
     ax = fig.subplots()
     for label, values in series:
-        values = np.asarray(values, dtype=float)
+        values = numbers(values, float)
         if values.shape != xs.shape:
             raise ValueError(f"plot_curve: {len(xs)} x values but {values.size} y values"
                              + (f" for {label!r}" if label is not None else ""))
@@ -206,7 +207,7 @@ def plot_curve(xs, ys, xlabel="x", ylabel="y", title=None, path=None, logx=False
 def _as_images(images) -> np.ndarray:
     """(N, H, W) or (N, H, W, 3) from (N, H, W), (N, 1|3, H, W), (N, H, W, 1|3),
     (H, W), or flattened square images (N, H·W)."""
-    a = np.asarray(images, dtype=float)
+    a = numbers(images, float)
     if a.ndim == 2:
         side = math.isqrt(a.shape[1])
         if side * side == a.shape[1] and a.shape[0] != a.shape[1]:
@@ -240,9 +241,9 @@ def show_images(images, labels=None, predictions=None, ncols=8, path=None,
     """
     a = _as_images(images)
     n = a.shape[0]
-    labels = None if labels is None else np.asarray(labels).reshape(-1)
+    labels = None if labels is None else numbers(labels).reshape(-1)
     if predictions is not None:
-        predictions = np.asarray(predictions)
+        predictions = numbers(predictions)
         if predictions.ndim == 2:
             predictions = predictions.argmax(axis=1)
         predictions = predictions.reshape(-1)

@@ -12,7 +12,25 @@ import re
 
 import numpy as np
 
+from engine import Tensor
+
 # -------------------------------------------------------------------------- numbers
+
+
+def numbers(x, dtype=None) -> np.ndarray:
+    """``x``'s numbers as an array: a Tensor's ``.data`` (also in a list, e.g. of losses),
+    anything else through ``np.asarray``. A picture reads values and never carries a graph,
+    so a tensor that requires grad is fine here (``np.asarray`` refuses it, as PyTorch).
+
+    >>> import engine
+    >>> numbers([engine.tensor(1.0, requires_grad=True), 2.0], float).tolist()
+    [1.0, 2.0]
+    """
+    if isinstance(x, Tensor):
+        x = x.data
+    elif isinstance(x, (list, tuple)) and any(isinstance(v, Tensor) for v in x):
+        x = [v.data if isinstance(v, Tensor) else v for v in x]
+    return np.asarray(x, dtype)
 
 
 def fmt_num(x) -> str:
@@ -31,7 +49,7 @@ def summary(a) -> str:
     >>> summary(np.array([1.0, -2.5])), summary(np.arange(6.0))
     ('[1, -2.5]', 'μ 2.5 σ 1.71')
     """
-    a = np.asarray(a)
+    a = numbers(a)
     if a.size == 0:
         return "(empty)"
     if a.size == 1:
@@ -53,7 +71,7 @@ def grad_summary(g) -> str:
     >>> grad_summary(np.array([3.0, -4.0])), grad_summary(np.full((2, 3), 2.0))
     ('[3, -4]', '‖·‖ 4.9')
     """
-    a = np.asarray(g)
+    a = numbers(g)
     if a.size <= 4:
         return summary(a)
     a = a.astype(np.float64)

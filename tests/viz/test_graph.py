@@ -492,3 +492,16 @@ def test_a_create_graph_gradient_draws_its_backward_ops_apart():
     assert "backward of tanh" in src and "backward of mul" in src and "dashed" in src
     plain = viz.draw_graph((u.tanh() * u).sum()).source
     assert "backward of" not in plain
+
+
+def test_a_gradient_with_its_own_graph_is_drawn_and_played():
+    # backward(create_graph=True) leaves .grad requiring grad; numpy refuses such a tensor (as
+    # PyTorch), so the pictures read its numbers through .data.
+    a = engine.tensor([1.0, 2.0], requires_grad=True, dtype=np.float64, name="a")
+    (g,) = engine.grad((a ** 3).sum(), a, create_graph=True)
+    z = (g * g).sum()
+    z.backward(create_graph=True)
+    assert a.grad.requires_grad  # 36a³: [36, 288]
+    src = viz.draw_graph(z).source
+    assert "[36, 288]" in src
+    assert "36" in viz.player(z).html()

@@ -170,3 +170,16 @@ def test_in_a_notebook_every_plot_shows_once_wherever_it_is_made(tmp_path):
     assert [images(c) for c in nb.cells[:4]] == [1, 1, 1, 2]
     assert "after the plot" in nb.cells[0].outputs[0]["text"]
     assert nb.cells[4].outputs[0]["data"]["text/plain"] == "0"
+
+
+def test_plots_take_tensors_that_require_grad():
+    # numpy refuses them (as PyTorch and matplotlib do); the plots only read the numbers
+    x = engine.tensor(np.arange(8.0).reshape(2, 4), requires_grad=True)
+    scores = x * 2  # a model's output, with its graph
+    fig = viz.show_images(x.reshape(2, 2, 2), labels=engine.tensor([3, 2]), predictions=scores)
+    assert [ax.get_title() for ax in fig.axes] == ["true 3\npred 3", "true 2\npred 3"]
+    losses = [(x * k).sum() for k in (3.0, 2.0, 1.0)]  # a list of loss tensors
+    line = viz.plot_curve([1, 2, 3], losses).axes[0].get_lines()[0]
+    assert line.get_ydata().tolist() == [84.0, 56.0, 28.0]
+    line = viz.plot_curve([1, 2], {"w": scores[0, :2]}).axes[0].get_lines()[0]
+    assert line.get_ydata().tolist() == [0.0, 2.0]
