@@ -41,7 +41,7 @@ from .fast.lstm import lstm, lstm_c, lstm_h
 from .fast.rnn import rnn
 from .fast.pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d,
                         max_pool1d, max_pool2d, max_unpool2d)
-from .random import get_rng, manual_seed
+from .random import get_rng, manual_seed, set_thread_rng
 from .device import backends, cuda, device
 from .tensor import Tensor, get_default_dtype, increment_version, set_default_dtype
 from .value import Constant, Value
@@ -80,6 +80,7 @@ __all__ = [
     "module_scope", "no_grad", "ones", "ones_like", "rand", "rand_like", "randint", "randn",
     "randperm",
     "randn_like", "rnn", "scalar_ops", "searchsorted", "set_default_dtype", "set_grad_enabled",
+    "set_thread_rng",
     "split", "stack",
     "std_mean", "tensor", "topo_order", "var_mean", "vhp", "vjp", "where", "zeros", "zeros_like",
 ]

@@ -1,13 +1,30 @@
-"""One random generator for engine and nn (init, dropout, shuffling): ``manual_seed`` resets it."""
+"""One random generator for engine and nn (init, dropout, shuffling): ``manual_seed`` resets it.
+
+A thread may have its own generator instead (``set_thread_rng``): a DataLoader worker
+thread draws from one seeded for it, as each PyTorch worker process has its own, so random
+augmentation in ``__getitem__`` is reproducible and no two threads race on one generator.
+"""
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 
 _rng = np.random.default_rng()
 
 
+class _Thread(threading.local):
+    rng = None  # this thread's own generator, if it has one (a class default: get_rng reads
+    #             it on every draw, and a missing attribute of a threading.local is slow)
+
+
+_thread = _Thread()
+
+
 def manual_seed(seed: int) -> np.random.Generator:
-    """Seed every random draw in engine and nn, for reproducible runs.
+    """Seed every random draw in engine and nn, for reproducible runs. In a thread with its
+    own generator (a DataLoader worker) it reseeds that one only, as ``torch.manual_seed``
+    in a worker process does.
 
     >>> import engine
     >>> _ = engine.manual_seed(0); a = engine.randn(3)
@@ -16,10 +33,36 @@ def manual_seed(seed: int) -> np.random.Generator:
     True
     """
     global _rng
+    if _thread.rng is not None:
+        _thread.rng = np.random.default_rng(seed)
+        return _thread.rng
     _rng = np.random.default_rng(seed)
     return _rng
 
 
 def get_rng() -> np.random.Generator:
-    """The shared generator (draw from it; do not keep it across ``manual_seed`` calls)."""
-    return _rng
+    """The generator to draw from: this thread's own (``set_thread_rng``), else the shared
+    one (draw from it; do not keep it across ``manual_seed`` calls)."""
+    rng = _thread.rng
+    return _rng if rng is None else rng
+
+
+def set_thread_rng(generator: np.random.Generator | None) -> np.random.Generator | None:
+    """Give the calling thread its own generator: engine's random functions and
+    ``get_rng()`` in this thread draw from ``generator``, other threads keep theirs (the
+    shared one). ``None`` returns the thread to the shared generator. Returns the previous
+    one of the thread (None if it had none). DataLoader worker threads use it.
+
+    >>> import threading, numpy as np, engine
+    >>> def worker():
+    ...     _ = engine.set_thread_rng(np.random.default_rng(7))
+    ...     out.append(engine.get_rng().integers(100))
+    >>> out = []; t = threading.Thread(target=worker); t.start(); t.join()
+    >>> out == [np.random.default_rng(7).integers(100)]
+    True
+    """
+    if generator is not None and not isinstance(generator, np.random.Generator):
+        raise TypeError(f"set_thread_rng: expected a numpy.random.Generator "
+                        f"(np.random.default_rng(seed)) or None, got {type(generator).__name__}")
+    previous, _thread.rng = _thread.rng, generator
+    return previous

@@ -145,6 +145,31 @@ def test_manual_seed_makes_draws_reproducible():
     assert all((p == q).all() for p, q in zip(a, b, strict=True))
 
 
+def test_a_thread_of_its_own_generator_leaves_the_shared_one_alone():
+    import threading
+    engine.manual_seed(7)
+    got = {}
+
+    def worker():  # as a DataLoader worker: its own generator, reseeded in the thread
+        engine.set_thread_rng(np.random.default_rng(1))
+        got["own"] = engine.rand(2).numpy()
+        engine.manual_seed(2)
+        got["reseeded"] = engine.randint(0, 100, (3,)).tolist()
+        got["previous"] = type(engine.set_thread_rng(None)).__name__
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    np.testing.assert_array_equal(got["own"],
+                                  np.random.default_rng(1).random(2).astype(np.float32))
+    assert got["reseeded"] == np.random.default_rng(2).integers(0, 100, 3).tolist()
+    assert got["previous"] == "Generator"
+    np.testing.assert_array_equal(engine.rand(2).numpy(),  # the main thread: untouched
+                                  np.random.default_rng(7).random(2).astype(np.float32))
+    with pytest.raises(TypeError, match="set_thread_rng: expected a numpy.random.Generator"):
+        engine.set_thread_rng(7)
+
+
 # -- stable softmax ---------------------------------------------------------------------------
 @pytest.mark.parametrize("scale", [1000.0, -1000.0])
 def test_softmax_and_log_softmax_stable_at_large_inputs(scale):
