@@ -31,6 +31,7 @@ import itertools
 import math
 import threading
 import warnings
+import weakref
 from concurrent.futures import ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from numbers import Integral, Real
@@ -537,6 +538,14 @@ def get_worker_info():
 _END = object()  # a worker's stream of an IterableDataset has ended
 
 
+def _shutdown(pools):
+    """Stop a loader's worker threads: the batches still queued are dropped, each thread
+    ends after the one it is making and is joined -- unless this runs in a worker thread
+    (a garbage collection there can finalize a loader), which must not join itself."""
+    for pool in pools:
+        pool.shutdown(wait=get_worker_info() is None, cancel_futures=True)
+
+
 def _tensors(batch):
     """Every numeric numpy array in a batch (nested in lists, tuples, dicts) as an engine
     Tensor: float arrays in the default float dtype (float32 unless
@@ -634,7 +643,8 @@ class DataLoader:
 
     ``worker_init_fn(worker_id)`` runs once in each worker (each epoch, or once with
     ``persistent_workers=True``), after its generator is seeded; ``get_worker_info()``
-    tells a worker who it is. With an IterableDataset each worker iterates the whole dataset and its
+    tells a worker who it is. Persistent workers end when the loader is garbage-collected,
+    as PyTorch's. With an IterableDataset each worker iterates the whole dataset and its
     batches come round robin, as in PyTorch. A worker's error is raised in the loop that
     reads the batch. ``timeout`` (seconds, > 0) bounds the wait for a worker's batch
     (RuntimeError, as PyTorch). ``pin_memory``, ``pin_memory_device`` and
@@ -840,7 +850,8 @@ class DataLoader:
     def _workers(self, base_seed):
         """One single-thread executor per worker (so a worker's tasks run in its order, on
         its thread), each started with its own generator (seed ``base_seed + id``), its
-        WorkerInfo and ``worker_init_fn``."""
+        WorkerInfo and ``worker_init_fn``. Persistent ones are shut down when the loader is
+        garbage-collected, as PyTorch's."""
         if self._pools is not None:
             return self._pools
         dataset = None if self.x is not None else self.dataset
@@ -862,6 +873,7 @@ class DataLoader:
             raise
         if self.persistent_workers:
             self._pools = pools
+            weakref.finalize(self, _shutdown, pools)
         return pools
 
     def _stop(self, pools, pending, keep):
@@ -871,9 +883,8 @@ class DataLoader:
         whenever the loop broke off, and the next epoch's batches are reproducible."""
         if keep:
             wait(pending)
-            return
-        for pool in pools:
-            pool.shutdown(wait=True, cancel_futures=True)
+        else:
+            _shutdown(pools)
 
     def _parallel(self, batches, base_seed):
         """Fetch in worker threads, batch k on worker k % num_workers, at most

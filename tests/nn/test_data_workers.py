@@ -3,6 +3,7 @@ engine's generator (or the loader's ``generator``), worker w draws from its own 
 seeded ``base_seed + w``, batch k is made by worker k % num_workers. Expected values are
 derived by hand from that rule (``np.random.default_rng(base_seed + w)``); the torch tests
 check the rule itself on PyTorch 2.13."""
+import gc
 import threading
 
 import numpy as np
@@ -219,3 +220,32 @@ def test_iterable_dataset_workers_draw_from_their_own_generators():
     base = int(np.random.default_rng(4).integers(BIG))
     assert got == [np.random.default_rng(base + w).standard_normal(3).astype(np.float32)
                    .tolist() for w in (0, 1)]
+
+
+def test_persistent_workers_end_when_the_loader_is_collected():
+    before = len(worker_threads())
+    loader = DataLoader(np.arange(8), batch_size=2, num_workers=2, persistent_workers=True)
+    list(loader)
+    assert len(worker_threads()) == before + 2
+    del loader  # joined here, as PyTorch shuts its workers down in the iterator's __del__
+    assert len(worker_threads()) == before
+    loader = DataLoader(np.arange(8), batch_size=2, num_workers=2, persistent_workers=True)
+    loader.me = loader  # a reference cycle: ended when the garbage collector frees it
+    list(loader)
+    del loader
+    gc.collect()
+    assert len(worker_threads()) == before
+
+
+def test_a_shutdown_from_inside_a_worker_thread_does_not_join_that_thread():
+    # The finalizer runs where the last reference goes, a worker thread included (the
+    # thread that just made the loader's last batch drops it): no thread joins itself.
+    before = set(worker_threads())
+    loader = DataLoader(np.arange(4), batch_size=2, num_workers=2, persistent_workers=True)
+    list(loader)
+    ours = set(worker_threads()) - before
+    loader._pools[0].submit(D._shutdown, loader._pools).result()  # raised: cannot join
+    for t in ours:
+        t.join(timeout=5)
+        assert not t.is_alive()
+
