@@ -767,7 +767,7 @@ class DataLoader:
             n = len(self.dataset)
             if self.batch_size is None:
                 return n
-            return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+            return len(BatchSampler(range(n), self.batch_size, self.drop_last))
         if self.batch_sampler is None:
             return len(self.sampler)
         return len(self.batch_sampler)
