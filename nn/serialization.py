@@ -400,10 +400,16 @@ def _checked_array(value, key, shape, dtype, who):
     return np.array(arr, dtype=dtype, copy=True)
 
 
-def _is_bn_counter(key, tensor) -> bool:
-    """Whether ``key`` names a BatchNorm's ``num_batches_tracked`` (an int64 scalar)."""
-    return (isinstance(key, str) and key.rpartition(".")[2] == "num_batches_tracked"
-            and tensor.ndim == 0 and tensor.dtype.kind in "iu")
+def _is_bn_counter(key, value) -> bool:
+    """Whether ``key: value`` is a BatchNorm's ``num_batches_tracked``: the name's last
+    part, a scalar (an int64 one; a state dict made float wholesale holds a float one) --
+    a module's Tensor, an array, a number or a torch tensor."""
+    if not (isinstance(key, str) and key.rpartition(".")[2] == "num_batches_tracked"):
+        return False
+    try:
+        return _as_array(value, key, "").ndim == 0
+    except ValueError:  # not array-like: not a counter
+        return False
 
 
 def check_state_dict(own, state, strict: bool = True, *, who: str = "load_state_dict"):
@@ -425,8 +431,7 @@ def check_state_dict(own, state, strict: bool = True, *, who: str = "load_state_
         raise TypeError(f"{who}: expected a dict of name → array (a state_dict()), got "
                         f"{type(state).__name__}")
     missing = [k for k in own if k not in state and not _is_bn_counter(k, own[k])]
-    unexpected = [k for k in state if k not in own
-                  and not (isinstance(k, str) and k.endswith("num_batches_tracked"))]
+    unexpected = [k for k in state if k not in own and not _is_bn_counter(k, state[k])]
     if strict and (missing or unexpected):
         raise KeyError(f"{who}: missing keys {missing}, unexpected keys {unexpected}")
     arrays, cast, sources, targets = {}, [], set(), set()

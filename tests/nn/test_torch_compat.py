@@ -151,6 +151,31 @@ def test_a_state_without_the_counter_loads_as_in_torch():
     np.testing.assert_array_equal(bn.running_mean.data, old["running_mean"].numpy())
 
 
+def test_only_a_counter_named_and_shaped_as_one_is_let_through():
+    # A layer without the counter (track_running_stats=False) takes one from a state dict
+    # (a deliberate leniency); any other key that merely ends in num_batches_tracked, or is
+    # not a scalar, is unexpected, as PyTorch reports it.
+    model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2, track_running_stats=False))
+    state = dict(model.state_dict())
+    counter = {"1.num_batches_tracked": np.int64(3)}
+    assert model.load_state_dict({**state, **counter}) == ([], [])
+    for extra in ({"1.bn_num_batches_tracked": np.int64(3)},
+                  {"1.num_batches_tracked": np.zeros(2, np.int64)}):
+        assert model.load_state_dict({**state, **extra}, strict=False) == ([], list(extra))
+        with pytest.raises(KeyError, match="unexpected keys"):
+            model.load_state_dict({**state, **extra})
+
+
+def test_a_key_ending_in_the_counters_name_is_unexpected_as_in_torch():
+    torch = pytest.importorskip("torch")
+    tmodel = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    extra = {"1.bn_num_batches_tracked": torch.tensor(3)}
+    theirs = tmodel.load_state_dict({**tmodel.state_dict(), **extra}, strict=False)
+    ours = model.load_state_dict({**tmodel.state_dict(), **extra}, strict=False)
+    assert list(ours) == [theirs.missing_keys, theirs.unexpected_keys]
+
+
 def test_a_checkpoint_without_the_counter_loads(tmp_path):
     model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
     ckpt = nn.serialization.make_checkpoint(model, epoch=2)
