@@ -132,24 +132,23 @@ def test_torch_draws_one_base_seed_per_iterator_and_seeds_workers_with_it():
         def __len__(self):
             return 8
 
-        def __getitem__(self, i):
+        def __getitem__(self, i):  # plain Python values: no tensor shared between processes
             info = get_worker_info()
-            return info.id, info.seed, torch.randint(0, 10**6, (2,))
+            return info.id, info.seed, torch.randint(0, 10**6, (2,)).tolist()
 
     torch.manual_seed(0)
     base = first_int64()
     torch.manual_seed(0)
-    got = [[t.tolist() for t in b] for b in TorchLoader(Augment(), batch_size=2, num_workers=2)]
+    got = list(TorchLoader(Augment(), batch_size=2, num_workers=2, collate_fn=list))
     gens = [torch.Generator().manual_seed(base + w) for w in (0, 1)]
-    for k, (ids, seeds, values) in enumerate(got):  # batch k on worker k % 2, seeded base + w
+    for k, batch in enumerate(got):  # batch k on worker k % 2, seeded base + w
         w = k % 2
-        assert ids == [w, w] and seeds == [base + w] * 2
-        assert values == [torch.randint(0, 10**6, (2,), generator=gens[w]).tolist()
-                          for _ in range(2)]
+        assert batch == [(w, base + w, torch.randint(0, 10**6, (2,), generator=gens[w]).tolist())
+                         for _ in range(2)]
     for persistent, draws_made in ((False, 3), (True, 1)):
         torch.manual_seed(0)
         loader = TorchLoader(list(range(4)), batch_size=2, num_workers=1,
-                             persistent_workers=persistent)
+                             persistent_workers=persistent, collate_fn=list)
         for _ in range(3):
             list(loader)
         got = torch.rand(1)
