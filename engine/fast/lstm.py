@@ -162,13 +162,25 @@ class LSTMSequence(Op):
         g = np.ascontiguousarray(g)  # the kernel reads its rows as contiguous
         c0 = np.ascontiguousarray(c0)
         plan = _one_call_plan(xw, w_hh)
+        dw = db = None
         if plan is not None:
+            # Two parts: each also sums its rows' weight gradients, on its own thread (one
+            # GEMM over all rows below would start BLAS's threads, which then spin against
+            # the next kernel's).
+            weights = plan[2] == 2 and (self.needs_grad[3] or self.needs_grad[4])
+            dw_parts = np.empty((plan[2], G, H), dt)
+            db_parts = np.empty((plan[2], G), dt)
             with plan[3]:
-                kernels.lstm_sequence_backward(plan[0], plan[1], g, acts, tc, out, c0,
-                                               np.ascontiguousarray(w_hh), dgates, dh, dc,
-                                               dc_prev, plan[2])
+                kernels.lstm_sequence_backward(plan[0], plan[1], g, np.ascontiguousarray(h0),
+                                               acts, tc, out, c0, np.ascontiguousarray(w_hh),
+                                               dgates, dh, dc, dc_prev, dw_parts, db_parts,
+                                               plan[2], weights)
             if T % 2:  # the two cell-gradient buffers swap every step
                 dc = dc_prev
+            if weights:
+                dw = dw_parts.sum(axis=0) if self.needs_grad[3] else None
+                db = db_parts.sum(axis=0) if self.needs_grad[4] else None
+                return dgates, dh, dc, dw, db
         else:
             for t in range(T - 1, -1, -1):
                 kernels.lstm_step_backward(g, t, dh, dc, acts, tc, out, c0, dgates, dc_prev)
@@ -186,13 +198,13 @@ def _one_call_plan(xw, w_hh):
     batch of one row or H = 1, where np.matmul calls GEMV instead of GEMM (the loop keeps the
     step ops' bits there). Two parts, each half of the batch on its own thread, while a
     step's GEMM on half the rows stays below the size OpenBLAS splits between its own threads
-    (M·N·K ≤ 2¹⁸), else one part on the calling thread (``threads.one_thread``: a second
+    (``blas.SERIAL_GEMM``), else one part on the calling thread (``threads.one_thread``: a second
     thread could only wait on BLAS's)."""
     N, _, G = xw.shape
     if xw.dtype not in KERNEL_DTYPES or w_hh.dtype != xw.dtype or min(N, G // 4) < 2 \
             or numba.config.DISABLE_JIT or blas.found() is None:
         return None
-    two = N >= 2 and (N // 2) * G * w_hh.shape[1] <= 1 << 18 and numba.get_num_threads() >= 2
+    two = (N // 2) * G * w_hh.shape[1] <= blas.SERIAL_GEMM and numba.get_num_threads() >= 2
     return (blas.address(xw.dtype), blas.found()[2], 2 if two else 1,
             _TwoThreads() if two else _OneThread())
 

@@ -619,7 +619,7 @@ def _blas_or_skip():
 def _bridge_product(ptr, wide, trans_b, m, n, k, a, a_off, lda, b, ldb, c, c_off, ldc):
     """C[c_off…] = A[a_off…]·op(B) through blas.gemm, offsets in elements."""
     size = a.itemsize
-    gemm(ptr, wide, trans_b, m, n, k, a.dtype.type(1), a.ctypes.data + a_off * size, lda,
+    gemm(ptr, wide, False, trans_b, m, n, k, a.dtype.type(1), a.ctypes.data + a_off * size, lda,
          b.ctypes.data, ldb, 0.0, c.ctypes.data + c_off * size, ldc)
 
 
@@ -654,8 +654,10 @@ def test_blas_bridge_gemm_equals_numpy_matmul(m, n, k, pad, trans, dtype, seed):
 def test_lstm_sequence_in_one_call_equals_the_per_step_loop(n, t, h, two, dtype, seed):
     """The sequence op run as one kernel call (GEMM through the BLAS bridge, the batch's
     rows in one or two parts) against its per-step Python loop (np.matmul + the step loop):
-    the same bits forward and backward, every gradient, odd and even T (the cell gradient's
-    buffers swap every step)."""
+    the same bits forward and for the gradients of xw, h0 and c0, odd and even T (the cell
+    gradient's buffers swap every step). W_hh's and the bias's gradients are sums over all
+    rows and steps, which two parts add in another order: each within float rounding of the
+    float64 sums of the same terms (|error| ≤ 8·eps·Σ|terms|)."""
     from engine.fast import lstm
     _blas_or_skip()
     rng = np.random.default_rng(seed)
@@ -680,8 +682,16 @@ def test_lstm_sequence_in_one_call_equals_the_per_step_loop(n, t, h, two, dtype,
             y = op.forward(*arrays)
             grads = op.backward(g, *arrays, out=y)
             results.append([y, *grads])
-    for a, b in zip(*results, strict=True):
+    for a, b in zip(results[0][:4], results[1][:4], strict=True):
         np.testing.assert_array_equal(a, b)
+    y, dgates = (r.astype(np.float64) for r in results[1][:2])
+    h_prev = np.concatenate([arrays[1][:, None].astype(np.float64), y[:, :-1, :h]], axis=1)
+    flat_g, flat_h = dgates.reshape(-1, 4 * h), h_prev.reshape(-1, h)
+    eps = np.finfo(dtype).eps
+    for got, exact, size in ((4, flat_g.T @ flat_h, np.abs(flat_g).T @ np.abs(flat_h)),
+                             (5, flat_g.sum(axis=0), np.abs(flat_g).sum(axis=0))):
+        for r in results:
+            assert np.all(np.abs(r[got] - exact) <= 8 * eps * size + 1e-30), got
 
 
 @settings(max_examples=20)

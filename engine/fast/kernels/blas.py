@@ -33,6 +33,11 @@ from numba.extending import intrinsic
 
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # CBLAS's enum values
 
+#: OpenBLAS runs a GEMM of at most this many multiply-adds (M·N·K) on the calling thread (its
+#: GEMM_MULTITHREAD_THRESHOLD, 4 × 65,536): kernels that call the GEMM from their own
+#: threads keep every call below it, so BLAS's thread pool never starts inside them.
+SERIAL_GEMM = 1 << 18
+
 # (symbol prefix and suffix, 64-bit sizes) in the order they are tried; only OpenBLAS
 # libraries are searched, whose symbol names say their integer width.
 _NAMES = (("scipy_cblas_{}gemm64_", True), ("cblas_{}gemm64_", True), ("cblas_{}gemm", False))
@@ -77,47 +82,50 @@ def _find():
 
 
 @intrinsic
-def gemm(typingctx, ptr, wide, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
-    """C = alpha·A·op(B) + beta·C, row-major, through the ``cblas_?gemm`` at address ``ptr``
-    (an int): A (m × k) at address ``a`` with row stride ``lda``, op(B) (k × n) = B, or Bᵀ
-    when ``trans_b``, C (m × n); addresses are ints (``arr.ctypes.data`` plus an offset in
-    bytes), strides in elements; ``alpha``/``beta`` have the arrays' float type (float32:
-    sgemm, float64: dgemm). ``wide``: the library takes 64-bit sizes (else 32-bit)."""
+def gemm(typingctx, ptr, wide, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+    """C = alpha·op(A)·op(B) + beta·C, row-major, through the ``cblas_?gemm`` at address ``ptr``
+    (an int): op(A) (m × k) is A, or Aᵀ when ``trans_a`` (A then stored k × m); op(B) (k × n)
+    likewise; C (m × n). A, B and C are addresses (``arr.ctypes.data`` plus an offset in
+    bytes), ``lda``/``ldb``/``ldc`` their row strides in elements; ``alpha``/``beta`` have
+    the arrays' float type (float32: sgemm, float64: dgemm). ``wide``: the library takes
+    64-bit sizes (else 32-bit)."""
     if not isinstance(wide, types.Boolean) or not isinstance(alpha, types.Float):
         return None
-    sig = types.void(ptr, wide, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    sig = types.void(ptr, wide, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 
     def codegen(context, builder, signature, args):
-        (ptr_, wide_, trans_, m_, n_, k_, alpha_, a_, lda_, b_, ldb_, beta_, c_, ldc_) = args
-        i32, i64, vp = ir.IntType(32), ir.IntType(64), ir.IntType(8).as_pointer()
-        fl = context.get_value_type(signature.args[6])
-        beta_ = context.cast(builder, beta_, signature.args[11], signature.args[6])
-        tb = builder.select(context.cast(builder, trans_, signature.args[2], types.boolean),
-                            ir.Constant(i32, TRANS), ir.Constant(i32, NO_TRANS))
-        enums = [ir.Constant(i32, ROW_MAJOR), ir.Constant(i32, NO_TRANS), tb]
+        names = ("ptr", "wide", "ta", "tb", "m", "n", "k", "alpha", "a", "lda", "b", "ldb",
+                 "beta", "c", "ldc")
+        given = dict(zip(names, zip(args, signature.args, strict=True), strict=True))
+        i32, vp = ir.IntType(32), ir.IntType(8).as_pointer()
+        real = signature.args[7]  # alpha's float type: the arrays'
 
-        def call(size):
-            def s(v, ty):
-                return context.cast(builder, v, ty, types.int64 if size.width == 64 else
-                                    types.int32)
-            sizes = [s(m_, signature.args[3]), s(n_, signature.args[4]), s(k_, signature.args[5])]
-            ptrs = [builder.inttoptr(context.cast(builder, p, ty, types.uintp), vp)
-                    for p, ty in ((a_, signature.args[7]), (b_, signature.args[9]),
-                                  (c_, signature.args[12]))]
-            fnty = ir.FunctionType(ir.VoidType(), [i32] * 3 + [size] * 3 +
-                                   [fl, vp, size, vp, size, fl, vp, size])
-            fn = builder.inttoptr(context.cast(builder, ptr_, signature.args[0], types.uintp),
-                                  fnty.as_pointer())
-            builder.call(fn, enums + sizes + [alpha_, ptrs[0], s(lda_, signature.args[8]),
-                                              ptrs[1], s(ldb_, signature.args[10]), beta_,
-                                              ptrs[2], s(ldc_, signature.args[13])])
+        def arg(name, to):
+            value, ty = given[name]
+            return context.cast(builder, value, ty, to)
 
-        with builder.if_else(context.cast(builder, wide_, signature.args[1], types.boolean)) \
-                as (wide64, narrow32):
+        def trans(name):
+            return builder.select(arg(name, types.boolean), ir.Constant(i32, TRANS),
+                                  ir.Constant(i32, NO_TRANS))
+
+        def address(name):
+            return builder.inttoptr(arg(name, types.uintp), vp)
+
+        def call(size):  # size: the library's integer type
+            n, fl = context.get_value_type(size), context.get_value_type(real)
+            fnty = ir.FunctionType(ir.VoidType(), [i32, i32, i32, n, n, n, fl, vp, n, vp, n,
+                                                   fl, vp, n])
+            builder.call(builder.inttoptr(arg("ptr", types.uintp), fnty.as_pointer()), [
+                ir.Constant(i32, ROW_MAJOR), trans("ta"), trans("tb"), arg("m", size),
+                arg("n", size), arg("k", size), arg("alpha", real), address("a"),
+                arg("lda", size), address("b"), arg("ldb", size), arg("beta", real),
+                address("c"), arg("ldc", size)])
+
+        with builder.if_else(arg("wide", types.boolean)) as (wide64, narrow32):
             with wide64:
-                call(i64)
+                call(types.int64)
             with narrow32:
-                call(i32)
+                call(types.int32)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -127,8 +135,8 @@ def gemm(typingctx, ptr, wide, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
 def _product(ptr, wide, a, b, c):
     """c = a·b through the GEMM at ``ptr`` (the bridge's self-check)."""
     m, k = a.shape
-    gemm(ptr, wide, False, m, c.shape[1], k, a.dtype.type(1), a.ctypes.data, k, b.ctypes.data,
-         c.shape[1], 0.0, c.ctypes.data, c.shape[1])
+    gemm(ptr, wide, False, False, m, c.shape[1], k, a.dtype.type(1), a.ctypes.data, k,
+         b.ctypes.data, c.shape[1], 0.0, c.ctypes.data, c.shape[1])
 
 
 _FOUND = []

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from numba import njit, prange
 
-from .blas import gemm
+from .blas import SERIAL_GEMM, gemm
 from .floatmath import fexp, ftanh
 
 
@@ -194,19 +194,27 @@ def lstm_sequence_forward(gemm_ptr, wide, xw, h0, c0, whh_t, bias, acts, tc, y, 
                 h_at, h_stride = h0.ctypes.data + n0 * H * size, H
             else:
                 h_at, h_stride = y.ctypes.data + (n0 * T + t - 1) * 2 * H * size, T * 2 * H
-            gemm(gemm_ptr, wide, False, n1 - n0, G, H, one, h_at, h_stride, whh_t.ctypes.data,
-                 G, 0.0, gates.ctypes.data + n0 * G * size, G)
+            gemm(gemm_ptr, wide, False, False, n1 - n0, G, H, one, h_at, h_stride,
+                 whh_t.ctypes.data, G, 0.0, gates.ctypes.data + n0 * G * size, G)
             _forward_rows(gates, xw, t, bias, acts, tc, y, c0, n0, n1)
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def lstm_sequence_backward(gemm_ptr, wide, g, acts, tc, y, c0, w_hh, dgates, dh, dc, dc_prev,
-                           parts):
+def lstm_sequence_backward(gemm_ptr, wide, g, h0, acts, tc, y, c0, w_hh, dgates, dh, dc,
+                           dc_prev, dw_parts, db_parts, parts, weights):
     """The sequence op's backward through time in one call: for t = T − 1 … 0,
     ``lstm_step_backward``'s loops then dhₜ₋₁ = dgatesₜ·W_hh (numpy's BLAS at ``gemm_ptr``),
     the rows split into ``parts`` runs as in lstm_sequence_forward. dh, dc (N, H) start at 0
     and end as the gradients of h0 and of c0 (dc, or dc_prev for an odd T: the two swap
-    every step)."""
+    every step).
+
+    With ``weights``, each part then also sums its rows' share of the weight gradients
+    (their sums over the parts are W_hh's and the bias's): dw_parts[p] (G, H) = Σ_rows Σₜ
+    dgatesₜᵀ·hₜ₋₁ (hₜ₋₁ = h0 at t = 0, else y[:, t − 1, :H]) as one GEMM per row over its
+    steps t ≥ 1 (in runs of steps small enough for OpenBLAS to run on the calling thread:
+    ``blas.SERIAL_GEMM``) and one for t = 0 over the part's rows, and
+    db_parts[p] (G,) = Σ_rows Σₜ dgatesₜ. On their own threads, in the same region: no
+    hand-over to BLAS's thread pool between two kernels."""
     N, T, G = dgates.shape
     H = G // 4
     size = dgates.itemsize
@@ -216,7 +224,27 @@ def lstm_sequence_backward(gemm_ptr, wide, g, acts, tc, y, c0, w_hh, dgates, dh,
         dc_next, dc_now = dc, dc_prev
         for t in range(T - 1, -1, -1):
             _backward_rows(g, t, dh, dc_next, acts, tc, y, c0, dgates, dc_now, n0, n1)
-            gemm(gemm_ptr, wide, False, n1 - n0, H, G, one,
+            gemm(gemm_ptr, wide, False, False, n1 - n0, H, G, one,
                  dgates.ctypes.data + (n0 * T + t) * G * size, T * G, w_hh.ctypes.data, H, 0.0,
                  dh.ctypes.data + n0 * H * size, H)
             dc_next, dc_now = dc_now, dc_next
+        if weights:
+            dw, db = dw_parts[p], db_parts[p]
+            dw[:] = 0
+            db[:] = 0
+            gemm(gemm_ptr, wide, True, False, G, H, n1 - n0, one,  # t = 0: h0's rows
+                 dgates.ctypes.data + n0 * T * G * size, T * G, h0.ctypes.data + n0 * H * size,
+                 H, 1.0, dw.ctypes.data, H)
+            step = max(1, SERIAL_GEMM // (G * H))
+            for n in range(n0, n1):
+                for t0 in range(1, T, step):
+                    t1 = min(T, t0 + step)
+                    gemm(gemm_ptr, wide, True, False, G, H, t1 - t0, one,
+                         dgates.ctypes.data + (n * T + t0) * G * size, G,
+                         y.ctypes.data + (n * T + t0 - 1) * 2 * H * size, 2 * H, 1.0,
+                         dw.ctypes.data, H)
+                for t in range(T):
+                    dg = dgates[n, t]
+                    for k in range(G):
+                        db[k] += dg[k]
+
