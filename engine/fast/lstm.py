@@ -18,11 +18,13 @@ The sequence op runs the same step T times inside one forward and one backward, 
 PyTorch's ``nn.LSTM`` does in C++: one Numba kernel call each way
 (engine/fast/kernels/lstm.py, whose float32 exp and tanh vectorize) that loops over time and
 calls numpy's own BLAS for each step's GEMM from inside (engine/fast/kernels/blas.py), the
-batch's rows split between two threads; the recurrent weight's gradient Σₜ dgatesₜᵀ·hₜ₋₁ is
-one GEMM over all timesteps at the end, the bias's one GEMV (measured at N = 64, T = 50,
-H = 32: see bench/nn_train). Without that BLAS (MKL, Accelerate), the same loops run from
-Python, a GEMM and one kernel call per step. The step ops compute with the same loops and
-the same GEMM, so a sequence run step by step (for pictures) has the sequence op's bits.
+batch's rows split between two threads, each of which also sums its rows' share of the
+recurrent weight's gradient Σₜ dgatesₜᵀ·hₜ₋₁ and of the bias's Σₜ dgatesₜ (on one thread:
+one GEMM over all timesteps at the end, and a GEMV). Measured at N = 64, T = 50, H = 32: see
+bench/nn_train. Without that BLAS (MKL, Accelerate), the same loops run from Python, a GEMM
+and one kernel call per step. The step ops compute with the same loops and the same GEMM, so
+a sequence run step by step (for pictures) has the sequence op's bits, except for the two
+weight gradients' sums (added in another order: float rounding).
 """
 from __future__ import annotations
 
