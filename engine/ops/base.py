@@ -166,8 +166,10 @@ class Op:
         if create_graph:
             if not self.twice:
                 raise RuntimeError(f"{self.name} is not twice differentiable in stepgrad "
-                                   f"(its backward is a fused kernel): create_graph=True "
-                                   f"cannot go through it{self.twice_hint}")
+                                   f"(its backward is a fused kernel): second derivatives "
+                                   f"(create_graph=True, which engine.hessian, hvp, vhp, jvp "
+                                   f"and gradgradcheck use) cannot go through it"
+                                   f"{self.twice_hint}")
             grads = self.backward(g, *parents, out=node)
         else:
             grads = self.backward(g, *[p.data for p in parents], out=node.data)

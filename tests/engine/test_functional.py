@@ -514,3 +514,13 @@ def test_second_grad_on_a_disjoint_branch_equals_torch():
         res[-1] += [leaves(x.grad)[0], leaves(w.grad)[0]]
     for o, th in zip(res[1], res[0], strict=True):
         np.testing.assert_allclose(o, th, rtol=1e-12)
+
+
+def test_jvp_through_a_fused_kernel_says_why_it_is_refused():
+    # jvp's double-backward trick (and hvp, vhp, hessian) needs create_graph through every
+    # op: a fused kernel's refusal names those functions, not only the flag the caller
+    # never passed.
+    x = engine.tensor(np.arange(16.0).reshape(1, 1, 4, 4), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"max_pool2d is not twice differentiable.*"
+                                           r"engine\.hessian, hvp, vhp, jvp"):
+        engine.jvp(lambda t: engine.max_pool2d(t, 2), x, engine.ones(1, 1, 4, 4))
