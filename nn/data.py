@@ -59,6 +59,12 @@ def _rng(generator=None) -> np.random.Generator:
     return get_rng()
 
 
+def _checked_generator(generator):
+    """A sampler's ``generator`` argument, type-checked when the sampler is made (not at its
+    first draw): None or a numpy Generator."""
+    return generator if generator is None else _rng(generator)
+
+
 def _as_array(a, who: str, name: str) -> np.ndarray:
     """ndarray view of ``a`` (a Tensor's ``.data``, or ``np.asarray``), at least 1-D."""
     data = getattr(a, "data", None)
@@ -360,8 +366,7 @@ class RandomSampler(Sampler):
                                                                      num_samples)
         if self.n == 0 and self.num_samples > 0:
             raise ValueError(f"RandomSampler: cannot draw {self.num_samples} samples from 0")
-        _rng(generator) if generator is not None else None  # type check now, not at iter
-        self.generator = generator
+        self.generator = _checked_generator(generator)
 
     def __iter__(self):
         rng = _rng(self.generator)
@@ -391,8 +396,7 @@ class SubsetRandomSampler(Sampler):
 
     def __init__(self, indices, generator=None):
         self.indices = _indices("SubsetRandomSampler", indices)
-        _rng(generator) if generator is not None else None
-        self.generator = generator
+        self.generator = _checked_generator(generator)
 
     def __iter__(self):
         order = _rng(self.generator).permutation(len(self.indices))
@@ -426,8 +430,7 @@ class WeightedRandomSampler(Sampler):
             raise ValueError(f"WeightedRandomSampler: cannot draw {self.num_samples} samples "
                              f"without replacement from {np.count_nonzero(w)} with weight > 0")
         self.weights, self.replacement = w, bool(replacement)
-        _rng(generator) if generator is not None else None
-        self.generator = generator
+        self.generator = _checked_generator(generator)
 
     def __iter__(self):
         p = self.weights / self.weights.sum()
