@@ -28,6 +28,8 @@ weight gradients' sums (added in another order: float rounding).
 """
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
+
 import numba
 import numpy as np
 
@@ -140,11 +142,11 @@ class LSTMSequence(Op):
         # W_hhᵀ copied once (16 KiB at H = 32): a contiguous right operand makes each step's
         # GEMM 5.8 instead of 8.8 µs (N = 64, H = 32).
         whh_t, h = np.ascontiguousarray(w_hh.T), h0
-        plan = _one_call_plan(xw, w_hh)
+        self.plan = plan = _one_call_plan(xw, w_hh)  # the backward runs the same way
         if plan is not None:  # the whole loop in one kernel call, BLAS called from inside
-            with plan[3]:
-                kernels.lstm_sequence_forward(plan[0], plan[1], xw, h0, c0, whh_t, bias, acts,
-                                              tc, y, gates, plan[2])
+            with _threads(plan):
+                kernels.lstm_sequence_forward(*plan, xw, h0, c0, whh_t, bias, acts, tc, y,
+                                              gates)
             self.save(acts, tc)
             return y
         for t in range(T):  # two calls a step: the GEMM, then everything else in one loop
@@ -163,8 +165,7 @@ class LSTMSequence(Op):
         dh, dc, dc_prev = (np.zeros((N, H), dt) for _ in range(3))
         g = np.ascontiguousarray(g)  # the kernel reads its rows as contiguous
         c0 = np.ascontiguousarray(c0)
-        plan = _one_call_plan(xw, w_hh)
-        dw = db = None
+        plan, weights = self.plan, False
         if plan is not None:
             # Two parts: each also sums its rows' weight gradients, on its own thread (one
             # GEMM over all rows below would start BLAS's threads, which then spin against
@@ -172,22 +173,21 @@ class LSTMSequence(Op):
             weights = plan[2] == 2 and (self.needs_grad[3] or self.needs_grad[4])
             dw_parts = np.empty((plan[2], G, H), dt)
             db_parts = np.empty((plan[2], G), dt)
-            with plan[3]:
-                kernels.lstm_sequence_backward(plan[0], plan[1], g, np.ascontiguousarray(h0),
-                                               acts, tc, out, c0, np.ascontiguousarray(w_hh),
-                                               dgates, dh, dc, dc_prev, dw_parts, db_parts,
-                                               plan[2], weights)
+            with _threads(plan):
+                kernels.lstm_sequence_backward(*plan, g, np.ascontiguousarray(h0), acts, tc,
+                                               out, c0, np.ascontiguousarray(w_hh), dgates, dh,
+                                               dc, dc_prev, dw_parts, db_parts, weights)
             if T % 2:  # the two cell-gradient buffers swap every step
                 dc = dc_prev
-            if weights:
-                dw = dw_parts.sum(axis=0) if self.needs_grad[3] else None
-                db = db_parts.sum(axis=0) if self.needs_grad[4] else None
-                return dgates, dh, dc, dw, db
         else:
             for t in range(T - 1, -1, -1):
                 kernels.lstm_step_backward(g, t, dh, dc, acts, tc, out, c0, dgates, dc_prev)
                 np.matmul(dgates[:, t], w_hh, out=dh)  # dhₜ₋₁ = dgatesₜ·W_hh
                 dc, dc_prev = dc_prev, dc
+        if weights:
+            dw = dw_parts.sum(axis=0) if self.needs_grad[3] else None
+            db = db_parts.sum(axis=0) if self.needs_grad[4] else None
+            return dgates, dh, dc, dw, db
         dw = recurrent_weight_grad(dgates, h0, out[:, :, :H]) if self.needs_grad[3] else None
         db = column_sums(dgates.reshape(N * T, G)) if self.needs_grad[4] else None
         return dgates, dh, dc, dw, db
@@ -195,7 +195,7 @@ class LSTMSequence(Op):
 
 def _one_call_plan(xw, w_hh):
     """How to run the sequence as one kernel call (engine/fast/kernels/blas.py): (GEMM
-    address, 64-bit sizes, parts, context), or None for the per-step Python loop: float16,
+    address, 64-bit sizes, parts), or None for the per-step Python loop: float16,
     another BLAS than OpenBLAS, NUMBA_DISABLE_JIT (the bridge has no Python meaning), and a
     batch of one row or H = 1, where np.matmul calls GEMV instead of GEMM (the loop keeps the
     step ops' bits there). Two parts, each half of the batch on its own thread, while a
@@ -207,31 +207,15 @@ def _one_call_plan(xw, w_hh):
             or numba.config.DISABLE_JIT or blas.found() is None:
         return None
     two = (N // 2) * G * w_hh.shape[1] <= blas.SERIAL_GEMM and numba.get_num_threads() >= 2
-    return (blas.address(xw.dtype), blas.found()[2], 2 if two else 1,
-            _TwoThreads() if two else _OneThread())
+    return blas.address(xw.dtype), blas.found()[2], 2 if two else 1
 
 
-class _OneThread:
-    """``threads.kernel_lock`` and ``threads.one_thread()`` around a call."""
-
-    def __enter__(self):
-        threads.kernel_lock.__enter__()
-        self.one = threads.one_thread()
-        self.one.__enter__()
-
-    def __exit__(self, *exc):
-        self.one.__exit__(*exc)
-        threads.kernel_lock.__exit__(*exc)
-
-
-class _TwoThreads:
-    """``threads.kernel_lock`` around a call."""
-
-    def __enter__(self):
-        threads.kernel_lock.__enter__()
-
-    def __exit__(self, *exc):
-        threads.kernel_lock.__exit__(*exc)
+@contextmanager
+def _threads(plan):
+    """Around a one-call kernel: ``threads.kernel_lock``, and one thread for a one-part plan
+    (``threads.one_thread``), as kernels/__init__.py's wrappers do by size."""
+    with threads.kernel_lock, threads.one_thread() if plan[2] == 1 else nullcontext():
+        yield
 
 
 def _check_sequence(xw, h0, c0, w_hh, bias):

@@ -78,7 +78,7 @@ def _dot9(a, xu, xm, xd, k):
 
 
 @njit(cache=True, inline="always")
-def _block(b, blocks, lo, hi):
+def split_range(b, blocks, lo, hi):
     """[start, stop) of block b when [lo, hi) is split into ``blocks`` near-equal ranges."""
     n = hi - lo
     return lo + n * b // blocks, lo + n * (b + 1) // blocks
@@ -311,7 +311,7 @@ def forward_tall(x, w, bias, relu, xt, yt, out, blocks):
     x → xt, the convolution into yt, yt → out. One parallel region."""
     N, _, H, W = x.shape
     for b in prange(blocks):
-        n0, n1 = _block(b, blocks, 0, N)
+        n0, n1 = split_range(b, blocks, 0, N)
         if n1 > n0:
             to_tall_images(x, xt, n0, n1)
             q0, q1 = _positions(n0, n1, H, W)
@@ -328,7 +328,7 @@ def backward_tall(g, mask, masked, xt, wt, gt, sums, dxt, dx, partial, need_dx, 
     N, _, H, W = g.shape
     zero = np.zeros(dx.shape[1], dx.dtype)
     for b in prange(blocks):
-        n0, n1 = _block(b, blocks, 0, N)
+        n0, n1 = split_range(b, blocks, 0, N)
         if n1 > n0:
             to_tall_sum_images(g, gt, sums, mask, masked, n0, n1)
             q0, q1 = _positions(n0, n1, H, W)

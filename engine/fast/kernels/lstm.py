@@ -15,6 +15,7 @@ from __future__ import annotations
 from numba import njit, prange
 
 from .blas import SERIAL_GEMM, gemm
+from .direct import split_range
 from .floatmath import fexp, ftanh
 
 
@@ -176,7 +177,7 @@ def _backward_rows(g, t, dh_next, dc_next, acts, tc, y, c0, dgates, dc_prev, n0,
 
 # ------------------------------------------------------- the whole sequence in one call
 @njit(parallel=True, cache=True, error_model="numpy")
-def lstm_sequence_forward(gemm_ptr, wide, xw, h0, c0, whh_t, bias, acts, tc, y, gates, parts):
+def lstm_sequence_forward(gemm_ptr, wide, parts, xw, h0, c0, whh_t, bias, acts, tc, y, gates):
     """The sequence op's forward in one call: for t = 0 … T − 1, gates = hₜ₋₁·whh_t (numpy's
     BLAS, through ``blas.gemm`` at ``gemm_ptr``; hₜ₋₁ = h0 at t = 0, else y[:, t − 1, :H])
     then ``lstm_step_forward``'s loops. The batch's rows are split into ``parts`` runs, one
@@ -188,7 +189,7 @@ def lstm_sequence_forward(gemm_ptr, wide, xw, h0, c0, whh_t, bias, acts, tc, y, 
     size = xw.itemsize
     one = xw.dtype.type(1)
     for p in prange(parts):
-        n0, n1 = p * N // parts, (p + 1) * N // parts
+        n0, n1 = split_range(p, parts, 0, N)
         for t in range(T):
             if t == 0:
                 h_at, h_stride = h0.ctypes.data + n0 * H * size, H
@@ -200,8 +201,8 @@ def lstm_sequence_forward(gemm_ptr, wide, xw, h0, c0, whh_t, bias, acts, tc, y, 
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def lstm_sequence_backward(gemm_ptr, wide, g, h0, acts, tc, y, c0, w_hh, dgates, dh, dc,
-                           dc_prev, dw_parts, db_parts, parts, weights):
+def lstm_sequence_backward(gemm_ptr, wide, parts, g, h0, acts, tc, y, c0, w_hh, dgates, dh,
+                           dc, dc_prev, dw_parts, db_parts, weights):
     """The sequence op's backward through time in one call: for t = T − 1 … 0,
     ``lstm_step_backward``'s loops then dhₜ₋₁ = dgatesₜ·W_hh (numpy's BLAS at ``gemm_ptr``),
     the rows split into ``parts`` runs as in lstm_sequence_forward. dh, dc (N, H) start at 0
@@ -220,7 +221,7 @@ def lstm_sequence_backward(gemm_ptr, wide, g, h0, acts, tc, y, c0, w_hh, dgates,
     size = dgates.itemsize
     one = dgates.dtype.type(1)
     for p in prange(parts):
-        n0, n1 = p * N // parts, (p + 1) * N // parts
+        n0, n1 = split_range(p, parts, 0, N)
         dc_next, dc_now = dc, dc_prev
         for t in range(T - 1, -1, -1):
             _backward_rows(g, t, dh, dc_next, acts, tc, y, c0, dgates, dc_now, n0, n1)
