@@ -478,13 +478,15 @@ def _accumulate(prev, pg, owned: bool):
 
 
 def walk(roots, seeds, retain_graph=False, create_graph=False, store=True, report=True,
-         order=None):
+         to=None):
     """Generator over backprop: for each node (reverse topological order) it stores the node's
     gradient (when ``store``), computes one gradient per parent (fitted to the parent's shape),
     sends them on and yields ``(node, grad, parent_grads)``. Exhausting it *is* ``backward()``.
     ``report=False`` (backward, grad) yields None for ``parent_grads``: nobody reads them.
-    ``order``: the nodes to visit, when the caller has them (``topo_order(roots, to=inputs)``);
-    else every node ``roots`` depend on.
+    ``to`` (``grad()``'s inputs): visit only the nodes on a path to them
+    (``topo_order(roots, to=to)``), and run no backward of an input whose parents lead to
+    no other input: its gradient is the answer, and its saved arrays stay (PyTorch stops
+    there too, so ``grad(y, h)`` then ``grad(h.sum(), x)`` works).
 
     With ``create_graph`` the gradients are Tensors (or Values) recorded in a graph of their
     own, so they can be differentiated again.
@@ -496,7 +498,12 @@ def walk(roots, seeds, retain_graph=False, create_graph=False, store=True, repor
         pending[r] = s if r not in pending else pending[r] + s
     anomaly, hooked = state.anomaly, HOOKED[0]
     take, peek = pending.pop, pending.get  # bound once: this loop runs once per node
-    for node in topo_order(roots) if order is None else order:
+    order = topo_order(roots, to=to)
+    ends = ()  # inputs whose backward would feed no visited node
+    if to is not None:
+        kept = set(order)
+        ends = {n for n in to if kept.isdisjoint(n.parents)}
+    for node in order:
         g = take(node, None)
         if g is None:  # not on a path from a root (or no gradient needed)
             continue
@@ -510,7 +517,7 @@ def walk(roots, seeds, retain_graph=False, create_graph=False, store=True, repor
             # by a leaf as it is; any other is copied (it may be another node's array).
             node.receive_grad(g, owned=not report and node in owned)
         fn = node.grad_fn
-        if fn is None:
+        if fn is None or node in ends:
             yield node, g, ()
             continue
         if create_graph:
@@ -585,7 +592,7 @@ def backward(root, grad=None, retain_graph=None, create_graph=False, inputs=None
     # nodes' gradients, so their retained .grad accumulates), receive their gradient.
     wanted = set(inputs)
     for node, g, _ in walk(root, seed, retain, create_graph, store=False, report=False,
-                           order=topo_order(root, to=inputs)):
+                           to=inputs):
         if node in wanted or getattr(node, "_retains", False):
             node.receive_grad(g)
 
@@ -637,7 +644,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     found = [None] * len(inputs)
     retain = create_graph if retain_graph is None else retain_graph
     for node, g, _ in walk(outputs, seeds, retain, create_graph, store=False, report=False,
-                           order=topo_order(outputs, to=inputs)):
+                           to=inputs):
         for i in wanted.get(id(node), ()):
             found[i] = g
     for i, (t, g) in enumerate(zip(inputs, found, strict=True)):

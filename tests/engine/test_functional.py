@@ -524,3 +524,14 @@ def test_jvp_through_a_fused_kernel_says_why_it_is_refused():
     with pytest.raises(RuntimeError, match=r"max_pool2d is not twice differentiable.*"
                                            r"engine\.hessian, hvp, vhp, jvp"):
         engine.jvp(lambda t: engine.max_pool2d(t, 2), x, engine.ones(1, 1, 4, 4))
+
+
+def test_grad_stops_at_a_non_leaf_input_and_keeps_its_saved_arrays():
+    # As PyTorch: grad(y, h) for a computed h is h's gradient; h's own backward (toward x)
+    # is not run, so the graph below h is not freed and grad(h.sum(), x) still works.
+    x = t([0.5, -1.0, 2.0], requires_grad=True)
+    h = x * x.exp()
+    (dh,) = engine.grad((h * h).sum(), h)
+    np.testing.assert_allclose(data(dh), 2 * data(h))
+    (dx,) = engine.grad(h.sum(), x)
+    np.testing.assert_allclose(data(dx), (1 + data(x)) * np.exp(data(x)))
