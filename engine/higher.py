@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from .autograd import enable_grad, grad
+from .creation import zeros, zeros_like
 from .functional import stack
 from .gradcheck import GradcheckError, gradcheck, torch_inputs
 from .tensor import Tensor
@@ -71,11 +72,34 @@ def _prepare(x, create_graph: bool, fn: str):
     return Tensor(x.data, requires_grad=True, dtype=x.dtype, name=x.name)
 
 
+def _inputs(inputs, create_graph: bool, fn: str):
+    """(was a tuple, the inputs prepared by ``_prepare``): PyTorch's ``_as_tuple`` and
+    ``_grad_preprocess`` of the inputs."""
+    is_tuple, inputs = _as_tuple(inputs, "inputs", fn)
+    return is_tuple, tuple(_prepare(x, create_graph, fn) for x in inputs)
+
+
+def _outputs(out, strict: bool, fn: str):
+    """(was a tuple, func's outputs as a tuple), each checked to have a graph when
+    ``strict``."""
+    is_tuple, outputs = _as_tuple(out, "outputs of the user-provided function", fn)
+    _check_requires_grad(outputs, "outputs", strict, fn)
+    return is_tuple, outputs
+
+
 def _vector(v, refs, is_tuple: bool, create_graph: bool, fn: str, against: str):
     """``v`` as a tuple with one entry per ref (shapes checked, PyTorch's ``_validate_v``):
     Tensors (arrays and lists of numbers are converted, in the ref's dtype), numbers for
     Value refs. Detached unless ``create_graph`` (then a v that requires grad keeps its graph,
-    and the product is differentiable in v too)."""
+    and the product is differentiable in v too). ``v=None`` stays None (meaning 1), allowed
+    only for one single-element ref."""
+    if v is None:
+        if len(refs) != 1 or (isinstance(refs[0], Tensor) and refs[0].numel() != 1):
+            where = "input to" if against == "input" else "output of"
+            raise RuntimeError(f"{fn}: the vector v can only be None if the {where} the "
+                               f"user-provided function is a single Tensor with a single "
+                               f"element; pass v")
+        return None
     vs = tuple(v) if isinstance(v, tuple) or (is_tuple and isinstance(v, list)) else (v,)
     if len(vs) != len(refs):
         raise RuntimeError(f"{fn}: v is a tuple of invalid length: should be {len(refs)} (one "
@@ -109,17 +133,14 @@ def _vector(v, refs, is_tuple: bool, create_graph: bool, fn: str, against: str):
 
 def _zeros(ref):
     """Zeros shaped as ``ref`` (its dtype), needing no gradient: torch.zeros_like."""
-    if isinstance(ref, Value):
-        return Constant(0.0)
-    return Tensor(np.zeros(ref.shape, ref.dtype), dtype=ref.dtype)
+    return Constant(0.0) if isinstance(ref, Value) else zeros_like(ref, dtype=ref.dtype)
 
 
 def _seeds(refs):
     """Leaves of zeros that require grad: the ``grad_outputs`` of the double-backward trick
     (the backward pass is linear in them, so their value never matters)."""
     return tuple(Value(0.0) if isinstance(r, Value) else
-                 Tensor(np.zeros(r.shape, r.dtype), requires_grad=True, dtype=r.dtype)
-                 for r in refs)
+                 zeros_like(r, dtype=r.dtype, requires_grad=True) for r in refs)
 
 
 def _returned(nodes, is_tuple: bool, create_graph: bool):
@@ -216,13 +237,6 @@ def _scalar_output(out, fn: str):
                            f"contain a single element, got shape {out.shape}")
 
 
-def _v_none(refs, what: str, fn: str):
-    """v=None means 1: allowed only when ``refs`` is one single-element node."""
-    if len(refs) != 1 or (isinstance(refs[0], Tensor) and refs[0].numel() != 1):
-        raise RuntimeError(f"{fn}: the vector v can only be None if the {what} is a single "
-                           f"Tensor with a single element; pass v")
-
-
 # -- the public functions -------------------------------------------------------------------
 
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
@@ -239,15 +253,9 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
     tensor([ 2., 40.], shape=(2,), dtype=float64)
     """
     with enable_grad():
-        is_in_tuple, inputs = _as_tuple(inputs, "inputs", "vjp")
-        xs = tuple(_prepare(x, create_graph, "vjp") for x in inputs)
-        is_out_tuple, outputs = _as_tuple(func(*xs), "outputs of the user-provided function",
-                                          "vjp")
-        _check_requires_grad(outputs, "outputs", strict, "vjp")
-        if v is None:
-            _v_none(outputs, "output of the user-provided function", "vjp")
-        else:
-            v = _vector(v, outputs, is_out_tuple, create_graph, "vjp", "output")
+        is_in_tuple, xs = _inputs(inputs, create_graph, "vjp")
+        is_out_tuple, outputs = _outputs(func(*xs), strict, "vjp")
+        v = _vector(v, outputs, is_out_tuple, create_graph, "vjp", "output")
         grads = _grad(outputs, xs, v, create_graph=create_graph)
         res = _fill_in_zeros(grads, xs, strict, create_graph, "back", "vjp")
     return (_returned(outputs, is_out_tuple, create_graph),
@@ -270,15 +278,9 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
     tensor([ 2., 40.], shape=(2,), dtype=float64)
     """
     with enable_grad():
-        is_in_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
-        xs = tuple(_prepare(x, create_graph, "jvp") for x in inputs)
-        if v is None:
-            _v_none(xs, "input to the user-provided function", "jvp")
-        else:
-            v = _vector(v, xs, is_in_tuple, create_graph, "jvp", "input")
-        is_out_tuple, outputs = _as_tuple(func(*xs), "outputs of the user-provided function",
-                                          "jvp")
-        _check_requires_grad(outputs, "outputs", strict, "jvp")
+        is_in_tuple, xs = _inputs(inputs, create_graph, "jvp")
+        v = _vector(v, xs, is_in_tuple, create_graph, "jvp", "input")
+        is_out_tuple, outputs = _outputs(func(*xs), strict, "jvp")
         us = _seeds(outputs)
         grad_inputs = _grad(outputs, xs, us, create_graph=True)
         _check_requires_grad(grad_inputs, "grad_inputs", strict, "jvp")
@@ -316,11 +318,8 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
         raise RuntimeError("jacobian: strict=True and vectorize=True are not supported "
                            "together (as in PyTorch); set strict=False or vectorize=False")
     with enable_grad():
-        is_in_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
-        xs = tuple(_prepare(x, create_graph, "jacobian") for x in inputs)
-        is_out_tuple, outputs = _as_tuple(func(*xs), "outputs of the user-provided function",
-                                          "jacobian")
-        _check_requires_grad(outputs, "outputs", strict, "jacobian")
+        is_in_tuple, xs = _inputs(inputs, create_graph, "jacobian")
+        is_out_tuple, outputs = _outputs(func(*xs), strict, "jacobian")
         table = []
         for i, out in enumerate(outputs):
             n = out.numel() if isinstance(out, Tensor) else 1
@@ -347,7 +346,7 @@ def _stack(rows, out, x):
     if not isinstance(out, Tensor) or out.ndim == 0:  # one row, already x's shape
         return rows[0]
     if not rows:  # an empty output
-        return Tensor(np.zeros(out.shape + x.shape, x.dtype), dtype=x.dtype)
+        return zeros(out.shape + x.shape, dtype=x.dtype)
     return stack(rows).reshape(out.shape + x.shape)
 
 
@@ -362,8 +361,7 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
 
     def scalar_func(*xs):
         out = func(*xs)
-        _check_requires_grad(_as_tuple(out, "outputs of the user-provided function",
-                                       "hessian")[1], "outputs", strict, "hessian")
+        _outputs(out, strict, "hessian")
         _scalar_output(out, "hessian")
         return out.squeeze() if isinstance(out, Tensor) else out
 
@@ -404,15 +402,10 @@ def hvp(func, inputs, v=None, create_graph=False, strict=False):
 def _second_order(func, inputs, v, create_graph, strict, fn):
     """vhp and hvp (PyTorch's two functions share all but their last step)."""
     with enable_grad():
-        is_in_tuple, inputs = _as_tuple(inputs, "inputs", fn)
-        xs = tuple(_prepare(x, create_graph, fn) for x in inputs)
-        if v is None:
-            _v_none(xs, "input to the user-provided function", fn)
-        else:
-            v = _vector(v, xs, is_in_tuple, create_graph, fn, "input")
+        is_in_tuple, xs = _inputs(inputs, create_graph, fn)
+        v = _vector(v, xs, is_in_tuple, create_graph, fn, "input")
         out = func(*xs)
-        is_out_tuple, outputs = _as_tuple(out, "outputs of the user-provided function", fn)
-        _check_requires_grad(outputs, "outputs", strict, fn)
+        _, outputs = _outputs(out, strict, fn)
         _scalar_output(out, fn)
         jac = _grad(outputs, xs, create_graph=True)
         _check_requires_grad(jac, "jacobian", strict, fn)
