@@ -27,6 +27,7 @@ other orders and splits than the same seed in PyTorch (same sizes, same rules).
 from __future__ import annotations
 
 import collections.abc
+import gc
 import itertools
 import math
 import threading
@@ -541,12 +542,32 @@ def get_worker_info():
 _END = object()  # a worker's stream of an IterableDataset has ended
 
 
-def _shutdown(pools):
+# Set while the cyclic garbage collector runs (gc.callbacks): a finalizer it calls can be
+# inside threading's own bookkeeping, which holds the lock that Thread.join takes -- a join
+# there never returns (the landing CI hung so: a thread's start collected a loader).
+_collecting = [False]
+
+
+def _track_collection(phase, info):
+    _collecting[0] = phase == "start"
+
+
+gc.callbacks.append(_track_collection)
+
+
+def _shutdown(pools, timeout=None):
     """Stop a loader's worker threads: the batches still queued are dropped, each thread
-    ends after the one it is making and is joined -- unless this runs in a worker thread
-    (a garbage collection there can finalize a loader), which must not join itself."""
-    for pool in pools:
-        pool.shutdown(wait=get_worker_info() is None, cancel_futures=True)
+    ends after the one it is making. The threads are joined (each for at most ``timeout``
+    seconds: the loader's, after a worker timed out) where that cannot deadlock: not from
+    one of these threads (it would join itself) and not inside a garbage collection (see
+    ``_collecting``); there they end on their own."""
+    me = threading.current_thread()
+    threads = [t for pool in pools for t in list(pool._threads)]
+    for pool in pools:  # all told first, so the threads end side by side
+        pool.shutdown(wait=False, cancel_futures=True)
+    if not _collecting[0] and me not in threads:
+        for t in threads:
+            t.join(timeout)
 
 
 def _tensors(batch):
@@ -650,7 +671,8 @@ class DataLoader:
     as PyTorch's. With an IterableDataset each worker iterates the whole dataset and its
     batches come round robin, as in PyTorch. A worker's error is raised in the loop that
     reads the batch. ``timeout`` (seconds, > 0) bounds the wait for a worker's batch
-    (RuntimeError, as PyTorch). ``pin_memory``, ``pin_memory_device`` and
+    (RuntimeError, as PyTorch). After an error or a timeout, persistent workers are let go
+    and the next epoch starts new ones. ``pin_memory``, ``pin_memory_device`` and
     ``multiprocessing_context`` are accepted and have no effect (no GPU, thread workers);
     ``in_order=False`` is accepted and batches still come in order.
 
@@ -880,20 +902,25 @@ class DataLoader:
         return pools
 
     def _stop(self, pools, pending, keep):
-        """End an epoch: join the threads, dropping the batches still queued; or, to keep
-        them, let the queued batches be made (and thrown away) first, as PyTorch's
-        persistent workers do: each worker's generator then has drawn the same numbers
-        whenever the loop broke off, and the next epoch's batches are reproducible."""
+        """End an epoch: stop the threads, dropping the batches still queued; or, to keep
+        them (persistent workers after a finished or broken-off loop), let the queued
+        batches be made (and thrown away) first, as PyTorch's persistent workers do: each
+        worker's generator then has drawn the same numbers whenever the loop broke off, and
+        the next epoch's batches are reproducible. After a worker's error or a timeout the
+        workers are not kept: the next epoch starts new ones (and draws a new base seed)."""
         if keep:
-            wait(pending)
-        else:
-            _shutdown(pools)
+            done, late = wait(pending, timeout=self.timeout if self.timeout > 0 else None)
+            if not late:
+                return
+        _shutdown(pools, timeout=self.timeout if self.timeout > 0 else None)
+        if pools is self._pools:
+            self._pools = self._base_seed = None
 
     def _parallel(self, batches, base_seed):
         """Fetch in worker threads, batch k on worker k % num_workers, at most
         ``num_workers · prefetch_factor`` batches ahead; yield in submission order, so the
         order never depends on which worker is faster."""
-        pools, pending = self._workers(base_seed), collections.deque()
+        pools, pending, failed = self._workers(base_seed), collections.deque(), True
         try:
             window = self.num_workers * self.prefetch_factor
             for k, batch in enumerate(batches):
@@ -902,8 +929,12 @@ class DataLoader:
                     yield self._result(pending.popleft())
             while pending:
                 yield self._result(pending.popleft())
-        finally:  # also when the loop breaks early
-            self._stop(pools, pending, keep=self.persistent_workers)
+            failed = False
+        except GeneratorExit:  # the loop broke off early: not a failure
+            failed = False
+            raise
+        finally:
+            self._stop(pools, pending, keep=self.persistent_workers and not failed)
 
     def _parallel_stream(self, base_seed):
         """An IterableDataset in workers, as PyTorch: each worker batches its own pass over
@@ -925,7 +956,7 @@ class DataLoader:
                     pending.append((w, pools[w].submit(step, w)))
                     return
 
-        futures = [pools[w].submit(start, w) for w in range(n)]
+        futures, failed = [pools[w].submit(start, w) for w in range(n)], True
         try:
             for _ in range(n * self.prefetch_factor):
                 dispatch()
@@ -939,8 +970,13 @@ class DataLoader:
                 dispatch()
                 if batch is not _END:
                     yield batch
+            failed = False
+        except GeneratorExit:  # the loop broke off early: not a failure
+            failed = False
+            raise
         finally:
-            self._stop(pools, futures + [f for _, f in pending], keep=self.persistent_workers)
+            self._stop(pools, futures + [f for _, f in pending],
+                       keep=self.persistent_workers and not failed)
 
     def _result(self, future):
         try:

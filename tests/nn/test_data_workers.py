@@ -4,6 +4,11 @@ seeded ``base_seed + w``, batch k is made by worker k % num_workers. Expected va
 derived by hand from that rule (``np.random.default_rng(base_seed + w)``); the torch tests
 check the rule itself on PyTorch 2.13."""
 import gc
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
 import threading
 
 import numpy as np
@@ -231,9 +236,85 @@ def test_persistent_workers_end_when_the_loader_is_collected():
     loader = DataLoader(np.arange(8), batch_size=2, num_workers=2, persistent_workers=True)
     loader.me = loader  # a reference cycle: ended when the garbage collector frees it
     list(loader)
+    ours = set(worker_threads())
     del loader
-    gc.collect()
+    gc.collect()  # not joined inside a collection (see the next test): they end on their own
+    for t in ours:
+        t.join(timeout=10)
     assert len(worker_threads()) == before
+
+
+def test_a_collection_inside_threadings_own_lock_does_not_hang(tmp_path):
+    # The landing CI hung here: starting a thread runs threading's bookkeeping under
+    # _shutdown_locks_lock, a garbage collection there finalized a loader, and joining its
+    # workers needs that same lock. Reproduced by holding the lock around gc.collect(), in
+    # a child process, since a deadlock would take this one down with it.
+    script = tmp_path / "collect.py"
+    script.write_text(textwrap.dedent("""
+        import gc, threading
+        import numpy as np
+        from nn.data import DataLoader
+        loader = DataLoader(np.arange(8), batch_size=2, num_workers=2, persistent_workers=True)
+        loader.me = loader
+        list(loader)
+        del loader
+        with threading._shutdown_locks_lock:
+            gc.collect()
+        print("collected")
+    """))
+    root = str(pathlib.Path(__file__).parents[2])
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "PYTHONPATH": root})
+    assert out.returncode == 0 and out.stdout.strip() == "collected", out.stderr
+
+
+def test_a_loader_collected_in_another_loaders_worker_joins_its_own_workers():
+    # Only a loader's own threads must not join themselves; another loader's worker thread
+    # can join them (the old rule, "not in any worker", left them running).
+    before = set(worker_threads())
+    holder = [DataLoader(np.arange(4), batch_size=2, num_workers=2, persistent_workers=True)]
+    list(holder[0])
+    inner = set(worker_threads()) - before
+    alive = []
+
+    def drop(wid):  # in the outer loader's worker: the inner loader's last reference goes
+        holder.clear()
+        alive.extend(t for t in inner if t.is_alive())
+
+    list(DataLoader(np.arange(4), batch_size=2, num_workers=1, worker_init_fn=drop))
+    assert len(inner) == 2 and not holder and alive == []
+
+
+def test_a_timed_out_persistent_worker_is_not_waited_for_and_the_next_epoch_starts_anew():
+    release = threading.Event()
+
+    class Stuck(D.Dataset):
+        def __len__(self):
+            return 8  # batch 2 waits on worker 0 behind the stuck batch 0
+
+        def __getitem__(self, i):
+            if i == 0 and not release.is_set():
+                release.wait(60)
+            return i
+
+    loader = DataLoader(Stuck(), batch_size=2, num_workers=2, persistent_workers=True,
+                        timeout=0.2)
+    errors = []
+
+    def epoch():
+        try:
+            list(loader)
+        except RuntimeError as e:
+            errors.append(str(e))
+
+    runner = threading.Thread(target=epoch)
+    runner.start()
+    runner.join(timeout=10)  # the old loader waited here for the stuck batch
+    stuck = runner.is_alive()
+    release.set()
+    runner.join()
+    assert not stuck and errors and "timed out after 0.2 seconds" in errors[0]
+    assert [b.tolist() for b in loader] == [[0, 1], [2, 3], [4, 5], [6, 7]]  # a whole epoch
 
 
 def test_a_shutdown_from_inside_a_worker_thread_does_not_join_that_thread():
