@@ -68,15 +68,16 @@ DIRECT_3X3 = True           # 3×3 stride-1 padding-1 convs take the direct kern
 
 # ----------------------------------------------------------------------------- arguments
 def ntuple(v, n, what, op, minimum):
-    """``v`` (an int or a sequence of ``n`` ints) as an n-tuple, each ≥ ``minimum``; else a
-    ValueError naming ``op`` and ``what``."""
+    """``v`` (an int or a sequence of ``n`` ints) as an n-tuple, each ≥ ``minimum`` (None:
+    any int); else a ValueError naming ``op`` and ``what``."""
     vals = (v,) * n if isinstance(v, (int, np.integer)) else tuple(v) if isinstance(
         v, (tuple, list)) else None
     if (vals is None or len(vals) != n or isinstance(v, bool)
             or not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool)
-                       and a >= minimum for a in vals)):
+                       and (minimum is None or a >= minimum) for a in vals)):
         many = "a pair of them" if n == 2 else f"a sequence of {n}"
-        raise ValueError(f"{op}: {what} must be an int ≥ {minimum} or {many}, got {v!r}")
+        bound = "" if minimum is None else f" ≥ {minimum}"
+        raise ValueError(f"{op}: {what} must be an int{bound} or {many}, got {v!r}")
     return tuple(int(a) for a in vals)
 
 
@@ -139,6 +140,25 @@ def same_padding(size, k, s, d):
     return total // 2, total - total // 2
 
 
+def padding_amounts(op, padding, sizes, kernel, strides, dilations, minimum=0):
+    """The (before, after) padding of each spatial dim of input ``sizes`` ((L,) or (H, W))
+    that a convolution's ``padding`` means: an int or one per dim (both sides alike, each
+    ≥ ``minimum``; None: negative crops, as PyTorch's padding modes), 'valid' (none) or
+    'same' (``same_padding`` from ``kernel``, ``strides`` and ``dilations``, one per dim),
+    strings in any case. Anything else is a ValueError naming ``op``."""
+    n = len(sizes)
+    if isinstance(padding, str):
+        if padding.lower() == "same":
+            return tuple(same_padding(*dim) for dim in
+                         zip(sizes, kernel, strides, dilations, strict=True))
+        if padding.lower() == "valid":
+            return ((0, 0),) * n
+        many = "a 1-tuple" if n == 1 else "a pair"
+        raise ValueError(f"{op}: padding must be an int, {many}, 'same' or 'valid', "
+                         f"got {padding!r}")
+    return tuple((p, p) for p in ntuple(padding, n, "padding", op, minimum))
+
+
 class ConvGeometry:
     """Validated sizes of one conv2d call (everything but the arrays).
 
@@ -171,22 +191,12 @@ class ConvGeometry:
         if b_shape is not None and tuple(b_shape) != (F,):
             raise ValueError(f"{op}: bias of shape {tuple(b_shape)} does not match the {F} "
                              f"filters of weight {w_shape}")
-        if isinstance(padding, str):
-            if padding.lower() == "same":
-                (top, bottom), (left, right) = (same_padding(H, kh, self.sh, self.dh),
-                                                same_padding(W, kw, self.sw, self.dw))
-            elif padding.lower() == "valid":
-                top = bottom = left = right = 0
-            else:
-                many = "a 1-tuple" if self.one_d else "a pair"
-                raise ValueError(f"{op}: padding must be an int, {many}, 'same' or 'valid', "
-                                 f"got {padding!r}")
-        elif self.one_d:
-            top = bottom = 0
-            left = right = ntuple(padding, 1, "padding", op, 0)[0]
+        if self.one_d:
+            (top, bottom), ((left, right),) = (0, 0), padding_amounts(
+                op, padding, (W,), (kw,), (self.sw,), (self.dw,))
         else:
-            (top, left) = pair(padding, "padding", op, 0)
-            bottom, right = top, left
+            (top, bottom), (left, right) = padding_amounts(
+                op, padding, (H, W), (kh, kw), (self.sh, self.sw), (self.dh, self.dw))
         eh, ew = self.dh * (kh - 1) + 1, self.dw * (kw - 1) + 1  # dilated kernel extent
         if eh > H + top + bottom or ew > W + left + right:
             two = not self.one_d
@@ -667,10 +677,7 @@ def conv1d_reference(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     s, d = ntuple(stride, 1, "stride", "conv1d", 1)[0], ntuple(dilation, 1, "d", "conv1d", 1)[0]
     N, C, L = x.shape
     F, Cg, k = w.shape
-    if isinstance(padding, str):
-        left, right = same_padding(L, k, s, d) if padding.lower() == "same" else (0, 0)
-    else:
-        left = right = ntuple(padding, 1, "padding", "conv1d", 0)[0]
+    ((left, right),) = padding_amounts("conv1d", padding, (L,), (k,), (s,), (d,))
     xp = np.pad(x, ((0, 0), (0, 0), (left, right)))
     Lo = (L + left + right - d * (k - 1) - 1) // s + 1
     out = np.zeros((N, F, Lo), np.result_type(x, w))

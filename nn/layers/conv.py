@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import engine
-from engine.fast.conv import same_padding, unbatched
+from engine.fast.conv import ntuple, padding_amounts, unbatched
 from engine.fast.pool import check_divisor_override
 from engine.ops.compose import pixel_shuffle, pixel_unshuffle
 from engine.ops.indexing import pad
@@ -82,27 +82,13 @@ def _convolve(layer, conv, x):
 
 def _pad_amounts(op, padding, kernel_size, stride, dilation, sizes):
     """F.pad's amounts, last spatial dim first, that a convolution's ``padding`` adds to
-    input of spatial ``sizes`` (L) or (H, W): (left, right) or (left, right, top, bottom).
-
-    ``padding``: an int or one per dim (both sides alike; negative crops, as PyTorch's
-    padding modes do), 'valid' (none) or 'same' (TensorFlow's rule, ``same_padding``, from
-    ``kernel_size`` (one per dim), ``stride`` and ``dilation``); strings in any case, as
-    engine.conv2d reads them."""
+    input of spatial ``sizes`` (L) or (H, W): (left, right) or (left, right, top, bottom);
+    ``padding`` read as engine's convolutions read it (``padding_amounts``), except that a
+    negative amount crops, as PyTorch's padding modes do."""
     n = len(kernel_size)
-
-    def per_dim(v):
-        return (v,) * n if isinstance(v, int) else tuple(v)
-
-    if isinstance(padding, str):
-        if padding.lower() == "valid":
-            return (0,) * (2 * n)
-        if padding.lower() != "same":
-            raise ValueError(f"{op}: padding must be an int, one per spatial dim, 'same' or "
-                             f"'valid', got {padding!r}")
-        pairs = [same_padding(size, k, s, d) for size, k, s, d in
-                 zip(sizes, kernel_size, per_dim(stride), per_dim(dilation), strict=True)]
-    else:
-        pairs = [(p, p) for p in per_dim(padding)]
+    pairs = padding_amounts(op, padding, sizes, kernel_size,
+                            ntuple(stride, n, "stride", op, 1),
+                            ntuple(dilation, n, "dilation", op, 1), minimum=None)
     return tuple(amount for before_after in reversed(pairs) for amount in before_after)
 
 

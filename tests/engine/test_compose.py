@@ -128,6 +128,15 @@ def test_padding_layers_and_padding_mode_against_numpy():
     plain.load_state_dict(conv.state_dict())
     wrapped = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="wrap")
     np.testing.assert_allclose(conv(T(x)).data, plain(T(wrapped)).data, rtol=1e-12)
+    for padding in (np.int64(1), (np.int64(1), 1)):  # numpy ints, as in engine.conv2d
+        reflect = nn.Conv2d(2, 3, 3, padding=padding, padding_mode="reflect").to(np.float64)
+        plain.load_state_dict(reflect.state_dict())
+        np.testing.assert_allclose(reflect(T(x)).data,
+                                   plain(T(np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)),
+                                                  mode="reflect"))).data, rtol=1e-12)
+    for bad in (1.5, (1, 2, 3), True):
+        with pytest.raises(ValueError, match="Conv2d: padding must be an int or a pair"):
+            nn.Conv2d(2, 3, 3, padding=bad, padding_mode="reflect")(T(x))
     assert nn.Softmax2d()(T(x)).data.sum(1) == pytest.approx(np.ones((1, 4, 5)))
     np.testing.assert_array_equal(nn.Threshold(0.1, 20.0)(T(x)).data,
                                   np.where(x > 0.1, x, 20.0))

@@ -256,8 +256,9 @@ def test_conv1d_padding_mode_matches_torch(mode, kw):
 
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
 @pytest.mark.parametrize("dims,padding,kw", [
-    (1, "valid", {}), (1, (2,), dict(stride=2)), (1, -1, {}),
+    (1, "valid", {}), (1, (2,), dict(stride=2)), (1, -1, {}), (1, np.int64(2), {}),
     (2, "valid", {}), (2, (1, 2), dict(dilation=(2, 1))), (2, (-1, 1), {}),
+    (2, np.int64(1), {}), (2, (np.int64(1), 2), dict(stride=np.int64(2))),
     (2, "same", dict(kernel_size=(4, 3), dilation=(1, 2)))])
 def test_conv_padding_mode_amounts_match_torch(mode, dims, padding, kw):
     """Conv1d and Conv2d pad by their mode with one amounts rule: 'valid', a tuple per dim,
@@ -285,8 +286,9 @@ def test_conv_padding_strings_read_alike_in_every_padding_mode(cls, shape):
         for mode in ("zeros", "reflect"):
             assert getattr(nn, cls)(1, 1, 3, padding=string, padding_mode=mode)(x).shape[-1] \
                 == size
-    with pytest.raises(ValueError, match=f"{cls}: padding must be an int, one per spatial "
-                                         f"dim, 'same' or 'valid', got 'foo'"):
+    many = "a 1-tuple" if cls == "Conv1d" else "a pair"
+    with pytest.raises(ValueError, match=f"{cls}: padding must be an int, {many}, 'same' or "
+                                         "'valid', got 'foo'"):
         getattr(nn, cls)(1, 1, 3, padding="foo", padding_mode="reflect")(x)
 
 
