@@ -12,25 +12,22 @@ import re
 
 import numpy as np
 
-from engine import Tensor
+import engine
 
 # -------------------------------------------------------------------------- numbers
 
 
 def numbers(x, dtype=None) -> np.ndarray:
-    """``x``'s numbers as an array: a Tensor's ``.data`` (also in a list, e.g. of losses),
-    anything else through ``np.asarray``. A picture reads values and never carries a graph,
-    so a tensor that requires grad is fine here (``np.asarray`` refuses it, as PyTorch).
+    """``x``'s numbers as an array, through ``np.asarray`` under ``engine.no_grad()``: a
+    picture reads values and never carries a graph, so tensors that require grad are fine
+    here, at any depth of lists (outside no_grad ``np.asarray`` refuses them, as PyTorch).
 
     >>> import engine
-    >>> numbers([engine.tensor(1.0, requires_grad=True), 2.0], float).tolist()
-    [1.0, 2.0]
+    >>> numbers([[engine.tensor(1.0, requires_grad=True), 2.0]], float).tolist()
+    [[1.0, 2.0]]
     """
-    if isinstance(x, Tensor):
-        x = x.data
-    elif isinstance(x, (list, tuple)) and any(isinstance(v, Tensor) for v in x):
-        x = [v.data if isinstance(v, Tensor) else v for v in x]
-    return np.asarray(x, dtype)
+    with engine.no_grad():
+        return np.asarray(x, dtype)
 
 
 def fmt_num(x) -> str:

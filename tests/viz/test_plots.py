@@ -183,3 +183,6 @@ def test_plots_take_tensors_that_require_grad():
     assert line.get_ydata().tolist() == [84.0, 56.0, 28.0]
     line = viz.plot_curve([1, 2], {"w": scores[0, :2]}).axes[0].get_lines()[0]
     assert line.get_ydata().tolist() == [0.0, 2.0]
+    columns = [[(x * k).sum(), x[0, 0]] for k in (1.0, 2.0)]  # one row per epoch, two lines
+    lines = viz.plot_curve([1, 2], columns, labels=["loss", "w"]).axes[0].get_lines()
+    assert [ln.get_ydata().tolist() for ln in lines] == [[28.0, 56.0], [0.0, 0.0]]
