@@ -244,7 +244,7 @@ class AvgPool2d(Module):
                  count_include_pad=True, divisor_override=None):
         super().__init__()
         # Checked here, not at the first forward as PyTorch: the error points at this line.
-        check_divisor_override("AvgPool2d", divisor_override)
+        divisor_override = check_divisor_override("AvgPool2d", divisor_override)  # a plain int
         self.kernel_size, self.stride = kernel_size, stride
         self.padding, self.ceil_mode = padding, ceil_mode
         self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
