@@ -23,8 +23,10 @@ recurrent weight's gradient Σₜ dgatesₜᵀ·hₜ₋₁ and of the bias's Σ�
 one GEMM over all timesteps at the end, and a GEMV). Measured at N = 64, T = 50, H = 32: see
 bench/nn_train. Without that BLAS (MKL, Accelerate), the same loops run from Python, a GEMM
 and one kernel call per step. The step ops compute with the same loops and the same GEMM, so
-a sequence run step by step (for pictures) has the sequence op's bits, except for the two
-weight gradients' sums (added in another order: float rounding).
+a sequence run step by step (for pictures) has the sequence op's bits when the op runs
+in one part; with two, each step's GEMM on half the batch may round differently from the
+whole batch's in the last bit (OpenBLAS's Haswell float64 kernel does), and the two weight
+gradients' sums are added in another order: float rounding either way.
 """
 from __future__ import annotations
 

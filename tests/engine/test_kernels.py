@@ -654,8 +654,11 @@ def test_blas_bridge_gemm_equals_numpy_matmul(m, n, k, pad, trans, dtype, seed):
 def test_lstm_sequence_in_one_call_equals_the_per_step_loop(n, t, h, two, dtype, seed):
     """The sequence op run as one kernel call (GEMM through the BLAS bridge, the batch's
     rows in one or two parts) against its per-step Python loop (np.matmul + the step loop):
-    the same bits forward and for the gradients of xw, h0 and c0, odd and even T (the cell
-    gradient's buffers swap every step). W_hh's and the bias's gradients are sums over all
+    in one part, the same bits forward and for the gradients of xw, h0 and c0, odd and even
+    T (the cell gradient's buffers swap every step). In two parts each step's GEMM runs on
+    half the rows, which OpenBLAS may round differently from the whole batch's (its Haswell
+    float64 kernel does, by an ulp, at H ≥ 4 when a half has 1, 3, ... rows): there, agreement
+    within a few ulp of the largest value. W_hh's and the bias's gradients are sums over all
     rows and steps, which two parts add in another order: each within float rounding of the
     float64 sums of the same terms (|error| ≤ 8·eps·Σ|terms|)."""
     from engine.fast import lstm
@@ -682,12 +685,15 @@ def test_lstm_sequence_in_one_call_equals_the_per_step_loop(n, t, h, two, dtype,
             y = op.forward(*arrays)
             grads = op.backward(g, *arrays, out=y)
             results.append([y, *grads])
+    eps = np.finfo(dtype).eps
     for a, b in zip(results[0][:4], results[1][:4], strict=True):
-        np.testing.assert_array_equal(a, b)
+        if two:
+            np.testing.assert_allclose(a, b, rtol=0, atol=64 * eps * max(1, np.abs(b).max()))
+        else:
+            np.testing.assert_array_equal(a, b)
     y, dgates = (r.astype(np.float64) for r in results[1][:2])
     h_prev = np.concatenate([arrays[1][:, None].astype(np.float64), y[:, :-1, :h]], axis=1)
     flat_g, flat_h = dgates.reshape(-1, 4 * h), h_prev.reshape(-1, h)
-    eps = np.finfo(dtype).eps
     for got, exact, size in ((4, flat_g.T @ flat_h, np.abs(flat_g).T @ np.abs(flat_h)),
                              (5, flat_g.sum(axis=0), np.abs(flat_g).sum(axis=0))):
         for r in results:

@@ -261,14 +261,17 @@ def test_lstm_runs_the_sequence_as_one_op_and_stepwise_for_pictures():
         _, (h2, c2) = lstm(x)
     assert lstm.fused is True and h2.grad_fn.inputs[0].grad_fn.name == "lstm_h"
     assert c2.grad_fn.inputs[0].grad_fn.name == "lstm_c"
-    engine.manual_seed(1)  # float32, random: the one op computes the step ops' very bits
+    engine.manual_seed(1)  # float32, random: the one op computes the step ops' numbers
     lstm = nn.LSTM(3, 16, batch_first=True)
     x = engine.tensor(np.random.default_rng(0).standard_normal((8, 20, 3)))
     out, (h, c) = lstm(x)
     with nn.layers.recurrent.stepwise(lstm):
         out2, (h2, c2) = lstm(x)
-    np.testing.assert_array_equal(out.data, out2.data)
-    np.testing.assert_array_equal(c.data, c2.data)
+    # to the last bit or two: the one op's GEMMs may run on half the batch each, which
+    # some BLAS kernels round differently (engine/fast/lstm.py)
+    np.testing.assert_allclose(out.data, out2.data, rtol=0, atol=8 * np.finfo(np.float32).eps)
+    np.testing.assert_allclose(c.data, c2.data, rtol=0,
+                               atol=8 * np.finfo(np.float32).eps * np.abs(c2.data).max())
     half = nn.LSTM(2, 3, batch_first=True).to(np.float16)  # step by step: kernels take f32/64
     _, (h3, _) = half(engine.zeros(4, 6, 2, dtype=np.float16))
     assert h3.grad_fn.inputs[0].grad_fn.name == "lstm_h" and h3.dtype == np.float16
