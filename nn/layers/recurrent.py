@@ -80,6 +80,13 @@ class _CellParams:
     (default: the first, ``self._suffix``)."""
 
     def _make_params(self, input_size, hidden_size, gates, bias, suffix="", single_bias=False):
+        for name, size in (("input_size", input_size), ("hidden_size", hidden_size)):
+            # checked here, as PyTorch does: a float or 0 failed deep in the weights' draw
+            if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+                error = ValueError if isinstance(size, (int, np.integer)) else TypeError
+                raise error(f"{type(self).__name__}: {name} must be an int >= 1, got {size!r} "
+                            f"(PyTorch's order: input_size, hidden_size, ...)")
+        input_size, hidden_size = int(input_size), int(hidden_size)
         self.input_size, self.hidden_size, self._gates = input_size, hidden_size, gates
         self.single_bias = bool(single_bias)
         self._suffix = suffix
@@ -188,8 +195,8 @@ class RNNCell(Module, _CellParams):
         self.nonlinearity = nonlinearity
         self._act = _activation(nonlinearity)
 
-    def forward(self, x, h=None):
-        x, (h,), unbatched = _cell_inputs("RNNCell", self, x, [h])
+    def forward(self, x, hx=None):  # hx: PyTorch's name for the state
+        x, (h,), unbatched = _cell_inputs("RNNCell", self, x, [hx])
         h = _rnn_step(self, self._input_part(x), h, self._act, self.weight_hh.T)
         return h.reshape(-1) if unbatched else h
 
@@ -211,12 +218,12 @@ class LSTMCell(Module, _CellParams):
         self._make_params(input_size, hidden_size, 4, bias, single_bias=single_bias)
         self.fused = fused
 
-    def forward(self, x, state=None):
-        if state is not None and not (isinstance(state, (tuple, list)) and len(state) == 2):
-            raise TypeError(f"LSTMCell: state must be a pair (h, c), got "
-                            f"{type(state).__name__}")
+    def forward(self, x, hx=None):
+        if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+            raise TypeError(f"LSTMCell: the state hx must be a pair (h, c), got "
+                            f"{type(hx).__name__}")
         x, state, unbatched = _cell_inputs("LSTMCell", self, x,
-                                           [None, None] if state is None else list(state))
+                                           [None, None] if hx is None else list(hx))
         h, c = _lstm_step(self, self._input_part(x), state, self.weight_hh.T)
         return (h.reshape(-1), c.reshape(-1)) if unbatched else (h, c)
 
@@ -235,8 +242,8 @@ class GRUCell(Module, _CellParams):
     def _input_part(self, x, suffix=None):
         return F.linear(x, self._p("weight_ih", suffix), self._p("bias_ih", suffix))
 
-    def forward(self, x, h=None):
-        x, (h,), unbatched = _cell_inputs("GRUCell", self, x, [h])
+    def forward(self, x, hx=None):
+        x, (h,), unbatched = _cell_inputs("GRUCell", self, x, [hx])
         h = _gru_step(self, self._input_part(x), h, self.weight_hh.T)
         return h.reshape(-1) if unbatched else h
 
@@ -471,7 +478,7 @@ class _Recurrent(Module, _CellParams):
             out = out.flip(1) if reorder is None else out[reorder]
         return out, state
 
-    def forward(self, x, state=None):
+    def forward(self, x, hx=None):
         """x (N, T, in) (``batch_first=False``: (T, N, in)) and an optional initial state
         h_0 (LSTM: the pair (h_0, c_0)), each (num_layers·D, N, H) as PyTorch's (a one-layer,
         one-way layer also takes (N, H)) → ``(outputs, h_n)`` (LSTM: ``(outputs, (h_n,
@@ -483,7 +490,8 @@ class _Recurrent(Module, _CellParams):
         sequence then runs for its own length, and the outputs are a PackedSequence laid out
         as ``x``; h_n is in the batch's own order, as PyTorch's. PyTorch's unbatched input
         x (T, in) gives outputs (T, D·H) and states (num_layers·D, H), and takes initial
-        states of that shape."""
+        states of that shape. ``hx`` is PyTorch's name, so ``lstm(x, hx=(h0, c0))`` runs."""
+        state = hx
         unbatched = not isinstance(x, PackedSequence) and getattr(x, "ndim", None) == 2
         if unbatched:  # a batch of one, in the layout the layer reads
             x = x.unsqueeze(0 if self.batch_first else 1)

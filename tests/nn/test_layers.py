@@ -216,6 +216,42 @@ def test_cells_unbatched_match_torch():
             np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU"])
+def test_recurrent_forward_takes_torchs_hx_keyword(name):
+    # PyTorch's forward(input, hx=None): ``lstm(x, hx=(h0, c0))`` was a TypeError
+    torch = pytest.importorskip("torch")
+    layer = name in ("RNN", "LSTM", "GRU")
+    kw = {"num_layers": 2, "batch_first": True} if layer else {}
+    t = getattr(torch.nn, name)(3, 4, **kw).double()
+    ours = f64(getattr(nn, name)(3, 4, **kw))
+    ours.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 5, 3) if layer else (2, 3))
+    h = rng.standard_normal((2, 2, 4) if layer else (2, 4))
+    hx = (h, h * 0.5) if "LSTM" in name else h
+    t64 = lambda a: engine.tensor(a, dtype=np.float64)  # noqa: E731
+    got = ours(t64(x), hx=tuple(map(t64, hx)) if "LSTM" in name else t64(hx))
+    want = t(torch.tensor(x), hx=tuple(map(torch.tensor, hx)) if "LSTM" in name else
+             torch.tensor(hx))
+    flat = lambda o: [z for y in o for z in flat(y)] if isinstance(o, tuple) else [o]  # noqa: E731
+    for a, b in zip(flat(got), flat(want), strict=True):
+        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.filterwarnings("ignore:.*batch_first")
+@pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU"])
+def test_recurrent_sizes_are_checked_by_name(name):
+    # a float or 0 failed deep in the weights' draw ("'float' object cannot be interpreted
+    # as an integer", ZeroDivisionError); PyTorch: TypeError / ValueError by name
+    with pytest.raises(TypeError, match=rf"{name}: hidden_size must be an int >= 1, got 6.0"):
+        getattr(nn, name)(4, 6.0)
+    with pytest.raises(ValueError, match=rf"{name}: hidden_size must be an int >= 1, got 0"):
+        getattr(nn, name)(4, 0)
+    with pytest.raises(TypeError, match=rf"{name}: input_size must be an int >= 1, got 4.0"):
+        getattr(nn, name)(4.0, 6)
+    assert getattr(nn, name)(np.int64(4), 6).input_size == 4
+
+
 @pytest.mark.parametrize("make", [
     lambda: nn.RNN(2, 3, batch_first=True),
     lambda: nn.RNN(2, 3, nonlinearity="linear", batch_first=True),
