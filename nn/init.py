@@ -69,7 +69,12 @@ def _fan(tensor, mode):
 
 
 def _fill(tensor, values):
-    """Write ``values`` into ``tensor`` in place, without recording a graph."""
+    """Write ``values`` into ``tensor`` in place, without recording a graph. ``tensor`` may
+    also be a parameter's ``.data`` (its numpy array, filled in place): PyTorch code inits
+    ``m.weight.data`` as often as ``m.weight`` (its DCGAN tutorial's ``weights_init``)."""
+    if isinstance(tensor, np.ndarray):
+        tensor[...] = np.asarray(values, tensor.dtype)
+        return tensor
     with engine.no_grad():
         tensor.copy_(np.asarray(values, tensor.dtype))
     return tensor
@@ -157,10 +162,11 @@ def orthogonal_(tensor, gain=1.0):
     if tensor.ndim < 2:
         raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, "
                          f"got shape {tensor.shape}")
-    if tensor.numel() == 0:
+    size = int(np.prod(tensor.shape))  # a Tensor's numel(), or an array's (``w.data``)
+    if size == 0:
         return tensor
     rows = tensor.shape[0]
-    cols = tensor.numel() // rows
+    cols = size // rows
     flat = _rng().standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T

@@ -637,6 +637,27 @@ def test_orthogonal_init_gives_orthonormal_rows_or_columns(shape):
     np.testing.assert_allclose(small, np.eye(small.shape[0]), atol=1e-12)
 
 
+def test_init_fills_a_parameters_data_in_place():
+    # PyTorch's DCGAN tutorial: nn.init.normal_(m.weight.data, 0.0, 0.02). ``.data`` is the
+    # parameter's numpy array here: it is filled in place (was: AttributeError on copy_).
+    engine.manual_seed(0)
+    conv, bn = nn.Conv2d(16, 32, 3), nn.BatchNorm2d(32)
+    assert nn.init.normal_(conv.weight.data, 0.0, 0.02) is conv.weight.data
+    assert conv.weight.data.std() == pytest.approx(0.02, rel=0.05)
+    nn.init.normal_(bn.weight.data, 1.0, 0.02)
+    assert bn.weight.data.mean() == pytest.approx(1.0, abs=0.02)
+    nn.init.constant_(bn.bias.data, 0.5)
+    assert (bn.bias.data == np.float32(0.5)).all() and bn.bias.dtype == np.float32
+    nn.init.kaiming_uniform_(conv.weight.data, a=5 ** 0.5)
+    bound = (6 / 6) ** 0.5 / (16 * 9) ** 0.5            # gain √(2/6), fan_in 16·3·3
+    assert np.abs(conv.weight.data).max() <= bound
+    w = nn.Linear(4, 6).weight
+    nn.init.orthogonal_(w.data)
+    np.testing.assert_allclose(w.data.T @ w.data, np.eye(4), atol=1e-6)
+    nn.init.eye_(w.data)
+    np.testing.assert_array_equal(w.data, np.eye(6, 4))
+
+
 def test_layers_keep_their_glorot_default():
     engine.manual_seed(1)
     layer = nn.Linear(300, 200)
