@@ -206,19 +206,25 @@ class _InstanceNorm(Module):
     _check = _BatchNorm._check  # the same shape rule: ``_dims`` dims, the channels in dim 1
 
     def forward(self, x):
+        """x (N, C, *spatial), or PyTorch's unbatched (C, *spatial) (a batch of one)."""
+        unbatched = x.ndim == self._dims[0] - 1
+        if unbatched:
+            x = x.unsqueeze(0)
         self._check(x)
-        return F.instance_norm(x, weight=self.weight, bias=self.bias,
-                               eps=self.eps)
+        y = F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
+        return y[0] if unbatched else y
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, affine={self.affine}"
 
 
 class InstanceNorm1d(_InstanceNorm):
-    """Normalise each (sample, channel) of (N, C, L) input over L (style transfer's norm)."""
+    """Normalise each (sample, channel) of (N, C, L) (or (C, L)) input over L (style
+    transfer's norm)."""
     _dims = (3,)
 
 
 class InstanceNorm2d(_InstanceNorm):
-    """Normalise each (sample, channel) plane of (N, C, H, W) input over H·W."""
+    """Normalise each (sample, channel) plane of (N, C, H, W) (or (C, H, W)) input over
+    H·W."""
     _dims = (4,)

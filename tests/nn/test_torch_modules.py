@@ -21,6 +21,9 @@ CASES = [
     ("InstanceNorm2d", lambda L: L.InstanceNorm2d(3), X4, {}),
     ("InstanceNorm2d_affine", lambda L: L.InstanceNorm2d(3, affine=True), X4, {}),
     ("InstanceNorm1d", lambda L: L.InstanceNorm1d(3), X3, {}),
+    # PyTorch's unbatched (C, L) and (C, H, W) input (it was refused)
+    ("InstanceNorm1d_unbatched", lambda L: L.InstanceNorm1d(3, affine=True), X3[0], {}),
+    ("InstanceNorm2d_unbatched", lambda L: L.InstanceNorm2d(3), X4[0], {}),
     ("BatchNorm2d_no_running_stats_train", lambda L: L.BatchNorm2d(3, track_running_stats=False),
      X4, {"train": True}),
     ("BatchNorm2d_no_running_stats_eval", lambda L: L.BatchNorm2d(3, track_running_stats=False),
