@@ -16,7 +16,7 @@ def _grads(params):
 
 
 def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0,
-                    error_if_nonfinite: bool = False) -> Tensor:
+                    error_if_nonfinite: bool = False, foreach=None) -> Tensor:
     """Rescale the gradients together so that their total norm is at most ``max_norm``.
 
     The total norm treats all the gradients as one vector: for p-norms
@@ -24,6 +24,7 @@ def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0,
     exceeds ``max_norm`` every gradient is multiplied by ``max_norm / (‖g‖ + 1e-6)``
     (PyTorch's factor, also applied when it is within 1e-6 of 1, and NaN when the norm is
     NaN, as PyTorch's; the direction is kept). Parameters without a gradient are ignored.
+    ``foreach`` is PyTorch's choice of GPU kernels: taken so its calls run, same numbers.
 
     Returns the total norm BEFORE clipping (watch it to spot exploding gradients) as
     PyTorch does: a 0-d Tensor without grad, in the gradients' dtype (float32 for float32
@@ -74,9 +75,9 @@ def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0,
         return Tensor(np.asarray(total, dtype=dtype), dtype=dtype)
 
 
-def clip_grad_value_(params, clip_value: float) -> None:
+def clip_grad_value_(params, clip_value: float, foreach=None) -> None:
     """Clamp every gradient element to ``[-clip_value, clip_value]``, in place; returns
-    None (as PyTorch's).
+    None (as PyTorch's). ``foreach`` (PyTorch's GPU kernel choice) changes nothing.
 
     >>> import engine, numpy as np
     >>> w = engine.zeros(3, requires_grad=True); w.grad = engine.tensor([-5.0, 0.5, 2.0])

@@ -76,6 +76,22 @@ def test_clip_grad_value_returns_none_as_torch():
     np.testing.assert_array_equal(w.grad.data, t.grad.numpy())
 
 
+def test_clip_grad_take_torchs_foreach_keyword():
+    # PyTorch's choice of (GPU) kernels: its calls ran into a TypeError; same numbers
+    torch = pytest.importorskip("torch")
+    t = torch.zeros(2, requires_grad=True)
+    t.grad = torch.tensor([3.0, 4.0])
+    w = engine.zeros(2, requires_grad=True)
+    w.grad = engine.tensor([3.0, 4.0])
+    got = clip_grad_norm_([w], 1.0, 2.0, False, foreach=False)
+    want = torch.nn.utils.clip_grad_norm_([t], 1.0, 2.0, False, foreach=False)
+    assert got.item() == pytest.approx(want.item())
+    np.testing.assert_allclose(w.grad.data, t.grad.numpy(), rtol=1e-6)
+    clip_grad_value_([w], 0.5, foreach=None)
+    torch.nn.utils.clip_grad_value_([t], 0.5, foreach=None)
+    np.testing.assert_allclose(w.grad.data, t.grad.numpy(), rtol=1e-6)
+
+
 # -------------------------------------------------------------- BatchNorm num_batches_tracked
 BN_CASES = [("BatchNorm1d", (6, 3)), ("BatchNorm1d", (4, 3, 5)), ("BatchNorm2d", (4, 3, 2, 3))]
 
