@@ -218,10 +218,15 @@ def _recurrent_to_torch(m, tnn, name):
     return cls(m.input_size, m.hidden_size, **kw)
 
 
+def _has_bias(m):
+    """A norm layer's ``bias`` keyword (PyTorch 2's): False only for a scale without shift."""
+    return m.weight is None or m.bias is not None
+
+
 def _bn_to_torch(m, tnn, name):
     cls = tnn.BatchNorm1d if isinstance(m, L.BatchNorm1d) else tnn.BatchNorm2d
     return cls(m.num_features, eps=m.eps, momentum=m.momentum, affine=m.weight is not None,
-               track_running_stats=m.track_running_stats)
+               track_running_stats=m.track_running_stats, bias=_has_bias(m))
 
 
 def _attention_to_torch(m, tnn, name):
@@ -285,11 +290,13 @@ _TO_TORCH = {
                                                     bias=m.bias is not None
                                                     or not m.elementwise_affine),
     L.GroupNorm: lambda m, tnn, name: tnn.GroupNorm(m.num_groups, m.num_channels, eps=m.eps,
-                                                    affine=m.affine),
+                                                    affine=m.affine, bias=_has_bias(m)),
     L.InstanceNorm1d: lambda m, tnn, name: tnn.InstanceNorm1d(m.num_features, eps=m.eps,
-                                                              affine=m.affine),
+                                                              affine=m.affine,
+                                                              bias=_has_bias(m)),
     L.InstanceNorm2d: lambda m, tnn, name: tnn.InstanceNorm2d(m.num_features, eps=m.eps,
-                                                              affine=m.affine),
+                                                              affine=m.affine,
+                                                              bias=_has_bias(m)),
     L.Dropout2d: lambda m, tnn, name: tnn.Dropout2d(m.p),
     L.Unflatten: lambda m, tnn, name: tnn.Unflatten(m.dim, m.unflattened_size),
     L.GELU: lambda m, tnn, name: tnn.GELU(approximate=m.approximate),
@@ -403,14 +410,14 @@ def _pool_from_torch(m, name):
 def _bn_from_torch(m, name):
     cls = L.BatchNorm1d if type(m).__name__ == "BatchNorm1d" else L.BatchNorm2d
     return cls(m.num_features, eps=m.eps, momentum=m.momentum, affine=m.affine,
-               track_running_stats=m.track_running_stats)
+               track_running_stats=m.track_running_stats, bias=_has_bias(m))
 
 
 def _instance_norm_from_torch(m, name):
     if m.track_running_stats:
         _refuse(name, "InstanceNorm with track_running_stats=True")
     cls = L.InstanceNorm1d if type(m).__name__ == "InstanceNorm1d" else L.InstanceNorm2d
-    return cls(m.num_features, eps=m.eps, affine=m.affine)
+    return cls(m.num_features, eps=m.eps, affine=m.affine, bias=_has_bias(m))
 
 
 def _pad_from_torch(cls):
@@ -503,7 +510,7 @@ def _from_torch_table(tnn):
                                                    elementwise_affine=m.elementwise_affine,
                                                    bias=m.bias is not None),
         tnn.GroupNorm: lambda m, name: L.GroupNorm(m.num_groups, m.num_channels, eps=m.eps,
-                                                   affine=m.affine),
+                                                   affine=m.affine, bias=_has_bias(m)),
         tnn.InstanceNorm1d: _instance_norm_from_torch,
         tnn.InstanceNorm2d: _instance_norm_from_torch,
         tnn.Dropout2d: lambda m, name: L.Dropout2d(m.p),

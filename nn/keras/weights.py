@@ -52,8 +52,8 @@ def _layer_entries(m):
         return (names, lambda a: [a[0].transpose(2, 1, 0).copy()] + a[1:],
                 lambda k: [k[0].transpose(2, 1, 0)] + k[1:])
     if isinstance(m, _BatchNorm):
-        names = (["weight", "bias"] if m.weight is not None else []) + ["running_mean",
-                                                                       "running_var"]
+        names = [n for n in ("weight", "bias") if getattr(m, n) is not None] + [
+            "running_mean", "running_var"]
         return names, list, list
     if _is_recurrent(m):
         groups = [_recurrent_entries(m, sfx) for sfx in getattr(m, "_suffixes", (m._suffix,))]

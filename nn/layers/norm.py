@@ -10,6 +10,9 @@ from 1) is 1/k, so the running statistics are the plain means of every batch's s
 Eval: the running statistics replace the batch ones (``track_running_stats=False``: there
 are none, and eval normalises with the batch statistics too, as PyTorch).
 
+``affine=True`` learns ``weight`` γ (ones) and ``bias`` β (zeros) per channel; the keyword
+``bias=False`` (PyTorch 2's, in every norm layer here) keeps γ and drops β: ``y = γ x̂``.
+
 ``GroupNorm`` and ``InstanceNorm1d/2d`` normalise each sample on its own (groups of
 channels, or each channel), as ``LayerNorm`` does over its last dims: no running statistics.
 """
@@ -25,6 +28,17 @@ from .. import functional as F
 from ..module import Module, Parameter
 
 
+def _affine(num_features, affine, bias):
+    """The per-channel (weight, bias) of a norm layer: ones and zeros, or None (no ``affine``;
+    no ``bias``: PyTorch 2's keyword, a scale without a shift)."""
+    weight = Parameter(np.ones(num_features)) if affine else None
+    return weight, Parameter(np.zeros(num_features)) if affine and bias else None
+
+
+def _no_bias(m):
+    return ", bias=False" if m.weight is not None and m.bias is None else ""
+
+
 class _BatchNorm(Module):
     _dims: tuple = ()
     track_running_stats = True  # subclasses that build lazily (Keras's) always track
@@ -33,7 +47,8 @@ class _BatchNorm(Module):
     biased_running_var = False
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 affine: bool = True, track_running_stats: bool = True, dtype=None):
+                 affine: bool = True, track_running_stats: bool = True, dtype=None, *,
+                 bias: bool = True):
         super().__init__()
         if momentum is not None and not 0 <= momentum <= 1:
             raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1] or None (a "
@@ -47,8 +62,7 @@ class _BatchNorm(Module):
                           f"momentum={momentum} is momentum={1 - momentum:.4g} here",
                           stacklevel=2)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.weight = Parameter(np.ones(num_features)) if affine else None
-        self.bias = Parameter(np.zeros(num_features)) if affine else None
+        self.weight, self.bias = _affine(num_features, affine, bias)
         self.track_running_stats = track_running_stats
         if track_running_stats:
             self.register_buffer("running_mean", np.zeros(num_features))
@@ -91,8 +105,8 @@ class _BatchNorm(Module):
             var = self.running_var.reshape(shape)
         y = (x - mean) / (var + self.eps).sqrt()
         if self.weight is not None:
-            y = y * self.weight.reshape(shape) + self.bias.reshape(shape)
-        return y
+            y = y * self.weight.reshape(shape)
+        return y if self.bias is None else y + self.bias.reshape(shape)
 
     def _update_factor(self) -> float:
         """Count this training batch and return the weight of its statistics: ``momentum``,
@@ -107,7 +121,7 @@ class _BatchNorm(Module):
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}" + (
-            "" if self.track_running_stats else ", track_running_stats=False")
+            "" if self.track_running_stats else ", track_running_stats=False") + _no_bias(self)
 
 
 class BatchNorm1d(_BatchNorm):
@@ -164,15 +178,14 @@ class GroupNorm(Module):
     """
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
-                 affine: bool = True, dtype=None):
+                 affine: bool = True, dtype=None, *, bias: bool = True):
         super().__init__()
         if num_groups < 1 or num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_groups={num_groups} must divide "
                              f"num_channels={num_channels}")
         self.num_groups, self.num_channels, self.eps, self.affine = (num_groups, num_channels,
                                                                      eps, affine)
-        self.weight = Parameter(np.ones(num_channels)) if affine else None
-        self.bias = Parameter(np.zeros(num_channels)) if affine else None
+        self.weight, self.bias = _affine(num_channels, affine, bias)
         if dtype is not None:
             self.to(dtype)
 
@@ -183,14 +196,16 @@ class GroupNorm(Module):
         return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, "
+                f"affine={self.affine}{_no_bias(self)}")
 
 
 class _InstanceNorm(Module):
     _dims: tuple = ()
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
-                 affine: bool = False, track_running_stats: bool = False, dtype=None):
+                 affine: bool = False, track_running_stats: bool = False, dtype=None, *,
+                 bias: bool = True):
         super().__init__()
         if track_running_stats:
             raise ValueError(f"{type(self).__name__}: track_running_stats=True is not "
@@ -198,8 +213,7 @@ class _InstanceNorm(Module):
                              f"PyTorch's default)")
         self.num_features, self.eps, self.momentum, self.affine = (num_features, eps, momentum,
                                                                    affine)
-        self.weight = Parameter(np.ones(num_features)) if affine else None
-        self.bias = Parameter(np.zeros(num_features)) if affine else None
+        self.weight, self.bias = _affine(num_features, affine, bias)
         if dtype is not None:
             self.to(dtype)
 
@@ -215,7 +229,7 @@ class _InstanceNorm(Module):
         return y[0] if unbatched else y
 
     def extra_repr(self):
-        return f"{self.num_features}, eps={self.eps}, affine={self.affine}"
+        return f"{self.num_features}, eps={self.eps}, affine={self.affine}{_no_bias(self)}"
 
 
 class InstanceNorm1d(_InstanceNorm):

@@ -177,6 +177,11 @@ def layer_cases():
         ("layer_norm_no_bias", lambda: nn.LayerNorm(4, bias=False), (2, 4)),
         ("group_norm", lambda: nn.GroupNorm(2, 4), (2, 4, 3, 3)),
         ("instance_norm", lambda: nn.InstanceNorm2d(3, affine=True), (2, 3, 4, 4)),
+        # PyTorch 2's bias=False: a scale without a shift (the torch side was refused)
+        ("bn1d_no_bias", lambda: nn.BatchNorm1d(4, bias=False), (5, 4)),
+        ("group_norm_no_bias", lambda: nn.GroupNorm(2, 4, bias=False), (2, 4, 3)),
+        ("instance_norm_no_bias", lambda: nn.InstanceNorm1d(3, affine=True, bias=False),
+         (2, 3, 5)),
         ("dropout2d", lambda: nn.Dropout2d(0.3), (2, 3, 4, 4)),
         ("unflatten", lambda: nn.Unflatten(1, (2, 3)), (4, 6)),
         ("activations", lambda: nn.Sequential(nn.GELU(approximate="tanh"), nn.ELU(0.5),

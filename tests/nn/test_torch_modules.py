@@ -21,6 +21,13 @@ CASES = [
     ("InstanceNorm2d", lambda L: L.InstanceNorm2d(3), X4, {}),
     ("InstanceNorm2d_affine", lambda L: L.InstanceNorm2d(3, affine=True), X4, {}),
     ("InstanceNorm1d", lambda L: L.InstanceNorm1d(3), X3, {}),
+    # PyTorch 2's keyword bias=False: a scale without a shift (it was a TypeError)
+    ("BatchNorm1d_no_bias_train", lambda L: L.BatchNorm1d(6, bias=False), X2,
+     {"train": True, "steps": 2}),
+    ("BatchNorm2d_no_bias", lambda L: L.BatchNorm2d(3, 1e-3, None, bias=False), X4, {}),
+    ("GroupNorm_no_bias", lambda L: L.GroupNorm(3, 6, bias=False),
+     RNG.standard_normal((2, 6, 5)), {}),
+    ("InstanceNorm2d_no_bias", lambda L: L.InstanceNorm2d(3, affine=True, bias=False), X4, {}),
     # PyTorch's unbatched (C, L) and (C, H, W) input (it was refused)
     ("InstanceNorm1d_unbatched", lambda L: L.InstanceNorm1d(3, affine=True), X3[0], {}),
     ("InstanceNorm2d_unbatched", lambda L: L.InstanceNorm2d(3), X4[0], {}),
