@@ -240,11 +240,27 @@ def dropout2d(x, p=0.5, training=True):
     return _drop(x, p, x.shape[:2] + (1,) * (x.ndim - 2))
 
 
+def normalized_shape_tuple(who, normalized_shape) -> tuple:
+    """LayerNorm's ``normalized_shape`` as a tuple of ints: an int (numpy's too, as PyTorch
+    takes any integral number) is a 1-tuple; a list, tuple or Size is read as it is."""
+    if isinstance(normalized_shape, (int, np.integer)) and not isinstance(normalized_shape,
+                                                                          bool):
+        return (int(normalized_shape),)
+    try:
+        shape = tuple(int(d) if isinstance(d, (int, np.integer)) else d
+                      for d in normalized_shape)
+    except TypeError:
+        shape = None
+    if shape is None or not all(isinstance(d, int) and d >= 0 for d in shape):
+        raise TypeError(f"{who}: normalized_shape must be an int or a sequence of ints (the "
+                        f"input's last dims), got {normalized_shape!r}")
+    return shape
+
+
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """``(x − mean) / √(var + eps)`` over the last ``len(normalized_shape)`` dims (biased
     variance), then ``· weight + bias`` (PyTorch's ``layer_norm``); differentiable."""
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else \
-        tuple(normalized_shape)
+    shape = normalized_shape_tuple("layer_norm", normalized_shape)
     k = len(shape)
     if k == 0 or tuple(x.shape[x.ndim - k:]) != shape:
         raise ValueError(f"layer_norm: normalized_shape {shape} must be the last dims of the "

@@ -49,6 +49,8 @@ CASES = [
     ("BatchNorm2d_no_affine_train", lambda L: L.BatchNorm2d(3, affine=False, momentum=0.3),
      X4, {"train": True, "steps": 2}),
     ("LayerNorm_no_bias", lambda L: L.LayerNorm((3, 10), bias=False), X3, {}),
+    # a numpy int (x.shape[-1] of a numpy computation) was "'numpy.int64' is not iterable"
+    ("LayerNorm_numpy_int", lambda L: L.LayerNorm(np.int64(10), 1e-3), X3, {}),
     ("Dropout_p1_train", lambda L: L.Dropout(1.0), X2, {"train": True}),
     ("Softmax2d", lambda L: L.Softmax2d(), X4, {}),
     ("Threshold", lambda L: L.Threshold(0.1, 20.0), X2, {}),
