@@ -8,7 +8,9 @@ buffer ``num_batches_tracked`` (int64, shape ()) counts the training batches, as
 ``momentum=None`` is PyTorch's cumulative moving average: the factor of batch k (counted
 from 1) is 1/k, so the running statistics are the plain means of every batch's statistics.
 Eval: the running statistics replace the batch ones (``track_running_stats=False``: there
-are none, and eval normalises with the batch statistics too, as PyTorch).
+are none, and eval normalises with the batch statistics too, as PyTorch). As PyTorch's, the
+rule reads the buffers: eval uses them whenever they exist (``track_running_stats = False``
+set on a built layer only stops their updates), the batch statistics when they are None.
 
 ``affine=True`` learns ``weight`` γ (ones) and ``bias`` β (zeros) per channel; the keyword
 ``bias=False`` (PyTorch 2's, in every norm layer here) keeps γ and drops β: ``y = γ x̂``.
@@ -84,7 +86,11 @@ class _BatchNorm(Module):
         self._check(x)
         axes = (0,) + tuple(range(2, x.ndim))
         shape = (1, self.num_features) + (1,) * (x.ndim - 2)
-        if self.training or not self.track_running_stats:
+        # PyTorch's rule: eval reads the running statistics whenever there are any (so
+        # ``bn.track_running_stats = False`` set later keeps them for eval; setting the
+        # buffers to None gives batch statistics), and training updates them only while
+        # track_running_stats is on.
+        if self.training or self.running_mean is None:
             if x.numel() // self.num_features <= 1:  # the variance of one value is 0: y = β
                 raise ValueError(f"{type(self).__name__}: expected more than 1 value per "
                                  f"channel when training, got input of shape {x.shape} "
@@ -95,11 +101,13 @@ class _BatchNorm(Module):
             if self.training and self.track_running_stats:
                 with engine.no_grad():
                     m = self._update_factor()
-                    batch_var = var.data.reshape(-1) * (
-                        1.0 if self.biased_running_var else n / max(n - 1, 1))
-                    self.running_mean.copy_((1 - m) * self.running_mean.data
-                                            + m * mean.data.reshape(-1))
-                    self.running_var.copy_((1 - m) * self.running_var.data + m * batch_var)
+                    if self.running_mean is not None:
+                        batch_var = var.data.reshape(-1) * (
+                            1.0 if self.biased_running_var else n / max(n - 1, 1))
+                        self.running_mean.copy_((1 - m) * self.running_mean.data
+                                                + m * mean.data.reshape(-1))
+                        self.running_var.copy_((1 - m) * self.running_var.data
+                                               + m * batch_var)
         else:
             mean = self.running_mean.reshape(shape)
             var = self.running_var.reshape(shape)
@@ -116,7 +124,7 @@ class _BatchNorm(Module):
         if counter is not None:
             counter.add_(1)  # in place: the registered buffer (and its state_dict entry)
         if self.momentum is None:
-            return 1.0 / float(counter.item())
+            return 0.0 if counter is None else 1.0 / float(counter.item())  # PyTorch's 0
         return self.momentum
 
     def extra_repr(self):

@@ -212,6 +212,34 @@ def test_batchnorm_without_running_stats_has_no_counter_as_torch():
     assert list(bn.state_dict()) == list(tbn.state_dict()) == ["weight", "bias"]
 
 
+@pytest.mark.parametrize("change", ["stop_tracking", "drop_buffers", "both"])
+def test_batchnorm_reads_its_buffers_as_torch_when_tracking_is_changed_later(change):
+    # PyTorch's rule: eval uses the running statistics whenever the buffers exist, batch
+    # statistics when they are None. ``bn.track_running_stats = False`` on a trained layer
+    # gave batch statistics in eval (0.83 off torch); buffers set to None (test-time
+    # adaptation code) raised AttributeError.
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    bn, tbn = nn.BatchNorm1d(3).double(), torch.nn.BatchNorm1d(3).double()
+    for _ in range(2):
+        x = rng.normal(size=(8, 3)) * 2 + 1
+        bn(engine.tensor(x, dtype=np.float64)), tbn(torch.tensor(x))
+    for m in (bn, tbn):
+        if change != "drop_buffers":
+            m.track_running_stats = False
+        if change != "stop_tracking":
+            m.running_mean = m.running_var = None
+    for train in (False, True, False):
+        bn.train(train), tbn.train(train)
+        x = rng.normal(size=(8, 3))
+        np.testing.assert_allclose(bn(engine.tensor(x, dtype=np.float64)).data,
+                                   tbn(torch.tensor(x)).detach().numpy(), rtol=1e-10,
+                                   atol=1e-12, err_msg=f"training={train}")
+    if change == "stop_tracking":  # not updated by the training step
+        np.testing.assert_allclose(bn.running_var.data, tbn.running_var.numpy(), rtol=1e-12)
+    assert bn.num_batches_tracked.item() == tbn.num_batches_tracked.item()
+
+
 def test_double_keeps_the_counter_an_integer_as_torch():
     torch = pytest.importorskip("torch")
     bn, tbn = nn.BatchNorm1d(2).double(), torch.nn.BatchNorm1d(2).double()
