@@ -173,6 +173,10 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         bad = idx.min() if idx.min() < 0 else idx.max()
         raise IndexError(f"embedding: index {int(bad)} is out of range for a table of {n} "
                          f"rows (indices run from 0 to {n - 1})")
+    if padding_idx is not None and not -n <= padding_idx < n:
+        # out of range it would match no index: the argument would be silently ignored
+        raise ValueError(f"embedding: padding_idx {padding_idx} must be within the {n} rows "
+                         f"of the table (from {-n} to {n - 1}), as PyTorch asserts")
     rows = weight.index_select(0, engine.tensor(idx.reshape(-1)))
     if padding_idx is not None:
         padding_idx = padding_idx + n if padding_idx < 0 else padding_idx

@@ -761,3 +761,29 @@ def test_dropout2d_warning_is_torchs():
         o = F.dropout2d(engine.ones(64, 4, 3), 0.5).data
     for out in (t, o):  # the same structure: each (n, c) row all kept or all dropped
         assert (out.min(-1) == out.max(-1)).all() and 0.3 < (out[..., 0] == 0).mean() < 0.7
+
+
+# ------------------------------------------------- F.embedding: padding_idx must be a row
+@pytest.mark.parametrize("padding_idx", [6, 10, -7])
+def test_embedding_padding_idx_out_of_range_is_refused_as_torch(padding_idx):
+    """Out of range, padding_idx matches no index: taken silently, the row a student meant
+    (often the vocabulary size, one past the end) would still be trained. PyTorch asserts."""
+    torch = _torch()
+    table, idx = np.arange(18.0).reshape(6, 3), np.array([[0, 5, 2]])
+    with pytest.raises(AssertionError, match="Padding_idx must be within num_embeddings"):
+        torch.nn.functional.embedding(torch.tensor(idx), torch.tensor(table), padding_idx)
+    with pytest.raises(ValueError, match=rf"embedding: padding_idx {padding_idx} must be "
+                                         rf"within the 6 rows of the table \(from -6 to 5\)"):
+        F.embedding(engine.tensor(idx), t64(table, requires_grad=True), padding_idx)
+
+
+@pytest.mark.parametrize("padding_idx", [None, 0, 5, -1, -6])
+def test_embedding_padding_idx_gradient_matches_torch(padding_idx):
+    torch = _torch()
+    table, idx = np.random.default_rng(0).standard_normal((6, 3)), np.array([[0, 5, 2, 5, 0]])
+    g = np.random.default_rng(1).standard_normal((1, 5, 3))
+    w = t64(table, requires_grad=True)
+    F.embedding(engine.tensor(idx), w, padding_idx).backward(t64(g))
+    tw = torch.tensor(table, requires_grad=True)
+    torch.nn.functional.embedding(torch.tensor(idx), tw, padding_idx).backward(torch.tensor(g))
+    np.testing.assert_allclose(w.grad.data, tw.grad.numpy(), rtol=1e-14, atol=0)
