@@ -639,11 +639,19 @@ def huber_loss(pred, target, reduction="mean", delta=1.0):
                    "huber_loss")
 
 
+_KL_DIV_MEAN = ("kl_div: reduction: 'mean' divides the total loss by both the batch size and "
+                "the support size.'batchmean' divides only by the batch size, and aligns with "
+                "the KL div math definition.'mean' will be changed to behave the same as "
+                "'batchmean' in the next major release.")  # PyTorch 2.13's words
+
+
 def kl_div(input, target, reduction="mean", log_target=False):
     """KL divergence with ``input`` = log-probabilities: pointwise ``y·(ln y − x)`` (0 where
     y = 0), or ``e^y·(y − x)`` with ``log_target=True``. ``reduction='batchmean'`` divides
     the sum by the batch size (the true KL per sample); 'mean' by the element count, as
-    PyTorch."""
+    PyTorch, with PyTorch's warning (that mean is C times smaller than the KL per sample)."""
+    if reduction == "mean":
+        warnings.warn(_KL_DIV_MEAN, UserWarning, stacklevel=2)
     y = _target(target, input, "kl_div")
     if log_target:
         loss = y.exp() * (y - input)

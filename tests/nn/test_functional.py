@@ -787,3 +787,27 @@ def test_embedding_padding_idx_gradient_matches_torch(padding_idx):
     tw = torch.tensor(table, requires_grad=True)
     torch.nn.functional.embedding(torch.tensor(idx), tw, padding_idx).backward(torch.tensor(g))
     np.testing.assert_allclose(w.grad.data, tw.grad.numpy(), rtol=1e-14, atol=0)
+
+
+# ------------------------------------------ kl_div: reduction='mean' warns, as PyTorch's
+def test_kl_div_mean_warns_as_torch_and_batchmean_is_quiet():
+    """'mean' divides by the element count, not the batch size: C times less than the KL per
+    sample, the classic silent slip that PyTorch warns about (its KLDivLoss's default)."""
+    import warnings
+
+    import nn
+    torch = _torch()
+    logp = np.log(np.random.default_rng(0).dirichlet(np.ones(4), 3))
+    q = np.random.default_rng(1).dirichlet(np.ones(4), 3)
+    with pytest.warns(UserWarning) as theirs:
+        want = torch.nn.functional.kl_div(torch.tensor(logp), torch.tensor(q))
+    for call in (lambda: F.kl_div(t64(logp), q), lambda: nn.KLDivLoss()(t64(logp), q)):
+        with pytest.warns(UserWarning) as ours:
+            got = call()
+        assert [str(w.message) for w in ours] == ["kl_div: " + str(w.message) for w in theirs]
+        assert got.item() == pytest.approx(want.item(), rel=1e-12)
+    assert ours[0].filename.endswith("loss.py")  # the module's call, as PyTorch's does
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for reduction in ("batchmean", "sum", "none"):
+            F.kl_div(t64(logp), q, reduction=reduction)
