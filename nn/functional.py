@@ -45,20 +45,31 @@ def tanh(x): return x.tanh()
 def leaky_relu(x, negative_slope=0.01): return x.leaky_relu(negative_slope)
 
 
-def softmax(x, dim=None, *, axis=None):
+def softmax(x, dim=None, *, axis=None, dtype=None):
     """``e^(x_i) / Σ_j e^(x_j)`` along ``dim`` (PyTorch; ``axis=`` numpy's name). Without a
-    dim, PyTorch's deprecated implicit choice (see ``implicit_dim``)."""
-    return x.softmax(_dim("softmax", dim, axis, x.ndim))
+    dim, PyTorch's deprecated implicit choice (see ``implicit_dim``). ``dtype``: x is cast to
+    it first (differentiably), as PyTorch: ``softmax(x, dim=-1, dtype=engine.float32)``."""
+    return _cast("softmax", x, dtype).softmax(_dim("softmax", dim, axis, x.ndim))
 
 
-def log_softmax(x, dim=None, *, axis=None):
-    """``x_i − log Σ_j e^(x_j)`` along ``dim`` (stable); no dim: as ``softmax``."""
-    return x.log_softmax(_dim("log_softmax", dim, axis, x.ndim))
+def log_softmax(x, dim=None, *, axis=None, dtype=None):
+    """``x_i − log Σ_j e^(x_j)`` along ``dim`` (stable); no dim, ``dtype``: as ``softmax``."""
+    return _cast("log_softmax", x, dtype).log_softmax(_dim("log_softmax", dim, axis, x.ndim))
 
 
-def softmin(x, dim=None, *, axis=None):
-    """``softmax(−x)`` along ``dim``; no dim: as ``softmax``."""
-    return x.softmin(_dim("softmin", dim, axis, x.ndim))
+def softmin(x, dim=None, *, axis=None, dtype=None):
+    """``softmax(−x)`` along ``dim``; no dim, ``dtype``: as ``softmax``."""
+    return _cast("softmin", x, dtype).softmin(_dim("softmin", dim, axis, x.ndim))
+
+
+def _cast(op, x, dtype):
+    """x cast to the floating ``dtype`` a softmax was asked to compute in (None: x)."""
+    if dtype is None:
+        return x
+    if np.dtype(dtype).kind != "f":
+        raise TypeError(f"{op}: dtype must be a floating type (engine.float32 or "
+                        f"engine.float64), got {np.dtype(dtype)}")
+    return x.astype(dtype)
 
 
 def _dim(op, dim, axis, ndim):

@@ -811,3 +811,28 @@ def test_kl_div_mean_warns_as_torch_and_batchmean_is_quiet():
         warnings.simplefilter("error")
         for reduction in ("batchmean", "sum", "none"):
             F.kl_div(t64(logp), q, reduction=reduction)
+
+
+# ------------------------------------------ softmax family: dtype= casts first, as PyTorch
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "softmin"])
+@pytest.mark.parametrize("src, dst", [(np.float32, np.float64), (np.float64, np.float32),
+                                      (np.float64, np.float64)])
+def test_softmax_family_dtype_casts_the_input_first_as_torch(name, src, dst):
+    """``F.softmax(scores, dim=-1, dtype=torch.float32)``, as attention code writes it: the
+    output has ``dtype``, the input's gradient its own dtype."""
+    torch = _torch()
+    tdtype = {np.float32: torch.float32, np.float64: torch.float64}
+    rng = np.random.default_rng(0)
+    x, g = rng.standard_normal((3, 4)).astype(src), rng.standard_normal((3, 4)).astype(dst)
+    ours_x = engine.tensor(x, dtype=src, requires_grad=True)
+    ours = getattr(F, name)(ours_x, dim=1, dtype=dst)
+    ours.backward(engine.tensor(g, dtype=dst))
+    theirs_x = torch.tensor(x, requires_grad=True)
+    theirs = getattr(torch.nn.functional, name)(theirs_x, dim=1, dtype=tdtype[dst])
+    theirs.backward(torch.tensor(g))
+    assert ours.dtype == dst and ours_x.grad.dtype == src
+    tol = 1e-12 if src == dst == np.float64 else 1e-5
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(ours_x.grad.data, theirs_x.grad.numpy(), rtol=tol, atol=tol)
+    with pytest.raises(TypeError, match=rf"{name}: dtype must be a floating type .*got int64"):
+        getattr(F, name)(ours_x, dim=1, dtype=np.int64)
