@@ -509,6 +509,17 @@ def _labels(target, shape, classes, name, ignore_index=None):
     return labels
 
 
+def _ignore_index(value, name):
+    """``ignore_index`` checked to be an int, as PyTorch's signature checks it: ``False`` (what
+    ``F.nll_loss(x, y, None, False)`` puts there, meaning PyTorch's legacy 4th argument
+    size_average) would otherwise silently ignore every label 0."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: ignore_index must be an int, got {value!r}. (PyTorch's 4th "
+                        f"positional argument is the deprecated size_average: pass options by "
+                        f"name, e.g. reduction='sum')")
+    return int(value)
+
+
 def _class_layout(x, name):
     """(class dim, number of classes, shape of one label per position): input (C,), (N, C)
     or (N, C, d1, …) as PyTorch."""
@@ -536,6 +547,7 @@ def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean"
 
     Labels equal to ``ignore_index`` add nothing; 'mean' divides by the summed weights of
     the labels that count (their number without ``weight``)."""
+    ignore_index = _ignore_index(ignore_index, "nll_loss")
     cdim, c, lshape = _class_layout(log_probs, "nll_loss")
     labels = _labels(target, lshape, c, "nll_loss", ignore_index)
     w = _class_weight(weight, c, log_probs, "nll_loss")
@@ -587,6 +599,7 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
                          f"{label_smoothing}")
+    ignore_index = _ignore_index(ignore_index, "cross_entropy")
     cdim, c, lshape = _class_layout(logits, "cross_entropy")
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     w = _class_weight(weight, c, logits, "cross_entropy")

@@ -836,3 +836,34 @@ def test_softmax_family_dtype_casts_the_input_first_as_torch(name, src, dst):
     np.testing.assert_allclose(ours_x.grad.data, theirs_x.grad.numpy(), rtol=tol, atol=tol)
     with pytest.raises(TypeError, match=rf"{name}: dtype must be a floating type .*got int64"):
         getattr(F, name)(ours_x, dim=1, dtype=np.int64)
+
+
+# ------------------------------ nll_loss / cross_entropy: ignore_index must be an int
+@pytest.mark.parametrize("call", [
+    lambda x, y: F.nll_loss(x, y, None, False),  # PyTorch: size_average=False, a sum
+    lambda x, y: F.cross_entropy(x, y, None, False),
+    lambda x, y: F.cross_entropy(x, y, ignore_index=True),
+    lambda x, y: F.nll_loss(x, y, ignore_index=-100.0),
+    lambda x, y: F.cross_entropy(x, np.eye(3)[[0, 1, 2, 0]], ignore_index=None),
+], ids=["nll-positional-size_average", "ce-positional-size_average", "ce-bool", "nll-float",
+        "ce-probabilities-none"])
+def test_ignore_index_that_is_not_an_int_is_refused_as_torch(call):
+    """PyTorch's 4th positional argument is the deprecated size_average, stepgrad's (and
+    PyTorch's 5th) ignore_index: read as an index, False silently skipped every label 0."""
+    import nn
+    x = t64(np.log(np.full((4, 3), 1 / 3)), requires_grad=True)
+    y = np.array([0, 1, 2, 0])
+    with pytest.raises(TypeError, match=r"ignore_index must be an int, got .*size_average"):
+        call(x, y)
+    for module in (nn.NLLLoss(None, False), nn.CrossEntropyLoss(None, False)):
+        with pytest.raises(TypeError, match=r"ignore_index must be an int, got False"):
+            module(x, y)
+
+
+def test_ignore_index_numpy_int_matches_torch():
+    torch = _torch()
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    y = np.array([0, 1, 2, 0])
+    ours = F.cross_entropy(t64(x), y, ignore_index=np.int64(0))
+    theirs = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(y), ignore_index=0)
+    assert ours.item() == pytest.approx(theirs.item(), rel=1e-12)
