@@ -775,12 +775,25 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
 def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
     """``½(log max(var, ε) + (x − y)² / max(var, ε))`` (+ ½ log 2π with ``full``): the
     negative log-likelihood of y under N(x, var). The clamp of var to ε does not stop its
-    gradient (PyTorch clamps a copy without recording it)."""
+    gradient (PyTorch clamps a copy without recording it).
+
+    ``var``, PyTorch's rule: a number; the input's shape; the input's shape without the last
+    dim (one variance per sample: (N,) for (N, D) input); or the input's shape with one dim
+    of size 1 ((N, 1) for (N, D)). Any other shape is refused."""
     y = _target(target, input, "gaussian_nll_loss")
+    if not isinstance(var, Tensor) and np.ndim(var) == 0:  # a number: the same everywhere
+        var = np.full(input.shape, var)
     v = var if isinstance(var, Tensor) else engine.from_numpy(np.asarray(var, input.dtype))
     if v.shape != input.shape:
-        v = v.expand(*input.shape) if v.ndim == input.ndim else v.reshape(
-            *(v.shape + (1,) * (input.ndim - v.ndim))).expand(*input.shape)
+        if v.shape == input.shape[:-1]:
+            v = v.unsqueeze(-1)
+        elif v.ndim != input.ndim or sum(  # PyTorch's test: var differs in one dim, of size 1
+                a for a, b in zip(v.shape, input.shape, strict=True) if a != b) != 1:
+            raise ValueError(f"gaussian_nll_loss: var of shape {v.shape} does not fit the input "
+                             f"of shape {input.shape}: give var the input's shape, its shape "
+                             f"without the last dim {input.shape[:-1]}, or its shape with one "
+                             f"dim of size 1 (PyTorch's rule)")
+        v = v.expand(*input.shape)
     if (v.data < 0).any():
         raise ValueError("gaussian_nll_loss: var has negative entries")
     v = v + engine.from_numpy(np.maximum(v.data, eps) - v.data)  # clamped value, var's grad

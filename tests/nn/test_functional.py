@@ -1,4 +1,6 @@
 """Losses, penalties and metrics: the course's reference figures, stability, gradients, errors."""
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -867,3 +869,37 @@ def test_ignore_index_numpy_int_matches_torch():
     ours = F.cross_entropy(t64(x), y, ignore_index=np.int64(0))
     theirs = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(y), ignore_index=0)
     assert ours.item() == pytest.approx(theirs.item(), rel=1e-12)
+
+
+# ------------------------------------------- gaussian_nll_loss: var's shapes, PyTorch's rule
+@pytest.mark.parametrize("var_shape", [(4, 3, 2), (4, 3), (4, 3, 1), (1, 3, 2), (4, 1, 2),
+                                       "number", (4,), (3, 2), (2,), (4, 1, 1), (), (1, 1, 2),
+                                       (4, 3, 2, 1)])
+def test_gaussian_nll_loss_var_shapes_as_torch(var_shape):
+    """Accepted: the input's shape, without its last dim, or with one dim of size 1; the
+    values and both gradients are PyTorch's. Other shapes PyTorch refuses: refused by name
+    (they were broadcast, or failed inside expand)."""
+    torch = _torch()
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((4, 3, 2)), rng.standard_normal((4, 3, 2))
+    v = 0.7 if var_shape == "number" else rng.uniform(0.5, 2.0, var_shape)
+    tx = torch.tensor(x, requires_grad=True)
+    tv = v if var_shape == "number" else torch.tensor(v, requires_grad=True)
+    try:
+        theirs = torch.nn.functional.gaussian_nll_loss(tx, torch.tensor(y), tv, reduction="sum")
+    except ValueError as e:
+        assert "var is of incorrect size" in str(e)
+        with pytest.raises(ValueError, match=rf"gaussian_nll_loss: var of shape "
+                                             rf"{re.escape(str(var_shape))} does not fit the "
+                                             rf"input of shape \(4, 3, 2\)"):
+            F.gaussian_nll_loss(t64(x), y, t64(v, requires_grad=True))
+        return
+    ox = t64(x, requires_grad=True)
+    ov = v if var_shape == "number" else t64(v, requires_grad=True)
+    ours = F.gaussian_nll_loss(ox, y, ov, reduction="sum")
+    assert ours.item() == pytest.approx(theirs.item(), rel=1e-12)
+    ours.backward()
+    theirs.backward()
+    np.testing.assert_allclose(ox.grad.data, tx.grad.numpy(), rtol=1e-12)
+    if var_shape != "number":
+        np.testing.assert_allclose(ov.grad.data, tv.grad.numpy(), rtol=1e-12)
