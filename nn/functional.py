@@ -413,20 +413,39 @@ def _reduce(loss, reduction, name):
     raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
-def mse_loss(pred, target, reduction="mean"):
-    """Mean squared error ``mean((ŷ − y)²)``."""
+def mse_loss(pred, target, reduction="mean", weight=None):
+    """Mean squared error ``mean((ŷ − y)²)``; ``weight`` as ``_elementwise_weight``."""
     d = pred - _target(target, pred, "mse_loss")
-    return _reduce(d * d, reduction, "mse_loss")
+    return _elementwise_weight(d * d, weight, pred, reduction, "mse_loss")
 
 
-def mae_loss(pred, target, reduction="mean"):
-    """Mean absolute error ``mean(|ŷ − y|)``."""
-    return _reduce((pred - _target(target, pred, "mae_loss")).abs(), reduction, "mae_loss")
+def mae_loss(pred, target, reduction="mean", weight=None):
+    """Mean absolute error ``mean(|ŷ − y|)``; ``weight`` as ``_elementwise_weight``."""
+    return _elementwise_weight((pred - _target(target, pred, "mae_loss")).abs(), weight, pred,
+                               reduction, "mae_loss")
 
 
-def l1_loss(pred, target, reduction="mean"):
+def l1_loss(pred, target, reduction="mean", weight=None):
     """PyTorch's name for the mean absolute error ``mean(|ŷ − y|)``."""
-    return mae_loss(pred, target, reduction)
+    return mae_loss(pred, target, reduction, weight)
+
+
+def _elementwise_weight(loss, weight, like, reduction, name, mean_over_weights=True):
+    """PyTorch's ``weight=`` of mse_loss, l1_loss and huber_loss: one weight per element, of
+    the input's exact shape, ``w·loss``. Their 'mean' differs in PyTorch 2.13 and so here:
+    ``Σ w·loss / Σ w`` for mse and l1, the plain mean of ``w·loss`` for huber
+    (``mean_over_weights=False``)."""
+    if weight is None:
+        return _reduce(loss, reduction, name)
+    w = weight if isinstance(weight, Tensor) else engine.from_numpy(np.asarray(weight,
+                                                                               like.dtype))
+    if w.shape != like.shape:
+        raise ValueError(f"{name}: weight of shape {w.shape} must have the input's shape "
+                         f"{like.shape} (PyTorch's rule: no broadcasting)")
+    loss = loss * w
+    if reduction == "mean" and mean_over_weights:
+        return loss.sum() / w.sum()
+    return _reduce(loss, reduction, name)
 
 
 def _like_input(t, like, name, what):
@@ -653,14 +672,15 @@ def smooth_l1_loss(pred, target, reduction="mean", beta=1.0):
                    "smooth_l1_loss")
 
 
-def huber_loss(pred, target, reduction="mean", delta=1.0):
-    """``½d²`` where d = |ŷ − y| < δ, else ``δ(d − ½δ)`` (= δ · smooth_l1 with β = δ)."""
+def huber_loss(pred, target, reduction="mean", delta=1.0, weight=None):
+    """``½d²`` where d = |ŷ − y| < δ, else ``δ(d − ½δ)`` (= δ · smooth_l1 with β = δ);
+    ``weight`` as ``_elementwise_weight`` ('mean': the mean of ``w·loss``, as PyTorch)."""
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     d = (pred - _target(target, pred, "huber_loss")).abs()
     small = d.data < delta
-    return _reduce(engine.where(small, d * d * 0.5, (d - 0.5 * delta) * delta), reduction,
-                   "huber_loss")
+    return _elementwise_weight(engine.where(small, d * d * 0.5, (d - 0.5 * delta) * delta),
+                               weight, pred, reduction, "huber_loss", mean_over_weights=False)
 
 
 _KL_DIV_MEAN = ("kl_div: reduction: 'mean' divides the total loss by both the batch size and "

@@ -903,3 +903,41 @@ def test_gaussian_nll_loss_var_shapes_as_torch(var_shape):
     np.testing.assert_allclose(ox.grad.data, tx.grad.numpy(), rtol=1e-12)
     if var_shape != "number":
         np.testing.assert_allclose(ov.grad.data, tv.grad.numpy(), rtol=1e-12)
+
+
+# ------------------------------------- mse_loss, l1_loss, huber_loss: PyTorch's weight=
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("name, kwargs", [("mse_loss", {}), ("l1_loss", {}),
+                                          ("huber_loss", {"delta": 0.7})])
+def test_elementwise_losses_weight_matches_torch(name, kwargs, reduction):
+    """'mean' is Σ w·loss / Σ w for mse and l1 but the plain mean of w·loss for huber, as
+    PyTorch 2.13; the weight gets its gradient too."""
+    torch = _torch()
+    rng = np.random.default_rng(0)
+    x, y, w = rng.standard_normal((4, 3)), rng.standard_normal((4, 3)), rng.random((4, 3))
+    ox, ow = t64(x, requires_grad=True), t64(w, requires_grad=True)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ours = getattr(F, name)(ox, y, reduction=reduction, weight=ow, **kwargs)
+    theirs = getattr(torch.nn.functional, name)(tx, torch.tensor(y), reduction=reduction,
+                                                weight=tw, **kwargs)
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12)
+    g = rng.standard_normal(theirs.shape)
+    ours.backward(t64(g))
+    theirs.backward(torch.tensor(g))
+    np.testing.assert_allclose(ox.grad.data, tx.grad.numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(ow.grad.data, tw.grad.numpy(), rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match="Weights and input must have the same size"):
+        getattr(torch.nn.functional, name)(tx, torch.tensor(y), weight=tw[:1], **kwargs)
+    shown = "mae_loss" if name == "l1_loss" else name
+    with pytest.raises(ValueError, match=rf"{shown}: weight of shape \(1, 3\) must have the "
+                                         rf"input's shape \(4, 3\)"):
+        getattr(F, name)(ox, y, weight=ow[:1], **kwargs)
+
+
+@pytest.mark.parametrize("fn", [F.mse_loss, F.l1_loss, lambda a, b, weight: F.huber_loss(
+    a, b, weight=weight, delta=0.5)], ids=["mse", "l1", "huber"])
+def test_elementwise_weighted_losses_gradcheck(fn):
+    rng = np.random.default_rng(1)
+    x, y, w = rng.standard_normal((3, 2)), rng.standard_normal((3, 2)), rng.random((3, 2))
+    assert engine.gradcheck(lambda a, ww: fn(a, y, weight=ww), t64(x, requires_grad=True),
+                            t64(w, requires_grad=True))
