@@ -112,6 +112,33 @@ def hardswish(x): return x.hardswish()
 def logsigmoid(x): return x.logsigmoid()
 def softsign(x): return x.softsign()
 def prelu(x, weight): return x.prelu(weight)
+def tanhshrink(x): return x - x.tanh()
+
+
+def glu(x, dim=-1):
+    """Gated linear unit (PyTorch's ``F.glu``): x split in halves a, b along ``dim`` (of even
+    size n) → ``a · σ(b)``, with n/2 along ``dim``."""
+    if x.ndim == 0:
+        raise ValueError("glu: does not take a 0-d tensor: it halves a dim")
+    n = x.shape[dim] if -x.ndim <= dim < x.ndim else None
+    if n is None or n % 2:
+        raise ValueError(f"glu: dim {dim} of the input {x.shape} must exist and have an even "
+                         f"size, to be halved")
+    a, b = x.chunk(2, dim)
+    return a * b.sigmoid()
+
+
+def softshrink(x, lambd=0.5):
+    """``x − λ`` where x > λ, ``x + λ`` where x < −λ, else 0 (PyTorch's ``F.softshrink``)."""
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambd must be non-negative, got {lambd}")
+    return engine.where(x.data > lambd, x - lambd, engine.where(x.data < -lambd, x + lambd,
+                                                                x * 0.0))
+
+
+def hardshrink(x, lambd=0.5):
+    """x where |x| > λ, else 0 (PyTorch's ``F.hardshrink``)."""
+    return engine.where(np.abs(x.data) > lambd, x, x * 0.0)
 
 
 def normalize(x, p=2.0, dim=1, eps=1e-12):

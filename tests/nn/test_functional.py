@@ -941,3 +941,44 @@ def test_elementwise_weighted_losses_gradcheck(fn):
     x, y, w = rng.standard_normal((3, 2)), rng.standard_normal((3, 2)), rng.random((3, 2))
     assert engine.gradcheck(lambda a, ww: fn(a, y, weight=ww), t64(x, requires_grad=True),
                             t64(w, requires_grad=True))
+
+
+# ----------------------------------- glu, tanhshrink, softshrink, hardshrink: PyTorch's
+_SHRINKS = {
+    "glu": lambda f, x: f.glu(x), "glu_dim0": lambda f, x: f.glu(x, 0),
+    "glu_dim1_kw": lambda f, x: f.glu(x, dim=1),
+    "tanhshrink": lambda f, x: f.tanhshrink(x),
+    "softshrink": lambda f, x: f.softshrink(x),
+    "softshrink_1.2": lambda f, x: f.softshrink(x, 1.2),
+    "hardshrink": lambda f, x: f.hardshrink(x),
+    "hardshrink_lambd_0.9": lambda f, x: f.hardshrink(x, lambd=0.9),
+}
+
+
+@pytest.mark.parametrize("call", _SHRINKS.values(), ids=_SHRINKS.keys())
+def test_glu_and_shrinks_match_torch_and_gradcheck(call):
+    torch = _torch()
+    x = np.random.default_rng(0).standard_normal((4, 6)) * 2
+    x[np.abs(np.abs(x) - 0.5) < 0.05] += 0.2  # off the kinks at ±λ, for the finite differences
+    x[np.abs(np.abs(x) - 1.2) < 0.05] += 0.2
+    x[np.abs(np.abs(x) - 0.9) < 0.05] += 0.2
+    ox, tx = t64(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours, theirs = call(F, ox), call(torch.nn.functional, tx)
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12, atol=1e-15)
+    g = np.random.default_rng(1).standard_normal(theirs.shape)
+    ours.backward(t64(g))
+    theirs.backward(torch.tensor(g))
+    np.testing.assert_allclose(ox.grad.data, tx.grad.numpy(), rtol=1e-12, atol=1e-15)
+    assert engine.gradcheck(lambda t: call(F, t), t64(x, requires_grad=True))
+
+
+def test_glu_and_softshrink_refuse_what_torch_refuses():
+    with pytest.raises(ValueError, match=r"glu: dim -1 of the input \(2, 3\) must exist and "
+                                         r"have an even size"):
+        F.glu(engine.ones(2, 3))
+    with pytest.raises(ValueError, match=r"glu: dim 2 of the input \(2, 4\)"):
+        F.glu(engine.ones(2, 4), 2)
+    with pytest.raises(ValueError, match="glu: does not take a 0-d tensor"):
+        F.glu(engine.tensor(1.0))
+    with pytest.raises(ValueError, match="softshrink: lambd must be non-negative, got -1"):
+        F.softshrink(engine.ones(3), -1)
