@@ -797,6 +797,52 @@ def soft_margin_loss(input, target, reduction="mean"):
                    "soft_margin_loss")
 
 
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="mean"):
+    """The multi-class hinge (SVM) loss, PyTorch's ``F.multi_margin_loss``: per sample
+    ``(1/C)·Σ_{i≠y} w_y·max(0, margin − x_y + x_i)^p`` with p = 1 or 2; input (N, C) or (C,),
+    integer labels (N,) or (), ``weight`` (C,) per class (that of the sample's label)."""
+    name = "multi_margin_loss"
+    if p not in (1, 2):
+        raise ValueError(f"{name}: p must be 1 or 2, got {p!r}")
+    if input.ndim not in (1, 2):
+        raise ValueError(f"{name}: expected (N, C) or (C,) input, got shape {input.shape}")
+    c = input.shape[-1]
+    labels = _labels(target, input.shape[:-1], c, name)
+    at = np.expand_dims(labels, -1)
+    z = (margin - input.gather(-1, at) + input).clamp(min=0)
+    others = engine.from_numpy((np.arange(c) != at).astype(input.dtype))  # i ≠ y only
+    loss = ((z if p == 1 else z * z) * others).sum(dim=-1) / c
+    w = _class_weight(weight, c, input, name)
+    return _reduce(loss if w is None else loss * w[labels], reduction, name)
+
+
+def multilabel_margin_loss(input, target, reduction="mean"):
+    """PyTorch's ``F.multilabel_margin_loss``: per sample
+    ``(1/C)·Σ_{j ∈ Y} Σ_{i ∉ Y} max(0, 1 − (x_j − x_i))``, the set Y given as class indices in
+    the target row (N, C) or (C,), up to the first −1 (the rest is ignored)."""
+    name = "multilabel_margin_loss"
+    if input.ndim not in (1, 2):
+        raise ValueError(f"{name}: expected (N, C) or (C,) input, got shape {input.shape}")
+    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if t.shape != input.shape or t.dtype.kind not in "iu":
+        raise ValueError(f"{name}: the target must be integer class indices of the input's "
+                         f"shape {input.shape} (padded with −1), got {t.dtype} {t.shape}")
+    c = input.shape[-1]
+    rows = t.reshape(-1, c)
+    listed = np.zeros(rows.shape)  # how often each class is listed before the first −1
+    for n, row in enumerate(rows):
+        end = np.flatnonzero(row == -1)
+        for j in row[:end[0] if end.size else c]:
+            if not 0 <= j < c:
+                raise ValueError(f"{name}: class index {j} out of range for {c} classes")
+            listed[n, j] += 1
+    pairs = listed[:, :, None] * (listed == 0)[:, None, :]  # (j listed, i not in Y)
+    x = input.reshape(-1, c)
+    hinge = (1 - x.unsqueeze(2) + x.unsqueeze(1)).clamp(min=0)  # [n, j, i]
+    loss = (hinge * engine.from_numpy(pairs.astype(input.dtype))).sum(dim=(1, 2)) / c
+    return _reduce(loss.reshape(*input.shape[:-1]), reduction, name)
+
+
 def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean"):
     """``−mean_c w_c·[y·log σ(x) + (1 − y)·log σ(−x)]`` per sample (x (N, C), y in {0, 1});
     ``weight`` (C,) broadcasts to x's shape without changing it."""

@@ -982,3 +982,65 @@ def test_glu_and_softshrink_refuse_what_torch_refuses():
         F.glu(engine.tensor(1.0))
     with pytest.raises(ValueError, match="softshrink: lambd must be non-negative, got -1"):
         F.softshrink(engine.ones(3), -1)
+
+
+# ------------------------------- multi_margin_loss (the SVM loss), multilabel_margin_loss
+_MARGIN_X = np.random.default_rng(2).standard_normal((5, 4))
+_MARGIN_Y = np.array([1, 0, 3, 3, 2])
+_MARGIN_SETS = np.array([[3, 0, -1, 1], [0, 1, 2, 3], [1, -1, 2, 0], [-1, 0, 0, 0],
+                         [2, 2, -1, 0]])  # up to the first −1; a class listed twice counts twice
+_MARGINS = {
+    "multi_margin": lambda f, t, x: f.multi_margin_loss(x, t.tensor(_MARGIN_Y)),
+    "multi_margin_p2_weight_sum": lambda f, t, x: f.multi_margin_loss(
+        x, t.tensor(_MARGIN_Y), p=2, margin=0.4, weight=t.tensor(np.array([0.5, 1, 2, 3.0])),
+        reduction="sum"),
+    "multi_margin_none_positional": lambda f, t, x: f.multi_margin_loss(
+        x, t.tensor(_MARGIN_Y), 1, 0.7, None, reduction="none"),
+    "multi_margin_one_sample": lambda f, t, x: f.multi_margin_loss(x[0], t.tensor(2)),
+    "multilabel_margin": lambda f, t, x: f.multilabel_margin_loss(x, t.tensor(_MARGIN_SETS)),
+    "multilabel_margin_none": lambda f, t, x: f.multilabel_margin_loss(
+        x, t.tensor(_MARGIN_SETS), reduction="none"),
+    "multilabel_margin_one_sample": lambda f, t, x: f.multilabel_margin_loss(
+        x[1], t.tensor(_MARGIN_SETS[0])),
+}
+
+
+@pytest.mark.parametrize("call", _MARGINS.values(), ids=_MARGINS.keys())
+def test_multi_margin_losses_match_torch_and_gradcheck(call):
+    torch = _torch()
+    ox, tx = t64(_MARGIN_X, requires_grad=True), torch.tensor(_MARGIN_X, requires_grad=True)
+    ours = call(F, _EngineAsTorch, ox)
+    theirs = call(torch.nn.functional, torch, tx)
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12, atol=1e-15)
+    g = np.random.default_rng(3).standard_normal(theirs.shape)
+    ours.backward(t64(g))
+    theirs.backward(torch.tensor(g))
+    np.testing.assert_allclose(ox.grad.data, tx.grad.numpy(), rtol=1e-12, atol=1e-15)
+    assert engine.gradcheck(lambda t: call(F, _EngineAsTorch, t),
+                            t64(_MARGIN_X, requires_grad=True))
+
+
+class _EngineAsTorch:
+    """``t.tensor`` for the calls above: engine's, float arrays as float64."""
+    @staticmethod
+    def tensor(a):
+        a = np.asarray(a)
+        return engine.tensor(a, dtype=np.float64) if a.dtype.kind == "f" else engine.tensor(a)
+
+
+def test_multi_margin_losses_refuse_what_torch_refuses():
+    x = t64(_MARGIN_X)
+    with pytest.raises(ValueError, match="multi_margin_loss: p must be 1 or 2, got 3"):
+        F.multi_margin_loss(x, _MARGIN_Y, p=3)
+    with pytest.raises(ValueError, match="multi_margin_loss: label 4 out of range"):
+        F.multi_margin_loss(x, _MARGIN_Y + 1)
+    with pytest.raises(ValueError, match=r"multi_margin_loss: weight must have one entry per "
+                                         r"class, shape \(4,\)"):
+        F.multi_margin_loss(x, _MARGIN_Y, weight=np.ones(3))
+    with pytest.raises(ValueError, match=r"multi_margin_loss: expected \(N, C\) or \(C,\)"):
+        F.multi_margin_loss(t64(np.zeros((2, 3, 4))), np.zeros((2, 3), int))
+    with pytest.raises(ValueError, match="multilabel_margin_loss: class index 7 out of range"):
+        F.multilabel_margin_loss(x, _MARGIN_SETS + 4)
+    with pytest.raises(ValueError, match=r"multilabel_margin_loss: the target must be integer "
+                                         r"class indices of the input's shape \(5, 4\)"):
+        F.multilabel_margin_loss(x, _MARGIN_Y)
