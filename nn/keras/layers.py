@@ -31,6 +31,7 @@ from ..layers import Conv2d, KerasGRU, KerasLSTM, SimpleRNN
 from ..layers import Dense as _Dense
 from ..layers import Dropout as _Dropout
 from ..layers import Flatten as _Flatten
+from ..layers.init import keras_no_reset
 from ..layers.linear import activation_fn
 from ..layers.norm import _BatchNorm
 from ..module import Module, Parameter, Symbolic
@@ -421,6 +422,8 @@ class BatchNormalization(_BatchNorm):
 
     _dims = (2, 4)
     biased_running_var = True  # Keras's moving variance: the batch variance divided by n
+
+    reset_parameters = keras_no_reset  # its own initializers, not the parent's rule
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=0.001, center=True, scale=True,
                  input_dim=None):

@@ -29,6 +29,7 @@ from numbers import Real
 from engine import Tensor
 
 from .. import functional as F
+from ..layers.init import keras_no_reset
 from ._common import Configured
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize"]
@@ -146,6 +147,8 @@ class Regularized:
     (and ``bias``) in ``_keras_weights()``, and passes its output through ``_activity``."""
 
     kernel_regularizer = bias_regularizer = activity_regularizer = None
+
+    reset_parameters = keras_no_reset  # its own initializers, not the parent's rule
 
     def _set_regularizers(self, who, **given):
         for name, value in given.items():

@@ -16,6 +16,7 @@ from engine.fast.conv import ntuple, same_padding
 
 from .. import functional as F
 from ..layers import Conv1d, Embedding
+from ..layers.init import keras_no_reset
 from ..layers.linear import activation_fn
 from ..module import Module, Parameter
 from ._common import (
@@ -48,6 +49,8 @@ class KerasEmbedding(Embedding):
     """
 
     keras_class = "Embedding"
+
+    reset_parameters = keras_no_reset  # its own initializers, not the parent's rule
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import functional as F
 from ..module import Module, Parameter
+from .init import refill
 
 
 class ReLU(Module):
@@ -211,8 +212,12 @@ class PReLU(Module):
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype=None):
         super().__init__()
-        self.num_parameters = num_parameters
+        self.num_parameters, self.init = num_parameters, init
         self.weight = Parameter(np.full(num_parameters, init), dtype=dtype)
+
+    def reset_parameters(self):
+        """Every slope back to ``init``, in place (PyTorch's)."""
+        refill(self.weight, self.init)
 
     def forward(self, x):
         return x.prelu(self.weight)

@@ -1,6 +1,8 @@
 """Convolutions, pooling and resizing layers, over engine's Numba im2col / pooling kernels."""
 from __future__ import annotations
 
+import numpy as np
+
 import engine
 from engine.fast.conv import ntuple, padding_amounts, unbatched
 from engine.fast.pool import check_divisor_override
@@ -8,7 +10,7 @@ from engine.ops.compose import pixel_shuffle, pixel_unshuffle
 from engine.ops.indexing import pad
 
 from ..module import Module, Parameter
-from .init import glorot_uniform, zeros
+from .init import glorot_uniform, refill
 
 
 def _pair(v):
@@ -17,6 +19,16 @@ def _pair(v):
 
 def _single(v):
     return v if isinstance(v, int) else tuple(v)[0] if len(tuple(v)) == 1 else tuple(v)
+
+
+def _reset_conv(m, fan_in_channels, fan_out_channels):
+    """A conv layer's ``weight`` Glorot-uniform, in place, with fan_in = fan_in_channels ×
+    the kernel's size and fan_out likewise (Keras's fans); its ``bias`` zero."""
+    window = int(np.prod(m.weight.shape[2:]))
+    refill(m.weight, glorot_uniform(m.weight.shape, fan_in_channels * window,
+                                    fan_out_channels * window))
+    if m.bias is not None:
+        refill(m.bias, 0.0)
 
 
 class Conv2d(Module):
@@ -42,13 +54,18 @@ class Conv2d(Module):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = (kh, kw), stride, padding
         self.dilation, self.groups = dilation, groups
-        fan_in = in_channels // groups * kh * kw
-        fan_out = out_channels // groups * kh * kw
-        self.weight = Parameter(glorot_uniform((out_channels, in_channels // groups, kh, kw),
-                                               fan_in, fan_out))
-        self.bias = Parameter(zeros(out_channels)) if bias else None
+        self.weight = Parameter(np.empty((out_channels, in_channels // groups, kh, kw),
+                                         np.float32))
+        self.bias = Parameter(np.empty(out_channels, np.float32)) if bias else None
+        self.reset_parameters()
         if dtype is not None:
             self.to(dtype)
+
+    def reset_parameters(self):
+        """Draw the parameters anew, in place (PyTorch's name): Glorot-uniform ``weight``
+        with Keras's fans (fan_in = C/groups·kernel, fan_out = F/groups·kernel), zero
+        ``bias``."""
+        _reset_conv(self, self.weight.shape[1], self.weight.shape[0] // self.groups)
 
     def forward(self, x):
         return _convolve(self, engine.conv2d, x)
@@ -119,12 +136,13 @@ class Conv1d(Module):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = (k,), stride, padding
         self.dilation, self.groups = dilation, groups
-        self.weight = Parameter(glorot_uniform((out_channels, in_channels // groups, k),
-                                               in_channels // groups * k,
-                                               out_channels // groups * k))
-        self.bias = Parameter(zeros(out_channels)) if bias else None
+        self.weight = Parameter(np.empty((out_channels, in_channels // groups, k), np.float32))
+        self.bias = Parameter(np.empty(out_channels, np.float32)) if bias else None
+        self.reset_parameters()
         if dtype is not None:
             self.to(dtype)
+
+    reset_parameters = Conv2d.reset_parameters
 
     def forward(self, x):
         return _convolve(self, engine.conv1d, x)
@@ -162,12 +180,17 @@ class ConvTranspose2d(Module):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = (kh, kw), stride, padding
         self.output_padding, self.groups, self.dilation = output_padding, groups, dilation
-        self.weight = Parameter(glorot_uniform((in_channels, out_channels // groups, kh, kw),
-                                               in_channels // groups * kh * kw,
-                                               out_channels // groups * kh * kw))
-        self.bias = Parameter(zeros(out_channels)) if bias else None
+        self.weight = Parameter(np.empty((in_channels, out_channels // groups, kh, kw),
+                                         np.float32))
+        self.bias = Parameter(np.empty(out_channels, np.float32)) if bias else None
+        self.reset_parameters()
         if dtype is not None:
             self.to(dtype)
+
+    def reset_parameters(self):
+        """Draw the parameters anew, in place: Glorot-uniform ``weight`` (C_in, C_out/groups,
+        kh, kw) with fan_in = C_in/groups·kh·kw, fan_out = C_out/groups·kh·kw; zero bias."""
+        _reset_conv(self, self.weight.shape[0] // self.groups, self.weight.shape[1])
 
     def forward(self, x, output_size=None):
         output_padding = self.output_padding

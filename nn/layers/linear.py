@@ -7,7 +7,7 @@ import engine
 
 from .. import functional as F
 from ..module import Module, Parameter
-from .init import glorot_uniform, zeros
+from .init import glorot_uniform, keras_no_reset, refill
 
 
 class Linear(Module):
@@ -22,11 +22,19 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(glorot_uniform((out_features, in_features), in_features,
-                                               out_features))
-        self.bias = Parameter(zeros(out_features)) if bias else None
+        self.weight = Parameter(np.empty((out_features, in_features), np.float32))
+        self.bias = Parameter(np.empty(out_features, np.float32)) if bias else None
+        self.reset_parameters()
         if dtype is not None:
             self.to(dtype)
+
+    def reset_parameters(self):
+        """Draw the parameters anew, in place (PyTorch's name: k-fold loops call it so that
+        each fold starts from fresh weights): Glorot-uniform ``weight``, zero ``bias``."""
+        refill(self.weight, glorot_uniform(self.weight.shape, self.in_features,
+                                           self.out_features))
+        if self.bias is not None:
+            refill(self.bias, 0.0)
 
     def forward(self, x):
         return F.linear(x, self.weight, self.bias)
@@ -46,13 +54,19 @@ class Bilinear(Module):
         super().__init__()
         self.in1_features, self.in2_features = in1_features, in2_features
         self.out_features = out_features
-        bound = 1 / np.sqrt(in1_features)
-        rng = engine.get_rng()
-        self.weight = Parameter(rng.uniform(-bound, bound,
-                                            (out_features, in1_features, in2_features)))
-        self.bias = Parameter(rng.uniform(-bound, bound, out_features)) if bias else None
+        self.weight = Parameter(np.empty((out_features, in1_features, in2_features)))
+        self.bias = Parameter(np.empty(out_features)) if bias else None
+        self.reset_parameters()
         if dtype is not None:
             self.to(dtype)
+
+    def reset_parameters(self):
+        """Draw ``weight`` and ``bias`` anew, in place: uniform in ±1/√in1 (PyTorch's)."""
+        bound = 1 / np.sqrt(self.in1_features)
+        rng = engine.get_rng()
+        refill(self.weight, rng.uniform(-bound, bound, self.weight.shape))
+        if self.bias is not None:
+            refill(self.bias, rng.uniform(-bound, bound, self.out_features))
 
     def forward(self, x1, x2):
         if x1.shape[-1] != self.in1_features or x2.shape[-1] != self.in2_features or \
@@ -141,6 +155,8 @@ class Dense(Linear):
     >>> layer.built, layer(engine.zeros(5, 13)).shape, layer.weight.shape
     (False, (5, 16), (16, 13))
     """
+
+    reset_parameters = keras_no_reset  # Linear's rule is not its initializers'
 
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
@@ -237,9 +253,7 @@ class Embedding(Module):
         # kept (always their defaults) so that model.save can write the constructor call
         self.max_norm, self.scale_grad_by_freq, self.sparse = None, False, False
         if _weight is None:
-            table = engine.get_rng().standard_normal((num_embeddings, embedding_dim))
-            if padding_idx is not None:
-                table[padding_idx] = 0.0
+            table = np.empty((num_embeddings, embedding_dim))  # drawn by reset_parameters
         else:
             table = _weight.data if isinstance(_weight, engine.Tensor) else np.asarray(_weight)
             if table.shape != (num_embeddings, embedding_dim):
@@ -249,8 +263,18 @@ class Embedding(Module):
         # takes the default dtype.
         keep = _weight is not None and np.asarray(table).dtype.kind == "f"
         self.weight = Parameter(table, dtype=np.asarray(table).dtype if keep else None)
+        if _weight is None:
+            self.reset_parameters()
         if dtype is not None:
             self.to(dtype)
+
+    def reset_parameters(self):
+        """Draw ``weight`` anew, in place: standard normal, the ``padding_idx`` row zero
+        (PyTorch's; a pretrained table is drawn over too, as there)."""
+        table = engine.get_rng().standard_normal(self.weight.shape)
+        if self.padding_idx is not None:
+            table[self.padding_idx] = 0.0
+        refill(self.weight, table)
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze=True, padding_idx=None):

@@ -28,6 +28,7 @@ import engine
 
 from .. import functional as F
 from ..module import Module, Parameter
+from .init import refill, refill_affine
 
 
 def _affine(num_features, affine, bias):
@@ -116,6 +117,19 @@ class _BatchNorm(Module):
             y = y * self.weight.reshape(shape)
         return y if self.bias is None else y + self.bias.reshape(shape)
 
+    def reset_running_stats(self):
+        """Running mean 0, running variance 1 and the batch counter 0, in place (PyTorch's)."""
+        if self.running_mean is not None:
+            refill(self.running_mean, 0.0)
+            refill(self.running_var, 1.0)
+        if getattr(self, "num_batches_tracked", None) is not None:
+            refill(self.num_batches_tracked, 0)
+
+    def reset_parameters(self):
+        """The running statistics reset, ``weight`` ones and ``bias`` zeros (PyTorch's)."""
+        self.reset_running_stats()
+        refill_affine(self)
+
     def _update_factor(self) -> float:
         """Count this training batch and return the weight of its statistics: ``momentum``,
         or ``1 / num_batches_tracked`` (after counting) for ``momentum=None``, as PyTorch.
@@ -163,6 +177,8 @@ class LayerNorm(Module):
         if dtype is not None:
             self.to(dtype)
 
+    reset_parameters = refill_affine  # weight ones, bias zeros, in place (PyTorch's)
+
     def forward(self, x):
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
@@ -196,6 +212,8 @@ class GroupNorm(Module):
         if dtype is not None:
             self.to(dtype)
 
+    reset_parameters = refill_affine  # weight ones, bias zeros, in place (PyTorch's)
+
     def forward(self, x):
         if x.ndim < 2 or x.shape[1] != self.num_channels:
             raise ValueError(f"GroupNorm: expected {self.num_channels} channels in dim 1, got "
@@ -225,6 +243,8 @@ class _InstanceNorm(Module):
             self.to(dtype)
 
     _check = _BatchNorm._check  # the same shape rule: ``_dims`` dims, the channels in dim 1
+
+    reset_parameters = refill_affine  # weight ones, bias zeros, in place (PyTorch's)
 
     def forward(self, x):
         """x (N, C, *spatial), or PyTorch's unbatched (C, *spatial) (a batch of one)."""

@@ -39,7 +39,7 @@ from engine.fast.kernels import KERNEL_DTYPES
 from .. import functional as F
 from ..module import Module, Parameter
 from ..utils.rnn import PackedSequence, pad_packed_sequence, repack
-from .init import glorot_uniform, zeros
+from .init import glorot_uniform, keras_no_reset, refill
 
 _ACTIVATIONS = {
     "tanh": lambda x: x.tanh(),
@@ -96,13 +96,28 @@ class _CellParams:
         """weight_ih (G·H, in), weight_hh (G·H, H), bias_ih and bias_hh (G·H,) + ``suffix``,
         registered in that order (PyTorch's, so parameters() lines up with torch's)."""
         g, hidden_size = self._gates * self.hidden_size, self.hidden_size
-        setattr(self, "weight_ih" + suffix,
-                Parameter(glorot_uniform((g, input_size), input_size, g)))
-        setattr(self, "weight_hh" + suffix,
-                Parameter(glorot_uniform((g, hidden_size), hidden_size, g)))
-        setattr(self, "bias_ih" + suffix, Parameter(zeros(g)) if bias else None)
-        setattr(self, "bias_hh" + suffix,
-                Parameter(zeros(g)) if bias and not self.single_bias else None)
+        setattr(self, "weight_ih" + suffix, Parameter(np.empty((g, input_size), np.float32)))
+        setattr(self, "weight_hh" + suffix, Parameter(np.empty((g, hidden_size), np.float32)))
+        setattr(self, "bias_ih" + suffix, Parameter(np.empty(g, np.float32)) if bias else None)
+        setattr(self, "bias_hh" + suffix, Parameter(np.empty(g, np.float32))
+                if bias and not self.single_bias else None)
+        self._draw(suffix)
+
+    def _draw(self, suffix):
+        """The weights of one layer and direction Glorot-uniform (fans: the matrix's columns
+        and rows), its biases zero, in place."""
+        for name in ("weight_ih", "weight_hh"):
+            w = getattr(self, name + suffix)
+            refill(w, glorot_uniform(w.shape, w.shape[1], w.shape[0]))
+        for name in ("bias_ih", "bias_hh"):
+            if getattr(self, name + suffix) is not None:
+                refill(getattr(self, name + suffix), 0.0)
+
+    def reset_parameters(self):
+        """Draw every layer's and direction's parameters anew, in place (PyTorch's name:
+        k-fold loops call it so that each fold starts from fresh weights)."""
+        for suffix in getattr(self, "_suffixes", (self._suffix,)):
+            self._draw(suffix)
 
     def _p(self, name, suffix=None):
         return getattr(self, name + (self._suffix if suffix is None else suffix))
@@ -710,6 +725,8 @@ class _KerasRecurrent:
     Parameters keep PyTorch's names and layouts (``weight_ih_l0`` is (G·units, in))."""
 
     _name = ""
+
+    reset_parameters = keras_no_reset  # its own initializers, not the parent's rule
 
     def _keras_setup(self, units, use_bias, kernel_initializer, recurrent_initializer,
                      bias_initializer, return_sequences, return_state, stateful, input_shape,
