@@ -7,6 +7,8 @@ it is an error here.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import warnings
 
@@ -437,9 +439,53 @@ def _reduce(loss, reduction, name):
         return loss.sum()
     if reduction == "none":
         return loss
-    raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
+                     + legacy_hint(reduction))
 
 
+def legacy_hint(reduction):
+    """What to say of a bool or None given as ``reduction``: PyTorch's old positional
+    ``size_average`` / ``reduce``, most likely."""
+    if reduction is None or isinstance(reduction, bool):
+        return (" (PyTorch's old size_average/reduce arguments? pass them by name, "
+                "size_average=False, or say reduction='sum', 'mean' or 'none')")
+    return ""
+
+
+def legacy_reduction(who, size_average=None, reduce=None):
+    """PyTorch's deprecated ``size_average`` / ``reduce`` as the ``reduction`` they mean (its
+    ``_Reduction.legacy_get_string``; None counts as True): reduce=False → 'none', else
+    size_average=False → 'sum', else 'mean'. Warned as PyTorch warns."""
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    reduction = "mean" if size_average and reduce else "sum" if reduce else "none"
+    warnings.warn(f"{who}: size_average and reduce args will be deprecated, please use "
+                  f"reduction='{reduction}' instead.", UserWarning, stacklevel=3)
+    return reduction
+
+
+def takes_legacy_reduction(fn):
+    """``fn`` (a loss, or a loss module's ``__init__``) also takes PyTorch's deprecated
+    keywords ``size_average=`` and ``reduce=`` (old tutorials: ``F.binary_cross_entropy(x̂,
+    x, size_average=False)``, ``nn.MSELoss(size_average=False)``). Given, they replace
+    ``reduction``, as in PyTorch."""
+    at = list(inspect.signature(fn).parameters).index("reduction")
+
+    @functools.wraps(fn)
+    def call(*args, size_average=None, reduce=None, **kwargs):
+        if size_average is None and reduce is None:
+            return fn(*args, **kwargs)
+        who = type(args[0]).__name__ if fn.__name__ == "__init__" else fn.__name__
+        reduction = legacy_reduction(who, size_average, reduce)
+        if len(args) > at:
+            args = args[:at] + (reduction,) + args[at + 1:]
+        else:
+            kwargs["reduction"] = reduction
+        return fn(*args, **kwargs)
+    return call
+
+
+@takes_legacy_reduction
 def mse_loss(pred, target, reduction="mean", weight=None):
     """Mean squared error ``mean((ŷ − y)²)``; ``weight`` as ``_elementwise_weight``."""
     d = pred - _target(target, pred, "mse_loss")
@@ -452,6 +498,7 @@ def mae_loss(pred, target, reduction="mean", weight=None):
                                reduction, "mae_loss")
 
 
+@takes_legacy_reduction
 def l1_loss(pred, target, reduction="mean", weight=None):
     """PyTorch's name for the mean absolute error ``mean(|ŷ − y|)``."""
     return mae_loss(pred, target, reduction, weight)
@@ -499,6 +546,7 @@ def _weighted(loss, weight, like, name):
     return loss if w is None else loss * w
 
 
+@takes_legacy_reduction
 def binary_cross_entropy(prob, target, weight=None, reduction="mean"):
     """``−w·[y·max(ln p, −100) + (1 − y)·max(ln(1 − p), −100)]`` on probabilities p,
     PyTorch's clamped form (one op, engine/ops/losses.py): p = 0 or 1 gives a loss of at
@@ -513,6 +561,7 @@ def binary_cross_entropy(prob, target, weight=None, reduction="mean"):
                    "binary_cross_entropy")
 
 
+@takes_legacy_reduction
 def binary_cross_entropy_with_logits(logits, target, weight=None, reduction="mean",
                                      pos_weight=None):
     """BCE on logits x, exact and stable (PyTorch's formula):
@@ -587,6 +636,7 @@ def _class_weight(weight, c, like, name):
     return w
 
 
+@takes_legacy_reduction
 def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean"):
     """Negative log-likelihood ``−w[y]·log p[y]`` of log-probabilities, as PyTorch: input
     (C,), (N, C) or (N, C, d1, …), integer labels of the input's shape without C.
@@ -633,6 +683,7 @@ def _weighted_mean(loss, wy, keep):
     return (loss * nan_where_kept).sum() + float("nan")
 
 
+@takes_legacy_reduction
 def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mean",
                   label_smoothing=0.0):
     """Softmax cross-entropy of logits (log-sum-exp, stable), as PyTorch: input (C,),
@@ -687,6 +738,7 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
     return nll * (1 - label_smoothing) + smooth * (label_smoothing / c)
 
 
+@takes_legacy_reduction
 def smooth_l1_loss(pred, target, reduction="mean", beta=1.0):
     """``½d²/β`` where d = |ŷ − y| < β, else ``d − ½β`` (β = 0: the L1 loss)."""
     if beta < 0:
@@ -716,13 +768,15 @@ _KL_DIV_MEAN = ("kl_div: reduction: 'mean' divides the total loss by both the ba
                 "'batchmean' in the next major release.")  # PyTorch 2.13's words
 
 
+@takes_legacy_reduction
 def kl_div(input, target, reduction="mean", log_target=False):
     """KL divergence with ``input`` = log-probabilities: pointwise ``y·(ln y − x)`` (0 where
     y = 0), or ``e^y·(y − x)`` with ``log_target=True``. ``reduction='batchmean'`` divides
     the sum by the batch size (the true KL per sample); 'mean' by the element count, as
     PyTorch, with PyTorch's warning (that mean is C times smaller than the KL per sample)."""
     if reduction == "mean":
-        warnings.warn(_KL_DIV_MEAN, UserWarning, stacklevel=2)
+        # 3: past takes_legacy_reduction's frame, at kl_div's caller
+        warnings.warn(_KL_DIV_MEAN, UserWarning, stacklevel=3)
     y = _target(target, input, "kl_div")
     if log_target:
         loss = y.exp() * (y - input)
@@ -733,10 +787,11 @@ def kl_div(input, target, reduction="mean", log_target=False):
         return loss.sum() / (input.shape[0] if input.ndim else 1)
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"kl_div: reduction must be 'batchmean', 'mean', 'sum' or 'none', "
-                         f"got {reduction!r}")
+                         f"got {reduction!r}" + legacy_hint(reduction))
     return _reduce(loss, reduction, "kl_div")
 
 
+@takes_legacy_reduction
 def cosine_embedding_loss(x1, x2, target, margin=0.0, reduction="mean"):
     """``1 − cos(x1, x2)`` for y = 1, ``max(0, cos − margin)`` for y = −1 (rows of (N, D)
     inputs, or two vectors), cos with PyTorch's ε = 1e-12 inside the norms."""
@@ -764,6 +819,7 @@ def _pm_one(target, like, name, broadcast=True):
     return _like_input(y, like, name, "target") if broadcast else y
 
 
+@takes_legacy_reduction
 def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
     """``max(0, −y·(x1 − x2) + margin)``: y = 1 wants x1 ranked above x2, y = −1 below.
 
@@ -779,6 +835,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
     return _reduce(loss, reduction, name)
 
 
+@takes_legacy_reduction
 def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
     """``x`` where y = 1, ``max(0, margin − x)`` where y = −1 (x a distance). The target
     broadcasts to x's shape without changing it (PyTorch would broadcast an (N,) target
@@ -789,6 +846,7 @@ def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
     return _reduce(loss, reduction, "hinge_embedding_loss")
 
 
+@takes_legacy_reduction
 def soft_margin_loss(input, target, reduction="mean"):
     """``log(1 + e^(−y·x))`` (softplus, stable) for y ∈ {−1, +1}; y broadcasts to x's shape
     without changing it (PyTorch's rule: an (N,) target against (N, 1) input is refused)."""
@@ -797,6 +855,7 @@ def soft_margin_loss(input, target, reduction="mean"):
                    "soft_margin_loss")
 
 
+@takes_legacy_reduction
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="mean"):
     """The multi-class hinge (SVM) loss, PyTorch's ``F.multi_margin_loss``: per sample
     ``(1/C)·Σ_{i≠y} w_y·max(0, margin − x_y + x_i)^p`` with p = 1 or 2; input (N, C) or (C,),
@@ -816,6 +875,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
     return _reduce(loss if w is None else loss * w[labels], reduction, name)
 
 
+@takes_legacy_reduction
 def multilabel_margin_loss(input, target, reduction="mean"):
     """PyTorch's ``F.multilabel_margin_loss``: per sample
     ``(1/C)·Σ_{j ∈ Y} Σ_{i ∉ Y} max(0, 1 − (x_j − x_i))``, the set Y given as class indices in
@@ -843,6 +903,7 @@ def multilabel_margin_loss(input, target, reduction="mean"):
     return _reduce(loss.reshape(*input.shape[:-1]), reduction, name)
 
 
+@takes_legacy_reduction
 def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean"):
     """``−mean_c w_c·[y·log σ(x) + (1 − y)·log σ(−x)]`` per sample (x (N, C), y in {0, 1});
     ``weight`` (C,) broadcasts to x's shape without changing it."""
@@ -853,6 +914,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean"):
     return _reduce(loss.mean(dim=-1), reduction, "multilabel_soft_margin_loss")
 
 
+@takes_legacy_reduction
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
                         reduction="mean"):
     """``max(d(a, p) − d(a, n) + margin, 0)`` with d the pairwise p-distance (ε added to
@@ -896,6 +958,7 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     return _reduce(loss, reduction, "gaussian_nll_loss")
 
 
+@takes_legacy_reduction
 def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-8, reduction="mean"):
     """Poisson negative log-likelihood: ``e^x − y·x`` (``log_input``, x = log rate) or
     ``x − y·log(x + ε)``; ``full`` adds Stirling's ``y·log y − y + ½ log(2πy)`` where y > 1."""

@@ -10,11 +10,22 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 
 class _Loss(Module):
+    #: Whether the constructor takes PyTorch's deprecated ``size_average=`` / ``reduce=``
+    #: (``F.takes_legacy_reduction``): as in PyTorch, all but the losses newer than them.
+    legacy_keywords = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.legacy_keywords and "__init__" in cls.__dict__:
+            cls.__init__ = F.takes_legacy_reduction(cls.__dict__["__init__"])
+
+    @F.takes_legacy_reduction
     def __init__(self, reduction: str = "mean", allowed=_REDUCTIONS):
         super().__init__()
         if reduction not in allowed:
             raise ValueError(f"{type(self).__name__}: reduction must be one of "
-                             f"{', '.join(map(repr, allowed))}, got {reduction!r}")
+                             f"{', '.join(map(repr, allowed))}, got {reduction!r}"
+                             + F.legacy_hint(reduction))
         self.reduction = reduction
 
     def _buffer(self, name, value):
@@ -96,6 +107,8 @@ class BCEWithLogitsLoss(_Loss):
 
 class HuberLoss(_Loss):
     """``½d²`` for |d| < δ, else ``δ(|d| − ½δ)``."""
+
+    legacy_keywords = False  # newer than size_average/reduce in PyTorch too
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0):
         super().__init__(reduction)
@@ -217,6 +230,8 @@ class TripletMarginLoss(_Loss):
 
 class GaussianNLLLoss(_Loss):
     """Negative log-likelihood of targets under N(input, var) (``F.gaussian_nll_loss``)."""
+
+    legacy_keywords = False  # newer than size_average/reduce in PyTorch too
 
     def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
         super().__init__(reduction)

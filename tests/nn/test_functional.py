@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import engine
+import nn
 from nn import functional as F
 
 # Exercise 1 (course 001): a logistic regression's outputs on 10 points.
@@ -1044,3 +1045,25 @@ def test_multi_margin_losses_refuse_what_torch_refuses():
     with pytest.raises(ValueError, match=r"multilabel_margin_loss: the target must be integer "
                                          r"class indices of the input's shape \(5, 4\)"):
         F.multilabel_margin_loss(x, _MARGIN_Y)
+
+
+def test_size_average_replaces_reduction_and_positional_bools_say_what_to_do():
+    """Hand-derived: size_average=False is the sum, reduce=False the elementwise losses,
+    and they override a reduction given beside them (PyTorch's rule). A bool where the
+    reduction goes (PyTorch's old positional size_average) is refused with the way out;
+    HuberLoss, newer than the keywords in PyTorch too, does not take them."""
+    a = engine.tensor([[1.0, 2.0], [3.0, 5.0]])
+    b = engine.tensor([[0.0, 0.0], [1.0, 1.0]])
+    with pytest.warns(UserWarning, match=r"mse_loss: .*reduction='sum'"):
+        assert nn.F.mse_loss(a, b, size_average=False).item() == 1 + 4 + 4 + 16
+    with pytest.warns(UserWarning, match=r"reduction='none'"):
+        assert nn.F.l1_loss(a, b, reduce=False).tolist() == [[1, 2], [2, 4]]
+    with pytest.warns(UserWarning, match=r"reduction='mean'"):
+        assert nn.F.mse_loss(a, b, "sum", size_average=True).item() == 25 / 4
+    with pytest.raises(ValueError, match=r"got False \(PyTorch's old size_average/reduce "
+                                         r"arguments\? pass them by name"):
+        nn.F.mse_loss(a, b, False)
+    with pytest.raises(ValueError, match=r"MSELoss: .*got False \(PyTorch's old"):
+        nn.MSELoss(False)
+    with pytest.raises(TypeError, match="size_average"):
+        nn.HuberLoss(size_average=False)

@@ -1,6 +1,8 @@
 """Arguments and defaults of nn that PyTorch-style code uses, against torch (float64): the
 cases an audit found silently different, now matching (or refused with a clear error), and
 the neighbouring combinations that already matched. Skipped without torch."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -363,3 +365,58 @@ def test_flatten_unflatten_and_train_eval_propagation_as_torch():
     assert model.eval() is model and not any(m.training for m in model.modules())
     model[1].train()
     assert [m.training for m in model.modules()] == [False, False, True, True, True]
+
+
+# ---------------------------------------------------------------- size_average / reduce
+LEGACY = [(False, None), (None, False), (True, True), (False, False), (None, True),
+          (True, None)]
+
+
+@pytest.mark.parametrize("size_average, reduce", LEGACY)
+def test_losses_take_pytorchs_deprecated_size_average_and_reduce(size_average, reduce):
+    """Old tutorials' ``F.binary_cross_entropy(x̂, x, size_average=False)`` (the VAE example)
+    and ``nn.MSELoss(size_average=False)``: PyTorch maps them to a reduction, with its
+    warning. Compared with torch on functions and modules, values and gradients."""
+    rng = np.random.default_rng(0)
+    p, y = rng.uniform(0.1, 0.9, (4, 3)), rng.uniform(0.1, 0.9, (4, 3))
+    labels = [0, 1, 2, 0]
+    legacy = {"size_average": size_average, "reduce": reduce}
+    cases = [
+        (lambda F, a, b, **k: F.binary_cross_entropy(a, b, **k), "F.binary_cross_entropy"),
+        (lambda F, a, b, **k: F.mse_loss(a, b, **k), "F.mse_loss"),
+        (lambda F, a, b, **k: F.nll_loss(a.log(), labels_of(F), **k), "F.nll_loss"),
+        (lambda F, a, b, **k: F.kl_div(a.log(), b, **k), "F.kl_div"),
+    ]
+
+    def labels_of(F):
+        return torch.tensor(labels) if F is TF else engine.tensor(labels)
+
+    for call, name in cases:
+        ours_in = engine.tensor(p, dtype=np.float64, requires_grad=True)
+        theirs_in = torch.tensor(p, requires_grad=True)
+        with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
+            ours = call(nn.F, ours_in, engine.tensor(y, dtype=np.float64), **legacy)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs = call(TF, theirs_in, torch.tensor(y), **legacy)
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12, err_msg=name)
+        ours.sum().backward()
+        theirs.sum().backward()
+        np.testing.assert_allclose(ours_in.grad.data, theirs_in.grad.numpy(), rtol=1e-12,
+                                   err_msg=name)
+    for ours_cls, theirs_cls in ((nn.MSELoss, torch.nn.MSELoss), (nn.L1Loss, torch.nn.L1Loss),
+                                 (nn.BCELoss, torch.nn.BCELoss)):
+        with pytest.warns(UserWarning, match="please use reduction="):
+            m = ours_cls(**legacy)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t = theirs_cls(**legacy)
+        assert m.reduction == t.reduction
+        ours = m(engine.tensor(p, dtype=np.float64), engine.tensor(y, dtype=np.float64))
+        np.testing.assert_allclose(ours.data, t(torch.tensor(p), torch.tensor(y)).numpy(),
+                                   rtol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m, t = nn.NLLLoss(None, size_average=size_average, reduce=reduce), \
+            torch.nn.NLLLoss(None, size_average=size_average, reduce=reduce)
+    assert m.reduction == t.reduction
