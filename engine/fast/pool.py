@@ -39,6 +39,8 @@ from .kernels import (
     adaptive_max_forward,
     avg_pool_backward,
     avg_pool_forward,
+    max_pool_2x2_backward,
+    max_pool_2x2_forward,
     max_pool_backward,
     max_pool_forward,
 )
@@ -102,6 +104,12 @@ class PoolGeometry:
                                      f"padding (kernel {k}, dilation {d}, padding {p}, input "
                                      f"{x_shape}): reduce the padding or the dilation")
 
+    def halves(self):
+        """Whether this is the 2 × 2, stride 2, unpadded pool whose windows all lie inside the
+        input (floor mode, or even sizes): ``max_pool_2x2_*``'s case."""
+        return ((self.kh, self.kw, self.sh, self.sw, self.ph, self.pw, self.dh, self.dw)
+                == (2, 2, 2, 2, 0, 0, 1, 1) and (self.Ho, self.Wo) == (self.H // 2, self.W // 2))
+
     def show(self, h, w):
         """A (h, w) parameter as the caller gave it: a pair, or one number for 1-D."""
         return w if self.one_d else (h, w)
@@ -147,18 +155,27 @@ class MaxPool2d(Op):
         geo = self.geo
         x = np.ascontiguousarray(x.reshape(geo.N, geo.C, geo.H, geo.W))
         out = np.empty((geo.N, geo.C, geo.Ho, geo.Wo), x.dtype)
-        idx = np.empty(out.shape, np.int32)  # flat h·W + w in the plane: int32 halves traffic
-        max_pool_forward(x, out, idx, *geo.args(), geo.dh, geo.dw)
-        self.save(idx)
-        if index_sink is not None:
-            index_sink.append(idx)
+        if index_sink is None and geo.halves():  # backward finds the winners again in x
+            max_pool_2x2_forward(x, out)
+            self.save()  # nothing: an empty self.saved tells backward so
+        else:
+            idx = np.empty(out.shape, np.int32)  # flat h·W + w in the plane: int32 halves traffic
+            max_pool_forward(x, out, idx, *geo.args(), geo.dh, geo.dw)
+            self.save(idx)
+            if index_sink is not None:
+                index_sink.append(idx)
         return out.reshape(out.shape[:2] + out.shape[3:]) if geo.one_d else out
 
-    def backward(self, g, *inputs, out):
-        (idx,) = self.saved
+    def backward(self, g, x, out):
         geo = self.geo
-        dx = np.empty((geo.N, geo.C, geo.H * geo.W), g.dtype)
-        max_pool_backward(np.ascontiguousarray(g).reshape(idx.shape), idx, dx)
+        g = np.ascontiguousarray(g).reshape(geo.N, geo.C, geo.Ho, geo.Wo)
+        if self.saved:  # the indices the general kernel stored
+            (idx,) = self.saved
+            dx = np.empty((geo.N, geo.C, geo.H * geo.W), g.dtype)
+            max_pool_backward(g, idx, dx)
+        else:
+            dx = np.empty((geo.N, geo.C, geo.H, geo.W), g.dtype)
+            max_pool_2x2_backward(np.ascontiguousarray(x.reshape(dx.shape)), g, dx)
         return (dx.reshape(geo.in_shape()),)
 
     def describe(self):

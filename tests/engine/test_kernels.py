@@ -18,6 +18,8 @@ from engine.fast.kernels import (
     column_masks,
     im2col,
     im2col_shift,
+    max_pool_2x2_backward,
+    max_pool_2x2_forward,
     max_pool_backward,
     max_pool_forward,
     relu_backward,
@@ -316,25 +318,37 @@ def test_max_pool_nan_propagates_and_ties_pick_the_first():
 @given(shape=st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(2, 7),
                        st.integers(2, 7)),
        seed=st.integers(0, 2**32 - 1), dtype=st.sampled_from([np.float32, np.float64]))
-def test_max_pool_2x2_select_path_matches_the_first_max_rule(values, shape, seed, dtype):
-    """The 2x2 / stride 2 loop picks winners with selects, not branches, and takes the
-    careful way for a window holding a NaN (or inf − inf); on values full of ties (the select
-    path) and of NaNs and infinities (the careful one) it must answer as PyTorch's scan in
-    row-major order does (``val > maxval || isnan(val)``): the last NaN if there is one, else
-    the first of the largest."""
+def test_max_pool_2x2_kernels_match_the_first_max_rule(values, shape, seed, dtype):
+    """The 2x2 / stride 2 kernels pick winners with selects, not branches, and take the
+    careful way for a window holding a NaN (or inf − inf); backward finds the winner again
+    in x. On values full of ties (the select path) and of NaNs and infinities (the careful
+    one) both must answer as PyTorch's scan in row-major order does (``val > maxval ||
+    isnan(val)``): the last NaN if there is one, else the first of the largest; the general
+    kernel (indices stored) must agree with them, and the pixels no window covers (odd sizes)
+    get 0."""
     rng = np.random.default_rng(seed)
     x = rng.choice(np.array(values), shape).astype(dtype)
     n, c, h, w = shape
     out = np.empty((n, c, h // 2, w // 2), dtype)
-    idx = np.empty(out.shape, np.int32)
-    max_pool_forward(x, out, idx, 2, 2, 2, 2, 0, 0)
+    max_pool_2x2_forward(x, out)
+    g = rng.uniform(1, 2, out.shape).astype(dtype)
+    dx = np.full(shape, np.nan, dtype)
+    max_pool_2x2_backward(x, g, dx)
+    ref_dx = np.zeros(shape, dtype)
     for (i, j, oh, ow), _ in np.ndenumerate(out):
-        cells = [(2 * oh + a) * w + 2 * ow + b for a in (0, 1) for b in (0, 1)]
-        vals = x[i, j].ravel()[cells]
+        cells = [(2 * oh + a, 2 * ow + b) for a in (0, 1) for b in (0, 1)]
+        vals = np.array([x[i, j, p, q] for p, q in cells])
         nan = np.isnan(vals)
         k = 3 - int(np.argmax(nan[::-1])) if nan.any() else int(np.argmax(vals))
-        assert idx[i, j, oh, ow] == cells[k]
         np.testing.assert_array_equal(out[i, j, oh, ow], vals[k])
+        ref_dx[(i, j) + cells[k]] = g[i, j, oh, ow]
+    np.testing.assert_array_equal(dx, ref_dx)
+    out_general, idx = np.empty_like(out), np.empty(out.shape, np.int32)
+    max_pool_forward(x, out_general, idx, 2, 2, 2, 2, 0, 0)
+    np.testing.assert_array_equal(out_general, out)
+    dx_general = np.empty((n, c, h * w), dtype)
+    max_pool_backward(g, idx, dx_general)
+    np.testing.assert_array_equal(dx_general.reshape(shape), dx)
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)

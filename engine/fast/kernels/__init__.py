@@ -72,14 +72,17 @@ relu_forward_serial = elementwise.relu_forward_serial  # no thread pool: no lock
 relu_backward_serial = elementwise.relu_backward_serial
 outer_product = elementwise.outer_product
 max_pool_backward = _serialized(pool.max_pool_backward)
+max_pool_2x2_forward = _serialized(pool.max_pool_2x2_forward)
+max_pool_2x2_backward = _serialized(pool.max_pool_2x2_backward)
 avg_pool_forward = _serialized(pool.avg_pool_forward)
 avg_pool_backward = _serialized(pool.avg_pool_backward)
 adaptive_max_forward = _serialized(pool.adaptive_max_forward)
 adaptive_avg_forward = _serialized(pool.adaptive_avg_forward)
 adaptive_avg_backward = _serialized(pool.adaptive_avg_backward)
 
-__all__ = ["KERNEL_DTYPES", "adaptive_avg_backward", "adaptive_avg_forward", "adaptive_max_forward",
-           "avg_pool_backward", "avg_pool_forward", "col2im", "col2im_scatter", "col2im_shift",
-           "column_masks", "conv3x3_backward", "conv3x3_forward", "im2col", "im2col_shift",
+__all__ = ["KERNEL_DTYPES", "adaptive_avg_backward", "adaptive_avg_forward",
+           "adaptive_max_forward", "avg_pool_backward", "avg_pool_forward", "col2im",
+           "col2im_scatter", "col2im_shift", "column_masks", "conv3x3_backward", "conv3x3_forward",
+           "im2col", "im2col_shift", "max_pool_2x2_backward", "max_pool_2x2_forward",
            "max_pool_backward", "max_pool_forward", "outer_product", "relu_backward",
            "relu_backward_serial", "relu_forward", "relu_forward_serial", "window_tables"]
