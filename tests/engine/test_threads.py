@@ -110,3 +110,33 @@ def test_the_users_choice_wins(env, policy, layer):
     r = run(**env)
     assert r["policy"] == policy and r["layer"] == layer
     assert r["omp_wait_policy"] == env.get("OMP_WAIT_POLICY")
+
+
+def test_one_thread_sets_the_count_for_its_block_and_thread_only():
+    """``one_thread`` calls the threading layer's own get/set (not Numba's public functions,
+    which take a process-wide lock each time): inside the block this thread's parallel loops
+    see one thread, another Python thread keeps its count, and the count comes back after
+    the block, also when the block raises."""
+    import threading
+
+    import numba
+    from numba import njit
+
+    from engine.fast import threads
+
+    @njit
+    def seen():
+        return numba.get_num_threads()
+
+    before = numba.get_num_threads()
+    other = []
+    with threads.one_thread():
+        assert numba.get_num_threads() == 1 and seen() == 1
+        t = threading.Thread(target=lambda: other.append(numba.get_num_threads()))
+        t.start()
+        t.join()
+    assert other == [before]
+    assert numba.get_num_threads() == before and seen() == before
+    with pytest.raises(KeyError), threads.one_thread():
+        raise KeyError("inside")
+    assert numba.get_num_threads() == before
