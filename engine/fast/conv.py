@@ -70,6 +70,8 @@ DIRECT_3X3 = True           # 3×3 stride-1 padding-1 convs take the direct kern
 def ntuple(v, n, what, op, minimum):
     """``v`` (an int or a sequence of ``n`` ints) as an n-tuple, each ≥ ``minimum`` (None:
     any int); else a ValueError naming ``op`` and ``what``."""
+    if type(v) is int and (minimum is None or v >= minimum):  # the common case, quickly
+        return (v,) * n
     vals = (v,) * n if isinstance(v, (int, np.integer)) else tuple(v) if isinstance(
         v, (tuple, list)) else None
     if (vals is None or len(vals) != n or isinstance(v, bool)
