@@ -42,9 +42,22 @@ from engine.ops.neural import CrossEntropy
 def relu(x, inplace=False):
     """max(x, 0); ``inplace=True`` writes it into x (PyTorch's rules for in-place ops)."""
     return x.relu_() if inplace else x.relu()
+
+
+def in_place(name, x, inplace, fn):
+    """``fn(x)``, or with PyTorch's ``inplace=True`` the same values written into x, which is
+    returned (``Tensor._inplace``: x's version moves, so a backward that still needs the old
+    x says so; while recording, a leaf that requires grad or a view is refused with what to
+    do instead)."""
+    return x._inplace(f"{name}_", fn) if inplace else fn(x)
+
+
 def sigmoid(x): return x.sigmoid()
 def tanh(x): return x.tanh()
-def leaky_relu(x, negative_slope=0.01): return x.leaky_relu(negative_slope)
+
+
+def leaky_relu(x, negative_slope=0.01, inplace=False):
+    return in_place("leaky_relu", x, inplace, lambda t: t.leaky_relu(negative_slope))
 
 
 def softmax(x, dim=None, *, axis=None, dtype=None):
@@ -102,15 +115,21 @@ def implicit_dim(op, ndim, stacklevel):
 # PyTorch's activation functions (formulas and kinks: engine/ops/activations.py).
 def gelu(x, approximate="none"): return x.gelu(approximate)
 def softplus(x, beta=1.0, threshold=20.0): return x.softplus(beta, threshold)
-def elu(x, alpha=1.0): return x.elu(alpha)
-def selu(x): return x.selu()
-def celu(x, alpha=1.0): return x.celu(alpha)
-def silu(x): return x.silu()
-def mish(x): return x.mish()
-def relu6(x): return x.relu6()
-def hardtanh(x, min_val=-1.0, max_val=1.0): return x.hardtanh(min_val, max_val)
-def hardsigmoid(x): return x.hardsigmoid()
-def hardswish(x): return x.hardswish()
+# PyTorch's inplace=True on the activations that have it (see in_place above).
+def elu(x, alpha=1.0, inplace=False):
+    return in_place("elu", x, inplace, lambda t: t.elu(alpha))
+def selu(x, inplace=False): return in_place("selu", x, inplace, lambda t: t.selu())
+def celu(x, alpha=1.0, inplace=False):
+    return in_place("celu", x, inplace, lambda t: t.celu(alpha))
+def silu(x, inplace=False): return in_place("silu", x, inplace, lambda t: t.silu())
+def mish(x, inplace=False): return in_place("mish", x, inplace, lambda t: t.mish())
+def relu6(x, inplace=False): return in_place("relu6", x, inplace, lambda t: t.relu6())
+def hardtanh(x, min_val=-1.0, max_val=1.0, inplace=False):
+    return in_place("hardtanh", x, inplace, lambda t: t.hardtanh(min_val, max_val))
+def hardsigmoid(x, inplace=False):
+    return in_place("hardsigmoid", x, inplace, lambda t: t.hardsigmoid())
+def hardswish(x, inplace=False):
+    return in_place("hardswish", x, inplace, lambda t: t.hardswish())
 def logsigmoid(x): return x.logsigmoid()
 def softsign(x): return x.softsign()
 def prelu(x, weight): return x.prelu(weight)
@@ -225,14 +244,15 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     return rows.reshape(idx.shape + (weight.shape[1],))
 
 
-def dropout(x, p=0.5, training=True):
+def dropout(x, p=0.5, training=True, inplace=False):
     """Inverted dropout: zero each element with probability p, scale the rest by 1/(1 − p),
-    so the expected activation is unchanged and evaluation needs no rescaling."""
+    so the expected activation is unchanged and evaluation needs no rescaling
+    (``inplace=True``: written into x while training, as PyTorch's)."""
     if not 0 <= p <= 1:
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
     if not training or p == 0:
         return x
-    return _drop(x, p, x.shape)
+    return in_place("dropout", x, inplace, lambda t: _drop(t, p, t.shape))
 
 
 def _drop(x, p, mask_shape):
@@ -245,7 +265,7 @@ def _drop(x, p, mask_shape):
     return x * engine.from_numpy((keep / (1 - p)).astype(x.dtype))
 
 
-def dropout1d(x, p=0.5, training=True):
+def dropout1d(x, p=0.5, training=True, inplace=False):
     """Channel dropout of (N, C, L) or (C, L) input: zero each whole channel (a row of L
     values) with probability p, scale the rest by 1/(1 − p) (PyTorch's ``dropout1d``)."""
     if not 0 <= p <= 1:
@@ -254,7 +274,7 @@ def dropout1d(x, p=0.5, training=True):
         raise ValueError(f"dropout1d: expected (N, C, L) or (C, L) input, got shape {x.shape}")
     if not training or p == 0:
         return x
-    return _drop(x, p, x.shape[:-1] + (1,))
+    return in_place("dropout1d", x, inplace, lambda t: _drop(t, p, t.shape[:-1] + (1,)))
 
 
 _DROPOUT2D_3D = ("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise "
@@ -265,7 +285,7 @@ _DROPOUT2D_3D = ("dropout2d: Received a 3D input to dropout2d and assuming that 
                  "dropout1d instead.")  # PyTorch 2.13's words
 
 
-def dropout2d(x, p=0.5, training=True):
+def dropout2d(x, p=0.5, training=True, inplace=False):
     """Channel dropout of (N, C, H, W): zero each whole (n, c) plane with probability p,
     scale the rest by 1/(1 − p) (PyTorch's ``dropout2d``).
 
@@ -281,7 +301,8 @@ def dropout2d(x, p=0.5, training=True):
         warnings.warn(_DROPOUT2D_3D, UserWarning, stacklevel=2)
     if not training or p == 0:
         return x
-    return _drop(x, p, x.shape[:2] + (1,) * (x.ndim - 2))
+    return in_place("dropout2d", x, inplace,
+                    lambda t: _drop(t, p, t.shape[:2] + (1,) * (t.ndim - 2)))
 
 
 def normalized_shape_tuple(who, normalized_shape) -> tuple:
@@ -334,10 +355,11 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
     return y if bias is None else y + bias.reshape(per_channel)
 
 
-def threshold(x, threshold, value):
+def threshold(x, threshold, value, inplace=False):
     """x where x > ``threshold``, else ``value`` (PyTorch's ``F.threshold``; gradient 1 where
     kept, 0 where replaced)."""
-    return engine.where(x.data > threshold, x, np.asarray(value, x.dtype))
+    return in_place("threshold", x, inplace, lambda t: engine.where(
+        t.data > threshold, t, np.asarray(value, t.dtype)))
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,

@@ -21,13 +21,13 @@ def _pair(x, requires_grad=True):
             engine.tensor(x, dtype=np.float64, requires_grad=requires_grad))
 
 
-def _check(ours, theirs, ox, tx):
+def _check(ours, theirs, ox, tx, grad_rtol=1e-9):
     """Same value (NaN where torch has NaN) and the same gradient of x (NaN included)."""
     np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
     g = RNG.standard_normal(ours.shape)
     ours.backward(g)
     theirs.backward(torch.tensor(g))
-    np.testing.assert_allclose(ox.grad.data, tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ox.grad.data, tx.grad.numpy(), rtol=grad_rtol, atol=1e-12)
 
 
 # -- cross_entropy / nll_loss: weight × ignore_index × label_smoothing × reduction ---------
@@ -420,3 +420,59 @@ def test_losses_take_pytorchs_deprecated_size_average_and_reduce(size_average, r
         m, t = nn.NLLLoss(None, size_average=size_average, reduce=reduce), \
             torch.nn.NLLLoss(None, size_average=size_average, reduce=reduce)
     assert m.reduction == t.reduction
+
+
+# -- inplace=True on the activations and dropouts PyTorch gives it -------------------------
+IN_PLACE = [("relu", ()), ("leaky_relu", (0.2,)), ("elu", (0.7,)), ("selu", ()),
+            ("celu", (1.3,)), ("silu", ()), ("mish", ()), ("relu6", ()),
+            ("hardtanh", (-0.5, 0.8)), ("hardsigmoid", ()), ("hardswish", ()),
+            ("threshold", (0.1, -2.0))]
+
+
+@pytest.mark.parametrize("name,args", IN_PLACE, ids=[n for n, _ in IN_PLACE])
+def test_activations_take_inplace_as_pytorch(name, args):
+    """``F.leaky_relu(h, 0.2, inplace=True)`` (the DCGAN discriminator's) was a TypeError:
+    now, as PyTorch, h holds the result and is returned, and the gradient reaches x through
+    the old h; a leaf that requires grad is refused, as PyTorch refuses it. Values kept off
+    the kinks (0, ±3, the thresholds)."""
+    a = RNG.uniform(0.3, 2.5, (3, 4)) * RNG.choice([-1, 1], (3, 4))
+    tx, ox = _pair(a)
+    th, oh = tx * 1.5, ox * 1.5
+    tout = getattr(TF, name)(th, *args, inplace=True)
+    oout = getattr(F, name)(oh, *args, inplace=True)
+    assert oout is oh and tout is th
+    # PyTorch's celu and hardsigmoid backward use constants rounded to float32 (1/alpha, 1/6)
+    _check(oout, tout, ox, tx, 1e-7 if name in ("celu", "hardsigmoid") else 1e-9)
+    with pytest.raises(RuntimeError, match="leaf"):
+        getattr(F, name)(ox, *args, inplace=True)
+    with pytest.raises(RuntimeError, match="leaf"):
+        getattr(TF, name)(tx, *args, inplace=True)
+    with engine.no_grad():  # outside the graph only the memory changes, as PyTorch's
+        plain = engine.tensor(a, dtype=np.float64)
+        assert getattr(F, name)(plain, *args, inplace=True) is plain
+    np.testing.assert_allclose(plain.data, getattr(TF, name)(torch.tensor(a), *args).numpy(),
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("name,shape", [("dropout", (4, 5)), ("dropout1d", (2, 3, 5)),
+                                        ("dropout2d", (2, 3, 4, 4))])
+def test_dropouts_take_inplace(name, shape):
+    """``F.dropout(h, 0.5, training, inplace=True)`` writes the dropped, rescaled h into h
+    (PyTorch's); with the same mask the values and x's gradient are the out-of-place ones,
+    and in evaluation h comes back untouched."""
+    a = RNG.standard_normal(shape)
+    x, y = (engine.tensor(a, dtype=np.float64, requires_grad=True) for _ in range(2))
+    engine.manual_seed(3)
+    h = x * 2.0
+    out = getattr(F, name)(h, 0.5, True, inplace=True)
+    assert out is h
+    engine.manual_seed(3)
+    ref = getattr(F, name)(y * 2.0, 0.5, True)
+    np.testing.assert_array_equal(out.data, ref.data)
+    assert 0 < (out.data == 0).mean() < 1
+    out.sum().backward()
+    ref.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, y.grad.data)
+    h = x * 2.0
+    assert getattr(F, name)(h, 0.5, False, inplace=True) is h
+    np.testing.assert_array_equal(h.data, a * 2.0)
