@@ -73,6 +73,26 @@ def _activation(name):
     return _ACTIVATIONS[name]
 
 
+class _Nonlinearity:
+    """``nonlinearity`` of the Elman RNN layers, fixed at construction: the step graph and the
+    fused kernel both read it, and PyTorch ignores a later change (its mode is set in the
+    constructor), so changing it afterwards is refused instead of running either rule."""
+
+    @property
+    def nonlinearity(self):
+        return self._nonlinearity
+
+    @nonlinearity.setter
+    def nonlinearity(self, name):
+        if "_nonlinearity" in self.__dict__:
+            raise AttributeError(
+                f"{type(self).__name__}.nonlinearity is fixed when the layer is built (PyTorch "
+                f"ignores a later change and keeps {self._nonlinearity!r}): build it with "
+                f"nonlinearity={name!r}, then load the weights (load_state_dict)")
+        self._act = _activation(name)
+        self._nonlinearity = name
+
+
 class _CellParams:
     """Creates the four parameters of a recurrent cell with ``gates`` gates. A stacked or
     bidirectional layer holds one such set per layer and direction, told apart by the suffix
@@ -199,7 +219,7 @@ def _cell_inputs(name, cell, x, states):
     return x, out, unbatched
 
 
-class RNNCell(Module, _CellParams):
+class RNNCell(_Nonlinearity, Module, _CellParams):
     """One step of an Elman RNN: ``h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)``;
     x (N, in), h (N, H) → h' (N, H); or unbatched x (in,), h (H,) → (H,) (PyTorch).
     ``nonlinearity``: 'tanh', 'relu' or 'linear'."""
@@ -208,7 +228,6 @@ class RNNCell(Module, _CellParams):
         Module.__init__(self)
         self._make_params(input_size, hidden_size, 1, bias, single_bias=single_bias)
         self.nonlinearity = nonlinearity
-        self._act = _activation(nonlinearity)
 
     def forward(self, x, hx=None):  # hx: PyTorch's name for the state
         x, (h,), unbatched = _cell_inputs("RNNCell", self, x, [hx])
@@ -565,7 +584,7 @@ def _batch(state):
     return (state[0] if isinstance(state, tuple) else state).shape[0]
 
 
-class RNN(_Recurrent):
+class RNN(_Nonlinearity, _Recurrent):
     """Elman RNN over a sequence: x (N, T, in) → (outputs (N, T, H), h_n (1, N, H)), with
     ``h_t = act(x_t W_ihᵀ + b_ih + h_{t−1} W_hhᵀ + b_hh)`` (Keras's SimpleRNN, Flux's RNN).
     ``fused=True`` runs the recurrence as one op (``engine.rnn``, as PyTorch's C++ loop), with
@@ -587,7 +606,6 @@ class RNN(_Recurrent):
                          bidirectional, stateful=stateful, single_bias=single_bias,
                          device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
-        self._act = _activation(nonlinearity)
         self._set_fused(fused, _STEP_BY_STEP)
 
     def _initial_state(self, n, dtype):
@@ -825,7 +843,7 @@ class SimpleRNN(_KerasRecurrent, RNN):
                           bias_initializer, return_sequences, return_state, stateful,
                           input_shape, input_dim, activation=activation,
                           go_backwards=bool(go_backwards), nonlinearity=nonlinearity,
-                          _act=_activation(nonlinearity), fused=True)
+                          fused=True)
 
 
 class KerasLSTM(_KerasRecurrent, LSTM):

@@ -306,3 +306,25 @@ def test_unbatched_input_is_a_batch_of_one(kind, batch_first):
                                          r"state h_0 must be \(num_layers·directions, hidden\) "
                                          r"= \(4, 4\), got \(4, 1, 4\)"):
         layer(t64(x), (t64(h0[:, None]),) * 2 if lstm else t64(h0[:, None]))
+
+
+@pytest.mark.parametrize("make", [lambda: nn.RNN(3, 4, nonlinearity="relu", batch_first=True),
+                                  lambda: nn.RNNCell(3, 4, nonlinearity="relu")],
+                         ids=["RNN", "RNNCell"])
+def test_nonlinearity_is_fixed_at_construction(make):
+    """``rnn.nonlinearity = 'tanh'`` on a built layer ran tanh in the step graph and relu in
+    the fused kernel (and PyTorch ignores the change: its mode is fixed in the constructor):
+    refused now, naming what to do; the layer keeps computing with relu."""
+    layer = make()
+    with pytest.raises(AttributeError, match=r"build it with nonlinearity='tanh'"):
+        layer.nonlinearity = "tanh"
+    assert layer.nonlinearity == "relu"
+    x = engine.tensor(np.random.default_rng(0).standard_normal((2, 5, 3)))
+    if isinstance(layer, nn.RNN):
+        fused, _ = layer(x)
+        layer.fused = False
+        steps, _ = layer(x)
+        np.testing.assert_allclose(fused.data, steps.data, rtol=1e-5, atol=1e-6)
+        assert (fused.data >= 0).all()  # relu's
+    else:
+        assert (layer(x[:, 0]).data >= 0).all()
