@@ -809,6 +809,48 @@ class Tensor(Node):
     def zero_(self):
         return self.fill_(0)
 
+    # Random fills in place (PyTorch's ``w.data.normal_(0, 0.02)`` idiom is ``w.normal_``
+    # here, under no_grad: ``.data`` is the numpy array), from engine's generator
+    # (``engine.manual_seed``) or ``generator``, a numpy Generator.
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
+        """Draws from N(mean, std²) written into this float tensor."""
+        if not std >= 0:
+            raise RuntimeError(f"normal_: expects std >= 0.0, but found std {std}")
+        return self._fill_random("normal_", generator, lambda r: r.normal(mean, std, self.shape))
+
+    def uniform_(self, a=0.0, b=1.0, *, generator=None, **kwargs):
+        """Draws from U[a, b) written into this float tensor (PyTorch also names the bounds
+        ``from`` and ``to``: ``uniform_(**{'from': -1, 'to': 1})``)."""
+        a, b = kwargs.pop("from", a), kwargs.pop("to", b)
+        if kwargs:
+            raise TypeError(f"uniform_: unexpected keyword {next(iter(kwargs))!r}")
+        if not a <= b:
+            raise RuntimeError(f"uniform_: expects to return a [from, to) range, but found "
+                               f"from={a} > to={b}")
+        return self._fill_random("uniform_", generator, lambda r: r.uniform(a, b, self.shape))
+
+    def bernoulli_(self, p=0.5, *, generator=None):
+        """1 with probability p, else 0, written in (p a number or a tensor broadcasting to
+        this shape: a probability per element)."""
+        prob = np.asarray(p.data if isinstance(p, Tensor) else p, np.float64)
+        if prob.size and not ((prob >= 0) & (prob <= 1)).all():
+            raise RuntimeError(f"bernoulli_: expects 0 <= p <= 1, got p = {p}")
+        return self._fill_random("bernoulli_", generator, lambda r: r.random(self.shape) < prob,
+                                 floats_only=False)
+
+    def _fill_random(self, what, generator, draw, floats_only=True):
+        if floats_only and self.dtype.kind != "f":
+            raise RuntimeError(f"{what}: expects a floating point tensor, got {self.dtype} "
+                               f"(make it with dtype=engine.float32, or .float() first)")
+        if generator is None:
+            from .random import get_rng
+            generator = get_rng()
+        elif not isinstance(generator, np.random.Generator):
+            raise TypeError(f"{what}: generator must be a numpy Generator "
+                            f"(np.random.default_rng(seed)) or None, got "
+                            f"{type(generator).__name__}")
+        return self._inplace(what, S.Copy, np.asarray(draw(generator)).astype(self.dtype))
+
     __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
 
     def __setitem__(self, index, value):

@@ -393,3 +393,59 @@ def test_legacy_type_names():
     assert x.type("torch.IntTensor").dtype == np.int32
     with pytest.raises(ValueError, match="unknown tensor type 'torch.Foo'"):
         x.type("torch.Foo")
+
+
+# -- random fills in place: normal_, uniform_, bernoulli_ ------------------------------------
+def test_random_fills_draw_from_the_seeded_generator_in_place():
+    """``w.normal_(0, 0.02)`` / ``uniform_(-s, s)`` / ``bernoulli_(p)`` (the init and
+    dropout-mask idioms of PyTorch tutorials) fill the tensor itself, from the generator
+    ``engine.manual_seed`` seeds (the same draws as numpy's Generator with that seed)."""
+    engine.manual_seed(7)
+    w = engine.empty(200, 300)
+    same = w.data
+    assert w.normal_(0.5, 0.02) is w and w.data is same
+    ref = np.random.default_rng(7)
+    np.testing.assert_array_equal(w.data, ref.normal(0.5, 0.02, (200, 300)).astype(np.float32))
+    assert abs(w.data.mean() - 0.5) < 1e-3 and abs(w.data.std() - 0.02) < 1e-3
+    w.uniform_(-0.1, 0.1)
+    np.testing.assert_array_equal(w.data, ref.uniform(-0.1, 0.1, (200, 300)).astype(np.float32))
+    assert w.data.min() >= -0.1 and w.data.max() < 0.1
+    w.uniform_(**{"from": 2, "to": 3})  # PyTorch's keyword names
+    assert w.data.min() >= 2 and w.data.max() < 3
+    m = engine.empty(200, 300).bernoulli_(0.25)
+    assert set(np.unique(m.data)) == {0.0, 1.0} and abs(m.data.mean() - 0.25) < 0.01
+    per_row = engine.tensor([[0.0], [1.0]]).expand(2, 5)
+    np.testing.assert_array_equal(engine.empty(2, 5).bernoulli_(per_row).data,
+                                  [[0] * 5, [1] * 5])
+    g = np.random.default_rng(3)
+    np.testing.assert_array_equal(engine.empty(4, dtype=engine.float64).normal_(generator=g).data,
+                                  np.random.default_rng(3).normal(0, 1, 4))
+
+
+def test_random_fills_follow_the_in_place_rules():
+    """A leaf that requires grad is refused (as PyTorch), unless under no_grad; an integer
+    tensor cannot hold normal or uniform draws; a bad std, range or p is named; a tensor a
+    backward still needs says it was changed."""
+    w = engine.zeros(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="normal_: a leaf Variable that requires grad"):
+        w.normal_()
+    with engine.no_grad():
+        w.normal_()
+    assert w.requires_grad and (w.data != 0).any()
+    with pytest.raises(RuntimeError, match="uniform_: expects a floating point tensor, got int64"):
+        engine.zeros(3, dtype=engine.int64).uniform_()
+    assert engine.zeros(3, dtype=engine.int64).bernoulli_(1.0).data.tolist() == [1, 1, 1]
+    with pytest.raises(RuntimeError, match="expects std >= 0.0, but found std -1"):
+        engine.zeros(3).normal_(0, -1)
+    with pytest.raises(RuntimeError, match=r"\[from, to\) range, but found from=1 > to=0"):
+        engine.zeros(3).uniform_(1, 0)
+    with pytest.raises(RuntimeError, match="bernoulli_: expects 0 <= p <= 1"):
+        engine.zeros(3).bernoulli_(1.5)
+    with pytest.raises(TypeError, match="generator must be a numpy Generator"):
+        engine.zeros(3).normal_(generator=42)
+    x = engine.ones(3, requires_grad=True)
+    h = x * 2
+    y = (h * h).sum()
+    h.normal_()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
