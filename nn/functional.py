@@ -322,6 +322,69 @@ def normalized_shape_tuple(who, normalized_shape) -> tuple:
     return shape
 
 
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """PyTorch's ``F.batch_norm``: x (N, C, …) normalised per channel C, then
+    ``· weight[c] + bias[c]``. ``training=True`` uses the batch's statistics over N and the
+    spatial dims (biased variance) and, when the running tensors (C,) are given, moves them
+    in place: ``r ← (1 − momentum)·r + momentum·batch`` (the variance unbiased, ×n/(n − 1));
+    ``training=False`` uses the running statistics. Differentiable in x, weight and bias."""
+    if not training and (running_mean is None or running_var is None):
+        raise ValueError("batch_norm: training=False normalises with running_mean and "
+                         "running_var, which are None: pass them, or training=True for the "
+                         "batch's statistics")
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.floating)):
+        raise TypeError(f"batch_norm: momentum must be a number (the new batch's weight), got "
+                        f"{momentum!r}")
+    update = momentum if training and running_mean is not None else None
+    return normalize_batch("batch_norm", input, running_mean, running_var, weight, bias,
+                           training, update, eps)
+
+
+def normalize_batch(who, x, running_mean, running_var, weight, bias, use_batch, update, eps,
+                    unbiased_running=True):
+    """Batch norm's one computation (``F.batch_norm`` and the BatchNorm layers call it):
+    with ``use_batch`` the batch's mean and biased variance per channel (dim 1), and, when
+    ``update`` (a factor m, or a function giving it, called once the batch is found good:
+    the layers count their batches in it) is given, the running tensors moved toward them
+    in place
+    (``r ← (1 − m)·r + m·batch``, the variance ×n/(n − 1) when ``unbiased_running``, PyTorch's;
+    Keras takes it as it is); else the running statistics. Then (x − mean)/√(var + eps),
+    times weight and plus bias per channel when given."""
+    if x.ndim < 2:
+        raise ValueError(f"{who}: expected input (N, C, …) with channels in dim 1, got shape "
+                         f"{x.shape}")
+    c = x.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (c,):
+            raise ValueError(f"{who}: {name} must have shape ({c},) for input {x.shape} "
+                             f"(one value per channel in dim 1), got {tuple(t.shape)}")
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, c) + (1,) * (x.ndim - 2)
+    if use_batch:
+        n = x.numel() // c
+        if n <= 1:  # the variance of one value is 0: y = β
+            raise ValueError(f"{who}: expected more than 1 value per channel when training, "
+                             f"got input of shape {x.shape} (use a batch > 1, or model.eval() "
+                             f"for single samples)")
+        mean = x.mean(axis=axes, keepdims=True)
+        var = x.var(axis=axes, keepdims=True, correction=0)
+        if update is not None:
+            with engine.no_grad():
+                m = update() if callable(update) else update
+                if running_mean is not None:
+                    batch_var = var.data.reshape(-1) * (n / (n - 1) if unbiased_running else 1)
+                    running_mean.copy_((1 - m) * running_mean.data + m * mean.data.reshape(-1))
+                    running_var.copy_((1 - m) * running_var.data + m * batch_var)
+    else:
+        mean, var = running_mean.reshape(shape), running_var.reshape(shape)
+    y = (x - mean) / (var + eps).sqrt()
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    return y if bias is None else y + bias.reshape(shape)
+
+
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """``(x − mean) / √(var + eps)`` over the last ``len(normalized_shape)`` dims (biased
     variance), then ``· weight + bias`` (PyTorch's ``layer_norm``); differentiable."""

@@ -85,37 +85,15 @@ class _BatchNorm(Module):
 
     def forward(self, x):
         self._check(x)
-        axes = (0,) + tuple(range(2, x.ndim))
-        shape = (1, self.num_features) + (1,) * (x.ndim - 2)
         # PyTorch's rule: eval reads the running statistics whenever there are any (so
         # ``bn.track_running_stats = False`` set later keeps them for eval; setting the
         # buffers to None gives batch statistics), and training updates them only while
         # track_running_stats is on.
-        if self.training or self.running_mean is None:
-            if x.numel() // self.num_features <= 1:  # the variance of one value is 0: y = β
-                raise ValueError(f"{type(self).__name__}: expected more than 1 value per "
-                                 f"channel when training, got input of shape {x.shape} "
-                                 f"(use a batch > 1, or model.eval() for single samples)")
-            mean = x.mean(axis=axes, keepdims=True)
-            var = x.var(axis=axes, keepdims=True, correction=0)
-            n = x.numel() // self.num_features
-            if self.training and self.track_running_stats:
-                with engine.no_grad():
-                    m = self._update_factor()
-                    if self.running_mean is not None:
-                        batch_var = var.data.reshape(-1) * (
-                            1.0 if self.biased_running_var else n / max(n - 1, 1))
-                        self.running_mean.copy_((1 - m) * self.running_mean.data
-                                                + m * mean.data.reshape(-1))
-                        self.running_var.copy_((1 - m) * self.running_var.data
-                                               + m * batch_var)
-        else:
-            mean = self.running_mean.reshape(shape)
-            var = self.running_var.reshape(shape)
-        y = (x - mean) / (var + self.eps).sqrt()
-        if self.weight is not None:
-            y = y * self.weight.reshape(shape)
-        return y if self.bias is None else y + self.bias.reshape(shape)
+        use_batch = self.training or self.running_mean is None
+        update = self._update_factor if self.training and self.track_running_stats else None
+        return F.normalize_batch(type(self).__name__, x, self.running_mean, self.running_var,
+                                 self.weight, self.bias, use_batch, update, self.eps,
+                                 unbiased_running=not self.biased_running_var)
 
     def reset_running_stats(self):
         """Running mean 0, running variance 1 and the batch counter 0, in place (PyTorch's)."""

@@ -1086,3 +1086,15 @@ def test_in_place_activations_gradcheck(name, args):
         return out
 
     assert engine.gradcheck(f, t64(x, requires_grad=True))
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_gradcheck(training):
+    """F.batch_norm's gradient in x, weight and bias against finite differences, with batch
+    statistics (training) and with fixed running ones."""
+    rng = np.random.default_rng(8)
+    x, w, b = rng.standard_normal((4, 3, 2)), rng.standard_normal(3), rng.standard_normal(3)
+    rm, rv = t64(rng.standard_normal(3)), t64(rng.uniform(0.5, 2, 3))
+    assert engine.gradcheck(
+        lambda a, ww, bb: F.batch_norm(a, rm, rv, ww, bb, training=training, momentum=0.0),
+        t64(x, requires_grad=True), t64(w, requires_grad=True), t64(b, requires_grad=True))

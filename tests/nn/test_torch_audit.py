@@ -476,3 +476,40 @@ def test_dropouts_take_inplace(name, shape):
     h = x * 2.0
     assert getattr(F, name)(h, 0.5, False, inplace=True) is h
     np.testing.assert_array_equal(h.data, a * 2.0)
+
+
+# -- F.batch_norm (functional-style models, MAML's inner loop) ----------------------------
+@pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5), (2, 3, 4, 4)], ids=["2d", "3d", "4d"])
+@pytest.mark.parametrize("training,running,affine", [
+    (True, True, True), (True, False, True), (True, True, False), (False, True, True)])
+def test_functional_batch_norm_matches_torch(shape, training, running, affine):
+    """Values, gradients of x, weight and bias, and the running statistics updated in place
+    (momentum 0.3, unbiased variance), against torch.nn.functional.batch_norm."""
+    a = RNG.standard_normal(shape) * 2 + 1
+    rm, rv = RNG.standard_normal(3), RNG.uniform(0.5, 2, 3)
+    w, b = RNG.standard_normal(3), RNG.standard_normal(3)
+    tx, ox = _pair(a)
+    tw, ow = _pair(w)
+    tb, ob = _pair(b)
+    trm, orm = (torch.tensor(rm), engine.tensor(rm, dtype=np.float64)) if running else (None,) * 2
+    trv, orv = (torch.tensor(rv), engine.tensor(rv, dtype=np.float64)) if running else (None,) * 2
+    args = dict(training=training, momentum=0.3, eps=1e-4)
+    theirs = TF.batch_norm(tx, trm, trv, tw if affine else None, tb if affine else None, **args)
+    ours = F.batch_norm(ox, orm, orv, ow if affine else None, ob if affine else None, **args)
+    _check(ours, theirs, ox, tx)
+    if affine:
+        np.testing.assert_allclose(ow.grad.data, tw.grad.numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(ob.grad.data, tb.grad.numpy(), rtol=1e-9, atol=1e-12)
+    if running:
+        np.testing.assert_allclose(orm.data, trm.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(orv.data, trv.numpy(), rtol=1e-12)
+
+
+def test_functional_batch_norm_refusals():
+    x = engine.randn(4, 3)
+    with pytest.raises(ValueError, match="training=False normalises with running_mean"):
+        F.batch_norm(x, None, None)
+    with pytest.raises(ValueError, match=r"running_mean must have shape \(3,\)"):
+        F.batch_norm(x, engine.zeros(4), engine.ones(3))
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        F.batch_norm(engine.randn(1, 3), None, None, training=True)
