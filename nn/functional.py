@@ -336,6 +336,15 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.floating)):
         raise TypeError(f"batch_norm: momentum must be a number (the new batch's weight), got "
                         f"{momentum!r}")
+    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None and not isinstance(t, Tensor):
+            raise TypeError(f"batch_norm: {name} must be a Tensor (updated in place), got "
+                            f"{type(t).__name__}: engine.tensor(...)")
+        if getattr(t, "requires_grad", False):
+            raise ValueError(f"batch_norm: {name} requires grad: running statistics are "
+                             f"buffers (updated in place), not parameters. The signature is "
+                             f"PyTorch's (input, running_mean, running_var, weight, bias, ...): "
+                             f"pass weight= and bias= by name")
     update = momentum if training and running_mean is not None else None
     return normalize_batch("batch_norm", input, running_mean, running_var, weight, bias,
                            training, update, eps)

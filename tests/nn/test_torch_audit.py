@@ -513,3 +513,9 @@ def test_functional_batch_norm_refusals():
         F.batch_norm(x, engine.zeros(4), engine.ones(3))
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         F.batch_norm(engine.randn(1, 3), None, None, training=True)
+    w, b = engine.ones(3, requires_grad=True), engine.zeros(3, requires_grad=True)
+    with pytest.raises(ValueError, match="running_mean requires grad.*pass weight= and bias="):
+        F.batch_norm(x, w, b, training=True)  # weight and bias in the running tensors' places
+    assert (w.data == 1).all()
+    with pytest.raises(TypeError, match="running_var must be a Tensor"):
+        F.batch_norm(x, engine.zeros(3), np.ones(3))
