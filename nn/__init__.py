@@ -21,7 +21,8 @@ from .layers import (CELU, ELU, GELU, GRU, LSTM, RNN, SELU, AdaptiveAvgPool2d, A
                      HingeEmbeddingLoss, MarginRankingLoss, MultiLabelSoftMarginLoss,
                      PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss, AdaptiveAvgPool1d,
                      AdaptiveMaxPool1d, Bilinear, MultiheadAttention, TransformerEncoder,
-                     TransformerEncoderLayer)
+                     TransformerEncoderLayer, GLU, Hardshrink, Softshrink, Tanhshrink,
+                     MultiMarginLoss, MultiLabelMarginLoss, LocalResponseNorm)
 from .module import (Module, ModuleDict, ModuleList, Parameter, ParameterDict, ParameterList,
                      Sequential)
 from .interchange import export_onnx, from_torch, load_safetensors, save_safetensors, to_torch

@@ -394,6 +394,30 @@ def normalize_batch(who, x, running_mean, running_var, weight, bias, use_batch, 
     return y if bias is None else y + bias.reshape(shape)
 
 
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """AlexNet's local response normalisation, PyTorch's ``F.local_response_norm``: x (N, C,
+    …) divided by ``(k + α/size · Σ x²)^β``, the sum over the ``size`` channels around each
+    channel (``size // 2`` before it, ``(size − 1) // 2`` after, zeros past the edges)."""
+    x = input
+    if x.ndim < 3:
+        raise ValueError(f"local_response_norm: expected 3-D or higher input (N, C, …), got "
+                         f"shape {x.shape}")
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"local_response_norm: size must be a positive int, got {size!r}")
+    c = x.shape[1]
+    sq = x * x
+    before, after = size // 2, (size - 1) // 2
+    pads = [z for z in (engine.zeros(x.shape[0], before, *x.shape[2:], dtype=x.dtype),
+                        sq,
+                        engine.zeros(x.shape[0], after, *x.shape[2:], dtype=x.dtype))
+            if z.shape[1]]
+    padded = engine.cat(pads, dim=1)
+    window = padded[:, 0:c]
+    for j in range(1, size):  # the sliding sum over channels, one shifted slice per tap
+        window = window + padded[:, j:j + c]
+    return x / (window * (alpha / size) + k) ** beta
+
+
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """``(x − mean) / √(var + eps)`` over the last ``len(normalized_shape)`` dims (biased
     variance), then ``· weight + bias`` (PyTorch's ``layer_norm``); differentiable."""

@@ -16,9 +16,10 @@ BatchNorm1d BatchNorm2d Dropout ReLU LeakyReLU Sigmoid Tanh Softmax Identity`` (
 PyTorch also ``RNN LSTM GRU RNNCell LSTMCell GRUCell Embedding LayerNorm GroupNorm
 InstanceNorm1d/2d Dropout2d Unflatten GELU ELU SELU SiLU Mish Softplus LogSoftmax PReLU
 Hardtanh ReLU6 Softmax2d PixelShuffle PixelUnshuffle ZeroPad2d ReflectionPad2d
-ReplicationPad2d ConstantPad2d``, and Conv2d's ``padding_mode``), in ``Sequential``
-containers. A module with its own ``forward`` (a subclass, a custom block) cannot be
-translated from its code: the functions refuse it by name rather than guess.
+ReplicationPad2d ConstantPad2d GLU Softshrink Hardshrink Tanhshrink LocalResponseNorm``,
+and Conv2d's ``padding_mode``), in ``Sequential`` containers. A module with its own
+``forward`` (a subclass, a custom block) cannot be translated from its code: the functions
+refuse it by name rather than guess.
 """
 from __future__ import annotations
 
@@ -310,6 +311,12 @@ _TO_TORCH = {
     L.Hardtanh: lambda m, tnn, name: tnn.Hardtanh(m.min_val, m.max_val),
     L.ReLU6: lambda m, tnn, name: tnn.ReLU6(),
     L.Softmax2d: lambda m, tnn, name: tnn.Softmax2d(),
+    L.GLU: lambda m, tnn, name: tnn.GLU(m.dim),
+    L.Softshrink: lambda m, tnn, name: tnn.Softshrink(m.lambd),
+    L.Hardshrink: lambda m, tnn, name: tnn.Hardshrink(m.lambd),
+    L.Tanhshrink: lambda m, tnn, name: tnn.Tanhshrink(),
+    L.LocalResponseNorm: lambda m, tnn, name: tnn.LocalResponseNorm(m.size, m.alpha, m.beta,
+                                                                     m.k),
     L.PixelShuffle: lambda m, tnn, name: tnn.PixelShuffle(m.upscale_factor),
     L.PixelUnshuffle: lambda m, tnn, name: tnn.PixelUnshuffle(m.downscale_factor),
     L.ZeroPad2d: lambda m, tnn, name: tnn.ZeroPad2d(m.padding),
@@ -526,6 +533,11 @@ def _from_torch_table(tnn):
         tnn.Hardtanh: lambda m, name: L.Hardtanh(m.min_val, m.max_val),
         tnn.ReLU6: lambda m, name: L.ReLU6(),
         tnn.Softmax2d: lambda m, name: L.Softmax2d(),
+        tnn.GLU: lambda m, name: L.GLU(m.dim),
+        tnn.Softshrink: lambda m, name: L.Softshrink(m.lambd),
+        tnn.Hardshrink: lambda m, name: L.Hardshrink(m.lambd),
+        tnn.Tanhshrink: lambda m, name: L.Tanhshrink(),
+        tnn.LocalResponseNorm: lambda m, name: L.LocalResponseNorm(m.size, m.alpha, m.beta, m.k),
         tnn.PixelShuffle: lambda m, name: L.PixelShuffle(m.upscale_factor),
         tnn.PixelUnshuffle: lambda m, name: L.PixelUnshuffle(m.downscale_factor),
         tnn.ZeroPad2d: _pad_from_torch(L.ZeroPad2d),

@@ -1,7 +1,8 @@
 """The layer set, one small file per family."""
 from .activation import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, Identity,
                          LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6, Sigmoid,
-                         SiLU, Softmax, Softmax2d, Softmin, Softplus, Softsign, Tanh, Threshold)
+                         SiLU, Softmax, Softmax2d, Softmin, Softplus, Softsign, Tanh, Threshold,
+                         GLU, Hardshrink, Softshrink, Tanhshrink)
 from .attention import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
 from .conv import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
                    AvgPool1d, AvgPool2d, ConstantPad1d, ConstantPad2d, Conv1d, Conv2d,
@@ -15,9 +16,9 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CosineSimila
                    CrossEntropyLoss, GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss,
                    L1Loss, MarginRankingLoss, MSELoss, MultiLabelSoftMarginLoss, NLLLoss,
                    PairwiseDistance, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss,
-                   TripletMarginLoss)
+                   TripletMarginLoss, MultiMarginLoss, MultiLabelMarginLoss)
 from .norm import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
-                   LayerNorm)
+                   LayerNorm, LocalResponseNorm)
 from .recurrent import (GRU, LSTM, RNN, GRUCell, KerasGRU, KerasLSTM, LSTMCell, RNNCell,
                         SimpleRNN, TimeStep)
 
@@ -39,4 +40,6 @@ __all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "
            "ZeroPad1d", "ZeroPad2d", "GaussianNLLLoss", "HingeEmbeddingLoss",
            "MarginRankingLoss", "MultiLabelSoftMarginLoss", "PoissonNLLLoss", "SoftMarginLoss",
            "TripletMarginLoss", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "Bilinear",
-           "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder"]
+           "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "GLU",
+           "Hardshrink", "Softshrink", "Tanhshrink", "MultiMarginLoss", "MultiLabelMarginLoss",
+           "LocalResponseNorm"]

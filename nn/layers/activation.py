@@ -255,3 +255,47 @@ class Threshold(Module):
 
     def extra_repr(self):
         return f"threshold={self.threshold}, value={self.value}"
+
+
+class GLU(Module):
+    """Gated linear unit: x halved along ``dim`` into a, b → ``a · σ(b)`` (``F.glu``)."""
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return F.glu(x, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Softshrink(Module):
+    """``x − λ`` above λ, ``x + λ`` below −λ, else 0 (``F.softshrink``)."""
+
+    def __init__(self, lambd: float = 0.5):
+        super().__init__()
+        if lambd < 0:
+            raise ValueError(f"Softshrink: lambd must be non-negative, got {lambd}")
+        self.lambd = lambd
+
+    def forward(self, x):
+        return F.softshrink(x, self.lambd)
+
+    def extra_repr(self):
+        return str(self.lambd)
+
+
+class Hardshrink(Softshrink):
+    """x where |x| > λ, else 0 (``F.hardshrink``)."""
+
+    def forward(self, x):
+        return F.hardshrink(x, self.lambd)
+
+
+class Tanhshrink(Module):
+    """``x − tanh(x)`` (``F.tanhshrink``)."""
+
+    def forward(self, x):
+        return F.tanhshrink(x)

@@ -215,6 +215,30 @@ class MultiLabelSoftMarginLoss(_Loss):
         return F.multilabel_soft_margin_loss(input, target, self.weight, self.reduction)
 
 
+class MultiMarginLoss(_Loss):
+    """The multi-class hinge (SVM) loss (``F.multi_margin_loss``): per sample
+    ``(1/C)·Σ_{i≠y} w_y·max(0, margin − x_y + x_i)^p``, p = 1 or 2; ``weight`` per class."""
+
+    def __init__(self, p: int = 1, margin: float = 1.0, weight=None, reduction: str = "mean"):
+        super().__init__(reduction)
+        if p not in (1, 2):
+            raise ValueError(f"MultiMarginLoss: only p = 1 and p = 2 are supported, got {p!r}")
+        self.p, self.margin = p, margin
+        self._buffer("weight", weight)
+
+    def forward(self, input, target):
+        return F.multi_margin_loss(input, target, self.p, self.margin, self.weight,
+                                   self.reduction)
+
+
+class MultiLabelMarginLoss(_Loss):
+    """Multi-label hinge loss (``F.multilabel_margin_loss``): target rows hold the sample's
+    class indices, ended by the first −1."""
+
+    def forward(self, input, target):
+        return F.multilabel_margin_loss(input, target, self.reduction)
+
+
 class TripletMarginLoss(_Loss):
     """``max(d(a, p) − d(a, n) + margin, 0)`` (``F.triplet_margin_loss``)."""
 

@@ -247,3 +247,18 @@ class InstanceNorm2d(_InstanceNorm):
     """Normalise each (sample, channel) plane of (N, C, H, W) (or (C, H, W)) input over
     H·W."""
     _dims = (4,)
+
+
+class LocalResponseNorm(Module):
+    """AlexNet's normalisation across channels (``F.local_response_norm``): x (N, C, …) over
+    ``(k + α/size · Σ x²)^β``, the sum over ``size`` neighbouring channels. No parameters."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, x):
+        return F.local_response_norm(x, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

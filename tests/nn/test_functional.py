@@ -1098,3 +1098,16 @@ def test_batch_norm_gradcheck(training):
     assert engine.gradcheck(
         lambda a, ww, bb: F.batch_norm(a, rm, rv, ww, bb, training=training, momentum=0.0),
         t64(x, requires_grad=True), t64(w, requires_grad=True), t64(b, requires_grad=True))
+
+
+@given(size=st.integers(1, 7), seed=st.integers(0, 2**32 - 1))
+def test_local_response_norm_gradcheck_and_refusals(size, seed):
+    """AlexNet's LRN over any window size (also wider than the channels): finite
+    differences agree with its gradient; bad input and sizes are named."""
+    rng = np.random.default_rng(seed)
+    x = t64(rng.standard_normal((2, 5, 3)), requires_grad=True)
+    assert engine.gradcheck(lambda t: F.local_response_norm(t, size, alpha=0.5, k=1.2), x)
+    with pytest.raises(ValueError, match="expected 3-D or higher input"):
+        F.local_response_norm(engine.randn(2, 5), 3)
+    with pytest.raises(ValueError, match="size must be a positive int"):
+        nn.LocalResponseNorm(0)(engine.randn(2, 5, 3))

@@ -519,3 +519,35 @@ def test_functional_batch_norm_refusals():
     assert (w.data == 1).all()
     with pytest.raises(TypeError, match="running_var must be a Tensor"):
         F.batch_norm(x, engine.zeros(3), np.ones(3))
+
+
+# -- modules over existing functions: GLU, the shrinks, the margin losses, LocalResponseNorm
+@pytest.mark.parametrize("make", [
+    lambda m: m.GLU(1), lambda m: m.Hardshrink(0.3), lambda m: m.Softshrink(0.3),
+    lambda m: m.Tanhshrink(), lambda m: m.LocalResponseNorm(3, alpha=0.1, beta=0.6, k=1.5),
+    lambda m: m.LocalResponseNorm(8), lambda m: m.LocalResponseNorm(2, alpha=0.3)],
+    ids=["GLU", "Hardshrink", "Softshrink", "Tanhshrink", "LRN3", "LRN8-more-than-C", "LRN2"])
+@pytest.mark.parametrize("shape", [(2, 6, 5), (2, 6, 3, 4)], ids=["3d", "4d"])
+def test_layers_over_functions_match_torch(make, shape):
+    """Values and gradients against the torch module of the same name (values kept off the
+    shrinks' kinks at ±0.3)."""
+    a = RNG.uniform(0.35, 2, shape) * RNG.choice([-1, 1], shape)
+    tx, ox = _pair(a)
+    _check(make(nn)(ox), make(torch.nn)(tx), ox, tx)
+
+
+@pytest.mark.parametrize("make", [lambda m, w: m.MultiMarginLoss(p=2, margin=0.7, weight=w),
+                                  lambda m, w: m.MultiMarginLoss(reduction="sum"),
+                                  lambda m, w: m.MultiLabelMarginLoss(reduction="none")],
+                         ids=["multi-margin-p2-weight", "multi-margin-sum", "multilabel-margin"])
+def test_margin_loss_modules_match_torch(make):
+    a = RNG.standard_normal((4, 5))
+    tx, ox = _pair(a)
+    w = RNG.uniform(0.5, 2, 5)
+    multilabel = "multilabel" in repr(make(torch.nn, None)).lower()
+    y = (np.array([[3, 0, -1, 1, 1], [1, 2, 4, -1, 0], [0, -1, 0, 0, 0], [4, 3, 2, 1, 0]])
+         if multilabel else np.array([0, 3, 4, 1]))
+    theirs = make(torch.nn, torch.tensor(w))(tx, torch.tensor(y))
+    ours = make(nn, engine.tensor(w, dtype=np.float64))(ox, engine.tensor(y))
+    _check(ours, theirs, ox, tx)
+
