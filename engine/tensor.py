@@ -1399,7 +1399,18 @@ class Tensor(Node):
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         return S.Reshape.apply(self, shape=tuple(int(n) for n in shape))
 
-    view = reshape
+    def view(self, *shape):
+        """PyTorch's ``view``: this tensor's memory under another shape. When the layout cannot
+        give that shape without a copy (a transposed or strided slice), PyTorch refuses, and so
+        does this: a silent copy would let writes through the "view" miss the original.
+        ``reshape`` copies when it must."""
+        out = self.reshape(*shape)
+        if out.data.size and not np.may_share_memory(out.data, self.data):
+            raise RuntimeError(f"view size is not compatible with input tensor's size and "
+                               f"stride (shape {self.shape} → {out.shape}: at least one "
+                               f"dimension spans across two contiguous subspaces). Use "
+                               f".reshape(...) instead, or .contiguous().view(...)")
+        return out
 
     def flatten(self, start_dim=0, end_dim=-1):
         """Merge dims ``start_dim..end_dim`` into one (PyTorch semantics)."""

@@ -130,3 +130,42 @@ def test_tensor_constructor_with_int_sizes_is_refused():
         engine.Tensor(3, 4)
     assert engine.Tensor(3.0).item() == 3.0  # data other than a bare int is unchanged
     assert engine.Tensor([1.0], True).requires_grad
+
+
+VIEW_CASES = [  # (how the source is made from a (4, 6) tensor, the shape asked of view)
+    ("t", (-1,)), ("t", (6, 2, 2)), ("t", (3, 2, 4)), ("t", (6, 4, 1)), ("t", (1, 6, 4)),
+    ("cols", (4, 3)), ("cols", (2, 2, 3)), ("cols", (12,)), ("rows", (6, 2)),
+    ("every_other", (2, 2, 3)), ("every_other", (12,)), ("plain", (3, 8)),
+    ("permute3", (2, 12)), ("permute3", (6, 2, 2)), ("permute3", (3, 2, 4)),
+]
+
+
+def _view_source(lib, kind):
+    base = lib.arange(24.0).reshape(4, 6)
+    return {"t": lambda: base.T, "cols": lambda: base[:, :3], "rows": lambda: base[1:3],
+            "every_other": lambda: base[:, ::2], "plain": lambda: base,
+            "permute3": lambda: base.reshape(2, 3, 4).permute(2, 0, 1)}[kind](), base
+
+
+@pytest.mark.parametrize("kind,shape", VIEW_CASES, ids=[f"{k}-{s}" for k, s in VIEW_CASES])
+def test_view_refuses_where_pytorch_refuses_and_shares_memory_where_it_views(kind, shape):
+    """``x.T.view(-1)`` silently copied (``view`` was ``reshape``), so writes through it missed
+    x; PyTorch refuses it. Now each view PyTorch can make is made (a write through it reaches
+    the source, as in PyTorch) and each it refuses is refused with its message."""
+    torch = _torch()
+    tsrc, tbase = _view_source(torch, kind)
+    osrc, obase = _view_source(engine, kind)
+    try:
+        tview = tsrc.view(*shape)
+    except RuntimeError:
+        with pytest.raises(RuntimeError, match="view size is not compatible.*reshape"):
+            osrc.view(*shape)
+        assert tuple(osrc.reshape(*shape).shape) == tuple(tsrc.reshape(*shape).shape)
+        return
+    oview = osrc.view(*shape)
+    assert tuple(oview.shape) == tuple(tview.shape)
+    np.testing.assert_array_equal(oview.data, tview.numpy())
+    with engine.no_grad():
+        oview.add_(100)
+    tview.add_(100)
+    np.testing.assert_array_equal(obase.data, tbase.numpy())
