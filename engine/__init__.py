@@ -25,7 +25,7 @@ from .creation import (arange, empty, empty_like, eye, from_dlpack, from_numpy, 
                        randperm,
                        tensor, zeros, zeros_like)
 from .functional import (FUNCTIONS, METHOD_FUNCTIONS, bucketize, cat, cdist, concatenate,
-                         einsum, maximum, meshgrid, minimum, searchsorted, split, stack,
+                         einsum, in_place, maximum, meshgrid, minimum, searchsorted, split, stack,
                          std_mean, var_mean, where)
 from . import linalg
 from .gradcheck import GradcheckError, gradcheck
@@ -71,7 +71,7 @@ __all__ = [
     "backward_steps", "bucketize", "cat", "cdist", "concatenate", "conv1d", "conv2d",
     "conv_transpose2d",
     "detect_anomaly", "einsum", "empty", "empty_like", "enable_grad", "eye", "from_dlpack",
-    "from_numpy", "full", "full_like",
+    "from_numpy", "full", "full_like", "in_place",
     "get_default_dtype", "get_rng", "grad", "gradcheck", "gradgradcheck", "gru", "hessian", "hvp",
     "increment_version", "inference_mode", "interpolate", "jacobian", "is_grad_enabled", "jvp",
     "keep_freed_memory",

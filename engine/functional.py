@@ -78,6 +78,25 @@ def minimum(a, b) -> Tensor:
     return E.Minimum.apply(a, b)
 
 
+def in_place(x, fn, name="in_place") -> Tensor:
+    """``fn(x)`` written into x's memory, and x returned, with PyTorch's in-place rules (the
+    path ``relu_``, ``add_`` and the other in-place methods take): ``fn`` maps a Tensor to a
+    Tensor of the same shape, built from ops. Under no_grad only the memory changes; while
+    recording, a leaf that requires grad and a view are refused, and x becomes fn's output
+    (its old value keeps its place in the graph), its version moving so that a backward which
+    saved the old x says it was modified. ``name`` names the operation in errors
+    (``nn.functional``'s ``inplace=True`` passes ``'leaky_relu_'`` and the like).
+
+    >>> import engine
+    >>> h = engine.tensor([-1.0, 2.0]) * 1
+    >>> engine.in_place(h, lambda t: t.leaky_relu(0.5), "leaky_relu_") is h, h.data
+    (True, array([-0.5,  2. ], dtype=float32))
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expects a Tensor to write into, got {type(x).__name__}")
+    return x._inplace(name, fn)
+
+
 def einsum(equation, *operands) -> Tensor:
     """Einstein summation, as ``torch.einsum``: ``einsum("ij,jk->ik", a, b)`` is ``a @ b``.
     Operands may also come as one list; ``...`` broadcasts; an output without ``...`` sums

@@ -44,12 +44,10 @@ def relu(x, inplace=False):
     return x.relu_() if inplace else x.relu()
 
 
-def in_place(name, x, inplace, fn):
+def _in_place(name, x, inplace, fn):
     """``fn(x)``, or with PyTorch's ``inplace=True`` the same values written into x, which is
-    returned (``Tensor._inplace``: x's version moves, so a backward that still needs the old
-    x says so; while recording, a leaf that requires grad or a view is refused with what to
-    do instead)."""
-    return x._inplace(f"{name}_", fn) if inplace else fn(x)
+    returned (``engine.in_place``: PyTorch's in-place rules)."""
+    return engine.in_place(x, fn, f"{name}_") if inplace else fn(x)
 
 
 def sigmoid(x): return x.sigmoid()
@@ -57,7 +55,7 @@ def tanh(x): return x.tanh()
 
 
 def leaky_relu(x, negative_slope=0.01, inplace=False):
-    return in_place("leaky_relu", x, inplace, lambda t: t.leaky_relu(negative_slope))
+    return _in_place("leaky_relu", x, inplace, lambda t: t.leaky_relu(negative_slope))
 
 
 def softmax(x, dim=None, *, axis=None, dtype=None):
@@ -115,21 +113,21 @@ def implicit_dim(op, ndim, stacklevel):
 # PyTorch's activation functions (formulas and kinks: engine/ops/activations.py).
 def gelu(x, approximate="none"): return x.gelu(approximate)
 def softplus(x, beta=1.0, threshold=20.0): return x.softplus(beta, threshold)
-# PyTorch's inplace=True on the activations that have it (see in_place above).
+# PyTorch's inplace=True on the activations that have it (see _in_place above).
 def elu(x, alpha=1.0, inplace=False):
-    return in_place("elu", x, inplace, lambda t: t.elu(alpha))
-def selu(x, inplace=False): return in_place("selu", x, inplace, lambda t: t.selu())
+    return _in_place("elu", x, inplace, lambda t: t.elu(alpha))
+def selu(x, inplace=False): return _in_place("selu", x, inplace, lambda t: t.selu())
 def celu(x, alpha=1.0, inplace=False):
-    return in_place("celu", x, inplace, lambda t: t.celu(alpha))
-def silu(x, inplace=False): return in_place("silu", x, inplace, lambda t: t.silu())
-def mish(x, inplace=False): return in_place("mish", x, inplace, lambda t: t.mish())
-def relu6(x, inplace=False): return in_place("relu6", x, inplace, lambda t: t.relu6())
+    return _in_place("celu", x, inplace, lambda t: t.celu(alpha))
+def silu(x, inplace=False): return _in_place("silu", x, inplace, lambda t: t.silu())
+def mish(x, inplace=False): return _in_place("mish", x, inplace, lambda t: t.mish())
+def relu6(x, inplace=False): return _in_place("relu6", x, inplace, lambda t: t.relu6())
 def hardtanh(x, min_val=-1.0, max_val=1.0, inplace=False):
-    return in_place("hardtanh", x, inplace, lambda t: t.hardtanh(min_val, max_val))
+    return _in_place("hardtanh", x, inplace, lambda t: t.hardtanh(min_val, max_val))
 def hardsigmoid(x, inplace=False):
-    return in_place("hardsigmoid", x, inplace, lambda t: t.hardsigmoid())
+    return _in_place("hardsigmoid", x, inplace, lambda t: t.hardsigmoid())
 def hardswish(x, inplace=False):
-    return in_place("hardswish", x, inplace, lambda t: t.hardswish())
+    return _in_place("hardswish", x, inplace, lambda t: t.hardswish())
 def logsigmoid(x): return x.logsigmoid()
 def softsign(x): return x.softsign()
 def prelu(x, weight): return x.prelu(weight)
@@ -252,7 +250,7 @@ def dropout(x, p=0.5, training=True, inplace=False):
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
     if not training or p == 0:
         return x
-    return in_place("dropout", x, inplace, lambda t: _drop(t, p, t.shape))
+    return _in_place("dropout", x, inplace, lambda t: _drop(t, p, t.shape))
 
 
 def _drop(x, p, mask_shape):
@@ -274,7 +272,7 @@ def dropout1d(x, p=0.5, training=True, inplace=False):
         raise ValueError(f"dropout1d: expected (N, C, L) or (C, L) input, got shape {x.shape}")
     if not training or p == 0:
         return x
-    return in_place("dropout1d", x, inplace, lambda t: _drop(t, p, t.shape[:-1] + (1,)))
+    return _in_place("dropout1d", x, inplace, lambda t: _drop(t, p, t.shape[:-1] + (1,)))
 
 
 _DROPOUT2D_3D = ("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise "
@@ -301,7 +299,7 @@ def dropout2d(x, p=0.5, training=True, inplace=False):
         warnings.warn(_DROPOUT2D_3D, UserWarning, stacklevel=2)
     if not training or p == 0:
         return x
-    return in_place("dropout2d", x, inplace,
+    return _in_place("dropout2d", x, inplace,
                     lambda t: _drop(t, p, t.shape[:2] + (1,) * (t.ndim - 2)))
 
 
@@ -454,7 +452,7 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
 def threshold(x, threshold, value, inplace=False):
     """x where x > ``threshold``, else ``value`` (PyTorch's ``F.threshold``; gradient 1 where
     kept, 0 where replaced)."""
-    return in_place("threshold", x, inplace, lambda t: engine.where(
+    return _in_place("threshold", x, inplace, lambda t: engine.where(
         t.data > threshold, t, np.asarray(value, t.dtype)))
 
 
