@@ -169,3 +169,26 @@ def test_view_refuses_where_pytorch_refuses_and_shares_memory_where_it_views(kin
         oview.add_(100)
     tview.add_(100)
     np.testing.assert_array_equal(obase.data, tbase.numpy())
+
+
+@pytest.mark.parametrize("write,torch_refuses", [
+    (lambda t: t.add_(1), True), (lambda t: t.mul_(3), True),
+    (lambda t: t.__setitem__((0, 0), 5.0), False), (lambda t: t.fill_(2.0), False)],
+    ids=["add_", "mul_", "setitem", "fill_"])
+def test_writes_into_an_expanded_tensor_are_refused(write, torch_refuses):
+    """An expand()ed tensor's rows share memory: PyTorch refuses the in-place ops that read
+    it ("more than one element of the written-to tensor refers to a single memory location
+    … clone()") and lets plain writes change every row sharing the element; stepgrad said
+    numpy's "assignment destination is read-only". Now PyTorch's refusal and advice, for
+    every write (loud where PyTorch would change several rows at once); the clone takes it."""
+    torch = _torch()
+    if torch_refuses:
+        with pytest.raises(RuntimeError, match="single memory location"):
+            write(torch.zeros(1, 3).expand(2, 3))
+    with pytest.raises(RuntimeError, match="single memory location.*clone()"):
+        write(engine.zeros(1, 3).expand(2, 3))
+    c = engine.zeros(1, 3).expand(2, 3).clone()
+    write(c)
+    t = torch.zeros(1, 3).expand(2, 3).clone()
+    write(t)
+    np.testing.assert_array_equal(c.data, t.numpy())
