@@ -70,6 +70,24 @@ def log_softmax(x, dim=None, *, axis=None, dtype=None):
     return _cast("log_softmax", x, dtype).log_softmax(_dim("log_softmax", dim, axis, x.ndim))
 
 
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    """PyTorch's ``F.gumbel_softmax``: ``softmax((logits + g) / tau)`` along ``dim`` with
+    g ~ Gumbel(0, 1) drawn from engine's generator (``engine.manual_seed``). ``hard=True``
+    returns the one-hot of each argmax in the forward pass with the soft sample's gradient
+    (straight-through: ``y_hard − y_soft.detach() + y_soft``, PyTorch's expression). ``eps``
+    is unused, as in PyTorch."""
+    if not tau > 0:
+        raise ValueError(f"gumbel_softmax: tau must be positive, got {tau}")
+    g = engine.get_rng().gumbel(size=logits.shape).astype(logits.dtype)
+    y_soft = ((logits + engine.from_numpy(g)) / tau).softmax(dim)
+    if not hard:
+        return y_soft
+    axis = dim % logits.ndim
+    y_hard = np.zeros(logits.shape, logits.dtype)
+    np.put_along_axis(y_hard, np.expand_dims(y_soft.data.argmax(axis), axis), 1, axis)
+    return engine.from_numpy(y_hard) - y_soft.detach() + y_soft
+
+
 def softmin(x, dim=None, *, axis=None, dtype=None):
     """``softmax(−x)`` along ``dim``; no dim, ``dtype``: as ``softmax``."""
     return _cast("softmin", x, dtype).softmin(_dim("softmin", dim, axis, x.ndim))
@@ -158,6 +176,32 @@ def softshrink(x, lambd=0.5):
 def hardshrink(x, lambd=0.5):
     """x where |x| > λ, else 0 (PyTorch's ``F.hardshrink``)."""
     return engine.where(np.abs(x.data) > lambd, x, x * 0.0)
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """PyTorch's ``F.bilinear``: y[..., o] = Σ_ij x1[..., i]·weight[o, i, j]·x2[..., j]
+    (+ bias[o]); x1 (..., in1), x2 (..., in2) with the same leading dims, weight (out, in1,
+    in2), bias (out,). ``nn.Bilinear`` computes with it."""
+    if weight.ndim != 3 or input1.shape[-1:] != weight.shape[1:2] or \
+            input2.shape[-1:] != weight.shape[2:] or input1.shape[:-1] != input2.shape[:-1]:
+        raise ValueError(f"bilinear: inputs of shapes {input1.shape} and {input2.shape} with "
+                         f"weight {weight.shape}: expected (..., in1) and (..., in2) with the "
+                         f"same leading dims, and weight (out, in1, in2)")
+    if bias is not None and bias.shape != weight.shape[:1]:
+        raise ValueError(f"bilinear: bias must have shape ({weight.shape[0]},), got "
+                         f"{bias.shape}")
+    y = engine.einsum("...i,oij,...j->...o", input1, weight, input2)
+    return y if bias is None else y + bias
+
+
+def pdist(input, p=2.0):
+    """PyTorch's ``F.pdist``: the p-norm distances between the rows of x (N, M), each pair
+    i < j once, in row-major order of the upper triangle → (N·(N − 1)/2,)."""
+    if input.ndim != 2:
+        raise ValueError(f"pdist: expected a 2-D input (N, M), got shape {input.shape}")
+    n = input.shape[0]
+    i, j = np.triu_indices(n, k=1)
+    return (input[i] - input[j]).norm(p=p, dim=-1) if n > 1 else input.sum(-1)[:0]
 
 
 def normalize(x, p=2.0, dim=1, eps=1e-12):

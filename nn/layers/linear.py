@@ -74,8 +74,7 @@ class Bilinear(Module):
             raise ValueError(f"Bilinear: inputs of shapes {x1.shape} and {x2.shape}: expected "
                              f"(..., {self.in1_features}) and (..., {self.in2_features}) with "
                              f"the same leading dims")
-        y = engine.einsum("...i,oij,...j->...o", x1, self.weight, x2)
-        return y if self.bias is None else y + self.bias
+        return F.bilinear(x1, x2, self.weight, self.bias)
 
     def extra_repr(self):
         return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "

@@ -1111,3 +1111,36 @@ def test_local_response_norm_gradcheck_and_refusals(size, seed):
         F.local_response_norm(engine.randn(2, 5), 3)
     with pytest.raises(ValueError, match="size must be a positive int"):
         nn.LocalResponseNorm(0)(engine.randn(2, 5, 3))
+
+
+@given(seed=st.integers(0, 2**32 - 1), tau=st.sampled_from([0.3, 1.0, 2.5]),
+       dim=st.sampled_from([-1, 0]))
+def test_gumbel_softmax_samples_and_straight_through_gradient(seed, tau, dim):
+    """softmax((logits + g)/tau) with g ~ Gumbel from the seeded generator; hard=True is the
+    one-hot of that sample's argmax forward and the soft sample's gradient backward
+    (PyTorch's straight-through estimator); the soft sample's gradient agrees with finite
+    differences for fixed noise."""
+    rng = np.random.default_rng(seed)
+    logits = rng.standard_normal((4, 5))
+    w = t64(rng.standard_normal((4, 5)))
+    grads, samples = [], []
+    for hard in (False, True):
+        x = t64(logits, requires_grad=True)
+        engine.manual_seed(seed)
+        y = F.gumbel_softmax(x, tau=tau, hard=hard, dim=dim)
+        (y * w).sum().backward()
+        grads.append(x.grad.data)
+        samples.append(y.data)
+    soft, hard = samples
+    engine.manual_seed(seed)
+    g = engine.get_rng().gumbel(size=(4, 5))
+    np.testing.assert_allclose(soft, F.softmax(t64((logits + g) / tau), dim=dim).data,
+                               rtol=1e-12)
+    np.testing.assert_array_equal(hard.argmax(dim), soft.argmax(dim))
+    np.testing.assert_allclose(hard.sum(dim), 1.0, rtol=1e-12)
+    assert set(np.round(hard, 12).ravel()) <= {0.0, 1.0}
+    np.testing.assert_array_equal(grads[1], grads[0])
+    assert engine.gradcheck(lambda t: F.softmax((t + t64(g)) / tau, dim=dim),
+                            t64(logits, requires_grad=True))
+    with pytest.raises(ValueError, match="tau must be positive"):
+        F.gumbel_softmax(t64(logits), tau=0)

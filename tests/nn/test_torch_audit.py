@@ -551,3 +551,24 @@ def test_margin_loss_modules_match_torch(make):
     ours = make(nn, engine.tensor(w, dtype=np.float64))(ox, engine.tensor(y))
     _check(ours, theirs, ox, tx)
 
+
+
+# -- F.bilinear, F.pdist (torch's), F.gumbel_softmax (its rules: torch's noise differs) ----
+def test_functional_bilinear_and_pdist_match_torch():
+    """Values and gradients of F.bilinear (leading dims, bias or none) and F.pdist (p = 2, 1,
+    3; one row gives an empty result, as torch)."""
+    x1, x2 = RNG.standard_normal((2, 3, 4)), RNG.standard_normal((2, 3, 5))
+    w, b = RNG.standard_normal((6, 4, 5)), RNG.standard_normal(6)
+    for bias in (b, None):
+        (t1, o1), (t2, o2), (tw, ow) = _pair(x1), _pair(x2), _pair(w)
+        tb, ob = _pair(bias) if bias is not None else (None, None)
+        _check(F.bilinear(o1, o2, ow, ob), TF.bilinear(t1, t2, tw, tb), o1, t1)
+        np.testing.assert_allclose(ow.grad.data, tw.grad.numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(o2.grad.data, t2.grad.numpy(), rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="bilinear: inputs of shapes"):
+        F.bilinear(engine.randn(2, 4), engine.randn(3, 5), engine.randn(6, 4, 5))
+    a = RNG.standard_normal((5, 3))
+    for p in (2.0, 1.0, 3.0):
+        tx, ox = _pair(a)
+        _check(F.pdist(ox, p), TF.pdist(tx, p), ox, tx)
+    assert F.pdist(engine.randn(1, 3)).shape == tuple(TF.pdist(torch.randn(1, 3)).shape) == (0,)
