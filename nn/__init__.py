@@ -22,7 +22,8 @@ from .layers import (CELU, ELU, GELU, GRU, LSTM, RNN, SELU, AdaptiveAvgPool2d, A
                      PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss, AdaptiveAvgPool1d,
                      AdaptiveMaxPool1d, Bilinear, MultiheadAttention, TransformerEncoder,
                      TransformerEncoderLayer, GLU, Hardshrink, Softshrink, Tanhshrink,
-                     MultiMarginLoss, MultiLabelMarginLoss, LocalResponseNorm)
+                     MultiMarginLoss, MultiLabelMarginLoss, LocalResponseNorm, AlphaDropout,
+                     Dropout3d)
 from .module import (Module, ModuleDict, ModuleList, Parameter, ParameterDict, ParameterList,
                      Sequential)
 from .interchange import export_onnx, from_torch, load_safetensors, save_safetensors, to_torch

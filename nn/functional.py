@@ -347,6 +347,43 @@ def dropout2d(x, p=0.5, training=True, inplace=False):
                     lambda t: _drop(t, p, t.shape[:2] + (1,) * (t.ndim - 2)))
 
 
+def dropout3d(x, p=0.5, training=True, inplace=False):
+    """Channel dropout of (N, C, D, H, W) or unbatched (C, D, H, W): zero each whole channel
+    with probability p, scale the rest by 1/(1 − p) (PyTorch's ``dropout3d``)."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout3d: p must be in [0, 1], got {p}")
+    if x.ndim not in (4, 5):
+        raise ValueError(f"dropout3d: expected (N, C, D, H, W) or (C, D, H, W) input, got "
+                         f"shape {x.shape}")
+    if not training or p == 0:
+        return x
+    return _in_place("dropout3d", x, inplace, lambda t: _drop(t, p, t.shape[:-3] + (1, 1, 1)))
+
+
+#: SELU's negative saturation, −λ·α (PyTorch's alpha_dropout constant).
+_SELU_SATURATION = 1.7580993408473766
+
+
+def alpha_dropout(x, p=0.5, training=False, inplace=False):
+    """PyTorch's ``alpha_dropout`` (self-normalising networks): while training each element
+    is kept with probability 1 − p, a dropped one becomes −α' (α' = λ·α of SELU, 1.7581),
+    then ``a·(·) + b`` restores zero mean and unit variance for standard-normal input:
+    a = ((1 − p)(1 + p·α'²))^(−1/2), b = a·α'·p. Evaluation: x unchanged."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"alpha_dropout: p must be in [0, 1], got {p}")
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return _in_place("alpha_dropout", x, inplace, lambda t: t * 0.0)
+    alpha = _SELU_SATURATION
+    a = 1.0 / np.sqrt((alpha * alpha * p + 1) * (1 - p))
+    keep = (engine.get_rng().random(x.shape) >= p).astype(x.dtype)
+    # PyTorch's arithmetic: x·(keep·a) + ((keep − 1)·α·a + α·a·p)
+    scale = engine.from_numpy((keep * a).astype(x.dtype))
+    shift = engine.from_numpy(((keep - 1) * (alpha * a) + alpha * a * p).astype(x.dtype))
+    return _in_place("alpha_dropout", x, inplace, lambda t: t * scale + shift)
+
+
 def normalized_shape_tuple(who, normalized_shape) -> tuple:
     """LayerNorm's ``normalized_shape`` as a tuple of ints: an int (numpy's too, as PyTorch
     takes any integral number) is a 1-tuple; a list, tuple or Size is read as it is."""

@@ -14,9 +14,10 @@ install (``pip install 'stepgrad[interchange]'`` gives safetensors and onnx).
 Layers with an equivalent: ``Linear Conv2d MaxPool2d AvgPool2d GlobalAvgPool2d Flatten
 BatchNorm1d BatchNorm2d Dropout ReLU LeakyReLU Sigmoid Tanh Softmax Identity`` (and for
 PyTorch also ``RNN LSTM GRU RNNCell LSTMCell GRUCell Embedding LayerNorm GroupNorm
-InstanceNorm1d/2d Dropout2d Unflatten GELU ELU SELU SiLU Mish Softplus LogSoftmax PReLU
-Hardtanh ReLU6 Softmax2d PixelShuffle PixelUnshuffle ZeroPad2d ReflectionPad2d
-ReplicationPad2d ConstantPad2d GLU Softshrink Hardshrink Tanhshrink LocalResponseNorm``,
+InstanceNorm1d/2d Dropout2d Dropout3d AlphaDropout Unflatten GELU ELU SELU SiLU Mish
+Softplus LogSoftmax PReLU Hardtanh ReLU6 Softmax2d PixelShuffle PixelUnshuffle ZeroPad2d
+ReflectionPad2d ReplicationPad2d ConstantPad2d GLU Softshrink Hardshrink Tanhshrink
+LocalResponseNorm``,
 and Conv2d's ``padding_mode``), in ``Sequential`` containers. A module with its own
 ``forward`` (a subclass, a custom block) cannot be translated from its code: the functions
 refuse it by name rather than guess.
@@ -299,6 +300,8 @@ _TO_TORCH = {
                                                               affine=m.affine,
                                                               bias=_has_bias(m)),
     L.Dropout2d: lambda m, tnn, name: tnn.Dropout2d(m.p),
+    L.Dropout3d: lambda m, tnn, name: tnn.Dropout3d(m.p),
+    L.AlphaDropout: lambda m, tnn, name: tnn.AlphaDropout(m.p),
     L.Unflatten: lambda m, tnn, name: tnn.Unflatten(m.dim, m.unflattened_size),
     L.GELU: lambda m, tnn, name: tnn.GELU(approximate=m.approximate),
     L.ELU: lambda m, tnn, name: tnn.ELU(m.alpha),
@@ -521,6 +524,8 @@ def _from_torch_table(tnn):
         tnn.InstanceNorm1d: _instance_norm_from_torch,
         tnn.InstanceNorm2d: _instance_norm_from_torch,
         tnn.Dropout2d: lambda m, name: L.Dropout2d(m.p),
+        tnn.Dropout3d: lambda m, name: L.Dropout3d(m.p),
+        tnn.AlphaDropout: lambda m, name: L.AlphaDropout(m.p),
         tnn.Unflatten: lambda m, name: L.Unflatten(m.dim, m.unflattened_size),
         tnn.GELU: lambda m, name: L.GELU(approximate=m.approximate),
         tnn.ELU: lambda m, name: L.ELU(m.alpha),

@@ -10,7 +10,7 @@ from .conv import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, Adap
                    PixelShuffle, PixelUnshuffle, ReflectionPad1d, ReflectionPad2d,
                    ReplicationPad1d, ReplicationPad2d, Upsample, UpsamplingBilinear2d,
                    UpsamplingNearest2d, ZeroPad1d, ZeroPad2d)
-from .dropout import Dropout, Dropout1d, Dropout2d
+from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d
 from .linear import Bilinear, Dense, Embedding, Flatten, Linear, Unflatten
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CosineSimilarity,
                    CrossEntropyLoss, GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss,
@@ -42,4 +42,4 @@ __all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "
            "TripletMarginLoss", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "Bilinear",
            "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "GLU",
            "Hardshrink", "Softshrink", "Tanhshrink", "MultiMarginLoss", "MultiLabelMarginLoss",
-           "LocalResponseNorm"]
+           "LocalResponseNorm", "AlphaDropout", "Dropout3d"]

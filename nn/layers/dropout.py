@@ -1,4 +1,7 @@
-"""Dropout: inverted scaling, active only in training mode."""
+"""Dropout: inverted scaling, active only in training mode.
+
+PyTorch's ``inplace=True`` is accepted, as by the activation layers: computed out of place
+(the same values; ``F.dropout(x, p, training, inplace=True)`` writes into x)."""
 from __future__ import annotations
 
 from .. import functional as F
@@ -9,11 +12,11 @@ class Dropout(Module):
     """Zero each element with probability ``p`` during training and scale the survivors by
     ``1/(1 − p)``; in eval mode the identity."""
 
-    def __init__(self, p: float = 0.5):
+    def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         if not 0 <= p <= 1:
-            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
-        self.p = p
+            raise ValueError(f"{type(self).__name__}: p must be in [0, 1], got {p}")
+        self.p, self.inplace = p, inplace
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training)
@@ -27,9 +30,6 @@ class Dropout2d(Dropout):
     rest by ``1/(1 − p)`` (``F.dropout2d``); in eval mode the identity. 3-D input is read as
     PyTorch reads it, (N, C, L) with a warning, not as an unbatched (C, H, W)."""
 
-    def __init__(self, p: float = 0.5):
-        super().__init__(p)
-
     def forward(self, x):
         return F.dropout2d(x, self.p, self.training)
 
@@ -41,3 +41,21 @@ class Dropout1d(Dropout):
 
     def forward(self, x):
         return F.dropout1d(x, self.p, self.training)
+
+
+class Dropout3d(Dropout):
+    """Zero whole channels of (N, C, D, H, W) (or unbatched (C, D, H, W)) with probability
+    ``p`` during training, scale the rest by ``1/(1 − p)`` (``F.dropout3d``); in eval mode
+    the identity."""
+
+    def forward(self, x):
+        return F.dropout3d(x, self.p, self.training)
+
+
+class AlphaDropout(Dropout):
+    """Dropout for SELU networks (``F.alpha_dropout``): dropped units take SELU's negative
+    saturation value, then an affine map keeps zero mean and unit variance; in eval mode the
+    identity."""
+
+    def forward(self, x):
+        return F.alpha_dropout(x, self.p, self.training)

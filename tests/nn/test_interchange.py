@@ -183,6 +183,8 @@ def layer_cases():
         ("instance_norm_no_bias", lambda: nn.InstanceNorm1d(3, affine=True, bias=False),
          (2, 3, 5)),
         ("dropout2d", lambda: nn.Dropout2d(0.3), (2, 3, 4, 4)),
+        ("dropout3d_alpha", lambda: nn.Sequential(nn.Dropout3d(0.3), nn.AlphaDropout(0.2)),
+         (2, 3, 2, 4, 4)),
         ("unflatten", lambda: nn.Unflatten(1, (2, 3)), (4, 6)),
         ("activations", lambda: nn.Sequential(nn.GELU(approximate="tanh"), nn.ELU(0.5),
                                               nn.SELU(), nn.SiLU(), nn.Mish(),

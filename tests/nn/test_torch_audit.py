@@ -572,3 +572,40 @@ def test_functional_bilinear_and_pdist_match_torch():
         tx, ox = _pair(a)
         _check(F.pdist(ox, p), TF.pdist(tx, p), ox, tx)
     assert F.pdist(engine.randn(1, 3)).shape == tuple(TF.pdist(torch.randn(1, 3)).shape) == (0,)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5])
+def test_alpha_dropout_is_pytorchs_affine_map(p):
+    """F.alpha_dropout while training: each element either a·x + α'·a·p (kept) or
+    α'·a·(p − 1) (dropped), with PyTorch's a and α' (torch's own output obeys the same two
+    formulas with our constants; its mask differs, being its own generator's); the gradient
+    is a where kept, 0 where dropped; evaluation leaves x alone."""
+    alpha = 1.7580993408473766
+    a = 1.0 / np.sqrt((alpha * alpha * p + 1) * (1 - p))
+    kept_shift, dropped = alpha * a * p, alpha * a * (p - 1)
+    x = RNG.standard_normal(4000)
+    theirs = TF.alpha_dropout(torch.tensor(x), p, True).numpy()
+    ox = engine.tensor(x, dtype=np.float64, requires_grad=True)
+    ours = F.alpha_dropout(ox, p, True)
+    for y in (theirs, ours.data):
+        drop = np.isclose(y, dropped, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(y[~drop], a * x[~drop] + kept_shift, rtol=1e-12)
+        assert abs(drop.mean() - p) < 0.05
+    ours.sum().backward()
+    drop = np.isclose(ours.data, dropped, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ox.grad.data, np.where(drop, 0.0, a), rtol=1e-12)
+    assert F.alpha_dropout(ox, p, False) is ox and nn.AlphaDropout(p).eval()(ox) is ox
+
+
+def test_dropout3d_and_dropout_layers_take_inplace():
+    """Dropout3d zeros whole (n, c) volumes (5-D) or channels (unbatched 4-D) and rescales the
+    rest; nn.Dropout*(p, inplace=True) is accepted as in PyTorch (computed out of place)."""
+    engine.manual_seed(1)
+    y = F.dropout3d(engine.ones(4, 6, 2, 3, 3), 0.5).data.reshape(4, 6, -1)
+    assert set(np.unique(y)) == {0.0, 2.0} and (y.std(-1) == 0).all()
+    assert nn.Dropout3d(0.5)(engine.ones(6, 2, 3, 3)).data.reshape(6, -1).std(-1).max() == 0
+    with pytest.raises(ValueError, match=r"dropout3d: expected \(N, C, D, H, W\)"):
+        F.dropout3d(engine.ones(2, 3, 4), 0.5)
+    for layer in (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout):
+        m, t = layer(0.3, inplace=True), getattr(torch.nn, layer.__name__)(0.3, inplace=True)
+        assert (m.p, m.inplace) == (t.p, t.inplace) == (0.3, True)
