@@ -401,6 +401,30 @@ def normalized_shape_tuple(who, normalized_shape) -> tuple:
     return shape
 
 
+def check_norm_args(who, x, running_mean, running_var, weight, bias, min_ndim=2):
+    """The per-channel arguments of ``batch_norm`` and ``instance_norm``: x has channels in
+    dim 1 (at least ``min_ndim`` dims), each given tensor (or numpy array) has shape (C,),
+    and the running statistics are buffers: one requiring grad is refused, as it is most
+    likely a weight passed in PyTorch's positional order (input, running_mean, running_var,
+    weight, bias), which the in-place update would overwrite."""
+    if x.ndim < min_ndim:
+        raise ValueError(f"{who}: expected input of at least {min_ndim} dims (N, C, …), channels "
+                         f"in dim 1, got shape {x.shape}")
+    c = x.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        shape = None if t is None else tuple(np.shape(t.data if isinstance(t, Tensor) else t))
+        if shape is not None and shape != (c,):
+            raise ValueError(f"{who}: {name} must have one entry per channel, shape ({c},), "
+                             f"got {shape} for input of shape {x.shape}")
+    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+        if getattr(t, "requires_grad", False):
+            raise ValueError(f"{who}: {name} requires grad: running statistics are buffers "
+                             f"(updated in place), not parameters. The signature is PyTorch's "
+                             f"(input, running_mean, running_var, weight, bias, ...): pass "
+                             f"weight= and bias= by name")
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
     """PyTorch's ``F.batch_norm``: x (N, C, …) normalised per channel C, then
@@ -419,11 +443,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if t is not None and not isinstance(t, Tensor):
             raise TypeError(f"batch_norm: {name} must be a Tensor (updated in place), got "
                             f"{type(t).__name__}: engine.tensor(...)")
-        if getattr(t, "requires_grad", False):
-            raise ValueError(f"batch_norm: {name} requires grad: running statistics are "
-                             f"buffers (updated in place), not parameters. The signature is "
-                             f"PyTorch's (input, running_mean, running_var, weight, bias, ...): "
-                             f"pass weight= and bias= by name")
+    check_norm_args("batch_norm", input, running_mean, running_var, weight, bias)
     update = momentum if training and running_mean is not None else None
     return normalize_batch("batch_norm", input, running_mean, running_var, weight, bias,
                            training, update, eps)
@@ -439,15 +459,7 @@ def normalize_batch(who, x, running_mean, running_var, weight, bias, use_batch, 
     (``r ← (1 − m)·r + m·batch``, the variance ×n/(n − 1) when ``unbiased_running``, PyTorch's;
     Keras takes it as it is); else the running statistics. Then (x − mean)/√(var + eps),
     times weight and plus bias per channel when given."""
-    if x.ndim < 2:
-        raise ValueError(f"{who}: expected input (N, C, …) with channels in dim 1, got shape "
-                         f"{x.shape}")
-    c = x.shape[1]
-    for name, t in (("running_mean", running_mean), ("running_var", running_var),
-                    ("weight", weight), ("bias", bias)):
-        if t is not None and tuple(t.shape) != (c,):
-            raise ValueError(f"{who}: {name} must have shape ({c},) for input {x.shape} "
-                             f"(one value per channel in dim 1), got {tuple(t.shape)}")
+    c = x.shape[1]  # (the callers checked the shapes: check_norm_args, the layers' _check)
     axes = (0,) + tuple(range(2, x.ndim))
     shape = (1, c) + (1,) * (x.ndim - 2)
     if use_batch:
@@ -557,19 +569,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     if (running_mean is None) != (running_var is None):
         raise ValueError("instance_norm: running_mean and running_var must either both be None "
                          "or neither be None")
+    check_norm_args("instance_norm", x, running_mean, running_var, weight, bias, min_ndim=3)
     c = x.shape[1]
-    for name, t in (("running_mean", running_mean), ("running_var", running_var),
-                    ("weight", weight), ("bias", bias)):
-        if t is not None and tuple(np.shape(t.data if isinstance(t, Tensor) else t)) != (c,):
-            raise ValueError(f"instance_norm: {name} must have one entry per channel, shape "
-                             f"({c},), got {np.shape(t.data if isinstance(t, Tensor) else t)} "
-                             f"for input of shape {x.shape}")
-    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
-        if getattr(t, "requires_grad", False):
-            raise ValueError(f"instance_norm: {name} requires grad: running statistics are "
-                             f"buffers (updated in place), not parameters. The signature is "
-                             f"PyTorch's (input, running_mean, running_var, weight, bias, ...): "
-                             f"pass weight= and bias= by name")
     per_channel = (1, c) + (1,) * (x.ndim - 2)
     if not use_input_stats:
         if running_mean is None:

@@ -509,7 +509,8 @@ def test_functional_batch_norm_refusals():
     x = engine.randn(4, 3)
     with pytest.raises(ValueError, match="training=False normalises with running_mean"):
         F.batch_norm(x, None, None)
-    with pytest.raises(ValueError, match=r"running_mean must have shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"running_mean must have one entry per channel, "
+                                         r"shape \(3,\), got \(4,\)"):
         F.batch_norm(x, engine.zeros(4), engine.ones(3))
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         F.batch_norm(engine.randn(1, 3), None, None, training=True)
