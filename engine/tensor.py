@@ -30,6 +30,7 @@ from .ops import reduce as R
 from .ops import scans as SC
 from .ops import shape as S
 from .ops.base import index_array, norm_axes, norm_axis
+from .random import get_rng
 
 _default = {"float": np.dtype(np.float32)}
 
@@ -849,7 +850,6 @@ class Tensor(Node):
             raise RuntimeError(f"{what}: expects a floating point tensor, got {self.dtype} "
                                f"(make it with dtype=engine.float32, or .float() first)")
         if generator is None:
-            from .random import get_rng
             generator = get_rng()
         elif not isinstance(generator, np.random.Generator):
             raise TypeError(f"{what}: generator must be a numpy Generator "
