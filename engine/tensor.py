@@ -675,12 +675,6 @@ class Tensor(Node):
         becomes the op's output, and a copy of its old value takes over its old place in the
         graph, so the gradient still flows through what it was.
         """
-        if not self.data.flags.writeable:
-            raise RuntimeError(f"{what}: unsupported operation: more than one element of the "
-                               f"written-to tensor may refer to a single memory location (an "
-                               f"expand()ed or broadcast tensor, or a read-only numpy array "
-                               f"under from_numpy). Please clone() the tensor before "
-                               f"performing the operation")
         recording = state.grad_enabled and (self._rg or any(
             isinstance(o, Tensor) and o._rg for o in others))
         if recording and self.is_leaf and self._rg:
@@ -724,6 +718,14 @@ class Tensor(Node):
         return self
 
     def _write(self, what, new):
+        """Every in-place change that does not go straight through a ufunc ends here (that
+        path, failing, comes here too): the checks before memory is written."""
+        if not self.data.flags.writeable:
+            raise RuntimeError(f"{what}: unsupported operation: more than one element of the "
+                               f"written-to tensor may refer to a single memory location (an "
+                               f"expand()ed or broadcast tensor, or a read-only numpy array "
+                               f"under from_numpy). Please clone() the tensor before "
+                               f"performing the operation")
         new = np.asarray(new)
         if new.shape != self.shape:
             raise RuntimeError(f"{what}: output with shape {self.shape} doesn't match the "
