@@ -776,6 +776,21 @@ class Tensor(Node):
         """``value`` written where ``mask`` (bool, broadcasting to this shape) is true."""
         return self._inplace("masked_fill_", I.masked_fill, mask, value)
 
+    def fill_diagonal_(self, fill_value, wrap=False):
+        """``fill_value`` written on the main diagonal, PyTorch's (and numpy's
+        ``fill_diagonal``) rule: a 2-D (n, m) tensor gets (i, i) for i < min(n, m) — a tall
+        one (n > m) with ``wrap=True`` starts again every m + 1 rows; more dims must all have
+        one length. As ``masked_fill_`` with that diagonal: no gradient on the filled places."""
+        if self.ndim < 2:
+            raise RuntimeError(f"fill_diagonal_: the tensor must have at least 2 dimensions "
+                               f"(got shape {self.shape})")
+        if self.ndim > 2 and len(set(self.shape)) > 1:
+            raise RuntimeError(f"fill_diagonal_: all dimensions of input must be of equal "
+                               f"length when it has more than 2 (got shape {self.shape})")
+        mask = np.zeros(self.shape, bool)
+        np.fill_diagonal(mask, True, wrap=bool(wrap))
+        return self._inplace("fill_diagonal_", I.masked_fill, Tensor._make(mask), fill_value)
+
     def index_fill_(self, dim, index, value):
         """``value`` written at positions ``index`` (1-D) along ``dim``."""
         return self._inplace("index_fill_", I.index_fill, dim, index, value)

@@ -452,6 +452,57 @@ def test_indexing_inplace_errors_and_value_tensor():
     assert v.grad.item() == vt.grad.item() == 16.0
 
 
+
+_DIAG_SHAPES = [(3, 3), (5, 2), (7, 3), (2, 5), (1, 4), (4, 1), (3, 3, 3), (0, 3)]
+
+
+@given(shape=st.sampled_from(_DIAG_SHAPES), wrap=st.booleans(),
+       value=st.floats(-3, 3, allow_nan=False))
+def test_fill_diagonal_is_numpy_fill_diagonal_and_cuts_the_gradient_there(shape, wrap, value):
+    a = np.random.default_rng(len(shape)).standard_normal(shape)
+    want = a * 2.0
+    np.fill_diagonal(want, value, wrap=wrap)  # numpy's rule, which PyTorch's follows
+    diag = np.zeros(shape, bool)
+    np.fill_diagonal(diag, True, wrap=wrap)
+    x = engine.tensor(a, dtype=F64, requires_grad=True)
+    y = x * 2.0
+    assert y.fill_diagonal_(value, wrap=wrap) is y and y._version == 1
+    np.testing.assert_array_equal(y.data, want)
+    (y * y).sum().backward()  # d/dx (2x)² = 8x off the diagonal, 0 on the filled places
+    np.testing.assert_allclose(x.grad.data, np.where(diag, 0.0, 8.0 * a), rtol=1e-15)
+
+    def fn(x):
+        y = x * 2.0
+        return y.fill_diagonal_(value, wrap=wrap)
+    if a.size:
+        assert engine.gradcheck(fn, engine.tensor(a, dtype=F64, requires_grad=True))
+
+
+def test_fill_diagonal_matches_torch_and_refuses_its_cases():
+    torch = _torch()
+    rng = np.random.default_rng(0)
+    for shape in _DIAG_SHAPES:
+        for wrap in (False, True):
+            a = rng.standard_normal(shape)
+            x, xt = engine.tensor(a, dtype=F64, requires_grad=True), torch.tensor(a,
+                                                                                 requires_grad=True)
+            y, yt = x * 2.0, xt * 2.0
+            y.fill_diagonal_(-1.5, wrap=wrap)
+            yt.fill_diagonal_(-1.5, wrap=wrap)
+            (y * y).sum().backward()
+            (yt * yt).sum().backward()
+            np.testing.assert_array_equal(y.data, yt.detach().numpy())
+            np.testing.assert_array_equal(x.grad.data, xt.grad.numpy())
+    ints, ints_t = engine.zeros(3, 3, dtype=engine.int64), torch.zeros(3, 3, dtype=torch.int64)
+    np.testing.assert_array_equal(ints.fill_diagonal_(2.7).data, ints_t.fill_diagonal_(2.7))
+    with pytest.raises(RuntimeError, match=r"fill_diagonal_: .*at least 2 dimensions.*\(3,\)"):
+        engine.zeros(3).fill_diagonal_(1.0)
+    with pytest.raises(RuntimeError, match=r"fill_diagonal_: all dimensions .*\(2, 3, 3\)"):
+        engine.zeros(2, 3, 3).fill_diagonal_(1.0)
+    with pytest.raises(RuntimeError, match="fill_diagonal_: a leaf Variable"):
+        engine.zeros(2, 2, requires_grad=True).fill_diagonal_(1.0)
+
+
 # finite differences (float64), inputs kept away from kinks by construction
 _mag = st.floats(0.2, 2.0)
 _sign = st.sampled_from([-1.0, 1.0])
