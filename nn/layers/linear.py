@@ -54,8 +54,8 @@ class Bilinear(Module):
         super().__init__()
         self.in1_features, self.in2_features = in1_features, in2_features
         self.out_features = out_features
-        self.weight = Parameter(np.empty((out_features, in1_features, in2_features)))
-        self.bias = Parameter(np.empty(out_features)) if bias else None
+        self.weight = Parameter(np.zeros((out_features, in1_features, in2_features)))
+        self.bias = Parameter(np.zeros(out_features)) if bias else None
         self.reset_parameters()
         if dtype is not None:
             self.to(dtype)
@@ -252,7 +252,7 @@ class Embedding(Module):
         # kept (always their defaults) so that model.save can write the constructor call
         self.max_norm, self.scale_grad_by_freq, self.sparse = None, False, False
         if _weight is None:
-            table = np.empty((num_embeddings, embedding_dim))  # drawn by reset_parameters
+            table = np.zeros((num_embeddings, embedding_dim))  # drawn by reset_parameters
         else:
             table = _weight.data if isinstance(_weight, engine.Tensor) else np.asarray(_weight)
             if table.shape != (num_embeddings, embedding_dim):
