@@ -286,6 +286,112 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     return rows.reshape(idx.shape + (weight.shape[1],))
 
 
+def _int_array(op, what, a):
+    a = a.data if isinstance(a, engine.Tensor) else np.asarray(a)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{op}: {what} must be integers (int64 or int32), got dtype {a.dtype}: "
+                        f"convert them with .long()")
+    return a
+
+
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2.0,
+                  scale_grad_by_freq=False, mode="mean", sparse=False, per_sample_weights=None,
+                  include_last_offset=False, padding_idx=None):
+    """Sums, means or maxima of bags of ``weight``'s rows without the (bags, length, D)
+    tensor in between, PyTorch's ``F.embedding_bag`` (its text-classification tutorial's
+    ``nn.EmbeddingBag(vocab, dim)(text, offsets)``) → (B, D).
+
+    ``input`` (B, L): each row one bag of L indices (``offsets`` None). ``input`` (M,) with
+    ``offsets`` (B,): bag b is ``input[offsets[b] : offsets[b + 1]]`` (the last runs to the
+    end); with ``include_last_offset`` ``offsets`` has B + 1 entries, the last = M (CSR).
+    ``mode`` 'sum' (Σ rows, each times its ``per_sample_weights`` entry if given, same shape
+    as ``input``), 'mean' (Σ rows / count) or 'max' (per column; the gradient goes to the
+    winning row). Entries equal to ``padding_idx`` are left out of their bag (and of its
+    count); an empty bag gives zeros."""
+    op = "embedding_bag"
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise ValueError(f"{op}: max_norm, scale_grad_by_freq and sparse are not supported in "
+                         f"stepgrad")
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"{op}: mode has to be one of sum, mean or max, got {mode!r}")
+    if per_sample_weights is not None and mode != "sum":
+        raise ValueError(f"{op}: per_sample_weights is only supported for mode='sum' (got "
+                         f"mode={mode!r}), as in PyTorch")
+    if weight.ndim != 2:
+        raise ValueError(f"{op}: weight must be (num_embeddings, embedding_dim), got shape "
+                         f"{weight.shape}")
+    idx = _int_array(op, "indices", input)
+    if idx.ndim == 2:
+        if offsets is not None:
+            raise ValueError(f"{op}: if input is 2-D {idx.shape}, each row is one bag and "
+                             f"offsets has to be None")
+        B, L = idx.shape
+        starts = np.arange(B) * L
+    elif idx.ndim == 1:
+        if offsets is None:
+            raise ValueError(f"{op}: a 1-D input needs offsets (1-D, where each bag starts)")
+        starts = _int_array(op, "offsets", offsets).astype(np.int64)
+        if starts.ndim != 1:
+            raise ValueError(f"{op}: offsets has to be 1-D, got shape {starts.shape}")
+        if include_last_offset:
+            if starts.size == 0 or starts[-1] != idx.size:
+                raise ValueError(f"{op}: with include_last_offset=True the last offset must "
+                                 f"be the input's length {idx.size} (CSR), got offsets "
+                                 f"{starts.tolist()[-5:]}")
+            starts = starts[:-1]
+        B = starts.size
+        if B and starts[0] != 0:
+            raise ValueError(f"{op}: offsets[0] has to be 0 (the first bag starts at the "
+                             f"input's start), got {int(starts[0])}")
+        if B and (np.any(np.diff(starts) < 0) or starts[-1] > idx.size):
+            raise ValueError(f"{op}: offsets must not decrease nor pass the input's length "
+                             f"{idx.size}, got {starts.tolist()[:10]}")
+    else:
+        raise ValueError(f"{op}: input must be 1-D (with offsets) or 2-D (B, L), got shape "
+                         f"{idx.shape}")
+    flat = idx.reshape(-1)
+    n = weight.shape[0]
+    if flat.size and (flat.min() < 0 or flat.max() >= n):
+        at = int(np.flatnonzero((flat < 0) | (flat >= n))[0])
+        raise IndexError(f"{op}: index {at} of input takes value {int(flat[at])}, which is not "
+                         f"in the table's range [0, {n})")
+    counts = np.diff(np.append(starts, flat.size))
+    bag = np.repeat(np.arange(B), counts)  # the bag of each entry
+    psw = per_sample_weights
+    if psw is not None:
+        psw = psw if isinstance(psw, engine.Tensor) else engine.tensor(psw)
+        if psw.shape != idx.shape:
+            raise ValueError(f"{op}: per_sample_weights {psw.shape} must have the input's "
+                             f"shape {idx.shape}")
+        psw = psw.reshape(-1)
+    if padding_idx is not None:
+        if not -n <= padding_idx < n:
+            raise ValueError(f"{op}: padding_idx {padding_idx} must be within the {n} rows "
+                             f"of the table (from {-n} to {n - 1})")
+        keep = flat != (padding_idx + n if padding_idx < 0 else padding_idx)
+        flat, bag = flat[keep], bag[keep]
+        counts = np.bincount(bag, minlength=B)
+        if psw is not None:
+            psw = psw[engine.tensor(np.flatnonzero(keep))]
+    rows = embedding(flat, weight)  # (entries, D); checks the indices' range
+    D = weight.shape[1]
+    if mode == "max":
+        # Bags padded to the longest with a row of -inf (never the winner), then max.
+        width = int(counts.max()) if B else 0
+        first = np.concatenate(([0], np.cumsum(counts)[:-1])) if B else counts
+        slot = np.full((B, max(width, 1)), flat.size, np.int64)  # flat.size: the -inf row
+        slot[bag, np.arange(flat.size) - first[bag]] = np.arange(flat.size)
+        table = engine.cat([rows, engine.full((1, D), -np.inf, dtype=weight.dtype)])
+        best = table[engine.tensor(slot)].max(dim=1).values
+        return engine.where(engine.tensor(counts[:, None] > 0), best, 0.0)
+    if psw is not None:
+        rows = rows * psw.reshape(-1, 1)
+    out = engine.zeros(B, D, dtype=weight.dtype).index_add(0, engine.tensor(bag), rows)
+    if mode == "mean":
+        out = out / engine.tensor(np.maximum(counts, 1)[:, None], dtype=weight.dtype)
+    return out
+
+
 def dropout(x, p=0.5, training=True, inplace=False):
     """Inverted dropout: zero each element with probability p, scale the rest by 1/(1 − p),
     so the expected activation is unchanged and evaluation needs no rescaling

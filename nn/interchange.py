@@ -13,7 +13,7 @@ install (``pip install 'stepgrad[interchange]'`` gives safetensors and onnx).
 
 Layers with an equivalent: ``Linear Conv2d MaxPool2d AvgPool2d GlobalAvgPool2d Flatten
 BatchNorm1d BatchNorm2d Dropout ReLU LeakyReLU Sigmoid Tanh Softmax Identity`` (and for
-PyTorch also ``RNN LSTM GRU RNNCell LSTMCell GRUCell Embedding LayerNorm GroupNorm
+PyTorch also ``RNN LSTM GRU RNNCell LSTMCell GRUCell Embedding EmbeddingBag LayerNorm GroupNorm
 InstanceNorm1d/2d Dropout2d Dropout3d AlphaDropout Unflatten GELU ELU SELU SiLU Mish
 Softplus LogSoftmax PReLU Hardtanh ReLU6 Softmax2d PixelShuffle PixelUnshuffle ZeroPad2d
 ReflectionPad2d ReplicationPad2d ConstantPad2d GLU Softshrink Hardshrink Tanhshrink
@@ -287,6 +287,9 @@ _TO_TORCH = {
     L.GRUCell: _recurrent_to_torch,
     L.Embedding: lambda m, tnn, name: tnn.Embedding(m.num_embeddings, m.embedding_dim,
                                                     padding_idx=m.padding_idx),
+    L.EmbeddingBag: lambda m, tnn, name: tnn.EmbeddingBag(
+        m.num_embeddings, m.embedding_dim, mode=m.mode,
+        include_last_offset=m.include_last_offset, padding_idx=m.padding_idx),
     L.LayerNorm: lambda m, tnn, name: tnn.LayerNorm(m.normalized_shape, eps=m.eps,
                                                     elementwise_affine=m.elementwise_affine,
                                                     bias=m.bias is not None
@@ -465,6 +468,14 @@ def _embedding_from_torch(m, name):
     return L.Embedding(m.num_embeddings, m.embedding_dim, padding_idx=m.padding_idx)
 
 
+def _embedding_bag_from_torch(m, name):
+    if m.max_norm is not None or m.scale_grad_by_freq or m.sparse:
+        _refuse(name, "EmbeddingBag with max_norm, scale_grad_by_freq or sparse (stepgrad has "
+                      "none of them)")
+    return L.EmbeddingBag(m.num_embeddings, m.embedding_dim, mode=m.mode,
+                          include_last_offset=m.include_last_offset, padding_idx=m.padding_idx)
+
+
 def _softmax_from_torch(m, name):
     return L.Softmax(dim=m.dim)  # dim None: PyTorch's implicit choice, which stepgrad's makes
 
@@ -516,6 +527,7 @@ def _from_torch_table(tnn):
         tnn.RNN: _rnn_from_torch, tnn.LSTM: _rnn_from_torch, tnn.GRU: _rnn_from_torch,
         tnn.RNNCell: _cell_from_torch, tnn.LSTMCell: _cell_from_torch,
         tnn.GRUCell: _cell_from_torch, tnn.Embedding: _embedding_from_torch,
+        tnn.EmbeddingBag: _embedding_bag_from_torch,
         tnn.LayerNorm: lambda m, name: L.LayerNorm(m.normalized_shape, eps=m.eps,
                                                    elementwise_affine=m.elementwise_affine,
                                                    bias=m.bias is not None),

@@ -11,7 +11,7 @@ from .conv import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, Adap
                    ReplicationPad1d, ReplicationPad2d, Upsample, UpsamplingBilinear2d,
                    UpsamplingNearest2d, ZeroPad1d, ZeroPad2d)
 from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d
-from .linear import Bilinear, Dense, Embedding, Flatten, Linear, Unflatten
+from .linear import Bilinear, Dense, Embedding, EmbeddingBag, Flatten, Linear, Unflatten
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CosineSimilarity,
                    CrossEntropyLoss, GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss,
                    L1Loss, MarginRankingLoss, MSELoss, MultiLabelSoftMarginLoss, NLLLoss,
@@ -25,8 +25,8 @@ from .recurrent import (GRU, LSTM, RNN, GRUCell, KerasGRU, KerasLSTM, LSTMCell, 
 __all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "BCELoss",
            "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "CELU", "Conv1d", "Conv2d",
            "ConvTranspose2d", "CosineEmbeddingLoss", "CosineSimilarity", "CrossEntropyLoss",
-           "Dense", "Dropout", "Dropout1d", "Dropout2d", "ELU", "Embedding", "Flatten", "GELU",
-           "GRU", "GRUCell", "GlobalAvgPool2d",
+           "Dense", "Dropout", "Dropout1d", "Dropout2d", "ELU", "Embedding", "EmbeddingBag",
+           "Flatten", "GELU", "GRU", "GRUCell", "GlobalAvgPool2d",
            "Hardsigmoid", "Hardswish", "Hardtanh", "HuberLoss", "Identity", "KLDivLoss",
            "KerasGRU", "KerasLSTM", "L1Loss", "LSTM", "LayerNorm", "LSTMCell", "LeakyReLU",
            "Linear",

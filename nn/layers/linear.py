@@ -293,3 +293,56 @@ class Embedding(Module):
     def extra_repr(self):
         pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
         return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+
+
+class EmbeddingBag(Embedding):
+    """Sums, means (the default) or maxima of bags of a lookup table's rows, as PyTorch's
+    ``nn.EmbeddingBag(num_embeddings, embedding_dim, mode='mean')``: ``forward(input,
+    offsets=None, per_sample_weights=None)`` → (B, embedding_dim), ``F.embedding_bag``'s
+    rules (a 2-D input's rows are the bags; a 1-D input is cut at ``offsets``). ``weight``
+    as ``Embedding``'s (standard normal, the ``padding_idx`` row zero and left out of bags).
+
+    >>> import engine
+    >>> bag = EmbeddingBag(10, 3, mode="sum")
+    >>> bag(engine.tensor([1, 2, 4, 5, 4]), engine.tensor([0, 2])).shape
+    (2, 3)
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, max_norm=None, norm_type=2.0,
+                 scale_grad_by_freq=False, mode="mean", sparse=False, _weight=None,
+                 include_last_offset=False, padding_idx=None, dtype=None):
+        if max_norm is not None or scale_grad_by_freq or sparse:
+            raise ValueError("EmbeddingBag: max_norm, scale_grad_by_freq and sparse are not "
+                             "supported in stepgrad")
+        if mode not in ("sum", "mean", "max"):
+            raise ValueError(f"EmbeddingBag: mode has to be one of sum, mean or max, got "
+                             f"{mode!r}")
+        super().__init__(num_embeddings, embedding_dim, padding_idx=padding_idx,
+                         _weight=_weight, dtype=dtype)
+        self.mode, self.include_last_offset, self.norm_type = mode, include_last_offset, norm_type
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, max_norm=None, norm_type=2.0,
+                        scale_grad_by_freq=False, mode="mean", sparse=False,
+                        include_last_offset=False, padding_idx=None):
+        """A bag layer over ``embeddings`` (2-D), frozen unless ``freeze=False``."""
+        table = embeddings.data if isinstance(embeddings, engine.Tensor) else \
+            np.asarray(embeddings)
+        if table.ndim != 2:
+            raise ValueError(f"EmbeddingBag.from_pretrained: embeddings must be 2-D, got shape "
+                             f"{table.shape}")
+        bag = cls(*table.shape, max_norm=max_norm, norm_type=norm_type,
+                  scale_grad_by_freq=scale_grad_by_freq, mode=mode, sparse=sparse,
+                  _weight=table, include_last_offset=include_last_offset,
+                  padding_idx=padding_idx)
+        bag.weight.requires_grad = not freeze
+        return bag
+
+    def forward(self, input, offsets=None, per_sample_weights=None):
+        return F.embedding_bag(input, self.weight, offsets, mode=self.mode,
+                               per_sample_weights=per_sample_weights,
+                               include_last_offset=self.include_last_offset,
+                               padding_idx=self.padding_idx)
+
+    def extra_repr(self):
+        return super().extra_repr() + f", mode={self.mode!r}"
