@@ -30,6 +30,7 @@ from engine import (  # noqa: F401 (PyTorch's F)
     max_unpool2d,
     no_grad,
 )
+from engine.fast.conv import unbatched
 from engine.fast.unfold import fold, unfold  # noqa: F401 (PyTorch's F.fold, F.unfold)
 from engine.ops.compose import pairwise_distance, pixel_shuffle, pixel_unshuffle  # noqa: F401
 from engine.ops.indexing import one_hot, pad  # noqa: F401 (re-exported: PyTorch's F.pad)
@@ -146,6 +147,33 @@ def hardsigmoid(x, inplace=False):
     return _in_place("hardsigmoid", x, inplace, lambda t: t.hardsigmoid())
 def hardswish(x, inplace=False):
     return _in_place("hardswish", x, inplace, lambda t: t.hardswish())
+# PyTorch's F.relu_ & co.: the in-place forms, named with the trailing underscore.
+def relu_(x): return relu(x, inplace=True)
+def elu_(x, alpha=1.0): return elu(x, alpha, inplace=True)
+def selu_(x): return selu(x, inplace=True)
+def celu_(x, alpha=1.0): return celu(x, alpha, inplace=True)
+def leaky_relu_(x, negative_slope=0.01): return leaky_relu(x, negative_slope, inplace=True)
+def hardtanh_(x, min_val=-1.0, max_val=1.0): return hardtanh(x, min_val, max_val, inplace=True)
+
+
+def rrelu(x, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Randomized leaky relu (PyTorch's ``F.rrelu``): x where x ≥ 0, else a·x. Training:
+    a ~ U(lower, upper) drawn per element from engine's generator (``engine.manual_seed``),
+    the gradient there a; otherwise a = (lower + upper) / 2, a leaky relu."""
+    if not lower <= upper:
+        raise ValueError(f"rrelu: the lower bound {lower} must not exceed the upper bound "
+                         f"{upper}")
+    if not training:
+        return leaky_relu(x, (lower + upper) / 2, inplace)
+
+    def draw(t):
+        a = engine.get_rng().uniform(lower, upper, t.shape)
+        return engine.where(t.data >= 0, t, t * engine.tensor(a, dtype=t.dtype))
+    return _in_place("rrelu", x, inplace, draw)
+
+
+def rrelu_(x, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    return rrelu(x, lower, upper, training, inplace=True)
 def logsigmoid(x): return x.logsigmoid()
 def softsign(x): return x.softsign()
 def prelu(x, weight): return x.prelu(weight)
@@ -392,6 +420,57 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2.0,
     return out
 
 
+# ------------------------------------------------------------------------------ pools
+def output_length(op, output_size):
+    """A 1-D pool's ``output_size`` (an int, or a 1-tuple) as an int >= 1."""
+    size = output_size[0] if isinstance(output_size, (tuple, list)) and len(output_size) == 1 \
+        else output_size
+    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"{op}: output_size must be an int >= 1, got {output_size!r}")
+    return int(size)
+
+
+def _adaptive_1d(op, pool, x, output_size, *more):
+    """The 2-D adaptive pool on (N, C, 1, L) (or PyTorch's unbatched (C, 1, L))."""
+    unbatched(op, x, "(N, C, L)")  # refuses all but (N, C, L) and (C, L)
+    out = pool(x.unsqueeze(-2), (1, output_length(op, output_size)), *more)
+    if isinstance(out, tuple):  # (out, indices): a flat h·W + w index is w when H = 1
+        return tuple(t.squeeze(-2) for t in out)
+    return out.squeeze(-2)
+
+
+def adaptive_avg_pool1d(x, output_size):
+    """Average pooling of (N, C, L) or (C, L) to ``output_size`` (PyTorch's windows:
+    ``floor(i·L/out)`` to ``ceil((i + 1)·L/out)``)."""
+    return _adaptive_1d("adaptive_avg_pool1d", adaptive_avg_pool2d, x, output_size)
+
+
+def adaptive_max_pool1d(x, output_size, return_indices=False):
+    """Max pooling of (N, C, L) or (C, L) to ``output_size`` (windows as
+    ``adaptive_avg_pool1d``); ``return_indices=True`` also returns each winner's position."""
+    return _adaptive_1d("adaptive_max_pool1d", adaptive_max_pool2d, x, output_size,
+                        return_indices)
+
+
+# PyTorch's *_with_indices spellings: the pools with return_indices=True.
+def max_pool1d_with_indices(x, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=True):
+    return max_pool1d(x, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(x, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=True):
+    return max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def adaptive_max_pool1d_with_indices(x, output_size, return_indices=True):
+    return adaptive_max_pool1d(x, output_size, True)
+
+
+def adaptive_max_pool2d_with_indices(x, output_size, return_indices=True):
+    return adaptive_max_pool2d(x, output_size, True)
+
+
 def dropout(x, p=0.5, training=True, inplace=False):
     """Inverted dropout: zero each element with probability p, scale the rest by 1/(1 − p),
     so the expected activation is unchanged and evaluation needs no rescaling
@@ -631,6 +710,22 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     return y if bias is None else y + bias
 
 
+def rms_norm(x, normalized_shape, weight=None, eps=None):
+    """``x / √(mean(x²) + eps)`` over the last ``len(normalized_shape)`` dims, then
+    ``· weight`` (PyTorch's ``F.rms_norm``, Zhang & Sennrich 2019); ``eps=None`` is the
+    input dtype's machine epsilon, as PyTorch's. Differentiable."""
+    shape = normalized_shape_tuple("rms_norm", normalized_shape)
+    k = len(shape)
+    if k == 0 or tuple(x.shape[x.ndim - k:]) != shape:
+        raise ValueError(f"rms_norm: normalized_shape {shape} must be the last dims of the "
+                         f"input, got shape {x.shape}")
+    if eps is None:
+        eps = float(np.finfo(x.dtype).eps)
+    dims = tuple(range(x.ndim - k, x.ndim))
+    y = x / ((x * x).mean(dims, keepdim=True) + eps).sqrt()
+    return y if weight is None else y * weight
+
+
 def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalise each sample's channels in ``num_groups`` groups (PyTorch's ``group_norm``):
     x (N, C, …) read as (N, G, C/G·…), ``(x − mean) / √(var + eps)`` per (sample, group)
@@ -653,6 +748,12 @@ def threshold(x, threshold, value, inplace=False):
     kept, 0 where replaced)."""
     return _in_place("threshold", x, inplace, lambda t: engine.where(
         t.data > threshold, t, np.asarray(value, t.dtype)))
+
+
+_threshold = threshold  # (threshold_'s argument of the same name hides the function)
+
+
+def threshold_(x, threshold, value): return _threshold(x, threshold, value, inplace=True)
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,

@@ -17,7 +17,7 @@ PyTorch also ``RNN LSTM GRU RNNCell LSTMCell GRUCell Embedding EmbeddingBag Laye
 InstanceNorm1d/2d Dropout2d Dropout3d AlphaDropout Unflatten GELU ELU SELU SiLU Mish
 Softplus LogSoftmax PReLU Hardtanh ReLU6 Softmax2d PixelShuffle PixelUnshuffle ZeroPad2d
 ReflectionPad2d ReplicationPad2d ConstantPad2d GLU Softshrink Hardshrink Tanhshrink
-LocalResponseNorm``,
+LocalResponseNorm RReLU RMSNorm Unfold Fold``,
 and Conv2d's ``padding_mode``), in ``Sequential`` containers. A module with its own
 ``forward`` (a subclass, a custom block) cannot be translated from its code: the functions
 refuse it by name rather than guess.
@@ -323,6 +323,12 @@ _TO_TORCH = {
     L.Tanhshrink: lambda m, tnn, name: tnn.Tanhshrink(),
     L.LocalResponseNorm: lambda m, tnn, name: tnn.LocalResponseNorm(m.size, m.alpha, m.beta,
                                                                      m.k),
+    L.RReLU: lambda m, tnn, name: tnn.RReLU(m.lower, m.upper),
+    L.RMSNorm: lambda m, tnn, name: tnn.RMSNorm(m.normalized_shape, eps=m.eps,
+                                                elementwise_affine=m.elementwise_affine),
+    L.Unfold: lambda m, tnn, name: tnn.Unfold(m.kernel_size, m.dilation, m.padding, m.stride),
+    L.Fold: lambda m, tnn, name: tnn.Fold(m.output_size, m.kernel_size, m.dilation, m.padding,
+                                          m.stride),
     L.PixelShuffle: lambda m, tnn, name: tnn.PixelShuffle(m.upscale_factor),
     L.PixelUnshuffle: lambda m, tnn, name: tnn.PixelUnshuffle(m.downscale_factor),
     L.ZeroPad2d: lambda m, tnn, name: tnn.ZeroPad2d(m.padding),
@@ -555,6 +561,12 @@ def _from_torch_table(tnn):
         tnn.Hardshrink: lambda m, name: L.Hardshrink(m.lambd),
         tnn.Tanhshrink: lambda m, name: L.Tanhshrink(),
         tnn.LocalResponseNorm: lambda m, name: L.LocalResponseNorm(m.size, m.alpha, m.beta, m.k),
+        tnn.RReLU: lambda m, name: L.RReLU(m.lower, m.upper),
+        tnn.RMSNorm: lambda m, name: L.RMSNorm(m.normalized_shape, eps=m.eps,
+                                               elementwise_affine=m.elementwise_affine),
+        tnn.Unfold: lambda m, name: L.Unfold(m.kernel_size, m.dilation, m.padding, m.stride),
+        tnn.Fold: lambda m, name: L.Fold(m.output_size, m.kernel_size, m.dilation, m.padding,
+                                         m.stride),
         tnn.PixelShuffle: lambda m, name: L.PixelShuffle(m.upscale_factor),
         tnn.PixelUnshuffle: lambda m, name: L.PixelUnshuffle(m.downscale_factor),
         tnn.ZeroPad2d: _pad_from_torch(L.ZeroPad2d),

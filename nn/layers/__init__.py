@@ -2,14 +2,14 @@
 from .activation import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, Identity,
                          LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6, Sigmoid,
                          SiLU, Softmax, Softmax2d, Softmin, Softplus, Softsign, Tanh, Threshold,
-                         GLU, Hardshrink, Softshrink, Tanhshrink)
+                         GLU, Hardshrink, Softshrink, Tanhshrink, RReLU)
 from .attention import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
 from .conv import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
                    AvgPool1d, AvgPool2d, ConstantPad1d, ConstantPad2d, Conv1d, Conv2d,
                    ConvTranspose2d, GlobalAvgPool2d, MaxPool1d, MaxPool2d, MaxUnpool2d,
                    PixelShuffle, PixelUnshuffle, ReflectionPad1d, ReflectionPad2d,
                    ReplicationPad1d, ReplicationPad2d, Upsample, UpsamplingBilinear2d,
-                   UpsamplingNearest2d, ZeroPad1d, ZeroPad2d)
+                   UpsamplingNearest2d, ZeroPad1d, ZeroPad2d, Fold, Unfold)
 from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d
 from .linear import Bilinear, Dense, Embedding, EmbeddingBag, Flatten, Linear, Unflatten
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CosineSimilarity,
@@ -18,7 +18,7 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CosineSimila
                    PairwiseDistance, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss,
                    TripletMarginLoss, MultiMarginLoss, MultiLabelMarginLoss)
 from .norm import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
-                   LayerNorm, LocalResponseNorm)
+                   LayerNorm, LocalResponseNorm, RMSNorm)
 from .recurrent import (GRU, LSTM, RNN, GRUCell, KerasGRU, KerasLSTM, LSTMCell, RNNCell,
                         SimpleRNN, TimeStep)
 
@@ -42,4 +42,4 @@ __all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "
            "TripletMarginLoss", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "Bilinear",
            "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "GLU",
            "Hardshrink", "Softshrink", "Tanhshrink", "MultiMarginLoss", "MultiLabelMarginLoss",
-           "LocalResponseNorm", "AlphaDropout", "Dropout3d"]
+           "LocalResponseNorm", "AlphaDropout", "Dropout3d", "Fold", "Unfold", "RReLU", "RMSNorm"]

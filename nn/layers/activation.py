@@ -257,6 +257,24 @@ class Threshold(Module):
         return f"threshold={self.threshold}, value={self.value}"
 
 
+class RReLU(Module):
+    """Randomized leaky relu (``F.rrelu``): while training, x < 0 is scaled by a fresh
+    a ~ U(lower, upper) per element; in eval mode by (lower + upper) / 2."""
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False):
+        super().__init__()
+        if not lower <= upper:
+            raise ValueError(f"RReLU: the lower bound {lower} must not exceed the upper bound "
+                             f"{upper}")
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, x):
+        return F.rrelu(x, self.lower, self.upper, self.training)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}"
+
+
 class GLU(Module):
     """Gated linear unit: x halved along ``dim`` into a, b → ``a · σ(b)`` (``F.glu``)."""
 

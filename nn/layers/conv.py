@@ -9,6 +9,7 @@ from engine.fast.pool import check_divisor_override
 from engine.ops.compose import pixel_shuffle, pixel_unshuffle
 from engine.ops.indexing import pad
 
+from .. import functional as F
 from ..module import Module, Parameter
 from .init import glorot_uniform, refill
 
@@ -371,26 +372,13 @@ class AdaptiveMaxPool2d(Module):
         return f"output_size={self.output_size}"
 
 
-def _length(op, output_size):
-    size = output_size[0] if isinstance(output_size, (tuple, list)) and len(output_size) == 1 \
-        else output_size
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise ValueError(f"{op}: output_size must be an int >= 1, got {output_size!r}")
-    return size
-
-
 class _Adaptive1d(Module):
-    """Adaptive pooling of (N, C, L), or PyTorch's unbatched (C, L), to a fixed length: the
-    2-D op on (N, C, 1, L) (or its unbatched form, (C, 1, L))."""
-    _pool = None
+    """Adaptive pooling of (N, C, L), or PyTorch's unbatched (C, L), to a fixed length
+    (``F.adaptive_avg_pool1d`` / ``F.adaptive_max_pool1d``)."""
 
     def __init__(self, output_size):
         super().__init__()
-        self.output_size = _length(type(self).__name__, output_size)
-
-    def forward(self, x):
-        unbatched(type(self).__name__, x, "(N, C, L)")  # refuses all but (N, C, L) and (C, L)
-        return type(self)._pool(x.unsqueeze(-2), (1, self.output_size)).squeeze(-2)
+        self.output_size = F.output_length(type(self).__name__, output_size)
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
@@ -399,13 +387,55 @@ class _Adaptive1d(Module):
 class AdaptiveAvgPool1d(_Adaptive1d):
     """Average pooling of (N, C, L) or (C, L) to a fixed length (AdaptiveAvgPool2d on
     (N, C, 1, L))."""
-    _pool = engine.adaptive_avg_pool2d
+
+    def forward(self, x):
+        return F.adaptive_avg_pool1d(x, self.output_size)
 
 
 class AdaptiveMaxPool1d(_Adaptive1d):
     """Max pooling of (N, C, L) or (C, L) to a fixed length (AdaptiveMaxPool2d on
-    (N, C, 1, L))."""
-    _pool = engine.adaptive_max_pool2d
+    (N, C, 1, L)); ``return_indices=True`` returns (out, indices)."""
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+    def forward(self, x):
+        return F.adaptive_max_pool1d(x, self.output_size, self.return_indices)
+
+
+class Unfold(Module):
+    """Sliding windows as columns, PyTorch's ``nn.Unfold(kernel_size, dilation, padding,
+    stride)``: (N, C, H, W) → (N, C·kh·kw, L) (``F.unfold``)."""
+
+    def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.kernel_size, self.dilation = kernel_size, dilation
+        self.padding, self.stride = padding, stride
+
+    def forward(self, x):
+        return F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, "
+                f"padding={self.padding}, stride={self.stride}")
+
+
+class Fold(Unfold):
+    """Columns summed back into images, PyTorch's ``nn.Fold(output_size, kernel_size,
+    dilation, padding, stride)``: (N, C·kh·kw, L) → (N, C, H, W) (``F.fold``; overlapping
+    windows add up)."""
+
+    def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__(kernel_size, dilation, padding, stride)
+        self.output_size = output_size
+
+    def forward(self, x):
+        return F.fold(x, self.output_size, self.kernel_size, self.dilation, self.padding,
+                      self.stride)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}, " + super().extra_repr()
 
 
 class Upsample(Module):

@@ -165,6 +165,33 @@ class LayerNorm(Module):
                f"elementwise_affine={self.elementwise_affine}"
 
 
+class RMSNorm(Module):
+    """Root-mean-square normalisation over the last dims (``F.rms_norm``), PyTorch's
+    ``nn.RMSNorm(normalized_shape, eps=None, elementwise_affine=True)``: ``x / √(mean(x²) +
+    eps) · weight``, ``weight`` ones; ``eps=None`` is the input dtype's machine epsilon."""
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine: bool = True,
+                 dtype=None):
+        super().__init__()
+        self.normalized_shape = F.normalized_shape_tuple("RMSNorm", normalized_shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        self.weight = Parameter(np.ones(self.normalized_shape)) if elementwise_affine else None
+        if dtype is not None:
+            self.to(dtype)
+
+    def reset_parameters(self):
+        """``weight`` back to ones, in place (PyTorch's)."""
+        if self.weight is not None:
+            refill(self.weight, 1.0)
+
+    def forward(self, x):
+        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, " \
+               f"elementwise_affine={self.elementwise_affine}"
+
+
 class GroupNorm(Module):
     """Normalise each sample's channels in ``num_groups`` groups (``F.group_norm``), then a
     learned per-channel ``weight`` (ones) and ``bias`` (zeros) unless ``affine=False``.

@@ -1,0 +1,251 @@
+"""PyTorch names students type that were missing: F.relu_ and the other in-place spellings,
+F.rrelu / nn.RReLU, F.rms_norm / nn.RMSNorm, the adaptive 1-D pools as functions (and
+AdaptiveMaxPool1d's return_indices), the *_with_indices pools, nn.Unfold / nn.Fold. Each
+against a formula or the path it is built on, gradcheck in float64 (inputs away from kinks),
+and PyTorch where installed."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import engine
+import nn
+import nn.functional as F
+from engine.fast.pool import adaptive_avg_pool2d_reference, adaptive_max_pool2d_reference
+
+F64 = np.float64
+
+
+def t64(a, grad=False):
+    return engine.tensor(np.asarray(a, F64), dtype=F64, requires_grad=grad)
+
+
+def away_from_zero(rng, shape, gap=0.1):
+    a = rng.uniform(gap, 2.0, shape)
+    return a * rng.choice([-1.0, 1.0], shape)
+
+
+# ------------------------------------------------------------------ in-place spellings
+INPLACE = [("relu_", (), "relu"), ("elu_", (0.7,), "elu"), ("selu_", (), "selu"),
+           ("celu_", (0.5,), "celu"), ("leaky_relu_", (0.2,), "leaky_relu"),
+           ("hardtanh_", (-0.5, 0.8), "hardtanh"), ("threshold_", (0.3, -2.0), "threshold"),
+           ("rrelu_", (0.1, 0.3), "rrelu")]
+
+
+@pytest.mark.parametrize("name,args,plain", INPLACE)
+def test_inplace_spellings_write_into_x_what_the_function_returns(name, args, plain):
+    a = away_from_zero(np.random.default_rng(0), (3, 4))
+    x = t64(a, grad=True)
+    y = x * 1.0
+    out = getattr(F, name)(y, *args)
+    assert out is y and y._version == 1
+    want = getattr(F, plain)(t64(a), *args)
+    np.testing.assert_array_equal(y.data, want.data)
+    assert engine.gradcheck(lambda x: getattr(F, name)(x * 1.0, *args), t64(a, grad=True))
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        getattr(F, name)(t64(a, grad=True), *args)
+
+
+@pytest.mark.parametrize("name,args,plain", INPLACE[:-1])
+def test_inplace_spellings_match_torch(name, args, plain):
+    torch = pytest.importorskip("torch")
+    a = away_from_zero(np.random.default_rng(1), (3, 4))
+    x, xt = t64(a, grad=True), torch.tensor(a, requires_grad=True)
+    y, yt = getattr(F, name)(x * 1.0, *args), getattr(torch.nn.functional, name)(xt * 1.0, *args)
+    (y * y).sum().backward()
+    (yt * yt).sum().backward()
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-15)
+    np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-15)
+
+
+# ------------------------------------------------------------------------------ rrelu
+_SLOPE = st.integers(0, 500).map(lambda k: k / 1000)  # no subnormal slopes: y / x stays exact
+
+
+@given(_SLOPE, _SLOPE, st.integers(0, 2**16))
+def test_rrelu_training_draws_a_slope_per_element_and_its_gradient_is_that_slope(lo, width,
+                                                                                seed):
+    up = lo + width
+    a = away_from_zero(np.random.default_rng(seed), (4, 5))
+    engine.manual_seed(seed)
+    x = t64(a, grad=True)
+    y = F.rrelu(x, lo, up, training=True)
+    y.backward(engine.ones_like(y))
+    neg = a < 0
+    np.testing.assert_array_equal(y.data[~neg], a[~neg])
+    slope = y.data[neg] / a[neg]
+    assert np.all(slope >= lo - 1e-12) and np.all(slope <= up + 1e-12)
+    np.testing.assert_allclose(x.grad.data[neg], slope, rtol=1e-12)
+    assert np.all(x.grad.data[~neg] == 1.0)
+    engine.manual_seed(seed)  # the same seed, the same slopes
+    np.testing.assert_array_equal(F.rrelu(t64(a), lo, up, training=True).data, y.data)
+
+    def fn(x):  # a fixed draw for every evaluation of the finite differences
+        engine.manual_seed(seed)
+        return F.rrelu(x, lo, up, training=True)
+    assert engine.gradcheck(fn, t64(a, grad=True))
+
+
+def test_rrelu_eval_is_a_leaky_relu_with_the_mean_slope_and_the_layer_follows_the_mode():
+    a = away_from_zero(np.random.default_rng(2), (6,))
+    np.testing.assert_allclose(F.rrelu(t64(a), 0.1, 0.3).data, np.where(a >= 0, a, 0.2 * a),
+                               rtol=1e-15)
+    layer = nn.RReLU(0.1, 0.3)
+    layer.eval()
+    np.testing.assert_allclose(layer(t64(a)).data, np.where(a >= 0, a, 0.2 * a), rtol=1e-15)
+    layer.train()
+    engine.manual_seed(3)
+    slopes = layer(t64(a)).data[a < 0] / a[a < 0]
+    assert np.ptp(slopes) > 0  # drawn, not the mean
+    with pytest.raises(ValueError, match="rrelu: the lower bound 0.5 must not exceed"):
+        F.rrelu(t64(a), 0.5, 0.2)
+    with pytest.raises(ValueError, match="RReLU: the lower bound"):
+        nn.RReLU(0.5, 0.2)
+
+
+def test_rrelu_eval_matches_torch():
+    torch = pytest.importorskip("torch")
+    a = away_from_zero(np.random.default_rng(4), (3, 5))
+    x, xt = t64(a, grad=True), torch.tensor(a, requires_grad=True)
+    y, yt = F.rrelu(x, 0.05, 0.4), torch.nn.functional.rrelu(xt, 0.05, 0.4)
+    (y * y).sum().backward()
+    (yt * yt).sum().backward()
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-15)
+    np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-15)
+
+
+# --------------------------------------------------------------------------- rms_norm
+@given(st.integers(1, 3), st.integers(1, 5), st.booleans(), st.sampled_from([None, 1e-3]),
+       st.integers(0, 2**16))
+def test_rms_norm_is_its_formula_and_gradchecks(n, d, weighted, eps, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(0.2, 2.0, (n, 2, d)) * rng.choice([-1.0, 1.0], (n, 2, d))
+    w = rng.uniform(0.5, 1.5, (2, d)) if weighted else None
+    e = np.finfo(F64).eps if eps is None else eps
+    want = a / np.sqrt((a * a).mean(axis=(1, 2), keepdims=True) + e)
+    want = want * w if weighted else want
+    out = F.rms_norm(t64(a), (2, d), None if w is None else t64(w), eps)
+    np.testing.assert_allclose(out.data, want, rtol=1e-13)
+    inputs = [t64(a, grad=True)] + ([t64(w, grad=True)] if weighted else [])
+    assert engine.gradcheck(lambda x, *w: F.rms_norm(x, (2, d), *(w or [None]), eps), *inputs)
+
+
+def test_rms_norm_layer_and_refusals():
+    layer = nn.RMSNorm([3])
+    assert layer.weight.shape == (3,) and layer.eps is None
+    x = engine.tensor([[3.0, 4.0, 0.0]])
+    np.testing.assert_allclose(layer(x).data, [[3 / np.sqrt(25 / 3), 4 / np.sqrt(25 / 3), 0.0]],
+                               rtol=1e-6)
+    layer.weight.data[:] = 2.0
+    layer.reset_parameters()
+    assert (layer.weight.data == 1.0).all()
+    assert nn.RMSNorm(3, elementwise_affine=False).weight is None
+    with pytest.raises(ValueError, match=r"rms_norm: normalized_shape \(4,\) must be the last"):
+        F.rms_norm(x, 4)
+
+
+def test_rms_norm_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    a, w = rng.standard_normal((2, 3, 4)), rng.standard_normal((3, 4))
+    for eps in (None, 1e-2):
+        x, xt = t64(a, grad=True), torch.tensor(a, requires_grad=True)
+        wo, wt = t64(w, grad=True), torch.tensor(w, requires_grad=True)
+        y, yt = F.rms_norm(x, (3, 4), wo, eps), torch.nn.functional.rms_norm(xt, (3, 4), wt, eps)
+        (y * y * y).sum().backward()
+        (yt * yt * yt).sum().backward()
+        np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-13)
+        np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(wo.grad.data, wt.grad.numpy(), rtol=1e-12)
+    f32 = engine.tensor(a.astype(np.float32))  # eps None: float32's epsilon, as torch's
+    np.testing.assert_allclose(nn.RMSNorm(4, elementwise_affine=False)(f32).data,
+                               torch.nn.RMSNorm(4, elementwise_affine=False)(
+                                   torch.tensor(a.astype(np.float32))).numpy(), rtol=1e-6)
+
+
+# ------------------------------------------------------------------------ 1-D pools
+@given(st.integers(1, 3), st.integers(1, 9), st.integers(1, 9), st.integers(0, 2**16))
+def test_adaptive_1d_pools_are_the_2d_windows(c, length, size, seed):
+    a = np.random.default_rng(seed).permutation(c * length * 2).reshape(2, c, length) * 0.1
+    want_avg = adaptive_avg_pool2d_reference(a[:, :, None, :], (1, size))[:, :, 0, :]
+    want_max = adaptive_max_pool2d_reference(a[:, :, None, :], (1, size))[:, :, 0, :]
+    np.testing.assert_allclose(F.adaptive_avg_pool1d(t64(a), size).data, want_avg, rtol=1e-14)
+    out, idx = F.adaptive_max_pool1d(t64(a), (size,), return_indices=True)
+    np.testing.assert_array_equal(out.data, want_max)
+    np.testing.assert_array_equal(np.take_along_axis(a, idx.data, axis=2), want_max)
+    np.testing.assert_array_equal(F.adaptive_max_pool1d(t64(a[0]), size).data, want_max[0])
+    assert engine.gradcheck(lambda x: F.adaptive_avg_pool1d(x, size), t64(a, grad=True))
+    assert engine.gradcheck(lambda x: F.adaptive_max_pool1d(x, size), t64(a, grad=True))
+
+
+def test_with_indices_spellings_and_the_1d_layer_indices():
+    rng = np.random.default_rng(6)
+    x3, x4 = t64(rng.permutation(2 * 3 * 8).reshape(2, 3, 8)), t64(rng.standard_normal((2, 3,
+                                                                                          6, 5)))
+    pairs = [(F.max_pool1d_with_indices(x3, 2), F.max_pool1d(x3, 2, return_indices=True)),
+             (F.max_pool2d_with_indices(x4, 2), F.max_pool2d(x4, 2, return_indices=True)),
+             (F.adaptive_max_pool1d_with_indices(x3, 3), F.adaptive_max_pool1d(x3, 3, True)),
+             (F.adaptive_max_pool2d_with_indices(x4, (2, 3)), F.adaptive_max_pool2d(x4, (2, 3),
+                                                                                    True)),
+             (nn.AdaptiveMaxPool1d(3, return_indices=True)(x3), F.adaptive_max_pool1d(x3, 3,
+                                                                                       True))]
+    for got, want in pairs:
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g.data, w.data)
+    with pytest.raises(ValueError, match="adaptive_avg_pool1d: output_size must be an int"):
+        F.adaptive_avg_pool1d(x3, (3, 4))
+    with pytest.raises(ValueError, match=r"adaptive_max_pool1d: expected a 2-D .* got shape"):
+        F.adaptive_max_pool1d(x4, 3)
+
+
+def test_1d_pools_and_with_indices_match_torch():
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    rng = np.random.default_rng(7)
+    a3 = rng.permutation(2 * 3 * 7).reshape(2, 3, 7) * 0.1
+    a4 = rng.permutation(2 * 3 * 6 * 5).reshape(2, 3, 6, 5) * 0.1
+    cases = [(lambda f, x: f.adaptive_avg_pool1d(x, 3), a3),
+             (lambda f, x: f.adaptive_max_pool1d(x, 4, True), a3),
+             (lambda f, x: f.adaptive_max_pool1d(x[0], (2,)), a3),
+             (lambda f, x: f.max_pool1d_with_indices(x, 3, 2), a3),
+             (lambda f, x: f.max_pool2d_with_indices(x, 2), a4),
+             (lambda f, x: f.adaptive_max_pool2d_with_indices(x, (4, 2)), a4)]
+    for fn, a in cases:
+        x, xt = t64(a, grad=True), torch.tensor(a, requires_grad=True)
+        y, yt = fn(F, x), fn(tf, xt)
+        if isinstance(yt, tuple):
+            np.testing.assert_array_equal(y[1].data, yt[1].numpy())
+            y, yt = y[0], yt[0]
+        (y * y).sum().backward()
+        (yt * yt).sum().backward()
+        np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-15)
+        np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-15)
+
+
+# --------------------------------------------------------------------- Unfold / Fold
+def test_unfold_and_fold_layers_are_the_functions():
+    rng = np.random.default_rng(8)
+    x = t64(rng.standard_normal((2, 3, 5, 6)))
+    u = nn.Unfold((2, 3), dilation=1, padding=1, stride=2)
+    np.testing.assert_array_equal(u(x).data, F.unfold(x, (2, 3), 1, 1, 2).data)
+    cols = t64(rng.standard_normal((2, 3 * 4, 12)))
+    f = nn.Fold((4, 5), 2, padding=0, stride=1)
+    np.testing.assert_array_equal(f(cols).data, F.fold(cols, (4, 5), 2).data)
+    assert "output_size=(4, 5), kernel_size=2" in repr(f)
+
+
+def test_new_layers_through_torch_and_back():
+    torch = pytest.importorskip("torch")
+    engine.manual_seed(0)
+    model = nn.Sequential(nn.Unfold(2), nn.RMSNorm(9, eps=1e-4), nn.RReLU(0.1, 0.2),
+                          nn.Fold((4, 4), 2, stride=1))
+    model.eval()
+    theirs = nn.to_torch(model).eval()
+    assert [type(m).__name__ for m in theirs] == ["Unfold", "RMSNorm", "RReLU", "Fold"]
+    a = np.random.default_rng(9).standard_normal((2, 1, 4, 4)).astype(np.float32)
+    y = model.forward(engine.tensor(a).reshape(2, 1, 4, 4))
+    np.testing.assert_allclose(y.data, theirs(torch.tensor(a)).detach().numpy(), rtol=1e-5,
+                               atol=1e-6)
+    back = nn.from_torch(theirs)
+    assert [type(m).__name__ for m in back] == ["Unfold", "RMSNorm", "RReLU", "Fold"]
+    assert back[1].eps == 1e-4 and back[2].lower == 0.1 and back[3].output_size == (4, 4)
