@@ -258,6 +258,37 @@ def _encoder_to_torch(m, tnn, name):
                                   mask_check=m.mask_check)
 
 
+def _decoder_layer_to_torch(m, tnn, name):
+    if m.activation not in ("relu", "gelu"):
+        raise TypeError(f"nn.to_torch: {name}: activation {m.activation!r} is a function; "
+                        f"only 'relu' and 'gelu' translate (set the torch layer's activation "
+                        f"by hand)")
+    return tnn.TransformerDecoderLayer(
+        m.linear1.in_features, m.self_attn.num_heads, m.linear1.out_features, m.dropout.p,
+        m.activation, m.norm1.eps, m.self_attn.batch_first, m.norm_first,
+        bias=m.linear1.bias is not None)
+
+
+def _decoder_to_torch(m, tnn, name):
+    norm = None if m.norm is None else _TO_TORCH[L.LayerNorm](m.norm, tnn, f"{name}.norm")
+    return tnn.TransformerDecoder(_decoder_layer_to_torch(m.layers[0], tnn, f"{name}.layers.0"),
+                                  m.num_layers, norm=norm)
+
+
+def _transformer_to_torch(m, tnn, name):
+    return tnn.Transformer(m.d_model, m.nhead, batch_first=m.batch_first,
+                           custom_encoder=_to_torch_child(m.encoder, tnn, f"{name}.encoder"),
+                           custom_decoder=_to_torch_child(m.decoder, tnn, f"{name}.decoder"))
+
+
+def _to_torch_child(m, tnn, name):
+    kind = _known(m, _TO_TORCH, "to_torch")
+    if kind is None:
+        raise TypeError(f"nn.to_torch: {name} is a {type(m).__name__}, which has no torch.nn "
+                        f"equivalent here")
+    return _TO_TORCH[kind](m, tnn, name)
+
+
 _TO_TORCH = {
     L.Linear: lambda m, tnn, name: tnn.Linear(m.in_features, m.out_features,
                                               bias=m.bias is not None),
@@ -338,6 +369,9 @@ _TO_TORCH = {
     L.MultiheadAttention: _attention_to_torch,
     L.TransformerEncoderLayer: _encoder_layer_to_torch,
     L.TransformerEncoder: _encoder_to_torch,
+    L.TransformerDecoderLayer: _decoder_layer_to_torch,
+    L.TransformerDecoder: _decoder_to_torch,
+    L.Transformer: _transformer_to_torch,
 }
 
 
@@ -352,7 +386,8 @@ def from_torch(module) -> Module:
     BatchNorm1d/2d (with running statistics and ``num_batches_tracked``; ``momentum=None``
     too), Dropout, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Identity, Flatten,
     RNN/LSTM/GRU (stacked and bidirectional too) and their cells,
-    MultiheadAttention, TransformerEncoderLayer (relu or gelu), TransformerEncoder, and
+    MultiheadAttention, TransformerEncoderLayer / TransformerDecoderLayer (relu or gelu),
+    TransformerEncoder / TransformerDecoder, Transformer, and
     ``Sequential(AdaptiveAvgPool2d(1), Flatten())`` (→ ``GlobalAvgPool2d``). Anything else is
     refused by name.
     """
@@ -515,6 +550,38 @@ def _encoder_from_torch(m, name):
                                 mask_check=m.mask_check)
 
 
+def _decoder_layer_from_torch(m, name):
+    import torch.nn.functional as tf
+    activation = {tf.relu: "relu", tf.gelu: "gelu"}.get(m.activation) \
+        if not isinstance(m.activation, str) else m.activation
+    if activation not in ("relu", "gelu"):
+        _refuse(name, "a TransformerDecoderLayer whose activation is not relu or gelu (build "
+                      "nn.TransformerDecoderLayer(..., activation=your_function) by hand)")
+    return L.TransformerDecoderLayer(
+        m.linear1.in_features, m.self_attn.num_heads, m.linear1.out_features, m.dropout.p,
+        activation, m.norm1.eps, m.self_attn.batch_first, m.norm_first,
+        bias=m.linear1.bias is not None)
+
+
+def _decoder_from_torch(m, name):
+    norm = None if m.norm is None else L.LayerNorm(m.norm.normalized_shape, eps=m.norm.eps,
+                                                   elementwise_affine=m.norm.elementwise_affine,
+                                                   bias=m.norm.bias is not None)
+    return L.TransformerDecoder(_decoder_layer_from_torch(m.layers[0], f"{name}.layers.0"),
+                                len(m.layers), norm=norm)
+
+
+def _transformer_from_torch(m, name):
+    import torch.nn as tnn
+    if type(m.encoder) is not tnn.TransformerEncoder or \
+            type(m.decoder) is not tnn.TransformerDecoder:
+        _refuse(name, "a Transformer with a custom encoder or decoder (translate those and "
+                      "pass them as custom_encoder / custom_decoder)")
+    return L.Transformer(m.d_model, m.nhead, batch_first=m.batch_first,
+                         custom_encoder=_encoder_from_torch(m.encoder, f"{name}.encoder"),
+                         custom_decoder=_decoder_from_torch(m.decoder, f"{name}.decoder"))
+
+
 def _from_torch_table(tnn):
     return {
         tnn.Linear: lambda m, name: L.Linear(m.in_features, m.out_features,
@@ -575,6 +642,9 @@ def _from_torch_table(tnn):
         tnn.ConstantPad2d: _pad_from_torch(L.ConstantPad2d),
         tnn.MultiheadAttention: _attention_from_torch,
         tnn.TransformerEncoderLayer: _encoder_layer_from_torch,
+        tnn.TransformerDecoderLayer: _decoder_layer_from_torch,
+        tnn.TransformerDecoder: _decoder_from_torch,
+        tnn.Transformer: _transformer_from_torch,
         tnn.TransformerEncoder: _encoder_from_torch,
     }
 

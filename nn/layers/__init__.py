@@ -3,7 +3,8 @@ from .activation import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh
                          LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6, Sigmoid,
                          SiLU, Softmax, Softmax2d, Softmin, Softplus, Softsign, Tanh, Threshold,
                          GLU, Hardshrink, Softshrink, Tanhshrink, RReLU)
-from .attention import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
+from .attention import (MultiheadAttention, Transformer, TransformerDecoder,
+                        TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer)
 from .conv import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
                    AvgPool1d, AvgPool2d, ConstantPad1d, ConstantPad2d, Conv1d, Conv2d,
                    ConvTranspose2d, GlobalAvgPool2d, MaxPool1d, MaxPool2d, MaxUnpool2d,
@@ -42,4 +43,5 @@ __all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "
            "TripletMarginLoss", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "Bilinear",
            "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "GLU",
            "Hardshrink", "Softshrink", "Tanhshrink", "MultiMarginLoss", "MultiLabelMarginLoss",
-           "LocalResponseNorm", "AlphaDropout", "Dropout3d", "Fold", "Unfold", "RReLU", "RMSNorm"]
+           "LocalResponseNorm", "AlphaDropout", "Dropout3d", "Fold", "Unfold", "RReLU", "RMSNorm",
+           "Transformer", "TransformerDecoder", "TransformerDecoderLayer"]

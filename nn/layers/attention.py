@@ -1,5 +1,5 @@
-"""Attention: ``scaled_dot_product_attention``, ``MultiheadAttention``,
-``TransformerEncoderLayer`` and ``TransformerEncoder`` (PyTorch's semantics, names and
+"""Attention: ``scaled_dot_product_attention``, ``MultiheadAttention``, the Transformer's
+encoder and decoder layers and stacks, and ``Transformer`` (PyTorch's semantics, names and
 parameter layouts), composed of existing engine ops (matmul, softmax, masked_fill, where,
 reshape/permute, ``F.linear``, ``F.dropout``, ``F.layer_norm``): no op of their own, so the
 gradients are the ops' gradients and a picture of the graph shows every step.
@@ -46,7 +46,8 @@ from .linear import Linear
 from .norm import LayerNorm
 
 __all__ = ["scaled_dot_product_attention", "MultiheadAttention", "TransformerEncoderLayer",
-           "TransformerEncoder", "generate_square_subsequent_mask"]
+           "TransformerEncoder", "TransformerDecoderLayer", "TransformerDecoder", "Transformer",
+           "generate_square_subsequent_mask"]
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -527,6 +528,40 @@ class MultiheadAttention(Module):
 _ACTIVATIONS = ("relu", "gelu")
 
 
+def _layer_args(who, d_model, nhead, dim_feedforward, dropout, activation, device):
+    """A Transformer layer's arguments checked: (d_model, nhead, dim_feedforward, dropout)."""
+    d_model, nhead = _heads(who, "d_model", d_model, "nhead", nhead)
+    dim_feedforward = _positive_int(who, "dim_feedforward", dim_feedforward)
+    dropout = _probability(who, "dropout", dropout)
+    cpu_only(who, device)
+    _check_activation(who, activation)
+    return d_model, nhead, dim_feedforward, dropout
+
+
+def _check_activation(who, activation):
+    if isinstance(activation, str):
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"{who}: activation should be 'relu' or 'gelu' (or a "
+                             f"function / Module), not {activation!r}")
+    elif not callable(activation):
+        raise TypeError(f"{who}: activation must be 'relu', 'gelu' or a callable, got "
+                        f"{activation!r}")
+
+
+def _detect_causal(mask, is_causal, seq):
+    """PyTorch's ``_detect_is_causal_mask``: an explicit ``is_causal`` stands; None means
+    'is ``mask`` exactly the (seq, seq) causal one'."""
+    if is_causal is not None:
+        return bool(is_causal)
+    return mask is not None and tuple(mask.shape) == (seq, seq) and \
+        _is_causal_mask(mask, seq, seq)
+
+
+def _seq_len(x, batch_first):
+    """The sequence length of (L, N, E) / (N, L, E) input, or of unbatched (L, E)."""
+    return x.shape[0] if x.ndim == 2 else x.shape[1 if batch_first else 0]
+
+
 class TransformerEncoderLayer(Module):
     """PyTorch's ``nn.TransformerEncoderLayer``: self-attention then a feed-forward net,
     each with a residual connection and a LayerNorm.
@@ -564,17 +599,8 @@ class TransformerEncoderLayer(Module):
                  device=None, dtype=None):
         super().__init__()
         who = "TransformerEncoderLayer"
-        d_model, nhead = _heads(who, "d_model", d_model, "nhead", nhead)
-        dim_feedforward = _positive_int(who, "dim_feedforward", dim_feedforward)
-        dropout = _probability(who, "dropout", dropout)
-        cpu_only(who, device)
-        if isinstance(activation, str):
-            if activation not in _ACTIVATIONS:
-                raise ValueError(f"{who}: activation should be 'relu' or 'gelu' (or a "
-                                 f"function / Module), not {activation!r}")
-        elif not callable(activation):
-            raise TypeError(f"{who}: activation must be 'relu', 'gelu' or a callable, got "
-                            f"{activation!r}")
+        d_model, nhead, dim_feedforward, dropout = _layer_args(
+            who, d_model, nhead, dim_feedforward, dropout, activation, device)
         if batch_first is None:
             _warn_layout(who)
             batch_first = False
@@ -634,6 +660,19 @@ class TransformerEncoderLayer(Module):
         return f"activation={act!r}, norm_first={self.norm_first}"
 
 
+def _stack(module, who, name, layer, num_layers, norm):
+    """``module.layers``: ``num_layers`` deep copies of ``layer`` (each trained on its own;
+    they start equal, as PyTorch's), ``module.norm`` and ``module.num_layers``."""
+    if not isinstance(layer, Module):
+        raise TypeError(f"{who}: {name} must be a Module, got {type(layer).__name__}")
+    num_layers = _positive_int(who, "num_layers", num_layers)
+    if norm is not None and not isinstance(norm, Module):
+        raise TypeError(f"{who}: norm must be a Module (e.g. nn.LayerNorm(d_model)) or None, "
+                        f"got {type(norm).__name__}")
+    module.layers = ModuleList([copy.deepcopy(layer) for _ in range(num_layers)])
+    module.num_layers, module.norm = num_layers, norm
+
+
 class TransformerEncoder(Module):
     """PyTorch's ``nn.TransformerEncoder``: ``num_layers`` copies of ``encoder_layer`` run in
     turn, then ``norm`` if given: ``x = norm(layer_K(…layer_1(src)))``.
@@ -656,17 +695,7 @@ class TransformerEncoder(Module):
     def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True,
                  mask_check=True):
         super().__init__()
-        who = "TransformerEncoder"
-        if not isinstance(encoder_layer, Module):
-            raise TypeError(f"{who}: encoder_layer must be a Module (a TransformerEncoderLayer), "
-                            f"got {type(encoder_layer).__name__}")
-        num_layers = _positive_int(who, "num_layers", num_layers)
-        if norm is not None and not isinstance(norm, Module):
-            raise TypeError(f"{who}: norm must be a Module (e.g. nn.LayerNorm(d_model)) or None, "
-                            f"got {type(norm).__name__}")
-        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
-        self.num_layers = num_layers
-        self.norm = norm
+        _stack(self, "TransformerEncoder", "encoder_layer", encoder_layer, num_layers, norm)
         self.enable_nested_tensor = enable_nested_tensor
         self.mask_check = mask_check
 
@@ -676,12 +705,8 @@ class TransformerEncoder(Module):
         _check_mask_types(who, src_key_padding_mask, "src_key_padding_mask", mask, "mask")
         kpm = _additive(who, "src_key_padding_mask", src_key_padding_mask, src.dtype)
         mask = _additive(who, "mask", mask, src.dtype)
-        if is_causal is None:  # PyTorch's _detect_is_causal_mask: exactly the square one
-            first = self.layers[0]
-            seq = src.shape[0] if src.ndim == 2 else \
-                src.shape[1 if getattr(first, "batch_first", False) else 0]
-            is_causal = mask is not None and tuple(mask.shape) == (seq, seq) and \
-                _is_causal_mask(mask, seq, seq)
+        is_causal = _detect_causal(mask, is_causal, _seq_len(
+            src, getattr(self.layers[0], "batch_first", False)))
         x = src
         for layer in self.layers:
             x = layer(x, src_mask=mask, src_key_padding_mask=kpm, is_causal=is_causal)
@@ -689,3 +714,203 @@ class TransformerEncoder(Module):
 
     def extra_repr(self):
         return f"num_layers={self.num_layers}"
+
+
+class TransformerDecoderLayer(TransformerEncoderLayer):
+    """PyTorch's ``nn.TransformerDecoderLayer``: self-attention over the target, attention
+    from the target to the encoder's output (``memory``), then the feed-forward net, each
+    with a residual connection and a LayerNorm.
+
+    Post-norm (``norm_first=False``, the default)::
+
+        x = norm1(x + dropout1(self_attn(x, x, x, tgt_mask, tgt_key_padding_mask)))
+        x = norm2(x + dropout2(multihead_attn(x, memory, memory, memory_mask,
+                                              memory_key_padding_mask)))
+        x = norm3(x + dropout3(linear2(dropout(activation(linear1(x))))))
+
+    Pre-norm (``norm_first=True``): ``x = x + block(norm_i(x))`` for the three blocks.
+
+    tgt (T, N, d_model) and memory (S, N, d_model) — batch first with ``batch_first=True`` —
+    or unbatched (T, d_model), (S, d_model) → tgt's shape. Masks as
+    ``TransformerEncoderLayer``'s (``tgt_mask`` (T, T), ``memory_mask`` (T, S), the padding
+    masks (N, T) and (N, S)); ``tgt_is_causal`` / ``memory_is_causal`` are hints. Submodules
+    have PyTorch's names (``self_attn``, ``multihead_attn``, ``linear1``, ``dropout``,
+    ``linear2``, ``norm1``–``norm3``, ``dropout1``–``dropout3``), so a PyTorch state dict
+    loads.
+
+    >>> layer = TransformerDecoderLayer(8, 2, dim_feedforward=16, batch_first=True)
+    >>> layer(engine.randn(3, 4, 8), engine.randn(3, 6, 8)).shape
+    (3, 4, 8)
+    """
+
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu",
+                 layer_norm_eps=1e-5, batch_first=None, norm_first=False, bias=True,
+                 device=None, dtype=None):
+        Module.__init__(self)
+        who = "TransformerDecoderLayer"
+        d_model, nhead, dim_feedforward, dropout = _layer_args(
+            who, d_model, nhead, dim_feedforward, dropout, activation, device)
+        if batch_first is None:
+            _warn_layout(who)
+            batch_first = False
+        # registered in PyTorch's order (parameters() and state_dict() list them so)
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                            batch_first=batch_first)
+        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                                 batch_first=batch_first)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias)
+        self.norm_first = bool(norm_first)
+        for k in (1, 2, 3):
+            setattr(self, f"norm{k}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias))
+        for k in (1, 2, 3):
+            setattr(self, f"dropout{k}", Dropout(dropout))
+        self.activation = activation
+        if dtype is not None:
+            self.to(dtype)
+
+    def _mha_block(self, x, memory, attn_mask, key_padding_mask, is_causal):
+        x = self.multihead_attn(x, memory, memory, attn_mask=attn_mask,
+                                key_padding_mask=key_padding_mask, need_weights=False,
+                                is_causal=is_causal)[0]
+        return self.dropout2(x)
+
+    def _ff_block(self, x):
+        return self.dropout3(self.linear2(self.dropout(self._activate(self.linear1(x)))))
+
+    def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False):
+        who = "TransformerDecoderLayer"
+        _check_tensor(who, "tgt", tgt)
+        _check_tensor(who, "memory", memory)
+        _check_mask_types(who, tgt_key_padding_mask, "tgt_key_padding_mask", tgt_mask,
+                          "tgt_mask")
+        _check_mask_types(who, memory_key_padding_mask, "memory_key_padding_mask", memory_mask,
+                          "memory_mask")
+        tgt_kpm = _additive(who, "tgt_key_padding_mask", tgt_key_padding_mask, tgt.dtype)
+        tgt_mask = _additive(who, "tgt_mask", tgt_mask, tgt.dtype)
+        mem_kpm = _additive(who, "memory_key_padding_mask", memory_key_padding_mask, tgt.dtype)
+        mem_mask = _additive(who, "memory_mask", memory_mask, tgt.dtype)
+        x = tgt
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), tgt_mask, tgt_kpm, tgt_is_causal)
+            x = x + self._mha_block(self.norm2(x), memory, mem_mask, mem_kpm, memory_is_causal)
+            x = x + self._ff_block(self.norm3(x))
+        else:
+            x = self.norm1(x + self._sa_block(x, tgt_mask, tgt_kpm, tgt_is_causal))
+            x = self.norm2(x + self._mha_block(x, memory, mem_mask, mem_kpm, memory_is_causal))
+            x = self.norm3(x + self._ff_block(x))
+        return x
+
+
+class TransformerDecoder(Module):
+    """PyTorch's ``nn.TransformerDecoder``: ``num_layers`` deep copies of ``decoder_layer``
+    run in turn on the target, each attending to the same ``memory``, then ``norm`` if given.
+    ``forward(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask,
+    memory_key_padding_mask, tgt_is_causal=None, memory_is_causal=False)``: masks and shapes
+    as ``TransformerDecoderLayer``; ``tgt_is_causal=None`` detects a causal ``tgt_mask`` as
+    PyTorch does. State dict keys are PyTorch's (``layers.0.multihead_attn.in_proj_weight``,
+    …, ``norm.weight``)."""
+
+    def __init__(self, decoder_layer, num_layers, norm=None):
+        super().__init__()
+        _stack(self, "TransformerDecoder", "decoder_layer", decoder_layer, num_layers, norm)
+
+    def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False):
+        _check_tensor("TransformerDecoder", "tgt", tgt)
+        tgt_is_causal = _detect_causal(tgt_mask, tgt_is_causal, _seq_len(
+            tgt, getattr(self.layers[0], "batch_first", False)))
+        x = tgt
+        for layer in self.layers:
+            x = layer(x, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                      tgt_key_padding_mask=tgt_key_padding_mask,
+                      memory_key_padding_mask=memory_key_padding_mask,
+                      tgt_is_causal=tgt_is_causal, memory_is_causal=memory_is_causal)
+        return x if self.norm is None else self.norm(x)
+
+    def extra_repr(self):
+        return f"num_layers={self.num_layers}"
+
+
+class Transformer(Module):
+    """PyTorch's ``nn.Transformer`` (Vaswani et al. 2017): an encoder stack over ``src``
+    and a decoder stack over ``tgt`` attending to the encoder's output, each ending in a
+    LayerNorm; every weight matrix starts Xavier-uniform, as PyTorch's ``_reset_parameters``.
+
+    ``forward(src, tgt, src_mask, tgt_mask, memory_mask, src_key_padding_mask,
+    tgt_key_padding_mask, memory_key_padding_mask, src_is_causal, tgt_is_causal,
+    memory_is_causal)``: src (S, N, d_model), tgt (T, N, d_model) — batch first with
+    ``batch_first=True`` — or unbatched → (T, N, d_model). ``custom_encoder`` /
+    ``custom_decoder`` replace the stacks. ``Transformer.generate_square_subsequent_mask(T)``
+    is the causal ``tgt_mask``.
+
+    >>> model = Transformer(8, 2, 1, 1, dim_feedforward=16, batch_first=True)
+    >>> model(engine.randn(2, 5, 8), engine.randn(2, 3, 8)).shape
+    (2, 3, 8)
+    """
+
+    def __init__(self, d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6,
+                 dim_feedforward=2048, dropout=0.1, activation="relu", custom_encoder=None,
+                 custom_decoder=None, layer_norm_eps=1e-5, batch_first=None, norm_first=False,
+                 bias=True, device=None, dtype=None):
+        super().__init__()
+        if batch_first is None:
+            _warn_layout("Transformer")
+            batch_first = False
+        if custom_encoder is not None:
+            self.encoder = custom_encoder
+        else:
+            layer = TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, activation,
+                                            layer_norm_eps, batch_first, norm_first, bias, device)
+            self.encoder = TransformerEncoder(layer, num_encoder_layers, LayerNorm(
+                d_model, eps=layer_norm_eps, bias=bias))
+        if custom_decoder is not None:
+            self.decoder = custom_decoder
+        else:
+            layer = TransformerDecoderLayer(d_model, nhead, dim_feedforward, dropout, activation,
+                                            layer_norm_eps, batch_first, norm_first, bias, device)
+            self.decoder = TransformerDecoder(layer, num_decoder_layers, LayerNorm(
+                d_model, eps=layer_norm_eps, bias=bias))
+        self.d_model, self.nhead, self.batch_first = d_model, nhead, batch_first
+        self._reset_parameters()
+        if dtype is not None:
+            self.to(dtype)
+
+    def _reset_parameters(self):
+        """Xavier-uniform on every parameter with more than one dim (PyTorch's)."""
+        for p in self.parameters():
+            if p.ndim > 1:
+                xavier_uniform_(p)
+
+    generate_square_subsequent_mask = staticmethod(generate_square_subsequent_mask)
+
+    def forward(self, src, tgt, src_mask=None, tgt_mask=None, memory_mask=None,
+                src_key_padding_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None, src_is_causal=None, tgt_is_causal=None,
+                memory_is_causal=False):
+        who = "Transformer"
+        _check_tensor(who, "src", src)
+        _check_tensor(who, "tgt", tgt)
+        if src.ndim != tgt.ndim or src.ndim not in (2, 3):
+            raise ValueError(f"{who}: src and tgt must both be batched (3-D) or unbatched "
+                             f"(2-D), got shapes {src.shape} and {tgt.shape}")
+        b = 0 if self.batch_first else 1
+        if src.ndim == 3 and src.shape[b] != tgt.shape[b]:
+            raise RuntimeError(f"{who}: the batch number of src and tgt must be equal, got "
+                               f"{src.shape[b]} and {tgt.shape[b]} (batch_first="
+                               f"{self.batch_first})")
+        if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
+            raise RuntimeError(f"{who}: the feature number of src and tgt must be equal to "
+                               f"d_model {self.d_model}, got {src.shape[-1]} and "
+                               f"{tgt.shape[-1]}")
+        memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask,
+                              is_causal=src_is_causal)
+        return self.decoder(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                            tgt_key_padding_mask=tgt_key_padding_mask,
+                            memory_key_padding_mask=memory_key_padding_mask,
+                            tgt_is_causal=tgt_is_causal, memory_is_causal=memory_is_causal)
+
+    def extra_repr(self):
+        return f"d_model={self.d_model}, nhead={self.nhead}, batch_first={self.batch_first}"
