@@ -32,7 +32,7 @@ from .gradcheck import GradcheckError, gradcheck
 from .higher import gradgradcheck, hessian, hvp, jacobian, jvp, vhp, vjp
 from .fast.memory import keep_freed_memory
 from .ops.base import OPS, Op, scalar_ops
-from .fast.conv import conv1d, conv2d, conv_transpose2d
+from .fast.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from .fast.interpolate import interpolate
 from .fast import unfold as _unfold  # noqa: F401 (registers F.unfold/F.fold's ops)
 from .ops import losses as _losses  # noqa: F401 (registers binary_cross_entropy's op)
@@ -69,6 +69,7 @@ __all__ = [
     *[n for n in METHOD_FUNCTIONS if not hasattr(builtins, n) and n not in ("t", "mode")],
     "adaptive_avg_pool2d", "adaptive_max_pool2d", "arange", "avg_pool1d", "avg_pool2d",
     "backward_steps", "bucketize", "cat", "cdist", "concatenate", "conv1d", "conv2d",
+    "conv_transpose1d",
     "conv_transpose2d",
     "detect_anomaly", "einsum", "empty", "empty_like", "enable_grad", "eye", "from_dlpack",
     "from_numpy", "full", "full_like", "in_place",

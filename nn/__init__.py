@@ -24,7 +24,7 @@ from .layers import (CELU, ELU, GELU, GRU, LSTM, RNN, SELU, AdaptiveAvgPool2d, A
                      TransformerEncoderLayer, GLU, Hardshrink, Softshrink, Tanhshrink,
                      MultiMarginLoss, MultiLabelMarginLoss, LocalResponseNorm, AlphaDropout,
                      Dropout3d, EmbeddingBag, Fold, Unfold, RReLU, RMSNorm, Transformer,
-                     TransformerDecoder, TransformerDecoderLayer)
+                     TransformerDecoder, TransformerDecoderLayer, ConvTranspose1d)
 from .module import (Module, ModuleDict, ModuleList, Parameter, ParameterDict, ParameterList,
                      Sequential)
 from .interchange import export_onnx, from_torch, load_safetensors, save_safetensors, to_torch

@@ -23,6 +23,7 @@ from engine import (  # noqa: F401 (PyTorch's F)
     avg_pool2d,
     conv1d,
     conv2d,
+    conv_transpose1d,
     conv_transpose2d,
     interpolate,
     max_pool1d,

@@ -655,6 +655,33 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups
         groups=groups, dilation=dilation))
 
 
+def conv_transpose1d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """Transposed 1-D convolution (PyTorch's ``F.conv_transpose1d``): x (N, C_in, L), w
+    (C_in, C_out/groups, k), b (C_out,) or None → (N, C_out, Lo) with ``Lo = (L − 1)·stride
+    − 2·padding + dilation·(k − 1) + output_padding + 1``; unbatched x (C_in, L) → (C_out,
+    Lo). It is conv_transpose2d on (N, C_in, 1, L) with a 1 × k kernel.
+
+    >>> import engine
+    >>> from engine.fast.conv import conv_transpose1d
+    >>> conv_transpose1d(engine.tensor([[[1.0, 2.0]]]), engine.ones(1, 1, 2), stride=2).data
+    array([[[1., 1., 2., 2.]]], dtype=float32)
+    """
+    op = "conv_transpose1d"
+    if getattr(w, "ndim", 3) != 3:
+        raise ValueError(f"{op}: weight must be (C_in, C_out/groups, k), got shape "
+                         f"{tuple(w.shape)}")
+    (s,), (d,) = ntuple(stride, 1, "stride", op, 1), ntuple(dilation, 1, "dilation", op, 1)
+    (p,), (o,) = ntuple(padding, 1, "padding", op, 0), ntuple(output_padding, 1,
+                                                                "output_padding", op, 0)
+
+    def run(x):
+        return conv_transpose2d(x.unsqueeze(2), w.unsqueeze(2), b, stride=(1, s),
+                                padding=(0, p), output_padding=(0, o), groups=groups,
+                                dilation=(1, d)).squeeze(2)
+    return batch_of_one(op, x, "(N, C_in, L)", run)
+
+
 # ----------------------------------------------------------------------------- reference
 def conv2d_reference(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """The definition, one output pixel at a time (slow; for tests and the op registry)."""

@@ -7,8 +7,8 @@ from .attention import (MultiheadAttention, Transformer, TransformerDecoder,
                         TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer)
 from .conv import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
                    AvgPool1d, AvgPool2d, ConstantPad1d, ConstantPad2d, Conv1d, Conv2d,
-                   ConvTranspose2d, GlobalAvgPool2d, MaxPool1d, MaxPool2d, MaxUnpool2d,
-                   PixelShuffle, PixelUnshuffle, ReflectionPad1d, ReflectionPad2d,
+                   ConvTranspose1d, ConvTranspose2d, GlobalAvgPool2d, MaxPool1d, MaxPool2d,
+                   MaxUnpool2d, PixelShuffle, PixelUnshuffle, ReflectionPad1d, ReflectionPad2d,
                    ReplicationPad1d, ReplicationPad2d, Upsample, UpsamplingBilinear2d,
                    UpsamplingNearest2d, ZeroPad1d, ZeroPad2d, Fold, Unfold)
 from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d
@@ -44,4 +44,5 @@ __all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "
            "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "GLU",
            "Hardshrink", "Softshrink", "Tanhshrink", "MultiMarginLoss", "MultiLabelMarginLoss",
            "LocalResponseNorm", "AlphaDropout", "Dropout3d", "Fold", "Unfold", "RReLU", "RMSNorm",
-           "Transformer", "TransformerDecoder", "TransformerDecoderLayer"]
+           "Transformer", "TransformerDecoder", "TransformerDecoderLayer",
+           "ConvTranspose1d"]

@@ -201,24 +201,32 @@ class ConvTranspose2d(Module):
                                        padding=self.padding, output_padding=output_padding,
                                        groups=self.groups, dilation=self.dilation)
 
+    _dims, _layout = ("H", "W"), "(N, C_in, H, W)"
+
     def _output_padding(self, x, output_size):
         """The output_padding that makes the output ``output_size`` (PyTorch's rule: it must
         lie between the size without output padding and stride − 1 more). ``output_size``:
-        (H, W) or the whole shape, (N, C, H, W) for batched x, (C, H, W) for unbatched."""
-        full = 3 if unbatched("ConvTranspose2d", x, "(N, C_in, H, W)") else 4
-        if len(tuple(output_size)) not in (2, full):
-            shape = "(C, H, W)" if full == 3 else "(N, C, H, W)"
-            raise ValueError(f"ConvTranspose2d: output_size must be (H, W) or {shape} for "
+        the spatial size ((H, W); (L,) or L for 1-D) or the whole shape, (N, C, …) for batched
+        x, (C, …) for unbatched."""
+        who, n = type(self).__name__, len(self._dims)
+        full = n + 1 if unbatched(who, x, self._layout) else n + 2
+        if isinstance(output_size, int) and n == 1:
+            output_size = (output_size,)
+        if len(tuple(output_size)) not in (n, full):
+            spatial = ", ".join(self._dims)
+            shape = f"(C, {spatial})" if full == n + 1 else f"(N, C, {spatial})"
+            raise ValueError(f"{who}: output_size must be ({spatial}) or {shape} for "
                              f"{full}-D input, got {output_size!r}")
-        size, x_shape = tuple(output_size)[-2:], tuple(x.shape)
+        size, x_shape = tuple(output_size)[-n:], tuple(x.shape)
         pads = []
-        for d, (n, k, s, p, dil) in enumerate(zip(x_shape[-2:], self.kernel_size,
-                                                  _pair(self.stride), _pair(self.padding),
-                                                  _pair(self.dilation), strict=True)):
-            lo = (n - 1) * s - 2 * p + dil * (k - 1) + 1
+        for d, (m, k, s, p, dil) in enumerate(zip(
+                x_shape[-n:], self.kernel_size, ntuple(self.stride, n, "stride", who, 1),
+                ntuple(self.padding, n, "padding", who, 0),
+                ntuple(self.dilation, n, "dilation", who, 1), strict=True)):
+            lo = (m - 1) * s - 2 * p + dil * (k - 1) + 1
             hi = lo + s - 1
             if not lo <= size[d] <= hi:
-                raise ValueError(f"ConvTranspose2d: requested an output size of {size}, but "
+                raise ValueError(f"{who}: requested an output size of {size}, but "
                                  f"valid sizes for input {x_shape} range from "
                                  f"{lo} to {hi} in dim {d}")
             pads.append(size[d] - lo)
@@ -354,6 +362,47 @@ class AdaptiveAvgPool2d(Module):
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
+
+
+class ConvTranspose1d(ConvTranspose2d):
+    """Transposed 1-D convolution: x (N, C_in, L) → (N, C_out, Lo), or unbatched (C_in, L)
+    → (C_out, Lo), ``Lo = (L − 1)·stride − 2·padding + dilation·(k − 1) + output_padding +
+    1`` (``F.conv_transpose1d``); ``weight`` (C_in, C_out/groups, k), ``bias`` (C_out,);
+    ``forward(x, output_size=...)`` as ConvTranspose2d's. Glorot-uniform init (fan_in =
+    C_in/groups·k, fan_out = C_out/groups·k)."""
+
+    _dims, _layout = ("L",), "(N, C_in, L)"
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 dtype=None):
+        if padding_mode != "zeros":
+            raise ValueError(f"ConvTranspose1d: only padding_mode='zeros' is supported (as in "
+                             f"PyTorch), got {padding_mode!r}")
+        k = _single(kernel_size)
+        if not isinstance(k, int) or k < 1:
+            raise ValueError(f"ConvTranspose1d: kernel_size must be an int ≥ 1 (or a "
+                             f"1-tuple), got {kernel_size!r}")
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"ConvTranspose1d: groups={groups} must divide in_channels="
+                             f"{in_channels} and out_channels={out_channels}")
+        Module.__init__(self)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = (k,), stride, padding
+        self.output_padding, self.groups, self.dilation = output_padding, groups, dilation
+        self.weight = Parameter(np.empty((in_channels, out_channels // groups, k), np.float32))
+        self.bias = Parameter(np.empty(out_channels, np.float32)) if bias else None
+        self.reset_parameters()
+        if dtype is not None:
+            self.to(dtype)
+
+    def forward(self, x, output_size=None):
+        output_padding = self.output_padding
+        if output_size is not None:
+            output_padding = self._output_padding(x, output_size)
+        return engine.conv_transpose1d(x, self.weight, self.bias, stride=self.stride,
+                                       padding=self.padding, output_padding=output_padding,
+                                       groups=self.groups, dilation=self.dilation)
 
 
 class AdaptiveMaxPool2d(Module):

@@ -249,3 +249,74 @@ def test_new_layers_through_torch_and_back():
     back = nn.from_torch(theirs)
     assert [type(m).__name__ for m in back] == ["Unfold", "RMSNorm", "RReLU", "Fold"]
     assert back[1].eps == 1e-4 and back[2].lower == 0.1 and back[3].output_size == (4, 4)
+
+
+# ------------------------------------------------------------------- conv_transpose1d
+@st.composite
+def transposed_1d(draw):
+    g = draw(st.integers(1, 2))
+    c, o = g * draw(st.integers(1, 2)), g * draw(st.integers(1, 2))
+    k, s, d = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    p = draw(st.integers(0, (d * (k - 1)) // 2))
+    op = draw(st.integers(0, max(s, d) - 1))
+    return draw(st.integers(1, 2)), c, draw(st.integers(1, 5)), o, k, s, p, op, g, d
+
+
+@given(transposed_1d(), st.integers(0, 2**16))
+def test_conv_transpose1d_is_the_2d_definition_on_one_row(case, seed):
+    from engine.fast.conv import conv_transpose2d_reference
+    n, c, length, o, k, s, p, op, g, d = case
+    rng = np.random.default_rng(seed)
+    x, w, b = rng.standard_normal((n, c, length)), rng.standard_normal((c, o // g, k)), \
+        rng.standard_normal(o)
+    want = conv_transpose2d_reference(x[:, :, None], w[:, :, None], b, (1, s), (0, p), (0, op),
+                                      g, (1, d))[:, :, 0]
+    out = F.conv_transpose1d(t64(x), t64(w), t64(b), s, p, op, g, d)
+    np.testing.assert_allclose(out.data, want, rtol=1e-12, atol=1e-12)
+    assert engine.gradcheck(lambda x, w, b: F.conv_transpose1d(x, w, b, (s,), p, op, g, (d,)),
+                            t64(x, True), t64(w, True), t64(b, True))
+
+
+def test_conv_transpose1d_layer():
+    engine.manual_seed(0)
+    layer = nn.ConvTranspose1d(4, 6, 3, stride=2, padding=1, groups=2)
+    assert layer.weight.shape == (4, 3, 3) and layer.kernel_size == (3,)
+    bound = np.sqrt(6 / (2 * 3 + 3 * 3))  # Glorot: fan_in C_in/g·k, fan_out C_out/g·k
+    assert 0.5 * bound < np.abs(layer.weight.data).max() <= bound
+    x = engine.randn(2, 4, 7)
+    assert layer(x).shape == (2, 6, 13)
+    assert layer(x, output_size=[14]).shape == (2, 6, 14)
+    assert layer(x[0], output_size=(6, 14)).shape == (6, 14)
+    np.testing.assert_array_equal(layer(x, output_size=14).data,
+                                  F.conv_transpose1d(x, layer.weight, layer.bias, 2, 1, 1,
+                                                     2).data)
+    with pytest.raises(ValueError, match=r"ConvTranspose1d: requested an output size of "
+                                         r"\(16,\), but valid sizes .* range from 13 to 14"):
+        layer(x, output_size=16)
+    with pytest.raises(ValueError, match="ConvTranspose1d: only padding_mode='zeros'"):
+        nn.ConvTranspose1d(2, 2, 3, padding_mode="reflect")
+    with pytest.raises(ValueError, match="ConvTranspose1d: groups=2 must divide"):
+        nn.ConvTranspose1d(3, 2, 3, groups=2)
+    with pytest.raises(ValueError, match=r"conv_transpose1d: weight must be \(C_in"):
+        F.conv_transpose1d(x, engine.ones(4, 3, 1, 3))
+    assert nn.ConvTranspose1d(2, 3, 2, dtype=np.float64).weight.dtype == np.float64
+
+
+def test_conv_transpose1d_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(10)
+    for n, c, length, o, k, s, p, op, g, d in [(2, 4, 7, 6, 3, 2, 1, 1, 2, 1),
+                                               (1, 3, 5, 2, 4, 1, 0, 0, 1, 2),
+                                               (2, 2, 6, 4, 2, 3, 2, 2, 2, 3)]:
+        x, w, b = rng.standard_normal((n, c, length)), rng.standard_normal((c, o // g, k)), \
+            rng.standard_normal(o)
+        ours = [t64(a, True) for a in (x, w, b)]
+        theirs = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+        y = F.conv_transpose1d(*ours, s, p, op, g, d)
+        yt = torch.nn.functional.conv_transpose1d(*theirs, s, p, op, g, d)
+        G = rng.standard_normal(yt.shape)
+        (y * t64(G)).sum().backward()
+        (yt * torch.tensor(G)).sum().backward()
+        np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-13, atol=1e-13)
+        for a, at in zip(ours, theirs, strict=True):
+            np.testing.assert_allclose(a.grad.data, at.grad.numpy(), rtol=1e-12, atol=1e-13)
