@@ -472,6 +472,122 @@ def adaptive_max_pool2d_with_indices(x, output_size, return_indices=True):
     return adaptive_max_pool2d(x, output_size, True)
 
 
+# ------------------------------------------------------------------ spatial transformer
+_ALIGN_WARNING = ("Default grid_sample and affine_grid behavior has changed to "
+                  "align_corners=False since 1.3.0. Please specify align_corners=True if the old "
+                  "behavior is desired. See the documentation of grid_sample for details. "
+                  "(PyTorch's warning: pass align_corners=False to silence it)")
+
+
+def _align(align_corners):
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, UserWarning, stacklevel=3)
+        return False
+    return bool(align_corners)
+
+
+def _grid_line(n, align_corners):
+    """The n normalised coordinates of a side of n pixels: their centres (−1 + 1/n … 1 −
+    1/n), or with ``align_corners`` the corner pixels' centres at ±1 (one pixel: 0)."""
+    if n <= 1:
+        return np.zeros(max(n, 0))
+    line = np.linspace(-1.0, 1.0, n)
+    return line if align_corners else line * (n - 1) / n
+
+
+def affine_grid(theta, size, align_corners=None):
+    """The sampling grid of 2-D affine maps (PyTorch's ``F.affine_grid``, the spatial
+    transformer's): theta (N, 2, 3), size (N, C, H, W) → grid (N, H, W, 2) where
+    grid[n, h, w] = theta[n] · (x_w, y_h, 1) and (x_w, y_h) are the output pixel's
+    normalised coordinates in [−1, 1] (``align_corners`` as ``grid_sample``). Differentiable
+    in theta."""
+    op = "affine_grid"
+    align_corners = _align(align_corners)
+    size = tuple(int(v) for v in size)
+    if len(size) != 4:
+        raise ValueError(f"{op}: size must be (N, C, H, W) for 2-D grids, got {size} (3-D, "
+                         f"5-D sizes, are not supported in stepgrad)")
+    if not isinstance(theta, engine.Tensor) or theta.dtype.kind != "f":
+        raise TypeError(f"{op}: theta must be a float Tensor (N, 2, 3)")
+    N, _, H, W = size
+    if tuple(theta.shape) != (N, 2, 3):
+        raise ValueError(f"{op}: expected theta of shape ({N}, 2, 3) for size {size}, got "
+                         f"{tuple(theta.shape)}")
+    if align_corners and min(H, W) == 1:
+        warnings.warn("Since version 1.3.0, affine_grid behavior has changed for unit-size "
+                      "grids when align_corners=True. This is not an intended use case of "
+                      "affine_grid. See the documentation of affine_grid for details. "
+                      "(PyTorch's warning: a side of one pixel is at coordinate 0)",
+                      UserWarning, stacklevel=2)
+    xs, ys = _grid_line(W, align_corners), _grid_line(H, align_corners)
+    base = np.stack(np.broadcast_arrays(xs[None, :], ys[:, None], np.ones((1, 1))), -1)
+    base = engine.tensor(base.reshape(1, H * W, 3), dtype=theta.dtype)
+    return (base @ theta.transpose(1, 2)).reshape(N, H, W, 2)
+
+
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
+    """input (N, C, H, W) read at the points of ``grid`` (N, Ho, Wo, 2) → (N, C, Ho, Wo),
+    PyTorch's ``F.grid_sample``. grid[n, i, j] = (x, y) in normalised coordinates: −1 and 1
+    are the centres of the edge pixels with ``align_corners=True``, the outer edges of the
+    edge pixels otherwise (PyTorch's default, warned about when left out, as there).
+
+    ``mode``: 'bilinear' (the four neighbours weighted by their distances; differentiable in
+    input and grid) or 'nearest' (rounded half to even; no gradient for the grid).
+    ``padding_mode``: 'zeros' (points outside read 0) or 'border' (clamped to the edge;
+    no gradient for the grid where clamped). Built from indexing and arithmetic ops."""
+    op = "grid_sample"
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(f"{op}: mode must be 'bilinear' or 'nearest', got {mode!r}")
+    if mode == "bicubic" or padding_mode == "reflection":
+        raise NotImplementedError(f"{op}: mode='bicubic' and padding_mode='reflection' are not "
+                                  f"supported in stepgrad (got {mode!r}, {padding_mode!r})")
+    if padding_mode not in ("zeros", "border"):
+        raise ValueError(f"{op}: padding_mode must be 'zeros', 'border' or 'reflection', got "
+                         f"{padding_mode!r}")
+    align_corners = _align(align_corners)
+    if input.ndim != 4 or grid.ndim != 4 or grid.shape[-1] != 2 or \
+            grid.shape[0] != input.shape[0]:
+        raise ValueError(f"{op}: expected input (N, C, H, W) and grid (N, Ho, Wo, 2) with the "
+                         f"same N, got {tuple(input.shape)} and {tuple(grid.shape)} (5-D "
+                         f"input is not supported in stepgrad)")
+    if input.dtype != grid.dtype:
+        raise TypeError(f"{op}: input ({input.dtype}) and grid ({grid.dtype}) must have the "
+                        f"same dtype")
+    N, C, H, W = input.shape
+
+    def unnormalize(coord, size):
+        if align_corners:
+            return (coord + 1) * ((size - 1) / 2)
+        return ((coord + 1) * size - 1) / 2
+
+    ix, iy = unnormalize(grid[..., 0], W), unnormalize(grid[..., 1], H)  # (N, Ho, Wo)
+    if padding_mode == "border":
+        ix, iy = ix.clamp(0, W - 1), iy.clamp(0, H - 1)
+    pixels = input.permute(0, 2, 3, 1)  # (N, H, W, C): a gather gives (N, Ho, Wo, C)
+    batch = np.arange(N)[:, None, None]
+
+    def at(xi, yi):
+        """input at integer points (N, Ho, Wo) as (N, Ho, Wo, C); 0 outside the image."""
+        inside = (xi >= 0) & (xi < W) & (yi >= 0) & (yi < H)
+        picked = pixels[batch, np.clip(yi, 0, H - 1), np.clip(xi, 0, W - 1)]
+        return picked * engine.tensor(inside[..., None], dtype=input.dtype)
+
+    def whole(t):  # integer coordinates; NaN and ±inf land outside the image
+        v = np.nan_to_num(t, nan=-2.0, posinf=W + H + 2.0, neginf=-2.0)
+        return np.clip(v, -2, W + H + 2).astype(np.int64)
+
+    if mode == "nearest":
+        out = at(whole(np.rint(ix.data)), whole(np.rint(iy.data)))
+    else:
+        x0, y0 = np.floor(ix.data), np.floor(iy.data)
+        ex, ey = ix - x0.astype(ix.dtype), iy - y0.astype(iy.dtype)  # in [0, 1): to the far
+        fx, fy = 1 - ex, 1 - ey                                      # neighbour's weight
+        x0, y0 = whole(x0), whole(y0)
+        out = (at(x0, y0) * (fx * fy)[..., None] + at(x0 + 1, y0) * (ex * fy)[..., None]
+               + at(x0, y0 + 1) * (fx * ey)[..., None] + at(x0 + 1, y0 + 1) * (ex * ey)[..., None])
+    return out.permute(0, 3, 1, 2)
+
+
 def dropout(x, p=0.5, training=True, inplace=False):
     """Inverted dropout: zero each element with probability p, scale the rest by 1/(1 − p),
     so the expected activation is unchanged and evaluation needs no rescaling
