@@ -24,7 +24,9 @@ from .layers import (CELU, ELU, GELU, GRU, LSTM, RNN, SELU, AdaptiveAvgPool2d, A
                      TransformerEncoderLayer, GLU, Hardshrink, Softshrink, Tanhshrink,
                      MultiMarginLoss, MultiLabelMarginLoss, LocalResponseNorm, AlphaDropout,
                      Dropout3d, EmbeddingBag, Fold, Unfold, RReLU, RMSNorm, Transformer,
-                     TransformerDecoder, TransformerDecoderLayer, ConvTranspose1d)
+                     TransformerDecoder, TransformerDecoderLayer, ConvTranspose1d, MaxUnpool1d,
+                     LPPool1d, LPPool2d, ChannelShuffle, CircularPad1d, CircularPad2d,
+                     TripletMarginWithDistanceLoss)
 from .module import (Module, ModuleDict, ModuleList, Parameter, ParameterDict, ParameterList,
                      Sequential)
 from .interchange import export_onnx, from_torch, load_safetensors, save_safetensors, to_torch

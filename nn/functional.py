@@ -31,7 +31,7 @@ from engine import (  # noqa: F401 (PyTorch's F)
     max_unpool2d,
     no_grad,
 )
-from engine.fast.conv import unbatched
+from engine.fast.conv import ntuple, unbatched
 from engine.fast.unfold import fold, unfold  # noqa: F401 (PyTorch's F.fold, F.unfold)
 from engine.ops.compose import pairwise_distance, pixel_shuffle, pixel_unshuffle  # noqa: F401
 from engine.ops.indexing import one_hot, pad  # noqa: F401 (re-exported: PyTorch's F.pad)
@@ -470,6 +470,53 @@ def adaptive_max_pool1d_with_indices(x, output_size, return_indices=True):
 
 def adaptive_max_pool2d_with_indices(x, output_size, return_indices=True):
     return adaptive_max_pool2d(x, output_size, True)
+
+
+def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling (PyTorch's ``F.lp_pool2d``): (Σ_window xᵖ)^(1/p) per window
+    of (N, C, H, W) input, p = ``norm_type`` (p = 1: sum pooling; p → ∞: max pooling), with
+    PyTorch's formula ``(sign(a)·relu(|a|)·kh·kw)^(1/p)``, a = avg_pool2d(xᵖ)."""
+    kh, kw = ntuple(kernel_size, 2, "kernel_size", "lp_pool2d", 1)
+    a = avg_pool2d(x ** norm_type, (kh, kw), stride, 0, ceil_mode)
+    return (a.sign() * relu(a.abs()) * (kh * kw)) ** (1.0 / norm_type)
+
+
+def lp_pool1d(x, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """``lp_pool2d`` over the last dim of (N, C, L) or (C, L) input (PyTorch's
+    ``F.lp_pool1d``)."""
+    (k,) = ntuple(kernel_size, 1, "kernel_size", "lp_pool1d", 1)
+    a = avg_pool1d(x ** norm_type, k, stride, 0, ceil_mode)
+    return (a.sign() * relu(a.abs()) * k) ** (1.0 / norm_type)
+
+
+def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """``max_pool1d``'s partial inverse (PyTorch's ``F.max_unpool1d``): each value of x (N, C,
+    L) — or unbatched (C, L) — put back at its ``indices`` in zeros of length ``(L − 1)·stride −
+    2·padding + kernel_size`` (or ``output_size``): max_unpool2d on one row."""
+    op = "max_unpool1d"
+    (k,) = ntuple(kernel_size, 1, "kernel_size", op, 1)
+    (s,) = (k,) if stride is None else ntuple(stride, 1, "stride", op, 1)
+    (p,) = ntuple(padding, 1, "padding", op, 0)
+    if output_size is not None:
+        output_size = (1,) + tuple(output_size)[-1:] if not isinstance(output_size, int) \
+            else (1, output_size)
+    idx = indices.unsqueeze(-2) if isinstance(indices, Tensor) else \
+        np.expand_dims(np.asarray(indices), -2)
+    unbatched(op, x, "(N, C, L)")
+    return max_unpool2d(x.unsqueeze(-2), idx, (1, k), (1, s), (0, p), output_size).squeeze(-2)
+
+
+def channel_shuffle(x, groups):
+    """ShuffleNet's channel shuffle (PyTorch's ``F.channel_shuffle``): the C channels of x
+    (N, C, …) read as (groups, C/groups) and transposed, so each group's outputs spread over
+    every group of the next layer."""
+    if x.ndim < 3 or groups < 1 or x.shape[1] % groups:
+        raise ValueError(f"channel_shuffle: number of channels must be divisible by groups, "
+                         f"got {x.shape[1] if x.ndim > 1 else None} channels and {groups} "
+                         f"groups (input {tuple(x.shape)}, at least 3-D)")
+    n, c = x.shape[0], x.shape[1]
+    rest = tuple(x.shape[2:])
+    return x.reshape((n, groups, c // groups) + rest).transpose(1, 2).reshape((n, c) + rest)
 
 
 # ------------------------------------------------------------------ spatial transformer
@@ -1447,6 +1494,26 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     if swap:
         d_an = engine.minimum(d_an, pairwise_distance(positive, negative, p, eps))
     return _reduce((d_ap - d_an + margin).clamp(min=0), reduction, "triplet_margin_loss")
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
+                                      margin=1.0, swap=False, reduction="mean"):
+    """``max(d(a, p) − d(a, n) + margin, 0)`` with your ``distance_function`` (default
+    ``pairwise_distance``; any function of two tensors giving one distance per sample, e.g.
+    ``lambda x, y: 1 − F.cosine_similarity(x, y)``); ``swap`` as ``triplet_margin_loss``."""
+    if not margin > 0:
+        raise ValueError(f"triplet_margin_with_distance_loss: margin must be greater than 0, "
+                         f"got {margin}")
+    if not anchor.ndim == positive.ndim == negative.ndim:
+        raise RuntimeError(f"triplet_margin_with_distance_loss: the anchor, positive and "
+                           f"negative tensors must have the same number of dims, got "
+                           f"{anchor.ndim}, {positive.ndim} and {negative.ndim}")
+    d = pairwise_distance if distance_function is None else distance_function
+    d_ap, d_an = d(anchor, positive), d(anchor, negative)
+    if swap:
+        d_an = engine.minimum(d_an, d(positive, negative))
+    return _reduce((d_ap - d_an + margin).clamp(min=0), reduction,
+                   "triplet_margin_with_distance_loss")
 
 
 def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):

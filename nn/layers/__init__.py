@@ -10,14 +10,16 @@ from .conv import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, Adap
                    ConvTranspose1d, ConvTranspose2d, GlobalAvgPool2d, MaxPool1d, MaxPool2d,
                    MaxUnpool2d, PixelShuffle, PixelUnshuffle, ReflectionPad1d, ReflectionPad2d,
                    ReplicationPad1d, ReplicationPad2d, Upsample, UpsamplingBilinear2d,
-                   UpsamplingNearest2d, ZeroPad1d, ZeroPad2d, Fold, Unfold)
+                   UpsamplingNearest2d, ZeroPad1d, ZeroPad2d, Fold, Unfold, MaxUnpool1d,
+                   LPPool1d, LPPool2d, ChannelShuffle, CircularPad1d, CircularPad2d)
 from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d
 from .linear import Bilinear, Dense, Embedding, EmbeddingBag, Flatten, Linear, Unflatten
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CosineSimilarity,
                    CrossEntropyLoss, GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss,
                    L1Loss, MarginRankingLoss, MSELoss, MultiLabelSoftMarginLoss, NLLLoss,
                    PairwiseDistance, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss,
-                   TripletMarginLoss, MultiMarginLoss, MultiLabelMarginLoss)
+                   TripletMarginLoss, MultiMarginLoss, MultiLabelMarginLoss,
+                   TripletMarginWithDistanceLoss)
 from .norm import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
                    LayerNorm, LocalResponseNorm, RMSNorm)
 from .recurrent import (GRU, LSTM, RNN, GRUCell, KerasGRU, KerasLSTM, LSTMCell, RNNCell,
@@ -45,4 +47,5 @@ __all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "
            "Hardshrink", "Softshrink", "Tanhshrink", "MultiMarginLoss", "MultiLabelMarginLoss",
            "LocalResponseNorm", "AlphaDropout", "Dropout3d", "Fold", "Unfold", "RReLU", "RMSNorm",
            "Transformer", "TransformerDecoder", "TransformerDecoderLayer",
-           "ConvTranspose1d"]
+           "ConvTranspose1d", "MaxUnpool1d", "LPPool1d", "LPPool2d", "ChannelShuffle",
+           "CircularPad1d", "CircularPad2d", "TripletMarginWithDistanceLoss"]

@@ -348,6 +348,52 @@ class MaxUnpool2d(Module):
                 f"padding={self.padding}")
 
 
+class MaxUnpool1d(MaxUnpool2d):
+    """max_pool1d's partial inverse (``F.max_unpool1d``): y and indices (N, C, L), or
+    unbatched (C, L); ``output_size=`` as MaxUnpool2d's."""
+
+    def forward(self, x, indices, output_size=None):
+        return F.max_unpool1d(x, indices, self.kernel_size, self.stride, self.padding,
+                              output_size)
+
+
+class LPPool2d(Module):
+    """Power-average pooling, (Σ_window xᵖ)^(1/p) (``F.lp_pool2d``)."""
+
+    def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
+        super().__init__()
+        self.norm_type, self.kernel_size = norm_type, kernel_size
+        self.stride, self.ceil_mode = stride, ceil_mode
+
+    def forward(self, x):
+        return F.lp_pool2d(x, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+    def extra_repr(self):
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, ceil_mode={self.ceil_mode}")
+
+
+class LPPool1d(LPPool2d):
+    """Power-average pooling over the last dim (``F.lp_pool1d``)."""
+
+    def forward(self, x):
+        return F.lp_pool1d(x, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+
+class ChannelShuffle(Module):
+    """ShuffleNet's channel shuffle (``F.channel_shuffle``)."""
+
+    def __init__(self, groups):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x):
+        return F.channel_shuffle(x, self.groups)
+
+    def extra_repr(self):
+        return f"groups={self.groups}"
+
+
 class AdaptiveAvgPool2d(Module):
     """Average pooling of (N, C, H, W) or unbatched (C, H, W) input to a fixed ``output_size``
     whatever the input size (an int, a pair, None in a pair for "as the input");
@@ -621,3 +667,13 @@ class ReplicationPad1d(_Pad):
 class ReplicationPad2d(_Pad):
     """Repeat the edge values of the last two dims."""
     _sides, _mode = 2, "replicate"
+
+
+class CircularPad1d(_Pad):
+    """Wrap the last dim around (its end continues from its start)."""
+    _mode = "circular"
+
+
+class CircularPad2d(_Pad):
+    """Wrap the last two dims around (a torus)."""
+    _sides, _mode = 2, "circular"

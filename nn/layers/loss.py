@@ -252,6 +252,26 @@ class TripletMarginLoss(_Loss):
                                      self.swap, self.reduction)
 
 
+class TripletMarginWithDistanceLoss(_Loss):
+    """``max(d(a, p) − d(a, n) + margin, 0)`` with any distance function
+    (``F.triplet_margin_with_distance_loss``)."""
+
+    legacy_keywords = False  # newer than size_average/reduce in PyTorch too
+
+    def __init__(self, *, distance_function=None, margin: float = 1.0, swap: bool = False,
+                 reduction: str = "mean"):
+        super().__init__(reduction)
+        if not margin > 0:
+            raise ValueError(f"TripletMarginWithDistanceLoss: margin must be greater than 0, "
+                             f"got {margin}")
+        self.distance_function, self.margin, self.swap = distance_function, margin, swap
+
+    def forward(self, anchor, positive, negative):
+        return F.triplet_margin_with_distance_loss(
+            anchor, positive, negative, distance_function=self.distance_function,
+            margin=self.margin, swap=self.swap, reduction=self.reduction)
+
+
 class GaussianNLLLoss(_Loss):
     """Negative log-likelihood of targets under N(input, var) (``F.gaussian_nll_loss``)."""
 

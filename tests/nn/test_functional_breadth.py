@@ -320,3 +320,107 @@ def test_conv_transpose1d_matches_torch():
         np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-13, atol=1e-13)
         for a, at in zip(ours, theirs, strict=True):
             np.testing.assert_allclose(a.grad.data, at.grad.numpy(), rtol=1e-12, atol=1e-13)
+
+
+# ------------------------------------------------- LP pools, unpool1d, shuffle, circular pads
+@given(st.sampled_from([1.0, 2.0, 3.5]), st.integers(1, 3), st.integers(1, 3), st.booleans(),
+       st.integers(0, 2**16))
+def test_lp_pools_are_the_power_mean_of_each_window(p, k, s, ceil_mode, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.2, 2.0, (2, 2, 5, 6))
+    out = F.lp_pool2d(t64(x), p, k, s, ceil_mode)
+    ho, wo = out.shape[2:]
+    want = np.empty(out.shape)
+    for i in range(ho):
+        for j in range(wo):  # a ceil-mode window may run over the edge: its part inside
+            win = x[:, :, i * s:i * s + k, j * s:j * s + k]
+            want[:, :, i, j] = ((win ** p).sum(axis=(2, 3)) * k * k / win[0, 0].size) ** (1 / p)
+    np.testing.assert_allclose(out.data, want, rtol=1e-12)
+    assert engine.gradcheck(lambda x: F.lp_pool2d(x, p, k, s, ceil_mode), t64(x, True))
+    row = x[:, :, 0]
+    out1 = F.lp_pool1d(t64(row), p, k, s)
+    want1 = np.stack([((row[..., i * s:i * s + k] ** p).sum(-1)) ** (1 / p)
+                      for i in range(out1.shape[-1])], -1)
+    np.testing.assert_allclose(out1.data, want1, rtol=1e-12)
+    assert engine.gradcheck(lambda r: nn.LPPool1d(p, k, s)(r), t64(row, True))
+
+
+def test_max_unpool1d_puts_each_value_back_and_channel_shuffle_and_circular_pads():
+    rng = np.random.default_rng(11)
+    a = rng.permutation(2 * 3 * 7).reshape(2, 3, 7).astype(F64)
+    y, idx = F.max_pool1d(t64(a), 3, 2, 1, return_indices=True)
+    back = F.max_unpool1d(y, idx, 3, 2, 1, output_size=[7])
+    want = np.zeros_like(a)
+    np.put_along_axis(want, idx.data, y.data, axis=2)
+    np.testing.assert_array_equal(back.data, want)
+    np.testing.assert_array_equal(nn.MaxUnpool1d(3, 2, 1)(y[0], idx[0], output_size=7).data,
+                                  want[0])
+    assert F.max_unpool1d(y, idx, 3, 2, 1).shape == (2, 3, 7)
+    y2, idx2 = F.max_pool1d(t64(a), 2, return_indices=True)  # windows apart: no index twice
+    assert engine.gradcheck(lambda v: F.max_unpool1d(v, idx2, 2), t64(y2.data, True))
+    x = t64(np.arange(2 * 6 * 2).reshape(2, 6, 2), True)
+    shuffled = F.channel_shuffle(x, 2)
+    np.testing.assert_array_equal(shuffled.data[0, :, 0], [0, 6, 2, 8, 4, 10])
+    np.testing.assert_array_equal(nn.ChannelShuffle(3)(x).data[0, :, 0], [0, 4, 8, 2, 6, 10])
+    assert engine.gradcheck(lambda x: F.channel_shuffle(x, 3), x)
+    with pytest.raises(ValueError, match="channel_shuffle: number of channels must be "
+                                         "divisible by groups, got 6 channels and 4 groups"):
+        F.channel_shuffle(x, 4)
+    seq = t64([[[1.0, 2.0, 3.0]]])
+    np.testing.assert_array_equal(nn.CircularPad1d((1, 2))(seq).data, [[[3, 1, 2, 3, 1, 2]]])
+    img = t64(np.arange(4.0).reshape(1, 1, 2, 2))
+    np.testing.assert_array_equal(nn.CircularPad2d(1)(img).data[0, 0],
+                                  [[3, 2, 3, 2], [1, 0, 1, 0], [3, 2, 3, 2], [1, 0, 1, 0]])
+
+
+def test_triplet_margin_with_distance_loss():
+    rng = np.random.default_rng(12)
+    a, p, n = (rng.standard_normal((4, 3)) for _ in range(3))
+
+    def dist(x, y):
+        return ((x - y) ** 2).sum(-1) ** 0.5
+    want = np.maximum(np.linalg.norm(a - p, axis=1) - np.linalg.norm(a - n, axis=1) + 0.5, 0)
+    got = F.triplet_margin_with_distance_loss(t64(a), t64(p), t64(n), distance_function=dist,
+                                              margin=0.5, reduction="none")
+    np.testing.assert_allclose(got.data, want, rtol=1e-12)
+    swapped = np.minimum(np.linalg.norm(a - n, axis=1), np.linalg.norm(p - n, axis=1))
+    layer = nn.TripletMarginWithDistanceLoss(distance_function=dist, swap=True, margin=0.5)
+    np.testing.assert_allclose(layer(t64(a), t64(p), t64(n)).data,
+                               np.maximum(np.linalg.norm(a - p, axis=1) - swapped + 0.5, 0).mean())
+    assert engine.gradcheck(lambda a, p, n: F.triplet_margin_with_distance_loss(a, p, n),
+                            t64(a, True), t64(p, True), t64(n, True))
+    with pytest.raises(ValueError, match="margin must be greater than 0, got 0"):
+        nn.TripletMarginWithDistanceLoss(margin=0)
+    with pytest.raises(RuntimeError, match="same number of dims, got 2, 2 and 1"):
+        F.triplet_margin_with_distance_loss(t64(a), t64(p), t64(n[0]))
+
+
+def test_pools_shuffle_pads_and_triplet_match_torch():
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    rng = np.random.default_rng(13)
+    x4, x3 = rng.uniform(0.2, 2, (2, 3, 6, 7)), rng.uniform(0.2, 2, (2, 3, 9))
+    perm = rng.permutation(2 * 3 * 7).reshape(2, 3, 7).astype(F64)
+    _, idx = tf.max_pool1d(torch.tensor(perm), 3, 2, 1, return_indices=True)
+    pooled = tf.max_pool1d(torch.tensor(perm), 3, 2, 1).numpy()
+    trip = [rng.standard_normal((4, 5)) for _ in range(3)]
+    cases = [(lambda f, x: f.lp_pool2d(x, 3.5, (3, 2), 2, True), [x4]),
+             (lambda f, x: f.lp_pool1d(x, 2, 3, 2), [x3]),
+             (lambda f, x: f.channel_shuffle(x, 3), [x3.reshape(2, 9, 3)[:, :6]]),
+             (lambda f, x: f.max_unpool1d(x, idx if f is tf else engine.tensor(idx.numpy()), 3,
+                                          2, 1, output_size=[7]), [pooled]),
+             (lambda f, *t: f.triplet_margin_with_distance_loss(*t, swap=True), trip)]
+    for fn, arrays in cases:
+        ours, theirs = [t64(a, True) for a in arrays], [torch.tensor(a, requires_grad=True)
+                                                         for a in arrays]
+        y, yt = fn(F, *ours), fn(tf, *theirs)
+        G = rng.standard_normal(yt.shape)
+        (y * t64(G)).sum().backward()
+        (yt * torch.tensor(G)).sum().backward()
+        np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-13, atol=1e-14)
+        for a, at in zip(ours, theirs, strict=True):
+            np.testing.assert_allclose(a.grad.data, at.grad.numpy(), rtol=1e-12, atol=1e-14)
+    for ours, theirs in ((nn.CircularPad1d((1, 2)), torch.nn.CircularPad1d((1, 2))),
+                         (nn.CircularPad2d((1, 2, 0, 3)), torch.nn.CircularPad2d((1, 2, 0, 3)))):
+        a = x3 if isinstance(ours, nn.CircularPad1d) else x4
+        np.testing.assert_array_equal(ours(t64(a)).data, theirs(torch.tensor(a)).numpy())
