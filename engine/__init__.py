@@ -20,10 +20,10 @@ import numpy as _np  # noqa: E402
 from .autograd import (AnomalyError, BackwardOf, Node, backward_steps, detect_anomaly,
                        enable_grad, grad, inference_mode, is_grad_enabled, module_scope, no_grad,
                        set_grad_enabled, topo_order)
-from .creation import (arange, empty, empty_like, eye, from_dlpack, from_numpy, full, full_like,
-                       linspace, ones, ones_like, rand, rand_like, randint, randn, randn_like,
-                       randperm,
-                       tensor, zeros, zeros_like)
+from .creation import (arange, bernoulli, empty, empty_like, eye, from_dlpack, from_numpy, full,
+                       full_like, linspace, multinomial, normal, ones, ones_like, poisson, rand,
+                       rand_like, randint, randn, randn_like, randperm, tensor, zeros,
+                       zeros_like)
 from .functional import (FUNCTIONS, METHOD_FUNCTIONS, bucketize, cat, cdist, concatenate,
                          einsum, in_place, maximum, meshgrid, minimum, searchsorted, split, stack,
                          std_mean, var_mean, where)
@@ -79,7 +79,7 @@ __all__ = [
     "linalg", "linspace", "lstm", "lstm_c", "lstm_h", "manual_seed", "max_pool1d", "max_pool2d",
     "max_unpool2d", "maximum", "meshgrid", "minimum",
     "module_scope", "no_grad", "ones", "ones_like", "rand", "rand_like", "randint", "randn",
-    "randperm",
+    "randperm", "multinomial", "bernoulli", "normal", "poisson",
     "randn_like", "rnn", "scalar_ops", "searchsorted", "set_default_dtype", "set_grad_enabled",
     "set_thread_rng",
     "split", "stack",

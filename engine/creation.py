@@ -15,7 +15,7 @@ from .tensor import Tensor, from_dlpack, from_numpy, get_default_dtype
 __all__ = ["tensor", "from_numpy", "from_dlpack", "zeros", "ones", "full", "empty", "eye",
            "arange", "linspace",
            "rand", "randn", "randint", "zeros_like", "ones_like", "full_like", "empty_like",
-           "rand_like", "randn_like"]
+           "rand_like", "randn_like", "multinomial", "bernoulli", "normal", "poisson"]
 
 
 def _shape(shape):
@@ -175,3 +175,108 @@ def linspace(start, end, steps, dtype=None, requires_grad=False, name="") -> Ten
 
 def eye(n, m=None, dtype=None, requires_grad=False, name="") -> Tensor:
     return _make(np.eye(n, m), dtype, requires_grad, name)
+
+
+# ------------------------------------------------------------------------------ sampling
+def _generator(what, generator):
+    if generator is None:
+        return get_rng()
+    if not isinstance(generator, np.random.Generator):
+        raise TypeError(f"{what}: generator must be a numpy Generator "
+                        f"(np.random.default_rng(seed)) or None, got {type(generator).__name__}")
+    return generator
+
+
+def _float_data(what, t, name="input"):
+    a = t.data if isinstance(t, Tensor) else np.asarray(t)
+    if a.dtype.kind != "f":
+        raise RuntimeError(f"{what}: only supports floating-point dtypes for {name}, got "
+                           f"{a.dtype}")
+    return a
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None) -> Tensor:
+    """Category indices drawn with probabilities proportional to the non-negative weights
+    ``input`` (C,) or (N, C) (PyTorch's ``torch.multinomial``, a char-RNN's sampling step)
+    → int64 (num_samples,) or (N, num_samples). Without ``replacement`` a category is drawn
+    at most once, so ``num_samples`` may not exceed a row's categories of nonzero weight
+    (PyTorch documents this and then draws zero-weight categories: refused here). No
+    gradient."""
+    what = "multinomial"
+    w = _float_data(what, input)
+    if w.ndim not in (1, 2):
+        raise RuntimeError(f"{what}: prob_dist must be 1 or 2 dim, got shape {w.shape}")
+    if not isinstance(num_samples, (int, np.integer)) or num_samples <= 0:
+        raise RuntimeError(f"{what}: cannot sample n_sample <= 0 samples (got {num_samples!r})")
+    rows = w.reshape(-1, w.shape[-1]).astype(np.float64)
+    if not np.all(np.isfinite(rows) & (rows >= 0)):
+        raise RuntimeError(f"{what}: probability tensor contains either `inf`, `nan` or "
+                           f"element < 0")
+    totals = rows.sum(axis=1)
+    if np.any(totals <= 0):
+        raise RuntimeError(f"{what}: invalid multinomial distribution (sum of probabilities "
+                           f"<= 0) in row {int(np.flatnonzero(totals <= 0)[0])}")
+    nonzero = (rows > 0).sum(axis=1)
+    if not replacement and num_samples > nonzero.min():
+        raise RuntimeError(f"{what}: without replacement, num_samples ({num_samples}) must not "
+                           f"exceed the categories of nonzero probability ({int(nonzero.min())}"
+                           f" in a row); pass replacement=True to draw categories again")
+    rng = _generator(what, generator)
+    out = np.empty((rows.shape[0], num_samples), np.int64)
+    for i, (row, total) in enumerate(zip(rows, totals, strict=True)):
+        if replacement:  # inverse CDF: the first category whose cumulative weight exceeds u
+            out[i] = np.searchsorted(np.cumsum(row), rng.random(num_samples) * total, "right")
+        else:
+            out[i] = rng.choice(row.size, size=num_samples, replace=False, p=row / total)
+    return Tensor(out.reshape(w.shape[:-1] + (num_samples,)), dtype=np.int64)
+
+
+def bernoulli(input, p=None, *, generator=None) -> Tensor:
+    """1.0 with probability ``input`` (elementwise; or with probability ``p`` everywhere,
+    in ``input``'s shape), else 0.0, in ``input``'s float dtype (``torch.bernoulli``). No
+    gradient."""
+    what = "bernoulli"
+    a = _float_data(what, input)
+    prob = a if p is None else np.broadcast_to(np.asarray(p, np.float64), a.shape)
+    if prob.size and not np.all((prob >= 0) & (prob <= 1)):
+        raise RuntimeError(f"{what}: expects 0 <= p <= 1 for every probability, got "
+                           f"{prob[~((prob >= 0) & (prob <= 1))][:3].tolist()}")
+    draw = _generator(what, generator).random(a.shape) < prob
+    return Tensor(draw.astype(a.dtype), dtype=a.dtype)
+
+
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None) -> Tensor:
+    """Draws from N(mean, std²) (``torch.normal``): ``mean`` and ``std`` tensors (or one of
+    them a number) broadcast together and give the shape; two numbers need ``size``. The
+    tensors' float dtype (else ``dtype`` or the default float). No gradient."""
+    what = "normal"
+    tensors = [t for t in (mean, std) if isinstance(t, Tensor)]
+    if not tensors and size is None:
+        raise TypeError(f"{what}: with a number mean and std, give size= (a tuple)")
+    m = np.asarray(mean.data if isinstance(mean, Tensor) else mean, np.float64)
+    sd = np.asarray(std.data if isinstance(std, Tensor) else std, np.float64)
+    if sd.size and not np.all(sd >= 0):
+        raise RuntimeError(f"{what}: expects std >= 0.0, but found std "
+                           f"{sd[~(sd >= 0)].ravel()[0]}")
+    try:
+        shape = np.broadcast_shapes(m.shape, sd.shape) if size is None else tuple(size)
+        np.broadcast_shapes(shape, m.shape, sd.shape)
+    except ValueError:
+        raise RuntimeError(f"{what}: mean {m.shape} and std {sd.shape} do not broadcast"
+                           + ("" if size is None else f" to size {tuple(size)}")) from None
+    out_dtype = tensors[0].dtype if tensors else _float_dtype(what, dtype)
+    for t in tensors:
+        _float_data(what, t, "mean and std")
+    draw = _generator(what, generator).normal(m, sd, shape)
+    return Tensor(np.asarray(draw).astype(out_dtype), dtype=out_dtype)
+
+
+def poisson(input, *, generator=None) -> Tensor:
+    """Poisson counts with rates ``input`` (elementwise, ≥ 0), in its float dtype
+    (``torch.poisson``). No gradient."""
+    what = "poisson"
+    rates = _float_data(what, input)
+    if rates.size and not np.all(rates >= 0):
+        raise RuntimeError(f"{what}: invalid Poisson rate, expected rate to be non-negative")
+    draw = _generator(what, generator).poisson(rates.astype(np.float64))
+    return Tensor(draw.astype(rates.dtype), dtype=rates.dtype)

@@ -862,6 +862,16 @@ class Tensor(Node):
         return self._fill_random("bernoulli_", generator, lambda r: r.random(self.shape) < prob,
                                  floats_only=False)
 
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        """``engine.multinomial(self, …)``: category indices drawn by these weights."""
+        from .creation import multinomial
+        return multinomial(self, num_samples, replacement, generator=generator)
+
+    def bernoulli(self, p=None, *, generator=None):
+        """``engine.bernoulli(self, p)``: 1.0 with probability self (or p), else 0.0."""
+        from .creation import bernoulli
+        return bernoulli(self, p, generator=generator)
+
     def _fill_random(self, what, generator, draw, floats_only=True):
         if floats_only and self.dtype.kind != "f":
             raise RuntimeError(f"{what}: expects a floating point tensor, got {self.dtype} "
