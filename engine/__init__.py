@@ -32,6 +32,11 @@ from .gradcheck import GradcheckError, gradcheck
 from .higher import gradgradcheck, hessian, hvp, jacobian, jvp, vhp, vjp
 from .fast.memory import keep_freed_memory
 from .ops.base import OPS, Op, scalar_ops
+from .ops.compose import (addmm, addmv, atleast_1d, atleast_2d, atleast_3d, baddbmm,
+                          block_diag, broadcast_tensors, cartesian_prod, column_stack, corrcoef,
+                          cov, cross, deg2rad, diag_embed, dist, dstack, fmax, fmin, hstack,
+                          kron, logit, logspace, rad2deg, rot90, tensordot, trapezoid,
+                          tril_indices, triu_indices, vstack, xlogy)
 from .fast.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from .fast.interpolate import interpolate
 from .fast import unfold as _unfold  # noqa: F401 (registers F.unfold/F.fold's ops)
@@ -45,6 +50,15 @@ from .random import get_rng, manual_seed, set_thread_rng
 from .device import backends, cuda, device
 from .tensor import Tensor, get_default_dtype, increment_version, set_default_dtype
 from .value import Constant, Value
+
+trapz, row_stack = trapezoid, vstack  # PyTorch's other names
+finfo, iinfo = _np.finfo, _np.iinfo  # .eps, .max, .min, .tiny as torch.finfo's
+
+
+def is_tensor(obj) -> builtins.bool:
+    """Whether ``obj`` is an engine Tensor (``torch.is_tensor``)."""
+    return isinstance(obj, Tensor)
+
 
 globals().update(FUNCTIONS)  # engine.sin(x), engine.sum(x, dim=1), … (torch.sin(x))
 
@@ -82,6 +96,10 @@ __all__ = [
     "randperm", "multinomial", "bernoulli", "normal", "poisson",
     "randn_like", "rnn", "scalar_ops", "searchsorted", "set_default_dtype", "set_grad_enabled",
     "set_thread_rng",
-    "split", "stack",
+    "split", "stack", "addmm", "addmv", "atleast_1d", "atleast_2d", "atleast_3d", "baddbmm",
+    "block_diag", "broadcast_tensors", "cartesian_prod", "column_stack", "corrcoef", "cov",
+    "cross", "deg2rad", "diag_embed", "dist", "dstack", "fmax", "fmin", "hstack", "kron",
+    "logit", "logspace", "rad2deg", "rot90", "tensordot", "trapezoid", "trapz", "tril_indices",
+    "triu_indices", "vstack", "row_stack", "xlogy", "is_tensor", "finfo", "iinfo",
     "std_mean", "tensor", "topo_order", "var_mean", "vhp", "vjp", "where", "zeros", "zeros_like",
 ]

@@ -1395,6 +1395,29 @@ class Tensor(Node):
         """A copy with ``alpha·source`` added at ``index`` along ``dim``."""
         return CO.index_add(self, dim, index, source, alpha=alpha)
 
+    # torch's long tail as methods (compositions, engine/ops/compose.py)
+    def cross(self, other, dim=None): return CO.cross(self, other, dim)
+    def rot90(self, k=1, dims=(0, 1)): return CO.rot90(self, k, dims)
+    def logit(self, eps=None): return CO.logit(self, eps)
+    def xlogy(self, other): return CO.xlogy(self, other)
+    def fmax(self, other): return CO.fmax(self, other)
+    def fmin(self, other): return CO.fmin(self, other)
+    def diag_embed(self, offset=0, dim1=-2, dim2=-1): return CO.diag_embed(self, offset, dim1,
+                                                                           dim2)
+    def deg2rad(self): return CO.deg2rad(self)
+    def rad2deg(self): return CO.rad2deg(self)
+    def kron(self, other): return CO.kron(self, other)
+    def dist(self, other, p=2): return CO.dist(self, other, p)
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1): return CO.addmm(self, mat1, mat2,
+                                                                      beta=beta, alpha=alpha)
+    def addmv(self, mat, vec, *, beta=1, alpha=1): return CO.addmv(self, mat, vec, beta=beta,
+                                                                    alpha=alpha)
+    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1): return CO.baddbmm(
+        self, batch1, batch2, beta=beta, alpha=alpha)
+    def cov(self, *, correction=1, fweights=None, aweights=None): return CO.cov(
+        self, correction=correction, fweights=fweights, aweights=aweights)
+    def corrcoef(self): return CO.corrcoef(self)
+
     def addcmul(self, tensor1, tensor2, *, value=1):
         return CO.addcmul(self, tensor1, tensor2, value=value)
 

@@ -278,3 +278,337 @@ def mode(x, dim=-1, keepdim=False):
     if not keepdim:
         picked, idx = picked.squeeze(axis), np.squeeze(idx, axis)
     return Mode(picked, _int64(idx))
+
+
+# ------------------------------------------------------------ more of torch's functions
+# Joins, products and small formulas students call as torch.<name>, each composed of the
+# ops above (cat, reshape, matmul, einsum, where, …): no new gradient formula.
+def _all(tensors):
+    _, as_tensor = _tensor()
+    return [as_tensor(t) for t in tensors]
+
+
+def atleast_1d(*tensors):
+    """Each tensor with at least 1 dim (a 0-d one as (1,)); one tensor in, one out."""
+    out = [t.reshape(1) if t.ndim == 0 else t for t in _all(_flat(tensors))]
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def atleast_2d(*tensors):
+    """At least 2 dims: () → (1, 1), (n,) → (1, n)."""
+    out = [t.reshape((1,) * (2 - t.ndim) + t.shape) if t.ndim < 2 else t
+           for t in _all(_flat(tensors))]
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def atleast_3d(*tensors):
+    """At least 3 dims, PyTorch's (numpy's) rule: () → (1, 1, 1), (n,) → (1, n, 1),
+    (m, n) → (m, n, 1)."""
+    def three(t):
+        if t.ndim == 0:
+            return t.reshape(1, 1, 1)
+        if t.ndim == 1:
+            return t.reshape(1, t.shape[0], 1)
+        return t.unsqueeze(-1) if t.ndim == 2 else t
+    out = [three(t) for t in _all(_flat(tensors))]
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def _flat(tensors):
+    """``f(a, b)`` and ``f([a, b])`` alike."""
+    return tuple(tensors[0]) if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) \
+        else tensors
+
+
+def _cat(tensors, dim):
+    from ..functional import cat
+    return cat(tensors, dim=dim)
+
+
+def hstack(tensors):
+    """Join along dim 1 (dim 0 for 1-D tensors): ``torch.hstack``."""
+    ts = atleast_1d(*tensors) if len(tensors) > 1 else (atleast_1d(*tensors),)
+    return _cat(ts, 0 if ts[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    """Join rows: 1-D tensors become rows (``torch.vstack`` / ``row_stack``)."""
+    ts = atleast_2d(*tensors) if len(tensors) > 1 else (atleast_2d(*tensors),)
+    return _cat(ts, 0)
+
+
+def dstack(tensors):
+    """Join along dim 2 after ``atleast_3d`` (``torch.dstack``)."""
+    ts = atleast_3d(*tensors) if len(tensors) > 1 else (atleast_3d(*tensors),)
+    return _cat(ts, 2)
+
+
+def column_stack(tensors):
+    """Join columns: 0-d and 1-D tensors become columns (n, 1) (``torch.column_stack``)."""
+    ts = [t.reshape(-1, 1) if t.ndim < 2 else t for t in _all(tensors)]
+    return _cat(ts, 1)
+
+
+def broadcast_tensors(*tensors):
+    """The tensors expanded to their common broadcast shape (views; gradients summed back)."""
+    ts = _all(_flat(tensors))
+    shape = np.broadcast_shapes(*[t.shape for t in ts])
+    return tuple(t.broadcast_to(shape) for t in ts)
+
+
+def addmm(x, mat1, mat2, *, beta=1, alpha=1):
+    """``beta·x + alpha·(mat1 @ mat2)`` (``torch.addmm``; mat1 (n, m), mat2 (m, p), x
+    broadcasting to (n, p)). With beta = 0, x is ignored (NaN in it too), as PyTorch."""
+    if mat1.ndim != 2 or mat2.ndim != 2:
+        raise RuntimeError(f"addmm: mat1 and mat2 must be matrices, got {mat1.shape} and "
+                           f"{mat2.shape}")
+    return _scaled_sum(x, mat1 @ mat2, beta, alpha)
+
+
+def addmv(x, mat, vec, *, beta=1, alpha=1):
+    """``beta·x + alpha·(mat @ vec)`` (``torch.addmv``)."""
+    if mat.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"addmv: expected a matrix and a vector, got {mat.shape} and "
+                           f"{vec.shape}")
+    return _scaled_sum(x, mat @ vec, beta, alpha)
+
+
+def baddbmm(x, batch1, batch2, *, beta=1, alpha=1):
+    """``beta·x + alpha·(batch1 @ batch2)`` over a batch of matrices (``torch.baddbmm``)."""
+    if batch1.ndim != 3 or batch2.ndim != 3:
+        raise RuntimeError(f"baddbmm: batch1 and batch2 must be 3-D, got {batch1.shape} and "
+                           f"{batch2.shape}")
+    return _scaled_sum(x, batch1 @ batch2, beta, alpha)
+
+
+def _scaled_sum(x, product, beta, alpha):
+    out = product if alpha == 1 else product * alpha
+    if beta == 0:
+        return out
+    x = _all([x])[0]
+    return (x if beta == 1 else x * beta) + out
+
+
+def tensordot(a, b, dims=2):
+    """Sum over the last ``dims`` dims of a and the first of b (an int), or over the listed
+    pairs (``([a dims], [b dims])``): ``torch.tensordot``, as a permute, a reshape and one
+    matmul."""
+    a, b = _all([a, b])
+    if isinstance(dims, (int, np.integer)):
+        if dims < 0 or dims > min(a.ndim, b.ndim):
+            raise RuntimeError(f"tensordot: dims {dims} must be between 0 and the operands' "
+                               f"dims {a.ndim}, {b.ndim}")
+        da, db = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        da, db = ([d] if isinstance(d, (int, np.integer)) else list(d) for d in dims)
+        da = [norm_axis("tensordot", d, a.shape) for d in da]
+        db = [norm_axis("tensordot", d, b.shape) for d in db]
+    if len(da) != len(db) or any(a.shape[i] != b.shape[j] for i, j in zip(da, db, strict=True)):
+        raise RuntimeError(f"tensordot: contracted dims {da} of {a.shape} and {db} of "
+                           f"{b.shape} must pair up with equal sizes")
+    fa, fb = [d for d in range(a.ndim) if d not in da], [d for d in range(b.ndim) if d not in db]
+    k = int(np.prod([a.shape[d] for d in da]))
+    left = a.permute(*fa, *da).reshape(-1, k)
+    right = b.permute(*db, *fb).reshape(k, -1)
+    return (left @ right).reshape(*[a.shape[d] for d in fa], *[b.shape[d] for d in fb])
+
+
+def kron(a, b):
+    """The Kronecker product (``torch.kron``): the dims paired from the right (the shorter
+    one padded with leading 1s), out[i·m + k] = a[i]·b[k] in each dim."""
+    a, b = _all([a, b])
+    n = max(a.ndim, b.ndim)
+    sa, sb = (1,) * (n - a.ndim) + a.shape, (1,) * (n - b.ndim) + b.shape
+    ea = a.reshape(*[v for s in sa for v in (s, 1)])
+    eb = b.reshape(*[v for s in sb for v in (1, s)])
+    return (ea * eb).reshape(*[x * y for x, y in zip(sa, sb, strict=True)])
+
+
+def cross(a, b, dim=None):
+    """The cross product of 3-vectors along ``dim`` (``torch.cross``). dim None is PyTorch's
+    deprecated default, warned about as there: the first dim of size 3 (``linalg.cross`` and
+    the future default use the last)."""
+    import warnings
+    a, b = _all([a, b])
+    if dim is None:
+        warnings.warn("Using torch.cross without specifying the dim arg is deprecated. Please "
+                      "either pass the dim explicitly or simply use torch.linalg.cross. "
+                      "(PyTorch's warning: stepgrad takes the first dim of size 3, as PyTorch)",
+                      UserWarning, stacklevel=2)
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        sizes3 = [d for d, s in enumerate(shape) if s == 3]
+        if not sizes3:
+            raise RuntimeError(f"cross: no dimension of size 3 in input {shape}")
+        dim = sizes3[0]
+    dim = norm_axis("cross", dim, np.broadcast_shapes(a.shape, b.shape))
+    if a.shape[dim - a.ndim] != 3 or b.shape[dim - b.ndim] != 3:
+        raise RuntimeError(f"cross: inputs dimension {dim} must have length 3, got {a.shape} "
+                           f"and {b.shape}")
+
+    def part(t, i):
+        return t.narrow(dim - t.ndim, i, 1)
+    from ..functional import cat
+    return cat([part(a, 1) * part(b, 2) - part(a, 2) * part(b, 1),
+                part(a, 2) * part(b, 0) - part(a, 0) * part(b, 2),
+                part(a, 0) * part(b, 1) - part(a, 1) * part(b, 0)], dim=dim)
+
+
+def dist(a, b, p=2):
+    """The p-norm of a − b (``torch.dist``)."""
+    a, b = _all([a, b])
+    return (a - b).norm(p)
+
+
+def rot90(x, k=1, dims=(0, 1)):
+    """Rotate by 90° k times in the plane of ``dims``, from the first towards the second
+    (``torch.rot90``): a flip and a transpose."""
+    d0, d1 = (norm_axis("rot90", d, x.shape) for d in dims)
+    if d0 == d1:
+        raise RuntimeError(f"rot90: the two dims must differ, got {tuple(dims)}")
+    k %= 4
+    if k == 1:
+        return x.flip(d1).transpose(d0, d1)
+    if k == 2:
+        return x.flip((d0, d1))
+    if k == 3:
+        return x.flip(d0).transpose(d0, d1)
+    return x.clone()
+
+
+def logit(x, eps=None):
+    """log(p / (1 − p)), p clamped to [eps, 1 − eps] when eps is given (``torch.logit``)."""
+    p = x if eps is None else x.clamp(eps, 1 - eps)
+    return (p / (1 - p)).log()
+
+
+def xlogy(x, y):
+    """x·log(y), 0 where x = 0 (even at y = 0; NaN stays NaN): ``torch.xlogy``. The
+    gradients are x's log(y) and y's x/y, with 0 for x at x = y = 0 (PyTorch's) and 0 for y
+    there too (the function is 0 along x = 0; PyTorch gives NaN)."""
+    from ..functional import where
+    Tensor, _ = _tensor()
+    x, y = _all([x, y])
+    xd, yd = np.broadcast_arrays(x.data, y.data)
+    constant = (xd == 0) & ~np.isnan(yd) & ~((yd > 0) & np.isfinite(yd))  # log(y) unusable
+    ones = Tensor._make(np.ones(yd.shape, y.dtype))
+    return x * where(constant, ones, y).log()  # x = 0 there, so the product is 0
+
+
+def deg2rad(x):
+    return x * (np.pi / 180)
+
+
+def rad2deg(x):
+    return x * (180 / np.pi)
+
+
+def fmax(a, b):
+    """The elementwise maximum, a NaN losing to a number (``torch.fmax``)."""
+    from ..functional import maximum, where
+    a, b = _all([a, b])
+    return where(np.isnan(b.data), a, where(np.isnan(a.data), b, maximum(a, b)))
+
+
+def fmin(a, b):
+    """The elementwise minimum, a NaN losing to a number (``torch.fmin``)."""
+    from ..functional import minimum, where
+    a, b = _all([a, b])
+    return where(np.isnan(b.data), a, where(np.isnan(a.data), b, minimum(a, b)))
+
+
+def diag_embed(x, offset=0, dim1=-2, dim2=-1):
+    """Matrices with x's last dim on their ``offset`` diagonal (``torch.diag_embed``):
+    (…, n) → (…, n + |offset|, n + |offset|). Only the default dims (the last two)."""
+    if (dim1, dim2) != (-2, -1):
+        raise NotImplementedError("diag_embed: only dim1=-2, dim2=-1 are supported in "
+                                  "stepgrad (permute the result)")
+    from ..functional import einsum
+    n = x.shape[-1]
+    m = n + abs(offset)
+    place = np.zeros((n, m, m), x.dtype)
+    i = np.arange(n)
+    place[i, i + max(0, -offset), i + max(0, offset)] = 1
+    Tensor, _ = _tensor()
+    return einsum("...i,ijk->...jk", x, Tensor._make(place))
+
+
+def cov(x, *, correction=1, fweights=None, aweights=None):
+    """The covariance matrix of the variables in x's rows, observations in its columns
+    (a 1-D x: one variable → a 0-d variance): ``torch.cov`` without weights."""
+    if fweights is not None or aweights is not None:
+        raise NotImplementedError("cov: fweights and aweights are not supported in stepgrad")
+    if x.ndim > 2:
+        raise RuntimeError(f"cov: expected input to have two or fewer dimensions but got an "
+                           f"input with {x.ndim} dimensions")
+    one = x.ndim < 2
+    v = x.reshape(1, -1) if one else x
+    centred = v - v.mean(1, keepdim=True)
+    c = (centred @ centred.t()) / max(v.shape[1] - correction, 0)
+    return c.reshape(()) if one else c
+
+
+def corrcoef(x):
+    """Pearson correlation coefficients of x's rows (``torch.corrcoef``), clipped to
+    [−1, 1] as PyTorch."""
+    c = cov(x)
+    if c.ndim == 0:
+        return c / c
+    d = c.diagonal().sqrt()
+    return (c / d.reshape(-1, 1) / d.reshape(1, -1)).clamp(-1, 1)
+
+
+def block_diag(*tensors):
+    """A block-diagonal matrix of the 2-D tensors given (0-d and 1-D taken as one row):
+    ``torch.block_diag``."""
+    blocks = [t.reshape(1, -1) if t.ndim < 2 else t for t in _all(tensors)]
+    if any(b.ndim != 2 for b in blocks):
+        raise RuntimeError("block_diag: input tensors must have 2 or fewer dimensions")
+    width = sum(b.shape[1] for b in blocks)
+    rows, left = [], 0
+    for b in blocks:
+        rows.append(b.pad(((0, 0), (left, width - left - b.shape[1]))))
+        left += b.shape[1]
+    return _cat(rows, 0)
+
+
+def cartesian_prod(*tensors):
+    """Every combination of the 1-D tensors' elements, one per row (``torch.cartesian_prod``;
+    one tensor: itself)."""
+    ts = _all(tensors)
+    if len(ts) == 1:
+        return ts[0]
+    from ..functional import meshgrid, stack
+    return stack([g.reshape(-1) for g in meshgrid(*ts, indexing="ij")], dim=1)
+
+
+def trapezoid(y, x=None, *, dx=None, dim=-1):
+    """∫ y by the trapezoid rule along ``dim`` (``torch.trapezoid`` / ``trapz``): spacing
+    ``dx`` (default 1) or sample points ``x``."""
+    dim = norm_axis("trapezoid", dim, y.shape)
+    n = y.shape[dim]
+    mid = (y.narrow(dim, 1, n - 1) + y.narrow(dim, 0, n - 1)) / 2
+    if x is None:
+        return mid.sum(dim) * (1.0 if dx is None else dx)
+    x = _all([x])[0]
+    xd = x.narrow(dim - x.ndim if x.ndim > 1 else 0, 1, n - 1) - \
+        x.narrow(dim - x.ndim if x.ndim > 1 else 0, 0, n - 1)
+    if x.ndim == 1 and y.ndim > 1:
+        xd = xd.reshape(*[n - 1 if d == dim else 1 for d in range(y.ndim)])
+    return (mid * xd).sum(dim)
+
+
+def logspace(start, end, steps, base=10.0, dtype=None):
+    """``base ** linspace(start, end, steps)`` (``torch.logspace``), no gradient."""
+    Tensor, _ = _tensor()
+    return Tensor(np.power(float(base), np.linspace(start, end, steps)), dtype=dtype)
+
+
+def triu_indices(row, col, offset=0):
+    """The (2, n) int64 indices of the upper triangle of a (row, col) matrix from the
+    ``offset`` diagonal (``torch.triu_indices``)."""
+    return _int64(np.stack(np.triu_indices(row, offset, col)))
+
+
+def tril_indices(row, col, offset=0):
+    """The lower triangle's indices (``torch.tril_indices``)."""
+    return _int64(np.stack(np.tril_indices(row, offset, col)))
