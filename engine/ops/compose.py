@@ -12,6 +12,9 @@ formula — each gradient is the chain rule through ops that are checked already
 - Counting and searching, no gradient (int64): ``bincount``, ``bucketize``, ``searchsorted``;
   ``histc`` (counts in the input's float dtype); ``mode`` (the value picked with ``gather``,
   so its gradient goes to the returned index, as PyTorch's).
+- torch's long tail (the last section): joins (``hstack`` … ``cartesian_prod``), products
+  (``addmm`` … ``dist``), ``rot90``, ``diag_embed``, small formulas (``logit`` …
+  ``trapezoid``) and index helpers (``logspace``, ``triu_indices``, ``tril_indices``).
 """
 from __future__ import annotations
 
