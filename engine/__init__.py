@@ -52,6 +52,7 @@ from .tensor import Tensor, get_default_dtype, increment_version, set_default_dt
 from .value import Constant, Value
 
 trapz, row_stack = trapezoid, vstack  # PyTorch's other names
+inverse, det = linalg.inv, linalg.det  # torch.inverse, torch.det
 finfo, iinfo = _np.finfo, _np.iinfo  # .eps, .max, .min, .tiny as torch.finfo's
 
 
@@ -100,6 +101,6 @@ __all__ = [
     "block_diag", "broadcast_tensors", "cartesian_prod", "column_stack", "corrcoef", "cov",
     "cross", "deg2rad", "diag_embed", "dist", "dstack", "fmax", "fmin", "hstack", "kron",
     "logit", "logspace", "rad2deg", "rot90", "tensordot", "trapezoid", "trapz", "tril_indices",
-    "triu_indices", "vstack", "row_stack", "xlogy", "is_tensor", "finfo", "iinfo",
+    "triu_indices", "vstack", "row_stack", "xlogy", "is_tensor", "finfo", "iinfo", "inverse", "det",
     "std_mean", "tensor", "topo_order", "var_mean", "vhp", "vjp", "where", "zeros", "zeros_like",
 ]

@@ -1,4 +1,5 @@
-"""``engine.linalg``: the vector norms of ``torch.linalg`` (matrix norms are not in stepgrad).
+"""``engine.linalg``: the vector norms of ``torch.linalg`` (matrix norms are not in stepgrad),
+``inv``, ``det`` and ``solve`` (engine/ops/linalg.py's ops).
 
 >>> import engine
 >>> engine.linalg.norm(engine.tensor([[3.0, 4.0], [0.0, 0.0]]))
@@ -6,7 +7,25 @@ tensor(5., shape=(), dtype=float32)
 """
 from __future__ import annotations
 
+from .ops.linalg import Det, Inverse, Solve
 from .tensor import as_tensor
+
+
+def inv(a):
+    """A⁻¹ of a square matrix or of each in a batch (…, n, n); a singular one is refused."""
+    return Inverse.apply(as_tensor(a))
+
+
+def det(a):
+    """det(A) of a square matrix or of each in a batch (…, n, n) → (…); its gradient is the
+    cofactor matrix (singular matrices included)."""
+    return Det.apply(as_tensor(a))
+
+
+def solve(a, b):
+    """X with A·X = B (``torch.linalg.solve``): A (…, n, n), B (…, n, k), or B (n,) with one A
+    (n, n); without forming A⁻¹."""
+    return Solve.apply(as_tensor(a), as_tensor(b))
 
 
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):

@@ -1418,6 +1418,16 @@ class Tensor(Node):
         self, correction=correction, fweights=fweights, aweights=aweights)
     def corrcoef(self): return CO.corrcoef(self)
 
+    def inverse(self):
+        """A⁻¹ (``engine.linalg.inv``)."""
+        from .linalg import inv
+        return inv(self)
+
+    def det(self):
+        """det(A) (``engine.linalg.det``)."""
+        from .linalg import det
+        return det(self)
+
     def addcmul(self, tensor1, tensor2, *, value=1):
         return CO.addcmul(self, tensor1, tensor2, value=value)
 

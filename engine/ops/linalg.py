@@ -161,3 +161,126 @@ class Linear(Op):
     def describe(self):
         x, w = self.shapes
         return f"x {x} · Wᵀ {w[::-1]}" + (" + b" if self.has_bias else "")
+
+
+# ------------------------------------------------------------- inverse, determinant, solve
+def _square_shapes(rng):
+    n = int(rng.integers(1, 5))
+    return ((n, n),) if rng.random() < 0.5 else ((int(rng.integers(1, 4)), n, n),)
+
+
+def _well_conditioned(rng, shape):
+    """A random matrix plus 3·I: far from singular, so the finite differences are tame."""
+    return rng.standard_normal(shape) + 3.0 * np.eye(shape[-1])
+
+
+def _check_square(op, a):
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise ValueError(f"{op}: expected a square matrix or a batch of them (…, n, n), got "
+                         f"shape {a.shape}")
+    if a.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a float matrix, got {a.dtype} (convert it with "
+                        f".float() or .double())")
+
+
+def _singular(op, a):
+    return RuntimeError(f"{op}: the matrix (shape {a.shape}) is singular: it has no inverse "
+                        f"(PyTorch: 'the inversion could not be completed because the input "
+                        f"matrix is singular')")
+
+
+@spec(ref=np.linalg.inv, shapes=_square_shapes, domain=(_well_conditioned,),
+      errors=(Bad(lambda: Inverse.apply(T(2, 3)), ValueError,
+                  r"inverse: expected a square matrix or a batch of them \(…, n, n\), got "
+                  r"shape \(2, 3\)"),
+              Bad(lambda: Inverse.apply(T(2, 2) * 0), RuntimeError,
+                  r"inverse: the matrix \(shape \(2, 2\)\) is singular")))
+class Inverse(Op):
+    name, formula = "inverse", "d(A⁻¹) = −A⁻¹·dA·A⁻¹, so dA = −A⁻ᵀ·G·A⁻ᵀ"
+
+    def forward(self, a):
+        _check_square(self.name, a)
+        try:
+            return np.linalg.inv(a)
+        except np.linalg.LinAlgError:
+            raise _singular(self.name, a) from None
+
+    def backward(self, g, a, out):
+        t = xp.swap_last(out)
+        return -(t @ g @ t)  # operators only: Tensors too (second derivatives)
+
+
+@spec(ref=np.linalg.det, shapes=_square_shapes, domain=(_well_conditioned,),
+      errors=(Bad(lambda: Det.apply(T(3)), ValueError, r"det: expected a square matrix"),))
+class Det(Op):
+    name, formula = "det", "d det(A) / dA = det(A)·A⁻ᵀ (the cofactor matrix)"
+    twice = False
+    twice_hint = "; for second derivatives write det through engine.inverse"
+
+    def forward(self, a):
+        _check_square(self.name, a)
+        return np.asarray(np.linalg.det(a))
+
+    def backward(self, g, a, out):
+        return np.asarray(g)[..., None, None] * _cofactors(a)
+
+
+def _cofactors(a):
+    """The cofactor matrices C (C[i, j] = (−1)^(i+j)·det of a without row i and column j),
+    d det / dA: det(A)·A⁻ᵀ where A is invertible, from the minors where it is not."""
+    det = np.linalg.det(a)
+    if np.all(np.abs(det) > 1e-12 * np.abs(a).max(axis=(-2, -1), initial=1.0) ** a.shape[-1]):
+        return det[..., None, None] * np.swapaxes(np.linalg.inv(a), -1, -2)
+    n = a.shape[-1]
+    if n == 1:
+        return np.ones_like(a)
+    out = np.empty_like(a)
+    for i in range(n):
+        rows = [r for r in range(n) if r != i]
+        for j in range(n):
+            cols = [c for c in range(n) if c != j]
+            out[..., i, j] = (-1) ** (i + j) * np.linalg.det(a[..., rows, :][..., :, cols])
+    return out
+
+
+def _solve_shapes(rng):
+    n, k = int(rng.integers(1, 5)), int(rng.integers(1, 4))
+    return [((n, n), (n, k)), ((n, n), (n,)), ((2, n, n), (2, n, k))][int(rng.integers(0, 3))]
+
+
+def _solve_values():
+    return (_well_conditioned, lambda rng, shape: rng.standard_normal(shape))
+
+
+def _np_solve(a, b):
+    return np.linalg.solve(a, b[..., None])[..., 0] if b.ndim == 1 else np.linalg.solve(a, b)
+
+
+@spec(ref=_np_solve, arity=2, shapes=_solve_shapes, domain=_solve_values(),
+      errors=(Bad(lambda: Solve.apply(T(3, 3), T(2, 1)), ValueError,
+                  r"solve: A \(3, 3\) and B \(2, 1\) do not match"),))
+class Solve(Op):
+    name, formula = "solve", "X = A⁻¹B: dB = A⁻ᵀ·G, dA = −dB·Xᵀ"
+
+    def forward(self, a, b):
+        _check_square(self.name, a)
+        vector = b.ndim == 1
+        if vector and a.ndim != 2 or not vector and (b.ndim != a.ndim or b.shape[-2] !=
+                                                      a.shape[-1]) or \
+                vector and b.shape[0] != a.shape[-1]:
+            raise ValueError(f"solve: A {a.shape} and B {b.shape} do not match: B must be "
+                             f"(n,) with a single A (n, n), or (…, n, k) with A's dims")
+        self.vector = vector
+        try:
+            return _np_solve(a, b)
+        except np.linalg.LinAlgError:
+            raise _singular(self.name, a) from None
+        except ValueError as e:  # batch dims that do not broadcast
+            raise ValueError(f"solve: A {a.shape} and B {b.shape}: {e}") from None
+
+    def backward(self, g, a, b, out):
+        g2, x = (g.reshape(-1, 1), out.reshape(-1, 1)) if self.vector else (g, out)
+        db = Inverse.apply(xp.swap_last(a)) @ g2 if hasattr(a, "grad_fn") else \
+            np.linalg.solve(np.swapaxes(a, -1, -2), g2)
+        da = -(db @ xp.swap_last(x)) if self.needs_grad[0] else None
+        return da, (db.reshape(-1) if self.vector else db) if self.needs_grad[1] else None
