@@ -346,6 +346,23 @@ class Module(KerasModelMixin):
     def add_module(self, name: str, module: "Module") -> None:
         setattr(self, name, module)
 
+    def register_parameter(self, name: str, param) -> None:
+        """``self.<name> = param`` for a Parameter (or None: no such parameter, as a
+        ``bias=False`` layer's), PyTorch's spelling; a name holding a buffer or a sub-module,
+        or any other value, is refused."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"{type(self).__name__}.register_parameter: the name must be a "
+                           f"non-empty string without '.', got {name!r}")
+        if name in self._buffers or name in self._modules:
+            raise KeyError(f"{type(self).__name__}: attribute '{name}' already exists (a "
+                           f"{'buffer' if name in self._buffers else 'sub-module'})")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"{type(self).__name__}.register_parameter('{name}', ...): cannot "
+                            f"assign a {type(param).__name__} as a parameter (wrap it: "
+                            f"nn.Parameter(tensor), or register_buffer for state without "
+                            f"gradient)")
+        setattr(self, name, param)
+
     # -- calling ---------------------------------------------------------------------------
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward()")

@@ -1,5 +1,6 @@
-"""PyTorch's ``torch.nn.utils`` names: gradient clipping, parameters as one vector, and
-``rnn`` (padded and packed batches of sequences, ``nn.utils.rnn``).
+"""PyTorch's ``torch.nn.utils`` names: gradient clipping, parameters as one vector,
+``weight_norm`` / ``spectral_norm`` (``nn/utils/norms.py``), and ``rnn`` (padded and packed
+batches of sequences, ``nn.utils.rnn``).
 
 >>> import engine
 >>> w = engine.tensor([3.0, 4.0], requires_grad=True)
@@ -12,9 +13,11 @@ import engine
 
 from ..optim.clip import clip_grad_norm_, clip_grad_value_
 from . import rnn
+from .norms import remove_spectral_norm, remove_weight_norm, spectral_norm, weight_norm
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "rnn", "parameters_to_vector",
-           "vector_to_parameters"]
+           "vector_to_parameters", "weight_norm", "remove_weight_norm", "spectral_norm",
+           "remove_spectral_norm"]
 
 
 def parameters_to_vector(parameters):
