@@ -239,40 +239,28 @@ def _attention_to_torch(m, tnn, name):
                                   batch_first=m.batch_first)
 
 
-def _encoder_layer_to_torch(m, tnn, name):
+def _transformer_layer_to_torch(m, tnn, name):
+    """An encoder or decoder layer (the same constructor arguments in PyTorch)."""
     if m.activation not in ("relu", "gelu"):
         raise TypeError(f"nn.to_torch: {name}: activation {m.activation!r} is a function; "
                         f"only 'relu' and 'gelu' translate (set the torch layer's activation "
                         f"by hand)")
-    return tnn.TransformerEncoderLayer(
-        m.linear1.in_features, m.self_attn.num_heads, m.linear1.out_features, m.dropout.p,
-        m.activation, m.norm1.eps, m.self_attn.batch_first, m.norm_first,
-        bias=m.linear1.bias is not None)
+    cls = tnn.TransformerDecoderLayer if isinstance(m, L.TransformerDecoderLayer) else \
+        tnn.TransformerEncoderLayer
+    return cls(m.linear1.in_features, m.self_attn.num_heads, m.linear1.out_features,
+               m.dropout.p, m.activation, m.norm1.eps, m.self_attn.batch_first, m.norm_first,
+               bias=m.linear1.bias is not None)
 
 
-def _encoder_to_torch(m, tnn, name):
+def _stack_to_torch(m, tnn, name):
+    """A TransformerEncoder or TransformerDecoder of copies of its first layer."""
     norm = None if m.norm is None else _TO_TORCH[L.LayerNorm](m.norm, tnn, f"{name}.norm")
-    return tnn.TransformerEncoder(_encoder_layer_to_torch(m.layers[0], tnn, f"{name}.layers.0"),
-                                  m.num_layers, norm=norm,
+    layer = _transformer_layer_to_torch(m.layers[0], tnn, f"{name}.layers.0")
+    if isinstance(m, L.TransformerDecoder):
+        return tnn.TransformerDecoder(layer, m.num_layers, norm=norm)
+    return tnn.TransformerEncoder(layer, m.num_layers, norm=norm,
                                   enable_nested_tensor=m.enable_nested_tensor,
                                   mask_check=m.mask_check)
-
-
-def _decoder_layer_to_torch(m, tnn, name):
-    if m.activation not in ("relu", "gelu"):
-        raise TypeError(f"nn.to_torch: {name}: activation {m.activation!r} is a function; "
-                        f"only 'relu' and 'gelu' translate (set the torch layer's activation "
-                        f"by hand)")
-    return tnn.TransformerDecoderLayer(
-        m.linear1.in_features, m.self_attn.num_heads, m.linear1.out_features, m.dropout.p,
-        m.activation, m.norm1.eps, m.self_attn.batch_first, m.norm_first,
-        bias=m.linear1.bias is not None)
-
-
-def _decoder_to_torch(m, tnn, name):
-    norm = None if m.norm is None else _TO_TORCH[L.LayerNorm](m.norm, tnn, f"{name}.norm")
-    return tnn.TransformerDecoder(_decoder_layer_to_torch(m.layers[0], tnn, f"{name}.layers.0"),
-                                  m.num_layers, norm=norm)
 
 
 def _transformer_to_torch(m, tnn, name):
@@ -367,10 +355,10 @@ _TO_TORCH = {
     L.ReplicationPad2d: lambda m, tnn, name: tnn.ReplicationPad2d(m.padding),
     L.ConstantPad2d: lambda m, tnn, name: tnn.ConstantPad2d(m.padding, m.value),
     L.MultiheadAttention: _attention_to_torch,
-    L.TransformerEncoderLayer: _encoder_layer_to_torch,
-    L.TransformerEncoder: _encoder_to_torch,
-    L.TransformerDecoderLayer: _decoder_layer_to_torch,
-    L.TransformerDecoder: _decoder_to_torch,
+    L.TransformerEncoderLayer: _transformer_layer_to_torch,
+    L.TransformerEncoder: _stack_to_torch,
+    L.TransformerDecoderLayer: _transformer_layer_to_torch,
+    L.TransformerDecoder: _stack_to_torch,
     L.Transformer: _transformer_to_torch,
 }
 
@@ -529,46 +517,39 @@ def _attention_from_torch(m, name):
                                 batch_first=m.batch_first)
 
 
-def _encoder_layer_from_torch(m, name):
-    activation = {1: "relu", 2: "gelu"}.get(getattr(m, "activation_relu_or_gelu", 0))
-    if activation is None:
-        _refuse(name, "a TransformerEncoderLayer whose activation is not relu or gelu (build "
-                      "nn.TransformerEncoderLayer(..., activation=your_function) by hand)")
-    return L.TransformerEncoderLayer(
+def _transformer_layer_from_torch(m, name):
+    """A torch encoder or decoder layer (relu or gelu: the encoder keeps a code for it, the
+    decoder the function)."""
+    import torch.nn as tnn
+    import torch.nn.functional as tf
+    decoder = isinstance(m, tnn.TransformerDecoderLayer)
+    kind = "TransformerDecoderLayer" if decoder else "TransformerEncoderLayer"
+    if decoder:
+        activation = m.activation if isinstance(m.activation, str) else \
+            {tf.relu: "relu", tf.gelu: "gelu"}.get(m.activation)
+    else:
+        activation = {1: "relu", 2: "gelu"}.get(getattr(m, "activation_relu_or_gelu", 0))
+    if activation not in ("relu", "gelu"):
+        _refuse(name, f"a {kind} whose activation is not relu or gelu (build "
+                      f"nn.{kind}(..., activation=your_function) by hand)")
+    return getattr(L, kind)(
         m.linear1.in_features, m.self_attn.num_heads, m.linear1.out_features, m.dropout.p,
         activation, m.norm1.eps, m.self_attn.batch_first, m.norm_first,
         bias=m.linear1.bias is not None)
 
 
-def _encoder_from_torch(m, name):
+def _stack_from_torch(m, name):
+    """A torch TransformerEncoder or TransformerDecoder."""
+    import torch.nn as tnn
     norm = None if m.norm is None else L.LayerNorm(m.norm.normalized_shape, eps=m.norm.eps,
                                                    elementwise_affine=m.norm.elementwise_affine,
                                                    bias=m.norm.bias is not None)
-    return L.TransformerEncoder(_encoder_layer_from_torch(m.layers[0], f"{name}.layers.0"),
-                                len(m.layers), norm=norm,
+    layer = _transformer_layer_from_torch(m.layers[0], f"{name}.layers.0")
+    if isinstance(m, tnn.TransformerDecoder):
+        return L.TransformerDecoder(layer, len(m.layers), norm=norm)
+    return L.TransformerEncoder(layer, len(m.layers), norm=norm,
                                 enable_nested_tensor=m.enable_nested_tensor,
                                 mask_check=m.mask_check)
-
-
-def _decoder_layer_from_torch(m, name):
-    import torch.nn.functional as tf
-    activation = {tf.relu: "relu", tf.gelu: "gelu"}.get(m.activation) \
-        if not isinstance(m.activation, str) else m.activation
-    if activation not in ("relu", "gelu"):
-        _refuse(name, "a TransformerDecoderLayer whose activation is not relu or gelu (build "
-                      "nn.TransformerDecoderLayer(..., activation=your_function) by hand)")
-    return L.TransformerDecoderLayer(
-        m.linear1.in_features, m.self_attn.num_heads, m.linear1.out_features, m.dropout.p,
-        activation, m.norm1.eps, m.self_attn.batch_first, m.norm_first,
-        bias=m.linear1.bias is not None)
-
-
-def _decoder_from_torch(m, name):
-    norm = None if m.norm is None else L.LayerNorm(m.norm.normalized_shape, eps=m.norm.eps,
-                                                   elementwise_affine=m.norm.elementwise_affine,
-                                                   bias=m.norm.bias is not None)
-    return L.TransformerDecoder(_decoder_layer_from_torch(m.layers[0], f"{name}.layers.0"),
-                                len(m.layers), norm=norm)
 
 
 def _transformer_from_torch(m, name):
@@ -578,8 +559,8 @@ def _transformer_from_torch(m, name):
         _refuse(name, "a Transformer with a custom encoder or decoder (translate those and "
                       "pass them as custom_encoder / custom_decoder)")
     return L.Transformer(m.d_model, m.nhead, batch_first=m.batch_first,
-                         custom_encoder=_encoder_from_torch(m.encoder, f"{name}.encoder"),
-                         custom_decoder=_decoder_from_torch(m.decoder, f"{name}.decoder"))
+                         custom_encoder=_stack_from_torch(m.encoder, f"{name}.encoder"),
+                         custom_decoder=_stack_from_torch(m.decoder, f"{name}.decoder"))
 
 
 def _from_torch_table(tnn):
@@ -641,11 +622,11 @@ def _from_torch_table(tnn):
         tnn.ReplicationPad2d: _pad_from_torch(L.ReplicationPad2d),
         tnn.ConstantPad2d: _pad_from_torch(L.ConstantPad2d),
         tnn.MultiheadAttention: _attention_from_torch,
-        tnn.TransformerEncoderLayer: _encoder_layer_from_torch,
-        tnn.TransformerDecoderLayer: _decoder_layer_from_torch,
-        tnn.TransformerDecoder: _decoder_from_torch,
+        tnn.TransformerEncoderLayer: _transformer_layer_from_torch,
+        tnn.TransformerDecoderLayer: _transformer_layer_from_torch,
+        tnn.TransformerDecoder: _stack_from_torch,
         tnn.Transformer: _transformer_from_torch,
-        tnn.TransformerEncoder: _encoder_from_torch,
+        tnn.TransformerEncoder: _stack_from_torch,
     }
 
 

@@ -538,6 +538,34 @@ def _layer_args(who, d_model, nhead, dim_feedforward, dropout, activation, devic
     return d_model, nhead, dim_feedforward, dropout
 
 
+def _build_layer(layer, who, blocks, d_model, nhead, dim_feedforward, dropout, activation,
+                 layer_norm_eps, batch_first, norm_first, bias, device, dtype):
+    """A Transformer layer's sub-modules, registered in PyTorch's order (parameters() and
+    state_dict() list them so): self_attn, (multihead_attn for a decoder's 3 blocks),
+    linear1, dropout, linear2, norm1…, dropout1…, activation."""
+    d_model, nhead, dim_feedforward, dropout = _layer_args(
+        who, d_model, nhead, dim_feedforward, dropout, activation, device)
+    if batch_first is None:
+        _warn_layout(who, stacklevel=4)
+        batch_first = False
+    layer.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                         batch_first=batch_first)
+    if blocks == 3:
+        layer.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                                  batch_first=batch_first)
+    layer.linear1 = Linear(d_model, dim_feedforward, bias=bias)
+    layer.dropout = Dropout(dropout)
+    layer.linear2 = Linear(dim_feedforward, d_model, bias=bias)
+    layer.norm_first = bool(norm_first)
+    for k in range(1, blocks + 1):
+        setattr(layer, f"norm{k}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias))
+    for k in range(1, blocks + 1):
+        setattr(layer, f"dropout{k}", Dropout(dropout))
+    layer.activation = activation  # a Module registers as a child, as in PyTorch
+    if dtype is not None:
+        layer.to(dtype)
+
+
 def _check_activation(who, activation):
     if isinstance(activation, str):
         if activation not in _ACTIVATIONS:
@@ -598,25 +626,9 @@ class TransformerEncoderLayer(Module):
                  layer_norm_eps=1e-5, batch_first=None, norm_first=False, bias=True,
                  device=None, dtype=None):
         super().__init__()
-        who = "TransformerEncoderLayer"
-        d_model, nhead, dim_feedforward, dropout = _layer_args(
-            who, d_model, nhead, dim_feedforward, dropout, activation, device)
-        if batch_first is None:
-            _warn_layout(who)
-            batch_first = False
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias)
-        self.norm_first = bool(norm_first)
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.activation = activation  # a Module registers as a child, as in PyTorch
-        if dtype is not None:
-            self.to(dtype)
+        _build_layer(self, "TransformerEncoderLayer", 2, d_model, nhead, dim_feedforward,
+                     dropout, activation, layer_norm_eps, batch_first, norm_first, bias, device,
+                     dtype)
 
     @property
     def batch_first(self):
@@ -747,28 +759,9 @@ class TransformerDecoderLayer(TransformerEncoderLayer):
                  layer_norm_eps=1e-5, batch_first=None, norm_first=False, bias=True,
                  device=None, dtype=None):
         Module.__init__(self)
-        who = "TransformerDecoderLayer"
-        d_model, nhead, dim_feedforward, dropout = _layer_args(
-            who, d_model, nhead, dim_feedforward, dropout, activation, device)
-        if batch_first is None:
-            _warn_layout(who)
-            batch_first = False
-        # registered in PyTorch's order (parameters() and state_dict() list them so)
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first)
-        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                                 batch_first=batch_first)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias)
-        self.norm_first = bool(norm_first)
-        for k in (1, 2, 3):
-            setattr(self, f"norm{k}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias))
-        for k in (1, 2, 3):
-            setattr(self, f"dropout{k}", Dropout(dropout))
-        self.activation = activation
-        if dtype is not None:
-            self.to(dtype)
+        _build_layer(self, "TransformerDecoderLayer", 3, d_model, nhead, dim_feedforward,
+                     dropout, activation, layer_norm_eps, batch_first, norm_first, bias, device,
+                     dtype)
 
     def _mha_block(self, x, memory, attn_mask, key_padding_mask, is_causal):
         x = self.multihead_attn(x, memory, memory, attn_mask=attn_mask,
