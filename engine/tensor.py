@@ -769,6 +769,35 @@ class Tensor(Node):
     def tanh_(self): return self._inplace("tanh_", E.Tanh)
     def square_(self): return self._inplace("square_", M.square)
 
+    # PyTorch's new_* : a new tensor with this one's dtype (unless dtype= says otherwise).
+    def new_zeros(self, *size, dtype=None, requires_grad=False):
+        return self._new(np.zeros, size, dtype, requires_grad)
+
+    def new_ones(self, *size, dtype=None, requires_grad=False):
+        return self._new(np.ones, size, dtype, requires_grad)
+
+    def new_empty(self, *size, dtype=None, requires_grad=False):
+        return self._new(np.zeros, size, dtype, requires_grad)  # zeros, as engine.empty
+
+    def new_full(self, size, fill_value, *, dtype=None, requires_grad=False):
+        return self._new(lambda shape, dt: np.full(shape, fill_value, dt), (size,), dtype,
+                         requires_grad)
+
+    def new_tensor(self, data, *, dtype=None, requires_grad=False):
+        """A copy of ``data`` in this tensor's dtype (PyTorch's: not data's own)."""
+        data = data.data if isinstance(data, Tensor) else data
+        return Tensor(np.array(data), dtype=self.dtype if dtype is None else dtype,
+                      requires_grad=requires_grad)
+
+    def _new(self, make, size, dtype, requires_grad):
+        size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+        dt = self.dtype if dtype is None else np.dtype(dtype)
+        return Tensor(make(size, dt), dtype=dt, requires_grad=requires_grad)
+
+    def is_floating_point(self) -> bool: return self.dtype.kind == "f"
+    def nelement(self) -> int: return self.numel()
+    def element_size(self) -> int: return self.dtype.itemsize
+
     negative_ = neg_
     absolute_ = abs_
 
@@ -1809,3 +1838,20 @@ def from_numpy(array) -> Tensor:
         raise TypeError(f"from_numpy: expected an np.ndarray, got {type(array).__name__}")
     return Tensor._make(array)
 
+
+
+def _inplace_method(name):
+    """``x.<name>_(*args)``: the method's result written back into x (PyTorch's in-place
+    rules: a leaf that requires grad is refused, the version counter moves)."""
+    def method(self, *args, **kwargs):
+        return self._inplace(f"{name}_", lambda t: getattr(t, name)(*args, **kwargs))
+    method.__name__ = f"{name}_"
+    method.__doc__ = f"``{name}`` in place (x.{name}_() is x = x.{name}(), into x's memory)."
+    return method
+
+
+# More of PyTorch's in-place spellings (x.sin_(), x.pow_(2), x.lerp_(y, 0.5), …).
+for _name in ("sin cos tan asin acos atan sinh cosh asinh acosh atanh sign floor ceil round "
+              "trunc reciprocal log2 log10 log1p exp2 expm1 rsqrt erf pow fmod remainder atan2 "
+              "lerp nan_to_num logit xlogy deg2rad rad2deg").split():
+    setattr(Tensor, f"{_name}_", _inplace_method(_name))

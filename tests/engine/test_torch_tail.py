@@ -269,3 +269,73 @@ def test_inverse_det_solve_match_torch():
         np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-12, atol=1e-14)
         for v, vt in zip(ours, theirs, strict=True):
             np.testing.assert_allclose(v.grad.data, vt.grad.numpy(), rtol=1e-10, atol=1e-13)
+
+
+# ------------------------------------------------------------- in-place spellings, new_*
+INPLACE = [("sin", ()), ("cos", ()), ("tan", ()), ("asin", ()), ("acos", ()), ("atan", ()),
+           ("sinh", ()), ("cosh", ()), ("asinh", ()), ("atanh", ()), ("sign", ()),
+           ("floor", ()), ("ceil", ()), ("round", ()), ("trunc", ()), ("reciprocal", ()),
+           ("log2", ()), ("log10", ()), ("log1p", ()), ("exp2", ()), ("expm1", ()),
+           ("rsqrt", ()), ("erf", ()), ("pow", (2.5,)), ("fmod", (0.3,)),
+           ("remainder", (0.3,)), ("nan_to_num", ()), ("logit", ()), ("deg2rad", ()),
+           ("rad2deg", ())]
+
+
+@pytest.mark.parametrize("name,args", INPLACE)
+def test_inplace_spellings_are_the_method_written_back(name, args):
+    a = np.random.default_rng(3).uniform(0.2, 0.8, (3, 4))
+    x, x2 = t64(a, True), t64(a, True)
+    y = x * 1.0
+    assert getattr(y, name + "_")(*args) is y and y._version == 1
+    want = getattr(x2 * 1.0, name)(*args)
+    np.testing.assert_array_equal(y.data, want.data)
+    (y * y).sum().backward()
+    (want * want).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, x2.grad.data)
+    with pytest.raises(RuntimeError, match=f"{name}_: a leaf Variable"):
+        getattr(t64(a, True), name + "_")(*args)
+    with engine.no_grad():  # an optimizer-style update of a leaf is fine
+        leaf = t64(a, True)
+        getattr(leaf, name + "_")(*args)
+        np.testing.assert_array_equal(leaf.data, want.data)
+
+
+def test_inplace_with_tensor_arguments_and_integer_refusal():
+    a = np.random.default_rng(4).uniform(0.2, 0.8, 5)
+    y = t64(a)
+    y.lerp_(t64(2 * a), 0.25)
+    np.testing.assert_allclose(y.data, a + 0.25 * a)
+    y = t64(a)
+    y.atan2_(t64(a + 1))
+    np.testing.assert_allclose(y.data, np.arctan2(a, a + 1))
+    with pytest.raises(RuntimeError, match="sin_: result type float32 can't be cast to the "
+                                           "desired output type int64"):
+        engine.tensor([1, 2]).sin_()
+
+
+def test_new_methods_keep_this_tensors_dtype():
+    z = t64([1.0, 2.0])
+    assert z.new_zeros(2, 3).shape == (2, 3) and z.new_zeros(2, 3).dtype == F64
+    np.testing.assert_array_equal(z.new_ones((2,)).data, [1.0, 1.0])
+    np.testing.assert_array_equal(z.new_full((2,), 7).data, [7.0, 7.0])
+    assert z.new_tensor([1, 2]).dtype == F64  # this tensor's dtype, not the data's
+    assert z.new_empty(3).shape == (3,) and z.new_zeros(2, dtype=np.int64).dtype == np.int64
+    assert z.new_zeros(2, requires_grad=True).requires_grad
+    assert z.is_floating_point() and not engine.tensor([1]).is_floating_point()
+    assert z.nelement() == 2 and z.element_size() == 8
+
+
+def test_inplace_spellings_and_new_match_torch():
+    torch = pytest.importorskip("torch")
+    a = np.random.default_rng(5).uniform(0.2, 0.8, (3, 4))
+    for name, args in INPLACE:
+        y, yt = t64(a), torch.tensor(a)
+        getattr(y, name + "_")(*args)
+        getattr(yt, name + "_")(*args)
+        np.testing.assert_allclose(y.data, yt.numpy(), rtol=1e-14, atol=1e-15, err_msg=name)
+    t, tt = t64([1.0, 2.0]), torch.tensor([1.0, 2.0], dtype=torch.float64)
+    for ours, theirs in ((t.new_tensor([1, 2]), tt.new_tensor([1, 2])),
+                         (t.new_full((2, 1), 3), tt.new_full((2, 1), 3)),
+                         (t.new_ones(2, 2), tt.new_ones(2, 2))):
+        assert ours.shape == tuple(theirs.shape) and str(ours.dtype) == "float64"
+        np.testing.assert_array_equal(ours.data, theirs.numpy())
