@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .random import get_rng
+from .random import generator_or_default, get_rng
 from .tensor import Tensor, from_dlpack, from_numpy, get_default_dtype
 
 __all__ = ["tensor", "from_numpy", "from_dlpack", "zeros", "ones", "full", "empty", "eye",
@@ -178,15 +178,6 @@ def eye(n, m=None, dtype=None, requires_grad=False, name="") -> Tensor:
 
 
 # ------------------------------------------------------------------------------ sampling
-def _generator(what, generator):
-    if generator is None:
-        return get_rng()
-    if not isinstance(generator, np.random.Generator):
-        raise TypeError(f"{what}: generator must be a numpy Generator "
-                        f"(np.random.default_rng(seed)) or None, got {type(generator).__name__}")
-    return generator
-
-
 def _float_data(what, t, name="input"):
     a = t.data if isinstance(t, Tensor) else np.asarray(t)
     if a.dtype.kind != "f":
@@ -221,7 +212,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None) -> Ten
         raise RuntimeError(f"{what}: without replacement, num_samples ({num_samples}) must not "
                            f"exceed the categories of nonzero probability ({int(nonzero.min())}"
                            f" in a row); pass replacement=True to draw categories again")
-    rng = _generator(what, generator)
+    rng = generator_or_default(what, generator)
     out = np.empty((rows.shape[0], num_samples), np.int64)
     for i, (row, total) in enumerate(zip(rows, totals, strict=True)):
         if replacement:  # inverse CDF: the first category whose cumulative weight exceeds u
@@ -241,7 +232,7 @@ def bernoulli(input, p=None, *, generator=None) -> Tensor:
     if prob.size and not np.all((prob >= 0) & (prob <= 1)):
         raise RuntimeError(f"{what}: expects 0 <= p <= 1 for every probability, got "
                            f"{prob[~((prob >= 0) & (prob <= 1))][:3].tolist()}")
-    draw = _generator(what, generator).random(a.shape) < prob
+    draw = generator_or_default(what, generator).random(a.shape) < prob
     return Tensor(draw.astype(a.dtype), dtype=a.dtype)
 
 
@@ -267,7 +258,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None) -> Tenso
     out_dtype = tensors[0].dtype if tensors else _float_dtype(what, dtype)
     for t in tensors:
         _float_data(what, t, "mean and std")
-    draw = _generator(what, generator).normal(m, sd, shape)
+    draw = generator_or_default(what, generator).normal(m, sd, shape)
     return Tensor(np.asarray(draw).astype(out_dtype), dtype=out_dtype)
 
 
@@ -278,5 +269,5 @@ def poisson(input, *, generator=None) -> Tensor:
     rates = _float_data(what, input)
     if rates.size and not np.all(rates >= 0):
         raise RuntimeError(f"{what}: invalid Poisson rate, expected rate to be non-negative")
-    draw = _generator(what, generator).poisson(rates.astype(np.float64))
+    draw = generator_or_default(what, generator).poisson(rates.astype(np.float64))
     return Tensor(draw.astype(rates.dtype), dtype=rates.dtype)

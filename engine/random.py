@@ -66,3 +66,14 @@ def set_thread_rng(generator: np.random.Generator | None) -> np.random.Generator
                         f"(np.random.default_rng(seed)) or None, got {type(generator).__name__}")
     previous, _thread.rng = _thread.rng, generator
     return previous
+
+
+def generator_or_default(what: str, generator) -> np.random.Generator:
+    """A draw's ``generator=`` argument (PyTorch's keyword): a numpy Generator, or None for
+    ``get_rng()``; anything else is refused, naming the function ``what``."""
+    if generator is None:
+        return get_rng()
+    if not isinstance(generator, np.random.Generator):
+        raise TypeError(f"{what}: generator must be a numpy Generator "
+                        f"(np.random.default_rng(seed)) or None, got {type(generator).__name__}")
+    return generator

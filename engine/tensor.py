@@ -30,7 +30,7 @@ from .ops import reduce as R
 from .ops import scans as SC
 from .ops import shape as S
 from .ops.base import index_array, norm_axes, norm_axis
-from .random import get_rng
+from .random import generator_or_default
 
 _default = {"float": np.dtype(np.float32)}
 
@@ -759,6 +759,7 @@ class Tensor(Node):
         return self.clamp_(max=max)
 
     # The elementwise functions in place: each is its op written back (exp_ is exp(x) → x).
+    # More (sin_, pow_, lerp_, …) are the methods written back: _inplace_method, at the end.
     def relu_(self): return self._inplace("relu_", E.ReLU)
     def exp_(self): return self._inplace("exp_", E.Exp)
     def log_(self): return self._inplace("log_", E.Log)
@@ -905,12 +906,7 @@ class Tensor(Node):
         if floats_only and self.dtype.kind != "f":
             raise RuntimeError(f"{what}: expects a floating point tensor, got {self.dtype} "
                                f"(make it with dtype=engine.float32, or .float() first)")
-        if generator is None:
-            generator = get_rng()
-        elif not isinstance(generator, np.random.Generator):
-            raise TypeError(f"{what}: generator must be a numpy Generator "
-                            f"(np.random.default_rng(seed)) or None, got "
-                            f"{type(generator).__name__}")
+        generator = generator_or_default(what, generator)
         return self._inplace(what, S.Copy, np.asarray(draw(generator)).astype(self.dtype))
 
     __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
@@ -1837,7 +1833,6 @@ def from_numpy(array) -> Tensor:
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected an np.ndarray, got {type(array).__name__}")
     return Tensor._make(array)
-
 
 
 def _inplace_method(name):

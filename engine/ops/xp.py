@@ -242,3 +242,10 @@ def einsum(equation, *operands):
     if _node(*operands):
         return OPS["einsum"].apply(*operands, equation=equation)
     return np.einsum(equation, *operands, optimize=True)
+
+
+def solve(a, b):
+    """X with A·X = B (B (…, n, k)): the ``solve`` op on graph nodes, numpy's on arrays."""
+    if _node(a, b):
+        return OPS["solve"].apply(a, b)
+    return np.linalg.solve(a, b)
