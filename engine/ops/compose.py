@@ -291,36 +291,44 @@ def _all(tensors):
     return [as_tensor(t) for t in tensors]
 
 
+def _given(tensors):
+    """The tensors of ``f(a, b)`` or ``f([a, b])``, as Tensors."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    return _all(tensors)
+
+
+def _atleast(tensors, k):
+    """The tensors (as ``_given``) each with at least k dims, numpy's and PyTorch's rule:
+    () → (1,)·k; (n,) → (1, n) for k = 2, (1, n, 1) for k = 3; (m, n) → (m, n, 1) for k = 3."""
+    def grow(t):
+        if t.ndim >= k:
+            return t
+        if t.ndim == 0:
+            return t.reshape((1,) * k)
+        if t.ndim == 1:
+            return t.reshape((1, t.shape[0], 1) if k == 3 else (1, t.shape[0]))
+        return t.unsqueeze(-1)  # (m, n) with k = 3
+    return [grow(t) for t in _given(tensors)]
+
+
+def _one_or_tuple(ts):
+    return ts[0] if len(ts) == 1 else tuple(ts)
+
+
 def atleast_1d(*tensors):
     """Each tensor with at least 1 dim (a 0-d one as (1,)); one tensor in, one out."""
-    out = [t.reshape(1) if t.ndim == 0 else t for t in _all(_flat(tensors))]
-    return out[0] if len(out) == 1 else tuple(out)
+    return _one_or_tuple(_atleast(tensors, 1))
 
 
 def atleast_2d(*tensors):
     """At least 2 dims: () → (1, 1), (n,) → (1, n)."""
-    out = [t.reshape((1,) * (2 - t.ndim) + t.shape) if t.ndim < 2 else t
-           for t in _all(_flat(tensors))]
-    return out[0] if len(out) == 1 else tuple(out)
+    return _one_or_tuple(_atleast(tensors, 2))
 
 
 def atleast_3d(*tensors):
-    """At least 3 dims, PyTorch's (numpy's) rule: () → (1, 1, 1), (n,) → (1, n, 1),
-    (m, n) → (m, n, 1)."""
-    def three(t):
-        if t.ndim == 0:
-            return t.reshape(1, 1, 1)
-        if t.ndim == 1:
-            return t.reshape(1, t.shape[0], 1)
-        return t.unsqueeze(-1) if t.ndim == 2 else t
-    out = [three(t) for t in _all(_flat(tensors))]
-    return out[0] if len(out) == 1 else tuple(out)
-
-
-def _flat(tensors):
-    """``f(a, b)`` and ``f([a, b])`` alike."""
-    return tuple(tensors[0]) if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) \
-        else tensors
+    """At least 3 dims: () → (1, 1, 1), (n,) → (1, n, 1), (m, n) → (m, n, 1)."""
+    return _one_or_tuple(_atleast(tensors, 3))
 
 
 def _cat(tensors, dim):
@@ -330,20 +338,18 @@ def _cat(tensors, dim):
 
 def hstack(tensors):
     """Join along dim 1 (dim 0 for 1-D tensors): ``torch.hstack``."""
-    ts = atleast_1d(*tensors) if len(tensors) > 1 else (atleast_1d(*tensors),)
+    ts = _atleast((tensors,), 1)
     return _cat(ts, 0 if ts[0].ndim == 1 else 1)
 
 
 def vstack(tensors):
     """Join rows: 1-D tensors become rows (``torch.vstack`` / ``row_stack``)."""
-    ts = atleast_2d(*tensors) if len(tensors) > 1 else (atleast_2d(*tensors),)
-    return _cat(ts, 0)
+    return _cat(_atleast((tensors,), 2), 0)
 
 
 def dstack(tensors):
     """Join along dim 2 after ``atleast_3d`` (``torch.dstack``)."""
-    ts = atleast_3d(*tensors) if len(tensors) > 1 else (atleast_3d(*tensors),)
-    return _cat(ts, 2)
+    return _cat(_atleast((tensors,), 3), 2)
 
 
 def column_stack(tensors):
@@ -354,7 +360,7 @@ def column_stack(tensors):
 
 def broadcast_tensors(*tensors):
     """The tensors expanded to their common broadcast shape (views; gradients summed back)."""
-    ts = _all(_flat(tensors))
+    ts = _given(tensors)
     shape = np.broadcast_shapes(*[t.shape for t in ts])
     return tuple(t.broadcast_to(shape) for t in ts)
 
@@ -433,17 +439,17 @@ def cross(a, b, dim=None):
     the future default use the last)."""
     import warnings
     a, b = _all([a, b])
+    shape = np.broadcast_shapes(a.shape, b.shape)
     if dim is None:
         warnings.warn("Using torch.cross without specifying the dim arg is deprecated. Please "
                       "either pass the dim explicitly or simply use torch.linalg.cross. "
                       "(PyTorch's warning: stepgrad takes the first dim of size 3, as PyTorch)",
                       UserWarning, stacklevel=2)
-        shape = np.broadcast_shapes(a.shape, b.shape)
         sizes3 = [d for d, s in enumerate(shape) if s == 3]
         if not sizes3:
             raise RuntimeError(f"cross: no dimension of size 3 in input {shape}")
         dim = sizes3[0]
-    dim = norm_axis("cross", dim, np.broadcast_shapes(a.shape, b.shape))
+    dim = norm_axis("cross", dim, shape)
     if a.shape[dim - a.ndim] != 3 or b.shape[dim - b.ndim] != 3:
         raise RuntimeError(f"cross: inputs dimension {dim} must have length 3, got {a.shape} "
                            f"and {b.shape}")
@@ -507,16 +513,21 @@ def rad2deg(x):
 
 def fmax(a, b):
     """The elementwise maximum, a NaN losing to a number (``torch.fmax``)."""
-    from ..functional import maximum, where
-    a, b = _all([a, b])
-    return where(np.isnan(b.data), a, where(np.isnan(a.data), b, maximum(a, b)))
+    from ..functional import maximum
+    return _nan_loses(maximum, a, b)
 
 
 def fmin(a, b):
     """The elementwise minimum, a NaN losing to a number (``torch.fmin``)."""
-    from ..functional import minimum, where
+    from ..functional import minimum
+    return _nan_loses(minimum, a, b)
+
+
+def _nan_loses(pick, a, b):
+    """``pick(a, b)``, except that where one of the two is NaN the other is taken."""
+    from ..functional import where
     a, b = _all([a, b])
-    return where(np.isnan(b.data), a, where(np.isnan(a.data), b, minimum(a, b)))
+    return where(np.isnan(b.data), a, where(np.isnan(a.data), b, pick(a, b)))
 
 
 def diag_embed(x, offset=0, dim1=-2, dim2=-1):
@@ -593,8 +604,8 @@ def trapezoid(y, x=None, *, dx=None, dim=-1):
     if x is None:
         return mid.sum(dim) * (1.0 if dx is None else dx)
     x = _all([x])[0]
-    xd = x.narrow(dim - x.ndim if x.ndim > 1 else 0, 1, n - 1) - \
-        x.narrow(dim - x.ndim if x.ndim > 1 else 0, 0, n - 1)
+    axis = dim - y.ndim if x.ndim > 1 else 0  # x's dim, counted from the end as y's
+    xd = x.narrow(axis, 1, n - 1) - x.narrow(axis, 0, n - 1)
     if x.ndim == 1 and y.ndim > 1:
         xd = xd.reshape(*[n - 1 if d == dim else 1 for d in range(y.ndim)])
     return (mid * xd).sum(dim)

@@ -104,6 +104,9 @@ def test_shapes_and_formulas_are_numpys():
     xs = np.cumsum(np.abs(V))
     np.testing.assert_allclose(engine.trapezoid(t64(A), t64(xs)).data, _trapezoid(A, xs),
                                rtol=1e-13)
+    y3, x2 = RNG.standard_normal((2, 3, 4)), np.cumsum(RNG.uniform(0.1, 1, (3, 4)), axis=-1)
+    np.testing.assert_allclose(engine.trapezoid(t64(y3), t64(x2)).data, _trapezoid(y3, x2),
+                               rtol=1e-13)  # x with fewer dims than y, broadcast
     np.testing.assert_allclose(engine.trapz(t64(A), dx=2.0, dim=0).data,
                                _trapezoid(A, dx=2.0, axis=0), rtol=1e-13)
 
