@@ -291,10 +291,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     if max_norm is not None or scale_grad_by_freq or sparse:
         raise ValueError("embedding: max_norm, scale_grad_by_freq and sparse are not "
                          "supported in stepgrad")
-    idx = input.data if isinstance(input, engine.Tensor) else np.asarray(input)
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be integers (int64 or int32), got dtype "
-                        f"{idx.dtype}: convert them with .long()")
+    idx = _int_array("embedding", "indices", input)
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be (num_embeddings, embedding_dim), got "
                          f"shape {weight.shape}")
@@ -303,16 +300,24 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         bad = idx.min() if idx.min() < 0 else idx.max()
         raise IndexError(f"embedding: index {int(bad)} is out of range for a table of {n} "
                          f"rows (indices run from 0 to {n - 1})")
-    if padding_idx is not None and not -n <= padding_idx < n:
-        # out of range it would match no index: the argument would be silently ignored
-        raise ValueError(f"embedding: padding_idx {padding_idx} must be within the {n} rows "
-                         f"of the table (from {-n} to {n - 1}), as PyTorch asserts")
+    padding_idx = _padding_row("embedding", padding_idx, n)
     rows = weight.index_select(0, engine.tensor(idx.reshape(-1)))
     if padding_idx is not None:
-        padding_idx = padding_idx + n if padding_idx < 0 else padding_idx
         keep = engine.tensor((idx.reshape(-1) != padding_idx)[:, None])
         rows = engine.where(keep, rows, rows.detach())  # same values, no gradient there
     return rows.reshape(idx.shape + (weight.shape[1],))
+
+
+def _padding_row(op, padding_idx, n):
+    """``padding_idx`` as a row of a table of n rows (a negative one counted from the end),
+    or None. Out of range it would match no index, and the argument be silently ignored:
+    refused, as PyTorch asserts."""
+    if padding_idx is None:
+        return None
+    if not -n <= padding_idx < n:
+        raise ValueError(f"{op}: padding_idx {padding_idx} must be within the {n} rows of the "
+                         f"table (from {-n} to {n - 1}), as PyTorch asserts")
+    return padding_idx + n if padding_idx < 0 else padding_idx
 
 
 def _int_array(op, what, a):
@@ -393,16 +398,14 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2.0,
             raise ValueError(f"{op}: per_sample_weights {psw.shape} must have the input's "
                              f"shape {idx.shape}")
         psw = psw.reshape(-1)
+    padding_idx = _padding_row(op, padding_idx, n)
     if padding_idx is not None:
-        if not -n <= padding_idx < n:
-            raise ValueError(f"{op}: padding_idx {padding_idx} must be within the {n} rows "
-                             f"of the table (from {-n} to {n - 1})")
-        keep = flat != (padding_idx + n if padding_idx < 0 else padding_idx)
+        keep = flat != padding_idx
         flat, bag = flat[keep], bag[keep]
         counts = np.bincount(bag, minlength=B)
         if psw is not None:
             psw = psw[engine.tensor(np.flatnonzero(keep))]
-    rows = embedding(flat, weight)  # (entries, D); checks the indices' range
+    rows = weight.index_select(0, engine.tensor(flat))  # (entries, D), checked above
     D = weight.shape[1]
     if mode == "max":
         # Bags padded to the longest with a row of -inf (never the winner), then max.
@@ -477,16 +480,20 @@ def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False):
     of (N, C, H, W) input, p = ``norm_type`` (p = 1: sum pooling; p → ∞: max pooling), with
     PyTorch's formula ``(sign(a)·relu(|a|)·kh·kw)^(1/p)``, a = avg_pool2d(xᵖ)."""
     kh, kw = ntuple(kernel_size, 2, "kernel_size", "lp_pool2d", 1)
-    a = avg_pool2d(x ** norm_type, (kh, kw), stride, 0, ceil_mode)
-    return (a.sign() * relu(a.abs()) * (kh * kw)) ** (1.0 / norm_type)
+    return _power_mean(avg_pool2d(x ** norm_type, (kh, kw), stride, 0, ceil_mode), kh * kw,
+                       norm_type)
 
 
 def lp_pool1d(x, norm_type, kernel_size, stride=None, ceil_mode=False):
     """``lp_pool2d`` over the last dim of (N, C, L) or (C, L) input (PyTorch's
     ``F.lp_pool1d``)."""
     (k,) = ntuple(kernel_size, 1, "kernel_size", "lp_pool1d", 1)
-    a = avg_pool1d(x ** norm_type, k, stride, 0, ceil_mode)
-    return (a.sign() * relu(a.abs()) * k) ** (1.0 / norm_type)
+    return _power_mean(avg_pool1d(x ** norm_type, k, stride, 0, ceil_mode), k, norm_type)
+
+
+def _power_mean(a, window, p):
+    """The LP pools' (Σ xᵖ)^(1/p) from a = the window mean of xᵖ, PyTorch's exact formula."""
+    return (a.sign() * relu(a.abs()) * window) ** (1.0 / p)
 
 
 def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
@@ -1489,11 +1496,16 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     """``max(d(a, p) − d(a, n) + margin, 0)`` with d the pairwise p-distance (ε added to
     the difference, as ``pairwise_distance``); ``swap``: d(a, n) becomes min(d(a, n),
     d(p, n)) (Balntas et al.)."""
-    d_ap = pairwise_distance(anchor, positive, p, eps)
-    d_an = pairwise_distance(anchor, negative, p, eps)
+    return _triplet(lambda u, v: pairwise_distance(u, v, p, eps), anchor, positive, negative,
+                    margin, swap, reduction, "triplet_margin_loss")
+
+
+def _triplet(d, anchor, positive, negative, margin, swap, reduction, name):
+    """``max(d(a, p) − d(a, n) + margin, 0)``, d(a, n) → min(d(a, n), d(p, n)) with swap."""
+    d_ap, d_an = d(anchor, positive), d(anchor, negative)
     if swap:
-        d_an = engine.minimum(d_an, pairwise_distance(positive, negative, p, eps))
-    return _reduce((d_ap - d_an + margin).clamp(min=0), reduction, "triplet_margin_loss")
+        d_an = engine.minimum(d_an, d(positive, negative))
+    return _reduce((d_ap - d_an + margin).clamp(min=0), reduction, name)
 
 
 def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
@@ -1509,11 +1521,8 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
                            f"negative tensors must have the same number of dims, got "
                            f"{anchor.ndim}, {positive.ndim} and {negative.ndim}")
     d = pairwise_distance if distance_function is None else distance_function
-    d_ap, d_an = d(anchor, positive), d(anchor, negative)
-    if swap:
-        d_an = engine.minimum(d_an, d(positive, negative))
-    return _reduce((d_ap - d_an + margin).clamp(min=0), reduction,
-                   "triplet_margin_with_distance_loss")
+    return _triplet(d, anchor, positive, negative, margin, swap, reduction,
+                    "triplet_margin_with_distance_loss")
 
 
 def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
