@@ -171,22 +171,30 @@ class ConvTranspose2d(Module):
                  output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
                  dtype=None):
         super().__init__()
+        who = type(self).__name__
         if padding_mode != "zeros":
-            raise ValueError(f"ConvTranspose2d: only padding_mode='zeros' is supported (as in "
+            raise ValueError(f"{who}: only padding_mode='zeros' is supported (as in "
                              f"PyTorch), got {padding_mode!r}")
+        kernel = self._kernel(kernel_size)
         if in_channels % groups or out_channels % groups:
-            raise ValueError(f"ConvTranspose2d: groups={groups} must divide in_channels="
+            raise ValueError(f"{who}: groups={groups} must divide in_channels="
                              f"{in_channels} and out_channels={out_channels}")
-        kh, kw = _pair(kernel_size)
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.padding = (kh, kw), stride, padding
+        self.kernel_size, self.stride, self.padding = kernel, stride, padding
         self.output_padding, self.groups, self.dilation = output_padding, groups, dilation
-        self.weight = Parameter(np.empty((in_channels, out_channels // groups, kh, kw),
+        self.weight = Parameter(np.empty((in_channels, out_channels // groups) + kernel,
                                          np.float32))
         self.bias = Parameter(np.empty(out_channels, np.float32)) if bias else None
         self.reset_parameters()
         if dtype is not None:
             self.to(dtype)
+
+    _dims, _layout = ("H", "W"), "(N, C_in, H, W)"
+    _convolve = staticmethod(engine.conv_transpose2d)
+
+    @staticmethod
+    def _kernel(kernel_size):
+        return tuple(_pair(kernel_size))
 
     def reset_parameters(self):
         """Draw the parameters anew, in place: Glorot-uniform ``weight`` (C_in, C_out/groups,
@@ -197,11 +205,9 @@ class ConvTranspose2d(Module):
         output_padding = self.output_padding
         if output_size is not None:
             output_padding = self._output_padding(x, output_size)
-        return engine.conv_transpose2d(x, self.weight, self.bias, stride=self.stride,
-                                       padding=self.padding, output_padding=output_padding,
-                                       groups=self.groups, dilation=self.dilation)
-
-    _dims, _layout = ("H", "W"), "(N, C_in, H, W)"
+        return self._convolve(x, self.weight, self.bias, stride=self.stride,
+                              padding=self.padding, output_padding=output_padding,
+                              groups=self.groups, dilation=self.dilation)
 
     def _output_padding(self, x, output_size):
         """The output_padding that makes the output ``output_size`` (PyTorch's rule: it must
@@ -418,37 +424,15 @@ class ConvTranspose1d(ConvTranspose2d):
     C_in/groups·k, fan_out = C_out/groups·k)."""
 
     _dims, _layout = ("L",), "(N, C_in, L)"
+    _convolve = staticmethod(engine.conv_transpose1d)
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
-                 dtype=None):
-        if padding_mode != "zeros":
-            raise ValueError(f"ConvTranspose1d: only padding_mode='zeros' is supported (as in "
-                             f"PyTorch), got {padding_mode!r}")
+    @staticmethod
+    def _kernel(kernel_size):
         k = _single(kernel_size)
         if not isinstance(k, int) or k < 1:
             raise ValueError(f"ConvTranspose1d: kernel_size must be an int ≥ 1 (or a "
                              f"1-tuple), got {kernel_size!r}")
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"ConvTranspose1d: groups={groups} must divide in_channels="
-                             f"{in_channels} and out_channels={out_channels}")
-        Module.__init__(self)
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.padding = (k,), stride, padding
-        self.output_padding, self.groups, self.dilation = output_padding, groups, dilation
-        self.weight = Parameter(np.empty((in_channels, out_channels // groups, k), np.float32))
-        self.bias = Parameter(np.empty(out_channels, np.float32)) if bias else None
-        self.reset_parameters()
-        if dtype is not None:
-            self.to(dtype)
-
-    def forward(self, x, output_size=None):
-        output_padding = self.output_padding
-        if output_size is not None:
-            output_padding = self._output_padding(x, output_size)
-        return engine.conv_transpose1d(x, self.weight, self.bias, stride=self.stride,
-                                       padding=self.padding, output_padding=output_padding,
-                                       groups=self.groups, dilation=self.dilation)
+        return (k,)
 
 
 class AdaptiveMaxPool2d(Module):

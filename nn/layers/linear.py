@@ -276,14 +276,15 @@ class Embedding(Module):
         refill(self.weight, table)
 
     @classmethod
-    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None):
-        """A table holding ``embeddings`` (2-D), frozen unless ``freeze=False``."""
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, **options):
+        """A table holding ``embeddings`` (2-D), frozen unless ``freeze=False``; ``options``:
+        the class's other constructor arguments (EmbeddingBag's mode, …)."""
         table = embeddings.data if isinstance(embeddings, engine.Tensor) else \
             np.asarray(embeddings)
         if table.ndim != 2:
-            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
-                             f"{table.shape}")
-        emb = cls(*table.shape, padding_idx=padding_idx, _weight=table)
+            raise ValueError(f"{cls.__name__}.from_pretrained: embeddings must be 2-D, got "
+                             f"shape {table.shape}")
+        emb = cls(*table.shape, padding_idx=padding_idx, _weight=table, **options)
         emb.weight.requires_grad = not freeze
         return emb
 
@@ -325,18 +326,12 @@ class EmbeddingBag(Embedding):
     def from_pretrained(cls, embeddings, freeze=True, max_norm=None, norm_type=2.0,
                         scale_grad_by_freq=False, mode="mean", sparse=False,
                         include_last_offset=False, padding_idx=None):
-        """A bag layer over ``embeddings`` (2-D), frozen unless ``freeze=False``."""
-        table = embeddings.data if isinstance(embeddings, engine.Tensor) else \
-            np.asarray(embeddings)
-        if table.ndim != 2:
-            raise ValueError(f"EmbeddingBag.from_pretrained: embeddings must be 2-D, got shape "
-                             f"{table.shape}")
-        bag = cls(*table.shape, max_norm=max_norm, norm_type=norm_type,
-                  scale_grad_by_freq=scale_grad_by_freq, mode=mode, sparse=sparse,
-                  _weight=table, include_last_offset=include_last_offset,
-                  padding_idx=padding_idx)
-        bag.weight.requires_grad = not freeze
-        return bag
+        """``Embedding.from_pretrained`` in PyTorch's argument order for EmbeddingBag (its
+        third is max_norm, not padding_idx)."""
+        return super().from_pretrained(
+            embeddings, freeze, padding_idx, max_norm=max_norm, norm_type=norm_type,
+            scale_grad_by_freq=scale_grad_by_freq, mode=mode, sparse=sparse,
+            include_last_offset=include_last_offset)
 
     def forward(self, input, offsets=None, per_sample_weights=None):
         return F.embedding_bag(input, self.weight, offsets, mode=self.mode,
