@@ -264,17 +264,10 @@ def _stack_to_torch(m, tnn, name):
 
 
 def _transformer_to_torch(m, tnn, name):
+    import torch
     return tnn.Transformer(m.d_model, m.nhead, batch_first=m.batch_first,
-                           custom_encoder=_to_torch_child(m.encoder, tnn, f"{name}.encoder"),
-                           custom_decoder=_to_torch_child(m.decoder, tnn, f"{name}.decoder"))
-
-
-def _to_torch_child(m, tnn, name):
-    kind = _known(m, _TO_TORCH, "to_torch")
-    if kind is None:
-        raise TypeError(f"nn.to_torch: {name} is a {type(m).__name__}, which has no torch.nn "
-                        f"equivalent here")
-    return _TO_TORCH[kind](m, tnn, name)
+                           custom_encoder=_torch_module(m.encoder, torch, f"{name}.encoder"),
+                           custom_decoder=_torch_module(m.decoder, torch, f"{name}.decoder"))
 
 
 _TO_TORCH = {

@@ -36,8 +36,14 @@ def _norm_except_dim(v, dim):
 
 
 class _WeightNorm:
+    what, suffixes = "weight_norm", ("_g", "_v")  # what it adds to the module: name + suffix
+
     def __init__(self, name, dim):
         self.name, self.dim = name, dim
+
+    def final(self, module):
+        """The weight to keep when the reparametrization is removed."""
+        return self.compute(module)
 
     def compute(self, module):
         g, v = getattr(module, self.name + "_g"), getattr(module, self.name + "_v")
@@ -83,24 +89,24 @@ def weight_norm(module, name="weight", dim=0):
 def remove_weight_norm(module, name="weight"):
     """Undo ``weight_norm``: ``module.<name>`` a plain parameter again, with the current
     value of g · v/‖v‖."""
-    return _remove(module, name, _WeightNorm, ("_g", "_v"), "remove_weight_norm",
-                   "weight_norm")
+    return _remove(module, name, _WeightNorm, "remove_weight_norm")
 
 
-def _remove(module, name, kind, extra, who, what):
+def _remove(module, name, kind, who):
+    """Take ``kind``'s hook on ``name`` off ``module``: its parameters and buffers go, and
+    ``name`` is a plain parameter again, holding the hook's final weight."""
     hooks = module.__dict__.get("_forward_pre_hooks", {})
     for hook, _ in list(hooks.values()):
         if isinstance(hook, kind) and hook.name == name:
             with engine.no_grad():
-                value = hook.compute(module, False) if kind is _SpectralNorm else \
-                    hook.compute(module)
+                value = hook.final(module)
             hook.handle.remove()
-            for suffix in extra:
+            for suffix in kind.suffixes:
                 delattr(module, name + suffix)
             delattr(module, name)
             module.register_parameter(name, Parameter(value.data.copy(), dtype=value.dtype))
             return module
-    raise ValueError(f"{who}: {what} of {name!r} not found in {type(module).__name__}")
+    raise ValueError(f"{who}: {kind.what} of {name!r} not found in {type(module).__name__}")
 
 
 def _normalize(a, eps):
@@ -108,8 +114,13 @@ def _normalize(a, eps):
 
 
 class _SpectralNorm:
+    what, suffixes = "spectral_norm", ("_orig", "_u", "_v")
+
     def __init__(self, name, n_power_iterations, dim, eps):
         self.name, self.n, self.dim, self.eps = name, n_power_iterations, dim, eps
+
+    def final(self, module):
+        return self.compute(module, do_power_iteration=False)
 
     def matrix(self, w):
         if self.dim != 0:
@@ -120,7 +131,7 @@ class _SpectralNorm:
         w = getattr(module, self.name + "_orig")
         u, v = getattr(module, self.name + "_u"), getattr(module, self.name + "_v")
         mat = self.matrix(w)
-        if do_power_iteration and self.n > 0:
+        if do_power_iteration:
             m = mat.data
             un, vn = u.data.astype(np.float64), v.data.astype(np.float64)
             for _ in range(self.n):
@@ -162,5 +173,4 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
 
 def remove_spectral_norm(module, name="weight"):
     """Undo ``spectral_norm``: ``module.<name>`` a plain parameter holding weight_orig / σ."""
-    return _remove(module, name, _SpectralNorm, ("_orig", "_u", "_v"),
-                   "remove_spectral_norm", "spectral_norm")
+    return _remove(module, name, _SpectralNorm, "remove_spectral_norm")
