@@ -70,6 +70,81 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+class _Uninitialized(Tensor):
+    """A tensor whose shape is not known yet: a lazy layer's (``nn.LazyLinear``...) until its
+    first forward, which ``materialize``-s it in place (the same object, so an optimizer
+    given ``model.parameters()`` before that trains the values it gets). Only its dtype and
+    ``requires_grad`` exist: reading its data, shape or values raises, saying to run a
+    forward pass first (PyTorch's ``UninitializedTensorMixin``)."""
+
+    cls_to_become: type = Tensor
+    _owner = ("a lazy layer", "")  # the lazy layer's class and attribute names, for errors
+
+    def _refuse(self):
+        layer, attr = self._owner
+        raise RuntimeError(
+            f"{layer}: {'parameter' if isinstance(self, Parameter) else 'buffer'} "
+            f"{self.name or attr!r} is not initialized yet: a lazy layer takes "
+            f"its shape from the first input it sees. Run a forward pass first (a dry run "
+            f"with a sample batch, e.g. model(x[:1])), then use its parameters")
+
+    # data reads refuse (and with them shape, values, arithmetic); a write stores the empty
+    # array that carries the dtype (Tensor.__init__, Module.to)
+    data = property(_refuse, lambda self, a: self.__dict__.__setitem__("data", a))
+    dtype = property(lambda self: self.__dict__["data"].dtype)
+
+    def materialize(self, shape, dtype=None) -> None:
+        """Become a plain Parameter (or Tensor) of ``shape``, zeros, in place (PyTorch's,
+        which leaves the memory uninitialized)."""
+        data = np.zeros(shape, self.dtype if dtype is None else dtype)
+        self.__dict__.pop("_owner", None)
+        self.__class__ = self.cls_to_become
+        self.data = data
+
+    def __repr__(self):
+        return f"<{type(self).__name__}>"
+
+
+class UninitializedParameter(_Uninitialized, Parameter):
+    """A lazy layer's parameter before its first forward (PyTorch's): see ``_Uninitialized``.
+
+    >>> p = UninitializedParameter()
+    >>> p, p.dtype, p.requires_grad
+    (<UninitializedParameter>, dtype('float32'), True)
+    >>> p.materialize((2, 3)); type(p).__name__, p.shape
+    ('Parameter', (2, 3))
+    """
+
+    cls_to_become = Parameter
+
+    def __init__(self, requires_grad=True, dtype=None):
+        super().__init__(np.empty(0, np.float32), requires_grad=requires_grad, dtype=dtype)
+
+
+class UninitializedBuffer(_Uninitialized):
+    """A lazy layer's buffer (BatchNorm's running statistics) before its first forward."""
+
+    def __init__(self, requires_grad=False, dtype=None):
+        super().__init__(np.empty(0, np.float32), requires_grad=requires_grad, dtype=dtype)
+
+
+def is_lazy(t) -> bool:
+    """Whether ``t`` is an uninitialized parameter or buffer (PyTorch's ``is_lazy``)."""
+    return isinstance(t, _Uninitialized)
+
+
+def check_built(model, who: str) -> None:
+    """Refuse, naming the first, a model holding a layer whose weights do not exist yet (a
+    lazy layer before its first forward, ``built`` False: ``nn.LazyLinear``, ``nn.Dense``
+    without an input size)."""
+    for name, m in model.named_modules():
+        if getattr(m, "built", True) is False:
+            raise RuntimeError(
+                f"{who}: layer {name or type(m).__name__!r} ({type(m).__name__}) has no "
+                f"weights yet: it takes its input size from its first input. Run a forward "
+                f"pass first (a dry run with a sample batch, e.g. model(x[:1]))")
+
+
 class _HookedCall:
     """One call of a module with forward (pre-)hooks, in PyTorch's ``_call_impl`` order:
     ``pre`` runs the pre-hooks before ``forward``, ``post`` the forward hooks after it,
@@ -622,7 +697,8 @@ class Module(KerasModelMixin):
             object.__setattr__(m, "dtype_", dtype)
         for _, t in list(self.named_parameters()) + list(self.named_buffers()):
             if t.dtype.kind == "f" and t.dtype != dtype:
-                t.data = t.data.astype(dtype)
+                # (a lazy layer's uninitialized tensor: only the dtype it will be made in)
+                t.data = np.empty(0, dtype) if is_lazy(t) else t.data.astype(dtype)
                 t._vc.n += 1  # a graph that saved the old array must not use it
                 if t.grad is not None:
                     t.grad = engine.from_numpy(t.grad.data.astype(dtype))
@@ -684,11 +760,25 @@ class Module(KerasModelMixin):
         entry (``nn.serialization.check_state_dict``); two entries for one tensor (a shared
         module or tied weight, named twice) that differ, where PyTorch silently keeps the
         last. Everything is checked before the first copy. Accepts numpy arrays or anything
-        with ``__array__`` (PyTorch tensors included, via ``.detach().numpy()``).
+        with ``__array__`` (PyTorch tensors included, via ``.detach().numpy()``). A lazy
+        layer not initialized yet (``nn.LazyLinear``...) takes its sizes from the state dict
+        and becomes its eager layer, as PyTorch's.
         """
         own = OrderedDict(self._state_items())
+        # A lazy layer not initialized yet (nn.LazyLinear...) takes its sizes from the state
+        # dict, as PyTorch's: the eager layer it would become stands in for it in the checks,
+        # and it becomes that layer (its own tensors materialized) only once all passed.
+        twins, stand_in = [], {}
+        for name, m in self.named_modules():
+            make = getattr(m, "_twin_from_state", None)
+            twin = make(state, f"{name}." if name else "") if make is not None else None
+            if twin is not None:
+                twins.append((m, twin))
+                theirs = dict(twin._state_items())
+                stand_in.update((id(t), theirs[k]) for k, t in m._state_items())
+        checked = OrderedDict((k, stand_in.get(id(t), t)) for k, t in own.items())
         # every entry checked before any copy
-        arrays, missing, unexpected = check_state_dict(own, state, strict)
+        arrays, missing, unexpected = check_state_dict(checked, state, strict)
         first = {}
         for key, value in arrays.items():
             other = first.setdefault(id(own[key]), key)
@@ -697,6 +787,8 @@ class Module(KerasModelMixin):
                 raise ValueError(f"load_state_dict: {other!r} and {key!r} name the same tensor "
                                  f"(a module or parameter registered twice) but their values "
                                  f"differ")
+        for m, twin in twins:
+            m._become(twin)
         with engine.no_grad():  # all checked first: nothing is half-loaded
             for key, value in arrays.items():
                 own[key].copy_(value)
