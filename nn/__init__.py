@@ -26,9 +26,11 @@ from .layers import (CELU, ELU, GELU, GRU, LSTM, RNN, SELU, AdaptiveAvgPool2d, A
                      Dropout3d, EmbeddingBag, Fold, Unfold, RReLU, RMSNorm, Transformer,
                      TransformerDecoder, TransformerDecoderLayer, ConvTranspose1d, MaxUnpool1d,
                      LPPool1d, LPPool2d, ChannelShuffle, CircularPad1d, CircularPad2d,
-                     TripletMarginWithDistanceLoss)
+                     TripletMarginWithDistanceLoss, LazyBatchNorm1d, LazyBatchNorm2d, LazyConv1d,
+                     LazyConv2d, LazyConvTranspose1d, LazyConvTranspose2d, LazyLinear,
+                     LazyModuleMixin)
 from .module import (Module, ModuleDict, ModuleList, Parameter, ParameterDict, ParameterList,
-                     Sequential)
+                     Sequential, UninitializedBuffer, UninitializedParameter)
 from .interchange import export_onnx, from_torch, load_safetensors, save_safetensors, to_torch
 from .serialization import load, save
 from .summary import Summary, summary

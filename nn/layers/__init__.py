@@ -13,6 +13,8 @@ from .conv import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, Adap
                    UpsamplingNearest2d, ZeroPad1d, ZeroPad2d, Fold, Unfold, MaxUnpool1d,
                    LPPool1d, LPPool2d, ChannelShuffle, CircularPad1d, CircularPad2d)
 from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d
+from .lazy import (LazyBatchNorm1d, LazyBatchNorm2d, LazyConv1d, LazyConv2d,
+                   LazyConvTranspose1d, LazyConvTranspose2d, LazyLinear, LazyModuleMixin)
 from .linear import Bilinear, Dense, Embedding, EmbeddingBag, Flatten, Linear, Unflatten
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CosineSimilarity,
                    CrossEntropyLoss, GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss,
@@ -48,4 +50,6 @@ __all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "
            "LocalResponseNorm", "AlphaDropout", "Dropout3d", "Fold", "Unfold", "RReLU", "RMSNorm",
            "Transformer", "TransformerDecoder", "TransformerDecoderLayer",
            "ConvTranspose1d", "MaxUnpool1d", "LPPool1d", "LPPool2d", "ChannelShuffle",
-           "CircularPad1d", "CircularPad2d", "TripletMarginWithDistanceLoss"]
+           "CircularPad1d", "CircularPad2d", "TripletMarginWithDistanceLoss", "LazyBatchNorm1d",
+           "LazyBatchNorm2d", "LazyConv1d", "LazyConv2d", "LazyConvTranspose1d",
+           "LazyConvTranspose2d", "LazyLinear", "LazyModuleMixin"]
