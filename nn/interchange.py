@@ -36,7 +36,7 @@ from engine.fast.conv import same_padding  # TensorFlow's rule, as engine.conv2d
 
 from . import layers as L
 from .files import atomic_write
-from .module import Module, Parameter, Sequential
+from .module import Module, Parameter, Sequential, check_built
 from .serialization import state_tensors
 
 __all__ = ["save_safetensors", "load_safetensors", "to_torch", "from_torch", "export_onnx"]
@@ -140,6 +140,7 @@ def to_torch(model):
     ``Conv2d(padding='same')`` with stride > 1 (its padding depends on the input size).
     """
     torch = _require("torch", "to_torch")
+    check_built(model, "nn.to_torch")  # a lazy layer has no sizes to give torch yet
     out = _torch_module(model, torch, "")
     with torch.no_grad():
         own = state_tensors(model)
@@ -414,6 +415,10 @@ def _stepgrad_module(m, torch, where):
                 child, torch, f"{where}.{child_name}" if where else child_name))
         return seq
     convert = _from_torch_table(tnn).get(type(m))
+    if convert is None and isinstance(m, torch.nn.modules.lazy.LazyModuleMixin):
+        raise TypeError(f"nn.from_torch: {name} is a torch.nn.{type(m).__name__} not "
+                        f"initialized yet (no weights): run a forward pass in torch first, "
+                        f"after which it is a torch.nn.{m.cls_to_become.__name__}")
     if convert is None:
         raise TypeError(f"nn.from_torch: {name} is a {type(m).__module__}."
                         f"{type(m).__name__}, which has no stepgrad equivalent here")
@@ -647,6 +652,7 @@ def export_onnx(model, example_input, path, *, opset: int = 17, input_name: str 
     """
     onnx = _require("onnx", "export_onnx")
     from onnx import helper
+    check_built(model, "nn.export_onnx")
 
     x = example_input if isinstance(example_input, engine.Tensor) else \
         engine.Tensor(np.asarray(example_input), dtype=np.asarray(example_input).dtype)
