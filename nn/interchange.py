@@ -139,8 +139,8 @@ def to_torch(model):
     own ``forward`` (translate those by hand), ``stateful=True`` recurrent layers,
     ``Conv2d(padding='same')`` with stride > 1 (its padding depends on the input size).
     """
-    torch = _require("torch", "to_torch")
     check_built(model, "nn.to_torch")  # a lazy layer has no sizes to give torch yet
+    torch = _require("torch", "to_torch")
     out = _torch_module(model, torch, "")
     with torch.no_grad():
         own = state_tensors(model)
@@ -650,9 +650,9 @@ def export_onnx(model, example_input, path, *, opset: int = 17, input_name: str 
     >>> import onnx; [n.op_type for n in onnx.load(str(path)).graph.node]
     ['Gemm', 'Relu', 'Gemm']
     """
+    check_built(model, "nn.export_onnx")
     onnx = _require("onnx", "export_onnx")
     from onnx import helper
-    check_built(model, "nn.export_onnx")
 
     x = example_input if isinstance(example_input, engine.Tensor) else \
         engine.Tensor(np.asarray(example_input), dtype=np.asarray(example_input).dtype)

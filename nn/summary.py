@@ -98,7 +98,8 @@ def summary(model, input_shape, dtype=np.float32) -> Summary:
 
     ``input_shape`` is one sample's shape, e.g. ``(13,)`` or ``(1, 28, 28)``; Keras's form
     with the batch dimension as None, ``(None, 784)``, is accepted too. Lazy layers
-    (``nn.Dense`` without an input size) are built by this run.
+    (``nn.Dense`` without an input size, ``nn.LazyLinear``, ``nn.LazyConv2d``...) are built by
+    this run, as by a first forward.
 
     >>> import nn
     >>> s = nn.summary(nn.Sequential(nn.Linear(13, 16), nn.ReLU(), nn.Linear(16, 8),
