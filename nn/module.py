@@ -85,8 +85,8 @@ class _Uninitialized(Tensor):
         raise RuntimeError(
             f"{layer}: {'parameter' if isinstance(self, Parameter) else 'buffer'} "
             f"{self.name or attr!r} is not initialized yet: a lazy layer takes "
-            f"its shape from the first input it sees. Run a forward pass first (a dry run "
-            f"with a sample batch, e.g. model(x[:1])), then use its parameters")
+            f"its shape from the first input it sees. Run a forward pass first: call the "
+            f"model on a sample batch (a dry run, e.g. model(x[:1])), then use its parameters")
 
     # data reads refuse (and with them shape, values, arithmetic); a write stores the empty
     # array that carries the dtype (Tensor.__init__, Module.to)
@@ -142,7 +142,7 @@ def check_built(model, who: str) -> None:
             raise RuntimeError(
                 f"{who}: layer {name or type(m).__name__!r} ({type(m).__name__}) has no "
                 f"weights yet: it takes its input size from its first input. Run a forward "
-                f"pass first (a dry run with a sample batch, e.g. model(x[:1]))")
+                f"pass first: call the model on a sample batch (a dry run, e.g. model(x[:1]))")
 
 
 class _HookedCall:
