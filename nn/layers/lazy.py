@@ -48,6 +48,7 @@ class LazyModuleMixin:
     cls_to_become: type = None
     _inferred = ""
     _state_sizes: tuple = ()
+    _per_group = False  # a convolution's weight shows in_channels / groups
     built = False
 
     def __init__(self, **options):
@@ -109,8 +110,6 @@ class LazyModuleMixin:
                                      f"{axis})")
                 return self._twin(shape[axis] * (self.groups if self._per_group else 1))
         return None
-
-    _per_group = False  # a convolution's weight shows in_channels / groups
 
     def _become(self, twin) -> None:
         """Turn into ``twin``'s class, each placeholder materialized in place with ``twin``'s
