@@ -676,7 +676,7 @@ class Tensor(Node):
         graph, so the gradient still flows through what it was.
         """
         recording = state.grad_enabled and (self._rg or any(
-            isinstance(o, Tensor) and o._rg for o in others))
+            isinstance(o, Tensor) and o._rg for o in (*others, *params.values())))
         if recording and self.is_leaf and self._rg:
             raise RuntimeError(f"{what}: a leaf Variable that requires grad is being used in "
                                f"an in-place operation. Wrap the update in engine.no_grad() "
@@ -1837,9 +1837,12 @@ def from_numpy(array) -> Tensor:
 
 def _inplace_method(name):
     """``x.<name>_(*args)``: the method's result written back into x (PyTorch's in-place
-    rules: a leaf that requires grad is refused, the version counter moves)."""
+    rules: a leaf that requires grad is refused, the version counter moves). The arguments
+    go through ``_inplace`` so that a tensor among them that requires grad is seen: x then
+    records the op (``x.lerp_(y, 0.5)`` passes a gradient to y), as in PyTorch."""
     def method(self, *args, **kwargs):
-        return self._inplace(f"{name}_", lambda t: getattr(t, name)(*args, **kwargs))
+        return self._inplace(f"{name}_", lambda t, *a, **k: getattr(t, name)(*a, **k), *args,
+                             **kwargs)
     method.__name__ = f"{name}_"
     method.__doc__ = f"``{name}`` in place (x.{name}_() is x = x.{name}(), into x's memory)."
     return method
