@@ -342,8 +342,28 @@ class SetItem(Op):
                           f"{v.shape}, index {index!r})") from None
         self.mask = np.zeros(x.shape, bool)
         self.mask[index] = True
-        self.vshape = np.zeros(x.shape)[index].shape  # the shape the value was broadcast to
+        self.won = _last_writes(x.shape, index) if self.needs_grad[1] else None
         return out
 
     def backward(self, g, x, v, out):
-        return xp.where(self.mask, 0.0, g), g[self.index]
+        dv = g[self.index]
+        if self.won is not None:  # a place written twice: only the value kept has a say
+            dv = xp.where(self.won, dv, 0.0)
+        return xp.where(self.mask, 0.0, g), dv
+
+
+def _last_writes(shape, index):
+    """For ``out[index] = v`` with repeated integer indices (``x[[0, 0]] = [a, b]``): which
+    entries of the broadcast value are the ones left in ``out`` (numpy keeps the last write;
+    PyTorch calls the result undefined and gives every repeat the gradient, although only
+    one value is kept). Found by the same assignment, of positions; None without repeats."""
+    items = index if isinstance(index, tuple) else (index,)
+    if not any(isinstance(i, (list, np.ndarray)) and np.asarray(i).dtype.kind in "iu"
+               for i in items):
+        return None  # slices, ints and masks never write a place twice
+    pos = np.full(shape, -1, np.int64)
+    taken = pos[index]  # (a copy: advanced indexing)
+    order = np.arange(taken.size).reshape(taken.shape)
+    pos[index] = order
+    won = pos[index] == order
+    return None if won.all() else won

@@ -28,3 +28,26 @@ def test_inplace_method_records_when_only_an_argument_requires_grad():
     x.lerp_(y, weight=w)  # a tensor passed by keyword is seen too
     x.sum().backward()
     np.testing.assert_array_equal(w.grad.data, [2.0, 3.0])  # end − start
+
+
+def test_setitem_with_repeated_indices_gives_the_gradient_to_the_value_kept():
+    # out[[0, 0]] = [a, b] keeps b (numpy's last write): d out / d a = 0. PyTorch calls the
+    # result undefined and hands both a and b the gradient of out[0].
+    x = t64(np.zeros(3))
+    v = t64([3.0, 5.0], True)
+    x[[0, 0, 2]] = engine.cat([v, t64([7.0])])
+    np.testing.assert_array_equal(x.data, [5.0, 0.0, 7.0])
+    (x * t64([2.0, 1.0, 1.0])).sum().backward()
+    np.testing.assert_array_equal(v.grad.data, [0.0, 2.0])
+    # a broadcast value written twice: each of its entries reaches out once per kept row
+    row = t64([1.0, 2.0], True)
+    y = t64(np.zeros((3, 2)))
+    y[[0, 2, 0]] = row
+    y.sum().backward()
+    np.testing.assert_array_equal(row.grad.data, [2.0, 2.0])
+
+    def f(v):
+        z = t64(np.zeros((3, 2)))
+        z[[1, 0, 1, 1]] = v
+        return z * t64(np.arange(6.0).reshape(3, 2))
+    assert engine.gradcheck(f, t64(np.random.default_rng(0).standard_normal((4, 2)), True))
