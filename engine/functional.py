@@ -138,7 +138,7 @@ METHOD_FUNCTIONS = (
     "subtract multiply divide negative mm bmm mv dot outer "
     "nansum nanmean nan_to_num aminmax count_nonzero take index_add addcmul addcdiv isclose "
     "bincount t histc mode numel broadcast_to eq ne lt gt le ge argwhere index_fill clone "
-    "detach").split()
+    "detach scatter_reduce").split()
 # Kept in a dict, not this module's globals: max/min/sum/abs/all/any would shadow the
 # builtins this module uses. engine/__init__ exports them.
 FUNCTIONS = {name: _method(name) for name in METHOD_FUNCTIONS}

@@ -1616,6 +1616,11 @@ class Tensor(Node):
         return I.ScatterAdd.apply(self, as_tensor(src, self), axis=dim,
                                   index=I._as_index(index, "scatter_add"))
 
+    def scatter_reduce(self, dim, index, src, reduce, *, include_self=True):
+        """A copy with ``src`` reduced in at ``index`` along ``dim`` ('sum', 'prod', 'mean',
+        'amax', 'amin'; see ``engine.scatter_reduce``)."""
+        return I.scatter_reduce(self, dim, index, src, reduce, include_self=include_self)
+
     def flip(self, *dims):
         """Reverse the order along ``dims`` (a copy, as PyTorch)."""
         dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
@@ -1851,5 +1856,5 @@ def _inplace_method(name):
 # More of PyTorch's in-place spellings (x.sin_(), x.pow_(2), x.lerp_(y, 0.5), …).
 for _name in ("sin cos tan asin acos atan sinh cosh asinh acosh atanh sign floor ceil round "
               "trunc reciprocal log2 log10 log1p exp2 expm1 rsqrt erf pow fmod remainder atan2 "
-              "lerp nan_to_num logit xlogy deg2rad rad2deg").split():
+              "lerp nan_to_num logit xlogy deg2rad rad2deg scatter_reduce").split():
     setattr(Tensor, f"{_name}_", _inplace_method(_name))

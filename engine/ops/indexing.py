@@ -1,9 +1,9 @@
-"""Shape and indexing ops with PyTorch's names: flip, roll, scatter, scatter_add and einsum
-(op classes), and the compositions of slicing, gathering and reshaping students type --
-repeat, tile, repeat_interleave, chunk, unbind, unflatten, movedim, narrow, select, diag,
-diagonal, trace, tril, triu, index_select, masked_fill, index_fill, masked_select, nonzero,
-meshgrid, one_hot and PyTorch's ``F.pad`` (constant, reflect, replicate, circular; negative
-pads crop).
+"""Shape and indexing ops with PyTorch's names: flip, roll, scatter, scatter_add,
+scatter_reduce and einsum (op classes), and the compositions of slicing, gathering and
+reshaping students type -- repeat, tile, repeat_interleave, chunk, unbind, unflatten,
+movedim, narrow, select, diag, diagonal, trace, tril, triu, index_select, masked_fill,
+index_fill, masked_select, nonzero, meshgrid, one_hot and PyTorch's ``F.pad`` (constant,
+reflect, replicate, circular; negative pads crop).
 
 A composition needs no backward of its own: indexing with an integer array is ``getitem``
 (whose gradient adds up repeats), so e.g. a reflect pad's gradient folds the mirrored
@@ -15,7 +15,7 @@ import string
 
 import numpy as np
 
-from ..testing import Bad, OpSpec, T, axis_param, normal, register, spec
+from ..testing import Bad, OpSpec, T, axis_param, half_grid, normal, register, spec
 from . import xp
 from .base import Op, index_array, norm_axes, norm_axis
 from .shape import Concatenate, SetItem, _along, check_along
@@ -24,6 +24,17 @@ from .shape import Concatenate, SetItem, _along, check_along
 def _tensor(array):
     from ..tensor import Tensor
     return Tensor._make(np.asarray(array))
+
+
+def _same_dtype(op, x, values, what="source"):
+    """``values`` as a Tensor of x's dtype: numbers take it (as everywhere), a tensor of
+    another dtype is refused, as PyTorch refuses it for every write (no silent cast)."""
+    from ..tensor import as_tensor
+    values = as_tensor(values, x)
+    if values.dtype != x.dtype:
+        raise TypeError(f"{op}: expected self and {what} to have the same dtype, got "
+                        f"{x.dtype} and {values.dtype} (convert with .to({x.dtype}))")
+    return values
 
 
 def _as_index(index, op):
@@ -178,6 +189,216 @@ class ScatterAdd(Op):
             dsrc = xp.pad(xp.gather(g, self.axis, self.index),
                           [(0, s - n) for s, n in zip(src.shape, self.index.shape, strict=True)])
         return g, dsrc
+
+
+# -------------------------------------------------------------------------- scatter_reduce
+REDUCES = ("sum", "prod", "mean", "amax", "amin")
+_AT = {"sum": np.add, "mean": np.add, "prod": np.multiply, "amax": np.maximum,
+       "amin": np.minimum}
+_NOT_REDUCES = {"max": "amax", "min": "amin", "add": "sum", "mul": "prod", "multiply": "prod"}
+
+
+def _start(reduce, dtype):
+    """What a written-to place starts from when its own value is left out (include_self=False):
+    the reduction's identity in ``dtype``."""
+    if reduce in ("sum", "mean", "prod"):
+        return int(reduce == "prod")
+    if dtype.kind == "f":
+        return -np.inf if reduce == "amax" else np.inf
+    if dtype.kind == "b":
+        return reduce == "amin"
+    return np.iinfo(dtype).min if reduce == "amax" else np.iinfo(dtype).max
+
+
+def _data(a):
+    """The numpy array of an array or a graph node (backward runs on both)."""
+    return a.data if xp._node(a) else a
+
+
+def _scatter_reduce_ref(x, src, axis, index, reduce, include_self):
+    """A slow, obvious reference: each place's values listed, then reduced (for the tests)."""
+    groups = {p: [x[p]] if include_self else [] for p in np.ndindex(x.shape)}
+    for i in np.ndindex(index.shape):
+        p = list(i)
+        p[axis] = index[i]
+        groups[tuple(p)].append(src[i])
+    fn = {"sum": np.sum, "prod": np.prod, "mean": np.mean, "amax": np.max, "amin": np.min}
+    out = x.copy()
+    for p, values in groups.items():
+        if values:  # a place nothing reaches keeps x, even without include_self
+            out[p] = fn[reduce](values)
+    return out
+
+
+class _ScatterReduceSpec(OpSpec):
+    """The reduction is drawn first: amax/amin get values that never tie (x and src on two
+    interleaved grids, see ``half_grid``), the others normal ones (prod: no zeros, whose
+    second derivatives are refused when two meet; tests/engine/test_scatter_tail.py has
+    zeros)."""
+
+    def sample(self, rng, shapes=None, dtype=np.float64):
+        shapes = shapes or _scatter_shapes(rng)
+        reduce = str(rng.choice(REDUCES))
+        makers = (half_grid(0.25), half_grid(0.75)) if reduce in ("amax", "amin") else \
+            (normal, normal)
+        arrays = [m(rng, s).astype(dtype) for m, s in zip(makers, shapes, strict=True)]
+        return arrays, {**_scatter_add_params(rng, shapes), "reduce": reduce,
+                        "include_self": bool(rng.integers(0, 2))}
+
+
+class ScatterReduce(Op):
+    name = "scatter_reduce"
+    formula = ("sum: d out/d self = 1, d out/d src = g at the index; mean: the same over the "
+               "count; amax/amin: g shared by the elements equal to the result; prod: g times "
+               "the product of the others")
+
+    @staticmethod
+    def compute(x, axis, index, src, reduce, include_self):
+        """The forward on numpy arrays (prod's backward runs it too)."""
+        where = _along(index, axis)
+        out = x.copy()
+        if not include_self:
+            out[where] = _start(reduce, x.dtype)
+        src = src[tuple(slice(0, n) for n in index.shape)]  # PyTorch uses this corner only
+        with np.errstate(invalid="ignore"):  # NaN wins amax/amin, as in PyTorch
+            _AT[reduce].at(out, where, src)
+        if reduce == "mean":
+            count = _counts(x.shape, where, include_self).astype(x.dtype)
+            # integers: floor division, as PyTorch ((-1 + -2) / 2 is -2)
+            out = out // count if x.dtype.kind in "iu" else out / count
+        return out
+
+    def forward(self, x, src, *, axis, index, reduce, include_self=True):
+        if reduce not in REDUCES:
+            hint = f" (PyTorch's name for it is {_NOT_REDUCES[reduce]!r})" \
+                if reduce in _NOT_REDUCES else ""
+            names = ", ".join(map(repr, REDUCES))
+            raise ValueError(f"scatter_reduce: reduce must be one of {names}, got {reduce!r}"
+                             f"{hint}")
+        if reduce == "mean" and x.dtype == bool:
+            raise TypeError("scatter_reduce: reduce='mean' is not defined for bool tensors (as "
+                            "in PyTorch); convert with .float() or .long() first")
+        self.axis = norm_axis("scatter_reduce", axis, x.shape)
+        check_along("scatter_reduce", x.shape, self.axis, index, src.shape)
+        self.index, self.reduce, self.include_self = index, reduce, bool(include_self)
+        self.linear = reduce in ("sum", "mean")  # backward reads neither inputs nor output
+        self.where = _along(index, self.axis)
+        self.mask = np.zeros(x.shape, bool)  # the places written to
+        self.mask[self.where] = True
+        return self.compute(x, self.axis, index, src, reduce, self.include_self)
+
+    def backward(self, g, x, src, out):
+        r, axis, index = self.reduce, self.axis, self.index
+        if r == "sum":
+            gx, gs = g, xp.gather(g, axis, index)
+        elif r == "mean":
+            share = g / _counts(g.shape, self.where, self.include_self).astype(_data(g).dtype)
+            gx, gs = share, xp.gather(share, axis, index)
+        elif r == "prod":
+            gx, gs = self._prod_grads(g, x, src, out)
+        else:
+            gx, gs = self._extreme_grads(g, x, src, out)
+        if not self.include_self:
+            gx = xp.where(self.mask, 0.0, gx)  # x's value was dropped where src went
+        if not self.needs_grad[1]:
+            return gx, None
+        if gs.shape != src.shape:  # src beyond the index's corner was not read: zeros
+            gs = xp.pad(gs, [(0, s - n) for s, n in zip(src.shape, index.shape, strict=True)])
+        return (gx if self.needs_grad[0] else None), gs
+
+    def _extreme_grads(self, g, x, src, out):
+        """g shared evenly by the values equal to the result (PyTorch's rule for ties). A
+        NaN result gives NaN gradients to its place's values, as PyTorch's."""
+        xd, od = _data(x), _data(out)
+        sd = _data(src)[tuple(slice(0, n) for n in self.index.shape)]
+        hit_x = (xd == od) & (~self.mask if not self.include_self else True)
+        hit_s = sd == od[self.where]
+        n = hit_x.astype(xd.dtype)
+        np.add.at(n, self.where, hit_s)  # how many share each place's gradient
+        # (PyTorch also counts x's value with include_self=False when it equals the result,
+        # although x was left out, so the src values there get less than their share: 1/3
+        # each for two ties, and g is not passed on whole.)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = g / n
+            return share * hit_x, xp.gather(share, self.axis, self.index) * hit_s
+
+    def _prod_grads(self, g, x, src, out):
+        """g times the product of the others, PyTorch's formula: out/value where the value is
+        not 0; a zero alone among its place's src gets the product with it set to 1."""
+        axis, index = self.axis, self.index
+        corner = tuple(slice(0, n) for n in index.shape)
+        xd, sd = _data(x), _data(src)[corner]
+        keep = self.include_self
+        masked_x = xp.where(xd == 0, 1.0, x)
+        gx = g * xp.scatter_reduce(masked_x, axis, index, src, "prod", keep) / masked_x
+        zero = sd == 0
+        zeros_there = np.zeros(xd.shape)
+        np.add.at(zeros_there, self.where, zero)
+        zeros_there = zeros_there[self.where]
+        if xp._node(g) and self.needs_grad[1] and (zeros_there > 1).any():
+            raise RuntimeError("scatter_reduce: second derivatives (create_graph=True) of "
+                               "reduce='prod' are not supported when two or more zeros of src "
+                               "go to the same place (PyTorch refuses them too)")
+        alone = zero & (zeros_there == 1)
+        s = src[corner]
+        others = xp.scatter_reduce(x, axis, index, xp.where(alone, 1.0, s), "prod", keep)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gs = xp.where(alone, xp.gather(g * others, axis, index),
+                          xp.gather(g * out, axis, index) / xp.where(zero, 1.0, s))
+        return gx, gs
+
+    def label(self):
+        return f"scatter_reduce {self.reduce}"
+
+
+def _counts(shape, where, include_self):
+    """How many values each place of a mean reduces (at least 1: a place nothing reaches
+    keeps its value)."""
+    count = np.full(shape, int(include_self), np.int64)
+    np.add.at(count, where, 1)
+    return np.maximum(count, 1)
+
+
+def scatter_reduce(x, dim, index, src, reduce, *, include_self=True):
+    """``src``'s values reduced into a copy of ``x`` at ``index`` along ``dim``, PyTorch's
+    ``scatter_reduce``: for dim 0, each ``src[i][j]`` joins ``out[index[i][j]][j]``, reduced
+    by ``reduce`` = 'sum', 'prod', 'mean', 'amax' or 'amin'; ``include_self=False`` leaves
+    x's own value out of the places written to (the others keep x). index and src have x's
+    number of dims, index no larger than src (only its corner is read) nor than x except
+    along dim; indices in [0, size) (negative ones are refused, as PyTorch). x and src share
+    one dtype; an integer mean rounds down. Gradients to x and src for every reduce: ties of
+    amax/amin share g evenly; prod's needs no division where zeros are.
+
+    >>> import engine
+    >>> x = engine.tensor([1.0, 2.0, 3.0, 4.0])
+    >>> x.scatter_reduce(0, engine.tensor([0, 1, 0, 1]), engine.tensor([5.0, 6.0, 7.0, 8.0]),
+    ...                  "amax", include_self=False).data
+    array([7., 8., 3., 4.], dtype=float32)
+    """
+    idx = _as_index(index, "scatter_reduce")
+    src = _same_dtype("scatter_reduce", x, src, "src")
+    if x.ndim == idx.ndim == src.ndim == 0:  # PyTorch's 0-d case: one place, one value
+        return scatter_reduce(x.reshape(1), 0, idx.reshape(1), src.reshape(1), reduce,
+                              include_self=include_self).reshape(())
+    return ScatterReduce.apply(x, src, axis=dim, index=idx, reduce=reduce,
+                               include_self=include_self)
+
+
+register(_ScatterReduceSpec(
+    "scatter_reduce", lambda x, src, **p: ScatterReduce.apply(x, src, **p), _scatter_reduce_ref,
+    arity=2, shapes=_scatter_shapes, ops=("scatter_reduce",),
+    errors=(Bad(lambda: T(2, 3).scatter_reduce(1, np.array([[0]]), T(1, 1), "max"), ValueError,
+                r"scatter_reduce: reduce must be one of .*got 'max' .*'amax'"),
+            Bad(lambda: T(2, 3).scatter_reduce(1, np.array([[3]]), T(1, 1), "sum"), IndexError,
+                r"scatter_reduce: index 3 is out of bounds for dim 1 with size 3"),
+            Bad(lambda: T(2, 3).scatter_reduce(1, np.array([[0.0]]), T(1, 1), "sum"), TypeError,
+                r"scatter_reduce: the index must be an integer tensor, got float64"),
+            Bad(lambda: T(2, 3).scatter_reduce(1, np.array([[0]]), T(1, 1, dtype=np.float64),
+                                               "sum"), TypeError,
+                r"scatter_reduce: expected self and src to have the same dtype, got float32 "
+                r"and float64"),
+            Bad(lambda: T(2, 3).scatter_reduce(0, np.array([0]), T(1), "sum"), ValueError,
+                r"scatter_reduce: index has 1 dims but the input has 2"))))
 
 
 # ---------------------------------------------------------------------------------- einsum

@@ -238,6 +238,15 @@ def gather(x, axis, index):
     return x[tuple(idx)]
 
 
+def scatter_reduce(x, axis, index, src, reduce, include_self):
+    """PyTorch's scatter_reduce (index a numpy array): the op on graph nodes, its numpy
+    forward on arrays (prod's gradient is built from it)."""
+    op = OPS["scatter_reduce"]
+    if _node(x, src):
+        return op.apply(x, src, axis=axis, index=index, reduce=reduce, include_self=include_self)
+    return op.compute(x, axis, index, src, reduce, include_self)
+
+
 def einsum(equation, *operands):
     if _node(*operands):
         return OPS["einsum"].apply(*operands, equation=equation)
