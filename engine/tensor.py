@@ -1661,6 +1661,12 @@ class Tensor(Node):
     def index_fill(self, dim, index, value): return I.index_fill(self, dim, index, value)
     def masked_select(self, mask): return I.masked_select(self, mask)
     def nonzero(self, *, as_tuple=False): return I.nonzero(self, as_tuple)
+    def index_put(self, indices, values, accumulate=False):
+        return I.index_put(self, indices, values, accumulate)
+    def index_copy(self, dim, index, source): return I.index_copy(self, dim, index, source)
+    def masked_scatter(self, mask, source): return I.masked_scatter(self, mask, source)
+    def take_along_dim(self, indices, dim=None): return I.take_along_dim(self, indices, dim)
+    def put(self, index, source, accumulate=False): return I.put(self, index, source, accumulate)
     def argwhere(self): return I.nonzero(self)
 
     def expand_as(self, other): return self.expand(other.shape)
@@ -1856,5 +1862,6 @@ def _inplace_method(name):
 # More of PyTorch's in-place spellings (x.sin_(), x.pow_(2), x.lerp_(y, 0.5), …).
 for _name in ("sin cos tan asin acos atan sinh cosh asinh acosh atanh sign floor ceil round "
               "trunc reciprocal log2 log10 log1p exp2 expm1 rsqrt erf pow fmod remainder atan2 "
-              "lerp nan_to_num logit xlogy deg2rad rad2deg scatter_reduce").split():
+              "lerp nan_to_num logit xlogy deg2rad rad2deg scatter_reduce index_put index_copy "
+              "masked_scatter put").split():
     setattr(Tensor, f"{_name}_", _inplace_method(_name))

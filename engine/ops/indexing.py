@@ -2,8 +2,9 @@
 scatter_reduce and einsum (op classes), and the compositions of slicing, gathering and
 reshaping students type -- repeat, tile, repeat_interleave, chunk, unbind, unflatten,
 movedim, narrow, select, diag, diagonal, trace, tril, triu, index_select, masked_fill,
-index_fill, masked_select, nonzero, meshgrid, one_hot and PyTorch's ``F.pad`` (constant,
-reflect, replicate, circular; negative pads crop).
+index_fill, masked_select, the writes index_put, index_copy, masked_scatter and put (all
+``setitem``), take_along_dim, nonzero, meshgrid, one_hot and PyTorch's ``F.pad``
+(constant, reflect, replicate, circular; negative pads crop).
 
 A composition needs no backward of its own: indexing with an integer array is ``getitem``
 (whose gradient adds up repeats), so e.g. a reflect pad's gradient folds the mirrored
@@ -18,7 +19,7 @@ import numpy as np
 from ..testing import Bad, OpSpec, T, axis_param, half_grid, normal, register, spec
 from . import xp
 from .base import Op, index_array, norm_axes, norm_axis
-from .shape import Concatenate, SetItem, _along, check_along
+from .shape import Concatenate, IndexAdd, SetItem, _along, check_along
 
 
 def _tensor(array):
@@ -861,6 +862,208 @@ def masked_select(x, mask):
     return xb[np.broadcast_to(m, shape)]
 
 
+def _put_index(indices, shape, op):
+    """index_put's indices checked, as a numpy index tuple, and the shape they pick: integer
+    tensors (negative ones count from the end) and bool masks, one per leading dim (a mask
+    covers as many dims as it has), nothing else; positions out of range are an IndexError
+    naming the dim."""
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(f"{op}: indices must be a tuple of tensors (one per indexed dim), got a "
+                        f"{type(indices).__name__}: write x.{op}((idx,), values)")
+    out, d = [], 0
+    for k, item in enumerate(indices):
+        if item is None:
+            raise TypeError(f"{op}: indices[{k}] is None; PyTorch's {op} takes tensors only "
+                            f"(for a whole dim, give torch.arange(size) or use x[:, idx] = v)")
+        a = index_array(item)
+        if a.dtype == np.uint8 or a.dtype.kind not in "iub":
+            raise TypeError(f"{op}: indices must be int64 or bool tensors, got {a.dtype} at "
+                            f"indices[{k}] (positions: .long(), a mask: .bool())")
+        width = a.ndim if a.dtype == bool else 1
+        if d + width > len(shape):
+            raise IndexError(f"{op}: too many indices for a tensor of shape {tuple(shape)} "
+                             f"(indices[{k}] reaches dim {d + width - 1})")
+        if a.dtype == bool:
+            if a.shape != tuple(shape[d:d + width]):
+                raise IndexError(f"{op}: the mask indices[{k}] has shape {a.shape} but the "
+                                 f"dims it indexes have shape {tuple(shape[d:d + width])}")
+        elif a.size and (a.min() < -shape[d] or a.max() >= shape[d]):
+            bad = a[(a < -shape[d]) | (a >= shape[d])].flat[0]
+            raise IndexError(f"{op}: index {bad} is out of bounds for dim {d} with size "
+                             f"{shape[d]} (tensor shape {tuple(shape)})")
+        out.append(a)
+        d += width
+    index = tuple(out)
+    try:  # (a mask counts as its true places' positions, as in numpy and PyTorch)
+        picked = np.broadcast_to(np.zeros((), np.int8), shape)[index].shape
+    except IndexError:
+        raise IndexError(f"{op}: the index tensors' shapes {[a.shape for a in out]} do not "
+                         f"broadcast together") from None
+    return index, picked
+
+
+def index_put(x, indices, values, accumulate=False):
+    """A copy of ``x`` with ``values`` written at ``x[indices]``, PyTorch's ``index_put``:
+    ``indices`` is a tuple of integer tensors (broadcast together; negative ones count from
+    the end) or bool masks, one per leading dim; ``values`` (x's dtype) broadcasts to the
+    indexed shape. ``accumulate=True`` adds instead, repeats adding up. Without it a place
+    indexed twice keeps the last value written (numpy's rule; PyTorch calls the result
+    undefined) and only that value gets a gradient.
+
+    >>> import engine
+    >>> x = engine.zeros(2, 3)
+    >>> x.index_put((engine.tensor([0, 1, 0]), engine.tensor([2, 0, 2])),
+    ...             engine.tensor([1.0, 2.0, 3.0]), accumulate=True).data
+    array([[0., 0., 4.],
+           [2., 0., 0.]], dtype=float32)
+    """
+    index, shape = _put_index(indices, x.shape, "index_put")
+    values = _same_dtype("index_put", x, values, "values")
+    try:
+        if np.broadcast_shapes(values.shape, shape) != shape:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"index_put: values of shape {values.shape} cannot be broadcast to the "
+                         f"indexed shape {shape} (tensor shape {x.shape})") from None
+    if accumulate:  # x + (zeros with the values added at the index): getitem's gradient op
+        spread = values if values.shape == shape else values.broadcast_to(shape)
+        return x + IndexAdd.apply(spread, shape=x.shape, index=index)
+    return SetItem.apply(x, values, index=index)
+
+
+def index_copy(x, dim, index, source):
+    """A copy of ``x`` with ``source``'s slices along ``dim`` written at positions ``index``
+    (1-D or 0-d, in [0, size): PyTorch refuses negative ones here), PyTorch's
+    ``index_copy``: ``out[..., index[i], ...] = source[..., i, ...]``; source has x's shape
+    but len(index) along dim, and x's dtype. A repeated position keeps the last slice
+    (numpy's rule; PyTorch: undefined), which alone gets a gradient.
+
+    >>> import engine
+    >>> engine.zeros(2, 3).index_copy(1, engine.tensor([2, 0]), engine.ones(2, 2)).data
+    array([[1., 0., 1.],
+           [1., 0., 1.]], dtype=float32)
+    """
+    source = _same_dtype("index_copy", x, source)
+    idx = _as_index(index, "index_copy")
+    if idx.ndim > 1:
+        raise IndexError(f"index_copy: the index must be 1-D or 0-d, got shape {idx.shape}")
+    if x.ndim == 0:  # PyTorch's scalar case: one place
+        norm_axis("index_copy", dim, x.shape)
+        return index_copy(x.reshape(1), 0, idx.reshape(-1), source.reshape(-1)).reshape(())
+    axis = norm_axis("index_copy", dim, x.shape)
+    want = x.shape[:axis] + (idx.size,) + x.shape[axis + 1:]
+    if source.shape != want:
+        raise ValueError(f"index_copy: source of shape {source.shape} does not fit: with "
+                         f"{idx.size} indices along dim {axis} of a tensor of shape {x.shape} "
+                         f"it must have shape {want}")
+    n = x.shape[axis]
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise IndexError(f"index_copy: index {idx[(idx < 0) | (idx >= n)].flat[0]} is out of "
+                         f"bounds for dim {axis} with size {n} (shape {x.shape})")
+    return SetItem.apply(x, source, index=(slice(None),) * axis + (idx.reshape(-1),))
+
+
+def masked_scatter(x, mask, source):
+    """A copy of ``x`` whose places where ``mask`` is true are filled, in row-major order,
+    by the first elements of ``source`` (read as 1-D; it needs at least one element per
+    true place, and x's dtype). x and mask broadcast together. Gradients: g at those places
+    goes to source's first elements (0 to the rest of source), g elsewhere to x.
+
+    >>> import engine
+    >>> m = engine.tensor([[True, False, True], [False, True, False]])
+    >>> engine.zeros(2, 3).masked_scatter(m, engine.tensor([1.0, 2.0, 3.0, 4.0])).data
+    array([[1., 0., 2.],
+           [0., 3., 0.]], dtype=float32)
+    """
+    m = _bool_mask(mask, "masked_scatter")
+    source = _same_dtype("masked_scatter", x, source)
+    try:
+        shape = np.broadcast_shapes(x.shape, m.shape)
+    except ValueError:
+        raise ValueError(f"masked_scatter: mask of shape {m.shape} and tensor of shape "
+                         f"{x.shape} do not broadcast") from None
+    m = np.ascontiguousarray(np.broadcast_to(m, shape))
+    k = int(m.sum())
+    if source.numel() < k:
+        raise ValueError(f"masked_scatter: the mask (shape {shape}) has {k} true places but "
+                         f"source has only {source.numel()} elements (shape {source.shape}); "
+                         f"it needs one per true place, taken in row-major order")
+    xb = x if x.shape == shape else x.broadcast_to(shape)
+    return SetItem.apply(xb, source.reshape(-1)[:k], index=m)
+
+
+def take_along_dim(x, indices, dim=None):
+    """The entries of ``x`` at ``indices`` along ``dim``, PyTorch's ``take_along_dim``
+    (numpy's ``take_along_axis``): ``gather`` with x and indices broadcast against each
+    other outside ``dim``; ``dim=None`` reads both as 1-D. Negative indices count from the
+    end along a dim (PyTorch's; it refuses them with dim=None, and so does this); beyond the
+    size is an IndexError (PyTorch wraps those around silently). Repeated picks add up their
+    gradients.
+
+    >>> import engine
+    >>> x = engine.tensor([[10.0, 30.0, 20.0], [60.0, 40.0, 50.0]])
+    >>> x.take_along_dim(x.argmax(1, keepdim=True), dim=1).data
+    array([[30.],
+           [60.]], dtype=float32)
+    """
+    idx = _as_index(indices, "take_along_dim")
+    if dim is None:
+        flat, n = idx.reshape(-1), x.numel()
+        if flat.size and (flat.min() < 0 or flat.max() >= n):
+            raise IndexError(f"take_along_dim: index {flat[(flat < 0) | (flat >= n)][0]} is "
+                             f"out of range for a tensor of {n} elements (shape {x.shape}; "
+                             f"dim=None reads it as 1-D)")
+        return x.reshape(-1)[flat]
+    if x.ndim == 0:
+        raise IndexError(f"take_along_dim: dim {dim} given but the tensor is 0-d (it has no "
+                         f"dims); use dim=None")
+    axis = norm_axis("take_along_dim", dim, x.shape)
+    if idx.ndim != x.ndim:
+        raise ValueError(f"take_along_dim: input and indices should have the same number of "
+                         f"dims, got shapes {x.shape} and {idx.shape}")
+    n = x.shape[axis]
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(f"take_along_dim: index {idx[(idx < -n) | (idx >= n)][0]} is out of "
+                         f"bounds for dim {axis} with size {n} (shape {x.shape})")
+    idx = np.where(idx < 0, idx + n, idx)
+    try:
+        outer = np.broadcast_shapes(*[tuple(1 if d == axis else k for d, k in enumerate(s))
+                                      for s in (x.shape, idx.shape)])
+    except ValueError:
+        raise ValueError(f"take_along_dim: input of shape {x.shape} and indices of shape "
+                         f"{idx.shape} do not broadcast outside dim {axis}") from None
+
+    def along(k):
+        return outer[:axis] + (k,) + outer[axis + 1:]
+    xb = x if x.shape == along(n) else x.broadcast_to(along(n))
+    return xb.gather(axis, np.ascontiguousarray(np.broadcast_to(idx, along(idx.shape[axis]))))
+
+
+def put(x, index, source, accumulate=False):
+    """A copy of ``x`` with ``source``'s values written at the flat positions ``index`` (x
+    read as 1-D in row-major order; index and source of any shapes with as many elements;
+    negative positions count from the end), PyTorch's ``put``. ``accumulate=True`` adds,
+    repeats adding up; without it a repeated position keeps the last value (numpy's rule;
+    PyTorch: undefined). It is ``index_put`` on x flattened.
+
+    >>> import engine
+    >>> engine.zeros(2, 2).put(engine.tensor([0, -1]), engine.tensor([5.0, 6.0])).data
+    array([[5., 0.],
+           [0., 6.]], dtype=float32)
+    """
+    idx = _as_index(index, "put")
+    source = _same_dtype("put", x, source)
+    if idx.size != source.numel():
+        raise IndexError(f"put: expected source and index to have the same number of "
+                         f"elements, got {source.numel()} (shape {source.shape}) and "
+                         f"{idx.size} (shape {idx.shape})")
+    flat, n = idx.reshape(-1), x.numel()
+    if flat.size and (flat.min() < -n or flat.max() >= n):
+        raise IndexError(f"put: index {flat[(flat < -n) | (flat >= n)][0]} is out of range "
+                         f"for a tensor of {n} elements (shape {x.shape})")
+    return index_put(x.reshape(-1), (flat,), source.reshape(-1), accumulate).reshape(x.shape)
+
+
 def nonzero(x, as_tuple=False):
     """Indices of the non-zero elements: an (n, ndim) int64 tensor (one row per element), or
     with ``as_tuple=True`` one 1-D tensor per dim (numpy's ``nonzero``)."""
@@ -1043,6 +1246,122 @@ _add("index_fill", lambda x, axis, index: x.index_fill(axis, index, -2.5), _inde
      min_dims=1)
 _add("masked_select", lambda x, mask: x.masked_select(mask), lambda x, mask: x[mask],
      params=lambda rng, shapes: {"mask": rng.random(shapes[0]) < 0.5})
+
+
+def _index_put_shapes(rng):
+    k = int(rng.integers(1, 6))
+    return (int(rng.integers(1, 4)), int(rng.integers(1, 4))), ((k,) if rng.random() < 0.7
+                                                              else (1,))
+
+
+def _index_put_params(rng, shapes):
+    (a, b), k = shapes[0], int(rng.integers(1, 6)) if shapes[1] == (1,) else shapes[1][0]
+    # negative positions too; repeats happen (the last value is kept, or they add up)
+    return {"indices": (rng.integers(-a, a, size=k), rng.integers(0, b, size=k)),
+            "accumulate": bool(rng.integers(0, 2))}
+
+
+def _index_put_ref(x, v, indices, accumulate):
+    out = x.copy()
+    rows, cols = indices
+    v = np.broadcast_to(v, rows.shape)
+    for i in range(len(rows)):  # in order: the last write stays, or they add up
+        out[rows[i], cols[i]] = out[rows[i], cols[i]] + v[i] if accumulate else v[i]
+    return out
+
+
+_add("index_put", lambda x, v, indices, accumulate: x.index_put(indices, v, accumulate),
+     _index_put_ref, arity=2, shapes=_index_put_shapes, params=_index_put_params)
+
+
+def _one_dim_differs(rng):
+    """x's shape and a source's: the same but along one dim (any length there)."""
+    x = [int(n) for n in rng.integers(1, 4, size=int(rng.integers(1, 4)))]
+    src = list(x)
+    src[int(rng.integers(0, len(x)))] = int(rng.integers(0, 5))
+    return tuple(x), tuple(src)
+
+
+def _index_copy_params(rng, shapes):
+    x, src = shapes
+    differ = [d for d in range(len(x)) if x[d] != src[d]]
+    dim = differ[0] if differ else int(rng.integers(0, len(x)))
+    return {"dim": dim, "index": rng.integers(0, x[dim], size=src[dim])}  # repeats too
+
+
+def _index_copy_ref(x, src, dim, index):
+    out = x.copy()
+    for i, at in enumerate(index):  # slice by slice: the last write stays
+        out[(slice(None),) * dim + (at,)] = src[(slice(None),) * dim + (i,)]
+    return out
+
+
+_add("index_copy", lambda x, src, dim, index: x.index_copy(dim, index, src), _index_copy_ref,
+     arity=2, shapes=_one_dim_differs, params=_index_copy_params)
+
+
+def _masked_scatter_shapes(rng):
+    x = tuple(int(n) for n in rng.integers(1, 4, size=int(rng.integers(1, 4))))
+    return x, (int(np.prod(x)) + int(rng.integers(0, 3)),)  # source may be longer
+
+
+def _masked_scatter_ref(x, src, mask):
+    out = np.array(np.broadcast_to(x, np.broadcast_shapes(x.shape, mask.shape)))
+    m = np.broadcast_to(mask, out.shape)
+    k = 0
+    for i in np.ndindex(out.shape):  # row-major order, one source element per true place
+        if m[i]:
+            out[i], k = src[k], k + 1
+    return out
+
+
+_add("masked_scatter", lambda x, src, mask: x.masked_scatter(mask, src), _masked_scatter_ref,
+     arity=2, shapes=_masked_scatter_shapes,
+     params=lambda rng, shapes: {"mask": rng.random(shapes[0][int(rng.integers(0, 2)):]) < 0.5})
+
+
+def _take_along_params(rng, shapes):
+    shape = shapes[0]
+    if rng.random() < 0.3:
+        size = int(np.prod(shape))
+        return {"dim": None, "indices": rng.integers(0, size, size=int(rng.integers(0, 5)))}
+    dim = int(rng.integers(-len(shape), len(shape)))
+    n = shape[dim]
+    # one dim of the indices may be 1 where x's is not (they broadcast), negatives count back
+    ishape = [1 if rng.random() < 0.3 else k for k in shape]
+    ishape[dim] = int(rng.integers(1, 4))
+    return {"dim": dim, "indices": rng.integers(-n, n, size=ishape)}
+
+
+def _take_along_ref(x, dim, indices):
+    if dim is None:
+        return np.take_along_axis(x.reshape(-1), indices.reshape(-1), 0)
+    return np.take_along_axis(x, indices, dim)
+
+
+_add("take_along_dim", lambda x, dim, indices: x.take_along_dim(indices, dim), _take_along_ref,
+     params=_take_along_params, min_dims=1)
+
+
+def _put_params(rng, shapes):
+    n = int(np.prod(shapes[0]))
+    k = shapes[1][0]
+    return {"index": rng.integers(-n, n, size=k), "accumulate": bool(rng.integers(0, 2))}
+
+
+def _put_ref(x, src, index, accumulate):
+    out = x.copy().reshape(-1)
+    if accumulate:
+        np.add.at(out, index, src)
+    else:
+        np.put(out, index, src)  # in order: the last write stays
+    return out.reshape(x.shape)
+
+
+_add("put", lambda x, src, index, accumulate: x.put(index, src, accumulate), _put_ref, arity=2,
+     shapes=lambda rng: ((int(rng.integers(1, 4)), int(rng.integers(1, 4))),
+                         (int(rng.integers(0, 6)),)),
+     params=_put_params)
 
 
 def _pad_shapes(rng):

@@ -312,3 +312,324 @@ def test_scatter_reduce_ties_and_integers_match_torch():
                 ref = torch.tensor(x).scatter_reduce(0, torch.tensor(index), torch.tensor(src),
                                                      reduce, include_self=include_self)
                 np.testing.assert_array_equal(ours.data, ref.numpy())
+
+
+# ------------------------------------------------ index_put, index_copy, put, masked_scatter
+def test_index_put_against_numpy_repeats_keep_the_last_value_or_add_up():
+    x = np.arange(12.0).reshape(3, 4)
+    rows, cols = np.array([0, 2, 0, -1]), np.array([1, 3, 1, 0])
+    v = np.array([10.0, 20.0, 30.0, 40.0])
+    want = x.copy()
+    want[rows, cols] = v  # numpy's: (0, 1) written twice keeps 30
+    got = t64(x).index_put((engine.tensor(rows), engine.tensor(cols)), t64(v))
+    np.testing.assert_array_equal(got.data, want)
+    want = x.copy()
+    np.add.at(want, (rows, cols), v)
+    got = t64(x).index_put((rows, cols), t64(v), accumulate=True)
+    np.testing.assert_array_equal(got.data, want)
+    # masks, broadcast index tensors, one index for the leading dim with a row of values
+    mask = np.array([True, False, True])
+    np.testing.assert_array_equal(t64(x).index_put((mask,), t64(7.0)).data,
+                                  np.where(mask[:, None], 7.0, x))
+    want = x.copy()
+    want[np.array([[0], [1]]), np.array([1, 2])] = -1.0
+    np.testing.assert_array_equal(
+        t64(x).index_put((np.array([[0], [1]]), np.array([1, 2])), t64(-1.0)).data, want)
+    want = x.copy()
+    want[[2, 0]] = [1.0, 2.0, 3.0, 4.0]
+    np.testing.assert_array_equal(
+        t64(x).index_put([np.array([2, 0])], t64([1.0, 2.0, 3.0, 4.0])).data, want)
+
+
+@given(seed=st.integers(0, 2**32 - 1))
+def test_index_put_gradients_match_finite_differences(seed):
+    rng = np.random.default_rng(seed)
+    a, b, k = (int(n) for n in rng.integers(1, 4, size=3))
+    rows, cols = rng.integers(-a, a, size=k), rng.integers(0, b, size=k)  # repeats happen
+    accumulate = bool(rng.integers(0, 2))
+    x, v = rng.standard_normal((a, b)), rng.standard_normal(k if rng.random() < 0.7 else 1)
+    assert engine.gradcheck(lambda t, u: t.index_put((rows, cols), u, accumulate),
+                            t64(x, True), t64(v, True))
+    # the value left at a place written twice alone has a gradient; accumulate: every value
+    t, u = t64(x, True), t64(v, True)
+    out = t.index_put((rows, cols), u, accumulate)
+    out.backward(np.ones((a, b)))
+    kept = np.zeros((a, b), int) - 1
+    spread = np.arange(k) if v.size == k else np.zeros(k, int)
+    for i in range(k):
+        kept[rows[i], cols[i]] = i
+    expect = np.zeros(v.size)
+    for i in range(k):
+        if accumulate or kept[rows[i], cols[i]] == i:
+            expect[spread[i]] += 1.0
+    np.testing.assert_array_equal(u.grad.data, expect)
+    np.testing.assert_array_equal(t.grad.data, np.ones((a, b)) if accumulate else
+                                  (kept < 0).astype(float))
+
+
+def test_index_put_refusals_name_the_op():
+    x = engine.zeros(3, 4)
+    with pytest.raises(IndexError, match=r"index_put: index 3 is out of bounds for dim 0 with "
+                                         r"size 3 \(tensor shape \(3, 4\)\)"):
+        x.index_put((engine.tensor([3]),), engine.tensor([5.0]))
+    with pytest.raises(IndexError, match="index_put: index -5 is out of bounds for dim 1"):
+        x.index_put((engine.tensor([0]), engine.tensor([-5])), engine.tensor([5.0]))
+    with pytest.raises(TypeError, match="index_put: indices must be int64 or bool tensors, got "
+                                        r"float32 at indices\[0\]"):
+        x.index_put((engine.tensor([0.0]),), engine.tensor([5.0]))
+    with pytest.raises(TypeError, match="index_put: expected self and values to have the same "
+                                        "dtype, got float32 and float64"):
+        x.index_put((engine.tensor([0]),), t64([5.0]))
+    with pytest.raises(ValueError, match=r"index_put: values of shape \(3,\) cannot be "
+                                         r"broadcast to the indexed shape \(2, 4\)"):
+        x.index_put((engine.tensor([0, 1]),), engine.ones(3))
+    with pytest.raises(TypeError, match=r"index_put: indices\[0\] is None"):
+        x.index_put((None, engine.tensor([1])), engine.tensor(5.0))
+    with pytest.raises(TypeError, match="index_put: indices must be a tuple of tensors"):
+        x.index_put(engine.tensor([0]), engine.tensor(5.0))
+    with pytest.raises(IndexError, match=r"index_put: too many indices for a tensor of shape "
+                                         r"\(3, 4\)"):
+        x.index_put((engine.tensor([0]),) * 3, engine.tensor(5.0))
+    with pytest.raises(IndexError, match=r"index_put: the index tensors' shapes \[\(2,\), "
+                                         r"\(3,\)\] do not broadcast"):
+        x.index_put((engine.tensor([0, 1]), engine.tensor([0, 1, 2])), engine.tensor(5.0))
+    with pytest.raises(IndexError, match=r"index_put: the mask indices\[0\] has shape \(2,\) "
+                                         r"but the dims it indexes have shape \(3,\)"):
+        x.index_put((engine.tensor([True, False]),), engine.tensor(5.0))
+    with pytest.raises(TypeError, match="index_put: indices must be int64 or bool tensors, "
+                                        "got uint8"):
+        x.index_put((engine.tensor(np.array([1, 0, 1], np.uint8)),), engine.tensor(5.0))
+
+
+def test_index_copy_and_put_against_numpy_and_finite_differences():
+    rng = np.random.default_rng(5)
+    x, src = rng.standard_normal((3, 4)), rng.standard_normal((3, 3))
+    index = np.array([3, 0, 3])  # 3 twice: the last slice stays
+    want = x.copy()
+    want[:, 3], want[:, 0] = src[:, 2], src[:, 1]
+    np.testing.assert_array_equal(t64(x).index_copy(1, index, t64(src)).data, want)
+    np.testing.assert_array_equal(engine.index_copy(t64(x), -1, index, t64(src)).data, want)
+    assert engine.gradcheck(lambda a, b: a.index_copy(1, index, b), t64(x, True), t64(src, True))
+    assert t64(1.0).index_copy(0, np.array([0]), t64(5.0)).item() == 5.0
+    flat_index = np.array([[0, 11], [-1, 4]])  # any shape; -1 is the last element
+    vals = rng.standard_normal((2, 2))
+    want = x.copy().reshape(-1)
+    np.put(want, flat_index, vals)
+    np.testing.assert_array_equal(t64(x).put(flat_index, t64(vals)).data, want.reshape(3, 4))
+    want = x.copy().reshape(-1)
+    np.add.at(want, flat_index.reshape(-1), vals.reshape(-1))
+    np.testing.assert_array_equal(engine.put(t64(x), flat_index, t64(vals), True).data,
+                                  want.reshape(3, 4))
+    for acc in (False, True):
+        assert engine.gradcheck(lambda a, b, acc=acc: a.put(flat_index, b, acc), t64(x, True),
+                                t64(vals, True))
+
+
+def test_index_copy_and_put_refusals():
+    x = engine.zeros(3, 4)
+    with pytest.raises(IndexError, match=r"index_copy: index -1 is out of bounds for dim 1 "
+                                         r"with size 4"):
+        x.index_copy(1, engine.tensor([-1]), engine.ones(3, 1))  # (PyTorch refuses it too)
+    with pytest.raises(IndexError, match="index_copy: index 4 is out of bounds"):
+        x.index_copy(1, engine.tensor([4]), engine.ones(3, 1))
+    with pytest.raises(ValueError, match=r"index_copy: source of shape \(3, 1\) does not fit: "
+                                         r"with 2 indices along dim 1 of a tensor of shape "
+                                         r"\(3, 4\) it must have shape \(3, 2\)"):
+        x.index_copy(1, engine.tensor([0, 1]), engine.ones(3, 1))
+    with pytest.raises(IndexError, match=r"index_copy: the index must be 1-D or 0-d"):
+        x.index_copy(1, engine.tensor([[0]]), engine.ones(3, 1))
+    with pytest.raises(TypeError, match="index_copy: expected self and source to have the same "
+                                        "dtype"):
+        x.index_copy(1, engine.tensor([0]), t64(np.ones((3, 1))))
+    with pytest.raises(TypeError, match="index_copy: the index must be an integer tensor"):
+        x.index_copy(1, engine.tensor([0.0]), engine.ones(3, 1))
+    with pytest.raises(IndexError, match=r"put: index 12 is out of range for a tensor of 12 "
+                                         r"elements \(shape \(3, 4\)\)"):
+        x.put(engine.tensor([12]), engine.tensor([1.0]))
+    with pytest.raises(IndexError, match="put: index -13 is out of range"):
+        x.put(engine.tensor([-13]), engine.tensor([1.0]))
+    with pytest.raises(IndexError, match=r"put: expected source and index to have the same "
+                                         r"number of elements, got 1 \(shape \(1,\)\) and 2"):
+        x.put(engine.tensor([0, 1]), engine.tensor([1.0]))
+    with pytest.raises(TypeError, match="put: expected self and source to have the same dtype"):
+        x.put(engine.tensor([0]), engine.tensor([1]))
+
+
+def test_masked_scatter_against_numpy_and_finite_differences():
+    rng = np.random.default_rng(6)
+    x, src = rng.standard_normal((2, 3)), rng.standard_normal(8)
+    mask = np.array([[True, False, True], [False, True, True]])
+    want = x.copy()
+    want[mask] = src[:4]  # row-major order of the true places
+    np.testing.assert_array_equal(t64(x).masked_scatter(engine.tensor(mask), t64(src)).data,
+                                  want)
+    # x and the mask broadcast together (out of place); a mask broadcast over x's rows
+    got = engine.masked_scatter(t64(x[0]), mask, t64(src))
+    np.testing.assert_array_equal(got.data, np.where(mask, _scattered(mask, src), x[0]))
+    row = np.array([False, True, True])
+    want = x.copy()
+    want[np.broadcast_to(row, (2, 3))] = src[:4]
+    np.testing.assert_array_equal(t64(x).masked_scatter(row, t64(src)).data, want)
+    assert engine.gradcheck(lambda a, b: a.masked_scatter(mask, b), t64(x, True),
+                            t64(src, True))
+    assert engine.gradcheck(lambda a, b: a.masked_scatter(mask, b), t64(x[0], True),
+                            t64(src, True))
+    s = t64(src, True)
+    t64(x).masked_scatter(mask, s).sum().backward()
+    np.testing.assert_array_equal(s.grad.data, [1, 1, 1, 1, 0, 0, 0, 0])  # only those read
+
+
+def _scattered(mask, src):
+    """src's first elements at mask's true places, in row-major order, zeros elsewhere."""
+    out = np.zeros(mask.shape)
+    k = 0
+    for i in np.ndindex(mask.shape):
+        if mask[i]:
+            out[i], k = src[k], k + 1
+    return out
+
+
+def test_masked_scatter_refusals():
+    x = engine.zeros(2, 3)
+    mask = engine.tensor([[True, False, True], [False, True, True]])
+    with pytest.raises(ValueError, match=r"masked_scatter: the mask \(shape \(2, 3\)\) has 4 "
+                                         r"true places but source has only 3 elements"):
+        x.masked_scatter(mask, engine.arange(3.0))
+    with pytest.raises(TypeError, match="masked_scatter: the mask must be a bool tensor, got "
+                                        "int64"):
+        x.masked_scatter(engine.tensor([[1, 0, 1], [0, 1, 1]]), engine.arange(6.0))
+    with pytest.raises(TypeError, match="masked_scatter: expected self and source to have the "
+                                        "same dtype, got float32 and int64"):
+        x.masked_scatter(mask, engine.arange(6))
+    with pytest.raises(ValueError, match=r"masked_scatter: mask of shape \(2,\) and tensor of "
+                                         r"shape \(2, 3\) do not broadcast"):
+        x.masked_scatter(engine.tensor([True, False]), engine.arange(6.0))
+    with pytest.raises(RuntimeError, match=r"masked_scatter_: output with shape \(3,\) doesn't "
+                                           r"match the broadcast shape \(2, 3\)"):
+        engine.zeros(3).masked_scatter_(mask, engine.arange(6.0))  # in place: no growing
+
+
+def test_in_place_index_writes_follow_the_in_place_rules():
+    src = t64([[1.0], [2.0]], True)
+    x = t64(np.zeros((2, 3)))
+    assert x.index_copy_(1, np.array([2]), src) is x and x._version == 1
+    assert x.requires_grad  # src requires grad: recorded
+    x.index_put_((np.array([0]), np.array([0])), t64([5.0]))
+    x.put_(np.array([4]), t64([6.0]), accumulate=True)
+    x.masked_scatter_(np.array([False, True, False]), t64([7.0, 8.0]))
+    np.testing.assert_array_equal(x.data, [[5.0, 7.0, 1.0], [0.0, 8.0, 2.0]])
+    assert x._version == 4
+    (x * t64([[1.0, 1.0, 3.0], [1.0, 1.0, 4.0]])).sum().backward()
+    np.testing.assert_array_equal(src.grad.data, [[3.0], [4.0]])
+    for name, args in [("index_put_", ((np.array([0]),), t64(1.0))),
+                       ("index_copy_", (0, np.array([0]), t64([[1.0, 1.0]]))),
+                       ("put_", (np.array([0]), t64([1.0]))),
+                       ("masked_scatter_", (np.array([True, False]), t64([1.0, 1.0])))]:
+        with pytest.raises(RuntimeError, match=f"{name}: a leaf Variable that requires grad"):
+            getattr(t64(np.zeros((2, 2)), True), name)(*args)
+    engine.index_put_(x, (np.array([1]),), t64(0.0))  # torch.index_put_ as a function
+    np.testing.assert_array_equal(x.data[1], [0.0, 0.0, 0.0])
+
+
+def test_index_writes_match_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    T = torch.tensor
+    x = rng.standard_normal((3, 4))
+    rows, cols = np.array([0, 2, -1, 1]), np.array([1, 3, 0, 1])  # no repeats (undefined)
+    mask = np.array([[True, False, True, False], [False, True, True, True], [False] * 4])
+    cases = [  # (ours, torch's, inputs)
+        (lambda a, v: a.index_put((rows, cols), v), lambda a, v: a.index_put(
+            (T(rows), T(cols)), v), [x, rng.standard_normal(4)]),
+        (lambda a, v: a.index_put((rows[:2], cols[:2]), v, True), lambda a, v: a.index_put(
+            (T(rows[:2]), T(cols[:2])), v, accumulate=True), [x, rng.standard_normal(1)]),
+        (lambda a, v: a.index_put((np.array([0, 0, 2]), np.array([1, 1, 1])), v, True),
+         lambda a, v: a.index_put((T([0, 0, 2]), T([1, 1, 1])), v, accumulate=True),
+         [x, rng.standard_normal(3)]),
+        (lambda a, v: a.index_put((mask[1],), v), lambda a, v: a.index_put((T(mask[1]),), v),
+         [rng.standard_normal((4, 2)), rng.standard_normal(2)]),
+        (lambda a, s: a.index_copy(1, np.array([3, 0]), s),
+         lambda a, s: a.index_copy(1, T([3, 0]), s), [x, rng.standard_normal((3, 2))]),
+        (lambda a, s: a.index_copy(0, np.array(2), s), lambda a, s: a.index_copy(0, T(2), s),
+         [x, rng.standard_normal((1, 4))]),
+        (lambda a, s: a.put(np.array([[0, -1], [5, 6]]), s),
+         lambda a, s: a.put(T([[0, -1], [5, 6]]), s), [x, rng.standard_normal((2, 2))]),
+        (lambda a, s: a.put(np.array([3, 3, -9]), s, True),
+         lambda a, s: a.put(T([3, 3, -9]), s, accumulate=True), [x, rng.standard_normal(3)]),
+        (lambda a, s: a.masked_scatter(mask, s), lambda a, s: a.masked_scatter(T(mask), s),
+         [x, rng.standard_normal(9)]),
+        (lambda a, s: a.masked_scatter(mask, s), lambda a, s: a.masked_scatter(T(mask), s),
+         [x[0], rng.standard_normal(9)]),  # x broadcast to the mask's shape
+    ]
+    for ours, theirs, arrays in cases:
+        mine = ours_grads(ours, arrays, g := rng.standard_normal(
+            ours(*[t64(a) for a in arrays]).shape))
+        ref = torch_grads(torch, theirs, arrays, g)
+        assert_close(mine[0], ref[0], rtol=0, atol=0)
+        for a, b in zip(mine[1], ref[1], strict=True):
+            assert_close(a, b, rtol=0, atol=0)
+    # repeated positions without accumulate: the same value as PyTorch on the CPU (its
+    # docs: undefined); the gradient differs on purpose (PyTorch gives every repeat one)
+    v = rng.standard_normal(3)
+    ours = t64(x).index_put((np.array([1, 1, 2]), np.array([0, 0, 3])), t64(v))
+    ref = T(x).index_put((T([1, 1, 2]), T([0, 0, 3])), T(v))
+    np.testing.assert_array_equal(ours.data, ref.numpy())
+
+
+# -------------------------------------------------------------------------- take_along_dim
+@given(seed=st.integers(0, 2**32 - 1))
+def test_take_along_dim_is_numpys_take_along_axis(seed):
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(n) for n in rng.integers(1, 4, size=int(rng.integers(1, 4))))
+    x = rng.standard_normal(shape)
+    if rng.random() < 0.3:
+        idx = rng.integers(0, x.size, size=int(rng.integers(0, 5)))
+        want, call = np.take_along_axis(x.ravel(), idx, 0), lambda t: t.take_along_dim(idx)
+    else:
+        dim = int(rng.integers(-len(shape), len(shape)))
+        ishape = [1 if rng.random() < 0.3 else n for n in shape]  # broadcasts against x
+        ishape[dim] = int(rng.integers(1, 4))
+        idx = rng.integers(-shape[dim], shape[dim], size=ishape)  # negatives count back
+        want, call = np.take_along_axis(x, idx, dim), lambda t: engine.take_along_dim(t, idx,
+                                                                                      dim)
+    np.testing.assert_array_equal(call(t64(x)).data, want)
+    assert engine.gradcheck(call, t64(x, True))  # repeated picks add up
+
+
+def test_take_along_dim_refusals():
+    a = engine.arange(12.0).reshape(3, 4)
+    with pytest.raises(IndexError, match=r"take_along_dim: index 4 is out of bounds for dim 1 "
+                                         r"with size 4 \(shape \(3, 4\)\)"):
+        a.take_along_dim(engine.tensor([[4]]), 1)  # PyTorch wraps it around to 0, silently
+    with pytest.raises(IndexError, match=r"take_along_dim: index -1 is out of range for a "
+                                         r"tensor of 12 elements"):
+        a.take_along_dim(engine.tensor([-1]))  # dim=None: PyTorch refuses negatives too
+    with pytest.raises(ValueError, match=r"take_along_dim: input and indices should have the "
+                                         r"same number of dims, got shapes \(3, 4\) and \(2,\)"):
+        a.take_along_dim(engine.tensor([0, 1]), 1)
+    with pytest.raises(ValueError, match=r"take_along_dim: input of shape \(3, 4\) and indices "
+                                         r"of shape \(2, 1\) do not broadcast outside dim 1"):
+        a.take_along_dim(engine.tensor([[0], [1]]), 1)
+    with pytest.raises(TypeError, match="take_along_dim: the index must be an integer tensor"):
+        a.take_along_dim(engine.tensor([[1.0]]), 1)
+    with pytest.raises(IndexError, match="take_along_dim: dim 0 given but the tensor is 0-d"):
+        engine.tensor(5.0).take_along_dim(engine.tensor(0), 0)
+
+
+def test_take_along_dim_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((3, 4))
+    for idx, dim in [(np.array([5, 0, 11, 5]), None), (np.array([[1, 2], [0, 0]]), None),
+                     (np.array([[0], [2], [-1]]), 1), (np.array([[0, 1, 2, 3]]), 1),
+                     (np.array([[2], [0], [1]]), 0), (np.array([[-3, -1, 0, 0]] * 2), 0),
+                     (x.argmax(1)[:, None], 1)]:
+        g = rng.standard_normal(np.take_along_axis(x.ravel() if dim is None else x,
+                                                   idx.ravel() if dim is None else idx,
+                                                   0 if dim is None else dim).shape)
+        args = dict(i=idx, d=dim)
+        mine = ours_grads(lambda a, i, d: a.take_along_dim(i, d), [x], g, args)
+        ref = torch_grads(torch, lambda a, i, d: torch.take_along_dim(a, torch.tensor(i), d),
+                          [x], g, args)
+        assert_close(mine[0], ref[0], rtol=0, atol=0)
+        assert_close(mine[1][0], ref[1][0], rtol=0, atol=0)
