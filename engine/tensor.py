@@ -1392,6 +1392,15 @@ class Tensor(Node):
         """The distinct values (sorted); optionally the inverse indices and the counts."""
         return SC.unique(self, sorted, return_inverse, return_counts, dim)
 
+    def nanmedian(self, dim=None, keepdim=False):
+        """``median`` with the NaNs left out (NaN only where every value is NaN)."""
+        return SC.nanmedian(self, dim, keepdim)
+
+    def unique_consecutive(self, return_inverse=False, return_counts=False, dim=None):
+        """One value per run of equal consecutive values; optionally the run of each element
+        and the runs' lengths."""
+        return SC.unique_consecutive(self, return_inverse, return_counts, dim)
+
     # -- compositions with PyTorch's names (engine/ops/compose.py) ---------------------------
     def nansum(self, dim=None, keepdim=False):
         """Σ of the non-NaN entries over ``dim`` (NaN entries get gradient 0)."""

@@ -1,7 +1,8 @@
 """More reductions and the scans: prod, norm, cumsum, cumprod, logcumsumexp (op classes);
-sort, argsort, topk, kthvalue, median, cummax, cummin (index-picking: an index array is
-computed without gradient, then ``gather`` picks the values, so the gradient goes back to
-exactly the picked elements, as in PyTorch).
+sort, argsort, topk, kthvalue, median, nanmedian, cummax, cummin (index-picking: an index
+array is computed without gradient, then ``gather`` picks the values, so the gradient goes
+back to exactly the picked elements, as in PyTorch); unique and unique_consecutive (no
+gradient).
 
 Scans take one ``axis`` (PyTorch's ``dim``, required there); reductions any axes.
 """
@@ -310,32 +311,59 @@ def _pick(x, axis, idx, keepdim):
 def median(x, dim=None, keepdim=False):
     """The lower median (of an even count, the smaller middle value, as PyTorch); NaN if
     any element is NaN. ``median()``: the value (its gradient shared by the elements equal
-    to it, as PyTorch); ``median(dim)``: (values, indices)."""
+    to it, as PyTorch: the NaNs, when it is NaN); ``median(dim)``: (values, indices)."""
+    return _median(x, dim, keepdim, "median")
+
+
+def nanmedian(x, dim=None, keepdim=False):
+    """``median`` with the NaNs left out, PyTorch's ``nanmedian``: the lower median of the
+    other values (NaN only where all are NaN). ``nanmedian()``: the value, its gradient
+    shared by the elements equal to it; ``nanmedian(dim)``: (values, indices), the gradient
+    going to the index. Among equal values the index is the one a stable sort puts in the
+    middle (PyTorch's choice too); for an all-NaN slice it is that slice's first element
+    (PyTorch's is an artefact of its selection algorithm: 0 up to 3 elements, then others).
+
+    >>> import engine
+    >>> nan = float("nan")
+    >>> engine.tensor([[2.0, nan, 1.0, 5.0], [nan, 4.0, nan, 3.0]]).nanmedian(1).values.data
+    array([2., 3.], dtype=float32)
+    """
+    return _median(x, dim, keepdim, "nanmedian")
+
+
+def _median(x, dim, keepdim, op):
+    skip_nan = op == "nanmedian"
     if dim is None:
         if x.numel() == 0:
-            raise IndexError("median: cannot take the median of an empty tensor")
+            raise IndexError(f"{op}: cannot take the median of an empty tensor")
         flat = x.reshape(-1)
-        i = int(_median_index(flat.data[None], 1)[0, 0])
-        ties = np.flatnonzero(flat.data == flat.data[i])
+        i = int(_median_index(flat.data[None], 1, skip_nan)[0, 0])
+        v = flat.data[i]
+        ties = np.flatnonzero(np.isnan(flat.data) if v != v else flat.data == v)
         if len(ties) < 2:
             return flat[i]
-        return flat[ties].amax()  # equal values share the gradient, as PyTorch's median()
-    axis = norm_axis("median", dim, x.shape)
+        # equal values share the gradient, as PyTorch's median(): NaNs too (their mean is NaN)
+        return flat[ties].mean() if v != v else flat[ties].amax()
+    axis = norm_axis(op, dim, x.shape)
     if x.ndim == 0:
         return ValuesIndices(x.clone(), _tensor(0))
     if x.shape[axis] == 0:
-        raise IndexError(f"median: dim {dim} of shape {x.shape} is empty")
-    return _pick(x, axis, _median_index(x.data, axis), keepdim)
+        raise IndexError(f"{op}: dim {dim} of shape {x.shape} is empty")
+    return _pick(x, axis, _median_index(x.data, axis, skip_nan), keepdim)
 
 
-def _median_index(a, axis):
+def _median_index(a, axis, skip_nan=False):
+    """Where the lower median sits along ``axis``, in stable sort order (NaN last). A NaN
+    makes the median NaN (the first NaN's index); ``skip_nan`` leaves the NaNs out (an
+    all-NaN slice gives its first element)."""
     order = argsort_array(a, axis)
+    nan = np.isnan(a) if a.dtype.kind == "f" else np.zeros(a.shape, bool)
+    if skip_nan:
+        count = (~nan).sum(axis=axis, keepdims=True)
+        return np.take_along_axis(order, np.maximum(count - 1, 0) // 2, axis=axis)
     idx = np.take(order, [(a.shape[axis] - 1) // 2], axis=axis)
-    if a.dtype.kind == "f":
-        nan = np.isnan(a)
-        first_nan = np.argmax(nan, axis=axis, keepdims=True)
-        idx = np.where(nan.any(axis=axis, keepdims=True), first_nan, idx)
-    return idx
+    first_nan = np.argmax(nan, axis=axis, keepdims=True)
+    return np.where(nan.any(axis=axis, keepdims=True), first_nan, idx)
 
 
 _QUANTILE_MODES = ("linear", "lower", "higher", "midpoint", "nearest")
@@ -415,6 +443,49 @@ def unique(x, sorted=True, return_inverse=False, return_counts=False, dim=None):
     return out[0] if len(out) == 1 else tuple(out)
 
 
+def unique_consecutive(x, return_inverse=False, return_counts=False, dim=None):
+    """One element of each run of equal consecutive values (``[1, 1, 2, 2, 1]`` →
+    ``[1, 2, 1]``), PyTorch's ``unique_consecutive``: with ``return_inverse`` also which run
+    each element of x belongs to (x's shape; with ``dim``, one per slice), with
+    ``return_counts`` each run's length; ``dim`` compares whole slices along that dim. NaNs
+    never equal each other (each is a run of its own, as in PyTorch). No gradient.
+
+    >>> import engine
+    >>> engine.tensor([1, 1, 2, 2, 3, 1, 1]).unique_consecutive(return_counts=True)[1].data
+    array([2, 2, 1, 2])
+    """
+    from ..tensor import Tensor
+    a = x.data
+    if dim is None:
+        flat = a.reshape(-1)
+        runs = flat
+        axis = 0
+    else:
+        axis = norm_axis("unique_consecutive", dim, x.shape)
+        if x.ndim == 0:
+            raise IndexError(f"unique_consecutive: dim {dim} given but the tensor is 0-d; use "
+                             f"dim=None")
+        if a.size == 0 and a.shape[axis] != 0:
+            raise ValueError(f"unique_consecutive: shape {x.shape} has an empty dim other "
+                             f"than dim {dim}, so its slices cannot be compared (as PyTorch)")
+        rest = int(np.prod([k for d, k in enumerate(a.shape) if d != axis]))
+        runs = np.moveaxis(a, axis, 0).reshape(a.shape[axis], rest)  # one row per slice
+    n = runs.shape[0]
+    new = np.ones(n, bool)  # where a run starts
+    if n > 1:
+        differ = runs[1:] != runs[:-1]
+        new[1:] = differ if differ.ndim == 1 else differ.any(axis=1)
+    starts = np.flatnonzero(new)
+    values = flat[starts] if dim is None else np.take(a, starts, axis=axis)
+    out = [Tensor._make(values)]
+    if return_inverse:
+        inverse = np.cumsum(new) - 1
+        out.append(_tensor(inverse.reshape(a.shape) if dim is None else inverse))
+    if return_counts:
+        out.append(_tensor(np.diff(np.append(starts, n))))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
 def _cumulative_extreme(x, dim, which):
     axis = norm_axis(which, dim, x.shape)
     if x.ndim == 0:
@@ -490,6 +561,40 @@ for _name, _call, _ref, _params in [
 
 register(OpSpec("median", lambda x: x.median(), lambda x: np.sort(x.ravel())[(x.size - 1) // 2],
                 values=(distinct,)))
+
+
+def _with_nans(rng, shape):
+    """Distinct values, some NaN: only where the coordinates have an odd sum, and only when
+    no dim has size 1, so every line along every dim keeps a number (an all-NaN slice's
+    median is NaN, with no gradient to check; tests/engine/test_scatter_tail.py has them)."""
+    x = distinct(rng, shape)
+    if 1 in shape:
+        return x
+    odd = np.indices(shape).sum(axis=0) % 2 == 1
+    return np.where(odd & (rng.random(shape) < 0.5), np.nan, x)
+
+
+def _nanmedian_ref(x, axis=None):
+    """The lower median of the non-NaN values, slice by slice (NaN where there are none)."""
+    if axis is None:
+        v = np.sort(x[~np.isnan(x)])
+        return v[(v.size - 1) // 2]
+    moved = np.moveaxis(x, axis, -1)
+    out = np.full(moved.shape[:-1], np.nan)
+    for i in np.ndindex(out.shape):
+        v = np.sort(moved[i][~np.isnan(moved[i])])
+        if v.size:
+            out[i] = v[(v.size - 1) // 2]
+    return out
+
+
+register(OpSpec("nanmedian", lambda x: x.nanmedian(), _nanmedian_ref, values=(_with_nans,),
+                errors=(Bad(lambda: T(0).nanmedian(), IndexError,
+                            r"nanmedian: cannot take the median of an empty tensor"),)))
+register(OpSpec("nanmedian_dim", lambda x, axis: x.nanmedian(axis).values, _nanmedian_ref,
+                values=(_with_nans,), params=axis_param, min_dims=1,
+                errors=(Bad(lambda: T(2, 3).nanmedian(2), IndexError,
+                            r"nanmedian: dim 2 is out of range"),)))
 
 
 def _quantile_params(rng, shapes):

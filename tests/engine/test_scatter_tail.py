@@ -633,3 +633,146 @@ def test_take_along_dim_matches_torch():
                           [x], g, args)
         assert_close(mine[0], ref[0], rtol=0, atol=0)
         assert_close(mine[1][0], ref[1][0], rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------------- unique_consecutive
+def runs_reference(seq):
+    """(values, inverse, counts) of the runs of equal neighbours, by walking the sequence."""
+    values, inverse, counts = [], [], []
+    for v in seq:
+        if values and (v == values[-1]).all():
+            counts[-1] += 1
+        else:
+            values.append(v)
+            counts.append(1)
+        inverse.append(len(values) - 1)
+    return values, inverse, counts
+
+
+@given(seed=st.integers(0, 2**32 - 1))
+def test_unique_consecutive_against_a_walk(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 3, size=tuple(int(n) for n in rng.integers(1, 5, size=2)))
+    values, inverse, counts = engine.unique_consecutive(engine.tensor(x), return_inverse=True,
+                                                        return_counts=True)
+    v, i, c = runs_reference([np.array(e) for e in x.ravel()])
+    assert values.tolist() == [int(e) for e in v] and counts.tolist() == c
+    assert inverse.shape == x.shape and inverse.data.ravel().tolist() == i
+    dim = int(rng.integers(0, 2))
+    values, inverse, counts = engine.tensor(x).unique_consecutive(True, True, dim=dim)
+    v, i, c = runs_reference(list(np.moveaxis(x, dim, 0)))
+    np.testing.assert_array_equal(values.data, np.moveaxis(np.array(v), 0, dim))
+    assert inverse.tolist() == i and counts.tolist() == c
+    assert values.dtype == np.int64 and not values.requires_grad
+
+
+def test_unique_consecutive_edges_and_torch():
+    out = engine.tensor([nan, nan, 1.0, 1.0]).unique_consecutive(return_counts=True)
+    assert np.isnan(out[0].data[:2]).all() and out[1].tolist() == [1, 1, 2]  # NaN ≠ NaN
+    v, i, c = engine.tensor(5.0).unique_consecutive(True, True)  # 0-d: PyTorch's shapes
+    assert v.shape == (1,) and i.shape == () and c.tolist() == [1]
+    assert engine.unique_consecutive(engine.tensor([True, True, False])).tolist() == \
+        [True, False]
+    with pytest.raises(ValueError, match=r"unique_consecutive: shape \(2, 0\) has an empty dim "
+                                         r"other than dim 0"):
+        engine.zeros(2, 0).unique_consecutive(dim=0)
+    with pytest.raises(IndexError, match="unique_consecutive: dim 2 is out of range"):
+        engine.zeros(2, 2).unique_consecutive(dim=2)
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(9)
+    for x, dims in ((rng.integers(0, 2, size=(4, 3)), (None, 0, 1)),
+                    (rng.integers(0, 3, size=7), (None, 0)),
+                    (np.array([[1, 1], [1, 1], [2, 3], [1, 1]]), (None, 0, 1)),
+                    (np.zeros((0, 2), int), (None, 0))):  # (dim 1 of it: refused by both)
+        for dim in dims:
+            ours = engine.tensor(x).unique_consecutive(True, True, dim)
+            ref = torch.tensor(x).unique_consecutive(True, True, dim)
+            for a, b in zip(ours, ref, strict=True):
+                assert a.shape == tuple(b.shape)
+                np.testing.assert_array_equal(a.data, b.numpy())
+
+
+# ------------------------------------------------------------------------ nanmedian, msort
+def nanmedian_reference(x, dim):
+    """The lower median of each slice's non-NaN values (NaN where there are none)."""
+    moved = np.moveaxis(x, dim, -1)
+    out = np.full(moved.shape[:-1], nan)
+    for i in np.ndindex(out.shape):
+        v = np.sort(moved[i][~np.isnan(moved[i])])
+        if v.size:
+            out[i] = v[(v.size - 1) // 2]
+    return out
+
+
+@given(seed=st.integers(0, 2**32 - 1))
+def test_nanmedian_against_the_definition_and_finite_differences(seed):
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(n) for n in rng.integers(1, 5, size=2))
+    x = rng.permutation(np.arange(float(np.prod(shape)))).reshape(shape) * 0.3  # no ties
+    planted = rng.random(shape) < 0.4
+    x = np.where(planted, nan, x)
+    dim = int(rng.integers(-2, 2))
+    values, indices = t64(x).nanmedian(dim)
+    np.testing.assert_array_equal(values.data, nanmedian_reference(x, dim))
+    picked = np.take_along_axis(x, np.expand_dims(indices.data, dim), dim).squeeze(dim)
+    np.testing.assert_array_equal(picked, values.data)  # the index points at the value
+    whole = t64(x).nanmedian()
+    finite = np.sort(x[~np.isnan(x)])
+    assert np.isnan(whole.item()) if not finite.size else whole.item() == \
+        finite[(finite.size - 1) // 2]
+
+    def f(t):  # NaNs planted by the graph: they stay NaN, their gradient 0
+        return engine.where(planted, nan, t).nanmedian(dim).values.nan_to_num(0.0)
+    assert engine.gradcheck(f, t64(np.where(planted, 0.0, x), True))
+
+
+def test_nanmedian_gradients_and_torch():
+    # no dim: equal values share the gradient; all NaN: the NaNs share it (PyTorch's)
+    z = t64([1.0, 2.0, nan, 2.0, 2.0, 3.0], True)
+    z.nanmedian().backward()
+    np.testing.assert_allclose(z.grad.data, [0, 1 / 3, 0, 1 / 3, 1 / 3, 0])
+    z = t64([nan, nan], True)
+    out = z.nanmedian()
+    out.backward()
+    assert np.isnan(out.item()) and z.grad.tolist() == [0.5, 0.5]
+    z = t64([nan, 1.0, nan], True)  # median() keeps the NaN: shared by the NaNs, as PyTorch
+    z.median().backward()
+    assert z.grad.tolist() == [0.5, 0.0, 0.5]
+    # an all-NaN slice: NaN at its first element (PyTorch's index there is an artefact of
+    # its selection: 0 up to 3 elements, 2 for 4); an integer tensor is median's
+    v, i = t64([[nan] * 4, [1.0, nan, 3.0, 2.0]]).nanmedian(1)
+    assert np.isnan(v.data[0]) and v.data[1] == 2.0 and i.tolist() == [0, 3]
+    assert engine.tensor([1, 3, 2, 4]).nanmedian().item() == 2
+    with pytest.raises(IndexError, match="nanmedian: cannot take the median of an empty"):
+        engine.tensor([]).nanmedian()
+    with pytest.raises(IndexError, match=r"nanmedian: dim 1 of shape \(2, 0\) is empty"):
+        engine.zeros(2, 0).nanmedian(1)
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(10)
+    for _ in range(20):
+        x = rng.integers(0, 4, size=(4, 5)).astype(float)  # ties: index choice compared too
+        x[(rng.random(x.shape) < 0.4) & (np.arange(4)[:, None] != 1) & (np.arange(5) != 0)] = nan
+        # (row 1 and column 0 keep numbers: no all-NaN slice longer than 3, whose index
+        # differs; a short one is compared below)
+        for dim in (0, 1, -1):
+            for keepdim in (False, True):
+                g = rng.standard_normal(x.shape[:dim % 2] + x.shape[dim % 2 + 1:])
+                ours = t64(x, True)
+                v, i = ours.nanmedian(dim, keepdim)
+                v.backward(g.reshape(v.shape))
+                tx = torch.tensor(x, requires_grad=True)
+                tv, ti = tx.nanmedian(dim, keepdim)
+                (tv * torch.tensor(g.reshape(v.shape))).sum().backward()
+                assert_close(v.data, tv.detach().numpy(), rtol=0, atol=0)
+                np.testing.assert_array_equal(i.data, ti.numpy())
+                assert_close(ours.grad.data, tx.grad.numpy(), rtol=0, atol=0)
+        ours, tx = t64(x, True), torch.tensor(x, requires_grad=True)
+        ours.nanmedian().backward()
+        tx.nanmedian().backward()
+        assert_close(ours.grad.data, tx.grad.numpy(), rtol=1e-15, atol=0)
+        np.testing.assert_array_equal(engine.msort(t64(x)).data, torch.msort(torch.tensor(x)))
+    short = np.array([[nan, nan, nan], [2.0, nan, 1.0]])
+    v, i = t64(short).nanmedian(1)
+    tv, ti = torch.tensor(short).nanmedian(1)
+    assert_close(v.data, tv.numpy(), rtol=0, atol=0)
+    np.testing.assert_array_equal(i.data, ti.numpy())
