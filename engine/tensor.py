@@ -1432,6 +1432,7 @@ class Tensor(Node):
     # torch's long tail as methods (compositions, engine/ops/compose.py)
     def cross(self, other, dim=None): return CO.cross(self, other, dim)
     def rot90(self, k=1, dims=(0, 1)): return CO.rot90(self, k, dims)
+    def renorm(self, p, dim, maxnorm): return CO.renorm(self, p, dim, maxnorm)
     def logit(self, eps=None): return CO.logit(self, eps)
     def xlogy(self, other): return CO.xlogy(self, other)
     def fmax(self, other): return CO.fmax(self, other)
@@ -1872,5 +1873,5 @@ def _inplace_method(name):
 for _name in ("sin cos tan asin acos atan sinh cosh asinh acosh atanh sign floor ceil round "
               "trunc reciprocal log2 log10 log1p exp2 expm1 rsqrt erf pow fmod remainder atan2 "
               "lerp nan_to_num logit xlogy deg2rad rad2deg scatter_reduce index_put index_copy "
-              "masked_scatter put").split():
+              "masked_scatter put renorm").split():
     setattr(Tensor, f"{_name}_", _inplace_method(_name))

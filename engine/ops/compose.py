@@ -7,8 +7,9 @@ formula — each gradient is the chain rule through ops that are checked already
 - Fused-looking arithmetic: ``addcmul`` (x + v·a·b), ``addcdiv`` (x + v·a/b), ``isclose``.
 - Indexing: ``take`` (flat indices), ``index_add`` (out of place), ``pixel_shuffle`` and
   ``pixel_unshuffle`` (a reshape and a permute).
-- Distances: ``cdist`` (every pair of rows), ``pairwise_distance`` (row by row, PyTorch's
-  ``F.pairwise_distance`` with its ε added to the difference).
+- Distances and norms: ``cdist`` (every pair of rows), ``renorm`` (slices scaled down to a
+  maximum norm), ``pairwise_distance`` (row by row, PyTorch's ``F.pairwise_distance`` with
+  its ε added to the difference).
 - Counting and searching, no gradient (int64): ``bincount``, ``bucketize``, ``searchsorted``;
   ``histc`` (counts in the input's float dtype); ``mode`` (the value picked with ``gather``,
   so its gradient goes to the returned index, as PyTorch's).
@@ -22,6 +23,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from ..testing import Bad, OpSpec, T, register
 from .base import index_array, norm_axis, reduce_axes
 
 MinMax = namedtuple("aminmax", ["min", "max"])
@@ -191,6 +193,69 @@ def cdist(x1, x2, p=2.0):
         raise ValueError(f"cdist: x1 {x1.shape} and x2 {x2.shape} must be (..., P, M) and "
                          f"(..., R, M) with the same M")
     return (x1.unsqueeze(-2) - x2.unsqueeze(-3)).norm(p=p, dim=-1)
+
+
+def renorm(x, p, dim, maxnorm):
+    """Each slice of x along ``dim`` (``x.select(dim, i)``) whose p-norm is above ``maxnorm``
+    scaled down by maxnorm / (norm + 1e-7) (PyTorch's ``renorm`` and its ε), the others
+    left as they are. ``p`` > 0 (inf too); x is a float tensor of at least 2 dims.
+    Differentiable, the factor too (it depends on the slice's values).
+
+    >>> import engine
+    >>> x = engine.tensor([[3.0, 4.0], [0.3, 0.4]], dtype=engine.float64)
+    >>> x.renorm(2, 0, 1.0).data.round(6)
+    array([[0.6, 0.8],
+           [0.3, 0.4]])
+    """
+    from ..functional import where
+    if x.ndim < 2:
+        raise ValueError(f"renorm: input needs at least 2 dims, got shape {x.shape}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"renorm: expects a floating point tensor, got {x.dtype} (convert "
+                        f"with .float() first)")
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) \
+            or not p > 0:
+        raise ValueError(f"renorm: p must be a positive number (inf too), got {p!r} (PyTorch "
+                         f"refuses non-positive norms)")
+    if not maxnorm >= 0:
+        raise ValueError(f"renorm: maxnorm must be >= 0, got {maxnorm}")
+    axis = norm_axis("renorm", dim, x.shape)
+    norms = x.norm(float(p), dim=tuple(d for d in range(x.ndim) if d != axis), keepdim=True)
+    return x * where(norms.data > maxnorm, maxnorm / (norms + 1e-7), 1.0)
+
+
+def _renorm_ref(x, p, dim, maxnorm):
+    """Slice by slice, as the definition reads (for the tests)."""
+    out = x.copy()
+    for i in range(x.shape[dim]):
+        piece = np.take(x, i, axis=dim)
+        norm = np.linalg.norm(piece.ravel(), ord=p)
+        if norm > maxnorm:
+            out[(slice(None),) * dim + (i,)] = piece * (maxnorm / (norm + 1e-7))
+    return out
+
+
+class _RenormSpec(OpSpec):
+    """maxnorm is drawn after x: in the middle of the widest gap between the slices' norms
+    (far from every norm, where the factor switches on), or, with one slice, half its norm."""
+
+    def sample(self, rng, shapes=None, dtype=np.float64):
+        shape = shapes[0] if shapes else tuple(int(n) for n in rng.integers(1, 4, size=2))
+        x = rng.standard_normal(shape)
+        p = float(rng.choice([1.0, 2.0, 3.0, np.inf]))
+        dim = int(rng.integers(0, len(shape)))
+        norms = np.sort([np.linalg.norm(np.take(x, i, axis=dim).ravel(), ord=p)
+                         for i in range(shape[dim])])
+        gaps = np.diff(norms)
+        maxnorm = norms[0] / 2 if not len(gaps) else norms[np.argmax(gaps)] + gaps.max() / 2
+        return [x.astype(dtype)], {"p": p, "dim": dim, "maxnorm": float(maxnorm)}
+
+
+register(_RenormSpec("renorm", lambda x, **kw: x.renorm(**kw), _renorm_ref, min_dims=2,
+                     errors=(Bad(lambda: T(3).renorm(2, 0, 1.0), ValueError,
+                                 r"renorm: input needs at least 2 dims, got shape \(3,\)"),
+                             Bad(lambda: T(2, 2).renorm(0, 0, 1.0), ValueError,
+                                 r"renorm: p must be a positive number"))))
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):

@@ -776,3 +776,79 @@ def test_nanmedian_gradients_and_torch():
     tv, ti = torch.tensor(short).nanmedian(1)
     assert_close(v.data, tv.numpy(), rtol=0, atol=0)
     np.testing.assert_array_equal(i.data, ti.numpy())
+
+
+# ---------------------------------------------------------------------------------- renorm
+@given(seed=st.integers(0, 2**32 - 1))
+def test_renorm_against_the_definition_and_finite_differences(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(tuple(int(n) for n in rng.integers(1, 4, size=3)))
+    p = float(rng.choice([1.0, 2.0, 3.0, 0.5, np.inf]))
+    dim = int(rng.integers(-3, 3))
+    norms = [np.linalg.norm(np.take(x, i, dim).ravel(), p) for i in range(x.shape[dim])]
+    maxnorm = float(np.median(norms)) * 0.9  # some slices above, some not
+    if min(abs(n - maxnorm) for n in norms) < 1e-3:  # (at the kink the factor switches on)
+        maxnorm *= 0.8
+    want = x.copy()
+    for i, n in enumerate(norms):
+        if n > maxnorm:
+            want[(slice(None),) * (dim % 3) + (i,)] *= maxnorm / (n + 1e-7)
+    np.testing.assert_allclose(t64(x).renorm(p, dim, maxnorm).data, want, rtol=1e-13)
+    assert engine.gradcheck(lambda t: engine.renorm(t, p, dim, maxnorm), t64(x, True))
+
+
+def test_renorm_refusals_in_place_and_torch():
+    with pytest.raises(ValueError, match=r"renorm: input needs at least 2 dims, got shape "
+                                         r"\(2,\)"):
+        engine.ones(2).renorm(2, 0, 1.0)
+    for p in (0, -1.0):
+        with pytest.raises(ValueError, match=f"renorm: p must be a positive number.*got {p}"):
+            engine.ones(2, 2).renorm(p, 0, 1.0)
+    with pytest.raises(ValueError, match="renorm: maxnorm must be >= 0, got -1"):
+        engine.ones(2, 2).renorm(2, 0, -1)
+    with pytest.raises(TypeError, match="renorm: expects a floating point tensor, got int64"):
+        engine.tensor([[1, 2]]).renorm(2, 0, 1.0)
+    with pytest.raises(IndexError, match="renorm: dim 2 is out of range"):
+        engine.ones(2, 2).renorm(2, 2, 1.0)
+    w = t64([[3.0, 4.0], [0.3, 0.4]])
+    with engine.no_grad():  # an embedding's max_norm-style update
+        assert w.renorm_(2, 0, 1.0) is w and w._version == 1
+    np.testing.assert_allclose(w.data, [[0.6, 0.8], [0.3, 0.4]], rtol=1e-6)
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(13)
+    for p, dim, maxnorm in [(2, 0, 1.0), (1, 1, 2.0), (float("inf"), 0, 0.5), (3, -1, 1.5),
+                            (0.5, 1, 4.0), (2, 2, 0.0)]:
+        x = rng.standard_normal((3, 4, 2))
+        g = rng.standard_normal(x.shape)
+        args = dict(p=p, dim=dim, maxnorm=maxnorm)
+        mine = ours_grads(lambda a, **kw: a.renorm(**kw), [x], g, args)
+        ref = torch_grads(torch, lambda a, **kw: a.renorm(**kw), [x], g, args)
+        assert_close(mine[0], ref[0], rtol=1e-13, atol=1e-15)
+        assert_close(mine[1][0], ref[1][0], rtol=1e-10, atol=1e-13)
+        y = engine.tensor(x.astype(np.float32))  # float32 too, and in place
+        y.renorm_(p, dim, maxnorm)
+        np.testing.assert_allclose(y.data, torch.tensor(x, dtype=torch.float32).renorm_(
+            p, dim, maxnorm).numpy(), rtol=2e-6, atol=1e-7)
+
+
+# ------------------------------------------------------------------ names, as PyTorch has them
+NEW_METHODS = ("scatter_reduce scatter_reduce_ index_put index_put_ index_copy index_copy_ "
+               "masked_scatter masked_scatter_ take_along_dim put put_ unique_consecutive "
+               "nanmedian msort renorm renorm_").split()
+NEW_FUNCTIONS = ("scatter_reduce index_put index_put_ index_copy masked_scatter take_along_dim "
+                 "put unique_consecutive nanmedian msort renorm").split()
+
+
+def test_the_new_names_exist():
+    assert all(hasattr(engine.Tensor, n) for n in NEW_METHODS)
+    assert all(callable(getattr(engine, n)) for n in NEW_FUNCTIONS)
+    np.testing.assert_array_equal(  # a function form on a list: as torch.take_along_dim
+        engine.take_along_dim([[1.0, 2.0]], np.array([[1]]), 1).data, [[2.0]])
+
+
+def test_only_methods_pytorch_has():
+    torch = pytest.importorskip("torch")
+    assert [n for n in NEW_METHODS if not hasattr(torch.Tensor, n)] == []
+    assert [n for n in NEW_FUNCTIONS if not hasattr(torch, n)] == []
+    for name in ("bucketize", "searchsorted", "einsum", "cdist"):  # functions only, in both
+        assert not hasattr(torch.Tensor, name) and not hasattr(engine.Tensor, name)
