@@ -1,7 +1,8 @@
 """Activation layers: thin Modules over the elementwise ops, so they show up in summaries.
 
-PyTorch's ``inplace=True`` is accepted where PyTorch has it: stepgrad computes out of place
-(the same values; autograd needs the input anyway)."""
+PyTorch's ``inplace=True`` is taken where PyTorch has it, with PyTorch's meaning: the layer
+writes its result into its input and returns it (through the functional form's ``inplace=True``,
+with PyTorch's in-place rules: a leaf that requires grad is refused)."""
 from __future__ import annotations
 
 import numpy as np
@@ -19,7 +20,7 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, x):
-        return x.relu()
+        return F.relu(x, inplace=self.inplace)
 
 
 class LeakyReLU(Module):
@@ -30,7 +31,7 @@ class LeakyReLU(Module):
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, x):
-        return x.leaky_relu(self.negative_slope)
+        return F.leaky_relu(x, self.negative_slope, inplace=self.inplace)
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}"
@@ -124,7 +125,7 @@ class ELU(Module):
         self.alpha, self.inplace = alpha, inplace
 
     def forward(self, x):
-        return x.elu(self.alpha)
+        return F.elu(x, self.alpha, inplace=self.inplace)
 
     def extra_repr(self):
         return f"alpha={self.alpha}"
@@ -134,7 +135,7 @@ class CELU(ELU):
     """``x`` where x > 0, else α(e^(x/α) − 1)."""
 
     def forward(self, x):
-        return x.celu(self.alpha)
+        return F.celu(x, self.alpha, inplace=self.inplace)
 
 
 class Hardtanh(Module):
@@ -147,14 +148,15 @@ class Hardtanh(Module):
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
     def forward(self, x):
-        return x.hardtanh(self.min_val, self.max_val)
+        return F.hardtanh(x, self.min_val, self.max_val, inplace=self.inplace)
 
     def extra_repr(self):
         return f"min_val={self.min_val}, max_val={self.max_val}"
 
 
 class _Pointwise(Module):
-    """An activation without parameters: ``forward`` is the Tensor method ``method``."""
+    """An activation without parameters: ``forward`` is the function ``F.<method>``, in place
+    with ``inplace=True``."""
 
     method = ""
 
@@ -163,7 +165,7 @@ class _Pointwise(Module):
         self.inplace = inplace
 
     def forward(self, x):
-        return getattr(x, self.method)()
+        return getattr(F, self.method)(x, inplace=self.inplace)
 
 
 class SELU(_Pointwise):
@@ -196,14 +198,18 @@ class Hardswish(_Pointwise):
     method = "hardswish"
 
 
-class LogSigmoid(_Pointwise):
+class LogSigmoid(Module):
     """``ln σ(x)`` (stable)."""
-    method = "logsigmoid"
+
+    def forward(self, x):
+        return x.logsigmoid()
 
 
-class Softsign(_Pointwise):
+class Softsign(Module):
     """``x/(1 + |x|)``."""
-    method = "softsign"
+
+    def forward(self, x):
+        return x.softsign()
 
 
 class PReLU(Module):
@@ -248,10 +254,10 @@ class Threshold(Module):
 
     def __init__(self, threshold: float, value: float, inplace: bool = False):
         super().__init__()
-        self.threshold, self.value = threshold, value
+        self.threshold, self.value, self.inplace = threshold, value, inplace
 
     def forward(self, x):
-        return F.threshold(x, self.threshold, self.value)
+        return F.threshold(x, self.threshold, self.value, inplace=self.inplace)
 
     def extra_repr(self):
         return f"threshold={self.threshold}, value={self.value}"
@@ -269,7 +275,7 @@ class RReLU(Module):
         self.lower, self.upper, self.inplace = lower, upper, inplace
 
     def forward(self, x):
-        return F.rrelu(x, self.lower, self.upper, self.training)
+        return F.rrelu(x, self.lower, self.upper, self.training, inplace=self.inplace)
 
     def extra_repr(self):
         return f"lower={self.lower}, upper={self.upper}"

@@ -1,7 +1,7 @@
 """Dropout: inverted scaling, active only in training mode.
 
-PyTorch's ``inplace=True`` is accepted, as by the activation layers: computed out of place
-(the same values; ``F.dropout(x, p, training, inplace=True)`` writes into x)."""
+PyTorch's ``inplace=True`` is taken, as by the activation layers: the layer writes into its
+input and returns it (``F.dropout(x, p, training, inplace=True)``)."""
 from __future__ import annotations
 
 from .. import functional as F
@@ -19,7 +19,7 @@ class Dropout(Module):
         self.p, self.inplace = p, inplace
 
     def forward(self, x):
-        return F.dropout(x, self.p, self.training)
+        return F.dropout(x, self.p, self.training, inplace=self.inplace)
 
     def extra_repr(self):
         return f"p={self.p}"
@@ -31,7 +31,7 @@ class Dropout2d(Dropout):
     PyTorch reads it, (N, C, L) with a warning, not as an unbatched (C, H, W)."""
 
     def forward(self, x):
-        return F.dropout2d(x, self.p, self.training)
+        return F.dropout2d(x, self.p, self.training, inplace=self.inplace)
 
 
 class Dropout1d(Dropout):
@@ -40,7 +40,7 @@ class Dropout1d(Dropout):
     in eval mode the identity."""
 
     def forward(self, x):
-        return F.dropout1d(x, self.p, self.training)
+        return F.dropout1d(x, self.p, self.training, inplace=self.inplace)
 
 
 class Dropout3d(Dropout):
@@ -49,7 +49,7 @@ class Dropout3d(Dropout):
     the identity."""
 
     def forward(self, x):
-        return F.dropout3d(x, self.p, self.training)
+        return F.dropout3d(x, self.p, self.training, inplace=self.inplace)
 
 
 class AlphaDropout(Dropout):
@@ -58,4 +58,4 @@ class AlphaDropout(Dropout):
     identity."""
 
     def forward(self, x):
-        return F.alpha_dropout(x, self.p, self.training)
+        return F.alpha_dropout(x, self.p, self.training, inplace=self.inplace)

@@ -531,7 +531,7 @@ ACTIVATIONS = [
     (nn.Hardsigmoid(), lambda x: x.hardsigmoid()), (nn.Hardswish(), lambda x: x.hardswish()),
     (nn.LogSigmoid(), lambda x: x.logsigmoid()), (nn.Softsign(), lambda x: x.softsign()),
     (nn.Softmin(dim=0), lambda x: x.softmin(0)), (nn.LogSoftmax(dim=1), lambda x: x.log_softmax(1)),
-    (nn.ReLU(inplace=True), lambda x: x.relu()),
+    (nn.ReLU(), lambda x: x.relu()),
 ]
 
 
@@ -539,6 +539,37 @@ ACTIVATIONS = [
 def test_activation_modules_apply_their_function(module, method):
     x = x64(3, 4, seed=1)
     np.testing.assert_array_equal(module(x).data, method(x).data)
+
+
+IN_PLACE_MODULES = [
+    (nn.ReLU, (), lambda x: np.maximum(x, 0)),
+    (nn.LeakyReLU, (0.2,), lambda x: np.where(x > 0, x, 0.2 * x)),
+    (nn.ELU, (0.7,), lambda x: np.where(x > 0, x, 0.7 * np.expm1(x))),
+    (nn.Hardtanh, (-0.5, 0.8), lambda x: np.clip(x, -0.5, 0.8)),
+    (nn.ReLU6, (), lambda x: np.clip(x, 0, 6)),
+    (nn.SiLU, (), lambda x: x / (1 + np.exp(-x))),
+    (nn.Threshold, (0.1, -2.0), lambda x: np.where(x > 0.1, x, -2.0)),
+]
+
+
+@pytest.mark.parametrize("module,args,formula", IN_PLACE_MODULES,
+                         ids=[m.__name__ for m, _, _ in IN_PLACE_MODULES])
+def test_activation_modules_with_inplace_write_into_their_input(module, args, formula):
+    """``inplace=True`` (PyTorch's meaning): the input holds the result and is returned; the
+    gradient still reaches what the input was made from; without it the input is untouched."""
+    a = np.random.default_rng(2).uniform(0.3, 2.5, (3, 4)) * np.array([1, -1, 1, -1])
+    x = engine.tensor(a, dtype=engine.float64, requires_grad=True)
+    h = x * 1.0
+    out = module(*args, inplace=True)(h)
+    assert out is h
+    np.testing.assert_allclose(h.data, formula(a), rtol=1e-12)
+    out.sum().backward()
+    y = engine.tensor(a, dtype=engine.float64, requires_grad=True)
+    module(*args)(y * 1.0).sum().backward()
+    np.testing.assert_allclose(x.grad.data, y.grad.data, rtol=1e-12)
+    h = engine.tensor(a, dtype=engine.float64)
+    assert module(*args)(h) is not h
+    np.testing.assert_array_equal(h.data, a)
 
 
 def test_prelu_learns_its_slope():

@@ -610,3 +610,62 @@ def test_dropout3d_and_dropout_layers_take_inplace():
     for layer in (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout):
         m, t = layer(0.3, inplace=True), getattr(torch.nn, layer.__name__)(0.3, inplace=True)
         assert (m.p, m.inplace) == (t.p, t.inplace) == (0.3, True)
+
+
+MODULES_IN_PLACE = [("ReLU", ()), ("LeakyReLU", (0.2,)), ("ELU", (0.7,)), ("CELU", (1.3,)),
+                    ("SELU", ()), ("SiLU", ()), ("Mish", ()), ("ReLU6", ()),
+                    ("Hardtanh", (-0.5, 0.8)), ("Hardsigmoid", ()), ("Hardswish", ()),
+                    ("Threshold", (0.1, -2.0))]
+
+
+@pytest.mark.parametrize("name,args", MODULES_IN_PLACE, ids=[n for n, _ in MODULES_IN_PLACE])
+def test_activation_modules_take_inplace_as_pytorch(name, args):
+    """``nn.ReLU(inplace=True)(h)`` writes into h and returns it, as PyTorch's (it computed out
+    of place and left h as it was: code that relies on the write, ``self.relu(out); return
+    out``, silently returned the pre-activation). Values and x's gradient equal torch's; a
+    leaf that requires grad is refused by both."""
+    a = RNG.uniform(0.3, 2.5, (3, 4)) * RNG.choice([-1, 1], (3, 4))
+    tx, ox = _pair(a)
+    th, oh = tx * 1.5, ox * 1.5
+    ours, theirs = getattr(nn, name)(*args, inplace=True), getattr(torch.nn, name)(*args,
+                                                                                    inplace=True)
+    oout, tout = ours(oh), theirs(th)
+    assert oout is oh and tout is th
+    _check(oout, tout, ox, tx, 1e-7 if name in ("CELU", "Hardsigmoid") else 1e-9)
+    with pytest.raises(RuntimeError, match="leaf"):
+        ours(ox)
+    with pytest.raises(RuntimeError, match="leaf"):
+        theirs(tx)
+
+
+def test_resnet_block_with_inplace_relus_matches_torch():
+    """The torchvision way of writing a network: ReLU(inplace=True) after BatchNorm, after
+    ``out += identity``, after a Linear, and LeakyReLU / Dropout in place. Ours writes in
+    place as PyTorch's does, and outputs and input gradients agree."""
+    def build(m):
+        class Block(m.Module):
+            def __init__(self):
+                super().__init__()
+                self.c1, self.b1 = m.Conv2d(4, 4, 3, padding=1, bias=False), m.BatchNorm2d(4)
+                self.c2, self.b2 = m.Conv2d(4, 4, 3, padding=1, bias=False), m.BatchNorm2d(4)
+                self.relu = m.ReLU(inplace=True)
+
+            def forward(self, x):
+                out = self.relu(self.b1(self.c1(x)))
+                out = self.b2(self.c2(out))
+                out += x
+                self.relu(out)   # relies on the write, as some hand-written blocks do
+                return out
+
+        return m.Sequential(m.Conv2d(3, 4, 3, padding=1), m.ReLU(inplace=True), Block(),
+                            m.MaxPool2d(2), m.Conv2d(4, 4, 3, padding=1), m.BatchNorm2d(4),
+                            m.LeakyReLU(0.2, inplace=True), m.Flatten(), m.Linear(64, 16),
+                            m.ReLU(inplace=True), m.Dropout(0.0, inplace=True), m.Linear(16, 3))
+
+    torch.manual_seed(0)
+    theirs = build(torch.nn).double()
+    ours = build(nn).double()
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    a = RNG.standard_normal((2, 3, 8, 8))
+    tx, ox = _pair(a)
+    _check(ours(ox), theirs(tx), ox, tx, 1e-9)
