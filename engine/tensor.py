@@ -218,6 +218,19 @@ _REFLECTED = {np.add: "__radd__", np.subtract: "__rsub__", np.multiply: "__rmul_
               np.right_shift: None, np.divmod: None}
 
 
+class _DataSlot:
+    """``t.data``, the numpy array. Reading it is plain attribute access: this descriptor has
+    no ``__get__``, so the instance's own entry answers (at full speed; every op reads it).
+    Assigning goes through ``__set__``, which stores a Tensor's array instead of the Tensor:
+    PyTorch's ``w.data = w.data - lr * w.grad`` (or ``layer.weight.data = torch.tensor(W)``)
+    has a Tensor on the right, and stored as it was it left w holding a Tensor for data
+    (its repr, dtype and later updates broken). Like PyTorch's, the assignment shares the
+    array and does not move the version counter."""
+
+    def __set__(self, t, value):
+        t.__dict__["data"] = value.data if isinstance(value, Tensor) else value
+
+
 class Tensor(Node):
     """An n-d array with autodiff. Shapes follow numpy; operators broadcast like numpy.
 
@@ -230,6 +243,7 @@ class Tensor(Node):
             [6., 8.]], shape=(2, 2), dtype=float32)
     """
 
+    data = _DataSlot()
     scope = ()  # the modules (outermost first) whose forward made this tensor, if any
     grad_fn = None
     _hooks = None     # register_hook's {id: fn}, if any
@@ -262,7 +276,8 @@ class Tensor(Node):
     def _make(cls, array, requires_grad=False) -> "Tensor":
         """A Tensor around ``array`` without copying (ops' outputs)."""
         t = cls.__new__(cls)
-        t.data, t._vc, t._grad, t.name, t._rg = array, Version(), None, "", requires_grad
+        t.__dict__["data"] = array  # (past _DataSlot's check: ops make arrays)
+        t._vc, t._grad, t.name, t._rg = Version(), None, "", requires_grad
         return t
 
     # -- numpy-like attributes ------------------------------------------------------------

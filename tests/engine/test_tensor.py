@@ -449,3 +449,27 @@ def test_random_fills_follow_the_in_place_rules():
     h.normal_()
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.backward()
+
+
+def test_assigning_a_tensor_to_data_stores_its_array():
+    """PyTorch's manual update ``w.data = w.data - lr * w.grad`` has a Tensor on the right
+    here (``.data`` is numpy, ``w.grad`` a Tensor): it was stored as it was, leaving w with a
+    Tensor for data (its repr broken, its dtype a method). The array is stored, shared as
+    PyTorch's ``.data =`` shares storage, and the version counter does not move (PyTorch's
+    ``.data`` is invisible to autograd)."""
+    w = engine.tensor([1.0, 2.0, -3.0], requires_grad=True)
+    for _ in range(3):
+        w.grad = None
+        (w * w).sum().backward()        # d/dw Σw² = 2w
+        before, version = w.data.copy(), w._version
+        w.data = w.data - 0.1 * w.grad
+        assert type(w.data) is np.ndarray and w.data.dtype == np.float32
+        np.testing.assert_allclose(w.data, before * 0.8, rtol=1e-6)
+        assert w._version == version
+    np.testing.assert_allclose(w.data, np.array([1.0, 2.0, -3.0]) * 0.8 ** 3, rtol=1e-6)
+    assert "tensor([" in repr(w)
+    other = engine.tensor([[1.0, 2.0]])
+    w.data = other                      # another shape, as PyTorch allows; the array shared
+    assert w.shape == (1, 2) and w.data is other.data
+    w.data = np.zeros(4, np.float32)    # arrays as before
+    assert w.shape == (4,)
