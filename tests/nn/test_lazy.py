@@ -196,7 +196,7 @@ def test_lazy_layer_matches_torch(case):
     case_id, lazy, _, shape = case
     x = RNG.standard_normal(shape)
     theirs, ours = lazy(torch.nn).double(), lazy(nn).double()
-    to = theirs(torch.tensor(x))  # torch: initialized by its first call
+    theirs(torch.tensor(x))  # torch: initialized by its first call
     ox = engine.tensor(x, dtype=np.float64, requires_grad=True)
     oo = ours(ox)
     own = dict(ours.named_parameters())
@@ -213,24 +213,13 @@ def test_lazy_layer_matches_torch(case):
     with torch.no_grad():
         for key, p in theirs.named_parameters():
             p.copy_(torch.tensor(own[key].data))
-    tx = torch.tensor(x, requires_grad=True)
-    to = theirs(tx)
     g = RNG.standard_normal(oo.shape)
-    to.backward(torch.tensor(g))
-    oo.backward(g)
-    np.testing.assert_allclose(oo.data, to.detach().numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(ox.grad.data, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
-    for key, p in theirs.named_parameters():
-        np.testing.assert_allclose(own[key].grad.data, p.grad.numpy(),
-                                   rtol=1e-10, atol=1e-12, err_msg=key)
-    # torch's weights (and statistics) into ours: two more steps agree
-    ours.load_state_dict(theirs.state_dict())
-    for _ in range(2):
-        theirs.zero_grad()
-        ours.zero_grad()
+
+    def same_step(oo, ox):
+        """torch's forward and backward on x agree with ours (output, x's and the
+        parameters' gradients)."""
         tx = torch.tensor(x, requires_grad=True)
-        ox = engine.tensor(x, dtype=np.float64, requires_grad=True)
-        to, oo = theirs(tx), ours(ox)
+        to = theirs(tx)
         to.backward(torch.tensor(g))
         oo.backward(g)
         np.testing.assert_allclose(oo.data, to.detach().numpy(), rtol=1e-10, atol=1e-12)
@@ -238,6 +227,15 @@ def test_lazy_layer_matches_torch(case):
         for key, p in theirs.named_parameters():
             np.testing.assert_allclose(own[key].grad.data, p.grad.numpy(),
                                        rtol=1e-10, atol=1e-12, err_msg=key)
+
+    same_step(oo, ox)
+    # torch's weights (and statistics) into ours: two more steps agree
+    ours.load_state_dict(theirs.state_dict())
+    for _ in range(2):
+        theirs.zero_grad()
+        ours.zero_grad()
+        ox = engine.tensor(x, dtype=np.float64, requires_grad=True)
+        same_step(ours(ox), ox)
         for key, value in theirs.state_dict().items():
             np.testing.assert_allclose(ours.state_dict()[key], value.numpy(), rtol=1e-12,
                                        atol=1e-14, err_msg=key)
