@@ -1105,6 +1105,12 @@ class Tensor(Node):
     def __xor__(self, o): return self._logic(o, np.bitwise_xor, "^")
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
+    # x &= m writes into x, as PyTorch does (without these Python would rebind x to a new
+    # tensor, and a view or another name for x would silently keep the old values).
+    def __iand__(self, o): return self._inplace("&=", Tensor.__and__, o)
+    def __ior__(self, o): return self._inplace("|=", Tensor.__or__, o)
+    def __ixor__(self, o): return self._inplace("^=", Tensor.__xor__, o)
+
     def __invert__(self):
         return self._logic(None, lambda a, _: np.invert(a), "~")
 
@@ -1888,5 +1894,9 @@ def _inplace_method(name):
 for _name in ("sin cos tan asin acos atan sinh cosh asinh acosh atanh sign floor ceil round "
               "trunc reciprocal log2 log10 log1p exp2 expm1 rsqrt erf pow fmod remainder atan2 "
               "lerp nan_to_num logit xlogy deg2rad rad2deg scatter_reduce index_put index_copy "
-              "masked_scatter put renorm").split():
+              "masked_scatter put renorm floor_divide").split():
     setattr(Tensor, f"{_name}_", _inplace_method(_name))
+# x **= 2, x //= 2, x %= 2 write into x as PyTorch does (see __iand__): without them x was
+# rebound, and a view, an optimizer's reference or a leaf that requires grad kept the old x.
+Tensor.__ipow__, Tensor.__ifloordiv__, Tensor.__imod__ = (Tensor.pow_, Tensor.floor_divide_,
+                                                          Tensor.remainder_)

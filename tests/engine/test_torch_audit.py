@@ -192,3 +192,45 @@ def test_writes_into_an_expanded_tensor_are_refused(write, torch_refuses):
     t = torch.zeros(1, 3).expand(2, 3).clone()
     write(t)
     np.testing.assert_array_equal(c.data, t.numpy())
+
+
+AUGMENTED = [  # (statement, start, operand, expected: the math, written out)
+    ("x **= y", [1.0, 2.0, 3.0], 2, [1.0, 4.0, 9.0]),
+    ("x //= y", [5, -6, 7], 2, [2, -3, 3]),
+    ("x %= y", [5, -6, 7], 4, [1, 2, 3]),          # the divisor's sign, as Python's %
+    ("x &= y", [True, True, False], [True, False, False], [True, False, False]),
+    ("x |= y", [True, False, False], [False, False, True], [True, False, True]),
+    ("x ^= y", [True, False, True], [True, True, False], [False, True, True]),
+]
+
+
+@pytest.mark.parametrize("stmt,start,operand,expected", AUGMENTED,
+                         ids=[a[0] for a in AUGMENTED])
+def test_augmented_assignments_write_into_the_tensor(stmt, start, operand, expected):
+    """``x **= 2`` (and //=, %=, &=, |=, ^=) rebound x to a new tensor: a view of x, or any
+    other name for it (an optimizer's list, a model's attribute), silently kept the old
+    values. PyTorch writes into x, as for += and *=."""
+    def apply(lib):
+        x = lib.tensor(start)
+        alias, view = x, x[1:]
+        scope = {"x": x, "y": lib.tensor(operand) if isinstance(operand, list) else operand}
+        exec(stmt, scope)
+        assert scope["x"] is alias
+        return alias.tolist(), view.tolist()
+    assert apply(engine) == (expected, expected[1:])
+    torch = pytest.importorskip("torch")
+    assert apply(torch) == (expected, expected[1:])
+
+
+def test_augmented_power_of_a_leaf_that_requires_grad_is_refused():
+    # It silently made w a new non-leaf: the optimizer kept stepping the old w. PyTorch
+    # refuses, as it does for w += 1; under no_grad both write into w.
+    w = engine.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        w **= 2
+    with engine.no_grad():
+        w **= 2
+    assert w.is_leaf and w.tolist() == [1.0, 4.0]
+    x = engine.tensor([1, 2])
+    with pytest.raises(RuntimeError, match="can't be cast"):  # int64 **= 0.5: PyTorch's error
+        x **= 0.5
