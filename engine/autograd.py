@@ -358,7 +358,7 @@ class Node:
     - ``shape`` and ``data``; ``receive_grad(g, owned)`` stores the gradient the walk computed
       (leaves accumulate, intermediates are assigned; ``owned``: no one else holds g);
       ``seed_grad(grad)`` checks a root's seed;
-    - ``short()``: a few characters naming the node in step texts.
+    - ``short_label()``: a few characters naming the node in step texts.
     """
 
     __slots__ = ()
@@ -544,7 +544,7 @@ def walk(roots, seeds, retain_graph=False, create_graph=False, store=True, repor
                 if anomaly and nonfinite(pg.g if type(pg) is SliceGrad else pg):
                     raise AnomalyError(
                         f"detect_anomaly: backward of '{fn.name}' produced NaN/Inf in the "
-                        f"gradient of its input {parent.short()}; the op was created at "
+                        f"gradient of its input {parent.short_label()}; the op was created at "
                         f"{getattr(fn, 'site', None) or '<enable detect_anomaly() to record>'}")
                 prev = peek(parent)
                 if prev is None:
@@ -571,7 +571,7 @@ def check_inputs(what: str, inputs) -> list:
                            + ("; leave it out to fill every .grad" if what == "backward" else ""))
     for i, t in enumerate(inputs):
         if not getattr(t, "requires_grad", False):
-            short = t.short() if isinstance(t, Node) else type(t).__name__
+            short = t.short_label() if isinstance(t, Node) else type(t).__name__
             raise RuntimeError(f"{what}: inputs[{i}] does not require grad ({short}; the "
                                f"inputs are the tensors whose gradient to compute)")
     return inputs
@@ -649,7 +649,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             found[i] = g
     for i, (t, g) in enumerate(zip(inputs, found, strict=True)):
         if g is None and not allow_unused:
-            raise RuntimeError(f"grad: input {i} ({t.short()}) is not used to compute the "
+            raise RuntimeError(f"grad: input {i} ({t.short_label()}) is not used to compute the "
                                f"outputs; pass allow_unused=True to get None for it")
         if g is not None:
             found[i] = t.wrap_grad(g)
@@ -698,10 +698,10 @@ class Step:
         self.detail = fn.describe() if fn is not None else ""
 
     def __repr__(self) -> str:
-        name = self.node.short()
+        name = self.node.short_label()
         if not self.node.parents:
             return f"step {self.index}: {name} is a leaf; its grad is now {fmt(self.node.grad)}"
-        args = ", ".join(p.short() for p in self.node.parents)
+        args = ", ".join(p.short_label() for p in self.node.parents)
         lines = [f"step {self.index}: {name} = {self.op}({args}) received grad {fmt(self.grad)}"]
         if self.formula:
             lines.append(f"  rule: {self.formula}" + (f"  [{self.detail}]" if self.detail else ""))
@@ -710,7 +710,7 @@ class Step:
             if self.local is not None and self.local[i] is not None:
                 local = f" = {fmt(self.grad)} × {fmt(self.local[i])}"
             sent = "nothing (a constant, or no gradient needed)" if pg is None else fmt(pg) + local
-            lines.append(f"  → {p.short()}: {sent}")
+            lines.append(f"  → {p.short_label()}: {sent}")
         return "\n".join(lines)
 
     __str__ = __repr__

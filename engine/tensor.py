@@ -498,7 +498,7 @@ class Tensor(Node):
             extras.append("requires_grad=True")
         return f"tensor({body}, {', '.join(extras)})"
 
-    def short(self) -> str:
+    def short_label(self) -> str:
         return self.name or f"<{self.op or 'tensor'} {self.shape}>"
 
     # -- gradients --------------------------------------------------------------------------
@@ -990,6 +990,9 @@ class Tensor(Node):
     def long(self): return self.astype(np.int64)
     def int(self): return self.astype(np.int32)
     def bool(self): return self.astype(bool)
+    def short(self): return self.astype(np.int16)
+    def char(self): return self.astype(np.int8)
+    def byte(self): return self.astype(np.uint8)
 
     def clone(self): return S.Clone.apply(self)
 

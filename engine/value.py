@@ -215,7 +215,7 @@ class Value(Node):
             g = float(g)  # numpy scalars (a custom op's backward) become plain floats
         self.grad = g if self._a is not None else self.grad + g
 
-    def short(self) -> str:
+    def short_label(self) -> str:
         return self.label or f"<{self.op or 'leaf'} {self.data:.4g}>"
 
     def __repr__(self) -> str:
@@ -251,7 +251,7 @@ class Constant(Value):
         self.data, self.grad, self.label = _number(data, "Value op"), 0.0, ""
         self.grad_fn = self._a = self._b = None
 
-    def short(self) -> str:
+    def short_label(self) -> str:
         return self.label or f"{self.data:g}"
 
 

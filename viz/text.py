@@ -229,7 +229,7 @@ def rule(node, names=None) -> str:
         letter = sym if sym not in taken else spare.pop(0)
         taken.add(letter)
         mapping[sym] = letter
-        where.append(f"{letter} = {p.short()}")
+        where.append(f"{letter} = {p.short_label()}")
     text = _substitute(formula, mapping)
     text = re.sub(r"([\w.]+)\.Tᵀ", r"\1", text)  # (W.T)ᵀ is W
     return text + (f"  with {', '.join(where)}" if where else "")

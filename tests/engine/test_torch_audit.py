@@ -234,3 +234,20 @@ def test_augmented_power_of_a_leaf_that_requires_grad_is_refused():
     x = engine.tensor([1, 2])
     with pytest.raises(RuntimeError, match="can't be cast"):  # int64 **= 0.5: PyTorch's error
         x **= 0.5
+
+
+def test_short_char_byte_are_casts():
+    # x.short() returned the node's label, a str ('<tensor (2,)>'); PyTorch's is a cast to
+    # int16 (char: int8, byte: uint8), truncating toward zero like every float-to-int cast.
+    x = engine.tensor([-1.7, 2.5, 100.9])
+    for method, dtype, expected in (("short", np.int16, [-1, 2, 100]),
+                                    ("char", np.int8, [-1, 2, 100])):
+        out = getattr(x, method)()
+        assert out.dtype == dtype and out.tolist() == expected
+    assert x[1:].byte().dtype == np.uint8 and x[1:].byte().tolist() == [2, 100]
+    torch = pytest.importorskip("torch")
+    t = torch.tensor([-1.7, 2.5, 100.9])
+    for method, dtype in (("short", torch.int16), ("char", torch.int8)):
+        assert getattr(t, method)().dtype == dtype
+        assert getattr(t, method)().tolist() == getattr(x, method)().tolist()
+    assert t[1:].byte().dtype == torch.uint8 and t[1:].byte().tolist() == [2, 100]
