@@ -915,10 +915,13 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
 
 
 def threshold(x, threshold, value, inplace=False):
-    """x where x > ``threshold``, else ``value`` (PyTorch's ``F.threshold``; gradient 1 where
-    kept, 0 where replaced)."""
+    """``value`` where x ≤ ``threshold``, else x (PyTorch's ``F.threshold``; gradient 0 where
+    replaced, 1 where kept). A NaN is kept, as in PyTorch (NaN ≤ t is false).
+
+    >>> threshold(engine.tensor([-1.0, 0.5, 2.0]), 0.5, 9.0).tolist()
+    [9.0, 9.0, 2.0]"""
     return _in_place("threshold", x, inplace, lambda t: engine.where(
-        t.data > threshold, t, np.asarray(value, t.dtype)))
+        ~(t.data <= threshold), t, np.asarray(value, t.dtype)))
 
 
 _threshold = threshold  # (threshold_'s argument of the same name hides the function)

@@ -1144,3 +1144,19 @@ def test_gumbel_softmax_samples_and_straight_through_gradient(seed, tau, dim):
                             t64(logits, requires_grad=True))
     with pytest.raises(ValueError, match="tau must be positive"):
         F.gumbel_softmax(t64(logits), tau=0)
+
+
+def test_threshold_keeps_nan():
+    # F.threshold replaced a NaN by value (x > t is false for NaN), hiding it from anomaly
+    # checks; PyTorch replaces where x <= t, so a NaN goes through, with its gradient.
+    x = engine.tensor([np.nan, -1.0, 0.5, 2.0], dtype=np.float64, requires_grad=True)
+    out = F.threshold(x, 0.5, -7.0)
+    np.testing.assert_array_equal(out.data, [np.nan, -7.0, -7.0, 2.0])
+    out.backward(engine.ones(4, dtype=np.float64))
+    np.testing.assert_array_equal(x.grad.data, [1.0, 0.0, 0.0, 1.0])
+    torch = pytest.importorskip("torch")
+    t = torch.tensor([np.nan, -1.0, 0.5, 2.0], dtype=torch.float64, requires_grad=True)
+    tout = torch.nn.functional.threshold(t, 0.5, -7.0)
+    tout.backward(torch.ones(4, dtype=torch.float64))
+    np.testing.assert_array_equal(out.data, tout.detach().numpy())
+    np.testing.assert_array_equal(x.grad.data, t.grad.numpy())
