@@ -1317,6 +1317,8 @@ class Tensor(Node):
         if not isinstance(axis, (int, np.integer)):
             raise TypeError(f"{which}(dim) takes one int dim and returns (values, indices); "
                             f"for several dims use a{which}(dim=(...))")
+        if self.ndim == 0 and axis in (0, -1):  # PyTorch: a 0-d tensor as one dim of size 1
+            return self.reshape(1)._extreme(which, 0, False, None, None)
         idx = (self.argmax if which == "max" else self.argmin)(axis, keepdims=True)
         values = self.gather(axis, idx)
         if not keepdims:

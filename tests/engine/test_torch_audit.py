@@ -251,3 +251,21 @@ def test_short_char_byte_are_casts():
         assert getattr(t, method)().dtype == dtype
         assert getattr(t, method)().tolist() == getattr(x, method)().tolist()
     assert t[1:].byte().dtype == torch.uint8 and t[1:].byte().tolist() == [2, 100]
+
+
+@pytest.mark.parametrize("which", ["max", "min"])
+def test_max_min_along_dim_0_of_a_zero_dim_tensor(which):
+    # x.max(0) on a 0-d tensor ended in "IndexError: tuple index out of range" from inside
+    # gather; PyTorch reads the 0-d tensor as one dim of size 1: (x, 0), both 0-d.
+    x = engine.tensor(1.5, requires_grad=True)
+    for dim in (0, -1):
+        values, indices = getattr(x, which)(dim)
+        assert values.shape == () and indices.shape == ()
+        assert values.item() == 1.5 and indices.item() == 0
+    values.backward()
+    assert x.grad.item() == 1.0
+    with pytest.raises(IndexError):
+        getattr(x, which)(1)
+    torch = pytest.importorskip("torch")
+    t = getattr(torch.tensor(1.5), which)(0)
+    assert (t.values.item(), t.indices.item()) == (1.5, 0)
