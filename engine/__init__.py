@@ -53,6 +53,8 @@ from .value import Constant, Value
 
 trapz, row_stack = trapezoid, vstack  # PyTorch's other names
 inverse, det = linalg.inv, linalg.det  # torch.inverse, torch.det
+slogdet, logdet, pinverse = linalg.slogdet, linalg.logdet, linalg.pinverse
+matrix_power, matrix_exp = linalg.matrix_power, linalg.matrix_exp
 finfo, iinfo = _np.finfo, _np.iinfo  # .eps, .max, .min, .tiny as torch.finfo's
 
 
@@ -102,5 +104,6 @@ __all__ = [
     "cross", "deg2rad", "diag_embed", "dist", "dstack", "fmax", "fmin", "hstack", "kron",
     "logit", "logspace", "rad2deg", "rot90", "tensordot", "trapezoid", "trapz", "tril_indices",
     "triu_indices", "vstack", "row_stack", "xlogy", "is_tensor", "finfo", "iinfo", "inverse", "det",
+    "slogdet", "logdet", "pinverse", "matrix_power", "matrix_exp",
     "std_mean", "tensor", "topo_order", "var_mean", "vhp", "vjp", "where", "zeros", "zeros_like",
 ]

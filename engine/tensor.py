@@ -1489,6 +1489,31 @@ class Tensor(Node):
         from .linalg import det
         return det(self)
 
+    def slogdet(self):
+        """``(sign, logabsdet)`` (``engine.linalg.slogdet``)."""
+        from .linalg import slogdet
+        return slogdet(self)
+
+    def logdet(self):
+        """log det(A): −inf if singular, NaN if negative (``engine.logdet``)."""
+        from .linalg import logdet
+        return logdet(self)
+
+    def pinverse(self, rcond=1e-15):
+        """A⁺ (``engine.pinverse``)."""
+        from .linalg import pinverse
+        return pinverse(self, rcond)
+
+    def matrix_power(self, n):
+        """Aⁿ (``engine.linalg.matrix_power``)."""
+        from .linalg import matrix_power
+        return matrix_power(self, n)
+
+    def matrix_exp(self):
+        """e^A (``engine.linalg.matrix_exp``)."""
+        from .linalg import matrix_exp
+        return matrix_exp(self)
+
     def addcmul(self, tensor1, tensor2, *, value=1):
         return CO.addcmul(self, tensor1, tensor2, value=value)
 
