@@ -1362,8 +1362,8 @@ class Tensor(Node):
         _no_extra("norm", kw, ("p", "dim", "keepdim", "dtype"))
         if isinstance(p, str):
             if p != "fro":
-                raise ValueError(f"norm: p={p!r} is not supported (matrix norms such as 'nuc' "
-                                 f"are not in stepgrad); use {SC._NORM_ORDS}")
+                raise ValueError(f"norm: p={p!r} is not supported here (matrix norms such as "
+                                 f"'nuc': engine.linalg.matrix_norm); use {SC._NORM_ORDS}")
             p = 2.0
         elif isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
             raise TypeError(f"norm: p must be {SC._NORM_ORDS}, got {p!r}")
