@@ -149,6 +149,11 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, name="") ->
     empty tensor."""
     if end is None:
         start, end = 0, start
+    if dtype is not None and np.dtype(dtype).kind in "iu":
+        # An integer dtype takes start, end and step as integers first, truncated toward 0
+        # as PyTorch's: arange(0, 5, 1.5, dtype=int64) is 0 … 4, arange(0, 1, 0.3, ...) a
+        # zero step (numpy counted in floats and cast after: [0, 1, 3, 4], [0, 0, 0, 0]).
+        start, end, step = int(start), int(end), int(step)
     if step == 0:
         raise RuntimeError("arange: step must be nonzero")
     if (end - start) * step < 0:

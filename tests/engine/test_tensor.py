@@ -473,3 +473,19 @@ def test_assigning_a_tensor_to_data_stores_its_array():
     assert w.shape == (1, 2) and w.data is other.data
     w.data = np.zeros(4, np.float32)    # arrays as before
     assert w.shape == (4,)
+
+
+@pytest.mark.parametrize("args,want", [
+    ((0, 5, 1.5), [0, 1, 2, 3, 4]), ((0.5, 5.7, 1), [0, 1, 2, 3, 4]),
+    ((-2.5, 2, 1), [-2, -1, 0, 1]), ((0, -5, -1.5), [0, -1, -2, -3, -4]),
+    ((1.9, 7.9, 2.9), [1, 3, 5])])
+def test_arange_with_an_integer_dtype_truncates_its_arguments_first(args, want):
+    """PyTorch's integer arange takes start, end and step as integers (toward 0) before
+    counting; numpy's counts in floats and casts after: arange(0, 5, 1.5, dtype=int64) was
+    [0, 1, 3, 4] where PyTorch gives 0 … 4, and a step below 1 gave a row of zeros."""
+    got = engine.arange(*args, dtype=engine.int64)
+    assert got.dtype == np.int64 and got.tolist() == want
+    with pytest.raises(RuntimeError, match="step must be nonzero"):
+        engine.arange(0, 1, 0.3, dtype=engine.int64)
+    torch = pytest.importorskip("torch")
+    assert torch.arange(*args, dtype=torch.int64).tolist() == want
