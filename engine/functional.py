@@ -139,7 +139,7 @@ METHOD_FUNCTIONS = (
     "nansum nanmean nan_to_num aminmax count_nonzero take index_add addcmul addcdiv isclose "
     "bincount t histc mode numel broadcast_to eq ne lt gt le ge argwhere index_fill clone "
     "detach scatter_reduce index_put index_put_ index_copy masked_scatter take_along_dim put "
-    "unique_consecutive nanmedian msort renorm").split()
+    "unique_consecutive nanmedian msort renorm absolute frac signbit").split()
 # Kept in a dict, not this module's globals: max/min/sum/abs/all/any would shadow the
 # builtins this module uses. engine/__init__ exports them.
 FUNCTIONS = {name: _method(name) for name in METHOD_FUNCTIONS}

@@ -218,6 +218,17 @@ _REFLECTED = {np.add: "__radd__", np.subtract: "__rsub__", np.multiply: "__rmul_
               np.right_shift: None, np.divmod: None}
 
 
+def _sizes(op, args, kw, name):
+    """A shape or dims argument as PyTorch's methods take it: varargs (``x.permute(1, 0)``),
+    one tuple or list (``x.permute((1, 0))``) or the keyword (``x.permute(dims=(1, 0))``)."""
+    if kw:
+        if args or set(kw) != {name}:
+            raise TypeError(f"{op}() takes its {name} as arguments, one tuple or {name}=...; "
+                            f"got {args!r} and keywords {sorted(kw)}")
+        args = (kw[name],)
+    return args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+
+
 class _DataSlot:
     """``t.data``, the numpy array. Reading it is plain attribute access: this descriptor has
     no ``__get__``, so the instance's own entry answers (at full speed; every op reads it).
@@ -1121,6 +1132,7 @@ class Tensor(Node):
     def isnan(self): return Tensor._make(np.isnan(self.data))
     def isinf(self): return Tensor._make(np.isinf(self.data))
     def isfinite(self): return Tensor._make(np.isfinite(self.data))
+    def signbit(self): return Tensor._make(np.signbit(self.data))  # -0.0 too, as PyTorch's
     def isposinf(self): return Tensor._make(np.isposinf(self.data))
     def isneginf(self): return Tensor._make(np.isneginf(self.data))
     def logical_not(self): return Tensor._make(np.logical_not(self.data))
@@ -1161,6 +1173,12 @@ class Tensor(Node):
     def log(self): return E.Log.apply(self)
     def sqrt(self): return E.Sqrt.apply(self)
     def abs(self): return E.Abs.apply(self)
+    absolute = abs
+
+    def frac(self):
+        """x − trunc(x), the sign of x kept (PyTorch's frac); gradient 1."""
+        return self - self.trunc()
+
     def tanh(self): return E.Tanh.apply(self)
     def sigmoid(self): return E.Sigmoid.apply(self)
     def relu(self): return E.ReLU.apply(self)
@@ -1263,9 +1281,12 @@ class Tensor(Node):
         return R.Sum.apply(self, axis=_pick("sum", axis, dim, "dim", None),
                            keepdims=_pick("sum", keepdims, keepdim, "keepdim", False), dtype=dtype)
 
-    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None, **kw):
-        _no_extra("mean", kw, _REDUCE_KW)
-        return R.Mean.apply(self, axis=_pick("mean", axis, dim, "dim", None),
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, **kw):
+        """Mean over ``dim`` (all when None); ``dtype=`` casts first, as PyTorch's (an
+        integer tensor's mean needs a float one)."""
+        _no_extra("mean", kw, _REDUCE_KW + ("dtype",))
+        x = self if dtype is None else self.to(dtype)
+        return R.Mean.apply(x, axis=_pick("mean", axis, dim, "dim", None),
                             keepdims=_pick("mean", keepdims, keepdim, "keepdim", False))
 
     def var(self, axis=None, unbiased=None, keepdims=False, *, correction=None, dim=None,
@@ -1547,16 +1568,16 @@ class Tensor(Node):
         return SC.quantile(self, q, dim, keepdim, interpolation)
 
     # -- shape ------------------------------------------------------------------------------
-    def reshape(self, *shape):
-        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    def reshape(self, *shape, **kw):
+        shape = _sizes("reshape", shape, kw, "shape")
         return S.Reshape.apply(self, shape=tuple(int(n) for n in shape))
 
-    def view(self, *shape):
+    def view(self, *shape, **kw):
         """PyTorch's ``view``: this tensor's memory under another shape. When the layout cannot
         give that shape without a copy (a transposed or strided slice), PyTorch refuses, and so
         does this: a silent copy would let writes through the "view" miss the original.
         ``reshape`` copies when it must."""
-        out = self.reshape(*shape)
+        out = self.reshape(_sizes("view", shape, kw, "size"))
         if out.data.size and not np.may_share_memory(out.data, self.data):
             raise RuntimeError(f"view size is not compatible with input tensor's size and "
                                f"stride (shape {self.shape} → {out.shape}: at least one "
@@ -1575,8 +1596,8 @@ class Tensor(Node):
                              f"for shape {self.shape}")
         return self.reshape(self.shape[:s] + (-1,) + self.shape[e + 1:])
 
-    def permute(self, *axes):
-        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+    def permute(self, *axes, **kw):
+        axes = _sizes("permute", axes, kw, "dims")
         if len(axes) != self.ndim:
             raise ValueError(f"permute: {tuple(axes)} is not a permutation of the {self.ndim} "
                              f"dims of a tensor of shape {self.shape}")
@@ -1639,12 +1660,16 @@ class Tensor(Node):
         axis = int(axis) % (self.ndim + 1)
         return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
 
-    def broadcast_to(self, shape):
-        return S.BroadcastTo.apply(self, shape=tuple(shape))
+    def broadcast_to(self, size=None, *, shape=None):
+        """This tensor broadcast to ``size`` (PyTorch's name; numpy's ``shape=`` too)."""
+        if (size is None) == (shape is None):
+            raise TypeError("broadcast_to() takes the target shape once: size (PyTorch's name) "
+                            "or shape= (numpy's)")
+        return S.BroadcastTo.apply(self, shape=tuple(shape if size is None else size))
 
-    def expand(self, *sizes):
+    def expand(self, *sizes, **kw):
         """PyTorch's expand: -1 keeps a dim; new dims may be added on the left."""
-        sizes = sizes[0] if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+        sizes = _sizes("expand", sizes, kw, "size")
         lead = len(sizes) - self.ndim
         if lead < 0:
             raise ValueError(f"expand: {tuple(sizes)} has fewer dims than shape {self.shape}")
@@ -1682,9 +1707,9 @@ class Tensor(Node):
         'amax', 'amin'; see ``engine.scatter_reduce``)."""
         return I.scatter_reduce(self, dim, index, src, reduce, include_self=include_self)
 
-    def flip(self, *dims):
+    def flip(self, *dims, **kw):
         """Reverse the order along ``dims`` (a copy, as PyTorch)."""
-        dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        dims = _sizes("flip", dims, kw, "dims")
         return I.Flip.apply(self, axes=tuple(dims))
 
     def fliplr(self): return self.flip(1)
@@ -1704,9 +1729,12 @@ class Tensor(Node):
     moveaxis = movedim
     swapdims = swapaxes
 
-    def split(self, split_size_or_sections, dim=0):
+    def split(self, split_size, dim=0):
+        """Pieces of ``split_size`` along ``dim`` (the last may be shorter), or of the sizes in
+        a list (PyTorch's method; the function ``engine.split`` names it
+        ``split_size_or_sections``)."""
         from .functional import split
-        return split(self, split_size_or_sections, dim)
+        return split(self, split_size, dim)
 
     def narrow(self, dim, start, length): return I.narrow(self, dim, start, length)
     def diff(self, n=1, dim=-1, prepend=None, append=None):

@@ -2,6 +2,8 @@
 stepping, anomalies, gradcheck's own failure reports."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import engine
 from engine import Tensor, backward_steps, gradcheck, tensor
@@ -489,3 +491,45 @@ def test_arange_with_an_integer_dtype_truncates_its_arguments_first(args, want):
         engine.arange(0, 1, 0.3, dtype=engine.int64)
     torch = pytest.importorskip("torch")
     assert torch.arange(*args, dtype=torch.int64).tolist() == want
+
+
+def test_pytorch_keyword_names_for_shapes_and_dims():
+    """PyTorch's keyword spellings (``x.permute(dims=...)``, ``reshape(shape=)``, ``view(size=)``,
+    ``flip(dims=)``, ``expand(size=)``, ``broadcast_to(size=)``, ``split(split_size=)``,
+    ``mean(dtype=)``) were TypeErrors; they mean what the positional forms mean."""
+    x = engine.arange(6.0).reshape(2, 3)
+    assert x.reshape(shape=(3, 2)).tolist() == x.reshape(3, 2).tolist()
+    assert x.view(size=(3, 2)).tolist() == x.view(3, 2).tolist()
+    assert x.permute(dims=(1, 0)).tolist() == [[0.0, 3.0], [1.0, 4.0], [2.0, 5.0]]
+    assert x.flip(dims=(1,)).tolist() == [[2.0, 1.0, 0.0], [5.0, 4.0, 3.0]]
+    assert x.expand(size=(2, 2, 3)).shape == x.broadcast_to(size=(2, 2, 3)).shape == (2, 2, 3)
+    assert x.broadcast_to(shape=(2, 2, 3)).shape == (2, 2, 3)   # numpy's name too
+    assert [p.tolist() for p in x.split(split_size=2, dim=1)] == [[[0.0, 1.0], [3.0, 4.0]],
+                                                                   [[2.0], [5.0]]]
+    m = engine.tensor([1, 2, 4]).mean(dtype=engine.float64)
+    assert m.dtype == np.float64 and m.item() == 7 / 3
+    with pytest.raises(TypeError, match=r"permute\(\) takes its dims"):
+        x.permute(1, dims=(1, 0))
+    with pytest.raises(TypeError, match="broadcast_to"):
+        x.broadcast_to()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(-50, 50).filter(lambda v: abs(v - round(v)) > 1e-3), min_size=1,
+                max_size=6))
+def test_frac_absolute_signbit(values):
+    """frac = x − trunc(x) (gradient 1, away from the integers where trunc jumps), absolute
+    = abs, signbit true for negatives and −0.0 (PyTorch's)."""
+    a = np.array(values)
+    x = engine.tensor(a, dtype=engine.float64, requires_grad=True)
+    np.testing.assert_allclose(x.frac().data, a - np.trunc(a), rtol=0, atol=1e-12)
+    assert gradcheck(lambda t: t.frac(), x)
+    np.testing.assert_array_equal(engine.absolute(x).data, np.abs(a))
+    assert engine.tensor([-0.0, 0.0, -1.0, 2.0]).signbit().tolist() == [True, False, True, False]
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(a, requires_grad=True)
+    torch.frac(t).sum().backward()
+    x.grad = None
+    engine.frac(x).sum().backward()
+    np.testing.assert_allclose(x.frac().data, torch.frac(t).detach().numpy(), atol=1e-12)
+    np.testing.assert_array_equal(x.grad.data, t.grad.numpy())
