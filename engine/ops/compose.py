@@ -577,22 +577,24 @@ def rad2deg(x):
 
 
 def fmax(a, b):
-    """The elementwise maximum, a NaN losing to a number (``torch.fmax``)."""
-    from ..functional import maximum
-    return _nan_loses(maximum, a, b)
+    """The elementwise maximum, a NaN losing to a number (``torch.fmax``); at a tie the first
+    argument is taken, and its gradient is whole (PyTorch's)."""
+    return _first_unless(np.greater_equal, a, b)
 
 
 def fmin(a, b):
-    """The elementwise minimum, a NaN losing to a number (``torch.fmin``)."""
-    from ..functional import minimum
-    return _nan_loses(minimum, a, b)
+    """The elementwise minimum, a NaN losing to a number (``torch.fmin``); ties as fmax."""
+    return _first_unless(np.less_equal, a, b)
 
 
-def _nan_loses(pick, a, b):
-    """``pick(a, b)``, except that where one of the two is NaN the other is taken."""
+def _first_unless(keeps, a, b):
+    """a where ``keeps(a, b)`` or b is NaN, else b: PyTorch's fmax/fmin, gradient included
+    (all of it to the one taken, the first at a tie; a NaN loses to a number)."""
     from ..functional import where
     a, b = _all([a, b])
-    return where(np.isnan(b.data), a, where(np.isnan(a.data), b, pick(a, b)))
+    with np.errstate(invalid="ignore"):
+        take_a = keeps(a.data, b.data) | np.isnan(b.data)
+    return where(take_a, a, b)
 
 
 def diag_embed(x, offset=0, dim1=-2, dim2=-1):

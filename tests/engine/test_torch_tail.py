@@ -97,6 +97,11 @@ def test_shapes_and_formulas_are_numpys():
     a, b = np.array([1.0, np.nan, 3.0, np.nan]), np.array([2.0, 1.0, np.nan, np.nan])
     np.testing.assert_array_equal(engine.fmax(t64(a), t64(b)).data, np.fmax(a, b))
     np.testing.assert_array_equal(engine.fmin(t64(a), t64(b)).data, np.fmin(a, b))
+    # a tie: the first argument is taken, with the whole gradient (PyTorch's rule)
+    x, y = t64([2.0, 1.0], True), t64([2.0, 3.0], True)
+    (engine.fmax(x, y) + engine.fmin(x, y)).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [2.0, 1.0])
+    np.testing.assert_array_equal(y.grad.data, [0.0, 1.0])
     np.testing.assert_allclose(engine.cov(t64(A)).data, np.cov(A), rtol=1e-13)
     np.testing.assert_allclose(t64(A).cov(correction=0).data, np.cov(A, ddof=0), rtol=1e-13)
     np.testing.assert_allclose(engine.cov(t64(V)).data, np.cov(V), rtol=1e-13)
@@ -200,8 +205,10 @@ def test_match_torch():
         (lambda e, a: e.logit(a, 0.2), [rng.uniform(0.05, 0.95, (3, 4))]),
         (lambda e, a, b: e.xlogy(a, b), [np.array([0.0, 2.0, 1.5, 0.0]),
                                          np.array([0.5, 3.0, 0.5, 2.0])]),
-        (lambda e, a, b: e.fmax(a, b), [np.array([1.0, np.nan, 3.0]),
-                                        np.array([2.0, 1.0, np.nan])]),
+        (lambda e, a, b: e.fmax(a, b), [np.array([1.0, np.nan, 3.0, 2.0]),
+                                        np.array([2.0, 1.0, np.nan, 2.0])]),
+        (lambda e, a, b: e.fmin(a, b), [np.array([1.0, np.nan, 3.0, 2.0]),
+                                        np.array([2.0, 1.0, np.nan, 2.0])]),
         (lambda e, a: e.diag_embed(a, -2), [A]),
         (lambda e, a: e.cov(a), [A]), (lambda e, a: e.corrcoef(a), [A]),
         (lambda e, a, b, c: e.block_diag(a, b, c), [A[:2, :2], np.array(3.0), V[:3]]),
