@@ -1194,6 +1194,17 @@ def _ignore_index(value, name):
     return int(value)
 
 
+def _legacy_slot(value, name, what, nth, legacy="size_average"):
+    """A float option checked not to be a bool or None: PyTorch's ``nth`` positional argument
+    is the deprecated ``legacy`` (size_average=False there means a sum), which in stepgrad's
+    signature lands in ``what`` and would be read silently as the number 0 or 1."""
+    if isinstance(value, (bool, np.bool_)) or value is None:
+        raise TypeError(f"{name}: {what} must be a number, got {value!r}. (PyTorch's {nth} "
+                        f"positional argument is the deprecated {legacy}: pass options by "
+                        f"name, e.g. reduction='sum')")
+    return value
+
+
 def _class_layout(x, name):
     """(class dim, number of classes, shape of one label per position): input (C,), (N, C)
     or (N, C, d1, …) as PyTorch."""
@@ -1562,7 +1573,16 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
 @takes_legacy_reduction
 def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-8, reduction="mean"):
     """Poisson negative log-likelihood: ``e^x − y·x`` (``log_input``, x = log rate) or
-    ``x − y·log(x + ε)``; ``full`` adds Stirling's ``y·log y − y + ½ log(2πy)`` where y > 1."""
+    ``x − y·log(x + ε)``; ``full`` adds Stirling's ``y·log y − y + ½ log(2πy)`` where y > 1.
+
+    x and y (any shape, the same) → a scalar, or x's shape with ``reduction='none'``.
+
+    >>> poisson_nll_loss(engine.tensor([0.0]), engine.tensor([2.0])).item()  # e⁰ − 2·0
+    1.0
+    """
+    # PyTorch's order is (input, target, log_input, full, size_average, eps, ...): refused
+    # rather than F.poisson_nll_loss(x, y, True, False, False) taking eps = 0 and the mean.
+    eps = _legacy_slot(eps, "poisson_nll_loss", "eps", "5th")
     y = _target(target, input, "poisson_nll_loss")
     loss = input.exp() - y * input if log_input else input - y * (input + eps).log()
     if full:

@@ -1160,3 +1160,27 @@ def test_threshold_keeps_nan():
     tout.backward(torch.ones(4, dtype=torch.float64))
     np.testing.assert_array_equal(out.data, tout.detach().numpy())
     np.testing.assert_array_equal(x.grad.data, t.grad.numpy())
+
+
+def test_positional_size_average_never_lands_silently_in_a_float_option():
+    """PyTorch's ``F.poisson_nll_loss(x, y, log_input, full, size_average, eps, ...)``: our
+    5th positional is eps, so ``(x, y, True, False, False)`` (PyTorch: the sum) once gave eps
+    = 0 and the mean. Refused now by name; the keyword call gives the hand-derived sum
+    (e^0.5 − 2·0.5) + (e^1 − 3·1), and an int eps is still a number, as in PyTorch
+    (log_input=False: x − y·log(x + ε))."""
+    x, y = t64([[0.5, 1.0]]), t64([[2.0, 3.0]])
+    for legacy in (False, True, None):
+        with pytest.raises(TypeError, match=r"poisson_nll_loss: eps must be a number, got "
+                                            + re.escape(repr(legacy)) + r"\. \(PyTorch's 5th "
+                                            r"positional argument is the deprecated "
+                                            r"size_average"):
+            F.poisson_nll_loss(x, y, True, False, legacy)
+    with pytest.raises(TypeError, match="eps must be a number, got False"):
+        nn.PoissonNLLLoss(True, False, False)(x, y)
+    expected = (np.exp(0.5) - 1.0) + (np.exp(1.0) - 3.0)
+    assert F.poisson_nll_loss(x, y, True, False, reduction="sum").item() == pytest.approx(
+        expected, rel=1e-14)
+    rate = t64([[0.5, 2.0]])
+    assert F.poisson_nll_loss(rate, y, False, False, 1).item() == pytest.approx(
+        ((0.5 - 2 * np.log(1.5)) + (2.0 - 3 * np.log(3.0))) / 2, rel=1e-14)
+

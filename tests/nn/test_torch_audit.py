@@ -669,3 +669,22 @@ def test_resnet_block_with_inplace_relus_matches_torch():
     a = RNG.standard_normal((2, 3, 8, 8))
     tx, ox = _pair(a)
     _check(ours(ox), theirs(tx), ox, tx, 1e-9)
+
+
+@pytest.mark.parametrize("size_average,reduction", [(False, "sum"), (True, "mean")])
+def test_poisson_nll_loss_positional_size_average_is_refused_where_torch_reduces(
+        size_average, reduction):
+    """torch reads the 5th positional argument as size_average (a reduction); ours is eps,
+    which once took the bool silently (a mean with eps = 0 instead of torch's sum). Ours now
+    refuses it, and the same call with the reduction named matches torch's positional one
+    (values and gradients; log_input=False so that eps counts)."""
+    rate = RNG.uniform(0.2, 3.0, (4, 3))
+    target = RNG.poisson(2.0, (4, 3)).astype(np.float64)
+    tx, ox = _pair(rate)
+    with pytest.raises(TypeError, match="poisson_nll_loss: eps must be a number"):
+        F.poisson_nll_loss(ox, target, False, False, size_average)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's size_average deprecation warning
+        theirs = TF.poisson_nll_loss(tx, torch.tensor(target), False, False, size_average)
+    ours = F.poisson_nll_loss(ox, target, False, False, reduction=reduction)
+    _check(ours, theirs, ox, tx)
