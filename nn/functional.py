@@ -1283,10 +1283,12 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
     one-hot rows (the input's shape): ``−Σ_c w_c·y_c·log_softmax(x)_c``. ``weight`` weighs
     the classes, ``ignore_index`` skips labels, ``label_smoothing`` ε mixes the target with
     the uniform distribution: (1 − ε)·y + ε/C."""
-    if not 0.0 <= label_smoothing <= 1.0:
+    # ignore_index first: where PyTorch's positional size_average landed, it says so.
+    ignore_index = _ignore_index(ignore_index, "cross_entropy")
+    if not 0.0 <= _legacy_slot(label_smoothing, "cross_entropy", "label_smoothing", "6th",
+                               "reduce") <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
                          f"{label_smoothing}")
-    ignore_index = _ignore_index(ignore_index, "cross_entropy")
     cdim, c, lshape = _class_layout(logits, "cross_entropy")
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     w = _class_weight(weight, c, logits, "cross_entropy")

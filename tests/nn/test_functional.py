@@ -1184,3 +1184,16 @@ def test_positional_size_average_never_lands_silently_in_a_float_option():
     assert F.poisson_nll_loss(rate, y, False, False, 1).item() == pytest.approx(
         ((0.5 - 2 * np.log(1.5)) + (2.0 - 3 * np.log(3.0))) / 2, rel=1e-14)
 
+
+def test_cross_entropy_positional_legacy_arguments_are_named_in_the_error():
+    """``F.cross_entropy(x, y, None, None, 1, None)`` (PyTorch's size_average, ignore_index,
+    reduce in positions 4–6) stopped on a bare "'<=' not supported" TypeError; now the
+    refusal names the slot and the way out, whichever slot is hit first."""
+    x = t64([[0.5, 1.0, -1.0]])
+    with pytest.raises(TypeError, match=r"cross_entropy: ignore_index must be an int, got "
+                                        r"None\. \(PyTorch's 4th positional"):
+        F.cross_entropy(x, np.array([1]), None, None, 1, None)
+    with pytest.raises(TypeError, match=r"cross_entropy: label_smoothing must be a number, "
+                                        r"got None\. \(PyTorch's 6th positional argument is "
+                                        r"the deprecated reduce"):
+        F.cross_entropy(x, np.array([1]), None, -100, "mean", None)
