@@ -1183,12 +1183,12 @@ def _labels(target, shape, classes, name, ignore_index=None):
     return labels
 
 
-def _ignore_index(value, name):
+def _ignore_index(value, name, nth="4th"):
     """``ignore_index`` checked to be an int, as PyTorch's signature checks it: ``False`` (what
     ``F.nll_loss(x, y, None, False)`` puts there, meaning PyTorch's legacy 4th argument
-    size_average) would otherwise silently ignore every label 0."""
+    size_average; the 2nd of ``nn.NLLLoss``) would otherwise silently ignore every label 0."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}: ignore_index must be an int, got {value!r}. (PyTorch's 4th "
+        raise TypeError(f"{name}: ignore_index must be an int, got {value!r}. (PyTorch's {nth} "
                         f"positional argument is the deprecated size_average: pass options by "
                         f"name, e.g. reduction='sum')")
     return int(value)

@@ -58,7 +58,7 @@ class NLLLoss(_Loss):
     def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean"):
         super().__init__(reduction)
         self._buffer("weight", weight)
-        self.ignore_index = ignore_index
+        self.ignore_index = F._ignore_index(ignore_index, "NLLLoss", "2nd")  # now, not at call
 
     def forward(self, input, target):
         return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
@@ -72,7 +72,8 @@ class CrossEntropyLoss(_Loss):
                  label_smoothing: float = 0.0):
         super().__init__(reduction)
         self._buffer("weight", weight)
-        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
+        self.ignore_index = F._ignore_index(ignore_index, "CrossEntropyLoss", "2nd")
+        self.label_smoothing = label_smoothing
 
     def forward(self, input, target):
         return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction,
