@@ -38,6 +38,7 @@ from .ops.compose import (addmm, addmv, atleast_1d, atleast_2d, atleast_3d, badd
                           kron, logit, logspace, rad2deg, rot90, tensordot, trapezoid,
                           tril_indices, triu_indices, vstack, xlogy)
 from .fast.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
+from .fast.conv3d import conv3d, conv_transpose3d
 from .fast.interpolate import interpolate
 from .fast import unfold as _unfold  # noqa: F401 (registers F.unfold/F.fold's ops)
 from .ops import losses as _losses  # noqa: F401 (registers binary_cross_entropy's op)
@@ -46,6 +47,8 @@ from .fast.lstm import lstm, lstm_c, lstm_h
 from .fast.rnn import rnn
 from .fast.pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d,
                         max_pool1d, max_pool2d, max_unpool2d)
+from .fast.pool3d import (adaptive_avg_pool3d, adaptive_max_pool3d, avg_pool3d, max_pool3d,
+                          max_unpool3d)
 from .random import get_rng, manual_seed, set_thread_rng
 from .device import backends, cuda, device
 from .tensor import Tensor, get_default_dtype, increment_version, set_default_dtype
@@ -85,6 +88,8 @@ __all__ = [
     # own variables (t, mode): engine.t and engine.mode stay
     *[n for n in METHOD_FUNCTIONS if not hasattr(builtins, n) and n not in ("t", "mode")],
     "adaptive_avg_pool2d", "adaptive_max_pool2d", "arange", "avg_pool1d", "avg_pool2d",
+    "adaptive_avg_pool3d", "adaptive_max_pool3d", "avg_pool3d", "conv3d", "conv_transpose3d",
+    "max_pool3d", "max_unpool3d",
     "backward_steps", "bucketize", "cat", "cdist", "concatenate", "conv1d", "conv2d",
     "conv_transpose1d",
     "conv_transpose2d",

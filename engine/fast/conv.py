@@ -143,9 +143,10 @@ def same_padding(size, k, s, d):
 
 
 def padding_amounts(op, padding, sizes, kernel, strides, dilations, minimum=0):
-    """The (before, after) padding of each spatial dim of input ``sizes`` ((L,) or (H, W))
-    that a convolution's ``padding`` means: an int or one per dim (both sides alike, each
-    ≥ ``minimum``; None: negative crops, as PyTorch's padding modes), 'valid' (none) or
+    """The (before, after) padding of each spatial dim of input ``sizes`` ((L,), (H, W) or
+    (D, H, W)) that a convolution's ``padding`` means: an int or one per dim (both sides
+    alike, each ≥ ``minimum``; None: negative crops, as PyTorch's padding modes), 'valid'
+    (none) or
     'same' (``same_padding`` from ``kernel``, ``strides`` and ``dilations``, one per dim),
     strings in any case. Anything else is a ValueError naming ``op``."""
     n = len(sizes)
@@ -155,10 +156,28 @@ def padding_amounts(op, padding, sizes, kernel, strides, dilations, minimum=0):
                          zip(sizes, kernel, strides, dilations, strict=True))
         if padding.lower() == "valid":
             return ((0, 0),) * n
-        many = "a 1-tuple" if n == 1 else "a pair"
+        many = "a 1-tuple" if n == 1 else "a pair" if n == 2 else f"a {n}-tuple"
         raise ValueError(f"{op}: padding must be an int, {many}, 'same' or 'valid', "
                          f"got {padding!r}")
     return tuple((p, p) for p in ntuple(padding, n, "padding", op, minimum))
+
+
+def check_channels(op, x_shape, w_shape, b_shape, groups):
+    """A convolution's channels agree: input (N, C, …), weight (F, C/groups, …), bias (F,)
+    or None, ``groups`` a positive int dividing C and F; else a ValueError naming ``op`` and
+    the shapes. Shared by conv1d, conv2d and conv3d."""
+    C, (F, Cg) = x_shape[1], w_shape[:2]
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    if C % groups or F % groups:
+        raise ValueError(f"{op}: groups={groups} must divide both the {C} input channels "
+                         f"and the {F} filters (input {x_shape}, weight {w_shape})")
+    if Cg * groups != C:
+        raise ValueError(f"{op}: channel mismatch: input {x_shape} has {C} channels but "
+                         f"weight {w_shape} with groups={groups} expects {Cg * groups}")
+    if b_shape is not None and tuple(b_shape) != (F,):
+        raise ValueError(f"{op}: bias of shape {tuple(b_shape)} does not match the {F} "
+                         f"filters of weight {w_shape}")
 
 
 class ConvGeometry:
@@ -182,17 +201,7 @@ class ConvGeometry:
             F, Cg, kh, kw = w_shape
             self.sh, self.sw = pair(stride, "stride", op, 1)
             self.dh, self.dw = pair(dilation, "dilation", op, 1)
-        if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
-            raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
-        if C % groups or F % groups:
-            raise ValueError(f"{op}: groups={groups} must divide both the {C} input channels "
-                             f"and the {F} filters (input {x_shape}, weight {w_shape})")
-        if Cg * groups != C:
-            raise ValueError(f"{op}: channel mismatch: input {x_shape} has {C} channels but "
-                             f"weight {w_shape} with groups={groups} expects {Cg * groups}")
-        if b_shape is not None and tuple(b_shape) != (F,):
-            raise ValueError(f"{op}: bias of shape {tuple(b_shape)} does not match the {F} "
-                             f"filters of weight {w_shape}")
+        check_channels(op, x_shape, w_shape, b_shape, groups)
         if self.one_d:
             (top, bottom), ((left, right),) = (0, 0), padding_amounts(
                 op, padding, (W,), (kw,), (self.sw,), (self.dw,))
@@ -456,49 +465,64 @@ class Conv1d(Conv2d):
                 f"{(geo.left, geo.right)}, dilation {geo.dw}, groups {geo.groups}")
 
 
+def transpose_sizes(op, x_shape, w_shape, b_shape, stride, padding, output_padding, groups,
+                    dilation, layout):
+    """A transposed convolution's arguments checked, for any number of spatial dims n: x
+    (N, C_in, *sizes), w (C_in, C_out/groups, *kernel) (``layout`` names w's dims in the
+    messages). Returns (stride, padding, output_padding, dilation, out), n-tuples each, with
+    PyTorch's ``out = (size − 1)·stride − 2·padding + dilation·(k − 1) + output_padding + 1``.
+    """
+    n, C, Cw = len(x_shape) - 2, x_shape[1], w_shape[0]
+    s, d = ntuple(stride, n, "stride", op, 1), ntuple(dilation, n, "dilation", op, 1)
+    if isinstance(padding, str):
+        many = "a pair" if n == 2 else f"a {n}-tuple"
+        raise ValueError(f"{op}: padding must be an int or {many} (there is no 'same' or "
+                         f"'valid' for a transposed convolution), got {padding!r}")
+    p = ntuple(padding, n, "padding", op, 0)
+    o = ntuple(output_padding, n, "output_padding", op, 0)
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    if C != Cw:
+        raise ValueError(f"{op}: channel mismatch: input {x_shape} has {C} channels but "
+                         f"weight {w_shape} {layout} expects {Cw}")
+    if C % groups:
+        raise ValueError(f"{op}: groups={groups} must divide the {C} input channels "
+                         f"(input {x_shape}, weight {w_shape})")
+    if not all(oo < ss or oo < dd for oo, ss, dd in zip(o, s, d, strict=True)):
+        raise ValueError(f"{op}: output_padding {o} must be smaller than either the "
+                         f"stride {s} or the dilation {d}, in each dim")
+    out = tuple((m - 1) * ss - 2 * pp + dd * (k - 1) + oo + 1 for m, ss, pp, dd, k, oo in
+                zip(x_shape[2:], s, p, d, w_shape[2:], o, strict=True))
+    if min(out) < 1:
+        raise ValueError(f"{op}: output size {'x'.join(map(str, out))} is too small (input "
+                         f"{x_shape}, weight {w_shape}, stride {s}, padding {p}, dilation "
+                         f"{d}, output_padding {o}): reduce the padding")
+    Cout = w_shape[1] * groups
+    if b_shape is not None and tuple(b_shape) != (Cout,):
+        raise ValueError(f"{op}: bias of shape {tuple(b_shape)} does not match the {Cout} "
+                         f"output channels of weight {w_shape} with groups={groups}")
+    return s, p, o, d, out
+
+
 def transpose_geometry(x_shape, w_shape, b_shape, stride, padding, output_padding, groups,
                        dilation):
     """The conv2d whose input gradient conv_transpose2d computes, validated for the
-    transposed call: x (N, C_in, H, W), w (C_in, C_out/groups, kh, kw) → out (N, C_out, Ho, Wo)
-    with ``Ho = (H − 1)·sh − 2·ph + dh·(kh − 1) + oph + 1`` (PyTorch's rule; Wo alike).
+    transposed call (``transpose_sizes``): x (N, C_in, H, W), w (C_in, C_out/groups, kh, kw)
+    → out (N, C_out, Ho, Wo) with ``Ho = (H − 1)·sh − 2·ph + dh·(kh − 1) + oph + 1`` (PyTorch's
+    rule; Wo alike).
 
     The returned ConvGeometry is that conv2d's: input (N, C_out, Ho, Wo), weight w read as
     (F = C_in, C_out/groups, kh, kw). Its output is H × W, or larger when output_padding
     reaches the stride (allowed below the dilation): ``geo.H_in, geo.W_in`` keep H, W.
     """
     op = "conv_transpose2d"
+    s, p, o, d, (Ho, Wo) = transpose_sizes(op, x_shape, w_shape, b_shape, stride, padding,
+                                           output_padding, groups, dilation,
+                                           "(C_in, C_out/groups, kh, kw)")
     N, C, H, W = x_shape
-    Cw, Cog, kh, kw = w_shape
-    (sh, sw), (dh, dw) = pair(stride, "stride", op, 1), pair(dilation, "dilation", op, 1)
-    if isinstance(padding, str):
-        raise ValueError(f"{op}: padding must be an int or a pair (there is no 'same' or "
-                         f"'valid' for a transposed convolution), got {padding!r}")
-    (ph, pw), (oh, ow) = (pair(padding, "padding", op, 0),
-                          pair(output_padding, "output_padding", op, 0))
-    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
-        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
-    if C != Cw:
-        raise ValueError(f"{op}: channel mismatch: input {x_shape} has {C} channels but "
-                         f"weight {w_shape} (C_in, C_out/groups, kh, kw) expects {Cw}")
-    if C % groups:
-        raise ValueError(f"{op}: groups={groups} must divide the {C} input channels "
-                         f"(input {x_shape}, weight {w_shape})")
-    if not ((oh < sh or oh < dh) and (ow < sw or ow < dw)):
-        raise ValueError(f"{op}: output_padding {(oh, ow)} must be smaller than either the "
-                         f"stride {(sh, sw)} or the dilation {(dh, dw)}, in each dim")
-    Ho = (H - 1) * sh - 2 * ph + dh * (kh - 1) + oh + 1
-    Wo = (W - 1) * sw - 2 * pw + dw * (kw - 1) + ow + 1
-    if Ho < 1 or Wo < 1:
-        raise ValueError(f"{op}: output size {Ho}x{Wo} is too small (input {x_shape}, weight "
-                         f"{w_shape}, stride {(sh, sw)}, padding {(ph, pw)}, dilation "
-                         f"{(dh, dw)}, output_padding {(oh, ow)}): reduce the padding")
-    Cout = Cog * groups
-    if b_shape is not None and tuple(b_shape) != (Cout,):
-        raise ValueError(f"{op}: bias of shape {tuple(b_shape)} does not match the {Cout} "
-                         f"output channels of weight {w_shape} with groups={groups}")
-    geo = ConvGeometry((N, Cout, Ho, Wo), (C, Cog, kh, kw), None, (sh, sw), (ph, pw),
-                       (dh, dw), groups, op=op)
-    geo.H_in, geo.W_in, geo.output_padding = H, W, (oh, ow)
+    geo = ConvGeometry((N, w_shape[1] * groups, Ho, Wo), w_shape, None, s, p, d, groups,
+                       op=op)
+    geo.H_in, geo.W_in, geo.output_padding = H, W, o
     return geo
 
 

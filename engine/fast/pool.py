@@ -353,23 +353,25 @@ def avg_pool1d(x, kernel_size=None, stride=None, padding=0, ceil_mode=False,
 
 
 # ----------------------------------------------------------------------------- unpooling
-def unpool_output_size(op, x_shape, kernel_size, stride, padding, output_size):
+def unpool_output_size(op, x_shape, kernel_size, stride, padding, output_size, n=2):
     """PyTorch's ``_unpool_output_size``: (H − 1)·s − 2p + k by default; an explicit
-    ``output_size`` ((H, W) or (N, C, H, W)) must lie strictly within one stride of it."""
-    k = ntuple(kernel_size, 2, "kernel_size", op, 1)
-    s = k if stride is None else ntuple(stride, 2, "stride", op, 1)
-    p = ntuple(padding, 2, "padding", op, 0)
-    default = tuple((x_shape[2 + d] - 1) * s[d] + k[d] - 2 * p[d] for d in range(2))
+    ``output_size`` ((H, W) or (N, C, H, W); (D, H, W) or (N, C, D, H, W) for n = 3) must
+    lie strictly within one stride of it."""
+    k = ntuple(kernel_size, n, "kernel_size", op, 1)
+    s = k if stride is None else ntuple(stride, n, "stride", op, 1)
+    p = ntuple(padding, n, "padding", op, 0)
+    default = tuple((x_shape[2 + d] - 1) * s[d] + k[d] - 2 * p[d] for d in range(n))
     if output_size is None:
         size = default
     else:
         size = tuple(output_size)
-        if len(size) == 4:
+        if len(size) == n + 2:
             size = size[2:]
-        if len(size) != 2 or not all(isinstance(v, (int, np.integer)) for v in size):
-            raise ValueError(f"{op}: output_size must be (H, W) or (N, C, H, W), got "
+        if len(size) != n or not all(isinstance(v, (int, np.integer)) for v in size):
+            dims = "H, W" if n == 2 else "D, H, W"
+            raise ValueError(f"{op}: output_size must be ({dims}) or (N, C, {dims}), got "
                              f"{output_size!r}")
-        for d in range(2):
+        for d in range(n):
             lo, hi = default[d] - s[d], default[d] + s[d]
             if not lo < size[d] < hi:
                 raise ValueError(f"{op}: invalid output_size {tuple(output_size)} (dim {d} "
@@ -454,14 +456,16 @@ def adaptive_windows(size, out):
     return (i * size) // out, ((i + 1) * size + out - 1) // out
 
 
-def adaptive_size(op, x_shape, output_size):
-    """(Ho, Wo) from an int, a pair, or a pair with None (None keeps that input size)."""
-    sizes = (output_size, output_size) if not isinstance(output_size, (tuple, list)) \
+def adaptive_size(op, x_shape, output_size, n=2):
+    """(Ho, Wo) from an int, a pair, or a pair with None (None keeps that input size); n
+    sizes from an int or an n-tuple for n spatial dims."""
+    sizes = (output_size,) * n if not isinstance(output_size, (tuple, list)) \
         else tuple(output_size)
-    if len(sizes) != 2 or not all(v is None or (isinstance(v, (int, np.integer))
+    if len(sizes) != n or not all(v is None or (isinstance(v, (int, np.integer))
                                                 and not isinstance(v, bool) and v >= 0)
                                   for v in sizes):
-        raise ValueError(f"{op}: output_size must be an int ≥ 0 or a pair of them (None keeps "
+        many = "a pair of them" if n == 2 else f"a {n}-tuple of them"
+        raise ValueError(f"{op}: output_size must be an int ≥ 0 or {many} (None keeps "
                          f"the input's size), got {output_size!r}")
     return tuple(int(x_shape[2 + d] if v is None else v) for d, v in enumerate(sizes))
 

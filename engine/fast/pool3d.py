@@ -1,0 +1,606 @@
+"""Pooling over (N, C, D, H, W) volumes, PyTorch's ``F.max_pool3d``, ``F.avg_pool3d``,
+``F.adaptive_avg_pool3d``, ``F.adaptive_max_pool3d`` and ``F.max_unpool3d``, with the 2-D
+pools' semantics (``engine/fast/pool.py``: output sizes, ``ceil_mode``, ``dilation``,
+``count_include_pad``, ``divisor_override``, adaptive windows); unbatched (C, D, H, W)
+input runs as a batch of one.
+
+Vectorized numpy, no Numba kernel (yet): a loop over the window's kd·kh·kw taps, each tap
+one strided slice of the padded input covering every output cell at once (as conv3d's,
+``engine/fast/conv3d.py``). Max pooling keeps, per output cell, the running maximum and
+where it came from (the flat position d·H·W + h·W + w in its (D, H, W) volume: PyTorch's
+indices); a tap replaces it when strictly larger, or NaN (PyTorch's rule: ties keep the
+first tap in C order, NaN propagates). Its backward adds dy at those positions.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..ops import xp
+from ..ops.base import Op
+from ..testing import Bad as ErrorCase
+from ..testing import OpSpec, T, distinct, normal, register
+from .conv import batch_of_one, check_nd, ntuple
+from .pool import (
+    _tensor,
+    _window,
+    adaptive_size,
+    adaptive_windows,
+    check_divisor_override,
+    pool_output_size,
+    unpool_output_size,
+)
+
+LAYOUT = "(N, C, D, H, W)"
+
+
+def _x(sizes):
+    return "x".join(map(str, sizes))
+
+
+class PoolWindows:
+    """Validated windows of one pooling call over the last n dims of ``x_shape`` (n-tuples
+    ``kernel``, ``stride``, ``padding``, ``dilation``; ``out`` the output sizes by PyTorch's
+    ``pooling_output_shape``). The checks and messages are max_pool2d's, in n dims."""
+
+    def __init__(self, op, x_shape, kernel, stride, padding, ceil_mode, dilation=1, n=3):
+        self.sizes = tuple(x_shape[-n:])
+        k = self.kernel = ntuple(kernel, n, "kernel_size", op, 1)
+        s = self.stride = k if stride is None else ntuple(stride, n, "stride", op, 1)
+        p = self.padding = ntuple(padding, n, "padding", op, 0)
+        d = self.dilation = ntuple(dilation, n, "dilation", op, 1)
+        if any(2 * pp > kk for pp, kk in zip(p, k, strict=True)):
+            raise ValueError(f"{op}: padding {p} must be at most half the kernel {k} (input "
+                             f"{x_shape})")
+        extent = tuple(dd * (kk - 1) + 1 for dd, kk in zip(d, k, strict=True))
+        padded = tuple(m + 2 * pp for m, pp in zip(self.sizes, p, strict=True))
+        if any(e > m for e, m in zip(extent, padded, strict=True)):
+            dil = "" if set(d) == {1} else f" (dilation {_x(d)}, extent {_x(extent)})"
+            raise ValueError(f"{op}: kernel {_x(k)}{dil} is larger than the padded input "
+                             f"{_x(padded)} (input {x_shape}, padding {p})")
+        self.out = tuple(pool_output_size(*a, ceil_mode, dd) for *a, dd in
+                         zip(self.sizes, k, s, p, d, strict=True))
+        # Per dim, the first input cell each window reads (PyTorch's ``while (start < 0)
+        # start += dilation``): a window of padding only is refused, as in max_pool2d.
+        self.first = []
+        for m, kk, ss, pp, dd, o in zip(self.sizes, k, s, p, d, self.out, strict=True):
+            start = np.arange(o) * ss - pp
+            first = start + (np.maximum(0, -start) + dd - 1) // dd * dd
+            if o and first.max() >= m:
+                raise ValueError(f"{op}: window {int(np.argmax(first >= m))} along a dim of "
+                                 f"size {m} reads only padding (kernel {kk}, dilation {dd}, "
+                                 f"padding {pp}, input {x_shape}): reduce the padding or the "
+                                 f"dilation")
+            self.first.append(first)
+        # padding after each dim: p, or more for a ceil-mode window hanging past it
+        self.after = tuple(max(0, (o - 1) * ss + e - pp - m) for o, ss, e, pp, m in
+                           zip(self.out, s, extent, p, self.sizes, strict=True))
+
+    def pad(self, x, fill):
+        """x padded with ``fill``: ``padding`` before each spatial dim, ``after`` after."""
+        lead = ((0, 0),) * (x.ndim - len(self.sizes))
+        return np.pad(x, lead + tuple(zip(self.padding, self.after, strict=True)),
+                      constant_values=fill)
+
+    def crop(self, a):
+        return a[(...,) + tuple(slice(p, p + m) for p, m in zip(self.padding, self.sizes,
+                                                                  strict=True))]
+
+    def taps(self):
+        """(slice, position) per window tap in C order: the tap's strided slice of the padded
+        input (every output cell at once) and, per dim, the input positions it reads."""
+        for tap in np.ndindex(*self.kernel):
+            sl = tuple(slice(t * d, t * d + s * (o - 1) + 1, s) for t, d, s, o in
+                       zip(tap, self.dilation, self.stride, self.out, strict=True))
+            pos = [np.arange(o) * s - p + t * d for t, d, s, p, o in
+                   zip(tap, self.dilation, self.stride, self.padding, self.out, strict=True)]
+            yield (...,) + sl, pos
+
+    def flat(self, pos):
+        """Per-dim positions (one array per dim) → flat positions in the volume, shaped
+        as the output (broadcast over the dims)."""
+        return np.ravel_multi_index(np.ix_(*pos), self.sizes, mode="clip")
+
+    def params(self):
+        return (f"kernel {self.kernel}, stride {self.stride}, padding {self.padding}, "
+                f"dilation {self.dilation}")
+
+
+def scatter_at(g, idx, x_shape):
+    """dx of a max pool: dy (N, C, *out) added at the flat positions ``idx`` (the same
+    shape) of each (n, c) volume; windows that share a winner add up."""
+    N, C = x_shape[:2]
+    size = math.prod(x_shape[2:])
+    where = (idx.reshape(N * C, -1) + np.arange(N * C)[:, None] * size).ravel()
+    dx = np.bincount(where, weights=g.reshape(-1).astype(np.float64), minlength=N * C * size)
+    return dx.astype(g.dtype, copy=False).reshape(x_shape)
+
+
+class MaxPool3d(Op):
+    name = "max_pool3d"
+    twice = False
+    formula = "dx = dy at each window's argmax, 0 elsewhere (overlaps add up)"
+
+    def forward(self, x, *, kernel, stride=None, padding=0, dilation=1, ceil_mode=False,
+                index_sink=None):
+        check_nd(self.name, x, 5, layout=LAYOUT)
+        win = self.win = PoolWindows(self.name, x.shape, kernel, stride, padding, ceil_mode,
+                                     dilation)
+        xp_ = win.pad(x, -np.inf)
+        out = np.full(x.shape[:2] + win.out, -np.inf, x.dtype)
+        # Until a tap wins, the index is the window's first input cell (PyTorch's), so that
+        # an all −inf window points inside the input too.
+        idx = np.broadcast_to(win.flat(win.first), out.shape).copy()
+        for sl, pos in win.taps():
+            v = xp_[sl]
+            take = (v > out) | np.isnan(v)
+            np.copyto(out, v, where=take)
+            np.copyto(idx, np.broadcast_to(win.flat(pos), out.shape), where=take)
+        self.save(idx)
+        if index_sink is not None:
+            index_sink.append(idx)
+        return out
+
+    def backward(self, g, x, out):
+        return scatter_at(g, self.saved[0], x.shape)
+
+    def describe(self):
+        return f"{self.win.sizes} → {self.win.out}, {self.win.params()}"
+
+
+class AvgPool3d(Op):
+    name = "avg_pool3d"
+    twice = False
+    formula = ("dx = dy / window size (or divisor_override), spread over each window "
+               "(overlaps add up)")
+
+    def forward(self, x, *, kernel, stride=None, padding=0, ceil_mode=False,
+                count_include_pad=True, divisor_override=None):
+        check_nd(self.name, x, 5, layout=LAYOUT)
+        win = self.win = PoolWindows(self.name, x.shape, kernel, stride, padding, ceil_mode)
+        divisor = check_divisor_override(self.name, divisor_override)
+        self.divisor = divisor if divisor is not None else self._counts(count_include_pad)
+        xp_ = win.pad(x, 0.0)
+        total = np.zeros(x.shape[:2] + win.out, x.dtype)
+        for sl, _ in win.taps():
+            total += xp_[sl]
+        return (total / self.divisor).astype(x.dtype, copy=False)
+
+    def _counts(self, count_include_pad):
+        """Each window's divisor, PyTorch's rule, as a product of one count per dim: the
+        window clipped to the padded input (a ceil-mode window hanging past the padding
+        counts only up to it), and to the input itself without ``count_include_pad``."""
+        win = self.win
+        counts = np.ones(win.out)
+        for axis, (m, k, s, p, o) in enumerate(zip(win.sizes, win.kernel, win.stride,
+                                                   win.padding, win.out, strict=True)):
+            start = np.arange(o) * s - p
+            end = np.minimum(start + k, m + p)
+            n = end - start if count_include_pad else \
+                np.minimum(end, m) - np.maximum(start, 0)
+            counts = counts * n.reshape((-1,) + (1,) * (len(win.out) - 1 - axis))
+        return counts
+
+    def backward(self, g, x, out):
+        win = self.win
+        share = g / self.divisor
+        dxp = np.zeros(x.shape[:2] + tuple(m + p + a for m, p, a in zip(
+            win.sizes, win.padding, win.after, strict=True)), g.dtype)
+        for sl, _ in win.taps():
+            dxp[sl] += share
+        return np.ascontiguousarray(win.crop(dxp))
+
+    def describe(self):
+        extra = f", divisor_override {self.divisor}" if np.ndim(self.divisor) == 0 else ""
+        return f"{self.win.sizes} → {self.win.out}, {self.win.params()}{extra}"
+
+
+def max_pool3d(x, kernel_size=None, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False, *, kernel=None):
+    """Max over (kd, kh, kw) windows of ``x`` (N, C, D, H, W), or unbatched (C, D, H, W)
+    (PyTorch's ``F.max_pool3d``); stride defaults to the kernel; ``dilation`` spaces the
+    taps. ``return_indices=True`` returns ``(out, indices)``: int64, the flat position
+    d·H·W + h·W + w of each maximum in its (D, H, W) volume (``max_unpool3d`` takes them).
+
+    >>> import numpy as np, engine
+    >>> from engine.fast.pool3d import max_pool3d
+    >>> x = engine.tensor(np.arange(27.0).reshape(1, 1, 3, 3, 3))
+    >>> out, idx = max_pool3d(x, 2, stride=1, return_indices=True)
+    >>> out.data[0, 0, 0], idx.data[0, 0, 1]
+    (array([[13., 14.],
+           [16., 17.]], dtype=float32), array([[22, 23],
+           [25, 26]]))
+    """
+    kernel = _window("max_pool3d", kernel_size, kernel)
+
+    def run(x):
+        sink = [] if return_indices else None
+        out = MaxPool3d.apply(x, kernel=kernel, stride=stride, padding=padding,
+                              dilation=dilation, ceil_mode=ceil_mode, index_sink=sink)
+        return (out, _tensor(sink[0].astype(np.int64))) if return_indices else out
+
+    return batch_of_one("max_pool3d", x, LAYOUT, run)
+
+
+def avg_pool3d(x, kernel_size=None, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None, *, kernel=None):
+    """Mean over (kd, kh, kw) windows of ``x`` (N, C, D, H, W), or unbatched (C, D, H, W)
+    (PyTorch's ``F.avg_pool3d``): padded zeros count in the mean unless
+    ``count_include_pad=False``; ``divisor_override`` d (a nonzero int) divides every
+    window's sum by d instead.
+
+    >>> import engine
+    >>> from engine.fast.pool3d import avg_pool3d
+    >>> x = engine.ones(1, 1, 1, 2, 2)
+    >>> avg_pool3d(x, (1, 2, 2), stride=1, padding=(0, 1, 1)).data[0, 0, 0]
+    array([[0.25, 0.5 , 0.25],
+           [0.5 , 1.  , 0.5 ],
+           [0.25, 0.5 , 0.25]], dtype=float32)
+    """
+    kernel = _window("avg_pool3d", kernel_size, kernel)
+    return batch_of_one("avg_pool3d", x, LAYOUT, lambda x: AvgPool3d.apply(
+        x, kernel=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode,
+        count_include_pad=count_include_pad, divisor_override=divisor_override))
+
+
+# ----------------------------------------------------------------------------- adaptive
+def _adaptive(op, x, output_size):
+    check_nd(op, x, 5, layout=LAYOUT)
+    if 0 in x.shape[2:]:
+        raise ValueError(f"{op}: the input {x.shape} has an empty spatial dim")
+    out = adaptive_size(op, x.shape, output_size, n=3)
+    return out, [adaptive_windows(m, o) for m, o in zip(x.shape[2:], out, strict=True)]
+
+
+class AdaptiveAvgPool3d(Op):
+    """A window's mean is the mean over D of the means over H of the means over W (each
+    window is a box): three (out × size) averaging matrices, one per dim, applied in turn;
+    the backward applies their transposes."""
+
+    name = "adaptive_avg_pool3d"
+    twice = False
+    formula = "dx = dy / window size, spread over each (adaptive) window"
+
+    def forward(self, x, *, output_size):
+        self.out, windows = _adaptive(self.name, x, output_size)
+        self.mats = []
+        for (starts, ends), m in zip(windows, x.shape[2:], strict=True):
+            cells = np.arange(m)
+            inside = (cells >= starts[:, None]) & (cells < ends[:, None])
+            self.mats.append((inside / (ends - starts)[:, None]).astype(x.dtype))
+        return self._apply(x, self.mats)
+
+    @staticmethod
+    def _apply(a, mats):
+        for axis, m in enumerate(mats, start=2):
+            a = np.moveaxis(np.tensordot(a, m, axes=([axis], [1])), -1, axis)
+        return np.ascontiguousarray(a)
+
+    def backward(self, g, x, out):
+        return self._apply(g, [m.T for m in self.mats])
+
+    def describe(self):
+        return f"{tuple(m.shape[1] for m in self.mats)} → {self.out}"
+
+
+class AdaptiveMaxPool3d(Op):
+    name = "adaptive_max_pool3d"
+    twice = False
+    formula = "dx = dy at each (adaptive) window's argmax, 0 elsewhere"
+
+    def forward(self, x, *, output_size, index_sink=None):
+        self.out, windows = _adaptive(self.name, x, output_size)
+        N, C, *sizes = x.shape
+        out = np.empty((N, C) + self.out, x.dtype)
+        idx = np.empty(out.shape, np.int64)
+        for o in np.ndindex(*self.out):
+            box = tuple(slice(w[0][i], w[1][i]) for w, i in zip(windows, o, strict=True))
+            win = x[(slice(None), slice(None)) + box]
+            flat = win.reshape(N, C, -1)
+            nan = np.isnan(flat)
+            # the first maximum, or the last NaN (PyTorch's `val > max || isnan(val)`)
+            at = np.where(nan.any(-1), flat.shape[-1] - 1 - np.argmax(nan[..., ::-1], -1),
+                          np.argmax(flat, -1))
+            local = np.unravel_index(at, win.shape[2:])
+            idx[(...,) + o] = np.ravel_multi_index(
+                tuple(loc + b.start for loc, b in zip(local, box, strict=True)), sizes)
+            out[(...,) + o] = np.take_along_axis(flat, at[..., None], -1)[..., 0]
+        self.save(idx)
+        if index_sink is not None:
+            index_sink.append(idx)
+        return out
+
+    def backward(self, g, x, out):
+        return scatter_at(g, self.saved[0], x.shape)
+
+    def describe(self):
+        return f"→ {self.out}"
+
+
+def adaptive_avg_pool3d(x, output_size):
+    """Average pooling of ``x`` (N, C, D, H, W), or unbatched (C, D, H, W), to
+    ``output_size`` (an int, a triple, None in it for "as the input"), PyTorch's
+    ``F.adaptive_avg_pool3d``: window i along a dim of size m covers floor(i·m/o) …
+    ceil((i+1)·m/o) − 1. ``adaptive_avg_pool3d(x, 1)`` is global average pooling.
+
+    >>> import numpy as np, engine
+    >>> from engine.fast.pool3d import adaptive_avg_pool3d
+    >>> x = engine.tensor(np.arange(5.0).reshape(1, 1, 1, 1, 5))
+    >>> adaptive_avg_pool3d(x, (1, 1, 3)).data      # windows [0, 1], [1, 2, 3], [3, 4]
+    array([[[[[0.5, 2. , 3.5]]]]], dtype=float32)
+    """
+    return batch_of_one("adaptive_avg_pool3d", x, LAYOUT,
+                        lambda x: AdaptiveAvgPool3d.apply(x, output_size=output_size))
+
+
+def adaptive_max_pool3d(x, output_size, return_indices=False):
+    """Max pooling of ``x`` (N, C, D, H, W), or unbatched (C, D, H, W), to ``output_size``
+    (windows as ``adaptive_avg_pool3d``), PyTorch's ``F.adaptive_max_pool3d``;
+    ``return_indices=True`` returns ``(out, indices)`` as ``max_pool3d``.
+
+    >>> import numpy as np, engine
+    >>> from engine.fast.pool3d import adaptive_max_pool3d
+    >>> x = engine.tensor(np.arange(8.0).reshape(1, 1, 2, 2, 2))
+    >>> adaptive_max_pool3d(x, 1, return_indices=True)[1].data.ravel()
+    array([7])
+    """
+    def run(x):
+        sink = [] if return_indices else None
+        out = AdaptiveMaxPool3d.apply(x, output_size=output_size, index_sink=sink)
+        return (out, _tensor(sink[0])) if return_indices else out
+
+    return batch_of_one("adaptive_max_pool3d", x, LAYOUT, run)
+
+
+# ----------------------------------------------------------------------------- unpooling
+class MaxUnpool3d(Op):
+    """max_pool3d's partial inverse: each value goes back to its flat position d·H·W + h·W
+    + w (``indices``) in zeros of the output volume. A scatter, so the gradient is the
+    gather of dy at the indices (written with ops: twice differentiable)."""
+
+    name = "max_unpool3d"
+    linear = True
+    formula = "dx = dy gathered at the indices"
+
+    def forward(self, x, *, indices, output_size):
+        op = self.name
+        check_nd(op, x, 5, layout=LAYOUT)
+        idx = np.asarray(indices)
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"{op}: indices must be integers (max_pool3d's return_indices), "
+                            f"got {idx.dtype}")
+        N, C = x.shape[:2]
+        size = math.prod(output_size)
+        flat = idx.reshape(N, C, -1).astype(np.intp)
+        bad = (flat < 0) | (flat >= size)
+        if bad.any():
+            raise ValueError(f"{op}: found an invalid max index {flat[bad][0]} (output volumes "
+                             f"are {_x(output_size)}, input {x.shape})")
+        out = np.zeros((N, C, size), x.dtype)
+        np.put_along_axis(out, flat, x.reshape(N, C, -1), axis=2)  # repeats: the last wins
+        self.flat, self.x_shape = flat, x.shape
+        return out.reshape((N, C) + tuple(output_size))
+
+    def backward(self, g, x, out):
+        N, C = self.x_shape[:2]
+        return xp.gather(g.reshape(N, C, -1), 2, self.flat).reshape(self.x_shape)
+
+    def describe(self):
+        return f"{self.x_shape} → volumes of {self.flat.shape[2]} values"
+
+
+def max_unpool3d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Put each value of ``x`` (N, C, D, H, W) back at ``indices`` (from ``max_pool3d(...,
+    return_indices=True)``, the same shape) in zeros of (N, C, Do, Ho, Wo), ``Do = (D − 1)·
+    stride − 2·padding + kernel_size`` (or ``output_size``: (Do, Ho, Wo) or the whole shape);
+    unbatched (C, D, H, W) too. PyTorch's ``F.max_unpool3d``.
+
+    >>> import numpy as np, engine
+    >>> from engine.fast.pool3d import max_pool3d, max_unpool3d
+    >>> x = engine.tensor(np.arange(8.0).reshape(1, 1, 2, 2, 2))
+    >>> y, idx = max_pool3d(x, 2, return_indices=True)
+    >>> max_unpool3d(y, idx, 2).data.ravel()
+    array([0., 0., 0., 0., 0., 0., 0., 7.], dtype=float32)
+    """
+    from ..tensor import Tensor  # at call time: engine.tensor imports the ops
+    idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    if idx.shape != tuple(x.shape):  # here, on the shapes given (not a batch of one's)
+        raise ValueError(f"max_unpool3d: indices of shape {idx.shape} do not match the input "
+                         f"{tuple(x.shape)}")
+
+    def run(x, idx):
+        size = unpool_output_size("max_unpool3d", tuple(x.shape), kernel_size, stride,
+                                  padding, output_size, n=3)
+        return MaxUnpool3d.apply(x, indices=idx, output_size=size)
+
+    return batch_of_one("max_unpool3d", x, LAYOUT, run, idx)
+
+
+# ----------------------------------------------------------------------------- references
+def _boxes(x, win, fill):
+    """x padded with ``fill`` and each output cell's window, one at a time (slow)."""
+    xp_ = win.pad(x, fill)
+    for o in np.ndindex(*win.out):
+        yield o, xp_[(...,) + tuple(
+            slice(i * s, i * s + d * (k - 1) + 1, d) for i, s, d, k in
+            zip(o, win.stride, win.dilation, win.kernel, strict=True))]
+
+
+def max_pool3d_reference(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """The definition, one window at a time: the max of its cells (padding never wins)."""
+    win = PoolWindows("ref", x.shape, kernel_size, stride, padding, ceil_mode, dilation)
+    out = np.empty(x.shape[:2] + win.out, x.dtype)
+    for o, box in _boxes(x, win, -np.inf):
+        out[(...,) + o] = box.max(axis=(2, 3, 4))
+    return out
+
+
+def avg_pool3d_reference(x, kernel_size, stride=None, padding=0, ceil_mode=False,
+                         count_include_pad=True, divisor_override=None):
+    """Window sums over a zero-padded x, divided by ``divisor_override`` or by the number of
+    cells that count (read off a padded array of ones)."""
+    win = PoolWindows("ref", x.shape, kernel_size, stride, padding, ceil_mode)
+    # 1 where a cell counts (the input, and its padding with count_include_pad), 0 past
+    # the padding (where a ceil-mode window may hang), on the padded input's grid
+    counts = np.pad(np.ones((1, 1) + win.sizes),
+                    ((0, 0), (0, 0)) + tuple((p, p) for p in win.padding),
+                    constant_values=1.0 if count_include_pad else 0.0)
+    grid = tuple(m + p + a for m, p, a in zip(win.sizes, win.padding, win.after, strict=True))
+    counts = np.pad(counts, ((0, 0), (0, 0)) + tuple(
+        (0, max(0, g - c)) for g, c in zip(grid, counts.shape[2:], strict=True)))
+    counts = counts[(...,) + tuple(slice(0, g) for g in grid)]
+    cwin = PoolWindows("ref", x.shape, kernel_size, stride, padding, ceil_mode)
+    cwin.padding, cwin.after = (0, 0, 0), (0, 0, 0)  # counts is on the padded grid already
+    out = np.empty(x.shape[:2] + win.out, x.dtype)
+    for (o, box), (_, cbox) in zip(_boxes(x, win, 0.0), _boxes(counts, cwin, 0.0),
+                                   strict=True):
+        div = cbox.sum() if divisor_override is None else divisor_override
+        out[(...,) + o] = box.sum(axis=(2, 3, 4)) / div
+    return out
+
+
+def _adaptive_reference(x, output_size, reduce):
+    out_size = adaptive_size("ref", x.shape, output_size, n=3)
+    out = np.empty(x.shape[:2] + out_size, x.dtype)
+    for o in np.ndindex(*out_size):
+        box = tuple(slice(math.floor(i * m / n), math.ceil((i + 1) * m / n))
+                    for i, m, n in zip(o, x.shape[2:], out_size, strict=True))
+        out[(...,) + o] = reduce(x[(...,) + box], axis=(2, 3, 4))
+    return out
+
+
+def adaptive_avg_pool3d_reference(x, output_size):
+    return _adaptive_reference(x, output_size, np.mean)
+
+
+def adaptive_max_pool3d_reference(x, output_size):
+    return _adaptive_reference(x, output_size, np.max)
+
+
+# ----------------------------------------------------------------------------- registry
+def _pool3d_shapes(rng):
+    n, c = (int(v) for v in rng.integers(1, 3, size=2))
+    return ((n, c) + tuple(int(v) for v in rng.integers(1, 6, size=3)),)
+
+
+def _pool3d_params(rng, shapes, dilation=False):
+    sizes = shapes[0][2:]
+    for _ in range(20):  # a window reading only padding is an error case: redraw
+        dil = tuple(int(rng.integers(1, 3)) if dilation else 1 for _ in sizes)
+        kernel = tuple(int(rng.integers(1, max(1, min((m - 1) // d + 1, 3)) + 1))
+                       for m, d in zip(sizes, dil, strict=True))
+        stride = None if rng.random() < 0.3 else tuple(int(rng.integers(1, 3)) for _ in sizes)
+        padding = tuple(int(rng.integers(0, k // 2 + 1)) for k in kernel)
+        params = {"kernel_size": kernel, "stride": stride, "padding": padding,
+                  "ceil_mode": bool(rng.random() < 0.5)}
+        if dilation:
+            params["dilation"] = dil
+        try:
+            PoolWindows("max_pool3d", shapes[0], kernel, stride, padding, params["ceil_mode"],
+                        dil)
+            return params
+        except ValueError:
+            continue
+    return dict(params, padding=0, ceil_mode=False)
+
+
+def _avg3d_params(rng, shapes):
+    divisor = None if rng.random() < 0.5 else int(rng.choice([-3, 1, 2, 5]))
+    return dict(_pool3d_params(rng, shapes), count_include_pad=bool(rng.random() < 0.5),
+                divisor_override=divisor)
+
+
+def _adaptive3d_params(rng, shapes):
+    sizes = [int(rng.integers(1, m + 3)) for m in shapes[0][2:]]
+    if rng.random() < 0.2:
+        sizes[int(rng.integers(0, 3))] = None
+    return {"output_size": sizes[0] if rng.random() < 0.3 and None not in sizes
+            else tuple(sizes)}
+
+
+def _unpool3d_params(rng, shapes):
+    """Indices as a max_pool3d with stride ≥ kernel makes them: one position per window,
+    windows apart (no repeats: a plain scatter)."""
+    N, C, *sizes = shapes[0]
+    k = tuple(int(v) for v in rng.integers(1, 3, size=3))
+    s = tuple(int(kk + rng.integers(0, 2)) for kk in k)
+    size = tuple((m - 1) * ss + kk for m, ss, kk in zip(sizes, s, k, strict=True))
+    pos = [np.arange(m).reshape([-1 if a == i else 1 for a in range(3)]) * ss
+           + rng.integers(0, kk, size=(N, C, *sizes))
+           for i, (m, ss, kk) in enumerate(zip(sizes, s, k, strict=True))]
+    return {"indices": np.ravel_multi_index(pos, size), "output_size": size}
+
+
+def max_unpool3d_reference(x, indices, output_size):
+    N, C = x.shape[:2]
+    out = np.zeros((N, C, math.prod(output_size)), x.dtype)
+    for n, c, *cell in np.ndindex(*x.shape):
+        out[n, c, indices[(n, c, *cell)]] = x[(n, c, *cell)]
+    return out.reshape((N, C) + tuple(output_size))
+
+
+register(OpSpec(
+    "max_pool3d", lambda x, **p: max_pool3d(x, **p), max_pool3d_reference,
+    shapes=_pool3d_shapes, params=lambda rng, shapes: _pool3d_params(rng, shapes, True),
+    values=(distinct,), ops=("max_pool3d",), twice=False,
+    errors=(
+        ErrorCase(lambda: max_pool3d(T(8, 8, 8), 2), ValueError,
+                  r"max_pool3d: expected a 4-D \(unbatched\) \(C, D, H, W\) or 5-D \(batched\) "
+                  r"\(N, C, D, H, W\) input, got shape \(8, 8, 8\)"),
+        ErrorCase(lambda: max_pool3d(T(1, 1, 2, 4, 4), 3), ValueError,
+                  r"max_pool3d: kernel 3x3x3 is larger than the padded input 2x4x4 \(input "
+                  r"\(1, 1, 2, 4, 4\), padding \(0, 0, 0\)\)"),
+        ErrorCase(lambda: max_pool3d(T(1, 1, 8, 8, 8), 2, padding=(0, 2, 0)), ValueError,
+                  r"max_pool3d: padding \(0, 2, 0\) must be at most half the kernel "
+                  r"\(2, 2, 2\)"),
+        ErrorCase(lambda: max_pool3d(T(1, 1, 2, 2, 2), 2, padding=1, dilation=3), ValueError,
+                  r"max_pool3d: window 0 along a dim of size 2 reads only padding"),
+        ErrorCase(lambda: max_pool3d(T(1, 1, 4, 4, 4), (2, 2)), ValueError,
+                  r"max_pool3d: kernel_size must be an int ≥ 1 or a sequence of 3, "
+                  r"got \(2, 2\)"),
+    )))
+register(OpSpec(
+    "avg_pool3d", lambda x, **p: avg_pool3d(x, **p), avg_pool3d_reference,
+    shapes=_pool3d_shapes, params=_avg3d_params, values=(normal,), ops=("avg_pool3d",),
+    twice=False,
+    errors=(
+        ErrorCase(lambda: avg_pool3d(T(1, 1, 4, 4, 4), 2, divisor_override=0), ValueError,
+                  r"avg_pool3d: divisor_override must not be zero"),
+        ErrorCase(lambda: avg_pool3d(T(1, 1, 4, 4, 4), 2, divisor_override=2.0), TypeError,
+                  r"avg_pool3d: divisor_override must be an int or None, got 2.0 \(float\)"),
+        ErrorCase(lambda: avg_pool3d(T(1, 1, 4, 4, 4)), TypeError,
+                  r"avg_pool3d: give the window size once"),
+    )))
+register(OpSpec(
+    "adaptive_avg_pool3d", lambda x, **p: adaptive_avg_pool3d(x, **p),
+    adaptive_avg_pool3d_reference, shapes=_pool3d_shapes, params=_adaptive3d_params,
+    values=(normal,), ops=("adaptive_avg_pool3d",), twice=False,
+    errors=(
+        ErrorCase(lambda: adaptive_avg_pool3d(T(1, 2, 5, 5), (2, 2)), ValueError,
+                  r"adaptive_avg_pool3d: output_size must be an int ≥ 0 or a 3-tuple"),
+        ErrorCase(lambda: adaptive_avg_pool3d(T(1, 2, 0, 5, 5), 2), ValueError,
+                  r"adaptive_avg_pool3d: the input \(1, 2, 0, 5, 5\) has an empty spatial"),
+    )))
+register(OpSpec(
+    "adaptive_max_pool3d", lambda x, **p: adaptive_max_pool3d(x, **p),
+    adaptive_max_pool3d_reference, shapes=_pool3d_shapes, params=_adaptive3d_params,
+    values=(distinct,), ops=("adaptive_max_pool3d",), twice=False,
+    errors=(
+        ErrorCase(lambda: adaptive_max_pool3d(T(2, 5, 5), 1), ValueError,
+                  r"adaptive_max_pool3d: expected a 4-D \(unbatched\) \(C, D, H, W\) or 5-D"),
+    )))
+register(OpSpec(
+    "max_unpool3d", lambda x, indices, output_size: MaxUnpool3d.apply(
+        x, indices=indices, output_size=output_size),
+    max_unpool3d_reference, shapes=lambda rng: (_pool3d_shapes(rng)[0][:2] + tuple(
+        int(v) for v in rng.integers(1, 3, size=3)),),
+    params=_unpool3d_params, values=(normal,), ops=("max_unpool3d",),
+    errors=(
+        ErrorCase(lambda: max_unpool3d(T(1, 1, 1, 1, 2), np.array([[[[[0, 99]]]]]), 2),
+                  ValueError, r"max_unpool3d: found an invalid max index 99 \(output volumes "
+                              r"are 2x2x4"),
+        ErrorCase(lambda: max_unpool3d(T(1, 1, 2, 2, 2), np.zeros((1, 1, 2, 2), int), 2),
+                  ValueError, r"max_unpool3d: indices of shape \(1, 1, 2, 2\) do not match "
+                              r"the input \(1, 1, 2, 2, 2\)"),
+    )))
