@@ -28,7 +28,9 @@ from .layers import (CELU, ELU, GELU, GRU, LSTM, RNN, SELU, AdaptiveAvgPool2d, A
                      LPPool1d, LPPool2d, ChannelShuffle, CircularPad1d, CircularPad2d,
                      TripletMarginWithDistanceLoss, LazyBatchNorm1d, LazyBatchNorm2d, LazyConv1d,
                      LazyConv2d, LazyConvTranspose1d, LazyConvTranspose2d, LazyLinear,
-                     LazyModuleMixin)
+                     LazyModuleMixin, AdaptiveAvgPool3d, AdaptiveMaxPool3d, AvgPool3d,
+                     BatchNorm3d, Conv3d, ConvTranspose3d, InstanceNorm3d, LazyBatchNorm3d,
+                     LazyConv3d, LazyConvTranspose3d, MaxPool3d, MaxUnpool3d)
 from .module import (Module, ModuleDict, ModuleList, Parameter, ParameterDict, ParameterList,
                      Sequential, UninitializedBuffer, UninitializedParameter)
 from .interchange import export_onnx, from_torch, load_safetensors, save_safetensors, to_torch

@@ -18,17 +18,24 @@ import engine
 from engine import (  # noqa: F401 (PyTorch's F)
     Tensor,
     adaptive_avg_pool2d,
+    adaptive_avg_pool3d,
     adaptive_max_pool2d,
+    adaptive_max_pool3d,
     avg_pool1d,
     avg_pool2d,
+    avg_pool3d,
     conv1d,
     conv2d,
+    conv3d,
     conv_transpose1d,
     conv_transpose2d,
+    conv_transpose3d,
     interpolate,
     max_pool1d,
     max_pool2d,
+    max_pool3d,
     max_unpool2d,
+    max_unpool3d,
     no_grad,
 )
 from engine.fast.conv import ntuple, unbatched
@@ -467,12 +474,21 @@ def max_pool2d_with_indices(x, kernel_size, stride=None, padding=0, dilation=1,
     return max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, True)
 
 
+def max_pool3d_with_indices(x, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=True):
+    return max_pool3d(x, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
 def adaptive_max_pool1d_with_indices(x, output_size, return_indices=True):
     return adaptive_max_pool1d(x, output_size, True)
 
 
 def adaptive_max_pool2d_with_indices(x, output_size, return_indices=True):
     return adaptive_max_pool2d(x, output_size, True)
+
+
+def adaptive_max_pool3d_with_indices(x, output_size, return_indices=True):
+    return adaptive_max_pool3d(x, output_size, True)
 
 
 def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False):
@@ -945,8 +961,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     Then ``y·weight[c] + bias[c]`` (weight, bias (C,)). Differentiable in x, weight, bias."""
     x = input
     if x.ndim < 3:
-        raise ValueError(f"instance_norm: expected (N, C, L) or (N, C, H, W) input, got shape "
-                         f"{x.shape}")
+        raise ValueError(f"instance_norm: expected (N, C, L), (N, C, H, W) or (N, C, D, H, W) "
+                         f"input, got shape {x.shape}")
     if (running_mean is None) != (running_var is None):
         raise ValueError("instance_norm: running_mean and running_var must either both be None "
                          "or neither be None")

@@ -13,14 +13,14 @@ install (``pip install 'stepgrad[interchange]'`` gives safetensors and onnx).
 
 Layers with an equivalent: ``Linear Conv2d MaxPool2d AvgPool2d GlobalAvgPool2d Flatten
 BatchNorm1d BatchNorm2d Dropout ReLU LeakyReLU Sigmoid Tanh Softmax Identity`` (and for
-PyTorch also ``RNN LSTM GRU RNNCell LSTMCell GRUCell Embedding EmbeddingBag LayerNorm GroupNorm
-InstanceNorm1d/2d Dropout2d Dropout3d AlphaDropout Unflatten GELU ELU SELU SiLU Mish
-Softplus LogSoftmax PReLU Hardtanh ReLU6 Softmax2d PixelShuffle PixelUnshuffle ZeroPad2d
-ReflectionPad2d ReplicationPad2d ConstantPad2d GLU Softshrink Hardshrink Tanhshrink
-LocalResponseNorm RReLU RMSNorm Unfold Fold``,
-and Conv2d's ``padding_mode``), in ``Sequential`` containers. A module with its own
-``forward`` (a subclass, a custom block) cannot be translated from its code: the functions
-refuse it by name rather than guess.
+PyTorch also ``Conv3d MaxPool3d AvgPool3d BatchNorm3d RNN LSTM GRU RNNCell LSTMCell GRUCell
+Embedding EmbeddingBag LayerNorm GroupNorm InstanceNorm1d/2d/3d Dropout2d Dropout3d
+AlphaDropout Unflatten GELU ELU SELU SiLU Mish Softplus LogSoftmax PReLU Hardtanh ReLU6
+Softmax2d PixelShuffle PixelUnshuffle ZeroPad2d ReflectionPad2d ReplicationPad2d
+ConstantPad2d GLU Softshrink Hardshrink Tanhshrink LocalResponseNorm RReLU RMSNorm Unfold
+Fold``, and Conv2d's and Conv3d's ``padding_mode``), in ``Sequential`` containers. A
+module with its own ``forward`` (a subclass, a custom block) cannot be translated from its
+code: the functions refuse it by name rather than guess.
 """
 from __future__ import annotations
 
@@ -123,8 +123,9 @@ def _known(module, table, who):
     return None
 
 
-def _pair(v):
-    return (int(v), int(v)) if isinstance(v, (int, np.integer)) else tuple(int(a) for a in v)
+def _pair(v, n=2):
+    """An int-or-sequence argument as an n-tuple of ints (a pair by default)."""
+    return (int(v),) * n if isinstance(v, (int, np.integer)) else tuple(int(a) for a in v)
 
 
 # --------------------------------------------------------------------------------- torch
@@ -189,16 +190,18 @@ def _torch_module(m, torch, where):
 
 
 def _conv_to_torch(m, tnn, name):
+    """torch.nn.Conv2d or Conv3d (the class of the same name)."""
+    kind, n = type(m).__name__, len(m.kernel_size)
     padding = m.padding
     if isinstance(padding, str):
         padding = padding.lower()
-        if padding == "same" and _pair(m.stride) != (1, 1):
+        if padding == "same" and _pair(m.stride, n) != (1,) * n:
             raise TypeError(f"nn.to_torch: {name}: padding='same' with stride {m.stride} "
-                            "depends on the input size (torch.nn.Conv2d allows it only with "
+                            f"depends on the input size (torch.nn.{kind} allows it only with "
                             "stride 1): give explicit padding")
     else:
-        padding = _pair(padding)
-    return tnn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, stride=m.stride,
+        padding = _pair(padding, n)
+    return getattr(tnn, kind)(m.in_channels, m.out_channels, m.kernel_size, stride=m.stride,
                       padding=padding, dilation=m.dilation, groups=m.groups,
                       bias=m.bias is not None, padding_mode=m.padding_mode)
 
@@ -227,7 +230,7 @@ def _has_bias(m):
 
 
 def _bn_to_torch(m, tnn, name):
-    cls = tnn.BatchNorm1d if isinstance(m, L.BatchNorm1d) else tnn.BatchNorm2d
+    cls = getattr(tnn, _known(m, _TO_TORCH, "to_torch").__name__)  # BatchNorm1d/2d/3d
     return cls(m.num_features, eps=m.eps, momentum=m.momentum, affine=m.weight is not None,
                track_running_stats=m.track_running_stats, bias=_has_bias(m))
 
@@ -275,11 +278,20 @@ _TO_TORCH = {
     L.Linear: lambda m, tnn, name: tnn.Linear(m.in_features, m.out_features,
                                               bias=m.bias is not None),
     L.Conv2d: _conv_to_torch,
+    L.Conv3d: _conv_to_torch,
     L.AvgPool2d: lambda m, tnn, name: tnn.AvgPool2d(m.kernel_size, m.stride, m.padding,
                                                     ceil_mode=m.ceil_mode,
                                                     count_include_pad=m.count_include_pad,
                                                     divisor_override=m.divisor_override),
+    L.AvgPool3d: lambda m, tnn, name: tnn.AvgPool3d(m.kernel_size, m.stride, m.padding,
+                                                    ceil_mode=m.ceil_mode,
+                                                    count_include_pad=m.count_include_pad,
+                                                    divisor_override=m.divisor_override),
     L.MaxPool2d: lambda m, tnn, name: tnn.MaxPool2d(m.kernel_size, m.stride, m.padding,
+                                                    dilation=m.dilation,
+                                                    return_indices=m.return_indices,
+                                                    ceil_mode=m.ceil_mode),
+    L.MaxPool3d: lambda m, tnn, name: tnn.MaxPool3d(m.kernel_size, m.stride, m.padding,
                                                     dilation=m.dilation,
                                                     return_indices=m.return_indices,
                                                     ceil_mode=m.ceil_mode),
@@ -288,6 +300,7 @@ _TO_TORCH = {
     L.Flatten: lambda m, tnn, name: tnn.Flatten(m.start_dim, m.end_dim),
     L.BatchNorm1d: _bn_to_torch,
     L.BatchNorm2d: _bn_to_torch,
+    L.BatchNorm3d: _bn_to_torch,
     L.Dropout: lambda m, tnn, name: tnn.Dropout(m.p),
     L.ReLU: lambda m, tnn, name: tnn.ReLU(),
     L.LeakyReLU: lambda m, tnn, name: tnn.LeakyReLU(m.negative_slope),
@@ -313,6 +326,9 @@ _TO_TORCH = {
                                                               affine=m.affine,
                                                               bias=_has_bias(m)),
     L.InstanceNorm2d: lambda m, tnn, name: tnn.InstanceNorm2d(m.num_features, eps=m.eps,
+                                                              affine=m.affine,
+                                                              bias=_has_bias(m)),
+    L.InstanceNorm3d: lambda m, tnn, name: tnn.InstanceNorm3d(m.num_features, eps=m.eps,
                                                               affine=m.affine,
                                                               bias=_has_bias(m)),
     L.Dropout2d: lambda m, tnn, name: tnn.Dropout2d(m.p),
@@ -362,10 +378,10 @@ def from_torch(module) -> Module:
     kept), ``requires_grad`` flags and train/eval modes; the reverse of :func:`to_torch`.
 
     Translates ``torch.nn.Sequential`` (child names kept) of the layers of the module
-    docstring: Linear, Conv2d (any padding_mode),
-    MaxPool2d (dilation and return_indices too), AvgPool2d (``count_include_pad`` and
+    docstring: Linear, Conv2d/3d (any padding_mode),
+    MaxPool2d/3d (dilation and return_indices too), AvgPool2d/3d (``count_include_pad`` and
     ``divisor_override`` too),
-    BatchNorm1d/2d (with running statistics and ``num_batches_tracked``; ``momentum=None``
+    BatchNorm1d/2d/3d (with running statistics and ``num_batches_tracked``; ``momentum=None``
     too), Dropout, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Identity, Flatten,
     RNN/LSTM/GRU (stacked and bidirectional too) and their cells,
     MultiheadAttention, TransformerEncoderLayer / TransformerDecoderLayer (relu or gelu),
@@ -430,25 +446,31 @@ def _refuse(name, why):
 
 
 def _conv_from_torch(m, name):
-    padding = m.padding if isinstance(m.padding, str) else _pair(m.padding)
-    return L.Conv2d(m.in_channels, m.out_channels, _pair(m.kernel_size), stride=_pair(m.stride),
-                    padding=padding, dilation=_pair(m.dilation), groups=m.groups,
-                    bias=m.bias is not None, padding_mode=m.padding_mode)
+    """A torch Conv2d or Conv3d as ours of the same name."""
+    n = len(m.kernel_size)
+    padding = m.padding if isinstance(m.padding, str) else _pair(m.padding, n)
+    return getattr(L, type(m).__name__)(
+        m.in_channels, m.out_channels, _pair(m.kernel_size, n), stride=_pair(m.stride, n),
+        padding=padding, dilation=_pair(m.dilation, n), groups=m.groups,
+        bias=m.bias is not None, padding_mode=m.padding_mode)
 
 
 def _pool_from_torch(m, name):
-    stride = None if m.stride is None else _pair(m.stride)
-    if type(m).__name__ == "MaxPool2d":
-        return L.MaxPool2d(_pair(m.kernel_size), stride, _pair(m.padding),
-                           dilation=_pair(m.dilation), return_indices=m.return_indices,
-                           ceil_mode=m.ceil_mode)
-    return L.AvgPool2d(_pair(m.kernel_size), stride, _pair(m.padding), ceil_mode=m.ceil_mode,
-                       count_include_pad=m.count_include_pad,
-                       divisor_override=m.divisor_override)
+    """A torch MaxPool2d/3d or AvgPool2d/3d as ours of the same name."""
+    kind = type(m).__name__
+    n = int(kind[-2])
+    stride = None if m.stride is None else _pair(m.stride, n)
+    if kind.startswith("MaxPool"):
+        return getattr(L, kind)(_pair(m.kernel_size, n), stride, _pair(m.padding, n),
+                                dilation=_pair(m.dilation, n), return_indices=m.return_indices,
+                                ceil_mode=m.ceil_mode)
+    return getattr(L, kind)(_pair(m.kernel_size, n), stride, _pair(m.padding, n),
+                            ceil_mode=m.ceil_mode, count_include_pad=m.count_include_pad,
+                            divisor_override=m.divisor_override)
 
 
 def _bn_from_torch(m, name):
-    cls = L.BatchNorm1d if type(m).__name__ == "BatchNorm1d" else L.BatchNorm2d
+    cls = getattr(L, type(m).__name__)  # BatchNorm1d/2d/3d
     return cls(m.num_features, eps=m.eps, momentum=m.momentum, affine=m.affine,
                track_running_stats=m.track_running_stats, bias=_has_bias(m))
 
@@ -456,7 +478,7 @@ def _bn_from_torch(m, name):
 def _instance_norm_from_torch(m, name):
     if m.track_running_stats:
         _refuse(name, "InstanceNorm with track_running_stats=True")
-    cls = L.InstanceNorm1d if type(m).__name__ == "InstanceNorm1d" else L.InstanceNorm2d
+    cls = getattr(L, type(m).__name__)  # InstanceNorm1d/2d/3d
     return cls(m.num_features, eps=m.eps, affine=m.affine, bias=_has_bias(m))
 
 
@@ -565,9 +587,11 @@ def _from_torch_table(tnn):
     return {
         tnn.Linear: lambda m, name: L.Linear(m.in_features, m.out_features,
                                              bias=m.bias is not None),
-        tnn.Conv2d: _conv_from_torch,
+        tnn.Conv2d: _conv_from_torch, tnn.Conv3d: _conv_from_torch,
         tnn.MaxPool2d: _pool_from_torch, tnn.AvgPool2d: _pool_from_torch,
+        tnn.MaxPool3d: _pool_from_torch, tnn.AvgPool3d: _pool_from_torch,
         tnn.BatchNorm1d: _bn_from_torch, tnn.BatchNorm2d: _bn_from_torch,
+        tnn.BatchNorm3d: _bn_from_torch,
         tnn.Dropout: lambda m, name: L.Dropout(m.p),
         tnn.ReLU: lambda m, name: L.ReLU(),
         tnn.LeakyReLU: lambda m, name: L.LeakyReLU(m.negative_slope),
@@ -587,6 +611,7 @@ def _from_torch_table(tnn):
                                                    affine=m.affine, bias=_has_bias(m)),
         tnn.InstanceNorm1d: _instance_norm_from_torch,
         tnn.InstanceNorm2d: _instance_norm_from_torch,
+        tnn.InstanceNorm3d: _instance_norm_from_torch,
         tnn.Dropout2d: lambda m, name: L.Dropout2d(m.p),
         tnn.Dropout3d: lambda m, name: L.Dropout3d(m.p),
         tnn.AlphaDropout: lambda m, name: L.AlphaDropout(m.p),

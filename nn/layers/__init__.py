@@ -11,10 +11,13 @@ from .conv import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, Adap
                    MaxUnpool2d, PixelShuffle, PixelUnshuffle, ReflectionPad1d, ReflectionPad2d,
                    ReplicationPad1d, ReplicationPad2d, Upsample, UpsamplingBilinear2d,
                    UpsamplingNearest2d, ZeroPad1d, ZeroPad2d, Fold, Unfold, MaxUnpool1d,
-                   LPPool1d, LPPool2d, ChannelShuffle, CircularPad1d, CircularPad2d)
+                   LPPool1d, LPPool2d, ChannelShuffle, CircularPad1d, CircularPad2d,
+                   AdaptiveAvgPool3d, AdaptiveMaxPool3d, AvgPool3d, Conv3d, ConvTranspose3d,
+                   MaxPool3d, MaxUnpool3d)
 from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d
-from .lazy import (LazyBatchNorm1d, LazyBatchNorm2d, LazyConv1d, LazyConv2d,
-                   LazyConvTranspose1d, LazyConvTranspose2d, LazyLinear, LazyModuleMixin)
+from .lazy import (LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyConv1d, LazyConv2d,
+                   LazyConv3d, LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d,
+                   LazyLinear, LazyModuleMixin)
 from .linear import Bilinear, Dense, Embedding, EmbeddingBag, Flatten, Linear, Unflatten
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CosineSimilarity,
                    CrossEntropyLoss, GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss,
@@ -22,8 +25,8 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CosineSimila
                    PairwiseDistance, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss,
                    TripletMarginLoss, MultiMarginLoss, MultiLabelMarginLoss,
                    TripletMarginWithDistanceLoss)
-from .norm import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
-                   LayerNorm, LocalResponseNorm, RMSNorm)
+from .norm import (BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d,
+                   InstanceNorm2d, InstanceNorm3d, LayerNorm, LocalResponseNorm, RMSNorm)
 from .recurrent import (GRU, LSTM, RNN, GRUCell, KerasGRU, KerasLSTM, LSTMCell, RNNCell,
                         SimpleRNN, TimeStep)
 
@@ -52,4 +55,7 @@ __all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "
            "ConvTranspose1d", "MaxUnpool1d", "LPPool1d", "LPPool2d", "ChannelShuffle",
            "CircularPad1d", "CircularPad2d", "TripletMarginWithDistanceLoss", "LazyBatchNorm1d",
            "LazyBatchNorm2d", "LazyConv1d", "LazyConv2d", "LazyConvTranspose1d",
-           "LazyConvTranspose2d", "LazyLinear", "LazyModuleMixin"]
+           "LazyConvTranspose2d", "LazyLinear", "LazyModuleMixin", "AdaptiveAvgPool3d",
+           "AdaptiveMaxPool3d", "AvgPool3d", "BatchNorm3d", "Conv3d", "ConvTranspose3d",
+           "InstanceNorm3d", "LazyBatchNorm3d", "LazyConv3d", "LazyConvTranspose3d",
+           "MaxPool3d", "MaxUnpool3d"]

@@ -14,6 +14,11 @@ from ..module import Module, Parameter
 from .init import glorot_uniform, refill
 
 
+def _nonzero(v):
+    """Whether an int-or-tuple argument has a nonzero entry (what a repr shows)."""
+    return bool(np.any(np.asarray(v) != 0))
+
+
 def _pair(v):
     return (v, v) if isinstance(v, int) else tuple(v)
 
@@ -44,12 +49,7 @@ class Conv2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  dilation=1, groups=1, bias=True, padding_mode="zeros", dtype=None):
         super().__init__()
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"Conv2d: groups={groups} must divide in_channels={in_channels} "
-                             f"and out_channels={out_channels}")
-        if padding_mode not in _PADDING_MODES:
-            raise ValueError(f"Conv2d: padding_mode must be one of "
-                             f"{', '.join(map(repr, _PADDING_MODES))}, got {padding_mode!r}")
+        _check_conv_args("Conv2d", in_channels, out_channels, groups, padding_mode)
         self.padding_mode = padding_mode
         kh, kw = _pair(kernel_size)
         self.in_channels, self.out_channels = in_channels, out_channels
@@ -82,6 +82,16 @@ class Conv2d(Module):
 # Conv2d's padding_mode → F.pad's mode ('zeros' is the convolution's own padding).
 _PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate",
                   "circular": "circular"}
+
+
+def _check_conv_args(who, in_channels, out_channels, groups, padding_mode):
+    """Conv1d/2d/3d's channel counts and padding_mode, checked where the layer is built."""
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(f"{who}: groups={groups} must divide in_channels={in_channels} "
+                         f"and out_channels={out_channels}")
+    if padding_mode not in _PADDING_MODES:
+        raise ValueError(f"{who}: padding_mode must be one of "
+                         f"{', '.join(map(repr, _PADDING_MODES))}, got {padding_mode!r}")
 
 
 def _convolve(layer, conv, x):
@@ -123,12 +133,7 @@ class Conv1d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  dilation=1, groups=1, bias=True, padding_mode="zeros", dtype=None):
         super().__init__()
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"Conv1d: groups={groups} must divide in_channels={in_channels} "
-                             f"and out_channels={out_channels}")
-        if padding_mode not in _PADDING_MODES:
-            raise ValueError(f"Conv1d: padding_mode must be one of "
-                             f"{', '.join(map(repr, _PADDING_MODES))}, got {padding_mode!r}")
+        _check_conv_args("Conv1d", in_channels, out_channels, groups, padding_mode)
         self.padding_mode = padding_mode
         k = _single(kernel_size)
         if not isinstance(k, int) or k < 1:
@@ -153,6 +158,46 @@ class Conv1d(Module):
                 f"stride={self.stride}, padding={self.padding!r}"
                 + (f", dilation={self.dilation}" if self.dilation != 1 else "")
                 + (f", groups={self.groups}" if self.groups != 1 else ""))
+
+
+class Conv3d(Module):
+    """3-D convolution over volumes or video clips: x (N, C, D, H, W) → (N, F, D', H', W'),
+    or unbatched (C, D, H, W) → (F, D', H', W') (``engine.conv3d``); ``weight``
+    (F, C/groups, kd, kh, kw), ``bias`` (F,). ``D' = (D + 2·padding − dilation·(kd − 1) − 1)
+    // stride + 1`` (H', W' alike).
+
+    ``padding``: an int, a triple, 'valid' or 'same'; ``padding_mode`` as Conv2d's ('zeros',
+    'reflect', 'replicate', 'circular'). Glorot-uniform init with Keras's fans (fan_in =
+    C/groups·kd·kh·kw, fan_out = F·kd·kh·kw/groups), as Conv2d (PyTorch draws Kaiming-uniform:
+    copy weights over to reproduce its numbers).
+
+    >>> import engine
+    >>> Conv3d(2, 4, 3, padding=1)(engine.zeros(1, 2, 8, 16, 16)).shape
+    (1, 4, 8, 16, 16)
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 dilation=1, groups=1, bias=True, padding_mode="zeros", dtype=None):
+        super().__init__()
+        _check_conv_args("Conv3d", in_channels, out_channels, groups, padding_mode)
+        kernel = ntuple(kernel_size, 3, "kernel_size", "Conv3d", 1)
+        self.padding_mode = padding_mode
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = kernel, stride, padding
+        self.dilation, self.groups = dilation, groups
+        self.weight = Parameter(np.empty((out_channels, in_channels // groups) + kernel,
+                                         np.float32))
+        self.bias = Parameter(np.empty(out_channels, np.float32)) if bias else None
+        self.reset_parameters()
+        if dtype is not None:
+            self.to(dtype)
+
+    reset_parameters = Conv2d.reset_parameters
+
+    def forward(self, x):
+        return _convolve(self, engine.conv3d, x)
+
+    extra_repr = Conv2d.extra_repr
 
 
 class ConvTranspose2d(Module):
@@ -242,8 +287,9 @@ class ConvTranspose2d(Module):
         op = self.output_padding
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding!r}"
-                + (f", output_padding={op}" if op not in (0, (0, 0)) else "")
-                + (f", dilation={self.dilation}" if self.dilation not in (1, (1, 1)) else "")
+                + (f", output_padding={op}" if _nonzero(op) else "")
+                + (f", dilation={self.dilation}" if _nonzero(np.subtract(self.dilation, 1))
+                   else "")
                 + (f", groups={self.groups}" if self.groups != 1 else ""))
 
 
@@ -267,7 +313,8 @@ class MaxPool2d(Module):
     def extra_repr(self):
         return (f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}, "
                 f"padding={self.padding}"
-                + (f", dilation={self.dilation}" if self.dilation not in (1, (1, 1)) else "")
+                + (f", dilation={self.dilation}" if _nonzero(np.subtract(self.dilation, 1))
+                   else "")
                 + f", ceil_mode={self.ceil_mode}"
                 + (", return_indices=True" if self.return_indices else ""))
 
@@ -282,7 +329,8 @@ class AvgPool2d(Module):
                  count_include_pad=True, divisor_override=None):
         super().__init__()
         # Checked here, not at the first forward as PyTorch: the error points at this line.
-        divisor_override = check_divisor_override("AvgPool2d", divisor_override)  # a plain int
+        divisor_override = check_divisor_override(type(self).__name__,  # a plain int
+                                                  divisor_override)
         self.kernel_size, self.stride = kernel_size, stride
         self.padding, self.ceil_mode = padding, ceil_mode
         self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
@@ -433,6 +481,26 @@ class ConvTranspose1d(ConvTranspose2d):
             raise ValueError(f"ConvTranspose1d: kernel_size must be an int ≥ 1 (or a "
                              f"1-tuple), got {kernel_size!r}")
         return (k,)
+
+
+class ConvTranspose3d(ConvTranspose2d):
+    """Transposed 3-D convolution (a 3-D U-Net's upsampling): x (N, C_in, D, H, W) →
+    (N, C_out, Do, Ho, Wo), or unbatched (C_in, D, H, W), ``Do = (D − 1)·stride − 2·padding
+    + dilation·(kd − 1) + output_padding + 1`` (``engine.conv_transpose3d``); ``weight``
+    (C_in, C_out/groups, kd, kh, kw), ``bias`` (C_out,); ``forward(x, output_size=...)`` as
+    ConvTranspose2d's, with (D, H, W) sizes.
+
+    >>> import engine
+    >>> ConvTranspose3d(4, 2, 2, stride=2)(engine.zeros(1, 4, 3, 5, 5)).shape
+    (1, 2, 6, 10, 10)
+    """
+
+    _dims, _layout = ("D", "H", "W"), "(N, C_in, D, H, W)"
+    _convolve = staticmethod(engine.conv_transpose3d)
+
+    @staticmethod
+    def _kernel(kernel_size):
+        return ntuple(kernel_size, 3, "kernel_size", "ConvTranspose3d", 1)
 
 
 class AdaptiveMaxPool2d(Module):
@@ -661,3 +729,50 @@ class CircularPad1d(_Pad):
 class CircularPad2d(_Pad):
     """Wrap the last two dims around (a torus)."""
     _sides, _mode = 2, "circular"
+
+
+class MaxPool3d(MaxPool2d):
+    """Max over ``kernel_size`` windows of (N, C, D, H, W) or unbatched (C, D, H, W) input
+    (``engine.max_pool3d``; stride defaults to the kernel); ``dilation``, ``ceil_mode``,
+    ``return_indices`` (for MaxUnpool3d) as MaxPool2d's."""
+
+    def forward(self, x):
+        return engine.max_pool3d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                                 self.ceil_mode, self.return_indices)
+
+
+class AvgPool3d(AvgPool2d):
+    """Mean over windows of (N, C, D, H, W) or unbatched (C, D, H, W) input
+    (``engine.avg_pool3d``): ``count_include_pad``, ``divisor_override``, ``ceil_mode`` as
+    AvgPool2d's."""
+
+    def forward(self, x):
+        return engine.avg_pool3d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                                 self.count_include_pad, self.divisor_override)
+
+
+class MaxUnpool3d(MaxUnpool2d):
+    """max_pool3d's partial inverse (``engine.max_unpool3d``): y and indices (N, C, D, H, W),
+    or unbatched (C, D, H, W); ``output_size=`` as MaxUnpool2d's."""
+
+    def forward(self, x, indices, output_size=None):
+        return engine.max_unpool3d(x, indices, self.kernel_size, self.stride, self.padding,
+                                   output_size)
+
+
+class AdaptiveAvgPool3d(AdaptiveAvgPool2d):
+    """Average pooling of (N, C, D, H, W) or unbatched (C, D, H, W) input to a fixed
+    ``output_size`` (an int, a triple, None in it for "as the input");
+    ``AdaptiveAvgPool3d(1)`` is global average pooling keeping (N, C, 1, 1, 1)."""
+
+    def forward(self, x):
+        return engine.adaptive_avg_pool3d(x, self.output_size)
+
+
+class AdaptiveMaxPool3d(AdaptiveMaxPool2d):
+    """Max pooling of (N, C, D, H, W) or unbatched (C, D, H, W) input to a fixed
+    ``output_size`` (windows as AdaptiveAvgPool3d); ``return_indices=True`` returns
+    (out, indices)."""
+
+    def forward(self, x):
+        return engine.adaptive_max_pool3d(x, self.output_size, self.return_indices)

@@ -1,7 +1,7 @@
 """PyTorch's lazy layers: ``LazyLinear``, ``LazyConv1d``/``2d``, ``LazyConvTranspose1d``/``2d``,
 ``LazyBatchNorm1d``/``2d`` (d2l.ai's way to write a model): the eager layer without its input
 size (``in_features``, ``in_channels``, ``num_features``), which the first call reads off its
-input. (stepgrad has no Conv3d or BatchNorm3d, so no lazy ones either.)
+input. ``LazyConv3d``, ``LazyConvTranspose3d`` and ``LazyBatchNorm3d`` alike.
 
 Until that call the layer's parameters (and BatchNorm's running statistics) are placeholders,
 ``nn.UninitializedParameter``/``UninitializedBuffer``: they have a dtype and
@@ -30,9 +30,9 @@ from itertools import chain
 import numpy as np
 
 from ..module import Module, UninitializedBuffer, UninitializedParameter, _symbolic, is_lazy
-from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .linear import Linear
-from .norm import BatchNorm1d, BatchNorm2d
+from .norm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 
 
 class LazyModuleMixin:
@@ -271,3 +271,32 @@ class LazyBatchNorm2d(_LazyBatchNorm, BatchNorm2d):
     """``nn.BatchNorm2d`` whose ``num_features`` is the C of its first input (N, C, H, W)."""
 
     cls_to_become = BatchNorm2d
+
+
+class LazyConv3d(_LazyConv, Conv3d):
+    """``nn.Conv3d`` whose ``in_channels`` is the C of its first input (N, C, D, H, W) or
+    (C, D, H, W).
+
+    >>> import engine
+    >>> LazyConv3d(4, 3, padding=1)(engine.zeros(1, 2, 4, 5, 5)).shape
+    (1, 4, 4, 5, 5)
+    """
+
+    cls_to_become = Conv3d
+    __init__ = LazyConv2d.__init__
+
+
+class LazyConvTranspose3d(_LazyConv, ConvTranspose3d):
+    """``nn.ConvTranspose3d`` whose ``in_channels`` is the C of its first input
+    (N, C, D, H, W) or (C, D, H, W)."""
+
+    cls_to_become = ConvTranspose3d
+    _state_sizes, _per_group = LazyConvTranspose2d._state_sizes, False
+    __init__ = LazyConvTranspose2d.__init__
+
+
+class LazyBatchNorm3d(_LazyBatchNorm, BatchNorm3d):
+    """``nn.BatchNorm3d`` whose ``num_features`` is the C of its first input
+    (N, C, D, H, W)."""
+
+    cls_to_become = BatchNorm3d

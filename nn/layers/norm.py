@@ -15,7 +15,7 @@ set on a built layer only stops their updates), the batch statistics when they a
 ``affine=True`` learns ``weight`` γ (ones) and ``bias`` β (zeros) per channel; the keyword
 ``bias=False`` (PyTorch 2's, in every norm layer here) keeps γ and drops β: ``y = γ x̂``.
 
-``GroupNorm`` and ``InstanceNorm1d/2d`` normalise each sample on its own (groups of
+``GroupNorm`` and ``InstanceNorm1d/2d/3d`` normalise each sample on its own (groups of
 channels, or each channel), as ``LayerNorm`` does over its last dims: no running statistics.
 """
 from __future__ import annotations
@@ -132,6 +132,12 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     """Batch norm over (N, C, H, W) input, statistics per channel C."""
     _dims = (4,)
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch norm over (N, C, D, H, W) input (volumes, video clips), statistics per channel
+    C over the batch and the three spatial dims."""
+    _dims = (5,)
 
 
 class LayerNorm(Module):
@@ -274,6 +280,12 @@ class InstanceNorm2d(_InstanceNorm):
     """Normalise each (sample, channel) plane of (N, C, H, W) (or (C, H, W)) input over
     H·W."""
     _dims = (4,)
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Normalise each (sample, channel) volume of (N, C, D, H, W) (or (C, D, H, W)) input
+    over D·H·W."""
+    _dims = (5,)
 
 
 class LocalResponseNorm(Module):
