@@ -159,6 +159,11 @@ class AvgPool3d(Op):
                 count_include_pad=True, divisor_override=None):
         check_nd(self.name, x, 5, layout=LAYOUT)
         win = self.win = PoolWindows(self.name, x.shape, kernel, stride, padding, ceil_mode)
+        if any(m < k for m, k in zip(win.sizes, win.kernel, strict=True)):
+            # PyTorch's avg_pool3d (not its max_pool3d, nor avg_pool2d) refuses this
+            raise ValueError(f"{self.name}: input {x.shape} is smaller than the kernel "
+                             f"{win.kernel} in a spatial dim, which PyTorch's avg_pool3d refuses "
+                             f"even with padding: use a smaller kernel")
         divisor = check_divisor_override(self.name, divisor_override)
         self.divisor = divisor if divisor is not None else self._counts(count_include_pad)
         xp_ = win.pad(x, 0.0)
