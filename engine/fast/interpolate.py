@@ -1,11 +1,16 @@
 """interpolate (PyTorch's ``F.interpolate`` / ``nn.Upsample``): resizing (N, C, L) and
-(N, C, H, W) tensors by 'nearest', 'nearest-exact', 'linear' / 'bilinear' or 'area'.
+(N, C, H, W) tensors by 'nearest', 'nearest-exact', 'linear' / 'bilinear', 'bicubic'
+(4-D) or 'area'.
 
 Every mode but 'area' is a fixed linear map applied along each spatial axis in turn: output
-position o of an axis reads one or two input positions::
+position o of an axis reads one, two or four input positions::
 
     nearest          out[o] = x[i0[o]]
     (bi)linear       out[o] = l0[o]·x[i0[o]] + l1[o]·x[i1[o]]       (l0 + l1 = 1)
+    bicubic          out[o] = Σ_{k=-1..2} W(t[o] − k)·x[clamp(i0[o] + k, 0, in − 1)]
+                     W = Keys' cubic kernel with A = −0.75 (PyTorch's, OpenCV's):
+                       W(d) = (A+2)|d|³ − (A+3)|d|² + 1        for |d| ≤ 1
+                       W(d) = A|d|³ − 5A|d|² + 8A|d| − 4A       for 1 < |d| < 2
 
 so the whole op is ``out = A_H · x · A_Wᵀ`` per plane, with sparse A's, and its gradient is
 the transpose ``dx = A_Hᵀ · dy · A_W``: each dy[o] goes back to the input positions o read,
@@ -27,6 +32,11 @@ Source positions follow PyTorch's CPU code to the rounding (``aten/native/UpSamp
 - linear, ``align_corners=False`` (default): ``src = max(scale·(o + 0.5) − 0.5, 0)``, pixel
   centres aligned; ``align_corners=True``: ``src = o·(in − 1)/(out − 1)``, corner pixels
   aligned; ``i0 = floor(src)``, ``i1 = i0 + 1`` (clipped), ``l1 = src − i0``;
+- bicubic: the same ``src`` but not clamped at 0 (an output left of pixel 0's centre reads
+  taps −2 … 1, clamped to pixel 0: the border pixel repeated), ``t = src − i0``; no
+  identity shortcut when the size stays (PyTorch's cubic kernel has none: size 2 scaled by
+  1.3 is resampled). The output is not clipped: cubic overshoots near edges (ringing), as
+  in PyTorch;
 
 with ``scale = in / out``, or ``1 / scale_factor`` when a scale factor is given (unless
 ``recompute_scale_factor=True``), in the input's float type (float32 for nearest).
@@ -43,15 +53,36 @@ from ..testing import Bad as ErrorCase
 from ..testing import OpSpec, T, normal, register
 
 MODES = {3: ("nearest", "nearest-exact", "linear", "area"),
-         4: ("nearest", "nearest-exact", "bilinear", "area")}
+         4: ("nearest", "nearest-exact", "bilinear", "bicubic", "area")}
 
 
 # ----------------------------------------------------------------------------- one axis
+CUBIC_A = -0.75  # PyTorch's and OpenCV's Keys parameter (Pillow and Keys' paper use -0.5)
+
+
+def cubic_weights(t, ft):
+    """The 4 Keys weights (A = -0.75) of taps i0-1, i0, i0+1, i0+2 for the fraction t of
+    the source position past i0 (PyTorch's ``get_cubic_upsample_coefficients``, same
+    operation order, in the float type ``ft``). They sum to 1 and reproduce linear
+    functions exactly; at t = 0 they are (0, 1, 0, 0)."""
+    A = ft(CUBIC_A)
+
+    def near(d):   # |d| <= 1: ((A + 2)·d − (A + 3))·d² + 1
+        return ((A + ft(2)) * d - (A + ft(3))) * d * d + ft(1)
+
+    def far(d):    # 1 < |d| < 2: ((A·d − 5A)·d + 8A)·d − 4A
+        return ((A * d - ft(5) * A) * d + ft(8) * A) * d - ft(4) * A
+
+    u = ft(1) - t
+    return far(t + ft(1)), near(t), near(u), far(u + ft(1))
+
+
 def axis_plan(n_in, n_out, mode, align_corners, scale_factor, dtype, shortcuts=True):
-    """(i0, i1, l0, l1) for one axis: out[o] = l0[o]·x[i0[o]] + l1[o]·x[i1[o]]; i1, l0, l1
-    are None for the nearest modes (out[o] = x[i0[o]]). Indices int64, weights ``dtype``.
-    ``shortcuts``: 'nearest' reads o or o // 2 when the size stays or doubles (PyTorch's 2-D
-    kernel; its 1-D one computes every index from the scale)."""
+    """(idx, w) for one axis: out[o] = Σ_k w[k][o]·x[idx[k][o]], with one tap for the
+    nearest modes (w None: out[o] = x[idx[0][o]]), two for linear, four for cubic. Each
+    idx[k] is int64 and non-decreasing in o (the transpose relies on it); weights are
+    ``dtype``. ``shortcuts``: 'nearest' reads o or o // 2 when the size stays or doubles
+    (PyTorch's 2-D kernel; its 1-D one computes every index from the scale)."""
     o = np.arange(n_out)
     if mode in ("nearest", "nearest-exact"):
         f32 = np.float32
@@ -61,26 +92,32 @@ def axis_plan(n_in, n_out, mode, align_corners, scale_factor, dtype, shortcuts=T
             # floorf((o + 0.5) · scale): the product in double, rounded to float by floorf.
             src = ((o + 0.5) * np.float64(scale)).astype(f32)
         elif shortcuts and n_out == n_in:
-            return o, None, None, None
+            return (o,), None
         elif shortcuts and n_out == 2 * n_in:
-            return o >> 1, None, None, None
+            return (o >> 1,), None
         else:
             src = o.astype(f32) * scale
-        return np.minimum(np.floor(src).astype(np.int64), n_in - 1), None, None, None
+        return (np.minimum(np.floor(src).astype(np.int64), n_in - 1),), None
     ft = np.dtype(dtype).type  # PyTorch's opmath type: float for float32, double for float64
-    if n_out == n_in:
-        return o, o, np.ones(n_out, dtype), np.zeros(n_out, dtype)
+    cubic = mode == "bicubic"
+    if n_out == n_in and not cubic:  # PyTorch's linear kernels copy; its cubic one does not
+        return (o, o), (np.ones(n_out, dtype), np.zeros(n_out, dtype))
     if align_corners:
         scale = ft(n_in - 1) / ft(n_out - 1) if n_out > 1 else ft(0)
         src = scale * o.astype(dtype)
     else:
         scale = (ft(1.0 / scale_factor) if scale_factor is not None and scale_factor > 0
                  else ft(n_in) / ft(n_out))
-        src = np.maximum(scale * (o.astype(dtype) + ft(0.5)) - ft(0.5), ft(0))
-    i0 = np.minimum(np.floor(src.astype(np.float32)).astype(np.int64), n_in - 1)  # floorf
-    l1 = np.clip(src - i0.astype(dtype), 0, 1).astype(dtype)
-    i1 = i0 + (i0 < n_in - 1)
-    return i0, i1, (ft(1) - l1).astype(dtype), l1
+        src = scale * (o.astype(dtype) + ft(0.5)) - ft(0.5)
+        if not cubic:  # linear clamps the source at 0; cubic keeps it (its taps are clamped)
+            src = np.maximum(src, ft(0))
+    # PyTorch's guard_index_and_lambda: i0 = min(floorf(src), in − 1), t = clamp(src − i0).
+    i0 = np.minimum(np.floor(src.astype(np.float32)).astype(np.int64), n_in - 1)
+    t = np.clip(src - i0.astype(dtype), 0, 1).astype(dtype)
+    if cubic:  # taps i0 − 1 … i0 + 2, clamped into the image: the border pixel repeated
+        idx = tuple(np.clip(i0 + k, 0, n_in - 1) for k in (-1, 0, 1, 2))
+        return idx, tuple(w.astype(dtype) for w in cubic_weights(t, ft))
+    return (i0, i0 + (i0 < n_in - 1)), ((ft(1) - t).astype(dtype), t)
 
 
 def _along(w, axis, ndim):
@@ -90,11 +127,13 @@ def _along(w, axis, ndim):
 
 def apply_axis(x, axis, plan):
     """x resampled along ``axis`` by one axis plan (the forward map)."""
-    i0, i1, l0, l1 = plan
-    if i1 is None:
-        return np.take(x, i0, axis=axis)
-    return (np.take(x, i0, axis=axis) * _along(l0, axis, x.ndim)
-            + np.take(x, i1, axis=axis) * _along(l1, axis, x.ndim))
+    idx, w = plan
+    if w is None:
+        return np.take(x, idx[0], axis=axis)
+    out = np.take(x, idx[0], axis=axis) * _along(w[0], axis, x.ndim)
+    for i, wk in zip(idx[1:], w[1:], strict=True):
+        out += np.take(x, i, axis=axis) * _along(wk, axis, x.ndim)
+    return out
 
 
 def _scatter_sorted(v, idx, n, axis):
@@ -112,13 +151,15 @@ def _scatter_sorted(v, idx, n, axis):
 
 
 def adjoint_axis(g, axis, plan, n_in):
-    """The transpose of ``apply_axis``: each g[o] sent back to i0[o] (and i1[o]) times the
-    weights, summed per input position."""
-    i0, i1, l0, l1 = plan
-    if i1 is None:
-        return _scatter_sorted(g, i0, n_in, axis)
-    return (_scatter_sorted(g * _along(l0, axis, g.ndim), i0, n_in, axis)
-            + _scatter_sorted(g * _along(l1, axis, g.ndim), i1, n_in, axis))
+    """The transpose of ``apply_axis``: each g[o] sent back to every tap idx[k][o] times
+    its weight, summed per input position."""
+    idx, w = plan
+    if w is None:
+        return _scatter_sorted(g, idx[0], n_in, axis)
+    out = _scatter_sorted(g * _along(w[0], axis, g.ndim), idx[0], n_in, axis)
+    for i, wk in zip(idx[1:], w[1:], strict=True):
+        out += _scatter_sorted(g * _along(wk, axis, g.ndim), i, n_in, axis)
+    return out
 
 
 # ----------------------------------------------------------------------------- the ops
@@ -142,7 +183,8 @@ class Interpolate(Op):
                                         mode=self.mode)
 
     def describe(self):
-        return f"{self.x_shape} → {self.mode}, spatial size {tuple(len(p[0]) for p in self.plans)}"
+        return (f"{self.x_shape} → {self.mode}, spatial size "
+                f"{tuple(len(p[0][0]) for p in self.plans)}")
 
 
 class InterpolateAdjoint(Op):
@@ -214,8 +256,10 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
                 recompute_scale_factor=None, antialias=False):
     """Resize ``x`` (N, C, L) or (N, C, H, W) to ``size`` or by ``scale_factor`` (PyTorch's
     ``F.interpolate``). ``mode``: 'nearest' (default), 'nearest-exact', 'linear' (3-D),
-    'bilinear' (4-D), 'area' (adaptive average pooling). ``align_corners`` (linear modes
-    only; default False): True maps the corner pixels of input and output onto each other.
+    'bilinear' (4-D), 'bicubic' (4-D; Keys' kernel, A = −0.75, border pixels repeated,
+    output not clipped), 'area' (adaptive average pooling). ``align_corners`` ('linear',
+    'bilinear', 'bicubic' only; default False): True maps the corner pixels of input and
+    output onto each other. ``antialias=True`` is refused.
 
     >>> import engine
     >>> from engine.fast.interpolate import interpolate
@@ -229,6 +273,9 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     array([[1. , 1.5, 2. ],
            [2. , 2.5, 3. ],
            [3. , 3.5, 4. ]], dtype=float32)
+    >>> step = engine.tensor([[[[0.0, 0.0, 1.0, 1.0]]]])  # cubic overshoots a step (as torch)
+    >>> [round(float(v), 4) for v in interpolate(step, size=(1, 8), mode="bicubic").data[0, 0, 0]]
+    [0.0, -0.0352, -0.1055, 0.2266, 0.7734, 1.1055, 1.0352, 1.0]
     """
     op = "interpolate"
     shape = tuple(x.shape)
@@ -242,15 +289,15 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
         raise ValueError(f"{op}: mode {mode!r} is not supported; stepgrad has "
                          f"{', '.join(repr(m) for m in dict.fromkeys(MODES[3] + MODES[4]))}")
     if mode not in MODES[len(shape)]:
-        other = {"linear": "'bilinear' for 4-D", "bilinear": "'linear' for 3-D"}[mode]
-        raise ValueError(f"{op}: mode {mode!r} needs a {4 if mode == 'bilinear' else 3}-D "
+        other = {"linear": "'bilinear' for 4-D", "bilinear": "'linear' for 3-D",
+                 "bicubic": "'linear' for 3-D, or add a dim with x.unsqueeze(2)"}[mode]
+        raise ValueError(f"{op}: mode {mode!r} needs a {3 if mode == 'linear' else 4}-D "
                          f"input, got shape {shape} (use {other})")
     if antialias:
         raise NotImplementedError(f"{op}: antialias=True is not supported in stepgrad")
-    linear = mode in ("linear", "bilinear")
-    if align_corners is not None and not linear:
-        raise ValueError(f"{op}: align_corners can only be set with the linear modes "
-                         f"('linear', 'bilinear'), not {mode!r}")
+    if align_corners is not None and mode not in ("linear", "bilinear", "bicubic"):
+        raise ValueError(f"{op}: align_corners can only be set with the modes 'linear', "
+                         f"'bilinear' and 'bicubic', not {mode!r}")
     if mode == "area" and scale_factor is not None:
         recompute_scale_factor = True  # PyTorch: 'area' always works from the output size
     sizes, scales = output_size(op, shape, size, scale_factor, recompute_scale_factor)
@@ -284,7 +331,8 @@ def source_weights(n_in, n_out, mode, align_corners, scale_factor, dtype, shortc
                 i = min(int(math.floor(f32(f32(o) * s))), n_in - 1)
             A[o, i] = 1.0
             continue
-        if n_out == n_in:
+        cubic = mode == "bicubic"
+        if n_out == n_in and not cubic:
             A[o, o] = 1.0
             continue
         if align_corners:
@@ -293,9 +341,20 @@ def source_weights(n_in, n_out, mode, align_corners, scale_factor, dtype, shortc
         else:
             s = ft(1.0 / scale_factor) if scale_factor else ft(ft(n_in) / ft(n_out))
             src = ft(s * (ft(o) + ft(0.5)) - ft(0.5))
-            src = src if src >= 0 else ft(0)
+            src = src if src >= 0 or cubic else ft(0)
         i0 = min(int(math.floor(f32(src))), n_in - 1)
         lam = min(max(float(src) - i0, 0.0), 1.0)
+        if cubic:
+            # Keys' kernel W(d), A = -0.75, at the distances 1 + t, t, 1 − t, 2 − t of the
+            # four taps; taps outside the image read the nearest border pixel.
+            def W(d, a=CUBIC_A):
+                d = abs(d)
+                if d <= 1:
+                    return (a + 2) * d ** 3 - (a + 3) * d ** 2 + 1
+                return a * d ** 3 - 5 * a * d ** 2 + 8 * a * d - 4 * a if d < 2 else 0.0
+            for k in (-1, 0, 1, 2):
+                A[o, min(max(i0 + k, 0), n_in - 1)] += W(k - lam)
+            continue
         A[o, i0] += 1.0 - lam
         A[o, i0 + (1 if i0 < n_in - 1 else 0)] += lam
     return A
@@ -303,8 +362,8 @@ def source_weights(n_in, n_out, mode, align_corners, scale_factor, dtype, shortc
 
 def interpolate_reference(x, size=None, scale_factor=None, mode="nearest", align_corners=None,
                           recompute_scale_factor=None):
-    """``A_H · x · A_Wᵀ`` with dense matrices (einsum), for 'nearest', 'nearest-exact' and
-    the linear modes."""
+    """``A_H · x · A_Wᵀ`` with dense matrices (einsum), for 'nearest', 'nearest-exact', the
+    linear modes and 'bicubic'."""
     sizes, scales = output_size("interpolate", x.shape, size, scale_factor,
                                 recompute_scale_factor)
     mats = [source_weights(n, m, mode, bool(align_corners), s, x.dtype, x.ndim == 4)
@@ -324,9 +383,10 @@ def _interp_shapes(rng):
 def _interp_params(rng, shapes):
     x_shape = shapes[0]
     dims = len(x_shape) - 2
-    mode = str(rng.choice(["nearest", "nearest-exact", "linear" if dims == 1 else "bilinear"]))
+    modes = ["nearest", "nearest-exact"] + (["linear"] if dims == 1 else ["bilinear", "bicubic"])
+    mode = str(rng.choice(modes))
     params = {"mode": mode}
-    if mode.endswith("linear"):
+    if mode.endswith(("linear", "cubic")):
         params["align_corners"] = bool(rng.random() < 0.5)
     if rng.random() < 0.5:
         params["size"] = tuple(int(v) for v in rng.integers(1, 10, size=dims))
@@ -372,10 +432,15 @@ register(OpSpec(
         ErrorCase(lambda: interpolate(T(1, 1, 4, 4), size=3, mode="linear"), ValueError,
                   r"interpolate: mode 'linear' needs a 3-D input, got shape \(1, 1, 4, 4\) "
                   r"\(use 'bilinear' for 4-D\)"),
-        ErrorCase(lambda: interpolate(T(1, 1, 4, 4), size=3, mode="bicubic"), ValueError,
-                  r"interpolate: mode 'bicubic' is not supported; stepgrad has 'nearest'"),
+        ErrorCase(lambda: interpolate(T(1, 1, 4, 4), size=3, mode="lanczos"), ValueError,
+                  r"interpolate: mode 'lanczos' is not supported; stepgrad has 'nearest'"),
+        ErrorCase(lambda: interpolate(T(1, 1, 4), size=3, mode="bicubic"), ValueError,
+                  r"interpolate: mode 'bicubic' needs a 4-D input, got shape \(1, 1, 4\)"),
+        ErrorCase(lambda: interpolate(T(1, 1, 4, 4), size=3, mode="bicubic", antialias=True),
+                  NotImplementedError, r"interpolate: antialias=True is not supported"),
         ErrorCase(lambda: interpolate(T(1, 1, 4, 4), size=3, align_corners=True), ValueError,
-                  r"interpolate: align_corners can only be set with the linear modes"),
+                  r"interpolate: align_corners can only be set with the modes 'linear', "
+                  r"'bilinear' and 'bicubic', not 'nearest'"),
         ErrorCase(lambda: interpolate(T(1, 1, 4, 4), size=3, scale_factor=2), ValueError,
                   r"interpolate: give exactly one of size and scale_factor \(got both\)"),
         ErrorCase(lambda: interpolate(T(1, 1, 4, 4), size=(2, 2, 2)), ValueError,
