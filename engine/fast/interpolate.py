@@ -35,8 +35,9 @@ Source positions follow PyTorch's CPU code to the rounding (``aten/native/UpSamp
 - bicubic: the same ``src`` but not clamped at 0 (an output left of pixel 0's centre reads
   taps −2 … 1, clamped to pixel 0: the border pixel repeated), ``t = src − i0``; no
   identity shortcut when the size stays (PyTorch's cubic kernel has none: size 2 scaled by
-  1.3 is resampled). The output is not clipped: cubic overshoots near edges (ringing), as
-  in PyTorch;
+  1.3 is resampled; PyTorch's cubic *backward* does copy dy when no size changes, so its
+  gradient there is not its forward's: stepgrad's is, the transpose of the map it applied).
+  The output is not clipped: cubic overshoots near edges (ringing), as in PyTorch;
 
 with ``scale = in / out``, or ``1 / scale_factor`` when a scale factor is given (unless
 ``recompute_scale_factor=True``), in the input's float type (float32 for nearest).
