@@ -294,10 +294,24 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     """Rows of ``weight`` (num_embeddings, D) picked by the integer ``input`` (any shape S)
     → (*S, D), PyTorch's ``F.embedding``. Gradients of repeated indices add up; the row
     ``padding_idx`` gets none (its value is still returned). Indices must lie in
-    [0, num_embeddings): a negative one is refused, not read from the end."""
-    if max_norm is not None or scale_grad_by_freq or sparse:
-        raise ValueError("embedding: max_norm, scale_grad_by_freq and sparse are not "
-                         "supported in stepgrad")
+    [0, num_embeddings): a negative one is refused, not read from the end.
+
+    ``max_norm``: before the lookup, every row looked up whose ``norm_type``-norm exceeds
+    it is scaled IN PLACE to norm ``max_norm`` (``row *= max_norm / (norm + 1e-7)``, no
+    graph; ``weight``'s version goes up, so a graph that saved the old ``weight`` refuses
+    backward instead of using the new values, as PyTorch's does). ``scale_grad_by_freq``:
+    each row's gradient is divided by how often its index occurs in ``input``.
+
+    >>> import engine
+    >>> w = engine.tensor([[3.0, 4.0], [0.3, 0.4]], dtype="float64")
+    >>> embedding(engine.tensor([0, 1]), w, max_norm=1.0).data.round(4).tolist()
+    [[0.6, 0.8], [0.3, 0.4]]
+    >>> w.data.round(4).tolist()  # row 0 renormalised in place; row 1 was within the norm
+    [[0.6, 0.8], [0.3, 0.4]]
+    """
+    if sparse:
+        raise ValueError("embedding: sparse=True is not supported in stepgrad (gradients are "
+                         "dense; drop sparse=True: the numbers are the same)")
     idx = _int_array("embedding", "indices", input)
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be (num_embeddings, embedding_dim), got "
@@ -308,11 +322,46 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         raise IndexError(f"embedding: index {int(bad)} is out of range for a table of {n} "
                          f"rows (indices run from 0 to {n - 1})")
     padding_idx = _padding_row("embedding", padding_idx, n)
+    if max_norm is not None:
+        embedding_renorm_(weight, idx, max_norm, norm_type)
     rows = weight.index_select(0, engine.tensor(idx.reshape(-1)))
+    if scale_grad_by_freq:
+        _scale_grad_by_freq(rows, idx.reshape(-1), n)
     if padding_idx is not None:
         keep = engine.tensor((idx.reshape(-1) != padding_idx)[:, None])
         rows = engine.where(keep, rows, rows.detach())  # same values, no gradient there
     return rows.reshape(idx.shape + (weight.shape[1],))
+
+
+def embedding_renorm_(weight, input, max_norm, norm_type=2.0):
+    """PyTorch's ``torch.embedding_renorm_``: each distinct row of ``weight`` indexed by
+    ``input`` whose ``norm_type``-norm exceeds ``max_norm`` is multiplied in place by
+    ``max_norm / (norm + 1e-7)``, outside any graph. Returns ``weight``.
+
+    Its version is counted up on every call (PyTorch's in-place op does so even when no row
+    changed): a graph that saved ``weight`` (tied weights: ``x @ emb.weight.T``) raises at
+    backward instead of differentiating with values that are no longer there."""
+    idx = _int_array("embedding_renorm_", "indices", input)
+    if not isinstance(max_norm, (int, float, np.integer, np.floating)) or \
+            isinstance(max_norm, bool) or not max_norm >= 0:
+        raise ValueError(f"embedding: max_norm must be a number >= 0, got {max_norm!r}")
+    table = weight.data
+    rows = np.unique(idx)
+    if rows.size:
+        with np.errstate(all="ignore"):  # a NaN or inf row: its norm says so, no warning
+            norms = np.linalg.norm(table[rows], ord=norm_type, axis=1).astype(np.float64)
+        over = norms > max_norm
+        scale = max_norm / (norms[over] + 1e-7)  # in double, as PyTorch's (a scalar there)
+        table[rows[over]] *= scale[:, None].astype(table.dtype)
+    engine.increment_version(weight)
+    return weight
+
+
+def _scale_grad_by_freq(rows, flat, n):
+    """Divide the gradient of each looked-up row by its index's count in the batch."""
+    if rows.requires_grad:
+        inv = (1.0 / np.bincount(flat, minlength=n)[flat])[:, None]
+        rows.register_hook(lambda g: g * engine.tensor(inv, dtype=g.dtype))
 
 
 def _padding_row(op, padding_idx, n):
@@ -348,13 +397,19 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2.0,
     ``mode`` 'sum' (Σ rows, each times its ``per_sample_weights`` entry if given, same shape
     as ``input``), 'mean' (Σ rows / count) or 'max' (per column; the gradient goes to the
     winning row). Entries equal to ``padding_idx`` are left out of their bag (and of its
-    count); an empty bag gives zeros."""
+    count); an empty bag gives zeros. ``max_norm``, ``norm_type``, ``scale_grad_by_freq``:
+    as ``embedding``'s (the renormalisation covers every looked-up row, padding's included,
+    as PyTorch's; the gradient divided by the true count of each index, as documented and
+    as PyTorch's CUDA kernel: its 2.13 CPU kernel miscounts, pytorch/pytorch#190063)."""
     op = "embedding_bag"
-    if max_norm is not None or scale_grad_by_freq or sparse:
-        raise ValueError(f"{op}: max_norm, scale_grad_by_freq and sparse are not supported in "
-                         f"stepgrad")
+    if sparse:
+        raise ValueError(f"{op}: sparse=True is not supported in stepgrad (gradients are "
+                         f"dense; drop sparse=True: the numbers are the same)")
     if mode not in ("sum", "mean", "max"):
         raise ValueError(f"{op}: mode has to be one of sum, mean or max, got {mode!r}")
+    if scale_grad_by_freq and mode == "max":
+        raise ValueError(f"{op}: mode='max' does not support scale_grad_by_freq=True (as in "
+                         f"PyTorch): use mode 'sum' or 'mean', or drop scale_grad_by_freq")
     if per_sample_weights is not None and mode != "sum":
         raise ValueError(f"{op}: per_sample_weights is only supported for mode='sum' (got "
                          f"mode={mode!r}), as in PyTorch")
@@ -406,6 +461,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2.0,
                              f"shape {idx.shape}")
         psw = psw.reshape(-1)
     padding_idx = _padding_row(op, padding_idx, n)
+    if max_norm is not None:
+        embedding_renorm_(weight, flat, max_norm, norm_type)
     if padding_idx is not None:
         keep = flat != padding_idx
         flat, bag = flat[keep], bag[keep]
@@ -413,6 +470,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2.0,
         if psw is not None:
             psw = psw[engine.tensor(np.flatnonzero(keep))]
     rows = weight.index_select(0, engine.tensor(flat))  # (entries, D), checked above
+    if scale_grad_by_freq:
+        _scale_grad_by_freq(rows, flat, n)
     D = weight.shape[1]
     if mode == "max":
         # Bags padded to the longest with a row of -inf (never the winner), then max.

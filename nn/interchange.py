@@ -312,10 +312,12 @@ _TO_TORCH = {
     L.RNNCell: _recurrent_to_torch, L.LSTMCell: _recurrent_to_torch,
     L.GRUCell: _recurrent_to_torch,
     L.Embedding: lambda m, tnn, name: tnn.Embedding(m.num_embeddings, m.embedding_dim,
-                                                    padding_idx=m.padding_idx),
+                                                    padding_idx=m.padding_idx,
+                                                    **_embedding_options(m)),
     L.EmbeddingBag: lambda m, tnn, name: tnn.EmbeddingBag(
         m.num_embeddings, m.embedding_dim, mode=m.mode,
-        include_last_offset=m.include_last_offset, padding_idx=m.padding_idx),
+        include_last_offset=m.include_last_offset, padding_idx=m.padding_idx,
+        **_embedding_options(m)),
     L.LayerNorm: lambda m, tnn, name: tnn.LayerNorm(m.normalized_shape, eps=m.eps,
                                                     elementwise_affine=m.elementwise_affine,
                                                     bias=m.bias is not None
@@ -510,19 +512,25 @@ def _cell_from_torch(m, name):
                                                             bias=m.bias)
 
 
+def _embedding_options(m):
+    """max_norm, norm_type, scale_grad_by_freq: the same names on both sides."""
+    return dict(max_norm=m.max_norm, norm_type=getattr(m, "norm_type", 2.0),
+                scale_grad_by_freq=bool(m.scale_grad_by_freq))
+
+
 def _embedding_from_torch(m, name):
-    if m.max_norm is not None or m.scale_grad_by_freq or m.sparse:
-        _refuse(name, "Embedding with max_norm, scale_grad_by_freq or sparse (stepgrad has "
-                      "none of them)")
-    return L.Embedding(m.num_embeddings, m.embedding_dim, padding_idx=m.padding_idx)
+    if m.sparse:
+        _refuse(name, "Embedding with sparse=True (stepgrad's gradients are dense)")
+    return L.Embedding(m.num_embeddings, m.embedding_dim, padding_idx=m.padding_idx,
+                       **_embedding_options(m))
 
 
 def _embedding_bag_from_torch(m, name):
-    if m.max_norm is not None or m.scale_grad_by_freq or m.sparse:
-        _refuse(name, "EmbeddingBag with max_norm, scale_grad_by_freq or sparse (stepgrad has "
-                      "none of them)")
+    if m.sparse:
+        _refuse(name, "EmbeddingBag with sparse=True (stepgrad's gradients are dense)")
     return L.EmbeddingBag(m.num_embeddings, m.embedding_dim, mode=m.mode,
-                          include_last_offset=m.include_last_offset, padding_idx=m.padding_idx)
+                          include_last_offset=m.include_last_offset, padding_idx=m.padding_idx,
+                          **_embedding_options(m))
 
 
 def _softmax_from_torch(m, name):

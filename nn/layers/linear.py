@@ -229,7 +229,10 @@ class Embedding(Module):
     PyTorch's ``nn.Embedding(num_embeddings, embedding_dim, padding_idx=None)``.
 
     ``weight`` (num_embeddings, embedding_dim) starts standard normal (PyTorch's init); the
-    row ``padding_idx`` starts at zero and receives no gradient.
+    row ``padding_idx`` starts at zero and receives no gradient. ``max_norm``: each forward
+    first scales the looked-up rows whose ``norm_type``-norm exceeds it back to that norm,
+    in place in ``weight`` (``F.embedding``); ``scale_grad_by_freq``: each row's gradient
+    divided by its index's count in the batch.
 
     >>> import engine
     >>> emb = Embedding(10, 3, padding_idx=0)
@@ -238,19 +241,22 @@ class Embedding(Module):
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx=None,
-                 max_norm=None, scale_grad_by_freq=False, sparse=False, _weight=None,
-                 dtype=None):
+                 max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False,
+                 _weight=None, dtype=None):
         super().__init__()
         if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
             raise ValueError(f"Embedding: padding_idx {padding_idx} must be within the "
                              f"{num_embeddings} rows")
-        if max_norm is not None or scale_grad_by_freq or sparse:
-            raise ValueError("Embedding: max_norm, scale_grad_by_freq and sparse are not "
-                             "supported in stepgrad")
+        if sparse:
+            raise ValueError("Embedding: sparse=True is not supported in stepgrad (gradients "
+                             "are dense; drop sparse=True: the numbers are the same)")
+        if max_norm is not None and not max_norm >= 0:
+            raise ValueError(f"Embedding: max_norm must be a number >= 0, got {max_norm!r}")
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx = padding_idx
-        # kept (always their defaults) so that model.save can write the constructor call
-        self.max_norm, self.scale_grad_by_freq, self.sparse = None, False, False
+        # kept so that model.save can write the constructor call
+        self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = bool(scale_grad_by_freq), False
         if _weight is None:
             table = np.zeros((num_embeddings, embedding_dim))  # drawn by reset_parameters
         else:
@@ -289,10 +295,16 @@ class Embedding(Module):
         return emb
 
     def forward(self, input):
-        return F.embedding(input, self.weight, self.padding_idx)
+        return F.embedding(input, self.weight, self.padding_idx, self.max_norm,
+                           self.norm_type, self.scale_grad_by_freq)
 
     def extra_repr(self):
         pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            pad += f", max_norm={self.max_norm}"
+            pad += "" if self.norm_type == 2.0 else f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            pad += ", scale_grad_by_freq=True"
         return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
 
 
@@ -312,15 +324,16 @@ class EmbeddingBag(Embedding):
     def __init__(self, num_embeddings: int, embedding_dim: int, max_norm=None, norm_type=2.0,
                  scale_grad_by_freq=False, mode="mean", sparse=False, _weight=None,
                  include_last_offset=False, padding_idx=None, dtype=None):
-        if max_norm is not None or scale_grad_by_freq or sparse:
-            raise ValueError("EmbeddingBag: max_norm, scale_grad_by_freq and sparse are not "
-                             "supported in stepgrad")
+        if sparse:
+            raise ValueError("EmbeddingBag: sparse=True is not supported in stepgrad "
+                             "(gradients are dense; drop sparse=True: the numbers are the same)")
         if mode not in ("sum", "mean", "max"):
             raise ValueError(f"EmbeddingBag: mode has to be one of sum, mean or max, got "
                              f"{mode!r}")
         super().__init__(num_embeddings, embedding_dim, padding_idx=padding_idx,
-                         _weight=_weight, dtype=dtype)
-        self.mode, self.include_last_offset, self.norm_type = mode, include_last_offset, norm_type
+                         max_norm=max_norm, norm_type=norm_type,
+                         scale_grad_by_freq=scale_grad_by_freq, _weight=_weight, dtype=dtype)
+        self.mode, self.include_last_offset = mode, include_last_offset
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze=True, max_norm=None, norm_type=2.0,
@@ -334,7 +347,8 @@ class EmbeddingBag(Embedding):
             include_last_offset=include_last_offset)
 
     def forward(self, input, offsets=None, per_sample_weights=None):
-        return F.embedding_bag(input, self.weight, offsets, mode=self.mode,
+        return F.embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type,
+                               self.scale_grad_by_freq, mode=self.mode,
                                per_sample_weights=per_sample_weights,
                                include_last_offset=self.include_last_offset,
                                padding_idx=self.padding_idx)

@@ -199,5 +199,7 @@ def test_embedding_bag_through_torch_and_back():
         12, 4, mode="sum", include_last_offset=True), torch.nn.Linear(4, 2)))
     assert isinstance(back[0], nn.EmbeddingBag) and back[0].mode == "sum"
     assert back[0].include_last_offset
-    with pytest.raises(TypeError, match="EmbeddingBag with max_norm"):
-        nn.from_torch(torch.nn.Sequential(torch.nn.EmbeddingBag(5, 2, max_norm=1.0)))
+    with pytest.raises(TypeError, match="EmbeddingBag with sparse=True"):
+        nn.from_torch(torch.nn.Sequential(torch.nn.EmbeddingBag(5, 2, sparse=True)))
+    back = nn.from_torch(torch.nn.Sequential(torch.nn.EmbeddingBag(5, 2, max_norm=1.0)))
+    assert back[0].max_norm == 1.0 and nn.to_torch(back)[0].max_norm == 1.0

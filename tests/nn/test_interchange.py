@@ -430,8 +430,14 @@ def test_embedding_to_torch_and_back():
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
     back = nn.from_torch(tmodule)
     np.testing.assert_array_equal(back(engine.tensor(x)).data, ours)
-    with pytest.raises(TypeError, match="max_norm"):
-        nn.from_torch(torch.nn.Sequential(torch.nn.Embedding(5, 2, max_norm=1.0)))
+    with pytest.raises(TypeError, match="sparse=True"):
+        nn.from_torch(torch.nn.Sequential(torch.nn.Embedding(5, 2, sparse=True)))
+    # max_norm, norm_type and scale_grad_by_freq cross over both ways (not dropped)
+    back = nn.from_torch(torch.nn.Sequential(torch.nn.Embedding(
+        5, 2, max_norm=1.0, norm_type=1.0, scale_grad_by_freq=True)))
+    assert (back[0].max_norm, back[0].norm_type, back[0].scale_grad_by_freq) == (1.0, 1.0, True)
+    there = nn.to_torch(back)[0]
+    assert (there.max_norm, there.norm_type, there.scale_grad_by_freq) == (1.0, 1.0, True)
 
 
 def test_multihead_attention_to_torch_and_back():
