@@ -117,9 +117,23 @@ def scatter_at(g, idx, x_shape):
     return dx.astype(g.dtype, copy=False).reshape(x_shape)
 
 
-class MaxPool3d(Op):
-    name = "max_pool3d"
+class _ArgmaxPool(Op):
+    """What the two 3-D max pools share: each saves its windows' flat argmax positions
+    (``keep_indices``, which also hands them to a ``return_indices`` caller) and sends dy
+    there (``scatter_at``)."""
     twice = False
+
+    def keep_indices(self, idx, index_sink):
+        self.save(idx)
+        if index_sink is not None:
+            index_sink.append(idx)
+
+    def backward(self, g, x, out):
+        return scatter_at(g, self.saved[0], x.shape)
+
+
+class MaxPool3d(_ArgmaxPool):
+    name = "max_pool3d"
     formula = "dx = dy at each window's argmax, 0 elsewhere (overlaps add up)"
 
     def forward(self, x, *, kernel, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -137,13 +151,8 @@ class MaxPool3d(Op):
             take = (v > out) | np.isnan(v)
             np.copyto(out, v, where=take)
             np.copyto(idx, np.broadcast_to(win.flat(pos), out.shape), where=take)
-        self.save(idx)
-        if index_sink is not None:
-            index_sink.append(idx)
+        self.keep_indices(idx, index_sink)
         return out
-
-    def backward(self, g, x, out):
-        return scatter_at(g, self.saved[0], x.shape)
 
     def describe(self):
         return f"{self.win.sizes} → {self.win.out}, {self.win.params()}"
@@ -289,9 +298,8 @@ class AdaptiveAvgPool3d(Op):
         return f"{tuple(m.shape[1] for m in self.mats)} → {self.out}"
 
 
-class AdaptiveMaxPool3d(Op):
+class AdaptiveMaxPool3d(_ArgmaxPool):
     name = "adaptive_max_pool3d"
-    twice = False
     formula = "dx = dy at each (adaptive) window's argmax, 0 elsewhere"
 
     def forward(self, x, *, output_size, index_sink=None):
@@ -311,13 +319,8 @@ class AdaptiveMaxPool3d(Op):
             idx[(...,) + o] = np.ravel_multi_index(
                 tuple(loc + b.start for loc, b in zip(local, box, strict=True)), sizes)
             out[(...,) + o] = np.take_along_axis(flat, at[..., None], -1)[..., 0]
-        self.save(idx)
-        if index_sink is not None:
-            index_sink.append(idx)
+        self.keep_indices(idx, index_sink)
         return out
-
-    def backward(self, g, x, out):
-        return scatter_at(g, self.saved[0], x.shape)
 
     def describe(self):
         return f"→ {self.out}"
