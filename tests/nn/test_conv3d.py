@@ -322,31 +322,29 @@ def _pair_of(arrays):
     return ([T(a) for a in arrays], [torch.tensor(a, requires_grad=True) for a in arrays])
 
 
-@pytest.mark.filterwarnings("ignore:Using padding='same'")
-@settings(max_examples=40, deadline=None)
-@given(cfg=conv_configs(), seed=st.integers(0, 2**32 - 1))
-def test_conv3d_matches_pytorch(cfg, seed):
+def _torch_conv_case(name, cfg, seed):
+    """engine.<name> and torch's on one drawn config: values and every gradient."""
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(seed)
     arrays = [rng.standard_normal(cfg["x"]), rng.standard_normal(cfg["w"])]
     if cfg["b"] is not None:
         arrays.append(rng.standard_normal(cfg["b"]))
     ours, theirs = _pair_of(arrays)
-    _compare(engine.conv3d(*ours, **cfg["params"]),
-             torch.nn.functional.conv3d(*theirs, **cfg["params"]), ours, theirs, seed)
+    _compare(getattr(engine, name)(*ours, **cfg["params"]),
+             getattr(torch.nn.functional, name)(*theirs, **cfg["params"]), ours, theirs, seed)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@settings(max_examples=40, deadline=None)
+@given(cfg=conv_configs(), seed=st.integers(0, 2**32 - 1))
+def test_conv3d_matches_pytorch(cfg, seed):
+    _torch_conv_case("conv3d", cfg, seed)
 
 
 @settings(max_examples=40, deadline=None)
 @given(cfg=conv_configs(transposed=True), seed=st.integers(0, 2**32 - 1))
 def test_conv_transpose3d_matches_pytorch(cfg, seed):
-    torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(seed)
-    arrays = [rng.standard_normal(cfg["x"]), rng.standard_normal(cfg["w"])]
-    if cfg["b"] is not None:
-        arrays.append(rng.standard_normal(cfg["b"]))
-    ours, theirs = _pair_of(arrays)
-    _compare(engine.conv_transpose3d(*ours, **cfg["params"]),
-             torch.nn.functional.conv_transpose3d(*theirs, **cfg["params"]), ours, theirs, seed)
+    _torch_conv_case("conv_transpose3d", cfg, seed)
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same'")  # torch: even kernel, a copy
