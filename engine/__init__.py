@@ -20,6 +20,8 @@ import numpy as _np  # noqa: E402
 from .autograd import (AnomalyError, BackwardOf, Node, backward_steps, detect_anomaly,
                        enable_grad, grad, inference_mode, is_grad_enabled, module_scope, no_grad,
                        set_grad_enabled, topo_order)
+from .creation import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor,
+                       HalfTensor, IntTensor, LongTensor, ShortTensor)
 from .creation import (arange, bernoulli, empty, empty_like, eye, from_dlpack, from_numpy, full,
                        full_like, linspace, multinomial, normal, ones, ones_like, poisson, rand,
                        rand_like, randint, randn, randn_like, randperm, tensor, zeros,
@@ -50,7 +52,7 @@ from .fast.pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, av
 from .fast.pool3d import (adaptive_avg_pool3d, adaptive_max_pool3d, avg_pool3d, max_pool3d,
                           max_unpool3d)
 from .random import get_rng, manual_seed, set_thread_rng
-from .device import backends, cuda, device
+from .device import accelerator, backends, cuda, device
 from .tensor import Tensor, get_default_dtype, increment_version, set_default_dtype
 from .value import Constant, Value
 
@@ -82,7 +84,9 @@ bool = _np.bool_  # noqa: A001
 # are set when training starts (nn.fit) or the first conv/pool op runs.
 
 __all__ = [
-    "AnomalyError", "BackwardOf", "Constant", "GradcheckError", "Node", "OPS", "Op", "Tensor",
+    "AnomalyError", "BackwardOf", "Constant", "FloatTensor", "DoubleTensor", "HalfTensor",
+    "LongTensor", "IntTensor", "ShortTensor", "CharTensor", "ByteTensor", "BoolTensor",
+    "GradcheckError", "Node", "OPS", "Op", "Tensor",
     "Value",
     # star-import: no sum/abs/round (builtins), nor the names a script likely uses for its
     # own variables (t, mode): engine.t and engine.mode stay

@@ -15,7 +15,9 @@ from .tensor import Tensor, from_dlpack, from_numpy, get_default_dtype
 __all__ = ["tensor", "from_numpy", "from_dlpack", "zeros", "ones", "full", "empty", "eye",
            "arange", "linspace",
            "rand", "randn", "randint", "zeros_like", "ones_like", "full_like", "empty_like",
-           "rand_like", "randn_like", "multinomial", "bernoulli", "normal", "poisson"]
+           "rand_like", "randn_like", "multinomial", "bernoulli", "normal", "poisson",
+           "FloatTensor", "DoubleTensor", "HalfTensor", "LongTensor", "IntTensor", "ShortTensor",
+           "CharTensor", "ByteTensor", "BoolTensor"]
 
 
 def _shape(shape):
@@ -36,6 +38,35 @@ def tensor(data, requires_grad=False, dtype=None, name="") -> Tensor:
     if type(data) is int:  # the number (Tensor(3) refuses it: PyTorch's is a shape)
         data = np.asarray(data)
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
+
+
+def _typed(name, dtype):
+    """PyTorch's legacy typed constructors (``torch.LongTensor([1, 2])``, in older tutorials):
+    data → a tensor of that dtype (always that one: ``FloatTensor`` is float32 whatever the
+    default); int arguments → a shape, as PyTorch's (zeros here: ``engine.empty``'s values)."""
+    def make(*data):
+        if not data:
+            return empty(0, dtype=dtype)
+        if all(type(n) is int for n in data):
+            return empty(*data, dtype=dtype)
+        if len(data) != 1:
+            raise TypeError(f"{name}(): expected one sequence or array of data, or int sizes, "
+                            f"got {len(data)} arguments")
+        return tensor(data[0], dtype=dtype)
+    make.__name__ = make.__qualname__ = name
+    make.__doc__ = (f"``{name}(data)`` is ``engine.tensor(data, dtype={np.dtype(dtype).name})``;"
+                    f" ``{name}(2, 3)`` a tensor of that shape (PyTorch's legacy constructor).")
+    return make
+
+
+FloatTensor, DoubleTensor, HalfTensor = (_typed("FloatTensor", np.float32),
+                                         _typed("DoubleTensor", np.float64),
+                                         _typed("HalfTensor", np.float16))
+LongTensor, IntTensor, ShortTensor = (_typed("LongTensor", np.int64),
+                                      _typed("IntTensor", np.int32),
+                                      _typed("ShortTensor", np.int16))
+CharTensor, ByteTensor, BoolTensor = (_typed("CharTensor", np.int8), _typed("ByteTensor", np.uint8),
+                                      _typed("BoolTensor", np.bool_))
 
 
 def _make(array, dtype, requires_grad, name=""):

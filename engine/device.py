@@ -6,6 +6,7 @@
 
 ``torch.cuda.is_available()`` is False, ``device_count()`` 0, and ``manual_seed`` /
 ``manual_seed_all`` do nothing (PyTorch ignores them silently without CUDA too).
+``torch.accelerator.is_available()`` is False and ``current_accelerator()`` None;
 ``torch.backends.mps.is_available()`` is False; ``torch.backends.cudnn``'s flags
 (``benchmark``, ``deterministic``) may be set and change nothing. A GPU device can be named
 (``torch.device("cuda")``, as in PyTorch without a GPU); moving anything to it raises.
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-__all__ = ["device", "cuda", "backends", "cpu_only"]
+__all__ = ["device", "cuda", "accelerator", "backends", "cpu_only"]
 
 
 class device:
@@ -87,6 +88,12 @@ def _nothing(*args, **kwargs):
 #: ``torch.cuda``: no CUDA here.
 cuda = SimpleNamespace(is_available=_false, device_count=lambda: 0, is_initialized=_false,
                        manual_seed=_nothing, manual_seed_all=_nothing)
+
+#: ``torch.accelerator`` (PyTorch ≥ 2.6, the "Learn the Basics" tutorials' first line:
+#: ``device = torch.accelerator.current_accelerator().type if torch.accelerator.is_available()
+#: else "cpu"``): no accelerator, so ``current_accelerator()`` is None, as PyTorch's on a CPU.
+accelerator = SimpleNamespace(is_available=_false, current_accelerator=_nothing,
+                              device_count=lambda: 0)
 
 #: ``torch.backends``: ``mps.is_available()`` False; ``cudnn``'s flags settable, unused.
 backends = SimpleNamespace(
