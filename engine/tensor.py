@@ -1660,6 +1660,25 @@ class Tensor(Node):
         axis = int(axis) % (self.ndim + 1)
         return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
 
+    def squeeze_(self, axis=None, *, dim=None):
+        """``squeeze`` in place: this tensor takes the new shape (same memory)."""
+        return self._reshape_("squeeze_", self.squeeze(axis, dim=dim).shape)
+
+    def unsqueeze_(self, axis=None, *, dim=None):
+        """``unsqueeze`` in place: this tensor takes the new shape (same memory), as
+        ``target.unsqueeze_(-1)`` in PyTorch's name-generation tutorial."""
+        return self._reshape_("unsqueeze_", self.unsqueeze(axis, dim=dim).shape)
+
+    def _reshape_(self, what, shape):
+        # A new shape for the same memory. The graph records shapes (an op's output, a
+        # parameter's .grad), so a tensor in one is refused rather than changed under it.
+        if self._rg or self.grad_fn is not None:
+            raise RuntimeError(f"{what}: changes the shape of a tensor that requires grad or "
+                               f"has a history (shape {self.shape}); write x = x.{what[:-1]}"
+                               f"(...) instead")
+        self.__dict__["data"] = self.data.reshape(shape)  # a view: memory shared, as before
+        return self
+
     def broadcast_to(self, size=None, *, shape=None):
         """This tensor broadcast to ``size`` (PyTorch's name; numpy's ``shape=`` too)."""
         if (size is None) == (shape is None):
@@ -1685,6 +1704,8 @@ class Tensor(Node):
         index = index_array(index)
         if index.dtype.kind not in "iu":
             raise TypeError(f"gather: index must be an integer tensor, got {index.dtype}")
+        if index.ndim == 0 and self.ndim == 1:  # PyTorch: a 0-d index is one element
+            return S.Gather.apply(self, axis=dim, index=index.reshape(1)).reshape(())
         return S.Gather.apply(self, axis=dim, index=index)
 
     def scatter(self, dim, index, src=None, *, value=None):
@@ -1695,12 +1716,13 @@ class Tensor(Node):
             raise TypeError("scatter: give either src (a tensor) or value (a number)")
         if src is None or not isinstance(src, Tensor):
             src = Tensor._make(np.full(idx.shape, src if value is None else value, self.dtype))
+        idx, src = _one_element(self, idx, src)
         return I.Scatter.apply(self, src, axis=dim, index=idx)
 
     def scatter_add(self, dim, index, src):
         """A copy with ``src`` added at ``index`` along ``dim`` (repeats add up)."""
-        return I.ScatterAdd.apply(self, as_tensor(src, self), axis=dim,
-                                  index=I._as_index(index, "scatter_add"))
+        idx, src = _one_element(self, I._as_index(index, "scatter_add"), as_tensor(src, self))
+        return I.ScatterAdd.apply(self, src, axis=dim, index=idx)
 
     def scatter_reduce(self, dim, index, src, reduce, *, include_self=True):
         """A copy with ``src`` reduced in at ``index`` along ``dim`` ('sum', 'prod', 'mean',
@@ -1933,6 +1955,16 @@ def from_numpy(array) -> Tensor:
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected an np.ndarray, got {type(array).__name__}")
     return Tensor._make(array)
+
+
+def _one_element(x, index, src):
+    """PyTorch reads a 0-d index (and a 0-d src) on a 1-D tensor as one element:
+    ``torch.zeros(10).scatter_(0, torch.tensor(y), value=1)`` (the one-hot target transform of
+    PyTorch's "Transforms" tutorial)."""
+    if index.ndim == 0 and x.ndim == 1:
+        index = index.reshape(1)
+        src = src.reshape(1) if src.ndim == 0 else src
+    return index, src
 
 
 def _inplace_method(name):
