@@ -116,12 +116,44 @@ def meshgrid(*tensors, indexing="ij"):
 
 
 def _method(name, doc=""):
-    """``engine.name(t, ...)`` = ``t.name(...)`` (numbers and arrays become tensors)."""
-    def fn(input, *args, **kwargs):
-        return getattr(as_tensor(input), name)(*args, **kwargs)
+    """``engine.name(t, ...)`` = ``t.name(...)`` (numbers and arrays become tensors), with
+    PyTorch's ``out=`` (see ``write_out``)."""
+    def fn(input, *args, out=None, **kwargs):
+        result = getattr(as_tensor(input), name)(*args, **kwargs)
+        return result if out is None else write_out(name, result, out)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc or f"``engine.{name}(t, ...)`` is ``t.{name}(...)`` (torch.{name})."
     return fn
+
+
+def write_out(name, result, out):
+    """PyTorch's ``out=`` (``torch.matmul(a, b, out=c)``): ``result`` written into ``out``
+    (a Tensor, or a tuple of them for ``max``/``sort``-style results), which is returned.
+    Refused as in PyTorch: a result that requires grad (out= records no gradient) and a dtype
+    the result cannot be cast to. Refused here: an ``out`` of another shape (PyTorch resizes
+    it, with a deprecation warning unless it is empty)."""
+    if isinstance(result, tuple):
+        if not isinstance(out, (tuple, list)) or len(out) != len(result):
+            raise TypeError(f"{name}(): out= must be a tuple of {len(result)} tensors for this "
+                            f"result, got {type(out).__name__}")
+        for r, o in zip(result, out, strict=True):
+            write_out(name, r, o)
+        return type(result)(*out) if hasattr(result, "_fields") else tuple(out)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}(): out= must be a Tensor, got {type(out).__name__}")
+    if result.requires_grad:
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support "
+                           f"automatic differentiation, but one of the arguments requires "
+                           f"grad: use the returned tensor (y = engine.{name}(...))")
+    if out.shape != result.shape:
+        raise RuntimeError(f"{name}(): out= has shape {out.shape} but the result has shape "
+                           f"{result.shape}: give an out of the result's shape (PyTorch would "
+                           f"resize out), or use the returned tensor")
+    if not np.can_cast(result.dtype, out.dtype, "same_kind"):
+        raise RuntimeError(f"{name}(): result type {result.dtype} can't be cast to the "
+                           f"desired output type {out.dtype}")
+    out.copy_(result)  # no graph: result needs no grad (copy_ casts as PyTorch's out= does)
+    return out
 
 
 METHOD_FUNCTIONS = (

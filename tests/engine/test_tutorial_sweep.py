@@ -1,0 +1,175 @@
+"""Lines from PyTorch's official tutorials ("Learn the Basics", "NLP From Scratch") that
+stepgrad refused, run the PyTorch way: expected values by hand or from numpy, and from torch
+itself where installed (a differential sweep of the tutorials found them)."""
+import numpy as np
+import pytest
+
+import engine
+
+F64 = np.float64
+
+
+# -- "Learn the Basics", every page: the device line ----------------------------------------
+def test_accelerator_line_picks_the_cpu():
+    torch_like = engine
+    device = (torch_like.accelerator.current_accelerator().type
+              if torch_like.accelerator.is_available() else "cpu")
+    assert device == "cpu"
+    assert engine.accelerator.current_accelerator() is None
+    assert engine.accelerator.device_count() == 0
+    assert engine.zeros(2).to(device).device == engine.device("cpu")
+
+
+def test_accelerator_matches_torch_on_a_cpu():
+    torch = pytest.importorskip("torch")
+    if torch.accelerator.is_available():
+        pytest.skip("this machine has an accelerator")
+    assert engine.accelerator.current_accelerator() is torch.accelerator.current_accelerator()
+    assert engine.accelerator.device_count() == torch.accelerator.device_count()
+
+
+# -- "Tensors": out= ---------------------------------------------------------------------------
+def test_out_writes_the_result_into_out_and_returns_it():
+    a = engine.tensor([[1.0, 2.0], [3.0, 4.0]])
+    y3 = engine.zeros(2, 2)
+    view = y3.numpy()
+    r = engine.matmul(a, a.T, out=y3)
+    assert r is y3
+    np.testing.assert_array_equal(view, [[5.0, 11.0], [11.0, 25.0]])  # by hand; memory kept
+    z3 = engine.zeros(2, 2)
+    engine.mul(a, a, out=z3)
+    np.testing.assert_array_equal(z3.data, [[1.0, 4.0], [9.0, 16.0]])
+    result = engine.empty(2, 2)
+    engine.add(a, 1, out=result)
+    np.testing.assert_array_equal(result.data, [[2.0, 3.0], [4.0, 5.0]])
+    o = engine.zeros(2, dtype=F64)  # float32 result cast into a float64 out, as PyTorch
+    engine.add(engine.ones(2), 1, out=o)
+    assert o.dtype == F64 and o.data.tolist() == [2.0, 2.0]
+    v, i = engine.zeros(2), engine.zeros(2, dtype=engine.int64)
+    r = engine.max(engine.tensor([[1.0, 3.0], [4.0, 2.0]]), 1, out=(v, i))
+    assert r.values is v and r.indices is i
+    assert v.data.tolist() == [3.0, 4.0] and i.data.tolist() == [1, 0]
+
+
+def test_out_refusals_name_the_op():
+    w = engine.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"add\(\): functions with out=.*requires grad"):
+        engine.add(w, 1, out=engine.zeros(2))
+    with engine.no_grad():  # no graph: allowed, as PyTorch
+        assert engine.add(w, 1, out=engine.zeros(2)).data.tolist() == [2.0, 2.0]
+    with pytest.raises(RuntimeError, match=r"add\(\): result type float32 can't be cast to "
+                                           r"the desired output type int64"):
+        engine.add(engine.ones(2), 1, out=engine.zeros(2, dtype=engine.int64))
+    with pytest.raises(RuntimeError, match=r"mul\(\): out= has shape \(3,\) but the result "
+                                           r"has shape \(2,\)"):
+        engine.mul(engine.ones(2), 2, out=engine.zeros(3))
+    with pytest.raises(TypeError, match=r"mul\(\): out= must be a Tensor"):
+        engine.mul(engine.ones(2), 2, out=np.zeros(2))
+
+
+def test_out_matches_torch():
+    torch = pytest.importorskip("torch")
+    a = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    for name, args in (("matmul", lambda m, t: (t(a), t(a).T)), ("mul", lambda m, t: (t(a), 2.5)),
+                       ("add", lambda m, t: (t(a), t(a))), ("exp", lambda m, t: (t(a),))):
+        ours, theirs = engine.zeros(3, 3 if name == "matmul" else 4), torch.zeros(
+            3, 3 if name == "matmul" else 4)
+        getattr(engine, name)(*args(engine, engine.tensor), out=ours)
+        getattr(torch, name)(*args(torch, torch.tensor), out=theirs)
+        np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-6)
+
+
+# -- "Transforms": the one-hot target transform -------------------------------------------------
+def test_scatter_with_a_0d_index_on_a_vector():
+    # target_transform = Lambda(lambda y: torch.zeros(10, dtype=torch.float)
+    #                                      .scatter_(0, torch.tensor(y), value=1))
+    one_hot = engine.zeros(10, dtype=engine.float).scatter_(0, engine.tensor(3), value=1)
+    np.testing.assert_array_equal(one_hot.data, np.eye(10, dtype=np.float32)[3])
+    z = engine.zeros(4)
+    assert z.scatter(0, engine.tensor(2), engine.tensor(5.0)).data.tolist() == [0, 0, 5, 0]
+    assert z.scatter(0, engine.tensor(2), engine.tensor([5.0, 6.0])).data.tolist() == [0, 0, 5, 0]
+    assert z.scatter_add(0, engine.tensor(1), engine.tensor(2.0)).data.tolist() == [0, 2, 0, 0]
+    g = engine.arange(5.0).gather(0, engine.tensor(2))
+    assert g.shape == () and g.item() == 2.0
+    with pytest.raises(ValueError, match="scatter: index has 0 dims but the input has 2"):
+        engine.zeros(2, 3).scatter(0, engine.tensor(1), value=1)  # PyTorch refuses it too
+
+
+def test_scatter_and_gather_with_a_0d_index_gradients():
+    x = engine.tensor([1.0, 2.0, 3.0], dtype=F64, requires_grad=True)
+    s = engine.tensor(4.0, dtype=F64, requires_grad=True)
+    w = np.array([1.0, 2.0, 3.0])
+    (x.scatter(0, engine.tensor(1), s) * engine.tensor(w, dtype=F64)).sum().backward()
+    assert x.grad.data.tolist() == [1.0, 0.0, 3.0] and s.grad.item() == 2.0  # by hand
+    assert engine.gradcheck(lambda a, b: a.scatter(0, engine.tensor(1), b), x, s)
+    assert engine.gradcheck(lambda a: a.gather(0, engine.tensor(2)), x)
+
+
+def test_scatter_0d_index_matches_torch():
+    torch = pytest.importorskip("torch")
+    for ours, theirs in (
+            (engine.zeros(10).scatter_(0, engine.tensor(4), value=1),
+             torch.zeros(10).scatter_(0, torch.tensor(4), value=1)),
+            (engine.zeros(3).scatter_add(0, engine.tensor(2), engine.tensor(7.0)),
+             torch.zeros(3).scatter_add(0, torch.tensor(2), torch.tensor(7.0))),
+            (engine.arange(4.0).gather(0, engine.tensor(3)),
+             torch.arange(4.0).gather(0, torch.tensor(3)))):
+        assert ours.shape == tuple(theirs.shape)
+        np.testing.assert_array_equal(ours.data, theirs.numpy())
+
+
+# -- "Generating names with a character-level RNN": legacy constructors, unsqueeze_ -------------
+def test_legacy_typed_constructors():
+    for name, dtype in (("FloatTensor", np.float32), ("DoubleTensor", np.float64),
+                        ("HalfTensor", np.float16), ("LongTensor", np.int64),
+                        ("IntTensor", np.int32), ("ShortTensor", np.int16),
+                        ("CharTensor", np.int8), ("ByteTensor", np.uint8),
+                        ("BoolTensor", np.bool_)):
+        make = getattr(engine, name)
+        t = make([1, 0, 2])
+        assert t.dtype == dtype and t.data.tolist() == np.array([1, 0, 2], dtype).tolist()
+        assert make(2, 3).shape == (2, 3) and make(2, 3).dtype == dtype  # ints: a shape
+        assert make().shape == (0,)
+    engine.set_default_dtype(F64)
+    try:
+        assert engine.FloatTensor([1.5]).dtype == np.float32  # always float32, as PyTorch
+    finally:
+        engine.set_default_dtype(np.float32)
+
+
+def test_legacy_constructors_match_torch():
+    torch = pytest.importorskip("torch")
+    for name in ("FloatTensor", "DoubleTensor", "LongTensor", "IntTensor", "BoolTensor",
+                 "ByteTensor"):
+        ours, theirs = getattr(engine, name)([3, 0, 1]), getattr(torch, name)([3, 0, 1])
+        assert ours.dtype == theirs.numpy().dtype
+        np.testing.assert_array_equal(ours.data, theirs.numpy())
+        assert getattr(engine, name)(2, 3).shape == tuple(getattr(torch, name)(2, 3).shape)
+
+
+def test_unsqueeze_and_squeeze_in_place():
+    target = engine.LongTensor([5, 2, 27])
+    memory = target.numpy()
+    assert target.unsqueeze_(-1) is target and target.shape == (3, 1)
+    target[0, 0] = 9  # the same memory, as PyTorch's in-place view ops
+    assert memory.tolist() == [9, 2, 27]
+    assert target.squeeze_().shape == (3,)
+    assert engine.zeros(1, 3, 1).squeeze_(dim=2).shape == (1, 3)
+    assert engine.zeros(3).unsqueeze_(dim=0).shape == (1, 3)
+    with pytest.raises(RuntimeError, match=r"unsqueeze_: changes the shape of a tensor that "
+                                           r"requires grad.*x = x.unsqueeze"):
+        engine.zeros(3, requires_grad=True).unsqueeze_(0)
+    y = engine.ones(3, requires_grad=True) * 2
+    with pytest.raises(RuntimeError, match="squeeze_: changes the shape"):
+        y.squeeze_()
+
+
+def test_unsqueeze_in_place_matches_torch():
+    torch = pytest.importorskip("torch")
+    for dim in (0, 1, -1, -2):
+        ours, theirs = engine.zeros(2, 3), torch.zeros(2, 3)
+        ours.unsqueeze_(dim)
+        theirs.unsqueeze_(dim)
+        assert ours.shape == tuple(theirs.shape)
+    ours, theirs = engine.zeros(1, 2, 1), torch.zeros(1, 2, 1)
+    assert ours.squeeze_().shape == tuple(theirs.squeeze_().shape)
