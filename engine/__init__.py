@@ -29,11 +29,12 @@ from .creation import (arange, bernoulli, empty, empty_like, eye, from_dlpack, f
 from .functional import (FUNCTIONS, METHOD_FUNCTIONS, bucketize, cat, cdist, concatenate,
                          einsum, in_place, maximum, meshgrid, minimum, searchsorted, split, stack,
                          std_mean, var_mean, where)
-from . import linalg
+from . import autograd, linalg
 from .gradcheck import GradcheckError, gradcheck
 from .higher import gradgradcheck, hessian, hvp, jacobian, jvp, vhp, vjp
 from .fast.memory import keep_freed_memory
 from .ops.base import OPS, Op, scalar_ops
+from .ops.function import Function as _Function
 from .ops.compose import (addmm, addmv, atleast_1d, atleast_2d, atleast_3d, baddbmm,
                           block_diag, broadcast_tensors, cartesian_prod, column_stack, corrcoef,
                           cov, cross, deg2rad, diag_embed, dist, dstack, fmax, fmin, hstack,
@@ -68,6 +69,7 @@ def is_tensor(obj) -> builtins.bool:
     return isinstance(obj, Tensor)
 
 
+autograd.Function = _Function  # torch.autograd.Function (autograd.py sits below the ops)
 globals().update(FUNCTIONS)  # engine.sin(x), engine.sum(x, dim=1), … (torch.sin(x))
 
 # PyTorch's dtype names, as numpy's types (dtype=engine.float32, x.to(engine.long)). Not in

@@ -173,3 +173,113 @@ def test_unsqueeze_in_place_matches_torch():
         assert ours.shape == tuple(theirs.shape)
     ours, theirs = engine.zeros(1, 2, 1), torch.zeros(1, 2, 1)
     assert ours.squeeze_().shape == tuple(theirs.squeeze_().shape)
+
+
+# -- "Learning PyTorch with examples": a custom autograd Function ---------------------------------
+class LegendrePolynomial3(engine.autograd.Function):
+    @staticmethod
+    def forward(ctx, input):
+        ctx.save_for_backward(input)
+        return 0.5 * (5 * input ** 3 - 3 * input)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        input, = ctx.saved_tensors
+        return grad_output * 1.5 * (5 * input ** 2 - 1)
+
+
+class MulConstant(engine.autograd.Function):
+    @staticmethod
+    def forward(ctx, tensor, constant):
+        ctx.constant = constant
+        return tensor * constant
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return grad_output * ctx.constant, None
+
+
+def test_function_forward_and_backward_by_hand():
+    x = np.array([-0.8, 0.1, 0.6])
+    t = engine.tensor(x, dtype=F64, requires_grad=True)
+    y = LegendrePolynomial3.apply(t)
+    np.testing.assert_allclose(y.data, 0.5 * (5 * x ** 3 - 3 * x), rtol=1e-15)
+    y.backward(engine.tensor([1.0, 2.0, 3.0], dtype=F64))
+    np.testing.assert_allclose(t.grad.data, np.array([1, 2, 3]) * 1.5 * (5 * x ** 2 - 1),
+                               rtol=1e-15)
+    assert engine.gradcheck(LegendrePolynomial3.apply, engine.tensor(x, dtype=F64,
+                                                                      requires_grad=True))
+    c = engine.tensor([1.0, 2.0], dtype=F64, requires_grad=True)
+    MulConstant.apply(c, 3.0).sum().backward()
+    assert c.grad.data.tolist() == [3.0, 3.0]
+    assert y.grad_fn.label() == "LegendrePolynomial3"
+
+
+def test_function_ctx_and_no_grad():
+    seen = {}
+
+    class Probe(engine.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, k, b):
+            seen["needs"] = ctx.needs_input_grad
+            seen["recording"] = engine.is_grad_enabled()
+            return a * k + b
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2.0, None, g
+
+    a = engine.tensor([1.0], requires_grad=True)
+    b = engine.tensor([5.0])
+    out = Probe.apply(a, 2.0, b)
+    assert seen == {"needs": (True, False, False), "recording": False}
+    assert out.requires_grad and out.data.tolist() == [7.0]
+    with engine.no_grad():
+        assert not Probe.apply(a, 2.0, b).requires_grad
+
+
+def test_function_mistakes_are_named():
+    class Wrong(engine.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, k):
+            return a * k
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2.0  # one gradient for two arguments
+
+    a = engine.tensor([1.0], requires_grad=True)
+    with pytest.raises(TypeError, match=r"Wrong.backward returned 1 gradient\(s\) for 2 "
+                                        r"forward argument\(s\)"):
+        Wrong.apply(a, 2.0).sum().backward()
+
+    class NotTensor(engine.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a.data * 2
+
+    with pytest.raises(TypeError, match=r"NotTensor.forward returned a ndarray: return one "
+                                        r"Tensor"):
+        NotTensor.apply(a)
+    x = engine.tensor([0.3], dtype=F64, requires_grad=True)
+    with pytest.raises(RuntimeError, match="autograd.Function is not twice differentiable"):
+        engine.grad(LegendrePolynomial3.apply(x).sum(), x, create_graph=True)
+    with pytest.raises(TypeError, match=r"call LegendrePolynomial3.apply"):
+        LegendrePolynomial3()
+
+
+def test_function_matches_torch():
+    torch = pytest.importorskip("torch")
+
+    class TorchLegendre(torch.autograd.Function):
+        forward = staticmethod(LegendrePolynomial3.forward)
+        backward = staticmethod(LegendrePolynomial3.backward)
+
+    x = np.linspace(-1.5, 1.5, 7)
+    ours = engine.tensor(x, dtype=F64, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    (engine.tensor(2.0, dtype=F64) * LegendrePolynomial3.apply(ours)).sum().backward()
+    (2.0 * TorchLegendre.apply(theirs)).sum().backward()
+    np.testing.assert_allclose(LegendrePolynomial3.apply(ours).data,
+                               TorchLegendre.apply(theirs).detach().numpy(), rtol=1e-14)
+    np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-14)
