@@ -52,7 +52,7 @@ from .fast.pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, av
                         max_pool1d, max_pool2d, max_unpool2d)
 from .fast.pool3d import (adaptive_avg_pool3d, adaptive_max_pool3d, avg_pool3d, max_pool3d,
                           max_unpool3d)
-from .random import get_rng, manual_seed, set_thread_rng
+from .random import Generator, get_rng, manual_seed, set_thread_rng
 from .device import accelerator, backends, cuda, device
 from .tensor import Tensor, get_default_dtype, increment_version, set_default_dtype
 from .value import Constant, Value
@@ -86,8 +86,9 @@ bool = _np.bool_  # noqa: A001
 # are set when training starts (nn.fit) or the first conv/pool op runs.
 
 __all__ = [
-    "AnomalyError", "BackwardOf", "Constant", "FloatTensor", "DoubleTensor", "HalfTensor",
-    "LongTensor", "IntTensor", "ShortTensor", "CharTensor", "ByteTensor", "BoolTensor",
+    "AnomalyError", "BackwardOf", "Constant", "Generator", "FloatTensor", "DoubleTensor",
+    "HalfTensor", "LongTensor", "IntTensor", "ShortTensor", "CharTensor", "ByteTensor",
+    "BoolTensor",
     "GradcheckError", "Node", "OPS", "Op", "Tensor",
     "Value",
     # star-import: no sum/abs/round (builtins), nor the names a script likely uses for its

@@ -286,10 +286,10 @@ def random_split(dataset, lengths, generator=None):
     As PyTorch: ``lengths`` are sizes summing to ``len(dataset)``, or fractions summing to
     1 (each gets ``floor(n · fraction)``, then the remainder goes one sample at a time to
     the first splits, round robin). The splits are consecutive runs of one random
-    permutation of ``0..n-1``, drawn from ``generator`` (``np.random.default_rng(42)``, not
-    ``torch.Generator().manual_seed(42)``) or engine's generator: the sizes are PyTorch's,
-    but the samples in each split differ from the ones PyTorch picks for the same seed
-    (another random number generator).
+    permutation of ``0..n-1``, drawn from ``generator`` (``np.random.default_rng(42)``, or
+    ``engine.Generator().manual_seed(42)``, the same) or engine's generator: the sizes are
+    PyTorch's, but the samples in each split differ from the ones PyTorch picks for the same
+    seed (another random number generator).
 
     >>> import engine; _ = engine.manual_seed(0)
     >>> a, b = random_split(TensorDataset(np.arange(10)), [0.7, 0.3])

@@ -283,3 +283,34 @@ def test_function_matches_torch():
     np.testing.assert_allclose(LegendrePolynomial3.apply(ours).data,
                                TorchLegendre.apply(theirs).detach().numpy(), rtol=1e-14)
     np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-14)
+
+
+# -- "Classifying names with a character-level RNN": torch.Generator().manual_seed(2024) ----------
+def test_generator_is_a_seeded_numpy_generator():
+    g = engine.Generator().manual_seed(2024)
+    assert isinstance(g, np.random.Generator) and g.initial_seed() == 2024
+    np.testing.assert_array_equal(g.permutation(10), np.random.default_rng(2024).permutation(10))
+    g.manual_seed(2024)  # reseeds in place
+    np.testing.assert_array_equal(g.permutation(10), np.random.default_rng(2024).permutation(10))
+    with pytest.raises(ValueError, match="Generator: stepgrad runs on the CPU only"):
+        engine.Generator(device="cuda")
+
+
+def test_random_split_with_a_generator_as_the_tutorial():
+    from nn.data import TensorDataset, random_split
+    ds = TensorDataset(engine.arange(20))
+    a = random_split(ds, [.85, .15], generator=engine.Generator().manual_seed(2024))
+    b = random_split(ds, [.85, .15], generator=engine.Generator().manual_seed(2024))
+    assert [len(s) for s in a] == [17, 3]  # floor(20·0.85) = 17, by hand (PyTorch's sizes)
+    assert list(a[0].indices) == list(b[0].indices)
+
+
+def test_generator_split_sizes_match_torch():
+    torch = pytest.importorskip("torch")
+    from nn.data import TensorDataset, random_split
+    for n, fr in ((20, [.85, .15]), (7, [.5, .5]), (10, [.34, .33, .33])):
+        ours = random_split(TensorDataset(engine.arange(n)), fr,
+                            generator=engine.Generator().manual_seed(1))
+        theirs = torch.utils.data.random_split(torch.utils.data.TensorDataset(torch.arange(n)),
+                                               fr, generator=torch.Generator().manual_seed(1))
+        assert [len(s) for s in ours] == [len(s) for s in theirs]
