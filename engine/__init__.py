@@ -72,6 +72,22 @@ def is_tensor(obj) -> builtins.bool:
 autograd.Function = _Function  # torch.autograd.Function (autograd.py sits below the ops)
 globals().update(FUNCTIONS)  # engine.sin(x), engine.sum(x, dim=1), … (torch.sin(x))
 
+# torch.X that stepgrad keeps in nn (engine knows nothing of nn): `import engine as torch`
+# then torch.save(...) says where it lives instead of a bare AttributeError.
+_IN_NN = {"nn": "the package nn (import nn; torch.nn.functional is nn.functional, nn.F)",
+          "optim": "nn.optim (import nn)", "utils": "nn.data for torch.utils.data, nn.utils for "
+          "torch.nn.utils (import nn)", "save": "nn.save(obj, path) (import nn)",
+          "load": "nn.load(path) (import nn)",
+          "Size": "a tuple here: x.shape and x.size() are tuples (x.shape == (2, 3))"}
+
+
+def __getattr__(name):
+    if name in _IN_NN:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}: PyTorch's torch.{name} "
+                             f"is {_IN_NN[name]}")
+    raise AttributeError(f"module 'engine' has no attribute {name!r}")
+
+
 # PyTorch's dtype names, as numpy's types (dtype=engine.float32, x.to(engine.long)). Not in
 # __all__: a star-import must not replace the builtins float, int and bool.
 float16 = half = _np.float16

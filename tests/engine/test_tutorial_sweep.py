@@ -314,3 +314,16 @@ def test_generator_split_sizes_match_torch():
         theirs = torch.utils.data.random_split(torch.utils.data.TensorDataset(torch.arange(n)),
                                                fr, generator=torch.Generator().manual_seed(1))
         assert [len(s) for s in ours] == [len(s) for s in theirs]
+
+
+# -- `import engine as torch`: torch.save, torch.optim, ... say where they live -------------------
+def test_torch_names_kept_in_nn_say_where():
+    for name, where in (("save", r"nn.save\(obj, path\)"), ("load", r"nn.load\(path\)"),
+                        ("optim", r"nn.optim"), ("nn", r"the package nn"),
+                        ("utils", r"nn.data for torch.utils.data"), ("Size", "a tuple here")):
+        with pytest.raises(AttributeError, match=rf"no attribute '{name}': PyTorch's "
+                                                 rf"torch.{name} is {where}"):
+            getattr(engine, name)
+    assert not hasattr(engine, "no_such_name")
+    with pytest.raises(AttributeError, match=r"^module 'engine' has no attribute 'nope'$"):
+        engine.nope  # noqa: B018
