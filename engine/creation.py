@@ -7,8 +7,11 @@ from the generator ``engine.manual_seed`` seeds.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
+from .device import cpu_only
 from .random import generator_or_default, get_rng
 from .tensor import Tensor, from_dlpack, from_numpy, get_default_dtype
 
@@ -20,6 +23,16 @@ __all__ = ["tensor", "from_numpy", "from_dlpack", "zeros", "ones", "full", "empt
            "CharTensor", "ByteTensor", "BoolTensor"]
 
 
+def _on_cpu(fn):
+    """PyTorch's ``device=`` keyword (``torch.randn((), device=device, dtype=dtype)`` in
+    "Learning PyTorch with examples"): None or the CPU; another device is refused by name."""
+    @functools.wraps(fn)
+    def make(*args, device=None, **kwargs):
+        cpu_only(fn.__name__, device)
+        return fn(*args, **kwargs)
+    return make
+
+
 def _shape(shape):
     shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
     if not all(isinstance(n, (int, np.integer)) and n >= 0 for n in shape):
@@ -27,6 +40,7 @@ def _shape(shape):
     return shape
 
 
+@_on_cpu
 def tensor(data, requires_grad=False, dtype=None, name="") -> Tensor:
     """A new Tensor holding a copy of ``data``: ints → int64, bools → bool, floats → float32.
 
@@ -74,19 +88,23 @@ def _make(array, dtype, requires_grad, name=""):
                   name=name)
 
 
+@_on_cpu
 def zeros(*shape, dtype=None, requires_grad=False, name="") -> Tensor:
     return _make(np.zeros(_shape(shape)), dtype, requires_grad, name)
 
 
+@_on_cpu
 def ones(*shape, dtype=None, requires_grad=False, name="") -> Tensor:
     return _make(np.ones(_shape(shape)), dtype, requires_grad, name)
 
 
+@_on_cpu
 def empty(*shape, dtype=None, requires_grad=False, name="") -> Tensor:
     """Uninitialised in PyTorch; zeros here (no garbage a student could mistake for data)."""
     return zeros(*shape, dtype=dtype, requires_grad=requires_grad, name=name)
 
 
+@_on_cpu
 def full(shape, fill_value, dtype=None, requires_grad=False, name="") -> Tensor:
     """``fill_value`` everywhere; its type sets the dtype when ``dtype`` is None (as PyTorch)."""
     shape = _shape((shape,) if isinstance(shape, (int, np.integer)) else (shape,))
@@ -97,16 +115,19 @@ def _like(t, dtype):
     return np.shape(t), dtype or getattr(t, "dtype", None)
 
 
+@_on_cpu
 def zeros_like(t, dtype=None, requires_grad=False, name="") -> Tensor:
     shape, dtype = _like(t, dtype)
     return Tensor(np.zeros(shape), requires_grad, dtype or get_default_dtype(), name)
 
 
+@_on_cpu
 def ones_like(t, dtype=None, requires_grad=False, name="") -> Tensor:
     shape, dtype = _like(t, dtype)
     return Tensor(np.ones(shape), requires_grad, dtype or get_default_dtype(), name)
 
 
+@_on_cpu
 def full_like(t, fill_value, dtype=None, requires_grad=False, name="") -> Tensor:
     shape, dtype = _like(t, dtype)
     return full(shape, fill_value, dtype, requires_grad, name)
@@ -125,30 +146,35 @@ def _float_dtype(what, dtype):
     return dtype
 
 
+@_on_cpu
 def rand(*shape, dtype=None, requires_grad=False, name="") -> Tensor:
     """Uniform on [0, 1); ``dtype`` a float dtype (default float32)."""
     dtype = _float_dtype("rand", dtype)
     return _make(get_rng().random(_shape(shape)), dtype, requires_grad, name)
 
 
+@_on_cpu
 def randn(*shape, dtype=None, requires_grad=False, name="") -> Tensor:
     """Standard normal; ``dtype`` a float dtype (default float32)."""
     dtype = _float_dtype("randn", dtype)
     return _make(get_rng().standard_normal(_shape(shape)), dtype, requires_grad, name)
 
 
+@_on_cpu
 def rand_like(t, dtype=None, requires_grad=False) -> Tensor:
     """``rand`` of ``t``'s shape and dtype (an integer ``t`` needs a float ``dtype=``)."""
     shape, dtype = _like(t, dtype)
     return rand(*shape, dtype=_float_dtype("rand_like", dtype), requires_grad=requires_grad)
 
 
+@_on_cpu
 def randn_like(t, dtype=None, requires_grad=False) -> Tensor:
     """``randn`` of ``t``'s shape and dtype (an integer ``t`` needs a float ``dtype=``)."""
     shape, dtype = _like(t, dtype)
     return randn(*shape, dtype=_float_dtype("randn_like", dtype), requires_grad=requires_grad)
 
 
+@_on_cpu
 def randperm(n, dtype=np.int64, requires_grad=False) -> Tensor:
     """A random permutation of 0 … n − 1 (PyTorch's ``torch.randperm``), int64."""
     if not isinstance(n, (int, np.integer)) or n < 0:
@@ -156,6 +182,7 @@ def randperm(n, dtype=np.int64, requires_grad=False) -> Tensor:
     return Tensor(get_rng().permutation(int(n)), dtype=dtype, requires_grad=requires_grad)
 
 
+@_on_cpu
 def randint(low, high=None, size=None, dtype=np.int64, requires_grad=False) -> Tensor:
     """Integers in [low, high), as PyTorch: ``randint(high, size)`` starts at 0,
     ``randint(low, high, size)``; ``size`` is required (a tuple)."""
@@ -173,6 +200,7 @@ def randint(low, high=None, size=None, dtype=np.int64, requires_grad=False) -> T
                   requires_grad=requires_grad)
 
 
+@_on_cpu
 def arange(start, end=None, step=1, dtype=None, requires_grad=False, name="") -> Tensor:
     """``start, start + step, …`` up to ``end`` (excluded); ``arange(n)`` is 0 … n − 1. Like
     PyTorch: integers give int64, any float argument gives the default float; a zero step,
@@ -196,6 +224,7 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, name="") ->
                   name=name)
 
 
+@_on_cpu
 def linspace(start, end, steps, dtype=None, requires_grad=False, name="") -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive. ``steps`` is an
     int ≥ 0 (a float such as 4.7 or 4.0 is a TypeError, as in PyTorch)."""
@@ -209,6 +238,7 @@ def linspace(start, end, steps, dtype=None, requires_grad=False, name="") -> Ten
     return _make(np.linspace(start, end, int(steps)), dtype, requires_grad, name)
 
 
+@_on_cpu
 def eye(n, m=None, dtype=None, requires_grad=False, name="") -> Tensor:
     return _make(np.eye(n, m), dtype, requires_grad, name)
 
@@ -272,6 +302,7 @@ def bernoulli(input, p=None, *, generator=None) -> Tensor:
     return Tensor(draw.astype(a.dtype), dtype=a.dtype)
 
 
+@_on_cpu
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None) -> Tensor:
     """Draws from N(mean, std²) (``torch.normal``): ``mean`` and ``std`` tensors (or one of
     them a number) broadcast together and give the shape; two numbers need ``size``. The

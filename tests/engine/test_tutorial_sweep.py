@@ -327,3 +327,38 @@ def test_torch_names_kept_in_nn_say_where():
     assert not hasattr(engine, "no_such_name")
     with pytest.raises(AttributeError, match=r"^module 'engine' has no attribute 'nope'$"):
         engine.nope  # noqa: B018
+
+
+# -- "Learning PyTorch with examples": device= on the creation functions -------------------------
+def test_creation_functions_take_a_cpu_device():
+    import math
+    device = engine.device("cpu")
+    dtype = engine.float
+    x = engine.linspace(-math.pi, math.pi, 2000, device=device, dtype=dtype)
+    a = engine.randn((), device=device, dtype=dtype, requires_grad=True)
+    c = engine.full((), 0.3, device=device, dtype=dtype, requires_grad=True)
+    assert x.shape == (2000,) and x.dtype == np.float32
+    np.testing.assert_allclose(x.data[[0, -1]], [-math.pi, math.pi], rtol=1e-6)
+    assert a.shape == () and a.requires_grad and c.item() == np.float32(0.3)
+    one = engine.ones(2)
+    for made in (engine.tensor([1.0], device="cpu"), engine.zeros(2, device=device),
+                 engine.ones(2, device=device), engine.empty(2, device=device),
+                 engine.eye(2, device=device), engine.arange(3, device=device),
+                 engine.rand(2, device=device), engine.randint(0, 3, (2,), device=device),
+                 engine.randperm(3, device=device), engine.zeros_like(one, device=device),
+                 engine.ones_like(one, device=device), engine.full_like(one, 2.0, device=device),
+                 engine.empty_like(one, device=device), engine.rand_like(one, device=device),
+                 engine.randn_like(one, device=device), engine.normal(0.0, 1.0, (2,),
+                                                                      device=device)):
+        assert made.device == device
+    with pytest.raises(ValueError, match="zeros: stepgrad runs on the CPU only, got "
+                                         "device='cuda'"):
+        engine.zeros(2, device="cuda")
+
+
+def test_device_keyword_matches_torch():
+    torch = pytest.importorskip("torch")
+    ours = engine.linspace(-1.0, 1.0, 7, device=engine.device("cpu"), dtype=engine.float)
+    theirs = torch.linspace(-1.0, 1.0, 7, device=torch.device("cpu"), dtype=torch.float)
+    np.testing.assert_allclose(ours.data, theirs.numpy(), atol=1e-7)  # float32 rounding
+    assert engine.full((), 0.3, device="cpu").item() == torch.full((), 0.3, device="cpu").item()
