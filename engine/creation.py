@@ -33,7 +33,12 @@ def _on_cpu(fn):
     return make
 
 
-def _shape(shape):
+def _shape(shape, size=None, who=""):
+    """A shape from ``*shape`` (ints, or one tuple/list) or PyTorch's ``size=`` keyword."""
+    if size is not None:
+        if shape:
+            raise TypeError(f"{who}(): the shape is given twice ({shape!r} and size={size!r})")
+        shape = (size,)
     shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
     if not all(isinstance(n, (int, np.integer)) and n >= 0 for n in shape):
         raise ValueError(f"a shape is non-negative ints, got {shape!r}")
@@ -89,19 +94,19 @@ def _make(array, dtype, requires_grad, name=""):
 
 
 @_on_cpu
-def zeros(*shape, dtype=None, requires_grad=False, name="") -> Tensor:
-    return _make(np.zeros(_shape(shape)), dtype, requires_grad, name)
+def zeros(*shape, size=None, dtype=None, requires_grad=False, name="") -> Tensor:
+    return _make(np.zeros(_shape(shape, size, "zeros")), dtype, requires_grad, name)
 
 
 @_on_cpu
-def ones(*shape, dtype=None, requires_grad=False, name="") -> Tensor:
-    return _make(np.ones(_shape(shape)), dtype, requires_grad, name)
+def ones(*shape, size=None, dtype=None, requires_grad=False, name="") -> Tensor:
+    return _make(np.ones(_shape(shape, size, "ones")), dtype, requires_grad, name)
 
 
 @_on_cpu
-def empty(*shape, dtype=None, requires_grad=False, name="") -> Tensor:
+def empty(*shape, size=None, dtype=None, requires_grad=False, name="") -> Tensor:
     """Uninitialised in PyTorch; zeros here (no garbage a student could mistake for data)."""
-    return zeros(*shape, dtype=dtype, requires_grad=requires_grad, name=name)
+    return zeros(*shape, size=size, dtype=dtype, requires_grad=requires_grad, name=name)
 
 
 @_on_cpu
@@ -147,17 +152,18 @@ def _float_dtype(what, dtype):
 
 
 @_on_cpu
-def rand(*shape, dtype=None, requires_grad=False, name="") -> Tensor:
+def rand(*shape, size=None, dtype=None, requires_grad=False, name="") -> Tensor:
     """Uniform on [0, 1); ``dtype`` a float dtype (default float32)."""
     dtype = _float_dtype("rand", dtype)
-    return _make(get_rng().random(_shape(shape)), dtype, requires_grad, name)
+    return _make(get_rng().random(_shape(shape, size, "rand")), dtype, requires_grad, name)
 
 
 @_on_cpu
-def randn(*shape, dtype=None, requires_grad=False, name="") -> Tensor:
+def randn(*shape, size=None, dtype=None, requires_grad=False, name="") -> Tensor:
     """Standard normal; ``dtype`` a float dtype (default float32)."""
     dtype = _float_dtype("randn", dtype)
-    return _make(get_rng().standard_normal(_shape(shape)), dtype, requires_grad, name)
+    return _make(get_rng().standard_normal(_shape(shape, size, "randn")), dtype,
+                 requires_grad, name)
 
 
 @_on_cpu

@@ -362,3 +362,21 @@ def test_device_keyword_matches_torch():
     theirs = torch.linspace(-1.0, 1.0, 7, device=torch.device("cpu"), dtype=torch.float)
     np.testing.assert_allclose(ours.data, theirs.numpy(), atol=1e-7)  # float32 rounding
     assert engine.full((), 0.3, device="cpu").item() == torch.full((), 0.3, device="cpu").item()
+
+
+# -- PyTorch's size= keyword on the shape-taking creation functions -------------------------------
+def test_size_keyword():
+    for make in (engine.zeros, engine.ones, engine.empty, engine.rand, engine.randn):
+        assert make(size=(2, 3)).shape == (2, 3)
+        assert make(size=[4]).shape == (4,)
+        assert make(size=()).shape == ()
+    np.testing.assert_array_equal(engine.ones(size=(2, 2)).data, np.ones((2, 2)))
+    with pytest.raises(TypeError, match=r"zeros\(\): the shape is given twice"):
+        engine.zeros(2, size=(3,))
+
+
+def test_size_keyword_matches_torch():
+    torch = pytest.importorskip("torch")
+    for name in ("zeros", "ones", "empty", "rand", "randn"):
+        assert getattr(engine, name)(size=(2, 3)).shape == tuple(
+            getattr(torch, name)(size=(2, 3)).shape)
