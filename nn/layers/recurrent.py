@@ -333,6 +333,8 @@ class _Recurrent(Module, _CellParams):
         _check_options(self._name, num_layers, dropout, bidirectional, proj_size, device)
         self.num_layers, self.dropout = int(num_layers), float(dropout)
         self.bidirectional = bool(bidirectional)
+        # Left out, the layout is a guess (see _check_layout).
+        self._layout_guessed = batch_first is None and not stateful
         if batch_first is None:
             # The one default where stepgrad (the API contract, Keras's layout) and PyTorch
             # differ, and a wrong guess gives wrong numbers with no error: (T, N, F) input
@@ -442,6 +444,8 @@ class _Recurrent(Module, _CellParams):
                              f"PyTorch's unbatched (time, features)), got shape {x.shape}")
         elif not self.batch_first:
             x = x.permute(1, 0, 2)
+        else:
+            self._check_layout(x)
         self._check_input(x, self._name)
         n = x.shape[0]
         if state is None and self.stateful and self.state is not None:
@@ -474,6 +478,20 @@ class _Recurrent(Module, _CellParams):
                     for f in finals]
             self.state = kept[0] if len(kept) == 1 else kept
         return x, finals
+
+    def _check_layout(self, x):
+        """Refuse the one input whose layout the default (batch_first=True, left out) would
+        surely misread: (N, 1, F) with N > 1, which PyTorch's tutorials build as one sequence
+        of N steps (``embeds.view(len(sentence), 1, -1)``) and stepgrad would read as N
+        sequences of one step: same shapes out, no recurrence, wrong numbers."""
+        if getattr(self, "_layout_guessed", False) and x.shape[1] == 1 and x.shape[0] > 1:
+            n = x.shape[0]
+            raise ValueError(
+                f"{self._name}: input of shape {x.shape} is {n} sequences of 1 step in "
+                f"stepgrad's default layout (batch, time, features), but 1 sequence of {n} "
+                f"steps in PyTorch's default (time, batch, features). Say which: "
+                f"batch_first=False for PyTorch's layout, batch_first=True for {n} one-step "
+                f"sequences")
 
     def _direction(self, x, state, suffix, reverse=False, lengths=None, part=0):
         """One layer, one direction over x (N, T, in): (outputs (N, T, H), final state). The

@@ -397,6 +397,36 @@ def test_recurrent_layers_say_which_layout_they_read(cls):
             layer(x, engine.zeros(4, 3))
 
 
+@pytest.mark.filterwarnings("ignore:.*batch_first")
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
+def test_recurrent_layers_refuse_the_one_layout_they_would_surely_misread(cls):
+    """PyTorch's tutorials feed a sequence of N steps as (N, 1, F) (``embeds.view(len(s), 1,
+    -1)``): with batch_first left out, stepgrad's default reads N one-step sequences (no
+    recurrence at all; same shapes, other numbers), so that input is refused, saying what to
+    pass. Given batch_first (either way), a stateful layer (stepgrad's own option), (1, 1, F)
+    and any other shape run."""
+    x = engine.tensor(np.random.default_rng(1).standard_normal((5, 1, 2)))
+    with pytest.raises(ValueError, match=r"shape \(5, 1, 2\) is 5 sequences of 1 step in "
+                                         r"stepgrad's default.*1 sequence of 5 steps in "
+                                         r"PyTorch's default.*batch_first=False"):
+        cls(2, 3)(x)
+    seq = cls(2, 3, batch_first=False)
+    out = seq(x)[0]
+    # The recurrence by hand: step t of the (T, N, F) = (5, 1, 2) input is one batch-first
+    # call on its own, carrying the state along.
+    state, steps = None, []
+    one = cls(2, 3, batch_first=True)
+    one.load_state_dict(seq.state_dict())
+    for t in range(5):
+        y, state = one(x[t:t + 1].permute(1, 0, 2), state)
+        steps.append(y.data[0, 0])
+    np.testing.assert_allclose(out.data[:, 0], np.stack(steps), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(cls(2, 3, batch_first=True)(x)[0].shape, (5, 1, 3))
+    assert cls(2, 3, stateful=True)(x)[0].shape == (5, 1, 3)
+    assert cls(2, 3)(x[:1])[0].shape == (1, 1, 3) and cls(2, 3)(engine.zeros(4, 5, 2))[0].shape \
+        == (4, 5, 3)
+
+
 @pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
 def test_recurrent_layers_take_pytorchs_constructor_arguments(cls):
     """PyTorch's positional order (the third argument is num_layers: PyTorch's docs open
