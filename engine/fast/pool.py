@@ -26,6 +26,8 @@ and overlap by a row. ``adaptive_avg_pool2d(x, 1)`` is global average pooling.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..ops import xp
@@ -56,78 +58,81 @@ def pool_output_size(size, k, s, pad, ceil_mode, dilation=1):
 
 
 class PoolGeometry:
-    """Validated sizes of one pooling call. A 1-D pool (``x_shape`` (N, C, L); int or 1-tuple
-    kernel, stride, padding, dilation) is the 2-D one over (N, C, 1, L) with a 1 × k window;
-    its error messages speak of the 1-D shapes."""
+    """Validated sizes of one pooling call over the n = 1, 2 or 3 spatial dims of
+    ``x_shape`` (N, C, *sizes): ``kernel``, ``stride`` (None: the kernel), ``padding`` and
+    ``dilation`` (ints or n-tuples) kept as n-tuples, and ``out`` the output sizes
+    (``pool_output_size``). Error messages show a parameter as a 1-D caller writes it (one
+    number) or as a tuple. The 2-D kernels run a 1-D pool as the 2-D one over (N, C, 1, L)
+    with a 1 × k window (``plane``)."""
 
     def __init__(self, op, x_shape, kernel, stride, padding, ceil_mode, dilation=1):
-        self.op, self.one_d = op, len(x_shape) == 3
-        if self.one_d:
-            N, C, W = x_shape
-            H = 1
-
-            def parse(v, what, minimum, fill):
-                return (fill, ntuple(v, 1, what, op, minimum)[0])
-        else:
-            N, C, H, W = x_shape
-
-            def parse(v, what, minimum, fill):
-                return ntuple(v, 2, what, op, minimum)
-
-        self.kh, self.kw = parse(kernel, "kernel_size", 1, 1)
-        self.sh, self.sw = parse(kernel if stride is None else stride, "stride", 1, 1)
-        self.ph, self.pw = parse(padding, "padding", 0, 0)
-        self.dh, self.dw = parse(dilation, "dilation", 1, 1)
-        show = self.show
-        if 2 * self.ph > self.kh or 2 * self.pw > self.kw:
-            raise ValueError(f"{op}: padding {show(self.ph, self.pw)} must be at most half the "
-                             f"kernel {show(self.kh, self.kw)} (input {x_shape})")
-        eh, ew = self.dh * (self.kh - 1) + 1, self.dw * (self.kw - 1) + 1
-        if eh > H + 2 * self.ph or ew > W + 2 * self.pw:
-            dil = ("" if (self.dh, self.dw) == (1, 1) else
-                   f" (dilation {self.size(self.dh, self.dw)}, extent {self.size(eh, ew)})")
-            raise ValueError(f"{op}: kernel {self.size(self.kh, self.kw)}{dil} is larger than "
-                             f"the padded input {self.size(H + 2 * self.ph, W + 2 * self.pw)} "
-                             f"(input {x_shape}, padding {show(self.ph, self.pw)})")
-        self.Ho = pool_output_size(H, self.kh, self.sh, self.ph, ceil_mode, self.dh)
-        self.Wo = pool_output_size(W, self.kw, self.sw, self.pw, ceil_mode, self.dw)
-        self.N, self.C, self.H, self.W = N, C, H, W
+        n = len(x_shape) - 2
+        self.op, self.x_shape, self.sizes = op, x_shape, tuple(x_shape[2:])
+        k = self.kernel = ntuple(kernel, n, "kernel_size", op, 1)
+        s = self.stride = k if stride is None else ntuple(stride, n, "stride", op, 1)
+        p = self.padding = ntuple(padding, n, "padding", op, 0)
+        d = self.dilation = ntuple(dilation, n, "dilation", op, 1)
+        # Plain loops, one check at a time over all dims (the 2-D pools build this per call).
+        extent, padded, out = [], [], []
+        for m, kk, pp, dd in zip(self.sizes, k, p, d, strict=True):
+            if 2 * pp > kk:
+                raise ValueError(f"{op}: padding {self.show(p)} must be at most half the "
+                                 f"kernel {self.show(k)} (input {x_shape})")
+            extent.append(dd * (kk - 1) + 1)
+            padded.append(m + 2 * pp)
+        for m, kk, ss, pp, dd, e, mp in zip(self.sizes, k, s, p, d, extent, padded,
+                                            strict=True):
+            if e > mp:
+                dil = ("" if set(d) == {1} else
+                       f" (dilation {_size(d)}, extent {_size(extent)})")
+                raise ValueError(f"{op}: kernel {_size(k)}{dil} is larger than the padded "
+                                 f"input {_size(padded)} (input {x_shape}, padding "
+                                 f"{self.show(p)})")
+            out.append(pool_output_size(m, kk, ss, pp, ceil_mode, dd))
+        self.out = tuple(out)
         # A dilated window can step over the whole input from the padding (PyTorch then
-        # returns -inf and an index outside the plane): refused.
-        for size, k, s, p, d, n in ((H, self.kh, self.sh, self.ph, self.dh, self.Ho),
-                                    (W, self.kw, self.sw, self.pw, self.dw, self.Wo)):
-            for o in range(n):
-                start = o * s - p
-                first = start + max(0, -start + d - 1) // d * d
-                if first >= size:
-                    raise ValueError(f"{op}: window {o} along a dim of size {size} reads only "
-                                     f"padding (kernel {k}, dilation {d}, padding {p}, input "
-                                     f"{x_shape}): reduce the padding or the dilation")
+        # returns -inf and an index outside the plane): refused. Only the windows starting in
+        # the left padding can (pool_output_size starts the last one inside the input).
+        for m, kk, ss, pp, dd, o in zip(self.sizes, k, s, p, d, out, strict=True):
+            for i in range(min(o, -(-pp // ss))):
+                start = i * ss - pp
+                if start + (dd - 1 - start) // dd * dd >= m:  # the first input cell it reads
+                    raise ValueError(f"{op}: window {i} along a dim of size {m} reads only "
+                                     f"padding (kernel {kk}, dilation {dd}, padding {pp}, "
+                                     f"input {x_shape}): reduce the padding or the dilation")
+
+    def show(self, t):
+        """An n-tuple parameter as the caller gave it: one number for 1-D, else the tuple."""
+        return t[0] if len(t) == 1 else t
+
+    def params(self):
+        s = self.show
+        dil = "" if set(self.dilation) == {1} else f", dilation {s(self.dilation)}"
+        return (f"kernel {s(self.kernel)}, stride {s(self.stride)}, "
+                f"padding {s(self.padding)}" + dil)
+
+    def plane(self):
+        """The 2-D kernels' view of a 1-D or 2-D pool: the (N, C, H, W) input and
+        (N, C, Ho, Wo) output shapes and (kh, kw, sh, sw, ph, pw, dh, dw), a 1-D pool being
+        the 2-D one over (N, C, 1, L) with a 1 × k window."""
+        one = (1,) * (2 - len(self.sizes))  # 1-D: a plane of one row, a window of one row
+        (H, W), (Ho, Wo) = one + self.sizes, one + self.out
+        (kh, kw), (sh, sw), (dh, dw) = one + self.kernel, one + self.stride, one + self.dilation
+        ph, pw = (0,) * len(one) + self.padding
+        N, C = self.x_shape[:2]
+        return (N, C, H, W), (N, C, Ho, Wo), (kh, kw, sh, sw, ph, pw, dh, dw)
 
     def halves(self):
         """Whether this is the 2 × 2, stride 2, unpadded pool whose windows all lie inside the
         input (floor mode, or even sizes): ``max_pool_2x2_*``'s case."""
-        return ((self.kh, self.kw, self.sh, self.sw, self.ph, self.pw, self.dh, self.dw)
-                == (2, 2, 2, 2, 0, 0, 1, 1) and (self.Ho, self.Wo) == (self.H // 2, self.W // 2))
+        return (self.kernel == self.stride == (2, 2) and self.padding == (0, 0)
+                and self.dilation == (1, 1) and self.out == (self.sizes[0] // 2,
+                                                             self.sizes[1] // 2))
 
-    def show(self, h, w):
-        """A (h, w) parameter as the caller gave it: a pair, or one number for 1-D."""
-        return w if self.one_d else (h, w)
 
-    def size(self, h, w):
-        return f"{w}" if self.one_d else f"{h}x{w}"
-
-    def args(self):
-        return self.kh, self.kw, self.sh, self.sw, self.ph, self.pw
-
-    def params(self):
-        s = self.show
-        dil = "" if (self.dh, self.dw) == (1, 1) else f", dilation {s(self.dh, self.dw)}"
-        return (f"kernel {s(self.kh, self.kw)}, stride {s(self.sh, self.sw)}, "
-                f"padding {s(self.ph, self.pw)}" + dil)
-
-    def in_shape(self):
-        return (self.N, self.C, self.W) if self.one_d else (self.N, self.C, self.H, self.W)
+def _size(t):
+    """Sizes as "HxW" ("DxHxW"; one number for 1-D)."""
+    return "x".join(map(str, t))
 
 
 def _window(op, kernel_size, kernel):
@@ -153,33 +158,35 @@ class MaxPool2d(Op):
     def run(self, x, index_sink):
         """Pool 4-D x by ``self.geo``; ``index_sink`` (a list) receives the argmax indices."""
         geo = self.geo
-        x = np.ascontiguousarray(x.reshape(geo.N, geo.C, geo.H, geo.W))
-        out = np.empty((geo.N, geo.C, geo.Ho, geo.Wo), x.dtype)
+        x_shape, out_shape, args = geo.plane()
+        x = np.ascontiguousarray(x.reshape(x_shape))
+        out = np.empty(out_shape, x.dtype)
         if index_sink is None and geo.halves():  # backward finds the winners again in x
             max_pool_2x2_forward(x, out)
             self.save()  # nothing: an empty self.saved tells backward so
         else:
             idx = np.empty(out.shape, np.int32)  # flat h·W + w in the plane: int32 halves traffic
-            max_pool_forward(x, out, idx, *geo.args(), geo.dh, geo.dw)
+            max_pool_forward(x, out, idx, *args)
             self.save(idx)
             if index_sink is not None:
                 index_sink.append(idx)
-        return out.reshape(out.shape[:2] + out.shape[3:]) if geo.one_d else out
+        return out.reshape(x_shape[:2] + geo.out) if len(geo.out) == 1 else out
 
     def backward(self, g, x, out):
         geo = self.geo
-        g = np.ascontiguousarray(g).reshape(geo.N, geo.C, geo.Ho, geo.Wo)
+        (N, C, H, W), out_shape, _ = geo.plane()
+        g = np.ascontiguousarray(g).reshape(out_shape)
         if self.saved:  # the indices the general kernel stored
             (idx,) = self.saved
-            dx = np.empty((geo.N, geo.C, geo.H * geo.W), g.dtype)
+            dx = np.empty((N, C, H * W), g.dtype)
             max_pool_backward(g, idx, dx)
         else:
-            dx = np.empty((geo.N, geo.C, geo.H, geo.W), g.dtype)
+            dx = np.empty((N, C, H, W), g.dtype)
             max_pool_2x2_backward(np.ascontiguousarray(x.reshape(dx.shape)), g, dx)
-        return (dx.reshape(geo.in_shape()),)
+        return (dx.reshape(geo.x_shape),)
 
     def describe(self):
-        return f"{self.geo.in_shape()} → {self.geo.params()}"
+        return f"{self.geo.x_shape} → {self.geo.params()}"
 
 
 class MaxPool1d(MaxPool2d):
@@ -229,21 +236,23 @@ class AvgPool2d(Op):
         self.include_pad = bool(count_include_pad)
         # The kernels read 0 as "no override" (0 itself is refused above).
         self.divisor = 0 if divisor_override is None else divisor_override
-        out = np.empty((geo.N, geo.C, geo.Ho, geo.Wo), x.dtype)
-        avg_pool_forward(np.ascontiguousarray(x.reshape(geo.N, geo.C, geo.H, geo.W)), out,
-                         *geo.args(), self.include_pad, self.divisor)
-        return out.reshape(out.shape[:2] + out.shape[3:]) if geo.one_d else out
+        x_shape, out_shape, args = geo.plane()
+        out = np.empty(out_shape, x.dtype)
+        avg_pool_forward(np.ascontiguousarray(x.reshape(x_shape)), out, *args[:6],
+                         self.include_pad, self.divisor)
+        return out.reshape(x_shape[:2] + geo.out) if len(geo.out) == 1 else out
 
     def backward(self, g, *inputs, out):
         geo = self.geo
-        dx = np.empty((geo.N, geo.C, geo.H, geo.W), g.dtype)
-        avg_pool_backward(np.ascontiguousarray(g).reshape(geo.N, geo.C, geo.Ho, geo.Wo), dx,
-                          *geo.args(), self.include_pad, self.divisor)
-        return (dx.reshape(geo.in_shape()),)
+        x_shape, out_shape, args = geo.plane()
+        dx = np.empty(x_shape, g.dtype)
+        avg_pool_backward(np.ascontiguousarray(g).reshape(out_shape), dx, *args[:6],
+                          self.include_pad, self.divisor)
+        return (dx.reshape(geo.x_shape),)
 
     def describe(self):
         divisor = f", divisor_override {self.divisor}" if self.divisor else ""
-        return f"{self.geo.in_shape()} → {self.geo.params()}{divisor}"
+        return f"{self.geo.x_shape} → {self.geo.params()}{divisor}"
 
 
 class AvgPool1d(AvgPool2d):
@@ -449,13 +458,6 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
 
 
 # ----------------------------------------------------------------------------- adaptive
-def adaptive_windows(size, out):
-    """(starts, ends) of the ``out`` adaptive windows over ``size`` cells, int64 (PyTorch's
-    ``start_index``/``end_index``): window i is [floor(i·size/out), ceil((i+1)·size/out))."""
-    i = np.arange(out, dtype=np.int64)
-    return (i * size) // out, ((i + 1) * size + out - 1) // out
-
-
 def adaptive_size(op, x_shape, output_size, n=2):
     """(Ho, Wo) from an int, a pair, or a pair with None (None keeps that input size); n
     sizes from an int or an n-tuple for n spatial dims."""
@@ -470,19 +472,33 @@ def adaptive_size(op, x_shape, output_size, n=2):
     return tuple(int(x_shape[2 + d] if v is None else v) for d, v in enumerate(sizes))
 
 
+def adaptive_windows(op, x, output_size, layout="(N, C, H, W)"):
+    """The output sizes of an adaptive pool of ``x`` (``layout``'s dims, none of the spatial
+    ones empty) and, per spatial dim of m cells pooled to o, its windows' (starts, ends),
+    int64 (PyTorch's ``start_index``/``end_index``): window i is
+    [floor(i·m/o), ceil((i+1)·m/o))."""
+    n = layout.count(",") - 1
+    check_nd(op, x, n + 2, layout=layout)
+    if 0 in x.shape[2:]:
+        raise ValueError(f"{op}: the input {x.shape} has an empty spatial dim")
+    out = adaptive_size(op, x.shape, output_size, n)
+    windows = []
+    for m, o in zip(x.shape[2:], out, strict=True):
+        i = np.arange(o, dtype=np.int64)
+        windows.append(((i * m) // o, ((i + 1) * m + o - 1) // o))
+    return out, windows
+
+
 class AdaptivePool(Op):
     """What both adaptive pools share: the window tables of one call."""
 
     twice = False
 
     def windows(self, x, output_size):
-        check_4d(self.name, x)
-        if 0 in x.shape[2:]:
-            raise ValueError(f"{self.name}: the input {x.shape} has an empty spatial dim")
+        """The kernels' window tables: row starts, row ends, column starts, column ends."""
+        self.out_size, (rows, cols) = adaptive_windows(self.name, x, output_size)
         self.x_shape = x.shape
-        self.out_size = adaptive_size(self.name, x.shape, output_size)
-        (Ho, Wo), (H, W) = self.out_size, x.shape[2:]
-        return adaptive_windows(H, Ho) + adaptive_windows(W, Wo)
+        return rows + cols
 
     def describe(self):
         return f"{self.x_shape} → {self.out_size}"
@@ -557,98 +573,93 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
 
 
 # ----------------------------------------------------------------------------- references
-def _windows(x, geo, fill):
-    """x padded with ``fill`` (plus room for ceil-mode edge windows) and a window getter."""
-    eh, ew = geo.dh * (geo.kh - 1) + 1, geo.dw * (geo.kw - 1) + 1
-    extra_h = max(0, (geo.Ho - 1) * geo.sh + eh - (geo.H + 2 * geo.ph))
-    extra_w = max(0, (geo.Wo - 1) * geo.sw + ew - (geo.W + 2 * geo.pw))
-    xp = np.pad(x, ((0, 0), (0, 0), (geo.ph, geo.ph + extra_h), (geo.pw, geo.pw + extra_w)),
-                constant_values=fill)
-    return xp, lambda a, oh, ow: a[..., oh * geo.sh:oh * geo.sh + eh:geo.dh,
-                                   ow * geo.sw:ow * geo.sw + ew:geo.dw]
+# One per pool, for any number of spatial dims (the 1-, 2- and 3-D ops' registry entries).
+def _padded(a, geo, fill, past=None):
+    """``a`` (…, *sizes) padded with ``fill`` by ``geo.padding`` on both sides, then with
+    ``past`` (default ``fill``) as far as a ceil-mode edge window hangs past the padding."""
+    lead = ((0, 0),) * (a.ndim - len(geo.sizes))
+    a = np.pad(a, lead + tuple((p, p) for p in geo.padding), constant_values=fill)
+    extra = tuple(max(0, (o - 1) * s + d * (k - 1) + 1 - n)
+                  for o, s, d, k, n in zip(geo.out, geo.stride, geo.dilation, geo.kernel,
+                                           a.shape[len(lead):], strict=True))
+    return np.pad(a, lead + tuple((0, e) for e in extra),
+                  constant_values=fill if past is None else past)
 
 
-def _as_2d(x):
-    """(N, C, L) as (N, C, 1, L); 4-D unchanged."""
-    return x[:, :, None, :] if x.ndim == 3 else x
+def _window_at(a, geo, o):
+    """Output cell ``o``'s window (its kernel taps) of the padded ``a``."""
+    return a[(...,) + tuple(slice(i * s, i * s + d * (k - 1) + 1, d) for i, s, d, k in
+                            zip(o, geo.stride, geo.dilation, geo.kernel, strict=True))]
 
 
-def max_pool2d_reference(x, kernel_size=None, stride=None, padding=0, dilation=1,
-                         ceil_mode=False, return_indices=False, *, kernel=None):
-    """The definition, one window at a time (slow; for tests and the op registry); 3-D x is
-    max_pool1d's."""
-    op = "max_pool1d" if x.ndim == 3 else "max_pool2d"
+def max_pool_reference(x, kernel_size=None, stride=None, padding=0, dilation=1,
+                       ceil_mode=False, return_indices=False, *, kernel=None):
+    """The definition, one window at a time (slow; for tests and the op registry): each
+    output cell the max of its window over a −inf-padded x, (N, C, L), (N, C, H, W) or
+    (N, C, D, H, W)."""
+    op = f"max_pool{x.ndim - 2}d"
     geo = PoolGeometry(op, x.shape, _window(op, kernel_size, kernel), stride, padding,
                        ceil_mode, dilation)
-    xp, win = _windows(_as_2d(x), geo, -np.inf)
-    out = np.empty((geo.N, geo.C, geo.Ho, geo.Wo), x.dtype)
-    for oh in range(geo.Ho):
-        for ow in range(geo.Wo):
-            out[:, :, oh, ow] = win(xp, oh, ow).max(axis=(2, 3))
-    return out[:, :, 0] if x.ndim == 3 else out
+    xp, axes = _padded(x, geo, -np.inf), tuple(range(2, x.ndim))
+    out = np.empty(x.shape[:2] + geo.out, x.dtype)
+    for o in np.ndindex(*geo.out):
+        out[(...,) + o] = _window_at(xp, geo, o).max(axis=axes)
+    return out
 
 
-def avg_pool2d_reference(x, kernel_size=None, stride=None, padding=0, ceil_mode=False,
-                         count_include_pad=True, divisor_override=None, *, kernel=None):
+def avg_pool_reference(x, kernel_size=None, stride=None, padding=0, ceil_mode=False,
+                       count_include_pad=True, divisor_override=None, *, kernel=None):
     """Window sums over a zero-padded x, divided by ``divisor_override`` if given, else by
-    the count of cells that count; 3-D x is avg_pool1d's."""
-    op = "avg_pool1d" if x.ndim == 3 else "avg_pool2d"
+    the count of cells that count (read off a padded array of ones); any spatial dims."""
+    op = f"avg_pool{x.ndim - 2}d"
     geo = PoolGeometry(op, x.shape, _window(op, kernel_size, kernel), stride, padding,
                        ceil_mode)
-    xp, win = _windows(_as_2d(x), geo, 0.0)
-    # 1 where a cell counts: the input only, or the input and its padding.
-    counts = np.pad(np.ones((geo.H, geo.W)), ((geo.ph, geo.ph), (geo.pw, geo.pw)),
-                    constant_values=1.0 if count_include_pad else 0.0)
-    counts = np.pad(counts, ((0, xp.shape[2] - counts.shape[0]),
-                             (0, xp.shape[3] - counts.shape[1])))
-    out = np.empty((geo.N, geo.C, geo.Ho, geo.Wo), x.dtype)
-    for oh in range(geo.Ho):
-        for ow in range(geo.Wo):
-            divisor = (win(counts, oh, ow).sum() if divisor_override is None
-                       else divisor_override)
-            out[:, :, oh, ow] = win(xp, oh, ow).sum(axis=(2, 3)) / divisor
-    return out[:, :, 0] if x.ndim == 3 else out
-
-
-def max_unpool2d_reference(x, indices, output_size):
-    """Zeros of (N, C) + output_size, x[n, c, h, w] written at flat indices[n, c, h, w]."""
-    N, C, H, W = x.shape
-    out = np.zeros((N, C) + tuple(output_size), x.dtype)
-    for n in range(N):
-        for c in range(C):
-            for h in range(H):
-                for w in range(W):
-                    q = int(indices[n, c, h, w])
-                    out[n, c, q // output_size[1], q % output_size[1]] = x[n, c, h, w]
+    xp, axes = _padded(x, geo, 0.0), tuple(range(2, x.ndim))
+    # 1 where a cell counts: the input only, or the input and its padding; never past it.
+    counts = _padded(np.ones(geo.sizes), geo, 1.0 if count_include_pad else 0.0, 0.0)
+    out = np.empty(x.shape[:2] + geo.out, x.dtype)
+    for o in np.ndindex(*geo.out):
+        divisor = (_window_at(counts, geo, o).sum() if divisor_override is None
+                   else divisor_override)
+        out[(...,) + o] = _window_at(xp, geo, o).sum(axis=axes) / divisor
     return out
+
+
+def max_unpool_reference(x, indices, output_size):
+    """Zeros of (N, C) + output_size, each x value written at its flat index in its (n, c)
+    plane or volume."""
+    N, C = x.shape[:2]
+    out = np.zeros((N, C, math.prod(output_size)), x.dtype)
+    for n, c, *cell in np.ndindex(*x.shape):
+        out[n, c, indices[(n, c, *cell)]] = x[(n, c, *cell)]
+    return out.reshape((N, C) + tuple(output_size))
 
 
 def _adaptive_reference(x, output_size, reduce):
-    import math
-    N, C, H, W = x.shape
-    Ho, Wo = adaptive_size("adaptive", x.shape, output_size)
-    out = np.empty((N, C, Ho, Wo), x.dtype)
-    for i in range(Ho):
-        for j in range(Wo):
-            rows = slice(math.floor(i * H / Ho), math.ceil((i + 1) * H / Ho))
-            cols = slice(math.floor(j * W / Wo), math.ceil((j + 1) * W / Wo))
-            out[:, :, i, j] = reduce(x[:, :, rows, cols], axis=(2, 3))
+    out_size = adaptive_size("ref", x.shape, output_size, n=x.ndim - 2)
+    out = np.empty(x.shape[:2] + out_size, x.dtype)
+    for o in np.ndindex(*out_size):
+        box = tuple(slice(math.floor(i * m / n), math.ceil((i + 1) * m / n))
+                    for i, m, n in zip(o, x.shape[2:], out_size, strict=True))
+        out[(...,) + o] = reduce(x[(...,) + box], axis=tuple(range(2, x.ndim)))
     return out
 
 
-def adaptive_avg_pool2d_reference(x, output_size):
-    """Each output pixel the mean of its window (floor/ceil of i·H/Ho, by floats)."""
+def adaptive_avg_pool_reference(x, output_size):
+    """Each output cell the mean of its window (floor/ceil of i·m/o, by floats)."""
     return _adaptive_reference(x, output_size, np.mean)
 
 
-def adaptive_max_pool2d_reference(x, output_size):
+def adaptive_max_pool_reference(x, output_size):
     return _adaptive_reference(x, output_size, np.max)
 
 
 # ----------------------------------------------------------------------------- registry
-def _pool_shapes(rng):
+# Shared by the 1-, 2- and 3-D pools (pool3d.py registers its ops with them).
+def _pool_shapes(rng, dims=2, largest=7):
+    """One (N, C, *sizes) input shape with ``dims`` spatial sizes of 1 to ``largest``."""
     n, c = (int(v) for v in rng.integers(1, 3, size=2))
-    return ((n, c) + tuple(int(v) for v in rng.integers(1, 8, size=2)),)
+    return ((n, c) + tuple(int(v) for v in rng.integers(1, largest + 1, size=dims)),)
 
 
 def _pool_params(rng, shapes, dilation=False):
@@ -680,15 +691,15 @@ def _avg_params(rng, shapes):
     return dict(_pool_params(rng, shapes), count_include_pad=bool(rng.random() < 0.5))
 
 
-def _avg2d_params(rng, shapes):
+def _avg_divisor_params(rng, shapes):
     """avg_pool1d's parameters plus, about half the time, a divisor_override (negative ones
-    too: PyTorch takes any nonzero int)."""
+    too: PyTorch takes any nonzero int): avg_pool2d's and avg_pool3d's."""
     divisor = None if rng.random() < 0.5 else int(rng.choice([-3, -1, 1, 2, 5]))
     return dict(_avg_params(rng, shapes), divisor_override=divisor)
 
 
 register(OpSpec(
-    "max_pool2d", lambda x, **p: max_pool2d(x, **p), max_pool2d_reference,
+    "max_pool2d", lambda x, **p: max_pool2d(x, **p), max_pool_reference,
     shapes=_pool_shapes, params=lambda rng, shapes: _pool_params(rng, shapes, dilation=True),
     values=(distinct,), ops=("max_pool2d",), twice=False,
     errors=(
@@ -709,8 +720,8 @@ register(OpSpec(
                   r"kernel= \(got both\)"),
     )))
 register(OpSpec(
-    "max_pool1d", lambda x, **p: max_pool1d(x, **p), max_pool2d_reference,
-    shapes=lambda rng: (_pool_shapes(rng)[0][:3],),
+    "max_pool1d", lambda x, **p: max_pool1d(x, **p), max_pool_reference,
+    shapes=lambda rng: _pool_shapes(rng, 1),
     params=lambda rng, shapes: _pool_params(rng, shapes, dilation=True),
     values=(distinct,), ops=("max_pool1d",), twice=False,
     errors=(
@@ -724,8 +735,8 @@ register(OpSpec(
                   r"max_pool1d: kernel_size must be an int ≥ 1 or a sequence of 1, got \(2, 2\)"),
     )))
 register(OpSpec(
-    "avg_pool2d", lambda x, **p: avg_pool2d(x, **p), avg_pool2d_reference,
-    shapes=_pool_shapes, params=_avg2d_params, values=(normal,), ops=("avg_pool2d",),
+    "avg_pool2d", lambda x, **p: avg_pool2d(x, **p), avg_pool_reference,
+    shapes=_pool_shapes, params=_avg_divisor_params, values=(normal,), ops=("avg_pool2d",),
     twice=False,
     errors=(
         ErrorCase(lambda: avg_pool2d(T(1, 1, 4, 4), (2, 0)), ValueError,
@@ -740,8 +751,8 @@ register(OpSpec(
                   r"avg_pool2d: divisor_override must be an int or None, got True \(bool\)"),
     )))
 register(OpSpec(
-    "avg_pool1d", lambda x, **p: avg_pool1d(x, **p), avg_pool2d_reference,
-    shapes=lambda rng: (_pool_shapes(rng)[0][:3],), params=_avg_params, values=(normal,),
+    "avg_pool1d", lambda x, **p: avg_pool1d(x, **p), avg_pool_reference,
+    shapes=lambda rng: _pool_shapes(rng, 1), params=_avg_params, values=(normal,),
     ops=("avg_pool1d",), twice=False,
     errors=(
         ErrorCase(lambda: avg_pool1d(T(1, 1, 8), 4, padding=3), ValueError,
@@ -751,22 +762,23 @@ register(OpSpec(
 
 
 def _unpool_params(rng, shapes):
-    """Indices as a max_pool2d with stride ≥ kernel makes them: one position per window,
+    """Indices as a max pool with stride ≥ kernel makes them: one position per window,
     windows apart (no repeats, so the finite differences see a plain scatter)."""
-    N, C, H, W = shapes[0]
-    k = tuple(int(v) for v in rng.integers(1, 4, size=2))
+    N, C, *sizes = shapes[0]
+    n = len(sizes)
+    k = tuple(int(v) for v in rng.integers(1, 4 if n < 3 else 3, size=n))
     s = tuple(int(kk + rng.integers(0, 2)) for kk in k)
-    size = tuple((n - 1) * ss + kk for n, ss, kk in zip((H, W), s, k, strict=True))
-    rows = np.arange(H)[:, None] * s[0] + rng.integers(0, k[0], size=(N, C, H, W))
-    cols = np.arange(W)[None, :] * s[1] + rng.integers(0, k[1], size=(N, C, H, W))
-    return {"indices": rows * size[1] + cols, "output_size": size}
+    size = tuple((m - 1) * ss + kk for m, ss, kk in zip(sizes, s, k, strict=True))
+    pos = [np.arange(m).reshape([-1 if a == i else 1 for a in range(n)]) * ss
+           + rng.integers(0, kk, size=(N, C, *sizes))
+           for i, (m, ss, kk) in enumerate(zip(sizes, s, k, strict=True))]
+    return {"indices": np.ravel_multi_index(pos, size), "output_size": size}
 
 
 register(OpSpec(
     "max_unpool2d", lambda x, indices, output_size: MaxUnpool2d.apply(
         x, indices=indices, output_size=output_size),
-    max_unpool2d_reference, shapes=lambda rng: (_pool_shapes(rng)[0][:2] + tuple(
-        int(v) for v in rng.integers(1, 4, size=2)),),
+    max_unpool_reference, shapes=lambda rng: _pool_shapes(rng, 2, 3),
     params=_unpool_params, values=(normal,), ops=("max_unpool2d",),
     errors=(
         ErrorCase(lambda: max_unpool2d(T(1, 1, 1, 2), np.array([[[[0, 9]]]]), 2), ValueError,
@@ -784,17 +796,16 @@ register(OpSpec(
 
 
 def _adaptive_params(rng, shapes):
-    H, W = shapes[0][2:]
-    sizes = [int(rng.integers(1, n + 3)) for n in (H, W)]
+    sizes = [int(rng.integers(1, m + 3)) for m in shapes[0][2:]]
     if rng.random() < 0.2:
-        sizes[int(rng.integers(0, 2))] = None
+        sizes[int(rng.integers(0, len(sizes)))] = None
     return {"output_size": sizes[0] if rng.random() < 0.3 and None not in sizes
             else tuple(sizes)}
 
 
 register(OpSpec(
     "adaptive_avg_pool2d", lambda x, **p: adaptive_avg_pool2d(x, **p),
-    adaptive_avg_pool2d_reference, shapes=_pool_shapes, params=_adaptive_params,
+    adaptive_avg_pool_reference, shapes=_pool_shapes, params=_adaptive_params,
     values=(normal,), ops=("adaptive_avg_pool2d",), twice=False,
     errors=(
         ErrorCase(lambda: adaptive_avg_pool2d(T(1, 1, 2, 5, 5), 2), ValueError,
@@ -805,7 +816,7 @@ register(OpSpec(
     )))
 register(OpSpec(
     "adaptive_max_pool2d", lambda x, **p: adaptive_max_pool2d(x, **p),
-    adaptive_max_pool2d_reference, shapes=_pool_shapes, params=_adaptive_params,
+    adaptive_max_pool_reference, shapes=_pool_shapes, params=_adaptive_params,
     values=(distinct,), ops=("adaptive_max_pool2d",), twice=False,
     errors=(
         ErrorCase(lambda: adaptive_max_pool2d(T(1, 2, 5, 5), -1), ValueError,

@@ -21,67 +21,60 @@ from ..ops import xp
 from ..ops.base import Op
 from ..testing import Bad as ErrorCase
 from ..testing import OpSpec, T, distinct, normal, register
-from .conv import batch_of_one, check_nd, ntuple
+from .conv import batch_of_one, check_nd
 from .pool import (
+    PoolGeometry,
+    _adaptive_params,
+    _avg_divisor_params,
+    _pool_params,
+    _pool_shapes,
+    _size,
     _tensor,
+    _unpool_params,
     _window,
-    adaptive_size,
+    adaptive_avg_pool_reference,
+    adaptive_max_pool_reference,
     adaptive_windows,
+    avg_pool_reference,
     check_divisor_override,
-    pool_output_size,
+    max_pool_reference,
+    max_unpool_reference,
     unpool_output_size,
 )
 
 LAYOUT = "(N, C, D, H, W)"
 
 
-def _x(sizes):
-    return "x".join(map(str, sizes))
+class TapWindows(PoolGeometry):
+    """A pool's validated geometry (``PoolGeometry``) plus what the vectorized 3-D pools
+    need: the padded input and its kernel taps, each tap one strided slice of it covering
+    every output cell at once."""
 
+    def after(self):
+        """Padding after each spatial dim: as far as the last window reaches past the input
+        (less than ``padding`` if it stops short, more for a ceil-mode window hanging past)."""
+        return tuple(max(0, (o - 1) * s + d * (k - 1) + 1 - p - m) for o, s, d, k, p, m in
+                     zip(self.out, self.stride, self.dilation, self.kernel, self.padding,
+                         self.sizes, strict=True))
 
-class PoolWindows:
-    """Validated windows of one pooling call over the last n dims of ``x_shape`` (n-tuples
-    ``kernel``, ``stride``, ``padding``, ``dilation``; ``out`` the output sizes by PyTorch's
-    ``pooling_output_shape``). The checks and messages are max_pool2d's, in n dims."""
-
-    def __init__(self, op, x_shape, kernel, stride, padding, ceil_mode, dilation=1, n=3):
-        self.sizes = tuple(x_shape[-n:])
-        k = self.kernel = ntuple(kernel, n, "kernel_size", op, 1)
-        s = self.stride = k if stride is None else ntuple(stride, n, "stride", op, 1)
-        p = self.padding = ntuple(padding, n, "padding", op, 0)
-        d = self.dilation = ntuple(dilation, n, "dilation", op, 1)
-        if any(2 * pp > kk for pp, kk in zip(p, k, strict=True)):
-            raise ValueError(f"{op}: padding {p} must be at most half the kernel {k} (input "
-                             f"{x_shape})")
-        extent = tuple(dd * (kk - 1) + 1 for dd, kk in zip(d, k, strict=True))
-        padded = tuple(m + 2 * pp for m, pp in zip(self.sizes, p, strict=True))
-        if any(e > m for e, m in zip(extent, padded, strict=True)):
-            dil = "" if set(d) == {1} else f" (dilation {_x(d)}, extent {_x(extent)})"
-            raise ValueError(f"{op}: kernel {_x(k)}{dil} is larger than the padded input "
-                             f"{_x(padded)} (input {x_shape}, padding {p})")
-        self.out = tuple(pool_output_size(*a, ceil_mode, dd) for *a, dd in
-                         zip(self.sizes, k, s, p, d, strict=True))
-        # Per dim, the first input cell each window reads (PyTorch's ``while (start < 0)
-        # start += dilation``): a window of padding only is refused, as in max_pool2d.
-        self.first = []
-        for m, kk, ss, pp, dd, o in zip(self.sizes, k, s, p, d, self.out, strict=True):
-            start = np.arange(o) * ss - pp
-            first = start + (np.maximum(0, -start) + dd - 1) // dd * dd
-            if o and first.max() >= m:
-                raise ValueError(f"{op}: window {int(np.argmax(first >= m))} along a dim of "
-                                 f"size {m} reads only padding (kernel {kk}, dilation {dd}, "
-                                 f"padding {pp}, input {x_shape}): reduce the padding or the "
-                                 f"dilation")
-            self.first.append(first)
-        # padding after each dim: p, or more for a ceil-mode window hanging past it
-        self.after = tuple(max(0, (o - 1) * ss + e - pp - m) for o, ss, e, pp, m in
-                           zip(self.out, s, extent, p, self.sizes, strict=True))
+    def first(self):
+        """Per dim, the first input cell each window reads (PyTorch's ``while (start < 0)
+        start += dilation``; PoolGeometry refused windows of padding only)."""
+        cells = []
+        for s, p, d, o in zip(self.stride, self.padding, self.dilation, self.out, strict=True):
+            start = np.arange(o) * s - p
+            cells.append(start + (np.maximum(0, -start) + d - 1) // d * d)
+        return cells
 
     def pad(self, x, fill):
-        """x padded with ``fill``: ``padding`` before each spatial dim, ``after`` after."""
+        """x padded with ``fill``: ``padding`` before each spatial dim, ``after()`` after."""
         lead = ((0, 0),) * (x.ndim - len(self.sizes))
-        return np.pad(x, lead + tuple(zip(self.padding, self.after, strict=True)),
+        return np.pad(x, lead + tuple(zip(self.padding, self.after(), strict=True)),
                       constant_values=fill)
+
+    def padded_shape(self, lead):
+        return lead + tuple(m + p + a for m, p, a in zip(self.sizes, self.padding,
+                                                         self.after(), strict=True))
 
     def crop(self, a):
         return a[(...,) + tuple(slice(p, p + m) for p, m in zip(self.padding, self.sizes,
@@ -101,10 +94,6 @@ class PoolWindows:
         """Per-dim positions (one array per dim) → flat positions in the volume, shaped
         as the output (broadcast over the dims)."""
         return np.ravel_multi_index(np.ix_(*pos), self.sizes, mode="clip")
-
-    def params(self):
-        return (f"kernel {self.kernel}, stride {self.stride}, padding {self.padding}, "
-                f"dilation {self.dilation}")
 
 
 def scatter_at(g, idx, x_shape):
@@ -139,13 +128,13 @@ class MaxPool3d(_ArgmaxPool):
     def forward(self, x, *, kernel, stride=None, padding=0, dilation=1, ceil_mode=False,
                 index_sink=None):
         check_nd(self.name, x, 5, layout=LAYOUT)
-        win = self.win = PoolWindows(self.name, x.shape, kernel, stride, padding, ceil_mode,
-                                     dilation)
+        win = self.win = TapWindows(self.name, x.shape, kernel, stride, padding, ceil_mode,
+                                    dilation)
         xp_ = win.pad(x, -np.inf)
         out = np.full(x.shape[:2] + win.out, -np.inf, x.dtype)
         # Until a tap wins, the index is the window's first input cell (PyTorch's), so that
         # an all −inf window points inside the input too.
-        idx = np.broadcast_to(win.flat(win.first), out.shape).copy()
+        idx = np.broadcast_to(win.flat(win.first()), out.shape).copy()
         for sl, pos in win.taps():
             v = xp_[sl]
             take = (v > out) | np.isnan(v)
@@ -167,7 +156,7 @@ class AvgPool3d(Op):
     def forward(self, x, *, kernel, stride=None, padding=0, ceil_mode=False,
                 count_include_pad=True, divisor_override=None):
         check_nd(self.name, x, 5, layout=LAYOUT)
-        win = self.win = PoolWindows(self.name, x.shape, kernel, stride, padding, ceil_mode)
+        win = self.win = TapWindows(self.name, x.shape, kernel, stride, padding, ceil_mode)
         if any(m < k for m, k in zip(win.sizes, win.kernel, strict=True)):
             # PyTorch's avg_pool3d (not its max_pool3d, nor avg_pool2d) refuses this
             raise ValueError(f"{self.name}: input {x.shape} is smaller than the kernel "
@@ -199,8 +188,7 @@ class AvgPool3d(Op):
     def backward(self, g, x, out):
         win = self.win
         share = g / self.divisor
-        dxp = np.zeros(x.shape[:2] + tuple(m + p + a for m, p, a in zip(
-            win.sizes, win.padding, win.after, strict=True)), g.dtype)
+        dxp = np.zeros(win.padded_shape(x.shape[:2]), g.dtype)
         for sl, _ in win.taps():
             dxp[sl] += share
         return np.ascontiguousarray(win.crop(dxp))
@@ -259,14 +247,6 @@ def avg_pool3d(x, kernel_size=None, stride=None, padding=0, ceil_mode=False,
 
 
 # ----------------------------------------------------------------------------- adaptive
-def _adaptive(op, x, output_size):
-    check_nd(op, x, 5, layout=LAYOUT)
-    if 0 in x.shape[2:]:
-        raise ValueError(f"{op}: the input {x.shape} has an empty spatial dim")
-    out = adaptive_size(op, x.shape, output_size, n=3)
-    return out, [adaptive_windows(m, o) for m, o in zip(x.shape[2:], out, strict=True)]
-
-
 class AdaptiveAvgPool3d(Op):
     """A window's mean is the mean over D of the means over H of the means over W (each
     window is a box): three (out × size) averaging matrices, one per dim, applied in turn;
@@ -277,7 +257,7 @@ class AdaptiveAvgPool3d(Op):
     formula = "dx = dy / window size, spread over each (adaptive) window"
 
     def forward(self, x, *, output_size):
-        self.out, windows = _adaptive(self.name, x, output_size)
+        self.out, windows = adaptive_windows(self.name, x, output_size, LAYOUT)
         self.mats = []
         for (starts, ends), m in zip(windows, x.shape[2:], strict=True):
             cells = np.arange(m)
@@ -303,7 +283,7 @@ class AdaptiveMaxPool3d(_ArgmaxPool):
     formula = "dx = dy at each (adaptive) window's argmax, 0 elsewhere"
 
     def forward(self, x, *, output_size, index_sink=None):
-        self.out, windows = _adaptive(self.name, x, output_size)
+        self.out, windows = adaptive_windows(self.name, x, output_size, LAYOUT)
         N, C, *sizes = x.shape
         out = np.empty((N, C) + self.out, x.dtype)
         idx = np.empty(out.shape, np.int64)
@@ -384,7 +364,7 @@ class MaxUnpool3d(Op):
         bad = (flat < 0) | (flat >= size)
         if bad.any():
             raise ValueError(f"{op}: found an invalid max index {flat[bad][0]} (output volumes "
-                             f"are {_x(output_size)}, input {x.shape})")
+                             f"are {_size(output_size)}, input {x.shape})")
         out = np.zeros((N, C, size), x.dtype)
         np.put_along_axis(out, flat, x.reshape(N, C, -1), axis=2)  # repeats: the last wins
         self.flat, self.x_shape = flat, x.shape
@@ -425,132 +405,15 @@ def max_unpool3d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     return batch_of_one("max_unpool3d", x, LAYOUT, run, idx)
 
 
-# ----------------------------------------------------------------------------- references
-def _boxes(x, win, fill):
-    """x padded with ``fill`` and each output cell's window, one at a time (slow)."""
-    xp_ = win.pad(x, fill)
-    for o in np.ndindex(*win.out):
-        yield o, xp_[(...,) + tuple(
-            slice(i * s, i * s + d * (k - 1) + 1, d) for i, s, d, k in
-            zip(o, win.stride, win.dilation, win.kernel, strict=True))]
-
-
-def max_pool3d_reference(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-    """The definition, one window at a time: the max of its cells (padding never wins)."""
-    win = PoolWindows("ref", x.shape, kernel_size, stride, padding, ceil_mode, dilation)
-    out = np.empty(x.shape[:2] + win.out, x.dtype)
-    for o, box in _boxes(x, win, -np.inf):
-        out[(...,) + o] = box.max(axis=(2, 3, 4))
-    return out
-
-
-def avg_pool3d_reference(x, kernel_size, stride=None, padding=0, ceil_mode=False,
-                         count_include_pad=True, divisor_override=None):
-    """Window sums over a zero-padded x, divided by ``divisor_override`` or by the number of
-    cells that count (read off a padded array of ones)."""
-    win = PoolWindows("ref", x.shape, kernel_size, stride, padding, ceil_mode)
-    # 1 where a cell counts (the input, and its padding with count_include_pad), 0 past
-    # the padding (where a ceil-mode window may hang), on the padded input's grid
-    counts = np.pad(np.ones((1, 1) + win.sizes),
-                    ((0, 0), (0, 0)) + tuple((p, p) for p in win.padding),
-                    constant_values=1.0 if count_include_pad else 0.0)
-    grid = tuple(m + p + a for m, p, a in zip(win.sizes, win.padding, win.after, strict=True))
-    counts = np.pad(counts, ((0, 0), (0, 0)) + tuple(
-        (0, max(0, g - c)) for g, c in zip(grid, counts.shape[2:], strict=True)))
-    counts = counts[(...,) + tuple(slice(0, g) for g in grid)]
-    cwin = PoolWindows("ref", x.shape, kernel_size, stride, padding, ceil_mode)
-    cwin.padding, cwin.after = (0, 0, 0), (0, 0, 0)  # counts is on the padded grid already
-    out = np.empty(x.shape[:2] + win.out, x.dtype)
-    for (o, box), (_, cbox) in zip(_boxes(x, win, 0.0), _boxes(counts, cwin, 0.0),
-                                   strict=True):
-        div = cbox.sum() if divisor_override is None else divisor_override
-        out[(...,) + o] = box.sum(axis=(2, 3, 4)) / div
-    return out
-
-
-def _adaptive_reference(x, output_size, reduce):
-    out_size = adaptive_size("ref", x.shape, output_size, n=3)
-    out = np.empty(x.shape[:2] + out_size, x.dtype)
-    for o in np.ndindex(*out_size):
-        box = tuple(slice(math.floor(i * m / n), math.ceil((i + 1) * m / n))
-                    for i, m, n in zip(o, x.shape[2:], out_size, strict=True))
-        out[(...,) + o] = reduce(x[(...,) + box], axis=(2, 3, 4))
-    return out
-
-
-def adaptive_avg_pool3d_reference(x, output_size):
-    return _adaptive_reference(x, output_size, np.mean)
-
-
-def adaptive_max_pool3d_reference(x, output_size):
-    return _adaptive_reference(x, output_size, np.max)
-
-
 # ----------------------------------------------------------------------------- registry
-def _pool3d_shapes(rng):
-    n, c = (int(v) for v in rng.integers(1, 3, size=2))
-    return ((n, c) + tuple(int(v) for v in rng.integers(1, 6, size=3)),)
-
-
-def _pool3d_params(rng, shapes, dilation=False):
-    sizes = shapes[0][2:]
-    for _ in range(20):  # a window reading only padding is an error case: redraw
-        dil = tuple(int(rng.integers(1, 3)) if dilation else 1 for _ in sizes)
-        kernel = tuple(int(rng.integers(1, max(1, min((m - 1) // d + 1, 3)) + 1))
-                       for m, d in zip(sizes, dil, strict=True))
-        stride = None if rng.random() < 0.3 else tuple(int(rng.integers(1, 3)) for _ in sizes)
-        padding = tuple(int(rng.integers(0, k // 2 + 1)) for k in kernel)
-        params = {"kernel_size": kernel, "stride": stride, "padding": padding,
-                  "ceil_mode": bool(rng.random() < 0.5)}
-        if dilation:
-            params["dilation"] = dil
-        try:
-            PoolWindows("max_pool3d", shapes[0], kernel, stride, padding, params["ceil_mode"],
-                        dil)
-            return params
-        except ValueError:
-            continue
-    return dict(params, padding=0, ceil_mode=False)
-
-
-def _avg3d_params(rng, shapes):
-    divisor = None if rng.random() < 0.5 else int(rng.choice([-3, 1, 2, 5]))
-    return dict(_pool3d_params(rng, shapes), count_include_pad=bool(rng.random() < 0.5),
-                divisor_override=divisor)
-
-
-def _adaptive3d_params(rng, shapes):
-    sizes = [int(rng.integers(1, m + 3)) for m in shapes[0][2:]]
-    if rng.random() < 0.2:
-        sizes[int(rng.integers(0, 3))] = None
-    return {"output_size": sizes[0] if rng.random() < 0.3 and None not in sizes
-            else tuple(sizes)}
-
-
-def _unpool3d_params(rng, shapes):
-    """Indices as a max_pool3d with stride ≥ kernel makes them: one position per window,
-    windows apart (no repeats: a plain scatter)."""
-    N, C, *sizes = shapes[0]
-    k = tuple(int(v) for v in rng.integers(1, 3, size=3))
-    s = tuple(int(kk + rng.integers(0, 2)) for kk in k)
-    size = tuple((m - 1) * ss + kk for m, ss, kk in zip(sizes, s, k, strict=True))
-    pos = [np.arange(m).reshape([-1 if a == i else 1 for a in range(3)]) * ss
-           + rng.integers(0, kk, size=(N, C, *sizes))
-           for i, (m, ss, kk) in enumerate(zip(sizes, s, k, strict=True))]
-    return {"indices": np.ravel_multi_index(pos, size), "output_size": size}
-
-
-def max_unpool3d_reference(x, indices, output_size):
-    N, C = x.shape[:2]
-    out = np.zeros((N, C, math.prod(output_size)), x.dtype)
-    for n, c, *cell in np.ndindex(*x.shape):
-        out[n, c, indices[(n, c, *cell)]] = x[(n, c, *cell)]
-    return out.reshape((N, C) + tuple(output_size))
+# (references, parameter and shape generators: pool.py's, for any number of dims)
+def _volumes(rng):
+    return _pool_shapes(rng, 3, 5)
 
 
 register(OpSpec(
-    "max_pool3d", lambda x, **p: max_pool3d(x, **p), max_pool3d_reference,
-    shapes=_pool3d_shapes, params=lambda rng, shapes: _pool3d_params(rng, shapes, True),
+    "max_pool3d", lambda x, **p: max_pool3d(x, **p), max_pool_reference,
+    shapes=_volumes, params=lambda rng, shapes: _pool_params(rng, shapes, True),
     values=(distinct,), ops=("max_pool3d",), twice=False,
     errors=(
         ErrorCase(lambda: max_pool3d(T(8, 8, 8), 2), ValueError,
@@ -569,8 +432,8 @@ register(OpSpec(
                   r"got \(2, 2\)"),
     )))
 register(OpSpec(
-    "avg_pool3d", lambda x, **p: avg_pool3d(x, **p), avg_pool3d_reference,
-    shapes=_pool3d_shapes, params=_avg3d_params, values=(normal,), ops=("avg_pool3d",),
+    "avg_pool3d", lambda x, **p: avg_pool3d(x, **p), avg_pool_reference,
+    shapes=_volumes, params=_avg_divisor_params, values=(normal,), ops=("avg_pool3d",),
     twice=False,
     errors=(
         ErrorCase(lambda: avg_pool3d(T(1, 1, 4, 4, 4), 2, divisor_override=0), ValueError,
@@ -582,7 +445,7 @@ register(OpSpec(
     )))
 register(OpSpec(
     "adaptive_avg_pool3d", lambda x, **p: adaptive_avg_pool3d(x, **p),
-    adaptive_avg_pool3d_reference, shapes=_pool3d_shapes, params=_adaptive3d_params,
+    adaptive_avg_pool_reference, shapes=_volumes, params=_adaptive_params,
     values=(normal,), ops=("adaptive_avg_pool3d",), twice=False,
     errors=(
         ErrorCase(lambda: adaptive_avg_pool3d(T(1, 2, 5, 5), (2, 2)), ValueError,
@@ -592,7 +455,7 @@ register(OpSpec(
     )))
 register(OpSpec(
     "adaptive_max_pool3d", lambda x, **p: adaptive_max_pool3d(x, **p),
-    adaptive_max_pool3d_reference, shapes=_pool3d_shapes, params=_adaptive3d_params,
+    adaptive_max_pool_reference, shapes=_volumes, params=_adaptive_params,
     values=(distinct,), ops=("adaptive_max_pool3d",), twice=False,
     errors=(
         ErrorCase(lambda: adaptive_max_pool3d(T(2, 5, 5), 1), ValueError,
@@ -601,9 +464,8 @@ register(OpSpec(
 register(OpSpec(
     "max_unpool3d", lambda x, indices, output_size: MaxUnpool3d.apply(
         x, indices=indices, output_size=output_size),
-    max_unpool3d_reference, shapes=lambda rng: (_pool3d_shapes(rng)[0][:2] + tuple(
-        int(v) for v in rng.integers(1, 3, size=3)),),
-    params=_unpool3d_params, values=(normal,), ops=("max_unpool3d",),
+    max_unpool_reference, shapes=lambda rng: _pool_shapes(rng, 3, 2),
+    params=_unpool_params, values=(normal,), ops=("max_unpool3d",),
     errors=(
         ErrorCase(lambda: max_unpool3d(T(1, 1, 1, 1, 2), np.array([[[[[0, 99]]]]]), 2),
                   ValueError, r"max_unpool3d: found an invalid max index 99 \(output volumes "

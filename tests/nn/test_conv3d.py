@@ -18,7 +18,7 @@ import nn
 from engine import gradcheck
 from engine.fast.conv import conv2d
 from engine.fast.conv3d import conv3d_reference, conv_transpose3d_reference
-from engine.fast.pool3d import avg_pool3d_reference, max_pool3d_reference
+from engine.fast.pool import avg_pool_reference, max_pool_reference
 
 F = nn.functional
 
@@ -154,11 +154,11 @@ def test_a_depth_one_conv3d_is_conv2d():
 
 @settings(max_examples=25, deadline=None)
 @given(cfg=pool_configs(), seed=st.integers(0, 2**32 - 1))
-def test_max_pool3d_reference_indices_and_finite_differences(cfg, seed):
+def test_max_pool_reference_indices_and_finite_differences(cfg, seed):
     assume(_pool_ok(engine.max_pool3d, cfg["x"], cfg["params"]))
     x = separated(np.random.default_rng(seed), cfg["x"])
     out, idx = engine.max_pool3d(T(x), return_indices=True, **cfg["params"])
-    np.testing.assert_array_equal(out.data, max_pool3d_reference(x, **cfg["params"]))
+    np.testing.assert_array_equal(out.data, max_pool_reference(x, **cfg["params"]))
     # each index points at its window's maximum, in the flattened (D, H, W) volume
     flat = x.reshape(x.shape[0], x.shape[1], -1)
     np.testing.assert_array_equal(np.take_along_axis(
@@ -169,11 +169,11 @@ def test_max_pool3d_reference_indices_and_finite_differences(cfg, seed):
 @settings(max_examples=25, deadline=None)
 @given(cfg=pool_configs(dilation=False), include=st.booleans(),
        divisor=st.sampled_from([None, None, 3, -2]), seed=st.integers(0, 2**32 - 1))
-def test_avg_pool3d_reference_and_finite_differences(cfg, include, divisor, seed):
+def test_avg_pool_reference_and_finite_differences(cfg, include, divisor, seed):
     assume(_pool_ok(engine.avg_pool3d, cfg["x"], cfg["params"]))
     x = np.random.default_rng(seed).standard_normal(cfg["x"])
     p = dict(cfg["params"], count_include_pad=include, divisor_override=divisor)
-    np.testing.assert_allclose(engine.avg_pool3d(T(x), **p).data, avg_pool3d_reference(x, **p),
+    np.testing.assert_allclose(engine.avg_pool3d(T(x), **p).data, avg_pool_reference(x, **p),
                                rtol=1e-12, atol=1e-12)
     assert gradcheck(lambda t: engine.avg_pool3d(t, **p), T(x))
 
