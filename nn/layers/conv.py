@@ -19,14 +19,6 @@ def _nonzero(v):
     return bool(np.any(np.asarray(v) != 0))
 
 
-def _pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
-
-
-def _single(v):
-    return v if isinstance(v, int) else tuple(v)[0] if len(tuple(v)) == 1 else tuple(v)
-
-
 def _reset_conv(m, fan_in_channels, fan_out_channels):
     """A conv layer's ``weight`` Glorot-uniform, in place, with fan_in = fan_in_channels ×
     the kernel's size and fan_out likewise (Keras's fans); its ``bias`` zero."""
@@ -49,18 +41,8 @@ class Conv2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  dilation=1, groups=1, bias=True, padding_mode="zeros", dtype=None):
         super().__init__()
-        _check_conv_args("Conv2d", in_channels, out_channels, groups, padding_mode)
-        self.padding_mode = padding_mode
-        kh, kw = _pair(kernel_size)
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.padding = (kh, kw), stride, padding
-        self.dilation, self.groups = dilation, groups
-        self.weight = Parameter(np.empty((out_channels, in_channels // groups, kh, kw),
-                                         np.float32))
-        self.bias = Parameter(np.empty(out_channels, np.float32)) if bias else None
-        self.reset_parameters()
-        if dtype is not None:
-            self.to(dtype)
+        _build_conv(self, "Conv2d", 2, in_channels, out_channels, kernel_size, stride, padding,
+                    dilation, groups, bias, padding_mode, dtype)
 
     def reset_parameters(self):
         """Draw the parameters anew, in place (PyTorch's name): Glorot-uniform ``weight``
@@ -84,14 +66,41 @@ _PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "repli
                   "circular": "circular"}
 
 
-def _check_conv_args(who, in_channels, out_channels, groups, padding_mode):
-    """Conv1d/2d/3d's channel counts and padding_mode, checked where the layer is built."""
+def _build_conv(layer, who, n, in_channels, out_channels, kernel_size, stride, padding,
+                dilation, groups, bias, padding_mode, dtype, output_padding=None):
+    """What the constructors of Conv1d/2d/3d and ConvTranspose1d/2d/3d (n spatial dims)
+    share: the checks (groups divides both channel counts; padding_mode; kernel_size an
+    int ≥ 1 or n of them), the attributes, and ``weight`` (C_out, C_in/groups, *kernel)
+    and ``bias`` (C_out,) drawn by ``reset_parameters`` and cast to ``dtype``.
+
+    A transposed convolution (``output_padding`` given) takes only padding_mode 'zeros', as
+    PyTorch's, and has PyTorch's weight layout, input channels first:
+    (C_in, C_out/groups, *kernel)."""
+    transposed = output_padding is not None
+    if transposed and padding_mode != "zeros":
+        raise ValueError(f"{who}: only padding_mode='zeros' is supported (as in "
+                         f"PyTorch), got {padding_mode!r}")
     if in_channels % groups or out_channels % groups:
         raise ValueError(f"{who}: groups={groups} must divide in_channels={in_channels} "
                          f"and out_channels={out_channels}")
     if padding_mode not in _PADDING_MODES:
         raise ValueError(f"{who}: padding_mode must be one of "
                          f"{', '.join(map(repr, _PADDING_MODES))}, got {padding_mode!r}")
+    kernel = ntuple(kernel_size, n, "kernel_size", who, 1)
+    if transposed:
+        layer.output_padding = output_padding
+    else:
+        layer.padding_mode = padding_mode
+    layer.in_channels, layer.out_channels = in_channels, out_channels
+    layer.kernel_size, layer.stride, layer.padding = kernel, stride, padding
+    layer.dilation, layer.groups = dilation, groups
+    channels = ((in_channels, out_channels // groups) if transposed
+                else (out_channels, in_channels // groups))
+    layer.weight = Parameter(np.empty(channels + kernel, np.float32))
+    layer.bias = Parameter(np.empty(out_channels, np.float32)) if bias else None
+    layer.reset_parameters()
+    if dtype is not None:
+        layer.to(dtype)
 
 
 def _convolve(layer, conv, x):
@@ -133,20 +142,8 @@ class Conv1d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  dilation=1, groups=1, bias=True, padding_mode="zeros", dtype=None):
         super().__init__()
-        _check_conv_args("Conv1d", in_channels, out_channels, groups, padding_mode)
-        self.padding_mode = padding_mode
-        k = _single(kernel_size)
-        if not isinstance(k, int) or k < 1:
-            raise ValueError(f"Conv1d: kernel_size must be an int ≥ 1 (or a 1-tuple), got "
-                             f"{kernel_size!r}")
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.padding = (k,), stride, padding
-        self.dilation, self.groups = dilation, groups
-        self.weight = Parameter(np.empty((out_channels, in_channels // groups, k), np.float32))
-        self.bias = Parameter(np.empty(out_channels, np.float32)) if bias else None
-        self.reset_parameters()
-        if dtype is not None:
-            self.to(dtype)
+        _build_conv(self, "Conv1d", 1, in_channels, out_channels, kernel_size, stride, padding,
+                    dilation, groups, bias, padding_mode, dtype)
 
     reset_parameters = Conv2d.reset_parameters
 
@@ -179,18 +176,8 @@ class Conv3d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  dilation=1, groups=1, bias=True, padding_mode="zeros", dtype=None):
         super().__init__()
-        _check_conv_args("Conv3d", in_channels, out_channels, groups, padding_mode)
-        kernel = ntuple(kernel_size, 3, "kernel_size", "Conv3d", 1)
-        self.padding_mode = padding_mode
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.padding = kernel, stride, padding
-        self.dilation, self.groups = dilation, groups
-        self.weight = Parameter(np.empty((out_channels, in_channels // groups) + kernel,
-                                         np.float32))
-        self.bias = Parameter(np.empty(out_channels, np.float32)) if bias else None
-        self.reset_parameters()
-        if dtype is not None:
-            self.to(dtype)
+        _build_conv(self, "Conv3d", 3, in_channels, out_channels, kernel_size, stride, padding,
+                    dilation, groups, bias, padding_mode, dtype)
 
     reset_parameters = Conv2d.reset_parameters
 
@@ -216,30 +203,12 @@ class ConvTranspose2d(Module):
                  output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
                  dtype=None):
         super().__init__()
-        who = type(self).__name__
-        if padding_mode != "zeros":
-            raise ValueError(f"{who}: only padding_mode='zeros' is supported (as in "
-                             f"PyTorch), got {padding_mode!r}")
-        kernel = self._kernel(kernel_size)
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{who}: groups={groups} must divide in_channels="
-                             f"{in_channels} and out_channels={out_channels}")
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.padding = kernel, stride, padding
-        self.output_padding, self.groups, self.dilation = output_padding, groups, dilation
-        self.weight = Parameter(np.empty((in_channels, out_channels // groups) + kernel,
-                                         np.float32))
-        self.bias = Parameter(np.empty(out_channels, np.float32)) if bias else None
-        self.reset_parameters()
-        if dtype is not None:
-            self.to(dtype)
+        _build_conv(self, type(self).__name__, len(self._dims), in_channels, out_channels,
+                    kernel_size, stride, padding, dilation, groups, bias, padding_mode, dtype,
+                    output_padding)
 
     _dims, _layout = ("H", "W"), "(N, C_in, H, W)"
     _convolve = staticmethod(engine.conv_transpose2d)
-
-    @staticmethod
-    def _kernel(kernel_size):
-        return tuple(_pair(kernel_size))
 
     def reset_parameters(self):
         """Draw the parameters anew, in place: Glorot-uniform ``weight`` (C_in, C_out/groups,
@@ -474,14 +443,6 @@ class ConvTranspose1d(ConvTranspose2d):
     _dims, _layout = ("L",), "(N, C_in, L)"
     _convolve = staticmethod(engine.conv_transpose1d)
 
-    @staticmethod
-    def _kernel(kernel_size):
-        k = _single(kernel_size)
-        if not isinstance(k, int) or k < 1:
-            raise ValueError(f"ConvTranspose1d: kernel_size must be an int ≥ 1 (or a "
-                             f"1-tuple), got {kernel_size!r}")
-        return (k,)
-
 
 class ConvTranspose3d(ConvTranspose2d):
     """Transposed 3-D convolution (a 3-D U-Net's upsampling): x (N, C_in, D, H, W) →
@@ -497,10 +458,6 @@ class ConvTranspose3d(ConvTranspose2d):
 
     _dims, _layout = ("D", "H", "W"), "(N, C_in, D, H, W)"
     _convolve = staticmethod(engine.conv_transpose3d)
-
-    @staticmethod
-    def _kernel(kernel_size):
-        return ntuple(kernel_size, 3, "kernel_size", "ConvTranspose3d", 1)
 
 
 class AdaptiveMaxPool2d(Module):

@@ -1,6 +1,8 @@
 """The convolution-family layers: Conv1d, ConvTranspose2d, MaxPool1d/AvgPool1d, MaxUnpool2d,
 the adaptive pools and Upsample -- shapes, init, training, and the same outputs and
 gradients as torch.nn's modules with copied weights (when torch is installed)."""
+import re
+
 import numpy as np
 import pytest
 
@@ -25,6 +27,27 @@ def test_conv1d_and_conv_transpose2d_parameters_and_shapes():
                                          r"\(15, 15\), but valid sizes .* range from 13 to 14"):
         plain(engine.randn(2, 8, 7, 7), output_size=(15, 15))
     assert "output_padding=1" in repr(up) and "kernel_size=(5,)" in repr(conv)
+
+
+
+@pytest.mark.parametrize("layer,n", [(nn.Conv1d, 1), (nn.Conv2d, 2), (nn.Conv3d, 3),
+                                     (nn.ConvTranspose1d, 1), (nn.ConvTranspose2d, 2),
+                                     (nn.ConvTranspose3d, 3)])
+def test_conv_layers_check_kernel_size_where_built(layer, n):
+    """Every convolution layer refuses a kernel_size that is not an int >= 1 or n of them,
+    naming itself, when built (Conv2d(1, 1, 0) was a ZeroDivisionError, ConvTranspose2d
+    built a (3,) kernel and failed only in forward)."""
+    name = layer.__name__
+    many = "a pair of them" if n == 2 else f"a sequence of {n}"
+    for bad in (0, -1, (3,) * (n + 1), 3.0, True) + (((3,) * (n - 1),) if n > 1 else ()):
+        with pytest.raises(ValueError, match=rf"{name}: kernel_size must be an int ≥ 1 or "
+                                             rf"{many}, got {re.escape(repr(bad))}"):
+            layer(2, 2, bad)
+    # what is accepted: an int (numpy's too) or n of them, kept as an n-tuple of ints
+    for good in (3, np.int64(3), [3] * n, (3,) * n):
+        m = layer(2, 2, good)
+        assert m.kernel_size == (3,) * n and m.weight.shape == (2, 2) + (3,) * n
+        assert all(type(k) is int for k in m.kernel_size)
 
 
 def test_pool_unpool_upsample_layers():
