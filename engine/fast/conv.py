@@ -853,27 +853,30 @@ register(OpSpec(
     )))
 
 
-def _convt_shapes(rng):
+def _convt_shapes(rng, dims=2, largest=4, kernel=3):
+    """(x, w) or (x, w, b) of a transposed convolution over ``dims`` spatial dims of 1 to
+    ``largest`` cells, with a kernel of 1 to ``kernel`` (conv_transpose3d's too)."""
     groups = int(rng.choice([1, 1, 2]))
     n, cg, og = (int(v) for v in rng.integers(1, 3, size=3))
-    h, w = (int(v) for v in rng.integers(1, 5, size=2))
-    kh, kw = (int(v) for v in rng.integers(1, 4, size=2))
-    shapes = ((n, cg * groups, h, w), (cg * groups, og, kh, kw))
+    sizes = tuple(int(v) for v in rng.integers(1, largest + 1, size=dims))
+    k = tuple(int(v) for v in rng.integers(1, kernel + 1, size=dims))
+    shapes = ((n, cg * groups) + sizes, (cg * groups, og) + k)
     return shapes + ((og * groups,),) if rng.random() < 0.5 else shapes
 
 
-def _convt_params(rng, shapes):
-    (_, c, h, w), (_, og, kh, kw) = shapes[:2]
+def _convt_params(rng, shapes, most=3):
+    """Parameters for ``_convt_shapes``' shapes: strides and groups up to ``most``."""
+    (_, c, *sizes), (_, og, *kernel) = shapes[:2]
     # groups: fixed by the bias (C_out = og·groups) when there is one, else any divisor of C_in.
     groups = shapes[2][0] // og if len(shapes) > 2 else int(
-        rng.choice([g for g in (1, 2, 3) if c % g == 0]))
-    stride = tuple(int(v) for v in rng.integers(1, 4, size=2))
-    dilation = tuple(int(v) for v in rng.integers(1, 3, size=2))
+        rng.choice([g for g in range(1, most + 1) if c % g == 0]))
+    stride = tuple(int(v) for v in rng.integers(1, most + 1, size=len(sizes)))
+    dilation = tuple(int(v) for v in rng.integers(1, 3, size=len(sizes)))
     # output_padding below the stride or the dilation; padding keeps the output ≥ 1.
     out_pad = tuple(int(rng.integers(0, max(s, d)))
                     for s, d in zip(stride, dilation, strict=True))
-    padding = tuple(int(rng.integers(0, 1 + ((n - 1) * s + d * (k - 1) + o) // 2))
-                    for n, s, d, k, o in zip((h, w), stride, dilation, (kh, kw), out_pad,
+    padding = tuple(int(rng.integers(0, 1 + ((m - 1) * s + d * (k - 1) + o) // 2))
+                    for m, s, d, k, o in zip(sizes, stride, dilation, kernel, out_pad,
                                              strict=True))
     return {"stride": stride, "padding": padding, "output_padding": out_pad,
             "groups": groups, "dilation": dilation}

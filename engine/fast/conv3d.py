@@ -29,7 +29,16 @@ import numpy as np
 from ..ops.base import Op
 from ..testing import Bad as ErrorCase
 from ..testing import OpSpec, T, normal, register
-from .conv import batch_of_one, check_channels, check_nd, ntuple, padding_amounts, transpose_sizes
+from .conv import (
+    _convt_params,
+    _convt_shapes,
+    batch_of_one,
+    check_channels,
+    check_nd,
+    ntuple,
+    padding_amounts,
+    transpose_sizes,
+)
 
 LAYOUT = "(N, C, D, H, W)"
 
@@ -369,33 +378,10 @@ register(OpSpec(
     )))
 
 
-def _convt3d_shapes(rng):
-    groups = int(rng.choice([1, 1, 2]))
-    n, cg, og = (int(v) for v in rng.integers(1, 3, size=3))
-    sizes = tuple(int(v) for v in rng.integers(1, 4, size=3))
-    kernel = tuple(int(v) for v in rng.integers(1, 3, size=3))
-    shapes = ((n, cg * groups) + sizes, (cg * groups, og) + kernel)
-    return shapes + ((og * groups,),) if rng.random() < 0.5 else shapes
-
-
-def _convt3d_params(rng, shapes):
-    (_, c, *sizes), (_, og, *kernel) = shapes[:2]
-    groups = shapes[2][0] // og if len(shapes) > 2 else int(
-        rng.choice([g for g in (1, 2) if c % g == 0]))
-    stride = tuple(int(v) for v in rng.integers(1, 3, size=3))
-    dilation = tuple(int(v) for v in rng.integers(1, 3, size=3))
-    out_pad = tuple(int(rng.integers(0, max(s, d))) for s, d in zip(stride, dilation,
-                                                                      strict=True))
-    padding = tuple(int(rng.integers(0, 1 + ((m - 1) * s + d * (k - 1) + o) // 2))
-                    for m, s, d, k, o in zip(sizes, stride, dilation, kernel, out_pad,
-                                             strict=True))
-    return {"stride": stride, "padding": padding, "output_padding": out_pad,
-            "groups": groups, "dilation": dilation}
-
-
 register(OpSpec(
     "conv_transpose3d", lambda x, w, b=None, **p: conv_transpose3d(x, w, b, **p),
-    conv_transpose3d_reference, arity=2, shapes=_convt3d_shapes, params=_convt3d_params,
+    conv_transpose3d_reference, arity=2, shapes=lambda rng: _convt_shapes(rng, 3, 3, 2),
+    params=lambda rng, shapes: _convt_params(rng, shapes, most=2),
     values=(normal,), ops=("conv_transpose3d",), twice=False,
     errors=(
         ErrorCase(lambda: conv_transpose3d(T(1, 2, 3, 3, 3), T(3, 4, 3, 3, 3)), ValueError,
