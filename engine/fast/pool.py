@@ -400,32 +400,33 @@ class MaxUnpool2d(Op):
     name = "max_unpool2d"
     linear = True
     formula = "dx = dy gathered at the indices"
+    layout, cells = "(N, C, H, W)", "planes"  # MaxUnpool3d's: (N, C, D, H, W), volumes
 
     def forward(self, x, *, indices, output_size):
         op = self.name
-        check_4d(op, x)
-        idx = np.asarray(indices)  # of x's shape: max_unpool2d checked it, on the user's shapes
+        check_nd(op, x, len(output_size) + 2, layout=self.layout)
+        idx = np.asarray(indices)  # of x's shape: max_unpool checked it, on the user's shapes
         if idx.dtype.kind not in "iu":
-            raise TypeError(f"{op}: indices must be integers (max_pool2d's return_indices), "
-                            f"got {idx.dtype}")
+            raise TypeError(f"{op}: indices must be integers (max_pool{len(output_size)}d's "
+                            f"return_indices), got {idx.dtype}")
         N, C = x.shape[:2]
-        Ho, Wo = output_size
+        size = math.prod(output_size)
         flat = idx.reshape(N, C, -1).astype(np.intp)
-        bad = (flat < 0) | (flat >= Ho * Wo)
+        bad = (flat < 0) | (flat >= size)
         if bad.any():
-            raise ValueError(f"{op}: found an invalid max index {flat[bad][0]} (output planes "
-                             f"are {Ho}x{Wo}, input {x.shape})")
-        out = np.zeros((N, C, Ho * Wo), x.dtype)
+            raise ValueError(f"{op}: found an invalid max index {flat[bad][0]} (output "
+                             f"{self.cells} are {_size(output_size)}, input {x.shape})")
+        out = np.zeros((N, C, size), x.dtype)
         np.put_along_axis(out, flat, x.reshape(N, C, -1), axis=2)  # repeats: the last wins
         self.flat, self.x_shape = flat, x.shape
-        return out.reshape(N, C, Ho, Wo)
+        return out.reshape((N, C) + tuple(output_size))
 
     def backward(self, g, x, out):
         N, C = self.x_shape[:2]
         return xp.gather(g.reshape(N, C, -1), 2, self.flat).reshape(self.x_shape)
 
     def describe(self):
-        return f"{self.x_shape} → planes of {self.flat.shape[2]} values"
+        return f"{self.x_shape} → {self.cells} of {self.flat.shape[2]} values"
 
 
 def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
@@ -443,18 +444,25 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     array([[0., 0.],
            [4., 0.]], dtype=float32)
     """
+    return max_unpool(MaxUnpool2d, x, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool(cls, x, indices, kernel_size, stride, padding, output_size):
+    """max_unpool2d or max_unpool3d (``cls``, the op): indices checked against x as given,
+    the output size worked out on the batched shapes."""
     from ..tensor import Tensor  # at call time: engine.tensor imports the ops
+    op, n = cls.name, cls.layout.count(",") - 1
     idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
     if idx.shape != tuple(x.shape):  # here, on the shapes given (not a batch of one's)
-        raise ValueError(f"max_unpool2d: indices of shape {idx.shape} do not match the input "
+        raise ValueError(f"{op}: indices of shape {idx.shape} do not match the input "
                          f"{tuple(x.shape)}")
 
     def run(x, idx):
-        size = unpool_output_size("max_unpool2d", tuple(x.shape), kernel_size, stride,
-                                  padding, output_size)
-        return MaxUnpool2d.apply(x, indices=idx, output_size=size)
+        size = unpool_output_size(op, tuple(x.shape), kernel_size, stride, padding,
+                                  output_size, n)
+        return cls.apply(x, indices=idx, output_size=size)
 
-    return batch_of_one("max_unpool2d", x, "(N, C, H, W)", run, idx)
+    return batch_of_one(op, x, cls.layout, run, idx)
 
 
 # ----------------------------------------------------------------------------- adaptive

@@ -17,18 +17,17 @@ import math
 
 import numpy as np
 
-from ..ops import xp
 from ..ops.base import Op
 from ..testing import Bad as ErrorCase
 from ..testing import OpSpec, T, distinct, normal, register
 from .conv import batch_of_one, check_nd
 from .pool import (
+    MaxUnpool2d,
     PoolGeometry,
     _adaptive_params,
     _avg_divisor_params,
     _pool_params,
     _pool_shapes,
-    _size,
     _tensor,
     _unpool_params,
     _window,
@@ -38,8 +37,8 @@ from .pool import (
     avg_pool_reference,
     check_divisor_override,
     max_pool_reference,
+    max_unpool,
     max_unpool_reference,
-    unpool_output_size,
 )
 
 LAYOUT = "(N, C, D, H, W)"
@@ -342,40 +341,12 @@ def adaptive_max_pool3d(x, output_size, return_indices=False):
 
 
 # ----------------------------------------------------------------------------- unpooling
-class MaxUnpool3d(Op):
+class MaxUnpool3d(MaxUnpool2d):
     """max_pool3d's partial inverse: each value goes back to its flat position d·H·W + h·W
-    + w (``indices``) in zeros of the output volume. A scatter, so the gradient is the
-    gather of dy at the indices (written with ops: twice differentiable)."""
+    + w (``indices``) in zeros of the output volume (MaxUnpool2d's scatter, in 3-D)."""
 
     name = "max_unpool3d"
-    linear = True
-    formula = "dx = dy gathered at the indices"
-
-    def forward(self, x, *, indices, output_size):
-        op = self.name
-        check_nd(op, x, 5, layout=LAYOUT)
-        idx = np.asarray(indices)
-        if idx.dtype.kind not in "iu":
-            raise TypeError(f"{op}: indices must be integers (max_pool3d's return_indices), "
-                            f"got {idx.dtype}")
-        N, C = x.shape[:2]
-        size = math.prod(output_size)
-        flat = idx.reshape(N, C, -1).astype(np.intp)
-        bad = (flat < 0) | (flat >= size)
-        if bad.any():
-            raise ValueError(f"{op}: found an invalid max index {flat[bad][0]} (output volumes "
-                             f"are {_size(output_size)}, input {x.shape})")
-        out = np.zeros((N, C, size), x.dtype)
-        np.put_along_axis(out, flat, x.reshape(N, C, -1), axis=2)  # repeats: the last wins
-        self.flat, self.x_shape = flat, x.shape
-        return out.reshape((N, C) + tuple(output_size))
-
-    def backward(self, g, x, out):
-        N, C = self.x_shape[:2]
-        return xp.gather(g.reshape(N, C, -1), 2, self.flat).reshape(self.x_shape)
-
-    def describe(self):
-        return f"{self.x_shape} → volumes of {self.flat.shape[2]} values"
+    layout, cells = LAYOUT, "volumes"
 
 
 def max_unpool3d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
@@ -391,18 +362,7 @@ def max_unpool3d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     >>> max_unpool3d(y, idx, 2).data.ravel()
     array([0., 0., 0., 0., 0., 0., 0., 7.], dtype=float32)
     """
-    from ..tensor import Tensor  # at call time: engine.tensor imports the ops
-    idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
-    if idx.shape != tuple(x.shape):  # here, on the shapes given (not a batch of one's)
-        raise ValueError(f"max_unpool3d: indices of shape {idx.shape} do not match the input "
-                         f"{tuple(x.shape)}")
-
-    def run(x, idx):
-        size = unpool_output_size("max_unpool3d", tuple(x.shape), kernel_size, stride,
-                                  padding, output_size, n=3)
-        return MaxUnpool3d.apply(x, indices=idx, output_size=size)
-
-    return batch_of_one("max_unpool3d", x, LAYOUT, run, idx)
+    return max_unpool(MaxUnpool3d, x, indices, kernel_size, stride, padding, output_size)
 
 
 # ----------------------------------------------------------------------------- registry
