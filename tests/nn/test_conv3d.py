@@ -152,6 +152,47 @@ def test_a_depth_one_conv3d_is_conv2d():
     np.testing.assert_allclose(ours.data[:, :, 0], plain.data, rtol=1e-12, atol=1e-12)
 
 
+
+def test_the_1d_2d_and_3d_pools_share_one_geometry():
+    """One window geometry for the three pool families: a line of 9 pooled with kernel 3,
+    stride 2, padding 1 gives the by-hand windows [-1, 1], [1, 3], … [7, 9] as (N, C, L),
+    (N, C, 1, L) and (N, C, 1, 1, L), indices included; the same bad parameters are refused
+    in the same words, with each dim count's own notation."""
+    rng = np.random.default_rng(3)
+    line = separated(rng, (2, 3, 9))
+    starts = range(-1, 9, 2)
+    want_max = np.stack([line[..., max(s, 0):s + 3].max(-1) for s in starts], -1)
+    want_idx = np.stack([max(s, 0) + line[..., max(s, 0):s + 3].argmax(-1) for s in starts], -1)
+    want_avg = np.stack([line[..., max(s, 0):s + 3].sum(-1) / 3 for s in starts], -1)
+    for dims, (max_pool, avg_pool) in ((1, (F.max_pool1d, F.avg_pool1d)),
+                                       (2, (F.max_pool2d, F.avg_pool2d)),
+                                       (3, (F.max_pool3d, F.avg_pool3d))):
+        one = (1,) * (dims - 1)  # the size-1 dims in front of the line
+        x = T(line.reshape((2, 3) + one + (9,)))
+        window = dict(kernel_size=one + (3,), stride=one + (2,), padding=(0,) * len(one) + (1,))
+        out, idx = max_pool(x, return_indices=True, **window)
+        np.testing.assert_array_equal(out.data.reshape(2, 3, 5), want_max)
+        np.testing.assert_array_equal(idx.data.reshape(2, 3, 5), want_idx)
+        np.testing.assert_allclose(avg_pool(x, **window).data.reshape(2, 3, 5), want_avg,
+                                   rtol=1e-12)
+
+    words = {1: ("2", "3", "5", "4", "0"),   # padding, kernel, big kernel, padded input, no pad
+             2: (r"\(2, 2\)", r"\(3, 3\)", "5x5", "4x4", r"\(0, 0\)"),
+             3: (r"\(2, 2, 2\)", r"\(3, 3, 3\)", "5x5x5", "4x4x4", r"\(0, 0, 0\)")}
+    for dims, (pad, kernel, big, padded, no_pad) in words.items():
+        op = f"max_pool{dims}d"
+        pool = getattr(F, op)
+        with pytest.raises(ValueError, match=rf"{op}: padding {pad} must be at most half the "
+                                             rf"kernel {kernel} \(input"):
+            pool(engine.zeros(*(1, 1) + (9,) * dims), 3, padding=2)
+        with pytest.raises(ValueError, match=rf"{op}: kernel {big} is larger than the padded "
+                                             rf"input {padded} \(input .*, padding {no_pad}\)"):
+            pool(engine.zeros(*(1, 1) + (4,) * dims), 5)
+        with pytest.raises(ValueError, match=rf"{op}: window 0 along a dim of size 2 reads only "
+                                             rf"padding \(kernel 2, dilation 3, padding 1"):
+            pool(engine.zeros(*(1, 1) + (2,) * dims), 2, padding=1, dilation=3)
+
+
 @settings(max_examples=25, deadline=None)
 @given(cfg=pool_configs(), seed=st.integers(0, 2**32 - 1))
 def test_max_pool_reference_indices_and_finite_differences(cfg, seed):
