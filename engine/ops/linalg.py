@@ -652,7 +652,7 @@ class SlogDet(Op):
     formula = "d log|det A| / dA = A⁻ᵀ (the sign is piecewise constant)"
 
     def forward(self, a):
-        _check_square("linalg.slogdet", a)
+        _check_square(self.name, a)
         return np.stack(np.linalg.slogdet(a), axis=-1)
 
     def backward(self, g, a, out):
@@ -770,7 +770,7 @@ class MatrixExp(Op):
     formula = "dA = the top-right block of exp([[Aᵀ, G], [0, Aᵀ]]) (the Fréchet derivative at Aᵀ)"
 
     def forward(self, a):
-        _check_square("linalg.matrix_exp", a)
+        _check_square(self.name, a)
         return expm(a)
 
     def backward(self, g, a, out):
