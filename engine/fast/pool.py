@@ -72,7 +72,8 @@ class PoolGeometry:
         s = self.stride = k if stride is None else ntuple(stride, n, "stride", op, 1)
         p = self.padding = ntuple(padding, n, "padding", op, 0)
         d = self.dilation = ntuple(dilation, n, "dilation", op, 1)
-        # Plain loops, one check at a time over all dims (the 2-D pools build this per call).
+        # Plain loops (the 2-D pools build this on every call). Each check covers every dim
+        # before the next runs: a padding error in any dim wins over a size error.
         extent, padded, out = [], [], []
         for m, kk, pp, dd in zip(self.sizes, k, p, d, strict=True):
             if 2 * pp > kk:
