@@ -83,13 +83,16 @@ class PoolGeometry:
             padded.append(m + 2 * pp)
         for m, kk, ss, pp, dd, e, mp in zip(self.sizes, k, s, p, d, extent, padded,
                                             strict=True):
-            if e > mp:
+            o = pool_output_size(m, kk, ss, pp, ceil_mode, dd)
+            # ceil_mode keeps one window reaching past the end (PyTorch's; Keras's 'same'
+            # pool of a 1-cell map), so a larger kernel is refused only where none fits.
+            if e > mp and o < 1:
                 dil = ("" if set(d) == {1} else
                        f" (dilation {_size(d)}, extent {_size(extent)})")
                 raise ValueError(f"{op}: kernel {_size(k)}{dil} is larger than the padded "
                                  f"input {_size(padded)} (input {x_shape}, padding "
                                  f"{self.show(p)})")
-            out.append(pool_output_size(m, kk, ss, pp, ceil_mode, dd))
+            out.append(o)
         self.out = tuple(out)
         # A dilated window can step over the whole input from the padding (PyTorch then
         # returns -inf and an index outside the plane): refused. Only the windows starting in

@@ -643,3 +643,52 @@ def test_avg_pool2d_divisor_override_matches_torch(k, s, p, ceil, include_pad, d
     np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(np.asarray(ours.grad), theirs.grad.numpy(), rtol=1e-12,
                                atol=1e-12)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_ceil_mode_keeps_a_window_larger_than_the_input(nd):
+    """ceil_mode=True keeps one window that reaches past the end even where the kernel is
+    larger than the (padded) input, as PyTorch (and Keras's 'same' pool of a 1-cell map):
+    the max / mean of what the window covers. Without ceil_mode no window fits: refused."""
+    from nn import functional as F
+    max_pool, avg_pool = getattr(F, f"max_pool{nd}d"), getattr(F, f"avg_pool{nd}d")
+    one = engine.ones(*(1, 1) + (1,) * nd)
+    assert max_pool(one * 3, 2, ceil_mode=True).data.ravel().tolist() == [3.0]
+    row = engine.tensor(np.arange(1.0, 4.0).reshape((1, 1) + (1,) * (nd - 1) + (3,)))
+    if nd == 3:  # PyTorch's avg_pool3d alone refuses any input smaller than its kernel
+        with pytest.raises(ValueError, match="smaller than the kernel"):
+            avg_pool(row, 2, ceil_mode=True)
+        avg_pool = None
+    else:  # windows [1, 2] and [3] (the second reaches past the end): the mean of each
+        assert avg_pool(row, 2, ceil_mode=True).data.ravel().tolist() == [1.5, 3.0]
+    with pytest.raises(ValueError, match="is larger than the padded input"):
+        max_pool(one, 2)
+    x = engine.tensor(np.random.default_rng(nd).standard_normal((2, 2) + (1,) * (nd - 1) + (3,)),
+                      dtype=np.float64, requires_grad=True)
+    for pool in (max_pool, avg_pool) if avg_pool else (max_pool,):
+        assert gradcheck(lambda t: pool(t, 4, 3, 1, ceil_mode=True), [x])
+
+
+def test_ceil_mode_larger_window_matches_torch():
+    torch = pytest.importorskip("torch")
+    from nn import functional as F
+    rng = np.random.default_rng(5)
+    for shape, kw in [((2, 3, 1, 1), dict(kernel_size=2, ceil_mode=True)),
+                      ((2, 3, 1, 3), dict(kernel_size=(2, 4), stride=(2, 3), padding=(0, 1),
+                                          ceil_mode=True)),
+                      ((1, 2, 2, 1, 3), dict(kernel_size=(2, 2, 4), stride=(2, 2, 3),
+                                             padding=(1, 0, 1), ceil_mode=True))]:
+        nd = len(shape) - 2
+        a = rng.standard_normal(shape)
+        kinds = (("max", {}), ("avg", {"count_include_pad": False}), ("avg", {}))
+        for kind, extra in kinds[:1] if nd == 3 else kinds:
+            ours = engine.tensor(a, dtype=np.float64, requires_grad=True)
+            theirs = torch.tensor(a, requires_grad=True)
+            y = getattr(F, f"{kind}_pool{nd}d")(ours, **kw, **extra)
+            t = getattr(torch.nn.functional, f"{kind}_pool{nd}d")(theirs, **kw, **extra)
+            g = rng.standard_normal(y.shape)
+            y.backward(engine.tensor(g, dtype=np.float64))
+            t.backward(torch.tensor(g))
+            np.testing.assert_allclose(y.data, t.detach().numpy(), rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-12,
+                                       atol=1e-12)
