@@ -170,6 +170,26 @@ class Value(Node):
         """``if v:`` tests the value, as PyTorch's 0-d tensors (0.0 is False)."""
         return bool(self.data)
 
+    # To Python a Value is its number, as a 0-d PyTorch tensor is: float(v), int(v), v.item(),
+    # f"{v:.3f}" (pictures and printing of create_graph gradients, which are Values, too).
+    # Like PyTorch's, these give plain numbers: math.exp(v) is a float outside the graph.
+    def __float__(self) -> float:
+        return self.data
+
+    def __int__(self) -> int:
+        return int(self.data)
+
+    def item(self) -> float:
+        """The number, as ``Tensor.item()``: ``v.item() == v.data``."""
+        return self.data
+
+    def __format__(self, spec: str) -> str:
+        return format(self.data, spec) if spec else str(self)
+
+    def __abs__(self):
+        """``abs(v)`` is ``v.abs()``: in the graph, as ``abs`` of a PyTorch tensor."""
+        return self.abs()
+
     __array_ufunc__ = None  # numpy defers: array * Value is Value.__rmul__ (a clear error)
 
     def __getattr__(self, name):
