@@ -751,12 +751,13 @@ class Module(KerasModelMixin):
         order). As PyTorch's, a module or tensor reachable by two names is under both."""
         return OrderedDict((key, t.data.copy()) for key, t in self._state_items())
 
-    def load_state_dict(self, state, strict: bool = True) -> _IncompatibleKeys:
+    def load_state_dict(self, state_dict, strict: bool = True) -> _IncompatibleKeys:
         """Copy arrays into the parameters and buffers in place; return PyTorch's named tuple
         ``(missing_keys, unexpected_keys)`` (both empty when ``strict``).
 
         Refuses, naming the key and both shapes, an entry whose shape differs; with
-        ``strict`` also missing and unexpected keys (KeyError); a complex or non-numeric
+        ``strict`` also missing and unexpected keys (``nn.serialization.StateDictError``: a
+        RuntimeError, as PyTorch's, and a KeyError or ValueError); a complex or non-numeric
         entry (``nn.serialization.check_state_dict``); two entries for one tensor (a shared
         module or tied weight, named twice) that differ, where PyTorch silently keeps the
         last. Everything is checked before the first copy. Accepts numpy arrays or anything
@@ -771,14 +772,15 @@ class Module(KerasModelMixin):
         twins, stand_in = [], {}
         for name, m in self.named_modules():
             make = getattr(m, "_twin_from_state", None)
-            twin = make(state, f"{name}." if name else "") if make is not None else None
+            twin = make(state_dict, f"{name}." if name else "") if make is not None else None
             if twin is not None:
                 twins.append((m, twin))
                 theirs = dict(twin._state_items())
                 stand_in.update((id(t), theirs[k]) for k, t in m._state_items())
         checked = OrderedDict((k, stand_in.get(id(t), t)) for k, t in own.items())
         # every entry checked before any copy
-        arrays, missing, unexpected = check_state_dict(checked, state, strict)
+        arrays, missing, unexpected = check_state_dict(
+            checked, state_dict, strict, who=f"load_state_dict for {type(self).__name__}")
         first = {}
         for key, value in arrays.items():
             other = first.setdefault(id(own[key]), key)

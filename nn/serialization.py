@@ -38,8 +38,8 @@ import numpy as np
 
 from .files import atomic_write, publish_mode  # noqa: F401  (publish_mode: old import path)
 
-__all__ = ["save", "load", "LoadError", "load_checkpoint", "make_checkpoint",
-           "check_state_dict", "state_tensors"]
+__all__ = ["save", "load", "LoadError", "StateDictError", "load_checkpoint",
+           "make_checkpoint", "check_state_dict", "state_tensors"]
 
 MANIFEST = "__stepgrad__.json"
 FORMAT, VERSION = "stepgrad", 1
@@ -350,6 +350,15 @@ def _read_array(zf, info, archive_size, where):
 
 
 # ------------------------------------------------------------------------------ state dicts
+class StateDictError(KeyError, ValueError, RuntimeError):
+    """``load_state_dict`` refused the names (missing or unexpected keys, when ``strict``) or
+    a shape. PyTorch raises ``RuntimeError`` there, so ``except RuntimeError`` copied from
+    PyTorch code catches it; it is also the ``KeyError`` (names) and ``ValueError`` (shapes)
+    stepgrad raised before."""
+
+    __str__ = Exception.__str__  # the message as written (KeyError's str() would quote it)
+
+
 def state_tensors(module) -> "OrderedDict[str, object]":
     """Dotted name → the Tensor behind each ``module.state_dict()`` entry, in its order
     (``Module._state_items``: a module under two names is listed under both)."""
@@ -391,8 +400,8 @@ def _checked_array(value, key, shape, dtype, who):
         raise ValueError(f"{who}: entry {key!r} has dtype {arr.dtype}, which cannot be "
                          f"loaded into the model's {np.dtype(dtype)} entry")
     if arr.shape != tuple(shape):
-        raise ValueError(f"{who}: size mismatch for {key}: the file has shape "
-                         f"{arr.shape}, the model has shape {tuple(shape)}")
+        raise StateDictError(f"{who}: size mismatch for {key}: the state dict has shape "
+                             f"{arr.shape}, the model has shape {tuple(shape)}")
     if np.dtype(dtype).kind in "iu" and arr.dtype != dtype:
         if not np.can_cast(arr.dtype, dtype) and arr.size and (
                 arr.min() < np.iinfo(dtype).min or arr.max() > np.iinfo(dtype).max):
@@ -419,9 +428,10 @@ def check_state_dict(own, state, strict: bool = True, *, who: str = "load_state_
     ``state`` absent from ``own`` (lists, in their dicts' order: ``load_state_dict``'s
     ``missing_keys`` and ``unexpected_keys``).
 
-    Refuses (``KeyError``) missing and unexpected names when ``strict``; (``ValueError``,
-    naming the entry) a shape that differs, a complex entry for a real tensor, a
-    non-numeric entry (strings, objects, bools into floats), integers out of range.
+    Refuses (``StateDictError``: a KeyError, a ValueError and PyTorch's RuntimeError)
+    missing and unexpected names when ``strict`` and a shape that differs; (``ValueError``,
+    naming the entry) a complex entry for a real tensor, a non-numeric entry (strings,
+    objects, bools into floats), integers out of range.
     ``num_batches_tracked`` (the BatchNorm counter, PyTorch's) is never unexpected (a
     PyTorch state loads into a layer without one: Keras's BatchNormalization) and, as
     PyTorch does for a state dict without version metadata, never missing: a state saved
@@ -433,7 +443,9 @@ def check_state_dict(own, state, strict: bool = True, *, who: str = "load_state_
     missing = [k for k in own if k not in state and not _is_bn_counter(k, own[k])]
     unexpected = [k for k in state if k not in own and not _is_bn_counter(k, state[k])]
     if strict and (missing or unexpected):
-        raise KeyError(f"{who}: missing keys {missing}, unexpected keys {unexpected}")
+        raise StateDictError(f"{who}: missing keys {missing}, unexpected keys {unexpected} "
+                             "(strict=False loads the entries that match and returns both "
+                             "lists)")
     arrays, cast, sources, targets = {}, [], set(), set()
     for key, target in own.items():
         if key in state:

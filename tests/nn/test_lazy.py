@@ -360,8 +360,8 @@ def test_a_refused_load_leaves_the_layers_lazy():
     was; a state dict without a layer's entries (strict=False) leaves that layer lazy."""
     src = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
     lazy = nn.Sequential(nn.LazyLinear(4), nn.ReLU(), nn.LazyLinear(5))
-    with pytest.raises(ValueError, match=r"size mismatch for 2.weight: the file has shape "
-                                         r"\(2, 4\), the model has shape \(5, 4\)"):
+    with pytest.raises(ValueError, match=r"size mismatch for 2.weight: the state dict has "
+                                         r"shape \(2, 4\), the model has shape \(5, 4\)"):
         lazy.load_state_dict(src.state_dict())
     assert type(lazy[0]) is nn.LazyLinear and type(lazy[2]) is nn.LazyLinear
     with pytest.raises(ValueError, match=r"'0.weight' of shape \(4,\) cannot give "
