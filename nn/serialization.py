@@ -68,7 +68,7 @@ def save(obj, path, *, compress: bool = False) -> None:
     >>> load(path)["optim"]["state"][0]["step"]
     3
     """
-    path = os.fspath(path)
+    path = _file_path(path, "nn.save")
     arrays: list[np.ndarray] = []
     manifest = {"format": FORMAT, "version": VERSION,
                 "root": _encode(obj, arrays, "obj", set(), 0)}
@@ -85,6 +85,15 @@ def save(obj, path, *, compress: bool = False) -> None:
                         np.lib.format.write_array(member, arr, allow_pickle=False)
 
     atomic_write(path, write, who="nn.save")
+
+
+def _file_path(path, who) -> str:
+    """``path`` as a str; file objects (which torch.save/torch.load take) refused by name."""
+    if hasattr(path, "read") or hasattr(path, "write"):
+        raise TypeError(f"{who}: takes a file path (str or pathlib.Path), not a "
+                        f"{type(path).__name__}: writes are atomic renames, reads check the "
+                        "whole file")
+    return os.fspath(path)
 
 
 def _encode(x, arrays, where, active, depth):
@@ -128,6 +137,10 @@ def _encode(x, arrays, where, active, depth):
     if isinstance(getattr(x, "data", None), np.ndarray) and hasattr(x, "__array__"):
         # a Tensor: its numbers (.data; np.asarray refuses one that requires grad)
         return {"t": "ndarray", "m": _add_array(x.data, arrays, where)}
+    if callable(getattr(x, "state_dict", None)):  # torch.save(model) pickles the object
+        raise TypeError(f"nn.save: {where} is a {type(x).__name__}; save its state_dict() "
+                        f"(and load it with load_state_dict(nn.load(path))); a model's "
+                        f"architecture too: model.save(path) and nn.load_model(path)")
     raise TypeError(f"nn.save: {where} is a {type(x).__name__}, which cannot be saved; "
                     "use dicts, lists, tuples, numpy arrays, int, float, bool, str, None")
 
@@ -149,8 +162,12 @@ class _Corrupt(Exception):
         self.where, self.why = where, why
 
 
-def load(path):
+def load(path, map_location=None, *, weights_only=True):
     """Read what ``save`` wrote: the same nest, arrays bit for bit, tuples as tuples.
+
+    ``torch.load``'s keywords are accepted where they mean nothing here: ``map_location``
+    ``None`` or ``"cpu"`` (stepgrad runs on the CPU; other devices are refused) and
+    ``weights_only`` (``nn.load`` never unpickles, so it only ever reads data).
 
     Raises ``FileNotFoundError`` for a missing file, and one ``ValueError`` naming the path
     (and the entry, when the fault is inside one) for anything else: a truncated or
@@ -164,7 +181,10 @@ def load(path):
     >>> load(path)
     {'w': array([0., 1., 2.], dtype=float32), 'shape': (1, 3)}
     """
-    path = os.fspath(path)
+    if map_location is not None and str(map_location) != "cpu":
+        raise ValueError(f"nn.load: map_location={map_location!r} is not supported: stepgrad "
+                         "runs on the CPU (use None or 'cpu')")
+    path = _file_path(path, "nn.load")
     with open(path, "rb") as f:  # FileNotFoundError / PermissionError as usual
         head = f.read(4)
         size = os.fstat(f.fileno()).st_size
@@ -172,7 +192,7 @@ def load(path):
         raise LoadError(f"{path}: empty file, not a stepgrad save file")
     if head[:1] == b"\x80":
         raise LoadError(f"{path}: looks like a pickle (torch.save / pickle.dump?); "
-                        "stepgrad never loads pickles, re-save the data with nn.save")
+                        f"stepgrad never loads pickles. {_FROM_TORCH}")
     if head != b"PK\x03\x04":
         raise LoadError(f"{path}: not a stepgrad save file (not a zip archive)")
     try:
@@ -192,12 +212,20 @@ def load(path):
             from None
 
 
+_FROM_TORCH = ("From PyTorch: read it with torch.load(path, weights_only=True) and pass the "
+               "state dict to model.load_state_dict (it takes torch tensors), or write it "
+               "with nn.save / safetensors (nn.load_safetensors)")
+
+
 class LoadError(ValueError):
     """``load`` found the file unusable; the message names the file (and the entry)."""
 
 
 def _load_archive(zf, size, path):
     names = set(zf.namelist())
+    if MANIFEST not in names and any(n.endswith("/data.pkl") for n in names):
+        raise LoadError(f"{path}: a torch.save file (pickled tensors in a zip); stepgrad "
+                        f"never unpickles. {_FROM_TORCH}")
     if MANIFEST not in names:
         raise LoadError(f"{path}: zip archive without the stepgrad manifest {MANIFEST!r}: "
                         "not written by nn.save (a plain .npz, a torch.save file or another "
