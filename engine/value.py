@@ -110,7 +110,12 @@ class Value(Node):
     def __truediv__(self, other):
         other = other if isinstance(other, Value) else Constant(other)
         if other.data == 0.0:
-            raise ZeroDivisionError(f"Value div: division of {self.data!r} by zero")
+            if not (state.scopes and isinstance(state.scopes[-1], autograd.BackwardOf)):
+                raise ZeroDivisionError(f"Value div: division of {self.data!r} by zero")
+            # A backward formula recorded by create_graph (log's g / u at u = 0): IEEE ±inf
+            # or NaN, as the same formula gives in a plain backward() and in PyTorch.
+            with np.errstate(all="ignore"):
+                return Value._node(float(np.divide(self.data, other.data)), _DIV, self, other)
         return Value._node(self.data / other.data, _DIV, self, other)
 
     def __pow__(self, other):

@@ -138,6 +138,32 @@ def test_drawing_and_stepping_infinities_and_nans(make):
     assert viz.draw_step(steps[-1]).source
 
 
+@pytest.mark.parametrize("name, f", [("log", lambda x: x.log()), ("sqrt", lambda x: x.sqrt())])
+def test_create_graph_at_zero_gives_the_infinities_plain_backward_gives(name, f):
+    # log's backward is g / u: with create_graph it divided a Value by a zero Value and
+    # raised "Value div: division of 1.0 by zero" (an op the user never wrote), where
+    # backward() and PyTorch give inf. By hand at u = +0: (ln u)' = 1/u = inf,
+    # (ln u)'' = -1/u² = -inf; (√u)' = 1/(2√u) = inf, (√u)'' = -1/(4u^1.5) = -inf.
+    x = Value(0.0)
+    (g,) = engine.grad(f(x), x, create_graph=True)
+    (g2,) = engine.grad(g, x)
+    assert (g.data, float(g2)) == (INF, -INF)
+    plain = Value(0.0)
+    f(plain).backward()
+    assert plain.grad == g.data
+    with pytest.raises(ZeroDivisionError, match="Value div"):  # the user's own division
+        Value(1.0) / x
+    torch = pytest.importorskip("torch")
+    for x0 in (0.0, -0.0):
+        x = Value(x0)
+        (g,) = engine.grad(f(x), x, create_graph=True)
+        (g2,) = engine.grad(g, x)
+        t = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+        (tg,) = torch.autograd.grad(f(t), t, create_graph=True)
+        (tg2,) = torch.autograd.grad(tg, t)
+        assert (g.data, float(g2)) == (tg.item(), tg2.item())
+
+
 def test_backward_twice_accumulates_in_leaves_as_torch():
     # Leaves accumulate (PyTorch's rule); intermediates are recomputed, not accumulated
     # (micrograd #53; documented in engine/value.py -- PyTorch keeps no intermediate grad
