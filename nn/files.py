@@ -35,7 +35,8 @@ def atomic_write(path, write, *, who: str = "save") -> Path:
     ``write`` opens ``tmp`` itself (``open(tmp, "wb")``, ``fig.savefig(tmp, ...)``,
     ``np.save(tmp, ...)``); on Linux ``tmp`` is ``/proc/self/fd/N``, an unnamed file, so it
     has no suffix: pass the format explicitly. When ``write`` returns, the data is fsynced
-    and moved into place atomically, with the permissions a plain ``open()`` gives. On any
+    and moved into place atomically, with the permissions a plain ``open()`` gives (and,
+    as ``open()``, through a symbolic link: the link's target is replaced). On any
     exception (or Ctrl-C) the old file at ``path`` is untouched and no temporary remains.
     ``OSError``\\ s name ``path`` (not the temporary file); ``who`` starts their message.
     Missing parent folders are created. Returns ``path`` as a ``Path``.
@@ -49,13 +50,17 @@ def atomic_write(path, write, *, who: str = "save") -> Path:
     ('hello', ['hello.txt'])
     """
     path = Path(path)
+    # A symbolic link is written through, as open() does (and torch.save): the new file
+    # replaces the link's target, and the link stays (renaming over the link would replace
+    # the link itself and leave the target stale).
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        directory = str(path.parent)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        directory = str(target.parent)
         remove_stale_temporaries(directory)
         fd = _open_unnamed(directory)
-        if fd is None or not _write_unnamed(path, directory, fd, write):
-            _write_named(path, directory, write)
+        if fd is None or not _write_unnamed(target, directory, fd, write):
+            _write_named(target, directory, write)
         _fsync_dir(directory)
     except OSError as e:
         if e.errno is None:  # e.g. OSError("disk full") from a callback: keep it as it is

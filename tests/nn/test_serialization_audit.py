@@ -282,3 +282,22 @@ def test_torch_save_files_are_refused_unread_with_what_to_do(tmp_path):
     theirs.eval()
     np.testing.assert_allclose(ours(engine.tensor(x, dtype=np.float64)).data,
                                theirs(torch.tensor(x)).detach().numpy(), rtol=1e-12)
+
+
+def test_saving_through_a_symbolic_link_replaces_its_target_as_open_does(tmp_path):
+    # The atomic rename replaced the link itself with a new file: run/model.npz (what the
+    # link points at) silently kept the old weights. open() and torch.save write through.
+    (tmp_path / "run").mkdir()
+    target, link = tmp_path / "run" / "model.npz", tmp_path / "latest.npz"
+    nn.save({"w": np.zeros(2)}, target)
+    os.symlink(os.path.join("run", "model.npz"), link)
+    nn.save({"w": np.ones(2)}, link)
+    assert link.is_symlink()
+    np.testing.assert_array_equal(nn.load(target)["w"], [1.0, 1.0])
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["model.npz"]
+    torch = _torch()
+    ttarget, tlink = tmp_path / "run" / "t.pt", tmp_path / "t_latest.pt"
+    torch.save({"w": torch.zeros(2)}, ttarget)
+    os.symlink(os.path.join("run", "t.pt"), tlink)
+    torch.save({"w": torch.ones(2)}, tlink)
+    assert tlink.is_symlink() and torch.load(ttarget)["w"].tolist() == [1.0, 1.0]
