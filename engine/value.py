@@ -151,7 +151,7 @@ class Value(Node):
     def __neg__(self):
         return Value._node(-self.data, _NEG, self)
 
-    # Comparisons give plain bools (no graph); backward formulas use them (relu: g · (x > 0),
+    # Comparisons give plain bools (no graph); backward formulas use them (relu's x > 0,
     # pow's b == 0, maximum's a == b: with create_graph those operands are Values). == and !=
     # compare the data, as PyTorch's 0-d tensors do; a Value still hashes by identity (the
     # walk keys dicts by node), so two equal Values stay two nodes.

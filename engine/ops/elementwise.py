@@ -128,7 +128,7 @@ class ReLU(Op):
         return xp.relu(x)  # np.maximum(x, 0); a parallel kernel on big arrays
 
     def backward(self, g, x, out):
-        return xp.relu_grad(g, x)  # g * (x > 0), likewise
+        return xp.relu_grad(g, x)  # g where x > 0, else 0 (a select: inf there gives 0)
 
 
 @spec(call=lambda x: x.leaky_relu(0.1), ref=lambda x: np.where(x > 0, x, 0.1 * x),

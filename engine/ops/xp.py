@@ -86,13 +86,14 @@ def relu(x):
 
 
 def relu_grad(g, x):
-    """g·(x > 0), for arrays, numbers and nodes."""
+    """g where x > 0, else 0, for arrays, numbers and nodes: a select, as PyTorch's, not the
+    product g·(x > 0), which makes an inf in g where x ≤ 0 (``relu(x).sqrt()``) a NaN."""
     kernel = _relu_kernel(False, x, g)
     if kernel is not None:
         out = np.empty_like(x)
         kernel(g.reshape(-1), x.reshape(-1), out.reshape(-1))
         return out
-    return g * (x > 0)
+    return where(x > 0, g, 0.0)
 
 
 def sign(x):

@@ -164,6 +164,33 @@ def test_create_graph_at_zero_gives_the_infinities_plain_backward_gives(name, f)
         assert (g.data, float(g2)) == (tg.item(), tg2.item())
 
 
+def test_relu_passes_no_gradient_where_off_even_an_infinite_one():
+    # relu's backward multiplied, g·(x > 0): sqrt(relu(x)) at x < 0 has a finite loss but
+    # sqrt's inf gradient at 0 became inf·0 = NaN in x.grad (PyTorch selects: 0). By hand:
+    # d√relu(x)/dx = 0 where x < 0, 1/(2√x) = 0.25 at x = 4. One op serves Value and Tensor
+    # (numpy below SERIAL_RELU_MIN elements, the serial kernel, then the parallel one).
+    from engine.ops import xp
+    v = Value(-1.0)
+    v.relu().sqrt().backward()
+    assert v.grad == 0.0
+    for n in (2, xp.SERIAL_RELU_MIN, xp.FAST_RELU_MIN):
+        for dtype in (np.float32, np.float64):
+            x = np.full(n, 4.0, dtype)
+            x[::2] = -1.0
+            t = engine.tensor(x, requires_grad=True, dtype=dtype)
+            loss = t.relu().sqrt().sum()
+            loss.backward()
+            assert loss.item() == 2.0 * (n // 2)
+            np.testing.assert_array_equal(t.grad.data, np.where(x > 0, 0.25, 0.0))
+            assert t.grad.dtype == dtype
+    torch = pytest.importorskip("torch")
+    tt = torch.tensor([-1.0, 4.0], requires_grad=True)
+    tt.relu().sqrt().sum().backward()
+    t = engine.tensor([-1.0, 4.0], requires_grad=True)
+    t.relu().sqrt().sum().backward()
+    np.testing.assert_array_equal(t.grad.data, tt.grad.numpy())
+
+
 def test_backward_twice_accumulates_in_leaves_as_torch():
     # Leaves accumulate (PyTorch's rule); intermediates are recomputed, not accumulated
     # (micrograd #53; documented in engine/value.py -- PyTorch keeps no intermediate grad
