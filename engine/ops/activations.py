@@ -65,7 +65,8 @@ class Hardtanh(Op):
         return np.clip(x, min_val, max_val).astype(x.dtype, copy=False)
 
     def backward(self, g, x, out):
-        return g * ((x > self.lo) & (x < self.hi))
+        # selected, not multiplied by the mask: an inf in g gives 0 outside, as PyTorch's
+        return xp.where((x > self.lo) & (x < self.hi), g, 0.0)
 
     def describe(self):
         return f"range=({self.lo}, {self.hi})"

@@ -333,9 +333,7 @@ class Maximum(Op):
         return np.maximum(a, b)
 
     def backward(self, g, a, b, out):
-        # Ties split the gradient evenly, as PyTorch does for maximum/minimum.
-        tie = (g * 0.5) * (a == b)
-        return g * (a > b) + tie, g * (a < b) + tie
+        return _pick(g, a > b, a == b), _pick(g, a < b, a == b)
 
 
 @spec(call=lambda a, b: a.minimum(b), ref=np.minimum, arity=2, broadcast=True,
@@ -347,8 +345,14 @@ class Minimum(Op):
         return np.minimum(a, b)
 
     def backward(self, g, a, b, out):
-        tie = (g * 0.5) * (a == b)
-        return g * (a < b) + tie, g * (a > b) + tie
+        return _pick(g, a < b, a == b), _pick(g, a > b, a == b)
+
+
+def _pick(g, wins, tie):
+    """maximum's and minimum's gradient for one input: g where it wins, g/2 on a tie (as
+    PyTorch), else 0 -- selected, not g times the masks, which would make an inf in g NaN
+    (inf·0) where the other input wins (``maximum(x, 0).sqrt()`` at x < 0)."""
+    return xp.where(wins, g, xp.where(tie, g * 0.5, 0.0))
 
 
 def _where_call(a, b, c):

@@ -156,8 +156,11 @@ class Max(Reduce):
         return np.asarray(self.pick(x, axis=self.axes, keepdims=self.keepdims))
 
     def backward(self, g, x, out):
-        hit = (x == self.expand(out)).astype(g.dtype)
-        return self.expand(g) * hit / hit.sum(axis=self.axes, keepdims=True)
+        hit = x == self.expand(out)
+        share = self.expand(g) / hit.astype(g.dtype).sum(axis=self.axes, keepdims=True)
+        # Selected, not share·hit: an inf in g stays inf at the maximum and 0 elsewhere, as
+        # PyTorch's (inf·0 would be NaN).
+        return xp.where(hit, share, 0.0)
 
 
 @spec(call=lambda x, **p: x.amin(**p), params=reduce_params, domain=(distinct,),

@@ -191,6 +191,45 @@ def test_relu_passes_no_gradient_where_off_even_an_infinite_one():
     np.testing.assert_array_equal(t.grad.data, tt.grad.numpy())
 
 
+MASKED = [  # op, by hand: d out/d x is 1 where "on" (True below), 0 where "off"
+    ("maximum(x, 0)", lambda x, m: m.maximum(x, m.zeros_like(x)), [False, False, True, True]),
+    ("minimum(x, 0)", lambda x, m: m.minimum(x, m.zeros_like(x)), [True, True, False, False]),
+    # (PyTorch's max() selects; its amax() multiplies, NaN: stepgrad's one op selects)
+    ("max()", lambda x, m: x.max(), [False, False, False, True]),
+    ("min()", lambda x, m: x.min(), [True, False, False, False]),
+    ("hardtanh", lambda x, m: x.hardtanh() if m is engine else m.nn.functional.hardtanh(x),
+     [False, True, True, False]),
+    ("relu6 (hardtanh 0..6)", lambda x, m: x.hardtanh(0.0, 6.0) if m is engine
+     else m.nn.functional.relu6(x), [False, False, True, True]),
+]
+
+
+@pytest.mark.parametrize("name, f, on", MASKED, ids=[c[0] for c in MASKED])
+def test_an_infinite_upstream_gradient_stays_out_of_masked_inputs(name, f, on):
+    # These backward formulas multiplied g by their 0/1 masks: an inf in g gave inf·0 = NaN
+    # where the input is "off" (maximum's ½-tie term even made every element NaN), where
+    # PyTorch selects (0 there). An inf arrives from sqrt or log at 0 downstream.
+    x0 = np.array([-2.0, -0.5, 0.5, 2.0])
+    x = engine.tensor(x0, requires_grad=True, dtype=np.float64)
+    out = f(x, engine)
+    out.backward(np.full(out.shape, INF))
+    np.testing.assert_array_equal(x.grad.data, np.where(on, INF, 0.0))
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(x0, requires_grad=True)
+    tout = f(t, torch)
+    tout.backward(torch.full(tout.shape, INF, dtype=torch.float64))
+    np.testing.assert_array_equal(x.grad.data, t.grad.numpy())
+
+
+def test_value_maximum_of_an_off_input_gets_no_infinite_gradient():
+    x = Value(-1.0)
+    engine.maximum(x, Value(0.0)).sqrt().backward()  # √max(x, 0): 0 where x < 0
+    assert x.grad == 0.0
+    a, b = Value(1.0), Value(1.0)
+    engine.maximum(a, b).backward()
+    assert (a.grad, b.grad) == (0.5, 0.5)  # a tie splits the gradient, as PyTorch
+
+
 def test_backward_twice_accumulates_in_leaves_as_torch():
     # Leaves accumulate (PyTorch's rule); intermediates are recomputed, not accumulated
     # (micrograd #53; documented in engine/value.py -- PyTorch keeps no intermediate grad
