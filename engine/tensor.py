@@ -48,11 +48,15 @@ def get_default_dtype():
 
 
 def to_array(data, dtype=None) -> np.ndarray:
-    """A new array of ``data`` with stepgrad's (PyTorch's) dtype inference."""
+    """A new array of ``data`` with stepgrad's (PyTorch's) dtype inference: a Tensor keeps
+    its dtype (``torch.tensor(t)``, ``nn.Parameter(t)``: a float64 tensor stays float64);
+    float numbers and arrays become the default float dtype (float32)."""
     if data is None:
         raise TypeError("tensor(None): no data; use engine.empty(shape) or engine.zeros(shape)")
     if isinstance(data, Node):
         data = data.data
+        if dtype is None and isinstance(data, np.ndarray):
+            return np.array(data)
     if dtype is not None:
         return np.array(data, dtype=np.dtype(dtype))
     arr = np.array(data)

@@ -289,7 +289,7 @@ def random_split(dataset, lengths, generator=None):
     permutation of ``0..n-1``, drawn from ``generator`` (``np.random.default_rng(42)``, or
     ``engine.Generator().manual_seed(42)``, the same) or engine's generator: the sizes are
     PyTorch's, but the samples in each split differ from the ones PyTorch picks for the same
-    seed (another random number generator).
+    seed (``torch.Generator().manual_seed(42)``: another random number generator).
 
     >>> import engine; _ = engine.manual_seed(0)
     >>> a, b = random_split(TensorDataset(np.arange(10)), [0.7, 0.3])

@@ -31,6 +31,23 @@ def test_no_silent_upcast():
         x + tensor([1.0, 2.0], dtype=np.float64)
 
 
+def test_a_tensor_made_from_a_tensor_keeps_its_dtype():
+    """torch.tensor(t), torch.Tensor(t) and nn.Parameter(t) keep t's dtype: a float64 tensor
+    became float32 (silently halving the precision of a float64 gradient check's
+    Parameters). Numbers and numpy arrays still take the default float dtype."""
+    import nn
+    t64 = tensor([1.0, 1e-9], dtype=np.float64)
+    for made in (tensor(t64), Tensor(t64), nn.Parameter(t64), tensor(tensor([1, 2]))):
+        assert made.dtype == made.data.dtype
+    assert tensor(t64).dtype == Tensor(t64).dtype == nn.Parameter(t64).dtype == np.float64
+    assert float(nn.Parameter(t64).data[1]) == 1e-9  # not rounded to float32's 1e-9
+    assert tensor(tensor([1, 2])).dtype == np.int64
+    assert tensor(t64, dtype=np.float32).dtype == np.float32  # dtype= still decides
+    copy = tensor(t64)
+    copy.data[0] = 5.0
+    assert t64.data[0] == 1.0  # a copy, as torch.tensor(t)
+
+
 def test_tensor_copies_its_input():
     a = np.ones(3)
     t = tensor(a)
