@@ -122,6 +122,35 @@ class Optimizer:
         full["params"] = params
         self.param_groups.append(full)
 
+    @property
+    def learning_rate(self) -> float:
+        """Keras's name for the learning rate (``param_groups[i]['lr']``): the callbacks of
+        Keras's guides read ``self.model.optimizer.learning_rate`` and set it with
+        ``self.model.optimizer.learning_rate = new_lr``, which writes every group's ``'lr'``.
+        (The assignment used to make a new attribute that no step read: the rate silently
+        stayed the same.)
+
+        >>> import engine
+        >>> opt = SGD([engine.zeros(2, requires_grad=True)], lr=0.1)
+        >>> opt.learning_rate = 0.05; opt.param_groups[0]["lr"]
+        0.05
+        """
+        rates = sorted({group["lr"] for group in self.param_groups})
+        if len(rates) != 1:
+            raise ValueError(f"{type(self).__name__}.learning_rate: the parameter groups have "
+                             f"different learning rates {rates}; read "
+                             "optimizer.param_groups[i]['lr'] instead")
+        return rates[0]
+
+    @learning_rate.setter
+    def learning_rate(self, value) -> None:
+        lr = float(value)  # a Python or numpy number, or a 0-d array or Tensor
+        if not math.isfinite(lr) or lr < 0:
+            raise ValueError(f"{type(self).__name__}.learning_rate: invalid learning rate "
+                             f"{value!r} (must be a finite number >= 0)")
+        for group in self.param_groups:
+            group["lr"] = lr
+
     def _validate(self, group: dict) -> None:
         lr = group["lr"]
         if not isinstance(lr, Real) or not math.isfinite(lr) or lr < 0:
