@@ -742,20 +742,29 @@ def _bar(total, desc, verbose, unit="batch"):
     return progress_bar(total, desc, verbose, unit=unit)
 
 
-def _run_eval(model, source, loss_fn, metric_fns, steps=None, verbose=0, desc="evaluate"):
-    """Sample-weighted means of the loss and metrics over a source, eval mode, no_grad."""
+def _run_eval(model, source, loss_fn, metric_fns, steps=None, verbose=0, desc="evaluate",
+              callbacks=()):
+    """Sample-weighted means of the loss and metrics over a source, eval mode, no_grad.
+    ``callbacks`` get Keras's test hooks: ``on_test_begin``, ``on_test_batch_begin/end``
+    (the logs so far) and ``on_test_end`` (the final logs)."""
     was_training = getattr(model, "training", True)
     _set_training(model, False)
     running = _Running(metric_fns)
     bar = _bar(source.steps(steps), desc, verbose)
+    for cb in callbacks:
+        cb.on_test_begin({})
     try:
         with engine.no_grad():
-            for xb, yb, swb in source.epoch(steps=steps):
+            for b, (xb, yb, swb) in enumerate(source.epoch(steps=steps)):
                 xb, yb = _tensors(xb), Tensor(yb, dtype=yb.dtype)
+                for cb in callbacks:
+                    cb.on_test_batch_begin(b, {})
                 pred, yb, batch_loss = _forward_loss(model, loss_fn, xb, yb, swb, source.who)
                 value = _scalar(batch_loss, "loss")
                 running.add(value, pred, yb, len(xb))
                 bar.update(1)
+                for cb in callbacks:
+                    cb.on_test_batch_end(b, running.logs())
     except _OutOfData:
         raise ValueError(f"{source.who}: the generator is exhausted (it was used up "
                          "before); pass a fresh one, or a DataLoader") from None
@@ -764,7 +773,10 @@ def _run_eval(model, source, loss_fn, metric_fns, steps=None, verbose=0, desc="e
         _set_training(model, was_training)
     if running.seen == 0:
         raise ValueError(f"{source.who}: no batches to evaluate")
-    return running.logs()
+    logs = running.logs()
+    for cb in callbacks:
+        cb.on_test_end(dict(logs))
+    return logs
 
 
 class _Running:
@@ -921,6 +933,17 @@ class Callback:
     def on_epoch_end(self, epoch, logs=None): pass
     def on_batch_begin(self, batch, logs=None): pass
     def on_batch_end(self, batch, logs=None): pass
+
+    # Keras 3's batch hooks, with Keras's logs: the means over the epoch so far (on_batch_end
+    # gets the batch's own values, which a learning-rate finder plots). fit called only
+    # on_batch_*: a Keras callback's on_train_batch_end was silently never run.
+    def on_train_batch_begin(self, batch, logs=None): pass
+    def on_train_batch_end(self, batch, logs=None): pass
+    # Keras's test hooks: fit's validation after each epoch (logs: the means so far)
+    def on_test_begin(self, logs=None): pass
+    def on_test_end(self, logs=None): pass
+    def on_test_batch_begin(self, batch, logs=None): pass
+    def on_test_batch_end(self, batch, logs=None): pass
 
 
 class History(Callback):
@@ -1098,14 +1121,16 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
                 xb, yb = _tensors(xb), Tensor(yb, dtype=yb.dtype)
                 for cb in callbacks:
                     cb.on_batch_begin(b, {"size": len(xb)})
+                    cb.on_train_batch_begin(b, {})
                 value, pred, yb = _train_step(model, optimizer, loss_fn, xb, yb, swb, clipped,
                                               clipnorm, needs_closure, who)
                 batch_logs = running.add(value, pred, yb, len(xb))
-                bar.set_postfix({m: f"{v:.4g}" for m, v in running.logs().items()},
-                                refresh=False)
+                means = running.logs()
+                bar.set_postfix({m: f"{v:.4g}" for m, v in means.items()}, refresh=False)
                 bar.update(1)
                 for cb in callbacks:
                     cb.on_batch_end(b, batch_logs)
+                    cb.on_train_batch_end(b, dict(means))
                 if getattr(model, "stop_training", False):
                     break  # e.g. TerminateOnNaN: the epoch's logs cover the batches seen
         except _OutOfData:
@@ -1115,7 +1140,7 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
                 raise ValueError(f"{who}: epoch {epoch + 1} had no batches (an empty loader?)")
             logs = running.logs()
             if val is not None:
-                val_logs = _run_eval(model, val, loss_fn, metric_fns)
+                val_logs = _run_eval(model, val, loss_fn, metric_fns, callbacks=callbacks)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             if record_lr:  # Keras 2's key and Keras 3's: callbacks (CSVLogger, a
                 logs["lr"] = logs["learning_rate"] = lr  # monitor) see both
@@ -1270,7 +1295,7 @@ def _is_dataset_like(x):
 
 
 def evaluate(model, x, y=None, *, loss, metrics=(), batch_size=None, return_dict=False,
-             verbose=0, steps=None, sample_weight=None):
+             verbose=0, steps=None, sample_weight=None, callbacks=()):
     """Loss and metrics of ``model`` on ``x``, ``y``, in eval mode under ``no_grad``:
     sample-weighted means over batches of ``batch_size`` (default 32).
 
@@ -1279,7 +1304,8 @@ def evaluate(model, x, y=None, *, loss, metrics=(), batch_size=None, return_dict
     evaluate(..., metrics=['accuracy'])`` unpacks as in Keras; ``return_dict=True`` gives
     ``{'loss': ..., <metric name>: ...}``. ``x``/``y``/``loss``/``metrics`` as in ``fit``
     (a DataLoader, Dataset or generator of batches works too; ``steps`` caps the batches);
-    ``sample_weight`` (N,) weights the loss as in ``fit`` (not the metrics).
+    ``sample_weight`` (N,) weights the loss as in ``fit`` (not the metrics). ``callbacks``
+    get Keras's ``on_test_begin``, ``on_test_batch_begin/end`` and ``on_test_end``.
 
     >>> import numpy as np, nn
     >>> model = nn.Linear(2, 1)
@@ -1299,7 +1325,11 @@ def evaluate(model, x, y=None, *, loss, metrics=(), batch_size=None, return_dict
                      inputs=inputs)
     if _needs_build(model):
         build_model(model, source.first_x())
-    logs = _run_eval(model, source, loss_fn, metric_fns, steps=steps, verbose=verbose)
+    callbacks = list(callbacks or [])
+    for cb in callbacks:
+        cb.set_model(model)
+    logs = _run_eval(model, source, loss_fn, metric_fns, steps=steps, verbose=verbose,
+                     callbacks=callbacks)
     if return_dict:
         return logs
     values = list(logs.values())

@@ -316,13 +316,13 @@ class KerasModelMixin:
                  steps=None, callbacks=None, return_dict=False):
         """Keras's ``Model.evaluate``: the loss alone when compiled without metrics, else
         ``[loss, *metrics]`` (``{'loss': ..., name: ...}`` with ``return_dict=True``);
-        ``sample_weight`` (N,) weights the loss as in ``fit``."""
+        ``sample_weight`` (N,) weights the loss as in ``fit``; ``callbacks`` get Keras's
+        test hooks (``on_test_batch_end``...)."""
         from ..training import evaluate
         state = self._keras_state("evaluate")
-        _not_supported("evaluate", callbacks=callbacks)
         return evaluate(self, x, y, loss=state["loss"], metrics=state["metrics"],
                         batch_size=batch_size, return_dict=return_dict, verbose=verbose,
-                        steps=steps, sample_weight=sample_weight)
+                        steps=steps, sample_weight=sample_weight, callbacks=callbacks)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Keras's ``Model.predict``: the outputs for ``x`` as one numpy array (N, ...)."""

@@ -76,3 +76,72 @@ def test_optimizer_learning_rate_refuses_bad_values_and_mixed_groups():
     assert [g["lr"] for g in opt.param_groups] == [0.25, 0.25]
     with pytest.raises(ValueError, match=r"SGD.learning_rate: invalid learning rate"):
         opt.learning_rate = -1.0
+
+
+# Keras:
+#   log = []
+#   class Log(keras.callbacks.Callback):
+#       def on_train_batch_end(self, batch, logs=None):
+#           log.append(("train", batch, logs["loss"], logs["mae"]))
+#       def on_test_batch_end(self, batch, logs=None):
+#           log.append(("test", batch, logs["loss"], logs["mae"]))
+#       def on_test_begin(self, logs=None): log.append(("test_begin",))
+#       def on_test_end(self, logs=None): log.append(("test_end", logs["loss"]))
+#   m = model_()
+#   h = m.fit(x[:6], y[:6], batch_size=4, epochs=1, shuffle=False, verbose=0,
+#             validation_data=(x[6:], y[6:]), callbacks=[Log()])
+#   m.evaluate(x, y, batch_size=3, verbose=0, callbacks=[Log()])
+KERAS_LOG = [("train", 0, 0.18539997935295105, 0.35999998450279236),
+             ("train", 1, 0.4988618791103363, 0.5904399752616882),
+             ("test_begin",),
+             ("test", 0, 0.7601972222328186, 0.8658236265182495),
+             ("test_end", 0.7601972222328186),
+             ("test_begin",),
+             ("test", 0, 0.09773752093315125, 0.263842910528183),
+             ("test", 1, 0.12500232458114624, 0.30809086561203003),
+             ("test", 2, 0.28380104899406433, 0.4475240707397461),
+             ("test_end", 0.28380104899406433)]
+
+
+def test_keras_batch_and_test_hooks_run_with_keras_logs():
+    # on_train_batch_end and the test hooks were never called (fit called on_batch_* only),
+    # and evaluate(callbacks=...) was refused.
+    log = []
+
+    class Log(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            log.append(("train", batch, logs["loss"], logs["mae"]))
+
+        def on_test_batch_end(self, batch, logs=None):
+            log.append(("test", batch, logs["loss"], logs["mae"]))
+
+        def on_test_begin(self, logs=None): log.append(("test_begin",))
+        def on_test_end(self, logs=None): log.append(("test_end", logs["loss"]))
+
+    m = linear_model()
+    m.fit(X[:6], Y[:6], batch_size=4, epochs=1, shuffle=False, verbose=0,
+          validation_data=(X[6:], Y[6:]), callbacks=[Log()])
+    m.evaluate(X, Y, batch_size=3, verbose=0, callbacks=[Log()])
+    assert [e[0] for e in log] == [e[0] for e in KERAS_LOG]
+    for got, want in zip(log, KERAS_LOG, strict=True):  # batch index, loss, mae
+        np.testing.assert_allclose(got[1:], want[1:], rtol=1e-5)
+    # by hand: a batch's logs are the sample-weighted means over the epoch so far
+    w, b = W0.astype(np.float64), B0.astype(np.float64)
+    w, b, l0, a0 = gd_step(w, b, X[:4], Y[:4], 0.1)
+    w, b, l1, a1 = gd_step(w, b, X[4:6], Y[4:6], 0.1)
+    np.testing.assert_allclose([log[0][2], log[1][2]], [l0, (4 * l0 + 2 * l1) / 6], rtol=1e-5)
+    np.testing.assert_allclose([log[0][3], log[1][3]], [a0, (4 * a0 + 2 * a1) / 6], rtol=1e-5)
+
+
+def test_on_batch_end_keeps_each_batch_own_loss():
+    # stepgrad's on_batch_end (learning-rate finders plot it) still gets each batch's value
+    seen = []
+
+    class Batch(keras.callbacks.Callback):
+        def on_batch_end(self, batch, logs=None): seen.append(logs["loss"])
+
+    m = linear_model()
+    m.fit(X[:6], Y[:6], batch_size=4, epochs=1, shuffle=False, verbose=0, callbacks=[Batch()])
+    w, b, l0, _ = gd_step(W0.astype(np.float64), B0.astype(np.float64), X[:4], Y[:4], 0.1)
+    l1 = gd_step(w, b, X[4:6], Y[4:6], 0.1)[2]
+    np.testing.assert_allclose(seen, [l0, l1], rtol=1e-5)
