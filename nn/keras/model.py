@@ -28,7 +28,8 @@ def _not_supported(who, **kwargs):
 
 
 def input_shape_of(model):
-    """One sample's shape as ``model`` knows it: from its last ``fit`` on arrays, else the
+    """One sample's shape as ``model`` knows it: from its last ``fit`` on arrays or
+    ``model.build((None, ...))``, else the
     ``input_shape`` it or its first layer declares (through nested Sequentials; a Functional
     model's Input), else a built first Linear's ``in_features``; None if unknown. Used by
     ``model.summary()`` and ``viz.plot_model``."""
@@ -401,6 +402,24 @@ class KerasModelMixin:
                              f"start with nn.keras.Input(shape), or call the model once")
         from ..summary import weight_count
         return int(weight_count(self))
+
+    def build(self, input_shape):
+        """Keras's ``model.build((None, *sample shape))`` ("The Sequential model" guide's
+        ``model.build((None, 4))``): create the lazy layers' weights for that input shape
+        now, as a first call would (one forward pass on zeros, see ``_keras_build``), so
+        ``summary()``, ``count_params()``, ``get_weights()`` and ``compile``'s optimizer
+        work before ``fit``. The batch size (first entry) may be None or any number."""
+        shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
+        if not shape or len(shape) < 2 or not all(
+                isinstance(d, (int, np.integer)) and d > 0 for d in shape[1:]) \
+                or not (shape[0] is None or isinstance(shape[0], (int, np.integer))):
+            raise ValueError(f"{type(self).__name__}.build: input_shape must be (batch, *one "
+                             f"sample's shape) with known sample sizes, e.g. (None, 4); got "
+                             f"{input_shape!r}")
+        self.__dict__["_keras_fit_shape"] = tuple(int(d) for d in shape[1:])
+        self._keras_build()
+        if "_keras_compiled" in self.__dict__:  # compiled before: its optimizer can be built
+            self._keras_bind_optimizer()
 
     def _keras_build(self):
         """Build lazy layers from the input shape the model declares (a first ``Input``

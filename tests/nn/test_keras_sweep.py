@@ -145,3 +145,33 @@ def test_on_batch_end_keeps_each_batch_own_loss():
     w, b, l0, _ = gd_step(W0.astype(np.float64), B0.astype(np.float64), X[:4], Y[:4], 0.1)
     l1 = gd_step(w, b, X[4:6], Y[4:6], 0.1)[2]
     np.testing.assert_allclose(seen, [l0, l1], rtol=1e-5)
+
+
+# Keras ("The Sequential model" guide):
+#   model = keras.Sequential([layers.Dense(2, activation="relu"),
+#                             layers.Dense(3, activation="relu"), layers.Dense(4)])
+#   model.build((None, 4))
+#   len(model.weights), [w.shape for w in model.get_weights()], model.count_params()
+#   → 6 [(4, 2), (2,), (2, 3), (3,), (3, 4), (4,)] 35; summary(): "Total params: 35"
+def test_sequential_build_creates_the_weights(capsys):
+    # model.build was an AttributeError
+    layers = keras.layers
+    model = keras.Sequential([layers.Dense(2, activation="relu"),
+                              layers.Dense(3, activation="relu"), layers.Dense(4)])
+    model.build((None, 4))
+    shapes = [w.shape for w in model.get_weights()]
+    assert shapes == [(4, 2), (2,), (2, 3), (3,), (3, 4), (4,)]
+    assert model.count_params() == 35 == (4 * 2 + 2) + (2 * 3 + 3) + (3 * 4 + 4)
+    model.summary()
+    assert "Total params: 35" in capsys.readouterr().out
+    assert model.input_shape == (None, 4) and model.output_shape == (None, 4)
+
+
+def test_build_after_compile_binds_the_optimizer_and_refuses_bad_shapes():
+    model = keras.Sequential([keras.layers.Dense(3)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.build((32, 5))  # a fixed batch size is fine
+    assert hasattr(model.optimizer, "param_groups") and model.optimizer.learning_rate == 0.01
+    for bad in ((4,), (None, None), 4, (None, 0)):
+        with pytest.raises(ValueError, match=r"Sequential.build: input_shape must be"):
+            keras.Sequential([keras.layers.Dense(3)]).build(bad)
