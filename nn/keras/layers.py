@@ -408,8 +408,9 @@ class Activation(Module):
 class BatchNormalization(_BatchNorm):
     """Keras's ``BatchNormalization(axis=-1, momentum=0.99, epsilon=0.001, center=True,
     scale=True)`` with the number of features inferred at the first call: input (N, F)
-    (statistics per feature, ``axis=-1`` or 1), images (N, H, W, C) with ``axis=-1``
-    (Keras's default: per channel, the last dim) or (N, C, H, W) with ``axis=1``.
+    (statistics per feature, ``axis=-1`` or 1), sequences (N, T, C) and images (N, H, W, C)
+    with ``axis=-1`` (Keras's default: per channel, the last dim; the mean and variance over
+    N and T, or N, H and W), or (N, C, T) and (N, C, H, W) with ``axis=1``.
 
     Keras's ``momentum`` weights the OLD running statistics: it is stored as PyTorch's
     ``momentum = 1 − 0.99 = 0.01`` too. The moving statistics follow Keras in training::
@@ -420,7 +421,7 @@ class BatchNormalization(_BatchNorm):
     with the BIASED batch variance (divided by n, as Keras's; ``nn.BatchNorm1d/2d`` use the
     unbiased one, as PyTorch's, a factor n/(n−1) apart)."""
 
-    _dims = (2, 4)
+    _dims = (2, 3, 4)
     biased_running_var = True  # Keras's moving variance: the batch variance divided by n
 
     reset_parameters = keras_no_reset  # its own initializers, not the parent's rule
@@ -454,14 +455,15 @@ class BatchNormalization(_BatchNorm):
         self.built = True
 
     def forward(self, x):
-        if x.ndim == 4 and self.axis == -1:
-            # Keras's axis=-1 on images is their last dim: the channels of (N, H, W, C).
-            y = self._normalise(x.permute(0, 3, 1, 2))
-            return y.permute(0, 2, 3, 1)
+        if x.ndim in (3, 4) and self.axis == -1:
+            # Keras's axis=-1 is the last dim: the channels of (N, T, C) sequences (a Conv1D's
+            # output) and of (N, H, W, C) images; ours is dim 1. (3-D input was refused.)
+            y = self._normalise(x.permute(0, x.ndim - 1, *range(1, x.ndim - 1)))
+            return y.permute(0, *range(2, x.ndim), 1)
         return self._normalise(x)
 
     def _normalise(self, x):
-        """Statistics per dim 1 of (N, F) or (N, C, H, W)."""
+        """Statistics per dim 1 of (N, F), (N, C, L) or (N, C, H, W)."""
         if not self.built:
             if x.ndim not in self._dims:
                 self._check(x)
@@ -476,7 +478,8 @@ class BatchNormalization(_BatchNorm):
 
     def _check(self, x):
         if x.ndim not in self._dims or (self.built and x.shape[1] != self.num_features):
-            raise ValueError("BatchNormalization: expected (N, F) or (N, C, H, W) input"
+            raise ValueError("BatchNormalization: expected (N, F), (N, C, L) or (N, C, H, W) "
+                             "input (axis=-1 takes (N, L, C) and (N, H, W, C))"
                              + (f" with {self.num_features} features in dim 1"
                                 if self.built else "") + f", got shape {tuple(x.shape)}")
 

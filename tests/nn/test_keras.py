@@ -440,8 +440,8 @@ def test_batch_normalization_keras_style():
     s = nn.summary(nn.Sequential([nn.Dense(8, input_dim=4),
                                   nn.keras.layers.BatchNormalization()]), (4,))
     assert (s.trainable_params, s.non_trainable_params) == (40 + 16, 16)  # as Keras
-    with pytest.raises(ValueError, match=r"\(N, F\) or \(N, C, H, W\)"):
-        nn.keras.layers.BatchNormalization()(engine.zeros(2, 3, 4))
+    with pytest.raises(ValueError, match=r"\(N, F\), \(N, C, L\) or \(N, C, H, W\)"):
+        nn.keras.layers.BatchNormalization()(engine.zeros(2, 3, 4, 5, 6))  # (N, T, C) works
 
 
 def test_keras_batch_normalization_axis_on_images():

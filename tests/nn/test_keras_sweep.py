@@ -7,6 +7,7 @@ descent on a linear model, written out by hand). Keras itself is not needed to r
 import numpy as np
 import pytest
 
+import engine
 import nn
 from nn import keras
 
@@ -175,3 +176,33 @@ def test_build_after_compile_binds_the_optimizer_and_refuses_bad_shapes():
     for bad in ((4,), (None, None), 4, (None, 0)):
         with pytest.raises(ValueError, match=r"Sequential.build: input_shape must be"):
             keras.Sequential([keras.layers.Dense(3)]).build(bad)
+
+
+# Keras ("Timeseries classification from scratch": Conv1D then BatchNormalization):
+#   x = np.arange(24, dtype="float32").reshape(2, 4, 3) ** 1.5 / 10
+#   bn = keras.layers.BatchNormalization()
+#   y = bn(x, training=True); bn.get_weights()
+KERAS_BN_Y_FIRST_ROW = [[-1.22855, -1.271499, -1.300694], [-1.068536, -1.066904, -1.067523]]
+KERAS_BN_Y_LAST = [1.734952, 1.715275, 1.699844]
+KERAS_BN_MOVING_MEAN = [0.03989483788609505, 0.044502925127744675, 0.04941773787140846]
+KERAS_BN_MOVING_VAR = [1.095440149307251, 1.1070489883422852, 1.1182887554168701]
+
+
+def test_batch_normalization_on_sequences_is_per_channel():
+    # (N, T, C) input (a Conv1D's output) was refused ("expected (N, F) or (N, C, H, W)")
+    x = np.arange(24, dtype="float32").reshape(2, 4, 3) ** 1.5 / 10
+    bn = keras.layers.BatchNormalization()
+    bn.train()
+    y = bn(engine.tensor(x)).detach().numpy()
+    mean, var = x.mean((0, 1)), x.var((0, 1))  # by hand: per channel over N and T, ÷ n
+    np.testing.assert_allclose(y, (x - mean) / np.sqrt(var + 1e-3), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y[0, :2], KERAS_BN_Y_FIRST_ROW, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y[1, 3], KERAS_BN_Y_LAST, rtol=1e-5, atol=1e-6)
+    gamma, beta, moving_mean, moving_var = bn.get_weights()
+    np.testing.assert_allclose(moving_mean, 0.01 * mean, rtol=1e-5)
+    np.testing.assert_allclose(moving_var, 0.99 + 0.01 * var, rtol=1e-5)
+    np.testing.assert_allclose(moving_mean, KERAS_BN_MOVING_MEAN, rtol=1e-5)
+    np.testing.assert_allclose(moving_var, KERAS_BN_MOVING_VAR, rtol=1e-5)
+    bn.eval()  # inference: the moving statistics, per channel
+    y = bn(engine.tensor(x)).detach().numpy()
+    np.testing.assert_allclose(y, (x - moving_mean) / np.sqrt(moving_var + 1e-3), rtol=1e-5)
