@@ -1,7 +1,9 @@
 """What the Keras layers share: the data layouts (``data_format``), the checks of
-constructor arguments, and the sample shape a first layer may declare (``input_shape=``)."""
+constructor arguments, the sample shape a first layer may declare (``input_shape=``) and
+Keras's ``name=`` keyword."""
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -151,3 +153,34 @@ class ConvConfig:
         return (f"{self.filters}, kernel_size={self.kernel_size}, strides={self.strides}, "
                 f"padding={self.padding!r}, activation={self.activation!r}, "
                 f"in_channels={size}, {self.data_format}")
+
+
+def accept_name(cls):
+    """Give the Keras layer class ``cls`` Keras's ``name=`` keyword (``Dense(10,
+    name="predictions")``, on nearly every layer of keras.io's Functional API listings): the
+    name is kept as ``layer.keras_name``; a Functional model registers the layer under it
+    (``get_layer(name)``, summaries, ``model.layers``) and a Sequential's ``get_layer`` finds
+    it. Not part of the saved config (the names of a saved Sequential are its indices).
+    Returns ``cls``, its ``__init__`` wrapped once."""
+    init = cls.__init__
+    if getattr(init, "_takes_keras_name", False):
+        return cls
+
+    @functools.wraps(init)
+    def __init__(self, *args, name=None, **kwargs):  # noqa: N807 - the wrapped __init__
+        init(self, *args, **kwargs)
+        keep_name(self, name)
+
+    __init__._takes_keras_name = True
+    cls.__init__ = __init__
+    return cls
+
+
+def keep_name(layer, name):
+    """``layer.keras_name = name`` (Keras's ``name=``; None: none given); returns layer."""
+    if name is not None:
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(f"{type(layer).__name__}: name must be a non-empty string "
+                             f"without '.', got {name!r}")
+        layer.__dict__["keras_name"] = name
+    return layer

@@ -135,15 +135,28 @@ class Model(Module):
                 raise TypeError(f"Model: outputs must be layers' results on Input(...) tensors "
                                 f"(the Functional API), got {type(t).__name__}")
         self._calls, layers = self._walk()
-        counts, names = {}, {}
-        for call in sorted(self._calls, key=lambda c: c.seq):  # each layer once, named in
-            # the order the calls were written; they run in self._calls' order
+        names = {}  # a layer's name=, as Keras; each name once
+        for layer in layers:
+            given = layer.__dict__.get("keras_name")
+            if given is not None:
+                if given in names.values():
+                    raise ValueError(f"Model: the layer name {given!r} is used more than once; "
+                                     "all layer names should be unique (as Keras)")
+                names[id(layer)] = given
+        taken, counts = set(names.values()), {}
+        for call in sorted(self._calls, key=lambda c: c.seq):  # each other layer once, named
+            # in the order the calls were written; they run in self._calls' order
             if id(call.layer) in names:
                 continue
             stem = _keras_name(call.layer)
-            n = counts.get(stem, 0)
-            counts[stem] = n + 1
-            names[id(call.layer)] = stem if n == 0 else f"{stem}_{n}"
+            while True:  # dense, dense_1, ...: skipping the names given
+                n = counts.get(stem, 0)
+                counts[stem] = n + 1
+                auto = stem if n == 0 else f"{stem}_{n}"
+                if auto not in taken:
+                    break
+            names[id(call.layer)] = auto
+            taken.add(auto)
         for layer in layers:  # registered (model.layers, get_weights, summary) in Keras's order
             self.add_module(names[id(layer)], layer)
         self.model_name = name or "functional"

@@ -21,6 +21,8 @@ pooling), ``wrappers`` (``Bidirectional``, ``TimeDistributed``), ``core_layers``
 """
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 import engine
@@ -35,7 +37,7 @@ from ..layers.init import keras_no_reset
 from ..layers.linear import activation_fn
 from ..layers.norm import _BatchNorm
 from ..module import Module, Parameter, Symbolic
-from ._common import ConvConfig, build_or_check, refuse
+from ._common import ConvConfig, accept_name, build_or_check, keep_name, refuse
 from ._common import image_format as _image_format
 from ._common import images as _images
 from .core_layers import (
@@ -139,17 +141,17 @@ class Dense(Regularized, _Dense):
         return self._regularizer_config(super().get_config())
 
 
-def Dropout(rate, noise_shape=None, seed=None):  # noqa: N802 - Keras's name
+def Dropout(rate, noise_shape=None, seed=None, name=None):  # noqa: N802 - Keras's name
     """Keras's ``Dropout(rate)``: ``nn.Dropout(p=rate)`` (inverted dropout, training only)."""
     if noise_shape is not None or seed is not None:
         raise ValueError("Dropout: noise_shape and seed are not supported (seed with "
                          "engine.manual_seed)")
-    return _Dropout(rate)
+    return keep_name(_Dropout(rate), name)
 
 
-def Flatten():  # noqa: N802 - Keras's name
+def Flatten(name=None):  # noqa: N802 - Keras's name
     """Keras's ``Flatten()``: ``nn.Flatten()`` (all dims but the batch; channels-first order)."""
-    return _Flatten()
+    return keep_name(_Flatten(), name)
 
 
 class GlobalAveragePooling2D(_GlobalPooling):
@@ -491,3 +493,12 @@ class BatchNormalization(_BatchNorm):
     def extra_repr(self):
         n = self.num_features if self.built else "not built"
         return f"{n}, epsilon={self.eps}, momentum={self.keras_momentum} (Keras's)"
+
+
+# Keras's name= on every layer class exported here whose constructor lacks one (Input and
+# InputLayer have their own; the functions Dropout and Flatten take it above).
+for _cls in [globals()[n] for n in __all__]:
+    if isinstance(_cls, type) and issubclass(_cls, Module) \
+            and "name" not in inspect.signature(_cls.__init__).parameters:
+        accept_name(_cls)
+del _cls

@@ -98,8 +98,8 @@ class KerasModelMixin:
 
     def get_layer(self, name=None, index=None):
         """Keras's ``model.get_layer``: by ``index`` into ``model.layers``, or by ``name``
-        (the name the model registered it under: '1' in a Sequential, 'dense_1' in a
-        Functional model)."""
+        (the name the model registered it under: '1' in a Sequential, 'dense_1' or the
+        layer's ``name=`` in a Functional model; a Sequential's layer by its ``name=`` too)."""
         if (name is None) == (index is None):
             raise ValueError("get_layer: give a name or an index (one of them)")
         layers = self.layers
@@ -109,6 +109,9 @@ class KerasModelMixin:
                                  f"{len(layers)} layers")
             return layers[index]
         named = dict(self.named_children())
+        for layer in layers:  # a Sequential's layers by their name= (Keras's)
+            named.setdefault(layer.__dict__.get("keras_name"), layer)
+        named.pop(None, None)
         if name not in named:
             raise ValueError(f"No such layer: {name}. Existing layers are: {list(named)}.")
         return named[name]

@@ -206,3 +206,48 @@ def test_batch_normalization_on_sequences_is_per_channel():
     bn.eval()  # inference: the moving statistics, per channel
     y = bn(engine.tensor(x)).detach().numpy()
     np.testing.assert_allclose(y, (x - moving_mean) / np.sqrt(moving_var + 1e-3), rtol=1e-5)
+
+
+# Keras (the Functional API and "Training & evaluation" guides' model, one layer unnamed):
+#   inputs = keras.Input(shape=(784,), name="digits")
+#   x = layers.Dense(64, activation="relu", name="dense_1")(inputs)
+#   x = layers.Dense(64, activation="relu", name="dense_2")(x)
+#   x = layers.Dense(64, activation="relu")(x)
+#   outputs = layers.Dense(10, activation="softmax", name="predictions")(x)
+#   model = keras.Model(inputs=inputs, outputs=outputs)
+#   [layer.name for layer in model.layers], model.summary()
+#   → ['digits', 'dense_1', 'dense_2', 'dense', 'predictions'];
+#     rows "dense_1 (Dense) (None, 64) 50,240", ..., "predictions (Dense) (None, 10) 650"
+def test_layer_name_keyword_names_the_functional_layers(capsys):
+    # Dense(..., name="predictions") was a TypeError (unexpected keyword argument 'name')
+    layers = keras.layers
+    inputs = keras.Input(shape=(784,), name="digits")
+    x = layers.Dense(64, activation="relu", name="dense_1")(inputs)
+    x = layers.Dense(64, activation="relu", name="dense_2")(x)
+    x = layers.Dense(64, activation="relu")(x)
+    outputs = layers.Dense(10, activation="softmax", name="predictions")(x)
+    model = keras.Model(inputs=inputs, outputs=outputs)
+    assert [n for n, _ in model.named_children()] == ["dense_1", "dense_2", "dense",
+                                                      "predictions"]
+    assert model.get_layer("predictions") is model.layers[-1]
+    model.summary()
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert ["predictions", "(Dense)", "(None,", "10)", "650"] in rows
+    assert ["dense_1", "(Dense)", "(None,", "64)", "50,240"] in rows  # 784·64 + 64
+    assert model.model_name == "functional"
+
+
+def test_layer_name_keyword_elsewhere():
+    layers = keras.layers
+    seq = keras.Sequential([keras.Input(shape=(4,)), layers.Dense(3, name="hidden"),
+                            layers.Dropout(0.5, name="drop"), layers.Flatten(name="flat"),
+                            layers.Dense(1)])
+    assert seq.get_layer("hidden") is seq[1] and seq.get_layer("drop") is seq[2]
+    assert seq.get_layer("3") is seq[3]  # the registered names still work
+    assert layers.LSTM(2, name="enc").keras_name == "enc"
+    assert layers.Conv2D(2, 3, name="c").keras_name == "c"
+    a = keras.Input(shape=(2,))
+    with pytest.raises(ValueError, match=r"Model: the layer name 'd' is used more than once"):
+        keras.Model(a, layers.Dense(1, name="d")(layers.Dense(2, name="d")(a)))
+    with pytest.raises(ValueError, match=r"Dense: name must be a non-empty string"):
+        layers.Dense(2, name="a.b")
