@@ -824,7 +824,7 @@ class Sequential(Module):
     """Layers applied in order; indexable; sub-module names are '0', '1', ..., or the keys of
     an ordered dict (PyTorch's ``Sequential(OrderedDict([('conv1', ...), ...]))``). A slice
     keeps the layers' names (``model[2:]`` has '2', '3', ...: the same state-dict keys as
-    in the whole model, as PyTorch's).
+    in the whole model, as PyTorch's). Keras's ``name=`` titles ``summary()``.
 
     >>> from nn import Linear, ReLU
     >>> model = Sequential(Linear(2, 4), ReLU(), Linear(4, 1))
@@ -834,8 +834,12 @@ class Sequential(Module):
     ['2.weight', '2.bias']
     """
 
-    def __init__(self, *layers):
+    def __init__(self, *layers, name=None):
         super().__init__()
+        if name is not None:  # Keras's Sequential([...], name="...") titles its summary
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"Sequential: name must be a non-empty string, got {name!r}")
+            self.model_name = name
         if len(layers) == 1 and isinstance(layers[0], dict):
             named = list(layers[0].items())
         else:

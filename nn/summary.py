@@ -134,7 +134,7 @@ def summary(model, input_shape, dtype=np.float32) -> Summary:
         for module in originals:
             object.__delattr__(module, "forward")
         model.train(was_training)
-    return Summary(type(model).__name__, rows, *_totals(model))
+    return Summary(getattr(model, "model_name", type(model).__name__), rows, *_totals(model))
 
 
 # ------------------------------------------------------------------ Functional models (Keras 3)

@@ -139,8 +139,9 @@ def model_config(model) -> dict:
     from ..module import Sequential
     cls = type(model)
     if cls is Sequential:
+        name = {"name": model.model_name} if "model_name" in model.__dict__ else {}
         return {"module": "Sequential",
-                "config": {"layers": [model_config(layer) for layer in model]}}
+                "config": {"layers": [model_config(layer) for layer in model], **name}}
     get_config = getattr(model, "get_config", None)
     config = get_config() if callable(get_config) else constructor_config(model)
     if not isinstance(config, dict):
@@ -171,7 +172,8 @@ def from_config(config, custom_objects=None):
     name, args = config["module"], config["config"]
     cls = classes.get(name)
     if name == "Sequential" and cls is classes.registry.get("Sequential"):
-        return cls(*[from_config(c, classes) for c in args.get("layers", [])])
+        return cls(*[from_config(c, classes) for c in args.get("layers", [])],
+                   name=args.get("name"))
     kwargs = {k: _decode_value(v, classes) for k, v in args.items()}
     build = getattr(cls, "from_config", None)
     return build(kwargs) if callable(build) else cls(**kwargs)

@@ -251,3 +251,19 @@ def test_layer_name_keyword_elsewhere():
         keras.Model(a, layers.Dense(1, name="d")(layers.Dense(2, name="d")(a)))
     with pytest.raises(ValueError, match=r"Dense: name must be a non-empty string"):
         layers.Dense(2, name="a.b")
+
+
+# Keras ("The Sequential model" guide):
+#   model = keras.Sequential([layers.Dense(2, activation="relu", input_shape=(4,))],
+#                            name="my_sequential")
+#   model.summary()  → first line: Model: "my_sequential"
+def test_sequential_name_titles_the_summary_and_is_saved(tmp_path, capsys):
+    # keras.Sequential([...], name=...) was a TypeError
+    model = keras.Sequential([keras.layers.Dense(2, activation="relu", input_shape=(4,))],
+                             name="my_sequential")
+    model.summary()
+    assert capsys.readouterr().out.splitlines()[0] == 'Model: "my_sequential"'
+    model.save(tmp_path / "m.keras")
+    assert nn.load_model(tmp_path / "m.keras").model_name == "my_sequential"
+    with pytest.raises(ValueError, match=r"Sequential: name must be a non-empty string"):
+        keras.Sequential([], name="")
