@@ -53,8 +53,12 @@ _EPS = 1e-7  # Keras's epsilon: probabilities are clipped to [eps, 1 − eps] be
 
 
 # ------------------------------------------------------------------------ losses and metrics
-def _align(pred, target):
-    """Keras reshapes a (N,) target to a (N, 1) prediction; so do we (for every loss)."""
+def _align(pred, target, loss_fn=None):
+    """Keras reshapes a (N,) target to a (N, 1) prediction; so do we, for every loss but a
+    Keras ``Loss`` subclass's own ``call`` (``loss_fn.align`` False): Keras gives that
+    the target as it is (and ``nn.keras.losses.Loss`` refuses a rank that differs)."""
+    if not getattr(loss_fn, "align", True):
+        return target
     if (isinstance(pred, Tensor) and pred.ndim >= 1 and pred.shape[-1] == 1
             and target.ndim == pred.ndim - 1 and target.shape == pred.shape[:-1]):
         return target.reshape(pred.shape)
@@ -180,8 +184,9 @@ class _Loss:
     and ``loss.per_sample(pred, target)`` → Keras's per-sample losses. ``fn(pred, target,
     reduction)`` is the formula ('mean' or 'none': the terms)."""
 
-    def __init__(self, name, fn, reduction="sum_over_batch_size"):
+    def __init__(self, name, fn, reduction="sum_over_batch_size", align=True):
         self.__name__, self.fn, self.reduction = name, fn, reduction
+        self.align = align  # False: the targets reach fn as given (see _align)
 
     def per_sample(self, pred, target):
         return _per_sample(self.fn(pred, target, reduction="none"), pred)
@@ -1239,11 +1244,11 @@ def _forward_loss(model, loss_fn, xb, yb, swb, who):
     from .keras import regularizers
     if not regularizers.IN_USE:
         pred = _forward(model, xb, who)
-        yb = _align(pred, yb)
+        yb = _align(pred, yb, loss_fn)
         return pred, yb, _batch_loss(loss_fn, pred, yb, swb)
     with regularizers.collecting() as activity:
         pred = _forward(model, xb, who)
-    yb = _align(pred, yb)
+    yb = _align(pred, yb, loss_fn)
     batch_loss = _batch_loss(loss_fn, pred, yb, swb)
     for penalty in regularizers.model_penalties(model, activity):
         batch_loss = batch_loss + penalty.astype(batch_loss.dtype)

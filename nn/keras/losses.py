@@ -66,8 +66,18 @@ def _rows(fn, pred, target, labels, reduction):
 class Loss(Configured):
     """Keras's ``Loss(name=None, reduction='sum_over_batch_size')``: ``loss(y_true, y_pred,
     sample_weight=None)`` → the reduced loss (a Tensor); ``call(y_true, y_pred)`` → the
-    per-sample losses. Subclasses give ``_formula(pred, target, reduction)`` (reduction
-    'mean', or 'none': the terms). ``compile(loss=...)`` takes any of them."""
+    per-sample losses. stepgrad's subclasses give ``_formula(pred, target, reduction)``
+    (reduction 'mean', or 'none': the terms); yours, as Keras's guides write them, override
+    ``call(y_true, y_pred)`` (Tensors, y_true in y_pred's dtype and rank) and return the
+    per-sample losses, which the reduction averages. ``compile(loss=...)`` takes any of
+    them.
+
+    >>> class Halved(Loss):
+    ...     def call(self, y_true, y_pred):
+    ...         return ((y_true - y_pred) ** 2).mean(axis=-1) / 2
+    >>> Halved()(np.zeros((2, 3)), np.ones((2, 3))).item()
+    0.5
+    """
 
     _default_name = "loss"
 
@@ -81,8 +91,33 @@ class Loss(Configured):
         self.name = name or self._default_name
         self.reduction = "none" if reduction is None else reduction
 
-    def _formula(self, pred, target, reduction):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _own_call(self) -> bool:
+        return type(self).call is not Loss.call
+
+    def _formula(self, pred, target, reduction):
+        if not self._own_call():
+            raise NotImplementedError(f"{type(self).__name__}: a Loss subclass must define "
+                                      "call(self, y_true, y_pred) returning the per-sample "
+                                      "losses (Keras's way)")
+        # your call(y_true, y_pred), Keras's order, with Keras's inputs: y_true in y_pred's
+        # dtype, its shape as given (before, a subclass defining call raised a bare
+        # NotImplementedError in fit)
+        pred = _as_tensor(pred)
+        target = _as_tensor(target, pred.dtype)
+        if target.dtype != pred.dtype:
+            target = target.astype(pred.dtype)
+        if target.ndim != pred.ndim:
+            raise ValueError(
+                f"{type(self).__name__}.call: y_true has shape {tuple(target.shape)} and y_pred "
+                f"{tuple(pred.shape)}; Keras gives a Loss subclass's call() both as they are, "
+                f"so y_true - y_pred would broadcast to another shape (a silently wrong "
+                f"loss). Give the targets the predictions' rank (y.reshape(-1, 1) for one "
+                f"output), or align them inside call()")
+        values = self.call(target, pred)
+        if not isinstance(values, Tensor):
+            raise TypeError(f"{type(self).__name__}.call returned a {type(values).__name__}; "
+                            "it must compute on its Tensor arguments and return a Tensor")
+        return values if reduction == "none" else values.mean()
 
     _labels = False  # sparse losses take integer labels: no rank alignment, no float cast
 
@@ -91,11 +126,13 @@ class Loss(Configured):
         if self._labels:
             return pred, (y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true))
         target = _as_tensor(y_true, pred.dtype)
+        if self._own_call():  # Keras aligns no ranks for it: _formula checks them
+            return pred, target
         return same_rank(target, pred)[::-1]
 
     def _loss(self):
         from ..training import _Loss
-        return _Loss(self.name, self._formula, self.reduction)
+        return _Loss(self.name, self._formula, self.reduction, align=not self._own_call())
 
     def call(self, y_true, y_pred):
         """Keras's per-sample losses (N,) (an elementwise loss averaged over the last

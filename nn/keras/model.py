@@ -568,8 +568,11 @@ def _keras_order(fn):
     (PyTorch's, the order of stepgrad's ``nn.F`` losses): such a function is wrapped to
     swap them back. Names and stepgrad's own functions pass unchanged. (Without this a
     custom loss saw its arguments the other way round: a metric mean(y_pred − y_true)
-    flipped its sign, no error.)"""
-    if not callable(fn) or getattr(fn, "__module__", "").split(".")[0] in ("nn", "engine"):
+    flipped its sign, no error.) An ``nn.keras.losses`` object — your subclass of
+    ``keras.losses.Loss`` too — passes unchanged: ``fit`` takes its own form of it (its
+    sample weights, and the targets as Keras gives them to its ``call``)."""
+    if not callable(fn) or getattr(fn, "__module__", "").split(".")[0] in ("nn", "engine") \
+            or callable(getattr(fn, "_fit_loss", None)):
         return fn
 
     def keras_order(pred, target):

@@ -267,3 +267,78 @@ def test_sequential_name_titles_the_summary_and_is_saved(tmp_path, capsys):
     assert nn.load_model(tmp_path / "m.keras").model_name == "my_sequential"
     with pytest.raises(ValueError, match=r"Sequential: name must be a non-empty string"):
         keras.Sequential([], name="")
+
+
+# Keras ("Training & evaluation with the built-in methods": a custom Loss subclass):
+#   class CustomMSE(keras.losses.Loss):
+#       def __init__(self, regularization_factor=0.1, name="custom_mse"):
+#           super().__init__(name=name)
+#           self.regularization_factor = regularization_factor
+#       def call(self, y_true, y_pred):
+#           mse = ops.mean(ops.square(y_true - y_pred), axis=-1)
+#           reg = ops.mean(ops.square(0.5 - y_pred), axis=-1)
+#           return mse + reg * self.regularization_factor
+#   m = model_(); m.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1),
+#                           loss=CustomMSE())
+#   h = m.fit(x, y.reshape(-1, 1), batch_size=4, epochs=2, shuffle=False, verbose=0)
+#   h.history["loss"], m.evaluate(x, y.reshape(-1, 1), verbose=0)
+# With y of shape (8,) instead, Keras's call() gets y_true (4,) and y_pred (4, 1) and
+# y_true - y_pred broadcasts to (4, 4): history [1.0375, 0.2817], a different loss.
+KERAS_CUSTOM_LOSSES = [1.052408218383789, 0.24610719084739685]
+KERAS_CUSTOM_EVAL = 0.1955152451992035
+
+
+class CustomMSE(keras.losses.Loss):
+    def __init__(self, regularization_factor=0.1, name="custom_mse"):
+        super().__init__(name=name)
+        self.regularization_factor = regularization_factor
+
+    def call(self, y_true, y_pred):
+        mse = ((y_true - y_pred) ** 2).mean(axis=-1)
+        reg = ((0.5 - y_pred) ** 2).mean(axis=-1)
+        return mse + reg * self.regularization_factor
+
+
+def test_loss_subclass_with_call_trains_as_keras():
+    # a Loss subclass defining call() raised a bare NotImplementedError in fit
+    m = linear_model()
+    m.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss=CustomMSE())
+    h = m.fit(X, Y.reshape(-1, 1), batch_size=4, epochs=2, shuffle=False, verbose=0)
+    np.testing.assert_allclose(h.history["loss"], KERAS_CUSTOM_LOSSES, rtol=1e-5)
+    np.testing.assert_allclose(m.evaluate(X, Y.reshape(-1, 1), verbose=0), KERAS_CUSTOM_EVAL,
+                               rtol=1e-5)
+    # by hand: per sample r² + 0.1·(0.5 − p)², p = x·w + b; SGD on batches of 4
+    w, b, losses = W0.astype(np.float64).ravel(), float(B0[0]), []
+    for _ in range(2):
+        seen = []
+        for i in (0, 4):
+            xb, yb = X[i:i + 4], Y[i:i + 4]
+            p = xb @ w + b
+            seen.append(np.mean((p - yb) ** 2 + 0.1 * (0.5 - p) ** 2))
+            g = (2 * (p - yb) + 0.2 * (p - 0.5)) / 4
+            w, b = w - 0.1 * xb.T @ g, b - 0.1 * g.sum()
+        losses.append(np.mean(seen))
+    np.testing.assert_allclose(h.history["loss"], losses, rtol=1e-5)
+
+
+def test_loss_subclass_call_refuses_targets_of_another_rank():
+    # Keras broadcasts y_true (N,) against y_pred (N, 1) in call(): a loss over (N, N) pairs
+    # (1.0375 above); stepgrad's alignment would silently give another number than Keras
+    m = linear_model()
+    m.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss=CustomMSE())
+    with pytest.raises(ValueError, match=r"CustomMSE.call: y_true has shape \(4,\) and y_pred "
+                                         r"\(4, 1\).*y.reshape\(-1, 1\)"):
+        m.fit(X, Y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    with pytest.raises(ValueError, match=r"CustomMSE.call: y_true has shape \(8,\)"):
+        CustomMSE()(Y, np.zeros((8, 1), np.float32))
+    # equal ranks: the reduction of call's values, Keras's mean
+    value = CustomMSE()(Y.reshape(-1, 1), np.zeros((8, 1), np.float32)).item()
+    np.testing.assert_allclose(value, np.mean(Y ** 2 + 0.1 * 0.25), rtol=1e-6)
+
+
+def test_loss_subclass_without_call_says_what_to_define():
+    class Empty(keras.losses.Loss):
+        pass
+
+    with pytest.raises(NotImplementedError, match=r"Empty: a Loss subclass must define call"):
+        Empty()(np.zeros((2, 1)), np.zeros((2, 1)))
