@@ -11,7 +11,8 @@ Submodules: ``layers``, ``optimizers``, ``callbacks``, ``initializers``, ``utils
 (``to_categorical``), ``models`` (``Sequential``, ``Model``, ``load_model``), ``datasets``,
 ``saving``, ``backend`` (``image_data_format``), ``functional`` (the Functional API),
 ``losses`` (``BinaryCrossentropy(from_logits=True)``, ...), ``metrics``
-(``SparseCategoricalAccuracy()``, ``AUC()``, ...) and ``regularizers`` (``l2(0.01)``).
+(``SparseCategoricalAccuracy()``, ``AUC()``, ...), ``regularizers`` (``l2(0.01)``) and
+``ops`` (``ops.mean``, ``ops.square``, ...: Keras 3's ops for custom losses).
 ``nn.keras.model`` holds the Model methods (mixed into ``nn.Module``).
 """
 from .model import KerasModelMixin
@@ -29,6 +30,6 @@ def __getattr__(name):
         return importlib.import_module(".layers", __name__).Input
     if name in ("layers", "optimizers", "callbacks", "initializers", "utils", "models",
                 "datasets", "saving", "weights", "functional", "backend", "losses", "metrics",
-                "regularizers"):
+                "regularizers", "ops"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

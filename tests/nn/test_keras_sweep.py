@@ -342,3 +342,23 @@ def test_loss_subclass_without_call_says_what_to_define():
 
     with pytest.raises(NotImplementedError, match=r"Empty: a Loss subclass must define call"):
         Empty()(np.zeros((2, 1)), np.zeros((2, 1)))
+
+
+# Keras: x = np.array([[1.0, 2.0, 4.0], [0.5, -3.0, 2.0]], "float32")
+#   ops.std(x, axis=-1), ops.var(x), ops.max(x, axis=1), ops.transpose(x),
+#   ops.clip(x, 0.0, 1.5), ops.logsumexp(x, axis=0)
+def test_keras_ops_keep_keras_meanings():
+    from nn.keras import ops
+    x = np.array([[1.0, 2.0, 4.0], [0.5, -3.0, 2.0]], "float32")
+    checks = [(ops.std(x, axis=-1), [1.2472190856933594, 2.0949676036834717], x.std(-1)),
+              (ops.var(x), 4.534722328186035, x.var()),  # ÷ n, not PyTorch's n − 1
+              (ops.max(x, axis=1), [4.0, 2.0], x.max(1)),  # values, not (values, indices)
+              (ops.transpose(x), [[1.0, 0.5], [2.0, -3.0], [4.0, 2.0]], x.T),
+              (ops.clip(x, 0.0, 1.5), [[1.0, 1.5, 1.5], [0.5, 0.0, 1.5]], x.clip(0, 1.5)),
+              (ops.logsumexp(x, axis=0), [1.4740769863128662, 2.0067152976989746,
+                                          4.126927852630615], np.log(np.exp(x).sum(0)))]
+    for got, keras_value, numpy_value in checks:
+        np.testing.assert_allclose(got.numpy(), keras_value, rtol=1e-6)
+        np.testing.assert_allclose(got.numpy(), numpy_value, rtol=1e-6)
+    with pytest.raises(AttributeError, match=r"keras.ops.digamma is not in stepgrad"):
+        _ = ops.digamma
