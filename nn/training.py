@@ -764,7 +764,7 @@ def _run_eval(model, source, loss_fn, metric_fns, steps=None, verbose=0, desc="e
                 xb, yb = _tensors(xb), Tensor(yb, dtype=yb.dtype)
                 for cb in callbacks:
                     cb.on_test_batch_begin(b, {})
-                pred, yb, batch_loss = _forward_loss(model, loss_fn, xb, yb, swb, source.who)
+                pred, _, batch_loss = _forward_loss(model, loss_fn, xb, yb, swb, source.who)
                 value = _scalar(batch_loss, "loss")
                 running.add(value, pred, yb, len(xb))
                 bar.update(1)
@@ -801,18 +801,22 @@ class _Running:
                 fn.fit_reset()
 
     def add(self, loss_value, pred, target, k):
-        """Count one batch of k samples; returns its logs (the batch's loss and metric
-        values; a stateful metric's value so far)."""
+        """Count one batch of k samples with targets as given; returns its logs (the batch's
+        loss and metric values; a stateful metric's value so far). The metrics get the
+        targets aligned (``_align``), but a Keras user's metric function
+        (``raw_targets``) gets them as given, as Keras gives them."""
         self.seen += k
         self.totals["loss"] += loss_value * k
         logs = {"loss": loss_value}
+        aligned = _align(pred, target)
         with engine.no_grad():  # metrics on the same (pre-update) predictions
             for name, fn in self.metric_fns:
                 if name in self.stateful:
-                    fn.fit_update(pred, target)
+                    fn.fit_update(pred, aligned)
                     logs[name] = self.results[name] = fn.fit_result()
                 else:
-                    logs[name] = _scalar(fn(pred, target), f"metric {name!r}")
+                    t = target if getattr(fn, "raw_targets", False) else aligned
+                    logs[name] = _scalar(fn(pred, t), f"metric {name!r}")
                     self.totals[name] += logs[name] * k
         return logs
 
@@ -1127,7 +1131,7 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
                 for cb in callbacks:
                     cb.on_batch_begin(b, {"size": len(xb)})
                     cb.on_train_batch_begin(b, {})
-                value, pred, yb = _train_step(model, optimizer, loss_fn, xb, yb, swb, clipped,
+                value, pred, _ = _train_step(model, optimizer, loss_fn, xb, yb, swb, clipped,
                                               clipnorm, needs_closure, who)
                 batch_logs = running.add(value, pred, yb, len(xb))
                 means = running.logs()
@@ -1197,10 +1201,9 @@ def train_on_batch(model, x, y, *, loss, optimizer, metrics=(), clipnorm=None,
     was_training = getattr(model, "training", True)
     _set_training(model, True)
     try:
-        running = _Running(metric_fns)
-        value, pred, target = _train_step(
-            model, optimizer, loss_fn, _tensors(xb), Tensor(yb, dtype=yb.dtype),
-            swb, clipped, clipnorm, needs_closure, who)
+        running, target = _Running(metric_fns), Tensor(yb, dtype=yb.dtype)
+        value, pred, _ = _train_step(model, optimizer, loss_fn, _tensors(xb), target, swb,
+                                     clipped, clipnorm, needs_closure, who)
         running.add(value, pred, target, len(xb))
     finally:
         _set_training(model, was_training)

@@ -91,7 +91,7 @@ class Loss(Configured):
         self.name = name or self._default_name
         self.reduction = "none" if reduction is None else reduction
 
-    def _own_call(self) -> bool:
+    def _own_call(self) -> bool:  # a subclass of the user's, Keras's way
         return type(self).call is not Loss.call
 
     def _formula(self, pred, target, reduction):
@@ -102,11 +102,12 @@ class Loss(Configured):
         # your call(y_true, y_pred), Keras's order, with Keras's inputs: y_true in y_pred's
         # dtype, its shape as given (before, a subclass defining call raised a bare
         # NotImplementedError in fit)
+        from ..training import _align
         pred = _as_tensor(pred)
         target = _as_tensor(target, pred.dtype)
         if target.dtype != pred.dtype:
             target = target.astype(pred.dtype)
-        if target.ndim != pred.ndim:
+        if _align(pred, target) is not target:  # (N,) against (N, 1): see _inputs
             raise ValueError(
                 f"{type(self).__name__}.call: y_true has shape {tuple(target.shape)} and y_pred "
                 f"{tuple(pred.shape)}; Keras gives a Loss subclass's call() both as they are, "
@@ -126,8 +127,8 @@ class Loss(Configured):
         if self._labels:
             return pred, (y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true))
         target = _as_tensor(y_true, pred.dtype)
-        if self._own_call():  # Keras aligns no ranks for it: _formula checks them
-            return pred, target
+        if self._own_call():  # Keras aligns no ranks for it: y_true (N,) against y_pred
+            return pred, target  # (N, 1) broadcasts there, and _formula refuses it
         return same_rank(target, pred)[::-1]
 
     def _loss(self):

@@ -251,7 +251,7 @@ class KerasModelMixin:
         metrics = [] if metrics is None else ([metrics] if isinstance(metrics, str)
                                               or callable(metrics) else list(metrics))
         _resolve_metrics(metrics)
-        loss = _keras_order(loss)
+        loss = _keras_loss(loss)
         metrics = [_keras_order(m) for m in metrics]
         self.__dict__["_keras_compiled"] = {"loss": loss, "metrics": metrics,
                                             "clipnorm": getattr(optimizer, "global_clipnorm",
@@ -575,7 +575,49 @@ def _keras_order(fn):
             or callable(getattr(fn, "_fit_loss", None)):
         return fn
 
+    from ..training import _align
+    name = getattr(fn, "__name__", type(fn).__name__)
+
     def keras_order(pred, target):
-        return fn(target, pred)
-    keras_order.__name__ = getattr(fn, "__name__", type(fn).__name__)
+        # Keras gives a metric function the targets as they are (fit's metrics get them so:
+        # raw_targets): y_true (N,) against y_pred (N, 1) broadcasts there to (N, N), so that
+        # case is refused rather than aligned into another number than Keras's
+        if _align(pred, target) is not target:
+            raise ValueError(
+                f"metric {name!r}: y_true has shape {tuple(target.shape)} and y_pred "
+                f"{tuple(pred.shape)}; Keras gives a metric function both as they are, so "
+                f"y_true - y_pred would broadcast to another shape (a silently wrong value). "
+                f"Give the targets the predictions' rank (y.reshape(-1, 1) for one output)")
+        value = fn(target, pred)
+        # Keras averages the per-sample values a metric function returns (its
+        # MeanMetricWrapper): mean(..., axis=-1) gives (N,), a non-scalar fit refused
+        return value.mean() if getattr(value, "ndim", 0) else value
+    keras_order.__name__ = name
+    keras_order.raw_targets = True
     return keras_order
+
+
+def _keras_loss(fn):
+    """``compile``'s loss: ``_keras_order``'s rule, and a function of the user's becomes a
+    loss whose per-sample values ``fit`` knows: Keras wraps it (``LossFunctionWrapper``,
+    the targets aligned to the predictions' rank) and averages what it returns — the
+    per-sample values ``mean(square(y_true − y_pred), axis=-1)`` of Keras's guides (N,), or
+    one number —, weighted by ``sample_weight``/``class_weight`` when given. (A (N,) result
+    was refused: 'expected a scalar'.)"""
+    if _keras_order(fn) is fn:
+        return fn
+    from ..training import _Loss
+
+    name = getattr(fn, "__name__", type(fn).__name__)
+
+    def per_sample(pred, target, reduction="mean"):
+        values = fn(target, pred)
+        if reduction == "mean":
+            return values.mean() if getattr(values, "ndim", 0) else values
+        if getattr(values, "ndim", 0) == 0:  # weights asked for the per-sample values
+            raise ValueError(f"loss {name!r} returned one number: with sample weights (or "
+                             f"class weights) a loss function must return one value per "
+                             f"sample, shape ({len(pred)},) (Keras then averages the "
+                             f"weighted values), not their mean")
+        return values
+    return _Loss(name, per_sample)

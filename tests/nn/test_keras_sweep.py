@@ -344,6 +344,35 @@ def test_loss_subclass_without_call_says_what_to_define():
         Empty()(np.zeros((2, 1)), np.zeros((2, 1)))
 
 
+def test_keras_ops_custom_losses_as_the_guide_writes_them():
+    # `from keras import ops` had no stepgrad counterpart (nn.keras.ops was an AttributeError)
+    from nn.keras import ops
+
+    class GuideMSE(keras.losses.Loss):  # the guide's CustomMSE, verbatim
+        def __init__(self, regularization_factor=0.1, name="custom_mse"):
+            super().__init__(name=name)
+            self.regularization_factor = regularization_factor
+
+        def call(self, y_true, y_pred):
+            mse = ops.mean(ops.square(y_true - y_pred), axis=-1)
+            reg = ops.mean(ops.square(0.5 - y_pred), axis=-1)
+            return mse + reg * self.regularization_factor
+
+    m = linear_model()
+    m.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss=GuideMSE())
+    h = m.fit(X, Y.reshape(-1, 1), batch_size=4, epochs=2, shuffle=False, verbose=0)
+    np.testing.assert_allclose(h.history["loss"], KERAS_CUSTOM_LOSSES, rtol=1e-5)
+
+    def custom_mean_squared_error(y_true, y_pred):  # the guide's function form
+        return ops.mean(ops.square(y_true - y_pred), axis=-1)
+
+    m = linear_model()
+    m.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1),
+              loss=custom_mean_squared_error)
+    h = m.fit(X, Y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    np.testing.assert_allclose(h.history["loss"], [KERAS_LOSSES[0]], rtol=1e-5)  # = mse
+
+
 # Keras: x = np.array([[1.0, 2.0, 4.0], [0.5, -3.0, 2.0]], "float32")
 #   ops.std(x, axis=-1), ops.var(x), ops.max(x, axis=1), ops.transpose(x),
 #   ops.clip(x, 0.0, 1.5), ops.logsumexp(x, axis=0)
@@ -362,3 +391,83 @@ def test_keras_ops_keep_keras_meanings():
         np.testing.assert_allclose(got.numpy(), numpy_value, rtol=1e-6)
     with pytest.raises(AttributeError, match=r"keras.ops.digamma is not in stepgrad"):
         _ = ops.digamma
+
+
+# Keras ("Training & evaluation": custom loss and metric functions, per-sample values):
+#   def custom_mean_squared_error(y_true, y_pred):
+#       return ops.mean(ops.square(y_true - y_pred), axis=-1)
+#   def max_abs_error(y_true, y_pred):
+#       return ops.max(ops.abs(y_true - y_pred), axis=-1)
+#   m = model_(); m.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1),
+#                           loss=custom_mean_squared_error, metrics=[max_abs_error])
+#   sw = np.linspace(0.5, 2.0, 8).astype("float32")
+#   h = m.fit(x, y.reshape(-1, 1), batch_size=4, epochs=2, shuffle=False, verbose=0,
+#             sample_weight=sw)
+# With y (8,) instead, Keras aligns the loss's targets but not the metric's: max_abs_error
+# gets y_true (4,) and y_pred (4, 1), and broadcasts (history [1.0978, 0.7560]).
+KERAS_FN_HISTORY = {"loss": [1.7595630884170532, 0.22678691148757935],
+                    "max_abs_error": [0.8428156971931458, 0.45595091581344604]}
+
+
+def custom_mean_squared_error(y_true, y_pred):
+    from nn.keras import ops
+    return ops.mean(ops.square(y_true - y_pred), axis=-1)
+
+
+def max_abs_error(y_true, y_pred):
+    from nn.keras import ops
+    return ops.max(ops.abs(y_true - y_pred), axis=-1)
+
+
+def test_loss_and_metric_functions_returning_per_sample_values():
+    # a loss function returning (N,) was refused ("expected a scalar"), a metric too
+    m = linear_model()
+    m.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1),
+              loss=custom_mean_squared_error, metrics=[max_abs_error])
+    sw = np.linspace(0.5, 2.0, 8).astype("float32")
+    h = m.fit(X, Y.reshape(-1, 1), batch_size=4, epochs=2, shuffle=False, verbose=0,
+              sample_weight=sw)
+    for key, values in KERAS_FN_HISTORY.items():
+        np.testing.assert_allclose(h.history[key], values, rtol=1e-5)
+    # by hand: Keras's weighted loss Σ w·r² / n per batch; the metric unweighted, mean |r|
+    w, b, losses, maxes = W0.astype(np.float64).ravel(), float(B0[0]), [], []
+    for _ in range(2):
+        seen, top = [], []
+        for i in (0, 4):
+            xb, yb, wb = X[i:i + 4], Y[i:i + 4], sw[i:i + 4]
+            r = xb @ w + b - yb
+            seen.append(np.mean(wb * r ** 2))
+            top.append(np.mean(np.abs(r)))
+            g = 2 * wb * r / 4
+            w, b = w - 0.1 * xb.T @ g, b - 0.1 * g.sum()
+        losses.append(np.mean(seen))
+        maxes.append(np.mean(top))
+    np.testing.assert_allclose(h.history["loss"], losses, rtol=1e-5)
+    np.testing.assert_allclose(h.history["max_abs_error"], maxes, rtol=1e-5)
+
+
+def test_metric_function_refuses_targets_keras_would_broadcast():
+    # y (N,) for a (N, 1) output: Keras's metric function broadcasts y_true - y_pred to
+    # (N, N) (1.0978 above); stepgrad aligned the targets: another number, no error
+    m = linear_model()
+    m.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1),
+              loss=custom_mean_squared_error, metrics=[max_abs_error])
+    with pytest.raises(ValueError, match=r"metric 'max_abs_error': y_true has shape \(4,\) "
+                                         r"and y_pred \(4, 1\).*y.reshape\(-1, 1\)"):
+        m.fit(X, Y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    # the loss function alone takes y (N,): Keras aligns a loss function's targets
+    m = linear_model()
+    m.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1),
+              loss=custom_mean_squared_error, metrics=["mae"])
+    h = m.fit(X, Y, batch_size=4, epochs=2, shuffle=False, verbose=0,
+              sample_weight=np.linspace(0.5, 2.0, 8).astype("float32"))
+    np.testing.assert_allclose(h.history["loss"], KERAS_FN_HISTORY["loss"], rtol=1e-5)
+    # labels (N,) against class scores (N, C) pass as they are, as in Keras
+    seq = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(3, activation="softmax")])
+
+    def label_hits(y_true, y_pred):
+        return (y_pred.argmax(axis=-1) == y_true).astype(np.float32)
+    seq.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=[label_hits])
+    seq.set_weights([np.eye(2, 3, dtype=np.float32), np.zeros(3, np.float32)])
+    ev = seq.evaluate(X, np.array([1, 1, 1, 1, 0, 0, 0, 0]), verbose=0)
+    np.testing.assert_allclose(ev[1], 0.5)  # argmax is column 1 for every row of X
