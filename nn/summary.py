@@ -48,16 +48,17 @@ class Summary:
 
 
 def weight_count(module, recurse=True) -> int:
-    """Keras's count of a module's weights: its parameters and its floating-point buffers
-    (BatchNorm's moving statistics, which Keras counts as non-trainable weights), not
-    integer counters such as ``num_batches_tracked`` (no summary counts those).
-    ``recurse=False``: the module's own, without its sub-modules'."""
+    """Keras's count of a module's weights: its parameters and its buffers (BatchNorm's
+    moving statistics, Normalization's mean, variance and int count, which Keras counts as
+    non-trainable weights), not PyTorch's counter ``num_batches_tracked`` (no Keras weight,
+    and PyTorch's summaries leave it out). ``recurse=False``: the module's own, without its
+    sub-modules'."""
     params = module.parameters() if recurse else \
         (p for p in module._parameters.values() if p is not None)
-    buffers = (b for _, b in module.named_buffers()) if recurse else \
-        (b for b in module._buffers.values() if b is not None)
+    buffers = module.named_buffers() if recurse else \
+        ((n, b) for n, b in module._buffers.items() if b is not None)
     return (sum(p.numel() for p in params)
-            + sum(b.numel() for b in buffers if b.dtype.kind == "f"))
+            + sum(b.numel() for n, b in buffers if n.rsplit(".", 1)[-1] != "num_batches_tracked"))
 
 
 def _totals(model):

@@ -1,6 +1,6 @@
-"""Keras's shape, normalisation and activation layers: ``LayerNormalization``, ``Reshape``,
-``Permute``, ``RepeatVector``, ``UpSampling2D``, ``ZeroPadding2D``, ``Rescaling``,
-``LeakyReLU``, ``ReLU``, ``Softmax`` and ``Lambda``.
+"""Keras's shape, normalisation and activation layers: ``LayerNormalization``,
+``Normalization``, ``Reshape``, ``Permute``, ``RepeatVector``, ``UpSampling2D``,
+``ZeroPadding2D``, ``Rescaling``, ``LeakyReLU``, ``ReLU``, ``Softmax`` and ``Lambda``.
 
 ``LeakyReLU``, ``ReLU`` and ``Softmax`` are the classes ``KerasLeakyReLU``, ``KerasReLU`` and
 ``KerasSoftmax`` (``nn.keras.layers`` gives them Keras's names): PyTorch's ``nn.LeakyReLU``,
@@ -19,9 +19,9 @@ from .. import functional as F
 from ..module import Module, Parameter
 from ._common import float_input, image_format, images, positive_int, refuse, sample_shape
 
-__all__ = ["LayerNormalization", "Reshape", "Permute", "RepeatVector", "UpSampling2D",
-           "ZeroPadding2D", "Rescaling", "KerasLeakyReLU", "KerasReLU", "KerasSoftmax",
-           "Lambda"]
+__all__ = ["LayerNormalization", "Normalization", "Reshape", "Permute", "RepeatVector",
+           "UpSampling2D", "ZeroPadding2D", "Rescaling", "KerasLeakyReLU", "KerasReLU",
+           "KerasSoftmax", "Lambda"]
 
 
 class LayerNormalization(Module):
@@ -289,6 +289,94 @@ class Rescaling(Module):
 
     def extra_repr(self):
         return f"scale={self.scale}, offset={self.offset}"
+
+
+class Normalization(Module):
+    """Keras's ``Normalization(axis=-1, mean=None, variance=None, invert=False)``: the
+    features (the last dim) standardised with a mean and variance that ``adapt(data)``
+    measures on the data (per feature, over every other dim; the variance divided by n, as
+    Keras's) or that ``mean=``/``variance=`` give::
+
+        y = (x − mean) / max(√variance, 1e-7)        (invert=True: y = mean + x·max(...))
+
+    Adapted statistics are non-trainable weights, ``get_weights()`` → ``[mean, variance,
+    count]`` (Keras's ``count`` stays 0), made at ``adapt`` or at the first call (mean 0,
+    variance 1); given ones are constants (no weights), as in Keras. Only ``axis=-1``.
+
+    >>> norm = Normalization()
+    >>> norm.adapt(np.array([[1.0, 10.0], [3.0, 30.0]]))
+    >>> norm(engine.tensor([[2.0, 50.0]])).numpy()
+    array([[0., 3.]], dtype=float32)
+    """
+
+    def __init__(self, axis=-1, mean=None, variance=None, invert=False, input_shape=None):
+        super().__init__()
+        who = "Normalization"
+        if axis != -1:
+            raise ValueError(f"{who}: only axis=-1 (one mean and variance per feature, the "
+                             f"last dim) is supported, got axis={axis!r}")
+        if (mean is None) != (variance is None):
+            raise ValueError(f"{who}: give both mean and variance, or neither (adapt)")
+        self.axis, self.invert = axis, bool(invert)
+        self.mean = None if mean is None else _number_or_list(mean, who, "mean")
+        self.variance = None if variance is None else _number_or_list(variance, who,
+                                                                       "variance")
+        self.input_shape = sample_shape(who, input_shape)
+        self.built = self.mean is not None  # given statistics: nothing to build
+        if not self.built and self.input_shape is not None:
+            self.build(self.input_shape[-1])
+
+    def build(self, features, dtype=np.float32):
+        """The statistics' buffers for ``features`` features: mean 0, variance 1."""
+        self.register_buffer("adapt_mean", np.zeros(features, dtype))
+        self.register_buffer("adapt_variance", np.ones(features, dtype))
+        self.register_buffer("count", np.array(0, np.int32))  # Keras's int: never counts
+        self.built = True
+
+    def adapt(self, data):
+        """Measure the mean and (biased) variance of each feature of ``data`` (an array or
+        Tensor (..., features)) over all its other dims, as Keras's ``adapt``."""
+        if self.mean is not None:
+            raise ValueError("Normalization.adapt: the layer was given mean= and variance=")
+        a = np.asarray(data.detach().numpy() if isinstance(data, engine.Tensor) else data,
+                       np.float64)
+        if a.ndim < 1 or a.shape[-1] == 0 or a.size == 0:
+            raise ValueError(f"Normalization.adapt: expected data (..., features), got shape "
+                             f"{a.shape}")
+        a = a.reshape(-1, a.shape[-1])
+        if not self.built:
+            self.build(a.shape[1])
+        elif a.shape[1] != self.adapt_mean.shape[0]:
+            raise ValueError(f"Normalization.adapt: {a.shape[1]} features, the layer has "
+                             f"{self.adapt_mean.shape[0]}")
+        self.adapt_mean.data[...] = a.mean(0)
+        self.adapt_variance.data[...] = a.var(0)
+
+    def forward(self, x):
+        x = float_input(x)
+        if not self.built:
+            self.build(x.shape[-1], x.dtype)
+        if self.mean is not None:
+            mean = engine.tensor(np.asarray(self.mean, x.dtype), dtype=x.dtype)
+            var = np.asarray(self.variance, np.float64)
+        else:
+            if x.shape[-1] != self.adapt_mean.shape[0]:
+                raise ValueError(f"Normalization: input of shape {tuple(x.shape)} has "
+                                 f"{x.shape[-1]} features, the layer {self.adapt_mean.shape[0]}")
+            mean, var = self.adapt_mean.astype(x.dtype), self.adapt_variance.data
+        std = engine.tensor(np.maximum(np.sqrt(var), 1e-7).astype(x.dtype), dtype=x.dtype)
+        return mean + x * std if self.invert else (x - mean) / std
+
+    def get_config(self):
+        config = {"axis": self.axis, "mean": self.mean, "variance": self.variance,
+                  "invert": self.invert, "input_shape": self.input_shape}
+        if self.built and self.mean is None and self.input_shape is None:  # to rebuild the
+            config["input_shape"] = (self.adapt_mean.shape[0],)  # buffers model.save wrote
+        return config
+
+    def extra_repr(self):
+        return "given mean and variance" if self.mean is not None else (
+            f"{self.adapt_mean.shape[0]} features" if self.built else "not built")
 
 
 class KerasLeakyReLU(Module):

@@ -14,8 +14,9 @@ model (``nn.keras.Model(inputs, outputs)``; ``concatenate``, ``add``): see
 
 More of Keras's layers live in ``sequence_layers`` (``Embedding``, ``Conv1D``, 1-D
 pooling), ``wrappers`` (``Bidirectional``, ``TimeDistributed``), ``core_layers``
-(``LayerNormalization``, ``Reshape``, ``Permute``, ``RepeatVector``, ``UpSampling2D``,
-``ZeroPadding2D``, ``Rescaling``, ``LeakyReLU``, ``ReLU``, ``Softmax``, ``Lambda``) and
+(``LayerNormalization``, ``Normalization``, ``Reshape``, ``Permute``, ``RepeatVector``,
+``UpSampling2D``, ``ZeroPadding2D``, ``Rescaling``, ``LeakyReLU``, ``ReLU``, ``Softmax``,
+``Lambda``) and
 ``functional`` (the merging layers: ``Add``, ``Subtract``, ``Multiply``, ``Average``,
 ``Maximum``, ``Minimum``, ``Concatenate``); all are importable from here.
 """
@@ -46,6 +47,7 @@ from .core_layers import (
     KerasSoftmax,
     Lambda,
     LayerNormalization,
+    Normalization,
     Permute,
     RepeatVector,
     Rescaling,
@@ -88,8 +90,9 @@ __all__ = ["Dense", "Dropout", "Flatten", "Activation", "BatchNormalization", "S
            "Embedding", "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D",
            "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Bidirectional", "TimeDistributed",
            # shapes, normalisation, activations
-           "LayerNormalization", "Reshape", "Permute", "RepeatVector", "UpSampling2D",
-           "ZeroPadding2D", "Rescaling", "LeakyReLU", "ReLU", "Softmax", "Lambda",
+           "LayerNormalization", "Normalization", "Reshape", "Permute", "RepeatVector",
+           "UpSampling2D", "ZeroPadding2D", "Rescaling", "LeakyReLU", "ReLU", "Softmax",
+           "Lambda",
            # merging
            "Subtract", "Multiply", "Average", "Maximum", "Minimum", "subtract", "multiply",
            "average", "maximum", "minimum"]

@@ -471,3 +471,51 @@ def test_metric_function_refuses_targets_keras_would_broadcast():
     seq.set_weights([np.eye(2, 3, dtype=np.float32), np.zeros(3, np.float32)])
     ev = seq.evaluate(X, np.array([1, 1, 1, 1, 0, 0, 0, 0]), verbose=0)
     np.testing.assert_allclose(ev[1], 0.5)  # argmax is column 1 for every row of X
+
+
+# Keras ("Structured data classification from scratch": a Normalization layer adapted on
+# the training data):
+#   x = (np.arange(24, dtype="float32").reshape(8, 3) ** 1.3) * np.array([1, 10, 0.1],
+#                                                                           "float32") + 5
+#   norm = keras.layers.Normalization(); norm.adapt(x)
+#   norm.get_weights(), norm(x[:2])
+#   keras.layers.Normalization(mean=3.0, variance=4.0, invert=True)([[1.0, 2.0]])
+#   model = keras.Sequential([keras.Input(shape=(3,)), norm, keras.layers.Dense(1)])
+#   model.count_params()                       → 11 (summary: normalization 7, dense 4)
+KERAS_NORM_MEAN = [28.264556884765625, 262.4442138671875, 7.834982872009277]
+KERAS_NORM_VAR = [306.6379699707031, 32932.17578125, 3.495774984359741]
+KERAS_NORM_Y = [[-1.3285619020462036, -1.3635375499725342, -1.3845832347869873],
+                [-1.090360403060913, -1.084549069404602, -1.082877278327942]]
+
+
+def test_normalization_adapt_as_keras(tmp_path):
+    # keras.layers.Normalization was an AttributeError
+    x = (np.arange(24, dtype="float32").reshape(8, 3) ** 1.3) * np.array([1, 10, 0.1],
+                                                                           "float32") + 5
+    norm = keras.layers.Normalization()
+    norm.adapt(x)
+    mean, var, count = norm.get_weights()
+    np.testing.assert_allclose(mean, KERAS_NORM_MEAN, rtol=1e-6)
+    np.testing.assert_allclose(var, KERAS_NORM_VAR, rtol=1e-6)
+    np.testing.assert_allclose(mean, x.astype(np.float64).mean(0), rtol=1e-6)
+    np.testing.assert_allclose(var, x.astype(np.float64).var(0), rtol=1e-6)  # ÷ n
+    assert count == 0
+    y = norm(engine.tensor(x[:2])).numpy()
+    np.testing.assert_allclose(y, KERAS_NORM_Y, rtol=1e-5)
+    np.testing.assert_allclose(y, (x[:2] - x.mean(0)) / x.std(0), rtol=1e-5)
+    inv = keras.layers.Normalization(mean=3.0, variance=4.0, invert=True)
+    np.testing.assert_allclose(inv(engine.tensor([[1.0, 2.0]])).numpy(), [[5.0, 7.0]])
+    assert inv.get_weights() == []  # given statistics are constants, as Keras's
+    model = keras.Sequential([keras.Input(shape=(3,)), norm, keras.layers.Dense(1)])
+    assert model.count_params() == 11 == 3 + 3 + 1 + 4
+    model.save(tmp_path / "norm.keras")  # the adapted statistics are saved and loaded
+    np.testing.assert_array_equal(nn.load_model(tmp_path / "norm.keras").predict(x, verbose=0),
+                                  model.predict(x, verbose=0))
+    # adapted on sequences (N, T, C): per feature over N and T
+    n3 = keras.layers.Normalization()
+    n3.adapt(x.reshape(2, 4, 3))
+    np.testing.assert_allclose(n3.get_weights()[0], KERAS_NORM_MEAN, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"Normalization: only axis=-1"):
+        keras.layers.Normalization(axis=1)
+    with pytest.raises(ValueError, match=r"Normalization.adapt: 2 features, the layer has 3"):
+        norm.adapt(np.zeros((4, 2)))
