@@ -32,7 +32,8 @@ __all__ = ["Metric", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
            "RootMeanSquaredError", "Precision", "Recall", "MeanAbsolutePercentageError",
            "MeanSquaredLogarithmicError", "KLDivergence", "Poisson", "Hinge", "SquaredHinge",
            "CategoricalHinge", "BinaryCrossentropy", "CategoricalCrossentropy",
-           "SparseCategoricalCrossentropy", "get"]
+           "SparseCategoricalCrossentropy", "TopKCategoricalAccuracy",
+           "SparseTopKCategoricalAccuracy", "get"]
 
 
 def _array(a):
@@ -422,6 +423,48 @@ SquaredHinge = _loss_metric("SquaredHinge", "SquaredHinge", "squared_hinge")
 CategoricalHinge = _loss_metric("CategoricalHinge", "CategoricalHinge", "categorical_hinge")
 BinaryCrossentropy = _loss_metric("BinaryCrossentropy", "BinaryCrossentropy",
                                   "binary_crossentropy")
+class TopKCategoricalAccuracy(_MeanMetric):
+    """Keras's ``TopKCategoricalAccuracy(k=5)``: how often the true class (the argmax of
+    the one-hot targets (N, C)) is among the ``k`` highest predictions — its score at least
+    the k-th largest, ties counting as in (Keras's ``in_top_k``)."""
+
+    _default_name = "top_k_categorical_accuracy"
+    _labels = False
+
+    def __init__(self, k=5, name=None, dtype=None):
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"{type(self).__name__}: k must be an int >= 1, got {k!r}")
+        self.k = int(k)
+        super().__init__(name, dtype)
+
+    def _terms(self, pred, target):
+        p = _array(pred)
+        _, truth = _argmax_checked(self.name, pred, target, labels=self._labels)
+        if self.k > p.shape[-1]:
+            raise ValueError(f"{self.name}: k={self.k} is more than the {p.shape[-1]} classes "
+                             f"of predictions {p.shape}")
+        kth = np.sort(p, axis=-1)[..., -self.k]  # the k-th largest score of each row
+        true_score = np.take_along_axis(p, truth[..., None].astype(np.int64), axis=-1)[..., 0]
+        return (true_score >= kth).astype(np.float64)
+
+    def get_config(self):
+        return {**super().get_config(), "k": self.k}
+
+
+class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
+    """Keras's ``SparseTopKCategoricalAccuracy(k=5)``: ``TopKCategoricalAccuracy`` with
+    integer labels (N,) or (N, 1)."""
+
+    _default_name = "sparse_top_k_categorical_accuracy"
+    _labels = True
+
+    def __init__(self, k=5, name=None, dtype=None, from_sorted_ids=False):
+        if from_sorted_ids:
+            raise ValueError("SparseTopKCategoricalAccuracy: from_sorted_ids=True is not "
+                             "supported (give the predictions' scores)")
+        super().__init__(k, name, dtype)
+
+
 CategoricalCrossentropy = _loss_metric("CategoricalCrossentropy", "CategoricalCrossentropy",
                                        "categorical_crossentropy")
 SparseCategoricalCrossentropy = _loss_metric("SparseCategoricalCrossentropy",
@@ -433,7 +476,7 @@ CLASSES = {cls.__name__: cls for cls in (
     MeanAbsoluteError, AUC, RootMeanSquaredError, Precision, Recall,
     MeanAbsolutePercentageError, MeanSquaredLogarithmicError, KLDivergence, Poisson, Hinge,
     SquaredHinge, CategoricalHinge, BinaryCrossentropy, CategoricalCrossentropy,
-    SparseCategoricalCrossentropy)}
+    SparseCategoricalCrossentropy, TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy)}
 # the metric strings the loss-name table of nn.training does not cover, as Keras 3's
 # keras.metrics.get takes them (the string given names the history key, as Keras)
 SNAKE_NAMES = {"auc": AUC, "precision": Precision, "recall": Recall,
@@ -445,7 +488,8 @@ SNAKE_NAMES = {"auc": AUC, "precision": Precision, "recall": Recall,
                **{cls._default_name: cls for cls in (
                    KLDivergence, Poisson, Hinge, SquaredHinge, CategoricalHinge,
                    BinaryCrossentropy, CategoricalCrossentropy,
-                   SparseCategoricalCrossentropy)}}
+                   SparseCategoricalCrossentropy, TopKCategoricalAccuracy,
+                   SparseTopKCategoricalAccuracy)}}
 
 
 def get(identifier):

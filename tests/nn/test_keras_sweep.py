@@ -519,3 +519,44 @@ def test_normalization_adapt_as_keras(tmp_path):
         keras.layers.Normalization(axis=1)
     with pytest.raises(ValueError, match=r"Normalization.adapt: 2 features, the layer has 3"):
         norm.adapt(np.zeros((4, 2)))
+
+
+# Keras (the top-5 accuracy of keras.io's image classification examples):
+#   p = np.array([[0.1, 0.5, 0.4], [0.3, 0.3, 0.4], [0.6, 0.3, 0.1]], "float32")
+#   y = np.array([2, 0, 2])
+#   keras.metrics.SparseTopKCategoricalAccuracy(k=2)(y, p)                  → 0.6666666865
+#   keras.metrics.TopKCategoricalAccuracy(k=1)(to_categorical(y, 3), p)     → 0.0
+#   m = Sequential([Input(shape=(2,)), Dense(6, activation="softmax")]); m.set_weights(W6)
+#   m.compile(optimizer=SGD(learning_rate=0.5), loss="sparse_categorical_crossentropy",
+#             metrics=["sparse_top_k_categorical_accuracy",
+#                      keras.metrics.SparseTopKCategoricalAccuracy(k=2, name="top2")])
+#   m.fit(x, labels, batch_size=4, epochs=2, shuffle=False, verbose=0).history
+KERAS_TOPK_HISTORY = {"loss": [1.8754491806030273, 1.8082013130187988],
+                      "sparse_top_k_categorical_accuracy": [0.75, 0.75], "top2": [0.25, 0.375]}
+
+
+def test_top_k_accuracy_metrics():
+    # 'sparse_top_k_categorical_accuracy' and the TopK classes were unknown metrics
+    metrics = keras.metrics
+    p = np.array([[0.1, 0.5, 0.4], [0.3, 0.3, 0.4], [0.6, 0.3, 0.1]], "float32")
+    y = np.array([2, 0, 2])
+    # by hand: row 1's label scores 0.4 ≥ the 2nd largest 0.4; row 2's 0.3 ties the 2nd
+    # largest 0.3 (a tie counts as in); row 3's 0.1 < 0.3
+    assert float(metrics.SparseTopKCategoricalAccuracy(k=2)(y, p)) == pytest.approx(2 / 3)
+    assert float(metrics.TopKCategoricalAccuracy(k=1)(keras.utils.to_categorical(y, 3),
+                                                       p)) == 0.0
+    m = keras.Sequential([keras.Input(shape=(2,)),
+                          keras.layers.Dense(6, activation="softmax")])
+    m.set_weights([np.array([[0.3, -0.2, 0.5, 0.1, -0.4, 0.2],
+                             [0.2, 0.1, -0.3, 0.4, 0.3, -0.1]], "float32"),
+                   np.zeros(6, "float32")])
+    m.compile(optimizer=keras.optimizers.SGD(learning_rate=0.5),
+              loss="sparse_categorical_crossentropy",
+              metrics=["sparse_top_k_categorical_accuracy",
+                       metrics.SparseTopKCategoricalAccuracy(k=2, name="top2")])
+    h = m.fit(X, np.array([0, 1, 2, 3, 4, 5, 0, 1]), batch_size=4, epochs=2, shuffle=False,
+              verbose=0)
+    for key, values in KERAS_TOPK_HISTORY.items():
+        np.testing.assert_allclose(h.history[key], values, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"top_k_categorical_accuracy: k=5 is more than the 3"):
+        metrics.SparseTopKCategoricalAccuracy()(y, p)
