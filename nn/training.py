@@ -1132,7 +1132,7 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=None, validat
                     cb.on_batch_begin(b, {"size": len(xb)})
                     cb.on_train_batch_begin(b, {})
                 value, pred, _ = _train_step(model, optimizer, loss_fn, xb, yb, swb, clipped,
-                                              clipnorm, needs_closure, who)
+                                             clipnorm, needs_closure, who)
                 batch_logs = running.add(value, pred, yb, len(xb))
                 means = running.logs()
                 bar.set_postfix({m: f"{v:.4g}" for m, v in means.items()}, refresh=False)
