@@ -54,12 +54,16 @@ def test_residual_block_identity_shortcut_adds_input():
 
 
 def test_inception_module_gradcheck():
+    engine.manual_seed(0)  # (as the residual block's below)
     m = f64(nn.models.InceptionModule(2, 2, 2, 3, 1, 2, 2))
     assert check_layer(m, x64(1, 2, 5, 6, seed=1))
 
 
 @pytest.mark.parametrize("cin", [2, 3])
 def test_residual_block_gradcheck(cin):
+    # Seeded: drawn from whatever state earlier tests left, a relu input could land within
+    # the finite-difference step of its kink (a flaky failure, seen once in a full run).
+    engine.manual_seed(cin)
     m = f64(nn.models.ResidualBlock(cin, 3))
     assert check_layer(m, x64(2, cin, 4, 5, seed=2))
 
